@@ -1,0 +1,184 @@
+// Reverse-mode autodiff: grad, valueAndGrad and vjp over nested parameter structures, and customGrad.
+// The engine walks the tape backwards, reduces broadcast gradients to each input's shape, casts them to
+// its dtype and accumulates them; the rules in rules.ts only say what flows through each op.
+import { Tensor } from '../tensor/tensor.js';
+import { TensorScope } from '../tensor/storage.js';
+import { ArgumentError, DTypeError, fmtShape } from '../errors.js';
+import { isFloat } from '../tensor/dtype.js';
+import { shapesEqual } from '../tensor/shape.js';
+import * as o from '../ops/index.js';
+import { FUSED } from '../ops/fused.js';
+import { makeView } from '../ops/dispatch.js';
+import type { FusedName } from '../ops/fused-params.js';
+import { GRAD_RULES, NO_GRADIENT, THROUGH_COMPOSITE, type GradRule, type OpName } from './rules.js';
+import { Tape, noGrad, popTape, pushTape, record, type CustomRule, type TapeNode } from './tape.js';
+
+/** Sums a gradient of a broadcast result down to the shape of the operand that was broadcast. */
+export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
+  if (shapesEqual(g.shape, shape)) return g;
+  const lead = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  return o.reshape(o.sum(g, axes, true), shape);
+}
+
+function ruleFor(node: TapeNode): CustomRule | undefined {
+  if (node.custom) return node.custom;
+  const rule = GRAD_RULES[node.op as OpName];
+  if (rule === NO_GRADIENT) return undefined;
+  if (rule === THROUGH_COMPOSITE) return (dy) => vjpOfComposite(node.op as FusedName, node.inputs, node.params, dy);
+  return (dy) => (rule as GradRule<unknown>)(dy, node);
+}
+
+/**
+ * Walks the tape from `root` (seeded with `seed`) and returns the gradient for each key in `wrt`
+ * (undefined where none flows).
+ */
+function backward(tape: Tape, root: Tensor, seed: Tensor, wrt: readonly number[]): (Tensor | undefined)[] {
+  const grads = new Map<number, Tensor>([[root.key, seed]]);
+  for (let n = tape.nodes.length - 1; n >= 0; n--) {
+    const node = tape.nodes[n];
+    const dy = grads.get(node.output.key);
+    if (!dy) continue;
+    const rule = ruleFor(node);
+    if (!rule) continue;
+    const inputGrads = rule(dy);
+    node.inputs.forEach((x, i) => {
+      let g = inputGrads[i];
+      if (!g || !tape.tracked.has(x.key)) return;
+      g = unbroadcast(g, x.shape);
+      if (g.dtype !== x.dtype) g = o.cast(g, x.dtype);
+      const prev = grads.get(x.key);
+      grads.set(x.key, prev ? o.add(prev, g) : g);
+    });
+  }
+  return wrt.map((k) => grads.get(k));
+}
+
+/** The vector-Jacobian product of a fused op's composite default. */
+function vjpOfComposite(op: FusedName, inputs: readonly Tensor[], params: unknown, dy: Tensor): (Tensor | null)[] {
+  const tape = new Tape();
+  for (const x of inputs) if (isFloat(x.dtype)) tape.tracked.add(x.key);
+  pushTape(tape);
+  let out: Tensor;
+  try {
+    out = (FUSED[op].composite as (i: readonly Tensor[], p: unknown) => Tensor)(inputs, params);
+  } finally {
+    popTape(tape);
+  }
+  try {
+    return backward(tape, out, dy, inputs.map((x) => x.key)).map((g) => g ?? null);
+  } finally {
+    tape.dispose();
+  }
+}
+
+/** Nested structures of tensors: arrays, plain objects and Maps, as JAX pytrees. */
+export type Params = Tensor | readonly Params[] | { readonly [key: string]: Params } | ReadonlyMap<string, Params>;
+
+function leavesOf(p: Params, out: Tensor[] = []): Tensor[] {
+  if (p instanceof Tensor) out.push(p);
+  else if (Array.isArray(p)) for (const v of p) leavesOf(v, out);
+  else if (p instanceof Map) for (const v of p.values()) leavesOf(v, out);
+  else if (typeof p === 'object' && p !== null) for (const v of Object.values(p)) leavesOf(v as Params, out);
+  else throw new ArgumentError(`grad: parameters must be tensors in arrays, plain objects or Maps, found ${typeof p}`);
+  return out;
+}
+
+function rebuild<P extends Params>(p: P, leaves: Iterator<Tensor>): P {
+  if (p instanceof Tensor) return leaves.next().value as P;
+  if (Array.isArray(p)) return p.map((v) => rebuild(v, leaves)) as unknown as P;
+  if (p instanceof Map) return new Map([...p.entries()].map(([k, v]) => [k, rebuild(v, leaves)])) as unknown as P;
+  return Object.fromEntries(Object.entries(p).map(([k, v]) => [k, rebuild(v as Params, leaves)])) as P;
+}
+
+/**
+ * The core of grad/valueAndGrad/vjp: runs f with the leaves of `params` tracked, then differentiates its
+ * output seeded with `seed(value)`. Everything made along the way is freed except value and gradients.
+ */
+function differentiate<P extends Params, A extends unknown[]>(
+  f: (params: P, ...args: A) => Tensor, params: P, args: A, seed: (value: Tensor) => Tensor,
+): { value: Tensor; grads: P } {
+  const leaves = leavesOf(params);
+  for (const leaf of leaves) {
+    leaf.assertLive('grad');
+    if (!isFloat(leaf.dtype)) throw new DTypeError(`grad: can only differentiate with respect to float tensors, got ${leaf.dtype} ${fmtShape(leaf.shape)}`);
+  }
+  const tape = new Tape();
+  for (const leaf of leaves) tape.tracked.add(leaf.key);
+  const scope = new TensorScope();
+  try {
+    pushTape(tape);
+    let value: Tensor;
+    try {
+      value = f(params, ...args);
+    } finally {
+      popTape(tape);
+    }
+    if (!(value instanceof Tensor)) throw new ArgumentError(`grad: the function must return a Tensor, got ${typeof value}`);
+    const raw = backward(tape, value, seed(value), leaves.map((l) => l.key));
+    const grads = raw.map((g, i) => {
+      const leaf = leaves[i];
+      if (!g) return o.zeros(leaf.shape, leaf.dtype);
+      // Give every leaf its own tensor, so that disposing one gradient never frees another.
+      return g === value || raw.indexOf(g) !== i ? o.copy(g) : g;
+    });
+    scope.keep([value, grads]);
+    return { value, grads: rebuild(params, grads[Symbol.iterator]()) };
+  } finally {
+    scope[Symbol.dispose]();
+    tape.dispose();
+  }
+}
+
+function scalarSeed(value: Tensor): Tensor {
+  if (value.size !== 1 || !isFloat(value.dtype)) {
+    throw new ArgumentError(`grad: the function must return a float scalar (one element), got ${value.dtype} ${fmtShape(value.shape)}; use vjp for other outputs`);
+  }
+  return o.onesLike(value);
+}
+
+/** The gradient of a scalar function with respect to its first argument (any nesting of tensors). */
+export function grad<P extends Params, A extends unknown[]>(f: (params: P, ...args: A) => Tensor): (params: P, ...args: A) => P {
+  return (params, ...args) => {
+    const { value, grads } = differentiate(f, params, args, scalarSeed);
+    value.dispose();
+    return grads;
+  };
+}
+
+/** The value of a scalar function and its gradient with respect to its first argument. */
+export function valueAndGrad<P extends Params, A extends unknown[]>(f: (params: P, ...args: A) => Tensor): (params: P, ...args: A) => { value: Tensor; grads: P } {
+  return (params, ...args) => differentiate(f, params, args, scalarSeed);
+}
+
+/** The vector-Jacobian product dy^T J of f at params, for outputs of any shape. */
+export function vjp<P extends Params>(f: (params: P) => Tensor, params: P, dy: Tensor): { value: Tensor; grads: P } {
+  return differentiate(f, params, [], (value) => {
+    if (!shapesEqual(value.shape, dy.shape)) throw new ArgumentError(`vjp: dy has shape ${fmtShape(dy.shape)} but the output has ${fmtShape(value.shape)}`);
+    return o.cast(dy, value.dtype);
+  });
+}
+
+/**
+ * Defines an op with a hand-written gradient. f returns the value and a function from the output
+ * gradient to one gradient per input; f itself is not differentiated.
+ */
+export function customGrad(f: (...inputs: Tensor[]) => { value: Tensor; gradFunc: (dy: Tensor) => (Tensor | null)[] }): (...inputs: Tensor[]) => Tensor {
+  return (...inputs) => {
+    const { value, gradFunc } = noGrad(() => f(...inputs));
+    record('customGrad', inputs, value, undefined, (dy) => {
+      const gs = gradFunc(dy);
+      if (gs.length !== inputs.length) throw new ArgumentError(`customGrad: gradFunc returned ${gs.length} gradients for ${inputs.length} inputs`);
+      return gs;
+    });
+    return value;
+  };
+}
+
+/** A view of x through which no gradient flows. */
+export function stopGradient(x: Tensor): Tensor {
+  return makeView(x, x.shape, x.strides, x.offset);
+}
+
+export { noGrad };

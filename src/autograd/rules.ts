@@ -1,0 +1,135 @@
+// The one table of gradient rules. Every op that can be recorded on a tape (primitives, views and fused
+// ops) has an entry, so adding a primitive without deciding its gradient does not compile. A rule maps
+// the output gradient to one gradient per input (null where none flows) in the *output's* broadcast
+// shape: the engine reduces broadcast dimensions, casts, and accumulates.
+import type { Tensor } from '../tensor/tensor.js';
+import type { PrimitiveParams } from '../ops/primitives.js';
+import type { FusedParams } from '../ops/fused-params.js';
+import type { ViewParams } from '../ops/views.js';
+import * as o from '../ops/index.js';
+import { batchMatmul } from '../ops/linalg.js';
+import { keptShape } from '../ops/reduce.js';
+
+export type OpParams = PrimitiveParams & ViewParams & FusedParams;
+export type OpName = keyof OpParams;
+
+export interface RuleContext<P> {
+  readonly inputs: readonly Tensor[];
+  readonly output: Tensor;
+  readonly params: P;
+}
+
+export type GradRule<P> = (dy: Tensor, ctx: RuleContext<P>) => readonly (Tensor | null)[];
+
+/** No gradient flows (integer or boolean results, or piecewise-constant functions). */
+export const NO_GRADIENT = 'none' as const;
+/** Differentiate the op's composite default (used for fused ops without a hand-written rule). */
+export const THROUGH_COMPOSITE = 'composite' as const;
+
+export type GradTable = { readonly [K in OpName]: GradRule<OpParams[K]> | typeof NO_GRADIENT | typeof THROUGH_COMPOSITE };
+
+const TWO_OVER_SQRT_PI = 1.1283791670955126;
+
+/** dy reshaped with kept (size-1) reduced axes and broadcast back over the input. */
+function unreduce(dy: Tensor, x: Tensor, axes: readonly number[]): Tensor {
+  return o.expand(o.reshape(dy, keptShape(x.shape, axes)), x.shape);
+}
+
+/** Gradient of max/min reductions: split evenly between tied extreme elements. */
+function extremumRule(dy: Tensor, { inputs: [x], output: y, params: { axes } }: RuleContext<{ axes: readonly number[] }>) {
+  const mask = o.cast(o.equal(x, unreduce(y, x, axes)), x.dtype);
+  const count = o.sum(mask, axes, true);
+  return [o.div(o.mul(mask, unreduce(dy, x, axes)), count)];
+}
+
+function invertPermutation(axes: readonly number[]): number[] {
+  const inv = new Array<number>(axes.length);
+  axes.forEach((a, i) => (inv[a] = i));
+  return inv;
+}
+
+export const GRAD_RULES: GradTable = {
+  // Unary math.
+  neg: (dy) => [o.neg(dy)],
+  abs: (dy, { inputs: [x] }) => [o.mul(dy, o.sign(x))],
+  sign: NO_GRADIENT,
+  floor: NO_GRADIENT,
+  ceil: NO_GRADIENT,
+  round: NO_GRADIENT,
+  exp: (dy, { output: y }) => [o.mul(dy, y)],
+  expm1: (dy, { output: y }) => [o.mul(dy, o.add(y, 1))],
+  log: (dy, { inputs: [x] }) => [o.div(dy, x)],
+  log1p: (dy, { inputs: [x] }) => [o.div(dy, o.add(x, 1))],
+  sqrt: (dy, { output: y }) => [o.div(dy, o.mul(y, 2))],
+  rsqrt: (dy, { inputs: [x], output: y }) => [o.mul(dy, o.div(y, o.mul(x, -2)))],
+  reciprocal: (dy, { output: y }) => [o.neg(o.mul(dy, o.mul(y, y)))],
+  sin: (dy, { inputs: [x] }) => [o.mul(dy, o.cos(x))],
+  cos: (dy, { inputs: [x] }) => [o.neg(o.mul(dy, o.sin(x)))],
+  tanh: (dy, { output: y }) => [o.mul(dy, o.sub(1, o.mul(y, y)))],
+  sigmoid: (dy, { output: y }) => [o.mul(dy, o.mul(y, o.sub(1, y)))],
+  relu: (dy, { inputs: [x] }) => [o.mul(dy, o.cast(o.greater(x, 0), dy.dtype))],
+  erf: (dy, { inputs: [x] }) => [o.mul(dy, o.mul(o.exp(o.neg(o.mul(x, x))), TWO_OVER_SQRT_PI))],
+  logicalNot: NO_GRADIENT,
+
+  // Binary arithmetic.
+  add: (dy) => [dy, dy],
+  sub: (dy) => [dy, o.neg(dy)],
+  mul: (dy, { inputs: [a, b] }) => [o.mul(dy, b), o.mul(dy, a)],
+  div: (dy, { inputs: [a, b] }) => [o.div(dy, b), o.neg(o.div(o.mul(dy, a), o.mul(b, b)))],
+  pow: (dy, { inputs: [a, b], output: y }) => [
+    o.mul(dy, o.mul(b, o.pow(a, o.sub(b, 1)))),
+    // d/db a^b = a^b log a, taken as 0 where a <= 0 (where the real power has no derivative in b).
+    o.where(o.greater(a, 0), o.mul(dy, o.mul(y, o.log(o.where(o.greater(a, 0), a, 1)))), 0),
+  ],
+  maximum: (dy, { inputs: [a, b] }) => [o.mul(dy, o.cast(o.greaterEqual(a, b), dy.dtype)), o.mul(dy, o.cast(o.less(a, b), dy.dtype))],
+  minimum: (dy, { inputs: [a, b] }) => [o.mul(dy, o.cast(o.lessEqual(a, b), dy.dtype)), o.mul(dy, o.cast(o.greater(a, b), dy.dtype))],
+  equal: NO_GRADIENT,
+  notEqual: NO_GRADIENT,
+  less: NO_GRADIENT,
+  lessEqual: NO_GRADIENT,
+  greater: NO_GRADIENT,
+  greaterEqual: NO_GRADIENT,
+  logicalAnd: NO_GRADIENT,
+  logicalOr: NO_GRADIENT,
+  where: (dy, { inputs: [c] }) => [null, o.where(c, dy, 0), o.where(c, 0, dy)],
+
+  // Reductions.
+  sum: (dy, { inputs: [x], params: { axes } }) => [unreduce(dy, x, axes)],
+  prod: (dy, { inputs: [x], output: y, params: { axes } }) => [o.div(o.mul(unreduce(dy, x, axes), unreduce(y, x, axes)), x)],
+  max: extremumRule,
+  min: extremumRule,
+  argmax: NO_GRADIENT,
+  argmin: NO_GRADIENT,
+
+  // C = op(A) op(B); each case is the matmul that gives the stored layout of dA and dB.
+  matmul: (dy, { inputs: [a, b], params: { transA, transB } }) => {
+    if (!transA && !transB) return [batchMatmul(dy, b, false, true), batchMatmul(a, dy, true, false)];
+    if (transA && !transB) return [batchMatmul(b, dy, false, true), batchMatmul(a, dy, false, false)];
+    if (!transA && transB) return [batchMatmul(dy, b, false, false), batchMatmul(dy, a, true, false)];
+    return [batchMatmul(b, dy, true, true), batchMatmul(dy, a, true, true)];
+  },
+
+  // Indexing and movement.
+  gather: (dy, { inputs: [x, idx], params: { axis } }) => [o.scatterAdd(o.zeros(x.shape, x.dtype), idx, dy, axis), null],
+  scatterAdd: (dy, { inputs: [, idx], params: { axis } }) => [dy, null, o.gather(dy, idx, axis)],
+  concat: (dy, { inputs, params: { axis } }) => o.split(dy, inputs.map((t) => t.shape[axis]), axis),
+  pad: (dy, { inputs: [x], params: { config } }) => [o.slice(dy, config.map(([lo]) => lo), x.shape, config.map(([, , interior]) => interior + 1))],
+  copy: (dy) => [dy],
+  cast: (dy, { inputs: [x] }) => [o.cast(dy, x.dtype)],
+  reshape: (dy, { inputs: [x] }) => [o.reshape(dy, x.shape)],
+  permute: (dy, { params: { axes } }) => [o.permute(dy, invertPermutation(axes))],
+  expand: (dy) => [dy],
+  slice: (dy, { inputs: [x], params: { begin, size, step } }) => {
+    if (size.some((d) => d === 0)) return [o.zeros(x.shape, dy.dtype)];
+    return [o.pad(dy, begin.map((b, i) => [b, x.shape[i] - b - (size[i] - 1) * step[i] - 1, step[i] - 1]))];
+  },
+  flip: (dy, { params: { axes } }) => [o.flip(dy, axes)],
+
+  // Fused ops.
+  softmax: (dy, { output: y, params: { axis } }) => [o.mul(y, o.sub(dy, o.sum(o.mul(dy, y), axis, true)))],
+  logSoftmax: (dy, { output: y, params: { axis } }) => [o.sub(dy, o.mul(o.exp(y), o.sum(dy, axis, true)))],
+  conv2d: THROUGH_COMPOSITE,
+  conv2dBackpropInput: THROUGH_COMPOSITE,
+  maxPool2d: THROUGH_COMPOSITE,
+  avgPool2d: THROUGH_COMPOSITE,
+};

@@ -1,0 +1,72 @@
+// The tape: while a gradient is being taken, every op on a tracked tensor is recorded here.
+// Each tape saves its own aliases of the tensors a node needs, so user code may dispose its tensors
+// (or tidy inside the traced function) without breaking the backward pass.
+import type { Tensor } from '../tensor/tensor.js';
+import { aliasOf } from '../tensor/tensor.js';
+import { isFloat } from '../tensor/dtype.js';
+
+/** A gradient rule written by the user (customGrad); receives the output gradient. */
+export type CustomRule = (dy: Tensor) => readonly (Tensor | null)[];
+
+export interface TapeNode {
+  readonly op: string;
+  readonly inputs: readonly Tensor[];
+  readonly output: Tensor;
+  readonly params: unknown;
+  readonly custom?: CustomRule;
+}
+
+export class Tape {
+  readonly nodes: TapeNode[] = [];
+  /** Keys (Tensor.key) of tensors whose value depends on a differentiated input. */
+  readonly tracked = new Set<number>();
+  private readonly saved: Tensor[] = [];
+
+  save(t: Tensor): Tensor {
+    const alias = aliasOf(t);
+    this.saved.push(alias);
+    return alias;
+  }
+
+  dispose(): void {
+    for (const t of this.saved) t.dispose();
+    this.saved.length = 0;
+    this.nodes.length = 0;
+  }
+}
+
+const active: Tape[] = [];
+let pausedDepth = 0;
+
+export function pushTape(tape: Tape): void {
+  active.push(tape);
+}
+
+export function popTape(tape: Tape): void {
+  const i = active.lastIndexOf(tape);
+  if (i >= 0) active.splice(i, 1);
+}
+
+export function isRecording(): boolean {
+  return pausedDepth === 0 && active.length > 0;
+}
+
+/** Called by the dispatcher and the movement ops after each op. */
+export function record(op: string, inputs: readonly Tensor[], output: Tensor, params: unknown, custom?: CustomRule): void {
+  if (!isRecording() || !isFloat(output.dtype)) return;
+  for (const tape of active) {
+    if (!inputs.some((t) => tape.tracked.has(t.key))) continue;
+    tape.nodes.push({ op, inputs: inputs.map((t) => tape.save(t)), output: tape.save(output), params, custom });
+    tape.tracked.add(output.key);
+  }
+}
+
+/** Runs fn without recording anything for autograd. */
+export function noGrad<T>(fn: () => T): T {
+  pausedDepth++;
+  try {
+    return fn();
+  } finally {
+    pausedDepth--;
+  }
+}

@@ -1,0 +1,84 @@
+// The backend contract (buffers + primitive kernels + optional fused kernels) and the backend registry.
+//
+// A backend owns opaque buffers. Kernels receive contiguous inputs (except `copy`, which receives any
+// strided view) already broadcast to the output shape when the primitive broadcasts, and write into an
+// output buffer that the dispatcher allocated. A backend may leave out any kernel: the dispatcher then
+// raises a BackendError naming the op and the backend. Fused kernels are optional; each has a composite
+// default in ops/fused.ts that the backend's kernel must match.
+import type { DType, TypedArray } from '../tensor/dtype.js';
+import type { Shape } from '../tensor/shape.js';
+import type { PrimitiveName, PrimitiveParams } from '../ops/primitives.js';
+import type { FusedName, FusedParams } from '../ops/fused-params.js';
+import { BackendError } from '../errors.js';
+
+export interface KernelArg {
+  readonly buffer: unknown;
+  readonly dtype: DType;
+  readonly shape: Shape;
+  /** Element strides; contiguous row-major for every kernel but `copy`. May be 0 or negative there. */
+  readonly strides: Shape;
+  readonly offset: number;
+}
+
+export type Kernel<Params> = (inputs: readonly KernelArg[], out: KernelArg, params: Params) => void;
+export type KernelTable = { readonly [P in PrimitiveName]?: Kernel<PrimitiveParams[P]> };
+export type FusedKernelTable = { readonly [F in FusedName]?: Kernel<FusedParams[F]> };
+
+export interface Backend {
+  readonly name: string;
+  /** What the backend runs on, e.g. 'JavaScript reference' or 'native avx512'. */
+  readonly description: string;
+  /** A zero-filled buffer of `size` elements. */
+  alloc(dtype: DType, size: number): unknown;
+  /** A buffer holding a copy of `data`. */
+  upload(data: TypedArray): unknown;
+  /** The elements of a buffer as a typed array; callers must not write into it. */
+  read(buffer: unknown, dtype: DType, size: number): TypedArray;
+  free(buffer: unknown): void;
+  readonly kernels: KernelTable;
+  readonly fused: FusedKernelTable;
+}
+
+const registry = new Map<string, { factory: () => Backend; priority: number; instance?: Backend }>();
+let current: Backend | undefined;
+
+/** Registers a backend factory; the highest-priority backend that constructs becomes the default. */
+export function registerBackend(name: string, factory: () => Backend, priority = 0): void {
+  registry.set(name, { factory, priority });
+}
+
+function instantiate(name: string): Backend {
+  const entry = registry.get(name);
+  if (!entry) throw new BackendError(`setBackend: unknown backend '${name}'; registered: ${[...registry.keys()].join(', ') || 'none'}`);
+  entry.instance ??= entry.factory();
+  return entry.instance;
+}
+
+export function setBackend(name: string): Backend {
+  current = instantiate(name);
+  return current;
+}
+
+export function getBackend(): Backend {
+  if (current) return current;
+  const ranked = [...registry.entries()].sort((a, b) => b[1].priority - a[1].priority);
+  const failures: string[] = [];
+  for (const [name] of ranked) {
+    try {
+      current = instantiate(name);
+      return current;
+    } catch (e) {
+      failures.push(`${name}: ${(e as Error).message}`);
+    }
+  }
+  throw new BackendError(`getBackend: no backend could be started (${failures.join('; ') || 'none registered'})`);
+}
+
+export function listBackends(): string[] {
+  return [...registry.keys()];
+}
+
+/** Looks a backend up without making it current (used by the support-matrix generator and tests). */
+export function findBackend(name: string): Backend {
+  return instantiate(name);
+}

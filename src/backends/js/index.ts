@@ -1,0 +1,35 @@
+// The JavaScript reference backend: typed arrays for buffers, plain loops for kernels. It implements
+// every primitive and is the oracle every faster backend is tested against.
+import type { Backend, KernelTable } from '../backend.js';
+import { registerBackend } from '../backend.js';
+import { allocArray, type DType, type TypedArray } from '../../tensor/dtype.js';
+import { ARG_REDUCE_OPS, BINARY_OPS, COMPARE_OPS, LOGICAL_OPS, REDUCE_OPS, UNARY_FLOAT_OPS } from '../../ops/primitives.js';
+import { binaryKernel, cast, copy, unaryKernel, where } from './elementwise.js';
+import { argReduceKernel, reduceKernel } from './reduce.js';
+import { matmul } from './matmul.js';
+import { concat, gather, pad, scatterAdd } from './indexing.js';
+import { logSoftmax, softmax } from './fused.js';
+
+function kernels(): KernelTable {
+  const table: Record<string, unknown> = { where, cast, copy, matmul, gather, scatterAdd, concat, pad };
+  for (const op of [...UNARY_FLOAT_OPS, 'logicalNot'] as const) table[op] = unaryKernel(op);
+  for (const op of [...BINARY_OPS, ...COMPARE_OPS, ...LOGICAL_OPS]) table[op] = binaryKernel(op);
+  for (const op of REDUCE_OPS) table[op] = reduceKernel(op);
+  for (const op of ARG_REDUCE_OPS) table[op] = argReduceKernel(op);
+  return table as KernelTable;
+}
+
+export function createJsBackend(): Backend {
+  return {
+    name: 'js',
+    description: 'JavaScript reference (typed arrays, single thread)',
+    alloc: (dtype: DType, size: number) => allocArray(dtype, size),
+    upload: (data: TypedArray) => data.slice(),
+    read: (buffer: unknown) => buffer as TypedArray,
+    free: () => {},
+    kernels: kernels(),
+    fused: { softmax, logSoftmax },
+  };
+}
+
+registerBackend('js', createJsBackend, 0);

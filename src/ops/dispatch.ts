@@ -1,0 +1,164 @@
+// The one dispatch point: every kernel call passes through here, on its way to the current backend.
+// It infers the output, broadcasts and materialises inputs, allocates the output, times the kernel when
+// anyone listens, reports the call to hooks (ledger, profiler, NaN checks) and records it on the tape.
+import { getBackend, type Backend, type Kernel, type KernelArg } from '../backends/backend.js';
+import { BackendError, CandorError, fmtShape } from '../errors.js';
+import { bytesPerElement, type DType } from '../tensor/dtype.js';
+import { contiguousStrides, shapesEqual, sizeOf, type Shape } from '../tensor/shape.js';
+import { Storage } from '../tensor/storage.js';
+import { Tensor } from '../tensor/tensor.js';
+import { record } from '../autograd/tape.js';
+import { PRIMITIVES, type PrimitiveName, type PrimitiveParams, type ShapeDType } from './primitives.js';
+import type { FusedName, FusedParams } from './fused-params.js';
+
+export interface KernelEvent {
+  readonly op: PrimitiveName | FusedName;
+  readonly fused: boolean;
+  readonly backend: string;
+  readonly inputs: readonly ShapeDType[];
+  readonly output: ShapeDType;
+  readonly flops: number;
+  /** Bytes read from inputs plus bytes written to the output. */
+  readonly bytes: number;
+  readonly ms: number;
+  /** Reads the output's elements (for NaN checks); valid only during the hook call. */
+  readOutput(): ArrayLike<number>;
+}
+
+export type KernelHook = (event: KernelEvent) => void;
+
+const hooks = new Set<KernelHook>();
+
+/** Subscribes to every kernel call; returns the unsubscribe function. */
+export function onKernel(hook: KernelHook): () => void {
+  hooks.add(hook);
+  return () => hooks.delete(hook);
+}
+
+function bytesOf(x: ShapeDType): number {
+  return sizeOf(x.shape) * bytesPerElement(x.dtype);
+}
+
+/** Calls one kernel on raw arguments; allocates and returns the output buffer. */
+function invoke<Params>(
+  backend: Backend, op: PrimitiveName | FusedName, fused: boolean, kernel: Kernel<Params>,
+  args: readonly KernelArg[], outInfo: ShapeDType, params: Params, flops: (out: ShapeDType) => number,
+): unknown {
+  const size = sizeOf(outInfo.shape);
+  const buffer = backend.alloc(outInfo.dtype, size);
+  const out: KernelArg = { buffer, dtype: outInfo.dtype, shape: outInfo.shape, strides: contiguousStrides(outInfo.shape), offset: 0 };
+  try {
+    if (hooks.size === 0) {
+      kernel(args, out, params);
+      return buffer;
+    }
+    const t0 = performance.now();
+    kernel(args, out, params);
+    const ms = performance.now() - t0;
+    const event: KernelEvent = {
+      op, fused, backend: backend.name, inputs: args, output: outInfo, flops: flops(outInfo),
+      bytes: args.reduce((s, a) => s + bytesOf(a), bytesOf(outInfo)), ms,
+      readOutput: () => backend.read(buffer, outInfo.dtype, size),
+    };
+    for (const hook of hooks) hook(event);
+    return buffer;
+  } catch (e) {
+    backend.free(buffer);
+    if (e instanceof CandorError) throw e;
+    throw new BackendError(`${op} on backend '${backend.name}' failed for inputs ${args.map((a) => `${a.dtype} ${fmtShape(a.shape)}`).join(', ')}: ${(e as Error).message}`);
+  }
+}
+
+function argOf(t: Tensor, backend: Backend, shape: Shape = t.shape, strides: Shape = t.strides): KernelArg {
+  return { buffer: t.storage.buffer, dtype: t.dtype, shape, strides, offset: t.offset };
+}
+
+/** Strides that read `t` as if expanded to `shape` (0 on broadcast dimensions). */
+function broadcastStrides(t: Tensor, shape: Shape): number[] {
+  const lead = shape.length - t.rank;
+  return shape.map((d, i) => (i < lead || (t.shape[i - lead] === 1 && d !== 1) ? 0 : t.strides[i - lead]));
+}
+
+/**
+ * A contiguous kernel argument for `t` on `backend`, broadcast to `shape`. Temporaries it makes are
+ * pushed on `temps` for the caller to free after the kernel ran.
+ */
+function materialize(t: Tensor, backend: Backend, shape: Shape, temps: Tensor[]): KernelArg {
+  t.assertLive('dispatch');
+  let src = t;
+  if (t.storage.backend !== backend) {
+    // A tensor made under another backend: move its elements over once.
+    src = new Tensor(new Storage(backend, backend.upload(t.dataSync()), t.dtype, t.size), t.shape);
+    temps.push(src);
+  }
+  if (shapesEqual(src.shape, shape) && src.isContiguous) return argOf(src, backend);
+  const copy = requireKernel(backend, 'copy');
+  const outInfo = { shape, dtype: src.dtype };
+  const buffer = invoke(backend, 'copy', false, copy, [argOf(src, backend, shape, broadcastStrides(src, shape))], outInfo, {}, () => 0);
+  const tmp = new Tensor(new Storage(backend, buffer, src.dtype, sizeOf(shape)), shape);
+  temps.push(tmp);
+  return argOf(tmp, backend);
+}
+
+function requireKernel<P extends PrimitiveName>(backend: Backend, op: P): Kernel<PrimitiveParams[P]> {
+  const kernel = backend.kernels[op] as Kernel<PrimitiveParams[P]> | undefined;
+  if (!kernel) throw new BackendError(`${op}: backend '${backend.name}' has no kernel for this op`);
+  return kernel;
+}
+
+function wrapOutput(backend: Backend, buffer: unknown, info: ShapeDType): Tensor {
+  return new Tensor(new Storage(backend, buffer, info.dtype, sizeOf(info.shape)), info.shape);
+}
+
+/** Runs one primitive on the current backend and records it for autograd. */
+export function runPrimitive<P extends PrimitiveName>(op: P, inputs: readonly Tensor[], params: PrimitiveParams[P]): Tensor {
+  const spec = PRIMITIVES[op];
+  for (const t of inputs) t.assertLive(op);
+  const outInfo = spec.infer(inputs, params);
+  const backend = getBackend();
+  const kernel = requireKernel(backend, op);
+  const temps: Tensor[] = [];
+  try {
+    // copy is the one kernel that reads strided views directly.
+    const args = op === 'copy'
+      ? [argOf(inputs[0], backend)]
+      : inputs.map((t) => materialize(t, backend, spec.broadcast ? outInfo.shape : t.shape, temps));
+    if (op === 'copy' && inputs[0].storage.backend !== backend) args[0] = materialize(inputs[0], backend, inputs[0].shape, temps);
+    const buffer = invoke(backend, op, false, kernel, args, outInfo, params, (out) => spec.flops(inputs, out, params));
+    const output = wrapOutput(backend, buffer, outInfo);
+    record(op, inputs, output, params);
+    return output;
+  } finally {
+    for (const t of temps) t.dispose();
+  }
+}
+
+/**
+ * Runs a fused kernel if the current backend has one; returns undefined otherwise so the caller runs
+ * the composite default.
+ */
+export function tryFused<F extends FusedName>(
+  op: F, inputs: readonly Tensor[], params: FusedParams[F], outInfo: ShapeDType, flops: number,
+): Tensor | undefined {
+  const backend = getBackend();
+  const kernel = backend.fused[op] as Kernel<FusedParams[F]> | undefined;
+  if (!kernel) return undefined;
+  const temps: Tensor[] = [];
+  try {
+    const args = inputs.map((t) => materialize(t, backend, t.shape, temps));
+    const buffer = invoke(backend, op, true, kernel, args, outInfo, params, () => flops);
+    const output = wrapOutput(backend, buffer, outInfo);
+    record(op, inputs, output, params);
+    return output;
+  } finally {
+    for (const t of temps) t.dispose();
+  }
+}
+
+/** Wraps an existing buffer region as a view; used by the movement ops, which launch no kernel. */
+export function makeView(source: Tensor, shape: Shape, strides: Shape, offset: number): Tensor {
+  source.assertLive('view');
+  return new Tensor(source.storage, shape, strides, offset);
+}
+
+export type { DType };

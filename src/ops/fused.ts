@@ -1,0 +1,164 @@
+// Fused ops: each has a composite default built from primitives; a backend may supply one kernel
+// instead (Backend.fused), which must match the composite. Softmax and log-softmax have their own
+// gradient rules; the convolution and pooling ops are differentiated through their composite.
+import { Tensor } from '../tensor/tensor.js';
+import { DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { isFloat } from '../tensor/dtype.js';
+import { sizeOf } from '../tensor/shape.js';
+import { noGrad } from '../autograd/tape.js';
+import { tryFused } from './dispatch.js';
+import type { ShapeDType } from './primitives.js';
+import type { Conv2DParams, FusedName, FusedParams, Padding2D, Pool2DParams } from './fused-params.js';
+import { div, exp, sub } from './elementwise.js';
+import { logsumexp, max, sum } from './reduce.js';
+import { concat, pad } from './indexing.js';
+import { flip, permute, reshape, slice, unsqueeze } from './views.js';
+import { matmul } from './linalg.js';
+import { ones } from './creation.js';
+
+export interface FusedSpec<F extends FusedName> {
+  infer(inputs: readonly ShapeDType[], params: FusedParams[F]): ShapeDType;
+  flops(inputs: readonly ShapeDType[], out: ShapeDType, params: FusedParams[F]): number;
+  composite(inputs: readonly Tensor[], params: FusedParams[F]): Tensor;
+}
+
+/** Output length of a windowed op along one spatial axis. */
+export function windowOutputSize(op: string, size: number, kernel: number, stride: number, dilation: number, pads: readonly [number, number]): number {
+  const extent = (kernel - 1) * dilation + 1;
+  const out = Math.floor((size + pads[0] + pads[1] - extent) / stride) + 1;
+  if (out < 1) throw new ShapeError(`${op}: window of extent ${extent} does not fit input length ${size} with padding [${pads.join(', ')}]`);
+  return out;
+}
+
+function require4d(op: string, x: ShapeDType, what: string): void {
+  if (x.shape.length !== 4) throw new ShapeError(`${op}: ${what} must be 4-D, got ${fmtShape(x.shape)}`);
+  if (!isFloat(x.dtype)) throw new DTypeError(`${op}: ${what} must be float32 or float64, got ${x.dtype}`);
+}
+
+/**
+ * The sliding windows of x [N, H, W, C] as [N, Ho, Wo, kh * kw, C]: one strided slice per kernel tap,
+ * stacked. This im2col is the composite core of convolution and pooling.
+ */
+export function windows(
+  x: Tensor, kernel: readonly [number, number], strides: readonly [number, number],
+  dilations: readonly [number, number], pads: Padding2D, padValue: number,
+): Tensor {
+  const [n, h, w, c] = x.shape;
+  const ho = windowOutputSize('windows', h, kernel[0], strides[0], dilations[0], pads[0]);
+  const wo = windowOutputSize('windows', w, kernel[1], strides[1], dilations[1], pads[1]);
+  const xp = pad(x, [[0, 0], pads[0], pads[1], [0, 0]], padValue);
+  const taps: Tensor[] = [];
+  for (let i = 0; i < kernel[0]; i++) {
+    for (let j = 0; j < kernel[1]; j++) {
+      taps.push(unsqueeze(slice(xp, [0, i * dilations[0], j * dilations[1], 0], [n, ho, wo, c], [1, strides[0], strides[1], 1]), 3));
+    }
+  }
+  return concat(taps, 3);
+}
+
+function conv2dShape(op: string, x: ShapeDType, f: ShapeDType, p: Conv2DParams): ShapeDType {
+  require4d(op, x, 'input');
+  require4d(op, f, 'filter');
+  if (x.shape[3] !== f.shape[2]) {
+    throw new ShapeError(`${op}: input ${fmtShape(x.shape)} has ${x.shape[3]} channels but filter ${fmtShape(f.shape)} expects ${f.shape[2]} ([kh, kw, inChannels, outChannels])`);
+  }
+  if (x.dtype !== f.dtype) throw new DTypeError(`${op}: input is ${x.dtype} but filter is ${f.dtype}`);
+  const ho = windowOutputSize(op, x.shape[1], f.shape[0], p.strides[0], p.dilations[0], p.pads[0]);
+  const wo = windowOutputSize(op, x.shape[2], f.shape[1], p.strides[1], p.dilations[1], p.pads[1]);
+  return { shape: [x.shape[0], ho, wo, f.shape[3]], dtype: x.dtype };
+}
+
+function conv2dComposite([x, f]: readonly Tensor[], p: Conv2DParams): Tensor {
+  const [kh, kw, cin, cout] = f.shape;
+  const win = windows(x, [kh, kw], p.strides, p.dilations, p.pads, 0);
+  const [n, ho, wo] = win.shape;
+  const cols = reshape(win, [n * ho * wo, kh * kw * cin]);
+  return reshape(matmul(cols, reshape(f, [kh * kw * cin, cout])), [n, ho, wo, cout]);
+}
+
+/** Pads (or crops, for negative amounts) the two spatial axes of [N, H, W, C]. */
+function padOrCrop(x: Tensor, amounts: readonly [number, number][], interior: readonly [number, number]): Tensor {
+  const padded = pad(x, [[0, 0], [Math.max(amounts[0][0], 0), Math.max(amounts[0][1], 0), interior[0]], [Math.max(amounts[1][0], 0), Math.max(amounts[1][1], 0), interior[1]], [0, 0]]);
+  const crop = amounts.map(([lo, hi]) => [Math.max(-lo, 0), Math.max(-hi, 0)]);
+  if (crop.every(([a, b]) => a === 0 && b === 0)) return padded;
+  const [n, h, w, c] = padded.shape;
+  return slice(padded, [0, crop[0][0], crop[1][0], 0], [n, h - crop[0][0] - crop[0][1], w - crop[1][0] - crop[1][1], c]);
+}
+
+/**
+ * The input gradient of conv2d (= transposed convolution): dilate dy by the stride, pad it so a
+ * stride-1 conv with the spatially flipped, channel-swapped filter lands on the input's shape.
+ */
+function backpropInputComposite([dy, f]: readonly Tensor[], p: FusedParams['conv2dBackpropInput']): Tensor {
+  const [kh, kw] = f.shape;
+  const extent = [(kh - 1) * p.dilations[0] + 1, (kw - 1) * p.dilations[1] + 1];
+  const amounts = [0, 1].map((a): [number, number] => {
+    const dilated = (dy.shape[1 + a] - 1) * p.strides[a] + 1;
+    const lo = extent[a] - 1 - p.pads[a][0];
+    return [lo, p.inputShape[1 + a] + extent[a] - 1 - dilated - lo];
+  });
+  const dyp = padOrCrop(dy, amounts, [p.strides[0] - 1, p.strides[1] - 1]);
+  const flipped = permute(flip(f, [0, 1]), [0, 1, 3, 2]);
+  return conv2dComposite([dyp, flipped], { strides: [1, 1], dilations: p.dilations, pads: [[0, 0], [0, 0]] });
+}
+
+function poolShape(op: string, x: ShapeDType, p: Pool2DParams): ShapeDType {
+  require4d(op, x, 'input');
+  const ho = windowOutputSize(op, x.shape[1], p.poolSize[0], p.strides[0], 1, p.pads[0]);
+  const wo = windowOutputSize(op, x.shape[2], p.poolSize[1], p.strides[1], 1, p.pads[1]);
+  return { shape: [x.shape[0], ho, wo, x.shape[3]], dtype: x.dtype };
+}
+
+const NO_DILATION: readonly [number, number] = [1, 1];
+
+export const FUSED: { readonly [F in FusedName]: FusedSpec<F> } = {
+  softmax: {
+    infer: ([x]) => x,
+    flops: ([x]) => 4 * sizeOf(x.shape),
+    composite: ([x], { axis }) => exp(sub(x, logsumexp(x, axis, true))),
+  },
+  logSoftmax: {
+    infer: ([x]) => x,
+    flops: ([x]) => 4 * sizeOf(x.shape),
+    composite: ([x], { axis }) => sub(x, logsumexp(x, axis, true)),
+  },
+  conv2d: {
+    infer: ([x, f], p) => conv2dShape('conv2d', x, f, p),
+    flops: ([, f], out) => 2 * sizeOf(out.shape) * f.shape[0] * f.shape[1] * f.shape[2],
+    composite: conv2dComposite,
+  },
+  conv2dBackpropInput: {
+    infer: ([dy, f], p) => {
+      const expected = conv2dShape('conv2dBackpropInput', { shape: p.inputShape, dtype: dy.dtype }, f, p);
+      if (expected.shape.some((d, i) => d !== dy.shape[i])) {
+        throw new ShapeError(`conv2dBackpropInput: dy ${fmtShape(dy.shape)} does not match the conv2d output ${fmtShape(expected.shape)} of input ${fmtShape(p.inputShape)}`);
+      }
+      return { shape: p.inputShape, dtype: dy.dtype };
+    },
+    flops: ([dy, f]) => 2 * sizeOf(dy.shape) * f.shape[0] * f.shape[1] * f.shape[2],
+    composite: backpropInputComposite,
+  },
+  maxPool2d: {
+    infer: ([x], p) => poolShape('maxPool2d', x, p),
+    flops: (_i, out, p) => sizeOf(out.shape) * p.poolSize[0] * p.poolSize[1],
+    composite: ([x], p) => max(windows(x, p.poolSize, p.strides, NO_DILATION, p.pads, -Infinity), 3),
+  },
+  avgPool2d: {
+    infer: ([x], p) => poolShape('avgPool2d', x, p),
+    flops: (_i, out, p) => sizeOf(out.shape) * p.poolSize[0] * p.poolSize[1],
+    composite: ([x], p) => {
+      // Padding is not counted: each output averages only the inputs its window covers (as Keras).
+      const total = sum(windows(x, p.poolSize, p.strides, NO_DILATION, p.pads, 0), 3);
+      const counts = noGrad(() => sum(windows(ones([1, x.shape[1], x.shape[2], 1], x.dtype), p.poolSize, p.strides, NO_DILATION, p.pads, 0), 3));
+      return div(total, counts);
+    },
+  },
+};
+
+/** Runs a fused op: the backend's kernel when it has one, else the composite default. */
+export function runFusedOp<F extends FusedName>(op: F, inputs: readonly Tensor[], params: FusedParams[F]): Tensor {
+  const spec = FUSED[op] as FusedSpec<F>;
+  for (const t of inputs) t.assertLive(op);
+  const out = spec.infer(inputs, params);
+  return tryFused(op, inputs, params, out, spec.flops(inputs, out, params)) ?? spec.composite(inputs, params);
+}

@@ -1,0 +1,209 @@
+// The primitive set every backend implements, each with its shape/dtype rule and cost model.
+// Everything else in ops/ is composed from these; fused ops (fused.ts) are optional per backend.
+import type { DType } from '../tensor/dtype.js';
+import { isFloat } from '../tensor/dtype.js';
+import { DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { broadcastShapes, sizeOf, type Shape } from '../tensor/shape.js';
+
+export const UNARY_FLOAT_OPS = [
+  'neg', 'abs', 'sign', 'exp', 'expm1', 'log', 'log1p', 'sqrt', 'rsqrt', 'reciprocal',
+  'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'erf', 'floor', 'ceil', 'round',
+] as const;
+export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum'] as const;
+export const COMPARE_OPS = ['equal', 'notEqual', 'less', 'lessEqual', 'greater', 'greaterEqual'] as const;
+export const LOGICAL_OPS = ['logicalAnd', 'logicalOr'] as const;
+export const REDUCE_OPS = ['sum', 'prod', 'max', 'min'] as const;
+export const ARG_REDUCE_OPS = ['argmax', 'argmin'] as const;
+
+export type UnaryOp = (typeof UNARY_FLOAT_OPS)[number] | 'logicalNot';
+export type BinaryOp = (typeof BINARY_OPS)[number];
+export type CompareOp = (typeof COMPARE_OPS)[number] | (typeof LOGICAL_OPS)[number];
+export type ReduceOp = (typeof REDUCE_OPS)[number];
+export type ArgReduceOp = (typeof ARG_REDUCE_OPS)[number];
+
+/** [before, after, interior] padding of one axis; interior inserts that many values between elements. */
+export type PadConfig = readonly [number, number, number];
+
+type NoParams = Record<string, never>;
+
+/** Parameters of each primitive. The keys of this interface are the primitive set. */
+export interface PrimitiveParams extends
+  Record<UnaryOp | BinaryOp | CompareOp, NoParams>,
+  Record<ReduceOp, { axes: readonly number[] }>,
+  Record<ArgReduceOp, { axis: number }> {
+  where: NoParams;
+  /** a: [B, M, K] (or [B, K, M] if transA), b: [B, K, N] (or [B, N, K] if transB) -> [B, M, N]. */
+  matmul: { transA: boolean; transB: boolean };
+  /** x[..., idx, ...] along axis; output shape = x[:axis] + indices.shape + x[axis+1:]. */
+  gather: { axis: number };
+  /** out = x, then out[..., idx[i], ...] += updates[..., i, ...] along axis. */
+  scatterAdd: { axis: number };
+  concat: { axis: number };
+  pad: { config: readonly PadConfig[]; value: number };
+  /** Strided view -> contiguous buffer; the only kernel whose input may be non-contiguous. */
+  copy: NoParams;
+  cast: { dtype: DType };
+}
+
+export type PrimitiveName = keyof PrimitiveParams;
+
+export interface ShapeDType { readonly shape: Shape; readonly dtype: DType }
+
+export interface PrimitiveSpec<P extends PrimitiveName> {
+  /** Inputs are broadcast to the output shape before the kernel sees them. */
+  readonly broadcast: boolean;
+  /** Output shape and dtype; throws a typed error naming the op when inputs do not fit. */
+  infer(inputs: readonly ShapeDType[], params: PrimitiveParams[P]): ShapeDType;
+  /** Floating-point operations of one call (a fused multiply-add counts as 2). */
+  flops(inputs: readonly ShapeDType[], out: ShapeDType, params: PrimitiveParams[P]): number;
+}
+
+function requireFloat(op: string, x: ShapeDType): void {
+  if (!isFloat(x.dtype)) throw new DTypeError(`${op}: expected a float32 or float64 tensor, got ${x.dtype} ${fmtShape(x.shape)}`);
+}
+
+function requireSameDType(op: string, inputs: readonly ShapeDType[]): DType {
+  const d = inputs[0].dtype;
+  for (const x of inputs) {
+    if (x.dtype !== d) throw new DTypeError(`${op}: operands must share a dtype, got ${inputs.map((t) => `${t.dtype} ${fmtShape(t.shape)}`).join(' and ')}`);
+  }
+  return d;
+}
+
+const perOutputElement = (_i: readonly ShapeDType[], out: ShapeDType) => sizeOf(out.shape);
+const free = () => 0;
+
+function unarySpec(op: string, dtypeRule: 'float' | 'bool'): PrimitiveSpec<never> {
+  return {
+    broadcast: false,
+    infer: ([x]) => {
+      if (dtypeRule === 'float') requireFloat(op, x);
+      else if (x.dtype !== 'bool') throw new DTypeError(`${op}: expected a bool tensor, got ${x.dtype}`);
+      return x;
+    },
+    flops: dtypeRule === 'float' ? perOutputElement : free,
+  };
+}
+
+function binarySpec(op: string, kind: 'arith' | 'compare' | 'logical'): PrimitiveSpec<never> {
+  return {
+    broadcast: true,
+    infer: (inputs) => {
+      const dtype = requireSameDType(op, inputs);
+      if (kind === 'logical' && dtype !== 'bool') throw new DTypeError(`${op}: expected bool operands, got ${dtype}`);
+      if (kind === 'arith' && dtype === 'bool') throw new DTypeError(`${op}: arithmetic on bool tensors; cast them first`);
+      return { shape: broadcastShapes(op, ...inputs.map((x) => x.shape)), dtype: kind === 'arith' ? dtype : 'bool' };
+    },
+    flops: kind === 'arith' ? perOutputElement : free,
+  };
+}
+
+function reduceSpec(op: string): PrimitiveSpec<ReduceOp> {
+  return {
+    broadcast: false,
+    infer: ([x], { axes }) => {
+      if (x.dtype === 'bool') throw new DTypeError(`${op}: cannot reduce a bool tensor; cast it first`);
+      return { shape: x.shape.filter((_, i) => !axes.includes(i)), dtype: x.dtype };
+    },
+    flops: ([x]) => sizeOf(x.shape),
+  };
+}
+
+function argReduceSpec(op: string): PrimitiveSpec<ArgReduceOp> {
+  return {
+    broadcast: false,
+    infer: ([x], { axis }) => {
+      if (x.shape[axis] === 0) throw new ShapeError(`${op}: axis ${axis} of ${fmtShape(x.shape)} is empty`);
+      return { shape: x.shape.filter((_, i) => i !== axis), dtype: 'int32' };
+    },
+    flops: ([x]) => sizeOf(x.shape),
+  };
+}
+
+function build(): { [P in PrimitiveName]: PrimitiveSpec<P> } {
+  const specs: Record<string, PrimitiveSpec<never>> = {};
+  for (const op of UNARY_FLOAT_OPS) specs[op] = unarySpec(op, 'float');
+  specs.logicalNot = unarySpec('logicalNot', 'bool');
+  for (const op of BINARY_OPS) specs[op] = binarySpec(op, 'arith');
+  for (const op of COMPARE_OPS) specs[op] = binarySpec(op, 'compare');
+  for (const op of LOGICAL_OPS) specs[op] = binarySpec(op, 'logical');
+  for (const op of REDUCE_OPS) specs[op] = reduceSpec(op) as PrimitiveSpec<never>;
+  for (const op of ARG_REDUCE_OPS) specs[op] = argReduceSpec(op) as PrimitiveSpec<never>;
+  return {
+    ...(specs as { [P in UnaryOp | BinaryOp | CompareOp | ReduceOp | ArgReduceOp]: PrimitiveSpec<P> }),
+    where: {
+      broadcast: true,
+      infer: ([c, a, b]) => {
+        if (c.dtype !== 'bool') throw new DTypeError(`where: condition must be bool, got ${c.dtype} ${fmtShape(c.shape)}`);
+        return { shape: broadcastShapes('where', c.shape, a.shape, b.shape), dtype: requireSameDType('where', [a, b]) };
+      },
+      flops: free,
+    },
+    matmul: {
+      broadcast: false,
+      infer: ([a, b], { transA, transB }) => {
+        requireFloat('matmul', a);
+        const dtype = requireSameDType('matmul', [a, b]);
+        const [ba, m, ka] = transA ? [a.shape[0], a.shape[2], a.shape[1]] : a.shape;
+        const [bb, kb, n] = transB ? [b.shape[0], b.shape[2], b.shape[1]] : b.shape;
+        if (a.shape.length !== 3 || b.shape.length !== 3 || ba !== bb || ka !== kb) {
+          throw new ShapeError(`matmul: inner dimensions do not match: ${fmtShape(a.shape)}${transA ? 'ᵀ' : ''} x ${fmtShape(b.shape)}${transB ? 'ᵀ' : ''}`);
+        }
+        return { shape: [ba, m, n], dtype };
+      },
+      flops: ([a], out, { transA }) => 2 * sizeOf(out.shape) * (transA ? a.shape[1] : a.shape[2]),
+    },
+    gather: {
+      broadcast: false,
+      infer: ([x, idx], { axis }) => {
+        if (idx.dtype !== 'int32') throw new DTypeError(`gather: indices must be int32, got ${idx.dtype}`);
+        return { shape: [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)], dtype: x.dtype };
+      },
+      flops: free,
+    },
+    scatterAdd: {
+      broadcast: false,
+      infer: ([x, idx, upd], { axis }) => {
+        if (idx.dtype !== 'int32') throw new DTypeError(`scatterAdd: indices must be int32, got ${idx.dtype}`);
+        const expected = [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)];
+        if (expected.length !== upd.shape.length || expected.some((d, i) => d !== upd.shape[i])) {
+          throw new ShapeError(`scatterAdd: updates must have shape ${fmtShape(expected)} for x ${fmtShape(x.shape)} and indices ${fmtShape(idx.shape)} on axis ${axis}, got ${fmtShape(upd.shape)}`);
+        }
+        return { shape: x.shape, dtype: requireSameDType('scatterAdd', [x, upd]) };
+      },
+      flops: ([, , upd]) => sizeOf(upd.shape),
+    },
+    concat: {
+      broadcast: false,
+      infer: (inputs, { axis }) => {
+        const dtype = requireSameDType('concat', inputs);
+        const first = inputs[0].shape;
+        for (const x of inputs) {
+          if (x.shape.length !== first.length || x.shape.some((d, i) => i !== axis && d !== first[i])) {
+            throw new ShapeError(`concat: all shapes must match except on axis ${axis}, got ${inputs.map((t) => fmtShape(t.shape)).join(', ')}`);
+          }
+        }
+        const shape = [...first];
+        shape[axis] = inputs.reduce((s, x) => s + x.shape[axis], 0);
+        return { shape, dtype };
+      },
+      flops: free,
+    },
+    pad: {
+      broadcast: false,
+      infer: ([x], { config }) => ({
+        shape: x.shape.map((d, i) => {
+          const [lo, hi, interior] = config[i];
+          return lo + hi + d + Math.max(d - 1, 0) * interior;
+        }),
+        dtype: x.dtype,
+      }),
+      flops: free,
+    },
+    copy: { broadcast: false, infer: ([x]) => x, flops: free },
+    cast: { broadcast: false, infer: ([x], { dtype }) => ({ shape: x.shape, dtype }), flops: free },
+  };
+}
+
+export const PRIMITIVES: { readonly [P in PrimitiveName]: PrimitiveSpec<P> } = build();
+export const PRIMITIVE_NAMES = Object.keys(PRIMITIVES) as PrimitiveName[];

@@ -1,0 +1,163 @@
+// Seeded random tensors from a counter-based generator (Philox4x32-10, Salmon et al. 2011). Streams are
+// computed on the host, so they are identical whatever the backend; element i of a draw depends only
+// on (seed, counter + i), which a native backend can reproduce exactly.
+import { Tensor, fromTypedArray } from '../tensor/tensor.js';
+import { ArgumentError, DTypeError } from '../errors.js';
+import { allocArray, type DType } from '../tensor/dtype.js';
+import { assertShape, sizeOf, type Shape } from '../tensor/shape.js';
+
+const M0 = 0xd2511f53, M1 = 0xcd9e8d57, W0 = 0x9e3779b9, W1 = 0xbb67ae85;
+
+/** High 32 bits of the 64-bit product of two uint32s. */
+function mulhi(a: number, b: number): number {
+  const aHi = a >>> 16, aLo = a & 0xffff, bHi = b >>> 16, bLo = b & 0xffff;
+  const lolo = aLo * bLo, hilo = aHi * bLo, lohi = aLo * bHi;
+  const mid = (lolo >>> 16) + (hilo & 0xffff) + (lohi & 0xffff);
+  return (aHi * bHi + (hilo >>> 16) + (lohi >>> 16) + Math.floor(mid / 65536)) >>> 0;
+}
+
+/** One Philox4x32-10 block: four uint32 words from a 128-bit counter and a 64-bit key. */
+export function philox4x32(counter: readonly [number, number, number, number], key: readonly [number, number], out = new Uint32Array(4)): Uint32Array {
+  let [c0, c1, c2, c3] = counter;
+  let [k0, k1] = key;
+  for (let round = 0; round < 10; round++) {
+    const hi0 = mulhi(M0, c0), lo0 = Math.imul(M0, c0) >>> 0;
+    const hi1 = mulhi(M1, c2), lo1 = Math.imul(M1, c2) >>> 0;
+    [c0, c1, c2, c3] = [(hi1 ^ c1 ^ k0) >>> 0, lo1, (hi0 ^ c3 ^ k1) >>> 0, lo0];
+    k0 = (k0 + W0) >>> 0;
+    k1 = (k1 + W1) >>> 0;
+  }
+  out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+  return out;
+}
+
+const TWO_POW_32 = 4294967296;
+const INV_2_53 = 1 / 9007199254740992;
+
+/**
+ * A seeded stream. Each draw of n elements consumes counters [counter, counter + n) and advances the
+ * counter, so a generator gives the same sequence of tensors every run.
+ */
+export class Generator {
+  private counter = 0;
+  private readonly key: [number, number];
+  private readonly words = new Uint32Array(4);
+
+  constructor(readonly seed: number) {
+    if (!Number.isSafeInteger(seed) || seed < 0) throw new ArgumentError(`Generator: seed must be a non-negative safe integer, got ${seed}`);
+    this.key = [seed % TWO_POW_32 >>> 0, Math.floor(seed / TWO_POW_32) >>> 0];
+  }
+
+  /** The four words of element i of the current draw, attempt a (for rejection sampling). */
+  private block(i: number, attempt = 0): Uint32Array {
+    const c = this.counter + i;
+    return philox4x32([c % TWO_POW_32 >>> 0, Math.floor(c / TWO_POW_32) >>> 0, attempt, 0], this.key, this.words);
+  }
+
+  private draw(n: number, fill: (i: number) => number, dtype: DType): Float32Array | Float64Array | Int32Array | Uint8Array {
+    const out = allocArray(dtype, n);
+    for (let i = 0; i < n; i++) out[i] = fill(i);
+    this.counter += n;
+    return out;
+  }
+
+  /** Uniform in [0, 1): 24 random bits for float32 (so it never rounds up to 1), 53 for float64. */
+  private unit(i: number, dtype: DType, attempt = 0): number {
+    const w = this.block(i, attempt);
+    return dtype === 'float32' ? (w[0] >>> 8) / 16777216 : ((w[0] >>> 5) * 67108864 + (w[1] >>> 6)) * INV_2_53;
+  }
+
+  /** Standard normal by Box-Muller on words of one block; u1 in (0, 1] keeps the log finite. */
+  private gaussian(i: number, attempt = 0): number {
+    const w = this.block(i, attempt);
+    const u1 = 1 - ((w[0] >>> 5) * 67108864 + (w[1] >>> 6)) * INV_2_53;
+    const u2 = ((w[2] >>> 5) * 67108864 + (w[3] >>> 6)) * INV_2_53;
+    return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+  }
+
+  uniform(shape: Shape, min = 0, max = 1, dtype: DType = 'float32'): Tensor {
+    floatOnly('uniform', dtype);
+    assertShape('uniform', shape);
+    return fromTypedArray(this.draw(sizeOf(shape), (i) => min + (max - min) * this.unit(i, dtype), dtype), shape);
+  }
+
+  normal(shape: Shape, mean = 0, stddev = 1, dtype: DType = 'float32'): Tensor {
+    floatOnly('normal', dtype);
+    assertShape('normal', shape);
+    return fromTypedArray(this.draw(sizeOf(shape), (i) => mean + stddev * this.gaussian(i), dtype), shape);
+  }
+
+  /** Normal values redrawn until within two standard deviations (Keras TruncatedNormal). */
+  truncatedNormal(shape: Shape, mean = 0, stddev = 1, dtype: DType = 'float32'): Tensor {
+    floatOnly('truncatedNormal', dtype);
+    assertShape('truncatedNormal', shape);
+    return fromTypedArray(this.draw(sizeOf(shape), (i) => {
+      for (let attempt = 0; ; attempt++) {
+        const z = this.gaussian(i, attempt);
+        if (Math.abs(z) <= 2) return mean + stddev * z;
+      }
+    }, dtype), shape);
+  }
+
+  /** True with probability p. */
+  bernoulli(shape: Shape, p = 0.5): Tensor {
+    if (!(p >= 0 && p <= 1)) throw new ArgumentError(`bernoulli: p must be in [0, 1], got ${p}`);
+    assertShape('bernoulli', shape);
+    return fromTypedArray(this.draw(sizeOf(shape), (i) => (this.unit(i, 'float64') < p ? 1 : 0), 'bool'), shape);
+  }
+
+  /** A random permutation of 0 .. n-1 (Fisher-Yates), int32. */
+  permutation(n: number): Tensor {
+    if (!Number.isInteger(n) || n < 0) throw new ArgumentError(`permutation: n must be a non-negative integer, got ${n}`);
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) out[i] = i;
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(this.unit(i, 'float64') * (i + 1));
+      const t = out[i]; out[i] = out[j]; out[j] = t;
+    }
+    this.counter += n;
+    return fromTypedArray(out, [n]);
+  }
+}
+
+function floatOnly(op: string, dtype: DType): void {
+  if (dtype !== 'float32' && dtype !== 'float64') throw new DTypeError(`${op}: dtype must be float32 or float64, got ${dtype}`);
+}
+
+let globalGenerator = new Generator(0);
+
+/** Reseeds the global generator that the random functions use when given no seed. */
+export function setSeed(seed: number): void {
+  globalGenerator = new Generator(seed);
+}
+
+export interface RandomOptions {
+  dtype?: DType;
+  /** A fresh generator with this seed for this call only. */
+  seed?: number;
+  generator?: Generator;
+}
+
+function gen(o: RandomOptions): Generator {
+  return o.generator ?? (o.seed !== undefined ? new Generator(o.seed) : globalGenerator);
+}
+
+export function randomUniform(shape: Shape, { min = 0, max = 1, ...o }: RandomOptions & { min?: number; max?: number } = {}): Tensor {
+  return gen(o).uniform(shape, min, max, o.dtype);
+}
+
+export function randomNormal(shape: Shape, { mean = 0, stddev = 1, ...o }: RandomOptions & { mean?: number; stddev?: number } = {}): Tensor {
+  return gen(o).normal(shape, mean, stddev, o.dtype);
+}
+
+export function truncatedNormal(shape: Shape, { mean = 0, stddev = 1, ...o }: RandomOptions & { mean?: number; stddev?: number } = {}): Tensor {
+  return gen(o).truncatedNormal(shape, mean, stddev, o.dtype);
+}
+
+export function bernoulli(shape: Shape, p = 0.5, o: RandomOptions = {}): Tensor {
+  return gen(o).bernoulli(shape, p);
+}
+
+export function permutation(n: number, o: RandomOptions = {}): Tensor {
+  return gen(o).permutation(n);
+}

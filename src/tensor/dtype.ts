@@ -1,0 +1,48 @@
+// Dtypes, their typed-array storage, and the promotion order bool < int32 < float32 < float64.
+import { DTypeError } from '../errors.js';
+
+export type DType = 'float32' | 'float64' | 'int32' | 'bool';
+export type FloatDType = 'float32' | 'float64';
+export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array;
+
+export const DTYPES: readonly DType[] = ['bool', 'int32', 'float32', 'float64'];
+
+export function arrayConstructor(dtype: DType) {
+  switch (dtype) {
+    case 'float32': return Float32Array;
+    case 'float64': return Float64Array;
+    case 'int32': return Int32Array;
+    case 'bool': return Uint8Array;
+  }
+}
+
+export function bytesPerElement(dtype: DType): number {
+  return arrayConstructor(dtype).BYTES_PER_ELEMENT;
+}
+
+export function allocArray(dtype: DType, size: number): TypedArray {
+  return new (arrayConstructor(dtype))(size);
+}
+
+export function isFloat(dtype: DType): dtype is FloatDType {
+  return dtype === 'float32' || dtype === 'float64';
+}
+
+export function assertDType(dtype: string, op: string): asserts dtype is DType {
+  if (!(DTYPES as readonly string[]).includes(dtype)) {
+    throw new DTypeError(`${op}: unknown dtype '${dtype}'; expected one of ${DTYPES.join(', ')}`);
+  }
+}
+
+/** The smallest dtype both operands convert to without losing kind (NumPy-style, no int64). */
+export function promoteTypes(a: DType, b: DType): DType {
+  return DTYPES.indexOf(a) >= DTYPES.indexOf(b) ? a : b;
+}
+
+export function dtypeOfArray(data: TypedArray): DType {
+  if (data instanceof Float32Array) return 'float32';
+  if (data instanceof Float64Array) return 'float64';
+  if (data instanceof Int32Array) return 'int32';
+  if (data instanceof Uint8Array) return 'bool';
+  throw new DTypeError(`tensor: unsupported typed array ${(data as object).constructor.name}`);
+}
