@@ -66,15 +66,16 @@ export interface Conv2DTransposeOptions {
 
 /**
  * Keras Conv2DTranspose: x [N, H, W, Cin] with filter [kh, kw, Cout, Cin] -> [N, Ho, Wo, Cout], where
- * Ho = H * stride ('same') or (H - 1) * stride + kernel extent ('valid'). It is the input gradient of
- * conv2d with the same filter.
+ * Ho = H * stride ('same') or (H - 1) * stride + max(kernel extent, stride) ('valid'; the trailing
+ * stride - extent rows, when the stride is the larger, are zero). It is the input gradient of conv2d
+ * with the same filter.
  */
 export function conv2dTranspose(x: Tensor, filter: Tensor, { strides = 1, padding = 'valid', dilations = 1 }: Conv2DTransposeOptions = {}): Tensor {
   if (x.rank !== 4 || filter.rank !== 4) throw new ShapeError(`conv2dTranspose: expected input [N, H, W, C] and filter [kh, kw, Cout, Cin], got ${fmtShape(x.shape)} and ${fmtShape(filter.shape)}`);
   if (x.shape[3] !== filter.shape[3]) throw new ShapeError(`conv2dTranspose: input ${fmtShape(x.shape)} has ${x.shape[3]} channels but filter ${fmtShape(filter.shape)} expects ${filter.shape[3]} ([kh, kw, outChannels, inChannels])`);
   const s = pair('conv2dTranspose', 'strides', strides), d = pair('conv2dTranspose', 'dilations', dilations);
   const extent = [0, 1].map((a) => (filter.shape[a] - 1) * d[a] + 1);
-  const outSize = [0, 1].map((a) => (padding === 'same' ? x.shape[1 + a] * s[a] : (x.shape[1 + a] - 1) * s[a] + extent[a])) as [number, number];
+  const outSize = [0, 1].map((a) => (padding === 'same' ? x.shape[1 + a] * s[a] : (x.shape[1 + a] - 1) * s[a] + Math.max(extent[a], s[a]))) as [number, number];
   const pads = resolvePadding('conv2dTranspose', padding, outSize, [filter.shape[0], filter.shape[1]], s, d);
   const inputShape = [x.shape[0], outSize[0], outSize[1], filter.shape[2]] as const;
   return runFusedOp('conv2dBackpropInput', [x, filter], { strides: s, dilations: d, pads, inputShape });

@@ -1,0 +1,73 @@
+// The dispatch point: hooks see every kernel with its op, shapes, dtypes, FLOPs, bytes and time.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as c from '../../src/index.js';
+
+function capture<T>(fn: () => T): { events: c.KernelEvent[]; result: T } {
+  const events: c.KernelEvent[] = [];
+  const off = c.onKernel((e) => events.push({ ...e, inputs: e.inputs.map((i) => ({ shape: [...i.shape], dtype: i.dtype })) }));
+  try {
+    return { events, result: fn() };
+  } finally {
+    off();
+  }
+}
+
+test('a matmul reports its op, shapes, dtypes, FLOPs, bytes and time', () => {
+  const a = c.ones([3, 4]), b = c.ones([4, 5]);
+  const { events } = capture(() => c.matmul(a, b));
+  const mm = events.filter((e) => e.op === 'matmul');
+  assert.equal(mm.length, 1);
+  const e = mm[0];
+  assert.deepEqual(e.inputs.map((i) => [...i.shape]), [[1, 3, 4], [1, 4, 5]]);
+  assert.deepEqual([...e.output.shape], [1, 3, 5]);
+  assert.equal(e.output.dtype, 'float32');
+  assert.equal(e.flops, 2 * 3 * 4 * 5);
+  assert.equal(e.bytes, 4 * (12 + 20 + 15));
+  assert.equal(e.backend, 'js');
+  assert.equal(e.fused, false);
+  assert.ok(e.ms >= 0);
+});
+
+test('elementwise and reduction costs; broadcast copies are reported too', () => {
+  const { events } = capture(() => c.sum(c.add(c.ones([4, 3]), c.ones([3]))));
+  const ops = events.map((e) => e.op);
+  assert.deepEqual(ops, ['copy', 'add', 'sum'], 'the broadcast operand is materialised by a copy kernel');
+  assert.equal(events[1].flops, 12);
+  assert.equal(events[2].flops, 12);
+  assert.equal(events[0].flops, 0);
+});
+
+test('hooks can read outputs, which is what a NaN check needs', () => {
+  const found: string[] = [];
+  const off = c.onKernel((e) => {
+    const d = e.readOutput();
+    for (let i = 0; i < d.length; i++) if (Number.isNaN(d[i])) { found.push(e.op); break; }
+  });
+  try {
+    c.log(c.tensor([1, -1]));
+    c.exp(c.tensor([1, 2]));
+  } finally {
+    off();
+  }
+  assert.deepEqual(found, ['log']);
+});
+
+test('views launch no kernel; unsubscribed hooks hear nothing', () => {
+  const a = c.ones([2, 3]);
+  const { events } = capture(() => c.slice(c.transpose(c.reshape(a, [3, 2])), [0, 1]));
+  assert.equal(events.length, 0);
+  let calls = 0;
+  const off = c.onKernel(() => calls++);
+  off();
+  c.add(a, a);
+  assert.equal(calls, 0);
+});
+
+test('a gradient pass is metered like the forward pass', () => {
+  const w = c.ones([4, 2]);
+  const x = c.ones([3, 4]);
+  const { events } = capture(() => c.grad((p: c.Tensor) => c.sum(c.matmul(x, p)))(w));
+  const flops = events.filter((e) => e.op === 'matmul').map((e) => e.flops);
+  assert.deepEqual(flops, [2 * 3 * 4 * 2, 2 * 4 * 3 * 2], 'forward and backward matmul');
+});
