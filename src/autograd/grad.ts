@@ -22,12 +22,13 @@ export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
   return o.reshape(o.sum(g, axes, true), shape);
 }
 
-function ruleFor(node: TapeNode): CustomRule | undefined {
+function ruleFor(node: TapeNode, tape: Tape): CustomRule | undefined {
   if (node.custom) return node.custom;
   const rule = GRAD_RULES[node.op as OpName];
   if (rule === NO_GRADIENT) return undefined;
-  if (rule === THROUGH_COMPOSITE) return (dy) => vjpOfComposite(node.op as FusedName, node.inputs, node.params, dy);
-  return (dy) => (rule as GradRule<unknown>)(dy, node);
+  const needsGrad = node.inputs.map((x) => tape.tracked.has(x.key));
+  if (rule === THROUGH_COMPOSITE) return (dy) => vjpOfComposite(node.op as FusedName, node.inputs, node.params, dy, needsGrad);
+  return (dy) => (rule as GradRule<unknown>)(dy, { ...node, needsGrad });
 }
 
 /**
@@ -40,7 +41,7 @@ function backward(tape: Tape, root: Tensor, seed: Tensor, wrt: readonly number[]
     const node = tape.nodes[n];
     const dy = grads.get(node.output.key);
     if (!dy) continue;
-    const rule = ruleFor(node);
+    const rule = ruleFor(node, tape);
     if (!rule) continue;
     const inputGrads = rule(dy);
     node.inputs.forEach((x, i) => {
@@ -56,9 +57,11 @@ function backward(tape: Tape, root: Tensor, seed: Tensor, wrt: readonly number[]
 }
 
 /** The vector-Jacobian product of a fused op's composite default. */
-function vjpOfComposite(op: FusedName, inputs: readonly Tensor[], params: unknown, dy: Tensor): (Tensor | null)[] {
+function vjpOfComposite(op: FusedName, inputs: readonly Tensor[], params: unknown, dy: Tensor, needsGrad: readonly boolean[]): (Tensor | null)[] {
   const tape = new Tape();
-  for (const x of inputs) if (isFloat(x.dtype)) tape.tracked.add(x.key);
+  inputs.forEach((x, i) => {
+    if (needsGrad[i] && isFloat(x.dtype)) tape.tracked.add(x.key);
+  });
   pushTape(tape);
   let out: Tensor;
   try {
@@ -94,10 +97,12 @@ function rebuild<P extends Params>(p: P, leaves: Iterator<Tensor>): P {
 
 /**
  * The core of grad/valueAndGrad/vjp: runs f with the leaves of `params` tracked, then differentiates its
- * output seeded with `seed(value)`. Everything made along the way is freed except value and gradients.
+ * output seeded with `seed(value)`. Everything made along the way is freed except the gradients and,
+ * when `keepValue`, the value. (f may return a tensor it did not make, such as a parameter: only
+ * tensors made inside are ever freed, so the value is dropped by not keeping it, never by disposing it.)
  */
 function differentiate<P extends Params, A extends unknown[]>(
-  f: (params: P, ...args: A) => Tensor, params: P, args: A, seed: (value: Tensor) => Tensor,
+  f: (params: P, ...args: A) => Tensor, params: P, args: A, seed: (value: Tensor) => Tensor, keepValue = true,
 ): { value: Tensor; grads: P } {
   const leaves = leavesOf(params);
   for (const leaf of leaves) {
@@ -123,7 +128,7 @@ function differentiate<P extends Params, A extends unknown[]>(
       // Give every leaf its own tensor, so that disposing one gradient never frees another.
       return g === value || raw.indexOf(g) !== i ? o.copy(g) : g;
     });
-    scope.keep([value, grads]);
+    scope.keep(keepValue ? [value, grads] : grads);
     return { value, grads: rebuild(params, grads[Symbol.iterator]()) };
   } finally {
     scope[Symbol.dispose]();
@@ -141,9 +146,7 @@ function scalarSeed(value: Tensor): Tensor {
 /** The gradient of a scalar function with respect to its first argument (any nesting of tensors). */
 export function grad<P extends Params, A extends unknown[]>(f: (params: P, ...args: A) => Tensor): (params: P, ...args: A) => P {
   return (params, ...args) => {
-    const { value, grads } = differentiate(f, params, args, scalarSeed);
-    value.dispose();
-    return grads;
+    return differentiate(f, params, args, scalarSeed, false).grads;
   };
 }
 

@@ -17,6 +17,8 @@ export interface RuleContext<P> {
   readonly inputs: readonly Tensor[];
   readonly output: Tensor;
   readonly params: P;
+  /** Whether each input needs a gradient (it depends on a differentiated input); a rule may return null for the others. */
+  readonly needsGrad: readonly boolean[];
 }
 
 export type GradRule<P> = (dy: Tensor, ctx: RuleContext<P>) => readonly (Tensor | null)[];
@@ -40,6 +42,19 @@ function extremumRule(dy: Tensor, { inputs: [x], output: y, params: { axes } }: 
   const mask = o.cast(o.equal(x, unreduce(y, x, axes)), x.dtype);
   const count = o.sum(mask, axes, true);
   return [o.div(o.mul(mask, unreduce(dy, x, axes)), count)];
+}
+
+/**
+ * Gradient of prod: the product of the other elements, y / x where x is not 0. Where x is 0 that is the
+ * product of the slice's nonzero elements if x is its only zero, else 0 (y / x would give NaN).
+ */
+function prodRule(dy: Tensor, { inputs: [x], output: y, params: { axes } }: RuleContext<{ axes: readonly number[] }>) {
+  const isZero = o.equal(x, 0);
+  const safeX = o.where(isZero, 1, x);
+  const zeroCount = o.sum(o.cast(isZero, x.dtype), axes, true);
+  const othersAtZero = o.where(o.equal(zeroCount, 1), o.prod(safeX, axes, true), 0);
+  const others = o.where(isZero, othersAtZero, o.div(unreduce(y, x, axes), safeX));
+  return [o.mul(unreduce(dy, x, axes), others)];
 }
 
 function invertPermutation(axes: readonly number[]): number[] {
@@ -95,18 +110,21 @@ export const GRAD_RULES: GradTable = {
 
   // Reductions.
   sum: (dy, { inputs: [x], params: { axes } }) => [unreduce(dy, x, axes)],
-  prod: (dy, { inputs: [x], output: y, params: { axes } }) => [o.div(o.mul(unreduce(dy, x, axes), unreduce(y, x, axes)), x)],
+  prod: prodRule,
   max: extremumRule,
   min: extremumRule,
   argmax: NO_GRADIENT,
   argmin: NO_GRADIENT,
 
-  // C = op(A) op(B); each case is the matmul that gives the stored layout of dA and dB.
-  matmul: (dy, { inputs: [a, b], params: { transA, transB } }) => {
-    if (!transA && !transB) return [batchMatmul(dy, b, false, true), batchMatmul(a, dy, true, false)];
-    if (transA && !transB) return [batchMatmul(b, dy, false, true), batchMatmul(a, dy, false, false)];
-    if (!transA && transB) return [batchMatmul(dy, b, false, false), batchMatmul(dy, a, true, false)];
-    return [batchMatmul(b, dy, true, true), batchMatmul(dy, a, true, true)];
+  // C = op(A) op(B); each case is the matmul that gives the stored layout of dA and dB. Only the
+  // gradients that are needed are computed (a weight gradient must not pay for the input's).
+  matmul: (dy, { inputs: [a, b], params: { transA, transB }, needsGrad: [needA, needB] }) => {
+    let grads: [() => Tensor, () => Tensor];
+    if (!transA && !transB) grads = [() => batchMatmul(dy, b, false, true), () => batchMatmul(a, dy, true, false)];
+    else if (transA && !transB) grads = [() => batchMatmul(b, dy, false, true), () => batchMatmul(a, dy, false, false)];
+    else if (!transA && transB) grads = [() => batchMatmul(dy, b, false, false), () => batchMatmul(dy, a, true, false)];
+    else grads = [() => batchMatmul(b, dy, true, true), () => batchMatmul(dy, a, true, true)];
+    return [needA ? grads[0]() : null, needB ? grads[1]() : null];
   },
 
   // Indexing and movement.

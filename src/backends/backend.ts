@@ -1,8 +1,10 @@
 // The backend contract (buffers + primitive kernels + optional fused kernels) and the backend registry.
 //
 // A backend owns opaque buffers. Kernels receive contiguous inputs (except `copy`, which receives any
-// strided view) already broadcast to the output shape when the primitive broadcasts, and write into an
-// output buffer that the dispatcher allocated. A backend may leave out any kernel: the dispatcher then
+// strided view) already broadcast to the output shape when the primitive broadcasts. A contiguous input
+// may start partway into its buffer: its elements are buffer[offset .. offset + size), so every kernel
+// must honour KernelArg.offset (views such as split halves are passed without a copy). Kernels write
+// into an output buffer that the dispatcher allocated (offset 0). A backend may leave out any kernel: the dispatcher then
 // raises a BackendError naming the op and the backend. Fused kernels are optional; each has a composite
 // default in ops/fused.ts that the backend's kernel must match.
 import type { DType, TypedArray } from '../tensor/dtype.js';

@@ -113,7 +113,9 @@ export function gelu(x: Tensor, approximate = false): Tensor {
 
 /** log(1 + e^x), computed as relu(x) + log1p(e^-|x|) so it neither overflows nor loses precision. */
 export function softplus(x: Tensor): Tensor {
-  return add(relu(x), log1p(exp(neg(abs(x)))));
+  // -|x| as minimum(x, -x): on the tie at x = 0 the gradient goes to x, which gives softplus'(0) = 1/2
+  // (abs'(0) = 0 and relu'(0) = 0 would make it 0).
+  return add(relu(x), log1p(exp(minimum(x, neg(x)))));
 }
 
 export function swish(x: Tensor): Tensor {

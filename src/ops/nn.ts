@@ -3,7 +3,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { normalizeAxis } from '../tensor/shape.js';
-import { runFusedOp } from './fused.js';
+import { runFusedOp, windowOutputSize } from './fused.js';
 import type { Padding2D } from './fused-params.js';
 import { squeeze, unsqueeze } from './views.js';
 
@@ -54,7 +54,12 @@ export function conv2d(x: Tensor, filter: Tensor, { strides = 1, padding = 'vali
 /** x [N, L, Cin] * filter [k, Cin, Cout] -> [N, Lo, Cout]. */
 export function conv1d(x: Tensor, filter: Tensor, { stride = 1, padding = 'valid', dilation = 1 }: { stride?: number; padding?: PaddingMode; dilation?: number } = {}): Tensor {
   if (x.rank !== 3 || filter.rank !== 3) throw new ShapeError(`conv1d: expected input [N, L, C] and filter [k, Cin, Cout], got ${fmtShape(x.shape)} and ${fmtShape(filter.shape)}`);
-  const y = conv2d(unsqueeze(x, 1), unsqueeze(filter, 0), { strides: [1, stride], padding, dilations: [1, dilation] });
+  // Check here, so that errors name conv1d and the 3-D shapes rather than the conv2d this delegates to.
+  if (x.shape[2] !== filter.shape[1]) throw new ShapeError(`conv1d: input ${fmtShape(x.shape)} has ${x.shape[2]} channels but filter ${fmtShape(filter.shape)} expects ${filter.shape[1]} ([k, inChannels, outChannels])`);
+  const [s] = pair('conv1d', 'stride', stride), [d] = pair('conv1d', 'dilation', dilation);
+  const [, pads] = resolvePadding('conv1d', padding, [1, x.shape[1]], [1, filter.shape[0]], [1, s], [1, d]);
+  windowOutputSize('conv1d', x.shape[1], filter.shape[0], s, d, pads);
+  const y = conv2d(unsqueeze(x, 1), unsqueeze(filter, 0), { strides: [1, s], padding, dilations: [1, d] });
   return squeeze(y, 1);
 }
 

@@ -10,7 +10,7 @@ import {
   matmul, outer, reshape, transpose, permute, expand, slice, sliceAxis, flip, squeeze, unsqueeze,
   concat, stack, split, pad, gather, take, scatterAdd, softmax, logSoftmax,
 } from '../../src/index.js';
-import { assertClose, rand, randPositive } from '../helpers.js';
+import { assertClose, flat, rand, randPositive } from '../helpers.js';
 
 type F = (...xs: Tensor[]) => Tensor;
 
@@ -54,6 +54,7 @@ describe('gradcheck: activations', () => {
   check('gelu (tanh approximation)', (a) => gelu(a, true), x);
   check('softplus', (a) => softplus(a), () => [rand([2, 3, 7], 12, { lo: -30, hi: 30 })]);
   check('swish', (a) => swish(a), x);
+  check('smooth activations at exactly 0', (a) => add(add(softplus(a), gelu(a)), add(gelu(a, true), swish(a))), () => [tensor([0, 0, 0.5, -0.5], undefined, 'float64')]);
 });
 
 describe('gradcheck: binary arithmetic and broadcasting', () => {
@@ -110,6 +111,8 @@ describe('gradcheck: reductions', () => {
     check(`logsumexp over ${label}`, (a) => logsumexp(a, ax, keep), x3);
   }
   check('prod with mixed signs', (a) => prod(a, 1), () => [rand([3, 5], 63, { lo: -1.5, hi: 1.5 })]);
+  check('prod with exact zeros (none, one and two per row)', (a) => prod(a, 1), () => [tensor([[1.5, -0.7, 2, 0.9], [1.2, 0, -1.1, 0.8], [0, 1.3, 0, 2.1]], undefined, 'float64')]);
+  check('prod with exact zeros over axis 0 and all axes', (a) => add(sum(prod(a, 0)), prod(a)), () => [tensor([[1.5, 0, 2], [0, 0, 0.5], [1.1, 2, 3]], undefined, 'float64')]);
   check('logsumexp of large values', (a) => logsumexp(add(a, 500), -1), () => [rand([3, 5], 64)]);
   check('a reduction of a broadcast sum', (a, b) => max(add(a, b), [0, 2]), () => [rand([3, 1, 5], 65), rand([4, 1], 66)]);
 });
@@ -144,7 +147,7 @@ describe('gradcheck: views and movement', () => {
   check('expand of a scalar', (a) => expand(a, [3, 5]), () => [tensor(1.3, [], 'float64')]);
   check('expand then multiply', (a) => mul(expand(a, [4, 5]), a), () => [rand([1, 5], 104)]);
   check('slice (contiguous, with offset)', (a) => slice(a, [1, 0], [2, 5]), x);
-  check('slice with steps', (a) => slice(a, [0, 1, 1], [2, 2, 3], [1, 2, 2]), x3);
+  check('slice with steps', (a) => slice(a, [0, 0, 1], [2, 2, 3], [1, 2, 2]), x3);
   check('slice with a negative begin and size -1', (a) => slice(a, [-2, 2], [-1, -1]), x);
   check('slice with a step that does not divide the axis', (a) => slice(a, [1, 0, 0], [1, 2, 3], [1, 2, 3]), x3);
   check('sliceAxis', (a) => sliceAxis(a, 1, 1, -1), x);
@@ -262,6 +265,27 @@ describe('grad engine', () => {
     assert.equal(x.item(), 3);
   });
 
+  test('grad does not dispose a tensor that f returns but did not make', () => {
+    const x = tensor(3, [], 'float64');
+    const c = tensor(5, [], 'float64');
+    assert.equal(grad((p: Tensor) => p)(x).item(), 1);
+    assert.equal(grad((_p: Tensor) => c)(x).item(), 0);
+    assert.equal(x.item(), 3);
+    assert.equal(c.item(), 5);
+  });
+
+  test('matmul gradients with one operand tracked, for every transposed layout', () => {
+    const a = rand([3, 5], 240), b = rand([5, 4], 241);
+    const aT = transpose(copy(transpose(a))), bT = transpose(copy(transpose(b))); // same values, transposed storage
+    for (const [x, y] of [[a, b], [aT, b], [a, bT], [aT, bT]]) {
+      // d sum(x @ y) / dx = ones @ y^T, d / dy = x^T @ ones.
+      const gx = grad((p: Tensor) => sum(matmul(p, y)))(x);
+      const gy = grad((p: Tensor) => sum(matmul(x, p)))(y);
+      assertClose(gx, expand(reshape(sum(b, 1), [1, 5]), [3, 5]), { rtol: 1e-12, atol: 1e-12 });
+      assertClose(gy, expand(reshape(sum(a, 0), [5, 1]), [5, 4]), { rtol: 1e-12, atol: 1e-12 });
+    }
+  });
+
   test('the same leaf twice in the parameters gets its own gradient tensor in each slot', () => {
     const x = rand([3], 212);
     const g = grad((p: Tensor[]) => sum(mul(p[0], 2)))([x, x]);
@@ -372,6 +396,23 @@ describe('grad engine', () => {
     const v = rand([3, 5], 228);
     const h = grad((p: Tensor) => sum(grad((q: Tensor) => sum(sin(q)))(p)))(v);
     assertClose(h, neg(sin(v)), { rtol: 1e-12, atol: 1e-12 });
+  });
+
+  test('gradients at kinks and at 0 follow the usual conventions', () => {
+    const g = (f: (p: Tensor) => Tensor, x: number[]) => flat(grad((p: Tensor) => sum(f(p)))(tensor(x, undefined, 'float64')));
+    assert.deepEqual(g(relu, [0, 1, -1]), [0, 1, 0]);
+    assert.deepEqual(g(abs, [0, 2, -2]), [0, 1, -1]);
+    assert.deepEqual(g(softplus, [0]), [0.5]);
+    assert.deepEqual(g((p) => gelu(p), [0]), [0.5]);
+    assert.deepEqual(g(swish, [0]), [0.5]);
+    assert.deepEqual(g((p) => max(p), [1, 3, 3]), [0, 0.5, 0.5]); // ties share the gradient
+    assert.deepEqual(g((p) => min(p), [2, 2, 2, 5]), [1 / 3, 1 / 3, 1 / 3, 0]);
+    assert.deepEqual(g((p) => maximum(p, 0), [0, 1]), [1, 1]); // a tie goes to the first operand
+    assert.deepEqual(g((p) => prod(p), [0, 2, 3]), [6, 0, 0]);
+    assert.deepEqual(g((p) => prod(p), [0, 2, 0]), [0, 0, 0]);
+    assert.deepEqual(g((p) => logsumexp(p), [-Infinity, 0, 0]), [0, 0.5, 0.5]);
+    assert.deepEqual(g((p) => mul(softmax(p), tensor([1, 1, 1], undefined, 'float64')), [-Infinity, 0, 1]).map((v) => Math.abs(v) < 1e-15), [true, true, true]);
+    assert.deepEqual(g((p) => pow(p, 2), [-3]), [-6]);
   });
 
   test('grad on a non-scalar output throws ArgumentError', () => {

@@ -138,11 +138,24 @@ describe('conv2d forward', () => {
   test("'same' output is ceil(size / stride) even when the window exceeds the input", () => {
     const xs = [1, 3, 2, 1], fs = [5, 4, 1, 2];
     const xi = rand(xs, 33), fi = rand(fs, 34);
-    for (const strides of [1, 2, 3]) {
+    for (const strides of [1, 2]) {
       const y = conv2d(xi, fi, { strides, padding: 'same' });
       assert.deepEqual([...y.shape], [1, Math.ceil(3 / strides), Math.ceil(2 / strides), 2]);
       expectMatches(y, refConv2d(xi.dataSync(), xs, fi.dataSync(), fs, [strides, strides], [1, 1], 'same'), `stride ${strides}`);
     }
+  });
+
+  // Regression: contiguous views at a nonzero offset reach kernels as their whole buffer plus the offset;
+  // a kernel reading from element 0 got the wrong elements. With a 1x1 output, every im2col tap is such a view.
+  test('inputs and im2col taps that are contiguous views at an offset', () => {
+    const xs = [1, 3, 2, 1], fs = [5, 4, 1, 2];
+    const xi = rand(xs, 33), fi = rand(fs, 34);
+    const y = conv2d(xi, fi, { strides: 3, padding: 'same' });
+    expectMatches(y, refConv2d(xi.dataSync(), xs, fi.dataSync(), fs, [3, 3], [1, 1], 'same'), 'stride 3');
+    const batch = rand([3, 5, 4, 3], 38);
+    const second = slice(batch, [1, 0, 0, 0], [1, 5, 4, 3]);
+    const f = filters[0].f;
+    expectMatches(conv2d(second, f), refConv2d(second.dataSync(), [1, 5, 4, 3], f.dataSync(), filters[0].shape, [1, 1], [1, 1], 'valid'), 'batch slice');
   });
 
   test('defaults are stride 1, dilation 1, valid padding', () => {
@@ -267,16 +280,17 @@ describe('conv2dTranspose', () => {
     }
   });
 
-  test("output shapes follow Keras: 'same' -> H * stride, 'valid' -> (H - 1) * stride + extent", () => {
-    for (const h of [3, 4, 5]) for (const s of [1, 2, 3]) for (const k of [2, 3]) for (const d of [1, 2]) {
+  test("output shapes follow Keras: 'same' -> H * stride, 'valid' -> (H - 1) * stride + max(extent, stride)", () => {
+    for (const h of [3, 4, 5]) for (const s of [1, 2, 3]) for (const k of [1, 2, 3]) for (const d of [1, 2]) {
       const x = rand([1, h, h + 2, 2], 66), f = rand([k, k, 1, 2], 67);
       const extent = (k - 1) * d + 1;
       const same = conv2dTranspose(x, f, { strides: s, dilations: d, padding: 'same' });
       assert.deepEqual([...same.shape], [1, h * s, (h + 2) * s, 1], `same h ${h} s ${s} k ${k} d ${d}`);
-      if (extent >= s) {
-        const valid = conv2dTranspose(x, f, { strides: s, dilations: d, padding: 'valid' });
-        assert.deepEqual([...valid.shape], [1, (h - 1) * s + extent, (h + 1) * s + extent, 1], `valid h ${h} s ${s} k ${k} d ${d}`);
-      }
+      const valid = conv2dTranspose(x, f, { strides: s, dilations: d, padding: 'valid' });
+      // (H - 1) * stride + extent whenever extent >= stride; Keras pads up to H * stride otherwise.
+      const len = (n: number) => (extent >= s ? (n - 1) * s + extent : n * s);
+      assert.deepEqual([...valid.shape], [1, len(h), len(h + 2), 1], `valid h ${h} s ${s} k ${k} d ${d}`);
+      same.dispose(); valid.dispose();
     }
   });
 
@@ -334,7 +348,7 @@ describe('typed errors', () => {
       return true;
     });
     assert.throws(() => conv2dTranspose(x, rand([3, 3, 2, 4], 93)), (e: unknown) => e instanceof ShapeError && /conv2dTranspose/.test(e.message) && /\[1, 5, 5, 3\]/.test(e.message));
-    assert.throws(() => conv1d(rand([1, 5, 3], 94), rand([3, 2, 4], 95)), ShapeError);
+    assert.throws(() => conv1d(rand([1, 5, 3], 94), rand([3, 2, 4], 95)), (e: unknown) => e instanceof ShapeError && /^conv1d:/.test(e.message) && /\[1, 5, 3\]/.test(e.message) && /\[3, 2, 4\]/.test(e.message));
   });
 
   test('wrong rank: ShapeError', () => {
@@ -346,7 +360,7 @@ describe('typed errors', () => {
     const f = rand([3, 3, 3, 2], 99);
     const bad = { padding: 'full' as unknown as Pad };
     assert.throws(() => conv2d(x, f, bad), (e: unknown) => e instanceof ArgumentError && /padding/.test(e.message) && /full/.test(e.message));
-    assert.throws(() => conv1d(rand([1, 5, 3], 100), rand([3, 3, 2], 101), bad), ArgumentError);
+    assert.throws(() => conv1d(rand([1, 5, 3], 100), rand([3, 3, 2], 101), bad), (e: unknown) => e instanceof ArgumentError && /^conv1d:/.test(e.message));
     assert.throws(() => conv2dTranspose(x, rand([3, 3, 2, 3], 102), bad), ArgumentError);
     assert.throws(() => maxPool2d(x, 2, bad), (e: unknown) => e instanceof ArgumentError && /maxPool2d/.test(e.message));
     assert.throws(() => avgPool2d(x, 2, bad), (e: unknown) => e instanceof ArgumentError && /avgPool2d/.test(e.message));
@@ -358,6 +372,7 @@ describe('typed errors', () => {
     assert.throws(() => conv2d(x, f, { dilations: [1, 1.5] }), ArgumentError);
     assert.throws(() => maxPool2d(x, 0), ArgumentError);
     assert.throws(() => avgPool2d(x, 2, { strides: -1 }), ArgumentError);
+    assert.throws(() => conv1d(rand([1, 5, 3], 110), rand([3, 3, 2], 111), { stride: 0 }), (e: unknown) => e instanceof ArgumentError && /^conv1d:/.test(e.message));
   });
 
   test("a window larger than the input with 'valid': ShapeError ('same' is fine)", () => {
@@ -365,7 +380,8 @@ describe('typed errors', () => {
     const f = rand([3, 3, 3, 2], 105);
     assert.throws(() => conv2d(small, f), (e: unknown) => e instanceof ShapeError && /conv2d/.test(e.message) && /does not fit/.test(e.message));
     assert.throws(() => conv2d(rand([1, 5, 5, 3], 106), f, { dilations: 3 }), ShapeError, 'dilated extent 7 > 5');
-    assert.throws(() => conv1d(rand([1, 2, 3], 107), rand([3, 3, 2], 108)), ShapeError);
+    assert.throws(() => conv1d(rand([1, 2, 3], 107), rand([3, 3, 2], 108)), (e: unknown) => e instanceof ShapeError && /^conv1d:/.test(e.message) && /length 2/.test(e.message));
+    assert.deepEqual([...conv1d(rand([1, 2, 3], 107), rand([3, 3, 2], 108), { padding: 'same' }).shape], [1, 2, 2]);
     assert.throws(() => maxPool2d(small, 3), (e: unknown) => e instanceof ShapeError && /maxPool2d/.test(e.message));
     assert.throws(() => avgPool2d(small, [1, 5]), (e: unknown) => e instanceof ShapeError && /avgPool2d/.test(e.message));
     assert.deepEqual([...conv2d(small, f, { padding: 'same' }).shape], [1, 2, 4, 2]);

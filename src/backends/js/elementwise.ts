@@ -2,14 +2,24 @@
 import type { Kernel, KernelArg } from '../backend.js';
 import type { TypedArray } from '../../tensor/dtype.js';
 import type { BinaryOp, CompareOp, PrimitiveParams, UnaryOp } from '../../ops/primitives.js';
+import { sizeOf } from '../../tensor/shape.js';
 import { erf } from './math.js';
 
 type Arr = TypedArray;
 const buf = (a: KernelArg) => a.buffer as Arr;
 
+/**
+ * The elements of a contiguous input: a view of its buffer from `offset` on. An input may be a
+ * contiguous view into a larger buffer (a slice or split part), so offset is not always 0.
+ */
+export function elements(a: KernelArg): Arr {
+  const b = buf(a), n = sizeOf(a.shape);
+  return a.offset === 0 && b.length === n ? b : b.subarray(a.offset, a.offset + n);
+}
+
 export function unaryKernel(op: UnaryOp): Kernel<Record<string, never>> {
   return ([xa], oa) => {
-    const x = buf(xa), o = buf(oa), n = o.length;
+    const x = elements(xa), o = buf(oa), n = o.length;
     switch (op) {
       case 'neg': for (let i = 0; i < n; i++) o[i] = -x[i]; break;
       case 'abs': for (let i = 0; i < n; i++) o[i] = Math.abs(x[i]); break;
@@ -45,7 +55,7 @@ export function unaryKernel(op: UnaryOp): Kernel<Record<string, never>> {
 
 export function binaryKernel(op: BinaryOp | CompareOp): Kernel<Record<string, never>> {
   return ([aa, ba], oa) => {
-    const a = buf(aa), b = buf(ba), o = buf(oa), n = o.length;
+    const a = elements(aa), b = elements(ba), o = buf(oa), n = o.length;
     switch (op) {
       case 'add': for (let i = 0; i < n; i++) o[i] = a[i] + b[i]; break;
       case 'sub': for (let i = 0; i < n; i++) o[i] = a[i] - b[i]; break;
@@ -71,12 +81,12 @@ export function binaryKernel(op: BinaryOp | CompareOp): Kernel<Record<string, ne
 }
 
 export const where: Kernel<Record<string, never>> = ([ca, aa, ba], oa) => {
-  const c = buf(ca), a = buf(aa), b = buf(ba), o = buf(oa);
+  const c = elements(ca), a = elements(aa), b = elements(ba), o = buf(oa);
   for (let i = 0; i < o.length; i++) o[i] = c[i] ? a[i] : b[i];
 };
 
 export const cast: Kernel<PrimitiveParams['cast']> = ([xa], oa, { dtype }) => {
-  const x = buf(xa), o = buf(oa);
+  const x = elements(xa), o = buf(oa);
   // Typed-array stores truncate toward zero for int32 and round to nearest for float32.
   if (dtype === 'bool') for (let i = 0; i < o.length; i++) o[i] = x[i] !== 0 ? 1 : 0;
   else if (dtype === 'int32') for (let i = 0; i < o.length; i++) o[i] = Number.isFinite(x[i]) ? x[i] : 0;

@@ -5,6 +5,7 @@ import type { TypedArray } from '../../tensor/dtype.js';
 import type { PrimitiveParams } from '../../ops/primitives.js';
 import { ArgumentError, fmtShape } from '../../errors.js';
 import { contiguousStrides, sizeOf } from '../../tensor/shape.js';
+import { elements } from './elementwise.js';
 
 function around(shape: readonly number[], axis: number) {
   return { outer: sizeOf(shape.slice(0, axis)), dim: shape[axis], inner: sizeOf(shape.slice(axis + 1)) };
@@ -12,7 +13,7 @@ function around(shape: readonly number[], axis: number) {
 
 /** Indices with negative values wrapped; throws a typed error for one out of range. */
 function checkedIndices(op: string, ia: KernelArg, dim: number, xShape: readonly number[], axis: number): Int32Array {
-  const idx = ia.buffer as Int32Array;
+  const idx = elements(ia) as Int32Array;
   const out = new Int32Array(idx.length);
   for (let i = 0; i < idx.length; i++) {
     const v = idx[i] < 0 ? idx[i] + dim : idx[i];
@@ -23,7 +24,7 @@ function checkedIndices(op: string, ia: KernelArg, dim: number, xShape: readonly
 }
 
 export const gather: Kernel<PrimitiveParams['gather']> = ([xa, ia], oa, { axis }) => {
-  const x = xa.buffer as TypedArray, o = oa.buffer as TypedArray;
+  const x = elements(xa), o = oa.buffer as TypedArray;
   const { outer, dim, inner } = around(xa.shape, axis);
   const idx = checkedIndices('gather', ia, dim, xa.shape, axis);
   const n = idx.length;
@@ -36,8 +37,8 @@ export const gather: Kernel<PrimitiveParams['gather']> = ([xa, ia], oa, { axis }
 };
 
 export const scatterAdd: Kernel<PrimitiveParams['scatterAdd']> = ([xa, ia, ua], oa, { axis }) => {
-  const u = ua.buffer as TypedArray, o = oa.buffer as TypedArray;
-  o.set(xa.buffer as TypedArray);
+  const u = elements(ua), o = oa.buffer as TypedArray;
+  o.set(elements(xa));
   const { outer, dim, inner } = around(xa.shape, axis);
   const idx = checkedIndices('scatterAdd', ia, dim, xa.shape, axis);
   const n = idx.length;
@@ -54,7 +55,7 @@ export const concat: Kernel<PrimitiveParams['concat']> = (inputs, oa, { axis }) 
   const { outer, dim: total, inner } = around(oa.shape, axis);
   let start = 0;
   for (const xa of inputs) {
-    const x = xa.buffer as TypedArray;
+    const x = elements(xa);
     const width = xa.shape[axis] * inner;
     for (let p = 0; p < outer; p++) o.set(x.subarray(p * width, (p + 1) * width), p * total * inner + start);
     start += width;
@@ -63,7 +64,7 @@ export const concat: Kernel<PrimitiveParams['concat']> = (inputs, oa, { axis }) 
 
 /** Fills with `value`, then writes x at lo + i * (interior + 1) along every axis. */
 export const pad: Kernel<PrimitiveParams['pad']> = ([xa], oa, { config, value }) => {
-  const x = xa.buffer as TypedArray, o = oa.buffer as TypedArray;
+  const x = elements(xa), o = oa.buffer as TypedArray;
   o.fill(value);
   const n = x.length;
   if (n === 0) return;

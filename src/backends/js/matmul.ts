@@ -3,6 +3,7 @@
 import type { Kernel } from '../backend.js';
 import type { TypedArray } from '../../tensor/dtype.js';
 import type { PrimitiveParams } from '../../ops/primitives.js';
+import { elements } from './elementwise.js';
 
 const R = 4; // rows (and columns) of the micro-tile
 
@@ -24,7 +25,7 @@ function pack(src: TypedArray, base: number, rows: number, K: number, rowStride:
 }
 
 export const matmul: Kernel<PrimitiveParams['matmul']> = ([aa, ba], oa, { transA, transB }) => {
-  const a = aa.buffer as TypedArray, b = ba.buffer as TypedArray, c = oa.buffer as TypedArray;
+  const a = elements(aa), b = elements(ba), c = oa.buffer as TypedArray;
   const [batch, M, N] = oa.shape;
   const K = transA ? aa.shape[1] : aa.shape[2];
   const mPanels = Math.ceil(M / R), nPanels = Math.ceil(N / R);

@@ -5,7 +5,7 @@ import type { TypedArray } from '../../tensor/dtype.js';
 import { allocArray } from '../../tensor/dtype.js';
 import { contiguousStrides, sizeOf } from '../../tensor/shape.js';
 import type { ArgReduceOp, PrimitiveParams, ReduceOp } from '../../ops/primitives.js';
-import { copy } from './elementwise.js';
+import { copy, elements } from './elementwise.js';
 
 /** The input's elements reordered so that `axes` come last; returns the array and the run length. */
 function axesLast(xa: KernelArg, axes: readonly number[]): { data: TypedArray; run: number } {
@@ -13,11 +13,12 @@ function axesLast(xa: KernelArg, axes: readonly number[]): { data: TypedArray; r
   const kept = Array.from({ length: rank }, (_, i) => i).filter((i) => !axes.includes(i));
   const run = sizeOf(axes.map((a) => xa.shape[a]));
   const alreadyLast = axes.every((a, i) => a === rank - axes.length + i);
-  if (alreadyLast) return { data: xa.buffer as TypedArray, run };
+  const src = elements(xa);
+  if (alreadyLast) return { data: src, run };
   const order = [...kept, ...axes];
   const strides = contiguousStrides(xa.shape);
   const data = allocArray(xa.dtype, sizeOf(xa.shape));
-  copy([{ ...xa, shape: order.map((a) => xa.shape[a]), strides: order.map((a) => strides[a]), offset: 0 }], { ...xa, buffer: data }, {});
+  copy([{ ...xa, buffer: src, shape: order.map((a) => xa.shape[a]), strides: order.map((a) => strides[a]), offset: 0 }], { ...xa, buffer: data }, {});
   return { data, run };
 }
 
