@@ -17,3 +17,32 @@ export { checkGradients, assertGradients } from './autograd/check.js';
 export { setBackend, getBackend, listBackends, registerBackend } from './backends/backend.js';
 export type { Backend, Kernel, KernelArg } from './backends/backend.js';
 export { CandorError, ShapeError, DTypeError, BackendError, ArgumentError, DisposedError } from './errors.js';
+
+// Layers, models and training.
+export { Layer, SymbolicTensor, registerLayer, layerFromConfig } from './nn/layer.js';
+export type { LayerArgs, LayerConfig, CallContext, SymShape } from './nn/layer.js';
+export { Variable } from './nn/variable.js';
+export { input, InputLayer } from './nn/input.js';
+export * from './nn/layers/index.js';
+export * as initializers from './nn/initializers.js';
+export * as regularizers from './nn/regularizers.js';
+export { getActivation } from './nn/activations.js';
+export { Model } from './train/model.js';
+export { Sequential } from './train/sequential.js';
+export type { CompileArgs, FitArgs, EvaluateArgs, PredictArgs } from './train/trainer.js';
+export { History, EarlyStopping, ModelCheckpoint, LearningRateScheduler, ReduceLROnPlateau, TerminateOnNaN, CSVLogger, NaNLossError } from './train/callbacks.js';
+export type { Callback, Logs } from './train/callbacks.js';
+export * as optimizers from './optim/index.js';
+export * as schedules from './optim/schedules.js';
+export * as losses from './nn/losses.js';
+export * as metrics from './train/metrics.js';
+export { Optimizer, getOptimizer } from './optim/index.js';
+export { getLoss } from './nn/losses.js';
+export { getMetric } from './train/metrics.js';
+
+// Data and files.
+export * from './data/index.js';
+export { FormatError, serializeSafetensors, parseSafetensors, saveSafetensors, loadSafetensors } from './io/safetensors.js';
+export type { SafetensorsFile, ParseOptions } from './io/safetensors.js';
+export { writeFileAtomic, readFileBytes } from './io/atomic.js';
+export { saveModel, loadModel } from './io/model-io.js';

@@ -34,6 +34,8 @@ export interface Backend {
   alloc(dtype: DType, size: number): unknown;
   /** A buffer holding a copy of `data`. */
   upload(data: TypedArray): unknown;
+  /** A buffer holding `data`, which the caller hands over and never touches again (may avoid a copy). */
+  adopt(data: TypedArray): unknown;
   /** The elements of a buffer as a typed array; callers must not write into it. */
   read(buffer: unknown, dtype: DType, size: number): TypedArray;
   free(buffer: unknown): void;

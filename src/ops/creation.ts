@@ -39,8 +39,9 @@ export function tensor(data: NestedArray | TypedArray, shape?: Shape, dtype?: DT
     assertShape('tensor', s);
     if (sizeOf(s) !== data.length) throw new ShapeError(`tensor: ${data.length} values do not fill shape ${fmtShape(s)}`);
     const d = dtype ?? dtypeOfArray(data);
-    const arr = d === dtypeOfArray(data) ? data : allocArray(d, data.length);
-    if (arr !== data) arr.set(data);
+    // Always a copy: the caller keeps its array, and the tensor must not change when the caller writes to it.
+    const arr = d === dtypeOfArray(data) ? data.slice() : allocArray(d, data.length);
+    if (d !== dtypeOfArray(data)) arr.set(data);
     return fromTypedArray(arr, s);
   }
   const inferred = inferShape(data);

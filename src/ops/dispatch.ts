@@ -88,7 +88,7 @@ function materialize(t: Tensor, backend: Backend, shape: Shape, temps: Tensor[])
   let src = t;
   if (t.storage.backend !== backend) {
     // A tensor made under another backend: move its elements over once.
-    src = new Tensor(new Storage(backend, backend.upload(t.dataSync()), t.dtype, t.size), t.shape);
+    src = new Tensor(new Storage(backend, backend.adopt(t.dataSync()), t.dtype, t.size), t.shape);
     temps.push(src);
   }
   if (shapesEqual(src.shape, shape) && src.isContiguous) return argOf(src, backend);

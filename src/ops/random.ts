@@ -126,6 +126,20 @@ function floatOnly(op: string, dtype: DType): void {
 
 let globalGenerator = new Generator(0);
 
+/** A 53-bit seed hashing two seeds with one Philox block (counter = a, key = b): derived streams, e.g. per epoch or step. */
+export function mixSeeds(a: number, b: number): number {
+  const w = philox4x32([a % TWO_POW_32 >>> 0, Math.floor(a / TWO_POW_32) >>> 0, 0, 0], [b % TWO_POW_32 >>> 0, Math.floor(b / TWO_POW_32) >>> 0]);
+  return w[0] * 2 ** 21 + (w[1] >>> 11);
+}
+
+/** A seed drawn from the global stream, so things seeded by default are reproducible under setSeed. */
+export function drawSeed(): number {
+  const w = globalGenerator.uniform([1], 0, 1, 'float64');
+  const seed = Math.floor(w.item() * TWO_POW_32);
+  w.dispose();
+  return seed;
+}
+
 /** Reseeds the global generator that the random functions use when given no seed. */
 export function setSeed(seed: number): void {
   globalGenerator = new Generator(seed);

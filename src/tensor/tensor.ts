@@ -131,7 +131,7 @@ export class Tensor {
 
 /** Wraps a freshly made typed array (taken over, not copied) as a tensor on the current backend. */
 export function fromTypedArray(data: TypedArray, shape: Shape, backend = getBackend()): Tensor {
-  const storage = new Storage(backend, backend.upload(data), dtypeOfArray(data), data.length);
+  const storage = new Storage(backend, backend.adopt(data), dtypeOfArray(data), data.length);
   return new Tensor(storage, shape);
 }
 

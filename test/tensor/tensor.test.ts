@@ -21,6 +21,13 @@ test('creation from nested arrays, typed arrays and scalars', () => {
   assert.deepEqual(c.tensor([1.7, -1.7], undefined, 'int32').toArray(), [1, -1]);
 });
 
+test('a tensor made from a typed array does not alias it', () => {
+  const data = new Float32Array([1, 2, 3]);
+  const t = c.tensor(data);
+  data[0] = 99;
+  assert.deepEqual(t.toArray(), [1, 2, 3]);
+});
+
 test('creation rejects ragged arrays and wrong sizes with a ShapeError', () => {
   assert.throws(() => c.tensor([[1, 2], [3]]), c.ShapeError);
   assert.throws(() => c.tensor(new Float32Array(5), [2, 3]), /5 values do not fill shape \[2, 3\]/);

@@ -25,6 +25,7 @@ export function createJsBackend(): Backend {
     description: 'JavaScript reference (typed arrays, single thread)',
     alloc: (dtype: DType, size: number) => allocArray(dtype, size),
     upload: (data: TypedArray) => data.slice(),
+    adopt: (data: TypedArray) => data,
     read: (buffer: unknown) => buffer as TypedArray,
     free: () => {},
     kernels: kernels(),

@@ -1,0 +1,49 @@
+// Crash-safe file writes (temp file in the same directory, fsync, rename) and a byte-level file reader.
+import { open, rename, unlink, readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+/**
+ * Writes `data` to `path` so that readers see either the old file or the whole new one, never a
+ * partial write: the bytes go to a temp file beside the target (same directory, so the rename stays on
+ * one file system and is atomic), are fsynced, then renamed over the target; the directory is fsynced
+ * so the rename itself survives a crash. On any error the temp file is removed and the error rethrown.
+ */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(tmp, 'wx'); // 'wx': fail rather than clobber a name some other writer holds
+    await handle.writeFile(data);
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await rename(tmp, path);
+  } catch (e) {
+    await handle?.close().catch(() => {});
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
+  await syncDirectory(dir);
+}
+
+/** Best effort: some platforms (Windows) cannot open or fsync a directory; the rename is done anyway. */
+async function syncDirectory(dir: string): Promise<void> {
+  try {
+    const h = await open(dir, 'r');
+    try {
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+  } catch {
+    // ignored: durability of the rename is a bonus, its atomicity does not depend on it
+  }
+}
+
+/** A file's bytes as a plain Uint8Array (not a Buffer, so callers never see Buffer-specific methods). */
+export async function readFileBytes(path: string): Promise<Uint8Array> {
+  const buf = await readFile(path);
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}

@@ -1,0 +1,260 @@
+// Layer: configuration kept apart from state (Keras). Weights are made in build() through addWeight;
+// getConfig() round-trips through fromConfig(); apply() works on real tensors (eager) and on
+// SymbolicTensors (functional API graph building).
+import { Tensor } from '../tensor/tensor.js';
+import type { DType } from '../tensor/dtype.js';
+import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
+import { tidy } from '../tensor/storage.js';
+import { noGrad } from '../autograd/tape.js';
+import { zeros } from '../ops/creation.js';
+import { add } from '../ops/elementwise.js';
+import { Variable } from './variable.js';
+import { getInitializer, type InitializerSpec } from './initializers.js';
+import { getRegularizer, type RegularizerSpec } from './regularizers.js';
+import { snake, uniqueName } from './names.js';
+
+/** A shape whose unknown dimensions (the batch, usually) are null. */
+export type SymShape = readonly (number | null)[];
+
+export interface CallContext {
+  /** True inside fit / trainOnBatch: dropout drops, batch norm uses batch statistics. */
+  readonly training: boolean;
+  /**
+   * Seed for stochastic layers (dropout) in this call. fit() derives it from its seed and the step
+   * number, so a resumed run draws the same masks as an uninterrupted one.
+   */
+  readonly seed?: number;
+}
+
+export interface LayerArgs {
+  name?: string;
+  trainable?: boolean;
+  /** Shape of one sample (without the batch dimension), for the first layer of a model. */
+  inputShape?: readonly (number | null)[];
+  batchSize?: number;
+  /** [batch, ...inputShape]; what getConfig() saves (inputShape and batchSize are the friendlier spelling). */
+  batchInputShape?: SymShape;
+  dtype?: 'float32' | 'float64';
+}
+
+export type LayerConfig = Record<string, unknown> & { name: string };
+
+function fmtSym(shape: SymShape): string {
+  return `(${shape.map((d) => (d === null ? 'None' : String(d))).join(', ')}${shape.length === 1 ? ',' : ''})`;
+}
+export { fmtSym as formatSymShape };
+
+/** One call of a layer in a functional graph. */
+export class Node {
+  constructor(
+    readonly layer: Layer,
+    readonly inputs: readonly SymbolicTensor[],
+    readonly outputs: SymbolicTensor[],
+    /** Whether the layer was called with a list (multi-input layers) rather than one tensor. */
+    readonly calledWithList = false,
+  ) {}
+}
+
+let nextSymbolicId = 1;
+
+/** A placeholder flowing through the functional API: a shape (batch = null), a dtype, its producer. */
+export class SymbolicTensor {
+  readonly id = nextSymbolicId++;
+  /** Set when a layer call produced this tensor; undefined for Input placeholders. */
+  node?: Node;
+  constructor(readonly shape: SymShape, readonly dtype: DType, readonly name: string, public sourceLayer?: Layer) {}
+  get rank(): number {
+    return this.shape.length;
+  }
+}
+
+type Inputs = Tensor | Tensor[];
+type SymInputs = SymbolicTensor | SymbolicTensor[];
+
+export abstract class Layer {
+  /** The class name used in configs and summaries (e.g. 'Dense'); subclasses override. */
+  static readonly className: string = 'Layer';
+
+  readonly name: string;
+  trainable: boolean;
+  built = false;
+  readonly dtype: 'float32' | 'float64';
+  /** [batch, ...inputShape] when the layer was given an input shape. */
+  readonly batchInputShape?: SymShape;
+  private readonly variables: Variable[] = [];
+  /** The calls of this layer in functional graphs. */
+  readonly inboundNodes: Node[] = [];
+
+  constructor(args: LayerArgs = {}) {
+    this.name = args.name ?? uniqueName(snake(this.className));
+    this.trainable = args.trainable ?? true;
+    this.dtype = args.dtype ?? 'float32';
+    if (args.batchInputShape) this.batchInputShape = [...args.batchInputShape];
+    else if (args.inputShape) this.batchInputShape = [args.batchSize ?? null, ...args.inputShape];
+  }
+
+  /** Rebuilds a layer from getConfig() output; layers whose constructor takes the config as is need not override. */
+  static fromConfig<T extends Layer>(this: new (args: never) => T, config: LayerConfig): T {
+    return new this(config as never);
+  }
+
+  get className(): string {
+    return (this.constructor as typeof Layer).className;
+  }
+
+  /** Creates the weights for inputs of this shape. Called once, on first use. */
+  build(_inputShape: SymShape | SymShape[]): void {}
+
+  /** The computation. Inputs are real tensors; `ctx.training` says whether this is a training step. */
+  abstract call(inputs: Inputs, ctx: CallContext): Inputs;
+
+  /**
+   * Output shape for an input shape. The default runs call() on zeros (unknown dimensions set to 1)
+   * without recording gradients, then marks the batch dimension unknown again. Layers override it when
+   * running is wasteful or shapes are data-dependent.
+   */
+  computeOutputShape(inputShape: SymShape | SymShape[]): SymShape | SymShape[] {
+    const multi = Array.isArray(inputShape[0]);
+    const shapes = (multi ? inputShape : [inputShape]) as SymShape[];
+    return noGrad(() => tidy(() => {
+      const probe = shapes.map((s) => zeros(s.map((d) => d ?? 1), this.dtype));
+      const out = this.call(multi ? probe : probe[0], { training: false });
+      const toSym = (t: Tensor, i: number): SymShape => t.shape.map((d, j) => (j === 0 && shapes[Math.min(i, shapes.length - 1)][0] === null ? null : d));
+      return (Array.isArray(out) ? out.map(toSym) : toSym(out, 0)) as SymShape | SymShape[];
+    }));
+  }
+
+  /** JSON-able configuration; fromConfig(getConfig()) makes an equivalent (unbuilt) layer. */
+  getConfig(): LayerConfig {
+    const config: LayerConfig = { name: this.name, trainable: this.trainable, dtype: this.dtype };
+    if (this.batchInputShape) config.batchInputShape = [...this.batchInputShape];
+    return config;
+  }
+
+  /** Adds a weight made by `initializer`; call from build(). */
+  addWeight(name: string, shape: readonly number[], initializer: InitializerSpec, { trainable = true, regularizer }: { trainable?: boolean; regularizer?: RegularizerSpec | null } = {}): Variable {
+    const value = noGrad(() => getInitializer(initializer)(shape, this.dtype));
+    const v = new Variable(`${this.name}/${name}`, value, trainable, getRegularizer(regularizer));
+    this.variables.push(v);
+    return v;
+  }
+
+  /** Own weights first, then those of nested layers (models). */
+  get weights(): Variable[] {
+    return [...this.variables, ...this.sublayers().flatMap((l) => l.weights)];
+  }
+  get trainableWeights(): Variable[] {
+    return this.trainable ? [...this.variables.filter((v) => v.trainable), ...this.sublayers().flatMap((l) => l.trainableWeights)] : [];
+  }
+  get nonTrainableWeights(): Variable[] {
+    const trainable = new Set(this.trainableWeights);
+    return this.weights.filter((v) => !trainable.has(v));
+  }
+
+  /** Layers nested inside this one (models and wrapper layers override). */
+  sublayers(): Layer[] {
+    return [];
+  }
+
+  countParams(): number {
+    return this.weights.reduce((s, v) => s + v.value.size, 0);
+  }
+
+  /** Copies of the weight values, in `weights` order. */
+  getWeights(): Tensor[] {
+    return this.weights.map((v) => v.value.clone());
+  }
+
+  /** Sets the weight values from tensors in `weights` order (copied). */
+  setWeights(values: readonly Tensor[]): void {
+    const ws = this.weights;
+    if (values.length !== ws.length) throw new ArgumentError(`${this.className} '${this.name}': setWeights got ${values.length} tensors for ${ws.length} weights`);
+    ws.forEach((v, i) => {
+      if (values[i].shape.length !== v.shape.length || values[i].shape.some((d, j) => d !== v.shape[j])) {
+        throw new ShapeError(`${this.className} '${this.name}': weight '${v.name}' has shape ${fmtShape(v.shape)}, got ${fmtShape(values[i].shape)}`);
+      }
+      v.assign(values[i].cast(v.dtype).clone());
+    });
+  }
+
+  /** Sum of the regularization penalties of this layer's (and nested layers') weights, or undefined. */
+  regularizationLoss(): Tensor | undefined {
+    let total: Tensor | undefined;
+    for (const v of this.trainableWeights) {
+      if (!v.regularizer) continue;
+      const p = v.regularizer(v.value);
+      total = total ? add(total, p) : p;
+    }
+    return total;
+  }
+
+  /**
+   * Checks an input shape against batchInputShape; throws a ShapeError naming the layer and showing the
+   * shape as received. `anyBatch`: eager calls may use any batch size.
+   */
+  protected assertInputShape(shape: SymShape, anyBatch = false): void {
+    const expected = this.batchInputShape;
+    if (!expected) return;
+    const ok = expected.length === shape.length && expected.every((d, i) => d === null || shape[i] === null || d === shape[i] || (anyBatch && i === 0));
+    if (!ok) throw new ShapeError(`${this.className} '${this.name}' expects input ${fmtSym(expected)}, got ${fmtSym(shape)}`);
+  }
+
+  private ensureBuilt(shapes: SymShape | SymShape[]): void {
+    if (this.built) return;
+    this.build(shapes);
+    this.built = true;
+  }
+
+  /** Calls the layer on tensors (building it first if needed) or adds it to a functional graph. */
+  apply(inputs: SymInputs, ctx?: Partial<CallContext>): SymInputs;
+  apply(inputs: Inputs, ctx?: Partial<CallContext>): Inputs;
+  apply(inputs: Inputs | SymInputs, ctx: Partial<CallContext> = {}): Inputs | SymInputs {
+    const list = (Array.isArray(inputs) ? inputs : [inputs]) as (Tensor | SymbolicTensor)[];
+    if (list.length === 0) throw new ArgumentError(`${this.className} '${this.name}': called with no inputs`);
+    const symbolic = list.every((t) => t instanceof SymbolicTensor);
+    if (!symbolic && list.some((t) => t instanceof SymbolicTensor)) {
+      throw new ArgumentError(`${this.className} '${this.name}': cannot mix symbolic and real tensors in one call`);
+    }
+    const shapes = list.map((t) => t.shape as SymShape);
+    if (list.length === 1) this.assertInputShape(shapes[0], !symbolic);
+    const shapeArg = Array.isArray(inputs) ? shapes : shapes[0];
+    this.ensureBuilt(shapeArg);
+    if (!symbolic) return this.call(inputs as Inputs, { training: ctx.training ?? false, seed: ctx.seed });
+    const outShape = this.computeOutputShape(shapeArg);
+    const outShapes = (Array.isArray(outShape[0]) ? outShape : [outShape]) as SymShape[];
+    const outputs = outShapes.map((s, i) => new SymbolicTensor(s, this.dtype, outShapes.length > 1 ? `${this.name}/out${i}` : this.name, this));
+    const node = new Node(this, list as SymbolicTensor[], outputs, Array.isArray(inputs));
+    for (const o of outputs) o.node = node;
+    this.inboundNodes.push(node);
+    return outShapes.length > 1 || Array.isArray(outShape[0]) ? outputs : outputs[0];
+  }
+
+  /** Frees the weights. */
+  dispose(): void {
+    for (const v of this.variables) v.dispose();
+    for (const l of this.sublayers()) l.dispose();
+  }
+}
+
+/** Constructor type of a concrete layer class, as kept in the registry. */
+export interface LayerClass {
+  readonly className: string;
+  fromConfig(config: LayerConfig): Layer;
+}
+
+const registry = new Map<string, LayerClass>();
+
+/** Makes a layer class loadable by name from saved architectures (built-ins register themselves). */
+export function registerLayer(cls: LayerClass): void {
+  registry.set(cls.className, cls);
+}
+
+export function layerFromConfig(entry: { className: string; config: LayerConfig }): Layer {
+  const cls = registry.get(entry.className);
+  if (!cls) throw new ArgumentError(`layerFromConfig: unknown layer class '${entry.className}'; register custom layers with registerLayer(). Known: ${[...registry.keys()].join(', ')}`);
+  return cls.fromConfig(entry.config);
+}
+
+export function registeredLayers(): string[] {
+  return [...registry.keys()];
+}

@@ -1,0 +1,68 @@
+// KernelLayer: what Dense and the convolutions share — a kernel and optional bias with their
+// initializers and regularizers, an activation, and the config entries for all of them.
+import type { Tensor } from '../../tensor/tensor.js';
+import { add } from '../../ops/elementwise.js';
+import { Layer, type LayerArgs, type LayerConfig } from '../layer.js';
+import type { Variable } from '../variable.js';
+import { getInitializer, type Initializer, type InitializerSpec } from '../initializers.js';
+import { getRegularizer, type Regularizer, type RegularizerSpec } from '../regularizers.js';
+import type { ActivationFn } from '../activations.js';
+import { initializerConfig, regularizerConfig, resolveActivation } from './common.js';
+
+export interface KernelLayerArgs extends LayerArgs {
+  /** Activation name (camelCase or snake_case); null or omitted = linear. */
+  activation?: string | null;
+  useBias?: boolean;
+  kernelInitializer?: InitializerSpec;
+  biasInitializer?: InitializerSpec;
+  kernelRegularizer?: RegularizerSpec | null;
+  biasRegularizer?: RegularizerSpec | null;
+}
+
+export abstract class KernelLayer extends Layer {
+  readonly activation: string;
+  readonly useBias: boolean;
+  readonly kernelInitializer: Initializer;
+  readonly biasInitializer: Initializer;
+  readonly kernelRegularizer?: Regularizer;
+  readonly biasRegularizer?: Regularizer;
+  private readonly activationFn: ActivationFn;
+  /** Made by build(); undefined before. */
+  kernel?: Variable;
+  bias?: Variable;
+
+  constructor(args: KernelLayerArgs) {
+    super(args);
+    const act = resolveActivation(args.activation);
+    this.activation = act.name;
+    this.activationFn = act.fn;
+    this.useBias = args.useBias ?? true;
+    this.kernelInitializer = getInitializer(args.kernelInitializer ?? 'glorotUniform');
+    this.biasInitializer = getInitializer(args.biasInitializer ?? 'zeros');
+    this.kernelRegularizer = getRegularizer(args.kernelRegularizer);
+    this.biasRegularizer = getRegularizer(args.biasRegularizer);
+  }
+
+  /** Creates 'kernel' (and 'bias' of length `units` when useBias); call from build(). */
+  protected addKernelAndBias(kernelShape: readonly number[], units: number): void {
+    this.kernel = this.addWeight('kernel', kernelShape, this.kernelInitializer, { regularizer: this.kernelRegularizer });
+    if (this.useBias) this.bias = this.addWeight('bias', [units], this.biasInitializer, { regularizer: this.biasRegularizer });
+  }
+
+  /** activation(y + bias); the bias broadcasts along the last (channel) axis. */
+  protected finish(y: Tensor): Tensor {
+    return this.activationFn(this.bias ? add(y, this.bias.value) : y);
+  }
+
+  override getConfig(): LayerConfig {
+    return {
+      ...super.getConfig(),
+      activation: this.activation,
+      useBias: this.useBias,
+      kernelInitializer: initializerConfig(this.kernelInitializer),
+      biasInitializer: initializerConfig(this.biasInitializer),
+      kernelRegularizer: regularizerConfig(this.kernelRegularizer),
+      biasRegularizer: regularizerConfig(this.biasRegularizer),
+    };
+  }
+}

@@ -1,0 +1,219 @@
+// Training callbacks (Keras): History, EarlyStopping, ModelCheckpoint, LearningRateScheduler,
+// ReduceLROnPlateau, TerminateOnNaN, CSVLogger, and plain objects with any of the hooks.
+import { appendFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import type { Tensor } from '../tensor/tensor.js';
+import { ArgumentError, CandorError } from '../errors.js';
+import type { Model } from './model.js';
+
+export type Logs = Record<string, number>;
+
+/** Any subset of these hooks; epochs count from 0, as in Keras. */
+export interface Callback {
+  setModel?(model: Model): void;
+  onTrainBegin?(logs?: Logs): void | Promise<void>;
+  onTrainEnd?(logs?: Logs): void | Promise<void>;
+  onEpochBegin?(epoch: number, logs?: Logs): void | Promise<void>;
+  onEpochEnd?(epoch: number, logs: Logs): void | Promise<void>;
+  onBatchBegin?(batch: number, logs?: Logs): void | Promise<void>;
+  onBatchEnd?(batch: number, logs: Logs): void | Promise<void>;
+}
+
+/** The record fit() returns: per-epoch values of the loss and every metric. */
+export class History implements Callback {
+  readonly epoch: number[] = [];
+  readonly history: Record<string, number[]> = {};
+  onEpochEnd(epoch: number, logs: Logs): void {
+    this.epoch.push(epoch);
+    for (const [k, v] of Object.entries(logs)) (this.history[k] ??= []).push(v);
+  }
+}
+
+type Mode = 'auto' | 'min' | 'max';
+
+/** Whether `current` beats `best` by more than minDelta in the monitored direction. */
+function improver(monitor: string, mode: Mode, minDelta: number): (current: number, best: number) => boolean {
+  const maximize = mode === 'max' || (mode === 'auto' && /acc|auc|precision|recall|f1/i.test(monitor));
+  return maximize ? (c, b) => c - minDelta > b : (c, b) => c + minDelta < b;
+}
+
+function monitored(logs: Logs, monitor: string, who: string): number | undefined {
+  const v = logs[monitor];
+  if (v === undefined) console.warn(`${who}: metric '${monitor}' is not available; available: ${Object.keys(logs).join(', ')}`);
+  return v;
+}
+
+export class EarlyStopping implements Callback {
+  private model?: Model;
+  private wait = 0;
+  private best = NaN;
+  private bestWeights?: Tensor[];
+  stoppedEpoch = 0;
+  readonly monitor: string;
+  private readonly better: (c: number, b: number) => boolean;
+
+  constructor(private readonly args: { monitor?: string; minDelta?: number; patience?: number; mode?: Mode; baseline?: number; restoreBestWeights?: boolean; startFromEpoch?: number } = {}) {
+    this.monitor = args.monitor ?? 'val_loss';
+    this.better = improver(this.monitor, args.mode ?? 'auto', Math.abs(args.minDelta ?? 0));
+  }
+  setModel(model: Model): void {
+    this.model = model;
+  }
+  onTrainBegin(): void {
+    this.wait = 0;
+    this.best = this.args.baseline ?? NaN;
+    this.stoppedEpoch = 0;
+  }
+  onEpochEnd(epoch: number, logs: Logs): void {
+    const current = monitored(logs, this.monitor, 'EarlyStopping');
+    if (current === undefined || epoch < (this.args.startFromEpoch ?? 0)) return;
+    this.wait++;
+    if (Number.isNaN(this.best) || this.better(current, this.best)) {
+      this.best = current;
+      this.wait = 0;
+      if (this.args.restoreBestWeights) {
+        for (const t of this.bestWeights ?? []) t.dispose();
+        this.bestWeights = this.model!.getWeights();
+      }
+      return;
+    }
+    if (this.wait >= (this.args.patience ?? 0) && epoch > 0) {
+      this.stoppedEpoch = epoch;
+      this.model!.stopTraining = true;
+    }
+  }
+  onTrainEnd(): void {
+    if (this.bestWeights && this.model) {
+      this.model.setWeights(this.bestWeights);
+      for (const t of this.bestWeights) t.dispose();
+      this.bestWeights = undefined;
+    }
+  }
+}
+
+/** Saves the model (via a saver given by the io layer) after epochs, optionally only when it improves. */
+export class ModelCheckpoint implements Callback {
+  private model?: Model;
+  private best = NaN;
+  readonly monitor: string;
+  private readonly better: (c: number, b: number) => boolean;
+
+  constructor(private readonly args: { filepath: string; monitor?: string; saveBestOnly?: boolean; mode?: Mode; save?: (model: Model, path: string) => Promise<void> }) {
+    this.monitor = args.monitor ?? 'val_loss';
+    this.better = improver(this.monitor, args.mode ?? 'auto', 0);
+  }
+  setModel(model: Model): void {
+    this.model = model;
+  }
+  async onEpochEnd(epoch: number, logs: Logs): Promise<void> {
+    const path = this.args.filepath.replace(/\{epoch(?::0?(\d+)d)?\}/g, (_, w?: string) => String(epoch + 1).padStart(Number(w ?? 0), '0'));
+    if (this.args.saveBestOnly) {
+      const current = monitored(logs, this.monitor, 'ModelCheckpoint');
+      if (current === undefined || !(Number.isNaN(this.best) || this.better(current, this.best))) return;
+      this.best = current;
+    }
+    const save = this.args.save ?? ((m: Model, p: string) => (m as Model & { save(p: string): Promise<void> }).save(p));
+    await save(this.model!, path);
+  }
+}
+
+/** Sets the learning rate at the start of each epoch from schedule(epoch, currentLr). */
+export class LearningRateScheduler implements Callback {
+  private model?: Model;
+  constructor(private readonly schedule: (epoch: number, lr: number) => number, private readonly verbose = 0) {}
+  setModel(model: Model): void {
+    this.model = model;
+  }
+  onEpochBegin(epoch: number): void {
+    const opt = this.model!.optimizer!;
+    const lr = this.schedule(epoch, opt.learningRate);
+    if (!Number.isFinite(lr)) throw new ArgumentError(`LearningRateScheduler: schedule returned ${lr} for epoch ${epoch}`);
+    opt.learningRate = lr;
+    if (this.verbose) console.log(`\nEpoch ${epoch + 1}: LearningRateScheduler setting learning rate to ${lr}.`);
+  }
+  onEpochEnd(_epoch: number, logs: Logs): void {
+    logs.learning_rate = this.model!.optimizer!.learningRate;
+  }
+}
+
+export class ReduceLROnPlateau implements Callback {
+  private model?: Model;
+  private wait = 0;
+  private cooldownLeft = 0;
+  private best = NaN;
+  readonly monitor: string;
+  private readonly better: (c: number, b: number) => boolean;
+
+  constructor(private readonly args: { monitor?: string; factor?: number; patience?: number; mode?: Mode; minDelta?: number; cooldown?: number; minLr?: number; verbose?: number } = {}) {
+    if ((args.factor ?? 0.1) >= 1) throw new ArgumentError(`ReduceLROnPlateau: factor must be < 1, got ${args.factor}`);
+    this.monitor = args.monitor ?? 'val_loss';
+    this.better = improver(this.monitor, args.mode ?? 'auto', args.minDelta ?? 1e-4);
+  }
+  setModel(model: Model): void {
+    this.model = model;
+  }
+  onEpochEnd(epoch: number, logs: Logs): void {
+    const opt = this.model!.optimizer!;
+    logs.learning_rate = opt.learningRate;
+    const current = monitored(logs, this.monitor, 'ReduceLROnPlateau');
+    if (current === undefined) return;
+    if (this.cooldownLeft > 0) { this.cooldownLeft--; this.wait = 0; }
+    if (Number.isNaN(this.best) || this.better(current, this.best)) {
+      this.best = current;
+      this.wait = 0;
+    } else if (this.cooldownLeft <= 0 && ++this.wait >= (this.args.patience ?? 10)) {
+      const old = opt.learningRate;
+      const next = Math.max(old * (this.args.factor ?? 0.1), this.args.minLr ?? 0);
+      if (old > next) {
+        opt.learningRate = next;
+        if (this.args.verbose) console.log(`\nEpoch ${epoch + 1}: ReduceLROnPlateau reducing learning rate to ${next}.`);
+        this.cooldownLeft = this.args.cooldown ?? 0;
+        this.wait = 0;
+      }
+    }
+  }
+}
+
+export class NaNLossError extends CandorError {}
+
+/** Stops training when the loss becomes NaN or infinite, with a message saying where. */
+export class TerminateOnNaN implements Callback {
+  private model?: Model;
+  private epoch = 0;
+  message?: string;
+  setModel(model: Model): void {
+    this.model = model;
+  }
+  onEpochBegin(epoch: number): void {
+    this.epoch = epoch;
+  }
+  onBatchEnd(batch: number, logs: Logs): void {
+    const loss = logs.loss;
+    if (loss !== undefined && !Number.isFinite(loss)) {
+      this.message = `TerminateOnNaN: loss became ${loss} at epoch ${this.epoch + 1}, batch ${batch + 1}; training stopped. Lower the learning rate, check inputs for NaN/Inf, or clip gradients (clipnorm).`;
+      console.error(`\n${this.message}`);
+      this.model!.stopTraining = true;
+    }
+  }
+}
+
+/** Appends one row per epoch (epoch + logs) to a CSV file. */
+export class CSVLogger implements Callback {
+  private keys?: string[];
+  constructor(private readonly filename: string, private readonly args: { separator?: string; append?: boolean } = {}) {}
+  onTrainBegin(): void {
+    if (!this.args.append || !existsSync(this.filename)) writeFileSync(this.filename, '');
+    this.keys = undefined;
+  }
+  onEpochEnd(epoch: number, logs: Logs): void {
+    const sep = this.args.separator ?? ',';
+    if (!this.keys) {
+      this.keys = Object.keys(logs).sort();
+      if (!this.args.append || readLength(this.filename) === 0) appendFileSync(this.filename, ['epoch', ...this.keys].join(sep) + '\n');
+    }
+    appendFileSync(this.filename, [epoch, ...this.keys.map((k) => logs[k] ?? '')].join(sep) + '\n');
+  }
+}
+
+function readLength(path: string): number {
+  return existsSync(path) ? statSync(path).size : 0;
+}

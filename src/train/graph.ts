@@ -1,0 +1,114 @@
+// The functional-API graph: topological order of layer calls from inputs to outputs, execution on real
+// tensors, and the Keras-like config (layers with their inbound nodes) that rebuilds it.
+import type { Tensor } from '../tensor/tensor.js';
+import { ArgumentError, ShapeError } from '../errors.js';
+import { Layer, Node, SymbolicTensor, layerFromConfig, type CallContext, type LayerConfig } from '../nn/layer.js';
+import { InputLayer } from '../nn/input.js';
+
+/** Nodes that lead from `inputs` to `outputs`, each after the nodes producing its inputs. */
+export function topologicalNodes(inputs: readonly SymbolicTensor[], outputs: readonly SymbolicTensor[]): Node[] {
+  const order: Node[] = [];
+  const state = new Map<Node, 'visiting' | 'done'>();
+  const inputIds = new Set(inputs.map((t) => t.id));
+  const visit = (t: SymbolicTensor) => {
+    if (inputIds.has(t.id)) return;
+    const node = t.node;
+    if (!node || node.layer instanceof InputLayer) {
+      throw new ArgumentError(`Model: output depends on '${t.name}', which is not one of the model's inputs`);
+    }
+    const s = state.get(node);
+    if (s === 'done') return;
+    if (s === 'visiting') throw new ArgumentError(`Model: the graph has a cycle through layer '${node.layer.name}'`);
+    state.set(node, 'visiting');
+    for (const i of node.inputs) visit(i);
+    state.set(node, 'done');
+    order.push(node);
+  };
+  for (const o of outputs) visit(o);
+  return order;
+}
+
+/** Runs the nodes on real tensors bound to the inputs; returns the output tensors. */
+export function runGraph(nodes: readonly Node[], inputs: readonly SymbolicTensor[], outputs: readonly SymbolicTensor[], values: readonly Tensor[], ctx: CallContext): Tensor[] {
+  if (values.length !== inputs.length) throw new ArgumentError(`Model: expected ${inputs.length} input tensors, got ${values.length}`);
+  const bound = new Map<number, Tensor>();
+  inputs.forEach((s, i) => {
+    const v = values[i];
+    const ok = v.rank === s.rank && s.shape.every((d, j) => d === null || d === v.shape[j]);
+    if (!ok) throw new ShapeError(`Model input '${s.name}' expects shape (${s.shape.map((d) => d ?? 'None').join(', ')}), got [${v.shape.join(', ')}]`);
+    bound.set(s.id, v);
+  });
+  for (const node of nodes) {
+    const args = node.inputs.map((s) => bound.get(s.id)!);
+    const out = node.layer.apply(node.calledWithList ? args : args[0], ctx);
+    const outs = Array.isArray(out) ? out : [out];
+    node.outputs.forEach((s, i) => bound.set(s.id, outs[i]));
+  }
+  return outputs.map((s) => bound.get(s.id)!);
+}
+
+/** Where a symbolic tensor comes from: [layer name, node index in that layer, output index]. */
+type TensorRef = [string, number, number];
+
+function refOf(t: SymbolicTensor): TensorRef {
+  const node = t.node!;
+  return [node.layer.name, node.layer.inboundNodes.indexOf(node), node.outputs.indexOf(t)];
+}
+
+export interface GraphConfig {
+  name: string;
+  layers: { className: string; name: string; config: LayerConfig; inboundNodes: TensorRef[][] }[];
+  inputLayers: TensorRef[];
+  outputLayers: TensorRef[];
+}
+
+export function graphConfig(name: string, nodes: readonly Node[], inputs: readonly SymbolicTensor[], outputs: readonly SymbolicTensor[]): GraphConfig {
+  const layers: Layer[] = [];
+  for (const t of inputs) if (!layers.includes(t.node!.layer)) layers.push(t.node!.layer);
+  for (const n of nodes) if (!layers.includes(n.layer)) layers.push(n.layer);
+  return {
+    name,
+    layers: layers.map((l) => ({
+      className: l.className,
+      name: l.name,
+      config: l.getConfig(),
+      inboundNodes: l.inboundNodes.filter((n) => nodes.includes(n)).map((n) => n.inputs.map(refOf)),
+    })),
+    inputLayers: inputs.map(refOf),
+    outputLayers: outputs.map(refOf),
+  };
+}
+
+/** Rebuilds layers from a GraphConfig and replays their calls; returns the new inputs and outputs. */
+export function graphFromConfig(config: GraphConfig): { inputs: SymbolicTensor[]; outputs: SymbolicTensor[] } {
+  const created = new Map<string, Layer>();
+  const produced = new Map<string, SymbolicTensor[][]>();
+  for (const entry of config.layers) {
+    const layer = layerFromConfig({ className: entry.className, config: entry.config });
+    created.set(entry.name, layer);
+    produced.set(entry.name, layer instanceof InputLayer ? [[layer.output]] : []);
+  }
+  const lookup = ([name, node, index]: TensorRef) => {
+    const t = produced.get(name)?.[node]?.[index];
+    if (!t) throw new ArgumentError(`Model config: layer '${name}' node ${node} output ${index} is referenced before it exists`);
+    return t;
+  };
+  // Replay calls in config order, retrying entries whose inputs are not ready yet (configs list layers
+  // in a valid order, but be lenient).
+  const pending = config.layers.flatMap((e) => e.inboundNodes.map((refs) => ({ name: e.name, refs })));
+  let progress = true;
+  while (pending.length > 0 && progress) {
+    progress = false;
+    for (let i = 0; i < pending.length; i++) {
+      const { name, refs } = pending[i];
+      if (!refs.every(([n, node, idx]) => produced.get(n)?.[node]?.[idx])) continue;
+      const ins = refs.map(lookup);
+      const out = created.get(name)!.apply(ins.length === 1 ? ins[0] : ins);
+      produced.get(name)!.push(Array.isArray(out) ? out : [out]);
+      pending.splice(i--, 1);
+      progress = true;
+    }
+  }
+  if (pending.length > 0) throw new ArgumentError(`Model config: cannot resolve the inputs of layer '${pending[0].name}'`);
+  return { inputs: config.inputLayers.map(lookup), outputs: config.outputLayers.map(lookup) };
+}

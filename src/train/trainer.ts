@@ -1,0 +1,345 @@
+// compile / fit / evaluate / predict / trainOnBatch: the training loop behind Model. One step is
+// valueAndGrad over the trainable weights, one optimizer update, and metric updates; everything a step
+// makes is freed before the next, so memory stays flat across epochs.
+import { Tensor } from '../tensor/tensor.js';
+import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
+import { dispose, keep, tidy } from '../tensor/storage.js';
+import { valueAndGrad } from '../autograd/grad.js';
+import { noGrad } from '../autograd/tape.js';
+import * as o from '../ops/index.js';
+import { Generator, drawSeed, mixSeeds } from '../ops/random.js';
+import { getOptimizer, type Optimizer, type OptimizerSpec } from '../optim/index.js';
+import { getLoss, type LossFn, type LossSpec } from '../nn/losses.js';
+import { getMetric, type Metric, type MetricSpec } from './metrics.js';
+import { History, type Callback, type Logs } from './callbacks.js';
+import { ProgressDisplay } from './progress.js';
+import type { Model } from './model.js';
+
+/** A batch as datasets yield it. */
+export interface Batch {
+  x: Tensor | Tensor[];
+  y?: Tensor | Tensor[];
+  sampleWeight?: Tensor;
+}
+
+export type TrainingInput = Tensor | Tensor[] | AsyncIterable<Batch> | Iterable<Batch>;
+
+export interface CompileArgs {
+  optimizer: OptimizerSpec;
+  /** One loss for all outputs, one per output (list), or by output layer name. */
+  loss: LossSpec | LossSpec[] | Record<string, LossSpec>;
+  metrics?: MetricSpec[] | Record<string, MetricSpec[]>;
+  lossWeights?: number[] | Record<string, number>;
+}
+
+export interface FitArgs {
+  epochs?: number;
+  batchSize?: number;
+  validationSplit?: number;
+  validationData?: [Tensor | Tensor[], Tensor | Tensor[]] | AsyncIterable<Batch> | Iterable<Batch>;
+  shuffle?: boolean;
+  classWeight?: Record<number, number>;
+  sampleWeight?: Tensor;
+  initialEpoch?: number;
+  verbose?: 0 | 1 | 2 | 'auto';
+  callbacks?: Callback[];
+  /** Seeds the shuffling (and stochastic layers through the step seed); default: drawn once from the global stream. */
+  seed?: number;
+}
+
+export interface EvaluateArgs {
+  batchSize?: number;
+  verbose?: 0 | 1 | 2 | 'auto';
+  sampleWeight?: Tensor;
+}
+
+export interface PredictArgs {
+  batchSize?: number;
+}
+
+const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+function isIterableInput(v: unknown): v is AsyncIterable<Batch> | Iterable<Batch> {
+  return typeof v === 'object' && v !== null && !(v instanceof Tensor) && !Array.isArray(v) && (Symbol.asyncIterator in v || Symbol.iterator in v);
+}
+
+/** Running mean weighted by sample count, for the loss as Keras reports it. */
+class MeanTracker {
+  private sum = 0;
+  private count = 0;
+  update(value: number, weight: number): void {
+    this.sum += value * weight;
+    this.count += weight;
+  }
+  result(): number {
+    return this.count === 0 ? NaN : this.sum / this.count;
+  }
+  reset(): void {
+    this.sum = 0;
+    this.count = 0;
+  }
+}
+
+export class Trainer {
+  readonly optimizer: Optimizer;
+  private readonly losses: LossFn[];
+  private readonly lossWeights: number[];
+  private readonly metricSpecs: MetricSpec[][];
+  private metrics?: Metric[][];
+  private readonly lossTracker = new MeanTracker();
+  private readonly outputNames: string[];
+
+  constructor(private readonly model: Model, args: CompileArgs) {
+    this.optimizer = getOptimizer(args.optimizer);
+    this.outputNames = model.isFunctional ? model.outputs.map((t) => t.node!.layer.name) : ['output'];
+    const n = this.outputNames.length;
+    const perOutput = <T>(spec: T | T[] | Record<string, T> | undefined, fallback: T, what: string): T[] => {
+      if (spec === undefined) return new Array<T>(n).fill(fallback);
+      if (Array.isArray(spec)) {
+        if (spec.length !== n) throw new ArgumentError(`compile: ${what} has ${spec.length} entries for ${n} outputs (${this.outputNames.join(', ')})`);
+        return spec;
+      }
+      const keys = typeof spec === 'object' && spec !== null ? Object.keys(spec) : [];
+      if (keys.length > 0 && keys.every((k) => this.outputNames.includes(k))) {
+        return this.outputNames.map((name) => (spec as Record<string, T>)[name] ?? fallback);
+      }
+      return new Array<T>(n).fill(spec as T);
+    };
+    this.losses = perOutput(args.loss as LossSpec | LossSpec[] | Record<string, LossSpec>, undefined as unknown as LossSpec, 'loss').map((l, i) => {
+      if (l === undefined) throw new ArgumentError(`compile: no loss for output '${this.outputNames[i]}'`);
+      return getLoss(l);
+    });
+    this.lossWeights = perOutput(args.lossWeights, 1, 'lossWeights');
+    const metrics = args.metrics;
+    this.metricSpecs = Array.isArray(metrics) || metrics === undefined
+      ? this.outputNames.map(() => metrics ?? [])
+      : this.outputNames.map((name) => metrics[name] ?? []);
+  }
+
+  /** Metric objects, made on first use when the label/prediction shapes are known (to resolve 'accuracy'). */
+  private metricObjects(ys: readonly Tensor[], preds: readonly Tensor[]): Metric[][] {
+    this.metrics ??= this.metricSpecs.map((specs, i) =>
+      specs.map((spec) => getMetric(spec, { lossName: this.losses[i].lossName, yTrueShape: ys[i].shape, yPredShape: preds[i].shape })),
+    );
+    return this.metrics;
+  }
+
+  private logs(prefix = ''): Logs {
+    const logs: Logs = { [`${prefix}loss`]: this.lossTracker.result() };
+    const multi = this.outputNames.length > 1;
+    (this.metrics ?? []).forEach((ms, i) => {
+      for (const m of ms) logs[`${prefix}${multi ? `${this.outputNames[i]}_` : ''}${m.name}`] = m.result();
+    });
+    return logs;
+  }
+
+  private resetMetrics(): void {
+    this.lossTracker.reset();
+    for (const ms of this.metrics ?? []) for (const m of ms) m.reset();
+  }
+
+  /** Weighted sum of the per-output losses (plus regularization penalties when training). */
+  private totalLoss(ys: readonly Tensor[], preds: readonly Tensor[], sampleWeight: Tensor | undefined, regularize: boolean): Tensor {
+    if (ys.length !== preds.length) throw new ArgumentError(`loss: the model has ${preds.length} outputs but ${ys.length} label tensors were given`);
+    let total: Tensor | undefined;
+    preds.forEach((p, i) => {
+      const l = o.mul(this.losses[i](ys[i], p, sampleWeight), this.lossWeights[i]);
+      total = total ? o.add(total, l) : l;
+    });
+    const reg = regularize ? this.model.regularizationLoss() : undefined;
+    return reg ? o.add(total!, o.cast(reg, total!.dtype)) : total!;
+  }
+
+  private updateMetrics(ys: readonly Tensor[], preds: readonly Tensor[], sampleWeight?: Tensor): void {
+    noGrad(() => tidy(() => {
+      this.metricObjects(ys, preds).forEach((ms, i) => {
+        for (const m of ms) m.update(ys[i], preds[i], sampleWeight);
+      });
+    }));
+  }
+
+  /** One optimization step on one batch; returns the batch loss. */
+  private step(x: Tensor[], ys: Tensor[], sampleWeight: Tensor | undefined, stepSeed: number): number {
+    const weights = this.model.trainableWeights;
+    if (weights.length === 0) throw new ArgumentError(`fit: model '${this.model.name}' has no trainable weights`);
+    let preds: Tensor[] = [];
+    const { value, grads } = valueAndGrad((params: Tensor[]) => {
+      void params; // the params are the weights' own tensors, which the layers read
+      const out = asList(this.model.apply(x.length === 1 ? x[0] : x, { training: true, seed: stepSeed }));
+      preds = keep(out);
+      return this.totalLoss(ys, out, sampleWeight, true);
+    })(weights.map((w) => w.value));
+    const loss = value.item();
+    const updated = this.optimizer.apply(weights.map((w) => w.value), grads);
+    weights.forEach((w, i) => w.assign(updated[i]));
+    this.updateMetrics(ys, preds, sampleWeight);
+    this.lossTracker.update(loss, x[0].shape[0]);
+    dispose([value, grads, preds]);
+    return loss;
+  }
+
+  trainOnBatch(x: Tensor | Tensor[], y: Tensor | Tensor[], sampleWeight?: Tensor): Logs {
+    this.resetMetrics();
+    this.step(asList(x), asList(y), sampleWeight, mixSeeds(this.optimizer.iterations, 0x5eed));
+    return this.logs();
+  }
+
+  private sampleWeights(y: Tensor, classWeight: Record<number, number> | undefined, sampleWeight: Tensor | undefined): Tensor | undefined {
+    if (!classWeight) return sampleWeight;
+    const labels = y.rank > 1 && y.shape[y.rank - 1] > 1 ? o.argmax(y, -1) : o.reshape(o.cast(y, 'int32'), [y.shape[0]]);
+    const data = labels.dataSync();
+    labels.dispose();
+    const w = Float32Array.from(data, (c) => classWeight[c] ?? 1);
+    const cw = o.tensor(w, [w.length]);
+    if (!sampleWeight) return cw;
+    const both = o.mul(cw, sampleWeight);
+    cw.dispose();
+    return both;
+  }
+
+  async fit(xIn: TrainingInput, yOrArgs?: Tensor | Tensor[] | FitArgs, maybeArgs?: FitArgs): Promise<History> {
+    const iterable = isIterableInput(xIn);
+    const args: FitArgs = (iterable ? yOrArgs : maybeArgs) as FitArgs ?? {};
+    const { epochs = 1, batchSize = 32, validationSplit = 0, shuffle = true, initialEpoch = 0, verbose = 'auto' } = args;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ArgumentError(`fit: batchSize must be a positive integer, got ${batchSize}`);
+    const seed = args.seed ?? drawSeed();
+    const history = new History();
+    const model = this.model;
+
+    let trainX: Tensor[] = [], trainY: Tensor[] = [], trainW: Tensor | undefined;
+    let validation: { x: Tensor[]; y: Tensor[] } | AsyncIterable<Batch> | Iterable<Batch> | undefined;
+    const owned: Tensor[] = [];
+    if (!iterable) {
+      if (yOrArgs === undefined) throw new ArgumentError('fit: labels y are required when x is a tensor');
+      const xs = asList(xIn as Tensor | Tensor[]), ys = asList(yOrArgs as Tensor | Tensor[]);
+      const n = xs[0].shape[0];
+      for (const t of [...xs, ...ys]) {
+        if (t.shape[0] !== n) throw new ShapeError(`fit: all inputs and labels need the same number of samples; got ${[...xs, ...ys].map((u) => fmtShape(u.shape)).join(', ')}`);
+      }
+      if (validationSplit > 0) {
+        if (!(validationSplit < 1)) throw new ArgumentError(`fit: validationSplit must be in [0, 1), got ${validationSplit}`);
+        // Keras takes the last fraction of the data, before any shuffling.
+        const nVal = Math.floor(n * validationSplit), nTrain = n - nVal;
+        const part = (t: Tensor, start: number, len: number) => { const s = o.sliceAxis(t, 0, start, start + len); owned.push(s); return s; };
+        trainX = xs.map((t) => part(t, 0, nTrain));
+        trainY = ys.map((t) => part(t, 0, nTrain));
+        validation = { x: xs.map((t) => part(t, nTrain, nVal)), y: ys.map((t) => part(t, nTrain, nVal)) };
+        if (args.sampleWeight) trainW = part(args.sampleWeight, 0, nTrain);
+      } else {
+        trainX = xs;
+        trainY = ys;
+        trainW = args.sampleWeight;
+      }
+    }
+    if (args.validationData) {
+      validation = isIterableInput(args.validationData) ? args.validationData : { x: asList(args.validationData[0]), y: asList(args.validationData[1]) };
+    }
+
+    const nTrain = iterable ? undefined : trainX[0].shape[0];
+    const steps = nTrain === undefined ? undefined : Math.ceil(nTrain / batchSize);
+    const callbacks: Callback[] = [history, ...(args.callbacks ?? [])];
+    if (verbose !== 0) callbacks.push(new ProgressDisplay(epochs, steps, verbose));
+    for (const cb of callbacks) cb.setModel?.(model);
+    const emit = async <K extends keyof Callback>(hook: K, ...a: unknown[]) => {
+      for (const cb of callbacks) await (cb[hook] as ((...x: unknown[]) => unknown) | undefined)?.call(cb, ...a);
+    };
+
+    model.stopTraining = false;
+    try {
+      await emit('onTrainBegin');
+      for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; epoch++) {
+        this.resetMetrics();
+        await emit('onEpochBegin', epoch);
+        let batch = 0;
+        const runBatch = async (x: Tensor[], y: Tensor[], w: Tensor | undefined) => {
+          await emit('onBatchBegin', batch);
+          const sw = this.sampleWeights(y[0], args.classWeight, w);
+          const loss = this.step(x, y, sw, mixSeeds(seed, this.optimizer.iterations));
+          if (sw && sw !== w) sw.dispose();
+          await emit('onBatchEnd', batch, { ...this.logs(), batchLoss: loss });
+          batch++;
+        };
+        if (iterable) {
+          for await (const b of xIn as AsyncIterable<Batch>) {
+            if (!b.y) throw new ArgumentError('fit: the dataset must yield {x, y} batches');
+            await runBatch(asList(b.x), asList(b.y), b.sampleWeight);
+            dispose(b);
+            if (model.stopTraining) break;
+          }
+        } else {
+          const order = shuffle ? new Generator(mixSeeds(seed, epoch)).permutation(nTrain!) : o.arange(nTrain!);
+          const orderData = order.dataSync();
+          order.dispose();
+          for (let start = 0; start < nTrain! && !model.stopTraining; start += batchSize) {
+            const idx = o.tensor(orderData.subarray(start, Math.min(start + batchSize, nTrain!)) as Int32Array);
+            const take = (t: Tensor) => o.gather(t, idx, 0);
+            const xb = trainX.map(take), yb = trainY.map(take), wb = trainW ? take(trainW) : undefined;
+            await runBatch(xb, yb, wb);
+            dispose([idx, xb, yb, wb]);
+          }
+        }
+        const logs = this.logs();
+        if (validation) Object.assign(logs, await this.evaluateLogs(validation, batchSize, 'val_'));
+        await emit('onEpochEnd', epoch, logs);
+      }
+      await emit('onTrainEnd');
+    } finally {
+      dispose(owned);
+    }
+    return history;
+  }
+
+  /** Loss and metrics over data, in inference mode, with keys prefixed (e.g. 'val_'). */
+  private async evaluateLogs(data: { x: Tensor[]; y: Tensor[]; w?: Tensor } | AsyncIterable<Batch> | Iterable<Batch>, batchSize: number, prefix: string): Promise<Logs> {
+    this.resetMetrics();
+    const evalBatch = (x: Tensor[], y: Tensor[], w: Tensor | undefined) => {
+      const preds = noGrad(() => tidy(() => asList(this.model.apply(x.length === 1 ? x[0] : x, { training: false }))));
+      const loss = tidy(() => this.totalLoss(y, preds, w, false).item());
+      this.lossTracker.update(loss, x[0].shape[0]);
+      this.updateMetrics(y, preds, w);
+      dispose(preds);
+    };
+    if (isIterableInput(data)) {
+      for await (const b of data as AsyncIterable<Batch>) {
+        if (!b.y) throw new ArgumentError('evaluate: the dataset must yield {x, y} batches');
+        evalBatch(asList(b.x), asList(b.y), b.sampleWeight);
+        dispose(b);
+      }
+    } else {
+      const n = data.x[0].shape[0];
+      for (let start = 0; start < n; start += batchSize) {
+        const part = (t: Tensor) => o.sliceAxis(t, 0, start, Math.min(start + batchSize, n));
+        const xb = data.x.map(part), yb = data.y.map(part), wb = data.w ? part(data.w) : undefined;
+        evalBatch(xb, yb, wb);
+        dispose([xb, yb, wb]);
+      }
+    }
+    const logs = this.logs(prefix);
+    this.resetMetrics();
+    return logs;
+  }
+
+  async evaluate(xIn: TrainingInput, yOrArgs?: Tensor | Tensor[] | EvaluateArgs, maybeArgs?: EvaluateArgs): Promise<Logs> {
+    if (isIterableInput(xIn)) return this.evaluateLogs(xIn, 32, '');
+    if (yOrArgs === undefined) throw new ArgumentError('evaluate: labels y are required when x is a tensor');
+    const args = maybeArgs ?? {};
+    return this.evaluateLogs({ x: asList(xIn as Tensor | Tensor[]), y: asList(yOrArgs as Tensor | Tensor[]), w: args.sampleWeight }, args.batchSize ?? 32, '');
+  }
+
+  static predict(model: Model, x: Tensor | Tensor[], { batchSize = 32 }: PredictArgs = {}): Tensor | Tensor[] {
+    const xs = asList(x);
+    const n = xs[0].shape[0];
+    const chunks: Tensor[][] = [];
+    for (let start = 0; start < n; start += batchSize) {
+      chunks.push(noGrad(() => tidy(() => asList(model.apply(xs.length === 1 ? o.sliceAxis(xs[0], 0, start, start + batchSize) : xs.map((t) => o.sliceAxis(t, 0, start, start + batchSize)), { training: false })))));
+    }
+    if (chunks.length === 0) throw new ArgumentError(`predict: x has no samples (shape ${fmtShape(xs[0].shape)})`);
+    const outs = chunks[0].map((_, i) => {
+      const parts = chunks.map((c) => c[i]);
+      const joined = parts.length === 1 ? parts[0] : o.concat(parts, 0);
+      if (joined !== parts[0]) dispose(parts);
+      return joined;
+    });
+    return Array.isArray(x) || outs.length > 1 ? outs : outs[0];
+  }
+}
