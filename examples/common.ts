@@ -1,5 +1,5 @@
 // Argument parsing and the final report shared by the examples.
-import { getBackend } from '../src/index.js';
+import { getBackend, type Model, type Tensor } from '../src/index.js';
 
 export function parseExampleArgs(defaults: { epochs: number }): { epochs: number; json: boolean; verbose: 0 | 'auto' } {
   const args = process.argv.slice(2);
@@ -18,4 +18,22 @@ export function report(json: boolean, figures: Record<string, string | number>):
     return;
   }
   console.log(Object.entries(all).map(([k, v]) => `${k}: ${typeof v === 'number' ? Number(v.toFixed(4)) : v}`).join('\n'));
+}
+
+/**
+ * Compiles with Adam + sparse categorical cross-entropy, fits on the whole training set (as the Keras/TF
+ * quickstarts do), shows the test figures after each epoch, and reports the final test evaluation.
+ */
+export async function trainAndReport(
+  name: string, model: Model, data: { train: { x: Tensor; y: Tensor }; test: { x: Tensor; y: Tensor } },
+  { epochs, json, verbose, batchSize }: { epochs: number; json: boolean; verbose: 0 | 'auto'; batchSize: number },
+): Promise<void> {
+  if (!json) model.summary();
+  model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  const start = performance.now();
+  await model.fit(data.train.x, data.train.y, { epochs, batchSize, validationData: [data.test.x, data.test.y], verbose, seed: 42 });
+  const seconds = (performance.now() - start) / 1000;
+  const { loss, accuracy } = await model.evaluate(data.test.x, data.test.y, { batchSize: 256 });
+  const trained = data.train.x.shape[0] * epochs;
+  report(json, { example: name, testAccuracy: accuracy, testLoss: loss, epochs, seconds, secondsPerEpoch: seconds / epochs, samplesPerSec: trained / seconds });
 }

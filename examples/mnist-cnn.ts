@@ -1,7 +1,7 @@
 // MNIST CNN: Conv 32 -> max-pool -> Conv 64 -> max-pool -> Flatten -> Dropout 0.5 -> Dense 10 softmax
 // (the Keras example), Adam, batch 128. `--epochs N` (default 3), `--json` for a final JSON line.
 import * as c from '../src/index.js';
-import { parseExampleArgs, report } from './common.js';
+import { parseExampleArgs, trainAndReport } from './common.js';
 
 const { epochs, json, verbose } = parseExampleArgs({ epochs: 3 });
 const { train, test } = await c.datasets.mnist({ flatten: false });
@@ -15,11 +15,4 @@ const model = new c.Sequential([
   c.layers.dropout({ rate: 0.5 }),
   c.layers.dense({ units: 10, activation: 'softmax' }),
 ]);
-if (!json) model.summary();
-model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-
-const start = performance.now();
-await model.fit(train.x, train.y, { epochs, batchSize: 128, validationSplit: 0.1, verbose, seed: 42 });
-const seconds = (performance.now() - start) / 1000;
-const { loss, accuracy } = await model.evaluate(test.x, test.y, { batchSize: 256 });
-report(json, { example: 'mnist-cnn', testAccuracy: accuracy, testLoss: loss, epochs, seconds, samplesPerSec: (train.x.shape[0] * 0.9 * epochs) / seconds });
+await trainAndReport('mnist-cnn', model, { train, test }, { epochs, json, verbose, batchSize: 128 });
