@@ -41,6 +41,11 @@ export interface Backend {
   free(buffer: unknown): void;
   readonly kernels: KernelTable;
   readonly fused: FusedKernelTable;
+  /**
+   * When true, the broadcasting primitives (binary ops, comparisons, where) may receive a one-element
+   * input as is, and must repeat it; otherwise the dispatcher expands it to the output shape first.
+   */
+  readonly broadcastsScalars?: boolean;
 }
 
 const registry = new Map<string, { factory: () => Backend; priority: number; instance?: Backend }>();

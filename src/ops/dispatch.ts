@@ -92,6 +92,7 @@ function materialize(t: Tensor, backend: Backend, shape: Shape, temps: Tensor[])
     temps.push(src);
   }
   if (shapesEqual(src.shape, shape) && src.isContiguous) return argOf(src, backend);
+  if (src.size === 1 && backend.broadcastsScalars) return { buffer: src.storage.buffer, dtype: src.dtype, shape: [], strides: [], offset: src.offset };
   const copy = requireKernel(backend, 'copy');
   const outInfo = { shape, dtype: src.dtype };
   const buffer = invoke(backend, 'copy', false, copy, [argOf(src, backend, shape, broadcastStrides(src, shape))], outInfo, {}, () => 0);

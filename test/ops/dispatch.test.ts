@@ -71,3 +71,14 @@ test('a gradient pass is metered like the forward pass', () => {
   const flops = events.filter((e) => e.op === 'matmul').map((e) => e.flops);
   assert.deepEqual(flops, [2 * 3 * 4 * 2, 2 * 4 * 3 * 2], 'forward and backward matmul');
 });
+
+test('a one-element operand is passed as is to a backend that broadcasts scalars (no copy kernel)', () => {
+  const x = c.ones([4, 3]);
+  const { events, result } = capture(() => c.mul(x, 2));
+  assert.deepEqual(events.map((e) => e.op), ['mul']);
+  assert.deepEqual(events[0].inputs.map((i) => [...i.shape]), [[4, 3], []]);
+  assert.deepEqual(result.toArray(), [[2, 2, 2], [2, 2, 2], [2, 2, 2], [2, 2, 2]]);
+  // where with a scalar condition and scalar branch, and a scalar view into a larger buffer.
+  const picked = c.where(c.scalar(true), c.slice(c.arange(6).cast('float32'), [4], [1]), x);
+  assert.deepEqual(picked.toArray(), [[4, 4, 4], [4, 4, 4], [4, 4, 4], [4, 4, 4]]);
+});

@@ -56,33 +56,36 @@ export function unaryKernel(op: UnaryOp): Kernel<Record<string, never>> {
 export function binaryKernel(op: BinaryOp | CompareOp): Kernel<Record<string, never>> {
   return ([aa, ba], oa) => {
     const a = elements(aa), b = elements(ba), o = buf(oa), n = o.length;
+    // A one-element operand is repeated (stride 0) rather than materialised (Backend.broadcastsScalars).
+    const sa = a.length === 1 ? 0 : 1, sb = b.length === 1 ? 0 : 1;
     switch (op) {
-      case 'add': for (let i = 0; i < n; i++) o[i] = a[i] + b[i]; break;
-      case 'sub': for (let i = 0; i < n; i++) o[i] = a[i] - b[i]; break;
-      case 'mul': for (let i = 0; i < n; i++) o[i] = a[i] * b[i]; break;
+      case 'add': for (let i = 0, ia = 0, ib = 0; i < n; i++, ia += sa, ib += sb) o[i] = a[ia] + b[ib]; break;
+      case 'sub': for (let i = 0, ia = 0, ib = 0; i < n; i++, ia += sa, ib += sb) o[i] = a[ia] - b[ib]; break;
+      case 'mul': for (let i = 0, ia = 0, ib = 0; i < n; i++, ia += sa, ib += sb) o[i] = a[ia] * b[ib]; break;
       case 'div':
-        if (oa.dtype === 'int32') for (let i = 0; i < n; i++) o[i] = Math.floor(a[i] / b[i]);
-        else for (let i = 0; i < n; i++) o[i] = a[i] / b[i];
+        if (oa.dtype === 'int32') for (let i = 0, ia = 0, ib = 0; i < n; i++, ia += sa, ib += sb) o[i] = Math.floor(a[ia] / b[ib]);
+        else for (let i = 0, ia = 0, ib = 0; i < n; i++, ia += sa, ib += sb) o[i] = a[ia] / b[ib];
         break;
-      case 'pow': for (let i = 0; i < n; i++) o[i] = Math.pow(a[i], b[i]); break;
+      case 'pow': for (let i = 0, ia = 0, ib = 0; i < n; i++, ia += sa, ib += sb) o[i] = Math.pow(a[ia], b[ib]); break;
       // NaN propagates through maximum/minimum, as in NumPy.
-      case 'maximum': for (let i = 0; i < n; i++) o[i] = a[i] >= b[i] ? a[i] : b[i] > a[i] ? b[i] : NaN; break;
-      case 'minimum': for (let i = 0; i < n; i++) o[i] = a[i] <= b[i] ? a[i] : b[i] < a[i] ? b[i] : NaN; break;
-      case 'equal': for (let i = 0; i < n; i++) o[i] = a[i] === b[i] ? 1 : 0; break;
-      case 'notEqual': for (let i = 0; i < n; i++) o[i] = a[i] !== b[i] ? 1 : 0; break;
-      case 'less': for (let i = 0; i < n; i++) o[i] = a[i] < b[i] ? 1 : 0; break;
-      case 'lessEqual': for (let i = 0; i < n; i++) o[i] = a[i] <= b[i] ? 1 : 0; break;
-      case 'greater': for (let i = 0; i < n; i++) o[i] = a[i] > b[i] ? 1 : 0; break;
-      case 'greaterEqual': for (let i = 0; i < n; i++) o[i] = a[i] >= b[i] ? 1 : 0; break;
-      case 'logicalAnd': for (let i = 0; i < n; i++) o[i] = a[i] && b[i] ? 1 : 0; break;
-      case 'logicalOr': for (let i = 0; i < n; i++) o[i] = a[i] || b[i] ? 1 : 0; break;
+      case 'maximum': for (let i = 0, ia = 0, ib = 0; i < n; i++, ia += sa, ib += sb) o[i] = a[ia] >= b[ib] ? a[ia] : b[ib] > a[ia] ? b[ib] : NaN; break;
+      case 'minimum': for (let i = 0, ia = 0, ib = 0; i < n; i++, ia += sa, ib += sb) o[i] = a[ia] <= b[ib] ? a[ia] : b[ib] < a[ia] ? b[ib] : NaN; break;
+      case 'equal': for (let i = 0, ia = 0, ib = 0; i < n; i++, ia += sa, ib += sb) o[i] = a[ia] === b[ib] ? 1 : 0; break;
+      case 'notEqual': for (let i = 0, ia = 0, ib = 0; i < n; i++, ia += sa, ib += sb) o[i] = a[ia] !== b[ib] ? 1 : 0; break;
+      case 'less': for (let i = 0, ia = 0, ib = 0; i < n; i++, ia += sa, ib += sb) o[i] = a[ia] < b[ib] ? 1 : 0; break;
+      case 'lessEqual': for (let i = 0, ia = 0, ib = 0; i < n; i++, ia += sa, ib += sb) o[i] = a[ia] <= b[ib] ? 1 : 0; break;
+      case 'greater': for (let i = 0, ia = 0, ib = 0; i < n; i++, ia += sa, ib += sb) o[i] = a[ia] > b[ib] ? 1 : 0; break;
+      case 'greaterEqual': for (let i = 0, ia = 0, ib = 0; i < n; i++, ia += sa, ib += sb) o[i] = a[ia] >= b[ib] ? 1 : 0; break;
+      case 'logicalAnd': for (let i = 0, ia = 0, ib = 0; i < n; i++, ia += sa, ib += sb) o[i] = a[ia] && b[ib] ? 1 : 0; break;
+      case 'logicalOr': for (let i = 0, ia = 0, ib = 0; i < n; i++, ia += sa, ib += sb) o[i] = a[ia] || b[ib] ? 1 : 0; break;
     }
   };
 }
 
 export const where: Kernel<Record<string, never>> = ([ca, aa, ba], oa) => {
   const c = elements(ca), a = elements(aa), b = elements(ba), o = buf(oa);
-  for (let i = 0; i < o.length; i++) o[i] = c[i] ? a[i] : b[i];
+  const sc = c.length === 1 ? 0 : 1, sa = a.length === 1 ? 0 : 1, sb = b.length === 1 ? 0 : 1;
+  for (let i = 0, ic = 0, ia = 0, ib = 0; i < o.length; i++, ic += sc, ia += sa, ib += sb) o[i] = c[ic] ? a[ia] : b[ib];
 };
 
 export const cast: Kernel<PrimitiveParams['cast']> = ([xa], oa, { dtype }) => {

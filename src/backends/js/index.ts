@@ -30,6 +30,7 @@ export function createJsBackend(): Backend {
     free: () => {},
     kernels: kernels(),
     fused: { softmax, logSoftmax },
+    broadcastsScalars: true,
   };
 }
 
