@@ -5,6 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Tensor } from '../tensor/tensor.js';
+import { dispose } from '../tensor/storage.js';
 import { ArgumentError } from '../errors.js';
 import { Layer, layerFromConfig, type LayerConfig } from '../nn/layer.js';
 import { Model } from '../train/model.js';
@@ -19,7 +20,7 @@ export interface ModelManifest {
   version: number;
   model: { className: string; config: LayerConfig };
   /** compile() arguments that can be restored by name, when the model was compiled with named ones. */
-  training?: { optimizer: unknown; loss: unknown; metrics?: unknown; lossWeights?: unknown };
+  training?: { optimizer: unknown; loss: unknown; metrics?: unknown; weightedMetrics?: unknown; lossWeights?: unknown };
   files: Record<string, { sha256: string; bytes: number }>;
 }
 
@@ -43,8 +44,15 @@ export async function saveModel(model: Model, dir: string): Promise<void> {
   const optimizer = model.optimizer;
   if (optimizer) {
     const state = optimizer.getState();
-    const slots = new Map(state.slots.map((t, i) => [`slot_${String(i).padStart(5, '0')}`, t]));
-    await write('optimizer.safetensors', serializeSafetensors(slots, { iterations: String(state.iterations), config: JSON.stringify(optimizer.getConfig()) }));
+    try {
+      // Slots are keyed by where they live in the optimizer's state ('0/mu/1': chain position / field /
+      // parameter), so that loading into another kind of optimizer is detected rather than misassigned.
+      const names = state.slotNames?.length === state.slots.length ? state.slotNames.map((n) => n || '.') : state.slots.map((_, i) => `slot_${String(i).padStart(5, '0')}`);
+      const slots = new Map(state.slots.map((t, i) => [names[i], t]));
+      await write('optimizer.safetensors', serializeSafetensors(slots, { iterations: String(state.iterations), config: JSON.stringify(optimizer.getConfig()), slotNames: JSON.stringify(names) }));
+    } finally {
+      dispose(state.slots);
+    }
   }
   const manifest: ModelManifest = {
     format: MODEL_FORMAT,
@@ -73,16 +81,28 @@ function parseManifest(text: string, dir: string): ModelManifest {
   } catch (e) {
     throw new FormatError(`loadModel: ${join(dir, 'model.json')} is not valid JSON: ${(e as Error).message}`);
   }
-  if (m?.format !== MODEL_FORMAT) throw new FormatError(`loadModel: ${join(dir, 'model.json')} is not a Candor model (format '${String(m?.format)}')`);
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(m) || m.format !== MODEL_FORMAT) throw new FormatError(`loadModel: ${join(dir, 'model.json')} is not a Candor model (format '${String(isObject(m) ? m.format : m)}')`);
+  if (!Number.isInteger(m.version) || m.version < 1) throw new FormatError(`loadModel: ${join(dir, 'model.json')} has no valid format version (got ${JSON.stringify(m.version)})`);
   if (m.version > MODEL_FORMAT_VERSION) throw new FormatError(`loadModel: model format version ${m.version} is newer than this Candor reads (${MODEL_FORMAT_VERSION})`);
-  if (typeof m.model?.className !== 'string' || typeof m.files !== 'object') throw new FormatError(`loadModel: ${join(dir, 'model.json')} lacks the model config or file list`);
+  if (!isObject(m.model) || typeof m.model.className !== 'string' || !isObject(m.model.config) || !isObject(m.files)) {
+    throw new FormatError(`loadModel: ${join(dir, 'model.json')} lacks the model config or file list`);
+  }
+  for (const [name, f] of Object.entries(m.files)) {
+    if (!isObject(f) || typeof f.sha256 !== 'string' || !Number.isInteger(f.bytes)) throw new FormatError(`loadModel: ${join(dir, 'model.json')} has a malformed entry for ${name}`);
+  }
   return m;
 }
 
 /** Loads a model saved by saveModel: same architecture and weights and, if it was compiled, the same optimizer state. */
 export async function loadModel(dir: string): Promise<Model> {
   const manifest = parseManifest(new TextDecoder().decode(await readFileBytes(join(dir, 'model.json'))), dir);
-  const layer: Layer = layerFromConfig(manifest.model);
+  let layer: Layer;
+  try {
+    layer = layerFromConfig(manifest.model);
+  } catch (e) {
+    throw new FormatError(`loadModel: the architecture in ${join(dir, 'model.json')} cannot be rebuilt: ${(e as Error).message}`);
+  }
   if (!(layer instanceof Model)) throw new FormatError(`loadModel: ${dir} holds a ${manifest.model.className}, not a model`);
   const model = layer;
   const { tensors } = parseSafetensors(await readChecked(dir, 'weights.safetensors', manifest));
@@ -100,8 +120,28 @@ export async function loadModel(dir: string): Promise<Model> {
     model.compile(manifest.training as Parameters<Model['compile']>[0]);
     if (manifest.files['optimizer.safetensors']) {
       const opt = parseSafetensors(await readChecked(dir, 'optimizer.safetensors', manifest));
-      const slots = [...opt.tensors.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, t]) => t);
-      model.optimizer!.setState({ iterations: Number(opt.metadata.iterations), slots }, model.trainableWeights.map((v) => v.value));
+      try {
+        const iterations = Number(opt.metadata.iterations);
+        let names: string[];
+        try {
+          names = opt.metadata.slotNames === undefined ? [...opt.tensors.keys()].sort() : (JSON.parse(opt.metadata.slotNames) as string[]);
+        } catch {
+          throw new FormatError(`loadModel: ${join(dir, 'optimizer.safetensors')} has malformed slotNames metadata`);
+        }
+        if (!Array.isArray(names) || names.length !== opt.tensors.size || !names.every((n) => opt.tensors.has(n))) {
+          throw new FormatError(`loadModel: ${join(dir, 'optimizer.safetensors')} lists slots [${String(names)}] but holds [${[...opt.tensors.keys()].join(', ')}]`);
+        }
+        // An optimizer saved before its first update has no slots yet: nothing to restore.
+        if (names.length > 0 || iterations > 0) {
+          const named = opt.metadata.slotNames !== undefined && names.every((n) => !/^slot_\d{5}$/.test(n));
+          model.optimizer!.setState(
+            { iterations, slots: names.map((n) => opt.tensors.get(n)!), ...(named ? { slotNames: names.map((n) => (n === '.' ? '' : n)) } : {}) },
+            model.trainableWeights.map((v) => v.value),
+          );
+        }
+      } finally {
+        dispose([...opt.tensors.values()]);
+      }
     }
   }
   return model;

@@ -11,7 +11,7 @@ import { add } from '../ops/elementwise.js';
 import { Variable } from './variable.js';
 import { getInitializer, type InitializerSpec } from './initializers.js';
 import { getRegularizer, type RegularizerSpec } from './regularizers.js';
-import { snake, uniqueName } from './names.js';
+import { reserveName, snake, uniqueName } from './names.js';
 
 /** A shape whose unknown dimensions (the batch, usually) are null. */
 export type SymShape = readonly (number | null)[];
@@ -86,7 +86,12 @@ export abstract class Layer {
   readonly inboundNodes: Node[] = [];
 
   constructor(args: LayerArgs = {}) {
-    this.name = args.name ?? uniqueName(snake(this.className));
+    // Default names come from the registered class name ('dense_1'), or, for a subclass that declares
+    // none (a user's `class Encoder extends Model`), from the JS class name ('encoder'), as Keras does.
+    const ctor = this.constructor as typeof Layer;
+    const own = Object.prototype.hasOwnProperty.call(ctor, 'className') || !ctor.name ? this.className : ctor.name;
+    if (args.name) reserveName(args.name);
+    this.name = args.name ?? uniqueName(snake(own));
     this.trainable = args.trainable ?? true;
     this.dtype = args.dtype ?? 'float32';
     if (args.batchInputShape) this.batchInputShape = [...args.batchInputShape];

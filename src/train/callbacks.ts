@@ -173,26 +173,38 @@ export class ReduceLROnPlateau implements Callback {
   }
 }
 
+/** What fit() rejects with when TerminateOnNaN({ raise: true }) stopped training. */
 export class NaNLossError extends CandorError {}
 
-/** Stops training when the loss becomes NaN or infinite, with a message saying where. */
+/**
+ * Stops training when the loss becomes NaN or infinite, with a message saying where (printed to stderr
+ * and kept in `message`). As in Keras, fit() then returns normally; with { raise: true } it rejects with
+ * a NaNLossError instead, once training has wound down (callbacks' onTrainEnd ran, batches were freed).
+ */
 export class TerminateOnNaN implements Callback {
   private model?: Model;
   private epoch = 0;
   message?: string;
+  constructor(private readonly args: { raise?: boolean } = {}) {}
   setModel(model: Model): void {
     this.model = model;
+  }
+  onTrainBegin(): void {
+    this.message = undefined;
   }
   onEpochBegin(epoch: number): void {
     this.epoch = epoch;
   }
   onBatchEnd(batch: number, logs: Logs): void {
-    const loss = logs.loss;
-    if (loss !== undefined && !Number.isFinite(loss)) {
+    const loss = logs.batchLoss ?? logs.loss;
+    if (loss !== undefined && !Number.isFinite(loss) && this.message === undefined) {
       this.message = `TerminateOnNaN: loss became ${loss} at epoch ${this.epoch + 1}, batch ${batch + 1}; training stopped. Lower the learning rate, check inputs for NaN/Inf, or clip gradients (clipnorm).`;
       console.error(`\n${this.message}`);
       this.model!.stopTraining = true;
     }
+  }
+  onTrainEnd(): void {
+    if (this.args.raise && this.message !== undefined) throw new NaNLossError(this.message);
   }
 }
 

@@ -2,7 +2,7 @@
 // tensors, and the Keras-like config (layers with their inbound nodes) that rebuilds it.
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, ShapeError } from '../errors.js';
-import { Layer, Node, SymbolicTensor, layerFromConfig, type CallContext, type LayerConfig } from '../nn/layer.js';
+import { Layer, Node, SymbolicTensor, formatSymShape, layerFromConfig, type CallContext, type LayerConfig } from '../nn/layer.js';
 import { InputLayer } from '../nn/input.js';
 
 /** Nodes that lead from `inputs` to `outputs`, each after the nodes producing its inputs. */
@@ -30,12 +30,14 @@ export function topologicalNodes(inputs: readonly SymbolicTensor[], outputs: rea
 
 /** Runs the nodes on real tensors bound to the inputs; returns the output tensors. */
 export function runGraph(nodes: readonly Node[], inputs: readonly SymbolicTensor[], outputs: readonly SymbolicTensor[], values: readonly Tensor[], ctx: CallContext): Tensor[] {
-  if (values.length !== inputs.length) throw new ArgumentError(`Model: expected ${inputs.length} input tensors, got ${values.length}`);
+  if (values.length !== inputs.length) {
+    throw new ArgumentError(`Model: expects ${inputs.length} input${inputs.length > 1 ? 's' : ''} (${inputs.map((s) => `'${s.name}' ${formatSymShape(s.shape)}`).join(', ')}), got ${values.length} tensor${values.length > 1 ? 's' : ''}`);
+  }
   const bound = new Map<number, Tensor>();
   inputs.forEach((s, i) => {
     const v = values[i];
     const ok = v.rank === s.rank && s.shape.every((d, j) => d === null || d === v.shape[j]);
-    if (!ok) throw new ShapeError(`Model input '${s.name}' expects shape (${s.shape.map((d) => d ?? 'None').join(', ')}), got [${v.shape.join(', ')}]`);
+    if (!ok) throw new ShapeError(`Model input '${s.name}' expects input ${formatSymShape(s.shape)}, got ${formatSymShape(v.shape)}`);
     bound.set(s.id, v);
   });
   for (const node of nodes) {

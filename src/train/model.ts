@@ -42,6 +42,11 @@ export class Model extends Layer {
     return this.outputs.length > 0;
   }
 
+  /** The layer calls of a functional model, in execution order (empty for other models). */
+  get graphNodes(): readonly Node[] {
+    return this.nodes;
+  }
+
   /** The layers of the model in call order (functional), or the Layer-valued fields (subclass models). */
   get layers(): Layer[] {
     if (this.isFunctional) {
@@ -101,7 +106,9 @@ export class Model extends Layer {
     if (!args || !this.trainer) return undefined;
     const plain = (v: unknown): boolean => v === undefined || typeof v === 'string' || typeof v === 'number' || (Array.isArray(v) ? v.every(plain) : typeof v === 'object' && v !== null && Object.values(v).every((x) => typeof x !== 'function' && plain(x)));
     const optimizer = this.trainer.optimizer.getConfig();
-    return plain(args.loss) && plain(args.metrics) ? { optimizer, loss: args.loss, metrics: args.metrics, lossWeights: args.lossWeights } : undefined;
+    return plain(args.loss) && plain(args.metrics) && plain(args.weightedMetrics)
+      ? { optimizer, loss: args.loss, metrics: args.metrics, weightedMetrics: args.weightedMetrics, lossWeights: args.lossWeights }
+      : undefined;
   }
 
   /** Writes architecture, weights and optimizer state under dir (see io/model-io.ts). */
@@ -119,11 +126,12 @@ export class Model extends Layer {
     return this.trainer?.optimizer;
   }
 
-  fit(x: TrainingInput, y?: Tensor | Tensor[] | FitArgs, args?: FitArgs): Promise<History> {
+  /** Trains for `epochs`; every error (not compiled, bad shapes) is a rejection of the returned promise. */
+  async fit(x: TrainingInput, y?: Tensor | Tensor[] | FitArgs, args?: FitArgs): Promise<History> {
     return this.compiled('fit').fit(x, y, args);
   }
 
-  evaluate(x: TrainingInput, y?: Tensor | Tensor[] | EvaluateArgs, args?: EvaluateArgs): Promise<Record<string, number>> {
+  async evaluate(x: TrainingInput, y?: Tensor | Tensor[] | EvaluateArgs, args?: EvaluateArgs): Promise<Record<string, number>> {
     return this.compiled('evaluate').evaluate(x, y, args);
   }
 

@@ -6,7 +6,7 @@ const BAR = 20;
 
 function fmtLogs(logs: Logs): string {
   return Object.entries(logs)
-    .filter(([k]) => k !== 'batch' && k !== 'size')
+    .filter(([k]) => k !== 'batch' && k !== 'size' && k !== 'batchLoss')
     .sort(([a], [b]) => (a.startsWith('val_') === b.startsWith('val_') ? a.localeCompare(b) : a.startsWith('val_') ? 1 : -1))
     .map(([k, v]) => `${k}: ${Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(4) : v.toExponential(3)}`)
     .join(' - ');

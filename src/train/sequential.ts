@@ -1,5 +1,6 @@
 // Sequential: a plain stack of single-input, single-output layers. Once the input shape is known (the
-// first layer's inputShape), each added layer is built at once, so summary() works before any data.
+// first layer's inputShape, an InputLayer, or the first call's input), each layer is built at once, so
+// summary() shows shapes and the saved config rebuilds the model with its weights.
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../errors.js';
 import { Layer, SymbolicTensor, layerFromConfig, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../nn/layer.js';
@@ -9,6 +10,8 @@ import { Model } from './model.js';
 export class Sequential extends Model {
   static override readonly className: string = 'Sequential';
   private readonly stack: Layer[] = [];
+  /** The symbolic input once the input shape is known, and the output of the last layer added. */
+  private symbolicInput?: SymbolicTensor;
   private symbolic?: SymbolicTensor;
 
   constructor(layersOrArgs: Layer[] | (LayerArgs & { layers?: Layer[] }) = []) {
@@ -20,11 +23,11 @@ export class Sequential extends Model {
   add(layer: Layer): void {
     if (layer instanceof InputLayer) {
       if (this.stack.length > 0) throw new ArgumentError(`Sequential '${this.name}': an InputLayer can only come first`);
-      this.symbolic = layer.output;
+      this.symbolic = this.symbolicInput = layer.output;
       return;
     }
     if (this.stack.length === 0 && !this.symbolic && layer.batchInputShape) {
-      this.symbolic = input({ shape: layer.batchInputShape.slice(1), batchSize: layer.batchInputShape[0] ?? undefined, dtype: layer.dtype });
+      this.symbolic = this.symbolicInput = input({ shape: layer.batchInputShape.slice(1), batchSize: layer.batchInputShape[0] ?? undefined, dtype: layer.dtype });
     }
     if (this.symbolic) {
       const out = layer.apply(this.symbolic);
@@ -39,7 +42,7 @@ export class Sequential extends Model {
   pop(): Layer {
     const layer = this.stack.pop();
     if (!layer) throw new ArgumentError(`Sequential '${this.name}': no layers to pop`);
-    this.symbolic = this.stack.length ? (this.stack[this.stack.length - 1].inboundNodes.at(-1)?.outputs[0] ?? this.symbolic) : undefined;
+    this.symbolic = this.stack.length ? (this.stack[this.stack.length - 1].inboundNodes.at(-1)?.outputs[0] ?? this.symbolic) : this.symbolicInput;
     return layer;
   }
 
@@ -53,10 +56,28 @@ export class Sequential extends Model {
 
   override call(inputs: Tensor | Tensor[], ctx: CallContext): Tensor | Tensor[] {
     if (this.stack.length === 0) throw new ArgumentError(`Sequential '${this.name}': the model has no layers`);
+    if (!this.symbolicInput && !Array.isArray(inputs)) this.buildFrom(inputs.shape);
     let x = inputs;
     for (const layer of this.stack) x = layer.apply(x, ctx);
     this.built = true;
     return x;
+  }
+
+  /**
+   * Keras' deferred build: the first call fixes the input shape (batch left free) and the layers are
+   * built on it symbolically, so summary() shows output shapes and getConfig() records the shape.
+   */
+  private buildFrom(shape: readonly number[]): void {
+    const first = this.stack[0];
+    const start = input({ shape: shape.slice(1), dtype: first.dtype });
+    let sym: SymbolicTensor = start;
+    for (const layer of this.stack) {
+      const out: SymbolicTensor | SymbolicTensor[] = layer.apply(sym);
+      if (Array.isArray(out)) throw new ArgumentError(`Sequential '${this.name}': layer '${layer.name}' has several outputs; use the functional API`);
+      sym = out;
+    }
+    this.symbolicInput = start;
+    this.symbolic = sym;
   }
 
   override computeOutputShape(inputShape: SymShape | SymShape[]): SymShape | SymShape[] {
@@ -66,16 +87,19 @@ export class Sequential extends Model {
   }
 
   override getConfig(): LayerConfig {
-    return {
-      name: this.name,
-      trainable: this.trainable,
-      layers: this.stack.map((l) => ({ className: l.className, config: l.getConfig() })),
-    };
+    const layers = this.stack.map((l) => ({ className: l.className, config: l.getConfig() }));
+    // The input shape when the first layer does not carry it (an InputLayer, or learnt at the first
+    // call), so that fromConfig builds the layers and a saved model's weights have somewhere to go.
+    const buildInputShape = this.symbolicInput && !this.stack[0]?.batchInputShape ? [...this.symbolicInput.shape] : undefined;
+    return { name: this.name, trainable: this.trainable, layers, ...(buildInputShape ? { buildInputShape } : {}) };
   }
 
   static override fromConfig<T extends Layer>(this: new (args: never) => T, config: LayerConfig): T {
     const entries = config.layers as { className: string; config: LayerConfig }[];
-    return new this({ name: config.name, trainable: config.trainable, layers: entries.map(layerFromConfig) } as never);
+    const shape = config.buildInputShape as SymShape | undefined;
+    const layers = entries.map(layerFromConfig);
+    if (shape) layers.unshift(new InputLayer({ batchInputShape: shape, dtype: layers[0]?.dtype }));
+    return new this({ name: config.name, trainable: config.trainable, layers } as never);
   }
 }
 registerLayer(Sequential);

@@ -1,5 +1,5 @@
-// model.summary(): the Keras table of layers, output shapes and parameter counts.
-import type { Layer, SymShape } from '../nn/layer.js';
+// model.summary(): the Keras table of layers, output shapes and parameter counts, with Keras' "Connected to" column for functional models that branch.
+import type { Layer, Node, SymShape, SymbolicTensor } from '../nn/layer.js';
 import { formatSymShape } from '../nn/layer.js';
 import type { Model } from './model.js';
 
@@ -21,17 +21,55 @@ function outputShapeOf(layer: Layer): string {
   return '?';
 }
 
+/** 'dense[0][0]': the producing layer, its node index and the output index (Keras' notation). */
+function refOf(t: SymbolicTensor): string {
+  const node = t.node!;
+  return `${node.layer.name}[${node.layer.inboundNodes.indexOf(node)}][${node.outputs.indexOf(t)}]`;
+}
+
+/**
+ * Keras' test for the plain table: a Sequential or subclass model, or a functional chain (one input,
+ * one output, every call with one input, no layer called twice, no tensor used twice). Others get the
+ * "Connected to" column.
+ */
+function isSequentialLike(model: Model, nodes: readonly Node[]): boolean {
+  if (!model.isFunctional) return true;
+  if (model.inputs.length > 1 || model.outputs.length > 1) return false;
+  const layers = new Set<Layer>(), consumed = new Set<number>();
+  for (const node of nodes) {
+    if (node.inputs.length > 1 || layers.has(node.layer)) return false;
+    layers.add(node.layer);
+    for (const t of node.inputs) {
+      if (consumed.has(t.id)) return false;
+      consumed.add(t.id);
+    }
+  }
+  return true;
+}
+
 export function summaryText(model: Model, outputShapes?: Map<Layer, SymShape | SymShape[]>): string {
-  const widths = [32, 26, 15];
-  const row = (cells: string[]) => `│ ${cells[0].padEnd(widths[0] - 2)} │ ${cells[1].padEnd(widths[1] - 2)} │ ${cells[2].padStart(widths[2] - 2)} │`;
-  const rule = (l: string, m: string, r: string) => l + widths.map((w) => '─'.repeat(w)).join(m) + r;
-  const lines = [`Model: "${model.name}"`, rule('┌', '┬', '┐'), row(['Layer (type)', 'Output Shape', 'Param #']), rule('├', '┼', '┤')];
+  const nodes = model.isFunctional ? model.graphNodes : [];
+  const connected = !isSequentialLike(model, nodes);
   const layers = model.layers.filter((l) => l.className !== 'InputLayer' || model.isFunctional);
-  layers.forEach((layer, i) => {
+  const header = ['Layer (type)', 'Output Shape', 'Param #', ...(connected ? ['Connected to'] : [])];
+  const rows = layers.map((layer) => {
     const shape = outputShapes?.get(layer);
     const shapeText = shape ? (Array.isArray(shape[0]) ? `[${(shape as SymShape[]).map(formatSymShape).join(', ')}]` : formatSymShape(shape as SymShape)) : outputShapeOf(layer);
-    lines.push(row([`${layer.name} (${layer.className})`, shapeText, count(layer.built ? layer.countParams() : 0)]));
-    if (i < layers.length - 1) lines.push(rule('├', '┼', '┤'));
+    const cells = [`${layer.name} (${layer.className})`, shapeText, layer.built ? count(layer.countParams()) : '0 (unbuilt)'];
+    if (connected) {
+      const inbound = nodes.filter((n) => n.layer === layer).flatMap((n) => n.inputs.map(refOf));
+      cells.push(inbound.length ? inbound.join(', ') : '-');
+    }
+    return cells;
+  });
+  // Keras' widths, widened where a cell would not fit (a long layer name or shape).
+  const widths = [32, 26, 15, 22].slice(0, header.length).map((w, i) => Math.max(w, ...[header, ...rows].map((r) => r[i].length + 2)));
+  const row = (cells: string[]) => `│${cells.map((c, i) => ` ${i === 2 ? c.padStart(widths[i] - 2) : c.padEnd(widths[i] - 2)} `).join('│')}│`;
+  const rule = (l: string, m: string, r: string) => l + widths.map((w) => '─'.repeat(w)).join(m) + r;
+  const lines = [`Model: "${model.name}"`, rule('┌', '┬', '┐'), row(header), rule('├', '┼', '┤')];
+  rows.forEach((cells, i) => {
+    lines.push(row(cells));
+    if (i < rows.length - 1) lines.push(rule('├', '┼', '┤'));
   });
   lines.push(rule('└', '┴', '┘'));
   const total = model.countParams();

@@ -14,6 +14,8 @@ import { getMetric, type Metric, type MetricSpec } from './metrics.js';
 import { History, type Callback, type Logs } from './callbacks.js';
 import { ProgressDisplay } from './progress.js';
 import type { Model } from './model.js';
+import type { Layer } from '../nn/layer.js';
+import type { Variable } from '../nn/variable.js';
 
 /** A batch as datasets yield it. */
 export interface Batch {
@@ -28,7 +30,10 @@ export interface CompileArgs {
   optimizer: OptimizerSpec;
   /** One loss for all outputs, one per output (list), or by output layer name. */
   loss: LossSpec | LossSpec[] | Record<string, LossSpec>;
-  metrics?: MetricSpec[] | Record<string, MetricSpec[]>;
+  /** Metrics computed without sample or class weights (Keras `metrics`). */
+  metrics?: MetricSpec[] | MetricSpec[][] | Record<string, MetricSpec[]>;
+  /** Metrics weighted by sampleWeight / classWeight (Keras `weighted_metrics`); logged as 'weighted_<name>' when a plain metric has the same name. */
+  weightedMetrics?: MetricSpec[] | MetricSpec[][] | Record<string, MetricSpec[]>;
   lossWeights?: number[] | Record<string, number>;
 }
 
@@ -84,15 +89,18 @@ export class Trainer {
   readonly optimizer: Optimizer;
   private readonly losses: LossFn[];
   private readonly lossWeights: number[];
-  private readonly metricSpecs: MetricSpec[][];
-  private metrics?: Metric[][];
+  private readonly metricSpecs: { spec: MetricSpec; weighted: boolean }[][];
+  private metrics?: { metric: Metric; weighted: boolean; key: string }[][];
   private readonly lossTracker = new MeanTracker();
+  /** Per-output losses (before lossWeights), logged as '<output>_loss' when the model has several outputs. */
+  private readonly outputLossTrackers: MeanTracker[];
   private readonly outputNames: string[];
 
   constructor(private readonly model: Model, args: CompileArgs) {
     this.optimizer = getOptimizer(args.optimizer);
     this.outputNames = model.isFunctional ? model.outputs.map((t) => t.node!.layer.name) : ['output'];
     const n = this.outputNames.length;
+    this.outputLossTrackers = this.outputNames.map(() => new MeanTracker());
     const perOutput = <T>(spec: T | T[] | Record<string, T> | undefined, fallback: T, what: string): T[] => {
       if (spec === undefined) return new Array<T>(n).fill(fallback);
       if (Array.isArray(spec)) {
@@ -103,6 +111,11 @@ export class Trainer {
       if (keys.length > 0 && keys.every((k) => this.outputNames.includes(k))) {
         return this.outputNames.map((name) => (spec as Record<string, T>)[name] ?? fallback);
       }
+      // A plain object that is not a { className, config } nor a metric / loss object: a map by output name with a wrong key.
+      if (keys.length > 0 && Object.getPrototypeOf(spec) === Object.prototype && !('className' in (spec as object)) && !('update' in (spec as object))) {
+        const wrong = keys.filter((k) => !this.outputNames.includes(k));
+        throw new ArgumentError(`compile: ${what} is keyed by output name, but ${wrong.map((k) => `'${k}'`).join(', ')} ${wrong.length > 1 ? 'are not outputs' : 'is not an output'} of model '${model.name}'; outputs: ${this.outputNames.join(', ')}`);
+      }
       return new Array<T>(n).fill(spec as T);
     };
     this.losses = perOutput(args.loss as LossSpec | LossSpec[] | Record<string, LossSpec>, undefined as unknown as LossSpec, 'loss').map((l, i) => {
@@ -110,72 +123,133 @@ export class Trainer {
       return getLoss(l);
     });
     this.lossWeights = perOutput(args.lossWeights, 1, 'lossWeights');
-    const metrics = args.metrics;
-    this.metricSpecs = Array.isArray(metrics) || metrics === undefined
-      ? this.outputNames.map(() => metrics ?? [])
-      : this.outputNames.map((name) => metrics[name] ?? []);
+    // A flat list applies to every output; a list of lists or a map by output name, to each its own.
+    const metricLists = (spec: CompileArgs['metrics'], what: string): MetricSpec[][] =>
+      Array.isArray(spec) && !spec.every(Array.isArray) ? this.outputNames.map(() => spec as MetricSpec[]) : perOutput<MetricSpec[]>(spec as MetricSpec[][] | Record<string, MetricSpec[]> | undefined, [], what);
+    const plain = metricLists(args.metrics, 'metrics');
+    const weighted = metricLists(args.weightedMetrics, 'weightedMetrics');
+    this.metricSpecs = this.outputNames.map((_, i) => [
+      ...plain[i].map((spec) => ({ spec, weighted: false })),
+      ...weighted[i].map((spec) => ({ spec, weighted: true })),
+    ]);
+    // Metrics are made at the first batch (when shapes resolve 'accuracy'); check their names now, so
+    // that a misspelt name fails at compile() as a misspelt loss or optimizer does.
+    for (const specs of this.metricSpecs) for (const { spec } of specs) if (typeof spec === 'string') getMetric(spec);
   }
 
   /** Metric objects, made on first use when the label/prediction shapes are known (to resolve 'accuracy'). */
-  private metricObjects(ys: readonly Tensor[], preds: readonly Tensor[]): Metric[][] {
-    this.metrics ??= this.metricSpecs.map((specs, i) =>
-      specs.map((spec) => getMetric(spec, { lossName: this.losses[i].lossName, yTrueShape: ys[i].shape, yPredShape: preds[i].shape })),
-    );
+  private metricObjects(ys: readonly Tensor[], preds: readonly Tensor[]): { metric: Metric; weighted: boolean; key: string }[][] {
+    this.metrics ??= this.metricSpecs.map((specs, i) => {
+      const made = specs.map(({ spec, weighted }) => ({ metric: getMetric(spec, { lossName: this.losses[i].lossName, yTrueShape: ys[i].shape, yPredShape: preds[i].shape }), weighted }));
+      const plainNames = new Set(made.filter((m) => !m.weighted).map((m) => m.metric.name));
+      return made.map(({ metric, weighted }) => ({ metric, weighted, key: weighted && plainNames.has(metric.name) ? `weighted_${metric.name}` : metric.name }));
+    });
     return this.metrics;
   }
 
   private logs(prefix = ''): Logs {
     const logs: Logs = { [`${prefix}loss`]: this.lossTracker.result() };
     const multi = this.outputNames.length > 1;
+    if (multi) this.outputLossTrackers.forEach((t, i) => (logs[`${prefix}${this.outputNames[i]}_loss`] = t.result()));
     (this.metrics ?? []).forEach((ms, i) => {
-      for (const m of ms) logs[`${prefix}${multi ? `${this.outputNames[i]}_` : ''}${m.name}`] = m.result();
+      for (const m of ms) logs[`${prefix}${multi ? `${this.outputNames[i]}_` : ''}${m.key}`] = m.metric.result();
     });
     return logs;
   }
 
   private resetMetrics(): void {
     this.lossTracker.reset();
-    for (const ms of this.metrics ?? []) for (const m of ms) m.reset();
+    for (const t of this.outputLossTrackers) t.reset();
+    for (const ms of this.metrics ?? []) for (const m of ms) m.metric.reset();
   }
 
-  /** Weighted sum of the per-output losses (plus regularization penalties when training). */
+  /**
+   * Weighted sum of the per-output losses (plus regularization penalties when training). With several
+   * outputs, each output's own loss is added to its tracker (weighted by the batch size).
+   */
   private totalLoss(ys: readonly Tensor[], preds: readonly Tensor[], sampleWeight: Tensor | undefined, regularize: boolean): Tensor {
     if (ys.length !== preds.length) throw new ArgumentError(`loss: the model has ${preds.length} outputs but ${ys.length} label tensors were given`);
     let total: Tensor | undefined;
     preds.forEach((p, i) => {
-      const l = o.mul(this.losses[i](ys[i], p, sampleWeight), this.lossWeights[i]);
+      const own = this.losses[i](ys[i], p, sampleWeight);
+      if (preds.length > 1) this.outputLossTrackers[i].update(own.item(), p.shape[0]);
+      const l = o.mul(own, this.lossWeights[i]);
       total = total ? o.add(total, l) : l;
     });
     const reg = regularize ? this.model.regularizationLoss() : undefined;
     return reg ? o.add(total!, o.cast(reg, total!.dtype)) : total!;
   }
 
+  /** Plain metrics see every sample alike; weighted metrics see the sample (and class) weights, as in Keras. */
   private updateMetrics(ys: readonly Tensor[], preds: readonly Tensor[], sampleWeight?: Tensor): void {
     noGrad(() => tidy(() => {
       this.metricObjects(ys, preds).forEach((ms, i) => {
-        for (const m of ms) m.update(ys[i], preds[i], sampleWeight);
+        for (const m of ms) m.metric.update(ys[i], preds[i], m.weighted ? sampleWeight : undefined);
       });
     }));
   }
 
   /** One optimization step on one batch; returns the batch loss. */
   private step(x: Tensor[], ys: Tensor[], sampleWeight: Tensor | undefined, stepSeed: number): number {
+    this.ensureBuilt(x);
     const weights = this.model.trainableWeights;
     if (weights.length === 0) throw new ArgumentError(`fit: model '${this.model.name}' has no trainable weights`);
+    this.checkTrainableSet(weights);
     let preds: Tensor[] = [];
-    const { value, grads } = valueAndGrad((params: Tensor[]) => {
-      void params; // the params are the weights' own tensors, which the layers read
-      const out = asList(this.model.apply(x.length === 1 ? x[0] : x, { training: true, seed: stepSeed }));
-      preds = keep(out);
-      return this.totalLoss(ys, out, sampleWeight, true);
-    })(weights.map((w) => w.value));
-    const loss = value.item();
-    const updated = this.optimizer.apply(weights.map((w) => w.value), grads);
-    weights.forEach((w, i) => w.assign(updated[i]));
-    this.updateMetrics(ys, preds, sampleWeight);
-    this.lossTracker.update(loss, x[0].shape[0]);
-    dispose([value, grads, preds]);
-    return loss;
+    try {
+      const { value, grads } = valueAndGrad((params: Tensor[]) => {
+        void params; // the params are the weights' own tensors, which the layers read
+        const out = asList(this.model.apply(x.length === 1 ? x[0] : x, { training: true, seed: stepSeed }));
+        preds = keep(out);
+        return this.totalLoss(ys, out, sampleWeight, true);
+      })(weights.map((w) => w.value));
+      try {
+        const loss = value.item();
+        const updated = this.optimizer.apply(weights.map((w) => w.value), grads);
+        weights.forEach((w, i) => w.assign(updated[i]));
+        this.updateMetrics(ys, preds, sampleWeight);
+        this.lossTracker.update(loss, x[0].shape[0]);
+        return loss;
+      } finally {
+        dispose([value, grads]);
+      }
+    } finally {
+      dispose(preds);
+    }
+  }
+
+  /** The trainable weights of the first step; the optimizer's state is laid out for exactly these. */
+  private trainedWeights?: readonly Variable[];
+
+  /**
+   * Setting `trainable` after compile() changes the weights a step updates, which the optimizer's state
+   * no longer matches; Keras asks for compile() again, and so does this message.
+   */
+  private checkTrainableSet(weights: readonly Variable[]): void {
+    const first = this.trainedWeights;
+    if (!first) {
+      this.trainedWeights = [...weights];
+      return;
+    }
+    if (first.length === weights.length && first.every((v, i) => v === weights[i])) return;
+    const now = new Set(weights), before = new Set(first);
+    const frozen = first.filter((v) => !now.has(v)).map((v) => v.name), unfrozen = weights.filter((v) => !before.has(v)).map((v) => v.name);
+    throw new ArgumentError(
+      `fit: the trainable weights of model '${this.model.name}' changed since it was compiled and trained`
+      + `${frozen.length ? ` (no longer trainable: ${frozen.join(', ')})` : ''}${unfrozen.length ? ` (newly trainable: ${unfrozen.join(', ')})` : ''}`
+      + '; call model.compile() again after setting layer.trainable, as in Keras',
+    );
+  }
+
+  /**
+   * Layers make their weights on first call; a model whose layers are not all built yet (a subclass
+   * model, a Sequential without an input shape) is called once in inference mode so that the step
+   * differentiates with respect to every weight, the first step included.
+   */
+  private ensureBuilt(x: Tensor[]): void {
+    const built = (l: Layer): boolean => l.built && l.sublayers().every(built);
+    if (built(this.model)) return;
+    noGrad(() => tidy(() => { this.model.apply(x.length === 1 ? x[0] : x, { training: false }); }));
   }
 
   trainOnBatch(x: Tensor | Tensor[], y: Tensor | Tensor[], sampleWeight?: Tensor): Logs {
@@ -186,9 +260,11 @@ export class Trainer {
 
   private sampleWeights(y: Tensor, classWeight: Record<number, number> | undefined, sampleWeight: Tensor | undefined): Tensor | undefined {
     if (!classWeight) return sampleWeight;
-    const labels = y.rank > 1 && y.shape[y.rank - 1] > 1 ? o.argmax(y, -1) : o.reshape(o.cast(y, 'int32'), [y.shape[0]]);
-    const data = labels.dataSync();
-    labels.dispose();
+    // tidy, not labels.dispose(): for int32 [N] labels the cast and reshape return y itself.
+    const data = tidy(() => {
+      const labels = y.rank > 1 && y.shape[y.rank - 1] > 1 ? o.argmax(y, -1) : o.reshape(o.cast(y, 'int32'), [y.shape[0]]);
+      return Int32Array.from(labels.dataSync());
+    });
     const w = Float32Array.from(data, (c) => classWeight[c] ?? 1);
     const cw = o.tensor(w, [w.length]);
     if (!sampleWeight) return cw;
@@ -209,7 +285,11 @@ export class Trainer {
     let trainX: Tensor[] = [], trainY: Tensor[] = [], trainW: Tensor | undefined;
     let validation: { x: Tensor[]; y: Tensor[] } | AsyncIterable<Batch> | Iterable<Batch> | undefined;
     const owned: Tensor[] = [];
-    if (!iterable) {
+    if (iterable) {
+      // As Keras: these need tensors to slice; a dataset carries its own validation split and weights.
+      if (validationSplit > 0) throw new ArgumentError('fit: validationSplit needs tensors; with a dataset, pass validationData (e.g. a dataset from dataset.take / skip)');
+      if (args.sampleWeight) throw new ArgumentError('fit: sampleWeight needs tensors; a dataset gives per-sample weights as { x, y, sampleWeight } batches');
+    } else {
       if (yOrArgs === undefined) throw new ArgumentError('fit: labels y are required when x is a tensor');
       const xs = asList(xIn as Tensor | Tensor[]), ys = asList(yOrArgs as Tensor | Tensor[]);
       const n = xs[0].shape[0];
@@ -220,7 +300,9 @@ export class Trainer {
         if (!(validationSplit < 1)) throw new ArgumentError(`fit: validationSplit must be in [0, 1), got ${validationSplit}`);
         // Keras takes the last fraction of the data, before any shuffling.
         const nVal = Math.floor(n * validationSplit), nTrain = n - nVal;
-        const part = (t: Tensor, start: number, len: number) => { const s = o.sliceAxis(t, 0, start, start + len); owned.push(s); return s; };
+        if (nVal === 0 || nTrain === 0) throw new ArgumentError(`fit: validationSplit ${validationSplit} of ${n} samples leaves ${nTrain} for training and ${nVal} for validation; both need at least one`);
+        // A slice covering the whole tensor is the tensor itself: only views made here are freed later.
+        const part = (t: Tensor, start: number, len: number) => { const s = o.sliceAxis(t, 0, start, start + len); if (s !== t) owned.push(s); return s; };
         trainX = xs.map((t) => part(t, 0, nTrain));
         trainY = ys.map((t) => part(t, 0, nTrain));
         validation = { x: xs.map((t) => part(t, nTrain, nVal)), y: ys.map((t) => part(t, nTrain, nVal)) };
@@ -236,8 +318,11 @@ export class Trainer {
     }
 
     const nTrain = iterable ? undefined : trainX[0].shape[0];
-    const steps = nTrain === undefined ? undefined : Math.ceil(nTrain / batchSize);
-    const callbacks: Callback[] = [history, ...(args.callbacks ?? [])];
+    const cardinality = iterable ? (xIn as { cardinality?: () => number | undefined }).cardinality?.() : undefined;
+    const steps = nTrain === undefined ? (cardinality !== undefined && Number.isFinite(cardinality) ? cardinality : undefined) : Math.ceil(nTrain / batchSize);
+    // Keras 3 order: the user's callbacks, then History and the progress display, so that these two see
+    // what the others add to the logs (e.g. learning_rate from LearningRateScheduler / ReduceLROnPlateau).
+    const callbacks: Callback[] = [...(args.callbacks ?? []), history];
     if (verbose !== 0) callbacks.push(new ProgressDisplay(epochs, steps, verbose));
     for (const cb of callbacks) cb.setModel?.(model);
     const emit = async <K extends keyof Callback>(hook: K, ...a: unknown[]) => {
@@ -254,16 +339,23 @@ export class Trainer {
         const runBatch = async (x: Tensor[], y: Tensor[], w: Tensor | undefined) => {
           await emit('onBatchBegin', batch);
           const sw = this.sampleWeights(y[0], args.classWeight, w);
-          const loss = this.step(x, y, sw, mixSeeds(seed, this.optimizer.iterations));
-          if (sw && sw !== w) sw.dispose();
+          let loss: number;
+          try {
+            loss = this.step(x, y, sw, mixSeeds(seed, this.optimizer.iterations));
+          } finally {
+            if (sw && sw !== w) sw.dispose();
+          }
           await emit('onBatchEnd', batch, { ...this.logs(), batchLoss: loss });
           batch++;
         };
         if (iterable) {
           for await (const b of xIn as AsyncIterable<Batch>) {
-            if (!b.y) throw new ArgumentError('fit: the dataset must yield {x, y} batches');
-            await runBatch(asList(b.x), asList(b.y), b.sampleWeight);
-            dispose(b);
+            try {
+              if (!b.y) throw new ArgumentError('fit: the dataset must yield {x, y} batches');
+              await runBatch(asList(b.x), asList(b.y), b.sampleWeight);
+            } finally {
+              dispose(b);
+            }
             if (model.stopTraining) break;
           }
         } else {
@@ -274,15 +366,27 @@ export class Trainer {
             const idx = o.tensor(orderData.subarray(start, Math.min(start + batchSize, nTrain!)) as Int32Array);
             const take = (t: Tensor) => o.gather(t, idx, 0);
             const xb = trainX.map(take), yb = trainY.map(take), wb = trainW ? take(trainW) : undefined;
-            await runBatch(xb, yb, wb);
-            dispose([idx, xb, yb, wb]);
+            try {
+              await runBatch(xb, yb, wb);
+            } finally {
+              dispose([idx, xb, yb, wb]);
+            }
           }
         }
         const logs = this.logs();
         if (validation) Object.assign(logs, await this.evaluateLogs(validation, batchSize, 'val_'));
         await emit('onEpochEnd', epoch, logs);
       }
-      await emit('onTrainEnd');
+      // Every callback's onTrainEnd runs (EarlyStopping restores weights) even if one throws (TerminateOnNaN({ raise: true })).
+      let failure: { error: unknown } | undefined;
+      for (const cb of callbacks) {
+        try {
+          await cb.onTrainEnd?.();
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+      if (failure) throw failure.error;
     } finally {
       dispose(owned);
     }
@@ -294,24 +398,31 @@ export class Trainer {
     this.resetMetrics();
     const evalBatch = (x: Tensor[], y: Tensor[], w: Tensor | undefined) => {
       const preds = noGrad(() => tidy(() => asList(this.model.apply(x.length === 1 ? x[0] : x, { training: false }))));
-      const loss = tidy(() => this.totalLoss(y, preds, w, false).item());
-      this.lossTracker.update(loss, x[0].shape[0]);
-      this.updateMetrics(y, preds, w);
-      dispose(preds);
+      try {
+        const loss = tidy(() => this.totalLoss(y, preds, w, false).item());
+        this.lossTracker.update(loss, x[0].shape[0]);
+        this.updateMetrics(y, preds, w);
+      } finally {
+        dispose(preds);
+      }
     };
     if (isIterableInput(data)) {
       for await (const b of data as AsyncIterable<Batch>) {
-        if (!b.y) throw new ArgumentError('evaluate: the dataset must yield {x, y} batches');
-        evalBatch(asList(b.x), asList(b.y), b.sampleWeight);
-        dispose(b);
+        try {
+          if (!b.y) throw new ArgumentError('evaluate: the dataset must yield {x, y} batches');
+          evalBatch(asList(b.x), asList(b.y), b.sampleWeight);
+        } finally {
+          dispose(b);
+        }
       }
     } else {
       const n = data.x[0].shape[0];
       for (let start = 0; start < n; start += batchSize) {
-        const part = (t: Tensor) => o.sliceAxis(t, 0, start, Math.min(start + batchSize, n));
-        const xb = data.x.map(part), yb = data.y.map(part), wb = data.w ? part(data.w) : undefined;
-        evalBatch(xb, yb, wb);
-        dispose([xb, yb, wb]);
+        // tidy frees the batch views but not the caller's tensors (a batch covering all of x is x itself).
+        tidy(() => {
+          const part = (t: Tensor) => o.sliceAxis(t, 0, start, Math.min(start + batchSize, n));
+          evalBatch(data.x.map(part), data.y.map(part), data.w ? part(data.w) : undefined);
+        });
       }
     }
     const logs = this.logs(prefix);

@@ -42,7 +42,8 @@ export function unaryKernel(op: UnaryOp): Kernel<Record<string, never>> {
           else { const e = Math.exp(v); o[i] = e / (1 + e); }
         }
         break;
-      case 'relu': for (let i = 0; i < n; i++) o[i] = x[i] > 0 ? x[i] : 0; break;
+      // x < 0 ? 0 : x keeps NaN (as TF does), so TerminateOnNaN sees NaN inputs through relu networks.
+      case 'relu': for (let i = 0; i < n; i++) o[i] = x[i] < 0 ? 0 : x[i]; break;
       case 'erf': for (let i = 0; i < n; i++) o[i] = erf(x[i]); break;
       case 'floor': for (let i = 0; i < n; i++) o[i] = Math.floor(x[i]); break;
       case 'ceil': for (let i = 0; i < n; i++) o[i] = Math.ceil(x[i]); break;
