@@ -43,12 +43,12 @@ describe('unary math against Math', () => {
     assertClose(log1p(f64([1e-10])), [9.9999999995e-11], TIGHT);
   });
 
-  test('special values: log(0) = -inf, log(-1) = NaN, sqrt(-1) = NaN, 1/0 = inf, sign(0) = 0', () => {
+  test('special values: log(0) = -inf, log(-1) = NaN, sqrt(-1) = NaN, 1/0 = inf, sign(0) = 0, relu(NaN) = NaN', () => {
     assertClose(log(f64([0, -1])), [-Infinity, NaN], EXACT);
     assertClose(sqrt(f64([-1, 0])), [NaN, 0], EXACT);
     assertClose(reciprocal(f64([0, -0])), [Infinity, -Infinity], EXACT);
     assertClose(sign(f64([0, -2, 3])), [0, -1, 1], EXACT);
-    assertClose(relu(f64([NaN, -Infinity, Infinity])), [0, 0, Infinity], EXACT);
+    assertClose(relu(f64([NaN, -Infinity, Infinity])), [NaN, 0, Infinity], EXACT); // NaN propagates, as in TF
   });
 
   test('erf against known values', () => {
