@@ -1,13 +1,21 @@
 // Argument parsing and the final report shared by the examples.
-import { getBackend, type Model, type Tensor } from '../src/index.js';
+import { join } from 'node:path';
+import { getBackend, RunRecorder, writeCard, type Model, type Tensor } from '../src/index.js';
 
-export function parseExampleArgs(defaults: { epochs: number }): { epochs: number; json: boolean; verbose: 0 | 'auto' } {
+/**
+ * --epochs N, --json, and where the run record goes: --out DIR (default runs/NAME) holds the model, its
+ * run.json, card.md / card.html and ledger.jsonl; --no-record opts out.
+ */
+export function parseExampleArgs(defaults: { epochs: number; name?: string }): { epochs: number; json: boolean; verbose: 0 | 'auto'; out?: string } {
   const args = process.argv.slice(2);
   const at = args.indexOf('--epochs');
   const epochs = at >= 0 ? Number(args[at + 1]) : defaults.epochs;
   if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`--epochs must be a positive integer, got ${args[at + 1]}`);
   const json = args.includes('--json');
-  return { epochs, json, verbose: json ? 0 : 'auto' };
+  const outAt = args.indexOf('--out');
+  if (outAt >= 0 && !args[outAt + 1]) throw new Error('--out needs a directory');
+  const out = args.includes('--no-record') ? undefined : outAt >= 0 ? args[outAt + 1] : defaults.name ? join('runs', defaults.name) : undefined;
+  return { epochs, json, verbose: json ? 0 : 'auto', out };
 }
 
 /** Prints the figures; with --json the last line is one JSON object. */
@@ -26,14 +34,31 @@ export function report(json: boolean, figures: Record<string, string | number>):
  */
 export async function trainAndReport(
   name: string, model: Model, data: { train: { x: Tensor; y: Tensor }; test: { x: Tensor; y: Tensor } },
-  { epochs, json, verbose, batchSize }: { epochs: number; json: boolean; verbose: 0 | 'auto'; batchSize: number },
+  { epochs, json, verbose, batchSize, out }: { epochs: number; json: boolean; verbose: 0 | 'auto'; batchSize: number; out?: string },
 ): Promise<void> {
   if (!json) model.summary();
   model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  const recorder = out ? new RunRecorder({ dir: out, name }) : undefined;
   const start = performance.now();
-  await model.fit(data.train.x, data.train.y, { epochs, batchSize, validationData: [data.test.x, data.test.y], verbose, seed: 42 });
+  await model.fit(data.train.x, data.train.y, { epochs, batchSize, validationData: [data.test.x, data.test.y], verbose, seed: 42, callbacks: recorder ? [recorder] : [] });
   const seconds = (performance.now() - start) / 1000;
-  const { loss, accuracy } = await model.evaluate(data.test.x, data.test.y, { batchSize: 256 });
   const trained = data.train.x.shape[0] * epochs;
-  report(json, { example: name, testAccuracy: accuracy, testLoss: loss, epochs, seconds, secondsPerEpoch: seconds / epochs, samplesPerSec: trained / seconds });
+  const figures: Record<string, string | number> = { example: name, epochs, seconds, secondsPerEpoch: seconds / epochs, samplesPerSec: trained / seconds };
+  if (!recorder || !out) {
+    const { loss, accuracy } = await model.evaluate(data.test.x, data.test.y, { batchSize: 256 });
+    report(json, { ...figures, testAccuracy: accuracy, testLoss: loss });
+    return;
+  }
+  // The run record: test evaluation (per class), the saved model's hashes, a ledger entry, the card.
+  const test = await recorder.evaluate('test', model, data.test.x, data.test.y, { batchSize: 256 });
+  await model.save(out); // also writes run.json with the saved files' hashes
+  const { record, entry } = await recorder.finish({ ledger: join(out, 'ledger.jsonl') });
+  const card = await writeCard(out);
+  const e = record.energy!;
+  report(json, {
+    ...figures, testAccuracy: test.metrics.accuracy ?? NaN, testLoss: test.metrics.loss ?? NaN,
+    trainingFlops: record.compute.trainingFlops, energyMethod: e.measured ? 'measured (RAPL)' : 'estimated (CPU time x TDP)',
+    energyJoules: e.joules, energyWh: e.joules / 3600, co2eGrams: record.emissions!.gCO2e, gridIntensity: `${record.emissions!.grid.gPerKWh} g/kWh (${record.emissions!.grid.name})`,
+    runRecord: join(out, 'run.json'), card: card.files.html, ledgerEntry: `${entry!.index} ${entry!.entryHash.slice(0, 16)}...`,
+  });
 }

@@ -1,5 +1,6 @@
 // Candor's public API.
 import './backends/js/index.js';
+import './backends/native/index.js';
 
 export { Tensor } from './tensor/tensor.js';
 export type { NestedArray } from './tensor/tensor.js';
@@ -14,7 +15,8 @@ export { PRIMITIVE_NAMES } from './ops/primitives.js';
 export { grad, valueAndGrad, vjp, customGrad, stopGradient, noGrad } from './autograd/grad.js';
 export type { Params } from './autograd/grad.js';
 export { checkGradients, assertGradients } from './autograd/check.js';
-export { setBackend, getBackend, listBackends, registerBackend } from './backends/backend.js';
+export { setBackend, getBackend, listBackends, registerBackend, backendSelection } from './backends/backend.js';
+export { setNumThreads, getNumThreads, nativeAvailability, trimNativePool } from './backends/native/index.js';
 export type { Backend, Kernel, KernelArg } from './backends/backend.js';
 export { CandorError, ShapeError, DTypeError, BackendError, ArgumentError, DisposedError } from './errors.js';
 
@@ -46,3 +48,14 @@ export { FormatError, serializeSafetensors, parseSafetensors, saveSafetensors, l
 export type { SafetensorsFile, ParseOptions } from './io/safetensors.js';
 export { writeFileAtomic, readFileBytes } from './io/atomic.js';
 export { saveModel, loadModel } from './io/model-io.js';
+
+// Accountability: metering, energy and CO2e, run records, the ledger, model cards.
+export * from './ledger/index.js';
+export * from './cards/index.js';
+
+// Text and language models.
+export * from './text/index.js';
+export { GPT, generate } from './models/gpt.js';
+export type { GPTArgs, GenerateOptions } from './models/gpt.js';
+export { sampleToken } from './models/sampling.js';
+export type { SamplingOptions } from './models/sampling.js';

@@ -3,7 +3,7 @@
 import { PRIMITIVE_NAMES } from '../src/ops/primitives.js';
 import { FUSED } from '../src/ops/fused.js';
 import { GRAD_RULES, NO_GRADIENT, THROUGH_COMPOSITE } from '../src/autograd/rules.js';
-import { findBackend, listBackends } from '../src/backends/backend.js';
+import { backendSupport, listBackends } from '../src/backends/backend.js';
 import type { FusedName } from '../src/ops/fused-params.js';
 
 /** User-facing ops that are compositions, and what they are built from. */
@@ -39,7 +39,7 @@ function gradientOf(op: string): string {
 }
 
 export function renderOpsDoc(): string {
-  const backends = listBackends().map((name) => findBackend(name));
+  const backends = listBackends().map((name) => ({ name, support: backendSupport(name) }));
   const fusedNames = Object.keys(FUSED) as FusedName[];
   const lines: string[] = [
     '# Ops',
@@ -80,12 +80,14 @@ export function renderOpsDoc(): string {
     '## Support matrix',
     '',
     '`kernel`: the backend has its own kernel. `composite`: the fused op runs its composite default there.',
-    '`missing`: calling the op raises a BackendError naming the op and the backend.',
+    '`missing`: calling the op raises a BackendError naming the op and the backend. For `native` (used when',
+    'its addon is built): `native` runs C++ code; `js-fallback` runs the JS reference kernel on the native',
+    'backend\'s typed arrays.',
     '',
     `| op | ${backends.map((b) => b.name).join(' | ')} |`,
     `| --- | ${backends.map(() => '---').join(' | ')} |`,
-    ...PRIMITIVE_NAMES.map((p) => `| ${p} | ${backends.map((b) => (b.kernels[p] ? 'kernel' : 'missing')).join(' | ')} |`),
-    ...fusedNames.map((f) => `| ${f} (fused) | ${backends.map((b) => (b.fused[f] ? 'kernel' : 'composite')).join(' | ')} |`),
+    ...PRIMITIVE_NAMES.map((p) => `| ${p} | ${backends.map((b) => b.support.primitive(p)).join(' | ')} |`),
+    ...fusedNames.map((f) => `| ${f} (fused) | ${backends.map((b) => b.support.fused(f)).join(' | ')} |`),
     '',
   ];
   return lines.join('\n');

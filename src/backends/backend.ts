@@ -48,12 +48,23 @@ export interface Backend {
   readonly broadcastsScalars?: boolean;
 }
 
-const registry = new Map<string, { factory: () => Backend; priority: number; instance?: Backend }>();
+/**
+ * What a backend supports, as the support matrix in docs/ops.md shows it. A backend whose factory can
+ * fail (the native one, when its addon is not built) declares it statically so the docs do not depend on
+ * the machine; for others it is read off the kernel tables ('kernel' / 'missing', 'kernel' / 'composite').
+ */
+export interface BackendSupport {
+  primitive(op: PrimitiveName): string;
+  fused(op: FusedName): string;
+}
+
+const registry = new Map<string, { factory: () => Backend; priority: number; support?: BackendSupport; instance?: Backend }>();
 let current: Backend | undefined;
+let selection = '';
 
 /** Registers a backend factory; the highest-priority backend that constructs becomes the default. */
-export function registerBackend(name: string, factory: () => Backend, priority = 0): void {
-  registry.set(name, { factory, priority });
+export function registerBackend(name: string, factory: () => Backend, priority = 0, support?: BackendSupport): void {
+  registry.set(name, { factory, priority, support });
 }
 
 function instantiate(name: string): Backend {
@@ -68,19 +79,53 @@ export function setBackend(name: string): Backend {
   return current;
 }
 
+/**
+ * The current backend. The first call picks it: the one named by CANDOR_BACKEND if set (an error if it
+ * cannot start), else the highest-priority backend that starts. Falling back past one that failed is
+ * announced once, with the reason, as a process warning; backendSelection() keeps the explanation.
+ */
 export function getBackend(): Backend {
   if (current) return current;
+  const forced = typeof process === 'undefined' ? undefined : process.env.CANDOR_BACKEND;
+  if (forced) {
+    try {
+      current = instantiate(forced);
+    } catch (e) {
+      throw new BackendError(`getBackend: CANDOR_BACKEND=${forced} names a backend that cannot start: ${(e as Error).message}`);
+    }
+    selection = `${current.name}: ${current.description} (chosen by CANDOR_BACKEND)`;
+    return current;
+  }
   const ranked = [...registry.entries()].sort((a, b) => b[1].priority - a[1].priority);
   const failures: string[] = [];
   for (const [name] of ranked) {
     try {
       current = instantiate(name);
-      return current;
     } catch (e) {
-      failures.push(`${name}: ${(e as Error).message}`);
+      failures.push(`'${name}' is unavailable: ${(e as Error).message}`);
+      continue;
     }
+    selection = `${current.name}: ${current.description}${failures.length ? ` (${failures.join('; ')})` : ' (the highest-priority backend)'}`;
+    if (failures.length && typeof process !== 'undefined') process.emitWarning(`Candor is using the '${name}' backend: ${failures.join('; ')}`, 'CandorBackendWarning');
+    return current;
   }
   throw new BackendError(`getBackend: no backend could be started (${failures.join('; ') || 'none registered'})`);
+}
+
+/** Which backend getBackend() chose and why (empty before the first call). */
+export function backendSelection(): string {
+  return selection;
+}
+
+/** What a registered backend supports (see BackendSupport), without starting one that declares it. */
+export function backendSupport(name: string): BackendSupport {
+  const entry = registry.get(name);
+  if (entry?.support) return entry.support;
+  const b = instantiate(name);
+  return {
+    primitive: (op) => (b.kernels[op] ? 'kernel' : 'missing'),
+    fused: (op) => (b.fused[op] ? 'kernel' : 'composite'),
+  };
 }
 
 export function listBackends(): string[] {

@@ -62,6 +62,12 @@ export async function saveModel(model: Model, dir: string): Promise<void> {
     files,
   };
   await writeFileAtomic(join(dir, 'model.json'), JSON.stringify(manifest, null, 2) + '\n');
+  // The run record of the last fit, with the hashes of the files just written, beside the model.
+  const recorder = model.runRecorder;
+  if (recorder?.hasRecord) {
+    await recorder.addArtifacts(dir);
+    await recorder.finish({ dir });
+  }
 }
 
 async function readChecked(dir: string, name: string, manifest: ModelManifest): Promise<Uint8Array> {

@@ -4,15 +4,16 @@ import type { Tensor } from '../tensor/tensor.js';
 import * as o from '../ops/index.js';
 import { ArgumentError } from '../errors.js';
 import { suggest } from './names.js';
+import { rememberLogits } from './logits.js';
 
 export type ActivationFn = (x: Tensor) => Tensor;
 
 const ACTIVATIONS: Record<string, ActivationFn> = {
   linear: (x) => x,
   relu: o.relu,
-  sigmoid: o.sigmoid,
+  sigmoid: (x) => rememberLogits(o.sigmoid(x), 'sigmoid', x),
   tanh: o.tanh,
-  softmax: (x) => o.softmax(x, -1),
+  softmax: (x) => rememberLogits(o.softmax(x, -1), 'softmax', x),
   gelu: (x) => o.gelu(x),
   leakyRelu: (x) => o.leakyRelu(x),
   elu: (x) => o.elu(x),

@@ -12,6 +12,8 @@ import { Variable } from './variable.js';
 import { getInitializer, type InitializerSpec } from './initializers.js';
 import { getRegularizer, type RegularizerSpec } from './regularizers.js';
 import { reserveName, snake, uniqueName } from './names.js';
+import { attachMasks, inputMasks, type MaskArg } from './masking.js';
+import { withScope } from '../ledger/annotations.js';
 
 /** A shape whose unknown dimensions (the batch, usually) are null. */
 export type SymShape = readonly (number | null)[];
@@ -24,6 +26,12 @@ export interface CallContext {
    * number, so a resumed run draws the same masks as an uninterrupted one.
    */
   readonly seed?: number;
+}
+
+/** apply()'s options: the call context, and the input mask (Keras' `mask` call argument). */
+export interface ApplyOptions extends Partial<CallContext> {
+  /** Overrides the masks attached to the inputs (see masking.ts); null calls the layer unmasked. */
+  mask?: MaskArg;
 }
 
 export interface LayerArgs {
@@ -110,8 +118,24 @@ export abstract class Layer {
   /** Creates the weights for inputs of this shape. Called once, on first use. */
   build(_inputShape: SymShape | SymShape[]): void {}
 
-  /** The computation. Inputs are real tensors; `ctx.training` says whether this is a training step. */
-  abstract call(inputs: Inputs, ctx: CallContext): Inputs;
+  /**
+   * The computation. Inputs are real tensors; `ctx.training` says whether this is a training step.
+   * `mask` is the input mask (attached to the inputs by the layer that made them, or given to apply), for
+   * layers that use one; it is kept out of `ctx` so that composite layers forwarding ctx to their
+   * sublayers do not forward a mask meant for themselves.
+   */
+  abstract call(inputs: Inputs, ctx: CallContext, mask?: MaskArg): Inputs;
+
+  /**
+   * Whether the outputs carry computeMask()'s result (Keras supports_masking). Off by default: a layer
+   * that does not declare it drops the mask, as in Keras.
+   */
+  supportsMasking = false;
+
+  /** The output mask(s) for these inputs and input mask; the default passes the mask through (Keras). */
+  computeMask(_inputs: Inputs, mask: MaskArg | undefined): MaskArg | undefined {
+    return mask;
+  }
 
   /**
    * Output shape for an input shape. The default runs call() on zeros (unknown dimensions set to 1)
@@ -211,9 +235,9 @@ export abstract class Layer {
   }
 
   /** Calls the layer on tensors (building it first if needed) or adds it to a functional graph. */
-  apply(inputs: SymInputs, ctx?: Partial<CallContext>): SymInputs;
-  apply(inputs: Inputs, ctx?: Partial<CallContext>): Inputs;
-  apply(inputs: Inputs | SymInputs, ctx: Partial<CallContext> = {}): Inputs | SymInputs {
+  apply(inputs: SymInputs, ctx?: ApplyOptions): SymInputs;
+  apply(inputs: Inputs, ctx?: ApplyOptions): Inputs;
+  apply(inputs: Inputs | SymInputs, ctx: ApplyOptions = {}): Inputs | SymInputs {
     const list = (Array.isArray(inputs) ? inputs : [inputs]) as (Tensor | SymbolicTensor)[];
     if (list.length === 0) throw new ArgumentError(`${this.className} '${this.name}': called with no inputs`);
     const symbolic = list.every((t) => t instanceof SymbolicTensor);
@@ -224,7 +248,13 @@ export abstract class Layer {
     if (list.length === 1) this.assertInputShape(shapes[0], !symbolic);
     const shapeArg = Array.isArray(inputs) ? shapes : shapes[0];
     this.ensureBuilt(shapeArg);
-    if (!symbolic) return this.call(inputs as Inputs, { training: ctx.training ?? false, seed: ctx.seed });
+    if (!symbolic) {
+      const real = inputs as Inputs;
+      const mask = ctx.mask !== undefined ? ctx.mask : inputMasks(real);
+      const out = withScope(this.name, () => this.call(real, { training: ctx.training ?? false, seed: ctx.seed }, mask ?? undefined));
+      if (this.supportsMasking) attachMasks(out, this.computeMask(real, mask ?? undefined));
+      return out;
+    }
     const outShape = this.computeOutputShape(shapeArg);
     const outShapes = (Array.isArray(outShape[0]) ? outShape : [outShape]) as SymShape[];
     const outputs = outShapes.map((s, i) => new SymbolicTensor(s, this.dtype, outShapes.length > 1 ? `${this.name}/out${i}` : this.name, this));

@@ -8,6 +8,7 @@ import { isFloat } from '../tensor/dtype.js';
 import { shapesEqual } from '../tensor/shape.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import * as o from '../ops/index.js';
+import { logitsBehind } from './logits.js';
 import { Registry, checkOptions } from '../optim/registry.js';
 
 /** Keras' backend.epsilon(): probabilities are clipped to [EPSILON, 1 - EPSILON] before a log. */
@@ -181,16 +182,20 @@ export const huber = defineLoss<{ delta: number }>('huber', 'Huber', { delta: 1 
  * gradient sigmoid(x) - y), which needs no clipping. labelSmoothing moves labels towards 0.5: y (1 - s) + s / 2.
  */
 export const binaryCrossentropy = defineLoss<CrossentropyOptions>('binaryCrossentropy', 'BinaryCrossentropy', { fromLogits: false, labelSmoothing: 0 }, (yTrue, yPred, { fromLogits, labelSmoothing }) => {
-  let [t, p] = alignPair('binaryCrossentropy', yTrue, yPred);
+  // Probabilities from a sigmoid activation are scored from its logits (see nn/logits.ts).
+  const logits = fromLogits ? yPred : logitsBehind(yPred, 'sigmoid');
+  let [t, p] = alignPair('binaryCrossentropy', yTrue, logits ?? yPred);
   if (labelSmoothing) t = o.add(o.mul(t, 1 - labelSmoothing), 0.5 * labelSmoothing);
-  if (fromLogits) return o.mean(o.sub(o.softplus(p), o.mul(p, t)), -1);
+  if (logits) return o.mean(o.sub(o.softplus(p), o.mul(p, t)), -1);
   const q = o.clip(p, EPSILON, 1 - EPSILON);
   return o.mean(o.neg(o.add(o.mul(t, o.log(q)), o.mul(o.sub(1, t), o.log(o.sub(1, q))))), -1);
 }, ({ labelSmoothing }) => checkLabelSmoothing('binaryCrossentropy', labelSmoothing));
 
 /** log-probabilities over the last axis: logSoftmax of logits, or log of normalised, clipped probabilities (Keras). */
 function logProbabilities(yPred: Tensor, fromLogits: boolean): Tensor {
-  if (fromLogits) return o.logSoftmax(yPred, -1);
+  // Probabilities from a softmax activation are scored from its logits (see nn/logits.ts).
+  const logits = fromLogits ? yPred : logitsBehind(yPred, 'softmax');
+  if (logits) return o.logSoftmax(logits, -1);
   return o.log(o.clip(o.div(yPred, o.sum(yPred, -1, true)), EPSILON, 1 - EPSILON));
 }
 

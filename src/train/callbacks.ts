@@ -4,12 +4,15 @@ import { appendFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, CandorError } from '../errors.js';
 import type { Model } from './model.js';
+import type { FitParams } from '../ledger/record.js';
 
 export type Logs = Record<string, number>;
 
 /** Any subset of these hooks; epochs count from 0, as in Keras. */
 export interface Callback {
   setModel?(model: Model): void;
+  /** fit() passes its arguments and training data here, before onTrainBegin (Keras' set_params). */
+  setParams?(params: FitParams): void;
   onTrainBegin?(logs?: Logs): void | Promise<void>;
   onTrainEnd?(logs?: Logs): void | Promise<void>;
   onEpochBegin?(epoch: number, logs?: Logs): void | Promise<void>;

@@ -7,6 +7,7 @@ import type { Node } from '../nn/layer.js';
 import { graphConfig, graphFromConfig, runGraph, topologicalNodes, type GraphConfig } from './graph.js';
 import { Trainer, type CompileArgs, type EvaluateArgs, type FitArgs, type PredictArgs, type TrainingInput } from './trainer.js';
 import type { History } from './callbacks.js';
+import type { RunRecorder } from '../ledger/record.js';
 import { summaryText } from './summary.js';
 
 export interface ModelArgs extends LayerArgs {
@@ -23,6 +24,8 @@ export class Model extends Layer {
   /** Whether inputs/outputs were given as lists (so call() returns a list) or single tensors. */
   private readonly multiOutput: boolean = false;
   private trainer?: Trainer;
+  /** The recorder of the last fit() (unless it ran with record: false); save() writes its run.json. */
+  runRecorder?: RunRecorder;
   /** Set while `fit` runs; a callback may set it to end training after the current epoch. */
   stopTraining = false;
 

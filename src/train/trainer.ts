@@ -13,6 +13,8 @@ import { getLoss, type LossFn, type LossSpec } from '../nn/losses.js';
 import { getMetric, type Metric, type MetricSpec } from './metrics.js';
 import { History, type Callback, type Logs } from './callbacks.js';
 import { ProgressDisplay } from './progress.js';
+import { RunRecorder, type RunRecorderOptions } from '../ledger/record.js';
+import { withPhase } from '../ledger/annotations.js';
 import type { Model } from './model.js';
 import type { Layer } from '../nn/layer.js';
 import type { Variable } from '../nn/variable.js';
@@ -48,6 +50,11 @@ export interface FitArgs {
   initialEpoch?: number;
   verbose?: 0 | 1 | 2 | 'auto';
   callbacks?: Callback[];
+  /**
+   * The run record (see src/ledger/record.ts): on by default, kept on model.runRecorder and written as
+   * run.json by model.save(); options pass through to the RunRecorder; false opts out.
+   */
+  record?: RunRecorderOptions | false;
   /** Seeds the shuffling (and stochastic layers through the step seed); default: drawn once from the global stream. */
   seed?: number;
 }
@@ -197,15 +204,17 @@ export class Trainer {
     this.checkTrainableSet(weights);
     let preds: Tensor[] = [];
     try {
-      const { value, grads } = valueAndGrad((params: Tensor[]) => {
+      const { value, grads } = withPhase('backward', () => valueAndGrad((params: Tensor[]) => {
         void params; // the params are the weights' own tensors, which the layers read
-        const out = asList(this.model.apply(x.length === 1 ? x[0] : x, { training: true, seed: stepSeed }));
-        preds = keep(out);
-        return this.totalLoss(ys, out, sampleWeight, true);
-      })(weights.map((w) => w.value));
+        return withPhase('forward', () => {
+          const out = asList(this.model.apply(x.length === 1 ? x[0] : x, { training: true, seed: stepSeed }));
+          preds = keep(out);
+          return this.totalLoss(ys, out, sampleWeight, true);
+        });
+      })(weights.map((w) => w.value)));
       try {
         const loss = value.item();
-        const updated = this.optimizer.apply(weights.map((w) => w.value), grads);
+        const updated = withPhase('optimizer', () => this.optimizer.apply(weights.map((w) => w.value), grads));
         weights.forEach((w, i) => w.assign(updated[i]));
         this.updateMetrics(ys, preds, sampleWeight);
         this.lossTracker.update(loss, x[0].shape[0]);
@@ -323,8 +332,17 @@ export class Trainer {
     // Keras 3 order: the user's callbacks, then History and the progress display, so that these two see
     // what the others add to the logs (e.g. learning_rate from LearningRateScheduler / ReduceLROnPlateau).
     const callbacks: Callback[] = [...(args.callbacks ?? []), history];
+    // Every run is recorded (compute, energy, data fingerprints) unless opted out with record: false;
+    // the record stays in memory on the model and model.save() writes it beside the model as run.json.
+    let recorder = callbacks.find((cb): cb is RunRecorder => cb instanceof RunRecorder);
+    if (!recorder && args.record !== false) {
+      recorder = new RunRecorder(args.record ?? {});
+      callbacks.unshift(recorder);
+    }
+    model.runRecorder = recorder;
     if (verbose !== 0) callbacks.push(new ProgressDisplay(epochs, steps, verbose));
     for (const cb of callbacks) cb.setModel?.(model);
+    for (const cb of callbacks) cb.setParams?.({ epochs, batchSize, steps, samples: nTrain, validationSplit, shuffle, initialEpoch, seed, x: iterable ? undefined : trainX, y: iterable ? undefined : trainY });
     const emit = async <K extends keyof Callback>(hook: K, ...a: unknown[]) => {
       for (const cb of callbacks) await (cb[hook] as ((...x: unknown[]) => unknown) | undefined)?.call(cb, ...a);
     };
@@ -396,7 +414,7 @@ export class Trainer {
   /** Loss and metrics over data, in inference mode, with keys prefixed (e.g. 'val_'). */
   private async evaluateLogs(data: { x: Tensor[]; y: Tensor[]; w?: Tensor } | AsyncIterable<Batch> | Iterable<Batch>, batchSize: number, prefix: string): Promise<Logs> {
     this.resetMetrics();
-    const evalBatch = (x: Tensor[], y: Tensor[], w: Tensor | undefined) => {
+    const evalBatch = (x: Tensor[], y: Tensor[], w: Tensor | undefined) => withPhase('evaluate', () => {
       const preds = noGrad(() => tidy(() => asList(this.model.apply(x.length === 1 ? x[0] : x, { training: false }))));
       try {
         const loss = tidy(() => this.totalLoss(y, preds, w, false).item());
@@ -405,7 +423,7 @@ export class Trainer {
       } finally {
         dispose(preds);
       }
-    };
+    });
     if (isIterableInput(data)) {
       for await (const b of data as AsyncIterable<Batch>) {
         try {

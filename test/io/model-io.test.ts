@@ -53,7 +53,7 @@ test('Sequential: save -> loadModel gives bit-identical predictions, names, conf
     const { x, y } = data(30, 1);
     await model.fit(x, y, { epochs: 2, batchSize: 8, verbose: 0, seed: 1 });
     await model.save(dir);
-    assert.deepEqual(readdirSync(dir).sort(), ['model.json', 'optimizer.safetensors', 'weights.safetensors'], 'only the three files: no temp files left behind');
+    assert.deepEqual(readdirSync(dir).sort(), ['model.json', 'optimizer.safetensors', 'run.json', 'weights.safetensors'], 'the model files and the run record of its fit: no temp files left behind');
 
     const loaded = await c.loadModel(dir);
     assert.ok(loaded instanceof c.Sequential);
@@ -149,7 +149,10 @@ test('saving again overwrites in place; a model compiled but never trained saves
     await untrained.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
     await untrained.save(dir);
     await untrained.save(dir);
-    assert.deepEqual(readdirSync(dir).sort(), ['model.json', 'optimizer.safetensors', 'weights.safetensors']);
+    assert.deepEqual(readdirSync(dir).sort(), ['model.json', 'optimizer.safetensors', 'run.json', 'weights.safetensors']);
+    // run.json names the files saved beside it, by hash.
+    const run = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as { model: { artifacts: Record<string, { sha256: string }> } };
+    assert.deepEqual(Object.keys(run.model.artifacts).sort(), ['model.json', 'optimizer.safetensors', 'weights.safetensors']);
     assert.deepEqual(weightsOf(await c.loadModel(dir)), weightsOf(untrained));
     c.dispose([x, y]);
   });

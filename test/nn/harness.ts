@@ -24,6 +24,8 @@ export interface LayerTestSpec {
   gradTolerance?: { atol?: number; rtol?: number };
   /** Seed of the random inputs. */
   seed?: number;
+  /** Range [lo, hi) of the random inputs (default [-2, 2)); e.g. [0, 5) for Embedding ids (truncated to int). */
+  inputRange?: readonly [number, number];
 }
 
 const withBatchNull = (s: readonly number[]): SymShape => [null, ...s.slice(1)];
@@ -41,7 +43,8 @@ function check(name: string, layer: Layer, fn: () => void): void {
 /** Inputs for the spec in a dtype: one tensor or a list (merge layers). */
 function makeInputs(spec: LayerTestSpec, dtype: 'float32' | 'float64'): { list: Tensor[]; arg: Tensor | Tensor[] } {
   const shapes = spec.inputShapes ?? [spec.inputShape!];
-  const list = shapes.map((s, i) => rand(s, (spec.seed ?? 7) + i, { dtype }));
+  const [lo, hi] = spec.inputRange ?? [-2, 2];
+  const list = shapes.map((s, i) => rand(s, (spec.seed ?? 7) + i, { dtype, lo, hi }));
   return { list, arg: spec.inputShapes ? list : list[0] };
 }
 

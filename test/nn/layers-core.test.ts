@@ -226,6 +226,12 @@ describe('layers factory and registry', () => {
       layers.conv2dTranspose({ filters: 1, kernelSize: 1 }), layers.maxPooling2d(), layers.averagePooling2d({ poolSize: 3 }),
       layers.globalAveragePooling2d(), layers.flatten(), layers.reshape({ targetShape: [-1] }), layers.dropout({ rate: 0.1 }),
       layers.activation({ activation: 'relu' }), layers.batchNormalization(), layers.add(), layers.concatenate(),
+      // Sequence layers (test/nn/sequence-*.test.ts and attention.test.ts test them in depth).
+      layers.embedding({ inputDim: 2, outputDim: 1 }), layers.simpleRnn({ units: 1 }), layers.lstm({ units: 1 }), layers.gru({ units: 1 }),
+      layers.bidirectional({ layer: layers.lstm({ units: 1 }) }), layers.timeDistributed({ layer: layers.dense({ units: 1 }) }),
+      layers.layerNormalization(), layers.multiHeadAttention({ numHeads: 1, keyDim: 1 }), layers.positionalEncoding(),
+      layers.positionEmbedding({ sequenceLength: 2 }), layers.transformerEncoder({ numHeads: 1, intermediateDim: 1 }),
+      layers.transformerDecoder({ numHeads: 1, intermediateDim: 1 }), layers.globalAveragePooling1d(), layers.globalMaxPooling1d(),
     ];
     assert.equal(made.length, Object.keys(layers).length);
     for (const l of made) {

@@ -201,3 +201,21 @@ test('losses free their intermediates; perSample is unreduced; an empty batch gi
   assert.equal(c.tidy(() => meanSquaredError(c.zeros([0, 3]), c.zeros([0, 3])).item()), 0);
   c.dispose([yTrue, yPred, l, per]);
 });
+
+test('cross-entropy on softmax / sigmoid activations uses their logits, so confidently wrong outputs keep a gradient', async () => {
+  const { getActivation } = await import('../../src/nn/activations.js');
+  const logits = c.tensor([[30, -30, 0]], undefined, 'float64');
+  const labels = c.tensor([1], undefined, 'int32');
+  const scce = c.getLoss('sparseCategoricalCrossentropy');
+  const { value, grads } = c.valueAndGrad((z: c.Tensor) => scce(labels, getActivation('softmax')(z)))(logits);
+  // Exact -log softmax(z)[1] = 60 + log(1 + e^-30 + e^-60...), not the clipped -log(1e-7) = 16.1.
+  const expected = -(-30 - Math.log(Math.exp(30 - 30) + Math.exp(-30 - 30) + Math.exp(0 - 30)) - 30);
+  assert.ok(Math.abs(value.item() - expected) < 1e-9, `loss ${value.item()} vs ${expected}`);
+  const g = Array.from(grads.dataSync());
+  assert.ok(Math.abs(g[1] + 1) < 1e-9 && g[0] > 0.99, `gradient ${g}`);
+  const bce = c.getLoss('binaryCrossentropy');
+  const z = c.tensor([[-40]], undefined, 'float64');
+  const b = c.valueAndGrad((t: c.Tensor) => bce(c.tensor([[1]], undefined, 'float64'), getActivation('sigmoid')(t)))(z);
+  assert.ok(Math.abs(b.value.item() - 40) < 1e-9, `bce ${b.value.item()}`);
+  assert.ok(Math.abs(b.grads.item() + 1) < 1e-9);
+});

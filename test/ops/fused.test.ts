@@ -1,4 +1,5 @@
-// Tests the fused-kernel mechanism: JS fused softmax/logSoftmax against their composites, composite fallback, hooks, missing kernels.
+// Tests the fused-kernel mechanism: the default backend's fused softmax/logSoftmax (JS or native) against their
+// composites, composite fallback, hooks, missing kernels.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -15,6 +16,9 @@ const SHAPES = [[7], [3, 5], [1, 9], [3, 1, 5], [5, 3, 7], [2, 3, 5, 3]];
 
 interface Seen { op: string; fused: boolean; backend: string }
 
+/** The backend the suite runs on ('js', or 'native' when its addon is built or CANDOR_BACKEND names it). */
+const BASE = getBackend().name;
+
 /** Runs fn and returns its result with every kernel call it made. */
 function watch<T>(fn: () => T): { result: T; events: Seen[] } {
   const events: Seen[] = [];
@@ -26,13 +30,13 @@ function watch<T>(fn: () => T): { result: T; events: Seen[] } {
   }
 }
 
-/** Runs fn with `name` as the current backend, always switching back to 'js'. */
+/** Runs fn with `name` as the current backend, always switching back to BASE. */
 function onBackend<T>(name: string, fn: () => T): T {
   setBackend(name);
   try {
     return fn();
   } finally {
-    setBackend('js');
+    setBackend(BASE);
   }
 }
 
@@ -52,7 +56,7 @@ jsVariant('js-no-exp-fused', (b) => { delete b.kernels.exp; });
 
 const composite = (op: 'softmax' | 'logSoftmax', x: Tensor, axis: number) => FUSED[op].composite([x], { axis });
 
-describe('JS fused softmax / logSoftmax match the composite defaults', () => {
+describe('fused softmax / logSoftmax match the composite defaults', () => {
   for (const shape of SHAPES) {
     for (let axis = 0; axis < shape.length; axis++) {
       test(`shape ${JSON.stringify(shape)} axis ${axis}`, () => {
@@ -60,7 +64,7 @@ describe('JS fused softmax / logSoftmax match the composite defaults', () => {
         for (const op of ['softmax', 'logSoftmax'] as const) {
           const fn = op === 'softmax' ? softmax : logSoftmax;
           const { result: fusedOut, events } = watch(() => fn(x, axis));
-          assert.deepEqual(events, [{ op, fused: true, backend: 'js' }], `${op} runs as one fused kernel`);
+          assert.deepEqual(events, [{ op, fused: true, backend: BASE }], `${op} runs as one fused kernel`);
           const ref = composite(op, x, axis);
           assertClose(fusedOut, ref, TIGHT, `${op} axis ${axis}`);
           assertClose(fn(x, axis - shape.length), ref, TIGHT, `${op} negative axis`);
@@ -195,12 +199,12 @@ describe('backend without fused kernels runs the composite', () => {
     for (const op of ['softmax', 'logSoftmax'] as const) {
       const fn = op === 'softmax' ? softmax : logSoftmax;
       for (let axis = 0; axis < 3; axis++) {
-        const expected = fn(x, axis); // fused kernel on 'js'
+        const expected = fn(x, axis); // fused kernel on BASE
         const { result, events } = onBackend('js-composite', () => {
           assert.equal(getBackend().name, 'js-composite');
           return watch(() => fn(x, axis));
         });
-        assert.equal(getBackend().name, 'js', 'switched back');
+        assert.equal(getBackend().name, BASE, 'switched back');
         assert.ok(events.length > 1, 'the composite launches several primitive kernels');
         assert.ok(events.every((e) => !e.fused && e.backend === 'js-composite'), JSON.stringify(events));
         const ops = new Set(events.map((e) => e.op));
@@ -226,7 +230,7 @@ describe('backend without fused kernels runs the composite', () => {
   });
 
   test('the JS backend has no fused conv2d, so conv2d runs its composite', () => {
-    const { events } = watch(() => conv2d(rand([1, 5, 5, 2], 183), rand([3, 3, 2, 3], 184), { padding: 'same' }));
+    const { events } = onBackend('js', () => watch(() => conv2d(rand([1, 5, 5, 2], 183), rand([3, 3, 2, 3], 184), { padding: 'same' })));
     assert.ok(events.length > 0 && events.every((e) => !e.fused));
     assert.ok(!events.some((e) => e.op === 'conv2d'));
   });
@@ -277,7 +281,7 @@ describe('missing or failing kernels', () => {
         return true;
       }, fn.name);
     }
-    assert.equal(getBackend().name, 'js');
+    assert.equal(getBackend().name, BASE);
   });
 
   test('a fused kernel covers a missing primitive: softmax works without exp, exp itself does not', () => {
@@ -300,6 +304,6 @@ describe('missing or failing kernels', () => {
       assert.match(e.message, /kernel exploded/);
       return true;
     });
-    assert.equal(getBackend().name, 'js');
+    assert.equal(getBackend().name, BASE);
   });
 });

@@ -295,3 +295,21 @@ test('memory stays flat across epochs (validation, metrics, classWeight, Dropout
   assert.equal(c.memory().tensors, afterFit + 1, 'predict leaves only its result');
   c.dispose([x, y, p]);
 });
+
+test('fit records the run by default (compute, data fingerprint) and record: false opts out', async () => {
+  const x = new c.Generator(3).normal([24, 4], 0, 1);
+  const y = c.tidy(() => c.cast(c.greater(c.sum(x, 1), 0), 'int32'));
+  const model = new c.Sequential([new c.Dense({ units: 2, activation: 'softmax', inputShape: [4] })]);
+  model.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+  await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, seed: 1 });
+  const record = model.runRecorder!.record;
+  // One epoch of 3 steps: forward 2*8*4*2 and weight gradient 2*4*8*2 FLOPs per step at least.
+  assert.ok(record.compute.trainingFlops >= 3 * (2 * 8 * 4 * 2) * 2, `training FLOPs ${record.compute.trainingFlops}`);
+  const train = record.data.find((d) => d.name === 'train')!;
+  assert.equal(train.samples, 24);
+  assert.match(train.x[0].sha256, /^[0-9a-f]{64}$/, 'the training data is fingerprinted');
+  assert.deepEqual(train.x[0].shape, [24, 4]);
+  await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, record: false });
+  assert.equal(model.runRecorder, undefined);
+  c.dispose([x, y]);
+});

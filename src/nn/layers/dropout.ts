@@ -21,6 +21,8 @@ export interface DropoutArgs extends LayerArgs {
 
 export class Dropout extends Layer {
   static override readonly className: string = 'Dropout';
+  // Passes its input's mask on (Keras 3), so e.g. Embedding(maskZero) -> Dropout -> LSTM masks alike in training and inference.
+  override supportsMasking = true;
   readonly rate: number;
   readonly noiseShape: (number | null)[] | null;
   /**

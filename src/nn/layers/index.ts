@@ -8,6 +8,16 @@ import { Dropout, type DropoutArgs } from './dropout.js';
 import { Activation, type ActivationArgs } from './activation.js';
 import { BatchNormalization, type BatchNormalizationArgs } from './normalization.js';
 import { Add, Concatenate, type ConcatenateArgs } from './merge.js';
+import { Embedding, type EmbeddingArgs } from './embedding.js';
+import { SimpleRNN, type SimpleRNNArgs } from './simple-rnn.js';
+import { LSTM, type LSTMArgs } from './lstm.js';
+import { GRU, type GRUArgs } from './gru.js';
+import { Bidirectional, TimeDistributed, type BidirectionalArgs, type TimeDistributedArgs } from './wrappers.js';
+import { LayerNormalization, type LayerNormalizationArgs } from './layer-norm.js';
+import { MultiHeadAttention, type MultiHeadAttentionArgs } from './attention.js';
+import { PositionEmbedding, PositionalEncoding, type PositionEmbeddingArgs, type PositionalEncodingArgs } from './positional.js';
+import { TransformerDecoder, TransformerEncoder, type TransformerArgs } from './transformer.js';
+import { GlobalAveragePooling1D, GlobalMaxPooling1D, type GlobalPooling1DArgs } from './pooling1d.js';
 import type { LayerArgs } from '../layer.js';
 
 export { Dense, type DenseArgs } from './dense.js';
@@ -19,6 +29,20 @@ export { Dropout, type DropoutArgs } from './dropout.js';
 export { Activation, type ActivationArgs } from './activation.js';
 export { BatchNormalization, type BatchNormalizationArgs } from './normalization.js';
 export { Add, Concatenate, type ConcatenateArgs } from './merge.js';
+export { Embedding, type EmbeddingArgs } from './embedding.js';
+export { Recurrent, GatedRecurrent, type RecurrentArgs, type GatedRecurrentArgs } from './recurrent.js';
+export { SimpleRNN, type SimpleRNNArgs } from './simple-rnn.js';
+export { LSTM, type LSTMArgs } from './lstm.js';
+export { GRU, type GRUArgs } from './gru.js';
+export { Bidirectional, TimeDistributed, type BidirectionalArgs, type TimeDistributedArgs, type MergeMode } from './wrappers.js';
+export { LayerNormalization, type LayerNormalizationArgs } from './layer-norm.js';
+export { MultiHeadAttention, type MultiHeadAttentionArgs, type AttendOptions, type AttentionCache, type AttentionResult } from './attention.js';
+export { PositionEmbedding, PositionalEncoding, type PositionEmbeddingArgs, type PositionalEncodingArgs } from './positional.js';
+export { TransformerDecoder, TransformerEncoder, type TransformerArgs, type EncodeOptions, type DecodeOptions } from './transformer.js';
+export { GlobalAveragePooling1D, GlobalMaxPooling1D, type GlobalPooling1DArgs } from './pooling1d.js';
+export type { LayerEntry } from './sublayers.js';
+export { getMask, setMask, type MaskArg } from '../masking.js';
+export type { ApplyOptions } from '../layer.js';
 
 /** One factory per built-in layer, named as the class in camelCase; each takes the constructor's args. */
 export const layers = {
@@ -36,4 +60,18 @@ export const layers = {
   batchNormalization: (args: BatchNormalizationArgs = {}) => new BatchNormalization(args),
   add: (args: LayerArgs = {}) => new Add(args),
   concatenate: (args: ConcatenateArgs = {}) => new Concatenate(args),
+  embedding: (args: EmbeddingArgs) => new Embedding(args),
+  simpleRnn: (args: SimpleRNNArgs) => new SimpleRNN(args),
+  lstm: (args: LSTMArgs) => new LSTM(args),
+  gru: (args: GRUArgs) => new GRU(args),
+  bidirectional: (args: BidirectionalArgs) => new Bidirectional(args),
+  timeDistributed: (args: TimeDistributedArgs) => new TimeDistributed(args),
+  layerNormalization: (args: LayerNormalizationArgs = {}) => new LayerNormalization(args),
+  multiHeadAttention: (args: MultiHeadAttentionArgs) => new MultiHeadAttention(args),
+  positionalEncoding: (args: PositionalEncodingArgs = {}) => new PositionalEncoding(args),
+  positionEmbedding: (args: PositionEmbeddingArgs) => new PositionEmbedding(args),
+  transformerEncoder: (args: TransformerArgs) => new TransformerEncoder(args),
+  transformerDecoder: (args: TransformerArgs) => new TransformerDecoder(args),
+  globalAveragePooling1d: (args: GlobalPooling1DArgs = {}) => new GlobalAveragePooling1D(args),
+  globalMaxPooling1d: (args: GlobalPooling1DArgs = {}) => new GlobalMaxPooling1D(args),
 } as const;

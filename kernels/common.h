@@ -1,0 +1,102 @@
+// Declarations shared by every translation unit of the native addon: dtypes, op codes, the per-ISA
+// kernel table and the thread pool's interface.
+//
+// The kernels are written once (impl.h) and compiled three times, once per instruction set
+// (isa_avx512.cc, isa_avx2.cc, isa_scalar.cc, each built with its own -m flags); each compilation
+// fills one IsaTable. addon.cc picks a table at run time from the CPU's features (or CANDOR_ISA).
+// Everything crossing between those translation units is plain C (function pointers, PODs), so no
+// template instantiated with AVX-512 flags can be picked by the linker for the scalar path.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace candor {
+
+enum DType : int { F32 = 0, F64 = 1, I32 = 2, U8 = 3 };
+
+// Op codes. The names are exported to JavaScript in this order (addon.cc), so the TypeScript side maps
+// names to codes from the addon itself and the two lists cannot drift apart.
+#define CANDOR_UNARY_OPS(X) X(neg) X(abs) X(sign) X(exp) X(expm1) X(log) X(log1p) X(sqrt) X(rsqrt) \
+  X(reciprocal) X(sin) X(cos) X(tanh) X(sigmoid) X(relu) X(erf) X(floor) X(ceil) X(round) X(logicalNot)
+#define CANDOR_BINARY_OPS(X) X(add) X(sub) X(mul) X(div) X(pow) X(maximum) X(minimum) X(equal) \
+  X(notEqual) X(less) X(lessEqual) X(greater) X(greaterEqual) X(logicalAnd) X(logicalOr)
+#define CANDOR_REDUCE_OPS(X) X(sum) X(prod) X(max) X(min)
+
+#define CANDOR_ENUM_ITEM(name) op_##name,
+enum UnaryOp : int { CANDOR_UNARY_OPS(CANDOR_ENUM_ITEM) UNARY_COUNT };
+enum BinaryOp : int { CANDOR_BINARY_OPS(CANDOR_ENUM_ITEM) BINARY_COUNT };
+enum ReduceOp : int { CANDOR_REDUCE_OPS(CANDOR_ENUM_ITEM) REDUCE_COUNT };
+#undef CANDOR_ENUM_ITEM
+
+/** C[t] = op(A[t]) * op(B[t]) for t < batch; A is [M, K] ([K, M] if transA), B is [K, N] ([N, K] if transB), C is [M, N]; all row-major and dense. */
+struct GemmArgs {
+  const void* a;
+  const void* b;
+  void* c;
+  int64_t batch, M, N, K;
+  bool transA, transB;
+};
+
+/** x [N, H, W, Cin] (NHWC), filter [kh, kw, Cin, Cout]; output [N, Ho, Wo, Cout]. */
+struct ConvArgs {
+  int64_t n, h, w, cin, cout, kh, kw, ho, wo;
+  int64_t strideH, strideW, dilH, dilW, padTop, padLeft;
+};
+
+// One instruction set's kernels. Pointers are element pointers already advanced by the view offset;
+// counts are elements. dtype selects the element type where the table entry serves several.
+struct IsaTable {
+  const char* name;
+  void (*gemm)(DType dtype, const GemmArgs& g);
+  void (*unary)(UnaryOp op, DType dtype, const void* x, void* out, int64_t n);
+  /** Compare and logical ops write uint8 (bool); arithmetic ops write the input dtype. Bit 0 (1) of
+   *  `scalars` marks a as one element to repeat, bit 1 (2) marks b. */
+  void (*binary)(BinaryOp op, DType dtype, const void* a, const void* b, void* out, int64_t n, int scalars);
+  /** Reduces x viewed as [outer, red, inner] over its middle axis into out [outer, inner]. */
+  void (*reduce)(ReduceOp op, DType dtype, const void* x, void* out, int64_t outer, int64_t red, int64_t inner);
+  /** softmax (or log-softmax) of x viewed as [outer, dim, inner] along the middle axis. */
+  void (*softmax)(DType dtype, bool log, const void* x, void* out, int64_t outer, int64_t dim, int64_t inner);
+  /** out = conv2d(x, filter) (cross-correlation, zero padding). */
+  void (*conv2d)(DType dtype, const ConvArgs& c, const void* x, const void* f, void* out);
+  /** dx = the input gradient of conv2d for output gradient dy [N, Ho, Wo, Cout]. */
+  void (*conv2dBackpropInput)(DType dtype, const ConvArgs& c, const void* dy, const void* f, void* dx);
+};
+
+namespace avx512 { extern const IsaTable table; }
+namespace avx2 { extern const IsaTable table; }
+namespace scalar { extern const IsaTable table; }
+
+// ---- thread pool (pool.cc) ----
+typedef void (*TaskFn)(void* ctx, int64_t task);
+/** Runs fn(ctx, t) for t in [0, tasks) on up to maxThreads threads (the caller included); returns when all ran. */
+void parallel_for(int64_t tasks, TaskFn fn, void* ctx, int maxThreads);
+int num_threads();
+void set_num_threads(int n);
+/** Threads worth using for `work` units when one thread should get at least `grain` of them. */
+int threads_for(double work, double grain);
+
+namespace {
+/** parallel_for over a lambda (internal linkage: each translation unit keeps its own instantiations). */
+template <class F> void par(int64_t tasks, int threads, F&& f) {
+  parallel_for(tasks, [](void* ctx, int64_t t) { (*static_cast<F*>(ctx))(t); }, &f, threads);
+}
+}  // namespace
+
+// ---- kernels that need no vector code (generic.cc, compiled once) ----
+/** Gathers a strided view (any strides: 0, negative) of elemBytes-sized elements into contiguous out. */
+void copy_strided(int elemBytes, const void* base, int rank, const int64_t* shape, const int64_t* strides, void* out, int64_t n);
+void cast(DType from, DType to, const void* x, void* out, int64_t n);
+/** out = cond ? a : b, elements of elemBytes bytes; bits 0, 1, 2 of `scalars` mark cond, a, b as one element to repeat. */
+void where(int elemBytes, const uint8_t* cond, const void* a, const void* b, void* out, int64_t n, int scalars);
+/** out[p, i, q] = x[p, idx[i], q] for x [outer, dim, inner]; negative indices count from the end. Returns
+ *  -1, or the position in idx of the first index out of range (nothing is written then). */
+int64_t gather(int elemBytes, const void* x, const int32_t* idx, int64_t n, void* out, int64_t outer, int64_t dim, int64_t inner);
+/** Index of the first max (min) along the middle axis of [outer, red, inner]; NaN counts as the extreme. */
+void arg_reduce(bool isMin, DType dtype, const void* x, int32_t* out, int64_t outer, int64_t red, int64_t inner);
+
+// ---- scratch memory ----
+/** 64-byte aligned, zero-initialised; nullptr on failure. */
+void* aligned_calloc(size_t bytes);
+void aligned_free(void* p);
+
+}  // namespace candor

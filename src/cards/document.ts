@@ -1,0 +1,137 @@
+// A small document model (headings, paragraphs, key-value tables, tables, figures) with two renderers,
+// Markdown and standalone HTML, so the card's content is decided once and both files always agree.
+// Figures from the record carry a data-key (the record path) and data-value (the exact number) in the
+// HTML, so tests and tools can check them against the record.
+
+/** A table cell: plain text, optionally tagged with the record field it shows and its exact value. */
+export interface Cell {
+  text: string;
+  key?: string;
+  value?: string | number;
+}
+
+export type Block =
+  | { kind: 'heading'; level: 1 | 2 | 3; text: string; id?: string }
+  | { kind: 'para'; text: string; className?: string }
+  /** Text the user wrote, shown as written (Markdown passes it through; HTML escapes it, keeping line breaks). */
+  | { kind: 'userText'; text: string; source: string }
+  | { kind: 'table'; header: string[]; rows: (Cell | string)[][]; caption?: string; id?: string; rowAttrs?: Record<string, string>[] }
+  | { kind: 'figure'; svg: string; caption: string }
+  | { kind: 'details'; summary: string; blocks: Block[] };
+
+export interface Doc {
+  title: string;
+  blocks: Block[];
+}
+
+const cellOf = (c: Cell | string): Cell => (typeof c === 'string' ? { text: c } : c);
+
+// ---- Markdown ----
+
+function mdEscape(s: string): string {
+  return s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
+}
+
+function mdBlock(b: Block, out: string[]): void {
+  switch (b.kind) {
+    case 'heading':
+      out.push(`${'#'.repeat(b.level)} ${b.text}`, '');
+      break;
+    case 'para':
+      out.push(b.text, '');
+      break;
+    case 'userText':
+      out.push(`*${b.source}:*`, '', b.text.trim(), '');
+      break;
+    case 'table':
+      if (b.caption) out.push(`*${b.caption}*`, '');
+      out.push(`| ${b.header.map(mdEscape).join(' | ')} |`, `|${b.header.map(() => ' --- ').join('|')}|`);
+      for (const row of b.rows) out.push(`| ${row.map((c) => mdEscape(cellOf(c).text)).join(' | ')} |`);
+      out.push('');
+      break;
+    case 'figure':
+      out.push(`*${b.caption} (chart in card.html)*`, '');
+      break;
+    case 'details':
+      out.push(`**${b.summary}**`, '');
+      for (const inner of b.blocks) mdBlock(inner, out);
+      break;
+  }
+}
+
+export function renderMarkdown(doc: Doc): string {
+  const out: string[] = [`# ${doc.title}`, ''];
+  for (const b of doc.blocks) mdBlock(b, out);
+  return out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
+}
+
+// ---- HTML ----
+
+export function htmlEscape(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}
+
+function attrs(a: Record<string, string | number | undefined>): string {
+  return Object.entries(a).filter(([, v]) => v !== undefined).map(([k, v]) => ` ${k}="${htmlEscape(String(v))}"`).join('');
+}
+
+function htmlBlock(b: Block, out: string[]): void {
+  switch (b.kind) {
+    case 'heading':
+      out.push(`<h${b.level}${attrs({ id: b.id })}>${htmlEscape(b.text)}</h${b.level}>`);
+      break;
+    case 'para':
+      out.push(`<p${attrs({ class: b.className })}>${htmlEscape(b.text)}</p>`);
+      break;
+    case 'userText':
+      out.push(`<div class="user"><div class="source">${htmlEscape(b.source)}</div><p>${htmlEscape(b.text.trim()).replace(/\r?\n/g, '<br>')}</p></div>`);
+      break;
+    case 'table': {
+      out.push(`<table${attrs({ id: b.id })}>`);
+      if (b.caption) out.push(`<caption>${htmlEscape(b.caption)}</caption>`);
+      out.push(`<thead><tr>${b.header.map((h) => `<th>${htmlEscape(h)}</th>`).join('')}</tr></thead>`, '<tbody>');
+      b.rows.forEach((row, i) => {
+        const cells = row.map((c) => {
+          const cell = cellOf(c);
+          return `<td${attrs({ 'data-key': cell.key, 'data-value': cell.value })}>${htmlEscape(cell.text)}</td>`;
+        });
+        out.push(`<tr${attrs(b.rowAttrs?.[i] ?? {})}>${cells.join('')}</tr>`);
+      });
+      out.push('</tbody></table>');
+      break;
+    }
+    case 'figure':
+      out.push(`<figure>${b.svg}<figcaption>${htmlEscape(b.caption)}</figcaption></figure>`);
+      break;
+    case 'details':
+      out.push(`<details><summary>${htmlEscape(b.summary)}</summary>`);
+      for (const inner of b.blocks) htmlBlock(inner, out);
+      out.push('</details>');
+      break;
+  }
+}
+
+const STYLE = `
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}
+h1{font-size:1.7rem}h2{margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+table{border-collapse:collapse;margin:.6rem 0 1.2rem;font-size:.9rem}caption{text-align:left;font-style:italic;padding:.2rem 0}
+th,td{border:1px solid #d5d5d5;padding:.25rem .55rem;text-align:left;vertical-align:top}th{background:#f3f3f3}
+td[data-value]{font-variant-numeric:tabular-nums}
+tr[data-status="missing"] td:nth-child(3){color:#a40000;font-weight:600}
+tr[data-status="record"] td:nth-child(3){color:#0b5d1e}tr[data-status="user"] td:nth-child(3){color:#114b8c}
+.user{border-left:3px solid #6b8fc7;padding:.1rem .8rem;margin:.6rem 0;background:#f6f8fc}.user .source{font-size:.8rem;color:#555}
+.note{color:#555;font-size:.9rem}figure{margin:1rem 0}figcaption{font-size:.85rem;color:#555}
+code{font-size:.85rem}`;
+
+/** A standalone page: inline CSS and SVG, no scripts, nothing fetched from the network. */
+export function renderHtml(doc: Doc): string {
+  const out: string[] = [
+    '<!DOCTYPE html>', '<html lang="en">', '<head>', '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<title>${htmlEscape(doc.title)}</title>`, `<style>${STYLE}</style>`, '</head>', '<body>',
+    `<h1>${htmlEscape(doc.title)}</h1>`,
+  ];
+  for (const b of doc.blocks) htmlBlock(b, out);
+  out.push('</body>', '</html>');
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,11 @@
+// Model cards and regulatory documentation written from run records.
+export { buildCard, writeCard } from './card.js';
+export type { CardOptions, WrittenCard } from './card.js';
+export { complianceMap, trainingFlops, STATUS_TEXT } from './compliance.js';
+export type { ComplianceGroup, ComplianceItem, ItemStatus } from './compliance.js';
+export { loadUserInfo, CARD_USER_SCHEMA, CARD_FILE, INTENDED_USE_FILE } from './user-info.js';
+export type { CardUserInfo, DataStatement, LabellingStatement, LoadedUserInfo } from './user-info.js';
+export { renderHtml, renderMarkdown, htmlEscape } from './document.js';
+export type { Doc, Block, Cell } from './document.js';
+export { lineChart } from './svg.js';
+export type { Series } from './svg.js';

@@ -1,0 +1,192 @@
+#!/usr/bin/env node
+// The `candor` command: model cards, the profiler table and the run ledger from the shell.
+//   candor card RUN_DIR [--out DIR]
+//   candor profile RUN_DIR [--by op|family|phase|layer] [--sort ms|flops|calls|bytes] [--phase P] [--limit N]
+//   candor ledger verify FILE [--public-key PEM] [--head HASH]
+//   candor ledger show FILE [--json]
+//   candor ledger append FILE RUN_DIR [--key PEM]
+//   candor ledger keygen PREFIX
+//   candor schema
+// Exit status: 0 success, 1 failure (a ledger that does not verify, a bad file), 2 usage error.
+import { parseArgs } from 'node:util';
+import { readFile, writeFile } from 'node:fs/promises';
+import { existsSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { writeCard } from '../cards/card.js';
+import { readRunRecord, candorVersion, type RunRecord } from '../ledger/record.js';
+import { formatProfile, siNumber, type ProfileGroup, type ProfileSort } from '../ledger/meter.js';
+import { appendToLedger, generateSigningKeys, readLedger, verifyLedger, type LedgerEntry } from '../ledger/ledger.js';
+import { RUN_RECORD_SCHEMA } from '../ledger/run-record-schema.js';
+import { PHASES, type Phase } from '../ledger/annotations.js';
+import { CandorError } from '../errors.js';
+
+export const USAGE = `usage: candor <command> [options]
+
+  card RUN_DIR [--out DIR]        write card.md and card.html from RUN_DIR/run.json (+ optional card.json, intended-use.md)
+  profile RUN_DIR                 print the profiler table of the run
+      [--by op|family|phase|layer] [--sort ms|flops|calls|bytes] [--phase ${PHASES.join('|')}] [--limit N]
+  ledger verify FILE              check the hash chain (and signatures); names the first bad entry
+      [--public-key PEM_FILE]     require every entry to be signed by this key
+      [--head HASH]               the newest entryHash you saw before (detects entries cut off the end)
+  ledger show FILE [--json]       list the entries
+  ledger append FILE RUN_DIR      append RUN_DIR/run.json to the ledger [--key PRIVATE_PEM_FILE]
+  ledger keygen PREFIX            write an Ed25519 key pair to PREFIX.key (private) and PREFIX.pub
+  schema                          print the JSON Schema of run.json
+  --version, --help`;
+
+/** A mistake in how the command was called (exit status 2). */
+export class UsageError extends CandorError {}
+
+type Out = { log: (s: string) => void; error: (s: string) => void };
+
+function parse(args: string[], options: Record<string, { type: 'string' | 'boolean' }>, positionals: string[]): { values: Record<string, string | boolean | undefined>; pos: string[] } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (parsed.positionals.length !== positionals.length) {
+    throw new UsageError(`expected ${positionals.join(' ') || 'no arguments'}, got ${parsed.positionals.length ? parsed.positionals.join(' ') : 'nothing'}`);
+  }
+  return { values: parsed.values as Record<string, string | boolean | undefined>, pos: parsed.positionals };
+}
+
+function oneOf<T extends string>(name: string, v: string | boolean | undefined, allowed: readonly T[]): T | undefined {
+  if (v === undefined) return undefined;
+  if (!allowed.includes(v as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got '${String(v)}'`);
+  return v as T;
+}
+
+async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw new CandorError(`cannot read ${what} ${path}: ${(e as Error).message}`);
+  }
+}
+
+async function card(args: string[], out: Out): Promise<number> {
+  const { values, pos } = parse(args, { out: { type: 'string' } }, ['RUN_DIR']);
+  const written = await writeCard(pos[0], { outDir: values.out as string | undefined });
+  out.log(`wrote ${written.files.markdown}\nwrote ${written.files.html}`);
+  return 0;
+}
+
+async function profile(args: string[], out: Out): Promise<number> {
+  const { values, pos } = parse(args, { by: { type: 'string' }, sort: { type: 'string' }, phase: { type: 'string' }, limit: { type: 'string' } }, ['RUN_DIR']);
+  const groupBy = oneOf<ProfileGroup>('by', values.by, ['op', 'family', 'phase', 'layer']);
+  const sortBy = oneOf<ProfileSort>('sort', values.sort, ['ms', 'flops', 'calls', 'bytes']);
+  const phase = oneOf<Phase>('phase', values.phase, PHASES);
+  const limit = values.limit === undefined ? undefined : Number(values.limit);
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) throw new UsageError(`--limit must be a non-negative integer, got '${String(values.limit)}'`);
+  const r = await readRunRecord(pos[0]);
+  out.log(`Run ${r.id}${r.name ? ` '${r.name}'` : ''}: ${r.model.className} '${r.model.name}', backend ${r.machine.backend.name}, ${r.training.epochs.completed} epochs, ${r.training.steps} steps\n`);
+  out.log(formatProfile(r.compute, { groupBy, sortBy, phase, limit, wallSeconds: r.training.wallSeconds }));
+  if (!r.compute.attribution.phases) out.log('Phases were not marked during this run: every kernel is under "other".');
+  return 0;
+}
+
+function entrySummary(e: LedgerEntry): string[] {
+  const r = e.record as Partial<RunRecord>;
+  const flops = r.compute ? (r.compute.attribution?.phases ? r.compute.trainingFlops : r.compute.total?.flops) : undefined;
+  const energy = r.energy ? `${r.energy.joules.toPrecision(3)} J ${r.energy.measured ? 'measured' : 'estimated'}` : '-';
+  return [
+    String(e.index), e.timestamp, r.name ?? r.id ?? '?', r.model ? `${r.model.className} ${r.model.parameters?.total ?? '?'} params` : '?',
+    flops !== undefined ? `${siNumber(flops)}FLOP` : '-', energy, r.emissions ? `${r.emissions.gCO2e.toPrecision(3)} g` : '-',
+    e.signature ? `yes (${String(e.keyId).slice(0, 8)})` : 'no', `${e.entryHash.slice(0, 16)}...`,
+  ];
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+async function ledger(args: string[], out: Out): Promise<number> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'verify': {
+      const { values, pos } = parse(rest, { 'public-key': { type: 'string' }, head: { type: 'string' } }, ['FILE']);
+      if (!existsSync(pos[0])) throw new CandorError(`no ledger at ${pos[0]}`);
+      const publicKey = values['public-key'] ? await readText(values['public-key'] as string, 'public key') : undefined;
+      const head = values.head as string | undefined;
+      if (head !== undefined && !/^[0-9a-f]{64}$/.test(head)) throw new UsageError('--head must be a 64-digit hex entryHash');
+      const r = await verifyLedger(pos[0], { publicKey, expectedHead: head ? { entryHash: head } : undefined });
+      const sig = `${r.signatures.signed} signed, ${r.signatures.unsigned} unsigned (signatures checked against ${r.signatures.checkedWith})`;
+      if (r.ok) {
+        out.log(`OK: ${pos[0]}: ${r.entries} entries, chain intact; ${sig}${r.head ? `\nhead: entry ${r.head.index} ${r.head.entryHash}` : ''}`);
+        if (!publicKey && r.signatures.signed > 0) out.log('note: without --public-key, signatures are only checked against the keys the entries carry');
+        return 0;
+      }
+      const bad = r.firstBad!;
+      out.error(`FAILED: ${pos[0]}: first bad entry at line ${bad.line}${bad.index !== undefined ? ` (claims index ${bad.index}, expected ${bad.expectedIndex})` : ` (expected index ${bad.expectedIndex})`} [${bad.kind}]\n  ${bad.reason}\n  ${r.entries} entries before it verified`);
+      return 1;
+    }
+    case 'show': {
+      const { values, pos } = parse(rest, { json: { type: 'boolean' } }, ['FILE']);
+      if (!existsSync(pos[0])) throw new CandorError(`no ledger at ${pos[0]}`);
+      const entries = await readLedger(pos[0]);
+      if (values.json) {
+        out.log(JSON.stringify(entries.map((e) => ({ index: e.index, timestamp: e.timestamp, recordHash: e.recordHash, entryHash: e.entryHash, keyId: e.keyId, run: (e.record as Partial<RunRecord>).id, name: (e.record as Partial<RunRecord>).name })), null, 2));
+        return 0;
+      }
+      out.log(entries.length ? table(['#', 'Time', 'Run', 'Model', 'Training compute', 'Energy', 'CO2e', 'Signed', 'Entry hash'], entries.map(entrySummary)) : `${pos[0]}: no entries`);
+      out.log('(not verified: run `candor ledger verify` for that)');
+      return 0;
+    }
+    case 'append': {
+      const { values, pos } = parse(rest, { key: { type: 'string' } }, ['FILE', 'RUN_DIR']);
+      const privateKey = values.key ? await readText(values.key as string, 'private key') : undefined;
+      const record = await readRunRecord(pos[1]);
+      const e = await appendToLedger(pos[0], record, { privateKey });
+      out.log(`appended entry ${e.index} to ${pos[0]}\nentryHash ${e.entryHash}${e.signature ? `\nsigned by key ${e.keyId}` : ''}`);
+      return 0;
+    }
+    case 'keygen': {
+      const { pos } = parse(rest, {}, ['PREFIX']);
+      const keys = generateSigningKeys();
+      await writeFile(`${pos[0]}.key`, keys.privateKey, { mode: 0o600, flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
+        throw new CandorError(e.code === 'EEXIST' ? `${pos[0]}.key exists; not overwriting a key` : e.message);
+      });
+      await writeFile(`${pos[0]}.pub`, keys.publicKey, { flag: 'wx' });
+      out.log(`wrote ${pos[0]}.key (private: keep it secret) and ${pos[0]}.pub`);
+      return 0;
+    }
+    default:
+      throw new UsageError(sub ? `unknown ledger command '${sub}'` : 'ledger needs a command: verify, show, append or keygen');
+  }
+}
+
+/** Runs the CLI on `argv` (without node and the script); returns the exit status. */
+export async function main(argv: string[], out: Out = { log: (s) => console.log(s), error: (s) => console.error(s) }): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'card': return await card(rest, out);
+      case 'profile': return await profile(rest, out);
+      case 'ledger': return await ledger(rest, out);
+      case 'schema': parse(rest, {}, []); out.log(JSON.stringify(RUN_RECORD_SCHEMA, null, 2)); return 0;
+      case '--version': case '-v': out.log(candorVersion()); return 0;
+      case '--help': case '-h': case 'help': out.log(USAGE); return 0;
+      default: throw new UsageError(cmd ? `unknown command '${cmd}'` : 'no command given');
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      out.error(`candor: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (e instanceof CandorError) {
+      out.error(`candor: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+// Run when executed (also through npm's bin symlink), not when imported.
+const invoked = process.argv[1] ? (() => { try { return realpathSync(process.argv[1]); } catch { return process.argv[1]; } })() : '';
+if (invoked === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+}

@@ -1,0 +1,66 @@
+// Annotations for metering: which training phase (forward / backward / optimizer / evaluate) and which
+// layer scope is running. The trainer and Layer.apply mark them; a Meter reads them when a kernel
+// reports. This module imports nothing, so any layer of the code may mark phases and scopes without
+// pulling in the ledger.
+//
+// Invariant: marks are a stack held by synchronous calls only (withPhase/withScope run `fn` and pop in
+// `finally`). A mark held across an `await` would be seen by unrelated async code, so `fn` must not
+// return a promise; callers wrap the synchronous part (fit's step is synchronous).
+
+/** Phases a kernel can be attributed to; 'other' is whatever runs outside any marked phase. */
+export const PHASES = ['forward', 'backward', 'optimizer', 'evaluate', 'other'] as const;
+export type Phase = (typeof PHASES)[number];
+
+/** The phases whose FLOPs count as training compute (EU AI Act Annex XI 2(d) "computational resources used to train"). */
+export const TRAINING_PHASES: readonly Phase[] = ['forward', 'backward', 'optimizer'];
+
+const phases: Phase[] = [];
+const scopes: string[] = [];
+/** scopes.join('/'), cached: the meter reads it on every kernel call. */
+let scopePath = '';
+
+function checkSync(what: string, result: unknown): void {
+  if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+    // Too late to undo the work, but the mark was popped; say why attribution would have been wrong.
+    throw new TypeError(`${what}: the function returned a promise; phase and scope marks are for synchronous code only (wrap the synchronous part)`);
+  }
+}
+
+/** Runs fn with `phase` as the current phase (nested marks win until they return). */
+export function withPhase<T>(phase: Phase, fn: () => T): T {
+  phases.push(phase);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    phases.pop();
+  }
+  checkSync(`withPhase('${phase}')`, result);
+  return result;
+}
+
+/** Runs fn inside a named scope (a layer); scopes nest into paths such as 'sequential_1/dense_2'. */
+export function withScope<T>(name: string, fn: () => T): T {
+  const saved = scopePath;
+  scopes.push(name);
+  scopePath = saved === '' ? name : `${saved}/${name}`;
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    scopes.pop();
+    scopePath = saved;
+  }
+  checkSync(`withScope('${name}')`, result);
+  return result;
+}
+
+/** The innermost phase mark, or 'other'. */
+export function currentPhase(): Phase {
+  return phases.length === 0 ? 'other' : phases[phases.length - 1];
+}
+
+/** The current scope path ('' outside every scope). */
+export function currentScope(): string {
+  return scopePath;
+}

@@ -1,0 +1,245 @@
+// The JSON Schema (draft 2020-12) of run.json. This object is the source; schemas/run-record.schema.json
+// is its published copy (`candor schema > schemas/run-record.schema.json`), and a test keeps the two equal.
+import type { Schema } from './json-schema.js';
+
+const num = { type: 'number' };
+const nonNegative = { type: 'number', minimum: 0 };
+const count = { type: 'integer', minimum: 0 };
+const nullableNumber = { type: ['number', 'null'] };
+const text = { type: 'string' };
+const sha256 = { type: 'string', pattern: '^[0-9a-f]{64}$' };
+const dateTime = { type: 'string', format: 'date-time' };
+const phase = { enum: ['forward', 'backward', 'optimizer', 'evaluate', 'other'] };
+
+const totals = {
+  type: 'object',
+  required: ['calls', 'flops', 'bytes', 'ms'],
+  additionalProperties: false,
+  properties: { calls: count, flops: nonNegative, bytes: nonNegative, ms: nonNegative },
+};
+
+export const RUN_RECORD_SCHEMA: Schema = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  $id: 'urn:candor:schema:run-record:1',
+  title: 'Candor run record',
+  description: 'What one training run used and produced: model, compute, energy, emissions, data, hyperparameters, software, machine, metrics and evaluations. Written by RunRecorder as run.json.',
+  type: 'object',
+  required: ['format', 'version', 'id', 'createdAt', 'status', 'model', 'training', 'compute', 'energy', 'emissions', 'data', 'evaluation', 'software', 'machine', 'notes'],
+  additionalProperties: false,
+  properties: {
+    format: { const: 'candor-run-record' },
+    version: { const: 1 },
+    id: { type: 'string', pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$', description: 'Random UUID of the run.' },
+    name: text,
+    createdAt: { ...dateTime, description: 'When this version of the record was written.' },
+    status: { enum: ['completed', 'stopped'], description: "'stopped': a callback ended training early." },
+    model: {
+      type: 'object',
+      required: ['name', 'className', 'architecture', 'architectureSha256', 'parameters', 'layers'],
+      additionalProperties: false,
+      properties: {
+        name: text,
+        className: text,
+        architecture: { description: "The model's getConfig() (null for subclass models, which have none)." },
+        architectureSha256: { anyOf: [sha256, { type: 'null' }], description: 'SHA-256 of the canonical JSON of {className, config}.' },
+        parameters: {
+          type: 'object', required: ['total', 'trainable', 'nonTrainable'], additionalProperties: false,
+          properties: { total: count, trainable: count, nonTrainable: count },
+        },
+        layers: {
+          type: 'array',
+          items: { type: 'object', required: ['name', 'className', 'parameters'], additionalProperties: false, properties: { name: text, className: text, parameters: count } },
+        },
+        artifacts: {
+          type: 'object', description: 'Saved model files in the run directory and their SHA-256.',
+          additionalProperties: { type: 'object', required: ['sha256', 'bytes'], additionalProperties: false, properties: { sha256, bytes: count } },
+        },
+      },
+    },
+    training: {
+      type: 'object',
+      required: ['startedAt', 'endedAt', 'wallSeconds', 'cpuSeconds', 'epochs', 'steps', 'hyperparameters', 'seeds', 'history'],
+      additionalProperties: false,
+      properties: {
+        startedAt: dateTime,
+        endedAt: dateTime,
+        wallSeconds: nonNegative,
+        cpuSeconds: { ...nonNegative, description: 'User + system CPU time of the process during fit.' },
+        epochs: {
+          type: 'object', required: ['requested', 'completed', 'initial'], additionalProperties: false,
+          properties: { requested: { anyOf: [count, { type: 'null' }] }, completed: count, initial: count },
+        },
+        steps: count,
+        hyperparameters: { type: 'object', description: 'Optimizer config, loss, metrics, batch size, epochs, validation split, shuffle, and any the user added.' },
+        seeds: { type: 'object', additionalProperties: { type: 'integer' } },
+        history: {
+          type: 'object', required: ['epochs', 'metrics'], additionalProperties: false,
+          properties: {
+            epochs: { type: 'array', items: count },
+            metrics: { type: 'object', additionalProperties: { type: 'array', items: nullableNumber }, description: 'Per-epoch values; null where the value was NaN or infinite.' },
+          },
+        },
+      },
+    },
+    compute: {
+      type: 'object',
+      required: ['total', 'trainingFlops', 'byPhase', 'rows', 'backends', 'attribution'],
+      additionalProperties: false,
+      properties: {
+        total: totals,
+        trainingFlops: { ...nonNegative, description: 'FLOPs of forward + backward + optimizer kernels (EU AI Act Annex XI 1.2(d)).' },
+        byPhase: {
+          type: 'object', required: ['forward', 'backward', 'optimizer', 'evaluate', 'other'], additionalProperties: false,
+          properties: { forward: totals, backward: totals, optimizer: totals, evaluate: totals, other: totals },
+        },
+        rows: {
+          type: 'array',
+          items: {
+            type: 'object', required: ['phase', 'scope', 'op', 'family', 'fused', 'calls', 'flops', 'bytes', 'ms'], additionalProperties: false,
+            properties: { phase, scope: text, op: text, family: text, fused: { type: 'boolean' }, calls: count, flops: nonNegative, bytes: nonNegative, ms: nonNegative },
+          },
+        },
+        backends: { type: 'array', items: text },
+        attribution: {
+          type: 'object', required: ['phases', 'layers'], additionalProperties: false,
+          properties: { phases: { type: 'boolean' }, layers: { type: 'boolean' } },
+          description: 'Whether the training loop marked phases and the layers marked scopes while metering (if not, all kernels fall in phase other).',
+        },
+      },
+    },
+    energy: { anyOf: [{ $ref: '#/$defs/energy' }, { type: 'null' }] },
+    emissions: { anyOf: [{ $ref: '#/$defs/emissions' }, { type: 'null' }] },
+    data: { type: 'array', items: { $ref: '#/$defs/dataset' } },
+    evaluation: { type: 'array', items: { $ref: '#/$defs/evaluation' } },
+    software: {
+      type: 'object', required: ['candor', 'node', 'v8', 'platform', 'arch'], additionalProperties: false,
+      properties: { candor: text, node: text, v8: text, platform: text, arch: text },
+    },
+    machine: {
+      type: 'object', required: ['cpuModel', 'logicalCpus', 'totalMemoryBytes', 'backend'], additionalProperties: false,
+      properties: {
+        cpuModel: text,
+        logicalCpus: count,
+        totalMemoryBytes: count,
+        backend: {
+          type: 'object', required: ['name', 'description', 'threads'], additionalProperties: false,
+          properties: { name: text, description: text, threads: { anyOf: [count, { type: 'null' }], description: 'Threads the backend computes with; null when it does not say.' } },
+        },
+      },
+    },
+    notes: { type: 'array', items: text, description: 'Things a reader should know, e.g. values that could not be recorded.' },
+  },
+  $defs: {
+    tensor: {
+      type: 'object', required: ['shape', 'dtype', 'sha256', 'bytes'], additionalProperties: false,
+      properties: { shape: { type: 'array', items: count }, dtype: text, sha256, bytes: count },
+    },
+    dataset: {
+      type: 'object', required: ['name', 'samples', 'x'], additionalProperties: false,
+      properties: {
+        name: text,
+        samples: count,
+        x: { type: 'array', minItems: 1, items: { $ref: '#/$defs/tensor' } },
+        y: { type: 'array', items: { $ref: '#/$defs/tensor' } },
+        labelDistribution: { type: 'object', additionalProperties: count },
+        description: text,
+      },
+    },
+    energy: {
+      type: 'object',
+      required: ['method', 'measured', 'description', 'joules', 'kWh', 'pue', 'components', 'uncertainty', 'wallSeconds', 'cpuSeconds', 'meanMemoryBytes', 'cpu', 'dramWattsPerGiB', 'codecarbonJoules'],
+      additionalProperties: false,
+      properties: {
+        method: { enum: ['rapl', 'estimate'] },
+        measured: { type: 'boolean' },
+        description: text,
+        joules: nonNegative,
+        kWh: nonNegative,
+        pue: { type: 'number', minimum: 1 },
+        components: { type: 'object', additionalProperties: false, properties: { cpu: nonNegative, package: nonNegative, dram: nonNegative } },
+        uncertainty: {
+          type: 'object', required: ['low', 'high', 'note'], additionalProperties: false,
+          properties: { low: nonNegative, high: nonNegative, note: text },
+        },
+        wallSeconds: nonNegative,
+        cpuSeconds: nonNegative,
+        meanMemoryBytes: nonNegative,
+        cpu: {
+          type: 'object', required: ['model', 'tdpWatts', 'threadsPerPackage', 'wattsPerThread', 'tdpSource', 'threadsSource'], additionalProperties: false,
+          properties: { model: text, tdpWatts: { type: 'number', exclusiveMinimum: 0 }, threadsPerPackage: { type: 'number', exclusiveMinimum: 0 }, wattsPerThread: { type: 'number', exclusiveMinimum: 0 }, tdpSource: text, threadsSource: text },
+        },
+        dramWattsPerGiB: nonNegative,
+        domains: {
+          type: 'array',
+          items: {
+            type: 'object', required: ['zone', 'name', 'kind', 'joules', 'wraps'], additionalProperties: false,
+            properties: { zone: text, name: text, kind: { enum: ['package', 'dram'] }, joules: nonNegative, wraps: count },
+          },
+        },
+        raplUnavailable: text,
+        codecarbonJoules: nonNegative,
+      },
+    },
+    emissions: {
+      type: 'object', required: ['gCO2e', 'low', 'high', 'grid', 'method'], additionalProperties: false,
+      properties: {
+        gCO2e: nonNegative,
+        low: nonNegative,
+        high: nonNegative,
+        method: text,
+        grid: {
+          type: 'object', required: ['region', 'name', 'gPerKWh', 'source'], additionalProperties: false,
+          properties: { region: text, name: text, gPerKWh: nonNegative, source: text, year: { type: 'integer' } },
+        },
+      },
+    },
+    evaluation: {
+      type: 'object', required: ['name', 'createdAt', 'metrics'], additionalProperties: false,
+      properties: {
+        name: text,
+        createdAt: dateTime,
+        metrics: { type: 'object', additionalProperties: nullableNumber },
+        data: { $ref: '#/$defs/dataset' },
+        report: { $ref: '#/$defs/classificationReport' },
+      },
+    },
+    rateMap: { type: 'object', additionalProperties: nullableNumber },
+    disparity: {
+      type: 'object', required: ['value', 'byClass', 'definition'], additionalProperties: false,
+      properties: { value: nullableNumber, byClass: { $ref: '#/$defs/rateMap' }, definition: text },
+    },
+    classificationReport: {
+      type: 'object', required: ['samples', 'accuracy', 'labels', 'perClass', 'confusion'], additionalProperties: false,
+      properties: {
+        samples: count,
+        accuracy: { type: 'number', minimum: 0, maximum: 1 },
+        labels: { type: 'array', items: text },
+        perClass: {
+          type: 'array',
+          items: {
+            type: 'object', required: ['label', 'support', 'precision', 'recall', 'f1'], additionalProperties: false,
+            properties: { label: text, support: count, precision: nullableNumber, recall: nullableNumber, f1: nullableNumber },
+          },
+        },
+        confusion: { type: 'array', items: { type: 'array', items: count } },
+        fairness: {
+          type: 'object', required: ['attribute', 'groups', 'accuracyDifference', 'demographicParityDifference', 'equalOpportunityDifference'], additionalProperties: false,
+          properties: {
+            attribute: text,
+            groups: {
+              type: 'array',
+              items: {
+                type: 'object', required: ['group', 'samples', 'accuracy', 'selectionRate', 'truePositiveRate'], additionalProperties: false,
+                properties: { group: text, samples: count, accuracy: num, selectionRate: { $ref: '#/$defs/rateMap' }, truePositiveRate: { $ref: '#/$defs/rateMap' } },
+              },
+            },
+            accuracyDifference: num,
+            demographicParityDifference: { $ref: '#/$defs/disparity' },
+            equalOpportunityDifference: { $ref: '#/$defs/disparity' },
+            positiveClass: text,
+          },
+        },
+      },
+    },
+  },
+};

@@ -1,0 +1,112 @@
+// The recurrent time loop as one op with a hand-written backward pass (backpropagation through time).
+import type { Tensor } from '../../tensor/tensor.js';
+import { add, where } from '../../ops/elementwise.js';
+import { zeros } from '../../ops/creation.js';
+import { stack } from '../../ops/indexing.js';
+import { reshape, slice } from '../../ops/views.js';
+import { tidy } from '../../tensor/storage.js';
+import { customGrad, vjp } from '../../autograd/grad.js';
+
+// The time loop of the recurrent layers as one differentiable op with a hand-written backward pass
+// (backpropagation through time). Differentiating a plain loop would record, for every step, a slice of the
+// precomputed inputs whose gradient is a zero-padded copy of the whole [time, batch, width] tensor, so
+// training cost and memory grew with time^2. Here the forward runs without a tape, keeps each step's
+// carried states, and the backward re-runs one step at a time under vjp: O(time) memory and work.
+
+/** One step of a cell: `xw` is this step's x @ kernel (+ input bias) [batch, width]; weights as given to scan. */
+export type Cell = (xw: Tensor, states: readonly Tensor[], weights: readonly Tensor[]) => { output: Tensor; states: Tensor[] };
+
+export interface ScanOptions {
+  /** Time-major precomputed inputs [time, batch, width]. */
+  xw: Tensor;
+  /** Initial states, each [batch, units]. */
+  initial: readonly Tensor[];
+  /** Tensors the cell reads at every step (recurrent kernel, recurrent bias), differentiated. */
+  weights: readonly Tensor[];
+  cell: Cell;
+  /** Time-major bool mask [time, batch, 1]: a masked step keeps the states and repeats (or zeroes) the output. */
+  mask: Tensor | null;
+  zeroOutputForMask: boolean;
+  goBackwards: boolean;
+}
+
+/** Outputs [time, batch, units] in processing order (reversed time with goBackwards, as Keras) and final states. */
+export interface ScanResult {
+  outputs: Tensor;
+  states: Tensor[];
+}
+
+/** Row `i` of a [n, batch, k] tensor as [batch, k] (a view). */
+function row(t: Tensor, i: number): Tensor {
+  const [, b, k] = t.shape;
+  return reshape(slice(t, [i, 0, 0], [1, b, k]), [b, k]);
+}
+
+export function scan(o: ScanOptions): ScanResult {
+  const time = o.xw.shape[0];
+  const nStates = o.initial.length;
+  const units = o.initial[0].shape[1];
+  // With a mask (and no zeroing) a masked step repeats the previous output, so the output is carried
+  // like a state: carry = [...states, previousOutput].
+  const carriesOutput = o.mask !== null && !o.zeroOutputForMask;
+  const nCarry = nStates + (carriesOutput ? 1 : 0);
+  const timeOf = (s: number) => (o.goBackwards ? time - 1 - s : s);
+
+  /** Step s (processing order) from `carry`: the output and the next carry. */
+  const step = (xwT: Tensor, carry: readonly Tensor[], weights: readonly Tensor[], s: number): { output: Tensor; carry: Tensor[] } => {
+    const states = carry.slice(0, nStates);
+    const r = o.cell(xwT, states, weights);
+    if (!o.mask) return { output: r.output, carry: r.states };
+    const m = row(o.mask, timeOf(s));
+    const next = r.states.map((n, i) => where(m, n, states[i]));
+    const output = where(m, r.output, o.zeroOutputForMask ? 0 : carry[nStates]);
+    return { output, carry: carriesOutput ? [...next, output] : next };
+  };
+
+  const op = customGrad((xw: Tensor, ...rest: Tensor[]) => {
+    const initial = rest.slice(0, nStates), weights = rest.slice(nStates);
+    let carry = carriesOutput ? [...initial, zeros(initial[0].shape, xw.dtype)] : initial;
+    // carries[s] is the carry entering step s: what the backward pass re-runs step s from.
+    const carries: Tensor[][] = [];
+    const outputs: Tensor[] = [];
+    for (let s = 0; s < time; s++) {
+      carries.push(carry);
+      const r = step(row(xw, timeOf(s)), carry, weights, s);
+      outputs.push(r.output);
+      carry = r.carry;
+    }
+    // One packed result [time + nStates, batch, units]: the outputs, then the final states.
+    const value = stack([...outputs, ...carry.slice(0, nStates)], 0);
+    const gradFunc = (dy: Tensor): (Tensor | null)[] => {
+      let dCarry: Tensor[] = [...Array.from({ length: nStates }, (_, i) => row(dy, time + i)), ...(carriesOutput ? [zeros([dy.shape[1], units], dy.dtype)] : [])];
+      let dWeights: (Tensor | null)[] = weights.map(() => null);
+      const dXw: Tensor[] = new Array<Tensor>(time);
+      for (let s = time - 1; s >= 0; s--) {
+        const t = timeOf(s);
+        const r = tidy(() => {
+          // The output's gradient: its own, plus what later steps sent back through the carried output.
+          const dOut = carriesOutput ? add(row(dy, s), dCarry[nStates]) : row(dy, s);
+          const seed = stack([dOut, ...dCarry.slice(0, nStates)], 0);
+          const f = (args: Tensor[]) => {
+            const res = step(args[0], args.slice(1, 1 + nCarry), args.slice(1 + nCarry), s);
+            return stack([res.output, ...res.carry.slice(0, nStates)], 0);
+          };
+          const { value: v, grads } = vjp(f, [row(xw, t), ...carries[s], ...weights], seed);
+          v.dispose();
+          const dw = grads.slice(1 + nCarry).map((g, i) => (dWeights[i] ? add(dWeights[i]!, g) : g));
+          return { dx: grads[0], dCarry: grads.slice(1, 1 + nCarry), dw };
+        });
+        // The previous accumulators and carried gradients were made here (or are views of dy): free them.
+        for (const old of [...dWeights, ...dCarry]) old?.dispose();
+        dXw[t] = r.dx;
+        dCarry = r.dCarry;
+        dWeights = r.dw;
+      }
+      return [stack(dXw, 0), ...dCarry.slice(0, nStates), ...dWeights];
+    };
+    return { value, gradFunc };
+  });
+  const packed = op(o.xw, ...o.initial, ...o.weights);
+  const outputs = slice(packed, [0, 0, 0], [time, -1, -1]);
+  return { outputs, states: Array.from({ length: nStates }, (_, i) => row(packed, time + i)) };
+}

@@ -1,0 +1,368 @@
+// Parity of the native backend with the JS reference backend: every native kernel on seeded random
+// inputs of odd sizes, all transposes, views that start partway into a buffer; on every instruction set
+// the CPU has (in-process switch, and CANDOR_ISA in a child process); bit-identical results whatever the
+// thread count. Skips, saying why, when the addon is not built.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import * as c from '../../src/index.js';
+import type { DType, Tensor, TypedArray } from '../../src/index.js';
+import { findBackend } from '../../src/backends/backend.js';
+import { createJsBackend } from '../../src/backends/js/index.js';
+import { PRIMITIVE_NAMES } from '../../src/ops/primitives.js';
+import { FUSED } from '../../src/ops/fused.js';
+import { runPrimitive } from '../../src/ops/dispatch.js';
+import type { FusedName } from '../../src/ops/fused-params.js';
+import { nativeAvailability, nativeIsas, setNativeIsa } from '../../src/backends/native/index.js';
+import { JS_FALLBACK_PRIMITIVES, NATIVE_FUSED, primitiveSupport } from '../../src/backends/native/support.js';
+
+const availability = nativeAvailability();
+const skip = availability.available ? false : `native addon not built: ${availability.reason}`;
+if (skip) console.log(`# skipping native backend tests: ${skip}`);
+
+const SIZES = [1, 7, 33, 257];
+const F32 = 1e-5;
+
+/** Seeded values in [lo, hi) (a small LCG: the inputs must not depend on any backend). */
+function values(n: number, seed: number, lo = -2, hi = 2): Float64Array {
+  const out = new Float64Array(n);
+  let s = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = lo + ((s >>> 8) / 2 ** 24) * (hi - lo);
+  }
+  return out;
+}
+
+/** A tensor of `shape` that is a contiguous view starting `lead` elements into a larger buffer. */
+function offsetView(data: ArrayLike<number>, shape: readonly number[], dtype: DType, lead = 3): Tensor {
+  const n = data.length;
+  const padded = new Float64Array(n + lead + 2).fill(dtype === 'bool' ? 1 : 7);
+  padded.set(data, lead);
+  const whole = c.tensor(padded, [n + lead + 2], dtype);
+  return c.reshape(c.slice(whole, [lead], [n]), shape);
+}
+
+function onBackend<T>(name: string, fn: () => T): T {
+  const prev = c.getBackend().name;
+  c.setBackend(name);
+  try {
+    return fn();
+  } finally {
+    c.setBackend(prev);
+  }
+}
+
+/** Runs fn on the JS reference and on the native backend; returns both outputs' elements. */
+function both(fn: () => Tensor): { js: TypedArray; native: TypedArray; shape: readonly number[] } {
+  const js = onBackend('js', () => c.tidy(() => { const t = fn(); return { data: t.dataSync(), shape: t.shape }; }));
+  const native = onBackend('native', () => c.tidy(() => fn().dataSync()));
+  return { js: js.data, native, shape: js.shape };
+}
+
+/** Every element within rtol of the reference, measured against max |reference| for sums with cancellation. */
+function assertParity(actual: TypedArray, expected: TypedArray, rtol: number, what: string, normwise = false): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let scale = 0;
+  if (normwise) for (const v of expected) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i], e = expected[i];
+    if (Object.is(a, e) || (Number.isNaN(a) && Number.isNaN(e))) continue;
+    const tol = rtol * (normwise ? scale : Math.abs(e)) + 1e-30;
+    assert.ok(Math.abs(a - e) <= tol, `${what}: element ${i} is ${a}, reference ${e} (|diff| ${Math.abs(a - e)} > ${tol})`);
+  }
+}
+
+function checkBoth(fn: () => Tensor, rtol: number, what: string, normwise = false): void {
+  const { js, native } = both(fn);
+  assertParity(native, js, rtol, what, normwise);
+}
+
+const bitsOf = (a: TypedArray) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+/** The matmul primitive itself, which takes the transposes (a: [B, M, K] or [B, K, M], b: [B, K, N] or [B, N, K]). */
+const mm = (a: Tensor, b: Tensor, transA: boolean, transB: boolean) => runPrimitive('matmul', [a, b], { transA, transB });
+
+// ---------------------------------------------------------------------------------------------------
+
+describe('native backend: registration and reporting', { skip }, () => {
+  test('registered above js; reports its name, instruction set and threads', () => {
+    const b = findBackend('native');
+    assert.equal(b.name, 'native');
+    assert.match(b.description, /native C\+\+ \((avx512|avx2|scalar), \d+ threads?/);
+    assert.ok(nativeIsas().includes('scalar'));
+    if (!process.env.CANDOR_BACKEND) assert.equal(c.getBackend().name, 'native', c.backendSelection());
+  });
+
+  test('the support table matches the kernel tables', () => {
+    const native = findBackend('native'), js = createJsBackend();
+    for (const p of PRIMITIVE_NAMES) {
+      assert.ok(native.kernels[p], `native lacks ${p}`);
+      const fallback = (JS_FALLBACK_PRIMITIVES as readonly string[]).includes(p);
+      assert.equal(primitiveSupport(p), fallback ? 'js-fallback' : 'native');
+      if (fallback) assert.equal(native.kernels[p], js.kernels[p], `${p} is the JS kernel`);
+    }
+    for (const f of Object.keys(FUSED) as FusedName[]) assert.equal(Boolean(native.fused[f]), NATIVE_FUSED.includes(f), f);
+  });
+
+  test('buffers are pooled typed arrays; trimming the pool detaches stale views', () => {
+    const native = findBackend('native');
+    const a = native.alloc('float32', 1000) as Float32Array;
+    assert.ok(a instanceof Float32Array && a.length === 1000);
+    a[0] = 5;
+    native.free(a);
+    const b = native.alloc('float32', 1000) as Float32Array;
+    assert.equal(b, a, 'the freed buffer is reused');
+    assert.equal(b[0], 0, 'and zero-filled');
+    assert.equal(native.read(b, 'float32', 1000), b, 'read returns the array itself');
+    native.free(b);
+    c.trimNativePool();
+    assert.equal(a.length, 0, 'released memory is no longer reachable from JS');
+    const adopted = new Float64Array([1, 2]);
+    assert.equal(native.adopt(adopted), adopted, 'JS arrays are adopted without a copy');
+    native.free(adopted);
+    assert.equal(adopted.length, 2, 'and left to the garbage collector');
+  });
+
+  test('a native kernel given a bad extent throws an error naming the op, not a crash', () => {
+    const native = findBackend('native');
+    const arg = (buffer: TypedArray, shape: number[]) => ({ buffer, dtype: 'float32' as const, shape, strides: [], offset: 0 });
+    assert.throws(() => native.kernels.matmul!([arg(new Float32Array(3), [1, 2, 2]), arg(new Float32Array(4), [1, 2, 2])], arg(new Float32Array(4), [1, 2, 2]), { transA: false, transB: false }), /matmul: a needs elements \[0, 4\) but has 3/);
+  });
+});
+
+describe('native matmul matches the reference', { skip }, () => {
+  const shapes: [number, number, number][] = [[1, 1, 1], [1, 7, 33], [7, 33, 1], [33, 1, 7], [33, 257, 7], [257, 33, 65], [7, 7, 257], [65, 129, 300]];
+  for (const dtype of ['float32', 'float64'] as const) {
+    for (const [m, n, k] of shapes) for (const batch of [1, 3]) {
+      test(`${dtype} batch ${batch} ${m}x${k} by ${k}x${n}, all transposes, offset views`, () => {
+        const a = values(batch * m * k, m * 31 + k), b = values(batch * k * n, n * 17 + k);
+        for (const transA of [false, true]) for (const transB of [false, true]) {
+          const aShape = transA ? [batch, k, m] : [batch, m, k], bShape = transB ? [batch, n, k] : [batch, k, n];
+          checkBoth(() => mm(offsetView(a, aShape, dtype), offsetView(b, bShape, dtype), transA, transB), dtype === 'float32' ? F32 : 1e-12, `${dtype} tA=${transA} tB=${transB}`, true);
+        }
+      });
+    }
+  }
+});
+
+const UNARY_DOMAINS: Record<string, [number, number]> = { log: [0.01, 5], log1p: [-0.9, 5], sqrt: [0, 5], rsqrt: [0.01, 5], reciprocal: [0.1, 3] };
+const SPECIALS = [NaN, Infinity, -Infinity, 0, -0, 1e-8, -1e-8, 0.5, -0.5, 1.5, 2.5, -2.5, 20, -20, 88, 89, -88, -104, 1e30, -1e30];
+
+describe('native elementwise ops match the reference', { skip }, () => {
+  for (const op of c.PRIMITIVE_NAMES.filter((p) => (['neg', 'abs', 'sign', 'exp', 'expm1', 'log', 'log1p', 'sqrt', 'rsqrt', 'reciprocal', 'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'erf', 'floor', 'ceil', 'round'] as string[]).includes(p))) {
+    test(`${op}: float32 and float64, sizes ${SIZES.join(', ')} and 1031, offset views, special values`, () => {
+      const fn = (c as unknown as Record<string, (x: Tensor) => Tensor>)[op];
+      const [lo, hi] = UNARY_DOMAINS[op] ?? [-6, 6];
+      for (const dtype of ['float32', 'float64'] as const) {
+        for (const n of [...SIZES, 1031]) checkBoth(() => fn(offsetView(values(n, n + op.length, lo, hi), [n], dtype)), dtype === 'float32' ? F32 : 1e-14, `${op} ${dtype} n=${n}`);
+        checkBoth(() => fn(c.tensor(SPECIALS, [SPECIALS.length], dtype)), dtype === 'float32' ? F32 : 1e-14, `${op} ${dtype} specials`);
+      }
+    });
+  }
+
+  test('binary arithmetic and comparisons on float32, float64 and int32, with broadcasting and offsets', () => {
+    const arith = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum'], compare = ['equal', 'notEqual', 'less', 'lessEqual', 'greater', 'greaterEqual'];
+    for (const dtype of ['float32', 'float64', 'int32'] as const) {
+      for (const op of [...arith, ...compare]) {
+        const fn = (c as unknown as Record<string, (a: Tensor | number, b: Tensor | number) => Tensor>)[op];
+        const gen = (n: number, seed: number) => {
+          const v = values(n, seed, dtype === 'int32' ? -9 : op === 'pow' ? 0.1 : -3, dtype === 'int32' ? 9 : 3);
+          if (dtype === 'int32' || compare.includes(op)) for (let i = 0; i < n; i++) v[i] = Math.round(v[i]);
+          if (op === 'pow' && dtype === 'int32') for (let i = 0; i < n; i++) v[i] = Math.abs(v[i]) % 4;
+          return v;
+        };
+        for (const n of SIZES) {
+          const tol = dtype === 'float32' ? F32 : 1e-14;
+          checkBoth(() => fn(offsetView(gen(n, 1), [n], dtype), offsetView(gen(n, 2), [n], dtype)), tol, `${op} ${dtype} n=${n}`);
+          checkBoth(() => fn(offsetView(gen(n, 3), [n], dtype), c.scalar(2, dtype)), tol, `${op} ${dtype} n=${n} with a scalar`);
+          checkBoth(() => fn(c.scalar(3, dtype), offsetView(gen(n, 4), [n], dtype)), tol, `${op} ${dtype} n=${n} scalar first`);
+          checkBoth(() => fn(offsetView(gen(n * 5, 5), [n, 5], dtype), offsetView(gen(5, 6), [5], dtype)), tol, `${op} ${dtype} [${n}, 5] with a row`);
+        }
+      }
+    }
+  });
+
+  test('NaN, infinities and zeros through binary ops', () => {
+    const a = [NaN, 1, Infinity, -Infinity, 0, -0, 1, -1, 2], b = [1, NaN, Infinity, 2, 0, 0, Infinity, -Infinity, NaN];
+    for (const op of ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'equal', 'less', 'greaterEqual']) {
+      const fn = (c as unknown as Record<string, (a: Tensor, b: Tensor) => Tensor>)[op];
+      for (const dtype of ['float32', 'float64'] as const) checkBoth(() => fn(c.tensor(a, [9], dtype), c.tensor(b, [9], dtype)), 0, `${op} ${dtype}`);
+    }
+    checkBoth(() => c.div(c.tensor([7, -7, 7, 0, -2147483648], [5], 'int32'), c.tensor([2, 2, 0, 0, -1], [5], 'int32')), 0, 'int32 floor division');
+  });
+
+  test('logical ops, where, cast between every dtype pair, gather, copies of strided views', () => {
+    const bools = (n: number, seed: number) => Array.from(values(n, seed), (v) => v > 0);
+    for (const n of SIZES) {
+      checkBoth(() => c.logicalAnd(c.tensor(bools(n, 1)), c.tensor(bools(n, 2))), 0, 'logicalAnd');
+      checkBoth(() => c.logicalOr(c.tensor(bools(n, 3)), c.tensor(bools(n, 4))), 0, 'logicalOr');
+      checkBoth(() => c.logicalNot(offsetView(bools(n, 5).map(Number), [n], 'bool')), 0, 'logicalNot');
+      for (const dtype of ['float32', 'float64', 'int32', 'bool'] as const) {
+        checkBoth(() => c.where(c.tensor(bools(n, 6)), offsetView(values(n, 7), [n], dtype), offsetView(values(n, 8), [n], dtype)), 0, `where ${dtype}`);
+        checkBoth(() => c.where(c.tensor(bools(n, 6)), c.scalar(1, dtype), offsetView(values(n, 8), [n], dtype)), 0, `where ${dtype} scalar branch`);
+        for (const to of ['float32', 'float64', 'int32', 'bool'] as const) {
+          checkBoth(() => c.cast(offsetView([...values(n, 9, -1e10, 1e10), NaN, Infinity, -0.5].slice(0, n), [n], dtype), to), 0, `cast ${dtype} -> ${to}`);
+        }
+      }
+    }
+    const x = () => offsetView(values(7 * 33 * 5, 10), [7, 33, 5], 'float32');
+    checkBoth(() => c.contiguous(c.permute(x(), [2, 0, 1])), 0, 'permute');
+    checkBoth(() => c.contiguous(c.flip(x(), [1])), 0, 'flip');
+    checkBoth(() => c.contiguous(c.slice(x(), [1, 2, 0], [3, 6, 3], [2, 3, 2])), 0, 'strided slice');
+    for (const dtype of ['float32', 'float64', 'int32', 'bool'] as const) for (let axis = 0; axis < 3; axis++) {
+      const idx = () => offsetView([0, 4, -1, 2, 2, -5, 1], [7], 'int32');
+      checkBoth(() => c.gather(offsetView(values(5 * 5 * 5, 12), [5, 5, 5], dtype), idx(), axis), 0, `gather ${dtype} axis ${axis}`);
+    }
+    assert.throws(() => onBackend('native', () => c.gather(c.ones([3, 4]), [0, 3], 0)), (e: unknown) => e instanceof c.ArgumentError && /gather: index 3 is out of range for axis 0 of size 3/.test(e.message));
+    checkBoth(() => c.contiguous(c.expand(c.reshape(offsetView(values(33, 11), [33], 'float64'), [1, 33, 1]), [4, 33, 3])), 0, 'expand');
+  });
+});
+
+describe('native reductions match the reference', { skip }, () => {
+  test('sum, prod, max, min over leading, trailing, middle, scattered and all axes', () => {
+    const shapes = [[257], [7, 33], [33, 1, 7], [5, 7, 33], [3, 5, 7, 2]];
+    for (const dtype of ['float32', 'float64', 'int32'] as const) {
+      for (const shape of shapes) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        const axesList: number[][] = [[0], [shape.length - 1], [...shape.keys()]];
+        if (shape.length >= 3) axesList.push([1], [0, 2], [0, shape.length - 1]);
+        for (const axes of axesList) for (const op of ['sum', 'prod', 'max', 'min'] as const) {
+          const lo = op === 'prod' ? 0.7 : -3, hi = op === 'prod' ? 1.3 : 3;
+          const data = values(n, n + axes.length, lo, hi);
+          if (dtype === 'int32') for (let i = 0; i < n; i++) data[i] = Math.round(data[i] * 3);
+          checkBoth(() => c[op](offsetView(data, shape, dtype), axes), dtype === 'float32' ? F32 : 1e-12, `${op} ${dtype} ${JSON.stringify(shape)} axes ${axes}`);
+        }
+      }
+    }
+    checkBoth(() => c.max(c.tensor([[1, NaN, 3], [4, 5, 6]]), 1), 0, 'max with NaN');
+    checkBoth(() => c.sum(c.tensor([[1, NaN, 3], [4, 5, 6]], undefined, 'float64'), 0), 0, 'sum with NaN');
+  });
+
+  test('argmax and argmin along every axis, ties and NaN', () => {
+    for (const shape of [[257], [7, 33], [5, 7, 3]]) for (let axis = 0; axis < shape.length; axis++) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const data = values(n, 40 + axis).map((v) => Math.round(v * 2));
+      for (const op of ['argmax', 'argmin'] as const) checkBoth(() => c[op](offsetView(data, shape, 'float32'), axis), 0, `${op} ${JSON.stringify(shape)} axis ${axis}`);
+    }
+    checkBoth(() => c.argmax(c.tensor([1, NaN, 3, NaN])), 0, 'argmax NaN');
+  });
+});
+
+describe('native fused kernels match the reference', { skip }, () => {
+  test('softmax and logSoftmax along every axis, float32 and float64, masked rows', () => {
+    for (const shape of [[1], [257], [7, 33], [33, 7], [3, 5, 17]]) for (let axis = 0; axis < shape.length; axis++) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      for (const dtype of ['float32', 'float64'] as const) {
+        for (const op of ['softmax', 'logSoftmax'] as const) {
+          checkBoth(() => c[op](offsetView(values(n, n + axis, -30, 30), shape, dtype), axis), dtype === 'float32' ? F32 : 1e-12, `${op} ${dtype} ${JSON.stringify(shape)} axis ${axis}`);
+        }
+      }
+    }
+    const masked = [0, -Infinity, 2, -Infinity, 1e4, 1e4 - 1, -Infinity, -Infinity, NaN, 1];
+    for (const op of ['softmax', 'logSoftmax'] as const) checkBoth(() => c[op](c.tensor(masked, [5, 2])), F32, `${op} masked`);
+  });
+
+  const convCases: { x: number[]; f: number[]; strides: number; dilations: number; padding: 'same' | 'valid' }[] = [
+    { x: [2, 7, 9, 3], f: [3, 3, 3, 5], strides: 1, dilations: 1, padding: 'same' },
+    { x: [1, 9, 7, 2], f: [3, 2, 2, 4], strides: 2, dilations: 1, padding: 'valid' },
+    { x: [3, 8, 8, 1], f: [5, 5, 1, 7], strides: 2, dilations: 1, padding: 'same' },
+    { x: [2, 9, 9, 4], f: [3, 3, 4, 3], strides: 1, dilations: 2, padding: 'same' },
+    { x: [2, 5, 6, 33], f: [1, 1, 33, 7], strides: 1, dilations: 1, padding: 'valid' },
+    { x: [1, 13, 11, 6], f: [2, 3, 6, 9], strides: 3, dilations: 1, padding: 'valid' },
+  ];
+  for (const k of convCases) {
+    test(`conv2d forward and input gradient: x ${JSON.stringify(k.x)} f ${JSON.stringify(k.f)} stride ${k.strides} dilation ${k.dilations} ${k.padding}`, () => {
+      const nx = k.x.reduce((a, b) => a * b, 1), nf = k.f.reduce((a, b) => a * b, 1);
+      for (const dtype of ['float32', 'float64'] as const) {
+        const tol = dtype === 'float32' ? F32 : 1e-12;
+        const conv = () => c.conv2d(offsetView(values(nx, 1), k.x, dtype), offsetView(values(nf, 2), k.f, dtype), k);
+        const { js: y } = both(conv);
+        checkBoth(conv, tol, `conv2d ${dtype}`, true);
+        // The input gradient: vjp of conv2d with respect to x runs conv2dBackpropInput through the composite on js.
+        checkBoth(() => {
+          const x = offsetView(values(nx, 1), k.x, dtype), f = offsetView(values(nf, 2), k.f, dtype);
+          const dy = c.tensor(values(y.length, 3), c.conv2d(x, f, k).shape, dtype);
+          return c.vjp((xx: Tensor) => c.conv2d(xx, f, k), x, dy).grads as Tensor;
+        }, tol, `conv2d input gradient ${dtype}`, true);
+      }
+    });
+  }
+});
+
+describe('every instruction set gives the reference results', { skip }, () => {
+  test('matmul, elementwise, reductions, softmax and conv2d on each ISA the CPU has', () => {
+    try {
+      for (const isa of nativeIsas()) {
+        setNativeIsa(isa);
+        assert.match(findBackend('native').description, new RegExp(`\\(${isa},`));
+        for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+          const aShape = transA ? [2, 300, 33] : [2, 33, 300], bShape = transB ? [2, 65, 300] : [2, 300, 65];
+          checkBoth(() => mm(offsetView(values(2 * 33 * 300, 1), aShape, 'float32'), offsetView(values(2 * 300 * 65, 2), bShape, 'float32'), transA, transB), F32, `${isa} matmul`, true);
+        }
+        for (const op of ['exp', 'tanh', 'sigmoid', 'relu', 'log'] as const) {
+          const x = () => offsetView(op === 'log' ? values(1031, 3, 0.01, 9) : values(1031, 3, -40, 40), [1031], 'float32');
+          checkBoth(() => c[op](x()), F32, `${isa} ${op}`);
+          checkBoth(() => c[op](c.tensor(SPECIALS, [SPECIALS.length], 'float32')), F32, `${isa} ${op} specials`);
+        }
+        checkBoth(() => c.softmax(offsetView(values(33 * 37, 4, -20, 20), [33, 37], 'float32')), F32, `${isa} softmax`);
+        checkBoth(() => c.sum(offsetView(values(33 * 37, 5), [33, 37], 'float32'), 1), F32, `${isa} sum`);
+        checkBoth(() => c.conv2d(offsetView(values(2 * 9 * 9 * 3, 6), [2, 9, 9, 3], 'float32'), offsetView(values(3 * 3 * 3 * 5, 7), [3, 3, 3, 5], 'float32'), { padding: 'same' }), F32, `${isa} conv2d`, true);
+      }
+    } finally {
+      setNativeIsa('');
+    }
+  });
+
+  const entry = fileURLToPath(new URL('../../src/index.js', import.meta.url));
+  /** Runs a snippet in a child process with extra environment variables; returns its JSON line. */
+  const child = (env: Record<string, string>, body: string) => {
+    const script = `import(${JSON.stringify(entry)}).then((c) => { ${body} });`;
+    const run = spawnSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    return JSON.parse(run.stdout.trim().split('\n').pop()!);
+  };
+
+  test('CANDOR_ISA forces a lower instruction set; CANDOR_BACKEND=js forces the reference; CANDOR_NUM_THREADS sets threads', () => {
+    const body = `const a = c.randomNormal([37, 53], { seed: 1 }), b = c.randomNormal([53, 29], { seed: 2 });
+      console.log(JSON.stringify({ name: c.getBackend().name, description: c.getBackend().description, threads: c.getNumThreads(), y: Array.from(c.matmul(a, b).dataSync()) }));`;
+    const reference = child({ CANDOR_BACKEND: 'js' }, body);
+    assert.equal(reference.name, 'js');
+    for (const isa of nativeIsas()) {
+      const r = child({ CANDOR_BACKEND: '', CANDOR_ISA: isa, CANDOR_NUM_THREADS: '1' }, body);
+      assert.equal(r.name, 'native');
+      assert.match(r.description, new RegExp(`\\(${isa}, 1 thread; forced by CANDOR_ISA=${isa}\\)`));
+      assert.equal(r.threads, 1);
+      assertParity(Float32Array.from(r.y), Float32Array.from(reference.y), F32, `CANDOR_ISA=${isa} matmul`, true);
+    }
+    const bad = child({ CANDOR_BACKEND: '', CANDOR_ISA: 'sse9' }, body);
+    assert.match(bad.description, /CANDOR_ISA=sse9 is unknown or not supported/);
+  });
+});
+
+describe('results are bit-identical whatever the thread count', { skip }, () => {
+  test('matmul, conv2d, elementwise, reductions and softmax with 1, 2 and 3 threads', () => {
+    const run = () => onBackend('native', () => c.tidy(() => [
+      c.matmul(c.tensor(values(257 * 300, 1), [257, 300], 'float32'), c.tensor(values(300 * 129, 2), [300, 129], 'float32')),
+      c.matmul(c.tensor(values(32 * 784, 3), [32, 784], 'float32'), c.tensor(values(784 * 128, 4), [784, 128], 'float32')),
+      c.matmul(c.tensor(values(8 * 33 * 65, 5), [8, 33, 65], 'float64'), c.tensor(values(8 * 65 * 17, 6), [8, 65, 17], 'float64')),
+      c.conv2d(c.tensor(values(4 * 28 * 28 * 3, 7), [4, 28, 28, 3], 'float32'), c.tensor(values(3 * 3 * 3 * 16, 8), [3, 3, 3, 16], 'float32'), { padding: 'same' }),
+      c.tanh(c.tensor(values(300001, 9), [300001], 'float32')),
+      c.sum(c.tensor(values(513 * 1025, 10), [513, 1025], 'float32'), 1),
+      c.sum(c.tensor(values(513 * 1025, 11), [513, 1025], 'float32'), 0),
+      c.softmax(c.tensor(values(999 * 257, 12), [999, 257], 'float32')),
+    ].map((t) => t.dataSync())));
+    const threads = c.getNumThreads();
+    try {
+      c.setNumThreads(1);
+      const one = run();
+      for (const n of [2, 3]) {
+        c.setNumThreads(n);
+        run().forEach((r, i) => assert.ok(bitsOf(r).equals(bitsOf(one[i])), `output ${i} differs with ${n} threads`));
+      }
+    } finally {
+      c.setNumThreads(threads);
+    }
+  });
+});
