@@ -31,6 +31,25 @@ test('Dense forward: 2*B*D*H matmul FLOPs, + B*H for the bias, + B*H for relu, u
   layer.dispose();
 });
 
+test('MultiHeadAttention forward: matmul FLOPs of the q/k/v/output projections and of the two attention products', () => {
+  const [B, T, S, D, heads, keyDim, valueDim] = [2, 5, 7, 12, 3, 4, 6];
+  const mha = new c.MultiHeadAttention({ numHeads: heads, keyDim, valueDim });
+  const q = c.randomNormal([B, T, D], { seed: 2 }), v = c.randomNormal([B, S, D], { seed: 3 });
+  c.dispose(mha.apply([q, v]) as c.Tensor); // build outside the meter
+  const meter = new Meter();
+  const out = meter.measure(() => mha.apply([q, v]) as c.Tensor);
+  const expected =
+    2 * B * T * D * heads * keyDim + // query projection
+    2 * B * S * D * heads * keyDim + // key projection (key = value)
+    2 * B * S * D * heads * valueDim + // value projection
+    2 * B * heads * T * S * keyDim + // scores q k^T
+    2 * B * heads * T * S * valueDim + // probabilities x values
+    2 * B * T * heads * valueDim * D; // output projection back to the query's features
+  assert.equal(flopsOf(meter.snapshot(), { family: 'matmul' }), expected);
+  c.dispose([q, v, out]);
+  mha.dispose();
+});
+
 test('Conv2D forward: 2*N*Ho*Wo*Cout*kh*kw*Cin FLOPs (valid and strided same padding) + bias', () => {
   const [N, Hi, Wi, Cin, Cout, k] = [2, 7, 6, 3, 5, 3];
   for (const { strides, padding, Ho, Wo } of [

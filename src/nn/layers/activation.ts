@@ -11,8 +11,7 @@ export interface ActivationArgs extends LayerArgs {
 
 export class Activation extends Layer {
   static override readonly className: string = 'Activation';
-  // Passes its input's mask on (Keras 3), so e.g. Embedding(maskZero) -> Dropout -> LSTM masks alike in training and inference.
-  override supportsMasking = true;
+  override supportsMasking = true; // passes its input's mask on, as in Keras 3
   readonly activation: string;
   private readonly fn: ActivationFn;
 

@@ -13,8 +13,7 @@ export interface DenseArgs extends KernelLayerArgs {
 
 export class Dense extends KernelLayer {
   static override readonly className: string = 'Dense';
-  // Passes its input's mask on (Keras 3), so e.g. Embedding(maskZero) -> Dropout -> LSTM masks alike in training and inference.
-  override supportsMasking = true;
+  override supportsMasking = true; // passes its input's mask on, as in Keras 3
   readonly units: number;
   /** Rank of the input the layer was built on; only for wording the expected shape in errors. */
   private builtRank = 2;

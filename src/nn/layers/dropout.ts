@@ -21,8 +21,7 @@ export interface DropoutArgs extends LayerArgs {
 
 export class Dropout extends Layer {
   static override readonly className: string = 'Dropout';
-  // Passes its input's mask on (Keras 3), so e.g. Embedding(maskZero) -> Dropout -> LSTM masks alike in training and inference.
-  override supportsMasking = true;
+  override supportsMasking = true; // passes its input's mask on, as in Keras 3
   readonly rate: number;
   readonly noiseShape: (number | null)[] | null;
   /**

@@ -34,8 +34,7 @@ export interface BatchNormalizationArgs extends LayerArgs {
 
 export class BatchNormalization extends Layer {
   static override readonly className: string = 'BatchNormalization';
-  // Passes its input's mask on (Keras 3), so e.g. Embedding(maskZero) -> Dropout -> LSTM masks alike in training and inference.
-  override supportsMasking = true;
+  override supportsMasking = true; // passes its input's mask on, as in Keras 3
   readonly axis: number;
   readonly momentum: number;
   readonly epsilon: number;
