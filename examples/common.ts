@@ -1,12 +1,12 @@
 // Argument parsing and the final report shared by the examples.
 import { join } from 'node:path';
-import { getBackend, RunRecorder, writeCard, type Model, type Tensor } from '../src/index.js';
+import { getBackend, setSeed, RunRecorder, writeCard, type Model, type Tensor } from '../src/index.js';
 
 /**
  * --epochs N, --json, and where the run record goes: --out DIR (default runs/NAME) holds the model, its
  * run.json, card.md / card.html and ledger.jsonl; --no-record opts out.
  */
-export function parseExampleArgs(defaults: { epochs: number; name?: string }): { epochs: number; json: boolean; verbose: 0 | 'auto'; out?: string } {
+export function parseExampleArgs(defaults: { epochs: number; name?: string }): { epochs: number; json: boolean; verbose: 0 | 'auto'; out?: string; seed: number } {
   const args = process.argv.slice(2);
   const at = args.indexOf('--epochs');
   const epochs = at >= 0 ? Number(args[at + 1]) : defaults.epochs;
@@ -15,7 +15,12 @@ export function parseExampleArgs(defaults: { epochs: number; name?: string }): {
   const outAt = args.indexOf('--out');
   if (outAt >= 0 && !args[outAt + 1]) throw new Error('--out needs a directory');
   const out = args.includes('--no-record') ? undefined : outAt >= 0 ? args[outAt + 1] : defaults.name ? join('runs', defaults.name) : undefined;
-  return { epochs, json, verbose: json ? 0 : 'auto', out };
+  const seedAt = args.indexOf('--seed');
+  const seed = seedAt >= 0 ? Number(args[seedAt + 1]) : 42;
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, got ${args[seedAt + 1]}`);
+  // The seed drives weight initialisation (global stream), shuffling and dropout.
+  setSeed(seed);
+  return { epochs, json, verbose: json ? 0 : 'auto', out, seed };
 }
 
 /** Prints the figures; with --json the last line is one JSON object. */
@@ -34,13 +39,13 @@ export function report(json: boolean, figures: Record<string, string | number>):
  */
 export async function trainAndReport(
   name: string, model: Model, data: { train: { x: Tensor; y: Tensor }; test: { x: Tensor; y: Tensor } },
-  { epochs, json, verbose, batchSize, out }: { epochs: number; json: boolean; verbose: 0 | 'auto'; batchSize: number; out?: string },
+  { epochs, json, verbose, batchSize, out, seed }: { epochs: number; json: boolean; verbose: 0 | 'auto'; batchSize: number; out?: string; seed: number },
 ): Promise<void> {
   if (!json) model.summary();
   model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const recorder = out ? new RunRecorder({ dir: out, name }) : undefined;
   const start = performance.now();
-  await model.fit(data.train.x, data.train.y, { epochs, batchSize, validationData: [data.test.x, data.test.y], verbose, seed: 42, callbacks: recorder ? [recorder] : [] });
+  await model.fit(data.train.x, data.train.y, { epochs, batchSize, validationData: [data.test.x, data.test.y], verbose, seed, callbacks: recorder ? [recorder] : [] });
   const seconds = (performance.now() - start) / 1000;
   const trained = data.train.x.shape[0] * epochs;
   const figures: Record<string, string | number> = { example: name, epochs, seconds, secondsPerEpoch: seconds / epochs, samplesPerSec: trained / seconds };

@@ -3,7 +3,7 @@
 import * as c from '../src/index.js';
 import { parseExampleArgs, trainAndReport } from './common.js';
 
-const { epochs, json, verbose } = parseExampleArgs({ epochs: 3 });
+const { epochs, json, verbose, out, seed } = parseExampleArgs({ epochs: 3, name: 'mnist-cnn' });
 const { train, test } = await c.datasets.mnist({ flatten: false });
 
 const model = new c.Sequential([
@@ -15,4 +15,4 @@ const model = new c.Sequential([
   c.layers.dropout({ rate: 0.5 }),
   c.layers.dense({ units: 10, activation: 'softmax' }),
 ]);
-await trainAndReport('mnist-cnn', model, { train, test }, { epochs, json, verbose, batchSize: 128 });
+await trainAndReport('mnist-cnn', model, { train, test }, { epochs, json, verbose, batchSize: 128, out, seed });

@@ -43,6 +43,7 @@ function bytesOf(x: ShapeDType): number {
 function invoke<Params>(
   backend: Backend, op: PrimitiveName | FusedName, fused: boolean, kernel: Kernel<Params>,
   args: readonly KernelArg[], outInfo: ShapeDType, params: Params, flops: (out: ShapeDType) => number,
+  bytes: (out: ShapeDType) => number = (out) => args.reduce((s, a) => s + bytesOf(a), bytesOf(out)),
 ): unknown {
   const size = sizeOf(outInfo.shape);
   const buffer = backend.alloc(outInfo.dtype, size);
@@ -57,7 +58,7 @@ function invoke<Params>(
     const ms = performance.now() - t0;
     const event: KernelEvent = {
       op, fused, backend: backend.name, inputs: args, output: outInfo, flops: flops(outInfo),
-      bytes: args.reduce((s, a) => s + bytesOf(a), bytesOf(outInfo)), ms,
+      bytes: bytes(outInfo), ms,
       readOutput: () => backend.read(buffer, outInfo.dtype, size),
     };
     for (const hook of hooks) hook(event);
@@ -125,7 +126,8 @@ export function runPrimitive<P extends PrimitiveName>(op: P, inputs: readonly Te
       ? [argOf(inputs[0], backend)]
       : inputs.map((t) => materialize(t, backend, spec.broadcast ? outInfo.shape : t.shape, temps));
     if (op === 'copy' && inputs[0].storage.backend !== backend) args[0] = materialize(inputs[0], backend, inputs[0].shape, temps);
-    const buffer = invoke(backend, op, false, kernel, args, outInfo, params, (out) => spec.flops(inputs, out, params));
+    const bytes = spec.bytes && ((out: ShapeDType) => spec.bytes!(inputs, out));
+    const buffer = invoke(backend, op, false, kernel, args, outInfo, params, (out) => spec.flops(inputs, out, params), bytes);
     const output = wrapOutput(backend, buffer, outInfo);
     record(op, inputs, output, params);
     return output;

@@ -1,7 +1,7 @@
 // The primitive set every backend implements, each with its shape/dtype rule and cost model.
 // Everything else in ops/ is composed from these; fused ops (fused.ts) are optional per backend.
 import type { DType } from '../tensor/dtype.js';
-import { isFloat } from '../tensor/dtype.js';
+import { bytesPerElement, isFloat } from '../tensor/dtype.js';
 import { DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { broadcastShapes, sizeOf, type Shape } from '../tensor/shape.js';
 
@@ -56,6 +56,11 @@ export interface PrimitiveSpec<P extends PrimitiveName> {
   infer(inputs: readonly ShapeDType[], params: PrimitiveParams[P]): ShapeDType;
   /** Floating-point operations of one call (a fused multiply-add counts as 2). */
   flops(inputs: readonly ShapeDType[], out: ShapeDType, params: PrimitiveParams[P]): number;
+  /**
+   * Bytes read and written, when not simply all inputs plus the output (gather reads only the rows it
+   * picks, not the whole table).
+   */
+  bytes?(inputs: readonly ShapeDType[], out: ShapeDType): number;
 }
 
 function requireFloat(op: string, x: ShapeDType): void {
@@ -155,6 +160,7 @@ function build(): { [P in PrimitiveName]: PrimitiveSpec<P> } {
     },
     gather: {
       broadcast: false,
+      bytes: ([, idx], out) => 2 * sizeOf(out.shape) * bytesPerElement(out.dtype) + sizeOf(idx.shape) * bytesPerElement(idx.dtype),
       infer: ([x, idx], { axis }) => {
         if (idx.dtype !== 'int32') throw new DTypeError(`gather: indices must be int32, got ${idx.dtype}`);
         return { shape: [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)], dtype: x.dtype };

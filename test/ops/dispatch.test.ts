@@ -82,3 +82,11 @@ test('a one-element operand is passed as is to a backend that broadcasts scalars
   const picked = c.where(c.scalar(true), c.slice(c.arange(6).cast('float32'), [4], [1]), x);
   assert.deepEqual(picked.toArray(), [[4, 4, 4], [4, 4, 4], [4, 4, 4], [4, 4, 4]]);
 });
+
+test('gather is costed by the rows it reads, not the whole table', () => {
+  const table = c.ones([1000, 8]);
+  const { events } = capture(() => c.gather(table, [3, 7], 0));
+  const g = events.find((e) => e.op === 'gather')!;
+  // Reads 2 rows of 8 float32 (64 B) and 2 int32 indices (8 B), writes 64 B.
+  assert.equal(g.bytes, 64 + 8 + 64);
+});
