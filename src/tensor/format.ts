@@ -12,7 +12,10 @@ export function formatTensor(data: TypedArray, shape: Shape, dtype: DType): stri
     if (dtype === 'int32') return String(v);
     if (Number.isInteger(v) && Math.abs(v) < 1e6) return v.toFixed(1);
     const a = Math.abs(v);
-    return a !== 0 && (a < 1e-4 || a >= 1e6) ? v.toExponential(4) : String(Number(v.toPrecision(6)));
+    if (a !== 0 && (a < 1e-4 || a >= 1e6)) return v.toExponential(4);
+    // Floats always show a decimal point (2.0, not 2), so they read apart from integers.
+    const text = String(Number(v.toPrecision(6)));
+    return /[.eNI]/.test(text) ? text : `${text}.0`;
   };
   const render = (dim: number, start: number, indent: string): string => {
     if (dim === shape.length) return fmt(data[start]);

@@ -65,6 +65,7 @@ test('toString is readable and elides large dimensions', () => {
   assert.match(s, /^Tensor\(\[0, 1, 2, \.\.\., 97, 98, 99\], shape=\[100\], dtype=int32\)$/);
   assert.match(c.tensor([0.5, 1e-7]).toString(), /0\.5, 1\.0000e-7/);
   assert.match(c.tensor([true]).toString(), /true/);
+  assert.match(c.tensor([1.9999999], undefined, 'float64').toString(), /\[2\.0\]/, 'floats keep a decimal point');
 });
 
 test('views share memory: reshape, transpose, slice, expand, squeeze, unsqueeze, flip', () => {
