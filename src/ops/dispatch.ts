@@ -121,11 +121,11 @@ export function runPrimitive<P extends PrimitiveName>(op: P, inputs: readonly Te
   const kernel = requireKernel(backend, op);
   const temps: Tensor[] = [];
   try {
-    // copy is the one kernel that reads strided views directly.
-    const args = op === 'copy'
+    // copy is the one kernel that reads strided views directly (once the view lives on this backend).
+    const stridedCopy = op === 'copy' && inputs[0].storage.backend === backend;
+    const args = stridedCopy
       ? [argOf(inputs[0], backend)]
       : inputs.map((t) => materialize(t, backend, spec.broadcast ? outInfo.shape : t.shape, temps));
-    if (op === 'copy' && inputs[0].storage.backend !== backend) args[0] = materialize(inputs[0], backend, inputs[0].shape, temps);
     const bytes = spec.bytes && ((out: ShapeDType) => spec.bytes!(inputs, out));
     const buffer = invoke(backend, op, false, kernel, args, outInfo, params, (out) => spec.flops(inputs, out, params), bytes);
     const output = wrapOutput(backend, buffer, outInfo);
