@@ -43,6 +43,31 @@ struct ConvArgs {
   int64_t strideH, strideW, dilH, dilW, padTop, padLeft;
 };
 
+/** Activations whose derivative is a function of their output (fused bias + activation). Names are
+ *  exported to JavaScript in this order. */
+#define CANDOR_ACTIVATIONS(X) X(linear) X(relu) X(sigmoid) X(tanh)
+#define CANDOR_ACT_ITEM(name) act_##name,
+enum Activation : int { CANDOR_ACTIVATIONS(CANDOR_ACT_ITEM) ACTIVATION_COUNT };
+#undef CANDOR_ACT_ITEM
+
+enum OptimizerKind : int { opt_adam = 0, opt_sgd = 1 };
+
+/** One optimizer update over `count` tensors (params[i], grads[i], slots of sizes[i] elements each),
+ *  written to out = [params'..., slots1'..., slots2'...] (each block the total size). Adam: slots1 = m,
+ *  slots2 = v, alpha = sqrt(1 - beta2^t) / (1 - beta1^t). SGD: slots1 = velocity when momentum != 0. */
+struct OptimizerStep {
+  OptimizerKind kind;
+  int64_t count;
+  const int64_t* sizes;
+  const void* const* params;
+  const void* const* grads;
+  const void* const* slots1;
+  const void* const* slots2;
+  void* out;
+  double lr, weightDecay, beta1, beta2, epsilon, alpha, momentum;
+  bool nesterov;
+};
+
 // One instruction set's kernels. Pointers are element pointers already advanced by the view offset;
 // counts are elements. dtype selects the element type where the table entry serves several.
 struct IsaTable {
@@ -60,6 +85,15 @@ struct IsaTable {
   void (*conv2d)(DType dtype, const ConvArgs& c, const void* x, const void* f, void* out);
   /** dx = the input gradient of conv2d for output gradient dy [N, Ho, Wo, Cout]. */
   void (*conv2dBackpropInput)(DType dtype, const ConvArgs& c, const void* dy, const void* f, void* dx);
+  // Training-step fusions.
+  /** out = act(z + bias) for z [rows, C], bias [C]. */
+  void (*biasActivation)(DType dtype, Activation act, const void* z, const void* bias, void* out, int64_t rows, int64_t C);
+  /** dz = dy * act'(y) from the activation's output y. */
+  void (*activationGrad)(DType dtype, Activation act, const void* dy, const void* y, void* dz, int64_t n);
+  /** dy null: out [rows] = per-row sparse softmax cross-entropy of logits [rows, C]; else out [rows, C] =
+   *  (softmax - onehot) * dy[row]. Labels must lie in [0, C). */
+  void (*sparseSoftmaxCrossEntropy)(DType dtype, const void* logits, const int32_t* labels, const void* dy, void* out, int64_t rows, int64_t C);
+  void (*optimizerStep)(DType dtype, const OptimizerStep& step);
 };
 
 namespace avx512 { extern const IsaTable table; }

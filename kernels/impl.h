@@ -16,6 +16,7 @@ namespace CANDOR_ISA_NS {
 namespace {
 
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /** A per-thread scratch buffer that only grows; slot separates buffers that are live at once. */
@@ -644,9 +645,16 @@ void conv2d_backprop_input(DType dtype, const ConvArgs& c, const void* dy, const
   else conv2d_backprop_input_t<double>(c, static_cast<const double*>(dy), static_cast<const double*>(f), static_cast<double*>(dx));
 }
 
+// Fused kernels of the training step (lead's area).
+#include "train_step.h"
+
 }  // namespace
 
-extern const IsaTable table = {CANDOR_ISA_NAME, gemm, unary, binary, reduce, softmax, conv2d, conv2d_backprop_input};
+extern const IsaTable table = {
+    CANDOR_ISA_NAME, gemm, unary, binary, reduce, softmax, conv2d, conv2d_backprop_input,
+    // Training-step fusions.
+    bias_activation, activation_grad, sparse_softmax_ce, optimizer_step,
+};
 
 }  // namespace CANDOR_ISA_NS
 }  // namespace candor

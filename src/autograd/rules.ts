@@ -150,4 +150,14 @@ export const GRAD_RULES: GradTable = {
   conv2dBackpropInput: THROUGH_COMPOSITE,
   maxPool2d: THROUGH_COMPOSITE,
   avgPool2d: THROUGH_COMPOSITE,
+  // Training-step fusions: the bias gradient is dz, summed over the broadcast rows by the engine.
+  biasActivation: (dy, { output: y, params: { activation } }) => {
+    const dz = o.activationGrad(dy, y, activation);
+    return [dz, dz];
+  },
+  activationGrad: THROUGH_COMPOSITE,
+  sparseSoftmaxCrossEntropy: (dy, { inputs: [logits, labels] }) => [o.sparseSoftmaxCrossEntropyGrad(logits, labels, dy), null],
+  sparseSoftmaxCrossEntropyGrad: THROUGH_COMPOSITE,
+  adamStep: NO_GRADIENT,
+  sgdStep: NO_GRADIENT,
 };

@@ -219,6 +219,9 @@ export const categoricalCrossentropy = defineLoss<CrossentropyOptions>('categori
 /** Categorical cross-entropy with integer labels [N] or [N, 1] against yPred [N, numClasses]. */
 export const sparseCategoricalCrossentropy = defineLoss<{ fromLogits: boolean }>('sparseCategoricalCrossentropy', 'SparseCategoricalCrossentropy', { fromLogits: false }, (yTrue, yPred, { fromLogits }) => {
   const labels = sparseLabels('sparseCategoricalCrossentropy', yTrue, yPred);
+  // Probabilities from a softmax activation are scored from its logits (see nn/logits.ts).
+  const logits = fromLogits ? yPred : logitsBehind(yPred, 'softmax');
+  if (logits) return o.sparseSoftmaxCrossEntropy(logits, labels);
   const oneHot = o.oneHot(labels, yPred.shape[yPred.rank - 1], yPred.dtype as 'float32' | 'float64');
   return o.neg(o.sum(o.mul(oneHot, logProbabilities(yPred, fromLogits)), -1));
 });

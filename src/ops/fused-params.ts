@@ -15,6 +15,29 @@ export interface Pool2DParams {
   readonly pads: Padding2D;
 }
 
+/** Activations whose derivative is a function of their output, so a fused kernel can apply them with the
+ *  bias and a backward kernel needs only the output. The order is the native addon's. */
+export const FUSED_ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh'] as const;
+export type FusedActivation = (typeof FUSED_ACTIVATIONS)[number];
+
+/** Keras' Adam (AdamW with weightDecay > 0) for one step; alpha = sqrt(1 - beta2^t) / (1 - beta1^t). */
+export interface AdamStepParams {
+  readonly lr: number;
+  readonly weightDecay: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  readonly alpha: number;
+}
+
+/** Keras' SGD (momentum, Nesterov, decoupled weight decay) for one step. */
+export interface SgdStepParams {
+  readonly lr: number;
+  readonly weightDecay: number;
+  readonly momentum: number;
+  readonly nesterov: boolean;
+}
+
 export interface FusedParams {
   softmax: { axis: number };
   logSoftmax: { axis: number };
@@ -24,6 +47,19 @@ export interface FusedParams {
   conv2dBackpropInput: Conv2DParams & { readonly inputShape: readonly [number, number, number, number] };
   maxPool2d: Pool2DParams;
   avgPool2d: Pool2DParams;
+  // Training-step fusions (src/ops/train-fused.ts).
+  /** activation(z + bias): z [..., C], bias [C]. */
+  biasActivation: { readonly activation: FusedActivation };
+  /** (dy, y) -> dy * activation'(z), from the activation's output y: the backward of biasActivation. */
+  activationGrad: { readonly activation: FusedActivation };
+  /** (logits [..., C], labels int32 [...]) -> [...]: -log softmax(logits)[label]. */
+  sparseSoftmaxCrossEntropy: Record<string, never>;
+  /** (logits, labels, dy [...]) -> (softmax(logits) - onehot(labels)) * dy: its gradient. */
+  sparseSoftmaxCrossEntropyGrad: Record<string, never>;
+  /** (params..., grads..., m..., v...) -> [params'..., m'..., v'...] flattened into one vector. */
+  adamStep: AdamStepParams;
+  /** (params..., grads..., velocities... when momentum) -> [params'..., velocities'...] flattened. */
+  sgdStep: SgdStepParams;
 }
 
 export type FusedName = keyof FusedParams;

@@ -7,3 +7,4 @@ export * from './linalg.js';
 export * from './indexing.js';
 export * from './nn.js';
 export * from './random.js';
+export * from './train-ops.js';

@@ -13,6 +13,7 @@ import {
   addDecayedWeights, chain, checkRange, checkUpdates, clip, clipByGlobalNorm, clipByNorm, scaleByAdagrad, scaleByAdam,
   scaleByLearningRate, scaleByRms, trace, type GradientTransformation, type OptState,
 } from './transforms.js';
+import { fusedAdam, fusedSgd } from './fused-update.js';
 import { deserializeLearningRate, learningRateAt, serializeLearningRate, type LearningRate, type Schedule, type ScheduleConfig } from './schedules.js';
 
 /** Everything needed to resume training exactly: what getState() returns and setState() takes. */
@@ -45,7 +46,16 @@ export interface OptimizerOptions {
   learningRate?: LearningRate;
   /** Other hyperparameters for getConfig(). */
   config?: Record<string, ConfigValue>;
+  /**
+   * The same update as one fused kernel over every parameter, built from the learning rate like the
+   * transformation. It returns undefined where the backend has no such kernel (the chain runs then),
+   * and must keep the chain's state layout, so checkpoints do not depend on which path ran.
+   */
+  fused?: (learningRate: Schedule) => FusedUpdate;
 }
+
+/** One whole optimizer step (params -> params + update) with the chain's state in and out. */
+export type FusedUpdate = (params: readonly Tensor[], grads: readonly Tensor[], state: OptState) => { next: Tensor[]; state: OptState } | undefined;
 
 /** Calls fn on every tensor of a state tree, depth first, with its path. */
 function walk(state: OptState, onTensor: (t: Tensor, path: string) => void, path = ''): void {
@@ -87,17 +97,20 @@ export class Optimizer {
   /** A state set before the first apply(), installed when the parameters are known. */
   private pending?: OptimizerState;
   private count = 0;
+  private readonly fused?: FusedUpdate;
 
   /** `transform` is a fixed transformation, or a function from the learning rate (a function of the step) to one. */
   constructor(transform: GradientTransformation | ((learningRate: Schedule) => GradientTransformation), options: OptimizerOptions = {}) {
-    checkOptions('Optimizer', options, ['name', 'learningRate', 'config']);
+    checkOptions('Optimizer', options, ['name', 'learningRate', 'config', 'fused']);
     this.className = options.name ?? 'Optimizer';
     this.hyper = { ...options.config };
     if (typeof transform === 'function') {
       if (options.learningRate === undefined) throw new ArgumentError(`${this.className}: a transformation built from a learning rate needs options.learningRate`);
       this.checkLearningRate(options.learningRate);
       this.lr = options.learningRate;
-      this.transform = transform((step) => learningRateAt(this.className, this.lr!, step));
+      const schedule = (step: number) => learningRateAt(this.className, this.lr!, step);
+      this.transform = transform(schedule);
+      this.fused = options.fused?.(schedule);
     } else {
       if (options.learningRate !== undefined) throw new ArgumentError(`${this.className}: learningRate was given but the transformation is fixed; pass (lr) => transformation to use it`);
       this.transform = transform;
@@ -177,6 +190,8 @@ export class Optimizer {
     const { next, state } = noGrad(() => tidy(() => {
       // Gradients in the parameters' dtypes, so that the state keeps the dtype it was made with.
       const g = grads.map((x, i) => o.cast(x, params[i].dtype));
+      const fast = this.fused?.(params, g, old);
+      if (fast) return fast;
       const r = this.transform.update(g, old, params);
       checkUpdates(op, g, r.updates);
       return { next: params.map((p, i) => o.add(p, o.cast(r.updates[i], p.dtype))), state: r.state };
@@ -288,6 +303,7 @@ const BASE_KEYS = ['learningRate', 'weightDecay', 'clipnorm', 'clipvalue', 'glob
 function kerasOptimizer(
   className: string, options: BaseOptimizerOptions, extraKeys: readonly string[], defaults: { learningRate: number; weightDecay?: number },
   hyper: Record<string, number | boolean>, body: (lr: Schedule) => GradientTransformation[],
+  fused?: (lr: Schedule, weightDecay: number) => FusedUpdate,
 ): Optimizer {
   checkOptions(className, options, [...BASE_KEYS, ...extraKeys]);
   const { learningRate = defaults.learningRate, weightDecay = defaults.weightDecay ?? null, clipnorm = null, clipvalue = null, globalClipnorm = null } = options;
@@ -299,7 +315,11 @@ function kerasOptimizer(
   const clipping = clipnorm != null ? [clipByNorm(clipnorm)] : globalClipnorm != null ? [clipByGlobalNorm(globalClipnorm)] : clipvalue != null ? [clip(clipvalue)] : [];
   return new Optimizer(
     (lr) => chain(...clipping, ...body(lr), ...(weightDecay ? [addDecayedWeights(weightDecay, { learningRate: lr })] : [])),
-    { name: className, learningRate, config: { ...hyper, weightDecay, clipnorm, clipvalue, globalClipnorm } },
+    {
+      name: className, learningRate, config: { ...hyper, weightDecay, clipnorm, clipvalue, globalClipnorm },
+      // Clipping runs as ops before the update, so only unclipped optimizers take the fused step.
+      fused: fused && clipping.length === 0 ? (lr) => fused(lr, weightDecay ?? 0) : undefined,
+    },
   );
 }
 
@@ -315,7 +335,7 @@ export function sgd(options: SGDOptions = {}): Optimizer {
   return kerasOptimizer('SGD', options, ['momentum', 'nesterov'], { learningRate: 0.01 }, { momentum, nesterov }, (lr) => [
     scaleByLearningRate(lr),
     ...(momentum !== 0 ? [trace({ decay: momentum, nesterov })] : []),
-  ]);
+  ], (lr, weightDecay) => fusedSgd(lr, { momentum, nesterov, weightDecay }));
 }
 
 export interface AdamFamilyOptions extends BaseOptimizerOptions {
@@ -331,7 +351,7 @@ function adamFamily(className: string, options: AdamFamilyOptions, defaults: { l
   return kerasOptimizer(className, options, ['beta1', 'beta2', 'epsilon'], defaults, { beta1, beta2, epsilon }, (lr) => [
     scaleByAdam({ b1: beta1, b2: beta2, eps: epsilon }),
     scaleByLearningRate(lr),
-  ]);
+  ], (lr, weightDecay) => fusedAdam(lr, { beta1, beta2, epsilon, weightDecay }));
 }
 
 /** Keras Adam: learningRate 0.001, beta1 0.9, beta2 0.999, epsilon 1e-7 (see scaleByAdam for the exact form). */

@@ -9,6 +9,12 @@ import { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import * as o from '../ops/index.js';
 import { learningRateAt, type LearningRate } from './schedules.js';
+import { adamMoments, momentumTrace, withDecay } from '../ops/train-fused.js';
+
+/** Adam's bias correction at 1-based step t: sqrt(1 - b2^t) / (1 - b1^t). */
+export function adamAlpha(b1: number, b2: number, t: number): number {
+  return Math.sqrt(1 - b2 ** t) / (1 - b1 ** t);
+}
 
 /**
  * Optimizer state: tensors and numbers in arrays and plain objects. Numbers are step counts (updates
@@ -105,11 +111,8 @@ export function scaleByAdam({ b1 = 0.9, b2 = 0.999, eps = 1e-7 }: ScaleByAdamOpt
     init: (params) => ({ count: 0, mu: params.map((p) => o.zerosLike(p)), nu: params.map((p) => o.zerosLike(p)) }),
     update: (grads, { count, mu, nu }) => {
       const t = count + 1;
-      const alpha = Math.sqrt(1 - b2 ** t) / (1 - b1 ** t);
-      const m = grads.map((g, i) => o.add(mu[i], o.mul(o.sub(g, mu[i]), 1 - b1)));
-      const v = grads.map((g, i) => o.add(nu[i], o.mul(o.sub(o.square(g), nu[i]), 1 - b2)));
-      const updates = m.map((mi, i) => o.div(o.mul(mi, alpha), o.add(o.sqrt(v[i]), eps)));
-      return { updates, state: { count: t, mu: m, nu: v } };
+      const steps = grads.map((g, i) => adamMoments(g, mu[i], nu[i], { beta1: b1, beta2: b2, epsilon: eps, alpha: adamAlpha(b1, b2, t) }));
+      return { updates: steps.map((s) => s.direction), state: { count: t, mu: steps.map((s) => s.m), nu: steps.map((s) => s.v) } };
     },
   });
 }
@@ -178,9 +181,8 @@ export function trace({ decay, nesterov = false }: TraceOptions): GradientTransf
   return transformation<{ trace: Tensor[] }>({
     init: (params) => ({ trace: params.map((p) => o.zerosLike(p)) }),
     update: (grads, { trace: t }) => {
-      const next = grads.map((u, i) => o.add(o.mul(t[i], decay), u));
-      const updates = nesterov ? grads.map((u, i) => o.add(o.mul(next[i], decay), u)) : next;
-      return { updates, state: { trace: next } };
+      const steps = grads.map((u, i) => momentumTrace(u, t[i], decay, nesterov));
+      return { updates: steps.map((s) => s.update), state: { trace: steps.map((s) => s.trace) } };
     },
   });
 }
@@ -204,8 +206,9 @@ export function addDecayedWeights(weightDecay: number, { mask, learningRate }: D
     init: () => ({ count: 0 }),
     update: (grads, { count }, params) => {
       if (params.length !== grads.length) throw new ArgumentError(`addDecayedWeights: needs the parameters: got ${params.length} for ${grads.length} gradients`);
-      const factor = learningRate === undefined ? weightDecay : -learningRateAt('addDecayedWeights', learningRate, count) * weightDecay;
-      const updates = grads.map((u, i) => (factor !== 0 && decays(params[i], i) ? o.add(u, o.mul(params[i], factor)) : u));
+      // withDecay adds -lr * wd * p; without a learning rate (optax placement) the term is +wd * p.
+      const lr = learningRate === undefined ? -1 : learningRateAt('addDecayedWeights', learningRate, count);
+      const updates = grads.map((u, i) => (decays(params[i], i) ? withDecay(u, params[i], lr, weightDecay) : u));
       return { updates, state: { count: count + 1 } };
     },
   });

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** The addon's version this code speaks; kernels/addon.cc kVersion must match. */
-export const ADDON_VERSION = 2;
+export const ADDON_VERSION = 3;
 
 type Arr = Float32Array | Float64Array | Int32Array | Uint8Array;
 
@@ -47,6 +47,15 @@ export interface NativeAddon {
   /** params: [n, h, w, cin, cout, kh, kw, ho, wo, strideH, strideW, dilH, dilW, padTop, padLeft]. */
   conv2d(x: Arr, xOff: number, f: Arr, fOff: number, out: Arr, params: Float64Array): void;
   conv2dBackpropInput(dy: Arr, dyOff: number, f: Arr, fOff: number, dx: Arr, params: Float64Array): void;
+  // Training-step fusions.
+  /** Activation names in the addon's code order. */
+  readonly activations: readonly string[];
+  biasActivation(act: number, z: Arr, zOff: number, bias: Arr, biasOff: number, out: Arr, rows: number, cols: number): void;
+  activationGrad(act: number, dy: Arr, dyOff: number, y: Arr, yOff: number, out: Arr): void;
+  /** Forward without dy (out [rows]), backward with it (out [rows, cols]); returns -1 or the first row with a label out of range. */
+  sparseSoftmaxCrossEntropy(logits: Arr, off: number, labels: Arr, labelsOff: number, dy: Arr | null, dyOff: number, out: Arr, rows: number, cols: number): number;
+  /** kind 0 Adam, 1 SGD; arrays [params..., grads..., slots...], one offset each; hyper [lr, weightDecay, beta1, beta2, epsilon, alpha, momentum, nesterov]. */
+  optimizerStep(kind: number, arrays: Arr[], offsets: Float64Array, sizes: Float64Array, out: Arr, hyper: Float64Array): void;
 }
 
 export type AddonLoad = { readonly addon: NativeAddon; readonly path: string } | { readonly addon?: undefined; readonly reason: string };

@@ -11,6 +11,7 @@ import { concat, pad, scatterAdd } from '../js/indexing.js';
 import type { NativeAddon } from './addon.js';
 import type { BufferPool } from './buffers.js';
 import { JS_FALLBACK_PRIMITIVES, NATIVE_FUSED } from './support.js';
+import { trainStepKernels } from './train-step.js';
 
 type Arr = TypedArray;
 const buf = (a: KernelArg) => a.buffer as Arr;
@@ -124,6 +125,7 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
     conv2d: (([x, f], o, p) => addon.conv2d(buf(x), x.offset, buf(f), f.offset, buf(o), setConv(x.shape, f.shape, o.shape, p))) satisfies Kernel<FusedParams['conv2d']>,
     conv2dBackpropInput: (([dy, f], o, p) => addon.conv2dBackpropInput(buf(dy), dy.offset, buf(f), f.offset, buf(o), setConv(o.shape, f.shape, dy.shape, p))) satisfies Kernel<FusedParams['conv2dBackpropInput']>,
   };
+  Object.assign(fused, trainStepKernels(addon));
   for (const name of Object.keys(fused)) if (!NATIVE_FUSED.includes(name as never)) throw new BackendError(`native: fused kernel ${name} is missing from support.ts`);
   return { kernels: table as KernelTable, fused: fused as FusedKernelTable };
 }

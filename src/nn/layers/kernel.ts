@@ -1,7 +1,7 @@
 // KernelLayer: what Dense and the convolutions share — a kernel and optional bias with their
 // initializers and regularizers, an activation, and the config entries for all of them.
 import type { Tensor } from '../../tensor/tensor.js';
-import { add } from '../../ops/elementwise.js';
+import { biasActivation } from '../../ops/train-ops.js';
 import { Layer, type LayerArgs, type LayerConfig } from '../layer.js';
 import type { Variable } from '../variable.js';
 import { getInitializer, type Initializer, type InitializerSpec } from '../initializers.js';
@@ -49,9 +49,15 @@ export abstract class KernelLayer extends Layer {
     if (this.useBias) this.bias = this.addWeight('bias', [units], this.biasInitializer, { regularizer: this.biasRegularizer });
   }
 
-  /** activation(y + bias); the bias broadcasts along the last (channel) axis. */
+  /**
+   * activation(y + bias); the bias broadcasts along the last (channel) axis. relu and tanh run fused
+   * with the bias add (one kernel forward, one backward); sigmoid and softmax stay separate so the
+   * cross-entropies can find their logits (nn/logits.ts).
+   */
   protected finish(y: Tensor): Tensor {
-    return this.activationFn(this.bias ? add(y, this.bias.value) : y);
+    if (!this.bias) return this.activationFn(y);
+    if (this.activation === 'relu' || this.activation === 'tanh' || this.activation === 'linear') return biasActivation(y, this.bias.value, this.activation);
+    return this.activationFn(biasActivation(y, this.bias.value));
   }
 
   override getConfig(): LayerConfig {

@@ -1,0 +1,128 @@
+// Fused kernels of the training step: bias + activation and its gradient, sparse softmax cross-entropy
+// and its gradient, and the optimizer updates (Adam/AdamW, SGD with momentum) over every parameter in
+// one call. Each follows its composite in src/ops/train-fused.ts operation by operation, so results
+// agree to rounding. Included by impl.h (inside the per-ISA namespace).
+#pragma once
+
+/** act(z + bias): z [rows, C], bias [C]. Sigmoid and tanh reuse the vector unary kernels in place. */
+template <class T> void bias_activation_t(Activation act, const T* z, const T* bias, T* out, int64_t rows, int64_t C) {
+  int threads = threads_for(double(rows) * C, 4 * kChunk);
+  int64_t rowsPer = imin(rows, imax(1, kChunk / imax(C, 1)));
+  par(ceil_div(rows, rowsPer), threads, [&](int64_t task) {
+    int64_t r1 = imin(rows, (task + 1) * rowsPer);
+    for (int64_t r = task * rowsPer; r < r1; r++) {
+      const T* zr = z + r * C;
+      T* o = out + r * C;
+      if (act == act_relu) for (int64_t c = 0; c < C; c++) { T v = zr[c] + bias[c]; o[c] = v < 0 ? T(0) : v; }
+      else for (int64_t c = 0; c < C; c++) o[c] = zr[c] + bias[c];
+    }
+  });
+  if (act == act_sigmoid || act == act_tanh) unary(act == act_sigmoid ? op_sigmoid : op_tanh, sizeof(T) == 4 ? F32 : F64, out, out, rows * C);
+}
+
+void bias_activation(DType dtype, Activation act, const void* z, const void* bias, void* out, int64_t rows, int64_t C) {
+  if (dtype == F32) bias_activation_t<float>(act, static_cast<const float*>(z), static_cast<const float*>(bias), static_cast<float*>(out), rows, C);
+  else bias_activation_t<double>(act, static_cast<const double*>(z), static_cast<const double*>(bias), static_cast<double*>(out), rows, C);
+}
+
+/** dz = dy * act'(y), written from the activation's output y (relu: y > 0, sigmoid: y(1 - y), tanh: 1 - y^2). */
+template <class T> void activation_grad_t(Activation act, const T* dy, const T* y, T* dz, int64_t n) {
+  chunked(n, [&](int64_t b, int64_t e) {
+    switch (act) {
+      case act_relu: for (int64_t i = b; i < e; i++) dz[i] = dy[i] * (y[i] > 0 ? T(1) : T(0)); break;
+      case act_sigmoid: for (int64_t i = b; i < e; i++) dz[i] = dy[i] * (y[i] * (T(1) - y[i])); break;
+      case act_tanh: for (int64_t i = b; i < e; i++) dz[i] = dy[i] * (T(1) - y[i] * y[i]); break;
+      default: for (int64_t i = b; i < e; i++) dz[i] = dy[i];
+    }
+  });
+}
+
+void activation_grad(DType dtype, Activation act, const void* dy, const void* y, void* dz, int64_t n) {
+  if (dtype == F32) activation_grad_t<float>(act, static_cast<const float*>(dy), static_cast<const float*>(y), static_cast<float*>(dz), n);
+  else activation_grad_t<double>(act, static_cast<const double*>(dy), static_cast<const double*>(y), static_cast<double*>(dz), n);
+}
+
+/** Per row r of logits [rows, C]: loss[r] = logsumexp(row) - row[label[r]] (log-softmax as softmax_row
+ *  computes it), or with dy: dlogits[r] = (softmax(row) - onehot(label[r])) * dy[r]. Labels are checked
+ *  by the caller. */
+template <class T> void sparse_softmax_ce_t(const T* logits, const int32_t* labels, const T* dy, T* out, int64_t rows, int64_t C) {
+  int threads = threads_for(double(rows) * C, 2 * kChunk);
+  par(rows, threads, [&](int64_t r) {
+    const T* x = logits + r * C;
+    if (dy) {
+      T* o = out + r * C;
+      softmax_row(false, x, o, C);
+      o[labels[r]] -= T(1);
+      for (int64_t c = 0; c < C; c++) o[c] *= dy[r];
+    } else {
+      T* logp = scratch<T, 2>(C);
+      softmax_row(true, x, logp, C);
+      out[r] = -logp[labels[r]];
+    }
+  });
+}
+
+void sparse_softmax_ce(DType dtype, const void* logits, const int32_t* labels, const void* dy, void* out, int64_t rows, int64_t C) {
+  if (dtype == F32) sparse_softmax_ce_t<float>(static_cast<const float*>(logits), labels, static_cast<const float*>(dy), static_cast<float*>(out), rows, C);
+  else sparse_softmax_ce_t<double>(static_cast<const double*>(logits), labels, static_cast<const double*>(dy), static_cast<double*>(out), rows, C);
+}
+
+/** One optimizer update of elements [b, e) of tensor i; constants are rounded to T as the composite's
+ *  scalar operands are. Writes p', then the state: Adam m', v'; SGD with momentum the velocity. */
+template <class T> void optimizer_chunk(const OptimizerStep& s, int64_t i, int64_t b, int64_t e, T* pOut, T* s1Out, T* s2Out) {
+  const T* p = static_cast<const T*>(s.params[i]);
+  const T* g = static_cast<const T*>(s.grads[i]);
+  const T negLr = T(-s.lr), decay = T(-s.lr * s.weightDecay);
+  const bool decays = s.weightDecay != 0;
+  if (s.kind == opt_adam) {
+    const T* m = static_cast<const T*>(s.slots1[i]);
+    const T* v = static_cast<const T*>(s.slots2[i]);
+    const T c1 = T(1 - s.beta1), c2 = T(1 - s.beta2), alpha = T(s.alpha), eps = T(s.epsilon);
+    for (int64_t k = b; k < e; k++) {
+      T mk = m[k] + (g[k] - m[k]) * c1;
+      T vk = v[k] + (g[k] * g[k] - v[k]) * c2;
+      T u = ((mk * alpha) / (std::sqrt(vk) + eps)) * negLr;
+      if (decays) u = u + p[k] * decay;
+      pOut[k] = p[k] + u;
+      s1Out[k] = mk;
+      s2Out[k] = vk;
+    }
+    return;
+  }
+  const T* velocity = s.momentum != 0 ? static_cast<const T*>(s.slots1[i]) : nullptr;
+  const T mu = T(s.momentum);
+  for (int64_t k = b; k < e; k++) {
+    T u = g[k] * negLr;
+    if (velocity) {
+      T t = velocity[k] * mu + u;
+      s1Out[k] = t;
+      u = s.nesterov ? t * mu + u : t;
+    }
+    if (decays) u = u + p[k] * decay;
+    pOut[k] = p[k] + u;
+  }
+}
+
+/** Every tensor in kChunk pieces (tasks never span tensors); out = [p'..., slots1'..., slots2'...]. */
+template <class T> void optimizer_step_t(const OptimizerStep& s) {
+  T* out = static_cast<T*>(s.out);
+  int64_t total = 0, tasks = 0;
+  for (int64_t i = 0; i < s.count; i++) total += s.sizes[i], tasks += ceil_div(s.sizes[i], kChunk);
+  int64_t* taskTensor = scratch<int64_t, 3>(2 * tasks + 1);
+  int64_t* tensorStart = scratch<int64_t, 4>(s.count + 1);
+  for (int64_t i = 0, t = 0, start = 0; i < s.count; start += s.sizes[i], i++) {
+    tensorStart[i] = start;
+    for (int64_t b = 0; b < s.sizes[i]; b += kChunk, t++) taskTensor[2 * t] = i, taskTensor[2 * t + 1] = b;
+  }
+  int threads = threads_for(double(total) * 4, 4 * kChunk);
+  par(tasks, threads, [&](int64_t t) {
+    int64_t i = taskTensor[2 * t], b = taskTensor[2 * t + 1], e = imin(s.sizes[i], b + kChunk);
+    T* pOut = out + tensorStart[i];
+    optimizer_chunk<T>(s, i, b, e, pOut, pOut + total, pOut + 2 * total);
+  });
+}
+
+void optimizer_step(DType dtype, const OptimizerStep& s) {
+  if (dtype == F32) optimizer_step_t<float>(s);
+  else optimizer_step_t<double>(s);
+}

@@ -1,0 +1,45 @@
+// The training step's fused ops as functions: bias + activation, sparse softmax cross-entropy (each with
+// its backward), and the one-call optimizer updates, which run only where the backend has a kernel.
+import type { Tensor } from '../tensor/tensor.js';
+import { tryFused } from './dispatch.js';
+import { FUSED, runFusedOp, type FusedSpec } from './fused.js';
+import type { AdamStepParams, FusedActivation, FusedParams, SgdStepParams } from './fused-params.js';
+
+/** activation(z + bias) for z [..., C] and bias [C]; activation one of FUSED_ACTIVATIONS. */
+export function biasActivation(z: Tensor, bias: Tensor, activation: FusedActivation = 'linear'): Tensor {
+  return runFusedOp('biasActivation', [z, bias], { activation });
+}
+
+/** dy * activation'(z), computed from y = activation(z). */
+export function activationGrad(dy: Tensor, y: Tensor, activation: FusedActivation): Tensor {
+  return runFusedOp('activationGrad', [dy, y], { activation });
+}
+
+/** Per-example -log softmax(logits)[label]: logits [..., C], labels int32 [...] in [0, C). */
+export function sparseSoftmaxCrossEntropy(logits: Tensor, labels: Tensor): Tensor {
+  return runFusedOp('sparseSoftmaxCrossEntropy', [logits, labels], {});
+}
+
+/** The gradient of sparseSoftmaxCrossEntropy with respect to the logits, for output gradient dy. */
+export function sparseSoftmaxCrossEntropyGrad(logits: Tensor, labels: Tensor, dy: Tensor): Tensor {
+  return runFusedOp('sparseSoftmaxCrossEntropyGrad', [logits, labels, dy], {});
+}
+
+/**
+ * One Adam (or SGD) update of every parameter in a single kernel, returning one flat tensor
+ * [params'..., slots'...], or undefined where the current backend has no such kernel (the optimizer
+ * then runs its transformation chain, which computes the same thing op by op).
+ */
+export function tryAdamStep(inputs: readonly Tensor[], params: AdamStepParams): Tensor | undefined {
+  return tryStep('adamStep', inputs, params);
+}
+
+export function trySgdStep(inputs: readonly Tensor[], params: SgdStepParams): Tensor | undefined {
+  return tryStep('sgdStep', inputs, params);
+}
+
+function tryStep<F extends 'adamStep' | 'sgdStep'>(op: F, inputs: readonly Tensor[], params: FusedParams[F]): Tensor | undefined {
+  const spec = FUSED[op] as FusedSpec<F>;
+  const out = spec.infer(inputs, params);
+  return tryFused(op, inputs, params, out, spec.flops(inputs, out, params));
+}
