@@ -185,6 +185,44 @@ void macro_kernel(const T* ap, const BPanels<T>& bp, T* c, int64_t ldc, int64_t 
     }
 }
 
+/**
+ * C = op(A) op(B) when A has one block of rows (M <= MC; the MLP's 32 x 784 x 128 and its gradients):
+ * A is packed once for every k block, then one parallel pass in which each task owns a group of
+ * column panels and sums every k block for it in order — the same tiles, packing and summation order
+ * as gemm_one's general path, so the bits do not depend on which path (or thread count) ran, and
+ * there is one wake-up per product instead of two per k block.
+ */
+template <class T> void gemm_few_rows(Strided<T> a, Strided<T> b, T* c, int64_t M, int64_t N, int64_t K, int threads, int64_t kcStep) {
+  using Bk = Blocking<T>;
+  constexpr int64_t NC = Bk::NC;
+  constexpr int NR = Bk::NR, MR = Bk::MR;
+  const int64_t mPadded = ceil_div(M, MR) * MR, kBlocks = ceil_div(K, kcStep);
+  T* aAll = scratch<T, 5>(mPadded * kBlocks * kcStep);
+  for (int64_t kb = 0; kb < kBlocks; kb++) pack_a<T>(a, 0, M, kb * kcStep, imin(kcStep, K - kb * kcStep), aAll + kb * mPadded * kcStep);
+  T* bp = scratch<T, 0>(Bk::KC * NC);
+  const bool inPlace = b.cs == 1;
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    const int64_t nc = imin(NC, N - jc), panels = ceil_div(nc, NR);
+    const int64_t perGroup = ceil_div(panels, imin(panels, 2 * threads)), groups = ceil_div(panels, perGroup);
+    const int64_t tail = inPlace && nc % NR ? panels - 1 : -1;
+    par(groups, threads, [&](int64_t g) {
+      const int64_t q0 = g * perGroup, q1 = imin(panels, q0 + perGroup);
+      for (int64_t kb = 0, pc = 0; pc < K; kb++, pc += kcStep) {
+        const int64_t kc = imin(kcStep, K - pc);
+        // Each task packs only its own panels, into their own places in bp: no two tasks share bytes.
+        BPanels<T> panelsOfB{bp, kc * NR, NR, bp, -1, kc};
+        if (inPlace) {
+          panelsOfB = BPanels<T>{b.p + pc * b.rs + jc, NR, b.rs, bp, tail, kc};
+          if (tail >= q0 && tail < q1) pack_b<T>(b, pc, kc, jc, nc, tail, tail + 1, bp);
+        } else {
+          pack_b<T>(b, pc, kc, jc, nc, q0, q1, bp);
+        }
+        macro_kernel<T>(aAll + kb * mPadded * kcStep, panelsOfB, c, N, 0, M, jc, nc, kc, q0, q1, pc > 0);
+      }
+    });
+  }
+}
+
 /** One C = op(A) op(B) on up to `threads` threads. Tasks split C's rows into MC blocks and its columns
  *  into groups of NR panels; every task sums k in the same KC blocks, so the thread count never changes a bit. */
 template <class T> void gemm_one(Strided<T> a, Strided<T> b, T* c, int64_t M, int64_t N, int64_t K, int threads) {
@@ -202,6 +240,7 @@ template <class T> void gemm_one(Strided<T> a, Strided<T> b, T* c, int64_t M, in
   // With one block of rows, each B panel is used by a single pass of A panels: packing it would cost
   // about as much as using it (the MLP's 32 x 784 x 128), so a row-major B is read in place.
   const bool inPlace = mBlocks == 1 && b.cs == 1;
+  if (mBlocks == 1 && threads > 1) return gemm_few_rows<T>(a, b, c, M, N, K, threads, kcStep);
   for (int64_t jc = 0; jc < N; jc += NC) {
     int64_t nc = imin(NC, N - jc), panels = ceil_div(nc, NR);
     // Column groups: enough tasks to keep every thread busy when C has few row blocks.
@@ -216,7 +255,8 @@ template <class T> void gemm_one(Strided<T> a, Strided<T> b, T* c, int64_t M, in
         panelsOfB = BPanels<T>{b.p + pc * b.rs + jc, NR, b.rs, bp, nc % NR ? panels - 1 : -1, kc};
         if (panelsOfB.tail >= 0) pack_b<T>(b, pc, kc, jc, nc, panels - 1, panels, bp);
       } else {
-        par(panels, threads, [&](int64_t q) { pack_b<T>(b, pc, kc, jc, nc, q, q + 1, bp); });
+        // A small block of B is packed by the caller: waking a helper would cost more.
+        par(panels, threads_for(double(kc) * nc, 1 << 16), [&](int64_t q) { pack_b<T>(b, pc, kc, jc, nc, q, q + 1, bp); });
       }
       par(mBlocks * groups, threads, [&](int64_t task) {
         int64_t ib = task / groups, g = task % groups;

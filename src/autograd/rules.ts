@@ -88,9 +88,10 @@ export const GRAD_RULES: GradTable = {
 
   // Binary arithmetic.
   add: (dy) => [dy, dy],
-  sub: (dy) => [dy, o.neg(dy)],
-  mul: (dy, { inputs: [a, b] }) => [o.mul(dy, b), o.mul(dy, a)],
-  div: (dy, { inputs: [a, b] }) => [o.div(dy, b), o.neg(o.div(o.mul(dy, a), o.mul(b, b)))],
+  // Constants (a loss weight, a batch size) need no gradient: those rules skip them.
+  sub: (dy, { needsGrad: [, needB] }) => [dy, needB ? o.neg(dy) : null],
+  mul: (dy, { inputs: [a, b], needsGrad: [needA, needB] }) => [needA ? o.mul(dy, b) : null, needB ? o.mul(dy, a) : null],
+  div: (dy, { inputs: [a, b], needsGrad: [needA, needB] }) => [needA ? o.div(dy, b) : null, needB ? o.neg(o.div(o.mul(dy, a), o.mul(b, b))) : null],
   pow: (dy, { inputs: [a, b], output: y }) => [
     o.mul(dy, o.mul(b, o.pow(a, o.sub(b, 1)))),
     // d/db a^b = a^b log a, taken as 0 where a <= 0 (where the real power has no derivative in b).
@@ -152,7 +153,7 @@ export const GRAD_RULES: GradTable = {
   avgPool2d: THROUGH_COMPOSITE,
   // Training-step fusions: the bias gradient is dz, summed over the broadcast rows by the engine.
   biasActivation: (dy, { output: y, params: { activation } }) => {
-    const dz = o.activationGrad(dy, y, activation);
+    const dz = activation === 'linear' ? dy : o.activationGrad(dy, y, activation);
     return [dz, dz];
   },
   activationGrad: THROUGH_COMPOSITE,

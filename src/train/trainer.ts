@@ -132,7 +132,7 @@ export class Trainer {
     this.lossWeights = perOutput(args.lossWeights, 1, 'lossWeights');
     // A flat list applies to every output; a list of lists or a map by output name, to each its own.
     const metricLists = (spec: CompileArgs['metrics'], what: string): MetricSpec[][] =>
-      Array.isArray(spec) && !spec.every(Array.isArray) ? this.outputNames.map(() => spec as MetricSpec[]) : perOutput<MetricSpec[]>(spec as MetricSpec[][] | Record<string, MetricSpec[]> | undefined, [], what);
+      Array.isArray(spec) && (spec.length === 0 || !spec.every(Array.isArray)) ? this.outputNames.map(() => spec as MetricSpec[]) : perOutput<MetricSpec[]>(spec as MetricSpec[][] | Record<string, MetricSpec[]> | undefined, [], what);
     const plain = metricLists(args.metrics, 'metrics');
     const weighted = metricLists(args.weightedMetrics, 'weightedMetrics');
     this.metricSpecs = this.outputNames.map((_, i) => [
@@ -180,7 +180,7 @@ export class Trainer {
     preds.forEach((p, i) => {
       const own = this.losses[i](ys[i], p, sampleWeight);
       if (preds.length > 1) this.outputLossTrackers[i].update(own.item(), p.shape[0]);
-      const l = o.mul(own, this.lossWeights[i]);
+      const l = this.lossWeights[i] === 1 ? own : o.mul(own, this.lossWeights[i]);
       total = total ? o.add(total, l) : l;
     });
     const reg = regularize ? this.model.regularizationLoss() : undefined;

@@ -65,6 +65,8 @@ test('unknown optimizer, loss and metric names fail at compile() with a suggesti
   assert.throws(() => model.compile({ optimizer: 'adam', loss: 'mse', weightedMetrics: ['maee'] }), /unknown metric 'maee'/);
   // Any Keras spelling of a valid name is accepted.
   model.compile({ optimizer: 'Adam', loss: 'sparse_categorical_crossentropy', metrics: ['accuracy', 'SparseTopKCategoricalAccuracy'] });
+  // An empty list means no metrics, as in Keras (not "a list of lists for zero outputs").
+  model.compile({ optimizer: 'adam', loss: 'mse', metrics: [], weightedMetrics: [] });
 });
 
 test('compile() maps keyed by output name reject names that are not outputs', () => {
