@@ -32,6 +32,12 @@ export interface Backend {
   readonly description: string;
   /** A zero-filled buffer of `size` elements. */
   alloc(dtype: DType, size: number): unknown;
+  /**
+   * Optional: a buffer for a kernel's output, which may hold stale values (the dispatcher uses it, and
+   * a backend that has it promises that each of its kernels writes every output element). Saves
+   * zero-filling every output of a training step.
+   */
+  allocOutput?(dtype: DType, size: number): unknown;
   /** A buffer holding a copy of `data`. */
   upload(data: TypedArray): unknown;
   /** A buffer holding `data`, which the caller hands over and never touches again (may avoid a copy). */

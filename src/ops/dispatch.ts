@@ -46,7 +46,7 @@ function invoke<Params>(
   bytes: (out: ShapeDType) => number = (out) => args.reduce((s, a) => s + bytesOf(a), bytesOf(out)),
 ): unknown {
   const size = sizeOf(outInfo.shape);
-  const buffer = backend.alloc(outInfo.dtype, size);
+  const buffer = backend.allocOutput ? backend.allocOutput(outInfo.dtype, size) : backend.alloc(outInfo.dtype, size);
   const out: KernelArg = { buffer, dtype: outInfo.dtype, shape: outInfo.shape, strides: contiguousStrides(outInfo.shape), offset: 0 };
   try {
     if (hooks.size === 0) {

@@ -37,6 +37,24 @@ describe('native backend: registration and reporting', { skip }, () => {
     for (const f of Object.keys(FUSED) as FusedName[]) assert.equal(Boolean(native.fused[f]), NATIVE_FUSED.includes(f), f);
   });
 
+  test('kernel outputs come from the pool unzeroed, and every kernel writes all of its output', () => {
+    const native = findBackend('native');
+    /** Puts NaN-filled buffers of the size of `fn`'s output in the pool, then checks fn's output has no NaN. */
+    const noStale = (what: string, fn: () => Tensor) => onBackend('native', () => {
+      const size = c.tidy(() => fn().size);
+      const stale = [0, 1, 2].map(() => native.alloc('float32', size) as Float32Array);
+      for (const s of stale) native.free(s.fill(NaN));
+      const out = c.tidy(() => fn().dataSync());
+      assert.ok(out.every((v) => !Number.isNaN(v)), `${what} left stale elements`);
+    });
+    const x = () => c.tensor(values(2 * 7 * 9 * 3, 1), [2, 7, 9, 3]), f = () => c.tensor(values(3 * 3 * 3 * 5, 2), [3, 3, 3, 5]);
+    noStale('conv2d input gradient', () => c.vjp((xx: Tensor) => c.conv2d(xx, f(), { strides: 2 }), x(), c.ones([2, 3, 4, 5])).grads as Tensor);
+    noStale('pad', () => c.pad(c.tensor(values(35, 3), [5, 7]), [[1, 2], [0, 3]]));
+    noStale('scatterAdd', () => c.scatterAdd(c.tensor(values(35, 4), [5, 7]), c.tensor([4, 0, 4], [3], 'int32'), c.ones([3, 7]), 0));
+    noStale('matmul with K = 0', () => c.matmul(c.zeros([6, 0]), c.zeros([0, 9])));
+    noStale('biasActivation', () => c.biasActivation(c.tensor(values(35, 5), [5, 7]), c.tensor(values(7, 6), [7]), 'relu'));
+  });
+
   test('buffers are pooled typed arrays; trimming the pool detaches stale views', () => {
     const native = findBackend('native');
     const a = native.alloc('float32', 1000) as Float32Array;

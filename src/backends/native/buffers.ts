@@ -23,13 +23,13 @@ export class BufferPool {
     return size * 4 + DTYPES.indexOf(dtype);
   }
 
-  /** A zero-filled array of `size` elements. */
-  alloc(dtype: DType, size: number): TypedArray {
+  /** An array of `size` elements, zero-filled unless `zeroed` is false (a reused one then holds stale values). */
+  alloc(dtype: DType, size: number, zeroed = true): TypedArray {
     const list = this.free.get(BufferPool.key(dtype, size));
     const reused = list?.pop();
     if (reused) {
       this.pooledBytes -= reused.byteLength;
-      return reused.fill(0);
+      return zeroed ? reused.fill(0) : reused;
     }
     if (size === 0 || this.jsHeapOnly) return new (arrayConstructor(dtype))(size);
     let memory: ArrayBuffer;

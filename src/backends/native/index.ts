@@ -34,8 +34,10 @@ export function createNativeBackend(): Backend {
       return `native C++ (${s.info.isa}, ${s.info.threads} thread${s.info.threads === 1 ? '' : 's'}${note})`;
     },
     alloc: (dtype: DType, size: number) => pool.alloc(dtype, size),
+    // Every native kernel (and JS fallback) writes all of its output: no zero fill.
+    allocOutput: (dtype: DType, size: number) => pool.alloc(dtype, size, false),
     upload: (data: TypedArray) => {
-      const out = pool.alloc(dtypeOfArray(data), data.length);
+      const out = pool.alloc(dtypeOfArray(data), data.length, false);
       out.set(data);
       return out;
     },

@@ -83,7 +83,7 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
       const rank = x.shape.length, kept = [...Array(rank).keys()].filter((i) => !sorted.includes(i));
       const order = [...kept, ...sorted];
       const strides = contiguousStrides(x.shape);
-      const tmp = pool.alloc(x.dtype, sizeOf(x.shape));
+      const tmp = pool.alloc(x.dtype, sizeOf(x.shape), false);
       try {
         copyView(buf(x), x.offset, order.map((i) => x.shape[i]), order.map((i) => strides[i]), tmp);
         addon.reduce(code, tmp, 0, buf(o), sizeOf(o.shape), sizeOf(sorted.map((i) => x.shape[i])), 1);
