@@ -50,16 +50,34 @@ const finalizer = new FinalizationRegistry<Storage>((storage) => {
   storage.release();
 });
 
-export function trackTensor(tensor: object, storage: Storage): void {
-  storage.retain();
-  stats.tensors++;
-  finalizer.register(tensor, storage, tensor);
-  const scope = scopes[scopes.length - 1];
-  if (scope) scope.add(tensor as Disposable);
+/** What the tracker needs of a tensor: its storage, and whether the safety net holds it. */
+interface Tracked extends Disposable {
+  readonly storage: Storage;
+  guarded: boolean;
 }
 
-export function untrackTensor(tensor: object, storage: Storage): void {
-  finalizer.unregister(tensor);
+/**
+ * Puts a tensor under the safety net. A tensor made inside a scope is guarded only when it leaves the
+ * last scope (kept, or returned from the outermost tidy): the intermediates of a training step, which
+ * their scope disposes, never pay for a registration.
+ */
+function guard(t: Disposable): void {
+  const tracked = t as Tracked;
+  if (tracked.guarded || tracked.isDisposed) return;
+  tracked.guarded = true;
+  finalizer.register(tracked, tracked.storage, tracked);
+}
+
+export function trackTensor(tensor: Tracked, storage: Storage): void {
+  storage.retain();
+  stats.tensors++;
+  const scope = scopes[scopes.length - 1];
+  if (scope) scope.add(tensor);
+  else guard(tensor);
+}
+
+export function untrackTensor(tensor: Tracked, storage: Storage): void {
+  if (tensor.guarded) finalizer.unregister(tensor);
   stats.tensors--;
   storage.release();
 }
@@ -80,7 +98,9 @@ export class TensorScope {
   keep<T>(value: T): T {
     const parent = scopes[scopes.indexOf(this.owned) - 1];
     forEachDisposable(value, (t) => {
-      if (this.owned.delete(t) && parent) parent.add(t);
+      if (!this.owned.delete(t)) return;
+      if (parent) parent.add(t);
+      else guard(t);
     });
     return value;
   }
@@ -107,7 +127,7 @@ export function tidy<T>(fn: () => T): T {
 /** Keeps a tensor past the enclosing tidy/scope. */
 export function keep<T>(value: T): T {
   const own = scopes[scopes.length - 1];
-  if (own) forEachDisposable(value, (t) => own.delete(t));
+  if (own) forEachDisposable(value, (t) => own.delete(t) && guard(t));
   return value;
 }
 

@@ -18,6 +18,8 @@ export class Tensor {
   readonly key = this.id;
   readonly size: number;
   private disposed = false;
+  /** @internal Whether the finalization safety net holds this tensor (see storage.ts). */
+  guarded = false;
 
   /** Internal: use the creation functions (tensor, zeros, ...) instead. */
   constructor(

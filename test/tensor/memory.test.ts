@@ -68,8 +68,11 @@ test('the FinalizationRegistry frees tensors that were dropped without dispose',
   const before = c.memory().tensors;
   (() => {
     for (let i = 0; i < 200; i++) c.ones([10]);
+    // Made inside scopes, then leaving them (returned from the outermost tidy, or kept): guarded then.
+    for (let i = 0; i < 100; i++) c.tidy(() => c.tidy(() => c.add(c.ones([10]), 1)));
+    for (let i = 0; i < 100; i++) c.tidy(() => { c.keep(c.ones([10])); });
   })();
-  assert.equal(c.memory().tensors, before + 200);
+  assert.equal(c.memory().tensors, before + 400);
   // Earlier tests' dropped tensors may be collected too, so the count can fall below `before`.
   for (let attempt = 0; attempt < 50 && c.memory().tensors > before; attempt++) {
     gc();
