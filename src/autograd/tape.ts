@@ -4,6 +4,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { aliasOf } from '../tensor/tensor.js';
 import { isFloat } from '../tensor/dtype.js';
+import type { Disposable } from '../tensor/storage.js';
 
 /** A gradient rule written by the user (customGrad); receives the output gradient. */
 export type CustomRule = (dy: Tensor) => readonly (Tensor | null)[];
@@ -20,17 +21,16 @@ export class Tape {
   readonly nodes: TapeNode[] = [];
   /** Keys (Tensor.key) of tensors whose value depends on a differentiated input. */
   readonly tracked = new Set<number>();
-  private readonly saved: Tensor[] = [];
+  /** The aliases this tape saved; it disposes them (they are in no scope and not finalizer-guarded). */
+  private readonly saved = new Set<Disposable>();
 
   save(t: Tensor): Tensor {
-    const alias = aliasOf(t);
-    this.saved.push(alias);
-    return alias;
+    return aliasOf(t, this.saved);
   }
 
   dispose(): void {
     for (const t of this.saved) t.dispose();
-    this.saved.length = 0;
+    this.saved.clear();
     this.nodes.length = 0;
   }
 }

@@ -158,3 +158,16 @@ export function outsideScopes<T>(fn: () => T): T {
     scopes.push(...saved);
   }
 }
+
+/**
+ * Runs fn with `owner` as the only scope: what it makes belongs to owner, which must dispose it (a
+ * tape's saved aliases). Such tensors never leave a scope, so the safety net never holds them.
+ */
+export function ownedBy<T>(owner: Set<Disposable>, fn: () => T): T {
+  const saved = scopes.splice(0, scopes.length, owner);
+  try {
+    return fn();
+  } finally {
+    scopes.splice(0, scopes.length, ...saved);
+  }
+}

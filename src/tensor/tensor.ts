@@ -4,7 +4,7 @@ import type { DType, TypedArray } from './dtype.js';
 import { allocArray, dtypeOfArray } from './dtype.js';
 import { getBackend } from '../backends/backend.js';
 import { contiguousStrides, isContiguous, sizeOf, type Shape } from './shape.js';
-import { Storage, outsideScopes, trackTensor, untrackTensor } from './storage.js';
+import { Storage, outsideScopes, ownedBy, trackTensor, untrackTensor, type Disposable } from './storage.js';
 import { formatTensor } from './format.js';
 import * as ops from '../ops/index.js';
 
@@ -137,9 +137,13 @@ export function fromTypedArray(data: TypedArray, shape: Shape, backend = getBack
   return new Tensor(storage, shape);
 }
 
-/** A view of `source`'s buffer with its own lifetime; `key` ties it to the tensor it stands for on a tape. */
-export function aliasOf(source: Tensor): Tensor {
-  const t = outsideScopes(() => new Tensor(source.storage, source.shape, source.strides, source.offset));
+/**
+ * A view of `source`'s buffer with its own lifetime; `key` ties it to the tensor it stands for on a tape.
+ * It belongs to `owner` (which disposes it) when given, else to no scope.
+ */
+export function aliasOf(source: Tensor, owner?: Set<Disposable>): Tensor {
+  const make = () => new Tensor(source.storage, source.shape, source.strides, source.offset);
+  const t = owner ? ownedBy(owner, make) : outsideScopes(make);
   (t as { key: number }).key = source.key;
   return t;
 }
