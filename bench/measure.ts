@@ -60,7 +60,9 @@ export class PeerOutput {
       this.result.timings[key] = t;
       process.stderr.write(`  ${this.result.peer} ${key}: ${(t.seconds * 1e3).toFixed(3)} ms x ${t.repeats}\n`);
     } catch (e) {
-      this.skip(key, `failed: ${e instanceof Error ? e.message : String(e)}`.slice(0, 300));
+      const message = e instanceof Error ? e.message : String(e);
+      // TF.js wasm lacks some gradient kernels (Conv2DBackpropFilter, UnsortedSegmentSum): not a bench failure.
+      this.skip(key, `${/not registered for backend/.test(message) ? 'unsupported' : 'failed'}: ${message}`.slice(0, 300));
       process.stderr.write(`  ${this.result.peer} ${key}: ${this.result.skipped[key]}\n`);
     } finally {
       dispose?.();

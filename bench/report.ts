@@ -66,5 +66,7 @@ export function printReport(outcomes: PeerOutcome[], report: Report, print: (lin
   }
   print('');
   print('targets (issue 4), Candor native vs PyTorch:');
-  for (const t of report.targets) print(`  ${t.text}: ${t.value === null ? 'not measured (no PyTorch figure)' : `${fmt(t.value)}x, ${t.met ? 'met' : 'not met'}`}`);
+  const torch = outcomes.find((o) => o.peer === 'torch');
+  const missing = !torch ? 'PyTorch not in --peers' : 'skipped' in torch ? `PyTorch skipped: ${torch.skipped}` : 'no figure from both sides';
+  for (const t of report.targets) print(`  ${t.text}: ${t.value === null ? `not measured (${missing})` : `${fmt(t.value)}x, ${t.met ? 'met' : 'not met'}`}`);
 }
