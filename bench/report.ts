@@ -61,12 +61,22 @@ export function printReport(outcomes: PeerOutcome[], report: Report, print: (lin
   }
   print('ratios = Candor native / peer: above 1 is faster for throughputs (GFLOP/s, samples/s, tokens/s), below 1 is faster for times (ms)');
   for (const o of ran) {
-    for (const [key, t] of Object.entries(o.result.timings)) if (key.includes('@') || t.note) print(`  ${peerInfo(o.peer).title} ${key}: ${fmt(metricOf(key)?.fromSeconds(t.seconds))}${t.note ? ` (${t.note})` : ''}`);
+    // Variants (PyTorch at 1 thread and at all: gemm256@1T) go on their figure's line.
+    const variants = new Map<string, string[]>();
+    for (const [key, t] of Object.entries(o.result.timings)) {
+      const [base, variant] = key.split('@');
+      if (variant) variants.set(base, [...(variants.get(base) ?? []), `${variant} ${fmt(metricOf(key)?.fromSeconds(t.seconds))}`]);
+    }
+    for (const [key, t] of Object.entries(o.result.timings)) {
+      if (key.includes('@') || !t.note) continue;
+      const also = variants.get(key);
+      print(`  ${peerInfo(o.peer).title} ${key}: ${fmt(metricOf(key)?.fromSeconds(t.seconds))} (${t.note}${also ? `; ${also.join(', ')}` : ''})`);
+    }
     for (const [key, why] of Object.entries(o.result.skipped)) print(`  ${peerInfo(o.peer).title} ${key} not measured: ${why}`);
   }
   print('');
   print('targets (issue 4), Candor native vs PyTorch:');
   const torch = outcomes.find((o) => o.peer === 'torch');
-  const missing = !torch ? 'PyTorch not in --peers' : 'skipped' in torch ? `PyTorch skipped: ${torch.skipped}` : 'no figure from both sides';
+  const missing = !torch ? 'PyTorch not in --peers' : 'skipped' in torch ? `PyTorch skipped: ${torch.skipped}` : 'no figure: section not run, or a side failed';
   for (const t of report.targets) print(`  ${t.text}: ${t.value === null ? `not measured (${missing})` : `${fmt(t.value)}x, ${t.met ? 'met' : 'not met'}`}`);
 }

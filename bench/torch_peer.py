@@ -52,7 +52,7 @@ def record(key, fn):
             best = (threads, t)
     if best:
         result['skipped'].pop(key, None)
-        result['timings'][key] = dict(best[1], note='%d thread(s), the faster%s' % (best[0], '; ' + best[1]['note'] if 'note' in best[1] else ''))
+        result['timings'][key] = dict(best[1], note='best: %dT%s' % (best[0], '; ' + best[1]['note'] if 'note' in best[1] else ''))
 
 
 def blas():
