@@ -1,0 +1,102 @@
+// Candor as a benchmark peer (`native` or `js` backend, argv[3]), through its public API only: matmul,
+// conv2d and its vjp, and the Keras-style models trained with trainOnBatch and run with predict.
+import * as c from '../src/index.js';
+import { PeerOutput, peerArgs } from './measure.js';
+import type { PeerArgs } from './spec.js';
+
+const args = peerArgs();
+const backend = process.argv[3] === 'js' ? 'js' : 'native';
+const out = new PeerOutput(backend, args);
+c.setBackend(backend); // throws when the addon is not built: the orchestrator reports the reason
+out.describe(c.getBackend().description);
+
+/** Float32 uniform [0, 1) of `shape`, and int32 labels in [0, classes). */
+const uniform = (shape: number[], seed: number) => c.randomUniform(shape, { seed });
+const labels = (shape: number[], classes: number, seed: number) => c.tidy(() => c.cast(c.mul(uniform(shape, seed), classes), 'int32'));
+
+function mlpModel(a: PeerArgs): c.Model {
+  return new c.Sequential([
+    c.layers.dense({ units: a.mlp.hidden, activation: 'relu', inputShape: [a.mlp.inputs] }),
+    c.layers.dense({ units: a.mlp.classes, activation: 'softmax' }),
+  ]);
+}
+
+function cnnModel(a: PeerArgs): c.Model {
+  return new c.Sequential([
+    c.layers.conv2d({ filters: 32, kernelSize: 3, activation: 'relu', inputShape: [a.cnn.height, a.cnn.width, 1] }),
+    c.layers.maxPooling2d({ poolSize: 2 }),
+    c.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }),
+    c.layers.maxPooling2d({ poolSize: 2 }),
+    c.layers.flatten(),
+    c.layers.dropout({ rate: a.cnn.dropout }),
+    c.layers.dense({ units: a.cnn.classes, activation: 'softmax' }),
+  ]);
+}
+
+const compile = (model: c.Model, fromLogits = false) =>
+  model.compile({ optimizer: c.optimizers.adam({ learningRate: args.learningRate }), loss: c.losses.sparseCategoricalCrossentropy({ fromLogits }) });
+
+/** One training step per call on a fixed batch. */
+function trainStep(model: c.Model, x: c.Tensor, y: c.Tensor) {
+  return { call: () => model.trainOnBatch(x, y), dispose: () => c.dispose([x, y]) };
+}
+
+const has = (s: PeerArgs['sections'][number]) => args.sections.includes(s);
+if (has('gemm')) for (const n of args.gemmSizes) {
+  await out.time(`gemm${n}`, () => {
+    const a = uniform([n, n], 1), b = uniform([n, n], 2);
+    return { call: () => c.matmul(a, b).dispose(), dispose: () => c.dispose([a, b]) };
+  });
+}
+if (has('conv')) for (const s of args.convs) {
+  const xShape = [s.batch, s.height, s.width, s.inChannels], wShape = [s.kernel, s.kernel, s.inChannels, s.outChannels];
+  const outShape = [s.batch, s.height - s.kernel + 1, s.width - s.kernel + 1, s.outChannels];
+  await out.time(`${s.name}Fwd`, () => {
+    const x = uniform(xShape, 1), w = uniform(wShape, 2);
+    return { call: () => c.conv2d(x, w).dispose(), dispose: () => c.dispose([x, w]) };
+  });
+  await out.time(`${s.name}FwdBwd`, () => {
+    const x = uniform(xShape, 1), w = uniform(wShape, 2), dy = uniform(outShape, 3);
+    return {
+      call: () => {
+        const { value, grads } = c.vjp((p) => c.conv2d(p.x, p.w), { x, w }, dy);
+        c.dispose([value, grads.x, grads.w]);
+      },
+      dispose: () => c.dispose([x, w, dy]),
+    };
+  });
+}
+if (has('mlp')) {
+  await out.time('mlpTrain', () => {
+    const model = mlpModel(args);
+    compile(model);
+    return trainStep(model, uniform([args.mlp.batch, args.mlp.inputs], 1), labels([args.mlp.batch], args.mlp.classes, 2));
+  });
+}
+if (has('cnn')) {
+  const { batch, height, width, classes } = args.cnn;
+  await out.time('cnnTrain', () => {
+    const model = cnnModel(args);
+    compile(model);
+    return trainStep(model, uniform([batch, height, width, 1], 1), labels([batch], classes, 2));
+  });
+}
+if (has('predict')) {
+  const model = cnnModel(args);
+  for (const b of args.cnn.predictBatches) {
+    await out.time(`cnnPredict${b}`, () => {
+      const x = uniform([b, args.cnn.height, args.cnn.width, 1], 1);
+      // Reading the probabilities back is part of a prediction's latency (as for every peer).
+      return { call: () => { const p = model.predict(x, { batchSize: b }) as c.Tensor; p.dataSync(); p.dispose(); }, dispose: () => x.dispose() };
+    });
+  }
+}
+if (has('gpt')) {
+  const g = args.gpt;
+  await out.time('gptTrain', () => {
+    const model = new c.GPT({ vocabSize: g.vocab, contextLength: g.context, hiddenDim: g.hidden, numHeads: g.heads, numLayers: g.layers, intermediateDim: g.ffn, seed: 42 });
+    compile(model, true);
+    return trainStep(model, labels([g.batch, g.context], g.vocab, 1), labels([g.batch, g.context], g.vocab, 2));
+  });
+}
+out.emit();

@@ -1,0 +1,107 @@
+// What the comparison benchmark measures: sections, metrics, shapes and models, written once here and
+// handed to every peer (the PyTorch script gets it as JSON), so all peers time exactly the same work.
+
+export type Unit = 'GFLOP/s' | 'ms' | 'samples/s' | 'tokens/s';
+
+export interface Metric {
+  readonly key: string;
+  readonly section: Section;
+  readonly label: string;
+  readonly unit: Unit;
+  /** Whether a larger figure is better (throughput) or a smaller one (latency). */
+  readonly higherIsBetter: boolean;
+  /** The figure from the median seconds of one call (one GEMM, one step, one prediction). */
+  readonly fromSeconds: (seconds: number) => number;
+}
+
+export const SECTIONS = ['gemm', 'conv', 'mlp', 'cnn', 'predict', 'gpt'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+/** Square float32 GEMMs n x n x n. */
+export const GEMM_SIZES = [256, 512, 1024, 2048];
+/** The two convolutions of the MNIST CNN (3x3, valid, stride 1), NHWC, batch 128. */
+export const CONVS = [
+  { name: 'conv1', batch: 128, height: 28, width: 28, inChannels: 1, outChannels: 32, kernel: 3 },
+  { name: 'conv2', batch: 128, height: 13, width: 13, inChannels: 32, outChannels: 64, kernel: 3 },
+];
+/** Dense 784 -> 128 relu -> 10 softmax, Adam, sparse categorical cross-entropy. */
+export const MLP = { batch: 32, inputs: 784, hidden: 128, classes: 10 };
+/** conv32 3x3 relu -> maxpool2 -> conv64 3x3 relu -> maxpool2 -> flatten -> dropout 0.5 -> dense10 softmax, Adam. */
+export const CNN = { batch: 128, height: 28, width: 28, classes: 10, dropout: 0.5, predictBatches: [1, 256] };
+/** The model of examples/gpt-text (GELU pre-norm decoder, tied embeddings), on synthetic token ids; Adam. */
+export const GPT = { vocab: 2048, context: 128, hidden: 128, heads: 4, layers: 2, ffn: 512, batch: 8 };
+/** Adam's learning rate everywhere (Keras' default). */
+export const LEARNING_RATE = 1e-3;
+
+const ms = (seconds: number) => seconds * 1e3;
+const perSecond = (items: number) => (seconds: number) => items / seconds;
+
+export const METRICS: readonly Metric[] = [
+  ...GEMM_SIZES.map((n): Metric => ({ key: `gemm${n}`, section: 'gemm', label: `GEMM ${n}`, unit: 'GFLOP/s', higherIsBetter: true, fromSeconds: perSecond((2 * n ** 3) / 1e9) })),
+  ...CONVS.flatMap((s): Metric[] => {
+    const what = `${s.name} ${s.inChannels}->${s.outChannels} ${s.height}x${s.width}`;
+    return [
+      { key: `${s.name}Fwd`, section: 'conv', label: `${what} fwd`, unit: 'ms', higherIsBetter: false, fromSeconds: ms },
+      { key: `${s.name}FwdBwd`, section: 'conv', label: `${what} fwd+bwd`, unit: 'ms', higherIsBetter: false, fromSeconds: ms },
+    ];
+  }),
+  { key: 'mlpTrain', section: 'mlp', label: `MLP train b${MLP.batch}`, unit: 'samples/s', higherIsBetter: true, fromSeconds: perSecond(MLP.batch) },
+  { key: 'cnnTrain', section: 'cnn', label: `CNN train b${CNN.batch}`, unit: 'samples/s', higherIsBetter: true, fromSeconds: perSecond(CNN.batch) },
+  ...CNN.predictBatches.map((b): Metric => ({ key: `cnnPredict${b}`, section: 'predict', label: `CNN predict b${b}`, unit: 'ms', higherIsBetter: false, fromSeconds: ms })),
+  { key: 'gptTrain', section: 'gpt', label: `GPT train b${GPT.batch}x${GPT.context}`, unit: 'tokens/s', higherIsBetter: true, fromSeconds: perSecond(GPT.batch * GPT.context) },
+];
+
+/** Issue 4's targets: Candor native against PyTorch, as the ratio candor / torch of the metric's figure. */
+export const TARGETS = [
+  { metric: 'mlpTrain', peer: 'torch', atLeast: 2, text: 'MLP training >= 2x PyTorch samples/s' },
+  { metric: 'cnnTrain', peer: 'torch', atLeast: 1.5, text: 'CNN training >= 1.5x PyTorch samples/s' },
+  { metric: 'gemm1024', peer: 'torch', atLeast: 0.95, text: 'GEMM 1024 >= 0.95x torch.matmul GFLOP/s' },
+  { metric: 'cnnPredict1', peer: 'torch', atMost: 0.5, text: "CNN batch-1 predict latency <= 0.5x PyTorch's" },
+] as const;
+
+/** The peers, in the order they run; `ratioName` names them in the ratio keys (mlpTrainVsTorch). */
+export const PEERS = [
+  { name: 'native', ratioName: 'Native', title: 'Candor native' },
+  { name: 'js', ratioName: 'Js', title: 'Candor JS' },
+  { name: 'tfjs-cpu', ratioName: 'TfjsCpu', title: 'TF.js cpu' },
+  { name: 'tfjs-wasm', ratioName: 'TfjsWasm', title: 'TF.js wasm' },
+  { name: 'torch', ratioName: 'Torch', title: 'PyTorch' },
+] as const;
+export type PeerName = (typeof PEERS)[number]['name'];
+
+/** Everything a peer's process is told. */
+export interface PeerArgs {
+  readonly sections: Section[];
+  /** Seconds of measured repeats per figure (after the warm-up); a call longer than that is timed once. */
+  readonly budgetSeconds: number;
+  readonly warmup: number;
+  /** Threads for peers that take a count (PyTorch); Candor native uses its own default. */
+  readonly threads: number;
+  readonly gemmSizes: number[];
+  readonly convs: typeof CONVS;
+  readonly mlp: typeof MLP;
+  readonly cnn: typeof CNN;
+  readonly gpt: typeof GPT;
+  readonly learningRate: number;
+}
+
+/**
+ * One timing as a peer reports it; the orchestrator turns it into the metric's unit, so that rule is
+ * written once. Keys are metric keys, or `key@label` for a variant (PyTorch's MLP at 1 thread: mlpTrain@1T).
+ */
+export interface Timing {
+  /** Median seconds of one call (one step, one GEMM, one predict). */
+  seconds: number;
+  repeats: number;
+  note?: string;
+}
+
+/** The last line a peer's process prints, after RESULT_TAG. */
+export interface PeerResult {
+  peer: PeerName;
+  description: string;
+  timings: Record<string, Timing>;
+  /** Metric key -> why it was not measured. */
+  skipped: Record<string, string>;
+}
+export const RESULT_TAG = 'BENCH-RESULT ';

@@ -1,0 +1,150 @@
+# PyTorch as a benchmark peer, run by the orchestrator (bench/run.ts) with the peer arguments as JSON in
+# argv[1]: torch.matmul, F.conv2d forward and backward, and torch.nn models trained with Adam. Prints its
+# timings as the last line, after the result tag; the orchestrator turns seconds into figures.
+import json, math, sys, time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+RESULT_TAG = 'BENCH-RESULT '
+MAX_REPEATS = 2000
+args = json.loads(sys.argv[1])
+torch.manual_seed(0)
+torch.set_num_threads(args['threads'])
+result = {'peer': 'torch', 'description': '', 'timings': {}, 'skipped': {}}
+
+
+def measure(fn):
+    """Median seconds of fn, with the same rule as bench/measure.ts: warm-up, then repeats within the budget."""
+    budget = args['budgetSeconds']
+    t0 = time.perf_counter(); fn(); first = time.perf_counter() - t0
+    if first > budget:
+        return {'seconds': first, 'repeats': 1, 'note': 'one call, over the time budget: no warm-up'}
+    for _ in range(1, args['warmup']):
+        fn()
+    runs, spent = [], 0.0
+    while not runs or (spent < budget and len(runs) < MAX_REPEATS):
+        t0 = time.perf_counter(); fn(); runs.append(time.perf_counter() - t0)
+        spent += runs[-1]
+    runs.sort()
+    return {'seconds': runs[len(runs) // 2], 'repeats': len(runs)}
+
+
+def record_once(key, fn):
+    try:
+        t = measure(fn)
+        result['timings'][key] = t
+        sys.stderr.write('  torch %s: %.3f ms x %d\n' % (key, t['seconds'] * 1e3, t['repeats']))
+        return t
+    except Exception as e:  # one failing figure is reported, the others go on
+        result['skipped'][key] = ('failed: %s' % e)[:300]
+
+
+def record(key, fn):
+    """Times fn at 1 thread and at args['threads'] (key@1T, key@2T) and reports the faster as key: on a
+    small shared machine PyTorch's OpenMP threads can cost more than they bring (batch-1 latency, MLP)."""
+    best = None
+    for threads in sorted({1, args['threads']}):
+        torch.set_num_threads(threads)
+        t = record_once('%s@%dT' % (key, threads), fn)
+        if t and (best is None or t['seconds'] < best[1]['seconds']):
+            best = (threads, t)
+    if best:
+        result['skipped'].pop(key, None)
+        result['timings'][key] = dict(best[1], note='best: %dT%s' % (best[0], '; ' + best[1]['note'] if 'note' in best[1] else ''))
+
+
+def blas():
+    """Which BLAS library the process loaded (Debian's torch uses the system libblas.so.3)."""
+    torch.matmul(torch.rand(64, 64), torch.rand(64, 64))
+    try:
+        with open('/proc/self/maps') as f:
+            libs = {line.split()[-1] for line in f if 'blas' in line or 'mkl' in line}
+        return ', '.join(sorted(libs)) or 'BLAS: none found'
+    except OSError:
+        return 'BLAS: unknown'
+
+
+def train_step(model, x, y, loss_fn):
+    opt = torch.optim.Adam(model.parameters(), lr=args['learningRate'])
+    model.train()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+
+def mlp_model(m):
+    return nn.Sequential(nn.Linear(m['inputs'], m['hidden']), nn.ReLU(), nn.Linear(m['hidden'], m['classes']))
+
+
+def cnn_model(c):
+    # NCHW (PyTorch's layout); logits out, with softmax folded into the cross-entropy as torch.nn does.
+    flat = 64 * ((((c['height'] - 2) // 2) - 2) // 2) * ((((c['width'] - 2) // 2) - 2) // 2)
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(c['dropout']), nn.Linear(flat, c['classes']))
+
+
+class GPT(nn.Module):
+    """examples/gpt-text's model: pre-norm causal decoder blocks with GELU, tied output projection."""
+
+    def __init__(self, g):
+        super().__init__()
+        self.wte = nn.Embedding(g['vocab'], g['hidden'])
+        self.wpe = nn.Parameter(torch.randn(g['context'], g['hidden']) * 0.02)
+        layer = nn.TransformerEncoderLayer(g['hidden'], g['heads'], g['ffn'], dropout=0.0, activation='gelu', batch_first=True, norm_first=True)
+        self.blocks = nn.TransformerEncoder(layer, g['layers'], enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(g['hidden'])
+        nn.init.normal_(self.wte.weight, 0, 0.02)
+        self.register_buffer('mask', torch.triu(torch.full((g['context'], g['context']), float('-inf')), 1))
+
+    def forward(self, ids):
+        t = ids.shape[1]
+        h = self.blocks(self.wte(ids) + self.wpe[:t], mask=self.mask[:t, :t])
+        return self.norm(h) @ self.wte.weight.T
+
+
+has = lambda s: s in args['sections']
+result['description'] = 'PyTorch %s, best of 1 and %d threads per figure; %s' % (torch.__version__, args['threads'], blas())
+if has('gemm'):
+    for n in args['gemmSizes']:
+        a, b = torch.rand(n, n), torch.rand(n, n)
+        record('gemm%d' % n, lambda: torch.matmul(a, b))
+if has('conv'):
+    for s in args['convs']:
+        x = torch.rand(s['batch'], s['inChannels'], s['height'], s['width'])
+        w = torch.rand(s['outChannels'], s['inChannels'], s['kernel'], s['kernel'])
+        dy = torch.rand(s['batch'], s['outChannels'], s['height'] - s['kernel'] + 1, s['width'] - s['kernel'] + 1)
+        with torch.no_grad():
+            record(s['name'] + 'Fwd', lambda: F.conv2d(x, w))
+        xg, wg = x.clone().requires_grad_(), w.clone().requires_grad_()
+        record(s['name'] + 'FwdBwd', lambda: torch.autograd.grad(F.conv2d(xg, wg), (xg, wg), dy))
+if has('mlp'):
+    m = args['mlp']
+    x, y = torch.rand(m['batch'], m['inputs']), torch.randint(0, m['classes'], (m['batch'],))
+    record('mlpTrain', train_step(mlp_model(m), x, y, F.cross_entropy))
+if has('cnn'):
+    c = args['cnn']
+    x, y = torch.rand(c['batch'], 1, c['height'], c['width']), torch.randint(0, c['classes'], (c['batch'],))
+    record('cnnTrain', train_step(cnn_model(c), x, y, F.cross_entropy))
+if has('predict'):
+    c = args['cnn']
+    model = cnn_model(c).eval()
+    for b in c['predictBatches']:
+        x = torch.rand(b, 1, c['height'], c['width'])
+
+        def predict():
+            with torch.no_grad():
+                return F.softmax(model(x), dim=1)
+        record('cnnPredict%d' % b, predict)
+if has('gpt'):
+    g = args['gpt']
+    ids, targets = torch.randint(0, g['vocab'], (g['batch'], g['context'])), torch.randint(0, g['vocab'], (g['batch'] * g['context'],))
+    record('gptTrain', train_step(GPT(g), ids, targets, lambda logits, y: F.cross_entropy(logits.reshape(-1, g['vocab']), y)))
+print(RESULT_TAG + json.dumps(result))
