@@ -577,6 +577,22 @@ napi_value OptimizerStepEntry(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/** dropout(x, xOff, out, seed, counter, keepProb, scale): seed and counter below 2^53. */
+napi_value Dropout(napi_env env, napi_callback_info info) {
+  const char* FN = "dropout";
+  Call c(env, info);
+  NEED(7);
+  ARR(x, 0, "x"); I64(xOff, 1); ARR(o, 2, "out"); I64(seed, 3); I64(counter, 4);
+  double keepProb, scale;
+  napi_get_value_double(env, c.argv[5], &keepProb);
+  napi_get_value_double(env, c.argv[6], &scale);
+  CHECK(is_float(x) && x.dtype == o.dtype, "needs matching float32 or float64 arrays");
+  int64_t n = static_cast<int64_t>(o.length);
+  SPAN(px, x, xOff, n, "x");
+  active->dropout(x.dtype, px, o.data, n, static_cast<uint64_t>(seed), static_cast<uint64_t>(counter), keepProb, scale);
+  return undefined(env);
+}
+
 napi_value name_list(napi_env env, const char* const* names, int n) {
   napi_value list;
   napi_create_array_with_length(env, n, &list);
@@ -625,6 +641,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"activationGrad", nullptr, ActivationGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sparseSoftmaxCrossEntropy", nullptr, SparseSoftmaxCrossEntropy, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"optimizerStep", nullptr, OptimizerStepEntry, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"dropout", nullptr, Dropout, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"activations", nullptr, nullptr, nullptr, nullptr, name_list(env, kActivationNames, ACTIVATION_COUNT), napi_default, nullptr},
       {"version", nullptr, nullptr, nullptr, nullptr, make_number(env, kVersion), napi_default, nullptr},
       {"unaryOps", nullptr, nullptr, nullptr, nullptr, name_list(env, kUnaryNames, UNARY_COUNT), napi_default, nullptr},

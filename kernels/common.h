@@ -94,6 +94,8 @@ struct IsaTable {
    *  (softmax - onehot) * dy[row]. Labels must lie in [0, C). */
   void (*sparseSoftmaxCrossEntropy)(DType dtype, const void* logits, const int32_t* labels, const void* dy, void* out, int64_t rows, int64_t C);
   void (*optimizerStep)(DType dtype, const OptimizerStep& step);
+  /** Inverted dropout with the mask drawn from the Philox stream (seed, counter): src/ops/random.ts's bernoulli. */
+  void (*dropout)(DType dtype, const void* x, void* out, int64_t n, uint64_t seed, uint64_t counter, double keepProb, double scale);
 };
 
 namespace avx512 { extern const IsaTable table; }

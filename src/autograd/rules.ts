@@ -161,4 +161,6 @@ export const GRAD_RULES: GradTable = {
   sparseSoftmaxCrossEntropyGrad: THROUGH_COMPOSITE,
   adamStep: NO_GRADIENT,
   sgdStep: NO_GRADIENT,
+  // The same mask (same stream and counter) scales dy.
+  dropout: (dy, { params }) => [o.dropoutAt(dy, params)],
 };

@@ -38,6 +38,13 @@ export interface SgdStepParams {
   readonly nesterov: boolean;
 }
 
+/** Inverted dropout with the mask drawn from a Philox stream at a given counter (src/ops/random.ts). */
+export interface DropoutParams {
+  readonly seed: number;
+  readonly counter: number;
+  readonly rate: number;
+}
+
 export interface FusedParams {
   softmax: { axis: number };
   logSoftmax: { axis: number };
@@ -60,6 +67,8 @@ export interface FusedParams {
   adamStep: AdamStepParams;
   /** (params..., grads..., velocities... when momentum) -> [params'..., velocities'...] flattened. */
   sgdStep: SgdStepParams;
+  /** x * keep / (1 - rate), keep = Generator(seed, counter).bernoulli(x.shape, 1 - rate): inverted dropout. */
+  dropout: DropoutParams;
 }
 
 export type FusedName = keyof FusedParams;

@@ -39,13 +39,31 @@ const INV_2_53 = 1 / 9007199254740992;
  * counter, so a generator gives the same sequence of tensors every run.
  */
 export class Generator {
-  private counter = 0;
+  private counter: number;
   private readonly key: [number, number];
   private readonly words = new Uint32Array(4);
 
-  constructor(readonly seed: number) {
+  /** A stream keyed by `seed`, starting at counter `position` (0: its beginning). */
+  constructor(readonly seed: number, position = 0) {
     if (!Number.isSafeInteger(seed) || seed < 0) throw new ArgumentError(`Generator: seed must be a non-negative safe integer, got ${seed}`);
+    if (!Number.isSafeInteger(position) || position < 0) throw new ArgumentError(`Generator: position must be a non-negative safe integer, got ${position}`);
     this.key = [seed % TWO_POW_32 >>> 0, Math.floor(seed / TWO_POW_32) >>> 0];
+    this.counter = position;
+  }
+
+  /** The counter the next draw starts at. */
+  get position(): number {
+    return this.counter;
+  }
+
+  /**
+   * Claims the counters of an n-element draw made elsewhere (a backend's kernel computing this stream
+   * itself) and returns where it starts: the stream then continues as if this generator had drawn it.
+   */
+  reserve(n: number): number {
+    const start = this.counter;
+    this.counter += n;
+    return start;
   }
 
   /** The four words of element i of the current draw, attempt a (for rejection sampling). */

@@ -1,9 +1,11 @@
 // Fused ops of the training step: bias + activation (and its backward), sparse softmax cross-entropy
-// (and its backward), and one-call optimizer updates over every parameter. Their composites are the
+// (and its backward), one-call optimizer updates over every parameter, and dropout whose mask a
+// backend may draw itself from the same Philox stream. Their composites are the
 // unfused math (the optimizer transforms in src/optim call the same moment functions), so a backend's
 // kernel only removes dispatches and memory passes, never changes what is computed.
 import type { Tensor } from '../tensor/tensor.js';
-import { DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { Generator } from './random.js';
 import { isFloat } from '../tensor/dtype.js';
 import { sizeOf } from '../tensor/shape.js';
 import type { ShapeDType } from './primitives.js';
@@ -16,7 +18,7 @@ import { reshape, unsqueeze } from './views.js';
 import { logSoftmax, softmax } from './nn.js';
 
 export type TrainFusedName =
-  | 'biasActivation' | 'activationGrad' | 'sparseSoftmaxCrossEntropy' | 'sparseSoftmaxCrossEntropyGrad' | 'adamStep' | 'sgdStep';
+  | 'biasActivation' | 'activationGrad' | 'sparseSoftmaxCrossEntropy' | 'sparseSoftmaxCrossEntropyGrad' | 'adamStep' | 'sgdStep' | 'dropout';
 
 const ACTIVATE: Record<FusedActivation, (z: Tensor) => Tensor> = { linear: (z) => z, relu, sigmoid, tanh };
 
@@ -98,6 +100,11 @@ function stepOutput(inputs: readonly ShapeDType[], groups: number, outGroups: nu
   return { shape: [outGroups * params.reduce((s, p) => s + sizeOf(p.shape), 0)], dtype: params[0].dtype };
 }
 
+/** x * keep / (1 - rate) for a boolean mask that broadcasts over x: inverted dropout. */
+export function applyDropoutMask(x: Tensor, keep: Tensor, rate: number): Tensor {
+  return mul(x, mul(cast(keep, x.dtype), 1 / (1 - rate)));
+}
+
 // ------------------------------------------------------------------------------------ specs
 
 export const TRAIN_FUSED: { readonly [F in TrainFusedName]: FusedSpec<F> } = {
@@ -174,6 +181,17 @@ export const TRAIN_FUSED: { readonly [F in TrainFusedName]: FusedSpec<F> } = {
         return { p: add(p, withDecay(traced ? traced.update : u, p, h.lr, h.weightDecay)), trace: traced?.trace };
       });
       return flatJoin([...steps.map((s) => s.p), ...(velocities ? steps.map((s) => s.trace!) : [])]);
+    },
+  },
+  dropout: {
+    infer: ([x], { rate }) => {
+      requireFloat('dropout', x, 'x');
+      if (!(rate >= 0 && rate < 1)) throw new ArgumentError(`dropout: rate must be in [0, 1), got ${rate}`);
+      return x;
+    },
+    flops: ([x]) => 2 * sizeOf(x.shape),
+    composite: ([x], { seed, counter, rate }) => {
+      return applyDropoutMask(x, new Generator(seed, counter).bernoulli(x.shape, 1 - rate), rate);
     },
   },
 };

@@ -3,7 +3,8 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { tryFused } from './dispatch.js';
 import { FUSED, runFusedOp, type FusedSpec } from './fused.js';
-import type { AdamStepParams, FusedActivation, FusedParams, SgdStepParams } from './fused-params.js';
+import type { AdamStepParams, DropoutParams, FusedActivation, FusedParams, SgdStepParams } from './fused-params.js';
+import type { Generator } from './random.js';
 
 /** activation(z + bias) for z [..., C] and bias [C]; activation one of FUSED_ACTIVATIONS. */
 export function biasActivation(z: Tensor, bias: Tensor, activation: FusedActivation = 'linear'): Tensor {
@@ -42,4 +43,17 @@ function tryStep<F extends 'adamStep' | 'sgdStep'>(op: F, inputs: readonly Tenso
   const spec = FUSED[op] as FusedSpec<F>;
   const out = spec.infer(inputs, params);
   return tryFused(op, inputs, params, out, spec.flops(inputs, out, params));
+}
+
+/**
+ * Inverted dropout of x with the mask drawn from `generator` (which advances by x.size, exactly as if
+ * it had drawn the mask itself): x * keep / (1 - rate). A backend may compute the mask in its kernel.
+ */
+export function dropout(x: Tensor, rate: number, generator: Generator): Tensor {
+  return runFusedOp('dropout', [x], { seed: generator.seed, counter: generator.reserve(x.size), rate });
+}
+
+/** Dropout with explicit stream parameters: the gradient of dropout is the same mask on dy. */
+export function dropoutAt(x: Tensor, params: DropoutParams): Tensor {
+  return runFusedOp('dropout', [x], params);
 }

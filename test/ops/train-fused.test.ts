@@ -10,7 +10,7 @@ import { runFusedOp } from '../../src/ops/fused.js';
 import { FUSED_ACTIVATIONS, type FusedActivation } from '../../src/ops/fused-params.js';
 import { nativeIsas, setNativeIsa } from '../../src/backends/native/index.js';
 import { assertClose, rand } from '../helpers.js';
-import { F32, assertParity, assertThreadInvariant, both, checkBoth, offsetView, onBackend, skip, values } from '../backends/parity.js';
+import { F32, assertParity, assertThreadInvariant, bitsOf, both, checkBoth, offsetView, onBackend, skip, values } from '../backends/parity.js';
 
 const SCALAR: Record<FusedActivation, (v: number) => number> = {
   linear: (v) => v,
@@ -49,6 +49,20 @@ describe('training-step fusions: definitions (reference backend)', () => {
     });
   });
 
+  test('dropout draws its mask from the generator, which advances as if it had drawn it', () => {
+    onBackend('js', () => {
+      const x = rand([3, 7], 14);
+      const g = new c.Generator(77), reference = new c.Generator(77);
+      const y = c.dropout(x, 0.3, g);
+      const keep = reference.bernoulli([3, 7], 0.7).dataSync();
+      const xd = x.dataSync();
+      assertClose(y, Array.from(xd, (v, i) => (keep[i] ? v / 0.7 : 0)), { rtol: 1e-15, atol: 0 });
+      assert.equal(g.position, reference.position);
+      assertClose(g.uniform([4]), reference.uniform([4]), { rtol: 0, atol: 0 });
+      assert.throws(() => c.dropout(x, 1, g), /dropout: rate must be in \[0, 1\), got 1/);
+    });
+  });
+
   test('bad shapes and dtypes are named', () => {
     const z = c.zeros([2, 3]);
     assert.throws(() => c.biasActivation(z, c.zeros([4])), (e: Error) => e instanceof c.ShapeError && /biasActivation: bias must be float32 \[3\] for z \[2, 3\], got float32 \[4\]/.test(e.message));
@@ -71,6 +85,10 @@ describe('training-step fusions: gradients (float64, central differences)', () =
       const b = rand([4], 9);
       assertGradients((zz) => c.grad((w: Tensor) => c.sum(c.mul(c.biasActivation(w, b, act), w)))(zz) as Tensor, [rand([2, 4], 8)]);
     }
+  });
+
+  test('dropout: the same mask scales the gradient', () => {
+    assertGradients((x) => c.dropoutAt(x, { seed: 3, counter: 5, rate: 0.4 }), [rand([4, 9], 15)]);
   });
 
   test('sparseSoftmaxCrossEntropy with respect to the logits', () => {
@@ -152,6 +170,20 @@ describe('training-step fusions: native kernels match the reference', { skip }, 
             const { js, native } = both(() => runFusedOp('sgdStep', stepInputs(dtype, groups), h));
             assertParity(native, js, tol(dtype), `${isa} sgdStep ${dtype} momentum ${momentum} nesterov ${nesterov} wd ${weightDecay}`, true);
           }
+        }
+      }
+    } finally {
+      setNativeIsa('');
+    }
+  });
+
+  test('dropout: the native Philox stream drops exactly the reference elements (every ISA, counters across 2^32, seeds above 2^32)', () => {
+    try {
+      for (const isa of nativeIsas()) {
+        setNativeIsa(isa);
+        for (const [seed, counter] of [[0, 0], [42, 2 ** 32 - 5], [2 ** 40 + 3, 2 ** 33 + 1]]) for (const n of [1, 7, 33, 40001]) for (const dtype of dtypes) {
+          const { js, native } = both(() => c.dropoutAt(offsetView(values(n, n, -3, 3), [n], dtype), { seed, counter, rate: 0.35 }));
+          assert.ok(bitsOf(native).equals(bitsOf(js)), `${isa} dropout ${dtype} n ${n} seed ${seed} counter ${counter}`);
         }
       }
     } finally {

@@ -56,6 +56,8 @@ export interface NativeAddon {
   sparseSoftmaxCrossEntropy(logits: Arr, off: number, labels: Arr, labelsOff: number, dy: Arr | null, dyOff: number, out: Arr, rows: number, cols: number): number;
   /** kind 0 Adam, 1 SGD; arrays [params..., grads..., slots...], one offset each; hyper [lr, weightDecay, beta1, beta2, epsilon, alpha, momentum, nesterov]. */
   optimizerStep(kind: number, arrays: Arr[], offsets: Float64Array, sizes: Float64Array, out: Arr, hyper: Float64Array): void;
+  /** out = x * (keep ? scale : 0), keep drawn from the Philox stream (seed, counter) with probability keepProb. */
+  dropout(x: Arr, xOff: number, out: Arr, seed: number, counter: number, keepProb: number, scale: number): void;
 }
 
 export type AddonLoad = { readonly addon: NativeAddon; readonly path: string } | { readonly addon?: undefined; readonly reason: string };

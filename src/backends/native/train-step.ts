@@ -39,6 +39,7 @@ export function trainStepKernels(addon: NativeAddon) {
       hyper.set([h.lr, h.weightDecay, h.beta1, h.beta2, h.epsilon, h.alpha, 0, 0]);
       step(0, inputs, o, 4);
     }) satisfies Kernel<FusedParams['adamStep']>,
+    dropout: (([x], o, { seed, counter, rate }) => addon.dropout(buf(x), x.offset, buf(o), seed, counter, 1 - rate, 1 / (1 - rate))) satisfies Kernel<FusedParams['dropout']>,
     sgdStep: ((inputs, o, h) => {
       hyper.set([h.lr, h.weightDecay, 0, 0, 0, 0, h.momentum, h.nesterov ? 1 : 0]);
       step(1, inputs, o, h.momentum !== 0 ? 3 : 2);

@@ -1,7 +1,8 @@
 // Dropout: during training zeroes each element with probability `rate` and scales the rest by
 // 1 / (1 - rate) (inverted dropout), so inference is the identity and needs no rescaling.
 import type { Tensor } from '../../tensor/tensor.js';
-import { cast, mul } from '../../ops/elementwise.js';
+import { applyDropoutMask } from '../../ops/train-fused.js';
+import { dropout } from '../../ops/train-ops.js';
 import { Generator, drawSeed, mixSeeds } from '../../ops/random.js';
 import { ArgumentError } from '../../errors.js';
 import { Layer, formatSymShape, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../layer.js';
@@ -57,8 +58,11 @@ export class Dropout extends Layer {
     // A call seed (fit() passes one per step) gives a mask that depends only on (call seed, layer), so a
     // resumed run redraws the same masks; without one the layer's stream advances call by call.
     const gen = ctx.seed === undefined ? this.generator : new Generator(mixSeeds(this.seed, ctx.seed));
-    const keep = gen.bernoulli(this.maskShape(x.shape), 1 - this.rate);
-    return mul(x, mul(cast(keep, x.dtype), 1 / (1 - this.rate)));
+    const maskShape = this.maskShape(x.shape);
+    // A full-size mask is one fused op (the native backend draws it in its kernel); a broadcast one
+    // (noiseShape) is drawn here.
+    if (maskShape.every((d, i) => d === x.shape[i])) return dropout(x, this.rate, gen);
+    return applyDropoutMask(x, gen.bernoulli(maskShape, 1 - this.rate), this.rate);
   }
 
   override computeOutputShape(inputShape: SymShape | SymShape[]): SymShape {
