@@ -9,6 +9,7 @@ import { shapesEqual } from '../tensor/shape.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import * as o from '../ops/index.js';
 import { logitsBehind } from './logits.js';
+import { getMask, hasMask } from './masking.js';
 import { Registry, checkOptions } from '../optim/registry.js';
 
 /** Keras' backend.epsilon(): probabilities are clipped to [EPSILON, 1 - EPSILON] before a log. */
@@ -81,6 +82,21 @@ export function alignWeights(op: string, sampleWeight: Tensor, shape: readonly n
   return w;
 }
 
+/**
+ * The weights a loss applies for yPred's Keras mask (e.g. padded time steps of a sequence model), as
+ * Keras 3 does: mask * size / count(mask), times any sample weights, so 'sum_over_batch_size' becomes
+ * the mean over the unmasked entries (0 when none is unmasked). Undefined when yPred carries no mask
+ * of the per-sample losses' shape.
+ */
+function maskedWeights(op: string, yPred: Tensor, losses: Tensor, sampleWeight: Tensor | undefined): Tensor | undefined {
+  const mask = hasMask(yPred) ? getMask(yPred) : null;
+  if (!mask || !shapesEqual(mask.shape, losses.shape)) return sampleWeight;
+  const keep = o.cast(mask, losses.dtype);
+  const valid = o.sum(keep).item();
+  const scaled = o.mul(keep, valid === 0 ? 0 : losses.size / valid);
+  return sampleWeight ? o.mul(alignWeights(op, sampleWeight, losses.shape, losses.dtype), scaled) : scaled;
+}
+
 /** Keras 'sum_over_batch_size': sum(loss * w) / size(loss); 0 for an empty batch. */
 function reduceLosses(op: string, losses: Tensor, sampleWeight: Tensor | undefined): Tensor {
   if (losses.size === 0) return o.zeros([], losses.dtype);
@@ -135,7 +151,10 @@ function defineLoss<O extends Options>(lossName: string, className: string, defa
         return make({ ...options, ...a });
       }
       if (!(yPred instanceof Tensor)) throw new ArgumentError(`${lossName}: expected (yTrue, yPred, sampleWeight?) tensors, got yPred ${yPred === undefined ? 'undefined' : typeof yPred}`);
-      return tidy(() => reduceLosses(lossName, unreduced(a, yPred), sampleWeight));
+      return tidy(() => {
+        const losses = unreduced(a, yPred);
+        return reduceLosses(lossName, losses, maskedWeights(lossName, yPred, losses, sampleWeight));
+      });
     }
     return Object.assign(loss, {
       lossName,

@@ -219,3 +219,29 @@ test('cross-entropy on softmax / sigmoid activations uses their logits, so confi
   assert.ok(Math.abs(b.value.item() - 40) < 1e-9, `bce ${b.value.item()}`);
   assert.ok(Math.abs(b.grads.item() + 1) < 1e-9);
 });
+
+test('a masked prediction (padded time steps) is scored over its unmasked entries only, as Keras 3', async () => {
+  // Embedding(maskZero) -> LSTM(returnSequences) -> Dense: the output's mask is ids != 0.
+  c.setSeed(5);
+  const model = new c.Sequential([
+    c.layers.embedding({ inputDim: 6, outputDim: 3, maskZero: true, inputShape: [4] }),
+    c.layers.lstm({ units: 4, returnSequences: true }),
+    c.layers.dense({ units: 3 }),
+  ]);
+  const ids = c.tensor([[1, 2, 0, 0], [3, 4, 5, 0]], [2, 4], 'int32');
+  const labels = c.tensor([[0, 1, 2, 2], [1, 2, 0, 1]], [2, 4], 'int32');
+  const loss = sparseCategoricalCrossentropy({ fromLogits: true });
+  const pred = model.apply(ids) as c.Tensor;
+  const perStep = Array.from(loss.perSample(labels, pred).dataSync());
+  const keep = [1, 1, 0, 0, 1, 1, 1, 0];
+  const expected = perStep.reduce((s, v, i) => s + v * keep[i], 0) / 5;
+  assertClose([loss(labels, pred).item()], [expected], { rtol: 1e-6, atol: 0 });
+  // Sample weights combine with the mask: weight 2 on the second sequence.
+  const weighted = perStep.reduce((s, v, i) => s + v * keep[i] * (i >= 4 ? 2 : 1), 0) / 5;
+  assertClose([loss(labels, pred, c.tensor([1, 2])).item()], [weighted], { rtol: 1e-6, atol: 0 });
+  // Changing the labels of padded steps changes nothing.
+  const otherLabels = c.tensor([[0, 1, 0, 1], [1, 2, 0, 2]], [2, 4], 'int32');
+  assertClose([loss(otherLabels, pred).item()], [expected], { rtol: 1e-6, atol: 0 });
+  c.dispose([ids, labels, otherLabels, pred]);
+  model.dispose();
+});
