@@ -593,6 +593,26 @@ napi_value Dropout(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/** layerNorm(grad, x, xOff, gamma, gOff, third, thirdOff, out, rows, C, eps): third is beta (forward) or dy (grad). */
+napi_value LayerNorm(napi_env env, napi_callback_info info) {
+  const char* FN = "layerNorm";
+  Call c(env, info);
+  NEED(11);
+  bool grad = false;
+  get_bool(env, c.argv[0], &grad);
+  ARR(x, 1, "x"); I64(xOff, 2); ARR(g, 3, "gamma"); I64(gOff, 4); ARR(t, 5, grad ? "dy" : "beta"); I64(tOff, 6); ARR(o, 7, "out"); I64(rows, 8); I64(C, 9);
+  double eps;
+  napi_get_value_double(env, c.argv[10], &eps);
+  CHECK(is_float(x) && x.dtype == g.dtype && x.dtype == t.dtype && x.dtype == o.dtype, "needs matching float32 or float64 arrays");
+  SPAN(px, x, xOff, rows * C, "x");
+  SPAN(pg, g, gOff, C, "gamma");
+  SPAN(pt, t, tOff, grad ? rows * C : C, grad ? "dy" : "beta");
+  SPAN(po, o, 0, grad ? rows * C + C : rows * C, "out");
+  if (grad) active->layerNormGrad(x.dtype, px, pg, pt, po, rows, C, eps);
+  else active->layerNorm(x.dtype, px, pg, pt, po, rows, C, eps);
+  return undefined(env);
+}
+
 napi_value name_list(napi_env env, const char* const* names, int n) {
   napi_value list;
   napi_create_array_with_length(env, n, &list);
@@ -641,6 +661,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"activationGrad", nullptr, ActivationGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sparseSoftmaxCrossEntropy", nullptr, SparseSoftmaxCrossEntropy, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"optimizerStep", nullptr, OptimizerStepEntry, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"dropout", nullptr, Dropout, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"activations", nullptr, nullptr, nullptr, nullptr, name_list(env, kActivationNames, ACTIVATION_COUNT), napi_default, nullptr},
       {"version", nullptr, nullptr, nullptr, nullptr, make_number(env, kVersion), napi_default, nullptr},

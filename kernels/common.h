@@ -96,6 +96,9 @@ struct IsaTable {
   void (*optimizerStep)(DType dtype, const OptimizerStep& step);
   /** Inverted dropout with the mask drawn from the Philox stream (seed, counter): src/ops/random.ts's bernoulli. */
   void (*dropout)(DType dtype, const void* x, void* out, int64_t n, uint64_t seed, uint64_t counter, double keepProb, double scale);
+  /** Layer normalization over the last axis of x [rows, C]; the gradient writes [dx | dgamma]. */
+  void (*layerNorm)(DType dtype, const void* x, const void* gamma, const void* beta, void* y, int64_t rows, int64_t C, double eps);
+  void (*layerNormGrad)(DType dtype, const void* x, const void* gamma, const void* dy, void* out, int64_t rows, int64_t C, double eps);
 };
 
 namespace avx512 { extern const IsaTable table; }

@@ -693,7 +693,7 @@ void conv2d_backprop_input(DType dtype, const ConvArgs& c, const void* dy, const
 extern const IsaTable table = {
     CANDOR_ISA_NAME, gemm, unary, binary, reduce, softmax, conv2d, conv2d_backprop_input,
     // Training-step fusions.
-    bias_activation, activation_grad, sparse_softmax_ce, optimizer_step, dropout,
+    bias_activation, activation_grad, sparse_softmax_ce, optimizer_step, dropout, layer_norm, layer_norm_grad,
 };
 
 }  // namespace CANDOR_ISA_NS

@@ -188,3 +188,75 @@ void dropout(DType dtype, const void* x, void* out, int64_t n, uint64_t seed, ui
   if (dtype == F32) dropout_t<float>(static_cast<const float*>(x), static_cast<float*>(out), n, seed, counter, keepProb, scale);
   else dropout_t<double>(static_cast<const double*>(x), static_cast<double*>(out), n, seed, counter, keepProb, scale);
 }
+
+/** Mean and 1 / sqrt(var + eps) of a row, two passes in double (var = mean((x - mean)^2), as the composite). */
+template <class T> inline void row_moments(const T* x, int64_t C, double eps, double* mean, double* rstd) {
+  double s = 0;
+  for (int64_t c = 0; c < C; c++) s += double(x[c]);
+  const double m = s / double(C);
+  double v = 0;
+  for (int64_t c = 0; c < C; c++) v += (double(x[c]) - m) * (double(x[c]) - m);
+  *mean = m;
+  *rstd = 1 / std::sqrt(v / double(C) + eps);
+}
+
+/** y = (x - mean) * rstd * gamma + beta per row of x [rows, C]. */
+template <class T> void layer_norm_t(const T* x, const T* gamma, const T* beta, T* y, int64_t rows, int64_t C, double eps) {
+  int threads = threads_for(double(rows) * C, 2 * kChunk);
+  par(rows, threads, [&](int64_t r) {
+    const T* xr = x + r * C;
+    T* yr = y + r * C;
+    double m, rstd;
+    row_moments(xr, C, eps, &m, &rstd);
+    const T mt = T(m), rt = T(rstd);
+    for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - mt) * rt * gamma[c] + beta[c];
+  });
+}
+
+/** out = [dx | dgamma]: dx = rstd (g - mean(g) - xhat mean(g xhat)), g = dy gamma, per row; dgamma[c] =
+ *  sum over rows of dy xhat, accumulated in double in row order (columns split across tasks). */
+template <class T> void layer_norm_grad_t(const T* x, const T* gamma, const T* dy, T* out, int64_t rows, int64_t C, double eps) {
+  double* stats = scratch<double, 6>(2 * rows);
+  int threads = threads_for(double(rows) * C, 2 * kChunk);
+  par(rows, threads, [&](int64_t r) {
+    const T* xr = x + r * C;
+    const T* dr = dy + r * C;
+    double m, rstd;
+    row_moments(xr, C, eps, &m, &rstd);
+    stats[2 * r] = m, stats[2 * r + 1] = rstd;
+    double sg = 0, sgx = 0;
+    for (int64_t c = 0; c < C; c++) {
+      const double g = double(dr[c]) * double(gamma[c]), xhat = (double(xr[c]) - m) * rstd;
+      sg += g, sgx += g * xhat;
+    }
+    const double mg = sg / double(C), mgx = sgx / double(C);
+    T* dx = out + r * C;
+    for (int64_t c = 0; c < C; c++) {
+      const double g = double(dr[c]) * double(gamma[c]), xhat = (double(xr[c]) - m) * rstd;
+      dx[c] = T(rstd * (g - mg - xhat * mgx));
+    }
+  });
+  T* dgamma = out + rows * C;
+  constexpr int64_t BLK = 256;
+  par(ceil_div(C, BLK), threads_for(double(rows) * C, 4 * kChunk), [&](int64_t b) {
+    const int64_t c0 = b * BLK, c1 = imin(C, c0 + BLK);
+    double acc[BLK] = {};
+    for (int64_t r = 0; r < rows; r++) {
+      const T* xr = x + r * C;
+      const T* dr = dy + r * C;
+      const double m = stats[2 * r], rstd = stats[2 * r + 1];
+      for (int64_t c = c0; c < c1; c++) acc[c - c0] += double(dr[c]) * ((double(xr[c]) - m) * rstd);
+    }
+    for (int64_t c = c0; c < c1; c++) dgamma[c] = T(acc[c - c0]);
+  });
+}
+
+void layer_norm(DType dtype, const void* x, const void* gamma, const void* beta, void* y, int64_t rows, int64_t C, double eps) {
+  if (dtype == F32) layer_norm_t<float>(static_cast<const float*>(x), static_cast<const float*>(gamma), static_cast<const float*>(beta), static_cast<float*>(y), rows, C, eps);
+  else layer_norm_t<double>(static_cast<const double*>(x), static_cast<const double*>(gamma), static_cast<const double*>(beta), static_cast<double*>(y), rows, C, eps);
+}
+
+void layer_norm_grad(DType dtype, const void* x, const void* gamma, const void* dy, void* out, int64_t rows, int64_t C, double eps) {
+  if (dtype == F32) layer_norm_grad_t<float>(static_cast<const float*>(x), static_cast<const float*>(gamma), static_cast<const float*>(dy), static_cast<float*>(out), rows, C, eps);
+  else layer_norm_grad_t<double>(static_cast<const double*>(x), static_cast<const double*>(gamma), static_cast<const double*>(dy), static_cast<double*>(out), rows, C, eps);
+}

@@ -163,4 +163,10 @@ export const GRAD_RULES: GradTable = {
   sgdStep: NO_GRADIENT,
   // The same mask (same stream and counter) scales dy.
   dropout: (dy, { params }) => [o.dropoutAt(dy, params)],
+  // dbeta is dy, summed over the rows by the engine.
+  layerNorm: (dy, { inputs: [x, gamma], params: { epsilon } }) => {
+    const { dx, dgamma } = o.layerNormGrad(x, gamma, dy, epsilon);
+    return [dx, dgamma, dy];
+  },
+  layerNormGrad: THROUGH_COMPOSITE,
 };

@@ -69,6 +69,10 @@ export interface FusedParams {
   sgdStep: SgdStepParams;
   /** x * keep / (1 - rate), keep = Generator(seed, counter).bernoulli(x.shape, 1 - rate): inverted dropout. */
   dropout: DropoutParams;
+  /** (x [..., C], gamma [C], beta [C]) -> (x - mean) / sqrt(var + epsilon) * gamma + beta over the last axis. */
+  layerNorm: { readonly epsilon: number };
+  /** (x, gamma, dy) -> [dx (x.size) | dgamma (C)] flattened: layerNorm's gradient (dbeta is sum(dy)). */
+  layerNormGrad: { readonly epsilon: number };
 }
 
 export type FusedName = keyof FusedParams;

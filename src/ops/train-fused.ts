@@ -11,14 +11,15 @@ import { sizeOf } from '../tensor/shape.js';
 import type { ShapeDType } from './primitives.js';
 import type { FusedSpec } from './fused.js';
 import type { FusedActivation, FusedParams } from './fused-params.js';
-import { add, cast, div, greater, mul, neg, relu, sigmoid, sqrt, square, sub, tanh } from './elementwise.js';
-import { sum } from './reduce.js';
+import { add, cast, div, greater, mul, neg, relu, rsqrt, sigmoid, sqrt, square, sub, tanh } from './elementwise.js';
+import { mean, sum, variance } from './reduce.js';
 import { concat, oneHot } from './indexing.js';
 import { reshape, unsqueeze } from './views.js';
 import { logSoftmax, softmax } from './nn.js';
 
 export type TrainFusedName =
-  | 'biasActivation' | 'activationGrad' | 'sparseSoftmaxCrossEntropy' | 'sparseSoftmaxCrossEntropyGrad' | 'adamStep' | 'sgdStep' | 'dropout';
+  | 'biasActivation' | 'activationGrad' | 'sparseSoftmaxCrossEntropy' | 'sparseSoftmaxCrossEntropyGrad' | 'adamStep' | 'sgdStep' | 'dropout'
+  | 'layerNorm' | 'layerNormGrad';
 
 const ACTIVATE: Record<FusedActivation, (z: Tensor) => Tensor> = { linear: (z) => z, relu, sigmoid, tanh };
 
@@ -98,6 +99,23 @@ const sgdGroups = (p: FusedParams['sgdStep']) => (p.momentum !== 0 ? 3 : 2);
 function stepOutput(inputs: readonly ShapeDType[], groups: number, outGroups: number): ShapeDType {
   const params = inputs.slice(0, inputs.length / groups);
   return { shape: [outGroups * params.reduce((s, p) => s + sizeOf(p.shape), 0)], dtype: params[0].dtype };
+}
+
+/** Checks layerNorm's x [..., C] and its per-channel vectors ([C], x's dtype); returns C. */
+function checkLayerNorm(op: string, x: ShapeDType, vectors: readonly ShapeDType[]): number {
+  requireFloat(op, x, 'x');
+  const c = x.shape[x.shape.length - 1];
+  for (const v of vectors) {
+    if (x.shape.length < 1 || v.shape.length !== 1 || v.shape[0] !== c || v.dtype !== x.dtype) {
+      throw new ShapeError(`${op}: gamma and beta must be ${x.dtype} [${c}] for x ${fmtShape(x.shape)}, got ${v.dtype} ${fmtShape(v.shape)}`);
+    }
+  }
+  return c;
+}
+
+/** (x - mean) / sqrt(var + epsilon) over the last axis: the normalized input of layerNorm. */
+export function standardizeLastAxis(x: Tensor, epsilon: number): Tensor {
+  return mul(sub(x, mean(x, -1, true)), rsqrt(add(variance(x, -1, true), epsilon)));
 }
 
 /** x * keep / (1 - rate) for a boolean mask that broadcasts over x: inverted dropout. */
@@ -181,6 +199,32 @@ export const TRAIN_FUSED: { readonly [F in TrainFusedName]: FusedSpec<F> } = {
         return { p: add(p, withDecay(traced ? traced.update : u, p, h.lr, h.weightDecay)), trace: traced?.trace };
       });
       return flatJoin([...steps.map((s) => s.p), ...(velocities ? steps.map((s) => s.trace!) : [])]);
+    },
+  },
+  layerNorm: {
+    infer: ([x, gamma, beta]) => {
+      checkLayerNorm('layerNorm', x, [gamma, beta]);
+      return x;
+    },
+    // mean 2, variance 4, subtract, add, rsqrt, normalize, scale, shift (per element; the row terms are negligible).
+    flops: ([x]) => 10 * sizeOf(x.shape),
+    composite: ([x, gamma, beta], { epsilon }) => add(mul(standardizeLastAxis(x, epsilon), gamma), beta),
+  },
+  layerNormGrad: {
+    infer: ([x, gamma, dy]) => {
+      checkLayerNorm('layerNormGrad', x, [gamma]);
+      requireSame('layerNormGrad', x, dy, 'dy');
+      return { shape: [sizeOf(x.shape) + gamma.shape[0]], dtype: x.dtype };
+    },
+    flops: ([x]) => 14 * sizeOf(x.shape),
+    composite: ([x, gamma, dy], { epsilon }) => {
+      // dx = rstd (g - mean(g) - xhat mean(g xhat)) with g = dy gamma; dgamma = sum over rows of dy xhat.
+      const rstd = rsqrt(add(variance(x, -1, true), epsilon));
+      const xhat = mul(sub(x, mean(x, -1, true)), rstd);
+      const g = mul(dy, gamma);
+      const dx = mul(rstd, sub(sub(g, mean(g, -1, true)), mul(xhat, mean(mul(g, xhat), -1, true))));
+      const rows = [...Array(x.rank - 1).keys()];
+      return flatJoin([dx, sum(mul(dy, xhat), rows)]);
     },
   },
   dropout: {

@@ -2,6 +2,7 @@
 // its backward), and the one-call optimizer updates, which run only where the backend has a kernel.
 import type { Tensor } from '../tensor/tensor.js';
 import { tryFused } from './dispatch.js';
+import { reshape, slice } from './views.js';
 import { FUSED, runFusedOp, type FusedSpec } from './fused.js';
 import type { AdamStepParams, DropoutParams, FusedActivation, FusedParams, SgdStepParams } from './fused-params.js';
 import type { Generator } from './random.js';
@@ -56,4 +57,15 @@ export function dropout(x: Tensor, rate: number, generator: Generator): Tensor {
 /** Dropout with explicit stream parameters: the gradient of dropout is the same mask on dy. */
 export function dropoutAt(x: Tensor, params: DropoutParams): Tensor {
   return runFusedOp('dropout', [x], params);
+}
+
+/** Layer normalization over the last axis: (x - mean) / sqrt(var + epsilon) * gamma + beta; gamma, beta [C]. */
+export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, epsilon: number): Tensor {
+  return runFusedOp('layerNorm', [x, gamma, beta], { epsilon });
+}
+
+/** layerNorm's gradients for output gradient dy: dx and dgamma (dbeta is dy summed over the rows). */
+export function layerNormGrad(x: Tensor, gamma: Tensor, dy: Tensor, epsilon: number): { dx: Tensor; dgamma: Tensor } {
+  const flat = runFusedOp('layerNormGrad', [x, gamma, dy], { epsilon });
+  return { dx: reshape(slice(flat, [0], [x.size]), x.shape), dgamma: slice(flat, [x.size], [gamma.size]) };
 }

@@ -63,6 +63,20 @@ describe('training-step fusions: definitions (reference backend)', () => {
     });
   });
 
+  test('layerNorm = (x - mean) / sqrt(var + eps) * gamma + beta over the last axis', () => {
+    onBackend('js', () => {
+      const x = rand([2, 3, 5], 16), gamma = rand([5], 17), beta = rand([5], 18);
+      const xd = x.dataSync(), g = gamma.dataSync(), b = beta.dataSync();
+      const expected: number[] = [];
+      for (let r = 0; r < 6; r++) {
+        const row = Array.from(xd.slice(r * 5, r * 5 + 5));
+        const m = row.reduce((s, v) => s + v, 0) / 5, v = row.reduce((s, u) => s + (u - m) ** 2, 0) / 5;
+        row.forEach((u, i) => expected.push(((u - m) / Math.sqrt(v + 1e-3)) * g[i] + b[i]));
+      }
+      assertClose(c.layerNorm(x, gamma, beta, 1e-3), expected, { rtol: 1e-12, atol: 1e-14 });
+    });
+  });
+
   test('bad shapes and dtypes are named', () => {
     const z = c.zeros([2, 3]);
     assert.throws(() => c.biasActivation(z, c.zeros([4])), (e: Error) => e instanceof c.ShapeError && /biasActivation: bias must be float32 \[3\] for z \[2, 3\], got float32 \[4\]/.test(e.message));
@@ -89,6 +103,11 @@ describe('training-step fusions: gradients (float64, central differences)', () =
 
   test('dropout: the same mask scales the gradient', () => {
     assertGradients((x) => c.dropoutAt(x, { seed: 3, counter: 5, rate: 0.4 }), [rand([4, 9], 15)]);
+  });
+
+  test('layerNorm with respect to x, gamma and beta (and its gradient to second order)', () => {
+    assertGradients((x, g, b) => c.layerNorm(x, g, b, 1e-3), [rand([3, 7], 19), rand([7], 20), rand([7], 21)]);
+    assertGradients((x) => c.grad((w: Tensor) => c.sum(c.mul(c.layerNorm(w, c.ones([4], 'float64'), c.zeros([4], 'float64'), 1e-3), w)))(x) as Tensor, [rand([2, 4], 22)]);
   });
 
   test('sparseSoftmaxCrossEntropy with respect to the logits', () => {
@@ -191,9 +210,29 @@ describe('training-step fusions: native kernels match the reference', { skip }, 
     }
   });
 
-  test('adamStep is bit-identical with 1, 2 and 3 threads', () => {
+  test('layerNorm and its gradient: odd shapes, offset views, every ISA', () => {
+    try {
+      for (const isa of nativeIsas()) {
+        setNativeIsa(isa);
+        for (const shape of [[1, 1], [7, 33], [3, 5, 257], [1031, 7], [2, 300]]) for (const dtype of dtypes) {
+          const n = size(shape), cols = shape[shape.length - 1];
+          const args = () => [offsetView(values(n, 23, -3, 5), shape, dtype), offsetView(values(cols, 24), [cols], dtype), offsetView(values(cols, 25), [cols], dtype)] as const;
+          const what = `${isa} ${dtype} ${JSON.stringify(shape)}`;
+          checkBoth(() => { const [x, g, b] = args(); return c.layerNorm(x, g, b, 1e-3); }, tol(dtype), `layerNorm ${what}`, true);
+          checkBoth(() => runFusedOp('layerNormGrad', [args()[0], args()[1], offsetView(values(n, 26), shape, dtype)], { epsilon: 1e-3 }), tol(dtype), `layerNormGrad ${what}`, true);
+        }
+      }
+    } finally {
+      setNativeIsa('');
+    }
+  });
+
+  test('adamStep and layerNormGrad are bit-identical with 1, 2 and 3 threads', () => {
     const h = { lr: 0.01, weightDecay: 0.004, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, alpha: 1.2 };
-    assertThreadInvariant(() => onBackend('native', () => c.tidy(() => [c.tryAdamStep(stepInputs('float32', 4), h)!.dataSync()])));
+    assertThreadInvariant(() => onBackend('native', () => c.tidy(() => [
+      c.tryAdamStep(stepInputs('float32', 4), h)!.dataSync(),
+      runFusedOp('layerNormGrad', [c.tensor(values(513 * 300, 27), [513, 300]), c.tensor(values(300, 28), [300]), c.tensor(values(513 * 300, 29), [513, 300])], { epsilon: 1e-3 }).dataSync(),
+    ])));
   });
 });
 

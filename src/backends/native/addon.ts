@@ -58,6 +58,8 @@ export interface NativeAddon {
   optimizerStep(kind: number, arrays: Arr[], offsets: Float64Array, sizes: Float64Array, out: Arr, hyper: Float64Array): void;
   /** out = x * (keep ? scale : 0), keep drawn from the Philox stream (seed, counter) with probability keepProb. */
   dropout(x: Arr, xOff: number, out: Arr, seed: number, counter: number, keepProb: number, scale: number): void;
+  /** Forward (third = beta, out [rows, C]) or gradient (third = dy, out [dx | dgamma]). */
+  layerNorm(grad: boolean, x: Arr, xOff: number, gamma: Arr, gammaOff: number, third: Arr, thirdOff: number, out: Arr, rows: number, cols: number, epsilon: number): void;
 }
 
 export type AddonLoad = { readonly addon: NativeAddon; readonly path: string } | { readonly addon?: undefined; readonly reason: string };

@@ -15,7 +15,7 @@ export const JS_FALLBACK_PRIMITIVES = ['scatterAdd', 'concat', 'pad'] as const s
 export const NATIVE_FUSED: readonly FusedName[] = [
   'softmax', 'logSoftmax', 'conv2d', 'conv2dBackpropInput',
   // Training-step fusions.
-  'biasActivation', 'activationGrad', 'sparseSoftmaxCrossEntropy', 'sparseSoftmaxCrossEntropyGrad', 'adamStep', 'sgdStep', 'dropout',
+  'biasActivation', 'activationGrad', 'sparseSoftmaxCrossEntropy', 'sparseSoftmaxCrossEntropyGrad', 'adamStep', 'sgdStep', 'dropout', 'layerNorm', 'layerNormGrad',
 ];
 
 export function primitiveSupport(op: PrimitiveName): NativeSupport {

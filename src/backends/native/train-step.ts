@@ -27,6 +27,11 @@ export function trainStepKernels(addon: NativeAddon) {
     addon.optimizerStep(kind, inputs.map(buf), Float64Array.from(inputs, (a) => a.offset), sizes, buf(o), hyper);
   };
 
+  const layerNorm = (grad: boolean, x: KernelArg, g: KernelArg, third: KernelArg, o: KernelArg, epsilon: number) => {
+    const cols = g.shape[0];
+    addon.layerNorm(grad, buf(x), x.offset, buf(g), g.offset, buf(third), third.offset, buf(o), cols ? sizeOf(x.shape) / cols : 0, cols, epsilon);
+  };
+
   return {
     biasActivation: (([z, b], o, { activation }) => {
       const cols = b.shape[0];
@@ -39,6 +44,8 @@ export function trainStepKernels(addon: NativeAddon) {
       hyper.set([h.lr, h.weightDecay, h.beta1, h.beta2, h.epsilon, h.alpha, 0, 0]);
       step(0, inputs, o, 4);
     }) satisfies Kernel<FusedParams['adamStep']>,
+    layerNorm: (([x, g, b], o, { epsilon }) => layerNorm(false, x, g, b, o, epsilon)) satisfies Kernel<FusedParams['layerNorm']>,
+    layerNormGrad: (([x, g, dy], o, { epsilon }) => layerNorm(true, x, g, dy, o, epsilon)) satisfies Kernel<FusedParams['layerNormGrad']>,
     dropout: (([x], o, { seed, counter, rate }) => addon.dropout(buf(x), x.offset, buf(o), seed, counter, 1 - rate, 1 / (1 - rate))) satisfies Kernel<FusedParams['dropout']>,
     sgdStep: ((inputs, o, h) => {
       hyper.set([h.lr, h.weightDecay, 0, 0, 0, 0, h.momentum, h.nesterov ? 1 : 0]);

@@ -3,6 +3,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { add, mul, rsqrt, sub } from '../../ops/elementwise.js';
 import { mean, variance } from '../../ops/reduce.js';
 import { reshape } from '../../ops/views.js';
+import { layerNorm } from '../../ops/train-ops.js';
 import { ArgumentError, ShapeError } from '../../errors.js';
 import { Layer, formatSymShape, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../layer.js';
 import type { Variable } from '../variable.js';
@@ -94,6 +95,8 @@ export class LayerNormalization extends Layer {
     const x = asLayerDType(this, oneInput(this, inputs));
     this.checkInput(x.shape);
     const { axes } = this.spec!;
+    // The usual case (last axis, scale and offset) is one fused op, forward and backward.
+    if (axes.length === 1 && axes[0] === x.rank - 1 && this.gamma && this.beta) return layerNorm(x, this.gamma.value, this.beta.value, this.epsilon);
     // gamma/beta reshaped to broadcast: their sizes on the normalized axes, 1 elsewhere.
     const paramShape = x.shape.map((d, i) => (axes.includes(i) ? d : 1));
     let y = mul(sub(x, mean(x, axes, true)), rsqrt(add(variance(x, axes, true), this.epsilon)));
