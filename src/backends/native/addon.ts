@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** The addon's version this code speaks; kernels/addon.cc kVersion must match. */
-export const ADDON_VERSION = 2;
+export const ADDON_VERSION = 3;
 
 type Arr = Float32Array | Float64Array | Int32Array | Uint8Array;
 
@@ -47,6 +47,13 @@ export interface NativeAddon {
   /** params: [n, h, w, cin, cout, kh, kw, ho, wo, strideH, strideW, dilH, dilW, padTop, padLeft]. */
   conv2d(x: Arr, xOff: number, f: Arr, fOff: number, out: Arr, params: Float64Array): void;
   conv2dBackpropInput(dy: Arr, dyOff: number, f: Arr, fOff: number, dx: Arr, params: Float64Array): void;
+  // ---- convolution filter gradient and pooling ----
+  /** df [kh, kw, cin, cout]; params as conv2d's. */
+  conv2dBackpropFilter(x: Arr, xOff: number, dy: Arr, dyOff: number, df: Arr, params: Float64Array): void;
+  /** params: [n, h, w, c, ho, wo, kh, kw, strideH, strideW, padTop, padLeft]. */
+  pool2d(isMax: boolean, x: Arr, xOff: number, out: Arr, params: Float64Array): void;
+  /** x is read by max only (avg may pass dy). */
+  pool2dBackprop(isMax: boolean, x: Arr, xOff: number, dy: Arr, dyOff: number, dx: Arr, params: Float64Array): void;
 }
 
 export type AddonLoad = { readonly addon: NativeAddon; readonly path: string } | { readonly addon?: undefined; readonly reason: string };

@@ -118,11 +118,23 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
     convParams.set([x[0], x[1], x[2], x[3], f[3], f[0], f[1], y[1], y[2], p.strides[0], p.strides[1], p.dilations[0], p.dilations[1], p.pads[0][0], p.pads[1][0]]);
     return convParams;
   };
+  const poolParams = new Float64Array(12);
+  /** x [n, h, w, c], y [n, ho, wo, c]. */
+  const setPool = (x: readonly number[], y: readonly number[], p: FusedParams['maxPool2d']) => {
+    poolParams.set([x[0], x[1], x[2], x[3], y[1], y[2], p.poolSize[0], p.poolSize[1], p.strides[0], p.strides[1], p.pads[0][0], p.pads[1][0]]);
+    return poolParams;
+  };
   const fused: Record<string, unknown> = {
     softmax: softmaxLike(false),
     logSoftmax: softmaxLike(true),
     conv2d: (([x, f], o, p) => addon.conv2d(buf(x), x.offset, buf(f), f.offset, buf(o), setConv(x.shape, f.shape, o.shape, p))) satisfies Kernel<FusedParams['conv2d']>,
     conv2dBackpropInput: (([dy, f], o, p) => addon.conv2dBackpropInput(buf(dy), dy.offset, buf(f), f.offset, buf(o), setConv(o.shape, f.shape, dy.shape, p))) satisfies Kernel<FusedParams['conv2dBackpropInput']>,
+    // convolution filter gradient and pooling
+    conv2dBackpropFilter: (([x, dy], o, p) => addon.conv2dBackpropFilter(buf(x), x.offset, buf(dy), dy.offset, buf(o), setConv(x.shape, o.shape, dy.shape, p))) satisfies Kernel<FusedParams['conv2dBackpropFilter']>,
+    maxPool2d: (([x], o, p) => addon.pool2d(true, buf(x), x.offset, buf(o), setPool(x.shape, o.shape, p))) satisfies Kernel<FusedParams['maxPool2d']>,
+    avgPool2d: (([x], o, p) => addon.pool2d(false, buf(x), x.offset, buf(o), setPool(x.shape, o.shape, p))) satisfies Kernel<FusedParams['avgPool2d']>,
+    maxPool2dBackprop: (([x, dy], o, p) => addon.pool2dBackprop(true, buf(x), x.offset, buf(dy), dy.offset, buf(o), setPool(o.shape, dy.shape, p))) satisfies Kernel<FusedParams['maxPool2dBackprop']>,
+    avgPool2dBackprop: (([dy], o, p) => addon.pool2dBackprop(false, buf(dy), dy.offset, buf(dy), dy.offset, buf(o), setPool(o.shape, dy.shape, p))) satisfies Kernel<FusedParams['avgPool2dBackprop']>,
   };
   for (const name of Object.keys(fused)) if (!NATIVE_FUSED.includes(name as never)) throw new BackendError(`native: fused kernel ${name} is missing from support.ts`);
   return { kernels: table as KernelTable, fused: fused as FusedKernelTable };
