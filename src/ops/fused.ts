@@ -6,7 +6,8 @@ import { Tensor } from '../tensor/tensor.js';
 import { DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { isFloat } from '../tensor/dtype.js';
 import { sizeOf } from '../tensor/shape.js';
-import { noGrad } from '../autograd/tape.js';
+import { noGrad, record } from '../autograd/tape.js';
+import { GRAD_RULES, THROUGH_COMPOSITE } from '../autograd/rules.js';
 import { tryFused } from './dispatch.js';
 import type { ShapeDType } from './primitives.js';
 import type { Conv2DParams, FusedName, FusedParams, Padding2D, Pool2DParams } from './fused-params.js';
@@ -189,10 +190,19 @@ export const FUSED: { readonly [F in FusedName]: FusedSpec<F> } = {
   },
 };
 
-/** Runs a fused op: the backend's kernel when it has one, else the composite default. */
+/**
+ * Runs a fused op: the backend's kernel when it has one, else the composite default. An op with a hand
+ * gradient rule is recorded as itself either way (its composite's primitives are not), so every backend
+ * differentiates it by that rule.
+ */
 export function runFusedOp<F extends FusedName>(op: F, inputs: readonly Tensor[], params: FusedParams[F]): Tensor {
   const spec = FUSED[op] as FusedSpec<F>;
   for (const t of inputs) t.assertLive(op);
-  const out = spec.infer(inputs, params);
-  return tryFused(op, inputs, params, out, spec.flops(inputs, out, params)) ?? spec.composite(inputs, params);
+  const info = spec.infer(inputs, params);
+  const fused = tryFused(op, inputs, params, info, spec.flops(inputs, info, params));
+  if (fused) return fused;
+  if (GRAD_RULES[op] === THROUGH_COMPOSITE) return spec.composite(inputs, params);
+  const out = noGrad(() => spec.composite(inputs, params));
+  record(op, inputs, out, params);
+  return out;
 }
