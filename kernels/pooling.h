@@ -18,10 +18,13 @@ template <class T> void pool2d_t(bool isMax, const PoolArgs& p, const T* x, T* o
   par(p.n * p.ho, threads_for(work, 2 * kChunk), [&](int64_t task) {
     const int64_t n = task / p.ho, oh = task % p.ho;
     const T* img = x + n * p.h * p.w * p.c;
+    double* total = isMax ? nullptr : scratch<double, 7>(p.c);  // the average sums in double, as the reference
     for (int64_t ow = 0; ow < p.wo; ow++) {
       T* o = out + ((n * p.ho + oh) * p.wo + ow) * p.c;
-      const T init = isMax ? T(-INFINITY) : T(0);
-      for (int64_t ch = 0; ch < p.c; ch++) o[ch] = init;
+      for (int64_t ch = 0; ch < p.c; ch++) {
+        if (isMax) o[ch] = T(-INFINITY);
+        else total[ch] = 0;
+      }
       int64_t count = 0;
       for (int64_t i = 0; i < p.kh; i++)
         for (int64_t j = 0; j < p.kw; j++) {
@@ -32,11 +35,11 @@ template <class T> void pool2d_t(bool isMax, const PoolArgs& p, const T* x, T* o
           if (isMax) {
             for (int64_t ch = 0; ch < p.c; ch++) o[ch] = pick_max(o[ch], s[ch]);
           } else {
-            for (int64_t ch = 0; ch < p.c; ch++) o[ch] += s[ch];
+            for (int64_t ch = 0; ch < p.c; ch++) total[ch] += double(s[ch]);
           }
         }
       if (!isMax)
-        for (int64_t ch = 0; ch < p.c; ch++) o[ch] /= T(count);
+        for (int64_t ch = 0; ch < p.c; ch++) o[ch] = T(T(total[ch]) / T(count));
     }
   });
 }

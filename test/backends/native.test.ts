@@ -81,6 +81,42 @@ function checkBoth(fn: () => Tensor, rtol: number, what: string, normwise = fals
 
 const bitsOf = (a: TypedArray) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
+// ---- convolution filter gradient and pooling ----
+
+/** The filter gradient of conv2d (vjp with respect to f: conv2dBackpropFilter) for a seeded dy. */
+function filterGradient(x: Tensor, f: Tensor, opts: c.Conv2DOptions): Tensor {
+  const shape = c.conv2d(x, f, opts).shape;
+  const dy = c.tensor(values(shape.reduce((a, b) => a * b, 1), 3), shape, x.dtype);
+  return c.vjp((ff: Tensor) => c.conv2d(x, ff, opts), f, dy).grads as Tensor;
+}
+
+type PoolCase = { kind: 'max' | 'avg'; x: number[]; poolSize: number | [number, number]; strides?: number | [number, number]; padding: 'same' | 'valid' };
+const poolCases: PoolCase[] = (['max', 'avg'] as const).flatMap((kind) => [
+  { kind, x: [2, 7, 9, 3], poolSize: 2, padding: 'valid' as const },
+  { kind, x: [1, 9, 7, 33], poolSize: 3, strides: 2, padding: 'same' as const },
+  { kind, x: [3, 8, 11, 5], poolSize: [2, 3] as [number, number], strides: [1, 2] as [number, number], padding: 'same' as const },
+  { kind, x: [2, 5, 5, 1], poolSize: 3, strides: 1, padding: 'same' as const },
+  { kind, x: [1, 13, 12, 7], poolSize: [3, 2] as [number, number], strides: [2, 1] as [number, number], padding: 'valid' as const },
+]);
+
+/** Random values; small integers (ties everywhere); and some NaN and infinities among them. */
+function poolInputs(shape: readonly number[]): [string, Float64Array][] {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const special = values(n, 12);
+  for (let i = 0; i < n; i += 5) special[i] = SPECIALS[(i / 5) % SPECIALS.length];
+  return [['random', values(n, 10)], ['ties', values(n, 11).map(Math.round)], ['specials', special]];
+}
+
+function pool(k: PoolCase, x: Tensor): Tensor {
+  return (k.kind === 'max' ? c.maxPool2d : c.avgPool2d)(x, k.poolSize, { strides: k.strides, padding: k.padding });
+}
+
+function poolGradient(k: PoolCase, x: Tensor): Tensor {
+  const shape = pool(k, x).shape;
+  const dy = c.tensor(values(shape.reduce((a, b) => a * b, 1), 13), shape, x.dtype);
+  return c.vjp((t: Tensor) => pool(k, t), x, dy).grads as Tensor;
+}
+
 /** The matmul primitive itself, which takes the transposes (a: [B, M, K] or [B, K, M], b: [B, K, N] or [B, N, K]). */
 const mm = (a: Tensor, b: Tensor, transA: boolean, transB: boolean) => runPrimitive('matmul', [a, b], { transA, transB });
 
@@ -271,6 +307,8 @@ describe('native fused kernels match the reference', { skip }, () => {
     { x: [2, 9, 9, 4], f: [3, 3, 4, 3], strides: 1, dilations: 2, padding: 'same' },
     { x: [2, 5, 6, 33], f: [1, 1, 33, 7], strides: 1, dilations: 1, padding: 'valid' },
     { x: [1, 13, 11, 6], f: [2, 3, 6, 9], strides: 3, dilations: 1, padding: 'valid' },
+    // One input channel and enough output pixels for several filter-gradient chunks.
+    { x: [3, 28, 27, 1], f: [3, 3, 1, 33], strides: 1, dilations: 1, padding: 'valid' },
   ];
   for (const k of convCases) {
     test(`conv2d forward and input gradient: x ${JSON.stringify(k.x)} f ${JSON.stringify(k.f)} stride ${k.strides} dilation ${k.dilations} ${k.padding}`, () => {
@@ -286,13 +324,27 @@ describe('native fused kernels match the reference', { skip }, () => {
           const dy = c.tensor(values(y.length, 3), c.conv2d(x, f, k).shape, dtype);
           return c.vjp((xx: Tensor) => c.conv2d(xx, f, k), x, dy).grads as Tensor;
         }, tol, `conv2d input gradient ${dtype}`, true);
+        checkBoth(() => filterGradient(offsetView(values(nx, 1), k.x, dtype), offsetView(values(nf, 2), k.f, dtype), k), tol, `conv2d filter gradient ${dtype}`, true);
+      }
+    });
+  }
+
+  // ---- pooling and its gradients ----
+  for (const k of poolCases) {
+    test(`${k.kind}Pool2d forward and gradient: x ${JSON.stringify(k.x)} pool ${JSON.stringify(k.poolSize)} strides ${JSON.stringify(k.strides)} ${k.padding}`, () => {
+      for (const dtype of ['float32', 'float64'] as const) {
+        for (const [name, data] of poolInputs(k.x)) {
+          const what = `${k.kind}Pool2d ${name} ${dtype}`;
+          checkBoth(() => pool(k, offsetView(data, k.x, dtype)), dtype === 'float32' ? F32 : 1e-12, what);
+          checkBoth(() => poolGradient(k, offsetView(data, k.x, dtype)), dtype === 'float32' ? F32 : 1e-12, `${what} gradient`);
+        }
       }
     });
   }
 });
 
 describe('every instruction set gives the reference results', { skip }, () => {
-  test('matmul, elementwise, reductions, softmax and conv2d on each ISA the CPU has', () => {
+  test('matmul, elementwise, reductions, softmax, conv2d and pooling on each ISA the CPU has', () => {
     try {
       for (const isa of nativeIsas()) {
         setNativeIsa(isa);
@@ -309,6 +361,12 @@ describe('every instruction set gives the reference results', { skip }, () => {
         checkBoth(() => c.softmax(offsetView(values(33 * 37, 4, -20, 20), [33, 37], 'float32')), F32, `${isa} softmax`);
         checkBoth(() => c.sum(offsetView(values(33 * 37, 5), [33, 37], 'float32'), 1), F32, `${isa} sum`);
         checkBoth(() => c.conv2d(offsetView(values(2 * 9 * 9 * 3, 6), [2, 9, 9, 3], 'float32'), offsetView(values(3 * 3 * 3 * 5, 7), [3, 3, 3, 5], 'float32'), { padding: 'same' }), F32, `${isa} conv2d`, true);
+        checkBoth(() => filterGradient(offsetView(values(2 * 9 * 9 * 3, 6), [2, 9, 9, 3], 'float32'), offsetView(values(3 * 3 * 3 * 5, 7), [3, 3, 3, 5], 'float32'), { padding: 'same' }), F32, `${isa} conv2d filter gradient`, true);
+        for (const k of [poolCases[1], poolCases[7]]) {
+          const x = () => offsetView(poolInputs(k.x)[1][1], k.x, 'float32');
+          checkBoth(() => pool(k, x()), F32, `${isa} ${k.kind}Pool2d`);
+          checkBoth(() => poolGradient(k, x()), F32, `${isa} ${k.kind}Pool2d gradient`);
+        }
       }
     } finally {
       setNativeIsa('');
@@ -342,7 +400,7 @@ describe('every instruction set gives the reference results', { skip }, () => {
 });
 
 describe('results are bit-identical whatever the thread count', { skip }, () => {
-  test('matmul, conv2d, elementwise, reductions and softmax with 1, 2 and 3 threads', () => {
+  test('matmul, conv2d and its filter gradient, pooling, elementwise, reductions and softmax with 1, 2 and 3 threads', () => {
     const run = () => onBackend('native', () => c.tidy(() => [
       c.matmul(c.tensor(values(257 * 300, 1), [257, 300], 'float32'), c.tensor(values(300 * 129, 2), [300, 129], 'float32')),
       c.matmul(c.tensor(values(32 * 784, 3), [32, 784], 'float32'), c.tensor(values(784 * 128, 4), [784, 128], 'float32')),
@@ -352,6 +410,12 @@ describe('results are bit-identical whatever the thread count', { skip }, () => 
       c.sum(c.tensor(values(513 * 1025, 10), [513, 1025], 'float32'), 1),
       c.sum(c.tensor(values(513 * 1025, 11), [513, 1025], 'float32'), 0),
       c.softmax(c.tensor(values(999 * 257, 12), [999, 257], 'float32')),
+      filterGradient(c.tensor(values(8 * 28 * 28 * 3, 13), [8, 28, 28, 3], 'float32'), c.tensor(values(3 * 3 * 3 * 16, 14), [3, 3, 3, 16], 'float32'), { padding: 'same' }),
+      ...(['max', 'avg'] as const).flatMap((kind) => {
+        const k: PoolCase = { kind, x: [8, 28, 28, 16], poolSize: 3, strides: 2, padding: 'same' };
+        const x = c.tensor(values(8 * 28 * 28 * 16, 15), k.x, 'float32');
+        return [pool(k, x), poolGradient(k, x)];
+      }),
     ].map((t) => t.dataSync())));
     const threads = c.getNumThreads();
     try {
