@@ -5,6 +5,7 @@
 // Tasks are whole (image, output row) pairs forward and whole images backward (an image's dx is touched
 // by its own windows only, visited in a fixed order), so results do not depend on the thread count.
 #pragma once
+#include <type_traits>
 
 /** The input pixel (ih, iw) of tap (i, j) of output (oh, ow), or false in the padding. */
 inline bool pool_tap(const PoolArgs& p, int64_t oh, int64_t ow, int64_t i, int64_t j, int64_t* ih, int64_t* iw) {
@@ -46,13 +47,15 @@ template <class T> void pool2d_t(bool isMax, const PoolArgs& p, const T* x, T* o
 
 /** dx for dy [N, Ho, Wo, C]; x is read by max only (to find each window's first max). */
 template <class T> void pool2d_backprop_t(bool isMax, const PoolArgs& p, const T* x, const T* dy, T* dx) {
+  using I = typename std::conditional<sizeof(T) == 4, int32_t, int64_t>::type;
   const int64_t image = p.h * p.w * p.c;
   const double work = double(p.n) * p.ho * p.wo * p.c * p.kh * p.kw;
   par(p.n, threads_for(work, 2 * kChunk), [&](int64_t n) {
     T* d = dx + n * image;
     const T* img = isMax ? x + n * image : nullptr;
-    T* best = isMax ? scratch<T, 5>(p.c) : nullptr;  // per channel: the running max and where it is
-    int64_t* arg = isMax ? scratch<int64_t, 6>(p.c) : nullptr;
+    // Per channel: the running max and its tap, an integer as wide as T so that the loops vectorise.
+    T* best = isMax ? scratch<T, 5>(p.c) : nullptr;
+    I* arg = isMax ? scratch<I, 6>(p.c) : nullptr;
     for (int64_t e = 0; e < image; e++) d[e] = 0;
     for (int64_t oh = 0; oh < p.ho; oh++)
       for (int64_t ow = 0; ow < p.wo; ow++) {
@@ -70,33 +73,38 @@ template <class T> void pool2d_backprop_t(bool isMax, const PoolArgs& p, const T
           continue;
         }
         // The first tap whose value beats the running best, per channel (as argmax). A padding tap reads
-        // -inf: it can be the first (and then keeps an all -inf window's gradient, which is dropped) but
-        // never beats a later best.
-        bool started = false;
+        // -inf: it can be the first (then an all -inf window's gradient lands in the padding and is
+        // dropped) but never beats a later best. Branch-free over channels: random data would make
+        // every comparison a coin flip for the branch predictor.
+        int64_t tap = 0;
         for (int64_t i = 0; i < p.kh; i++)
-          for (int64_t j = 0; j < p.kw; j++) {
+          for (int64_t j = 0; j < p.kw; j++, tap++) {
             int64_t ih, iw;
             bool inside = pool_tap(p, oh, ow, i, j, &ih, &iw);
-            if (!started) {
-              for (int64_t ch = 0; ch < p.c; ch++) {
-                best[ch] = inside ? img[(ih * p.w + iw) * p.c + ch] : T(-INFINITY);
-                arg[ch] = inside ? (ih * p.w + iw) * p.c + ch : -1;
-              }
-              started = true;
+            const T* s = inside ? img + (ih * p.w + iw) * p.c : nullptr;
+            if (tap == 0) {
+              for (int64_t ch = 0; ch < p.c; ch++) best[ch] = inside ? s[ch] : T(-INFINITY);
+              for (int64_t ch = 0; ch < p.c; ch++) arg[ch] = 0;
               continue;
             }
             if (!inside) continue;
-            const T* s = img + (ih * p.w + iw) * p.c;
-            const int64_t at = (ih * p.w + iw) * p.c;
+            const I t = I(tap);
             for (int64_t ch = 0; ch < p.c; ch++) {
               T v = s[ch], b = best[ch];
-              bool take = b == b && (v > b || v != v);
+              bool take = (b == b) & ((v > b) | (v != v));
               best[ch] = take ? v : b;
-              arg[ch] = take ? at + ch : arg[ch];
+              arg[ch] = take ? t : arg[ch];
             }
           }
-        for (int64_t ch = 0; ch < p.c; ch++)
-          if (arg[ch] >= 0) d[arg[ch]] += g[ch];
+        tap = 0;
+        for (int64_t i = 0; i < p.kh; i++)
+          for (int64_t j = 0; j < p.kw; j++, tap++) {
+            int64_t ih, iw;
+            if (!pool_tap(p, oh, ow, i, j, &ih, &iw)) continue;
+            T* t = d + (ih * p.w + iw) * p.c;
+            const I at = I(tap);
+            for (int64_t ch = 0; ch < p.c; ch++) t[ch] += arg[ch] == at ? g[ch] : T(0);
+          }
       }
   });
 }

@@ -18,12 +18,16 @@ function mulhi(a: number, b: number): number {
 
 /** One Philox4x32-10 block: four uint32 words from a 128-bit counter and a 64-bit key. */
 export function philox4x32(counter: readonly [number, number, number, number], key: readonly [number, number], out = new Uint32Array(4)): Uint32Array {
-  let [c0, c1, c2, c3] = counter;
-  let [k0, k1] = key;
+  return philoxBlock(counter[0], counter[1], counter[2], counter[3], key[0], key[1], out);
+}
+
+/** philox4x32 on plain words (no tuples: this is the inner loop of every random draw). */
+function philoxBlock(c0: number, c1: number, c2: number, c3: number, k0: number, k1: number, out: Uint32Array): Uint32Array {
   for (let round = 0; round < 10; round++) {
     const hi0 = mulhi(M0, c0), lo0 = Math.imul(M0, c0) >>> 0;
     const hi1 = mulhi(M1, c2), lo1 = Math.imul(M1, c2) >>> 0;
-    [c0, c1, c2, c3] = [(hi1 ^ c1 ^ k0) >>> 0, lo1, (hi0 ^ c3 ^ k1) >>> 0, lo0];
+    const n0 = (hi1 ^ c1 ^ k0) >>> 0, n2 = (hi0 ^ c3 ^ k1) >>> 0;
+    c0 = n0; c1 = lo1; c2 = n2; c3 = lo0;
     k0 = (k0 + W0) >>> 0;
     k1 = (k1 + W1) >>> 0;
   }
@@ -51,7 +55,7 @@ export class Generator {
   /** The four words of element i of the current draw, attempt a (for rejection sampling). */
   private block(i: number, attempt = 0): Uint32Array {
     const c = this.counter + i;
-    return philox4x32([c % TWO_POW_32 >>> 0, Math.floor(c / TWO_POW_32) >>> 0, attempt, 0], this.key, this.words);
+    return philoxBlock(c % TWO_POW_32 >>> 0, Math.floor(c / TWO_POW_32) >>> 0, attempt, 0, this.key[0], this.key[1], this.words);
   }
 
   private draw(n: number, fill: (i: number) => number, dtype: DType): Float32Array | Float64Array | Int32Array | Uint8Array {
