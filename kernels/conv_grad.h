@@ -28,13 +28,13 @@ template <class T> void conv2d_backprop_filter_t(const ConvArgs& c, const T* x, 
   T* partials = chunks > 1 ? scratch<T, 4>((chunks - 1) * K * N) : nullptr;
   par(chunks, threads_for(2.0 * M * N * K, 1 << 21), [&](int64_t t) {
     const int64_t r0 = t * rows, count = imin(rows, M - r0);
+    T* out = t == 0 ? df : partials + (t - 1) * K * N;
     const T* cols = x + r0 * K;
     if (!pointwise) {
       T* buf = scratch<T, 3>(rows * K);
       for (int64_t r = 0; r < count; r++) im2col_row(c, x, r0 + r, buf + r * K);
       cols = buf;
     }
-    T* out = t == 0 ? df : partials + (t - 1) * K * N;
     // out [K, N] = cols^T [K, count] x dy rows [count, N].
     gemm_one<T>(Strided<T>{cols, 1, K}, Strided<T>{dy + r0 * N, N, 1}, out, K, N, count, 1);
   });

@@ -591,7 +591,10 @@ template <class T> void im2col_row(const ConvArgs& c, const T* x, int64_t row, T
     }
 }
 
+#include "conv_direct.h"
+
 template <class T> void conv2d_t(const ConvArgs& c, const T* x, const T* f, T* out) {
+  if (conv_is_shallow(c)) return conv2d_direct_t(c, x, f, out);
   const int64_t K = c.kh * c.kw * c.cin, M = c.n * c.ho * c.wo, N = c.cout;
   const Strided<T> filter{f, N, 1};
   bool pointwise = c.kh == 1 && c.kw == 1 && c.strideH == 1 && c.strideW == 1 && c.padTop == 0 && c.padLeft == 0 && c.ho == c.h && c.wo == c.w;

@@ -307,8 +307,9 @@ describe('native fused kernels match the reference', { skip }, () => {
     { x: [2, 9, 9, 4], f: [3, 3, 4, 3], strides: 1, dilations: 2, padding: 'same' },
     { x: [2, 5, 6, 33], f: [1, 1, 33, 7], strides: 1, dilations: 1, padding: 'valid' },
     { x: [1, 13, 11, 6], f: [2, 3, 6, 9], strides: 3, dilations: 1, padding: 'valid' },
-    // One input channel and enough output pixels for several filter-gradient chunks.
+    // One input channel (the direct forward loops) and enough output pixels for several filter-gradient chunks.
     { x: [3, 28, 27, 1], f: [3, 3, 1, 33], strides: 1, dilations: 1, padding: 'valid' },
+    { x: [2, 11, 10, 2], f: [3, 3, 2, 7], strides: 2, dilations: 2, padding: 'same' },
   ];
   for (const k of convCases) {
     test(`conv2d forward and input gradient: x ${JSON.stringify(k.x)} f ${JSON.stringify(k.f)} stride ${k.strides} dilation ${k.dilations} ${k.padding}`, () => {
@@ -406,6 +407,7 @@ describe('results are bit-identical whatever the thread count', { skip }, () => 
       c.matmul(c.tensor(values(32 * 784, 3), [32, 784], 'float32'), c.tensor(values(784 * 128, 4), [784, 128], 'float32')),
       c.matmul(c.tensor(values(8 * 33 * 65, 5), [8, 33, 65], 'float64'), c.tensor(values(8 * 65 * 17, 6), [8, 65, 17], 'float64')),
       c.conv2d(c.tensor(values(4 * 28 * 28 * 3, 7), [4, 28, 28, 3], 'float32'), c.tensor(values(3 * 3 * 3 * 16, 8), [3, 3, 3, 16], 'float32'), { padding: 'same' }),
+      c.conv2d(c.tensor(values(4 * 28 * 28 * 8, 16), [4, 28, 28, 8], 'float32'), c.tensor(values(3 * 3 * 8 * 16, 17), [3, 3, 8, 16], 'float32'), { padding: 'same' }),
       c.tanh(c.tensor(values(300001, 9), [300001], 'float32')),
       c.sum(c.tensor(values(513 * 1025, 10), [513, 1025], 'float32'), 1),
       c.sum(c.tensor(values(513 * 1025, 11), [513, 1025], 'float32'), 0),
