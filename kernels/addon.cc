@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 #include "common.h"
+#include "philox.h"
 
 namespace candor {
 namespace {
@@ -520,6 +521,23 @@ napi_value Pool2dBackprop(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// ---- random streams ----
+
+/** philox(key0, key1, counter, attempt, out): out, an Int32Array over the uint32 words, gets
+ *  out.length / 4 Philox blocks for counters counter, counter + 1, ... (see philox.h) */
+napi_value Philox(napi_env env, napi_callback_info info) {
+  const char* FN = "philox";
+  Call c(env, info);
+  NEED(5);
+  I64(k0, 0); I64(k1, 1); I64(counter, 2); I64(attempt, 3); ARR(o, 4, "out");
+  CHECK(k0 <= 0xffffffffLL && k1 <= 0xffffffffLL && attempt <= 0xffffffffLL, "key words and attempt must be uint32");
+  CHECK(o.dtype == I32 && o.length % 4 == 0, "out must be an Int32Array of 4 words per block");
+  CHECK(counter <= (int64_t(1) << 53), "counter must be a safe integer");
+  philox_blocks(static_cast<uint32_t>(k0), static_cast<uint32_t>(k1), static_cast<uint64_t>(counter), static_cast<uint32_t>(attempt),
+                reinterpret_cast<uint32_t*>(o.data), static_cast<int64_t>(o.length / 4));
+  return undefined(env);
+}
+
 napi_value name_list(napi_env env, const char* const* names, int n) {
   napi_value list;
   napi_create_array_with_length(env, n, &list);
@@ -566,6 +584,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"conv2dBackpropFilter", nullptr, Conv2dBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"pool2d", nullptr, Pool2d, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"pool2dBackprop", nullptr, Pool2dBackprop, nullptr, nullptr, nullptr, napi_default, nullptr},
+      // random streams
+      {"philox", nullptr, Philox, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"version", nullptr, nullptr, nullptr, nullptr, make_number(env, kVersion), napi_default, nullptr},
       {"unaryOps", nullptr, nullptr, nullptr, nullptr, name_list(env, kUnaryNames, UNARY_COUNT), napi_default, nullptr},
       {"binaryOps", nullptr, nullptr, nullptr, nullptr, name_list(env, kBinaryNames, BINARY_COUNT), napi_default, nullptr},

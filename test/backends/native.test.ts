@@ -15,6 +15,8 @@ import { FUSED } from '../../src/ops/fused.js';
 import { runPrimitive } from '../../src/ops/dispatch.js';
 import type { FusedName } from '../../src/ops/fused-params.js';
 import { nativeAvailability, nativeIsas, setNativeIsa } from '../../src/backends/native/index.js';
+import { loadAddon } from '../../src/backends/native/addon.js';
+import { setPhiloxBlocks } from '../../src/ops/random.js';
 import { JS_FALLBACK_PRIMITIVES, NATIVE_FUSED, primitiveSupport } from '../../src/backends/native/support.js';
 
 const availability = nativeAvailability();
@@ -342,6 +344,28 @@ describe('native fused kernels match the reference', { skip }, () => {
       }
     });
   }
+});
+
+describe('native Philox blocks match the reference', { skip }, () => {
+  test('word for word, across the 2^32 counter boundary and for rejection attempts; draws are unchanged', () => {
+    const addon = loadAddon().addon!;
+    for (const [key, counter, attempt] of [[[0, 0], 0, 0], [[0xffffffff, 0xffffffff], 2 ** 32 - 3, 0], [[0x243f6a88, 0x85a308d3], 2 ** 40 + 7, 3]] as const) {
+      const words = new Uint32Array(4 * 9);
+      addon.philox(key[0], key[1], counter, attempt, new Int32Array(words.buffer));
+      for (let i = 0; i < 9; i++) {
+        const c0 = (counter + i) % 2 ** 32, c1 = Math.floor((counter + i) / 2 ** 32);
+        assert.deepEqual([...words.subarray(4 * i, 4 * i + 4)], [...c.philox4x32([c0, c1, attempt, 0], key)], `block ${i} of counter ${counter}`);
+      }
+    }
+    const draw = () => [c.randomUniform([40000], { seed: 9 }), c.randomNormal([3001], { seed: 9, dtype: 'float64' }), c.bernoulli([777], 0.3, { seed: 9 })].map((t) => t.dataSync());
+    const native = draw();
+    const bulk = setPhiloxBlocks();
+    try {
+      draw().forEach((js, i) => assert.ok(bitsOf(js).equals(bitsOf(native[i])), `draw ${i}`));
+    } finally {
+      setPhiloxBlocks(bulk);
+    }
+  });
 });
 
 describe('every instruction set gives the reference results', { skip }, () => {

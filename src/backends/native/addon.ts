@@ -54,6 +54,9 @@ export interface NativeAddon {
   pool2d(isMax: boolean, x: Arr, xOff: number, out: Arr, params: Float64Array): void;
   /** x is read by max only (avg may pass dy). */
   pool2dBackprop(isMax: boolean, x: Arr, xOff: number, dy: Arr, dyOff: number, dx: Arr, params: Float64Array): void;
+  // ---- random streams ----
+  /** out (the uint32 words, viewed as int32) gets out.length / 4 Philox4x32-10 blocks from `counter` on (see src/ops/random.ts). */
+  philox(key0: number, key1: number, counter: number, attempt: number, out: Int32Array): void;
 }
 
 export type AddonLoad = { readonly addon: NativeAddon; readonly path: string } | { readonly addon?: undefined; readonly reason: string };
