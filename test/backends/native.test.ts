@@ -167,6 +167,12 @@ describe('native backend: registration and reporting', { skip }, () => {
     const native = findBackend('native');
     const arg = (buffer: TypedArray, shape: number[]) => ({ buffer, dtype: 'float32' as const, shape, strides: [], offset: 0 });
     assert.throws(() => native.kernels.matmul!([arg(new Float32Array(3), [1, 2, 2]), arg(new Float32Array(4), [1, 2, 2])], arg(new Float32Array(4), [1, 2, 2]), { transA: false, transB: false }), /matmul: a needs elements \[0, 4\) but has 3/);
+    // Convolution filter gradient and pooling: short arrays and nonsense window parameters.
+    const conv = { strides: [1, 1] as const, dilations: [1, 1] as const, pads: [[0, 0], [0, 0]] as const };
+    const pool = { poolSize: [2, 2] as const, strides: [2, 2] as const, pads: [[0, 0], [0, 0]] as const };
+    assert.throws(() => native.fused.conv2dBackpropFilter!([arg(new Float32Array(15), [1, 4, 4, 1]), arg(new Float32Array(4), [1, 2, 2, 1])], arg(new Float32Array(9), [3, 3, 1, 1]), { ...conv, filterShape: [3, 3, 1, 1] }), /conv2dBackpropFilter: input needs elements \[0, 16\) but has 15/);
+    assert.throws(() => native.fused.maxPool2d!([arg(new Float32Array(16), [1, 4, 4, 1])], arg(new Float32Array(3), [1, 2, 2, 1]), pool), /pool2d: out needs elements \[0, 4\) but has 3/);
+    assert.throws(() => native.fused.maxPool2dBackprop!([arg(new Float32Array(16), [1, 4, 4, 1]), arg(new Float32Array(4), [1, 2, 2, 1])], arg(new Float32Array(16), [1, 4, 4, 1]), { ...pool, strides: [0, 2] }), /pool2dBackprop: params\[8\] = 0\.0+ is out of range/);
   });
 });
 
