@@ -16,6 +16,30 @@ template <class T> int64_t filter_grad_chunk_rows(int64_t M, int64_t K) {
   return rows > most ? most : rows;
 }
 
+/** out [K, N] = cols^T [K, rows] x dy rows [rows, N] for a compile-time K small enough that a column of
+ *  out stays in K registers while the rows stream past (a 3x3 window on one channel: the GEMM would
+ *  pad K = 9 to two 8-row panels). Sums run over rows in order. */
+template <class T, int K> void filter_grad_registers(const T* cols, const T* dy, int64_t rows, int64_t N, T* out) {
+  using V = Vec<T>;
+  constexpr int W = V::W;
+  int64_t co = 0;
+  for (; co + W <= N; co += W) {
+    typename V::R acc[K];
+    for (int k = 0; k < K; k++) acc[k] = V::zero();
+    for (int64_t r = 0; r < rows; r++) {
+      typename V::R g = V::load(dy + r * N + co);
+      for (int k = 0; k < K; k++) acc[k] = V::fma(V::set1(cols[r * K + k]), g, acc[k]);
+    }
+    for (int k = 0; k < K; k++) V::store(out + k * N + co, acc[k]);
+  }
+  for (; co < N; co++)
+    for (int k = 0; k < K; k++) {
+      T acc = 0;
+      for (int64_t r = 0; r < rows; r++) acc += cols[r * K + k] * dy[r * N + co];
+      out[k * N + co] = acc;
+    }
+}
+
 template <class T> void conv2d_backprop_filter_t(const ConvArgs& c, const T* x, const T* dy, T* df) {
   const int64_t K = c.kh * c.kw * c.cin, M = c.n * c.ho * c.wo, N = c.cout;
   if (M == 0) {
@@ -36,6 +60,7 @@ template <class T> void conv2d_backprop_filter_t(const ConvArgs& c, const T* x, 
       cols = buf;
     }
     // out [K, N] = cols^T [K, count] x dy rows [count, N].
+    if (K == 9) return filter_grad_registers<T, 9>(cols, dy + r0 * N, count, N, out);
     gemm_one<T>(Strided<T>{cols, 1, K}, Strided<T>{dy + r0 * N, N, 1}, out, K, N, count, 1);
   });
   if (chunks == 1) return;

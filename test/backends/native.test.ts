@@ -443,6 +443,7 @@ describe('results are bit-identical whatever the thread count', { skip }, () => 
       c.sum(c.tensor(values(513 * 1025, 11), [513, 1025], 'float32'), 0),
       c.softmax(c.tensor(values(999 * 257, 12), [999, 257], 'float32')),
       filterGradient(c.tensor(values(8 * 28 * 28 * 3, 13), [8, 28, 28, 3], 'float32'), c.tensor(values(3 * 3 * 3 * 16, 14), [3, 3, 3, 16], 'float32'), { padding: 'same' }),
+      filterGradient(c.tensor(values(8 * 28 * 28 * 1, 18), [8, 28, 28, 1], 'float32'), c.tensor(values(3 * 3 * 1 * 16, 19), [3, 3, 1, 16], 'float32'), { padding: 'same' }),
       ...(['max', 'avg'] as const).flatMap((kind) => {
         const k: PoolCase = { kind, x: [8, 28, 28, 16], poolSize: 3, strides: 2, padding: 'same' };
         const x = c.tensor(values(8 * 28 * 28 * 16, 15), k.x, 'float32');
