@@ -9,6 +9,7 @@
 #include <string>
 #include "common.h"
 #include "philox.h"
+#include "scatter.h"
 
 namespace candor {
 namespace {
@@ -521,6 +522,25 @@ napi_value Pool2dBackprop(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// ---- scatter-add ----
+
+/** scatterAdd(x, xOff, idx, idxOff, n, upd, updOff, out, outer, dim, inner): returns -1 or the position
+ *  of the first index out of range */
+napi_value ScatterAdd(napi_env env, napi_callback_info info) {
+  const char* FN = "scatterAdd";
+  Call c(env, info);
+  NEED(11);
+  ARR(x, 0, "x"); I64(xOff, 1); ARR(idx, 2, "indices"); I64(idxOff, 3); I64(n, 4); ARR(u, 5, "updates"); I64(uOff, 6);
+  ARR(o, 7, "out"); I64(outer, 8); I64(dim, 9); I64(inner, 10);
+  CHECK(idx.dtype == I32, "indices must be int32");
+  CHECK(x.dtype == o.dtype && u.dtype == o.dtype, "x, updates and out dtypes differ");
+  CHECK(static_cast<uint64_t>(outer * dim * inner) == o.length, "output length does not fit [outer, dim, inner]");
+  SPAN(px, x, xOff, outer * dim * inner, "x");
+  SPAN(pi, idx, idxOff, n, "indices");
+  SPAN(pu, u, uOff, outer * n * inner, "updates");
+  return make_number(env, static_cast<double>(scatter_add(o.dtype, px, reinterpret_cast<int32_t*>(pi), n, pu, o.data, outer, dim, inner)));
+}
+
 // ---- random streams ----
 
 /** philox(key0, key1, counter, attempt, out): out, an Int32Array over the uint32 words, gets
@@ -584,6 +604,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"conv2dBackpropFilter", nullptr, Conv2dBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"pool2d", nullptr, Pool2d, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"pool2dBackprop", nullptr, Pool2dBackprop, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"scatterAdd", nullptr, ScatterAdd, nullptr, nullptr, nullptr, napi_default, nullptr},
       // random streams
       {"philox", nullptr, Philox, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"version", nullptr, nullptr, nullptr, nullptr, make_number(env, kVersion), napi_default, nullptr},

@@ -237,7 +237,7 @@ describe('native elementwise ops match the reference', { skip }, () => {
     checkBoth(() => c.div(c.tensor([7, -7, 7, 0, -2147483648], [5], 'int32'), c.tensor([2, 2, 0, 0, -1], [5], 'int32')), 0, 'int32 floor division');
   });
 
-  test('logical ops, where, cast between every dtype pair, gather, copies of strided views', () => {
+  test('logical ops, where, cast between every dtype pair, gather, scatterAdd, copies of strided views', () => {
     const bools = (n: number, seed: number) => Array.from(values(n, seed), (v) => v > 0);
     for (const n of SIZES) {
       checkBoth(() => c.logicalAnd(c.tensor(bools(n, 1)), c.tensor(bools(n, 2))), 0, 'logicalAnd');
@@ -260,6 +260,16 @@ describe('native elementwise ops match the reference', { skip }, () => {
       checkBoth(() => c.gather(offsetView(values(5 * 5 * 5, 12), [5, 5, 5], dtype), idx(), axis), 0, `gather ${dtype} axis ${axis}`);
     }
     assert.throws(() => onBackend('native', () => c.gather(c.ones([3, 4]), [0, 3], 0)), (e: unknown) => e instanceof c.ArgumentError && /gather: index 3 is out of range for axis 0 of size 3/.test(e.message));
+    // scatterAdd: repeated and negative indices, every dtype and axis, views at an offset.
+    for (const dtype of ['float32', 'float64', 'int32', 'bool'] as const) for (let axis = 0; axis < 3; axis++) {
+      const shape = [5, 6, 7], updShape = [...shape];
+      updShape[axis] = 9;
+      const idx = () => offsetView([0, 4, -1, 2, 2, -5, 1, 4, 4], [9], 'int32');
+      const lo = dtype === 'int32' ? -50 : -2, hi = dtype === 'int32' ? 50 : 2;
+      checkBoth(() => c.scatterAdd(offsetView(values(5 * 6 * 7, 14, lo, hi), shape, dtype), idx(), offsetView(values(updShape.reduce((a, b) => a * b, 1), 15, lo, hi), updShape, dtype), axis), dtype === 'float32' ? F32 : 0, `scatterAdd ${dtype} axis ${axis}`);
+    }
+    checkBoth(() => c.scatterAdd(c.zeros([33, 17]), c.tensor(Int32Array.from(values(1001, 16, 0, 33), Math.floor), [1001]), c.tensor(values(1001 * 17, 17), [1001, 17]), 0), F32, 'scatterAdd embedding-like');
+    assert.throws(() => onBackend('native', () => c.scatterAdd(c.zeros([3, 4]), [0, -4], c.ones([2, 4]), 0)), (e: unknown) => e instanceof c.ArgumentError && /scatterAdd: index -4 is out of range for axis 0 of size 3/.test(e.message));
     checkBoth(() => c.contiguous(c.expand(c.reshape(offsetView(values(33, 11), [33], 'float64'), [1, 33, 1]), [4, 33, 3])), 0, 'expand');
   });
 });
@@ -431,7 +441,7 @@ describe('every instruction set gives the reference results', { skip }, () => {
 });
 
 describe('results are bit-identical whatever the thread count', { skip }, () => {
-  test('matmul, conv2d and its filter gradient, pooling, elementwise, reductions and softmax with 1, 2 and 3 threads', () => {
+  test('matmul, conv2d and its filter gradient, pooling, scatterAdd, elementwise, reductions and softmax with 1, 2 and 3 threads', () => {
     const run = () => onBackend('native', () => c.tidy(() => [
       c.matmul(c.tensor(values(257 * 300, 1), [257, 300], 'float32'), c.tensor(values(300 * 129, 2), [300, 129], 'float32')),
       c.matmul(c.tensor(values(32 * 784, 3), [32, 784], 'float32'), c.tensor(values(784 * 128, 4), [784, 128], 'float32')),
@@ -444,6 +454,7 @@ describe('results are bit-identical whatever the thread count', { skip }, () => 
       c.softmax(c.tensor(values(999 * 257, 12), [999, 257], 'float32')),
       filterGradient(c.tensor(values(8 * 28 * 28 * 3, 13), [8, 28, 28, 3], 'float32'), c.tensor(values(3 * 3 * 3 * 16, 14), [3, 3, 3, 16], 'float32'), { padding: 'same' }),
       filterGradient(c.tensor(values(8 * 28 * 28 * 1, 18), [8, 28, 28, 1], 'float32'), c.tensor(values(3 * 3 * 1 * 16, 19), [3, 3, 1, 16], 'float32'), { padding: 'same' }),
+      c.scatterAdd(c.tensor(values(64 * 50 * 33, 20), [64, 50, 33], 'float32'), c.tensor(Int32Array.from(values(77, 21, 0, 50), Math.floor), [77]), c.tensor(values(64 * 77 * 33, 22), [64, 77, 33], 'float32'), 1),
       ...(['max', 'avg'] as const).flatMap((kind) => {
         const k: PoolCase = { kind, x: [8, 28, 28, 16], poolSize: 3, strides: 2, padding: 'same' };
         const x = c.tensor(values(8 * 28 * 28 * 16, 15), k.x, 'float32');

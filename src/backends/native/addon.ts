@@ -54,6 +54,9 @@ export interface NativeAddon {
   pool2d(isMax: boolean, x: Arr, xOff: number, out: Arr, params: Float64Array): void;
   /** x is read by max only (avg may pass dy). */
   pool2dBackprop(isMax: boolean, x: Arr, xOff: number, dy: Arr, dyOff: number, dx: Arr, params: Float64Array): void;
+  // ---- scatter-add ----
+  /** out = x with upd[p, i, q] added at [p, idx[i], q] of [outer, dim, inner]; returns -1, or the position of the first index out of range (nothing written). */
+  scatterAdd(x: Arr, xOff: number, idx: Arr, idxOff: number, n: number, upd: Arr, updOff: number, out: Arr, outer: number, dim: number, inner: number): number;
   // ---- random streams ----
   /** out (the uint32 words, viewed as int32) gets out.length / 4 Philox4x32-10 blocks from `counter` on (see src/ops/random.ts). */
   philox(key0: number, key1: number, counter: number, attempt: number, out: Int32Array): void;

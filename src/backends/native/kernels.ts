@@ -7,7 +7,7 @@ import { contiguousStrides, sizeOf } from '../../tensor/shape.js';
 import { ArgumentError, BackendError, fmtShape } from '../../errors.js';
 import { ARG_REDUCE_OPS, BINARY_OPS, COMPARE_OPS, LOGICAL_OPS, REDUCE_OPS, UNARY_FLOAT_OPS, type PrimitiveParams } from '../../ops/primitives.js';
 import type { FusedParams } from '../../ops/fused-params.js';
-import { concat, pad, scatterAdd } from '../js/indexing.js';
+import { concat, pad } from '../js/indexing.js';
 import type { NativeAddon } from './addon.js';
 import type { BufferPool } from './buffers.js';
 import { JS_FALLBACK_PRIMITIVES, NATIVE_FUSED } from './support.js';
@@ -97,15 +97,21 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
       addon.argReduce(op === 'argmin', buf(x), x.offset, buf(o), outer, mid, inner);
     }) satisfies Kernel<PrimitiveParams['argmax']>;
   }
+  /** The reference's error for the index at position `bad` (>= 0) of idx. */
+  const checkIndex = (op: string, bad: number, idx: KernelArg, x: KernelArg, axis: number) => {
+    if (bad < 0) return;
+    const value = buf(idx)[idx.offset + bad];
+    throw new ArgumentError(`${op}: index ${value} is out of range for axis ${axis} of size ${x.shape[axis]} (x ${fmtShape(x.shape)})`);
+  };
   table.gather = (([x, idx], o, { axis }) => {
     const { outer, mid, inner } = around(x.shape, axis, axis + 1);
-    const bad = addon.gather(buf(x), x.offset, buf(idx), idx.offset, buf(o), outer, mid, inner);
-    if (bad >= 0) {
-      const value = buf(idx)[idx.offset + bad];
-      throw new ArgumentError(`gather: index ${value} is out of range for axis ${axis} of size ${mid} (x ${fmtShape(x.shape)})`);
-    }
+    checkIndex('gather', addon.gather(buf(x), x.offset, buf(idx), idx.offset, buf(o), outer, mid, inner), idx, x, axis);
   }) satisfies Kernel<PrimitiveParams['gather']>;
-  const fallbacks: Record<(typeof JS_FALLBACK_PRIMITIVES)[number], unknown> = { scatterAdd, concat, pad };
+  table.scatterAdd = (([x, idx, upd], o, { axis }) => {
+    const { outer, mid, inner } = around(x.shape, axis, axis + 1);
+    checkIndex('scatterAdd', addon.scatterAdd(buf(x), x.offset, buf(idx), idx.offset, sizeOf(idx.shape), buf(upd), upd.offset, buf(o), outer, mid, inner), idx, x, axis);
+  }) satisfies Kernel<PrimitiveParams['scatterAdd']>;
+  const fallbacks: Record<(typeof JS_FALLBACK_PRIMITIVES)[number], unknown> = { concat, pad };
   for (const op of JS_FALLBACK_PRIMITIVES) table[op] = fallbacks[op];
 
   const softmaxLike = (log: boolean): Kernel<FusedParams['softmax']> => ([x], o, { axis }) => {
