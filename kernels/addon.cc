@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 #include "common.h"
+#include "philox.h"
+#include "scatter.h"
 
 namespace candor {
 namespace {
@@ -423,29 +425,139 @@ bool conv_args(napi_env env, const Arr& p, ConvArgs* a, const char* FN) {
   const double* d = reinterpret_cast<const double*>(p.data);
   auto at = [&](int i) { return static_cast<int64_t>(d[i]); };
   *a = ConvArgs{at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8), at(9), at(10), at(11), at(12), at(13), at(14)};
+  // Reads of x are bounds-checked per tap (tap_source); these keep every product and loop well-formed.
+  for (int i = 0; i < 15; i++)
+    if (d[i] < (i >= 9 && i < 13 ? 1 : 0) || d[i] > 2147483647.0) {
+      fail(env, std::string(FN) + ": params[" + std::to_string(i) + "] = " + std::to_string(d[i]) + " is out of range");
+      return false;
+    }
   return true;
 }
 
-/** conv2d(x, xOff, f, fOff, out, params) and conv2dBackpropInput(dy, dyOff, f, fOff, dx, params) */
-napi_value conv_entry(napi_env env, napi_callback_info info, bool backprop) {
-  const char* FN = backprop ? "conv2dBackpropInput" : "conv2d";
+enum class ConvMode { forward, backpropInput, backpropFilter };
+
+/** conv2d(x, xOff, f, fOff, out, params), conv2dBackpropInput(dy, dyOff, f, fOff, dx, params) and
+ *  conv2dBackpropFilter(x, xOff, dy, dyOff, df, params) */
+napi_value conv_entry(napi_env env, napi_callback_info info, ConvMode mode) {
+  const char* FN = mode == ConvMode::forward ? "conv2d" : mode == ConvMode::backpropInput ? "conv2dBackpropInput" : "conv2dBackpropFilter";
   Call c(env, info);
   NEED(6);
-  ARR(x, 0, "input"); I64(xOff, 1); ARR(f, 2, "filter"); I64(fOff, 3); ARR(o, 4, "out"); ARR(p, 5, "params");
+  ARR(a0, 0, "first input"); I64(off0, 1); ARR(a1, 2, "second input"); I64(off1, 3); ARR(o, 4, "out"); ARR(p, 5, "params");
   ConvArgs a;
   if (!conv_args(env, p, &a, FN)) return nullptr;
-  CHECK(x.dtype == f.dtype && x.dtype == o.dtype && (x.dtype == F32 || x.dtype == F64), "needs matching float32 or float64 arrays");
-  int64_t inSize = a.n * a.h * a.w * a.cin, outSize = a.n * a.ho * a.wo * a.cout;
-  SPAN(pf, f, fOff, a.kh * a.kw * a.cin * a.cout, "filter");
-  SPAN(px, x, xOff, backprop ? outSize : inSize, backprop ? "dy" : "input");
+  CHECK(a0.dtype == a1.dtype && a0.dtype == o.dtype && (a0.dtype == F32 || a0.dtype == F64), "needs matching float32 or float64 arrays");
+  const int64_t inSize = a.n * a.h * a.w * a.cin, outSize = a.n * a.ho * a.wo * a.cout, filterSize = a.kh * a.kw * a.cin * a.cout;
+  if (mode == ConvMode::backpropFilter) {
+    SPAN(px, a0, off0, inSize, "input");
+    SPAN(pdy, a1, off1, outSize, "dy");
+    SPAN(po, o, 0, filterSize, "out");
+    active->conv2dBackpropFilter(a0.dtype, a, px, pdy, po);
+    return undefined(env);
+  }
+  const bool backprop = mode == ConvMode::backpropInput;
+  SPAN(pf, a1, off1, filterSize, "filter");
+  SPAN(px, a0, off0, backprop ? outSize : inSize, backprop ? "dy" : "input");
   SPAN(po, o, 0, backprop ? inSize : outSize, "out");
-  if (backprop) active->conv2dBackpropInput(x.dtype, a, px, pf, po);
-  else active->conv2d(x.dtype, a, px, pf, po);
+  if (backprop) active->conv2dBackpropInput(a0.dtype, a, px, pf, po);
+  else active->conv2d(a0.dtype, a, px, pf, po);
   return undefined(env);
 }
 
-napi_value Conv2d(napi_env env, napi_callback_info info) { return conv_entry(env, info, false); }
-napi_value Conv2dBackpropInput(napi_env env, napi_callback_info info) { return conv_entry(env, info, true); }
+napi_value Conv2d(napi_env env, napi_callback_info info) { return conv_entry(env, info, ConvMode::forward); }
+napi_value Conv2dBackpropInput(napi_env env, napi_callback_info info) { return conv_entry(env, info, ConvMode::backpropInput); }
+napi_value Conv2dBackpropFilter(napi_env env, napi_callback_info info) { return conv_entry(env, info, ConvMode::backpropFilter); }
+
+// ---- pooling ----
+
+/** p = Float64Array [n, h, w, c, ho, wo, kh, kw, strideH, strideW, padTop, padLeft]. Reads of x are
+ *  bounds-checked per tap (pool_tap); these keep every product and loop well-formed. */
+bool pool_args(napi_env env, const Arr& p, PoolArgs* a, const char* FN) {
+  if (p.dtype != F64 || p.length < 12) {
+    fail(env, std::string(FN) + ": params must be a Float64Array of 12 numbers");
+    return false;
+  }
+  const double* d = reinterpret_cast<const double*>(p.data);
+  for (int i = 0; i < 12; i++)
+    if (d[i] < (i >= 6 && i < 10 ? 1 : 0) || d[i] > 2147483647.0) {
+      fail(env, std::string(FN) + ": params[" + std::to_string(i) + "] = " + std::to_string(d[i]) + " is out of range");
+      return false;
+    }
+  auto at = [&](int i) { return static_cast<int64_t>(d[i]); };
+  *a = PoolArgs{at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8), at(9), at(10), at(11)};
+  return true;
+}
+
+/** pool2d(isMax, x, xOff, out, params) */
+napi_value Pool2d(napi_env env, napi_callback_info info) {
+  const char* FN = "pool2d";
+  Call c(env, info);
+  NEED(5);
+  bool isMax = false;
+  get_bool(env, c.argv[0], &isMax);
+  ARR(x, 1, "x"); I64(xOff, 2); ARR(o, 3, "out"); ARR(p, 4, "params");
+  PoolArgs a;
+  if (!pool_args(env, p, &a, FN)) return nullptr;
+  CHECK(x.dtype == o.dtype && (x.dtype == F32 || x.dtype == F64), "needs matching float32 or float64 arrays");
+  SPAN(px, x, xOff, a.n * a.h * a.w * a.c, "x");
+  SPAN(po, o, 0, a.n * a.ho * a.wo * a.c, "out");
+  active->pool2d(x.dtype, isMax, a, px, po);
+  return undefined(env);
+}
+
+/** pool2dBackprop(isMax, x, xOff, dy, dyOff, dx, params): x is read by max only (avg may pass dy) */
+napi_value Pool2dBackprop(napi_env env, napi_callback_info info) {
+  const char* FN = "pool2dBackprop";
+  Call c(env, info);
+  NEED(7);
+  bool isMax = false;
+  get_bool(env, c.argv[0], &isMax);
+  ARR(x, 1, "x"); I64(xOff, 2); ARR(dy, 3, "dy"); I64(dyOff, 4); ARR(o, 5, "dx"); ARR(p, 6, "params");
+  PoolArgs a;
+  if (!pool_args(env, p, &a, FN)) return nullptr;
+  CHECK(x.dtype == o.dtype && dy.dtype == o.dtype && (o.dtype == F32 || o.dtype == F64), "needs matching float32 or float64 arrays");
+  const int64_t inSize = a.n * a.h * a.w * a.c;
+  SPAN(px, x, xOff, isMax ? inSize : 0, "x");
+  SPAN(pdy, dy, dyOff, a.n * a.ho * a.wo * a.c, "dy");
+  SPAN(po, o, 0, inSize, "dx");
+  active->pool2dBackprop(o.dtype, isMax, a, px, pdy, po);
+  return undefined(env);
+}
+
+// ---- scatter-add ----
+
+/** scatterAdd(x, xOff, idx, idxOff, n, upd, updOff, out, outer, dim, inner): returns -1 or the position
+ *  of the first index out of range */
+napi_value ScatterAdd(napi_env env, napi_callback_info info) {
+  const char* FN = "scatterAdd";
+  Call c(env, info);
+  NEED(11);
+  ARR(x, 0, "x"); I64(xOff, 1); ARR(idx, 2, "indices"); I64(idxOff, 3); I64(n, 4); ARR(u, 5, "updates"); I64(uOff, 6);
+  ARR(o, 7, "out"); I64(outer, 8); I64(dim, 9); I64(inner, 10);
+  CHECK(idx.dtype == I32, "indices must be int32");
+  CHECK(x.dtype == o.dtype && u.dtype == o.dtype, "x, updates and out dtypes differ");
+  CHECK(static_cast<uint64_t>(outer * dim * inner) == o.length, "output length does not fit [outer, dim, inner]");
+  SPAN(px, x, xOff, outer * dim * inner, "x");
+  SPAN(pi, idx, idxOff, n, "indices");
+  SPAN(pu, u, uOff, outer * n * inner, "updates");
+  return make_number(env, static_cast<double>(scatter_add(o.dtype, px, reinterpret_cast<int32_t*>(pi), n, pu, o.data, outer, dim, inner)));
+}
+
+// ---- random streams ----
+
+/** philox(key0, key1, counter, attempt, out): out, an Int32Array over the uint32 words, gets
+ *  out.length / 4 Philox blocks for counters counter, counter + 1, ... (see philox.h) */
+napi_value Philox(napi_env env, napi_callback_info info) {
+  const char* FN = "philox";
+  Call c(env, info);
+  NEED(5);
+  I64(k0, 0); I64(k1, 1); I64(counter, 2); I64(attempt, 3); ARR(o, 4, "out");
+  CHECK(k0 <= 0xffffffffLL && k1 <= 0xffffffffLL && attempt <= 0xffffffffLL, "key words and attempt must be uint32");
+  CHECK(o.dtype == I32 && o.length % 4 == 0, "out must be an Int32Array of 4 words per block");
+  CHECK(counter <= (int64_t(1) << 53), "counter must be a safe integer");
+  philox_blocks(static_cast<uint32_t>(k0), static_cast<uint32_t>(k1), static_cast<uint64_t>(counter), static_cast<uint32_t>(attempt),
+                reinterpret_cast<uint32_t*>(o.data), static_cast<int64_t>(o.length / 4));
+  return undefined(env);
+}
 
 // ------------------------------------------------------------------------- training-step fusions
 
@@ -664,6 +776,13 @@ napi_value Init(napi_env env, napi_value exports) {
       {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"dropout", nullptr, Dropout, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"activations", nullptr, nullptr, nullptr, nullptr, name_list(env, kActivationNames, ACTIVATION_COUNT), napi_default, nullptr},
+      // convolution filter gradient and pooling
+      {"conv2dBackpropFilter", nullptr, Conv2dBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"pool2d", nullptr, Pool2d, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"pool2dBackprop", nullptr, Pool2dBackprop, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"scatterAdd", nullptr, ScatterAdd, nullptr, nullptr, nullptr, napi_default, nullptr},
+      // random streams
+      {"philox", nullptr, Philox, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"version", nullptr, nullptr, nullptr, nullptr, make_number(env, kVersion), napi_default, nullptr},
       {"unaryOps", nullptr, nullptr, nullptr, nullptr, name_list(env, kUnaryNames, UNARY_COUNT), napi_default, nullptr},
       {"binaryOps", nullptr, nullptr, nullptr, nullptr, name_list(env, kBinaryNames, BINARY_COUNT), napi_default, nullptr},

@@ -68,6 +68,12 @@ struct OptimizerStep {
   bool nesterov;
 };
 
+/** Pooling windows over x [N, H, W, C] (NHWC); output [N, Ho, Wo, C]. */
+struct PoolArgs {
+  int64_t n, h, w, c, ho, wo, kh, kw;
+  int64_t strideH, strideW, padTop, padLeft;
+};
+
 // One instruction set's kernels. Pointers are element pointers already advanced by the view offset;
 // counts are elements. dtype selects the element type where the table entry serves several.
 struct IsaTable {
@@ -99,6 +105,13 @@ struct IsaTable {
   /** Layer normalization over the last axis of x [rows, C]; the gradient writes [dx | dgamma]. */
   void (*layerNorm)(DType dtype, const void* x, const void* gamma, const void* beta, void* y, int64_t rows, int64_t C, double eps);
   void (*layerNormGrad)(DType dtype, const void* x, const void* gamma, const void* dy, void* out, int64_t rows, int64_t C, double eps);
+  // ---- convolution filter gradient and pooling (kernels/conv_grad.h, kernels/pooling.h) ----
+  /** df [kh, kw, Cin, Cout] = the filter gradient of conv2d for input x and output gradient dy. */
+  void (*conv2dBackpropFilter)(DType dtype, const ConvArgs& c, const void* x, const void* dy, void* df);
+  /** out = max (isMax) or average (padding not counted) over each window. */
+  void (*pool2d)(DType dtype, bool isMax, const PoolArgs& p, const void* x, void* out);
+  /** dx from dy [N, Ho, Wo, C]: to each window's first max (x is read by max only) or spread evenly. */
+  void (*pool2dBackprop)(DType dtype, bool isMax, const PoolArgs& p, const void* x, const void* dy, void* dx);
 };
 
 namespace avx512 { extern const IsaTable table; }

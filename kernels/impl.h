@@ -10,6 +10,7 @@
 #include "common.h"
 #include "simd.h"
 #include "scalar_math.h"
+#include "philox.h"
 
 namespace candor {
 namespace CANDOR_ISA_NS {
@@ -618,7 +619,24 @@ inline bool tap_source(const ConvArgs& c, int64_t row, int64_t i, int64_t j, int
   return true;
 }
 
+/** Row `row` of the im2col matrix: the kh * kw * cin inputs output pixel `row` reads (0 in the padding). */
+template <class T> void im2col_row(const ConvArgs& c, const T* x, int64_t row, T* dst) {
+  for (int64_t i = 0; i < c.kh; i++)
+    for (int64_t j = 0; j < c.kw; j++, dst += c.cin) {
+      int64_t pixel;
+      if (tap_source(c, row, i, j, &pixel)) {
+        const T* src = x + pixel * c.cin;
+        for (int64_t ch = 0; ch < c.cin; ch++) dst[ch] = src[ch];
+      } else {
+        for (int64_t ch = 0; ch < c.cin; ch++) dst[ch] = 0;
+      }
+    }
+}
+
+#include "conv_direct.h"
+
 template <class T> void conv2d_t(const ConvArgs& c, const T* x, const T* f, T* out) {
+  if (conv_is_shallow(c)) return conv2d_direct_t(c, x, f, out);
   const int64_t K = c.kh * c.kw * c.cin, M = c.n * c.ho * c.wo, N = c.cout;
   const Strided<T> filter{f, N, 1};
   bool pointwise = c.kh == 1 && c.kw == 1 && c.strideH == 1 && c.strideW == 1 && c.padTop == 0 && c.padLeft == 0 && c.ho == c.h && c.wo == c.w;
@@ -628,19 +646,7 @@ template <class T> void conv2d_t(const ConvArgs& c, const T* x, const T* f, T* o
   T* cols = scratch<T, 3>(chunk * K);
   for (int64_t r0 = 0; r0 < M; r0 += chunk) {
     int64_t rows = imin(chunk, M - r0);
-    par(rows, threads_for(double(rows) * K, 2 * kChunk), [&](int64_t r) {
-      T* dst = cols + r * K;
-      for (int64_t i = 0; i < c.kh; i++)
-        for (int64_t j = 0; j < c.kw; j++, dst += c.cin) {
-          int64_t pixel;
-          if (tap_source(c, r0 + r, i, j, &pixel)) {
-            const T* src = x + pixel * c.cin;
-            for (int64_t ch = 0; ch < c.cin; ch++) dst[ch] = src[ch];
-          } else {
-            for (int64_t ch = 0; ch < c.cin; ch++) dst[ch] = 0;
-          }
-        }
-    });
+    par(rows, threads_for(double(rows) * K, 2 * kChunk), [&](int64_t r) { im2col_row(c, x, r0 + r, cols + r * K); });
     gemm_one<T>(Strided<T>{cols, K, 1}, filter, out + r0 * N, rows, N, K, threads_for(2.0 * rows * N * K, 1 << 21));
   }
 }
@@ -685,8 +691,11 @@ void conv2d_backprop_input(DType dtype, const ConvArgs& c, const void* dy, const
   else conv2d_backprop_input_t<double>(c, static_cast<const double*>(dy), static_cast<const double*>(f), static_cast<double*>(dx));
 }
 
-// Fused kernels of the training step (lead's area).
+// Fused kernels of the training step.
 #include "train_step.h"
+// Convolution filter gradient and pooling.
+#include "conv_grad.h"
+#include "pooling.h"
 
 }  // namespace
 
@@ -694,6 +703,8 @@ extern const IsaTable table = {
     CANDOR_ISA_NAME, gemm, unary, binary, reduce, softmax, conv2d, conv2d_backprop_input,
     // Training-step fusions.
     bias_activation, activation_grad, sparse_softmax_ce, optimizer_step, dropout, layer_norm, layer_norm_grad,
+    // Convolution filter gradient and pooling.
+    conv2d_backprop_filter, pool2d, pool2d_backprop,
 };
 
 }  // namespace CANDOR_ISA_NS

@@ -153,21 +153,6 @@ void optimizer_step(DType dtype, const OptimizerStep& s) {
   else optimizer_step_t<double>(s);
 }
 
-/** Philox4x32-10 (Salmon et al. 2011) of counter (c0, c1, c2, c3) and key (k0, k1); the reference is
- *  src/ops/random.ts, which the known-answer tests pin. */
-inline void philox4x32(uint32_t c[4], uint32_t k0, uint32_t k1) {
-  for (int round = 0; round < 10; round++) {
-    const uint64_t p0 = uint64_t(0xd2511f53u) * c[0], p1 = uint64_t(0xcd9e8d57u) * c[2];
-    const uint32_t n0 = uint32_t(p1 >> 32) ^ c[1] ^ k0, n2 = uint32_t(p0 >> 32) ^ c[3] ^ k1;
-    c[1] = uint32_t(p1);
-    c[3] = uint32_t(p0);
-    c[0] = n0;
-    c[2] = n2;
-    k0 += 0x9e3779b9u;
-    k1 += 0xbb67ae85u;
-  }
-}
-
 /** out[i] = x[i] * (keep_i ? scale : 0), keep_i = uniform53(Philox(counter + i, attempt 0; seed)) < keepProb:
  *  the reference's bernoulli draw, bit for bit, so both backends drop the same elements. */
 template <class T> void dropout_t(const T* x, T* out, int64_t n, uint64_t seed, uint64_t counter, double keepProb, double scale) {
@@ -177,7 +162,7 @@ template <class T> void dropout_t(const T* x, T* out, int64_t n, uint64_t seed, 
     for (int64_t i = b; i < e; i++) {
       const uint64_t ci = counter + uint64_t(i);
       uint32_t w[4] = {uint32_t(ci), uint32_t(ci >> 32), 0, 0};
-      philox4x32(w, k0, k1);
+      philox_block(w, k0, k1);
       const double u = (double(w[0] >> 5) * 67108864.0 + double(w[1] >> 6)) * (1.0 / 9007199254740992.0);
       out[i] = x[i] * (u < keepProb ? s : T(0));
     }

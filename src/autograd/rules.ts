@@ -4,7 +4,8 @@
 // shape: the engine reduces broadcast dimensions, casts, and accumulates.
 import type { Tensor } from '../tensor/tensor.js';
 import type { PrimitiveParams } from '../ops/primitives.js';
-import type { FusedParams } from '../ops/fused-params.js';
+import type { Conv2DParams, FusedParams, Pool2DParams } from '../ops/fused-params.js';
+import { runFusedOp } from '../ops/fused.js';
 import type { ViewParams } from '../ops/views.js';
 import * as o from '../ops/index.js';
 import { batchMatmul } from '../ops/linalg.js';
@@ -56,6 +57,12 @@ function prodRule(dy: Tensor, { inputs: [x], output: y, params: { axes } }: Rule
   const others = o.where(isZero, othersAtZero, o.div(unreduce(y, x, axes), safeX));
   return [o.mul(unreduce(dy, x, axes), others)];
 }
+
+type Shape4 = readonly [number, number, number, number];
+const shape4 = (t: Tensor) => t.shape as unknown as Shape4;
+/** The window parameters alone (without the backprop ops' shapes), for the op a rule calls. */
+const convOf = ({ strides, dilations, pads }: Conv2DParams): Conv2DParams => ({ strides, dilations, pads });
+const poolOf = ({ poolSize, strides, pads }: Pool2DParams): Pool2DParams => ({ poolSize, strides, pads });
 
 function invertPermutation(axes: readonly number[]): number[] {
   const inv = new Array<number>(axes.length);
@@ -147,10 +154,6 @@ export const GRAD_RULES: GradTable = {
   // Fused ops.
   softmax: (dy, { output: y, params: { axis } }) => [o.mul(y, o.sub(dy, o.sum(o.mul(dy, y), axis, true)))],
   logSoftmax: (dy, { output: y, params: { axis } }) => [o.sub(dy, o.mul(o.exp(y), o.sum(dy, axis, true)))],
-  conv2d: THROUGH_COMPOSITE,
-  conv2dBackpropInput: THROUGH_COMPOSITE,
-  maxPool2d: THROUGH_COMPOSITE,
-  avgPool2d: THROUGH_COMPOSITE,
   // Training-step fusions: the bias gradient is dz, summed over the broadcast rows by the engine.
   biasActivation: (dy, { output: y, params: { activation } }) => {
     const dz = activation === 'linear' ? dy : o.activationGrad(dy, y, activation);
@@ -169,4 +172,23 @@ export const GRAD_RULES: GradTable = {
     return [dx, dgamma, dy];
   },
   layerNormGrad: THROUGH_COMPOSITE,
+  // Convolution and pooling: conv2d, its input gradient and its filter gradient are bilinear and
+  // adjoint to one another, so each one's gradients are the other two; pooling goes to its backprop op.
+  conv2d: (dy, { inputs: [x, f], params, needsGrad: [needX, needF] }) => [
+    needX ? runFusedOp('conv2dBackpropInput', [dy, f], { ...convOf(params), inputShape: shape4(x) }) : null,
+    needF ? runFusedOp('conv2dBackpropFilter', [x, dy], { ...convOf(params), filterShape: shape4(f) }) : null,
+  ],
+  conv2dBackpropInput: (g, { inputs: [dy, f], params, needsGrad: [needDy, needF] }) => [
+    needDy ? runFusedOp('conv2d', [g, f], convOf(params)) : null,
+    needF ? runFusedOp('conv2dBackpropFilter', [g, dy], { ...convOf(params), filterShape: shape4(f) }) : null,
+  ],
+  conv2dBackpropFilter: (g, { inputs: [x, dy], params, needsGrad: [needX, needDy] }) => [
+    needX ? runFusedOp('conv2dBackpropInput', [dy, g], { ...convOf(params), inputShape: shape4(x) }) : null,
+    needDy ? runFusedOp('conv2d', [x, g], convOf(params)) : null,
+  ],
+  maxPool2d: (dy, { inputs: [x], params }) => [runFusedOp('maxPool2dBackprop', [x, dy], poolOf(params))],
+  avgPool2d: (dy, { inputs: [x], params }) => [runFusedOp('avgPool2dBackprop', [dy], { ...poolOf(params), inputShape: shape4(x) })],
+  maxPool2dBackprop: THROUGH_COMPOSITE,
+  // Linear in dy, and its adjoint is the average pool itself.
+  avgPool2dBackprop: (g, { params }) => [runFusedOp('avgPool2d', [g], poolOf(params))],
 };

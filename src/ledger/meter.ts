@@ -48,8 +48,8 @@ for (const op of [...COMPARE_OPS, ...LOGICAL_OPS, 'logicalNot']) FAMILY.set(op, 
 for (const op of [...REDUCE_OPS, ...ARG_REDUCE_OPS]) FAMILY.set(op, 'reduce');
 for (const op of ['gather', 'scatterAdd', 'concat', 'pad', 'copy']) FAMILY.set(op, 'data movement');
 FAMILY.set('matmul', 'matmul');
-for (const op of ['conv2d', 'conv2dBackpropInput']) FAMILY.set(op, 'convolution');
-for (const op of ['maxPool2d', 'avgPool2d']) FAMILY.set(op, 'pooling');
+for (const op of ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter']) FAMILY.set(op, 'convolution');
+for (const op of ['maxPool2d', 'avgPool2d', 'maxPool2dBackprop', 'avgPool2dBackprop']) FAMILY.set(op, 'pooling');
 for (const op of ['softmax', 'logSoftmax']) FAMILY.set(op, 'softmax');
 
 /** The op family used to group time and FLOPs ('matmul', 'elementwise', 'reduce', 'convolution', ...). */

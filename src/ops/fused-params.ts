@@ -73,6 +73,13 @@ export interface FusedParams {
   layerNorm: { readonly epsilon: number };
   /** (x, gamma, dy) -> [dx (x.size) | dgamma (C)] flattened: layerNorm's gradient (dbeta is sum(dy)). */
   layerNormGrad: { readonly epsilon: number };
+  // ---- gradients of convolution and pooling ----
+  /** x [N, H, W, Cin], dy [N, Ho, Wo, Cout] -> df [kh, kw, Cin, Cout]: the filter gradient of conv2d. */
+  conv2dBackpropFilter: Conv2DParams & { readonly filterShape: readonly [number, number, number, number] };
+  /** x [N, H, W, C], dy [N, Ho, Wo, C] -> dx: each dy goes to the first max of its window (NaN counts as the max). */
+  maxPool2dBackprop: Pool2DParams;
+  /** dy [N, Ho, Wo, C] -> dx [N, H, W, C]: each dy spread evenly over the inputs its window covers. */
+  avgPool2dBackprop: Pool2DParams & { readonly inputShape: readonly [number, number, number, number] };
 }
 
 export type FusedName = keyof FusedParams;

@@ -1,20 +1,23 @@
 // Fused ops: each has a composite default built from primitives; a backend may supply one kernel
 // instead (Backend.fused), which must match the composite. Softmax and log-softmax have their own
-// gradient rules; the convolution and pooling ops are differentiated through their composite.
+// gradient rules; convolution and pooling have hand rules (in autograd/rules.ts) built on their own
+// fused backprop ops, whose composites differentiate the forward composites by hand.
 import { Tensor } from '../tensor/tensor.js';
 import { DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { isFloat } from '../tensor/dtype.js';
 import { sizeOf } from '../tensor/shape.js';
-import { noGrad } from '../autograd/tape.js';
+import { noGrad, record } from '../autograd/tape.js';
+import { GRAD_RULES, THROUGH_COMPOSITE } from '../autograd/rules.js';
 import { tryFused } from './dispatch.js';
 import type { ShapeDType } from './primitives.js';
 import type { Conv2DParams, FusedName, FusedParams, Padding2D, Pool2DParams } from './fused-params.js';
-import { div, exp, sub } from './elementwise.js';
-import { logsumexp, max, sum } from './reduce.js';
-import { concat, pad } from './indexing.js';
-import { flip, permute, reshape, slice, unsqueeze } from './views.js';
+import { div, equal, exp, sub, where } from './elementwise.js';
+import { argmax, logsumexp, max, sum } from './reduce.js';
+import { pad } from './indexing.js';
+import { expand, flip, permute, reshape, slice, unsqueeze } from './views.js';
 import { matmul } from './linalg.js';
-import { ones } from './creation.js';
+import { arange, ones } from './creation.js';
+import { unwindows, windowOutputSize, windows } from './windows.js';
 import { TRAIN_FUSED } from './train-fused.js';
 
 export interface FusedSpec<F extends FusedName> {
@@ -23,38 +26,9 @@ export interface FusedSpec<F extends FusedName> {
   composite(inputs: readonly Tensor[], params: FusedParams[F]): Tensor;
 }
 
-/** Output length of a windowed op along one spatial axis. */
-export function windowOutputSize(op: string, size: number, kernel: number, stride: number, dilation: number, pads: readonly [number, number]): number {
-  const extent = (kernel - 1) * dilation + 1;
-  const out = Math.floor((size + pads[0] + pads[1] - extent) / stride) + 1;
-  if (out < 1) throw new ShapeError(`${op}: window of extent ${extent} does not fit input length ${size} with padding [${pads.join(', ')}]`);
-  return out;
-}
-
 function require4d(op: string, x: ShapeDType, what: string): void {
   if (x.shape.length !== 4) throw new ShapeError(`${op}: ${what} must be 4-D, got ${fmtShape(x.shape)}`);
   if (!isFloat(x.dtype)) throw new DTypeError(`${op}: ${what} must be float32 or float64, got ${x.dtype}`);
-}
-
-/**
- * The sliding windows of x [N, H, W, C] as [N, Ho, Wo, kh * kw, C]: one strided slice per kernel tap,
- * stacked. This im2col is the composite core of convolution and pooling.
- */
-export function windows(
-  x: Tensor, kernel: readonly [number, number], strides: readonly [number, number],
-  dilations: readonly [number, number], pads: Padding2D, padValue: number,
-): Tensor {
-  const [n, h, w, c] = x.shape;
-  const ho = windowOutputSize('windows', h, kernel[0], strides[0], dilations[0], pads[0]);
-  const wo = windowOutputSize('windows', w, kernel[1], strides[1], dilations[1], pads[1]);
-  const xp = pad(x, [[0, 0], pads[0], pads[1], [0, 0]], padValue);
-  const taps: Tensor[] = [];
-  for (let i = 0; i < kernel[0]; i++) {
-    for (let j = 0; j < kernel[1]; j++) {
-      taps.push(unsqueeze(slice(xp, [0, i * dilations[0], j * dilations[1], 0], [n, ho, wo, c], [1, strides[0], strides[1], 1]), 3));
-    }
-  }
-  return concat(taps, 3);
 }
 
 function conv2dShape(op: string, x: ShapeDType, f: ShapeDType, p: Conv2DParams): ShapeDType {
@@ -112,6 +86,42 @@ function poolShape(op: string, x: ShapeDType, p: Pool2DParams): ShapeDType {
 
 const NO_DILATION: readonly [number, number] = [1, 1];
 
+/** How many inputs (not padding) each pooling window covers, [1, Ho, Wo, 1]. */
+function windowCounts(inputShape: readonly number[], dtype: Tensor['dtype'], p: Pool2DParams): Tensor {
+  return noGrad(() => sum(windows(ones([1, inputShape[1], inputShape[2], 1], dtype), p.poolSize, p.strides, NO_DILATION, p.pads, 0), 3));
+}
+
+/** df = windows(x)^T dy, as [kh, kw, Cin, Cout]. */
+function backpropFilterComposite([x, dy]: readonly Tensor[], p: FusedParams['conv2dBackpropFilter']): Tensor {
+  const [kh, kw, cin, cout] = p.filterShape;
+  const win = windows(x, [kh, kw], p.strides, p.dilations, p.pads, 0);
+  const [n, ho, wo] = win.shape;
+  const cols = reshape(win, [n * ho * wo, kh * kw * cin]);
+  return reshape(matmul(permute(cols, [1, 0]), reshape(dy, [n * ho * wo, cout])), p.filterShape);
+}
+
+/** Each dy to the first max of its window (argmax's rule: first of ties, NaN counts as the max). */
+function maxPoolBackpropComposite([x, dy]: readonly Tensor[], p: Pool2DParams): Tensor {
+  const win = windows(x, p.poolSize, p.strides, NO_DILATION, p.pads, -Infinity);
+  const taps = win.shape[3];
+  const first = equal(unsqueeze(argmax(win, 3), 3), reshape(arange(0, taps, 1, 'int32'), [1, 1, 1, taps, 1]));
+  const routed = where(first, unsqueeze(dy, 3), 0);
+  return unwindows(routed, x.shape, p.poolSize, p.strides, NO_DILATION, p.pads);
+}
+
+function avgPoolBackpropComposite([dy]: readonly Tensor[], p: FusedParams['avgPool2dBackprop']): Tensor {
+  const share = unsqueeze(div(dy, windowCounts(p.inputShape, dy.dtype, p)), 3);
+  const [n, ho, wo, , c] = share.shape;
+  return unwindows(expand(share, [n, ho, wo, p.poolSize[0] * p.poolSize[1], c]), p.inputShape, p.poolSize, p.strides, NO_DILATION, p.pads);
+}
+
+function requireSameShape(op: string, what: string, got: ShapeDType, expected: ShapeDType): void {
+  if (got.shape.length !== expected.shape.length || expected.shape.some((d, i) => d !== got.shape[i])) {
+    throw new ShapeError(`${op}: ${what} ${fmtShape(got.shape)} does not match the expected ${fmtShape(expected.shape)}`);
+  }
+  if (got.dtype !== expected.dtype) throw new DTypeError(`${op}: ${what} is ${got.dtype}, expected ${expected.dtype}`);
+}
+
 export const FUSED: { readonly [F in FusedName]: FusedSpec<F> } = {
   softmax: {
     infer: ([x]) => x,
@@ -150,17 +160,51 @@ export const FUSED: { readonly [F in FusedName]: FusedSpec<F> } = {
     composite: ([x], p) => {
       // Padding is not counted: each output averages only the inputs its window covers (as Keras).
       const total = sum(windows(x, p.poolSize, p.strides, NO_DILATION, p.pads, 0), 3);
-      const counts = noGrad(() => sum(windows(ones([1, x.shape[1], x.shape[2], 1], x.dtype), p.poolSize, p.strides, NO_DILATION, p.pads, 0), 3));
-      return div(total, counts);
+      return div(total, windowCounts(x.shape, x.dtype, p));
     },
+  },
+  // ---- gradients of convolution and pooling ----
+  conv2dBackpropFilter: {
+    infer: ([x, dy], p) => {
+      const y = conv2dShape('conv2dBackpropFilter', x, { shape: p.filterShape, dtype: x.dtype }, p);
+      requireSameShape('conv2dBackpropFilter', 'dy', dy, y);
+      return { shape: p.filterShape, dtype: x.dtype };
+    },
+    flops: ([, dy], out) => 2 * sizeOf(dy.shape) * out.shape[0] * out.shape[1] * out.shape[2],
+    composite: backpropFilterComposite,
+  },
+  maxPool2dBackprop: {
+    infer: ([x, dy], p) => {
+      requireSameShape('maxPool2dBackprop', 'dy', dy, poolShape('maxPool2dBackprop', x, p));
+      return x;
+    },
+    flops: ([, dy], _out, p) => sizeOf(dy.shape) * p.poolSize[0] * p.poolSize[1],
+    composite: maxPoolBackpropComposite,
+  },
+  avgPool2dBackprop: {
+    infer: ([dy], p) => {
+      requireSameShape('avgPool2dBackprop', 'dy', dy, poolShape('avgPool2dBackprop', { shape: p.inputShape, dtype: dy.dtype }, p));
+      return { shape: p.inputShape, dtype: dy.dtype };
+    },
+    flops: ([dy], _out, p) => sizeOf(dy.shape) * p.poolSize[0] * p.poolSize[1],
+    composite: avgPoolBackpropComposite,
   },
   ...TRAIN_FUSED,
 };
 
-/** Runs a fused op: the backend's kernel when it has one, else the composite default. */
+/**
+ * Runs a fused op: the backend's kernel when it has one, else the composite default. An op with a hand
+ * gradient rule is recorded as itself either way (its composite's primitives are not), so every backend
+ * differentiates it by that rule.
+ */
 export function runFusedOp<F extends FusedName>(op: F, inputs: readonly Tensor[], params: FusedParams[F]): Tensor {
   const spec = FUSED[op] as FusedSpec<F>;
   for (const t of inputs) t.assertLive(op);
-  const out = spec.infer(inputs, params);
-  return tryFused(op, inputs, params, out, spec.flops(inputs, out, params)) ?? spec.composite(inputs, params);
+  const info = spec.infer(inputs, params);
+  const fused = tryFused(op, inputs, params, info, spec.flops(inputs, info, params));
+  if (fused) return fused;
+  if (GRAD_RULES[op] === THROUGH_COMPOSITE) return spec.composite(inputs, params);
+  const out = noGrad(() => spec.composite(inputs, params));
+  record(op, inputs, out, params);
+  return out;
 }

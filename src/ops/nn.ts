@@ -3,7 +3,8 @@
 import { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { normalizeAxis } from '../tensor/shape.js';
-import { runFusedOp, windowOutputSize } from './fused.js';
+import { runFusedOp } from './fused.js';
+import { windowOutputSize } from './windows.js';
 import type { Padding2D } from './fused-params.js';
 import { squeeze, unsqueeze } from './views.js';
 

@@ -1,6 +1,6 @@
 // Seeded random tensors from a counter-based generator (Philox4x32-10, Salmon et al. 2011). Streams are
 // computed on the host, so they are identical whatever the backend; element i of a draw depends only
-// on (seed, counter + i), which a native backend can reproduce exactly.
+// on (seed, counter + i), so the native addon computes the blocks in bulk (setPhiloxBlocks) word for word.
 import { Tensor, fromTypedArray } from '../tensor/tensor.js';
 import { ArgumentError, DTypeError } from '../errors.js';
 import { allocArray, type DType } from '../tensor/dtype.js';
@@ -18,12 +18,16 @@ function mulhi(a: number, b: number): number {
 
 /** One Philox4x32-10 block: four uint32 words from a 128-bit counter and a 64-bit key. */
 export function philox4x32(counter: readonly [number, number, number, number], key: readonly [number, number], out = new Uint32Array(4)): Uint32Array {
-  let [c0, c1, c2, c3] = counter;
-  let [k0, k1] = key;
+  return philoxBlock(counter[0], counter[1], counter[2], counter[3], key[0], key[1], out);
+}
+
+/** philox4x32 on plain words (no tuples: this is the inner loop of every random draw). */
+function philoxBlock(c0: number, c1: number, c2: number, c3: number, k0: number, k1: number, out: Uint32Array): Uint32Array {
   for (let round = 0; round < 10; round++) {
     const hi0 = mulhi(M0, c0), lo0 = Math.imul(M0, c0) >>> 0;
     const hi1 = mulhi(M1, c2), lo1 = Math.imul(M1, c2) >>> 0;
-    [c0, c1, c2, c3] = [(hi1 ^ c1 ^ k0) >>> 0, lo1, (hi0 ^ c3 ^ k1) >>> 0, lo0];
+    const n0 = (hi1 ^ c1 ^ k0) >>> 0, n2 = (hi0 ^ c3 ^ k1) >>> 0;
+    c0 = n0; c1 = lo1; c2 = n2; c3 = lo0;
     k0 = (k0 + W0) >>> 0;
     k1 = (k1 + W1) >>> 0;
   }
@@ -34,6 +38,32 @@ export function philox4x32(counter: readonly [number, number, number, number], k
 const TWO_POW_32 = 4294967296;
 const INV_2_53 = 1 / 9007199254740992;
 
+/** Fills `out` (4 words per element) with the blocks of counters counter, counter + 1, ... (split
+ *  [low 32 bits, high 32 bits, attempt, 0]) under the key [key0, key1]. */
+export type PhiloxBlocks = (key0: number, key1: number, counter: number, attempt: number, out: Uint32Array) => void;
+
+const jsPhiloxBlocks: PhiloxBlocks = (key0, key1, counter, attempt, out) => {
+  const w = new Uint32Array(4);
+  for (let i = 0; i < out.length / 4; i++) {
+    const c = counter + i;
+    philoxBlock(c % TWO_POW_32 >>> 0, Math.floor(c / TWO_POW_32) >>> 0, attempt, 0, key0, key1, w);
+    out.set(w, 4 * i);
+  }
+};
+
+let philoxBlocks: PhiloxBlocks = jsPhiloxBlocks;
+
+/** Lets a backend compute the blocks of every draw in bulk (the native one does; it must give the same
+ *  words, which its tests check). No argument restores the JavaScript loop. Returns the previous one. */
+export function setPhiloxBlocks(fn?: PhiloxBlocks): PhiloxBlocks {
+  const previous = philoxBlocks;
+  philoxBlocks = fn ?? jsPhiloxBlocks;
+  return previous;
+}
+
+/** Elements whose blocks a draw computes at once. */
+const BULK = 1 << 14;
+
 /**
  * A seeded stream. Each draw of n elements consumes counters [counter, counter + n) and advances the
  * counter, so a generator gives the same sequence of tensors every run.
@@ -42,6 +72,9 @@ export class Generator {
   private counter: number;
   private readonly key: [number, number];
   private readonly words = new Uint32Array(4);
+  /** During a draw: the attempt-0 blocks of elements [bulkFrom, bulkFrom + BULK), 4 words each. */
+  private bulk: Uint32Array | undefined;
+  private bulkFrom = 0;
 
   /** A stream keyed by `seed`, starting at counter `position` (0: its beginning). */
   constructor(readonly seed: number, position = 0) {
@@ -68,13 +101,29 @@ export class Generator {
 
   /** The four words of element i of the current draw, attempt a (for rejection sampling). */
   private block(i: number, attempt = 0): Uint32Array {
+    const bulk = this.bulk, at = 4 * (i - this.bulkFrom);
+    if (attempt === 0 && bulk && at >= 0 && at < bulk.length) {
+      const w = this.words;
+      w[0] = bulk[at]; w[1] = bulk[at + 1]; w[2] = bulk[at + 2]; w[3] = bulk[at + 3];
+      return w;
+    }
     const c = this.counter + i;
-    return philox4x32([c % TWO_POW_32 >>> 0, Math.floor(c / TWO_POW_32) >>> 0, attempt, 0], this.key, this.words);
+    return philoxBlock(c % TWO_POW_32 >>> 0, Math.floor(c / TWO_POW_32) >>> 0, attempt, 0, this.key[0], this.key[1], this.words);
   }
 
   private draw(n: number, fill: (i: number) => number, dtype: DType): Float32Array | Float64Array | Int32Array | Uint8Array {
     const out = allocArray(dtype, n);
-    for (let i = 0; i < n; i++) out[i] = fill(i);
+    this.bulk = new Uint32Array(4 * Math.min(n, BULK));
+    try {
+      for (let from = 0; from < n; from += BULK) {
+        const to = Math.min(n, from + BULK);
+        this.bulkFrom = from;
+        philoxBlocks(this.key[0], this.key[1], this.counter + from, 0, to - from === BULK ? this.bulk : this.bulk.subarray(0, 4 * (to - from)));
+        for (let i = from; i < to; i++) out[i] = fill(i);
+      }
+    } finally {
+      this.bulk = undefined;
+    }
     this.counter += n;
     return out;
   }

@@ -14,8 +14,44 @@ import { PRIMITIVE_NAMES } from '../../src/ops/primitives.js';
 import { FUSED } from '../../src/ops/fused.js';
 import type { FusedName } from '../../src/ops/fused-params.js';
 import { nativeIsas, setNativeIsa } from '../../src/backends/native/index.js';
-import { F32, SIZES, assertParity, assertThreadInvariant, both, checkBoth, mm, offsetView, onBackend, skip, values } from './parity.js';
+import { F32, SIZES, assertParity, assertThreadInvariant, bitsOf, both, checkBoth, mm, offsetView, onBackend, skip, values } from './parity.js';
+import { loadAddon } from '../../src/backends/native/addon.js';
+import { setPhiloxBlocks } from '../../src/ops/random.js';
 import { JS_FALLBACK_PRIMITIVES, NATIVE_FUSED, primitiveSupport } from '../../src/backends/native/support.js';
+
+/** The filter gradient of conv2d (vjp with respect to f: conv2dBackpropFilter) for a seeded dy. */
+function filterGradient(x: Tensor, f: Tensor, opts: c.Conv2DOptions): Tensor {
+  const shape = c.conv2d(x, f, opts).shape;
+  const dy = c.tensor(values(shape.reduce((a, b) => a * b, 1), 3), shape, x.dtype);
+  return c.vjp((ff: Tensor) => c.conv2d(x, ff, opts), f, dy).grads as Tensor;
+}
+
+type PoolCase = { kind: 'max' | 'avg'; x: number[]; poolSize: number | [number, number]; strides?: number | [number, number]; padding: 'same' | 'valid' };
+const poolCases: PoolCase[] = (['max', 'avg'] as const).flatMap((kind) => [
+  { kind, x: [2, 7, 9, 3], poolSize: 2, padding: 'valid' as const },
+  { kind, x: [1, 9, 7, 33], poolSize: 3, strides: 2, padding: 'same' as const },
+  { kind, x: [3, 8, 11, 5], poolSize: [2, 3] as [number, number], strides: [1, 2] as [number, number], padding: 'same' as const },
+  { kind, x: [2, 5, 5, 1], poolSize: 3, strides: 1, padding: 'same' as const },
+  { kind, x: [1, 13, 12, 7], poolSize: [3, 2] as [number, number], strides: [2, 1] as [number, number], padding: 'valid' as const },
+]);
+
+/** Random values; small integers (ties everywhere); and some NaN and infinities among them. */
+function poolInputs(shape: readonly number[]): [string, Float64Array][] {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const special = values(n, 12);
+  for (let i = 0; i < n; i += 5) special[i] = SPECIALS[(i / 5) % SPECIALS.length];
+  return [['random', values(n, 10)], ['ties', values(n, 11).map(Math.round)], ['specials', special]];
+}
+
+function pool(k: PoolCase, x: Tensor): Tensor {
+  return (k.kind === 'max' ? c.maxPool2d : c.avgPool2d)(x, k.poolSize, { strides: k.strides, padding: k.padding });
+}
+
+function poolGradient(k: PoolCase, x: Tensor): Tensor {
+  const shape = pool(k, x).shape;
+  const dy = c.tensor(values(shape.reduce((a, b) => a * b, 1), 13), shape, x.dtype);
+  return c.vjp((t: Tensor) => pool(k, t), x, dy).grads as Tensor;
+}
 
 describe('native backend: registration and reporting', { skip }, () => {
   test('registered above js; reports its name, instruction set and threads', () => {
@@ -78,6 +114,12 @@ describe('native backend: registration and reporting', { skip }, () => {
     const native = findBackend('native');
     const arg = (buffer: TypedArray, shape: number[]) => ({ buffer, dtype: 'float32' as const, shape, strides: [], offset: 0 });
     assert.throws(() => native.kernels.matmul!([arg(new Float32Array(3), [1, 2, 2]), arg(new Float32Array(4), [1, 2, 2])], arg(new Float32Array(4), [1, 2, 2]), { transA: false, transB: false }), /matmul: a needs elements \[0, 4\) but has 3/);
+    // Convolution filter gradient and pooling: short arrays and nonsense window parameters.
+    const conv = { strides: [1, 1] as const, dilations: [1, 1] as const, pads: [[0, 0], [0, 0]] as const };
+    const pool = { poolSize: [2, 2] as const, strides: [2, 2] as const, pads: [[0, 0], [0, 0]] as const };
+    assert.throws(() => native.fused.conv2dBackpropFilter!([arg(new Float32Array(15), [1, 4, 4, 1]), arg(new Float32Array(4), [1, 2, 2, 1])], arg(new Float32Array(9), [3, 3, 1, 1]), { ...conv, filterShape: [3, 3, 1, 1] }), /conv2dBackpropFilter: input needs elements \[0, 16\) but has 15/);
+    assert.throws(() => native.fused.maxPool2d!([arg(new Float32Array(16), [1, 4, 4, 1])], arg(new Float32Array(3), [1, 2, 2, 1]), pool), /pool2d: out needs elements \[0, 4\) but has 3/);
+    assert.throws(() => native.fused.maxPool2dBackprop!([arg(new Float32Array(16), [1, 4, 4, 1]), arg(new Float32Array(4), [1, 2, 2, 1])], arg(new Float32Array(16), [1, 4, 4, 1]), { ...pool, strides: [0, 2] }), /pool2dBackprop: params\[8\] = 0\.0+ is out of range/);
   });
 });
 
@@ -142,7 +184,7 @@ describe('native elementwise ops match the reference', { skip }, () => {
     checkBoth(() => c.div(c.tensor([7, -7, 7, 0, -2147483648], [5], 'int32'), c.tensor([2, 2, 0, 0, -1], [5], 'int32')), 0, 'int32 floor division');
   });
 
-  test('logical ops, where, cast between every dtype pair, gather, copies of strided views', () => {
+  test('logical ops, where, cast between every dtype pair, gather, scatterAdd, copies of strided views', () => {
     const bools = (n: number, seed: number) => Array.from(values(n, seed), (v) => v > 0);
     for (const n of SIZES) {
       checkBoth(() => c.logicalAnd(c.tensor(bools(n, 1)), c.tensor(bools(n, 2))), 0, 'logicalAnd');
@@ -165,6 +207,16 @@ describe('native elementwise ops match the reference', { skip }, () => {
       checkBoth(() => c.gather(offsetView(values(5 * 5 * 5, 12), [5, 5, 5], dtype), idx(), axis), 0, `gather ${dtype} axis ${axis}`);
     }
     assert.throws(() => onBackend('native', () => c.gather(c.ones([3, 4]), [0, 3], 0)), (e: unknown) => e instanceof c.ArgumentError && /gather: index 3 is out of range for axis 0 of size 3/.test(e.message));
+    // scatterAdd: repeated and negative indices, every dtype and axis, views at an offset.
+    for (const dtype of ['float32', 'float64', 'int32', 'bool'] as const) for (let axis = 0; axis < 3; axis++) {
+      const shape = [5, 6, 7], updShape = [...shape];
+      updShape[axis] = 9;
+      const idx = () => offsetView([0, 4, -1, 2, 2, -5, 1, 4, 4], [9], 'int32');
+      const lo = dtype === 'int32' ? -50 : -2, hi = dtype === 'int32' ? 50 : 2;
+      checkBoth(() => c.scatterAdd(offsetView(values(5 * 6 * 7, 14, lo, hi), shape, dtype), idx(), offsetView(values(updShape.reduce((a, b) => a * b, 1), 15, lo, hi), updShape, dtype), axis), dtype === 'float32' ? F32 : 0, `scatterAdd ${dtype} axis ${axis}`);
+    }
+    checkBoth(() => c.scatterAdd(c.zeros([33, 17]), c.tensor(Int32Array.from(values(1001, 16, 0, 33), Math.floor), [1001]), c.tensor(values(1001 * 17, 17), [1001, 17]), 0), F32, 'scatterAdd embedding-like');
+    assert.throws(() => onBackend('native', () => c.scatterAdd(c.zeros([3, 4]), [0, -4], c.ones([2, 4]), 0)), (e: unknown) => e instanceof c.ArgumentError && /scatterAdd: index -4 is out of range for axis 0 of size 3/.test(e.message));
     checkBoth(() => c.contiguous(c.expand(c.reshape(offsetView(values(33, 11), [33], 'float64'), [1, 33, 1]), [4, 33, 3])), 0, 'expand');
   });
 });
@@ -220,6 +272,9 @@ describe('native fused kernels match the reference', { skip }, () => {
     { x: [2, 9, 9, 4], f: [3, 3, 4, 3], strides: 1, dilations: 2, padding: 'same' },
     { x: [2, 5, 6, 33], f: [1, 1, 33, 7], strides: 1, dilations: 1, padding: 'valid' },
     { x: [1, 13, 11, 6], f: [2, 3, 6, 9], strides: 3, dilations: 1, padding: 'valid' },
+    // One input channel (the direct forward loops) and enough output pixels for several filter-gradient chunks.
+    { x: [3, 28, 27, 1], f: [3, 3, 1, 33], strides: 1, dilations: 1, padding: 'valid' },
+    { x: [2, 11, 10, 2], f: [3, 3, 2, 7], strides: 2, dilations: 2, padding: 'same' },
   ];
   for (const k of convCases) {
     test(`conv2d forward and input gradient: x ${JSON.stringify(k.x)} f ${JSON.stringify(k.f)} stride ${k.strides} dilation ${k.dilations} ${k.padding}`, () => {
@@ -235,13 +290,49 @@ describe('native fused kernels match the reference', { skip }, () => {
           const dy = c.tensor(values(y.length, 3), c.conv2d(x, f, k).shape, dtype);
           return c.vjp((xx: Tensor) => c.conv2d(xx, f, k), x, dy).grads as Tensor;
         }, tol, `conv2d input gradient ${dtype}`, true);
+        checkBoth(() => filterGradient(offsetView(values(nx, 1), k.x, dtype), offsetView(values(nf, 2), k.f, dtype), k), tol, `conv2d filter gradient ${dtype}`, true);
+      }
+    });
+  }
+
+  // ---- pooling and its gradients ----
+  for (const k of poolCases) {
+    test(`${k.kind}Pool2d forward and gradient: x ${JSON.stringify(k.x)} pool ${JSON.stringify(k.poolSize)} strides ${JSON.stringify(k.strides)} ${k.padding}`, () => {
+      for (const dtype of ['float32', 'float64'] as const) {
+        for (const [name, data] of poolInputs(k.x)) {
+          const what = `${k.kind}Pool2d ${name} ${dtype}`;
+          checkBoth(() => pool(k, offsetView(data, k.x, dtype)), dtype === 'float32' ? F32 : 1e-12, what);
+          checkBoth(() => poolGradient(k, offsetView(data, k.x, dtype)), dtype === 'float32' ? F32 : 1e-12, `${what} gradient`);
+        }
       }
     });
   }
 });
 
+describe('native Philox blocks match the reference', { skip }, () => {
+  test('word for word, across the 2^32 counter boundary and for rejection attempts; draws are unchanged', () => {
+    const addon = loadAddon().addon!;
+    for (const [key, counter, attempt] of [[[0, 0], 0, 0], [[0xffffffff, 0xffffffff], 2 ** 32 - 3, 0], [[0x243f6a88, 0x85a308d3], 2 ** 40 + 7, 3]] as const) {
+      const words = new Uint32Array(4 * 9);
+      addon.philox(key[0], key[1], counter, attempt, new Int32Array(words.buffer));
+      for (let i = 0; i < 9; i++) {
+        const c0 = (counter + i) % 2 ** 32, c1 = Math.floor((counter + i) / 2 ** 32);
+        assert.deepEqual([...words.subarray(4 * i, 4 * i + 4)], [...c.philox4x32([c0, c1, attempt, 0], key)], `block ${i} of counter ${counter}`);
+      }
+    }
+    const draw = () => [c.randomUniform([40000], { seed: 9 }), c.randomNormal([3001], { seed: 9, dtype: 'float64' }), c.bernoulli([777], 0.3, { seed: 9 })].map((t) => t.dataSync());
+    const native = draw();
+    const bulk = setPhiloxBlocks();
+    try {
+      draw().forEach((js, i) => assert.ok(bitsOf(js).equals(bitsOf(native[i])), `draw ${i}`));
+    } finally {
+      setPhiloxBlocks(bulk);
+    }
+  });
+});
+
 describe('every instruction set gives the reference results', { skip }, () => {
-  test('matmul, elementwise, reductions, softmax and conv2d on each ISA the CPU has', () => {
+  test('matmul, elementwise, reductions, softmax, conv2d and pooling on each ISA the CPU has', () => {
     try {
       for (const isa of nativeIsas()) {
         setNativeIsa(isa);
@@ -258,6 +349,12 @@ describe('every instruction set gives the reference results', { skip }, () => {
         checkBoth(() => c.softmax(offsetView(values(33 * 37, 4, -20, 20), [33, 37], 'float32')), F32, `${isa} softmax`);
         checkBoth(() => c.sum(offsetView(values(33 * 37, 5), [33, 37], 'float32'), 1), F32, `${isa} sum`);
         checkBoth(() => c.conv2d(offsetView(values(2 * 9 * 9 * 3, 6), [2, 9, 9, 3], 'float32'), offsetView(values(3 * 3 * 3 * 5, 7), [3, 3, 3, 5], 'float32'), { padding: 'same' }), F32, `${isa} conv2d`, true);
+        checkBoth(() => filterGradient(offsetView(values(2 * 9 * 9 * 3, 6), [2, 9, 9, 3], 'float32'), offsetView(values(3 * 3 * 3 * 5, 7), [3, 3, 3, 5], 'float32'), { padding: 'same' }), F32, `${isa} conv2d filter gradient`, true);
+        for (const k of [poolCases[1], poolCases[7]]) {
+          const x = () => offsetView(poolInputs(k.x)[1][1], k.x, 'float32');
+          checkBoth(() => pool(k, x()), F32, `${isa} ${k.kind}Pool2d`);
+          checkBoth(() => poolGradient(k, x()), F32, `${isa} ${k.kind}Pool2d gradient`);
+        }
       }
     } finally {
       setNativeIsa('');
@@ -291,16 +388,25 @@ describe('every instruction set gives the reference results', { skip }, () => {
 });
 
 describe('results are bit-identical whatever the thread count', { skip }, () => {
-  test('matmul, conv2d, elementwise, reductions and softmax with 1, 2 and 3 threads', () => {
+  test('matmul, conv2d and its filter gradient, pooling, scatterAdd, elementwise, reductions and softmax with 1, 2 and 3 threads', () => {
     const run = () => onBackend('native', () => c.tidy(() => [
       c.matmul(c.tensor(values(257 * 300, 1), [257, 300], 'float32'), c.tensor(values(300 * 129, 2), [300, 129], 'float32')),
       c.matmul(c.tensor(values(32 * 784, 3), [32, 784], 'float32'), c.tensor(values(784 * 128, 4), [784, 128], 'float32')),
       c.matmul(c.tensor(values(8 * 33 * 65, 5), [8, 33, 65], 'float64'), c.tensor(values(8 * 65 * 17, 6), [8, 65, 17], 'float64')),
       c.conv2d(c.tensor(values(4 * 28 * 28 * 3, 7), [4, 28, 28, 3], 'float32'), c.tensor(values(3 * 3 * 3 * 16, 8), [3, 3, 3, 16], 'float32'), { padding: 'same' }),
+      c.conv2d(c.tensor(values(4 * 28 * 28 * 8, 16), [4, 28, 28, 8], 'float32'), c.tensor(values(3 * 3 * 8 * 16, 17), [3, 3, 8, 16], 'float32'), { padding: 'same' }),
       c.tanh(c.tensor(values(300001, 9), [300001], 'float32')),
       c.sum(c.tensor(values(513 * 1025, 10), [513, 1025], 'float32'), 1),
       c.sum(c.tensor(values(513 * 1025, 11), [513, 1025], 'float32'), 0),
       c.softmax(c.tensor(values(999 * 257, 12), [999, 257], 'float32')),
+      filterGradient(c.tensor(values(8 * 28 * 28 * 3, 13), [8, 28, 28, 3], 'float32'), c.tensor(values(3 * 3 * 3 * 16, 14), [3, 3, 3, 16], 'float32'), { padding: 'same' }),
+      filterGradient(c.tensor(values(8 * 28 * 28 * 1, 18), [8, 28, 28, 1], 'float32'), c.tensor(values(3 * 3 * 1 * 16, 19), [3, 3, 1, 16], 'float32'), { padding: 'same' }),
+      c.scatterAdd(c.tensor(values(64 * 50 * 33, 20), [64, 50, 33], 'float32'), c.tensor(Int32Array.from(values(77, 21, 0, 50), Math.floor), [77]), c.tensor(values(64 * 77 * 33, 22), [64, 77, 33], 'float32'), 1),
+      ...(['max', 'avg'] as const).flatMap((kind) => {
+        const k: PoolCase = { kind, x: [8, 28, 28, 16], poolSize: 3, strides: 2, padding: 'same' };
+        const x = c.tensor(values(8 * 28 * 28 * 16, 15), k.x, 'float32');
+        return [pool(k, x), poolGradient(k, x)];
+      }),
     ].map((t) => t.dataSync())));
     assertThreadInvariant(run);
   });

@@ -6,6 +6,8 @@ import {
   getBackend, memory, onKernel, permute, setBackend, slice, tensor, tidy, vjp,
 } from '../../src/index.js';
 import { assertClose, rand } from '../helpers.js';
+import { runFusedOp } from '../../src/ops/fused.js';
+import { resolvePadding } from '../../src/ops/nn.js';
 
 type Pad = 'same' | 'valid';
 type Pair = [number, number];
@@ -336,6 +338,106 @@ describe('gradients (float64, finite differences)', () => {
   });
   test('avgPool2d, pool [3, 2] strides [2, 1], valid', () => {
     assertGradients((x) => avgPool2d(x, [3, 2], { strides: [2, 1] }), [rand([1, 7, 5, 3], 84)]);
+  });
+});
+
+describe('gradient ops of convolution and pooling', () => {
+  /** df[a, c, i, o] = sum over output pixels of x[tap (a, c) of the pixel, i] * dy[pixel, o], taps inside the input only. */
+  function refFilterGrad(x: ArrayLike<number>, [n, h, w, cin]: number[], dy: ArrayLike<number>, [kh, kw, , cout]: number[], s: Pair, d: Pair, padding: Pad) {
+    const gy = axisGeometry(h, kh, s[0], d[0], padding), gx = axisGeometry(w, kw, s[1], d[1], padding);
+    const df = new Float64Array(kh * kw * cin * cout);
+    for (let b = 0; b < n; b++) for (let oy = 0; oy < gy.out; oy++) for (let ox = 0; ox < gx.out; ox++) for (let a = 0; a < kh; a++) for (let c = 0; c < kw; c++) {
+      const iy = oy * s[0] + a * d[0] - gy.before, ix = ox * s[1] + c * d[1] - gx.before;
+      if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+      for (let i = 0; i < cin; i++) for (let o = 0; o < cout; o++) {
+        df[((a * kw + c) * cin + i) * cout + o] += x[((b * h + iy) * w + ix) * cin + i] * dy[((b * gy.out + oy) * gx.out + ox) * cout + o];
+      }
+    }
+    return { data: df, shape: [kh, kw, cin, cout] };
+  }
+
+  /** dx of pooling: each dy to the first in-bounds tap holding the window's max (max), or split over the in-bounds taps (avg). */
+  function refPoolGrad(kind: 'max' | 'avg', x: ArrayLike<number>, [n, h, w, c]: number[], dy: ArrayLike<number>, k: Pair, s: Pair, padding: Pad) {
+    const gy = axisGeometry(h, k[0], s[0], 1, padding), gx = axisGeometry(w, k[1], s[1], 1, padding);
+    const dx = new Float64Array(n * h * w * c);
+    for (let b = 0; b < n; b++) for (let oy = 0; oy < gy.out; oy++) for (let ox = 0; ox < gx.out; ox++) for (let ch = 0; ch < c; ch++) {
+      const inside: number[] = [];
+      for (let a = 0; a < k[0]; a++) for (let e = 0; e < k[1]; e++) {
+        const iy = oy * s[0] + a - gy.before, ix = ox * s[1] + e - gx.before;
+        if (iy >= 0 && iy < h && ix >= 0 && ix < w) inside.push(((b * h + iy) * w + ix) * c + ch);
+      }
+      const g = dy[((b * gy.out + oy) * gx.out + ox) * c + ch];
+      if (kind === 'avg') { for (const at of inside) dx[at] += g / inside.length; continue; }
+      let first = inside[0];
+      for (const at of inside) if (x[at] > x[first]) first = at;
+      dx[first] += g;
+    }
+    return { data: dx, shape: [n, h, w, c] };
+  }
+
+  const xs = [2, 7, 6, 3], fs = [3, 2, 3, 4];
+  const x = rand(xs, 121), f = rand(fs, 122);
+  for (const strides of STRIDES) for (const dilations of DILATIONS) for (const padding of PADDINGS) {
+    const what = `conv2d filter gradient matches the loop: strides ${JSON.stringify(strides)} dilations ${JSON.stringify(dilations)} ${padding}`;
+    test(what, () => {
+      const opts = { strides, dilations, padding };
+      const y = conv2d(x, f, opts);
+      const dy = rand([...y.shape], 123);
+      const { grads } = vjp((ff: Tensor) => conv2d(x, ff, opts), f, dy);
+      expectMatches(grads as Tensor, refFilterGrad(x.dataSync(), xs, dy.dataSync(), fs, pairOf(strides), pairOf(dilations), padding), what);
+    });
+  }
+
+  const poolCases: { poolSize: Pair; strides: Pair; padding: Pad }[] = [
+    { poolSize: [2, 2], strides: [2, 2], padding: 'valid' }, { poolSize: [3, 3], strides: [2, 2], padding: 'same' },
+    { poolSize: [2, 3], strides: [1, 2], padding: 'same' }, { poolSize: [3, 2], strides: [2, 1], padding: 'valid' },
+  ];
+  // Small integers: many windows hold their max more than once, so the tie rule decides.
+  const tied = tensor(Float64Array.from(rand(xs, 124).dataSync(), (v) => Math.round(v)), xs, 'float64');
+  for (const kind of ['max', 'avg'] as const) for (const { poolSize, strides, padding } of poolCases) {
+    const what = `${kind}Pool2d gradient matches the loop (ties go to the first tap): pool ${poolSize} strides ${strides} ${padding}`;
+    test(what, () => {
+      const op = kind === 'max' ? maxPool2d : avgPool2d;
+      const y = op(tied, poolSize, { strides, padding });
+      const dy = rand([...y.shape], 125);
+      const { grads } = vjp((t: Tensor) => op(t, poolSize, { strides, padding }), tied, dy);
+      expectMatches(grads as Tensor, refPoolGrad(kind, tied.dataSync(), xs, dy.dataSync(), poolSize, strides, padding), what);
+    });
+  }
+
+  test('maxPool2d gradient: a NaN is the max of its window and takes the gradient', () => {
+    const data = Float64Array.from({ length: 16 }, (_, i) => i);
+    data[5] = NaN;
+    const { grads } = vjp((t: Tensor) => maxPool2d(t, 2), tensor(data, [1, 4, 4, 1], 'float64'), tensor([1, 2, 3, 4], [1, 2, 2, 1], 'float64'));
+    const expected = new Float64Array(16);
+    expected[5] = 1; expected[7] = 2; expected[13] = 3; expected[15] = 4;
+    assertClose(grads as Tensor, expected, TIGHT);
+  });
+
+  // The backprop ops' own gradients (hand rules for the convolution ones, the composite for max pooling).
+  const conv = { strides: [2, 1] as const, dilations: [1, 2] as const, pads: resolvePadding('t', 'same', [5, 6], [2, 3], [2, 1], [1, 2]) };
+  test('conv2dBackpropFilter w.r.t. x and dy (float64, finite differences)', () => {
+    const p = { ...conv, filterShape: [2, 3, 2, 3] as const };
+    assertGradients((xx, dy) => runFusedOp('conv2dBackpropFilter', [xx, dy], p), [rand([2, 5, 6, 2], 126), rand([2, 3, 6, 3], 127)]);
+  });
+  test('conv2dBackpropInput w.r.t. dy and filter (float64, finite differences)', () => {
+    const p = { ...conv, inputShape: [2, 5, 6, 2] as const };
+    assertGradients((dy, ff) => runFusedOp('conv2dBackpropInput', [dy, ff], p), [rand([2, 3, 6, 3], 128), rand([2, 3, 2, 3], 129)]);
+  });
+  const pool = { poolSize: [3, 2] as const, strides: [2, 1] as const, pads: resolvePadding('t', 'same', [5, 6], [3, 2], [2, 1], [1, 1]) };
+  test('avgPool2dBackprop w.r.t. dy (float64, finite differences)', () => {
+    assertGradients((dy) => runFusedOp('avgPool2dBackprop', [dy], { ...pool, inputShape: [2, 5, 6, 3] }), [rand([2, 3, 6, 3], 130)]);
+  });
+  test('maxPool2dBackprop w.r.t. x and dy (float64, finite differences; random values: no ties)', () => {
+    assertGradients((xx, dy) => runFusedOp('maxPool2dBackprop', [xx, dy], pool), [rand([2, 5, 6, 3], 131), rand([2, 3, 6, 3], 132)]);
+  });
+
+  test('mismatched dy: ShapeError naming the op and both shapes', () => {
+    const p = { ...conv, filterShape: [2, 3, 2, 3] as const };
+    assert.throws(() => runFusedOp('conv2dBackpropFilter', [rand([2, 5, 6, 2], 133), rand([2, 3, 5, 3], 134)], p),
+      (e: unknown) => e instanceof ShapeError && /conv2dBackpropFilter/.test(e.message) && /\[2, 3, 5, 3\]/.test(e.message) && /\[2, 3, 6, 3\]/.test(e.message));
+    assert.throws(() => runFusedOp('maxPool2dBackprop', [rand([2, 5, 6, 3], 135), rand([2, 3, 6, 2], 136)], pool),
+      (e: unknown) => e instanceof ShapeError && /maxPool2dBackprop/.test(e.message) && /\[2, 3, 6, 2\]/.test(e.message));
   });
 });
 

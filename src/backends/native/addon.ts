@@ -60,6 +60,19 @@ export interface NativeAddon {
   dropout(x: Arr, xOff: number, out: Arr, seed: number, counter: number, keepProb: number, scale: number): void;
   /** Forward (third = beta, out [rows, C]) or gradient (third = dy, out [dx | dgamma]). */
   layerNorm(grad: boolean, x: Arr, xOff: number, gamma: Arr, gammaOff: number, third: Arr, thirdOff: number, out: Arr, rows: number, cols: number, epsilon: number): void;
+  // ---- convolution filter gradient and pooling ----
+  /** df [kh, kw, cin, cout]; params as conv2d's. */
+  conv2dBackpropFilter(x: Arr, xOff: number, dy: Arr, dyOff: number, df: Arr, params: Float64Array): void;
+  /** params: [n, h, w, c, ho, wo, kh, kw, strideH, strideW, padTop, padLeft]. */
+  pool2d(isMax: boolean, x: Arr, xOff: number, out: Arr, params: Float64Array): void;
+  /** x is read by max only (avg may pass dy). */
+  pool2dBackprop(isMax: boolean, x: Arr, xOff: number, dy: Arr, dyOff: number, dx: Arr, params: Float64Array): void;
+  // ---- scatter-add ----
+  /** out = x with upd[p, i, q] added at [p, idx[i], q] of [outer, dim, inner]; returns -1, or the position of the first index out of range (nothing written). */
+  scatterAdd(x: Arr, xOff: number, idx: Arr, idxOff: number, n: number, upd: Arr, updOff: number, out: Arr, outer: number, dim: number, inner: number): number;
+  // ---- random streams ----
+  /** out (the uint32 words, viewed as int32) gets out.length / 4 Philox4x32-10 blocks from `counter` on (see src/ops/random.ts). */
+  philox(key0: number, key1: number, counter: number, attempt: number, out: Int32Array): void;
 }
 
 export type AddonLoad = { readonly addon: NativeAddon; readonly path: string } | { readonly addon?: undefined; readonly reason: string };

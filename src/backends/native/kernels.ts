@@ -7,7 +7,7 @@ import { contiguousStrides, sizeOf } from '../../tensor/shape.js';
 import { ArgumentError, BackendError, fmtShape } from '../../errors.js';
 import { ARG_REDUCE_OPS, BINARY_OPS, COMPARE_OPS, LOGICAL_OPS, REDUCE_OPS, UNARY_FLOAT_OPS, type PrimitiveParams } from '../../ops/primitives.js';
 import type { FusedParams } from '../../ops/fused-params.js';
-import { concat, pad, scatterAdd } from '../js/indexing.js';
+import { concat, pad } from '../js/indexing.js';
 import type { NativeAddon } from './addon.js';
 import type { BufferPool } from './buffers.js';
 import { JS_FALLBACK_PRIMITIVES, NATIVE_FUSED } from './support.js';
@@ -98,15 +98,21 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
       addon.argReduce(op === 'argmin', buf(x), x.offset, buf(o), outer, mid, inner);
     }) satisfies Kernel<PrimitiveParams['argmax']>;
   }
+  /** The reference's error for the index at position `bad` (>= 0) of idx. */
+  const checkIndex = (op: string, bad: number, idx: KernelArg, x: KernelArg, axis: number) => {
+    if (bad < 0) return;
+    const value = buf(idx)[idx.offset + bad];
+    throw new ArgumentError(`${op}: index ${value} is out of range for axis ${axis} of size ${x.shape[axis]} (x ${fmtShape(x.shape)})`);
+  };
   table.gather = (([x, idx], o, { axis }) => {
     const { outer, mid, inner } = around(x.shape, axis, axis + 1);
-    const bad = addon.gather(buf(x), x.offset, buf(idx), idx.offset, buf(o), outer, mid, inner);
-    if (bad >= 0) {
-      const value = buf(idx)[idx.offset + bad];
-      throw new ArgumentError(`gather: index ${value} is out of range for axis ${axis} of size ${mid} (x ${fmtShape(x.shape)})`);
-    }
+    checkIndex('gather', addon.gather(buf(x), x.offset, buf(idx), idx.offset, buf(o), outer, mid, inner), idx, x, axis);
   }) satisfies Kernel<PrimitiveParams['gather']>;
-  const fallbacks: Record<(typeof JS_FALLBACK_PRIMITIVES)[number], unknown> = { scatterAdd, concat, pad };
+  table.scatterAdd = (([x, idx, upd], o, { axis }) => {
+    const { outer, mid, inner } = around(x.shape, axis, axis + 1);
+    checkIndex('scatterAdd', addon.scatterAdd(buf(x), x.offset, buf(idx), idx.offset, sizeOf(idx.shape), buf(upd), upd.offset, buf(o), outer, mid, inner), idx, x, axis);
+  }) satisfies Kernel<PrimitiveParams['scatterAdd']>;
+  const fallbacks: Record<(typeof JS_FALLBACK_PRIMITIVES)[number], unknown> = { concat, pad };
   for (const op of JS_FALLBACK_PRIMITIVES) table[op] = fallbacks[op];
 
   const softmaxLike = (log: boolean): Kernel<FusedParams['softmax']> => ([x], o, { axis }) => {
@@ -119,11 +125,23 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
     convParams.set([x[0], x[1], x[2], x[3], f[3], f[0], f[1], y[1], y[2], p.strides[0], p.strides[1], p.dilations[0], p.dilations[1], p.pads[0][0], p.pads[1][0]]);
     return convParams;
   };
+  const poolParams = new Float64Array(12);
+  /** x [n, h, w, c], y [n, ho, wo, c]. */
+  const setPool = (x: readonly number[], y: readonly number[], p: FusedParams['maxPool2d']) => {
+    poolParams.set([x[0], x[1], x[2], x[3], y[1], y[2], p.poolSize[0], p.poolSize[1], p.strides[0], p.strides[1], p.pads[0][0], p.pads[1][0]]);
+    return poolParams;
+  };
   const fused: Record<string, unknown> = {
     softmax: softmaxLike(false),
     logSoftmax: softmaxLike(true),
     conv2d: (([x, f], o, p) => addon.conv2d(buf(x), x.offset, buf(f), f.offset, buf(o), setConv(x.shape, f.shape, o.shape, p))) satisfies Kernel<FusedParams['conv2d']>,
     conv2dBackpropInput: (([dy, f], o, p) => addon.conv2dBackpropInput(buf(dy), dy.offset, buf(f), f.offset, buf(o), setConv(o.shape, f.shape, dy.shape, p))) satisfies Kernel<FusedParams['conv2dBackpropInput']>,
+    // convolution filter gradient and pooling
+    conv2dBackpropFilter: (([x, dy], o, p) => addon.conv2dBackpropFilter(buf(x), x.offset, buf(dy), dy.offset, buf(o), setConv(x.shape, o.shape, dy.shape, p))) satisfies Kernel<FusedParams['conv2dBackpropFilter']>,
+    maxPool2d: (([x], o, p) => addon.pool2d(true, buf(x), x.offset, buf(o), setPool(x.shape, o.shape, p))) satisfies Kernel<FusedParams['maxPool2d']>,
+    avgPool2d: (([x], o, p) => addon.pool2d(false, buf(x), x.offset, buf(o), setPool(x.shape, o.shape, p))) satisfies Kernel<FusedParams['avgPool2d']>,
+    maxPool2dBackprop: (([x, dy], o, p) => addon.pool2dBackprop(true, buf(x), x.offset, buf(dy), dy.offset, buf(o), setPool(o.shape, dy.shape, p))) satisfies Kernel<FusedParams['maxPool2dBackprop']>,
+    avgPool2dBackprop: (([dy], o, p) => addon.pool2dBackprop(false, buf(dy), dy.offset, buf(dy), dy.offset, buf(o), setPool(o.shape, dy.shape, p))) satisfies Kernel<FusedParams['avgPool2dBackprop']>,
   };
   Object.assign(fused, trainStepKernels(addon));
   for (const name of Object.keys(fused)) if (!NATIVE_FUSED.includes(name as never)) throw new BackendError(`native: fused kernel ${name} is missing from support.ts`);

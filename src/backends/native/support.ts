@@ -7,15 +7,17 @@ import type { FusedName } from '../../ops/fused-params.js';
 
 export type NativeSupport = 'native' | 'js-fallback';
 
-/** Primitives still running the JS reference kernels: concat and pad copy with typed-array set(), which
- *  is native already; scatterAdd (the gradient of gather) is a JS loop, to port next. */
-export const JS_FALLBACK_PRIMITIVES = ['scatterAdd', 'concat', 'pad'] as const satisfies readonly PrimitiveName[];
+/** Primitives still running the JS reference kernels: concat and pad copy with typed-array set() and
+ *  fill(), which are native already. */
+export const JS_FALLBACK_PRIMITIVES = ['concat', 'pad'] as const satisfies readonly PrimitiveName[];
 
 /** Fused ops with a native kernel; the others run their composite default. */
 export const NATIVE_FUSED: readonly FusedName[] = [
   'softmax', 'logSoftmax', 'conv2d', 'conv2dBackpropInput',
   // Training-step fusions.
   'biasActivation', 'activationGrad', 'sparseSoftmaxCrossEntropy', 'sparseSoftmaxCrossEntropyGrad', 'adamStep', 'sgdStep', 'dropout', 'layerNorm', 'layerNormGrad',
+  // convolution filter gradient and pooling
+  'conv2dBackpropFilter', 'maxPool2d', 'avgPool2d', 'maxPool2dBackprop', 'avgPool2dBackprop',
 ];
 
 export function primitiveSupport(op: PrimitiveName): NativeSupport {
