@@ -644,9 +644,13 @@ void conv2d_backprop_input(DType dtype, const ConvArgs& c, const void* dy, const
   else conv2d_backprop_input_t<double>(c, static_cast<const double*>(dy), static_cast<const double*>(f), static_cast<double*>(dx));
 }
 
+// Sequence models: LSTM / GRU cells and attention.
+#include "seq.h"
+
 }  // namespace
 
-extern const IsaTable table = {CANDOR_ISA_NAME, gemm, unary, binary, reduce, softmax, conv2d, conv2d_backprop_input};
+extern const IsaTable table = {CANDOR_ISA_NAME, gemm, unary, binary, reduce, softmax, conv2d, conv2d_backprop_input,
+                               /* sequence models */ lstm_cell, gru_cell, attention};
 
 }  // namespace CANDOR_ISA_NS
 }  // namespace candor

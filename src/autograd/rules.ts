@@ -9,6 +9,7 @@ import type { ViewParams } from '../ops/views.js';
 import * as o from '../ops/index.js';
 import { batchMatmul } from '../ops/linalg.js';
 import { keptShape } from '../ops/reduce.js';
+import { attentionBackward, gruCellBackward, lstmCellBackward, lstmStates } from '../ops/sequence.js';
 
 export type OpParams = PrimitiveParams & ViewParams & FusedParams;
 export type OpName = keyof OpParams;
@@ -150,4 +151,18 @@ export const GRAD_RULES: GradTable = {
   conv2dBackpropInput: THROUGH_COMPOSITE,
   maxPool2d: THROUGH_COMPOSITE,
   avgPool2d: THROUGH_COMPOSITE,
+  // Sequence models: each backward is a fused op of its own (one kernel per step where the backend has
+  // it); their own gradients (second order) go through their composites.
+  lstmCell: (dy, { inputs: [xw, hu, c] }) => {
+    const [dz, dc] = lstmCellBackward(xw, hu, c, ...lstmStates(dy));
+    return [dz, dz, dc];
+  },
+  lstmCellGrad: THROUGH_COMPOSITE,
+  gruCell: (dy, { inputs: [xw, hu, h, bias] }) => {
+    const [dxw, dhu, dh] = gruCellBackward(xw, hu, h, dy, bias ?? null);
+    return bias ? [dxw, dhu, dh, dhu] : [dxw, dhu, dh];
+  },
+  gruCellGrad: THROUGH_COMPOSITE,
+  attention: (dy, { inputs: [q, k, v, mask], params }) => [...attentionBackward(q, k, v, dy, mask ?? null, params), null],
+  attentionGrad: THROUGH_COMPOSITE,
 };

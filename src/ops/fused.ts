@@ -15,6 +15,7 @@ import { concat, pad } from './indexing.js';
 import { flip, permute, reshape, slice, unsqueeze } from './views.js';
 import { matmul } from './linalg.js';
 import { ones } from './creation.js';
+import { sequenceFusedSpecs } from './fused-seq.js';
 
 export interface FusedSpec<F extends FusedName> {
   infer(inputs: readonly ShapeDType[], params: FusedParams[F]): ShapeDType;
@@ -153,6 +154,8 @@ export const FUSED: { readonly [F in FusedName]: FusedSpec<F> } = {
       return div(total, counts);
     },
   },
+  // Sequence models (recurrent cells, attention).
+  ...sequenceFusedSpecs(),
 };
 
 /** Runs a fused op: the backend's kernel when it has one, else the composite default. */

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** The addon's version this code speaks; kernels/addon.cc kVersion must match. */
-export const ADDON_VERSION = 2;
+export const ADDON_VERSION = 3;
 
 type Arr = Float32Array | Float64Array | Int32Array | Uint8Array;
 
@@ -47,6 +47,14 @@ export interface NativeAddon {
   /** params: [n, h, w, cin, cout, kh, kw, ho, wo, strideH, strideW, dilH, dilW, padTop, padLeft]. */
   conv2d(x: Arr, xOff: number, f: Arr, fOff: number, out: Arr, params: Float64Array): void;
   conv2dBackpropInput(dy: Arr, dyOff: number, f: Arr, fOff: number, dx: Arr, params: Float64Array): void;
+  // ---- sequence models ----
+  /**
+   * An LSTM (lstm) or GRU step from xw, hu and the state (c or h). LSTM: extra is dc and dy dh, with grad
+   * (out: the flat [dz, dc]); GRU: dy with grad (out: the flat [dxw, dhu, dh]), extra the recurrent bias or null.
+   */
+  cell(lstm: boolean, grad: boolean, xw: Arr, xwOff: number, hu: Arr, huOff: number, state: Arr, stateOff: number, dy: Arr | null, dyOff: number, extra: Arr | null, extraOff: number, out: Arr, b: number, u: number): void;
+  /** params: [b, t, s, h, dk, dv, maskBatch, maskRows, offset, scale, causal]; with dy, out is the flat [dq, dk, dv]. */
+  attention(q: Arr, qOff: number, k: Arr, kOff: number, v: Arr, vOff: number, dy: Arr | null, dyOff: number, mask: Arr | null, maskOff: number, out: Arr, params: Float64Array): void;
 }
 
 export type AddonLoad = { readonly addon: NativeAddon; readonly path: string } | { readonly addon?: undefined; readonly reason: string };

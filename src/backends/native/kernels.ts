@@ -118,11 +118,36 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
     convParams.set([x[0], x[1], x[2], x[3], f[3], f[0], f[1], y[1], y[2], p.strides[0], p.strides[1], p.dilations[0], p.dilations[1], p.pads[0][0], p.pads[1][0]]);
     return convParams;
   };
+  // Sequence models: the cells' states [B, U] fix b and u; attention's mask is [1 or B, 1 or T, S].
+  const cell = (lstm: boolean, grad: boolean): Kernel<Record<string, never>> => (inputs, o) => {
+    const [xw, hu, st] = inputs;
+    // LSTM: [xw, hu, c, dh?, dc?]; GRU: [xw, hu, h, dy?, bias?].
+    const dy = grad ? inputs[3] : undefined, extra = inputs[grad ? 4 : 3];
+    const [dc, bias] = lstm ? [extra, undefined] : [undefined, extra];
+    const [b, u] = st.shape;
+    const opt = (a: KernelArg | undefined) => [a ? buf(a) : null, a?.offset ?? 0] as const;
+    addon.cell(lstm, grad, buf(xw), xw.offset, buf(hu), hu.offset, buf(st), st.offset, ...opt(dy), ...opt(lstm ? dc : bias), buf(o), b, u);
+  };
+  const attnParams = new Float64Array(11);
+  const attention = (grad: boolean): Kernel<FusedParams['attention']> => (inputs, o, p) => {
+    const [q, k, v] = inputs;
+    const dy = grad ? inputs[3] : undefined, mask = inputs[grad ? 4 : 3];
+    const [b, t, h, dk] = q.shape, [, s, , dv] = v.shape;
+    attnParams.set([b, t, s, h, dk, dv, mask?.shape[0] ?? 1, mask?.shape[1] ?? 1, p.offset, p.scale, p.causal ? 1 : 0]);
+    addon.attention(buf(q), q.offset, buf(k), k.offset, buf(v), v.offset, dy ? buf(dy) : null, dy?.offset ?? 0, mask ? buf(mask) : null, mask?.offset ?? 0, buf(o), attnParams);
+  };
   const fused: Record<string, unknown> = {
     softmax: softmaxLike(false),
     logSoftmax: softmaxLike(true),
     conv2d: (([x, f], o, p) => addon.conv2d(buf(x), x.offset, buf(f), f.offset, buf(o), setConv(x.shape, f.shape, o.shape, p))) satisfies Kernel<FusedParams['conv2d']>,
     conv2dBackpropInput: (([dy, f], o, p) => addon.conv2dBackpropInput(buf(dy), dy.offset, buf(f), f.offset, buf(o), setConv(o.shape, f.shape, dy.shape, p))) satisfies Kernel<FusedParams['conv2dBackpropInput']>,
+    // sequence models
+    lstmCell: cell(true, false),
+    lstmCellGrad: cell(true, true),
+    gruCell: cell(false, false),
+    gruCellGrad: cell(false, true),
+    attention: attention(false),
+    attentionGrad: attention(true),
   };
   for (const name of Object.keys(fused)) if (!NATIVE_FUSED.includes(name as never)) throw new BackendError(`native: fused kernel ${name} is missing from support.ts`);
   return { kernels: table as KernelTable, fused: fused as FusedKernelTable };

@@ -12,7 +12,11 @@ export type NativeSupport = 'native' | 'js-fallback';
 export const JS_FALLBACK_PRIMITIVES = ['scatterAdd', 'concat', 'pad'] as const satisfies readonly PrimitiveName[];
 
 /** Fused ops with a native kernel; the others run their composite default. */
-export const NATIVE_FUSED: readonly FusedName[] = ['softmax', 'logSoftmax', 'conv2d', 'conv2dBackpropInput'];
+export const NATIVE_FUSED: readonly FusedName[] = [
+  'softmax', 'logSoftmax', 'conv2d', 'conv2dBackpropInput',
+  // sequence models
+  'lstmCell', 'lstmCellGrad', 'gruCell', 'gruCellGrad', 'attention', 'attentionGrad',
+];
 
 export function primitiveSupport(op: PrimitiveName): NativeSupport {
   return (JS_FALLBACK_PRIMITIVES as readonly PrimitiveName[]).includes(op) ? 'js-fallback' : 'native';
