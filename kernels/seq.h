@@ -1,12 +1,13 @@
 // Sequence-model kernels (included by impl.h, so compiled once per instruction set): the LSTM and GRU
 // cell steps and their backward passes (one pass over the gates per batch row), and scaled dot-product
-// attention with Keras' masked softmax, forward and backward, one query row at a time.
+// attention with Keras' masked softmax, forward and backward, in blocks of query rows of one head.
 //
-// Attention never holds more than one row of S scores per thread (the composite materialises
-// [B, H, T, S] several times over); the backward recomputes each row's probabilities from q and k,
-// as flash attention does. Determinism: a batch row (cells) or a query row (attention forward) or a
-// whole (batch, head) pair (attention backward, whose dk and dv sum over query rows) is one task, with
-// a fixed order of operations, so results do not depend on the thread count.
+// Attention holds at most kRowBlock x S scores per thread (the composite materialises [B, H, T, S]
+// several times over); the products are the GEMM's (single-threaded per task), the softmax is
+// softmax_row's; the backward recomputes each block's probabilities from q and k, as flash attention
+// does. Determinism: a batch row (cells), a (batch, head, row block) (attention forward) or a whole
+// (batch, head) pair (attention backward, whose dk and dv sum over row blocks in order) is one task,
+// with a fixed order of operations, so results do not depend on the thread count.
 // Included inside impl.h's per-ISA anonymous namespace, after the helpers it uses.
 #pragma once
 
@@ -134,99 +135,85 @@ template <class T> void gru_cell_grad_t(int64_t b, int64_t u, const T* xw, const
 
 // ----------------------------------------------------------------------------------------- attention
 
-/** sum_d a[d] b[d]: float in W lanes combined in a fixed order, double in order (as the reference). */
-inline float dot(const float* a, const float* b, int64_t n) {
-  using V = Vec<float>;
-  int64_t i = 0;
-  float s = 0;
-  if (n >= V::W) {
-    V::R acc = V::zero();
-    for (; i + V::W <= n; i += V::W) acc = V::fma(V::load(a + i), V::load(b + i), acc);
-    s = V::sum(acc);
-  }
-  for (; i < n; i++) s += a[i] * b[i];
-  return s;
-}
-inline double dot(const double* a, const double* b, int64_t n) {
-  double s = 0;
-  for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
-  return s;
-}
+/** Query rows per block: the scores held at once are kRowBlock x S per thread. */
+constexpr int64_t kRowBlock = 128;
 
-/** y[d] += a x[d]. */
-template <class T> inline void axpy(T a, const T* x, T* y, int64_t n) {
-  for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+/** One (batch, head) pair's view of q, k, v (rows H * d apart) and its block of query rows. */
+template <class T> struct Head {
+  const AttnArgs& a;
+  int64_t bi, hd;
+  const T* q(int64_t i) const { return qBase + ((bi * a.t + i) * a.h + hd) * a.dk; }
+  Strided<T> k() const { return {kBase + bi * a.s * a.h * a.dk + hd * a.dk, a.h * a.dk, 1}; }
+  Strided<T> v() const { return {vBase + bi * a.s * a.h * a.dv + hd * a.dv, a.h * a.dv, 1}; }
+  const T *qBase, *kBase, *vBase;
+};
+
+/** Keys a row block needs: all S, or with causality those up to offset + its last row. */
+inline int64_t keys_for(const AttnArgs& a, int64_t i0, int64_t rows) {
+  return a.causal ? imin(a.s, a.offset + i0 + rows) : a.s;
 }
 
 /**
- * The probabilities p [s] of query row i of (batch bi, head hd), from the scaled query qs [dk]. Masked
- * keys get exactly 0 (as the composite's exp underflow and mask product give). Returns false when the
- * whole row is masked (the composite's probabilities are then all zero).
+ * The probabilities p [rows, n] of query rows i0 .. i0 + rows (row stride n) of one head, and the scaled
+ * queries qs [rows, dk]: scores = qs k^T by the GEMM, masked keys set to -inf, then each row's softmax
+ * (masked keys get exactly 0, as the composite's exp underflow and mask product give; a row with no
+ * key allowed is all zeros, as the composite's is).
  */
-template <class T> bool attention_row(const AttnArgs& a, const T* k, const uint8_t* mask, int64_t bi, int64_t hd, int64_t i, const T* qs, T* p) {
-  const int64_t ks = a.h * a.dk;
-  const T* kb = k + bi * a.s * ks + hd * a.dk;
-  const uint8_t* m = mask ? mask + bi * a.maskB + i * a.maskT : nullptr;
-  const int64_t last = a.causal ? imin(a.s, a.offset + i + 1) : a.s;
-  T mx = -INFINITY;
-  bool any = false;
-  for (int64_t j = 0; j < a.s; j++) {
-    if (j >= last || (m && !m[j])) {
-      p[j] = -INFINITY;
+template <class T> void probabilities(const Head<T>& hd, const uint8_t* mask, int64_t i0, int64_t rows, int64_t n, T* qs, T* p) {
+  const AttnArgs& a = hd.a;
+  const T scale = T(a.scale);
+  for (int64_t r = 0; r < rows; r++) {
+    const T* src = hd.q(i0 + r);
+    for (int64_t d = 0; d < a.dk; d++) qs[r * a.dk + d] = src[d] * scale;
+  }
+  // scores = qs [rows, dk] x k^T [dk, n] (k's row j is key j).
+  Strided<T> kt = hd.k();
+  gemm_one<T>(Strided<T>{qs, a.dk, 1}, Strided<T>{kt.p, 1, kt.rs}, p, rows, n, a.dk, 1);
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t i = i0 + r;
+    T* row = p + r * n;
+    const uint8_t* m = mask ? mask + hd.bi * a.maskB + i * a.maskT : nullptr;
+    const int64_t last = a.causal ? imin(n, a.offset + i + 1) : n;
+    bool any = false;
+    for (int64_t j = 0; j < n; j++) {
+      if (j >= last || (m && !m[j])) row[j] = -INFINITY;
+      else any = true;
+    }
+    if (!any) {
+      for (int64_t j = 0; j < n; j++) row[j] = 0;
       continue;
     }
-    p[j] = dot(qs, kb + j * ks, a.dk);
-    // NaN wins, so a NaN logit poisons the row as it does the reference's softmax.
-    if (!(p[j] <= mx)) mx = p[j];
-    any = true;
+    softmax_row(false, row, row, n);
   }
-  if (!any) {
-    for (int64_t j = 0; j < a.s; j++) p[j] = 0;
-    return false;
-  }
-  double sum = 0;
-  for (int64_t j = 0; j < a.s; j++) {
-    p[j] = p[j] == -INFINITY ? T(0) : T(std::exp(double(p[j] - mx)));
-    sum += double(p[j]);
-  }
-  if constexpr (sizeof(T) == 4) {
-    const float inv = float(1.0 / sum);
-    for (int64_t j = 0; j < a.s; j++) p[j] *= inv;
-  } else {
-    for (int64_t j = 0; j < a.s; j++) p[j] /= sum;
-  }
-  return true;
 }
 
-/** The query row scaled as the composite scales it (q * scale, rounded to T). */
-template <class T> void scaled_query(const AttnArgs& a, const T* q, int64_t bi, int64_t i, int64_t hd, T* qs) {
-  const T* src = q + ((bi * a.t + i) * a.h + hd) * a.dk;
-  const T scale = T(a.scale);
-  for (int64_t d = 0; d < a.dk; d++) qs[d] = src[d] * scale;
+/** Copies rows x cols of dense src into dst rows ldd apart (or adds them). */
+template <class T> void put_rows(const T* src, int64_t rows, int64_t cols, T* dst, int64_t ldd, bool add) {
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t j = 0; j < cols; j++) dst[r * ldd + j] = add ? dst[r * ldd + j] + src[r * cols + j] : src[r * cols + j];
 }
 
-/** out [b, t, h, dv]: one task per query row. */
+/** out [b, t, h, dv]: one task per (batch, head, block of query rows). */
 template <class T> void attention_t(const AttnArgs& a, const T* q, const T* k, const T* v, const uint8_t* mask, T* out) {
-  const int64_t rows = a.b * a.h * a.t;
-  const int threads = threads_for(2.0 * rows * a.s * (a.dk + a.dv), 1 << 20);
-  const int64_t vs = a.h * a.dv;
-  par(rows, threads, [&](int64_t task) {
-    const int64_t bi = task / (a.h * a.t), hd = (task / a.t) % a.h, i = task % a.t;
-    T* qs = scratch<T, 3>(a.dk + a.s);
-    T* p = qs + a.dk;
-    scaled_query(a, q, bi, i, hd, qs);
-    T* o = out + ((bi * a.t + i) * a.h + hd) * a.dv;
-    for (int64_t d = 0; d < a.dv; d++) o[d] = 0;
-    if (!attention_row(a, k, mask, bi, hd, i, qs, p)) return;
-    const T* vb = v + bi * a.s * vs + hd * a.dv;
-    for (int64_t j = 0; j < a.s; j++)
-      if (p[j] != 0) axpy(p[j], vb + j * vs, o, a.dv);
+  const int64_t blocks = ceil_div(a.t, kRowBlock);
+  const int threads = threads_for(2.0 * a.b * a.h * a.t * a.s * (a.dk + a.dv), 1 << 20);
+  par(a.b * a.h * blocks, threads, [&](int64_t task) {
+    const Head<T> hd{a, task / (a.h * blocks), (task / blocks) % a.h, q, k, v};
+    const int64_t i0 = (task % blocks) * kRowBlock, rows = imin(kRowBlock, a.t - i0), n = keys_for(a, i0, rows);
+    T* qs = scratch<T, 3>(rows * (a.dk + n + a.dv));
+    T* p = qs + rows * a.dk;
+    T* o = p + rows * n;
+    probabilities(hd, mask, i0, rows, n, qs, p);
+    gemm_one<T>(Strided<T>{p, n, 1}, hd.v(), o, rows, a.dv, n, 1);
+    put_rows(o, rows, a.dv, out + ((hd.bi * a.t + i0) * a.h + hd.hd) * a.dv, a.h * a.dv, false);
   });
 }
 
 /**
  * out (flat) = dq [b, t, h, dk], dk [b, s, h, dk], dv [b, s, h, dv] for dy [b, t, h, dv]: one task per
- * (batch, head), its query rows in order. dS = P (dP - rowsum(P dP)), dP = dy v^T.
+ * (batch, head), which owns that head's dk and dv and adds its row blocks' parts in order. Per block the
+ * probabilities P are recomputed, dP = dy v^T, dS = P (dP - rowsum(P dP)), dq = scale dS k,
+ * dk += dS^T qs, dv += P^T dy.
  */
 template <class T> void attention_grad_t(const AttnArgs& a, const T* q, const T* k, const T* v, const T* dy, const uint8_t* mask, T* out) {
   const int64_t ks = a.h * a.dk, vs = a.h * a.dv;
@@ -235,39 +222,45 @@ template <class T> void attention_grad_t(const AttnArgs& a, const T* q, const T*
   T* dv = dk + a.b * a.s * ks;
   const int threads = threads_for(4.0 * a.b * a.h * a.t * a.s * (a.dk + a.dv), 1 << 20);
   par(a.b * a.h, threads, [&](int64_t task) {
-    const int64_t bi = task / a.h, hd = task % a.h;
-    T* qs = scratch<T, 3>(a.dk + 2 * a.s);
-    T* p = qs + a.dk;
-    T* ds = p + a.s;
-    const T* kb = k + bi * a.s * ks + hd * a.dk;
-    const T* vb = v + bi * a.s * vs + hd * a.dv;
-    T* dkb = dk + bi * a.s * ks + hd * a.dk;
-    T* dvb = dv + bi * a.s * vs + hd * a.dv;
+    const Head<T> hd{a, task / a.h, task % a.h, q, k, v};
+    T* dkb = dk + hd.bi * a.s * ks + hd.hd * a.dk;
+    T* dvb = dv + hd.bi * a.s * vs + hd.hd * a.dv;
     for (int64_t j = 0; j < a.s; j++) {
       for (int64_t d = 0; d < a.dk; d++) dkb[j * ks + d] = 0;
       for (int64_t d = 0; d < a.dv; d++) dvb[j * vs + d] = 0;
     }
-    for (int64_t i = 0; i < a.t; i++) {
-      T* dqi = dq + ((bi * a.t + i) * a.h + hd) * a.dk;
-      for (int64_t d = 0; d < a.dk; d++) dqi[d] = 0;
-      scaled_query(a, q, bi, i, hd, qs);
-      if (!attention_row(a, k, mask, bi, hd, i, qs, p)) continue;
-      const T* g = dy + ((bi * a.t + i) * a.h + hd) * a.dv;
-      double rowDot = 0;
-      for (int64_t j = 0; j < a.s; j++) {
-        ds[j] = p[j] != 0 ? dot(g, vb + j * vs, a.dv) : T(0);
-        rowDot += double(ds[j] * p[j]);
+    const int64_t maxRows = imin(kRowBlock, a.t), dmax = a.dk > a.dv ? a.dk : a.dv;
+    T* qs = scratch<T, 3>(maxRows * (a.dk + 2 * a.s) + (a.s + maxRows) * dmax);
+    for (int64_t i0 = 0; i0 < a.t; i0 += kRowBlock) {
+      const int64_t rows = imin(kRowBlock, a.t - i0), n = keys_for(a, i0, rows);
+      T* p = qs + rows * a.dk;
+      T* ds = p + rows * n;
+      T* tmp = ds + rows * n;
+      probabilities(hd, mask, i0, rows, n, qs, p);
+      const T* g = dy + ((hd.bi * a.t + i0) * a.h + hd.hd) * a.dv;
+      // dP = dy [rows, dv] x v^T [dv, n].
+      Strided<T> vv = hd.v();
+      gemm_one<T>(Strided<T>{g, vs, 1}, Strided<T>{vv.p, 1, vv.rs}, ds, rows, n, a.dv, 1);
+      for (int64_t r = 0; r < rows; r++) {
+        T* pr = p + r * n;
+        T* dr = ds + r * n;
+        double rowDot = 0;
+        for (int64_t j = 0; j < n; j++) rowDot += double(dr[j] * pr[j]);
+        const T D = T(rowDot);
+        for (int64_t j = 0; j < n; j++) dr[j] = pr[j] * (dr[j] - D);
       }
-      const T D = T(rowDot);
-      for (int64_t j = 0; j < a.s; j++) {
-        if (p[j] == 0) continue;
-        const T dsj = p[j] * (ds[j] - D);
-        axpy(dsj, kb + j * ks, dqi, a.dk);
-        axpy(dsj, qs, dkb + j * ks, a.dk);
-        axpy(p[j], g, dvb + j * vs, a.dv);
-      }
+      // dq = (dS [rows, n] x k [n, dk]) * scale.
+      gemm_one<T>(Strided<T>{ds, n, 1}, hd.k(), tmp, rows, a.dk, n, 1);
       const T scale = T(a.scale);
-      for (int64_t d = 0; d < a.dk; d++) dqi[d] *= scale;
+      for (int64_t r = 0; r < rows; r++) {
+        T* dst = dq + ((hd.bi * a.t + i0 + r) * a.h + hd.hd) * a.dk;
+        for (int64_t d = 0; d < a.dk; d++) dst[d] = tmp[r * a.dk + d] * scale;
+      }
+      // dk[:n] += dS^T [n, rows] x qs [rows, dk]; dv[:n] += P^T [n, rows] x dy [rows, dv].
+      gemm_one<T>(Strided<T>{ds, 1, n}, Strided<T>{qs, a.dk, 1}, tmp, n, a.dk, rows, 1);
+      put_rows(tmp, n, a.dk, dkb, ks, true);
+      gemm_one<T>(Strided<T>{p, 1, n}, Strided<T>{g, vs, 1}, tmp, n, a.dv, rows, 1);
+      put_rows(tmp, n, a.dv, dvb, vs, true);
     }
   });
 }

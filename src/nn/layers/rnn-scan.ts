@@ -45,7 +45,7 @@ export interface ScanOptions {
   mask: Tensor | null;
   zeroOutputForMask: boolean;
   goBackwards: boolean;
-  /** The cell as a FusedCell, used when there is no mask (else `cell` runs). */
+  /** The cell as a FusedCell; when given, it runs instead of `cell`. */
   fused?: FusedCell | null;
 }
 
@@ -62,7 +62,7 @@ function row(t: Tensor, i: number): Tensor {
 }
 
 export function scan(o: ScanOptions): ScanResult {
-  if (o.fused && !o.mask) return fusedScan(o, o.fused);
+  if (o.fused) return fusedScan(o, o.fused);
   const time = o.xw.shape[0];
   const nStates = o.initial.length;
   const units = o.initial[0].shape[1];
@@ -136,44 +136,64 @@ function unpackScan(packed: Tensor, time: number, nStates: number): ScanResult {
 }
 
 /**
- * The time loop of a FusedCell without a mask: per step one GEMM and one fused op forward, and in the
- * backward an add, the fused op's backward and one GEMM (dh += dhu @ U^T). The recurrent kernel's
- * gradient is one GEMM over all steps at the end: dU = H^T dHU with H the states entering each step
- * and dHU the hu gradients, stacked over time; the bias's is the column sums of dHU.
+ * The time loop of a FusedCell: per step one GEMM and one fused op forward, and in the backward the
+ * fused op's backward and one GEMM (dh += dhu @ U^T), plus a few adds, and with a mask the wheres that
+ * keep masked steps' states (as scan's step does). The recurrent kernel's gradient is one GEMM over all
+ * steps at the end: dU = H^T dHU with H the h entering each step and dHU the hu gradients, stacked over
+ * time; the bias's is the column sums of dHU.
  */
 function fusedScan(o: ScanOptions, cell: FusedCell): ScanResult {
   const time = o.xw.shape[0];
   const nStates = o.initial.length;
   const timeOf = (s: number) => (o.goBackwards ? time - 1 - s : s);
+  const maskAt = (s: number) => (o.mask ? row(o.mask, timeOf(s)) : null);
+  // With a mask (and no zeroing) a masked step repeats the previous output, which is then carried.
+  const carriesOutput = o.mask !== null && !o.zeroOutputForMask;
   const op = customGrad((xw: Tensor, ...rest: Tensor[]) => {
     const initial = rest.slice(0, nStates);
     const [kernel, bias = null] = rest.slice(nStates);
     // carries[s], hus[s]: the states entering step s and its hu, what the backward pass reads.
     const carries: Tensor[][] = [], hus: Tensor[] = [], outputs: Tensor[] = [];
     let states = initial;
+    let output: Tensor | null = carriesOutput ? zeros(initial[0].shape, xw.dtype) : null;
     for (let s = 0; s < time; s++) {
       const hu = matmul(states[0], kernel);
       carries.push(states);
       hus.push(hu);
-      states = cell.step(row(xw, timeOf(s)), hu, states, bias);
-      outputs.push(states[0]);
+      const next = cell.step(row(xw, timeOf(s)), hu, states, bias);
+      const m = maskAt(s);
+      const prev = states;
+      states = m ? next.map((n, i) => where(m, n, prev[i])) : next;
+      const out = m ? where(m, next[0], output ?? 0) : next[0];
+      if (carriesOutput) output = out;
+      outputs.push(out);
     }
     const value = stack([...outputs, ...states], 0);
     const gradFunc = (dy: Tensor): (Tensor | null)[] => {
       let dStates: Tensor[] = Array.from({ length: nStates }, (_, i) => row(dy, time + i));
+      // The gradient reaching the carried output from later steps.
+      let dCarried: Tensor | null = null;
       const dXw = new Array<Tensor>(time), dHu = new Array<Tensor>(time);
       for (let s = time - 1; s >= 0; s--) {
         const r = tidy(() => {
-          const dNext = [add(row(dy, s), dStates[0]), ...dStates.slice(1)];
+          const dOut = dCarried ? add(row(dy, s), dCarried) : row(dy, s);
+          const m = maskAt(s);
+          // The new states' gradients; a masked step passes its states' and output's gradients back unchanged.
+          const dh = add(dOut, dStates[0]);
+          const dNext = m ? [where(m, dh, 0), ...dStates.slice(1).map((d) => where(m, d, 0))] : [dh, ...dStates.slice(1)];
           const g = cell.backward(row(xw, timeOf(s)), hus[s], carries[s], bias, dNext);
           const viaHu = matmul(g.dhu, transpose(kernel));
-          return { dxw: g.dxw, dhu: g.dhu, dStates: [g.dStates[0] ? add(g.dStates[0], viaHu) : viaHu, ...g.dStates.slice(1).map((d) => d!)] };
+          let dPrev = [g.dStates[0] ? add(g.dStates[0], viaHu) : viaHu, ...g.dStates.slice(1).map((d) => d!)];
+          if (m) dPrev = dPrev.map((d, i) => add(d, where(m, 0, dStates[i])));
+          return { dxw: g.dxw, dhu: g.dhu, dStates: dPrev, dCarried: carriesOutput ? where(m!, 0, dOut) : null };
         });
-        for (const old of dStates) old.dispose();
+        for (const old of [...dStates, dCarried]) old?.dispose();
         dXw[timeOf(s)] = r.dxw;
         dHu[s] = r.dhu;
         dStates = r.dStates;
+        dCarried = r.dCarried;
       }
+      dCarried?.dispose();
       const dHuAll = concat(dHu, 0);
       const dKernel = matmul(transpose(concat(carries.map((c) => c[0]), 0)), dHuAll);
       return [stack(dXw, 0), ...dStates, dKernel, ...(bias ? [sum(dHuAll, [0])] : [])];
