@@ -8,7 +8,8 @@
 // does. Determinism: a batch row (cells), a (batch, head, row block) (attention forward) or a whole
 // (batch, head) pair (attention backward, whose dk and dv sum over row blocks in order) is one task,
 // with a fixed order of operations, so results do not depend on the thread count.
-// Included inside impl.h's per-ISA anonymous namespace, after the helpers it uses.
+//
+// Included inside impl.h's per-ISA anonymous namespace, after the helpers it uses (GEMM, softmax_row).
 #pragma once
 
 // ------------------------------------------------------------------------------ lane-wise helpers

@@ -8,7 +8,7 @@
 // packed: the cells' states as [states, B, U], the gradients as one flat vector of contiguous parts
 // (so each part is a reshaped slice, a view, ready for the GEMMs that consume it).
 import type { Tensor } from '../tensor/tensor.js';
-import { DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { isFloat } from '../tensor/dtype.js';
 import { sizeOf } from '../tensor/shape.js';
 import type { ShapeDType } from './primitives.js';
@@ -135,7 +135,7 @@ function attentionDims(op: string, [q, k, v, ...rest]: readonly ShapeDType[], wi
     if (!ok) throw new ShapeError(`${op}: the mask must have shape [${b} or 1, ${t} or 1, ${s}], got ${fmtShape(mask.shape)}`);
     if (mask.dtype !== 'bool') throw new DTypeError(`${op}: the mask must be bool (true = may attend), got ${mask.dtype}`);
   }
-  if (!(p.scale > 0) || !Number.isInteger(p.offset) || p.offset < 0) throw new ShapeError(`${op}: scale must be positive and offset a non-negative integer, got ${p.scale} and ${p.offset}`);
+  if (!(p.scale > 0) || !Number.isInteger(p.offset) || p.offset < 0) throw new ArgumentError(`${op}: scale must be positive and offset a non-negative integer, got ${p.scale} and ${p.offset}`);
   return { b, t, s, h, dk, dv };
 }
 

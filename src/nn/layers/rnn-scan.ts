@@ -5,7 +5,7 @@ import { zeros } from '../../ops/creation.js';
 import { concat, stack } from '../../ops/indexing.js';
 import { matmul } from '../../ops/linalg.js';
 import { sum } from '../../ops/reduce.js';
-import { reshape, slice, transpose } from '../../ops/views.js';
+import { contiguous, expand, reshape, slice, transpose } from '../../ops/views.js';
 import { tidy } from '../../tensor/storage.js';
 import { customGrad, vjp } from '../../autograd/grad.js';
 
@@ -146,7 +146,10 @@ function fusedScan(o: ScanOptions, cell: FusedCell): ScanResult {
   const time = o.xw.shape[0];
   const nStates = o.initial.length;
   const timeOf = (s: number) => (o.goBackwards ? time - 1 - s : s);
-  const maskAt = (s: number) => (o.mask ? row(o.mask, timeOf(s)) : null);
+  // The mask broadcast over the units once, so each step's wheres read a contiguous row without a copy.
+  const [batch, units] = o.initial[0].shape;
+  const fullMask = o.mask ? contiguous(expand(o.mask, [time, batch, units])) : null;
+  const maskAt = (s: number) => (fullMask ? row(fullMask, timeOf(s)) : null);
   // With a mask (and no zeroing) a masked step repeats the previous output, which is then carried.
   const carriesOutput = o.mask !== null && !o.zeroOutputForMask;
   const op = customGrad((xw: Tensor, ...rest: Tensor[]) => {
