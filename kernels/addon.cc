@@ -494,7 +494,8 @@ napi_value Cell(napi_env env, napi_callback_info info) {
 }
 
 /** attention(q, qOff, k, kOff, v, vOff, dy, dyOff, mask, maskOff, out, params): dy (the backward) and mask
- *  may be null; params = Float64Array [b, t, s, h, dk, dv, maskBatch, maskRows, offset, scale, causal]
+ *  may be null (the mask is bool, or additive in the operands' dtype); params = Float64Array
+ *  [b, t, s, h, dk, dv, maskBatch, maskRows, offset, scale, causal]
  *  with maskBatch in {1, b} and maskRows in {1, t} (the mask is [maskBatch, maskRows, s]). */
 napi_value Attention(napi_env env, napi_callback_info info) {
   const char* FN = "attention";
@@ -506,7 +507,7 @@ napi_value Attention(napi_env env, napi_callback_info info) {
   const double* d = reinterpret_cast<const double*>(p.data);
   for (int i = 0; i < 9; i++) CHECK(d[i] >= 0 && d[i] == double(int64_t(d[i])), "dimensions must be non-negative integers");
   auto at = [&](int i) { return static_cast<int64_t>(d[i]); };
-  AttnArgs a{at(0), at(1), at(2), at(3), at(4), at(5), 0, 0, at(8), d[9], d[10] != 0};
+  AttnArgs a{at(0), at(1), at(2), at(3), at(4), at(5), 0, 0, at(8), d[9], d[10] != 0, false};
   const int64_t mb = at(6), mt = at(7);
   CHECK((mb == 1 || mb == a.b) && (mt == 1 || mt == a.t), "the mask must be [1 or b, 1 or t, s]");
   a.maskB = mb == 1 ? 0 : mt * a.s;
@@ -514,7 +515,8 @@ napi_value Attention(napi_env env, napi_callback_info info) {
   const DType dt = q.dtype;
   CHECK(dt == F32 || dt == F64, "needs float32 or float64 arrays");
   CHECK(k.dtype == dt && v.dtype == dt && o.dtype == dt && (!dy.data || dy.dtype == dt), "operand dtypes differ");
-  CHECK(!m.data || m.dtype == U8, "the mask must be bool (uint8)");
+  CHECK(!m.data || m.dtype == U8 || m.dtype == dt, "the mask must be bool (uint8) or additive in the operands' dtype");
+  a.additive = m.data && m.dtype == dt;
   const int64_t qn = a.b * a.t * a.h * a.dk, kn = a.b * a.s * a.h * a.dk, vn = a.b * a.s * a.h * a.dv, yn = a.b * a.t * a.h * a.dv;
   SPAN(pq, q, qOff, qn, "q");
   SPAN(pk, k, kOff, kn, "k");
@@ -525,7 +527,7 @@ napi_value Attention(napi_env env, napi_callback_info info) {
   SPAN(po, o, 0, outSize, "out");
   CHECK(static_cast<int64_t>(o.length) == outSize, "output length does not match");
   if (outSize == 0) return undefined(env);
-  active->attention(dt, a, pq, pk, pv, pdy, reinterpret_cast<const uint8_t*>(pm), po);
+  active->attention(dt, a, pq, pk, pv, pdy, pm, po);
   return undefined(env);
 }
 

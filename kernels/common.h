@@ -43,12 +43,12 @@ struct ConvArgs {
   int64_t strideH, strideW, dilH, dilW, padTop, padLeft;
 };
 
-/** Attention over q [b, t, h, dk], k [b, s, h, dk], v [b, s, h, dv]; the bool mask is read at
- *  batch * maskB + row * maskT + key (strides 0 where it broadcasts). */
+/** Attention over q [b, t, h, dk], k [b, s, h, dk], v [b, s, h, dv]; the mask (bool, or additive in the
+ *  operands' dtype) is read at batch * maskB + row * maskT + key (strides 0 where it broadcasts). */
 struct AttnArgs {
   int64_t b, t, s, h, dk, dv, maskB, maskT, offset;
   double scale;
-  bool causal;
+  bool causal, additive;
 };
 
 // One instruction set's kernels. Pointers are element pointers already advanced by the view offset;
@@ -76,7 +76,7 @@ struct IsaTable {
    *  = dxw [b, 3u], dhu [b, 3u], dh [b, u] for dy [b, u]. */
   void (*gruCell)(DType dtype, bool grad, int64_t b, int64_t u, const void* xw, const void* hu, const void* h, const void* dy, const void* bias, void* out);
   /** Attention: out [b, t, h, dv]; with dy [b, t, h, dv] (non-null), out (flat) = dq, dk, dv. mask may be null. */
-  void (*attention)(DType dtype, const AttnArgs& a, const void* q, const void* k, const void* v, const void* dy, const uint8_t* mask, void* out);
+  void (*attention)(DType dtype, const AttnArgs& a, const void* q, const void* k, const void* v, const void* dy, const void* mask, void* out);
 };
 
 namespace avx512 { extern const IsaTable table; }

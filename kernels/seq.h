@@ -156,11 +156,12 @@ inline int64_t keys_for(const AttnArgs& a, int64_t i0, int64_t rows) {
 
 /**
  * The probabilities p [rows, n] of query rows i0 .. i0 + rows (row stride n) of one head, and the scaled
- * queries qs [rows, dk]: scores = qs k^T by the GEMM, masked keys set to -inf, then each row's softmax
- * (masked keys get exactly 0, as the composite's exp underflow and mask product give; a row with no
- * key allowed is all zeros, as the composite's is).
+ * queries qs [rows, dk]: scores = qs k^T by the GEMM, plus an additive mask (of T) or with the keys a bool
+ * mask (uint8) or causality excludes set to -inf, then each row's softmax (excluded keys get exactly 0,
+ * as the composite's exp underflow and mask product give; a row with no key allowed is all zeros, as
+ * the composite's is).
  */
-template <class T> void probabilities(const Head<T>& hd, const uint8_t* mask, int64_t i0, int64_t rows, int64_t n, T* qs, T* p) {
+template <class T> void probabilities(const Head<T>& hd, const void* mask, int64_t i0, int64_t rows, int64_t n, T* qs, T* p) {
   const AttnArgs& a = hd.a;
   const T scale = T(a.scale);
   for (int64_t r = 0; r < rows; r++) {
@@ -173,12 +174,18 @@ template <class T> void probabilities(const Head<T>& hd, const uint8_t* mask, in
   for (int64_t r = 0; r < rows; r++) {
     const int64_t i = i0 + r;
     T* row = p + r * n;
-    const uint8_t* m = mask ? mask + hd.bi * a.maskB + i * a.maskT : nullptr;
+    const int64_t at = hd.bi * a.maskB + i * a.maskT;
+    const uint8_t* m = mask && !a.additive ? static_cast<const uint8_t*>(mask) + at : nullptr;
+    const T* add = mask && a.additive ? static_cast<const T*>(mask) + at : nullptr;
     const int64_t last = a.causal ? imin(n, a.offset + i + 1) : n;
     bool any = false;
     for (int64_t j = 0; j < n; j++) {
-      if (j >= last || (m && !m[j])) row[j] = -INFINITY;
-      else any = true;
+      if (j >= last || (m && !m[j])) {
+        row[j] = -INFINITY;
+        continue;
+      }
+      if (add) row[j] += add[j];
+      any = true;
     }
     if (!any) {
       for (int64_t j = 0; j < n; j++) row[j] = 0;
@@ -195,7 +202,7 @@ template <class T> void put_rows(const T* src, int64_t rows, int64_t cols, T* ds
 }
 
 /** out [b, t, h, dv]: one task per (batch, head, block of query rows). */
-template <class T> void attention_t(const AttnArgs& a, const T* q, const T* k, const T* v, const uint8_t* mask, T* out) {
+template <class T> void attention_t(const AttnArgs& a, const T* q, const T* k, const T* v, const void* mask, T* out) {
   const int64_t blocks = ceil_div(a.t, kRowBlock);
   const int threads = threads_for(2.0 * a.b * a.h * a.t * a.s * (a.dk + a.dv), 1 << 20);
   par(a.b * a.h * blocks, threads, [&](int64_t task) {
@@ -216,7 +223,7 @@ template <class T> void attention_t(const AttnArgs& a, const T* q, const T* k, c
  * probabilities P are recomputed, dP = dy v^T, dS = P (dP - rowsum(P dP)), dq = scale dS k,
  * dk += dS^T qs, dv += P^T dy.
  */
-template <class T> void attention_grad_t(const AttnArgs& a, const T* q, const T* k, const T* v, const T* dy, const uint8_t* mask, T* out) {
+template <class T> void attention_grad_t(const AttnArgs& a, const T* q, const T* k, const T* v, const T* dy, const void* mask, T* out) {
   const int64_t ks = a.h * a.dk, vs = a.h * a.dv;
   T* dq = out;
   T* dk = out + a.b * a.t * ks;
@@ -290,7 +297,7 @@ void gru_cell(DType dtype, bool grad, int64_t b, int64_t u, const void* xw, cons
   }
 }
 
-void attention(DType dtype, const AttnArgs& a, const void* q, const void* k, const void* v, const void* dy, const uint8_t* mask, void* out) {
+void attention(DType dtype, const AttnArgs& a, const void* q, const void* k, const void* v, const void* dy, const void* mask, void* out) {
   if (dtype == F32) {
     auto f = [](const void* p) { return static_cast<const float*>(p); };
     if (dy) attention_grad_t<float>(a, f(q), f(k), f(v), f(dy), mask, static_cast<float*>(out));

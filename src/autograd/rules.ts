@@ -10,6 +10,7 @@ import * as o from '../ops/index.js';
 import { batchMatmul } from '../ops/linalg.js';
 import { keptShape } from '../ops/reduce.js';
 import { attentionBackward, gruCellBackward, lstmCellBackward, lstmStates } from '../ops/sequence.js';
+import { attentionLogitGrad } from '../ops/fused-seq.js';
 
 export type OpParams = PrimitiveParams & ViewParams & FusedParams;
 export type OpName = keyof OpParams;
@@ -163,6 +164,10 @@ export const GRAD_RULES: GradTable = {
     return bias ? [dxw, dhu, dh, dhu] : [dxw, dhu, dh];
   },
   gruCellGrad: THROUGH_COMPOSITE,
-  attention: (dy, { inputs: [q, k, v, mask], params }) => [...attentionBackward(q, k, v, dy, mask ?? null, params), null],
+  // An additive mask's gradient is the logits' summed over heads (the engine sums broadcast axes).
+  attention: (dy, { inputs: [q, k, v, mask], params, needsGrad }) => [
+    ...attentionBackward(q, k, v, dy, mask ?? null, params),
+    mask && needsGrad[3] ? o.sum(attentionLogitGrad(q, k, v, dy, mask, params).dS, [1]) : null,
+  ],
   attentionGrad: THROUGH_COMPOSITE,
 };

@@ -33,15 +33,16 @@ export interface FusedParams {
   gruCell: Record<string, never>;
   /** xw, hu, h, dy [B, U], recurrent bias (optional) -> flat [7 * B * U]: dxw [B, 3U], dhu [B, 3U], dh [B, U]. */
   gruCellGrad: Record<string, never>;
-  /** q [B, T, H, dk], k [B, S, H, dk], v [B, S, H, dv], mask (optional bool [B or 1, T or 1, S]) -> [B, T, H, dv]. */
+  /** q [B, T, H, dk], k [B, S, H, dk], v [B, S, H, dv], mask (optional [B or 1, T or 1, S]: bool, or additive in q's dtype) -> [B, T, H, dv]. */
   attention: AttentionParams;
   /** q, k, v, dy [B, T, H, dv], mask (optional) -> flat: dq, dk, dv in their inputs' layouts, one after another. */
   attentionGrad: AttentionParams;
 }
 
 /**
- * softmax(scale * q k^T + mask) v per (batch, head) with Keras' masked softmax: a masked logit gets
- * -1e9 and its probability is then multiplied by 0, so a fully masked row attends to nothing (zeros).
+ * softmax(scale * q k^T + mask) v per (batch, head). A float mask is added to the logits; a bool mask
+ * (and causality) follow Keras' masked softmax: a masked logit gets -1e9 and its probability is then
+ * multiplied by 0, so a fully masked row attends to nothing (zeros).
  */
 export interface AttentionParams {
   readonly scale: number;

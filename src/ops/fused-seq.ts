@@ -133,20 +133,25 @@ function attentionDims(op: string, [q, k, v, ...rest]: readonly ShapeDType[], wi
   if (mask) {
     const ok = mask.shape.length === 3 && (mask.shape[0] === 1 || mask.shape[0] === b) && (mask.shape[1] === 1 || mask.shape[1] === t) && mask.shape[2] === s;
     if (!ok) throw new ShapeError(`${op}: the mask must have shape [${b} or 1, ${t} or 1, ${s}], got ${fmtShape(mask.shape)}`);
-    if (mask.dtype !== 'bool') throw new DTypeError(`${op}: the mask must be bool (true = may attend), got ${mask.dtype}`);
+    if (mask.dtype !== 'bool' && mask.dtype !== q.dtype) throw new DTypeError(`${op}: the mask must be bool (true = may attend) or additive ${q.dtype}, got ${mask.dtype}`);
   }
   if (!(p.scale > 0) || !Number.isInteger(p.offset) || p.offset < 0) throw new ArgumentError(`${op}: scale must be positive and offset a non-negative integer, got ${p.scale} and ${p.offset}`);
   return { b, t, s, h, dk, dv };
 }
 
 /**
- * The attention probabilities [B, H, T, S] (Keras' masked softmax: masked logits get -1e9 and the
- * probabilities are multiplied by the mask), from q [B, T, H, dk] and k [B, S, H, dk]; the query is
- * scaled first, as Keras does. `mask` is bool [B or 1, T or 1, S]; causal ANDs in keys j <= offset + i.
+ * The attention probabilities [B, H, T, S] from q [B, T, H, dk] and k [B, S, H, dk]; the query is scaled
+ * first, as Keras does. `mask` [B or 1, T or 1, S] is added to the logits (float) or, bool, applied as
+ * Keras' masked softmax (masked logits get -1e9 and the probabilities are multiplied by the mask);
+ * causal ANDs in keys j <= offset + i the same way.
  */
 export function attentionProbs(q: Tensor, k: Tensor, mask: Tensor | null, { scale, causal, offset }: AttentionParams): Tensor {
   const [, t] = q.shape, s = k.shape[1];
   let logits = matmul(permute(mul(q, scale), [0, 2, 1, 3]), permute(k, [0, 2, 3, 1]));
+  if (mask && mask.dtype !== 'bool') {
+    logits = add(logits, unsqueeze(mask, 1));
+    mask = null;
+  }
   if (causal) {
     // Query i sits at position offset + i of the key sequence.
     const allowed = new Uint8Array(t * s);
@@ -165,12 +170,20 @@ export function attendValues(probs: Tensor, v: Tensor): Tensor {
   return permute(matmul(probs, permute(v, [0, 2, 1, 3])), [0, 2, 1, 3]);
 }
 
-/** The composite backward of attention: recomputes the probabilities P, then dS = P (dP - rowsum(P dP)). */
+/**
+ * The gradient of the logits (= of an additive mask, per head) [B, H, T, S] for dy [B, T, H, dv], and
+ * the recomputed probabilities P: dS = P (dP - rowsum(P dP)) with dP = dy v^T.
+ */
+export function attentionLogitGrad(q: Tensor, k: Tensor, v: Tensor, dy: Tensor, mask: Tensor | null, p: AttentionParams): { probs: Tensor; dS: Tensor } {
+  const probs = attentionProbs(q, k, mask, p);
+  const dP = matmul(permute(dy, [0, 2, 1, 3]), permute(v, [0, 2, 3, 1]));
+  return { probs, dS: mul(probs, sub(dP, sum(mul(dP, probs), 3, true))) };
+}
+
+/** The composite backward of attention, from the recomputed probabilities and the logits' gradient. */
 function attentionGradComposite([q, k, v, dy, mask]: readonly Tensor[], p: AttentionParams): Tensor {
-  const probs = attentionProbs(q, k, mask ?? null, p);
+  const { probs, dS } = attentionLogitGrad(q, k, v, dy, mask ?? null, p);
   const dyh = permute(dy, [0, 2, 1, 3]);
-  const dP = matmul(dyh, permute(v, [0, 2, 3, 1]));
-  const dS = mul(probs, sub(dP, sum(mul(dP, probs), 3, true)));
   const dq = mul(matmul(dS, permute(k, [0, 2, 1, 3])), p.scale);
   const dk = matmul(permute(dS, [0, 1, 3, 2]), permute(mul(q, p.scale), [0, 2, 1, 3]));
   const dv = matmul(permute(probs, [0, 1, 3, 2]), dyh);

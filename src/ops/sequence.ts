@@ -39,9 +39,9 @@ export function gruCellBackward(xw: Tensor, hu: Tensor, h: Tensor, dy: Tensor, r
 }
 
 /**
- * softmax(scale * q k^T + mask) v per (batch, head), Keras' masked softmax (a fully masked row gives
- * zeros): q [B, T, H, dk], k [B, S, H, dk], v [B, S, H, dv], mask bool [B or 1, T or 1, S] (true = may
- * attend) -> [B, T, H, dv].
+ * softmax(scale * q k^T + mask) v per (batch, head): q [B, T, H, dk], k [B, S, H, dk], v [B, S, H, dv],
+ * mask [B or 1, T or 1, S] added to the logits (float) or bool (true = may attend; Keras' masked softmax,
+ * a fully masked row gives zeros) -> [B, T, H, dv].
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, params: AttentionParams): Tensor {
   return runFusedOp('attention', mask ? [q, k, v, mask] : [q, k, v], params);

@@ -55,19 +55,21 @@ function gruRef(xw: ArrayLike<number>, hu: ArrayLike<number>, h: ArrayLike<numbe
   return out;
 }
 
-interface AttnCase { b: number; t: number; s: number; h: number; dk: number; dv: number; mask?: [number, number]; causal?: boolean; offset?: number }
+/** mask: its [batch, rows] extents (bool, or additive floats with `additive`). */
+interface AttnCase { b: number; t: number; s: number; h: number; dk: number; dv: number; mask?: [number, number]; additive?: boolean; causal?: boolean; offset?: number }
 
-/** softmax over the allowed keys of scale q.k, times v; a row with no allowed key is zeros (Keras). */
-function attentionRef(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, m: Uint8Array | null, a: AttnCase, scale: number): number[] {
+/** softmax over the allowed keys of scale q.k (+ an additive mask), times v; a row with no allowed key is zeros (Keras). */
+function attentionRef(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, m: ArrayLike<number> | null, a: AttnCase, scale: number): number[] {
   const out = new Array<number>(a.b * a.t * a.h * a.dv).fill(0);
   const [mb, mt] = a.mask ?? [1, 1];
   for (let bi = 0; bi < a.b; bi++) for (let hd = 0; hd < a.h; hd++) for (let i = 0; i < a.t; i++) {
-    const allowed = (j: number) => (!m || m[((mb === 1 ? 0 : bi) * mt + (mt === 1 ? 0 : i)) * a.s + j] === 1) && (!a.causal || j <= (a.offset ?? 0) + i);
+    const maskAt = (j: number) => (m ? m[((mb === 1 ? 0 : bi) * mt + (mt === 1 ? 0 : i)) * a.s + j] : 0);
+    const allowed = (j: number) => (!m || a.additive || maskAt(j) === 1) && (!a.causal || j <= (a.offset ?? 0) + i);
     const logits: number[] = [];
     for (let j = 0; j < a.s; j++) {
       let dot = 0;
       for (let d = 0; d < a.dk; d++) dot += q[((bi * a.t + i) * a.h + hd) * a.dk + d] * scale * k[((bi * a.s + j) * a.h + hd) * a.dk + d];
-      logits.push(allowed(j) ? dot : -Infinity);
+      logits.push(allowed(j) ? dot + (a.additive ? maskAt(j) : 0) : -Infinity);
     }
     const mx = Math.max(...logits);
     if (mx === -Infinity) continue;
@@ -98,6 +100,8 @@ const ATTN_CASES: AttnCase[] = [
   { b: 3, t: 5, s: 9, h: 2, dk: 17, dv: 4, mask: [1, 1] },
   { b: 2, t: 4, s: 9, h: 1, dk: 3, dv: 5, mask: [2, 1], causal: true, offset: 2 },
   { b: 1, t: 1, s: 9, h: 4, dk: 33, dv: 7, causal: true, offset: 8 },
+  { b: 2, t: 5, s: 7, h: 3, dk: 4, dv: 6, mask: [2, 5], additive: true },
+  { b: 2, t: 6, s: 6, h: 2, dk: 5, dv: 3, mask: [1, 6], additive: true, causal: true },
 ];
 
 /** Every fused op on odd sizes: forward and backward ops, LSTM and GRU with and without the recurrent bias. */
@@ -119,7 +123,8 @@ function calls(): Call[] {
   for (const a of ATTN_CASES) {
     const params: AttentionParams = { scale: 1 / Math.sqrt(a.dk), causal: a.causal ?? false, offset: a.offset ?? 0 };
     const qkv = [t([a.b, a.t, a.h, a.dk], 2), t([a.b, a.s, a.h, a.dk], 2), t([a.b, a.s, a.h, a.dv])];
-    const mask = a.mask ? [{ data: maskData(a.mask[0], a.mask[1], a.s, seed++), shape: [...a.mask, a.s], bool: true }] : [];
+    const maskShape = a.mask ? [...a.mask, a.s] : [];
+    const mask = !a.mask ? [] : a.additive ? [t(maskShape)] : [{ data: maskData(a.mask[0], a.mask[1], a.s, seed++), shape: maskShape, bool: true }];
     const what = `${JSON.stringify(a)}`;
     out.push({ op: 'attention', what: `attention ${what}`, inputs: [...qkv, ...mask], params });
     out.push({ op: 'attentionGrad', what: `attentionGrad ${what}`, inputs: [...qkv, t([a.b, a.t, a.h, a.dv]), ...mask], params });
@@ -146,10 +151,10 @@ describe('sequence fused ops: the composites compute the math (float64 loop refe
       if (call.op === 'gruCell') assertClose(composite(call), gruRef(x[0], x[1], x[2], x[3] ?? null, b, u), { rtol: 1e-12, atol: 1e-14 }, call.what);
     }
   });
-  test('attention: masks, causal with an offset, fully masked rows give zeros', () => {
+  test('attention: bool and additive masks, causal with an offset, fully masked rows give zeros', () => {
     CALLS.filter((k) => k.op === 'attention').forEach((call, i) => {
       const a = ATTN_CASES[i], x = call.inputs.map((v) => v.data);
-      const expected = attentionRef(x[0], x[1], x[2], a.mask ? Uint8Array.from(x[3]) : null, a, 1 / Math.sqrt(a.dk));
+      const expected = attentionRef(x[0], x[1], x[2], a.mask ? x[3] : null, a, 1 / Math.sqrt(a.dk));
       assertClose(composite(call), expected, { rtol: 1e-10, atol: 1e-12 }, call.what);
     });
   });
