@@ -12,7 +12,8 @@ import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { isFloat } from '../tensor/dtype.js';
 import { sizeOf } from '../tensor/shape.js';
 import type { ShapeDType } from './primitives.js';
-import type { AttentionParams, FusedName, FusedParams } from './fused-params.js';
+import type { AttentionParams } from './fused-params.js';
+import type { FusedSpec } from './fused.js';
 import { add, cast, logicalAnd, mul, sigmoid, sub, tanh } from './elementwise.js';
 import { sum } from './reduce.js';
 import { concat, split, stack } from './indexing.js';
@@ -22,13 +23,6 @@ import { tensor } from './creation.js';
 import { softmax } from './nn.js';
 
 type SeqName = 'lstmCell' | 'lstmCellGrad' | 'gruCell' | 'gruCellGrad' | 'attention' | 'attentionGrad';
-
-/** What fused.ts's FusedSpec holds (repeated structurally: fused.ts imports this file). */
-interface Spec<F extends FusedName> {
-  infer(inputs: readonly ShapeDType[], params: FusedParams[F]): ShapeDType;
-  flops(inputs: readonly ShapeDType[], out: ShapeDType, params: FusedParams[F]): number;
-  composite(inputs: readonly Tensor[], params: FusedParams[F]): Tensor;
-}
 
 /** Keras' large negative number added to the logits of masked positions before the softmax. */
 export const MASKED_LOGIT = -1e9;
@@ -191,7 +185,7 @@ function attentionGradComposite([q, k, v, dy, mask]: readonly Tensor[], p: Atten
 }
 
 /** The sequence models' entries of the FUSED table (a function, so fused.ts can build its table at load). */
-export function sequenceFusedSpecs(): { readonly [F in SeqName]: Spec<F> } {
+export function sequenceFusedSpecs(): { readonly [F in SeqName]: FusedSpec<F> } {
   return {
     lstmCell: {
       infer: (inputs) => {
