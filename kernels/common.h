@@ -74,6 +74,14 @@ struct PoolArgs {
   int64_t strideH, strideW, padTop, padLeft;
 };
 
+/** Attention over q [b, t, h, dk], k [b, s, h, dk], v [b, s, h, dv]; the mask (bool, or additive in the
+ *  operands' dtype) is read at batch * maskB + row * maskT + key (strides 0 where it broadcasts). */
+struct AttnArgs {
+  int64_t b, t, s, h, dk, dv, maskB, maskT, offset;
+  double scale;
+  bool causal, additive;
+};
+
 // One instruction set's kernels. Pointers are element pointers already advanced by the view offset;
 // counts are elements. dtype selects the element type where the table entry serves several.
 struct IsaTable {
@@ -112,6 +120,15 @@ struct IsaTable {
   void (*pool2d)(DType dtype, bool isMax, const PoolArgs& p, const void* x, void* out);
   /** dx from dy [N, Ho, Wo, C]: to each window's first max (x is read by max only) or spread evenly. */
   void (*pool2dBackprop)(DType dtype, bool isMax, const PoolArgs& p, const void* x, const void* dy, void* dx);
+  // ---- sequence models (seq.h) ----
+  /** LSTM step: out [2, b, u] = next h, c from xw, hu [b, 4u], c [b, u]; with grad, out (flat) = dz [b, 4u],
+   *  dc [b, u] for the next states' gradients dh, dc [b, u]. */
+  void (*lstmCell)(DType dtype, bool grad, int64_t b, int64_t u, const void* xw, const void* hu, const void* c, const void* dh, const void* dc, void* out);
+  /** GRU step (resetAfter): out [b, u] from xw, hu [b, 3u], h [b, u], bias [3u] or null; with grad, out (flat)
+   *  = dxw [b, 3u], dhu [b, 3u], dh [b, u] for dy [b, u]. */
+  void (*gruCell)(DType dtype, bool grad, int64_t b, int64_t u, const void* xw, const void* hu, const void* h, const void* dy, const void* bias, void* out);
+  /** Attention: out [b, t, h, dv]; with dy [b, t, h, dv] (non-null), out (flat) = dq, dk, dv. mask may be null. */
+  void (*attention)(DType dtype, const AttnArgs& a, const void* q, const void* k, const void* v, const void* dy, const void* mask, void* out);
 };
 
 namespace avx512 { extern const IsaTable table; }

@@ -696,6 +696,8 @@ void conv2d_backprop_input(DType dtype, const ConvArgs& c, const void* dy, const
 // Convolution filter gradient and pooling.
 #include "conv_grad.h"
 #include "pooling.h"
+// Sequence models: LSTM / GRU cells and attention.
+#include "seq.h"
 
 }  // namespace
 
@@ -705,6 +707,8 @@ extern const IsaTable table = {
     bias_activation, activation_grad, sparse_softmax_ce, optimizer_step, dropout, layer_norm, layer_norm_grad,
     // Convolution filter gradient and pooling.
     conv2d_backprop_filter, pool2d, pool2d_backprop,
+    // Sequence models.
+    lstm_cell, gru_cell, attention,
 };
 
 }  // namespace CANDOR_ISA_NS

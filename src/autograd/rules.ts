@@ -10,6 +10,8 @@ import type { ViewParams } from '../ops/views.js';
 import * as o from '../ops/index.js';
 import { batchMatmul } from '../ops/linalg.js';
 import { keptShape } from '../ops/reduce.js';
+import { attentionBackward, gruCellBackward, lstmCellBackward, lstmStates } from '../ops/sequence.js';
+import { attentionLogitGrad } from '../ops/fused-seq.js';
 
 export type OpParams = PrimitiveParams & ViewParams & FusedParams;
 export type OpName = keyof OpParams;
@@ -191,4 +193,22 @@ export const GRAD_RULES: GradTable = {
   maxPool2dBackprop: THROUGH_COMPOSITE,
   // Linear in dy, and its adjoint is the average pool itself.
   avgPool2dBackprop: (g, { params }) => [runFusedOp('avgPool2d', [g], poolOf(params))],
+  // Sequence models: each backward is a fused op of its own (one kernel per step where the backend has
+  // it); their own gradients (second order) go through their composites.
+  lstmCell: (dy, { inputs: [xw, hu, c] }) => {
+    const [dz, dc] = lstmCellBackward(xw, hu, c, ...lstmStates(dy));
+    return [dz, dz, dc];
+  },
+  lstmCellGrad: THROUGH_COMPOSITE,
+  gruCell: (dy, { inputs: [xw, hu, h, bias] }) => {
+    const [dxw, dhu, dh] = gruCellBackward(xw, hu, h, dy, bias ?? null);
+    return bias ? [dxw, dhu, dh, dhu] : [dxw, dhu, dh];
+  },
+  gruCellGrad: THROUGH_COMPOSITE,
+  // An additive mask's gradient is the logits' summed over heads (the engine sums broadcast axes).
+  attention: (dy, { inputs: [q, k, v, mask], params, needsGrad }) => [
+    ...attentionBackward(q, k, v, dy, mask ?? null, params),
+    mask && needsGrad[3] ? o.sum(attentionLogitGrad(q, k, v, dy, mask, params).dS, [1]) : null,
+  ],
+  attentionGrad: THROUGH_COMPOSITE,
 };

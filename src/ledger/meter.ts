@@ -51,6 +51,8 @@ FAMILY.set('matmul', 'matmul');
 for (const op of ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter']) FAMILY.set(op, 'convolution');
 for (const op of ['maxPool2d', 'avgPool2d', 'maxPool2dBackprop', 'avgPool2dBackprop']) FAMILY.set(op, 'pooling');
 for (const op of ['softmax', 'logSoftmax']) FAMILY.set(op, 'softmax');
+for (const op of ['attention', 'attentionGrad']) FAMILY.set(op, 'attention');
+for (const op of ['lstmCell', 'lstmCellGrad', 'gruCell', 'gruCellGrad']) FAMILY.set(op, 'recurrent');
 
 /** The op family used to group time and FLOPs ('matmul', 'elementwise', 'reduce', 'convolution', ...). */
 export function opFamily(op: string): string {

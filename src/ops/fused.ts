@@ -19,6 +19,7 @@ import { matmul } from './linalg.js';
 import { arange, ones } from './creation.js';
 import { unwindows, windowOutputSize, windows } from './windows.js';
 import { TRAIN_FUSED } from './train-fused.js';
+import { sequenceFusedSpecs } from './fused-seq.js';
 
 export interface FusedSpec<F extends FusedName> {
   infer(inputs: readonly ShapeDType[], params: FusedParams[F]): ShapeDType;
@@ -190,6 +191,8 @@ export const FUSED: { readonly [F in FusedName]: FusedSpec<F> } = {
     composite: avgPoolBackpropComposite,
   },
   ...TRAIN_FUSED,
+  // Sequence models (recurrent cells, attention).
+  ...sequenceFusedSpecs(),
 };
 
 /**

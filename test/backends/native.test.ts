@@ -16,6 +16,8 @@ import type { FusedName } from '../../src/ops/fused-params.js';
 import { nativeIsas, setNativeIsa } from '../../src/backends/native/index.js';
 import { F32, SIZES, assertParity, assertThreadInvariant, bitsOf, both, checkBoth, mm, offsetView, onBackend, skip, values } from './parity.js';
 import { loadAddon } from '../../src/backends/native/addon.js';
+import { runFusedOp } from '../../src/ops/fused.js';
+import { attention, attentionBackward, lstmCell } from '../../src/ops/sequence.js';
 import { setPhiloxBlocks } from '../../src/ops/random.js';
 import { JS_FALLBACK_PRIMITIVES, NATIVE_FUSED, primitiveSupport } from '../../src/backends/native/support.js';
 
@@ -77,18 +79,25 @@ describe('native backend: registration and reporting', { skip }, () => {
     const native = findBackend('native');
     /** Puts NaN-filled buffers of the size of `fn`'s output in the pool, then checks fn's output has no NaN. */
     const noStale = (what: string, fn: () => Tensor) => onBackend('native', () => {
-      const size = c.tidy(() => fn().size);
-      const stale = [0, 1, 2].map(() => native.alloc('float32', size) as Float32Array);
+      const { size, dtype } = c.tidy(() => { const t = fn(); return { size: t.size, dtype: t.dtype }; });
+      const stale = [0, 1, 2].map(() => native.alloc(dtype, size) as Float32Array | Float64Array);
       for (const s of stale) native.free(s.fill(NaN));
       const out = c.tidy(() => fn().dataSync());
       assert.ok(out.every((v) => !Number.isNaN(v)), `${what} left stale elements`);
     });
     const x = () => c.tensor(values(2 * 7 * 9 * 3, 1), [2, 7, 9, 3]), f = () => c.tensor(values(3 * 3 * 3 * 5, 2), [3, 3, 3, 5]);
-    noStale('conv2d input gradient', () => c.vjp((xx: Tensor) => c.conv2d(xx, f(), { strides: 2 }), x(), c.ones([2, 3, 4, 5])).grads as Tensor);
+    noStale('conv2d input gradient', () => c.vjp((xx: Tensor) => c.conv2d(xx, f(), { strides: 2 }), x(), c.ones([2, 3, 4, 5], 'float64')).grads as Tensor);
     noStale('pad', () => c.pad(c.tensor(values(35, 3), [5, 7]), [[1, 2], [0, 3]]));
-    noStale('scatterAdd', () => c.scatterAdd(c.tensor(values(35, 4), [5, 7]), c.tensor([4, 0, 4], [3], 'int32'), c.ones([3, 7]), 0));
-    noStale('matmul with K = 0', () => c.matmul(c.zeros([6, 0]), c.zeros([0, 9])));
+    noStale('scatterAdd', () => c.scatterAdd(c.tensor(values(35, 4), [5, 7]), c.tensor([4, 0, 4], [3], 'int32'), c.ones([3, 7], 'float64'), 0));
+    noStale('matmul with K = 0', () => c.matmul(c.zeros([6, 0], 'float64'), c.zeros([0, 9], 'float64')));
     noStale('biasActivation', () => c.biasActivation(c.tensor(values(35, 5), [5, 7]), c.tensor(values(7, 6), [7]), 'relu'));
+    noStale('conv2d filter gradient', () => c.vjp((ff: Tensor) => c.conv2d(x(), ff, { strides: 2 }), f(), c.ones([2, 3, 4, 5], 'float64')).grads as Tensor);
+    noStale('maxPool2d gradient', () => c.vjp((xx: Tensor) => c.maxPool2d(xx, 2), x(), c.ones([2, 3, 4, 3], 'float64')).grads as Tensor);
+    noStale('layerNorm gradient', () => runFusedOp('layerNormGrad', [c.tensor(values(35, 7), [5, 7]), c.tensor(values(7, 8), [7]), c.tensor(values(35, 9), [5, 7])], { epsilon: 1e-3 }));
+    const [q, k, v] = [10, 11, 12].map((seed) => c.tensor(values(2 * 5 * 3 * 4, seed), [2, 5, 3, 4]));
+    noStale('attention', () => attention(q, k, v, null, { scale: 0.5, causal: true, offset: 0 }));
+    noStale('attention gradient', () => attentionBackward(q, k, v, c.ones([2, 5, 3, 4], 'float64'), null, { scale: 0.5, causal: true, offset: 0 })[0]);
+    noStale('lstmCell', () => lstmCell(c.tensor(values(3 * 16, 13), [3, 16]), c.tensor(values(3 * 16, 14), [3, 16]), c.tensor(values(12, 15), [3, 4])).h);
   });
 
   test('buffers are pooled typed arrays; trimming the pool detaches stale views', () => {

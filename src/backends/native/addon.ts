@@ -73,6 +73,14 @@ export interface NativeAddon {
   // ---- random streams ----
   /** out (the uint32 words, viewed as int32) gets out.length / 4 Philox4x32-10 blocks from `counter` on (see src/ops/random.ts). */
   philox(key0: number, key1: number, counter: number, attempt: number, out: Int32Array): void;
+  // ---- sequence models ----
+  /**
+   * An LSTM (lstm) or GRU step from xw, hu and the state (c or h). LSTM: extra is dc and dy dh, with grad
+   * (out: the flat [dz, dc]); GRU: dy with grad (out: the flat [dxw, dhu, dh]), extra the recurrent bias or null.
+   */
+  cell(lstm: boolean, grad: boolean, xw: Arr, xwOff: number, hu: Arr, huOff: number, state: Arr, stateOff: number, dy: Arr | null, dyOff: number, extra: Arr | null, extraOff: number, out: Arr, b: number, u: number): void;
+  /** params: [b, t, s, h, dk, dv, maskBatch, maskRows, offset, scale, causal]; with dy, out is the flat [dq, dk, dv]. */
+  attention(q: Arr, qOff: number, k: Arr, kOff: number, v: Arr, vOff: number, dy: Arr | null, dyOff: number, mask: Arr | null, maskOff: number, out: Arr, params: Float64Array): void;
 }
 
 export type AddonLoad = { readonly addon: NativeAddon; readonly path: string } | { readonly addon?: undefined; readonly reason: string };

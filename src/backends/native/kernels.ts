@@ -131,6 +131,24 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
     poolParams.set([x[0], x[1], x[2], x[3], y[1], y[2], p.poolSize[0], p.poolSize[1], p.strides[0], p.strides[1], p.pads[0][0], p.pads[1][0]]);
     return poolParams;
   };
+  // Sequence models: the cells' states [B, U] fix b and u; attention's mask is [1 or B, 1 or T, S].
+  const cell = (lstm: boolean, grad: boolean): Kernel<Record<string, never>> => (inputs, o) => {
+    const [xw, hu, st] = inputs;
+    // LSTM: [xw, hu, c, dh?, dc?]; GRU: [xw, hu, h, dy?, bias?].
+    const dy = grad ? inputs[3] : undefined, extra = inputs[grad ? 4 : 3];
+    const [dc, bias] = lstm ? [extra, undefined] : [undefined, extra];
+    const [b, u] = st.shape;
+    const opt = (a: KernelArg | undefined) => [a ? buf(a) : null, a?.offset ?? 0] as const;
+    addon.cell(lstm, grad, buf(xw), xw.offset, buf(hu), hu.offset, buf(st), st.offset, ...opt(dy), ...opt(lstm ? dc : bias), buf(o), b, u);
+  };
+  const attnParams = new Float64Array(11);
+  const attention = (grad: boolean): Kernel<FusedParams['attention']> => (inputs, o, p) => {
+    const [q, k, v] = inputs;
+    const dy = grad ? inputs[3] : undefined, mask = inputs[grad ? 4 : 3];
+    const [b, t, h, dk] = q.shape, [, s, , dv] = v.shape;
+    attnParams.set([b, t, s, h, dk, dv, mask?.shape[0] ?? 1, mask?.shape[1] ?? 1, p.offset, p.scale, p.causal ? 1 : 0]);
+    addon.attention(buf(q), q.offset, buf(k), k.offset, buf(v), v.offset, dy ? buf(dy) : null, dy?.offset ?? 0, mask ? buf(mask) : null, mask?.offset ?? 0, buf(o), attnParams);
+  };
   const fused: Record<string, unknown> = {
     softmax: softmaxLike(false),
     logSoftmax: softmaxLike(true),
@@ -142,6 +160,13 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
     avgPool2d: (([x], o, p) => addon.pool2d(false, buf(x), x.offset, buf(o), setPool(x.shape, o.shape, p))) satisfies Kernel<FusedParams['avgPool2d']>,
     maxPool2dBackprop: (([x, dy], o, p) => addon.pool2dBackprop(true, buf(x), x.offset, buf(dy), dy.offset, buf(o), setPool(o.shape, dy.shape, p))) satisfies Kernel<FusedParams['maxPool2dBackprop']>,
     avgPool2dBackprop: (([dy], o, p) => addon.pool2dBackprop(false, buf(dy), dy.offset, buf(dy), dy.offset, buf(o), setPool(o.shape, dy.shape, p))) satisfies Kernel<FusedParams['avgPool2dBackprop']>,
+    // sequence models
+    lstmCell: cell(true, false),
+    lstmCellGrad: cell(true, true),
+    gruCell: cell(false, false),
+    gruCellGrad: cell(false, true),
+    attention: attention(false),
+    attentionGrad: attention(true),
   };
   Object.assign(fused, trainStepKernels(addon));
   for (const name of Object.keys(fused)) if (!NATIVE_FUSED.includes(name as never)) throw new BackendError(`native: fused kernel ${name} is missing from support.ts`);

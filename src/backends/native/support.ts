@@ -18,6 +18,8 @@ export const NATIVE_FUSED: readonly FusedName[] = [
   'biasActivation', 'activationGrad', 'sparseSoftmaxCrossEntropy', 'sparseSoftmaxCrossEntropyGrad', 'adamStep', 'sgdStep', 'dropout', 'layerNorm', 'layerNormGrad',
   // convolution filter gradient and pooling
   'conv2dBackpropFilter', 'maxPool2d', 'avgPool2d', 'maxPool2dBackprop', 'avgPool2dBackprop',
+  // sequence models
+  'lstmCell', 'lstmCellGrad', 'gruCell', 'gruCellGrad', 'attention', 'attentionGrad',
 ];
 
 export function primitiveSupport(op: PrimitiveName): NativeSupport {

@@ -1,11 +1,11 @@
 // MultiHeadAttention (Keras; Vaswani et al. 2017) with Keras' EinsumDense weight shapes.
 import type { Tensor } from '../../tensor/tensor.js';
-import { add, cast, logicalAnd, mul, sub } from '../../ops/elementwise.js';
+import { add, cast, logicalAnd, mul } from '../../ops/elementwise.js';
 import { matmul } from '../../ops/linalg.js';
 import { concat } from '../../ops/indexing.js';
-import { tensor } from '../../ops/creation.js';
-import { softmax } from '../../ops/nn.js';
-import { permute, reshape, unsqueeze } from '../../ops/views.js';
+import { attention } from '../../ops/sequence.js';
+import { attendValues, attentionProbs } from '../../ops/fused-seq.js';
+import { reshape, unsqueeze } from '../../ops/views.js';
 import { Generator, drawSeed, mixSeeds } from '../../ops/random.js';
 import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
 import { Layer, formatSymShape, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../layer.js';
@@ -62,15 +62,12 @@ export interface AttendOptions {
   seed?: number;
 }
 
-/** The attention output [batch, T, outputDim], the probabilities [batch, heads, T, S] and, with a cache, the grown cache. */
+/** The attention output [batch, T, outputDim], the probabilities [batch, heads, T, S] when asked for and, with a cache, the grown cache. */
 export interface AttentionResult {
   output: Tensor;
-  scores: Tensor;
+  scores?: Tensor;
   cache?: AttentionCache;
 }
-
-/** Keras' large negative number added to the logits of masked positions before the softmax. */
-const MASKED_LOGIT = -1e9;
 
 export class MultiHeadAttention extends Layer {
   static override readonly className: string = 'MultiHeadAttention';
@@ -161,10 +158,11 @@ export class MultiHeadAttention extends Layer {
   }
 
   /**
-   * The combined boolean mask [batch or 1, T, S] (Keras _compute_attention_mask): the explicit mask AND
-   * query padding (rows) AND value/key padding (columns) AND causality; null when nothing is masked.
+   * The combined boolean mask [batch or 1, T or 1, S] (Keras _compute_attention_mask): the explicit mask
+   * AND query padding (rows) AND value/key padding (columns); null when none is given. Causality is
+   * the attention op's own flag.
    */
-  private attentionMask(b: number, t: number, s: number, offset: number, o: AttendOptions): Tensor | null {
+  private attentionMask(b: number, t: number, s: number, o: AttendOptions): Tensor | null {
     const check = (m: Tensor, shape: number[], what: string) => {
       const ok = m.rank === shape.length && m.shape.every((d, i) => d === shape[i] || (d === 1 && i < shape.length - 1 && what === 'attentionMask'));
       if (!ok) throw new ShapeError(`${who(this)}: ${what} must have shape ${fmtShape(shape)}${what === 'attentionMask' ? ' (or 1 on the batch/query axes)' : ''}, got ${fmtShape(m.shape)}`);
@@ -175,29 +173,24 @@ export class MultiHeadAttention extends Layer {
     if (o.queryMask) parts.push(unsqueeze(check(o.queryMask, [b, t], 'queryMask'), 2));
     if (o.valueMask) parts.push(unsqueeze(check(o.valueMask, [b, s], 'valueMask'), 1));
     if (o.keyMask) parts.push(unsqueeze(check(o.keyMask, [b, s], 'keyMask'), 1));
-    if (o.useCausalMask) {
-      // Query i sits at position offset + i of the key sequence (offset = cached length).
-      const causal = new Uint8Array(t * s);
-      for (let i = 0; i < t; i++) for (let j = 0; j <= Math.min(offset + i, s - 1); j++) causal[i * s + j] = 1;
-      parts.push(tensor(causal, [1, t, s], 'bool'));
-    }
     return parts.length === 0 ? null : parts.reduce((acc, m) => logicalAnd(acc, m));
   }
 
   /**
    * The attention computation with all of Keras' call arguments. `cache` holds projected keys/values of
    * earlier positions, which the new ones are appended to; null starts a cache. With either, the result
-   * carries the grown cache.
+   * carries the grown cache. The probabilities are returned (and computed as a tensor of their own)
+   * only when `withScores`; otherwise, and without attention dropout, one fused attention op runs.
    */
-  compute(query: Tensor, value: Tensor, options: AttendOptions = {}, cache?: AttentionCache | null): AttentionResult {
+  compute(query: Tensor, value: Tensor, options: AttendOptions = {}, cache?: AttentionCache | null, withScores = true): AttentionResult {
     const key = options.key ?? value;
     // attend() may be the first use (apply() builds otherwise).
     buildSublayer(this, [query.shape, value.shape, key.shape]);
     this.shapes([query.shape, value.shape, key.shape]);
     const q0 = asLayerDType(this, query), v0 = asLayerDType(this, value), k0 = asLayerDType(this, key);
     const [b, t] = q0.shape;
-    // [batch, len, heads, dim] projections; the query is scaled by 1 / sqrt(keyDim) first, as Keras does.
-    const q = mul(this.project(q0, this.queryKernel!, this.queryBias), 1 / Math.sqrt(this.keyDim));
+    // [batch, len, heads, dim] projections.
+    const q = this.project(q0, this.queryKernel!, this.queryBias);
     let k = this.project(k0, this.keyKernel!, this.keyBias);
     let v = this.project(v0, this.valueKernel!, this.valueBias);
     const offset = cache ? cache.key.shape[1] : 0;
@@ -207,26 +200,27 @@ export class MultiHeadAttention extends Layer {
       v = concat([cache.value, v], 1);
     }
     const s = k.shape[1];
-    // [b, h, t, dk] @ [b, h, dk, s] -> logits [b, h, t, s].
-    let logits = matmul(permute(q, [0, 2, 1, 3]), permute(k, [0, 2, 3, 1]));
-    const mask = this.attentionMask(b, t, s, offset, options);
-    // Keras' masked softmax: masked logits get -1e9 (exp underflows to 0), and the probabilities are
-    // multiplied by the mask, so a fully masked row is all zeros rather than uniform.
-    const m = mask ? cast(unsqueeze(mask, 1), this.dtype) : null;
-    if (m) logits = add(logits, mul(sub(1, m), MASKED_LOGIT));
-    let scores = softmax(logits, -1);
-    if (m) scores = mul(scores, m);
-    let probs = scores;
-    if (options.training && this.dropout > 0) {
-      const gen = options.seed === undefined ? this.generator : new Generator(mixSeeds(this.seed, options.seed));
-      probs = mul(scores, mul(cast(gen.bernoulli(scores.shape, 1 - this.dropout), this.dtype), 1 / (1 - this.dropout)));
+    const mask = this.attentionMask(b, t, s, options);
+    // The query is scaled by 1 / sqrt(keyDim) before the product, as Keras does.
+    const params = { scale: 1 / Math.sqrt(this.keyDim), causal: options.useCausalMask ?? false, offset };
+    const dropout = options.training === true && this.dropout > 0;
+    let context: Tensor, scores: Tensor | undefined;
+    if (!withScores && !dropout) {
+      context = attention(q, k, v, mask, params);
+    } else {
+      scores = attentionProbs(q, k, mask, params);
+      let probs = scores;
+      if (dropout) {
+        const gen = options.seed === undefined ? this.generator : new Generator(mixSeeds(this.seed, options.seed));
+        probs = mul(scores, mul(cast(gen.bernoulli(scores.shape, 1 - this.dropout), this.dtype), 1 / (1 - this.dropout)));
+      }
+      context = attendValues(probs, v);
     }
-    // [b, h, t, s] @ [b, h, s, dv] -> [b, h, t, dv] -> [b * t, h * dv] @ [h * dv, out].
-    const context = reshape(permute(matmul(probs, permute(v, [0, 2, 1, 3])), [0, 2, 1, 3]), [b * t, this.numHeads * this.valueDim]);
+    // [b, t, h, dv] -> [b * t, h * dv] @ [h * dv, out].
     const out = this.outputKernel!.shape[2];
-    let output = matmul(context, reshape(this.outputKernel!.value, [this.numHeads * this.valueDim, out]));
+    let output = matmul(reshape(context, [b * t, this.numHeads * this.valueDim]), reshape(this.outputKernel!.value, [this.numHeads * this.valueDim, out]));
     if (this.outputBias) output = add(output, this.outputBias.value);
-    return { output: reshape(output, [b, t, out]), scores, ...(cache !== undefined ? { cache: { key: k, value: v } } : {}) };
+    return { output: reshape(output, [b, t, out]), ...(scores ? { scores } : {}), ...(cache !== undefined ? { cache: { key: k, value: v } } : {}) };
   }
 
   /**
@@ -236,13 +230,14 @@ export class MultiHeadAttention extends Layer {
   attend(query: Tensor, value: Tensor, options: AttendOptions & { returnAttentionScores: true }): [Tensor, Tensor];
   attend(query: Tensor, value: Tensor, options?: AttendOptions & { returnAttentionScores?: false }): Tensor;
   attend(query: Tensor, value: Tensor, options: AttendOptions & { returnAttentionScores?: boolean } = {}): Tensor | [Tensor, Tensor] {
-    const { output, scores } = this.compute(query, value, options);
-    return options.returnAttentionScores ? [output, scores] : output;
+    const returnScores = options.returnAttentionScores === true;
+    const { output, scores } = this.compute(query, value, options, undefined, returnScores);
+    return returnScores ? [output, scores!] : output;
   }
 
   /** Incremental decoding: attends from the new positions to the cached and new keys; returns the grown cache. */
   attendCached(query: Tensor, value: Tensor, cache: AttentionCache | null, options: AttendOptions = {}): { output: Tensor; cache: AttentionCache } {
-    const r = this.compute(query, value, options, cache);
+    const r = this.compute(query, value, options, cache, false);
     return { output: r.output, cache: r.cache! };
   }
 

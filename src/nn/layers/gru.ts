@@ -1,21 +1,28 @@
 // GRU (Keras, Cho et al. 2014): Keras gate order z, r, h; resetAfter (default) is PyTorch's GRU.
 import type { Tensor } from '../../tensor/tensor.js';
-import { add, mul, sub } from '../../ops/elementwise.js';
+import { add, mul } from '../../ops/elementwise.js';
 import { matmul } from '../../ops/linalg.js';
 import { split } from '../../ops/indexing.js';
 import { contiguous, reshape, slice } from '../../ops/views.js';
+import { gruCell, gruCellBackward } from '../../ops/sequence.js';
+import { gruForward, gruMix } from '../../ops/fused-seq.js';
 import { registerLayer, type LayerConfig } from '../layer.js';
 import type { InitializerSpec } from '../initializers.js';
 import { GatedRecurrent, type GatedRecurrentArgs } from './recurrent.js';
+import type { FusedCell } from './rnn-scan.js';
 
 // GRU (Keras, Cho et al. 2014): gates in Keras order z, r, h in the kernel columns. resetAfter (default, =
 // PyTorch's GRU) applies the reset gate after the recurrent matmul and keeps a separate recurrent bias
 // (bias [2, 3 * units]: input row, recurrent row); resetAfter = false applies it before (bias [3 * units]).
 
-/** h_t = z * h + (1 - z) * hh, written hh + z * (h - hh) to save a kernel. */
-function mix(z: Tensor, h: Tensor, hh: Tensor): Tensor {
-  return add(hh, mul(z, sub(h, hh)));
-}
+/** The standard GRU step (resetAfter, sigmoid gates, tanh) as fused ops; states [h]. */
+const GRU_CELL: FusedCell = {
+  step: (xw, hu, [h], bias) => [gruCell(xw, hu, h, bias)],
+  backward: (xw, hu, [h], bias, [dh]) => {
+    const [dxw, dhu, dhDirect] = gruCellBackward(xw, hu, h, dh, bias);
+    return { dxw, dhu, dStates: [dhDirect] };
+  },
+};
 
 export interface GRUArgs extends GatedRecurrentArgs {
   /** Reset gate after the recurrent matmul (Keras 2+ default, cuDNN and PyTorch convention). Default true. */
@@ -59,21 +66,27 @@ export class GRU extends GatedRecurrent {
     const u = this.units;
     const act = this.activationFn, gate = this.recurrentActivationFn;
     const hd = recurrentMask ? mul(h, recurrentMask) : h;
-    const [xzr, xh] = split(xw, [2 * u, u], 1);
     let next: Tensor;
     if (this.resetAfter) {
       const [rk, recurrentBias] = weights;
-      let inner = matmul(hd, rk);
-      if (recurrentBias) inner = add(inner, recurrentBias);
-      const [izr, ih] = split(inner, [2 * u, u], 1);
-      const [z, r] = split(gate(add(xzr, izr)), 2, 1);
-      next = mix(z, h, act(add(xh, mul(r, ih))));
+      const hu = matmul(hd, rk);
+      if (this.standardActivations) {
+        next = gruCell(xw, hu, h, recurrentBias ?? null);
+      } else {
+        const { z, hh } = gruForward(xw, hu, recurrentBias, gate, act);
+        next = gruMix(z, h, hh);
+      }
     } else {
       const [rkZR, rkH] = weights;
+      const [xzr, xh] = split(xw, [2 * u, u], 1);
       const [z, r] = split(gate(add(xzr, matmul(hd, rkZR))), 2, 1);
-      next = mix(z, h, act(add(xh, matmul(mul(r, hd), rkH))));
+      next = gruMix(z, h, act(add(xh, matmul(mul(r, hd), rkH))));
     }
     return { output: next, states: [next] };
+  }
+
+  protected override fusedCell(): FusedCell | null {
+    return this.resetAfter && this.standardActivations ? GRU_CELL : null;
   }
 
   override getConfig(): LayerConfig {

@@ -1,17 +1,32 @@
 // LSTM (Keras, Hochreiter & Schmidhuber 1997): Keras gate order i, f, c, o; states [h, c].
 import type { Tensor } from '../../tensor/tensor.js';
 import type { DType } from '../../tensor/dtype.js';
-import { add, mul } from '../../ops/elementwise.js';
+import { mul } from '../../ops/elementwise.js';
 import { matmul } from '../../ops/linalg.js';
-import { concat, split } from '../../ops/indexing.js';
+import { concat } from '../../ops/indexing.js';
 import { ones } from '../../ops/creation.js';
+import { lstmCell, lstmCellBackward } from '../../ops/sequence.js';
+import { lstmForward } from '../../ops/fused-seq.js';
 import { registerLayer, type LayerConfig } from '../layer.js';
 import type { Initializer, InitializerSpec } from '../initializers.js';
 import { getInitializer } from '../initializers.js';
 import { GatedRecurrent, type GatedRecurrentArgs } from './recurrent.js';
+import type { FusedCell } from './rnn-scan.js';
 
 // LSTM (Keras, Hochreiter & Schmidhuber 1997): gates in Keras order i, f, c, o in the kernel columns; c_t =
 // f * c_{t-1} + i * activation(z_c), h_t = o * activation(c_t); states [h, c].
+
+/** The standard LSTM step (sigmoid gates, tanh) as fused ops; states [h, c]. */
+const LSTM_CELL: FusedCell = {
+  step: (xw, hu, [, c]) => {
+    const next = lstmCell(xw, hu, c);
+    return [next.h, next.c];
+  },
+  backward: (xw, hu, [, c], _bias, [dh, dc]) => {
+    const [dz, dcPrev] = lstmCellBackward(xw, hu, c, dh, dc);
+    return { dxw: dz, dhu: dz, dStates: [null, dcPrev] };
+  },
+};
 
 export interface LSTMArgs extends GatedRecurrentArgs {
   /** Start the forget gate's bias at 1 (Jozefowicz et al. 2015), the rest from biasInitializer. Default true. */
@@ -48,12 +63,19 @@ export class LSTM extends GatedRecurrent {
   }
 
   protected override cell(xw: Tensor, [h, c]: readonly Tensor[], [rk]: readonly Tensor[], recurrentMask: Tensor | null): { output: Tensor; states: Tensor[] } {
-    const act = this.activationFn, gate = this.recurrentActivationFn;
-    const z = add(xw, matmul(recurrentMask ? mul(h, recurrentMask) : h, rk));
-    const [zi, zf, zc, zo] = split(z, 4, 1);
-    const cNext = add(mul(gate(zf), c), mul(gate(zi), act(zc)));
-    const hNext = mul(gate(zo), act(cNext));
+    const hu = matmul(recurrentMask ? mul(h, recurrentMask) : h, rk);
+    if (this.standardActivations) {
+      const next = lstmCell(xw, hu, c);
+      return { output: next.h, states: [next.h, next.c] };
+    }
+    const act = this.activationFn;
+    const { o, cNext } = lstmForward(xw, hu, c, this.recurrentActivationFn, act);
+    const hNext = mul(o, act(cNext));
     return { output: hNext, states: [hNext, cNext] };
+  }
+
+  protected override fusedCell(): FusedCell | null {
+    return this.standardActivations ? LSTM_CELL : null;
   }
 
   override getConfig(): LayerConfig {

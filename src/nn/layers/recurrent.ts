@@ -14,7 +14,7 @@ import { getInitializer, type Initializer, type InitializerSpec } from '../initi
 import { getRegularizer, type Regularizer, type RegularizerSpec } from '../regularizers.js';
 import type { ActivationFn } from '../activations.js';
 import { firstMask, sequenceMask, timeMajorMask, type MaskArg } from '../masking.js';
-import { scan } from './rnn-scan.js';
+import { scan, type FusedCell } from './rnn-scan.js';
 import { asLayerDType, initializerConfig, inputShapeError, positiveInt, regularizerConfig, resolveActivation, who } from './common.js';
 
 // The recurrent layers' shared machinery (Keras RNN): x @ kernel for all steps in one matmul, then a loop
@@ -130,6 +130,10 @@ export abstract class Recurrent extends Layer {
    * stepWeights() gave, `recurrentMask` (recurrent dropout) scales the state entering the recurrent matmul.
    */
   protected abstract cell(xw: Tensor, states: readonly Tensor[], weights: readonly Tensor[], recurrentMask: Tensor | null): { output: Tensor; states: Tensor[] };
+  /** The same step as a FusedCell over stepWeights() (see rnn-scan.ts), where the layer has one. */
+  protected fusedCell(): FusedCell | null {
+    return null;
+  }
 
   /** The sequence input's shape: [batch, time, features] alone, or first in [x, ...initialStates]. */
   private sequenceShape(shapes: SymShape | SymShape[]): SymShape {
@@ -213,6 +217,7 @@ export abstract class Recurrent extends Layer {
     const r = scan({
       xw, initial, weights: this.stepWeights(), mask: seqMask, zeroOutputForMask: this.zeroOutputForMask, goBackwards: this.goBackwards,
       cell: (xt, st, w) => this.cell(xt, st, w, recurrentMask),
+      fused: recurrentMask ? null : this.fusedCell(),
     });
     const states = r.states;
     if (this.stateful) this.holdStates(states);
@@ -303,6 +308,11 @@ export abstract class GatedRecurrent extends Recurrent {
     const act = resolveActivation(args.recurrentActivation === undefined ? 'sigmoid' : args.recurrentActivation);
     this.recurrentActivation = act.name;
     this.recurrentActivationFn = act.fn;
+  }
+
+  /** Sigmoid gates and tanh activation: the cell step is one fused op (ops/sequence.ts). */
+  protected get standardActivations(): boolean {
+    return this.activation === 'tanh' && this.recurrentActivation === 'sigmoid';
   }
 
   override getConfig(): LayerConfig {

@@ -2,8 +2,10 @@
 import type { Tensor } from '../../tensor/tensor.js';
 import { add, where } from '../../ops/elementwise.js';
 import { zeros } from '../../ops/creation.js';
-import { stack } from '../../ops/indexing.js';
-import { reshape, slice } from '../../ops/views.js';
+import { concat, stack } from '../../ops/indexing.js';
+import { matmul } from '../../ops/linalg.js';
+import { sum } from '../../ops/reduce.js';
+import { contiguous, expand, reshape, slice, transpose } from '../../ops/views.js';
 import { tidy } from '../../tensor/storage.js';
 import { customGrad, vjp } from '../../autograd/grad.js';
 
@@ -15,6 +17,21 @@ import { customGrad, vjp } from '../../autograd/grad.js';
 
 /** One step of a cell: `xw` is this step's x @ kernel (+ input bias) [batch, width]; weights as given to scan. */
 export type Cell = (xw: Tensor, states: readonly Tensor[], weights: readonly Tensor[]) => { output: Tensor; states: Tensor[] };
+
+/**
+ * A cell whose step is hu = h @ U (weights[0], one GEMM) then one fused elementwise op of xw, hu, the
+ * states and an optional recurrent bias (weights[1]) added to hu; the output is the new h (states[0]).
+ * With its hand-written step gradient the scan runs a step's backward as that op's backward plus one
+ * GEMM, and U's gradient as one GEMM over all steps (see fusedScan).
+ */
+export interface FusedCell {
+  step(xw: Tensor, hu: Tensor, states: readonly Tensor[], bias: Tensor | null): Tensor[];
+  /**
+   * The gradients of one step for the next states' gradients: those of xw and hu (also the bias's, per
+   * row) and of the states, except what flows through hu (null where none does).
+   */
+  backward(xw: Tensor, hu: Tensor, states: readonly Tensor[], bias: Tensor | null, dNext: readonly Tensor[]): { dxw: Tensor; dhu: Tensor; dStates: (Tensor | null)[] };
+}
 
 export interface ScanOptions {
   /** Time-major precomputed inputs [time, batch, width]. */
@@ -28,6 +45,8 @@ export interface ScanOptions {
   mask: Tensor | null;
   zeroOutputForMask: boolean;
   goBackwards: boolean;
+  /** The cell as a FusedCell; when given, it runs instead of `cell`. */
+  fused?: FusedCell | null;
 }
 
 /** Outputs [time, batch, units] in processing order (reversed time with goBackwards, as Keras) and final states. */
@@ -43,6 +62,7 @@ function row(t: Tensor, i: number): Tensor {
 }
 
 export function scan(o: ScanOptions): ScanResult {
+  if (o.fused) return fusedScan(o, o.fused);
   const time = o.xw.shape[0];
   const nStates = o.initial.length;
   const units = o.initial[0].shape[1];
@@ -106,7 +126,82 @@ export function scan(o: ScanOptions): ScanResult {
     };
     return { value, gradFunc };
   });
-  const packed = op(o.xw, ...o.initial, ...o.weights);
+  return unpackScan(op(o.xw, ...o.initial, ...o.weights), time, nStates);
+}
+
+/** The packed result [time + nStates, batch, units] as outputs and final states (views). */
+function unpackScan(packed: Tensor, time: number, nStates: number): ScanResult {
   const outputs = slice(packed, [0, 0, 0], [time, -1, -1]);
   return { outputs, states: Array.from({ length: nStates }, (_, i) => row(packed, time + i)) };
+}
+
+/**
+ * The time loop of a FusedCell: per step one GEMM and one fused op forward, and in the backward the
+ * fused op's backward and one GEMM (dh += dhu @ U^T), plus a few adds, and with a mask the wheres that
+ * keep masked steps' states (as scan's step does). The recurrent kernel's gradient is one GEMM over all
+ * steps at the end: dU = H^T dHU with H the h entering each step and dHU the hu gradients, stacked over
+ * time; the bias's is the column sums of dHU.
+ */
+function fusedScan(o: ScanOptions, cell: FusedCell): ScanResult {
+  const time = o.xw.shape[0];
+  const nStates = o.initial.length;
+  const timeOf = (s: number) => (o.goBackwards ? time - 1 - s : s);
+  // The mask broadcast over the units once, so each step's wheres read a contiguous row without a copy.
+  const [batch, units] = o.initial[0].shape;
+  const fullMask = o.mask ? contiguous(expand(o.mask, [time, batch, units])) : null;
+  const maskAt = (s: number) => (fullMask ? row(fullMask, timeOf(s)) : null);
+  // With a mask (and no zeroing) a masked step repeats the previous output, which is then carried.
+  const carriesOutput = o.mask !== null && !o.zeroOutputForMask;
+  const op = customGrad((xw: Tensor, ...rest: Tensor[]) => {
+    const initial = rest.slice(0, nStates);
+    const [kernel, bias = null] = rest.slice(nStates);
+    // carries[s], hus[s]: the states entering step s and its hu, what the backward pass reads.
+    const carries: Tensor[][] = [], hus: Tensor[] = [], outputs: Tensor[] = [];
+    let states = initial;
+    let output: Tensor | null = carriesOutput ? zeros(initial[0].shape, xw.dtype) : null;
+    for (let s = 0; s < time; s++) {
+      const hu = matmul(states[0], kernel);
+      carries.push(states);
+      hus.push(hu);
+      const next = cell.step(row(xw, timeOf(s)), hu, states, bias);
+      const m = maskAt(s);
+      const prev = states;
+      states = m ? next.map((n, i) => where(m, n, prev[i])) : next;
+      const out = m ? where(m, next[0], output ?? 0) : next[0];
+      if (carriesOutput) output = out;
+      outputs.push(out);
+    }
+    const value = stack([...outputs, ...states], 0);
+    const gradFunc = (dy: Tensor): (Tensor | null)[] => {
+      let dStates: Tensor[] = Array.from({ length: nStates }, (_, i) => row(dy, time + i));
+      // The gradient reaching the carried output from later steps.
+      let dCarried: Tensor | null = null;
+      const dXw = new Array<Tensor>(time), dHu = new Array<Tensor>(time);
+      for (let s = time - 1; s >= 0; s--) {
+        const r = tidy(() => {
+          const dOut = dCarried ? add(row(dy, s), dCarried) : row(dy, s);
+          const m = maskAt(s);
+          // The new states' gradients; a masked step passes its states' and output's gradients back unchanged.
+          const dh = add(dOut, dStates[0]);
+          const dNext = m ? [where(m, dh, 0), ...dStates.slice(1).map((d) => where(m, d, 0))] : [dh, ...dStates.slice(1)];
+          const g = cell.backward(row(xw, timeOf(s)), hus[s], carries[s], bias, dNext);
+          const viaHu = matmul(g.dhu, transpose(kernel));
+          let dPrev = [g.dStates[0] ? add(g.dStates[0], viaHu) : viaHu, ...g.dStates.slice(1).map((d) => d!)];
+          if (m) dPrev = dPrev.map((d, i) => add(d, where(m, 0, dStates[i])));
+          return { dxw: g.dxw, dhu: g.dhu, dStates: dPrev, dCarried: carriesOutput ? where(m!, 0, dOut) : null };
+        });
+        for (const old of [...dStates, dCarried]) old?.dispose();
+        dXw[timeOf(s)] = r.dxw;
+        dHu[s] = r.dhu;
+        dStates = r.dStates;
+        dCarried = r.dCarried;
+      }
+      dCarried?.dispose();
+      const dHuAll = concat(dHu, 0);
+      const dKernel = matmul(transpose(concat(carries.map((c) => c[0]), 0)), dHuAll);
+      return [stack(dXw, 0), ...dStates, dKernel, ...(bias ? [sum(dHuAll, [0])] : [])];
+    };
+    return { value, gradFunc };
+  });
+  return unpackScan(op(o.xw, ...o.initial, ...o.weights), time, nStates);
 }
