@@ -49,7 +49,7 @@ template <class T> struct Blocking {
   static constexpr int NR = NRV * W;
   static constexpr int64_t KC = sizeof(T) == 4 ? 384 : 256;
   static constexpr int64_t MC = MR * 16;
-  static constexpr int64_t NC = NR * (W == 1 ? 64 : 8);
+  static constexpr int64_t NC = NR * (W == 1 ? 64 : 16);
 };
 
 /** C tile (mv x nv valid of MR x NR) = (or +=) packed A panel [kc][MR] x B panel [kc][NR] whose rows
@@ -179,11 +179,13 @@ template <class T>
 void macro_kernel(const T* ap, const BPanels<T>& bp, T* c, int64_t ldc, int64_t i0, int64_t mc, int64_t j0, int64_t nc, int64_t kc,
                   int64_t q0, int64_t q1, bool accumulate) {
   constexpr int MR = Blocking<T>::MR, NR = Blocking<T>::NR;
-  for (int64_t ir = 0; ir < mc; ir += MR)
-    for (int64_t q = q0; q < q1; q++) {
-      int64_t jr = q * NR;
+  // B's micro-panel (kc x NR) stays in L1 while the A micro-panels stream past it from L2: A is the
+  // operand read 4x less per FMA (one broadcast per MR rows against NR / W vector loads of B).
+  for (int64_t q = q0; q < q1; q++) {
+    int64_t jr = q * NR;
+    for (int64_t ir = 0; ir < mc; ir += MR)
       micro_kernel<T>(kc, ap + ir * kc, bp.at(q), bp.ldOf(q), c + (i0 + ir) * ldc + j0 + jr, ldc, accumulate, imin(MR, mc - ir), imin(NR, nc - jr));
-    }
+  }
 }
 
 /**
@@ -257,7 +259,7 @@ template <class T> void gemm_one(Strided<T> a, Strided<T> b, T* c, int64_t M, in
         if (panelsOfB.tail >= 0) pack_b<T>(b, pc, kc, jc, nc, panels - 1, panels, bp);
       } else {
         // A small block of B is packed by the caller: waking a helper would cost more.
-        par(panels, threads_for(double(kc) * nc, 1 << 16), [&](int64_t q) { pack_b<T>(b, pc, kc, jc, nc, q, q + 1, bp); });
+        par(panels, threads_for(double(kc) * nc, 1 << 14), [&](int64_t q) { pack_b<T>(b, pc, kc, jc, nc, q, q + 1, bp); });
       }
       par(mBlocks * groups, threads, [&](int64_t task) {
         int64_t ib = task / groups, g = task % groups;
