@@ -47,7 +47,7 @@ template <class T> struct Blocking {
   static constexpr int MR = 4, NRV = 4;
 #endif
   static constexpr int NR = NRV * W;
-  static constexpr int64_t KC = sizeof(T) == 4 ? 384 : 256;
+  static constexpr int64_t KC = sizeof(T) == 4 ? 512 : 256;
   static constexpr int64_t MC = MR * 16;
   static constexpr int64_t NC = NR * (W == 1 ? 64 : 16);
 };
