@@ -153,18 +153,145 @@ void optimizer_step(DType dtype, const OptimizerStep& s) {
   else optimizer_step_t<double>(s);
 }
 
+/** philox_block16 with explicit vectors where the instruction set has them: the lanes' high and low
+ *  halves of the 32 x 32-bit products come from two even-lane multiplies (vpmuludq) blended by lane. */
+inline void philox16(uint32_t w[4][kPhiloxLanes], uint32_t k0, uint32_t k1) {
+#if defined(CANDOR_ISA_AVX512)
+  const __m512i m0 = _mm512_set1_epi32(int(0xd2511f53u)), m1 = _mm512_set1_epi32(int(0xcd9e8d57u));
+  __m512i c0 = _mm512_load_si512(w[0]), c1 = _mm512_load_si512(w[1]), c2 = _mm512_load_si512(w[2]), c3 = _mm512_load_si512(w[3]);
+  auto mulhi = [](__m512i a, __m512i b) {
+    const __m512i even = _mm512_srli_epi64(_mm512_mul_epu32(a, b), 32);
+    const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(b, 32));
+    return _mm512_mask_blend_epi32(__mmask16(0xAAAA), even, odd);
+  };
+  for (int round = 0; round < 10; round++) {
+    const __m512i hi0 = mulhi(m0, c0), lo0 = _mm512_mullo_epi32(m0, c0), hi1 = mulhi(m1, c2), lo1 = _mm512_mullo_epi32(m1, c2);
+    c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32(int(k0)));
+    c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32(int(k1)));
+    c1 = lo1;
+    c3 = lo0;
+    k0 += 0x9e3779b9u;
+    k1 += 0xbb67ae85u;
+  }
+  _mm512_store_si512(w[0], c0), _mm512_store_si512(w[1], c1), _mm512_store_si512(w[2], c2), _mm512_store_si512(w[3], c3);
+#elif defined(CANDOR_ISA_AVX2)
+  const __m256i m0 = _mm256_set1_epi32(int(0xd2511f53u)), m1 = _mm256_set1_epi32(int(0xcd9e8d57u));
+  auto mulhi = [](__m256i a, __m256i b) {
+    const __m256i even = _mm256_srli_epi64(_mm256_mul_epu32(a, b), 32);
+    const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32));
+    return _mm256_blend_epi32(even, odd, 0xAA);
+  };
+  for (int half = 0; half < kPhiloxLanes; half += 8) {
+    __m256i c0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w[0] + half)), c1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w[1] + half));
+    __m256i c2 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w[2] + half)), c3 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w[3] + half));
+    uint32_t a = k0, b = k1;
+    for (int round = 0; round < 10; round++) {
+      const __m256i hi0 = mulhi(m0, c0), lo0 = _mm256_mullo_epi32(m0, c0), hi1 = mulhi(m1, c2), lo1 = _mm256_mullo_epi32(m1, c2);
+      c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32(int(a)));
+      c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32(int(b)));
+      c1 = lo1;
+      c3 = lo0;
+      a += 0x9e3779b9u;
+      b += 0xbb67ae85u;
+    }
+    _mm256_store_si256(reinterpret_cast<__m256i*>(w[0] + half), c0), _mm256_store_si256(reinterpret_cast<__m256i*>(w[1] + half), c1);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(w[2] + half), c2), _mm256_store_si256(reinterpret_cast<__m256i*>(w[3] + half), c3);
+  }
+#else
+  philox_block16(w, k0, k1);
+#endif
+}
+
+#if defined(CANDOR_ISA_AVX512)
+/** Float dropout over [b, e) on AVX-512: four 16-lane Philox blocks in flight (the rounds are
+ *  latency-bound), counters and the keep test in vector integers. Bit-identical to the scalar path. */
+inline void dropout_f32_avx512(const float* x, float* out, int64_t b, int64_t e, uint64_t counter, uint32_t k0, uint32_t k1,
+                               uint64_t threshold, float scale) {
+  constexpr int G = 4, L = 16;
+  const __m512i m0 = _mm512_set1_epi32(int(0xd2511f53u)), m1 = _mm512_set1_epi32(int(0xcd9e8d57u));
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i thr = _mm512_set1_epi64(int64_t(threshold));
+  const __m512 s = _mm512_set1_ps(scale), zero = _mm512_setzero_ps();
+  auto mulhi = [](__m512i a, __m512i c) {
+    const __m512i even = _mm512_srli_epi64(_mm512_mul_epu32(a, c), 32);
+    const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(c, 32));
+    return _mm512_mask_blend_epi32(__mmask16(0xAAAA), even, odd);
+  };
+  int64_t i = b;
+  for (; i + G * L <= e; i += G * L) {
+    __m512i c0[G], c1[G], c2[G], c3[G];
+    for (int g = 0; g < G; g++) {
+      const uint64_t first = counter + uint64_t(i + g * L);
+      const __m512i lo = _mm512_set1_epi32(int(uint32_t(first)));
+      c0[g] = _mm512_add_epi32(lo, iota);
+      // A lane whose low word wrapped past 2^32 carries one into the high word.
+      c1[g] = _mm512_mask_add_epi32(_mm512_set1_epi32(int(uint32_t(first >> 32))), _mm512_cmplt_epu32_mask(c0[g], lo),
+                                    _mm512_set1_epi32(int(uint32_t(first >> 32))), _mm512_set1_epi32(1));
+      c2[g] = c3[g] = _mm512_setzero_si512();
+    }
+    uint32_t a = k0, bb = k1;
+    for (int round = 0; round < 10; round++) {
+      const __m512i ka = _mm512_set1_epi32(int(a)), kb = _mm512_set1_epi32(int(bb));
+      for (int g = 0; g < G; g++) {
+        const __m512i hi0 = mulhi(m0, c0[g]), lo0 = _mm512_mullo_epi32(m0, c0[g]), hi1 = mulhi(m1, c2[g]), lo1 = _mm512_mullo_epi32(m1, c2[g]);
+        c0[g] = _mm512_ternarylogic_epi32(hi1, c1[g], ka, 0x96);
+        c2[g] = _mm512_ternarylogic_epi32(hi0, c3[g], kb, 0x96);
+        c1[g] = lo1;
+        c3[g] = lo0;
+      }
+      a += 0x9e3779b9u;
+      bb += 0xbb67ae85u;
+    }
+    for (int g = 0; g < G; g++) {
+      // v = (w0 >> 5) << 26 | (w1 >> 6) in 64-bit lanes, eight at a time.
+      const __m512i w0 = _mm512_srli_epi32(c0[g], 5), w1 = _mm512_srli_epi32(c1[g], 6);
+      const __m512i vLo = _mm512_or_si512(_mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm512_castsi512_si256(w0)), 26), _mm512_cvtepu32_epi64(_mm512_castsi512_si256(w1)));
+      const __m512i vHi = _mm512_or_si512(_mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(w0, 1)), 26),
+                                          _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(w1, 1)));
+      const __mmask16 keep = __mmask16(_mm512_cmplt_epu64_mask(vLo, thr) | (_mm512_cmplt_epu64_mask(vHi, thr) << 8));
+      const int64_t at = i + g * L;
+      _mm512_storeu_ps(out + at, _mm512_mul_ps(_mm512_loadu_ps(x + at), _mm512_mask_blend_ps(keep, zero, s)));
+    }
+  }
+  // The tail (fewer than 64 elements) through the generic lanes.
+  alignas(64) uint32_t w[4][kPhiloxLanes];
+  for (; i < e; i += kPhiloxLanes) {
+    const int64_t m = imin(kPhiloxLanes, e - i);
+    for (int j = 0; j < kPhiloxLanes; j++) {
+      const uint64_t ci = counter + uint64_t(i + j);
+      w[0][j] = uint32_t(ci), w[1][j] = uint32_t(ci >> 32), w[2][j] = 0, w[3][j] = 0;
+    }
+    philox_block16(w, k0, k1);
+    for (int64_t j = 0; j < m; j++) out[i + j] = x[i + j] * ((((uint64_t(w[0][j] >> 5) << 26) | (w[1][j] >> 6)) < threshold) ? scale : 0.0f);
+  }
+}
+#endif
+
 /** out[i] = x[i] * (keep_i ? scale : 0), keep_i = uniform53(Philox(counter + i, attempt 0; seed)) < keepProb:
  *  the reference's bernoulli draw, bit for bit, so both backends drop the same elements. */
 template <class T> void dropout_t(const T* x, T* out, int64_t n, uint64_t seed, uint64_t counter, double keepProb, double scale) {
   const uint32_t k0 = uint32_t(seed), k1 = uint32_t(seed >> 32);
   const T s = T(scale);
+  // u = v / 2^53 with v = (w0 >> 5) 2^26 + (w1 >> 6) an integer below 2^53, so u < keepProb exactly when
+  // v < ceil(keepProb 2^53): the reference's double comparison, done on integers.
+  const uint64_t threshold = uint64_t(std::ceil(keepProb * 9007199254740992.0));
   chunked(n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) {
-      const uint64_t ci = counter + uint64_t(i);
-      uint32_t w[4] = {uint32_t(ci), uint32_t(ci >> 32), 0, 0};
-      philox_block(w, k0, k1);
-      const double u = (double(w[0] >> 5) * 67108864.0 + double(w[1] >> 6)) * (1.0 / 9007199254740992.0);
-      out[i] = x[i] * (u < keepProb ? s : T(0));
+#if defined(CANDOR_ISA_AVX512)
+    if constexpr (sizeof(T) == 4) return dropout_f32_avx512(x, out, b, e, counter, k0, k1, threshold, s);
+#endif
+    constexpr int L = kPhiloxLanes;
+    alignas(64) uint32_t w[4][L];
+    alignas(64) T mask[L];
+    for (int64_t i = b; i < e; i += L) {
+      const int64_t m = imin(L, e - i);
+      const uint64_t first = counter + uint64_t(i);
+      for (int j = 0; j < L; j++) {
+        const uint64_t ci = first + uint64_t(j);
+        w[0][j] = uint32_t(ci), w[1][j] = uint32_t(ci >> 32), w[2][j] = 0, w[3][j] = 0;
+      }
+      philox16(w, k0, k1);
+      for (int j = 0; j < L; j++) mask[j] = ((uint64_t(w[0][j] >> 5) << 26) | (w[1][j] >> 6)) < threshold ? s : T(0);
+      for (int64_t j = 0; j < m; j++) out[i + j] = x[i + j] * mask[j];
     }
   });
 }
