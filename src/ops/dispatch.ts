@@ -42,12 +42,12 @@ function bytesOf(x: ShapeDType): number {
 /** Calls one kernel on raw arguments; allocates and returns the output buffer. */
 function invoke<Params>(
   backend: Backend, op: PrimitiveName | FusedName, fused: boolean, kernel: Kernel<Params>,
-  args: readonly KernelArg[], outInfo: ShapeDType, params: Params, flops: (out: ShapeDType) => number,
+  args: readonly KernelArg[], outInfo: ShapeDType, outStrides: Shape, params: Params, flops: (out: ShapeDType) => number,
   bytes: (out: ShapeDType) => number = (out) => args.reduce((s, a) => s + bytesOf(a), bytesOf(out)),
 ): unknown {
   const size = sizeOf(outInfo.shape);
   const buffer = backend.allocOutput ? backend.allocOutput(outInfo.dtype, size) : backend.alloc(outInfo.dtype, size);
-  const out: KernelArg = { buffer, dtype: outInfo.dtype, shape: outInfo.shape, strides: contiguousStrides(outInfo.shape), offset: 0 };
+  const out: KernelArg = { buffer, dtype: outInfo.dtype, shape: outInfo.shape, strides: outStrides, offset: 0 };
   try {
     if (hooks.size === 0) {
       kernel(args, out, params);
@@ -96,8 +96,9 @@ function materialize(t: Tensor, backend: Backend, shape: Shape, temps: Tensor[])
   if (src.size === 1 && backend.broadcastsScalars) return { buffer: src.storage.buffer, dtype: src.dtype, shape: [], strides: [], offset: src.offset };
   const copy = requireKernel(backend, 'copy');
   const outInfo = { shape, dtype: src.dtype };
-  const buffer = invoke(backend, 'copy', false, copy, [argOf(src, backend, shape, broadcastStrides(src, shape))], outInfo, {}, () => 0);
-  const tmp = new Tensor(new Storage(backend, buffer, src.dtype, sizeOf(shape)), shape);
+  const strides = contiguousStrides(shape);
+  const buffer = invoke(backend, 'copy', false, copy, [argOf(src, backend, shape, broadcastStrides(src, shape))], outInfo, strides, {}, () => 0);
+  const tmp = new Tensor(new Storage(backend, buffer, src.dtype, sizeOf(shape)), shape, strides);
   temps.push(tmp);
   return argOf(tmp, backend);
 }
@@ -108,8 +109,8 @@ function requireKernel<P extends PrimitiveName>(backend: Backend, op: P): Kernel
   return kernel;
 }
 
-function wrapOutput(backend: Backend, buffer: unknown, info: ShapeDType): Tensor {
-  return new Tensor(new Storage(backend, buffer, info.dtype, sizeOf(info.shape)), info.shape);
+function wrapOutput(backend: Backend, buffer: unknown, info: ShapeDType, strides: Shape): Tensor {
+  return new Tensor(new Storage(backend, buffer, info.dtype, sizeOf(info.shape)), info.shape, strides);
 }
 
 /** Runs one primitive on the current backend and records it for autograd. */
@@ -127,8 +128,9 @@ export function runPrimitive<P extends PrimitiveName>(op: P, inputs: readonly Te
       ? [argOf(inputs[0], backend)]
       : inputs.map((t) => materialize(t, backend, spec.broadcast ? outInfo.shape : t.shape, temps));
     const bytes = spec.bytes && ((out: ShapeDType) => spec.bytes!(inputs, out));
-    const buffer = invoke(backend, op, false, kernel, args, outInfo, params, (out) => spec.flops(inputs, out, params), bytes);
-    const output = wrapOutput(backend, buffer, outInfo);
+    const strides = contiguousStrides(outInfo.shape);
+    const buffer = invoke(backend, op, false, kernel, args, outInfo, strides, params, (out) => spec.flops(inputs, out, params), bytes);
+    const output = wrapOutput(backend, buffer, outInfo, strides);
     record(op, inputs, output, params);
     return output;
   } finally {
@@ -149,8 +151,9 @@ export function tryFused<F extends FusedName>(
   const temps: Tensor[] = [];
   try {
     const args = inputs.map((t) => materialize(t, backend, t.shape, temps));
-    const buffer = invoke(backend, op, true, kernel, args, outInfo, params, () => flops);
-    const output = wrapOutput(backend, buffer, outInfo);
+    const strides = contiguousStrides(outInfo.shape);
+    const buffer = invoke(backend, op, true, kernel, args, outInfo, strides, params, () => flops);
+    const output = wrapOutput(backend, buffer, outInfo, strides);
     record(op, inputs, output, params);
     return output;
   } finally {

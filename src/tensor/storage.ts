@@ -164,10 +164,11 @@ export function outsideScopes<T>(fn: () => T): T {
  * tape's saved aliases). Such tensors never leave a scope, so the safety net never holds them.
  */
 export function ownedBy<T>(owner: Set<Disposable>, fn: () => T): T {
-  const saved = scopes.splice(0, scopes.length, owner);
+  // The innermost scope is the one a new tensor joins, so pushing `owner` on top is enough.
+  scopes.push(owner);
   try {
     return fn();
   } finally {
-    scopes.splice(0, scopes.length, ...saved);
+    scopes.pop();
   }
 }
