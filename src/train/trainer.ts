@@ -10,6 +10,7 @@ import * as o from '../ops/index.js';
 import { Generator, drawSeed, mixSeeds } from '../ops/random.js';
 import { getOptimizer, type Optimizer, type OptimizerSpec } from '../optim/index.js';
 import { getLoss, type LossFn, type LossSpec } from '../nn/losses.js';
+import { getMask, hasMask } from '../nn/masking.js';
 import { getMetric, type Metric, type MetricSpec } from './metrics.js';
 import { History, type Callback, type Logs } from './callbacks.js';
 import { ProgressDisplay } from './progress.js';
@@ -90,6 +91,27 @@ class MeanTracker {
     this.sum = 0;
     this.count = 0;
   }
+}
+
+/**
+ * The unmasked steps of a masked sequence output, each as one sample: pred [B, T, ...] with a [B, T]
+ * Keras mask, labels [B, T, ...] and per-sample weights [B] (or [B, T]) become the rows whose mask is
+ * set. Keras weights every metric by the mask; with 0/1 weights that is the same as scoring only these
+ * rows. Anything else passes through unchanged.
+ */
+function unmaskedSteps(y: Tensor, pred: Tensor, weight: Tensor | undefined): { y: Tensor; pred: Tensor; weight?: Tensor } {
+  const mask = hasMask(pred) ? getMask(pred) : null;
+  const [b, t] = pred.shape;
+  const fits = (x: Tensor) => x.rank >= 2 && x.shape[0] === b && x.shape[1] === t;
+  if (!mask || pred.rank < 3 || !fits(mask) || mask.rank !== 2 || !fits(y)) return { y, pred, weight };
+  const flags = mask.dataSync();
+  const kept: number[] = [];
+  for (let i = 0; i < flags.length; i++) if (flags[i]) kept.push(i);
+  const index = o.tensor(Int32Array.from(kept), [kept.length], 'int32');
+  const rows = (x: Tensor) => o.gather(o.reshape(x, [b * t, ...x.shape.slice(2)]), index, 0);
+  let w = weight;
+  if (w) w = fits(w) ? rows(w) : rows(o.expand(o.reshape(w, [b, 1]), [b, t]));
+  return { y: rows(y), pred: rows(pred), weight: w };
 }
 
 export class Trainer {
@@ -187,11 +209,15 @@ export class Trainer {
     return reg ? o.add(total!, o.cast(reg, total!.dtype)) : total!;
   }
 
-  /** Plain metrics see every sample alike; weighted metrics see the sample (and class) weights, as in Keras. */
+  /**
+   * Plain metrics see every sample alike; weighted metrics see the sample (and class) weights, as in
+   * Keras. An output with a Keras mask is scored on its unmasked steps only (see unmaskedSteps).
+   */
   private updateMetrics(ys: readonly Tensor[], preds: readonly Tensor[], sampleWeight?: Tensor): void {
     noGrad(() => tidy(() => {
-      this.metricObjects(ys, preds).forEach((ms, i) => {
-        for (const m of ms) m.metric.update(ys[i], preds[i], m.weighted ? sampleWeight : undefined);
+      const scored = preds.map((p, i) => unmaskedSteps(ys[i], p, sampleWeight));
+      this.metricObjects(scored.map((s) => s.y), scored.map((s) => s.pred)).forEach((ms, i) => {
+        for (const m of ms) m.metric.update(scored[i].y, scored[i].pred, m.weighted ? scored[i].weight : undefined);
       });
     }));
   }
