@@ -191,9 +191,9 @@ void macro_kernel(const T* ap, const BPanels<T>& bp, T* c, int64_t ldc, int64_t 
 /**
  * C = op(A) op(B) when A has one block of rows (M <= MC; the MLP's 32 x 784 x 128 and its gradients):
  * A is packed once for every k block, then one parallel pass in which each task owns a group of
- * column panels and sums every k block for it in order — the same tiles, packing and summation order
- * as gemm_one's general path, so the bits do not depend on which path (or thread count) ran, and
- * there is one wake-up per product instead of two per k block.
+ * column panels and sums every k block for it in order (one wake-up per product instead of two per
+ * k block). Each B panel meets A once, so packing it would cost about as much as using it: a
+ * row-major B is read in place, only a partial last panel packed.
  */
 template <class T> void gemm_few_rows(Strided<T> a, Strided<T> b, T* c, int64_t M, int64_t N, int64_t K, int threads, int64_t kcStep) {
   using Bk = Blocking<T>;
@@ -240,10 +240,7 @@ template <class T> void gemm_one(Strided<T> a, Strided<T> b, T* c, int64_t M, in
   int64_t mBlocks = ceil_div(M, MC);
   // K in equal blocks of at most KC (784 = 2 x 392, not 384 + 384 + 16); a function of K alone.
   const int64_t kcStep = ceil_div(K, ceil_div(K, KC));
-  // With one block of rows, each B panel is used by a single pass of A panels: packing it would cost
-  // about as much as using it (the MLP's 32 x 784 x 128), so a row-major B is read in place.
-  const bool inPlace = mBlocks == 1 && b.cs == 1;
-  if (mBlocks == 1 && threads > 1) return gemm_few_rows<T>(a, b, c, M, N, K, threads, kcStep);
+  if (mBlocks == 1) return gemm_few_rows<T>(a, b, c, M, N, K, threads, kcStep);
   for (int64_t jc = 0; jc < N; jc += NC) {
     int64_t nc = imin(NC, N - jc), panels = ceil_div(nc, NR);
     // Column groups: enough tasks to keep every thread busy when C has few row blocks.
@@ -253,14 +250,9 @@ template <class T> void gemm_one(Strided<T> a, Strided<T> b, T* c, int64_t M, in
     for (int64_t pc = 0; pc < K; pc += kcStep) {
       int64_t kc = imin(kcStep, K - pc);
       bool accumulate = pc > 0;
-      BPanels<T> panelsOfB{bp, kc * NR, NR, bp, -1, kc};
-      if (inPlace) {
-        panelsOfB = BPanels<T>{b.p + pc * b.rs + jc, NR, b.rs, bp, nc % NR ? panels - 1 : -1, kc};
-        if (panelsOfB.tail >= 0) pack_b<T>(b, pc, kc, jc, nc, panels - 1, panels, bp);
-      } else {
-        // A small block of B is packed by the caller: waking a helper would cost more.
-        par(panels, threads_for(double(kc) * nc, 1 << 14), [&](int64_t q) { pack_b<T>(b, pc, kc, jc, nc, q, q + 1, bp); });
-      }
+      const BPanels<T> panelsOfB{bp, kc * NR, NR, bp, -1, kc};
+      // A small block of B is packed by the caller: waking a helper would cost more.
+      par(panels, threads_for(double(kc) * nc, 1 << 14), [&](int64_t q) { pack_b<T>(b, pc, kc, jc, nc, q, q + 1, bp); });
       par(mBlocks * groups, threads, [&](int64_t task) {
         int64_t ib = task / groups, g = task % groups;
         int64_t i0 = ib * MC, mc = imin(MC, M - i0);

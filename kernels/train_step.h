@@ -153,37 +153,20 @@ void optimizer_step(DType dtype, const OptimizerStep& s) {
   else optimizer_step_t<double>(s);
 }
 
-/** philox_block16 with explicit vectors where the instruction set has them: the lanes' high and low
- *  halves of the 32 x 32-bit products come from two even-lane multiplies (vpmuludq) blended by lane. */
+/** philox_block16 with explicit 256-bit vectors where the instruction set has them (AVX2, and the
+ *  AVX-512 build for float64): each lane's high and low halves of the 32 x 32-bit products come from two
+ *  even-lane multiplies (vpmuludq) blended by lane. */
 inline void philox16(uint32_t w[4][kPhiloxLanes], uint32_t k0, uint32_t k1) {
-#if defined(CANDOR_ISA_AVX512)
-  const __m512i m0 = _mm512_set1_epi32(int(0xd2511f53u)), m1 = _mm512_set1_epi32(int(0xcd9e8d57u));
-  __m512i c0 = _mm512_load_si512(w[0]), c1 = _mm512_load_si512(w[1]), c2 = _mm512_load_si512(w[2]), c3 = _mm512_load_si512(w[3]);
-  auto mulhi = [](__m512i a, __m512i b) {
-    const __m512i even = _mm512_srli_epi64(_mm512_mul_epu32(a, b), 32);
-    const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(b, 32));
-    return _mm512_mask_blend_epi32(__mmask16(0xAAAA), even, odd);
-  };
-  for (int round = 0; round < 10; round++) {
-    const __m512i hi0 = mulhi(m0, c0), lo0 = _mm512_mullo_epi32(m0, c0), hi1 = mulhi(m1, c2), lo1 = _mm512_mullo_epi32(m1, c2);
-    c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32(int(k0)));
-    c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32(int(k1)));
-    c1 = lo1;
-    c3 = lo0;
-    k0 += 0x9e3779b9u;
-    k1 += 0xbb67ae85u;
-  }
-  _mm512_store_si512(w[0], c0), _mm512_store_si512(w[1], c1), _mm512_store_si512(w[2], c2), _mm512_store_si512(w[3], c3);
-#elif defined(CANDOR_ISA_AVX2)
+#if defined(CANDOR_ISA_AVX512) || defined(CANDOR_ISA_AVX2)
   const __m256i m0 = _mm256_set1_epi32(int(0xd2511f53u)), m1 = _mm256_set1_epi32(int(0xcd9e8d57u));
   auto mulhi = [](__m256i a, __m256i b) {
     const __m256i even = _mm256_srli_epi64(_mm256_mul_epu32(a, b), 32);
     const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32));
     return _mm256_blend_epi32(even, odd, 0xAA);
   };
+  auto at = [&](int word, int half) { return reinterpret_cast<__m256i*>(w[word] + half); };
   for (int half = 0; half < kPhiloxLanes; half += 8) {
-    __m256i c0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w[0] + half)), c1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w[1] + half));
-    __m256i c2 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w[2] + half)), c3 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w[3] + half));
+    __m256i c0 = _mm256_load_si256(at(0, half)), c1 = _mm256_load_si256(at(1, half)), c2 = _mm256_load_si256(at(2, half)), c3 = _mm256_load_si256(at(3, half));
     uint32_t a = k0, b = k1;
     for (int round = 0; round < 10; round++) {
       const __m256i hi0 = mulhi(m0, c0), lo0 = _mm256_mullo_epi32(m0, c0), hi1 = mulhi(m1, c2), lo1 = _mm256_mullo_epi32(m1, c2);
@@ -194,8 +177,7 @@ inline void philox16(uint32_t w[4][kPhiloxLanes], uint32_t k0, uint32_t k1) {
       a += 0x9e3779b9u;
       b += 0xbb67ae85u;
     }
-    _mm256_store_si256(reinterpret_cast<__m256i*>(w[0] + half), c0), _mm256_store_si256(reinterpret_cast<__m256i*>(w[1] + half), c1);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(w[2] + half), c2), _mm256_store_si256(reinterpret_cast<__m256i*>(w[3] + half), c3);
+    _mm256_store_si256(at(0, half), c0), _mm256_store_si256(at(1, half), c1), _mm256_store_si256(at(2, half), c2), _mm256_store_si256(at(3, half), c3);
   }
 #else
   philox_block16(w, k0, k1);
@@ -203,10 +185,11 @@ inline void philox16(uint32_t w[4][kPhiloxLanes], uint32_t k0, uint32_t k1) {
 }
 
 #if defined(CANDOR_ISA_AVX512)
-/** Float dropout over [b, e) on AVX-512: four 16-lane Philox blocks in flight (the rounds are
- *  latency-bound), counters and the keep test in vector integers. Bit-identical to the scalar path. */
-inline void dropout_f32_avx512(const float* x, float* out, int64_t b, int64_t e, uint64_t counter, uint32_t k0, uint32_t k1,
-                               uint64_t threshold, float scale) {
+/** Float dropout over the whole 64-element groups of [b, e) on AVX-512: four 16-lane Philox blocks in
+ *  flight (the rounds are latency-bound), counters and the keep test in vector integers. Returns where
+ *  it stopped; the rest goes through the generic lanes. Bit-identical to them. */
+inline int64_t dropout_f32_avx512(const float* x, float* out, int64_t b, int64_t e, uint64_t counter, uint32_t k0, uint32_t k1,
+                                  uint64_t threshold, float scale) {
   constexpr int G = 4, L = 16;
   const __m512i m0 = _mm512_set1_epi32(int(0xd2511f53u)), m1 = _mm512_set1_epi32(int(0xcd9e8d57u));
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -222,11 +205,10 @@ inline void dropout_f32_avx512(const float* x, float* out, int64_t b, int64_t e,
     __m512i c0[G], c1[G], c2[G], c3[G];
     for (int g = 0; g < G; g++) {
       const uint64_t first = counter + uint64_t(i + g * L);
-      const __m512i lo = _mm512_set1_epi32(int(uint32_t(first)));
+      const __m512i lo = _mm512_set1_epi32(int(uint32_t(first))), hi = _mm512_set1_epi32(int(uint32_t(first >> 32)));
       c0[g] = _mm512_add_epi32(lo, iota);
       // A lane whose low word wrapped past 2^32 carries one into the high word.
-      c1[g] = _mm512_mask_add_epi32(_mm512_set1_epi32(int(uint32_t(first >> 32))), _mm512_cmplt_epu32_mask(c0[g], lo),
-                                    _mm512_set1_epi32(int(uint32_t(first >> 32))), _mm512_set1_epi32(1));
+      c1[g] = _mm512_mask_add_epi32(hi, _mm512_cmplt_epu32_mask(c0[g], lo), hi, _mm512_set1_epi32(1));
       c2[g] = c3[g] = _mm512_setzero_si512();
     }
     uint32_t a = k0, bb = k1;
@@ -253,17 +235,7 @@ inline void dropout_f32_avx512(const float* x, float* out, int64_t b, int64_t e,
       _mm512_storeu_ps(out + at, _mm512_mul_ps(_mm512_loadu_ps(x + at), _mm512_mask_blend_ps(keep, zero, s)));
     }
   }
-  // The tail (fewer than 64 elements) through the generic lanes.
-  alignas(64) uint32_t w[4][kPhiloxLanes];
-  for (; i < e; i += kPhiloxLanes) {
-    const int64_t m = imin(kPhiloxLanes, e - i);
-    for (int j = 0; j < kPhiloxLanes; j++) {
-      const uint64_t ci = counter + uint64_t(i + j);
-      w[0][j] = uint32_t(ci), w[1][j] = uint32_t(ci >> 32), w[2][j] = 0, w[3][j] = 0;
-    }
-    philox_block16(w, k0, k1);
-    for (int64_t j = 0; j < m; j++) out[i + j] = x[i + j] * ((((uint64_t(w[0][j] >> 5) << 26) | (w[1][j] >> 6)) < threshold) ? scale : 0.0f);
-  }
+  return i;
 }
 #endif
 
@@ -277,7 +249,7 @@ template <class T> void dropout_t(const T* x, T* out, int64_t n, uint64_t seed, 
   const uint64_t threshold = uint64_t(std::ceil(keepProb * 9007199254740992.0));
   chunked(n, [&](int64_t b, int64_t e) {
 #if defined(CANDOR_ISA_AVX512)
-    if constexpr (sizeof(T) == 4) return dropout_f32_avx512(x, out, b, e, counter, k0, k1, threshold, s);
+    if constexpr (sizeof(T) == 4) b = dropout_f32_avx512(x, out, b, e, counter, k0, k1, threshold, s);
 #endif
     constexpr int L = kPhiloxLanes;
     alignas(64) uint32_t w[4][L];
