@@ -195,17 +195,23 @@ export const FUSED: { readonly [F in FusedName]: FusedSpec<F> } = {
   ...sequenceFusedSpecs(),
 };
 
+/** Checks a fused op's inputs and runs the backend's kernel for it; undefined when the backend has none. */
+export function tryFusedKernel<F extends FusedName>(op: F, inputs: readonly Tensor[], params: FusedParams[F]): Tensor | undefined {
+  const spec = FUSED[op] as FusedSpec<F>;
+  for (const t of inputs) t.assertLive(op);
+  const info = spec.infer(inputs, params);
+  return tryFused(op, inputs, params, info, spec.flops(inputs, info, params));
+}
+
 /**
  * Runs a fused op: the backend's kernel when it has one, else the composite default. An op with a hand
  * gradient rule is recorded as itself either way (its composite's primitives are not), so every backend
  * differentiates it by that rule.
  */
 export function runFusedOp<F extends FusedName>(op: F, inputs: readonly Tensor[], params: FusedParams[F]): Tensor {
-  const spec = FUSED[op] as FusedSpec<F>;
-  for (const t of inputs) t.assertLive(op);
-  const info = spec.infer(inputs, params);
-  const fused = tryFused(op, inputs, params, info, spec.flops(inputs, info, params));
+  const fused = tryFusedKernel(op, inputs, params);
   if (fused) return fused;
+  const spec = FUSED[op] as FusedSpec<F>;
   if (GRAD_RULES[op] === THROUGH_COMPOSITE) return spec.composite(inputs, params);
   const out = noGrad(() => spec.composite(inputs, params));
   record(op, inputs, out, params);

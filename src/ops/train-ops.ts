@@ -1,10 +1,9 @@
 // The training step's fused ops as functions: bias + activation, sparse softmax cross-entropy (each with
 // its backward), and the one-call optimizer updates, which run only where the backend has a kernel.
 import type { Tensor } from '../tensor/tensor.js';
-import { tryFused } from './dispatch.js';
 import { reshape, slice } from './views.js';
-import { FUSED, runFusedOp, type FusedSpec } from './fused.js';
-import type { AdamStepParams, DropoutParams, FusedActivation, FusedParams, SgdStepParams } from './fused-params.js';
+import { runFusedOp, tryFusedKernel } from './fused.js';
+import type { AdamStepParams, DropoutParams, FusedActivation, SgdStepParams } from './fused-params.js';
 import type { Generator } from './random.js';
 
 /** activation(z + bias) for z [..., C] and bias [C]; activation one of FUSED_ACTIVATIONS. */
@@ -33,17 +32,11 @@ export function sparseSoftmaxCrossEntropyGrad(logits: Tensor, labels: Tensor, dy
  * then runs its transformation chain, which computes the same thing op by op).
  */
 export function tryAdamStep(inputs: readonly Tensor[], params: AdamStepParams): Tensor | undefined {
-  return tryStep('adamStep', inputs, params);
+  return tryFusedKernel('adamStep', inputs, params);
 }
 
 export function trySgdStep(inputs: readonly Tensor[], params: SgdStepParams): Tensor | undefined {
-  return tryStep('sgdStep', inputs, params);
-}
-
-function tryStep<F extends 'adamStep' | 'sgdStep'>(op: F, inputs: readonly Tensor[], params: FusedParams[F]): Tensor | undefined {
-  const spec = FUSED[op] as FusedSpec<F>;
-  const out = spec.infer(inputs, params);
-  return tryFused(op, inputs, params, out, spec.flops(inputs, out, params));
+  return tryFusedKernel('sgdStep', inputs, params);
 }
 
 /**

@@ -1,6 +1,7 @@
 // MultiHeadAttention (Keras; Vaswani et al. 2017) with Keras' EinsumDense weight shapes.
 import type { Tensor } from '../../tensor/tensor.js';
-import { add, cast, logicalAnd, mul } from '../../ops/elementwise.js';
+import { add, logicalAnd } from '../../ops/elementwise.js';
+import { dropout } from '../../ops/train-ops.js';
 import { matmul } from '../../ops/linalg.js';
 import { concat } from '../../ops/indexing.js';
 import { attention } from '../../ops/sequence.js';
@@ -203,16 +204,16 @@ export class MultiHeadAttention extends Layer {
     const mask = this.attentionMask(b, t, s, options);
     // The query is scaled by 1 / sqrt(keyDim) before the product, as Keras does.
     const params = { scale: 1 / Math.sqrt(this.keyDim), causal: options.useCausalMask ?? false, offset };
-    const dropout = options.training === true && this.dropout > 0;
+    const dropsProbs = options.training === true && this.dropout > 0;
     let context: Tensor, scores: Tensor | undefined;
-    if (!withScores && !dropout) {
+    if (!withScores && !dropsProbs) {
       context = attention(q, k, v, mask, params);
     } else {
       scores = attentionProbs(q, k, mask, params);
       let probs = scores;
-      if (dropout) {
+      if (dropsProbs) {
         const gen = options.seed === undefined ? this.generator : new Generator(mixSeeds(this.seed, options.seed));
-        probs = mul(scores, mul(cast(gen.bernoulli(scores.shape, 1 - this.dropout), this.dtype), 1 / (1 - this.dropout)));
+        probs = dropout(scores, this.dropout, gen);
       }
       context = attendValues(probs, v);
     }
