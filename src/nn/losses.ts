@@ -9,7 +9,7 @@ import { shapesEqual } from '../tensor/shape.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import * as o from '../ops/index.js';
 import { logitsBehind } from './logits.js';
-import { getMask, hasMask } from './masking.js';
+import { getMask, maskBytes } from './masking.js';
 import { Registry, checkOptions } from '../optim/registry.js';
 
 /** Keras' backend.epsilon(): probabilities are clipped to [EPSILON, 1 - EPSILON] before a log. */
@@ -89,10 +89,10 @@ export function alignWeights(op: string, sampleWeight: Tensor, shape: readonly n
  * of the per-sample losses' shape.
  */
 function maskedWeights(op: string, yPred: Tensor, losses: Tensor, sampleWeight: Tensor | undefined): Tensor | undefined {
-  const mask = hasMask(yPred) ? getMask(yPred) : null;
+  const mask = maskBytes(yPred);
   if (!mask || !shapesEqual(mask.shape, losses.shape)) return sampleWeight;
-  const keep = o.cast(mask, losses.dtype);
-  const valid = o.sum(keep).item();
+  const keep = o.cast(getMask(yPred)!, losses.dtype);
+  const valid = mask.data.reduce((n, v) => n + (v ? 1 : 0), 0);
   const scaled = o.mul(keep, valid === 0 ? 0 : losses.size / valid);
   return sampleWeight ? o.mul(alignWeights(op, sampleWeight, losses.shape, losses.dtype), scaled) : scaled;
 }

@@ -35,6 +35,11 @@ export function getMask(t: Tensor): Tensor | null {
   return m ? tensor(m.data, m.shape, 'bool') : null;
 }
 
+/** The mask attached to `t` as its host bytes (nonzero = keep) and shape, without making a tensor. */
+export function maskBytes(t: Tensor): { readonly data: Uint8Array; readonly shape: readonly number[] } | undefined {
+  return attached.get(t);
+}
+
 export function hasMask(t: Tensor): boolean {
   return attached.has(t);
 }

@@ -10,7 +10,7 @@ import * as o from '../ops/index.js';
 import { Generator, drawSeed, mixSeeds } from '../ops/random.js';
 import { getOptimizer, type Optimizer, type OptimizerSpec } from '../optim/index.js';
 import { getLoss, type LossFn, type LossSpec } from '../nn/losses.js';
-import { getMask, hasMask } from '../nn/masking.js';
+import { maskBytes } from '../nn/masking.js';
 import { getMetric, type Metric, type MetricSpec } from './metrics.js';
 import { History, type Callback, type Logs } from './callbacks.js';
 import { ProgressDisplay } from './progress.js';
@@ -100,17 +100,16 @@ class MeanTracker {
  * rows. Anything else passes through unchanged.
  */
 function unmaskedSteps(y: Tensor, pred: Tensor, weight: Tensor | undefined): { y: Tensor; pred: Tensor; weight?: Tensor } {
-  const mask = hasMask(pred) ? getMask(pred) : null;
+  const mask = maskBytes(pred);
   const [b, t] = pred.shape;
-  const fits = (x: Tensor) => x.rank >= 2 && x.shape[0] === b && x.shape[1] === t;
-  if (!mask || pred.rank < 3 || !fits(mask) || mask.rank !== 2 || !fits(y)) return { y, pred, weight };
-  const flags = mask.dataSync();
+  const fits = (shape: readonly number[]) => shape.length >= 2 && shape[0] === b && shape[1] === t;
+  if (!mask || pred.rank < 3 || mask.shape.length !== 2 || !fits(mask.shape) || !fits(y.shape)) return { y, pred, weight };
   const kept: number[] = [];
-  for (let i = 0; i < flags.length; i++) if (flags[i]) kept.push(i);
+  for (let i = 0; i < mask.data.length; i++) if (mask.data[i]) kept.push(i);
   const index = o.tensor(Int32Array.from(kept), [kept.length], 'int32');
   const rows = (x: Tensor) => o.gather(o.reshape(x, [b * t, ...x.shape.slice(2)]), index, 0);
   let w = weight;
-  if (w) w = fits(w) ? rows(w) : rows(o.expand(o.reshape(w, [b, 1]), [b, t]));
+  if (w) w = fits(w.shape) ? rows(w) : rows(o.expand(o.reshape(w, [b, 1]), [b, t]));
   return { y: rows(y), pred: rows(pred), weight: w };
 }
 
