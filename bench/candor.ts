@@ -12,7 +12,8 @@ out.describe(c.getBackend().description);
 
 /** Float32 uniform [0, 1) of `shape`, and int32 labels in [0, classes). */
 const uniform = (shape: number[], seed: number) => c.randomUniform(shape, { seed });
-const labels = (shape: number[], classes: number, seed: number) => c.tidy(() => c.cast(c.mul(uniform(shape, seed), classes), 'int32'));
+const labels = (shape: number[], classes: number, seed: number) =>
+  c.tidy(() => c.cast(c.mul(uniform(shape, seed), classes), 'int32'));
 
 function mlpModel(a: PeerArgs): c.Model {
   return new c.Sequential([
@@ -34,7 +35,10 @@ function cnnModel(a: PeerArgs): c.Model {
 }
 
 const compile = (model: c.Model, fromLogits = false) =>
-  model.compile({ optimizer: c.optimizers.adam({ learningRate: args.learningRate }), loss: c.losses.sparseCategoricalCrossentropy({ fromLogits }) });
+  model.compile({
+    optimizer: c.optimizers.adam({ learningRate: args.learningRate }),
+    loss: c.losses.sparseCategoricalCrossentropy({ fromLogits }),
+  });
 
 /** One training step per call on a fixed batch. */
 function trainStep(model: c.Model, x: c.Tensor, y: c.Tensor) {
@@ -42,35 +46,46 @@ function trainStep(model: c.Model, x: c.Tensor, y: c.Tensor) {
 }
 
 const has = (s: PeerArgs['sections'][number]) => args.sections.includes(s);
-if (has('gemm')) for (const n of args.gemmSizes) {
-  await out.time(`gemm${n}`, () => {
-    const a = uniform([n, n], 1), b = uniform([n, n], 2);
-    return { call: () => c.matmul(a, b).dispose(), dispose: () => c.dispose([a, b]) };
-  });
-}
-if (has('conv')) for (const s of args.convs) {
-  const xShape = [s.batch, s.height, s.width, s.inChannels], wShape = [s.kernel, s.kernel, s.inChannels, s.outChannels];
-  const outShape = [s.batch, s.height - s.kernel + 1, s.width - s.kernel + 1, s.outChannels];
-  await out.time(`${s.name}Fwd`, () => {
-    const x = uniform(xShape, 1), w = uniform(wShape, 2);
-    return { call: () => c.conv2d(x, w).dispose(), dispose: () => c.dispose([x, w]) };
-  });
-  await out.time(`${s.name}FwdBwd`, () => {
-    const x = uniform(xShape, 1), w = uniform(wShape, 2), dy = uniform(outShape, 3);
-    return {
-      call: () => {
-        const { value, grads } = c.vjp((p) => c.conv2d(p.x, p.w), { x, w }, dy);
-        c.dispose([value, grads.x, grads.w]);
-      },
-      dispose: () => c.dispose([x, w, dy]),
-    };
-  });
-}
+if (has('gemm'))
+  for (const n of args.gemmSizes) {
+    await out.time(`gemm${n}`, () => {
+      const a = uniform([n, n], 1),
+        b = uniform([n, n], 2);
+      return { call: () => c.matmul(a, b).dispose(), dispose: () => c.dispose([a, b]) };
+    });
+  }
+if (has('conv'))
+  for (const s of args.convs) {
+    const xShape = [s.batch, s.height, s.width, s.inChannels],
+      wShape = [s.kernel, s.kernel, s.inChannels, s.outChannels];
+    const outShape = [s.batch, s.height - s.kernel + 1, s.width - s.kernel + 1, s.outChannels];
+    await out.time(`${s.name}Fwd`, () => {
+      const x = uniform(xShape, 1),
+        w = uniform(wShape, 2);
+      return { call: () => c.conv2d(x, w).dispose(), dispose: () => c.dispose([x, w]) };
+    });
+    await out.time(`${s.name}FwdBwd`, () => {
+      const x = uniform(xShape, 1),
+        w = uniform(wShape, 2),
+        dy = uniform(outShape, 3);
+      return {
+        call: () => {
+          const { value, grads } = c.vjp((p) => c.conv2d(p.x, p.w), { x, w }, dy);
+          c.dispose([value, grads.x, grads.w]);
+        },
+        dispose: () => c.dispose([x, w, dy]),
+      };
+    });
+  }
 if (has('mlp')) {
   await out.time('mlpTrain', () => {
     const model = mlpModel(args);
     compile(model);
-    return trainStep(model, uniform([args.mlp.batch, args.mlp.inputs], 1), labels([args.mlp.batch], args.mlp.classes, 2));
+    return trainStep(
+      model,
+      uniform([args.mlp.batch, args.mlp.inputs], 1),
+      labels([args.mlp.batch], args.mlp.classes, 2),
+    );
   });
 }
 if (has('cnn')) {
@@ -87,14 +102,29 @@ if (has('predict')) {
     await out.time(`cnnPredict${b}`, () => {
       const x = uniform([b, args.cnn.height, args.cnn.width, 1], 1);
       // Reading the probabilities back is part of a prediction's latency (as for every peer).
-      return { call: () => { const p = model.predict(x, { batchSize: b }) as c.Tensor; p.dataSync(); p.dispose(); }, dispose: () => x.dispose() };
+      return {
+        call: () => {
+          const p = model.predict(x, { batchSize: b }) as c.Tensor;
+          p.dataSync();
+          p.dispose();
+        },
+        dispose: () => x.dispose(),
+      };
     });
   }
 }
 if (has('gpt')) {
   const g = args.gpt;
   await out.time('gptTrain', () => {
-    const model = new c.GPT({ vocabSize: g.vocab, contextLength: g.context, hiddenDim: g.hidden, numHeads: g.heads, numLayers: g.layers, intermediateDim: g.ffn, seed: 42 });
+    const model = new c.GPT({
+      vocabSize: g.vocab,
+      contextLength: g.context,
+      hiddenDim: g.hidden,
+      numHeads: g.heads,
+      numLayers: g.layers,
+      intermediateDim: g.ffn,
+      seed: 42,
+    });
     compile(model, true);
     return trainStep(model, labels([g.batch, g.context], g.vocab, 1), labels([g.batch, g.context], g.vocab, 2));
   });

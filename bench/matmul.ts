@@ -9,7 +9,14 @@ import { batchMatmul } from '../src/ops/linalg.js';
 const json = process.argv.includes('--json');
 const full = process.argv.includes('--full');
 
-interface Shape { readonly name: string; readonly m: number; readonly n: number; readonly k: number; readonly transA: boolean; readonly transB: boolean }
+interface Shape {
+  readonly name: string;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly transA: boolean;
+  readonly transB: boolean;
+}
 const square = (n: number): Shape => ({ name: String(n), m: n, n, k: n, transA: false, transB: false });
 /** Batch 32 through Dense(784 -> 128): y = x W, dW = x^T dy, dx = dy W^T. */
 const MLP: Shape[] = [
@@ -39,16 +46,23 @@ function time(fn: () => void): number {
 }
 
 function naive(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void {
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let k = 0; k < n; k++) s += a[i * n + k] * b[k * n + j];
-    out[i * n + j] = s;
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += a[i * n + k] * b[k * n + j];
+      out[i * n + j] = s;
+    }
 }
 
-interface Result { backend: string; shape: string; gflops: number; ms: number }
+interface Result {
+  backend: string;
+  shape: string;
+  gflops: number;
+  ms: number;
+}
 const results: Result[] = [];
-const record = (backend: string, s: Shape, seconds: number) => results.push({ backend, shape: s.name, gflops: flopsOf(s) / seconds / 1e9, ms: seconds * 1e3 });
+const record = (backend: string, s: Shape, seconds: number) =>
+  results.push({ backend, shape: s.name, gflops: flopsOf(s) / seconds / 1e9, ms: seconds * 1e3 });
 
 /** Each backend; the native one with its default threads and with one (the rows differ only in speed). */
 const runs: { backend: string; threads?: number }[] = c.listBackends().map((backend) => ({ backend }));
@@ -68,14 +82,24 @@ for (const { backend, threads } of runs) {
     if (backend === 'js' && s.m >= 2048 && !full) continue;
     const a = c.randomUniform(s.transA ? [1, s.k, s.m] : [1, s.m, s.k], { seed: 1 });
     const b = c.randomUniform(s.transB ? [1, s.n, s.k] : [1, s.k, s.n], { seed: 2 });
-    record(label, s, time(() => batchMatmul(a, b, s.transA, s.transB).dispose()));
+    record(
+      label,
+      s,
+      time(() => batchMatmul(a, b, s.transA, s.transB).dispose()),
+    );
     c.dispose([a, b]);
   }
   if (threads) c.setNumThreads(defaultThreads);
 }
 for (const n of [256, 512]) {
-  const a = new Float32Array(n * n).fill(1), b = new Float32Array(n * n).fill(1), out = new Float32Array(n * n);
-  record('naive-loop', square(n), time(() => naive(a, b, out, n)));
+  const a = new Float32Array(n * n).fill(1),
+    b = new Float32Array(n * n).fill(1),
+    out = new Float32Array(n * n);
+  record(
+    'naive-loop',
+    square(n),
+    time(() => naive(a, b, out, n)),
+  );
 }
 
 /** NumPy (OpenBLAS, its default threads) and PyTorch, when python3 has them; same shapes, same timing rule. */
@@ -108,8 +132,17 @@ print(json.dumps(res))
 `;
 const peers = spawnSync('python3', ['-c', PEERS, JSON.stringify(SHAPES)], { encoding: 'utf8', timeout: 300_000 });
 if (peers.status === 0) {
-  const found = JSON.parse(peers.stdout.trim().split('\n').pop()!) as Record<string, { shape: string; seconds: number }[]>;
-  for (const [peer, rows] of Object.entries(found)) for (const r of rows) record(peer, SHAPES.find((s) => s.name === r.shape)!, r.seconds);
+  const found = JSON.parse(peers.stdout.trim().split('\n').pop()!) as Record<
+    string,
+    { shape: string; seconds: number }[]
+  >;
+  for (const [peer, rows] of Object.entries(found))
+    for (const r of rows)
+      record(
+        peer,
+        SHAPES.find((s) => s.name === r.shape)!,
+        r.seconds,
+      );
 }
 
 const backends = [...new Set(results.map((r) => r.backend))];
@@ -117,7 +150,10 @@ const cell = (backend: string, shape: string) => results.find((r) => r.backend =
 console.log('matmul float32, GFLOP/s (median of repeats; the machine is shared, so expect ~10% noise)');
 const width = Math.max(...SHAPES.map((s) => s.name.length)) + 2;
 console.log(['shape'.padEnd(width), ...backends.map((b) => b.padStart(14))].join(''));
-for (const s of SHAPES) console.log([s.name.padEnd(width), ...backends.map((b) => (cell(b, s.name)?.gflops.toFixed(1) ?? '-').padStart(14))].join(''));
+for (const s of SHAPES)
+  console.log(
+    [s.name.padEnd(width), ...backends.map((b) => (cell(b, s.name)?.gflops.toFixed(1) ?? '-').padStart(14))].join(''),
+  );
 
 const ratios: Record<string, number> = {};
 const native = `native (${defaultThreads}T)`;
@@ -130,7 +166,8 @@ for (const s of SHAPES) {
   }
 }
 for (const s of SHAPES) {
-  const js = cell('js', s.name), floor = cell('naive-loop', s.name);
+  const js = cell('js', s.name),
+    floor = cell('naive-loop', s.name);
   if (js && floor) ratios[`js/naive@${s.name}`] = js.gflops / floor.gflops;
 }
 for (const [k, v] of Object.entries(ratios)) console.log(`${k}: ${v.toFixed(2)}x`);

@@ -16,7 +16,10 @@ const MAX_REPEATS = 2000;
  * first call longer than the budget is the measurement itself (TF.js cpu takes minutes per CNN step).
  * A Promise result is awaited.
  */
-export async function measure(fn: () => unknown, { warmup, budgetSeconds }: Pick<PeerArgs, 'warmup' | 'budgetSeconds'>): Promise<Timing> {
+export async function measure(
+  fn: () => unknown,
+  { warmup, budgetSeconds }: Pick<PeerArgs, 'warmup' | 'budgetSeconds'>,
+): Promise<Timing> {
   const once = async (): Promise<number> => {
     const t0 = performance.now();
     const r = fn();
@@ -38,7 +41,10 @@ export async function measure(fn: () => unknown, { warmup, budgetSeconds }: Pick
 /** Collects a peer's timings; a figure that throws is reported as skipped with its error, the rest go on. */
 export class PeerOutput {
   private readonly result: PeerResult;
-  constructor(peer: PeerName, readonly args: PeerArgs) {
+  constructor(
+    peer: PeerName,
+    readonly args: PeerArgs,
+  ) {
     this.result = { peer, description: '', timings: {}, skipped: {} };
   }
 
@@ -62,7 +68,10 @@ export class PeerOutput {
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       // TF.js wasm lacks some gradient kernels (Conv2DBackpropFilter, UnsortedSegmentSum): not a bench failure.
-      this.skip(key, `${/not registered for backend/.test(message) ? 'unsupported' : 'failed'}: ${message}`.slice(0, 300));
+      this.skip(
+        key,
+        `${/not registered for backend/.test(message) ? 'unsupported' : 'failed'}: ${message}`.slice(0, 300),
+      );
       process.stderr.write(`  ${this.result.peer} ${key}: ${this.result.skipped[key]}\n`);
     } finally {
       dispose?.();

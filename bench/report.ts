@@ -30,53 +30,79 @@ export function buildReport(outcomes: PeerOutcome[]): Report {
   const mine = figures.native ?? {};
   for (const [peer, row] of Object.entries(figures)) {
     if (peer === 'native') continue;
-    for (const m of METRICS) if (mine[m.key] !== undefined && row[m.key] !== undefined) ratios[`${m.key}Vs${peerInfo(peer as PeerName).ratioName}`] = mine[m.key] / row[m.key];
+    for (const m of METRICS)
+      if (mine[m.key] !== undefined && row[m.key] !== undefined)
+        ratios[`${m.key}Vs${peerInfo(peer as PeerName).ratioName}`] = mine[m.key] / row[m.key];
   }
   const targets = TARGETS.map((t) => {
-    const ratio = `${t.metric}Vs${peerInfo(t.peer).ratioName}`, value = ratios[ratio] ?? null;
+    const ratio = `${t.metric}Vs${peerInfo(t.peer).ratioName}`,
+      value = ratios[ratio] ?? null;
     const met = value === null ? null : 'atLeast' in t ? value >= t.atLeast : value <= t.atMost;
     return { text: t.text, ratio, value, met };
   });
   return { figures, ratios, targets };
 }
 
-const fmt = (v: number | undefined): string => (v === undefined ? '-' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toPrecision(2));
+const fmt = (v: number | undefined): string =>
+  v === undefined ? '-' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toPrecision(2);
 
 /** The readable table: one row per metric, one column per peer that ran, then the ratios and targets. */
 export function printReport(outcomes: PeerOutcome[], report: Report, print: (line: string) => void): void {
   const ran = outcomes.filter((o): o is Extract<PeerOutcome, { result: PeerResult }> => 'result' in o);
-  for (const o of outcomes) print(`${peerInfo(o.peer).title.padEnd(14)} ${'result' in o ? o.result.description : `skipped: ${o.skipped}`}`);
+  for (const o of outcomes)
+    print(`${peerInfo(o.peer).title.padEnd(14)} ${'result' in o ? o.result.description : `skipped: ${o.skipped}`}`);
   const keys = METRICS.filter((m) => ran.some((o) => o.result.timings[m.key] || o.result.skipped[m.key]));
   const labelWidth = Math.max(...keys.map((m) => `${m.label} (${m.unit})`.length), 10) + 2;
   const col = 14;
   print('');
-  print(['figure'.padEnd(labelWidth), ...ran.map((o) => peerInfo(o.peer).title.padStart(col)), ...ran.filter((o) => o.peer !== 'native').map((o) => `vs ${peerInfo(o.peer).ratioName}`.padStart(col))].join(''));
+  print(
+    [
+      'figure'.padEnd(labelWidth),
+      ...ran.map((o) => peerInfo(o.peer).title.padStart(col)),
+      ...ran.filter((o) => o.peer !== 'native').map((o) => `vs ${peerInfo(o.peer).ratioName}`.padStart(col)),
+    ].join(''),
+  );
   for (const m of keys) {
     const cells = ran.map((o) => (o.result.skipped[m.key] ? 'n/a' : fmt(report.figures[o.peer][m.key])).padStart(col));
-    const ratioCells = ran.filter((o) => o.peer !== 'native').map((o) => {
-      const r = report.ratios[`${m.key}Vs${peerInfo(o.peer).ratioName}`];
-      return (r === undefined ? '-' : `${fmt(r)}x`).padStart(col);
-    });
+    const ratioCells = ran
+      .filter((o) => o.peer !== 'native')
+      .map((o) => {
+        const r = report.ratios[`${m.key}Vs${peerInfo(o.peer).ratioName}`];
+        return (r === undefined ? '-' : `${fmt(r)}x`).padStart(col);
+      });
     print([`${m.label} (${m.unit})`.padEnd(labelWidth), ...cells, ...ratioCells].join(''));
   }
-  print('ratios = Candor native / peer: above 1 is faster for throughputs (GFLOP/s, samples/s, tokens/s), below 1 is faster for times (ms)');
+  print(
+    'ratios = Candor native / peer: above 1 is faster for throughputs (GFLOP/s, samples/s, tokens/s), below 1 is faster for times (ms)',
+  );
   for (const o of ran) {
     // Variants (PyTorch at 1 thread and at all: gemm256@1T) go on their figure's line.
     const variants = new Map<string, string[]>();
     for (const [key, t] of Object.entries(o.result.timings)) {
       const [base, variant] = key.split('@');
-      if (variant) variants.set(base, [...(variants.get(base) ?? []), `${variant} ${fmt(metricOf(key)?.fromSeconds(t.seconds))}`]);
+      if (variant)
+        variants.set(base, [...(variants.get(base) ?? []), `${variant} ${fmt(metricOf(key)?.fromSeconds(t.seconds))}`]);
     }
     for (const [key, t] of Object.entries(o.result.timings)) {
       if (key.includes('@') || !t.note) continue;
       const also = variants.get(key);
-      print(`  ${peerInfo(o.peer).title} ${key}: ${fmt(metricOf(key)?.fromSeconds(t.seconds))} (${t.note}${also ? `; ${also.join(', ')}` : ''})`);
+      print(
+        `  ${peerInfo(o.peer).title} ${key}: ${fmt(metricOf(key)?.fromSeconds(t.seconds))} (${t.note}${also ? `; ${also.join(', ')}` : ''})`,
+      );
     }
-    for (const [key, why] of Object.entries(o.result.skipped)) print(`  ${peerInfo(o.peer).title} ${key} not measured: ${why}`);
+    for (const [key, why] of Object.entries(o.result.skipped))
+      print(`  ${peerInfo(o.peer).title} ${key} not measured: ${why}`);
   }
   print('');
   print('targets (issue 4), Candor native vs PyTorch:');
   const torch = outcomes.find((o) => o.peer === 'torch');
-  const missing = !torch ? 'PyTorch not in --peers' : 'skipped' in torch ? `PyTorch skipped: ${torch.skipped}` : 'no figure: section not run, or a side failed';
-  for (const t of report.targets) print(`  ${t.text}: ${t.value === null ? `not measured (${missing})` : `${fmt(t.value)}x, ${t.met ? 'met' : 'not met'}`}`);
+  const missing = !torch
+    ? 'PyTorch not in --peers'
+    : 'skipped' in torch
+      ? `PyTorch skipped: ${torch.skipped}`
+      : 'no figure: section not run, or a side failed';
+  for (const t of report.targets)
+    print(
+      `  ${t.text}: ${t.value === null ? `not measured (${missing})` : `${fmt(t.value)}x, ${t.met ? 'met' : 'not met'}`}`,
+    );
 }

@@ -6,7 +6,21 @@ import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CNN, CONVS, GEMM_SIZES, GPT, LEARNING_RATE, MLP, PEERS, RESULT_TAG, SECTIONS, type PeerArgs, type PeerName, type PeerResult, type Section } from './spec.js';
+import {
+  CNN,
+  CONVS,
+  GEMM_SIZES,
+  GPT,
+  LEARNING_RATE,
+  MLP,
+  PEERS,
+  RESULT_TAG,
+  SECTIONS,
+  type PeerArgs,
+  type PeerName,
+  type PeerResult,
+  type Section,
+} from './spec.js';
 import { buildReport, printReport, type PeerOutcome } from './report.js';
 
 const argv = process.argv.slice(2);
@@ -25,14 +39,24 @@ function listOption<T extends string>(name: string, all: readonly T[]): T[] {
 const quick = argv.includes('--quick');
 const json = argv.includes('--json');
 const sections = listOption('--only', SECTIONS);
-const peers = listOption('--peers', PEERS.map((p) => p.name));
+const peers = listOption(
+  '--peers',
+  PEERS.map((p) => p.name),
+);
 
 const args: PeerArgs = {
-  sections, threads: availableParallelism(),
+  sections,
+  threads: availableParallelism(),
   // Seconds of repeats per figure. TF.js cpu and Candor JS take seconds per CNN step; a call longer than
   // the budget is timed once after one warm-up, so slow peers still report a rate at bounded cost.
-  budgetSeconds: quick ? 0.2 : 3, warmup: quick ? 1 : 3,
-  gemmSizes: GEMM_SIZES, convs: CONVS, mlp: MLP, cnn: CNN, gpt: GPT, learningRate: LEARNING_RATE,
+  budgetSeconds: quick ? 0.2 : 3,
+  warmup: quick ? 1 : 3,
+  gemmSizes: GEMM_SIZES,
+  convs: CONVS,
+  mlp: MLP,
+  cnn: CNN,
+  gpt: GPT,
+  learningRate: LEARNING_RATE,
 };
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -41,7 +65,9 @@ const sourceDir = join(here, '..', '..', 'bench');
 
 /** A python with torch: $CANDOR_BENCH_PYTHON, else the first of python3 / /usr/bin/python3 / python that imports it. */
 function findTorchPython(): { python: string } | { skipped: string } {
-  const candidates = process.env.CANDOR_BENCH_PYTHON ? [process.env.CANDOR_BENCH_PYTHON] : ['python3', '/usr/bin/python3', 'python'];
+  const candidates = process.env.CANDOR_BENCH_PYTHON
+    ? [process.env.CANDOR_BENCH_PYTHON]
+    : ['python3', '/usr/bin/python3', 'python'];
   for (const python of candidates) {
     if (spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 }).status === 0) return { python };
   }
@@ -67,7 +93,8 @@ function command(peer: PeerName): { cmd: string; argv: string[] } | { skipped: s
     case 'tfjs-cpu':
     case 'tfjs-wasm': {
       const pkg = peer === 'tfjs-cpu' ? '@tensorflow/tfjs' : '@tensorflow/tfjs-backend-wasm';
-      if (!installed('@tensorflow/tfjs') || !installed(pkg)) return { skipped: `${pkg} is not installed (a devDependency: npm install)` };
+      if (!installed('@tensorflow/tfjs') || !installed(pkg))
+        return { skipped: `${pkg} is not installed (a devDependency: npm install)` };
       return { cmd: process.execPath, argv: [join(here, 'tfjs.js'), payload, peer === 'tfjs-cpu' ? 'cpu' : 'wasm'] };
     }
     case 'torch': {
@@ -84,14 +111,25 @@ function runPeer(peer: PeerName): Promise<PeerOutcome> {
   process.stderr.write(`${peer}...\n`);
   return new Promise((resolve) => {
     const child = spawn(how.cmd, how.argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); process.stderr.write(d); });
+    let stdout = '',
+      stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      process.stderr.write(d);
+    });
     child.on('error', (e) => resolve({ peer, skipped: `could not start ${how.cmd}: ${e.message}` }));
     child.on('close', (code) => {
       const line = stdout.split('\n').find((l) => l.startsWith(RESULT_TAG));
       if (line) return resolve({ peer, result: JSON.parse(line.slice(RESULT_TAG.length)) as PeerResult });
-      const last = stderr.trim().split('\n').filter((l) => l.trim() && !l.trim().startsWith('at ')).pop() ?? '';
+      const last =
+        stderr
+          .trim()
+          .split('\n')
+          .filter((l) => l.trim() && !l.trim().startsWith('at '))
+          .pop() ?? '';
       resolve({ peer, skipped: `exited with ${code}: ${last.slice(0, 300)}` });
     });
   });
@@ -101,11 +139,32 @@ const start = performance.now();
 const outcomes: PeerOutcome[] = [];
 for (const peer of peers) outcomes.push(await runPeer(peer)); // one at a time: peers never share the cores
 const report = buildReport(outcomes);
-console.log(`\nCandor comparison benchmark${quick ? ' (--quick: few repeats, rough figures)' : ''}; float32; ${args.threads} cores; median of repeats after warm-up`);
+console.log(
+  `\nCandor comparison benchmark${quick ? ' (--quick: few repeats, rough figures)' : ''}; float32; ${args.threads} cores; median of repeats after warm-up`,
+);
 printReport(outcomes, report, (line) => console.log(line));
 const seconds = (performance.now() - start) / 1000;
 console.log(`total ${seconds.toFixed(0)} s`);
 if (json) {
-  const peersOut = Object.fromEntries(outcomes.map((o) => [o.peer, 'result' in o ? { description: o.result.description, skipped: o.result.skipped, timings: o.result.timings } : { skipped: o.skipped }]));
-  console.log(JSON.stringify({ bench: 'compare', quick, sections, threads: args.threads, seconds, peers: peersOut, figures: report.figures, ratios: report.ratios, targets: report.targets }));
+  const peersOut = Object.fromEntries(
+    outcomes.map((o) => [
+      o.peer,
+      'result' in o
+        ? { description: o.result.description, skipped: o.result.skipped, timings: o.result.timings }
+        : { skipped: o.skipped },
+    ]),
+  );
+  console.log(
+    JSON.stringify({
+      bench: 'compare',
+      quick,
+      sections,
+      threads: args.threads,
+      seconds,
+      peers: peersOut,
+      figures: report.figures,
+      ratios: report.ratios,
+      targets: report.targets,
+    }),
+  );
 }

@@ -37,18 +37,67 @@ const ms = (seconds: number) => seconds * 1e3;
 const perSecond = (items: number) => (seconds: number) => items / seconds;
 
 export const METRICS: readonly Metric[] = [
-  ...GEMM_SIZES.map((n): Metric => ({ key: `gemm${n}`, section: 'gemm', label: `GEMM ${n}`, unit: 'GFLOP/s', higherIsBetter: true, fromSeconds: perSecond((2 * n ** 3) / 1e9) })),
+  ...GEMM_SIZES.map((n): Metric => ({
+    key: `gemm${n}`,
+    section: 'gemm',
+    label: `GEMM ${n}`,
+    unit: 'GFLOP/s',
+    higherIsBetter: true,
+    fromSeconds: perSecond((2 * n ** 3) / 1e9),
+  })),
   ...CONVS.flatMap((s): Metric[] => {
     const what = `${s.name} ${s.inChannels}->${s.outChannels} ${s.height}x${s.width}`;
     return [
-      { key: `${s.name}Fwd`, section: 'conv', label: `${what} fwd`, unit: 'ms', higherIsBetter: false, fromSeconds: ms },
-      { key: `${s.name}FwdBwd`, section: 'conv', label: `${what} fwd+bwd`, unit: 'ms', higherIsBetter: false, fromSeconds: ms },
+      {
+        key: `${s.name}Fwd`,
+        section: 'conv',
+        label: `${what} fwd`,
+        unit: 'ms',
+        higherIsBetter: false,
+        fromSeconds: ms,
+      },
+      {
+        key: `${s.name}FwdBwd`,
+        section: 'conv',
+        label: `${what} fwd+bwd`,
+        unit: 'ms',
+        higherIsBetter: false,
+        fromSeconds: ms,
+      },
     ];
   }),
-  { key: 'mlpTrain', section: 'mlp', label: `MLP train b${MLP.batch}`, unit: 'samples/s', higherIsBetter: true, fromSeconds: perSecond(MLP.batch) },
-  { key: 'cnnTrain', section: 'cnn', label: `CNN train b${CNN.batch}`, unit: 'samples/s', higherIsBetter: true, fromSeconds: perSecond(CNN.batch) },
-  ...CNN.predictBatches.map((b): Metric => ({ key: `cnnPredict${b}`, section: 'predict', label: `CNN predict b${b}`, unit: 'ms', higherIsBetter: false, fromSeconds: ms })),
-  { key: 'gptTrain', section: 'gpt', label: `GPT train b${GPT.batch}x${GPT.context}`, unit: 'tokens/s', higherIsBetter: true, fromSeconds: perSecond(GPT.batch * GPT.context) },
+  {
+    key: 'mlpTrain',
+    section: 'mlp',
+    label: `MLP train b${MLP.batch}`,
+    unit: 'samples/s',
+    higherIsBetter: true,
+    fromSeconds: perSecond(MLP.batch),
+  },
+  {
+    key: 'cnnTrain',
+    section: 'cnn',
+    label: `CNN train b${CNN.batch}`,
+    unit: 'samples/s',
+    higherIsBetter: true,
+    fromSeconds: perSecond(CNN.batch),
+  },
+  ...CNN.predictBatches.map((b): Metric => ({
+    key: `cnnPredict${b}`,
+    section: 'predict',
+    label: `CNN predict b${b}`,
+    unit: 'ms',
+    higherIsBetter: false,
+    fromSeconds: ms,
+  })),
+  {
+    key: 'gptTrain',
+    section: 'gpt',
+    label: `GPT train b${GPT.batch}x${GPT.context}`,
+    unit: 'tokens/s',
+    higherIsBetter: true,
+    fromSeconds: perSecond(GPT.batch * GPT.context),
+  },
 ];
 
 /** Issue 4's targets: Candor native against PyTorch, as the ratio candor / torch of the metric's figure. */

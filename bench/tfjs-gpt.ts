@@ -12,18 +12,30 @@ export interface TfjsGpt {
 
 export function tfjsGpt(g: typeof GPT): TfjsGpt {
   const weights: tf.Variable[] = [];
-  const v = (t: tf.Tensor) => { const w = tf.variable(t); weights.push(w); return w; };
+  const v = (t: tf.Tensor) => {
+    const w = tf.variable(t);
+    weights.push(w);
+    return w;
+  };
   const normal = (shape: number[]) => v(tf.randomNormal(shape, 0, 0.02));
   const dense = (inDim: number, outDim: number) => ({ kernel: normal([inDim, outDim]), bias: v(tf.zeros([outDim])) });
   const norm = () => ({ gamma: v(tf.ones([g.hidden])), beta: v(tf.zeros([g.hidden])) });
-  const wte = normal([g.vocab, g.hidden]), wpe = normal([g.context, g.hidden]);
+  const wte = normal([g.vocab, g.hidden]),
+    wpe = normal([g.context, g.hidden]);
   const blocks = Array.from({ length: g.layers }, () => ({
-    norm1: norm(), q: dense(g.hidden, g.hidden), k: dense(g.hidden, g.hidden), v: dense(g.hidden, g.hidden), o: dense(g.hidden, g.hidden),
-    norm2: norm(), up: dense(g.hidden, g.ffn), down: dense(g.ffn, g.hidden),
+    norm1: norm(),
+    q: dense(g.hidden, g.hidden),
+    k: dense(g.hidden, g.hidden),
+    v: dense(g.hidden, g.hidden),
+    o: dense(g.hidden, g.hidden),
+    norm2: norm(),
+    up: dense(g.hidden, g.ffn),
+    down: dense(g.ffn, g.hidden),
   }));
   const final = norm();
 
-  const apply = (x: tf.Tensor2D, d: { kernel: tf.Variable; bias: tf.Variable }) => tf.add(tf.matMul(x, d.kernel), d.bias) as tf.Tensor2D;
+  const apply = (x: tf.Tensor2D, d: { kernel: tf.Variable; bias: tf.Variable }) =>
+    tf.add(tf.matMul(x, d.kernel), d.bias) as tf.Tensor2D;
   const layerNorm = (x: tf.Tensor2D, n: { gamma: tf.Variable; beta: tf.Variable }) => {
     const { mean, variance } = tf.moments(x, -1, true);
     return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), n.gamma), n.beta) as tf.Tensor2D;
@@ -36,12 +48,21 @@ export function tfjsGpt(g: typeof GPT): TfjsGpt {
   function logits(ids: tf.Tensor): tf.Tensor2D {
     const [b, t] = ids.shape;
     const heads = (x: tf.Tensor2D) => tf.transpose(tf.reshape(x, [b, t, g.heads, headDim]), [0, 2, 1, 3]); // [b, heads, t, headDim]
-    let x = tf.reshape(tf.add(tf.gather(wte, ids), tf.slice(wpe, [0, 0], [t, g.hidden])), [b * t, g.hidden]) as tf.Tensor2D;
+    let x = tf.reshape(tf.add(tf.gather(wte, ids), tf.slice(wpe, [0, 0], [t, g.hidden])), [
+      b * t,
+      g.hidden,
+    ]) as tf.Tensor2D;
     const causal = tf.slice(mask, [0, 0], [t, t]);
     for (const blk of blocks) {
       const h = layerNorm(x, blk.norm1);
-      const scores = tf.add(tf.mul(tf.matMul(heads(apply(h, blk.q)), heads(apply(h, blk.k)), false, true), 1 / Math.sqrt(headDim)), causal);
-      const attended = tf.reshape(tf.transpose(tf.matMul(tf.softmax(scores), heads(apply(h, blk.v))), [0, 2, 1, 3]), [b * t, g.hidden]) as tf.Tensor2D;
+      const scores = tf.add(
+        tf.mul(tf.matMul(heads(apply(h, blk.q)), heads(apply(h, blk.k)), false, true), 1 / Math.sqrt(headDim)),
+        causal,
+      );
+      const attended = tf.reshape(tf.transpose(tf.matMul(tf.softmax(scores), heads(apply(h, blk.v))), [0, 2, 1, 3]), [
+        b * t,
+        g.hidden,
+      ]) as tf.Tensor2D;
       x = tf.add(x, apply(attended, blk.o));
       x = tf.add(x, apply(gelu(apply(layerNorm(x, blk.norm2), blk.up)) as tf.Tensor2D, blk.down));
     }

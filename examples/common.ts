@@ -6,18 +6,32 @@ import { getBackend, setSeed, RunRecorder, writeCard, type Model, type Tensor } 
  * --epochs N, --json, and where the run record goes: --out DIR (default runs/NAME) holds the model, its
  * run.json, card.md / card.html and ledger.jsonl; --no-record opts out.
  */
-export function parseExampleArgs(defaults: { epochs: number; name?: string }): { epochs: number; json: boolean; verbose: 0 | 'auto'; out?: string; seed: number } {
+export function parseExampleArgs(defaults: { epochs: number; name?: string }): {
+  epochs: number;
+  json: boolean;
+  verbose: 0 | 'auto';
+  out?: string;
+  seed: number;
+} {
   const args = process.argv.slice(2);
   const at = args.indexOf('--epochs');
   const epochs = at >= 0 ? Number(args[at + 1]) : defaults.epochs;
-  if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`--epochs must be a positive integer, got ${args[at + 1]}`);
+  if (!Number.isInteger(epochs) || epochs < 1)
+    throw new Error(`--epochs must be a positive integer, got ${args[at + 1]}`);
   const json = args.includes('--json');
   const outAt = args.indexOf('--out');
   if (outAt >= 0 && !args[outAt + 1]) throw new Error('--out needs a directory');
-  const out = args.includes('--no-record') ? undefined : outAt >= 0 ? args[outAt + 1] : defaults.name ? join('runs', defaults.name) : undefined;
+  const out = args.includes('--no-record')
+    ? undefined
+    : outAt >= 0
+      ? args[outAt + 1]
+      : defaults.name
+        ? join('runs', defaults.name)
+        : undefined;
   const seedAt = args.indexOf('--seed');
   const seed = seedAt >= 0 ? Number(args[seedAt + 1]) : 42;
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, got ${args[seedAt + 1]}`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new Error(`--seed must be a non-negative integer, got ${args[seedAt + 1]}`);
   // The seed drives weight initialisation (global stream), shuffling and dropout.
   setSeed(seed);
   return { epochs, json, verbose: json ? 0 : 'auto', out, seed };
@@ -30,7 +44,11 @@ export function report(json: boolean, figures: Record<string, string | number>):
     console.log(JSON.stringify(all));
     return;
   }
-  console.log(Object.entries(all).map(([k, v]) => `${k}: ${typeof v === 'number' ? Number(v.toFixed(4)) : v}`).join('\n'));
+  console.log(
+    Object.entries(all)
+      .map(([k, v]) => `${k}: ${typeof v === 'number' ? Number(v.toFixed(4)) : v}`)
+      .join('\n'),
+  );
 }
 
 /**
@@ -38,17 +56,39 @@ export function report(json: boolean, figures: Record<string, string | number>):
  * quickstarts do), shows the test figures after each epoch, and reports the final test evaluation.
  */
 export async function trainAndReport(
-  name: string, model: Model, data: { train: { x: Tensor; y: Tensor }; test: { x: Tensor; y: Tensor } },
-  { epochs, json, verbose, batchSize, out, seed }: { epochs: number; json: boolean; verbose: 0 | 'auto'; batchSize: number; out?: string; seed: number },
+  name: string,
+  model: Model,
+  data: { train: { x: Tensor; y: Tensor }; test: { x: Tensor; y: Tensor } },
+  {
+    epochs,
+    json,
+    verbose,
+    batchSize,
+    out,
+    seed,
+  }: { epochs: number; json: boolean; verbose: 0 | 'auto'; batchSize: number; out?: string; seed: number },
 ): Promise<void> {
   if (!json) model.summary();
   model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const recorder = out ? new RunRecorder({ dir: out, name }) : undefined;
   const start = performance.now();
-  await model.fit(data.train.x, data.train.y, { epochs, batchSize, validationData: [data.test.x, data.test.y], verbose, seed, callbacks: recorder ? [recorder] : [] });
+  await model.fit(data.train.x, data.train.y, {
+    epochs,
+    batchSize,
+    validationData: [data.test.x, data.test.y],
+    verbose,
+    seed,
+    callbacks: recorder ? [recorder] : [],
+  });
   const seconds = (performance.now() - start) / 1000;
   const trained = data.train.x.shape[0] * epochs;
-  const figures: Record<string, string | number> = { example: name, epochs, seconds, secondsPerEpoch: seconds / epochs, samplesPerSec: trained / seconds };
+  const figures: Record<string, string | number> = {
+    example: name,
+    epochs,
+    seconds,
+    secondsPerEpoch: seconds / epochs,
+    samplesPerSec: trained / seconds,
+  };
   if (!recorder || !out) {
     const { loss, accuracy } = await model.evaluate(data.test.x, data.test.y, { batchSize: 256 });
     report(json, { ...figures, testAccuracy: accuracy, testLoss: loss });
@@ -61,9 +101,17 @@ export async function trainAndReport(
   const card = await writeCard(out);
   const e = record.energy!;
   report(json, {
-    ...figures, testAccuracy: test.metrics.accuracy ?? NaN, testLoss: test.metrics.loss ?? NaN,
-    trainingFlops: record.compute.trainingFlops, energyMethod: e.measured ? 'measured (RAPL)' : 'estimated (CPU time x TDP)',
-    energyJoules: e.joules, energyWh: e.joules / 3600, co2eGrams: record.emissions!.gCO2e, gridIntensity: `${record.emissions!.grid.gPerKWh} g/kWh (${record.emissions!.grid.name})`,
-    runRecord: join(out, 'run.json'), card: card.files.html, ledgerEntry: `${entry!.index} ${entry!.entryHash.slice(0, 16)}...`,
+    ...figures,
+    testAccuracy: test.metrics.accuracy ?? NaN,
+    testLoss: test.metrics.loss ?? NaN,
+    trainingFlops: record.compute.trainingFlops,
+    energyMethod: e.measured ? 'measured (RAPL)' : 'estimated (CPU time x TDP)',
+    energyJoules: e.joules,
+    energyWh: e.joules / 3600,
+    co2eGrams: record.emissions!.gCO2e,
+    gridIntensity: `${record.emissions!.grid.gPerKWh} g/kWh (${record.emissions!.grid.name})`,
+    runRecord: join(out, 'run.json'),
+    card: card.files.html,
+    ledgerEntry: `${entry!.index} ${entry!.entryHash.slice(0, 16)}...`,
   });
 }

@@ -8,7 +8,9 @@ import { GPT, generate } from '../src/models/gpt.js';
 import { parseExampleArgs, report } from './common.js';
 
 const { epochs, json, verbose } = parseExampleArgs({ epochs: 1 });
-const VOCAB = 2048, CONTEXT = 128, BATCH = 8;
+const VOCAB = 2048,
+  CONTEXT = 128,
+  BATCH = 8;
 const TRAIN_WINDOWS = 4800; // 600 steps of 8 windows of 128 tokens per epoch: ~614k tokens, ~1.8 passes over the text
 const VAL_FRACTION = 0.1; // the last ~10% of the book (by characters) is held out
 
@@ -17,19 +19,30 @@ const { chapters } = await mobyDick();
 const total = chapters.reduce((s, ch) => s + ch.text.length, 0);
 let cut = chapters.length;
 for (let held = 0; held < VAL_FRACTION * total;) held += chapters[--cut].text.length;
-const trainText = chapters.slice(0, cut).map((ch) => ch.text).join('\n\n');
-const valText = chapters.slice(cut).map((ch) => ch.text).join('\n\n');
+const trainText = chapters
+  .slice(0, cut)
+  .map((ch) => ch.text)
+  .join('\n\n');
+const valText = chapters
+  .slice(cut)
+  .map((ch) => ch.text)
+  .join('\n\n');
 
 let t0 = performance.now();
 const bpe = BpeTokenizer.train(trainText, { vocabSize: VOCAB });
 const bpeSeconds = (performance.now() - t0) / 1000;
 const trainIds = Int32Array.from(bpe.encode(trainText));
 const valIds = Int32Array.from(bpe.encode(valText));
-if (!json) console.log(`BPE: ${bpe.vocabSize} tokens learnt in ${bpeSeconds.toFixed(2)} s; ${trainIds.length} training and ${valIds.length} held-out tokens (${(new TextEncoder().encode(trainText).length / trainIds.length).toFixed(2)} bytes/token)`);
+if (!json)
+  console.log(
+    `BPE: ${bpe.vocabSize} tokens learnt in ${bpeSeconds.toFixed(2)} s; ${trainIds.length} training and ${valIds.length} held-out tokens (${(new TextEncoder().encode(trainText).length / trainIds.length).toFixed(2)} bytes/token)`,
+  );
 
 /** Rows of CONTEXT + 1 tokens starting at `starts`: inputs are the first CONTEXT, targets the last CONTEXT. */
 function windows(ids: Int32Array, starts: ArrayLike<number>): { x: c.Tensor; y: c.Tensor } {
-  const n = starts.length, x = new Int32Array(n * CONTEXT), y = new Int32Array(n * CONTEXT);
+  const n = starts.length,
+    x = new Int32Array(n * CONTEXT),
+    y = new Int32Array(n * CONTEXT);
   for (let r = 0; r < n; r++) {
     x.set(ids.subarray(starts[r], starts[r] + CONTEXT), r * CONTEXT);
     y.set(ids.subarray(starts[r] + 1, starts[r] + CONTEXT + 1), r * CONTEXT);
@@ -37,16 +50,38 @@ function windows(ids: Int32Array, starts: ArrayLike<number>): { x: c.Tensor; y: 
   return { x: c.tensor(x, [n, CONTEXT]), y: c.tensor(y, [n, CONTEXT]) };
 }
 // Training windows start anywhere (seeded); held-out windows tile the held-out text without overlap.
-const starts = new c.Generator(1).uniform([TRAIN_WINDOWS], 0, trainIds.length - CONTEXT - 1, 'float64').dataSync().map(Math.floor);
+const starts = new c.Generator(1)
+  .uniform([TRAIN_WINDOWS], 0, trainIds.length - CONTEXT - 1, 'float64')
+  .dataSync()
+  .map(Math.floor);
 const train = windows(trainIds, starts);
-const val = windows(valIds, Array.from({ length: Math.floor((valIds.length - 1) / CONTEXT) }, (_, i) => i * CONTEXT));
+const val = windows(
+  valIds,
+  Array.from({ length: Math.floor((valIds.length - 1) / CONTEXT) }, (_, i) => i * CONTEXT),
+);
 
 c.setSeed(42);
-const model = new GPT({ vocabSize: VOCAB, contextLength: CONTEXT, hiddenDim: 128, numHeads: 4, numLayers: 2, seed: 42 });
+const model = new GPT({
+  vocabSize: VOCAB,
+  contextLength: CONTEXT,
+  hiddenDim: 128,
+  numHeads: 4,
+  numLayers: 2,
+  seed: 42,
+});
 if (!json) model.summary();
 const steps = Math.ceil(TRAIN_WINDOWS / BATCH) * epochs;
-const learningRate = c.schedules.cosineDecay({ initialLearningRate: 0, warmupTarget: 3e-3, warmupSteps: 40, decaySteps: steps - 40, alpha: 0.1 });
-model.compile({ optimizer: c.optimizers.adam({ learningRate, globalClipnorm: 1 }), loss: c.losses.sparseCategoricalCrossentropy({ fromLogits: true }) });
+const learningRate = c.schedules.cosineDecay({
+  initialLearningRate: 0,
+  warmupTarget: 3e-3,
+  warmupSteps: 40,
+  decaySteps: steps - 40,
+  alpha: 0.1,
+});
+model.compile({
+  optimizer: c.optimizers.adam({ learningRate, globalClipnorm: 1 }),
+  loss: c.losses.sparseCategoricalCrossentropy({ fromLogits: true }),
+});
 t0 = performance.now();
 await model.fit(train.x, train.y, { epochs, batchSize: BATCH, verbose, seed: 42 });
 const trainSeconds = (performance.now() - t0) / 1000;
@@ -75,10 +110,21 @@ const text = bpe.decode([...prompt, ...sample]);
 console.log(`--- sample (temperature 0.8, top-k 40) ---\n${text}\n---`);
 
 report(json, {
-  example: 'gpt-text', valLoss, valPerplexity: Math.exp(valLoss), unigramPerplexity,
+  example: 'gpt-text',
+  valLoss,
+  valPerplexity: Math.exp(valLoss),
+  unigramPerplexity,
   trainTokensPerSec: (TRAIN_WINDOWS * CONTEXT * epochs) / trainSeconds,
-  genTokensPerSec: sample.length / cachedSeconds, genTokensPerSecUncached: uncached.length / uncachedSeconds,
-  cacheSpeedup: uncachedSeconds / cachedSeconds, cachedMatchesUncached: String(sample.every((t, i) => t === uncached[i])),
-  params: model.countParams(), vocabSize: bpe.vocabSize, contextLength: CONTEXT, trainTokens: trainIds.length, valTokens: targets.length,
-  epochs, trainSeconds, bpeSeconds,
+  genTokensPerSec: sample.length / cachedSeconds,
+  genTokensPerSecUncached: uncached.length / uncachedSeconds,
+  cacheSpeedup: uncachedSeconds / cachedSeconds,
+  cachedMatchesUncached: String(sample.every((t, i) => t === uncached[i])),
+  params: model.countParams(),
+  vocabSize: bpe.vocabSize,
+  contextLength: CONTEXT,
+  trainTokens: trainIds.length,
+  valTokens: targets.length,
+  epochs,
+  trainSeconds,
+  bpeSeconds,
 });

@@ -12,11 +12,15 @@ const x = c.reshape(c.linspace(-Math.PI, Math.PI, 256), [256, 1]);
 const y = c.sin(x);
 
 type Params = { w1: c.Tensor; b1: c.Tensor; w2: c.Tensor; b2: c.Tensor; w3: c.Tensor; b3: c.Tensor };
-const glorot = (fanIn: number, fanOut: number) => gen.uniform([fanIn, fanOut], -1, 1).mul(Math.sqrt(6 / (fanIn + fanOut)));
+const glorot = (fanIn: number, fanOut: number) =>
+  gen.uniform([fanIn, fanOut], -1, 1).mul(Math.sqrt(6 / (fanIn + fanOut)));
 let params: Params = {
-  w1: glorot(1, 32), b1: c.zeros([32]),
-  w2: glorot(32, 32), b2: c.zeros([32]),
-  w3: glorot(32, 1), b3: c.zeros([1]),
+  w1: glorot(1, 32),
+  b1: c.zeros([32]),
+  w2: glorot(32, 32),
+  b2: c.zeros([32]),
+  w3: glorot(32, 1),
+  b3: c.zeros([1]),
 };
 let velocity = c.tidy(() => Object.fromEntries(Object.entries(params).map(([k, v]) => [k, c.zerosLike(v)])) as Params);
 
@@ -27,16 +31,20 @@ const forward = (p: Params, input: c.Tensor) => {
 };
 const lossAndGrad = c.valueAndGrad((p: Params) => c.mean(c.square(c.sub(forward(p, x), y))));
 
-const lr = 0.02, momentum = 0.9;
+const lr = 0.02,
+  momentum = 0.9;
 const start = performance.now();
-let first = NaN, last = NaN;
+let first = NaN,
+  last = NaN;
 for (let step = 0; step <= steps; step++) {
   const { value, grads } = lossAndGrad(params);
   last = value.item();
   if (step === 0) first = last;
-  if (!json && step % (steps / 10) === 0) console.log(`step ${String(step).padStart(5)}  loss ${last.toExponential(3)}`);
+  if (!json && step % (steps / 10) === 0)
+    console.log(`step ${String(step).padStart(5)}  loss ${last.toExponential(3)}`);
   const next = c.tidy(() => {
-    const v = {} as Params, p = {} as Params;
+    const v = {} as Params,
+      p = {} as Params;
     for (const k of Object.keys(params) as (keyof Params)[]) {
       v[k] = c.add(c.mul(velocity[k], momentum), grads[k]);
       p[k] = c.sub(params[k], c.mul(v[k], lr));
@@ -48,6 +56,17 @@ for (let step = 0; step <= steps; step++) {
   velocity = next.v;
 }
 const seconds = (performance.now() - start) / 1000;
-const summary = { example: 'sine-mlp', steps, firstLoss: first, finalLoss: last, seconds, backend: c.getBackend().name, liveTensors: c.memory().tensors };
+const summary = {
+  example: 'sine-mlp',
+  steps,
+  firstLoss: first,
+  finalLoss: last,
+  seconds,
+  backend: c.getBackend().name,
+  liveTensors: c.memory().tensors,
+};
 if (json) console.log(JSON.stringify(summary));
-else console.log(`loss ${first.toExponential(3)} -> ${last.toExponential(3)} in ${steps} steps, ${seconds.toFixed(2)} s on the '${summary.backend}' backend`);
+else
+  console.log(
+    `loss ${first.toExponential(3)} -> ${last.toExponential(3)} in ${steps} steps, ${seconds.toFixed(2)} s on the '${summary.backend}' backend`,
+  );

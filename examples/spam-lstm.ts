@@ -19,7 +19,13 @@ const labels = Float32Array.from(emails, (e) => e.label);
 // A seeded shuffle, then 80 / 20: the split is the same on every run.
 const order = new c.Generator(7).permutation(emails.length).dataSync();
 const nTest = Math.round(emails.length * 0.2);
-const pick = (idx: ArrayLike<number>) => ({ texts: Array.from(idx, (i) => texts[i]), y: c.tensor(Float32Array.from(idx, (i) => labels[i]), [idx.length, 1]) });
+const pick = (idx: ArrayLike<number>) => ({
+  texts: Array.from(idx, (i) => texts[i]),
+  y: c.tensor(
+    Float32Array.from(idx, (i) => labels[i]),
+    [idx.length, 1],
+  ),
+});
 const train = pick(order.subarray(nTest));
 const test = pick(order.subarray(0, nTest));
 
@@ -27,7 +33,8 @@ const test = pick(order.subarray(0, nTest));
 const tokenizer = new Tokenizer({ numWords: VOCAB, oovToken: '<oov>' });
 tokenizer.fitOnTexts(train.texts);
 const encode = (t: string[]) => padSequences(tokenizer.textsToSequences(t), { maxlen: MAXLEN, truncating: 'post' });
-const xTrain = encode(train.texts), xTest = encode(test.texts);
+const xTrain = encode(train.texts),
+  xTest = encode(test.texts);
 
 c.setSeed(42);
 const model = new c.Sequential([
@@ -36,12 +43,26 @@ const model = new c.Sequential([
   c.layers.dense({ units: 1, activation: 'sigmoid' }),
 ]);
 if (!json) model.summary();
-model.compile({ optimizer: c.optimizers.adam({ learningRate: 3e-3 }), loss: 'binaryCrossentropy', metrics: ['accuracy', c.metrics.precision(), c.metrics.recall(), c.metrics.f1Score({ name: 'f1' })] });
+model.compile({
+  optimizer: c.optimizers.adam({ learningRate: 3e-3 }),
+  loss: 'binaryCrossentropy',
+  metrics: ['accuracy', c.metrics.precision(), c.metrics.recall(), c.metrics.f1Score({ name: 'f1' })],
+});
 const start = performance.now();
 await model.fit(xTrain, train.y, { epochs, batchSize: 64, validationData: [xTest, test.y], verbose, seed: 42 });
 const seconds = (performance.now() - start) / 1000;
 const m = await model.evaluate(xTest, test.y, { batchSize: 256 });
 report(json, {
-  example: 'spam-lstm', accuracy: m.accuracy, precision: m.precision, recall: m.recall, f1: m.f1, testLoss: m.loss,
-  trainEmails: xTrain.shape[0], testEmails: xTest.shape[0], testSpam: Array.from(order.subarray(0, nTest), (i) => labels[i]).reduce((s, v) => s + v, 0), epochs, seconds, samplesPerSec: (xTrain.shape[0] * epochs) / seconds,
+  example: 'spam-lstm',
+  accuracy: m.accuracy,
+  precision: m.precision,
+  recall: m.recall,
+  f1: m.f1,
+  testLoss: m.loss,
+  trainEmails: xTrain.shape[0],
+  testEmails: xTest.shape[0],
+  testSpam: Array.from(order.subarray(0, nTest), (i) => labels[i]).reduce((s, v) => s + v, 0),
+  epochs,
+  seconds,
+  samplesPerSec: (xTrain.shape[0] * epochs) / seconds,
 });

@@ -32,7 +32,16 @@ export { getActivation } from './nn/activations.js';
 export { Model } from './train/model.js';
 export { Sequential } from './train/sequential.js';
 export type { CompileArgs, FitArgs, EvaluateArgs, PredictArgs } from './train/trainer.js';
-export { History, EarlyStopping, ModelCheckpoint, LearningRateScheduler, ReduceLROnPlateau, TerminateOnNaN, CSVLogger, NaNLossError } from './train/callbacks.js';
+export {
+  History,
+  EarlyStopping,
+  ModelCheckpoint,
+  LearningRateScheduler,
+  ReduceLROnPlateau,
+  TerminateOnNaN,
+  CSVLogger,
+  NaNLossError,
+} from './train/callbacks.js';
 export type { Callback, Logs } from './train/callbacks.js';
 export * as optimizers from './optim/index.js';
 export * as schedules from './optim/schedules.js';
@@ -44,7 +53,13 @@ export { getMetric } from './train/metrics.js';
 
 // Data and files.
 export * from './data/index.js';
-export { FormatError, serializeSafetensors, parseSafetensors, saveSafetensors, loadSafetensors } from './io/safetensors.js';
+export {
+  FormatError,
+  serializeSafetensors,
+  parseSafetensors,
+  saveSafetensors,
+  loadSafetensors,
+} from './io/safetensors.js';
 export type { SafetensorsFile, ParseOptions } from './io/safetensors.js';
 export { writeFileAtomic, readFileBytes } from './io/atomic.js';
 export { saveModel, loadModel } from './io/model-io.js';

@@ -10,9 +10,16 @@ export function flat(x: Tensor | ArrayLike<number> | number[][] | number[][][]):
 }
 
 /** Asserts |a - e| <= atol + rtol * |e| elementwise (NaN equals NaN, infinities must match). */
-export function assertClose(actual: Tensor | ArrayLike<number> | number[][], expected: Tensor | ArrayLike<number> | number[][] | number[][][], { rtol = 1e-5, atol = 1e-6 } = {}, what = ''): void {
-  if (actual instanceof Tensor && expected instanceof Tensor) assert.deepEqual([...actual.shape], [...expected.shape], `${what} shape`);
-  const a = flat(actual), e = flat(expected);
+export function assertClose(
+  actual: Tensor | ArrayLike<number> | number[][],
+  expected: Tensor | ArrayLike<number> | number[][] | number[][][],
+  { rtol = 1e-5, atol = 1e-6 } = {},
+  what = '',
+): void {
+  if (actual instanceof Tensor && expected instanceof Tensor)
+    assert.deepEqual([...actual.shape], [...expected.shape], `${what} shape`);
+  const a = flat(actual),
+    e = flat(expected);
   assert.equal(a.length, e.length, `${what} length ${a.length} vs ${e.length}`);
   for (let i = 0; i < a.length; i++) {
     if (Number.isNaN(e[i]) && Number.isNaN(a[i])) continue;
@@ -23,7 +30,11 @@ export function assertClose(actual: Tensor | ArrayLike<number> | number[][], exp
 }
 
 /** A seeded random tensor with values in [lo, hi) that avoids exact zeros. */
-export function rand(shape: readonly number[], seed: number, { dtype = 'float64' as DType, lo = -2, hi = 2 } = {}): Tensor {
+export function rand(
+  shape: readonly number[],
+  seed: number,
+  { dtype = 'float64' as DType, lo = -2, hi = 2 } = {},
+): Tensor {
   const g = new Generator(seed);
   const t = g.uniform(shape, lo, hi, dtype);
   const d = t.dataSync();
@@ -40,10 +51,11 @@ export function randPositive(shape: readonly number[], seed: number, lo = 0.5, h
 /** Plain nested-loop matmul over flat row-major arrays: the slowest, most obvious reference. */
 export function naiveMatmul(a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number): Float64Array {
   const c = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let p = 0; p < k; p++) s += a[i * k + p] * b[p * n + j];
-    c[i * n + j] = s;
-  }
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += a[i * k + p] * b[p * n + j];
+      c[i * n + j] = s;
+    }
   return c;
 }

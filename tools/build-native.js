@@ -21,7 +21,17 @@ if (process.env.CANDOR_SKIP_NATIVE) {
 function nodeGyp() {
   const candidates = [
     process.env.npm_config_node_gyp,
-    join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+    join(
+      dirname(process.execPath),
+      '..',
+      'lib',
+      'node_modules',
+      'npm',
+      'node_modules',
+      'node-gyp',
+      'bin',
+      'node-gyp.js',
+    ),
   ];
   return candidates.find((p) => p && existsSync(p));
 }
@@ -30,9 +40,11 @@ const gyp = nodeGyp();
 const args = ['rebuild'];
 // Use the headers installed beside this node when npm has not named a nodedir, so no download is needed.
 const prefix = join(dirname(process.execPath), '..');
-if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
+if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node_api.h')))
+  args.push(`--nodedir=${prefix}`);
 
-let ok = false, detail = '';
+let ok = false,
+  detail = '';
 if (!gyp) {
   detail = 'node-gyp was not found';
 } else {
@@ -42,7 +54,8 @@ if (!gyp) {
   writeFileSync(join(root, 'build', 'native-build.log'), log);
   ok = run.status === 0 && existsSync(join(root, 'build', 'Release', 'candor.node'));
   if (!ok) {
-    const firstError = log.split('\n').find((l) => /error|not found|ERR!/i.test(l)) ?? run.error?.message ?? `exit status ${run.status}`;
+    const firstError =
+      log.split('\n').find((l) => /error|not found|ERR!/i.test(l)) ?? run.error?.message ?? `exit status ${run.status}`;
     detail = `${firstError.trim()} (full log: build/native-build.log)`;
   }
 }

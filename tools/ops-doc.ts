@@ -82,7 +82,7 @@ export function renderOpsDoc(): string {
     '`kernel`: the backend has its own kernel. `composite`: the fused op runs its composite default there.',
     '`missing`: calling the op raises a BackendError naming the op and the backend. For `native` (used when',
     'its addon is built): `native` runs C++ code; `js-fallback` runs the JS reference kernel on the native',
-    'backend\'s typed arrays.',
+    "backend's typed arrays.",
     '',
     `| op | ${backends.map((b) => b.name).join(' | ')} |`,
     `| --- | ${backends.map(() => '---').join(' | ')} |`,

@@ -6,7 +6,9 @@ import { spawnSync } from 'node:child_process';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'examples');
 const [name, ...rest] = process.argv.slice(2);
-const available = readdirSync(dir).filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3));
+const available = readdirSync(dir)
+  .filter((f) => f.endsWith('.js'))
+  .map((f) => f.slice(0, -3));
 if (!name || !existsSync(join(dir, `${name}.js`))) {
   console.error(`usage: npm run example -- NAME [--json] ...\nexamples: ${available.join(', ')}`);
   process.exit(2);

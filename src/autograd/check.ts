@@ -28,7 +28,11 @@ export interface GradCheckResult {
  * reduced to a scalar by a fixed random projection sum(f(x) * r), which checks the full Jacobian
  * against r. Use float64 inputs.
  */
-export function checkGradients(f: (...inputs: Tensor[]) => Tensor, inputs: readonly Tensor[], options: GradCheckOptions = {}): GradCheckResult {
+export function checkGradients(
+  f: (...inputs: Tensor[]) => Tensor,
+  inputs: readonly Tensor[],
+  options: GradCheckOptions = {},
+): GradCheckResult {
   const { eps = 1e-6, atol = 1e-6, rtol = 1e-5, seed = 1234 } = options;
   const probe = tidy(() => f(...inputs));
   const projection = new Generator(seed).normal(probe.shape, 0, 1, probe.dtype);
@@ -74,10 +78,16 @@ export function checkGradients(f: (...inputs: Tensor[]) => Tensor, inputs: reado
 }
 
 /** checkGradients that throws with a readable report when the check fails (for tests). */
-export function assertGradients(f: (...inputs: Tensor[]) => Tensor, inputs: readonly Tensor[], options: GradCheckOptions = {}): void {
+export function assertGradients(
+  f: (...inputs: Tensor[]) => Tensor,
+  inputs: readonly Tensor[],
+  options: GradCheckOptions = {},
+): void {
   const r = checkGradients(f, inputs, options);
   if (!r.ok) {
     const w = r.worst!;
-    throw new Error(`gradient check failed: input ${w.input} ${fmtShape(inputs[w.input].shape)} element ${w.element}: analytic ${w.analytic}, numeric ${w.numeric} (max error ${r.maxError})`);
+    throw new Error(
+      `gradient check failed: input ${w.input} ${fmtShape(inputs[w.input].shape)} element ${w.element}: analytic ${w.analytic}, numeric ${w.numeric} (max error ${r.maxError})`,
+    );
   }
 }

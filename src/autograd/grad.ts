@@ -27,7 +27,8 @@ function ruleFor(node: TapeNode, tape: Tape): CustomRule | undefined {
   const rule = GRAD_RULES[node.op as OpName];
   if (rule === NO_GRADIENT) return undefined;
   const needsGrad = node.inputs.map((x) => tape.tracked.has(x.key));
-  if (rule === THROUGH_COMPOSITE) return (dy) => vjpOfComposite(node.op as FusedName, node.inputs, node.params, dy, needsGrad);
+  if (rule === THROUGH_COMPOSITE)
+    return (dy) => vjpOfComposite(node.op as FusedName, node.inputs, node.params, dy, needsGrad);
   return (dy) => (rule as GradRule<unknown>)(dy, { ...node, needsGrad });
 }
 
@@ -57,7 +58,13 @@ function backward(tape: Tape, root: Tensor, seed: Tensor, wrt: readonly number[]
 }
 
 /** The vector-Jacobian product of a fused op's composite default. */
-function vjpOfComposite(op: FusedName, inputs: readonly Tensor[], params: unknown, dy: Tensor, needsGrad: readonly boolean[]): (Tensor | null)[] {
+function vjpOfComposite(
+  op: FusedName,
+  inputs: readonly Tensor[],
+  params: unknown,
+  dy: Tensor,
+  needsGrad: readonly boolean[],
+): (Tensor | null)[] {
   const tape = new Tape();
   inputs.forEach((x, i) => {
     if (needsGrad[i] && isFloat(x.dtype)) tape.tracked.add(x.key);
@@ -70,7 +77,12 @@ function vjpOfComposite(op: FusedName, inputs: readonly Tensor[], params: unknow
     popTape(tape);
   }
   try {
-    return backward(tape, out, dy, inputs.map((x) => x.key)).map((g) => g ?? null);
+    return backward(
+      tape,
+      out,
+      dy,
+      inputs.map((x) => x.key),
+    ).map((g) => g ?? null);
   } finally {
     tape.dispose();
   }
@@ -102,12 +114,19 @@ function rebuild<P extends Params>(p: P, leaves: Iterator<Tensor>): P {
  * tensors made inside are ever freed, so the value is dropped by not keeping it, never by disposing it.)
  */
 function differentiate<P extends Params, A extends unknown[]>(
-  f: (params: P, ...args: A) => Tensor, params: P, args: A, seed: (value: Tensor) => Tensor, keepValue = true,
+  f: (params: P, ...args: A) => Tensor,
+  params: P,
+  args: A,
+  seed: (value: Tensor) => Tensor,
+  keepValue = true,
 ): { value: Tensor; grads: P } {
   const leaves = leavesOf(params);
   for (const leaf of leaves) {
     leaf.assertLive('grad');
-    if (!isFloat(leaf.dtype)) throw new DTypeError(`grad: can only differentiate with respect to float tensors, got ${leaf.dtype} ${fmtShape(leaf.shape)}`);
+    if (!isFloat(leaf.dtype))
+      throw new DTypeError(
+        `grad: can only differentiate with respect to float tensors, got ${leaf.dtype} ${fmtShape(leaf.shape)}`,
+      );
   }
   const tape = new Tape();
   for (const leaf of leaves) tape.tracked.add(leaf.key);
@@ -120,8 +139,14 @@ function differentiate<P extends Params, A extends unknown[]>(
     } finally {
       popTape(tape);
     }
-    if (!(value instanceof Tensor)) throw new ArgumentError(`grad: the function must return a Tensor, got ${typeof value}`);
-    const raw = backward(tape, value, seed(value), leaves.map((l) => l.key));
+    if (!(value instanceof Tensor))
+      throw new ArgumentError(`grad: the function must return a Tensor, got ${typeof value}`);
+    const raw = backward(
+      tape,
+      value,
+      seed(value),
+      leaves.map((l) => l.key),
+    );
     const grads = raw.map((g, i) => {
       const leaf = leaves[i];
       if (!g) return o.zeros(leaf.shape, leaf.dtype);
@@ -138,27 +163,34 @@ function differentiate<P extends Params, A extends unknown[]>(
 
 function scalarSeed(value: Tensor): Tensor {
   if (value.size !== 1 || !isFloat(value.dtype)) {
-    throw new ArgumentError(`grad: the function must return a float scalar (one element), got ${value.dtype} ${fmtShape(value.shape)}; use vjp for other outputs`);
+    throw new ArgumentError(
+      `grad: the function must return a float scalar (one element), got ${value.dtype} ${fmtShape(value.shape)}; use vjp for other outputs`,
+    );
   }
   return o.onesLike(value);
 }
 
 /** The gradient of a scalar function with respect to its first argument (any nesting of tensors). */
-export function grad<P extends Params, A extends unknown[]>(f: (params: P, ...args: A) => Tensor): (params: P, ...args: A) => P {
+export function grad<P extends Params, A extends unknown[]>(
+  f: (params: P, ...args: A) => Tensor,
+): (params: P, ...args: A) => P {
   return (params, ...args) => {
     return differentiate(f, params, args, scalarSeed, false).grads;
   };
 }
 
 /** The value of a scalar function and its gradient with respect to its first argument. */
-export function valueAndGrad<P extends Params, A extends unknown[]>(f: (params: P, ...args: A) => Tensor): (params: P, ...args: A) => { value: Tensor; grads: P } {
+export function valueAndGrad<P extends Params, A extends unknown[]>(
+  f: (params: P, ...args: A) => Tensor,
+): (params: P, ...args: A) => { value: Tensor; grads: P } {
   return (params, ...args) => differentiate(f, params, args, scalarSeed);
 }
 
 /** The vector-Jacobian product dy^T J of f at params, for outputs of any shape. */
 export function vjp<P extends Params>(f: (params: P) => Tensor, params: P, dy: Tensor): { value: Tensor; grads: P } {
   return differentiate(f, params, [], (value) => {
-    if (!shapesEqual(value.shape, dy.shape)) throw new ArgumentError(`vjp: dy has shape ${fmtShape(dy.shape)} but the output has ${fmtShape(value.shape)}`);
+    if (!shapesEqual(value.shape, dy.shape))
+      throw new ArgumentError(`vjp: dy has shape ${fmtShape(dy.shape)} but the output has ${fmtShape(value.shape)}`);
     return o.cast(dy, value.dtype);
   });
 }
@@ -167,12 +199,15 @@ export function vjp<P extends Params>(f: (params: P) => Tensor, params: P, dy: T
  * Defines an op with a hand-written gradient. f returns the value and a function from the output
  * gradient to one gradient per input; f itself is not differentiated.
  */
-export function customGrad(f: (...inputs: Tensor[]) => { value: Tensor; gradFunc: (dy: Tensor) => (Tensor | null)[] }): (...inputs: Tensor[]) => Tensor {
+export function customGrad(
+  f: (...inputs: Tensor[]) => { value: Tensor; gradFunc: (dy: Tensor) => (Tensor | null)[] },
+): (...inputs: Tensor[]) => Tensor {
   return (...inputs) => {
     const { value, gradFunc } = noGrad(() => f(...inputs));
     record('customGrad', inputs, value, undefined, (dy) => {
       const gs = gradFunc(dy);
-      if (gs.length !== inputs.length) throw new ArgumentError(`customGrad: gradFunc returned ${gs.length} gradients for ${inputs.length} inputs`);
+      if (gs.length !== inputs.length)
+        throw new ArgumentError(`customGrad: gradFunc returned ${gs.length} gradients for ${inputs.length} inputs`);
       return gs;
     });
     return value;

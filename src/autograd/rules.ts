@@ -31,7 +31,9 @@ export const NO_GRADIENT = 'none' as const;
 /** Differentiate the op's composite default (used for fused ops without a hand-written rule). */
 export const THROUGH_COMPOSITE = 'composite' as const;
 
-export type GradTable = { readonly [K in OpName]: GradRule<OpParams[K]> | typeof NO_GRADIENT | typeof THROUGH_COMPOSITE };
+export type GradTable = {
+  readonly [K in OpName]: GradRule<OpParams[K]> | typeof NO_GRADIENT | typeof THROUGH_COMPOSITE;
+};
 
 const TWO_OVER_SQRT_PI = 1.1283791670955126;
 
@@ -41,7 +43,10 @@ function unreduce(dy: Tensor, x: Tensor, axes: readonly number[]): Tensor {
 }
 
 /** Gradient of max/min reductions: split evenly between tied extreme elements. */
-function extremumRule(dy: Tensor, { inputs: [x], output: y, params: { axes } }: RuleContext<{ axes: readonly number[] }>) {
+function extremumRule(
+  dy: Tensor,
+  { inputs: [x], output: y, params: { axes } }: RuleContext<{ axes: readonly number[] }>,
+) {
   const mask = o.cast(o.equal(x, unreduce(y, x, axes)), x.dtype);
   const count = o.sum(mask, axes, true);
   return [o.div(o.mul(mask, unreduce(dy, x, axes)), count)];
@@ -99,15 +104,27 @@ export const GRAD_RULES: GradTable = {
   add: (dy) => [dy, dy],
   // Constants (a loss weight, a batch size) need no gradient: those rules skip them.
   sub: (dy, { needsGrad: [, needB] }) => [dy, needB ? o.neg(dy) : null],
-  mul: (dy, { inputs: [a, b], needsGrad: [needA, needB] }) => [needA ? o.mul(dy, b) : null, needB ? o.mul(dy, a) : null],
-  div: (dy, { inputs: [a, b], needsGrad: [needA, needB] }) => [needA ? o.div(dy, b) : null, needB ? o.neg(o.div(o.mul(dy, a), o.mul(b, b))) : null],
+  mul: (dy, { inputs: [a, b], needsGrad: [needA, needB] }) => [
+    needA ? o.mul(dy, b) : null,
+    needB ? o.mul(dy, a) : null,
+  ],
+  div: (dy, { inputs: [a, b], needsGrad: [needA, needB] }) => [
+    needA ? o.div(dy, b) : null,
+    needB ? o.neg(o.div(o.mul(dy, a), o.mul(b, b))) : null,
+  ],
   pow: (dy, { inputs: [a, b], output: y }) => [
     o.mul(dy, o.mul(b, o.pow(a, o.sub(b, 1)))),
     // d/db a^b = a^b log a, taken as 0 where a <= 0 (where the real power has no derivative in b).
     o.where(o.greater(a, 0), o.mul(dy, o.mul(y, o.log(o.where(o.greater(a, 0), a, 1)))), 0),
   ],
-  maximum: (dy, { inputs: [a, b] }) => [o.mul(dy, o.cast(o.greaterEqual(a, b), dy.dtype)), o.mul(dy, o.cast(o.less(a, b), dy.dtype))],
-  minimum: (dy, { inputs: [a, b] }) => [o.mul(dy, o.cast(o.lessEqual(a, b), dy.dtype)), o.mul(dy, o.cast(o.greater(a, b), dy.dtype))],
+  maximum: (dy, { inputs: [a, b] }) => [
+    o.mul(dy, o.cast(o.greaterEqual(a, b), dy.dtype)),
+    o.mul(dy, o.cast(o.less(a, b), dy.dtype)),
+  ],
+  minimum: (dy, { inputs: [a, b] }) => [
+    o.mul(dy, o.cast(o.lessEqual(a, b), dy.dtype)),
+    o.mul(dy, o.cast(o.greater(a, b), dy.dtype)),
+  ],
   equal: NO_GRADIENT,
   notEqual: NO_GRADIENT,
   less: NO_GRADIENT,
@@ -138,10 +155,25 @@ export const GRAD_RULES: GradTable = {
   },
 
   // Indexing and movement.
-  gather: (dy, { inputs: [x, idx], params: { axis } }) => [o.scatterAdd(o.zeros(x.shape, x.dtype), idx, dy, axis), null],
+  gather: (dy, { inputs: [x, idx], params: { axis } }) => [
+    o.scatterAdd(o.zeros(x.shape, x.dtype), idx, dy, axis),
+    null,
+  ],
   scatterAdd: (dy, { inputs: [, idx], params: { axis } }) => [dy, null, o.gather(dy, idx, axis)],
-  concat: (dy, { inputs, params: { axis } }) => o.split(dy, inputs.map((t) => t.shape[axis]), axis),
-  pad: (dy, { inputs: [x], params: { config } }) => [o.slice(dy, config.map(([lo]) => lo), x.shape, config.map(([, , interior]) => interior + 1))],
+  concat: (dy, { inputs, params: { axis } }) =>
+    o.split(
+      dy,
+      inputs.map((t) => t.shape[axis]),
+      axis,
+    ),
+  pad: (dy, { inputs: [x], params: { config } }) => [
+    o.slice(
+      dy,
+      config.map(([lo]) => lo),
+      x.shape,
+      config.map(([, , interior]) => interior + 1),
+    ),
+  ],
   copy: (dy) => [dy],
   cast: (dy, { inputs: [x] }) => [o.cast(dy, x.dtype)],
   reshape: (dy, { inputs: [x] }) => [o.reshape(dy, x.shape)],
@@ -149,7 +181,12 @@ export const GRAD_RULES: GradTable = {
   expand: (dy) => [dy],
   slice: (dy, { inputs: [x], params: { begin, size, step } }) => {
     if (size.some((d) => d === 0)) return [o.zeros(x.shape, dy.dtype)];
-    return [o.pad(dy, begin.map((b, i) => [b, x.shape[i] - b - (size[i] - 1) * step[i] - 1, step[i] - 1]))];
+    return [
+      o.pad(
+        dy,
+        begin.map((b, i) => [b, x.shape[i] - b - (size[i] - 1) * step[i] - 1, step[i] - 1]),
+      ),
+    ];
   },
   flip: (dy, { params: { axes } }) => [o.flip(dy, axes)],
 
@@ -162,7 +199,10 @@ export const GRAD_RULES: GradTable = {
     return [dz, dz];
   },
   activationGrad: THROUGH_COMPOSITE,
-  sparseSoftmaxCrossEntropy: (dy, { inputs: [logits, labels] }) => [o.sparseSoftmaxCrossEntropyGrad(logits, labels, dy), null],
+  sparseSoftmaxCrossEntropy: (dy, { inputs: [logits, labels] }) => [
+    o.sparseSoftmaxCrossEntropyGrad(logits, labels, dy),
+    null,
+  ],
   sparseSoftmaxCrossEntropyGrad: THROUGH_COMPOSITE,
   adamStep: NO_GRADIENT,
   sgdStep: NO_GRADIENT,
@@ -189,7 +229,9 @@ export const GRAD_RULES: GradTable = {
     needDy ? runFusedOp('conv2d', [x, g], convOf(params)) : null,
   ],
   maxPool2d: (dy, { inputs: [x], params }) => [runFusedOp('maxPool2dBackprop', [x, dy], poolOf(params))],
-  avgPool2d: (dy, { inputs: [x], params }) => [runFusedOp('avgPool2dBackprop', [dy], { ...poolOf(params), inputShape: shape4(x) })],
+  avgPool2d: (dy, { inputs: [x], params }) => [
+    runFusedOp('avgPool2dBackprop', [dy], { ...poolOf(params), inputShape: shape4(x) }),
+  ],
   maxPool2dBackprop: THROUGH_COMPOSITE,
   // Linear in dy, and its adjoint is the average pool itself.
   avgPool2dBackprop: (g, { params }) => [runFusedOp('avgPool2d', [g], poolOf(params))],

@@ -52,7 +52,13 @@ export function isRecording(): boolean {
 }
 
 /** Called by the dispatcher and the movement ops after each op. */
-export function record(op: string, inputs: readonly Tensor[], output: Tensor, params: unknown, custom?: CustomRule): void {
+export function record(
+  op: string,
+  inputs: readonly Tensor[],
+  output: Tensor,
+  params: unknown,
+  custom?: CustomRule,
+): void {
   if (!isRecording() || !isFloat(output.dtype)) return;
   for (const tape of active) {
     if (!inputs.some((t) => tape.tracked.has(t.key))) continue;

@@ -64,7 +64,10 @@ export interface BackendSupport {
   fused(op: FusedName): string;
 }
 
-const registry = new Map<string, { factory: () => Backend; priority: number; support?: BackendSupport; instance?: Backend }>();
+const registry = new Map<
+  string,
+  { factory: () => Backend; priority: number; support?: BackendSupport; instance?: Backend }
+>();
 let current: Backend | undefined;
 let selection = '';
 
@@ -75,7 +78,10 @@ export function registerBackend(name: string, factory: () => Backend, priority =
 
 function instantiate(name: string): Backend {
   const entry = registry.get(name);
-  if (!entry) throw new BackendError(`setBackend: unknown backend '${name}'; registered: ${[...registry.keys()].join(', ') || 'none'}`);
+  if (!entry)
+    throw new BackendError(
+      `setBackend: unknown backend '${name}'; registered: ${[...registry.keys()].join(', ') || 'none'}`,
+    );
   entry.instance ??= entry.factory();
   return entry.instance;
 }
@@ -97,7 +103,9 @@ export function getBackend(): Backend {
     try {
       current = instantiate(forced);
     } catch (e) {
-      throw new BackendError(`getBackend: CANDOR_BACKEND=${forced} names a backend that cannot start: ${(e as Error).message}`);
+      throw new BackendError(
+        `getBackend: CANDOR_BACKEND=${forced} names a backend that cannot start: ${(e as Error).message}`,
+      );
     }
     selection = `${current.name}: ${current.description} (chosen by CANDOR_BACKEND)`;
     return current;
@@ -112,7 +120,8 @@ export function getBackend(): Backend {
       continue;
     }
     selection = `${current.name}: ${current.description}${failures.length ? ` (${failures.join('; ')})` : ' (the highest-priority backend)'}`;
-    if (failures.length && typeof process !== 'undefined') process.emitWarning(`Candor is using the '${name}' backend: ${failures.join('; ')}`, 'CandorBackendWarning');
+    if (failures.length && typeof process !== 'undefined')
+      process.emitWarning(`Candor is using the '${name}' backend: ${failures.join('; ')}`, 'CandorBackendWarning');
     return current;
   }
   throw new BackendError(`getBackend: no backend could be started (${failures.join('; ') || 'none registered'})`);

@@ -8,7 +8,11 @@ import type { CardUserInfo } from './user-info.js';
 
 export type ItemStatus = 'record' | 'user' | 'missing';
 
-export const STATUS_TEXT: Record<ItemStatus, string> = { record: 'filled from record', user: 'given by user', missing: 'missing' };
+export const STATUS_TEXT: Record<ItemStatus, string> = {
+  record: 'filled from record',
+  user: 'given by user',
+  missing: 'missing',
+};
 
 export interface ComplianceItem {
   ref: string;
@@ -31,29 +35,44 @@ export interface ComplianceGroup {
 
 type FromRecord = { record: (r: RunRecord) => { text: string; key?: string; value?: number } | undefined };
 type FromUser = { user: string };
-interface ItemDef { ref: string; requirement: string; fill: FromRecord | FromUser }
+interface ItemDef {
+  ref: string;
+  requirement: string;
+  fill: FromRecord | FromUser;
+}
 
 const short = (h: string | null | undefined) => (h ? `${h.slice(0, 12)}...` : '');
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
 /** Training FLOPs as the card states them: by phase when marked, else everything metered during fit. */
 export function trainingFlops(r: RunRecord): { flops: number; key: string; caveat: string } {
-  if (r.compute.attribution.phases) return { flops: r.compute.trainingFlops, key: 'compute.trainingFlops', caveat: 'forward + backward + optimizer kernels' };
-  return { flops: r.compute.total.flops, key: 'compute.total.flops', caveat: 'all kernels metered during fit (phases were not marked, so validation and metrics are included)' };
+  if (r.compute.attribution.phases)
+    return {
+      flops: r.compute.trainingFlops,
+      key: 'compute.trainingFlops',
+      caveat: 'forward + backward + optimizer kernels',
+    };
+  return {
+    flops: r.compute.total.flops,
+    key: 'compute.total.flops',
+    caveat: 'all kernels metered during fit (phases were not marked, so validation and metrics are included)',
+  };
 }
 
 function energyText(r: RunRecord): string | undefined {
   const e = r.energy;
   if (!e) return undefined;
-  return `${(e.kWh).toPrecision(3)} kWh (${e.joules.toPrecision(4)} J), ${e.measured ? 'measured with RAPL counters' : 'estimated, not measured'}; range ${e.uncertainty.low.toPrecision(3)}-${e.uncertainty.high.toPrecision(3)} J`;
+  return `${e.kWh.toPrecision(3)} kWh (${e.joules.toPrecision(4)} J), ${e.measured ? 'measured with RAPL counters' : 'estimated, not measured'}; range ${e.uncertainty.low.toPrecision(3)}-${e.uncertainty.high.toPrecision(3)} J`;
 }
 
 function dataText(r: RunRecord): string | undefined {
   if (r.data.length === 0) return undefined;
-  return r.data.map((d) => {
-    const classes = d.labelDistribution ? `, ${Object.keys(d.labelDistribution).length} classes` : '';
-    return `${d.name}: ${int(d.samples)} samples, x ${d.x.map((t) => `${t.dtype} [${t.shape.join(', ')}] SHA-256 ${short(t.sha256)}`).join('; ')}${classes}`;
-  }).join('. ');
+  return r.data
+    .map((d) => {
+      const classes = d.labelDistribution ? `, ${Object.keys(d.labelDistribution).length} classes` : '';
+      return `${d.name}: ${int(d.samples)} samples, x ${d.x.map((t) => `${t.dtype} [${t.shape.join(', ')}] SHA-256 ${short(t.sha256)}`).join('; ')}${classes}`;
+    })
+    .join('. ');
 }
 
 function formatText(r: RunRecord): string | undefined {
@@ -69,7 +88,9 @@ function methodText(r: RunRecord): string {
   const h = r.training.hyperparameters as Record<string, unknown>;
   const opt = h.optimizer as { className?: string; config?: { learningRate?: unknown } } | undefined;
   const parts = [
-    opt?.className ? `optimizer ${opt.className}${typeof opt.config?.learningRate === 'number' ? ` (learning rate ${opt.config.learningRate})` : ''}` : undefined,
+    opt?.className
+      ? `optimizer ${opt.className}${typeof opt.config?.learningRate === 'number' ? ` (learning rate ${opt.config.learningRate})` : ''}`
+      : undefined,
     h.loss !== undefined ? `loss ${typeof h.loss === 'string' ? h.loss : JSON.stringify(h.loss)}` : undefined,
     `${r.training.epochs.completed} epochs, ${int(r.training.steps)} steps`,
     h.batchSize !== undefined ? `batch size ${h.batchSize}` : undefined,
@@ -79,82 +100,314 @@ function methodText(r: RunRecord): string {
 
 function evaluationText(r: RunRecord): string | undefined {
   if (r.evaluation.length === 0) return undefined;
-  return r.evaluation.map((e) => `${e.name}: ${Object.entries(e.metrics).map(([k, v]) => `${k} ${v === null ? 'n/a' : Number(v.toPrecision(4))}`).join(', ')}`).join('; ');
+  return r.evaluation
+    .map(
+      (e) =>
+        `${e.name}: ${Object.entries(e.metrics)
+          .map(([k, v]) => `${k} ${v === null ? 'n/a' : Number(v.toPrecision(4))}`)
+          .join(', ')}`,
+    )
+    .join('; ');
 }
 
 function fairnessText(r: RunRecord): string | undefined {
   const withGroups = r.evaluation.filter((e) => e.report?.fairness);
   if (withGroups.length === 0) return undefined;
-  return withGroups.map((e) => {
-    const f = e.report!.fairness!;
-    const v = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
-    return `${e.name}, by ${f.attribute}: accuracy ${f.groups.map((g) => `${g.group} ${g.accuracy.toFixed(3)}`).join(', ')}; demographic-parity difference ${v(f.demographicParityDifference.value)}; equal-opportunity difference ${v(f.equalOpportunityDifference.value)}`;
-  }).join('; ');
+  return withGroups
+    .map((e) => {
+      const f = e.report!.fairness!;
+      const v = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
+      return `${e.name}, by ${f.attribute}: accuracy ${f.groups.map((g) => `${g.group} ${g.accuracy.toFixed(3)}`).join(', ')}; demographic-parity difference ${v(f.demographicParityDifference.value)}; equal-opportunity difference ${v(f.equalOpportunityDifference.value)}`;
+    })
+    .join('; ');
 }
 
 const EU_XI: ItemDef[] = [
-  { ref: 'XI §1.1(a)', requirement: 'Tasks the model is intended to perform; AI systems it can be integrated in', fill: { user: 'intendedUse' } },
+  {
+    ref: 'XI §1.1(a)',
+    requirement: 'Tasks the model is intended to perform; AI systems it can be integrated in',
+    fill: { user: 'intendedUse' },
+  },
   { ref: 'XI §1.1(b)', requirement: 'Acceptable use policies', fill: { user: 'acceptableUsePolicy' } },
   { ref: 'XI §1.1(c)', requirement: 'Date of release and methods of distribution', fill: { user: 'release' } },
-  { ref: 'XI §1.1(d)', requirement: 'Architecture and number of parameters', fill: { record: (r) => ({ text: `${r.model.className} '${r.model.name}', ${r.model.layers.length} layers, ${int(r.model.parameters.total)} parameters${r.model.architectureSha256 ? `; architecture SHA-256 ${short(r.model.architectureSha256)}` : ''}`, key: 'model.parameters.total', value: r.model.parameters.total }) } },
+  {
+    ref: 'XI §1.1(d)',
+    requirement: 'Architecture and number of parameters',
+    fill: {
+      record: (r) => ({
+        text: `${r.model.className} '${r.model.name}', ${r.model.layers.length} layers, ${int(r.model.parameters.total)} parameters${r.model.architectureSha256 ? `; architecture SHA-256 ${short(r.model.architectureSha256)}` : ''}`,
+        key: 'model.parameters.total',
+        value: r.model.parameters.total,
+      }),
+    },
+  },
   { ref: 'XI §1.1(e)', requirement: 'Modality of inputs and outputs (text, image, ...)', fill: { user: 'modality' } },
-  { ref: 'XI §1.1(e)', requirement: 'Format of inputs and outputs', fill: { record: (r) => { const t = formatText(r); return t ? { text: t } : undefined; } } },
+  {
+    ref: 'XI §1.1(e)',
+    requirement: 'Format of inputs and outputs',
+    fill: {
+      record: (r) => {
+        const t = formatText(r);
+        return t ? { text: t } : undefined;
+      },
+    },
+  },
   { ref: 'XI §1.1(f)', requirement: 'Licence', fill: { user: 'license' } },
-  { ref: 'XI §1.2(a)', requirement: 'Technical means (instructions, infrastructure, tools) to integrate the model', fill: { user: 'integration' } },
-  { ref: 'XI §1.2(b)', requirement: 'Training methodology and what the model is optimised for', fill: { record: (r) => ({ text: methodText(r) }) } },
+  {
+    ref: 'XI §1.2(a)',
+    requirement: 'Technical means (instructions, infrastructure, tools) to integrate the model',
+    fill: { user: 'integration' },
+  },
+  {
+    ref: 'XI §1.2(b)',
+    requirement: 'Training methodology and what the model is optimised for',
+    fill: { record: (r) => ({ text: methodText(r) }) },
+  },
   { ref: 'XI §1.2(b)', requirement: 'Key design choices, rationale and assumptions', fill: { user: 'designChoices' } },
-  { ref: 'XI §1.2(c)', requirement: 'Number of data points, scope and main characteristics of the data', fill: { record: (r) => { const t = dataText(r); return t ? { text: t } : undefined; } } },
-  { ref: 'XI §1.2(c)', requirement: 'Type and provenance of the data; how it was obtained and selected', fill: { user: 'data.sources' } },
+  {
+    ref: 'XI §1.2(c)',
+    requirement: 'Number of data points, scope and main characteristics of the data',
+    fill: {
+      record: (r) => {
+        const t = dataText(r);
+        return t ? { text: t } : undefined;
+      },
+    },
+  },
+  {
+    ref: 'XI §1.2(c)',
+    requirement: 'Type and provenance of the data; how it was obtained and selected',
+    fill: { user: 'data.sources' },
+  },
   { ref: 'XI §1.2(c)', requirement: 'Curation methods (cleaning, filtering)', fill: { user: 'data.preprocessing' } },
-  { ref: 'XI §1.2(c)', requirement: 'Measures to detect unsuitable data sources and identifiable biases', fill: { user: 'data.biasMeasures' } },
-  { ref: 'XI §1.2(d)', requirement: 'Computational resources used to train (floating-point operations)', fill: { record: (r) => { const t = trainingFlops(r); return { text: `${int(t.flops)} FLOPs (${siNumber(t.flops)}FLOP; ${t.caveat})`, key: t.key, value: t.flops }; } } },
-  { ref: 'XI §1.2(d)', requirement: 'Training time', fill: { record: (r) => ({ text: `${r.training.wallSeconds.toFixed(1)} s wall clock (${r.training.startedAt} to ${r.training.endedAt}), ${r.training.cpuSeconds.toFixed(1)} s CPU`, key: 'training.wallSeconds', value: r.training.wallSeconds }) } },
-  { ref: 'XI §1.2(d)', requirement: 'Other relevant details of training (hardware, software)', fill: { record: (r) => ({ text: `${r.machine.cpuModel}, ${r.machine.logicalCpus} logical CPUs, backend ${r.machine.backend.name} (${r.machine.backend.description}); Candor ${r.software.candor}, Node ${r.software.node}` }) } },
-  { ref: 'XI §1.2(e)', requirement: 'Known or estimated energy consumption', fill: { record: (r) => { const t = energyText(r); return t ? { text: t, key: 'energy.joules', value: r.energy!.joules } : undefined; } } },
+  {
+    ref: 'XI §1.2(c)',
+    requirement: 'Measures to detect unsuitable data sources and identifiable biases',
+    fill: { user: 'data.biasMeasures' },
+  },
+  {
+    ref: 'XI §1.2(d)',
+    requirement: 'Computational resources used to train (floating-point operations)',
+    fill: {
+      record: (r) => {
+        const t = trainingFlops(r);
+        return { text: `${int(t.flops)} FLOPs (${siNumber(t.flops)}FLOP; ${t.caveat})`, key: t.key, value: t.flops };
+      },
+    },
+  },
+  {
+    ref: 'XI §1.2(d)',
+    requirement: 'Training time',
+    fill: {
+      record: (r) => ({
+        text: `${r.training.wallSeconds.toFixed(1)} s wall clock (${r.training.startedAt} to ${r.training.endedAt}), ${r.training.cpuSeconds.toFixed(1)} s CPU`,
+        key: 'training.wallSeconds',
+        value: r.training.wallSeconds,
+      }),
+    },
+  },
+  {
+    ref: 'XI §1.2(d)',
+    requirement: 'Other relevant details of training (hardware, software)',
+    fill: {
+      record: (r) => ({
+        text: `${r.machine.cpuModel}, ${r.machine.logicalCpus} logical CPUs, backend ${r.machine.backend.name} (${r.machine.backend.description}); Candor ${r.software.candor}, Node ${r.software.node}`,
+      }),
+    },
+  },
+  {
+    ref: 'XI §1.2(e)',
+    requirement: 'Known or estimated energy consumption',
+    fill: {
+      record: (r) => {
+        const t = energyText(r);
+        return t ? { text: t, key: 'energy.joules', value: r.energy!.joules } : undefined;
+      },
+    },
+  },
 ];
 
 const EU_IV: ItemDef[] = [
   { ref: 'IV 1(a)', requirement: 'Intended purpose', fill: { user: 'intendedUse' } },
   { ref: 'IV 1(a)', requirement: 'Provider and version of the system', fill: { user: 'provider' } },
-  { ref: 'IV 1(c)', requirement: 'Versions of relevant software', fill: { record: (r) => ({ text: `Candor ${r.software.candor}, Node ${r.software.node} (V8 ${r.software.v8}), ${r.software.platform}/${r.software.arch}, backend ${r.machine.backend.name}` }) } },
+  {
+    ref: 'IV 1(c)',
+    requirement: 'Versions of relevant software',
+    fill: {
+      record: (r) => ({
+        text: `Candor ${r.software.candor}, Node ${r.software.node} (V8 ${r.software.v8}), ${r.software.platform}/${r.software.arch}, backend ${r.machine.backend.name}`,
+      }),
+    },
+  },
   { ref: 'IV 1(e)', requirement: 'Hardware the system is intended to run on', fill: { user: 'deploymentHardware' } },
   { ref: 'IV 1(h)', requirement: 'Instructions for use for the deployer', fill: { user: 'instructionsForUse' } },
-  { ref: 'IV 2(a)', requirement: 'Methods and steps of development (training procedure and tools)', fill: { record: (r) => ({ text: `trained with Candor ${r.software.candor} fit(): ${methodText(r)}` }) } },
+  {
+    ref: 'IV 2(a)',
+    requirement: 'Methods and steps of development (training procedure and tools)',
+    fill: { record: (r) => ({ text: `trained with Candor ${r.software.candor} fit(): ${methodText(r)}` }) },
+  },
   { ref: 'IV 2(b)', requirement: 'Key design choices, rationale and assumptions', fill: { user: 'designChoices' } },
-  { ref: 'IV 2(c)', requirement: 'System architecture', fill: { record: (r) => ({ text: `${r.model.className} with layers ${r.model.layers.map((l) => `${l.name} (${l.className})`).join(', ')}`, key: 'model.parameters.total', value: r.model.parameters.total }) } },
-  { ref: 'IV 2(c)', requirement: 'Computational resources used to develop and train', fill: { record: (r) => { const t = trainingFlops(r); return { text: `${int(t.flops)} FLOPs, ${r.training.wallSeconds.toFixed(1)} s on ${r.machine.cpuModel} (${r.machine.backend.name} backend)`, key: t.key, value: t.flops }; } } },
-  { ref: 'IV 2(d)', requirement: 'Training data: general description, scope and main characteristics', fill: { record: (r) => { const t = dataText(r); return t ? { text: t } : undefined; } } },
-  { ref: 'IV 2(d)', requirement: 'Provenance of the data; how it was obtained and selected', fill: { user: 'data.sources' } },
+  {
+    ref: 'IV 2(c)',
+    requirement: 'System architecture',
+    fill: {
+      record: (r) => ({
+        text: `${r.model.className} with layers ${r.model.layers.map((l) => `${l.name} (${l.className})`).join(', ')}`,
+        key: 'model.parameters.total',
+        value: r.model.parameters.total,
+      }),
+    },
+  },
+  {
+    ref: 'IV 2(c)',
+    requirement: 'Computational resources used to develop and train',
+    fill: {
+      record: (r) => {
+        const t = trainingFlops(r);
+        return {
+          text: `${int(t.flops)} FLOPs, ${r.training.wallSeconds.toFixed(1)} s on ${r.machine.cpuModel} (${r.machine.backend.name} backend)`,
+          key: t.key,
+          value: t.flops,
+        };
+      },
+    },
+  },
+  {
+    ref: 'IV 2(d)',
+    requirement: 'Training data: general description, scope and main characteristics',
+    fill: {
+      record: (r) => {
+        const t = dataText(r);
+        return t ? { text: t } : undefined;
+      },
+    },
+  },
+  {
+    ref: 'IV 2(d)',
+    requirement: 'Provenance of the data; how it was obtained and selected',
+    fill: { user: 'data.sources' },
+  },
   { ref: 'IV 2(d)', requirement: 'Labelling procedures', fill: { user: 'labelling.procedure' } },
   { ref: 'IV 2(d)', requirement: 'Data cleaning methodologies', fill: { user: 'data.preprocessing' } },
   { ref: 'IV 2(e)', requirement: 'Human oversight measures', fill: { user: 'humanOversight' } },
-  { ref: 'IV 2(g)', requirement: 'Validation and testing data and their main characteristics', fill: { record: (r) => { const ds = r.evaluation.filter((e) => e.data); return ds.length ? { text: ds.map((e) => `${e.name}: ${int(e.data!.samples)} samples, SHA-256 ${short(e.data!.x[0]?.sha256)}`).join('; ') } : undefined; } } },
-  { ref: 'IV 2(g)', requirement: 'Metrics used to measure accuracy', fill: { record: (r) => { const t = evaluationText(r); return t ? { text: t } : undefined; } } },
-  { ref: 'IV 2(g)', requirement: 'Potentially discriminatory impacts', fill: { record: (r) => { const t = fairnessText(r); return t ? { text: t } : undefined; } } },
-  { ref: 'IV 2(g)', requirement: 'Test logs, dated', fill: { record: (r) => (r.evaluation.length ? { text: `${r.evaluation.map((e) => `${e.name} at ${e.createdAt}`).join('; ')}; per-epoch history of ${Object.keys(r.training.history.metrics).join(', ')}` } : undefined) } },
+  {
+    ref: 'IV 2(g)',
+    requirement: 'Validation and testing data and their main characteristics',
+    fill: {
+      record: (r) => {
+        const ds = r.evaluation.filter((e) => e.data);
+        return ds.length
+          ? {
+              text: ds
+                .map((e) => `${e.name}: ${int(e.data!.samples)} samples, SHA-256 ${short(e.data!.x[0]?.sha256)}`)
+                .join('; '),
+            }
+          : undefined;
+      },
+    },
+  },
+  {
+    ref: 'IV 2(g)',
+    requirement: 'Metrics used to measure accuracy',
+    fill: {
+      record: (r) => {
+        const t = evaluationText(r);
+        return t ? { text: t } : undefined;
+      },
+    },
+  },
+  {
+    ref: 'IV 2(g)',
+    requirement: 'Potentially discriminatory impacts',
+    fill: {
+      record: (r) => {
+        const t = fairnessText(r);
+        return t ? { text: t } : undefined;
+      },
+    },
+  },
+  {
+    ref: 'IV 2(g)',
+    requirement: 'Test logs, dated',
+    fill: {
+      record: (r) =>
+        r.evaluation.length
+          ? {
+              text: `${r.evaluation.map((e) => `${e.name} at ${e.createdAt}`).join('; ')}; per-epoch history of ${Object.keys(r.training.history.metrics).join(', ')}`,
+            }
+          : undefined,
+    },
+  },
   { ref: 'IV 2(h)', requirement: 'Cybersecurity measures', fill: { user: 'cybersecurity' } },
-  { ref: 'IV 3', requirement: 'Degrees of accuracy for specific persons or groups', fill: { record: (r) => { const t = fairnessText(r); return t ? { text: t } : undefined; } } },
-  { ref: 'IV 3', requirement: 'Capabilities and limitations in performance; foreseeable unintended outcomes', fill: { user: 'limitations' } },
+  {
+    ref: 'IV 3',
+    requirement: 'Degrees of accuracy for specific persons or groups',
+    fill: {
+      record: (r) => {
+        const t = fairnessText(r);
+        return t ? { text: t } : undefined;
+      },
+    },
+  },
+  {
+    ref: 'IV 3',
+    requirement: 'Capabilities and limitations in performance; foreseeable unintended outcomes',
+    fill: { user: 'limitations' },
+  },
   { ref: 'IV 4', requirement: 'Appropriateness of the performance metrics', fill: { user: 'metricsRationale' } },
   { ref: 'IV 5', requirement: 'Risk management system (Article 9)', fill: { user: 'riskManagement' } },
   { ref: 'IV 9', requirement: 'Post-market monitoring plan', fill: { user: 'postMarketMonitoring' } },
 ];
 
 const PRC: ItemDef[] = [
-  { ref: 'Art. 7(1)', requirement: 'Training data and foundation models have lawful sources', fill: { user: 'data.lawfulness' } },
-  { ref: 'Art. 7(2)', requirement: "No infringement of others' intellectual property rights", fill: { user: 'data.intellectualProperty' } },
-  { ref: 'Art. 7(3)', requirement: 'Consent or other lawful basis for personal information', fill: { user: 'data.personalInformation' } },
-  { ref: 'Art. 7(4)', requirement: 'Measures for the quality of training data (truthfulness, accuracy, objectivity, diversity)', fill: { user: 'data.qualityMeasures' } },
+  {
+    ref: 'Art. 7(1)',
+    requirement: 'Training data and foundation models have lawful sources',
+    fill: { user: 'data.lawfulness' },
+  },
+  {
+    ref: 'Art. 7(2)',
+    requirement: "No infringement of others' intellectual property rights",
+    fill: { user: 'data.intellectualProperty' },
+  },
+  {
+    ref: 'Art. 7(3)',
+    requirement: 'Consent or other lawful basis for personal information',
+    fill: { user: 'data.personalInformation' },
+  },
+  {
+    ref: 'Art. 7(4)',
+    requirement: 'Measures for the quality of training data (truthfulness, accuracy, objectivity, diversity)',
+    fill: { user: 'data.qualityMeasures' },
+  },
   { ref: 'Art. 8', requirement: 'Clear, specific, operable labelling rules', fill: { user: 'labelling.rules' } },
-  { ref: 'Art. 8', requirement: 'Labelling quality assessment and spot checks of label accuracy', fill: { user: 'labelling.qualityAssessment' } },
-  { ref: 'Art. 8', requirement: 'Training and supervision of labelling personnel', fill: { user: 'labelling.annotatorTraining' } },
+  {
+    ref: 'Art. 8',
+    requirement: 'Labelling quality assessment and spot checks of label accuracy',
+    fill: { user: 'labelling.qualityAssessment' },
+  },
+  {
+    ref: 'Art. 8',
+    requirement: 'Training and supervision of labelling personnel',
+    fill: { user: 'labelling.annotatorTraining' },
+  },
   { ref: 'Art. 19', requirement: 'Source of the training data (for the authorities)', fill: { user: 'data.sources' } },
-  { ref: 'Art. 19', requirement: 'Scale and type of the training data (for the authorities)', fill: { record: (r) => { const t = dataText(r); return t ? { text: t } : undefined; } } },
+  {
+    ref: 'Art. 19',
+    requirement: 'Scale and type of the training data (for the authorities)',
+    fill: {
+      record: (r) => {
+        const t = dataText(r);
+        return t ? { text: t } : undefined;
+      },
+    },
+  },
 ];
 
 function userValue(info: CardUserInfo, path: string): string | undefined {
   let v: unknown = info;
-  for (const part of path.split('.')) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[part] : undefined;
+  for (const part of path.split('.'))
+    v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[part] : undefined;
   return typeof v === 'string' && v.trim() !== '' ? v : undefined;
 }
 
@@ -163,18 +416,44 @@ function fill(defs: ItemDef[], r: RunRecord, info: CardUserInfo, sources: Record
     const base = { ref: d.ref, requirement: d.requirement };
     if ('record' in d.fill) {
       const got = d.fill.record(r);
-      return got ? { ...base, status: 'record' as const, content: got.text, ...(got.key ? { key: got.key } : {}), ...(got.value !== undefined ? { value: got.value } : {}) } : { ...base, status: 'missing' as const, content: '' };
+      return got
+        ? {
+            ...base,
+            status: 'record' as const,
+            content: got.text,
+            ...(got.key ? { key: got.key } : {}),
+            ...(got.value !== undefined ? { value: got.value } : {}),
+          }
+        : { ...base, status: 'missing' as const, content: '' };
     }
     const text = userValue(info, d.fill.user);
-    return text ? { ...base, status: 'user' as const, content: text, source: sources[d.fill.user.split('.')[0]] ?? 'card.json' } : { ...base, status: 'missing' as const, content: '' };
+    return text
+      ? { ...base, status: 'user' as const, content: text, source: sources[d.fill.user.split('.')[0]] ?? 'card.json' }
+      : { ...base, status: 'missing' as const, content: '' };
   });
 }
 
 /** Every regulatory item, filled from the record or the user's file, or marked missing. */
-export function complianceMap(r: RunRecord, info: CardUserInfo, sources: Record<string, string> = {}): ComplianceGroup[] {
+export function complianceMap(
+  r: RunRecord,
+  info: CardUserInfo,
+  sources: Record<string, string> = {},
+): ComplianceGroup[] {
   return [
-    { title: 'EU AI Act, Annex XI Section 1: technical documentation of general-purpose AI models', note: 'Points 1(a)-(f) and 2(a)-(e). Section 2 (models with systemic risk: evaluation strategies, adversarial testing) is not covered by a training record.', items: fill(EU_XI, r, info, sources) },
-    { title: 'EU AI Act, Annex IV: technical documentation of high-risk AI systems', note: 'The items a training run can inform; points 6-8 (changes, harmonised standards, declaration of conformity) are outside a run record.', items: fill(EU_IV, r, info, sources) },
-    { title: 'PRC Interim Measures for the Management of Generative AI Services (2023): training data and labelling', note: 'Articles 7, 8 and 19. They apply to generative AI services offered to the public in the PRC; whether they apply to this model is for the provider to judge.', items: fill(PRC, r, info, sources) },
+    {
+      title: 'EU AI Act, Annex XI Section 1: technical documentation of general-purpose AI models',
+      note: 'Points 1(a)-(f) and 2(a)-(e). Section 2 (models with systemic risk: evaluation strategies, adversarial testing) is not covered by a training record.',
+      items: fill(EU_XI, r, info, sources),
+    },
+    {
+      title: 'EU AI Act, Annex IV: technical documentation of high-risk AI systems',
+      note: 'The items a training run can inform; points 6-8 (changes, harmonised standards, declaration of conformity) are outside a run record.',
+      items: fill(EU_IV, r, info, sources),
+    },
+    {
+      title: 'PRC Interim Measures for the Management of Generative AI Services (2023): training data and labelling',
+      note: 'Articles 7, 8 and 19. They apply to generative AI services offered to the public in the PRC; whether they apply to this model is for the provider to judge.',
+      items: fill(PRC, r, info, sources),
+    },
   ];
 }

@@ -15,7 +15,14 @@ export type Block =
   | { kind: 'para'; text: string; className?: string }
   /** Text the user wrote, shown as written (Markdown passes it through; HTML escapes it, keeping line breaks). */
   | { kind: 'userText'; text: string; source: string }
-  | { kind: 'table'; header: string[]; rows: (Cell | string)[][]; caption?: string; id?: string; rowAttrs?: Record<string, string>[] }
+  | {
+      kind: 'table';
+      header: string[];
+      rows: (Cell | string)[][];
+      caption?: string;
+      id?: string;
+      rowAttrs?: Record<string, string>[];
+    }
   | { kind: 'figure'; svg: string; caption: string }
   | { kind: 'details'; summary: string; blocks: Block[] };
 
@@ -62,17 +69,30 @@ function mdBlock(b: Block, out: string[]): void {
 export function renderMarkdown(doc: Doc): string {
   const out: string[] = [`# ${doc.title}`, ''];
   for (const b of doc.blocks) mdBlock(b, out);
-  return out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
+  return (
+    out
+      .join('\n')
+      .replace(/\n{3,}/g, '\n\n')
+      .trimEnd() + '\n'
+  );
 }
 
 // ---- HTML ----
 
 export function htmlEscape(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
 }
 
 function attrs(a: Record<string, string | number | undefined>): string {
-  return Object.entries(a).filter(([, v]) => v !== undefined).map(([k, v]) => ` ${k}="${htmlEscape(String(v))}"`).join('');
+  return Object.entries(a)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => ` ${k}="${htmlEscape(String(v))}"`)
+    .join('');
 }
 
 function htmlBlock(b: Block, out: string[]): void {
@@ -84,7 +104,9 @@ function htmlBlock(b: Block, out: string[]): void {
       out.push(`<p${attrs({ class: b.className })}>${htmlEscape(b.text)}</p>`);
       break;
     case 'userText':
-      out.push(`<div class="user"><div class="source">${htmlEscape(b.source)}</div><p>${htmlEscape(b.text.trim()).replace(/\r?\n/g, '<br>')}</p></div>`);
+      out.push(
+        `<div class="user"><div class="source">${htmlEscape(b.source)}</div><p>${htmlEscape(b.text.trim()).replace(/\r?\n/g, '<br>')}</p></div>`,
+      );
       break;
     case 'table': {
       out.push(`<table${attrs({ id: b.id })}>`);
@@ -126,9 +148,15 @@ code{font-size:.85rem}`;
 /** A standalone page: inline CSS and SVG, no scripts, nothing fetched from the network. */
 export function renderHtml(doc: Doc): string {
   const out: string[] = [
-    '<!DOCTYPE html>', '<html lang="en">', '<head>', '<meta charset="utf-8">',
+    '<!DOCTYPE html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>${htmlEscape(doc.title)}</title>`, `<style>${STYLE}</style>`, '</head>', '<body>',
+    `<title>${htmlEscape(doc.title)}</title>`,
+    `<style>${STYLE}</style>`,
+    '</head>',
+    '<body>',
     `<h1>${htmlEscape(doc.title)}</h1>`,
   ];
   for (const b of doc.blocks) htmlBlock(b, out);

@@ -63,7 +63,11 @@ export interface CardUserInfo {
 }
 
 const str = { type: 'string', minLength: 1 };
-const obj = (keys: string[]) => ({ type: 'object', additionalProperties: false, properties: Object.fromEntries(keys.map((k) => [k, str])) });
+const obj = (keys: string[]) => ({
+  type: 'object',
+  additionalProperties: false,
+  properties: Object.fromEntries(keys.map((k) => [k, str])),
+});
 
 export const CARD_USER_SCHEMA: Schema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
@@ -73,11 +77,39 @@ export const CARD_USER_SCHEMA: Schema = {
   properties: {
     $schema: { type: 'string' },
     ...obj([
-      'modelName', 'version', 'provider', 'license', 'contact', 'release', 'description', 'intendedUse', 'intendedUsers', 'outOfScopeUse',
-      'acceptableUsePolicy', 'limitations', 'ethicalConsiderations', 'modality', 'integration', 'designChoices', 'deploymentHardware',
-      'instructionsForUse', 'humanOversight', 'cybersecurity', 'metricsRationale', 'riskManagement', 'postMarketMonitoring',
+      'modelName',
+      'version',
+      'provider',
+      'license',
+      'contact',
+      'release',
+      'description',
+      'intendedUse',
+      'intendedUsers',
+      'outOfScopeUse',
+      'acceptableUsePolicy',
+      'limitations',
+      'ethicalConsiderations',
+      'modality',
+      'integration',
+      'designChoices',
+      'deploymentHardware',
+      'instructionsForUse',
+      'humanOversight',
+      'cybersecurity',
+      'metricsRationale',
+      'riskManagement',
+      'postMarketMonitoring',
     ]).properties,
-    data: obj(['sources', 'lawfulness', 'intellectualProperty', 'personalInformation', 'preprocessing', 'qualityMeasures', 'biasMeasures']),
+    data: obj([
+      'sources',
+      'lawfulness',
+      'intellectualProperty',
+      'personalInformation',
+      'preprocessing',
+      'qualityMeasures',
+      'biasMeasures',
+    ]),
     labelling: obj(['procedure', 'rules', 'qualityAssessment', 'annotatorTraining']),
   },
 };
@@ -114,7 +146,10 @@ export async function loadUserInfo(dir: string): Promise<LoadedUserInfo> {
       throw new RecordError(`card: ${join(dir, CARD_FILE)} is not valid JSON: ${(e as Error).message}`);
     }
     const problems = validator.validate(value);
-    if (problems.length) throw new RecordError(`card: ${join(dir, CARD_FILE)} does not match the card.json format: ${problems.join('; ')}`);
+    if (problems.length)
+      throw new RecordError(
+        `card: ${join(dir, CARD_FILE)} does not match the card.json format: ${problems.join('; ')}`,
+      );
     Object.assign(info, value);
     delete (info as Record<string, unknown>).$schema;
     for (const k of Object.keys(info)) sources[k] = CARD_FILE;

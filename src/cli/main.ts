@@ -39,7 +39,11 @@ export class UsageError extends CandorError {}
 
 type Out = { log: (s: string) => void; error: (s: string) => void };
 
-function parse(args: string[], options: Record<string, { type: 'string' | 'boolean' }>, positionals: string[]): { values: Record<string, string | boolean | undefined>; pos: string[] } {
+function parse(
+  args: string[],
+  options: Record<string, { type: 'string' | 'boolean' }>,
+  positionals: string[],
+): { values: Record<string, string | boolean | undefined>; pos: string[] } {
   let parsed;
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
@@ -47,14 +51,17 @@ function parse(args: string[], options: Record<string, { type: 'string' | 'boole
     throw new UsageError((e as Error).message);
   }
   if (parsed.positionals.length !== positionals.length) {
-    throw new UsageError(`expected ${positionals.join(' ') || 'no arguments'}, got ${parsed.positionals.length ? parsed.positionals.join(' ') : 'nothing'}`);
+    throw new UsageError(
+      `expected ${positionals.join(' ') || 'no arguments'}, got ${parsed.positionals.length ? parsed.positionals.join(' ') : 'nothing'}`,
+    );
   }
   return { values: parsed.values as Record<string, string | boolean | undefined>, pos: parsed.positionals };
 }
 
 function oneOf<T extends string>(name: string, v: string | boolean | undefined, allowed: readonly T[]): T | undefined {
   if (v === undefined) return undefined;
-  if (!allowed.includes(v as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got '${String(v)}'`);
+  if (!allowed.includes(v as T))
+    throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got '${String(v)}'`);
   return v as T;
 }
 
@@ -74,14 +81,21 @@ async function card(args: string[], out: Out): Promise<number> {
 }
 
 async function profile(args: string[], out: Out): Promise<number> {
-  const { values, pos } = parse(args, { by: { type: 'string' }, sort: { type: 'string' }, phase: { type: 'string' }, limit: { type: 'string' } }, ['RUN_DIR']);
+  const { values, pos } = parse(
+    args,
+    { by: { type: 'string' }, sort: { type: 'string' }, phase: { type: 'string' }, limit: { type: 'string' } },
+    ['RUN_DIR'],
+  );
   const groupBy = oneOf<ProfileGroup>('by', values.by, ['op', 'family', 'phase', 'layer']);
   const sortBy = oneOf<ProfileSort>('sort', values.sort, ['ms', 'flops', 'calls', 'bytes']);
   const phase = oneOf<Phase>('phase', values.phase, PHASES);
   const limit = values.limit === undefined ? undefined : Number(values.limit);
-  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) throw new UsageError(`--limit must be a non-negative integer, got '${String(values.limit)}'`);
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0))
+    throw new UsageError(`--limit must be a non-negative integer, got '${String(values.limit)}'`);
   const r = await readRunRecord(pos[0]);
-  out.log(`Run ${r.id}${r.name ? ` '${r.name}'` : ''}: ${r.model.className} '${r.model.name}', backend ${r.machine.backend.name}, ${r.training.epochs.completed} epochs, ${r.training.steps} steps\n`);
+  out.log(
+    `Run ${r.id}${r.name ? ` '${r.name}'` : ''}: ${r.model.className} '${r.model.name}', backend ${r.machine.backend.name}, ${r.training.epochs.completed} epochs, ${r.training.steps} steps\n`,
+  );
   out.log(formatProfile(r.compute, { groupBy, sortBy, phase, limit, wallSeconds: r.training.wallSeconds }));
   if (!r.compute.attribution.phases) out.log('Phases were not marked during this run: every kernel is under "other".');
   return 0;
@@ -89,18 +103,32 @@ async function profile(args: string[], out: Out): Promise<number> {
 
 function entrySummary(e: LedgerEntry): string[] {
   const r = e.record as Partial<RunRecord>;
-  const flops = r.compute ? (r.compute.attribution?.phases ? r.compute.trainingFlops : r.compute.total?.flops) : undefined;
+  const flops = r.compute
+    ? r.compute.attribution?.phases
+      ? r.compute.trainingFlops
+      : r.compute.total?.flops
+    : undefined;
   const energy = r.energy ? `${r.energy.joules.toPrecision(3)} J ${r.energy.measured ? 'measured' : 'estimated'}` : '-';
   return [
-    String(e.index), e.timestamp, r.name ?? r.id ?? '?', r.model ? `${r.model.className} ${r.model.parameters?.total ?? '?'} params` : '?',
-    flops !== undefined ? `${siNumber(flops)}FLOP` : '-', energy, r.emissions ? `${r.emissions.gCO2e.toPrecision(3)} g` : '-',
-    e.signature ? `yes (${String(e.keyId).slice(0, 8)})` : 'no', `${e.entryHash.slice(0, 16)}...`,
+    String(e.index),
+    e.timestamp,
+    r.name ?? r.id ?? '?',
+    r.model ? `${r.model.className} ${r.model.parameters?.total ?? '?'} params` : '?',
+    flops !== undefined ? `${siNumber(flops)}FLOP` : '-',
+    energy,
+    r.emissions ? `${r.emissions.gCO2e.toPrecision(3)} g` : '-',
+    e.signature ? `yes (${String(e.keyId).slice(0, 8)})` : 'no',
+    `${e.entryHash.slice(0, 16)}...`,
   ];
 }
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -112,16 +140,22 @@ async function ledger(args: string[], out: Out): Promise<number> {
       if (!existsSync(pos[0])) throw new CandorError(`no ledger at ${pos[0]}`);
       const publicKey = values['public-key'] ? await readText(values['public-key'] as string, 'public key') : undefined;
       const head = values.head as string | undefined;
-      if (head !== undefined && !/^[0-9a-f]{64}$/.test(head)) throw new UsageError('--head must be a 64-digit hex entryHash');
+      if (head !== undefined && !/^[0-9a-f]{64}$/.test(head))
+        throw new UsageError('--head must be a 64-digit hex entryHash');
       const r = await verifyLedger(pos[0], { publicKey, expectedHead: head ? { entryHash: head } : undefined });
       const sig = `${r.signatures.signed} signed, ${r.signatures.unsigned} unsigned (signatures checked against ${r.signatures.checkedWith})`;
       if (r.ok) {
-        out.log(`OK: ${pos[0]}: ${r.entries} entries, chain intact; ${sig}${r.head ? `\nhead: entry ${r.head.index} ${r.head.entryHash}` : ''}`);
-        if (!publicKey && r.signatures.signed > 0) out.log('note: without --public-key, signatures are only checked against the keys the entries carry');
+        out.log(
+          `OK: ${pos[0]}: ${r.entries} entries, chain intact; ${sig}${r.head ? `\nhead: entry ${r.head.index} ${r.head.entryHash}` : ''}`,
+        );
+        if (!publicKey && r.signatures.signed > 0)
+          out.log('note: without --public-key, signatures are only checked against the keys the entries carry');
         return 0;
       }
       const bad = r.firstBad!;
-      out.error(`FAILED: ${pos[0]}: first bad entry at line ${bad.line}${bad.index !== undefined ? ` (claims index ${bad.index}, expected ${bad.expectedIndex})` : ` (expected index ${bad.expectedIndex})`} [${bad.kind}]\n  ${bad.reason}\n  ${r.entries} entries before it verified`);
+      out.error(
+        `FAILED: ${pos[0]}: first bad entry at line ${bad.line}${bad.index !== undefined ? ` (claims index ${bad.index}, expected ${bad.expectedIndex})` : ` (expected index ${bad.expectedIndex})`} [${bad.kind}]\n  ${bad.reason}\n  ${r.entries} entries before it verified`,
+      );
       return 1;
     }
     case 'show': {
@@ -129,10 +163,31 @@ async function ledger(args: string[], out: Out): Promise<number> {
       if (!existsSync(pos[0])) throw new CandorError(`no ledger at ${pos[0]}`);
       const entries = await readLedger(pos[0]);
       if (values.json) {
-        out.log(JSON.stringify(entries.map((e) => ({ index: e.index, timestamp: e.timestamp, recordHash: e.recordHash, entryHash: e.entryHash, keyId: e.keyId, run: (e.record as Partial<RunRecord>).id, name: (e.record as Partial<RunRecord>).name })), null, 2));
+        out.log(
+          JSON.stringify(
+            entries.map((e) => ({
+              index: e.index,
+              timestamp: e.timestamp,
+              recordHash: e.recordHash,
+              entryHash: e.entryHash,
+              keyId: e.keyId,
+              run: (e.record as Partial<RunRecord>).id,
+              name: (e.record as Partial<RunRecord>).name,
+            })),
+            null,
+            2,
+          ),
+        );
         return 0;
       }
-      out.log(entries.length ? table(['#', 'Time', 'Run', 'Model', 'Training compute', 'Energy', 'CO2e', 'Signed', 'Entry hash'], entries.map(entrySummary)) : `${pos[0]}: no entries`);
+      out.log(
+        entries.length
+          ? table(
+              ['#', 'Time', 'Run', 'Model', 'Training compute', 'Energy', 'CO2e', 'Signed', 'Entry hash'],
+              entries.map(entrySummary),
+            )
+          : `${pos[0]}: no entries`,
+      );
       out.log('(not verified: run `candor ledger verify` for that)');
       return 0;
     }
@@ -141,36 +196,59 @@ async function ledger(args: string[], out: Out): Promise<number> {
       const privateKey = values.key ? await readText(values.key as string, 'private key') : undefined;
       const record = await readRunRecord(pos[1]);
       const e = await appendToLedger(pos[0], record, { privateKey });
-      out.log(`appended entry ${e.index} to ${pos[0]}\nentryHash ${e.entryHash}${e.signature ? `\nsigned by key ${e.keyId}` : ''}`);
+      out.log(
+        `appended entry ${e.index} to ${pos[0]}\nentryHash ${e.entryHash}${e.signature ? `\nsigned by key ${e.keyId}` : ''}`,
+      );
       return 0;
     }
     case 'keygen': {
       const { pos } = parse(rest, {}, ['PREFIX']);
       const keys = generateSigningKeys();
-      await writeFile(`${pos[0]}.key`, keys.privateKey, { mode: 0o600, flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
-        throw new CandorError(e.code === 'EEXIST' ? `${pos[0]}.key exists; not overwriting a key` : e.message);
-      });
+      await writeFile(`${pos[0]}.key`, keys.privateKey, { mode: 0o600, flag: 'wx' }).catch(
+        (e: NodeJS.ErrnoException) => {
+          throw new CandorError(e.code === 'EEXIST' ? `${pos[0]}.key exists; not overwriting a key` : e.message);
+        },
+      );
       await writeFile(`${pos[0]}.pub`, keys.publicKey, { flag: 'wx' });
       out.log(`wrote ${pos[0]}.key (private: keep it secret) and ${pos[0]}.pub`);
       return 0;
     }
     default:
-      throw new UsageError(sub ? `unknown ledger command '${sub}'` : 'ledger needs a command: verify, show, append or keygen');
+      throw new UsageError(
+        sub ? `unknown ledger command '${sub}'` : 'ledger needs a command: verify, show, append or keygen',
+      );
   }
 }
 
 /** Runs the CLI on `argv` (without node and the script); returns the exit status. */
-export async function main(argv: string[], out: Out = { log: (s) => console.log(s), error: (s) => console.error(s) }): Promise<number> {
+export async function main(
+  argv: string[],
+  out: Out = { log: (s) => console.log(s), error: (s) => console.error(s) },
+): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {
-      case 'card': return await card(rest, out);
-      case 'profile': return await profile(rest, out);
-      case 'ledger': return await ledger(rest, out);
-      case 'schema': parse(rest, {}, []); out.log(JSON.stringify(RUN_RECORD_SCHEMA, null, 2)); return 0;
-      case '--version': case '-v': out.log(candorVersion()); return 0;
-      case '--help': case '-h': case 'help': out.log(USAGE); return 0;
-      default: throw new UsageError(cmd ? `unknown command '${cmd}'` : 'no command given');
+      case 'card':
+        return await card(rest, out);
+      case 'profile':
+        return await profile(rest, out);
+      case 'ledger':
+        return await ledger(rest, out);
+      case 'schema':
+        parse(rest, {}, []);
+        out.log(JSON.stringify(RUN_RECORD_SCHEMA, null, 2));
+        return 0;
+      case '--version':
+      case '-v':
+        out.log(candorVersion());
+        return 0;
+      case '--help':
+      case '-h':
+      case 'help':
+        out.log(USAGE);
+        return 0;
+      default:
+        throw new UsageError(cmd ? `unknown command '${cmd}'` : 'no command given');
     }
   } catch (e) {
     if (e instanceof UsageError) {
@@ -186,7 +264,17 @@ export async function main(argv: string[], out: Out = { log: (s) => console.log(
 }
 
 // Run when executed (also through npm's bin symlink), not when imported.
-const invoked = process.argv[1] ? (() => { try { return realpathSync(process.argv[1]); } catch { return process.argv[1]; } })() : '';
+const invoked = process.argv[1]
+  ? (() => {
+      try {
+        return realpathSync(process.argv[1]);
+      } catch {
+        return process.argv[1];
+      }
+    })()
+  : '';
 if (invoked === fileURLToPath(import.meta.url)) {
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
 }

@@ -18,7 +18,9 @@ export interface CsvRecord {
  */
 export function parseCsvRecords(text: string, delimiter = ','): CsvRecord[] {
   if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
-    throw new ArgumentError(`parseCsv: delimiter must be one character other than a quote or newline, got ${JSON.stringify(delimiter)}`);
+    throw new ArgumentError(
+      `parseCsv: delimiter must be one character other than a quote or newline, got ${JSON.stringify(delimiter)}`,
+    );
   }
   const records: CsvRecord[] = [];
   const n = text.length;
@@ -36,7 +38,8 @@ export function parseCsvRecords(text: string, delimiter = ','): CsvRecord[] {
         i++;
         for (;;) {
           const close = text.indexOf('"', i);
-          if (close < 0) throw new FormatError(`parseCsv: line ${line}: quoted field never closes (unterminated quote)`);
+          if (close < 0)
+            throw new FormatError(`parseCsv: line ${line}: quoted field never closes (unterminated quote)`);
           const part = text.slice(i, close);
           field += part;
           for (let k = part.indexOf('\n'); k >= 0; k = part.indexOf('\n', k + 1)) line++;
@@ -50,13 +53,18 @@ export function parseCsvRecords(text: string, delimiter = ','): CsvRecord[] {
         }
         const next = text[i];
         if (i < n && next !== delimiter && next !== '\n' && next !== '\r') {
-          throw new FormatError(`parseCsv: line ${line}: unexpected ${JSON.stringify(next)} after a closing quote (field ${fields.length + 1})`);
+          throw new FormatError(
+            `parseCsv: line ${line}: unexpected ${JSON.stringify(next)} after a closing quote (field ${fields.length + 1})`,
+          );
         }
       } else {
         let j = i;
         while (j < n && text[j] !== delimiter && text[j] !== '\n' && text[j] !== '\r') j++;
         field = text.slice(i, j);
-        if (field.includes('"')) throw new FormatError(`parseCsv: line ${line}: field ${fields.length + 1} (${JSON.stringify(field)}) has a quote but is not quoted; quote it and double inner quotes`);
+        if (field.includes('"'))
+          throw new FormatError(
+            `parseCsv: line ${line}: field ${fields.length + 1} (${JSON.stringify(field)}) has a quote but is not quoted; quote it and double inner quotes`,
+          );
         i = j;
       }
       fields.push(field);
@@ -108,7 +116,15 @@ export interface CsvData {
 }
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-const SPECIAL: Readonly<Record<string, number>> = { nan: NaN, inf: Infinity, infinity: Infinity, '+inf': Infinity, '+infinity': Infinity, '-inf': -Infinity, '-infinity': -Infinity };
+const SPECIAL: Readonly<Record<string, number>> = {
+  nan: NaN,
+  inf: Infinity,
+  infinity: Infinity,
+  '+inf': Infinity,
+  '+infinity': Infinity,
+  '-inf': -Infinity,
+  '-infinity': -Infinity,
+};
 
 /** A field as a number: decimal or scientific notation, or nan/inf (any case); undefined otherwise. */
 function toNumber(field: string): number | undefined {
@@ -123,41 +139,63 @@ function toNumber(field: string): number | undefined {
  * the label column. A value that is not a number raises a FormatError naming its line and column.
  * Returns new tensors owned by the caller.
  */
-export function parseCsv(text: string, { label, delimiter = ',', header = true, labelType = 'auto', dtype = 'float32', missing }: CsvOptions = {}): CsvData {
+export function parseCsv(
+  text: string,
+  { label, delimiter = ',', header = true, labelType = 'auto', dtype = 'float32', missing }: CsvOptions = {},
+): CsvData {
   const records = parseCsvRecords(text, delimiter);
   if (header && records.length === 0) throw new FormatError('parseCsv: the text is empty; expected a header record');
   const width = records[0]?.fields.length ?? 0;
   const names = header ? records[0].fields.map((f) => f.trim()) : Array.from({ length: width }, (_, i) => `col${i}`);
   const rows = header ? records.slice(1) : records;
   for (const r of rows) {
-    if (r.fields.length !== width) throw new FormatError(`parseCsv: line ${r.line} has ${r.fields.length} fields, expected ${width} (as in ${header ? 'the header' : 'line ' + records[0].line})`);
+    if (r.fields.length !== width)
+      throw new FormatError(
+        `parseCsv: line ${r.line} has ${r.fields.length} fields, expected ${width} (as in ${header ? 'the header' : 'line ' + records[0].line})`,
+      );
   }
 
   let labelIndex: number | undefined;
   if (typeof label === 'number') {
-    if (!Number.isInteger(label) || label < 0 || label >= width) throw new ArgumentError(`parseCsv: label column ${label} is out of range for ${width} columns`);
+    if (!Number.isInteger(label) || label < 0 || label >= width)
+      throw new ArgumentError(`parseCsv: label column ${label} is out of range for ${width} columns`);
     labelIndex = label;
   } else if (label !== undefined) {
     labelIndex = names.indexOf(label);
-    if (labelIndex < 0) throw new ArgumentError(`parseCsv: no column named ${JSON.stringify(label)}; columns are ${names.map((c) => JSON.stringify(c)).join(', ')}`);
+    if (labelIndex < 0)
+      throw new ArgumentError(
+        `parseCsv: no column named ${JSON.stringify(label)}; columns are ${names.map((c) => JSON.stringify(c)).join(', ')}`,
+      );
   }
   const featureIdx = names.map((_, i) => i).filter((i) => i !== labelIndex);
   const where = (r: CsvRecord, c: number) => `line ${r.line}, column ${c + 1} (${JSON.stringify(names[c])})`;
 
-  const x = dtype === 'float64' ? new Float64Array(rows.length * featureIdx.length) : new Float32Array(rows.length * featureIdx.length);
+  const x =
+    dtype === 'float64'
+      ? new Float64Array(rows.length * featureIdx.length)
+      : new Float32Array(rows.length * featureIdx.length);
   rows.forEach((r, i) => {
     featureIdx.forEach((c, j) => {
       const field = r.fields[c];
       const v = field.trim() === '' && missing !== undefined ? missing : toNumber(field);
-      if (v === undefined) throw new FormatError(`parseCsv: ${where(r, c)}: ${field.trim() === '' ? 'empty value (pass { missing } to fill it)' : `${JSON.stringify(field)} is not a number`}`);
+      if (v === undefined)
+        throw new FormatError(
+          `parseCsv: ${where(r, c)}: ${field.trim() === '' ? 'empty value (pass { missing } to fill it)' : `${JSON.stringify(field)} is not a number`}`,
+        );
       x[i * featureIdx.length + j] = v;
     });
   });
-  const out: CsvData = { x: fromTypedArray(x, [rows.length, featureIdx.length]), columns: featureIdx.map((c) => names[c]) };
+  const out: CsvData = {
+    x: fromTypedArray(x, [rows.length, featureIdx.length]),
+    columns: featureIdx.map((c) => names[c]),
+  };
   if (labelIndex === undefined) return out;
   out.labelColumn = names[labelIndex];
   try {
-    Object.assign(out, readLabels(rows, labelIndex, labelType, (r) => where(r, labelIndex)));
+    Object.assign(
+      out,
+      readLabels(rows, labelIndex, labelType, (r) => where(r, labelIndex)),
+    );
   } catch (e) {
     out.x.dispose();
     throw e;
@@ -165,22 +203,37 @@ export function parseCsv(text: string, { label, delimiter = ',', header = true, 
   return out;
 }
 
-function readLabels(rows: CsvRecord[], col: number, labelType: NonNullable<CsvOptions['labelType']>, where: (r: CsvRecord) => string): Pick<CsvData, 'y' | 'classes'> {
+function readLabels(
+  rows: CsvRecord[],
+  col: number,
+  labelType: NonNullable<CsvOptions['labelType']>,
+  where: (r: CsvRecord) => string,
+): Pick<CsvData, 'y' | 'classes'> {
   const raw = rows.map((r) => r.fields[col].trim());
   const values = raw.map(toNumber);
   const numeric = values.every((v) => v !== undefined);
   if (labelType === 'classes' || (labelType === 'auto' && !numeric)) {
     const classes = [...new Set(raw)].sort();
     const index = new Map(classes.map((c, i) => [c, i]));
-    return { y: fromTypedArray(Int32Array.from(raw, (s) => index.get(s)!), [rows.length]), classes };
+    return {
+      y: fromTypedArray(
+        Int32Array.from(raw, (s) => index.get(s)!),
+        [rows.length],
+      ),
+      classes,
+    };
   }
   const bad = values.findIndex((v) => v === undefined);
-  if (bad >= 0) throw new FormatError(`parseCsv: ${where(rows[bad])}: label ${JSON.stringify(raw[bad])} is not a number`);
+  if (bad >= 0)
+    throw new FormatError(`parseCsv: ${where(rows[bad])}: label ${JSON.stringify(raw[bad])} is not a number`);
   const nums = values as number[];
   const asInt = labelType === 'int32' || (labelType === 'auto' && nums.every(Number.isInteger));
   if (asInt) {
     const badInt = nums.findIndex((v) => !Number.isInteger(v) || Math.abs(v) > 2147483647);
-    if (badInt >= 0) throw new FormatError(`parseCsv: ${where(rows[badInt])}: label ${JSON.stringify(raw[badInt])} is not an int32 integer`);
+    if (badInt >= 0)
+      throw new FormatError(
+        `parseCsv: ${where(rows[badInt])}: label ${JSON.stringify(raw[badInt])} is not an int32 integer`,
+      );
     return { y: fromTypedArray(Int32Array.from(nums), [rows.length]) };
   }
   return { y: fromTypedArray(Float32Array.from(nums), [rows.length]) };

@@ -26,7 +26,13 @@ export interface Example {
 }
 
 /** The element type after batch(): tensors and numbers become tensors with a leading batch axis. */
-export type Batched<T> = T extends Tensor | number ? Tensor : T extends readonly unknown[] ? { [K in keyof T]: Batched<T[K]> } : T extends object ? { [K in keyof T]: Batched<T[K]> } : never;
+export type Batched<T> = T extends Tensor | number
+  ? Tensor
+  : T extends readonly unknown[]
+    ? { [K in keyof T]: Batched<T[K]> }
+    : T extends object
+      ? { [K in keyof T]: Batched<T[K]> }
+      : never;
 
 // ------------------------------------------------------------------------------------- array sources
 
@@ -55,13 +61,17 @@ function gatherColumn(col: Column, indices: ArrayLike<number>, shape: number[]):
   if (rowSize === 1) {
     for (let k = 0; k < indices.length; k++) out[k] = data[indices[k]];
   } else {
-    for (let k = 0; k < indices.length; k++) out.set(data.subarray(indices[k] * rowSize, (indices[k] + 1) * rowSize), k * rowSize);
+    for (let k = 0; k < indices.length; k++)
+      out.set(data.subarray(indices[k] * rowSize, (indices[k] + 1) * rowSize), k * rowSize);
   }
   return fromTypedArray(out, shape);
 }
 
 class ArraySource {
-  constructor(readonly x: Column, readonly y: Column | undefined) {}
+  constructor(
+    readonly x: Column,
+    readonly y: Column | undefined,
+  ) {}
 
   /** A batch of rows: x [count, ...xRow], y [count, ...yRow]. */
   rows(indices: ArrayLike<number>): Example {
@@ -79,7 +89,10 @@ class ArraySource {
 
 /** A row of an ArraySource not yet turned into tensors. Not disposable: dropping it frees nothing. */
 class RowRef {
-  constructor(readonly source: ArraySource, readonly index: number) {}
+  constructor(
+    readonly source: ArraySource,
+    readonly index: number,
+  ) {}
 }
 
 /** The element as user code sees it: a RowRef becomes its row's tensors (outside any scope). */
@@ -113,7 +126,10 @@ const TWO_POW_32 = 4294967296;
 
 /** A seed for pass `epoch` of a shuffle seeded with `seed`: one Philox block, so passes are uncorrelated. */
 function epochSeed(seed: number, epoch: number): number {
-  const w = philox4x32([epoch % TWO_POW_32 >>> 0, Math.floor(epoch / TWO_POW_32) >>> 0, 0x5eed, 0], [seed % TWO_POW_32 >>> 0, Math.floor(seed / TWO_POW_32) >>> 0]);
+  const w = philox4x32(
+    [(epoch % TWO_POW_32) >>> 0, Math.floor(epoch / TWO_POW_32) >>> 0, 0x5eed, 0],
+    [(seed % TWO_POW_32) >>> 0, Math.floor(seed / TWO_POW_32) >>> 0],
+  );
   return w[0] * 2097152 + (w[1] >>> 11); // 32 + 21 bits: a safe integer
 }
 
@@ -142,10 +158,13 @@ function stackElements(items: readonly unknown[], path = 'element'): unknown {
   if (first instanceof Tensor) {
     const ts = items as Tensor[];
     for (const t of ts) {
-      if (!(t instanceof Tensor)) throw new ArgumentError(`batch: ${path} is a Tensor in one element but not in another`);
+      if (!(t instanceof Tensor))
+        throw new ArgumentError(`batch: ${path} is a Tensor in one element but not in another`);
       if (t.dtype !== first.dtype) throw new DTypeError(`batch: ${path} mixes dtypes ${first.dtype} and ${t.dtype}`);
       if (t.rank !== first.rank || t.shape.some((d, i) => d !== first.shape[i])) {
-        throw new ShapeError(`batch: ${path} shapes differ within a batch (${fmtShape(first.shape)} and ${fmtShape(t.shape)}); map elements to one shape first`);
+        throw new ShapeError(
+          `batch: ${path} shapes differ within a batch (${fmtShape(first.shape)} and ${fmtShape(t.shape)}); map elements to one shape first`,
+        );
       }
     }
     const out = allocArray(first.dtype, ts.length * first.size);
@@ -153,24 +172,41 @@ function stackElements(items: readonly unknown[], path = 'element'): unknown {
     return fromTypedArray(out, [ts.length, ...first.shape]);
   }
   if (typeof first === 'number') {
-    if (!items.every((v) => typeof v === 'number')) throw new ArgumentError(`batch: ${path} is a number in one element but not in another`);
+    if (!items.every((v) => typeof v === 'number'))
+      throw new ArgumentError(`batch: ${path} is a number in one element but not in another`);
     const dtype: DType = (items as number[]).every(Number.isInteger) ? 'int32' : 'float32';
     const out = allocArray(dtype, items.length);
     (items as number[]).forEach((v, k) => (out[k] = v));
     return fromTypedArray(out, [items.length]);
   }
   if (Array.isArray(first)) {
-    if (!items.every((v) => Array.isArray(v) && v.length === first.length)) throw new ArgumentError(`batch: ${path} arrays differ in length within a batch`);
-    return first.map((_, i) => stackElements(items.map((v) => (v as unknown[])[i]), `${path}[${i}]`));
+    if (!items.every((v) => Array.isArray(v) && v.length === first.length))
+      throw new ArgumentError(`batch: ${path} arrays differ in length within a batch`);
+    return first.map((_, i) =>
+      stackElements(
+        items.map((v) => (v as unknown[])[i]),
+        `${path}[${i}]`,
+      ),
+    );
   }
   if (isPlainObject(first)) {
     const keys = Object.keys(first).sort().join(',');
     if (!items.every((v) => isPlainObject(v) && Object.keys(v).sort().join(',') === keys)) {
       throw new ArgumentError(`batch: ${path} objects have different keys within a batch (expected ${keys})`);
     }
-    return Object.fromEntries(Object.keys(first).map((k) => [k, stackElements(items.map((v) => (v as Record<string, unknown>)[k]), `${path}.${k}`)]));
+    return Object.fromEntries(
+      Object.keys(first).map((k) => [
+        k,
+        stackElements(
+          items.map((v) => (v as Record<string, unknown>)[k]),
+          `${path}.${k}`,
+        ),
+      ]),
+    );
   }
-  throw new ArgumentError(`batch: cannot batch ${path} of type ${first === null ? 'null' : typeof first}; expected tensors, numbers, arrays or plain objects`);
+  throw new ArgumentError(
+    `batch: cannot batch ${path} of type ${first === null ? 'null' : typeof first}; expected tensors, numbers, arrays or plain objects`,
+  );
 }
 
 /** One batch: rows of one array source are gathered directly; anything else is materialised and stacked. */
@@ -190,7 +226,8 @@ function collate(items: readonly unknown[]): unknown {
 // ------------------------------------------------------------------------------------------- Dataset
 
 function assertCount(op: string, n: number, min = 0): void {
-  if (!Number.isInteger(n) || n < min) throw new ArgumentError(`Dataset.${op}: expected an integer >= ${min}, got ${n}`);
+  if (!Number.isInteger(n) || n < min)
+    throw new ArgumentError(`Dataset.${op}: expected an integer >= ${min}, got ${n}`);
 }
 
 /**
@@ -202,7 +239,10 @@ export class Dataset<T = Example> implements AsyncIterable<T> {
    * `open` starts one pass and yields internal items (elements, or RowRefs standing for Examples);
    * `size` is the number of elements per pass: Infinity when endless, undefined when unknown.
    */
-  private constructor(private readonly open: () => AsyncIterable<unknown>, private readonly size: number | undefined) {}
+  private constructor(
+    private readonly open: () => AsyncIterable<unknown>,
+    private readonly size: number | undefined,
+  ) {}
 
   /**
    * Rows of x (and y): element i is { x: x[i], y: y[i] }. Tensors are read once into host memory (the
@@ -215,7 +255,10 @@ export class Dataset<T = Example> implements AsyncIterable<T> {
     if (y !== undefined) {
       cy = toColumn('Dataset.fromArrays', 'y', y);
       const ny = y instanceof Tensor ? y.shape[0] : y.length;
-      if (ny !== n) throw new ShapeError(`Dataset.fromArrays: x has ${n} rows but y has ${ny} (x ${describe(x)}, y ${describe(y)})`);
+      if (ny !== n)
+        throw new ShapeError(
+          `Dataset.fromArrays: x has ${n} rows but y has ${ny} (x ${describe(x)}, y ${describe(y)})`,
+        );
     }
     const source = new ArraySource(cx, cy);
     return new Dataset(async function* () {
@@ -250,7 +293,10 @@ export class Dataset<T = Example> implements AsyncIterable<T> {
     return out;
   }
 
-  private derive<U>(size: number | undefined, stage: (upstream: AsyncIterable<unknown>) => AsyncIterable<unknown>): Dataset<U> {
+  private derive<U>(
+    size: number | undefined,
+    stage: (upstream: AsyncIterable<unknown>) => AsyncIterable<unknown>,
+  ): Dataset<U> {
     return new Dataset<U>(() => stage(this.open()), size);
   }
 
@@ -261,9 +307,13 @@ export class Dataset<T = Example> implements AsyncIterable<T> {
    * pass number: every pass (epoch, including each repeat) is shuffled differently unless
    * reshuffleEachIteration is false, and a new dataset built the same way replays the same orders.
    */
-  shuffle(bufferSize: number | 'all', { seed, reshuffleEachIteration = true }: { seed?: number; reshuffleEachIteration?: boolean } = {}): Dataset<T> {
+  shuffle(
+    bufferSize: number | 'all',
+    { seed, reshuffleEachIteration = true }: { seed?: number; reshuffleEachIteration?: boolean } = {},
+  ): Dataset<T> {
     if (bufferSize === 'all') {
-      if (this.size === Infinity) throw new ArgumentError('Dataset.shuffle: cannot buffer \'all\' of an endless dataset; give a buffer size');
+      if (this.size === Infinity)
+        throw new ArgumentError("Dataset.shuffle: cannot buffer 'all' of an endless dataset; give a buffer size");
     } else assertCount('shuffle', bufferSize, 1);
     const capacity = bufferSize === 'all' ? Infinity : bufferSize;
     const base = seed ?? drawSeed();

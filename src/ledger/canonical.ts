@@ -17,16 +17,28 @@ export function canonicalJson(value: unknown): string {
   const parts: string[] = [];
   const stack = new Set<object>();
   const write = (v: unknown, path: string): void => {
-    if (v === null) { parts.push('null'); return; }
+    if (v === null) {
+      parts.push('null');
+      return;
+    }
     switch (typeof v) {
-      case 'boolean': parts.push(v ? 'true' : 'false'); return;
-      case 'string': parts.push(JSON.stringify(v)); return;
-      case 'number':
-        if (!Number.isFinite(v)) throw new CanonicalJsonError(`canonicalJson: ${path} is ${v}, which JSON cannot represent; record it as null with a note`);
+      case 'boolean':
+        parts.push(v ? 'true' : 'false');
+        return;
+      case 'string':
         parts.push(JSON.stringify(v));
         return;
-      case 'object': break;
-      default: throw new CanonicalJsonError(`canonicalJson: ${path} is a ${typeof v}, which JSON cannot represent`);
+      case 'number':
+        if (!Number.isFinite(v))
+          throw new CanonicalJsonError(
+            `canonicalJson: ${path} is ${v}, which JSON cannot represent; record it as null with a note`,
+          );
+        parts.push(JSON.stringify(v));
+        return;
+      case 'object':
+        break;
+      default:
+        throw new CanonicalJsonError(`canonicalJson: ${path} is a ${typeof v}, which JSON cannot represent`);
     }
     const obj = v as object;
     if (stack.has(obj)) throw new CanonicalJsonError(`canonicalJson: ${path} refers back to itself (a cycle)`);
@@ -40,8 +52,11 @@ export function canonicalJson(value: unknown): string {
       });
       parts.push(']');
     } else {
-      if (ArrayBuffer.isView(obj)) throw new CanonicalJsonError(`canonicalJson: ${path} is a typed array; convert it to a plain array`);
-      const keys = Object.keys(obj).filter((k) => (obj as Record<string, unknown>)[k] !== undefined).sort();
+      if (ArrayBuffer.isView(obj))
+        throw new CanonicalJsonError(`canonicalJson: ${path} is a typed array; convert it to a plain array`);
+      const keys = Object.keys(obj)
+        .filter((k) => (obj as Record<string, unknown>)[k] !== undefined)
+        .sort();
       parts.push('{');
       keys.forEach((k, i) => {
         if (i > 0) parts.push(',');
@@ -74,7 +89,8 @@ export function jsonSafe(value: unknown): JsonValue {
   if (value === null || value === undefined) return null;
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
   if (typeof value === 'string' || typeof value === 'boolean') return value;
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number>, (x) => (Number.isFinite(x) ? x : null));
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView))
+    return Array.from(value as unknown as ArrayLike<number>, (x) => (Number.isFinite(x) ? x : null));
   if (Array.isArray(value)) return value.map(jsonSafe);
   if (typeof value === 'object') {
     const out: Record<string, JsonValue> = {};

@@ -43,9 +43,14 @@ function readNumber(path: string): number {
 export function probeRapl(root = DEFAULT_POWERCAP_ROOT): RaplProbe {
   let entries: string[];
   try {
-    entries = readdirSync(root).filter((e) => /^intel-rapl:\d+(:\d+)*$/.test(e)).sort();
+    entries = readdirSync(root)
+      .filter((e) => /^intel-rapl:\d+(:\d+)*$/.test(e))
+      .sort();
   } catch {
-    return { domains: [], reason: `${root} does not exist (no powercap/RAPL interface: not Linux, a VM or container without it, or an unsupported CPU)` };
+    return {
+      domains: [],
+      reason: `${root} does not exist (no powercap/RAPL interface: not Linux, a VM or container without it, or an unsupported CPU)`,
+    };
   }
   if (entries.length === 0) return { domains: [], reason: `${root} has no intel-rapl zones` };
   const domains: RaplDomain[] = [];
@@ -65,7 +70,9 @@ export function probeRapl(root = DEFAULT_POWERCAP_ROOT): RaplProbe {
       domains.push({ zone, name, kind, path, maxEnergyUj: readNumber(join(path, 'max_energy_range_uj')) });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      problems.push(`${join(path, 'energy_uj')}: ${code === 'EACCES' ? 'permission denied (energy_uj is root-only on kernels patched for CVE-2020-8694)' : (e as Error).message}`);
+      problems.push(
+        `${join(path, 'energy_uj')}: ${code === 'EACCES' ? 'permission denied (energy_uj is root-only on kernels patched for CVE-2020-8694)' : (e as Error).message}`,
+      );
     }
   }
   if (domains.some((d) => d.kind === 'package')) return { domains };
@@ -105,7 +112,13 @@ export class RaplCounter {
 
   /** Joules per domain since construction (as of the last sample). */
   joules(): { zone: string; name: string; kind: 'package' | 'dram'; joules: number; wraps: number }[] {
-    return this.domains.map((d, i) => ({ zone: d.zone, name: d.name, kind: d.kind, joules: this.totalUj[i] / 1e6, wraps: this.wraps[i] }));
+    return this.domains.map((d, i) => ({
+      zone: d.zone,
+      name: d.name,
+      kind: d.kind,
+      joules: this.totalUj[i] / 1e6,
+      wraps: this.wraps[i],
+    }));
   }
 }
 
@@ -123,21 +136,53 @@ export interface CpuSpec {
  * A small table of common CPUs. TDP from CodeCarbon's codecarbon/data/hardware/cpu_power.csv (which
  * CodeCarbon also uses); threads per package from the vendors' specifications.
  */
-export const CPU_TABLE: readonly CpuSpec[] = ([
-  ['AMD EPYC 7313', 155, 32], ['AMD EPYC 7452', 155, 64], ['AMD EPYC 7502', 180, 64], ['AMD EPYC 7543', 225, 64],
-  ['AMD EPYC 7702', 200, 128], ['AMD EPYC 7713', 225, 128], ['AMD EPYC 7742', 225, 128], ['AMD EPYC 7763', 280, 128],
-  ['AMD EPYC 7B12', 240, 128], ['AMD EPYC 7H12', 280, 128],
-  ['AMD Ryzen 5 3600', 65, 12], ['AMD Ryzen 5 5600X', 65, 12], ['AMD Ryzen 7 3700X', 65, 16], ['AMD Ryzen 7 5800X', 105, 16],
-  ['AMD Ryzen 9 3900X', 105, 24], ['AMD Ryzen 9 3950X', 105, 32], ['AMD Ryzen 9 5900X', 105, 24], ['AMD Ryzen 9 5950X', 105, 32],
-  ['AMD Ryzen Threadripper 3990X', 280, 128],
-  ['Intel Xeon Platinum 8171M', 165, 52], ['Intel Xeon Platinum 8180', 205, 56], ['Intel Xeon Platinum 8259CL', 210, 48],
-  ['Intel Xeon Platinum 8260', 165, 48], ['Intel Xeon Platinum 8280', 205, 56], ['Intel Xeon Gold 6154', 200, 36],
-  ['Intel Xeon Silver 4116', 85, 24], ['Intel Xeon E5-2673 v3', 110, 24], ['Intel Xeon E5-2680 v4', 120, 28],
-  ['Intel Xeon E5-2690 v2', 130, 20], ['Intel Xeon W-2195', 140, 36], ['Intel Xeon W-3175X', 255, 56],
-  ['Intel Core i5-1135G7', 28, 8], ['Intel Core i5-8250U', 15, 8], ['Intel Core i5-9600K', 95, 6], ['Intel Core i7-1165G7', 28, 8],
-  ['Intel Core i7-7700K', 91, 8], ['Intel Core i7-8700K', 95, 12], ['Intel Core i7-9700K', 95, 8], ['Intel Core i7-9750H', 45, 12],
-  ['Intel Core i7-10750H', 45, 12], ['Intel Core i9-9900K', 95, 16], ['Intel Core i9-10900K', 125, 20], ['Intel Core i9-11900K', 125, 16],
-] as [string, number, number][]).map(([model, tdpWatts, threads]) => ({ model, tdpWatts, threads }));
+export const CPU_TABLE: readonly CpuSpec[] = (
+  [
+    ['AMD EPYC 7313', 155, 32],
+    ['AMD EPYC 7452', 155, 64],
+    ['AMD EPYC 7502', 180, 64],
+    ['AMD EPYC 7543', 225, 64],
+    ['AMD EPYC 7702', 200, 128],
+    ['AMD EPYC 7713', 225, 128],
+    ['AMD EPYC 7742', 225, 128],
+    ['AMD EPYC 7763', 280, 128],
+    ['AMD EPYC 7B12', 240, 128],
+    ['AMD EPYC 7H12', 280, 128],
+    ['AMD Ryzen 5 3600', 65, 12],
+    ['AMD Ryzen 5 5600X', 65, 12],
+    ['AMD Ryzen 7 3700X', 65, 16],
+    ['AMD Ryzen 7 5800X', 105, 16],
+    ['AMD Ryzen 9 3900X', 105, 24],
+    ['AMD Ryzen 9 3950X', 105, 32],
+    ['AMD Ryzen 9 5900X', 105, 24],
+    ['AMD Ryzen 9 5950X', 105, 32],
+    ['AMD Ryzen Threadripper 3990X', 280, 128],
+    ['Intel Xeon Platinum 8171M', 165, 52],
+    ['Intel Xeon Platinum 8180', 205, 56],
+    ['Intel Xeon Platinum 8259CL', 210, 48],
+    ['Intel Xeon Platinum 8260', 165, 48],
+    ['Intel Xeon Platinum 8280', 205, 56],
+    ['Intel Xeon Gold 6154', 200, 36],
+    ['Intel Xeon Silver 4116', 85, 24],
+    ['Intel Xeon E5-2673 v3', 110, 24],
+    ['Intel Xeon E5-2680 v4', 120, 28],
+    ['Intel Xeon E5-2690 v2', 130, 20],
+    ['Intel Xeon W-2195', 140, 36],
+    ['Intel Xeon W-3175X', 255, 56],
+    ['Intel Core i5-1135G7', 28, 8],
+    ['Intel Core i5-8250U', 15, 8],
+    ['Intel Core i5-9600K', 95, 6],
+    ['Intel Core i7-1165G7', 28, 8],
+    ['Intel Core i7-7700K', 91, 8],
+    ['Intel Core i7-8700K', 95, 12],
+    ['Intel Core i7-9700K', 95, 8],
+    ['Intel Core i7-9750H', 45, 12],
+    ['Intel Core i7-10750H', 45, 12],
+    ['Intel Core i9-9900K', 95, 16],
+    ['Intel Core i9-10900K', 125, 20],
+    ['Intel Core i9-11900K', 125, 16],
+  ] as [string, number, number][]
+).map(([model, tdpWatts, threads]) => ({ model, tdpWatts, threads }));
 
 /** CodeCarbon's TDP for a CPU it does not know. */
 export const DEFAULT_TDP_WATTS = 85;
@@ -212,7 +257,8 @@ export interface CpuPowerOptions {
 }
 
 function positive(what: string, v: number | undefined): void {
-  if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new ArgumentError(`energy: ${what} must be a positive number, got ${v}`);
+  if (v !== undefined && !(Number.isFinite(v) && v > 0))
+    throw new ArgumentError(`energy: ${what} must be a positive number, got ${v}`);
 }
 
 /** The per-thread power figure and where each part of it came from. */
@@ -221,15 +267,32 @@ export function cpuPower(info: CpuInfo, options: CpuPowerOptions = {}): CpuPower
   positive('threadsPerPackage', options.threadsPerPackage);
   positive('wattsPerThread', options.wattsPerThread);
   const spec = lookupCpu(info.model);
-  const [tdpWatts, tdpSource] = options.tdpWatts !== undefined ? [options.tdpWatts, 'user']
-    : spec ? [spec.tdpWatts, `table (${spec.model}; CodeCarbon cpu_power.csv)`]
-      : [DEFAULT_TDP_WATTS, `default: '${info.model}' is not in the table; CodeCarbon's ${DEFAULT_TDP_WATTS} W for unknown CPUs`];
-  const [threadsPerPackage, threadsSource] = options.threadsPerPackage !== undefined ? [options.threadsPerPackage, 'user']
-    : spec ? [spec.threads, `table (${spec.model})`]
-      : info.threadsPerPackage !== undefined ? [info.threadsPerPackage, "/proc/cpuinfo 'siblings' (in a VM: the VM's vCPUs, not the host package)"]
-        : [info.logicalCpus, 'logical CPUs visible to Node'];
+  const [tdpWatts, tdpSource] =
+    options.tdpWatts !== undefined
+      ? [options.tdpWatts, 'user']
+      : spec
+        ? [spec.tdpWatts, `table (${spec.model}; CodeCarbon cpu_power.csv)`]
+        : [
+            DEFAULT_TDP_WATTS,
+            `default: '${info.model}' is not in the table; CodeCarbon's ${DEFAULT_TDP_WATTS} W for unknown CPUs`,
+          ];
+  const [threadsPerPackage, threadsSource] =
+    options.threadsPerPackage !== undefined
+      ? [options.threadsPerPackage, 'user']
+      : spec
+        ? [spec.threads, `table (${spec.model})`]
+        : info.threadsPerPackage !== undefined
+          ? [info.threadsPerPackage, "/proc/cpuinfo 'siblings' (in a VM: the VM's vCPUs, not the host package)"]
+          : [info.logicalCpus, 'logical CPUs visible to Node'];
   const wattsPerThread = options.wattsPerThread ?? tdpWatts / threadsPerPackage;
-  return { model: info.model, tdpWatts, threadsPerPackage, wattsPerThread, tdpSource: options.wattsPerThread !== undefined ? 'user (watts per thread)' : tdpSource, threadsSource };
+  return {
+    model: info.model,
+    tdpWatts,
+    threadsPerPackage,
+    wattsPerThread,
+    tdpSource: options.wattsPerThread !== undefined ? 'user (watts per thread)' : tdpSource,
+    threadsSource,
+  };
 }
 
 // ---- The estimate ----
@@ -257,16 +320,27 @@ export interface Estimate {
 }
 
 /** The fallback arithmetic: CPU time x watts per thread + DRAM W/GiB x GiB x wall time, all x PUE. */
-export function estimateEnergy({ cpuSeconds, wallSeconds, meanMemoryBytes, cpu, dramWattsPerGiB = DRAM_WATTS_PER_GIB, pue = 1 }: EstimateInput): Estimate {
+export function estimateEnergy({
+  cpuSeconds,
+  wallSeconds,
+  meanMemoryBytes,
+  cpu,
+  dramWattsPerGiB = DRAM_WATTS_PER_GIB,
+  pue = 1,
+}: EstimateInput): Estimate {
   for (const [k, v] of Object.entries({ cpuSeconds, wallSeconds, meanMemoryBytes, dramWattsPerGiB })) {
-    if (!(Number.isFinite(v) && v >= 0)) throw new ArgumentError(`estimateEnergy: ${k} must be a non-negative number, got ${v}`);
+    if (!(Number.isFinite(v) && v >= 0))
+      throw new ArgumentError(`estimateEnergy: ${k} must be a non-negative number, got ${v}`);
   }
   checkPue(pue);
   const cpuJoules = cpuSeconds * cpu.wattsPerThread;
   const dramJoules = wallSeconds * (meanMemoryBytes / 2 ** 30) * dramWattsPerGiB;
   const itJoules = cpuJoules + dramJoules;
   return {
-    cpuJoules, dramJoules, itJoules, joules: itJoules * pue,
+    cpuJoules,
+    dramJoules,
+    itJoules,
+    joules: itJoules * pue,
     codecarbonJoules: (wallSeconds * CODECARBON_TDP_FRACTION * cpu.tdpWatts + dramJoules) * pue,
   };
 }
@@ -340,7 +414,8 @@ export class EnergyMeter {
   private started = false;
 
   constructor(options: EnergyOptions = {}) {
-    if (options.method !== undefined && !['auto', 'rapl', 'estimate'].includes(options.method)) throw new ArgumentError(`EnergyMeter: method must be auto, rapl or estimate, got '${options.method}'`);
+    if (options.method !== undefined && !['auto', 'rapl', 'estimate'].includes(options.method))
+      throw new ArgumentError(`EnergyMeter: method must be auto, rapl or estimate, got '${options.method}'`);
     checkPue(options.pue ?? 1);
     this.options = options;
   }
@@ -360,7 +435,8 @@ export class EnergyMeter {
     if (method !== 'estimate') {
       const probe = probeRapl(this.options.powercapRoot);
       if (probe.domains.length > 0) this.rapl = new RaplCounter(probe.domains);
-      else if (method === 'rapl') throw new ArgumentError(`EnergyMeter: method 'rapl' was requested but RAPL is unavailable: ${probe.reason}`);
+      else if (method === 'rapl')
+        throw new ArgumentError(`EnergyMeter: method 'rapl' was requested but RAPL is unavailable: ${probe.reason}`);
       else this.raplUnavailable = probe.reason;
     } else {
       this.raplUnavailable = 'not attempted (method: estimate)';
@@ -392,27 +468,51 @@ export class EnergyMeter {
     const dramWattsPerGiB = this.options.dramWattsPerGiB ?? DRAM_WATTS_PER_GIB;
     const cpu = cpuPower(readCpuInfo(this.options.cpuinfoPath), this.options);
     const estimate = estimateEnergy({ cpuSeconds, wallSeconds, meanMemoryBytes, cpu, dramWattsPerGiB, pue });
-    const common = { pue, wallSeconds, cpuSeconds, meanMemoryBytes, cpu, dramWattsPerGiB, codecarbonJoules: estimate.codecarbonJoules };
+    const common = {
+      pue,
+      wallSeconds,
+      cpuSeconds,
+      meanMemoryBytes,
+      cpu,
+      dramWattsPerGiB,
+      codecarbonJoules: estimate.codecarbonJoules,
+    };
     if (this.rapl) {
       const domains = this.rapl.joules();
       const pkg = domains.filter((d) => d.kind === 'package').reduce((s, d) => s + d.joules, 0);
       const dram = domains.filter((d) => d.kind === 'dram').reduce((s, d) => s + d.joules, 0);
       const joules = (pkg + dram) * pue;
       return {
-        method: 'rapl', measured: true,
+        method: 'rapl',
+        measured: true,
         description: `Measured with RAPL energy counters (${domains.map((d) => d.name).join(', ')})${pue !== 1 ? `, times PUE ${pue}` : ''}. The counters cover the whole CPU package(s) and DRAM, so they include idle power and any other process running meanwhile.`,
-        joules, kWh: joules / 3.6e6, components: { package: pkg, ...(domains.some((d) => d.kind === 'dram') ? { dram } : {}) },
-        uncertainty: { low: joules * (1 - RAPL_RELATIVE_UNCERTAINTY), high: joules * (1 + RAPL_RELATIVE_UNCERTAINTY), note: `RAPL is typically within ±${RAPL_RELATIVE_UNCERTAINTY * 100}% of wall-plug meters for package energy; the figure is an upper bound on this process's share when other work ran on the machine; power supply losses are not included.` },
-        domains, ...common,
+        joules,
+        kWh: joules / 3.6e6,
+        components: { package: pkg, ...(domains.some((d) => d.kind === 'dram') ? { dram } : {}) },
+        uncertainty: {
+          low: joules * (1 - RAPL_RELATIVE_UNCERTAINTY),
+          high: joules * (1 + RAPL_RELATIVE_UNCERTAINTY),
+          note: `RAPL is typically within ±${RAPL_RELATIVE_UNCERTAINTY * 100}% of wall-plug meters for package energy; the figure is an upper bound on this process's share when other work ran on the machine; power supply losses are not included.`,
+        },
+        domains,
+        ...common,
       };
     }
     const f = ESTIMATE_UNCERTAINTY_FACTOR;
     return {
-      method: 'estimate', measured: false,
+      method: 'estimate',
+      measured: false,
       description: `Estimated, not measured: CPU time ${cpuSeconds.toFixed(2)} s x ${cpu.wattsPerThread.toFixed(2)} W per hardware thread (TDP ${cpu.tdpWatts} W / ${cpu.threadsPerPackage} threads) + DRAM ${dramWattsPerGiB} W/GiB x mean resident memory, x PUE ${pue}.`,
-      joules: estimate.joules, kWh: estimate.joules / 3.6e6, components: { cpu: estimate.cpuJoules, dram: estimate.dramJoules },
-      uncertainty: { low: estimate.joules / f, high: estimate.joules * f, note: `Could be off by a factor of ${f} either way: TDP is a design limit, not a measured draw; real draw varies with load, clock, SMT and idle power, which this estimate leaves out. CodeCarbon's constant mode (50% of TDP for the whole run) gives ${(estimate.codecarbonJoules / 3.6e3).toFixed(4)} Wh for comparison.` },
-      raplUnavailable: this.raplUnavailable, ...common,
+      joules: estimate.joules,
+      kWh: estimate.joules / 3.6e6,
+      components: { cpu: estimate.cpuJoules, dram: estimate.dramJoules },
+      uncertainty: {
+        low: estimate.joules / f,
+        high: estimate.joules * f,
+        note: `Could be off by a factor of ${f} either way: TDP is a design limit, not a measured draw; real draw varies with load, clock, SMT and idle power, which this estimate leaves out. CodeCarbon's constant mode (50% of TDP for the whole run) gives ${(estimate.codecarbonJoules / 3.6e3).toFixed(4)} Wh for comparison.`,
+      },
+      raplUnavailable: this.raplUnavailable,
+      ...common,
     };
   }
 }

@@ -3,8 +3,13 @@ import { CandorError } from '../errors.js';
 
 /** A value that does not satisfy a JSON Schema; `problems` lists each failure as 'path: message'. */
 export class SchemaError extends CandorError {
-  constructor(what: string, readonly problems: readonly string[]) {
-    super(`${what}: ${problems.length} schema violation${problems.length === 1 ? '' : 's'}: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; ...' : ''}`);
+  constructor(
+    what: string,
+    readonly problems: readonly string[],
+  ) {
+    super(
+      `${what}: ${problems.length} schema violation${problems.length === 1 ? '' : 's'}: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; ...' : ''}`,
+    );
   }
 }
 

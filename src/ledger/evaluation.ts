@@ -80,19 +80,28 @@ function spread(values: (number | null)[]): number | null {
 }
 
 /** The report for predicted and true class ids (same length), optionally with a group per sample. */
-export function classificationReport(predicted: ArrayLike<number>, actual: ArrayLike<number>, options: ReportOptions = {}): ClassificationReport {
+export function classificationReport(
+  predicted: ArrayLike<number>,
+  actual: ArrayLike<number>,
+  options: ReportOptions = {},
+): ClassificationReport {
   const n = actual.length;
-  if (predicted.length !== n) throw new ShapeError(`classificationReport: ${predicted.length} predictions for ${n} labels`);
+  if (predicted.length !== n)
+    throw new ShapeError(`classificationReport: ${predicted.length} predictions for ${n} labels`);
   if (n === 0) throw new ArgumentError('classificationReport: no samples');
   let maxId = 0;
   for (let i = 0; i < n; i++) {
     for (const v of [predicted[i], actual[i]]) {
-      if (!Number.isInteger(v) || v < 0) throw new ArgumentError(`classificationReport: class ids must be non-negative integers, got ${v} at sample ${i}`);
+      if (!Number.isInteger(v) || v < 0)
+        throw new ArgumentError(
+          `classificationReport: class ids must be non-negative integers, got ${v} at sample ${i}`,
+        );
       if (v > maxId) maxId = v;
     }
   }
   const k = options.numClasses ?? maxId + 1;
-  if (!Number.isInteger(k) || k <= maxId) throw new ArgumentError(`classificationReport: numClasses ${k} but class id ${maxId} occurs`);
+  if (!Number.isInteger(k) || k <= maxId)
+    throw new ArgumentError(`classificationReport: numClasses ${k} but class id ${maxId} occurs`);
   const labels = Array.from({ length: k }, (_, c) => options.classNames?.[c] ?? String(c));
   const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   let correct = 0;
@@ -104,8 +113,14 @@ export function classificationReport(predicted: ArrayLike<number>, actual: Array
     const tp = confusion[c][c];
     const support = confusion[c].reduce((s, v) => s + v, 0);
     const predictedC = confusion.reduce((s, row) => s + row[c], 0);
-    const precision = ratio(tp, predictedC), recall = ratio(tp, support);
-    const f1 = precision === null || recall === null ? null : precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
+    const precision = ratio(tp, predictedC),
+      recall = ratio(tp, support);
+    const f1 =
+      precision === null || recall === null
+        ? null
+        : precision + recall === 0
+          ? 0
+          : (2 * precision * recall) / (precision + recall);
     return { label, support, precision, recall, f1 };
   });
   const report: ClassificationReport = { samples: n, accuracy: correct / n, labels, perClass, confusion };
@@ -113,11 +128,19 @@ export function classificationReport(predicted: ArrayLike<number>, actual: Array
   return report;
 }
 
-function fairness(predicted: ArrayLike<number>, actual: ArrayLike<number>, groups: ArrayLike<number | string>, labels: string[], options: ReportOptions): FairnessReport {
-  const n = actual.length, k = labels.length;
+function fairness(
+  predicted: ArrayLike<number>,
+  actual: ArrayLike<number>,
+  groups: ArrayLike<number | string>,
+  labels: string[],
+  options: ReportOptions,
+): FairnessReport {
+  const n = actual.length,
+    k = labels.length;
   if (groups.length !== n) throw new ShapeError(`classificationReport: ${groups.length} group ids for ${n} samples`);
   const positive = options.positiveClass ?? (k === 2 ? 1 : undefined);
-  if (positive !== undefined && !(Number.isInteger(positive) && positive >= 0 && positive < k)) throw new ArgumentError(`classificationReport: positiveClass ${positive} is not a class id in 0..${k - 1}`);
+  if (positive !== undefined && !(Number.isInteger(positive) && positive >= 0 && positive < k))
+    throw new ArgumentError(`classificationReport: positiveClass ${positive} is not a class id in 0..${k - 1}`);
   const byGroup = new Map<string, number[]>();
   for (let i = 0; i < n; i++) {
     const g = String(groups[i]);
@@ -125,20 +148,29 @@ function fairness(predicted: ArrayLike<number>, actual: ArrayLike<number>, group
     if (!list) byGroup.set(g, (list = []));
     list.push(i);
   }
-  const groupMetrics: GroupMetrics[] = [...byGroup.entries()].sort((a, b) => a[0].localeCompare(b[0], 'en', { numeric: true })).map(([group, idx]) => {
-    const selected = new Array<number>(k).fill(0), members = new Array<number>(k).fill(0), hits = new Array<number>(k).fill(0);
-    let correct = 0;
-    for (const i of idx) {
-      selected[predicted[i]]++;
-      members[actual[i]]++;
-      if (predicted[i] === actual[i]) { hits[actual[i]]++; correct++; }
-    }
-    return {
-      group, samples: idx.length, accuracy: correct / idx.length,
-      selectionRate: Object.fromEntries(labels.map((l, c) => [l, selected[c] / idx.length])),
-      truePositiveRate: Object.fromEntries(labels.map((l, c) => [l, ratio(hits[c], members[c])])),
-    };
-  });
+  const groupMetrics: GroupMetrics[] = [...byGroup.entries()]
+    .sort((a, b) => a[0].localeCompare(b[0], 'en', { numeric: true }))
+    .map(([group, idx]) => {
+      const selected = new Array<number>(k).fill(0),
+        members = new Array<number>(k).fill(0),
+        hits = new Array<number>(k).fill(0);
+      let correct = 0;
+      for (const i of idx) {
+        selected[predicted[i]]++;
+        members[actual[i]]++;
+        if (predicted[i] === actual[i]) {
+          hits[actual[i]]++;
+          correct++;
+        }
+      }
+      return {
+        group,
+        samples: idx.length,
+        accuracy: correct / idx.length,
+        selectionRate: Object.fromEntries(labels.map((l, c) => [l, selected[c] / idx.length])),
+        truePositiveRate: Object.fromEntries(labels.map((l, c) => [l, ratio(hits[c], members[c])])),
+      };
+    });
   const classes = positive === undefined ? labels : [labels[positive]];
   const dp = Object.fromEntries(classes.map((l) => [l, spread(groupMetrics.map((g) => g.selectionRate[l]))]));
   const eo = Object.fromEntries(classes.map((l) => [l, spread(groupMetrics.map((g) => g.truePositiveRate[l]))]));
@@ -146,14 +178,25 @@ function fairness(predicted: ArrayLike<number>, actual: ArrayLike<number>, group
     const defined = Object.values(m).filter((v): v is number => v !== null);
     return defined.length === 0 ? null : Math.max(...defined);
   };
-  const scope = positive === undefined ? 'for each class one-vs-rest; the value is the largest over classes' : `for the positive class '${labels[positive]}'`;
+  const scope =
+    positive === undefined
+      ? 'for each class one-vs-rest; the value is the largest over classes'
+      : `for the positive class '${labels[positive]}'`;
   const accs = groupMetrics.map((g) => g.accuracy);
   return {
     attribute: options.attribute ?? 'group',
     groups: groupMetrics,
     accuracyDifference: Math.max(...accs) - Math.min(...accs),
-    demographicParityDifference: { value: worst(dp), byClass: dp, definition: `max - min over groups of P(prediction = class | group), ${scope}` },
-    equalOpportunityDifference: { value: worst(eo), byClass: eo, definition: `max - min over groups of the true-positive rate P(prediction = class | label = class, group), ${scope}; groups without members of a class are left out for it` },
+    demographicParityDifference: {
+      value: worst(dp),
+      byClass: dp,
+      definition: `max - min over groups of P(prediction = class | group), ${scope}`,
+    },
+    equalOpportunityDifference: {
+      value: worst(eo),
+      byClass: eo,
+      definition: `max - min over groups of the true-positive rate P(prediction = class | label = class, group), ${scope}; groups without members of a class are left out for it`,
+    },
     ...(positive !== undefined ? { positiveClass: labels[positive] } : {}),
   };
 }
@@ -164,14 +207,24 @@ export interface Predictor {
 }
 
 /** Runs the model on x and reports its predicted classes (argmax of each output row) against y. */
-export function evaluateClassifier(model: Predictor, x: Tensor | Tensor[], y: Tensor, options: ReportOptions & { batchSize?: number } = {}): ClassificationReport {
+export function evaluateClassifier(
+  model: Predictor,
+  x: Tensor | Tensor[],
+  y: Tensor,
+  options: ReportOptions & { batchSize?: number } = {},
+): ClassificationReport {
   const out = model.predict(x, { batchSize: options.batchSize ?? 256 });
   try {
-    if (Array.isArray(out)) throw new ArgumentError('evaluateClassifier: the model has several outputs; evaluate one output at a time');
+    if (Array.isArray(out))
+      throw new ArgumentError('evaluateClassifier: the model has several outputs; evaluate one output at a time');
     // One sigmoid unit [N, 1]: class 1 above 0.5 (Keras' binary accuracy); rows [N, C]: argmax.
-    const predicted = out.rank === 2 && out.shape[1] === 1 ? Int32Array.from(out.dataSync(), (p) => (p > 0.5 ? 1 : 0)) : classIds(out);
+    const predicted =
+      out.rank === 2 && out.shape[1] === 1 ? Int32Array.from(out.dataSync(), (p) => (p > 0.5 ? 1 : 0)) : classIds(out);
     const actual = classIds(y);
-    if (!predicted || !actual) throw new ArgumentError(`evaluateClassifier: cannot read classes from predictions ${out.dtype} [${out.shape.join(', ')}] and labels ${y.dtype} [${y.shape.join(', ')}]`);
+    if (!predicted || !actual)
+      throw new ArgumentError(
+        `evaluateClassifier: cannot read classes from predictions ${out.dtype} [${out.shape.join(', ')}] and labels ${y.dtype} [${y.shape.join(', ')}]`,
+      );
     return classificationReport(predicted, actual, options);
   } finally {
     dispose(out);

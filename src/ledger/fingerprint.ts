@@ -32,7 +32,12 @@ function bytesOf(data: TypedArray): Uint8Array {
 /** The fingerprint of one tensor. */
 export function fingerprintTensor(t: Tensor): TensorFingerprint {
   const data = t.dataSync();
-  return { shape: [...t.shape], dtype: t.dtype, sha256: createHash('sha256').update(bytesOf(data)).digest('hex'), bytes: data.byteLength };
+  return {
+    shape: [...t.shape],
+    dtype: t.dtype,
+    sha256: createHash('sha256').update(bytesOf(data)).digest('hex'),
+    bytes: data.byteLength,
+  };
 }
 
 /**
@@ -66,14 +71,21 @@ export function classIds(y: Tensor): Int32Array | undefined {
 }
 
 /** Fingerprints of a dataset's inputs and labels (each a tensor or a list of them). */
-export function fingerprintDataset(name: string, x: Tensor | Tensor[], y?: Tensor | Tensor[], description?: string): DatasetFingerprint {
+export function fingerprintDataset(
+  name: string,
+  x: Tensor | Tensor[],
+  y?: Tensor | Tensor[],
+  description?: string,
+): DatasetFingerprint {
   const xs = Array.isArray(x) ? x : [x];
   const ys = y === undefined ? [] : Array.isArray(y) ? y : [y];
   if (xs.length === 0) throw new ArgumentError(`fingerprintDataset '${name}': no input tensors`);
   const samples = xs[0].shape[0] ?? 1;
   const dist = ys.length === 1 ? labelDistribution(ys[0]) : undefined;
   return {
-    name, samples, x: xs.map(fingerprintTensor),
+    name,
+    samples,
+    x: xs.map(fingerprintTensor),
     ...(ys.length ? { y: ys.map(fingerprintTensor) } : {}),
     ...(dist ? { labelDistribution: dist } : {}),
     ...(description ? { description } : {}),

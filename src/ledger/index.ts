@@ -5,10 +5,34 @@ export type { Phase } from './annotations.js';
 export { Meter, formatProfile, profileLines, opFamily, siNumber, summarize } from './meter.js';
 export type { MeterSnapshot, MeterRow, Totals, ProfileOptions, ProfileGroup, ProfileSort } from './meter.js';
 export {
-  EnergyMeter, RaplCounter, probeRapl, counterDeltaUj, estimateEnergy, cpuPower, lookupCpu, normalizeCpuModel, readCpuInfo,
-  CPU_TABLE, DEFAULT_TDP_WATTS, CODECARBON_TDP_FRACTION, DRAM_WATTS_PER_GIB, DATA_CENTRE_PUE, ESTIMATE_UNCERTAINTY_FACTOR, RAPL_RELATIVE_UNCERTAINTY,
+  EnergyMeter,
+  RaplCounter,
+  probeRapl,
+  counterDeltaUj,
+  estimateEnergy,
+  cpuPower,
+  lookupCpu,
+  normalizeCpuModel,
+  readCpuInfo,
+  CPU_TABLE,
+  DEFAULT_TDP_WATTS,
+  CODECARBON_TDP_FRACTION,
+  DRAM_WATTS_PER_GIB,
+  DATA_CENTRE_PUE,
+  ESTIMATE_UNCERTAINTY_FACTOR,
+  RAPL_RELATIVE_UNCERTAINTY,
 } from './energy.js';
-export type { EnergyOptions, EnergyReport, EnergyMethod, RaplDomain, CpuSpec, CpuInfo, CpuPower, Estimate, EstimateInput } from './energy.js';
+export type {
+  EnergyOptions,
+  EnergyReport,
+  EnergyMethod,
+  RaplDomain,
+  CpuSpec,
+  CpuInfo,
+  CpuPower,
+  Estimate,
+  EstimateInput,
+} from './energy.js';
 export { gridIntensity, co2eGrams, GRID_INTENSITY, WORLD_AVERAGE } from './carbon.js';
 export type { GridIntensity, GridOptions } from './carbon.js';
 export { canonicalJson, hashJson, sha256Hex, jsonSafe } from './canonical.js';
@@ -16,17 +40,57 @@ export type { JsonValue } from './canonical.js';
 export { fingerprintTensor, fingerprintDataset, labelDistribution, classIds } from './fingerprint.js';
 export type { TensorFingerprint, DatasetFingerprint } from './fingerprint.js';
 export { classificationReport, evaluateClassifier } from './evaluation.js';
-export type { ClassificationReport, ClassMetrics, GroupMetrics, FairnessReport, Disparity, ReportOptions, Predictor } from './evaluation.js';
+export type {
+  ClassificationReport,
+  ClassMetrics,
+  GroupMetrics,
+  FairnessReport,
+  Disparity,
+  ReportOptions,
+  Predictor,
+} from './evaluation.js';
 export { JsonSchemaValidator } from './json-schema.js';
 export type { Schema } from './json-schema.js';
 export { RUN_RECORD_SCHEMA } from './run-record-schema.js';
 export {
-  RunRecorder, readRunRecord, writeRunRecord, validateRunRecord, recordHash, describeModel, environmentInfo, candorVersion,
-  RUN_RECORD_FILE, RUN_RECORD_FORMAT, RUN_RECORD_VERSION,
+  RunRecorder,
+  readRunRecord,
+  writeRunRecord,
+  validateRunRecord,
+  recordHash,
+  describeModel,
+  environmentInfo,
+  candorVersion,
+  RUN_RECORD_FILE,
+  RUN_RECORD_FORMAT,
+  RUN_RECORD_VERSION,
 } from './record.js';
-export type { RunRecord, RunRecorderOptions, FitParams, DataSpec, EvaluationRecord, EmissionsRecord } from './record.js';
+export type {
+  RunRecord,
+  RunRecorderOptions,
+  FitParams,
+  DataSpec,
+  EvaluationRecord,
+  EmissionsRecord,
+} from './record.js';
 export {
-  appendToLedger, verifyLedger, verifyLedgerText, readLedger, makeEntry, entryLine, entryHashOf, generateSigningKeys, GENESIS_HASH,
+  appendToLedger,
+  verifyLedger,
+  verifyLedgerText,
+  readLedger,
+  makeEntry,
+  entryLine,
+  entryHashOf,
+  generateSigningKeys,
+  GENESIS_HASH,
 } from './ledger.js';
-export type { LedgerEntry, AppendOptions, VerifyOptions, VerifyResult, BadEntry, Tampering, KeyInput } from './ledger.js';
+export type {
+  LedgerEntry,
+  AppendOptions,
+  VerifyOptions,
+  VerifyResult,
+  BadEntry,
+  Tampering,
+  KeyInput,
+} from './ledger.js';
 export { SchemaError, RecordError, LedgerError, CanonicalJsonError } from './errors.js';

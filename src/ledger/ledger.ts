@@ -10,7 +10,14 @@
 // entries cut off the end, or the whole file rewritten consistently; pass the head you saw earlier
 // (expectedHead) or sign with a key the verifier trusts.
 import { open, readFile, stat, unlink } from 'node:fs/promises';
-import { KeyObject, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify as verifySignature } from 'node:crypto';
+import {
+  KeyObject,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify as verifySignature,
+} from 'node:crypto';
 import { canonicalJson, hashJson, sha256Hex } from './canonical.js';
 import { LedgerError } from './errors.js';
 import type { RunRecord } from './record.js';
@@ -43,7 +50,18 @@ export interface AppendOptions {
   timestamp?: string;
 }
 
-export type Tampering = 'unreadable' | 'incomplete' | 'not-json' | 'not-canonical' | 'malformed' | 'index' | 'prev-hash' | 'record-hash' | 'entry-hash' | 'signature' | 'head';
+export type Tampering =
+  | 'unreadable'
+  | 'incomplete'
+  | 'not-json'
+  | 'not-canonical'
+  | 'malformed'
+  | 'index'
+  | 'prev-hash'
+  | 'record-hash'
+  | 'entry-hash'
+  | 'signature'
+  | 'head';
 
 export interface BadEntry {
   /** 1-based line number in the file. */
@@ -75,13 +93,17 @@ export interface VerifyOptions {
 /** A new Ed25519 key pair as PEM (PKCS#8 private, SPKI public). */
 export function generateSigningKeys(): { privateKey: string; publicKey: string } {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return { privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+  return {
+    privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
 }
 
 function privateKeyOf(key: KeyInput): KeyObject {
   try {
     const k = key instanceof KeyObject ? key : createPrivateKey(key);
-    if (k.type !== 'private' || k.asymmetricKeyType !== 'ed25519') throw new Error(`expected an Ed25519 private key, got a ${k.asymmetricKeyType} ${k.type} key`);
+    if (k.type !== 'private' || k.asymmetricKeyType !== 'ed25519')
+      throw new Error(`expected an Ed25519 private key, got a ${k.asymmetricKeyType} ${k.type} key`);
     return k;
   } catch (e) {
     throw new LedgerError(`ledger: cannot use the signing key: ${(e as Error).message}`);
@@ -107,7 +129,11 @@ export function entryHashOf(e: Pick<LedgerEntry, 'index' | 'timestamp' | 'prevHa
 }
 
 /** Builds (and optionally signs) the entry that follows `prev` (undefined for the first entry). */
-export function makeEntry(record: RunRecord, prev: Pick<LedgerEntry, 'index' | 'entryHash'> | undefined, options: AppendOptions = {}): LedgerEntry {
+export function makeEntry(
+  record: RunRecord,
+  prev: Pick<LedgerEntry, 'index' | 'entryHash'> | undefined,
+  options: AppendOptions = {},
+): LedgerEntry {
   const header = {
     index: prev ? prev.index + 1 : 0,
     timestamp: options.timestamp ?? new Date().toISOString(),
@@ -155,70 +181,147 @@ function base64Strict(s: unknown): Buffer | undefined {
 export function verifyLedgerText(text: string, options: VerifyOptions = {}): VerifyResult {
   const trusted = options.publicKey !== undefined ? publicKeyOf(options.publicKey) : undefined;
   const trustedId = trusted ? sha256Hex(spkiDer(trusted)) : undefined;
-  const signatures = { signed: 0, unsigned: 0, checkedWith: trusted ? 'trusted key' as const : 'embedded keys' as const };
+  const signatures = {
+    signed: 0,
+    unsigned: 0,
+    checkedWith: trusted ? ('trusted key' as const) : ('embedded keys' as const),
+  };
   const lines = text.split('\n');
   const complete = lines.pop(); // text after the last newline: '' for a well-formed file
   let prev: Pick<LedgerEntry, 'index' | 'entryHash'> | undefined;
   const seenHashes = new Set<string>();
   const fail = (line: number, kind: Tampering, reason: string, index?: number): VerifyResult => ({
-    ok: false, entries: line - 1, ...(prev ? { head: { index: prev.index, entryHash: prev.entryHash } } : {}),
-    firstBad: { line, ...(index !== undefined ? { index } : {}), expectedIndex: line - 1, kind, reason }, signatures,
+    ok: false,
+    entries: line - 1,
+    ...(prev ? { head: { index: prev.index, entryHash: prev.entryHash } } : {}),
+    firstBad: { line, ...(index !== undefined ? { index } : {}), expectedIndex: line - 1, kind, reason },
+    signatures,
   });
   for (let i = 0; i < lines.length; i++) {
-    const n = i + 1, expected = i, raw = lines[i];
+    const n = i + 1,
+      expected = i,
+      raw = lines[i];
     let e: LedgerEntry;
     try {
       e = JSON.parse(raw) as LedgerEntry;
     } catch {
       return fail(n, 'not-json', `line ${n} is not valid JSON (edited or corrupted)`);
     }
-    const shapeOk = typeof e === 'object' && e !== null && Number.isInteger(e.index) && typeof e.timestamp === 'string' && HEX64.test(String(e.prevHash))
-      && HEX64.test(String(e.recordHash)) && HEX64.test(String(e.entryHash)) && typeof e.record === 'object' && e.record !== null;
-    if (!shapeOk) return fail(n, 'malformed', `line ${n} is not a ledger entry (missing or malformed index, timestamp, hashes or record)`);
+    const shapeOk =
+      typeof e === 'object' &&
+      e !== null &&
+      Number.isInteger(e.index) &&
+      typeof e.timestamp === 'string' &&
+      HEX64.test(String(e.prevHash)) &&
+      HEX64.test(String(e.recordHash)) &&
+      HEX64.test(String(e.entryHash)) &&
+      typeof e.record === 'object' &&
+      e.record !== null;
+    if (!shapeOk)
+      return fail(
+        n,
+        'malformed',
+        `line ${n} is not a ledger entry (missing or malformed index, timestamp, hashes or record)`,
+      );
     let canonical: string;
     try {
       canonical = canonicalJson(e);
     } catch (err) {
       return fail(n, 'malformed', `line ${n}: ${(err as Error).message}`, e.index);
     }
-    if (canonical !== raw) return fail(n, 'not-canonical', `entry ${e.index} (line ${n}) is not byte-for-byte the canonical form of its content: the line was edited`, e.index);
+    if (canonical !== raw)
+      return fail(
+        n,
+        'not-canonical',
+        `entry ${e.index} (line ${n}) is not byte-for-byte the canonical form of its content: the line was edited`,
+        e.index,
+      );
     if (e.index !== expected) {
-      return fail(n, 'index', `entry at line ${n} has index ${e.index}, expected ${expected}: an entry was ${e.index > expected ? 'deleted before it' : 'inserted before it or duplicated'}, or entries were reordered`, e.index);
+      return fail(
+        n,
+        'index',
+        `entry at line ${n} has index ${e.index}, expected ${expected}: an entry was ${e.index > expected ? 'deleted before it' : 'inserted before it or duplicated'}, or entries were reordered`,
+        e.index,
+      );
     }
     const prevHash = prev ? prev.entryHash : GENESIS_HASH;
-    if (e.prevHash !== prevHash) return fail(n, 'prev-hash', `entry ${e.index} (line ${n}) does not chain to the entry before it (prevHash ${e.prevHash.slice(0, 12)}..., expected ${prevHash.slice(0, 12)}...): entries were inserted, deleted, reordered or rewritten`, e.index);
-    if (hashJson(e.record) !== e.recordHash) return fail(n, 'record-hash', `entry ${e.index} (line ${n}): the record does not match its recordHash: the record was edited`, e.index);
-    if (entryHashOf(e) !== e.entryHash) return fail(n, 'entry-hash', `entry ${e.index} (line ${n}): entryHash does not match the entry's header: the index, timestamp, prevHash or recordHash was edited`, e.index);
+    if (e.prevHash !== prevHash)
+      return fail(
+        n,
+        'prev-hash',
+        `entry ${e.index} (line ${n}) does not chain to the entry before it (prevHash ${e.prevHash.slice(0, 12)}..., expected ${prevHash.slice(0, 12)}...): entries were inserted, deleted, reordered or rewritten`,
+        e.index,
+      );
+    if (hashJson(e.record) !== e.recordHash)
+      return fail(
+        n,
+        'record-hash',
+        `entry ${e.index} (line ${n}): the record does not match its recordHash: the record was edited`,
+        e.index,
+      );
+    if (entryHashOf(e) !== e.entryHash)
+      return fail(
+        n,
+        'entry-hash',
+        `entry ${e.index} (line ${n}): entryHash does not match the entry's header: the index, timestamp, prevHash or recordHash was edited`,
+        e.index,
+      );
     const signed = e.signature !== undefined || e.publicKey !== undefined || e.keyId !== undefined;
     if (signed) {
       signatures.signed++;
       let ok = false;
       let why = 'the signature does not verify';
       try {
-        const pub = base64Strict(e.publicKey), sig = base64Strict(e.signature);
+        const pub = base64Strict(e.publicKey),
+          sig = base64Strict(e.signature);
         if (!pub || !sig) why = 'the public key or signature is not canonical base64';
         else if (sha256Hex(pub) !== e.keyId) why = 'keyId is not the SHA-256 of the embedded public key';
-        else if (trusted && e.keyId !== trustedId) why = `it was signed by key ${String(e.keyId).slice(0, 12)}..., not the trusted key ${trustedId!.slice(0, 12)}...`;
-        else ok = verifySignature(null, Buffer.from(e.entryHash, 'ascii'), trusted ?? createPublicKey({ key: pub, format: 'der', type: 'spki' }), sig);
+        else if (trusted && e.keyId !== trustedId)
+          why = `it was signed by key ${String(e.keyId).slice(0, 12)}..., not the trusted key ${trustedId!.slice(0, 12)}...`;
+        else
+          ok = verifySignature(
+            null,
+            Buffer.from(e.entryHash, 'ascii'),
+            trusted ?? createPublicKey({ key: pub, format: 'der', type: 'spki' }),
+            sig,
+          );
       } catch (err) {
         why = `the signature or key cannot be read: ${(err as Error).message}`;
       }
       if (!ok) return fail(n, 'signature', `entry ${e.index} (line ${n}): ${why}`, e.index);
     } else {
       signatures.unsigned++;
-      if (trusted) return fail(n, 'signature', `entry ${e.index} (line ${n}) is not signed, but a trusted key was given`, e.index);
+      if (trusted)
+        return fail(n, 'signature', `entry ${e.index} (line ${n}) is not signed, but a trusted key was given`, e.index);
     }
     prev = { index: e.index, entryHash: e.entryHash };
     seenHashes.add(e.entryHash);
   }
-  if (complete !== '') return fail(lines.length + 1, 'incomplete', `line ${lines.length + 1} does not end with a newline: the last append was cut short or the file was edited`);
+  if (complete !== '')
+    return fail(
+      lines.length + 1,
+      'incomplete',
+      `line ${lines.length + 1} does not end with a newline: the last append was cut short or the file was edited`,
+    );
   const head = prev ? { index: prev.index, entryHash: prev.entryHash } : undefined;
   const want = options.expectedHead;
   if (want) {
     // The ledger may have grown since: the expected head must still be in it (or, by index, reached).
-    const seen = want.entryHash !== undefined ? seenHashes.has(want.entryHash) : (head?.index ?? -1) >= (want.index ?? -1);
+    const seen =
+      want.entryHash !== undefined ? seenHashes.has(want.entryHash) : (head?.index ?? -1) >= (want.index ?? -1);
     if (!seen) {
-      return { ok: false, entries: lines.length, ...(head ? { head } : {}), signatures, firstBad: { line: lines.length + 1, expectedIndex: lines.length, kind: 'head', reason: `the ledger ends at ${head ? `entry ${head.index}` : 'no entry'} and does not contain the expected head ${want.entryHash ?? `index ${want.index}`}: entries were cut off the end` } };
+      return {
+        ok: false,
+        entries: lines.length,
+        ...(head ? { head } : {}),
+        signatures,
+        firstBad: {
+          line: lines.length + 1,
+          expectedIndex: lines.length,
+          kind: 'head',
+          reason: `the ledger ends at ${head ? `entry ${head.index}` : 'no entry'} and does not contain the expected head ${want.entryHash ?? `index ${want.index}`}: entries were cut off the end`,
+        },
+      };
     }
   }
   return { ok: true, entries: lines.length, ...(head ? { head } : {}), signatures };
@@ -232,13 +335,16 @@ export async function verifyLedger(path: string, options: VerifyOptions = {}): P
 /** The entries of a ledger, parsed without checking (use verifyLedger first when it matters). */
 export async function readLedger(path: string): Promise<LedgerEntry[]> {
   const text = await readText(path);
-  return text.split('\n').filter((l) => l !== '').map((l, i) => {
-    try {
-      return JSON.parse(l) as LedgerEntry;
-    } catch {
-      throw new LedgerError(`readLedger: line ${i + 1} of ${path} is not valid JSON`);
-    }
-  });
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as LedgerEntry;
+      } catch {
+        throw new LedgerError(`readLedger: line ${i + 1} of ${path} is not valid JSON`);
+      }
+    });
 }
 
 /** Holds path.lock while fn runs, so two processes appending at once cannot fork the chain. */
@@ -251,10 +357,16 @@ async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
       await h.close();
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new LedgerError(`ledger: cannot create lock ${lock}: ${(e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new LedgerError(`ledger: cannot create lock ${lock}: ${(e as Error).message}`);
       if (Date.now() > deadline) {
-        const age = await stat(lock).then((s) => (Date.now() - s.mtimeMs) / 1000, () => 0);
-        throw new LedgerError(`ledger: ${lock} has been held for ${age.toFixed(0)} s; if no other process is appending, delete it`);
+        const age = await stat(lock).then(
+          (s) => (Date.now() - s.mtimeMs) / 1000,
+          () => 0,
+        );
+        throw new LedgerError(
+          `ledger: ${lock} has been held for ${age.toFixed(0)} s; if no other process is appending, delete it`,
+        );
       }
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -267,13 +379,20 @@ async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
 }
 
 /** Appends a run record to the ledger at `path` (created if missing) and returns the new entry. */
-export async function appendToLedger(path: string, record: RunRecord, options: AppendOptions = {}): Promise<LedgerEntry> {
+export async function appendToLedger(
+  path: string,
+  record: RunRecord,
+  options: AppendOptions = {},
+): Promise<LedgerEntry> {
   return withLock(path, async () => {
     const text = await readText(path);
     let prev: Pick<LedgerEntry, 'index' | 'entryHash'> | undefined;
     if (options.verifyFirst ?? true) {
       const check = verifyLedgerText(text);
-      if (!check.ok) throw new LedgerError(`appendToLedger: ${path} does not verify (${check.firstBad!.reason}); not appending to a broken chain`);
+      if (!check.ok)
+        throw new LedgerError(
+          `appendToLedger: ${path} does not verify (${check.firstBad!.reason}); not appending to a broken chain`,
+        );
       prev = check.head;
     } else if (text !== '') {
       const last = text.trimEnd().split('\n').pop()!;

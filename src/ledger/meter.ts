@@ -5,7 +5,14 @@
 // kernel's own wall time as the dispatcher measured it. The snapshot goes into the run record; the
 // profiler table (like PyTorch's key_averages) is printed from a snapshot.
 import { onKernel, type KernelEvent } from '../ops/dispatch.js';
-import { ARG_REDUCE_OPS, BINARY_OPS, COMPARE_OPS, LOGICAL_OPS, REDUCE_OPS, UNARY_FLOAT_OPS } from '../ops/primitives.js';
+import {
+  ARG_REDUCE_OPS,
+  BINARY_OPS,
+  COMPARE_OPS,
+  LOGICAL_OPS,
+  REDUCE_OPS,
+  UNARY_FLOAT_OPS,
+} from '../ops/primitives.js';
 import { ArgumentError } from '../errors.js';
 import { PHASES, TRAINING_PHASES, currentPhase, currentScope, type Phase } from './annotations.js';
 
@@ -68,7 +75,9 @@ function addInto(into: Totals, t: Totals): void {
   into.ms += t.ms;
 }
 
-interface Acc extends Totals { fused: boolean }
+interface Acc extends Totals {
+  fused: boolean;
+}
 
 export class Meter {
   /** phase -> scope -> op -> sums; nested maps so a kernel call allocates nothing. */
@@ -113,7 +122,8 @@ export class Meter {
 
   /** Adds one kernel call; public so events recorded elsewhere (or synthetic ones in tests) can be fed in. */
   record(e: Pick<KernelEvent, 'op' | 'fused' | 'flops' | 'bytes' | 'ms' | 'backend'>): void {
-    const phase = currentPhase(), scope = currentScope();
+    const phase = currentPhase(),
+      scope = currentScope();
     let byScope = this.data.get(phase);
     if (!byScope) this.data.set(phase, (byScope = new Map()));
     let byOp = byScope.get(scope);
@@ -132,7 +142,18 @@ export class Meter {
     const rows: MeterRow[] = [];
     for (const [phase, byScope] of this.data) {
       for (const [scope, byOp] of byScope) {
-        for (const [op, acc] of byOp) rows.push({ phase, scope, op, family: opFamily(op), fused: acc.fused, calls: acc.calls, flops: acc.flops, bytes: acc.bytes, ms: acc.ms });
+        for (const [op, acc] of byOp)
+          rows.push({
+            phase,
+            scope,
+            op,
+            family: opFamily(op),
+            fused: acc.fused,
+            calls: acc.calls,
+            flops: acc.flops,
+            bytes: acc.bytes,
+            ms: acc.ms,
+          });
       }
     }
     return summarize(rows, [...this.backends]);
@@ -153,7 +174,10 @@ export function summarize(rows: MeterRow[], backends: string[]): MeterSnapshot {
     addInto(total, r);
   }
   const trainingFlops = TRAINING_PHASES.reduce((s, p) => s + byPhase[p].flops, 0);
-  rows.sort((a, b) => b.ms - a.ms || a.op.localeCompare(b.op) || a.phase.localeCompare(b.phase) || a.scope.localeCompare(b.scope));
+  rows.sort(
+    (a, b) =>
+      b.ms - a.ms || a.op.localeCompare(b.op) || a.phase.localeCompare(b.phase) || a.scope.localeCompare(b.scope),
+  );
   return { total, trainingFlops, byPhase, rows, backends };
 }
 
@@ -172,23 +196,33 @@ export interface ProfileOptions {
   wallSeconds?: number;
 }
 
-interface Line extends Totals { name: string; family: string }
+interface Line extends Totals {
+  name: string;
+  family: string;
+}
 
 function groupKey(r: MeterRow, by: ProfileGroup): string {
   switch (by) {
-    case 'op': return r.fused ? `${r.op} (fused)` : r.op;
-    case 'family': return r.family;
-    case 'phase': return r.phase;
-    case 'layer': return r.scope === '' ? '(no layer)' : r.scope;
+    case 'op':
+      return r.fused ? `${r.op} (fused)` : r.op;
+    case 'family':
+      return r.family;
+    case 'phase':
+      return r.phase;
+    case 'layer':
+      return r.scope === '' ? '(no layer)' : r.scope;
   }
 }
 
 /** Aggregates snapshot rows by op, family, phase or layer, sorted descending. */
 export function profileLines(snapshot: MeterSnapshot, options: ProfileOptions = {}): Line[] {
   const { groupBy = 'op', sortBy = 'ms', phase } = options;
-  if (!['op', 'family', 'phase', 'layer'].includes(groupBy)) throw new ArgumentError(`profile: groupBy must be op, family, phase or layer, got '${groupBy}'`);
-  if (!['ms', 'flops', 'calls', 'bytes'].includes(sortBy)) throw new ArgumentError(`profile: sortBy must be ms, flops, calls or bytes, got '${sortBy}'`);
-  if (phase !== undefined && !PHASES.includes(phase)) throw new ArgumentError(`profile: phase must be one of ${PHASES.join(', ')}, got '${phase}'`);
+  if (!['op', 'family', 'phase', 'layer'].includes(groupBy))
+    throw new ArgumentError(`profile: groupBy must be op, family, phase or layer, got '${groupBy}'`);
+  if (!['ms', 'flops', 'calls', 'bytes'].includes(sortBy))
+    throw new ArgumentError(`profile: sortBy must be ms, flops, calls or bytes, got '${sortBy}'`);
+  if (phase !== undefined && !PHASES.includes(phase))
+    throw new ArgumentError(`profile: phase must be one of ${PHASES.join(', ')}, got '${phase}'`);
   const lines = new Map<string, Line>();
   for (const r of snapshot.rows) {
     if (phase && r.phase !== phase) continue;
@@ -204,8 +238,12 @@ export function profileLines(snapshot: MeterSnapshot, options: ProfileOptions = 
 export function siNumber(x: number, digits = 3): string {
   if (x === 0) return '0';
   const units = ['', 'k', 'M', 'G', 'T', 'P', 'E'];
-  let i = 0, v = Math.abs(x);
-  while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
+  let i = 0,
+    v = Math.abs(x);
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
   return `${x < 0 ? '-' : ''}${i === 0 ? String(Number(v.toPrecision(digits))) : v.toPrecision(digits)}${units[i] ? ` ${units[i]}` : ''}`;
 }
 
@@ -221,11 +259,37 @@ export function formatProfile(snapshot: MeterSnapshot, options: ProfileOptions =
   const all = profileLines(snapshot, options);
   const shown = options.limit !== undefined ? all.slice(0, Math.max(0, options.limit)) : all;
   const totalMs = all.reduce((s, l) => s + l.ms, 0);
-  const total = all.reduce((t, l) => { addInto(t, l); return t; }, zero());
-  const header = [options.groupBy === 'family' ? 'Family' : options.groupBy === 'phase' ? 'Phase' : options.groupBy === 'layer' ? 'Layer' : 'Op', 'Family', 'Calls', 'Total ms', 'Avg us', '% time', 'FLOPs', 'GFLOP/s', 'Bytes'];
+  const total = all.reduce((t, l) => {
+    addInto(t, l);
+    return t;
+  }, zero());
+  const header = [
+    options.groupBy === 'family'
+      ? 'Family'
+      : options.groupBy === 'phase'
+        ? 'Phase'
+        : options.groupBy === 'layer'
+          ? 'Layer'
+          : 'Op',
+    'Family',
+    'Calls',
+    'Total ms',
+    'Avg us',
+    '% time',
+    'FLOPs',
+    'GFLOP/s',
+    'Bytes',
+  ];
   const row = (l: Totals & { name: string; family: string }): string[] => [
-    l.name, l.family, String(l.calls), l.ms.toFixed(2), l.calls ? ((l.ms * 1000) / l.calls).toFixed(1) : '-',
-    totalMs > 0 ? `${((100 * l.ms) / totalMs).toFixed(1)}%` : '-', siNumber(l.flops), l.ms > 0 ? (l.flops / (l.ms * 1e6)).toFixed(2) : '-', siNumber(l.bytes),
+    l.name,
+    l.family,
+    String(l.calls),
+    l.ms.toFixed(2),
+    l.calls ? ((l.ms * 1000) / l.calls).toFixed(1) : '-',
+    totalMs > 0 ? `${((100 * l.ms) / totalMs).toFixed(1)}%` : '-',
+    siNumber(l.flops),
+    l.ms > 0 ? (l.flops / (l.ms * 1e6)).toFixed(2) : '-',
+    siNumber(l.bytes),
   ];
   const body = shown.map(row);
   const foot = row({ ...total, name: 'Total', family: '' });
@@ -238,7 +302,10 @@ export function formatProfile(snapshot: MeterSnapshot, options: ProfileOptions =
   if (shown.length < all.length) lines.push(`... ${all.length - shown.length} more`);
   lines.push(rule, fmt(foot));
   const notes = [`Kernel time only (dispatcher-timed), phase ${options.phase ?? 'all'}.`];
-  if (options.wallSeconds !== undefined) notes.push(`Wall time ${options.wallSeconds.toFixed(2)} s; kernels ${(totalMs / 1000).toFixed(2)} s (${options.wallSeconds > 0 ? ((100 * totalMs) / (options.wallSeconds * 1000)).toFixed(1) : '-'}%).`);
+  if (options.wallSeconds !== undefined)
+    notes.push(
+      `Wall time ${options.wallSeconds.toFixed(2)} s; kernels ${(totalMs / 1000).toFixed(2)} s (${options.wallSeconds > 0 ? ((100 * totalMs) / (options.wallSeconds * 1000)).toFixed(1) : '-'}%).`,
+    );
   notes.push(`Training FLOPs (forward + backward + optimizer): ${snapshot.trainingFlops.toLocaleString('en-US')}.`);
   return [...lines, '', ...notes].join('\n');
 }

@@ -78,7 +78,12 @@ export interface RunRecord {
   data: DatasetFingerprint[];
   evaluation: EvaluationRecord[];
   software: { candor: string; node: string; v8: string; platform: string; arch: string };
-  machine: { cpuModel: string; logicalCpus: number; totalMemoryBytes: number; backend: { name: string; description: string; threads: number | null } };
+  machine: {
+    cpuModel: string;
+    logicalCpus: number;
+    totalMemoryBytes: number;
+    backend: { name: string; description: string; threads: number | null };
+  };
   notes: string[];
 }
 
@@ -110,7 +115,10 @@ export async function readRunRecord(dirOrFile: string): Promise<RunRecord> {
   } catch (e) {
     throw new RecordError(`readRunRecord: ${file} is not valid JSON: ${(e as Error).message}`);
   }
-  if ((value as { format?: unknown })?.format !== RUN_RECORD_FORMAT) throw new RecordError(`readRunRecord: ${file} is not a Candor run record (format ${JSON.stringify((value as { format?: unknown })?.format)})`);
+  if ((value as { format?: unknown })?.format !== RUN_RECORD_FORMAT)
+    throw new RecordError(
+      `readRunRecord: ${file} is not a Candor run record (format ${JSON.stringify((value as { format?: unknown })?.format)})`,
+    );
   return validateRunRecord(value, file);
 }
 
@@ -147,12 +155,22 @@ export function candorVersion(): string {
 export function environmentInfo(): Pick<RunRecord, 'software' | 'machine'> {
   const backend = getBackend() as ReturnType<typeof getBackend> & { threads?: number };
   return {
-    software: { candor: candorVersion(), node: process.versions.node, v8: process.versions.v8, platform: process.platform, arch: process.arch },
+    software: {
+      candor: candorVersion(),
+      node: process.versions.node,
+      v8: process.versions.v8,
+      platform: process.platform,
+      arch: process.arch,
+    },
     machine: {
       cpuModel: readCpuInfo().model,
       logicalCpus: cpus().length,
       totalMemoryBytes: totalmem(),
-      backend: { name: backend.name, description: backend.description, threads: Number.isInteger(backend.threads) ? backend.threads! : null },
+      backend: {
+        name: backend.name,
+        description: backend.description,
+        threads: Number.isInteger(backend.threads) ? backend.threads! : null,
+      },
     },
   };
 }
@@ -170,7 +188,10 @@ export function describeModel(model: Model, notes: string[]): RunRecord['model']
   const trainable = model.trainableWeights.reduce((s, v) => s + v.value.size, 0);
   const total = model.countParams();
   return {
-    name: model.name, className: model.className, architecture, architectureSha256,
+    name: model.name,
+    className: model.className,
+    architecture,
+    architectureSha256,
     parameters: { total, trainable, nonTrainable: total - trainable },
     layers: model.layers.map((l) => ({ name: l.name, className: l.className, parameters: l.countParams() })),
   };
@@ -274,7 +295,10 @@ export class RunRecorder implements Callback {
 
   /** The record, once fit has ended. */
   get record(): RunRecord {
-    if (!this.built) throw new RecordError('RunRecorder: no record yet; it is built when fit() ends (pass the recorder in fit callbacks)');
+    if (!this.built)
+      throw new RecordError(
+        'RunRecorder: no record yet; it is built when fit() ends (pass the recorder in fit callbacks)',
+      );
     return this.built;
   }
 
@@ -288,12 +312,16 @@ export class RunRecorder implements Callback {
   }
 
   onTrainBegin(): void {
-    if (this.state !== 'new') throw new RecordError('RunRecorder: a recorder records one fit(); make a new RunRecorder for the next run');
+    if (this.state !== 'new')
+      throw new RecordError('RunRecorder: a recorder records one fit(); make a new RunRecorder for the next run');
     this.state = 'running';
     // Fingerprints first, so hashing the data counts neither as training time nor as training energy.
     const specs: Record<string, DataSpec> = { ...this.options.data };
     if (!specs.train && this.params?.x) specs.train = { x: this.params.x, y: this.params.y };
-    if (!specs.train) this.notes.push('The training data was not fingerprinted: fit() did not pass it to callbacks and no data.train was given to RunRecorder');
+    if (!specs.train)
+      this.notes.push(
+        'The training data was not fingerprinted: fit() did not pass it to callbacks and no data.train was given to RunRecorder',
+      );
     this.data = Object.entries(specs).map(([name, s]) => fingerprintDataset(name, s.x, s.y, s.description));
     this.startedAt = Date.now();
     this.cpuStart = process.cpuUsage();
@@ -339,16 +367,28 @@ export class RunRecorder implements Callback {
 
   private build(endedAt: number, cpuSeconds: number, energy: EnergyReport | null): RunRecord {
     const model = this.model;
-    if (!model) throw new RecordError('RunRecorder: fit() never called setModel; is the recorder in the callbacks of a Model.fit?');
+    if (!model)
+      throw new RecordError(
+        'RunRecorder: fit() never called setModel; is the recorder in the callbacks of a Model.fit?',
+      );
     const notes = this.notes;
     const compute = this.meter.snapshot();
-    const attribution = { phases: compute.rows.some((r) => r.phase !== 'other'), layers: compute.rows.some((r) => r.scope !== '') };
-    if (!attribution.phases) notes.push('No kernel was marked forward, backward or optimizer, so training FLOPs could not be split by phase (all are under "other"); the training loop does not mark phases yet');
+    const attribution = {
+      phases: compute.rows.some((r) => r.phase !== 'other'),
+      layers: compute.rows.some((r) => r.scope !== ''),
+    };
+    if (!attribution.phases)
+      notes.push(
+        'No kernel was marked forward, backward or optimizer, so training FLOPs could not be split by phase (all are under "other"); the training loop does not mark phases yet',
+      );
     let emissions: EmissionsRecord | null = null;
     if (energy) {
       const grid = gridIntensity(this.options.grid);
       emissions = {
-        gCO2e: co2eGrams(energy.joules, grid), low: co2eGrams(energy.uncertainty.low, grid), high: co2eGrams(energy.uncertainty.high, grid), grid,
+        gCO2e: co2eGrams(energy.joules, grid),
+        low: co2eGrams(energy.uncertainty.low, grid),
+        high: co2eGrams(energy.uncertainty.high, grid),
+        grid,
         method: `energy (${energy.measured ? 'measured' : 'estimated'}) x grid carbon intensity; the range carries the energy's uncertainty only, not the grid figure's`,
       };
     }
@@ -364,7 +404,14 @@ export class RunRecorder implements Callback {
     } else if (opt) {
       notes.push('The loss or metrics are functions, not names; they are not in the hyperparameters');
     }
-    if (p) Object.assign(hyper, { epochs: p.epochs, batchSize: p.batchSize, validationSplit: p.validationSplit, shuffle: p.shuffle, initialEpoch: p.initialEpoch });
+    if (p)
+      Object.assign(hyper, {
+        epochs: p.epochs,
+        batchSize: p.batchSize,
+        validationSplit: p.validationSplit,
+        shuffle: p.shuffle,
+        initialEpoch: p.initialEpoch,
+      });
     Object.assign(hyper, this.options.hyperparameters);
     const seeds: Record<string, number> = { ...(p?.seed !== undefined ? { fit: p.seed } : {}), ...this.options.seeds };
     return {
@@ -376,15 +423,23 @@ export class RunRecorder implements Callback {
       status: model.stopTraining ? 'stopped' : 'completed',
       model: describeModel(model, notes),
       training: {
-        startedAt: iso(this.startedAt), endedAt: iso(endedAt), wallSeconds: (endedAt - this.startedAt) / 1000, cpuSeconds,
-        epochs: { requested: p?.epochs ?? null, completed: this.epochsCompleted, initial: p?.initialEpoch ?? this.initialEpoch ?? 0 },
+        startedAt: iso(this.startedAt),
+        endedAt: iso(endedAt),
+        wallSeconds: (endedAt - this.startedAt) / 1000,
+        cpuSeconds,
+        epochs: {
+          requested: p?.epochs ?? null,
+          completed: this.epochsCompleted,
+          initial: p?.initialEpoch ?? this.initialEpoch ?? 0,
+        },
         steps: this.steps,
         hyperparameters: jsonSafe(hyper) as Record<string, JsonValue>,
         seeds,
         history: { epochs: [...this.historyEpochs], metrics: this.history },
       },
       compute: { ...compute, attribution },
-      energy, emissions,
+      energy,
+      emissions,
       data: this.data,
       evaluation: [],
       ...environmentInfo(),
@@ -404,12 +459,19 @@ export class RunRecorder implements Callback {
   }
 
   /** Adds an evaluation (e.g. model.evaluate's result and/or a classification report) and rewrites run.json. */
-  async addEvaluation(name: string, metrics: Logs, extra: { report?: ClassificationReport; data?: DataSpec } = {}): Promise<EvaluationRecord> {
+  async addEvaluation(
+    name: string,
+    metrics: Logs,
+    extra: { report?: ClassificationReport; data?: DataSpec } = {},
+  ): Promise<EvaluationRecord> {
     const record = this.record;
     const notes = record.notes;
     const entry: EvaluationRecord = {
-      name, createdAt: iso(Date.now()),
-      metrics: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, finiteOrNull(v, `evaluation '${name}' metric '${k}'`, notes)])),
+      name,
+      createdAt: iso(Date.now()),
+      metrics: Object.fromEntries(
+        Object.entries(metrics).map(([k, v]) => [k, finiteOrNull(v, `evaluation '${name}' metric '${k}'`, notes)]),
+      ),
       ...(extra.data ? { data: fingerprintDataset(name, extra.data.x, extra.data.y, extra.data.description) } : {}),
       ...(extra.report ? { report: extra.report } : {}),
     };
@@ -423,7 +485,13 @@ export class RunRecorder implements Callback {
    * Evaluates a classifier on (x, y): loss and metrics through model.evaluate, plus accuracy per class,
    * the confusion matrix and, with `groups`, per-group results and parity differences. Recorded under `name`.
    */
-  async evaluate(name: string, model: Model, x: Tensor, y: Tensor, options: ReportOptions & { batchSize?: number } = {}): Promise<EvaluationRecord> {
+  async evaluate(
+    name: string,
+    model: Model,
+    x: Tensor,
+    y: Tensor,
+    options: ReportOptions & { batchSize?: number } = {},
+  ): Promise<EvaluationRecord> {
     const metrics = await model.evaluate(x, y, { batchSize: options.batchSize ?? 256 });
     const report = evaluateClassifier(model, x, y, options);
     return this.addEvaluation(name, metrics, { report, data: { x, y } });
@@ -433,9 +501,11 @@ export class RunRecorder implements Callback {
   async addArtifacts(dir: string): Promise<void> {
     const record = this.record;
     const manifest = join(dir, 'model.json');
-    if (!existsSync(manifest)) throw new RecordError(`RunRecorder.addArtifacts: ${manifest} does not exist; save the model there first`);
+    if (!existsSync(manifest))
+      throw new RecordError(`RunRecorder.addArtifacts: ${manifest} does not exist; save the model there first`);
     const bytes = readFileSync(manifest);
-    const listed = (JSON.parse(bytes.toString('utf8')) as { files?: Record<string, { sha256: string; bytes: number }> }).files ?? {};
+    const listed =
+      (JSON.parse(bytes.toString('utf8')) as { files?: Record<string, { sha256: string; bytes: number }> }).files ?? {};
     record.model.artifacts = { 'model.json': { sha256: sha256Hex(bytes), bytes: bytes.length }, ...listed };
     await this.rewrite();
   }
@@ -448,7 +518,9 @@ export class RunRecorder implements Callback {
   }
 
   /** Writes run.json (to `dir` or the recorder's dir) and, with `ledger`, appends the record to that ledger. */
-  async finish(options: { dir?: string; ledger?: string } & AppendOptions = {}): Promise<{ record: RunRecord; file?: string; entry?: LedgerEntry }> {
+  async finish(
+    options: { dir?: string; ledger?: string } & AppendOptions = {},
+  ): Promise<{ record: RunRecord; file?: string; entry?: LedgerEntry }> {
     const record = this.record;
     record.createdAt = iso(Date.now());
     const dir = options.dir ?? this.options.dir;

@@ -17,7 +17,14 @@ import { add } from '../ops/elementwise.js';
 import { matmul } from '../ops/linalg.js';
 import { reshape, sliceAxis, transpose } from '../ops/views.js';
 import { drawSeed } from '../ops/random.js';
-import { registerLayer, type CallContext, type Layer, type LayerArgs, type LayerConfig, type SymShape } from '../nn/layer.js';
+import {
+  registerLayer,
+  type CallContext,
+  type Layer,
+  type LayerArgs,
+  type LayerConfig,
+  type SymShape,
+} from '../nn/layer.js';
 import type { InitializerSpec } from '../nn/initializers.js';
 import { Model } from '../train/model.js';
 import { Embedding } from '../nn/layers/embedding.js';
@@ -76,7 +83,8 @@ export class GPT extends Model {
   constructor(args: GPTArgs) {
     super({ name: args.name, trainable: args.trainable, dtype: args.dtype });
     const int = (what: string, v: number | undefined, min = 1): number => {
-      if (!Number.isInteger(v) || (v as number) < min) throw new ArgumentError(`GPT '${this.name}': ${what} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+      if (!Number.isInteger(v) || (v as number) < min)
+        throw new ArgumentError(`GPT '${this.name}': ${what} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
       return v as number;
     };
     this.vocabSize = int('vocabSize', args.vocabSize, 2);
@@ -85,7 +93,10 @@ export class GPT extends Model {
     this.numHeads = int('numHeads', args.numHeads);
     this.numLayers = int('numLayers', args.numLayers, 0);
     this.intermediateDim = int('intermediateDim', args.intermediateDim ?? 4 * this.hiddenDim);
-    if (this.hiddenDim % this.numHeads !== 0) throw new ArgumentError(`GPT '${this.name}': hiddenDim ${this.hiddenDim} must be a multiple of numHeads ${this.numHeads}`);
+    if (this.hiddenDim % this.numHeads !== 0)
+      throw new ArgumentError(
+        `GPT '${this.name}': hiddenDim ${this.hiddenDim} must be a multiple of numHeads ${this.numHeads}`,
+      );
     this.dropoutRate = args.dropout ?? 0;
     this.tieEmbeddings = args.tieEmbeddings ?? true;
     this.layerNormEpsilon = args.layerNormEpsilon ?? 1e-5;
@@ -93,30 +104,61 @@ export class GPT extends Model {
 
     const n = (suffix: string) => ({ name: `${this.name}/${suffix}`, dtype: this.dtype });
     const seq: SymShape = [null, null, this.hiddenDim];
-    this.tokenEmbedding = new Embedding({ ...n('token_embedding'), inputDim: this.vocabSize, outputDim: this.hiddenDim, embeddingsInitializer: GPT2_INIT });
-    this.positionEmbedding = new PositionEmbedding({ ...n('position_embedding'), sequenceLength: this.contextLength, initializer: GPT2_INIT });
+    this.tokenEmbedding = new Embedding({
+      ...n('token_embedding'),
+      inputDim: this.vocabSize,
+      outputDim: this.hiddenDim,
+      embeddingsInitializer: GPT2_INIT,
+    });
+    this.positionEmbedding = new PositionEmbedding({
+      ...n('position_embedding'),
+      sequenceLength: this.contextLength,
+      initializer: GPT2_INIT,
+    });
     this.embeddingDropout = new Dropout({ ...n('embeddings_dropout'), rate: this.dropoutRate, seed: this.seed });
-    this.blocks = Array.from({ length: this.numLayers }, (_, i) => new TransformerDecoder({
-      ...n(`transformer_layer_${i}`), intermediateDim: this.intermediateDim, numHeads: this.numHeads, dropout: this.dropoutRate,
-      activation: 'gelu', layerNormEpsilon: this.layerNormEpsilon, normalizeFirst: true, kernelInitializer: GPT2_INIT, seed: this.seed + i + 1,
-    }));
+    this.blocks = Array.from(
+      { length: this.numLayers },
+      (_, i) =>
+        new TransformerDecoder({
+          ...n(`transformer_layer_${i}`),
+          intermediateDim: this.intermediateDim,
+          numHeads: this.numHeads,
+          dropout: this.dropoutRate,
+          activation: 'gelu',
+          layerNormEpsilon: this.layerNormEpsilon,
+          normalizeFirst: true,
+          kernelInitializer: GPT2_INIT,
+          seed: this.seed + i + 1,
+        }),
+    );
     this.finalNorm = new LayerNormalization({ ...n('layer_norm'), epsilon: this.layerNormEpsilon });
-    if (!this.tieEmbeddings) this.head = new Dense({ ...n('lm_head'), units: this.vocabSize, kernelInitializer: GPT2_INIT });
+    if (!this.tieEmbeddings)
+      this.head = new Dense({ ...n('lm_head'), units: this.vocabSize, kernelInitializer: GPT2_INIT });
     // Everything is built now (shapes are known), so weights exist for summary(), save and load.
     buildSublayer(this.tokenEmbedding, [null, null]);
-    for (const l of [this.positionEmbedding, this.embeddingDropout, ...this.blocks, this.finalNorm]) buildSublayer(l, seq);
+    for (const l of [this.positionEmbedding, this.embeddingDropout, ...this.blocks, this.finalNorm])
+      buildSublayer(l, seq);
     if (this.head) buildSublayer(this.head, seq);
     this.built = true;
   }
 
   override get layers(): Layer[] {
-    return [this.tokenEmbedding, this.positionEmbedding, this.embeddingDropout, ...this.blocks, this.finalNorm, ...(this.head ? [this.head] : [])];
+    return [
+      this.tokenEmbedding,
+      this.positionEmbedding,
+      this.embeddingDropout,
+      ...this.blocks,
+      this.finalNorm,
+      ...(this.head ? [this.head] : []),
+    ];
   }
 
   /** Checks ids [batch, T] with 1 <= T <= contextLength. */
   private checkIds(ids: Tensor): void {
     if (ids.rank !== 2 || ids.shape[1] < 1 || ids.shape[1] > this.contextLength) {
-      throw new ShapeError(`GPT '${this.name}' expects token ids [batch, T] with 1 <= T <= contextLength ${this.contextLength}, got ${fmtShape(ids.shape)}`);
+      throw new ShapeError(
+        `GPT '${this.name}' expects token ids [batch, T] with 1 <= T <= contextLength ${this.contextLength}, got ${fmtShape(ids.shape)}`,
+      );
     }
   }
 
@@ -134,7 +176,11 @@ export class GPT extends Model {
     if (this.head) return this.head.call(h, { training: false });
     const [b, t, d] = h.shape;
     // Tied: h @ E^T; matmul folds the transposed view into its kernel rather than copying E.
-    return reshape(matmul(reshape(h, [b * t, d]), transpose(this.tokenEmbedding.embeddings!.value)), [b, t, this.vocabSize]);
+    return reshape(matmul(reshape(h, [b * t, d]), transpose(this.tokenEmbedding.embeddings!.value)), [
+      b,
+      t,
+      this.vocabSize,
+    ]);
   }
 
   /** Logits [batch, T, vocabSize] for ids [batch, T]. */
@@ -153,9 +199,19 @@ export class GPT extends Model {
    * cache of the earlier positions (null: none yet); returns the last position's logits [1, 1, vocab]
    * and the grown caches. This is the incremental-decoding path: with T = 1 it costs one position.
    */
-  decodeStep(ids: Tensor, start: number, caches: readonly (AttentionCache | null)[]): { logits: Tensor; caches: AttentionCache[] } {
-    if (caches.length !== this.blocks.length) throw new ArgumentError(`GPT '${this.name}': decodeStep needs one cache per block (${this.blocks.length}), got ${caches.length}`);
-    if (ids.rank !== 2 || start + ids.shape[1] > this.contextLength) throw new ShapeError(`GPT '${this.name}': decodeStep got ids ${fmtShape(ids.shape)} at position ${start}; positions must stay below contextLength ${this.contextLength}`);
+  decodeStep(
+    ids: Tensor,
+    start: number,
+    caches: readonly (AttentionCache | null)[],
+  ): { logits: Tensor; caches: AttentionCache[] } {
+    if (caches.length !== this.blocks.length)
+      throw new ArgumentError(
+        `GPT '${this.name}': decodeStep needs one cache per block (${this.blocks.length}), got ${caches.length}`,
+      );
+    if (ids.rank !== 2 || start + ids.shape[1] > this.contextLength)
+      throw new ShapeError(
+        `GPT '${this.name}': decodeStep got ids ${fmtShape(ids.shape)} at position ${start}; positions must stay below contextLength ${this.contextLength}`,
+      );
     const ctx: CallContext = { training: false };
     const t = ids.shape[1];
     let x = add(this.tokenEmbedding.call(ids, ctx), this.positionEmbedding.encoding(t, start));
@@ -170,9 +226,19 @@ export class GPT extends Model {
 
   override getConfig(): LayerConfig {
     return {
-      name: this.name, trainable: this.trainable, dtype: this.dtype,
-      vocabSize: this.vocabSize, contextLength: this.contextLength, hiddenDim: this.hiddenDim, numHeads: this.numHeads, numLayers: this.numLayers,
-      intermediateDim: this.intermediateDim, dropout: this.dropoutRate, tieEmbeddings: this.tieEmbeddings, layerNormEpsilon: this.layerNormEpsilon, seed: this.seed,
+      name: this.name,
+      trainable: this.trainable,
+      dtype: this.dtype,
+      vocabSize: this.vocabSize,
+      contextLength: this.contextLength,
+      hiddenDim: this.hiddenDim,
+      numHeads: this.numHeads,
+      numLayers: this.numLayers,
+      intermediateDim: this.intermediateDim,
+      dropout: this.dropoutRate,
+      tieEmbeddings: this.tieEmbeddings,
+      layerNormEpsilon: this.layerNormEpsilon,
+      seed: this.seed,
     };
   }
 
@@ -199,7 +265,8 @@ export interface GenerateOptions extends SamplingOptions {
  */
 export function generate(model: GPT, promptIds: ArrayLike<number>, options: GenerateOptions): number[] {
   const { maxNewTokens, useCache = true, stopToken } = options;
-  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new ArgumentError(`generate: maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0)
+    throw new ArgumentError(`generate: maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
   if (promptIds.length === 0) throw new ArgumentError('generate: the prompt needs at least one token');
   checkSampling('generate', options);
   const uniforms = new UniformStream(options.seed ?? drawSeed());
@@ -209,27 +276,34 @@ export function generate(model: GPT, promptIds: ArrayLike<number>, options: Gene
   const ids = (xs: number[]) => tensor(Int32Array.from(xs), [1, xs.length]);
   let caches: AttentionCache[] | null = null;
   /** The last position's logits as host numbers; with the cache, feeding only what the cache lacks. */
-  const nextLogits = (): ArrayLike<number> => noGrad(() => {
-    if (!useCache) {
-      return tidy(() => {
-        const h = model.hiddenStates(ids(window()));
-        return model.logits(sliceAxis(h, 1, h.shape[1] - 1, h.shape[1])).dataSync();
-      });
-    }
-    // A cache covers positions 0 .. seq.length - 2 while the text fits the context; past that the
-    // window slides and is recomputed from scratch (positions changed).
-    const fits = caches !== null && seq.length <= model.contextLength;
-    const r = tidy(() => (fits
-      ? model.decodeStep(ids(seq.slice(-1)), seq.length - 1, caches!)
-      : model.decodeStep(ids(window()), 0, model.blocks.map(() => null))));
-    dispose(caches);
-    caches = r.caches;
-    try {
-      return r.logits.dataSync();
-    } finally {
-      r.logits.dispose();
-    }
-  });
+  const nextLogits = (): ArrayLike<number> =>
+    noGrad(() => {
+      if (!useCache) {
+        return tidy(() => {
+          const h = model.hiddenStates(ids(window()));
+          return model.logits(sliceAxis(h, 1, h.shape[1] - 1, h.shape[1])).dataSync();
+        });
+      }
+      // A cache covers positions 0 .. seq.length - 2 while the text fits the context; past that the
+      // window slides and is recomputed from scratch (positions changed).
+      const fits = caches !== null && seq.length <= model.contextLength;
+      const r = tidy(() =>
+        fits
+          ? model.decodeStep(ids(seq.slice(-1)), seq.length - 1, caches!)
+          : model.decodeStep(
+              ids(window()),
+              0,
+              model.blocks.map(() => null),
+            ),
+      );
+      dispose(caches);
+      caches = r.caches;
+      try {
+        return r.logits.dataSync();
+      } finally {
+        r.logits.dispose();
+      }
+    });
   try {
     for (let i = 0; i < maxNewTokens; i++) {
       const next = sampleToken(nextLogits(), uniforms.next(), options);

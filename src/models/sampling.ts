@@ -15,9 +15,12 @@ export interface SamplingOptions {
 
 /** Checks sampling options once, before generating; `op` names the caller in errors. */
 export function checkSampling(op: string, { temperature = 1, topK, topP }: SamplingOptions): void {
-  if (!(Number.isFinite(temperature) && temperature >= 0)) throw new ArgumentError(`${op}: temperature must be a finite number >= 0, got ${temperature}`);
-  if (topK !== undefined && !(Number.isInteger(topK) && topK >= 0)) throw new ArgumentError(`${op}: topK must be a non-negative integer, got ${topK}`);
-  if (topP !== undefined && !(topP > 0 && topP <= 1)) throw new ArgumentError(`${op}: topP must be in (0, 1], got ${topP}`);
+  if (!(Number.isFinite(temperature) && temperature >= 0))
+    throw new ArgumentError(`${op}: temperature must be a finite number >= 0, got ${temperature}`);
+  if (topK !== undefined && !(Number.isInteger(topK) && topK >= 0))
+    throw new ArgumentError(`${op}: topK must be a non-negative integer, got ${topK}`);
+  if (topP !== undefined && !(topP > 0 && topP <= 1))
+    throw new ArgumentError(`${op}: topP must be in (0, 1], got ${topP}`);
 }
 
 /** The index of the largest value; the first one on ties. */
@@ -32,7 +35,11 @@ export function argmaxOf(values: ArrayLike<number>): number {
  * (then index), cut to topK, turned into probabilities at `temperature` (in float64), cut to the
  * nucleus topP, and `u` picks one by inverse CDF. Temperature 0 is argmax and ignores `u`.
  */
-export function sampleToken(logits: ArrayLike<number>, u: number, { temperature = 1, topK, topP }: SamplingOptions = {}): number {
+export function sampleToken(
+  logits: ArrayLike<number>,
+  u: number,
+  { temperature = 1, topK, topP }: SamplingOptions = {},
+): number {
   if (temperature === 0) return argmaxOf(logits);
   const n = logits.length;
   let order = Array.from({ length: n }, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b);

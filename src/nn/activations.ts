@@ -34,7 +34,8 @@ export function camel(name: string): string {
 export function getActivation(name: string | null | undefined): ActivationFn {
   if (name == null) return ACTIVATIONS.linear;
   const fn = ACTIVATIONS[camel(name)];
-  if (!fn) throw new ArgumentError(`activation: unknown activation '${name}'${suggest(name, Object.keys(ACTIVATIONS))}`);
+  if (!fn)
+    throw new ArgumentError(`activation: unknown activation '${name}'${suggest(name, Object.keys(ACTIVATIONS))}`);
   return fn;
 }
 

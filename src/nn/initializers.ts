@@ -27,8 +27,14 @@ export function computeFans(shape: readonly number[]): { fanIn: number; fanOut: 
   return { fanIn: shape[shape.length - 2] * receptive, fanOut: shape[shape.length - 1] * receptive };
 }
 
-function make(className: string, config: InitializerConfig['config'], fn: (shape: readonly number[], dtype: DType) => Tensor): Initializer {
-  return Object.assign((shape: readonly number[], dtype: DType = 'float32') => fn(shape, dtype), { config: { className, config } });
+function make(
+  className: string,
+  config: InitializerConfig['config'],
+  fn: (shape: readonly number[], dtype: DType) => Tensor,
+): Initializer {
+  return Object.assign((shape: readonly number[], dtype: DType = 'float32') => fn(shape, dtype), {
+    config: { className, config },
+  });
 }
 
 /** Keras draws from this when no seed is given; a seed gives a fresh generator per call (reproducible). */
@@ -42,7 +48,15 @@ const TRUNCATED_STDDEV = 0.87962566103423978;
 type Mode = 'fanIn' | 'fanOut' | 'fanAvg';
 type Distribution = 'truncatedNormal' | 'untruncatedNormal' | 'uniform';
 
-export function varianceScaling({ scale = 1, mode = 'fanIn' as Mode, distribution = 'truncatedNormal' as Distribution, seed }: { scale?: number; mode?: Mode; distribution?: Distribution; seed?: number } = {}, className = 'VarianceScaling'): Initializer {
+export function varianceScaling(
+  {
+    scale = 1,
+    mode = 'fanIn' as Mode,
+    distribution = 'truncatedNormal' as Distribution,
+    seed,
+  }: { scale?: number; mode?: Mode; distribution?: Distribution; seed?: number } = {},
+  className = 'VarianceScaling',
+): Initializer {
   return make(className, { scale, mode, distribution, seed }, (shape, dtype) => {
     const { fanIn, fanOut } = computeFans(shape);
     const n = mode === 'fanIn' ? fanIn : mode === 'fanOut' ? fanOut : (fanIn + fanOut) / 2;
@@ -51,29 +65,55 @@ export function varianceScaling({ scale = 1, mode = 'fanIn' as Mode, distributio
       const limit = Math.sqrt(3 * variance);
       return randomUniform(shape, { min: -limit, max: limit, dtype, ...rng(seed) });
     }
-    if (distribution === 'untruncatedNormal') return randomNormal(shape, { stddev: Math.sqrt(variance), dtype, ...rng(seed) });
+    if (distribution === 'untruncatedNormal')
+      return randomNormal(shape, { stddev: Math.sqrt(variance), dtype, ...rng(seed) });
     return truncatedNormal(shape, { stddev: Math.sqrt(variance) / TRUNCATED_STDDEV, dtype, ...rng(seed) });
   });
 }
 
-export const glorotUniform = ({ seed }: { seed?: number } = {}) => varianceScaling({ scale: 1, mode: 'fanAvg', distribution: 'uniform', seed }, 'GlorotUniform');
-export const glorotNormal = ({ seed }: { seed?: number } = {}) => varianceScaling({ scale: 1, mode: 'fanAvg', distribution: 'truncatedNormal', seed }, 'GlorotNormal');
-export const heUniform = ({ seed }: { seed?: number } = {}) => varianceScaling({ scale: 2, mode: 'fanIn', distribution: 'uniform', seed }, 'HeUniform');
-export const heNormal = ({ seed }: { seed?: number } = {}) => varianceScaling({ scale: 2, mode: 'fanIn', distribution: 'truncatedNormal', seed }, 'HeNormal');
-export const lecunUniform = ({ seed }: { seed?: number } = {}) => varianceScaling({ scale: 1, mode: 'fanIn', distribution: 'uniform', seed }, 'LecunUniform');
-export const lecunNormal = ({ seed }: { seed?: number } = {}) => varianceScaling({ scale: 1, mode: 'fanIn', distribution: 'truncatedNormal', seed }, 'LecunNormal');
+export const glorotUniform = ({ seed }: { seed?: number } = {}) =>
+  varianceScaling({ scale: 1, mode: 'fanAvg', distribution: 'uniform', seed }, 'GlorotUniform');
+export const glorotNormal = ({ seed }: { seed?: number } = {}) =>
+  varianceScaling({ scale: 1, mode: 'fanAvg', distribution: 'truncatedNormal', seed }, 'GlorotNormal');
+export const heUniform = ({ seed }: { seed?: number } = {}) =>
+  varianceScaling({ scale: 2, mode: 'fanIn', distribution: 'uniform', seed }, 'HeUniform');
+export const heNormal = ({ seed }: { seed?: number } = {}) =>
+  varianceScaling({ scale: 2, mode: 'fanIn', distribution: 'truncatedNormal', seed }, 'HeNormal');
+export const lecunUniform = ({ seed }: { seed?: number } = {}) =>
+  varianceScaling({ scale: 1, mode: 'fanIn', distribution: 'uniform', seed }, 'LecunUniform');
+export const lecunNormal = ({ seed }: { seed?: number } = {}) =>
+  varianceScaling({ scale: 1, mode: 'fanIn', distribution: 'truncatedNormal', seed }, 'LecunNormal');
 
 export const zeros = () => make('Zeros', {}, (shape, dtype) => full(shape, 0, dtype));
 export const ones = () => make('Ones', {}, (shape, dtype) => full(shape, 1, dtype));
-export const constant = ({ value = 0 }: { value?: number } = {}) => make('Constant', { value }, (shape, dtype) => full(shape, value, dtype));
+export const constant = ({ value = 0 }: { value?: number } = {}) =>
+  make('Constant', { value }, (shape, dtype) => full(shape, value, dtype));
 
 /** Keras defaults: RandomNormal(mean 0, stddev 0.05), RandomUniform(-0.05, 0.05), TruncatedNormal(0, 0.05). */
-export const randomNormalInit = ({ mean = 0, stddev = 0.05, seed }: { mean?: number; stddev?: number; seed?: number } = {}) =>
-  make('RandomNormal', { mean, stddev, seed }, (shape, dtype) => randomNormal(shape, { mean, stddev, dtype, ...rng(seed) }));
-export const randomUniformInit = ({ minval = -0.05, maxval = 0.05, seed }: { minval?: number; maxval?: number; seed?: number } = {}) =>
-  make('RandomUniform', { minval, maxval, seed }, (shape, dtype) => randomUniform(shape, { min: minval, max: maxval, dtype, ...rng(seed) }));
-export const truncatedNormalInit = ({ mean = 0, stddev = 0.05, seed }: { mean?: number; stddev?: number; seed?: number } = {}) =>
-  make('TruncatedNormal', { mean, stddev, seed }, (shape, dtype) => truncatedNormal(shape, { mean, stddev, dtype, ...rng(seed) }));
+export const randomNormalInit = ({
+  mean = 0,
+  stddev = 0.05,
+  seed,
+}: { mean?: number; stddev?: number; seed?: number } = {}) =>
+  make('RandomNormal', { mean, stddev, seed }, (shape, dtype) =>
+    randomNormal(shape, { mean, stddev, dtype, ...rng(seed) }),
+  );
+export const randomUniformInit = ({
+  minval = -0.05,
+  maxval = 0.05,
+  seed,
+}: { minval?: number; maxval?: number; seed?: number } = {}) =>
+  make('RandomUniform', { minval, maxval, seed }, (shape, dtype) =>
+    randomUniform(shape, { min: minval, max: maxval, dtype, ...rng(seed) }),
+  );
+export const truncatedNormalInit = ({
+  mean = 0,
+  stddev = 0.05,
+  seed,
+}: { mean?: number; stddev?: number; seed?: number } = {}) =>
+  make('TruncatedNormal', { mean, stddev, seed }, (shape, dtype) =>
+    truncatedNormal(shape, { mean, stddev, dtype, ...rng(seed) }),
+  );
 
 /**
  * A (semi-)orthogonal matrix times gain, from the QR decomposition of a normal matrix (Keras / Saxe et
@@ -86,7 +126,8 @@ export const orthogonal = ({ gain = 1, seed }: { gain?: number; seed?: number } 
     const cols = shape[shape.length - 1];
     const rows = sizeOf(shape) / cols;
     // Work on the tall orientation (m >= n), transpose back afterwards.
-    const m = Math.max(rows, cols), n = Math.min(rows, cols);
+    const m = Math.max(rows, cols),
+      n = Math.min(rows, cols);
     const draw = randomNormal([m * n], { dtype: 'float64', ...rng(seed) });
     const a = draw.dataSync() as Float64Array;
     draw.dispose();
@@ -103,16 +144,27 @@ export const orthogonal = ({ gain = 1, seed }: { gain?: number; seed?: number } 
       for (let i = 0; i < m; i++) a[i * n + j] /= norm;
     }
     const out = new Float64Array(rows * cols);
-    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) {
-      out[i * cols + j] = gain * (rows >= cols ? a[i * n + j] : a[j * n + i]);
-    }
+    for (let i = 0; i < rows; i++)
+      for (let j = 0; j < cols; j++) {
+        out[i * cols + j] = gain * (rows >= cols ? a[i * n + j] : a[j * n + i]);
+      }
     return reshape(tensor(out, [rows, cols], dtype), shape);
   });
 
 const FACTORIES: Record<string, (config: Record<string, unknown>) => Initializer> = {
-  glorotUniform, glorotNormal, heUniform, heNormal, lecunUniform, lecunNormal,
-  zeros, ones, constant, orthogonal,
-  randomNormal: randomNormalInit, randomUniform: randomUniformInit, truncatedNormal: truncatedNormalInit,
+  glorotUniform,
+  glorotNormal,
+  heUniform,
+  heNormal,
+  lecunUniform,
+  lecunNormal,
+  zeros,
+  ones,
+  constant,
+  orthogonal,
+  randomNormal: randomNormalInit,
+  randomUniform: randomUniformInit,
+  truncatedNormal: truncatedNormalInit,
   varianceScaling: (c) => varianceScaling(c),
 };
 
@@ -124,6 +176,7 @@ export function getInitializer(spec: InitializerSpec): Initializer {
   const name = typeof spec === 'string' ? spec : spec.className;
   const key = camel(name.charAt(0).toLowerCase() + name.slice(1));
   const factory = FACTORIES[key];
-  if (!factory) throw new ArgumentError(`initializer: unknown initializer '${name}'${suggest(name, Object.keys(FACTORIES))}`);
+  if (!factory)
+    throw new ArgumentError(`initializer: unknown initializer '${name}'${suggest(name, Object.keys(FACTORIES))}`);
   return factory(typeof spec === 'string' ? {} : spec.config);
 }

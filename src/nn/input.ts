@@ -1,7 +1,15 @@
 // Input placeholders for the functional API: input({shape}) returns a SymbolicTensor made by an InputLayer.
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../errors.js';
-import { Layer, Node, SymbolicTensor, registerLayer, type LayerArgs, type LayerConfig, type SymShape } from './layer.js';
+import {
+  Layer,
+  Node,
+  SymbolicTensor,
+  registerLayer,
+  type LayerArgs,
+  type LayerConfig,
+  type SymShape,
+} from './layer.js';
 
 export class InputLayer extends Layer {
   static override readonly className = 'InputLayer';
@@ -9,7 +17,10 @@ export class InputLayer extends Layer {
 
   constructor(args: LayerArgs & { sparse?: boolean }) {
     super(args);
-    if (!this.batchInputShape) throw new ArgumentError(`InputLayer '${this.name}': needs inputShape (the shape of one sample) or batchInputShape`);
+    if (!this.batchInputShape)
+      throw new ArgumentError(
+        `InputLayer '${this.name}': needs inputShape (the shape of one sample) or batchInputShape`,
+      );
     this.output = new SymbolicTensor(this.batchInputShape, this.dtype, this.name, this);
     const node = new Node(this, [], [this.output]);
     this.output.node = node;
@@ -33,6 +44,16 @@ export class InputLayer extends Layer {
 registerLayer(InputLayer);
 
 /** A placeholder for one input of a functional model; `shape` excludes the batch dimension. */
-export function input({ shape, batchSize, name, dtype }: { shape: readonly (number | null)[]; batchSize?: number; name?: string; dtype?: 'float32' | 'float64' }): SymbolicTensor {
+export function input({
+  shape,
+  batchSize,
+  name,
+  dtype,
+}: {
+  shape: readonly (number | null)[];
+  batchSize?: number;
+  name?: string;
+  dtype?: 'float32' | 'float64';
+}): SymbolicTensor {
   return new InputLayer({ inputShape: shape, batchSize, name: name ?? undefined, dtype }).output;
 }

@@ -70,7 +70,12 @@ export class SymbolicTensor {
   readonly id = nextSymbolicId++;
   /** Set when a layer call produced this tensor; undefined for Input placeholders. */
   node?: Node;
-  constructor(readonly shape: SymShape, readonly dtype: DType, readonly name: string, public sourceLayer?: Layer) {}
+  constructor(
+    readonly shape: SymShape,
+    readonly dtype: DType,
+    readonly name: string,
+    public sourceLayer?: Layer,
+  ) {}
   get rank(): number {
     return this.shape.length;
   }
@@ -145,12 +150,20 @@ export abstract class Layer {
   computeOutputShape(inputShape: SymShape | SymShape[]): SymShape | SymShape[] {
     const multi = Array.isArray(inputShape[0]);
     const shapes = (multi ? inputShape : [inputShape]) as SymShape[];
-    return noGrad(() => tidy(() => {
-      const probe = shapes.map((s) => zeros(s.map((d) => d ?? 1), this.dtype));
-      const out = this.call(multi ? probe : probe[0], { training: false });
-      const toSym = (t: Tensor, i: number): SymShape => t.shape.map((d, j) => (j === 0 && shapes[Math.min(i, shapes.length - 1)][0] === null ? null : d));
-      return (Array.isArray(out) ? out.map(toSym) : toSym(out, 0)) as SymShape | SymShape[];
-    }));
+    return noGrad(() =>
+      tidy(() => {
+        const probe = shapes.map((s) =>
+          zeros(
+            s.map((d) => d ?? 1),
+            this.dtype,
+          ),
+        );
+        const out = this.call(multi ? probe : probe[0], { training: false });
+        const toSym = (t: Tensor, i: number): SymShape =>
+          t.shape.map((d, j) => (j === 0 && shapes[Math.min(i, shapes.length - 1)][0] === null ? null : d));
+        return (Array.isArray(out) ? out.map(toSym) : toSym(out, 0)) as SymShape | SymShape[];
+      }),
+    );
   }
 
   /** JSON-able configuration; fromConfig(getConfig()) makes an equivalent (unbuilt) layer. */
@@ -161,7 +174,12 @@ export abstract class Layer {
   }
 
   /** Adds a weight made by `initializer`; call from build(). */
-  addWeight(name: string, shape: readonly number[], initializer: InitializerSpec, { trainable = true, regularizer }: { trainable?: boolean; regularizer?: RegularizerSpec | null } = {}): Variable {
+  addWeight(
+    name: string,
+    shape: readonly number[],
+    initializer: InitializerSpec,
+    { trainable = true, regularizer }: { trainable?: boolean; regularizer?: RegularizerSpec | null } = {},
+  ): Variable {
     const value = noGrad(() => getInitializer(initializer)(shape, this.dtype));
     const v = new Variable(`${this.name}/${name}`, value, trainable, getRegularizer(regularizer));
     this.variables.push(v);
@@ -173,7 +191,9 @@ export abstract class Layer {
     return [...this.variables, ...this.sublayers().flatMap((l) => l.weights)];
   }
   get trainableWeights(): Variable[] {
-    return this.trainable ? [...this.variables.filter((v) => v.trainable), ...this.sublayers().flatMap((l) => l.trainableWeights)] : [];
+    return this.trainable
+      ? [...this.variables.filter((v) => v.trainable), ...this.sublayers().flatMap((l) => l.trainableWeights)]
+      : [];
   }
   get nonTrainableWeights(): Variable[] {
     const trainable = new Set(this.trainableWeights);
@@ -197,10 +217,15 @@ export abstract class Layer {
   /** Sets the weight values from tensors in `weights` order (copied). */
   setWeights(values: readonly Tensor[]): void {
     const ws = this.weights;
-    if (values.length !== ws.length) throw new ArgumentError(`${this.className} '${this.name}': setWeights got ${values.length} tensors for ${ws.length} weights`);
+    if (values.length !== ws.length)
+      throw new ArgumentError(
+        `${this.className} '${this.name}': setWeights got ${values.length} tensors for ${ws.length} weights`,
+      );
     ws.forEach((v, i) => {
       if (values[i].shape.length !== v.shape.length || values[i].shape.some((d, j) => d !== v.shape[j])) {
-        throw new ShapeError(`${this.className} '${this.name}': weight '${v.name}' has shape ${fmtShape(v.shape)}, got ${fmtShape(values[i].shape)}`);
+        throw new ShapeError(
+          `${this.className} '${this.name}': weight '${v.name}' has shape ${fmtShape(v.shape)}, got ${fmtShape(values[i].shape)}`,
+        );
       }
       v.assign(values[i].cast(v.dtype).clone());
     });
@@ -224,8 +249,11 @@ export abstract class Layer {
   protected assertInputShape(shape: SymShape, anyBatch = false): void {
     const expected = this.batchInputShape;
     if (!expected) return;
-    const ok = expected.length === shape.length && expected.every((d, i) => d === null || shape[i] === null || d === shape[i] || (anyBatch && i === 0));
-    if (!ok) throw new ShapeError(`${this.className} '${this.name}' expects input ${fmtSym(expected)}, got ${fmtSym(shape)}`);
+    const ok =
+      expected.length === shape.length &&
+      expected.every((d, i) => d === null || shape[i] === null || d === shape[i] || (anyBatch && i === 0));
+    if (!ok)
+      throw new ShapeError(`${this.className} '${this.name}' expects input ${fmtSym(expected)}, got ${fmtSym(shape)}`);
   }
 
   private ensureBuilt(shapes: SymShape | SymShape[]): void {
@@ -251,13 +279,17 @@ export abstract class Layer {
     if (!symbolic) {
       const real = inputs as Inputs;
       const mask = ctx.mask !== undefined ? ctx.mask : inputMasks(real);
-      const out = withScope(this.name, () => this.call(real, { training: ctx.training ?? false, seed: ctx.seed }, mask ?? undefined));
+      const out = withScope(this.name, () =>
+        this.call(real, { training: ctx.training ?? false, seed: ctx.seed }, mask ?? undefined),
+      );
       if (this.supportsMasking) attachMasks(out, this.computeMask(real, mask ?? undefined));
       return out;
     }
     const outShape = this.computeOutputShape(shapeArg);
     const outShapes = (Array.isArray(outShape[0]) ? outShape : [outShape]) as SymShape[];
-    const outputs = outShapes.map((s, i) => new SymbolicTensor(s, this.dtype, outShapes.length > 1 ? `${this.name}/out${i}` : this.name, this));
+    const outputs = outShapes.map(
+      (s, i) => new SymbolicTensor(s, this.dtype, outShapes.length > 1 ? `${this.name}/out${i}` : this.name, this),
+    );
     const node = new Node(this, list as SymbolicTensor[], outputs, Array.isArray(inputs));
     for (const o of outputs) o.node = node;
     this.inboundNodes.push(node);
@@ -286,7 +318,10 @@ export function registerLayer(cls: LayerClass): void {
 
 export function layerFromConfig(entry: { className: string; config: LayerConfig }): Layer {
   const cls = registry.get(entry.className);
-  if (!cls) throw new ArgumentError(`layerFromConfig: unknown layer class '${entry.className}'; register custom layers with registerLayer(). Known: ${[...registry.keys()].join(', ')}`);
+  if (!cls)
+    throw new ArgumentError(
+      `layerFromConfig: unknown layer class '${entry.className}'; register custom layers with registerLayer(). Known: ${[...registry.keys()].join(', ')}`,
+    );
   return cls.fromConfig(entry.config);
 }
 

@@ -44,13 +44,16 @@ export type LossSpec = string | LossFn | LossConfig | ((yTrue: Tensor, yPred: Te
  * must not broadcast to [N, N].
  */
 export function alignRanks(a: Tensor, b: Tensor): [Tensor, Tensor] {
-  if (a.rank === b.rank + 1 && a.shape[a.rank - 1] === 1) return b.rank === 1 ? [a, o.unsqueeze(b, -1)] : [o.squeeze(a, -1), b];
-  if (b.rank === a.rank + 1 && b.shape[b.rank - 1] === 1) return a.rank === 1 ? [o.unsqueeze(a, -1), b] : [a, o.squeeze(b, -1)];
+  if (a.rank === b.rank + 1 && a.shape[a.rank - 1] === 1)
+    return b.rank === 1 ? [a, o.unsqueeze(b, -1)] : [o.squeeze(a, -1), b];
+  if (b.rank === a.rank + 1 && b.shape[b.rank - 1] === 1)
+    return a.rank === 1 ? [o.unsqueeze(a, -1), b] : [a, o.squeeze(b, -1)];
   return [a, b];
 }
 
 function requireFloatPrediction(op: string, yPred: Tensor): void {
-  if (!isFloat(yPred.dtype)) throw new DTypeError(`${op}: yPred must be float32 or float64, got ${yPred.dtype} ${fmtShape(yPred.shape)}`);
+  if (!isFloat(yPred.dtype))
+    throw new DTypeError(`${op}: yPred must be float32 or float64, got ${yPred.dtype} ${fmtShape(yPred.shape)}`);
   if (yPred.rank === 0) throw new ShapeError(`${op}: yPred must have a batch axis, got a scalar`);
 }
 
@@ -63,7 +66,10 @@ function requireFloatPrediction(op: string, yPred: Tensor): void {
 export function alignPair(op: string, yTrue: Tensor, yPred: Tensor, hint = ''): [Tensor, Tensor] {
   requireFloatPrediction(op, yPred);
   let [t, p] = alignRanks(yTrue, yPred);
-  if (!shapesEqual(t.shape, p.shape)) throw new ShapeError(`${op}: yTrue has shape ${fmtShape(yTrue.shape)} but yPred has shape ${fmtShape(yPred.shape)}${hint}`);
+  if (!shapesEqual(t.shape, p.shape))
+    throw new ShapeError(
+      `${op}: yTrue has shape ${fmtShape(yTrue.shape)} but yPred has shape ${fmtShape(yPred.shape)}${hint}`,
+    );
   if (p.rank === 1) [t, p] = [o.unsqueeze(t, -1), o.unsqueeze(p, -1)];
   return [o.cast(t, p.dtype), p];
 }
@@ -72,12 +78,19 @@ export function alignPair(op: string, yTrue: Tensor, yPred: Tensor, hint = ''): 
  * sampleWeight reshaped to broadcast against values of `shape`: trailing size-1 axes dropped or added
  * (Keras' rule), then each axis must match or be 1.
  */
-export function alignWeights(op: string, sampleWeight: Tensor, shape: readonly number[], dtype: Tensor['dtype']): Tensor {
+export function alignWeights(
+  op: string,
+  sampleWeight: Tensor,
+  shape: readonly number[],
+  dtype: Tensor['dtype'],
+): Tensor {
   let w = o.cast(sampleWeight, dtype);
   while (w.rank > shape.length && w.shape[w.rank - 1] === 1) w = o.squeeze(w, -1);
   if (w.rank < shape.length) w = o.reshape(w, [...w.shape, ...new Array<number>(shape.length - w.rank).fill(1)]);
   if (w.rank !== shape.length || w.shape.some((d, i) => d !== 1 && d !== shape[i])) {
-    throw new ShapeError(`${op}: sampleWeight has shape ${fmtShape(sampleWeight.shape)}, which does not broadcast to the per-sample values of shape ${fmtShape(shape)}; expected [${shape[0] ?? 1}] or [${shape[0] ?? 1}, 1]`);
+    throw new ShapeError(
+      `${op}: sampleWeight has shape ${fmtShape(sampleWeight.shape)}, which does not broadcast to the per-sample values of shape ${fmtShape(shape)}; expected [${shape[0] ?? 1}] or [${shape[0] ?? 1}, 1]`,
+    );
   }
   return w;
 }
@@ -88,7 +101,12 @@ export function alignWeights(op: string, sampleWeight: Tensor, shape: readonly n
  * the mean over the unmasked entries (0 when none is unmasked). Undefined when yPred carries no mask
  * of the per-sample losses' shape.
  */
-function maskedWeights(op: string, yPred: Tensor, losses: Tensor, sampleWeight: Tensor | undefined): Tensor | undefined {
+function maskedWeights(
+  op: string,
+  yPred: Tensor,
+  losses: Tensor,
+  sampleWeight: Tensor | undefined,
+): Tensor | undefined {
   const mask = maskBytes(yPred);
   if (!mask || !shapesEqual(mask.shape, losses.shape)) return sampleWeight;
   const keep = o.cast(getMask(yPred)!, losses.dtype);
@@ -114,7 +132,9 @@ export function classIndices(op: string, labels: Tensor, numClasses: number, con
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
     if (!(Number.isInteger(v) && v >= 0 && v < numClasses)) {
-      throw new ArgumentError(`${op}: label ${v} at index ${i} is not a class index in [0, ${numClasses}) (${context})`);
+      throw new ArgumentError(
+        `${op}: label ${v} at index ${i} is not a class index in [0, ${numClasses}) (${context})`,
+      );
     }
   }
   return o.cast(labels, 'int32');
@@ -130,8 +150,12 @@ export function sparseLabels(op: string, yTrue: Tensor, yPred: Tensor): Tensor {
   const batchShape = yPred.shape.slice(0, -1);
   const t = yTrue.rank === yPred.rank && yTrue.shape[yTrue.rank - 1] === 1 ? o.squeeze(yTrue, -1) : yTrue;
   if (!shapesEqual(t.shape, batchShape)) {
-    const hint = shapesEqual(yTrue.shape, yPred.shape) ? '; for one-hot labels use the categorical (not sparse) version' : '';
-    throw new ShapeError(`${op}: yTrue has shape ${fmtShape(yTrue.shape)} but yPred has shape ${fmtShape(yPred.shape)}; expected integer labels of shape ${fmtShape(batchShape)} or ${fmtShape([...batchShape, 1])}${hint}`);
+    const hint = shapesEqual(yTrue.shape, yPred.shape)
+      ? '; for one-hot labels use the categorical (not sparse) version'
+      : '';
+    throw new ShapeError(
+      `${op}: yTrue has shape ${fmtShape(yTrue.shape)} but yPred has shape ${fmtShape(yPred.shape)}; expected integer labels of shape ${fmtShape(batchShape)} or ${fmtShape([...batchShape, 1])}${hint}`,
+    );
   }
   return classIndices(op, t, yPred.shape[yPred.rank - 1], `yPred ${fmtShape(yPred.shape)}`);
 }
@@ -139,7 +163,13 @@ export function sparseLabels(op: string, yTrue: Tensor, yPred: Tensor): Tensor {
 /** Per-sample losses of prepared inputs; `options` are the loss's resolved options. */
 type PerSample<O> = (yTrue: Tensor, yPred: Tensor, options: O) => Tensor;
 
-function defineLoss<O extends Options>(lossName: string, className: string, defaults: O, perSample: PerSample<O>, validate: (o: O) => void = () => {}): LossFn<O> {
+function defineLoss<O extends Options>(
+  lossName: string,
+  className: string,
+  defaults: O,
+  perSample: PerSample<O>,
+  validate: (o: O) => void = () => {},
+): LossFn<O> {
   const make = (options: O): LossFn<O> => {
     validate(options);
     const unreduced = (yTrue: Tensor, yPred: Tensor) => perSample(yTrue, yPred, options);
@@ -150,7 +180,10 @@ function defineLoss<O extends Options>(lossName: string, className: string, defa
         checkOptions(lossName, a, Object.keys(defaults));
         return make({ ...options, ...a });
       }
-      if (!(yPred instanceof Tensor)) throw new ArgumentError(`${lossName}: expected (yTrue, yPred, sampleWeight?) tensors, got yPred ${yPred === undefined ? 'undefined' : typeof yPred}`);
+      if (!(yPred instanceof Tensor))
+        throw new ArgumentError(
+          `${lossName}: expected (yTrue, yPred, sampleWeight?) tensors, got yPred ${yPred === undefined ? 'undefined' : typeof yPred}`,
+        );
       return tidy(() => {
         const losses = unreduced(a, yPred);
         return reduceLosses(lossName, losses, maskedWeights(lossName, yPred, losses, sampleWeight));
@@ -170,7 +203,8 @@ function defineLoss<O extends Options>(lossName: string, className: string, defa
 type CrossentropyOptions = { fromLogits: boolean; labelSmoothing: number };
 
 function checkLabelSmoothing(op: string, v: number): void {
-  if (!(typeof v === 'number' && v >= 0 && v <= 1)) throw new ArgumentError(`${op}: labelSmoothing must be in [0, 1], got ${v}`);
+  if (!(typeof v === 'number' && v >= 0 && v <= 1))
+    throw new ArgumentError(`${op}: labelSmoothing must be in [0, 1], got ${v}`);
 }
 
 /** mean((yPred - yTrue)^2) over the last axis. */
@@ -186,29 +220,45 @@ export const meanAbsoluteError = defineLoss('meanAbsoluteError', 'MeanAbsoluteEr
 });
 
 /** Quadratic for |error| <= delta, linear beyond: 0.5 e^2 or delta |e| - 0.5 delta^2 (Keras, delta 1). */
-export const huber = defineLoss<{ delta: number }>('huber', 'Huber', { delta: 1 }, (yTrue, yPred, { delta }) => {
-  const [t, p] = alignPair('huber', yTrue, yPred);
-  const e = o.sub(p, t);
-  const a = o.abs(e);
-  return o.mean(o.where(o.lessEqual(a, delta), o.mul(o.square(e), 0.5), o.sub(o.mul(a, delta), 0.5 * delta * delta)), -1);
-}, ({ delta }) => {
-  if (!(typeof delta === 'number' && delta > 0 && Number.isFinite(delta))) throw new ArgumentError(`huber: delta must be a positive number, got ${delta}`);
-});
+export const huber = defineLoss<{ delta: number }>(
+  'huber',
+  'Huber',
+  { delta: 1 },
+  (yTrue, yPred, { delta }) => {
+    const [t, p] = alignPair('huber', yTrue, yPred);
+    const e = o.sub(p, t);
+    const a = o.abs(e);
+    return o.mean(
+      o.where(o.lessEqual(a, delta), o.mul(o.square(e), 0.5), o.sub(o.mul(a, delta), 0.5 * delta * delta)),
+      -1,
+    );
+  },
+  ({ delta }) => {
+    if (!(typeof delta === 'number' && delta > 0 && Number.isFinite(delta)))
+      throw new ArgumentError(`huber: delta must be a positive number, got ${delta}`);
+  },
+);
 
 /**
  * Binary cross-entropy -(y log p + (1 - y) log(1 - p)), averaged over the last axis. Probabilities are
  * clipped to [1e-7, 1 - 1e-7] as Keras does; with fromLogits it is softplus(x) - x y (stable for any x,
  * gradient sigmoid(x) - y), which needs no clipping. labelSmoothing moves labels towards 0.5: y (1 - s) + s / 2.
  */
-export const binaryCrossentropy = defineLoss<CrossentropyOptions>('binaryCrossentropy', 'BinaryCrossentropy', { fromLogits: false, labelSmoothing: 0 }, (yTrue, yPred, { fromLogits, labelSmoothing }) => {
-  // Probabilities from a sigmoid activation are scored from its logits (see nn/logits.ts).
-  const logits = fromLogits ? yPred : logitsBehind(yPred, 'sigmoid');
-  let [t, p] = alignPair('binaryCrossentropy', yTrue, logits ?? yPred);
-  if (labelSmoothing) t = o.add(o.mul(t, 1 - labelSmoothing), 0.5 * labelSmoothing);
-  if (logits) return o.mean(o.sub(o.softplus(p), o.mul(p, t)), -1);
-  const q = o.clip(p, EPSILON, 1 - EPSILON);
-  return o.mean(o.neg(o.add(o.mul(t, o.log(q)), o.mul(o.sub(1, t), o.log(o.sub(1, q))))), -1);
-}, ({ labelSmoothing }) => checkLabelSmoothing('binaryCrossentropy', labelSmoothing));
+export const binaryCrossentropy = defineLoss<CrossentropyOptions>(
+  'binaryCrossentropy',
+  'BinaryCrossentropy',
+  { fromLogits: false, labelSmoothing: 0 },
+  (yTrue, yPred, { fromLogits, labelSmoothing }) => {
+    // Probabilities from a sigmoid activation are scored from its logits (see nn/logits.ts).
+    const logits = fromLogits ? yPred : logitsBehind(yPred, 'sigmoid');
+    let [t, p] = alignPair('binaryCrossentropy', yTrue, logits ?? yPred);
+    if (labelSmoothing) t = o.add(o.mul(t, 1 - labelSmoothing), 0.5 * labelSmoothing);
+    if (logits) return o.mean(o.sub(o.softplus(p), o.mul(p, t)), -1);
+    const q = o.clip(p, EPSILON, 1 - EPSILON);
+    return o.mean(o.neg(o.add(o.mul(t, o.log(q)), o.mul(o.sub(1, t), o.log(o.sub(1, q))))), -1);
+  },
+  ({ labelSmoothing }) => checkLabelSmoothing('binaryCrossentropy', labelSmoothing),
+);
 
 /** log-probabilities over the last axis: logSoftmax of logits, or log of normalised, clipped probabilities (Keras). */
 function logProbabilities(yPred: Tensor, fromLogits: boolean): Tensor {
@@ -222,33 +272,47 @@ function logProbabilities(yPred: Tensor, fromLogits: boolean): Tensor {
  * -sum(y log p) over the class (last) axis, for one-hot (or soft) labels of yPred's shape.
  * labelSmoothing s: y (1 - s) + s / numClasses.
  */
-export const categoricalCrossentropy = defineLoss<CrossentropyOptions>('categoricalCrossentropy', 'CategoricalCrossentropy', { fromLogits: false, labelSmoothing: 0 }, (yTrue, yPred, { fromLogits, labelSmoothing }) => {
-  const op = 'categoricalCrossentropy';
-  requireFloatPrediction(op, yPred);
-  if (yPred.rank < 2) throw new ShapeError(`${op}: yPred must be [N, numClasses], got ${fmtShape(yPred.shape)}`);
-  if (!shapesEqual(yTrue.shape, yPred.shape)) {
-    const labelsLike = yTrue.size * yPred.shape[yPred.rank - 1] === yPred.size;
-    throw new ShapeError(`${op}: yTrue has shape ${fmtShape(yTrue.shape)} but yPred has shape ${fmtShape(yPred.shape)}${labelsLike ? '; for integer labels use sparseCategoricalCrossentropy' : ''}`);
-  }
-  let t = o.cast(yTrue, yPred.dtype);
-  if (labelSmoothing) t = o.add(o.mul(t, 1 - labelSmoothing), labelSmoothing / yPred.shape[yPred.rank - 1]);
-  return o.neg(o.sum(o.mul(t, logProbabilities(yPred, fromLogits)), -1));
-}, ({ labelSmoothing }) => checkLabelSmoothing('categoricalCrossentropy', labelSmoothing));
+export const categoricalCrossentropy = defineLoss<CrossentropyOptions>(
+  'categoricalCrossentropy',
+  'CategoricalCrossentropy',
+  { fromLogits: false, labelSmoothing: 0 },
+  (yTrue, yPred, { fromLogits, labelSmoothing }) => {
+    const op = 'categoricalCrossentropy';
+    requireFloatPrediction(op, yPred);
+    if (yPred.rank < 2) throw new ShapeError(`${op}: yPred must be [N, numClasses], got ${fmtShape(yPred.shape)}`);
+    if (!shapesEqual(yTrue.shape, yPred.shape)) {
+      const labelsLike = yTrue.size * yPred.shape[yPred.rank - 1] === yPred.size;
+      throw new ShapeError(
+        `${op}: yTrue has shape ${fmtShape(yTrue.shape)} but yPred has shape ${fmtShape(yPred.shape)}${labelsLike ? '; for integer labels use sparseCategoricalCrossentropy' : ''}`,
+      );
+    }
+    let t = o.cast(yTrue, yPred.dtype);
+    if (labelSmoothing) t = o.add(o.mul(t, 1 - labelSmoothing), labelSmoothing / yPred.shape[yPred.rank - 1]);
+    return o.neg(o.sum(o.mul(t, logProbabilities(yPred, fromLogits)), -1));
+  },
+  ({ labelSmoothing }) => checkLabelSmoothing('categoricalCrossentropy', labelSmoothing),
+);
 
 /** Categorical cross-entropy with integer labels [N] or [N, 1] against yPred [N, numClasses]. */
-export const sparseCategoricalCrossentropy = defineLoss<{ fromLogits: boolean }>('sparseCategoricalCrossentropy', 'SparseCategoricalCrossentropy', { fromLogits: false }, (yTrue, yPred, { fromLogits }) => {
-  const labels = sparseLabels('sparseCategoricalCrossentropy', yTrue, yPred);
-  // Probabilities from a softmax activation are scored from its logits (see nn/logits.ts).
-  const logits = fromLogits ? yPred : logitsBehind(yPred, 'softmax');
-  if (logits) return o.sparseSoftmaxCrossEntropy(logits, labels);
-  const oneHot = o.oneHot(labels, yPred.shape[yPred.rank - 1], yPred.dtype as 'float32' | 'float64');
-  return o.neg(o.sum(o.mul(oneHot, logProbabilities(yPred, fromLogits)), -1));
-});
+export const sparseCategoricalCrossentropy = defineLoss<{ fromLogits: boolean }>(
+  'sparseCategoricalCrossentropy',
+  'SparseCategoricalCrossentropy',
+  { fromLogits: false },
+  (yTrue, yPred, { fromLogits }) => {
+    const labels = sparseLabels('sparseCategoricalCrossentropy', yTrue, yPred);
+    // Probabilities from a softmax activation are scored from its logits (see nn/logits.ts).
+    const logits = fromLogits ? yPred : logitsBehind(yPred, 'softmax');
+    if (logits) return o.sparseSoftmaxCrossEntropy(logits, labels);
+    const oneHot = o.oneHot(labels, yPred.shape[yPred.rank - 1], yPred.dtype as 'float32' | 'float64');
+    return o.neg(o.sum(o.mul(oneHot, logProbabilities(yPred, fromLogits)), -1));
+  },
+);
 
 /** sum(y log(y / p)) over the last axis, both clipped to [1e-7, 1] (Keras). */
 export const kullbackLeiblerDivergence = defineLoss('kullbackLeiblerDivergence', 'KLDivergence', {}, (yTrue, yPred) => {
   const [t, p] = alignPair('kullbackLeiblerDivergence', yTrue, yPred);
-  const tc = o.clip(t, EPSILON, 1), pc = o.clip(p, EPSILON, 1);
+  const tc = o.clip(t, EPSILON, 1),
+    pc = o.clip(p, EPSILON, 1);
   return o.sum(o.mul(tc, o.log(o.div(tc, pc))), -1);
 });
 
@@ -275,7 +339,9 @@ export function getLoss(spec: LossSpec): LossFn {
   }
   if (typeof spec === 'string') return LOSSES.get(spec).value;
   if (typeof spec !== 'object' || spec === null || typeof spec.className !== 'string') {
-    throw new ArgumentError(`getLoss: expected a name (${LOSSES.names.join(', ')}), a loss function or { className, config }, got ${JSON.stringify(spec)}`);
+    throw new ArgumentError(
+      `getLoss: expected a name (${LOSSES.names.join(', ')}), a loss function or { className, config }, got ${JSON.stringify(spec)}`,
+    );
   }
   // Keras class names ('KLDivergence', 'Huber') resolve like the function names.
   const base = LOSSES.get(spec.className);

@@ -74,7 +74,7 @@ export function attachMasks(outputs: Tensor | Tensor[], masks: MaskArg | undefin
 /** The first input's mask of a MaskArg (the sequence mask of [x, ...initialStates] inputs). */
 export function firstMask(mask: MaskArg | undefined): Tensor | null {
   if (mask === undefined || mask === null) return null;
-  return Array.isArray(mask) ? mask[0] ?? null : mask;
+  return Array.isArray(mask) ? (mask[0] ?? null) : mask;
 }
 
 /**
@@ -83,7 +83,9 @@ export function firstMask(mask: MaskArg | undefined): Tensor | null {
  */
 export function sequenceMask(who: string, mask: Tensor, batch: number, time: number): Tensor {
   if (mask.rank !== 2 || mask.shape[0] !== batch || mask.shape[1] !== time) {
-    throw new ShapeError(`${who} expects a mask of shape [${batch}, ${time}] (batch, time), got ${fmtShape(mask.shape)}`);
+    throw new ShapeError(
+      `${who} expects a mask of shape [${batch}, ${time}] (batch, time), got ${fmtShape(mask.shape)}`,
+    );
   }
   return toBool(mask);
 }
@@ -98,4 +100,3 @@ export function timeMajorMask(mask: Tensor): Tensor {
 export function maskAsFloat(mask: Tensor, dtype: 'float32' | 'float64'): Tensor {
   return cast(toBool(mask), dtype);
 }
-

@@ -18,7 +18,10 @@ export function suggest(name: string, known: readonly string[]): string {
   let bestD = Infinity;
   for (const k of known) {
     const d = editDistance(lower, k.toLowerCase().replace(/[_-]/g, ''));
-    if (d < bestD) { bestD = d; best = k; }
+    if (d < bestD) {
+      bestD = d;
+      best = k;
+    }
   }
   const hint = bestD <= Math.max(2, Math.floor(lower.length / 3)) ? `; did you mean '${best}'?` : '';
   return `${hint} Known: ${known.join(', ')}`;
@@ -45,5 +48,8 @@ export function uniqueName(prefix: string): string {
 
 /** Keras' rule: Conv2DTranspose -> conv2d_transpose, MaxPooling2D -> max_pooling2d, InputLayer -> input_layer. */
 export function snake(name: string): string {
-  return name.replace(/(.)([A-Z][a-z]+)/g, '$1_$2').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
+  return name
+    .replace(/(.)([A-Z][a-z]+)/g, '$1_$2')
+    .replace(/([a-z])([A-Z])/g, '$1_$2')
+    .toLowerCase();
 }

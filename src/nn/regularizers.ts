@@ -35,5 +35,7 @@ export function getRegularizer(spec: RegularizerSpec | undefined | null): Regula
   if (spec === 'l2') return l2();
   if (spec === 'l1l2') return l1l2({ l1: 0.01, l2: 0.01 });
   if (typeof spec === 'object' && spec.className === 'L1L2') return l1l2(spec);
-  throw new ArgumentError(`getRegularizer: unknown regularizer ${JSON.stringify(spec)}; expected 'l1', 'l2', 'l1l2' or a config`);
+  throw new ArgumentError(
+    `getRegularizer: unknown regularizer ${JSON.stringify(spec)}; expected 'l1', 'l2', 'l1l2' or a config`,
+  );
 }

@@ -31,7 +31,9 @@ export class Variable {
   /** Replaces the value (same shape); the old tensor is disposed unless it is the new one. */
   assign(value: Tensor): void {
     if (!shapesEqual(value.shape, this.current.shape)) {
-      throw new ShapeError(`Variable '${this.name}': cannot assign shape ${fmtShape(value.shape)} to a variable of shape ${fmtShape(this.current.shape)}`);
+      throw new ShapeError(
+        `Variable '${this.name}': cannot assign shape ${fmtShape(value.shape)} to a variable of shape ${fmtShape(this.current.shape)}`,
+      );
     }
     if (value === this.current) return;
     const old = this.current;

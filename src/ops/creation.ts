@@ -18,12 +18,17 @@ function inferShape(data: NestedArray): number[] {
 
 function flatten(data: NestedArray, shape: Shape, out: number[], depth = 0): void {
   if (depth === shape.length) {
-    if (Array.isArray(data)) throw new ShapeError(`tensor: ragged nested array; expected a scalar at depth ${depth} of shape ${fmtShape(shape)}`);
+    if (Array.isArray(data))
+      throw new ShapeError(
+        `tensor: ragged nested array; expected a scalar at depth ${depth} of shape ${fmtShape(shape)}`,
+      );
     out.push(typeof data === 'boolean' ? Number(data) : data);
     return;
   }
   if (!Array.isArray(data) || data.length !== shape[depth]) {
-    throw new ShapeError(`tensor: ragged nested array; expected length ${shape[depth]} at depth ${depth} of shape ${fmtShape(shape)}`);
+    throw new ShapeError(
+      `tensor: ragged nested array; expected length ${shape[depth]} at depth ${depth} of shape ${fmtShape(shape)}`,
+    );
   }
   for (const v of data) flatten(v, shape, out, depth + 1);
 }
@@ -37,7 +42,8 @@ export function tensor(data: NestedArray | TypedArray, shape?: Shape, dtype?: DT
   if (ArrayBuffer.isView(data)) {
     const s = shape ?? [data.length];
     assertShape('tensor', s);
-    if (sizeOf(s) !== data.length) throw new ShapeError(`tensor: ${data.length} values do not fill shape ${fmtShape(s)}`);
+    if (sizeOf(s) !== data.length)
+      throw new ShapeError(`tensor: ${data.length} values do not fill shape ${fmtShape(s)}`);
     const d = dtype ?? dtypeOfArray(data);
     // Always a copy: the caller keeps its array, and the tensor must not change when the caller writes to it.
     const arr = d === dtypeOfArray(data) ? data.slice() : allocArray(d, data.length);
@@ -57,7 +63,10 @@ export function tensor(data: NestedArray | TypedArray, shape?: Shape, dtype?: DT
   return fromTypedArray(arr, s);
 }
 
-export function scalar(value: number | boolean, dtype: DType = typeof value === 'boolean' ? 'bool' : 'float32'): Tensor {
+export function scalar(
+  value: number | boolean,
+  dtype: DType = typeof value === 'boolean' ? 'bool' : 'float32',
+): Tensor {
   return tensor(value, [], dtype);
 }
 
@@ -88,7 +97,8 @@ export function onesLike(x: Tensor): Tensor {
 /** [start, stop) in steps of step, like NumPy; int32 when all arguments are integers. */
 export function arange(start: number, stop?: number, step = 1, dtype?: DType): Tensor {
   if (stop === undefined) [start, stop] = [0, start];
-  if (step === 0 || !Number.isFinite(step)) throw new ArgumentError(`arange: step must be a finite non-zero number, got ${step}`);
+  if (step === 0 || !Number.isFinite(step))
+    throw new ArgumentError(`arange: step must be a finite non-zero number, got ${step}`);
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const d = dtype ?? ([start, stop, step].every(Number.isInteger) ? 'int32' : 'float32');
   const arr = allocArray(d, n);
@@ -98,8 +108,10 @@ export function arange(start: number, stop?: number, step = 1, dtype?: DType): T
 
 /** num evenly spaced values from start to stop inclusive. */
 export function linspace(start: number, stop: number, num: number, dtype: DType = 'float32'): Tensor {
-  if (!Number.isInteger(num) || num < 0) throw new ArgumentError(`linspace: num must be a non-negative integer, got ${num}`);
-  if (dtype !== 'float32' && dtype !== 'float64') throw new DTypeError(`linspace: dtype must be float32 or float64, got ${dtype}`);
+  if (!Number.isInteger(num) || num < 0)
+    throw new ArgumentError(`linspace: num must be a non-negative integer, got ${num}`);
+  if (dtype !== 'float32' && dtype !== 'float64')
+    throw new DTypeError(`linspace: dtype must be float32 or float64, got ${dtype}`);
   const arr = allocArray(dtype, num);
   const step = num > 1 ? (stop - start) / (num - 1) : 0;
   for (let i = 0; i < num; i++) arr[i] = start + i * step;
@@ -118,6 +130,7 @@ export function eye(n: number, m = n, k = 0, dtype: DType = 'float32'): Tensor {
 export function asTensor(v: Tensor | number | boolean, like?: DType): Tensor {
   if (v instanceof Tensor) return v;
   if (typeof v === 'boolean') return scalar(v, 'bool');
-  const dtype = like === undefined || like === 'bool' ? 'float32' : like === 'int32' && !Number.isInteger(v) ? 'float32' : like;
+  const dtype =
+    like === undefined || like === 'bool' ? 'float32' : like === 'int32' && !Number.isInteger(v) ? 'float32' : like;
   return scalar(v, dtype);
 }

@@ -41,8 +41,15 @@ function bytesOf(x: ShapeDType): number {
 
 /** Calls one kernel on raw arguments; allocates and returns the output buffer. */
 function invoke<Params>(
-  backend: Backend, op: PrimitiveName | FusedName, fused: boolean, kernel: Kernel<Params>,
-  args: readonly KernelArg[], outInfo: ShapeDType, outStrides: Shape, params: Params, flops: (out: ShapeDType) => number,
+  backend: Backend,
+  op: PrimitiveName | FusedName,
+  fused: boolean,
+  kernel: Kernel<Params>,
+  args: readonly KernelArg[],
+  outInfo: ShapeDType,
+  outStrides: Shape,
+  params: Params,
+  flops: (out: ShapeDType) => number,
   bytes: (out: ShapeDType) => number = (out) => args.reduce((s, a) => s + bytesOf(a), bytesOf(out)),
 ): unknown {
   const size = sizeOf(outInfo.shape);
@@ -57,8 +64,14 @@ function invoke<Params>(
     kernel(args, out, params);
     const ms = performance.now() - t0;
     const event: KernelEvent = {
-      op, fused, backend: backend.name, inputs: args, output: outInfo, flops: flops(outInfo),
-      bytes: bytes(outInfo), ms,
+      op,
+      fused,
+      backend: backend.name,
+      inputs: args,
+      output: outInfo,
+      flops: flops(outInfo),
+      bytes: bytes(outInfo),
+      ms,
       readOutput: () => backend.read(buffer, outInfo.dtype, size),
     };
     for (const hook of hooks) hook(event);
@@ -66,7 +79,9 @@ function invoke<Params>(
   } catch (e) {
     backend.free(buffer);
     if (e instanceof CandorError) throw e;
-    throw new BackendError(`${op} on backend '${backend.name}' failed for inputs ${args.map((a) => `${a.dtype} ${fmtShape(a.shape)}`).join(', ')}: ${(e as Error).message}`);
+    throw new BackendError(
+      `${op} on backend '${backend.name}' failed for inputs ${args.map((a) => `${a.dtype} ${fmtShape(a.shape)}`).join(', ')}: ${(e as Error).message}`,
+    );
   }
 }
 
@@ -93,11 +108,22 @@ function materialize(t: Tensor, backend: Backend, shape: Shape, temps: Tensor[])
     temps.push(src);
   }
   if (shapesEqual(src.shape, shape) && src.isContiguous) return argOf(src, backend);
-  if (src.size === 1 && backend.broadcastsScalars) return { buffer: src.storage.buffer, dtype: src.dtype, shape: [], strides: [], offset: src.offset };
+  if (src.size === 1 && backend.broadcastsScalars)
+    return { buffer: src.storage.buffer, dtype: src.dtype, shape: [], strides: [], offset: src.offset };
   const copy = requireKernel(backend, 'copy');
   const outInfo = { shape, dtype: src.dtype };
   const strides = contiguousStrides(shape);
-  const buffer = invoke(backend, 'copy', false, copy, [argOf(src, backend, shape, broadcastStrides(src, shape))], outInfo, strides, {}, () => 0);
+  const buffer = invoke(
+    backend,
+    'copy',
+    false,
+    copy,
+    [argOf(src, backend, shape, broadcastStrides(src, shape))],
+    outInfo,
+    strides,
+    {},
+    () => 0,
+  );
   const tmp = new Tensor(new Storage(backend, buffer, src.dtype, sizeOf(shape)), shape, strides);
   temps.push(tmp);
   return argOf(tmp, backend);
@@ -114,7 +140,11 @@ function wrapOutput(backend: Backend, buffer: unknown, info: ShapeDType, strides
 }
 
 /** Runs one primitive on the current backend and records it for autograd. */
-export function runPrimitive<P extends PrimitiveName>(op: P, inputs: readonly Tensor[], params: PrimitiveParams[P]): Tensor {
+export function runPrimitive<P extends PrimitiveName>(
+  op: P,
+  inputs: readonly Tensor[],
+  params: PrimitiveParams[P],
+): Tensor {
   const spec = PRIMITIVES[op];
   for (const t of inputs) t.assertLive(op);
   const outInfo = spec.infer(inputs, params);
@@ -129,7 +159,18 @@ export function runPrimitive<P extends PrimitiveName>(op: P, inputs: readonly Te
       : inputs.map((t) => materialize(t, backend, spec.broadcast ? outInfo.shape : t.shape, temps));
     const bytes = spec.bytes && ((out: ShapeDType) => spec.bytes!(inputs, out));
     const strides = contiguousStrides(outInfo.shape);
-    const buffer = invoke(backend, op, false, kernel, args, outInfo, strides, params, (out) => spec.flops(inputs, out, params), bytes);
+    const buffer = invoke(
+      backend,
+      op,
+      false,
+      kernel,
+      args,
+      outInfo,
+      strides,
+      params,
+      (out) => spec.flops(inputs, out, params),
+      bytes,
+    );
     const output = wrapOutput(backend, buffer, outInfo, strides);
     record(op, inputs, output, params);
     return output;
@@ -143,7 +184,11 @@ export function runPrimitive<P extends PrimitiveName>(op: P, inputs: readonly Te
  * the composite default.
  */
 export function tryFused<F extends FusedName>(
-  op: F, inputs: readonly Tensor[], params: FusedParams[F], outInfo: ShapeDType, flops: number,
+  op: F,
+  inputs: readonly Tensor[],
+  params: FusedParams[F],
+  outInfo: ShapeDType,
+  flops: number,
 ): Tensor | undefined {
   const backend = getBackend();
   const kernel = backend.fused[op] as Kernel<FusedParams[F]> | undefined;

@@ -28,7 +28,12 @@ type SeqName = 'lstmCell' | 'lstmCellGrad' | 'gruCell' | 'gruCellGrad' | 'attent
 export const MASKED_LOGIT = -1e9;
 
 /** Checks that every input has `shapes[i]` (null: skip) and the first input's float dtype. */
-function expect(op: string, inputs: readonly ShapeDType[], names: readonly string[], shapes: readonly (readonly number[] | null)[]): void {
+function expect(
+  op: string,
+  inputs: readonly ShapeDType[],
+  names: readonly string[],
+  shapes: readonly (readonly number[] | null)[],
+): void {
   const dtype = inputs[0].dtype;
   if (!isFloat(dtype)) throw new DTypeError(`${op}: ${names[0]} must be float32 or float64, got ${dtype}`);
   inputs.forEach((x, i) => {
@@ -42,15 +47,37 @@ function expect(op: string, inputs: readonly ShapeDType[], names: readonly strin
 
 /** Batch and units of a cell from xw [B, gates * U] and the state [B, U]. */
 function cellDims(op: string, xw: ShapeDType, state: ShapeDType, gates: number): { b: number; u: number } {
-  if (xw.shape.length !== 2 || state.shape.length !== 2 || xw.shape[1] !== gates * state.shape[1] || xw.shape[0] !== state.shape[0]) {
-    throw new ShapeError(`${op}: expected xw [B, ${gates}U] and a state [B, U], got ${fmtShape(xw.shape)} and ${fmtShape(state.shape)}`);
+  if (
+    xw.shape.length !== 2 ||
+    state.shape.length !== 2 ||
+    xw.shape[1] !== gates * state.shape[1] ||
+    xw.shape[0] !== state.shape[0]
+  ) {
+    throw new ShapeError(
+      `${op}: expected xw [B, ${gates}U] and a state [B, U], got ${fmtShape(xw.shape)} and ${fmtShape(state.shape)}`,
+    );
   }
   return { b: state.shape[0], u: state.shape[1] };
 }
 
 function lstmDims(op: string, inputs: readonly ShapeDType[], withDy: boolean): { b: number; u: number } {
   const { b, u } = cellDims(op, inputs[0], inputs[2], 4);
-  expect(op, inputs, ['xw', 'hu', 'c', 'dh', 'dc'], [[b, 4 * u], [b, 4 * u], [b, u], ...(withDy ? [[b, u], [b, u]] : [])]);
+  expect(
+    op,
+    inputs,
+    ['xw', 'hu', 'c', 'dh', 'dc'],
+    [
+      [b, 4 * u],
+      [b, 4 * u],
+      [b, u],
+      ...(withDy
+        ? [
+            [b, u],
+            [b, u],
+          ]
+        : []),
+    ],
+  );
   return { b, u };
 }
 
@@ -70,13 +97,22 @@ type Activation = (x: Tensor) => Tensor;
  */
 export function lstmForward(xw: Tensor, hu: Tensor, c: Tensor, gate: Activation = sigmoid, act: Activation = tanh) {
   const [zi, zf, zc, zo] = split(add(xw, hu), 4, 1);
-  const i = gate(zi), f = gate(zf), g = act(zc), o = gate(zo);
+  const i = gate(zi),
+    f = gate(zf),
+    g = act(zc),
+    o = gate(zo);
   const cNext = add(mul(f, c), mul(i, g));
   return { i, f, g, o, cNext };
 }
 
 /** The GRU (resetAfter) gates z, r, the candidate hh and the recurrent candidate term ih. */
-export function gruForward(xw: Tensor, hu: Tensor, bias: Tensor | undefined, gate: Activation = sigmoid, act: Activation = tanh) {
+export function gruForward(
+  xw: Tensor,
+  hu: Tensor,
+  bias: Tensor | undefined,
+  gate: Activation = sigmoid,
+  act: Activation = tanh,
+) {
   const u = xw.shape[1] / 3;
   const inner = bias ? add(hu, bias) : hu;
   const [xzr, xh] = split(xw, [2 * u, u], 1);
@@ -93,7 +129,10 @@ export function gruMix(z: Tensor, h: Tensor, hh: Tensor): Tensor {
 
 /** Several tensors as one flat vector, in order. */
 function flatConcat(parts: readonly Tensor[]): Tensor {
-  return concat(parts.map((p) => reshape(p, [p.size])), 0);
+  return concat(
+    parts.map((p) => reshape(p, [p.size])),
+    0,
+  );
 }
 
 /** Parts of a flat vector, each reshaped to its shape (contiguous views). */
@@ -114,22 +153,56 @@ const dTanh = (y: Tensor) => sub(1, mul(y, y));
 
 // ------------------------------------------------------------------------------------------ attention
 
-interface AttentionDims { b: number; t: number; s: number; h: number; dk: number; dv: number }
+interface AttentionDims {
+  b: number;
+  t: number;
+  s: number;
+  h: number;
+  dk: number;
+  dv: number;
+}
 
-function attentionDims(op: string, [q, k, v, ...rest]: readonly ShapeDType[], withDy: boolean, p: AttentionParams): AttentionDims {
+function attentionDims(
+  op: string,
+  [q, k, v, ...rest]: readonly ShapeDType[],
+  withDy: boolean,
+  p: AttentionParams,
+): AttentionDims {
   const rank4 = [q, k, v].every((x) => x.shape.length === 4);
-  if (!rank4 || k.shape[0] !== q.shape[0] || v.shape[0] !== q.shape[0] || k.shape[1] !== v.shape[1] || k.shape[2] !== q.shape[2] || v.shape[2] !== q.shape[2] || k.shape[3] !== q.shape[3]) {
-    throw new ShapeError(`${op}: expected q [B, T, H, dk], k [B, S, H, dk], v [B, S, H, dv], got ${fmtShape(q.shape)}, ${fmtShape(k.shape)}, ${fmtShape(v.shape)}`);
+  if (
+    !rank4 ||
+    k.shape[0] !== q.shape[0] ||
+    v.shape[0] !== q.shape[0] ||
+    k.shape[1] !== v.shape[1] ||
+    k.shape[2] !== q.shape[2] ||
+    v.shape[2] !== q.shape[2] ||
+    k.shape[3] !== q.shape[3]
+  ) {
+    throw new ShapeError(
+      `${op}: expected q [B, T, H, dk], k [B, S, H, dk], v [B, S, H, dv], got ${fmtShape(q.shape)}, ${fmtShape(k.shape)}, ${fmtShape(v.shape)}`,
+    );
   }
-  const [b, t, h, dk] = q.shape, [, s, , dv] = v.shape;
+  const [b, t, h, dk] = q.shape,
+    [, s, , dv] = v.shape;
   expect(op, [q, k, v, ...(withDy ? [rest[0]] : [])], ['q', 'k', 'v', 'dy'], [null, null, null, [b, t, h, dv]]);
   const mask = rest[withDy ? 1 : 0];
   if (mask) {
-    const ok = mask.shape.length === 3 && (mask.shape[0] === 1 || mask.shape[0] === b) && (mask.shape[1] === 1 || mask.shape[1] === t) && mask.shape[2] === s;
-    if (!ok) throw new ShapeError(`${op}: the mask must have shape [${b} or 1, ${t} or 1, ${s}], got ${fmtShape(mask.shape)}`);
-    if (mask.dtype !== 'bool' && mask.dtype !== q.dtype) throw new DTypeError(`${op}: the mask must be bool (true = may attend) or additive ${q.dtype}, got ${mask.dtype}`);
+    const ok =
+      mask.shape.length === 3 &&
+      (mask.shape[0] === 1 || mask.shape[0] === b) &&
+      (mask.shape[1] === 1 || mask.shape[1] === t) &&
+      mask.shape[2] === s;
+    if (!ok)
+      throw new ShapeError(`${op}: the mask must have shape [${b} or 1, ${t} or 1, ${s}], got ${fmtShape(mask.shape)}`);
+    if (mask.dtype !== 'bool' && mask.dtype !== q.dtype)
+      throw new DTypeError(
+        `${op}: the mask must be bool (true = may attend) or additive ${q.dtype}, got ${mask.dtype}`,
+      );
   }
-  if (!(p.scale > 0) || !Number.isInteger(p.offset) || p.offset < 0) throw new ArgumentError(`${op}: scale must be positive and offset a non-negative integer, got ${p.scale} and ${p.offset}`);
+  if (!(p.scale > 0) || !Number.isInteger(p.offset) || p.offset < 0)
+    throw new ArgumentError(
+      `${op}: scale must be positive and offset a non-negative integer, got ${p.scale} and ${p.offset}`,
+    );
   return { b, t, s, h, dk, dv };
 }
 
@@ -139,8 +212,14 @@ function attentionDims(op: string, [q, k, v, ...rest]: readonly ShapeDType[], wi
  * Keras' masked softmax (masked logits get -1e9 and the probabilities are multiplied by the mask);
  * causal ANDs in keys j <= offset + i the same way.
  */
-export function attentionProbs(q: Tensor, k: Tensor, mask: Tensor | null, { scale, causal, offset }: AttentionParams): Tensor {
-  const [, t] = q.shape, s = k.shape[1];
+export function attentionProbs(
+  q: Tensor,
+  k: Tensor,
+  mask: Tensor | null,
+  { scale, causal, offset }: AttentionParams,
+): Tensor {
+  const [, t] = q.shape,
+    s = k.shape[1];
   let logits = matmul(permute(mul(q, scale), [0, 2, 1, 3]), permute(k, [0, 2, 3, 1]));
   if (mask && mask.dtype !== 'bool') {
     logits = add(logits, unsqueeze(mask, 1));
@@ -168,7 +247,14 @@ export function attendValues(probs: Tensor, v: Tensor): Tensor {
  * The gradient of the logits (= of an additive mask, per head) [B, H, T, S] for dy [B, T, H, dv], and
  * the recomputed probabilities P: dS = P (dP - rowsum(P dP)) with dP = dy v^T.
  */
-export function attentionLogitGrad(q: Tensor, k: Tensor, v: Tensor, dy: Tensor, mask: Tensor | null, p: AttentionParams): { probs: Tensor; dS: Tensor } {
+export function attentionLogitGrad(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  dy: Tensor,
+  mask: Tensor | null,
+  p: AttentionParams,
+): { probs: Tensor; dS: Tensor } {
   const probs = attentionProbs(q, k, mask, p);
   const dP = matmul(permute(dy, [0, 2, 1, 3]), permute(v, [0, 2, 3, 1]));
   return { probs, dS: mul(probs, sub(dP, sum(mul(dP, probs), 3, true))) };
@@ -208,7 +294,15 @@ export function sequenceFusedSpecs(): { readonly [F in SeqName]: FusedSpec<F> } 
         const { i, f, g, o, cNext } = lstmForward(xw, hu, c);
         const tc = tanh(cNext);
         const dcTotal = add(dc, mul(mul(dh, o), dTanh(tc)));
-        const dz = concat([mul(mul(dcTotal, g), dSigmoid(i)), mul(mul(dcTotal, c), dSigmoid(f)), mul(mul(dcTotal, i), dTanh(g)), mul(mul(dh, tc), dSigmoid(o))], 1);
+        const dz = concat(
+          [
+            mul(mul(dcTotal, g), dSigmoid(i)),
+            mul(mul(dcTotal, c), dSigmoid(f)),
+            mul(mul(dcTotal, i), dTanh(g)),
+            mul(mul(dh, tc), dSigmoid(o)),
+          ],
+          1,
+        );
         return flatConcat([dz, mul(dcTotal, f)]);
       },
     },

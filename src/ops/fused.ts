@@ -36,7 +36,9 @@ function conv2dShape(op: string, x: ShapeDType, f: ShapeDType, p: Conv2DParams):
   require4d(op, x, 'input');
   require4d(op, f, 'filter');
   if (x.shape[3] !== f.shape[2]) {
-    throw new ShapeError(`${op}: input ${fmtShape(x.shape)} has ${x.shape[3]} channels but filter ${fmtShape(f.shape)} expects ${f.shape[2]} ([kh, kw, inChannels, outChannels])`);
+    throw new ShapeError(
+      `${op}: input ${fmtShape(x.shape)} has ${x.shape[3]} channels but filter ${fmtShape(f.shape)} expects ${f.shape[2]} ([kh, kw, inChannels, outChannels])`,
+    );
   }
   if (x.dtype !== f.dtype) throw new DTypeError(`${op}: input is ${x.dtype} but filter is ${f.dtype}`);
   const ho = windowOutputSize(op, x.shape[1], f.shape[0], p.strides[0], p.dilations[0], p.pads[0]);
@@ -54,11 +56,20 @@ function conv2dComposite([x, f]: readonly Tensor[], p: Conv2DParams): Tensor {
 
 /** Pads (or crops, for negative amounts) the two spatial axes of [N, H, W, C]. */
 function padOrCrop(x: Tensor, amounts: readonly [number, number][], interior: readonly [number, number]): Tensor {
-  const padded = pad(x, [[0, 0], [Math.max(amounts[0][0], 0), Math.max(amounts[0][1], 0), interior[0]], [Math.max(amounts[1][0], 0), Math.max(amounts[1][1], 0), interior[1]], [0, 0]]);
+  const padded = pad(x, [
+    [0, 0],
+    [Math.max(amounts[0][0], 0), Math.max(amounts[0][1], 0), interior[0]],
+    [Math.max(amounts[1][0], 0), Math.max(amounts[1][1], 0), interior[1]],
+    [0, 0],
+  ]);
   const crop = amounts.map(([lo, hi]) => [Math.max(-lo, 0), Math.max(-hi, 0)]);
   if (crop.every(([a, b]) => a === 0 && b === 0)) return padded;
   const [n, h, w, c] = padded.shape;
-  return slice(padded, [0, crop[0][0], crop[1][0], 0], [n, h - crop[0][0] - crop[0][1], w - crop[1][0] - crop[1][1], c]);
+  return slice(
+    padded,
+    [0, crop[0][0], crop[1][0], 0],
+    [n, h - crop[0][0] - crop[0][1], w - crop[1][0] - crop[1][1], c],
+  );
 }
 
 /**
@@ -75,7 +86,14 @@ function backpropInputComposite([dy, f]: readonly Tensor[], p: FusedParams['conv
   });
   const dyp = padOrCrop(dy, amounts, [p.strides[0] - 1, p.strides[1] - 1]);
   const flipped = permute(flip(f, [0, 1]), [0, 1, 3, 2]);
-  return conv2dComposite([dyp, flipped], { strides: [1, 1], dilations: p.dilations, pads: [[0, 0], [0, 0]] });
+  return conv2dComposite([dyp, flipped], {
+    strides: [1, 1],
+    dilations: p.dilations,
+    pads: [
+      [0, 0],
+      [0, 0],
+    ],
+  });
 }
 
 function poolShape(op: string, x: ShapeDType, p: Pool2DParams): ShapeDType {
@@ -89,7 +107,9 @@ const NO_DILATION: readonly [number, number] = [1, 1];
 
 /** How many inputs (not padding) each pooling window covers, [1, Ho, Wo, 1]. */
 function windowCounts(inputShape: readonly number[], dtype: Tensor['dtype'], p: Pool2DParams): Tensor {
-  return noGrad(() => sum(windows(ones([1, inputShape[1], inputShape[2], 1], dtype), p.poolSize, p.strides, NO_DILATION, p.pads, 0), 3));
+  return noGrad(() =>
+    sum(windows(ones([1, inputShape[1], inputShape[2], 1], dtype), p.poolSize, p.strides, NO_DILATION, p.pads, 0), 3),
+  );
 }
 
 /** df = windows(x)^T dy, as [kh, kw, Cin, Cout]. */
@@ -113,12 +133,21 @@ function maxPoolBackpropComposite([x, dy]: readonly Tensor[], p: Pool2DParams): 
 function avgPoolBackpropComposite([dy]: readonly Tensor[], p: FusedParams['avgPool2dBackprop']): Tensor {
   const share = unsqueeze(div(dy, windowCounts(p.inputShape, dy.dtype, p)), 3);
   const [n, ho, wo, , c] = share.shape;
-  return unwindows(expand(share, [n, ho, wo, p.poolSize[0] * p.poolSize[1], c]), p.inputShape, p.poolSize, p.strides, NO_DILATION, p.pads);
+  return unwindows(
+    expand(share, [n, ho, wo, p.poolSize[0] * p.poolSize[1], c]),
+    p.inputShape,
+    p.poolSize,
+    p.strides,
+    NO_DILATION,
+    p.pads,
+  );
 }
 
 function requireSameShape(op: string, what: string, got: ShapeDType, expected: ShapeDType): void {
   if (got.shape.length !== expected.shape.length || expected.shape.some((d, i) => d !== got.shape[i])) {
-    throw new ShapeError(`${op}: ${what} ${fmtShape(got.shape)} does not match the expected ${fmtShape(expected.shape)}`);
+    throw new ShapeError(
+      `${op}: ${what} ${fmtShape(got.shape)} does not match the expected ${fmtShape(expected.shape)}`,
+    );
   }
   if (got.dtype !== expected.dtype) throw new DTypeError(`${op}: ${what} is ${got.dtype}, expected ${expected.dtype}`);
 }
@@ -143,7 +172,9 @@ export const FUSED: { readonly [F in FusedName]: FusedSpec<F> } = {
     infer: ([dy, f], p) => {
       const expected = conv2dShape('conv2dBackpropInput', { shape: p.inputShape, dtype: dy.dtype }, f, p);
       if (expected.shape.some((d, i) => d !== dy.shape[i])) {
-        throw new ShapeError(`conv2dBackpropInput: dy ${fmtShape(dy.shape)} does not match the conv2d output ${fmtShape(expected.shape)} of input ${fmtShape(p.inputShape)}`);
+        throw new ShapeError(
+          `conv2dBackpropInput: dy ${fmtShape(dy.shape)} does not match the conv2d output ${fmtShape(expected.shape)} of input ${fmtShape(p.inputShape)}`,
+        );
       }
       return { shape: p.inputShape, dtype: dy.dtype };
     },
@@ -184,7 +215,12 @@ export const FUSED: { readonly [F in FusedName]: FusedSpec<F> } = {
   },
   avgPool2dBackprop: {
     infer: ([dy], p) => {
-      requireSameShape('avgPool2dBackprop', 'dy', dy, poolShape('avgPool2dBackprop', { shape: p.inputShape, dtype: dy.dtype }, p));
+      requireSameShape(
+        'avgPool2dBackprop',
+        'dy',
+        dy,
+        poolShape('avgPool2dBackprop', { shape: p.inputShape, dtype: dy.dtype }, p),
+      );
       return { shape: p.inputShape, dtype: dy.dtype };
     },
     flops: ([dy], _out, p) => sizeOf(dy.shape) * p.poolSize[0] * p.poolSize[1],
@@ -196,7 +232,11 @@ export const FUSED: { readonly [F in FusedName]: FusedSpec<F> } = {
 };
 
 /** Checks a fused op's inputs and runs the backend's kernel for it; undefined when the backend has none. */
-export function tryFusedKernel<F extends FusedName>(op: F, inputs: readonly Tensor[], params: FusedParams[F]): Tensor | undefined {
+export function tryFusedKernel<F extends FusedName>(
+  op: F,
+  inputs: readonly Tensor[],
+  params: FusedParams[F],
+): Tensor | undefined {
   const spec = FUSED[op] as FusedSpec<F>;
   for (const t of inputs) t.assertLive(op);
   const info = spec.infer(inputs, params);

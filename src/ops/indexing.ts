@@ -14,7 +14,11 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   const a = normalizeAxis('concat', axis, tensors[0].rank);
   if (tensors.length === 1) return tensors[0];
   const dtype = tensors.map((t) => t.dtype).reduce(promoteTypes);
-  return runPrimitive('concat', tensors.map((t) => cast(t, dtype)), { axis: a });
+  return runPrimitive(
+    'concat',
+    tensors.map((t) => cast(t, dtype)),
+    { axis: a },
+  );
 }
 
 export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
@@ -26,7 +30,10 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
     }
   }
   const a = normalizeAxis('stack', axis, first.length + 1);
-  return concat(tensors.map((t) => unsqueeze(t, a)), a);
+  return concat(
+    tensors.map((t) => unsqueeze(t, a)),
+    a,
+  );
 }
 
 /** Splits into `sections` equal parts, or parts of the given sizes, along axis (views). */
@@ -36,12 +43,17 @@ export function split(x: Tensor, sections: number | readonly number[], axis = 0)
   let sizes: number[];
   if (typeof sections === 'number') {
     if (!Number.isInteger(sections) || sections < 1 || dim % sections !== 0) {
-      throw new ArgumentError(`split: axis ${a} of ${fmtShape(x.shape)} (size ${dim}) does not divide into ${sections} equal parts`);
+      throw new ArgumentError(
+        `split: axis ${a} of ${fmtShape(x.shape)} (size ${dim}) does not divide into ${sections} equal parts`,
+      );
     }
     sizes = new Array<number>(sections).fill(dim / sections);
   } else {
     sizes = [...sections];
-    if (sizes.reduce((s, v) => s + v, 0) !== dim) throw new ArgumentError(`split: sizes [${sizes.join(', ')}] do not sum to ${dim}, the size of axis ${a} of ${fmtShape(x.shape)}`);
+    if (sizes.reduce((s, v) => s + v, 0) !== dim)
+      throw new ArgumentError(
+        `split: sizes [${sizes.join(', ')}] do not sum to ${dim}, the size of axis ${a} of ${fmtShape(x.shape)}`,
+      );
   }
   let start = 0;
   return sizes.map((n) => {
@@ -57,7 +69,10 @@ export function split(x: Tensor, sections: number | readonly number[], axis = 0)
  * optional third entry inserts that many values between elements (interior padding).
  */
 export function pad(x: Tensor, paddings: readonly (readonly number[])[], value = 0): Tensor {
-  if (paddings.length !== x.rank) throw new ArgumentError(`pad: expected ${x.rank} [before, after] pairs for ${fmtShape(x.shape)}, got ${paddings.length}`);
+  if (paddings.length !== x.rank)
+    throw new ArgumentError(
+      `pad: expected ${x.rank} [before, after] pairs for ${fmtShape(x.shape)}, got ${paddings.length}`,
+    );
   const config = paddings.map((p, i): PadConfig => {
     const [lo, hi, interior = 0] = p;
     if (![lo, hi, interior].every((v) => Number.isInteger(v) && v >= 0)) {
@@ -84,13 +99,17 @@ export const take = gather;
 
 /** A copy of x with `updates` added at `indices` along axis (repeated indices accumulate). */
 export function scatterAdd(x: Tensor, indices: Tensor | readonly number[], updates: Tensor, axis = 0): Tensor {
-  return runPrimitive('scatterAdd', [x, asIndices('scatterAdd', indices), cast(updates, x.dtype)], { axis: normalizeAxis('scatterAdd', axis, x.rank) });
+  return runPrimitive('scatterAdd', [x, asIndices('scatterAdd', indices), cast(updates, x.dtype)], {
+    axis: normalizeAxis('scatterAdd', axis, x.rank),
+  });
 }
 
 /** One-hot vectors of length `depth` on a new last axis; out-of-range indices give all zeros (as TF). */
 export function oneHot(indices: Tensor, depth: number, dtype: 'float32' | 'float64' | 'int32' = 'float32'): Tensor {
-  if (indices.dtype !== 'int32') throw new ArgumentError(`oneHot: indices must be int32, got ${indices.dtype} ${fmtShape(indices.shape)}`);
-  if (!Number.isInteger(depth) || depth < 1) throw new ArgumentError(`oneHot: depth must be a positive integer, got ${depth}`);
+  if (indices.dtype !== 'int32')
+    throw new ArgumentError(`oneHot: indices must be int32, got ${indices.dtype} ${fmtShape(indices.shape)}`);
+  if (!Number.isInteger(depth) || depth < 1)
+    throw new ArgumentError(`oneHot: depth must be a positive integer, got ${depth}`);
   const classes = arange(0, depth);
   const expanded = expand(unsqueeze(indices, -1), [...indices.shape, depth]);
   return cast(equal(expanded, classes), dtype);

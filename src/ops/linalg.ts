@@ -27,7 +27,8 @@ function operand(x: Tensor, batch: number): { t: Tensor; trans: boolean } {
 }
 
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  if (a.rank === 0 || b.rank === 0) throw new ShapeError(`matmul: operands must be at least 1-D, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+  if (a.rank === 0 || b.rank === 0)
+    throw new ShapeError(`matmul: operands must be at least 1-D, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
   const dtype = promoteTypes(a.dtype, b.dtype);
   a = cast(a, dtype);
   b = cast(b, dtype);
@@ -35,7 +36,10 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const y = b.rank === 1 ? reshape(b, [b.shape[0], 1]) : b;
   const [m, k] = x.shape.slice(-2);
   const [k2, n] = y.shape.slice(-2);
-  if (k !== k2) throw new ShapeError(`matmul: inner dimensions differ: ${fmtShape(a.shape)} x ${fmtShape(b.shape)} (${k} vs ${k2})`);
+  if (k !== k2)
+    throw new ShapeError(
+      `matmul: inner dimensions differ: ${fmtShape(a.shape)} x ${fmtShape(b.shape)} (${k} vs ${k2})`,
+    );
   const batchShape = broadcastShapes('matmul', x.shape.slice(0, -2), y.shape.slice(0, -2));
   const batch = sizeOf(batchShape);
   const xa = operand(expand(x, [...batchShape, m, k]), batch);

@@ -6,8 +6,25 @@ import { DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { broadcastShapes, sizeOf, type Shape } from '../tensor/shape.js';
 
 export const UNARY_FLOAT_OPS = [
-  'neg', 'abs', 'sign', 'exp', 'expm1', 'log', 'log1p', 'sqrt', 'rsqrt', 'reciprocal',
-  'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'erf', 'floor', 'ceil', 'round',
+  'neg',
+  'abs',
+  'sign',
+  'exp',
+  'expm1',
+  'log',
+  'log1p',
+  'sqrt',
+  'rsqrt',
+  'reciprocal',
+  'sin',
+  'cos',
+  'tanh',
+  'sigmoid',
+  'relu',
+  'erf',
+  'floor',
+  'ceil',
+  'round',
 ] as const;
 export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum'] as const;
 export const COMPARE_OPS = ['equal', 'notEqual', 'less', 'lessEqual', 'greater', 'greaterEqual'] as const;
@@ -27,10 +44,11 @@ export type PadConfig = readonly [number, number, number];
 type NoParams = Record<string, never>;
 
 /** Parameters of each primitive. The keys of this interface are the primitive set. */
-export interface PrimitiveParams extends
-  Record<UnaryOp | BinaryOp | CompareOp, NoParams>,
-  Record<ReduceOp, { axes: readonly number[] }>,
-  Record<ArgReduceOp, { axis: number }> {
+export interface PrimitiveParams
+  extends
+    Record<UnaryOp | BinaryOp | CompareOp, NoParams>,
+    Record<ReduceOp, { axes: readonly number[] }>,
+    Record<ArgReduceOp, { axis: number }> {
   where: NoParams;
   /** a: [B, M, K] (or [B, K, M] if transA), b: [B, K, N] (or [B, N, K] if transB) -> [B, M, N]. */
   matmul: { transA: boolean; transB: boolean };
@@ -47,7 +65,10 @@ export interface PrimitiveParams extends
 
 export type PrimitiveName = keyof PrimitiveParams;
 
-export interface ShapeDType { readonly shape: Shape; readonly dtype: DType }
+export interface ShapeDType {
+  readonly shape: Shape;
+  readonly dtype: DType;
+}
 
 export interface PrimitiveSpec<P extends PrimitiveName> {
   /** Inputs are broadcast to the output shape before the kernel sees them. */
@@ -64,13 +85,17 @@ export interface PrimitiveSpec<P extends PrimitiveName> {
 }
 
 function requireFloat(op: string, x: ShapeDType): void {
-  if (!isFloat(x.dtype)) throw new DTypeError(`${op}: expected a float32 or float64 tensor, got ${x.dtype} ${fmtShape(x.shape)}`);
+  if (!isFloat(x.dtype))
+    throw new DTypeError(`${op}: expected a float32 or float64 tensor, got ${x.dtype} ${fmtShape(x.shape)}`);
 }
 
 function requireSameDType(op: string, inputs: readonly ShapeDType[]): DType {
   const d = inputs[0].dtype;
   for (const x of inputs) {
-    if (x.dtype !== d) throw new DTypeError(`${op}: operands must share a dtype, got ${inputs.map((t) => `${t.dtype} ${fmtShape(t.shape)}`).join(' and ')}`);
+    if (x.dtype !== d)
+      throw new DTypeError(
+        `${op}: operands must share a dtype, got ${inputs.map((t) => `${t.dtype} ${fmtShape(t.shape)}`).join(' and ')}`,
+      );
   }
   return d;
 }
@@ -96,7 +121,8 @@ function binarySpec(op: string, kind: 'arith' | 'compare' | 'logical'): Primitiv
     infer: (inputs) => {
       const dtype = requireSameDType(op, inputs);
       if (kind === 'logical' && dtype !== 'bool') throw new DTypeError(`${op}: expected bool operands, got ${dtype}`);
-      if (kind === 'arith' && dtype === 'bool') throw new DTypeError(`${op}: arithmetic on bool tensors; cast them first`);
+      if (kind === 'arith' && dtype === 'bool')
+        throw new DTypeError(`${op}: arithmetic on bool tensors; cast them first`);
       return { shape: broadcastShapes(op, ...inputs.map((x) => x.shape)), dtype: kind === 'arith' ? dtype : 'bool' };
     },
     flops: kind === 'arith' ? perOutputElement : free,
@@ -139,7 +165,8 @@ function build(): { [P in PrimitiveName]: PrimitiveSpec<P> } {
     where: {
       broadcast: true,
       infer: ([c, a, b]) => {
-        if (c.dtype !== 'bool') throw new DTypeError(`where: condition must be bool, got ${c.dtype} ${fmtShape(c.shape)}`);
+        if (c.dtype !== 'bool')
+          throw new DTypeError(`where: condition must be bool, got ${c.dtype} ${fmtShape(c.shape)}`);
         return { shape: broadcastShapes('where', c.shape, a.shape, b.shape), dtype: requireSameDType('where', [a, b]) };
       },
       flops: free,
@@ -152,7 +179,9 @@ function build(): { [P in PrimitiveName]: PrimitiveSpec<P> } {
         const [ba, m, ka] = transA ? [a.shape[0], a.shape[2], a.shape[1]] : a.shape;
         const [bb, kb, n] = transB ? [b.shape[0], b.shape[2], b.shape[1]] : b.shape;
         if (a.shape.length !== 3 || b.shape.length !== 3 || ba !== bb || ka !== kb) {
-          throw new ShapeError(`matmul: inner dimensions do not match: ${fmtShape(a.shape)}${transA ? 'ᵀ' : ''} x ${fmtShape(b.shape)}${transB ? 'ᵀ' : ''}`);
+          throw new ShapeError(
+            `matmul: inner dimensions do not match: ${fmtShape(a.shape)}${transA ? 'ᵀ' : ''} x ${fmtShape(b.shape)}${transB ? 'ᵀ' : ''}`,
+          );
         }
         return { shape: [ba, m, n], dtype };
       },
@@ -160,7 +189,8 @@ function build(): { [P in PrimitiveName]: PrimitiveSpec<P> } {
     },
     gather: {
       broadcast: false,
-      bytes: ([, idx], out) => 2 * sizeOf(out.shape) * bytesPerElement(out.dtype) + sizeOf(idx.shape) * bytesPerElement(idx.dtype),
+      bytes: ([, idx], out) =>
+        2 * sizeOf(out.shape) * bytesPerElement(out.dtype) + sizeOf(idx.shape) * bytesPerElement(idx.dtype),
       infer: ([x, idx], { axis }) => {
         if (idx.dtype !== 'int32') throw new DTypeError(`gather: indices must be int32, got ${idx.dtype}`);
         return { shape: [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)], dtype: x.dtype };
@@ -173,7 +203,9 @@ function build(): { [P in PrimitiveName]: PrimitiveSpec<P> } {
         if (idx.dtype !== 'int32') throw new DTypeError(`scatterAdd: indices must be int32, got ${idx.dtype}`);
         const expected = [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)];
         if (expected.length !== upd.shape.length || expected.some((d, i) => d !== upd.shape[i])) {
-          throw new ShapeError(`scatterAdd: updates must have shape ${fmtShape(expected)} for x ${fmtShape(x.shape)} and indices ${fmtShape(idx.shape)} on axis ${axis}, got ${fmtShape(upd.shape)}`);
+          throw new ShapeError(
+            `scatterAdd: updates must have shape ${fmtShape(expected)} for x ${fmtShape(x.shape)} and indices ${fmtShape(idx.shape)} on axis ${axis}, got ${fmtShape(upd.shape)}`,
+          );
         }
         return { shape: x.shape, dtype: requireSameDType('scatterAdd', [x, upd]) };
       },
@@ -186,7 +218,9 @@ function build(): { [P in PrimitiveName]: PrimitiveSpec<P> } {
         const first = inputs[0].shape;
         for (const x of inputs) {
           if (x.shape.length !== first.length || x.shape.some((d, i) => i !== axis && d !== first[i])) {
-            throw new ShapeError(`concat: all shapes must match except on axis ${axis}, got ${inputs.map((t) => fmtShape(t.shape)).join(', ')}`);
+            throw new ShapeError(
+              `concat: all shapes must match except on axis ${axis}, got ${inputs.map((t) => fmtShape(t.shape)).join(', ')}`,
+            );
           }
         }
         const shape = [...first];

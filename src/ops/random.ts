@@ -6,32 +6,61 @@ import { ArgumentError, DTypeError } from '../errors.js';
 import { allocArray, type DType } from '../tensor/dtype.js';
 import { assertShape, sizeOf, type Shape } from '../tensor/shape.js';
 
-const M0 = 0xd2511f53, M1 = 0xcd9e8d57, W0 = 0x9e3779b9, W1 = 0xbb67ae85;
+const M0 = 0xd2511f53,
+  M1 = 0xcd9e8d57,
+  W0 = 0x9e3779b9,
+  W1 = 0xbb67ae85;
 
 /** High 32 bits of the 64-bit product of two uint32s. */
 function mulhi(a: number, b: number): number {
-  const aHi = a >>> 16, aLo = a & 0xffff, bHi = b >>> 16, bLo = b & 0xffff;
-  const lolo = aLo * bLo, hilo = aHi * bLo, lohi = aLo * bHi;
+  const aHi = a >>> 16,
+    aLo = a & 0xffff,
+    bHi = b >>> 16,
+    bLo = b & 0xffff;
+  const lolo = aLo * bLo,
+    hilo = aHi * bLo,
+    lohi = aLo * bHi;
   const mid = (lolo >>> 16) + (hilo & 0xffff) + (lohi & 0xffff);
   return (aHi * bHi + (hilo >>> 16) + (lohi >>> 16) + Math.floor(mid / 65536)) >>> 0;
 }
 
 /** One Philox4x32-10 block: four uint32 words from a 128-bit counter and a 64-bit key. */
-export function philox4x32(counter: readonly [number, number, number, number], key: readonly [number, number], out = new Uint32Array(4)): Uint32Array {
+export function philox4x32(
+  counter: readonly [number, number, number, number],
+  key: readonly [number, number],
+  out = new Uint32Array(4),
+): Uint32Array {
   return philoxBlock(counter[0], counter[1], counter[2], counter[3], key[0], key[1], out);
 }
 
 /** philox4x32 on plain words (no tuples: this is the inner loop of every random draw). */
-function philoxBlock(c0: number, c1: number, c2: number, c3: number, k0: number, k1: number, out: Uint32Array): Uint32Array {
+function philoxBlock(
+  c0: number,
+  c1: number,
+  c2: number,
+  c3: number,
+  k0: number,
+  k1: number,
+  out: Uint32Array,
+): Uint32Array {
   for (let round = 0; round < 10; round++) {
-    const hi0 = mulhi(M0, c0), lo0 = Math.imul(M0, c0) >>> 0;
-    const hi1 = mulhi(M1, c2), lo1 = Math.imul(M1, c2) >>> 0;
-    const n0 = (hi1 ^ c1 ^ k0) >>> 0, n2 = (hi0 ^ c3 ^ k1) >>> 0;
-    c0 = n0; c1 = lo1; c2 = n2; c3 = lo0;
+    const hi0 = mulhi(M0, c0),
+      lo0 = Math.imul(M0, c0) >>> 0;
+    const hi1 = mulhi(M1, c2),
+      lo1 = Math.imul(M1, c2) >>> 0;
+    const n0 = (hi1 ^ c1 ^ k0) >>> 0,
+      n2 = (hi0 ^ c3 ^ k1) >>> 0;
+    c0 = n0;
+    c1 = lo1;
+    c2 = n2;
+    c3 = lo0;
     k0 = (k0 + W0) >>> 0;
     k1 = (k1 + W1) >>> 0;
   }
-  out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+  out[0] = c0;
+  out[1] = c1;
+  out[2] = c2;
+  out[3] = c3;
   return out;
 }
 
@@ -46,7 +75,7 @@ const jsPhiloxBlocks: PhiloxBlocks = (key0, key1, counter, attempt, out) => {
   const w = new Uint32Array(4);
   for (let i = 0; i < out.length / 4; i++) {
     const c = counter + i;
-    philoxBlock(c % TWO_POW_32 >>> 0, Math.floor(c / TWO_POW_32) >>> 0, attempt, 0, key0, key1, w);
+    philoxBlock((c % TWO_POW_32) >>> 0, Math.floor(c / TWO_POW_32) >>> 0, attempt, 0, key0, key1, w);
     out.set(w, 4 * i);
   }
 };
@@ -77,10 +106,15 @@ export class Generator {
   private bulkFrom = 0;
 
   /** A stream keyed by `seed`, starting at counter `position` (0: its beginning). */
-  constructor(readonly seed: number, position = 0) {
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new ArgumentError(`Generator: seed must be a non-negative safe integer, got ${seed}`);
-    if (!Number.isSafeInteger(position) || position < 0) throw new ArgumentError(`Generator: position must be a non-negative safe integer, got ${position}`);
-    this.key = [seed % TWO_POW_32 >>> 0, Math.floor(seed / TWO_POW_32) >>> 0];
+  constructor(
+    readonly seed: number,
+    position = 0,
+  ) {
+    if (!Number.isSafeInteger(seed) || seed < 0)
+      throw new ArgumentError(`Generator: seed must be a non-negative safe integer, got ${seed}`);
+    if (!Number.isSafeInteger(position) || position < 0)
+      throw new ArgumentError(`Generator: position must be a non-negative safe integer, got ${position}`);
+    this.key = [(seed % TWO_POW_32) >>> 0, Math.floor(seed / TWO_POW_32) >>> 0];
     this.counter = position;
   }
 
@@ -101,24 +135,46 @@ export class Generator {
 
   /** The four words of element i of the current draw, attempt a (for rejection sampling). */
   private block(i: number, attempt = 0): Uint32Array {
-    const bulk = this.bulk, at = 4 * (i - this.bulkFrom);
+    const bulk = this.bulk,
+      at = 4 * (i - this.bulkFrom);
     if (attempt === 0 && bulk && at >= 0 && at < bulk.length) {
       const w = this.words;
-      w[0] = bulk[at]; w[1] = bulk[at + 1]; w[2] = bulk[at + 2]; w[3] = bulk[at + 3];
+      w[0] = bulk[at];
+      w[1] = bulk[at + 1];
+      w[2] = bulk[at + 2];
+      w[3] = bulk[at + 3];
       return w;
     }
     const c = this.counter + i;
-    return philoxBlock(c % TWO_POW_32 >>> 0, Math.floor(c / TWO_POW_32) >>> 0, attempt, 0, this.key[0], this.key[1], this.words);
+    return philoxBlock(
+      (c % TWO_POW_32) >>> 0,
+      Math.floor(c / TWO_POW_32) >>> 0,
+      attempt,
+      0,
+      this.key[0],
+      this.key[1],
+      this.words,
+    );
   }
 
-  private draw(n: number, fill: (i: number) => number, dtype: DType): Float32Array | Float64Array | Int32Array | Uint8Array {
+  private draw(
+    n: number,
+    fill: (i: number) => number,
+    dtype: DType,
+  ): Float32Array | Float64Array | Int32Array | Uint8Array {
     const out = allocArray(dtype, n);
     this.bulk = new Uint32Array(4 * Math.min(n, BULK));
     try {
       for (let from = 0; from < n; from += BULK) {
         const to = Math.min(n, from + BULK);
         this.bulkFrom = from;
-        philoxBlocks(this.key[0], this.key[1], this.counter + from, 0, to - from === BULK ? this.bulk : this.bulk.subarray(0, 4 * (to - from)));
+        philoxBlocks(
+          this.key[0],
+          this.key[1],
+          this.counter + from,
+          0,
+          to - from === BULK ? this.bulk : this.bulk.subarray(0, 4 * (to - from)),
+        );
         for (let i = from; i < to; i++) out[i] = fill(i);
       }
     } finally {
@@ -145,42 +201,61 @@ export class Generator {
   uniform(shape: Shape, min = 0, max = 1, dtype: DType = 'float32'): Tensor {
     floatOnly('uniform', dtype);
     assertShape('uniform', shape);
-    return fromTypedArray(this.draw(sizeOf(shape), (i) => min + (max - min) * this.unit(i, dtype), dtype), shape);
+    return fromTypedArray(
+      this.draw(sizeOf(shape), (i) => min + (max - min) * this.unit(i, dtype), dtype),
+      shape,
+    );
   }
 
   normal(shape: Shape, mean = 0, stddev = 1, dtype: DType = 'float32'): Tensor {
     floatOnly('normal', dtype);
     assertShape('normal', shape);
-    return fromTypedArray(this.draw(sizeOf(shape), (i) => mean + stddev * this.gaussian(i), dtype), shape);
+    return fromTypedArray(
+      this.draw(sizeOf(shape), (i) => mean + stddev * this.gaussian(i), dtype),
+      shape,
+    );
   }
 
   /** Normal values redrawn until within two standard deviations (Keras TruncatedNormal). */
   truncatedNormal(shape: Shape, mean = 0, stddev = 1, dtype: DType = 'float32'): Tensor {
     floatOnly('truncatedNormal', dtype);
     assertShape('truncatedNormal', shape);
-    return fromTypedArray(this.draw(sizeOf(shape), (i) => {
-      for (let attempt = 0; ; attempt++) {
-        const z = this.gaussian(i, attempt);
-        if (Math.abs(z) <= 2) return mean + stddev * z;
-      }
-    }, dtype), shape);
+    return fromTypedArray(
+      this.draw(
+        sizeOf(shape),
+        (i) => {
+          for (let attempt = 0; ; attempt++) {
+            const z = this.gaussian(i, attempt);
+            if (Math.abs(z) <= 2) return mean + stddev * z;
+          }
+        },
+        dtype,
+      ),
+      shape,
+    );
   }
 
   /** True with probability p. */
   bernoulli(shape: Shape, p = 0.5): Tensor {
     if (!(p >= 0 && p <= 1)) throw new ArgumentError(`bernoulli: p must be in [0, 1], got ${p}`);
     assertShape('bernoulli', shape);
-    return fromTypedArray(this.draw(sizeOf(shape), (i) => (this.unit(i, 'float64') < p ? 1 : 0), 'bool'), shape);
+    return fromTypedArray(
+      this.draw(sizeOf(shape), (i) => (this.unit(i, 'float64') < p ? 1 : 0), 'bool'),
+      shape,
+    );
   }
 
   /** A random permutation of 0 .. n-1 (Fisher-Yates), int32. */
   permutation(n: number): Tensor {
-    if (!Number.isInteger(n) || n < 0) throw new ArgumentError(`permutation: n must be a non-negative integer, got ${n}`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new ArgumentError(`permutation: n must be a non-negative integer, got ${n}`);
     const out = new Int32Array(n);
     for (let i = 0; i < n; i++) out[i] = i;
     for (let i = n - 1; i > 0; i--) {
       const j = Math.floor(this.unit(i, 'float64') * (i + 1));
-      const t = out[i]; out[i] = out[j]; out[j] = t;
+      const t = out[i];
+      out[i] = out[j];
+      out[j] = t;
     }
     this.counter += n;
     return fromTypedArray(out, [n]);
@@ -188,14 +263,18 @@ export class Generator {
 }
 
 function floatOnly(op: string, dtype: DType): void {
-  if (dtype !== 'float32' && dtype !== 'float64') throw new DTypeError(`${op}: dtype must be float32 or float64, got ${dtype}`);
+  if (dtype !== 'float32' && dtype !== 'float64')
+    throw new DTypeError(`${op}: dtype must be float32 or float64, got ${dtype}`);
 }
 
 let globalGenerator = new Generator(0);
 
 /** A 53-bit seed hashing two seeds with one Philox block (counter = a, key = b): derived streams, e.g. per epoch or step. */
 export function mixSeeds(a: number, b: number): number {
-  const w = philox4x32([a % TWO_POW_32 >>> 0, Math.floor(a / TWO_POW_32) >>> 0, 0, 0], [b % TWO_POW_32 >>> 0, Math.floor(b / TWO_POW_32) >>> 0]);
+  const w = philox4x32(
+    [(a % TWO_POW_32) >>> 0, Math.floor(a / TWO_POW_32) >>> 0, 0, 0],
+    [(b % TWO_POW_32) >>> 0, Math.floor(b / TWO_POW_32) >>> 0],
+  );
   return w[0] * 2 ** 21 + (w[1] >>> 11);
 }
 
@@ -223,15 +302,24 @@ function gen(o: RandomOptions): Generator {
   return o.generator ?? (o.seed !== undefined ? new Generator(o.seed) : globalGenerator);
 }
 
-export function randomUniform(shape: Shape, { min = 0, max = 1, ...o }: RandomOptions & { min?: number; max?: number } = {}): Tensor {
+export function randomUniform(
+  shape: Shape,
+  { min = 0, max = 1, ...o }: RandomOptions & { min?: number; max?: number } = {},
+): Tensor {
   return gen(o).uniform(shape, min, max, o.dtype);
 }
 
-export function randomNormal(shape: Shape, { mean = 0, stddev = 1, ...o }: RandomOptions & { mean?: number; stddev?: number } = {}): Tensor {
+export function randomNormal(
+  shape: Shape,
+  { mean = 0, stddev = 1, ...o }: RandomOptions & { mean?: number; stddev?: number } = {},
+): Tensor {
   return gen(o).normal(shape, mean, stddev, o.dtype);
 }
 
-export function truncatedNormal(shape: Shape, { mean = 0, stddev = 1, ...o }: RandomOptions & { mean?: number; stddev?: number } = {}): Tensor {
+export function truncatedNormal(
+  shape: Shape,
+  { mean = 0, stddev = 1, ...o }: RandomOptions & { mean?: number; stddev?: number } = {},
+): Tensor {
   return gen(o).truncatedNormal(shape, mean, stddev, o.dtype);
 }
 

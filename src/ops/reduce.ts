@@ -56,9 +56,13 @@ export function logsumexp(x: Tensor, axes?: Axes, keepDims = false): Tensor {
     return where(equal(sub(m, m), 0), m, 0);
   });
   const out = add(log(sum(exp(sub(x, shift)), norm, true)), shift);
-  return keepDims ? out : reshape(out, x.shape.filter((_, i) => !norm.includes(i)));
+  return keepDims
+    ? out
+    : reshape(
+        out,
+        x.shape.filter((_, i) => !norm.includes(i)),
+      );
 }
-
 
 export function argmax(x: Tensor, axis = -1): Tensor {
   return runPrimitive('argmax', [x], { axis: normalizeAxis('argmax', axis, x.rank) });

@@ -22,7 +22,10 @@ export function lstmStates(packed: Tensor): [Tensor, Tensor] {
 /** The gradient of lstmCell for the next states' gradients dh, dc [B, U]: dz [B, 4U] (for xw and hu alike) and dc [B, U]. */
 export function lstmCellBackward(xw: Tensor, hu: Tensor, c: Tensor, dh: Tensor, dc: Tensor): [Tensor, Tensor] {
   const [b, u] = c.shape;
-  const [dz, dcPrev] = unpack(runFusedOp('lstmCellGrad', [xw, hu, c, dh, dc], {}), [[b, 4 * u], [b, u]]);
+  const [dz, dcPrev] = unpack(runFusedOp('lstmCellGrad', [xw, hu, c, dh, dc], {}), [
+    [b, 4 * u],
+    [b, u],
+  ]);
   return [dz, dcPrev];
 }
 
@@ -32,9 +35,22 @@ export function gruCell(xw: Tensor, hu: Tensor, h: Tensor, recurrentBias: Tensor
 }
 
 /** The gradient of gruCell for dy [B, U]: dxw, dhu [B, 3U] (dhu also the recurrent bias's, per row) and dh. */
-export function gruCellBackward(xw: Tensor, hu: Tensor, h: Tensor, dy: Tensor, recurrentBias: Tensor | null): [Tensor, Tensor, Tensor] {
+export function gruCellBackward(
+  xw: Tensor,
+  hu: Tensor,
+  h: Tensor,
+  dy: Tensor,
+  recurrentBias: Tensor | null,
+): [Tensor, Tensor, Tensor] {
   const [b, u] = h.shape;
-  const [dxw, dhu, dh] = unpack(runFusedOp('gruCellGrad', recurrentBias ? [xw, hu, h, dy, recurrentBias] : [xw, hu, h, dy], {}), [[b, 3 * u], [b, 3 * u], [b, u]]);
+  const [dxw, dhu, dh] = unpack(
+    runFusedOp('gruCellGrad', recurrentBias ? [xw, hu, h, dy, recurrentBias] : [xw, hu, h, dy], {}),
+    [
+      [b, 3 * u],
+      [b, 3 * u],
+      [b, u],
+    ],
+  );
   return [dxw, dhu, dh];
 }
 
@@ -48,7 +64,18 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, 
 }
 
 /** The gradient of attention for dy [B, T, H, dv]: dq, dk, dv. */
-export function attentionBackward(q: Tensor, k: Tensor, v: Tensor, dy: Tensor, mask: Tensor | null, params: AttentionParams): [Tensor, Tensor, Tensor] {
-  const [dq, dk, dv] = unpack(runFusedOp('attentionGrad', mask ? [q, k, v, dy, mask] : [q, k, v, dy], params), [q.shape, k.shape, v.shape]);
+export function attentionBackward(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  dy: Tensor,
+  mask: Tensor | null,
+  params: AttentionParams,
+): [Tensor, Tensor, Tensor] {
+  const [dq, dk, dv] = unpack(runFusedOp('attentionGrad', mask ? [q, k, v, dy, mask] : [q, k, v, dy], params), [
+    q.shape,
+    k.shape,
+    v.shape,
+  ]);
   return [dq, dk, dv];
 }

@@ -18,8 +18,15 @@ import { reshape, unsqueeze } from './views.js';
 import { logSoftmax, softmax } from './nn.js';
 
 export type TrainFusedName =
-  | 'biasActivation' | 'activationGrad' | 'sparseSoftmaxCrossEntropy' | 'sparseSoftmaxCrossEntropyGrad' | 'adamStep' | 'sgdStep' | 'dropout'
-  | 'layerNorm' | 'layerNormGrad';
+  | 'biasActivation'
+  | 'activationGrad'
+  | 'sparseSoftmaxCrossEntropy'
+  | 'sparseSoftmaxCrossEntropyGrad'
+  | 'adamStep'
+  | 'sgdStep'
+  | 'dropout'
+  | 'layerNorm'
+  | 'layerNormGrad';
 
 const ACTIVATE: Record<FusedActivation, (z: Tensor) => Tensor> = { linear: (z) => z, relu, sigmoid, tanh };
 
@@ -38,12 +45,15 @@ const DERIVATIVE: Record<FusedActivation, ((y: Tensor) => Tensor) | undefined> =
 };
 
 function requireFloat(op: string, x: ShapeDType, what: string): void {
-  if (!isFloat(x.dtype)) throw new DTypeError(`${op}: ${what} must be float32 or float64, got ${x.dtype} ${fmtShape(x.shape)}`);
+  if (!isFloat(x.dtype))
+    throw new DTypeError(`${op}: ${what} must be float32 or float64, got ${x.dtype} ${fmtShape(x.shape)}`);
 }
 
 function requireSame(op: string, a: ShapeDType, b: ShapeDType, what: string): void {
   if (a.dtype !== b.dtype || a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
-    throw new ShapeError(`${op}: ${what} must match ${a.dtype} ${fmtShape(a.shape)}, got ${b.dtype} ${fmtShape(b.shape)}`);
+    throw new ShapeError(
+      `${op}: ${what} must match ${a.dtype} ${fmtShape(a.shape)}, got ${b.dtype} ${fmtShape(b.shape)}`,
+    );
   }
 }
 
@@ -51,15 +61,27 @@ function requireSame(op: string, a: ShapeDType, b: ShapeDType, what: string): vo
 function checkLabels(op: string, logits: ShapeDType, labels: ShapeDType): void {
   requireFloat(op, logits, 'logits');
   const lead = logits.shape.slice(0, -1);
-  if (logits.shape.length < 1 || labels.dtype !== 'int32' || labels.shape.length !== lead.length || labels.shape.some((d, i) => d !== lead[i])) {
-    throw new ShapeError(`${op}: expected int32 labels of shape ${fmtShape(lead)} for logits ${fmtShape(logits.shape)}, got ${labels.dtype} ${fmtShape(labels.shape)}`);
+  if (
+    logits.shape.length < 1 ||
+    labels.dtype !== 'int32' ||
+    labels.shape.length !== lead.length ||
+    labels.shape.some((d, i) => d !== lead[i])
+  ) {
+    throw new ShapeError(
+      `${op}: expected int32 labels of shape ${fmtShape(lead)} for logits ${fmtShape(logits.shape)}, got ${labels.dtype} ${fmtShape(labels.shape)}`,
+    );
   }
 }
 
 // ------------------------------------------------------------------------- optimizer moments
 
 /** Adam's moments and direction (Keras' form): m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2); u = alpha m / (sqrt(v) + eps). */
-export function adamMoments(g: Tensor, m: Tensor, v: Tensor, h: { beta1: number; beta2: number; epsilon: number; alpha: number }) {
+export function adamMoments(
+  g: Tensor,
+  m: Tensor,
+  v: Tensor,
+  h: { beta1: number; beta2: number; epsilon: number; alpha: number },
+) {
   const mNext = add(m, mul(sub(g, m), 1 - h.beta1));
   const vNext = add(v, mul(sub(square(g), v), 1 - h.beta2));
   return { m: mNext, v: vNext, direction: div(mul(mNext, h.alpha), add(sqrt(vNext), h.epsilon)) };
@@ -78,19 +100,24 @@ export function withDecay(u: Tensor, p: Tensor, lr: number, weightDecay: number)
 
 /** The flattened concatenation of several tensors: the layout of the optimizer steps' outputs. */
 function flatJoin(parts: readonly Tensor[]): Tensor {
-  return concat(parts.map((t) => reshape(t, [t.size])), 0);
+  return concat(
+    parts.map((t) => reshape(t, [t.size])),
+    0,
+  );
 }
 
 /** Splits the optimizer steps' inputs into `groups` lists of `count` and checks them. */
 function stepGroups<T extends ShapeDType>(op: string, inputs: readonly T[], groups: number): T[][] {
   const count = inputs.length / groups;
-  if (!Number.isInteger(count) || count === 0) throw new ShapeError(`${op}: expected ${groups} lists of tensors of equal length, got ${inputs.length} tensors`);
+  if (!Number.isInteger(count) || count === 0)
+    throw new ShapeError(`${op}: expected ${groups} lists of tensors of equal length, got ${inputs.length} tensors`);
   const lists = Array.from({ length: groups }, (_, i) => inputs.slice(i * count, (i + 1) * count));
   lists[0].forEach((p, i) => {
     requireFloat(op, p, `parameter ${i}`);
     for (let k = 1; k < groups; k++) requireSame(op, p, lists[k][i], `tensor ${i} of list ${k}`);
   });
-  if (lists[0].some((p) => p.dtype !== lists[0][0].dtype)) throw new DTypeError(`${op}: every parameter must have the same dtype`);
+  if (lists[0].some((p) => p.dtype !== lists[0][0].dtype))
+    throw new DTypeError(`${op}: every parameter must have the same dtype`);
   return lists;
 }
 
@@ -107,7 +134,9 @@ function checkLayerNorm(op: string, x: ShapeDType, vectors: readonly ShapeDType[
   const c = x.shape[x.shape.length - 1];
   for (const v of vectors) {
     if (x.shape.length < 1 || v.shape.length !== 1 || v.shape[0] !== c || v.dtype !== x.dtype) {
-      throw new ShapeError(`${op}: gamma and beta must be ${x.dtype} [${c}] for x ${fmtShape(x.shape)}, got ${v.dtype} ${fmtShape(v.shape)}`);
+      throw new ShapeError(
+        `${op}: gamma and beta must be ${x.dtype} [${c}] for x ${fmtShape(x.shape)}, got ${v.dtype} ${fmtShape(v.shape)}`,
+      );
     }
   }
   return c;
@@ -131,7 +160,9 @@ export const TRAIN_FUSED: { readonly [F in TrainFusedName]: FusedSpec<F> } = {
       requireFloat('biasActivation', z, 'z');
       const c = z.shape[z.shape.length - 1];
       if (z.shape.length < 1 || b.shape.length !== 1 || b.shape[0] !== c || b.dtype !== z.dtype) {
-        throw new ShapeError(`biasActivation: bias must be ${z.dtype} [${c}] for z ${fmtShape(z.shape)}, got ${b.dtype} ${fmtShape(b.shape)}`);
+        throw new ShapeError(
+          `biasActivation: bias must be ${z.dtype} [${c}] for z ${fmtShape(z.shape)}, got ${b.dtype} ${fmtShape(b.shape)}`,
+        );
       }
       return z;
     },
@@ -156,7 +187,16 @@ export const TRAIN_FUSED: { readonly [F in TrainFusedName]: FusedSpec<F> } = {
       return { shape: labels.shape, dtype: logits.dtype };
     },
     flops: ([logits], out) => 6 * sizeOf(logits.shape) + sizeOf(out.shape),
-    composite: ([logits, labels]) => neg(sum(mul(oneHot(labels, logits.shape[logits.rank - 1], logits.dtype as 'float32' | 'float64'), logSoftmax(logits, -1)), -1)),
+    composite: ([logits, labels]) =>
+      neg(
+        sum(
+          mul(
+            oneHot(labels, logits.shape[logits.rank - 1], logits.dtype as 'float32' | 'float64'),
+            logSoftmax(logits, -1),
+          ),
+          -1,
+        ),
+      ),
   },
   sparseSoftmaxCrossEntropyGrad: {
     infer: ([logits, labels, dy]) => {
@@ -190,7 +230,9 @@ export const TRAIN_FUSED: { readonly [F in TrainFusedName]: FusedSpec<F> } = {
       stepGroups('sgdStep', inputs, sgdGroups(h));
       return stepOutput(inputs, sgdGroups(h), sgdGroups(h) - 1);
     },
-    flops: (_inputs, out, h) => (out.shape[0] / (sgdGroups(h) - 1)) * (2 + (h.momentum !== 0 ? 2 : 0) + (h.nesterov && h.momentum !== 0 ? 2 : 0) + (h.weightDecay !== 0 ? 2 : 0)),
+    flops: (_inputs, out, h) =>
+      (out.shape[0] / (sgdGroups(h) - 1)) *
+      (2 + (h.momentum !== 0 ? 2 : 0) + (h.nesterov && h.momentum !== 0 ? 2 : 0) + (h.weightDecay !== 0 ? 2 : 0)),
     composite: (inputs, h) => {
       const [params, grads, velocities] = stepGroups('sgdStep', inputs, sgdGroups(h));
       const steps = params.map((p, i) => {

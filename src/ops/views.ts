@@ -2,7 +2,15 @@
 // are views that share the input's buffer; none launches a kernel, but each is recorded for autograd.
 import { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { assertShape, broadcastShapes, normalizeAxes, normalizeAxis, shapesEqual, sizeOf, type Shape } from '../tensor/shape.js';
+import {
+  assertShape,
+  broadcastShapes,
+  normalizeAxes,
+  normalizeAxis,
+  shapesEqual,
+  sizeOf,
+  type Shape,
+} from '../tensor/shape.js';
 import { record } from '../autograd/tape.js';
 import { makeView, runPrimitive } from './dispatch.js';
 
@@ -16,7 +24,14 @@ export interface ViewParams {
   flip: { axes: readonly number[] };
 }
 
-function view<K extends keyof ViewParams>(op: K, x: Tensor, params: ViewParams[K], shape: Shape, strides: Shape, offset: number): Tensor {
+function view<K extends keyof ViewParams>(
+  op: K,
+  x: Tensor,
+  params: ViewParams[K],
+  shape: Shape,
+  strides: Shape,
+  offset: number,
+): Tensor {
   const out = makeView(x, shape, strides, offset);
   record(op, [x], out, params);
   return out;
@@ -45,7 +60,9 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   }
   assertShape('reshape', resolved);
   if (sizeOf(resolved) !== x.size) {
-    throw new ShapeError(`reshape: cannot reshape ${fmtShape(x.shape)} (${x.size} elements) to ${fmtShape(shape)} (${sizeOf(resolved)} elements)`);
+    throw new ShapeError(
+      `reshape: cannot reshape ${fmtShape(x.shape)} (${x.size} elements) to ${fmtShape(shape)} (${sizeOf(resolved)} elements)`,
+    );
   }
   if (shapesEqual(resolved, x.shape)) return x;
   const src = contiguous(x);
@@ -60,10 +77,19 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 export function permute(x: Tensor, axes: readonly number[]): Tensor {
   const norm = axes.map((a) => normalizeAxis('permute', a, x.rank));
   if (norm.length !== x.rank || new Set(norm).size !== x.rank) {
-    throw new ArgumentError(`permute: axes [${axes.join(', ')}] are not a permutation of ${x.rank} axes of ${fmtShape(x.shape)}`);
+    throw new ArgumentError(
+      `permute: axes [${axes.join(', ')}] are not a permutation of ${x.rank} axes of ${fmtShape(x.shape)}`,
+    );
   }
   if (norm.every((a, i) => a === i)) return x;
-  return view('permute', x, { axes: norm }, norm.map((a) => x.shape[a]), norm.map((a) => x.strides[a]), x.offset);
+  return view(
+    'permute',
+    x,
+    { axes: norm },
+    norm.map((a) => x.shape[a]),
+    norm.map((a) => x.strides[a]),
+    x.offset,
+  );
 }
 
 /** Reverses the axes by default; otherwise permute. */
@@ -74,7 +100,8 @@ export function transpose(x: Tensor, axes?: readonly number[]): Tensor {
 /** Broadcasts to `shape` without copying (stride 0 on the broadcast axes). */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
   const target = broadcastShapes('expand', x.shape, shape);
-  if (!shapesEqual(target, shape)) throw new ShapeError(`expand: cannot expand ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
+  if (!shapesEqual(target, shape))
+    throw new ShapeError(`expand: cannot expand ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
   if (shapesEqual(shape, x.shape)) return x;
   const lead = shape.length - x.rank;
   const strides = shape.map((d, i) => (i < lead || (x.shape[i - lead] === 1 && d !== 1) ? 0 : x.strides[i - lead]));
@@ -91,25 +118,40 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
  */
 export function slice(x: Tensor, begin: readonly number[], size?: readonly number[], step?: readonly number[]): Tensor {
   if (begin.length > x.rank) throw new ArgumentError(`slice: ${begin.length} begin values for ${fmtShape(x.shape)}`);
-  const b: number[] = [], s: number[] = [], st: number[] = [];
+  const b: number[] = [],
+    s: number[] = [],
+    st: number[] = [];
   for (let i = 0; i < x.rank; i++) {
     const dim = x.shape[i];
     const stp = step?.[i] ?? 1;
     let start = begin[i] ?? 0;
     if (start < 0) start += dim;
-    if (!Number.isInteger(stp) || stp < 1) throw new ArgumentError(`slice: step ${stp} on axis ${i} must be a positive integer`);
-    if (!Number.isInteger(start) || start < 0 || start > dim) throw new ArgumentError(`slice: begin ${begin[i]} is out of range for axis ${i} of ${fmtShape(x.shape)}`);
+    if (!Number.isInteger(stp) || stp < 1)
+      throw new ArgumentError(`slice: step ${stp} on axis ${i} must be a positive integer`);
+    if (!Number.isInteger(start) || start < 0 || start > dim)
+      throw new ArgumentError(`slice: begin ${begin[i]} is out of range for axis ${i} of ${fmtShape(x.shape)}`);
     const available = Math.ceil((dim - start) / stp);
     const want = size?.[i] ?? -1;
     const n = want === -1 ? available : want;
     if (!Number.isInteger(n) || n < 0 || n > available) {
-      throw new ArgumentError(`slice: size ${want} with begin ${start} and step ${stp} does not fit axis ${i} of ${fmtShape(x.shape)}`);
+      throw new ArgumentError(
+        `slice: size ${want} with begin ${start} and step ${stp} does not fit axis ${i} of ${fmtShape(x.shape)}`,
+      );
     }
-    b.push(start); s.push(n); st.push(stp);
+    b.push(start);
+    s.push(n);
+    st.push(stp);
   }
   if (b.every((v) => v === 0) && s.every((v, i) => v === x.shape[i]) && st.every((v) => v === 1)) return x;
   const offset = x.offset + b.reduce((acc, v, i) => acc + v * x.strides[i], 0);
-  return view('slice', x, { begin: b, size: s, step: st }, s, x.strides.map((v, i) => v * st[i]), offset);
+  return view(
+    'slice',
+    x,
+    { begin: b, size: s, step: st },
+    s,
+    x.strides.map((v, i) => v * st[i]),
+    offset,
+  );
 }
 
 /** x[start:end:step] on one axis (Python-style negative start/end). */
@@ -139,11 +181,16 @@ export function flip(x: Tensor, axes?: number | readonly number[]): Tensor {
 
 /** Removes size-1 axes (all of them by default). */
 export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
-  const list = axes === undefined ? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normalizeAxes('squeeze', axes, x.rank);
+  const list =
+    axes === undefined ? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normalizeAxes('squeeze', axes, x.rank);
   for (const a of list) {
-    if (x.shape[a] !== 1) throw new ShapeError(`squeeze: axis ${a} of ${fmtShape(x.shape)} has size ${x.shape[a]}, expected 1`);
+    if (x.shape[a] !== 1)
+      throw new ShapeError(`squeeze: axis ${a} of ${fmtShape(x.shape)} has size ${x.shape[a]}, expected 1`);
   }
-  return reshape(x, x.shape.filter((_, i) => !list.includes(i)));
+  return reshape(
+    x,
+    x.shape.filter((_, i) => !list.includes(i)),
+  );
 }
 
 /** Inserts a size-1 axis at `axis` (which may be -1 for last). */

@@ -18,11 +18,13 @@ function unflatten(flat: Tensor, params: readonly Tensor[], groups: number): Ten
   const lists: Tensor[][] = [];
   let offset = 0;
   for (let k = 0; k < groups; k++) {
-    lists.push(params.map((p) => {
-      const part = reshape(slice(flat, [offset], [p.size]), p.shape);
-      offset += p.size;
-      return part;
-    }));
+    lists.push(
+      params.map((p) => {
+        const part = reshape(slice(flat, [offset], [p.size]), p.shape);
+        offset += p.size;
+        return part;
+      }),
+    );
   }
   return lists;
 }
@@ -32,14 +34,22 @@ function nextDecay(state: readonly OptState[], index: number, weightDecay: numbe
   return weightDecay ? [{ count: (state[index] as Counted).count + 1 }] : [];
 }
 
-export function fusedAdam(lr: Schedule, h: { beta1: number; beta2: number; epsilon: number; weightDecay: number }): FusedUpdate {
+export function fusedAdam(
+  lr: Schedule,
+  h: { beta1: number; beta2: number; epsilon: number; weightDecay: number },
+): FusedUpdate {
   return (params, grads, state) => {
     const chain = state as readonly OptState[];
     const adam = chain[0] as Counted & { mu: Tensor[]; nu: Tensor[] };
     const rate = chain[1] as Counted;
     const t = adam.count + 1;
     const flat = tryAdamStep([...params, ...grads, ...adam.mu, ...adam.nu], {
-      lr: lr(rate.count), weightDecay: h.weightDecay, beta1: h.beta1, beta2: h.beta2, epsilon: h.epsilon, alpha: adamAlpha(h.beta1, h.beta2, t),
+      lr: lr(rate.count),
+      weightDecay: h.weightDecay,
+      beta1: h.beta1,
+      beta2: h.beta2,
+      epsilon: h.epsilon,
+      alpha: adamAlpha(h.beta1, h.beta2, t),
     });
     if (!flat) return undefined;
     const [next, mu, nu] = unflatten(flat, params, 3);
@@ -52,10 +62,18 @@ export function fusedSgd(lr: Schedule, h: { momentum: number; nesterov: boolean;
     const chain = state as readonly OptState[];
     const rate = chain[0] as Counted;
     const traces = h.momentum !== 0 ? (chain[1] as { trace: Tensor[] }).trace : [];
-    const flat = trySgdStep([...params, ...grads, ...traces], { lr: lr(rate.count), weightDecay: h.weightDecay, momentum: h.momentum, nesterov: h.nesterov });
+    const flat = trySgdStep([...params, ...grads, ...traces], {
+      lr: lr(rate.count),
+      weightDecay: h.weightDecay,
+      momentum: h.momentum,
+      nesterov: h.nesterov,
+    });
     if (!flat) return undefined;
     const [next, trace] = unflatten(flat, params, h.momentum !== 0 ? 2 : 1);
     const momentum = h.momentum !== 0 ? [{ trace }] : [];
-    return { next, state: [{ count: rate.count + 1 }, ...momentum, ...nextDecay(chain, 1 + momentum.length, h.weightDecay)] };
+    return {
+      next,
+      state: [{ count: rate.count + 1 }, ...momentum, ...nextDecay(chain, 1 + momentum.length, h.weightDecay)],
+    };
   };
 }

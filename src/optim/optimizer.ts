@@ -10,11 +10,30 @@ import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import * as o from '../ops/index.js';
 import { Registry, checkOptions } from './registry.js';
 import {
-  addDecayedWeights, chain, checkRange, checkUpdates, clip, clipByGlobalNorm, clipByNorm, scaleByAdagrad, scaleByAdam,
-  scaleByLearningRate, scaleByRms, trace, type GradientTransformation, type OptState,
+  addDecayedWeights,
+  chain,
+  checkRange,
+  checkUpdates,
+  clip,
+  clipByGlobalNorm,
+  clipByNorm,
+  scaleByAdagrad,
+  scaleByAdam,
+  scaleByLearningRate,
+  scaleByRms,
+  trace,
+  type GradientTransformation,
+  type OptState,
 } from './transforms.js';
 import { fusedAdam, fusedSgd } from './fused-update.js';
-import { deserializeLearningRate, learningRateAt, serializeLearningRate, type LearningRate, type Schedule, type ScheduleConfig } from './schedules.js';
+import {
+  deserializeLearningRate,
+  learningRateAt,
+  serializeLearningRate,
+  type LearningRate,
+  type Schedule,
+  type ScheduleConfig,
+} from './schedules.js';
 
 /** Everything needed to resume training exactly: what getState() returns and setState() takes. */
 export interface OptimizerState {
@@ -55,7 +74,11 @@ export interface OptimizerOptions {
 }
 
 /** One whole optimizer step (params -> params + update) with the chain's state in and out. */
-export type FusedUpdate = (params: readonly Tensor[], grads: readonly Tensor[], state: OptState) => { next: Tensor[]; state: OptState } | undefined;
+export type FusedUpdate = (
+  params: readonly Tensor[],
+  grads: readonly Tensor[],
+  state: OptState,
+) => { next: Tensor[]; state: OptState } | undefined;
 
 /** Calls fn on every tensor of a state tree, depth first, with its path. */
 function walk(state: OptState, onTensor: (t: Tensor, path: string) => void, path = ''): void {
@@ -66,8 +89,12 @@ function walk(state: OptState, onTensor: (t: Tensor, path: string) => void, path
 }
 
 function contents(state: OptState): { tensors: Tensor[]; paths: string[] } {
-  const tensors: Tensor[] = [], paths: string[] = [];
-  walk(state, (t, p) => { tensors.push(t); paths.push(p); });
+  const tensors: Tensor[] = [],
+    paths: string[] = [];
+  walk(state, (t, p) => {
+    tensors.push(t);
+    paths.push(p);
+  });
   return { tensors, paths };
 }
 
@@ -100,26 +127,38 @@ export class Optimizer {
   private readonly fused?: FusedUpdate;
 
   /** `transform` is a fixed transformation, or a function from the learning rate (a function of the step) to one. */
-  constructor(transform: GradientTransformation | ((learningRate: Schedule) => GradientTransformation), options: OptimizerOptions = {}) {
+  constructor(
+    transform: GradientTransformation | ((learningRate: Schedule) => GradientTransformation),
+    options: OptimizerOptions = {},
+  ) {
     checkOptions('Optimizer', options, ['name', 'learningRate', 'config', 'fused']);
     this.className = options.name ?? 'Optimizer';
     this.hyper = { ...options.config };
     if (typeof transform === 'function') {
-      if (options.learningRate === undefined) throw new ArgumentError(`${this.className}: a transformation built from a learning rate needs options.learningRate`);
+      if (options.learningRate === undefined)
+        throw new ArgumentError(
+          `${this.className}: a transformation built from a learning rate needs options.learningRate`,
+        );
       this.checkLearningRate(options.learningRate);
       this.lr = options.learningRate;
       const schedule = (step: number) => learningRateAt(this.className, this.lr!, step);
       this.transform = transform(schedule);
       this.fused = options.fused?.(schedule);
     } else {
-      if (options.learningRate !== undefined) throw new ArgumentError(`${this.className}: learningRate was given but the transformation is fixed; pass (lr) => transformation to use it`);
+      if (options.learningRate !== undefined)
+        throw new ArgumentError(
+          `${this.className}: learningRate was given but the transformation is fixed; pass (lr) => transformation to use it`,
+        );
       this.transform = transform;
     }
   }
 
   private checkLearningRate(value: LearningRate): void {
     if (typeof value === 'number') learningRateAt(this.className, value, this.count);
-    else if (typeof value !== 'function') throw new ArgumentError(`${this.className}: learningRate must be a number or a function of the step, got ${typeof value}`);
+    else if (typeof value !== 'function')
+      throw new ArgumentError(
+        `${this.className}: learningRate must be a number or a function of the step, got ${typeof value}`,
+      );
   }
 
   /** Updates applied so far; the step the learning-rate schedule sees next (Keras `iterations`). */
@@ -129,7 +168,10 @@ export class Optimizer {
 
   /** The learning rate the next update uses (a schedule is evaluated at the current step). */
   get learningRate(): number {
-    if (this.lr === undefined) throw new ArgumentError(`${this.className}: this optimizer has no learning rate (it was made from a fixed transformation)`);
+    if (this.lr === undefined)
+      throw new ArgumentError(
+        `${this.className}: this optimizer has no learning rate (it was made from a fixed transformation)`,
+      );
     return learningRateAt(this.className, this.lr, this.count);
   }
 
@@ -138,10 +180,15 @@ export class Optimizer {
    * with a schedule does not take a plain number (the schedule would silently stop).
    */
   set learningRate(value: LearningRate) {
-    if (this.lr === undefined) throw new ArgumentError(`${this.className}: this optimizer has no learning rate (it was made from a fixed transformation)`);
+    if (this.lr === undefined)
+      throw new ArgumentError(
+        `${this.className}: this optimizer has no learning rate (it was made from a fixed transformation)`,
+      );
     this.checkLearningRate(value);
     if (typeof value === 'number' && typeof this.lr !== 'number') {
-      throw new ArgumentError(`${this.className}: the learning rate is a schedule and cannot be set to a number; set a new schedule, or make the optimizer with a number`);
+      throw new ArgumentError(
+        `${this.className}: the learning rate is a schedule and cannot be set to a number; set a new schedule, or make the optimizer with a number`,
+      );
     }
     this.lr = value;
   }
@@ -149,15 +196,22 @@ export class Optimizer {
   /** Creates the state for these parameters (apply() does this on first use). */
   build(params: readonly Tensor[]): void {
     if (this.built) {
-      const same = params.length === this.built.length && params.every((p, i) => shapesEqual(p.shape, this.built![i].shape) && p.dtype === this.built![i].dtype);
+      const same =
+        params.length === this.built.length &&
+        params.every((p, i) => shapesEqual(p.shape, this.built![i].shape) && p.dtype === this.built![i].dtype);
       if (!same) {
-        throw new ShapeError(`${this.className}: built for ${this.built.length} parameters ${this.built.map((b) => `${fmtShape(b.shape)} ${b.dtype}`).join(', ')}; got ${params.length}: ${params.map((p) => `${fmtShape(p.shape)} ${p.dtype}`).join(', ')}`);
+        throw new ShapeError(
+          `${this.className}: built for ${this.built.length} parameters ${this.built.map((b) => `${fmtShape(b.shape)} ${b.dtype}`).join(', ')}; got ${params.length}: ${params.map((p) => `${fmtShape(p.shape)} ${p.dtype}`).join(', ')}`,
+        );
       }
       return;
     }
     params.forEach((p, i) => {
       p.assertLive(`${this.className}.build`);
-      if (!isFloat(p.dtype)) throw new DTypeError(`${this.className}: parameter ${i} must be float32 or float64, got ${p.dtype} ${fmtShape(p.shape)}`);
+      if (!isFloat(p.dtype))
+        throw new DTypeError(
+          `${this.className}: parameter ${i} must be float32 or float64, got ${p.dtype} ${fmtShape(p.shape)}`,
+        );
     });
     const initial = noGrad(() => tidy(() => this.transform.init(params)));
     this.state = this.adopt(initial, undefined, params);
@@ -179,23 +233,29 @@ export class Optimizer {
    */
   apply(params: readonly Tensor[], grads: readonly Tensor[]): Tensor[] {
     const op = `${this.className}.apply`;
-    if (params.length !== grads.length) throw new ArgumentError(`${op}: got ${params.length} parameters but ${grads.length} gradients`);
+    if (params.length !== grads.length)
+      throw new ArgumentError(`${op}: got ${params.length} parameters but ${grads.length} gradients`);
     params.forEach((p, i) => {
       p.assertLive(op);
       grads[i].assertLive(op);
-      if (!shapesEqual(p.shape, grads[i].shape)) throw new ShapeError(`${op}: gradient ${i} has shape ${fmtShape(grads[i].shape)} but parameter ${i} has shape ${fmtShape(p.shape)}`);
+      if (!shapesEqual(p.shape, grads[i].shape))
+        throw new ShapeError(
+          `${op}: gradient ${i} has shape ${fmtShape(grads[i].shape)} but parameter ${i} has shape ${fmtShape(p.shape)}`,
+        );
     });
     this.build(params);
     const old = this.state!;
-    const { next, state } = noGrad(() => tidy(() => {
-      // Gradients in the parameters' dtypes, so that the state keeps the dtype it was made with.
-      const g = grads.map((x, i) => o.cast(x, params[i].dtype));
-      const fast = this.fused?.(params, g, old);
-      if (fast) return fast;
-      const r = this.transform.update(g, old, params);
-      checkUpdates(op, g, r.updates);
-      return { next: params.map((p, i) => o.add(p, o.cast(r.updates[i], p.dtype))), state: r.state };
-    }));
+    const { next, state } = noGrad(() =>
+      tidy(() => {
+        // Gradients in the parameters' dtypes, so that the state keeps the dtype it was made with.
+        const g = grads.map((x, i) => o.cast(x, params[i].dtype));
+        const fast = this.fused?.(params, g, old);
+        if (fast) return fast;
+        const r = this.transform.update(g, old, params);
+        checkUpdates(op, g, r.updates);
+        return { next: params.map((p, i) => o.add(p, o.cast(r.updates[i], p.dtype))), state: r.state };
+      }),
+    );
     this.state = this.adopt(state, old, [...params, ...grads]);
     this.count++;
     return next;
@@ -221,7 +281,11 @@ export class Optimizer {
   getState(): OptimizerState {
     if (this.state === undefined) {
       const p = this.pending;
-      return { iterations: this.count, slots: p ? p.slots.map((t) => o.copy(t)) : [], slotNames: p?.slotNames ? [...p.slotNames] : [] };
+      return {
+        iterations: this.count,
+        slots: p ? p.slots.map((t) => o.copy(t)) : [],
+        slotNames: p?.slotNames ? [...p.slotNames] : [],
+      };
     }
     const { tensors, paths } = contents(this.state);
     return { iterations: this.count, slots: tensors.map((t) => o.copy(t)), slotNames: paths };
@@ -233,13 +297,20 @@ export class Optimizer {
    */
   setState(state: OptimizerState, params?: readonly Tensor[]): void {
     const op = `${this.className}.setState`;
-    if (!Number.isInteger(state?.iterations) || state.iterations < 0) throw new ArgumentError(`${op}: iterations must be a non-negative integer, got ${state?.iterations}`);
-    if (!Array.isArray(state.slots) || !state.slots.every((t) => t instanceof Tensor)) throw new ArgumentError(`${op}: slots must be an array of tensors`);
-    if (state.slotNames !== undefined && state.slotNames.length !== state.slots.length) throw new ArgumentError(`${op}: ${state.slotNames.length} slot names for ${state.slots.length} slots`);
+    if (!Number.isInteger(state?.iterations) || state.iterations < 0)
+      throw new ArgumentError(`${op}: iterations must be a non-negative integer, got ${state?.iterations}`);
+    if (!Array.isArray(state.slots) || !state.slots.every((t) => t instanceof Tensor))
+      throw new ArgumentError(`${op}: slots must be an array of tensors`);
+    if (state.slotNames !== undefined && state.slotNames.length !== state.slots.length)
+      throw new ArgumentError(`${op}: ${state.slotNames.length} slot names for ${state.slots.length} slots`);
     if (params) this.build(params);
     if (this.state === undefined) {
       if (this.pending) dispose(this.pending.slots);
-      this.pending = { iterations: state.iterations, slots: keep(state.slots.map((t) => o.copy(t))), slotNames: state.slotNames && [...state.slotNames] };
+      this.pending = {
+        iterations: state.iterations,
+        slots: keep(state.slots.map((t) => o.copy(t))),
+        slotNames: state.slotNames && [...state.slotNames],
+      };
       this.count = state.iterations;
       return;
     }
@@ -250,15 +321,27 @@ export class Optimizer {
     const op = `${this.className}.setState`;
     const { tensors, paths } = contents(this.state!);
     if (state.slots.length !== tensors.length) {
-      throw new ArgumentError(`${op}: the saved state has ${state.slots.length} slots but this optimizer keeps ${tensors.length} for its ${this.built!.length} parameters (${paths.join(', ') || 'none'})`);
+      throw new ArgumentError(
+        `${op}: the saved state has ${state.slots.length} slots but this optimizer keeps ${tensors.length} for its ${this.built!.length} parameters (${paths.join(', ') || 'none'})`,
+      );
     }
     state.slots.forEach((t, i) => {
       const name = state.slotNames?.[i];
-      if (name !== undefined && name !== paths[i]) throw new ArgumentError(`${op}: slot ${i} is '${name}' in the saved state but '${paths[i]}' here; was it saved by another kind of optimizer?`);
-      if (!shapesEqual(t.shape, tensors[i].shape)) throw new ShapeError(`${op}: slot ${i} ('${paths[i]}') has shape ${fmtShape(t.shape)} but this optimizer's has shape ${fmtShape(tensors[i].shape)}`);
+      if (name !== undefined && name !== paths[i])
+        throw new ArgumentError(
+          `${op}: slot ${i} is '${name}' in the saved state but '${paths[i]}' here; was it saved by another kind of optimizer?`,
+        );
+      if (!shapesEqual(t.shape, tensors[i].shape))
+        throw new ShapeError(
+          `${op}: slot ${i} ('${paths[i]}') has shape ${fmtShape(t.shape)} but this optimizer's has shape ${fmtShape(tensors[i].shape)}`,
+        );
     });
     const copies = noGrad(() => state.slots.map((t, i) => o.cast(o.copy(t), tensors[i].dtype)));
-    this.state = this.adopt(rebuild(this.state!, copies[Symbol.iterator](), () => state.iterations), this.state, []);
+    this.state = this.adopt(
+      rebuild(this.state!, copies[Symbol.iterator](), () => state.iterations),
+      this.state,
+      [],
+    );
     this.count = state.iterations;
   }
 
@@ -301,22 +384,45 @@ const BASE_KEYS = ['learningRate', 'weightDecay', 'clipnorm', 'clipvalue', 'glob
  * body ends in the learning-rate scale (and any momentum after it, as Keras keeps lr in its velocity).
  */
 function kerasOptimizer(
-  className: string, options: BaseOptimizerOptions, extraKeys: readonly string[], defaults: { learningRate: number; weightDecay?: number },
-  hyper: Record<string, number | boolean>, body: (lr: Schedule) => GradientTransformation[],
+  className: string,
+  options: BaseOptimizerOptions,
+  extraKeys: readonly string[],
+  defaults: { learningRate: number; weightDecay?: number },
+  hyper: Record<string, number | boolean>,
+  body: (lr: Schedule) => GradientTransformation[],
   fused?: (lr: Schedule, weightDecay: number) => FusedUpdate,
 ): Optimizer {
   checkOptions(className, options, [...BASE_KEYS, ...extraKeys]);
-  const { learningRate = defaults.learningRate, weightDecay = defaults.weightDecay ?? null, clipnorm = null, clipvalue = null, globalClipnorm = null } = options;
+  const {
+    learningRate = defaults.learningRate,
+    weightDecay = defaults.weightDecay ?? null,
+    clipnorm = null,
+    clipvalue = null,
+    globalClipnorm = null,
+  } = options;
   const clips = { clipnorm, clipvalue, globalClipnorm };
   const set = Object.entries(clips).filter(([, v]) => v != null);
-  if (set.length > 1) throw new ArgumentError(`${className}: only one of clipnorm, clipvalue and globalClipnorm can be set; got ${set.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  if (set.length > 1)
+    throw new ArgumentError(
+      `${className}: only one of clipnorm, clipvalue and globalClipnorm can be set; got ${set.map(([k, v]) => `${k}=${v}`).join(', ')}`,
+    );
   for (const [k, v] of set) checkRange(className, k, v as number, 0, Infinity, true);
   if (weightDecay != null) checkRange(className, 'weightDecay', weightDecay, 0);
-  const clipping = clipnorm != null ? [clipByNorm(clipnorm)] : globalClipnorm != null ? [clipByGlobalNorm(globalClipnorm)] : clipvalue != null ? [clip(clipvalue)] : [];
+  const clipping =
+    clipnorm != null
+      ? [clipByNorm(clipnorm)]
+      : globalClipnorm != null
+        ? [clipByGlobalNorm(globalClipnorm)]
+        : clipvalue != null
+          ? [clip(clipvalue)]
+          : [];
   return new Optimizer(
-    (lr) => chain(...clipping, ...body(lr), ...(weightDecay ? [addDecayedWeights(weightDecay, { learningRate: lr })] : [])),
+    (lr) =>
+      chain(...clipping, ...body(lr), ...(weightDecay ? [addDecayedWeights(weightDecay, { learningRate: lr })] : [])),
     {
-      name: className, learningRate, config: { ...hyper, weightDecay, clipnorm, clipvalue, globalClipnorm },
+      name: className,
+      learningRate,
+      config: { ...hyper, weightDecay, clipnorm, clipvalue, globalClipnorm },
       // Clipping runs as ops before the update, so only unclipped optimizers take the fused step.
       fused: fused && clipping.length === 0 ? (lr) => fused(lr, weightDecay ?? 0) : undefined,
     },
@@ -332,10 +438,15 @@ export interface SGDOptions extends BaseOptimizerOptions {
 export function sgd(options: SGDOptions = {}): Optimizer {
   const { momentum = 0, nesterov = false } = options ?? {};
   checkRange('SGD', 'momentum', momentum, 0, 1);
-  return kerasOptimizer('SGD', options, ['momentum', 'nesterov'], { learningRate: 0.01 }, { momentum, nesterov }, (lr) => [
-    scaleByLearningRate(lr),
-    ...(momentum !== 0 ? [trace({ decay: momentum, nesterov })] : []),
-  ], (lr, weightDecay) => fusedSgd(lr, { momentum, nesterov, weightDecay }));
+  return kerasOptimizer(
+    'SGD',
+    options,
+    ['momentum', 'nesterov'],
+    { learningRate: 0.01 },
+    { momentum, nesterov },
+    (lr) => [scaleByLearningRate(lr), ...(momentum !== 0 ? [trace({ decay: momentum, nesterov })] : [])],
+    (lr, weightDecay) => fusedSgd(lr, { momentum, nesterov, weightDecay }),
+  );
 }
 
 export interface AdamFamilyOptions extends BaseOptimizerOptions {
@@ -344,14 +455,23 @@ export interface AdamFamilyOptions extends BaseOptimizerOptions {
   epsilon?: number;
 }
 
-function adamFamily(className: string, options: AdamFamilyOptions, defaults: { learningRate: number; weightDecay?: number }): Optimizer {
+function adamFamily(
+  className: string,
+  options: AdamFamilyOptions,
+  defaults: { learningRate: number; weightDecay?: number },
+): Optimizer {
   const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7 } = options ?? {};
   for (const [k, v] of Object.entries({ beta1, beta2 })) checkRange(className, k, v, 0, 1);
   checkRange(className, 'epsilon', epsilon, 0);
-  return kerasOptimizer(className, options, ['beta1', 'beta2', 'epsilon'], defaults, { beta1, beta2, epsilon }, (lr) => [
-    scaleByAdam({ b1: beta1, b2: beta2, eps: epsilon }),
-    scaleByLearningRate(lr),
-  ], (lr, weightDecay) => fusedAdam(lr, { beta1, beta2, epsilon, weightDecay }));
+  return kerasOptimizer(
+    className,
+    options,
+    ['beta1', 'beta2', 'epsilon'],
+    defaults,
+    { beta1, beta2, epsilon },
+    (lr) => [scaleByAdam({ b1: beta1, b2: beta2, eps: epsilon }), scaleByLearningRate(lr)],
+    (lr, weightDecay) => fusedAdam(lr, { beta1, beta2, epsilon, weightDecay }),
+  );
 }
 
 /** Keras Adam: learningRate 0.001, beta1 0.9, beta2 0.999, epsilon 1e-7 (see scaleByAdam for the exact form). */
@@ -377,11 +497,18 @@ export function rmsprop(options: RMSpropOptions = {}): Optimizer {
   checkRange('RMSprop', 'rho', rho, 0, 1);
   checkRange('RMSprop', 'momentum', momentum, 0, 1);
   checkRange('RMSprop', 'epsilon', epsilon, 0);
-  return kerasOptimizer('RMSprop', options, ['rho', 'momentum', 'epsilon', 'centered'], { learningRate: 0.001 }, { rho, momentum, epsilon, centered }, (lr) => [
-    scaleByRms({ rho, eps: epsilon, centered }),
-    scaleByLearningRate(lr),
-    ...(momentum !== 0 ? [trace({ decay: momentum })] : []),
-  ]);
+  return kerasOptimizer(
+    'RMSprop',
+    options,
+    ['rho', 'momentum', 'epsilon', 'centered'],
+    { learningRate: 0.001 },
+    { rho, momentum, epsilon, centered },
+    (lr) => [
+      scaleByRms({ rho, eps: epsilon, centered }),
+      scaleByLearningRate(lr),
+      ...(momentum !== 0 ? [trace({ decay: momentum })] : []),
+    ],
+  );
 }
 
 export interface AdagradOptions extends BaseOptimizerOptions {
@@ -394,10 +521,14 @@ export function adagrad(options: AdagradOptions = {}): Optimizer {
   const { initialAccumulatorValue = 0.1, epsilon = 1e-7 } = options ?? {};
   checkRange('Adagrad', 'initialAccumulatorValue', initialAccumulatorValue, 0);
   checkRange('Adagrad', 'epsilon', epsilon, 0);
-  return kerasOptimizer('Adagrad', options, ['initialAccumulatorValue', 'epsilon'], { learningRate: 0.001 }, { initialAccumulatorValue, epsilon }, (lr) => [
-    scaleByAdagrad({ initialAccumulatorValue, eps: epsilon }),
-    scaleByLearningRate(lr),
-  ]);
+  return kerasOptimizer(
+    'Adagrad',
+    options,
+    ['initialAccumulatorValue', 'epsilon'],
+    { learningRate: 0.001 },
+    { initialAccumulatorValue, epsilon },
+    (lr) => [scaleByAdagrad({ initialAccumulatorValue, eps: epsilon }), scaleByLearningRate(lr)],
+  );
 }
 
 const OPTIMIZERS = new Registry<(options: Record<string, unknown>) => Optimizer>('getOptimizer', 'optimizer')
@@ -415,10 +546,13 @@ export function getOptimizer(spec: OptimizerSpec): Optimizer {
   if (spec instanceof Optimizer) return spec;
   if (typeof spec === 'string') return OPTIMIZERS.get(spec).value({});
   if (typeof spec !== 'object' || spec === null || typeof spec.className !== 'string') {
-    throw new ArgumentError(`getOptimizer: expected a name (${OPTIMIZERS.names.join(', ')}), an Optimizer or { className, config }, got ${JSON.stringify(spec)}`);
+    throw new ArgumentError(
+      `getOptimizer: expected a name (${OPTIMIZERS.names.join(', ')}), an Optimizer or { className, config }, got ${JSON.stringify(spec)}`,
+    );
   }
   const factory = OPTIMIZERS.get(spec.className).value;
   const config: Record<string, unknown> = { ...spec.config };
-  if (config.learningRate !== undefined) config.learningRate = deserializeLearningRate(config.learningRate as number | ScheduleConfig);
+  if (config.learningRate !== undefined)
+    config.learningRate = deserializeLearningRate(config.learningRate as number | ScheduleConfig);
   return factory(config);
 }

@@ -15,7 +15,10 @@ export class Registry<T> {
   private readonly canonical: string[] = [];
 
   /** @param op the function that looks names up, and `what` the kind of entry, both for messages. */
-  constructor(private readonly op: string, private readonly what: string) {}
+  constructor(
+    private readonly op: string,
+    private readonly what: string,
+  ) {}
 
   add(name: string, value: T, aliases: readonly string[] = []): this {
     this.canonical.push(name);
@@ -33,7 +36,8 @@ export class Registry<T> {
 
   /** The entry for `name`; an unknown name throws an ArgumentError with the nearest valid name. */
   get(name: string): { name: string; value: T } {
-    if (typeof name !== 'string') throw new ArgumentError(`${this.op}: expected a ${this.what} name, got ${typeof name}`);
+    if (typeof name !== 'string')
+      throw new ArgumentError(`${this.op}: expected a ${this.what} name, got ${typeof name}`);
     const hit = this.find(name);
     if (hit) return hit;
     throw new ArgumentError(`${this.op}: unknown ${this.what} '${name}'${suggest(name, this.canonical)}`);

@@ -20,7 +20,9 @@ export interface LearningRateSchedule extends Schedule {
 
 function schedule(className: string, config: ScheduleConfig['config'], fn: Schedule): LearningRateSchedule {
   const frozen = JSON.parse(JSON.stringify(config)) as ScheduleConfig['config'];
-  return Object.assign((step: number) => fn(step), { getConfig: () => ({ className, config: structuredClone(frozen) }) });
+  return Object.assign((step: number) => fn(step), {
+    getConfig: () => ({ className, config: structuredClone(frozen) }),
+  });
 }
 
 function requirePositive(op: string, name: string, v: number): void {
@@ -64,11 +66,14 @@ export function piecewiseConstant(options: PiecewiseConstantOptions): LearningRa
   checkOptions('piecewiseConstant', options, ['boundaries', 'values']);
   const { boundaries, values } = options;
   if (!Array.isArray(boundaries) || !Array.isArray(values) || values.length !== boundaries.length + 1) {
-    throw new ArgumentError(`piecewiseConstant: values must have one more entry than boundaries; got ${values?.length} values for ${boundaries?.length} boundaries`);
+    throw new ArgumentError(
+      `piecewiseConstant: values must have one more entry than boundaries; got ${values?.length} values for ${boundaries?.length} boundaries`,
+    );
   }
   boundaries.forEach((b, i) => {
     requireFinite('piecewiseConstant', `boundaries[${i}]`, b);
-    if (i > 0 && !(b > boundaries[i - 1])) throw new ArgumentError(`piecewiseConstant: boundaries must increase, got [${boundaries.join(', ')}]`);
+    if (i > 0 && !(b > boundaries[i - 1]))
+      throw new ArgumentError(`piecewiseConstant: boundaries must increase, got [${boundaries.join(', ')}]`);
   });
   values.forEach((v, i) => requireFinite('piecewiseConstant', `values[${i}]`, v));
   return schedule('PiecewiseConstant', { boundaries: [...boundaries], values: [...values] }, (step) => {
@@ -97,9 +102,11 @@ export function cosineDecay(options: CosineDecayOptions): LearningRateSchedule {
   requireFinite('cosineDecay', 'initialLearningRate', initialLearningRate);
   requirePositive('cosineDecay', 'decaySteps', decaySteps);
   requireFinite('cosineDecay', 'alpha', alpha);
-  if (!(Number.isFinite(warmupSteps) && warmupSteps >= 0)) throw new ArgumentError(`cosineDecay: warmupSteps must be a non-negative number, got ${warmupSteps}`);
+  if (!(Number.isFinite(warmupSteps) && warmupSteps >= 0))
+    throw new ArgumentError(`cosineDecay: warmupSteps must be a non-negative number, got ${warmupSteps}`);
   if (warmupTarget !== null) requireFinite('cosineDecay', 'warmupTarget', warmupTarget);
-  const decay = (t: number, from: number) => from * ((1 - alpha) * 0.5 * (1 + Math.cos(Math.PI * (t / decaySteps))) + alpha);
+  const decay = (t: number, from: number) =>
+    from * ((1 - alpha) * 0.5 * (1 + Math.cos(Math.PI * (t / decaySteps))) + alpha);
   return schedule('CosineDecay', { initialLearningRate, decaySteps, alpha, warmupTarget, warmupSteps }, (step) => {
     if (warmupTarget === null) return decay(Math.min(step, decaySteps), initialLearningRate);
     const t = Math.min(step, decaySteps + warmupSteps);
@@ -126,7 +133,9 @@ export function getSchedule(spec: ScheduleConfig | LearningRateSchedule): Learni
 export function learningRateAt(op: string, lr: LearningRate, step: number): number {
   const v = typeof lr === 'number' ? lr : lr(step);
   if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
-    throw new ArgumentError(`${op}: the learning rate must be a finite non-negative number, got ${v}${typeof lr === 'number' ? '' : ` from the schedule at step ${step}`}`);
+    throw new ArgumentError(
+      `${op}: the learning rate must be a finite non-negative number, got ${v}${typeof lr === 'number' ? '' : ` from the schedule at step ${step}`}`,
+    );
   }
   return v;
 }
@@ -136,7 +145,9 @@ export function serializeLearningRate(op: string, lr: LearningRate): number | Sc
   if (typeof lr === 'number') return lr;
   const withConfig = lr as Partial<LearningRateSchedule>;
   if (typeof withConfig.getConfig === 'function') return withConfig.getConfig();
-  throw new ArgumentError(`${op}: the learning rate is a plain function of the step and cannot be serialized; use exponentialDecay, piecewiseConstant or cosineDecay, or a number`);
+  throw new ArgumentError(
+    `${op}: the learning rate is a plain function of the step and cannot be serialized; use exponentialDecay, piecewiseConstant or cosineDecay, or a number`,
+  );
 }
 
 /** The inverse of serializeLearningRate. */

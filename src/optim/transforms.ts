@@ -57,7 +57,10 @@ export function chain(...transforms: GradientTransformation[]): GradientTransfor
       let updates = [...grads];
       const next = transforms.map((t, i) => {
         const r = t.update(updates, state[i], params);
-        if (r.updates.length !== grads.length) throw new ArgumentError(`chain: transformation ${i} returned ${r.updates.length} updates for ${grads.length} gradients`);
+        if (r.updates.length !== grads.length)
+          throw new ArgumentError(
+            `chain: transformation ${i} returned ${r.updates.length} updates for ${grads.length} gradients`,
+          );
         updates = r.updates;
         return r.state;
       });
@@ -79,7 +82,10 @@ export function scale(factor: number): GradientTransformation {
  * u -> -lr(step) * u (or +lr with flipSign false). The learning rate is a number or a function of the
  * step count this transformation keeps (0 on the first update).
  */
-export function scaleByLearningRate(learningRate: LearningRate, { flipSign = true }: { flipSign?: boolean } = {}): GradientTransformation {
+export function scaleByLearningRate(
+  learningRate: LearningRate,
+  { flipSign = true }: { flipSign?: boolean } = {},
+): GradientTransformation {
   if (typeof learningRate === 'number') learningRateAt('scaleByLearningRate', learningRate, 0);
   return transformation<{ count: number }>({
     init: () => ({ count: 0 }),
@@ -111,8 +117,13 @@ export function scaleByAdam({ b1 = 0.9, b2 = 0.999, eps = 1e-7 }: ScaleByAdamOpt
     init: (params) => ({ count: 0, mu: params.map((p) => o.zerosLike(p)), nu: params.map((p) => o.zerosLike(p)) }),
     update: (grads, { count, mu, nu }) => {
       const t = count + 1;
-      const steps = grads.map((g, i) => adamMoments(g, mu[i], nu[i], { beta1: b1, beta2: b2, epsilon: eps, alpha: adamAlpha(b1, b2, t) }));
-      return { updates: steps.map((s) => s.direction), state: { count: t, mu: steps.map((s) => s.m), nu: steps.map((s) => s.v) } };
+      const steps = grads.map((g, i) =>
+        adamMoments(g, mu[i], nu[i], { beta1: b1, beta2: b2, epsilon: eps, alpha: adamAlpha(b1, b2, t) }),
+      );
+      return {
+        updates: steps.map((s) => s.direction),
+        state: { count: t, mu: steps.map((s) => s.m), nu: steps.map((s) => s.v) },
+      };
     },
   });
 }
@@ -129,12 +140,19 @@ export interface ScaleByRmsOptions {
  * u = g / sqrt(v + eps), or g / sqrt(v - mg^2 + eps) when centered (mg = rho mg + (1 - rho) g).
  * eps sits inside the square root, as in Keras (PyTorch adds it outside).
  */
-export function scaleByRms({ rho = 0.9, eps = 1e-7, centered = false }: ScaleByRmsOptions = {}): GradientTransformation {
+export function scaleByRms({
+  rho = 0.9,
+  eps = 1e-7,
+  centered = false,
+}: ScaleByRmsOptions = {}): GradientTransformation {
   checkRange('scaleByRms', 'rho', rho, 0, 1);
   checkRange('scaleByRms', 'eps', eps, 0);
   type S = { nu: Tensor[]; mg: Tensor[] };
   return transformation<S>({
-    init: (params) => ({ nu: params.map((p) => o.zerosLike(p)), mg: centered ? params.map((p) => o.zerosLike(p)) : [] }),
+    init: (params) => ({
+      nu: params.map((p) => o.zerosLike(p)),
+      mg: centered ? params.map((p) => o.zerosLike(p)) : [],
+    }),
     update: (grads, { nu, mg }) => {
       const v = grads.map((g, i) => o.add(o.mul(nu[i], rho), o.mul(o.square(g), 1 - rho)));
       const m = centered ? grads.map((g, i) => o.add(o.mul(mg[i], rho), o.mul(g, 1 - rho))) : [];
@@ -153,7 +171,10 @@ export interface ScaleByAdagradOptions {
 }
 
 /** Adagrad's direction as Keras: acc += g^2 (acc starts at initialAccumulatorValue), u = g / sqrt(acc + eps). */
-export function scaleByAdagrad({ initialAccumulatorValue = 0.1, eps = 1e-7 }: ScaleByAdagradOptions = {}): GradientTransformation {
+export function scaleByAdagrad({
+  initialAccumulatorValue = 0.1,
+  eps = 1e-7,
+}: ScaleByAdagradOptions = {}): GradientTransformation {
   checkRange('scaleByAdagrad', 'initialAccumulatorValue', initialAccumulatorValue, 0);
   checkRange('scaleByAdagrad', 'eps', eps, 0);
   return transformation<{ acc: Tensor[] }>({
@@ -199,13 +220,20 @@ export interface DecayedWeightsOptions {
 }
 
 /** Decoupled weight decay (AdamW): adds a multiple of each parameter to its update. */
-export function addDecayedWeights(weightDecay: number, { mask, learningRate }: DecayedWeightsOptions = {}): GradientTransformation {
+export function addDecayedWeights(
+  weightDecay: number,
+  { mask, learningRate }: DecayedWeightsOptions = {},
+): GradientTransformation {
   checkRange('addDecayedWeights', 'weightDecay', weightDecay, 0);
-  const decays = (p: Tensor, i: number) => (mask === undefined ? true : typeof mask === 'function' ? mask(p, i) : mask[i] !== false);
+  const decays = (p: Tensor, i: number) =>
+    mask === undefined ? true : typeof mask === 'function' ? mask(p, i) : mask[i] !== false;
   return transformation<{ count: number }>({
     init: () => ({ count: 0 }),
     update: (grads, { count }, params) => {
-      if (params.length !== grads.length) throw new ArgumentError(`addDecayedWeights: needs the parameters: got ${params.length} for ${grads.length} gradients`);
+      if (params.length !== grads.length)
+        throw new ArgumentError(
+          `addDecayedWeights: needs the parameters: got ${params.length} for ${grads.length} gradients`,
+        );
       // withDecay adds -lr * wd * p; without a learning rate (optax placement) the term is +wd * p.
       const lr = learningRate === undefined ? -1 : learningRateAt('addDecayedWeights', learningRate, count);
       const updates = grads.map((u, i) => (decays(params[i], i) ? withDecay(u, params[i], lr, weightDecay) : u));
@@ -261,11 +289,16 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation {
 
 /** Updates must match their gradients one for one in shape; a transformation that breaks this is a bug worth naming. */
 export function checkUpdates(op: string, grads: readonly Tensor[], updates: readonly Tensor[]): void {
-  if (updates.length !== grads.length) throw new ArgumentError(`${op}: the transformation returned ${updates.length} updates for ${grads.length} gradients`);
+  if (updates.length !== grads.length)
+    throw new ArgumentError(
+      `${op}: the transformation returned ${updates.length} updates for ${grads.length} gradients`,
+    );
   updates.forEach((u, i) => {
     const g = grads[i];
     if (u.rank !== g.rank || u.shape.some((d, j) => d !== g.shape[j])) {
-      throw new ShapeError(`${op}: update ${i} has shape ${fmtShape(u.shape)} but its gradient has shape ${fmtShape(g.shape)}`);
+      throw new ShapeError(
+        `${op}: update ${i} has shape ${fmtShape(u.shape)} but its gradient has shape ${fmtShape(g.shape)}`,
+      );
     }
   });
 }

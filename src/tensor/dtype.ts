@@ -9,10 +9,14 @@ export const DTYPES: readonly DType[] = ['bool', 'int32', 'float32', 'float64'];
 
 export function arrayConstructor(dtype: DType) {
   switch (dtype) {
-    case 'float32': return Float32Array;
-    case 'float64': return Float64Array;
-    case 'int32': return Int32Array;
-    case 'bool': return Uint8Array;
+    case 'float32':
+      return Float32Array;
+    case 'float64':
+      return Float64Array;
+    case 'int32':
+      return Int32Array;
+    case 'bool':
+      return Uint8Array;
   }
 }
 

@@ -46,7 +46,9 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
       if (d === out[o] || d === 1) continue;
       if (out[o] === 1) out[o] = d;
       else {
-        throw new ShapeError(`${op}: shapes ${shapes.map(fmtShape).join(' and ')} do not broadcast (dimension ${i - s.length} is ${d} vs ${out[o]})`);
+        throw new ShapeError(
+          `${op}: shapes ${shapes.map(fmtShape).join(' and ')} do not broadcast (dimension ${i - s.length} is ${d} vs ${out[o]})`,
+        );
       }
     }
   }
@@ -55,7 +57,9 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
 
 export function normalizeAxis(op: string, axis: number, rank: number): number {
   if (!Number.isInteger(axis) || axis < -rank || axis >= Math.max(rank, 1)) {
-    throw new ArgumentError(`${op}: axis ${axis} is out of range for a tensor of rank ${rank}; expected an integer in [${-rank}, ${Math.max(rank - 1, 0)}]`);
+    throw new ArgumentError(
+      `${op}: axis ${axis} is out of range for a tensor of rank ${rank}; expected an integer in [${-rank}, ${Math.max(rank - 1, 0)}]`,
+    );
   }
   return axis < 0 ? axis + rank : axis;
 }
@@ -71,6 +75,7 @@ export function normalizeAxes(op: string, axes: number | readonly number[] | und
 
 export function assertShape(op: string, shape: Shape): void {
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new ShapeError(`${op}: invalid shape ${fmtShape(shape)}; dimensions must be non-negative integers`);
+    if (!Number.isInteger(d) || d < 0)
+      throw new ShapeError(`${op}: invalid shape ${fmtShape(shape)}; dimensions must be non-negative integers`);
   }
 }

@@ -7,7 +7,12 @@ import { bytesPerElement } from './dtype.js';
 export class Storage {
   private refs = 0;
   readonly bytes: number;
-  constructor(readonly backend: Backend, readonly buffer: unknown, readonly dtype: DType, readonly size: number) {
+  constructor(
+    readonly backend: Backend,
+    readonly buffer: unknown,
+    readonly dtype: DType,
+    readonly size: number,
+  ) {
     this.bytes = size * bytesPerElement(dtype);
     stats.bytes += this.bytes;
     stats.buffers++;
@@ -146,7 +151,8 @@ export function forEachDisposable(value: unknown, fn: (t: Disposable) => void, s
   if (isDisposable(value)) fn(value);
   else if (Array.isArray(value)) for (const v of value) forEachDisposable(v, fn, seen);
   else if (value instanceof Map) for (const v of value.values()) forEachDisposable(v, fn, seen);
-  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) forEachDisposable(v, fn, seen);
+  else if (Object.getPrototypeOf(value) === Object.prototype)
+    for (const v of Object.values(value)) forEachDisposable(v, fn, seen);
 }
 
 /** Runs fn with no scope active, so the tensors it makes belong to the caller (e.g. a tape), not a scope. */

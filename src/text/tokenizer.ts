@@ -22,7 +22,10 @@ export interface TextToWordSequenceOptions {
  * Keras text_to_word_sequence: lower-cases, turns every filter character into `split`, splits on
  * `split` and drops empty pieces. Characters are code points, as in Python.
  */
-export function textToWordSequence(text: string, { filters = KERAS_FILTERS, lower = true, split = ' ' }: TextToWordSequenceOptions = {}): string[] {
+export function textToWordSequence(
+  text: string,
+  { filters = KERAS_FILTERS, lower = true, split = ' ' }: TextToWordSequenceOptions = {},
+): string[] {
   if (split === '') throw new ArgumentError('textToWordSequence: split must not be empty');
   let s = lower ? text.toLowerCase() : text;
   if (filters.length > 0) s = s.replace(filterPattern(filters), () => split); // a function: '$' in split is literal
@@ -75,8 +78,16 @@ export class Tokenizer {
   /** Index -> number of documents containing it. */
   indexDocs = new Map<number, number>();
 
-  constructor({ numWords = null, filters = KERAS_FILTERS, lower = true, split = ' ', charLevel = false, oovToken = null }: TokenizerOptions = {}) {
-    if (numWords !== null && (!Number.isInteger(numWords) || numWords < 0)) throw new ArgumentError(`Tokenizer: numWords must be a non-negative integer or null, got ${numWords}`);
+  constructor({
+    numWords = null,
+    filters = KERAS_FILTERS,
+    lower = true,
+    split = ' ',
+    charLevel = false,
+    oovToken = null,
+  }: TokenizerOptions = {}) {
+    if (numWords !== null && (!Number.isInteger(numWords) || numWords < 0))
+      throw new ArgumentError(`Tokenizer: numWords must be a non-negative integer or null, got ${numWords}`);
     if (split === '') throw new ArgumentError('Tokenizer: split must not be empty');
     this.numWords = numWords;
     this.filters = filters;
@@ -169,7 +180,8 @@ export class Tokenizer {
   sequencesToMatrix(sequences: readonly (readonly number[])[], mode: MatrixMode = 'binary'): Tensor {
     const n = this.numWords ?? (this.wordIndex.size > 0 ? this.wordIndex.size + 1 : 0);
     if (!n) throw new ArgumentError('Tokenizer.sequencesToMatrix: set numWords or fit the tokenizer first');
-    if (mode === 'tfidf' && this.documentCount === 0) throw new ArgumentError('Tokenizer.sequencesToMatrix: fit the tokenizer before using mode \'tfidf\'');
+    if (mode === 'tfidf' && this.documentCount === 0)
+      throw new ArgumentError("Tokenizer.sequencesToMatrix: fit the tokenizer before using mode 'tfidf'");
     const out = new Float32Array(sequences.length * n);
     sequences.forEach((seq, row) => {
       if (seq.length === 0) return;
@@ -180,8 +192,12 @@ export class Tokenizer {
         if (mode === 'count') v = c;
         else if (mode === 'freq') v = c / seq.length;
         else if (mode === 'binary') v = 1;
-        else if (mode === 'tfidf') v = (1 + Math.log(c)) * Math.log(1 + this.documentCount / (1 + (this.indexDocs.get(j) ?? 0)));
-        else throw new ArgumentError(`Tokenizer.sequencesToMatrix: unknown mode '${mode as string}'; expected binary, count, tfidf or freq`);
+        else if (mode === 'tfidf')
+          v = (1 + Math.log(c)) * Math.log(1 + this.documentCount / (1 + (this.indexDocs.get(j) ?? 0)));
+        else
+          throw new ArgumentError(
+            `Tokenizer.sequencesToMatrix: unknown mode '${mode as string}'; expected binary, count, tfidf or freq`,
+          );
         out[row * n + j] = v;
       }
     });
@@ -210,7 +226,12 @@ export class Tokenizer {
       ['index_word', pyDumps(entries(this.indexWord))],
       ['word_index', pyDumps(entries(this.wordIndex))],
     ];
-    return pyDumps({ entries: [['class_name', 'Tokenizer'], ['config', { entries: config }]] });
+    return pyDumps({
+      entries: [
+        ['class_name', 'Tokenizer'],
+        ['config', { entries: config }],
+      ],
+    });
   }
 
   /** A tokenizer from toJSON() text or Keras' to_json(); counts keep their saved order. */
@@ -222,7 +243,8 @@ export class Tokenizer {
       throw new FormatError(`Tokenizer.fromJSON: not JSON (${(e as Error).message})`);
     }
     const c = parsed?.config;
-    if (typeof c !== 'object' || c === null) throw new FormatError('Tokenizer.fromJSON: expected {"class_name": "Tokenizer", "config": {...}}');
+    if (typeof c !== 'object' || c === null)
+      throw new FormatError('Tokenizer.fromJSON: expected {"class_name": "Tokenizer", "config": {...}}');
     const str = (k: string): string => {
       if (typeof c[k] !== 'string') throw new FormatError(`Tokenizer.fromJSON: config.${k} must be a string`);
       return c[k] as string;

@@ -41,7 +41,8 @@ function improver(monitor: string, mode: Mode, minDelta: number): (current: numb
 
 function monitored(logs: Logs, monitor: string, who: string): number | undefined {
   const v = logs[monitor];
-  if (v === undefined) console.warn(`${who}: metric '${monitor}' is not available; available: ${Object.keys(logs).join(', ')}`);
+  if (v === undefined)
+    console.warn(`${who}: metric '${monitor}' is not available; available: ${Object.keys(logs).join(', ')}`);
   return v;
 }
 
@@ -54,7 +55,17 @@ export class EarlyStopping implements Callback {
   readonly monitor: string;
   private readonly better: (c: number, b: number) => boolean;
 
-  constructor(private readonly args: { monitor?: string; minDelta?: number; patience?: number; mode?: Mode; baseline?: number; restoreBestWeights?: boolean; startFromEpoch?: number } = {}) {
+  constructor(
+    private readonly args: {
+      monitor?: string;
+      minDelta?: number;
+      patience?: number;
+      mode?: Mode;
+      baseline?: number;
+      restoreBestWeights?: boolean;
+      startFromEpoch?: number;
+    } = {},
+  ) {
     this.monitor = args.monitor ?? 'val_loss';
     this.better = improver(this.monitor, args.mode ?? 'auto', Math.abs(args.minDelta ?? 0));
   }
@@ -100,7 +111,15 @@ export class ModelCheckpoint implements Callback {
   readonly monitor: string;
   private readonly better: (c: number, b: number) => boolean;
 
-  constructor(private readonly args: { filepath: string; monitor?: string; saveBestOnly?: boolean; mode?: Mode; save?: (model: Model, path: string) => Promise<void> }) {
+  constructor(
+    private readonly args: {
+      filepath: string;
+      monitor?: string;
+      saveBestOnly?: boolean;
+      mode?: Mode;
+      save?: (model: Model, path: string) => Promise<void>;
+    },
+  ) {
     this.monitor = args.monitor ?? 'val_loss';
     this.better = improver(this.monitor, args.mode ?? 'auto', 0);
   }
@@ -108,7 +127,9 @@ export class ModelCheckpoint implements Callback {
     this.model = model;
   }
   async onEpochEnd(epoch: number, logs: Logs): Promise<void> {
-    const path = this.args.filepath.replace(/\{epoch(?::0?(\d+)d)?\}/g, (_, w?: string) => String(epoch + 1).padStart(Number(w ?? 0), '0'));
+    const path = this.args.filepath.replace(/\{epoch(?::0?(\d+)d)?\}/g, (_, w?: string) =>
+      String(epoch + 1).padStart(Number(w ?? 0), '0'),
+    );
     if (this.args.saveBestOnly) {
       const current = monitored(logs, this.monitor, 'ModelCheckpoint');
       if (current === undefined || !(Number.isNaN(this.best) || this.better(current, this.best))) return;
@@ -122,14 +143,18 @@ export class ModelCheckpoint implements Callback {
 /** Sets the learning rate at the start of each epoch from schedule(epoch, currentLr). */
 export class LearningRateScheduler implements Callback {
   private model?: Model;
-  constructor(private readonly schedule: (epoch: number, lr: number) => number, private readonly verbose = 0) {}
+  constructor(
+    private readonly schedule: (epoch: number, lr: number) => number,
+    private readonly verbose = 0,
+  ) {}
   setModel(model: Model): void {
     this.model = model;
   }
   onEpochBegin(epoch: number): void {
     const opt = this.model!.optimizer!;
     const lr = this.schedule(epoch, opt.learningRate);
-    if (!Number.isFinite(lr)) throw new ArgumentError(`LearningRateScheduler: schedule returned ${lr} for epoch ${epoch}`);
+    if (!Number.isFinite(lr))
+      throw new ArgumentError(`LearningRateScheduler: schedule returned ${lr} for epoch ${epoch}`);
     opt.learningRate = lr;
     if (this.verbose) console.log(`\nEpoch ${epoch + 1}: LearningRateScheduler setting learning rate to ${lr}.`);
   }
@@ -146,7 +171,18 @@ export class ReduceLROnPlateau implements Callback {
   readonly monitor: string;
   private readonly better: (c: number, b: number) => boolean;
 
-  constructor(private readonly args: { monitor?: string; factor?: number; patience?: number; mode?: Mode; minDelta?: number; cooldown?: number; minLr?: number; verbose?: number } = {}) {
+  constructor(
+    private readonly args: {
+      monitor?: string;
+      factor?: number;
+      patience?: number;
+      mode?: Mode;
+      minDelta?: number;
+      cooldown?: number;
+      minLr?: number;
+      verbose?: number;
+    } = {},
+  ) {
     if ((args.factor ?? 0.1) >= 1) throw new ArgumentError(`ReduceLROnPlateau: factor must be < 1, got ${args.factor}`);
     this.monitor = args.monitor ?? 'val_loss';
     this.better = improver(this.monitor, args.mode ?? 'auto', args.minDelta ?? 1e-4);
@@ -159,7 +195,10 @@ export class ReduceLROnPlateau implements Callback {
     logs.learning_rate = opt.learningRate;
     const current = monitored(logs, this.monitor, 'ReduceLROnPlateau');
     if (current === undefined) return;
-    if (this.cooldownLeft > 0) { this.cooldownLeft--; this.wait = 0; }
+    if (this.cooldownLeft > 0) {
+      this.cooldownLeft--;
+      this.wait = 0;
+    }
     if (Number.isNaN(this.best) || this.better(current, this.best)) {
       this.best = current;
       this.wait = 0;
@@ -168,7 +207,8 @@ export class ReduceLROnPlateau implements Callback {
       const next = Math.max(old * (this.args.factor ?? 0.1), this.args.minLr ?? 0);
       if (old > next) {
         opt.learningRate = next;
-        if (this.args.verbose) console.log(`\nEpoch ${epoch + 1}: ReduceLROnPlateau reducing learning rate to ${next}.`);
+        if (this.args.verbose)
+          console.log(`\nEpoch ${epoch + 1}: ReduceLROnPlateau reducing learning rate to ${next}.`);
         this.cooldownLeft = this.args.cooldown ?? 0;
         this.wait = 0;
       }
@@ -214,7 +254,10 @@ export class TerminateOnNaN implements Callback {
 /** Appends one row per epoch (epoch + logs) to a CSV file. */
 export class CSVLogger implements Callback {
   private keys?: string[];
-  constructor(private readonly filename: string, private readonly args: { separator?: string; append?: boolean } = {}) {}
+  constructor(
+    private readonly filename: string,
+    private readonly args: { separator?: string; append?: boolean } = {},
+  ) {}
   onTrainBegin(): void {
     if (!this.args.append || !existsSync(this.filename)) writeFileSync(this.filename, '');
     this.keys = undefined;
@@ -223,7 +266,8 @@ export class CSVLogger implements Callback {
     const sep = this.args.separator ?? ',';
     if (!this.keys) {
       this.keys = Object.keys(logs).sort();
-      if (!this.args.append || readLength(this.filename) === 0) appendFileSync(this.filename, ['epoch', ...this.keys].join(sep) + '\n');
+      if (!this.args.append || readLength(this.filename) === 0)
+        appendFileSync(this.filename, ['epoch', ...this.keys].join(sep) + '\n');
     }
     appendFileSync(this.filename, [epoch, ...this.keys.map((k) => logs[k] ?? '')].join(sep) + '\n');
   }

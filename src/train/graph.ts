@@ -2,7 +2,15 @@
 // tensors, and the Keras-like config (layers with their inbound nodes) that rebuilds it.
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, ShapeError } from '../errors.js';
-import { Layer, Node, SymbolicTensor, formatSymShape, layerFromConfig, type CallContext, type LayerConfig } from '../nn/layer.js';
+import {
+  Layer,
+  Node,
+  SymbolicTensor,
+  formatSymShape,
+  layerFromConfig,
+  type CallContext,
+  type LayerConfig,
+} from '../nn/layer.js';
 import { InputLayer } from '../nn/input.js';
 
 /** Nodes that lead from `inputs` to `outputs`, each after the nodes producing its inputs. */
@@ -29,15 +37,26 @@ export function topologicalNodes(inputs: readonly SymbolicTensor[], outputs: rea
 }
 
 /** Runs the nodes on real tensors bound to the inputs; returns the output tensors. */
-export function runGraph(nodes: readonly Node[], inputs: readonly SymbolicTensor[], outputs: readonly SymbolicTensor[], values: readonly Tensor[], ctx: CallContext): Tensor[] {
+export function runGraph(
+  nodes: readonly Node[],
+  inputs: readonly SymbolicTensor[],
+  outputs: readonly SymbolicTensor[],
+  values: readonly Tensor[],
+  ctx: CallContext,
+): Tensor[] {
   if (values.length !== inputs.length) {
-    throw new ArgumentError(`Model: expects ${inputs.length} input${inputs.length > 1 ? 's' : ''} (${inputs.map((s) => `'${s.name}' ${formatSymShape(s.shape)}`).join(', ')}), got ${values.length} tensor${values.length > 1 ? 's' : ''}`);
+    throw new ArgumentError(
+      `Model: expects ${inputs.length} input${inputs.length > 1 ? 's' : ''} (${inputs.map((s) => `'${s.name}' ${formatSymShape(s.shape)}`).join(', ')}), got ${values.length} tensor${values.length > 1 ? 's' : ''}`,
+    );
   }
   const bound = new Map<number, Tensor>();
   inputs.forEach((s, i) => {
     const v = values[i];
     const ok = v.rank === s.rank && s.shape.every((d, j) => d === null || d === v.shape[j]);
-    if (!ok) throw new ShapeError(`Model input '${s.name}' expects input ${formatSymShape(s.shape)}, got ${formatSymShape(v.shape)}`);
+    if (!ok)
+      throw new ShapeError(
+        `Model input '${s.name}' expects input ${formatSymShape(s.shape)}, got ${formatSymShape(v.shape)}`,
+      );
     bound.set(s.id, v);
   });
   for (const node of nodes) {
@@ -64,7 +83,12 @@ export interface GraphConfig {
   outputLayers: TensorRef[];
 }
 
-export function graphConfig(name: string, nodes: readonly Node[], inputs: readonly SymbolicTensor[], outputs: readonly SymbolicTensor[]): GraphConfig {
+export function graphConfig(
+  name: string,
+  nodes: readonly Node[],
+  inputs: readonly SymbolicTensor[],
+  outputs: readonly SymbolicTensor[],
+): GraphConfig {
   const layers: Layer[] = [];
   for (const t of inputs) if (!layers.includes(t.node!.layer)) layers.push(t.node!.layer);
   for (const n of nodes) if (!layers.includes(n.layer)) layers.push(n.layer);
@@ -92,7 +116,10 @@ export function graphFromConfig(config: GraphConfig): { inputs: SymbolicTensor[]
   }
   const lookup = ([name, node, index]: TensorRef) => {
     const t = produced.get(name)?.[node]?.[index];
-    if (!t) throw new ArgumentError(`Model config: layer '${name}' node ${node} output ${index} is referenced before it exists`);
+    if (!t)
+      throw new ArgumentError(
+        `Model config: layer '${name}' node ${node} output ${index} is referenced before it exists`,
+      );
     return t;
   };
   // Replay calls in config order, retrying entries whose inputs are not ready yet (configs list layers
@@ -111,6 +138,7 @@ export function graphFromConfig(config: GraphConfig): { inputs: SymbolicTensor[]
       progress = true;
     }
   }
-  if (pending.length > 0) throw new ArgumentError(`Model config: cannot resolve the inputs of layer '${pending[0].name}'`);
+  if (pending.length > 0)
+    throw new ArgumentError(`Model config: cannot resolve the inputs of layer '${pending[0].name}'`);
   return { inputs: config.inputLayers.map(lookup), outputs: config.outputLayers.map(lookup) };
 }

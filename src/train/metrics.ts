@@ -10,7 +10,13 @@ import { shapesEqual } from '../tensor/shape.js';
 import * as o from '../ops/index.js';
 import { Registry, checkOptions, normalizeName } from '../optim/registry.js';
 import {
-  alignPair, alignWeights, classIndices, findLoss, meanAbsoluteError as maeLoss, meanSquaredError as mseLoss, sparseLabels,
+  alignPair,
+  alignWeights,
+  classIndices,
+  findLoss,
+  meanAbsoluteError as maeLoss,
+  meanSquaredError as mseLoss,
+  sparseLabels,
 } from '../nn/losses.js';
 
 type ConfigValue = number | boolean | string | null;
@@ -42,10 +48,12 @@ export interface MetricContext {
 
 /** Runs fn without taping, frees what it makes, and reads its tensors back as one flat list of numbers. */
 function measure(fn: () => Tensor[]): number[] {
-  return noGrad(() => tidy(() => {
-    const parts = fn().map((t) => o.reshape(o.cast(t, 'float64'), [-1]));
-    return Array.from(o.concat(parts, 0).dataSync());
-  }));
+  return noGrad(() =>
+    tidy(() => {
+      const parts = fn().map((t) => o.reshape(o.cast(t, 'float64'), [-1]));
+      return Array.from(o.concat(parts, 0).dataSync());
+    }),
+  );
 }
 
 const ratio = (a: number, b: number) => (b === 0 ? 0 : a / b);
@@ -69,7 +77,11 @@ class MeanMetric implements Metric {
     const [total, count] = measure(() => {
       let v = o.cast(this.values(yTrue, yPred), 'float64');
       if (v.rank === 0) v = o.reshape(v, [1]);
-      if (v.rank > 1) v = o.mean(v, Array.from({ length: v.rank - 1 }, (_, i) => i + 1));
+      if (v.rank > 1)
+        v = o.mean(
+          v,
+          Array.from({ length: v.rank - 1 }, (_, i) => i + 1),
+        );
       if (!sampleWeight) return [o.sum(v), o.scalar(v.shape[0], 'float64')];
       const w = o.expand(alignWeights(this.name, sampleWeight, v.shape, v.dtype), v.shape);
       return [o.sum(o.mul(v, w)), o.sum(w)];
@@ -92,11 +104,16 @@ class MeanMetric implements Metric {
 }
 
 /** A metric that averages any per-sample function (yTrue, yPred) => [N] over the data. */
-export function meanMetricWrapper(fn: (yTrue: Tensor, yPred: Tensor) => Tensor, { name = fn.name || 'mean' }: { name?: string } = {}): Metric {
+export function meanMetricWrapper(
+  fn: (yTrue: Tensor, yPred: Tensor) => Tensor,
+  { name = fn.name || 'mean' }: { name?: string } = {},
+): Metric {
   return new MeanMetric(name, 'MeanMetricWrapper', {}, fn);
 }
 
-interface NameOption { name?: string }
+interface NameOption {
+  name?: string;
+}
 
 /** 1 where yTrue equals (yPred > threshold), averaged over the last axis. */
 export function binaryAccuracy(options: NameOption & { threshold?: number } = {}): Metric {
@@ -111,8 +128,13 @@ export function binaryAccuracy(options: NameOption & { threshold?: number } = {}
 /** One-hot (or soft) labels of yPred's shape, as class indices. */
 function argmaxLabels(op: string, yTrue: Tensor, yPred: Tensor): Tensor {
   if (!shapesEqual(yTrue.shape, yPred.shape) || yPred.rank < 2) {
-    const hint = yTrue.size * (yPred.shape[yPred.rank - 1] ?? 1) === yPred.size ? '; for integer labels use the sparse version' : '';
-    throw new ShapeError(`${op}: yTrue has shape ${fmtShape(yTrue.shape)} but yPred has shape ${fmtShape(yPred.shape)}; expected one-hot labels of yPred's shape [N, numClasses]${hint}`);
+    const hint =
+      yTrue.size * (yPred.shape[yPred.rank - 1] ?? 1) === yPred.size
+        ? '; for integer labels use the sparse version'
+        : '';
+    throw new ShapeError(
+      `${op}: yTrue has shape ${fmtShape(yTrue.shape)} but yPred has shape ${fmtShape(yPred.shape)}; expected one-hot labels of yPred's shape [N, numClasses]${hint}`,
+    );
   }
   return o.argmax(yTrue, -1);
 }
@@ -121,14 +143,18 @@ function argmaxLabels(op: string, yTrue: Tensor, yPred: Tensor): Tensor {
 export function categoricalAccuracy(options: NameOption = {}): Metric {
   checkOptions('categoricalAccuracy', options, ['name']);
   const { name = 'categoricalAccuracy' } = options;
-  return new MeanMetric(name, 'CategoricalAccuracy', {}, (yTrue, yPred) => o.equal(argmaxLabels(name, yTrue, yPred), o.argmax(yPred, -1)));
+  return new MeanMetric(name, 'CategoricalAccuracy', {}, (yTrue, yPred) =>
+    o.equal(argmaxLabels(name, yTrue, yPred), o.argmax(yPred, -1)),
+  );
 }
 
 /** 1 where the integer label ([N] or [N, 1]) == argmax(yPred). */
 export function sparseCategoricalAccuracy(options: NameOption = {}): Metric {
   checkOptions('sparseCategoricalAccuracy', options, ['name']);
   const { name = 'sparseCategoricalAccuracy' } = options;
-  return new MeanMetric(name, 'SparseCategoricalAccuracy', {}, (yTrue, yPred) => o.equal(sparseLabels(name, yTrue, yPred), o.argmax(yPred, -1)));
+  return new MeanMetric(name, 'SparseCategoricalAccuracy', {}, (yTrue, yPred) =>
+    o.equal(sparseLabels(name, yTrue, yPred), o.argmax(yPred, -1)),
+  );
 }
 
 /**
@@ -150,7 +176,9 @@ export function topKCategoricalAccuracy(options: NameOption & { k?: number } = {
   checkOptions('topKCategoricalAccuracy', options, ['name', 'k']);
   const { name = 'topKCategoricalAccuracy', k = 5 } = options;
   checkK(name, k);
-  return new MeanMetric(name, 'TopKCategoricalAccuracy', { k }, (yTrue, yPred) => inTopK(argmaxLabels(name, yTrue, yPred), yPred, k));
+  return new MeanMetric(name, 'TopKCategoricalAccuracy', { k }, (yTrue, yPred) =>
+    inTopK(argmaxLabels(name, yTrue, yPred), yPred, k),
+  );
 }
 
 /** Whether the integer label is among the k top-scored classes (default k = 5). */
@@ -158,7 +186,9 @@ export function sparseTopKCategoricalAccuracy(options: NameOption & { k?: number
   checkOptions('sparseTopKCategoricalAccuracy', options, ['name', 'k']);
   const { name = 'sparseTopKCategoricalAccuracy', k = 5 } = options;
   checkK(name, k);
-  return new MeanMetric(name, 'SparseTopKCategoricalAccuracy', { k }, (yTrue, yPred) => inTopK(sparseLabels(name, yTrue, yPred), yPred, k));
+  return new MeanMetric(name, 'SparseTopKCategoricalAccuracy', { k }, (yTrue, yPred) =>
+    inTopK(sparseLabels(name, yTrue, yPred), yPred, k),
+  );
 }
 
 /** The mean squared error over all data seen (the loss's per-sample values, averaged). */
@@ -179,11 +209,18 @@ export type AccuracyKind = 'binaryAccuracy' | 'categoricalAccuracy' | 'sparseCat
  * sparse categorical crossentropy), else from shapes: predictions with one column (or none) are
  * binary; labels of lower rank, or with one column against several, are sparse; else categorical.
  */
-export function resolveAccuracy(lossName: string | undefined, yTrueShape: readonly number[], yPredShape: readonly number[]): AccuracyKind {
+export function resolveAccuracy(
+  lossName: string | undefined,
+  yTrueShape: readonly number[],
+  yPredShape: readonly number[],
+): AccuracyKind {
   switch (lossName === undefined ? '' : normalizeName(lossName)) {
-    case 'binarycrossentropy': return 'binaryAccuracy';
-    case 'categoricalcrossentropy': return 'categoricalAccuracy';
-    case 'sparsecategoricalcrossentropy': return 'sparseCategoricalAccuracy';
+    case 'binarycrossentropy':
+      return 'binaryAccuracy';
+    case 'categoricalcrossentropy':
+      return 'categoricalAccuracy';
+    case 'sparsecategoricalcrossentropy':
+      return 'sparseCategoricalAccuracy';
   }
   const predLast = yPredShape[yPredShape.length - 1];
   const trueLast = yTrueShape[yTrueShape.length - 1];
@@ -192,12 +229,19 @@ export function resolveAccuracy(lossName: string | undefined, yTrueShape: readon
   return 'categoricalAccuracy';
 }
 
-const ACCURACY_KINDS: Record<AccuracyKind, (options: NameOption) => Metric> = { binaryAccuracy, categoricalAccuracy, sparseCategoricalAccuracy };
+const ACCURACY_KINDS: Record<AccuracyKind, (options: NameOption) => Metric> = {
+  binaryAccuracy,
+  categoricalAccuracy,
+  sparseCategoricalAccuracy,
+};
 
 /** 'accuracy': binary, categorical or sparse categorical, resolved by resolveAccuracy on the first batch. */
 class Accuracy implements Metric {
   private inner?: Metric;
-  constructor(readonly name: string, private readonly lossName?: string) {}
+  constructor(
+    readonly name: string,
+    private readonly lossName?: string,
+  ) {}
   update(yTrue: Tensor, yPred: Tensor, sampleWeight?: Tensor): void {
     this.inner ??= ACCURACY_KINDS[resolveAccuracy(this.lossName, yTrue.shape, yPred.shape)]({ name: this.name });
     this.inner.update(yTrue, yPred, sampleWeight);
@@ -222,26 +266,51 @@ export function accuracy(options: NameOption & MetricContext = {}): Metric {
 }
 
 /** Weighted counts at each threshold: tp[i], fp[i] (prediction > thresholds[i]), and the positive / negative totals. */
-interface Counts { tp: number[]; fp: number[]; positives: number; negatives: number }
+interface Counts {
+  tp: number[];
+  fp: number[];
+  positives: number;
+  negatives: number;
+}
 
 /**
  * Confusion counts of probabilities against labels (nonzero = positive), elementwise over yPred's shape
  * (so multi-label outputs count every element). Predictions outside [0, 1] throw: a threshold of 0.5
  * on logits would silently measure the wrong thing.
  */
-function thresholdCounts(op: string, yTrue: Tensor, yPred: Tensor, sampleWeight: Tensor | undefined, thresholds: readonly number[], remedy = 'apply a sigmoid first'): Counts {
+function thresholdCounts(
+  op: string,
+  yTrue: Tensor,
+  yPred: Tensor,
+  sampleWeight: Tensor | undefined,
+  thresholds: readonly number[],
+  remedy = 'apply a sigmoid first',
+): Counts {
   const n = thresholds.length;
-  if (yPred.size === 0) return { tp: new Array<number>(n).fill(0), fp: new Array<number>(n).fill(0), positives: 0, negatives: 0 };
+  if (yPred.size === 0)
+    return { tp: new Array<number>(n).fill(0), fp: new Array<number>(n).fill(0), positives: 0, negatives: 0 };
   const out = measure(() => {
     const [t, p] = alignPair(op, yTrue, yPred);
-    const w = sampleWeight ? o.reshape(o.expand(alignWeights(op, sampleWeight, p.shape, p.dtype), p.shape), [-1, 1]) : o.ones([p.size, 1], p.dtype);
+    const w = sampleWeight
+      ? o.reshape(o.expand(alignWeights(op, sampleWeight, p.shape, p.dtype), p.shape), [-1, 1])
+      : o.ones([p.size, 1], p.dtype);
     const positive = o.mul(o.cast(o.reshape(o.notEqual(t, 0), [-1, 1]), p.dtype), w);
     const negative = o.sub(w, positive);
     const above = o.cast(o.greater(o.reshape(p, [-1, 1]), o.tensor(thresholds as number[], [n], p.dtype)), p.dtype);
-    return [o.sum(o.mul(above, positive), 0), o.sum(o.mul(above, negative), 0), o.sum(positive), o.sum(negative), o.min(p), o.max(p)];
+    return [
+      o.sum(o.mul(above, positive), 0),
+      o.sum(o.mul(above, negative), 0),
+      o.sum(positive),
+      o.sum(negative),
+      o.min(p),
+      o.max(p),
+    ];
   });
   const [lo, hi] = out.slice(2 * n + 2);
-  if (!(lo >= 0 && hi <= 1)) throw new ArgumentError(`${op}: predictions must be probabilities in [0, 1], got values in [${lo}, ${hi}]; ${remedy}`);
+  if (!(lo >= 0 && hi <= 1))
+    throw new ArgumentError(
+      `${op}: predictions must be probabilities in [0, 1], got values in [${lo}, ${hi}]; ${remedy}`,
+    );
   return { tp: out.slice(0, n), fp: out.slice(n, 2 * n), positives: out[2 * n], negatives: out[2 * n + 1] };
 }
 
@@ -257,7 +326,8 @@ class ThresholdMetric implements Metric {
     private readonly threshold: number,
     private readonly score: (tp: number, fp: number, fn: number) => number,
   ) {
-    if (!(threshold >= 0 && threshold <= 1)) throw new ArgumentError(`${name}: threshold must be in [0, 1], got ${threshold}`);
+    if (!(threshold >= 0 && threshold <= 1))
+      throw new ArgumentError(`${name}: threshold must be in [0, 1], got ${threshold}`);
   }
 
   update(yTrue: Tensor, yPred: Tensor, sampleWeight?: Tensor): void {
@@ -285,19 +355,25 @@ type ThresholdOptions = NameOption & { threshold?: number };
 /** tp / (tp + fp) with predictions > threshold (0.5) positive; 0 when nothing was predicted positive. */
 export function precision(options: ThresholdOptions = {}): Metric {
   checkOptions('precision', options, ['name', 'threshold']);
-  return new ThresholdMetric(options.name ?? 'precision', 'Precision', options.threshold ?? 0.5, (tp, fp) => ratio(tp, tp + fp));
+  return new ThresholdMetric(options.name ?? 'precision', 'Precision', options.threshold ?? 0.5, (tp, fp) =>
+    ratio(tp, tp + fp),
+  );
 }
 
 /** tp / (tp + fn); 0 when there were no positives. */
 export function recall(options: ThresholdOptions = {}): Metric {
   checkOptions('recall', options, ['name', 'threshold']);
-  return new ThresholdMetric(options.name ?? 'recall', 'Recall', options.threshold ?? 0.5, (tp, _fp, fn) => ratio(tp, tp + fn));
+  return new ThresholdMetric(options.name ?? 'recall', 'Recall', options.threshold ?? 0.5, (tp, _fp, fn) =>
+    ratio(tp, tp + fn),
+  );
 }
 
 /** Binary F1 = 2 tp / (2 tp + fp + fn), the harmonic mean of precision and recall. */
 export function f1Score(options: ThresholdOptions = {}): Metric {
   checkOptions('f1Score', options, ['name', 'threshold']);
-  return new ThresholdMetric(options.name ?? 'f1Score', 'F1Score', options.threshold ?? 0.5, (tp, fp, fn) => ratio(2 * tp, 2 * tp + fp + fn));
+  return new ThresholdMetric(options.name ?? 'f1Score', 'F1Score', options.threshold ?? 0.5, (tp, fp, fn) =>
+    ratio(2 * tp, 2 * tp + fp + fn),
+  );
 }
 
 /** Keras' thresholds: -eps, i / (n - 1) for i = 1 .. n - 2, 1 + eps (so every prediction in [0, 1] falls inside). */
@@ -317,15 +393,31 @@ class AUC implements Metric {
   private positives = 0;
   private negatives = 0;
 
-  constructor(readonly name: string, private readonly numThresholds: number, private readonly fromLogits: boolean) {
-    if (!(Number.isInteger(numThresholds) && numThresholds > 1)) throw new ArgumentError(`${name}: numThresholds must be an integer > 1, got ${numThresholds}`);
+  constructor(
+    readonly name: string,
+    private readonly numThresholds: number,
+    private readonly fromLogits: boolean,
+  ) {
+    if (!(Number.isInteger(numThresholds) && numThresholds > 1))
+      throw new ArgumentError(`${name}: numThresholds must be an integer > 1, got ${numThresholds}`);
     this.thresholds = aucThresholds(numThresholds);
     this.tp = new Array<number>(numThresholds).fill(0);
     this.fp = new Array<number>(numThresholds).fill(0);
   }
 
   update(yTrue: Tensor, yPred: Tensor, sampleWeight?: Tensor): void {
-    const c = noGrad(() => tidy(() => thresholdCounts(this.name, yTrue, this.fromLogits ? o.sigmoid(yPred) : yPred, sampleWeight, this.thresholds, 'apply a sigmoid first, or pass fromLogits: true')));
+    const c = noGrad(() =>
+      tidy(() =>
+        thresholdCounts(
+          this.name,
+          yTrue,
+          this.fromLogits ? o.sigmoid(yPred) : yPred,
+          sampleWeight,
+          this.thresholds,
+          'apply a sigmoid first, or pass fromLogits: true',
+        ),
+      ),
+    );
     c.tp.forEach((v, i) => (this.tp[i] += v));
     c.fp.forEach((v, i) => (this.fp[i] += v));
     this.positives += c.positives;
@@ -337,7 +429,7 @@ class AUC implements Metric {
     const tpr = this.tp.map((v) => ratio(v, this.positives));
     const fpr = this.fp.map((v) => ratio(v, this.negatives));
     let area = 0;
-    for (let i = 0; i + 1 < this.numThresholds; i++) area += (fpr[i] - fpr[i + 1]) * (tpr[i] + tpr[i + 1]) / 2;
+    for (let i = 0; i + 1 < this.numThresholds; i++) area += ((fpr[i] - fpr[i + 1]) * (tpr[i] + tpr[i + 1])) / 2;
     return area;
   }
 
@@ -348,7 +440,10 @@ class AUC implements Metric {
   }
 
   getConfig(): MetricConfig {
-    return { className: 'AUC', config: { name: this.name, numThresholds: this.numThresholds, fromLogits: this.fromLogits } };
+    return {
+      className: 'AUC',
+      config: { name: this.name, numThresholds: this.numThresholds, fromLogits: this.fromLogits },
+    };
   }
 }
 
@@ -366,7 +461,8 @@ export function auc(options: NameOption & { numThresholds?: number; fromLogits?:
 function toClasses(op: string, y: Tensor, numClasses: number, isPrediction: boolean): Tensor {
   if (y.rank >= 2 && y.shape[y.rank - 1] === numClasses && numClasses > 1) return o.argmax(y, -1);
   const flat = y.rank >= 1 && y.shape[y.rank - 1] === 1 ? o.squeeze(y, -1) : y;
-  if (isPrediction && numClasses === 2 && (y.dtype === 'float32' || y.dtype === 'float64')) return o.cast(o.greater(flat, 0.5), 'int32');
+  if (isPrediction && numClasses === 2 && (y.dtype === 'float32' || y.dtype === 'float64'))
+    return o.cast(o.greater(flat, 0.5), 'int32');
   return classIndices(op, flat, numClasses, `${isPrediction ? 'yPred' : 'yTrue'} ${fmtShape(y.shape)}`);
 }
 
@@ -378,8 +474,12 @@ function toClasses(op: string, y: Tensor, numClasses: number, isPrediction: bool
 export class ConfusionMatrix implements Metric<number[][]> {
   private counts?: Float64Array;
 
-  constructor(readonly name = 'confusionMatrix', private numClasses?: number) {
-    if (numClasses !== undefined && !(Number.isInteger(numClasses) && numClasses >= 2)) throw new ArgumentError(`${name}: numClasses must be an integer >= 2, got ${numClasses}`);
+  constructor(
+    readonly name = 'confusionMatrix',
+    private numClasses?: number,
+  ) {
+    if (numClasses !== undefined && !(Number.isInteger(numClasses) && numClasses >= 2))
+      throw new ArgumentError(`${name}: numClasses must be an integer >= 2, got ${numClasses}`);
   }
 
   update(yTrue: Tensor, yPred: Tensor, sampleWeight?: Tensor): void {
@@ -387,15 +487,26 @@ export class ConfusionMatrix implements Metric<number[][]> {
     if (this.numClasses === undefined) {
       const last = (t: Tensor) => (t.rank >= 2 ? t.shape[t.rank - 1] : 1);
       const inferred = Math.max(last(yPred), last(yTrue));
-      if (inferred < 2) throw new ArgumentError(`${op}: numClasses is needed when neither yTrue ${fmtShape(yTrue.shape)} nor yPred ${fmtShape(yPred.shape)} has a class axis`);
+      if (inferred < 2)
+        throw new ArgumentError(
+          `${op}: numClasses is needed when neither yTrue ${fmtShape(yTrue.shape)} nor yPred ${fmtShape(yPred.shape)} has a class axis`,
+        );
       this.numClasses = inferred;
     }
     const c = this.numClasses;
     const counts = measure(() => {
-      const labels = toClasses(op, yTrue, c, false), predicted = toClasses(op, yPred, c, true);
-      if (!shapesEqual(labels.shape, predicted.shape)) throw new ShapeError(`${op}: yTrue ${fmtShape(yTrue.shape)} and yPred ${fmtShape(yPred.shape)} give ${labels.size} labels but ${predicted.size} predictions`);
+      const labels = toClasses(op, yTrue, c, false),
+        predicted = toClasses(op, yPred, c, true);
+      if (!shapesEqual(labels.shape, predicted.shape))
+        throw new ShapeError(
+          `${op}: yTrue ${fmtShape(yTrue.shape)} and yPred ${fmtShape(yPred.shape)} give ${labels.size} labels but ${predicted.size} predictions`,
+        );
       let rows = o.reshape(o.oneHot(labels, c, 'float64'), [-1, c]);
-      if (sampleWeight) rows = o.mul(rows, o.reshape(o.expand(alignWeights(op, sampleWeight, labels.shape, 'float64'), labels.shape), [-1, 1]));
+      if (sampleWeight)
+        rows = o.mul(
+          rows,
+          o.reshape(o.expand(alignWeights(op, sampleWeight, labels.shape, 'float64'), labels.shape), [-1, 1]),
+        );
       return [o.matmul(o.transpose(rows), o.reshape(o.oneHot(predicted, c, 'float64'), [-1, c]))];
     });
     this.counts ??= new Float64Array(c * c);
@@ -404,7 +515,9 @@ export class ConfusionMatrix implements Metric<number[][]> {
 
   result(): number[][] {
     const c = this.numClasses ?? 0;
-    return Array.from({ length: c }, (_, i) => Array.from(this.counts?.subarray(i * c, (i + 1) * c) ?? new Float64Array(c)));
+    return Array.from({ length: c }, (_, i) =>
+      Array.from(this.counts?.subarray(i * c, (i + 1) * c) ?? new Float64Array(c)),
+    );
   }
 
   reset(): void {
@@ -422,10 +535,15 @@ export function confusionMatrix(options: NameOption & { numClasses?: number } = 
 }
 
 type Factory = (options: Record<string, ConfigValue>, context: MetricContext) => Metric;
-const plain = (f: (options: Record<string, ConfigValue>) => Metric): Factory => (options) => f(options);
+const plain =
+  (f: (options: Record<string, ConfigValue>) => Metric): Factory =>
+  (options) =>
+    f(options);
 
 const METRICS = new Registry<Factory>('getMetric', 'metric')
-  .add('accuracy', (options, context) => accuracy({ ...context, ...(options as NameOption & { lossName?: string }) }), ['acc'])
+  .add('accuracy', (options, context) => accuracy({ ...context, ...(options as NameOption & { lossName?: string }) }), [
+    'acc',
+  ])
   .add('binaryAccuracy', plain(binaryAccuracy))
   .add('categoricalAccuracy', plain(categoricalAccuracy))
   .add('sparseCategoricalAccuracy', plain(sparseCategoricalAccuracy))
@@ -439,7 +557,12 @@ const METRICS = new Registry<Factory>('getMetric', 'metric')
   .add('meanAbsoluteError', plain(meanAbsoluteError), ['mae']);
 
 function isMetric(spec: unknown): spec is Metric {
-  return typeof spec === 'object' && spec !== null && typeof (spec as Metric).update === 'function' && typeof (spec as Metric).result === 'function';
+  return (
+    typeof spec === 'object' &&
+    spec !== null &&
+    typeof (spec as Metric).update === 'function' &&
+    typeof (spec as Metric).result === 'function'
+  );
 }
 
 /**
@@ -451,7 +574,9 @@ export function getMetric(spec: MetricSpec, context: MetricContext = {}): Metric
   if (isMetric(spec)) return spec;
   const fromString = typeof spec === 'string';
   if (!fromString && (typeof spec !== 'object' || spec === null || typeof spec.className !== 'string')) {
-    throw new ArgumentError(`getMetric: expected a name (${METRICS.names.join(', ')}), a Metric or { className, config }, got ${JSON.stringify(spec)}`);
+    throw new ArgumentError(
+      `getMetric: expected a name (${METRICS.names.join(', ')}), a Metric or { className, config }, got ${JSON.stringify(spec)}`,
+    );
   }
   const kind = fromString ? spec : spec.className;
   const options: Record<string, ConfigValue> = fromString ? { name: spec } : { ...spec.config };

@@ -2,10 +2,25 @@
 // subclass models override call(). Every model can be compiled, fit, evaluated, saved and summarised.
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../errors.js';
-import { Layer, SymbolicTensor, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../nn/layer.js';
+import {
+  Layer,
+  SymbolicTensor,
+  registerLayer,
+  type CallContext,
+  type LayerArgs,
+  type LayerConfig,
+  type SymShape,
+} from '../nn/layer.js';
 import type { Node } from '../nn/layer.js';
 import { graphConfig, graphFromConfig, runGraph, topologicalNodes, type GraphConfig } from './graph.js';
-import { Trainer, type CompileArgs, type EvaluateArgs, type FitArgs, type PredictArgs, type TrainingInput } from './trainer.js';
+import {
+  Trainer,
+  type CompileArgs,
+  type EvaluateArgs,
+  type FitArgs,
+  type PredictArgs,
+  type TrainingInput,
+} from './trainer.js';
 import type { History } from './callbacks.js';
 import type { RunRecorder } from '../ledger/record.js';
 import { summaryText } from './summary.js';
@@ -32,7 +47,10 @@ export class Model extends Layer {
   constructor(args: ModelArgs = {}) {
     super(args);
     if (args.inputs !== undefined || args.outputs !== undefined) {
-      if (args.inputs === undefined || args.outputs === undefined) throw new ArgumentError(`Model '${this.name}': give both inputs and outputs (or neither, for a subclass model)`);
+      if (args.inputs === undefined || args.outputs === undefined)
+        throw new ArgumentError(
+          `Model '${this.name}': give both inputs and outputs (or neither, for a subclass model)`,
+        );
       this.inputs = Array.isArray(args.inputs) ? args.inputs : [args.inputs];
       this.outputs = Array.isArray(args.outputs) ? args.outputs : [args.outputs];
       this.multiOutput = Array.isArray(args.outputs);
@@ -58,12 +76,17 @@ export class Model extends Layer {
       for (const n of this.nodes) if (!seen.includes(n.layer)) seen.push(n.layer);
       return seen;
     }
-    return Object.values(this).flatMap((v) => (v instanceof Layer ? [v] : Array.isArray(v) ? v.filter((x): x is Layer => x instanceof Layer) : []));
+    return Object.values(this).flatMap((v) =>
+      v instanceof Layer ? [v] : Array.isArray(v) ? v.filter((x): x is Layer => x instanceof Layer) : [],
+    );
   }
 
   getLayer(name: string): Layer {
     const layer = this.layers.find((l) => l.name === name);
-    if (!layer) throw new ArgumentError(`Model '${this.name}': no layer named '${name}'; layers: ${this.layers.map((l) => l.name).join(', ')}`);
+    if (!layer)
+      throw new ArgumentError(
+        `Model '${this.name}': no layer named '${name}'; layers: ${this.layers.map((l) => l.name).join(', ')}`,
+      );
     return layer;
   }
 
@@ -72,7 +95,8 @@ export class Model extends Layer {
   }
 
   call(inputs: Tensor | Tensor[], ctx: CallContext): Tensor | Tensor[] {
-    if (!this.isFunctional) throw new ArgumentError(`Model '${this.name}': a model without inputs/outputs must override call()`);
+    if (!this.isFunctional)
+      throw new ArgumentError(`Model '${this.name}': a model without inputs/outputs must override call()`);
     const outs = runGraph(this.nodes, this.inputs, this.outputs, Array.isArray(inputs) ? inputs : [inputs], ctx);
     return this.multiOutput ? outs : outs[0];
   }
@@ -84,14 +108,22 @@ export class Model extends Layer {
   }
 
   override getConfig(): LayerConfig {
-    if (!this.isFunctional) throw new ArgumentError(`Model '${this.name}': subclass models have no architecture config; override getConfig() or save weights only`);
+    if (!this.isFunctional)
+      throw new ArgumentError(
+        `Model '${this.name}': subclass models have no architecture config; override getConfig() or save weights only`,
+      );
     return { ...graphConfig(this.name, this.nodes, this.inputs, this.outputs), trainable: this.trainable };
   }
 
   static override fromConfig<T extends Layer>(this: new (args: never) => T, config: LayerConfig): T {
     const { inputs, outputs } = graphFromConfig(config as unknown as GraphConfig);
     const multi = (config as unknown as GraphConfig).outputLayers.length > 1;
-    return new this({ name: config.name, inputs, outputs: multi ? outputs : outputs[0], trainable: config.trainable } as never);
+    return new this({
+      name: config.name,
+      inputs,
+      outputs: multi ? outputs : outputs[0],
+      trainable: config.trainable,
+    } as never);
   }
 
   // ---- Training API (Keras) ----
@@ -107,10 +139,22 @@ export class Model extends Layer {
   trainingConfig(): CompileArgs | undefined {
     const args = this.compileArgs;
     if (!args || !this.trainer) return undefined;
-    const plain = (v: unknown): boolean => v === undefined || typeof v === 'string' || typeof v === 'number' || (Array.isArray(v) ? v.every(plain) : typeof v === 'object' && v !== null && Object.values(v).every((x) => typeof x !== 'function' && plain(x)));
+    const plain = (v: unknown): boolean =>
+      v === undefined ||
+      typeof v === 'string' ||
+      typeof v === 'number' ||
+      (Array.isArray(v)
+        ? v.every(plain)
+        : typeof v === 'object' && v !== null && Object.values(v).every((x) => typeof x !== 'function' && plain(x)));
     const optimizer = this.trainer.optimizer.getConfig();
     return plain(args.loss) && plain(args.metrics) && plain(args.weightedMetrics)
-      ? { optimizer, loss: args.loss, metrics: args.metrics, weightedMetrics: args.weightedMetrics, lossWeights: args.lossWeights }
+      ? {
+          optimizer,
+          loss: args.loss,
+          metrics: args.metrics,
+          weightedMetrics: args.weightedMetrics,
+          lossWeights: args.lossWeights,
+        }
       : undefined;
   }
 
@@ -121,7 +165,10 @@ export class Model extends Layer {
   }
 
   private compiled(op: string): Trainer {
-    if (!this.trainer) throw new ArgumentError(`${op}: model '${this.name}' must be compiled first: model.compile({ optimizer, loss, metrics })`);
+    if (!this.trainer)
+      throw new ArgumentError(
+        `${op}: model '${this.name}' must be compiled first: model.compile({ optimizer, loss, metrics })`,
+      );
     return this.trainer;
   }
 
@@ -134,7 +181,11 @@ export class Model extends Layer {
     return this.compiled('fit').fit(x, y, args);
   }
 
-  async evaluate(x: TrainingInput, y?: Tensor | Tensor[] | EvaluateArgs, args?: EvaluateArgs): Promise<Record<string, number>> {
+  async evaluate(
+    x: TrainingInput,
+    y?: Tensor | Tensor[] | EvaluateArgs,
+    args?: EvaluateArgs,
+  ): Promise<Record<string, number>> {
     return this.compiled('evaluate').evaluate(x, y, args);
   }
 

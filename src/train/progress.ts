@@ -7,13 +7,16 @@ const BAR = 20;
 function fmtLogs(logs: Logs): string {
   return Object.entries(logs)
     .filter(([k]) => k !== 'batch' && k !== 'size' && k !== 'batchLoss')
-    .sort(([a], [b]) => (a.startsWith('val_') === b.startsWith('val_') ? a.localeCompare(b) : a.startsWith('val_') ? 1 : -1))
+    .sort(([a], [b]) =>
+      a.startsWith('val_') === b.startsWith('val_') ? a.localeCompare(b) : a.startsWith('val_') ? 1 : -1,
+    )
     .map(([k, v]) => `${k}: ${Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(4) : v.toExponential(3)}`)
     .join(' - ');
 }
 
 function fmtTime(seconds: number): string {
-  if (seconds >= 3600) return `${Math.floor(seconds / 3600)}:${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}:${String(Math.floor(seconds % 60)).padStart(2, '0')}`;
+  if (seconds >= 3600)
+    return `${Math.floor(seconds / 3600)}:${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}:${String(Math.floor(seconds % 60)).padStart(2, '0')}`;
   if (seconds >= 60) return `${Math.floor(seconds / 60)}:${String(Math.floor(seconds % 60)).padStart(2, '0')}`;
   return `${Math.round(seconds)}s`;
 }
@@ -23,7 +26,12 @@ export class ProgressDisplay implements Callback {
   private lastDraw = 0;
   private readonly bar: boolean;
 
-  constructor(private readonly epochs: number, private readonly steps: number | undefined, verbose: number | 'auto', private readonly write: (s: string) => void = (s) => process.stdout.write(s)) {
+  constructor(
+    private readonly epochs: number,
+    private readonly steps: number | undefined,
+    verbose: number | 'auto',
+    private readonly write: (s: string) => void = (s) => process.stdout.write(s),
+  ) {
     this.bar = (verbose === 1 || verbose === 'auto') && process.stdout.isTTY === true;
   }
 

@@ -3,7 +3,16 @@
 // summary() shows shapes and the saved config rebuilds the model with its weights.
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../errors.js';
-import { Layer, SymbolicTensor, layerFromConfig, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../nn/layer.js';
+import {
+  Layer,
+  SymbolicTensor,
+  layerFromConfig,
+  registerLayer,
+  type CallContext,
+  type LayerArgs,
+  type LayerConfig,
+  type SymShape,
+} from '../nn/layer.js';
 import { InputLayer, input } from '../nn/input.js';
 import { Model } from './model.js';
 
@@ -17,21 +26,29 @@ export class Sequential extends Model {
   constructor(layersOrArgs: Layer[] | (LayerArgs & { layers?: Layer[] }) = []) {
     const args = Array.isArray(layersOrArgs) ? {} : layersOrArgs;
     super({ name: args.name, trainable: args.trainable });
-    for (const l of Array.isArray(layersOrArgs) ? layersOrArgs : args.layers ?? []) this.add(l);
+    for (const l of Array.isArray(layersOrArgs) ? layersOrArgs : (args.layers ?? [])) this.add(l);
   }
 
   add(layer: Layer): void {
     if (layer instanceof InputLayer) {
-      if (this.stack.length > 0) throw new ArgumentError(`Sequential '${this.name}': an InputLayer can only come first`);
+      if (this.stack.length > 0)
+        throw new ArgumentError(`Sequential '${this.name}': an InputLayer can only come first`);
       this.symbolic = this.symbolicInput = layer.output;
       return;
     }
     if (this.stack.length === 0 && !this.symbolic && layer.batchInputShape) {
-      this.symbolic = this.symbolicInput = input({ shape: layer.batchInputShape.slice(1), batchSize: layer.batchInputShape[0] ?? undefined, dtype: layer.dtype });
+      this.symbolic = this.symbolicInput = input({
+        shape: layer.batchInputShape.slice(1),
+        batchSize: layer.batchInputShape[0] ?? undefined,
+        dtype: layer.dtype,
+      });
     }
     if (this.symbolic) {
       const out = layer.apply(this.symbolic);
-      if (Array.isArray(out)) throw new ArgumentError(`Sequential '${this.name}': layer '${layer.name}' has several outputs; use the functional API`);
+      if (Array.isArray(out))
+        throw new ArgumentError(
+          `Sequential '${this.name}': layer '${layer.name}' has several outputs; use the functional API`,
+        );
       this.symbolic = out;
       this.built = true;
     }
@@ -42,7 +59,9 @@ export class Sequential extends Model {
   pop(): Layer {
     const layer = this.stack.pop();
     if (!layer) throw new ArgumentError(`Sequential '${this.name}': no layers to pop`);
-    this.symbolic = this.stack.length ? (this.stack[this.stack.length - 1].inboundNodes.at(-1)?.outputs[0] ?? this.symbolic) : this.symbolicInput;
+    this.symbolic = this.stack.length
+      ? (this.stack[this.stack.length - 1].inboundNodes.at(-1)?.outputs[0] ?? this.symbolic)
+      : this.symbolicInput;
     return layer;
   }
 
@@ -73,7 +92,10 @@ export class Sequential extends Model {
     let sym: SymbolicTensor = start;
     for (const layer of this.stack) {
       const out: SymbolicTensor | SymbolicTensor[] = layer.apply(sym);
-      if (Array.isArray(out)) throw new ArgumentError(`Sequential '${this.name}': layer '${layer.name}' has several outputs; use the functional API`);
+      if (Array.isArray(out))
+        throw new ArgumentError(
+          `Sequential '${this.name}': layer '${layer.name}' has several outputs; use the functional API`,
+        );
       sym = out;
     }
     this.symbolicInput = start;
@@ -90,7 +112,8 @@ export class Sequential extends Model {
     const layers = this.stack.map((l) => ({ className: l.className, config: l.getConfig() }));
     // The input shape when the first layer does not carry it (an InputLayer, or learnt at the first
     // call), so that fromConfig builds the layers and a saved model's weights have somewhere to go.
-    const buildInputShape = this.symbolicInput && !this.stack[0]?.batchInputShape ? [...this.symbolicInput.shape] : undefined;
+    const buildInputShape =
+      this.symbolicInput && !this.stack[0]?.batchInputShape ? [...this.symbolicInput.shape] : undefined;
     return { name: this.name, trainable: this.trainable, layers, ...(buildInputShape ? { buildInputShape } : {}) };
   }
 

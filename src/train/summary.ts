@@ -5,8 +5,12 @@ import type { Model } from './model.js';
 
 function fmtBytes(bytes: number): string {
   const units = ['B', 'KB', 'MB', 'GB'];
-  let v = bytes, u = 0;
-  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  let v = bytes,
+    u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
   return `${v.toFixed(2)} ${units[u]}`;
 }
 
@@ -35,7 +39,8 @@ function refOf(t: SymbolicTensor): string {
 function isSequentialLike(model: Model, nodes: readonly Node[]): boolean {
   if (!model.isFunctional) return true;
   if (model.inputs.length > 1 || model.outputs.length > 1) return false;
-  const layers = new Set<Layer>(), consumed = new Set<number>();
+  const layers = new Set<Layer>(),
+    consumed = new Set<number>();
   for (const node of nodes) {
     if (node.inputs.length > 1 || layers.has(node.layer)) return false;
     layers.add(node.layer);
@@ -54,8 +59,16 @@ export function summaryText(model: Model, outputShapes?: Map<Layer, SymShape | S
   const header = ['Layer (type)', 'Output Shape', 'Param #', ...(connected ? ['Connected to'] : [])];
   const rows = layers.map((layer) => {
     const shape = outputShapes?.get(layer);
-    const shapeText = shape ? (Array.isArray(shape[0]) ? `[${(shape as SymShape[]).map(formatSymShape).join(', ')}]` : formatSymShape(shape as SymShape)) : outputShapeOf(layer);
-    const cells = [`${layer.name} (${layer.className})`, shapeText, layer.built ? count(layer.countParams()) : '0 (unbuilt)'];
+    const shapeText = shape
+      ? Array.isArray(shape[0])
+        ? `[${(shape as SymShape[]).map(formatSymShape).join(', ')}]`
+        : formatSymShape(shape as SymShape)
+      : outputShapeOf(layer);
+    const cells = [
+      `${layer.name} (${layer.className})`,
+      shapeText,
+      layer.built ? count(layer.countParams()) : '0 (unbuilt)',
+    ];
     if (connected) {
       const inbound = nodes.filter((n) => n.layer === layer).flatMap((n) => n.inputs.map(refOf));
       cells.push(inbound.length ? inbound.join(', ') : '-');
@@ -63,8 +76,11 @@ export function summaryText(model: Model, outputShapes?: Map<Layer, SymShape | S
     return cells;
   });
   // Keras' widths, widened where a cell would not fit (a long layer name or shape).
-  const widths = [32, 26, 15, 22].slice(0, header.length).map((w, i) => Math.max(w, ...[header, ...rows].map((r) => r[i].length + 2)));
-  const row = (cells: string[]) => `│${cells.map((c, i) => ` ${i === 2 ? c.padStart(widths[i] - 2) : c.padEnd(widths[i] - 2)} `).join('│')}│`;
+  const widths = [32, 26, 15, 22]
+    .slice(0, header.length)
+    .map((w, i) => Math.max(w, ...[header, ...rows].map((r) => r[i].length + 2)));
+  const row = (cells: string[]) =>
+    `│${cells.map((c, i) => ` ${i === 2 ? c.padStart(widths[i] - 2) : c.padEnd(widths[i] - 2)} `).join('│')}│`;
   const rule = (l: string, m: string, r: string) => l + widths.map((w) => '─'.repeat(w)).join(m) + r;
   const lines = [`Model: "${model.name}"`, rule('┌', '┬', '┐'), row(header), rule('├', '┼', '┤')];
   rows.forEach((cells, i) => {
@@ -74,7 +90,8 @@ export function summaryText(model: Model, outputShapes?: Map<Layer, SymShape | S
   lines.push(rule('└', '┴', '┘'));
   const total = model.countParams();
   const trainable = model.trainableWeights.reduce((s, v) => s + v.value.size, 0);
-  const bytesOf = (vs: readonly { value: { size: number; dtype: string } }[]) => vs.reduce((s, v) => s + v.value.size * (v.value.dtype === 'float64' ? 8 : 4), 0);
+  const bytesOf = (vs: readonly { value: { size: number; dtype: string } }[]) =>
+    vs.reduce((s, v) => s + v.value.size * (v.value.dtype === 'float64' ? 8 : 4), 0);
   lines.push(` Total params: ${count(total)} (${fmtBytes(bytesOf(model.weights))})`);
   lines.push(` Trainable params: ${count(trainable)} (${fmtBytes(bytesOf(model.trainableWeights))})`);
   lines.push(` Non-trainable params: ${count(total - trainable)} (${fmtBytes(bytesOf(model.nonTrainableWeights))})`);

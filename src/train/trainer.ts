@@ -73,7 +73,13 @@ export interface PredictArgs {
 const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 
 function isIterableInput(v: unknown): v is AsyncIterable<Batch> | Iterable<Batch> {
-  return typeof v === 'object' && v !== null && !(v instanceof Tensor) && !Array.isArray(v) && (Symbol.asyncIterator in v || Symbol.iterator in v);
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    !(v instanceof Tensor) &&
+    !Array.isArray(v) &&
+    (Symbol.asyncIterator in v || Symbol.iterator in v)
+  );
 }
 
 /** Running mean weighted by sample count, for the loss as Keras reports it. */
@@ -99,11 +105,16 @@ class MeanTracker {
  * set. Keras weights every metric by the mask; with 0/1 weights that is the same as scoring only these
  * rows. Anything else passes through unchanged.
  */
-function unmaskedSteps(y: Tensor, pred: Tensor, weight: Tensor | undefined): { y: Tensor; pred: Tensor; weight?: Tensor } {
+function unmaskedSteps(
+  y: Tensor,
+  pred: Tensor,
+  weight: Tensor | undefined,
+): { y: Tensor; pred: Tensor; weight?: Tensor } {
   const mask = maskBytes(pred);
   const [b, t] = pred.shape;
   const fits = (shape: readonly number[]) => shape.length >= 2 && shape[0] === b && shape[1] === t;
-  if (!mask || pred.rank < 3 || mask.shape.length !== 2 || !fits(mask.shape) || !fits(y.shape)) return { y, pred, weight };
+  if (!mask || pred.rank < 3 || mask.shape.length !== 2 || !fits(mask.shape) || !fits(y.shape))
+    return { y, pred, weight };
   const kept: number[] = [];
   for (let i = 0; i < mask.data.length; i++) if (mask.data[i]) kept.push(i);
   const index = o.tensor(Int32Array.from(kept), [kept.length], 'int32');
@@ -124,7 +135,10 @@ export class Trainer {
   private readonly outputLossTrackers: MeanTracker[];
   private readonly outputNames: string[];
 
-  constructor(private readonly model: Model, args: CompileArgs) {
+  constructor(
+    private readonly model: Model,
+    args: CompileArgs,
+  ) {
     this.optimizer = getOptimizer(args.optimizer);
     this.outputNames = model.isFunctional ? model.outputs.map((t) => t.node!.layer.name) : ['output'];
     const n = this.outputNames.length;
@@ -132,7 +146,10 @@ export class Trainer {
     const perOutput = <T>(spec: T | T[] | Record<string, T> | undefined, fallback: T, what: string): T[] => {
       if (spec === undefined) return new Array<T>(n).fill(fallback);
       if (Array.isArray(spec)) {
-        if (spec.length !== n) throw new ArgumentError(`compile: ${what} has ${spec.length} entries for ${n} outputs (${this.outputNames.join(', ')})`);
+        if (spec.length !== n)
+          throw new ArgumentError(
+            `compile: ${what} has ${spec.length} entries for ${n} outputs (${this.outputNames.join(', ')})`,
+          );
         return spec;
       }
       const keys = typeof spec === 'object' && spec !== null ? Object.keys(spec) : [];
@@ -140,20 +157,33 @@ export class Trainer {
         return this.outputNames.map((name) => (spec as Record<string, T>)[name] ?? fallback);
       }
       // A plain object that is not a { className, config } nor a metric / loss object: a map by output name with a wrong key.
-      if (keys.length > 0 && Object.getPrototypeOf(spec) === Object.prototype && !('className' in (spec as object)) && !('update' in (spec as object))) {
+      if (
+        keys.length > 0 &&
+        Object.getPrototypeOf(spec) === Object.prototype &&
+        !('className' in (spec as object)) &&
+        !('update' in (spec as object))
+      ) {
         const wrong = keys.filter((k) => !this.outputNames.includes(k));
-        throw new ArgumentError(`compile: ${what} is keyed by output name, but ${wrong.map((k) => `'${k}'`).join(', ')} ${wrong.length > 1 ? 'are not outputs' : 'is not an output'} of model '${model.name}'; outputs: ${this.outputNames.join(', ')}`);
+        throw new ArgumentError(
+          `compile: ${what} is keyed by output name, but ${wrong.map((k) => `'${k}'`).join(', ')} ${wrong.length > 1 ? 'are not outputs' : 'is not an output'} of model '${model.name}'; outputs: ${this.outputNames.join(', ')}`,
+        );
       }
       return new Array<T>(n).fill(spec as T);
     };
-    this.losses = perOutput(args.loss as LossSpec | LossSpec[] | Record<string, LossSpec>, undefined as unknown as LossSpec, 'loss').map((l, i) => {
+    this.losses = perOutput(
+      args.loss as LossSpec | LossSpec[] | Record<string, LossSpec>,
+      undefined as unknown as LossSpec,
+      'loss',
+    ).map((l, i) => {
       if (l === undefined) throw new ArgumentError(`compile: no loss for output '${this.outputNames[i]}'`);
       return getLoss(l);
     });
     this.lossWeights = perOutput(args.lossWeights, 1, 'lossWeights');
     // A flat list applies to every output; a list of lists or a map by output name, to each its own.
     const metricLists = (spec: CompileArgs['metrics'], what: string): MetricSpec[][] =>
-      Array.isArray(spec) && (spec.length === 0 || !spec.every(Array.isArray)) ? this.outputNames.map(() => spec as MetricSpec[]) : perOutput<MetricSpec[]>(spec as MetricSpec[][] | Record<string, MetricSpec[]> | undefined, [], what);
+      Array.isArray(spec) && (spec.length === 0 || !spec.every(Array.isArray))
+        ? this.outputNames.map(() => spec as MetricSpec[])
+        : perOutput<MetricSpec[]>(spec as MetricSpec[][] | Record<string, MetricSpec[]> | undefined, [], what);
     const plain = metricLists(args.metrics, 'metrics');
     const weighted = metricLists(args.weightedMetrics, 'weightedMetrics');
     this.metricSpecs = this.outputNames.map((_, i) => [
@@ -166,11 +196,25 @@ export class Trainer {
   }
 
   /** Metric objects, made on first use when the label/prediction shapes are known (to resolve 'accuracy'). */
-  private metricObjects(ys: readonly Tensor[], preds: readonly Tensor[]): { metric: Metric; weighted: boolean; key: string }[][] {
+  private metricObjects(
+    ys: readonly Tensor[],
+    preds: readonly Tensor[],
+  ): { metric: Metric; weighted: boolean; key: string }[][] {
     this.metrics ??= this.metricSpecs.map((specs, i) => {
-      const made = specs.map(({ spec, weighted }) => ({ metric: getMetric(spec, { lossName: this.losses[i].lossName, yTrueShape: ys[i].shape, yPredShape: preds[i].shape }), weighted }));
+      const made = specs.map(({ spec, weighted }) => ({
+        metric: getMetric(spec, {
+          lossName: this.losses[i].lossName,
+          yTrueShape: ys[i].shape,
+          yPredShape: preds[i].shape,
+        }),
+        weighted,
+      }));
       const plainNames = new Set(made.filter((m) => !m.weighted).map((m) => m.metric.name));
-      return made.map(({ metric, weighted }) => ({ metric, weighted, key: weighted && plainNames.has(metric.name) ? `weighted_${metric.name}` : metric.name }));
+      return made.map(({ metric, weighted }) => ({
+        metric,
+        weighted,
+        key: weighted && plainNames.has(metric.name) ? `weighted_${metric.name}` : metric.name,
+      }));
     });
     return this.metrics;
   }
@@ -195,8 +239,14 @@ export class Trainer {
    * Weighted sum of the per-output losses (plus regularization penalties when training). With several
    * outputs, each output's own loss is added to its tracker (weighted by the batch size).
    */
-  private totalLoss(ys: readonly Tensor[], preds: readonly Tensor[], sampleWeight: Tensor | undefined, regularize: boolean): Tensor {
-    if (ys.length !== preds.length) throw new ArgumentError(`loss: the model has ${preds.length} outputs but ${ys.length} label tensors were given`);
+  private totalLoss(
+    ys: readonly Tensor[],
+    preds: readonly Tensor[],
+    sampleWeight: Tensor | undefined,
+    regularize: boolean,
+  ): Tensor {
+    if (ys.length !== preds.length)
+      throw new ArgumentError(`loss: the model has ${preds.length} outputs but ${ys.length} label tensors were given`);
     let total: Tensor | undefined;
     preds.forEach((p, i) => {
       const own = this.losses[i](ys[i], p, sampleWeight);
@@ -213,12 +263,17 @@ export class Trainer {
    * Keras. An output with a Keras mask is scored on its unmasked steps only (see unmaskedSteps).
    */
   private updateMetrics(ys: readonly Tensor[], preds: readonly Tensor[], sampleWeight?: Tensor): void {
-    noGrad(() => tidy(() => {
-      const scored = preds.map((p, i) => unmaskedSteps(ys[i], p, sampleWeight));
-      this.metricObjects(scored.map((s) => s.y), scored.map((s) => s.pred)).forEach((ms, i) => {
-        for (const m of ms) m.metric.update(scored[i].y, scored[i].pred, m.weighted ? scored[i].weight : undefined);
-      });
-    }));
+    noGrad(() =>
+      tidy(() => {
+        const scored = preds.map((p, i) => unmaskedSteps(ys[i], p, sampleWeight));
+        this.metricObjects(
+          scored.map((s) => s.y),
+          scored.map((s) => s.pred),
+        ).forEach((ms, i) => {
+          for (const m of ms) m.metric.update(scored[i].y, scored[i].pred, m.weighted ? scored[i].weight : undefined);
+        });
+      }),
+    );
   }
 
   /** One optimization step on one batch; returns the batch loss. */
@@ -229,17 +284,24 @@ export class Trainer {
     this.checkTrainableSet(weights);
     let preds: Tensor[] = [];
     try {
-      const { value, grads } = withPhase('backward', () => valueAndGrad((params: Tensor[]) => {
-        void params; // the params are the weights' own tensors, which the layers read
-        return withPhase('forward', () => {
-          const out = asList(this.model.apply(x.length === 1 ? x[0] : x, { training: true, seed: stepSeed }));
-          preds = keep(out);
-          return this.totalLoss(ys, out, sampleWeight, true);
-        });
-      })(weights.map((w) => w.value)));
+      const { value, grads } = withPhase('backward', () =>
+        valueAndGrad((params: Tensor[]) => {
+          void params; // the params are the weights' own tensors, which the layers read
+          return withPhase('forward', () => {
+            const out = asList(this.model.apply(x.length === 1 ? x[0] : x, { training: true, seed: stepSeed }));
+            preds = keep(out);
+            return this.totalLoss(ys, out, sampleWeight, true);
+          });
+        })(weights.map((w) => w.value)),
+      );
       try {
         const loss = value.item();
-        const updated = withPhase('optimizer', () => this.optimizer.apply(weights.map((w) => w.value), grads));
+        const updated = withPhase('optimizer', () =>
+          this.optimizer.apply(
+            weights.map((w) => w.value),
+            grads,
+          ),
+        );
         weights.forEach((w, i) => w.assign(updated[i]));
         this.updateMetrics(ys, preds, sampleWeight);
         this.lossTracker.update(loss, x[0].shape[0]);
@@ -266,12 +328,14 @@ export class Trainer {
       return;
     }
     if (first.length === weights.length && first.every((v, i) => v === weights[i])) return;
-    const now = new Set(weights), before = new Set(first);
-    const frozen = first.filter((v) => !now.has(v)).map((v) => v.name), unfrozen = weights.filter((v) => !before.has(v)).map((v) => v.name);
+    const now = new Set(weights),
+      before = new Set(first);
+    const frozen = first.filter((v) => !now.has(v)).map((v) => v.name),
+      unfrozen = weights.filter((v) => !before.has(v)).map((v) => v.name);
     throw new ArgumentError(
-      `fit: the trainable weights of model '${this.model.name}' changed since it was compiled and trained`
-      + `${frozen.length ? ` (no longer trainable: ${frozen.join(', ')})` : ''}${unfrozen.length ? ` (newly trainable: ${unfrozen.join(', ')})` : ''}`
-      + '; call model.compile() again after setting layer.trainable, as in Keras',
+      `fit: the trainable weights of model '${this.model.name}' changed since it was compiled and trained` +
+        `${frozen.length ? ` (no longer trainable: ${frozen.join(', ')})` : ''}${unfrozen.length ? ` (newly trainable: ${unfrozen.join(', ')})` : ''}` +
+        '; call model.compile() again after setting layer.trainable, as in Keras',
     );
   }
 
@@ -283,7 +347,11 @@ export class Trainer {
   private ensureBuilt(x: Tensor[]): void {
     const built = (l: Layer): boolean => l.built && l.sublayers().every(built);
     if (built(this.model)) return;
-    noGrad(() => tidy(() => { this.model.apply(x.length === 1 ? x[0] : x, { training: false }); }));
+    noGrad(() =>
+      tidy(() => {
+        this.model.apply(x.length === 1 ? x[0] : x, { training: false });
+      }),
+    );
   }
 
   trainOnBatch(x: Tensor | Tensor[], y: Tensor | Tensor[], sampleWeight?: Tensor): Logs {
@@ -292,11 +360,16 @@ export class Trainer {
     return this.logs();
   }
 
-  private sampleWeights(y: Tensor, classWeight: Record<number, number> | undefined, sampleWeight: Tensor | undefined): Tensor | undefined {
+  private sampleWeights(
+    y: Tensor,
+    classWeight: Record<number, number> | undefined,
+    sampleWeight: Tensor | undefined,
+  ): Tensor | undefined {
     if (!classWeight) return sampleWeight;
     // tidy, not labels.dispose(): for int32 [N] labels the cast and reshape return y itself.
     const data = tidy(() => {
-      const labels = y.rank > 1 && y.shape[y.rank - 1] > 1 ? o.argmax(y, -1) : o.reshape(o.cast(y, 'int32'), [y.shape[0]]);
+      const labels =
+        y.rank > 1 && y.shape[y.rank - 1] > 1 ? o.argmax(y, -1) : o.reshape(o.cast(y, 'int32'), [y.shape[0]]);
       return Int32Array.from(labels.dataSync());
     });
     const w = Float32Array.from(data, (c) => classWeight[c] ?? 1);
@@ -309,34 +382,63 @@ export class Trainer {
 
   async fit(xIn: TrainingInput, yOrArgs?: Tensor | Tensor[] | FitArgs, maybeArgs?: FitArgs): Promise<History> {
     const iterable = isIterableInput(xIn);
-    const args: FitArgs = (iterable ? yOrArgs : maybeArgs) as FitArgs ?? {};
-    const { epochs = 1, batchSize = 32, validationSplit = 0, shuffle = true, initialEpoch = 0, verbose = 'auto' } = args;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ArgumentError(`fit: batchSize must be a positive integer, got ${batchSize}`);
+    const args: FitArgs = ((iterable ? yOrArgs : maybeArgs) as FitArgs) ?? {};
+    const {
+      epochs = 1,
+      batchSize = 32,
+      validationSplit = 0,
+      shuffle = true,
+      initialEpoch = 0,
+      verbose = 'auto',
+    } = args;
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new ArgumentError(`fit: batchSize must be a positive integer, got ${batchSize}`);
     const seed = args.seed ?? drawSeed();
     const history = new History();
     const model = this.model;
 
-    let trainX: Tensor[] = [], trainY: Tensor[] = [], trainW: Tensor | undefined;
+    let trainX: Tensor[] = [],
+      trainY: Tensor[] = [],
+      trainW: Tensor | undefined;
     let validation: { x: Tensor[]; y: Tensor[] } | AsyncIterable<Batch> | Iterable<Batch> | undefined;
     const owned: Tensor[] = [];
     if (iterable) {
       // As Keras: these need tensors to slice; a dataset carries its own validation split and weights.
-      if (validationSplit > 0) throw new ArgumentError('fit: validationSplit needs tensors; with a dataset, pass validationData (e.g. a dataset from dataset.take / skip)');
-      if (args.sampleWeight) throw new ArgumentError('fit: sampleWeight needs tensors; a dataset gives per-sample weights as { x, y, sampleWeight } batches');
+      if (validationSplit > 0)
+        throw new ArgumentError(
+          'fit: validationSplit needs tensors; with a dataset, pass validationData (e.g. a dataset from dataset.take / skip)',
+        );
+      if (args.sampleWeight)
+        throw new ArgumentError(
+          'fit: sampleWeight needs tensors; a dataset gives per-sample weights as { x, y, sampleWeight } batches',
+        );
     } else {
       if (yOrArgs === undefined) throw new ArgumentError('fit: labels y are required when x is a tensor');
-      const xs = asList(xIn as Tensor | Tensor[]), ys = asList(yOrArgs as Tensor | Tensor[]);
+      const xs = asList(xIn as Tensor | Tensor[]),
+        ys = asList(yOrArgs as Tensor | Tensor[]);
       const n = xs[0].shape[0];
       for (const t of [...xs, ...ys]) {
-        if (t.shape[0] !== n) throw new ShapeError(`fit: all inputs and labels need the same number of samples; got ${[...xs, ...ys].map((u) => fmtShape(u.shape)).join(', ')}`);
+        if (t.shape[0] !== n)
+          throw new ShapeError(
+            `fit: all inputs and labels need the same number of samples; got ${[...xs, ...ys].map((u) => fmtShape(u.shape)).join(', ')}`,
+          );
       }
       if (validationSplit > 0) {
-        if (!(validationSplit < 1)) throw new ArgumentError(`fit: validationSplit must be in [0, 1), got ${validationSplit}`);
+        if (!(validationSplit < 1))
+          throw new ArgumentError(`fit: validationSplit must be in [0, 1), got ${validationSplit}`);
         // Keras takes the last fraction of the data, before any shuffling.
-        const nVal = Math.floor(n * validationSplit), nTrain = n - nVal;
-        if (nVal === 0 || nTrain === 0) throw new ArgumentError(`fit: validationSplit ${validationSplit} of ${n} samples leaves ${nTrain} for training and ${nVal} for validation; both need at least one`);
+        const nVal = Math.floor(n * validationSplit),
+          nTrain = n - nVal;
+        if (nVal === 0 || nTrain === 0)
+          throw new ArgumentError(
+            `fit: validationSplit ${validationSplit} of ${n} samples leaves ${nTrain} for training and ${nVal} for validation; both need at least one`,
+          );
         // A slice covering the whole tensor is the tensor itself: only views made here are freed later.
-        const part = (t: Tensor, start: number, len: number) => { const s = o.sliceAxis(t, 0, start, start + len); if (s !== t) owned.push(s); return s; };
+        const part = (t: Tensor, start: number, len: number) => {
+          const s = o.sliceAxis(t, 0, start, start + len);
+          if (s !== t) owned.push(s);
+          return s;
+        };
         trainX = xs.map((t) => part(t, 0, nTrain));
         trainY = ys.map((t) => part(t, 0, nTrain));
         validation = { x: xs.map((t) => part(t, nTrain, nVal)), y: ys.map((t) => part(t, nTrain, nVal)) };
@@ -348,12 +450,19 @@ export class Trainer {
       }
     }
     if (args.validationData) {
-      validation = isIterableInput(args.validationData) ? args.validationData : { x: asList(args.validationData[0]), y: asList(args.validationData[1]) };
+      validation = isIterableInput(args.validationData)
+        ? args.validationData
+        : { x: asList(args.validationData[0]), y: asList(args.validationData[1]) };
     }
 
     const nTrain = iterable ? undefined : trainX[0].shape[0];
     const cardinality = iterable ? (xIn as { cardinality?: () => number | undefined }).cardinality?.() : undefined;
-    const steps = nTrain === undefined ? (cardinality !== undefined && Number.isFinite(cardinality) ? cardinality : undefined) : Math.ceil(nTrain / batchSize);
+    const steps =
+      nTrain === undefined
+        ? cardinality !== undefined && Number.isFinite(cardinality)
+          ? cardinality
+          : undefined
+        : Math.ceil(nTrain / batchSize);
     // Keras 3 order: the user's callbacks, then History and the progress display, so that these two see
     // what the others add to the logs (e.g. learning_rate from LearningRateScheduler / ReduceLROnPlateau).
     const callbacks: Callback[] = [...(args.callbacks ?? []), history];
@@ -367,7 +476,19 @@ export class Trainer {
     model.runRecorder = recorder;
     if (verbose !== 0) callbacks.push(new ProgressDisplay(epochs, steps, verbose));
     for (const cb of callbacks) cb.setModel?.(model);
-    for (const cb of callbacks) cb.setParams?.({ epochs, batchSize, steps, samples: nTrain, validationSplit, shuffle, initialEpoch, seed, x: iterable ? undefined : trainX, y: iterable ? undefined : trainY });
+    for (const cb of callbacks)
+      cb.setParams?.({
+        epochs,
+        batchSize,
+        steps,
+        samples: nTrain,
+        validationSplit,
+        shuffle,
+        initialEpoch,
+        seed,
+        x: iterable ? undefined : trainX,
+        y: iterable ? undefined : trainY,
+      });
     const emit = async <K extends keyof Callback>(hook: K, ...a: unknown[]) => {
       for (const cb of callbacks) await (cb[hook] as ((...x: unknown[]) => unknown) | undefined)?.call(cb, ...a);
     };
@@ -408,7 +529,9 @@ export class Trainer {
           for (let start = 0; start < nTrain! && !model.stopTraining; start += batchSize) {
             const idx = o.tensor(orderData.subarray(start, Math.min(start + batchSize, nTrain!)) as Int32Array);
             const take = (t: Tensor) => o.gather(t, idx, 0);
-            const xb = trainX.map(take), yb = trainY.map(take), wb = trainW ? take(trainW) : undefined;
+            const xb = trainX.map(take),
+              yb = trainY.map(take),
+              wb = trainW ? take(trainW) : undefined;
             try {
               await runBatch(xb, yb, wb);
             } finally {
@@ -437,18 +560,25 @@ export class Trainer {
   }
 
   /** Loss and metrics over data, in inference mode, with keys prefixed (e.g. 'val_'). */
-  private async evaluateLogs(data: { x: Tensor[]; y: Tensor[]; w?: Tensor } | AsyncIterable<Batch> | Iterable<Batch>, batchSize: number, prefix: string): Promise<Logs> {
+  private async evaluateLogs(
+    data: { x: Tensor[]; y: Tensor[]; w?: Tensor } | AsyncIterable<Batch> | Iterable<Batch>,
+    batchSize: number,
+    prefix: string,
+  ): Promise<Logs> {
     this.resetMetrics();
-    const evalBatch = (x: Tensor[], y: Tensor[], w: Tensor | undefined) => withPhase('evaluate', () => {
-      const preds = noGrad(() => tidy(() => asList(this.model.apply(x.length === 1 ? x[0] : x, { training: false }))));
-      try {
-        const loss = tidy(() => this.totalLoss(y, preds, w, false).item());
-        this.lossTracker.update(loss, x[0].shape[0]);
-        this.updateMetrics(y, preds, w);
-      } finally {
-        dispose(preds);
-      }
-    });
+    const evalBatch = (x: Tensor[], y: Tensor[], w: Tensor | undefined) =>
+      withPhase('evaluate', () => {
+        const preds = noGrad(() =>
+          tidy(() => asList(this.model.apply(x.length === 1 ? x[0] : x, { training: false }))),
+        );
+        try {
+          const loss = tidy(() => this.totalLoss(y, preds, w, false).item());
+          this.lossTracker.update(loss, x[0].shape[0]);
+          this.updateMetrics(y, preds, w);
+        } finally {
+          dispose(preds);
+        }
+      });
     if (isIterableInput(data)) {
       for await (const b of data as AsyncIterable<Batch>) {
         try {
@@ -473,11 +603,19 @@ export class Trainer {
     return logs;
   }
 
-  async evaluate(xIn: TrainingInput, yOrArgs?: Tensor | Tensor[] | EvaluateArgs, maybeArgs?: EvaluateArgs): Promise<Logs> {
+  async evaluate(
+    xIn: TrainingInput,
+    yOrArgs?: Tensor | Tensor[] | EvaluateArgs,
+    maybeArgs?: EvaluateArgs,
+  ): Promise<Logs> {
     if (isIterableInput(xIn)) return this.evaluateLogs(xIn, 32, '');
     if (yOrArgs === undefined) throw new ArgumentError('evaluate: labels y are required when x is a tensor');
     const args = maybeArgs ?? {};
-    return this.evaluateLogs({ x: asList(xIn as Tensor | Tensor[]), y: asList(yOrArgs as Tensor | Tensor[]), w: args.sampleWeight }, args.batchSize ?? 32, '');
+    return this.evaluateLogs(
+      { x: asList(xIn as Tensor | Tensor[]), y: asList(yOrArgs as Tensor | Tensor[]), w: args.sampleWeight },
+      args.batchSize ?? 32,
+      '',
+    );
   }
 
   static predict(model: Model, x: Tensor | Tensor[], { batchSize = 32 }: PredictArgs = {}): Tensor | Tensor[] {
@@ -485,7 +623,20 @@ export class Trainer {
     const n = xs[0].shape[0];
     const chunks: Tensor[][] = [];
     for (let start = 0; start < n; start += batchSize) {
-      chunks.push(noGrad(() => tidy(() => asList(model.apply(xs.length === 1 ? o.sliceAxis(xs[0], 0, start, start + batchSize) : xs.map((t) => o.sliceAxis(t, 0, start, start + batchSize)), { training: false })))));
+      chunks.push(
+        noGrad(() =>
+          tidy(() =>
+            asList(
+              model.apply(
+                xs.length === 1
+                  ? o.sliceAxis(xs[0], 0, start, start + batchSize)
+                  : xs.map((t) => o.sliceAxis(t, 0, start, start + batchSize)),
+                { training: false },
+              ),
+            ),
+          ),
+        ),
+      );
     }
     if (chunks.length === 0) throw new ArgumentError(`predict: x has no samples (shape ${fmtShape(xs[0].shape)})`);
     const outs = chunks[0].map((_, i) => {

@@ -15,7 +15,8 @@ test('docs/ops.md matches the code (run `npm run docs:ops` after changing ops or
 });
 
 test('every composite named in the doc is a public op', () => {
-  for (const name of Object.keys(COMPOSITES)) assert.equal(typeof (c as Record<string, unknown>)[name], 'function', name);
+  for (const name of Object.keys(COMPOSITES))
+    assert.equal(typeof (c as Record<string, unknown>)[name], 'function', name);
 });
 
 test('the JS reference backend implements every primitive', () => {

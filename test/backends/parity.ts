@@ -45,21 +45,36 @@ export function onBackend<T>(name: string, fn: () => T): T {
 
 /** Runs fn on the JS reference and on the native backend; returns both outputs' elements. */
 export function both(fn: () => Tensor): { js: TypedArray; native: TypedArray; shape: readonly number[] } {
-  const js = onBackend('js', () => c.tidy(() => { const t = fn(); return { data: t.dataSync(), shape: t.shape }; }));
+  const js = onBackend('js', () =>
+    c.tidy(() => {
+      const t = fn();
+      return { data: t.dataSync(), shape: t.shape };
+    }),
+  );
   const native = onBackend('native', () => c.tidy(() => fn().dataSync()));
   return { js: js.data, native, shape: js.shape };
 }
 
 /** Every element within rtol of the reference, measured against max |reference| for sums with cancellation. */
-export function assertParity(actual: TypedArray, expected: TypedArray, rtol: number, what: string, normwise = false): void {
+export function assertParity(
+  actual: TypedArray,
+  expected: TypedArray,
+  rtol: number,
+  what: string,
+  normwise = false,
+): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
   let scale = 0;
   if (normwise) for (const v of expected) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
   for (let i = 0; i < actual.length; i++) {
-    const a = actual[i], e = expected[i];
+    const a = actual[i],
+      e = expected[i];
     if (Object.is(a, e) || (Number.isNaN(a) && Number.isNaN(e))) continue;
     const tol = rtol * (normwise ? scale : Math.abs(e)) + 1e-30;
-    assert.ok(Math.abs(a - e) <= tol, `${what}: element ${i} is ${a}, reference ${e} (|diff| ${Math.abs(a - e)} > ${tol})`);
+    assert.ok(
+      Math.abs(a - e) <= tol,
+      `${what}: element ${i} is ${a}, reference ${e} (|diff| ${Math.abs(a - e)} > ${tol})`,
+    );
   }
 }
 
@@ -71,7 +86,8 @@ export function checkBoth(fn: () => Tensor, rtol: number, what: string, normwise
 export const bitsOf = (a: TypedArray) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 /** The matmul primitive itself, which takes the transposes (a: [B, M, K] or [B, K, M], b: [B, K, N] or [B, N, K]). */
-export const mm = (a: Tensor, b: Tensor, transA: boolean, transB: boolean) => runPrimitive('matmul', [a, b], { transA, transB });
+export const mm = (a: Tensor, b: Tensor, transA: boolean, transB: boolean) =>
+  runPrimitive('matmul', [a, b], { transA, transB });
 
 /** Runs `run` with 1, 2 and 3 native threads and asserts every output is bit-identical to the 1-thread one. */
 export function assertThreadInvariant(run: () => readonly TypedArray[]): void {

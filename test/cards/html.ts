@@ -9,7 +9,12 @@ export interface El {
 const VOID = new Set(['meta', 'br', 'hr', 'img', 'input', 'link', 'line', 'circle', 'rect', 'polyline', 'path']);
 
 export function decode(s: string): string {
-  return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+  return s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&');
 }
 
 /** Parses the document; throws when a tag is left open or closed out of order. */
@@ -20,12 +25,16 @@ export function parseHtml(html: string): El {
   let m: RegExpExecArray | null;
   let consumed = 0;
   while ((m = re.exec(html))) {
-    if (m.index !== consumed) throw new Error(`unparseable HTML at offset ${consumed}: ${html.slice(consumed, consumed + 40)}`);
+    if (m.index !== consumed)
+      throw new Error(`unparseable HTML at offset ${consumed}: ${html.slice(consumed, consumed + 40)}`);
     consumed = re.lastIndex;
     const [whole, close, tag, attrText, selfClose, text] = m;
     if (whole.startsWith('<!DOCTYPE')) continue;
     const top = stack[stack.length - 1];
-    if (text !== undefined) { top.children.push(decode(text)); continue; }
+    if (text !== undefined) {
+      top.children.push(decode(text));
+      continue;
+    }
     const name = tag.toLowerCase();
     if (close) {
       if (top.tag !== name) throw new Error(`</${name}> closes <${top.tag}>`);

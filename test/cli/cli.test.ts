@@ -53,54 +53,72 @@ test('CLI: card, profile, ledger append / show / verify (with tampering and keys
       assert.match(bad.err, /--by must be one of op, family, phase, layer/);
     });
 
-    await t.test('keygen, append (signed), show, verify; tampering is reported with the entry; a wrong key fails', () => {
-      const keys = join(tmp.dir, 'signer'), other = join(tmp.dir, 'other');
-      assert.equal(candor('ledger', 'keygen', keys).code, 0);
-      assert.equal(candor('ledger', 'keygen', other).code, 0);
-      assert.equal(statSync(`${keys}.key`).mode & 0o777, 0o600);
-      assert.equal(candor('ledger', 'keygen', keys).code, 1, 'never overwrites a key');
-      for (let i = 0; i < 3; i++) {
-        const a = candor('ledger', 'append', ledger, runDir, '--key', `${keys}.key`);
-        assert.equal(a.code, 0, a.err);
-        assert.match(a.out, new RegExp(`appended entry ${i} `));
-      }
-      const show = candor('ledger', 'show', ledger);
-      assert.equal(show.code, 0);
-      assert.match(show.out, /^#\s+Time\s+Run\s+Model/m);
-      assert.equal(show.out.split('\n').filter((l) => /^\d\s/.test(l)).length, 3);
-      assert.match(show.out, /tiny-blobs\s+Sequential 67 params/);
-      assert.equal(JSON.parse(candor('ledger', 'show', ledger, '--json').out).length, 3);
-      let v = candor('ledger', 'verify', ledger, '--public-key', `${keys}.pub`);
-      assert.equal(v.code, 0, v.err);
-      assert.match(v.out, /^OK: .*: 3 entries, chain intact; 3 signed, 0 unsigned \(signatures checked against trusted key\)/);
-      const head = /head: entry 2 ([0-9a-f]{64})/.exec(v.out)![1];
-      v = candor('ledger', 'verify', ledger, '--public-key', `${other}.pub`);
-      assert.equal(v.code, 1);
-      assert.match(v.err, /FAILED: .*first bad entry at line 1 \(claims index 0, expected 0\) \[signature\]/);
-      // Edit one byte inside the second entry's record.
-      const text = readFileSync(ledger, 'utf8');
-      const lines = text.split('\n');
-      lines[1] = lines[1].replace('"tiny-blobs"', '"tiny-blobz"');
-      writeFileSync(ledger, lines.join('\n'));
-      v = candor('ledger', 'verify', ledger);
-      assert.equal(v.code, 1);
-      assert.match(v.err, /first bad entry at line 2 \(claims index 1, expected 1\) \[record-hash\]\n  entry 1 \(line 2\): the record does not match its recordHash/);
-      // Delete the last entry: only the head seen before reveals it.
-      writeFileSync(ledger, text.split('\n').slice(0, 2).join('\n') + '\n');
-      assert.equal(candor('ledger', 'verify', ledger).code, 0);
-      v = candor('ledger', 'verify', ledger, '--head', head);
-      assert.equal(v.code, 1);
-      assert.match(v.err, /\[head\]/);
-      assert.equal(candor('ledger', 'verify', ledger, '--head', 'abc').code, 2);
-      const none = candor('ledger', 'verify', join(tmp.dir, 'no-such.jsonl'));
-      assert.deepEqual([none.code, /no ledger at/.test(none.err)], [1, true]);
-    });
+    await t.test(
+      'keygen, append (signed), show, verify; tampering is reported with the entry; a wrong key fails',
+      () => {
+        const keys = join(tmp.dir, 'signer'),
+          other = join(tmp.dir, 'other');
+        assert.equal(candor('ledger', 'keygen', keys).code, 0);
+        assert.equal(candor('ledger', 'keygen', other).code, 0);
+        assert.equal(statSync(`${keys}.key`).mode & 0o777, 0o600);
+        assert.equal(candor('ledger', 'keygen', keys).code, 1, 'never overwrites a key');
+        for (let i = 0; i < 3; i++) {
+          const a = candor('ledger', 'append', ledger, runDir, '--key', `${keys}.key`);
+          assert.equal(a.code, 0, a.err);
+          assert.match(a.out, new RegExp(`appended entry ${i} `));
+        }
+        const show = candor('ledger', 'show', ledger);
+        assert.equal(show.code, 0);
+        assert.match(show.out, /^#\s+Time\s+Run\s+Model/m);
+        assert.equal(show.out.split('\n').filter((l) => /^\d\s/.test(l)).length, 3);
+        assert.match(show.out, /tiny-blobs\s+Sequential 67 params/);
+        assert.equal(JSON.parse(candor('ledger', 'show', ledger, '--json').out).length, 3);
+        let v = candor('ledger', 'verify', ledger, '--public-key', `${keys}.pub`);
+        assert.equal(v.code, 0, v.err);
+        assert.match(
+          v.out,
+          /^OK: .*: 3 entries, chain intact; 3 signed, 0 unsigned \(signatures checked against trusted key\)/,
+        );
+        const head = /head: entry 2 ([0-9a-f]{64})/.exec(v.out)![1];
+        v = candor('ledger', 'verify', ledger, '--public-key', `${other}.pub`);
+        assert.equal(v.code, 1);
+        assert.match(v.err, /FAILED: .*first bad entry at line 1 \(claims index 0, expected 0\) \[signature\]/);
+        // Edit one byte inside the second entry's record.
+        const text = readFileSync(ledger, 'utf8');
+        const lines = text.split('\n');
+        lines[1] = lines[1].replace('"tiny-blobs"', '"tiny-blobz"');
+        writeFileSync(ledger, lines.join('\n'));
+        v = candor('ledger', 'verify', ledger);
+        assert.equal(v.code, 1);
+        assert.match(
+          v.err,
+          /first bad entry at line 2 \(claims index 1, expected 1\) \[record-hash\]\n  entry 1 \(line 2\): the record does not match its recordHash/,
+        );
+        // Delete the last entry: only the head seen before reveals it.
+        writeFileSync(ledger, text.split('\n').slice(0, 2).join('\n') + '\n');
+        assert.equal(candor('ledger', 'verify', ledger).code, 0);
+        v = candor('ledger', 'verify', ledger, '--head', head);
+        assert.equal(v.code, 1);
+        assert.match(v.err, /\[head\]/);
+        assert.equal(candor('ledger', 'verify', ledger, '--head', 'abc').code, 2);
+        const none = candor('ledger', 'verify', join(tmp.dir, 'no-such.jsonl'));
+        assert.deepEqual([none.code, /no ledger at/.test(none.err)], [1, true]);
+      },
+    );
 
     await t.test('schema prints the published schema; usage errors exit 2', () => {
       const s = candor('schema');
       assert.equal(s.code, 0);
       assert.equal(s.out, readFileSync(join(repoRoot, 'schemas', 'run-record.schema.json'), 'utf8'));
-      for (const args of [[], ['fly'], ['ledger'], ['ledger', 'sing'], ['card'], ['card', 'a', 'b'], ['profile', runDir, '--nope']]) {
+      for (const args of [
+        [],
+        ['fly'],
+        ['ledger'],
+        ['ledger', 'sing'],
+        ['card'],
+        ['card', 'a', 'b'],
+        ['profile', runDir, '--nope'],
+      ]) {
         const r = candor(...args);
         assert.equal(r.code, 2, args.join(' '));
         assert.match(r.err, /usage: candor <command>/);

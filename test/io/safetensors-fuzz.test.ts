@@ -31,9 +31,26 @@ const dec = new TextDecoder();
 
 function seeds(): Uint8Array[] {
   return [
-    serializeSafetensors({ w: c.tensor([[1, 2], [3, 4]]), b: c.tensor([0.5]), n: c.tensor([1, -2, 3], undefined, 'int32') }, { format: 'candor' }),
-    serializeSafetensors({ d: c.tensor([1e300, -0], undefined, 'float64'), m: c.tensor([true, false, true]), s: c.scalar(2) }),
-    serializeSafetensors({ e: c.zeros([0, 4]), z: c.zeros([3], 'bool'), i: c.tensor([7], [1, 1, 1], 'int32') }, { a: '1', b: '' }),
+    serializeSafetensors(
+      {
+        w: c.tensor([
+          [1, 2],
+          [3, 4],
+        ]),
+        b: c.tensor([0.5]),
+        n: c.tensor([1, -2, 3], undefined, 'int32'),
+      },
+      { format: 'candor' },
+    ),
+    serializeSafetensors({
+      d: c.tensor([1e300, -0], undefined, 'float64'),
+      m: c.tensor([true, false, true]),
+      s: c.scalar(2),
+    }),
+    serializeSafetensors(
+      { e: c.zeros([0, 4]), z: c.zeros([3], 'bool'), i: c.tensor([7], [1, 1, 1], 'int32') },
+      { a: '1', b: '' },
+    ),
   ];
 }
 
@@ -66,7 +83,35 @@ function withHeader(bytes: Uint8Array, text: string): Uint8Array {
   return out;
 }
 
-const JSON_NOISE = ['{', '}', '[', ']', '"', ':', ',', '0', '1', '9', '-', 'e', '.', ' ', '\\', 'F32', 'BOOL', 'I32', 'F16', '1e308', '-1', '4294967296', 'null', 'true', '"__metadata__"', '\u00e9', '\ud800'];
+const JSON_NOISE = [
+  '{',
+  '}',
+  '[',
+  ']',
+  '"',
+  ':',
+  ',',
+  '0',
+  '1',
+  '9',
+  '-',
+  'e',
+  '.',
+  ' ',
+  '\\',
+  'F32',
+  'BOOL',
+  'I32',
+  'F16',
+  '1e308',
+  '-1',
+  '4294967296',
+  'null',
+  'true',
+  '"__metadata__"',
+  '\u00e9',
+  '\ud800',
+];
 const INTERESTING = [0, 1, 2, 3, 4, 7, 8, 12, 16, -1, 2 ** 31, 2 ** 32, 2 ** 53, 1.5, 1e30];
 
 /** One random mutation of a valid file. */
@@ -76,49 +121,64 @@ function mutate(rng: Rng, src: Uint8Array): Uint8Array {
   if (src.length === 0) return src;
   const b = src.slice();
   switch (kind) {
-    case 0: { // flip 1-8 random bits anywhere
+    case 0: {
+      // flip 1-8 random bits anywhere
       for (let k = 1 + rng.int(8); k > 0; k--) b[rng.int(b.length)] ^= 1 << rng.int(8);
       return b;
     }
     case 1: // truncate
       return b.subarray(0, rng.int(b.length));
-    case 2: { // edit the length prefix: small deltas, interesting values, random high bytes
+    case 2: {
+      // edit the length prefix: small deltas, interesting values, random high bytes
       const v = new DataView(b.buffer);
       const n = v.getUint32(0, true);
       const choice = rng.int(3);
       if (choice === 0) v.setUint32(0, Math.max(0, n + rng.int(17) - 8), true);
-      else if (choice === 1) v.setBigUint64(0, BigInt(rng.pick([0, 1, 7, 8, b.length, b.length - 8, 2 ** 32, 2 ** 53 - 1, 1e8 + 1])), true);
+      else if (choice === 1)
+        v.setBigUint64(0, BigInt(rng.pick([0, 1, 7, 8, b.length, b.length - 8, 2 ** 32, 2 ** 53 - 1, 1e8 + 1])), true);
       else b[rng.int(8)] = rng.int(256);
       return b;
     }
-    case 3: { // insert random bytes
-      const at = rng.int(b.length + 1), count = 1 + rng.int(8);
+    case 3: {
+      // insert random bytes
+      const at = rng.int(b.length + 1),
+        count = 1 + rng.int(8);
       const out = new Uint8Array(b.length + count);
       out.set(b.subarray(0, at));
       for (let k = 0; k < count; k++) out[at + k] = rng.int(256);
       out.set(b.subarray(at), at + count);
       return out;
     }
-    case 4: { // delete a byte range
-      const at = rng.int(b.length), count = 1 + rng.int(8);
+    case 4: {
+      // delete a byte range
+      const at = rng.int(b.length),
+        count = 1 + rng.int(8);
       return Uint8Array.from([...b.subarray(0, at), ...b.subarray(at + count)]);
     }
-    case 5: { // textual JSON edit: replace, insert or delete a token, keeping the length prefix right
+    case 5: {
+      // textual JSON edit: replace, insert or delete a token, keeping the length prefix right
       const { text } = headerOf(b);
       const at = rng.int(text.length);
       const op = rng.int(3);
       const token = rng.pick(JSON_NOISE);
-      const edited = op === 0 ? text.slice(0, at) + token + text.slice(at + 1) : op === 1 ? text.slice(0, at) + token + text.slice(at) : text.slice(0, at) + text.slice(at + 1 + rng.int(4));
+      const edited =
+        op === 0
+          ? text.slice(0, at) + token + text.slice(at + 1)
+          : op === 1
+            ? text.slice(0, at) + token + text.slice(at)
+            : text.slice(0, at) + text.slice(at + 1 + rng.int(4));
       return withHeader(b, edited);
     }
-    case 6: { // replace a number in the header (offsets, shapes) with an interesting one
+    case 6: {
+      // replace a number in the header (offsets, shapes) with an interesting one
       const { text } = headerOf(b);
       const numbers = [...text.matchAll(/\d+/g)];
       if (numbers.length === 0) return b;
       const m = rng.pick(numbers);
       return withHeader(b, text.slice(0, m.index) + String(rng.pick(INTERESTING)) + text.slice(m.index! + m[0].length));
     }
-    case 7: { // structural edit of the parsed header
+    case 7: {
+      // structural edit of the parsed header
       const { text } = headerOf(b);
       const h = JSON.parse(text) as Record<string, Record<string, unknown>>;
       const names = Object.keys(h);
@@ -126,15 +186,36 @@ function mutate(rng: Rng, src: Uint8Array): Uint8Array {
       const entry = h[name];
       const op = rng.int(7);
       if (op === 0) delete h[name];
-      else if (op === 1) entry[rng.pick(['dtype', 'shape', 'data_offsets', 'extra'])] = rng.pick<unknown>([null, 'F32', 'I32', 'F64', 'BOOL', 'F16', [], [1], [0, 0], {}, 'x', 5]);
+      else if (op === 1)
+        entry[rng.pick(['dtype', 'shape', 'data_offsets', 'extra'])] = rng.pick<unknown>([
+          null,
+          'F32',
+          'I32',
+          'F64',
+          'BOOL',
+          'F16',
+          [],
+          [1],
+          [0, 0],
+          {},
+          'x',
+          5,
+        ]);
       else if (op === 2 && Array.isArray(entry.shape)) entry.shape = [...entry.shape, rng.pick([0, 1, 2])];
       else if (op === 3 && Array.isArray(entry.data_offsets)) entry.data_offsets = [...entry.data_offsets].reverse();
       else if (op === 4) h[name + '_copy'] = entry;
-      else if (op === 5) h.__metadata__ = rng.pick<Record<string, unknown>>([{ k: 'v' }, { k: 1 }, [] as unknown as Record<string, unknown>, null as unknown as Record<string, unknown>]);
+      else if (op === 5)
+        h.__metadata__ = rng.pick<Record<string, unknown>>([
+          { k: 'v' },
+          { k: 1 },
+          [] as unknown as Record<string, unknown>,
+          null as unknown as Record<string, unknown>,
+        ]);
       else delete entry[rng.pick(['dtype', 'shape', 'data_offsets'])];
       return withHeader(b, JSON.stringify(h));
     }
-    default: { // flip bits in the data region only: usually still a valid file
+    default: {
+      // flip bits in the data region only: usually still a valid file
       const { n } = headerOf(b);
       if (b.length > 8 + n) b[8 + n + rng.int(b.length - 8 - n)] ^= 1 << rng.int(8);
       return b;
@@ -164,7 +245,8 @@ test('5000 seeded mutations: parse succeeds consistently or throws FormatError, 
   const valid = seeds();
   const before = c.memory().tensors;
   const t0 = performance.now();
-  let ok = 0, rejected = 0;
+  let ok = 0,
+    rejected = 0;
   const reasons = new Set<string>();
   for (let i = 0; i < 5000; i++) {
     const src = valid[i % valid.length];
@@ -177,7 +259,9 @@ test('5000 seeded mutations: parse succeeds consistently or throws FormatError, 
       ok++;
     } catch (e) {
       if (!(e instanceof FormatError)) {
-        assert.fail(`mutation ${i} threw ${(e as Error)?.name}: ${(e as Error)?.message}\nbytes: ${Buffer.from(bytes).toString('base64')}`);
+        assert.fail(
+          `mutation ${i} threw ${(e as Error)?.name}: ${(e as Error)?.message}\nbytes: ${Buffer.from(bytes).toString('base64')}`,
+        );
       }
       rejected++;
       reasons.add(e.message.replace(/'[^']*'|"[^"]*"|\d+/g, '_').slice(0, 70));

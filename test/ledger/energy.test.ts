@@ -6,7 +6,14 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  EnergyMeter, counterDeltaUj, cpuPower, estimateEnergy, lookupCpu, normalizeCpuModel, probeRapl, DEFAULT_TDP_WATTS,
+  EnergyMeter,
+  counterDeltaUj,
+  cpuPower,
+  estimateEnergy,
+  lookupCpu,
+  normalizeCpuModel,
+  probeRapl,
+  DEFAULT_TDP_WATTS,
 } from '../../src/ledger/energy.js';
 import { co2eGrams, gridIntensity, WORLD_AVERAGE } from '../../src/ledger/carbon.js';
 
@@ -21,20 +28,36 @@ function fakePowercap(): { root: string; set: (zone: string, uj: number) => void
     writeFileSync(join(root, name, 'max_energy_range_uj'), `${max}\n`);
   };
   zone('intel-rapl:0', 'package-0', 262_143_000_000, 262_143_328_850);
-  zone('intel-rapl:0:0', 'core', 7, 262_143_328_850);      // inside the package: must not be added
+  zone('intel-rapl:0:0', 'core', 7, 262_143_328_850); // inside the package: must not be added
   zone('intel-rapl:0:2', 'dram', 100, 65_712_999_613);
-  zone('intel-rapl:1', 'psys', 5, 262_143_328_850);        // the platform again: must not be added
-  mkdirSync(join(root, 'intel-rapl'));                       // the control-type directory, not a zone
-  return { root, set: (z, uj) => writeFileSync(join(root, z, 'energy_uj'), `${uj}\n`), done: () => rmSync(root, { recursive: true, force: true }) };
+  zone('intel-rapl:1', 'psys', 5, 262_143_328_850); // the platform again: must not be added
+  mkdirSync(join(root, 'intel-rapl')); // the control-type directory, not a zone
+  return {
+    root,
+    set: (z, uj) => writeFileSync(join(root, z, 'energy_uj'), `${uj}\n`),
+    done: () => rmSync(root, { recursive: true, force: true }),
+  };
 }
 
 test('RAPL: package + DRAM joules across a counter wrap, exactly, times PUE; core and psys are not double-counted', () => {
   const fake = fakePowercap();
   try {
     const probe = probeRapl(fake.root);
-    assert.deepEqual(probe.domains.map((d) => [d.zone, d.kind]), [['intel-rapl:0', 'package'], ['intel-rapl:0:2', 'dram']]);
+    assert.deepEqual(
+      probe.domains.map((d) => [d.zone, d.kind]),
+      [
+        ['intel-rapl:0', 'package'],
+        ['intel-rapl:0:2', 'dram'],
+      ],
+    );
     let t = 0;
-    const meter = new EnergyMeter({ powercapRoot: fake.root, pue: 1.5, clock: () => t, cpuUsage: () => ({ user: 0, system: 0 }), memoryBytes: () => GiB }).start();
+    const meter = new EnergyMeter({
+      powercapRoot: fake.root,
+      pue: 1.5,
+      clock: () => t,
+      cpuUsage: () => ({ user: 0, system: 0 }),
+      memoryBytes: () => GiB,
+    }).start();
     // The package counter wraps between start and the first sample: 328,850 uJ to the top, then 500,000.
     fake.set('intel-rapl:0', 500_000);
     fake.set('intel-rapl:0:2', 1_000_100);
@@ -46,14 +69,21 @@ test('RAPL: package + DRAM joules across a counter wrap, exactly, times PUE; cor
     fake.set('intel-rapl:0:2', 2_000_100);
     t = 2000;
     const r = meter.stop();
-    const pkg = (328_850 + 500_000 + 2_328_850) / 1e6, dram = 2_000_000 / 1e6;
+    const pkg = (328_850 + 500_000 + 2_328_850) / 1e6,
+      dram = 2_000_000 / 1e6;
     assert.equal(r.method, 'rapl');
     assert.equal(r.measured, true);
     assert.equal(r.components.package, pkg);
     assert.equal(r.components.dram, dram);
     assert.equal(r.joules, (pkg + dram) * 1.5);
     assert.equal(r.kWh, r.joules / 3.6e6);
-    assert.deepEqual(r.domains!.map((d) => [d.name, d.wraps]), [['package-0', 1], ['dram', 0]]);
+    assert.deepEqual(
+      r.domains!.map((d) => [d.name, d.wraps]),
+      [
+        ['package-0', 1],
+        ['dram', 0],
+      ],
+    );
     assert.equal(r.wallSeconds, 2);
     assert.match(r.description, /^Measured with RAPL/);
     assert.match(r.uncertainty.note, /upper bound/);
@@ -90,14 +120,35 @@ test('no RAPL: auto falls back to the estimate and says why; method rapl refuses
 });
 
 test('fallback arithmetic: CPU time x W/thread + DRAM W/GiB x GiB x wall, x PUE; CodeCarbon constant mode beside it', () => {
-  const e = estimateEnergy({ cpuSeconds: 10, wallSeconds: 20, meanMemoryBytes: 2 * GiB, cpu: { tdpWatts: 100, wattsPerThread: 12.5 }, dramWattsPerGiB: 0.375, pue: 1.2 });
+  const e = estimateEnergy({
+    cpuSeconds: 10,
+    wallSeconds: 20,
+    meanMemoryBytes: 2 * GiB,
+    cpu: { tdpWatts: 100, wattsPerThread: 12.5 },
+    dramWattsPerGiB: 0.375,
+    pue: 1.2,
+  });
   assert.equal(e.cpuJoules, 125);
   assert.equal(e.dramJoules, 15);
   assert.equal(e.itJoules, 140);
   assert.equal(e.joules, 168);
   assert.equal(e.codecarbonJoules, (20 * 0.5 * 100 + 15) * 1.2);
-  assert.throws(() => estimateEnergy({ cpuSeconds: -1, wallSeconds: 1, meanMemoryBytes: 0, cpu: { tdpWatts: 1, wattsPerThread: 1 } }), /cpuSeconds/);
-  assert.throws(() => estimateEnergy({ cpuSeconds: 1, wallSeconds: 1, meanMemoryBytes: 0, cpu: { tdpWatts: 1, wattsPerThread: 1 }, pue: 0.9 }), /PUE/);
+  assert.throws(
+    () =>
+      estimateEnergy({ cpuSeconds: -1, wallSeconds: 1, meanMemoryBytes: 0, cpu: { tdpWatts: 1, wattsPerThread: 1 } }),
+    /cpuSeconds/,
+  );
+  assert.throws(
+    () =>
+      estimateEnergy({
+        cpuSeconds: 1,
+        wallSeconds: 1,
+        meanMemoryBytes: 0,
+        cpu: { tdpWatts: 1, wattsPerThread: 1 },
+        pue: 0.9,
+      }),
+    /PUE/,
+  );
 });
 
 function cpuinfoFile(text: string): { path: string; done: () => void } {
@@ -107,10 +158,19 @@ function cpuinfoFile(text: string): { path: string; done: () => void } {
 }
 
 test('EnergyMeter estimate: TDP from the table, injected clock / CPU time / memory give the exact figure', () => {
-  const info = cpuinfoFile('processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz\nsiblings\t: 2\n');
+  const info = cpuinfoFile(
+    'processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz\nsiblings\t: 2\n',
+  );
   try {
-    let t = 0, cpu = { user: 1e6, system: 0 };
-    const meter = new EnergyMeter({ method: 'estimate', cpuinfoPath: info.path, clock: () => t, cpuUsage: () => cpu, memoryBytes: () => GiB }).start();
+    let t = 0,
+      cpu = { user: 1e6, system: 0 };
+    const meter = new EnergyMeter({
+      method: 'estimate',
+      cpuinfoPath: info.path,
+      clock: () => t,
+      cpuUsage: () => cpu,
+      memoryBytes: () => GiB,
+    }).start();
     t = 4000;
     cpu = { user: 9e6, system: 2e6 };
     const r = meter.stop();
@@ -120,9 +180,9 @@ test('EnergyMeter estimate: TDP from the table, injected clock / CPU time / memo
     assert.equal(r.cpu.tdpWatts, 210);
     assert.equal(r.cpu.threadsPerPackage, 48, 'threads from the table, not the VM-sized siblings');
     assert.equal(r.cpu.wattsPerThread, 210 / 48);
-    assert.equal(r.components.cpu, 10 * 210 / 48);
+    assert.equal(r.components.cpu, (10 * 210) / 48);
     assert.equal(r.components.dram, 4 * 1 * 0.375);
-    assert.equal(r.joules, 10 * 210 / 48 + 1.5);
+    assert.equal(r.joules, (10 * 210) / 48 + 1.5);
     assert.deepEqual([r.uncertainty.low, r.uncertainty.high], [r.joules / 2, r.joules * 2]);
     assert.match(r.description, /^Estimated, not measured/);
     assert.equal(r.codecarbonJoules, 4 * 0.5 * 210 + 1.5);
@@ -138,7 +198,10 @@ test('CPU power: unknown model -> CodeCarbon default TDP over /proc/cpuinfo sibl
   assert.match(unknown.tdpSource, /not in the table/);
   assert.match(unknown.threadsSource, /siblings/);
   assert.equal(cpuPower({ model: 'x', logicalCpus: 8 }).threadsPerPackage, 8);
-  const user = cpuPower({ model: 'AMD EPYC 7763 64-Core Processor', logicalCpus: 2 }, { tdpWatts: 200, threadsPerPackage: 100 });
+  const user = cpuPower(
+    { model: 'AMD EPYC 7763 64-Core Processor', logicalCpus: 2 },
+    { tdpWatts: 200, threadsPerPackage: 100 },
+  );
   assert.deepEqual([user.tdpWatts, user.threadsPerPackage, user.wattsPerThread, user.tdpSource], [200, 100, 2, 'user']);
   assert.equal(cpuPower({ model: 'x', logicalCpus: 1 }, { wattsPerThread: 3 }).wattsPerThread, 3);
   assert.throws(() => cpuPower({ model: 'x', logicalCpus: 1 }, { tdpWatts: -5 }), /tdpWatts/);

@@ -11,14 +11,29 @@ test('binary: accuracy, per-class precision/recall/F1, confusion, and group pari
   const groups = ['a', 'a', 'a', 'b', 'b', 'b'];
   const r = classificationReport(predicted, actual, { groups, attribute: 'site' });
   assert.equal(r.accuracy, 4 / 6);
-  assert.deepEqual(r.confusion, [[2, 1], [1, 2]]);
-  assert.deepEqual(r.perClass.map((p) => [p.label, p.support, p.precision, p.recall]), [['0', 3, 2 / 3, 2 / 3], ['1', 3, 2 / 3, 2 / 3]]);
+  assert.deepEqual(r.confusion, [
+    [2, 1],
+    [1, 2],
+  ]);
+  assert.deepEqual(
+    r.perClass.map((p) => [p.label, p.support, p.precision, p.recall]),
+    [
+      ['0', 3, 2 / 3, 2 / 3],
+      ['1', 3, 2 / 3, 2 / 3],
+    ],
+  );
   const f = r.fairness!;
   assert.equal(f.attribute, 'site');
   assert.equal(f.positiveClass, '1');
   // Group a: predictions 0 1 1 vs labels 0 1 0 -> accuracy 2/3, selects class 1 in 2 of 3, catches its one 1.
   // Group b: predictions 0 1 0 vs labels 0 1 1 -> accuracy 2/3, selects class 1 in 1 of 3, catches 1 of its two 1s.
-  assert.deepEqual(f.groups.map((g) => [g.group, g.samples, g.accuracy, g.selectionRate['1'], g.truePositiveRate['1']]), [['a', 3, 2 / 3, 2 / 3, 1], ['b', 3, 2 / 3, 1 / 3, 0.5]]);
+  assert.deepEqual(
+    f.groups.map((g) => [g.group, g.samples, g.accuracy, g.selectionRate['1'], g.truePositiveRate['1']]),
+    [
+      ['a', 3, 2 / 3, 2 / 3, 1],
+      ['b', 3, 2 / 3, 1 / 3, 0.5],
+    ],
+  );
   assert.equal(f.demographicParityDifference.value, 2 / 3 - 1 / 3);
   assert.equal(f.equalOpportunityDifference.value, 0.5);
   assert.equal(f.accuracyDifference, 0);
@@ -48,9 +63,27 @@ test('multi-class: one-vs-rest per class, worst class reported; undefined rates 
 });
 
 test('evaluateClassifier reads argmax predictions and integer or one-hot labels', () => {
-  const model = { predict: () => c.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]]) };
-  const r = evaluateClassifier(model, c.zeros([3, 1]), c.tensor([[0, 1], [0, 1], [0, 1]]));
-  assert.deepEqual(r.confusion, [[0, 0], [1, 2]]);
+  const model = {
+    predict: () =>
+      c.tensor([
+        [0.1, 0.9],
+        [0.8, 0.2],
+        [0.3, 0.7],
+      ]),
+  };
+  const r = evaluateClassifier(
+    model,
+    c.zeros([3, 1]),
+    c.tensor([
+      [0, 1],
+      [0, 1],
+      [0, 1],
+    ]),
+  );
+  assert.deepEqual(r.confusion, [
+    [0, 0],
+    [1, 2],
+  ]);
   const sigmoid = { predict: () => c.tensor([[0.9], [0.2]]) };
   assert.equal(evaluateClassifier(sigmoid, c.zeros([2, 1]), c.tensor(Int32Array.from([1, 1]), [2])).accuracy, 0.5);
   assert.deepEqual(Array.from(classIds(c.tensor(Int32Array.from([2, 0]), [2, 1]))!), [2, 0]);

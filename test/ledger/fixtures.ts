@@ -21,7 +21,11 @@ export function blobs(n = 30, seed = 7): { x: c.Tensor; y: c.Tensor; groups: str
   const labels = Int32Array.from({ length: n }, (_, i) => i % 3);
   const xs = new Float32Array(n * 4);
   for (let i = 0; i < n; i++) for (let j = 0; j < 4; j++) xs[i * 4 + j] = nd[i * 4 + j] + (j === labels[i] ? 2 : 0);
-  return { x: c.tensor(xs, [n, 4]), y: c.tensor(labels, [n]), groups: Array.from({ length: n }, (_, i) => (i % 2 ? 'odd' : 'even')) };
+  return {
+    x: c.tensor(xs, [n, 4]),
+    y: c.tensor(labels, [n]),
+    groups: Array.from({ length: n }, (_, i) => (i % 2 ? 'odd' : 'even')),
+  };
 }
 
 export interface TinyRun {
@@ -37,7 +41,12 @@ export interface TinyRun {
  * passing fit's parameters the way Trainer.fit is to (setParams), then evaluates it on the training
  * data with a sensitive attribute. Writes run.json when `dir` is given.
  */
-export async function tinyRun({ dir, epochs = 2, evaluate = true, options = {} }: { dir?: string; epochs?: number; evaluate?: boolean; options?: RunRecorderOptions } = {}): Promise<TinyRun> {
+export async function tinyRun({
+  dir,
+  epochs = 2,
+  evaluate = true,
+  options = {},
+}: { dir?: string; epochs?: number; evaluate?: boolean; options?: RunRecorderOptions } = {}): Promise<TinyRun> {
   const data = blobs();
   const model = new c.Sequential([
     c.layers.dense({ units: 8, activation: 'relu', inputShape: [4] }),
@@ -45,8 +54,27 @@ export async function tinyRun({ dir, epochs = 2, evaluate = true, options = {} }
   ]);
   model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const recorder = new RunRecorder({ dir, name: 'tiny-blobs', energy: { method: 'estimate' }, ...options });
-  recorder.setParams({ epochs, batchSize: 8, seed: 11, shuffle: true, validationSplit: 0, initialEpoch: 0, x: data.x, y: data.y });
+  recorder.setParams({
+    epochs,
+    batchSize: 8,
+    seed: 11,
+    shuffle: true,
+    validationSplit: 0,
+    initialEpoch: 0,
+    x: data.x,
+    y: data.y,
+  });
   await model.fit(data.x, data.y, { epochs, batchSize: 8, verbose: 0, seed: 11, callbacks: [recorder] });
-  if (evaluate) await recorder.evaluate('train-eval', model, data.x, data.y, { groups: data.groups, attribute: 'parity' });
-  return { recorder, model, record: recorder.record, data, dispose: () => { c.dispose([data.x, data.y]); model.dispose(); } };
+  if (evaluate)
+    await recorder.evaluate('train-eval', model, data.x, data.y, { groups: data.groups, attribute: 'parity' });
+  return {
+    recorder,
+    model,
+    record: recorder.record,
+    data,
+    dispose: () => {
+      c.dispose([data.x, data.y]);
+      model.dispose();
+    },
+  };
 }

@@ -6,7 +6,15 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  appendToLedger, entryLine, generateSigningKeys, makeEntry, readLedger, verifyLedger, verifyLedgerText, GENESIS_HASH, type LedgerEntry,
+  appendToLedger,
+  entryLine,
+  generateSigningKeys,
+  makeEntry,
+  readLedger,
+  verifyLedger,
+  verifyLedgerText,
+  GENESIS_HASH,
+  type LedgerEntry,
 } from '../../src/ledger/ledger.js';
 import { hashJson } from '../../src/ledger/canonical.js';
 import { LedgerError } from '../../src/ledger/errors.js';
@@ -14,7 +22,8 @@ import type { RunRecord } from '../../src/ledger/record.js';
 import { tempDir, tinyRun } from './fixtures.js';
 
 /** Small stand-in records: the ledger chains any JSON record, and small ones keep the byte sweep fast. */
-const fake = (i: number) => ({ format: 'candor-run-record', id: `run-${i}`, loss: 0.5 / (i + 1), tags: ['a', 'é'] }) as unknown as RunRecord;
+const fake = (i: number) =>
+  ({ format: 'candor-run-record', id: `run-${i}`, loss: 0.5 / (i + 1), tags: ['a', 'é'] }) as unknown as RunRecord;
 
 function chain(n: number, privateKey?: string): string {
   let prev: LedgerEntry | undefined;
@@ -43,7 +52,11 @@ test('a valid chain verifies; entries carry index, timestamp, prevHash, recordHa
   });
   assert.deepEqual(r.head, { index: 3, entryHash: entries[3].entryHash });
   assert.deepEqual(r.signatures, { signed: 0, unsigned: 4, checkedWith: 'embedded keys' });
-  assert.deepEqual(verifyLedgerText(''), { ok: true, entries: 0, signatures: { signed: 0, unsigned: 0, checkedWith: 'embedded keys' } });
+  assert.deepEqual(verifyLedgerText(''), {
+    ok: true,
+    entries: 0,
+    signatures: { signed: 0, unsigned: 0, checkedWith: 'embedded keys' },
+  });
 });
 
 test('editing any single byte of a ledger (signed or not) is detected', () => {
@@ -52,12 +65,17 @@ test('editing any single byte of a ledger (signed or not) is detected', () => {
     const bytes = Buffer.from(text, 'utf8');
     let checked = 0;
     for (let i = 0; i < bytes.length; i++) {
-      for (const replacement of [0x41, 0x30, 0x20]) { // 'A', '0', ' '
+      for (const replacement of [0x41, 0x30, 0x20]) {
+        // 'A', '0', ' '
         if (bytes[i] === replacement) continue;
         const edited = Buffer.from(bytes);
         edited[i] = replacement;
         const r = verifyLedgerText(edited.toString('utf8'));
-        assert.equal(r.ok, false, `byte ${i} ('${String.fromCharCode(bytes[i])}' -> '${String.fromCharCode(replacement)}') went unnoticed`);
+        assert.equal(
+          r.ok,
+          false,
+          `byte ${i} ('${String.fromCharCode(bytes[i])}' -> '${String.fromCharCode(replacement)}') went unnoticed`,
+        );
         checked++;
       }
     }
@@ -67,9 +85,16 @@ test('editing any single byte of a ledger (signed or not) is detected', () => {
 
 test('edits name the entry: record, header, whitespace', () => {
   const ls = lines(chain(4));
-  const edit = (i: number, from: string | RegExp, to: string) => { const c = [...ls]; c[i] = c[i].replace(from, to); return verifyLedgerText(join_(c)); };
+  const edit = (i: number, from: string | RegExp, to: string) => {
+    const c = [...ls];
+    c[i] = c[i].replace(from, to);
+    return verifyLedgerText(join_(c));
+  };
   let r = edit(2, 'run-2', 'run-X');
-  assert.deepEqual([r.ok, r.firstBad?.line, r.firstBad?.index, r.firstBad?.kind, r.entries], [false, 3, 2, 'record-hash', 2]);
+  assert.deepEqual(
+    [r.ok, r.firstBad?.line, r.firstBad?.index, r.firstBad?.kind, r.entries],
+    [false, 3, 2, 'record-hash', 2],
+  );
   assert.match(r.firstBad!.reason, /entry 2 \(line 3\): the record does not match its recordHash/);
   r = edit(1, '2024-01-02', '2024-01-09');
   assert.deepEqual([r.firstBad?.line, r.firstBad?.kind], [2, 'entry-hash']);
@@ -82,7 +107,10 @@ test('edits name the entry: record, header, whitespace', () => {
 test('deleting, inserting, duplicating and reordering entries are detected at the first entry out of place', () => {
   const ls = lines(chain(5));
   let r = verifyLedgerText(join_([ls[0], ls[1], ls[3], ls[4]]));
-  assert.deepEqual([r.ok, r.firstBad?.line, r.firstBad?.index, r.firstBad?.expectedIndex, r.firstBad?.kind], [false, 3, 3, 2, 'index']);
+  assert.deepEqual(
+    [r.ok, r.firstBad?.line, r.firstBad?.index, r.firstBad?.expectedIndex, r.firstBad?.kind],
+    [false, 3, 3, 2, 'index'],
+  );
   assert.match(r.firstBad!.reason, /deleted before it/);
   r = verifyLedgerText(join_([ls[0], ls[2], ls[1], ls[3], ls[4]]));
   assert.deepEqual([r.firstBad?.line, r.firstBad?.index, r.firstBad?.kind], [2, 2, 'index']);
@@ -94,7 +122,11 @@ test('deleting, inserting, duplicating and reordering entries are detected at th
   r = verifyLedgerText(join_([ls[0], ls[1], forged, ls[2], ls[3], ls[4]]));
   assert.deepEqual([r.firstBad?.line, r.firstBad?.index, r.firstBad?.kind], [4, 2, 'index']);
   // The same forgery renumbering everything after it: prevHash breaks there.
-  const renumbered = ls.slice(2).map((l) => { const e = JSON.parse(l) as LedgerEntry; e.index++; return JSON.stringify(e); });
+  const renumbered = ls.slice(2).map((l) => {
+    const e = JSON.parse(l) as LedgerEntry;
+    e.index++;
+    return JSON.stringify(e);
+  });
   r = verifyLedgerText(join_([ls[0], ls[1], forged, ...renumbered]));
   assert.equal(r.firstBad?.line, 4);
   assert.ok(['prev-hash', 'not-canonical', 'entry-hash'].includes(r.firstBad!.kind));
@@ -118,11 +150,18 @@ test('truncation: a cut-off last line is caught; removed newest entries need the
   assert.deepEqual([r.ok, r.firstBad?.kind, r.firstBad?.line], [false, 'head', 4]);
   assert.equal(verifyLedgerText(shorter, { expectedHead: { index: 3 } }).ok, false);
   assert.equal(verifyLedgerText(text, { expectedHead: { entryHash: head } }).ok, true);
-  assert.equal(verifyLedgerText(text + entryLine(makeEntry(fake(4), JSON.parse(ls[3]) as LedgerEntry)), { expectedHead: { entryHash: head } }).ok, true, 'the ledger may have grown since');
+  assert.equal(
+    verifyLedgerText(text + entryLine(makeEntry(fake(4), JSON.parse(ls[3]) as LedgerEntry)), {
+      expectedHead: { entryHash: head },
+    }).ok,
+    true,
+    'the ledger may have grown since',
+  );
 });
 
 test('signatures: valid with the signer key, fail with a wrong key, a missing signature, or a re-signed rewrite', () => {
-  const signer = generateSigningKeys(), other = generateSigningKeys();
+  const signer = generateSigningKeys(),
+    other = generateSigningKeys();
   const text = chain(3, signer.privateKey);
   let r = verifyLedgerText(text, { publicKey: signer.publicKey });
   assert.deepEqual([r.ok, r.signatures], [true, { signed: 3, unsigned: 0, checkedWith: 'trusted key' }]);
@@ -143,7 +182,10 @@ test('signatures: valid with the signer key, fail with a wrong key, a missing si
   r = verifyLedgerText(join_(ls.map((e) => entryLine(e).trimEnd())));
   assert.deepEqual([r.firstBad?.line, r.firstBad?.kind], [3, 'signature']);
   assert.throws(() => verifyLedgerText(text, { publicKey: 'not a key' }), LedgerError);
-  assert.throws(() => makeEntry(fake(0), undefined, { privateKey: signer.publicKey }), /Ed25519 private key|cannot use the signing key/);
+  assert.throws(
+    () => makeEntry(fake(0), undefined, { privateKey: signer.publicKey }),
+    /Ed25519 private key|cannot use the signing key/,
+  );
 });
 
 test('appendToLedger: creates, chains, signs, locks concurrent appenders, and refuses a broken ledger', async () => {
@@ -157,10 +199,16 @@ test('appendToLedger: creates, chains, signs, locks concurrent appenders, and re
     await Promise.all([1, 2, 3, 4].map(() => appendToLedger(path, run.record, { privateKey: keys.privateKey })));
     const r = await verifyLedger(path, { publicKey: keys.publicKey });
     assert.deepEqual([r.ok, r.entries], [true, 5]);
-    assert.deepEqual((await readLedger(path)).map((e) => e.index), [0, 1, 2, 3, 4]);
+    assert.deepEqual(
+      (await readLedger(path)).map((e) => e.index),
+      [0, 1, 2, 3, 4],
+    );
     assert.equal((await readLedger(path))[0].recordHash, hashJson(JSON.parse(JSON.stringify(run.record))));
     writeFileSync(path, readFileSync(path, 'utf8').replace('tiny-blobs', 'tiny-blobz'));
-    await assert.rejects(appendToLedger(path, run.record), (e: Error) => e instanceof LedgerError && /not appending to a broken chain/.test(e.message));
+    await assert.rejects(
+      appendToLedger(path, run.record),
+      (e: Error) => e instanceof LedgerError && /not appending to a broken chain/.test(e.message),
+    );
     assert.deepEqual((await verifyLedger(join(tmp.dir, 'none.jsonl'))).entries, 0);
     run.dispose();
   } finally {

@@ -8,8 +8,18 @@ import { withPhase, withScope, currentPhase, currentScope } from '../../src/ledg
 import type { MeterSnapshot } from '../../src/ledger/meter.js';
 
 /** FLOPs of one op family in a snapshot, optionally in one phase / scope. */
-function flopsOf(s: MeterSnapshot, { family, phase, scope }: { family?: string; phase?: string; scope?: string }): number {
-  return s.rows.filter((r) => (family === undefined || r.family === family) && (phase === undefined || r.phase === phase) && (scope === undefined || r.scope === scope)).reduce((t, r) => t + r.flops, 0);
+function flopsOf(
+  s: MeterSnapshot,
+  { family, phase, scope }: { family?: string; phase?: string; scope?: string },
+): number {
+  return s.rows
+    .filter(
+      (r) =>
+        (family === undefined || r.family === family) &&
+        (phase === undefined || r.phase === phase) &&
+        (scope === undefined || r.scope === scope),
+    )
+    .reduce((t, r) => t + r.flops, 0);
 }
 
 test('Dense forward: 2*B*D*H matmul FLOPs, + B*H for the bias, + B*H for relu, under the layer scope', () => {
@@ -24,7 +34,11 @@ test('Dense forward: 2*B*D*H matmul FLOPs, + B*H for the bias, + B*H for relu, u
   assert.equal(s.total.flops, 2 * B * D * H + B * H + B * H);
   // Layer.apply opens the layer's own scope inside the caller's (once wired; before, all is under 'outer').
   const own = s.rows.some((r) => r.scope === 'outer/meter_dense');
-  assert.equal(flopsOf(s, { scope: own ? 'outer/meter_dense' : 'outer' }), s.total.flops, 'every FLOP is attributed to the scope');
+  assert.equal(
+    flopsOf(s, { scope: own ? 'outer/meter_dense' : 'outer' }),
+    s.total.flops,
+    'every FLOP is attributed to the scope',
+  );
   assert.equal(s.byPhase.other.flops, s.total.flops, 'nothing marked a phase');
   assert.equal(s.trainingFlops, 0);
   c.dispose([x, y]);
@@ -34,7 +48,8 @@ test('Dense forward: 2*B*D*H matmul FLOPs, + B*H for the bias, + B*H for relu, u
 test('MultiHeadAttention forward: matmul FLOPs of the q/k/v/output projections and of the two attention products', () => {
   const [B, T, S, D, heads, keyDim, valueDim] = [2, 5, 7, 12, 3, 4, 6];
   const mha = new c.MultiHeadAttention({ numHeads: heads, keyDim, valueDim });
-  const q = c.randomNormal([B, T, D], { seed: 2 }), v = c.randomNormal([B, S, D], { seed: 3 });
+  const q = c.randomNormal([B, T, D], { seed: 2 }),
+    v = c.randomNormal([B, S, D], { seed: 3 });
   c.dispose(mha.apply([q, v]) as c.Tensor); // build outside the meter
   const meter = new Meter();
   const out = meter.measure(() => mha.apply([q, v]) as c.Tensor);
@@ -68,7 +83,11 @@ test('Conv2D forward: 2*N*Ho*Wo*Cout*kh*kw*Cin FLOPs (valid and strided same pad
     const conv = 2 * N * Ho * Wo * Cout * k * k * Cin;
     // The JS backend runs conv2d as its im2col composite (pad, slices, concat: 0 FLOPs; one matmul); a
     // backend with a fused conv2d kernel reports the same count from the fused cost model.
-    assert.equal(flopsOf(s, { family: 'matmul' }) + flopsOf(s, { family: 'convolution' }), conv, `${padding} stride ${strides}`);
+    assert.equal(
+      flopsOf(s, { family: 'matmul' }) + flopsOf(s, { family: 'convolution' }),
+      conv,
+      `${padding} stride ${strides}`,
+    );
     assert.equal(s.total.flops, conv + N * Ho * Wo * Cout, 'conv + bias');
     c.dispose([x, y]);
     layer.dispose();
@@ -79,11 +98,18 @@ test('Conv2D forward: 2*N*Ho*Wo*Cout*kh*kw*Cin FLOPs (valid and strided same pad
 function markedStep(model: c.Model, x: c.Tensor, y: c.Tensor): void {
   const weights = model.trainableWeights;
   const loss = c.getLoss('sparseCategoricalCrossentropy');
-  const { value, grads } = withPhase('backward', () => c.valueAndGrad((params: c.Tensor[]) => {
-    void params;
-    return withPhase('forward', () => loss(y, model.apply(x, { training: true }) as c.Tensor));
-  })(weights.map((w) => w.value)));
-  const updated = withPhase('optimizer', () => model.optimizer!.apply(weights.map((w) => w.value), grads));
+  const { value, grads } = withPhase('backward', () =>
+    c.valueAndGrad((params: c.Tensor[]) => {
+      void params;
+      return withPhase('forward', () => loss(y, model.apply(x, { training: true }) as c.Tensor));
+    })(weights.map((w) => w.value)),
+  );
+  const updated = withPhase('optimizer', () =>
+    model.optimizer!.apply(
+      weights.map((w) => w.value),
+      grads,
+    ),
+  );
   weights.forEach((w, i) => w.assign(updated[i]));
   c.dispose([value, grads]);
 }
@@ -101,7 +127,10 @@ test('MLP training step: forward, backward (input + weight gradients, none for t
   const [B, D, H, C] = [16, 10, 7, 4];
   const model = mlp(D, H, C);
   const x = c.randomNormal([B, D], { seed: 3 });
-  const y = c.tensor(Int32Array.from({ length: B }, (_, i) => i % C), [B]);
+  const y = c.tensor(
+    Int32Array.from({ length: B }, (_, i) => i % C),
+    [B],
+  );
   markedStep(model, x, y); // first step builds the optimizer state
   const meter = new Meter();
   meter.measure(() => markedStep(model, x, y));
@@ -122,7 +151,8 @@ test('MLP training step: forward, backward (input + weight gradients, none for t
     // Layers open scopes (Layer.apply): each Dense's forward FLOPs are its matmul + bias + activation
     // (softmax counts 4 per element in its cost model: max, subtract-exp, sum, divide).
     const [d1, d2] = model.layers;
-    const inLayer = (name: string) => s.rows.filter((r) => r.phase === 'forward' && r.scope.split('/').includes(name)).reduce((t, r) => t + r.flops, 0);
+    const inLayer = (name: string) =>
+      s.rows.filter((r) => r.phase === 'forward' && r.scope.split('/').includes(name)).reduce((t, r) => t + r.flops, 0);
     assert.equal(inLayer(d1.name), 2 * B * D * H + B * H + B * H);
     assert.equal(inLayer(d2.name), 2 * B * H * C + B * C + 4 * B * C);
   }
@@ -141,13 +171,17 @@ test('CNN training step: conv forward + weight gradient (no input gradient for t
   ]);
   model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
   const x = c.randomNormal([N, Hi, Wi, Cin], { seed: 5 });
-  const y = c.tensor(Int32Array.from({ length: N }, (_, i) => i % C), [N]);
+  const y = c.tensor(
+    Int32Array.from({ length: N }, (_, i) => i % C),
+    [N],
+  );
   markedStep(model, x, y);
   const meter = new Meter();
   meter.measure(() => markedStep(model, x, y));
   const s = meter.snapshot();
   const convForward = 2 * N * Ho * Wo * F * k * k * Cin;
-  const forward = flopsOf(s, { family: 'matmul', phase: 'forward' }) + flopsOf(s, { family: 'convolution', phase: 'forward' });
+  const forward =
+    flopsOf(s, { family: 'matmul', phase: 'forward' }) + flopsOf(s, { family: 'convolution', phase: 'forward' });
   assert.equal(forward, convForward + 2 * N * flat * C);
   const convWeightGrad = 2 * (k * k * Cin) * F * (N * Ho * Wo);
   const denseGrads = 2 * flat * C * N + 2 * N * C * flat;
@@ -166,12 +200,15 @@ test('trainOnBatch meters the same matmul FLOPs whether or not the trainer marks
   const [B, D, H, C] = [8, 6, 5, 3];
   const model = mlp(D, H, C);
   const x = c.randomNormal([B, D], { seed: 4 });
-  const y = c.tensor(Int32Array.from({ length: B }, (_, i) => i % C), [B]);
+  const y = c.tensor(
+    Int32Array.from({ length: B }, (_, i) => i % C),
+    [B],
+  );
   const meter = new Meter();
   meter.measure(() => model.trainOnBatch(x, y));
   const s = meter.snapshot();
   const matmul = flopsOf(s, { family: 'matmul' });
-  assert.equal(matmul, (2 * B * D * H + 2 * B * H * C) + (4 * B * H * C + 2 * B * D * H));
+  assert.equal(matmul, 2 * B * D * H + 2 * B * H * C + (4 * B * H * C + 2 * B * D * H));
   if (s.byPhase.forward.calls > 0) {
     // Once Trainer.step marks phases, they split exactly as in the hand-marked step.
     assert.equal(flopsOf(s, { family: 'matmul', phase: 'forward' }), 2 * B * D * H + 2 * B * H * C);
@@ -188,7 +225,13 @@ test('phase and scope marks nest, unwind on throw, and refuse promises', () => {
     assert.equal(currentPhase(), 'backward');
     withScope('model', () => withScope('dense_1', () => assert.equal(currentScope(), 'model/dense_1')));
   });
-  assert.throws(() => withPhase('optimizer', () => { throw new Error('boom'); }), /boom/);
+  assert.throws(
+    () =>
+      withPhase('optimizer', () => {
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   assert.equal(currentPhase(), 'other');
   assert.equal(currentScope(), '');
   assert.throws(() => withPhase('forward', () => Promise.resolve(1)), /synchronous/);
@@ -218,9 +261,13 @@ test('profiler table: one line per op with calls, time, share, FLOPs and GFLOP/s
   withPhase('forward', () => {
     meter.record({ op: 'matmul', fused: false, flops: 2e9, bytes: 4e6, ms: 100, backend: 'js' });
     meter.record({ op: 'matmul', fused: false, flops: 2e9, bytes: 4e6, ms: 100, backend: 'js' });
-    withScope('dense_1', () => meter.record({ op: 'add', fused: false, flops: 1e7, bytes: 1e6, ms: 50, backend: 'js' }));
+    withScope('dense_1', () =>
+      meter.record({ op: 'add', fused: false, flops: 1e7, bytes: 1e6, ms: 50, backend: 'js' }),
+    );
   });
-  withPhase('optimizer', () => meter.record({ op: 'softmax', fused: true, flops: 4e6, bytes: 2e6, ms: 50, backend: 'js' }));
+  withPhase('optimizer', () =>
+    meter.record({ op: 'softmax', fused: true, flops: 4e6, bytes: 2e6, ms: 50, backend: 'js' }),
+  );
   const s = meter.snapshot();
   const text = formatProfile(s, { wallSeconds: 1 });
   const lines = text.split('\n');
@@ -228,12 +275,27 @@ test('profiler table: one line per op with calls, time, share, FLOPs and GFLOP/s
   const matmul = lines.find((l) => l.startsWith('matmul'))!;
   assert.match(matmul, /matmul\s+matmul\s+2\s+200\.00\s+100000\.0\s+66\.7%\s+4\.00 G\s+20\.00\s+8\.00 M/);
   assert.ok(lines.some((l) => /^softmax \(fused\)\s+softmax\s+1\s+50\.00/.test(l)));
-  assert.match(lines.find((l) => l.startsWith('Total'))!, /Total\s+4\s+300\.00\s+75000\.0\s+100\.0%\s+4\.01 G\s+13\.38\s+11\.0 M/);
+  assert.match(
+    lines.find((l) => l.startsWith('Total'))!,
+    /Total\s+4\s+300\.00\s+75000\.0\s+100\.0%\s+4\.01 G\s+13\.38\s+11\.0 M/,
+  );
   assert.match(text, /Wall time 1\.00 s; kernels 0\.30 s \(30\.0%\)/);
   assert.match(text, /Training FLOPs \(forward \+ backward \+ optimizer\): 4,014,000,000/);
-  assert.deepEqual(profileLines(s, { groupBy: 'phase' }).map((l) => [l.name, l.calls]), [['forward', 3], ['optimizer', 1]]);
-  assert.deepEqual(profileLines(s, { groupBy: 'layer', sortBy: 'calls' }).map((l) => l.name), ['(no layer)', 'dense_1']);
-  assert.deepEqual(profileLines(s, { phase: 'optimizer' }).map((l) => l.name), ['softmax (fused)']);
+  assert.deepEqual(
+    profileLines(s, { groupBy: 'phase' }).map((l) => [l.name, l.calls]),
+    [
+      ['forward', 3],
+      ['optimizer', 1],
+    ],
+  );
+  assert.deepEqual(
+    profileLines(s, { groupBy: 'layer', sortBy: 'calls' }).map((l) => l.name),
+    ['(no layer)', 'dense_1'],
+  );
+  assert.deepEqual(
+    profileLines(s, { phase: 'optimizer' }).map((l) => l.name),
+    ['softmax (fused)'],
+  );
   assert.match(formatProfile(s, { limit: 1 }), /\.\.\. 2 more/);
   assert.throws(() => profileLines(s, { groupBy: 'nope' as never }), /groupBy/);
   assert.equal(opFamily('conv2dBackpropInput'), 'convolution');

@@ -29,14 +29,28 @@ test('RunRecorder writes a valid run.json at the end of fit with the model, data
     // Model: parameters and the architecture hash, recomputed here.
     assert.equal(r.model.parameters.total, 4 * 8 + 8 + 8 * 3 + 3);
     assert.equal(r.model.parameters.trainable, r.model.parameters.total);
-    assert.deepEqual(r.model.layers.map((l) => [l.className, l.parameters]), [['Dense', 40], ['Dense', 27]]);
-    assert.equal(r.model.architectureSha256, sha(canonicalJson({ className: 'Sequential', config: run.model.getConfig() })));
+    assert.deepEqual(
+      r.model.layers.map((l) => [l.className, l.parameters]),
+      [
+        ['Dense', 40],
+        ['Dense', 27],
+      ],
+    );
+    assert.equal(
+      r.model.architectureSha256,
+      sha(canonicalJson({ className: 'Sequential', config: run.model.getConfig() })),
+    );
     // Data: SHA-256 of the raw bytes, shapes, dtype and the label distribution.
     const [train] = r.data;
     assert.equal(train.name, 'train');
     assert.equal(train.samples, 30);
     const xd = run.data.x.dataSync();
-    assert.deepEqual(train.x[0], { shape: [30, 4], dtype: 'float32', sha256: sha(new Uint8Array(xd.buffer, xd.byteOffset, xd.byteLength)), bytes: 480 });
+    assert.deepEqual(train.x[0], {
+      shape: [30, 4],
+      dtype: 'float32',
+      sha256: sha(new Uint8Array(xd.buffer, xd.byteOffset, xd.byteLength)),
+      bytes: 480,
+    });
     assert.equal(train.y![0].dtype, 'int32');
     assert.deepEqual(train.labelDistribution, { 0: 10, 1: 10, 2: 10 });
     // Training: hyperparameters from the model and fit, seeds, history, steps.
@@ -54,7 +68,10 @@ test('RunRecorder writes a valid run.json at the end of fit with the model, data
     // Compute: matmul FLOPs of every step (forward 2bDH + 2bHC, backward 4bHC + 2bDH, summed over batches).
     const matmul = r.compute.rows.filter((row) => row.family === 'matmul').reduce((s, row) => s + row.flops, 0);
     assert.equal(matmul, 2 * 30 * (4 * 4 * 8 + 6 * 8 * 3));
-    assert.equal(r.compute.total.flops, r.compute.rows.reduce((s, row) => s + row.flops, 0));
+    assert.equal(
+      r.compute.total.flops,
+      r.compute.rows.reduce((s, row) => s + row.flops, 0),
+    );
     assert.deepEqual(r.compute.backends, [c.getBackend().name]);
     // Energy is an estimate here (forced), never presented as measured; emissions follow from it.
     assert.equal(r.energy!.method, 'estimate');
@@ -78,16 +95,31 @@ test('evaluations are added to the record and rewrite run.json; the record hash 
   try {
     const run = await tinyRun({ dir: tmp.dir, evaluate: false });
     const before = recordHash(run.record);
-    const entry = await run.recorder.evaluate('test', run.model, run.data.x, run.data.y, { groups: run.data.groups, attribute: 'parity' });
+    const entry = await run.recorder.evaluate('test', run.model, run.data.x, run.data.y, {
+      groups: run.data.groups,
+      attribute: 'parity',
+    });
     const r = await readRunRecord(tmp.dir);
     assert.equal(r.evaluation.length, 1);
     assert.deepEqual(r.evaluation[0], JSON.parse(JSON.stringify(entry)));
     const rep = r.evaluation[0].report!;
     assert.equal(rep.samples, 30);
-    assert.equal(rep.perClass.reduce((s, p) => s + p.support, 0), 30);
+    assert.equal(
+      rep.perClass.reduce((s, p) => s + p.support, 0),
+      30,
+    );
     assert.equal(rep.fairness!.attribute, 'parity');
-    assert.deepEqual(rep.fairness!.groups.map((g) => [g.group, g.samples]), [['even', 15], ['odd', 15]]);
-    assert.ok(Math.abs(rep.accuracy - r.evaluation[0].metrics.accuracy!) < 1e-6, 'report accuracy agrees with model.evaluate');
+    assert.deepEqual(
+      rep.fairness!.groups.map((g) => [g.group, g.samples]),
+      [
+        ['even', 15],
+        ['odd', 15],
+      ],
+    );
+    assert.ok(
+      Math.abs(rep.accuracy - r.evaluation[0].metrics.accuracy!) < 1e-6,
+      'report accuracy agrees with model.evaluate',
+    );
     assert.notEqual(recordHash(r), before);
     await run.recorder.addEvaluation('test', { loss: 1 });
     assert.equal((await readRunRecord(tmp.dir)).evaluation.length, 1, 'same name replaces');
@@ -105,7 +137,10 @@ test('opt-out: write false keeps the record in memory; no dir writes nothing; a 
     assert.equal(run.record.energy, null);
     assert.equal(run.record.emissions, null);
     validateRunRecord(run.record);
-    await assert.rejects(run.model.fit(run.data.x, run.data.y, { epochs: 1, verbose: 0, callbacks: [run.recorder] }), RecordError);
+    await assert.rejects(
+      run.model.fit(run.data.x, run.data.y, { epochs: 1, verbose: 0, callbacks: [run.recorder] }),
+      RecordError,
+    );
     assert.throws(() => new RunRecorder().record, /no record yet/);
     // A fit that throws never reaches onTrainEnd: abort() unsubscribes the meter.
     const failed = new RunRecorder({ energy: false });
@@ -170,7 +205,10 @@ test('the schema rejects records with missing, mistyped or unexpected fields, na
 test('readRunRecord: typed errors for a missing file, bad JSON and a foreign file', async () => {
   const tmp = tempDir();
   try {
-    await assert.rejects(readRunRecord(tmp.dir), (e: Error) => e instanceof RecordError && /cannot read/.test(e.message));
+    await assert.rejects(
+      readRunRecord(tmp.dir),
+      (e: Error) => e instanceof RecordError && /cannot read/.test(e.message),
+    );
     writeFileSync(join(tmp.dir, RUN_RECORD_FILE), '{ nope');
     await assert.rejects(readRunRecord(tmp.dir), /not valid JSON/);
     writeFileSync(join(tmp.dir, RUN_RECORD_FILE), '{"format":"other"}');
@@ -182,7 +220,11 @@ test('readRunRecord: typed errors for a missing file, bad JSON and a foreign fil
 
 test('schemas/run-record.schema.json is the published copy of RUN_RECORD_SCHEMA and is a valid 2020-12 schema for this validator', () => {
   const published = JSON.parse(readFileSync(join(repoRoot, 'schemas', 'run-record.schema.json'), 'utf8'));
-  assert.deepEqual(published, JSON.parse(JSON.stringify(RUN_RECORD_SCHEMA)), 'regenerate with: node dist/src/cli/main.js schema > schemas/run-record.schema.json');
+  assert.deepEqual(
+    published,
+    JSON.parse(JSON.stringify(RUN_RECORD_SCHEMA)),
+    'regenerate with: node dist/src/cli/main.js schema > schemas/run-record.schema.json',
+  );
   assert.equal(published.$schema, 'https://json-schema.org/draft/2020-12/schema');
   new JsonSchemaValidator(published);
 });

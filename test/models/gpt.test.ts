@@ -13,16 +13,35 @@ import { assertClose } from '../helpers.js';
 /** A small float64 GPT (float64 so the cached and full paths agree to ~1e-12, far from any argmax tie). */
 function small(args: Partial<ConstructorParameters<typeof GPT>[0]> = {}): GPT {
   c.setSeed(11);
-  return new GPT({ vocabSize: 23, contextLength: 12, hiddenDim: 16, numHeads: 2, numLayers: 2, dtype: 'float64', seed: 5, ...args });
+  return new GPT({
+    vocabSize: 23,
+    contextLength: 12,
+    hiddenDim: 16,
+    numHeads: 2,
+    numLayers: 2,
+    dtype: 'float64',
+    seed: 5,
+    ...args,
+  });
 }
 
 const ids = (rows: number[][]) => c.tensor(Int32Array.from(rows.flat()), [rows.length, rows[0].length]);
 
 test('logits are [batch, T, vocab] and causal: a later token never changes earlier logits', () => {
   const m = small();
-  const a = m.predict(ids([[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]])) as c.Tensor;
+  const a = m.predict(
+    ids([
+      [1, 2, 3, 4, 5],
+      [6, 7, 8, 9, 10],
+    ]),
+  ) as c.Tensor;
   assert.deepEqual([...a.shape], [2, 5, 23]);
-  const b = m.predict(ids([[1, 2, 3, 4, 22], [6, 7, 8, 9, 0]])) as c.Tensor;
+  const b = m.predict(
+    ids([
+      [1, 2, 3, 4, 22],
+      [6, 7, 8, 9, 0],
+    ]),
+  ) as c.Tensor;
   assertClose(c.sliceAxis(b, 1, 0, 4), c.sliceAxis(a, 1, 0, 4), { rtol: 1e-12, atol: 1e-12 });
   assert.throws(() => m.predict(ids([Array.from({ length: 13 }, () => 1)])), ShapeError);
   // Tied: no separate output projection; untied adds a [hidden, vocab] kernel and a bias.
@@ -47,7 +66,12 @@ test('cached and uncached generation choose identical tokens: greedy, and sample
   const m = small();
   const prompt = [1, 2, 3];
   // 15 new tokens overrun contextLength 12, so the sliding-window fallback is covered too.
-  for (const opts of [{ temperature: 0 }, { temperature: 1.3, seed: 7 }, { temperature: 0.8, topK: 5, seed: 3 }, { topP: 0.9, seed: 99 }]) {
+  for (const opts of [
+    { temperature: 0 },
+    { temperature: 1.3, seed: 7 },
+    { temperature: 0.8, topK: 5, seed: 3 },
+    { topP: 0.9, seed: 99 },
+  ]) {
     const cached = generate(m, prompt, { maxNewTokens: 15, ...opts });
     const uncached = generate(m, prompt, { maxNewTokens: 15, useCache: false, ...opts });
     assert.equal(cached.length, 15);
@@ -58,7 +82,14 @@ test('cached and uncached generation choose identical tokens: greedy, and sample
   const a = generate(m, prompt, { maxNewTokens: 10, temperature: 2, seed: 1 });
   assert.deepEqual(generate(m, prompt, { maxNewTokens: 10, temperature: 2, seed: 1 }), a);
   assert.notDeepEqual(generate(m, prompt, { maxNewTokens: 10, temperature: 2, seed: 2 }), a);
-  assert.deepEqual(generate(m, prompt, { maxNewTokens: 10, temperature: 0, stopToken: generate(m, prompt, { maxNewTokens: 1, temperature: 0 })[0] }).length, 1);
+  assert.deepEqual(
+    generate(m, prompt, {
+      maxNewTokens: 10,
+      temperature: 0,
+      stopToken: generate(m, prompt, { maxNewTokens: 1, temperature: 0 })[0],
+    }).length,
+    1,
+  );
   assert.throws(() => generate(m, [], { maxNewTokens: 1 }), ArgumentError);
   assert.throws(() => generate(m, [1], { maxNewTokens: 1, topP: 2 }), ArgumentError);
 });
@@ -89,8 +120,12 @@ test('fit learns a repeating sequence: next-token loss falls far below ln(vocab)
   const m = new GPT({ vocabSize: 8, contextLength: 8, hiddenDim: 16, numHeads: 2, numLayers: 1, seed: 1 });
   // Windows of the cycle 0..7: the next token is always the current one + 1 (mod 8).
   const rows = Array.from({ length: 32 }, (_, i) => Array.from({ length: 9 }, (_, j) => (i + j) % 8));
-  const x = ids(rows.map((r) => r.slice(0, 8))), y = ids(rows.map((r) => r.slice(1)));
-  m.compile({ optimizer: c.optimizers.adam({ learningRate: 0.01 }), loss: c.losses.sparseCategoricalCrossentropy({ fromLogits: true }) });
+  const x = ids(rows.map((r) => r.slice(0, 8))),
+    y = ids(rows.map((r) => r.slice(1)));
+  m.compile({
+    optimizer: c.optimizers.adam({ learningRate: 0.01 }),
+    loss: c.losses.sparseCategoricalCrossentropy({ fromLogits: true }),
+  });
   const h = await m.fit(x, y, { epochs: 30, batchSize: 16, verbose: 0, seed: 1 });
   const losses = h.history.loss as number[];
   assert.ok(losses[0] > 1.5 && losses.at(-1)! < 0.2, `loss ${losses[0]} -> ${losses.at(-1)}`);

@@ -3,7 +3,14 @@
 // input and every trainable weight, trainable = false, and that an eager call leaks no tensor.
 import assert from 'node:assert/strict';
 import { Tensor, assertGradients, copy, memory, tidy } from '../../src/index.js';
-import { Layer, SymbolicTensor, layerFromConfig, type LayerClass, type LayerConfig, type SymShape } from '../../src/nn/layer.js';
+import {
+  Layer,
+  SymbolicTensor,
+  layerFromConfig,
+  type LayerClass,
+  type LayerConfig,
+  type SymShape,
+} from '../../src/nn/layer.js';
 import '../../src/nn/layers/index.js';
 import { assertClose, rand } from '../helpers.js';
 
@@ -68,7 +75,11 @@ export function runLayerTest(spec: LayerTestSpec): void {
     assert.deepEqual(json, config, 'getConfig() is not plain JSON');
     const viaClass = (layer.constructor as unknown as LayerClass).fromConfig(json);
     const viaRegistry = layerFromConfig({ className: layer.className, config: json });
-    assert.equal(viaRegistry.constructor, layer.constructor, 'layerFromConfig gave another class: is the layer registered?');
+    assert.equal(
+      viaRegistry.constructor,
+      layer.constructor,
+      'layerFromConfig gave another class: is the layer registered?',
+    );
     assert.deepEqual(viaClass.getConfig(), config);
     assert.deepEqual(viaRegistry.getConfig(), config);
   });
@@ -77,7 +88,11 @@ export function runLayerTest(spec: LayerTestSpec): void {
   check('output shapes', layer, () => {
     assert.deepEqual([...y.shape], [...spec.expectedOutputShape], 'eager output shape');
     assert.equal(y.dtype, layer.dtype, 'eager output dtype');
-    assert.deepEqual(layer.computeOutputShape(symArg), withBatchNull(spec.expectedOutputShape), 'computeOutputShape (batch null)');
+    assert.deepEqual(
+      layer.computeOutputShape(symArg),
+      withBatchNull(spec.expectedOutputShape),
+      'computeOutputShape (batch null)',
+    );
     if (spec.expectedWeights) {
       assert.equal(layer.trainableWeights.length, spec.expectedWeights.trainable, 'trainable weights');
       assert.equal(layer.nonTrainableWeights.length, spec.expectedWeights.nonTrainable, 'non-trainable weights');
@@ -99,7 +114,9 @@ export function runLayerTest(spec: LayerTestSpec): void {
   check('float64 gradients', layer, () => {
     const twin = float64Twin(layer);
     const { list: inputs64, arg: arg64 } = makeInputs(spec, 'float64');
-    tidy(() => { twin.apply(arg64); });
+    tidy(() => {
+      twin.apply(arg64);
+    });
     const vars = twin.trainableWeights;
     const weights = vars.map((v) => v.value.clone());
     const training = spec.gradTraining ?? false;
@@ -118,8 +135,13 @@ export function runLayerTest(spec: LayerTestSpec): void {
   });
 
   check('serialization round trip', layer, () => {
-    const rebuilt = layerFromConfig({ className: layer.className, config: JSON.parse(JSON.stringify(layer.getConfig())) });
-    tidy(() => { rebuilt.apply(x); });
+    const rebuilt = layerFromConfig({
+      className: layer.className,
+      config: JSON.parse(JSON.stringify(layer.getConfig())),
+    });
+    tidy(() => {
+      rebuilt.apply(x);
+    });
     const values = layer.getWeights();
     rebuilt.setWeights(values);
     for (const v of values) v.dispose();
@@ -140,7 +162,9 @@ export function runLayerTest(spec: LayerTestSpec): void {
   check('no tensor leak', layer, () => {
     for (const training of [false, true]) {
       const before = memory().tensors;
-      tidy(() => { layer.apply(x, { training }); });
+      tidy(() => {
+        layer.apply(x, { training });
+      });
       assert.equal(memory().tensors, before, `tensors alive after a tidy eager call (training ${training})`);
     }
   });

@@ -4,7 +4,17 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ArgumentError, matmul, transpose, eye, type Tensor } from '../../src/index.js';
 import {
-  computeFans, constant, getInitializer, glorotNormal, glorotUniform, heNormal, heUniform, lecunNormal, ones, orthogonal, zeros,
+  computeFans,
+  constant,
+  getInitializer,
+  glorotNormal,
+  glorotUniform,
+  heNormal,
+  heUniform,
+  lecunNormal,
+  ones,
+  orthogonal,
+  zeros,
 } from '../../src/nn/initializers.js';
 import { assertClose, flat } from '../helpers.js';
 
@@ -39,7 +49,7 @@ describe('initializers', () => {
     const target = Math.sqrt(2 / 400);
     assert.ok(Math.abs(s.std - target) < 0.02 * target, `std ${s.std} vs ${target}`);
     assert.ok(Math.abs(s.mean) < 0.01 * target);
-    const cut = 2 * target / 0.87962566103423978;
+    const cut = (2 * target) / 0.87962566103423978;
     assert.ok(s.max <= cut && s.min >= -cut);
   });
 
@@ -74,8 +84,17 @@ describe('initializers', () => {
   });
 
   test('names in camelCase, snake_case or as class names; configs round trip', () => {
-    for (const name of ['glorotUniform', 'glorot_uniform', 'GlorotUniform']) assert.equal(getInitializer(name).config.className, 'GlorotUniform');
-    for (const name of ['he_normal', 'heNormal', 'random_normal', 'truncated_normal', 'lecun_uniform', 'orthogonal', 'variance_scaling']) {
+    for (const name of ['glorotUniform', 'glorot_uniform', 'GlorotUniform'])
+      assert.equal(getInitializer(name).config.className, 'GlorotUniform');
+    for (const name of [
+      'he_normal',
+      'heNormal',
+      'random_normal',
+      'truncated_normal',
+      'lecun_uniform',
+      'orthogonal',
+      'variance_scaling',
+    ]) {
       assert.equal(typeof getInitializer(name), 'function', name);
     }
     const init = getInitializer({ className: 'RandomUniform', config: { minval: 2, maxval: 3, seed: 4 } });
@@ -87,7 +106,13 @@ describe('initializers', () => {
   });
 
   test('an unknown name is an ArgumentError with a suggestion and the known names', () => {
-    assert.throws(() => getInitializer('glorot_unifrom'), (e: Error) => e instanceof ArgumentError && /did you mean 'glorotUniform'\?/.test(e.message) && /Known: .*heNormal/.test(e.message));
+    assert.throws(
+      () => getInitializer('glorot_unifrom'),
+      (e: Error) =>
+        e instanceof ArgumentError &&
+        /did you mean 'glorotUniform'\?/.test(e.message) &&
+        /Known: .*heNormal/.test(e.message),
+    );
     assert.throws(() => getInitializer({ className: 'HeNormel', config: {} }), /did you mean 'heNormal'/);
   });
 });

@@ -3,31 +3,111 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ArgumentError, ShapeError, Tensor, add, assertGradients, full, matmul, memory, ones, relu, reshape, setSeed, tensor, tidy,
+  ArgumentError,
+  ShapeError,
+  Tensor,
+  add,
+  assertGradients,
+  full,
+  matmul,
+  memory,
+  ones,
+  relu,
+  reshape,
+  setSeed,
+  tensor,
+  tidy,
 } from '../../src/index.js';
 import { SymbolicTensor, layerFromConfig, registerLayer, registeredLayers } from '../../src/nn/layer.js';
-import {
-  Activation, Add, Concatenate, Dense, Dropout, Flatten, Reshape, layers,
-} from '../../src/nn/layers/index.js';
+import { Activation, Add, Concatenate, Dense, Dropout, Flatten, Reshape, layers } from '../../src/nn/layers/index.js';
 import { runLayerTest } from './harness.js';
 import { assertClose, flat, naiveMatmul, rand } from '../helpers.js';
 
 describe('core layers through the harness', () => {
-  test('Dense', () => runLayerTest({ make: () => new Dense({ units: 3, activation: 'tanh' }), inputShape: [2, 4], expectedOutputShape: [2, 3], expectedWeights: { trainable: 2, nonTrainable: 0 } }));
-  test('Dense on rank 3, no bias, l2 regularizer', () => runLayerTest({
-    make: () => new Dense({ units: 2, useBias: false, kernelRegularizer: 'l2', kernelInitializer: 'heNormal' }),
-    inputShape: [2, 3, 4], expectedOutputShape: [2, 3, 2], expectedWeights: { trainable: 1, nonTrainable: 0 },
-  }));
-  test('Activation', () => runLayerTest({ make: () => new Activation({ activation: 'sigmoid' }), inputShape: [2, 3], expectedOutputShape: [2, 3] }));
-  test('Activation linear (identity)', () => runLayerTest({ make: () => new Activation({ activation: 'linear' }), inputShape: [2, 3], expectedOutputShape: [2, 3] }));
-  test('Dropout', () => runLayerTest({ make: () => new Dropout({ rate: 0.5, seed: 1 }), inputShape: [2, 5], expectedOutputShape: [2, 5], expectedWeights: { trainable: 0, nonTrainable: 0 } }));
-  test('Flatten', () => runLayerTest({ make: () => new Flatten(), inputShape: [2, 3, 2], expectedOutputShape: [2, 6] }));
-  test('Reshape with -1', () => runLayerTest({ make: () => new Reshape({ targetShape: [-1, 2] }), inputShape: [2, 3, 2], expectedOutputShape: [2, 3, 2] }));
-  test('Reshape', () => runLayerTest({ make: () => new Reshape({ targetShape: [2, 3] }), inputShape: [2, 6], expectedOutputShape: [2, 2, 3] }));
-  test('Add', () => runLayerTest({ make: () => new Add(), inputShapes: [[2, 3], [2, 3], [2, 3]], expectedOutputShape: [2, 3] }));
-  test('Add broadcasting a size-1 axis', () => runLayerTest({ make: () => new Add(), inputShapes: [[2, 3], [2, 1]], expectedOutputShape: [2, 3] }));
-  test('Concatenate', () => runLayerTest({ make: () => new Concatenate(), inputShapes: [[2, 3], [2, 2]], expectedOutputShape: [2, 5] }));
-  test('Concatenate axis 1 of rank 3', () => runLayerTest({ make: () => new Concatenate({ axis: 1 }), inputShapes: [[2, 1, 2], [2, 3, 2]], expectedOutputShape: [2, 4, 2] }));
+  test('Dense', () =>
+    runLayerTest({
+      make: () => new Dense({ units: 3, activation: 'tanh' }),
+      inputShape: [2, 4],
+      expectedOutputShape: [2, 3],
+      expectedWeights: { trainable: 2, nonTrainable: 0 },
+    }));
+  test('Dense on rank 3, no bias, l2 regularizer', () =>
+    runLayerTest({
+      make: () => new Dense({ units: 2, useBias: false, kernelRegularizer: 'l2', kernelInitializer: 'heNormal' }),
+      inputShape: [2, 3, 4],
+      expectedOutputShape: [2, 3, 2],
+      expectedWeights: { trainable: 1, nonTrainable: 0 },
+    }));
+  test('Activation', () =>
+    runLayerTest({
+      make: () => new Activation({ activation: 'sigmoid' }),
+      inputShape: [2, 3],
+      expectedOutputShape: [2, 3],
+    }));
+  test('Activation linear (identity)', () =>
+    runLayerTest({
+      make: () => new Activation({ activation: 'linear' }),
+      inputShape: [2, 3],
+      expectedOutputShape: [2, 3],
+    }));
+  test('Dropout', () =>
+    runLayerTest({
+      make: () => new Dropout({ rate: 0.5, seed: 1 }),
+      inputShape: [2, 5],
+      expectedOutputShape: [2, 5],
+      expectedWeights: { trainable: 0, nonTrainable: 0 },
+    }));
+  test('Flatten', () =>
+    runLayerTest({ make: () => new Flatten(), inputShape: [2, 3, 2], expectedOutputShape: [2, 6] }));
+  test('Reshape with -1', () =>
+    runLayerTest({
+      make: () => new Reshape({ targetShape: [-1, 2] }),
+      inputShape: [2, 3, 2],
+      expectedOutputShape: [2, 3, 2],
+    }));
+  test('Reshape', () =>
+    runLayerTest({
+      make: () => new Reshape({ targetShape: [2, 3] }),
+      inputShape: [2, 6],
+      expectedOutputShape: [2, 2, 3],
+    }));
+  test('Add', () =>
+    runLayerTest({
+      make: () => new Add(),
+      inputShapes: [
+        [2, 3],
+        [2, 3],
+        [2, 3],
+      ],
+      expectedOutputShape: [2, 3],
+    }));
+  test('Add broadcasting a size-1 axis', () =>
+    runLayerTest({
+      make: () => new Add(),
+      inputShapes: [
+        [2, 3],
+        [2, 1],
+      ],
+      expectedOutputShape: [2, 3],
+    }));
+  test('Concatenate', () =>
+    runLayerTest({
+      make: () => new Concatenate(),
+      inputShapes: [
+        [2, 3],
+        [2, 2],
+      ],
+      expectedOutputShape: [2, 5],
+    }));
+  test('Concatenate axis 1 of rank 3', () =>
+    runLayerTest({
+      make: () => new Concatenate({ axis: 1 }),
+      inputShapes: [
+        [2, 1, 2],
+        [2, 3, 2],
+      ],
+      expectedOutputShape: [2, 4, 2],
+    }));
 });
 
 describe('Dense', () => {
@@ -35,7 +115,8 @@ describe('Dense', () => {
     const layer = new Dense({ units: 3, activation: 'relu', biasInitializer: 'randomNormal' });
     const x = rand([4, 5], 1, { dtype: 'float32' });
     const y = layer.apply(x) as Tensor;
-    const k = layer.kernel!.value, b = layer.bias!.value;
+    const k = layer.kernel!.value,
+      b = layer.bias!.value;
     assert.deepEqual([...k.shape], [5, 3]);
     const ref = naiveMatmul(x.dataSync(), k.dataSync(), 4, 5, 3).map((v, i) => Math.max(0, v + b.dataSync()[i % 3]));
     assertClose(y, ref, { rtol: 1e-5, atol: 1e-6 });
@@ -55,16 +136,33 @@ describe('Dense', () => {
     assert.equal(y.dtype, 'float32');
   });
 
-  test("input shape errors name the layer, the expected and the received shape", () => {
+  test('input shape errors name the layer, the expected and the received shape', () => {
     const withShape = new Dense({ units: 10, inputShape: [784], name: 'dense_1' });
     const x = full([32, 28, 28], 0);
-    assert.throws(() => withShape.apply(x), (e: Error) => e instanceof ShapeError && e.message === "Dense 'dense_1' expects input (None, 784), got (32, 28, 28)");
+    assert.throws(
+      () => withShape.apply(x),
+      (e: Error) =>
+        e instanceof ShapeError && e.message === "Dense 'dense_1' expects input (None, 784), got (32, 28, 28)",
+    );
     const builtByUse = new Dense({ units: 10, name: 'dense_1' });
     builtByUse.apply(full([2, 784], 0));
-    assert.throws(() => builtByUse.apply(x), (e: Error) => e instanceof ShapeError && e.message.startsWith("Dense 'dense_1' expects input (None, 784), got (32, 28, 28)"));
-    assert.throws(() => builtByUse.apply(new SymbolicTensor([null, 28, 28], 'float32', 'x')), /Dense 'dense_1' expects input \(None, 784\), got \(None, 28, 28\)/);
-    assert.throws(() => new Dense({ units: 2 }).apply(tensor([1, 2, 3])), (e: Error) => e instanceof ShapeError && /rank >= 2/.test(e.message));
-    assert.throws(() => new Dense({ units: 2 }).apply(new SymbolicTensor([null, null], 'float32', 'x')), (e: Error) => e instanceof ShapeError && /last dimension/.test(e.message));
+    assert.throws(
+      () => builtByUse.apply(x),
+      (e: Error) =>
+        e instanceof ShapeError && e.message.startsWith("Dense 'dense_1' expects input (None, 784), got (32, 28, 28)"),
+    );
+    assert.throws(
+      () => builtByUse.apply(new SymbolicTensor([null, 28, 28], 'float32', 'x')),
+      /Dense 'dense_1' expects input \(None, 784\), got \(None, 28, 28\)/,
+    );
+    assert.throws(
+      () => new Dense({ units: 2 }).apply(tensor([1, 2, 3])),
+      (e: Error) => e instanceof ShapeError && /rank >= 2/.test(e.message),
+    );
+    assert.throws(
+      () => new Dense({ units: 2 }).apply(new SymbolicTensor([null, null], 'float32', 'x')),
+      (e: Error) => e instanceof ShapeError && /last dimension/.test(e.message),
+    );
   });
 
   test('bad arguments are ArgumentErrors with suggestions', () => {
@@ -74,11 +172,20 @@ describe('Dense', () => {
   });
 
   test('config saves initializers and regularizers as configs, activations as names', () => {
-    const layer = new Dense({ units: 4, activation: 'leaky_relu', kernelInitializer: 'he_normal', kernelRegularizer: { className: 'L1L2', l1: 0.1 }, name: 'd' });
+    const layer = new Dense({
+      units: 4,
+      activation: 'leaky_relu',
+      kernelInitializer: 'he_normal',
+      kernelRegularizer: { className: 'L1L2', l1: 0.1 },
+      name: 'd',
+    });
     const c = layer.getConfig();
     assert.equal(c.activation, 'leakyRelu');
     assert.equal(c.units, 4);
-    assert.deepEqual(c.kernelInitializer, { className: 'HeNormal', config: { scale: 2, mode: 'fanIn', distribution: 'truncatedNormal' } });
+    assert.deepEqual(c.kernelInitializer, {
+      className: 'HeNormal',
+      config: { scale: 2, mode: 'fanIn', distribution: 'truncatedNormal' },
+    });
     assert.deepEqual(c.biasInitializer, { className: 'Zeros', config: {} });
     assert.deepEqual(c.kernelRegularizer, { className: 'L1L2', l1: 0.1, l2: 0 });
     assert.equal(c.biasRegularizer, null);
@@ -86,7 +193,9 @@ describe('Dense', () => {
 
   test('kernel regularizer penalty reaches regularizationLoss', () => {
     const layer = new Dense({ units: 2, kernelRegularizer: 'l2', dtype: 'float64' });
-    tidy(() => { layer.apply(rand([1, 3], 4)); });
+    tidy(() => {
+      layer.apply(rand([1, 3], 4));
+    });
     const w = flat(layer.kernel!.value);
     assert.ok(Math.abs(layer.regularizationLoss()!.item() - 0.01 * w.reduce((s, v) => s + v * v, 0)) < 1e-12);
   });
@@ -123,7 +232,10 @@ describe('Dropout', () => {
     const y = flat(new Dropout({ rate: 0.3, seed: 3 }).apply(x, { training: true }) as Tensor);
     const dropped = y.filter((v) => v === 0).length / y.length;
     assert.ok(Math.abs(dropped - 0.3) < 0.01, `dropped fraction ${dropped}`);
-    assert.ok(y.every((v) => v === 0 || Math.abs(v - 1 / 0.7) < 1e-6), 'kept values scaled by 1/(1-rate)');
+    assert.ok(
+      y.every((v) => v === 0 || Math.abs(v - 1 / 0.7) < 1e-6),
+      'kept values scaled by 1/(1-rate)',
+    );
     // Inverted dropout keeps the expectation.
     assert.ok(Math.abs(y.reduce((s, v) => s + v, 0) / y.length - 1) < 0.02);
   });
@@ -141,7 +253,8 @@ describe('Dropout', () => {
     setSeed(5);
     assert.deepEqual(mask(new Dropout({ rate: 0.5 })), a);
     // A call seed fixes the mask for that call; two layers given the same call seed still differ.
-    const e = new Dropout({ rate: 0.5, seed: 1 }), f = new Dropout({ rate: 0.5, seed: 2 });
+    const e = new Dropout({ rate: 0.5, seed: 1 }),
+      f = new Dropout({ rate: 0.5, seed: 2 });
     assert.deepEqual(mask(e, 7), mask(e, 7));
     assert.notDeepEqual(mask(e, 7), mask(e, 8));
     assert.notDeepEqual(mask(e, 7), mask(f, 7));
@@ -150,10 +263,19 @@ describe('Dropout', () => {
   });
 
   test('noiseShape broadcasts one mask entry over the size-1 axes', () => {
-    const y = new Dropout({ rate: 0.5, noiseShape: [null, 1], seed: 4 }).apply(ones([6, 5]), { training: true }) as Tensor;
+    const y = new Dropout({ rate: 0.5, noiseShape: [null, 1], seed: 4 }).apply(ones([6, 5]), {
+      training: true,
+    }) as Tensor;
     const rows = y.toArray() as number[][];
-    for (const r of rows) assert.ok(r.every((v) => v === r[0]), `row ${r} is all dropped or all kept`);
-    assert.throws(() => new Dropout({ rate: 0.5, noiseShape: [null, 3] }).apply(ones([6, 5]), { training: true }), ShapeError);
+    for (const r of rows)
+      assert.ok(
+        r.every((v) => v === r[0]),
+        `row ${r} is all dropped or all kept`,
+      );
+    assert.throws(
+      () => new Dropout({ rate: 0.5, noiseShape: [null, 3] }).apply(ones([6, 5]), { training: true }),
+      ShapeError,
+    );
   });
 
   test('gradient in training is the scaled mask (fixed by a call seed)', () => {
@@ -181,7 +303,11 @@ describe('Flatten and Reshape', () => {
     const layer = new Reshape({ targetShape: [4, -1], name: 'r' });
     assert.deepEqual([...(layer.apply(ones([2, 8])) as Tensor).shape], [2, 4, 2]);
     assert.deepEqual(layer.computeOutputShape([null, null]), [null, 4, null]);
-    assert.throws(() => layer.apply(ones([2, 6])), (e: Error) => e instanceof ShapeError && /^Reshape 'r' expects input/.test(e.message) && /6 elements/.test(e.message));
+    assert.throws(
+      () => layer.apply(ones([2, 6])),
+      (e: Error) =>
+        e instanceof ShapeError && /^Reshape 'r' expects input/.test(e.message) && /6 elements/.test(e.message),
+    );
     assert.throws(() => new Reshape({ targetShape: [5] }).computeOutputShape([null, 6]), ShapeError);
     assert.throws(() => new Reshape({ targetShape: [-1, -1] }), ArgumentError);
     assert.throws(() => new Reshape({ targetShape: [0, 2] }), ArgumentError);
@@ -190,30 +316,57 @@ describe('Flatten and Reshape', () => {
 
 describe('Add and Concatenate', () => {
   test('Add sums the inputs', () => {
-    const a = rand([2, 3], 1), b = rand([2, 3], 2), c = rand([2, 3], 3);
+    const a = rand([2, 3], 1),
+      b = rand([2, 3], 2),
+      c = rand([2, 3], 3);
     assertClose(new Add().apply([a, b, c]) as Tensor, add(add(a, b), c));
   });
 
   test('Concatenate joins along the axis', () => {
-    const a = rand([2, 3], 1), b = rand([2, 1], 2);
+    const a = rand([2, 3], 1),
+      b = rand([2, 1], 2);
     const y = new Concatenate().apply([a, b]) as Tensor;
     const rows = y.toArray() as number[][];
-    assert.deepEqual(rows.map((r) => r.slice(0, 3)), a.toArray());
-    assert.deepEqual(rows.map((r) => r.slice(3)), b.toArray());
+    assert.deepEqual(
+      rows.map((r) => r.slice(0, 3)),
+      a.toArray(),
+    );
+    assert.deepEqual(
+      rows.map((r) => r.slice(3)),
+      b.toArray(),
+    );
   });
 
   test('symbolic shapes keep unknown sizes', () => {
     const s = (shape: (number | null)[]) => new SymbolicTensor(shape, 'float32', 'x');
     assert.deepEqual((new Concatenate().apply([s([null, 3]), s([null, 4])]) as SymbolicTensor).shape, [null, 7]);
-    assert.deepEqual((new Concatenate({ axis: 1 }).apply([s([null, null, 2]), s([null, 3, 2])]) as SymbolicTensor).shape, [null, null, 2]);
+    assert.deepEqual(
+      (new Concatenate({ axis: 1 }).apply([s([null, null, 2]), s([null, 3, 2])]) as SymbolicTensor).shape,
+      [null, null, 2],
+    );
     assert.deepEqual((new Add().apply([s([null, 3]), s([null, 1])]) as SymbolicTensor).shape, [null, 3]);
   });
 
   test('shape errors name the layer and show every input shape', () => {
-    assert.throws(() => new Add({ name: 'add_x' }).apply([ones([2, 3]), ones([2, 4])]), (e: Error) => e instanceof ShapeError && e.message.startsWith("Add 'add_x' expects inputs of one shape") && e.message.includes('(2, 3), (2, 4)'));
-    assert.throws(() => new Concatenate({ name: 'cat' }).apply([ones([2, 3]), ones([3, 3])]), (e: Error) => e instanceof ShapeError && e.message.startsWith("Concatenate 'cat' expects") && e.message.includes('(2, 3), (3, 3)'));
+    assert.throws(
+      () => new Add({ name: 'add_x' }).apply([ones([2, 3]), ones([2, 4])]),
+      (e: Error) =>
+        e instanceof ShapeError &&
+        e.message.startsWith("Add 'add_x' expects inputs of one shape") &&
+        e.message.includes('(2, 3), (2, 4)'),
+    );
+    assert.throws(
+      () => new Concatenate({ name: 'cat' }).apply([ones([2, 3]), ones([3, 3])]),
+      (e: Error) =>
+        e instanceof ShapeError &&
+        e.message.startsWith("Concatenate 'cat' expects") &&
+        e.message.includes('(2, 3), (3, 3)'),
+    );
     assert.throws(() => new Concatenate().apply([ones([2, 3]), ones([2, 3, 1])]), ShapeError);
-    assert.throws(() => new Add().apply(ones([2, 3])), (e: Error) => e instanceof ArgumentError && /at least 2 inputs/.test(e.message));
+    assert.throws(
+      () => new Add().apply(ones([2, 3])),
+      (e: Error) => e instanceof ArgumentError && /at least 2 inputs/.test(e.message),
+    );
     assert.throws(() => new Add().apply([ones([2, 3])]), ArgumentError);
     assert.throws(() => new Add().apply(new SymbolicTensor([null, 3], 'float32', 'x')), ArgumentError);
   });
@@ -222,16 +375,35 @@ describe('Add and Concatenate', () => {
 describe('layers factory and registry', () => {
   test('every factory makes its class, and every class is registered', () => {
     const made = [
-      layers.dense({ units: 1 }), layers.conv1d({ filters: 1, kernelSize: 1 }), layers.conv2d({ filters: 1, kernelSize: 1 }),
-      layers.conv2dTranspose({ filters: 1, kernelSize: 1 }), layers.maxPooling2d(), layers.averagePooling2d({ poolSize: 3 }),
-      layers.globalAveragePooling2d(), layers.flatten(), layers.reshape({ targetShape: [-1] }), layers.dropout({ rate: 0.1 }),
-      layers.activation({ activation: 'relu' }), layers.batchNormalization(), layers.add(), layers.concatenate(),
+      layers.dense({ units: 1 }),
+      layers.conv1d({ filters: 1, kernelSize: 1 }),
+      layers.conv2d({ filters: 1, kernelSize: 1 }),
+      layers.conv2dTranspose({ filters: 1, kernelSize: 1 }),
+      layers.maxPooling2d(),
+      layers.averagePooling2d({ poolSize: 3 }),
+      layers.globalAveragePooling2d(),
+      layers.flatten(),
+      layers.reshape({ targetShape: [-1] }),
+      layers.dropout({ rate: 0.1 }),
+      layers.activation({ activation: 'relu' }),
+      layers.batchNormalization(),
+      layers.add(),
+      layers.concatenate(),
       // Sequence layers (test/nn/sequence-*.test.ts and attention.test.ts test them in depth).
-      layers.embedding({ inputDim: 2, outputDim: 1 }), layers.simpleRnn({ units: 1 }), layers.lstm({ units: 1 }), layers.gru({ units: 1 }),
-      layers.bidirectional({ layer: layers.lstm({ units: 1 }) }), layers.timeDistributed({ layer: layers.dense({ units: 1 }) }),
-      layers.layerNormalization(), layers.multiHeadAttention({ numHeads: 1, keyDim: 1 }), layers.positionalEncoding(),
-      layers.positionEmbedding({ sequenceLength: 2 }), layers.transformerEncoder({ numHeads: 1, intermediateDim: 1 }),
-      layers.transformerDecoder({ numHeads: 1, intermediateDim: 1 }), layers.globalAveragePooling1d(), layers.globalMaxPooling1d(),
+      layers.embedding({ inputDim: 2, outputDim: 1 }),
+      layers.simpleRnn({ units: 1 }),
+      layers.lstm({ units: 1 }),
+      layers.gru({ units: 1 }),
+      layers.bidirectional({ layer: layers.lstm({ units: 1 }) }),
+      layers.timeDistributed({ layer: layers.dense({ units: 1 }) }),
+      layers.layerNormalization(),
+      layers.multiHeadAttention({ numHeads: 1, keyDim: 1 }),
+      layers.positionalEncoding(),
+      layers.positionEmbedding({ sequenceLength: 2 }),
+      layers.transformerEncoder({ numHeads: 1, intermediateDim: 1 }),
+      layers.transformerDecoder({ numHeads: 1, intermediateDim: 1 }),
+      layers.globalAveragePooling1d(),
+      layers.globalMaxPooling1d(),
     ];
     assert.equal(made.length, Object.keys(layers).length);
     for (const l of made) {
@@ -245,7 +417,10 @@ describe('layers factory and registry', () => {
       static override readonly className: string = 'ScaledDense';
     }
     registerLayer(ScaledDense);
-    const l = layerFromConfig({ className: 'ScaledDense', config: new ScaledDense({ units: 2, name: 's' }).getConfig() });
+    const l = layerFromConfig({
+      className: 'ScaledDense',
+      config: new ScaledDense({ units: 2, name: 's' }).getConfig(),
+    });
     assert.ok(l instanceof ScaledDense);
     assert.equal(l.name, 's');
   });
@@ -259,7 +434,9 @@ describe('layers factory and registry', () => {
   test('an eager call inside tidy leaves only its output', () => {
     const d = layers.dense({ units: 2 });
     const x = ones([1, 3]);
-    tidy(() => { d.apply(x); });
+    tidy(() => {
+      d.apply(x);
+    });
     const before = memory().tensors;
     const y = tidy(() => d.apply(x) as Tensor);
     assert.equal(memory().tensors, before + 1);

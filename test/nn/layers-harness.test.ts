@@ -3,7 +3,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, keep, mul, stopGradient } from '../../src/index.js';
-import { Layer, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../../src/nn/layer.js';
+import {
+  Layer,
+  registerLayer,
+  type CallContext,
+  type LayerArgs,
+  type LayerConfig,
+  type SymShape,
+} from '../../src/nn/layer.js';
 import type { Variable } from '../../src/nn/variable.js';
 import { runLayerTest } from './harness.js';
 
@@ -36,7 +43,11 @@ class Scale extends Layer {
   }
   override getConfig(): LayerConfig {
     // The 'config' bug forgets to save factor; the bug flag itself is saved so rebuilt layers keep it.
-    return { ...super.getConfig(), ...(this.bug === 'config' ? {} : { factor: this.factor }), ...(this.bug ? { bug: this.bug } : {}) };
+    return {
+      ...super.getConfig(),
+      ...(this.bug === 'config' ? {} : { factor: this.factor }),
+      ...(this.bug ? { bug: this.bug } : {}),
+    };
   }
 }
 registerLayer(Scale);
@@ -54,7 +65,10 @@ describe('the layer-test harness', () => {
     assert.throws(() => run({ factor: 2, bug: 'config' }), /\[HarnessScale serialization round trip\]/);
   });
   test('catches an unregistered class', () => {
-    assert.throws(() => run({}, (a) => new Unregistered(a)), /\[HarnessUnregistered config round trip\].*unknown layer class/);
+    assert.throws(
+      () => run({}, (a) => new Unregistered(a)),
+      /\[HarnessUnregistered config round trip\].*unknown layer class/,
+    );
   });
   test('catches a wrong gradient', () => {
     assert.throws(() => run({ bug: 'gradient' }), /\[HarnessScale float64 gradients\] gradient check failed/);

@@ -4,8 +4,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
 import {
-  meanSquaredError, meanAbsoluteError, huber, binaryCrossentropy, categoricalCrossentropy, sparseCategoricalCrossentropy,
-  kullbackLeiblerDivergence, getLoss, type LossFn,
+  meanSquaredError,
+  meanAbsoluteError,
+  huber,
+  binaryCrossentropy,
+  categoricalCrossentropy,
+  sparseCategoricalCrossentropy,
+  kullbackLeiblerDivergence,
+  getLoss,
+  type LossFn,
 } from '../../src/nn/losses.js';
 import { assertClose, rand } from '../helpers.js';
 
@@ -19,7 +26,14 @@ const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 const bce1 = (y: number, p: number) => -(y * Math.log(p) + (1 - y) * Math.log(1 - p));
 
 test('meanSquaredError and meanAbsoluteError: per-sample means over the last axis, weighted by sample', () => {
-  const yTrue = [[0, 1], [0, 0]], yPred = [[1, 1], [1, 0]];
+  const yTrue = [
+      [0, 1],
+      [0, 0],
+    ],
+    yPred = [
+      [1, 1],
+      [1, 0],
+    ];
   assert.equal(value(meanSquaredError, yTrue, yPred), 0.5);
   assert.equal(value(meanSquaredError, yTrue, yPred, [0.7, 0.3]), 0.25); // (0.5 * 0.7 + 0.5 * 0.3) / 2
   assert.equal(value(meanAbsoluteError, yTrue, yPred), 0.5);
@@ -30,7 +44,14 @@ test('meanSquaredError and meanAbsoluteError: per-sample means over the last axi
 });
 
 test('huber: quadratic inside delta, linear outside (Keras example and delta = 2)', () => {
-  const yTrue = [[0, 1], [0, 0]], yPred = [[0.6, 0.4], [0.4, 0.6]];
+  const yTrue = [
+      [0, 1],
+      [0, 0],
+    ],
+    yPred = [
+      [0.6, 0.4],
+      [0.4, 0.6],
+    ];
   assertClose([value(huber, yTrue, yPred)], [0.155], { rtol: 1e-12 });
   assertClose([value(huber, yTrue, yPred, [1, 0])], [0.09], { rtol: 1e-12 });
   // errors 3 (linear: 2 * 3 - 2) and 1 (quadratic: 0.5)
@@ -38,15 +59,25 @@ test('huber: quadratic inside delta, linear outside (Keras example and delta = 2
 });
 
 test('binaryCrossentropy: probabilities (clipped at 1e-7), logits, label smoothing', () => {
-  const yTrue = [[0, 1], [0, 0]], yPred = [[0.6, 0.4], [0.4, 0.6]];
+  const yTrue = [
+      [0, 1],
+      [0, 0],
+    ],
+    yPred = [
+      [0.6, 0.4],
+      [0.4, 0.6],
+    ];
   const expected = (bce1(0, 0.6) + bce1(1, 0.4) + bce1(0, 0.4) + bce1(0, 0.6)) / 4;
   assertClose([value(binaryCrossentropy, yTrue, yPred)], [expected], { rtol: 1e-12 });
   assertClose([value(binaryCrossentropy, yTrue, yPred)], [0.815], { rtol: 0, atol: 1e-3 }); // Keras' docstring
-  assertClose([value(binaryCrossentropy, yTrue, yPred, [1, 0])], [(bce1(0, 0.6) + bce1(1, 0.4)) / 2 / 2], { rtol: 1e-12 });
+  assertClose([value(binaryCrossentropy, yTrue, yPred, [1, 0])], [(bce1(0, 0.6) + bce1(1, 0.4)) / 2 / 2], {
+    rtol: 1e-12,
+  });
   // A certain, wrong prediction costs -log(1e-7), not Infinity.
   assertClose([value(binaryCrossentropy, [[1]], [[0]])], [-Math.log(1e-7)], { rtol: 1e-9 });
 
-  const logits = [-18.6, 0.51, 2.94, -12.8], labels = [0, 1, 0, 0];
+  const logits = [-18.6, 0.51, 2.94, -12.8],
+    labels = [0, 1, 0, 0];
   const fromLogits = labels.reduce((s, y, i) => s + bce1(y, sigmoid(logits[i])), 0) / 4;
   assertClose([value(binaryCrossentropy({ fromLogits: true }), [labels], [logits])], [fromLogits], { rtol: 1e-12 });
   assertClose([value(binaryCrossentropy({ fromLogits: true }), [labels], [logits])], [0.865], { rtol: 0, atol: 1e-3 }); // Keras' docstring
@@ -57,14 +88,26 @@ test('binaryCrossentropy: probabilities (clipped at 1e-7), logits, label smoothi
 });
 
 test('categorical and sparse categorical crossentropy: Keras examples, smoothing, weights', () => {
-  const yTrue = [[0, 1, 0], [0, 0, 1]], yPred = [[0.05, 0.95, 0], [0.1, 0.8, 0.1]];
+  const yTrue = [
+      [0, 1, 0],
+      [0, 0, 1],
+    ],
+    yPred = [
+      [0.05, 0.95, 0],
+      [0.1, 0.8, 0.1],
+    ];
   const expected = (-Math.log(0.95) - Math.log(0.1)) / 2;
   assertClose([value(categoricalCrossentropy, yTrue, yPred)], [expected], { rtol: 1e-12 });
   assertClose([value(categoricalCrossentropy, yTrue, yPred)], [1.177], { rtol: 0, atol: 1e-3 });
   assertClose([value(categoricalCrossentropy, yTrue, yPred, [0.3, 0.7])], [0.814], { rtol: 0, atol: 1e-3 });
   assertClose([value(sparseCategoricalCrossentropy, [1, 2], yPred)], [expected], { rtol: 1e-12 });
   assertClose([value(sparseCategoricalCrossentropy, [[1], [2]], yPred)], [expected], { rtol: 1e-12 }, '[N, 1] labels');
-  assertClose([c.tidy(() => sparseCategoricalCrossentropy(c.tensor([1, 2], undefined, 'int32'), t(yPred)).item())], [expected], { rtol: 1e-12 }, 'int32 labels');
+  assertClose(
+    [c.tidy(() => sparseCategoricalCrossentropy(c.tensor([1, 2], undefined, 'int32'), t(yPred)).item())],
+    [expected],
+    { rtol: 1e-12 },
+    'int32 labels',
+  );
   // Probabilities are renormalised over the last axis, as Keras does.
   assertClose([value(categoricalCrossentropy, [[0, 1]], [[1, 3]])], [-Math.log(0.75)], { rtol: 1e-12 });
   // Smoothing 0.3 over 3 classes: y * 0.7 + 0.1.
@@ -74,10 +117,22 @@ test('categorical and sparse categorical crossentropy: Keras examples, smoothing
 });
 
 test('kullbackLeiblerDivergence: sum(y log(y / p)) with both clipped to [1e-7, 1]', () => {
-  const yTrue = [[0, 1], [0, 0]], yPred = [[0.6, 0.4], [0.4, 0.6]];
+  const yTrue = [
+      [0, 1],
+      [0, 0],
+    ],
+    yPred = [
+      [0.6, 0.4],
+      [0.4, 0.6],
+    ];
   const e = 1e-7;
-  const kl = (y: number[], q: number[]) => y.reduce((s, v, i) => s + Math.max(v, e) * Math.log(Math.max(v, e) / q[i]), 0);
-  assertClose([value(kullbackLeiblerDivergence, yTrue, yPred)], [(kl(yTrue[0], yPred[0]) + kl(yTrue[1], yPred[1])) / 2], { rtol: 1e-12 });
+  const kl = (y: number[], q: number[]) =>
+    y.reduce((s, v, i) => s + Math.max(v, e) * Math.log(Math.max(v, e) / q[i]), 0);
+  assertClose(
+    [value(kullbackLeiblerDivergence, yTrue, yPred)],
+    [(kl(yTrue[0], yPred[0]) + kl(yTrue[1], yPred[1])) / 2],
+    { rtol: 1e-12 },
+  );
   assertClose([value(kullbackLeiblerDivergence, yTrue, yPred)], [0.458], { rtol: 0, atol: 1e-3 });
   assertClose([value(kullbackLeiblerDivergence, yTrue, yPred, [0.8, 0.2])], [0.366], { rtol: 0, atol: 1e-3 });
 });
@@ -88,9 +143,18 @@ test('fromLogits equals the probability version on moderate logits', () => {
   const classes = c.tensor(Int32Array.from([0, 3, 1, 2, 2, 0]));
   const oneHot = c.oneHot(classes, 4, 'float64');
   const pairs: [number, number][] = c.tidy(() => [
-    [binaryCrossentropy({ fromLogits: true })(binaryLabels, logits).item(), binaryCrossentropy(binaryLabels, c.sigmoid(logits)).item()],
-    [categoricalCrossentropy({ fromLogits: true })(oneHot, logits).item(), categoricalCrossentropy(oneHot, c.softmax(logits)).item()],
-    [sparseCategoricalCrossentropy({ fromLogits: true })(classes, logits).item(), sparseCategoricalCrossentropy(classes, c.softmax(logits)).item()],
+    [
+      binaryCrossentropy({ fromLogits: true })(binaryLabels, logits).item(),
+      binaryCrossentropy(binaryLabels, c.sigmoid(logits)).item(),
+    ],
+    [
+      categoricalCrossentropy({ fromLogits: true })(oneHot, logits).item(),
+      categoricalCrossentropy(oneHot, c.softmax(logits)).item(),
+    ],
+    [
+      sparseCategoricalCrossentropy({ fromLogits: true })(classes, logits).item(),
+      sparseCategoricalCrossentropy(classes, c.softmax(logits)).item(),
+    ],
   ]);
   for (const [a, b] of pairs) assertClose([a], [b], { rtol: 1e-12 });
   c.dispose([logits, binaryLabels, classes, oneHot]);
@@ -110,7 +174,11 @@ test('gradients of every loss match central differences (float64)', () => {
     ['bce smoothed', (p) => binaryCrossentropy({ labelSmoothing: 0.1 })(y01, p, w), probs([4, 3], 10)],
     ['bce logits', (p) => binaryCrossentropy({ fromLogits: true })(soft, p), rand([4, 3], 11, { lo: -5, hi: 5 })],
     ['cce', (p) => categoricalCrossentropy(soft, p), probs([4, 3], 12)],
-    ['cce logits smoothed', (p) => categoricalCrossentropy({ fromLogits: true, labelSmoothing: 0.2 })(soft, p, w), rand([4, 3], 13)],
+    [
+      'cce logits smoothed',
+      (p) => categoricalCrossentropy({ fromLogits: true, labelSmoothing: 0.2 })(soft, p, w),
+      rand([4, 3], 13),
+    ],
     ['scce', (p) => sparseCategoricalCrossentropy(labels, p), probs([4, 3], 14)],
     ['scce logits', (p) => sparseCategoricalCrossentropy({ fromLogits: true })(labels, p, w), rand([4, 3], 15)],
     ['kld', (p) => kullbackLeiblerDivergence(soft, p), probs([4, 3], 16)],
@@ -127,20 +195,38 @@ test('gradients of every loss match central differences (float64)', () => {
 });
 
 test('the logits gradient is sigmoid(x) - y exactly, also at x = 0', () => {
-  const logits = t([[0, 0, 2, -3]]), labels = t([[0, 1, 1, 0]]);
+  const logits = t([[0, 0, 2, -3]]),
+    labels = t([[0, 1, 1, 0]]);
   const g = c.grad((x: c.Tensor) => binaryCrossentropy({ fromLogits: true })(labels, x))(logits);
   assertClose(g, [[0.5 / 4, -0.5 / 4, (sigmoid(2) - 1) / 4, sigmoid(-3) / 4]], { rtol: 1e-12 });
   c.dispose([logits, labels, g]);
 });
 
 test('extreme logits give finite, correct losses and gradients (float32)', () => {
-  const x = c.tensor([[1e4, -1e4, 0], [-1e4, 1e4, 50]]);
-  const oneHot = c.tensor([[0, 1, 0], [0, 1, 0]]);
-  const bin = c.tensor([[0, 1, 1], [1, 1, 0]]);
+  const x = c.tensor([
+    [1e4, -1e4, 0],
+    [-1e4, 1e4, 50],
+  ]);
+  const oneHot = c.tensor([
+    [0, 1, 0],
+    [0, 1, 0],
+  ]);
+  const bin = c.tensor([
+    [0, 1, 1],
+    [1, 1, 0],
+  ]);
   const cases: [string, (p: c.Tensor) => c.Tensor, number][] = [
-    ['bce logits', (p) => binaryCrossentropy({ fromLogits: true })(bin, p), (1e4 + 1e4 + Math.log(2) + 1e4 + 0 + 50) / 6 / 1],
+    [
+      'bce logits',
+      (p) => binaryCrossentropy({ fromLogits: true })(bin, p),
+      (1e4 + 1e4 + Math.log(2) + 1e4 + 0 + 50) / 6 / 1,
+    ],
     ['cce logits', (p) => categoricalCrossentropy({ fromLogits: true })(oneHot, p), (2e4 + 0) / 2],
-    ['scce logits', (p) => sparseCategoricalCrossentropy({ fromLogits: true })(c.tensor(Int32Array.from([1, 1])), p), 1e4],
+    [
+      'scce logits',
+      (p) => sparseCategoricalCrossentropy({ fromLogits: true })(c.tensor(Int32Array.from([1, 1])), p),
+      1e4,
+    ],
   ];
   for (const [name, f, expected] of cases) {
     const { value: v, grads } = c.valueAndGrad(f)(x);
@@ -156,17 +242,41 @@ test('extreme logits give finite, correct losses and gradients (float32)', () =>
 });
 
 test('shape errors are typed and say what to do', () => {
-  const labels = c.zeros([32]), probs = c.zeros([32, 10]);
-  assert.throws(() => categoricalCrossentropy(labels, probs), (e: Error) => e instanceof c.ShapeError
-    && e.message === 'categoricalCrossentropy: yTrue has shape [32] but yPred has shape [32, 10]; for integer labels use sparseCategoricalCrossentropy');
-  assert.throws(() => sparseCategoricalCrossentropy(probs, probs), /expected integer labels of shape \[32\] or \[32, 1\]; for one-hot labels use the categorical/);
-  assert.throws(() => meanSquaredError(c.zeros([4, 2]), c.zeros([4, 3])), (e: Error) => e instanceof c.ShapeError && /meanSquaredError: yTrue has shape \[4, 2\] but yPred has shape \[4, 3\]/.test(e.message));
-  assert.throws(() => meanSquaredError(c.zeros([4, 2]), c.zeros([4, 2]), c.ones([3])), (e: Error) => e instanceof c.ShapeError && /sampleWeight has shape \[3\]/.test(e.message));
-  assert.throws(() => sparseCategoricalCrossentropy(c.tensor([0, 10]), c.zeros([2, 10])), (e: Error) => e instanceof c.ArgumentError && /label 10 at index 1 is not a class index in \[0, 10\)/.test(e.message));
+  const labels = c.zeros([32]),
+    probs = c.zeros([32, 10]);
+  assert.throws(
+    () => categoricalCrossentropy(labels, probs),
+    (e: Error) =>
+      e instanceof c.ShapeError &&
+      e.message ===
+        'categoricalCrossentropy: yTrue has shape [32] but yPred has shape [32, 10]; for integer labels use sparseCategoricalCrossentropy',
+  );
+  assert.throws(
+    () => sparseCategoricalCrossentropy(probs, probs),
+    /expected integer labels of shape \[32\] or \[32, 1\]; for one-hot labels use the categorical/,
+  );
+  assert.throws(
+    () => meanSquaredError(c.zeros([4, 2]), c.zeros([4, 3])),
+    (e: Error) =>
+      e instanceof c.ShapeError &&
+      /meanSquaredError: yTrue has shape \[4, 2\] but yPred has shape \[4, 3\]/.test(e.message),
+  );
+  assert.throws(
+    () => meanSquaredError(c.zeros([4, 2]), c.zeros([4, 2]), c.ones([3])),
+    (e: Error) => e instanceof c.ShapeError && /sampleWeight has shape \[3\]/.test(e.message),
+  );
+  assert.throws(
+    () => sparseCategoricalCrossentropy(c.tensor([0, 10]), c.zeros([2, 10])),
+    (e: Error) =>
+      e instanceof c.ArgumentError && /label 10 at index 1 is not a class index in \[0, 10\)/.test(e.message),
+  );
   assert.throws(() => sparseCategoricalCrossentropy(c.tensor([0.5, 1]), c.zeros([2, 10])), /label 0.5/);
   assert.throws(() => meanSquaredError(c.zeros([2]), c.zeros([2], 'int32')), c.DTypeError);
   assert.throws(() => binaryCrossentropy({ labelSmoothing: 2 }), /labelSmoothing must be in \[0, 1\]/);
-  assert.throws(() => binaryCrossentropy({ from_logits: true } as never), /unknown option 'from_logits'; did you mean 'fromLogits'/);
+  assert.throws(
+    () => binaryCrossentropy({ from_logits: true } as never),
+    /unknown option 'from_logits'; did you mean 'fromLogits'/,
+  );
   c.dispose([labels, probs]);
 });
 
@@ -179,18 +289,48 @@ test('getLoss: Keras names in camelCase or snake_case, configs, custom functions
   const configured = binaryCrossentropy({ fromLogits: true, labelSmoothing: 0.1 });
   const rebuilt = getLoss(JSON.parse(JSON.stringify(configured.getConfig())));
   assert.deepEqual(rebuilt.options, { fromLogits: true, labelSmoothing: 0.1 });
-  assert.deepEqual(configured.getConfig(), { className: 'BinaryCrossentropy', config: { fromLogits: true, labelSmoothing: 0.1 } });
+  assert.deepEqual(configured.getConfig(), {
+    className: 'BinaryCrossentropy',
+    config: { fromLogits: true, labelSmoothing: 0.1 },
+  });
   assert.equal(getLoss(configured), configured);
   // A custom per-sample function is reduced like the built-ins.
-  const custom = getLoss(function cubed(yTrue: c.Tensor, yPred: c.Tensor) { return c.mean(c.pow(c.abs(c.sub(yPred, yTrue)), 3), -1); });
+  const custom = getLoss(function cubed(yTrue: c.Tensor, yPred: c.Tensor) {
+    return c.mean(c.pow(c.abs(c.sub(yPred, yTrue)), 3), -1);
+  });
   assert.equal(custom.lossName, 'cubed');
-  assert.equal(c.tidy(() => custom(t([[0, 0], [0, 0]]), t([[1, 1], [2, 0]]), t([1, 0.5])).item()), (1 + 0.5 * 4) / 2);
-  assert.throws(() => getLoss('categorical_crossentropyy'), (e: Error) => e instanceof c.ArgumentError && /did you mean 'categoricalCrossentropy'/.test(e.message));
+  assert.equal(
+    c.tidy(() =>
+      custom(
+        t([
+          [0, 0],
+          [0, 0],
+        ]),
+        t([
+          [1, 1],
+          [2, 0],
+        ]),
+        t([1, 0.5]),
+      ).item(),
+    ),
+    (1 + 0.5 * 4) / 2,
+  );
+  assert.throws(
+    () => getLoss('categorical_crossentropyy'),
+    (e: Error) => e instanceof c.ArgumentError && /did you mean 'categoricalCrossentropy'/.test(e.message),
+  );
   assert.throws(() => getLoss('binary_crosentropy'), /did you mean 'binaryCrossentropy'/);
 });
 
 test('losses free their intermediates; perSample is unreduced; an empty batch gives 0', () => {
-  const yTrue = t([[0, 1], [1, 0]]), yPred = t([[0.2, 0.8], [0.6, 0.4]]);
+  const yTrue = t([
+      [0, 1],
+      [1, 0],
+    ]),
+    yPred = t([
+      [0.2, 0.8],
+      [0.6, 0.4],
+    ]);
   const before = c.memory().tensors;
   const l = categoricalCrossentropy(yTrue, yPred);
   assert.equal(c.memory().tensors, before + 1);
@@ -198,7 +338,10 @@ test('losses free their intermediates; perSample is unreduced; an empty batch gi
   assert.deepEqual(per.shape, [2]);
   assertClose(per, [-Math.log(0.8), -Math.log(0.6)], { rtol: 1e-12 });
   assertClose([l.item()], [(-Math.log(0.8) - Math.log(0.6)) / 2], { rtol: 1e-12 });
-  assert.equal(c.tidy(() => meanSquaredError(c.zeros([0, 3]), c.zeros([0, 3])).item()), 0);
+  assert.equal(
+    c.tidy(() => meanSquaredError(c.zeros([0, 3]), c.zeros([0, 3])).item()),
+    0,
+  );
   c.dispose([yTrue, yPred, l, per]);
 });
 
@@ -228,8 +371,22 @@ test('a masked prediction (padded time steps) is scored over its unmasked entrie
     c.layers.lstm({ units: 4, returnSequences: true }),
     c.layers.dense({ units: 3 }),
   ]);
-  const ids = c.tensor([[1, 2, 0, 0], [3, 4, 5, 0]], [2, 4], 'int32');
-  const labels = c.tensor([[0, 1, 2, 2], [1, 2, 0, 1]], [2, 4], 'int32');
+  const ids = c.tensor(
+    [
+      [1, 2, 0, 0],
+      [3, 4, 5, 0],
+    ],
+    [2, 4],
+    'int32',
+  );
+  const labels = c.tensor(
+    [
+      [0, 1, 2, 2],
+      [1, 2, 0, 1],
+    ],
+    [2, 4],
+    'int32',
+  );
   const loss = sparseCategoricalCrossentropy({ fromLogits: true });
   const pred = model.apply(ids) as c.Tensor;
   const perStep = Array.from(loss.perSample(labels, pred).dataSync());
@@ -240,7 +397,14 @@ test('a masked prediction (padded time steps) is scored over its unmasked entrie
   const weighted = perStep.reduce((s, v, i) => s + v * keep[i] * (i >= 4 ? 2 : 1), 0) / 5;
   assertClose([loss(labels, pred, c.tensor([1, 2])).item()], [weighted], { rtol: 1e-6, atol: 0 });
   // Changing the labels of padded steps changes nothing.
-  const otherLabels = c.tensor([[0, 1, 0, 1], [1, 2, 0, 2]], [2, 4], 'int32');
+  const otherLabels = c.tensor(
+    [
+      [0, 1, 0, 1],
+      [1, 2, 0, 2],
+    ],
+    [2, 4],
+    'int32',
+  );
   assertClose([loss(otherLabels, pred).item()], [expected], { rtol: 1e-6, atol: 0 });
   c.dispose([ids, labels, otherLabels, pred]);
   model.dispose();

@@ -5,7 +5,9 @@ import * as c from '../../src/index.js';
 
 function capture<T>(fn: () => T): { events: c.KernelEvent[]; result: T } {
   const events: c.KernelEvent[] = [];
-  const off = c.onKernel((e) => events.push({ ...e, inputs: e.inputs.map((i) => ({ shape: [...i.shape], dtype: i.dtype })) }));
+  const off = c.onKernel((e) =>
+    events.push({ ...e, inputs: e.inputs.map((i) => ({ shape: [...i.shape], dtype: i.dtype })) }),
+  );
   try {
     return { events, result: fn() };
   } finally {
@@ -14,12 +16,19 @@ function capture<T>(fn: () => T): { events: c.KernelEvent[]; result: T } {
 }
 
 test('a matmul reports its op, shapes, dtypes, FLOPs, bytes and time', () => {
-  const a = c.ones([3, 4]), b = c.ones([4, 5]);
+  const a = c.ones([3, 4]),
+    b = c.ones([4, 5]);
   const { events } = capture(() => c.matmul(a, b));
   const mm = events.filter((e) => e.op === 'matmul');
   assert.equal(mm.length, 1);
   const e = mm[0];
-  assert.deepEqual(e.inputs.map((i) => [...i.shape]), [[1, 3, 4], [1, 4, 5]]);
+  assert.deepEqual(
+    e.inputs.map((i) => [...i.shape]),
+    [
+      [1, 3, 4],
+      [1, 4, 5],
+    ],
+  );
   assert.deepEqual([...e.output.shape], [1, 3, 5]);
   assert.equal(e.output.dtype, 'float32');
   assert.equal(e.flops, 2 * 3 * 4 * 5);
@@ -42,7 +51,11 @@ test('hooks can read outputs, which is what a NaN check needs', () => {
   const found: string[] = [];
   const off = c.onKernel((e) => {
     const d = e.readOutput();
-    for (let i = 0; i < d.length; i++) if (Number.isNaN(d[i])) { found.push(e.op); break; }
+    for (let i = 0; i < d.length; i++)
+      if (Number.isNaN(d[i])) {
+        found.push(e.op);
+        break;
+      }
   });
   try {
     c.log(c.tensor([1, -1]));
@@ -75,12 +88,28 @@ test('a gradient pass is metered like the forward pass', () => {
 test('a one-element operand is passed as is to a backend that broadcasts scalars (no copy kernel)', () => {
   const x = c.ones([4, 3]);
   const { events, result } = capture(() => c.mul(x, 2));
-  assert.deepEqual(events.map((e) => e.op), ['mul']);
-  assert.deepEqual(events[0].inputs.map((i) => [...i.shape]), [[4, 3], []]);
-  assert.deepEqual(result.toArray(), [[2, 2, 2], [2, 2, 2], [2, 2, 2], [2, 2, 2]]);
+  assert.deepEqual(
+    events.map((e) => e.op),
+    ['mul'],
+  );
+  assert.deepEqual(
+    events[0].inputs.map((i) => [...i.shape]),
+    [[4, 3], []],
+  );
+  assert.deepEqual(result.toArray(), [
+    [2, 2, 2],
+    [2, 2, 2],
+    [2, 2, 2],
+    [2, 2, 2],
+  ]);
   // where with a scalar condition and scalar branch, and a scalar view into a larger buffer.
   const picked = c.where(c.scalar(true), c.slice(c.arange(6).cast('float32'), [4], [1]), x);
-  assert.deepEqual(picked.toArray(), [[4, 4, 4], [4, 4, 4], [4, 4, 4], [4, 4, 4]]);
+  assert.deepEqual(picked.toArray(), [
+    [4, 4, 4],
+    [4, 4, 4],
+    [4, 4, 4],
+    [4, 4, 4],
+  ]);
 });
 
 test('gather is costed by the rows it reads, not the whole table', () => {

@@ -2,11 +2,62 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Tensor, DTypeError, ShapeError, tensor, arange,
-  neg, abs, sign, exp, expm1, log, log1p, sqrt, rsqrt, reciprocal, sin, cos, tanh, sigmoid, relu, erf, floor, ceil, round,
-  add, sub, mul, div, pow, maximum, minimum, square, where, clip, leakyRelu, elu, selu, gelu, softplus, swish,
-  equal, notEqual, less, lessEqual, greater, greaterEqual, logicalAnd, logicalOr, logicalNot, cast,
-  slice, sliceAxis, split, transpose, flip, expand,
+  Tensor,
+  DTypeError,
+  ShapeError,
+  tensor,
+  arange,
+  neg,
+  abs,
+  sign,
+  exp,
+  expm1,
+  log,
+  log1p,
+  sqrt,
+  rsqrt,
+  reciprocal,
+  sin,
+  cos,
+  tanh,
+  sigmoid,
+  relu,
+  erf,
+  floor,
+  ceil,
+  round,
+  add,
+  sub,
+  mul,
+  div,
+  pow,
+  maximum,
+  minimum,
+  square,
+  where,
+  clip,
+  leakyRelu,
+  elu,
+  selu,
+  gelu,
+  softplus,
+  swish,
+  equal,
+  notEqual,
+  less,
+  lessEqual,
+  greater,
+  greaterEqual,
+  logicalAnd,
+  logicalOr,
+  logicalNot,
+  cast,
+  slice,
+  sliceAxis,
+  split,
+  transpose,
+  flip,
+  expand,
 } from '../../src/index.js';
 import { assertClose, flat, rand } from '../helpers.js';
 
@@ -23,12 +74,23 @@ describe('unary math against Math', () => {
   const x = f64([-3.7, -1.2, -0.4, 0.3, 0.9, 2.5, 6.1]);
   const pos = f64([0.01, 0.3, 1, 2.5, 17, 1e6]);
   for (const [name, op, ref, input] of [
-    ['neg', neg, (v: number) => -v, x], ['abs', abs, Math.abs, x], ['sign', sign, Math.sign, x],
-    ['exp', exp, Math.exp, x], ['expm1', expm1, Math.expm1, x], ['sin', sin, Math.sin, x], ['cos', cos, Math.cos, x],
-    ['tanh', tanh, Math.tanh, x], ['floor', floor, Math.floor, x], ['ceil', ceil, Math.ceil, x],
-    ['relu', relu, (v: number) => Math.max(v, 0), x], ['square', square, (v: number) => v * v, x],
-    ['log', log, Math.log, pos], ['log1p', log1p, Math.log1p, pos], ['sqrt', sqrt, Math.sqrt, pos],
-    ['rsqrt', rsqrt, (v: number) => 1 / Math.sqrt(v), pos], ['reciprocal', reciprocal, (v: number) => 1 / v, x],
+    ['neg', neg, (v: number) => -v, x],
+    ['abs', abs, Math.abs, x],
+    ['sign', sign, Math.sign, x],
+    ['exp', exp, Math.exp, x],
+    ['expm1', expm1, Math.expm1, x],
+    ['sin', sin, Math.sin, x],
+    ['cos', cos, Math.cos, x],
+    ['tanh', tanh, Math.tanh, x],
+    ['floor', floor, Math.floor, x],
+    ['ceil', ceil, Math.ceil, x],
+    ['relu', relu, (v: number) => Math.max(v, 0), x],
+    ['square', square, (v: number) => v * v, x],
+    ['log', log, Math.log, pos],
+    ['log1p', log1p, Math.log1p, pos],
+    ['sqrt', sqrt, Math.sqrt, pos],
+    ['rsqrt', rsqrt, (v: number) => 1 / Math.sqrt(v), pos],
+    ['reciprocal', reciprocal, (v: number) => 1 / v, x],
   ] as const) {
     test(name, () => {
       const y = (op as (t: Tensor) => Tensor)(input);
@@ -53,7 +115,14 @@ describe('unary math against Math', () => {
 
   test('erf against known values', () => {
     const y = erf(f64([0.5, -1.3, 0, 3, -0.7, 0.1, 1e-5, 2]));
-    assertClose(y, [0.5204998778130465, -0.9340079449406524, 0, 0.9999779095030014, -0.6778011938374184, 0.1124629160182849, 1.1283791670579e-5, 0.9953222650189527], { rtol: 1e-15, atol: 0 });
+    assertClose(
+      y,
+      [
+        0.5204998778130465, -0.9340079449406524, 0, 0.9999779095030014, -0.6778011938374184, 0.1124629160182849,
+        1.1283791670579e-5, 0.9953222650189527,
+      ],
+      { rtol: 1e-15, atol: 0 },
+    );
   });
 
   test('erf saturates to +-1, is odd, and propagates NaN', () => {
@@ -153,7 +222,8 @@ describe('activations', () => {
 
 describe('arithmetic', () => {
   test('add, sub, mul, div, pow of float64', () => {
-    const a = f64([1.5, -2, 3, 0.25]), b = f64([2, 4, -0.5, 0.5]);
+    const a = f64([1.5, -2, 3, 0.25]),
+      b = f64([2, 4, -0.5, 0.5]);
     assertClose(add(a, b), [3.5, 2, 2.5, 0.75], EXACT);
     assertClose(sub(a, b), [-0.5, -6, 3.5, -0.25], EXACT);
     assertClose(mul(a, b), [3, -8, -1.5, 0.125], EXACT);
@@ -163,19 +233,40 @@ describe('arithmetic', () => {
   });
 
   test('broadcasting [3,1,5] + [4,1] -> [3,4,5]', () => {
-    const a = rand([3, 1, 5], 10), b = rand([4, 1], 11);
+    const a = rand([3, 1, 5], 10),
+      b = rand([4, 1], 11);
     const y = add(a, b);
     assert.deepEqual([...y.shape], [3, 4, 5]);
-    const av = flat(a), bv = flat(b), expected: number[] = [];
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 4; j++) for (let k = 0; k < 5; k++) expected.push(av[i * 5 + k] + bv[j]);
+    const av = flat(a),
+      bv = flat(b),
+      expected: number[] = [];
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 4; j++) for (let k = 0; k < 5; k++) expected.push(av[i * 5 + k] + bv[j]);
     assertClose(y, expected, EXACT);
   });
 
   test('broadcasting against a rank-0 scalar and a [1] tensor', () => {
-    const x = f64([[1, 2, 3], [4, 5, 6]]);
-    assertClose(mul(x, tensor(2, [], 'float64')), [[2, 4, 6], [8, 10, 12]], EXACT);
+    const x = f64([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+    assertClose(
+      mul(x, tensor(2, [], 'float64')),
+      [
+        [2, 4, 6],
+        [8, 10, 12],
+      ],
+      EXACT,
+    );
     assert.deepEqual([...mul(x, tensor(2, [], 'float64')).shape], [2, 3]);
-    assertClose(sub(f64([10]), x), [[9, 8, 7], [6, 5, 4]], EXACT);
+    assertClose(
+      sub(f64([10]), x),
+      [
+        [9, 8, 7],
+        [6, 5, 4],
+      ],
+      EXACT,
+    );
     assert.deepEqual([...add(tensor(1, [], 'float64'), tensor(2, [], 'float64')).shape], []);
   });
 
@@ -191,7 +282,8 @@ describe('arithmetic', () => {
   });
 
   test('int32 arithmetic stays int32 and wraps like Int32Array', () => {
-    const a = tensor([5, -3, 2147483647], undefined, 'int32'), b = tensor([2, 4, 1], undefined, 'int32');
+    const a = tensor([5, -3, 2147483647], undefined, 'int32'),
+      b = tensor([2, 4, 1], undefined, 'int32');
     assert.deepEqual(flat(add(a, b)), [7, 1, -2147483648]);
     assert.deepEqual(flat(mul(a, b)), [10, -12, 2147483647]);
     assert.equal(mul(a, b).dtype, 'int32');
@@ -199,7 +291,8 @@ describe('arithmetic', () => {
   });
 
   test('maximum and minimum, with NaN propagating from either side', () => {
-    const a = f64([1, 5, NaN, 2, -0]), b = f64([3, 2, 1, NaN, 0]);
+    const a = f64([1, 5, NaN, 2, -0]),
+      b = f64([3, 2, 1, NaN, 0]);
     assertClose(maximum(a, b), [3, 5, NaN, NaN, -0], EXACT);
     assertClose(minimum(a, b), [1, 2, NaN, NaN, -0], EXACT);
     assertClose(maximum(f64([-1, 2]), 0), [0, 2], EXACT);
@@ -214,7 +307,9 @@ describe('arithmetic', () => {
 
 describe('dtype promotion and weak number operands', () => {
   test('int32 + float32 -> float32; int32 + float64 -> float64; float32 * float64 -> float64', () => {
-    const i = tensor([1, 2], undefined, 'int32'), s = tensor([0.5, 0.25]), d = f64([0.5, 0.25]);
+    const i = tensor([1, 2], undefined, 'int32'),
+      s = tensor([0.5, 0.25]),
+      d = f64([0.5, 0.25]);
     const a = add(i, s);
     assert.equal(a.dtype, 'float32');
     assertClose(a, [1.5, 2.25], EXACT);
@@ -261,11 +356,15 @@ describe('dtype promotion and weak number operands', () => {
 });
 
 describe('comparisons and logic', () => {
-  const a = f64([1, 2, 3, NaN]), b = f64([2, 2, 2, NaN]);
+  const a = f64([1, 2, 3, NaN]),
+    b = f64([2, 2, 2, NaN]);
   for (const [name, op, expected] of [
-    ['equal', equal, [false, true, false, false]], ['notEqual', notEqual, [true, false, true, true]],
-    ['less', less, [true, false, false, false]], ['lessEqual', lessEqual, [true, true, false, false]],
-    ['greater', greater, [false, false, true, false]], ['greaterEqual', greaterEqual, [false, true, true, false]],
+    ['equal', equal, [false, true, false, false]],
+    ['notEqual', notEqual, [true, false, true, true]],
+    ['less', less, [true, false, false, false]],
+    ['lessEqual', lessEqual, [true, true, false, false]],
+    ['greater', greater, [false, false, true, false]],
+    ['greaterEqual', greaterEqual, [false, true, true, false]],
   ] as const) {
     test(`${name} gives bool`, () => {
       const y = (op as (p: Tensor, q: Tensor) => Tensor)(a, b);
@@ -275,21 +374,41 @@ describe('comparisons and logic', () => {
   }
 
   test('comparisons broadcast and accept numbers and mixed dtypes', () => {
-    const y = greater(tensor([[1, 5], [3, 0]], undefined, 'int32'), 2);
+    const y = greater(
+      tensor(
+        [
+          [1, 5],
+          [3, 0],
+        ],
+        undefined,
+        'int32',
+      ),
+      2,
+    );
     assert.equal(y.dtype, 'bool');
-    assert.deepEqual(y.toArray(), [[false, true], [true, false]]);
+    assert.deepEqual(y.toArray(), [
+      [false, true],
+      [true, false],
+    ]);
     const z = less(tensor([1, 2, 3], undefined, 'int32'), tensor([[2.5], [1.5]]));
     assert.deepEqual([...z.shape], [2, 3]);
-    assert.deepEqual(z.toArray(), [[true, true, false], [true, false, false]]);
+    assert.deepEqual(z.toArray(), [
+      [true, true, false],
+      [true, false, false],
+    ]);
   });
 
   test('logicalAnd, logicalOr, logicalNot', () => {
-    const p = tensor([true, true, false, false]), q = tensor([true, false, true, false]);
+    const p = tensor([true, true, false, false]),
+      q = tensor([true, false, true, false]);
     assert.deepEqual(logicalAnd(p, q).toArray(), [true, false, false, false]);
     assert.deepEqual(logicalOr(p, q).toArray(), [true, true, true, false]);
     assert.deepEqual(logicalNot(p).toArray(), [false, false, true, true]);
     assert.deepEqual(logicalAnd(p, true).toArray(), [true, true, false, false]);
-    assert.deepEqual(logicalOr(tensor([[true], [false]]), q).toArray(), [[true, true, true, true], [true, false, true, false]]);
+    assert.deepEqual(logicalOr(tensor([[true], [false]]), q).toArray(), [
+      [true, true, true, true],
+      [true, false, true, false],
+    ]);
     assert.equal(logicalNot(p).dtype, 'bool');
   });
 
@@ -309,10 +428,26 @@ describe('where', () => {
   test('broadcasts the condition and both branches', () => {
     const y = where(tensor([[true], [false], [true]]), f64([[1, 2, 3, 4]]), 0);
     assert.deepEqual([...y.shape], [3, 4]);
-    assertClose(y, [[1, 2, 3, 4], [0, 0, 0, 0], [1, 2, 3, 4]], EXACT);
+    assertClose(
+      y,
+      [
+        [1, 2, 3, 4],
+        [0, 0, 0, 0],
+        [1, 2, 3, 4],
+      ],
+      EXACT,
+    );
     const z = where(tensor([true, false]), f64([[1], [2], [3]]), f64([10, 20]));
     assert.deepEqual([...z.shape], [3, 2]);
-    assertClose(z, [[1, 20], [2, 20], [3, 20]], EXACT);
+    assertClose(
+      z,
+      [
+        [1, 20],
+        [2, 20],
+        [3, 20],
+      ],
+      EXACT,
+    );
   });
 
   test('promotes the branches and keeps int32', () => {
@@ -336,11 +471,37 @@ describe('where', () => {
 
 describe('inputs that are views', () => {
   test('a contiguous view at an offset (a row slice) reads its own elements', () => {
-    const m = f64([[1, 2, 3], [4, 5, 6], [7, 8, 9], [10, 11, 12]]);
+    const m = f64([
+      [1, 2, 3],
+      [4, 5, 6],
+      [7, 8, 9],
+      [10, 11, 12],
+    ]);
     const [, bottom] = split(m, 2, 0);
-    assertClose(neg(bottom), [[-7, -8, -9], [-10, -11, -12]], EXACT);
-    assertClose(add(bottom, 1), [[8, 9, 10], [11, 12, 13]], EXACT);
-    assertClose(mul(bottom, sliceAxis(m, 0, 1, 3)), [[28, 40, 54], [70, 88, 108]], EXACT);
+    assertClose(
+      neg(bottom),
+      [
+        [-7, -8, -9],
+        [-10, -11, -12],
+      ],
+      EXACT,
+    );
+    assertClose(
+      add(bottom, 1),
+      [
+        [8, 9, 10],
+        [11, 12, 13],
+      ],
+      EXACT,
+    );
+    assertClose(
+      mul(bottom, sliceAxis(m, 0, 1, 3)),
+      [
+        [28, 40, 54],
+        [70, 88, 108],
+      ],
+      EXACT,
+    );
     const tail = sliceAxis(arange(0, 7, 1, 'float64'), 0, 2);
     assertClose(exp(tail), [2, 3, 4, 5, 6].map(Math.exp), TIGHT);
     assert.deepEqual(flat(cast(tail, 'int32')), [2, 3, 4, 5, 6]);
@@ -349,10 +510,42 @@ describe('inputs that are views', () => {
   });
 
   test('strided, transposed, flipped and expanded views', () => {
-    const m = f64([[1, 2, 3], [4, 5, 6]]);
-    assertClose(exp(transpose(m)), [[1, 4], [2, 5], [3, 6]].map((r) => r.map(Math.exp)), TIGHT);
-    assertClose(add(flip(m, 1), 0), [[3, 2, 1], [6, 5, 4]], EXACT);
-    assertClose(mul(slice(m, [0, 0], [2, 2], [1, 2]), 10), [[10, 30], [40, 60]], EXACT);
-    assertClose(sub(expand(f64([1, 2, 3]), [2, 3]), m), [[0, 0, 0], [-3, -3, -3]], EXACT);
+    const m = f64([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+    assertClose(
+      exp(transpose(m)),
+      [
+        [1, 4],
+        [2, 5],
+        [3, 6],
+      ].map((r) => r.map(Math.exp)),
+      TIGHT,
+    );
+    assertClose(
+      add(flip(m, 1), 0),
+      [
+        [3, 2, 1],
+        [6, 5, 4],
+      ],
+      EXACT,
+    );
+    assertClose(
+      mul(slice(m, [0, 0], [2, 2], [1, 2]), 10),
+      [
+        [10, 30],
+        [40, 60],
+      ],
+      EXACT,
+    );
+    assertClose(
+      sub(expand(f64([1, 2, 3]), [2, 3]), m),
+      [
+        [0, 0, 0],
+        [-3, -3, -3],
+      ],
+      EXACT,
+    );
   });
 });

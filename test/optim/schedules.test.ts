@@ -40,14 +40,24 @@ test('schedules serialize to { className, config } and rebuild identically', () 
     for (const t of [0, 1, 4, 5, 9, 30, 100]) assert.equal(rebuilt(t), s(t), `${config.className} at ${t}`);
   }
   assert.deepEqual(cosineDecay({ initialLearningRate: 1, decaySteps: 10 }).getConfig(), {
-    className: 'CosineDecay', config: { initialLearningRate: 1, decaySteps: 10, alpha: 0, warmupTarget: null, warmupSteps: 0 },
+    className: 'CosineDecay',
+    config: { initialLearningRate: 1, decaySteps: 10, alpha: 0, warmupTarget: null, warmupSteps: 0 },
   });
 });
 
 test('schedule arguments are checked', () => {
   assert.throws(() => piecewiseConstant({ boundaries: [1, 2], values: [1, 2] }), /one more entry than boundaries/);
   assert.throws(() => piecewiseConstant({ boundaries: [2, 1], values: [1, 2, 3] }), /boundaries must increase/);
-  assert.throws(() => exponentialDecay({ initialLearningRate: 0.1, decaySteps: 0, decayRate: 0.5 }), /decaySteps must be a positive number/);
-  assert.throws(() => cosineDecay({ initialLearningRate: 0.1, decaySteps: 10, warmup_steps: 5 } as never), /unknown option 'warmup_steps'; did you mean 'warmupSteps'/);
-  assert.throws(() => getSchedule({ className: 'CosineDecy', config: {} }), (e: Error) => e instanceof c.ArgumentError && /did you mean 'CosineDecay'/.test(e.message));
+  assert.throws(
+    () => exponentialDecay({ initialLearningRate: 0.1, decaySteps: 0, decayRate: 0.5 }),
+    /decaySteps must be a positive number/,
+  );
+  assert.throws(
+    () => cosineDecay({ initialLearningRate: 0.1, decaySteps: 10, warmup_steps: 5 } as never),
+    /unknown option 'warmup_steps'; did you mean 'warmupSteps'/,
+  );
+  assert.throws(
+    () => getSchedule({ className: 'CosineDecy', config: {} }),
+    (e: Error) => e instanceof c.ArgumentError && /did you mean 'CosineDecay'/.test(e.message),
+  );
 });

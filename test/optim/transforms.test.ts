@@ -4,16 +4,30 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
 import {
-  chain, clip, clipByNorm, clipByGlobalNorm, trace, addDecayedWeights, scale, scaleByLearningRate, sgd, type GradientTransformation,
+  chain,
+  clip,
+  clipByNorm,
+  clipByGlobalNorm,
+  trace,
+  addDecayedWeights,
+  scale,
+  scaleByLearningRate,
+  sgd,
+  type GradientTransformation,
 } from '../../src/optim/index.js';
 import { assertClose } from '../helpers.js';
 
 const t64 = (v: number[]) => c.tensor(Float64Array.from(v));
 
 /** One update of a transformation from a fresh state; returns plain arrays. */
-function once(tx: GradientTransformation, grads: number[][], params: number[][] = grads.map((g) => g.map(() => 0))): number[][] {
+function once(
+  tx: GradientTransformation,
+  grads: number[][],
+  params: number[][] = grads.map((g) => g.map(() => 0)),
+): number[][] {
   return c.tidy(() => {
-    const ps = params.map(t64), gs = grads.map(t64);
+    const ps = params.map(t64),
+      gs = grads.map(t64);
     const { updates } = tx.update(gs, tx.init(ps), ps);
     return updates.map((u) => Array.from(u.dataSync()));
   });
@@ -22,20 +36,40 @@ function once(tx: GradientTransformation, grads: number[][], params: number[][] 
 const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
 
 test('clipByNorm rescales each tensor to at most maxNorm on its own (Keras clipnorm)', () => {
-  const [a, b] = once(clipByNorm(1), [[3, 4], [0.3, 0.4]]);
+  const [a, b] = once(clipByNorm(1), [
+    [3, 4],
+    [0.3, 0.4],
+  ]);
   assertClose(a, [0.6, 0.8], { rtol: 1e-12 });
   assertClose(b, [0.3, 0.4], { rtol: 1e-12 }, 'a tensor under the limit is unchanged');
   assert.deepEqual(once(clipByNorm(1), [[0, 0]])[0], [0, 0], 'a zero gradient stays zero (no 0/0)');
 });
 
 test('clipByGlobalNorm rescales all tensors together (Keras global_clipnorm)', () => {
-  const [a, b] = once(clipByGlobalNorm(5), [[3, 4], [6, 8]]); // joint norm sqrt(25 + 100)
+  const [a, b] = once(clipByGlobalNorm(5), [
+    [3, 4],
+    [6, 8],
+  ]); // joint norm sqrt(25 + 100)
   const f = 5 / Math.sqrt(125);
   assertClose(a, [3 * f, 4 * f], { rtol: 1e-12 });
   assertClose(b, [6 * f, 8 * f], { rtol: 1e-12 });
-  assertClose(once(clipByGlobalNorm(100), [[3, 4], [6, 8]]).flat(), [3, 4, 6, 8], { rtol: 0, atol: 0 });
+  assertClose(
+    once(clipByGlobalNorm(100), [
+      [3, 4],
+      [6, 8],
+    ]).flat(),
+    [3, 4, 6, 8],
+    { rtol: 0, atol: 0 },
+  );
   // An infinite gradient gives NaN updates (as Keras / TF), not a silent zero step.
-  assert.ok(once(clipByGlobalNorm(1), [[Infinity, 1], [1, 1]]).flat().every(Number.isNaN));
+  assert.ok(
+    once(clipByGlobalNorm(1), [
+      [Infinity, 1],
+      [1, 1],
+    ])
+      .flat()
+      .every(Number.isNaN),
+  );
 });
 
 test('clip bounds each element (Keras clipvalue)', () => {
@@ -43,11 +77,17 @@ test('clip bounds each element (Keras clipvalue)', () => {
 });
 
 test('the Keras optimizers clip before the update: sgd with lr 1 shows the clipped gradient', () => {
-  const step = (opts: Parameters<typeof sgd>[0], grads: number[][]) => c.tidy(() => {
-    const ps = grads.map((g) => c.zeros([g.length], 'float64'));
-    return sgd({ learningRate: 1, ...opts }).apply(ps, grads.map(t64)).map((p) => Array.from(p.dataSync()).map((v) => -v));
-  });
-  const grads = [[3, 4], [6, 8]];
+  const step = (opts: Parameters<typeof sgd>[0], grads: number[][]) =>
+    c.tidy(() => {
+      const ps = grads.map((g) => c.zeros([g.length], 'float64'));
+      return sgd({ learningRate: 1, ...opts })
+        .apply(ps, grads.map(t64))
+        .map((p) => Array.from(p.dataSync()).map((v) => -v));
+    });
+  const grads = [
+    [3, 4],
+    [6, 8],
+  ];
   assertClose(step({ clipnorm: 1 }, grads).flat(), [0.6, 0.8, 0.6, 0.8], { rtol: 1e-12 });
   const scaled = step({ globalClipnorm: 1 }, grads);
   assertClose([norm(scaled.flat())], [1], { rtol: 1e-12 });
@@ -75,16 +115,34 @@ test('trace is momentum: t = decay t + u; Nesterov returns u + decay t', () => {
 });
 
 test('addDecayedWeights adds wd * p (optax) or -lr * wd * p (Keras), and respects a mask', () => {
-  const params = [[1, -2], [10, 20]];
-  const grads = [[0.5, 0.5], [0, 0]];
+  const params = [
+    [1, -2],
+    [10, 20],
+  ];
+  const grads = [
+    [0.5, 0.5],
+    [0, 0],
+  ];
   assertClose(once(addDecayedWeights(0.1), grads, params).flat(), [0.6, 0.3, 1, 2], { rtol: 1e-12 });
-  assertClose(once(addDecayedWeights(0.1, { learningRate: 0.5 }), grads, params).flat(), [0.45, 0.6, -0.5, -1], { rtol: 1e-12 });
-  assertClose(once(addDecayedWeights(0.1, { mask: [true, false] }), grads, params).flat(), [0.6, 0.3, 0, 0], { rtol: 1e-12 });
-  assertClose(once(addDecayedWeights(0.1, { mask: (p) => p.shape[0] === 2 && p.dataSync()[0] > 5 }), grads, params).flat(), [0.5, 0.5, 1, 2], { rtol: 1e-12 });
+  assertClose(once(addDecayedWeights(0.1, { learningRate: 0.5 }), grads, params).flat(), [0.45, 0.6, -0.5, -1], {
+    rtol: 1e-12,
+  });
+  assertClose(once(addDecayedWeights(0.1, { mask: [true, false] }), grads, params).flat(), [0.6, 0.3, 0, 0], {
+    rtol: 1e-12,
+  });
+  assertClose(
+    once(addDecayedWeights(0.1, { mask: (p) => p.shape[0] === 2 && p.dataSync()[0] > 5 }), grads, params).flat(),
+    [0.5, 0.5, 1, 2],
+    { rtol: 1e-12 },
+  );
 });
 
 test('chain threads updates and keeps one state per transformation; scaleByLearningRate counts steps', () => {
-  const tx = chain(scale(2), scaleByLearningRate((step) => 1 / (step + 1)), trace({ decay: 0.5 }));
+  const tx = chain(
+    scale(2),
+    scaleByLearningRate((step) => 1 / (step + 1)),
+    trace({ decay: 0.5 }),
+  );
   const p = [t64([0])];
   let state = tx.init(p);
   const seen: number[] = [];

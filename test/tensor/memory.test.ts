@@ -70,7 +70,10 @@ test('the FinalizationRegistry frees tensors that were dropped without dispose',
     for (let i = 0; i < 200; i++) c.ones([10]);
     // Made inside scopes, then leaving them (returned from the outermost tidy, or kept): guarded then.
     for (let i = 0; i < 100; i++) c.tidy(() => c.tidy(() => c.add(c.ones([10]), 1)));
-    for (let i = 0; i < 100; i++) c.tidy(() => { c.keep(c.ones([10])); });
+    for (let i = 0; i < 100; i++)
+      c.tidy(() => {
+        c.keep(c.ones([10]));
+      });
   })();
   assert.equal(c.memory().tensors, before + 400);
   // Earlier tests' dropped tensors may be collected too, so the count can fall below `before`.
@@ -90,7 +93,8 @@ test('10,000 steps of forward + grad + update keep the live tensor count flat', 
   const loss = (p: typeof params) => c.mean(c.square(c.sub(c.add(c.matmul(x, p.w), p.b), y)));
   const lossAndGrad = c.valueAndGrad(loss);
   let baseline = 0;
-  let first = 0, last = 0;
+  let first = 0,
+    last = 0;
   for (let step = 0; step < 10000; step++) {
     const { value, grads } = lossAndGrad(params);
     const next = c.tidy(() => ({ w: c.sub(params.w, c.mul(grads.w, 0.05)), b: c.sub(params.b, c.mul(grads.b, 0.05)) }));

@@ -5,13 +5,22 @@ import * as c from '../../src/index.js';
 import { assertClose } from '../helpers.js';
 
 test('creation from nested arrays, typed arrays and scalars', () => {
-  const a = c.tensor([[1, 2, 3], [4, 5, 6]]);
+  const a = c.tensor([
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   assert.deepEqual(a.shape, [2, 3]);
   assert.equal(a.dtype, 'float32');
-  assert.deepEqual(a.toArray(), [[1, 2, 3], [4, 5, 6]]);
+  assert.deepEqual(a.toArray(), [
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   const b = c.tensor(new Int32Array([1, 2, 3, 4]), [2, 2]);
   assert.equal(b.dtype, 'int32');
-  assert.deepEqual(b.toArray(), [[1, 2], [3, 4]]);
+  assert.deepEqual(b.toArray(), [
+    [1, 2],
+    [3, 4],
+  ]);
   assert.equal(c.tensor([true, false]).dtype, 'bool');
   assert.deepEqual(c.tensor([true, false]).toArray(), [true, false]);
   assert.equal(c.scalar(3.5).item(), 3.5);
@@ -36,7 +45,10 @@ test('creation rejects ragged arrays and wrong sizes with a ShapeError', () => {
 });
 
 test('zeros, ones, full, arange, linspace, eye', () => {
-  assert.deepEqual(c.zeros([2, 2]).toArray(), [[0, 0], [0, 0]]);
+  assert.deepEqual(c.zeros([2, 2]).toArray(), [
+    [0, 0],
+    [0, 0],
+  ]);
   assert.deepEqual(c.ones([3], 'int32').toArray(), [1, 1, 1]);
   assert.deepEqual(c.full([2], 7).toArray(), [7, 7]);
   assert.deepEqual(c.arange(5).toArray(), [0, 1, 2, 3, 4]);
@@ -46,7 +58,10 @@ test('zeros, ones, full, arange, linspace, eye', () => {
   assert.throws(() => c.arange(0, 1, 0), c.ArgumentError);
   assertClose(c.linspace(0, 1, 5), [0, 0.25, 0.5, 0.75, 1]);
   assert.deepEqual(c.linspace(2, 3, 1).toArray(), [2]);
-  assert.deepEqual(c.eye(2, 3, 1).toArray(), [[0, 1, 0], [0, 0, 1]]);
+  assert.deepEqual(c.eye(2, 3, 1).toArray(), [
+    [0, 1, 0],
+    [0, 0, 1],
+  ]);
   assert.deepEqual(c.zerosLike(c.ones([2], 'int32')).toArray(), [0, 0]);
 });
 
@@ -60,7 +75,19 @@ test('read-back: dataSync copies, data() resolves, item() needs one element', as
 });
 
 test('toString is readable and elides large dimensions', () => {
-  assert.equal(c.tensor([[1, 2], [3, 4]], undefined, 'int32').toString(), 'Tensor([[1, 2],\n [3, 4]], shape=[2, 2], dtype=int32)');
+  assert.equal(
+    c
+      .tensor(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        undefined,
+        'int32',
+      )
+      .toString(),
+    'Tensor([[1, 2],\n [3, 4]], shape=[2, 2], dtype=int32)',
+  );
   const s = c.arange(100).toString();
   assert.match(s, /^Tensor\(\[0, 1, 2, \.\.\., 97, 98, 99\], shape=\[100\], dtype=int32\)$/);
   assert.match(c.tensor([0.5, 1e-7]).toString(), /0\.5, 1\.0000e-7/);
@@ -71,21 +98,42 @@ test('toString is readable and elides large dimensions', () => {
 test('views share memory: reshape, transpose, slice, expand, squeeze, unsqueeze, flip', () => {
   const a = c.arange(12).reshape([3, 4]);
   const views = [
-    c.reshape(a, [4, 3]), c.reshape(a, [2, -1]), c.transpose(a), c.slice(a, [1, 1], [2, 2]),
-    c.expand(c.reshape(a, [1, 3, 4]), [2, 3, 4]), c.unsqueeze(a, 0), c.squeeze(c.unsqueeze(a, 1)), c.flip(a, 1),
+    c.reshape(a, [4, 3]),
+    c.reshape(a, [2, -1]),
+    c.transpose(a),
+    c.slice(a, [1, 1], [2, 2]),
+    c.expand(c.reshape(a, [1, 3, 4]), [2, 3, 4]),
+    c.unsqueeze(a, 0),
+    c.squeeze(c.unsqueeze(a, 1)),
+    c.flip(a, 1),
     c.sliceAxis(a, 1, 0, undefined, 2),
   ];
   for (const v of views) assert.equal(v.storage, a.storage, 'a view must share its source buffer');
   const before = c.memory().buffers;
   c.transpose(a);
   assert.equal(c.memory().buffers, before, 'a view allocates no buffer');
-  assert.deepEqual(c.transpose(a).toArray(), [[0, 4, 8], [1, 5, 9], [2, 6, 10], [3, 7, 11]]);
-  assert.deepEqual(c.slice(a, [1, 1], [2, 2]).toArray(), [[5, 6], [9, 10]]);
+  assert.deepEqual(c.transpose(a).toArray(), [
+    [0, 4, 8],
+    [1, 5, 9],
+    [2, 6, 10],
+    [3, 7, 11],
+  ]);
+  assert.deepEqual(c.slice(a, [1, 1], [2, 2]).toArray(), [
+    [5, 6],
+    [9, 10],
+  ]);
   assert.deepEqual(c.slice(a, [0, -1]).toArray(), [[3], [7], [11]]);
-  assert.deepEqual(c.sliceAxis(a, 1, 0, undefined, 2).toArray(), [[0, 2], [4, 6], [8, 10]]);
+  assert.deepEqual(c.sliceAxis(a, 1, 0, undefined, 2).toArray(), [
+    [0, 2],
+    [4, 6],
+    [8, 10],
+  ]);
   assert.deepEqual((c.flip(a, 1).toArray() as number[][])[0], [3, 2, 1, 0]);
   assert.deepEqual((c.flip(a).toArray() as number[][])[0], [11, 10, 9, 8]);
-  assert.deepEqual(c.expand(c.tensor([1, 2]), [2, 2]).toArray(), [[1, 2], [1, 2]]);
+  assert.deepEqual(c.expand(c.tensor([1, 2]), [2, 2]).toArray(), [
+    [1, 2],
+    [1, 2],
+  ]);
   assert.deepEqual(c.permute(c.arange(6).reshape([1, 2, 3]), [2, 0, 1]).shape, [3, 1, 2]);
 });
 
@@ -127,7 +175,11 @@ test('invalid views raise typed errors naming the op and shapes', () => {
 test('broadcasting follows NumPy rules', () => {
   const a = c.tensor([[1], [2], [3]]);
   const b = c.tensor([10, 20]);
-  assert.deepEqual(c.add(a, b).toArray(), [[11, 21], [12, 22], [13, 23]]);
+  assert.deepEqual(c.add(a, b).toArray(), [
+    [11, 21],
+    [12, 22],
+    [13, 23],
+  ]);
   assert.deepEqual(c.mul(c.ones([2, 1, 3]), c.ones([4, 1])).shape, [2, 4, 3]);
   assert.deepEqual(c.add(c.scalar(1), c.zeros([0, 3])).shape, [0, 3]);
 });

@@ -12,7 +12,9 @@ const CORPUS = [
   'the quick brown fox jumps over the lazy dog. The dog sleeps; the fox runs away!',
   "It's the fox's den, they'll say, and we've seen it.  Numbers: 12345 67890 2024.",
   '中文文本也可以分词。中文很好。 Emoji: 🐳🐳 whales 🐋, café naïve résumé.',
-].join('\n').repeat(20);
+]
+  .join('\n')
+  .repeat(20);
 
 /** A small deterministic PRNG (mulberry32), for reproducible random strings. */
 function rng(seed: number): () => number {
@@ -28,7 +30,16 @@ function rng(seed: number): () => number {
 
 /** Random well-formed text mixing ASCII, control characters, CJK, emoji, combining marks and astral code points. */
 function randomText(r: () => number, n: number): string {
-  const ranges: [number, number][] = [[0x20, 0x7e], [0x00, 0x1f], [0x4e00, 0x9fff], [0x1f300, 0x1faff], [0x0300, 0x036f], [0x00a0, 0x024f], [0x10000, 0x10ffff], [0xe000, 0xfffd]];
+  const ranges: [number, number][] = [
+    [0x20, 0x7e],
+    [0x00, 0x1f],
+    [0x4e00, 0x9fff],
+    [0x1f300, 0x1faff],
+    [0x0300, 0x036f],
+    [0x00a0, 0x024f],
+    [0x10000, 0x10ffff],
+    [0xe000, 0xfffd],
+  ];
   let s = '';
   for (let i = 0; i < n; i++) {
     const [lo, hi] = ranges[Math.floor(r() * ranges.length)];
@@ -51,7 +62,14 @@ test('decode(encode(s)) is s for random UTF-8 text: CJK, emoji, control characte
     const s = randomText(r, 1 + Math.floor(r() * 40));
     assert.equal(bpe.decode(bpe.encode(s)), s, `round trip of ${JSON.stringify(s)}`);
   }
-  for (const s of ['', '\ufeffstarts with a BOM', '\u0000\u0001\u007f', '🐳 the fox 中文 ', "I'm   here\r\n\r\n", '\u{10ffff}']) {
+  for (const s of [
+    '',
+    '\ufeffstarts with a BOM',
+    '\u0000\u0001\u007f',
+    '🐳 the fox 中文 ',
+    "I'm   here\r\n\r\n",
+    '\u{10ffff}',
+  ]) {
     assert.equal(bpe.decode(bpe.encode(s)), s);
   }
   assert.equal(bpe.decode(bpe.encode(CORPUS)), CORPUS);
@@ -61,7 +79,10 @@ test('merges shorten text, and every token is one byte sequence', () => {
   assert.equal(bpe.vocabSize, 400);
   const text = 'the fox and the dog. 中文很好';
   const ids = bpe.encode(text);
-  assert.ok(ids.length < new TextEncoder().encode(text).length / 2, `${ids.length} tokens for ${text.length} characters`);
+  assert.ok(
+    ids.length < new TextEncoder().encode(text).length / 2,
+    `${ids.length} tokens for ${text.length} characters`,
+  );
   assert.ok(ids.every((id) => id >= 0 && id < bpe.vocabSize));
   const base = new BpeTokenizer([]);
   assert.deepEqual(base.encode('hé'), [0x68, 0xc3, 0xa9]);
@@ -69,7 +90,13 @@ test('merges shorten text, and every token is one byte sequence', () => {
   const [[a, b]] = bpe.getMerges();
   assert.deepEqual(Array.from(bpe.tokenBytes(256)), [...bpe.tokenBytes(a), ...bpe.tokenBytes(b)]);
   // Merges never cross a pre-tokenisation boundary: ' the' + '.' stay apart.
-  assert.ok(!bpe.getMerges().some(([x, y]) => new TextDecoder().decode(Uint8Array.from([...bpe.tokenBytes(x), ...bpe.tokenBytes(y)])).includes('e.')));
+  assert.ok(
+    !bpe
+      .getMerges()
+      .some(([x, y]) =>
+        new TextDecoder().decode(Uint8Array.from([...bpe.tokenBytes(x), ...bpe.tokenBytes(y)])).includes('e.'),
+      ),
+  );
 });
 
 test('training is deterministic and stops at minFrequency', () => {

@@ -32,5 +32,8 @@ test('mobyDick: 139 sections joined into about 1.2 MB of text', async () => {
 });
 
 test('a missing data package is a MissingDataError that says what to install', () => {
-  assert.throws(() => loadPackage('@candor/no-such-data-package', 'demo'), (e: Error) => e instanceof MissingDataError && /npm install @candor\/no-such-data-package/.test(e.message));
+  assert.throws(
+    () => loadPackage('@candor/no-such-data-package', 'demo'),
+    (e: Error) => e instanceof MissingDataError && /npm install @candor\/no-such-data-package/.test(e.message),
+  );
 });

@@ -21,8 +21,25 @@ test('textToWordSequence lower-cases, maps filters to the split and drops empty 
 test('wordIndex orders by count, ties by first appearance; index 0 is never used', () => {
   const t = new Tokenizer();
   t.fitOnTexts(TEXTS);
-  assert.deepEqual([...t.wordIndex], [['the', 1], ['cat', 2], ['sat', 3], ['on', 4], ['mat', 5], ['dog', 6], ['ate', 7], ['my', 8], ['homework', 9]]);
-  assert.deepEqual([...t.wordCounts].slice(0, 3), [['the', 4], ['cat', 2], ['sat', 1]]);
+  assert.deepEqual(
+    [...t.wordIndex],
+    [
+      ['the', 1],
+      ['cat', 2],
+      ['sat', 3],
+      ['on', 4],
+      ['mat', 5],
+      ['dog', 6],
+      ['ate', 7],
+      ['my', 8],
+      ['homework', 9],
+    ],
+  );
+  assert.deepEqual([...t.wordCounts].slice(0, 3), [
+    ['the', 4],
+    ['cat', 2],
+    ['sat', 1],
+  ]);
   assert.equal(t.wordDocs.get('the'), 3);
   assert.equal(t.indexDocs.get(2), 2);
   assert.equal(t.indexWord.get(9), 'homework');
@@ -35,7 +52,10 @@ test('oovToken takes index 1 and replaces unknown and beyond-numWords words', ()
   t.fitOnTexts(TEXTS);
   assert.equal(t.wordIndex.get('<OOV>'), 1);
   assert.equal(t.wordIndex.get('homework'), 10); // numWords filters at use, not in wordIndex
-  assert.deepEqual(t.textsToSequences(['the cat sat on the mat', 'a new cat']), [[2, 3, 1, 1, 2, 1], [1, 1, 3]]);
+  assert.deepEqual(t.textsToSequences(['the cat sat on the mat', 'a new cat']), [
+    [2, 3, 1, 1, 2, 1],
+    [1, 1, 3],
+  ]);
   assert.deepEqual(t.sequencesToTexts([[2, 3, 4, 9, 0, 42]]), ['the cat <OOV> <OOV> <OOV> <OOV>']);
 });
 
@@ -49,12 +69,30 @@ test('numWords without an oovToken drops words of index >= numWords', () => {
 test('charLevel tokens are characters (no filtering); lists of tokens are taken as split', () => {
   const t = new Tokenizer({ charLevel: true, oovToken: '?' });
   t.fitOnTexts(['Hi, hi!', 'ok']);
-  assert.deepEqual([...t.wordIndex], [['?', 1], ['h', 2], ['i', 3], [',', 4], [' ', 5], ['!', 6], ['o', 7], ['k', 8]]);
+  assert.deepEqual(
+    [...t.wordIndex],
+    [
+      ['?', 1],
+      ['h', 2],
+      ['i', 3],
+      [',', 4],
+      [' ', 5],
+      ['!', 6],
+      ['o', 7],
+      ['k', 8],
+    ],
+  );
   assert.deepEqual(t.textsToSequences(['hix']), [[2, 3, 1]]);
   assert.deepEqual(t.sequencesToTexts([[2, 3, 1]]), ['h i ?']);
   const w = new Tokenizer();
   w.fitOnTexts([['Hello', 'World', 'hello']]);
-  assert.deepEqual([...w.wordIndex], [['hello', 1], ['world', 2]]);
+  assert.deepEqual(
+    [...w.wordIndex],
+    [
+      ['hello', 1],
+      ['world', 2],
+    ],
+  );
 });
 
 test('sequencesToMatrix: binary, count, freq and tfidf as Keras computes them', () => {
@@ -62,7 +100,14 @@ test('sequencesToMatrix: binary, count, freq and tfidf as Keras computes them', 
   t.fitOnTexts(TEXTS);
   const tfidf = t.textsToMatrix(['the cat the dog', ''], 'tfidf');
   assert.deepEqual([...tfidf.shape], [2, 5]);
-  assertClose(tfidf, [[0, (1 + Math.log(2)) * Math.log(1.75), Math.log(2), 0, 0], [0, 0, 0, 0, 0]], { rtol: 1e-6 });
+  assertClose(
+    tfidf,
+    [
+      [0, (1 + Math.log(2)) * Math.log(1.75), Math.log(2), 0, 0],
+      [0, 0, 0, 0, 0],
+    ],
+    { rtol: 1e-6 },
+  );
   assertClose(t.sequencesToMatrix([[1, 1, 2, 7]], 'freq'), [[0, 0.5, 0.25, 0, 0]]);
   assertClose(t.sequencesToMatrix([[1, 1, 2, 7]], 'count'), [[0, 2, 1, 0, 0]]);
   assertClose(t.sequencesToMatrix([[1, 1, 2, 7]]), [[0, 1, 1, 0, 0]]);
@@ -72,7 +117,8 @@ test('sequencesToMatrix: binary, count, freq and tfidf as Keras computes them', 
 test('toJSON writes exactly the text Keras to_json() writes, and fromJSON restores the tokenizer', () => {
   const t = new Tokenizer();
   t.fitOnTexts(['a b a']);
-  const keras = '{"class_name": "Tokenizer", "config": {"num_words": null, "filters": "!\\"#$%&()*+,-./:;<=>?@[\\\\]^_`{|}~\\t\\n", "lower": true, "split": " ", "char_level": false, "oov_token": null, "document_count": 1, "word_counts": "{\\"a\\": 2, \\"b\\": 1}", "word_docs": "{\\"a\\": 1, \\"b\\": 1}", "index_docs": "{\\"1\\": 1, \\"2\\": 1}", "index_word": "{\\"1\\": \\"a\\", \\"2\\": \\"b\\"}", "word_index": "{\\"a\\": 1, \\"b\\": 2}"}}';
+  const keras =
+    '{"class_name": "Tokenizer", "config": {"num_words": null, "filters": "!\\"#$%&()*+,-./:;<=>?@[\\\\]^_`{|}~\\t\\n", "lower": true, "split": " ", "char_level": false, "oov_token": null, "document_count": 1, "word_counts": "{\\"a\\": 2, \\"b\\": 1}", "word_docs": "{\\"a\\": 1, \\"b\\": 1}", "index_docs": "{\\"1\\": 1, \\"2\\": 1}", "index_word": "{\\"1\\": \\"a\\", \\"2\\": \\"b\\"}", "word_index": "{\\"a\\": 1, \\"b\\": 2}"}}';
   assert.equal(t.toJSON(), keras);
 
   // Integer-like and non-ASCII words keep their order (a JS object would move '42' first).
@@ -91,7 +137,10 @@ test('toJSON writes exactly the text Keras to_json() writes, and fromJSON restor
   assert.deepEqual([...back.wordIndex], [...u.wordIndex]);
 
   assert.throws(() => Tokenizer.fromJSON('{'), FormatError);
-  assert.throws(() => Tokenizer.fromJSON('{"config": {"word_counts": "[1]", "word_docs": "{}", "word_index": "{}"}}'), FormatError);
+  assert.throws(
+    () => Tokenizer.fromJSON('{"config": {"word_counts": "[1]", "word_docs": "{}", "word_index": "{}"}}'),
+    FormatError,
+  );
 });
 
 test('padSequences pads and truncates at the front by default, as Keras does', () => {
@@ -102,11 +151,36 @@ test('padSequences pads and truncates at the front by default, as Keras does', (
   };
   const p = padSequences(s);
   assert.equal(p.dtype, 'int32');
-  assert.deepEqual(rows(p), [[0, 0, 1, 2, 3], [0, 0, 0, 4, 5], [0, 0, 0, 0, 0], [6, 7, 8, 9, 10]]);
-  assert.deepEqual(rows(padSequences(s, { maxlen: 3 })), [[1, 2, 3], [0, 4, 5], [0, 0, 0], [8, 9, 10]]);
-  assert.deepEqual(rows(padSequences(s, { maxlen: 3, padding: 'post' })), [[1, 2, 3], [4, 5, 0], [0, 0, 0], [8, 9, 10]]);
-  assert.deepEqual(rows(padSequences(s, { maxlen: 3, truncating: 'post' })), [[1, 2, 3], [0, 4, 5], [0, 0, 0], [6, 7, 8]]);
-  assert.deepEqual(rows(padSequences(s, { maxlen: 4, padding: 'post', truncating: 'post', value: -1 })), [[1, 2, 3, -1], [4, 5, -1, -1], [-1, -1, -1, -1], [6, 7, 8, 9]]);
+  assert.deepEqual(rows(p), [
+    [0, 0, 1, 2, 3],
+    [0, 0, 0, 4, 5],
+    [0, 0, 0, 0, 0],
+    [6, 7, 8, 9, 10],
+  ]);
+  assert.deepEqual(rows(padSequences(s, { maxlen: 3 })), [
+    [1, 2, 3],
+    [0, 4, 5],
+    [0, 0, 0],
+    [8, 9, 10],
+  ]);
+  assert.deepEqual(rows(padSequences(s, { maxlen: 3, padding: 'post' })), [
+    [1, 2, 3],
+    [4, 5, 0],
+    [0, 0, 0],
+    [8, 9, 10],
+  ]);
+  assert.deepEqual(rows(padSequences(s, { maxlen: 3, truncating: 'post' })), [
+    [1, 2, 3],
+    [0, 4, 5],
+    [0, 0, 0],
+    [6, 7, 8],
+  ]);
+  assert.deepEqual(rows(padSequences(s, { maxlen: 4, padding: 'post', truncating: 'post', value: -1 })), [
+    [1, 2, 3, -1],
+    [4, 5, -1, -1],
+    [-1, -1, -1, -1],
+    [6, 7, 8, 9],
+  ]);
   // int32 truncates toward zero (numpy's cast); float dtypes keep fractions.
   assert.deepEqual(rows(padSequences([[1.7, -2.5]], { maxlen: 3, value: 0.9 })), [[0, 1, -2]]);
   const f = padSequences([[1.5, 2.25]], { maxlen: 3, dtype: 'float32', value: 0.5 });

@@ -7,15 +7,39 @@ import { flat } from '../helpers.js';
 /** A seeded 4-feature, 3-class problem: x [n, 4] float32, integer labels y [n]. */
 function classification(n: number, seed: number): { x: c.Tensor; y: c.Tensor } {
   const x = new c.Generator(seed).normal([n, 4], 0, 1);
-  const y = c.tidy(() => c.argmax(c.matmul(x, c.tensor([[1, 0, -1], [0, 1, 1], [-1, 1, 0], [0.5, -0.5, 1]])), -1));
+  const y = c.tidy(() =>
+    c.argmax(
+      c.matmul(
+        x,
+        c.tensor([
+          [1, 0, -1],
+          [0, 1, 1],
+          [-1, 1, 0],
+          [0.5, -0.5, 1],
+        ]),
+      ),
+      -1,
+    ),
+  );
   return { x, y };
 }
 
 /** A small seeded classifier 4-8-3 (softmax), compiled with SGD. */
-function classifier(seed: number, { metrics = ['accuracy'] as string[], weightedMetrics = undefined as string[] | undefined, lr = 0.1 } = {}): c.Sequential {
+function classifier(
+  seed: number,
+  { metrics = ['accuracy'] as string[], weightedMetrics = undefined as string[] | undefined, lr = 0.1 } = {},
+): c.Sequential {
   c.setSeed(seed);
-  const model = new c.Sequential([new c.Dense({ units: 8, activation: 'relu', inputShape: [4] }), new c.Dense({ units: 3, activation: 'softmax' })]);
-  model.compile({ optimizer: c.optimizers.sgd({ learningRate: lr }), loss: 'sparseCategoricalCrossentropy', metrics, weightedMetrics });
+  const model = new c.Sequential([
+    new c.Dense({ units: 8, activation: 'relu', inputShape: [4] }),
+    new c.Dense({ units: 3, activation: 'softmax' }),
+  ]);
+  model.compile({
+    optimizer: c.optimizers.sgd({ learningRate: lr }),
+    loss: 'sparseCategoricalCrossentropy',
+    metrics,
+    weightedMetrics,
+  });
   return model;
 }
 
@@ -25,7 +49,10 @@ const weightsOf = (m: c.Model) => m.weights.map((v) => flat(v.value));
 async function captureStdout(fn: () => Promise<unknown>): Promise<string> {
   const original = process.stdout.write;
   let out = '';
-  process.stdout.write = ((chunk: string | Uint8Array) => { out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString(); return true; }) as typeof process.stdout.write;
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    return true;
+  }) as typeof process.stdout.write;
   try {
     await fn();
   } finally {
@@ -35,12 +62,20 @@ async function captureStdout(fn: () => Promise<unknown>): Promise<string> {
 }
 
 /** Sparse categorical cross-entropy and accuracy of the model's predictions, computed by hand in float64. */
-function manualScores(model: c.Model, x: c.Tensor, y: c.Tensor, classWeight?: Record<number, number>, sampleWeight?: number[]): { loss: number; accuracy: number } {
+function manualScores(
+  model: c.Model,
+  x: c.Tensor,
+  y: c.Tensor,
+  classWeight?: Record<number, number>,
+  sampleWeight?: number[],
+): { loss: number; accuracy: number } {
   const p = model.predict(x, { batchSize: x.shape[0] }) as c.Tensor;
   const probs = p.toArray() as number[][];
   const labels = flat(y);
   p.dispose();
-  let loss = 0, correct = 0, weightSum = 0;
+  let loss = 0,
+    correct = 0,
+    weightSum = 0;
   probs.forEach((row, i) => {
     const w = (classWeight?.[labels[i]] ?? 1) * (sampleWeight?.[i] ?? 1);
     const s = row.reduce((a, b) => a + b, 0);
@@ -52,19 +87,28 @@ function manualScores(model: c.Model, x: c.Tensor, y: c.Tensor, classWeight?: Re
   return { loss: loss / probs.length, accuracy: correct / weightSum };
 }
 
-const close = (a: number, b: number, tol = 1e-5, what = '') => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
+const close = (a: number, b: number, tol = 1e-5, what = '') =>
+  assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
 
 test('History: per-epoch loss and metrics; validationSplit takes the last fraction (Keras)', async () => {
   const { x, y } = classification(40, 1);
   const model = classifier(1);
   let batches = 0;
-  const history = await model.fit(x, y, { epochs: 3, batchSize: 8, validationSplit: 0.25, verbose: 0, seed: 1, callbacks: [{ onBatchEnd: () => void batches++ }] });
+  const history = await model.fit(x, y, {
+    epochs: 3,
+    batchSize: 8,
+    validationSplit: 0.25,
+    verbose: 0,
+    seed: 1,
+    callbacks: [{ onBatchEnd: () => void batches++ }],
+  });
   assert.deepEqual(history.epoch, [0, 1, 2]);
   assert.deepEqual(Object.keys(history.history).sort(), ['accuracy', 'loss', 'val_accuracy', 'val_loss']);
   for (const v of Object.values(history.history)) assert.equal(v.length, 3);
   assert.equal(batches, 3 * Math.ceil(30 / 8), 'training sees the first 30 samples only');
   // val_ values of the last epoch are the model's scores on the last 10 samples after training.
-  const xv = c.sliceAxis(x, 0, 30), yv = c.sliceAxis(y, 0, 30);
+  const xv = c.sliceAxis(x, 0, 30),
+    yv = c.sliceAxis(y, 0, 30);
   const manual = manualScores(model, xv, yv);
   close(history.history.val_loss[2], manual.loss, 1e-5, 'val_loss');
   close(history.history.val_accuracy[2], manual.accuracy, 1e-9, 'val_accuracy');
@@ -73,11 +117,17 @@ test('History: per-epoch loss and metrics; validationSplit takes the last fracti
   c.dispose([x, y, xv, yv]);
 });
 
-test('validationData gives val_ keys equal to evaluate on that data; the caller\'s tensors survive', async () => {
+test("validationData gives val_ keys equal to evaluate on that data; the caller's tensors survive", async () => {
   const { x, y } = classification(32, 2);
   const val = classification(12, 3);
   const model = classifier(2);
-  const history = await model.fit(x, y, { epochs: 2, batchSize: 16, validationData: [val.x, val.y], verbose: 0, seed: 2 });
+  const history = await model.fit(x, y, {
+    epochs: 2,
+    batchSize: 16,
+    validationData: [val.x, val.y],
+    verbose: 0,
+    seed: 2,
+  });
   const evaluated = await model.evaluate(val.x, val.y, { batchSize: 5 });
   close(history.history.val_loss[1], evaluated.loss, 1e-6, 'val_loss');
   close(history.history.val_accuracy[1], evaluated.accuracy, 1e-9, 'val_accuracy');
@@ -89,7 +139,10 @@ test('validationData gives val_ keys equal to evaluate on that data; the caller\
 test('validationSplit that leaves no validation (or training) samples is an error', async () => {
   const { x, y } = classification(10, 4);
   const model = classifier(4);
-  await assert.rejects(model.fit(x, y, { validationSplit: 0.05, verbose: 0 }), (e: Error) => e instanceof c.ArgumentError && /leaves 10 for training and 0 for validation/.test(e.message));
+  await assert.rejects(
+    model.fit(x, y, { validationSplit: 0.05, verbose: 0 }),
+    (e: Error) => e instanceof c.ArgumentError && /leaves 10 for training and 0 for validation/.test(e.message),
+  );
   await assert.rejects(model.fit(x, y, { validationSplit: 1, verbose: 0 }), c.ArgumentError);
   assert.equal(x.isDisposed, false);
   c.dispose([x, y]);
@@ -104,7 +157,11 @@ test('shuffle is reproducible with a seed; another seed or shuffle: false gives 
     model.dispose();
     return w;
   };
-  const a = await run({ seed: 7 }), b = await run({ seed: 7 }), other = await run({ seed: 8 }), ordered = await run({ shuffle: false }), ordered2 = await run({ shuffle: false, seed: 99 });
+  const a = await run({ seed: 7 }),
+    b = await run({ seed: 7 }),
+    other = await run({ seed: 8 }),
+    ordered = await run({ shuffle: false }),
+    ordered2 = await run({ shuffle: false, seed: 99 });
   assert.deepEqual(a, b, 'same seed, same weights');
   assert.notDeepEqual(a, other, 'another seed shuffles differently');
   assert.notDeepEqual(a, ordered);
@@ -130,7 +187,12 @@ test('classWeight and sampleWeight weight the loss and weightedMetrics (not plai
     assert.deepEqual(Object.keys(history.history).sort(), ['accuracy', 'loss', 'weighted_accuracy']);
     close(history.history.loss[0], expected.loss, 1e-5, `${what} loss`);
     close(history.history.weighted_accuracy[0], expected.accuracy, 1e-6, `${what} weighted accuracy`);
-    close(history.history.accuracy[0], unweighted.accuracy, 1e-9, `${what} plain accuracy (Keras: metrics ignore weights)`);
+    close(
+      history.history.accuracy[0],
+      unweighted.accuracy,
+      1e-9,
+      `${what} plain accuracy (Keras: metrics ignore weights)`,
+    );
     if (cw || s) assert.notEqual(expected.loss, unweighted.loss, 'the weights matter for this data');
     if ('sampleWeight' in args) (args.sampleWeight as c.Tensor).dispose();
     model.dispose();
@@ -142,7 +204,14 @@ test('initialEpoch: epochs counts the final epoch, not the number run', async ()
   const { x, y } = classification(16, 7);
   const model = classifier(7);
   const seen: number[] = [];
-  const history = await model.fit(x, y, { epochs: 5, initialEpoch: 3, batchSize: 8, verbose: 0, seed: 1, callbacks: [{ onEpochBegin: (e) => void seen.push(e) }] });
+  const history = await model.fit(x, y, {
+    epochs: 5,
+    initialEpoch: 3,
+    batchSize: 8,
+    verbose: 0,
+    seed: 1,
+    callbacks: [{ onEpochBegin: (e) => void seen.push(e) }],
+  });
   assert.deepEqual(history.epoch, [3, 4]);
   assert.deepEqual(seen, [3, 4]);
   assert.equal(history.history.loss.length, 2);
@@ -155,10 +224,15 @@ test('verbose 0 prints nothing; verbose 2 prints one line per epoch', async () =
   const model = classifier(8);
   const silent = await captureStdout(() => model.fit(x, y, { epochs: 2, batchSize: 8, verbose: 0 }));
   assert.equal(silent, '');
-  const text = await captureStdout(() => model.fit(x, y, { epochs: 2, batchSize: 8, verbose: 2, validationSplit: 0.25 }));
+  const text = await captureStdout(() =>
+    model.fit(x, y, { epochs: 2, batchSize: 8, verbose: 2, validationSplit: 0.25 }),
+  );
   const lines = text.trimEnd().split('\n');
   assert.equal(lines.length, 2, text);
-  assert.match(lines[0], /^Epoch 1\/2 - .*accuracy: \d\.\d{4} - loss: \d\.\d{4} - val_accuracy: \d\.\d{4} - val_loss: \d\.\d{4}$/);
+  assert.match(
+    lines[0],
+    /^Epoch 1\/2 - .*accuracy: \d\.\d{4} - loss: \d\.\d{4} - val_accuracy: \d\.\d{4} - val_loss: \d\.\d{4}$/,
+  );
   assert.match(lines[1], /^Epoch 2\/2 /);
   assert.doesNotMatch(text, /\r|\x1b/, 'no progress-bar control characters in line mode');
   c.dispose([x, y]);
@@ -227,7 +301,11 @@ test('evaluate returns loss and metrics equal to a manual computation, over unev
 
 test('predict runs in batches and concatenates: equal to one call on the whole input', () => {
   c.setSeed(11);
-  const model = new c.Sequential([new c.Dense({ units: 6, activation: 'relu', inputShape: [4] }), new c.Dropout({ rate: 0.5 }), new c.Dense({ units: 2 })]);
+  const model = new c.Sequential([
+    new c.Dense({ units: 6, activation: 'relu', inputShape: [4] }),
+    new c.Dropout({ rate: 0.5 }),
+    new c.Dense({ units: 2 }),
+  ]);
   const x = new c.Generator(11).normal([10, 4], 0, 1);
   const whole = model.apply(x, { training: false }) as c.Tensor;
   for (const batchSize of [1, 3, 10, 32]) {
@@ -238,7 +316,8 @@ test('predict runs in batches and concatenates: equal to one call on the whole i
   }
   assert.equal(x.isDisposed, false);
   // Multi-input, multi-output functional models return a list.
-  const a = c.input({ shape: [4] }), b = c.input({ shape: [2] });
+  const a = c.input({ shape: [4] }),
+    b = c.input({ shape: [2] });
   const h = new c.Dense({ units: 3 }).apply(new c.Concatenate().apply([a, b])) as c.SymbolicTensor;
   const out2 = new c.Dense({ units: 1 }).apply(h) as c.SymbolicTensor;
   const fm = new c.Model({ inputs: [a, b], outputs: [h, out2] });
@@ -257,7 +336,12 @@ test('fit and evaluate on a Dataset (and Dataset validation data)', async () => 
   const ds = c.Dataset.fromArrays(x, y).shuffle('all', { seed: 1 }).batch(8);
   const val = c.Dataset.fromArrays(x, y).batch(16);
   let batches = 0;
-  const history = await model.fit(ds, { epochs: 6, validationData: val, verbose: 0, callbacks: [{ onBatchEnd: () => void batches++ }] });
+  const history = await model.fit(ds, {
+    epochs: 6,
+    validationData: val,
+    verbose: 0,
+    callbacks: [{ onBatchEnd: () => void batches++ }],
+  });
   assert.equal(batches, 6 * 5);
   assert.deepEqual(Object.keys(history.history).sort(), ['accuracy', 'loss', 'val_accuracy', 'val_loss']);
   assert.ok(history.history.loss[5] < history.history.loss[0]);
@@ -268,7 +352,10 @@ test('fit and evaluate on a Dataset (and Dataset validation data)', async () => 
   close(history.history.val_loss[5], fromTensors.loss, 1e-6, 'val_loss');
   await assert.rejects(model.fit(c.Dataset.fromArrays(x).batch(8), { verbose: 0 }), /must yield \{x, y\} batches/);
   // Arguments that need tensors are refused rather than ignored.
-  await assert.rejects(model.fit(ds, { validationSplit: 0.2, verbose: 0 }), (e: Error) => e instanceof c.ArgumentError && /validationSplit needs tensors/.test(e.message));
+  await assert.rejects(
+    model.fit(ds, { validationSplit: 0.2, verbose: 0 }),
+    (e: Error) => e instanceof c.ArgumentError && /validationSplit needs tensors/.test(e.message),
+  );
   await assert.rejects(model.fit(ds, { sampleWeight: y, verbose: 0 }), /sampleWeight needs tensors/);
   c.dispose([x, y]);
 });
@@ -277,12 +364,27 @@ test('memory stays flat across epochs (validation, metrics, classWeight, Dropout
   const { x, y } = classification(30, 13);
   c.setSeed(13);
   const model = new c.Sequential([
-    new c.Dense({ units: 8, activation: 'relu', inputShape: [4] }), new c.BatchNormalization(), new c.Dropout({ rate: 0.3 }), new c.Dense({ units: 3, activation: 'softmax' }),
+    new c.Dense({ units: 8, activation: 'relu', inputShape: [4] }),
+    new c.BatchNormalization(),
+    new c.Dropout({ rate: 0.3 }),
+    new c.Dense({ units: 3, activation: 'softmax' }),
   ]);
-  model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy', 'sparseTopKCategoricalAccuracy'] });
+  model.compile({
+    optimizer: 'adam',
+    loss: 'sparseCategoricalCrossentropy',
+    metrics: ['accuracy', 'sparseTopKCategoricalAccuracy'],
+  });
   const live: number[] = [];
   const track = { onEpochEnd: () => void live.push(c.memory().tensors) };
-  await model.fit(x, y, { epochs: 5, batchSize: 8, validationSplit: 0.2, classWeight: { 0: 1, 1: 2, 2: 1 }, verbose: 0, seed: 1, callbacks: [track] });
+  await model.fit(x, y, {
+    epochs: 5,
+    batchSize: 8,
+    validationSplit: 0.2,
+    classWeight: { 0: 1, 1: 2, 2: 1 },
+    verbose: 0,
+    seed: 1,
+    callbacks: [track],
+  });
   assert.equal(live[1], live[4], `live tensors per epoch: ${live.join(', ')}`);
   const afterFit = c.memory().tensors;
   // Another fit (the optimizer state already exists), on a Dataset, leaks nothing either.

@@ -12,11 +12,24 @@ test('evaluate: accuracy and loss of a masked sequence output count the unmasked
     c.layers.dense({ units: 3, activation: 'softmax' }),
   ]);
   model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-  const ids = c.tensor([[1, 2, 3, 0, 0], [4, 5, 0, 0, 0], [1, 1, 1, 1, 2]], [3, 5], 'int32');
-  const labels = [[0, 1, 2, 2, 2], [1, 1, 0, 0, 0], [2, 0, 1, 1, 0]];
+  const ids = c.tensor(
+    [
+      [1, 2, 3, 0, 0],
+      [4, 5, 0, 0, 0],
+      [1, 1, 1, 1, 2],
+    ],
+    [3, 5],
+    'int32',
+  );
+  const labels = [
+    [0, 1, 2, 2, 2],
+    [1, 1, 0, 0, 0],
+    [2, 0, 1, 1, 0],
+  ];
   const keep = ids.dataSync();
   const probs = c.tidy(() => (model.predict(ids) as c.Tensor).dataSync());
-  let hits = 0, valid = 0;
+  let hits = 0,
+    valid = 0;
   labels.flat().forEach((label, k) => {
     if (!keep[k]) return;
     const row = Array.from(probs.slice(k * 3, k * 3 + 3));

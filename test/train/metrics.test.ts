@@ -5,8 +5,22 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
 import {
-  accuracy, auc, binaryAccuracy, categoricalAccuracy, confusionMatrix, f1Score, getMetric, meanAbsoluteError, meanSquaredError,
-  precision, recall, resolveAccuracy, sparseCategoricalAccuracy, sparseTopKCategoricalAccuracy, topKCategoricalAccuracy, type Metric,
+  accuracy,
+  auc,
+  binaryAccuracy,
+  categoricalAccuracy,
+  confusionMatrix,
+  f1Score,
+  getMetric,
+  meanAbsoluteError,
+  meanSquaredError,
+  precision,
+  recall,
+  resolveAccuracy,
+  sparseCategoricalAccuracy,
+  sparseTopKCategoricalAccuracy,
+  topKCategoricalAccuracy,
+  type Metric,
 } from '../../src/train/metrics.js';
 import { binaryCrossentropy } from '../../src/nn/losses.js';
 import { assertClose } from '../helpers.js';
@@ -22,24 +36,89 @@ function feed<R>(m: Metric<R>, batches: [Arr, Arr, number[]?][], labelDType: c.D
 }
 
 test('binaryAccuracy: Keras example, threshold, weights, accumulation over batches', () => {
-  const y = [[1], [1], [0], [0]], p = [[0.98], [1], [0], [0.6]];
+  const y = [[1], [1], [0], [0]],
+    p = [[0.98], [1], [0], [0.6]];
   assert.equal(feed(binaryAccuracy(), [[y, p]]), 0.75);
   assert.equal(feed(binaryAccuracy(), [[y, p, [1, 0, 0, 1]]]), 0.5);
   assert.equal(feed(binaryAccuracy({ threshold: 0.7 }), [[y, p]]), 1);
   // Two batches give the same as one: result covers everything since reset.
   const m = binaryAccuracy();
-  assert.equal(feed(m, [[[[1], [1]], [[0.98], [1]]], [[[0], [0]], [[0], [0.6]]]]), 0.75);
+  assert.equal(
+    feed(m, [
+      [
+        [[1], [1]],
+        [[0.98], [1]],
+      ],
+      [
+        [[0], [0]],
+        [[0], [0.6]],
+      ],
+    ]),
+    0.75,
+  );
   m.reset();
   assert.equal(m.result(), 0);
-  assert.equal(feed(m, [[[1, 0], [0.2, 0.1]]]), 0.5, '[N] labels and predictions');
+  assert.equal(
+    feed(m, [
+      [
+        [1, 0],
+        [0.2, 0.1],
+      ],
+    ]),
+    0.5,
+    '[N] labels and predictions',
+  );
   // Multi-label rows: each sample is the mean over its labels.
-  assert.equal(feed(binaryAccuracy(), [[[[1, 0], [1, 1]], [[0.9, 0.8], [0.7, 0.6]]]]), 0.75);
+  assert.equal(
+    feed(binaryAccuracy(), [
+      [
+        [
+          [1, 0],
+          [1, 1],
+        ],
+        [
+          [0.9, 0.8],
+          [0.7, 0.6],
+        ],
+      ],
+    ]),
+    0.75,
+  );
 });
 
 test('categorical and sparse categorical accuracy: Keras examples with weights', () => {
-  const p = [[0.1, 0.9, 0.8], [0.05, 0.95, 0]];
-  assert.equal(feed(categoricalAccuracy(), [[[[0, 0, 1], [0, 1, 0]], p]]), 0.5);
-  assertClose([feed(categoricalAccuracy(), [[[[0, 0, 1], [0, 1, 0]], p, [0.7, 0.3]]])], [0.3], { rtol: 1e-12 });
+  const p = [
+    [0.1, 0.9, 0.8],
+    [0.05, 0.95, 0],
+  ];
+  assert.equal(
+    feed(categoricalAccuracy(), [
+      [
+        [
+          [0, 0, 1],
+          [0, 1, 0],
+        ],
+        p,
+      ],
+    ]),
+    0.5,
+  );
+  assertClose(
+    [
+      feed(categoricalAccuracy(), [
+        [
+          [
+            [0, 0, 1],
+            [0, 1, 0],
+          ],
+          p,
+          [0.7, 0.3],
+        ],
+      ]),
+    ],
+    [0.3],
+    { rtol: 1e-12 },
+  );
   assert.equal(feed(sparseCategoricalAccuracy(), [[[[2], [1]], p]]), 0.5);
   assertClose([feed(sparseCategoricalAccuracy(), [[[2, 1], p, [0.7, 0.3]]])], [0.3], { rtol: 1e-12 });
   assert.equal(feed(sparseCategoricalAccuracy(), [[[2, 1], p]], 'int32'), 0.5, 'int32 labels');
@@ -47,33 +126,114 @@ test('categorical and sparse categorical accuracy: Keras examples with weights',
 });
 
 test('top-k accuracy: k = 1 is plain accuracy; ties at the boundary count as in (as Keras)', () => {
-  const p = [[0.1, 0.9, 0.8], [0.05, 0.95, 0]];
-  assert.equal(feed(topKCategoricalAccuracy({ k: 1 }), [[[[0, 0, 1], [0, 1, 0]], p]]), 0.5);
-  assertClose([feed(topKCategoricalAccuracy({ k: 1 }), [[[[0, 0, 1], [0, 1, 0]], p, [0.7, 0.3]]])], [0.3], { rtol: 1e-12 });
+  const p = [
+    [0.1, 0.9, 0.8],
+    [0.05, 0.95, 0],
+  ];
+  assert.equal(
+    feed(topKCategoricalAccuracy({ k: 1 }), [
+      [
+        [
+          [0, 0, 1],
+          [0, 1, 0],
+        ],
+        p,
+      ],
+    ]),
+    0.5,
+  );
+  assertClose(
+    [
+      feed(topKCategoricalAccuracy({ k: 1 }), [
+        [
+          [
+            [0, 0, 1],
+            [0, 1, 0],
+          ],
+          p,
+          [0.7, 0.3],
+        ],
+      ]),
+    ],
+    [0.3],
+    { rtol: 1e-12 },
+  );
   assert.equal(feed(sparseTopKCategoricalAccuracy({ k: 1 }), [[[2, 1], p]]), 0.5);
   assert.equal(feed(sparseTopKCategoricalAccuracy({ k: 2 }), [[[2, 2], p]]), 0.5); // 0.8 is second of three, 0 is third
   assert.equal(feed(sparseTopKCategoricalAccuracy(), [[[2, 0], p]]), 1, 'default k = 5 covers all 3 classes');
-  assert.equal(feed(sparseTopKCategoricalAccuracy({ k: 1 }), [[[0, 1], [[0.5, 0.5, 0], [0.5, 0.5, 0]]]]), 1, 'tied scores');
+  assert.equal(
+    feed(sparseTopKCategoricalAccuracy({ k: 1 }), [
+      [
+        [0, 1],
+        [
+          [0.5, 0.5, 0],
+          [0.5, 0.5, 0],
+        ],
+      ],
+    ]),
+    1,
+    'tied scores',
+  );
 });
 
 test('precision, recall, f1Score: Keras examples, weights, empty cases', () => {
-  const y = [0, 1, 1, 1], p = [1, 0, 1, 1];
+  const y = [0, 1, 1, 1],
+    p = [1, 0, 1, 1];
   assertClose([feed(precision(), [[y, p]])], [2 / 3], { rtol: 1e-12 });
   assert.equal(feed(precision(), [[y, p, [0, 0, 1, 0]]]), 1);
   assertClose([feed(recall(), [[y, p]])], [2 / 3], { rtol: 1e-12 });
   assert.equal(feed(recall(), [[y, p, [0, 0, 1, 0]]]), 1);
   assertClose([feed(f1Score(), [[y, p]])], [2 / 3], { rtol: 1e-12 });
   // tp = 1, fp = 2, fn = 1 over two batches: precision 1/3, recall 1/2, f1 = 2 / (3 + 2) = 0.4.
-  const batches: [Arr, Arr][] = [[[1, 0], [0.9, 0.6]], [[1, 0], [0.2, 0.7]]];
-  assertClose([feed(precision(), batches), feed(recall(), batches), feed(f1Score(), batches)], [1 / 3, 1 / 2, 0.4], { rtol: 1e-12 });
-  assert.equal(feed(precision(), [[[1, 1], [0.1, 0.2]]]), 0, 'nothing predicted positive');
-  assert.equal(feed(recall(), [[[0, 0], [0.9, 0.2]]]), 0, 'no positives');
-  assert.throws(() => feed(precision(), [[[1, 0], [3.2, -1]]]), (e: Error) => e instanceof c.ArgumentError && /probabilities in \[0, 1\], got values in \[-1, 3.2/.test(e.message));
+  const batches: [Arr, Arr][] = [
+    [
+      [1, 0],
+      [0.9, 0.6],
+    ],
+    [
+      [1, 0],
+      [0.2, 0.7],
+    ],
+  ];
+  assertClose([feed(precision(), batches), feed(recall(), batches), feed(f1Score(), batches)], [1 / 3, 1 / 2, 0.4], {
+    rtol: 1e-12,
+  });
+  assert.equal(
+    feed(precision(), [
+      [
+        [1, 1],
+        [0.1, 0.2],
+      ],
+    ]),
+    0,
+    'nothing predicted positive',
+  );
+  assert.equal(
+    feed(recall(), [
+      [
+        [0, 0],
+        [0.9, 0.2],
+      ],
+    ]),
+    0,
+    'no positives',
+  );
+  assert.throws(
+    () =>
+      feed(precision(), [
+        [
+          [1, 0],
+          [3.2, -1],
+        ],
+      ]),
+    (e: Error) => e instanceof c.ArgumentError && /probabilities in \[0, 1\], got values in \[-1, 3.2/.test(e.message),
+  );
 });
 
 /** Exact ROC AUC: P(score+ > score-) + P(tie) / 2 over all positive / negative pairs. */
 function mannWhitney(labels: number[], scores: number[]): number {
-  let wins = 0, pairs = 0;
+  let wins = 0,
+    pairs = 0;
   labels.forEach((yi, i) => {
     if (yi !== 1) return;
     labels.forEach((yj, j) => {
@@ -86,13 +246,48 @@ function mannWhitney(labels: number[], scores: number[]): number {
 }
 
 test('auc: Keras example, separable cases, and the exact pairwise statistic on random scores', () => {
-  assertClose([feed(auc(), [[[0, 0, 1, 1], [0, 0.5, 0.3, 0.9]]])], [0.75], { rtol: 1e-9 });
-  assertClose([feed(auc(), [[[0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]]])], [1], { rtol: 1e-12 });
-  assertClose([feed(auc(), [[[1, 1, 0, 0], [0.1, 0.2, 0.8, 0.9]]])], [0], { atol: 1e-12 });
+  assertClose(
+    [
+      feed(auc(), [
+        [
+          [0, 0, 1, 1],
+          [0, 0.5, 0.3, 0.9],
+        ],
+      ]),
+    ],
+    [0.75],
+    { rtol: 1e-9 },
+  );
+  assertClose(
+    [
+      feed(auc(), [
+        [
+          [0, 0, 1, 1],
+          [0.1, 0.2, 0.8, 0.9],
+        ],
+      ]),
+    ],
+    [1],
+    { rtol: 1e-12 },
+  );
+  assertClose(
+    [
+      feed(auc(), [
+        [
+          [1, 1, 0, 0],
+          [0.1, 0.2, 0.8, 0.9],
+        ],
+      ]),
+    ],
+    [0],
+    { atol: 1e-12 },
+  );
 
   const g = new c.Generator(7);
-  const u = g.uniform([600]), v = g.uniform([600]);
-  const noise = Array.from(u.dataSync()), coin = Array.from(v.dataSync());
+  const u = g.uniform([600]),
+    v = g.uniform([600]);
+  const noise = Array.from(u.dataSync()),
+    coin = Array.from(v.dataSync());
   c.dispose([u, v]);
   const labels = coin.map((x) => (x < 0.4 ? 1 : 0));
   const scores = labels.map((y, i) => Math.min(1, Math.max(0, 0.35 * y + 0.65 * noise[i])));
@@ -118,25 +313,134 @@ test('auc: Keras example, separable cases, and the exact pairwise statistic on r
 
 test('meanSquaredError and meanAbsoluteError metrics average per-sample errors over all data', () => {
   const m = meanSquaredError();
-  assertClose([feed(m, [[[[0, 1]], [[1, 1]]], [[[0, 0]], [[1, 0]]]])], [0.5], { rtol: 1e-12 });
-  assertClose([feed(meanAbsoluteError(), [[[[0, 1], [0, 0]], [[1, 1], [1, 0]], [0.7, 0.3]]])], [0.5], { rtol: 1e-12 }, 'weighted mean of equal values');
-  assertClose([feed(meanAbsoluteError(), [[[0, 0, 0], [1, 2, 3], [3, 1, 0]]])], [(3 + 2) / 4], { rtol: 1e-12 });
+  assertClose(
+    [
+      feed(m, [
+        [[[0, 1]], [[1, 1]]],
+        [[[0, 0]], [[1, 0]]],
+      ]),
+    ],
+    [0.5],
+    { rtol: 1e-12 },
+  );
+  assertClose(
+    [
+      feed(meanAbsoluteError(), [
+        [
+          [
+            [0, 1],
+            [0, 0],
+          ],
+          [
+            [1, 1],
+            [1, 0],
+          ],
+          [0.7, 0.3],
+        ],
+      ]),
+    ],
+    [0.5],
+    { rtol: 1e-12 },
+    'weighted mean of equal values',
+  );
+  assertClose(
+    [
+      feed(meanAbsoluteError(), [
+        [
+          [0, 0, 0],
+          [1, 2, 3],
+          [3, 1, 0],
+        ],
+      ]),
+    ],
+    [(3 + 2) / 4],
+    { rtol: 1e-12 },
+  );
 });
 
 test('confusionMatrix: rows are labels, columns predictions; from classes, scores, one-hot or binary probabilities', () => {
   const m = confusionMatrix({ numClasses: 3 });
-  feed(m, [[[0, 1, 2, 2], [[0.8, 0.1, 0.1], [0.3, 0.3, 0.4], [0, 0, 1], [0.6, 0.3, 0.1]]]]);
-  assert.deepEqual(m.result(), [[1, 0, 0], [0, 0, 1], [1, 0, 1]]);
+  feed(m, [
+    [
+      [0, 1, 2, 2],
+      [
+        [0.8, 0.1, 0.1],
+        [0.3, 0.3, 0.4],
+        [0, 0, 1],
+        [0.6, 0.3, 0.1],
+      ],
+    ],
+  ]);
+  assert.deepEqual(m.result(), [
+    [1, 0, 0],
+    [0, 0, 1],
+    [1, 0, 1],
+  ]);
   feed(m, [[[[0, 1, 0]], [[0, 1, 0]]]]); // a one-hot label row
-  assert.deepEqual(m.result(), [[1, 0, 0], [0, 1, 1], [1, 0, 1]]);
+  assert.deepEqual(m.result(), [
+    [1, 0, 0],
+    [0, 1, 1],
+    [1, 0, 1],
+  ]);
   m.reset();
-  assert.deepEqual(m.result(), [[0, 0, 0], [0, 0, 0], [0, 0, 0]]);
+  assert.deepEqual(m.result(), [
+    [0, 0, 0],
+    [0, 0, 0],
+    [0, 0, 0],
+  ]);
 
   const binary = confusionMatrix();
-  assert.deepEqual(feed(binary, [[[[1], [0], [1], [0]], [[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.7, 0.3]]]]), [[1, 1], [1, 1]]);
-  assert.deepEqual(feed(confusionMatrix({ numClasses: 2 }), [[[1, 0, 1, 0], [0.9, 0.2, 0.4, 0.7], [2, 1, 1, 0.5]]]), [[1, 0.5], [1, 2]], 'probabilities, weighted');
-  assert.throws(() => feed(confusionMatrix(), [[[1, 0], [1, 0]]]), /numClasses is needed/);
-  assert.throws(() => feed(confusionMatrix({ numClasses: 3 }), [[[3, 0], [1, 0]]]), /label 3 at index 0 is not a class index in \[0, 3\)/);
+  assert.deepEqual(
+    feed(binary, [
+      [
+        [[1], [0], [1], [0]],
+        [
+          [0.9, 0.1],
+          [0.2, 0.8],
+          [0.4, 0.6],
+          [0.7, 0.3],
+        ],
+      ],
+    ]),
+    [
+      [1, 1],
+      [1, 1],
+    ],
+  );
+  assert.deepEqual(
+    feed(confusionMatrix({ numClasses: 2 }), [
+      [
+        [1, 0, 1, 0],
+        [0.9, 0.2, 0.4, 0.7],
+        [2, 1, 1, 0.5],
+      ],
+    ]),
+    [
+      [1, 0.5],
+      [1, 2],
+    ],
+    'probabilities, weighted',
+  );
+  assert.throws(
+    () =>
+      feed(confusionMatrix(), [
+        [
+          [1, 0],
+          [1, 0],
+        ],
+      ]),
+    /numClasses is needed/,
+  );
+  assert.throws(
+    () =>
+      feed(confusionMatrix({ numClasses: 3 }), [
+        [
+          [3, 0],
+          [1, 0],
+        ],
+      ]),
+    /label 3 at index 0 is not a class index in \[0, 3\)/,
+  );
 });
 
 test('resolveAccuracy follows the loss, then the shapes, as Keras compile does', () => {
@@ -149,15 +453,41 @@ test('resolveAccuracy follows the loss, then the shapes, as Keras compile does',
   assert.equal(resolveAccuracy(undefined, [32, 1], [32, 10]), 'sparseCategoricalAccuracy');
   assert.equal(resolveAccuracy(undefined, [32, 10], [32, 10]), 'categoricalAccuracy');
 
-  const p = [[0.1, 0.9, 0.8], [0.05, 0.95, 0]];
-  const resolved = getMetric('accuracy', { lossName: 'sparseCategoricalCrossentropy', yTrueShape: [2], yPredShape: [2, 3] });
+  const p = [
+    [0.1, 0.9, 0.8],
+    [0.05, 0.95, 0],
+  ];
+  const resolved = getMetric('accuracy', {
+    lossName: 'sparseCategoricalCrossentropy',
+    yTrueShape: [2],
+    yPredShape: [2, 3],
+  });
   assert.equal(resolved.name, 'accuracy');
   assert.equal(resolved.getConfig().className, 'SparseCategoricalAccuracy');
   assert.equal(feed(resolved, [[[2, 1], p]]), 0.5);
   // Without shapes it resolves on the first batch.
   const lazy = accuracy();
-  assert.equal(feed(lazy, [[[[0, 0, 1], [0, 1, 0]], p]]), 0.5);
-  assert.equal(feed(getMetric('acc'), [[[[1], [0]], [[0.7], [0.6]]]]), 0.5);
+  assert.equal(
+    feed(lazy, [
+      [
+        [
+          [0, 0, 1],
+          [0, 1, 0],
+        ],
+        p,
+      ],
+    ]),
+    0.5,
+  );
+  assert.equal(
+    feed(getMetric('acc'), [
+      [
+        [[1], [0]],
+        [[0.7], [0.6]],
+      ],
+    ]),
+    0.5,
+  );
 });
 
 test('getMetric: names in any case, named as asked; loss names; configs; suggestions', () => {
@@ -167,23 +497,59 @@ test('getMetric: names in any case, named as asked; loss names; configs; suggest
   assert.equal(getMetric({ className: 'Precision', config: { threshold: 0.3 } }).name, 'precision');
   const m = precision({ name: 'p30', threshold: 0.3 });
   assert.equal(getMetric(m), m);
-  for (const metric of [m, auc({ numThresholds: 50 }), binaryAccuracy({ threshold: 0.2 }), topKCategoricalAccuracy({ k: 3 }), accuracy({ lossName: 'binaryCrossentropy' })]) {
+  for (const metric of [
+    m,
+    auc({ numThresholds: 50 }),
+    binaryAccuracy({ threshold: 0.2 }),
+    topKCategoricalAccuracy({ k: 3 }),
+    accuracy({ lossName: 'binaryCrossentropy' }),
+  ]) {
     const rebuilt = getMetric(JSON.parse(JSON.stringify(metric.getConfig())));
     assert.deepEqual(rebuilt.getConfig(), metric.getConfig());
   }
   // A loss name is the loss averaged over all data (weighted by sample).
   const bce = getMetric('binary_crossentropy');
-  const y = [[1], [0], [1]], p = [[0.9], [0.2], [0.4]];
+  const y = [[1], [0], [1]],
+    p = [[0.9], [0.2], [0.4]];
   const expected = c.tidy(() => binaryCrossentropy(c.tensor(y), c.tensor(p)).item());
-  assertClose([feed(bce, [[y.slice(0, 2), p.slice(0, 2)], [y.slice(2), p.slice(2)]])], [expected], { rtol: 1e-6 });
-  assert.throws(() => getMetric('acuracy'), (e: Error) => e instanceof c.ArgumentError && /unknown metric 'acuracy'; did you mean 'accuracy'/.test(e.message));
+  assertClose(
+    [
+      feed(bce, [
+        [y.slice(0, 2), p.slice(0, 2)],
+        [y.slice(2), p.slice(2)],
+      ]),
+    ],
+    [expected],
+    { rtol: 1e-6 },
+  );
+  assert.throws(
+    () => getMetric('acuracy'),
+    (e: Error) => e instanceof c.ArgumentError && /unknown metric 'acuracy'; did you mean 'accuracy'/.test(e.message),
+  );
   assert.throws(() => getMetric('precison'), /did you mean 'precision'/);
   assert.throws(() => auc({ num_thresholds: 10 } as never), /did you mean 'numThresholds'/);
 });
 
 test('updates free everything they make and are not taped', () => {
-  const y = c.tensor([[0, 1, 0], [1, 0, 0]]), p = c.tensor([[0.2, 0.7, 0.1], [0.3, 0.3, 0.4]]);
-  const metrics = [accuracy(), categoricalAccuracy(), topKCategoricalAccuracy({ k: 2 }), precision(), recall(), f1Score(), auc(), meanSquaredError(), confusionMatrix()];
+  const y = c.tensor([
+      [0, 1, 0],
+      [1, 0, 0],
+    ]),
+    p = c.tensor([
+      [0.2, 0.7, 0.1],
+      [0.3, 0.3, 0.4],
+    ]);
+  const metrics = [
+    accuracy(),
+    categoricalAccuracy(),
+    topKCategoricalAccuracy({ k: 2 }),
+    precision(),
+    recall(),
+    f1Score(),
+    auc(),
+    meanSquaredError(),
+    confusionMatrix(),
+  ];
   const before = c.memory().tensors;
   for (const m of metrics) m.update(y, p);
   assert.equal(c.memory().tensors, before);

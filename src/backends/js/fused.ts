@@ -8,8 +8,11 @@ import { sizeOf } from '../../tensor/shape.js';
 function softmaxLike(log: boolean): Kernel<FusedParams['softmax']> {
   return ([xa], oa, { axis }) => {
     // The input is contiguous but may be a view into a larger buffer, starting at its offset.
-    const x = (xa.buffer as TypedArray).subarray(xa.offset, xa.offset + sizeOf(xa.shape)), o = oa.buffer as TypedArray;
-    const dim = xa.shape[axis], inner = sizeOf(xa.shape.slice(axis + 1)), outer = sizeOf(xa.shape.slice(0, axis));
+    const x = (xa.buffer as TypedArray).subarray(xa.offset, xa.offset + sizeOf(xa.shape)),
+      o = oa.buffer as TypedArray;
+    const dim = xa.shape[axis],
+      inner = sizeOf(xa.shape.slice(axis + 1)),
+      outer = sizeOf(xa.shape.slice(0, axis));
     for (let p = 0; p < outer; p++) {
       for (let q = 0; q < inner; q++) {
         const base = p * dim * inner + q;

@@ -3,7 +3,14 @@
 import type { Backend, KernelTable } from '../backend.js';
 import { registerBackend } from '../backend.js';
 import { allocArray, type DType, type TypedArray } from '../../tensor/dtype.js';
-import { ARG_REDUCE_OPS, BINARY_OPS, COMPARE_OPS, LOGICAL_OPS, REDUCE_OPS, UNARY_FLOAT_OPS } from '../../ops/primitives.js';
+import {
+  ARG_REDUCE_OPS,
+  BINARY_OPS,
+  COMPARE_OPS,
+  LOGICAL_OPS,
+  REDUCE_OPS,
+  UNARY_FLOAT_OPS,
+} from '../../ops/primitives.js';
 import { binaryKernel, cast, copy, unaryKernel, where } from './elementwise.js';
 import { argReduceKernel, reduceKernel } from './reduce.js';
 import { matmul } from './matmul.js';

@@ -17,34 +17,41 @@ function checkedIndices(op: string, ia: KernelArg, dim: number, xShape: readonly
   const out = new Int32Array(idx.length);
   for (let i = 0; i < idx.length; i++) {
     const v = idx[i] < 0 ? idx[i] + dim : idx[i];
-    if (v < 0 || v >= dim) throw new ArgumentError(`${op}: index ${idx[i]} is out of range for axis ${axis} of size ${dim} (x ${fmtShape(xShape)})`);
+    if (v < 0 || v >= dim)
+      throw new ArgumentError(
+        `${op}: index ${idx[i]} is out of range for axis ${axis} of size ${dim} (x ${fmtShape(xShape)})`,
+      );
     out[i] = v;
   }
   return out;
 }
 
 export const gather: Kernel<PrimitiveParams['gather']> = ([xa, ia], oa, { axis }) => {
-  const x = elements(xa), o = oa.buffer as TypedArray;
+  const x = elements(xa),
+    o = oa.buffer as TypedArray;
   const { outer, dim, inner } = around(xa.shape, axis);
   const idx = checkedIndices('gather', ia, dim, xa.shape, axis);
   const n = idx.length;
   for (let p = 0; p < outer; p++) {
     for (let i = 0; i < n; i++) {
-      const src = (p * dim + idx[i]) * inner, dst = (p * n + i) * inner;
+      const src = (p * dim + idx[i]) * inner,
+        dst = (p * n + i) * inner;
       for (let q = 0; q < inner; q++) o[dst + q] = x[src + q];
     }
   }
 };
 
 export const scatterAdd: Kernel<PrimitiveParams['scatterAdd']> = ([xa, ia, ua], oa, { axis }) => {
-  const u = elements(ua), o = oa.buffer as TypedArray;
+  const u = elements(ua),
+    o = oa.buffer as TypedArray;
   o.set(elements(xa));
   const { outer, dim, inner } = around(xa.shape, axis);
   const idx = checkedIndices('scatterAdd', ia, dim, xa.shape, axis);
   const n = idx.length;
   for (let p = 0; p < outer; p++) {
     for (let i = 0; i < n; i++) {
-      const dst = (p * dim + idx[i]) * inner, src = (p * n + i) * inner;
+      const dst = (p * dim + idx[i]) * inner,
+        src = (p * n + i) * inner;
       for (let q = 0; q < inner; q++) o[dst + q] += u[src + q];
     }
   }
@@ -64,17 +71,22 @@ export const concat: Kernel<PrimitiveParams['concat']> = (inputs, oa, { axis }) 
 
 /** Fills with `value`, then writes x at lo + i * (interior + 1) along every axis. */
 export const pad: Kernel<PrimitiveParams['pad']> = ([xa], oa, { config, value }) => {
-  const x = elements(xa), o = oa.buffer as TypedArray;
+  const x = elements(xa),
+    o = oa.buffer as TypedArray;
   o.fill(value);
   const n = x.length;
   if (n === 0) return;
   const rank = xa.shape.length;
-  if (rank === 0) { o[0] = x[0]; return; }
+  if (rank === 0) {
+    o[0] = x[0];
+    return;
+  }
   const outStrides = contiguousStrides(oa.shape);
   // Element strides of x's positions in the output, and the output offset of x[0, ..., 0].
   const step = outStrides.map((s, d) => s * (config[d][2] + 1));
   let base = config.reduce((s, [lo], d) => s + lo * outStrides[d], 0);
-  const inner = xa.shape[rank - 1], innerStep = step[rank - 1];
+  const inner = xa.shape[rank - 1],
+    innerStep = step[rank - 1];
   const index = new Array<number>(rank).fill(0);
   for (let start = 0; start < n; start += inner) {
     for (let j = 0, p = base; j < inner; j++, p += innerStep) o[p] = x[start + j];

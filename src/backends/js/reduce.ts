@@ -18,7 +18,11 @@ function axesLast(xa: KernelArg, axes: readonly number[]): { data: TypedArray; r
   const order = [...kept, ...axes];
   const strides = contiguousStrides(xa.shape);
   const data = allocArray(xa.dtype, sizeOf(xa.shape));
-  copy([{ ...xa, buffer: src, shape: order.map((a) => xa.shape[a]), strides: order.map((a) => strides[a]), offset: 0 }], { ...xa, buffer: data }, {});
+  copy(
+    [{ ...xa, buffer: src, shape: order.map((a) => xa.shape[a]), strides: order.map((a) => strides[a]), offset: 0 }],
+    { ...xa, buffer: data },
+    {},
+  );
   return { data, run };
 }
 
@@ -29,15 +33,33 @@ export function reduceKernel(op: ReduceOp): Kernel<PrimitiveParams[ReduceOp]> {
     for (let r = 0, base = 0; r < o.length; r++, base += run) {
       let acc: number;
       switch (op) {
-        case 'sum': acc = 0; for (let i = 0; i < run; i++) acc += x[base + i]; break;
-        case 'prod': acc = 1; for (let i = 0; i < run; i++) acc *= x[base + i]; break;
+        case 'sum':
+          acc = 0;
+          for (let i = 0; i < run; i++) acc += x[base + i];
+          break;
+        case 'prod':
+          acc = 1;
+          for (let i = 0; i < run; i++) acc *= x[base + i];
+          break;
         case 'max':
           acc = -Infinity;
-          for (let i = 0; i < run; i++) { const v = x[base + i]; if (v > acc || Number.isNaN(v)) { acc = v; if (Number.isNaN(v)) break; } }
+          for (let i = 0; i < run; i++) {
+            const v = x[base + i];
+            if (v > acc || Number.isNaN(v)) {
+              acc = v;
+              if (Number.isNaN(v)) break;
+            }
+          }
           break;
         case 'min':
           acc = Infinity;
-          for (let i = 0; i < run; i++) { const v = x[base + i]; if (v < acc || Number.isNaN(v)) { acc = v; if (Number.isNaN(v)) break; } }
+          for (let i = 0; i < run; i++) {
+            const v = x[base + i];
+            if (v < acc || Number.isNaN(v)) {
+              acc = v;
+              if (Number.isNaN(v)) break;
+            }
+          }
           break;
       }
       o[r] = acc;
@@ -52,10 +74,14 @@ export function argReduceKernel(op: ArgReduceOp): Kernel<PrimitiveParams[ArgRedu
     const o = oa.buffer as Int32Array;
     const better = op === 'argmax' ? (v: number, b: number) => v > b : (v: number, b: number) => v < b;
     for (let r = 0, base = 0; r < o.length; r++, base += run) {
-      let best = x[base], bestIndex = 0;
+      let best = x[base],
+        bestIndex = 0;
       for (let i = 1; i < run && !Number.isNaN(best); i++) {
         const v = x[base + i];
-        if (better(v, best) || Number.isNaN(v)) { best = v; bestIndex = i; }
+        if (better(v, best) || Number.isNaN(v)) {
+          best = v;
+          bestIndex = i;
+        }
       }
       o[r] = bestIndex;
     }

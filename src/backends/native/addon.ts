@@ -30,7 +30,19 @@ export interface NativeAddon {
   setNumThreads(n: number): void;
   alloc(bytes: number): ArrayBuffer;
   release(buffer: ArrayBuffer): void;
-  gemm(a: Arr, aOff: number, b: Arr, bOff: number, out: Arr, batch: number, m: number, n: number, k: number, transA: boolean, transB: boolean): void;
+  gemm(
+    a: Arr,
+    aOff: number,
+    b: Arr,
+    bOff: number,
+    out: Arr,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+  ): void;
   unary(op: number, x: Arr, xOff: number, out: Arr): void;
   /** scalars: bit 0 / bit 1 mark a / b as one element to repeat. */
   binary(op: number, a: Arr, aOff: number, b: Arr, bOff: number, out: Arr, scalars: number): void;
@@ -50,16 +62,54 @@ export interface NativeAddon {
   // Training-step fusions.
   /** Activation names in the addon's code order. */
   readonly activations: readonly string[];
-  biasActivation(act: number, z: Arr, zOff: number, bias: Arr, biasOff: number, out: Arr, rows: number, cols: number): void;
+  biasActivation(
+    act: number,
+    z: Arr,
+    zOff: number,
+    bias: Arr,
+    biasOff: number,
+    out: Arr,
+    rows: number,
+    cols: number,
+  ): void;
   activationGrad(act: number, dy: Arr, dyOff: number, y: Arr, yOff: number, out: Arr): void;
   /** Forward without dy (out [rows]), backward with it (out [rows, cols]); returns -1 or the first row with a label out of range. */
-  sparseSoftmaxCrossEntropy(logits: Arr, off: number, labels: Arr, labelsOff: number, dy: Arr | null, dyOff: number, out: Arr, rows: number, cols: number): number;
+  sparseSoftmaxCrossEntropy(
+    logits: Arr,
+    off: number,
+    labels: Arr,
+    labelsOff: number,
+    dy: Arr | null,
+    dyOff: number,
+    out: Arr,
+    rows: number,
+    cols: number,
+  ): number;
   /** kind 0 Adam, 1 SGD; arrays [params..., grads..., slots...], one offset each; hyper [lr, weightDecay, beta1, beta2, epsilon, alpha, momentum, nesterov]. */
-  optimizerStep(kind: number, arrays: Arr[], offsets: Float64Array, sizes: Float64Array, out: Arr, hyper: Float64Array): void;
+  optimizerStep(
+    kind: number,
+    arrays: Arr[],
+    offsets: Float64Array,
+    sizes: Float64Array,
+    out: Arr,
+    hyper: Float64Array,
+  ): void;
   /** out = x * (keep ? scale : 0), keep drawn from the Philox stream (seed, counter) with probability keepProb. */
   dropout(x: Arr, xOff: number, out: Arr, seed: number, counter: number, keepProb: number, scale: number): void;
   /** Forward (third = beta, out [rows, C]) or gradient (third = dy, out [dx | dgamma]). */
-  layerNorm(grad: boolean, x: Arr, xOff: number, gamma: Arr, gammaOff: number, third: Arr, thirdOff: number, out: Arr, rows: number, cols: number, epsilon: number): void;
+  layerNorm(
+    grad: boolean,
+    x: Arr,
+    xOff: number,
+    gamma: Arr,
+    gammaOff: number,
+    third: Arr,
+    thirdOff: number,
+    out: Arr,
+    rows: number,
+    cols: number,
+    epsilon: number,
+  ): void;
   // ---- convolution filter gradient and pooling ----
   /** df [kh, kw, cin, cout]; params as conv2d's. */
   conv2dBackpropFilter(x: Arr, xOff: number, dy: Arr, dyOff: number, df: Arr, params: Float64Array): void;
@@ -69,7 +119,19 @@ export interface NativeAddon {
   pool2dBackprop(isMax: boolean, x: Arr, xOff: number, dy: Arr, dyOff: number, dx: Arr, params: Float64Array): void;
   // ---- scatter-add ----
   /** out = x with upd[p, i, q] added at [p, idx[i], q] of [outer, dim, inner]; returns -1, or the position of the first index out of range (nothing written). */
-  scatterAdd(x: Arr, xOff: number, idx: Arr, idxOff: number, n: number, upd: Arr, updOff: number, out: Arr, outer: number, dim: number, inner: number): number;
+  scatterAdd(
+    x: Arr,
+    xOff: number,
+    idx: Arr,
+    idxOff: number,
+    n: number,
+    upd: Arr,
+    updOff: number,
+    out: Arr,
+    outer: number,
+    dim: number,
+    inner: number,
+  ): number;
   // ---- random streams ----
   /** out (the uint32 words, viewed as int32) gets out.length / 4 Philox4x32-10 blocks from `counter` on (see src/ops/random.ts). */
   philox(key0: number, key1: number, counter: number, attempt: number, out: Int32Array): void;
@@ -78,12 +140,42 @@ export interface NativeAddon {
    * An LSTM (lstm) or GRU step from xw, hu and the state (c or h). LSTM: extra is dc and dy dh, with grad
    * (out: the flat [dz, dc]); GRU: dy with grad (out: the flat [dxw, dhu, dh]), extra the recurrent bias or null.
    */
-  cell(lstm: boolean, grad: boolean, xw: Arr, xwOff: number, hu: Arr, huOff: number, state: Arr, stateOff: number, dy: Arr | null, dyOff: number, extra: Arr | null, extraOff: number, out: Arr, b: number, u: number): void;
+  cell(
+    lstm: boolean,
+    grad: boolean,
+    xw: Arr,
+    xwOff: number,
+    hu: Arr,
+    huOff: number,
+    state: Arr,
+    stateOff: number,
+    dy: Arr | null,
+    dyOff: number,
+    extra: Arr | null,
+    extraOff: number,
+    out: Arr,
+    b: number,
+    u: number,
+  ): void;
   /** params: [b, t, s, h, dk, dv, maskBatch, maskRows, offset, scale, causal]; with dy, out is the flat [dq, dk, dv]. */
-  attention(q: Arr, qOff: number, k: Arr, kOff: number, v: Arr, vOff: number, dy: Arr | null, dyOff: number, mask: Arr | null, maskOff: number, out: Arr, params: Float64Array): void;
+  attention(
+    q: Arr,
+    qOff: number,
+    k: Arr,
+    kOff: number,
+    v: Arr,
+    vOff: number,
+    dy: Arr | null,
+    dyOff: number,
+    mask: Arr | null,
+    maskOff: number,
+    out: Arr,
+    params: Float64Array,
+  ): void;
 }
 
-export type AddonLoad = { readonly addon: NativeAddon; readonly path: string } | { readonly addon?: undefined; readonly reason: string };
+export type AddonLoad =
+  { readonly addon: NativeAddon; readonly path: string } | { readonly addon?: undefined; readonly reason: string };
 
 let loaded: AddonLoad | undefined;
 
@@ -100,13 +192,17 @@ export function loadAddon(): AddonLoad {
   if (loaded) return loaded;
   const path = addonPath();
   if (!existsSync(path)) {
-    loaded = { reason: `the native addon is not built (${path} is missing; \`npm run build:native\` builds it, which needs a C++ compiler)` };
+    loaded = {
+      reason: `the native addon is not built (${path} is missing; \`npm run build:native\` builds it, which needs a C++ compiler)`,
+    };
     return loaded;
   }
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
     if (addon.version !== ADDON_VERSION) {
-      loaded = { reason: `the native addon at ${path} is stale (version ${addon.version}, expected ${ADDON_VERSION}); rebuild it with \`npm run build:native\`` };
+      loaded = {
+        reason: `the native addon at ${path} is stale (version ${addon.version}, expected ${ADDON_VERSION}); rebuild it with \`npm run build:native\``,
+      };
     } else {
       loaded = { addon, path };
     }

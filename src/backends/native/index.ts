@@ -29,7 +29,9 @@ export function createNativeBackend(): Backend {
   const s = state;
   const { kernels, fused } = nativeKernels(addon, pool);
   // Random draws are made on the host for every backend; the addon computes their Philox blocks.
-  setPhiloxBlocks((k0, k1, counter, attempt, out) => addon.philox(k0, k1, counter, attempt, new Int32Array(out.buffer, out.byteOffset, out.length)));
+  setPhiloxBlocks((k0, k1, counter, attempt, out) =>
+    addon.philox(k0, k1, counter, attempt, new Int32Array(out.buffer, out.byteOffset, out.length)),
+  );
   return {
     name: 'native',
     get description() {
@@ -76,7 +78,8 @@ export function getNumThreads(): number {
 
 /** Sets the native kernels' thread count. Results are bit-identical whatever the count. */
 export function setNumThreads(n: number): void {
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new BackendError(`setNumThreads: expected an integer between 1 and 256, got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > 256)
+    throw new BackendError(`setNumThreads: expected an integer between 1 and 256, got ${n}`);
   const s = started('setNumThreads');
   s.addon.setNumThreads(n);
   s.info = s.addon.info();

@@ -5,7 +5,15 @@ import type { FusedKernelTable, Kernel, KernelArg, KernelTable } from '../backen
 import type { TypedArray } from '../../tensor/dtype.js';
 import { contiguousStrides, sizeOf } from '../../tensor/shape.js';
 import { ArgumentError, BackendError, fmtShape } from '../../errors.js';
-import { ARG_REDUCE_OPS, BINARY_OPS, COMPARE_OPS, LOGICAL_OPS, REDUCE_OPS, UNARY_FLOAT_OPS, type PrimitiveParams } from '../../ops/primitives.js';
+import {
+  ARG_REDUCE_OPS,
+  BINARY_OPS,
+  COMPARE_OPS,
+  LOGICAL_OPS,
+  REDUCE_OPS,
+  UNARY_FLOAT_OPS,
+  type PrimitiveParams,
+} from '../../ops/primitives.js';
 import type { FusedParams } from '../../ops/fused-params.js';
 import { concat, pad } from '../js/indexing.js';
 import type { NativeAddon } from './addon.js';
@@ -28,7 +36,9 @@ function codes(names: readonly string[]): Map<string, number> {
 
 export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: KernelTable; fused: FusedKernelTable } {
   const table: Record<string, unknown> = {};
-  const unary = codes(addon.unaryOps), binary = codes(addon.binaryOps), reduceCodes = codes(addon.reduceOps);
+  const unary = codes(addon.unaryOps),
+    binary = codes(addon.binaryOps),
+    reduceCodes = codes(addon.reduceOps);
 
   for (const op of [...UNARY_FLOAT_OPS, 'logicalNot'] as const) {
     const code = unary.get(op)!;
@@ -59,33 +69,58 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
   const copyView = (x: Arr, offset: number, shape: readonly number[], strides: readonly number[], out: Arr) => {
     const rank = shape.length;
     if (dims.length < 2 * rank) dims = new Float64Array(2 * rank);
-    for (let i = 0; i < rank; i++) { dims[i] = shape[i]; dims[rank + i] = strides[i]; }
+    for (let i = 0; i < rank; i++) {
+      dims[i] = shape[i];
+      dims[rank + i] = strides[i];
+    }
     addon.copy(x, offset, out, dims, rank);
   };
-  table.copy = (([x], o) => copyView(buf(x), x.offset, x.shape, x.strides, buf(o))) satisfies Kernel<Record<string, never>>;
+  table.copy = (([x], o) => copyView(buf(x), x.offset, x.shape, x.strides, buf(o))) satisfies Kernel<
+    Record<string, never>
+  >;
 
   table.matmul = (([a, b], o, { transA, transB }) => {
     const [batch, m, n] = o.shape;
-    addon.gemm(buf(a), a.offset, buf(b), b.offset, buf(o), batch, m, n, transA ? a.shape[1] : a.shape[2], transA, transB);
+    addon.gemm(
+      buf(a),
+      a.offset,
+      buf(b),
+      b.offset,
+      buf(o),
+      batch,
+      m,
+      n,
+      transA ? a.shape[1] : a.shape[2],
+      transA,
+      transB,
+    );
   }) satisfies Kernel<PrimitiveParams['matmul']>;
 
   for (const op of REDUCE_OPS) {
     const code = reduceCodes.get(op)!;
     table[op] = (([x], o, { axes }) => {
       const sorted = [...axes].sort((p, q) => p - q);
-      const from = sorted[0] ?? 0, to = from + sorted.length;
+      const from = sorted[0] ?? 0,
+        to = from + sorted.length;
       if (sorted.every((a, i) => a === from + i)) {
         const { outer, mid, inner } = around(x.shape, from, to);
         addon.reduce(code, buf(x), x.offset, buf(o), outer, mid, inner);
         return;
       }
       // Scattered axes: gather them last into a temporary, then reduce contiguous runs.
-      const rank = x.shape.length, kept = [...Array(rank).keys()].filter((i) => !sorted.includes(i));
+      const rank = x.shape.length,
+        kept = [...Array(rank).keys()].filter((i) => !sorted.includes(i));
       const order = [...kept, ...sorted];
       const strides = contiguousStrides(x.shape);
       const tmp = pool.alloc(x.dtype, sizeOf(x.shape), false);
       try {
-        copyView(buf(x), x.offset, order.map((i) => x.shape[i]), order.map((i) => strides[i]), tmp);
+        copyView(
+          buf(x),
+          x.offset,
+          order.map((i) => x.shape[i]),
+          order.map((i) => strides[i]),
+          tmp,
+        );
         addon.reduce(code, tmp, 0, buf(o), sizeOf(o.shape), sizeOf(sorted.map((i) => x.shape[i])), 1);
       } finally {
         pool.release(tmp);
@@ -102,7 +137,9 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
   const checkIndex = (op: string, bad: number, idx: KernelArg, x: KernelArg, axis: number) => {
     if (bad < 0) return;
     const value = buf(idx)[idx.offset + bad];
-    throw new ArgumentError(`${op}: index ${value} is out of range for axis ${axis} of size ${x.shape[axis]} (x ${fmtShape(x.shape)})`);
+    throw new ArgumentError(
+      `${op}: index ${value} is out of range for axis ${axis} of size ${x.shape[axis]} (x ${fmtShape(x.shape)})`,
+    );
   };
   table.gather = (([x, idx], o, { axis }) => {
     const { outer, mid, inner } = around(x.shape, axis, axis + 1);
@@ -110,56 +147,194 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
   }) satisfies Kernel<PrimitiveParams['gather']>;
   table.scatterAdd = (([x, idx, upd], o, { axis }) => {
     const { outer, mid, inner } = around(x.shape, axis, axis + 1);
-    checkIndex('scatterAdd', addon.scatterAdd(buf(x), x.offset, buf(idx), idx.offset, sizeOf(idx.shape), buf(upd), upd.offset, buf(o), outer, mid, inner), idx, x, axis);
+    checkIndex(
+      'scatterAdd',
+      addon.scatterAdd(
+        buf(x),
+        x.offset,
+        buf(idx),
+        idx.offset,
+        sizeOf(idx.shape),
+        buf(upd),
+        upd.offset,
+        buf(o),
+        outer,
+        mid,
+        inner,
+      ),
+      idx,
+      x,
+      axis,
+    );
   }) satisfies Kernel<PrimitiveParams['scatterAdd']>;
   const fallbacks: Record<(typeof JS_FALLBACK_PRIMITIVES)[number], unknown> = { concat, pad };
   for (const op of JS_FALLBACK_PRIMITIVES) table[op] = fallbacks[op];
 
-  const softmaxLike = (log: boolean): Kernel<FusedParams['softmax']> => ([x], o, { axis }) => {
-    const { outer, mid, inner } = around(x.shape, axis, axis + 1);
-    addon.softmax(log, buf(x), x.offset, buf(o), outer, mid, inner);
-  };
+  const softmaxLike =
+    (log: boolean): Kernel<FusedParams['softmax']> =>
+    ([x], o, { axis }) => {
+      const { outer, mid, inner } = around(x.shape, axis, axis + 1);
+      addon.softmax(log, buf(x), x.offset, buf(o), outer, mid, inner);
+    };
   const convParams = new Float64Array(15);
   /** x [n, h, w, cin], f [kh, kw, cin, cout], y [n, ho, wo, cout]. */
   const setConv = (x: readonly number[], f: readonly number[], y: readonly number[], p: FusedParams['conv2d']) => {
-    convParams.set([x[0], x[1], x[2], x[3], f[3], f[0], f[1], y[1], y[2], p.strides[0], p.strides[1], p.dilations[0], p.dilations[1], p.pads[0][0], p.pads[1][0]]);
+    convParams.set([
+      x[0],
+      x[1],
+      x[2],
+      x[3],
+      f[3],
+      f[0],
+      f[1],
+      y[1],
+      y[2],
+      p.strides[0],
+      p.strides[1],
+      p.dilations[0],
+      p.dilations[1],
+      p.pads[0][0],
+      p.pads[1][0],
+    ]);
     return convParams;
   };
   const poolParams = new Float64Array(12);
   /** x [n, h, w, c], y [n, ho, wo, c]. */
   const setPool = (x: readonly number[], y: readonly number[], p: FusedParams['maxPool2d']) => {
-    poolParams.set([x[0], x[1], x[2], x[3], y[1], y[2], p.poolSize[0], p.poolSize[1], p.strides[0], p.strides[1], p.pads[0][0], p.pads[1][0]]);
+    poolParams.set([
+      x[0],
+      x[1],
+      x[2],
+      x[3],
+      y[1],
+      y[2],
+      p.poolSize[0],
+      p.poolSize[1],
+      p.strides[0],
+      p.strides[1],
+      p.pads[0][0],
+      p.pads[1][0],
+    ]);
     return poolParams;
   };
   // Sequence models: the cells' states [B, U] fix b and u; attention's mask is [1 or B, 1 or T, S].
-  const cell = (lstm: boolean, grad: boolean): Kernel<Record<string, never>> => (inputs, o) => {
-    const [xw, hu, st] = inputs;
-    // LSTM: [xw, hu, c, dh?, dc?]; GRU: [xw, hu, h, dy?, bias?].
-    const dy = grad ? inputs[3] : undefined, extra = inputs[grad ? 4 : 3];
-    const [dc, bias] = lstm ? [extra, undefined] : [undefined, extra];
-    const [b, u] = st.shape;
-    const opt = (a: KernelArg | undefined) => [a ? buf(a) : null, a?.offset ?? 0] as const;
-    addon.cell(lstm, grad, buf(xw), xw.offset, buf(hu), hu.offset, buf(st), st.offset, ...opt(dy), ...opt(lstm ? dc : bias), buf(o), b, u);
-  };
+  const cell =
+    (lstm: boolean, grad: boolean): Kernel<Record<string, never>> =>
+    (inputs, o) => {
+      const [xw, hu, st] = inputs;
+      // LSTM: [xw, hu, c, dh?, dc?]; GRU: [xw, hu, h, dy?, bias?].
+      const dy = grad ? inputs[3] : undefined,
+        extra = inputs[grad ? 4 : 3];
+      const [dc, bias] = lstm ? [extra, undefined] : [undefined, extra];
+      const [b, u] = st.shape;
+      const opt = (a: KernelArg | undefined) => [a ? buf(a) : null, a?.offset ?? 0] as const;
+      addon.cell(
+        lstm,
+        grad,
+        buf(xw),
+        xw.offset,
+        buf(hu),
+        hu.offset,
+        buf(st),
+        st.offset,
+        ...opt(dy),
+        ...opt(lstm ? dc : bias),
+        buf(o),
+        b,
+        u,
+      );
+    };
   const attnParams = new Float64Array(11);
-  const attention = (grad: boolean): Kernel<FusedParams['attention']> => (inputs, o, p) => {
-    const [q, k, v] = inputs;
-    const dy = grad ? inputs[3] : undefined, mask = inputs[grad ? 4 : 3];
-    const [b, t, h, dk] = q.shape, [, s, , dv] = v.shape;
-    attnParams.set([b, t, s, h, dk, dv, mask?.shape[0] ?? 1, mask?.shape[1] ?? 1, p.offset, p.scale, p.causal ? 1 : 0]);
-    addon.attention(buf(q), q.offset, buf(k), k.offset, buf(v), v.offset, dy ? buf(dy) : null, dy?.offset ?? 0, mask ? buf(mask) : null, mask?.offset ?? 0, buf(o), attnParams);
-  };
+  const attention =
+    (grad: boolean): Kernel<FusedParams['attention']> =>
+    (inputs, o, p) => {
+      const [q, k, v] = inputs;
+      const dy = grad ? inputs[3] : undefined,
+        mask = inputs[grad ? 4 : 3];
+      const [b, t, h, dk] = q.shape,
+        [, s, , dv] = v.shape;
+      attnParams.set([
+        b,
+        t,
+        s,
+        h,
+        dk,
+        dv,
+        mask?.shape[0] ?? 1,
+        mask?.shape[1] ?? 1,
+        p.offset,
+        p.scale,
+        p.causal ? 1 : 0,
+      ]);
+      addon.attention(
+        buf(q),
+        q.offset,
+        buf(k),
+        k.offset,
+        buf(v),
+        v.offset,
+        dy ? buf(dy) : null,
+        dy?.offset ?? 0,
+        mask ? buf(mask) : null,
+        mask?.offset ?? 0,
+        buf(o),
+        attnParams,
+      );
+    };
   const fused: Record<string, unknown> = {
     softmax: softmaxLike(false),
     logSoftmax: softmaxLike(true),
-    conv2d: (([x, f], o, p) => addon.conv2d(buf(x), x.offset, buf(f), f.offset, buf(o), setConv(x.shape, f.shape, o.shape, p))) satisfies Kernel<FusedParams['conv2d']>,
-    conv2dBackpropInput: (([dy, f], o, p) => addon.conv2dBackpropInput(buf(dy), dy.offset, buf(f), f.offset, buf(o), setConv(o.shape, f.shape, dy.shape, p))) satisfies Kernel<FusedParams['conv2dBackpropInput']>,
+    conv2d: (([x, f], o, p) =>
+      addon.conv2d(buf(x), x.offset, buf(f), f.offset, buf(o), setConv(x.shape, f.shape, o.shape, p))) satisfies Kernel<
+      FusedParams['conv2d']
+    >,
+    conv2dBackpropInput: (([dy, f], o, p) =>
+      addon.conv2dBackpropInput(
+        buf(dy),
+        dy.offset,
+        buf(f),
+        f.offset,
+        buf(o),
+        setConv(o.shape, f.shape, dy.shape, p),
+      )) satisfies Kernel<FusedParams['conv2dBackpropInput']>,
     // convolution filter gradient and pooling
-    conv2dBackpropFilter: (([x, dy], o, p) => addon.conv2dBackpropFilter(buf(x), x.offset, buf(dy), dy.offset, buf(o), setConv(x.shape, o.shape, dy.shape, p))) satisfies Kernel<FusedParams['conv2dBackpropFilter']>,
-    maxPool2d: (([x], o, p) => addon.pool2d(true, buf(x), x.offset, buf(o), setPool(x.shape, o.shape, p))) satisfies Kernel<FusedParams['maxPool2d']>,
-    avgPool2d: (([x], o, p) => addon.pool2d(false, buf(x), x.offset, buf(o), setPool(x.shape, o.shape, p))) satisfies Kernel<FusedParams['avgPool2d']>,
-    maxPool2dBackprop: (([x, dy], o, p) => addon.pool2dBackprop(true, buf(x), x.offset, buf(dy), dy.offset, buf(o), setPool(o.shape, dy.shape, p))) satisfies Kernel<FusedParams['maxPool2dBackprop']>,
-    avgPool2dBackprop: (([dy], o, p) => addon.pool2dBackprop(false, buf(dy), dy.offset, buf(dy), dy.offset, buf(o), setPool(o.shape, dy.shape, p))) satisfies Kernel<FusedParams['avgPool2dBackprop']>,
+    conv2dBackpropFilter: (([x, dy], o, p) =>
+      addon.conv2dBackpropFilter(
+        buf(x),
+        x.offset,
+        buf(dy),
+        dy.offset,
+        buf(o),
+        setConv(x.shape, o.shape, dy.shape, p),
+      )) satisfies Kernel<FusedParams['conv2dBackpropFilter']>,
+    maxPool2d: (([x], o, p) =>
+      addon.pool2d(true, buf(x), x.offset, buf(o), setPool(x.shape, o.shape, p))) satisfies Kernel<
+      FusedParams['maxPool2d']
+    >,
+    avgPool2d: (([x], o, p) =>
+      addon.pool2d(false, buf(x), x.offset, buf(o), setPool(x.shape, o.shape, p))) satisfies Kernel<
+      FusedParams['avgPool2d']
+    >,
+    maxPool2dBackprop: (([x, dy], o, p) =>
+      addon.pool2dBackprop(
+        true,
+        buf(x),
+        x.offset,
+        buf(dy),
+        dy.offset,
+        buf(o),
+        setPool(o.shape, dy.shape, p),
+      )) satisfies Kernel<FusedParams['maxPool2dBackprop']>,
+    avgPool2dBackprop: (([dy], o, p) =>
+      addon.pool2dBackprop(
+        false,
+        buf(dy),
+        dy.offset,
+        buf(dy),
+        dy.offset,
+        buf(o),
+        setPool(o.shape, dy.shape, p),
+      )) satisfies Kernel<FusedParams['avgPool2dBackprop']>,
     // sequence models
     lstmCell: cell(true, false),
     lstmCellGrad: cell(true, true),
@@ -169,6 +344,8 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
     attentionGrad: attention(true),
   };
   Object.assign(fused, trainStepKernels(addon));
-  for (const name of Object.keys(fused)) if (!NATIVE_FUSED.includes(name as never)) throw new BackendError(`native: fused kernel ${name} is missing from support.ts`);
+  for (const name of Object.keys(fused))
+    if (!NATIVE_FUSED.includes(name as never))
+      throw new BackendError(`native: fused kernel ${name} is missing from support.ts`);
   return { kernels: table as KernelTable, fused: fused as FusedKernelTable };
 }

@@ -13,17 +13,39 @@ export const JS_FALLBACK_PRIMITIVES = ['concat', 'pad'] as const satisfies reado
 
 /** Fused ops with a native kernel; the others run their composite default. */
 export const NATIVE_FUSED: readonly FusedName[] = [
-  'softmax', 'logSoftmax', 'conv2d', 'conv2dBackpropInput',
+  'softmax',
+  'logSoftmax',
+  'conv2d',
+  'conv2dBackpropInput',
   // Training-step fusions.
-  'biasActivation', 'activationGrad', 'sparseSoftmaxCrossEntropy', 'sparseSoftmaxCrossEntropyGrad', 'adamStep', 'sgdStep', 'dropout', 'layerNorm', 'layerNormGrad',
+  'biasActivation',
+  'activationGrad',
+  'sparseSoftmaxCrossEntropy',
+  'sparseSoftmaxCrossEntropyGrad',
+  'adamStep',
+  'sgdStep',
+  'dropout',
+  'layerNorm',
+  'layerNormGrad',
   // convolution filter gradient and pooling
-  'conv2dBackpropFilter', 'maxPool2d', 'avgPool2d', 'maxPool2dBackprop', 'avgPool2dBackprop',
+  'conv2dBackpropFilter',
+  'maxPool2d',
+  'avgPool2d',
+  'maxPool2dBackprop',
+  'avgPool2dBackprop',
   // sequence models
-  'lstmCell', 'lstmCellGrad', 'gruCell', 'gruCellGrad', 'attention', 'attentionGrad',
+  'lstmCell',
+  'lstmCellGrad',
+  'gruCell',
+  'gruCellGrad',
+  'attention',
+  'attentionGrad',
 ];
 
 export function primitiveSupport(op: PrimitiveName): NativeSupport {
   return (JS_FALLBACK_PRIMITIVES as readonly PrimitiveName[]).includes(op) ? 'js-fallback' : 'native';
 }
 
-export const NATIVE_PRIMITIVES: readonly PrimitiveName[] = PRIMITIVE_NAMES.filter((p) => primitiveSupport(p) === 'native');
+export const NATIVE_PRIMITIVES: readonly PrimitiveName[] = PRIMITIVE_NAMES.filter(
+  (p) => primitiveSupport(p) === 'native',
+);

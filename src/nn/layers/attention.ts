@@ -9,7 +9,15 @@ import { attendValues, attentionProbs } from '../../ops/fused-seq.js';
 import { reshape, unsqueeze } from '../../ops/views.js';
 import { Generator, drawSeed, mixSeeds } from '../../ops/random.js';
 import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
-import { Layer, formatSymShape, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../layer.js';
+import {
+  Layer,
+  formatSymShape,
+  registerLayer,
+  type CallContext,
+  type LayerArgs,
+  type LayerConfig,
+  type SymShape,
+} from '../layer.js';
 import type { Variable } from '../variable.js';
 import { getInitializer, type Initializer, type InitializerSpec } from '../initializers.js';
 import { getRegularizer, type Regularizer, type RegularizerSpec } from '../regularizers.js';
@@ -101,14 +109,16 @@ export class MultiHeadAttention extends Layer {
     this.keyDim = positiveInt(this, 'keyDim', args.keyDim);
     this.valueDim = positiveInt(this, 'valueDim', args.valueDim ?? this.keyDim);
     this.dropout = args.dropout ?? 0;
-    if (typeof this.dropout !== 'number' || !(this.dropout >= 0 && this.dropout < 1)) throw new ArgumentError(`${who(this)}: dropout must be a number in [0, 1), got ${JSON.stringify(args.dropout)}`);
+    if (typeof this.dropout !== 'number' || !(this.dropout >= 0 && this.dropout < 1))
+      throw new ArgumentError(`${who(this)}: dropout must be a number in [0, 1), got ${JSON.stringify(args.dropout)}`);
     this.useBias = args.useBias ?? true;
     this.outputShape = args.outputShape == null ? null : positiveInt(this, 'outputShape', args.outputShape);
     this.kernelInitializer = getInitializer(args.kernelInitializer ?? 'glorotUniform');
     this.biasInitializer = getInitializer(args.biasInitializer ?? 'zeros');
     this.kernelRegularizer = getRegularizer(args.kernelRegularizer);
     this.biasRegularizer = getRegularizer(args.biasRegularizer);
-    if (args.seed != null && !(Number.isSafeInteger(args.seed) && args.seed >= 0)) throw new ArgumentError(`${who(this)}: seed must be a non-negative integer, got ${JSON.stringify(args.seed)}`);
+    if (args.seed != null && !(Number.isSafeInteger(args.seed) && args.seed >= 0))
+      throw new ArgumentError(`${who(this)}: seed must be a non-negative integer, got ${JSON.stringify(args.seed)}`);
     this.seed = args.seed ?? drawSeed();
     this.generator = new Generator(this.seed);
   }
@@ -117,18 +127,34 @@ export class MultiHeadAttention extends Layer {
   private shapes(inputShape: SymShape | SymShape[]): { query: SymShape; value: SymShape; key: SymShape } {
     const list = Array.isArray(inputShape[0]) ? (inputShape as SymShape[]) : null;
     if (!list || (list.length !== 2 && list.length !== 3)) {
-      throw new ArgumentError(`${who(this)} must be called on [query, value] or [query, value, key], got ${list ? `a list of ${list.length}` : `one input ${formatSymShape(inputShape as SymShape)}`}`);
+      throw new ArgumentError(
+        `${who(this)} must be called on [query, value] or [query, value, key], got ${list ? `a list of ${list.length}` : `one input ${formatSymShape(inputShape as SymShape)}`}`,
+      );
     }
     const [query, value, key = value] = list;
     const names = ['query', 'value', 'key'];
     [query, value, key].forEach((s, i) => {
-      if (s.length !== 3) throw new ShapeError(`${who(this)} expects ${names[i]} of shape (batch, length, features), got ${formatSymShape(s)}`);
+      if (s.length !== 3)
+        throw new ShapeError(
+          `${who(this)} expects ${names[i]} of shape (batch, length, features), got ${formatSymShape(s)}`,
+        );
     });
-    if (value[1] !== null && key[1] !== null && value[1] !== key[1]) throw new ShapeError(`${who(this)}: key and value must have the same length, got key ${formatSymShape(key)} and value ${formatSymShape(value)}`);
-    const built = this.queryKernel ? [this.queryKernel.shape[0], this.valueKernel!.shape[0], this.keyKernel!.shape[0]] : null;
+    if (value[1] !== null && key[1] !== null && value[1] !== key[1])
+      throw new ShapeError(
+        `${who(this)}: key and value must have the same length, got key ${formatSymShape(key)} and value ${formatSymShape(value)}`,
+      );
+    const built = this.queryKernel
+      ? [this.queryKernel.shape[0], this.valueKernel!.shape[0], this.keyKernel!.shape[0]]
+      : null;
     [query, value, key].forEach((s, i) => {
-      if (s[2] === null) throw new ShapeError(`${who(this)}: the feature dimension of ${names[i]} must be known, got ${formatSymShape(s)}`);
-      if (built && s[2] !== built[i]) throw new ShapeError(`${who(this)} was built for ${names[i]} features ${built[i]}, got ${names[i]} ${formatSymShape(s)}`);
+      if (s[2] === null)
+        throw new ShapeError(
+          `${who(this)}: the feature dimension of ${names[i]} must be known, got ${formatSymShape(s)}`,
+        );
+      if (built && s[2] !== built[i])
+        throw new ShapeError(
+          `${who(this)} was built for ${names[i]} features ${built[i]}, got ${names[i]} ${formatSymShape(s)}`,
+        );
     });
     return { query, value, key };
   }
@@ -137,7 +163,9 @@ export class MultiHeadAttention extends Layer {
     const { query, value, key } = this.shapes(inputShape);
     const h = this.numHeads;
     const w = (name: string, shape: number[], kernel: boolean) =>
-      this.addWeight(name, shape, kernel ? this.kernelInitializer : this.biasInitializer, { regularizer: kernel ? this.kernelRegularizer : this.biasRegularizer });
+      this.addWeight(name, shape, kernel ? this.kernelInitializer : this.biasInitializer, {
+        regularizer: kernel ? this.kernelRegularizer : this.biasRegularizer,
+      });
     this.queryKernel = w('query/kernel', [query[2]!, h, this.keyDim], true);
     if (this.useBias) this.queryBias = w('query/bias', [h, this.keyDim], false);
     this.keyKernel = w('key/kernel', [key[2]!, h, this.keyDim], true);
@@ -165,8 +193,13 @@ export class MultiHeadAttention extends Layer {
    */
   private attentionMask(b: number, t: number, s: number, o: AttendOptions): Tensor | null {
     const check = (m: Tensor, shape: number[], what: string) => {
-      const ok = m.rank === shape.length && m.shape.every((d, i) => d === shape[i] || (d === 1 && i < shape.length - 1 && what === 'attentionMask'));
-      if (!ok) throw new ShapeError(`${who(this)}: ${what} must have shape ${fmtShape(shape)}${what === 'attentionMask' ? ' (or 1 on the batch/query axes)' : ''}, got ${fmtShape(m.shape)}`);
+      const ok =
+        m.rank === shape.length &&
+        m.shape.every((d, i) => d === shape[i] || (d === 1 && i < shape.length - 1 && what === 'attentionMask'));
+      if (!ok)
+        throw new ShapeError(
+          `${who(this)}: ${what} must have shape ${fmtShape(shape)}${what === 'attentionMask' ? ' (or 1 on the batch/query axes)' : ''}, got ${fmtShape(m.shape)}`,
+        );
       return toBool(m);
     };
     const parts: Tensor[] = [];
@@ -183,12 +216,20 @@ export class MultiHeadAttention extends Layer {
    * carries the grown cache. The probabilities are returned (and computed as a tensor of their own)
    * only when `withScores`; otherwise, and without attention dropout, one fused attention op runs.
    */
-  compute(query: Tensor, value: Tensor, options: AttendOptions = {}, cache?: AttentionCache | null, withScores = true): AttentionResult {
+  compute(
+    query: Tensor,
+    value: Tensor,
+    options: AttendOptions = {},
+    cache?: AttentionCache | null,
+    withScores = true,
+  ): AttentionResult {
     const key = options.key ?? value;
     // attend() may be the first use (apply() builds otherwise).
     buildSublayer(this, [query.shape, value.shape, key.shape]);
     this.shapes([query.shape, value.shape, key.shape]);
-    const q0 = asLayerDType(this, query), v0 = asLayerDType(this, value), k0 = asLayerDType(this, key);
+    const q0 = asLayerDType(this, query),
+      v0 = asLayerDType(this, value),
+      k0 = asLayerDType(this, key);
     const [b, t] = q0.shape;
     // [batch, len, heads, dim] projections.
     const q = this.project(q0, this.queryKernel!, this.queryBias);
@@ -196,7 +237,10 @@ export class MultiHeadAttention extends Layer {
     let v = this.project(v0, this.valueKernel!, this.valueBias);
     const offset = cache ? cache.key.shape[1] : 0;
     if (cache) {
-      if (cache.key.rank !== 4 || cache.key.shape[0] !== b || cache.value.shape[1] !== offset) throw new ShapeError(`${who(this)}: the cache must hold keys and values [${b}, length, ${this.numHeads}, dim], got ${fmtShape(cache.key.shape)} and ${fmtShape(cache.value.shape)}`);
+      if (cache.key.rank !== 4 || cache.key.shape[0] !== b || cache.value.shape[1] !== offset)
+        throw new ShapeError(
+          `${who(this)}: the cache must hold keys and values [${b}, length, ${this.numHeads}, dim], got ${fmtShape(cache.key.shape)} and ${fmtShape(cache.value.shape)}`,
+        );
       k = concat([cache.key, k], 1);
       v = concat([cache.value, v], 1);
     }
@@ -219,9 +263,16 @@ export class MultiHeadAttention extends Layer {
     }
     // [b, t, h, dv] -> [b * t, h * dv] @ [h * dv, out].
     const out = this.outputKernel!.shape[2];
-    let output = matmul(reshape(context, [b * t, this.numHeads * this.valueDim]), reshape(this.outputKernel!.value, [this.numHeads * this.valueDim, out]));
+    let output = matmul(
+      reshape(context, [b * t, this.numHeads * this.valueDim]),
+      reshape(this.outputKernel!.value, [this.numHeads * this.valueDim, out]),
+    );
     if (this.outputBias) output = add(output, this.outputBias.value);
-    return { output: reshape(output, [b, t, out]), ...(scores ? { scores } : {}), ...(cache !== undefined ? { cache: { key: k, value: v } } : {}) };
+    return {
+      output: reshape(output, [b, t, out]),
+      ...(scores ? { scores } : {}),
+      ...(cache !== undefined ? { cache: { key: k, value: v } } : {}),
+    };
   }
 
   /**
@@ -230,25 +281,44 @@ export class MultiHeadAttention extends Layer {
    */
   attend(query: Tensor, value: Tensor, options: AttendOptions & { returnAttentionScores: true }): [Tensor, Tensor];
   attend(query: Tensor, value: Tensor, options?: AttendOptions & { returnAttentionScores?: false }): Tensor;
-  attend(query: Tensor, value: Tensor, options: AttendOptions & { returnAttentionScores?: boolean } = {}): Tensor | [Tensor, Tensor] {
+  attend(
+    query: Tensor,
+    value: Tensor,
+    options: AttendOptions & { returnAttentionScores?: boolean } = {},
+  ): Tensor | [Tensor, Tensor] {
     const returnScores = options.returnAttentionScores === true;
     const { output, scores } = this.compute(query, value, options, undefined, returnScores);
     return returnScores ? [output, scores!] : output;
   }
 
   /** Incremental decoding: attends from the new positions to the cached and new keys; returns the grown cache. */
-  attendCached(query: Tensor, value: Tensor, cache: AttentionCache | null, options: AttendOptions = {}): { output: Tensor; cache: AttentionCache } {
+  attendCached(
+    query: Tensor,
+    value: Tensor,
+    cache: AttentionCache | null,
+    options: AttendOptions = {},
+  ): { output: Tensor; cache: AttentionCache } {
     const r = this.compute(query, value, options, cache, false);
     return { output: r.output, cache: r.cache! };
   }
 
   /** The graph form: inputs [query, value] or [query, value, key]; padding masks come from the inputs. */
   override call(inputs: Tensor | Tensor[], ctx: CallContext, mask?: MaskArg): Tensor {
-    if (!Array.isArray(inputs)) throw new ArgumentError(`${who(this)} must be called on [query, value] or [query, value, key], got one input ${formatSymShape(inputs.shape)}`);
+    if (!Array.isArray(inputs))
+      throw new ArgumentError(
+        `${who(this)} must be called on [query, value] or [query, value, key], got one input ${formatSymShape(inputs.shape)}`,
+      );
     const [query, value, key] = inputs;
     const masks = Array.isArray(mask) ? mask : [];
     // Keras: the key's mask defaults to the value's when no key is given (the key is the value).
-    return this.attend(query, value, { key, queryMask: masks[0], valueMask: masks[1], keyMask: key ? masks[2] : null, training: ctx.training, seed: ctx.seed });
+    return this.attend(query, value, {
+      key,
+      queryMask: masks[0],
+      valueMask: masks[1],
+      keyMask: key ? masks[2] : null,
+      training: ctx.training,
+      seed: ctx.seed,
+    });
   }
 
   override computeOutputShape(inputShape: SymShape | SymShape[]): SymShape {

@@ -15,7 +15,9 @@ export function who(layer: Layer): string {
 
 /** A ShapeError "Dense 'dense_1' expects input (None, 784), got (32, 28, 28)[: detail]". */
 export function inputShapeError(layer: Layer, expected: string, got: SymShape, detail?: string): ShapeError {
-  return new ShapeError(`${who(layer)} expects input ${expected}, got ${formatSymShape(got)}${detail ? `: ${detail}` : ''}`);
+  return new ShapeError(
+    `${who(layer)} expects input ${expected}, got ${formatSymShape(got)}${detail ? `: ${detail}` : ''}`,
+  );
 }
 
 /** The one tensor of a single-input layer (a one-element list is unwrapped, as Keras does). */
@@ -41,18 +43,24 @@ export function asLayerDType(layer: Layer, x: Tensor): Tensor {
 export function tuple(layer: Layer, arg: string, value: number | readonly number[], n: number): number[] {
   const t = typeof value === 'number' ? new Array<number>(n).fill(value) : [...value];
   if (t.length !== n || !t.every((d) => Number.isInteger(d) && d >= 1)) {
-    throw new ArgumentError(`${who(layer)}: ${arg} must be a positive integer or ${n} of them, got ${JSON.stringify(value)}`);
+    throw new ArgumentError(
+      `${who(layer)}: ${arg} must be a positive integer or ${n} of them, got ${JSON.stringify(value)}`,
+    );
   }
   return t;
 }
 
 export function positiveInt(layer: Layer, arg: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new ArgumentError(`${who(layer)}: ${arg} must be a positive integer, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new ArgumentError(`${who(layer)}: ${arg} must be a positive integer, got ${JSON.stringify(value)}`);
   return value;
 }
 
 export function oneOf<T extends string>(layer: Layer, arg: string, value: T, allowed: readonly T[]): T {
-  if (!allowed.includes(value)) throw new ArgumentError(`${who(layer)}: ${arg} must be ${allowed.map((a) => `'${a}'`).join(' or ')}, got ${JSON.stringify(value)}`);
+  if (!allowed.includes(value))
+    throw new ArgumentError(
+      `${who(layer)}: ${arg} must be ${allowed.map((a) => `'${a}'`).join(' or ')}, got ${JSON.stringify(value)}`,
+    );
   return value;
 }
 
@@ -78,7 +86,13 @@ export type Padding = 'valid' | 'same';
  * Keras conv_utils.conv_output_length: the output length of a window of `kernel` taps (dilated to
  * (kernel - 1) * dilation + 1) sliding by `stride`; null stays null. 'causal' pads like 'same'.
  */
-export function convOutputLength(size: number | null, kernel: number, padding: Padding | 'causal', stride: number, dilation: number): number | null {
+export function convOutputLength(
+  size: number | null,
+  kernel: number,
+  padding: Padding | 'causal',
+  stride: number,
+  dilation: number,
+): number | null {
   if (size === null) return null;
   const extent = (kernel - 1) * dilation + 1;
   const len = padding === 'valid' ? size - extent + 1 : size;
@@ -86,7 +100,13 @@ export function convOutputLength(size: number | null, kernel: number, padding: P
 }
 
 /** Keras conv_utils.deconv_output_length (no output padding): 'same' -> size * stride. */
-export function deconvOutputLength(size: number | null, kernel: number, padding: Padding, stride: number, dilation: number): number | null {
+export function deconvOutputLength(
+  size: number | null,
+  kernel: number,
+  padding: Padding,
+  stride: number,
+  dilation: number,
+): number | null {
   if (size === null) return null;
   const extent = (kernel - 1) * dilation + 1;
   return padding === 'same' ? size * stride : (size - 1) * stride + Math.max(extent, stride);

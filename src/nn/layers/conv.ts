@@ -7,7 +7,16 @@ import { ShapeError } from '../../errors.js';
 import { formatSymShape, registerLayer, type CallContext, type LayerConfig, type SymShape } from '../layer.js';
 import { KernelLayer, type KernelLayerArgs } from './kernel.js';
 import {
-  asLayerDType, convOutputLength, deconvOutputLength, inputShapeError, oneInput, oneOf, oneShape, positiveInt, tuple, who,
+  asLayerDType,
+  convOutputLength,
+  deconvOutputLength,
+  inputShapeError,
+  oneInput,
+  oneOf,
+  oneShape,
+  positiveInt,
+  tuple,
+  who,
   type Padding,
 } from './common.js';
 
@@ -39,7 +48,12 @@ abstract class BaseConv extends KernelLayer {
   readonly padding: Padding | 'causal';
   readonly dilationRate: number[];
 
-  constructor(args: Conv1DArgs, private readonly rank: 1 | 2, private readonly transposed: boolean, paddings: readonly (Padding | 'causal')[]) {
+  constructor(
+    args: Conv1DArgs,
+    private readonly rank: 1 | 2,
+    private readonly transposed: boolean,
+    paddings: readonly (Padding | 'causal')[],
+  ) {
     super(args);
     this.filters = positiveInt(this, 'filters', args.filters);
     this.kernelSize = tuple(this, 'kernelSize', args.kernelSize, rank);
@@ -57,29 +71,52 @@ abstract class BaseConv extends KernelLayer {
     const shape = oneShape(this, inputShape);
     this.checkInput(shape);
     const cin = shape[shape.length - 1];
-    if (cin === null) throw new ShapeError(`${who(this)}: the channel (last) dimension of the input must be known to build the kernel, got ${formatSymShape(shape)}`);
-    this.addKernelAndBias([...this.kernelSize, ...(this.transposed ? [this.filters, cin] : [cin, this.filters])], this.filters);
+    if (cin === null)
+      throw new ShapeError(
+        `${who(this)}: the channel (last) dimension of the input must be known to build the kernel, got ${formatSymShape(shape)}`,
+      );
+    this.addKernelAndBias(
+      [...this.kernelSize, ...(this.transposed ? [this.filters, cin] : [cin, this.filters])],
+      this.filters,
+    );
   }
 
   /** Output length along spatial axis `axis` (Keras conv_output_length / deconv_output_length). */
   private outputLength(size: number | null, axis: number): number | null {
-    const k = this.kernelSize[axis], s = this.strides[axis], d = this.dilationRate[axis];
+    const k = this.kernelSize[axis],
+      s = this.strides[axis],
+      d = this.dilationRate[axis];
     // Transposed layers only accept 'valid' and 'same' (checked in the constructor).
-    return this.transposed ? deconvOutputLength(size, k, this.padding as Padding, s, d) : convOutputLength(size, k, this.padding, s, d);
+    return this.transposed
+      ? deconvOutputLength(size, k, this.padding as Padding, s, d)
+      : convOutputLength(size, k, this.padding, s, d);
   }
 
   /** Checks rank, channels and that the window fits; returns the output shape. */
   private checkInput(shape: SymShape): SymShape {
     const spatial = this.rank === 1 ? 'L' : 'H, W';
     const expected = `(None, ${spatial}, ${this.inputChannels ?? 'channels'})`;
-    if (shape.length !== this.rank + 2) throw inputShapeError(this, expected, shape, `expected rank ${this.rank + 2} (batch, ${spatial}, channels), channels last`);
-    const cin = this.inputChannels, channels = shape[shape.length - 1];
-    if (cin !== undefined && channels !== null && channels !== cin) throw inputShapeError(this, expected, shape, `the last (channel) dimension must be ${cin}`);
+    if (shape.length !== this.rank + 2)
+      throw inputShapeError(
+        this,
+        expected,
+        shape,
+        `expected rank ${this.rank + 2} (batch, ${spatial}, channels), channels last`,
+      );
+    const cin = this.inputChannels,
+      channels = shape[shape.length - 1];
+    if (cin !== undefined && channels !== null && channels !== cin)
+      throw inputShapeError(this, expected, shape, `the last (channel) dimension must be ${cin}`);
     const out = shape.slice(1, -1).map((d, i) => this.outputLength(d, i));
     out.forEach((d, i) => {
       if (d !== null && d < 1) {
         const extent = (this.kernelSize[i] - 1) * this.dilationRate[i] + 1;
-        throw inputShapeError(this, expected, shape, `a window of extent ${extent} does not fit spatial size ${shape[i + 1]} with padding '${this.padding}'`);
+        throw inputShapeError(
+          this,
+          expected,
+          shape,
+          `a window of extent ${extent} does not fit spatial size ${shape[i + 1]} with padding '${this.padding}'`,
+        );
       }
     });
     return [shape[0], ...out, this.filters];
@@ -117,9 +154,19 @@ export class Conv1D extends BaseConv {
     super(args, 1, false, ['valid', 'same', 'causal']);
   }
   protected override convolve(x: Tensor, kernel: Tensor): Tensor {
-    const [k] = this.kernelSize, [stride] = this.strides, [dilation] = this.dilationRate;
+    const [k] = this.kernelSize,
+      [stride] = this.strides,
+      [dilation] = this.dilationRate;
     if (this.padding !== 'causal') return conv1d(x, kernel, { stride, padding: this.padding, dilation });
-    return conv1d(pad(x, [[0, 0], [(k - 1) * dilation, 0], [0, 0]]), kernel, { stride, padding: 'valid', dilation });
+    return conv1d(
+      pad(x, [
+        [0, 0],
+        [(k - 1) * dilation, 0],
+        [0, 0],
+      ]),
+      kernel,
+      { stride, padding: 'valid', dilation },
+    );
   }
 }
 
@@ -130,7 +177,11 @@ export class Conv2D extends BaseConv {
     super(args, 2, false, ['valid', 'same']);
   }
   protected override convolve(x: Tensor, kernel: Tensor): Tensor {
-    return conv2d(x, kernel, { strides: this.strides as [number, number], padding: this.padding as Padding, dilations: this.dilationRate as [number, number] });
+    return conv2d(x, kernel, {
+      strides: this.strides as [number, number],
+      padding: this.padding as Padding,
+      dilations: this.dilationRate as [number, number],
+    });
   }
 }
 
@@ -144,7 +195,11 @@ export class Conv2DTranspose extends BaseConv {
     super(args, 2, true, ['valid', 'same']);
   }
   protected override convolve(x: Tensor, kernel: Tensor): Tensor {
-    return conv2dTranspose(x, kernel, { strides: this.strides as [number, number], padding: this.padding as Padding, dilations: this.dilationRate as [number, number] });
+    return conv2dTranspose(x, kernel, {
+      strides: this.strides as [number, number],
+      padding: this.padding as Padding,
+      dilations: this.dilationRate as [number, number],
+    });
   }
 }
 

@@ -28,18 +28,32 @@ export class Dense extends KernelLayer {
     const shape = oneShape(this, inputShape);
     this.checkInput(shape);
     const inputDim = shape[shape.length - 1];
-    if (inputDim === null) throw new ShapeError(`${who(this)}: the last dimension of the input must be known to build the kernel, got ${formatSymShape(shape)}`);
+    if (inputDim === null)
+      throw new ShapeError(
+        `${who(this)}: the last dimension of the input must be known to build the kernel, got ${formatSymShape(shape)}`,
+      );
     this.builtRank = shape.length;
     this.addKernelAndBias([inputDim, this.units], this.units);
   }
 
   /** Rank >= 2 and, once built, the last dimension the kernel was made for. */
   private checkInput(shape: SymShape): void {
-    if (shape.length < 2) throw inputShapeError(this, '(None, ..., features)', shape, 'Dense needs inputs of rank >= 2 (add a batch dimension)');
+    if (shape.length < 2)
+      throw inputShapeError(
+        this,
+        '(None, ..., features)',
+        shape,
+        'Dense needs inputs of rank >= 2 (add a batch dimension)',
+      );
     const inputDim = this.kernel?.shape[0];
     const last = shape[shape.length - 1];
     if (inputDim !== undefined && last !== null && last !== inputDim) {
-      throw inputShapeError(this, this.builtRank === 2 ? `(None, ${inputDim})` : `(None, ..., ${inputDim})`, shape, `the last dimension must be ${inputDim}`);
+      throw inputShapeError(
+        this,
+        this.builtRank === 2 ? `(None, ${inputDim})` : `(None, ..., ${inputDim})`,
+        shape,
+        `the last dimension must be ${inputDim}`,
+      );
     }
   }
 
@@ -48,7 +62,10 @@ export class Dense extends KernelLayer {
     this.checkInput(x.shape);
     const kernel = this.kernel!.value;
     // Rank > 2: fold the leading axes into one matmul batch, then restore them.
-    const y = x.rank === 2 ? matmul(x, kernel) : reshape(matmul(reshape(x, [-1, kernel.shape[0]]), kernel), [...x.shape.slice(0, -1), this.units]);
+    const y =
+      x.rank === 2
+        ? matmul(x, kernel)
+        : reshape(matmul(reshape(x, [-1, kernel.shape[0]]), kernel), [...x.shape.slice(0, -1), this.units]);
     return this.finish(y);
   }
 

@@ -5,7 +5,15 @@ import { applyDropoutMask } from '../../ops/train-fused.js';
 import { dropout } from '../../ops/train-ops.js';
 import { Generator, drawSeed, mixSeeds } from '../../ops/random.js';
 import { ArgumentError } from '../../errors.js';
-import { Layer, formatSymShape, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../layer.js';
+import {
+  Layer,
+  formatSymShape,
+  registerLayer,
+  type CallContext,
+  type LayerArgs,
+  type LayerConfig,
+  type SymShape,
+} from '../layer.js';
 import { inputShapeError, oneInput, oneShape, who } from './common.js';
 
 export interface DropoutArgs extends LayerArgs {
@@ -35,10 +43,12 @@ export class Dropout extends Layer {
 
   constructor(args: DropoutArgs) {
     super(args);
-    if (typeof args.rate !== 'number' || !(args.rate >= 0 && args.rate < 1)) throw new ArgumentError(`${who(this)}: rate must be a number in [0, 1), got ${JSON.stringify(args.rate)}`);
+    if (typeof args.rate !== 'number' || !(args.rate >= 0 && args.rate < 1))
+      throw new ArgumentError(`${who(this)}: rate must be a number in [0, 1), got ${JSON.stringify(args.rate)}`);
     this.rate = args.rate;
     this.noiseShape = args.noiseShape ? [...args.noiseShape] : null;
-    if (args.seed != null && !(Number.isSafeInteger(args.seed) && args.seed >= 0)) throw new ArgumentError(`${who(this)}: seed must be a non-negative integer, got ${JSON.stringify(args.seed)}`);
+    if (args.seed != null && !(Number.isSafeInteger(args.seed) && args.seed >= 0))
+      throw new ArgumentError(`${who(this)}: seed must be a non-negative integer, got ${JSON.stringify(args.seed)}`);
     this.seed = args.seed ?? drawSeed();
     this.generator = new Generator(this.seed);
   }
@@ -48,7 +58,13 @@ export class Dropout extends Layer {
     if (!this.noiseShape) return [...shape];
     const ns = this.noiseShape;
     const ok = ns.length === shape.length && ns.every((d, i) => d === null || d === 1 || d === shape[i]);
-    if (!ok) throw inputShapeError(this, `compatible with noiseShape ${formatSymShape(ns)}`, shape, 'each noiseShape entry must be null, 1 or the input size');
+    if (!ok)
+      throw inputShapeError(
+        this,
+        `compatible with noiseShape ${formatSymShape(ns)}`,
+        shape,
+        'each noiseShape entry must be null, 1 or the input size',
+      );
     return ns.map((d, i) => d ?? shape[i]);
   }
 
@@ -70,7 +86,12 @@ export class Dropout extends Layer {
   }
 
   override getConfig(): LayerConfig {
-    return { ...super.getConfig(), rate: this.rate, noiseShape: this.noiseShape ? [...this.noiseShape] : null, seed: this.seed };
+    return {
+      ...super.getConfig(),
+      rate: this.rate,
+      noiseShape: this.noiseShape ? [...this.noiseShape] : null,
+      seed: this.seed,
+    };
   }
 }
 

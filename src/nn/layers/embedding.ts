@@ -8,7 +8,15 @@ import type { Variable } from '../variable.js';
 import { getInitializer, type Initializer, type InitializerSpec } from '../initializers.js';
 import { getRegularizer, type Regularizer, type RegularizerSpec } from '../regularizers.js';
 import type { MaskArg } from '../masking.js';
-import { initializerConfig, inputShapeError, oneInput, oneShape, positiveInt, regularizerConfig, who } from './common.js';
+import {
+  initializerConfig,
+  inputShapeError,
+  oneInput,
+  oneShape,
+  positiveInt,
+  regularizerConfig,
+  who,
+} from './common.js';
 
 // Embedding (Keras): maps integer ids [batch, ...] to rows of a learnt table [inputDim, outputDim] by
 // gather, so the gradient is a scatter-add into the used rows; maskZero marks id 0 as padding.
@@ -52,7 +60,9 @@ export class Embedding extends Layer {
   }
 
   override build(_inputShape: SymShape | SymShape[]): void {
-    this.embeddings = this.addWeight('embeddings', [this.inputDim, this.outputDim], this.embeddingsInitializer, { regularizer: this.embeddingsRegularizer });
+    this.embeddings = this.addWeight('embeddings', [this.inputDim, this.outputDim], this.embeddingsInitializer, {
+      regularizer: this.embeddingsRegularizer,
+    });
   }
 
   /** Ids of any dtype are truncated to int32 and must lie in [0, inputDim). */
@@ -61,7 +71,9 @@ export class Embedding extends Layer {
     const data = ids.dataSync();
     for (let i = 0; i < data.length; i++) {
       if (data[i] < 0 || data[i] >= this.inputDim) {
-        throw new ArgumentError(`${who(this)}: id ${data[i]} at flat index ${i} of the input is outside [0, ${this.inputDim}) (inputDim ${this.inputDim})`);
+        throw new ArgumentError(
+          `${who(this)}: id ${data[i]} at flat index ${i} of the input is outside [0, ${this.inputDim}) (inputDim ${this.inputDim})`,
+        );
       }
     }
     return ids;
@@ -83,7 +95,8 @@ export class Embedding extends Layer {
   override computeOutputShape(inputShape: SymShape | SymShape[]): SymShape {
     const shape = oneShape(this, inputShape);
     this.checkLength(shape);
-    const filled = this.inputLength !== null && shape[1] === null ? [shape[0], this.inputLength, ...shape.slice(2)] : shape;
+    const filled =
+      this.inputLength !== null && shape[1] === null ? [shape[0], this.inputLength, ...shape.slice(2)] : shape;
     return [...filled, this.outputDim];
   }
 

@@ -62,9 +62,15 @@ export class GRU extends GatedRecurrent {
     return [contiguous(slice(rk, [0, 0], [u, 2 * u])), contiguous(slice(rk, [0, 2 * u], [u, u]))];
   }
 
-  protected override cell(xw: Tensor, [h]: readonly Tensor[], weights: readonly Tensor[], recurrentMask: Tensor | null): { output: Tensor; states: Tensor[] } {
+  protected override cell(
+    xw: Tensor,
+    [h]: readonly Tensor[],
+    weights: readonly Tensor[],
+    recurrentMask: Tensor | null,
+  ): { output: Tensor; states: Tensor[] } {
     const u = this.units;
-    const act = this.activationFn, gate = this.recurrentActivationFn;
+    const act = this.activationFn,
+      gate = this.recurrentActivationFn;
     const hd = recurrentMask ? mul(h, recurrentMask) : h;
     let next: Tensor;
     if (this.resetAfter) {

@@ -2,7 +2,13 @@
 // factory namespace, as TF.js's tf.layers: layers.dense({ units: 10, activation: 'relu' }).
 import { Dense, type DenseArgs } from './dense.js';
 import { Conv1D, Conv2D, Conv2DTranspose, type Conv1DArgs, type ConvArgs } from './conv.js';
-import { AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D, type GlobalPooling2DArgs, type Pooling2DArgs } from './pooling.js';
+import {
+  AveragePooling2D,
+  GlobalAveragePooling2D,
+  MaxPooling2D,
+  type GlobalPooling2DArgs,
+  type Pooling2DArgs,
+} from './pooling.js';
 import { Flatten, Reshape, type ReshapeArgs } from './reshaping.js';
 import { Dropout, type DropoutArgs } from './dropout.js';
 import { Activation, type ActivationArgs } from './activation.js';
@@ -15,7 +21,12 @@ import { GRU, type GRUArgs } from './gru.js';
 import { Bidirectional, TimeDistributed, type BidirectionalArgs, type TimeDistributedArgs } from './wrappers.js';
 import { LayerNormalization, type LayerNormalizationArgs } from './layer-norm.js';
 import { MultiHeadAttention, type MultiHeadAttentionArgs } from './attention.js';
-import { PositionEmbedding, PositionalEncoding, type PositionEmbeddingArgs, type PositionalEncodingArgs } from './positional.js';
+import {
+  PositionEmbedding,
+  PositionalEncoding,
+  type PositionEmbeddingArgs,
+  type PositionalEncodingArgs,
+} from './positional.js';
 import { TransformerDecoder, TransformerEncoder, type TransformerArgs } from './transformer.js';
 import { GlobalAveragePooling1D, GlobalMaxPooling1D, type GlobalPooling1DArgs } from './pooling1d.js';
 import type { LayerArgs } from '../layer.js';
@@ -23,7 +34,13 @@ import type { LayerArgs } from '../layer.js';
 export { Dense, type DenseArgs } from './dense.js';
 export { KernelLayer, type KernelLayerArgs } from './kernel.js';
 export { Conv1D, Conv2D, Conv2DTranspose, type Conv1DArgs, type ConvArgs } from './conv.js';
-export { AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D, type GlobalPooling2DArgs, type Pooling2DArgs } from './pooling.js';
+export {
+  AveragePooling2D,
+  GlobalAveragePooling2D,
+  MaxPooling2D,
+  type GlobalPooling2DArgs,
+  type Pooling2DArgs,
+} from './pooling.js';
 export { Flatten, Reshape, type ReshapeArgs } from './reshaping.js';
 export { Dropout, type DropoutArgs } from './dropout.js';
 export { Activation, type ActivationArgs } from './activation.js';
@@ -34,11 +51,34 @@ export { Recurrent, GatedRecurrent, type RecurrentArgs, type GatedRecurrentArgs 
 export { SimpleRNN, type SimpleRNNArgs } from './simple-rnn.js';
 export { LSTM, type LSTMArgs } from './lstm.js';
 export { GRU, type GRUArgs } from './gru.js';
-export { Bidirectional, TimeDistributed, type BidirectionalArgs, type TimeDistributedArgs, type MergeMode } from './wrappers.js';
+export {
+  Bidirectional,
+  TimeDistributed,
+  type BidirectionalArgs,
+  type TimeDistributedArgs,
+  type MergeMode,
+} from './wrappers.js';
 export { LayerNormalization, type LayerNormalizationArgs } from './layer-norm.js';
-export { MultiHeadAttention, type MultiHeadAttentionArgs, type AttendOptions, type AttentionCache, type AttentionResult } from './attention.js';
-export { PositionEmbedding, PositionalEncoding, type PositionEmbeddingArgs, type PositionalEncodingArgs } from './positional.js';
-export { TransformerDecoder, TransformerEncoder, type TransformerArgs, type EncodeOptions, type DecodeOptions } from './transformer.js';
+export {
+  MultiHeadAttention,
+  type MultiHeadAttentionArgs,
+  type AttendOptions,
+  type AttentionCache,
+  type AttentionResult,
+} from './attention.js';
+export {
+  PositionEmbedding,
+  PositionalEncoding,
+  type PositionEmbeddingArgs,
+  type PositionalEncodingArgs,
+} from './positional.js';
+export {
+  TransformerDecoder,
+  TransformerEncoder,
+  type TransformerArgs,
+  type EncodeOptions,
+  type DecodeOptions,
+} from './transformer.js';
 export { GlobalAveragePooling1D, GlobalMaxPooling1D, type GlobalPooling1DArgs } from './pooling1d.js';
 export type { LayerEntry } from './sublayers.js';
 export { getMask, setMask, type MaskArg } from '../masking.js';

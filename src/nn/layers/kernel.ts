@@ -45,8 +45,11 @@ export abstract class KernelLayer extends Layer {
 
   /** Creates 'kernel' (and 'bias' of length `units` when useBias); call from build(). */
   protected addKernelAndBias(kernelShape: readonly number[], units: number): void {
-    this.kernel = this.addWeight('kernel', kernelShape, this.kernelInitializer, { regularizer: this.kernelRegularizer });
-    if (this.useBias) this.bias = this.addWeight('bias', [units], this.biasInitializer, { regularizer: this.biasRegularizer });
+    this.kernel = this.addWeight('kernel', kernelShape, this.kernelInitializer, {
+      regularizer: this.kernelRegularizer,
+    });
+    if (this.useBias)
+      this.bias = this.addWeight('bias', [units], this.biasInitializer, { regularizer: this.biasRegularizer });
   }
 
   /**
@@ -56,7 +59,8 @@ export abstract class KernelLayer extends Layer {
    */
   protected finish(y: Tensor): Tensor {
     if (!this.bias) return this.activationFn(y);
-    if (this.activation === 'relu' || this.activation === 'tanh' || this.activation === 'linear') return biasActivation(y, this.bias.value, this.activation);
+    if (this.activation === 'relu' || this.activation === 'tanh' || this.activation === 'linear')
+      return biasActivation(y, this.bias.value, this.activation);
     return this.activationFn(biasActivation(y, this.bias.value));
   }
 

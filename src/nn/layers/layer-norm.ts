@@ -5,11 +5,27 @@ import { mean, variance } from '../../ops/reduce.js';
 import { reshape } from '../../ops/views.js';
 import { layerNorm } from '../../ops/train-ops.js';
 import { ArgumentError, ShapeError } from '../../errors.js';
-import { Layer, formatSymShape, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../layer.js';
+import {
+  Layer,
+  formatSymShape,
+  registerLayer,
+  type CallContext,
+  type LayerArgs,
+  type LayerConfig,
+  type SymShape,
+} from '../layer.js';
 import type { Variable } from '../variable.js';
 import { getInitializer, type Initializer, type InitializerSpec } from '../initializers.js';
 import { getRegularizer, type Regularizer, type RegularizerSpec } from '../regularizers.js';
-import { asLayerDType, initializerConfig, inputShapeError, oneInput, oneShape, regularizerConfig, who } from './common.js';
+import {
+  asLayerDType,
+  initializerConfig,
+  inputShapeError,
+  oneInput,
+  oneShape,
+  regularizerConfig,
+  who,
+} from './common.js';
 
 // LayerNormalization (Keras, Ba et al. 2016): normalizes each sample over `axis` (the features) with its
 // own mean and variance, the same in training and inference, then scales by gamma and shifts by beta.
@@ -50,7 +66,10 @@ export class LayerNormalization extends Layer {
     super(args);
     const axis = args.axis ?? -1;
     const list = typeof axis === 'number' ? [axis] : [...axis];
-    if (list.length === 0 || !list.every(Number.isInteger)) throw new ArgumentError(`${who(this)}: axis must be an integer or a non-empty list of them, got ${JSON.stringify(args.axis)}`);
+    if (list.length === 0 || !list.every(Number.isInteger))
+      throw new ArgumentError(
+        `${who(this)}: axis must be an integer or a non-empty list of them, got ${JSON.stringify(args.axis)}`,
+      );
     this.axis = typeof axis === 'number' ? axis : list;
     this.epsilon = args.epsilon ?? 0.001;
     if (!(this.epsilon > 0)) throw new ArgumentError(`${who(this)}: epsilon must be positive, got ${this.epsilon}`);
@@ -66,17 +85,26 @@ export class LayerNormalization extends Layer {
   private axes(shape: SymShape): number[] {
     const list = typeof this.axis === 'number' ? [this.axis] : this.axis;
     const axes = [...new Set(list.map((a) => (a < 0 ? a + shape.length : a)))].sort((a, b) => a - b);
-    if (axes.some((a) => a < 1 || a >= shape.length)) throw inputShapeError(this, `an input with axis ${JSON.stringify(this.axis)}`, shape, `axis ${JSON.stringify(this.axis)} is out of range for rank ${shape.length} (the batch axis cannot be normalized over)`);
+    if (axes.some((a) => a < 1 || a >= shape.length))
+      throw inputShapeError(
+        this,
+        `an input with axis ${JSON.stringify(this.axis)}`,
+        shape,
+        `axis ${JSON.stringify(this.axis)} is out of range for rank ${shape.length} (the batch axis cannot be normalized over)`,
+      );
     return axes;
   }
 
   private checkInput(shape: SymShape): void {
     const s = this.spec;
     if (!s) return;
-    const expected = formatSymShape(Array.from({ length: s.rank }, (_, i) => (s.axes.includes(i) ? s.sizes[s.axes.indexOf(i)] : null)));
+    const expected = formatSymShape(
+      Array.from({ length: s.rank }, (_, i) => (s.axes.includes(i) ? s.sizes[s.axes.indexOf(i)] : null)),
+    );
     if (shape.length !== s.rank) throw inputShapeError(this, expected, shape, `expected rank ${s.rank}`);
     s.axes.forEach((a, i) => {
-      if (shape[a] !== null && shape[a] !== s.sizes[i]) throw inputShapeError(this, expected, shape, `axis ${a} must have size ${s.sizes[i]}`);
+      if (shape[a] !== null && shape[a] !== s.sizes[i])
+        throw inputShapeError(this, expected, shape, `axis ${a} must have size ${s.sizes[i]}`);
     });
   }
 
@@ -84,11 +112,20 @@ export class LayerNormalization extends Layer {
     const shape = oneShape(this, inputShape);
     const axes = this.axes(shape);
     const sizes = axes.map((a) => shape[a]);
-    if (sizes.some((d) => d === null)) throw new ShapeError(`${who(this)}: the normalized axes of the input must be known, got ${formatSymShape(shape)}`);
+    if (sizes.some((d) => d === null))
+      throw new ShapeError(
+        `${who(this)}: the normalized axes of the input must be known, got ${formatSymShape(shape)}`,
+      );
     this.spec = { rank: shape.length, axes, sizes: sizes as number[] };
     // Keras order: gamma, beta.
-    if (this.scale) this.gamma = this.addWeight('gamma', sizes as number[], this.gammaInitializer, { regularizer: this.gammaRegularizer });
-    if (this.center) this.beta = this.addWeight('beta', sizes as number[], this.betaInitializer, { regularizer: this.betaRegularizer });
+    if (this.scale)
+      this.gamma = this.addWeight('gamma', sizes as number[], this.gammaInitializer, {
+        regularizer: this.gammaRegularizer,
+      });
+    if (this.center)
+      this.beta = this.addWeight('beta', sizes as number[], this.betaInitializer, {
+        regularizer: this.betaRegularizer,
+      });
   }
 
   override call(inputs: Tensor | Tensor[], _ctx: CallContext): Tensor {
@@ -96,7 +133,8 @@ export class LayerNormalization extends Layer {
     this.checkInput(x.shape);
     const { axes } = this.spec!;
     // The usual case (last axis, scale and offset) is one fused op, forward and backward.
-    if (axes.length === 1 && axes[0] === x.rank - 1 && this.gamma && this.beta) return layerNorm(x, this.gamma.value, this.beta.value, this.epsilon);
+    if (axes.length === 1 && axes[0] === x.rank - 1 && this.gamma && this.beta)
+      return layerNorm(x, this.gamma.value, this.beta.value, this.epsilon);
     // gamma/beta reshaped to broadcast: their sizes on the normalized axes, 1 elsewhere.
     const paramShape = x.shape.map((d, i) => (axes.includes(i) ? d : 1));
     let y = mul(sub(x, mean(x, axes, true)), rsqrt(add(variance(x, axes, true), this.epsilon)));

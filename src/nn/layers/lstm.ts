@@ -48,7 +48,8 @@ export class LSTM extends GatedRecurrent {
     // [biasInit(u), ones(u), biasInit(2u)] as Keras builds it; an ad-hoc initializer for addWeight.
     const base = getInitializer(this.biasInitializer);
     const init: Initializer = Object.assign(
-      (_shape: readonly number[], dtype: DType = 'float32') => concat([base([u], dtype), ones([u], dtype), base([2 * u], dtype)]),
+      (_shape: readonly number[], dtype: DType = 'float32') =>
+        concat([base([u], dtype), ones([u], dtype), base([2 * u], dtype)]),
       { config: base.config },
     );
     return { shape: [4 * u], initializer: init };
@@ -62,7 +63,12 @@ export class LSTM extends GatedRecurrent {
     return [this.recurrentKernel!.value];
   }
 
-  protected override cell(xw: Tensor, [h, c]: readonly Tensor[], [rk]: readonly Tensor[], recurrentMask: Tensor | null): { output: Tensor; states: Tensor[] } {
+  protected override cell(
+    xw: Tensor,
+    [h, c]: readonly Tensor[],
+    [rk]: readonly Tensor[],
+    recurrentMask: Tensor | null,
+  ): { output: Tensor; states: Tensor[] } {
     const hu = matmul(recurrentMask ? mul(h, recurrentMask) : h, rk);
     if (this.standardActivations) {
       const next = lstmCell(xw, hu, c);

@@ -4,7 +4,15 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { add } from '../../ops/elementwise.js';
 import { concat } from '../../ops/indexing.js';
 import { ArgumentError, ShapeError } from '../../errors.js';
-import { Layer, formatSymShape, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../layer.js';
+import {
+  Layer,
+  formatSymShape,
+  registerLayer,
+  type CallContext,
+  type LayerArgs,
+  type LayerConfig,
+  type SymShape,
+} from '../layer.js';
 import { who } from './common.js';
 
 function mergeError(layer: Layer, expected: string, shapes: readonly SymShape[]): ShapeError {
@@ -16,7 +24,9 @@ abstract class Merge extends Layer {
   /** The inputs as a list of at least two; `null` stands for a call on a single input. */
   private list<T>(inputs: T[] | null): T[] {
     if (!inputs || inputs.length < 2) {
-      throw new ArgumentError(`${who(this)} must be called on a list of at least 2 inputs, got ${inputs ? `a list of ${inputs.length}` : 'a single input'}`);
+      throw new ArgumentError(
+        `${who(this)} must be called on a list of at least 2 inputs, got ${inputs ? `a list of ${inputs.length}` : 'a single input'}`,
+      );
     }
     return inputs;
   }
@@ -50,13 +60,15 @@ export class Add extends Merge {
     const fail = () => mergeError(this, 'inputs of one shape (or sizes of 1 that broadcast)', shapes);
     if (shapes.some((s) => s.length !== rank)) throw fail();
     // Keras' elementwise rule: an unknown size stays unknown; 1 broadcasts; other sizes must be equal.
-    return Array.from({ length: rank }, (_, i) => shapes.reduce<number | null>((acc, s) => {
-      const d = s[i];
-      if (acc === null || d === null) return null;
-      if (acc === 1) return d;
-      if (d === 1 || d === acc) return acc;
-      throw fail();
-    }, 1));
+    return Array.from({ length: rank }, (_, i) =>
+      shapes.reduce<number | null>((acc, s) => {
+        const d = s[i];
+        if (acc === null || d === null) return null;
+        if (acc === 1) return d;
+        if (d === 1 || d === acc) return acc;
+        throw fail();
+      }, 1),
+    );
   }
 
   protected override merge(xs: readonly Tensor[]): Tensor {
@@ -77,7 +89,8 @@ export class Concatenate extends Merge {
   constructor(args: ConcatenateArgs = {}) {
     super(args);
     this.axis = args.axis ?? -1;
-    if (!Number.isInteger(this.axis)) throw new ArgumentError(`${who(this)}: axis must be an integer, got ${JSON.stringify(args.axis)}`);
+    if (!Number.isInteger(this.axis))
+      throw new ArgumentError(`${who(this)}: axis must be an integer, got ${JSON.stringify(args.axis)}`);
   }
 
   protected override mergeShapes(shapes: readonly SymShape[]): SymShape {
@@ -86,7 +99,8 @@ export class Concatenate extends Merge {
     const expected = `inputs of one rank whose sizes agree except on axis ${this.axis}`;
     if (axis < 0 || axis >= rank || shapes.some((s) => s.length !== rank)) throw mergeError(this, expected, shapes);
     return Array.from({ length: rank }, (_, i) => {
-      if (i === axis) return shapes.some((s) => s[i] === null) ? null : shapes.reduce((n, s) => n + (s[i] as number), 0);
+      if (i === axis)
+        return shapes.some((s) => s[i] === null) ? null : shapes.reduce((n, s) => n + (s[i] as number), 0);
       const known = shapes.map((s) => s[i]).filter((d): d is number => d !== null);
       if (known.some((d) => d !== known[0])) throw mergeError(this, expected, shapes);
       // Unknown only if unknown in every input.

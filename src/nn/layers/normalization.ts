@@ -7,11 +7,27 @@ import { reshape } from '../../ops/views.js';
 import { tidy } from '../../tensor/storage.js';
 import { noGrad } from '../../autograd/tape.js';
 import { ArgumentError, ShapeError } from '../../errors.js';
-import { Layer, formatSymShape, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../layer.js';
+import {
+  Layer,
+  formatSymShape,
+  registerLayer,
+  type CallContext,
+  type LayerArgs,
+  type LayerConfig,
+  type SymShape,
+} from '../layer.js';
 import type { Variable } from '../variable.js';
 import { getInitializer, type Initializer, type InitializerSpec } from '../initializers.js';
 import { getRegularizer, type Regularizer, type RegularizerSpec } from '../regularizers.js';
-import { asLayerDType, initializerConfig, inputShapeError, oneInput, oneShape, regularizerConfig, who } from './common.js';
+import {
+  asLayerDType,
+  initializerConfig,
+  inputShapeError,
+  oneInput,
+  oneShape,
+  regularizerConfig,
+  who,
+} from './common.js';
 
 export interface BatchNormalizationArgs extends LayerArgs {
   /** The feature axis (kept); statistics are taken over all the others. Default -1 (channels last). */
@@ -57,10 +73,12 @@ export class BatchNormalization extends Layer {
   constructor(args: BatchNormalizationArgs = {}) {
     super(args);
     this.axis = args.axis ?? -1;
-    if (!Number.isInteger(this.axis)) throw new ArgumentError(`${who(this)}: axis must be an integer, got ${JSON.stringify(args.axis)}`);
+    if (!Number.isInteger(this.axis))
+      throw new ArgumentError(`${who(this)}: axis must be an integer, got ${JSON.stringify(args.axis)}`);
     this.momentum = args.momentum ?? 0.99;
     this.epsilon = args.epsilon ?? 0.001;
-    if (!(this.momentum >= 0 && this.momentum <= 1)) throw new ArgumentError(`${who(this)}: momentum must be in [0, 1], got ${this.momentum}`);
+    if (!(this.momentum >= 0 && this.momentum <= 1))
+      throw new ArgumentError(`${who(this)}: momentum must be in [0, 1], got ${this.momentum}`);
     if (!(this.epsilon > 0)) throw new ArgumentError(`${who(this)}: epsilon must be positive, got ${this.epsilon}`);
     this.center = args.center ?? true;
     this.scale = args.scale ?? true;
@@ -75,7 +93,13 @@ export class BatchNormalization extends Layer {
   /** The non-negative feature axis for an input of this rank, or a ShapeError naming the layer. */
   private featureAxis(shape: SymShape): number {
     const a = this.axis < 0 ? this.axis + shape.length : this.axis;
-    if (a < 0 || a >= shape.length) throw inputShapeError(this, `an input with axis ${this.axis}`, shape, `axis ${this.axis} is out of range for rank ${shape.length}`);
+    if (a < 0 || a >= shape.length)
+      throw inputShapeError(
+        this,
+        `an input with axis ${this.axis}`,
+        shape,
+        `axis ${this.axis} is out of range for rank ${shape.length}`,
+      );
     return a;
   }
 
@@ -86,20 +110,28 @@ export class BatchNormalization extends Layer {
     const expected = formatSymShape(Array.from({ length: b.rank }, (_, i) => (i === b.axis ? b.features : null)));
     if (shape.length !== b.rank) throw inputShapeError(this, expected, shape, `expected rank ${b.rank}`);
     const d = shape[b.axis];
-    if (d !== null && d !== b.features) throw inputShapeError(this, expected, shape, `axis ${this.axis} must have ${b.features} features`);
+    if (d !== null && d !== b.features)
+      throw inputShapeError(this, expected, shape, `axis ${this.axis} must have ${b.features} features`);
   }
 
   override build(inputShape: SymShape | SymShape[]): void {
     const shape = oneShape(this, inputShape);
     const axis = this.featureAxis(shape);
     const features = shape[axis];
-    if (features === null) throw new ShapeError(`${who(this)}: the feature axis ${this.axis} of the input must be known, got ${formatSymShape(shape)}`);
+    if (features === null)
+      throw new ShapeError(
+        `${who(this)}: the feature axis ${this.axis} of the input must be known, got ${formatSymShape(shape)}`,
+      );
     this.inputSpec = { rank: shape.length, axis, features };
     // Keras order: gamma, beta, moving_mean, moving_variance.
-    if (this.scale) this.gamma = this.addWeight('gamma', [features], this.gammaInitializer, { regularizer: this.gammaRegularizer });
-    if (this.center) this.beta = this.addWeight('beta', [features], this.betaInitializer, { regularizer: this.betaRegularizer });
+    if (this.scale)
+      this.gamma = this.addWeight('gamma', [features], this.gammaInitializer, { regularizer: this.gammaRegularizer });
+    if (this.center)
+      this.beta = this.addWeight('beta', [features], this.betaInitializer, { regularizer: this.betaRegularizer });
     this.movingMean = this.addWeight('moving_mean', [features], this.movingMeanInitializer, { trainable: false });
-    this.movingVariance = this.addWeight('moving_variance', [features], this.movingVarianceInitializer, { trainable: false });
+    this.movingVariance = this.addWeight('moving_variance', [features], this.movingVarianceInitializer, {
+      trainable: false,
+    });
   }
 
   override call(inputs: Tensor | Tensor[], ctx: CallContext): Tensor {
@@ -131,11 +163,16 @@ export class BatchNormalization extends Layer {
   /** moving = moving * momentum + batch * (1 - momentum) (Keras; biased batch variance), outside autograd. */
   private updateMovingStats(batchMean: Tensor, batchVar: Tensor): void {
     const { features } = this.inputSpec!;
-    noGrad(() => tidy(() => {
-      for (const [v, batch] of [[this.movingMean!, batchMean], [this.movingVariance!, batchVar]] as const) {
-        v.assign(add(mul(v.value, this.momentum), mul(reshape(batch, [features]), 1 - this.momentum)));
-      }
-    }));
+    noGrad(() =>
+      tidy(() => {
+        for (const [v, batch] of [
+          [this.movingMean!, batchMean],
+          [this.movingVariance!, batchVar],
+        ] as const) {
+          v.assign(add(mul(v.value, this.momentum), mul(reshape(batch, [features]), 1 - this.momentum)));
+        }
+      }),
+    );
   }
 
   override computeOutputShape(inputShape: SymShape | SymShape[]): SymShape {

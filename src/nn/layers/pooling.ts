@@ -16,7 +16,8 @@ export interface Pooling2DArgs extends LayerArgs {
 
 /** Rank-4 inputs only; ShapeError naming the layer otherwise. */
 function require4d(layer: Layer, shape: SymShape): void {
-  if (shape.length !== 4) throw inputShapeError(layer, '(None, H, W, channels)', shape, 'expected rank 4, channels last');
+  if (shape.length !== 4)
+    throw inputShapeError(layer, '(None, H, W, channels)', shape, 'expected rank 4, channels last');
 }
 
 abstract class Pooling2D extends Layer {
@@ -36,7 +37,12 @@ abstract class Pooling2D extends Layer {
     require4d(this, shape);
     const out = [0, 1].map((a) => convOutputLength(shape[a + 1], this.poolSize[a], this.padding, this.strides[a], 1));
     if (out.some((d) => d !== null && d < 1)) {
-      throw inputShapeError(this, '(None, H, W, channels)', shape, `a ${this.poolSize.join('x')} window does not fit with padding '${this.padding}'`);
+      throw inputShapeError(
+        this,
+        '(None, H, W, channels)',
+        shape,
+        `a ${this.poolSize.join('x')} window does not fit with padding '${this.padding}'`,
+      );
     }
     return [shape[0], ...out, shape[3]];
   }

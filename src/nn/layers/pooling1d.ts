@@ -24,7 +24,8 @@ abstract class GlobalPooling1D extends Layer {
   }
 
   private checkInput(shape: SymShape): void {
-    if (shape.length !== 3) throw inputShapeError(this, '(None, time, features)', shape, 'expected rank 3 (batch, time, features)');
+    if (shape.length !== 3)
+      throw inputShapeError(this, '(None, time, features)', shape, 'expected rank 3 (batch, time, features)');
   }
 
   protected abstract pool(x: Tensor, mask: Tensor | null): Tensor;

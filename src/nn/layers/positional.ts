@@ -4,7 +4,15 @@ import { add } from '../../ops/elementwise.js';
 import { tensor } from '../../ops/creation.js';
 import { slice } from '../../ops/views.js';
 import { ArgumentError, ShapeError } from '../../errors.js';
-import { Layer, formatSymShape, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../layer.js';
+import {
+  Layer,
+  formatSymShape,
+  registerLayer,
+  type CallContext,
+  type LayerArgs,
+  type LayerConfig,
+  type SymShape,
+} from '../layer.js';
 import type { Variable } from '../variable.js';
 import { getInitializer, type Initializer, type InitializerSpec } from '../initializers.js';
 import { asLayerDType, initializerConfig, inputShapeError, oneInput, oneShape, positiveInt, who } from './common.js';
@@ -16,13 +24,16 @@ import { asLayerDType, initializerConfig, inputShapeError, oneInput, oneShape, p
 
 /** Rank-3 input check shared by both layers; returns the shape. */
 function sequenceInput(layer: Layer, shape: SymShape): SymShape {
-  if (shape.length !== 3) throw inputShapeError(layer, '(None, time, features)', shape, 'expected rank 3 (batch, time, features)');
+  if (shape.length !== 3)
+    throw inputShapeError(layer, '(None, time, features)', shape, 'expected rank 3 (batch, time, features)');
   return shape;
 }
 
 function checkStart(layer: Layer, length: number, start: number): void {
   if (!Number.isInteger(length) || length < 1 || !Number.isInteger(start) || start < 0) {
-    throw new ArgumentError(`${who(layer)}: encoding(length, start) needs a positive length and a non-negative start, got ${length}, ${start}`);
+    throw new ArgumentError(
+      `${who(layer)}: encoding(length, start) needs a positive length and a non-negative start, got ${length}, ${start}`,
+    );
   }
 }
 
@@ -43,7 +54,8 @@ export class PositionalEncoding extends Layer {
   constructor(args: PositionalEncodingArgs = {}) {
     super(args);
     this.maxWavelength = args.maxWavelength ?? 10000;
-    if (!(this.maxWavelength > 0)) throw new ArgumentError(`${who(this)}: maxWavelength must be positive, got ${this.maxWavelength}`);
+    if (!(this.maxWavelength > 0))
+      throw new ArgumentError(`${who(this)}: maxWavelength must be positive, got ${this.maxWavelength}`);
   }
 
   /** The encodings of positions start .. start + length - 1: [length, features], computed on the host in float64. */
@@ -100,22 +112,36 @@ export class PositionEmbedding extends Layer {
     sequenceInput(this, shape);
     const features = this.embeddings?.shape[1];
     const expected = `(None, <= ${this.sequenceLength}, ${features ?? 'features'})`;
-    if (shape[1] !== null && shape[1] > this.sequenceLength) throw inputShapeError(this, expected, shape, `sequences may be at most sequenceLength ${this.sequenceLength} long`);
-    if (features !== undefined && shape[2] !== null && shape[2] !== features) throw inputShapeError(this, expected, shape, `the last dimension must be ${features}`);
+    if (shape[1] !== null && shape[1] > this.sequenceLength)
+      throw inputShapeError(
+        this,
+        expected,
+        shape,
+        `sequences may be at most sequenceLength ${this.sequenceLength} long`,
+      );
+    if (features !== undefined && shape[2] !== null && shape[2] !== features)
+      throw inputShapeError(this, expected, shape, `the last dimension must be ${features}`);
   }
 
   override build(inputShape: SymShape | SymShape[]): void {
     const shape = oneShape(this, inputShape);
     this.checkInput(shape);
-    if (shape[2] === null) throw new ShapeError(`${who(this)}: the feature dimension of the input must be known, got ${formatSymShape(shape)}`);
+    if (shape[2] === null)
+      throw new ShapeError(
+        `${who(this)}: the feature dimension of the input must be known, got ${formatSymShape(shape)}`,
+      );
     this.embeddings = this.addWeight('embeddings', [this.sequenceLength, shape[2]], this.initializer);
   }
 
   /** Rows start .. start + length - 1 of the table: [length, features] (a view, differentiable). */
   encoding(length: number, start = 0): Tensor {
     checkStart(this, length, start);
-    if (!this.embeddings) throw new ArgumentError(`${who(this)}: encoding() needs the layer built (call it on an input first)`);
-    if (start + length > this.sequenceLength) throw new ArgumentError(`${who(this)}: positions ${start}..${start + length - 1} exceed sequenceLength ${this.sequenceLength}`);
+    if (!this.embeddings)
+      throw new ArgumentError(`${who(this)}: encoding() needs the layer built (call it on an input first)`);
+    if (start + length > this.sequenceLength)
+      throw new ArgumentError(
+        `${who(this)}: positions ${start}..${start + length - 1} exceed sequenceLength ${this.sequenceLength}`,
+      );
     return slice(this.embeddings.value, [start, 0], [length, -1]);
   }
 
@@ -132,7 +158,11 @@ export class PositionEmbedding extends Layer {
   }
 
   override getConfig(): LayerConfig {
-    return { ...super.getConfig(), sequenceLength: this.sequenceLength, initializer: initializerConfig(this.initializer) };
+    return {
+      ...super.getConfig(),
+      sequenceLength: this.sequenceLength,
+      initializer: initializerConfig(this.initializer),
+    };
   }
 }
 

@@ -15,7 +15,15 @@ import { getRegularizer, type Regularizer, type RegularizerSpec } from '../regul
 import type { ActivationFn } from '../activations.js';
 import { firstMask, sequenceMask, timeMajorMask, type MaskArg } from '../masking.js';
 import { scan, type FusedCell } from './rnn-scan.js';
-import { asLayerDType, initializerConfig, inputShapeError, positiveInt, regularizerConfig, resolveActivation, who } from './common.js';
+import {
+  asLayerDType,
+  initializerConfig,
+  inputShapeError,
+  positiveInt,
+  regularizerConfig,
+  resolveActivation,
+  who,
+} from './common.js';
 
 // The recurrent layers' shared machinery (Keras RNN): x @ kernel for all steps in one matmul, then a loop
 // over time that runs the cell (SimpleRNN, LSTM, GRU supply it) with masking, dropout masks fixed across
@@ -54,10 +62,10 @@ export interface RecurrentArgs extends LayerArgs {
   seed?: number | null;
 }
 
-
 function rate(layer: Layer, arg: string, value: number | undefined): number {
   const r = value ?? 0;
-  if (typeof r !== 'number' || !(r >= 0 && r < 1)) throw new ArgumentError(`${who(layer)}: ${arg} must be a number in [0, 1), got ${JSON.stringify(value)}`);
+  if (typeof r !== 'number' || !(r >= 0 && r < 1))
+    throw new ArgumentError(`${who(layer)}: ${arg} must be a number in [0, 1), got ${JSON.stringify(value)}`);
   return r;
 }
 
@@ -91,7 +99,11 @@ export abstract class Recurrent extends Layer {
   private heldStates?: Tensor[];
 
   /** `gates`: blocks of `units` columns in the kernels (1, 4, 3); `stateCount`: states carried (h, or h and c). */
-  constructor(args: RecurrentArgs, readonly gates: number, readonly stateCount: number) {
+  constructor(
+    args: RecurrentArgs,
+    readonly gates: number,
+    readonly stateCount: number,
+  ) {
     super(args);
     this.units = positiveInt(this, 'units', args.units);
     const act = resolveActivation(args.activation === undefined ? 'tanh' : args.activation);
@@ -111,7 +123,8 @@ export abstract class Recurrent extends Layer {
     this.goBackwards = args.goBackwards ?? false;
     this.stateful = args.stateful ?? false;
     this.zeroOutputForMask = args.zeroOutputForMask ?? false;
-    if (args.seed != null && !(Number.isSafeInteger(args.seed) && args.seed >= 0)) throw new ArgumentError(`${who(this)}: seed must be a non-negative integer, got ${JSON.stringify(args.seed)}`);
+    if (args.seed != null && !(Number.isSafeInteger(args.seed) && args.seed >= 0))
+      throw new ArgumentError(`${who(this)}: seed must be a non-negative integer, got ${JSON.stringify(args.seed)}`);
     this.seed = args.seed ?? drawSeed();
     this.generator = new Generator(this.seed);
   }
@@ -129,7 +142,12 @@ export abstract class Recurrent extends Layer {
    * One step: `xw` is this step's x @ kernel (+ input bias) [batch, gates * units], `weights` what
    * stepWeights() gave, `recurrentMask` (recurrent dropout) scales the state entering the recurrent matmul.
    */
-  protected abstract cell(xw: Tensor, states: readonly Tensor[], weights: readonly Tensor[], recurrentMask: Tensor | null): { output: Tensor; states: Tensor[] };
+  protected abstract cell(
+    xw: Tensor,
+    states: readonly Tensor[],
+    weights: readonly Tensor[],
+    recurrentMask: Tensor | null,
+  ): { output: Tensor; states: Tensor[] };
   /** The same step as a FusedCell over stepWeights() (see rnn-scan.ts), where the layer has one. */
   protected fusedCell(): FusedCell | null {
     return null;
@@ -139,7 +157,9 @@ export abstract class Recurrent extends Layer {
   private sequenceShape(shapes: SymShape | SymShape[]): SymShape {
     const list = Array.isArray(shapes[0]) ? (shapes as SymShape[]) : [shapes as SymShape];
     if (list.length !== 1 && list.length !== 1 + this.stateCount) {
-      throw new ArgumentError(`${who(this)} takes a sequence or [sequence, ...${this.stateCount} initial state${this.stateCount > 1 ? 's' : ''}], got a list of ${list.length}`);
+      throw new ArgumentError(
+        `${who(this)} takes a sequence or [sequence, ...${this.stateCount} initial state${this.stateCount > 1 ? 's' : ''}], got a list of ${list.length}`,
+      );
     }
     const shape = list[0];
     this.checkInput(shape);
@@ -148,18 +168,32 @@ export abstract class Recurrent extends Layer {
 
   private checkInput(shape: SymShape): void {
     const features = this.kernel?.shape[0];
-    if (shape.length !== 3) throw inputShapeError(this, `(None, time, ${features ?? 'features'})`, shape, 'expected rank 3 (batch, time, features)');
-    if (features !== undefined && shape[2] !== null && shape[2] !== features) throw inputShapeError(this, `(None, time, ${features})`, shape, `the last dimension must be ${features}`);
+    if (shape.length !== 3)
+      throw inputShapeError(
+        this,
+        `(None, time, ${features ?? 'features'})`,
+        shape,
+        'expected rank 3 (batch, time, features)',
+      );
+    if (features !== undefined && shape[2] !== null && shape[2] !== features)
+      throw inputShapeError(this, `(None, time, ${features})`, shape, `the last dimension must be ${features}`);
   }
 
   override build(inputShape: SymShape | SymShape[]): void {
     const shape = this.sequenceShape(inputShape);
     const features = shape[2];
-    if (features === null) throw new ShapeError(`${who(this)}: the feature dimension of the input must be known, got ${formatSymShape(shape)}`);
+    if (features === null)
+      throw new ShapeError(
+        `${who(this)}: the feature dimension of the input must be known, got ${formatSymShape(shape)}`,
+      );
     const width = this.gates * this.units;
     // Keras order: kernel, recurrent_kernel, bias.
-    this.kernel = this.addWeight('kernel', [features, width], this.kernelInitializer, { regularizer: this.kernelRegularizer });
-    this.recurrentKernel = this.addWeight('recurrent_kernel', [this.units, width], this.recurrentInitializer, { regularizer: this.recurrentRegularizer });
+    this.kernel = this.addWeight('kernel', [features, width], this.kernelInitializer, {
+      regularizer: this.kernelRegularizer,
+    });
+    this.recurrentKernel = this.addWeight('recurrent_kernel', [this.units, width], this.recurrentInitializer, {
+      regularizer: this.recurrentRegularizer,
+    });
     if (this.useBias) {
       const { shape: biasShape, initializer } = this.biasSpec();
       this.bias = this.addWeight('bias', biasShape, initializer, { regularizer: this.biasRegularizer });
@@ -170,14 +204,22 @@ export abstract class Recurrent extends Layer {
   private initialStates(given: readonly Tensor[], batch: number): Tensor[] {
     const expected = `${this.stateCount} tensor${this.stateCount > 1 ? 's' : ''} of shape [${batch}, ${this.units}]`;
     if (given.length > 0) {
-      if (given.length !== this.stateCount || given.some((s) => s.rank !== 2 || s.shape[0] !== batch || s.shape[1] !== this.units)) {
-        throw new ShapeError(`${who(this)} expects initial states as ${expected}, got ${given.map((s) => fmtShape(s.shape)).join(', ')}`);
+      if (
+        given.length !== this.stateCount ||
+        given.some((s) => s.rank !== 2 || s.shape[0] !== batch || s.shape[1] !== this.units)
+      ) {
+        throw new ShapeError(
+          `${who(this)} expects initial states as ${expected}, got ${given.map((s) => fmtShape(s.shape)).join(', ')}`,
+        );
       }
       return given.map((s) => asLayerDType(this, s));
     }
     if (this.stateful && this.heldStates) {
       const held = this.heldStates[0].shape[0];
-      if (held !== batch) throw new ShapeError(`${who(this)} is stateful with states for batch size ${held}, got a batch of ${batch} (call resetStates() to change it)`);
+      if (held !== batch)
+        throw new ShapeError(
+          `${who(this)} is stateful with states for batch size ${held}, got a batch of ${batch} (call resetStates() to change it)`,
+        );
       return this.heldStates;
     }
     return Array.from({ length: this.stateCount }, () => zeros([batch, this.units], this.dtype));
@@ -201,9 +243,14 @@ export abstract class Recurrent extends Layer {
     // Dropout masks are drawn once per call, so every step drops the same features (Keras); a call seed
     // (fit() passes one per step) makes them depend on (layer seed, call seed) only, as Dropout does.
     const training = ctx.training && (this.dropout > 0 || this.recurrentDropout > 0);
-    const gen = training ? (ctx.seed === undefined ? this.generator : new Generator(mixSeeds(this.seed, ctx.seed))) : undefined;
+    const gen = training
+      ? ctx.seed === undefined
+        ? this.generator
+        : new Generator(mixSeeds(this.seed, ctx.seed))
+      : undefined;
     const inputMask = gen && this.dropout > 0 ? this.dropMask(gen, [batch, 1, features], this.dropout) : null;
-    const recurrentMask = gen && this.recurrentDropout > 0 ? this.dropMask(gen, [batch, this.units], this.recurrentDropout) : null;
+    const recurrentMask =
+      gen && this.recurrentDropout > 0 ? this.dropMask(gen, [batch, this.units], this.recurrentDropout) : null;
 
     // x @ kernel (+ input bias) for every step in one matmul, time-major [time, batch, gates * units], so
     // step t is a contiguous slice; the time loop (rnn-scan.ts) then runs the cell step by step.
@@ -215,14 +262,21 @@ export abstract class Recurrent extends Layer {
     xw = reshape(xw, [time, batch, width]);
 
     const r = scan({
-      xw, initial, weights: this.stepWeights(), mask: seqMask, zeroOutputForMask: this.zeroOutputForMask, goBackwards: this.goBackwards,
+      xw,
+      initial,
+      weights: this.stepWeights(),
+      mask: seqMask,
+      zeroOutputForMask: this.zeroOutputForMask,
+      goBackwards: this.goBackwards,
       cell: (xt, st, w) => this.cell(xt, st, w, recurrentMask),
       fused: recurrentMask ? null : this.fusedCell(),
     });
     const states = r.states;
     if (this.stateful) this.holdStates(states);
     // Outputs are time-major in processing order; the last one is the last processed step's.
-    const y = this.returnSequences ? permute(r.outputs, [1, 0, 2]) : reshape(slice(r.outputs, [time - 1, 0, 0], [1, batch, this.units]), [batch, this.units]);
+    const y = this.returnSequences
+      ? permute(r.outputs, [1, 0, 2])
+      : reshape(slice(r.outputs, [time - 1, 0, 0], [1, batch, this.units]), [batch, this.units]);
     return this.returnState ? [y, ...states] : y;
   }
 
@@ -238,8 +292,14 @@ export abstract class Recurrent extends Layer {
    * `states` (copied; each [batch, units]).
    */
   resetStates(states?: readonly Tensor[]): void {
-    if (states && (states.length !== this.stateCount || states.some((s) => s.rank !== 2 || s.shape[1] !== this.units || s.shape[0] !== states[0].shape[0]))) {
-      throw new ShapeError(`${who(this)}: resetStates expects ${this.stateCount} tensor${this.stateCount > 1 ? 's' : ''} of shape [batch, ${this.units}], got ${states.map((s) => fmtShape(s.shape)).join(', ')}`);
+    if (
+      states &&
+      (states.length !== this.stateCount ||
+        states.some((s) => s.rank !== 2 || s.shape[1] !== this.units || s.shape[0] !== states[0].shape[0]))
+    ) {
+      throw new ShapeError(
+        `${who(this)}: resetStates expects ${this.stateCount} tensor${this.stateCount > 1 ? 's' : ''} of shape [batch, ${this.units}], got ${states.map((s) => fmtShape(s.shape)).join(', ')}`,
+      );
     }
     for (const s of this.heldStates ?? []) s.dispose();
     this.heldStates = states ? noGrad(() => states.map((s) => keep(copy(asLayerDType(this, s))))) : undefined;

@@ -2,7 +2,15 @@
 import type { Tensor } from '../../tensor/tensor.js';
 import { reshape } from '../../ops/views.js';
 import { ArgumentError } from '../../errors.js';
-import { Layer, formatSymShape, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../layer.js';
+import {
+  Layer,
+  formatSymShape,
+  registerLayer,
+  type CallContext,
+  type LayerArgs,
+  type LayerConfig,
+  type SymShape,
+} from '../layer.js';
 import { inputShapeError, knownSize, oneInput, oneShape, who } from './common.js';
 
 /** [N, d1, d2, ...] -> [N, d1 * d2 * ...]; a rank-1 input [N] becomes [N, 1] (Keras). */
@@ -40,7 +48,9 @@ export class Reshape extends Layer {
     const t = [...(args.targetShape ?? [])];
     const unknowns = t.filter((d) => d === -1).length;
     if (!args.targetShape || unknowns > 1 || !t.every((d) => d === -1 || (Number.isInteger(d) && d >= 1))) {
-      throw new ArgumentError(`${who(this)}: targetShape must be positive integers with at most one -1, got ${JSON.stringify(args.targetShape)}`);
+      throw new ArgumentError(
+        `${who(this)}: targetShape must be positive integers with at most one -1, got ${JSON.stringify(args.targetShape)}`,
+      );
     }
     this.targetShape = t;
   }
@@ -51,8 +61,13 @@ export class Reshape extends Layer {
     const perSample = knownSize(inputShape.slice(1));
     const fixed = this.targetShape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
     const want = this.targetShape.includes(-1) ? `a multiple of ${fixed}` : String(fixed);
-    const fail = () => inputShapeError(this, `(None, ...) with ${want} elements per sample`, inputShape,
-      `cannot reshape ${perSample} elements per sample to target shape ${formatSymShape(this.targetShape)}`);
+    const fail = () =>
+      inputShapeError(
+        this,
+        `(None, ...) with ${want} elements per sample`,
+        inputShape,
+        `cannot reshape ${perSample} elements per sample to target shape ${formatSymShape(this.targetShape)}`,
+      );
     if (!this.targetShape.includes(-1)) {
       if (perSample !== null && perSample !== fixed) throw fail();
       return [...this.targetShape];

@@ -16,7 +16,11 @@ import { customGrad, vjp } from '../../autograd/grad.js';
 // carried states, and the backward re-runs one step at a time under vjp: O(time) memory and work.
 
 /** One step of a cell: `xw` is this step's x @ kernel (+ input bias) [batch, width]; weights as given to scan. */
-export type Cell = (xw: Tensor, states: readonly Tensor[], weights: readonly Tensor[]) => { output: Tensor; states: Tensor[] };
+export type Cell = (
+  xw: Tensor,
+  states: readonly Tensor[],
+  weights: readonly Tensor[],
+) => { output: Tensor; states: Tensor[] };
 
 /**
  * A cell whose step is hu = h @ U (weights[0], one GEMM) then one fused elementwise op of xw, hu, the
@@ -30,7 +34,13 @@ export interface FusedCell {
    * The gradients of one step for the next states' gradients: those of xw and hu (also the bias's, per
    * row) and of the states, except what flows through hu (null where none does).
    */
-  backward(xw: Tensor, hu: Tensor, states: readonly Tensor[], bias: Tensor | null, dNext: readonly Tensor[]): { dxw: Tensor; dhu: Tensor; dStates: (Tensor | null)[] };
+  backward(
+    xw: Tensor,
+    hu: Tensor,
+    states: readonly Tensor[],
+    bias: Tensor | null,
+    dNext: readonly Tensor[],
+  ): { dxw: Tensor; dhu: Tensor; dStates: (Tensor | null)[] };
 }
 
 export interface ScanOptions {
@@ -73,7 +83,12 @@ export function scan(o: ScanOptions): ScanResult {
   const timeOf = (s: number) => (o.goBackwards ? time - 1 - s : s);
 
   /** Step s (processing order) from `carry`: the output and the next carry. */
-  const step = (xwT: Tensor, carry: readonly Tensor[], weights: readonly Tensor[], s: number): { output: Tensor; carry: Tensor[] } => {
+  const step = (
+    xwT: Tensor,
+    carry: readonly Tensor[],
+    weights: readonly Tensor[],
+    s: number,
+  ): { output: Tensor; carry: Tensor[] } => {
     const states = carry.slice(0, nStates);
     const r = o.cell(xwT, states, weights);
     if (!o.mask) return { output: r.output, carry: r.states };
@@ -84,7 +99,8 @@ export function scan(o: ScanOptions): ScanResult {
   };
 
   const op = customGrad((xw: Tensor, ...rest: Tensor[]) => {
-    const initial = rest.slice(0, nStates), weights = rest.slice(nStates);
+    const initial = rest.slice(0, nStates),
+      weights = rest.slice(nStates);
     let carry = carriesOutput ? [...initial, zeros(initial[0].shape, xw.dtype)] : initial;
     // carries[s] is the carry entering step s: what the backward pass re-runs step s from.
     const carries: Tensor[][] = [];
@@ -98,7 +114,10 @@ export function scan(o: ScanOptions): ScanResult {
     // One packed result [time + nStates, batch, units]: the outputs, then the final states.
     const value = stack([...outputs, ...carry.slice(0, nStates)], 0);
     const gradFunc = (dy: Tensor): (Tensor | null)[] => {
-      let dCarry: Tensor[] = [...Array.from({ length: nStates }, (_, i) => row(dy, time + i)), ...(carriesOutput ? [zeros([dy.shape[1], units], dy.dtype)] : [])];
+      let dCarry: Tensor[] = [
+        ...Array.from({ length: nStates }, (_, i) => row(dy, time + i)),
+        ...(carriesOutput ? [zeros([dy.shape[1], units], dy.dtype)] : []),
+      ];
       let dWeights: (Tensor | null)[] = weights.map(() => null);
       const dXw: Tensor[] = new Array<Tensor>(time);
       for (let s = time - 1; s >= 0; s--) {
@@ -156,7 +175,9 @@ function fusedScan(o: ScanOptions, cell: FusedCell): ScanResult {
     const initial = rest.slice(0, nStates);
     const [kernel, bias = null] = rest.slice(nStates);
     // carries[s], hus[s]: the states entering step s and its hu, what the backward pass reads.
-    const carries: Tensor[][] = [], hus: Tensor[] = [], outputs: Tensor[] = [];
+    const carries: Tensor[][] = [],
+      hus: Tensor[] = [],
+      outputs: Tensor[] = [];
     let states = initial;
     let output: Tensor | null = carriesOutput ? zeros(initial[0].shape, xw.dtype) : null;
     for (let s = 0; s < time; s++) {
@@ -176,14 +197,17 @@ function fusedScan(o: ScanOptions, cell: FusedCell): ScanResult {
       let dStates: Tensor[] = Array.from({ length: nStates }, (_, i) => row(dy, time + i));
       // The gradient reaching the carried output from later steps.
       let dCarried: Tensor | null = null;
-      const dXw = new Array<Tensor>(time), dHu = new Array<Tensor>(time);
+      const dXw = new Array<Tensor>(time),
+        dHu = new Array<Tensor>(time);
       for (let s = time - 1; s >= 0; s--) {
         const r = tidy(() => {
           const dOut = dCarried ? add(row(dy, s), dCarried) : row(dy, s);
           const m = maskAt(s);
           // The new states' gradients; a masked step passes its states' and output's gradients back unchanged.
           const dh = add(dOut, dStates[0]);
-          const dNext = m ? [where(m, dh, 0), ...dStates.slice(1).map((d) => where(m, d, 0))] : [dh, ...dStates.slice(1)];
+          const dNext = m
+            ? [where(m, dh, 0), ...dStates.slice(1).map((d) => where(m, d, 0))]
+            : [dh, ...dStates.slice(1)];
           const g = cell.backward(row(xw, timeOf(s)), hus[s], carries[s], bias, dNext);
           const viaHu = matmul(g.dhu, transpose(kernel));
           let dPrev = [g.dStates[0] ? add(g.dStates[0], viaHu) : viaHu, ...g.dStates.slice(1).map((d) => d!)];
@@ -198,7 +222,15 @@ function fusedScan(o: ScanOptions, cell: FusedCell): ScanResult {
       }
       dCarried?.dispose();
       const dHuAll = concat(dHu, 0);
-      const dKernel = matmul(transpose(concat(carries.map((c) => c[0]), 0)), dHuAll);
+      const dKernel = matmul(
+        transpose(
+          concat(
+            carries.map((c) => c[0]),
+            0,
+          ),
+        ),
+        dHuAll,
+      );
       return [stack(dXw, 0), ...dStates, dKernel, ...(bias ? [sum(dHuAll, [0])] : [])];
     };
     return { value, gradFunc };

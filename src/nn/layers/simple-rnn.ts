@@ -27,7 +27,12 @@ export class SimpleRNN extends Recurrent {
     return [this.recurrentKernel!.value];
   }
 
-  protected override cell(xw: Tensor, [h]: readonly Tensor[], [rk]: readonly Tensor[], recurrentMask: Tensor | null): { output: Tensor; states: Tensor[] } {
+  protected override cell(
+    xw: Tensor,
+    [h]: readonly Tensor[],
+    [rk]: readonly Tensor[],
+    recurrentMask: Tensor | null,
+  ): { output: Tensor; states: Tensor[] } {
     const next = this.activationFn(add(xw, matmul(recurrentMask ? mul(h, recurrentMask) : h, rk)));
     return { output: next, states: [next] };
   }

@@ -9,7 +9,9 @@ export interface LayerEntry {
 
 /** The entry of a layer argument given as a layer or as its saved entry (from a config). */
 export function layerEntry(layer: Layer | LayerEntry): LayerEntry {
-  return layer instanceof Layer ? { className: layer.className, config: JSON.parse(JSON.stringify(layer.getConfig())) as LayerConfig } : { className: layer.className, config: { ...layer.config } };
+  return layer instanceof Layer
+    ? { className: layer.className, config: JSON.parse(JSON.stringify(layer.getConfig())) as LayerConfig }
+    : { className: layer.className, config: { ...layer.config } };
 }
 
 /**
@@ -17,8 +19,16 @@ export function layerEntry(layer: Layer | LayerEntry): LayerEntry {
  * (`parent/suffix/kernel`), so the names must follow from the parent's name and the config alone, not
  * from a global counter that differs between the saving and the loading process.
  */
-export function childLayer<T extends Layer>(parent: string, suffix: string, entry: LayerEntry, overrides: Record<string, unknown> = {}): T {
-  return layerFromConfig({ className: entry.className, config: { ...entry.config, ...overrides, name: `${parent}/${suffix}` } }) as T;
+export function childLayer<T extends Layer>(
+  parent: string,
+  suffix: string,
+  entry: LayerEntry,
+  overrides: Record<string, unknown> = {},
+): T {
+  return layerFromConfig({
+    className: entry.className,
+    config: { ...entry.config, ...overrides, name: `${parent}/${suffix}` },
+  }) as T;
 }
 
 /** Builds a sublayer for inputs of this shape unless it is built (apply() would also record a node). */

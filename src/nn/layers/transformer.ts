@@ -3,10 +3,26 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { add } from '../../ops/elementwise.js';
 import { drawSeed, mixSeeds } from '../../ops/random.js';
 import { ArgumentError, ShapeError } from '../../errors.js';
-import { Layer, formatSymShape, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../layer.js';
+import {
+  Layer,
+  formatSymShape,
+  registerLayer,
+  type CallContext,
+  type LayerArgs,
+  type LayerConfig,
+  type SymShape,
+} from '../layer.js';
 import { getInitializer, type Initializer, type InitializerSpec } from '../initializers.js';
 import { firstMask, type MaskArg } from '../masking.js';
-import { initializerConfig, inputShapeError, oneInput, oneShape, positiveInt, resolveActivation, who } from './common.js';
+import {
+  initializerConfig,
+  inputShapeError,
+  oneInput,
+  oneShape,
+  positiveInt,
+  resolveActivation,
+  who,
+} from './common.js';
 import { MultiHeadAttention, type AttendOptions, type AttentionCache } from './attention.js';
 import { LayerNormalization } from './layer-norm.js';
 import { Dense } from './dense.js';
@@ -65,14 +81,17 @@ abstract class TransformerBlock extends Layer {
     this.intermediateDim = positiveInt(this, 'intermediateDim', args.intermediateDim);
     this.numHeads = positiveInt(this, 'numHeads', args.numHeads);
     this.dropout = args.dropout ?? 0;
-    if (typeof this.dropout !== 'number' || !(this.dropout >= 0 && this.dropout < 1)) throw new ArgumentError(`${who(this)}: dropout must be a number in [0, 1), got ${JSON.stringify(args.dropout)}`);
+    if (typeof this.dropout !== 'number' || !(this.dropout >= 0 && this.dropout < 1))
+      throw new ArgumentError(`${who(this)}: dropout must be a number in [0, 1), got ${JSON.stringify(args.dropout)}`);
     this.activation = resolveActivation(args.activation === undefined ? 'relu' : args.activation).name;
     this.layerNormEpsilon = args.layerNormEpsilon ?? 1e-5;
-    if (!(this.layerNormEpsilon > 0)) throw new ArgumentError(`${who(this)}: layerNormEpsilon must be positive, got ${this.layerNormEpsilon}`);
+    if (!(this.layerNormEpsilon > 0))
+      throw new ArgumentError(`${who(this)}: layerNormEpsilon must be positive, got ${this.layerNormEpsilon}`);
     this.kernelInitializer = getInitializer(args.kernelInitializer ?? 'glorotUniform');
     this.biasInitializer = getInitializer(args.biasInitializer ?? 'zeros');
     this.normalizeFirst = args.normalizeFirst ?? false;
-    if (args.seed != null && !(Number.isSafeInteger(args.seed) && args.seed >= 0)) throw new ArgumentError(`${who(this)}: seed must be a non-negative integer, got ${JSON.stringify(args.seed)}`);
+    if (args.seed != null && !(Number.isSafeInteger(args.seed) && args.seed >= 0))
+      throw new ArgumentError(`${who(this)}: seed must be a non-negative integer, got ${JSON.stringify(args.seed)}`);
     this.seed = args.seed ?? drawSeed();
   }
 
@@ -83,25 +102,51 @@ abstract class TransformerBlock extends Layer {
 
   /** The [batch, time, features] input shape with known features. */
   protected sequenceShape(shape: SymShape, what = 'input'): SymShape {
-    if (shape.length !== 3) throw inputShapeError(this, '(None, time, features)', shape, `the ${what} must have rank 3 (batch, time, features)`);
-    if (shape[2] === null) throw new ShapeError(`${who(this)}: the feature dimension of the ${what} must be known, got ${formatSymShape(shape)}`);
+    if (shape.length !== 3)
+      throw inputShapeError(
+        this,
+        '(None, time, features)',
+        shape,
+        `the ${what} must have rank 3 (batch, time, features)`,
+      );
+    if (shape[2] === null)
+      throw new ShapeError(
+        `${who(this)}: the feature dimension of the ${what} must be known, got ${formatSymShape(shape)}`,
+      );
     const built = this.feedforward?.output.units;
-    if (built !== undefined && what === 'input' && shape[2] !== built) throw inputShapeError(this, `(None, time, ${built})`, shape, `the last dimension must be ${built}`);
+    if (built !== undefined && what === 'input' && shape[2] !== built)
+      throw inputShapeError(this, `(None, time, ${built})`, shape, `the last dimension must be ${built}`);
     return shape;
   }
 
   /** A self- or cross-attention sublayer with its norm and dropout, built for these query/value shapes. */
-  protected attentionBlock(name: string, query: SymShape, value: SymShape): Residual & { attention: MultiHeadAttention } {
+  protected attentionBlock(
+    name: string,
+    query: SymShape,
+    value: SymShape,
+  ): Residual & { attention: MultiHeadAttention } {
     const features = query[2]!;
     const keyDim = Math.floor(features / this.numHeads);
-    if (keyDim < 1) throw new ArgumentError(`${who(this)}: numHeads ${this.numHeads} exceeds the ${features} features of the input`);
-    const attention = new MultiHeadAttention({ ...this.sub(name), numHeads: this.numHeads, keyDim, dropout: this.dropout, kernelInitializer: this.kernelInitializer, biasInitializer: this.biasInitializer });
+    if (keyDim < 1)
+      throw new ArgumentError(`${who(this)}: numHeads ${this.numHeads} exceeds the ${features} features of the input`);
+    const attention = new MultiHeadAttention({
+      ...this.sub(name),
+      numHeads: this.numHeads,
+      keyDim,
+      dropout: this.dropout,
+      kernelInitializer: this.kernelInitializer,
+      biasInitializer: this.biasInitializer,
+    });
     buildSublayer(attention, [query, value]);
     return { attention, ...this.residual(name, query) };
   }
 
   private residual(name: string, shape: SymShape): Residual {
-    const norm = new LayerNormalization({ name: `${this.name}/${name}_layer_norm`, dtype: this.dtype, epsilon: this.layerNormEpsilon });
+    const norm = new LayerNormalization({
+      name: `${this.name}/${name}_layer_norm`,
+      dtype: this.dtype,
+      epsilon: this.layerNormEpsilon,
+    });
     buildSublayer(norm, shape);
     const dropout = new Dropout({ ...this.sub(`${name}_dropout`), rate: this.dropout });
     return { norm, dropout };
@@ -109,8 +154,17 @@ abstract class TransformerBlock extends Layer {
 
   /** The feed-forward sublayers, made last (KerasNLP's weight order). */
   protected buildFeedforward(shape: SymShape): void {
-    const common = { kernelInitializer: this.kernelInitializer, biasInitializer: this.biasInitializer, dtype: this.dtype };
-    const intermediate = new Dense({ ...common, name: `${this.name}/feedforward_intermediate_dense`, units: this.intermediateDim, activation: this.activation });
+    const common = {
+      kernelInitializer: this.kernelInitializer,
+      biasInitializer: this.biasInitializer,
+      dtype: this.dtype,
+    };
+    const intermediate = new Dense({
+      ...common,
+      name: `${this.name}/feedforward_intermediate_dense`,
+      units: this.intermediateDim,
+      activation: this.activation,
+    });
     const output = new Dense({ ...common, name: `${this.name}/feedforward_output_dense`, units: shape[2]! });
     const { norm, dropout } = this.residual('feedforward', shape);
     buildSublayer(intermediate, shape);
@@ -176,14 +230,23 @@ export class TransformerEncoder extends TransformerBlock {
     this.sequenceShape(x.shape);
     const ctx: CallContext = { training: options.training ?? false, seed: options.seed };
     const sa = this.selfAttention!;
-    const attend: AttendOptions = { attentionMask: options.attentionMask, keyMask: options.paddingMask, training: ctx.training, seed: ctx.seed };
+    const attend: AttendOptions = {
+      attentionMask: options.attentionMask,
+      keyMask: options.paddingMask,
+      training: ctx.training,
+      seed: ctx.seed,
+    };
     const y = this.residualApply(sa, x, ctx, (h) => sa.attention.attend(h, h, attend));
     return this.feedforwardApply(y, ctx);
   }
 
   /** The input's mask (e.g. from Embedding maskZero) is the padding mask. */
   override call(inputs: Tensor | Tensor[], ctx: CallContext, mask?: MaskArg): Tensor {
-    return this.encode(oneInput(this, inputs), { paddingMask: firstMask(mask), training: ctx.training, seed: ctx.seed });
+    return this.encode(oneInput(this, inputs), {
+      paddingMask: firstMask(mask),
+      training: ctx.training,
+      seed: ctx.seed,
+    });
   }
 
   override computeOutputShape(inputShape: SymShape | SymShape[]): SymShape {
@@ -222,11 +285,16 @@ export class TransformerDecoder extends TransformerBlock {
   /** Decoder shape, and the encoder's when called on [decoderSequence, encoderOutputs] (cross-attention). */
   private shapes(inputShape: SymShape | SymShape[]): { decoder: SymShape; encoder?: SymShape } {
     const list = Array.isArray(inputShape[0]) ? (inputShape as SymShape[]) : [inputShape as SymShape];
-    if (list.length > 2) throw new ArgumentError(`${who(this)} takes a decoder sequence or [decoderSequence, encoderOutputs], got a list of ${list.length}`);
+    if (list.length > 2)
+      throw new ArgumentError(
+        `${who(this)} takes a decoder sequence or [decoderSequence, encoderOutputs], got a list of ${list.length}`,
+      );
     const decoder = this.sequenceShape(list[0]);
     const encoder = list[1] ? this.sequenceShape(list[1], 'encoder outputs') : undefined;
     if (this.built && !!encoder !== !!this.crossAttention) {
-      throw new ArgumentError(`${who(this)} was built ${this.crossAttention ? 'with' : 'without'} cross-attention, so it must be called ${this.crossAttention ? 'on [decoderSequence, encoderOutputs]' : 'on the decoder sequence alone'}`);
+      throw new ArgumentError(
+        `${who(this)} was built ${this.crossAttention ? 'with' : 'without'} cross-attention, so it must be called ${this.crossAttention ? 'on [decoderSequence, encoderOutputs]' : 'on the decoder sequence alone'}`,
+      );
     }
     return { decoder, encoder };
   }
@@ -241,7 +309,11 @@ export class TransformerDecoder extends TransformerBlock {
   /** The block with explicit masks and, optionally, a self-attention cache for incremental decoding. */
   decode(x: Tensor, options?: DecodeOptions): Tensor;
   decode(x: Tensor, options: DecodeOptions, cache: AttentionCache | null): { output: Tensor; cache: AttentionCache };
-  decode(x: Tensor, options: DecodeOptions = {}, cache?: AttentionCache | null): Tensor | { output: Tensor; cache: AttentionCache } {
+  decode(
+    x: Tensor,
+    options: DecodeOptions = {},
+    cache?: AttentionCache | null,
+  ): Tensor | { output: Tensor; cache: AttentionCache } {
     const enc = options.encoderOutputs;
     buildSublayer(this, enc ? [x.shape, enc.shape] : x.shape);
     this.shapes(enc ? [x.shape, enc.shape] : x.shape);
@@ -249,7 +321,12 @@ export class TransformerDecoder extends TransformerBlock {
     const sa = this.selfAttention!;
     let grown: AttentionCache | undefined;
     // Self-attention is causal; with a cache, the new positions follow the cached ones.
-    const selfOptions: AttendOptions = { keyMask: cache === undefined ? options.decoderPaddingMask : null, useCausalMask: true, training: ctx.training, seed: ctx.seed };
+    const selfOptions: AttendOptions = {
+      keyMask: cache === undefined ? options.decoderPaddingMask : null,
+      useCausalMask: true,
+      training: ctx.training,
+      seed: ctx.seed,
+    };
     let y = this.residualApply(sa, x, ctx, (h) => {
       if (cache === undefined) return sa.attention.attend(h, h, selfOptions);
       const r = sa.attention.attendCached(h, h, cache, selfOptions);
@@ -257,7 +334,10 @@ export class TransformerDecoder extends TransformerBlock {
       return r.output;
     });
     const ca = this.crossAttention;
-    if (ca) y = this.residualApply(ca, y, ctx, (h) => ca.attention.attend(h, enc!, { keyMask: options.encoderPaddingMask, training: ctx.training, seed: ctx.seed }));
+    if (ca)
+      y = this.residualApply(ca, y, ctx, (h) =>
+        ca.attention.attend(h, enc!, { keyMask: options.encoderPaddingMask, training: ctx.training, seed: ctx.seed }),
+      );
     const output = this.feedforwardApply(y, ctx);
     return cache === undefined ? output : { output, cache: grown! };
   }
@@ -266,7 +346,13 @@ export class TransformerDecoder extends TransformerBlock {
   override call(inputs: Tensor | Tensor[], ctx: CallContext, mask?: MaskArg): Tensor {
     const list = Array.isArray(inputs) ? inputs : [inputs];
     const masks = Array.isArray(mask) ? mask : [mask ?? null];
-    return this.decode(list[0], { encoderOutputs: list[1], decoderPaddingMask: masks[0], encoderPaddingMask: masks[1], training: ctx.training, seed: ctx.seed });
+    return this.decode(list[0], {
+      encoderOutputs: list[1],
+      decoderPaddingMask: masks[0],
+      encoderPaddingMask: masks[1],
+      training: ctx.training,
+      seed: ctx.seed,
+    });
   }
 
   override computeOutputShape(inputShape: SymShape | SymShape[]): SymShape {

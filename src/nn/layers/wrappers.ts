@@ -5,7 +5,15 @@ import { concat } from '../../ops/indexing.js';
 import { flip, reshape } from '../../ops/views.js';
 import { mixSeeds } from '../../ops/random.js';
 import { ArgumentError } from '../../errors.js';
-import { Layer, layerFromConfig, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../layer.js';
+import {
+  Layer,
+  layerFromConfig,
+  registerLayer,
+  type CallContext,
+  type LayerArgs,
+  type LayerConfig,
+  type SymShape,
+} from '../layer.js';
 import { firstMask, type MaskArg } from '../masking.js';
 import { inputShapeError, oneInput, oneShape, who } from './common.js';
 import { Recurrent } from './recurrent.js';
@@ -36,14 +44,20 @@ export class Bidirectional extends Layer {
     if (!args.layer) throw new ArgumentError(`${who(this)}: a recurrent layer to wrap is required`);
     this.layer = layerEntry(args.layer);
     const mode = args.mergeMode === undefined ? 'concat' : args.mergeMode;
-    if (mode !== null && !['concat', 'sum', 'mul', 'ave'].includes(mode)) throw new ArgumentError(`${who(this)}: mergeMode must be 'concat', 'sum', 'mul', 'ave' or null, got ${JSON.stringify(mode)}`);
+    if (mode !== null && !['concat', 'sum', 'mul', 'ave'].includes(mode))
+      throw new ArgumentError(
+        `${who(this)}: mergeMode must be 'concat', 'sum', 'mul', 'ave' or null, got ${JSON.stringify(mode)}`,
+      );
     this.mergeMode = mode;
     const inner = this.layer.config;
     // Keras: with returnSequences the masked steps of both directions output zeros, so that reversing the
     // backward sequence lines the padding up with the forward one. The backward copy gets its own seed.
     const overrides = { dtype: this.dtype, ...(inner.returnSequences ? { zeroOutputForMask: true } : {}) };
     this.forwardLayer = childLayer(this.name, `forward_${inner.name}`, this.layer, overrides);
-    if (!(this.forwardLayer instanceof Recurrent)) throw new ArgumentError(`${who(this)}: can only wrap a recurrent layer (SimpleRNN, LSTM, GRU), got ${this.layer.className}`);
+    if (!(this.forwardLayer instanceof Recurrent))
+      throw new ArgumentError(
+        `${who(this)}: can only wrap a recurrent layer (SimpleRNN, LSTM, GRU), got ${this.layer.className}`,
+      );
     this.backwardLayer = childLayer(this.name, `backward_${inner.name}`, this.layer, {
       ...overrides,
       goBackwards: !this.forwardLayer.goBackwards,
@@ -62,8 +76,14 @@ export class Bidirectional extends Layer {
   private split<T>(list: readonly T[]): [T | T[], T | T[]] {
     const n = this.forwardLayer.stateCount;
     if (list.length === 1) return [list[0], list[0]];
-    if (list.length !== 1 + 2 * n) throw new ArgumentError(`${who(this)} takes a sequence or [sequence, ...${n} forward and ${n} backward initial states], got a list of ${list.length}`);
-    return [[list[0], ...list.slice(1, 1 + n)], [list[0], ...list.slice(1 + n)]];
+    if (list.length !== 1 + 2 * n)
+      throw new ArgumentError(
+        `${who(this)} takes a sequence or [sequence, ...${n} forward and ${n} backward initial states], got a list of ${list.length}`,
+      );
+    return [
+      [list[0], ...list.slice(1, 1 + n)],
+      [list[0], ...list.slice(1 + n)],
+    ];
   }
 
   override build(inputShape: SymShape | SymShape[]): void {
@@ -74,10 +94,14 @@ export class Bidirectional extends Layer {
 
   private merge(f: Tensor, b: Tensor): Tensor {
     switch (this.mergeMode) {
-      case 'concat': return concat([f, b], -1);
-      case 'sum': return add(f, b);
-      case 'mul': return mul(f, b);
-      default: return mul(add(f, b), 0.5);
+      case 'concat':
+        return concat([f, b], -1);
+      case 'sum':
+        return add(f, b);
+      case 'mul':
+        return mul(f, b);
+      default:
+        return mul(add(f, b), 0.5);
     }
   }
 
@@ -98,7 +122,10 @@ export class Bidirectional extends Layer {
     const shapes = this.forwardLayer.computeOutputShape(f);
     const [y, ...states] = (this.returnState ? shapes : [shapes]) as SymShape[];
     const last = y[y.length - 1];
-    const merged: SymShape[] = this.mergeMode === null ? [y, y] : [this.mergeMode === 'concat' ? [...y.slice(0, -1), last === null ? null : last * 2] : y];
+    const merged: SymShape[] =
+      this.mergeMode === null
+        ? [y, y]
+        : [this.mergeMode === 'concat' ? [...y.slice(0, -1), last === null ? null : last * 2] : y];
     if (this.returnState) return [...merged, ...states, ...states];
     return this.mergeMode === null ? merged : merged[0];
   }
@@ -140,12 +167,16 @@ export class TimeDistributed extends Layer {
     super(args);
     if (!args.layer) throw new ArgumentError(`${who(this)}: a layer to wrap is required`);
     // Keras keeps the wrapped layer's own name (saved in its config), so its weights load by name.
-    this.layer = args.layer instanceof Layer ? args.layer : layerFromConfig({ className: args.layer.className, config: { ...args.layer.config, dtype: this.dtype } });
+    this.layer =
+      args.layer instanceof Layer
+        ? args.layer
+        : layerFromConfig({ className: args.layer.className, config: { ...args.layer.config, dtype: this.dtype } });
   }
 
   /** The per-step shape [null, ...rest] of a [batch, time, ...rest] input. */
   private stepShape(shape: SymShape): SymShape {
-    if (shape.length < 3) throw inputShapeError(this, '(None, time, ...)', shape, 'expected rank >= 3 (batch, time, ...)');
+    if (shape.length < 3)
+      throw inputShapeError(this, '(None, time, ...)', shape, 'expected rank >= 3 (batch, time, ...)');
     return [shape[0] === null || shape[1] === null ? null : shape[0] * shape[1], ...shape.slice(2)];
   }
 
@@ -158,14 +189,18 @@ export class TimeDistributed extends Layer {
     const [batch, time] = x.shape;
     this.stepShape(x.shape);
     const y = this.layer.apply(reshape(x, [batch * time, ...x.shape.slice(2)]), { ...ctx, mask: null });
-    if (Array.isArray(y)) throw new ArgumentError(`${who(this)}: the wrapped layer '${this.layer.name}' must have one output, got ${y.length}`);
+    if (Array.isArray(y))
+      throw new ArgumentError(
+        `${who(this)}: the wrapped layer '${this.layer.name}' must have one output, got ${y.length}`,
+      );
     return reshape(y, [batch, time, ...y.shape.slice(1)]);
   }
 
   override computeOutputShape(inputShape: SymShape | SymShape[]): SymShape {
     const shape = oneShape(this, inputShape);
     const out = this.layer.computeOutputShape(this.stepShape(shape));
-    if (Array.isArray(out[0])) throw new ArgumentError(`${who(this)}: the wrapped layer '${this.layer.name}' must have one output`);
+    if (Array.isArray(out[0]))
+      throw new ArgumentError(`${who(this)}: the wrapped layer '${this.layer.name}' must have one output`);
     return [shape[0], shape[1], ...(out as SymShape).slice(1)];
   }
 
