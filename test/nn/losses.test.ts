@@ -80,7 +80,8 @@ test('binaryCrossentropy: probabilities (clipped at 1e-7), logits, label smoothi
     labels = [0, 1, 0, 0];
   const fromLogits = labels.reduce((s, y, i) => s + bce1(y, sigmoid(logits[i])), 0) / 4;
   assertClose([value(binaryCrossentropy({ fromLogits: true }), [labels], [logits])], [fromLogits], { rtol: 1e-12 });
-  assertClose([value(binaryCrossentropy({ fromLogits: true }), [labels], [logits])], [0.865], { rtol: 0, atol: 1e-3 }); // Keras' docstring
+  // Keras' docstring:
+  assertClose([value(binaryCrossentropy({ fromLogits: true }), [labels], [logits])], [0.865], { rtol: 0, atol: 1e-3 });
 
   // Smoothing 0.2 moves labels to 0.1 / 0.9.
   const smoothed = (bce1(0.1, 0.6) + bce1(0.9, 0.4) + bce1(0.1, 0.4) + bce1(0.1, 0.6)) / 4;
@@ -249,7 +250,8 @@ test('shape errors are typed and say what to do', () => {
     (e: Error) =>
       e instanceof c.ShapeError &&
       e.message ===
-        'categoricalCrossentropy: yTrue has shape [32] but yPred has shape [32, 10]; for integer labels use sparseCategoricalCrossentropy',
+        'categoricalCrossentropy: yTrue has shape [32] but yPred has shape [32, 10]; ' +
+          'for integer labels use sparseCategoricalCrossentropy',
   );
   assert.throws(
     () => sparseCategoricalCrossentropy(probs, probs),
@@ -345,7 +347,7 @@ test('losses free their intermediates; perSample is unreduced; an empty batch gi
   c.dispose([yTrue, yPred, l, per]);
 });
 
-test('cross-entropy on softmax / sigmoid activations uses their logits, so confidently wrong outputs keep a gradient', async () => {
+test('cross-entropy on softmax / sigmoid outputs uses logits: confident wrong outputs keep a gradient', async () => {
   const { getActivation } = await import('../../src/nn/activations.js');
   const logits = c.tensor([[30, -30, 0]], undefined, 'float64');
   const labels = c.tensor([1], undefined, 'int32');

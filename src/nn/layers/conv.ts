@@ -73,7 +73,8 @@ abstract class BaseConv extends KernelLayer {
     const cin = shape[shape.length - 1];
     if (cin === null)
       throw new ShapeError(
-        `${who(this)}: the channel (last) dimension of the input must be known to build the kernel, got ${formatSymShape(shape)}`,
+        `${who(this)}: the channel (last) dimension of the input must be known to build the kernel, ` +
+          `got ${formatSymShape(shape)}`,
       );
     this.addKernelAndBias(
       [...this.kernelSize, ...(this.transposed ? [this.filters, cin] : [cin, this.filters])],

@@ -90,7 +90,8 @@ export class LayerNormalization extends Layer {
         this,
         `an input with axis ${JSON.stringify(this.axis)}`,
         shape,
-        `axis ${JSON.stringify(this.axis)} is out of range for rank ${shape.length} (the batch axis cannot be normalized over)`,
+        `axis ${JSON.stringify(this.axis)} is out of range for rank ${shape.length} ` +
+          '(the batch axis cannot be normalized over)',
       );
     return axes;
   }
