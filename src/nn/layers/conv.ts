@@ -5,7 +5,7 @@ import { conv1d, conv2d, conv2dTranspose } from '../../ops/nn.js';
 import { pad } from '../../ops/indexing.js';
 import { ShapeError } from '../../errors.js';
 import { formatSymShape, registerLayer, type CallContext, type LayerConfig, type SymShape } from '../layer.js';
-import { KernelLayer, type KernelLayerArgs } from './kernel.js';
+import { AffineLayer, type AffineLayerArgs } from './affine.js';
 import {
   asLayerDType,
   convOutputLength,
@@ -20,7 +20,7 @@ import {
   type Padding,
 } from './common.js';
 
-export interface ConvArgs extends KernelLayerArgs {
+export interface ConvArgs extends AffineLayerArgs {
   filters: number;
   kernelSize: number | readonly number[];
   /** Default 1. */
@@ -41,7 +41,7 @@ export interface Conv1DArgs extends Omit<ConvArgs, 'padding'> {
  * the kernel is [...kernelSize, cin, filters], or [...kernelSize, filters, cin] when `transposed`
  * (Keras' layout for Conv2DTranspose, whose kernel maps filters back to cin).
  */
-abstract class BaseConv extends KernelLayer {
+abstract class BaseConv extends AffineLayer {
   readonly filters: number;
   readonly kernelSize: number[];
   readonly strides: number[];
