@@ -308,6 +308,11 @@ function reportBlocks(e: EvaluationRecord, key: string, rep: ClassificationRepor
   const f = rep.fairness;
   if (f) {
     const pos = f.positiveClass;
+    const disparity = (label: string, name: 'demographicParityDifference' | 'equalOpportunityDifference') => [
+      label,
+      fig(num(f[name].value), `${key}.fairness.${name}.value`, f[name].value ?? ''),
+      f[name].definition,
+    ];
     blocks.push(
       { kind: 'heading', level: 3, text: `${e.name}: results by ${f.attribute}` },
       {
@@ -331,24 +336,8 @@ function reportBlocks(e: EvaluationRecord, key: string, rep: ClassificationRepor
         caption: 'Disparities between groups',
         header: ['Measure', 'Value', 'Definition'],
         rows: [
-          [
-            'Demographic-parity difference',
-            fig(
-              num(f.demographicParityDifference.value),
-              `${key}.fairness.demographicParityDifference.value`,
-              f.demographicParityDifference.value ?? '',
-            ),
-            f.demographicParityDifference.definition,
-          ],
-          [
-            'Equal-opportunity difference',
-            fig(
-              num(f.equalOpportunityDifference.value),
-              `${key}.fairness.equalOpportunityDifference.value`,
-              f.equalOpportunityDifference.value ?? '',
-            ),
-            f.equalOpportunityDifference.definition,
-          ],
+          disparity('Demographic-parity difference', 'demographicParityDifference'),
+          disparity('Equal-opportunity difference', 'equalOpportunityDifference'),
           [
             'Accuracy difference',
             fig(num(f.accuracyDifference), `${key}.fairness.accuracyDifference`, f.accuracyDifference),

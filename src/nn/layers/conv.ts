@@ -126,6 +126,15 @@ abstract class BaseConv extends AffineLayer {
   /** The convolution itself, on an input in the layer dtype. */
   protected abstract convolve(x: Tensor, kernel: Tensor): Tensor;
 
+  /** Strides, padding and dilations for the 2-D ops (Conv2D and Conv2DTranspose accept no 'causal'). */
+  protected options2d(): { strides: [number, number]; padding: Padding; dilations: [number, number] } {
+    return {
+      strides: this.strides as [number, number],
+      padding: this.padding as Padding,
+      dilations: this.dilationRate as [number, number],
+    };
+  }
+
   override call(inputs: Tensor | Tensor[], _ctx: CallContext): Tensor {
     const x = asLayerDType(this, oneInput(this, inputs));
     this.checkInput(x.shape);
@@ -178,11 +187,7 @@ export class Conv2D extends BaseConv {
     super(args, 2, false, ['valid', 'same']);
   }
   protected override convolve(x: Tensor, kernel: Tensor): Tensor {
-    return conv2d(x, kernel, {
-      strides: this.strides as [number, number],
-      padding: this.padding as Padding,
-      dilations: this.dilationRate as [number, number],
-    });
+    return conv2d(x, kernel, this.options2d());
   }
 }
 
@@ -196,11 +201,7 @@ export class Conv2DTranspose extends BaseConv {
     super(args, 2, true, ['valid', 'same']);
   }
   protected override convolve(x: Tensor, kernel: Tensor): Tensor {
-    return conv2dTranspose(x, kernel, {
-      strides: this.strides as [number, number],
-      padding: this.padding as Padding,
-      dilations: this.dilationRate as [number, number],
-    });
+    return conv2dTranspose(x, kernel, this.options2d());
   }
 }
 
