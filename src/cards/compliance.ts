@@ -131,6 +131,16 @@ function fairnessText(r: RunRecord): string | undefined {
     .join('; ');
 }
 
+/** Fills an item from a summary of the record, or leaves it missing when the record has none. */
+function fromSummary(summary: (r: RunRecord) => string | undefined): FromRecord {
+  return {
+    record: (r) => {
+      const text = summary(r);
+      return text ? { text } : undefined;
+    },
+  };
+}
+
 const EU_XI: ItemDef[] = [
   {
     ref: 'XI §1.1(a)',
@@ -157,12 +167,7 @@ const EU_XI: ItemDef[] = [
   {
     ref: 'XI §1.1(e)',
     requirement: 'Format of inputs and outputs',
-    fill: {
-      record: (r) => {
-        const t = formatText(r);
-        return t ? { text: t } : undefined;
-      },
-    },
+    fill: fromSummary(formatText),
   },
   { ref: 'XI §1.1(f)', requirement: 'Licence', fill: { user: 'license' } },
   {
@@ -179,12 +184,7 @@ const EU_XI: ItemDef[] = [
   {
     ref: 'XI §1.2(c)',
     requirement: 'Number of data points, scope and main characteristics of the data',
-    fill: {
-      record: (r) => {
-        const t = dataText(r);
-        return t ? { text: t } : undefined;
-      },
-    },
+    fill: fromSummary(dataText),
   },
   {
     ref: 'XI §1.2(c)',
@@ -296,12 +296,7 @@ const EU_IV: ItemDef[] = [
   {
     ref: 'IV 2(d)',
     requirement: 'Training data: general description, scope and main characteristics',
-    fill: {
-      record: (r) => {
-        const t = dataText(r);
-        return t ? { text: t } : undefined;
-      },
-    },
+    fill: fromSummary(dataText),
   },
   {
     ref: 'IV 2(d)',
@@ -330,22 +325,12 @@ const EU_IV: ItemDef[] = [
   {
     ref: 'IV 2(g)',
     requirement: 'Metrics used to measure accuracy',
-    fill: {
-      record: (r) => {
-        const t = evaluationText(r);
-        return t ? { text: t } : undefined;
-      },
-    },
+    fill: fromSummary(evaluationText),
   },
   {
     ref: 'IV 2(g)',
     requirement: 'Potentially discriminatory impacts',
-    fill: {
-      record: (r) => {
-        const t = fairnessText(r);
-        return t ? { text: t } : undefined;
-      },
-    },
+    fill: fromSummary(fairnessText),
   },
   {
     ref: 'IV 2(g)',
@@ -365,12 +350,7 @@ const EU_IV: ItemDef[] = [
   {
     ref: 'IV 3',
     requirement: 'Degrees of accuracy for specific persons or groups',
-    fill: {
-      record: (r) => {
-        const t = fairnessText(r);
-        return t ? { text: t } : undefined;
-      },
-    },
+    fill: fromSummary(fairnessText),
   },
   {
     ref: 'IV 3',
@@ -418,12 +398,7 @@ const PRC: ItemDef[] = [
   {
     ref: 'Art. 19',
     requirement: 'Scale and type of the training data (for the authorities)',
-    fill: {
-      record: (r) => {
-        const t = dataText(r);
-        return t ? { text: t } : undefined;
-      },
-    },
+    fill: fromSummary(dataText),
   },
 ];
 
