@@ -73,7 +73,8 @@ export function printReport(outcomes: PeerOutcome[], report: Report, print: (lin
     print([`${m.label} (${m.unit})`.padEnd(labelWidth), ...cells, ...ratioCells].join(''));
   }
   print(
-    'ratios = Candor native / peer: above 1 is faster for throughputs (GFLOP/s, samples/s, tokens/s), below 1 is faster for times (ms)',
+    'ratios = Candor native / peer: above 1 is faster for throughputs (GFLOP/s, samples/s, tokens/s), ' +
+      'below 1 is faster for times (ms)',
   );
   for (const o of ran) {
     // Variants (PyTorch at 1 thread and at all: gemm256@1T) go on their figure's line.
@@ -86,9 +87,8 @@ export function printReport(outcomes: PeerOutcome[], report: Report, print: (lin
     for (const [key, t] of Object.entries(o.result.timings)) {
       if (key.includes('@') || !t.note) continue;
       const also = variants.get(key);
-      print(
-        `  ${peerInfo(o.peer).title} ${key}: ${fmt(metricOf(key)?.fromSeconds(t.seconds))} (${t.note}${also ? `; ${also.join(', ')}` : ''})`,
-      );
+      const figure = fmt(metricOf(key)?.fromSeconds(t.seconds));
+      print(`  ${peerInfo(o.peer).title} ${key}: ${figure} (${t.note}${also ? `; ${also.join(', ')}` : ''})`);
     }
     for (const [key, why] of Object.entries(o.result.skipped))
       print(`  ${peerInfo(o.peer).title} ${key} not measured: ${why}`);
@@ -101,8 +101,8 @@ export function printReport(outcomes: PeerOutcome[], report: Report, print: (lin
     : 'skipped' in torch
       ? `PyTorch skipped: ${torch.skipped}`
       : 'no figure: section not run, or a side failed';
-  for (const t of report.targets)
-    print(
-      `  ${t.text}: ${t.value === null ? `not measured (${missing})` : `${fmt(t.value)}x, ${t.met ? 'met' : 'not met'}`}`,
-    );
+  for (const t of report.targets) {
+    const figure = t.value === null ? `not measured (${missing})` : `${fmt(t.value)}x, ${t.met ? 'met' : 'not met'}`;
+    print(`  ${t.text}: ${figure}`);
+  }
 }

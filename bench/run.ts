@@ -140,7 +140,8 @@ const outcomes: PeerOutcome[] = [];
 for (const peer of peers) outcomes.push(await runPeer(peer)); // one at a time: peers never share the cores
 const report = buildReport(outcomes);
 console.log(
-  `\nCandor comparison benchmark${quick ? ' (--quick: few repeats, rough figures)' : ''}; float32; ${args.threads} cores; median of repeats after warm-up`,
+  `\nCandor comparison benchmark${quick ? ' (--quick: few repeats, rough figures)' : ''}; float32; ` +
+    `${args.threads} cores; median of repeats after warm-up`,
 );
 printReport(outcomes, report, (line) => console.log(line));
 const seconds = (performance.now() - start) / 1000;

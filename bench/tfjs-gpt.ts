@@ -47,7 +47,8 @@ export function tfjsGpt(g: typeof GPT): TfjsGpt {
 
   function logits(ids: tf.Tensor): tf.Tensor2D {
     const [b, t] = ids.shape;
-    const heads = (x: tf.Tensor2D) => tf.transpose(tf.reshape(x, [b, t, g.heads, headDim]), [0, 2, 1, 3]); // [b, heads, t, headDim]
+    // [b * t, hidden] -> [b, heads, t, headDim]
+    const heads = (x: tf.Tensor2D) => tf.transpose(tf.reshape(x, [b, t, g.heads, headDim]), [0, 2, 1, 3]);
     let x = tf.reshape(tf.add(tf.gather(wte, ids), tf.slice(wpe, [0, 0], [t, g.hidden])), [
       b * t,
       g.hidden,

@@ -9,7 +9,8 @@ import type { PeerArgs } from './spec.js';
 const args = peerArgs();
 const backend = process.argv[3] === 'wasm' ? 'wasm' : 'cpu';
 const out = new PeerOutput(backend === 'wasm' ? 'tfjs-wasm' : 'tfjs-cpu', args);
-if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm'); // a missing package ends the process: the orchestrator reports it
+// A missing package ends the process: the orchestrator reports it.
+if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
 if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend '${backend}' did not initialise`);
 await tf.ready();
 const simd =

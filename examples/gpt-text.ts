@@ -33,9 +33,11 @@ const bpe = BpeTokenizer.train(trainText, { vocabSize: VOCAB });
 const bpeSeconds = (performance.now() - t0) / 1000;
 const trainIds = Int32Array.from(bpe.encode(trainText));
 const valIds = Int32Array.from(bpe.encode(valText));
+const bytesPerToken = new TextEncoder().encode(trainText).length / trainIds.length;
 if (!json)
   console.log(
-    `BPE: ${bpe.vocabSize} tokens learnt in ${bpeSeconds.toFixed(2)} s; ${trainIds.length} training and ${valIds.length} held-out tokens (${(new TextEncoder().encode(trainText).length / trainIds.length).toFixed(2)} bytes/token)`,
+    `BPE: ${bpe.vocabSize} tokens learnt in ${bpeSeconds.toFixed(2)} s; ${trainIds.length} training and ` +
+      `${valIds.length} held-out tokens (${bytesPerToken.toFixed(2)} bytes/token)`,
   );
 
 /** Rows of CONTEXT + 1 tokens starting at `starts`: inputs are the first CONTEXT, targets the last CONTEXT. */

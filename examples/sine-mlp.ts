@@ -68,5 +68,6 @@ const summary = {
 if (json) console.log(JSON.stringify(summary));
 else
   console.log(
-    `loss ${first.toExponential(3)} -> ${last.toExponential(3)} in ${steps} steps, ${seconds.toFixed(2)} s on the '${summary.backend}' backend`,
+    `loss ${first.toExponential(3)} -> ${last.toExponential(3)} in ${steps} steps, ` +
+      `${seconds.toFixed(2)} s on the '${summary.backend}' backend`,
   );

@@ -62,7 +62,9 @@ export function trainingFlops(r: RunRecord): { flops: number; key: string; cavea
 function energyText(r: RunRecord): string | undefined {
   const e = r.energy;
   if (!e) return undefined;
-  return `${e.kWh.toPrecision(3)} kWh (${e.joules.toPrecision(4)} J), ${e.measured ? 'measured with RAPL counters' : 'estimated, not measured'}; range ${e.uncertainty.low.toPrecision(3)}-${e.uncertainty.high.toPrecision(3)} J`;
+  const how = e.measured ? 'measured with RAPL counters' : 'estimated, not measured';
+  const range = `${e.uncertainty.low.toPrecision(3)}-${e.uncertainty.high.toPrecision(3)} J`;
+  return `${e.kWh.toPrecision(3)} kWh (${e.joules.toPrecision(4)} J), ${how}; range ${range}`;
 }
 
 function dataText(r: RunRecord): string | undefined {
@@ -70,7 +72,8 @@ function dataText(r: RunRecord): string | undefined {
   return r.data
     .map((d) => {
       const classes = d.labelDistribution ? `, ${Object.keys(d.labelDistribution).length} classes` : '';
-      return `${d.name}: ${int(d.samples)} samples, x ${d.x.map((t) => `${t.dtype} [${t.shape.join(', ')}] SHA-256 ${short(t.sha256)}`).join('; ')}${classes}`;
+      const x = d.x.map((t) => `${t.dtype} [${t.shape.join(', ')}] SHA-256 ${short(t.sha256)}`).join('; ');
+      return `${d.name}: ${int(d.samples)} samples, x ${x}${classes}`;
     })
     .join('. ');
 }
@@ -89,7 +92,8 @@ function methodText(r: RunRecord): string {
   const opt = h.optimizer as { className?: string; config?: { learningRate?: unknown } } | undefined;
   const parts = [
     opt?.className
-      ? `optimizer ${opt.className}${typeof opt.config?.learningRate === 'number' ? ` (learning rate ${opt.config.learningRate})` : ''}`
+      ? `optimizer ${opt.className}` +
+        (typeof opt.config?.learningRate === 'number' ? ` (learning rate ${opt.config.learningRate})` : '')
       : undefined,
     h.loss !== undefined ? `loss ${typeof h.loss === 'string' ? h.loss : JSON.stringify(h.loss)}` : undefined,
     `${r.training.epochs.completed} epochs, ${int(r.training.steps)} steps`,
@@ -117,9 +121,24 @@ function fairnessText(r: RunRecord): string | undefined {
     .map((e) => {
       const f = e.report!.fairness!;
       const v = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
-      return `${e.name}, by ${f.attribute}: accuracy ${f.groups.map((g) => `${g.group} ${g.accuracy.toFixed(3)}`).join(', ')}; demographic-parity difference ${v(f.demographicParityDifference.value)}; equal-opportunity difference ${v(f.equalOpportunityDifference.value)}`;
+      const accuracy = f.groups.map((g) => `${g.group} ${g.accuracy.toFixed(3)}`).join(', ');
+      return (
+        `${e.name}, by ${f.attribute}: accuracy ${accuracy}; ` +
+        `demographic-parity difference ${v(f.demographicParityDifference.value)}; ` +
+        `equal-opportunity difference ${v(f.equalOpportunityDifference.value)}`
+      );
     })
     .join('; ');
+}
+
+/** Fills an item from a summary of the record, or leaves it missing when the record has none. */
+function fromSummary(summary: (r: RunRecord) => string | undefined): FromRecord {
+  return {
+    record: (r) => {
+      const text = summary(r);
+      return text ? { text } : undefined;
+    },
+  };
 }
 
 const EU_XI: ItemDef[] = [
@@ -135,7 +154,10 @@ const EU_XI: ItemDef[] = [
     requirement: 'Architecture and number of parameters',
     fill: {
       record: (r) => ({
-        text: `${r.model.className} '${r.model.name}', ${r.model.layers.length} layers, ${int(r.model.parameters.total)} parameters${r.model.architectureSha256 ? `; architecture SHA-256 ${short(r.model.architectureSha256)}` : ''}`,
+        text:
+          `${r.model.className} '${r.model.name}', ${r.model.layers.length} layers, ` +
+          `${int(r.model.parameters.total)} parameters` +
+          (r.model.architectureSha256 ? `; architecture SHA-256 ${short(r.model.architectureSha256)}` : ''),
         key: 'model.parameters.total',
         value: r.model.parameters.total,
       }),
@@ -145,12 +167,7 @@ const EU_XI: ItemDef[] = [
   {
     ref: 'XI §1.1(e)',
     requirement: 'Format of inputs and outputs',
-    fill: {
-      record: (r) => {
-        const t = formatText(r);
-        return t ? { text: t } : undefined;
-      },
-    },
+    fill: fromSummary(formatText),
   },
   { ref: 'XI §1.1(f)', requirement: 'Licence', fill: { user: 'license' } },
   {
@@ -167,12 +184,7 @@ const EU_XI: ItemDef[] = [
   {
     ref: 'XI §1.2(c)',
     requirement: 'Number of data points, scope and main characteristics of the data',
-    fill: {
-      record: (r) => {
-        const t = dataText(r);
-        return t ? { text: t } : undefined;
-      },
-    },
+    fill: fromSummary(dataText),
   },
   {
     ref: 'XI §1.2(c)',
@@ -200,7 +212,9 @@ const EU_XI: ItemDef[] = [
     requirement: 'Training time',
     fill: {
       record: (r) => ({
-        text: `${r.training.wallSeconds.toFixed(1)} s wall clock (${r.training.startedAt} to ${r.training.endedAt}), ${r.training.cpuSeconds.toFixed(1)} s CPU`,
+        text:
+          `${r.training.wallSeconds.toFixed(1)} s wall clock (${r.training.startedAt} to ${r.training.endedAt}), ` +
+          `${r.training.cpuSeconds.toFixed(1)} s CPU`,
         key: 'training.wallSeconds',
         value: r.training.wallSeconds,
       }),
@@ -211,7 +225,10 @@ const EU_XI: ItemDef[] = [
     requirement: 'Other relevant details of training (hardware, software)',
     fill: {
       record: (r) => ({
-        text: `${r.machine.cpuModel}, ${r.machine.logicalCpus} logical CPUs, backend ${r.machine.backend.name} (${r.machine.backend.description}); Candor ${r.software.candor}, Node ${r.software.node}`,
+        text:
+          `${r.machine.cpuModel}, ${r.machine.logicalCpus} logical CPUs, ` +
+          `backend ${r.machine.backend.name} (${r.machine.backend.description}); ` +
+          `Candor ${r.software.candor}, Node ${r.software.node}`,
       }),
     },
   },
@@ -235,7 +252,9 @@ const EU_IV: ItemDef[] = [
     requirement: 'Versions of relevant software',
     fill: {
       record: (r) => ({
-        text: `Candor ${r.software.candor}, Node ${r.software.node} (V8 ${r.software.v8}), ${r.software.platform}/${r.software.arch}, backend ${r.machine.backend.name}`,
+        text:
+          `Candor ${r.software.candor}, Node ${r.software.node} (V8 ${r.software.v8}), ` +
+          `${r.software.platform}/${r.software.arch}, backend ${r.machine.backend.name}`,
       }),
     },
   },
@@ -265,7 +284,9 @@ const EU_IV: ItemDef[] = [
       record: (r) => {
         const t = trainingFlops(r);
         return {
-          text: `${int(t.flops)} FLOPs, ${r.training.wallSeconds.toFixed(1)} s on ${r.machine.cpuModel} (${r.machine.backend.name} backend)`,
+          text:
+            `${int(t.flops)} FLOPs, ${r.training.wallSeconds.toFixed(1)} s ` +
+            `on ${r.machine.cpuModel} (${r.machine.backend.name} backend)`,
           key: t.key,
           value: t.flops,
         };
@@ -275,12 +296,7 @@ const EU_IV: ItemDef[] = [
   {
     ref: 'IV 2(d)',
     requirement: 'Training data: general description, scope and main characteristics',
-    fill: {
-      record: (r) => {
-        const t = dataText(r);
-        return t ? { text: t } : undefined;
-      },
-    },
+    fill: fromSummary(dataText),
   },
   {
     ref: 'IV 2(d)',
@@ -309,22 +325,12 @@ const EU_IV: ItemDef[] = [
   {
     ref: 'IV 2(g)',
     requirement: 'Metrics used to measure accuracy',
-    fill: {
-      record: (r) => {
-        const t = evaluationText(r);
-        return t ? { text: t } : undefined;
-      },
-    },
+    fill: fromSummary(evaluationText),
   },
   {
     ref: 'IV 2(g)',
     requirement: 'Potentially discriminatory impacts',
-    fill: {
-      record: (r) => {
-        const t = fairnessText(r);
-        return t ? { text: t } : undefined;
-      },
-    },
+    fill: fromSummary(fairnessText),
   },
   {
     ref: 'IV 2(g)',
@@ -333,7 +339,9 @@ const EU_IV: ItemDef[] = [
       record: (r) =>
         r.evaluation.length
           ? {
-              text: `${r.evaluation.map((e) => `${e.name} at ${e.createdAt}`).join('; ')}; per-epoch history of ${Object.keys(r.training.history.metrics).join(', ')}`,
+              text:
+                r.evaluation.map((e) => `${e.name} at ${e.createdAt}`).join('; ') +
+                `; per-epoch history of ${Object.keys(r.training.history.metrics).join(', ')}`,
             }
           : undefined,
     },
@@ -342,12 +350,7 @@ const EU_IV: ItemDef[] = [
   {
     ref: 'IV 3',
     requirement: 'Degrees of accuracy for specific persons or groups',
-    fill: {
-      record: (r) => {
-        const t = fairnessText(r);
-        return t ? { text: t } : undefined;
-      },
-    },
+    fill: fromSummary(fairnessText),
   },
   {
     ref: 'IV 3',
@@ -395,12 +398,7 @@ const PRC: ItemDef[] = [
   {
     ref: 'Art. 19',
     requirement: 'Scale and type of the training data (for the authorities)',
-    fill: {
-      record: (r) => {
-        const t = dataText(r);
-        return t ? { text: t } : undefined;
-      },
-    },
+    fill: fromSummary(dataText),
   },
 ];
 
@@ -442,17 +440,23 @@ export function complianceMap(
   return [
     {
       title: 'EU AI Act, Annex XI Section 1: technical documentation of general-purpose AI models',
-      note: 'Points 1(a)-(f) and 2(a)-(e). Section 2 (models with systemic risk: evaluation strategies, adversarial testing) is not covered by a training record.',
+      note:
+        'Points 1(a)-(f) and 2(a)-(e). Section 2 (models with systemic risk: evaluation strategies, ' +
+        'adversarial testing) is not covered by a training record.',
       items: fill(EU_XI, r, info, sources),
     },
     {
       title: 'EU AI Act, Annex IV: technical documentation of high-risk AI systems',
-      note: 'The items a training run can inform; points 6-8 (changes, harmonised standards, declaration of conformity) are outside a run record.',
+      note:
+        'The items a training run can inform; points 6-8 (changes, harmonised standards, ' +
+        'declaration of conformity) are outside a run record.',
       items: fill(EU_IV, r, info, sources),
     },
     {
       title: 'PRC Interim Measures for the Management of Generative AI Services (2023): training data and labelling',
-      note: 'Articles 7, 8 and 19. They apply to generative AI services offered to the public in the PRC; whether they apply to this model is for the provider to judge.',
+      note:
+        'Articles 7, 8 and 19. They apply to generative AI services offered to the public in the PRC; ' +
+        'whether they apply to this model is for the provider to judge.',
       items: fill(PRC, r, info, sources),
     },
   ];

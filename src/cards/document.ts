@@ -105,7 +105,8 @@ function htmlBlock(b: Block, out: string[]): void {
       break;
     case 'userText':
       out.push(
-        `<div class="user"><div class="source">${htmlEscape(b.source)}</div><p>${htmlEscape(b.text.trim()).replace(/\r?\n/g, '<br>')}</p></div>`,
+        `<div class="user"><div class="source">${htmlEscape(b.source)}</div>` +
+          `<p>${htmlEscape(b.text.trim()).replace(/\r?\n/g, '<br>')}</p></div>`,
       );
       break;
     case 'table': {
@@ -134,14 +135,17 @@ function htmlBlock(b: Block, out: string[]): void {
 }
 
 const STYLE = `
-body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
+color:#1b1b1b}
 h1{font-size:1.7rem}h2{margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
-table{border-collapse:collapse;margin:.6rem 0 1.2rem;font-size:.9rem}caption{text-align:left;font-style:italic;padding:.2rem 0}
+table{border-collapse:collapse;margin:.6rem 0 1.2rem;font-size:.9rem}
+caption{text-align:left;font-style:italic;padding:.2rem 0}
 th,td{border:1px solid #d5d5d5;padding:.25rem .55rem;text-align:left;vertical-align:top}th{background:#f3f3f3}
 td[data-value]{font-variant-numeric:tabular-nums}
 tr[data-status="missing"] td:nth-child(3){color:#a40000;font-weight:600}
 tr[data-status="record"] td:nth-child(3){color:#0b5d1e}tr[data-status="user"] td:nth-child(3){color:#114b8c}
-.user{border-left:3px solid #6b8fc7;padding:.1rem .8rem;margin:.6rem 0;background:#f6f8fc}.user .source{font-size:.8rem;color:#555}
+.user{border-left:3px solid #6b8fc7;padding:.1rem .8rem;margin:.6rem 0;background:#f6f8fc}
+.user .source{font-size:.8rem;color:#555}
 .note{color:#555;font-size:.9rem}figure{margin:1rem 0}figcaption{font-size:.85rem;color:#555}
 code{font-size:.85rem}`;
 

@@ -43,7 +43,8 @@ export function lineChart(
   const y = (v: number) => top + (1 - (v - lo) / (hi - lo)) * plotH;
   const f = (v: number) => v.toFixed(1);
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${htmlEscape(title)}" font-family="sans-serif" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" ` +
+      `role="img" aria-label="${htmlEscape(title)}" font-family="sans-serif" font-size="11">`,
     `<title>${htmlEscape(title)}</title>`,
     `<text x="${left}" y="16" font-size="13" font-weight="bold">${htmlEscape(title)}</text>`,
     `<rect x="${left}" y="${top}" width="${plotW}" height="${plotH}" fill="none" stroke="#bbb"/>`,
@@ -60,13 +61,16 @@ export function lineChart(
   parts.push(`<text x="${left + plotW / 2}" y="${height - 4}" text-anchor="middle">epoch</text>`);
   if (yLabel)
     parts.push(
-      `<text x="12" y="${top + plotH / 2}" text-anchor="middle" transform="rotate(-90 12 ${top + plotH / 2})">${htmlEscape(yLabel)}</text>`,
+      `<text x="12" y="${top + plotH / 2}" text-anchor="middle" transform="rotate(-90 12 ${top + plotH / 2})">` +
+        `${htmlEscape(yLabel)}</text>`,
     );
   series.forEach((s, k) => {
     const color = PALETTE[k % PALETTE.length];
     const pts = s.values.map((v, i) => (v === null || !Number.isFinite(v) ? null : `${f(x(i))},${f(y(v))}`));
+    const drawn = pts.filter((p) => p !== null);
     parts.push(
-      `<polyline data-series="${htmlEscape(s.name)}" data-points="${pts.filter((p) => p !== null).length}" fill="none" stroke="${color}" stroke-width="2" points="${pts.filter((p) => p !== null).join(' ')}"/>`,
+      `<polyline data-series="${htmlEscape(s.name)}" data-points="${drawn.length}" fill="none" stroke="${color}" ` +
+        `stroke-width="2" points="${drawn.join(' ')}"/>`,
     );
     pts.forEach((p) => {
       if (p) {
@@ -76,7 +80,8 @@ export function lineChart(
     });
     const ly = top + 8 + k * 16;
     parts.push(
-      `<line x1="${left + plotW + 10}" y1="${ly}" x2="${left + plotW + 28}" y2="${ly}" stroke="${color}" stroke-width="2"/>`,
+      `<line x1="${left + plotW + 10}" y1="${ly}" x2="${left + plotW + 28}" y2="${ly}" ` +
+        `stroke="${color}" stroke-width="2"/>`,
       `<text x="${left + plotW + 32}" y="${ly + 4}">${htmlEscape(s.name)}</text>`,
     );
   });

@@ -25,7 +25,8 @@ const PLANE = SIDE * SIDE; // one colour channel of one image
 export const CIFAR10_RECORD_BYTES = 1 + 3 * PLANE;
 
 const HINT =
-  'download the CIFAR-10 binary version (cifar-10-binary.tar.gz) from https://www.cs.toronto.edu/~kriz/cifar.html, extract it, and pass { dir } naming the cifar-10-batches-bin folder';
+  'download the CIFAR-10 binary version (cifar-10-binary.tar.gz) from https://www.cs.toronto.edu/~kriz/cifar.html, ' +
+  'extract it, and pass { dir } naming the cifar-10-batches-bin folder';
 
 /**
  * Parses CIFAR-10 binary batches (one or several, concatenated in order): x float32 [N, 32, 32, 3]
@@ -39,7 +40,8 @@ export function parseCifar10(batches: Uint8Array | readonly Uint8Array[], name =
       const what = list.length > 1 ? `${name} ${b}` : name;
       throw new FormatError(
         `parseCifar10: ${what} is ${bytes.length} bytes, not a whole number of ${CIFAR10_RECORD_BYTES}-byte records ` +
-          `(${Math.floor(bytes.length / CIFAR10_RECORD_BYTES)} records and ${bytes.length % CIFAR10_RECORD_BYTES} bytes over); the file is truncated or not CIFAR-10`,
+          `(${Math.floor(bytes.length / CIFAR10_RECORD_BYTES)} records and ${bytes.length % CIFAR10_RECORD_BYTES} ` +
+          'bytes over); the file is truncated or not CIFAR-10',
       );
     }
     n += bytes.length / CIFAR10_RECORD_BYTES;

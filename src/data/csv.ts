@@ -54,7 +54,8 @@ export function parseCsvRecords(text: string, delimiter = ','): CsvRecord[] {
         const next = text[i];
         if (i < n && next !== delimiter && next !== '\n' && next !== '\r') {
           throw new FormatError(
-            `parseCsv: line ${line}: unexpected ${JSON.stringify(next)} after a closing quote (field ${fields.length + 1})`,
+            `parseCsv: line ${line}: unexpected ${JSON.stringify(next)} ` +
+              `after a closing quote (field ${fields.length + 1})`,
           );
         }
       } else {
@@ -63,7 +64,8 @@ export function parseCsvRecords(text: string, delimiter = ','): CsvRecord[] {
         field = text.slice(i, j);
         if (field.includes('"'))
           throw new FormatError(
-            `parseCsv: line ${line}: field ${fields.length + 1} (${JSON.stringify(field)}) has a quote but is not quoted; quote it and double inner quotes`,
+            `parseCsv: line ${line}: field ${fields.length + 1} (${JSON.stringify(field)}) ` +
+              'has a quote but is not quoted; quote it and double inner quotes',
           );
         i = j;
       }
@@ -151,7 +153,8 @@ export function parseCsv(
   for (const r of rows) {
     if (r.fields.length !== width)
       throw new FormatError(
-        `parseCsv: line ${r.line} has ${r.fields.length} fields, expected ${width} (as in ${header ? 'the header' : 'line ' + records[0].line})`,
+        `parseCsv: line ${r.line} has ${r.fields.length} fields, expected ${width} ` +
+          `(as in ${header ? 'the header' : 'line ' + records[0].line})`,
       );
   }
 
@@ -164,7 +167,8 @@ export function parseCsv(
     labelIndex = names.indexOf(label);
     if (labelIndex < 0)
       throw new ArgumentError(
-        `parseCsv: no column named ${JSON.stringify(label)}; columns are ${names.map((c) => JSON.stringify(c)).join(', ')}`,
+        `parseCsv: no column named ${JSON.stringify(label)}; ` +
+          `columns are ${names.map((c) => JSON.stringify(c)).join(', ')}`,
       );
   }
   const featureIdx = names.map((_, i) => i).filter((i) => i !== labelIndex);
@@ -180,7 +184,10 @@ export function parseCsv(
       const v = field.trim() === '' && missing !== undefined ? missing : toNumber(field);
       if (v === undefined)
         throw new FormatError(
-          `parseCsv: ${where(r, c)}: ${field.trim() === '' ? 'empty value (pass { missing } to fill it)' : `${JSON.stringify(field)} is not a number`}`,
+          `parseCsv: ${where(r, c)}: ` +
+            (field.trim() === ''
+              ? 'empty value (pass { missing } to fill it)'
+              : `${JSON.stringify(field)} is not a number`),
         );
       x[i * featureIdx.length + j] = v;
     });

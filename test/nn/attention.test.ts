@@ -240,7 +240,8 @@ function adopt(block: Layer, parts: Layer[], x: Tensor[]): void {
 
 describe('Transformer blocks', () => {
   for (const normalizeFirst of [false, true]) {
-    test(`TransformerEncoder (${normalizeFirst ? 'pre' : 'post'}-norm) is the KerasNLP composition of its sublayers`, () =>
+    const norm = normalizeFirst ? 'pre' : 'post';
+    test(`TransformerEncoder (${norm}-norm) is the KerasNLP composition of its sublayers`, () =>
       tidy(() => {
         const block = new TransformerEncoder({
           numHeads: 2,

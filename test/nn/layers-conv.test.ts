@@ -153,7 +153,7 @@ describe('convolution layers', () => {
     assertClose(yp, add(conv1d(x, plain.kernel!.value, { stride: 2, padding: 'same' }), plain.bias!.value), EXACT);
   });
 
-  test('Conv2DTranspose: kernel [kh, kw, filters, cin], output H * stride with same, equals ops.conv2dTranspose', () => {
+  test('Conv2DTranspose: kernel [kh, kw, filters, cin], output H * stride (same), equals ops.conv2dTranspose', () => {
     const layer = new Conv2DTranspose({
       filters: 3,
       kernelSize: 3,

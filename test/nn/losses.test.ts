@@ -25,6 +25,18 @@ const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 /** Binary cross-entropy of one probability, the plain formula. */
 const bce1 = (y: number, p: number) => -(y * Math.log(p) + (1 - y) * Math.log(1 - p));
 
+/** The labels and predictions of Keras' docstring examples (huber, binary crossentropies). */
+const KERAS_EXAMPLE = {
+  yTrue: [
+    [0, 1],
+    [0, 0],
+  ],
+  yPred: [
+    [0.6, 0.4],
+    [0.4, 0.6],
+  ],
+};
+
 test('meanSquaredError and meanAbsoluteError: per-sample means over the last axis, weighted by sample', () => {
   const yTrue = [
       [0, 1],
@@ -44,14 +56,7 @@ test('meanSquaredError and meanAbsoluteError: per-sample means over the last axi
 });
 
 test('huber: quadratic inside delta, linear outside (Keras example and delta = 2)', () => {
-  const yTrue = [
-      [0, 1],
-      [0, 0],
-    ],
-    yPred = [
-      [0.6, 0.4],
-      [0.4, 0.6],
-    ];
+  const { yTrue, yPred } = KERAS_EXAMPLE;
   assertClose([value(huber, yTrue, yPred)], [0.155], { rtol: 1e-12 });
   assertClose([value(huber, yTrue, yPred, [1, 0])], [0.09], { rtol: 1e-12 });
   // errors 3 (linear: 2 * 3 - 2) and 1 (quadratic: 0.5)
@@ -59,14 +64,7 @@ test('huber: quadratic inside delta, linear outside (Keras example and delta = 2
 });
 
 test('binaryCrossentropy: probabilities (clipped at 1e-7), logits, label smoothing', () => {
-  const yTrue = [
-      [0, 1],
-      [0, 0],
-    ],
-    yPred = [
-      [0.6, 0.4],
-      [0.4, 0.6],
-    ];
+  const { yTrue, yPred } = KERAS_EXAMPLE;
   const expected = (bce1(0, 0.6) + bce1(1, 0.4) + bce1(0, 0.4) + bce1(0, 0.6)) / 4;
   assertClose([value(binaryCrossentropy, yTrue, yPred)], [expected], { rtol: 1e-12 });
   assertClose([value(binaryCrossentropy, yTrue, yPred)], [0.815], { rtol: 0, atol: 1e-3 }); // Keras' docstring
@@ -80,7 +78,8 @@ test('binaryCrossentropy: probabilities (clipped at 1e-7), logits, label smoothi
     labels = [0, 1, 0, 0];
   const fromLogits = labels.reduce((s, y, i) => s + bce1(y, sigmoid(logits[i])), 0) / 4;
   assertClose([value(binaryCrossentropy({ fromLogits: true }), [labels], [logits])], [fromLogits], { rtol: 1e-12 });
-  assertClose([value(binaryCrossentropy({ fromLogits: true }), [labels], [logits])], [0.865], { rtol: 0, atol: 1e-3 }); // Keras' docstring
+  // Keras' docstring:
+  assertClose([value(binaryCrossentropy({ fromLogits: true }), [labels], [logits])], [0.865], { rtol: 0, atol: 1e-3 });
 
   // Smoothing 0.2 moves labels to 0.1 / 0.9.
   const smoothed = (bce1(0.1, 0.6) + bce1(0.9, 0.4) + bce1(0.1, 0.4) + bce1(0.1, 0.6)) / 4;
@@ -117,14 +116,7 @@ test('categorical and sparse categorical crossentropy: Keras examples, smoothing
 });
 
 test('kullbackLeiblerDivergence: sum(y log(y / p)) with both clipped to [1e-7, 1]', () => {
-  const yTrue = [
-      [0, 1],
-      [0, 0],
-    ],
-    yPred = [
-      [0.6, 0.4],
-      [0.4, 0.6],
-    ];
+  const { yTrue, yPred } = KERAS_EXAMPLE;
   const e = 1e-7;
   const kl = (y: number[], q: number[]) =>
     y.reduce((s, v, i) => s + Math.max(v, e) * Math.log(Math.max(v, e) / q[i]), 0);
@@ -249,7 +241,8 @@ test('shape errors are typed and say what to do', () => {
     (e: Error) =>
       e instanceof c.ShapeError &&
       e.message ===
-        'categoricalCrossentropy: yTrue has shape [32] but yPred has shape [32, 10]; for integer labels use sparseCategoricalCrossentropy',
+        'categoricalCrossentropy: yTrue has shape [32] but yPred has shape [32, 10]; ' +
+          'for integer labels use sparseCategoricalCrossentropy',
   );
   assert.throws(
     () => sparseCategoricalCrossentropy(probs, probs),
@@ -345,7 +338,7 @@ test('losses free their intermediates; perSample is unreduced; an empty batch gi
   c.dispose([yTrue, yPred, l, per]);
 });
 
-test('cross-entropy on softmax / sigmoid activations uses their logits, so confidently wrong outputs keep a gradient', async () => {
+test('cross-entropy on softmax / sigmoid outputs uses logits: confident wrong outputs keep a gradient', async () => {
   const { getActivation } = await import('../../src/nn/activations.js');
   const logits = c.tensor([[30, -30, 0]], undefined, 'float64');
   const labels = c.tensor([1], undefined, 'int32');

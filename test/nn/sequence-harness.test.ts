@@ -1,4 +1,5 @@
-// The sequence layers through the shared layer harness, on tiny instances.
+// The sequence layers through the shared layer harness (config and serialization round trips, shapes,
+// float64 gradients w.r.t. inputs and weights, trainable, no leaks), on tiny instances.
 import { describe, test } from 'node:test';
 import {
   Bidirectional,
@@ -15,9 +16,6 @@ import {
   TimeDistributed,
 } from '../../src/nn/layers/index.js';
 import { runLayerTest } from './harness.js';
-
-// The sequence layers through the shared layer harness (config and serialization round trips, shapes,
-// float64 gradients w.r.t. inputs and weights, trainable, no leaks), on tiny instances.
 
 describe('Embedding through the harness', () => {
   test('ids [2, 3] -> [2, 3, 4]', () =>

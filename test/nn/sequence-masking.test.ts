@@ -213,7 +213,10 @@ describe('LayerNormalization, positions and 1D pooling values', () => {
       assertClose(layer.encoding(2, 2), sliceAxis(layer.embeddings!.value, 0, 2, 4), TIGHT);
       assert.throws(
         () => layer.apply(rand([1, 5, 2], 1)),
-        /PositionEmbedding 'position_embedding(_\d+)?' expects input \(None, <= 4, 2\), got \(1, 5, 2\): sequences may be at most sequenceLength 4 long/,
+        new RegExp(
+          String.raw`PositionEmbedding 'position_embedding(_\d+)?' expects input \(None, <= 4, 2\), got \(1, 5, 2\): ` +
+            'sequences may be at most sequenceLength 4 long',
+        ),
       );
       assert.throws(() => layer.encoding(2, 3), /positions 3\.\.4 exceed sequenceLength 4/);
     }));

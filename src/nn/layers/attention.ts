@@ -71,7 +71,10 @@ export interface AttendOptions {
   seed?: number;
 }
 
-/** The attention output [batch, T, outputDim], the probabilities [batch, heads, T, S] when asked for and, with a cache, the grown cache. */
+/**
+ * The attention output [batch, T, outputDim], the probabilities [batch, heads, T, S] when asked for and, with a
+ * cache, the grown cache.
+ */
 export interface AttentionResult {
   output: Tensor;
   scores?: Tensor;
@@ -128,7 +131,8 @@ export class MultiHeadAttention extends Layer {
     const list = Array.isArray(inputShape[0]) ? (inputShape as SymShape[]) : null;
     if (!list || (list.length !== 2 && list.length !== 3)) {
       throw new ArgumentError(
-        `${who(this)} must be called on [query, value] or [query, value, key], got ${list ? `a list of ${list.length}` : `one input ${formatSymShape(inputShape as SymShape)}`}`,
+        `${who(this)} must be called on [query, value] or [query, value, key], got ` +
+          (list ? `a list of ${list.length}` : `one input ${formatSymShape(inputShape as SymShape)}`),
       );
     }
     const [query, value, key = value] = list;
@@ -141,7 +145,8 @@ export class MultiHeadAttention extends Layer {
     });
     if (value[1] !== null && key[1] !== null && value[1] !== key[1])
       throw new ShapeError(
-        `${who(this)}: key and value must have the same length, got key ${formatSymShape(key)} and value ${formatSymShape(value)}`,
+        `${who(this)}: key and value must have the same length, ` +
+          `got key ${formatSymShape(key)} and value ${formatSymShape(value)}`,
       );
     const built = this.queryKernel
       ? [this.queryKernel.shape[0], this.valueKernel!.shape[0], this.keyKernel!.shape[0]]
@@ -198,7 +203,8 @@ export class MultiHeadAttention extends Layer {
         m.shape.every((d, i) => d === shape[i] || (d === 1 && i < shape.length - 1 && what === 'attentionMask'));
       if (!ok)
         throw new ShapeError(
-          `${who(this)}: ${what} must have shape ${fmtShape(shape)}${what === 'attentionMask' ? ' (or 1 on the batch/query axes)' : ''}, got ${fmtShape(m.shape)}`,
+          `${who(this)}: ${what} must have shape ${fmtShape(shape)}` +
+            `${what === 'attentionMask' ? ' (or 1 on the batch/query axes)' : ''}, got ${fmtShape(m.shape)}`,
         );
       return toBool(m);
     };
@@ -239,7 +245,8 @@ export class MultiHeadAttention extends Layer {
     if (cache) {
       if (cache.key.rank !== 4 || cache.key.shape[0] !== b || cache.value.shape[1] !== offset)
         throw new ShapeError(
-          `${who(this)}: the cache must hold keys and values [${b}, length, ${this.numHeads}, dim], got ${fmtShape(cache.key.shape)} and ${fmtShape(cache.value.shape)}`,
+          `${who(this)}: the cache must hold keys and values [${b}, length, ${this.numHeads}, dim], ` +
+            `got ${fmtShape(cache.key.shape)} and ${fmtShape(cache.value.shape)}`,
         );
       k = concat([cache.key, k], 1);
       v = concat([cache.value, v], 1);
@@ -306,7 +313,8 @@ export class MultiHeadAttention extends Layer {
   override call(inputs: Tensor | Tensor[], ctx: CallContext, mask?: MaskArg): Tensor {
     if (!Array.isArray(inputs))
       throw new ArgumentError(
-        `${who(this)} must be called on [query, value] or [query, value, key], got one input ${formatSymShape(inputs.shape)}`,
+        `${who(this)} must be called on [query, value] or [query, value, key], ` +
+          `got one input ${formatSymShape(inputs.shape)}`,
       );
     const [query, value, key] = inputs;
     const masks = Array.isArray(mask) ? mask : [];

@@ -5,7 +5,7 @@ import { conv1d, conv2d, conv2dTranspose } from '../../ops/nn.js';
 import { pad } from '../../ops/indexing.js';
 import { ShapeError } from '../../errors.js';
 import { formatSymShape, registerLayer, type CallContext, type LayerConfig, type SymShape } from '../layer.js';
-import { KernelLayer, type KernelLayerArgs } from './kernel.js';
+import { AffineLayer, type AffineLayerArgs } from './affine.js';
 import {
   asLayerDType,
   convOutputLength,
@@ -20,7 +20,7 @@ import {
   type Padding,
 } from './common.js';
 
-export interface ConvArgs extends KernelLayerArgs {
+export interface ConvArgs extends AffineLayerArgs {
   filters: number;
   kernelSize: number | readonly number[];
   /** Default 1. */
@@ -41,7 +41,7 @@ export interface Conv1DArgs extends Omit<ConvArgs, 'padding'> {
  * the kernel is [...kernelSize, cin, filters], or [...kernelSize, filters, cin] when `transposed`
  * (Keras' layout for Conv2DTranspose, whose kernel maps filters back to cin).
  */
-abstract class BaseConv extends KernelLayer {
+abstract class BaseConv extends AffineLayer {
   readonly filters: number;
   readonly kernelSize: number[];
   readonly strides: number[];
@@ -73,7 +73,8 @@ abstract class BaseConv extends KernelLayer {
     const cin = shape[shape.length - 1];
     if (cin === null)
       throw new ShapeError(
-        `${who(this)}: the channel (last) dimension of the input must be known to build the kernel, got ${formatSymShape(shape)}`,
+        `${who(this)}: the channel (last) dimension of the input must be known to build the kernel, ` +
+          `got ${formatSymShape(shape)}`,
       );
     this.addKernelAndBias(
       [...this.kernelSize, ...(this.transposed ? [this.filters, cin] : [cin, this.filters])],
@@ -124,6 +125,15 @@ abstract class BaseConv extends KernelLayer {
 
   /** The convolution itself, on an input in the layer dtype. */
   protected abstract convolve(x: Tensor, kernel: Tensor): Tensor;
+
+  /** Strides, padding and dilations for the 2-D ops (Conv2D and Conv2DTranspose accept no 'causal'). */
+  protected options2d(): { strides: [number, number]; padding: Padding; dilations: [number, number] } {
+    return {
+      strides: this.strides as [number, number],
+      padding: this.padding as Padding,
+      dilations: this.dilationRate as [number, number],
+    };
+  }
 
   override call(inputs: Tensor | Tensor[], _ctx: CallContext): Tensor {
     const x = asLayerDType(this, oneInput(this, inputs));
@@ -177,11 +187,7 @@ export class Conv2D extends BaseConv {
     super(args, 2, false, ['valid', 'same']);
   }
   protected override convolve(x: Tensor, kernel: Tensor): Tensor {
-    return conv2d(x, kernel, {
-      strides: this.strides as [number, number],
-      padding: this.padding as Padding,
-      dilations: this.dilationRate as [number, number],
-    });
+    return conv2d(x, kernel, this.options2d());
   }
 }
 
@@ -195,11 +201,7 @@ export class Conv2DTranspose extends BaseConv {
     super(args, 2, true, ['valid', 'same']);
   }
   protected override convolve(x: Tensor, kernel: Tensor): Tensor {
-    return conv2dTranspose(x, kernel, {
-      strides: this.strides as [number, number],
-      padding: this.padding as Padding,
-      dilations: this.dilationRate as [number, number],
-    });
+    return conv2dTranspose(x, kernel, this.options2d());
   }
 }
 

@@ -3,15 +3,15 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { matmul } from '../../ops/linalg.js';
 import { reshape } from '../../ops/views.js';
 import { formatSymShape, registerLayer, type CallContext, type LayerConfig, type SymShape } from '../layer.js';
-import { KernelLayer, type KernelLayerArgs } from './kernel.js';
+import { AffineLayer, type AffineLayerArgs } from './affine.js';
 import { asLayerDType, inputShapeError, oneInput, oneShape, positiveInt, who } from './common.js';
 import { ShapeError } from '../../errors.js';
 
-export interface DenseArgs extends KernelLayerArgs {
+export interface DenseArgs extends AffineLayerArgs {
   units: number;
 }
 
-export class Dense extends KernelLayer {
+export class Dense extends AffineLayer {
   static override readonly className: string = 'Dense';
   override supportsMasking = true; // passes its input's mask on, as in Keras 3
   readonly units: number;

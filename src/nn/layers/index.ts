@@ -12,7 +12,7 @@ import {
 import { Flatten, Reshape, type ReshapeArgs } from './reshaping.js';
 import { Dropout, type DropoutArgs } from './dropout.js';
 import { Activation, type ActivationArgs } from './activation.js';
-import { BatchNormalization, type BatchNormalizationArgs } from './normalization.js';
+import { BatchNormalization, type BatchNormalizationArgs } from './batch-normalization.js';
 import { Add, Concatenate, type ConcatenateArgs } from './merge.js';
 import { Embedding, type EmbeddingArgs } from './embedding.js';
 import { SimpleRNN, type SimpleRNNArgs } from './simple-rnn.js';
@@ -32,7 +32,7 @@ import { GlobalAveragePooling1D, GlobalMaxPooling1D, type GlobalPooling1DArgs } 
 import type { LayerArgs } from '../layer.js';
 
 export { Dense, type DenseArgs } from './dense.js';
-export { KernelLayer, type KernelLayerArgs } from './kernel.js';
+export { AffineLayer, type AffineLayerArgs } from './affine.js';
 export { Conv1D, Conv2D, Conv2DTranspose, type Conv1DArgs, type ConvArgs } from './conv.js';
 export {
   AveragePooling2D,
@@ -44,7 +44,7 @@ export {
 export { Flatten, Reshape, type ReshapeArgs } from './reshaping.js';
 export { Dropout, type DropoutArgs } from './dropout.js';
 export { Activation, type ActivationArgs } from './activation.js';
-export { BatchNormalization, type BatchNormalizationArgs } from './normalization.js';
+export { BatchNormalization, type BatchNormalizationArgs } from './batch-normalization.js';
 export { Add, Concatenate, type ConcatenateArgs } from './merge.js';
 export { Embedding, type EmbeddingArgs } from './embedding.js';
 export { Recurrent, GatedRecurrent, type RecurrentArgs, type GatedRecurrentArgs } from './recurrent.js';

@@ -1,4 +1,5 @@
-// LayerNormalization (Keras, Ba et al. 2016): per-sample normalization over the feature axes.
+// LayerNormalization (Keras, Ba et al. 2016): normalizes each sample over `axis` (the features) with its
+// own mean and variance, the same in training and inference, then scales by gamma and shifts by beta.
 import type { Tensor } from '../../tensor/tensor.js';
 import { add, mul, rsqrt, sub } from '../../ops/elementwise.js';
 import { mean, variance } from '../../ops/reduce.js';
@@ -26,9 +27,6 @@ import {
   regularizerConfig,
   who,
 } from './common.js';
-
-// LayerNormalization (Keras, Ba et al. 2016): normalizes each sample over `axis` (the features) with its
-// own mean and variance, the same in training and inference, then scales by gamma and shifts by beta.
 
 export interface LayerNormalizationArgs extends LayerArgs {
   /** The axis or axes normalized over (and that gamma/beta span). Default -1. */
@@ -90,7 +88,8 @@ export class LayerNormalization extends Layer {
         this,
         `an input with axis ${JSON.stringify(this.axis)}`,
         shape,
-        `axis ${JSON.stringify(this.axis)} is out of range for rank ${shape.length} (the batch axis cannot be normalized over)`,
+        `axis ${JSON.stringify(this.axis)} is out of range for rank ${shape.length} ` +
+          '(the batch axis cannot be normalized over)',
       );
     return axes;
   }

@@ -25,7 +25,8 @@ abstract class Merge extends Layer {
   private list<T>(inputs: T[] | null): T[] {
     if (!inputs || inputs.length < 2) {
       throw new ArgumentError(
-        `${who(this)} must be called on a list of at least 2 inputs, got ${inputs ? `a list of ${inputs.length}` : 'a single input'}`,
+        `${who(this)} must be called on a list of at least 2 inputs, ` +
+          `got ${inputs ? `a list of ${inputs.length}` : 'a single input'}`,
       );
     }
     return inputs;

@@ -32,7 +32,8 @@ function sequenceInput(layer: Layer, shape: SymShape): SymShape {
 function checkStart(layer: Layer, length: number, start: number): void {
   if (!Number.isInteger(length) || length < 1 || !Number.isInteger(start) || start < 0) {
     throw new ArgumentError(
-      `${who(layer)}: encoding(length, start) needs a positive length and a non-negative start, got ${length}, ${start}`,
+      `${who(layer)}: encoding(length, start) needs a positive length and a non-negative start, ` +
+        `got ${length}, ${start}`,
     );
   }
 }

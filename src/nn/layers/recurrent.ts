@@ -158,7 +158,8 @@ export abstract class Recurrent extends Layer {
     const list = Array.isArray(shapes[0]) ? (shapes as SymShape[]) : [shapes as SymShape];
     if (list.length !== 1 && list.length !== 1 + this.stateCount) {
       throw new ArgumentError(
-        `${who(this)} takes a sequence or [sequence, ...${this.stateCount} initial state${this.stateCount > 1 ? 's' : ''}], got a list of ${list.length}`,
+        `${who(this)} takes a sequence or [sequence, ...${this.stateCount} ` +
+          `initial state${this.stateCount > 1 ? 's' : ''}], got a list of ${list.length}`,
       );
     }
     const shape = list[0];
@@ -218,7 +219,8 @@ export abstract class Recurrent extends Layer {
       const held = this.heldStates[0].shape[0];
       if (held !== batch)
         throw new ShapeError(
-          `${who(this)} is stateful with states for batch size ${held}, got a batch of ${batch} (call resetStates() to change it)`,
+          `${who(this)} is stateful with states for batch size ${held}, got a batch of ${batch} ` +
+            '(call resetStates() to change it)',
         );
       return this.heldStates;
     }
@@ -298,7 +300,8 @@ export abstract class Recurrent extends Layer {
         states.some((s) => s.rank !== 2 || s.shape[1] !== this.units || s.shape[0] !== states[0].shape[0]))
     ) {
       throw new ShapeError(
-        `${who(this)}: resetStates expects ${this.stateCount} tensor${this.stateCount > 1 ? 's' : ''} of shape [batch, ${this.units}], got ${states.map((s) => fmtShape(s.shape)).join(', ')}`,
+        `${who(this)}: resetStates expects ${this.stateCount} tensor${this.stateCount > 1 ? 's' : ''} ` +
+          `of shape [batch, ${this.units}], got ${states.map((s) => fmtShape(s.shape)).join(', ')}`,
       );
     }
     for (const s of this.heldStates ?? []) s.dispose();

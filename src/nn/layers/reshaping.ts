@@ -1,4 +1,4 @@
-// Shape-only layers that keep the batch axis: Flatten ([N, ...] -> [N, prod]) and Reshape ([N, ...] -> [N, ...targetShape]).
+// Shape-only layers that keep the batch axis: Flatten ([N, ...] -> [N, prod]), Reshape ([N, ...] -> [N, ...target]).
 import type { Tensor } from '../../tensor/tensor.js';
 import { reshape } from '../../ops/views.js';
 import { ArgumentError } from '../../errors.js';
@@ -49,7 +49,8 @@ export class Reshape extends Layer {
     const unknowns = t.filter((d) => d === -1).length;
     if (!args.targetShape || unknowns > 1 || !t.every((d) => d === -1 || (Number.isInteger(d) && d >= 1))) {
       throw new ArgumentError(
-        `${who(this)}: targetShape must be positive integers with at most one -1, got ${JSON.stringify(args.targetShape)}`,
+        `${who(this)}: targetShape must be positive integers with at most one -1, ` +
+          `got ${JSON.stringify(args.targetShape)}`,
       );
     }
     this.targetShape = t;

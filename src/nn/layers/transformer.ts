@@ -293,7 +293,8 @@ export class TransformerDecoder extends TransformerBlock {
     const encoder = list[1] ? this.sequenceShape(list[1], 'encoder outputs') : undefined;
     if (this.built && !!encoder !== !!this.crossAttention) {
       throw new ArgumentError(
-        `${who(this)} was built ${this.crossAttention ? 'with' : 'without'} cross-attention, so it must be called ${this.crossAttention ? 'on [decoderSequence, encoderOutputs]' : 'on the decoder sequence alone'}`,
+        `${who(this)} was built ${this.crossAttention ? 'with' : 'without'} cross-attention, so it must be called ` +
+          (this.crossAttention ? 'on [decoderSequence, encoderOutputs]' : 'on the decoder sequence alone'),
       );
     }
     return { decoder, encoder };

@@ -78,7 +78,8 @@ export class Bidirectional extends Layer {
     if (list.length === 1) return [list[0], list[0]];
     if (list.length !== 1 + 2 * n)
       throw new ArgumentError(
-        `${who(this)} takes a sequence or [sequence, ...${n} forward and ${n} backward initial states], got a list of ${list.length}`,
+        `${who(this)} takes a sequence or [sequence, ...${n} forward and ${n} backward initial states], ` +
+          `got a list of ${list.length}`,
       );
     return [
       [list[0], ...list.slice(1, 1 + n)],

@@ -1,5 +1,7 @@
-// KernelLayer: what Dense and the convolutions share — a kernel and optional bias with their
+// AffineLayer: what Dense and the convolutions share — a weight and optional bias with their
 // initializers and regularizers, an activation, and the config entries for all of them.
+// Naming: "kernel" in Candor's code means a backend function (src/backends, kernels/), except the Keras
+// weight name 'kernel' (and its config keys kernelInitializer / kernelRegularizer), kept for Keras compatibility.
 import type { Tensor } from '../../tensor/tensor.js';
 import { biasActivation } from '../../ops/train-ops.js';
 import { Layer, type LayerArgs, type LayerConfig } from '../layer.js';
@@ -9,7 +11,7 @@ import { getRegularizer, type Regularizer, type RegularizerSpec } from '../regul
 import type { ActivationFn } from '../activations.js';
 import { initializerConfig, regularizerConfig, resolveActivation } from './common.js';
 
-export interface KernelLayerArgs extends LayerArgs {
+export interface AffineLayerArgs extends LayerArgs {
   /** Activation name (camelCase or snake_case); null or omitted = linear. */
   activation?: string | null;
   useBias?: boolean;
@@ -19,7 +21,7 @@ export interface KernelLayerArgs extends LayerArgs {
   biasRegularizer?: RegularizerSpec | null;
 }
 
-export abstract class KernelLayer extends Layer {
+export abstract class AffineLayer extends Layer {
   readonly activation: string;
   readonly useBias: boolean;
   readonly kernelInitializer: Initializer;
@@ -31,7 +33,7 @@ export abstract class KernelLayer extends Layer {
   kernel?: Variable;
   bias?: Variable;
 
-  constructor(args: KernelLayerArgs) {
+  constructor(args: AffineLayerArgs) {
     super(args);
     const act = resolveActivation(args.activation);
     this.activation = act.name;
