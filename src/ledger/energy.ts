@@ -392,6 +392,81 @@ export interface EnergyReport {
   raplUnavailable?: string;
   /** CodeCarbon's constant-mode figure for the same run, for comparison (an estimate too). */
   codecarbonJoules: number;
+  /** How the process's energy was attributed to the run (see apportionEnergy). */
+  attribution?: EnergyAttribution;
+}
+
+/**
+ * The run's share of the process's energy. RAPL and CPU time see the whole process (RAPL the whole
+ * machine), not one run; when other kernels ran in the process during the run (concurrent fits), the
+ * figures are scaled by the run's share of the kernel time.
+ */
+export interface EnergyAttribution {
+  /** 'process': nothing else ran kernels meanwhile, the figures are the process's; 'kernel-time share': scaled. */
+  method: 'process' | 'kernel-time share';
+  /** The factor applied to the process's figures (1 for 'process'). */
+  share: number;
+  /** Kernel milliseconds of this run and of the whole process during the run. */
+  runKernelMs: number;
+  processKernelMs: number;
+  note: string;
+}
+
+/**
+ * Attributes a process's energy to one run by its share of the kernel time (runKernelMs of
+ * processKernelMs, both over the run). Kernels of concurrent fits in one process do not overlap (each
+ * runs synchronously on the JS thread), so kernel time splits the busy compute; time outside kernels
+ * (JS work, idle, DRAM) is split in the same ratio, an approximation the note states. With no foreign
+ * kernel the report is returned with attribution 'process' and unscaled figures. A scaled figure is
+ * never labelled measured: RAPL measured the machine, the share is an estimate.
+ */
+export function apportionEnergy(report: EnergyReport, runKernelMs: number, processKernelMs: number): EnergyReport {
+  const foreign = processKernelMs - runKernelMs;
+  if (!(foreign > 1e-9 * Math.max(1, processKernelMs)))
+    return {
+      ...report,
+      attribution: {
+        method: 'process',
+        share: 1,
+        runKernelMs,
+        processKernelMs,
+        note: "No other kernel ran in this process during the run: the figures are the whole process's.",
+      },
+    };
+  const share = Math.min(1, Math.max(0, runKernelMs / processKernelMs));
+  const scale = (v: number | undefined) => (v === undefined ? undefined : v * share);
+  const components = Object.fromEntries(
+    Object.entries(report.components).map(([k, v]) => [k, scale(v)]),
+  ) as EnergyReport['components'];
+  const joules = report.joules * share;
+  return {
+    ...report,
+    measured: false,
+    description:
+      `${report.description} Other work ran kernels in this process during the run, so this run is ` +
+      `attributed ${(share * 100).toFixed(1)}% of those figures, its share of the kernel time.`,
+    joules,
+    kWh: joules / 3.6e6,
+    components,
+    uncertainty: {
+      low: report.uncertainty.low * share,
+      high: report.uncertainty.high * share,
+      note:
+        `${report.uncertainty.note} Apportioned by kernel time: work outside kernels (JS, idle power, ` +
+        'DRAM) is split in the same ratio, which adds uncertainty not in this range.',
+    },
+    codecarbonJoules: report.codecarbonJoules * share,
+    attribution: {
+      method: 'kernel-time share',
+      share,
+      runKernelMs,
+      processKernelMs,
+      note:
+        `Concurrent work in this process: ${foreign.toFixed(1)} ms of other kernels beside this run's ` +
+        `${runKernelMs.toFixed(1)} ms. Joules, components, uncertainty and the CodeCarbon figure are scaled ` +
+        "by the share; cpuSeconds, wallSeconds and RAPL domains are the process's.",
+    },
+  };
 }
 
 /** Factor by which the TDP estimate may be off either way (TDP is a design limit, not a measured draw). */

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
 import { Meter, formatProfile, profileLines, opFamily, siNumber } from '../../src/ledger/meter.js';
-import { withPhase, withScope, currentPhase, currentScope } from '../../src/ledger/annotations.js';
+import { withPhase, withScope, currentPhase, currentScope } from '../../src/autograd/annotations.js';
 import type { MeterSnapshot } from '../../src/ledger/meter.js';
 
 /** FLOPs of one op family in a snapshot, optionally in one phase / scope. */

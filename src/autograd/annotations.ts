@@ -1,11 +1,12 @@
-// Annotations for metering: which training phase (forward / backward / optimizer / evaluate) and which
-// layer scope is running. The trainer and Layer.apply mark them; a Meter reads them when a kernel
-// reports. This module imports nothing, so any layer of the code may mark phases and scopes without
-// pulling in the ledger.
+// Layer annotations, in the core beside the tape and the dispatch point: which training phase (forward /
+// backward / optimizer / evaluate) and which layer scope is running. The trainer and Layer.apply mark
+// them; the tape stamps each node with the layer scope that made it, and a ledger Meter reads both when a
+// kernel reports. This module imports nothing, so any layer of the code may mark phases and scopes.
 //
 // Invariant: marks are a stack held by synchronous calls only (withPhase/withScope run `fn` and pop in
-// `finally`). A mark held across an `await` would be seen by unrelated async code, so `fn` must not
-// return a promise; callers wrap the synchronous part (fit's step is synchronous).
+// `finally`). A mark held across an `await` would be seen by unrelated async code (another fit running
+// under Promise.all), so `fn` must not return a promise; callers wrap the synchronous part (fit's step is
+// synchronous).
 
 /** Phases a kernel can be attributed to; 'other' is whatever runs outside any marked phase. */
 export const PHASES = ['forward', 'backward', 'optimizer', 'evaluate', 'other'] as const;
