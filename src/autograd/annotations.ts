@@ -12,7 +12,10 @@
 export const PHASES = ['forward', 'backward', 'optimizer', 'evaluate', 'other'] as const;
 export type Phase = (typeof PHASES)[number];
 
-/** The phases whose FLOPs count as training compute (EU AI Act Annex XI 2(d) "computational resources used to train"). */
+/**
+ * The phases whose FLOPs count as training compute (EU AI Act Annex XI 2(d) "computational resources used
+ * to train").
+ */
 export const TRAINING_PHASES: readonly Phase[] = ['forward', 'backward', 'optimizer'];
 
 const phases: Phase[] = [];
@@ -24,7 +27,8 @@ function checkSync(what: string, result: unknown): void {
   if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
     // Too late to undo the work, but the mark was popped; say why attribution would have been wrong.
     throw new TypeError(
-      `${what}: the function returned a promise; phase and scope marks are for synchronous code only (wrap the synchronous part)`,
+      `${what}: the function returned a promise; phase and scope marks are for synchronous code only ` +
+        '(wrap the synchronous part)',
     );
   }
 }

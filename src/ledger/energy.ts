@@ -49,7 +49,9 @@ export function probeRapl(root = DEFAULT_POWERCAP_ROOT): RaplProbe {
   } catch {
     return {
       domains: [],
-      reason: `${root} does not exist (no powercap/RAPL interface: not Linux, a VM or container without it, or an unsupported CPU)`,
+      reason:
+        `${root} does not exist (no powercap/RAPL interface: not Linux, a VM or container without it, ` +
+        'or an unsupported CPU)',
     };
   }
   if (entries.length === 0) return { domains: [], reason: `${root} has no intel-rapl zones` };
@@ -70,9 +72,11 @@ export function probeRapl(root = DEFAULT_POWERCAP_ROOT): RaplProbe {
       domains.push({ zone, name, kind, path, maxEnergyUj: readNumber(join(path, 'max_energy_range_uj')) });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      problems.push(
-        `${join(path, 'energy_uj')}: ${code === 'EACCES' ? 'permission denied (energy_uj is root-only on kernels patched for CVE-2020-8694)' : (e as Error).message}`,
-      );
+      const why =
+        code === 'EACCES'
+          ? 'permission denied (energy_uj is root-only on kernels patched for CVE-2020-8694)'
+          : (e as Error).message;
+      problems.push(`${join(path, 'energy_uj')}: ${why}`);
     }
   }
   if (domains.some((d) => d.kind === 'package')) return { domains };
@@ -560,14 +564,20 @@ export class EnergyMeter {
       return {
         method: 'rapl',
         measured: true,
-        description: `Measured with RAPL energy counters (${domains.map((d) => d.name).join(', ')})${pue !== 1 ? `, times PUE ${pue}` : ''}. The counters cover the whole CPU package(s) and DRAM, so they include idle power and any other process running meanwhile.`,
+        description:
+          `Measured with RAPL energy counters (${domains.map((d) => d.name).join(', ')})` +
+          `${pue !== 1 ? `, times PUE ${pue}` : ''}. The counters cover the whole CPU package(s) and DRAM, so ` +
+          'they include idle power and any other process running meanwhile.',
         joules,
         kWh: joules / 3.6e6,
         components: { package: pkg, ...(domains.some((d) => d.kind === 'dram') ? { dram } : {}) },
         uncertainty: {
           low: joules * (1 - RAPL_RELATIVE_UNCERTAINTY),
           high: joules * (1 + RAPL_RELATIVE_UNCERTAINTY),
-          note: `RAPL is typically within ±${RAPL_RELATIVE_UNCERTAINTY * 100}% of wall-plug meters for package energy; the figure is an upper bound on this process's share when other work ran on the machine; power supply losses are not included.`,
+          note:
+            `RAPL is typically within ±${RAPL_RELATIVE_UNCERTAINTY * 100}% of wall-plug meters for package ` +
+            "energy; the figure is an upper bound on this process's share when other work ran on the machine; " +
+            'power supply losses are not included.',
         },
         domains,
         ...common,
@@ -577,14 +587,21 @@ export class EnergyMeter {
     return {
       method: 'estimate',
       measured: false,
-      description: `Estimated, not measured: CPU time ${cpuSeconds.toFixed(2)} s x ${cpu.wattsPerThread.toFixed(2)} W per hardware thread (TDP ${cpu.tdpWatts} W / ${cpu.threadsPerPackage} threads) + DRAM ${dramWattsPerGiB} W/GiB x mean resident memory, x PUE ${pue}.`,
+      description:
+        `Estimated, not measured: CPU time ${cpuSeconds.toFixed(2)} s x ${cpu.wattsPerThread.toFixed(2)} W per ` +
+        `hardware thread (TDP ${cpu.tdpWatts} W / ${cpu.threadsPerPackage} threads) + DRAM ${dramWattsPerGiB} ` +
+        `W/GiB x mean resident memory, x PUE ${pue}.`,
       joules: estimate.joules,
       kWh: estimate.joules / 3.6e6,
       components: { cpu: estimate.cpuJoules, dram: estimate.dramJoules },
       uncertainty: {
         low: estimate.joules / f,
         high: estimate.joules * f,
-        note: `Could be off by a factor of ${f} either way: TDP is a design limit, not a measured draw; real draw varies with load, clock, SMT and idle power, which this estimate leaves out. CodeCarbon's constant mode (50% of TDP for the whole run) gives ${(estimate.codecarbonJoules / 3.6e3).toFixed(4)} Wh for comparison.`,
+        note:
+          `Could be off by a factor of ${f} either way: TDP is a design limit, not a measured draw; real draw ` +
+          'varies with load, clock, SMT and idle power, which this estimate leaves out. ' +
+          "CodeCarbon's constant mode (50% of TDP for the whole run) gives " +
+          `${(estimate.codecarbonJoules / 3.6e3).toFixed(4)} Wh for comparison.`,
       },
       raplUnavailable: this.raplUnavailable,
       ...common,

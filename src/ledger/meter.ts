@@ -301,7 +301,8 @@ export function siNumber(x: number, digits = 3): string {
     v /= 1000;
     i++;
   }
-  return `${x < 0 ? '-' : ''}${i === 0 ? String(Number(v.toPrecision(digits))) : v.toPrecision(digits)}${units[i] ? ` ${units[i]}` : ''}`;
+  const digitsText = i === 0 ? String(Number(v.toPrecision(digits))) : v.toPrecision(digits);
+  return `${x < 0 ? '-' : ''}${digitsText}${units[i] ? ` ${units[i]}` : ''}`;
 }
 
 function pad(s: string, width: number, right: boolean): string {
@@ -361,7 +362,8 @@ export function formatProfile(snapshot: MeterSnapshot, options: ProfileOptions =
   const notes = [`Kernel time only (dispatcher-timed), phase ${options.phase ?? 'all'}.`];
   if (options.wallSeconds !== undefined)
     notes.push(
-      `Wall time ${options.wallSeconds.toFixed(2)} s; kernels ${(totalMs / 1000).toFixed(2)} s (${options.wallSeconds > 0 ? ((100 * totalMs) / (options.wallSeconds * 1000)).toFixed(1) : '-'}%).`,
+      `Wall time ${options.wallSeconds.toFixed(2)} s; kernels ${(totalMs / 1000).toFixed(2)} s ` +
+        `(${options.wallSeconds > 0 ? ((100 * totalMs) / (options.wallSeconds * 1000)).toFixed(1) : '-'}%).`,
     );
   notes.push(`Training FLOPs (forward + backward + optimizer): ${snapshot.trainingFlops.toLocaleString('en-US')}.`);
   return [...lines, '', ...notes].join('\n');

@@ -122,10 +122,9 @@ export async function readRunRecord(dirOrFile: string): Promise<RunRecord> {
   } catch (e) {
     throw new RecordError(`readRunRecord: ${file} is not valid JSON: ${(e as Error).message}`);
   }
-  if ((value as { format?: unknown })?.format !== RUN_RECORD_FORMAT)
-    throw new RecordError(
-      `readRunRecord: ${file} is not a Candor run record (format ${JSON.stringify((value as { format?: unknown })?.format)})`,
-    );
+  const format = (value as { format?: unknown })?.format;
+  if (format !== RUN_RECORD_FORMAT)
+    throw new RecordError(`readRunRecord: ${file} is not a Candor run record (format ${JSON.stringify(format)})`);
   return validateRunRecord(value, file);
 }
 

@@ -23,7 +23,8 @@ export const RUN_RECORD_SCHEMA: Schema = {
   $id: 'urn:candor:schema:run-record:1',
   title: 'Candor run record',
   description:
-    'What one training run used and produced: model, compute, energy, emissions, data, hyperparameters, software, machine, metrics and evaluations. Written by RunRecorder as run.json.',
+    'What one training run used and produced: model, compute, energy, emissions, data, hyperparameters, ' +
+    'software, machine, metrics and evaluations. Written by RunRecorder as run.json.',
   type: 'object',
   required: [
     'format',

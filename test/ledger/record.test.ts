@@ -18,7 +18,7 @@ import { tempDir, tinyRun } from './fixtures.js';
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const sha = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
 
-test('RunRecorder writes a valid run.json at the end of fit with the model, data, compute, energy and history', async () => {
+test('RunRecorder writes a valid run.json at the end of fit: model, data, compute, energy and history', async () => {
   const tmp = tempDir();
   try {
     const run = await tinyRun({ dir: tmp.dir, evaluate: false });
@@ -219,7 +219,7 @@ test('readRunRecord: typed errors for a missing file, bad JSON and a foreign fil
   }
 });
 
-test('schemas/run-record.schema.json is the published copy of RUN_RECORD_SCHEMA and is a valid 2020-12 schema for this validator', () => {
+test('schemas/run-record.schema.json is the published RUN_RECORD_SCHEMA, a valid 2020-12 schema here', () => {
   const published = JSON.parse(readFileSync(join(repoRoot, 'schemas', 'run-record.schema.json'), 'utf8'));
   assert.deepEqual(
     published,
