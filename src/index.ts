@@ -42,7 +42,8 @@ export {
   CSVLogger,
   NaNLossError,
 } from './train/callbacks.js';
-export type { Callback, Logs } from './train/callbacks.js';
+export type { Callback, Logs, FitParams } from './train/callbacks.js';
+export { RunRecorder, modelFacts } from './train/run-record-callback.js';
 export * as optimizers from './optim/index.js';
 export * as schedules from './optim/schedules.js';
 export * as losses from './nn/losses.js';

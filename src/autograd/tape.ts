@@ -5,6 +5,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { aliasOf } from '../tensor/tensor.js';
 import { isFloat } from '../tensor/dtype.js';
 import type { Disposable } from '../tensor/storage.js';
+import { currentScope } from './annotations.js';
 
 /** A gradient rule written by the user (customGrad); receives the output gradient. */
 export type CustomRule = (dy: Tensor) => readonly (Tensor | null)[];
@@ -15,6 +16,8 @@ export interface TapeNode {
   readonly output: Tensor;
   readonly params: unknown;
   readonly custom?: CustomRule;
+  /** The layer scope path that made the node ('' outside every layer), e.g. 'sequential_1/dense_2'. */
+  readonly scope: string;
 }
 
 export class Tape {
@@ -60,9 +63,11 @@ export function record(
   custom?: CustomRule,
 ): void {
   if (!isRecording() || !isFloat(output.dtype)) return;
+  const scope = currentScope();
   for (const tape of active) {
     if (!inputs.some((t) => tape.tracked.has(t.key))) continue;
-    tape.nodes.push({ op, inputs: inputs.map((t) => tape.save(t)), output: tape.save(output), params, custom });
+    const saved = inputs.map((t) => tape.save(t));
+    tape.nodes.push({ op, inputs: saved, output: tape.save(output), params, custom, scope });
     tape.tracked.add(output.key);
   }
 }

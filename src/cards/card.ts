@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readRunRecord, recordHash, type RunRecord, type EvaluationRecord } from '../ledger/record.js';
 import { profileLines, siNumber } from '../ledger/meter.js';
-import { PHASES } from '../ledger/annotations.js';
+import { PHASES } from '../autograd/annotations.js';
 import type { ClassificationReport } from '../ledger/evaluation.js';
 import { renderHtml, renderMarkdown, type Block, type Cell, type Doc } from './document.js';
 import { lineChart } from './svg.js';

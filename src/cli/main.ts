@@ -17,7 +17,7 @@ import { readRunRecord, candorVersion, type RunRecord } from '../ledger/record.j
 import { formatProfile, siNumber, type ProfileGroup, type ProfileSort } from '../ledger/meter.js';
 import { appendToLedger, generateSigningKeys, readLedger, verifyLedger, type LedgerEntry } from '../ledger/ledger.js';
 import { RUN_RECORD_SCHEMA } from '../ledger/run-record-schema.js';
-import { PHASES, type Phase } from '../ledger/annotations.js';
+import { PHASES, type Phase } from '../autograd/annotations.js';
 import { CandorError } from '../errors.js';
 
 export const USAGE = `usage: candor <command> [options]

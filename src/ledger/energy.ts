@@ -49,7 +49,9 @@ export function probeRapl(root = DEFAULT_POWERCAP_ROOT): RaplProbe {
   } catch {
     return {
       domains: [],
-      reason: `${root} does not exist (no powercap/RAPL interface: not Linux, a VM or container without it, or an unsupported CPU)`,
+      reason:
+        `${root} does not exist (no powercap/RAPL interface: not Linux, a VM or container without it, ` +
+        'or an unsupported CPU)',
     };
   }
   if (entries.length === 0) return { domains: [], reason: `${root} has no intel-rapl zones` };
@@ -70,9 +72,11 @@ export function probeRapl(root = DEFAULT_POWERCAP_ROOT): RaplProbe {
       domains.push({ zone, name, kind, path, maxEnergyUj: readNumber(join(path, 'max_energy_range_uj')) });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      problems.push(
-        `${join(path, 'energy_uj')}: ${code === 'EACCES' ? 'permission denied (energy_uj is root-only on kernels patched for CVE-2020-8694)' : (e as Error).message}`,
-      );
+      const why =
+        code === 'EACCES'
+          ? 'permission denied (energy_uj is root-only on kernels patched for CVE-2020-8694)'
+          : (e as Error).message;
+      problems.push(`${join(path, 'energy_uj')}: ${why}`);
     }
   }
   if (domains.some((d) => d.kind === 'package')) return { domains };
@@ -392,6 +396,81 @@ export interface EnergyReport {
   raplUnavailable?: string;
   /** CodeCarbon's constant-mode figure for the same run, for comparison (an estimate too). */
   codecarbonJoules: number;
+  /** How the process's energy was attributed to the run (see apportionEnergy). */
+  attribution?: EnergyAttribution;
+}
+
+/**
+ * The run's share of the process's energy. RAPL and CPU time see the whole process (RAPL the whole
+ * machine), not one run; when other kernels ran in the process during the run (concurrent fits), the
+ * figures are scaled by the run's share of the kernel time.
+ */
+export interface EnergyAttribution {
+  /** 'process': nothing else ran kernels meanwhile, the figures are the process's; 'kernel-time share': scaled. */
+  method: 'process' | 'kernel-time share';
+  /** The factor applied to the process's figures (1 for 'process'). */
+  share: number;
+  /** Kernel milliseconds of this run and of the whole process during the run. */
+  runKernelMs: number;
+  processKernelMs: number;
+  note: string;
+}
+
+/**
+ * Attributes a process's energy to one run by its share of the kernel time (runKernelMs of
+ * processKernelMs, both over the run). Kernels of concurrent fits in one process do not overlap (each
+ * runs synchronously on the JS thread), so kernel time splits the busy compute; time outside kernels
+ * (JS work, idle, DRAM) is split in the same ratio, an approximation the note states. With no foreign
+ * kernel the report is returned with attribution 'process' and unscaled figures. A scaled figure is
+ * never labelled measured: RAPL measured the machine, the share is an estimate.
+ */
+export function apportionEnergy(report: EnergyReport, runKernelMs: number, processKernelMs: number): EnergyReport {
+  const foreign = processKernelMs - runKernelMs;
+  if (!(foreign > 1e-9 * Math.max(1, processKernelMs)))
+    return {
+      ...report,
+      attribution: {
+        method: 'process',
+        share: 1,
+        runKernelMs,
+        processKernelMs,
+        note: "No other kernel ran in this process during the run: the figures are the whole process's.",
+      },
+    };
+  const share = Math.min(1, Math.max(0, runKernelMs / processKernelMs));
+  const scale = (v: number | undefined) => (v === undefined ? undefined : v * share);
+  const components = Object.fromEntries(
+    Object.entries(report.components).map(([k, v]) => [k, scale(v)]),
+  ) as EnergyReport['components'];
+  const joules = report.joules * share;
+  return {
+    ...report,
+    measured: false,
+    description:
+      `${report.description} Other work ran kernels in this process during the run, so this run is ` +
+      `attributed ${(share * 100).toFixed(1)}% of those figures, its share of the kernel time.`,
+    joules,
+    kWh: joules / 3.6e6,
+    components,
+    uncertainty: {
+      low: report.uncertainty.low * share,
+      high: report.uncertainty.high * share,
+      note:
+        `${report.uncertainty.note} Apportioned by kernel time: work outside kernels (JS, idle power, ` +
+        'DRAM) is split in the same ratio, which adds uncertainty not in this range.',
+    },
+    codecarbonJoules: report.codecarbonJoules * share,
+    attribution: {
+      method: 'kernel-time share',
+      share,
+      runKernelMs,
+      processKernelMs,
+      note:
+        `Concurrent work in this process: ${foreign.toFixed(1)} ms of other kernels beside this run's ` +
+        `${runKernelMs.toFixed(1)} ms. Joules, components, uncertainty and the CodeCarbon figure are scaled ` +
+        "by the share; cpuSeconds, wallSeconds and RAPL domains are the process's.",
+    },
+  };
 }
 
 /** Factor by which the TDP estimate may be off either way (TDP is a design limit, not a measured draw). */
@@ -485,14 +564,20 @@ export class EnergyMeter {
       return {
         method: 'rapl',
         measured: true,
-        description: `Measured with RAPL energy counters (${domains.map((d) => d.name).join(', ')})${pue !== 1 ? `, times PUE ${pue}` : ''}. The counters cover the whole CPU package(s) and DRAM, so they include idle power and any other process running meanwhile.`,
+        description:
+          `Measured with RAPL energy counters (${domains.map((d) => d.name).join(', ')})` +
+          `${pue !== 1 ? `, times PUE ${pue}` : ''}. The counters cover the whole CPU package(s) and DRAM, so ` +
+          'they include idle power and any other process running meanwhile.',
         joules,
         kWh: joules / 3.6e6,
         components: { package: pkg, ...(domains.some((d) => d.kind === 'dram') ? { dram } : {}) },
         uncertainty: {
           low: joules * (1 - RAPL_RELATIVE_UNCERTAINTY),
           high: joules * (1 + RAPL_RELATIVE_UNCERTAINTY),
-          note: `RAPL is typically within ±${RAPL_RELATIVE_UNCERTAINTY * 100}% of wall-plug meters for package energy; the figure is an upper bound on this process's share when other work ran on the machine; power supply losses are not included.`,
+          note:
+            `RAPL is typically within ±${RAPL_RELATIVE_UNCERTAINTY * 100}% of wall-plug meters for package ` +
+            "energy; the figure is an upper bound on this process's share when other work ran on the machine; " +
+            'power supply losses are not included.',
         },
         domains,
         ...common,
@@ -502,14 +587,21 @@ export class EnergyMeter {
     return {
       method: 'estimate',
       measured: false,
-      description: `Estimated, not measured: CPU time ${cpuSeconds.toFixed(2)} s x ${cpu.wattsPerThread.toFixed(2)} W per hardware thread (TDP ${cpu.tdpWatts} W / ${cpu.threadsPerPackage} threads) + DRAM ${dramWattsPerGiB} W/GiB x mean resident memory, x PUE ${pue}.`,
+      description:
+        `Estimated, not measured: CPU time ${cpuSeconds.toFixed(2)} s x ${cpu.wattsPerThread.toFixed(2)} W per ` +
+        `hardware thread (TDP ${cpu.tdpWatts} W / ${cpu.threadsPerPackage} threads) + DRAM ${dramWattsPerGiB} ` +
+        `W/GiB x mean resident memory, x PUE ${pue}.`,
       joules: estimate.joules,
       kWh: estimate.joules / 3.6e6,
       components: { cpu: estimate.cpuJoules, dram: estimate.dramJoules },
       uncertainty: {
         low: estimate.joules / f,
         high: estimate.joules * f,
-        note: `Could be off by a factor of ${f} either way: TDP is a design limit, not a measured draw; real draw varies with load, clock, SMT and idle power, which this estimate leaves out. CodeCarbon's constant mode (50% of TDP for the whole run) gives ${(estimate.codecarbonJoules / 3.6e3).toFixed(4)} Wh for comparison.`,
+        note:
+          `Could be off by a factor of ${f} either way: TDP is a design limit, not a measured draw; real draw ` +
+          'varies with load, clock, SMT and idle power, which this estimate leaves out. ' +
+          "CodeCarbon's constant mode (50% of TDP for the whole run) gives " +
+          `${(estimate.codecarbonJoules / 3.6e3).toFixed(4)} Wh for comparison.`,
       },
       raplUnavailable: this.raplUnavailable,
       ...common,

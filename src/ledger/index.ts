@@ -1,11 +1,12 @@
 // The accountability layer: metering on the dispatch point, energy and CO2e, dataset fingerprints, the
-// run record and its recorder, classification and fairness reports, and the hash-chained ledger.
-export { PHASES, TRAINING_PHASES, withPhase, withScope, currentPhase, currentScope } from './annotations.js';
-export type { Phase } from './annotations.js';
-export { Meter, formatProfile, profileLines, opFamily, siNumber, summarize } from './meter.js';
+// run record and its recording, classification and fairness reports, and the hash-chained ledger.
+export { PHASES, TRAINING_PHASES, withPhase, withScope, currentPhase, currentScope } from '../autograd/annotations.js';
+export type { Phase } from '../autograd/annotations.js';
+export { Meter, processKernelMs, formatProfile, profileLines, opFamily, siNumber, summarize } from './meter.js';
 export type { MeterSnapshot, MeterRow, Totals, ProfileOptions, ProfileGroup, ProfileSort } from './meter.js';
 export {
   EnergyMeter,
+  apportionEnergy,
   RaplCounter,
   probeRapl,
   counterDeltaUj,
@@ -25,6 +26,7 @@ export {
 export type {
   EnergyOptions,
   EnergyReport,
+  EnergyAttribution,
   EnergyMethod,
   RaplDomain,
   CpuSpec,
@@ -52,8 +54,11 @@ export type {
 export { JsonSchemaValidator } from './json-schema.js';
 export type { Schema } from './json-schema.js';
 export { RUN_RECORD_SCHEMA } from './run-record-schema.js';
+export { inNewRun, currentRun } from './run-context.js';
+export type { Run } from './run-context.js';
+export { RunRecording } from './recording.js';
+export type { RunRecorderOptions, RunFacts, DataSpec } from './recording.js';
 export {
-  RunRecorder,
   readRunRecord,
   writeRunRecord,
   validateRunRecord,
@@ -65,14 +70,7 @@ export {
   RUN_RECORD_FORMAT,
   RUN_RECORD_VERSION,
 } from './record.js';
-export type {
-  RunRecord,
-  RunRecorderOptions,
-  FitParams,
-  DataSpec,
-  EvaluationRecord,
-  EmissionsRecord,
-} from './record.js';
+export type { RunRecord, ModelFacts, ComputeAttribution, EvaluationRecord, EmissionsRecord } from './record.js';
 export {
   appendToLedger,
   verifyLedger,

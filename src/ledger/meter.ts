@@ -4,6 +4,12 @@
 // exact for the kernels that ran (composites count the primitives they are made of); times are the
 // kernel's own wall time as the dispatcher measured it. The snapshot goes into the run record; the
 // profiler table (like PyTorch's key_averages) is printed from a snapshot.
+//
+// Runs: a meter started inside a run (a fit; see run-context.ts) counts the kernels of that run only
+// (and of runs nested in it), so fits running concurrently under Promise.all do not count each other's
+// work; a meter started outside every run counts every kernel of the process. All meters share one
+// hook on the dispatch point, which reads the current run once per kernel call, and only while a
+// run-bound meter listens.
 import { onKernel, type KernelEvent } from '../ops/dispatch.js';
 import {
   ARG_REDUCE_OPS,
@@ -14,7 +20,8 @@ import {
   UNARY_FLOAT_OPS,
 } from '../ops/primitives.js';
 import { ArgumentError } from '../errors.js';
-import { PHASES, TRAINING_PHASES, currentPhase, currentScope, type Phase } from './annotations.js';
+import { PHASES, TRAINING_PHASES, currentPhase, currentScope, type Phase } from '../autograd/annotations.js';
+import { belongsTo, currentRun, type Run } from './run-context.js';
 
 /** Sums of one group of kernel calls. */
 export interface Totals {
@@ -79,33 +86,82 @@ interface Acc extends Totals {
   fused: boolean;
 }
 
+/** The meters now started; one dispatch hook serves them all. */
+const listening = new Set<Meter>();
+let unhook: (() => void) | undefined;
+/** How many started meters are bound to a run (only then is the current run read per kernel). */
+let bound = 0;
+let allKernelMs = 0;
+
+function onEvent(e: KernelEvent): void {
+  allKernelMs += e.ms;
+  const run = bound > 0 ? currentRun() : undefined;
+  for (const m of listening) if (m.run === undefined || belongsTo(run, m.run)) m.record(e);
+}
+
+/**
+ * Kernel milliseconds of the whole process seen while any meter was started (every run and none): a
+ * run's own kernel time over the change in this figure is its share of the process's kernel work.
+ */
+export function processKernelMs(): number {
+  return allKernelMs;
+}
+
 export class Meter {
   /** phase -> scope -> op -> sums; nested maps so a kernel call allocates nothing. */
   private readonly data = new Map<Phase, Map<string, Map<string, Acc>>>();
   private readonly backends = new Set<string>();
-  private unsubscribe?: () => void;
+  private started = false;
+  private owner?: Run;
+  private totalMs = 0;
 
   /** Whether the meter is subscribed to the dispatch point. */
   get running(): boolean {
-    return this.unsubscribe !== undefined;
+    return this.started;
   }
 
-  /** Subscribes to every kernel call (idempotent). */
+  /** The run whose kernels the meter counts (set by start()); undefined: every kernel of the process. */
+  get run(): Run | undefined {
+    return this.owner;
+  }
+
+  /** Kernel milliseconds recorded so far (the sum of every row's ms). */
+  get kernelMs(): number {
+    return this.totalMs;
+  }
+
+  /**
+   * Subscribes to kernel calls (idempotent): those of the current run when started inside one (fit),
+   * else every kernel of the process.
+   */
   start(): this {
-    this.unsubscribe ??= onKernel((e) => this.record(e));
+    if (this.started) return this;
+    this.started = true;
+    this.owner = currentRun();
+    if (this.owner) bound++;
+    listening.add(this);
+    unhook ??= onKernel(onEvent);
     return this;
   }
 
   /** Unsubscribes; what was seen is kept. */
   stop(): this {
-    this.unsubscribe?.();
-    this.unsubscribe = undefined;
+    if (!this.started) return this;
+    this.started = false;
+    if (this.owner) bound--;
+    this.owner = undefined;
+    listening.delete(this);
+    if (listening.size === 0) {
+      unhook?.();
+      unhook = undefined;
+    }
     return this;
   }
 
   reset(): this {
     this.data.clear();
     this.backends.clear();
+    this.totalMs = 0;
     return this;
   }
 
@@ -134,6 +190,7 @@ export class Meter {
     acc.flops += e.flops;
     acc.bytes += e.bytes;
     acc.ms += e.ms;
+    this.totalMs += e.ms;
     this.backends.add(e.backend);
   }
 
@@ -244,7 +301,8 @@ export function siNumber(x: number, digits = 3): string {
     v /= 1000;
     i++;
   }
-  return `${x < 0 ? '-' : ''}${i === 0 ? String(Number(v.toPrecision(digits))) : v.toPrecision(digits)}${units[i] ? ` ${units[i]}` : ''}`;
+  const digitsText = i === 0 ? String(Number(v.toPrecision(digits))) : v.toPrecision(digits);
+  return `${x < 0 ? '-' : ''}${digitsText}${units[i] ? ` ${units[i]}` : ''}`;
 }
 
 function pad(s: string, width: number, right: boolean): string {
@@ -304,7 +362,8 @@ export function formatProfile(snapshot: MeterSnapshot, options: ProfileOptions =
   const notes = [`Kernel time only (dispatcher-timed), phase ${options.phase ?? 'all'}.`];
   if (options.wallSeconds !== undefined)
     notes.push(
-      `Wall time ${options.wallSeconds.toFixed(2)} s; kernels ${(totalMs / 1000).toFixed(2)} s (${options.wallSeconds > 0 ? ((100 * totalMs) / (options.wallSeconds * 1000)).toFixed(1) : '-'}%).`,
+      `Wall time ${options.wallSeconds.toFixed(2)} s; kernels ${(totalMs / 1000).toFixed(2)} s ` +
+        `(${options.wallSeconds > 0 ? ((100 * totalMs) / (options.wallSeconds * 1000)).toFixed(1) : '-'}%).`,
     );
   notes.push(`Training FLOPs (forward + backward + optimizer): ${snapshot.trainingFlops.toLocaleString('en-US')}.`);
   return [...lines, '', ...notes].join('\n');

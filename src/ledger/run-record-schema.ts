@@ -23,7 +23,8 @@ export const RUN_RECORD_SCHEMA: Schema = {
   $id: 'urn:candor:schema:run-record:1',
   title: 'Candor run record',
   description:
-    'What one training run used and produced: model, compute, energy, emissions, data, hyperparameters, software, machine, metrics and evaluations. Written by RunRecorder as run.json.',
+    'What one training run used and produced: model, compute, energy, emissions, data, hyperparameters, ' +
+    'software, machine, metrics and evaluations. Written by RunRecorder as run.json.',
   type: 'object',
   required: [
     'format',
@@ -180,9 +181,19 @@ export const RUN_RECORD_SCHEMA: Schema = {
           type: 'object',
           required: ['phases', 'layers'],
           additionalProperties: false,
-          properties: { phases: { type: 'boolean' }, layers: { type: 'boolean' } },
+          properties: {
+            phases: { type: 'boolean' },
+            layers: { type: 'boolean' },
+            context: {
+              enum: ['run', 'process'],
+              description:
+                "'run': only kernels of this fit's async context were counted (concurrent fits apart); " +
+                "'process': every kernel of the process while the meter ran.",
+            },
+          },
           description:
-            'Whether the training loop marked phases and the layers marked scopes while metering (if not, all kernels fall in phase other).',
+            'Whether the training loop marked phases and the layers marked scopes while metering (if not, ' +
+            'all kernels fall in phase other), and whether kernels were attributed to this run.',
         },
       },
     },
@@ -316,6 +327,21 @@ export const RUN_RECORD_SCHEMA: Schema = {
         },
         raplUnavailable: text,
         codecarbonJoules: nonNegative,
+        attribution: {
+          type: 'object',
+          required: ['method', 'share', 'runKernelMs', 'processKernelMs', 'note'],
+          additionalProperties: false,
+          description:
+            "How the process's energy was attributed to this run: whole ('process') or scaled by the run's " +
+            "share of the kernel time when other work ran kernels meanwhile ('kernel-time share').",
+          properties: {
+            method: { enum: ['process', 'kernel-time share'] },
+            share: { type: 'number', minimum: 0, maximum: 1 },
+            runKernelMs: nonNegative,
+            processKernelMs: nonNegative,
+            note: text,
+          },
+        },
       },
     },
     emissions: {

@@ -13,7 +13,7 @@ import { getInitializer, type InitializerSpec } from './initializers.js';
 import { getRegularizer, type RegularizerSpec } from './regularizers.js';
 import { reserveName, snake, uniqueName } from './names.js';
 import { attachMasks, inputMasks, type MaskArg } from './masking.js';
-import { withScope } from '../ledger/annotations.js';
+import { withScope } from '../autograd/annotations.js';
 
 /** A shape whose unknown dimensions (the batch, usually) are null. */
 export type SymShape = readonly (number | null)[];

@@ -4,9 +4,24 @@ import { appendFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, CandorError } from '../errors.js';
 import type { Model } from './model.js';
-import type { FitParams } from '../ledger/record.js';
 
 export type Logs = Record<string, number>;
+
+/** What fit() tells callbacks about itself (Callback.setParams), as Keras' set_params. */
+export interface FitParams {
+  epochs: number;
+  batchSize: number;
+  /** Steps per epoch, when known. */
+  steps?: number;
+  samples?: number;
+  validationSplit?: number;
+  shuffle?: boolean;
+  initialEpoch?: number;
+  seed?: number;
+  /** The training inputs and labels actually used (after any validation split), for fingerprints. */
+  x?: Tensor | Tensor[];
+  y?: Tensor | Tensor[];
+}
 
 /** Any subset of these hooks; epochs count from 0, as in Keras. */
 export interface Callback {

@@ -22,7 +22,7 @@ import {
   type TrainingInput,
 } from './trainer.js';
 import type { History } from './callbacks.js';
-import type { RunRecorder } from '../ledger/record.js';
+import { inRun, type RunRecorder } from './run-record-callback.js';
 import { summaryText } from './summary.js';
 
 export interface ModelArgs extends LayerArgs {
@@ -178,7 +178,10 @@ export class Model extends Layer {
 
   /** Trains for `epochs`; every error (not compiled, bad shapes) is a rejection of the returned promise. */
   async fit(x: TrainingInput, y?: Tensor | Tensor[] | FitArgs, args?: FitArgs): Promise<History> {
-    return this.compiled('fit').fit(x, y, args);
+    return inRun(
+      () => this.compiled('fit').fit(x, y, args),
+      () => this.runRecorder,
+    );
   }
 
   async evaluate(

@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as c from '../../src/index.js';
-import { RunRecorder, type RunRecorderOptions } from '../../src/ledger/record.js';
+import type { RunRecorderOptions } from '../../src/ledger/recording.js';
+import { RunRecorder } from '../../src/train/run-record-callback.js';
 import type { RunRecord } from '../../src/ledger/record.js';
 
 export function tempDir(prefix = 'candor-test-'): { dir: string; done: () => void } {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
 import { Meter, formatProfile, profileLines, opFamily, siNumber } from '../../src/ledger/meter.js';
-import { withPhase, withScope, currentPhase, currentScope } from '../../src/ledger/annotations.js';
+import { withPhase, withScope, currentPhase, currentScope } from '../../src/autograd/annotations.js';
 import type { MeterSnapshot } from '../../src/ledger/meter.js';
 
 /** FLOPs of one op family in a snapshot, optionally in one phase / scope. */
@@ -45,7 +45,7 @@ test('Dense forward: 2*B*D*H matmul FLOPs, + B*H for the bias, + B*H for relu, u
   layer.dispose();
 });
 
-test('MultiHeadAttention forward: matmul FLOPs of the q/k/v/output projections and of the two attention products', () => {
+test('MultiHeadAttention forward: matmul FLOPs of the q/k/v/output projections and the two attention products', () => {
   const [B, T, S, D, heads, keyDim, valueDim] = [2, 5, 7, 12, 3, 4, 6];
   const mha = new c.MultiHeadAttention({ numHeads: heads, keyDim, valueDim });
   const q = c.randomNormal([B, T, D], { seed: 2 }),
@@ -123,7 +123,7 @@ function mlp(D: number, H: number, C: number): c.Sequential {
   return model;
 }
 
-test('MLP training step: forward, backward (input + weight gradients, none for the input) and Adam FLOPs by phase', () => {
+test('MLP training step: forward, backward (input + weight gradients, none for the input), Adam FLOPs by phase', () => {
   const [B, D, H, C] = [16, 10, 7, 4];
   const model = mlp(D, H, C);
   const x = c.randomNormal([B, D], { seed: 3 });
@@ -160,7 +160,7 @@ test('MLP training step: forward, backward (input + weight gradients, none for t
   model.dispose();
 });
 
-test('CNN training step: conv forward + weight gradient (no input gradient for the first layer), dense gradients', () => {
+test('CNN training step: conv forward + weight gradient (no input gradient for the first layer), dense grads', () => {
   const [N, Hi, Wi, Cin, F, k, C] = [4, 6, 6, 2, 3, 3, 5];
   const [Ho, Wo] = [Hi - k + 1, Wi - k + 1];
   const flat = Ho * Wo * F;

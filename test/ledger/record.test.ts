@@ -7,7 +7,8 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as c from '../../src/index.js';
-import { RunRecorder, readRunRecord, validateRunRecord, recordHash, RUN_RECORD_FILE } from '../../src/ledger/record.js';
+import { readRunRecord, validateRunRecord, recordHash, RUN_RECORD_FILE } from '../../src/ledger/record.js';
+import { RunRecorder } from '../../src/train/run-record-callback.js';
 import { RUN_RECORD_SCHEMA } from '../../src/ledger/run-record-schema.js';
 import { JsonSchemaValidator } from '../../src/ledger/json-schema.js';
 import { canonicalJson } from '../../src/ledger/canonical.js';
@@ -17,7 +18,7 @@ import { tempDir, tinyRun } from './fixtures.js';
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const sha = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
 
-test('RunRecorder writes a valid run.json at the end of fit with the model, data, compute, energy and history', async () => {
+test('RunRecorder writes a valid run.json at the end of fit: model, data, compute, energy and history', async () => {
   const tmp = tempDir();
   try {
     const run = await tinyRun({ dir: tmp.dir, evaluate: false });
@@ -218,7 +219,7 @@ test('readRunRecord: typed errors for a missing file, bad JSON and a foreign fil
   }
 });
 
-test('schemas/run-record.schema.json is the published copy of RUN_RECORD_SCHEMA and is a valid 2020-12 schema for this validator', () => {
+test('schemas/run-record.schema.json is the published RUN_RECORD_SCHEMA, a valid 2020-12 schema here', () => {
   const published = JSON.parse(readFileSync(join(repoRoot, 'schemas', 'run-record.schema.json'), 'utf8'));
   assert.deepEqual(
     published,

@@ -1,17 +1,21 @@
-// Annotations for metering: which training phase (forward / backward / optimizer / evaluate) and which
-// layer scope is running. The trainer and Layer.apply mark them; a Meter reads them when a kernel
-// reports. This module imports nothing, so any layer of the code may mark phases and scopes without
-// pulling in the ledger.
+// Layer annotations, in the core beside the tape and the dispatch point: which training phase (forward /
+// backward / optimizer / evaluate) and which layer scope is running. The trainer and Layer.apply mark
+// them; the tape stamps each node with the layer scope that made it, and a ledger Meter reads both when a
+// kernel reports. This module imports nothing, so any layer of the code may mark phases and scopes.
 //
 // Invariant: marks are a stack held by synchronous calls only (withPhase/withScope run `fn` and pop in
-// `finally`). A mark held across an `await` would be seen by unrelated async code, so `fn` must not
-// return a promise; callers wrap the synchronous part (fit's step is synchronous).
+// `finally`). A mark held across an `await` would be seen by unrelated async code (another fit running
+// under Promise.all), so `fn` must not return a promise; callers wrap the synchronous part (fit's step is
+// synchronous).
 
 /** Phases a kernel can be attributed to; 'other' is whatever runs outside any marked phase. */
 export const PHASES = ['forward', 'backward', 'optimizer', 'evaluate', 'other'] as const;
 export type Phase = (typeof PHASES)[number];
 
-/** The phases whose FLOPs count as training compute (EU AI Act Annex XI 2(d) "computational resources used to train"). */
+/**
+ * The phases whose FLOPs count as training compute (EU AI Act Annex XI 2(d) "computational resources used
+ * to train").
+ */
 export const TRAINING_PHASES: readonly Phase[] = ['forward', 'backward', 'optimizer'];
 
 const phases: Phase[] = [];
@@ -23,7 +27,8 @@ function checkSync(what: string, result: unknown): void {
   if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
     // Too late to undo the work, but the mark was popped; say why attribution would have been wrong.
     throw new TypeError(
-      `${what}: the function returned a promise; phase and scope marks are for synchronous code only (wrap the synchronous part)`,
+      `${what}: the function returned a promise; phase and scope marks are for synchronous code only ` +
+        '(wrap the synchronous part)',
     );
   }
 }

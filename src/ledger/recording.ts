@@ -1,0 +1,327 @@
+// RunRecording gathers the run record of one run: begin() starts metering kernels and energy and
+// fingerprints the data, step() and epochEnd() follow the run, end() builds the record from the run's
+// facts as plain data (RunFacts: the ledger knows nothing of Model or fit()). Its fit callback is
+// RunRecorder in src/train/run-record-callback.ts.
+import { existsSync, readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { Tensor } from '../tensor/tensor.js';
+import { jsonSafe, sha256Hex, type JsonValue } from './canonical.js';
+import { co2eGrams, gridIntensity, type GridOptions } from './carbon.js';
+import { EnergyMeter, apportionEnergy, type EnergyOptions, type EnergyReport } from './energy.js';
+import type { ClassificationReport } from './evaluation.js';
+import { fingerprintDataset, type DatasetFingerprint } from './fingerprint.js';
+import { Meter, processKernelMs } from './meter.js';
+import { RecordError } from './errors.js';
+import { appendToLedger, type AppendOptions, type LedgerEntry } from './ledger.js';
+import {
+  RUN_RECORD_FORMAT,
+  RUN_RECORD_VERSION,
+  describeModel,
+  environmentInfo,
+  validateRunRecord,
+  writeRunRecord,
+  type ComputeAttribution,
+  type EmissionsRecord,
+  type EvaluationRecord,
+  type ModelFacts,
+  type RunRecord,
+} from './record.js';
+
+/** What the trainer knows at the end of a run, as plain data. */
+export interface RunFacts {
+  model: ModelFacts;
+  status: 'completed' | 'stopped';
+  /** Hyperparameters of the model and the fit (optimizer, loss, epochs, batchSize, ...). */
+  hyperparameters: Record<string, unknown>;
+  seeds: Record<string, number>;
+  epochs: { requested: number | null; initial?: number };
+}
+
+export interface DataSpec {
+  x: Tensor | Tensor[];
+  y?: Tensor | Tensor[];
+  /** Where the data comes from, in your words (shown in cards as given by the user). */
+  description?: string;
+}
+
+export interface RunRecorderOptions {
+  /** Directory for run.json; without one the record stays in memory (recorder.record). */
+  dir?: string;
+  /** Set false to not write run.json at the end of fit (opt-out); default true when dir is given. */
+  write?: boolean;
+  name?: string;
+  /** Datasets to fingerprint, by name. 'train' defaults to the data fit() trains on (when fit passes it). */
+  data?: Record<string, DataSpec>;
+  /** Extra hyperparameters to record beside those read from the model and fit(). */
+  hyperparameters?: Record<string, unknown>;
+  seeds?: Record<string, number>;
+  /** Energy method and figures (see EnergyOptions); false to leave energy and emissions out. */
+  energy?: EnergyOptions | false;
+  /** Grid intensity for CO2e (region or your own figure). */
+  grid?: GridOptions;
+  /** A meter of your own (e.g. to also profile code outside fit); default: the recorder's own. */
+  meter?: Meter;
+  /** Minimum milliseconds between energy samples during fit (default 1000). */
+  sampleEveryMs?: number;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** Numbers as JSON can carry them; a note for each value that could not be. */
+export function finiteOrNull(v: number, where: string, notes: string[]): number | null {
+  if (Number.isFinite(v)) return v;
+  notes.push(`${where} was ${v}; recorded as null`);
+  return null;
+}
+
+/**
+ * The recording of one run: begin() starts metering kernels (FLOPs, bytes, time by phase / layer / op),
+ * energy and CPU time and fingerprints the data; step() and epochEnd() follow the run; end() builds the
+ * record from the run's facts and (unless write is false) writes dir/run.json atomically. Evaluations
+ * added later rewrite the record; finish() writes it and appends it to a ledger. Its fit callback is
+ * RunRecorder (src/train/run-record-callback.ts); begin() inside a fit binds the meter to that fit's run,
+ * so concurrent fits are recorded apart.
+ */
+export class RunRecording {
+  readonly meter: Meter;
+  private readonly ownsMeter: boolean;
+  private energyMeter?: EnergyMeter;
+  private startedAt = 0;
+  private cpuStart = { user: 0, system: 0 };
+  /** Kernel ms of this meter and of the whole process at begin(), for the energy share. */
+  private kernelStart = { own: 0, process: 0 };
+  private lastSample = 0;
+  private initialEpoch?: number;
+  private epochsCompleted = 0;
+  private steps = 0;
+  private readonly historyEpochs: number[] = [];
+  private readonly history: Record<string, (number | null)[]> = {};
+  protected readonly notes: string[] = [];
+  private data: DatasetFingerprint[] = [];
+  private built?: RunRecord;
+  private state: 'new' | 'running' | 'done' = 'new';
+  private readonly id = randomUUID();
+
+  constructor(protected readonly options: RunRecorderOptions = {}) {
+    this.meter = options.meter ?? new Meter();
+    this.ownsMeter = options.meter === undefined;
+  }
+
+  /** Whether the run has ended and the record exists. */
+  get hasRecord(): boolean {
+    return this.built !== undefined;
+  }
+
+  /** The record, once the run has ended. */
+  get record(): RunRecord {
+    if (!this.built)
+      throw new RecordError(
+        'RunRecorder: no record yet; it is built when fit() ends (pass the recorder in fit callbacks)',
+      );
+    return this.built;
+  }
+
+  /** Starts the recording; `train` is the data trained on (fingerprinted unless options.data has 'train'). */
+  protected begin(train?: DataSpec): void {
+    if (this.state !== 'new')
+      throw new RecordError('RunRecorder: a recorder records one fit(); make a new RunRecorder for the next run');
+    this.state = 'running';
+    // Fingerprints first, so hashing the data counts neither as training time nor as training energy.
+    const specs: Record<string, DataSpec> = { ...this.options.data };
+    if (!specs.train && train) specs.train = train;
+    if (!specs.train)
+      this.notes.push(
+        'The training data was not fingerprinted: fit() did not pass it to callbacks and no data.train ' +
+          'was given to RunRecorder',
+      );
+    this.data = Object.entries(specs).map(([name, s]) => fingerprintDataset(name, s.x, s.y, s.description));
+    this.startedAt = Date.now();
+    this.cpuStart = process.cpuUsage();
+    if (this.options.energy !== false) this.energyMeter = new EnergyMeter(this.options.energy ?? {}).start();
+    this.lastSample = performance.now();
+    this.meter.start();
+    this.kernelStart = { own: this.meter.kernelMs, process: processKernelMs() };
+  }
+
+  /** One training step ended: counts it and samples energy at most every sampleEveryMs. */
+  protected step(): void {
+    this.steps++;
+    const now = performance.now();
+    if (this.energyMeter && now - this.lastSample >= (this.options.sampleEveryMs ?? 1000)) {
+      this.energyMeter.sample();
+      this.lastSample = now;
+    }
+  }
+
+  protected epochBegin(epoch: number): void {
+    this.initialEpoch ??= epoch;
+  }
+
+  /** One epoch ended with these logs (loss and metrics); non-finite values are kept as null with a note. */
+  protected epochEnd(epoch: number, logs: Record<string, number>): void {
+    this.epochsCompleted++;
+    this.historyEpochs.push(epoch);
+    const seen = this.historyEpochs.length;
+    for (const [k, v] of Object.entries(logs)) {
+      const series = (this.history[k] ??= new Array<number | null>(seen - 1).fill(null));
+      series.push(finiteOrNull(v, `metric '${k}' at epoch ${epoch}`, this.notes));
+    }
+    for (const series of Object.values(this.history)) if (series.length < seen) series.push(null);
+  }
+
+  /** Ends the recording: builds the record from `facts` and writes run.json when a dir was given. */
+  protected async end(facts: () => RunFacts): Promise<void> {
+    if (this.state !== 'running') return;
+    this.state = 'done';
+    const own = this.meter.kernelMs - this.kernelStart.own;
+    const all = processKernelMs() - this.kernelStart.process;
+    const context = this.meter.run ? 'run' : 'process';
+    if (this.ownsMeter) this.meter.stop();
+    const endedAt = Date.now();
+    const cpu = process.cpuUsage(this.cpuStart);
+    const measured = this.energyMeter?.stop();
+    const energy = measured ? apportionEnergy(measured, own, all) : null;
+    this.built = this.build(facts(), endedAt, (cpu.user + cpu.system) / 1e6, energy, context);
+    if (this.options.dir && this.options.write !== false) await writeRunRecord(this.built, this.options.dir);
+  }
+
+  private build(
+    facts: RunFacts,
+    endedAt: number,
+    cpuSeconds: number,
+    energy: EnergyReport | null,
+    context: 'run' | 'process',
+  ): RunRecord {
+    const notes = this.notes;
+    const compute = this.meter.snapshot();
+    const attribution: ComputeAttribution = {
+      phases: compute.rows.some((r) => r.phase !== 'other'),
+      layers: compute.rows.some((r) => r.scope !== ''),
+      context,
+    };
+    if (!attribution.phases)
+      notes.push(
+        'No kernel was marked forward, backward or optimizer, so training FLOPs could not be split by phase ' +
+          '(all are under "other"); the training loop does not mark phases yet',
+      );
+    if (context === 'process')
+      notes.push(
+        "The meter counted every kernel of the process, not only this run's (it was not started inside " +
+          "a fit's run context): work running at the same time is included in compute",
+      );
+    let emissions: EmissionsRecord | null = null;
+    if (energy) {
+      const grid = gridIntensity(this.options.grid);
+      emissions = {
+        gCO2e: co2eGrams(energy.joules, grid),
+        low: co2eGrams(energy.uncertainty.low, grid),
+        high: co2eGrams(energy.uncertainty.high, grid),
+        grid,
+        method:
+          `energy (${energy.measured ? 'measured' : 'estimated'}) x grid carbon intensity; the range ` +
+          "carries the energy's uncertainty only, not the grid figure's",
+      };
+    }
+    const hyper: Record<string, unknown> = { ...facts.hyperparameters, ...this.options.hyperparameters };
+    return {
+      format: RUN_RECORD_FORMAT,
+      version: RUN_RECORD_VERSION,
+      id: this.id,
+      ...(this.options.name ? { name: this.options.name } : {}),
+      createdAt: iso(Date.now()),
+      status: facts.status,
+      model: describeModel(facts.model, notes),
+      training: {
+        startedAt: iso(this.startedAt),
+        endedAt: iso(endedAt),
+        wallSeconds: (endedAt - this.startedAt) / 1000,
+        cpuSeconds,
+        epochs: {
+          requested: facts.epochs.requested,
+          completed: this.epochsCompleted,
+          initial: facts.epochs.initial ?? this.initialEpoch ?? 0,
+        },
+        steps: this.steps,
+        hyperparameters: jsonSafe(hyper) as Record<string, JsonValue>,
+        seeds: { ...facts.seeds, ...this.options.seeds },
+        history: { epochs: [...this.historyEpochs], metrics: this.history },
+      },
+      compute: { ...compute, attribution },
+      energy,
+      emissions,
+      data: this.data,
+      evaluation: [],
+      ...environmentInfo(),
+      notes: [...new Set(notes)],
+    };
+  }
+
+  /**
+   * Stops metering and energy sampling without building a record: for a fit() that threw (fit does not
+   * call onTrainEnd then, and the meter would stay subscribed to every kernel).
+   */
+  abort(): void {
+    if (this.state !== 'running') return;
+    this.state = 'done';
+    if (this.ownsMeter) this.meter.stop();
+    this.energyMeter = undefined;
+  }
+
+  /** Adds an evaluation (e.g. evaluate's loss and metrics and/or a classification report); rewrites run.json. */
+  async addEvaluation(
+    name: string,
+    metrics: Record<string, number>,
+    extra: { report?: ClassificationReport; data?: DataSpec } = {},
+  ): Promise<EvaluationRecord> {
+    const record = this.record;
+    const notes = record.notes;
+    const entry: EvaluationRecord = {
+      name,
+      createdAt: iso(Date.now()),
+      metrics: Object.fromEntries(
+        Object.entries(metrics).map(([k, v]) => [k, finiteOrNull(v, `evaluation '${name}' metric '${k}'`, notes)]),
+      ),
+      ...(extra.data ? { data: fingerprintDataset(name, extra.data.x, extra.data.y, extra.data.description) } : {}),
+      ...(extra.report ? { report: extra.report } : {}),
+    };
+    record.evaluation = [...record.evaluation.filter((e) => e.name !== name), entry];
+    record.notes = [...new Set(notes)];
+    await this.rewrite();
+    return entry;
+  }
+
+  /** Records hashes of saved model files found in `dir` (model.json lists them), then rewrites run.json. */
+  async addArtifacts(dir: string): Promise<void> {
+    const record = this.record;
+    const manifest = join(dir, 'model.json');
+    if (!existsSync(manifest))
+      throw new RecordError(`RunRecorder.addArtifacts: ${manifest} does not exist; save the model there first`);
+    const bytes = readFileSync(manifest);
+    const listed =
+      (JSON.parse(bytes.toString('utf8')) as { files?: Record<string, { sha256: string; bytes: number }> }).files ?? {};
+    record.model.artifacts = { 'model.json': { sha256: sha256Hex(bytes), bytes: bytes.length }, ...listed };
+    await this.rewrite();
+  }
+
+  private async rewrite(): Promise<void> {
+    const record = this.record;
+    record.createdAt = iso(Date.now());
+    validateRunRecord(record);
+    if (this.options.dir && this.options.write !== false) await writeRunRecord(record, this.options.dir);
+  }
+
+  /** Writes run.json (to `dir` or the recorder's dir) and, with `ledger`, appends the record to that ledger. */
+  async finish(
+    options: { dir?: string; ledger?: string } & AppendOptions = {},
+  ): Promise<{ record: RunRecord; file?: string; entry?: LedgerEntry }> {
+    const record = this.record;
+    record.createdAt = iso(Date.now());
+    const dir = options.dir ?? this.options.dir;
+    const file = dir ? await writeRunRecord(record, dir) : undefined;
+    const entry = options.ledger ? await appendToLedger(options.ledger, record, options) : undefined;
+    return { record, ...(file ? { file } : {}), ...(entry ? { entry } : {}) };
+  }
+}

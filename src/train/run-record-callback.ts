@@ -1,0 +1,141 @@
+// RunRecorder, the fit() callback that records a run: it hands the ledger's RunRecording the data fit
+// trains on, each step and epoch, and at the end the model and the fit's settings as plain data. inRun()
+// gives each fit its own run context, so the recorder meters that fit's kernels only, even while other
+// fits run concurrently in the same process.
+import type { Tensor } from '../tensor/tensor.js';
+import { evaluateClassifier, type ReportOptions } from '../ledger/evaluation.js';
+import type { EvaluationRecord, ModelFacts } from '../ledger/record.js';
+import { RunRecording, type RunFacts, type RunRecorderOptions } from '../ledger/recording.js';
+import { RecordError } from '../ledger/errors.js';
+import { inNewRun } from '../ledger/run-context.js';
+import type { Callback, FitParams, Logs } from './callbacks.js';
+import type { Model } from './model.js';
+
+/** The model as the run record sees it: plain data, read when the run ends. */
+export function modelFacts(model: Model): ModelFacts {
+  const total = model.countParams();
+  return {
+    name: model.name,
+    className: model.className,
+    architecture: () => model.getConfig(),
+    parameters: { total, trainable: model.trainableWeights.reduce((s, v) => s + v.value.size, 0) },
+    layers: model.layers.map((l) => ({ name: l.name, className: l.className, parameters: l.countParams() })),
+  };
+}
+
+/** Optimizer, loss, metrics and fit settings as the record keeps them; a note where they cannot be. */
+function hyperparameters(model: Model, p: FitParams | undefined, notes: string[]): Record<string, unknown> {
+  const hyper: Record<string, unknown> = {};
+  const opt = model.optimizer;
+  if (opt) hyper.optimizer = opt.getConfig();
+  const training = model.trainingConfig();
+  if (training) {
+    hyper.loss = training.loss;
+    if (training.metrics !== undefined) hyper.metrics = training.metrics;
+    if (training.lossWeights !== undefined) hyper.lossWeights = training.lossWeights;
+  } else if (opt) {
+    notes.push('The loss or metrics are functions, not names; they are not in the hyperparameters');
+  }
+  if (p)
+    Object.assign(hyper, {
+      epochs: p.epochs,
+      batchSize: p.batchSize,
+      validationSplit: p.validationSplit,
+      shuffle: p.shuffle,
+      initialEpoch: p.initialEpoch,
+    });
+  return hyper;
+}
+
+/**
+ * A Callback that records one fit(): meters kernels (FLOPs, bytes, time by phase / layer / op), energy
+ * and CPU time, fingerprints the data, keeps the metric history, and at the end of training builds the
+ * run record and (unless write is false) writes dir/run.json atomically. Evaluations added later
+ * rewrite the record; finish() writes it and appends it to a ledger.
+ *
+ *   const recorder = new RunRecorder({ dir: 'runs/mnist', data: { test } });
+ *   await model.fit(x, y, { epochs: 5, callbacks: [recorder] });
+ *   await recorder.evaluate('test', model, test.x, test.y);
+ *   await recorder.finish({ ledger: 'runs/ledger.jsonl' });
+ */
+export class RunRecorder extends RunRecording implements Callback {
+  private model?: Model;
+  private params?: FitParams;
+
+  constructor(options: RunRecorderOptions = {}) {
+    super(options);
+  }
+
+  setModel(model: Model): void {
+    this.model = model;
+  }
+
+  /** fit() passes its arguments and data here (see FitParams); without it, pass `data` and `hyperparameters`. */
+  setParams(params: FitParams): void {
+    this.params = params;
+  }
+
+  onTrainBegin(): void {
+    this.begin(this.params?.x ? { x: this.params.x, y: this.params.y } : undefined);
+  }
+
+  onEpochBegin(epoch: number): void {
+    this.epochBegin(epoch);
+  }
+
+  onBatchEnd(): void {
+    this.step();
+  }
+
+  onEpochEnd(epoch: number, logs: Logs): void {
+    this.epochEnd(epoch, logs);
+  }
+
+  async onTrainEnd(): Promise<void> {
+    await this.end(() => {
+      const model = this.model;
+      if (!model)
+        throw new RecordError(
+          'RunRecorder: fit() never called setModel; is the recorder in the callbacks of a Model.fit?',
+        );
+      const p = this.params;
+      const facts: RunFacts = {
+        model: modelFacts(model),
+        status: model.stopTraining ? 'stopped' : 'completed',
+        hyperparameters: hyperparameters(model, p, this.notes),
+        seeds: p?.seed !== undefined ? { fit: p.seed } : {},
+        epochs: { requested: p?.epochs ?? null, initial: p?.initialEpoch },
+      };
+      return facts;
+    });
+  }
+
+  /**
+   * Evaluates a classifier on (x, y): loss and metrics through model.evaluate, plus accuracy per class,
+   * the confusion matrix and, with `groups`, per-group results and parity differences. Recorded under `name`.
+   */
+  async evaluate(
+    name: string,
+    model: Model,
+    x: Tensor,
+    y: Tensor,
+    options: ReportOptions & { batchSize?: number } = {},
+  ): Promise<EvaluationRecord> {
+    const metrics = await model.evaluate(x, y, { batchSize: options.batchSize ?? 256 });
+    const report = evaluateClassifier(model, x, y, options);
+    return this.addEvaluation(name, metrics, { report, data: { x, y } });
+  }
+}
+
+/**
+ * Runs one fit as its own run (see ledger/run-context.ts): a recorder started inside counts the kernels
+ * of this fit only. Where the fit throws, the recorder stops metering (fit does not call onTrainEnd then).
+ */
+export async function inRun<T>(fit: () => Promise<T>, recorder: () => RunRecorder | undefined): Promise<T> {
+  try {
+    return await inNewRun(fit);
+  } catch (e) {
+    recorder()?.abort();
+    throw e;
+  }
+}
