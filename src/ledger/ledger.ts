@@ -379,7 +379,10 @@ export async function appendToLedger(
         const e = JSON.parse(last) as LedgerEntry;
         prev = { index: e.index, entryHash: e.entryHash };
       } catch {
-        throw new LedgerError(`appendToLedger: the last line of ${path} is not valid JSON`);
+        throw new LedgerError(
+          `appendToLedger: the last line of ${path} is not valid JSON` +
+            (tornTail(text) ? `; it is torn: \`candor ledger repair ${path}\` cuts it off` : ''),
+        );
       }
     }
     const entry = makeEntry(record, prev, options);

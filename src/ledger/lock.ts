@@ -171,12 +171,17 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, option
     if (await tryCreate(lock, me)) break;
     const seen = await readLock(lock);
     if (!seen) continue; // released since: try again at once
-    if (staleReason(seen) !== undefined && (await breakLock(lock, seen))) continue;
-    if (Date.now() > deadline) {
+    const stale = staleReason(seen);
+    if (stale !== undefined && (await breakLock(lock, seen))) continue;
+    // A stale lock that another process is breaking (or died breaking) is waited for past the deadline,
+    // until that break lock ages out.
+    if (Date.now() > deadline + (stale !== undefined ? 2 * BREAK_STALE_MS : 0)) {
       const age = (Date.now() - seen.mtimeMs) / 1000;
       throw new LedgerError(
-        `ledger: ${lock} is held by ${describeOwner(seen)}, for ${age.toFixed(0)} s; it is taken over once its ` +
-          `owner has died (or after ${LOCK_STALE_MS / 60_000} min); if no process is using the ledger, delete it`,
+        stale !== undefined
+          ? `ledger: ${lock} is stale (${stale}) but ${lock}.break stops it being taken over; delete both`
+          : `ledger: ${lock} is held by ${describeOwner(seen)}, for ${age.toFixed(0)} s; it is taken over once ` +
+              `its owner has died (or after ${LOCK_STALE_MS / 60_000} min); if no process uses the ledger, delete it`,
       );
     }
     await new Promise((r) => setTimeout(r, POLL_MS));

@@ -38,7 +38,7 @@ function lockHolder(ledger: string): { child: ChildProcess; locked: Promise<void
   return { child, locked, exited };
 }
 
-test('a lock left by a holder killed with SIGKILL is taken over: the next append succeeds and the chain verifies', async () => {
+test('a lock left by a holder killed with SIGKILL is taken over; the next append succeeds and verifies', async () => {
   const tmp = tempDir();
   try {
     const path = join(tmp.dir, 'ledger.jsonl');
