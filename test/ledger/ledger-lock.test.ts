@@ -8,7 +8,7 @@ import { existsSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { appendToLedger, readLedger, verifyLedger } from '../../src/ledger/ledger.js';
+import { appendToLedger, readLedger, repairLedger, verifyLedger } from '../../src/ledger/ledger.js';
 import { lockOwner, withFileLock } from '../../src/ledger/lock.js';
 import { LedgerError } from '../../src/ledger/errors.js';
 import type { RunRecord } from '../../src/ledger/record.js';
@@ -158,6 +158,39 @@ test('processes racing to break one stale lock append one unforked chain', async
     assert.deepEqual([r.ok, r.entries], [true, 12]);
     const ids = (await readLedger(path)).map((x) => (x.record as { id: string }).id).sort();
     assert.deepEqual(ids, ['p', 'q', 'r'].flatMap((n) => [0, 1, 2, 3].map((i) => n + i)).sort());
+  } finally {
+    tmp.done();
+  }
+});
+
+// One write() is not cut by SIGKILL, so what the kill leaves is mostly the lock (taken over here); repair is
+// then a no-op. Torn lines (power loss, a full disk) are repaired in test/cli/ledger-repair.test.ts.
+test('an appender killed with SIGKILL at any moment: repair, then the next append, always succeed', async () => {
+  const tmp = tempDir();
+  try {
+    const path = join(tmp.dir, 'ledger.jsonl');
+    const code =
+      `const { appendToLedger } = await import(${JSON.stringify(moduleUrl('ledger.js'))});\n` +
+      `const big = 'x'.repeat(20_000);\n` +
+      `for (let i = 0; ; i++) {\n` +
+      `  await appendToLedger(${JSON.stringify(path)}, { format: 'candor-run-record', id: 'k' + i, big });\n` +
+      `  if (i === 2) process.stdout.write('going\\n');\n` +
+      `}\n`;
+    for (const wait of [0, 7, 23]) {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+      await new Promise((r) => setTimeout(r, wait));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      const repaired = await repairLedger(path);
+      assert.ok(['none', 'truncated', 'completed'].includes(repaired.action));
+      const before = (await verifyLedger(path)).entries;
+      const e = await appendToLedger(path, fake(`after-${wait}`));
+      assert.equal(e.index, before);
+      assert.deepEqual([(await verifyLedger(path)).ok, (await verifyLedger(path)).entries], [true, before + 1]);
+    }
   } finally {
     tmp.done();
   }
