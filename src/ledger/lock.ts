@@ -102,7 +102,7 @@ const describeOwner = (seen: SeenLock): string =>
     ? `process ${seen.owner.pid} on ${seen.owner.hostname} (since ${seen.owner.time})`
     : 'an unknown process (the lock names no owner)';
 
-/** Creates `lock` holding `me`, only if no lock exists; false when one does. */
+/** Creates `lock` holding `me` (with the time now), only if no lock exists; false when one does. */
 async function tryCreate(lock: string, me: LockOwner): Promise<boolean> {
   let h: FileHandle;
   try {
@@ -112,7 +112,10 @@ async function tryCreate(lock: string, me: LockOwner): Promise<boolean> {
     throw new LedgerError(`ledger: cannot create lock ${lock}: ${(e as Error).message}`);
   }
   try {
-    await h.writeFile(JSON.stringify(me));
+    await h.writeFile(JSON.stringify({ ...me, time: new Date().toISOString() }));
+  } catch (e) {
+    await unlink(lock).catch(() => {}); // still ours: a fresh ownerless lock is not stale yet
+    throw new LedgerError(`ledger: cannot write lock ${lock}: ${(e as Error).message}`);
   } finally {
     await h.close();
   }
@@ -160,12 +163,7 @@ async function release(lock: string, me: LockOwner): Promise<void> {
  */
 export async function withFileLock<T>(path: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
   const lock = `${path}.lock`;
-  const me: LockOwner = {
-    pid: process.pid,
-    hostname: hostname(),
-    time: new Date().toISOString(),
-    token: randomBytes(12).toString('hex'),
-  };
+  const me: LockOwner = { pid: process.pid, hostname: hostname(), time: '', token: randomBytes(12).toString('hex') };
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
   for (;;) {
     if (await tryCreate(lock, me)) break;
