@@ -6,6 +6,7 @@
 //   candor ledger show FILE [--json]
 //   candor ledger append FILE RUN_DIR [--key PEM]
 //   candor ledger keygen PREFIX
+//   candor ledger repair FILE
 //   candor schema
 // Exit status: 0 success, 1 failure (a ledger that does not verify, a bad file), 2 usage error.
 import { parseArgs } from 'node:util';
@@ -15,7 +16,14 @@ import { fileURLToPath } from 'node:url';
 import { writeCard } from '../cards/card.js';
 import { readRunRecord, candorVersion, type RunRecord } from '../ledger/record.js';
 import { formatProfile, siNumber, type ProfileGroup, type ProfileSort } from '../ledger/meter.js';
-import { appendToLedger, generateSigningKeys, readLedger, verifyLedger, type LedgerEntry } from '../ledger/ledger.js';
+import {
+  appendToLedger,
+  generateSigningKeys,
+  readLedger,
+  repairLedger,
+  verifyLedger,
+  type LedgerEntry,
+} from '../ledger/ledger.js';
 import { RUN_RECORD_SCHEMA } from '../ledger/run-record-schema.js';
 import { PHASES, type Phase } from '../autograd/annotations.js';
 import { CandorError } from '../errors.js';
@@ -31,6 +39,8 @@ export const USAGE = `usage: candor <command> [options]
   ledger show FILE [--json]       list the entries
   ledger append FILE RUN_DIR      append RUN_DIR/run.json to the ledger [--key PRIVATE_PEM_FILE]
   ledger keygen PREFIX            write an Ed25519 key pair to PREFIX.key (private) and PREFIX.pub
+  ledger repair FILE              cut off a torn last line left by a crash during an append (kept in FILE.torn);
+                                  refuses any other damage
   schema                          print the JSON Schema of run.json
   --version, --help`;
 
@@ -201,6 +211,20 @@ async function ledger(args: string[], out: Out): Promise<number> {
       );
       return 0;
     }
+    case 'repair': {
+      const { pos } = parse(rest, {}, ['FILE']);
+      if (!existsSync(pos[0])) throw new CandorError(`no ledger at ${pos[0]}`);
+      const r = await repairLedger(pos[0]);
+      const after = `${r.entries} entries verify`;
+      if (r.action === 'none') out.log(`OK: ${pos[0]} verifies (${r.entries} entries); nothing to repair`);
+      else if (r.action === 'completed')
+        out.log(`repaired ${pos[0]}: added the last entry's missing newline; ${after}`);
+      else
+        out.log(
+          `repaired ${pos[0]}: cut off a torn last line of ${r.removedBytes} bytes (saved in ${r.tornPath}); ${after}`,
+        );
+      return 0;
+    }
     case 'keygen': {
       const { pos } = parse(rest, {}, ['PREFIX']);
       const keys = generateSigningKeys();
@@ -215,7 +239,7 @@ async function ledger(args: string[], out: Out): Promise<number> {
     }
     default:
       throw new UsageError(
-        sub ? `unknown ledger command '${sub}'` : 'ledger needs a command: verify, show, append or keygen',
+        sub ? `unknown ledger command '${sub}'` : 'ledger needs a command: verify, show, append, repair or keygen',
       );
   }
 }

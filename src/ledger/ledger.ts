@@ -9,7 +9,7 @@
 // a trusted public key, entries re-signed by anyone else. What no chain can catch alone: the newest
 // entries cut off the end, or the whole file rewritten consistently; pass the head you saw earlier
 // (expectedHead) or sign with a key the verifier trusts.
-import { open, readFile, stat, unlink } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import {
   KeyObject,
   createPrivateKey,
@@ -20,6 +20,7 @@ import {
 } from 'node:crypto';
 import { canonicalJson, hashJson, sha256Hex } from './canonical.js';
 import { LedgerError } from './errors.js';
+import { withFileLock } from './lock.js';
 import type { RunRecord } from './record.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -240,7 +241,8 @@ export function verifyLedgerText(text: string, options: VerifyOptions = {}): Ver
       return fail(
         n,
         'index',
-        `entry at line ${n} has index ${e.index}, expected ${expected}: an entry was ${e.index > expected ? 'deleted before it' : 'inserted before it or duplicated'}, or entries were reordered`,
+        `entry at line ${n} has index ${e.index}, expected ${expected}: an entry was ` +
+          `${e.index > expected ? 'deleted before it' : 'inserted before it or duplicated'}, or entries were reordered`,
         e.index,
       );
     }
@@ -249,7 +251,8 @@ export function verifyLedgerText(text: string, options: VerifyOptions = {}): Ver
       return fail(
         n,
         'prev-hash',
-        `entry ${e.index} (line ${n}) does not chain to the entry before it (prevHash ${e.prevHash.slice(0, 12)}..., expected ${prevHash.slice(0, 12)}...): entries were inserted, deleted, reordered or rewritten`,
+        `entry ${e.index} (line ${n}) does not chain to the entry before it (prevHash ${e.prevHash.slice(0, 12)}..., ` +
+          `expected ${prevHash.slice(0, 12)}...): entries were inserted, deleted, reordered or rewritten`,
         e.index,
       );
     if (hashJson(e.record) !== e.recordHash)
@@ -263,7 +266,8 @@ export function verifyLedgerText(text: string, options: VerifyOptions = {}): Ver
       return fail(
         n,
         'entry-hash',
-        `entry ${e.index} (line ${n}): entryHash does not match the entry's header: the index, timestamp, prevHash or recordHash was edited`,
+        `entry ${e.index} (line ${n}): entryHash does not match the entry's header: ` +
+          'the index, timestamp, prevHash or recordHash was edited',
         e.index,
       );
     const signed = e.signature !== undefined || e.publicKey !== undefined || e.keyId !== undefined;
@@ -277,7 +281,9 @@ export function verifyLedgerText(text: string, options: VerifyOptions = {}): Ver
         if (!pub || !sig) why = 'the public key or signature is not canonical base64';
         else if (sha256Hex(pub) !== e.keyId) why = 'keyId is not the SHA-256 of the embedded public key';
         else if (trusted && e.keyId !== trustedId)
-          why = `it was signed by key ${String(e.keyId).slice(0, 12)}..., not the trusted key ${trustedId!.slice(0, 12)}...`;
+          why =
+            `it was signed by key ${String(e.keyId).slice(0, 12)}..., ` +
+            `not the trusted key ${trustedId!.slice(0, 12)}...`;
         else
           ok = verifySignature(
             null,
@@ -319,7 +325,9 @@ export function verifyLedgerText(text: string, options: VerifyOptions = {}): Ver
           line: lines.length + 1,
           expectedIndex: lines.length,
           kind: 'head',
-          reason: `the ledger ends at ${head ? `entry ${head.index}` : 'no entry'} and does not contain the expected head ${want.entryHash ?? `index ${want.index}`}: entries were cut off the end`,
+          reason:
+            `the ledger ends at ${head ? `entry ${head.index}` : 'no entry'} and does not contain the expected head ` +
+            `${want.entryHash ?? `index ${want.index}`}: entries were cut off the end`,
         },
       };
     }
@@ -347,51 +355,22 @@ export async function readLedger(path: string): Promise<LedgerEntry[]> {
     });
 }
 
-/** Holds path.lock while fn runs, so two processes appending at once cannot fork the chain. */
-async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
-  const lock = `${path}.lock`;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      const h = await open(lock, 'wx');
-      await h.close();
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
-        throw new LedgerError(`ledger: cannot create lock ${lock}: ${(e as Error).message}`);
-      if (Date.now() > deadline) {
-        const age = await stat(lock).then(
-          (s) => (Date.now() - s.mtimeMs) / 1000,
-          () => 0,
-        );
-        throw new LedgerError(
-          `ledger: ${lock} has been held for ${age.toFixed(0)} s; if no other process is appending, delete it`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await unlink(lock).catch(() => {});
-  }
-}
-
 /** Appends a run record to the ledger at `path` (created if missing) and returns the new entry. */
 export async function appendToLedger(
   path: string,
   record: RunRecord,
   options: AppendOptions = {},
 ): Promise<LedgerEntry> {
-  return withLock(path, async () => {
+  // The lock is held from reading the head to the fsync, so two appenders never chain to the same entry.
+  return withFileLock(path, async () => {
     const text = await readText(path);
     let prev: Pick<LedgerEntry, 'index' | 'entryHash'> | undefined;
     if (options.verifyFirst ?? true) {
       const check = verifyLedgerText(text);
       if (!check.ok)
         throw new LedgerError(
-          `appendToLedger: ${path} does not verify (${check.firstBad!.reason}); not appending to a broken chain`,
+          `appendToLedger: ${path} does not verify (${check.firstBad!.reason}); not appending to a broken chain` +
+            (tornTail(text) ? `; the last line is torn: \`candor ledger repair ${path}\` cuts it off` : ''),
         );
       prev = check.head;
     } else if (text !== '') {
@@ -400,7 +379,10 @@ export async function appendToLedger(
         const e = JSON.parse(last) as LedgerEntry;
         prev = { index: e.index, entryHash: e.entryHash };
       } catch {
-        throw new LedgerError(`appendToLedger: the last line of ${path} is not valid JSON`);
+        throw new LedgerError(
+          `appendToLedger: the last line of ${path} is not valid JSON` +
+            (tornTail(text) ? `; it is torn: \`candor ledger repair ${path}\` cuts it off` : ''),
+        );
       }
     }
     const entry = makeEntry(record, prev, options);
@@ -412,5 +394,98 @@ export async function appendToLedger(
       await h.close();
     }
     return entry;
+  });
+}
+
+/**
+ * The byte offset where a torn last line starts, when the only damage in `bytes` is an unfinished last
+ * line (what a crash during an append leaves); undefined otherwise. A line's canonical JSON never holds a
+ * raw newline, so the torn part is exactly what follows the last newline.
+ */
+function tornTailAt(bytes: Buffer): number | undefined {
+  const cut = bytes.lastIndexOf(0x0a) + 1;
+  if (cut === bytes.length) return undefined;
+  return verifyLedgerText(bytes.subarray(0, cut).toString('utf8')).ok ? cut : undefined;
+}
+
+const tornTail = (text: string): boolean => tornTailAt(Buffer.from(text, 'utf8')) !== undefined;
+
+export interface RepairResult {
+  /**
+   * 'none': the ledger verified as it was. 'completed': the last entry was whole but lacked its newline,
+   * which was added. 'truncated': a torn last line was cut off (its bytes are kept in tornPath).
+   */
+  action: 'none' | 'completed' | 'truncated';
+  /** Entries in the ledger after the repair (all of them verify). */
+  entries: number;
+  /** Bytes cut off the end. */
+  removedBytes: number;
+  /** Where the cut-off bytes were saved. */
+  tornPath?: string;
+}
+
+/** Writes `bytes` to `${path}.torn` (or .torn.1, .torn.2, ... when taken), fsynced; returns the name. */
+async function saveAside(path: string, bytes: Uint8Array): Promise<string> {
+  for (let i = 0; ; i++) {
+    const name = i === 0 ? `${path}.torn` : `${path}.torn.${i}`;
+    let h;
+    try {
+      h = await open(name, 'wx');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw new LedgerError(`repairLedger: cannot write ${name}: ${(e as Error).message}`);
+    }
+    try {
+      await h.writeFile(bytes);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+    return name;
+  }
+}
+
+/**
+ * Repairs what a crash during an append leaves: a torn last line. Under the ledger's lock (taking over a
+ * stale one), it cuts the ledger back to its last complete entry, keeping the cut bytes in a .torn file;
+ * a last entry that is whole but for its newline gets the newline. Any other damage (a bad line before
+ * the last, a complete last line that does not verify) is tampering or corruption, not a crash: that is
+ * a LedgerError and the file is left as it was.
+ */
+export async function repairLedger(path: string): Promise<RepairResult> {
+  return withFileLock(path, async () => {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path);
+    } catch (e) {
+      throw new LedgerError(`repairLedger: cannot read ${path}: ${(e as Error).message}`);
+    }
+    const text = bytes.toString('utf8');
+    const check = verifyLedgerText(text);
+    if (check.ok) return { action: 'none', entries: check.entries, removedBytes: 0 };
+    const cut = tornTailAt(bytes);
+    if (cut === undefined) {
+      const bad = check.firstBad!;
+      throw new LedgerError(
+        `repairLedger: ${path} is damaged at line ${bad.line} [${bad.kind}] (${bad.reason}); only a torn last ` +
+          'line, as a crash during an append leaves, is repaired: this is tampering or corruption, so nothing ' +
+          'was changed',
+      );
+    }
+    const h = await open(path, 'r+');
+    try {
+      const whole = verifyLedgerText(text + '\n');
+      if (whole.ok) {
+        await h.write('\n', bytes.length); // at the end: a handle's appendFile would write at its position
+        await h.sync();
+        return { action: 'completed', entries: whole.entries, removedBytes: 0 };
+      }
+      const tornPath = await saveAside(path, bytes.subarray(cut));
+      await h.truncate(cut);
+      await h.sync();
+      return { action: 'truncated', entries: check.entries, removedBytes: bytes.length - cut, tornPath };
+    } finally {
+      await h.close();
+    }
   });
 }

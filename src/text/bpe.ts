@@ -30,9 +30,24 @@ export interface BpeTrainOptions {
   minFrequency?: number;
 }
 
-/** Ids stay below 2^21, so a pair (a, b) packs into one exact number a * 2^21 + b. */
+/** Ids stay below 2^21 (BPE_LIMITS.vocabSize is less), so a pair (a, b) packs into one exact number a * 2^21 + b. */
 const ID_LIMIT = 2 ** 21;
 const pairKey = (a: number, b: number): number => a * ID_LIMIT + b;
+
+/**
+ * Limits on what a tokenizer may hold, checked before any token's bytes are allocated: each merge can
+ * double a token's length, so 30 merges in a 366-byte file would otherwise ask for 2 GB. Real
+ * vocabularies sit far inside them: GPT-2 has 50,257 tokens, the largest in use about 256k; their
+ * longest tokens are runs of 64 to 128 bytes, and all the token bytes together take well under 2 MB.
+ */
+export const BPE_LIMITS = {
+  /** Most tokens, byte tokens included (so at most 2^20 - 256 merges). */
+  vocabSize: 2 ** 20,
+  /** Most bytes one token may stand for. */
+  tokenBytes: 1024,
+  /** Most bytes all tokens together may stand for (the memory of the id -> bytes table). */
+  totalBytes: 64 * 2 ** 20,
+} as const;
 
 /**
  * A max-heap of (count, key), the largest count first and, among equal counts, the smallest key (so
@@ -123,30 +138,56 @@ export class BpeTokenizer {
   /** piece -> ids; most text repeats the same words, so encoding each distinct piece once pays. */
   private readonly cache = new Map<string, number[]>();
 
+  /** Throws an ArgumentError (a FormatError from fromJSON/load) for bad ids or merges past BPE_LIMITS. */
   constructor(merges: readonly (readonly [number, number])[]) {
-    for (let b = 0; b < 256; b++) this.bytes.push(Uint8Array.of(b));
-    merges.forEach(([a, b], r) => {
+    if (256 + merges.length > BPE_LIMITS.vocabSize)
+      throw new ArgumentError(
+        `BpeTokenizer: ${merges.length} merges make ${256 + merges.length} tokens; ` +
+          `the limit is ${BPE_LIMITS.vocabSize} tokens (${BPE_LIMITS.vocabSize - 256} merges)`,
+      );
+    // Every length and the total are checked before any token's bytes are allocated.
+    const lengths = new Array<number>(256).fill(1);
+    let total = 256;
+    for (let r = 0; r < merges.length; r++) {
       const id = 256 + r;
+      const m = merges[r] as readonly unknown[] | undefined; // a hole in a sparse array is undefined
+      if (!Array.isArray(m) || m.length !== 2)
+        throw new ArgumentError(`BpeTokenizer: merge ${r} is ${String(m)}; expected an [a, b] pair of ids`);
+      const [a, b] = m as [number, number];
       if (![a, b].every((x) => Number.isInteger(x) && x >= 0 && x < id))
         throw new ArgumentError(`BpeTokenizer: merge ${r} is [${a}, ${b}]; both ids must be integers below ${id}`);
-      if (id >= ID_LIMIT) throw new ArgumentError(`BpeTokenizer: at most ${ID_LIMIT - 256} merges`);
       const k = pairKey(a, b);
       if (this.ranks.has(k))
         throw new ArgumentError(`BpeTokenizer: merge ${r} repeats the pair [${a}, ${b}] of merge ${this.ranks.get(k)}`);
       this.ranks.set(k, r);
+      const n = lengths[a] + lengths[b];
+      if (n > BPE_LIMITS.tokenBytes)
+        throw new ArgumentError(
+          `BpeTokenizer: merge ${r} [${a}, ${b}] makes token ${id} of ${n} bytes; ` +
+            `the limit is ${BPE_LIMITS.tokenBytes} bytes per token`,
+        );
+      total += n;
+      if (total > BPE_LIMITS.totalBytes)
+        throw new ArgumentError(
+          `BpeTokenizer: tokens 0 to ${id} stand for ${total} bytes together; the limit is ${BPE_LIMITS.totalBytes}`,
+        );
+      lengths.push(n);
+    }
+    for (let b = 0; b < 256; b++) this.bytes.push(Uint8Array.of(b));
+    for (const [a, b] of merges) {
       const joined = new Uint8Array(this.bytes[a].length + this.bytes[b].length);
       joined.set(this.bytes[a]);
       joined.set(this.bytes[b], this.bytes[a].length);
       this.bytes.push(joined);
-    });
+    }
     this.merges = merges.map(([a, b]) => [a, b] as const);
   }
 
   /** Learns up to vocabSize - 256 merges from `corpus` (a text, or texts that are pre-tokenised separately). */
   static train(corpus: string | Iterable<string>, { vocabSize, minFrequency = 2 }: BpeTrainOptions): BpeTokenizer {
-    if (!Number.isInteger(vocabSize) || vocabSize < 256 || vocabSize > ID_LIMIT)
+    if (!Number.isInteger(vocabSize) || vocabSize < 256 || vocabSize > BPE_LIMITS.vocabSize)
       throw new ArgumentError(
-        `BpeTokenizer.train: vocabSize must be an integer in [256, ${ID_LIMIT}], got ${vocabSize}`,
+        `BpeTokenizer.train: vocabSize must be an integer in [256, ${BPE_LIMITS.vocabSize}], got ${vocabSize}`,
       );
     if (!Number.isInteger(minFrequency) || minFrequency < 1)
       throw new ArgumentError(`BpeTokenizer.train: minFrequency must be a positive integer, got ${minFrequency}`);
@@ -176,6 +217,9 @@ export class BpeTokenizer {
     });
     const heap = new PairHeap();
     for (const [k, c] of counts) heap.push(c, k);
+    /** Bytes per id, so no merge makes a token past BPE_LIMITS.tokenBytes (a long run of one symbol could). */
+    const lengths = new Array<number>(256).fill(1);
+    let total = 256;
 
     const merges: [number, number][] = [];
     while (256 + merges.length < vocabSize && heap.size > 0) {
@@ -185,6 +229,11 @@ export class BpeTokenizer {
       const a = Math.floor(key / ID_LIMIT),
         b = key % ID_LIMIT,
         id = 256 + merges.length;
+      const n = lengths[a] + lengths[b];
+      if (n > BPE_LIMITS.tokenBytes) continue; // never merged (a later count change may push it again: skipped again)
+      if (total + n > BPE_LIMITS.totalBytes) break;
+      lengths.push(n);
+      total += n;
       merges.push([a, b]);
       // Count changes of this merge over every affected word: old pairs out, new pairs in.
       const delta = new Map<number, number>();
@@ -311,7 +360,7 @@ export class BpeTokenizer {
     try {
       return new BpeTokenizer(f.merges);
     } catch (e) {
-      throw new FormatError(`BpeTokenizer.fromJSON: ${(e as Error).message}`);
+      throw new FormatError(`BpeTokenizer.fromJSON: ${(e as Error).message.replace(/^BpeTokenizer: /, '')}`);
     }
   }
 

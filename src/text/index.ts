@@ -3,7 +3,7 @@ export { Tokenizer, textToWordSequence, KERAS_FILTERS } from './tokenizer.js';
 export type { TokenizerOptions, TextToWordSequenceOptions, TextInput, MatrixMode } from './tokenizer.js';
 export { padSequences } from './pad.js';
 export type { PadSequencesOptions } from './pad.js';
-export { BpeTokenizer, preTokenize, GPT2_SPLIT_PATTERN } from './bpe.js';
+export { BpeTokenizer, preTokenize, GPT2_SPLIT_PATTERN, BPE_LIMITS } from './bpe.js';
 export type { BpeTrainOptions } from './bpe.js';
 export { spamAssassin, mobyDick, parseEmail } from './corpora.js';
 export type { Email, Chapter } from './corpora.js';

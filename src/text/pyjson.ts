@@ -42,12 +42,14 @@ export function pyDumps(value: PyJson): string {
 /**
  * The entries of a flat JSON object {"key": number, ...} in the order written. `what` names the
  * field in errors. Values must be numbers; this is all the Keras tokenizer's nested strings hold.
+ * A key written twice is an error (Keras never writes one; Python would silently keep the last).
  */
 export function parseOrderedCounts(text: string, what: string): [string, number][] {
   const fail = (why: string): never => {
     throw new FormatError(`Tokenizer.fromJSON: ${what} is not a flat JSON object of numbers (${why})`);
   };
-  const token = /\s*("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|[{}:,])/y;
+  const token = /\s*("(?:[^"\\]|\\.)*"|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|[{}:,])/y;
+  const seen = new Set<string>();
   const next = (): string => {
     const m = token.exec(text);
     if (!m) fail(`unexpected text at offset ${token.lastIndex}`);
@@ -59,7 +61,14 @@ export function parseOrderedCounts(text: string, what: string): [string, number]
   if (t === '}') return finish();
   for (;;) {
     if (!t.startsWith('"')) fail(`expected a key, got ${t}`);
-    const key = JSON.parse(t) as string;
+    let key = '';
+    try {
+      key = JSON.parse(t) as string;
+    } catch {
+      fail(`the key ${t.slice(0, 40)} is not a JSON string`);
+    }
+    if (seen.has(key)) fail(`the key ${t.slice(0, 40)} is written twice`);
+    seen.add(key);
     if (next() !== ':') fail('expected ":"');
     const v = next();
     if (!/^-?\d/.test(v)) fail(`the value of ${t} is not a number`);

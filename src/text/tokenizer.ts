@@ -58,6 +58,14 @@ export type TextInput = string | readonly string[];
 
 export type MatrixMode = 'binary' | 'count' | 'tfidf' | 'freq';
 
+/** A short description of a JSON value for an error (never the whole of a large or deeply nested one). */
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object' && v !== null) return 'an object';
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 40 ? `${s.slice(0, 40)}...` : s;
+}
+
 export class Tokenizer {
   readonly numWords: number | null;
   readonly filters: string;
@@ -234,33 +242,70 @@ export class Tokenizer {
     });
   }
 
-  /** A tokenizer from toJSON() text or Keras' to_json(); counts keep their saved order. */
+  /**
+   * A tokenizer from toJSON() text or Keras' to_json(); counts keep their saved order. Anything Keras would
+   * not have written is a FormatError naming the field: wrong types, counts that are not positive integers,
+   * word indices that are not positive integers (0 is padding) or that two words share, repeated keys.
+   */
   static fromJSON(json: string): Tokenizer {
-    let parsed: { class_name?: unknown; config?: Record<string, unknown> };
-    try {
-      parsed = JSON.parse(json) as typeof parsed;
-    } catch (e) {
-      throw new FormatError(`Tokenizer.fromJSON: not JSON (${(e as Error).message})`);
-    }
-    const c = parsed?.config;
-    if (typeof c !== 'object' || c === null)
-      throw new FormatError('Tokenizer.fromJSON: expected {"class_name": "Tokenizer", "config": {...}}');
-    const str = (k: string): string => {
-      if (typeof c[k] !== 'string') throw new FormatError(`Tokenizer.fromJSON: config.${k} must be a string`);
-      return c[k] as string;
+    const fail = (why: string): never => {
+      throw new FormatError(`Tokenizer.fromJSON: ${why}`);
     };
+    if (typeof json !== 'string') fail(`expected JSON text, got ${json === null ? 'null' : typeof json}`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(json);
+    } catch (e) {
+      fail(`not JSON (${(e as Error).message})`);
+    }
+    const isObject = (v: unknown): v is Record<string, unknown> =>
+      typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (!isObject(parsed) || !isObject(parsed.config)) fail('expected {"class_name": "Tokenizer", "config": {...}}');
+    const { class_name: className, config: c } = parsed as { class_name?: unknown; config: Record<string, unknown> };
+    if (className !== undefined && className !== 'Tokenizer')
+      fail(`class_name is ${describe(className)}, expected "Tokenizer"`);
+    /** config[k] when it passes `ok`; `fallback` when it is absent (Keras writes every field, null included). */
+    const field = <T>(k: string, ok: (v: unknown) => boolean, expected: string, fallback: T): T => {
+      const v = c[k];
+      if (v === undefined) return fallback;
+      if (!ok(v)) fail(`config.${k} must be ${expected}, got ${describe(v)}`);
+      return v as T;
+    };
+    const isCount = (min: number) => (v: unknown) => Number.isSafeInteger(v) && (v as number) >= min;
+    const isString = (v: unknown) => typeof v === 'string';
+    const isBoolean = (v: unknown) => typeof v === 'boolean';
     const t = new Tokenizer({
-      numWords: (c.num_words as number | null | undefined) ?? null,
-      filters: (c.filters as string | undefined) ?? KERAS_FILTERS,
-      lower: (c.lower as boolean | undefined) ?? true,
-      split: (c.split as string | undefined) ?? ' ',
-      charLevel: (c.char_level as boolean | undefined) ?? false,
-      oovToken: (c.oov_token as string | null | undefined) ?? null,
+      numWords: field<number | null>('num_words', (v) => v === null || isCount(0)(v), 'null or an integer >= 0', null),
+      filters: field('filters', isString, 'a string', KERAS_FILTERS),
+      lower: field('lower', isBoolean, 'a boolean', true),
+      split: field('split', (v) => isString(v) && v !== '', 'a non-empty string', ' '),
+      charLevel: field('char_level', isBoolean, 'a boolean', false),
+      oovToken: field<string | null>('oov_token', (v) => v === null || isString(v), 'null or a string', null),
     });
-    t.documentCount = (c.document_count as number | undefined) ?? 0;
-    for (const [w, n] of parseOrderedCounts(str('word_counts'), 'word_counts')) t.wordCounts.set(w, n);
-    for (const [w, n] of parseOrderedCounts(str('word_docs'), 'word_docs')) t.wordDocs.set(w, n);
-    t.wordIndex = new Map(parseOrderedCounts(str('word_index'), 'word_index'));
+    t.documentCount = field('document_count', isCount(0), 'an integer >= 0', 0);
+    /** The entries of the nested JSON text config[k], each value an integer >= min. */
+    const counts = (k: string, min: number, what: string): [string, number][] => {
+      const text = c[k];
+      if (typeof text !== 'string') fail(`config.${k} must be a string holding a JSON object`);
+      const entries = parseOrderedCounts(text as string, `config.${k}`);
+      for (const [w, n] of entries)
+        if (!isCount(min)(n)) fail(`config.${k}: ${describe(w)} has ${what} ${n}; expected an integer >= ${min}`);
+      return entries;
+    };
+    for (const [w, n] of counts('word_counts', 1, 'count')) t.wordCounts.set(w, n);
+    for (const [w, n] of counts('word_docs', 1, 'document count')) {
+      if (n > t.documentCount)
+        fail(`config.word_docs: ${describe(w)} is in ${n} documents, but document_count is ${t.documentCount}`);
+      t.wordDocs.set(w, n);
+    }
+    // Index 0 is padding; two words on one index would decode one of them as the other.
+    const owner = new Map<number, string>();
+    for (const [w, i] of counts('word_index', 1, 'index')) {
+      const other = owner.get(i);
+      if (other !== undefined) fail(`config.word_index: ${describe(w)} and ${describe(other)} both have index ${i}`);
+      owner.set(i, w);
+    }
+    t.wordIndex = new Map([...owner].map(([i, w]) => [w, i]));
     // index_word and index_docs follow from these, as in Keras' tokenizer_from_json.
     t.rebuildInverse();
     return t;

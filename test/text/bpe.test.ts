@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BpeTokenizer, preTokenize } from '../../src/text/index.js';
+import { BpeTokenizer, BPE_LIMITS, preTokenize } from '../../src/text/index.js';
 import { ArgumentError } from '../../src/errors.js';
 import { FormatError } from '../../src/io/safetensors.js';
 
@@ -136,4 +136,74 @@ test('save and load (atomic JSON) give an equal tokenizer; bad files are FormatE
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+/** Merges that double 'a' again and again: merge r makes token 256 + r of 2^(r + 1) bytes. */
+const doubling = (n: number): [number, number][] =>
+  Array.from({ length: n }, (_, r) => (r === 0 ? [97, 97] : [255 + r, 255 + r]));
+
+const bpeFile = (merges: unknown): string =>
+  JSON.stringify({ format: 'candor-bpe', version: 1, preTokenizer: 'gpt2', merges });
+
+test('a hostile file of doubling merges is a FormatError naming the token-length limit', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'candor-bpe-'));
+  try {
+    const path = join(dir, 'hostile.json');
+    // 40 merges in a few hundred bytes would otherwise ask for 2^41 bytes.
+    const text = bpeFile(doubling(40));
+    assert.ok(text.length < 600, `${text.length} bytes`);
+    await writeFile(path, text);
+    await assert.rejects(
+      BpeTokenizer.load(path),
+      (e: Error) =>
+        e instanceof FormatError &&
+        /merge 10 \[265, 265\] makes token 266 of 2048 bytes; the limit is 1024 bytes per token/.test(e.message),
+    );
+    // A file that only passes the limit by a little is refused the same way (merge 10 makes 2048 bytes).
+    assert.throws(() => BpeTokenizer.fromJSON(bpeFile(doubling(11))), FormatError);
+    assert.throws(() => new BpeTokenizer(doubling(11)), ArgumentError);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('tokens up to the limit load and round-trip; vocabulary size and total bytes are bounded', () => {
+  const t = BpeTokenizer.fromJSON(bpeFile(doubling(10))); // token 265 is 'a' * 1024
+  assert.equal(t.tokenBytes(265).length, BPE_LIMITS.tokenBytes);
+  const s = 'a'.repeat(BPE_LIMITS.tokenBytes + 3);
+  assert.deepEqual(t.encode(s), [265, 256, 97]);
+  assert.equal(t.decode(t.encode(s)), s);
+
+  // One merge too many for the vocabulary (a sparse array: the count is checked before the merges are read).
+  const many = new Array<[number, number]>(BPE_LIMITS.vocabSize - 255);
+  assert.throws(
+    () => BpeTokenizer.fromJSON({ format: 'candor-bpe', version: 1, preTokenizer: 'gpt2', merges: many }),
+    (e: Error) => e instanceof FormatError && /makes? 1048577 tokens; the limit is 1048576 tokens/.test(e.message),
+  );
+  // Holes are not merges.
+  assert.throws(() => new BpeTokenizer(new Array<[number, number]>(3)), /merge 0 is undefined/);
+
+  // Every token under the length limit, but together past the total: tokens of 512 to 1023 bytes ('a' * 512
+  // then one byte at a time), each extended by every byte. Refused by counting, before the bytes exist.
+  const merges = doubling(9); // token 264 is 'a' * 512
+  const long: number[] = [264];
+  for (let n = 513; n < 1024; n++) {
+    merges.push([long[long.length - 1], 98]);
+    long.push(255 + merges.length);
+  }
+  for (const u of long) for (let b = 0; b < 256 && merges.length < 150_000; b++) if (b !== 98) merges.push([u, b]);
+  assert.throws(
+    () => new BpeTokenizer(merges),
+    (e: Error) => e instanceof ArgumentError && /bytes together; the limit is 67108864/.test(e.message),
+  );
+});
+
+test('training never makes a token longer than the limit, even on a long run of one letter', () => {
+  const t = BpeTokenizer.train(['a'.repeat(5000), 'b'.repeat(3000)], { vocabSize: 300, minFrequency: 1 });
+  let longest = 0;
+  for (let id = 0; id < t.vocabSize; id++) longest = Math.max(longest, t.tokenBytes(id).length);
+  assert.equal(longest, BPE_LIMITS.tokenBytes);
+  const text = 'a'.repeat(5000) + ' ' + 'b'.repeat(3000);
+  assert.equal(t.decode(t.encode(text)), text);
+  assert.deepEqual(BpeTokenizer.fromJSON(JSON.stringify(t)).getMerges(), t.getMerges());
 });
