@@ -81,6 +81,7 @@ export {
   entryHashOf,
   generateSigningKeys,
   GENESIS_HASH,
+  repairLedger,
 } from './ledger.js';
 export type {
   LedgerEntry,
@@ -90,5 +91,8 @@ export type {
   BadEntry,
   Tampering,
   KeyInput,
+  RepairResult,
 } from './ledger.js';
+export { withFileLock, lockOwner, processAlive, LOCK_STALE_MS } from './lock.js';
+export type { LockOwner, LockOptions } from './lock.js';
 export { SchemaError, RecordError, LedgerError, CanonicalJsonError } from './errors.js';
