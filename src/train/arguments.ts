@@ -50,14 +50,10 @@ export function tensorList(op: string, what: string, value: unknown, hint = ''):
 /** The number of samples of x, y and sample weights, which must agree and not be 0. */
 export function sampleCount(op: string, tensors: readonly Tensor[]): number {
   const n = tensors[0].shape[0];
+  const shapes = () => tensors.map((u) => fmtShape(u.shape)).join(', ');
   for (const t of tensors)
     if (t.shape[0] !== n)
-      throw new ShapeError(
-        `${op}: all inputs and labels need the same number of samples; got ${tensors.map((u) => fmtShape(u.shape)).join(', ')}`,
-      );
-  if (n === 0)
-    throw new ArgumentError(
-      `${op}: x has no samples (shapes ${tensors.map((u) => fmtShape(u.shape)).join(', ')}); expected at least one`,
-    );
+      throw new ShapeError(`${op}: all inputs and labels need the same number of samples; got ${shapes()}`);
+  if (n === 0) throw new ArgumentError(`${op}: x has no samples (shapes ${shapes()}); expected at least one`);
   return n;
 }

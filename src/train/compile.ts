@@ -64,7 +64,8 @@ function perOutput<T>(spec: PerOutput<T> | undefined, fallback: T, what: string,
   const keys = typeof spec === 'object' && spec !== null ? Object.keys(spec) : [];
   if (keys.length > 0 && keys.every((k) => names.includes(k)))
     return names.map((name) => (spec as Record<string, T>)[name] ?? fallback);
-  // A plain object that is not a { className, config } nor a metric / loss object: a map by output name with a wrong key.
+  // A plain object that is not a { className, config } nor a metric / loss object: a map by output name
+  // with a wrong key.
   if (
     keys.length > 0 &&
     Object.getPrototypeOf(spec) === Object.prototype &&

@@ -212,7 +212,8 @@ export class Trainer {
       unfrozen = weights.filter((v) => !before.has(v)).map((v) => v.name);
     throw new ArgumentError(
       `fit: the trainable weights of model '${this.model.name}' changed since it was compiled and trained` +
-        `${frozen.length ? ` (no longer trainable: ${frozen.join(', ')})` : ''}${unfrozen.length ? ` (newly trainable: ${unfrozen.join(', ')})` : ''}` +
+        (frozen.length ? ` (no longer trainable: ${frozen.join(', ')})` : '') +
+        (unfrozen.length ? ` (newly trainable: ${unfrozen.join(', ')})` : '') +
         '; call model.compile() again after setting layer.trainable, as in Keras',
     );
   }

@@ -26,7 +26,7 @@ async function rejects(fn: () => unknown, cls: new (...a: never[]) => Error, mes
   assert.equal(c.memory().tensors, before, 'no tensor leaked by the failed call');
 }
 
-test('epochs, batchSize and initialEpoch must be integers (NaN, 1.5, -3 are errors); epochs 0 trains nothing', async () => {
+test('epochs, batchSize, initialEpoch are integers (NaN, 1.5, -3 are errors); epochs 0 trains nothing', async () => {
   const m = model();
   const x = c.zeros([4, 3]),
     y = c.zeros([4], 'int32');
