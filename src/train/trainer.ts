@@ -40,7 +40,12 @@ export interface FitArgs {
   batchSize?: number;
   /** The last fraction of the samples (tensors only), held out for validation: in [0, 1). */
   validationSplit?: number;
-  validationData?: [Tensor | Tensor[], Tensor | Tensor[]] | AsyncIterable<Batch> | Iterable<Batch>;
+  /** [x, y], [x, y, sampleWeight] (as Keras) or a dataset of {x, y} batches; replaces validationSplit's part. */
+  validationData?:
+    | [Tensor | Tensor[], Tensor | Tensor[]]
+    | [Tensor | Tensor[], Tensor | Tensor[], Tensor]
+    | AsyncIterable<Batch>
+    | Iterable<Batch>;
   shuffle?: boolean;
   classWeight?: Record<number, number>;
   sampleWeight?: Tensor;
@@ -330,11 +335,11 @@ export class Trainer {
     if (args.validationData !== undefined) {
       const v = args.validationData;
       if (isIterableInput(v)) validation = v;
-      else if (Array.isArray(v) && v.length === 2)
-        validation = arrayData('fit (validationData)', v[0], v[1], undefined);
+      else if (Array.isArray(v) && (v.length === 2 || v.length === 3))
+        validation = arrayData('fit (validationData)', v[0], v[1], v[2] as Tensor | undefined);
       else
         throw new ArgumentError(
-          'fit: validationData must be [x, y] or a dataset of {x, y} batches, got ' +
+          'fit: validationData must be [x, y], [x, y, sampleWeight] or a dataset of {x, y} batches, got ' +
             (Array.isArray(v) ? `an array of ${(v as unknown[]).length}` : typeof v),
         );
     }

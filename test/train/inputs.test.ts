@@ -87,7 +87,7 @@ test('fit([], []) and other non-tensor data are ArgumentErrors, not TypeErrors',
   await rejects(
     () => m.fit(x, y, { verbose: 0, validationData: [x] as never }),
     c.ArgumentError,
-    /^fit: validationData must be \[x, y\] or a dataset of \{x, y\} batches, got an array of 1$/,
+    /^fit: validationData must be \[x, y\], \[x, y, sampleWeight\] or a dataset of \{x, y\} batches, got an array of 1/,
   );
   c.dispose([x, y]);
 });
@@ -155,5 +155,18 @@ test('a sampleWeight with another sample count is a ShapeError', async () => {
     c.ShapeError,
     /^fit: all inputs and labels need the same number of samples; got \[4, 3\], \[4\], \[3\]$/,
   );
+  c.dispose([x, y, w]);
+});
+
+test('validationData [x, y, sampleWeight] weights val_loss as evaluate with that sampleWeight (Keras)', async () => {
+  const m = model();
+  const x = new c.Generator(2).normal([6, 3], 0, 1),
+    y = c.tensor([0, 1, 1, 0, 1, 0], [6], 'int32'),
+    w = c.tensor([1, 0, 2, 0.5, 0, 3]);
+  const history = await m.fit(x, y, { epochs: 1, batchSize: 6, verbose: 0, validationData: [x, y, w] });
+  const weighted = await m.evaluate(x, y, { sampleWeight: w });
+  const plain = await m.evaluate(x, y);
+  assert.equal(history.history.val_loss[0], weighted.loss);
+  assert.notEqual(weighted.loss, plain.loss, 'the weights matter for this data');
   c.dispose([x, y, w]);
 });
