@@ -2,7 +2,7 @@
 // and serialization round trips, eager/symbolic/computed output shapes, float64 gradients w.r.t. the
 // input and every trainable weight, trainable = false, and that an eager call leaks no tensor.
 import assert from 'node:assert/strict';
-import { Tensor, assertGradients, copy, memory, tidy } from '../../src/index.js';
+import { Tensor, assertGradients, copy, memory, tensor, tidy } from '../../src/index.js';
 import {
   Layer,
   SymbolicTensor,
@@ -31,8 +31,13 @@ export interface LayerTestSpec {
   gradTolerance?: { atol?: number; rtol?: number };
   /** Seed of the random inputs. */
   seed?: number;
-  /** Range [lo, hi) of the random inputs (default [-2, 2)); e.g. [0, 5) for Embedding ids (truncated to int). */
+  /** Range [lo, hi) of the random inputs (default [-2, 2)); e.g. [0, 5) for Embedding ids. */
   inputRange?: readonly [number, number];
+  /**
+   * The inputs are ids (Embedding): whole numbers (the random values rounded down), held fixed in the
+   * gradient check, which differentiates the weights only.
+   */
+  integerInputs?: boolean;
 }
 
 const withBatchNull = (s: readonly number[]): SymShape => [null, ...s.slice(1)];
@@ -51,7 +56,13 @@ function check(name: string, layer: Layer, fn: () => void): void {
 function makeInputs(spec: LayerTestSpec, dtype: 'float32' | 'float64'): { list: Tensor[]; arg: Tensor | Tensor[] } {
   const shapes = spec.inputShapes ?? [spec.inputShape!];
   const [lo, hi] = spec.inputRange ?? [-2, 2];
-  const list = shapes.map((s, i) => rand(s, (spec.seed ?? 7) + i, { dtype, lo, hi }));
+  let list = shapes.map((s, i) => rand(s, (spec.seed ?? 7) + i, { dtype, lo, hi }));
+  if (spec.integerInputs)
+    list = list.map((t) => {
+      const ids = tensor(Float64Array.from(t.dataSync(), Math.floor), t.shape, dtype);
+      t.dispose();
+      return ids;
+    });
   return { list, arg: spec.inputShapes ? list : list[0] };
 }
 
@@ -120,16 +131,19 @@ export function runLayerTest(spec: LayerTestSpec): void {
     const vars = twin.trainableWeights;
     const weights = vars.map((v) => v.value.clone());
     const training = spec.gradTraining ?? false;
-    const n = inputs64.length;
+    // Ids are held fixed: only the weights are differentiated.
+    const fixed = spec.integerInputs ? inputs64 : [];
+    const n = inputs64.length - fixed.length;
     // The layer reads its variables, so each evaluation installs the candidate weights as (recorded)
     // copies; the tape then connects the variables' values to the differentiated arguments.
     const f = (...args: Tensor[]) => {
       vars.forEach((v, i) => v.assign(copy(args[n + i])));
-      const out = twin.apply(spec.inputShapes ? args.slice(0, n) : args[0], { training }) as Tensor;
+      const xs = spec.integerInputs ? fixed : args.slice(0, n);
+      const out = twin.apply(spec.inputShapes ? xs : xs[0], { training }) as Tensor;
       // Identity layers return their input; checkGradients disposes its probe output, so hand it a copy.
       return args.includes(out) ? copy(out) : out;
     };
-    assertGradients(f, [...inputs64, ...weights], spec.gradTolerance);
+    assertGradients(f, [...inputs64.slice(0, n), ...weights], spec.gradTolerance);
     for (const t of [...inputs64, ...weights]) t.dispose();
     twin.dispose();
   });

@@ -23,6 +23,7 @@ describe('Embedding through the harness', () => {
       make: () => new Embedding({ inputDim: 5, outputDim: 4 }),
       inputShape: [2, 3],
       inputRange: [0, 5],
+      integerInputs: true,
       expectedOutputShape: [2, 3, 4],
       expectedWeights: { trainable: 1, nonTrainable: 0 },
     }));
@@ -31,6 +32,7 @@ describe('Embedding through the harness', () => {
       make: () => new Embedding({ inputDim: 4, outputDim: 2, maskZero: true, inputLength: 2 }),
       inputShape: [2, 2, 2],
       inputRange: [0, 4],
+      integerInputs: true,
       expectedOutputShape: [2, 2, 2, 2],
     }));
 });

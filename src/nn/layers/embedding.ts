@@ -65,18 +65,23 @@ export class Embedding extends Layer {
     });
   }
 
-  /** Ids of any dtype are truncated to int32 and must lie in [0, inputDim). */
+  /**
+   * The ids as int32, checked on the host (ids are small): each must be a whole number in [0, inputDim).
+   * Float ids are accepted when whole (a NaN or 2.5 would otherwise be truncated to a valid-looking row).
+   */
   private ids(x: Tensor): Tensor {
-    const ids = cast(x, 'int32');
-    const data = ids.dataSync();
+    const data = x.dataSync();
     for (let i = 0; i < data.length; i++) {
-      if (data[i] < 0 || data[i] >= this.inputDim) {
+      const id = data[i];
+      if (!(Number.isInteger(id) && id >= 0 && id < this.inputDim)) {
+        const what = Number.isInteger(id) ? 'is outside' : 'is not an integer in';
         throw new ArgumentError(
-          `${who(this)}: id ${data[i]} at flat index ${i} of the input is outside [0, ${this.inputDim}) (inputDim ${this.inputDim})`,
+          `${who(this)}: id ${id} at flat index ${i} of the ${x.dtype} input ${what} [0, ${this.inputDim}) ` +
+            `(inputDim ${this.inputDim}); expected whole-number ids`,
         );
       }
     }
-    return ids;
+    return cast(x, 'int32');
   }
 
   override call(inputs: Tensor | Tensor[], _ctx: CallContext): Tensor {

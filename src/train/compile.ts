@@ -1,0 +1,235 @@
+// compile(): each output's loss, loss weight and metrics, resolved once (Keras 3 CompileLoss / CompileMetrics).
+import type { Tensor } from '../tensor/tensor.js';
+import { ArgumentError } from '../errors.js';
+import { tidy } from '../tensor/storage.js';
+import { noGrad } from '../autograd/tape.js';
+import * as o from '../ops/index.js';
+import type { OptimizerSpec } from '../optim/index.js';
+import { getLoss, type LossFn, type LossSpec } from '../nn/losses.js';
+import { maskBytes } from '../nn/masking.js';
+import { getMetric, type Metric, type MetricSpec } from './metrics.js';
+import type { Logs } from './callbacks.js';
+
+/** One spec for every output, a list with one per output, or a map by output layer name. */
+export type PerOutput<T> = T | T[] | Record<string, T>;
+
+export interface CompileArgs {
+  optimizer: OptimizerSpec;
+  /** One loss for all outputs, one per output (list), or by output layer name. */
+  loss: PerOutput<LossSpec>;
+  /** Metrics computed without sample or class weights (Keras `metrics`). */
+  metrics?: MetricSpec[] | MetricSpec[][] | Record<string, MetricSpec[]>;
+  /**
+   * Metrics weighted by sampleWeight / classWeight (Keras `weighted_metrics`); logged as 'weighted_<name>'
+   * when a plain metric has the same name.
+   */
+  weightedMetrics?: MetricSpec[] | MetricSpec[][] | Record<string, MetricSpec[]>;
+  lossWeights?: number[] | Record<string, number>;
+}
+
+/** Running mean weighted by sample count, for the loss as Keras reports it. */
+export class MeanTracker {
+  private sum = 0;
+  private count = 0;
+  update(value: number, weight: number): void {
+    this.sum += value * weight;
+    this.count += weight;
+  }
+  result(): number {
+    return this.count === 0 ? NaN : this.sum / this.count;
+  }
+  reset(): void {
+    this.sum = 0;
+    this.count = 0;
+  }
+}
+
+/** The outputs of a model as compile() names them: output layer names, or 'output' for other models. */
+export interface Outputs {
+  names: readonly string[];
+  model: string;
+}
+
+/** A spec given once, per output (list) or by output name, as one entry per output. */
+function perOutput<T>(spec: PerOutput<T> | undefined, fallback: T, what: string, outputs: Outputs): T[] {
+  const { names } = outputs;
+  if (spec === undefined) return new Array<T>(names.length).fill(fallback);
+  if (Array.isArray(spec)) {
+    if (spec.length !== names.length)
+      throw new ArgumentError(
+        `compile: ${what} has ${spec.length} entries for ${names.length} outputs (${names.join(', ')})`,
+      );
+    return spec;
+  }
+  const keys = typeof spec === 'object' && spec !== null ? Object.keys(spec) : [];
+  if (keys.length > 0 && keys.every((k) => names.includes(k)))
+    return names.map((name) => (spec as Record<string, T>)[name] ?? fallback);
+  // A plain object that is not a { className, config } nor a metric / loss object: a map by output name
+  // with a wrong key.
+  if (
+    keys.length > 0 &&
+    Object.getPrototypeOf(spec) === Object.prototype &&
+    !('className' in (spec as object)) &&
+    !('update' in (spec as object))
+  ) {
+    const wrong = keys.filter((k) => !names.includes(k));
+    throw new ArgumentError(
+      `compile: ${what} is keyed by output name, but ${wrong.map((k) => `'${k}'`).join(', ')} ` +
+        `${wrong.length > 1 ? 'are not outputs' : 'is not an output'} of model '${outputs.model}'; ` +
+        `outputs: ${names.join(', ')}`,
+    );
+  }
+  return new Array<T>(names.length).fill(spec as T);
+}
+
+/**
+ * The losses of the outputs and their weights. With several outputs, each output's own loss (before its
+ * weight) is also tracked and logged as '<output>_loss'.
+ */
+export class CompileLoss {
+  readonly fns: LossFn[];
+  private readonly weights: number[];
+  private readonly trackers: MeanTracker[];
+
+  constructor(
+    private readonly outputs: Outputs,
+    loss: PerOutput<LossSpec>,
+    lossWeights: number[] | Record<string, number> | undefined,
+  ) {
+    this.fns = perOutput(loss, undefined as unknown as LossSpec, 'loss', outputs).map((l, i) => {
+      if (l === undefined) throw new ArgumentError(`compile: no loss for output '${outputs.names[i]}'`);
+      return getLoss(l);
+    });
+    this.weights = perOutput(lossWeights, 1, 'lossWeights', outputs);
+    this.trackers = outputs.names.map(() => new MeanTracker());
+  }
+
+  /** The weighted sum of the outputs' losses (a scalar tensor). */
+  call(ys: readonly Tensor[], preds: readonly Tensor[], sampleWeight: Tensor | undefined): Tensor {
+    if (ys.length !== preds.length)
+      throw new ArgumentError(`loss: the model has ${preds.length} outputs but ${ys.length} label tensors were given`);
+    let total: Tensor | undefined;
+    preds.forEach((p, i) => {
+      const own = this.fns[i](ys[i], p, sampleWeight);
+      if (preds.length > 1) this.trackers[i].update(own.item(), p.shape[0]);
+      const l = this.weights[i] === 1 ? own : o.mul(own, this.weights[i]);
+      total = total ? o.add(total, l) : l;
+    });
+    return total!;
+  }
+
+  /** Adds '<prefix><output>_loss' entries when the model has several outputs. */
+  logs(logs: Logs, prefix: string): void {
+    const { names } = this.outputs;
+    if (names.length > 1) this.trackers.forEach((t, i) => (logs[`${prefix}${names[i]}_loss`] = t.result()));
+  }
+
+  reset(): void {
+    for (const t of this.trackers) t.reset();
+  }
+}
+
+/**
+ * The unmasked steps of a masked sequence output, each as one sample: pred [B, T, ...] with a [B, T]
+ * Keras mask, labels [B, T, ...] and per-sample weights [B] (or [B, T]) become the rows whose mask is
+ * set. Keras weights every metric by the mask; with 0/1 weights that is the same as scoring only these
+ * rows. Anything else passes through unchanged.
+ */
+function unmaskedSteps(
+  y: Tensor,
+  pred: Tensor,
+  weight: Tensor | undefined,
+): { y: Tensor; pred: Tensor; weight?: Tensor } {
+  const mask = maskBytes(pred);
+  const [b, t] = pred.shape;
+  const fits = (shape: readonly number[]) => shape.length >= 2 && shape[0] === b && shape[1] === t;
+  if (!mask || pred.rank < 3 || mask.shape.length !== 2 || !fits(mask.shape) || !fits(y.shape))
+    return { y, pred, weight };
+  const kept: number[] = [];
+  for (let i = 0; i < mask.data.length; i++) if (mask.data[i]) kept.push(i);
+  const index = o.tensor(Int32Array.from(kept), [kept.length], 'int32');
+  const rows = (x: Tensor) => o.gather(o.reshape(x, [b * t, ...x.shape.slice(2)]), index, 0);
+  let w = weight;
+  if (w) w = fits(w.shape) ? rows(w) : rows(o.expand(o.reshape(w, [b, 1]), [b, t]));
+  return { y: rows(y), pred: rows(pred), weight: w };
+}
+
+type MadeMetric = { metric: Metric; weighted: boolean; key: string };
+
+/**
+ * The metrics of each output. Plain metrics see every sample alike; weighted metrics see the sample
+ * (and class) weights, as in Keras. An output with a Keras mask is scored on its unmasked steps only.
+ */
+export class CompileMetrics {
+  private readonly specs: { spec: MetricSpec; weighted: boolean }[][];
+  /** Made at the first update, when the label / prediction shapes are known (to resolve 'accuracy'). */
+  private made?: MadeMetric[][];
+
+  constructor(
+    private readonly outputs: Outputs,
+    private readonly losses: readonly LossFn[],
+    metrics: CompileArgs['metrics'],
+    weightedMetrics: CompileArgs['weightedMetrics'],
+  ) {
+    // A flat list applies to every output; a list of lists or a map by output name, to each its own.
+    const lists = (spec: CompileArgs['metrics'], what: string): MetricSpec[][] =>
+      Array.isArray(spec) && (spec.length === 0 || !spec.every(Array.isArray))
+        ? outputs.names.map(() => spec as MetricSpec[])
+        : perOutput<MetricSpec[]>(spec as MetricSpec[][] | Record<string, MetricSpec[]> | undefined, [], what, outputs);
+    const plain = lists(metrics, 'metrics');
+    const weighted = lists(weightedMetrics, 'weightedMetrics');
+    this.specs = outputs.names.map((_, i) => [
+      ...plain[i].map((spec) => ({ spec, weighted: false })),
+      ...weighted[i].map((spec) => ({ spec, weighted: true })),
+    ]);
+    // Check the names now, so that a misspelt metric fails at compile() as a misspelt loss or optimizer does.
+    for (const specs of this.specs) for (const { spec } of specs) if (typeof spec === 'string') getMetric(spec);
+  }
+
+  private build(ys: readonly Tensor[], preds: readonly Tensor[]): MadeMetric[][] {
+    return this.specs.map((specs, i) => {
+      const made = specs.map(({ spec, weighted }) => ({
+        metric: getMetric(spec, {
+          lossName: this.losses[i].lossName,
+          yTrueShape: ys[i].shape,
+          yPredShape: preds[i].shape,
+        }),
+        weighted,
+      }));
+      const plainNames = new Set(made.filter((m) => !m.weighted).map((m) => m.metric.name));
+      return made.map(({ metric, weighted }) => ({
+        metric,
+        weighted,
+        key: weighted && plainNames.has(metric.name) ? `weighted_${metric.name}` : metric.name,
+      }));
+    });
+  }
+
+  update(ys: readonly Tensor[], preds: readonly Tensor[], sampleWeight?: Tensor): void {
+    noGrad(() =>
+      tidy(() => {
+        const scored = preds.map((p, i) => unmaskedSteps(ys[i], p, sampleWeight));
+        this.made ??= this.build(
+          scored.map((s) => s.y),
+          scored.map((s) => s.pred),
+        );
+        this.made.forEach((ms, i) => {
+          for (const m of ms) m.metric.update(scored[i].y, scored[i].pred, m.weighted ? scored[i].weight : undefined);
+        });
+      }),
+    );
+  }
+
+  /** Adds '<prefix>[<output>_]<metric>' entries (the output's name only when there are several). */
+  logs(logs: Logs, prefix: string): void {
+    const { names } = this.outputs;
+    const multi = names.length > 1;
+    (this.made ?? []).forEach((ms, i) => {
+      for (const m of ms) logs[`${prefix}${multi ? `${names[i]}_` : ''}${m.key}`] = m.metric.result();
+    });
+  }
+
+  reset(): void {
+    for (const ms of this.made ?? []) for (const m of ms) m.metric.reset();
+  }
+}

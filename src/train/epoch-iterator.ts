@@ -1,0 +1,163 @@
+// The epoch iterator (Keras 3 EpochIterator and its data adapters): the batches of one epoch over tensors,
+// Datasets and generators alike, for fit, evaluate and predict (and fit's validation). Each batch's tensors
+// are freed when the loop asks for the next batch or leaves early.
+import { Tensor } from '../tensor/tensor.js';
+import { ArgumentError } from '../errors.js';
+import { dispose, tidy } from '../tensor/storage.js';
+import * as o from '../ops/index.js';
+import { Generator, mixSeeds } from '../ops/random.js';
+
+/** A batch as datasets yield it. */
+export interface Batch {
+  x: Tensor | Tensor[];
+  y?: Tensor | Tensor[];
+  sampleWeight?: Tensor;
+}
+
+export type TrainingInput = Tensor | Tensor[] | AsyncIterable<Batch> | Iterable<Batch>;
+
+/** A batch as a step reads it: one tensor per model input and per output. */
+export interface StepBatch {
+  x: Tensor[];
+  y?: Tensor[];
+  sampleWeight?: Tensor;
+}
+
+/** Tensors with equal sample counts (checked by the caller, see arguments.ts), sliced into batches. */
+export interface ArrayData {
+  x: Tensor[];
+  y?: Tensor[];
+  sampleWeight?: Tensor;
+}
+
+export type DataSource = ArrayData | AsyncIterable<Batch> | Iterable<Batch>;
+
+export interface EpochIteratorArgs {
+  /** The API that iterates ('fit', 'evaluate', 'predict'), for error messages. */
+  op: string;
+  batchSize: number;
+  /** Arrays only: a fresh seeded permutation of the samples each epoch. */
+  shuffle?: boolean;
+  seed?: number;
+  /** Per-class weights, multiplied into the batch's sample weights (Keras applies them in its data adapter). */
+  classWeight?: Record<number, number>;
+  /** Whether batches must carry labels (fit, evaluate). */
+  labels: boolean;
+}
+
+export const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+/** A Dataset, generator or other iterable of batches (not a tensor nor a list of tensors). */
+export function isIterableInput(v: unknown): v is AsyncIterable<Batch> | Iterable<Batch> {
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    !(v instanceof Tensor) &&
+    !Array.isArray(v) &&
+    (Symbol.asyncIterator in v || Symbol.iterator in v)
+  );
+}
+
+/** Sample weights for a batch: the class weight of each label times the given weights (when any). */
+function classSampleWeights(y: Tensor, classWeight: Record<number, number>, sampleWeight: Tensor | undefined): Tensor {
+  // tidy, not labels.dispose(): for int32 [N] labels the cast and reshape return y itself.
+  const data = tidy(() => {
+    const labels =
+      y.rank > 1 && y.shape[y.rank - 1] > 1 ? o.argmax(y, -1) : o.reshape(o.cast(y, 'int32'), [y.shape[0]]);
+    return Int32Array.from(labels.dataSync());
+  });
+  const w = Float32Array.from(data, (c) => classWeight[c] ?? 1);
+  const cw = o.tensor(w, [w.length]);
+  if (!sampleWeight) return cw;
+  const both = o.mul(cw, sampleWeight);
+  cw.dispose();
+  return both;
+}
+
+export class EpochIterator {
+  /** Samples per epoch (tensors only). */
+  readonly samples?: number;
+  /** Batches per epoch, when known (tensors, or a Dataset of finite cardinality). */
+  readonly steps?: number;
+
+  constructor(
+    private readonly data: DataSource,
+    private readonly args: EpochIteratorArgs,
+  ) {
+    if (isIterableInput(data)) {
+      const cardinality = (data as { cardinality?: () => number | undefined }).cardinality?.();
+      if (cardinality !== undefined && Number.isFinite(cardinality)) this.steps = cardinality;
+    } else {
+      this.samples = data.x[0].shape[0];
+      this.steps = Math.ceil(this.samples / args.batchSize);
+    }
+  }
+
+  /**
+   * The batches of epoch `epoch` (which seeds the shuffle): a plain iterable over tensors, an async one
+   * over datasets and generators; `for await` reads both.
+   */
+  epoch(epoch: number): Iterable<StepBatch> | AsyncIterable<StepBatch> {
+    return isIterableInput(this.data) ? this.iterableBatches(this.data) : this.arrayBatches(this.data, epoch);
+  }
+
+  /** Tensors only (predict is synchronous): the batches of one pass in order. */
+  arrays(): Iterable<StepBatch> {
+    if (isIterableInput(this.data)) throw new ArgumentError(`${this.args.op}: expected tensors, got an iterable`);
+    return this.arrayBatches(this.data, 0);
+  }
+
+  private *arrayBatches(data: ArrayData, epoch: number): IterableIterator<StepBatch> {
+    const { batchSize, shuffle, seed, classWeight } = this.args;
+    const n = this.samples!;
+    let order: Int32Array | undefined;
+    if (shuffle) {
+      const perm = new Generator(mixSeeds(seed!, epoch)).permutation(n);
+      order = perm.dataSync() as Int32Array;
+      perm.dispose();
+    }
+    for (let start = 0; start < n; start += batchSize) {
+      const end = Math.min(start + batchSize, n);
+      // Shuffled batches gather their rows; others are views (a batch covering a whole tensor is the
+      // tensor itself, which belongs to the caller and is not freed here).
+      const idx = order ? o.tensor(order.subarray(start, end)) : undefined;
+      const take = idx ? (t: Tensor) => o.gather(t, idx, 0) : (t: Tensor) => o.sliceAxis(t, 0, start, end);
+      const made: Tensor[] = [];
+      const part = (t: Tensor) => {
+        const p = take(t);
+        if (p !== t) made.push(p);
+        return p;
+      };
+      try {
+        const x = data.x.map(part);
+        const y = data.y?.map(part);
+        const w = data.sampleWeight && part(data.sampleWeight);
+        const sampleWeight = classWeight && y ? classSampleWeights(y[0], classWeight, w) : w;
+        if (sampleWeight !== w) made.push(sampleWeight!);
+        yield { x, y, sampleWeight };
+      } finally {
+        dispose(made);
+        idx?.dispose();
+      }
+    }
+  }
+
+  private async *iterableBatches(data: AsyncIterable<Batch> | Iterable<Batch>): AsyncGenerator<StepBatch> {
+    const { op, labels, classWeight } = this.args;
+    for await (const raw of data) {
+      let made: Tensor | undefined;
+      try {
+        if (labels && !raw.y) throw new ArgumentError(`${op}: the dataset must yield {x, y} batches`);
+        const y = raw.y === undefined ? undefined : asList(raw.y);
+        const sampleWeight =
+          classWeight && y ? classSampleWeights(y[0], classWeight, raw.sampleWeight) : raw.sampleWeight;
+        if (sampleWeight !== raw.sampleWeight) made = sampleWeight;
+        yield { x: asList(raw.x), y, sampleWeight };
+      } finally {
+        // The loop owns what the dataset yields.
+        dispose(raw);
+        made?.dispose();
+      }
+    }
+  }
+}
