@@ -1,7 +1,7 @@
 // The callback list (Keras 3 CallbackList): fans fit's events out to its callbacks in order (the user's,
 // History, the progress display, the run record) and owns the stop-training flag they may set.
 import type { Callback, Logs } from './callbacks.js';
-import type { FitParams } from '../ledger/record.js';
+import type { FitParams } from './callbacks.js';
 import type { Model } from './model.js';
 
 type Hook = 'onTrainBegin' | 'onEpochBegin' | 'onEpochEnd' | 'onBatchBegin' | 'onBatchEnd';
