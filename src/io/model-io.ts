@@ -214,7 +214,10 @@ function storedWeights(tensors: Map<string, Tensor>, file: string): WeightSource
   };
 }
 
-/** Loads a model saved by saveModel: same architecture and weights and, if it was compiled, the same optimizer state. */
+/**
+ * Loads a model saved by saveModel (format version 1 or 2): same architecture and weights and, if it was
+ * compiled, the same optimizer state.
+ */
 export async function loadModel(dir: string): Promise<Model> {
   const manifest = parseManifest(new TextDecoder().decode(await readFileBytes(join(dir, 'model.json'))), dir);
   const weightsFile = manifest.weightsFile!;

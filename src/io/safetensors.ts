@@ -274,7 +274,8 @@ function readEntry(name: string, info: unknown, dataLen: number, fail: (msg: str
   const expected = numel * bytesPerElement(d);
   if (end - begin !== expected) {
     fail(
-      `${what}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${dtype} ${fmtShape(dims)} needs ${expected}`,
+      `${what}: data_offsets [${begin}, ${end}] span ${end - begin} bytes ` +
+        `but ${dtype} ${fmtShape(dims)} needs ${expected}`,
     );
   }
   return { name, dtype: d, shape: dims, begin, end };

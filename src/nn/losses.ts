@@ -340,7 +340,8 @@ export function getLoss(spec: LossSpec): LossFn {
   if (typeof spec === 'string') return LOSSES.get(spec).value;
   if (typeof spec !== 'object' || spec === null || typeof spec.className !== 'string') {
     throw new ArgumentError(
-      `getLoss: expected a name (${LOSSES.names.join(', ')}), a loss function or { className, config }, got ${fmtValue(spec)}`,
+      `getLoss: expected a name (${LOSSES.names.join(', ')}), a loss function or { className, config }, ` +
+        `got ${fmtValue(spec)}`,
     );
   }
   // Keras class names ('KLDivergence', 'Huber') resolve like the function names.

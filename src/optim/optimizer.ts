@@ -547,7 +547,8 @@ export function getOptimizer(spec: OptimizerSpec): Optimizer {
   if (typeof spec === 'string') return OPTIMIZERS.get(spec).value({});
   if (typeof spec !== 'object' || spec === null || typeof spec.className !== 'string') {
     throw new ArgumentError(
-      `getOptimizer: expected a name (${OPTIMIZERS.names.join(', ')}), an Optimizer or { className, config }, got ${fmtValue(spec)}`,
+      `getOptimizer: expected a name (${OPTIMIZERS.names.join(', ')}), an Optimizer or { className, config }, ` +
+        `got ${fmtValue(spec)}`,
     );
   }
   const factory = OPTIMIZERS.get(spec.className).value;

@@ -1,4 +1,5 @@
-// Model save/load: bit-identical predictions (Sequential, multi-input functional, BatchNormalization + Dropout), restored optimizer state, exact resumption of seeded training, tamper and malformed-file detection, atomic writes.
+// Model save/load: bit-identical predictions (Sequential, multi-input functional, BatchNormalization + Dropout),
+// restored optimizer state, exact resumption of seeded training, tamper and malformed-file detection.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,7 @@ async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
-/** The directory's files with content-named ones shown by role ('weights-0a1b...safetensors' as 'weights.safetensors'). */
+/** The directory's files, content-named ones by role ('weights-0a1b...safetensors' as 'weights.safetensors'). */
 const roles = (names: string[]) => names.map((n) => n.replace(/-[0-9a-f]{16}\.safetensors$/, '.safetensors')).sort();
 const listing = (dir: string) => roles(readdirSync(dir));
 /** The weights or optimizer file that model.json names. */
@@ -182,7 +183,7 @@ test('BatchNormalization (moving statistics) and Dropout survive save/load; opti
   });
 });
 
-test('RESUME: k epochs, save, load, fit with initialEpoch = k gives exactly the weights of N uninterrupted epochs', async () => {
+test('RESUME: k epochs, save, load, fit with initialEpoch = k gives the weights of N uninterrupted epochs', async () => {
   await withDir(async (dir) => {
     const { x, y } = data(40, 4);
     const N = 4,
