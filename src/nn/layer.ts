@@ -255,7 +255,8 @@ export abstract class Layer {
     ws.forEach((v, i) => {
       if (values[i].shape.length !== v.shape.length || values[i].shape.some((d, j) => d !== v.shape[j])) {
         throw new ShapeError(
-          `${this.className} '${this.name}': weight '${v.name}' has shape ${fmtShape(v.shape)}, got ${fmtShape(values[i].shape)}`,
+          `${this.className} '${this.name}': weight '${v.name}' has shape ${fmtShape(v.shape)}, ` +
+            `got ${fmtShape(values[i].shape)}`,
         );
       }
       v.assign(values[i].cast(v.dtype).clone());

@@ -183,7 +183,7 @@ test('BatchNormalization (moving statistics) and Dropout survive save/load; opti
   });
 });
 
-test('RESUME: k epochs, save, load, fit with initialEpoch = k gives the weights of N uninterrupted epochs', async () => {
+test('RESUME: k epochs, save, load, fit with initialEpoch = k gives the weights of N epochs in one go', async () => {
   await withDir(async (dir) => {
     const { x, y } = data(40, 4);
     const N = 4,

@@ -149,7 +149,7 @@ test('weights stored with another dtype than the layer declares are rejected wit
   });
 });
 
-test('config fields of the wrong kind (string dimensions, non-boolean flags) are rejected naming the field', async () => {
+test('config fields of the wrong kind (string dimensions, non-boolean flags) are rejected, naming them', async () => {
   await withDir(async (dir) => {
     c.setSeed(2);
     const model = new c.Sequential([new c.Dense({ units: 2, inputShape: [3], name: 'd' })]);
@@ -181,7 +181,7 @@ test('config fields of the wrong kind (string dimensions, non-boolean flags) are
   });
 });
 
-test('a directory saved in format version 1 (fixed file names) loads, and saving into it replaces those files', async () => {
+test('a directory saved in format version 1 (fixed file names) loads; saving into it replaces the files', async () => {
   await withDir(async (dir) => {
     c.setSeed(3);
     const model = new c.Sequential([new c.Dense({ units: 2, inputShape: [3] })]);

@@ -114,7 +114,8 @@ test('a save killed at any moment leaves the previous or the new model; the next
         'optimizer-#.safetensors',
         'weights-#.safetensors',
       ],
-      `after a save only its own files and the live writer's temp remain (seen during the kills: ${[...seen].join(', ')})`,
+      `after a save only its own files and the live writer's temp remain ` +
+        `(seen during the kills: ${[...seen].join(', ')})`,
     );
     assert.deepEqual(predict(await c.loadModel(dir)), predict(reference));
   } finally {

@@ -239,7 +239,8 @@ test('5000 seeded mutations: parse succeeds consistently or throws FormatError, 
     } catch (e) {
       if (!(e instanceof FormatError)) {
         assert.fail(
-          `mutation ${i} threw ${(e as Error)?.name}: ${(e as Error)?.message}\nbytes: ${Buffer.from(bytes).toString('base64')}`,
+          `mutation ${i} threw ${(e as Error)?.name}: ${(e as Error)?.message}\n` +
+            `bytes: ${Buffer.from(bytes).toString('base64')}`,
         );
       }
       rejected++;
