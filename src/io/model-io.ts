@@ -289,6 +289,15 @@ async function restoreOptimizer(model: Model, dir: string, file: string, manifes
         `loadModel: ${path} lists slots ${fmtValue(names)} but holds ${fmtValue([...opt.tensors.keys()])}`,
       );
     }
+    // setState would cast a slot to its weight's dtype: int32 moments would load as silently wrong values.
+    const dtypes = new Set(model.trainableWeights.map((v) => v.dtype));
+    for (const n of names) {
+      const t = opt.tensors.get(n)!;
+      if (!dtypes.has(t.dtype))
+        throw new DTypeError(
+          `loadModel: optimizer slot '${n}' is stored as ${t.dtype} in ${path}, expected ${[...dtypes].join(' or ')}`,
+        );
+    }
     // An optimizer saved before its first update has no slots yet: nothing to restore.
     if (names.length > 0 || iterations > 0) {
       const named = opt.metadata.slotNames !== undefined && names.every((n) => !/^slot_\d{5}$/.test(n));

@@ -31,10 +31,14 @@ function writeModelDir(dir: string, model: unknown, weights: Uint8Array): void {
   writeManifest(dir, { format: 'candor-model', version: 2, model, files, weightsFile: name });
 }
 
-/** Replaces the tensors of a saved model's weights file (and its hash in model.json). */
-function rewriteWeights(dir: string, edit: (tensors: Map<string, c.Tensor>) => Map<string, c.Tensor>): void {
+/** Replaces the tensors of a saved model's weights or optimizer file (and its hash in model.json). */
+function rewrite(
+  dir: string,
+  edit: (tensors: Map<string, c.Tensor>) => Map<string, c.Tensor>,
+  role: 'weights' | 'optimizer' = 'weights',
+): void {
   const m = readManifest(dir);
-  const name = (m.weightsFile as string | undefined) ?? 'weights.safetensors'; // format version 2 or 1
+  const name = (m[`${role}File`] as string | undefined) ?? `${role}.safetensors`; // format version 2 or 1
   const { tensors, metadata } = c.parseSafetensors(new Uint8Array(readFileSync(join(dir, name))));
   const bytes = c.serializeSafetensors(edit(tensors), metadata);
   writeFileSync(join(dir, name), bytes);
@@ -134,7 +138,7 @@ test('weights stored with another dtype than the layer declares are rejected wit
     const model = new c.Sequential([new c.Dense({ units: 2, inputShape: [3], name: 'd' })]);
     await model.save(dir);
     for (const dtype of ['int32', 'float64'] as const) {
-      rewriteWeights(dir, (ts) => new Map([...ts].map(([n, t]) => [n, n === 'd/kernel' ? t.cast(dtype) : t])));
+      rewrite(dir, (ts) => new Map([...ts].map(([n, t]) => [n, n === 'd/kernel' ? t.cast(dtype) : t])));
       await assert.rejects(c.loadModel(dir), (e: Error) => {
         assert.ok(e instanceof c.DTypeError, `${e.name}: ${e.message}`);
         assert.match(
@@ -143,9 +147,21 @@ test('weights stored with another dtype than the layer declares are rejected wit
         );
         return true;
       });
-      rewriteWeights(dir, (ts) => new Map([...ts].map(([n, t]) => [n, t.cast('float32')])));
+      rewrite(dir, (ts) => new Map([...ts].map(([n, t]) => [n, t.cast('float32')])));
       await c.loadModel(dir); // intact again
     }
+    // Optimizer state too: setState would cast an int32 moment to float32 without a word.
+    model.compile({ optimizer: 'adam', loss: 'mse' });
+    const x = new c.Generator(5).normal([4, 3], 0, 1);
+    await model.fit(x, c.zeros([4, 2]), { epochs: 1, verbose: 0 });
+    await model.save(dir);
+    rewrite(dir, (ts) => new Map([...ts].map(([n, t]) => [n, n === '0/mu/0' ? t.cast('int32') : t])), 'optimizer');
+    await assert.rejects(c.loadModel(dir), (e: Error) => {
+      assert.ok(e instanceof c.DTypeError, `${e.name}: ${e.message}`);
+      assert.match(e.message, /optimizer slot '0\/mu\/0' is stored as int32 .*, expected float32/);
+      return true;
+    });
+    x.dispose();
   });
 });
 
