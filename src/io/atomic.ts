@@ -1,5 +1,6 @@
-// Crash-safe file writes (temp file in the same directory, fsync, rename) and a byte-level file reader.
-import { open, rename, unlink, readFile } from 'node:fs/promises';
+// Crash-safe file writes (temp file in the same directory, fsync, rename), removal of the temp files of
+// writers that died, and a byte-level file reader.
+import { open, readdir, rename, unlink, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -11,6 +12,7 @@ import { randomBytes } from 'node:crypto';
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const dir = dirname(path);
+  // The pid in the name lets removeStaleTemps tell a dead writer's leftovers from a live writer's file.
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   try {
@@ -28,8 +30,38 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   await syncDirectory(dir);
 }
 
+const TEMP_NAME = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+
+/** Whether a process with this id exists (EPERM: it exists but belongs to another user). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temp files writeFileAtomic left in `dir` when its process was killed mid-write (those
+ * whose pid is no longer alive; this process's own are left to it). Returns the names removed. Best
+ * effort: a file that cannot be removed is skipped. A reused pid only keeps a stale file a while longer.
+ */
+export async function removeStaleTemps(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = TEMP_NAME.exec(name)?.[1];
+    if (pid === undefined || Number(pid) === process.pid || isAlive(Number(pid))) continue;
+    await unlink(join(dir, name)).then(
+      () => removed.push(name),
+      () => {},
+    );
+  }
+  return removed;
+}
+
 /** Best effort: some platforms (Windows) cannot open or fsync a directory; the rename is done anyway. */
-async function syncDirectory(dir: string): Promise<void> {
+export async function syncDirectory(dir: string): Promise<void> {
   try {
     const h = await open(dir, 'r');
     try {

@@ -1,19 +1,28 @@
-// Saving and loading models: model.json (architecture config, training config, file hashes),
-// weights.safetensors and, when compiled, optimizer.safetensors. Each file is written atomically and
-// model.json last, naming the SHA-256 of the others, so a loader never mixes files of two saves.
-import { mkdir } from 'node:fs/promises';
+// Saving and loading models: model.json (architecture config, training config, file hashes) and, beside
+// it, content-named weights and optimizer files (weights-<sha256 prefix>.safetensors). A save writes the
+// new files under new names, then switches model.json by an atomic rename, and only then removes the
+// files the previous model.json named: a save killed at any moment leaves the previous model loadable.
+import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Tensor } from '../tensor/tensor.js';
 import { dispose } from '../tensor/storage.js';
-import { ArgumentError } from '../errors.js';
-import { Layer, layerFromConfig, type LayerConfig } from '../nn/layer.js';
+import { ArgumentError, CandorError, DTypeError, fmtShape, fmtValue } from '../errors.js';
+import { Layer, layerFromConfig, withWeightSource, type LayerConfig, type WeightSource } from '../nn/layer.js';
 import { Model } from '../train/model.js';
 import { FormatError, parseSafetensors, serializeSafetensors } from './safetensors.js';
-import { readFileBytes, writeFileAtomic } from './atomic.js';
+import { readFileBytes, removeStaleTemps, writeFileAtomic } from './atomic.js';
 
 export const MODEL_FORMAT = 'candor-model';
-export const MODEL_FORMAT_VERSION = 1;
+/** 2: content-named weights and optimizer files (weightsFile, optimizerFile); 1: fixed names. Both load. */
+export const MODEL_FORMAT_VERSION = 2;
+/** The file names of format version 1, which had no weightsFile / optimizerFile fields. */
+const V1_WEIGHTS = 'weights.safetensors';
+const V1_OPTIMIZER = 'optimizer.safetensors';
+/** Files a save writes beside model.json (either version), which a later save may remove. */
+const MODEL_FILE = /^(weights|optimizer)(-[0-9a-f]{16})?\.safetensors$/;
+/** What model.json may name: a plain file in the model's directory (no path, no '..'). */
+const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 export interface ModelManifest {
   format: typeof MODEL_FORMAT;
@@ -22,13 +31,24 @@ export interface ModelManifest {
   /** compile() arguments that can be restored by name, when the model was compiled with named ones. */
   training?: { optimizer: unknown; loss: unknown; metrics?: unknown; weightedMetrics?: unknown; lossWeights?: unknown };
   files: Record<string, { sha256: string; bytes: number }>;
+  /** The weights file among `files` (version 2; version 1 used weights.safetensors). */
+  weightsFile?: string;
+  /** The optimizer state file among `files`, when the model was compiled (version 2). */
+  optimizerFile?: string;
 }
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+const messageOf = (e: unknown) => (e instanceof Error ? e.message : fmtValue(e));
 
-/** Writes the model under `dir` (created if needed). */
+/**
+ * Writes the model under `dir` (created if needed). Crash-safe: until model.json is switched, the
+ * directory loads as the previous save; the temp files of saves that were killed are removed.
+ * Concurrent saves into one directory are not supported (the last to switch model.json wins).
+ */
 export async function saveModel(model: Model, dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
+  const started = Date.now();
+  await removeStaleTemps(dir);
   const weights = new Map<string, Tensor>();
   for (const v of model.weights) {
     if (weights.has(v.name))
@@ -36,11 +56,16 @@ export async function saveModel(model: Model, dir: string): Promise<void> {
     weights.set(v.name, v.value);
   }
   const files: ModelManifest['files'] = {};
-  const write = async (name: string, bytes: Uint8Array) => {
+  /** Writes bytes under a name made from their hash, so no file of the previous save is overwritten. */
+  const write = async (prefix: string, bytes: Uint8Array): Promise<string> => {
+    const hash = sha256(bytes);
+    const name = `${prefix}-${hash.slice(0, 16)}.safetensors`;
     await writeFileAtomic(join(dir, name), bytes);
-    files[name] = { sha256: sha256(bytes), bytes: bytes.length };
+    files[name] = { sha256: hash, bytes: bytes.length };
+    return name;
   };
-  await write('weights.safetensors', serializeSafetensors(weights, { format: MODEL_FORMAT }));
+  const weightsFile = await write('weights', serializeSafetensors(weights, { format: MODEL_FORMAT }));
+  let optimizerFile: string | undefined;
   const training = model.trainingConfig();
   const optimizer = model.optimizer;
   if (optimizer) {
@@ -53,8 +78,8 @@ export async function saveModel(model: Model, dir: string): Promise<void> {
           ? state.slotNames.map((n) => n || '.')
           : state.slots.map((_, i) => `slot_${String(i).padStart(5, '0')}`);
       const slots = new Map(state.slots.map((t, i) => [names[i], t]));
-      await write(
-        'optimizer.safetensors',
+      optimizerFile = await write(
+        'optimizer',
         serializeSafetensors(slots, {
           iterations: String(state.iterations),
           config: JSON.stringify(optimizer.getConfig()),
@@ -71,8 +96,11 @@ export async function saveModel(model: Model, dir: string): Promise<void> {
     model: { className: model.className, config: model.getConfig() },
     ...(training ? { training } : {}),
     files,
+    weightsFile,
+    ...(optimizerFile ? { optimizerFile } : {}),
   };
   await writeFileAtomic(join(dir, 'model.json'), JSON.stringify(manifest, null, 2) + '\n');
+  await removeUnlisted(dir, files, started);
   // The run record of the last fit, with the hashes of the files just written, beside the model.
   const recorder = model.runRecorder;
   if (recorder?.hasRecord) {
@@ -81,112 +109,213 @@ export async function saveModel(model: Model, dir: string): Promise<void> {
   }
 }
 
+/**
+ * Removes the weights and optimizer files that model.json no longer names: the previous save's, and
+ * those of saves killed before their switch. Files newer than this save's start are left alone, so a
+ * save racing this one in the same directory is not robbed of a file it is about to name.
+ */
+async function removeUnlisted(dir: string, listed: ModelManifest['files'], started: number): Promise<void> {
+  for (const name of await readdir(dir)) {
+    if (!MODEL_FILE.test(name) || Object.hasOwn(listed, name)) continue;
+    const path = join(dir, name);
+    const info = await stat(path).catch(() => undefined);
+    if (info && info.mtimeMs < started) await unlink(path).catch(() => {});
+  }
+}
+
 async function readChecked(dir: string, name: string, manifest: ModelManifest): Promise<Uint8Array> {
-  const expected = manifest.files[name];
+  const expected = Object.hasOwn(manifest.files, name) ? manifest.files[name] : undefined;
   if (!expected) throw new FormatError(`loadModel: model.json in ${dir} does not list ${name}`);
   const bytes = await readFileBytes(join(dir, name));
   if (bytes.length !== expected.bytes || sha256(bytes) !== expected.sha256) {
     throw new FormatError(
-      `loadModel: ${join(dir, name)} does not match the SHA-256 recorded in model.json (was it replaced or partly written?)`,
+      `loadModel: ${join(dir, name)} does not match the SHA-256 recorded in model.json ` +
+        `(was it replaced or partly written?)`,
     );
   }
   return bytes;
 }
 
+/** Parses a safetensors file of the model, naming the file in a FormatError. */
+function parseModelFile(dir: string, name: string, bytes: Uint8Array) {
+  try {
+    return parseSafetensors(bytes);
+  } catch (e) {
+    if (e instanceof FormatError) throw new FormatError(`loadModel: ${join(dir, name)}: ${e.message}`);
+    throw e;
+  }
+}
+
 function parseManifest(text: string, dir: string): ModelManifest {
+  const path = join(dir, 'model.json');
   let m: ModelManifest;
   try {
     m = JSON.parse(text) as ModelManifest;
   } catch (e) {
-    throw new FormatError(`loadModel: ${join(dir, 'model.json')} is not valid JSON: ${(e as Error).message}`);
+    throw new FormatError(`loadModel: ${path} is not valid JSON: ${messageOf(e)}`);
   }
   const isObject = (v: unknown): v is Record<string, unknown> =>
     typeof v === 'object' && v !== null && !Array.isArray(v);
   if (!isObject(m) || m.format !== MODEL_FORMAT)
-    throw new FormatError(
-      `loadModel: ${join(dir, 'model.json')} is not a Candor model (format '${String(isObject(m) ? m.format : m)}')`,
-    );
+    throw new FormatError(`loadModel: ${path} is not a Candor model (format ${fmtValue(isObject(m) ? m.format : m)})`);
   if (!Number.isInteger(m.version) || m.version < 1)
-    throw new FormatError(
-      `loadModel: ${join(dir, 'model.json')} has no valid format version (got ${JSON.stringify(m.version)})`,
-    );
+    throw new FormatError(`loadModel: ${path} has no valid format version (got ${fmtValue(m.version)})`);
   if (m.version > MODEL_FORMAT_VERSION)
     throw new FormatError(
       `loadModel: model format version ${m.version} is newer than this Candor reads (${MODEL_FORMAT_VERSION})`,
     );
   if (!isObject(m.model) || typeof m.model.className !== 'string' || !isObject(m.model.config) || !isObject(m.files)) {
-    throw new FormatError(`loadModel: ${join(dir, 'model.json')} lacks the model config or file list`);
+    throw new FormatError(`loadModel: ${path} lacks the model config or file list`);
   }
   for (const [name, f] of Object.entries(m.files)) {
-    if (!isObject(f) || typeof f.sha256 !== 'string' || !Number.isInteger(f.bytes))
-      throw new FormatError(`loadModel: ${join(dir, 'model.json')} has a malformed entry for ${name}`);
+    if (!PLAIN_NAME.test(name) || name === 'model.json')
+      throw new FormatError(`loadModel: ${path} lists ${fmtValue(name)}, which is not a file name beside it`);
+    if (!isObject(f) || typeof f.sha256 !== 'string' || !Number.isSafeInteger(f.bytes))
+      throw new FormatError(`loadModel: ${path} has a malformed entry for ${name}`);
   }
+  if (m.version === 1) {
+    m.weightsFile = V1_WEIGHTS;
+    if (Object.hasOwn(m.files, V1_OPTIMIZER)) m.optimizerFile = V1_OPTIMIZER;
+  }
+  for (const key of ['weightsFile', 'optimizerFile'] as const) {
+    const name = m[key];
+    if (name === undefined && key === 'optimizerFile') continue;
+    if (typeof name !== 'string' || !Object.hasOwn(m.files, name))
+      throw new FormatError(`loadModel: ${path} has ${key} ${fmtValue(name)}, which its file list does not hold`);
+  }
+  if (m.training !== undefined && !isObject(m.training))
+    throw new FormatError(`loadModel: ${path} has a malformed training section: ${fmtValue(m.training)}`);
   return m;
 }
 
-/** Loads a model saved by saveModel: same architecture and weights and, if it was compiled, the same optimizer state. */
+/**
+ * The weights of a saved model as a WeightSource: each layer's addWeight takes its stored tensor,
+ * checked against the declared shape and dtype, instead of initialising one.
+ */
+function storedWeights(tensors: Map<string, Tensor>, file: string): WeightSource & { claimed: Set<string> } {
+  const claimed = new Set<string>();
+  return {
+    claimed,
+    take(layer, name, shape, dtype) {
+      const where = `weight '${name}' of ${layer.className} '${layer.name}'`;
+      const t = tensors.get(name);
+      if (t === undefined)
+        throw new FormatError(`loadModel: ${file} holds no ${where} (declared ${fmtShape(shape)} ${dtype})`);
+      if (claimed.has(name)) throw new FormatError(`loadModel: two weights are named '${name}'`);
+      if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
+        throw new FormatError(
+          `loadModel: ${where} is declared ${fmtShape(shape)} but stored as ${fmtShape(t.shape)} in ${file}`,
+        );
+      if (t.dtype !== dtype)
+        throw new DTypeError(`loadModel: ${where} is stored as ${t.dtype} in ${file}, expected ${dtype}`);
+      claimed.add(name);
+      return t;
+    },
+  };
+}
+
+/**
+ * Loads a model saved by saveModel (format version 1 or 2): same architecture and weights and, if it was
+ * compiled, the same optimizer state.
+ */
 export async function loadModel(dir: string): Promise<Model> {
   const manifest = parseManifest(new TextDecoder().decode(await readFileBytes(join(dir, 'model.json'))), dir);
-  let layer: Layer;
+  const weightsFile = manifest.weightsFile!;
+  // The weights file is read and checked before any layer is made: the layers are then built from
+  // its tensors, and a declared shape the file does not hold fails before anything is allocated.
+  const { tensors } = parseModelFile(dir, weightsFile, await readChecked(dir, weightsFile, manifest));
+  const source = storedWeights(tensors, weightsFile);
+  let model: Model;
   try {
-    layer = layerFromConfig(manifest.model);
-  } catch (e) {
-    throw new FormatError(
-      `loadModel: the architecture in ${join(dir, 'model.json')} cannot be rebuilt: ${(e as Error).message}`,
-    );
-  }
-  if (!(layer instanceof Model))
-    throw new FormatError(`loadModel: ${dir} holds a ${manifest.model.className}, not a model`);
-  const model = layer;
-  const { tensors } = parseSafetensors(await readChecked(dir, 'weights.safetensors', manifest));
-  try {
-    const weights = model.weights;
-    const missing = weights.filter((v) => !tensors.has(v.name)).map((v) => v.name);
-    if (missing.length > 0 || tensors.size !== weights.length) {
+    let layer: Layer;
+    try {
+      layer = withWeightSource(source, () => layerFromConfig(manifest.model));
+    } catch (e) {
+      if (e instanceof FormatError || e instanceof DTypeError) throw e;
       throw new FormatError(
-        `loadModel: weights.safetensors does not match the architecture (missing: ${missing.join(', ') || 'none'}; file has ${tensors.size} tensors, model ${weights.length})`,
+        `loadModel: the architecture in ${join(dir, 'model.json')} cannot be rebuilt: ${messageOf(e)}`,
       );
     }
-    model.setWeights(weights.map((v) => tensors.get(v.name)!));
-  } finally {
-    for (const t of tensors.values()) t.dispose();
+    if (!(layer instanceof Model))
+      throw new FormatError(`loadModel: ${dir} holds a ${manifest.model.className}, not a model`);
+    model = layer;
+    const unused = [...tensors.keys()].filter((n) => !source.claimed.has(n));
+    if (unused.length > 0 || source.claimed.size !== model.weights.length) {
+      throw new FormatError(
+        `loadModel: ${weightsFile} does not match the architecture (file has ${tensors.size} tensors, ` +
+          `model ${model.weights.length}; not in the model: ${unused.slice(0, 10).join(', ') || 'none'})`,
+      );
+    }
+  } catch (e) {
+    dispose([...tensors.values()]); // claimed ones too: the half-built layers holding them are dropped
+    throw e;
   }
   if (manifest.training) {
-    model.compile(manifest.training as Parameters<Model['compile']>[0]);
-    if (manifest.files['optimizer.safetensors']) {
-      const opt = parseSafetensors(await readChecked(dir, 'optimizer.safetensors', manifest));
-      try {
-        const iterations = Number(opt.metadata.iterations);
-        let names: string[];
-        try {
-          names =
-            opt.metadata.slotNames === undefined
-              ? [...opt.tensors.keys()].sort()
-              : (JSON.parse(opt.metadata.slotNames) as string[]);
-        } catch {
-          throw new FormatError(`loadModel: ${join(dir, 'optimizer.safetensors')} has malformed slotNames metadata`);
-        }
-        if (!Array.isArray(names) || names.length !== opt.tensors.size || !names.every((n) => opt.tensors.has(n))) {
-          throw new FormatError(
-            `loadModel: ${join(dir, 'optimizer.safetensors')} lists slots [${String(names)}] but holds [${[...opt.tensors.keys()].join(', ')}]`,
-          );
-        }
-        // An optimizer saved before its first update has no slots yet: nothing to restore.
-        if (names.length > 0 || iterations > 0) {
-          const named = opt.metadata.slotNames !== undefined && names.every((n) => !/^slot_\d{5}$/.test(n));
-          model.optimizer!.setState(
-            {
-              iterations,
-              slots: names.map((n) => opt.tensors.get(n)!),
-              ...(named ? { slotNames: names.map((n) => (n === '.' ? '' : n)) } : {}),
-            },
-            model.trainableWeights.map((v) => v.value),
-          );
-        }
-      } finally {
-        dispose([...opt.tensors.values()]);
-      }
+    try {
+      model.compile(manifest.training as Parameters<Model['compile']>[0]);
+    } catch (e) {
+      throw new FormatError(
+        `loadModel: the training section of ${join(dir, 'model.json')} cannot be restored: ${messageOf(e)}`,
+      );
     }
+    if (manifest.optimizerFile) await restoreOptimizer(model, dir, manifest.optimizerFile, manifest);
   }
   return model;
+}
+
+/** Restores the optimizer state saved beside the model (slots by name, and the iteration count). */
+async function restoreOptimizer(model: Model, dir: string, file: string, manifest: ModelManifest): Promise<void> {
+  const path = join(dir, file);
+  const opt = parseModelFile(dir, file, await readChecked(dir, file, manifest));
+  try {
+    const iterations = Number(opt.metadata.iterations);
+    if (!Number.isSafeInteger(iterations) || iterations < 0)
+      throw new FormatError(`loadModel: ${path} has iterations ${fmtValue(opt.metadata.iterations)}`);
+    let names: string[];
+    try {
+      names =
+        opt.metadata.slotNames === undefined
+          ? [...opt.tensors.keys()].sort()
+          : (JSON.parse(opt.metadata.slotNames) as string[]);
+    } catch {
+      throw new FormatError(`loadModel: ${path} has malformed slotNames metadata`);
+    }
+    if (
+      !Array.isArray(names) ||
+      names.length !== opt.tensors.size ||
+      !names.every((n) => typeof n === 'string' && opt.tensors.has(n))
+    ) {
+      throw new FormatError(
+        `loadModel: ${path} lists slots ${fmtValue(names)} but holds ${fmtValue([...opt.tensors.keys()])}`,
+      );
+    }
+    // setState would cast a slot to its weight's dtype: int32 moments would load as silently wrong values.
+    const dtypes = new Set(model.trainableWeights.map((v) => v.dtype));
+    for (const n of names) {
+      const t = opt.tensors.get(n)!;
+      if (!dtypes.has(t.dtype))
+        throw new DTypeError(
+          `loadModel: optimizer slot '${n}' is stored as ${t.dtype} in ${path}, expected ${[...dtypes].join(' or ')}`,
+        );
+    }
+    // An optimizer saved before its first update has no slots yet: nothing to restore.
+    if (names.length > 0 || iterations > 0) {
+      const named = opt.metadata.slotNames !== undefined && names.every((n) => !/^slot_\d{5}$/.test(n));
+      try {
+        model.optimizer!.setState(
+          {
+            iterations,
+            slots: names.map((n) => opt.tensors.get(n)!),
+            ...(named ? { slotNames: names.map((n) => (n === '.' ? '' : n)) } : {}),
+          },
+          model.trainableWeights.map((v) => v.value),
+        );
+      } catch (e) {
+        if (e instanceof CandorError) throw e;
+        throw new FormatError(`loadModel: the optimizer state in ${path} cannot be restored: ${messageOf(e)}`);
+      }
+    }
+  } finally {
+    dispose([...opt.tensors.values()]);
+  }
 }

@@ -4,7 +4,7 @@
 // Header: {"__metadata__"?: {string: string}, name: {"dtype", "shape", "data_offsets": [begin, end]}, ...}
 // with offsets relative to the start of the data buffer. The tensors must tile the buffer exactly: no
 // gaps, no overlaps, nothing after the last one. Everything is little-endian.
-import { ArgumentError, CandorError, fmtShape } from '../errors.js';
+import { ArgumentError, CandorError, fmtShape, fmtValue } from '../errors.js';
 import { Tensor, fromTypedArray } from '../tensor/tensor.js';
 import { allocArray, bytesPerElement, type DType } from '../tensor/dtype.js';
 import { readFileBytes, writeFileAtomic } from './atomic.js';
@@ -193,7 +193,7 @@ export function parseSafetensors(
       if (typeof info !== 'object' || Array.isArray(info)) fail(`'${METADATA_KEY}' must be an object of strings`);
       for (const [k, v] of Object.entries(info as Record<string, unknown>)) {
         if (typeof v !== 'string')
-          fail(`'${METADATA_KEY}' value for ${JSON.stringify(k)} must be a string, got ${JSON.stringify(v)}`);
+          fail(`'${METADATA_KEY}' value for ${JSON.stringify(k)} must be a string, got ${fmtValue(v)}`);
         metadata[k] = v as string;
       }
       continue;
@@ -247,15 +247,15 @@ function readEntry(name: string, info: unknown, dataLen: number, fail: (msg: str
   if (typeof info !== 'object' || info === null || Array.isArray(info))
     fail(`${what}: entry must be an object with dtype, shape and data_offsets`);
   const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
-  if (typeof dtype !== 'string') fail(`${what}: dtype must be a string, got ${JSON.stringify(dtype)}`);
+  if (typeof dtype !== 'string') fail(`${what}: dtype must be a string, got ${fmtValue(dtype)}`);
   const d = SUPPORTED[dtype as string];
   if (d === undefined || !Object.hasOwn(SUPPORTED, dtype as string)) {
     if (KNOWN_UNSUPPORTED.has(dtype as string))
       fail(`${what}: dtype ${dtype} is not supported yet (supported: ${Object.keys(SUPPORTED).join(', ')})`);
-    fail(`${what}: unknown dtype ${JSON.stringify(dtype)}`);
+    fail(`${what}: unknown dtype ${fmtValue(dtype)}`);
   }
   if (!Array.isArray(shape) || !shape.every((v) => Number.isSafeInteger(v) && v >= 0)) {
-    fail(`${what}: shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+    fail(`${what}: shape must be a list of non-negative integers, got ${fmtValue(shape)}`);
   }
   const dims = shape as number[];
   let numel = dims.includes(0) ? 0 : 1;
@@ -266,7 +266,7 @@ function readEntry(name: string, info: unknown, dataLen: number, fail: (msg: str
     }
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((v) => Number.isSafeInteger(v) && v >= 0)) {
-    fail(`${what}: data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offsets)}`);
+    fail(`${what}: data_offsets must be [begin, end] non-negative integers, got ${fmtValue(offsets)}`);
   }
   const [begin, end] = offsets as number[];
   if (begin > end || end > dataLen)
@@ -274,7 +274,8 @@ function readEntry(name: string, info: unknown, dataLen: number, fail: (msg: str
   const expected = numel * bytesPerElement(d);
   if (end - begin !== expected) {
     fail(
-      `${what}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${dtype} ${fmtShape(dims)} needs ${expected}`,
+      `${what}: data_offsets [${begin}, ${end}] span ${end - begin} bytes ` +
+        `but ${dtype} ${fmtShape(dims)} needs ${expected}`,
     );
   }
   return { name, dtype: d, shape: dims, begin, end };

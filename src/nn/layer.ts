@@ -3,7 +3,7 @@
 // SymbolicTensors (functional API graph building).
 import { Tensor } from '../tensor/tensor.js';
 import type { DType } from '../tensor/dtype.js';
-import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError, ShapeError, fmtShape, fmtValue } from '../errors.js';
 import { tidy } from '../tensor/storage.js';
 import { noGrad } from '../autograd/tape.js';
 import { zeros } from '../ops/creation.js';
@@ -14,6 +14,7 @@ import { getRegularizer, type RegularizerSpec } from './regularizers.js';
 import { reserveName, snake, uniqueName } from './names.js';
 import { attachMasks, inputMasks, type MaskArg } from './masking.js';
 import { withScope } from '../autograd/annotations.js';
+import { checkLayerConfig } from './config-check.js';
 
 /** A shape whose unknown dimensions (the batch, usually) are null. */
 export type SymShape = readonly (number | null)[];
@@ -46,6 +47,32 @@ export interface LayerArgs {
 }
 
 export type LayerConfig = Record<string, unknown> & { name: string };
+
+/**
+ * Where addWeight takes weight values from instead of running initializers: a saved model's tensors,
+ * while loadModel rebuilds its layers. `take` checks the stored tensor against the declared shape and
+ * dtype (throwing a typed error naming the weight) and returns it; the Variable then owns it.
+ */
+export interface WeightSource {
+  take(layer: Layer, weight: string, shape: readonly number[], dtype: DType): Tensor;
+}
+
+let weightSource: WeightSource | undefined;
+
+/**
+ * Runs `fn` (which makes and builds layers) with addWeight reading values from `source`: no initializer
+ * runs, so declaring a huge weight in a file costs nothing before the file is found not to hold it.
+ * Synchronous, so no other code builds layers meanwhile.
+ */
+export function withWeightSource<T>(source: WeightSource, fn: () => T): T {
+  const outer = weightSource;
+  weightSource = source;
+  try {
+    return fn();
+  } finally {
+    weightSource = outer;
+  }
+}
 
 function fmtSym(shape: SymShape): string {
   return `(${shape.map((d) => (d === null ? 'None' : String(d))).join(', ')}${shape.length === 1 ? ',' : ''})`;
@@ -180,8 +207,12 @@ export abstract class Layer {
     initializer: InitializerSpec,
     { trainable = true, regularizer }: { trainable?: boolean; regularizer?: RegularizerSpec | null } = {},
   ): Variable {
-    const value = noGrad(() => getInitializer(initializer)(shape, this.dtype));
-    const v = new Variable(`${this.name}/${name}`, value, trainable, getRegularizer(regularizer));
+    const init = getInitializer(initializer); // resolved even when loading: an unknown name is an error
+    const full = `${this.name}/${name}`;
+    const value = weightSource
+      ? weightSource.take(this, full, shape, this.dtype)
+      : noGrad(() => init(shape, this.dtype));
+    const v = new Variable(full, value, trainable, getRegularizer(regularizer));
     this.variables.push(v);
     return v;
   }
@@ -224,7 +255,8 @@ export abstract class Layer {
     ws.forEach((v, i) => {
       if (values[i].shape.length !== v.shape.length || values[i].shape.some((d, j) => d !== v.shape[j])) {
         throw new ShapeError(
-          `${this.className} '${this.name}': weight '${v.name}' has shape ${fmtShape(v.shape)}, got ${fmtShape(values[i].shape)}`,
+          `${this.className} '${this.name}': weight '${v.name}' has shape ${fmtShape(v.shape)}, ` +
+            `got ${fmtShape(values[i].shape)}`,
         );
       }
       v.assign(values[i].cast(v.dtype).clone());
@@ -316,12 +348,17 @@ export function registerLayer(cls: LayerClass): void {
   registry.set(cls.className, cls);
 }
 
+/** Rebuilds a layer from { className, config }, checking the config's field types first (see config-check.ts). */
 export function layerFromConfig(entry: { className: string; config: LayerConfig }): Layer {
+  if (typeof entry !== 'object' || entry === null || typeof entry.className !== 'string')
+    throw new ArgumentError(`layerFromConfig: expected { className, config }, got ${fmtValue(entry)}`);
   const cls = registry.get(entry.className);
   if (!cls)
     throw new ArgumentError(
-      `layerFromConfig: unknown layer class '${entry.className}'; register custom layers with registerLayer(). Known: ${[...registry.keys()].join(', ')}`,
+      `layerFromConfig: unknown layer class ${fmtValue(entry.className)}; register custom layers with ` +
+        `registerLayer(). Known: ${[...registry.keys()].join(', ')}`,
     );
+  checkLayerConfig(entry.className, entry.config);
   return cls.fromConfig(entry.config);
 }
 

@@ -6,7 +6,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/storage.js';
 import { isFloat } from '../tensor/dtype.js';
 import { shapesEqual } from '../tensor/shape.js';
-import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError, fmtShape, fmtValue } from '../errors.js';
 import * as o from '../ops/index.js';
 import { logitsBehind } from './logits.js';
 import { getMask, maskBytes } from './masking.js';
@@ -345,7 +345,7 @@ export function getLoss(spec: LossSpec): LossFn {
   if (typeof spec !== 'object' || spec === null || typeof spec.className !== 'string') {
     throw new ArgumentError(
       `getLoss: expected a name (${LOSSES.names.join(', ')}), a loss function or { className, config }, ` +
-        `got ${JSON.stringify(spec)}`,
+        `got ${fmtValue(spec)}`,
     );
   }
   // Keras class names ('KLDivergence', 'Huber') resolve like the function names.

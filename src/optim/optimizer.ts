@@ -6,7 +6,7 @@ import { dispose, keep, tidy } from '../tensor/storage.js';
 import { isFloat, type DType } from '../tensor/dtype.js';
 import { shapesEqual } from '../tensor/shape.js';
 import { noGrad } from '../autograd/tape.js';
-import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError, fmtShape, fmtValue } from '../errors.js';
 import * as o from '../ops/index.js';
 import { Registry, checkOptions } from './registry.js';
 import {
@@ -547,7 +547,8 @@ export function getOptimizer(spec: OptimizerSpec): Optimizer {
   if (typeof spec === 'string') return OPTIMIZERS.get(spec).value({});
   if (typeof spec !== 'object' || spec === null || typeof spec.className !== 'string') {
     throw new ArgumentError(
-      `getOptimizer: expected a name (${OPTIMIZERS.names.join(', ')}), an Optimizer or { className, config }, got ${JSON.stringify(spec)}`,
+      `getOptimizer: expected a name (${OPTIMIZERS.names.join(', ')}), an Optimizer or { className, config }, ` +
+        `got ${fmtValue(spec)}`,
     );
   }
   const factory = OPTIMIZERS.get(spec.className).value;

@@ -1,7 +1,7 @@
 // Name registries shared by optimizers, losses and metrics: Keras-style lookup that accepts camelCase,
 // snake_case and any capitalisation, and an ArgumentError with the nearest name when nothing matches.
 // (Shared by nn/losses.ts and train/metrics.ts too; it could move next to nn/names.ts.)
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, fmtValue } from '../errors.js';
 import { suggest } from '../nn/names.js';
 
 /** 'categorical_crossentropy', 'CategoricalCrossentropy' and 'categoricalCrossentropy' all normalise alike. */
@@ -51,7 +51,7 @@ export class Registry<T> {
 export function checkOptions(op: string, options: unknown, allowed: readonly string[]): void {
   if (options === undefined) return;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new ArgumentError(`${op}: expected an options object, got ${JSON.stringify(options)}`);
+    throw new ArgumentError(`${op}: expected an options object, got ${fmtValue(options)}`);
   }
   for (const key of Object.keys(options)) {
     if (!allowed.includes(key)) throw new ArgumentError(`${op}: unknown option '${key}'${suggest(key, allowed)}`);

@@ -1,6 +1,6 @@
 // Learning-rate schedules with Keras semantics: pure functions of the optimizer step (0 for the first
 // update, as Keras' `iterations`), each carrying a { className, config } that round-trips through getSchedule.
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, fmtValue } from '../errors.js';
 import { Registry, checkOptions } from './registry.js';
 
 /** A learning rate as a function of the step. */
@@ -125,7 +125,7 @@ const SCHEDULES = new Registry<(config: never) => LearningRateSchedule>('getSche
 export function getSchedule(spec: ScheduleConfig | LearningRateSchedule): LearningRateSchedule {
   if (typeof spec === 'function') return spec;
   if (typeof spec !== 'object' || spec === null || typeof spec.className !== 'string') {
-    throw new ArgumentError(`getSchedule: expected a schedule or { className, config }, got ${JSON.stringify(spec)}`);
+    throw new ArgumentError(`getSchedule: expected a schedule or { className, config }, got ${fmtValue(spec)}`);
   }
   return (SCHEDULES.get(spec.className).value as (c: unknown) => LearningRateSchedule)(spec.config ?? {});
 }

@@ -3,28 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
 import { FormatError, parseSafetensors, serializeSafetensors } from '../../src/io/safetensors.js';
-
-/** Seeded uniform draws from the project's Generator, fetched in chunks. */
-class Rng {
-  private buf: ArrayLike<number> = [];
-  private at = 0;
-  constructor(private readonly gen: c.Generator) {}
-  next(): number {
-    if (this.at === this.buf.length) {
-      const t = this.gen.uniform([65536], 0, 1, 'float64');
-      this.buf = t.dataSync();
-      t.dispose();
-      this.at = 0;
-    }
-    return this.buf[this.at++];
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)];
-  }
-}
+import { Rng } from './rng.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -260,7 +239,8 @@ test('5000 seeded mutations: parse succeeds consistently or throws FormatError, 
     } catch (e) {
       if (!(e instanceof FormatError)) {
         assert.fail(
-          `mutation ${i} threw ${(e as Error)?.name}: ${(e as Error)?.message}\nbytes: ${Buffer.from(bytes).toString('base64')}`,
+          `mutation ${i} threw ${(e as Error)?.name}: ${(e as Error)?.message}\n` +
+            `bytes: ${Buffer.from(bytes).toString('base64')}`,
         );
       }
       rejected++;

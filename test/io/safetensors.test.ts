@@ -80,7 +80,8 @@ test('round trip: every supported dtype, scalars, zero-size tensors, metadata', 
 test('byte-exact: a tiny file matches the reference layout (key order, __metadata__ first, space padding)', () => {
   const bytes = serializeSafetensors({ b: c.tensor([1, -2], undefined, 'int32'), a: c.scalar(1.5) }, { format: 'pt' });
   const header =
-    '{"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[],"data_offsets":[0,4]},"b":{"dtype":"I32","shape":[2],"data_offsets":[4,12]}}';
+    '{"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[],"data_offsets":[0,4]},' +
+    '"b":{"dtype":"I32","shape":[2],"data_offsets":[4,12]}}';
   assert.equal(header.length, 138); // padded with 6 spaces to 144 = 0x90
   const expected = [
     0x90,
@@ -284,7 +285,8 @@ test('rejects: duplicate keys (top level and inside an entry), escaped or not', 
   );
   rejects(
     build(
-      '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"\\u0061":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}',
+      '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},' +
+        '"\\u0061":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}',
       new Uint8Array(4),
     ),
     /repeats the key "a"/,
