@@ -63,7 +63,7 @@ export {
 } from './io/safetensors.js';
 export type { SafetensorsFile, ParseOptions } from './io/safetensors.js';
 export { writeFileAtomic, readFileBytes } from './io/atomic.js';
-export { saveModel, loadModel } from './io/model-io.js';
+export { saveModel, loadModel } from './train/saving.js';
 
 // Accountability: metering, energy and CO2e, run records, the ledger, model cards.
 export * from './ledger/index.js';

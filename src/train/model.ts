@@ -158,9 +158,9 @@ export class Model extends Layer {
       : undefined;
   }
 
-  /** Writes architecture, weights and optimizer state under dir (see io/model-io.ts). */
+  /** Writes architecture, weights and optimizer state under dir (see train/saving.ts). */
   async save(dir: string): Promise<void> {
-    const { saveModel } = await import('../io/model-io.js');
+    const { saveModel } = await import('./saving.js');
     await saveModel(this, dir);
   }
 

@@ -10,7 +10,7 @@ import { flat } from '../helpers.js';
 
 /** Runs fn with a fresh temp directory, removed afterwards. */
 async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-model-io-'));
+  const dir = mkdtempSync(join(tmpdir(), 'candor-saving-'));
   try {
     return await fn(dir);
   } finally {

@@ -9,9 +9,9 @@ import type { Tensor } from '../tensor/tensor.js';
 import { dispose } from '../tensor/storage.js';
 import { ArgumentError, CandorError, DTypeError, fmtShape, fmtValue } from '../errors.js';
 import { Layer, layerFromConfig, withWeightSource, type LayerConfig, type WeightSource } from '../nn/layer.js';
-import { Model } from '../train/model.js';
-import { FormatError, parseSafetensors, serializeSafetensors } from './safetensors.js';
-import { readFileBytes, removeStaleTemps, writeFileAtomic } from './atomic.js';
+import { Model } from './model.js';
+import { FormatError, parseSafetensors, serializeSafetensors } from '../io/safetensors.js';
+import { readFileBytes, removeStaleTemps, writeFileAtomic } from '../io/atomic.js';
 
 export const MODEL_FORMAT = 'candor-model';
 /** 2: content-named weights and optimizer files (weightsFile, optimizerFile); 1: fixed names. Both load. */
