@@ -2,8 +2,7 @@
 // softplus, linear. Names are accepted camelCased or snake_cased.
 import type { Tensor } from '../tensor/tensor.js';
 import * as o from '../ops/index.js';
-import { ArgumentError } from '../errors.js';
-import { suggest } from './names.js';
+import { Registry } from '../registry.js';
 import { rememberLogits } from './logits.js';
 
 export type ActivationFn = (x: Tensor) => Tensor;
@@ -26,19 +25,19 @@ const ACTIVATIONS: Record<string, ActivationFn> = {
 
 export type ActivationName = keyof typeof ACTIVATIONS;
 
-/** camelCase of a snake_case or kebab-case name. */
-export function camel(name: string): string {
-  return name.replace(/[_-]([a-z0-9])/g, (_, ch: string) => ch.toUpperCase());
+const REGISTRY = new Registry<ActivationFn>('activation', 'activation');
+for (const [name, fn] of Object.entries(ACTIVATIONS)) REGISTRY.add(name, fn);
+
+/** An activation by name (null = linear), with its canonical camelCase name, which getConfig() saves. */
+export function resolveActivation(name: string | null | undefined): { name: string; fn: ActivationFn } {
+  const { name: canonical, value } = REGISTRY.get(name ?? 'linear');
+  return { name: canonical, fn: value };
 }
 
 export function getActivation(name: string | null | undefined): ActivationFn {
-  if (name == null) return ACTIVATIONS.linear;
-  const fn = ACTIVATIONS[camel(name)];
-  if (!fn)
-    throw new ArgumentError(`activation: unknown activation '${name}'${suggest(name, Object.keys(ACTIVATIONS))}`);
-  return fn;
+  return resolveActivation(name).fn;
 }
 
 export function activationNames(): string[] {
-  return Object.keys(ACTIVATIONS);
+  return [...REGISTRY.names];
 }

@@ -6,8 +6,7 @@ import { full, tensor } from '../ops/creation.js';
 import { Generator, randomNormal, randomUniform, truncatedNormal } from '../ops/random.js';
 import { reshape } from '../ops/views.js';
 import { ArgumentError } from '../errors.js';
-import { camel } from './activations.js';
-import { suggest } from './names.js';
+import { Registry } from '../registry.js';
 import { sizeOf } from '../tensor/shape.js';
 
 export interface Initializer {
@@ -167,6 +166,8 @@ const FACTORIES: Record<string, (config: Record<string, unknown>) => Initializer
   truncatedNormal: truncatedNormalInit,
   varianceScaling: (c) => varianceScaling(c),
 };
+const REGISTRY = new Registry<(config: Record<string, unknown>) => Initializer>('initializer', 'initializer');
+for (const [name, factory] of Object.entries(FACTORIES)) REGISTRY.add(name, factory);
 
 export type InitializerSpec = string | Initializer | InitializerConfig;
 
@@ -174,9 +175,6 @@ export type InitializerSpec = string | Initializer | InitializerConfig;
 export function getInitializer(spec: InitializerSpec): Initializer {
   if (typeof spec === 'function') return spec;
   const name = typeof spec === 'string' ? spec : spec.className;
-  const key = camel(name.charAt(0).toLowerCase() + name.slice(1));
-  const factory = FACTORIES[key];
-  if (!factory)
-    throw new ArgumentError(`initializer: unknown initializer '${name}'${suggest(name, Object.keys(FACTORIES))}`);
+  const factory = REGISTRY.get(name).value;
   return factory(typeof spec === 'string' ? {} : spec.config);
 }

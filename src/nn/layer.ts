@@ -12,6 +12,7 @@ import { Variable } from './variable.js';
 import { getInitializer, type InitializerSpec } from './initializers.js';
 import { getRegularizer, type RegularizerSpec } from './regularizers.js';
 import { reserveName, snake, uniqueName } from './names.js';
+import { Registry } from '../registry.js';
 import { attachMasks, inputMasks, type MaskArg } from './masking.js';
 import { withScope } from '../autograd/annotations.js';
 import { checkLayerConfig } from './config-check.js';
@@ -341,27 +342,27 @@ export interface LayerClass {
   fromConfig(config: LayerConfig): Layer;
 }
 
-const registry = new Map<string, LayerClass>();
+const registry = new Registry<LayerClass>('layerFromConfig', 'layer class');
 
 /** Makes a layer class loadable by name from saved architectures (built-ins register themselves). */
 export function registerLayer(cls: LayerClass): void {
-  registry.set(cls.className, cls);
+  registry.add(cls.className, cls);
 }
 
 /** Rebuilds a layer from { className, config }, checking the config's field types first (see config-check.ts). */
 export function layerFromConfig(entry: { className: string; config: LayerConfig }): Layer {
   if (typeof entry !== 'object' || entry === null || typeof entry.className !== 'string')
     throw new ArgumentError(`layerFromConfig: expected { className, config }, got ${fmtValue(entry)}`);
-  const cls = registry.get(entry.className);
+  const cls = registry.find(entry.className)?.value;
   if (!cls)
     throw new ArgumentError(
       `layerFromConfig: unknown layer class ${fmtValue(entry.className)}; register custom layers with ` +
-        `registerLayer(). Known: ${[...registry.keys()].join(', ')}`,
+        `registerLayer(). Known: ${registry.names.join(', ')}`,
     );
   checkLayerConfig(entry.className, entry.config);
   return cls.fromConfig(entry.config);
 }
 
 export function registeredLayers(): string[] {
-  return [...registry.keys()];
+  return [...registry.names];
 }

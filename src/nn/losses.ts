@@ -10,7 +10,7 @@ import { ArgumentError, DTypeError, ShapeError, fmtShape, fmtValue } from '../er
 import * as o from '../ops/index.js';
 import { logitsBehind } from './logits.js';
 import { getMask, maskBytes } from './masking.js';
-import { Registry, checkOptions } from '../optim/registry.js';
+import { Registry, checkOptions } from '../registry.js';
 
 /** Keras' backend.epsilon(): probabilities are clipped to [EPSILON, 1 - EPSILON] before a log. */
 export const EPSILON = 1e-7;

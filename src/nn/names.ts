@@ -1,31 +1,4 @@
-// Name helpers shared by the registries: "did you mean" suggestions and Keras-style unique layer names.
-
-function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) dp[0][j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      dp[i][j] = Math.min(dp[i - 1][j] + 1, dp[i][j - 1] + 1, dp[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-  }
-  return dp[a.length][b.length];
-}
-
-/** "; did you mean 'x'? Known: a, b, c" — for error messages about an unknown name. */
-export function suggest(name: string, known: readonly string[]): string {
-  const lower = name.toLowerCase().replace(/[_-]/g, '');
-  let best = '';
-  let bestD = Infinity;
-  for (const k of known) {
-    const d = editDistance(lower, k.toLowerCase().replace(/[_-]/g, ''));
-    if (d < bestD) {
-      bestD = d;
-      best = k;
-    }
-  }
-  const hint = bestD <= Math.max(2, Math.floor(lower.length / 3)) ? `; did you mean '${best}'?` : '';
-  return `${hint} Known: ${known.join(', ')}`;
-}
+// Keras-style unique layer names (dense, dense_1, ...) and the snake_case rule for class names.
 
 const counters = new Map<string, number>();
 

@@ -8,7 +8,7 @@ import { shapesEqual } from '../tensor/shape.js';
 import { noGrad } from '../autograd/tape.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape, fmtValue } from '../errors.js';
 import * as o from '../ops/index.js';
-import { Registry, checkOptions } from './registry.js';
+import { Registry, checkOptions } from '../registry.js';
 import {
   addDecayedWeights,
   chain,

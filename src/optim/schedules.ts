@@ -1,7 +1,7 @@
 // Learning-rate schedules with Keras semantics: pure functions of the optimizer step (0 for the first
 // update, as Keras' `iterations`), each carrying a { className, config } that round-trips through getSchedule.
 import { ArgumentError, fmtValue } from '../errors.js';
-import { Registry, checkOptions } from './registry.js';
+import { Registry, checkOptions } from '../registry.js';
 
 /** A learning rate as a function of the step. */
 export type Schedule = (step: number) => number;

@@ -8,7 +8,7 @@ import { noGrad } from '../autograd/tape.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { shapesEqual } from '../tensor/shape.js';
 import * as o from '../ops/index.js';
-import { Registry, checkOptions, normalizeName } from '../optim/registry.js';
+import { Registry, checkOptions, normalizeName } from '../registry.js';
 import {
   alignPair,
   alignWeights,

@@ -1,7 +1,8 @@
 // Default layer names: Keras' snake_case rule, per-prefix counters, and names reserved by loaded configs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { reserveName, snake, uniqueName, suggest } from '../../src/nn/names.js';
+import { reserveName, snake, uniqueName } from '../../src/nn/names.js';
+import { suggest } from '../../src/registry.js';
 
 test('snake follows Keras', () => {
   assert.equal(snake('Conv2DTranspose'), 'conv2d_transpose');

@@ -6,7 +6,8 @@ import { ArgumentError, ShapeError } from '../../errors.js';
 import { formatSymShape, type Layer, type SymShape } from '../layer.js';
 import type { Initializer, InitializerConfig } from '../initializers.js';
 import type { Regularizer } from '../regularizers.js';
-import { camel, getActivation, type ActivationFn } from '../activations.js';
+import { resolveActivation } from '../activations.js';
+export { resolveActivation };
 
 /** "Dense 'dense_1'": how every layer error starts. */
 export function who(layer: Layer): string {
@@ -72,12 +73,6 @@ export function initializerConfig(init: Initializer): InitializerConfig {
 /** JSON form of a regularizer, null when none (as getConfig() saves it). */
 export function regularizerConfig(r: Regularizer | undefined): Regularizer['config'] | null {
   return r ? { ...r.config } : null;
-}
-
-/** An activation by name (null = linear), with the camelCase name getConfig() saves. */
-export function resolveActivation(name: string | null | undefined): { name: string; fn: ActivationFn } {
-  const key = name == null ? 'linear' : camel(name);
-  return { name: key, fn: getActivation(key) };
 }
 
 export type Padding = 'valid' | 'same';

@@ -1,8 +1,34 @@
-// Name registries shared by optimizers, losses and metrics: Keras-style lookup that accepts camelCase,
-// snake_case and any capitalisation, and an ArgumentError with the nearest name when nothing matches.
-// (Shared by nn/losses.ts and train/metrics.ts too; it could move next to nn/names.ts.)
-import { ArgumentError, fmtValue } from '../errors.js';
-import { suggest } from '../nn/names.js';
+// The one kind of name registry (optimizers, losses, metrics, schedules, activations, initializers, layer
+// classes): Keras-style lookup that accepts camelCase, snake_case and any capitalisation, an ArgumentError
+// with the nearest name when nothing matches, and the check that rejects unknown option keys.
+import { ArgumentError, fmtValue } from './errors.js';
+
+function editDistance(a: string, b: string): number {
+  const dp = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) dp[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      dp[i][j] = Math.min(dp[i - 1][j] + 1, dp[i][j - 1] + 1, dp[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+  }
+  return dp[a.length][b.length];
+}
+
+/** "; did you mean 'x'? Known: a, b, c" — for error messages about an unknown name. */
+export function suggest(name: string, known: readonly string[]): string {
+  const lower = name.toLowerCase().replace(/[_-]/g, '');
+  let best = '';
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = editDistance(lower, k.toLowerCase().replace(/[_-]/g, ''));
+    if (d < bestD) {
+      bestD = d;
+      best = k;
+    }
+  }
+  const hint = bestD <= Math.max(2, Math.floor(lower.length / 3)) ? `; did you mean '${best}'?` : '';
+  return `${hint} Known: ${known.join(', ')}`;
+}
 
 /** 'categorical_crossentropy', 'CategoricalCrossentropy' and 'categoricalCrossentropy' all normalise alike. */
 export function normalizeName(name: string): string {
@@ -20,8 +46,9 @@ export class Registry<T> {
     private readonly what: string,
   ) {}
 
+  /** Adds an entry; adding a name again replaces its entry (a re-registered custom class, say). */
   add(name: string, value: T, aliases: readonly string[] = []): this {
-    this.canonical.push(name);
+    if (!this.canonical.includes(name)) this.canonical.push(name);
     for (const n of [name, ...aliases]) this.byKey.set(normalizeName(n), { name, value });
     return this;
   }
