@@ -77,6 +77,19 @@ describe('the native buffer pool', { skip }, () => {
     pool.trim();
   });
 
+  test('blocks are 64-byte aligned and blocks of a page or more are spread over addresses modulo 4096', () => {
+    const pool = new BufferPool(addon(), 64 * MB);
+    for (const size of [1, 100, 4096, 40_000, 300_000]) {
+      const blocks = Array.from({ length: 8 }, () => pool.alloc('float32', size));
+      // A region starts on a page boundary, so an offset in it is the address modulo the page.
+      const residues = new Set(blocks.map((b) => b.byteOffset % 4096));
+      for (const b of blocks) assert.equal(b.byteOffset % 64, 0);
+      if (4 * size >= 4096) assert.equal(residues.size, 8, `size ${size}: ${[...residues]}`);
+      for (const b of blocks) pool.release(b);
+    }
+    pool.trim();
+  });
+
   test('zero-filled blocks read as zero whether fresh, pooled, given back or reset; unzeroed ones may be stale', () => {
     assert.ok(60_000 * 4 < SLAB_MAX_BLOCK && 300_000 * 4 > SLAB_MAX_BLOCK, 'slab and single-block classes');
     for (const budget of [0, 64 * MB]) {
@@ -266,7 +279,8 @@ describe('allocations that cannot succeed', () => {
             (e: unknown) =>
               e instanceof MemoryError &&
               new RegExp(
-                `on backend '${backend}': cannot allocate float32 \\[16777216, 16777216\\] \\(281474976710656 elements, 1125899906842624 bytes\\)`,
+                `on backend '${backend}': cannot allocate float32 \\[16777216, 16777216\\] ` +
+                  `\\(281474976710656 elements, 1125899906842624 bytes\\)`,
               ).test((e as Error).message),
           );
           huge.dispose();

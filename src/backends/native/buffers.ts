@@ -3,16 +3,18 @@
 // and a step that reuses memory creates no external ArrayBuffer (Node frees their bookkeeping only on an
 // event-loop turn, which a synchronous epoch never gives).
 //
-// A request is rounded up to a size class (sizeClass: under 25% waste), so a block freed by one shape serves
-// the next. Classes up to SLAB_MAX_BLOCK are carved from slabs, regions of 16 or more blocks of one class;
-// a larger class gets a region (a slab of one block) per block. Freed blocks stay resident for reuse while
-// they total at most the budget (CANDOR_POOL_MB, default 512; 0 = no pooling); past it the least recently
-// freed give their pages back. An empty slab is reset (its pages given back, kept mapped: one per class) or
-// unmapped. trim() gives back every free block and unmaps every empty slab.
+// A request is rounded up to a size class (sizeClass: under 64 bytes or 25% waste), so a block freed by one
+// shape serves the next. Blocks are 64-byte aligned, at addresses spread modulo 4096 (see mapSlab). Classes
+// up to SLAB_MAX_BLOCK are carved from slabs, regions of 16 or more blocks of one class; a larger class gets
+// a region (a slab of one block) per block. Freed blocks stay resident for reuse while they total at most
+// the budget (CANDOR_POOL_MB, default 512; 0 = no pooling); past it the least recently freed give their
+// pages back. An empty slab is reset (its pages given back, kept mapped: one per class) or unmapped. trim()
+// gives back every free block and unmaps every empty slab. A view of a block is handed out again for the
+// same type and length, so a step in steady state allocates nothing, not even JS objects.
 // Arrays that JS code hands over (adopt) stay on the JS heap: every kernel accepts any typed array.
 import { ArgumentError, MemoryError } from '../../errors.js';
 import type { DType, TypedArray } from '../../tensor/dtype.js';
-import { arrayConstructor } from '../../tensor/dtype.js';
+import { arrayConstructor, bytesPerElement } from '../../tensor/dtype.js';
 import type { NativeAddon } from './addon.js';
 
 /** Blocks are 64-byte aligned (a cache line, an AVX-512 vector) and sized in multiples of 64 bytes. */
@@ -22,6 +24,8 @@ export const SLAB_MAX_BLOCK = 256 * 1024;
 /** A slab holds at least SLAB_MIN_BLOCKS blocks and is a multiple of SLAB_UNIT bytes (whole pages). */
 const SLAB_MIN_BLOCKS = 16;
 const SLAB_UNIT = 64 * 1024;
+/** Addresses equal modulo this many bytes alias in the CPU's store-to-load forwarding checks. */
+const ALIAS_PERIOD = 4096;
 
 /** The block size that serves `bytes`: 64, 128, 192, 256, then four steps per power of two (x1.25 .. x2). */
 export function sizeClass(bytes: number): number {
@@ -70,13 +74,22 @@ class Slab {
   readonly free: number[] = [];
   readonly state: Uint8Array;
   readonly freed: (Freed | undefined)[] = [];
+  /** The last view made of each slot: handed out again for the same type and length (no garbage per step). */
+  readonly views: (TypedArray | undefined)[] = [];
   constructor(
     readonly cls: SizeClass,
     readonly buffer: ArrayBuffer,
     readonly block: number,
+    /** Bytes from one slot's start to the next's (block, or more to vary addresses mod 4096). */
+    readonly stride: number,
+    /** Byte offset of slot 0 in the region. */
+    readonly color: number,
     readonly blocks: number,
   ) {
     this.state = new Uint8Array(blocks);
+  }
+  offset(slot: number): number {
+    return this.color + slot * this.stride;
   }
   get hasSpace(): boolean {
     return this.free.length > 0 || this.next < this.blocks;
@@ -93,6 +106,8 @@ export class BufferPool {
   /** Bytes of returned blocks left in partial pages at their ends; resident until their slab empties. */
   private stranded = 0;
   private mapped = 0;
+  /** Regions mapped so far: picks each new region's colour. */
+  private colors = 0;
   private readonly page: number;
   /** Set when the runtime refuses external ArrayBuffers (e.g. a V8 sandbox): allocate on the JS heap. */
   private jsHeapOnly = false;
@@ -133,9 +148,10 @@ export class BufferPool {
       cls.avail.pop();
       slab.inAvail = false;
     }
-    let array: TypedArray;
+    let array = slab.views[slot];
+    if (array instanceof Ctor && array.length === size) return zeroed && !fresh ? array.fill(0) : array;
     try {
-      array = new Ctor(slab.buffer, slot * block, size);
+      array = slab.views[slot] = new Ctor(slab.buffer, slab.offset(slot), size);
     } catch (e) {
       // A length the runtime refuses for a typed array.
       this.free(slab, slot);
@@ -149,7 +165,7 @@ export class BufferPool {
   /** Takes back an array from alloc(); arrays on the JS heap are left to the garbage collector. */
   release(array: TypedArray): void {
     const slab = this.slabs.get(array.buffer as ArrayBuffer);
-    if (slab) this.free(slab, array.byteOffset / slab.block);
+    if (slab) this.free(slab, (array.byteOffset - slab.color) / slab.stride);
   }
 
   /** Gives back the memory of every free block now, and unmaps every empty slab. */
@@ -197,10 +213,18 @@ export class BufferPool {
   }
 
   private mapSlab(cls: SizeClass, block: number, dtype: DType, size: number): Slab | undefined {
-    const bytes = block > SLAB_MAX_BLOCK ? block : Math.ceil((SLAB_MIN_BLOCKS * block) / SLAB_UNIT) * SLAB_UNIT;
+    // Addresses spread over the 4096-byte aliasing period: each region starts its first block at the next
+    // colour, and blocks of a page or more are a few lines apart, so the arrays a kernel streams through
+    // together rarely share their low 12 address bits (loads would wait on unrelated stores).
+    const color = (this.colors++ * 7 * ALIGN) % ALIAS_PERIOD;
+    const stride = block >= ALIAS_PERIOD && block <= SLAB_MAX_BLOCK ? block + 3 * ALIGN : block;
+    const bytes =
+      block > SLAB_MAX_BLOCK
+        ? Math.ceil((color + block) / this.page) * this.page
+        : Math.ceil((color + SLAB_MIN_BLOCKS * stride) / SLAB_UNIT) * SLAB_UNIT;
     const buffer = this.mapRegion(bytes, dtype, size);
     if (!buffer) return undefined;
-    const slab = new Slab(cls, buffer, block, Math.floor(bytes / block));
+    const slab = new Slab(cls, buffer, block, stride, color, Math.floor((bytes - color) / stride));
     cls.slabs.add(slab);
     cls.avail.push(slab);
     slab.inAvail = true;
@@ -229,7 +253,8 @@ export class BufferPool {
       const { code, message } = e as { code?: string; message: string };
       if (code !== 'CANDOR_OUT_OF_MEMORY') throw e;
       throw new MemoryError(
-        `native backend: out of memory allocating ${size} ${dtype} elements (${bytes} bytes, after giving back ` +
+        `native backend: out of memory allocating ${size} ${dtype} elements (${size * bytesPerElement(dtype)} ` +
+          `bytes in a region of ${bytes}, after giving back ` +
           `${held} pooled bytes; ${this.mapped} bytes mapped): ${message}`,
       );
     }
@@ -240,7 +265,7 @@ export class BufferPool {
     const { slab, slot } = f;
     if (slab.used === 0) return this.reset(slab);
     this.unlist(slab, slot);
-    this.addon.decommitRegion(slab.buffer, slot * slab.block, slab.block);
+    this.addon.decommitRegion(slab.buffer, slab.offset(slot), slab.block);
     slab.state[slot] = RETURNED;
     this.stranded += this.remnant(slab, slot);
   }
@@ -253,6 +278,7 @@ export class BufferPool {
     slab.zeroed = this.addon.decommitRegion(slab.buffer, 0, slab.buffer.byteLength);
     slab.next = 0;
     slab.free.length = 0;
+    slab.views.length = 0;
     slab.state.fill(0);
     cls.spare = slab;
     // Last in line for alloc: blocks still resident in other slabs serve first.
@@ -285,7 +311,7 @@ export class BufferPool {
 
   /** Bytes of a slot outside the whole pages it covers (a region starts on a page boundary). */
   private remnant(slab: Slab, slot: number): number {
-    const start = slot * slab.block,
+    const start = slab.offset(slot),
       end = start + slab.block;
     const inside = Math.floor(end / this.page) * this.page - Math.ceil(start / this.page) * this.page;
     return slab.block - Math.max(0, inside);
