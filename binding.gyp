@@ -15,8 +15,13 @@
       "type": "static_library",
       "conditions": [["target_arch=='x64'", {
         "sources": ["kernels/isa_avx512.cc"],
-        "cflags_cc": ["<@(candor_cflags)", "-Wno-maybe-uninitialized", "-Wno-uninitialized", "-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma"],
-        "xcode_settings": {"OTHER_CPLUSPLUSFLAGS": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma"]}
+        "cflags_cc": [
+          "<@(candor_cflags)", "-Wno-maybe-uninitialized", "-Wno-uninitialized",
+          "-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma"
+        ],
+        "xcode_settings": {
+          "OTHER_CPLUSPLUSFLAGS": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma"]
+        }
       }]]
     },
     {
@@ -30,7 +35,9 @@
     },
     {
       "target_name": "candor",
-      "sources": ["kernels/addon.cc", "kernels/pool.cc", "kernels/generic.cc", "kernels/isa_scalar.cc"],
+      "sources": [
+        "kernels/addon.cc", "kernels/memory.cc", "kernels/pool.cc", "kernels/generic.cc", "kernels/isa_scalar.cc"
+      ],
       "cflags_cc": ["<@(candor_cflags)"],
       "conditions": [["target_arch=='x64'", {"dependencies": ["candor_avx512", "candor_avx2"]}]],
       "libraries": ["-lpthread"]

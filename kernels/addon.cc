@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 #include "common.h"
+#include "memory.h"
 #include "philox.h"
 #include "scatter.h"
 
@@ -16,7 +17,7 @@ namespace candor {
 namespace {
 
 /** Bumped whenever the JS-visible surface changes; the loader refuses an addon built from other sources. */
-constexpr int kVersion = 3;
+constexpr int kVersion = 4;
 
 const IsaTable* active = nullptr;
 std::string isaNote;
@@ -877,6 +878,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"reduceOps", nullptr, nullptr, nullptr, nullptr, name_list(env, kReduceNames, REDUCE_COUNT), napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  define_memory(env, exports);
   return exports;
 }
 

@@ -22,6 +22,9 @@ export class ArgumentError extends CandorError {}
 /** A tensor used after dispose(). */
 export class DisposedError extends CandorError {}
 
+/** Memory that could not be allocated: names the op, shape, dtype and bytes requested. */
+export class MemoryError extends CandorError {}
+
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }

@@ -16,9 +16,24 @@ export { grad, valueAndGrad, vjp, customGrad, stopGradient, noGrad } from './aut
 export type { Params } from './autograd/grad.js';
 export { checkGradients, assertGradients } from './autograd/check.js';
 export { setBackend, getBackend, listBackends, registerBackend, backendSelection } from './backends/backend.js';
-export { setNumThreads, getNumThreads, nativeAvailability, trimNativePool } from './backends/native/index.js';
+export {
+  setNumThreads,
+  getNumThreads,
+  nativeAvailability,
+  trimNativePool,
+  nativeMemory,
+} from './backends/native/index.js';
+export type { NativeMemoryInfo } from './backends/native/index.js';
 export type { Backend, Kernel, KernelArg } from './backends/backend.js';
-export { CandorError, ShapeError, DTypeError, BackendError, ArgumentError, DisposedError } from './errors.js';
+export {
+  CandorError,
+  ShapeError,
+  DTypeError,
+  BackendError,
+  ArgumentError,
+  DisposedError,
+  MemoryError,
+} from './errors.js';
 
 // Layers, models and training.
 export { Layer, SymbolicTensor, registerLayer, layerFromConfig } from './nn/layer.js';

@@ -3,8 +3,20 @@ import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor, fromTypedArray, type NestedArray } from '../tensor/tensor.js';
 import { allocArray, assertDType, dtypeOfArray, type DType, type TypedArray } from '../tensor/dtype.js';
 import { assertShape, sizeOf, type Shape } from '../tensor/shape.js';
+import { allocationError } from '../tensor/storage.js';
 
 export type TensorLike = Tensor | NestedArray | TypedArray;
+
+/** A zero-filled array for a `shape` tensor; a MemoryError naming `op` when it is too large to allocate. */
+function allocFor(op: string, dtype: DType, shape: Shape): TypedArray {
+  const size = sizeOf(shape);
+  try {
+    if (!Number.isSafeInteger(size)) throw new RangeError('more elements than a tensor can index');
+    return allocArray(dtype, size);
+  } catch (e) {
+    throw allocationError(op, dtype, shape, e);
+  }
+}
 
 function inferShape(data: NestedArray): number[] {
   const shape: number[] = [];
@@ -70,20 +82,24 @@ export function scalar(
   return tensor(value, [], dtype);
 }
 
-export function full(shape: Shape, value: number, dtype: DType = 'float32'): Tensor {
-  assertShape('full', shape);
-  assertDType(dtype, 'full');
-  const arr = allocArray(dtype, sizeOf(shape));
+function filled(op: string, shape: Shape, value: number, dtype: DType): Tensor {
+  assertShape(op, shape);
+  assertDType(dtype, op);
+  const arr = allocFor(op, dtype, shape);
   if (value !== 0) arr.fill(value);
   return fromTypedArray(arr, shape);
 }
 
+export function full(shape: Shape, value: number, dtype: DType = 'float32'): Tensor {
+  return filled('full', shape, value, dtype);
+}
+
 export function zeros(shape: Shape, dtype: DType = 'float32'): Tensor {
-  return full(shape, 0, dtype);
+  return filled('zeros', shape, 0, dtype);
 }
 
 export function ones(shape: Shape, dtype: DType = 'float32'): Tensor {
-  return full(shape, 1, dtype);
+  return filled('ones', shape, 1, dtype);
 }
 
 export function zerosLike(x: Tensor): Tensor {
@@ -101,7 +117,7 @@ export function arange(start: number, stop?: number, step = 1, dtype?: DType): T
     throw new ArgumentError(`arange: step must be a finite non-zero number, got ${step}`);
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const d = dtype ?? ([start, stop, step].every(Number.isInteger) ? 'int32' : 'float32');
-  const arr = allocArray(d, n);
+  const arr = allocFor('arange', d, [n]);
   for (let i = 0; i < n; i++) arr[i] = start + i * step;
   return fromTypedArray(arr, [n]);
 }
@@ -112,7 +128,7 @@ export function linspace(start: number, stop: number, num: number, dtype: DType 
     throw new ArgumentError(`linspace: num must be a non-negative integer, got ${num}`);
   if (dtype !== 'float32' && dtype !== 'float64')
     throw new DTypeError(`linspace: dtype must be float32 or float64, got ${dtype}`);
-  const arr = allocArray(dtype, num);
+  const arr = allocFor('linspace', dtype, [num]);
   const step = num > 1 ? (stop - start) / (num - 1) : 0;
   for (let i = 0; i < num; i++) arr[i] = start + i * step;
   if (num > 1) arr[num - 1] = stop;
@@ -121,7 +137,8 @@ export function linspace(start: number, stop: number, num: number, dtype: DType 
 
 /** An n x m matrix with ones on the k-th diagonal. */
 export function eye(n: number, m = n, k = 0, dtype: DType = 'float32'): Tensor {
-  const arr = allocArray(dtype, n * m);
+  assertShape('eye', [n, m]);
+  const arr = allocFor('eye', dtype, [n, m]);
   for (let i = 0; i < n; i++) if (i + k >= 0 && i + k < m) arr[i * m + i + k] = 1;
   return fromTypedArray(arr, [n, m]);
 }

@@ -5,7 +5,7 @@ import { getBackend, type Backend, type Kernel, type KernelArg } from '../backen
 import { BackendError, CandorError, fmtShape } from '../errors.js';
 import { bytesPerElement, type DType } from '../tensor/dtype.js';
 import { contiguousStrides, shapesEqual, sizeOf, type Shape } from '../tensor/shape.js';
-import { Storage } from '../tensor/storage.js';
+import { allocationError, Storage } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
 import { record } from '../autograd/tape.js';
 import { PRIMITIVES, type PrimitiveName, type PrimitiveParams, type ShapeDType } from './primitives.js';
@@ -53,7 +53,12 @@ function invoke<Params>(
   bytes: (out: ShapeDType) => number = (out) => args.reduce((s, a) => s + bytesOf(a), bytesOf(out)),
 ): unknown {
   const size = sizeOf(outInfo.shape);
-  const buffer = backend.allocOutput ? backend.allocOutput(outInfo.dtype, size) : backend.alloc(outInfo.dtype, size);
+  let buffer: unknown;
+  try {
+    buffer = backend.allocOutput ? backend.allocOutput(outInfo.dtype, size) : backend.alloc(outInfo.dtype, size);
+  } catch (e) {
+    throw allocationError(`${op} on backend '${backend.name}'`, outInfo.dtype, outInfo.shape, e);
+  }
   const out: KernelArg = { buffer, dtype: outInfo.dtype, shape: outInfo.shape, strides: outStrides, offset: 0 };
   try {
     if (hooks.size === 0) {
@@ -80,7 +85,8 @@ function invoke<Params>(
     backend.free(buffer);
     if (e instanceof CandorError) throw e;
     throw new BackendError(
-      `${op} on backend '${backend.name}' failed for inputs ${args.map((a) => `${a.dtype} ${fmtShape(a.shape)}`).join(', ')}: ${(e as Error).message}`,
+      `${op} on backend '${backend.name}' failed for inputs ` +
+        `${args.map((a) => `${a.dtype} ${fmtShape(a.shape)}`).join(', ')}: ${(e as Error).message}`,
     );
   }
 }

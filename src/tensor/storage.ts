@@ -1,7 +1,9 @@
 // Reference-counted backend buffers, live-tensor accounting, scopes (tidy / using) and the GC safety net.
 import type { Backend } from '../backends/backend.js';
+import { fmtShape, MemoryError } from '../errors.js';
 import type { DType } from './dtype.js';
 import { bytesPerElement } from './dtype.js';
+import { sizeOf, type Shape } from './shape.js';
 
 /** One backend buffer shared by a tensor and all its views; freed when the last of them is disposed. */
 export class Storage {
@@ -30,6 +32,20 @@ export class Storage {
 }
 
 const stats = { tensors: 0, bytes: 0, buffers: 0 };
+
+/**
+ * What to throw when allocating a `dtype` tensor of `shape` for `op` failed with `cause`: a MemoryError naming
+ * the op, shape, dtype and bytes when the memory was refused (a RangeError from a JS typed array, a MemoryError
+ * from a backend's pool); any other error is returned as it is.
+ */
+export function allocationError(op: string, dtype: DType, shape: Shape, cause: unknown): unknown {
+  if (!(cause instanceof RangeError || cause instanceof MemoryError)) return cause;
+  const size = sizeOf(shape);
+  return new MemoryError(
+    `${op}: cannot allocate ${dtype} ${fmtShape(shape)} ` +
+      `(${size} elements, ${size * bytesPerElement(dtype)} bytes): ${cause.message}`,
+  );
+}
 
 export interface MemoryInfo {
   /** Tensors not yet disposed (views count separately). */

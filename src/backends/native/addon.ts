@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** The addon's version this code speaks; kernels/addon.cc kVersion must match. */
-export const ADDON_VERSION = 3;
+export const ADDON_VERSION = 4;
 
 type Arr = Float32Array | Float64Array | Int32Array | Uint8Array;
 
@@ -28,8 +28,15 @@ export interface NativeAddon {
   info(): NativeInfo;
   setIsa(name: string): string;
   setNumThreads(n: number): void;
-  alloc(bytes: number): ArrayBuffer;
-  release(buffer: ArrayBuffer): void;
+  // ---- memory regions (kernels/memory.cc) ----
+  /** The system's page size in bytes. */
+  readonly pageSize: number;
+  /** An ArrayBuffer over `bytes` of fresh zero pages; throws with code CANDOR_OUT_OF_MEMORY when refused. */
+  mapRegion(bytes: number): ArrayBuffer;
+  /** Returns the region's pages to the system now and detaches the ArrayBuffer. */
+  unmapRegion(buffer: ArrayBuffer): void;
+  /** Gives back the whole pages inside [byteOffset, byteOffset + bytes), kept mapped; true if they read as zero. */
+  decommitRegion(buffer: ArrayBuffer, byteOffset: number, bytes: number): boolean;
   gemm(
     a: Arr,
     aOff: number,
@@ -73,7 +80,8 @@ export interface NativeAddon {
     cols: number,
   ): void;
   activationGrad(act: number, dy: Arr, dyOff: number, y: Arr, yOff: number, out: Arr): void;
-  /** Forward without dy (out [rows]), backward with it (out [rows, cols]); returns -1 or the first row with a label out of range. */
+  /** Forward without dy (out [rows]), backward with it (out [rows, cols]); returns -1 or the first row with a
+   *  label out of range. */
   sparseSoftmaxCrossEntropy(
     logits: Arr,
     off: number,
@@ -85,7 +93,8 @@ export interface NativeAddon {
     rows: number,
     cols: number,
   ): number;
-  /** kind 0 Adam, 1 SGD; arrays [params..., grads..., slots...], one offset each; hyper [lr, weightDecay, beta1, beta2, epsilon, alpha, momentum, nesterov]. */
+  /** kind 0 Adam, 1 SGD; arrays [params..., grads..., slots...], one offset each;
+   *  hyper [lr, weightDecay, beta1, beta2, epsilon, alpha, momentum, nesterov]. */
   optimizerStep(
     kind: number,
     arrays: Arr[],
@@ -118,7 +127,8 @@ export interface NativeAddon {
   /** x is read by max only (avg may pass dy). */
   pool2dBackprop(isMax: boolean, x: Arr, xOff: number, dy: Arr, dyOff: number, dx: Arr, params: Float64Array): void;
   // ---- scatter-add ----
-  /** out = x with upd[p, i, q] added at [p, idx[i], q] of [outer, dim, inner]; returns -1, or the position of the first index out of range (nothing written). */
+  /** out = x with upd[p, i, q] added at [p, idx[i], q] of [outer, dim, inner]; returns -1, or the position of
+   *  the first index out of range (nothing written). */
   scatterAdd(
     x: Arr,
     xOff: number,
@@ -133,7 +143,8 @@ export interface NativeAddon {
     inner: number,
   ): number;
   // ---- random streams ----
-  /** out (the uint32 words, viewed as int32) gets out.length / 4 Philox4x32-10 blocks from `counter` on (see src/ops/random.ts). */
+  /** out (the uint32 words, viewed as int32) gets out.length / 4 Philox4x32-10 blocks from `counter` on
+   *  (see src/ops/random.ts). */
   philox(key0: number, key1: number, counter: number, attempt: number, out: Int32Array): void;
   // ---- sequence models ----
   /**
@@ -157,7 +168,8 @@ export interface NativeAddon {
     b: number,
     u: number,
   ): void;
-  /** params: [b, t, s, h, dk, dv, maskBatch, maskRows, offset, scale, causal]; with dy, out is the flat [dq, dk, dv]. */
+  /** params: [b, t, s, h, dk, dv, maskBatch, maskRows, offset, scale, causal];
+   *  with dy, out is the flat [dq, dk, dv]. */
   attention(
     q: Arr,
     qOff: number,
@@ -193,7 +205,9 @@ export function loadAddon(): AddonLoad {
   const path = addonPath();
   if (!existsSync(path)) {
     loaded = {
-      reason: `the native addon is not built (${path} is missing; \`npm run build:native\` builds it, which needs a C++ compiler)`,
+      reason:
+        `the native addon is not built (${path} is missing; ` +
+        '`npm run build:native` builds it, which needs a C++ compiler)',
     };
     return loaded;
   }
@@ -201,7 +215,9 @@ export function loadAddon(): AddonLoad {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
     if (addon.version !== ADDON_VERSION) {
       loaded = {
-        reason: `the native addon at ${path} is stale (version ${addon.version}, expected ${ADDON_VERSION}); rebuild it with \`npm run build:native\``,
+        reason:
+          `the native addon at ${path} is stale (version ${addon.version}, expected ${ADDON_VERSION}); ` +
+          'rebuild it with `npm run build:native`',
       };
     } else {
       loaded = { addon, path };

@@ -99,9 +99,31 @@ export function nativeIsas(): readonly string[] {
   return loadAddon().addon ? started('nativeIsas').info.available : [];
 }
 
-/** Frees the native buffers kept for reuse. */
+/** Gives the memory of the native buffers kept for reuse back to the system. */
 export function trimNativePool(): void {
   state?.pool.trim();
+}
+
+/** What the native backend's buffer pool holds (all zero before the backend starts). */
+export interface NativeMemoryInfo {
+  /** Free bytes kept resident for reuse (at most budgetBytes, plus partial pages of blocks given back). */
+  readonly pooledBytes: number;
+  /** Native memory mapped: in use, pooled, or given back but kept mapped for reuse. */
+  readonly mappedBytes: number;
+  /** Regions mapped, each one external ArrayBuffer. */
+  readonly regions: number;
+  /** The pool's budget (CANDOR_POOL_MB). */
+  readonly budgetBytes: number;
+}
+
+export function nativeMemory(): NativeMemoryInfo {
+  const pool = state?.pool;
+  return {
+    pooledBytes: pool?.bytes ?? 0,
+    mappedBytes: pool?.mappedBytes ?? 0,
+    regions: pool?.regions ?? 0,
+    budgetBytes: pool?.budget ?? 0,
+  };
 }
 
 registerBackend('native', createNativeBackend, NATIVE_PRIORITY, {
