@@ -87,7 +87,8 @@ export function assertGradients(
   if (!r.ok) {
     const w = r.worst!;
     throw new Error(
-      `gradient check failed: input ${w.input} ${fmtShape(inputs[w.input].shape)} element ${w.element}: analytic ${w.analytic}, numeric ${w.numeric} (max error ${r.maxError})`,
+      `gradient check failed: input ${w.input} ${fmtShape(inputs[w.input].shape)} element ${w.element}: ` +
+        `analytic ${w.analytic}, numeric ${w.numeric} (max error ${r.maxError})`,
     );
   }
 }

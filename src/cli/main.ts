@@ -28,9 +28,11 @@ import { RUN_RECORD_SCHEMA } from '../ledger/run-record-schema.js';
 import { PHASES, type Phase } from '../autograd/annotations.js';
 import { CandorError } from '../errors.js';
 
-export const USAGE = `usage: candor <command> [options]
+export const USAGE =
+  `usage: candor <command> [options]
 
-  card RUN_DIR [--out DIR]        write card.md and card.html from RUN_DIR/run.json (+ optional card.json, intended-use.md)
+  card RUN_DIR [--out DIR]        write card.md and card.html from RUN_DIR/run.json ` +
+  `(+ optional card.json, intended-use.md)
   profile RUN_DIR                 print the profiler table of the run
       [--by op|family|phase|layer] [--sort ms|flops|calls|bytes] [--phase ${PHASES.join('|')}] [--limit N]
   ledger verify FILE              check the hash chain (and signatures); names the first bad entry
@@ -62,7 +64,8 @@ function parse(
   }
   if (parsed.positionals.length !== positionals.length) {
     throw new UsageError(
-      `expected ${positionals.join(' ') || 'no arguments'}, got ${parsed.positionals.length ? parsed.positionals.join(' ') : 'nothing'}`,
+      `expected ${positionals.join(' ') || 'no arguments'}, ` +
+        `got ${parsed.positionals.length ? parsed.positionals.join(' ') : 'nothing'}`,
     );
   }
   return { values: parsed.values as Record<string, string | boolean | undefined>, pos: parsed.positionals };
@@ -104,7 +107,8 @@ async function profile(args: string[], out: Out): Promise<number> {
     throw new UsageError(`--limit must be a non-negative integer, got '${String(values.limit)}'`);
   const r = await readRunRecord(pos[0]);
   out.log(
-    `Run ${r.id}${r.name ? ` '${r.name}'` : ''}: ${r.model.className} '${r.model.name}', backend ${r.machine.backend.name}, ${r.training.epochs.completed} epochs, ${r.training.steps} steps\n`,
+    `Run ${r.id}${r.name ? ` '${r.name}'` : ''}: ${r.model.className} '${r.model.name}', ` +
+      `backend ${r.machine.backend.name}, ${r.training.epochs.completed} epochs, ${r.training.steps} steps\n`,
   );
   out.log(formatProfile(r.compute, { groupBy, sortBy, phase, limit, wallSeconds: r.training.wallSeconds }));
   if (!r.compute.attribution.phases) out.log('Phases were not marked during this run: every kernel is under "other".');
@@ -153,10 +157,13 @@ async function ledger(args: string[], out: Out): Promise<number> {
       if (head !== undefined && !/^[0-9a-f]{64}$/.test(head))
         throw new UsageError('--head must be a 64-digit hex entryHash');
       const r = await verifyLedger(pos[0], { publicKey, expectedHead: head ? { entryHash: head } : undefined });
-      const sig = `${r.signatures.signed} signed, ${r.signatures.unsigned} unsigned (signatures checked against ${r.signatures.checkedWith})`;
+      const sig =
+        `${r.signatures.signed} signed, ${r.signatures.unsigned} unsigned ` +
+        `(signatures checked against ${r.signatures.checkedWith})`;
       if (r.ok) {
         out.log(
-          `OK: ${pos[0]}: ${r.entries} entries, chain intact; ${sig}${r.head ? `\nhead: entry ${r.head.index} ${r.head.entryHash}` : ''}`,
+          `OK: ${pos[0]}: ${r.entries} entries, chain intact; ${sig}` +
+            `${r.head ? `\nhead: entry ${r.head.index} ${r.head.entryHash}` : ''}`,
         );
         if (!publicKey && r.signatures.signed > 0)
           out.log('note: without --public-key, signatures are only checked against the keys the entries carry');
@@ -164,7 +171,11 @@ async function ledger(args: string[], out: Out): Promise<number> {
       }
       const bad = r.firstBad!;
       out.error(
-        `FAILED: ${pos[0]}: first bad entry at line ${bad.line}${bad.index !== undefined ? ` (claims index ${bad.index}, expected ${bad.expectedIndex})` : ` (expected index ${bad.expectedIndex})`} [${bad.kind}]\n  ${bad.reason}\n  ${r.entries} entries before it verified`,
+        `FAILED: ${pos[0]}: first bad entry at line ${bad.line}` +
+          (bad.index !== undefined
+            ? ` (claims index ${bad.index}, expected ${bad.expectedIndex})`
+            : ` (expected index ${bad.expectedIndex})`) +
+          ` [${bad.kind}]\n  ${bad.reason}\n  ${r.entries} entries before it verified`,
       );
       return 1;
     }
@@ -207,7 +218,8 @@ async function ledger(args: string[], out: Out): Promise<number> {
       const record = await readRunRecord(pos[1]);
       const e = await appendToLedger(pos[0], record, { privateKey });
       out.log(
-        `appended entry ${e.index} to ${pos[0]}\nentryHash ${e.entryHash}${e.signature ? `\nsigned by key ${e.keyId}` : ''}`,
+        `appended entry ${e.index} to ${pos[0]}\nentryHash ${e.entryHash}` +
+          `${e.signature ? `\nsigned by key ${e.keyId}` : ''}`,
       );
       return 0;
     }

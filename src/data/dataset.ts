@@ -163,7 +163,8 @@ function stackElements(items: readonly unknown[], path = 'element'): unknown {
       if (t.dtype !== first.dtype) throw new DTypeError(`batch: ${path} mixes dtypes ${first.dtype} and ${t.dtype}`);
       if (t.rank !== first.rank || t.shape.some((d, i) => d !== first.shape[i])) {
         throw new ShapeError(
-          `batch: ${path} shapes differ within a batch (${fmtShape(first.shape)} and ${fmtShape(t.shape)}); map elements to one shape first`,
+          `batch: ${path} shapes differ within a batch (${fmtShape(first.shape)} and ${fmtShape(t.shape)}); ` +
+            'map elements to one shape first',
         );
       }
     }
@@ -205,7 +206,8 @@ function stackElements(items: readonly unknown[], path = 'element'): unknown {
     );
   }
   throw new ArgumentError(
-    `batch: cannot batch ${path} of type ${first === null ? 'null' : typeof first}; expected tensors, numbers, arrays or plain objects`,
+    `batch: cannot batch ${path} of type ${first === null ? 'null' : typeof first}; ` +
+      'expected tensors, numbers, arrays or plain objects',
   );
 }
 

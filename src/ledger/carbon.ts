@@ -24,7 +24,8 @@ export const WORLD_AVERAGE: GridIntensity = {
 };
 
 const CODECARBON_2021 =
-  "CodeCarbon data/private_infra/global_energy_mix.json (github.com/mlco2/codecarbon): carbon intensity of the country's 2021 electricity mix, as compiled by CodeCarbon from Our World in Data";
+  'CodeCarbon data/private_infra/global_energy_mix.json (github.com/mlco2/codecarbon): ' +
+  "carbon intensity of the country's 2021 electricity mix, as compiled by CodeCarbon from Our World in Data";
 
 /** [alpha-3, alpha-2, name, gCO2e/kWh], all from CODECARBON_2021. */
 const COUNTRIES: readonly [string, string, string, number][] = [
@@ -105,7 +106,8 @@ export function gridIntensity(options: GridOptions = {}, env: NodeJS.ProcessEnv 
   if (!entry) {
     const known = [...new Set(COUNTRIES.map(([a3]) => a3))].join(', ');
     throw new ArgumentError(
-      `gridIntensity: no figure for region '${region}'; known: WORLD, ${known}; or give gPerKWh (and its source) yourself`,
+      `gridIntensity: no figure for region '${region}'; known: WORLD, ${known}; ` +
+        'or give gPerKWh (and its source) yourself',
     );
   }
   return entry;

@@ -8,7 +8,8 @@ export class SchemaError extends CandorError {
     readonly problems: readonly string[],
   ) {
     super(
-      `${what}: ${problems.length} schema violation${problems.length === 1 ? '' : 's'}: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; ...' : ''}`,
+      `${what}: ${problems.length} schema violation${problems.length === 1 ? '' : 's'}: ` +
+        `${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; ...' : ''}`,
     );
   }
 }

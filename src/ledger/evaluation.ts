@@ -195,7 +195,9 @@ function fairness(
     equalOpportunityDifference: {
       value: worst(eo),
       byClass: eo,
-      definition: `max - min over groups of the true-positive rate P(prediction = class | label = class, group), ${scope}; groups without members of a class are left out for it`,
+      definition:
+        'max - min over groups of the true-positive rate P(prediction = class | label = class, group), ' +
+        `${scope}; groups without members of a class are left out for it`,
     },
     ...(positive !== undefined ? { positiveClass: labels[positive] } : {}),
   };
@@ -223,7 +225,8 @@ export function evaluateClassifier(
     const actual = classIds(y);
     if (!predicted || !actual)
       throw new ArgumentError(
-        `evaluateClassifier: cannot read classes from predictions ${out.dtype} [${out.shape.join(', ')}] and labels ${y.dtype} [${y.shape.join(', ')}]`,
+        `evaluateClassifier: cannot read classes from predictions ${out.dtype} [${out.shape.join(', ')}] ` +
+          `and labels ${y.dtype} [${y.shape.join(', ')}]`,
       );
     return classificationReport(predicted, actual, options);
   } finally {

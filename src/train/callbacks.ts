@@ -256,7 +256,9 @@ export class TerminateOnNaN implements Callback {
   onBatchEnd(batch: number, logs: Logs): void {
     const loss = logs.batchLoss ?? logs.loss;
     if (loss !== undefined && !Number.isFinite(loss) && this.message === undefined) {
-      this.message = `TerminateOnNaN: loss became ${loss} at epoch ${this.epoch + 1}, batch ${batch + 1}; training stopped. Lower the learning rate, check inputs for NaN/Inf, or clip gradients (clipnorm).`;
+      this.message =
+        `TerminateOnNaN: loss became ${loss} at epoch ${this.epoch + 1}, batch ${batch + 1}; training stopped. ` +
+        'Lower the learning rate, check inputs for NaN/Inf, or clip gradients (clipnorm).';
       console.error(`\n${this.message}`);
       this.model!.stopTraining = true;
     }

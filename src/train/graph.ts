@@ -46,7 +46,9 @@ export function runGraph(
 ): Tensor[] {
   if (values.length !== inputs.length) {
     throw new ArgumentError(
-      `Model: expects ${inputs.length} input${inputs.length > 1 ? 's' : ''} (${inputs.map((s) => `'${s.name}' ${formatSymShape(s.shape)}`).join(', ')}), got ${values.length} tensor${values.length > 1 ? 's' : ''}`,
+      `Model: expects ${inputs.length} input${inputs.length > 1 ? 's' : ''} ` +
+        `(${inputs.map((s) => `'${s.name}' ${formatSymShape(s.shape)}`).join(', ')}), ` +
+        `got ${values.length} tensor${values.length > 1 ? 's' : ''}`,
     );
   }
   const bound = new Map<number, Tensor>();

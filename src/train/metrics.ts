@@ -133,7 +133,8 @@ function argmaxLabels(op: string, yTrue: Tensor, yPred: Tensor): Tensor {
         ? '; for integer labels use the sparse version'
         : '';
     throw new ShapeError(
-      `${op}: yTrue has shape ${fmtShape(yTrue.shape)} but yPred has shape ${fmtShape(yPred.shape)}; expected one-hot labels of yPred's shape [N, numClasses]${hint}`,
+      `${op}: yTrue has shape ${fmtShape(yTrue.shape)} but yPred has shape ${fmtShape(yPred.shape)}; ` +
+        `expected one-hot labels of yPred's shape [N, numClasses]${hint}`,
     );
   }
   return o.argmax(yTrue, -1);
@@ -257,7 +258,10 @@ class Accuracy implements Metric {
   }
 }
 
-/** Accuracy of the kind the loss and shapes call for (resolved now when the shapes are given, else on the first update). */
+/**
+ * Accuracy of the kind the loss and shapes call for (resolved now when the shapes are given, else on the first
+ * update).
+ */
 export function accuracy(options: NameOption & MetricContext = {}): Metric {
   checkOptions('accuracy', options, ['name', 'lossName', 'yTrueShape', 'yPredShape']);
   const { name = 'accuracy', lossName, yTrueShape, yPredShape } = options;
@@ -489,7 +493,8 @@ export class ConfusionMatrix implements Metric<number[][]> {
       const inferred = Math.max(last(yPred), last(yTrue));
       if (inferred < 2)
         throw new ArgumentError(
-          `${op}: numClasses is needed when neither yTrue ${fmtShape(yTrue.shape)} nor yPred ${fmtShape(yPred.shape)} has a class axis`,
+          `${op}: numClasses is needed when neither yTrue ${fmtShape(yTrue.shape)} ` +
+            `nor yPred ${fmtShape(yPred.shape)} has a class axis`,
         );
       this.numClasses = inferred;
     }
@@ -499,7 +504,8 @@ export class ConfusionMatrix implements Metric<number[][]> {
         predicted = toClasses(op, yPred, c, true);
       if (!shapesEqual(labels.shape, predicted.shape))
         throw new ShapeError(
-          `${op}: yTrue ${fmtShape(yTrue.shape)} and yPred ${fmtShape(yPred.shape)} give ${labels.size} labels but ${predicted.size} predictions`,
+          `${op}: yTrue ${fmtShape(yTrue.shape)} and yPred ${fmtShape(yPred.shape)} ` +
+            `give ${labels.size} labels but ${predicted.size} predictions`,
         );
       let rows = o.reshape(o.oneHot(labels, c, 'float64'), [-1, c]);
       if (sampleWeight)
@@ -575,7 +581,8 @@ export function getMetric(spec: MetricSpec, context: MetricContext = {}): Metric
   const fromString = typeof spec === 'string';
   if (!fromString && (typeof spec !== 'object' || spec === null || typeof spec.className !== 'string')) {
     throw new ArgumentError(
-      `getMetric: expected a name (${METRICS.names.join(', ')}), a Metric or { className, config }, got ${JSON.stringify(spec)}`,
+      `getMetric: expected a name (${METRICS.names.join(', ')}), a Metric or { className, config }, ` +
+        `got ${JSON.stringify(spec)}`,
     );
   }
   const kind = fromString ? spec : spec.className;

@@ -16,7 +16,10 @@ function fmtLogs(logs: Logs): string {
 
 function fmtTime(seconds: number): string {
   if (seconds >= 3600)
-    return `${Math.floor(seconds / 3600)}:${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}:${String(Math.floor(seconds % 60)).padStart(2, '0')}`;
+    return (
+      `${Math.floor(seconds / 3600)}:${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}:` +
+      String(Math.floor(seconds % 60)).padStart(2, '0')
+    );
   if (seconds >= 60) return `${Math.floor(seconds / 60)}:${String(Math.floor(seconds % 60)).padStart(2, '0')}`;
   return `${Math.round(seconds)}s`;
 }

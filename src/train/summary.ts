@@ -1,4 +1,5 @@
-// model.summary(): the Keras table of layers, output shapes and parameter counts, with Keras' "Connected to" column for functional models that branch.
+// model.summary(): the Keras table of layers, output shapes and parameter counts, with Keras' "Connected to"
+// column for functional models that branch.
 import type { Layer, Node, SymShape, SymbolicTensor } from '../nn/layer.js';
 import { formatSymShape } from '../nn/layer.js';
 import type { Model } from './model.js';

@@ -92,7 +92,10 @@ test('CLI: card, profile, ledger append / show / verify (with tampering and keys
         assert.equal(v.code, 1);
         assert.match(
           v.err,
-          /first bad entry at line 2 \(claims index 1, expected 1\) \[record-hash\]\n  entry 1 \(line 2\): the record does not match its recordHash/,
+          new RegExp(
+            /first bad entry at line 2 \(claims index 1, expected 1\) \[record-hash\]/.source +
+              /\n  entry 1 \(line 2\): the record does not match its recordHash/.source,
+          ),
         );
         // Delete the last entry: only the head seen before reveals it.
         writeFileSync(ledger, text.split('\n').slice(0, 2).join('\n') + '\n');

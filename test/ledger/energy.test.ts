@@ -39,7 +39,7 @@ function fakePowercap(): { root: string; set: (zone: string, uj: number) => void
   };
 }
 
-test('RAPL: package + DRAM joules across a counter wrap, exactly, times PUE; core and psys are not double-counted', () => {
+test('RAPL: package + DRAM joules across a counter wrap, exactly, x PUE; core and psys are not double-counted', () => {
   const fake = fakePowercap();
   try {
     const probe = probeRapl(fake.root);
@@ -119,7 +119,7 @@ test('no RAPL: auto falls back to the estimate and says why; method rapl refuses
   }
 });
 
-test('fallback arithmetic: CPU time x W/thread + DRAM W/GiB x GiB x wall, x PUE; CodeCarbon constant mode beside it', () => {
+test('fallback arithmetic: CPU time x W/thread + DRAM W/GiB x GiB x wall, x PUE; and CodeCarbon constant mode', () => {
   const e = estimateEnergy({
     cpuSeconds: 10,
     wallSeconds: 20,

@@ -50,7 +50,8 @@ test('multi-class: one-vs-rest per class, worst class reported; undefined rates 
   assert.equal(f.positiveClass, undefined);
   // Selection rates: group 1 picks each class once (1/3 each); group 2 picks cat 1/3, dog 1/3, eel 1/3.
   assert.deepEqual(f.demographicParityDifference.byClass, { cat: 0, dog: 0, eel: 0 });
-  // TPR: group 1 has one cat, dog, eel, all caught (1, 1, 1); group 2 has two cats (one caught: 0.5), one dog (missed: 0), no eel (null).
+  // TPR: group 1 has one cat, dog, eel, all caught (1, 1, 1); group 2 has two cats (one caught: 0.5), one dog
+  // (missed: 0), no eel (null).
   assert.deepEqual(f.groups[1].truePositiveRate, { cat: 0.5, dog: 0, eel: null });
   assert.deepEqual(f.equalOpportunityDifference.byClass, { cat: 0.5, dog: 1, eel: null });
   assert.equal(f.equalOpportunityDifference.value, 1);

@@ -159,7 +159,7 @@ test('truncation: a cut-off last line is caught; removed newest entries need the
   );
 });
 
-test('signatures: valid with the signer key, fail with a wrong key, a missing signature, or a re-signed rewrite', () => {
+test('signatures: valid with the signer key, fail with a wrong key, no signature, or a re-signed rewrite', () => {
   const signer = generateSigningKeys(),
     other = generateSigningKeys();
   const text = chain(3, signer.privateKey);

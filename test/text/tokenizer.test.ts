@@ -118,7 +118,12 @@ test('toJSON writes exactly the text Keras to_json() writes, and fromJSON restor
   const t = new Tokenizer();
   t.fitOnTexts(['a b a']);
   const keras =
-    '{"class_name": "Tokenizer", "config": {"num_words": null, "filters": "!\\"#$%&()*+,-./:;<=>?@[\\\\]^_`{|}~\\t\\n", "lower": true, "split": " ", "char_level": false, "oov_token": null, "document_count": 1, "word_counts": "{\\"a\\": 2, \\"b\\": 1}", "word_docs": "{\\"a\\": 1, \\"b\\": 1}", "index_docs": "{\\"1\\": 1, \\"2\\": 1}", "index_word": "{\\"1\\": \\"a\\", \\"2\\": \\"b\\"}", "word_index": "{\\"a\\": 1, \\"b\\": 2}"}}';
+    '{"class_name": "Tokenizer", "config": {"num_words": null, ' +
+    '"filters": "!\\"#$%&()*+,-./:;<=>?@[\\\\]^_`{|}~\\t\\n", "lower": true, "split": " ",' +
+    ' "char_level": false, "oov_token": null, "document_count": 1,' +
+    ' "word_counts": "{\\"a\\": 2, \\"b\\": 1}", "word_docs": "{\\"a\\": 1, \\"b\\": 1}",' +
+    ' "index_docs": "{\\"1\\": 1, \\"2\\": 1}", "index_word": "{\\"1\\": \\"a\\", \\"2\\": \\"b\\"}",' +
+    ' "word_index": "{\\"a\\": 1, \\"b\\": 2}"}}';
   assert.equal(t.toJSON(), keras);
 
   // Integer-like and non-ASCII words keep their order (a JS object would move '42' first).

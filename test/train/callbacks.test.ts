@@ -1,4 +1,6 @@
-// Training callbacks: EarlyStopping (patience, restoreBestWeights), ModelCheckpoint (saveBestOnly, {epoch} paths), LearningRateScheduler, ReduceLROnPlateau, TerminateOnNaN, CSVLogger and custom hook objects, with scripted metric sequences where exact behaviour matters.
+// Training callbacks: EarlyStopping (patience, restoreBestWeights), ModelCheckpoint (saveBestOnly, {epoch} paths),
+// LearningRateScheduler, ReduceLROnPlateau, TerminateOnNaN, CSVLogger and custom hook objects, with scripted metric
+// sequences where exact behaviour matters.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -154,7 +156,8 @@ test('ReduceLROnPlateau reduces the rate after `patience` epochs without improve
     verbose: 0,
     callbacks: [script('val_loss', [1, 1, 1, 0.5, 1, 1, 1, 1]), reduce],
   });
-  // Epoch 2 is the 2nd without improvement: reduced at its end. Epoch 3 improves; 4, 5 do not: reduced again; then floored at minLr.
+  // Epoch 2 is the 2nd without improvement: reduced at its end. Epoch 3 improves; 4, 5 do not: reduced again;
+  // then floored at minLr.
   assert.deepEqual(history.history.learning_rate, [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025]);
   assert.equal(model.optimizer!.learningRate, 0.02);
   c.dispose([x, y]);

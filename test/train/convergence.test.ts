@@ -1,4 +1,5 @@
-// Training converges on small seeded problems: XOR, linear regression (SGD and Adam), a 256-image MNIST subset, a two-input two-output functional model, a subclass model, and frozen layers.
+// Training converges on small seeded problems: XOR, linear regression (SGD and Adam), a 256-image MNIST subset, a
+// two-input two-output functional model, a subclass model, and frozen layers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
@@ -98,7 +99,7 @@ test('MNIST: an MLP overfits 256 real training images to 100% train accuracy', a
   model.dispose();
 });
 
-test('functional model with two inputs and two outputs: losses and lossWeights by name, per-output metrics', async () => {
+test('functional model with two inputs, two outputs: losses and lossWeights by name, per-output metrics', async () => {
   c.setSeed(4);
   const a = c.input({ shape: [4], name: 'a' }),
     b = c.input({ shape: [3], name: 'b' });
@@ -217,7 +218,8 @@ test('trainable = false freezes a layer during fit; the others change (transfer 
   bn.trainable = false;
   assert.equal(model.trainableWeights.length, 2);
   assert.equal(model.nonTrainableWeights.length, 6);
-  model.compile({ optimizer: c.optimizers.sgd({ learningRate: 0.1 }), loss: 'mse' }); // Keras: recompile after changing trainable
+  // Keras: recompile after changing trainable
+  model.compile({ optimizer: c.optimizers.sgd({ learningRate: 0.1 }), loss: 'mse' });
   const baseBefore = values(base),
     bnBefore = values(bn),
     headBefore = values(head);

@@ -1,4 +1,6 @@
-// fit / evaluate / predict / trainOnBatch details against manual computations: History and val_ keys, validationSplit and validationData, seeded shuffling, classWeight and sampleWeight, initialEpoch, verbose output, Datasets, and flat memory.
+// fit / evaluate / predict / trainOnBatch details against manual computations: History and val_ keys, validationSplit
+// and validationData, seeded shuffling, classWeight and sampleWeight, initialEpoch, verbose output, Datasets, and flat
+// memory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
@@ -169,7 +171,7 @@ test('shuffle is reproducible with a seed; another seed or shuffle: false gives 
   c.dispose([x, y]);
 });
 
-test('classWeight and sampleWeight weight the loss and weightedMetrics (not plain metrics) as a manual computation does', async () => {
+test('classWeight and sampleWeight weight the loss and weightedMetrics (not metrics) as computed by hand', async () => {
   const { x, y } = classification(24, 6);
   const classWeight = { 0: 2, 1: 0.5, 2: 1 };
   const sw = Array.from({ length: 24 }, (_, i) => (i % 3) + 0.5);
@@ -360,7 +362,7 @@ test('fit and evaluate on a Dataset (and Dataset validation data)', async () => 
   c.dispose([x, y]);
 });
 
-test('memory stays flat across epochs (validation, metrics, classWeight, Dropout, BatchNormalization) and after evaluate / predict', async () => {
+test('memory flat over epochs (validation, metrics, classWeight, Dropout, BatchNorm), evaluate, predict', async () => {
   const { x, y } = classification(30, 13);
   c.setSeed(13);
   const model = new c.Sequential([

@@ -358,7 +358,7 @@ test('meanSquaredError and meanAbsoluteError metrics average per-sample errors o
   );
 });
 
-test('confusionMatrix: rows are labels, columns predictions; from classes, scores, one-hot or binary probabilities', () => {
+test('confusionMatrix: rows labels, columns predictions; from classes, scores, one-hot or binary probabilities', () => {
   const m = confusionMatrix({ numClasses: 3 });
   feed(m, [
     [
