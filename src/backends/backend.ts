@@ -10,7 +10,7 @@
 import type { DType, TypedArray } from '../tensor/dtype.js';
 import type { Shape } from '../tensor/shape.js';
 import type { PrimitiveName, PrimitiveParams } from '../ops/primitives.js';
-import type { FusedName, FusedParams } from '../ops/fused-params.js';
+import type { FusedName, FusedParams } from '../ops/families/index.js';
 import { BackendError } from '../errors.js';
 
 export interface KernelArg {

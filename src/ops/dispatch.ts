@@ -9,7 +9,7 @@ import { Storage } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
 import { record } from '../autograd/tape.js';
 import { PRIMITIVES, type PrimitiveName, type PrimitiveParams, type ShapeDType } from './primitives.js';
-import type { FusedName, FusedParams } from './fused-params.js';
+import type { FusedName, FusedParams } from './families/index.js';
 
 export interface KernelEvent {
   readonly op: PrimitiveName | FusedName;

@@ -1,9 +1,10 @@
 // The primitive set every backend implements, each with its shape/dtype rule and cost model.
 // Everything else in ops/ is composed from these; fused ops (fused.ts) are optional per backend.
 import type { DType } from '../tensor/dtype.js';
-import { bytesPerElement, isFloat } from '../tensor/dtype.js';
+import { bytesPerElement } from '../tensor/dtype.js';
 import { DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { broadcastShapes, sizeOf, type Shape } from '../tensor/shape.js';
+import { requireFloat } from './checks.js';
 
 export const UNARY_FLOAT_OPS = [
   'neg',
@@ -82,11 +83,6 @@ export interface PrimitiveSpec<P extends PrimitiveName> {
    * picks, not the whole table).
    */
   bytes?(inputs: readonly ShapeDType[], out: ShapeDType): number;
-}
-
-function requireFloat(op: string, x: ShapeDType): void {
-  if (!isFloat(x.dtype))
-    throw new DTypeError(`${op}: expected a float32 or float64 tensor, got ${x.dtype} ${fmtShape(x.shape)}`);
 }
 
 function requireSameDType(op: string, inputs: readonly ShapeDType[]): DType {

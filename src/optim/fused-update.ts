@@ -5,7 +5,7 @@
 // so switching backends between steps, or saving on one and resuming on another, is seamless.
 import type { Tensor } from '../tensor/tensor.js';
 import { reshape, slice } from '../ops/views.js';
-import { tryAdamStep, trySgdStep } from '../ops/train-ops.js';
+import { tryAdamStep, trySgdStep } from '../ops/families/train-step.js';
 import type { FusedUpdate } from './optimizer.js';
 import type { OptState } from './transforms.js';
 import { adamAlpha } from './transforms.js';

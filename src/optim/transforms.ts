@@ -9,7 +9,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import * as o from '../ops/index.js';
 import { learningRateAt, type LearningRate } from './schedules.js';
-import { adamMoments, momentumTrace, withDecay } from '../ops/train-fused.js';
+import { adamMoments, momentumTrace, withDecay } from '../ops/families/train-step.js';
 
 /** Adam's bias correction at 1-based step t: sqrt(1 - b2^t) / (1 - b1^t). */
 export function adamAlpha(b1: number, b2: number, t: number): number {

@@ -11,8 +11,7 @@ import type { DType, Tensor, TypedArray } from '../../src/index.js';
 import { findBackend } from '../../src/backends/backend.js';
 import { createJsBackend } from '../../src/backends/js/index.js';
 import { PRIMITIVE_NAMES } from '../../src/ops/primitives.js';
-import { FUSED } from '../../src/ops/fused.js';
-import type { FusedName } from '../../src/ops/fused-params.js';
+import { FUSED, runFusedOp, type FusedName, type FusedParams } from '../../src/ops/families/index.js';
 import { nativeIsas, setNativeIsa } from '../../src/backends/native/index.js';
 import {
   F32,
@@ -29,8 +28,8 @@ import {
   values,
 } from './parity.js';
 import { loadAddon } from '../../src/backends/native/addon.js';
-import { runFusedOp } from '../../src/ops/fused.js';
-import { attention, attentionBackward, lstmCell } from '../../src/ops/sequence.js';
+import { attention, attentionBackward } from '../../src/ops/families/attention.js';
+import { lstmCell } from '../../src/ops/families/recurrent.js';
 import { setPhiloxBlocks } from '../../src/ops/random.js';
 import { JS_FALLBACK_PRIMITIVES, NATIVE_FUSED, primitiveSupport } from '../../src/backends/native/support.js';
 

@@ -2,7 +2,7 @@
 // They must match the composite defaults in ops/fused.ts (tested in test/ops/fused.test.ts).
 import type { Kernel } from '../backend.js';
 import type { TypedArray } from '../../tensor/dtype.js';
-import type { FusedParams } from '../../ops/fused-params.js';
+import type { FusedParams } from '../../ops/families/index.js';
 import { sizeOf } from '../../tensor/shape.js';
 
 function softmaxLike(log: boolean): Kernel<FusedParams['softmax']> {

@@ -4,7 +4,7 @@
 import type { FusedKernelTable, Kernel, KernelArg, KernelTable } from '../backend.js';
 import type { TypedArray } from '../../tensor/dtype.js';
 import { contiguousStrides, sizeOf } from '../../tensor/shape.js';
-import { ArgumentError, BackendError, fmtShape } from '../../errors.js';
+import { ArgumentError, fmtShape } from '../../errors.js';
 import {
   ARG_REDUCE_OPS,
   BINARY_OPS,
@@ -14,12 +14,11 @@ import {
   UNARY_FLOAT_OPS,
   type PrimitiveParams,
 } from '../../ops/primitives.js';
-import type { FusedParams } from '../../ops/fused-params.js';
+import { FUSED, type FusedName, type FusedParams } from '../../ops/families/index.js';
 import { concat, pad } from '../js/indexing.js';
 import type { NativeAddon } from './addon.js';
 import type { BufferPool } from './buffers.js';
 import { JS_FALLBACK_PRIMITIVES, NATIVE_FUSED } from './support.js';
-import { trainStepKernels } from './train-step.js';
 
 type Arr = TypedArray;
 const buf = (a: KernelArg) => a.buffer as Arr;
@@ -170,182 +169,18 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
   const fallbacks: Record<(typeof JS_FALLBACK_PRIMITIVES)[number], unknown> = { concat, pad };
   for (const op of JS_FALLBACK_PRIMITIVES) table[op] = fallbacks[op];
 
-  const softmaxLike =
-    (log: boolean): Kernel<FusedParams['softmax']> =>
-    ([x], o, { axis }) => {
-      const { outer, mid, inner } = around(x.shape, axis, axis + 1);
-      addon.softmax(log, buf(x), x.offset, buf(o), outer, mid, inner);
-    };
-  const convParams = new Float64Array(15);
-  /** x [n, h, w, cin], f [kh, kw, cin, cout], y [n, ho, wo, cout]. */
-  const setConv = (x: readonly number[], f: readonly number[], y: readonly number[], p: FusedParams['conv2d']) => {
-    convParams.set([
-      x[0],
-      x[1],
-      x[2],
-      x[3],
-      f[3],
-      f[0],
-      f[1],
-      y[1],
-      y[2],
-      p.strides[0],
-      p.strides[1],
-      p.dilations[0],
-      p.dilations[1],
-      p.pads[0][0],
-      p.pads[1][0],
-    ]);
-    return convParams;
-  };
-  const poolParams = new Float64Array(12);
-  /** x [n, h, w, c], y [n, ho, wo, c]. */
-  const setPool = (x: readonly number[], y: readonly number[], p: FusedParams['maxPool2d']) => {
-    poolParams.set([
-      x[0],
-      x[1],
-      x[2],
-      x[3],
-      y[1],
-      y[2],
-      p.poolSize[0],
-      p.poolSize[1],
-      p.strides[0],
-      p.strides[1],
-      p.pads[0][0],
-      p.pads[1][0],
-    ]);
-    return poolParams;
-  };
-  // Sequence models: the cells' states [B, U] fix b and u; attention's mask is [1 or B, 1 or T, S].
-  const cell =
-    (lstm: boolean, grad: boolean): Kernel<Record<string, never>> =>
-    (inputs, o) => {
-      const [xw, hu, st] = inputs;
-      // LSTM: [xw, hu, c, dh?, dc?]; GRU: [xw, hu, h, dy?, bias?].
-      const dy = grad ? inputs[3] : undefined,
-        extra = inputs[grad ? 4 : 3];
-      const [dc, bias] = lstm ? [extra, undefined] : [undefined, extra];
-      const [b, u] = st.shape;
-      const opt = (a: KernelArg | undefined) => [a ? buf(a) : null, a?.offset ?? 0] as const;
-      addon.cell(
-        lstm,
-        grad,
-        buf(xw),
-        xw.offset,
-        buf(hu),
-        hu.offset,
-        buf(st),
-        st.offset,
-        ...opt(dy),
-        ...opt(lstm ? dc : bias),
-        buf(o),
-        b,
-        u,
-      );
-    };
-  const attnParams = new Float64Array(11);
-  const attention =
-    (grad: boolean): Kernel<FusedParams['attention']> =>
-    (inputs, o, p) => {
-      const [q, k, v] = inputs;
-      const dy = grad ? inputs[3] : undefined,
-        mask = inputs[grad ? 4 : 3];
-      const [b, t, h, dk] = q.shape,
-        [, s, , dv] = v.shape;
-      attnParams.set([
-        b,
-        t,
-        s,
-        h,
-        dk,
-        dv,
-        mask?.shape[0] ?? 1,
-        mask?.shape[1] ?? 1,
-        p.offset,
-        p.scale,
-        p.causal ? 1 : 0,
-      ]);
-      addon.attention(
-        buf(q),
-        q.offset,
-        buf(k),
-        k.offset,
-        buf(v),
-        v.offset,
-        dy ? buf(dy) : null,
-        dy?.offset ?? 0,
-        mask ? buf(mask) : null,
-        mask?.offset ?? 0,
-        buf(o),
-        attnParams,
-      );
-    };
-  const fused: Record<string, unknown> = {
-    softmax: softmaxLike(false),
-    logSoftmax: softmaxLike(true),
-    conv2d: (([x, f], o, p) =>
-      addon.conv2d(buf(x), x.offset, buf(f), f.offset, buf(o), setConv(x.shape, f.shape, o.shape, p))) satisfies Kernel<
-      FusedParams['conv2d']
-    >,
-    conv2dBackpropInput: (([dy, f], o, p) =>
-      addon.conv2dBackpropInput(
-        buf(dy),
-        dy.offset,
-        buf(f),
-        f.offset,
-        buf(o),
-        setConv(o.shape, f.shape, dy.shape, p),
-      )) satisfies Kernel<FusedParams['conv2dBackpropInput']>,
-    // convolution filter gradient and pooling
-    conv2dBackpropFilter: (([x, dy], o, p) =>
-      addon.conv2dBackpropFilter(
-        buf(x),
-        x.offset,
-        buf(dy),
-        dy.offset,
-        buf(o),
-        setConv(x.shape, o.shape, dy.shape, p),
-      )) satisfies Kernel<FusedParams['conv2dBackpropFilter']>,
-    maxPool2d: (([x], o, p) =>
-      addon.pool2d(true, buf(x), x.offset, buf(o), setPool(x.shape, o.shape, p))) satisfies Kernel<
-      FusedParams['maxPool2d']
-    >,
-    avgPool2d: (([x], o, p) =>
-      addon.pool2d(false, buf(x), x.offset, buf(o), setPool(x.shape, o.shape, p))) satisfies Kernel<
-      FusedParams['avgPool2d']
-    >,
-    maxPool2dBackprop: (([x, dy], o, p) =>
-      addon.pool2dBackprop(
-        true,
-        buf(x),
-        x.offset,
-        buf(dy),
-        dy.offset,
-        buf(o),
-        setPool(o.shape, dy.shape, p),
-      )) satisfies Kernel<FusedParams['maxPool2dBackprop']>,
-    avgPool2dBackprop: (([dy], o, p) =>
-      addon.pool2dBackprop(
-        false,
-        buf(dy),
-        dy.offset,
-        buf(dy),
-        dy.offset,
-        buf(o),
-        setPool(o.shape, dy.shape, p),
-      )) satisfies Kernel<FusedParams['avgPool2dBackprop']>,
-    // sequence models
-    lstmCell: cell(true, false),
-    lstmCellGrad: cell(true, true),
-    gruCell: cell(false, false),
-    gruCellGrad: cell(false, true),
-    attention: attention(false),
-    attentionGrad: attention(true),
-  };
-  Object.assign(fused, trainStepKernels(addon));
-  for (const name of Object.keys(fused))
-    if (!NATIVE_FUSED.includes(name as never))
-      throw new BackendError(`native: fused kernel ${name} is missing from support.ts`);
-  return { kernels: table as KernelTable, fused: fused as FusedKernelTable };
+  return { kernels: table as KernelTable, fused: nativeFused(addon) };
+}
+
+/** The fused kernels: each spec's native adapter over this addon (support.ts lists the same ops). */
+function nativeFused(addon: NativeAddon): FusedKernelTable {
+  const fused: { [F in FusedName]?: Kernel<FusedParams[F]> } = {};
+  for (const op of NATIVE_FUSED) setKernel(fused, op, addon);
+  return fused;
+}
+
+/** table[op] = the adapter's kernel, typed per op (a generic key keeps the op's params attached). */
+function setKernel<F extends FusedName>(table: { [G in F]?: Kernel<FusedParams[G]> }, op: F, addon: NativeAddon): void {
+  const native = FUSED[op].native;
+  if (native) table[op] = native(addon);
 }

@@ -1,11 +1,11 @@
 // MultiHeadAttention (Keras; Vaswani et al. 2017) with Keras' EinsumDense weight shapes.
 import type { Tensor } from '../../tensor/tensor.js';
 import { add, logicalAnd } from '../../ops/elementwise.js';
-import { dropout } from '../../ops/train-ops.js';
+import { dropout } from '../../ops/families/dropout.js';
 import { matmul } from '../../ops/linalg.js';
 import { concat } from '../../ops/indexing.js';
-import { attention } from '../../ops/sequence.js';
-import { attendValues, attentionProbs } from '../../ops/fused-seq.js';
+import { attention } from '../../ops/families/attention.js';
+import { attendValues, attentionProbs } from '../../ops/families/attention.js';
 import { reshape, unsqueeze } from '../../ops/views.js';
 import { Generator, drawSeed, mixSeeds } from '../../ops/random.js';
 import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';

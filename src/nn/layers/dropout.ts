@@ -1,8 +1,7 @@
 // Dropout: during training zeroes each element with probability `rate` and scales the rest by
 // 1 / (1 - rate) (inverted dropout), so inference is the identity and needs no rescaling.
 import type { Tensor } from '../../tensor/tensor.js';
-import { applyDropoutMask } from '../../ops/train-fused.js';
-import { dropout } from '../../ops/train-ops.js';
+import { applyDropoutMask, dropout } from '../../ops/families/dropout.js';
 import { Generator, drawSeed, mixSeeds } from '../../ops/random.js';
 import { ArgumentError } from '../../errors.js';
 import {

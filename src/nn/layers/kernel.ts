@@ -1,7 +1,7 @@
 // KernelLayer: what Dense and the convolutions share — a kernel and optional bias with their
 // initializers and regularizers, an activation, and the config entries for all of them.
 import type { Tensor } from '../../tensor/tensor.js';
-import { biasActivation } from '../../ops/train-ops.js';
+import { biasActivation } from '../../ops/families/train-step.js';
 import { Layer, type LayerArgs, type LayerConfig } from '../layer.js';
 import type { Variable } from '../variable.js';
 import { getInitializer, type Initializer, type InitializerSpec } from '../initializers.js';

@@ -370,7 +370,7 @@ export abstract class GatedRecurrent extends Recurrent {
     this.recurrentActivationFn = act.fn;
   }
 
-  /** Sigmoid gates and tanh activation: the cell step is one fused op (ops/sequence.ts). */
+  /** Sigmoid gates and tanh activation: the cell step is one fused op (ops/families/recurrent.ts). */
   protected get standardActivations(): boolean {
     return this.activation === 'tanh' && this.recurrentActivation === 'sigmoid';
   }
