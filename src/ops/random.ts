@@ -97,7 +97,7 @@ const BULK = 1 << 14;
  * A seeded stream. Each draw of n elements consumes counters [counter, counter + n) and advances the
  * counter, so a generator gives the same sequence of tensors every run.
  */
-export class Generator {
+export class RandomStream {
   private counter: number;
   private readonly key: [number, number];
   private readonly words = new Uint32Array(4);
@@ -111,9 +111,9 @@ export class Generator {
     position = 0,
   ) {
     if (!Number.isSafeInteger(seed) || seed < 0)
-      throw new ArgumentError(`Generator: seed must be a non-negative safe integer, got ${seed}`);
+      throw new ArgumentError(`RandomStream: seed must be a non-negative safe integer, got ${seed}`);
     if (!Number.isSafeInteger(position) || position < 0)
-      throw new ArgumentError(`Generator: position must be a non-negative safe integer, got ${position}`);
+      throw new ArgumentError(`RandomStream: position must be a non-negative safe integer, got ${position}`);
     this.key = [(seed % TWO_POW_32) >>> 0, Math.floor(seed / TWO_POW_32) >>> 0];
     this.counter = position;
   }
@@ -267,7 +267,7 @@ function floatOnly(op: string, dtype: DType): void {
     throw new DTypeError(`${op}: dtype must be float32 or float64, got ${dtype}`);
 }
 
-let globalGenerator = new Generator(0);
+let globalStream = new RandomStream(0);
 
 /** A 53-bit seed hashing two seeds with one Philox block (counter = a, key = b): derived streams, e.g. per epoch or step. */
 export function mixSeeds(a: number, b: number): number {
@@ -280,7 +280,7 @@ export function mixSeeds(a: number, b: number): number {
 
 /** A seed drawn from the global stream, so things seeded by default are reproducible under setSeed. */
 export function drawSeed(): number {
-  const w = globalGenerator.uniform([1], 0, 1, 'float64');
+  const w = globalStream.uniform([1], 0, 1, 'float64');
   const seed = Math.floor(w.item() * TWO_POW_32);
   w.dispose();
   return seed;
@@ -288,18 +288,18 @@ export function drawSeed(): number {
 
 /** Reseeds the global generator that the random functions use when given no seed. */
 export function setSeed(seed: number): void {
-  globalGenerator = new Generator(seed);
+  globalStream = new RandomStream(seed);
 }
 
 export interface RandomOptions {
   dtype?: DType;
   /** A fresh generator with this seed for this call only. */
   seed?: number;
-  generator?: Generator;
+  generator?: RandomStream;
 }
 
-function gen(o: RandomOptions): Generator {
-  return o.generator ?? (o.seed !== undefined ? new Generator(o.seed) : globalGenerator);
+function gen(o: RandomOptions): RandomStream {
+  return o.generator ?? (o.seed !== undefined ? new RandomStream(o.seed) : globalStream);
 }
 
 export function randomUniform(

@@ -7,7 +7,7 @@ import { dispose, keep, tidy } from '../tensor/storage.js';
 import { valueAndGrad } from '../autograd/grad.js';
 import { noGrad } from '../autograd/tape.js';
 import * as o from '../ops/index.js';
-import { Generator, drawSeed, mixSeeds } from '../ops/random.js';
+import { RandomStream, drawSeed, mixSeeds } from '../ops/random.js';
 import { getOptimizer, type Optimizer, type OptimizerSpec } from '../optim/index.js';
 import { getLoss, type LossFn, type LossSpec } from '../nn/losses.js';
 import { maskBytes } from '../nn/masking.js';
@@ -523,7 +523,7 @@ export class Trainer {
             if (model.stopTraining) break;
           }
         } else {
-          const order = shuffle ? new Generator(mixSeeds(seed, epoch)).permutation(nTrain!) : o.arange(nTrain!);
+          const order = shuffle ? new RandomStream(mixSeeds(seed, epoch)).permutation(nTrain!) : o.arange(nTrain!);
           const orderData = order.dataSync();
           order.dispose();
           for (let start = 0; start < nTrain! && !model.stopTraining; start += batchSize) {

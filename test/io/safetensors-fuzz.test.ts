@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
 import { FormatError, parseSafetensors, serializeSafetensors } from '../../src/io/safetensors.js';
 
-/** Seeded uniform draws from the project's Generator, fetched in chunks. */
+/** Seeded uniform draws from the project's RandomStream, fetched in chunks. */
 class Rng {
   private buf: ArrayLike<number> = [];
   private at = 0;
-  constructor(private readonly gen: c.Generator) {}
+  constructor(private readonly gen: c.RandomStream) {}
   next(): number {
     if (this.at === this.buf.length) {
       const t = this.gen.uniform([65536], 0, 1, 'float64');
@@ -241,7 +241,7 @@ function checkConsistent(bytes: Uint8Array, parsed: ReturnType<typeof parseSafet
 }
 
 test('5000 seeded mutations: parse succeeds consistently or throws FormatError, never anything else', () => {
-  const rng = new Rng(new c.Generator(20240531));
+  const rng = new Rng(new c.RandomStream(20240531));
   const valid = seeds();
   const before = c.memory().tensors;
   const t0 = performance.now();

@@ -7,7 +7,7 @@ import { concat } from '../../ops/indexing.js';
 import { attention } from '../../ops/families/attention.js';
 import { attendValues, attentionProbs } from '../../ops/families/attention.js';
 import { reshape, unsqueeze } from '../../ops/views.js';
-import { Generator, drawSeed, mixSeeds } from '../../ops/random.js';
+import { RandomStream, drawSeed, mixSeeds } from '../../ops/random.js';
 import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
 import {
   Layer,
@@ -101,7 +101,7 @@ export class MultiHeadAttention extends Layer {
   valueBias?: Variable;
   outputKernel?: Variable;
   outputBias?: Variable;
-  private readonly generator: Generator;
+  private readonly generator: RandomStream;
 
   constructor(args: MultiHeadAttentionArgs) {
     super(args);
@@ -120,7 +120,7 @@ export class MultiHeadAttention extends Layer {
     if (args.seed != null && !(Number.isSafeInteger(args.seed) && args.seed >= 0))
       throw new ArgumentError(`${who(this)}: seed must be a non-negative integer, got ${JSON.stringify(args.seed)}`);
     this.seed = args.seed ?? drawSeed();
-    this.generator = new Generator(this.seed);
+    this.generator = new RandomStream(this.seed);
   }
 
   /** [query, value] or [query, value, key] shapes, each (batch, length, features) with features known. */
@@ -256,7 +256,7 @@ export class MultiHeadAttention extends Layer {
       scores = attentionProbs(q, k, mask, params);
       let probs = scores;
       if (dropsProbs) {
-        const gen = options.seed === undefined ? this.generator : new Generator(mixSeeds(this.seed, options.seed));
+        const gen = options.seed === undefined ? this.generator : new RandomStream(mixSeeds(this.seed, options.seed));
         probs = dropout(scores, this.dropout, gen);
       }
       context = attendValues(probs, v);

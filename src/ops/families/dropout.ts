@@ -7,7 +7,7 @@ import type { Arr } from '../../backends/native/addon.js';
 import { fusedRunner, type FusedSpecs } from '../fused.js';
 import { requireFloat } from '../checks.js';
 import { cast, mul } from '../elementwise.js';
-import { Generator } from '../random.js';
+import { RandomStream } from '../random.js';
 import { buf } from './native-args.js';
 
 /** Inverted dropout with the mask drawn from a Philox stream at a given counter (src/ops/random.ts). */
@@ -18,7 +18,7 @@ export interface DropoutParams {
 }
 
 export interface DropoutFamilyParams {
-  /** x * keep / (1 - rate), keep = Generator(seed, counter).bernoulli(x.shape, 1 - rate): inverted dropout. */
+  /** x * keep / (1 - rate), keep = RandomStream(seed, counter).bernoulli(x.shape, 1 - rate): inverted dropout. */
   dropout: DropoutParams;
 }
 
@@ -43,7 +43,7 @@ export const DROPOUT: FusedSpecs<keyof DropoutFamilyParams> = {
     },
     flops: ([x]) => 2 * sizeOf(x.shape),
     composite: ([x], { seed, counter, rate }) =>
-      applyDropoutMask(x, new Generator(seed, counter).bernoulli(x.shape, 1 - rate), rate),
+      applyDropoutMask(x, new RandomStream(seed, counter).bernoulli(x.shape, 1 - rate), rate),
     // The same mask (same stream and counter) scales dy.
     grad: (dy, { params }) => [run('dropout', [dy], params)],
     native:
@@ -59,6 +59,6 @@ const run = fusedRunner(DROPOUT);
  * Inverted dropout of x with the mask drawn from `generator` (which advances by x.size, exactly as if
  * it had drawn the mask itself): x * keep / (1 - rate). A backend may compute the mask in its kernel.
  */
-export function dropout(x: Tensor, rate: number, generator: Generator): Tensor {
+export function dropout(x: Tensor, rate: number, generator: RandomStream): Tensor {
   return run('dropout', [x], { seed: generator.seed, counter: generator.reserve(x.size), rate });
 }
