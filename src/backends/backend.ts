@@ -26,6 +26,15 @@ export type Kernel<Params> = (inputs: readonly KernelArg[], out: KernelArg, para
 export type KernelTable = { readonly [P in PrimitiveName]?: Kernel<PrimitiveParams[P]> };
 export type FusedKernelTable = { readonly [F in FusedName]?: Kernel<FusedParams[F]> };
 
+/** table[op] = kernel, with the op's own params type (a generic key keeps a union of ops type-safe). */
+export function setKernel<P extends PrimitiveName>(
+  table: { [Q in P]?: Kernel<PrimitiveParams[Q]> },
+  op: P,
+  kernel: Kernel<PrimitiveParams[P]>,
+): void {
+  table[op] = kernel;
+}
+
 export interface Backend {
   readonly name: string;
   /** What the backend runs on, e.g. 'JavaScript reference' or 'native avx512'. */

@@ -1,7 +1,7 @@
 // The native backend's kernel tables: thin adapters from KernelArg (buffer, offset, shape) to the addon's
 // entry points, plus the JS reference kernels for the ops listed in support.ts as js-fallback. Inputs are
 // contiguous (except copy's) and may start at an offset, which every entry point takes.
-import type { FusedKernelTable, Kernel, KernelArg, KernelTable } from '../backend.js';
+import { setKernel, type FusedKernelTable, type Kernel, type KernelArg, type KernelTable } from '../backend.js';
 import type { TypedArray } from '../../tensor/dtype.js';
 import { contiguousStrides, sizeOf } from '../../tensor/shape.js';
 import { ArgumentError, fmtShape } from '../../errors.js';
@@ -12,13 +12,14 @@ import {
   LOGICAL_OPS,
   REDUCE_OPS,
   UNARY_FLOAT_OPS,
+  type PrimitiveName,
   type PrimitiveParams,
 } from '../../ops/primitives.js';
 import { FUSED, type FusedName, type FusedParams } from '../../ops/families/index.js';
 import { concat, pad } from '../js/indexing.js';
 import type { NativeAddon } from './addon.js';
 import type { BufferPool } from './buffers.js';
-import { JS_FALLBACK_PRIMITIVES, NATIVE_FUSED } from './support.js';
+import { NATIVE_FUSED } from './support.js';
 
 type Arr = TypedArray;
 const buf = (a: KernelArg) => a.buffer as Arr;
@@ -34,14 +35,14 @@ function codes(names: readonly string[]): Map<string, number> {
 }
 
 export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: KernelTable; fused: FusedKernelTable } {
-  const table: Record<string, unknown> = {};
+  const table: { -readonly [P in PrimitiveName]?: Kernel<PrimitiveParams[P]> } = {};
   const unary = codes(addon.unaryOps),
     binary = codes(addon.binaryOps),
     reduceCodes = codes(addon.reduceOps);
 
   for (const op of [...UNARY_FLOAT_OPS, 'logicalNot'] as const) {
     const code = unary.get(op)!;
-    table[op] = (([x], o) => addon.unary(code, buf(x), x.offset, buf(o))) satisfies Kernel<Record<string, never>>;
+    setKernel(table, op, ([x], o) => addon.unary(code, buf(x), x.offset, buf(o)));
   }
   // Bit i is set when input i is a one-element operand to repeat (the backend sets broadcastsScalars).
   const scalars = (inputs: readonly KernelArg[], o: KernelArg) => {
@@ -52,10 +53,10 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
   };
   for (const op of [...BINARY_OPS, ...COMPARE_OPS, ...LOGICAL_OPS]) {
     const code = binary.get(op)!;
-    table[op] = ((inputs, o) => {
+    setKernel(table, op, (inputs, o) => {
       const [a, b] = inputs;
       addon.binary(code, buf(a), a.offset, buf(b), b.offset, buf(o), scalars(inputs, o));
-    }) satisfies Kernel<Record<string, never>>;
+    });
   }
   table.where = ((inputs, o) => {
     const [c, a, b] = inputs;
@@ -97,7 +98,7 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
 
   for (const op of REDUCE_OPS) {
     const code = reduceCodes.get(op)!;
-    table[op] = (([x], o, { axes }) => {
+    setKernel(table, op, ([x], o, { axes }) => {
       const sorted = [...axes].sort((p, q) => p - q);
       const from = sorted[0] ?? 0,
         to = from + sorted.length;
@@ -124,13 +125,13 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
       } finally {
         pool.release(tmp);
       }
-    }) satisfies Kernel<PrimitiveParams['sum']>;
+    });
   }
   for (const op of ARG_REDUCE_OPS) {
-    table[op] = (([x], o, { axis }) => {
+    setKernel(table, op, ([x], o, { axis }) => {
       const { outer, mid, inner } = around(x.shape, axis, axis + 1);
       addon.argReduce(op === 'argmin', buf(x), x.offset, buf(o), outer, mid, inner);
-    }) satisfies Kernel<PrimitiveParams['argmax']>;
+    });
   }
   /** The reference's error for the index at position `bad` (>= 0) of idx. */
   const checkIndex = (op: string, bad: number, idx: KernelArg, x: KernelArg, axis: number) => {
@@ -166,21 +167,22 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
       axis,
     );
   }) satisfies Kernel<PrimitiveParams['scatterAdd']>;
-  const fallbacks: Record<(typeof JS_FALLBACK_PRIMITIVES)[number], unknown> = { concat, pad };
-  for (const op of JS_FALLBACK_PRIMITIVES) table[op] = fallbacks[op];
+  // JS_FALLBACK_PRIMITIVES: the reference kernels on the same typed arrays.
+  table.concat = concat;
+  table.pad = pad;
 
-  return { kernels: table as KernelTable, fused: nativeFused(addon) };
+  return { kernels: table, fused: nativeFused(addon) };
 }
 
 /** The fused kernels: each spec's native adapter over this addon (support.ts lists the same ops). */
 function nativeFused(addon: NativeAddon): FusedKernelTable {
   const fused: { [F in FusedName]?: Kernel<FusedParams[F]> } = {};
-  for (const op of NATIVE_FUSED) setKernel(fused, op, addon);
+  for (const op of NATIVE_FUSED) setNative(fused, op, addon);
   return fused;
 }
 
 /** table[op] = the adapter's kernel, typed per op (a generic key keeps the op's params attached). */
-function setKernel<F extends FusedName>(table: { [G in F]?: Kernel<FusedParams[G]> }, op: F, addon: NativeAddon): void {
+function setNative<F extends FusedName>(table: { [G in F]?: Kernel<FusedParams[G]> }, op: F, addon: NativeAddon): void {
   const native = FUSED[op].native;
   if (native) table[op] = native(addon);
 }
