@@ -27,7 +27,7 @@ import {
   skip,
   values,
 } from './parity.js';
-import { loadAddon } from '../../src/backends/native/addon.js';
+import { ADDON_EXPORTS, loadAddon } from '../../src/backends/native/addon.js';
 import { attention, attentionBackward } from '../../src/ops/families/attention.js';
 import { lstmCell } from '../../src/ops/families/recurrent.js';
 import { setPhiloxBlocks } from '../../src/ops/random.js';
@@ -110,6 +110,11 @@ describe('native backend: registration and reporting', { skip }, () => {
     assert.match(b.description, /native C\+\+ \((avx512|avx2|scalar), \d+ threads?/);
     assert.ok(nativeIsas().includes('scalar'));
     if (!process.env.CANDOR_BACKEND) assert.equal(c.getBackend().name, 'native', c.backendSelection());
+  });
+
+  test('the addon exports exactly the entry points NativeAddon declares', () => {
+    const addon = loadAddon().addon!;
+    assert.deepEqual(Object.getOwnPropertyNames(addon).sort(), Object.keys(ADDON_EXPORTS).sort());
   });
 
   test('the support table matches the kernel tables', () => {

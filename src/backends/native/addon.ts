@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { FamilyAddon } from '../../ops/families/index.js';
+import { FAMILY_ADDON_EXPORTS, type FamilyAddon } from '../../ops/families/index.js';
 
 /** The addon's version this code speaks; kernels/addon.cc kVersion must match. */
 export const ADDON_VERSION = 3;
@@ -85,6 +85,35 @@ export interface NativeAddon extends FamilyAddon {
    */
   philox(key0: number, key1: number, counter: number, attempt: number, out: Int32Array): void;
 }
+
+/**
+ * Every name the addon exports: the compiler checks this list against NativeAddon both ways, and
+ * test/backends/native.test.ts checks it against the built addon, so kernels/addon.cc's registrations and
+ * the TypeScript signatures cannot drift apart.
+ */
+export const ADDON_EXPORTS = {
+  ...FAMILY_ADDON_EXPORTS,
+  version: true,
+  unaryOps: true,
+  binaryOps: true,
+  reduceOps: true,
+  info: true,
+  setIsa: true,
+  setNumThreads: true,
+  alloc: true,
+  release: true,
+  gemm: true,
+  unary: true,
+  binary: true,
+  reduce: true,
+  argReduce: true,
+  gather: true,
+  copy: true,
+  cast: true,
+  where: true,
+  scatterAdd: true,
+  philox: true,
+} satisfies Record<keyof NativeAddon, true>;
 
 export type AddonLoad =
   { readonly addon: NativeAddon; readonly path: string } | { readonly addon?: undefined; readonly reason: string };

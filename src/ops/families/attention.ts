@@ -60,6 +60,9 @@ export interface AttentionAddon {
   ): void;
 }
 
+/** The names above, as a value (the addon's exports are checked against them). */
+export const ATTENTION_EXPORTS = { attention: true } satisfies Record<keyof AttentionAddon, true>;
+
 /** Keras' large negative number added to the logits of masked positions before the softmax. */
 export const MASKED_LOGIT = -1e9;
 

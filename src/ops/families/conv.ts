@@ -44,6 +44,12 @@ export interface ConvAddon {
   conv2dBackpropFilter(x: Arr, xOff: number, dy: Arr, dyOff: number, df: Arr, params: Float64Array): void;
 }
 
+/** The names above, as a value (the addon's exports are checked against them). */
+export const CONV_EXPORTS = { conv2d: true, conv2dBackpropInput: true, conv2dBackpropFilter: true } satisfies Record<
+  keyof ConvAddon,
+  true
+>;
+
 export type PaddingMode = 'same' | 'valid';
 export type Pair = number | readonly [number, number];
 

@@ -28,6 +28,9 @@ export interface DropoutAddon {
   dropout(x: Arr, xOff: number, out: Arr, seed: number, counter: number, keepProb: number, scale: number): void;
 }
 
+/** The names above, as a value (the addon's exports are checked against them). */
+export const DROPOUT_EXPORTS = { dropout: true } satisfies Record<keyof DropoutAddon, true>;
+
 /** x * keep / (1 - rate) for a boolean mask that broadcasts over x: inverted dropout. */
 export function applyDropoutMask(x: Tensor, keep: Tensor, rate: number): Tensor {
   return mul(x, mul(cast(keep, x.dtype), 1 / (1 - rate)));

@@ -3,14 +3,14 @@
 // support table, the meter's families, docs/ops.md and the addon's per-family entry points.
 import type { Tensor } from '../../tensor/tensor.js';
 import { runFused, type FusedSpec } from '../fused.js';
-import { ATTENTION, type AttentionAddon, type AttentionFamilyParams } from './attention.js';
-import { CONV, type ConvAddon, type ConvParams } from './conv.js';
-import { DROPOUT, type DropoutAddon, type DropoutFamilyParams } from './dropout.js';
-import { LAYER_NORM, type LayerNormAddon, type LayerNormParams } from './layer-norm.js';
-import { POOL, type PoolAddon, type PoolParams } from './pool.js';
-import { RECURRENT, type RecurrentAddon, type RecurrentParams } from './recurrent.js';
-import { SOFTMAX, type SoftmaxAddon, type SoftmaxParams } from './softmax.js';
-import { TRAIN_STEP, type TrainStepAddon, type TrainStepParams } from './train-step.js';
+import { ATTENTION, ATTENTION_EXPORTS, type AttentionAddon, type AttentionFamilyParams } from './attention.js';
+import { CONV, CONV_EXPORTS, type ConvAddon, type ConvParams } from './conv.js';
+import { DROPOUT, DROPOUT_EXPORTS, type DropoutAddon, type DropoutFamilyParams } from './dropout.js';
+import { LAYER_NORM, LAYER_NORM_EXPORTS, type LayerNormAddon, type LayerNormParams } from './layer-norm.js';
+import { POOL, POOL_EXPORTS, type PoolAddon, type PoolParams } from './pool.js';
+import { RECURRENT, RECURRENT_EXPORTS, type RecurrentAddon, type RecurrentParams } from './recurrent.js';
+import { SOFTMAX, SOFTMAX_EXPORTS, type SoftmaxAddon, type SoftmaxParams } from './softmax.js';
+import { TRAIN_STEP, TRAIN_STEP_EXPORTS, type TrainStepAddon, type TrainStepParams } from './train-step.js';
 
 /** Every fused op's parameters, by name. */
 export interface FusedParams
@@ -37,6 +37,18 @@ export interface FamilyAddon
     LayerNormAddon,
     RecurrentAddon,
     AttentionAddon {}
+
+/** The names of FamilyAddon's members (kernels/addon.cc must export each). */
+export const FAMILY_ADDON_EXPORTS = {
+  ...SOFTMAX_EXPORTS,
+  ...CONV_EXPORTS,
+  ...POOL_EXPORTS,
+  ...TRAIN_STEP_EXPORTS,
+  ...DROPOUT_EXPORTS,
+  ...LAYER_NORM_EXPORTS,
+  ...RECURRENT_EXPORTS,
+  ...ATTENTION_EXPORTS,
+} satisfies Record<keyof FamilyAddon, true>;
 
 export const FUSED: { readonly [F in FusedName]: FusedSpec<FusedParams[F]> } = {
   ...SOFTMAX,

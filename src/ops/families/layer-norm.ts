@@ -40,6 +40,9 @@ export interface LayerNormAddon {
   ): void;
 }
 
+/** The names above, as a value (the addon's exports are checked against them). */
+export const LAYER_NORM_EXPORTS = { layerNorm: true } satisfies Record<keyof LayerNormAddon, true>;
+
 /** Checks layerNorm's x [..., C] and its per-channel vectors ([C], x's dtype); returns C. */
 function checkLayerNorm(op: string, x: ShapeDType, vectors: readonly ShapeDType[]): number {
   requireFloat(op, x, 'x');

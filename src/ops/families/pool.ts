@@ -41,6 +41,9 @@ export interface PoolAddon {
   pool2dBackprop(isMax: boolean, x: Arr, xOff: number, dy: Arr, dyOff: number, dx: Arr, params: Float64Array): void;
 }
 
+/** The names above, as a value (the addon's exports are checked against them). */
+export const POOL_EXPORTS = { pool2d: true, pool2dBackprop: true } satisfies Record<keyof PoolAddon, true>;
+
 function poolShape(op: string, x: ShapeDType, p: Pool2DParams): ShapeDType {
   require4d(op, x, 'input');
   const ho = windowOutputSize(op, x.shape[1], p.poolSize[0], p.strides[0], 1, p.pads[0]);

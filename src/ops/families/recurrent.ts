@@ -57,6 +57,9 @@ export interface RecurrentAddon {
   ): void;
 }
 
+/** The names above, as a value (the addon's exports are checked against them). */
+export const RECURRENT_EXPORTS = { cell: true } satisfies Record<keyof RecurrentAddon, true>;
+
 /** Batch and units of a cell from xw [B, gates * U] and the state [B, U]. */
 function cellDims(op: string, xw: ShapeDType, state: ShapeDType, gates: number): { b: number; u: number } {
   if (

@@ -18,6 +18,9 @@ export interface SoftmaxAddon {
   softmax(log: boolean, x: Arr, xOff: number, out: Arr, outer: number, dim: number, inner: number): void;
 }
 
+/** The names above, as a value (the addon's exports are checked against them). */
+export const SOFTMAX_EXPORTS = { softmax: true } satisfies Record<keyof SoftmaxAddon, true>;
+
 const native =
   (log: boolean) =>
   (addon: SoftmaxAddon) =>

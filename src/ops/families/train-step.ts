@@ -97,6 +97,15 @@ export interface TrainStepAddon {
   ): void;
 }
 
+/** The names above, as a value (the addon's exports are checked against them). */
+export const TRAIN_STEP_EXPORTS = {
+  activations: true,
+  biasActivation: true,
+  activationGrad: true,
+  sparseSoftmaxCrossEntropy: true,
+  optimizerStep: true,
+} satisfies Record<keyof TrainStepAddon, true>;
+
 // Wrapped, so this table holds no imported binding at load time (ops and tensor.ts import each other).
 const ACTIVATE: Record<FusedActivation, (z: Tensor) => Tensor> = {
   linear: (z) => z,
