@@ -9,7 +9,7 @@ import * as o from '../ops/index.js';
 import { batchMatmul } from '../ops/linalg.js';
 import { keptShape } from '../ops/reduce.js';
 import { FUSED, type FusedName } from '../ops/families/index.js';
-import { NO_GRADIENT, type GradRule, type RuleContext, type RuleEntry } from './rule-kinds.js';
+import { NO_GRADIENT, type RuleContext, type RuleEntry } from './rule-kinds.js';
 
 export { NO_GRADIENT, THROUGH_COMPOSITE, type GradRule, type RuleContext, type RuleEntry } from './rule-kinds.js';
 

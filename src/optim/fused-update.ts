@@ -4,7 +4,7 @@
 // sit in the chain, element for element as the chain would, so switching backends between steps, or
 // saving on one and resuming on another, is seamless.
 import type { Tensor } from '../tensor/tensor.js';
-import { reshape, slice } from '../ops/views.js';
+import { unpack } from '../ops/families/packing.js';
 import { tryAdamStep, trySgdStep } from '../ops/families/train-step.js';
 import type { FusedUpdate } from './optimizer.js';
 import {
@@ -24,18 +24,8 @@ import type { Schedule } from './schedules.js';
 
 /** Cuts the flat [params'..., slots'...] output into `groups` lists shaped like the parameters (views). */
 function unflatten(flat: Tensor, params: readonly Tensor[], groups: number): Tensor[][] {
-  const lists: Tensor[][] = [];
-  let offset = 0;
-  for (let k = 0; k < groups; k++) {
-    lists.push(
-      params.map((p) => {
-        const part = reshape(slice(flat, [offset], [p.size]), p.shape);
-        offset += p.size;
-        return part;
-      }),
-    );
-  }
-  return lists;
+  const parts = unpack(flat, Array.from({ length: groups }, () => params.map((p) => p.shape)).flat());
+  return Array.from({ length: groups }, (_, k) => parts.slice(k * params.length, (k + 1) * params.length));
 }
 
 /** Advances the step counts of scaleByLearningRate and (when the chain has it) addDecayedWeights. */

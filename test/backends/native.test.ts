@@ -11,7 +11,7 @@ import type { DType, Tensor, TypedArray } from '../../src/index.js';
 import { findBackend } from '../../src/backends/backend.js';
 import { createJsBackend } from '../../src/backends/js/index.js';
 import { PRIMITIVE_NAMES } from '../../src/ops/primitives.js';
-import { FUSED, runFusedOp, type FusedName, type FusedParams } from '../../src/ops/families/index.js';
+import { FUSED, runFusedOp, type FusedName } from '../../src/ops/families/index.js';
 import { nativeIsas, setNativeIsa } from '../../src/backends/native/index.js';
 import {
   F32,

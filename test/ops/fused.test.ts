@@ -23,7 +23,7 @@ import {
   type Backend,
   type Kernel,
 } from '../../src/index.js';
-import { FUSED, runFusedOp, type FusedName, type FusedParams } from '../../src/ops/families/index.js';
+import { FUSED, type FusedParams } from '../../src/ops/families/index.js';
 import { createJsBackend } from '../../src/backends/js/index.js';
 import { assertClose, rand } from '../helpers.js';
 

@@ -11,9 +11,9 @@ import type { ShapeDType } from '../primitives.js';
 import { requireFloat, requireSame } from '../checks.js';
 import { add, mul, rsqrt, sub } from '../elementwise.js';
 import { mean, sum, variance } from '../reduce.js';
-import { concat } from '../indexing.js';
 import { reshape, slice } from '../views.js';
 import { buf } from './native-args.js';
+import { flatConcat } from './packing.js';
 
 export interface LayerNormParams {
   /** (x [..., C], gamma [C], beta [C]) -> (x - mean) / sqrt(var + epsilon) * gamma + beta over the last axis. */
@@ -63,14 +63,6 @@ export function standardizeLastAxis(x: Tensor, epsilon: number): Tensor {
   return mul(sub(x, mean(x, -1, true)), rsqrt(add(variance(x, -1, true), epsilon)));
 }
 
-/** The flattened concatenation of several tensors. */
-function flatJoin(parts: readonly Tensor[]): Tensor {
-  return concat(
-    parts.map((t) => reshape(t, [t.size])),
-    0,
-  );
-}
-
 const native =
   (grad: boolean) =>
   (addon: LayerNormAddon) =>
@@ -114,7 +106,7 @@ export const LAYER_NORM: FusedSpecs<keyof LayerNormParams> = {
       const g = mul(dy, gamma);
       const dx = mul(rstd, sub(sub(g, mean(g, -1, true)), mul(xhat, mean(mul(g, xhat), -1, true))));
       const rows = [...Array(x.rank - 1).keys()];
-      return flatJoin([dx, sum(mul(dy, xhat), rows)]);
+      return flatConcat([dx, sum(mul(dy, xhat), rows)]);
     },
     grad: THROUGH_COMPOSITE,
     native: native(true),

@@ -14,10 +14,11 @@ import type { ShapeDType } from '../primitives.js';
 import { requireFloat, requireSame } from '../checks.js';
 import { add, cast, div, greater, mul, neg, relu, sigmoid, sqrt, square, sub, tanh } from '../elementwise.js';
 import { sum } from '../reduce.js';
-import { concat, oneHot } from '../indexing.js';
-import { reshape, unsqueeze } from '../views.js';
+import { oneHot } from '../indexing.js';
+import { unsqueeze } from '../views.js';
 import { logSoftmax, softmax } from './softmax.js';
 import { buf } from './native-args.js';
+import { flatConcat } from './packing.js';
 
 /** Activations whose derivative is a function of their output, so a fused kernel can apply them with the
  *  bias and a backward kernel needs only the output. The order is the native addon's. */
@@ -171,14 +172,6 @@ export function momentumTrace(u: Tensor, t: Tensor, decay: number, nesterov: boo
 /** Decoupled weight decay after the learning rate: u - lr * wd * p. */
 export function withDecay(u: Tensor, p: Tensor, lr: number, weightDecay: number): Tensor {
   return weightDecay !== 0 ? add(u, mul(p, -lr * weightDecay)) : u;
-}
-
-/** The flattened concatenation of several tensors: the layout of the optimizer steps' outputs. */
-function flatJoin(parts: readonly Tensor[]): Tensor {
-  return concat(
-    parts.map((t) => reshape(t, [t.size])),
-    0,
-  );
 }
 
 /** Splits the optimizer steps' inputs into `groups` lists of `count` and checks them. */
@@ -338,7 +331,7 @@ export const TRAIN_STEP: FusedSpecs<keyof TrainStepParams> = {
         const { m, v, direction } = adamMoments(grads[i], ms[i], vs[i], h);
         return { p: add(p, withDecay(mul(direction, -h.lr), p, h.lr, h.weightDecay)), m, v };
       });
-      return flatJoin([...steps.map((s) => s.p), ...steps.map((s) => s.m), ...steps.map((s) => s.v)]);
+      return flatConcat([...steps.map((s) => s.p), ...steps.map((s) => s.m), ...steps.map((s) => s.v)]);
     },
     grad: NO_GRADIENT,
     native: (addon) => (inputs, o, h) =>
@@ -360,7 +353,7 @@ export const TRAIN_STEP: FusedSpecs<keyof TrainStepParams> = {
         const traced = velocities ? momentumTrace(u, velocities[i], h.momentum, h.nesterov) : undefined;
         return { p: add(p, withDecay(traced ? traced.update : u, p, h.lr, h.weightDecay)), trace: traced?.trace };
       });
-      return flatJoin([...steps.map((s) => s.p), ...(velocities ? steps.map((s) => s.trace!) : [])]);
+      return flatConcat([...steps.map((s) => s.p), ...(velocities ? steps.map((s) => s.trace!) : [])]);
     },
     grad: NO_GRADIENT,
     native: (addon) => (inputs, o, h) =>
