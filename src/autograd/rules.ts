@@ -153,6 +153,7 @@ export const GRAD_RULES: GradTable = {
   ],
   copy: (dy) => [dy],
   cast: (dy, { inputs: [x] }) => [o.cast(dy, x.dtype)],
+  philox: NO_GRADIENT,
   reshape: (dy, { inputs: [x] }) => [o.reshape(dy, x.shape)],
   permute: (dy, { params: { axes } }) => [o.permute(dy, invertPermutation(axes))],
   expand: (dy) => [dy],

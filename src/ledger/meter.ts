@@ -56,6 +56,7 @@ for (const op of [...COMPARE_OPS, ...LOGICAL_OPS, 'logicalNot']) FAMILY.set(op, 
 for (const op of [...REDUCE_OPS, ...ARG_REDUCE_OPS]) FAMILY.set(op, 'reduce');
 for (const op of ['gather', 'scatterAdd', 'concat', 'pad', 'copy']) FAMILY.set(op, 'data movement');
 FAMILY.set('matmul', 'matmul');
+FAMILY.set('philox', 'random');
 // Each fused op's family is stated by its spec.
 for (const op of FUSED_NAMES) FAMILY.set(op, FUSED[op].family);
 

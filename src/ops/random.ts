@@ -1,10 +1,11 @@
-// Seeded random tensors from a counter-based generator (Philox4x32-10, Salmon et al. 2011). Streams are
-// computed on the host, so they are identical whatever the backend; element i of a draw depends only
-// on (seed, counter + i), so the native addon computes the blocks in bulk (setPhiloxBlocks) word for word.
+// Seeded random tensors from a counter-based generator (Philox4x32-10, Salmon et al. 2011). Element i of
+// a draw depends only on (seed, counter + i); its Philox blocks come from the backend's `philox` primitive
+// through the dispatch point (word for word the same on every backend), and are turned into values here.
 import { Tensor, fromTypedArray } from '../tensor/tensor.js';
 import { ArgumentError, DTypeError } from '../errors.js';
 import { allocArray, type DType } from '../tensor/dtype.js';
 import { assertShape, sizeOf, type Shape } from '../tensor/shape.js';
+import { runPrimitive } from './dispatch.js';
 
 const M0 = 0xd2511f53,
   M1 = 0xcd9e8d57,
@@ -68,26 +69,26 @@ const TWO_POW_32 = 4294967296;
 const INV_2_53 = 1 / 9007199254740992;
 
 /** Fills `out` (4 words per element) with the blocks of counters counter, counter + 1, ... (split
- *  [low 32 bits, high 32 bits, attempt, 0]) under the key [key0, key1]. */
-export type PhiloxBlocks = (key0: number, key1: number, counter: number, attempt: number, out: Uint32Array) => void;
-
-const jsPhiloxBlocks: PhiloxBlocks = (key0, key1, counter, attempt, out) => {
+ *  [low 32 bits, high 32 bits, attempt, 0]) under the key [key0, key1]: the JS backend's philox kernel. */
+export function philoxBlocks(key0: number, key1: number, counter: number, attempt: number, out: Uint32Array): void {
   const w = new Uint32Array(4);
   for (let i = 0; i < out.length / 4; i++) {
     const c = counter + i;
     philoxBlock((c % TWO_POW_32) >>> 0, Math.floor(c / TWO_POW_32) >>> 0, attempt, 0, key0, key1, w);
     out.set(w, 4 * i);
   }
-};
+}
 
-let philoxBlocks: PhiloxBlocks = jsPhiloxBlocks;
-
-/** Lets a backend compute the blocks of every draw in bulk (the native one does; it must give the same
- *  words, which its tests check). No argument restores the JavaScript loop. Returns the previous one. */
-export function setPhiloxBlocks(fn?: PhiloxBlocks): PhiloxBlocks {
-  const previous = philoxBlocks;
-  philoxBlocks = fn ?? jsPhiloxBlocks;
-  return previous;
+/** The blocks of `count` counters from `counter` on, drawn by the current backend's philox primitive
+ *  through the dispatch point (so the ledger meters random draws like any kernel), into `out`. */
+function drawBlocks(key: readonly [number, number], counter: number, count: number, out: Uint32Array): void {
+  const t = runPrimitive('philox', [], { key0: key[0], key1: key[1], counter, attempt: 0, count });
+  try {
+    const words = t.dataSync();
+    out.set(new Uint32Array(words.buffer, words.byteOffset, 4 * count));
+  } finally {
+    t.dispose();
+  }
 }
 
 /** Elements whose blocks a draw computes at once. */
@@ -168,13 +169,7 @@ export class RandomStream {
       for (let from = 0; from < n; from += BULK) {
         const to = Math.min(n, from + BULK);
         this.bulkFrom = from;
-        philoxBlocks(
-          this.key[0],
-          this.key[1],
-          this.counter + from,
-          0,
-          to - from === BULK ? this.bulk : this.bulk.subarray(0, 4 * (to - from)),
-        );
+        drawBlocks(this.key, this.counter + from, to - from, this.bulk);
         for (let i = from; i < to; i++) out[i] = fill(i);
       }
     } finally {
@@ -269,7 +264,10 @@ function floatOnly(op: string, dtype: DType): void {
 
 let globalStream = new RandomStream(0);
 
-/** A 53-bit seed hashing two seeds with one Philox block (counter = a, key = b): derived streams, e.g. per epoch or step. */
+/**
+ * A 53-bit seed hashing two seeds with one Philox block (counter = a, key = b): derived streams, e.g. per epoch or
+ * step.
+ */
 export function mixSeeds(a: number, b: number): number {
   const w = philox4x32(
     [(a % TWO_POW_32) >>> 0, Math.floor(a / TWO_POW_32) >>> 0, 0, 0],

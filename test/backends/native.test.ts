@@ -30,7 +30,6 @@ import {
 import { ADDON_EXPORTS, loadAddon } from '../../src/backends/native/addon.js';
 import { attention, attentionBackward } from '../../src/ops/families/attention.js';
 import { lstmCell } from '../../src/ops/families/recurrent.js';
-import { setPhiloxBlocks } from '../../src/ops/random.js';
 import { JS_FALLBACK_PRIMITIVES, NATIVE_FUSED, primitiveSupport } from '../../src/backends/native/support.js';
 
 /** The filter gradient of conv2d (vjp with respect to f: conv2dBackpropFilter) for a seeded dy. */
@@ -719,14 +718,9 @@ describe('native Philox blocks match the reference', { skip }, () => {
         c.randomUniform([40000], { seed: 9 }),
         c.randomNormal([3001], { seed: 9, dtype: 'float64' }),
         c.bernoulli([777], 0.3, { seed: 9 }),
-      ].map((t) => t.dataSync());
-    const native = draw();
-    const bulk = setPhiloxBlocks();
-    try {
-      draw().forEach((js, i) => assert.ok(bitsOf(js).equals(bitsOf(native[i])), `draw ${i}`));
-    } finally {
-      setPhiloxBlocks(bulk);
-    }
+      ].map((t) => t.dataSync().slice());
+    const native = onBackend('native', draw);
+    onBackend('js', draw).forEach((js, i) => assert.ok(bitsOf(js).equals(bitsOf(native[i])), `draw ${i}`));
   });
 });
 

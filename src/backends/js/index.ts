@@ -17,6 +17,7 @@ import { argReduceKernel, reduceKernel } from './reduce.js';
 import { matmul } from './matmul.js';
 import { concat, gather, pad, scatterAdd } from './indexing.js';
 import { logSoftmax, softmax } from './fused.js';
+import { philoxBlocks } from '../../ops/random.js';
 
 function kernels(): KernelTable {
   const table: { [P in PrimitiveName]?: Kernel<PrimitiveParams[P]> } = {
@@ -28,6 +29,10 @@ function kernels(): KernelTable {
     scatterAdd,
     concat,
     pad,
+    philox: ([], o, p) => {
+      const words = o.buffer as Int32Array;
+      philoxBlocks(p.key0, p.key1, p.counter, p.attempt, new Uint32Array(words.buffer, words.byteOffset, words.length));
+    },
   };
   for (const op of [...UNARY_FLOAT_OPS, 'logicalNot'] as const) setKernel(table, op, unaryKernel(op));
   for (const op of [...BINARY_OPS, ...COMPARE_OPS, ...LOGICAL_OPS]) setKernel(table, op, binaryKernel(op));

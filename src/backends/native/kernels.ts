@@ -167,6 +167,10 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
       axis,
     );
   }) satisfies Kernel<PrimitiveParams['scatterAdd']>;
+  table.philox = ([], o, p) => {
+    const words = buf(o);
+    addon.philox(p.key0, p.key1, p.counter, p.attempt, new Int32Array(words.buffer, words.byteOffset, words.length));
+  };
   // JS_FALLBACK_PRIMITIVES: the reference kernels on the same typed arrays.
   table.concat = concat;
   table.pad = pad;
