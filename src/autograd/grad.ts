@@ -163,7 +163,8 @@ function differentiate<P extends Params, A extends unknown[]>(
 function scalarSeed(value: Tensor): Tensor {
   if (value.size !== 1 || !isFloat(value.dtype)) {
     throw new ArgumentError(
-      `grad: the function must return a float scalar (one element), got ${value.dtype} ${fmtShape(value.shape)}; use vjp for other outputs`,
+      `grad: the function must return a float scalar (one element), got ${value.dtype} ${fmtShape(value.shape)}; ` +
+        `use vjp for other outputs`,
     );
   }
   return o.onesLike(value);

@@ -4,8 +4,8 @@
 // strided view) already broadcast to the output shape when the primitive broadcasts. A contiguous input
 // may start partway into its buffer: its elements are buffer[offset .. offset + size), so every kernel
 // must honour KernelArg.offset (views such as split halves are passed without a copy). Kernels write
-// into an output buffer that the dispatcher allocated (offset 0). A backend may leave out any kernel: the dispatcher then
-// raises a BackendError naming the op and the backend. Fused kernels are optional; each has a composite
+// into an output buffer that the dispatcher allocated (offset 0). A backend may leave out any kernel:
+// the dispatcher then raises a BackendError naming the op and the backend. Fused kernels are optional; each has a composite
 // default in its family module (src/ops/families/) that the backend's kernel must match.
 import type { DType, TypedArray } from '../tensor/dtype.js';
 import type { Shape } from '../tensor/shape.js';
@@ -128,7 +128,8 @@ export function getBackend(): Backend {
       failures.push(`'${name}' is unavailable: ${(e as Error).message}`);
       continue;
     }
-    selection = `${current.name}: ${current.description}${failures.length ? ` (${failures.join('; ')})` : ' (the highest-priority backend)'}`;
+    const why = failures.length ? ` (${failures.join('; ')})` : ' (the highest-priority backend)';
+    selection = `${current.name}: ${current.description}${why}`;
     if (failures.length && typeof process !== 'undefined')
       process.emitWarning(`Candor is using the '${name}' backend: ${failures.join('; ')}`, 'CandorBackendWarning');
     return current;

@@ -80,7 +80,8 @@ function invoke<Params>(
     backend.free(buffer);
     if (e instanceof CandorError) throw e;
     throw new BackendError(
-      `${op} on backend '${backend.name}' failed for inputs ${args.map((a) => `${a.dtype} ${fmtShape(a.shape)}`).join(', ')}: ${(e as Error).message}`,
+      `${op} on backend '${backend.name}' failed for inputs ` +
+        `${args.map((a) => `${a.dtype} ${fmtShape(a.shape)}`).join(', ')}: ${(e as Error).message}`,
     );
   }
 }
