@@ -5,8 +5,9 @@
 // may start partway into its buffer: its elements are buffer[offset .. offset + size), so every kernel
 // must honour KernelArg.offset (views such as split halves are passed without a copy). Kernels write
 // into an output buffer that the dispatcher allocated (offset 0). A backend may leave out any kernel:
-// the dispatcher then raises a BackendError naming the op and the backend. Fused kernels are optional; each has a composite
-// default in its family module (src/ops/families/) that the backend's kernel must match.
+// the dispatcher then raises a BackendError naming the op and the backend. Fused kernels are optional;
+// each has a composite default in its family module (src/ops/families/) that the backend's kernel must
+// match.
 import type { DType, TypedArray } from '../tensor/dtype.js';
 import type { Shape } from '../tensor/shape.js';
 import type { PrimitiveName, PrimitiveParams } from '../ops/primitives.js';
