@@ -52,7 +52,7 @@ function windows(ids: Int32Array, starts: ArrayLike<number>): { x: c.Tensor; y: 
   return { x: c.tensor(x, [n, CONTEXT]), y: c.tensor(y, [n, CONTEXT]) };
 }
 // Training windows start anywhere (seeded); held-out windows tile the held-out text without overlap.
-const starts = new c.Generator(1)
+const starts = new c.RandomStream(1)
   .uniform([TRAIN_WINDOWS], 0, trainIds.length - CONTEXT - 1, 'float64')
   .dataSync()
   .map(Math.floor);

@@ -7,7 +7,7 @@ const args = process.argv.slice(2);
 const json = args.includes('--json');
 const steps = Number(args[args.indexOf('--steps') + 1]) || 2000;
 
-const gen = new c.Generator(0);
+const gen = new c.RandomStream(0);
 const x = c.reshape(c.linspace(-Math.PI, Math.PI, 256), [256, 1]);
 const y = c.sin(x);
 

@@ -17,7 +17,7 @@ const texts = emails.map((e) => `${e.subject}\n${e.body.slice(0, HEAD_CHARS)}`);
 const labels = Float32Array.from(emails, (e) => e.label);
 
 // A seeded shuffle, then 80 / 20: the split is the same on every run.
-const order = new c.Generator(7).permutation(emails.length).dataSync();
+const order = new c.RandomStream(7).permutation(emails.length).dataSync();
 const nTest = Math.round(emails.length * 0.2);
 const pick = (idx: ArrayLike<number>) => ({
   texts: Array.from(idx, (i) => texts[i]),

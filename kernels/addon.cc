@@ -1,5 +1,5 @@
-// The Node-API surface of the native backend: native buffers (aligned, reported to V8, freed on
-// release), instruction-set and thread-count control, and one entry point per kernel family. Kernels
+// The Node-API surface of the native backend: memory regions (kernels/memory.cc),
+// instruction-set and thread-count control, and one entry point per kernel family. Kernels
 // take typed arrays plus element offsets; every extent is checked against the arrays here, so a bad call
 // throws instead of touching memory it does not own. Plain C Node-API: no dependency beyond Node's headers.
 #include <node_api.h>
@@ -28,7 +28,8 @@ bool cpu_supports(const IsaTable* t) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
   if (t == &avx512::table)
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+        && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   if (t == &avx2::table) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
@@ -105,7 +106,8 @@ bool get_bool(napi_env env, napi_value v, bool* out) {
  *  and returns false otherwise. (An empty array may have a null data pointer, so *p may be null.) */
 bool span(napi_env env, const Arr& a, int64_t offset, int64_t count, const char* fn, const char* what, char** p) {
   if (offset < 0 || count < 0 || static_cast<uint64_t>(offset) + static_cast<uint64_t>(count) > a.length) {
-    fail(env, std::string(fn) + ": " + what + " needs elements [" + std::to_string(offset) + ", " + std::to_string(offset + count) +
+    fail(env, std::string(fn) + ": " + what + " needs elements [" + std::to_string(offset) + ", "
+        + std::to_string(offset + count) +
                   ") but has " + std::to_string(a.length));
     return false;
   }
@@ -131,68 +133,6 @@ napi_value undefined(napi_env env) {
 #define NEED(n) if (c.argc < n) return fail(c.env, std::string(FN) + ": expected " #n " arguments")
 #define SPAN(ptr, arr, off, count, what) char* ptr; if (!span(c.env, arr, off, count, FN, what, &ptr)) return nullptr
 #define CHECK(cond, msg) if (!(cond)) return fail(c.env, std::string(FN) + ": " + (msg))
-
-// ----------------------------------------------------------------------------------------- buffers
-
-// A native buffer: 64 bytes of header (the owning Block*) then the 64-byte aligned elements.
-struct Block {
-  void* base;  // nullptr once released
-  int64_t bytes;
-};
-constexpr size_t kHeader = 64;
-
-void finalize_block(napi_env env, void*, void* hint) {
-  Block* b = static_cast<Block*>(hint);
-  if (b->base) {
-    aligned_free(b->base);
-    int64_t ignored;
-    napi_adjust_external_memory(env, -b->bytes, &ignored);
-  }
-  delete b;
-}
-
-/** alloc(bytes) -> zero-filled ArrayBuffer in native memory, counted as V8 external memory. */
-napi_value Alloc(napi_env env, napi_callback_info info) {
-  const char* FN = "alloc";
-  Call c(env, info);
-  NEED(1);
-  I64(bytes, 0);
-  void* base = aligned_calloc(kHeader + bytes);
-  if (!base) return fail(env, "alloc: out of memory allocating " + std::to_string(bytes) + " bytes");
-  Block* b = new Block{base, bytes};
-  std::memcpy(base, &b, sizeof b);
-  napi_value ab;
-  if (napi_create_external_arraybuffer(env, static_cast<char*>(base) + kHeader, bytes, finalize_block, b, &ab) != napi_ok) {
-    aligned_free(base);
-    delete b;
-    return fail(env, "alloc: could not wrap native memory in an ArrayBuffer");
-  }
-  int64_t ignored;
-  napi_adjust_external_memory(env, bytes, &ignored);
-  return ab;
-}
-
-/** release(arrayBuffer): frees the memory now and detaches the ArrayBuffer, so stale views read as empty. */
-napi_value Release(napi_env env, napi_callback_info info) {
-  const char* FN = "release";
-  Call c(env, info);
-  NEED(1);
-  void* data = nullptr;
-  size_t len = 0;
-  bool detached = false;
-  napi_is_detached_arraybuffer(env, c.argv[0], &detached);
-  if (detached) return undefined(env);
-  if (napi_get_arraybuffer_info(env, c.argv[0], &data, &len) != napi_ok || !data) return fail(env, "release: expected a native ArrayBuffer");
-  Block* b;
-  std::memcpy(&b, static_cast<char*>(data) - kHeader, sizeof b);
-  // Free before detaching: if detaching runs the finalizer at once, it finds base == nullptr.
-  aligned_free(b->base);
-  b->base = nullptr;
-  int64_t ignored;
-  napi_adjust_external_memory(env, -b->bytes, &ignored);
-  napi_detach_arraybuffer(env, c.argv[0]);
-  return undefined(env);
-}
 
 // --------------------------------------------------------------------------------------- controls
 
@@ -231,8 +171,10 @@ napi_value SetIsa(napi_env env, napi_callback_info info) {
   NEED(1);
   char name[32] = {0};
   size_t len;
-  if (napi_get_value_string_utf8(env, c.argv[0], name, sizeof name, &len) != napi_ok) return fail(env, "setIsa: expected a string");
-  if (!select_isa(name)) return fail(env, std::string("setIsa: instruction set '") + name + "' is unknown or not supported by this CPU");
+  if (napi_get_value_string_utf8(env, c.argv[0], name, sizeof name, &len) != napi_ok) return fail(env,
+      "setIsa: expected a string");
+  if (!select_isa(name)) return fail(env, std::string("setIsa: instruction set '") + name
+      + "' is unknown or not supported by this CPU");
   return make_string(env, active->name);
 }
 
@@ -258,7 +200,8 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   bool ta = false, tb = false;
   get_bool(env, c.argv[9], &ta);
   get_bool(env, c.argv[10], &tb);
-  CHECK(a.dtype == b.dtype && a.dtype == o.dtype && (a.dtype == F32 || a.dtype == F64), "operands must all be float32 or all float64");
+  CHECK(a.dtype == b.dtype && a.dtype == o.dtype && (a.dtype == F32 || a.dtype == F64),
+      "operands must all be float32 or all float64");
   SPAN(pa, a, aOff, batch * M * K, "a");
   SPAN(pb, b, bOff, batch * K * N, "b");
   SPAN(pc, o, 0, batch * M * N, "out");
@@ -340,14 +283,16 @@ napi_value Gather(napi_env env, napi_callback_info info) {
   const char* FN = "gather";
   Call c(env, info);
   NEED(8);
-  ARR(x, 0, "x"); I64(xOff, 1); ARR(idx, 2, "indices"); I64(idxOff, 3); ARR(o, 4, "out"); I64(outer, 5); I64(dim, 6); I64(inner, 7);
+  ARR(x, 0, "x"); I64(xOff, 1); ARR(idx, 2, "indices"); I64(idxOff, 3); ARR(o, 4, "out"); I64(outer, 5); I64(dim, 6);
+  I64(inner, 7);
   CHECK(idx.dtype == I32, "indices must be int32");
   CHECK(x.dtype == o.dtype, "input and output dtypes differ");
   int64_t per = outer * inner, n = per ? static_cast<int64_t>(o.length) / per : 0;
   CHECK(static_cast<uint64_t>(n * per) == o.length, "output length does not fit [outer, indices, inner]");
   SPAN(px, x, xOff, outer * dim * inner, "x");
   SPAN(pi, idx, idxOff, n, "indices");
-  return make_number(env, static_cast<double>(gather(x.bytes, px, reinterpret_cast<int32_t*>(pi), n, o.data, outer, dim, inner)));
+  return make_number(env, static_cast<double>(gather(x.bytes, px, reinterpret_cast<int32_t*>(pi), n, o.data, outer,
+      dim, inner)));
 }
 
 /** softmax(log, x, xOff, out, outer, dim, inner) */
@@ -372,7 +317,8 @@ napi_value Copy(napi_env env, napi_callback_info info) {
   NEED(5);
   ARR(x, 0, "x"); I64(xOff, 1); ARR(o, 2, "out"); ARR(dims, 3, "dims"); I64(rank, 4);
   CHECK(x.dtype == o.dtype, "input and output dtypes differ");
-  CHECK(dims.dtype == F64 && dims.length >= static_cast<size_t>(2 * rank) && rank <= 64, "dims must be a Float64Array of shape and strides (rank <= 64)");
+  CHECK(dims.dtype == F64 && dims.length >= static_cast<size_t>(2 * rank) && rank <= 64,
+      "dims must be a Float64Array of shape and strides (rank <= 64)");
   const double* d = reinterpret_cast<const double*>(dims.data);
   int64_t shape[64], strides[64], n = 1, lo = xOff, hi = xOff;
   for (int64_t i = 0; i < rank; i++) {
@@ -405,7 +351,8 @@ napi_value Where(napi_env env, napi_callback_info info) {
   const char* FN = "where";
   Call c(env, info);
   NEED(8);
-  ARR(k, 0, "cond"); I64(kOff, 1); ARR(a, 2, "a"); I64(aOff, 3); ARR(b, 4, "b"); I64(bOff, 5); ARR(o, 6, "out"); I64(scalars, 7);
+  ARR(k, 0, "cond"); I64(kOff, 1); ARR(a, 2, "a"); I64(aOff, 3); ARR(b, 4, "b"); I64(bOff, 5); ARR(o, 6, "out");
+  I64(scalars, 7);
   CHECK(k.dtype == U8, "condition must be bool (uint8)");
   CHECK(a.dtype == b.dtype && a.dtype == o.dtype, "operand dtypes differ");
   CHECK(scalars < 8, "bad scalar flags");
@@ -417,112 +364,7 @@ napi_value Where(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-/** p = Float64Array [n, h, w, cin, cout, kh, kw, ho, wo, strideH, strideW, dilH, dilW, padTop, padLeft] */
-bool conv_args(napi_env env, const Arr& p, ConvArgs* a, const char* FN) {
-  if (p.dtype != F64 || p.length < 15) {
-    fail(env, std::string(FN) + ": params must be a Float64Array of 15 numbers");
-    return false;
-  }
-  const double* d = reinterpret_cast<const double*>(p.data);
-  auto at = [&](int i) { return static_cast<int64_t>(d[i]); };
-  *a = ConvArgs{at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8), at(9), at(10), at(11), at(12), at(13), at(14)};
-  // Reads of x are bounds-checked per tap (tap_source); these keep every product and loop well-formed.
-  for (int i = 0; i < 15; i++)
-    if (d[i] < (i >= 9 && i < 13 ? 1 : 0) || d[i] > 2147483647.0) {
-      fail(env, std::string(FN) + ": params[" + std::to_string(i) + "] = " + std::to_string(d[i]) + " is out of range");
-      return false;
-    }
-  return true;
-}
-
-enum class ConvMode { forward, backpropInput, backpropFilter };
-
-/** conv2d(x, xOff, f, fOff, out, params), conv2dBackpropInput(dy, dyOff, f, fOff, dx, params) and
- *  conv2dBackpropFilter(x, xOff, dy, dyOff, df, params) */
-napi_value conv_entry(napi_env env, napi_callback_info info, ConvMode mode) {
-  const char* FN = mode == ConvMode::forward ? "conv2d" : mode == ConvMode::backpropInput ? "conv2dBackpropInput" : "conv2dBackpropFilter";
-  Call c(env, info);
-  NEED(6);
-  ARR(a0, 0, "first input"); I64(off0, 1); ARR(a1, 2, "second input"); I64(off1, 3); ARR(o, 4, "out"); ARR(p, 5, "params");
-  ConvArgs a;
-  if (!conv_args(env, p, &a, FN)) return nullptr;
-  CHECK(a0.dtype == a1.dtype && a0.dtype == o.dtype && (a0.dtype == F32 || a0.dtype == F64), "needs matching float32 or float64 arrays");
-  const int64_t inSize = a.n * a.h * a.w * a.cin, outSize = a.n * a.ho * a.wo * a.cout, filterSize = a.kh * a.kw * a.cin * a.cout;
-  if (mode == ConvMode::backpropFilter) {
-    SPAN(px, a0, off0, inSize, "input");
-    SPAN(pdy, a1, off1, outSize, "dy");
-    SPAN(po, o, 0, filterSize, "out");
-    active->conv2dBackpropFilter(a0.dtype, a, px, pdy, po);
-    return undefined(env);
-  }
-  const bool backprop = mode == ConvMode::backpropInput;
-  SPAN(pf, a1, off1, filterSize, "filter");
-  SPAN(px, a0, off0, backprop ? outSize : inSize, backprop ? "dy" : "input");
-  SPAN(po, o, 0, backprop ? inSize : outSize, "out");
-  if (backprop) active->conv2dBackpropInput(a0.dtype, a, px, pf, po);
-  else active->conv2d(a0.dtype, a, px, pf, po);
-  return undefined(env);
-}
-
-napi_value Conv2d(napi_env env, napi_callback_info info) { return conv_entry(env, info, ConvMode::forward); }
-napi_value Conv2dBackpropInput(napi_env env, napi_callback_info info) { return conv_entry(env, info, ConvMode::backpropInput); }
-napi_value Conv2dBackpropFilter(napi_env env, napi_callback_info info) { return conv_entry(env, info, ConvMode::backpropFilter); }
-
-// ---- pooling ----
-
-/** p = Float64Array [n, h, w, c, ho, wo, kh, kw, strideH, strideW, padTop, padLeft]. Reads of x are
- *  bounds-checked per tap (pool_tap); these keep every product and loop well-formed. */
-bool pool_args(napi_env env, const Arr& p, PoolArgs* a, const char* FN) {
-  if (p.dtype != F64 || p.length < 12) {
-    fail(env, std::string(FN) + ": params must be a Float64Array of 12 numbers");
-    return false;
-  }
-  const double* d = reinterpret_cast<const double*>(p.data);
-  for (int i = 0; i < 12; i++)
-    if (d[i] < (i >= 6 && i < 10 ? 1 : 0) || d[i] > 2147483647.0) {
-      fail(env, std::string(FN) + ": params[" + std::to_string(i) + "] = " + std::to_string(d[i]) + " is out of range");
-      return false;
-    }
-  auto at = [&](int i) { return static_cast<int64_t>(d[i]); };
-  *a = PoolArgs{at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8), at(9), at(10), at(11)};
-  return true;
-}
-
-/** pool2d(isMax, x, xOff, out, params) */
-napi_value Pool2d(napi_env env, napi_callback_info info) {
-  const char* FN = "pool2d";
-  Call c(env, info);
-  NEED(5);
-  bool isMax = false;
-  get_bool(env, c.argv[0], &isMax);
-  ARR(x, 1, "x"); I64(xOff, 2); ARR(o, 3, "out"); ARR(p, 4, "params");
-  PoolArgs a;
-  if (!pool_args(env, p, &a, FN)) return nullptr;
-  CHECK(x.dtype == o.dtype && (x.dtype == F32 || x.dtype == F64), "needs matching float32 or float64 arrays");
-  SPAN(px, x, xOff, a.n * a.h * a.w * a.c, "x");
-  SPAN(po, o, 0, a.n * a.ho * a.wo * a.c, "out");
-  active->pool2d(x.dtype, isMax, a, px, po);
-  return undefined(env);
-}
-
-/** pool2dBackprop(isMax, x, xOff, dy, dyOff, dx, params): x is read by max only (avg may pass dy) */
-napi_value Pool2dBackprop(napi_env env, napi_callback_info info) {
-  const char* FN = "pool2dBackprop";
-  Call c(env, info);
-  NEED(7);
-  bool isMax = false;
-  get_bool(env, c.argv[0], &isMax);
-  ARR(x, 1, "x"); I64(xOff, 2); ARR(dy, 3, "dy"); I64(dyOff, 4); ARR(o, 5, "dx"); ARR(p, 6, "params");
-  PoolArgs a;
-  if (!pool_args(env, p, &a, FN)) return nullptr;
-  CHECK(x.dtype == o.dtype && dy.dtype == o.dtype && (o.dtype == F32 || o.dtype == F64), "needs matching float32 or float64 arrays");
-  const int64_t inSize = a.n * a.h * a.w * a.c;
-  SPAN(px, x, xOff, isMax ? inSize : 0, "x");
-  SPAN(pdy, dy, dyOff, a.n * a.ho * a.wo * a.c, "dy");
-  SPAN(po, o, 0, inSize, "dx");
-  active->pool2dBackprop(o.dtype, isMax, a, px, pdy, po);
-  return undefined(env);
-}
+#include "napi_conv.h"
 
 // ---- scatter-add ----
 
@@ -540,7 +382,8 @@ napi_value ScatterAdd(napi_env env, napi_callback_info info) {
   SPAN(px, x, xOff, outer * dim * inner, "x");
   SPAN(pi, idx, idxOff, n, "indices");
   SPAN(pu, u, uOff, outer * n * inner, "updates");
-  return make_number(env, static_cast<double>(scatter_add(o.dtype, px, reinterpret_cast<int32_t*>(pi), n, pu, o.data, outer, dim, inner)));
+  return make_number(env, static_cast<double>(scatter_add(o.dtype, px, reinterpret_cast<int32_t*>(pi), n, pu, o.data,
+      outer, dim, inner)));
 }
 
 // ---- random streams ----
@@ -555,261 +398,14 @@ napi_value Philox(napi_env env, napi_callback_info info) {
   CHECK(k0 <= 0xffffffffLL && k1 <= 0xffffffffLL && attempt <= 0xffffffffLL, "key words and attempt must be uint32");
   CHECK(o.dtype == I32 && o.length % 4 == 0, "out must be an Int32Array of 4 words per block");
   CHECK(counter <= (int64_t(1) << 53), "counter must be a safe integer");
-  philox_blocks(static_cast<uint32_t>(k0), static_cast<uint32_t>(k1), static_cast<uint64_t>(counter), static_cast<uint32_t>(attempt),
+  philox_blocks(static_cast<uint32_t>(k0), static_cast<uint32_t>(k1), static_cast<uint64_t>(counter),
+      static_cast<uint32_t>(attempt),
                 reinterpret_cast<uint32_t*>(o.data), static_cast<int64_t>(o.length / 4));
   return undefined(env);
 }
 
-// ------------------------------------------------------------------------- training-step fusions
-
-bool get_activation(napi_env env, napi_value v, Activation* act, const char* fn) {
-  int64_t code;
-  if (!get_i64(env, v, &code, fn)) return false;
-  if (code >= ACTIVATION_COUNT) {
-    fail(env, std::string(fn) + ": unknown activation code " + std::to_string(code));
-    return false;
-  }
-  *act = static_cast<Activation>(code);
-  return true;
-}
-
-bool is_float(const Arr& a) { return a.dtype == F32 || a.dtype == F64; }
-
-/** biasActivation(act, z, zOff, bias, biasOff, out, rows, C) */
-napi_value BiasActivation(napi_env env, napi_callback_info info) {
-  const char* FN = "biasActivation";
-  Call c(env, info);
-  NEED(8);
-  Activation act;
-  if (!get_activation(env, c.argv[0], &act, FN)) return nullptr;
-  ARR(z, 1, "z"); I64(zOff, 2); ARR(b, 3, "bias"); I64(bOff, 4); ARR(o, 5, "out"); I64(rows, 6); I64(C, 7);
-  CHECK(is_float(z) && z.dtype == b.dtype && z.dtype == o.dtype, "needs matching float32 or float64 arrays");
-  SPAN(pz, z, zOff, rows * C, "z");
-  SPAN(pb, b, bOff, C, "bias");
-  SPAN(po, o, 0, rows * C, "out");
-  active->biasActivation(z.dtype, act, pz, pb, po, rows, C);
-  return undefined(env);
-}
-
-/** activationGrad(act, dy, dyOff, y, yOff, out) */
-napi_value ActivationGrad(napi_env env, napi_callback_info info) {
-  const char* FN = "activationGrad";
-  Call c(env, info);
-  NEED(6);
-  Activation act;
-  if (!get_activation(env, c.argv[0], &act, FN)) return nullptr;
-  ARR(dy, 1, "dy"); I64(dyOff, 2); ARR(y, 3, "y"); I64(yOff, 4); ARR(o, 5, "out");
-  CHECK(is_float(dy) && dy.dtype == y.dtype && dy.dtype == o.dtype, "needs matching float32 or float64 arrays");
-  int64_t n = static_cast<int64_t>(o.length);
-  SPAN(pdy, dy, dyOff, n, "dy");
-  SPAN(py, y, yOff, n, "y");
-  active->activationGrad(dy.dtype, act, pdy, py, o.data, n);
-  return undefined(env);
-}
-
-/** sparseSoftmaxCrossEntropy(logits, off, labels, labelsOff, dy | null, dyOff, out, rows, C): returns -1,
- *  or the first row whose label is outside [0, C) (nothing written then). */
-napi_value SparseSoftmaxCrossEntropy(napi_env env, napi_callback_info info) {
-  const char* FN = "sparseSoftmaxCrossEntropy";
-  Call c(env, info);
-  NEED(9);
-  ARR(x, 0, "logits"); I64(xOff, 1); ARR(lab, 2, "labels"); I64(labOff, 3); I64(dyOff, 5); ARR(o, 6, "out"); I64(rows, 7); I64(C, 8);
-  napi_valuetype dyType;
-  napi_typeof(env, c.argv[4], &dyType);
-  const bool backward = dyType != napi_null && dyType != napi_undefined;
-  CHECK(is_float(x) && x.dtype == o.dtype && lab.dtype == I32, "needs float32 or float64 logits and out, int32 labels");
-  CHECK(C > 0, "needs at least one class");
-  SPAN(px, x, xOff, rows * C, "logits");
-  SPAN(pl, lab, labOff, rows, "labels");
-  SPAN(po, o, 0, backward ? rows * C : rows, "out");
-  char* pdy = nullptr;
-  if (backward) {
-    ARR(dy, 4, "dy");
-    CHECK(dy.dtype == x.dtype, "dy must have the logits' dtype");
-    if (!span(env, dy, dyOff, rows, FN, "dy", &pdy)) return nullptr;
-  }
-  const int32_t* labels = reinterpret_cast<const int32_t*>(pl);
-  for (int64_t r = 0; r < rows; r++)
-    if (labels[r] < 0 || labels[r] >= C) return make_number(env, static_cast<double>(r));
-  active->sparseSoftmaxCrossEntropy(x.dtype, px, labels, pdy, po, rows, C);
-  return make_number(env, -1);
-}
-
-/** optimizerStep(kind, arrays, offsets, sizes, out, hyper): arrays = [params..., grads..., slots1...,
- *  slots2...] (slots as the kind needs), offsets one per array (Float64Array), sizes one per tensor,
- *  hyper = Float64Array [lr, weightDecay, beta1, beta2, epsilon, alpha, momentum, nesterov]. */
-napi_value OptimizerStepEntry(napi_env env, napi_callback_info info) {
-  const char* FN = "optimizerStep";
-  Call c(env, info);
-  NEED(6);
-  I64(kind, 0); ARR(offs, 2, "offsets"); ARR(sizes, 3, "sizes"); ARR(o, 4, "out"); ARR(hyper, 5, "hyper");
-  CHECK(kind == opt_adam || kind == opt_sgd, "unknown optimizer kind");
-  CHECK(offs.dtype == F64 && sizes.dtype == F64 && hyper.dtype == F64 && hyper.length >= 8, "offsets, sizes and hyper must be Float64Arrays");
-  CHECK(is_float(o), "out must be float32 or float64");
-  const double* h = reinterpret_cast<const double*>(hyper.data);
-  OptimizerStep s{};
-  s.kind = static_cast<OptimizerKind>(kind);
-  s.lr = h[0]; s.weightDecay = h[1]; s.beta1 = h[2]; s.beta2 = h[3]; s.epsilon = h[4]; s.alpha = h[5]; s.momentum = h[6]; s.nesterov = h[7] != 0;
-  const int64_t count = static_cast<int64_t>(sizes.length);
-  const int groups = s.kind == opt_adam ? 4 : s.momentum != 0 ? 3 : 2;
-  uint32_t n = 0;
-  napi_get_array_length(env, c.argv[1], &n);
-  CHECK(n == static_cast<uint32_t>(groups * count) && offs.length == n, "expected " + std::to_string(groups * count) + " arrays and offsets");
-  std::vector<int64_t> sz(count);
-  std::vector<const void*> ptrs(4 * count, nullptr);
-  const double* offsets = reinterpret_cast<const double*>(offs.data);
-  int64_t total = 0;
-  for (int64_t i = 0; i < count; i++) {
-    double d = reinterpret_cast<const double*>(sizes.data)[i];
-    CHECK(d >= 0 && d == static_cast<double>(static_cast<int64_t>(d)), "sizes must be non-negative integers");
-    sz[i] = static_cast<int64_t>(d);
-    total += sz[i];
-  }
-  for (uint32_t j = 0; j < n; j++) {
-    napi_value v;
-    napi_get_element(env, c.argv[1], j, &v);
-    Arr a;
-    if (!get_arr(env, v, &a, FN, "every array")) return nullptr;
-    CHECK(a.dtype == o.dtype, "every array must have the output's dtype");
-    double off = offsets[j];
-    CHECK(off >= 0 && off == static_cast<double>(static_cast<int64_t>(off)), "offsets must be non-negative integers");
-    char* p;
-    if (!span(env, a, static_cast<int64_t>(off), sz[j % count], FN, "a parameter or slot", &p)) return nullptr;
-    ptrs[j] = p;
-  }
-  const int slotGroups = groups - 2;
-  SPAN(po, o, 0, (1 + slotGroups) * total, "out");
-  s.count = count;
-  s.sizes = sz.data();
-  s.params = ptrs.data();
-  s.grads = ptrs.data() + count;
-  s.slots1 = ptrs.data() + 2 * count;
-  s.slots2 = ptrs.data() + 3 * count;
-  s.out = po;
-  active->optimizerStep(o.dtype, s);
-  return undefined(env);
-}
-
-/** dropout(x, xOff, out, seed, counter, keepProb, scale): seed and counter below 2^53. */
-napi_value Dropout(napi_env env, napi_callback_info info) {
-  const char* FN = "dropout";
-  Call c(env, info);
-  NEED(7);
-  ARR(x, 0, "x"); I64(xOff, 1); ARR(o, 2, "out"); I64(seed, 3); I64(counter, 4);
-  double keepProb, scale;
-  napi_get_value_double(env, c.argv[5], &keepProb);
-  napi_get_value_double(env, c.argv[6], &scale);
-  CHECK(is_float(x) && x.dtype == o.dtype, "needs matching float32 or float64 arrays");
-  int64_t n = static_cast<int64_t>(o.length);
-  SPAN(px, x, xOff, n, "x");
-  active->dropout(x.dtype, px, o.data, n, static_cast<uint64_t>(seed), static_cast<uint64_t>(counter), keepProb, scale);
-  return undefined(env);
-}
-
-/** layerNorm(grad, x, xOff, gamma, gOff, third, thirdOff, out, rows, C, eps): third is beta (forward) or dy (grad). */
-napi_value LayerNorm(napi_env env, napi_callback_info info) {
-  const char* FN = "layerNorm";
-  Call c(env, info);
-  NEED(11);
-  bool grad = false;
-  get_bool(env, c.argv[0], &grad);
-  ARR(x, 1, "x"); I64(xOff, 2); ARR(g, 3, "gamma"); I64(gOff, 4); ARR(t, 5, grad ? "dy" : "beta"); I64(tOff, 6); ARR(o, 7, "out"); I64(rows, 8); I64(C, 9);
-  double eps;
-  napi_get_value_double(env, c.argv[10], &eps);
-  CHECK(is_float(x) && x.dtype == g.dtype && x.dtype == t.dtype && x.dtype == o.dtype, "needs matching float32 or float64 arrays");
-  SPAN(px, x, xOff, rows * C, "x");
-  SPAN(pg, g, gOff, C, "gamma");
-  SPAN(pt, t, tOff, grad ? rows * C : C, grad ? "dy" : "beta");
-  SPAN(po, o, 0, grad ? rows * C + C : rows * C, "out");
-  if (grad) active->layerNormGrad(x.dtype, px, pg, pt, po, rows, C, eps);
-  else active->layerNorm(x.dtype, px, pg, pt, po, rows, C, eps);
-  return undefined(env);
-}
-
-// ---------------------------------------------------------------------------------- sequence models
-
-/** An optional typed array: null or undefined leave it empty (data null, length 0). */
-bool get_opt_arr(napi_env env, napi_value v, Arr* a, const char* fn, const char* what) {
-  napi_valuetype t;
-  napi_typeof(env, v, &t);
-  if (t == napi_null || t == napi_undefined) {
-    *a = Arr{nullptr, 0, F32, 4};
-    return true;
-  }
-  return get_arr(env, v, a, fn, what);
-}
-#define OPT_ARR(name, i, what) Arr name; if (!get_opt_arr(c.env, c.argv[i], &name, FN, what)) return nullptr
-/** Like SPAN, for an optional array: null when absent. */
-#define OPT_SPAN(ptr, arr, off, count, what) char* ptr = nullptr; if (arr.data && !span(c.env, arr, off, count, FN, what, &ptr)) return nullptr
-
-/** cell(lstm, grad, xw, xwOff, hu, huOff, state, stateOff, dy, dyOff, extra, extraOff, out, b, u): an LSTM
- *  step (extra: dc, with grad) or a GRU step (extra: the recurrent bias, or null); dy (dh for the LSTM) is
- *  null unless grad. */
-napi_value Cell(napi_env env, napi_callback_info info) {
-  const char* FN = "cell";
-  Call c(env, info);
-  NEED(15);
-  bool lstm = false, grad = false;
-  if (!get_bool(env, c.argv[0], &lstm) || !get_bool(env, c.argv[1], &grad)) return fail(env, std::string(FN) + ": lstm and grad must be booleans");
-  ARR(xw, 2, "xw"); I64(xwOff, 3); ARR(hu, 4, "hu"); I64(huOff, 5); ARR(st, 6, "state"); I64(stOff, 7);
-  OPT_ARR(dy, 8, "dy"); I64(dyOff, 9); OPT_ARR(ex, 10, lstm ? "dc" : "bias"); I64(exOff, 11);
-  ARR(o, 12, "out"); I64(b, 13); I64(u, 14);
-  const DType dt = xw.dtype;
-  CHECK(dt == F32 || dt == F64, "needs float32 or float64 arrays");
-  CHECK(hu.dtype == dt && st.dtype == dt && o.dtype == dt && (!dy.data || dy.dtype == dt) && (!ex.data || ex.dtype == dt), "operand dtypes differ");
-  CHECK(!grad || (dy.data && (!lstm || ex.data)), "the gradient needs the next states' gradients");
-  const int64_t gates = lstm ? 4 : 3;
-  SPAN(pxw, xw, xwOff, b * gates * u, "xw");
-  SPAN(phu, hu, huOff, b * gates * u, "hu");
-  SPAN(pst, st, stOff, b * u, "state");
-  OPT_SPAN(pdy, dy, dyOff, b * u, "dy");
-  OPT_SPAN(pex, ex, exOff, lstm ? b * u : gates * u, lstm ? "dc" : "bias");
-  const int64_t outSize = !grad ? (lstm ? 2 : 1) * b * u : (lstm ? 5 : 7) * b * u;
-  SPAN(po, o, 0, outSize, "out");
-  CHECK(static_cast<int64_t>(o.length) == outSize, "output length does not match");
-  if (b * u == 0) return undefined(env);
-  if (lstm) active->lstmCell(dt, grad, b, u, pxw, phu, pst, grad ? pdy : nullptr, grad ? pex : nullptr, po);
-  else active->gruCell(dt, grad, b, u, pxw, phu, pst, grad ? pdy : nullptr, pex, po);
-  return undefined(env);
-}
-
-/** attention(q, qOff, k, kOff, v, vOff, dy, dyOff, mask, maskOff, out, params): dy (the backward) and mask
- *  may be null (the mask is bool, or additive in the operands' dtype); params = Float64Array
- *  [b, t, s, h, dk, dv, maskBatch, maskRows, offset, scale, causal]
- *  with maskBatch in {1, b} and maskRows in {1, t} (the mask is [maskBatch, maskRows, s]). */
-napi_value Attention(napi_env env, napi_callback_info info) {
-  const char* FN = "attention";
-  Call c(env, info);
-  NEED(12);
-  ARR(q, 0, "q"); I64(qOff, 1); ARR(k, 2, "k"); I64(kOff, 3); ARR(v, 4, "v"); I64(vOff, 5);
-  OPT_ARR(dy, 6, "dy"); I64(dyOff, 7); OPT_ARR(m, 8, "mask"); I64(mOff, 9); ARR(o, 10, "out"); ARR(p, 11, "params");
-  CHECK(p.dtype == F64 && p.length >= 11, "params must be a Float64Array of 11 numbers");
-  const double* d = reinterpret_cast<const double*>(p.data);
-  for (int i = 0; i < 9; i++) CHECK(d[i] >= 0 && d[i] == double(int64_t(d[i])), "dimensions must be non-negative integers");
-  auto at = [&](int i) { return static_cast<int64_t>(d[i]); };
-  AttnArgs a{at(0), at(1), at(2), at(3), at(4), at(5), 0, 0, at(8), d[9], d[10] != 0, false};
-  const int64_t mb = at(6), mt = at(7);
-  CHECK((mb == 1 || mb == a.b) && (mt == 1 || mt == a.t), "the mask must be [1 or b, 1 or t, s]");
-  a.maskB = mb == 1 ? 0 : mt * a.s;
-  a.maskT = mt == 1 ? 0 : a.s;
-  const DType dt = q.dtype;
-  CHECK(dt == F32 || dt == F64, "needs float32 or float64 arrays");
-  CHECK(k.dtype == dt && v.dtype == dt && o.dtype == dt && (!dy.data || dy.dtype == dt), "operand dtypes differ");
-  CHECK(!m.data || m.dtype == U8 || m.dtype == dt, "the mask must be bool (uint8) or additive in the operands' dtype");
-  a.additive = m.data && m.dtype == dt;
-  const int64_t qn = a.b * a.t * a.h * a.dk, kn = a.b * a.s * a.h * a.dk, vn = a.b * a.s * a.h * a.dv, yn = a.b * a.t * a.h * a.dv;
-  SPAN(pq, q, qOff, qn, "q");
-  SPAN(pk, k, kOff, kn, "k");
-  SPAN(pv, v, vOff, vn, "v");
-  OPT_SPAN(pdy, dy, dyOff, yn, "dy");
-  OPT_SPAN(pm, m, mOff, mb * mt * a.s, "mask");
-  const int64_t outSize = dy.data ? qn + kn + vn : yn;
-  SPAN(po, o, 0, outSize, "out");
-  CHECK(static_cast<int64_t>(o.length) == outSize, "output length does not match");
-  if (outSize == 0) return undefined(env);
-  active->attention(dt, a, pq, pk, pv, pdy, pm, po);
-  return undefined(env);
-}
+#include "napi_train_step.h"
+#include "napi_seq.h"
 
 napi_value name_list(napi_env env, const char* const* names, int n) {
   napi_value list;
@@ -824,6 +420,16 @@ const char* const kBinaryNames[] = {CANDOR_BINARY_OPS(CANDOR_NAME_ITEM)};
 const char* const kReduceNames[] = {CANDOR_REDUCE_OPS(CANDOR_NAME_ITEM)};
 const char* const kActivationNames[] = {CANDOR_ACTIVATIONS(CANDOR_NAME_ITEM)};
 
+// Every function the addon exports, by family: its JS name and C++ entry point, written once. Init registers
+// them; src/backends/native/addon.ts ADDON_EXPORTS names the same (test/backends/native.test.ts compares).
+#define CANDOR_CORE_ENTRIES(X) \
+  X(info, Info) X(setIsa, SetIsa) X(setNumThreads, SetNumThreads) X(gemm, Gemm) \
+  X(unary, Unary) X(binary, Binary) X(reduce, Reduce) X(argReduce, ArgReduce) X(gather, Gather) X(softmax, Softmax) \
+  X(copy, Copy) X(cast, Cast) X(where, Where) X(scatterAdd, ScatterAdd) X(philox, Philox)
+#define CANDOR_ENTRY_POINTS(X) \
+  CANDOR_CORE_ENTRIES(X) CANDOR_CONV_ENTRIES(X) CANDOR_TRAIN_STEP_ENTRIES(X) CANDOR_SEQ_ENTRIES(X)
+#define CANDOR_FUNCTION_PROPERTY(js, fn) {#js, nullptr, fn, nullptr, nullptr, nullptr, napi_default, nullptr},
+
 napi_value Init(napi_env env, napi_value exports) {
   const char* env_isa = std::getenv("CANDOR_ISA");
   select_isa("");
@@ -837,45 +443,15 @@ napi_value Init(napi_env env, napi_value exports) {
     }
   }
   napi_property_descriptor props[] = {
-      {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"setIsa", nullptr, SetIsa, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"setNumThreads", nullptr, SetNumThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"alloc", nullptr, Alloc, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"release", nullptr, Release, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"argReduce", nullptr, ArgReduce, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"gather", nullptr, Gather, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"copy", nullptr, Copy, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"cast", nullptr, Cast, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"where", nullptr, Where, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"conv2dBackpropInput", nullptr, Conv2dBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
-      // Training-step fusions.
-      {"biasActivation", nullptr, BiasActivation, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"activationGrad", nullptr, ActivationGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"sparseSoftmaxCrossEntropy", nullptr, SparseSoftmaxCrossEntropy, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"optimizerStep", nullptr, OptimizerStepEntry, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"dropout", nullptr, Dropout, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"activations", nullptr, nullptr, nullptr, nullptr, name_list(env, kActivationNames, ACTIVATION_COUNT), napi_default, nullptr},
-      // convolution filter gradient and pooling
-      {"conv2dBackpropFilter", nullptr, Conv2dBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"pool2d", nullptr, Pool2d, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"pool2dBackprop", nullptr, Pool2dBackprop, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"scatterAdd", nullptr, ScatterAdd, nullptr, nullptr, nullptr, napi_default, nullptr},
-      // random streams
-      {"philox", nullptr, Philox, nullptr, nullptr, nullptr, napi_default, nullptr},
-      // sequence models
-      {"cell", nullptr, Cell, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"attention", nullptr, Attention, nullptr, nullptr, nullptr, napi_default, nullptr},
+      CANDOR_ENTRY_POINTS(CANDOR_FUNCTION_PROPERTY)
+      {"activations", nullptr, nullptr, nullptr, nullptr, name_list(env, kActivationNames, ACTIVATION_COUNT),
+       napi_default, nullptr},
       {"version", nullptr, nullptr, nullptr, nullptr, make_number(env, kVersion), napi_default, nullptr},
       {"unaryOps", nullptr, nullptr, nullptr, nullptr, name_list(env, kUnaryNames, UNARY_COUNT), napi_default, nullptr},
-      {"binaryOps", nullptr, nullptr, nullptr, nullptr, name_list(env, kBinaryNames, BINARY_COUNT), napi_default, nullptr},
-      {"reduceOps", nullptr, nullptr, nullptr, nullptr, name_list(env, kReduceNames, REDUCE_COUNT), napi_default, nullptr},
+      {"binaryOps", nullptr, nullptr, nullptr, nullptr, name_list(env, kBinaryNames, BINARY_COUNT), napi_default,
+          nullptr},
+      {"reduceOps", nullptr, nullptr, nullptr, nullptr, name_list(env, kReduceNames, REDUCE_COUNT), napi_default,
+          nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   define_memory(env, exports);

@@ -1,6 +1,6 @@
 // Fused kernels of the training step: bias + activation and its gradient, sparse softmax cross-entropy
 // and its gradient, and the optimizer updates (Adam/AdamW, SGD with momentum) over every parameter in
-// one call. Each follows its composite in src/ops/train-fused.ts operation by operation, so results
+// one call. Each follows its composite in src/ops/families/train-step.ts operation by operation, so results
 // agree to rounding. Included by impl.h (inside the per-ISA namespace).
 #pragma once
 

@@ -1,6 +1,6 @@
 // Shared test helpers: closeness assertions, seeded random inputs and a slow nested-loop reference.
 import assert from 'node:assert/strict';
-import { Tensor, Generator, tensor, type DType } from '../src/index.js';
+import { Tensor, RandomStream, tensor, type DType } from '../src/index.js';
 
 /** Flat numbers of a tensor, nested array or typed array. */
 export function flat(x: Tensor | ArrayLike<number> | number[][] | number[][][]): number[] {
@@ -35,7 +35,7 @@ export function rand(
   seed: number,
   { dtype = 'float64' as DType, lo = -2, hi = 2 } = {},
 ): Tensor {
-  const g = new Generator(seed);
+  const g = new RandomStream(seed);
   const t = g.uniform(shape, lo, hi, dtype);
   const d = t.dataSync();
   t.dispose();

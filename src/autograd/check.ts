@@ -3,7 +3,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/storage.js';
 import { fmtShape } from '../errors.js';
 import * as o from '../ops/index.js';
-import { Generator } from '../ops/random.js';
+import { RandomStream } from '../ops/random.js';
 import { grad } from './grad.js';
 
 export interface GradCheckOptions {
@@ -35,7 +35,7 @@ export function checkGradients(
 ): GradCheckResult {
   const { eps = 1e-6, atol = 1e-6, rtol = 1e-5, seed = 1234 } = options;
   const probe = tidy(() => f(...inputs));
-  const projection = new Generator(seed).normal(probe.shape, 0, 1, probe.dtype);
+  const projection = new RandomStream(seed).normal(probe.shape, 0, 1, probe.dtype);
   if (!inputs.includes(probe)) probe.dispose();
   const scalarF = (xs: Tensor[]) => o.sum(o.mul(f(...xs), projection));
   const analytic = grad(scalarF)([...inputs]).map((g) => {

@@ -7,10 +7,9 @@ import { ArgumentError, DTypeError, fmtShape } from '../errors.js';
 import { isFloat } from '../tensor/dtype.js';
 import { shapesEqual } from '../tensor/shape.js';
 import * as o from '../ops/index.js';
-import { FUSED } from '../ops/fused.js';
+import { FUSED, type FusedName } from '../ops/families/index.js';
 import { makeView } from '../ops/dispatch.js';
-import type { FusedName } from '../ops/fused-params.js';
-import { GRAD_RULES, NO_GRADIENT, THROUGH_COMPOSITE, type GradRule, type OpName } from './rules.js';
+import { NO_GRADIENT, THROUGH_COMPOSITE, gradRuleOf } from './rules.js';
 import { Tape, noGrad, popTape, pushTape, record, type CustomRule, type TapeNode } from './tape.js';
 
 /** Sums a gradient of a broadcast result down to the shape of the operand that was broadcast. */
@@ -24,12 +23,12 @@ export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
 
 function ruleFor(node: TapeNode, tape: Tape): CustomRule | undefined {
   if (node.custom) return node.custom;
-  const rule = GRAD_RULES[node.op as OpName];
-  if (rule === NO_GRADIENT) return undefined;
+  const rule = gradRuleOf(node.op);
+  if (rule === undefined || rule === NO_GRADIENT) return undefined;
   const needsGrad = node.inputs.map((x) => tape.tracked.has(x.key));
   if (rule === THROUGH_COMPOSITE)
     return (dy) => vjpOfComposite(node.op as FusedName, node.inputs, node.params, dy, needsGrad);
-  return (dy) => (rule as GradRule<unknown>)(dy, { ...node, needsGrad });
+  return (dy) => rule(dy, { ...node, needsGrad });
 }
 
 /**
@@ -164,7 +163,8 @@ function differentiate<P extends Params, A extends unknown[]>(
 function scalarSeed(value: Tensor): Tensor {
   if (value.size !== 1 || !isFloat(value.dtype)) {
     throw new ArgumentError(
-      `grad: the function must return a float scalar (one element), got ${value.dtype} ${fmtShape(value.shape)}; use vjp for other outputs`,
+      `grad: the function must return a float scalar (one element), got ${value.dtype} ${fmtShape(value.shape)}; ` +
+        `use vjp for other outputs`,
     );
   }
   return o.onesLike(value);

@@ -1,39 +1,22 @@
-// The one table of gradient rules. Every op that can be recorded on a tape (primitives, views and fused
-// ops) has an entry, so adding a primitive without deciding its gradient does not compile. A rule maps
-// the output gradient to one gradient per input (null where none flows) in the *output's* broadcast
-// shape: the engine reduces broadcast dimensions, casts, and accumulates.
+// The one table of gradient rules for primitives and views; each fused op states its rule in its spec
+// (src/ops/families/), typed so that an op without a rule does not compile. A rule maps the output
+// gradient to one gradient per input (null where none flows) in the *output's* broadcast shape: the
+// engine reduces broadcast dimensions, casts, and accumulates.
 import type { Tensor } from '../tensor/tensor.js';
 import type { PrimitiveParams } from '../ops/primitives.js';
-import type { Conv2DParams, FusedParams, Pool2DParams } from '../ops/fused-params.js';
-import { runFusedOp } from '../ops/fused.js';
 import type { ViewParams } from '../ops/views.js';
 import * as o from '../ops/index.js';
 import { batchMatmul } from '../ops/linalg.js';
 import { keptShape } from '../ops/reduce.js';
-import { attentionBackward, gruCellBackward, lstmCellBackward, lstmStates } from '../ops/sequence.js';
-import { attentionLogitGrad } from '../ops/fused-seq.js';
+import { FUSED, type FusedName } from '../ops/families/index.js';
+import { NO_GRADIENT, type RuleContext, type RuleEntry } from './rule-kinds.js';
 
-export type OpParams = PrimitiveParams & ViewParams & FusedParams;
+export { NO_GRADIENT, THROUGH_COMPOSITE, type GradRule, type RuleContext, type RuleEntry } from './rule-kinds.js';
+
+export type OpParams = PrimitiveParams & ViewParams;
 export type OpName = keyof OpParams;
 
-export interface RuleContext<P> {
-  readonly inputs: readonly Tensor[];
-  readonly output: Tensor;
-  readonly params: P;
-  /** Whether each input needs a gradient (it depends on a differentiated input); a rule may return null for the others. */
-  readonly needsGrad: readonly boolean[];
-}
-
-export type GradRule<P> = (dy: Tensor, ctx: RuleContext<P>) => readonly (Tensor | null)[];
-
-/** No gradient flows (integer or boolean results, or piecewise-constant functions). */
-export const NO_GRADIENT = 'none' as const;
-/** Differentiate the op's composite default (used for fused ops without a hand-written rule). */
-export const THROUGH_COMPOSITE = 'composite' as const;
-
-export type GradTable = {
-  readonly [K in OpName]: GradRule<OpParams[K]> | typeof NO_GRADIENT | typeof THROUGH_COMPOSITE;
-};
+export type GradTable = { readonly [K in OpName]: RuleEntry<OpParams[K]> };
 
 const TWO_OVER_SQRT_PI = 1.1283791670955126;
 
@@ -64,12 +47,6 @@ function prodRule(dy: Tensor, { inputs: [x], output: y, params: { axes } }: Rule
   const others = o.where(isZero, othersAtZero, o.div(unreduce(y, x, axes), safeX));
   return [o.mul(unreduce(dy, x, axes), others)];
 }
-
-type Shape4 = readonly [number, number, number, number];
-const shape4 = (t: Tensor) => t.shape as unknown as Shape4;
-/** The window parameters alone (without the backprop ops' shapes), for the op a rule calls. */
-const convOf = ({ strides, dilations, pads }: Conv2DParams): Conv2DParams => ({ strides, dilations, pads });
-const poolOf = ({ poolSize, strides, pads }: Pool2DParams): Pool2DParams => ({ poolSize, strides, pads });
 
 function invertPermutation(axes: readonly number[]): number[] {
   const inv = new Array<number>(axes.length);
@@ -176,6 +153,7 @@ export const GRAD_RULES: GradTable = {
   ],
   copy: (dy) => [dy],
   cast: (dy, { inputs: [x] }) => [o.cast(dy, x.dtype)],
+  philox: NO_GRADIENT,
   reshape: (dy, { inputs: [x] }) => [o.reshape(dy, x.shape)],
   permute: (dy, { params: { axes } }) => [o.permute(dy, invertPermutation(axes))],
   expand: (dy) => [dy],
@@ -189,68 +167,11 @@ export const GRAD_RULES: GradTable = {
     ];
   },
   flip: (dy, { params: { axes } }) => [o.flip(dy, axes)],
-
-  // Fused ops.
-  softmax: (dy, { output: y, params: { axis } }) => [o.mul(y, o.sub(dy, o.sum(o.mul(dy, y), axis, true)))],
-  logSoftmax: (dy, { output: y, params: { axis } }) => [o.sub(dy, o.mul(o.exp(y), o.sum(dy, axis, true)))],
-  // Training-step fusions: the bias gradient is dz, summed over the broadcast rows by the engine.
-  biasActivation: (dy, { output: y, params: { activation } }) => {
-    const dz = activation === 'linear' ? dy : o.activationGrad(dy, y, activation);
-    return [dz, dz];
-  },
-  activationGrad: THROUGH_COMPOSITE,
-  sparseSoftmaxCrossEntropy: (dy, { inputs: [logits, labels] }) => [
-    o.sparseSoftmaxCrossEntropyGrad(logits, labels, dy),
-    null,
-  ],
-  sparseSoftmaxCrossEntropyGrad: THROUGH_COMPOSITE,
-  adamStep: NO_GRADIENT,
-  sgdStep: NO_GRADIENT,
-  // The same mask (same stream and counter) scales dy.
-  dropout: (dy, { params }) => [o.dropoutAt(dy, params)],
-  // dbeta is dy, summed over the rows by the engine.
-  layerNorm: (dy, { inputs: [x, gamma], params: { epsilon } }) => {
-    const { dx, dgamma } = o.layerNormGrad(x, gamma, dy, epsilon);
-    return [dx, dgamma, dy];
-  },
-  layerNormGrad: THROUGH_COMPOSITE,
-  // Convolution and pooling: conv2d, its input gradient and its filter gradient are bilinear and
-  // adjoint to one another, so each one's gradients are the other two; pooling goes to its backprop op.
-  conv2d: (dy, { inputs: [x, f], params, needsGrad: [needX, needF] }) => [
-    needX ? runFusedOp('conv2dBackpropInput', [dy, f], { ...convOf(params), inputShape: shape4(x) }) : null,
-    needF ? runFusedOp('conv2dBackpropFilter', [x, dy], { ...convOf(params), filterShape: shape4(f) }) : null,
-  ],
-  conv2dBackpropInput: (g, { inputs: [dy, f], params, needsGrad: [needDy, needF] }) => [
-    needDy ? runFusedOp('conv2d', [g, f], convOf(params)) : null,
-    needF ? runFusedOp('conv2dBackpropFilter', [g, dy], { ...convOf(params), filterShape: shape4(f) }) : null,
-  ],
-  conv2dBackpropFilter: (g, { inputs: [x, dy], params, needsGrad: [needX, needDy] }) => [
-    needX ? runFusedOp('conv2dBackpropInput', [dy, g], { ...convOf(params), inputShape: shape4(x) }) : null,
-    needDy ? runFusedOp('conv2d', [x, g], convOf(params)) : null,
-  ],
-  maxPool2d: (dy, { inputs: [x], params }) => [runFusedOp('maxPool2dBackprop', [x, dy], poolOf(params))],
-  avgPool2d: (dy, { inputs: [x], params }) => [
-    runFusedOp('avgPool2dBackprop', [dy], { ...poolOf(params), inputShape: shape4(x) }),
-  ],
-  maxPool2dBackprop: THROUGH_COMPOSITE,
-  // Linear in dy, and its adjoint is the average pool itself.
-  avgPool2dBackprop: (g, { params }) => [runFusedOp('avgPool2d', [g], poolOf(params))],
-  // Sequence models: each backward is a fused op of its own (one kernel per step where the backend has
-  // it); their own gradients (second order) go through their composites.
-  lstmCell: (dy, { inputs: [xw, hu, c] }) => {
-    const [dz, dc] = lstmCellBackward(xw, hu, c, ...lstmStates(dy));
-    return [dz, dz, dc];
-  },
-  lstmCellGrad: THROUGH_COMPOSITE,
-  gruCell: (dy, { inputs: [xw, hu, h, bias] }) => {
-    const [dxw, dhu, dh] = gruCellBackward(xw, hu, h, dy, bias ?? null);
-    return bias ? [dxw, dhu, dh, dhu] : [dxw, dhu, dh];
-  },
-  gruCellGrad: THROUGH_COMPOSITE,
-  // An additive mask's gradient is the logits' summed over heads (the engine sums broadcast axes).
-  attention: (dy, { inputs: [q, k, v, mask], params, needsGrad }) => [
-    ...attentionBackward(q, k, v, dy, mask ?? null, params),
-    mask && needsGrad[3] ? o.sum(attentionLogitGrad(q, k, v, dy, mask, params).dS, [1]) : null,
-  ],
-  attentionGrad: THROUGH_COMPOSITE,
 };
+
+/** An op's gradient entry: the table's for primitives and views, the spec's for fused ops. */
+export function gradRuleOf(op: string): RuleEntry<unknown> | undefined {
+  if (Object.hasOwn(GRAD_RULES, op)) return GRAD_RULES[op as OpName] as RuleEntry<unknown>;
+  if (Object.hasOwn(FUSED, op)) return FUSED[op as FusedName].grad as RuleEntry<unknown>;
+  return undefined;
+}

@@ -4,13 +4,14 @@
 // strided view) already broadcast to the output shape when the primitive broadcasts. A contiguous input
 // may start partway into its buffer: its elements are buffer[offset .. offset + size), so every kernel
 // must honour KernelArg.offset (views such as split halves are passed without a copy). Kernels write
-// into an output buffer that the dispatcher allocated (offset 0). A backend may leave out any kernel: the dispatcher then
-// raises a BackendError naming the op and the backend. Fused kernels are optional; each has a composite
-// default in ops/fused.ts that the backend's kernel must match.
+// into an output buffer that the dispatcher allocated (offset 0). A backend may leave out any kernel:
+// the dispatcher then raises a BackendError naming the op and the backend. Fused kernels are optional;
+// each has a composite default in its family module (src/ops/families/) that the backend's kernel must
+// match.
 import type { DType, TypedArray } from '../tensor/dtype.js';
 import type { Shape } from '../tensor/shape.js';
 import type { PrimitiveName, PrimitiveParams } from '../ops/primitives.js';
-import type { FusedName, FusedParams } from '../ops/fused-params.js';
+import type { FusedName, FusedParams } from '../ops/families/index.js';
 import { BackendError } from '../errors.js';
 
 export interface KernelArg {
@@ -25,6 +26,15 @@ export interface KernelArg {
 export type Kernel<Params> = (inputs: readonly KernelArg[], out: KernelArg, params: Params) => void;
 export type KernelTable = { readonly [P in PrimitiveName]?: Kernel<PrimitiveParams[P]> };
 export type FusedKernelTable = { readonly [F in FusedName]?: Kernel<FusedParams[F]> };
+
+/** table[op] = kernel, with the op's own params type (a generic key keeps a union of ops type-safe). */
+export function setKernel<P extends PrimitiveName>(
+  table: { [Q in P]?: Kernel<PrimitiveParams[Q]> },
+  op: P,
+  kernel: Kernel<PrimitiveParams[P]>,
+): void {
+  table[op] = kernel;
+}
 
 export interface Backend {
   readonly name: string;
@@ -119,7 +129,8 @@ export function getBackend(): Backend {
       failures.push(`'${name}' is unavailable: ${(e as Error).message}`);
       continue;
     }
-    selection = `${current.name}: ${current.description}${failures.length ? ` (${failures.join('; ')})` : ' (the highest-priority backend)'}`;
+    const why = failures.length ? ` (${failures.join('; ')})` : ' (the highest-priority backend)';
+    selection = `${current.name}: ${current.description}${why}`;
     if (failures.length && typeof process !== 'undefined')
       process.emitWarning(`Candor is using the '${name}' backend: ${failures.join('; ')}`, 'CandorBackendWarning');
     return current;

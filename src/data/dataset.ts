@@ -17,7 +17,7 @@ import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor, fromTypedArray } from '../tensor/tensor.js';
 import { allocArray, dtypeOfArray, type DType, type TypedArray } from '../tensor/dtype.js';
 import { dispose, forEachDisposable, outsideScopes, tidy } from '../tensor/storage.js';
-import { Generator, philox4x32, randomUniform } from '../ops/random.js';
+import { RandomStream, philox4x32, randomUniform } from '../ops/random.js';
 
 /** One element of fromArrays: a row of x and, when given, the matching row of y. */
 export interface Example {
@@ -102,11 +102,11 @@ function materialise(item: unknown): unknown {
 
 // --------------------------------------------------------------------------------------- randomness
 
-/** uniform integers for shuffling, drawn from a Generator in chunks (a tensor per draw would be slow). */
+/** uniform integers for shuffling, drawn from a RandomStream in chunks (a tensor per draw would be slow). */
 class IndexStream {
   private chunk: ArrayLike<number> = new Float64Array(0);
   private at = 0;
-  constructor(private readonly gen: Generator) {}
+  constructor(private readonly gen: RandomStream) {}
   /** An integer in [0, n). */
   below(n: number): number {
     if (this.at === this.chunk.length) {
@@ -319,10 +319,10 @@ export class Dataset<T = Example> implements AsyncIterable<T> {
     } else assertCount('shuffle', bufferSize, 1);
     const capacity = bufferSize === 'all' ? Infinity : bufferSize;
     const base = seed ?? drawSeed();
-    new Generator(base); // validates the seed now rather than at the first pass
+    new RandomStream(base); // validates the seed now rather than at the first pass
     let pass = 0;
     return this.derive(this.size, async function* (upstream) {
-      const rng = new IndexStream(new Generator(epochSeed(base, reshuffleEachIteration ? pass++ : 0)));
+      const rng = new IndexStream(new RandomStream(epochSeed(base, reshuffleEachIteration ? pass++ : 0)));
       const buffer: unknown[] = [];
       try {
         for await (const item of upstream) {

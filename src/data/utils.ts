@@ -5,7 +5,7 @@ import { tidy } from '../tensor/storage.js';
 import { add, div, equal, mul, sub, where } from '../ops/elementwise.js';
 import { max, mean, min, std } from '../ops/reduce.js';
 import { gather } from '../ops/indexing.js';
-import { Generator, permutation } from '../ops/random.js';
+import { RandomStream, permutation } from '../ops/random.js';
 
 /** float32 [n, numClasses] one-hot rows for integer labels in [0, numClasses); `op` names the caller in errors. */
 export function oneHotRows(
@@ -153,7 +153,7 @@ export function trainTestSplit(
   }
   return tidy(() => {
     const order = shuffle
-      ? (seed !== undefined ? new Generator(seed).permutation(n) : permutation(n)).dataSync()
+      ? (seed !== undefined ? new RandomStream(seed).permutation(n) : permutation(n)).dataSync()
       : Int32Array.from({ length: n }, (_, i) => i);
     const trainIdx = Array.from(order.subarray(0, n - nTest));
     const testIdx = Array.from(order.subarray(n - nTest));

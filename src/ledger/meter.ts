@@ -11,6 +11,7 @@
 // hook on the dispatch point, which reads the current run once per kernel call, and only while a
 // run-bound meter listens.
 import { onKernel, type KernelEvent } from '../ops/dispatch.js';
+import { FUSED, FUSED_NAMES } from '../ops/families/index.js';
 import {
   ARG_REDUCE_OPS,
   BINARY_OPS,
@@ -62,11 +63,9 @@ for (const op of [...COMPARE_OPS, ...LOGICAL_OPS, 'logicalNot']) FAMILY.set(op, 
 for (const op of [...REDUCE_OPS, ...ARG_REDUCE_OPS]) FAMILY.set(op, 'reduce');
 for (const op of ['gather', 'scatterAdd', 'concat', 'pad', 'copy']) FAMILY.set(op, 'data movement');
 FAMILY.set('matmul', 'matmul');
-for (const op of ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter']) FAMILY.set(op, 'convolution');
-for (const op of ['maxPool2d', 'avgPool2d', 'maxPool2dBackprop', 'avgPool2dBackprop']) FAMILY.set(op, 'pooling');
-for (const op of ['softmax', 'logSoftmax']) FAMILY.set(op, 'softmax');
-for (const op of ['attention', 'attentionGrad']) FAMILY.set(op, 'attention');
-for (const op of ['lstmCell', 'lstmCellGrad', 'gruCell', 'gruCellGrad']) FAMILY.set(op, 'recurrent');
+FAMILY.set('philox', 'random');
+// Each fused op's family is stated by its spec.
+for (const op of FUSED_NAMES) FAMILY.set(op, FUSED[op].family);
 
 /** The op family used to group time and FLOPs ('matmul', 'elementwise', 'reduce', 'convolution', ...). */
 export function opFamily(op: string): string {

@@ -1,7 +1,7 @@
 // Next-token choice from a row of logits on the host: greedy, or temperature + top-k + top-p (nucleus)
 // sampling driven by one uniform number, so a seeded stream of uniforms makes generation reproducible.
 import { ArgumentError } from '../errors.js';
-import { Generator } from '../ops/random.js';
+import { RandomStream } from '../ops/random.js';
 import { outsideScopes } from '../tensor/storage.js';
 
 export interface SamplingOptions {
@@ -65,13 +65,13 @@ export function sampleToken(
   return order[keep - 1]; // u * total rounding up to the total
 }
 
-/** Uniform numbers in [0, 1) from a seeded Generator, one per call (drawn in chunks on the host). */
+/** Uniform numbers in [0, 1) from a seeded RandomStream, one per call (drawn in chunks on the host). */
 export class UniformStream {
-  private readonly gen: Generator;
+  private readonly gen: RandomStream;
   private chunk: Float64Array = new Float64Array(0);
   private at = 0;
   constructor(seed: number) {
-    this.gen = new Generator(seed);
+    this.gen = new RandomStream(seed);
   }
   next(): number {
     if (this.at === this.chunk.length) {

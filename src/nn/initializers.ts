@@ -3,7 +3,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import type { DType } from '../tensor/dtype.js';
 import { full, tensor } from '../ops/creation.js';
-import { Generator, randomNormal, randomUniform, truncatedNormal } from '../ops/random.js';
+import { RandomStream, randomNormal, randomUniform, truncatedNormal } from '../ops/random.js';
 import { reshape } from '../ops/views.js';
 import { ArgumentError } from '../errors.js';
 import { Registry } from '../registry.js';
@@ -38,7 +38,7 @@ function make(
 
 /** Keras draws from this when no seed is given; a seed gives a fresh generator per call (reproducible). */
 function rng(seed: number | undefined) {
-  return seed === undefined ? {} : { generator: new Generator(seed) };
+  return seed === undefined ? {} : { generator: new RandomStream(seed) };
 }
 
 // Stddev of a unit normal truncated to [-2, 2]; Keras divides by it so the truncated draw has the scale asked for.

@@ -9,7 +9,7 @@ import { allocationError, Storage } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
 import { record } from '../autograd/tape.js';
 import { PRIMITIVES, type PrimitiveName, type PrimitiveParams, type ShapeDType } from './primitives.js';
-import type { FusedName, FusedParams } from './fused-params.js';
+import type { FusedName, FusedParams } from './families/index.js';
 
 export interface KernelEvent {
   readonly op: PrimitiveName | FusedName;
@@ -136,7 +136,7 @@ function materialize(t: Tensor, backend: Backend, shape: Shape, temps: Tensor[])
 }
 
 function requireKernel<P extends PrimitiveName>(backend: Backend, op: P): Kernel<PrimitiveParams[P]> {
-  const kernel = backend.kernels[op] as Kernel<PrimitiveParams[P]> | undefined;
+  const kernel = backend.kernels[op];
   if (!kernel) throw new BackendError(`${op}: backend '${backend.name}' has no kernel for this op`);
   return kernel;
 }
@@ -197,7 +197,7 @@ export function tryFused<F extends FusedName>(
   flops: number,
 ): Tensor | undefined {
   const backend = getBackend();
-  const kernel = backend.fused[op] as Kernel<FusedParams[F]> | undefined;
+  const kernel = backend.fused[op];
   if (!kernel) return undefined;
   const temps: Tensor[] = [];
   try {

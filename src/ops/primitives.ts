@@ -1,9 +1,10 @@
 // The primitive set every backend implements, each with its shape/dtype rule and cost model.
 // Everything else in ops/ is composed from these; fused ops (fused.ts) are optional per backend.
 import type { DType } from '../tensor/dtype.js';
-import { bytesPerElement, isFloat } from '../tensor/dtype.js';
+import { bytesPerElement } from '../tensor/dtype.js';
 import { DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { broadcastShapes, sizeOf, type Shape } from '../tensor/shape.js';
+import { requireFloat } from './checks.js';
 
 export const UNARY_FLOAT_OPS = [
   'neg',
@@ -61,6 +62,12 @@ export interface PrimitiveParams
   /** Strided view -> contiguous buffer; the only kernel whose input may be non-contiguous. */
   copy: NoParams;
   cast: { dtype: DType };
+  /**
+   * No inputs -> int32 [count, 4]: the Philox4x32-10 blocks (uint32 words, read as int32) of counters
+   * counter .. counter + count - 1, each split [low 32 bits, high 32 bits, attempt, 0], under the key
+   * [key0, key1]. Every random draw is made of these (src/ops/random.ts).
+   */
+  philox: { key0: number; key1: number; counter: number; attempt: number; count: number };
 }
 
 export type PrimitiveName = keyof PrimitiveParams;
@@ -82,11 +89,6 @@ export interface PrimitiveSpec<P extends PrimitiveName> {
    * picks, not the whole table).
    */
   bytes?(inputs: readonly ShapeDType[], out: ShapeDType): number;
-}
-
-function requireFloat(op: string, x: ShapeDType): void {
-  if (!isFloat(x.dtype))
-    throw new DTypeError(`${op}: expected a float32 or float64 tensor, got ${x.dtype} ${fmtShape(x.shape)}`);
 }
 
 function requireSameDType(op: string, inputs: readonly ShapeDType[]): DType {
@@ -180,7 +182,8 @@ function build(): { [P in PrimitiveName]: PrimitiveSpec<P> } {
         const [bb, kb, n] = transB ? [b.shape[0], b.shape[2], b.shape[1]] : b.shape;
         if (a.shape.length !== 3 || b.shape.length !== 3 || ba !== bb || ka !== kb) {
           throw new ShapeError(
-            `matmul: inner dimensions do not match: ${fmtShape(a.shape)}${transA ? 'ᵀ' : ''} x ${fmtShape(b.shape)}${transB ? 'ᵀ' : ''}`,
+            `matmul: inner dimensions do not match: ${fmtShape(a.shape)}${transA ? 'ᵀ' : ''} x ` +
+              `${fmtShape(b.shape)}${transB ? 'ᵀ' : ''}`,
           );
         }
         return { shape: [ba, m, n], dtype };
@@ -204,7 +207,8 @@ function build(): { [P in PrimitiveName]: PrimitiveSpec<P> } {
         const expected = [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)];
         if (expected.length !== upd.shape.length || expected.some((d, i) => d !== upd.shape[i])) {
           throw new ShapeError(
-            `scatterAdd: updates must have shape ${fmtShape(expected)} for x ${fmtShape(x.shape)} and indices ${fmtShape(idx.shape)} on axis ${axis}, got ${fmtShape(upd.shape)}`,
+            `scatterAdd: updates must have shape ${fmtShape(expected)} for x ${fmtShape(x.shape)} and indices ` +
+              `${fmtShape(idx.shape)} on axis ${axis}, got ${fmtShape(upd.shape)}`,
           );
         }
         return { shape: x.shape, dtype: requireSameDType('scatterAdd', [x, upd]) };
@@ -219,7 +223,8 @@ function build(): { [P in PrimitiveName]: PrimitiveSpec<P> } {
         for (const x of inputs) {
           if (x.shape.length !== first.length || x.shape.some((d, i) => i !== axis && d !== first[i])) {
             throw new ShapeError(
-              `concat: all shapes must match except on axis ${axis}, got ${inputs.map((t) => fmtShape(t.shape)).join(', ')}`,
+              `concat: all shapes must match except on axis ${axis}, got ` +
+                `${inputs.map((t) => fmtShape(t.shape)).join(', ')}`,
             );
           }
         }
@@ -242,6 +247,8 @@ function build(): { [P in PrimitiveName]: PrimitiveSpec<P> } {
     },
     copy: { broadcast: false, infer: ([x]) => x, flops: free },
     cast: { broadcast: false, infer: ([x], { dtype }) => ({ shape: x.shape, dtype }), flops: free },
+    // Integer rounds: no floating-point operations in the cost model.
+    philox: { broadcast: false, infer: (_inputs, { count }) => ({ shape: [count, 4], dtype: 'int32' }), flops: free },
   };
 }
 

@@ -1,10 +1,11 @@
-// Seeded random tensors from a counter-based generator (Philox4x32-10, Salmon et al. 2011). Streams are
-// computed on the host, so they are identical whatever the backend; element i of a draw depends only
-// on (seed, counter + i), so the native addon computes the blocks in bulk (setPhiloxBlocks) word for word.
+// Seeded random tensors from a counter-based generator (Philox4x32-10, Salmon et al. 2011). Element i of
+// a draw depends only on (seed, counter + i); its Philox blocks come from the backend's `philox` primitive
+// through the dispatch point (word for word the same on every backend), and are turned into values here.
 import { Tensor, fromTypedArray } from '../tensor/tensor.js';
 import { ArgumentError, DTypeError } from '../errors.js';
 import { allocArray, type DType } from '../tensor/dtype.js';
 import { assertShape, sizeOf, type Shape } from '../tensor/shape.js';
+import { runPrimitive } from './dispatch.js';
 
 const M0 = 0xd2511f53,
   M1 = 0xcd9e8d57,
@@ -68,26 +69,26 @@ const TWO_POW_32 = 4294967296;
 const INV_2_53 = 1 / 9007199254740992;
 
 /** Fills `out` (4 words per element) with the blocks of counters counter, counter + 1, ... (split
- *  [low 32 bits, high 32 bits, attempt, 0]) under the key [key0, key1]. */
-export type PhiloxBlocks = (key0: number, key1: number, counter: number, attempt: number, out: Uint32Array) => void;
-
-const jsPhiloxBlocks: PhiloxBlocks = (key0, key1, counter, attempt, out) => {
+ *  [low 32 bits, high 32 bits, attempt, 0]) under the key [key0, key1]: the JS backend's philox kernel. */
+export function philoxBlocks(key0: number, key1: number, counter: number, attempt: number, out: Uint32Array): void {
   const w = new Uint32Array(4);
   for (let i = 0; i < out.length / 4; i++) {
     const c = counter + i;
     philoxBlock((c % TWO_POW_32) >>> 0, Math.floor(c / TWO_POW_32) >>> 0, attempt, 0, key0, key1, w);
     out.set(w, 4 * i);
   }
-};
+}
 
-let philoxBlocks: PhiloxBlocks = jsPhiloxBlocks;
-
-/** Lets a backend compute the blocks of every draw in bulk (the native one does; it must give the same
- *  words, which its tests check). No argument restores the JavaScript loop. Returns the previous one. */
-export function setPhiloxBlocks(fn?: PhiloxBlocks): PhiloxBlocks {
-  const previous = philoxBlocks;
-  philoxBlocks = fn ?? jsPhiloxBlocks;
-  return previous;
+/** The blocks of `count` counters from `counter` on, drawn by the current backend's philox primitive
+ *  through the dispatch point (so the ledger meters random draws like any kernel), into `out`. */
+function drawBlocks(key: readonly [number, number], counter: number, count: number, out: Uint32Array): void {
+  const t = runPrimitive('philox', [], { key0: key[0], key1: key[1], counter, attempt: 0, count });
+  try {
+    const words = t.dataSync();
+    out.set(new Uint32Array(words.buffer, words.byteOffset, 4 * count));
+  } finally {
+    t.dispose();
+  }
 }
 
 /** Elements whose blocks a draw computes at once. */
@@ -97,7 +98,7 @@ const BULK = 1 << 14;
  * A seeded stream. Each draw of n elements consumes counters [counter, counter + n) and advances the
  * counter, so a generator gives the same sequence of tensors every run.
  */
-export class Generator {
+export class RandomStream {
   private counter: number;
   private readonly key: [number, number];
   private readonly words = new Uint32Array(4);
@@ -111,9 +112,9 @@ export class Generator {
     position = 0,
   ) {
     if (!Number.isSafeInteger(seed) || seed < 0)
-      throw new ArgumentError(`Generator: seed must be a non-negative safe integer, got ${seed}`);
+      throw new ArgumentError(`RandomStream: seed must be a non-negative safe integer, got ${seed}`);
     if (!Number.isSafeInteger(position) || position < 0)
-      throw new ArgumentError(`Generator: position must be a non-negative safe integer, got ${position}`);
+      throw new ArgumentError(`RandomStream: position must be a non-negative safe integer, got ${position}`);
     this.key = [(seed % TWO_POW_32) >>> 0, Math.floor(seed / TWO_POW_32) >>> 0];
     this.counter = position;
   }
@@ -168,13 +169,7 @@ export class Generator {
       for (let from = 0; from < n; from += BULK) {
         const to = Math.min(n, from + BULK);
         this.bulkFrom = from;
-        philoxBlocks(
-          this.key[0],
-          this.key[1],
-          this.counter + from,
-          0,
-          to - from === BULK ? this.bulk : this.bulk.subarray(0, 4 * (to - from)),
-        );
+        drawBlocks(this.key, this.counter + from, to - from, this.bulk);
         for (let i = from; i < to; i++) out[i] = fill(i);
       }
     } finally {
@@ -267,9 +262,12 @@ function floatOnly(op: string, dtype: DType): void {
     throw new DTypeError(`${op}: dtype must be float32 or float64, got ${dtype}`);
 }
 
-let globalGenerator = new Generator(0);
+let globalStream = new RandomStream(0);
 
-/** A 53-bit seed hashing two seeds with one Philox block (counter = a, key = b): derived streams, e.g. per epoch or step. */
+/**
+ * A 53-bit seed hashing two seeds with one Philox block (counter = a, key = b): derived streams, e.g. per epoch or
+ * step.
+ */
 export function mixSeeds(a: number, b: number): number {
   const w = philox4x32(
     [(a % TWO_POW_32) >>> 0, Math.floor(a / TWO_POW_32) >>> 0, 0, 0],
@@ -280,7 +278,7 @@ export function mixSeeds(a: number, b: number): number {
 
 /** A seed drawn from the global stream, so things seeded by default are reproducible under setSeed. */
 export function drawSeed(): number {
-  const w = globalGenerator.uniform([1], 0, 1, 'float64');
+  const w = globalStream.uniform([1], 0, 1, 'float64');
   const seed = Math.floor(w.item() * TWO_POW_32);
   w.dispose();
   return seed;
@@ -288,18 +286,18 @@ export function drawSeed(): number {
 
 /** Reseeds the global generator that the random functions use when given no seed. */
 export function setSeed(seed: number): void {
-  globalGenerator = new Generator(seed);
+  globalStream = new RandomStream(seed);
 }
 
 export interface RandomOptions {
   dtype?: DType;
   /** A fresh generator with this seed for this call only. */
   seed?: number;
-  generator?: Generator;
+  generator?: RandomStream;
 }
 
-function gen(o: RandomOptions): Generator {
-  return o.generator ?? (o.seed !== undefined ? new Generator(o.seed) : globalGenerator);
+function gen(o: RandomOptions): RandomStream {
+  return o.generator ?? (o.seed !== undefined ? new RandomStream(o.seed) : globalStream);
 }
 
 export function randomUniform(

@@ -2,7 +2,7 @@
 // the composite core of convolution, pooling and their gradients.
 import { Tensor } from '../tensor/tensor.js';
 import { ShapeError } from '../errors.js';
-import type { Padding2D } from './fused-params.js';
+import type { Padding2D } from './families/conv.js';
 import { add } from './elementwise.js';
 import { concat, pad } from './indexing.js';
 import { reshape, slice, unsqueeze } from './views.js';

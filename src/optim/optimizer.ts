@@ -78,6 +78,8 @@ export type FusedUpdate = (
   params: readonly Tensor[],
   grads: readonly Tensor[],
   state: OptState,
+  /** The transformation whose state this is: the fused update finds its parts' state in it by name. */
+  transform: GradientTransformation,
 ) => { next: Tensor[]; state: OptState } | undefined;
 
 /** Calls fn on every tensor of a state tree, depth first, with its path. */
@@ -249,7 +251,7 @@ export class Optimizer {
       tidy(() => {
         // Gradients in the parameters' dtypes, so that the state keeps the dtype it was made with.
         const g = grads.map((x, i) => o.cast(x, params[i].dtype));
-        const fast = this.fused?.(params, g, old);
+        const fast = this.fused?.(params, g, old, this.transform);
         if (fast) return fast;
         const r = this.transform.update(g, old, params);
         checkUpdates(op, g, r.updates);

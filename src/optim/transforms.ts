@@ -9,7 +9,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import * as o from '../ops/index.js';
 import { learningRateAt, type LearningRate } from './schedules.js';
-import { adamMoments, momentumTrace, withDecay } from '../ops/train-fused.js';
+import { adamMoments, momentumTrace, withDecay } from '../ops/families/train-step.js';
 
 /** Adam's bias correction at 1-based step t: sqrt(1 - b2^t) / (1 - b1^t). */
 export function adamAlpha(b1: number, b2: number, t: number): number {
@@ -30,13 +30,53 @@ export interface GradientTransformation {
   update(grads: readonly Tensor[], state: OptState, params: readonly Tensor[]): { updates: Tensor[]; state: OptState };
 }
 
-/** A transformation with a typed state; the state is opaque to everyone but its own update. */
-function transformation<S extends OptState>(t: {
-  init(params: readonly Tensor[]): S;
-  update(grads: readonly Tensor[], state: S, params: readonly Tensor[]): { updates: Tensor[]; state: S };
-}): GradientTransformation {
-  return t as unknown as GradientTransformation;
+/** The factory that made each transformation, and the parts of each chain: how a fused update finds the
+ *  state of one transformation (scaleByAdam's moments, say) by what it is rather than by its position. */
+const MADE_BY = new WeakMap<GradientTransformation, Factory>();
+const PARTS = new WeakMap<GradientTransformation, readonly GradientTransformation[]>();
+
+type Factory = (...args: never[]) => GradientTransformation;
+
+/** A transformation with a typed state; the state is opaque to everyone but its own update (and namedState). */
+function transformation<S extends OptState>(
+  t: {
+    init(params: readonly Tensor[]): S;
+    update(grads: readonly Tensor[], state: S, params: readonly Tensor[]): { updates: Tensor[]; state: S };
+  },
+  madeBy?: Factory,
+): GradientTransformation {
+  const g = t as unknown as GradientTransformation;
+  if (madeBy) MADE_BY.set(g, madeBy);
+  return g;
 }
+
+/** Reads and replaces one transformation's state inside the state of the transformation that holds it. */
+export interface NamedState<S extends OptState> {
+  get(state: OptState): S;
+  /** A new whole state with this part's state replaced (the old one is not modified). */
+  set(state: OptState, value: S): OptState;
+}
+
+/**
+ * The state of the transformation made by `factory` (scaleByAdam, trace, ...) within `whole`: whole
+ * itself, or the first such part of a chain. Undefined when whole has none. S is the factory's state
+ * type (AdamState, CountState, TraceState).
+ */
+export function namedState<S extends OptState>(
+  whole: GradientTransformation,
+  factory: Factory,
+): NamedState<S> | undefined {
+  if (MADE_BY.get(whole) === factory) return { get: (s) => s as S, set: (_s, v) => v };
+  const i = (PARTS.get(whole) ?? []).findIndex((p) => MADE_BY.get(p) === factory);
+  if (i < 0) return undefined;
+  const parts = (s: OptState) => s as readonly OptState[];
+  return { get: (s) => parts(s)[i] as S, set: (s, v) => parts(s).map((x, j) => (j === i ? v : x)) };
+}
+
+/** The states of scaleByAdam, of the step-counting transformations and of trace. */
+export type AdamState = { count: number; mu: Tensor[]; nu: Tensor[] };
+export type CountState = { count: number };
+export type TraceState = { trace: Tensor[] };
 
 /** Throws unless v is finite and lo <= v <= hi (lo < v when `openLow`): a hyperparameter out of its range. */
 export function checkRange(op: string, name: string, v: number, lo: number, hi = Infinity, openLow = false): void {
@@ -51,7 +91,7 @@ const NO_STATE: readonly OptState[] = [];
 
 /** Runs each transformation on the previous one's updates; the state is the list of their states. */
 export function chain(...transforms: GradientTransformation[]): GradientTransformation {
-  return transformation<readonly OptState[]>({
+  const whole = transformation<readonly OptState[]>({
     init: (params) => transforms.map((t) => t.init(params)),
     update: (grads, state, params) => {
       let updates = [...grads];
@@ -67,6 +107,8 @@ export function chain(...transforms: GradientTransformation[]): GradientTransfor
       return { updates, state: next };
     },
   });
+  PARTS.set(whole, transforms);
+  return whole;
 }
 
 /** u -> factor * u. */
@@ -87,13 +129,16 @@ export function scaleByLearningRate(
   { flipSign = true }: { flipSign?: boolean } = {},
 ): GradientTransformation {
   if (typeof learningRate === 'number') learningRateAt('scaleByLearningRate', learningRate, 0);
-  return transformation<{ count: number }>({
-    init: () => ({ count: 0 }),
-    update: (grads, { count }) => {
-      const lr = learningRateAt('scaleByLearningRate', learningRate, count) * (flipSign ? -1 : 1);
-      return { updates: grads.map((u) => o.mul(u, lr)), state: { count: count + 1 } };
+  return transformation<{ count: number }>(
+    {
+      init: () => ({ count: 0 }),
+      update: (grads, { count }) => {
+        const lr = learningRateAt('scaleByLearningRate', learningRate, count) * (flipSign ? -1 : 1);
+        return { updates: grads.map((u) => o.mul(u, lr)), state: { count: count + 1 } };
+      },
     },
-  });
+    scaleByLearningRate,
+  );
 }
 
 export interface ScaleByAdamOptions {
@@ -112,20 +157,22 @@ export function scaleByAdam({ b1 = 0.9, b2 = 0.999, eps = 1e-7 }: ScaleByAdamOpt
   checkRange('scaleByAdam', 'b1', b1, 0, 1);
   checkRange('scaleByAdam', 'b2', b2, 0, 1);
   checkRange('scaleByAdam', 'eps', eps, 0);
-  type S = { count: number; mu: Tensor[]; nu: Tensor[] };
-  return transformation<S>({
-    init: (params) => ({ count: 0, mu: params.map((p) => o.zerosLike(p)), nu: params.map((p) => o.zerosLike(p)) }),
-    update: (grads, { count, mu, nu }) => {
-      const t = count + 1;
-      const steps = grads.map((g, i) =>
-        adamMoments(g, mu[i], nu[i], { beta1: b1, beta2: b2, epsilon: eps, alpha: adamAlpha(b1, b2, t) }),
-      );
-      return {
-        updates: steps.map((s) => s.direction),
-        state: { count: t, mu: steps.map((s) => s.m), nu: steps.map((s) => s.v) },
-      };
+  return transformation<AdamState>(
+    {
+      init: (params) => ({ count: 0, mu: params.map((p) => o.zerosLike(p)), nu: params.map((p) => o.zerosLike(p)) }),
+      update: (grads, { count, mu, nu }) => {
+        const t = count + 1;
+        const steps = grads.map((g, i) =>
+          adamMoments(g, mu[i], nu[i], { beta1: b1, beta2: b2, epsilon: eps, alpha: adamAlpha(b1, b2, t) }),
+        );
+        return {
+          updates: steps.map((s) => s.direction),
+          state: { count: t, mu: steps.map((s) => s.m), nu: steps.map((s) => s.v) },
+        };
+      },
     },
-  });
+    scaleByAdam,
+  );
 }
 
 export interface ScaleByRmsOptions {
@@ -199,13 +246,16 @@ export interface TraceOptions {
  */
 export function trace({ decay, nesterov = false }: TraceOptions): GradientTransformation {
   checkRange('trace', 'decay', decay, 0, 1);
-  return transformation<{ trace: Tensor[] }>({
-    init: (params) => ({ trace: params.map((p) => o.zerosLike(p)) }),
-    update: (grads, { trace: t }) => {
-      const steps = grads.map((u, i) => momentumTrace(u, t[i], decay, nesterov));
-      return { updates: steps.map((s) => s.update), state: { trace: steps.map((s) => s.trace) } };
+  return transformation<{ trace: Tensor[] }>(
+    {
+      init: (params) => ({ trace: params.map((p) => o.zerosLike(p)) }),
+      update: (grads, { trace: t }) => {
+        const steps = grads.map((u, i) => momentumTrace(u, t[i], decay, nesterov));
+        return { updates: steps.map((s) => s.update), state: { trace: steps.map((s) => s.trace) } };
+      },
     },
-  });
+    trace,
+  );
 }
 
 export interface DecayedWeightsOptions {
@@ -227,19 +277,22 @@ export function addDecayedWeights(
   checkRange('addDecayedWeights', 'weightDecay', weightDecay, 0);
   const decays = (p: Tensor, i: number) =>
     mask === undefined ? true : typeof mask === 'function' ? mask(p, i) : mask[i] !== false;
-  return transformation<{ count: number }>({
-    init: () => ({ count: 0 }),
-    update: (grads, { count }, params) => {
-      if (params.length !== grads.length)
-        throw new ArgumentError(
-          `addDecayedWeights: needs the parameters: got ${params.length} for ${grads.length} gradients`,
-        );
-      // withDecay adds -lr * wd * p; without a learning rate (optax placement) the term is +wd * p.
-      const lr = learningRate === undefined ? -1 : learningRateAt('addDecayedWeights', learningRate, count);
-      const updates = grads.map((u, i) => (decays(params[i], i) ? withDecay(u, params[i], lr, weightDecay) : u));
-      return { updates, state: { count: count + 1 } };
+  return transformation<{ count: number }>(
+    {
+      init: () => ({ count: 0 }),
+      update: (grads, { count }, params) => {
+        if (params.length !== grads.length)
+          throw new ArgumentError(
+            `addDecayedWeights: needs the parameters: got ${params.length} for ${grads.length} gradients`,
+          );
+        // withDecay adds -lr * wd * p; without a learning rate (optax placement) the term is +wd * p.
+        const lr = learningRate === undefined ? -1 : learningRateAt('addDecayedWeights', learningRate, count);
+        const updates = grads.map((u, i) => (decays(params[i], i) ? withDecay(u, params[i], lr, weightDecay) : u));
+        return { updates, state: { count: count + 1 } };
+      },
     },
-  });
+    addDecayedWeights,
+  );
 }
 
 /** Keras clipvalue: each element clipped to [-maxDelta, maxDelta]. */

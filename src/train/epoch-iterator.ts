@@ -5,7 +5,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../errors.js';
 import { dispose, tidy } from '../tensor/storage.js';
 import * as o from '../ops/index.js';
-import { Generator, mixSeeds } from '../ops/random.js';
+import { RandomStream, mixSeeds } from '../ops/random.js';
 
 /** A batch as datasets yield it. */
 export interface Batch {
@@ -112,7 +112,7 @@ export class EpochIterator {
     const n = this.samples!;
     let order: Int32Array | undefined;
     if (shuffle) {
-      const perm = new Generator(mixSeeds(seed!, epoch)).permutation(n);
+      const perm = new RandomStream(mixSeeds(seed!, epoch)).permutation(n);
       order = perm.dataSync() as Int32Array;
       perm.dispose();
     }

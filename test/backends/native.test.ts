@@ -11,8 +11,7 @@ import type { DType, Tensor, TypedArray } from '../../src/index.js';
 import { findBackend } from '../../src/backends/backend.js';
 import { createJsBackend } from '../../src/backends/js/index.js';
 import { PRIMITIVE_NAMES } from '../../src/ops/primitives.js';
-import { FUSED } from '../../src/ops/fused.js';
-import type { FusedName } from '../../src/ops/fused-params.js';
+import { FUSED, runFusedOp, type FusedName } from '../../src/ops/families/index.js';
 import { nativeIsas, setNativeIsa } from '../../src/backends/native/index.js';
 import {
   F32,
@@ -28,10 +27,9 @@ import {
   skip,
   values,
 } from './parity.js';
-import { loadAddon } from '../../src/backends/native/addon.js';
-import { runFusedOp } from '../../src/ops/fused.js';
-import { attention, attentionBackward, lstmCell } from '../../src/ops/sequence.js';
-import { setPhiloxBlocks } from '../../src/ops/random.js';
+import { ADDON_EXPORTS, loadAddon } from '../../src/backends/native/addon.js';
+import { attention, attentionBackward } from '../../src/ops/families/attention.js';
+import { lstmCell } from '../../src/ops/families/recurrent.js';
 import { JS_FALLBACK_PRIMITIVES, NATIVE_FUSED, primitiveSupport } from '../../src/backends/native/support.js';
 
 /** The filter gradient of conv2d (vjp with respect to f: conv2dBackpropFilter) for a seeded dy. */
@@ -111,6 +109,11 @@ describe('native backend: registration and reporting', { skip }, () => {
     assert.match(b.description, /native C\+\+ \((avx512|avx2|scalar), \d+ threads?/);
     assert.ok(nativeIsas().includes('scalar'));
     if (!process.env.CANDOR_BACKEND) assert.equal(c.getBackend().name, 'native', c.backendSelection());
+  });
+
+  test('the addon exports exactly the entry points NativeAddon declares', () => {
+    const addon = loadAddon().addon!;
+    assert.deepEqual(Object.getOwnPropertyNames(addon).sort(), Object.keys(ADDON_EXPORTS).sort());
   });
 
   test('the support table matches the kernel tables', () => {
@@ -715,14 +718,9 @@ describe('native Philox blocks match the reference', { skip }, () => {
         c.randomUniform([40000], { seed: 9 }),
         c.randomNormal([3001], { seed: 9, dtype: 'float64' }),
         c.bernoulli([777], 0.3, { seed: 9 }),
-      ].map((t) => t.dataSync());
-    const native = draw();
-    const bulk = setPhiloxBlocks();
-    try {
-      draw().forEach((js, i) => assert.ok(bitsOf(js).equals(bitsOf(native[i])), `draw ${i}`));
-    } finally {
-      setPhiloxBlocks(bulk);
-    }
+      ].map((t) => t.dataSync().slice());
+    const native = onBackend('native', draw);
+    onBackend('js', draw).forEach((js, i) => assert.ok(bitsOf(js).equals(bitsOf(native[i])), `draw ${i}`));
   });
 });
 

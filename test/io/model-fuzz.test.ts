@@ -88,7 +88,7 @@ test('loadModel on seeded corruptions of every file throws only typed CandorErro
       new c.Dense({ units: 2, activation: 'softmax' }),
     ]);
     model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-    const x = new c.Generator(2).normal([8, 3], 0, 1);
+    const x = new c.RandomStream(2).normal([8, 3], 0, 1);
     const y = c.tensor([0, 1, 0, 1, 1, 0, 0, 1], [8], 'int32');
     await model.fit(x, y, { epochs: 1, verbose: 0 });
     await model.save(dir);
@@ -139,7 +139,7 @@ test('loadModel on seeded corruptions of every file throws only typed CandorErro
     write(JSON.stringify(manifest), manifest.weightsFile, withHeader(weights, stringify(header)));
     await assert.rejects(c.loadModel(dir), /shape must be a list of non-negative integers, got \[\[\[\[/);
 
-    const rng = new Rng(new c.Generator(10));
+    const rng = new Rng(new c.RandomStream(10));
     const text = JSON.stringify(manifest);
     for (let i = 0; i < 300; i++) {
       const kind = rng.int(4);

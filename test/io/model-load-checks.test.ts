@@ -84,7 +84,7 @@ let initializerCalls = 0;
 const counting = Object.assign(
   (shape: readonly number[], dtype: c.DType = 'float32') => {
     initializerCalls++;
-    return new c.Generator(initializerCalls).normal([...shape], 0, 1, dtype);
+    return new c.RandomStream(initializerCalls).normal([...shape], 0, 1, dtype);
   },
   { config: { className: 'Counting', config: {} } },
 );
@@ -115,7 +115,7 @@ test('loading builds layers from the stored weights: no initializer runs, predic
   await withDir(async (dir) => {
     const model = new c.Sequential([new Probe({ units: 3, inputShape: [4], name: 'probe' })]);
     assert.equal(initializerCalls, 1, 'the probe initialises its weight when made');
-    const x = new c.Generator(3).normal([5, 4], 0, 1);
+    const x = new c.RandomStream(3).normal([5, 4], 0, 1);
     await model.save(dir);
     const loaded = await c.loadModel(dir);
     assert.equal(initializerCalls, 1, 'no initializer ran during loadModel');
@@ -152,7 +152,7 @@ test('weights stored with another dtype than the layer declares are rejected wit
     }
     // Optimizer state too: setState would cast an int32 moment to float32 without a word.
     model.compile({ optimizer: 'adam', loss: 'mse' });
-    const x = new c.Generator(5).normal([4, 3], 0, 1);
+    const x = new c.RandomStream(5).normal([4, 3], 0, 1);
     await model.fit(x, c.zeros([4, 2]), { epochs: 1, verbose: 0 });
     await model.save(dir);
     rewrite(dir, (ts) => new Map([...ts].map(([n, t]) => [n, n === '0/mu/0' ? t.cast('int32') : t])), 'optimizer');
@@ -202,7 +202,7 @@ test('a directory saved in format version 1 (fixed file names) loads; saving int
     c.setSeed(3);
     const model = new c.Sequential([new c.Dense({ units: 2, inputShape: [3] })]);
     model.compile({ optimizer: 'adam', loss: 'mse' });
-    const x = new c.Generator(4).normal([6, 3], 0, 1);
+    const x = new c.RandomStream(4).normal([6, 3], 0, 1);
     await model.fit(x, c.zeros([6, 2]), { epochs: 1, verbose: 0 });
     await model.save(dir);
     const m = readManifest(dir);

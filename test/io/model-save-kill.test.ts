@@ -73,8 +73,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 test('a save killed at any moment leaves the previous or the new model; the next save cleans up', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'candor-save-kill-'));
-  const x = new c.Generator(1).normal([4, 1024], 0, 1);
-  const rng = new Rng(new c.Generator(2));
+  const x = new c.RandomStream(1).normal([4, 1024], 0, 1);
+  const rng = new Rng(new c.RandomStream(2));
   const predict = (m: c.Model) => flat(m.predict(x) as c.Tensor);
   const reference = source.make(c);
   try {

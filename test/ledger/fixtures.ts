@@ -15,7 +15,7 @@ export function tempDir(prefix = 'candor-test-'): { dir: string; done: () => voi
 
 /** Three well-separated blobs in 4-D, 30 samples, labels 0-2; the group of a sample is its index parity. */
 export function blobs(n = 30, seed = 7): { x: c.Tensor; y: c.Tensor; groups: string[] } {
-  const g = new c.Generator(seed);
+  const g = new c.RandomStream(seed);
   const noise = g.normal([n, 4], 0, 0.3, 'float32');
   const nd = noise.dataSync();
   noise.dispose();

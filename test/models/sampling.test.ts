@@ -1,7 +1,7 @@
 // Next-token sampling: greedy, temperature, top-k and top-p cut-offs, and seeded uniform streams.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import '../../src/index.js'; // registers the backends the Generator draws on
+import '../../src/index.js'; // registers the backends the RandomStream draws on
 import { sampleToken, argmaxOf, checkSampling, UniformStream } from '../../src/models/sampling.js';
 import { ArgumentError } from '../../src/errors.js';
 

@@ -22,8 +22,8 @@ import {
   vjp,
 } from '../../src/index.js';
 import { assertClose, rand } from '../helpers.js';
-import { runFusedOp } from '../../src/ops/fused.js';
-import { resolvePadding } from '../../src/ops/nn.js';
+import { runFusedOp } from '../../src/ops/families/index.js';
+import { resolvePadding } from '../../src/ops/families/conv.js';
 
 type Pad = 'same' | 'valid';
 type Pair = [number, number];

@@ -2,6 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
+import { onKernel } from '../../src/ops/dispatch.js';
+import { RandomStream, philox4x32 } from '../../src/ops/random.js';
 
 function capture<T>(fn: () => T): { events: c.KernelEvent[]; result: T } {
   const events: c.KernelEvent[] = [];
@@ -118,4 +120,25 @@ test('gather is costed by the rows it reads, not the whole table', () => {
   const g = events.find((e) => e.op === 'gather')!;
   // Reads 2 rows of 8 float32 (64 B) and 2 int32 indices (8 B), writes 64 B.
   assert.equal(g.bytes, 64 + 8 + 64);
+});
+
+test('random draws pass the dispatch point as philox kernels (metered like any other), same values', () => {
+  const events: { op: string; shape: readonly number[]; dtype: string }[] = [];
+  const off = onKernel((e) => events.push({ op: e.op, shape: e.output.shape, dtype: e.output.dtype }));
+  let drawn: Float32Array;
+  try {
+    drawn = new RandomStream(5).uniform([20000]).dataSync() as Float32Array;
+  } finally {
+    off();
+  }
+  // Two bulk blocks of 16384 and 3616 elements, four uint32 words each.
+  assert.deepEqual(
+    events.filter((e) => e.op === 'philox'),
+    [
+      { op: 'philox', shape: [16384, 4], dtype: 'int32' },
+      { op: 'philox', shape: [3616, 4], dtype: 'int32' },
+    ],
+  );
+  const w = philox4x32([19999, 0, 0, 0], [5, 0]);
+  assert.equal(drawn[19999], (w[0] >>> 8) / 16777216);
 });

@@ -23,8 +23,7 @@ import {
   type Backend,
   type Kernel,
 } from '../../src/index.js';
-import { FUSED } from '../../src/ops/fused.js';
-import type { FusedParams } from '../../src/ops/fused-params.js';
+import { FUSED, type FusedParams } from '../../src/ops/families/index.js';
 import { createJsBackend } from '../../src/backends/js/index.js';
 import { assertClose, rand } from '../helpers.js';
 

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
 import type { Tensor } from '../../src/index.js';
 import { assertGradients } from '../../src/autograd/check.js';
-import { runFusedOp } from '../../src/ops/fused.js';
-import { FUSED_ACTIVATIONS, type FusedActivation } from '../../src/ops/fused-params.js';
+import { runFusedOp } from '../../src/ops/families/index.js';
+import { FUSED_ACTIVATIONS, tryAdamStep, type FusedActivation } from '../../src/ops/families/train-step.js';
 import { nativeIsas, setNativeIsa } from '../../src/backends/native/index.js';
 import { assertClose, rand } from '../helpers.js';
 import {
@@ -67,8 +67,8 @@ describe('training-step fusions: definitions (reference backend)', () => {
   test('dropout draws its mask from the generator, which advances as if it had drawn it', () => {
     onBackend('js', () => {
       const x = rand([3, 7], 14);
-      const g = new c.Generator(77),
-        reference = new c.Generator(77);
+      const g = new c.RandomStream(77),
+        reference = new c.RandomStream(77);
       const y = c.dropout(x, 0.3, g);
       const keep = reference.bernoulli([3, 7], 0.7).dataSync();
       const xd = x.dataSync();
@@ -117,7 +117,7 @@ describe('training-step fusions: definitions (reference backend)', () => {
         /expected int32 labels of shape \[2\] for logits \[2, 3\], got float32 \[2\]/.test(e.message),
     );
     assert.throws(
-      () => c.tryAdamStep([z, z, z], { lr: 1, weightDecay: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, alpha: 1 }),
+      () => tryAdamStep([z, z, z], { lr: 1, weightDecay: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, alpha: 1 }),
       c.ShapeError,
     );
   });
@@ -143,7 +143,7 @@ describe('training-step fusions: gradients (float64, central differences)', () =
   });
 
   test('dropout: the same mask scales the gradient', () => {
-    assertGradients((x) => c.dropoutAt(x, { seed: 3, counter: 5, rate: 0.4 }), [rand([4, 9], 15)]);
+    assertGradients((x) => runFusedOp('dropout', [x], { seed: 3, counter: 5, rate: 0.4 }), [rand([4, 9], 15)]);
   });
 
   test('layerNorm with respect to x, gamma and beta (and its gradient to second order)', () => {
@@ -318,7 +318,7 @@ describe('training-step fusions: native kernels match the reference', { skip }, 
           for (const n of [1, 7, 33, 40001])
             for (const dtype of dtypes) {
               const { js, native } = both(() =>
-                c.dropoutAt(offsetView(values(n, n, -3, 3), [n], dtype), { seed, counter, rate: 0.35 }),
+                runFusedOp('dropout', [offsetView(values(n, n, -3, 3), [n], dtype)], { seed, counter, rate: 0.35 }),
               );
               assert.ok(
                 bitsOf(native).equals(bitsOf(js)),
@@ -382,7 +382,7 @@ describe('training-step fusions: native kernels match the reference', { skip }, 
     assertThreadInvariant(() =>
       onBackend('native', () =>
         c.tidy(() => [
-          c.tryAdamStep(stepInputs('float32', 4), h)!.dataSync(),
+          tryAdamStep(stepInputs('float32', 4), h)!.dataSync(),
           runFusedOp(
             'layerNormGrad',
             [

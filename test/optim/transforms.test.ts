@@ -16,6 +16,7 @@ import {
   type GradientTransformation,
 } from '../../src/optim/index.js';
 import { assertClose } from '../helpers.js';
+import { namedState, scaleByAdam, type AdamState } from '../../src/optim/transforms.js';
 
 const t64 = (v: number[]) => c.tensor(Float64Array.from(v));
 
@@ -167,4 +168,25 @@ test('transformations reject hyperparameters out of range', () => {
   assert.throws(() => scaleByLearningRate(-0.1), /finite non-negative/);
   const tx = scaleByLearningRate(() => NaN);
   assert.throws(() => once(tx, [[1]]), /from the schedule at step 0/);
+});
+
+test('namedState finds a transformation state by its factory wherever it sits in a chain', () => {
+  const params = [c.tensor([1, 2], [2]), c.tensor([3], [1])];
+  for (const t of [
+    chain(scaleByAdam(), scaleByLearningRate(0.1)),
+    chain(clipByGlobalNorm(1), scaleByLearningRate(0.1), scaleByAdam()),
+    scaleByAdam(),
+  ]) {
+    const state = t.init(params);
+    const adam = namedState<AdamState>(t, scaleByAdam)!;
+    assert.equal(adam.get(state).count, 0);
+    assert.deepEqual(
+      adam.get(state).mu.map((m) => m.shape),
+      [[2], [1]],
+    );
+    const next = adam.set(state, { count: 7, mu: [], nu: [] });
+    assert.equal(adam.get(next).count, 7);
+    assert.equal(adam.get(state).count, 0, 'the old state is unchanged');
+    assert.equal(namedState(t, trace), undefined);
+  }
 });

@@ -85,7 +85,7 @@ test('the FinalizationRegistry frees tensors that were dropped without dispose',
 });
 
 test('10,000 steps of forward + grad + update keep the live tensor count flat', () => {
-  const g = new c.Generator(1);
+  const g = new c.RandomStream(1);
   const x = g.normal([16, 5]);
   const trueW = g.normal([5, 1]);
   const y = c.matmul(x, trueW);

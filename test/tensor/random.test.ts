@@ -16,17 +16,17 @@ test('Philox4x32-10 matches the Random123 known-answer vectors', () => {
 });
 
 test('same seed, same stream; successive draws differ; seeds differ', () => {
-  const g1 = new c.Generator(42),
-    g2 = new c.Generator(42);
+  const g1 = new c.RandomStream(42),
+    g2 = new c.RandomStream(42);
   const a = g1.normal([100]).dataSync(),
     b = g2.normal([100]).dataSync();
   assert.deepEqual(a, b);
   const next = g1.normal([100]).dataSync();
   assert.notDeepEqual(a, next);
-  assert.notDeepEqual(a, new c.Generator(43).normal([100]).dataSync());
+  assert.notDeepEqual(a, new c.RandomStream(43).normal([100]).dataSync());
   // Element i depends only on (seed, counter + i): a draw of 10 then 5 equals the first 15 of one draw.
-  const g3 = new c.Generator(7),
-    g4 = new c.Generator(7);
+  const g3 = new c.RandomStream(7),
+    g4 = new c.RandomStream(7);
   const joined = [...g3.uniform([10]).dataSync(), ...g3.uniform([5]).dataSync()];
   assert.deepEqual(joined, Array.from(g4.uniform([15]).dataSync()));
 });
@@ -58,7 +58,7 @@ function moments(d: ArrayLike<number>) {
 
 test('distributions have the right range and moments (n = 200000, 5-sigma bounds)', () => {
   const n = 200000,
-    g = new c.Generator(2024);
+    g = new c.RandomStream(2024);
   const u = g.uniform([n], -1, 3).dataSync();
   assert.ok(u.every((v) => v >= -1 && v < 3));
   const mu = moments(u);
@@ -80,7 +80,7 @@ test('distributions have the right range and moments (n = 200000, 5-sigma bounds
 });
 
 test('float32 uniform never reaches 1', () => {
-  const u = new c.Generator(9).uniform([100000]).dataSync();
+  const u = new c.RandomStream(9).uniform([100000]).dataSync();
   assert.ok(u.every((v) => v >= 0 && v < 1));
 });
 
@@ -105,7 +105,7 @@ test('setSeed makes the global stream reproducible', () => {
 });
 
 test('bad arguments raise typed errors', () => {
-  assert.throws(() => new c.Generator(-1), c.ArgumentError);
+  assert.throws(() => new c.RandomStream(-1), c.ArgumentError);
   assert.throws(() => c.bernoulli([2], 1.5), /bernoulli: p must be in \[0, 1\], got 1.5/);
   assert.throws(() => c.randomNormal([2], { dtype: 'int32' }), c.DTypeError);
 });

@@ -12,7 +12,7 @@ import { flat } from '../helpers.js';
 /** y = 2x - 1 on 16 points, with a 1-unit Dense model and SGD. */
 function regression(seed: number, lr = 0.05): { model: c.Sequential; x: c.Tensor; y: c.Tensor } {
   c.setSeed(seed);
-  const x = new c.Generator(seed).uniform([16, 1], -1, 1);
+  const x = new c.RandomStream(seed).uniform([16, 1], -1, 1);
   const y = c.tidy(() => c.sub(c.mul(x, 2), 1));
   const model = new c.Sequential([new c.Dense({ units: 1, inputShape: [1] })]);
   model.compile({ optimizer: c.optimizers.sgd({ learningRate: lr }), loss: 'mse' });
@@ -73,7 +73,7 @@ test('EarlyStopping stops after `patience` epochs without improvement and restor
 
 test('EarlyStopping on the real training loss ends training once it stops improving', async () => {
   const { model, x, y } = regression(3, 0.3);
-  const noisyY = c.tidy(() => c.add(y, new c.Generator(9).normal([16, 1], 0, 0.01)));
+  const noisyY = c.tidy(() => c.add(y, new c.RandomStream(9).normal([16, 1], 0, 0.01)));
   const early = new c.EarlyStopping({ monitor: 'loss', patience: 0, minDelta: 1e-3 });
   const history = await model.fit(x, noisyY, { epochs: 200, batchSize: 16, verbose: 0, seed: 3, callbacks: [early] });
   assert.ok(history.epoch.length < 200, `stopped after ${history.epoch.length} epochs`);

@@ -44,7 +44,7 @@ test('XOR: a 2-8-1 Dense net reaches 100% accuracy', async () => {
 
 /** y = x @ [2, -3, 0.5] + 1 on 64 seeded points, no noise. */
 function linearData(): { x: c.Tensor; y: c.Tensor } {
-  const x = new c.Generator(3).normal([64, 3], 0, 1);
+  const x = new c.RandomStream(3).normal([64, 3], 0, 1);
   const y = c.tidy(() => c.add(c.matmul(x, c.tensor([[2], [-3], [0.5]])), 1));
   return { x, y };
 }
@@ -111,7 +111,7 @@ test('functional model with two inputs, two outputs: losses and lossWeights by n
   const model = new c.Model({ inputs: [a, b], outputs: [reg, cls] });
 
   // reg = sum(a) - sum(b); cls = which of b's three entries is largest.
-  const g = new c.Generator(4);
+  const g = new c.RandomStream(4);
   const xa = g.normal([96, 4], 0, 1),
     xb = g.normal([96, 3], 0, 1);
   const yReg = c.tidy(() => c.sub(c.sum(xa, -1, true), c.sum(xb, -1, true)));
@@ -178,7 +178,7 @@ test('a subclass model (layer fields, custom call) trains', async () => {
   c.setSeed(5);
   // Two concentric rings: not linearly separable, so the hidden layer must learn.
   const n = 128;
-  const g = new c.Generator(5);
+  const g = new c.RandomStream(5);
   const angle = flat(g.uniform([n], 0, 2 * Math.PI, 'float64'));
   const xs = angle.map((t, i) => {
     const r = i % 2 === 0 ? 0.5 : 1.5;
@@ -208,7 +208,7 @@ test('trainable = false freezes a layer during fit; the others change (transfer 
   const bn = new c.BatchNormalization({ name: 'bn' });
   const head = new c.Dense({ units: 1, name: 'head' });
   const model = new c.Sequential([base, bn, head]);
-  const g = new c.Generator(6);
+  const g = new c.RandomStream(6);
   const x = g.normal([64, 4], 0, 1),
     y = g.normal([64, 1], 0, 1);
   model.compile({ optimizer: 'adam', loss: 'mse' });

@@ -8,7 +8,7 @@ import { flat } from '../helpers.js';
 
 /** A seeded 4-feature, 3-class problem: x [n, 4] float32, integer labels y [n]. */
 function classification(n: number, seed: number): { x: c.Tensor; y: c.Tensor } {
-  const x = new c.Generator(seed).normal([n, 4], 0, 1);
+  const x = new c.RandomStream(seed).normal([n, 4], 0, 1);
   const y = c.tidy(() =>
     c.argmax(
       c.matmul(
@@ -308,7 +308,7 @@ test('predict runs in batches and concatenates: equal to one call on the whole i
     new c.Dropout({ rate: 0.5 }),
     new c.Dense({ units: 2 }),
   ]);
-  const x = new c.Generator(11).normal([10, 4], 0, 1);
+  const x = new c.RandomStream(11).normal([10, 4], 0, 1);
   const whole = model.apply(x, { training: false }) as c.Tensor;
   for (const batchSize of [1, 3, 10, 32]) {
     const p = model.predict(x, { batchSize }) as c.Tensor;
@@ -323,7 +323,7 @@ test('predict runs in batches and concatenates: equal to one call on the whole i
   const h = new c.Dense({ units: 3 }).apply(new c.Concatenate().apply([a, b])) as c.SymbolicTensor;
   const out2 = new c.Dense({ units: 1 }).apply(h) as c.SymbolicTensor;
   const fm = new c.Model({ inputs: [a, b], outputs: [h, out2] });
-  const xb = new c.Generator(12).normal([7, 2], 0, 1);
+  const xb = new c.RandomStream(12).normal([7, 2], 0, 1);
   const [o1, o2] = fm.predict([c.sliceAxis(x, 0, 0, 7), xb], { batchSize: 2 }) as c.Tensor[];
   const [w1, w2] = fm.apply([c.sliceAxis(x, 0, 0, 7), xb]) as c.Tensor[];
   assert.deepEqual(o1.shape, [7, 3]);
@@ -401,7 +401,7 @@ test('memory flat over epochs (validation, metrics, classWeight, Dropout, BatchN
 });
 
 test('fit records the run by default (compute, data fingerprint) and record: false opts out', async () => {
-  const x = new c.Generator(3).normal([24, 4], 0, 1);
+  const x = new c.RandomStream(3).normal([24, 4], 0, 1);
   const y = c.tidy(() => c.cast(c.greater(c.sum(x, 1), 0), 'int32'));
   const model = new c.Sequential([new c.Dense({ units: 2, activation: 'softmax', inputShape: [4] })]);
   model.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });

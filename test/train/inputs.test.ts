@@ -160,7 +160,7 @@ test('a sampleWeight with another sample count is a ShapeError', async () => {
 
 test('validationData [x, y, sampleWeight] weights val_loss as evaluate with that sampleWeight (Keras)', async () => {
   const m = model();
-  const x = new c.Generator(2).normal([6, 3], 0, 1),
+  const x = new c.RandomStream(2).normal([6, 3], 0, 1),
     y = c.tensor([0, 1, 1, 0, 1, 0], [6], 'int32'),
     w = c.tensor([1, 0, 2, 0.5, 0, 3]);
   const history = await m.fit(x, y, { epochs: 1, batchSize: 6, verbose: 0, validationData: [x, y, w] });

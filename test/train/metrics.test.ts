@@ -283,7 +283,7 @@ test('auc: Keras example, separable cases, and the exact pairwise statistic on r
     { atol: 1e-12 },
   );
 
-  const g = new c.Generator(7);
+  const g = new c.RandomStream(7);
   const u = g.uniform([600]),
     v = g.uniform([600]);
   const noise = Array.from(u.dataSync()),

@@ -55,7 +55,7 @@ function bnDropoutModel(seed: number): c.Sequential {
 }
 
 function data(n: number, seed: number): { x: c.Tensor; y: c.Tensor } {
-  const x = new c.Generator(seed).normal([n, 5], 0, 1);
+  const x = new c.RandomStream(seed).normal([n, 5], 0, 1);
   const y = c.tidy(() =>
     c.argmax(
       c.matmul(
@@ -136,7 +136,7 @@ test('functional multi-input, multi-output model: save -> load -> identical pred
       metrics: { cls: ['accuracy'] },
     });
     const { x, y } = data(20, 2);
-    const xb = new c.Generator(3).normal([20, 2], 0, 1);
+    const xb = new c.RandomStream(3).normal([20, 2], 0, 1);
     const yr = c.tidy(() => c.sum(x, -1, true));
     await model.fit([x, xb], [yr, y], { epochs: 1, batchSize: 8, verbose: 0, seed: 2 });
     await model.save(dir);
@@ -237,7 +237,7 @@ test('saving again overwrites in place; a model compiled but never trained saves
 
 test('a Sequential whose input shape comes from an InputLayer or from its first call saves and loads', async () => {
   await withDir(async (dir) => {
-    const x = new c.Generator(6).normal([4, 3], 0, 1);
+    const x = new c.RandomStream(6).normal([4, 3], 0, 1);
     for (const model of [
       new c.Sequential([new c.InputLayer({ inputShape: [3] }), new c.Dense({ units: 2 })]),
       new c.Sequential([new c.Dense({ units: 2 }), new c.Dense({ units: 1 })]),

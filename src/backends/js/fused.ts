@@ -1,8 +1,8 @@
 // Fused kernels of the JS reference backend: softmax and log-softmax along one axis in one pass each.
-// They must match the composite defaults in ops/fused.ts (tested in test/ops/fused.test.ts).
+// They must match the composite defaults in ops/families/softmax.ts (tested in test/ops/fused.test.ts).
 import type { Kernel } from '../backend.js';
 import type { TypedArray } from '../../tensor/dtype.js';
-import type { FusedParams } from '../../ops/fused-params.js';
+import type { FusedParams } from '../../ops/families/index.js';
 import { sizeOf } from '../../tensor/shape.js';
 
 function softmaxLike(log: boolean): Kernel<FusedParams['softmax']> {

@@ -1,7 +1,6 @@
 // The JavaScript reference backend: typed arrays for buffers, plain loops for kernels. It implements
 // every primitive and is the oracle every faster backend is tested against.
-import type { Backend, KernelTable } from '../backend.js';
-import { registerBackend } from '../backend.js';
+import { registerBackend, setKernel, type Backend, type Kernel, type KernelTable } from '../backend.js';
 import { allocArray, type DType, type TypedArray } from '../../tensor/dtype.js';
 import {
   ARG_REDUCE_OPS,
@@ -10,20 +9,36 @@ import {
   LOGICAL_OPS,
   REDUCE_OPS,
   UNARY_FLOAT_OPS,
+  type PrimitiveName,
+  type PrimitiveParams,
 } from '../../ops/primitives.js';
 import { binaryKernel, cast, copy, unaryKernel, where } from './elementwise.js';
 import { argReduceKernel, reduceKernel } from './reduce.js';
 import { matmul } from './matmul.js';
 import { concat, gather, pad, scatterAdd } from './indexing.js';
 import { logSoftmax, softmax } from './fused.js';
+import { philoxBlocks } from '../../ops/random.js';
 
 function kernels(): KernelTable {
-  const table: Record<string, unknown> = { where, cast, copy, matmul, gather, scatterAdd, concat, pad };
-  for (const op of [...UNARY_FLOAT_OPS, 'logicalNot'] as const) table[op] = unaryKernel(op);
-  for (const op of [...BINARY_OPS, ...COMPARE_OPS, ...LOGICAL_OPS]) table[op] = binaryKernel(op);
-  for (const op of REDUCE_OPS) table[op] = reduceKernel(op);
-  for (const op of ARG_REDUCE_OPS) table[op] = argReduceKernel(op);
-  return table as KernelTable;
+  const table: { [P in PrimitiveName]?: Kernel<PrimitiveParams[P]> } = {
+    where,
+    cast,
+    copy,
+    matmul,
+    gather,
+    scatterAdd,
+    concat,
+    pad,
+    philox: ([], o, p) => {
+      const words = o.buffer as Int32Array;
+      philoxBlocks(p.key0, p.key1, p.counter, p.attempt, new Uint32Array(words.buffer, words.byteOffset, words.length));
+    },
+  };
+  for (const op of [...UNARY_FLOAT_OPS, 'logicalNot'] as const) setKernel(table, op, unaryKernel(op));
+  for (const op of [...BINARY_OPS, ...COMPARE_OPS, ...LOGICAL_OPS]) setKernel(table, op, binaryKernel(op));
+  for (const op of REDUCE_OPS) setKernel(table, op, reduceKernel(op));
+  for (const op of ARG_REDUCE_OPS) setKernel(table, op, argReduceKernel(op));
+  return table;
 }
 
 export function createJsBackend(): Backend {

@@ -4,11 +4,13 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { FAMILY_ADDON_EXPORTS, type FamilyAddon } from '../../ops/families/index.js';
 
 /** The addon's version this code speaks; kernels/addon.cc kVersion must match. */
 export const ADDON_VERSION = 4;
 
-type Arr = Float32Array | Float64Array | Int32Array | Uint8Array;
+/** The typed arrays the addon reads and writes. */
+export type Arr = Float32Array | Float64Array | Int32Array | Uint8Array;
 
 export interface NativeInfo {
   readonly isa: string;
@@ -19,8 +21,11 @@ export interface NativeInfo {
   readonly note: string;
 }
 
-/** The functions kernels/addon.cc exports. Offsets and counts are in elements. */
-export interface NativeAddon {
+/**
+ * The functions kernels/addon.cc exports: the primitives' here, the fused families' in their modules
+ * (src/ops/families/). Offsets and counts are in elements.
+ */
+export interface NativeAddon extends FamilyAddon {
   readonly version: number;
   readonly unaryOps: readonly string[];
   readonly binaryOps: readonly string[];
@@ -57,78 +62,16 @@ export interface NativeAddon {
   argReduce(isMin: boolean, x: Arr, xOff: number, out: Arr, outer: number, red: number, inner: number): void;
   /** Returns -1, or the position of the first index out of range (nothing written). */
   gather(x: Arr, xOff: number, idx: Arr, idxOff: number, out: Arr, outer: number, dim: number, inner: number): number;
-  softmax(log: boolean, x: Arr, xOff: number, out: Arr, outer: number, dim: number, inner: number): void;
   /** dims: [shape..., strides...] of the view. */
   copy(x: Arr, xOff: number, out: Arr, dims: Float64Array, rank: number): void;
   cast(x: Arr, xOff: number, out: Arr): void;
   /** scalars: bits 0, 1, 2 mark cond, a, b as one element to repeat. */
   where(cond: Arr, cOff: number, a: Arr, aOff: number, b: Arr, bOff: number, out: Arr, scalars: number): void;
-  /** params: [n, h, w, cin, cout, kh, kw, ho, wo, strideH, strideW, dilH, dilW, padTop, padLeft]. */
-  conv2d(x: Arr, xOff: number, f: Arr, fOff: number, out: Arr, params: Float64Array): void;
-  conv2dBackpropInput(dy: Arr, dyOff: number, f: Arr, fOff: number, dx: Arr, params: Float64Array): void;
-  // Training-step fusions.
-  /** Activation names in the addon's code order. */
-  readonly activations: readonly string[];
-  biasActivation(
-    act: number,
-    z: Arr,
-    zOff: number,
-    bias: Arr,
-    biasOff: number,
-    out: Arr,
-    rows: number,
-    cols: number,
-  ): void;
-  activationGrad(act: number, dy: Arr, dyOff: number, y: Arr, yOff: number, out: Arr): void;
-  /** Forward without dy (out [rows]), backward with it (out [rows, cols]); returns -1 or the first row with a
-   *  label out of range. */
-  sparseSoftmaxCrossEntropy(
-    logits: Arr,
-    off: number,
-    labels: Arr,
-    labelsOff: number,
-    dy: Arr | null,
-    dyOff: number,
-    out: Arr,
-    rows: number,
-    cols: number,
-  ): number;
-  /** kind 0 Adam, 1 SGD; arrays [params..., grads..., slots...], one offset each;
-   *  hyper [lr, weightDecay, beta1, beta2, epsilon, alpha, momentum, nesterov]. */
-  optimizerStep(
-    kind: number,
-    arrays: Arr[],
-    offsets: Float64Array,
-    sizes: Float64Array,
-    out: Arr,
-    hyper: Float64Array,
-  ): void;
-  /** out = x * (keep ? scale : 0), keep drawn from the Philox stream (seed, counter) with probability keepProb. */
-  dropout(x: Arr, xOff: number, out: Arr, seed: number, counter: number, keepProb: number, scale: number): void;
-  /** Forward (third = beta, out [rows, C]) or gradient (third = dy, out [dx | dgamma]). */
-  layerNorm(
-    grad: boolean,
-    x: Arr,
-    xOff: number,
-    gamma: Arr,
-    gammaOff: number,
-    third: Arr,
-    thirdOff: number,
-    out: Arr,
-    rows: number,
-    cols: number,
-    epsilon: number,
-  ): void;
-  // ---- convolution filter gradient and pooling ----
-  /** df [kh, kw, cin, cout]; params as conv2d's. */
-  conv2dBackpropFilter(x: Arr, xOff: number, dy: Arr, dyOff: number, df: Arr, params: Float64Array): void;
-  /** params: [n, h, w, c, ho, wo, kh, kw, strideH, strideW, padTop, padLeft]. */
-  pool2d(isMax: boolean, x: Arr, xOff: number, out: Arr, params: Float64Array): void;
-  /** x is read by max only (avg may pass dy). */
-  pool2dBackprop(isMax: boolean, x: Arr, xOff: number, dy: Arr, dyOff: number, dx: Arr, params: Float64Array): void;
   // ---- scatter-add ----
-  /** out = x with upd[p, i, q] added at [p, idx[i], q] of [outer, dim, inner]; returns -1, or the position of
-   *  the first index out of range (nothing written). */
+  /**
+   * out = x with upd[p, i, q] added at [p, idx[i], q] of [outer, dim, inner]; returns -1, or the position of the
+   * first index out of range (nothing written).
+   */
   scatterAdd(
     x: Arr,
     xOff: number,
@@ -143,48 +86,43 @@ export interface NativeAddon {
     inner: number,
   ): number;
   // ---- random streams ----
-  /** out (the uint32 words, viewed as int32) gets out.length / 4 Philox4x32-10 blocks from `counter` on
-   *  (see src/ops/random.ts). */
-  philox(key0: number, key1: number, counter: number, attempt: number, out: Int32Array): void;
-  // ---- sequence models ----
   /**
-   * An LSTM (lstm) or GRU step from xw, hu and the state (c or h). LSTM: extra is dc and dy dh, with grad
-   * (out: the flat [dz, dc]); GRU: dy with grad (out: the flat [dxw, dhu, dh]), extra the recurrent bias or null.
+   * out (the uint32 words, viewed as int32) gets out.length / 4 Philox4x32-10 blocks from `counter` on (see
+   * src/ops/random.ts).
    */
-  cell(
-    lstm: boolean,
-    grad: boolean,
-    xw: Arr,
-    xwOff: number,
-    hu: Arr,
-    huOff: number,
-    state: Arr,
-    stateOff: number,
-    dy: Arr | null,
-    dyOff: number,
-    extra: Arr | null,
-    extraOff: number,
-    out: Arr,
-    b: number,
-    u: number,
-  ): void;
-  /** params: [b, t, s, h, dk, dv, maskBatch, maskRows, offset, scale, causal];
-   *  with dy, out is the flat [dq, dk, dv]. */
-  attention(
-    q: Arr,
-    qOff: number,
-    k: Arr,
-    kOff: number,
-    v: Arr,
-    vOff: number,
-    dy: Arr | null,
-    dyOff: number,
-    mask: Arr | null,
-    maskOff: number,
-    out: Arr,
-    params: Float64Array,
-  ): void;
+  philox(key0: number, key1: number, counter: number, attempt: number, out: Int32Array): void;
 }
+
+/**
+ * Every name the addon exports: the compiler checks this list against NativeAddon both ways, and
+ * test/backends/native.test.ts checks it against the built addon, so kernels/addon.cc's registrations and
+ * the TypeScript signatures cannot drift apart.
+ */
+export const ADDON_EXPORTS = {
+  ...FAMILY_ADDON_EXPORTS,
+  version: true,
+  unaryOps: true,
+  binaryOps: true,
+  reduceOps: true,
+  info: true,
+  setIsa: true,
+  setNumThreads: true,
+  pageSize: true,
+  mapRegion: true,
+  unmapRegion: true,
+  decommitRegion: true,
+  gemm: true,
+  unary: true,
+  binary: true,
+  reduce: true,
+  argReduce: true,
+  gather: true,
+  copy: true,
+  cast: true,
+  where: true,
+  scatterAdd: true,
+  philox: true,
+} satisfies Record<keyof NativeAddon, true>;
 
 export type AddonLoad =
   { readonly addon: NativeAddon; readonly path: string } | { readonly addon?: undefined; readonly reason: string };

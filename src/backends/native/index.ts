@@ -3,7 +3,6 @@
 // with the reason, and the registry falls back to 'js' and says why (backend.ts).
 import type { Backend } from '../backend.js';
 import { registerBackend } from '../backend.js';
-import { setPhiloxBlocks } from '../../ops/random.js';
 import { BackendError } from '../../errors.js';
 import { dtypeOfArray, type DType, type TypedArray } from '../../tensor/dtype.js';
 import { loadAddon, type NativeAddon, type NativeInfo } from './addon.js';
@@ -28,10 +27,6 @@ export function createNativeBackend(): Backend {
   state = { addon, pool, info: addon.info() };
   const s = state;
   const { kernels, fused } = nativeKernels(addon, pool);
-  // Random draws are made on the host for every backend; the addon computes their Philox blocks.
-  setPhiloxBlocks((k0, k1, counter, attempt, out) =>
-    addon.philox(k0, k1, counter, attempt, new Int32Array(out.buffer, out.byteOffset, out.length)),
-  );
   return {
     name: 'native',
     get description() {

@@ -1,10 +1,10 @@
 // The native backend's kernel tables: thin adapters from KernelArg (buffer, offset, shape) to the addon's
 // entry points, plus the JS reference kernels for the ops listed in support.ts as js-fallback. Inputs are
 // contiguous (except copy's) and may start at an offset, which every entry point takes.
-import type { FusedKernelTable, Kernel, KernelArg, KernelTable } from '../backend.js';
+import { setKernel, type FusedKernelTable, type Kernel, type KernelArg, type KernelTable } from '../backend.js';
 import type { TypedArray } from '../../tensor/dtype.js';
 import { contiguousStrides, sizeOf } from '../../tensor/shape.js';
-import { ArgumentError, BackendError, fmtShape } from '../../errors.js';
+import { ArgumentError, fmtShape } from '../../errors.js';
 import {
   ARG_REDUCE_OPS,
   BINARY_OPS,
@@ -12,14 +12,14 @@ import {
   LOGICAL_OPS,
   REDUCE_OPS,
   UNARY_FLOAT_OPS,
+  type PrimitiveName,
   type PrimitiveParams,
 } from '../../ops/primitives.js';
-import type { FusedParams } from '../../ops/fused-params.js';
+import { FUSED, type FusedName, type FusedParams } from '../../ops/families/index.js';
 import { concat, pad } from '../js/indexing.js';
 import type { NativeAddon } from './addon.js';
 import type { BufferPool } from './buffers.js';
-import { JS_FALLBACK_PRIMITIVES, NATIVE_FUSED } from './support.js';
-import { trainStepKernels } from './train-step.js';
+import { NATIVE_FUSED } from './support.js';
 
 type Arr = TypedArray;
 const buf = (a: KernelArg) => a.buffer as Arr;
@@ -35,14 +35,14 @@ function codes(names: readonly string[]): Map<string, number> {
 }
 
 export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: KernelTable; fused: FusedKernelTable } {
-  const table: Record<string, unknown> = {};
+  const table: { -readonly [P in PrimitiveName]?: Kernel<PrimitiveParams[P]> } = {};
   const unary = codes(addon.unaryOps),
     binary = codes(addon.binaryOps),
     reduceCodes = codes(addon.reduceOps);
 
   for (const op of [...UNARY_FLOAT_OPS, 'logicalNot'] as const) {
     const code = unary.get(op)!;
-    table[op] = (([x], o) => addon.unary(code, buf(x), x.offset, buf(o))) satisfies Kernel<Record<string, never>>;
+    setKernel(table, op, ([x], o) => addon.unary(code, buf(x), x.offset, buf(o)));
   }
   // Bit i is set when input i is a one-element operand to repeat (the backend sets broadcastsScalars).
   const scalars = (inputs: readonly KernelArg[], o: KernelArg) => {
@@ -53,10 +53,10 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
   };
   for (const op of [...BINARY_OPS, ...COMPARE_OPS, ...LOGICAL_OPS]) {
     const code = binary.get(op)!;
-    table[op] = ((inputs, o) => {
+    setKernel(table, op, (inputs, o) => {
       const [a, b] = inputs;
       addon.binary(code, buf(a), a.offset, buf(b), b.offset, buf(o), scalars(inputs, o));
-    }) satisfies Kernel<Record<string, never>>;
+    });
   }
   table.where = ((inputs, o) => {
     const [c, a, b] = inputs;
@@ -98,7 +98,7 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
 
   for (const op of REDUCE_OPS) {
     const code = reduceCodes.get(op)!;
-    table[op] = (([x], o, { axes }) => {
+    setKernel(table, op, ([x], o, { axes }) => {
       const sorted = [...axes].sort((p, q) => p - q);
       const from = sorted[0] ?? 0,
         to = from + sorted.length;
@@ -125,13 +125,13 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
       } finally {
         pool.release(tmp);
       }
-    }) satisfies Kernel<PrimitiveParams['sum']>;
+    });
   }
   for (const op of ARG_REDUCE_OPS) {
-    table[op] = (([x], o, { axis }) => {
+    setKernel(table, op, ([x], o, { axis }) => {
       const { outer, mid, inner } = around(x.shape, axis, axis + 1);
       addon.argReduce(op === 'argmin', buf(x), x.offset, buf(o), outer, mid, inner);
-    }) satisfies Kernel<PrimitiveParams['argmax']>;
+    });
   }
   /** The reference's error for the index at position `bad` (>= 0) of idx. */
   const checkIndex = (op: string, bad: number, idx: KernelArg, x: KernelArg, axis: number) => {
@@ -167,185 +167,26 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
       axis,
     );
   }) satisfies Kernel<PrimitiveParams['scatterAdd']>;
-  const fallbacks: Record<(typeof JS_FALLBACK_PRIMITIVES)[number], unknown> = { concat, pad };
-  for (const op of JS_FALLBACK_PRIMITIVES) table[op] = fallbacks[op];
+  table.philox = ([], o, p) => {
+    const words = buf(o);
+    addon.philox(p.key0, p.key1, p.counter, p.attempt, new Int32Array(words.buffer, words.byteOffset, words.length));
+  };
+  // JS_FALLBACK_PRIMITIVES: the reference kernels on the same typed arrays.
+  table.concat = concat;
+  table.pad = pad;
 
-  const softmaxLike =
-    (log: boolean): Kernel<FusedParams['softmax']> =>
-    ([x], o, { axis }) => {
-      const { outer, mid, inner } = around(x.shape, axis, axis + 1);
-      addon.softmax(log, buf(x), x.offset, buf(o), outer, mid, inner);
-    };
-  const convParams = new Float64Array(15);
-  /** x [n, h, w, cin], f [kh, kw, cin, cout], y [n, ho, wo, cout]. */
-  const setConv = (x: readonly number[], f: readonly number[], y: readonly number[], p: FusedParams['conv2d']) => {
-    convParams.set([
-      x[0],
-      x[1],
-      x[2],
-      x[3],
-      f[3],
-      f[0],
-      f[1],
-      y[1],
-      y[2],
-      p.strides[0],
-      p.strides[1],
-      p.dilations[0],
-      p.dilations[1],
-      p.pads[0][0],
-      p.pads[1][0],
-    ]);
-    return convParams;
-  };
-  const poolParams = new Float64Array(12);
-  /** x [n, h, w, c], y [n, ho, wo, c]. */
-  const setPool = (x: readonly number[], y: readonly number[], p: FusedParams['maxPool2d']) => {
-    poolParams.set([
-      x[0],
-      x[1],
-      x[2],
-      x[3],
-      y[1],
-      y[2],
-      p.poolSize[0],
-      p.poolSize[1],
-      p.strides[0],
-      p.strides[1],
-      p.pads[0][0],
-      p.pads[1][0],
-    ]);
-    return poolParams;
-  };
-  // Sequence models: the cells' states [B, U] fix b and u; attention's mask is [1 or B, 1 or T, S].
-  const cell =
-    (lstm: boolean, grad: boolean): Kernel<Record<string, never>> =>
-    (inputs, o) => {
-      const [xw, hu, st] = inputs;
-      // LSTM: [xw, hu, c, dh?, dc?]; GRU: [xw, hu, h, dy?, bias?].
-      const dy = grad ? inputs[3] : undefined,
-        extra = inputs[grad ? 4 : 3];
-      const [dc, bias] = lstm ? [extra, undefined] : [undefined, extra];
-      const [b, u] = st.shape;
-      const opt = (a: KernelArg | undefined) => [a ? buf(a) : null, a?.offset ?? 0] as const;
-      addon.cell(
-        lstm,
-        grad,
-        buf(xw),
-        xw.offset,
-        buf(hu),
-        hu.offset,
-        buf(st),
-        st.offset,
-        ...opt(dy),
-        ...opt(lstm ? dc : bias),
-        buf(o),
-        b,
-        u,
-      );
-    };
-  const attnParams = new Float64Array(11);
-  const attention =
-    (grad: boolean): Kernel<FusedParams['attention']> =>
-    (inputs, o, p) => {
-      const [q, k, v] = inputs;
-      const dy = grad ? inputs[3] : undefined,
-        mask = inputs[grad ? 4 : 3];
-      const [b, t, h, dk] = q.shape,
-        [, s, , dv] = v.shape;
-      attnParams.set([
-        b,
-        t,
-        s,
-        h,
-        dk,
-        dv,
-        mask?.shape[0] ?? 1,
-        mask?.shape[1] ?? 1,
-        p.offset,
-        p.scale,
-        p.causal ? 1 : 0,
-      ]);
-      addon.attention(
-        buf(q),
-        q.offset,
-        buf(k),
-        k.offset,
-        buf(v),
-        v.offset,
-        dy ? buf(dy) : null,
-        dy?.offset ?? 0,
-        mask ? buf(mask) : null,
-        mask?.offset ?? 0,
-        buf(o),
-        attnParams,
-      );
-    };
-  const fused: Record<string, unknown> = {
-    softmax: softmaxLike(false),
-    logSoftmax: softmaxLike(true),
-    conv2d: (([x, f], o, p) =>
-      addon.conv2d(buf(x), x.offset, buf(f), f.offset, buf(o), setConv(x.shape, f.shape, o.shape, p))) satisfies Kernel<
-      FusedParams['conv2d']
-    >,
-    conv2dBackpropInput: (([dy, f], o, p) =>
-      addon.conv2dBackpropInput(
-        buf(dy),
-        dy.offset,
-        buf(f),
-        f.offset,
-        buf(o),
-        setConv(o.shape, f.shape, dy.shape, p),
-      )) satisfies Kernel<FusedParams['conv2dBackpropInput']>,
-    // convolution filter gradient and pooling
-    conv2dBackpropFilter: (([x, dy], o, p) =>
-      addon.conv2dBackpropFilter(
-        buf(x),
-        x.offset,
-        buf(dy),
-        dy.offset,
-        buf(o),
-        setConv(x.shape, o.shape, dy.shape, p),
-      )) satisfies Kernel<FusedParams['conv2dBackpropFilter']>,
-    maxPool2d: (([x], o, p) =>
-      addon.pool2d(true, buf(x), x.offset, buf(o), setPool(x.shape, o.shape, p))) satisfies Kernel<
-      FusedParams['maxPool2d']
-    >,
-    avgPool2d: (([x], o, p) =>
-      addon.pool2d(false, buf(x), x.offset, buf(o), setPool(x.shape, o.shape, p))) satisfies Kernel<
-      FusedParams['avgPool2d']
-    >,
-    maxPool2dBackprop: (([x, dy], o, p) =>
-      addon.pool2dBackprop(
-        true,
-        buf(x),
-        x.offset,
-        buf(dy),
-        dy.offset,
-        buf(o),
-        setPool(o.shape, dy.shape, p),
-      )) satisfies Kernel<FusedParams['maxPool2dBackprop']>,
-    avgPool2dBackprop: (([dy], o, p) =>
-      addon.pool2dBackprop(
-        false,
-        buf(dy),
-        dy.offset,
-        buf(dy),
-        dy.offset,
-        buf(o),
-        setPool(o.shape, dy.shape, p),
-      )) satisfies Kernel<FusedParams['avgPool2dBackprop']>,
-    // sequence models
-    lstmCell: cell(true, false),
-    lstmCellGrad: cell(true, true),
-    gruCell: cell(false, false),
-    gruCellGrad: cell(false, true),
-    attention: attention(false),
-    attentionGrad: attention(true),
-  };
-  Object.assign(fused, trainStepKernels(addon));
-  for (const name of Object.keys(fused))
-    if (!NATIVE_FUSED.includes(name as never))
-      throw new BackendError(`native: fused kernel ${name} is missing from support.ts`);
-  return { kernels: table as KernelTable, fused: fused as FusedKernelTable };
+  return { kernels: table, fused: nativeFused(addon) };
+}
+
+/** The fused kernels: each spec's native adapter over this addon (support.ts lists the same ops). */
+function nativeFused(addon: NativeAddon): FusedKernelTable {
+  const fused: { [F in FusedName]?: Kernel<FusedParams[F]> } = {};
+  for (const op of NATIVE_FUSED) setNative(fused, op, addon);
+  return fused;
+}
+
+/** table[op] = the adapter's kernel, typed per op (a generic key keeps the op's params attached). */
+function setNative<F extends FusedName>(table: { [G in F]?: Kernel<FusedParams[G]> }, op: F, addon: NativeAddon): void {
+  const native = FUSED[op].native;
+  if (native) table[op] = native(addon);
 }

@@ -3,7 +3,7 @@
 // Naming: "kernel" in Candor's code means a backend function (src/backends, kernels/), except the Keras
 // weight name 'kernel' (and its config keys kernelInitializer / kernelRegularizer), kept for Keras compatibility.
 import type { Tensor } from '../../tensor/tensor.js';
-import { biasActivation } from '../../ops/train-ops.js';
+import { biasActivation } from '../../ops/families/train-step.js';
 import { Layer, type LayerArgs, type LayerConfig } from '../layer.js';
 import type { Variable } from '../variable.js';
 import { getInitializer, type Initializer, type InitializerSpec } from '../initializers.js';

@@ -1,13 +1,13 @@
 // MultiHeadAttention (Keras; Vaswani et al. 2017) with Keras' EinsumDense weight shapes.
 import type { Tensor } from '../../tensor/tensor.js';
 import { add, logicalAnd } from '../../ops/elementwise.js';
-import { dropout } from '../../ops/train-ops.js';
+import { dropout } from '../../ops/families/dropout.js';
 import { matmul } from '../../ops/linalg.js';
 import { concat } from '../../ops/indexing.js';
-import { attention } from '../../ops/sequence.js';
-import { attendValues, attentionProbs } from '../../ops/fused-seq.js';
+import { attention } from '../../ops/families/attention.js';
+import { attendValues, attentionProbs } from '../../ops/families/attention.js';
 import { reshape, unsqueeze } from '../../ops/views.js';
-import { Generator, drawSeed, mixSeeds } from '../../ops/random.js';
+import { RandomStream, drawSeed, mixSeeds } from '../../ops/random.js';
 import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
 import {
   Layer,
@@ -104,7 +104,7 @@ export class MultiHeadAttention extends Layer {
   valueBias?: Variable;
   outputKernel?: Variable;
   outputBias?: Variable;
-  private readonly generator: Generator;
+  private readonly generator: RandomStream;
 
   constructor(args: MultiHeadAttentionArgs) {
     super(args);
@@ -123,7 +123,7 @@ export class MultiHeadAttention extends Layer {
     if (args.seed != null && !(Number.isSafeInteger(args.seed) && args.seed >= 0))
       throw new ArgumentError(`${who(this)}: seed must be a non-negative integer, got ${JSON.stringify(args.seed)}`);
     this.seed = args.seed ?? drawSeed();
-    this.generator = new Generator(this.seed);
+    this.generator = new RandomStream(this.seed);
   }
 
   /** [query, value] or [query, value, key] shapes, each (batch, length, features) with features known. */
@@ -263,7 +263,7 @@ export class MultiHeadAttention extends Layer {
       scores = attentionProbs(q, k, mask, params);
       let probs = scores;
       if (dropsProbs) {
-        const gen = options.seed === undefined ? this.generator : new Generator(mixSeeds(this.seed, options.seed));
+        const gen = options.seed === undefined ? this.generator : new RandomStream(mixSeeds(this.seed, options.seed));
         probs = dropout(scores, this.dropout, gen);
       }
       context = attendValues(probs, v);

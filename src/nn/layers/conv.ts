@@ -1,7 +1,7 @@
 // Convolution layers (channels-last, Keras kernel layouts): Conv1D [k, cin, filters], Conv2D
 // [kh, kw, cin, filters] and Conv2DTranspose [kh, kw, filters, cin], on one shared base.
 import type { Tensor } from '../../tensor/tensor.js';
-import { conv1d, conv2d, conv2dTranspose } from '../../ops/nn.js';
+import { conv1d, conv2d, conv2dTranspose } from '../../ops/families/conv.js';
 import { pad } from '../../ops/indexing.js';
 import { ShapeError } from '../../errors.js';
 import { formatSymShape, registerLayer, type CallContext, type LayerConfig, type SymShape } from '../layer.js';

@@ -1,9 +1,8 @@
 // Dropout: during training zeroes each element with probability `rate` and scales the rest by
 // 1 / (1 - rate) (inverted dropout), so inference is the identity and needs no rescaling.
 import type { Tensor } from '../../tensor/tensor.js';
-import { applyDropoutMask } from '../../ops/train-fused.js';
-import { dropout } from '../../ops/train-ops.js';
-import { Generator, drawSeed, mixSeeds } from '../../ops/random.js';
+import { applyDropoutMask, dropout } from '../../ops/families/dropout.js';
+import { RandomStream, drawSeed, mixSeeds } from '../../ops/random.js';
 import { ArgumentError } from '../../errors.js';
 import {
   Layer,
@@ -39,7 +38,7 @@ export class Dropout extends Layer {
    */
   readonly seed: number;
   /** The layer's own stream, so masks do not depend on what else draws from the global stream. */
-  private readonly generator: Generator;
+  private readonly generator: RandomStream;
 
   constructor(args: DropoutArgs) {
     super(args);
@@ -50,7 +49,7 @@ export class Dropout extends Layer {
     if (args.seed != null && !(Number.isSafeInteger(args.seed) && args.seed >= 0))
       throw new ArgumentError(`${who(this)}: seed must be a non-negative integer, got ${JSON.stringify(args.seed)}`);
     this.seed = args.seed ?? drawSeed();
-    this.generator = new Generator(this.seed);
+    this.generator = new RandomStream(this.seed);
   }
 
   /** The mask shape for an input shape: noiseShape with nulls filled in, checked to broadcast. */
@@ -73,7 +72,7 @@ export class Dropout extends Layer {
     if (!ctx.training || this.rate === 0) return x;
     // A call seed (fit() passes one per step) gives a mask that depends only on (call seed, layer), so a
     // resumed run redraws the same masks; without one the layer's stream advances call by call.
-    const gen = ctx.seed === undefined ? this.generator : new Generator(mixSeeds(this.seed, ctx.seed));
+    const gen = ctx.seed === undefined ? this.generator : new RandomStream(mixSeeds(this.seed, ctx.seed));
     const maskShape = this.maskShape(x.shape);
     // A full-size mask is one fused op (the native backend draws it in its kernel); a broadcast one
     // (noiseShape) is drawn here.

@@ -4,7 +4,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { add, mul, rsqrt, sub } from '../../ops/elementwise.js';
 import { mean, variance } from '../../ops/reduce.js';
 import { reshape } from '../../ops/views.js';
-import { layerNorm } from '../../ops/train-ops.js';
+import { layerNorm } from '../../ops/families/layer-norm.js';
 import { ArgumentError, ShapeError } from '../../errors.js';
 import {
   Layer,

@@ -1,6 +1,6 @@
 // Pooling layers over [batch, H, W, channels]: MaxPooling2D, AveragePooling2D and GlobalAveragePooling2D.
 import type { Tensor } from '../../tensor/tensor.js';
-import { avgPool2d, maxPool2d } from '../../ops/nn.js';
+import { avgPool2d, maxPool2d } from '../../ops/families/pool.js';
 import { mean } from '../../ops/reduce.js';
 import { Layer, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../layer.js';
 import { convOutputLength, inputShapeError, oneInput, oneOf, oneShape, tuple, type Padding } from './common.js';

@@ -4,7 +4,7 @@ import { add, cast, mul } from '../../ops/elementwise.js';
 import { copy, permute, reshape, slice } from '../../ops/views.js';
 import { matmul } from '../../ops/linalg.js';
 import { zeros } from '../../ops/creation.js';
-import { Generator, drawSeed, mixSeeds } from '../../ops/random.js';
+import { RandomStream, drawSeed, mixSeeds } from '../../ops/random.js';
 import { keep } from '../../tensor/storage.js';
 import { noGrad } from '../../autograd/tape.js';
 import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
@@ -94,7 +94,7 @@ export abstract class Recurrent extends Layer {
   recurrentKernel?: Variable;
   bias?: Variable;
   /** Dropout masks' own stream when a call brings no seed (as Dropout). */
-  private readonly generator: Generator;
+  private readonly generator: RandomStream;
   /** Stateful layers: the final states of the last call (kept, detached from any tape). */
   private heldStates?: Tensor[];
 
@@ -126,7 +126,7 @@ export abstract class Recurrent extends Layer {
     if (args.seed != null && !(Number.isSafeInteger(args.seed) && args.seed >= 0))
       throw new ArgumentError(`${who(this)}: seed must be a non-negative integer, got ${JSON.stringify(args.seed)}`);
     this.seed = args.seed ?? drawSeed();
-    this.generator = new Generator(this.seed);
+    this.generator = new RandomStream(this.seed);
   }
 
   /** Shape and initializer of the bias (GRU with resetAfter has two rows; LSTM's forget block starts at 1). */
@@ -228,7 +228,7 @@ export abstract class Recurrent extends Layer {
   }
 
   /** An inverted-dropout mask (0 or 1 / (1 - rate)) of this shape. */
-  private dropMask(gen: Generator, shape: number[], r: number): Tensor {
+  private dropMask(gen: RandomStream, shape: number[], r: number): Tensor {
     return mul(cast(gen.bernoulli(shape, 1 - r), this.dtype), 1 / (1 - r));
   }
 
@@ -248,7 +248,7 @@ export abstract class Recurrent extends Layer {
     const gen = training
       ? ctx.seed === undefined
         ? this.generator
-        : new Generator(mixSeeds(this.seed, ctx.seed))
+        : new RandomStream(mixSeeds(this.seed, ctx.seed))
       : undefined;
     const inputMask = gen && this.dropout > 0 ? this.dropMask(gen, [batch, 1, features], this.dropout) : null;
     const recurrentMask =
@@ -373,7 +373,7 @@ export abstract class GatedRecurrent extends Recurrent {
     this.recurrentActivationFn = act.fn;
   }
 
-  /** Sigmoid gates and tanh activation: the cell step is one fused op (ops/sequence.ts). */
+  /** Sigmoid gates and tanh activation: the cell step is one fused op (ops/families/recurrent.ts). */
   protected get standardActivations(): boolean {
     return this.activation === 'tanh' && this.recurrentActivation === 'sigmoid';
   }

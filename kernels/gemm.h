@@ -1,0 +1,267 @@
+// GEMM: packed, register- and cache-blocked, threaded over output tiles; k is summed in blocks of KC,
+// in order, so results do not depend on the thread count.
+// Included by impl.h (inside the per-ISA namespace).
+#pragma once
+
+// ============================================================================================ GEMM
+
+/** Tile and block sizes. MR x NR is the register tile; KC the depth of one packed block (fixed per ISA,
+ *  so it alone sets the summation order). The macro-kernel keeps one MR x KC panel of A in L1 while it
+ *  streams the KC x NC panel of B from L2 (sizes tuned on Zen 4: 32 KiB L1d, 1 MiB L2). */
+template <class T> struct Blocking {
+  static constexpr int W = Vec<T>::W;
+#if defined(CANDOR_ISA_AVX512)
+  static constexpr int MR = 8, NRV = 2;
+#elif defined(CANDOR_ISA_AVX2)
+  static constexpr int MR = 6, NRV = 2;
+#else
+  static constexpr int MR = 4, NRV = 4;
+#endif
+  static constexpr int NR = NRV * W;
+  static constexpr int64_t KC = sizeof(T) == 4 ? 512 : 256;
+  static constexpr int64_t MC = MR * 16;
+  static constexpr int64_t NC = NR * (W == 1 ? 64 : 16);
+};
+
+/** C tile (mv x nv valid of MR x NR) = (or +=) packed A panel [kc][MR] x B panel [kc][NR] whose rows
+ *  are ldb apart (NR when packed; B's own row stride when read in place). */
+template <class T>
+void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict b, int64_t ldb, T* c, int64_t ldc,
+    bool accumulate, int64_t mv, int64_t nv) {
+  using V = Vec<T>;
+  using B = Blocking<T>;
+  constexpr int MR = B::MR, NRV = B::NRV, W = B::W, NR = B::NR;
+  typename V::R acc[MR][NRV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NRV; j++) acc[i][j] = V::zero();
+  for (int64_t k = 0; k < kc; k++) {
+    typename V::R bv[NRV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NRV; j++) bv[j] = V::load(b + j * W);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      typename V::R av = V::set1(a[i]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NRV; j++) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
+    }
+    a += MR;
+    b += ldb;
+  }
+  if (mv == MR && nv == NR) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+      for (int j = 0; j < NRV; j++) {
+        T* p = c + i * ldc + j * W;
+        V::store(p, accumulate ? V::add(V::load(p), acc[i][j]) : acc[i][j]);
+      }
+    return;
+  }
+  alignas(64) T tile[MR * NR];
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NRV; j++) V::store(tile + i * NR + j * W, acc[i][j]);
+  for (int64_t i = 0; i < mv; i++)
+    for (int64_t j = 0; j < nv; j++) {
+      T* p = c + i * ldc + j;
+      *p = accumulate ? *p + tile[i * NR + j] : tile[i * NR + j];
+    }
+}
+
+/** Element (i, k) of a matrix stored with row stride rs and column stride cs (one of them 1). */
+template <class T> struct Strided {
+  const T* p;
+  int64_t rs, cs;
+};
+
+/** Packs rows [i0, i0+mc) x cols [k0, k0+kc) of A into MR-row panels laid out [panel][kc][MR], zero-padded. */
+template <class T> void pack_a(Strided<T> a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, T* dst) {
+  constexpr int MR = Blocking<T>::MR;
+  for (int64_t p = 0; p < mc; p += MR, dst += kc * MR) {
+    int64_t rows = imin(MR, mc - p);
+    const T* src = a.p + (i0 + p) * a.rs + k0 * a.cs;
+    if (a.cs == 1) {
+      int64_t k = 0;
+#if defined(CANDOR_ISA_AVX512) || defined(CANDOR_ISA_AVX2)
+      // Full 8-row panels of a row-major float A: 8 x 8 block transposes.
+      if constexpr (sizeof(T) == 4 && MR == 8)
+        if (rows == MR)
+          for (; k + 8 <= kc; k += 8) transpose8x8(src + k, a.rs, dst + k * MR, MR);
+#endif
+      for (int64_t r = 0; r < rows; r++) {
+        const T* s = src + r * a.rs;
+        for (int64_t kk = k; kk < kc; kk++) dst[kk * MR + r] = s[kk];
+      }
+    } else {
+      for (int64_t k = 0; k < kc; k++)
+        for (int64_t r = 0; r < rows; r++) dst[k * MR + r] = src[k * a.cs + r];
+    }
+    for (int64_t r = rows; r < MR; r++)
+      for (int64_t k = 0; k < kc; k++) dst[k * MR + r] = 0;
+  }
+}
+
+/** Packs the NR-column panels [q0, q1) of B's rows [k0, k0+kc) x cols [j0, j0+nc) into [panel][kc][NR]. */
+template <class T> void pack_b(Strided<T> b, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int64_t q0, int64_t q1,
+    T* dst) {
+  constexpr int NR = Blocking<T>::NR;
+  for (int64_t q = q0; q < q1; q++) {
+    T* d = dst + q * kc * NR;
+    int64_t cols = imin(NR, nc - q * NR);
+    const T* src = b.p + k0 * b.rs + (j0 + q * NR) * b.cs;
+    if (b.cs == 1) {
+      for (int64_t k = 0; k < kc; k++) {
+        const T* s = src + k * b.rs;
+        for (int64_t j = 0; j < cols; j++) d[k * NR + j] = s[j];
+        for (int64_t j = cols; j < NR; j++) d[k * NR + j] = 0;
+      }
+    } else {
+      int64_t k = 0;
+#if defined(CANDOR_ISA_AVX512) || defined(CANDOR_ISA_AVX2)
+      // A transposed float B (rows of K contiguous): 8 x 8 block transposes.
+      if constexpr (sizeof(T) == 4 && NR % 8 == 0)
+        if (cols == NR)
+          for (; k + 8 <= kc; k += 8)
+            for (int64_t j = 0; j < NR; j += 8) transpose8x8(src + j * b.cs + k, b.cs, d + k * NR + j, NR);
+#endif
+      for (int64_t j = 0; j < cols; j++) {
+        const T* s = src + j * b.cs;
+        for (int64_t kk = k; kk < kc; kk++) d[kk * NR + j] = s[kk];
+      }
+      for (int64_t j = cols; j < NR; j++)
+        for (int64_t kk = 0; kk < kc; kk++) d[kk * NR + j] = 0;
+    }
+  }
+}
+
+/** Where the NR-column panels of the current KC x NC block of B are: packed ([panel][kc][NR]), or read
+ *  in place from a row-major B (panel q at p + q * NR, rows ld apart) with only a partial last panel
+ *  packed, so that no read goes past B's last column. */
+template <class T> struct BPanels {
+  const T* p;
+  int64_t panelStride, ld;
+  const T* packed;  // the packed buffer: every panel when p == packed, else only `tail`
+  int64_t tail, kc;
+  const T* at(int64_t q) const { return q == tail ? packed + q * kc * Blocking<T>::NR : p + q * panelStride; }
+  int64_t ldOf(int64_t q) const { return q == tail ? Blocking<T>::NR : ld; }
+};
+
+/** The column panels [q0, q1) of C's rows [i0, i0+mc) against a packed A block. */
+template <class T>
+void macro_kernel(const T* ap, const BPanels<T>& bp, T* c, int64_t ldc, int64_t i0, int64_t mc, int64_t j0, int64_t nc,
+    int64_t kc,
+                  int64_t q0, int64_t q1, bool accumulate) {
+  constexpr int MR = Blocking<T>::MR, NR = Blocking<T>::NR;
+  // B's micro-panel (kc x NR) stays in L1 while the A micro-panels stream past it from L2: A is the
+  // operand read 4x less per FMA (one broadcast per MR rows against NR / W vector loads of B).
+  for (int64_t q = q0; q < q1; q++) {
+    int64_t jr = q * NR;
+    for (int64_t ir = 0; ir < mc; ir += MR)
+      micro_kernel<T>(kc, ap + ir * kc, bp.at(q), bp.ldOf(q), c + (i0 + ir) * ldc + j0 + jr, ldc, accumulate, imin(MR,
+          mc - ir), imin(NR, nc - jr));
+  }
+}
+
+/**
+ * C = op(A) op(B) when A has one block of rows (M <= MC; the MLP's 32 x 784 x 128 and its gradients):
+ * A is packed once for every k block, then one parallel pass in which each task owns a group of
+ * column panels and sums every k block for it in order (one wake-up per product instead of two per
+ * k block). Each B panel meets A once, so packing it would cost about as much as using it: a
+ * row-major B is read in place, only a partial last panel packed.
+ */
+template <class T> void gemm_few_rows(Strided<T> a, Strided<T> b, T* c, int64_t M, int64_t N, int64_t K, int threads,
+    int64_t kcStep) {
+  using Bk = Blocking<T>;
+  constexpr int64_t NC = Bk::NC;
+  constexpr int NR = Bk::NR, MR = Bk::MR;
+  const int64_t mPadded = ceil_div(M, MR) * MR, kBlocks = ceil_div(K, kcStep);
+  T* aAll = scratch<T, 5>(mPadded * kBlocks * kcStep);
+  for (int64_t kb = 0; kb < kBlocks; kb++) pack_a<T>(a, 0, M, kb * kcStep, imin(kcStep, K - kb * kcStep), aAll
+      + kb * mPadded * kcStep);
+  T* bp = scratch<T, 0>(Bk::KC * NC);
+  const bool inPlace = b.cs == 1;
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    const int64_t nc = imin(NC, N - jc), panels = ceil_div(nc, NR);
+    const int64_t perGroup = ceil_div(panels, imin(panels, 2 * threads)), groups = ceil_div(panels, perGroup);
+    const int64_t tail = inPlace && nc % NR ? panels - 1 : -1;
+    par(groups, threads, [&](int64_t g) {
+      const int64_t q0 = g * perGroup, q1 = imin(panels, q0 + perGroup);
+      for (int64_t kb = 0, pc = 0; pc < K; kb++, pc += kcStep) {
+        const int64_t kc = imin(kcStep, K - pc);
+        // Each task packs only its own panels, into their own places in bp: no two tasks share bytes.
+        BPanels<T> panelsOfB{bp, kc * NR, NR, bp, -1, kc};
+        if (inPlace) {
+          panelsOfB = BPanels<T>{b.p + pc * b.rs + jc, NR, b.rs, bp, tail, kc};
+          if (tail >= q0 && tail < q1) pack_b<T>(b, pc, kc, jc, nc, tail, tail + 1, bp);
+        } else {
+          pack_b<T>(b, pc, kc, jc, nc, q0, q1, bp);
+        }
+        macro_kernel<T>(aAll + kb * mPadded * kcStep, panelsOfB, c, N, 0, M, jc, nc, kc, q0, q1, pc > 0);
+      }
+    });
+  }
+}
+
+/** One C = op(A) op(B) on up to `threads` threads. Tasks split C's rows into MC blocks and its columns
+ *  into groups of NR panels; every task sums k in the same KC blocks, so the thread count never changes a bit. */
+template <class T> void gemm_one(Strided<T> a, Strided<T> b, T* c, int64_t M, int64_t N, int64_t K, int threads) {
+  using Bk = Blocking<T>;
+  constexpr int64_t KC = Bk::KC, MC = Bk::MC, NC = Bk::NC;
+  constexpr int NR = Bk::NR;
+  if (K == 0) {
+    for (int64_t i = 0; i < M * N; i++) c[i] = 0;
+    return;
+  }
+  T* bp = scratch<T, 0>(KC * NC);
+  int64_t mBlocks = ceil_div(M, MC);
+  // K in equal blocks of at most KC (784 = 2 x 392, not 384 + 384 + 16); a function of K alone.
+  const int64_t kcStep = ceil_div(K, ceil_div(K, KC));
+  if (mBlocks == 1) return gemm_few_rows<T>(a, b, c, M, N, K, threads, kcStep);
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    int64_t nc = imin(NC, N - jc), panels = ceil_div(nc, NR);
+    // Column groups: enough tasks to keep every thread busy when C has few row blocks.
+    int64_t groups = mBlocks >= 2 * threads ? 1 : imin(panels, ceil_div(2 * threads, mBlocks));
+    int64_t perGroup = ceil_div(panels, groups);
+    groups = ceil_div(panels, perGroup);
+    for (int64_t pc = 0; pc < K; pc += kcStep) {
+      int64_t kc = imin(kcStep, K - pc);
+      bool accumulate = pc > 0;
+      const BPanels<T> panelsOfB{bp, kc * NR, NR, bp, -1, kc};
+      // A small block of B is packed by the caller: waking a helper would cost more.
+      par(panels, threads_for(double(kc) * nc, 1 << 14),
+          [&](int64_t q) { pack_b<T>(b, pc, kc, jc, nc, q, q + 1, bp); });
+      par(mBlocks * groups, threads, [&](int64_t task) {
+        int64_t ib = task / groups, g = task % groups;
+        int64_t i0 = ib * MC, mc = imin(MC, M - i0);
+        T* ap = scratch<T, 1>(MC * KC);
+        pack_a<T>(a, i0, mc, pc, kc, ap);
+        macro_kernel<T>(ap, panelsOfB, c, N, i0, mc, jc, nc, kc, g * perGroup, imin(panels, (g + 1) * perGroup),
+            accumulate);
+      });
+    }
+  }
+}
+
+template <class T> void gemm_t(const GemmArgs& g) {
+  const T* A = static_cast<const T*>(g.a);
+  const T* B = static_cast<const T*>(g.b);
+  T* C = static_cast<T*>(g.c);
+  const int64_t M = g.M, N = g.N, K = g.K;
+  auto at = [&](int64_t t) { return Strided<T>{A + t * M * K, g.transA ? 1 : K, g.transA ? M : 1}; };
+  auto bt = [&](int64_t t) { return Strided<T>{B + t * K * N, g.transB ? 1 : N, g.transB ? K : 1}; };
+  double flops = 2.0 * M * N * K;
+  int threads = threads_for(flops * g.batch, 1 << 21);
+  if (g.batch > 1 && threads > 1 && flops < (1 << 23)) {
+    // Many small products: one whole product per task.
+    par(g.batch, threads, [&](int64_t t) { gemm_one<T>(at(t), bt(t), C + t * M * N, M, N, K, 1); });
+    return;
+  }
+  threads = threads_for(flops, 1 << 21);
+  for (int64_t t = 0; t < g.batch; t++) gemm_one<T>(at(t), bt(t), C + t * M * N, M, N, K, threads);
+}
+
+void gemm(DType dtype, const GemmArgs& g) {
+  if (dtype == F32) gemm_t<float>(g);
+  else gemm_t<double>(g);
+}

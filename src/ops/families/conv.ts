@@ -1,0 +1,319 @@
+// The convolution family: conv2d, its input gradient (= the transposed convolution) and its filter
+// gradient, channels-last with Keras' 'same'/'valid' padding; conv1d and conv2dTranspose are built on them.
+// The three are bilinear and adjoint to one another, so each one's gradients are the other two.
+import type { Tensor } from '../../tensor/tensor.js';
+import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../../errors.js';
+import { sizeOf } from '../../tensor/shape.js';
+import type { KernelArg } from '../../backends/backend.js';
+import type { Arr } from '../../backends/native/addon.js';
+import { fusedRunner, type FusedSpecs } from '../fused.js';
+import type { ShapeDType } from '../primitives.js';
+import { require4d, requireSame } from '../checks.js';
+import { pad } from '../indexing.js';
+import { flip, permute, reshape, slice, squeeze, unsqueeze } from '../views.js';
+import { matmul } from '../linalg.js';
+import { windowOutputSize, windows } from '../windows.js';
+import { buf } from './native-args.js';
+
+/** Explicit [before, after] padding per spatial axis, after 'same'/'valid' has been resolved. */
+export type Padding2D = readonly [readonly [number, number], readonly [number, number]];
+
+export interface Conv2DParams {
+  readonly strides: readonly [number, number];
+  readonly dilations: readonly [number, number];
+  readonly pads: Padding2D;
+}
+
+type Shape4 = readonly [number, number, number, number];
+
+export interface ConvParams {
+  /** x [N, H, W, Cin], filter [kh, kw, Cin, Cout] -> [N, Ho, Wo, Cout]. */
+  conv2d: Conv2DParams;
+  /** dy [N, Ho, Wo, Cout], filter [kh, kw, Cin, Cout] -> dx [N, H, W, Cin]: the input gradient of conv2d. */
+  conv2dBackpropInput: Conv2DParams & { readonly inputShape: Shape4 };
+  /** x [N, H, W, Cin], dy [N, Ho, Wo, Cout] -> df [kh, kw, Cin, Cout]: the filter gradient of conv2d. */
+  conv2dBackpropFilter: Conv2DParams & { readonly filterShape: Shape4 };
+}
+
+/** The addon's entry points (kernels/conv_direct.h, conv_grad.h). */
+export interface ConvAddon {
+  /** params: [n, h, w, cin, cout, kh, kw, ho, wo, strideH, strideW, dilH, dilW, padTop, padLeft]. */
+  conv2d(x: Arr, xOff: number, f: Arr, fOff: number, out: Arr, params: Float64Array): void;
+  conv2dBackpropInput(dy: Arr, dyOff: number, f: Arr, fOff: number, dx: Arr, params: Float64Array): void;
+  /** df [kh, kw, cin, cout]; params as conv2d's. */
+  conv2dBackpropFilter(x: Arr, xOff: number, dy: Arr, dyOff: number, df: Arr, params: Float64Array): void;
+}
+
+/** The names above, as a value (the addon's exports are checked against them). */
+export const CONV_EXPORTS = { conv2d: true, conv2dBackpropInput: true, conv2dBackpropFilter: true } satisfies Record<
+  keyof ConvAddon,
+  true
+>;
+
+export type PaddingMode = 'same' | 'valid';
+export type Pair = number | readonly [number, number];
+
+function conv2dShape(op: string, x: ShapeDType, f: ShapeDType, p: Conv2DParams): ShapeDType {
+  require4d(op, x, 'input');
+  require4d(op, f, 'filter');
+  if (x.shape[3] !== f.shape[2]) {
+    throw new ShapeError(
+      `${op}: input ${fmtShape(x.shape)} has ${x.shape[3]} channels but filter ${fmtShape(f.shape)} ` +
+        `expects ${f.shape[2]} ([kh, kw, inChannels, outChannels])`,
+    );
+  }
+  if (x.dtype !== f.dtype) throw new DTypeError(`${op}: input is ${x.dtype} but filter is ${f.dtype}`);
+  const ho = windowOutputSize(op, x.shape[1], f.shape[0], p.strides[0], p.dilations[0], p.pads[0]);
+  const wo = windowOutputSize(op, x.shape[2], f.shape[1], p.strides[1], p.dilations[1], p.pads[1]);
+  return { shape: [x.shape[0], ho, wo, f.shape[3]], dtype: x.dtype };
+}
+
+function conv2dComposite([x, f]: readonly Tensor[], p: Conv2DParams): Tensor {
+  const [kh, kw, cin, cout] = f.shape;
+  const win = windows(x, [kh, kw], p.strides, p.dilations, p.pads, 0);
+  const [n, ho, wo] = win.shape;
+  const cols = reshape(win, [n * ho * wo, kh * kw * cin]);
+  return reshape(matmul(cols, reshape(f, [kh * kw * cin, cout])), [n, ho, wo, cout]);
+}
+
+/** Pads (or crops, for negative amounts) the two spatial axes of [N, H, W, C]. */
+function padOrCrop(x: Tensor, amounts: readonly [number, number][], interior: readonly [number, number]): Tensor {
+  const padded = pad(x, [
+    [0, 0],
+    [Math.max(amounts[0][0], 0), Math.max(amounts[0][1], 0), interior[0]],
+    [Math.max(amounts[1][0], 0), Math.max(amounts[1][1], 0), interior[1]],
+    [0, 0],
+  ]);
+  const crop = amounts.map(([lo, hi]) => [Math.max(-lo, 0), Math.max(-hi, 0)]);
+  if (crop.every(([a, b]) => a === 0 && b === 0)) return padded;
+  const [n, h, w, c] = padded.shape;
+  return slice(
+    padded,
+    [0, crop[0][0], crop[1][0], 0],
+    [n, h - crop[0][0] - crop[0][1], w - crop[1][0] - crop[1][1], c],
+  );
+}
+
+/**
+ * The input gradient of conv2d (= transposed convolution): dilate dy by the stride, pad it so a
+ * stride-1 conv with the spatially flipped, channel-swapped filter lands on the input's shape.
+ */
+function backpropInputComposite([dy, f]: readonly Tensor[], p: ConvParams['conv2dBackpropInput']): Tensor {
+  const [kh, kw] = f.shape;
+  const extent = [(kh - 1) * p.dilations[0] + 1, (kw - 1) * p.dilations[1] + 1];
+  const amounts = [0, 1].map((a): [number, number] => {
+    const dilated = (dy.shape[1 + a] - 1) * p.strides[a] + 1;
+    const lo = extent[a] - 1 - p.pads[a][0];
+    return [lo, p.inputShape[1 + a] + extent[a] - 1 - dilated - lo];
+  });
+  const dyp = padOrCrop(dy, amounts, [p.strides[0] - 1, p.strides[1] - 1]);
+  const flipped = permute(flip(f, [0, 1]), [0, 1, 3, 2]);
+  return conv2dComposite([dyp, flipped], {
+    strides: [1, 1],
+    dilations: p.dilations,
+    pads: [
+      [0, 0],
+      [0, 0],
+    ],
+  });
+}
+
+/** df = windows(x)^T dy, as [kh, kw, Cin, Cout]. */
+function backpropFilterComposite([x, dy]: readonly Tensor[], p: ConvParams['conv2dBackpropFilter']): Tensor {
+  const [kh, kw, cin, cout] = p.filterShape;
+  const win = windows(x, [kh, kw], p.strides, p.dilations, p.pads, 0);
+  const [n, ho, wo] = win.shape;
+  const cols = reshape(win, [n * ho * wo, kh * kw * cin]);
+  return reshape(matmul(permute(cols, [1, 0]), reshape(dy, [n * ho * wo, cout])), p.filterShape);
+}
+
+const shape4 = (t: Tensor) => t.shape as unknown as Shape4;
+/** The window parameters alone (without the backprop ops' shapes), for the op a rule calls. */
+const convOf = ({ strides, dilations, pads }: Conv2DParams): Conv2DParams => ({ strides, dilations, pads });
+
+/** The conv parameters as the addon reads them; x [n, h, w, cin], f [kh, kw, cin, cout], y [n, ho, wo, cout]. */
+function convArgs(x: readonly number[], f: readonly number[], y: readonly number[], p: Conv2DParams) {
+  const [[padTop], [padLeft]] = p.pads;
+  return [x[0], x[1], x[2], x[3], f[3], f[0], f[1], y[1], y[2], ...p.strides, ...p.dilations, padTop, padLeft];
+}
+
+/** One native adapter per op; `scratch` is reused across calls (the addon copies nothing out of it). */
+function nativeConv(addon: ConvAddon, scratch = new Float64Array(15)) {
+  const set = (x: readonly number[], f: readonly number[], y: readonly number[], p: Conv2DParams) => {
+    scratch.set(convArgs(x, f, y, p));
+    return scratch;
+  };
+  return {
+    conv2d: ([x, f]: readonly KernelArg[], o: KernelArg, p: Conv2DParams) =>
+      addon.conv2d(buf(x), x.offset, buf(f), f.offset, buf(o), set(x.shape, f.shape, o.shape, p)),
+    conv2dBackpropInput: ([dy, f]: readonly KernelArg[], o: KernelArg, p: Conv2DParams) =>
+      addon.conv2dBackpropInput(buf(dy), dy.offset, buf(f), f.offset, buf(o), set(o.shape, f.shape, dy.shape, p)),
+    conv2dBackpropFilter: ([x, dy]: readonly KernelArg[], o: KernelArg, p: Conv2DParams) =>
+      addon.conv2dBackpropFilter(buf(x), x.offset, buf(dy), dy.offset, buf(o), set(x.shape, o.shape, dy.shape, p)),
+  };
+}
+
+export const CONV: FusedSpecs<keyof ConvParams> = {
+  conv2d: {
+    family: 'convolution',
+    infer: ([x, f], p) => conv2dShape('conv2d', x, f, p),
+    flops: ([, f], out) => 2 * sizeOf(out.shape) * f.shape[0] * f.shape[1] * f.shape[2],
+    composite: conv2dComposite,
+    grad: (dy, { inputs: [x, f], params, needsGrad: [needX, needF] }) => [
+      needX ? run('conv2dBackpropInput', [dy, f], { ...convOf(params), inputShape: shape4(x) }) : null,
+      needF ? run('conv2dBackpropFilter', [x, dy], { ...convOf(params), filterShape: shape4(f) }) : null,
+    ],
+    native: (addon) => nativeConv(addon).conv2d,
+  },
+  conv2dBackpropInput: {
+    family: 'convolution',
+    infer: ([dy, f], p) => {
+      const expected = conv2dShape('conv2dBackpropInput', { shape: p.inputShape, dtype: dy.dtype }, f, p);
+      if (expected.shape.some((d, i) => d !== dy.shape[i])) {
+        throw new ShapeError(
+          `conv2dBackpropInput: dy ${fmtShape(dy.shape)} does not match the conv2d output ` +
+            `${fmtShape(expected.shape)} of input ${fmtShape(p.inputShape)}`,
+        );
+      }
+      return { shape: p.inputShape, dtype: dy.dtype };
+    },
+    flops: ([dy, f]) => 2 * sizeOf(dy.shape) * f.shape[0] * f.shape[1] * f.shape[2],
+    composite: backpropInputComposite,
+    grad: (g, { inputs: [dy, f], params, needsGrad: [needDy, needF] }) => [
+      needDy ? run('conv2d', [g, f], convOf(params)) : null,
+      needF ? run('conv2dBackpropFilter', [g, dy], { ...convOf(params), filterShape: shape4(f) }) : null,
+    ],
+    native: (addon) => nativeConv(addon).conv2dBackpropInput,
+  },
+  conv2dBackpropFilter: {
+    family: 'convolution',
+    infer: ([x, dy], p) => {
+      const y = conv2dShape('conv2dBackpropFilter', x, { shape: p.filterShape, dtype: x.dtype }, p);
+      requireSame('conv2dBackpropFilter', y, dy, 'dy');
+      return { shape: p.filterShape, dtype: x.dtype };
+    },
+    flops: ([, dy], out) => 2 * sizeOf(dy.shape) * out.shape[0] * out.shape[1] * out.shape[2],
+    composite: backpropFilterComposite,
+    grad: (g, { inputs: [x, dy], params, needsGrad: [needX, needDy] }) => [
+      needX ? run('conv2dBackpropInput', [dy, g], { ...convOf(params), inputShape: shape4(x) }) : null,
+      needDy ? run('conv2d', [x, g], convOf(params)) : null,
+    ],
+    native: (addon) => nativeConv(addon).conv2dBackpropFilter,
+  },
+};
+
+const run = fusedRunner(CONV);
+
+export function pair(op: string, name: string, v: Pair): [number, number] {
+  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if (!p.every((d) => Number.isInteger(d) && d >= 1))
+    throw new ArgumentError(`${op}: ${name} must be positive integers, got ${JSON.stringify(v)}`);
+  return p;
+}
+
+/** TF's 'same' rule: output ceil(size / stride), padding split with the extra element after. */
+export function resolvePadding(
+  op: string,
+  mode: PaddingMode,
+  size: readonly [number, number],
+  kernel: readonly [number, number],
+  strides: readonly [number, number],
+  dilations: readonly [number, number],
+): Padding2D {
+  if (mode !== 'same' && mode !== 'valid')
+    throw new ArgumentError(`${op}: padding must be 'same' or 'valid', got '${mode as string}'`);
+  const one = (a: 0 | 1): [number, number] => {
+    if (mode === 'valid') return [0, 0];
+    const extent = (kernel[a] - 1) * dilations[a] + 1;
+    const out = Math.ceil(size[a] / strides[a]);
+    const total = Math.max((out - 1) * strides[a] + extent - size[a], 0);
+    return [Math.floor(total / 2), total - Math.floor(total / 2)];
+  };
+  return [one(0), one(1)];
+}
+
+export interface Conv2DOptions {
+  strides?: Pair;
+  padding?: PaddingMode;
+  dilations?: Pair;
+}
+
+/** x [N, H, W, Cin] * filter [kh, kw, Cin, Cout] -> [N, Ho, Wo, Cout]. */
+export function conv2d(
+  x: Tensor,
+  filter: Tensor,
+  { strides = 1, padding = 'valid', dilations = 1 }: Conv2DOptions = {},
+): Tensor {
+  if (x.rank !== 4 || filter.rank !== 4)
+    throw new ShapeError(
+      `conv2d: expected input [N, H, W, C] and filter [kh, kw, Cin, Cout], got ${fmtShape(x.shape)} and ` +
+        `${fmtShape(filter.shape)}`,
+    );
+  const s = pair('conv2d', 'strides', strides),
+    d = pair('conv2d', 'dilations', dilations);
+  const pads = resolvePadding('conv2d', padding, [x.shape[1], x.shape[2]], [filter.shape[0], filter.shape[1]], s, d);
+  return run('conv2d', [x, filter], { strides: s, dilations: d, pads });
+}
+
+/** x [N, L, Cin] * filter [k, Cin, Cout] -> [N, Lo, Cout]. */
+export function conv1d(
+  x: Tensor,
+  filter: Tensor,
+  { stride = 1, padding = 'valid', dilation = 1 }: { stride?: number; padding?: PaddingMode; dilation?: number } = {},
+): Tensor {
+  if (x.rank !== 3 || filter.rank !== 3)
+    throw new ShapeError(
+      `conv1d: expected input [N, L, C] and filter [k, Cin, Cout], got ${fmtShape(x.shape)} and ` +
+        `${fmtShape(filter.shape)}`,
+    );
+  // Check here, so that errors name conv1d and the 3-D shapes rather than the conv2d this delegates to.
+  if (x.shape[2] !== filter.shape[1])
+    throw new ShapeError(
+      `conv1d: input ${fmtShape(x.shape)} has ${x.shape[2]} channels but filter ${fmtShape(filter.shape)} ` +
+        `expects ${filter.shape[1]} ([k, inChannels, outChannels])`,
+    );
+  const [s] = pair('conv1d', 'stride', stride),
+    [d] = pair('conv1d', 'dilation', dilation);
+  const [, pads] = resolvePadding('conv1d', padding, [1, x.shape[1]], [1, filter.shape[0]], [1, s], [1, d]);
+  windowOutputSize('conv1d', x.shape[1], filter.shape[0], s, d, pads);
+  const y = conv2d(unsqueeze(x, 1), unsqueeze(filter, 0), { strides: [1, s], padding, dilations: [1, d] });
+  return squeeze(y, 1);
+}
+
+export interface Conv2DTransposeOptions {
+  strides?: Pair;
+  padding?: PaddingMode;
+  dilations?: Pair;
+}
+
+/**
+ * Keras Conv2DTranspose: x [N, H, W, Cin] with filter [kh, kw, Cout, Cin] -> [N, Ho, Wo, Cout], where
+ * Ho = H * stride ('same') or (H - 1) * stride + max(kernel extent, stride) ('valid'; the trailing
+ * stride - extent rows, when the stride is the larger, are zero). It is the input gradient of conv2d
+ * with the same filter.
+ */
+export function conv2dTranspose(
+  x: Tensor,
+  filter: Tensor,
+  { strides = 1, padding = 'valid', dilations = 1 }: Conv2DTransposeOptions = {},
+): Tensor {
+  if (x.rank !== 4 || filter.rank !== 4)
+    throw new ShapeError(
+      `conv2dTranspose: expected input [N, H, W, C] and filter [kh, kw, Cout, Cin], got ${fmtShape(x.shape)} and ` +
+        `${fmtShape(filter.shape)}`,
+    );
+  if (x.shape[3] !== filter.shape[3])
+    throw new ShapeError(
+      `conv2dTranspose: input ${fmtShape(x.shape)} has ${x.shape[3]} channels but filter ` +
+        `${fmtShape(filter.shape)} expects ${filter.shape[3]} ([kh, kw, outChannels, inChannels])`,
+    );
+  const s = pair('conv2dTranspose', 'strides', strides),
+    d = pair('conv2dTranspose', 'dilations', dilations);
+  const extent = [0, 1].map((a) => (filter.shape[a] - 1) * d[a] + 1);
+  const outSize = [0, 1].map((a) =>
+    padding === 'same' ? x.shape[1 + a] * s[a] : (x.shape[1 + a] - 1) * s[a] + Math.max(extent[a], s[a]),
+  ) as [number, number];
+  const pads = resolvePadding('conv2dTranspose', padding, outSize, [filter.shape[0], filter.shape[1]], s, d);
+  const inputShape = [x.shape[0], outSize[0], outSize[1], filter.shape[2]] as const;
+  return run('conv2dBackpropInput', [x, filter], { strides: s, dilations: d, pads, inputShape });
+}
