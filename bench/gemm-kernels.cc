@@ -11,7 +11,11 @@
 
 using namespace candor;
 
-struct Shape { const char* name; int64_t m, n, k; bool ta, tb; };
+struct Shape {
+  const char* name;
+  int64_t m, n, k;
+  bool ta, tb;
+};
 
 int main(int argc, char** argv) {
   set_num_threads(argc > 1 ? std::atoi(argv[1]) : 1);

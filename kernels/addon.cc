@@ -28,9 +28,9 @@ bool cpu_supports(const IsaTable* t) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
   if (t == &avx512::table)
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
-        && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2") &&
+           __builtin_cpu_supports("fma");
   if (t == &avx2::table) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
   return t == &scalar::table;
@@ -60,7 +60,7 @@ struct Arr {
   char* data;     // first element of the typed array (its byteOffset applied)
   size_t length;  // elements
   DType dtype;
-  int bytes;      // per element
+  int bytes;  // per element
 };
 
 napi_value fail(napi_env env, const std::string& msg) {
@@ -78,11 +78,25 @@ bool get_arr(napi_env env, napi_value v, Arr* a, const char* fn, const char* wha
     return false;
   }
   switch (type) {
-    case napi_float32_array: a->dtype = F32; a->bytes = 4; break;
-    case napi_float64_array: a->dtype = F64; a->bytes = 8; break;
-    case napi_int32_array: a->dtype = I32; a->bytes = 4; break;
-    case napi_uint8_array: a->dtype = U8; a->bytes = 1; break;
-    default: fail(env, std::string(fn) + ": " + what + " has an unsupported element type"); return false;
+    case napi_float32_array:
+      a->dtype = F32;
+      a->bytes = 4;
+      break;
+    case napi_float64_array:
+      a->dtype = F64;
+      a->bytes = 8;
+      break;
+    case napi_int32_array:
+      a->dtype = I32;
+      a->bytes = 4;
+      break;
+    case napi_uint8_array:
+      a->dtype = U8;
+      a->bytes = 1;
+      break;
+    default:
+      fail(env, std::string(fn) + ": " + what + " has an unsupported element type");
+      return false;
   }
   a->data = static_cast<char*>(data);
   return true;
@@ -106,9 +120,8 @@ bool get_bool(napi_env env, napi_value v, bool* out) {
  *  and returns false otherwise. (An empty array may have a null data pointer, so *p may be null.) */
 bool span(napi_env env, const Arr& a, int64_t offset, int64_t count, const char* fn, const char* what, char** p) {
   if (offset < 0 || count < 0 || static_cast<uint64_t>(offset) + static_cast<uint64_t>(count) > a.length) {
-    fail(env, std::string(fn) + ": " + what + " needs elements [" + std::to_string(offset) + ", "
-        + std::to_string(offset + count) +
-                  ") but has " + std::to_string(a.length));
+    fail(env, std::string(fn) + ": " + what + " needs elements [" + std::to_string(offset) + ", " +
+                  std::to_string(offset + count) + ") but has " + std::to_string(a.length));
     return false;
   }
   *p = a.data + offset * a.bytes;
@@ -128,11 +141,19 @@ napi_value undefined(napi_env env) {
   return u;
 }
 
-#define ARR(name, i, what) Arr name; if (!get_arr(c.env, c.argv[i], &name, FN, what)) return nullptr
-#define I64(name, i) int64_t name; if (!get_i64(c.env, c.argv[i], &name, FN)) return nullptr
-#define NEED(n) if (c.argc < n) return fail(c.env, std::string(FN) + ": expected " #n " arguments")
-#define SPAN(ptr, arr, off, count, what) char* ptr; if (!span(c.env, arr, off, count, FN, what, &ptr)) return nullptr
-#define CHECK(cond, msg) if (!(cond)) return fail(c.env, std::string(FN) + ": " + (msg))
+#define ARR(name, i, what) \
+  Arr name;                \
+  if (!get_arr(c.env, c.argv[i], &name, FN, what)) return nullptr
+#define I64(name, i) \
+  int64_t name;      \
+  if (!get_i64(c.env, c.argv[i], &name, FN)) return nullptr
+#define NEED(n) \
+  if (c.argc < n) return fail(c.env, std::string(FN) + ": expected " #n " arguments")
+#define SPAN(ptr, arr, off, count, what) \
+  char* ptr;                             \
+  if (!span(c.env, arr, off, count, FN, what, &ptr)) return nullptr
+#define CHECK(cond, msg) \
+  if (!(cond)) return fail(c.env, std::string(FN) + ": " + (msg))
 
 // --------------------------------------------------------------------------------------- controls
 
@@ -171,10 +192,10 @@ napi_value SetIsa(napi_env env, napi_callback_info info) {
   NEED(1);
   char name[32] = {0};
   size_t len;
-  if (napi_get_value_string_utf8(env, c.argv[0], name, sizeof name, &len) != napi_ok) return fail(env,
-      "setIsa: expected a string");
-  if (!select_isa(name)) return fail(env, std::string("setIsa: instruction set '") + name
-      + "' is unknown or not supported by this CPU");
+  if (napi_get_value_string_utf8(env, c.argv[0], name, sizeof name, &len) != napi_ok)
+    return fail(env, "setIsa: expected a string");
+  if (!select_isa(name))
+    return fail(env, std::string("setIsa: instruction set '") + name + "' is unknown or not supported by this CPU");
   return make_string(env, active->name);
 }
 
@@ -195,13 +216,20 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   const char* FN = "matmul";
   Call c(env, info);
   NEED(11);
-  ARR(a, 0, "a"); I64(aOff, 1); ARR(b, 2, "b"); I64(bOff, 3); ARR(o, 4, "out");
-  I64(batch, 5); I64(M, 6); I64(N, 7); I64(K, 8);
+  ARR(a, 0, "a");
+  I64(aOff, 1);
+  ARR(b, 2, "b");
+  I64(bOff, 3);
+  ARR(o, 4, "out");
+  I64(batch, 5);
+  I64(M, 6);
+  I64(N, 7);
+  I64(K, 8);
   bool ta = false, tb = false;
   get_bool(env, c.argv[9], &ta);
   get_bool(env, c.argv[10], &tb);
   CHECK(a.dtype == b.dtype && a.dtype == o.dtype && (a.dtype == F32 || a.dtype == F64),
-      "operands must all be float32 or all float64");
+        "operands must all be float32 or all float64");
   SPAN(pa, a, aOff, batch * M * K, "a");
   SPAN(pb, b, bOff, batch * K * N, "b");
   SPAN(pc, o, 0, batch * M * N, "out");
@@ -214,7 +242,10 @@ napi_value Unary(napi_env env, napi_callback_info info) {
   const char* FN = "unary";
   Call c(env, info);
   NEED(4);
-  I64(op, 0); ARR(x, 1, "x"); I64(xOff, 2); ARR(o, 3, "out");
+  I64(op, 0);
+  ARR(x, 1, "x");
+  I64(xOff, 2);
+  ARR(o, 3, "out");
   CHECK(op < UNARY_COUNT, "unknown op code");
   CHECK(x.dtype == o.dtype, "input and output dtypes differ");
   if (op == op_logicalNot) {
@@ -233,7 +264,13 @@ napi_value Binary(napi_env env, napi_callback_info info) {
   const char* FN = "binary";
   Call c(env, info);
   NEED(7);
-  I64(op, 0); ARR(a, 1, "a"); I64(aOff, 2); ARR(b, 3, "b"); I64(bOff, 4); ARR(o, 5, "out"); I64(scalars, 6);
+  I64(op, 0);
+  ARR(a, 1, "a");
+  I64(aOff, 2);
+  ARR(b, 3, "b");
+  I64(bOff, 4);
+  ARR(o, 5, "out");
+  I64(scalars, 6);
   CHECK(op < BINARY_COUNT, "unknown op code");
   CHECK(a.dtype == b.dtype, "operand dtypes differ");
   bool toBool = op >= op_equal;
@@ -252,7 +289,13 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
   const char* FN = "reduce";
   Call c(env, info);
   NEED(7);
-  I64(op, 0); ARR(x, 1, "x"); I64(xOff, 2); ARR(o, 3, "out"); I64(outer, 4); I64(red, 5); I64(inner, 6);
+  I64(op, 0);
+  ARR(x, 1, "x");
+  I64(xOff, 2);
+  ARR(o, 3, "out");
+  I64(outer, 4);
+  I64(red, 5);
+  I64(inner, 6);
   CHECK(op < REDUCE_COUNT, "unknown op code");
   CHECK(x.dtype == o.dtype && x.dtype != U8, "needs matching float32, float64 or int32 arrays");
   SPAN(px, x, xOff, outer * red * inner, "x");
@@ -268,7 +311,12 @@ napi_value ArgReduce(napi_env env, napi_callback_info info) {
   NEED(7);
   bool isMin = false;
   get_bool(env, c.argv[0], &isMin);
-  ARR(x, 1, "x"); I64(xOff, 2); ARR(o, 3, "out"); I64(outer, 4); I64(red, 5); I64(inner, 6);
+  ARR(x, 1, "x");
+  I64(xOff, 2);
+  ARR(o, 3, "out");
+  I64(outer, 4);
+  I64(red, 5);
+  I64(inner, 6);
   CHECK(o.dtype == I32, "output must be int32");
   CHECK(red > 0, "cannot reduce an empty axis");
   SPAN(px, x, xOff, outer * red * inner, "x");
@@ -283,7 +331,13 @@ napi_value Gather(napi_env env, napi_callback_info info) {
   const char* FN = "gather";
   Call c(env, info);
   NEED(8);
-  ARR(x, 0, "x"); I64(xOff, 1); ARR(idx, 2, "indices"); I64(idxOff, 3); ARR(o, 4, "out"); I64(outer, 5); I64(dim, 6);
+  ARR(x, 0, "x");
+  I64(xOff, 1);
+  ARR(idx, 2, "indices");
+  I64(idxOff, 3);
+  ARR(o, 4, "out");
+  I64(outer, 5);
+  I64(dim, 6);
   I64(inner, 7);
   CHECK(idx.dtype == I32, "indices must be int32");
   CHECK(x.dtype == o.dtype, "input and output dtypes differ");
@@ -291,8 +345,8 @@ napi_value Gather(napi_env env, napi_callback_info info) {
   CHECK(static_cast<uint64_t>(n * per) == o.length, "output length does not fit [outer, indices, inner]");
   SPAN(px, x, xOff, outer * dim * inner, "x");
   SPAN(pi, idx, idxOff, n, "indices");
-  return make_number(env, static_cast<double>(gather(x.bytes, px, reinterpret_cast<int32_t*>(pi), n, o.data, outer,
-      dim, inner)));
+  return make_number(
+      env, static_cast<double>(gather(x.bytes, px, reinterpret_cast<int32_t*>(pi), n, o.data, outer, dim, inner)));
 }
 
 /** softmax(log, x, xOff, out, outer, dim, inner) */
@@ -302,7 +356,12 @@ napi_value Softmax(napi_env env, napi_callback_info info) {
   NEED(7);
   bool log = false;
   get_bool(env, c.argv[0], &log);
-  ARR(x, 1, "x"); I64(xOff, 2); ARR(o, 3, "out"); I64(outer, 4); I64(dim, 5); I64(inner, 6);
+  ARR(x, 1, "x");
+  I64(xOff, 2);
+  ARR(o, 3, "out");
+  I64(outer, 4);
+  I64(dim, 5);
+  I64(inner, 6);
   CHECK(x.dtype == o.dtype && (x.dtype == F32 || x.dtype == F64), "needs matching float32 or float64 arrays");
   SPAN(px, x, xOff, outer * dim * inner, "x");
   SPAN(po, o, 0, outer * dim * inner, "out");
@@ -315,10 +374,14 @@ napi_value Copy(napi_env env, napi_callback_info info) {
   const char* FN = "copy";
   Call c(env, info);
   NEED(5);
-  ARR(x, 0, "x"); I64(xOff, 1); ARR(o, 2, "out"); ARR(dims, 3, "dims"); I64(rank, 4);
+  ARR(x, 0, "x");
+  I64(xOff, 1);
+  ARR(o, 2, "out");
+  ARR(dims, 3, "dims");
+  I64(rank, 4);
   CHECK(x.dtype == o.dtype, "input and output dtypes differ");
   CHECK(dims.dtype == F64 && dims.length >= static_cast<size_t>(2 * rank) && rank <= 64,
-      "dims must be a Float64Array of shape and strides (rank <= 64)");
+        "dims must be a Float64Array of shape and strides (rank <= 64)");
   const double* d = reinterpret_cast<const double*>(dims.data);
   int64_t shape[64], strides[64], n = 1, lo = xOff, hi = xOff;
   for (int64_t i = 0; i < rank; i++) {
@@ -340,7 +403,9 @@ napi_value Cast(napi_env env, napi_callback_info info) {
   const char* FN = "cast";
   Call c(env, info);
   NEED(3);
-  ARR(x, 0, "x"); I64(xOff, 1); ARR(o, 2, "out");
+  ARR(x, 0, "x");
+  I64(xOff, 1);
+  ARR(o, 2, "out");
   SPAN(px, x, xOff, o.length, "x");
   cast(x.dtype, o.dtype, px, o.data, o.length);
   return undefined(env);
@@ -351,7 +416,13 @@ napi_value Where(napi_env env, napi_callback_info info) {
   const char* FN = "where";
   Call c(env, info);
   NEED(8);
-  ARR(k, 0, "cond"); I64(kOff, 1); ARR(a, 2, "a"); I64(aOff, 3); ARR(b, 4, "b"); I64(bOff, 5); ARR(o, 6, "out");
+  ARR(k, 0, "cond");
+  I64(kOff, 1);
+  ARR(a, 2, "a");
+  I64(aOff, 3);
+  ARR(b, 4, "b");
+  I64(bOff, 5);
+  ARR(o, 6, "out");
   I64(scalars, 7);
   CHECK(k.dtype == U8, "condition must be bool (uint8)");
   CHECK(a.dtype == b.dtype && a.dtype == o.dtype, "operand dtypes differ");
@@ -374,8 +445,17 @@ napi_value ScatterAdd(napi_env env, napi_callback_info info) {
   const char* FN = "scatterAdd";
   Call c(env, info);
   NEED(11);
-  ARR(x, 0, "x"); I64(xOff, 1); ARR(idx, 2, "indices"); I64(idxOff, 3); I64(n, 4); ARR(u, 5, "updates"); I64(uOff, 6);
-  ARR(o, 7, "out"); I64(outer, 8); I64(dim, 9); I64(inner, 10);
+  ARR(x, 0, "x");
+  I64(xOff, 1);
+  ARR(idx, 2, "indices");
+  I64(idxOff, 3);
+  I64(n, 4);
+  ARR(u, 5, "updates");
+  I64(uOff, 6);
+  ARR(o, 7, "out");
+  I64(outer, 8);
+  I64(dim, 9);
+  I64(inner, 10);
   CHECK(idx.dtype == I32, "indices must be int32");
   CHECK(x.dtype == o.dtype && u.dtype == o.dtype, "x, updates and out dtypes differ");
   CHECK(static_cast<uint64_t>(outer * dim * inner) == o.length, "output length does not fit [outer, dim, inner]");
@@ -383,7 +463,7 @@ napi_value ScatterAdd(napi_env env, napi_callback_info info) {
   SPAN(pi, idx, idxOff, n, "indices");
   SPAN(pu, u, uOff, outer * n * inner, "updates");
   return make_number(env, static_cast<double>(scatter_add(o.dtype, px, reinterpret_cast<int32_t*>(pi), n, pu, o.data,
-      outer, dim, inner)));
+                                                          outer, dim, inner)));
 }
 
 // ---- random streams ----
@@ -394,13 +474,17 @@ napi_value Philox(napi_env env, napi_callback_info info) {
   const char* FN = "philox";
   Call c(env, info);
   NEED(5);
-  I64(k0, 0); I64(k1, 1); I64(counter, 2); I64(attempt, 3); ARR(o, 4, "out");
+  I64(k0, 0);
+  I64(k1, 1);
+  I64(counter, 2);
+  I64(attempt, 3);
+  ARR(o, 4, "out");
   CHECK(k0 <= 0xffffffffLL && k1 <= 0xffffffffLL && attempt <= 0xffffffffLL, "key words and attempt must be uint32");
   CHECK(o.dtype == I32 && o.length % 4 == 0, "out must be an Int32Array of 4 words per block");
   CHECK(counter <= (int64_t(1) << 53), "counter must be a safe integer");
   philox_blocks(static_cast<uint32_t>(k0), static_cast<uint32_t>(k1), static_cast<uint64_t>(counter),
-      static_cast<uint32_t>(attempt),
-                reinterpret_cast<uint32_t*>(o.data), static_cast<int64_t>(o.length / 4));
+                static_cast<uint32_t>(attempt), reinterpret_cast<uint32_t*>(o.data),
+                static_cast<int64_t>(o.length / 4));
   return undefined(env);
 }
 
@@ -422,10 +506,11 @@ const char* const kActivationNames[] = {CANDOR_ACTIVATIONS(CANDOR_NAME_ITEM)};
 
 // Every function the addon exports, by family: its JS name and C++ entry point, written once. Init registers
 // them; src/backends/native/addon.ts ADDON_EXPORTS names the same (test/backends/native.test.ts compares).
-#define CANDOR_CORE_ENTRIES(X) \
-  X(info, Info) X(setIsa, SetIsa) X(setNumThreads, SetNumThreads) X(gemm, Gemm) \
-  X(unary, Unary) X(binary, Binary) X(reduce, Reduce) X(argReduce, ArgReduce) X(gather, Gather) X(softmax, Softmax) \
-  X(copy, Copy) X(cast, Cast) X(where, Where) X(scatterAdd, ScatterAdd) X(philox, Philox)
+#define CANDOR_CORE_ENTRIES(X)                                                                                        \
+  X(info, Info)                                                                                                       \
+  X(setIsa, SetIsa) X(setNumThreads, SetNumThreads) X(gemm, Gemm) X(unary, Unary) X(binary, Binary) X(reduce, Reduce) \
+      X(argReduce, ArgReduce) X(gather, Gather) X(softmax, Softmax) X(copy, Copy) X(cast, Cast) X(where, Where)       \
+          X(scatterAdd, ScatterAdd) X(philox, Philox)
 #define CANDOR_ENTRY_POINTS(X) \
   CANDOR_CORE_ENTRIES(X) CANDOR_CONV_ENTRIES(X) CANDOR_TRAIN_STEP_ENTRIES(X) CANDOR_SEQ_ENTRIES(X)
 #define CANDOR_FUNCTION_PROPERTY(js, fn) {#js, nullptr, fn, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -443,15 +528,15 @@ napi_value Init(napi_env env, napi_value exports) {
     }
   }
   napi_property_descriptor props[] = {
-      CANDOR_ENTRY_POINTS(CANDOR_FUNCTION_PROPERTY)
-      {"activations", nullptr, nullptr, nullptr, nullptr, name_list(env, kActivationNames, ACTIVATION_COUNT),
-       napi_default, nullptr},
+      CANDOR_ENTRY_POINTS(CANDOR_FUNCTION_PROPERTY){"activations", nullptr, nullptr, nullptr, nullptr,
+                                                    name_list(env, kActivationNames, ACTIVATION_COUNT), napi_default,
+                                                    nullptr},
       {"version", nullptr, nullptr, nullptr, nullptr, make_number(env, kVersion), napi_default, nullptr},
       {"unaryOps", nullptr, nullptr, nullptr, nullptr, name_list(env, kUnaryNames, UNARY_COUNT), napi_default, nullptr},
       {"binaryOps", nullptr, nullptr, nullptr, nullptr, name_list(env, kBinaryNames, BINARY_COUNT), napi_default,
-          nullptr},
+       nullptr},
       {"reduceOps", nullptr, nullptr, nullptr, nullptr, name_list(env, kReduceNames, REDUCE_COUNT), napi_default,
-          nullptr},
+       nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   define_memory(env, exports);

@@ -16,10 +16,14 @@ enum DType : int { F32 = 0, F64 = 1, I32 = 2, U8 = 3 };
 
 // Op codes. The names are exported to JavaScript in this order (addon.cc), so the TypeScript side maps
 // names to codes from the addon itself and the two lists cannot drift apart.
-#define CANDOR_UNARY_OPS(X) X(neg) X(abs) X(sign) X(exp) X(expm1) X(log) X(log1p) X(sqrt) X(rsqrt) \
-  X(reciprocal) X(sin) X(cos) X(tanh) X(sigmoid) X(relu) X(erf) X(floor) X(ceil) X(round) X(logicalNot)
-#define CANDOR_BINARY_OPS(X) X(add) X(sub) X(mul) X(div) X(pow) X(maximum) X(minimum) X(equal) \
-  X(notEqual) X(less) X(lessEqual) X(greater) X(greaterEqual) X(logicalAnd) X(logicalOr)
+#define CANDOR_UNARY_OPS(X)                                                                                      \
+  X(neg)                                                                                                         \
+  X(abs) X(sign) X(exp) X(expm1) X(log) X(log1p) X(sqrt) X(rsqrt) X(reciprocal) X(sin) X(cos) X(tanh) X(sigmoid) \
+      X(relu) X(erf) X(floor) X(ceil) X(round) X(logicalNot)
+#define CANDOR_BINARY_OPS(X)                                                                             \
+  X(add)                                                                                                 \
+  X(sub) X(mul) X(div) X(pow) X(maximum) X(minimum) X(equal) X(notEqual) X(less) X(lessEqual) X(greater) \
+      X(greaterEqual) X(logicalAnd) X(logicalOr)
 #define CANDOR_REDUCE_OPS(X) X(sum) X(prod) X(max) X(min)
 
 #define CANDOR_ENUM_ITEM(name) op_##name,
@@ -28,7 +32,8 @@ enum BinaryOp : int { CANDOR_BINARY_OPS(CANDOR_ENUM_ITEM) BINARY_COUNT };
 enum ReduceOp : int { CANDOR_REDUCE_OPS(CANDOR_ENUM_ITEM) REDUCE_COUNT };
 #undef CANDOR_ENUM_ITEM
 
-/** C[t] = op(A[t]) * op(B[t]) for t < batch; A is [M, K] ([K, M] if transA), B is [K, N] ([N, K] if transB), C is [M, N]; all row-major and dense. */
+/** C[t] = op(A[t]) * op(B[t]) for t < batch; A is [M, K] ([K, M] if transA), B is [K, N] ([N, K] if transB), C is [M,
+ * N]; all row-major and dense. */
 struct GemmArgs {
   const void* a;
   const void* b;
@@ -101,18 +106,23 @@ struct IsaTable {
   void (*conv2dBackpropInput)(DType dtype, const ConvArgs& c, const void* dy, const void* f, void* dx);
   // Training-step fusions.
   /** out = act(z + bias) for z [rows, C], bias [C]. */
-  void (*biasActivation)(DType dtype, Activation act, const void* z, const void* bias, void* out, int64_t rows, int64_t C);
+  void (*biasActivation)(DType dtype, Activation act, const void* z, const void* bias, void* out, int64_t rows,
+                         int64_t C);
   /** dz = dy * act'(y) from the activation's output y. */
   void (*activationGrad)(DType dtype, Activation act, const void* dy, const void* y, void* dz, int64_t n);
   /** dy null: out [rows] = per-row sparse softmax cross-entropy of logits [rows, C]; else out [rows, C] =
    *  (softmax - onehot) * dy[row]. Labels must lie in [0, C). */
-  void (*sparseSoftmaxCrossEntropy)(DType dtype, const void* logits, const int32_t* labels, const void* dy, void* out, int64_t rows, int64_t C);
+  void (*sparseSoftmaxCrossEntropy)(DType dtype, const void* logits, const int32_t* labels, const void* dy, void* out,
+                                    int64_t rows, int64_t C);
   void (*optimizerStep)(DType dtype, const OptimizerStep& step);
   /** Inverted dropout with the mask drawn from the Philox stream (seed, counter): src/ops/random.ts's bernoulli. */
-  void (*dropout)(DType dtype, const void* x, void* out, int64_t n, uint64_t seed, uint64_t counter, double keepProb, double scale);
+  void (*dropout)(DType dtype, const void* x, void* out, int64_t n, uint64_t seed, uint64_t counter, double keepProb,
+                  double scale);
   /** Layer normalization over the last axis of x [rows, C]; the gradient writes [dx | dgamma]. */
-  void (*layerNorm)(DType dtype, const void* x, const void* gamma, const void* beta, void* y, int64_t rows, int64_t C, double eps);
-  void (*layerNormGrad)(DType dtype, const void* x, const void* gamma, const void* dy, void* out, int64_t rows, int64_t C, double eps);
+  void (*layerNorm)(DType dtype, const void* x, const void* gamma, const void* beta, void* y, int64_t rows, int64_t C,
+                    double eps);
+  void (*layerNormGrad)(DType dtype, const void* x, const void* gamma, const void* dy, void* out, int64_t rows,
+                        int64_t C, double eps);
   // ---- convolution filter gradient and pooling (kernels/conv_grad.h, kernels/pooling.h) ----
   /** df [kh, kw, Cin, Cout] = the filter gradient of conv2d for input x and output gradient dy. */
   void (*conv2dBackpropFilter)(DType dtype, const ConvArgs& c, const void* x, const void* dy, void* df);
@@ -123,17 +133,26 @@ struct IsaTable {
   // ---- sequence models (seq.h) ----
   /** LSTM step: out [2, b, u] = next h, c from xw, hu [b, 4u], c [b, u]; with grad, out (flat) = dz [b, 4u],
    *  dc [b, u] for the next states' gradients dh, dc [b, u]. */
-  void (*lstmCell)(DType dtype, bool grad, int64_t b, int64_t u, const void* xw, const void* hu, const void* c, const void* dh, const void* dc, void* out);
+  void (*lstmCell)(DType dtype, bool grad, int64_t b, int64_t u, const void* xw, const void* hu, const void* c,
+                   const void* dh, const void* dc, void* out);
   /** GRU step (resetAfter): out [b, u] from xw, hu [b, 3u], h [b, u], bias [3u] or null; with grad, out (flat)
    *  = dxw [b, 3u], dhu [b, 3u], dh [b, u] for dy [b, u]. */
-  void (*gruCell)(DType dtype, bool grad, int64_t b, int64_t u, const void* xw, const void* hu, const void* h, const void* dy, const void* bias, void* out);
+  void (*gruCell)(DType dtype, bool grad, int64_t b, int64_t u, const void* xw, const void* hu, const void* h,
+                  const void* dy, const void* bias, void* out);
   /** Attention: out [b, t, h, dv]; with dy [b, t, h, dv] (non-null), out (flat) = dq, dk, dv. mask may be null. */
-  void (*attention)(DType dtype, const AttnArgs& a, const void* q, const void* k, const void* v, const void* dy, const void* mask, void* out);
+  void (*attention)(DType dtype, const AttnArgs& a, const void* q, const void* k, const void* v, const void* dy,
+                    const void* mask, void* out);
 };
 
-namespace avx512 { extern const IsaTable table; }
-namespace avx2 { extern const IsaTable table; }
-namespace scalar { extern const IsaTable table; }
+namespace avx512 {
+extern const IsaTable table;
+}
+namespace avx2 {
+extern const IsaTable table;
+}
+namespace scalar {
+extern const IsaTable table;
+}
 
 // ---- thread pool (pool.cc) ----
 typedef void (*TaskFn)(void* ctx, int64_t task);
@@ -146,20 +165,25 @@ int threads_for(double work, double grain);
 
 namespace {
 /** parallel_for over a lambda (internal linkage: each translation unit keeps its own instantiations). */
-template <class F> void par(int64_t tasks, int threads, F&& f) {
-  parallel_for(tasks, [](void* ctx, int64_t t) { (*static_cast<F*>(ctx))(t); }, &f, threads);
+template <class F>
+void par(int64_t tasks, int threads, F&& f) {
+  parallel_for(
+      tasks, [](void* ctx, int64_t t) { (*static_cast<F*>(ctx))(t); }, &f, threads);
 }
 }  // namespace
 
 // ---- kernels that need no vector code (generic.cc, compiled once) ----
 /** Gathers a strided view (any strides: 0, negative) of elemBytes-sized elements into contiguous out. */
-void copy_strided(int elemBytes, const void* base, int rank, const int64_t* shape, const int64_t* strides, void* out, int64_t n);
+void copy_strided(int elemBytes, const void* base, int rank, const int64_t* shape, const int64_t* strides, void* out,
+                  int64_t n);
 void cast(DType from, DType to, const void* x, void* out, int64_t n);
-/** out = cond ? a : b, elements of elemBytes bytes; bits 0, 1, 2 of `scalars` mark cond, a, b as one element to repeat. */
+/** out = cond ? a : b, elements of elemBytes bytes; bits 0, 1, 2 of `scalars` mark cond, a, b as one element to repeat.
+ */
 void where(int elemBytes, const uint8_t* cond, const void* a, const void* b, void* out, int64_t n, int scalars);
 /** out[p, i, q] = x[p, idx[i], q] for x [outer, dim, inner]; negative indices count from the end. Returns
  *  -1, or the position in idx of the first index out of range (nothing is written then). */
-int64_t gather(int elemBytes, const void* x, const int32_t* idx, int64_t n, void* out, int64_t outer, int64_t dim, int64_t inner);
+int64_t gather(int elemBytes, const void* x, const int32_t* idx, int64_t n, void* out, int64_t outer, int64_t dim,
+               int64_t inner);
 /** Index of the first max (min) along the middle axis of [outer, red, inner]; NaN counts as the extreme. */
 void arg_reduce(bool isMin, DType dtype, const void* x, int32_t* out, int64_t outer, int64_t red, int64_t inner);
 

@@ -5,7 +5,8 @@
 // ===================================================================================== convolution
 
 /** Rows of the im2col matrix per GEMM: bounded scratch (about 4 MiB), independent of the thread count. */
-template <class T> int64_t conv_chunk_rows(const ConvArgs& c) {
+template <class T>
+int64_t conv_chunk_rows(const ConvArgs& c) {
   int64_t K = c.kh * c.kw * c.cin;
   int64_t rows = (int64_t(4) << 20) / int64_t(sizeof(T) * (K > c.cout ? K : c.cout));
   rows -= rows % Blocking<T>::MC;
@@ -22,7 +23,8 @@ inline bool tap_source(const ConvArgs& c, int64_t row, int64_t i, int64_t j, int
 }
 
 /** Row `row` of the im2col matrix: the kh * kw * cin inputs output pixel `row` reads (0 in the padding). */
-template <class T> void im2col_row(const ConvArgs& c, const T* x, int64_t row, T* dst) {
+template <class T>
+void im2col_row(const ConvArgs& c, const T* x, int64_t row, T* dst) {
   for (int64_t i = 0; i < c.kh; i++)
     for (int64_t j = 0; j < c.kw; j++, dst += c.cin) {
       int64_t pixel;
@@ -37,12 +39,13 @@ template <class T> void im2col_row(const ConvArgs& c, const T* x, int64_t row, T
 
 #include "conv_direct.h"
 
-template <class T> void conv2d_t(const ConvArgs& c, const T* x, const T* f, T* out) {
+template <class T>
+void conv2d_t(const ConvArgs& c, const T* x, const T* f, T* out) {
   if (conv_is_shallow(c)) return conv2d_direct_t(c, x, f, out);
   const int64_t K = c.kh * c.kw * c.cin, M = c.n * c.ho * c.wo, N = c.cout;
   const Strided<T> filter{f, N, 1};
-  bool pointwise = c.kh == 1 && c.kw == 1 && c.strideH == 1 && c.strideW == 1 && c.padTop == 0 && c.padLeft == 0
-      && c.ho == c.h && c.wo == c.w;
+  bool pointwise = c.kh == 1 && c.kw == 1 && c.strideH == 1 && c.strideW == 1 && c.padTop == 0 && c.padLeft == 0 &&
+                   c.ho == c.h && c.wo == c.w;
   int gemmThreads = threads_for(2.0 * M * N * K, 1 << 21);
   if (pointwise) return gemm_one<T>(Strided<T>{x, K, 1}, filter, out, M, N, K, gemmThreads);
   const int64_t chunk = conv_chunk_rows<T>(c);
@@ -57,7 +60,8 @@ template <class T> void conv2d_t(const ConvArgs& c, const T* x, const T* f, T* o
 /** dx = col2im(dy x filter^T): each chunk of output pixels gets its column gradients from one GEMM, then
  *  scatters them into dx. Scatter tasks are whole images (an image's dx is touched by its rows only) and
  *  run their rows in order, so the sums are in a fixed order. */
-template <class T> void conv2d_backprop_input_t(const ConvArgs& c, const T* dy, const T* f, T* dx) {
+template <class T>
+void conv2d_backprop_input_t(const ConvArgs& c, const T* dy, const T* f, T* dx) {
   const int64_t K = c.kh * c.kw * c.cin, M = c.n * c.ho * c.wo, N = c.cout, perImage = c.ho * c.wo;
   for (int64_t i = 0, total = c.n * c.h * c.w * c.cin; i < total; i++) dx[i] = 0;
   const int64_t chunk = conv_chunk_rows<T>(c);
@@ -65,8 +69,8 @@ template <class T> void conv2d_backprop_input_t(const ConvArgs& c, const T* dy, 
   for (int64_t r0 = 0; r0 < M; r0 += chunk) {
     int64_t rows = imin(chunk, M - r0);
     // cols [rows, K] = dy rows [rows, Cout] x filter^T, filter viewed as [K, Cout].
-    gemm_one<T>(Strided<T>{dy + r0 * N, N, 1}, Strided<T>{f, 1, N}, cols, rows, K, N, threads_for(2.0 * rows * N * K,
-        1 << 21));
+    gemm_one<T>(Strided<T>{dy + r0 * N, N, 1}, Strided<T>{f, 1, N}, cols, rows, K, N,
+                threads_for(2.0 * rows * N * K, 1 << 21));
     int64_t firstImage = r0 / perImage, lastImage = (r0 + rows - 1) / perImage;
     par(lastImage - firstImage + 1, threads_for(double(rows) * K, 2 * kChunk), [&](int64_t t) {
       int64_t img = firstImage + t;
@@ -86,14 +90,17 @@ template <class T> void conv2d_backprop_input_t(const ConvArgs& c, const T* dy, 
 }
 
 void conv2d(DType dtype, const ConvArgs& c, const void* x, const void* f, void* out) {
-  if (dtype == F32) conv2d_t<float>(c, static_cast<const float*>(x), static_cast<const float*>(f),
-      static_cast<float*>(out));
-  else conv2d_t<double>(c, static_cast<const double*>(x), static_cast<const double*>(f), static_cast<double*>(out));
+  if (dtype == F32)
+    conv2d_t<float>(c, static_cast<const float*>(x), static_cast<const float*>(f), static_cast<float*>(out));
+  else
+    conv2d_t<double>(c, static_cast<const double*>(x), static_cast<const double*>(f), static_cast<double*>(out));
 }
 
 void conv2d_backprop_input(DType dtype, const ConvArgs& c, const void* dy, const void* f, void* dx) {
-  if (dtype == F32) conv2d_backprop_input_t<float>(c, static_cast<const float*>(dy), static_cast<const float*>(f),
-      static_cast<float*>(dx));
-  else conv2d_backprop_input_t<double>(c, static_cast<const double*>(dy), static_cast<const double*>(f),
-      static_cast<double*>(dx));
+  if (dtype == F32)
+    conv2d_backprop_input_t<float>(c, static_cast<const float*>(dy), static_cast<const float*>(f),
+                                   static_cast<float*>(dx));
+  else
+    conv2d_backprop_input_t<double>(c, static_cast<const double*>(dy), static_cast<const double*>(f),
+                                    static_cast<double*>(dx));
 }

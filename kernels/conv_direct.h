@@ -26,8 +26,9 @@ inline void tap_pixels(const ConvArgs& c, int64_t n, int64_t oh, int64_t ow, int
 
 /** Output channels [co, co + NB * W) of PX consecutive output pixels (their tap pixels `pixels[p * taps + t]`,
  *  outputs PX rows of o, N apart): PX * NB independent accumulators, so the FMAs' latency is hidden. */
-template <class T, int PX, int NB> inline void direct_block(const T* __restrict x, const T* __restrict f, const int64_t* pixels, int64_t taps,
-                                                            int64_t cin, int64_t N, int64_t co, T* __restrict o) {
+template <class T, int PX, int NB>
+inline void direct_block(const T* __restrict x, const T* __restrict f, const int64_t* pixels, int64_t taps, int64_t cin,
+                         int64_t N, int64_t co, T* __restrict o) {
   using V = Vec<T>;
   constexpr int W = V::W;
   typename V::R acc[PX][NB];
@@ -51,7 +52,8 @@ template <class T, int PX, int NB> inline void direct_block(const T* __restrict 
 }
 
 /** Every output channel of PX consecutive output pixels starting at row. */
-template <class T, int PX> inline void direct_pixels(const T* x, const T* f, const int64_t* pixels, int64_t taps, int64_t cin, int64_t N, T* o) {
+template <class T, int PX>
+inline void direct_pixels(const T* x, const T* f, const int64_t* pixels, int64_t taps, int64_t cin, int64_t N, T* o) {
   constexpr int W = Vec<T>::W;
   int64_t co = 0;
   for (; co + 2 * W <= N; co += 2 * W) direct_block<T, PX, 2>(x, f, pixels, taps, cin, N, co, o);
@@ -68,7 +70,8 @@ template <class T, int PX> inline void direct_pixels(const T* x, const T* f, con
     }
 }
 
-template <class T> void conv2d_direct_t(const ConvArgs& c, const T* x, const T* f, T* out) {
+template <class T>
+void conv2d_direct_t(const ConvArgs& c, const T* x, const T* f, T* out) {
   constexpr int PX = 4;
   const int64_t N = c.cout, taps = c.kh * c.kw, cin = c.cin;
   const double work = 2.0 * c.n * c.ho * c.wo * N * taps * cin;

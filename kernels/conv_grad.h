@@ -8,7 +8,8 @@
 #pragma once
 
 /** Output pixels per chunk: about 32 chunks, each im2col block between 256 rows and ~1 MiB. */
-template <class T> int64_t filter_grad_chunk_rows(int64_t M, int64_t K) {
+template <class T>
+int64_t filter_grad_chunk_rows(int64_t M, int64_t K) {
   int64_t most = (int64_t(1) << 20) / int64_t(sizeof(T) * K);
   if (most < 256) most = 256;
   int64_t rows = ceil_div(M, 32);
@@ -19,7 +20,8 @@ template <class T> int64_t filter_grad_chunk_rows(int64_t M, int64_t K) {
 /** out [K, N] = cols^T [K, rows] x dy rows [rows, N] for a compile-time K small enough that a column of
  *  out stays in K registers while the rows stream past (a 3x3 window on one channel: the GEMM would
  *  pad K = 9 to two 8-row panels). Sums run over rows in order. */
-template <class T, int K> void filter_grad_registers(const T* cols, const T* dy, int64_t rows, int64_t N, T* out) {
+template <class T, int K>
+void filter_grad_registers(const T* cols, const T* dy, int64_t rows, int64_t N, T* out) {
   using V = Vec<T>;
   constexpr int W = V::W;
   int64_t co = 0;
@@ -40,13 +42,15 @@ template <class T, int K> void filter_grad_registers(const T* cols, const T* dy,
     }
 }
 
-template <class T> void conv2d_backprop_filter_t(const ConvArgs& c, const T* x, const T* dy, T* df) {
+template <class T>
+void conv2d_backprop_filter_t(const ConvArgs& c, const T* x, const T* dy, T* df) {
   const int64_t K = c.kh * c.kw * c.cin, M = c.n * c.ho * c.wo, N = c.cout;
   if (M == 0) {
     for (int64_t i = 0; i < K * N; i++) df[i] = 0;
     return;
   }
-  const bool pointwise = c.kh == 1 && c.kw == 1 && c.strideH == 1 && c.strideW == 1 && c.padTop == 0 && c.padLeft == 0 && c.ho == c.h && c.wo == c.w;
+  const bool pointwise = c.kh == 1 && c.kw == 1 && c.strideH == 1 && c.strideW == 1 && c.padTop == 0 &&
+                         c.padLeft == 0 && c.ho == c.h && c.wo == c.w;
   const int64_t rows = filter_grad_chunk_rows<T>(M, K), chunks = ceil_div(M, rows);
   // Chunk 0 writes df itself; the others write partials [chunks - 1][K, N], added afterwards in order.
   T* partials = chunks > 1 ? scratch<T, 4>((chunks - 1) * K * N) : nullptr;
@@ -75,6 +79,10 @@ template <class T> void conv2d_backprop_filter_t(const ConvArgs& c, const T* x, 
 }
 
 void conv2d_backprop_filter(DType dtype, const ConvArgs& c, const void* x, const void* dy, void* df) {
-  if (dtype == F32) conv2d_backprop_filter_t<float>(c, static_cast<const float*>(x), static_cast<const float*>(dy), static_cast<float*>(df));
-  else conv2d_backprop_filter_t<double>(c, static_cast<const double*>(x), static_cast<const double*>(dy), static_cast<double*>(df));
+  if (dtype == F32)
+    conv2d_backprop_filter_t<float>(c, static_cast<const float*>(x), static_cast<const float*>(dy),
+                                    static_cast<float*>(df));
+  else
+    conv2d_backprop_filter_t<double>(c, static_cast<const double*>(x), static_cast<const double*>(dy),
+                                     static_cast<double*>(df));
 }

@@ -8,7 +8,8 @@
 /** Tile and block sizes. MR x NR is the register tile; KC the depth of one packed block (fixed per ISA,
  *  so it alone sets the summation order). The macro-kernel keeps one MR x KC panel of A in L1 while it
  *  streams the KC x NC panel of B from L2 (sizes tuned on Zen 4: 32 KiB L1d, 1 MiB L2). */
-template <class T> struct Blocking {
+template <class T>
+struct Blocking {
   static constexpr int W = Vec<T>::W;
 #if defined(CANDOR_ISA_AVX512)
   static constexpr int MR = 8, NRV = 2;
@@ -27,7 +28,7 @@ template <class T> struct Blocking {
  *  are ldb apart (NR when packed; B's own row stride when read in place). */
 template <class T>
 void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict b, int64_t ldb, T* c, int64_t ldc,
-    bool accumulate, int64_t mv, int64_t nv) {
+                  bool accumulate, int64_t mv, int64_t nv) {
   using V = Vec<T>;
   using B = Blocking<T>;
   constexpr int MR = B::MR, NRV = B::NRV, W = B::W, NR = B::NR;
@@ -70,13 +71,15 @@ void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict b, int6
 }
 
 /** Element (i, k) of a matrix stored with row stride rs and column stride cs (one of them 1). */
-template <class T> struct Strided {
+template <class T>
+struct Strided {
   const T* p;
   int64_t rs, cs;
 };
 
 /** Packs rows [i0, i0+mc) x cols [k0, k0+kc) of A into MR-row panels laid out [panel][kc][MR], zero-padded. */
-template <class T> void pack_a(Strided<T> a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, T* dst) {
+template <class T>
+void pack_a(Strided<T> a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, T* dst) {
   constexpr int MR = Blocking<T>::MR;
   for (int64_t p = 0; p < mc; p += MR, dst += kc * MR) {
     int64_t rows = imin(MR, mc - p);
@@ -103,8 +106,8 @@ template <class T> void pack_a(Strided<T> a, int64_t i0, int64_t mc, int64_t k0,
 }
 
 /** Packs the NR-column panels [q0, q1) of B's rows [k0, k0+kc) x cols [j0, j0+nc) into [panel][kc][NR]. */
-template <class T> void pack_b(Strided<T> b, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int64_t q0, int64_t q1,
-    T* dst) {
+template <class T>
+void pack_b(Strided<T> b, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int64_t q0, int64_t q1, T* dst) {
   constexpr int NR = Blocking<T>::NR;
   for (int64_t q = q0; q < q1; q++) {
     T* d = dst + q * kc * NR;
@@ -138,7 +141,8 @@ template <class T> void pack_b(Strided<T> b, int64_t k0, int64_t kc, int64_t j0,
 /** Where the NR-column panels of the current KC x NC block of B are: packed ([panel][kc][NR]), or read
  *  in place from a row-major B (panel q at p + q * NR, rows ld apart) with only a partial last panel
  *  packed, so that no read goes past B's last column. */
-template <class T> struct BPanels {
+template <class T>
+struct BPanels {
   const T* p;
   int64_t panelStride, ld;
   const T* packed;  // the packed buffer: every panel when p == packed, else only `tail`
@@ -150,16 +154,15 @@ template <class T> struct BPanels {
 /** The column panels [q0, q1) of C's rows [i0, i0+mc) against a packed A block. */
 template <class T>
 void macro_kernel(const T* ap, const BPanels<T>& bp, T* c, int64_t ldc, int64_t i0, int64_t mc, int64_t j0, int64_t nc,
-    int64_t kc,
-                  int64_t q0, int64_t q1, bool accumulate) {
+                  int64_t kc, int64_t q0, int64_t q1, bool accumulate) {
   constexpr int MR = Blocking<T>::MR, NR = Blocking<T>::NR;
   // B's micro-panel (kc x NR) stays in L1 while the A micro-panels stream past it from L2: A is the
   // operand read 4x less per FMA (one broadcast per MR rows against NR / W vector loads of B).
   for (int64_t q = q0; q < q1; q++) {
     int64_t jr = q * NR;
     for (int64_t ir = 0; ir < mc; ir += MR)
-      micro_kernel<T>(kc, ap + ir * kc, bp.at(q), bp.ldOf(q), c + (i0 + ir) * ldc + j0 + jr, ldc, accumulate, imin(MR,
-          mc - ir), imin(NR, nc - jr));
+      micro_kernel<T>(kc, ap + ir * kc, bp.at(q), bp.ldOf(q), c + (i0 + ir) * ldc + j0 + jr, ldc, accumulate,
+                      imin(MR, mc - ir), imin(NR, nc - jr));
   }
 }
 
@@ -170,15 +173,15 @@ void macro_kernel(const T* ap, const BPanels<T>& bp, T* c, int64_t ldc, int64_t 
  * k block). Each B panel meets A once, so packing it would cost about as much as using it: a
  * row-major B is read in place, only a partial last panel packed.
  */
-template <class T> void gemm_few_rows(Strided<T> a, Strided<T> b, T* c, int64_t M, int64_t N, int64_t K, int threads,
-    int64_t kcStep) {
+template <class T>
+void gemm_few_rows(Strided<T> a, Strided<T> b, T* c, int64_t M, int64_t N, int64_t K, int threads, int64_t kcStep) {
   using Bk = Blocking<T>;
   constexpr int64_t NC = Bk::NC;
   constexpr int NR = Bk::NR, MR = Bk::MR;
   const int64_t mPadded = ceil_div(M, MR) * MR, kBlocks = ceil_div(K, kcStep);
   T* aAll = scratch<T, 5>(mPadded * kBlocks * kcStep);
-  for (int64_t kb = 0; kb < kBlocks; kb++) pack_a<T>(a, 0, M, kb * kcStep, imin(kcStep, K - kb * kcStep), aAll
-      + kb * mPadded * kcStep);
+  for (int64_t kb = 0; kb < kBlocks; kb++)
+    pack_a<T>(a, 0, M, kb * kcStep, imin(kcStep, K - kb * kcStep), aAll + kb * mPadded * kcStep);
   T* bp = scratch<T, 0>(Bk::KC * NC);
   const bool inPlace = b.cs == 1;
   for (int64_t jc = 0; jc < N; jc += NC) {
@@ -205,7 +208,8 @@ template <class T> void gemm_few_rows(Strided<T> a, Strided<T> b, T* c, int64_t 
 
 /** One C = op(A) op(B) on up to `threads` threads. Tasks split C's rows into MC blocks and its columns
  *  into groups of NR panels; every task sums k in the same KC blocks, so the thread count never changes a bit. */
-template <class T> void gemm_one(Strided<T> a, Strided<T> b, T* c, int64_t M, int64_t N, int64_t K, int threads) {
+template <class T>
+void gemm_one(Strided<T> a, Strided<T> b, T* c, int64_t M, int64_t N, int64_t K, int threads) {
   using Bk = Blocking<T>;
   constexpr int64_t KC = Bk::KC, MC = Bk::MC, NC = Bk::NC;
   constexpr int NR = Bk::NR;
@@ -237,13 +241,14 @@ template <class T> void gemm_one(Strided<T> a, Strided<T> b, T* c, int64_t M, in
         T* ap = scratch<T, 1>(MC * KC);
         pack_a<T>(a, i0, mc, pc, kc, ap);
         macro_kernel<T>(ap, panelsOfB, c, N, i0, mc, jc, nc, kc, g * perGroup, imin(panels, (g + 1) * perGroup),
-            accumulate);
+                        accumulate);
       });
     }
   }
 }
 
-template <class T> void gemm_t(const GemmArgs& g) {
+template <class T>
+void gemm_t(const GemmArgs& g) {
   const T* A = static_cast<const T*>(g.a);
   const T* B = static_cast<const T*>(g.b);
   T* C = static_cast<T*>(g.c);
@@ -262,6 +267,8 @@ template <class T> void gemm_t(const GemmArgs& g) {
 }
 
 void gemm(DType dtype, const GemmArgs& g) {
-  if (dtype == F32) gemm_t<float>(g);
-  else gemm_t<double>(g);
+  if (dtype == F32)
+    gemm_t<float>(g);
+  else
+    gemm_t<double>(g);
 }

@@ -9,7 +9,8 @@ namespace {
 
 constexpr int64_t kRowsGrain = 1 << 15;  // elements per task, at least
 
-template <class E> void copy_t(const E* base, int rank, const int64_t* shape, const int64_t* strides, E* out, int64_t n) {
+template <class E>
+void copy_t(const E* base, int rank, const int64_t* shape, const int64_t* strides, E* out, int64_t n) {
   if (n == 0) return;
   if (rank == 0) {
     out[0] = base[0];
@@ -29,8 +30,10 @@ template <class E> void copy_t(const E* base, int rank, const int64_t* shape, co
     for (r = r0; r < r1; r++) {
       E* o = out + r * inner;
       const E* src = base + off;
-      if (step == 1) std::memcpy(o, src, inner * sizeof(E));
-      else for (int64_t j = 0; j < inner; j++) o[j] = src[j * step];
+      if (step == 1)
+        std::memcpy(o, src, inner * sizeof(E));
+      else
+        for (int64_t j = 0; j < inner; j++) o[j] = src[j * step];
       for (int d = rank - 2; d >= 0; d--) {
         off += strides[d];
         if (++index[d] < shape[d]) break;
@@ -41,29 +44,40 @@ template <class E> void copy_t(const E* base, int rank, const int64_t* shape, co
   });
 }
 
-template <class From, class To> void cast_t(const void* x, void* out, int64_t n, DType to) {
+template <class From, class To>
+void cast_t(const void* x, void* out, int64_t n, DType to) {
   const From* s = static_cast<const From*>(x);
   To* d = static_cast<To*>(out);
-  if (to == U8) for (int64_t i = 0; i < n; i++) d[i] = To(s[i] != 0);  // NaN != 0: true, as in the reference
-  else if (to == I32) for (int64_t i = 0; i < n; i++) d[i] = To(to_int32(double(s[i])));
-  else for (int64_t i = 0; i < n; i++) d[i] = To(s[i]);
+  if (to == U8)
+    for (int64_t i = 0; i < n; i++) d[i] = To(s[i] != 0);  // NaN != 0: true, as in the reference
+  else if (to == I32)
+    for (int64_t i = 0; i < n; i++) d[i] = To(to_int32(double(s[i])));
+  else
+    for (int64_t i = 0; i < n; i++) d[i] = To(s[i]);
 }
 
-template <class From> void cast_from(DType to, const void* x, void* out, int64_t n) {
+template <class From>
+void cast_from(DType to, const void* x, void* out, int64_t n) {
   switch (to) {
-    case F32: return cast_t<From, float>(x, out, n, to);
-    case F64: return cast_t<From, double>(x, out, n, to);
-    case I32: return cast_t<From, int32_t>(x, out, n, to);
-    case U8: return cast_t<From, uint8_t>(x, out, n, to);
+    case F32:
+      return cast_t<From, float>(x, out, n, to);
+    case F64:
+      return cast_t<From, double>(x, out, n, to);
+    case I32:
+      return cast_t<From, int32_t>(x, out, n, to);
+    case U8:
+      return cast_t<From, uint8_t>(x, out, n, to);
   }
 }
 
-template <class E> void where_t(const uint8_t* c, const E* a, const E* b, E* o, int64_t n, int scalars) {
+template <class E>
+void where_t(const uint8_t* c, const E* a, const E* b, E* o, int64_t n, int scalars) {
   const int64_t sc = scalars & 1 ? 0 : 1, sa = scalars & 2 ? 0 : 1, sb = scalars & 4 ? 0 : 1;
   for (int64_t i = 0; i < n; i++) o[i] = c[i * sc] ? a[i * sa] : b[i * sb];
 }
 
-template <class T> void arg_t(bool isMin, const T* x, int32_t* out, int64_t outer, int64_t red, int64_t inner) {
+template <class T>
+void arg_t(bool isMin, const T* x, int32_t* out, int64_t outer, int64_t red, int64_t inner) {
   par(outer, threads_for(double(outer) * red * inner, 4.0 * kRowsGrain), [&](int64_t p) {
     for (int64_t q = 0; q < inner; q++) {
       const T* s = x + p * red * inner + q;
@@ -83,7 +97,8 @@ template <class T> void arg_t(bool isMin, const T* x, int32_t* out, int64_t oute
 
 }  // namespace
 
-int64_t gather(int elemBytes, const void* x, const int32_t* idx, int64_t n, void* out, int64_t outer, int64_t dim, int64_t inner) {
+int64_t gather(int elemBytes, const void* x, const int32_t* idx, int64_t n, void* out, int64_t outer, int64_t dim,
+               int64_t inner) {
   for (int64_t i = 0; i < n; i++)
     if (idx[i] < -dim || idx[i] >= dim) return i;
   const size_t run = size_t(inner) * elemBytes;
@@ -98,37 +113,55 @@ int64_t gather(int elemBytes, const void* x, const int32_t* idx, int64_t n, void
   return -1;
 }
 
-void copy_strided(int elemBytes, const void* base, int rank, const int64_t* shape, const int64_t* strides, void* out, int64_t n) {
+void copy_strided(int elemBytes, const void* base, int rank, const int64_t* shape, const int64_t* strides, void* out,
+                  int64_t n) {
   switch (elemBytes) {
-    case 1: return copy_t(static_cast<const uint8_t*>(base), rank, shape, strides, static_cast<uint8_t*>(out), n);
-    case 4: return copy_t(static_cast<const uint32_t*>(base), rank, shape, strides, static_cast<uint32_t*>(out), n);
-    default: return copy_t(static_cast<const uint64_t*>(base), rank, shape, strides, static_cast<uint64_t*>(out), n);
+    case 1:
+      return copy_t(static_cast<const uint8_t*>(base), rank, shape, strides, static_cast<uint8_t*>(out), n);
+    case 4:
+      return copy_t(static_cast<const uint32_t*>(base), rank, shape, strides, static_cast<uint32_t*>(out), n);
+    default:
+      return copy_t(static_cast<const uint64_t*>(base), rank, shape, strides, static_cast<uint64_t*>(out), n);
   }
 }
 
 void cast(DType from, DType to, const void* x, void* out, int64_t n) {
   switch (from) {
-    case F32: return cast_from<float>(to, x, out, n);
-    case F64: return cast_from<double>(to, x, out, n);
-    case I32: return cast_from<int32_t>(to, x, out, n);
-    case U8: return cast_from<uint8_t>(to, x, out, n);
+    case F32:
+      return cast_from<float>(to, x, out, n);
+    case F64:
+      return cast_from<double>(to, x, out, n);
+    case I32:
+      return cast_from<int32_t>(to, x, out, n);
+    case U8:
+      return cast_from<uint8_t>(to, x, out, n);
   }
 }
 
 void where(int elemBytes, const uint8_t* cond, const void* a, const void* b, void* out, int64_t n, int scalars) {
   switch (elemBytes) {
-    case 1: return where_t(cond, static_cast<const uint8_t*>(a), static_cast<const uint8_t*>(b), static_cast<uint8_t*>(out), n, scalars);
-    case 4: return where_t(cond, static_cast<const uint32_t*>(a), static_cast<const uint32_t*>(b), static_cast<uint32_t*>(out), n, scalars);
-    default: return where_t(cond, static_cast<const uint64_t*>(a), static_cast<const uint64_t*>(b), static_cast<uint64_t*>(out), n, scalars);
+    case 1:
+      return where_t(cond, static_cast<const uint8_t*>(a), static_cast<const uint8_t*>(b), static_cast<uint8_t*>(out),
+                     n, scalars);
+    case 4:
+      return where_t(cond, static_cast<const uint32_t*>(a), static_cast<const uint32_t*>(b),
+                     static_cast<uint32_t*>(out), n, scalars);
+    default:
+      return where_t(cond, static_cast<const uint64_t*>(a), static_cast<const uint64_t*>(b),
+                     static_cast<uint64_t*>(out), n, scalars);
   }
 }
 
 void arg_reduce(bool isMin, DType dtype, const void* x, int32_t* out, int64_t outer, int64_t red, int64_t inner) {
   switch (dtype) {
-    case F32: return arg_t(isMin, static_cast<const float*>(x), out, outer, red, inner);
-    case F64: return arg_t(isMin, static_cast<const double*>(x), out, outer, red, inner);
-    case I32: return arg_t(isMin, static_cast<const int32_t*>(x), out, outer, red, inner);
-    case U8: return arg_t(isMin, static_cast<const uint8_t*>(x), out, outer, red, inner);
+    case F32:
+      return arg_t(isMin, static_cast<const float*>(x), out, outer, red, inner);
+    case F64:
+      return arg_t(isMin, static_cast<const double*>(x), out, outer, red, inner);
+    case I32:
+      return arg_t(isMin, static_cast<const int32_t*>(x), out, outer, red, inner);
+    case U8:
+      return arg_t(isMin, static_cast<const uint8_t*>(x), out, outer, red, inner);
   }
 }
 

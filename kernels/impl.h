@@ -21,7 +21,8 @@ inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /** A per-thread scratch buffer that only grows; slot separates buffers that are live at once. */
-template <class T, int slot> T* scratch(int64_t elements) {
+template <class T, int slot>
+T* scratch(int64_t elements) {
   static thread_local T* buf = nullptr;
   static thread_local int64_t cap = 0;
   if (elements > cap) {
@@ -49,13 +50,30 @@ template <class T, int slot> T* scratch(int64_t elements) {
 }  // namespace
 
 extern const IsaTable table = {
-    CANDOR_ISA_NAME, gemm, unary, binary, reduce, softmax, conv2d, conv2d_backprop_input,
+    CANDOR_ISA_NAME,
+    gemm,
+    unary,
+    binary,
+    reduce,
+    softmax,
+    conv2d,
+    conv2d_backprop_input,
     // Training-step fusions.
-    bias_activation, activation_grad, sparse_softmax_ce, optimizer_step, dropout, layer_norm, layer_norm_grad,
+    bias_activation,
+    activation_grad,
+    sparse_softmax_ce,
+    optimizer_step,
+    dropout,
+    layer_norm,
+    layer_norm_grad,
     // Convolution filter gradient and pooling.
-    conv2d_backprop_filter, pool2d, pool2d_backprop,
+    conv2d_backprop_filter,
+    pool2d,
+    pool2d_backprop,
     // Sequence models.
-    lstm_cell, gru_cell, attention,
+    lstm_cell,
+    gru_cell,
+    attention,
 };
 
 }  // namespace CANDOR_ISA_NS

@@ -10,8 +10,8 @@ bool conv_args(napi_env env, const Arr& p, ConvArgs* a, const char* FN) {
   }
   const double* d = reinterpret_cast<const double*>(p.data);
   auto at = [&](int i) { return static_cast<int64_t>(d[i]); };
-  *a = ConvArgs{at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8), at(9), at(10), at(11), at(12), at(13),
-      at(14)};
+  *a = ConvArgs{at(0), at(1), at(2),  at(3),  at(4),  at(5),  at(6), at(7),
+                at(8), at(9), at(10), at(11), at(12), at(13), at(14)};
   // Reads of x are bounds-checked per tap (tap_source); these keep every product and loop well-formed.
   for (int i = 0; i < 15; i++)
     if (d[i] < (i >= 9 && i < 13 ? 1 : 0) || d[i] > 2147483647.0) {
@@ -31,14 +31,18 @@ napi_value conv_entry(napi_env env, napi_callback_info info, ConvMode mode) {
                                                      : "conv2dBackpropFilter";
   Call c(env, info);
   NEED(6);
-  ARR(a0, 0, "first input"); I64(off0, 1); ARR(a1, 2, "second input"); I64(off1, 3); ARR(o, 4, "out");
+  ARR(a0, 0, "first input");
+  I64(off0, 1);
+  ARR(a1, 2, "second input");
+  I64(off1, 3);
+  ARR(o, 4, "out");
   ARR(p, 5, "params");
   ConvArgs a;
   if (!conv_args(env, p, &a, FN)) return nullptr;
   CHECK(a0.dtype == a1.dtype && a0.dtype == o.dtype && (a0.dtype == F32 || a0.dtype == F64),
-      "needs matching float32 or float64 arrays");
+        "needs matching float32 or float64 arrays");
   const int64_t inSize = a.n * a.h * a.w * a.cin, outSize = a.n * a.ho * a.wo * a.cout,
-      filterSize = a.kh * a.kw * a.cin * a.cout;
+                filterSize = a.kh * a.kw * a.cin * a.cout;
   if (mode == ConvMode::backpropFilter) {
     SPAN(px, a0, off0, inSize, "input");
     SPAN(pdy, a1, off1, outSize, "dy");
@@ -50,17 +54,19 @@ napi_value conv_entry(napi_env env, napi_callback_info info, ConvMode mode) {
   SPAN(pf, a1, off1, filterSize, "filter");
   SPAN(px, a0, off0, backprop ? outSize : inSize, backprop ? "dy" : "input");
   SPAN(po, o, 0, backprop ? inSize : outSize, "out");
-  if (backprop) active->conv2dBackpropInput(a0.dtype, a, px, pf, po);
-  else active->conv2d(a0.dtype, a, px, pf, po);
+  if (backprop)
+    active->conv2dBackpropInput(a0.dtype, a, px, pf, po);
+  else
+    active->conv2d(a0.dtype, a, px, pf, po);
   return undefined(env);
 }
 
 napi_value Conv2d(napi_env env, napi_callback_info info) { return conv_entry(env, info, ConvMode::forward); }
-napi_value Conv2dBackpropInput(napi_env env, napi_callback_info info) { return conv_entry(env, info,
-    ConvMode::backpropInput);
+napi_value Conv2dBackpropInput(napi_env env, napi_callback_info info) {
+  return conv_entry(env, info, ConvMode::backpropInput);
 }
-napi_value Conv2dBackpropFilter(napi_env env, napi_callback_info info) { return conv_entry(env, info,
-    ConvMode::backpropFilter);
+napi_value Conv2dBackpropFilter(napi_env env, napi_callback_info info) {
+  return conv_entry(env, info, ConvMode::backpropFilter);
 }
 
 // ---- pooling ----
@@ -90,7 +96,10 @@ napi_value Pool2d(napi_env env, napi_callback_info info) {
   NEED(5);
   bool isMax = false;
   get_bool(env, c.argv[0], &isMax);
-  ARR(x, 1, "x"); I64(xOff, 2); ARR(o, 3, "out"); ARR(p, 4, "params");
+  ARR(x, 1, "x");
+  I64(xOff, 2);
+  ARR(o, 3, "out");
+  ARR(p, 4, "params");
   PoolArgs a;
   if (!pool_args(env, p, &a, FN)) return nullptr;
   CHECK(x.dtype == o.dtype && (x.dtype == F32 || x.dtype == F64), "needs matching float32 or float64 arrays");
@@ -107,11 +116,16 @@ napi_value Pool2dBackprop(napi_env env, napi_callback_info info) {
   NEED(7);
   bool isMax = false;
   get_bool(env, c.argv[0], &isMax);
-  ARR(x, 1, "x"); I64(xOff, 2); ARR(dy, 3, "dy"); I64(dyOff, 4); ARR(o, 5, "dx"); ARR(p, 6, "params");
+  ARR(x, 1, "x");
+  I64(xOff, 2);
+  ARR(dy, 3, "dy");
+  I64(dyOff, 4);
+  ARR(o, 5, "dx");
+  ARR(p, 6, "params");
   PoolArgs a;
   if (!pool_args(env, p, &a, FN)) return nullptr;
   CHECK(x.dtype == o.dtype && dy.dtype == o.dtype && (o.dtype == F32 || o.dtype == F64),
-      "needs matching float32 or float64 arrays");
+        "needs matching float32 or float64 arrays");
   const int64_t inSize = a.n * a.h * a.w * a.c;
   SPAN(px, x, xOff, isMax ? inSize : 0, "x");
   SPAN(pdy, dy, dyOff, a.n * a.ho * a.wo * a.c, "dy");
@@ -120,7 +134,7 @@ napi_value Pool2dBackprop(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-
-#define CANDOR_CONV_ENTRIES(X) \
-  X(conv2d, Conv2d) X(conv2dBackpropInput, Conv2dBackpropInput) X(conv2dBackpropFilter, Conv2dBackpropFilter) \
-  X(pool2d, Pool2d) X(pool2dBackprop, Pool2dBackprop)
+#define CANDOR_CONV_ENTRIES(X)                                                                                \
+  X(conv2d, Conv2d)                                                                                           \
+  X(conv2dBackpropInput, Conv2dBackpropInput) X(conv2dBackpropFilter, Conv2dBackpropFilter) X(pool2d, Pool2d) \
+      X(pool2dBackprop, Pool2dBackprop)

@@ -15,10 +15,12 @@ bool get_opt_arr(napi_env env, napi_value v, Arr* a, const char* fn, const char*
   }
   return get_arr(env, v, a, fn, what);
 }
-#define OPT_ARR(name, i, what) Arr name; if (!get_opt_arr(c.env, c.argv[i], &name, FN, what)) return nullptr
+#define OPT_ARR(name, i, what) \
+  Arr name;                    \
+  if (!get_opt_arr(c.env, c.argv[i], &name, FN, what)) return nullptr
 /** Like SPAN, for an optional array: null when absent. */
 #define OPT_SPAN(ptr, arr, off, count, what) \
-  char* ptr = nullptr;                         \
+  char* ptr = nullptr;                       \
   if (arr.data && !span(c.env, arr, off, count, FN, what, &ptr)) return nullptr
 
 /** cell(lstm, grad, xw, xwOff, hu, huOff, state, stateOff, dy, dyOff, extra, extraOff, out, b, u): an LSTM
@@ -29,15 +31,26 @@ napi_value Cell(napi_env env, napi_callback_info info) {
   Call c(env, info);
   NEED(15);
   bool lstm = false, grad = false;
-  if (!get_bool(env, c.argv[0], &lstm) || !get_bool(env, c.argv[1], &grad)) return fail(env, std::string(FN)
-      + ": lstm and grad must be booleans");
-  ARR(xw, 2, "xw"); I64(xwOff, 3); ARR(hu, 4, "hu"); I64(huOff, 5); ARR(st, 6, "state"); I64(stOff, 7);
-  OPT_ARR(dy, 8, "dy"); I64(dyOff, 9); OPT_ARR(ex, 10, lstm ? "dc" : "bias"); I64(exOff, 11);
-  ARR(o, 12, "out"); I64(b, 13); I64(u, 14);
+  if (!get_bool(env, c.argv[0], &lstm) || !get_bool(env, c.argv[1], &grad))
+    return fail(env, std::string(FN) + ": lstm and grad must be booleans");
+  ARR(xw, 2, "xw");
+  I64(xwOff, 3);
+  ARR(hu, 4, "hu");
+  I64(huOff, 5);
+  ARR(st, 6, "state");
+  I64(stOff, 7);
+  OPT_ARR(dy, 8, "dy");
+  I64(dyOff, 9);
+  OPT_ARR(ex, 10, lstm ? "dc" : "bias");
+  I64(exOff, 11);
+  ARR(o, 12, "out");
+  I64(b, 13);
+  I64(u, 14);
   const DType dt = xw.dtype;
   CHECK(dt == F32 || dt == F64, "needs float32 or float64 arrays");
-  CHECK(hu.dtype == dt && st.dtype == dt && o.dtype == dt && (!dy.data || dy.dtype == dt) && (!ex.data
-      || ex.dtype == dt), "operand dtypes differ");
+  CHECK(
+      hu.dtype == dt && st.dtype == dt && o.dtype == dt && (!dy.data || dy.dtype == dt) && (!ex.data || ex.dtype == dt),
+      "operand dtypes differ");
   CHECK(!grad || (dy.data && (!lstm || ex.data)), "the gradient needs the next states' gradients");
   const int64_t gates = lstm ? 4 : 3;
   SPAN(pxw, xw, xwOff, b * gates * u, "xw");
@@ -49,8 +62,10 @@ napi_value Cell(napi_env env, napi_callback_info info) {
   SPAN(po, o, 0, outSize, "out");
   CHECK(static_cast<int64_t>(o.length) == outSize, "output length does not match");
   if (b * u == 0) return undefined(env);
-  if (lstm) active->lstmCell(dt, grad, b, u, pxw, phu, pst, grad ? pdy : nullptr, grad ? pex : nullptr, po);
-  else active->gruCell(dt, grad, b, u, pxw, phu, pst, grad ? pdy : nullptr, pex, po);
+  if (lstm)
+    active->lstmCell(dt, grad, b, u, pxw, phu, pst, grad ? pdy : nullptr, grad ? pex : nullptr, po);
+  else
+    active->gruCell(dt, grad, b, u, pxw, phu, pst, grad ? pdy : nullptr, pex, po);
   return undefined(env);
 }
 
@@ -62,12 +77,22 @@ napi_value Attention(napi_env env, napi_callback_info info) {
   const char* FN = "attention";
   Call c(env, info);
   NEED(12);
-  ARR(q, 0, "q"); I64(qOff, 1); ARR(k, 2, "k"); I64(kOff, 3); ARR(v, 4, "v"); I64(vOff, 5);
-  OPT_ARR(dy, 6, "dy"); I64(dyOff, 7); OPT_ARR(m, 8, "mask"); I64(mOff, 9); ARR(o, 10, "out"); ARR(p, 11, "params");
+  ARR(q, 0, "q");
+  I64(qOff, 1);
+  ARR(k, 2, "k");
+  I64(kOff, 3);
+  ARR(v, 4, "v");
+  I64(vOff, 5);
+  OPT_ARR(dy, 6, "dy");
+  I64(dyOff, 7);
+  OPT_ARR(m, 8, "mask");
+  I64(mOff, 9);
+  ARR(o, 10, "out");
+  ARR(p, 11, "params");
   CHECK(p.dtype == F64 && p.length >= 11, "params must be a Float64Array of 11 numbers");
   const double* d = reinterpret_cast<const double*>(p.data);
-  for (int i = 0; i < 9; i++) CHECK(d[i] >= 0 && d[i] == double(int64_t(d[i])),
-      "dimensions must be non-negative integers");
+  for (int i = 0; i < 9; i++)
+    CHECK(d[i] >= 0 && d[i] == double(int64_t(d[i])), "dimensions must be non-negative integers");
   auto at = [&](int i) { return static_cast<int64_t>(d[i]); };
   AttnArgs a{at(0), at(1), at(2), at(3), at(4), at(5), 0, 0, at(8), d[9], d[10] != 0, false};
   const int64_t mb = at(6), mt = at(7);
@@ -80,7 +105,7 @@ napi_value Attention(napi_env env, napi_callback_info info) {
   CHECK(!m.data || m.dtype == U8 || m.dtype == dt, "the mask must be bool (uint8) or additive in the operands' dtype");
   a.additive = m.data && m.dtype == dt;
   const int64_t qn = a.b * a.t * a.h * a.dk, kn = a.b * a.s * a.h * a.dk, vn = a.b * a.s * a.h * a.dv,
-      yn = a.b * a.t * a.h * a.dv;
+                yn = a.b * a.t * a.h * a.dv;
   SPAN(pq, q, qOff, qn, "q");
   SPAN(pk, k, kOff, kn, "k");
   SPAN(pv, v, vOff, vn, "v");
@@ -93,6 +118,5 @@ napi_value Attention(napi_env env, napi_callback_info info) {
   active->attention(dt, a, pq, pk, pv, pdy, pm, po);
   return undefined(env);
 }
-
 
 #define CANDOR_SEQ_ENTRIES(X) X(cell, Cell) X(attention, Attention)

@@ -25,7 +25,13 @@ napi_value BiasActivation(napi_env env, napi_callback_info info) {
   NEED(8);
   Activation act;
   if (!get_activation(env, c.argv[0], &act, FN)) return nullptr;
-  ARR(z, 1, "z"); I64(zOff, 2); ARR(b, 3, "bias"); I64(bOff, 4); ARR(o, 5, "out"); I64(rows, 6); I64(C, 7);
+  ARR(z, 1, "z");
+  I64(zOff, 2);
+  ARR(b, 3, "bias");
+  I64(bOff, 4);
+  ARR(o, 5, "out");
+  I64(rows, 6);
+  I64(C, 7);
   CHECK(is_float(z) && z.dtype == b.dtype && z.dtype == o.dtype, "needs matching float32 or float64 arrays");
   SPAN(pz, z, zOff, rows * C, "z");
   SPAN(pb, b, bOff, C, "bias");
@@ -41,7 +47,11 @@ napi_value ActivationGrad(napi_env env, napi_callback_info info) {
   NEED(6);
   Activation act;
   if (!get_activation(env, c.argv[0], &act, FN)) return nullptr;
-  ARR(dy, 1, "dy"); I64(dyOff, 2); ARR(y, 3, "y"); I64(yOff, 4); ARR(o, 5, "out");
+  ARR(dy, 1, "dy");
+  I64(dyOff, 2);
+  ARR(y, 3, "y");
+  I64(yOff, 4);
+  ARR(o, 5, "out");
   CHECK(is_float(dy) && dy.dtype == y.dtype && dy.dtype == o.dtype, "needs matching float32 or float64 arrays");
   int64_t n = static_cast<int64_t>(o.length);
   SPAN(pdy, dy, dyOff, n, "dy");
@@ -56,8 +66,14 @@ napi_value SparseSoftmaxCrossEntropy(napi_env env, napi_callback_info info) {
   const char* FN = "sparseSoftmaxCrossEntropy";
   Call c(env, info);
   NEED(9);
-  ARR(x, 0, "logits"); I64(xOff, 1); ARR(lab, 2, "labels"); I64(labOff, 3); I64(dyOff, 5); ARR(o, 6, "out");
-  I64(rows, 7); I64(C, 8);
+  ARR(x, 0, "logits");
+  I64(xOff, 1);
+  ARR(lab, 2, "labels");
+  I64(labOff, 3);
+  I64(dyOff, 5);
+  ARR(o, 6, "out");
+  I64(rows, 7);
+  I64(C, 8);
   napi_valuetype dyType;
   napi_typeof(env, c.argv[4], &dyType);
   const bool backward = dyType != napi_null && dyType != napi_undefined;
@@ -86,22 +102,32 @@ napi_value OptimizerStepEntry(napi_env env, napi_callback_info info) {
   const char* FN = "optimizerStep";
   Call c(env, info);
   NEED(6);
-  I64(kind, 0); ARR(offs, 2, "offsets"); ARR(sizes, 3, "sizes"); ARR(o, 4, "out"); ARR(hyper, 5, "hyper");
+  I64(kind, 0);
+  ARR(offs, 2, "offsets");
+  ARR(sizes, 3, "sizes");
+  ARR(o, 4, "out");
+  ARR(hyper, 5, "hyper");
   CHECK(kind == opt_adam || kind == opt_sgd, "unknown optimizer kind");
   CHECK(offs.dtype == F64 && sizes.dtype == F64 && hyper.dtype == F64 && hyper.length >= 8,
-      "offsets, sizes and hyper must be Float64Arrays");
+        "offsets, sizes and hyper must be Float64Arrays");
   CHECK(is_float(o), "out must be float32 or float64");
   const double* h = reinterpret_cast<const double*>(hyper.data);
   OptimizerStep s{};
   s.kind = static_cast<OptimizerKind>(kind);
-  s.lr = h[0]; s.weightDecay = h[1]; s.beta1 = h[2]; s.beta2 = h[3]; s.epsilon = h[4]; s.alpha = h[5];
-  s.momentum = h[6]; s.nesterov = h[7] != 0;
+  s.lr = h[0];
+  s.weightDecay = h[1];
+  s.beta1 = h[2];
+  s.beta2 = h[3];
+  s.epsilon = h[4];
+  s.alpha = h[5];
+  s.momentum = h[6];
+  s.nesterov = h[7] != 0;
   const int64_t count = static_cast<int64_t>(sizes.length);
   const int groups = s.kind == opt_adam ? 4 : s.momentum != 0 ? 3 : 2;
   uint32_t n = 0;
   napi_get_array_length(env, c.argv[1], &n);
-  CHECK(n == static_cast<uint32_t>(groups * count) && offs.length == n, "expected " + std::to_string(groups * count)
-      + " arrays and offsets");
+  CHECK(n == static_cast<uint32_t>(groups * count) && offs.length == n,
+        "expected " + std::to_string(groups * count) + " arrays and offsets");
   std::vector<int64_t> sz(count);
   std::vector<const void*> ptrs(4 * count, nullptr);
   const double* offsets = reinterpret_cast<const double*>(offs.data);
@@ -142,7 +168,11 @@ napi_value Dropout(napi_env env, napi_callback_info info) {
   const char* FN = "dropout";
   Call c(env, info);
   NEED(7);
-  ARR(x, 0, "x"); I64(xOff, 1); ARR(o, 2, "out"); I64(seed, 3); I64(counter, 4);
+  ARR(x, 0, "x");
+  I64(xOff, 1);
+  ARR(o, 2, "out");
+  I64(seed, 3);
+  I64(counter, 4);
   double keepProb, scale;
   napi_get_value_double(env, c.argv[5], &keepProb);
   napi_get_value_double(env, c.argv[6], &scale);
@@ -160,23 +190,31 @@ napi_value LayerNorm(napi_env env, napi_callback_info info) {
   NEED(11);
   bool grad = false;
   get_bool(env, c.argv[0], &grad);
-  ARR(x, 1, "x"); I64(xOff, 2); ARR(g, 3, "gamma"); I64(gOff, 4); ARR(t, 5, grad ? "dy" : "beta"); I64(tOff, 6);
-  ARR(o, 7, "out"); I64(rows, 8); I64(C, 9);
+  ARR(x, 1, "x");
+  I64(xOff, 2);
+  ARR(g, 3, "gamma");
+  I64(gOff, 4);
+  ARR(t, 5, grad ? "dy" : "beta");
+  I64(tOff, 6);
+  ARR(o, 7, "out");
+  I64(rows, 8);
+  I64(C, 9);
   double eps;
   napi_get_value_double(env, c.argv[10], &eps);
   CHECK(is_float(x) && x.dtype == g.dtype && x.dtype == t.dtype && x.dtype == o.dtype,
-      "needs matching float32 or float64 arrays");
+        "needs matching float32 or float64 arrays");
   SPAN(px, x, xOff, rows * C, "x");
   SPAN(pg, g, gOff, C, "gamma");
   SPAN(pt, t, tOff, grad ? rows * C : C, grad ? "dy" : "beta");
   SPAN(po, o, 0, grad ? rows * C + C : rows * C, "out");
-  if (grad) active->layerNormGrad(x.dtype, px, pg, pt, po, rows, C, eps);
-  else active->layerNorm(x.dtype, px, pg, pt, po, rows, C, eps);
+  if (grad)
+    active->layerNormGrad(x.dtype, px, pg, pt, po, rows, C, eps);
+  else
+    active->layerNorm(x.dtype, px, pg, pt, po, rows, C, eps);
   return undefined(env);
 }
 
-
-#define CANDOR_TRAIN_STEP_ENTRIES(X) \
-  X(biasActivation, BiasActivation) X(activationGrad, ActivationGrad) \
-  X(sparseSoftmaxCrossEntropy, SparseSoftmaxCrossEntropy) X(optimizerStep, OptimizerStepEntry) \
-  X(layerNorm, LayerNorm) X(dropout, Dropout)
+#define CANDOR_TRAIN_STEP_ENTRIES(X)                                                        \
+  X(biasActivation, BiasActivation)                                                         \
+  X(activationGrad, ActivationGrad) X(sparseSoftmaxCrossEntropy, SparseSoftmaxCrossEntropy) \
+      X(optimizerStep, OptimizerStepEntry) X(layerNorm, LayerNorm) X(dropout, Dropout)

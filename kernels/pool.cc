@@ -66,7 +66,9 @@ void run_job(uint64_t id) {
   Job& job = pool.slot[id & 1];
   for (;;) {
     uint64_t v = pool.claim.load(std::memory_order_acquire);
-    if ((v >> 32) != (id & 0xffffffffu) || static_cast<int64_t>(v & 0xffffffffu) >= job.tasks.load(std::memory_order_relaxed)) return;
+    if ((v >> 32) != (id & 0xffffffffu) ||
+        static_cast<int64_t>(v & 0xffffffffu) >= job.tasks.load(std::memory_order_relaxed))
+      return;
     if (!pool.claim.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel)) continue;
     job.fn(job.ctx, static_cast<int64_t>(v & 0xffffffffu));
     pool.completed.fetch_add(1, std::memory_order_release);
@@ -175,8 +177,10 @@ void parallel_for(int64_t tasks, TaskFn fn, void* ctx, int maxThreads) {
   in_job = false;
   // Only a helper preempted in the middle of a task can keep us here: spin briefly, then yield the core.
   for (int i = 0; pool.completed.load(std::memory_order_acquire) < tasks; i++) {
-    if (i < 4096) CANDOR_PAUSE();
-    else std::this_thread::yield();
+    if (i < 4096)
+      CANDOR_PAUSE();
+    else
+      std::this_thread::yield();
   }
 }
 

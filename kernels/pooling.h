@@ -14,7 +14,8 @@ inline bool pool_tap(const PoolArgs& p, int64_t oh, int64_t ow, int64_t i, int64
   return *ih >= 0 && *ih < p.h && *iw >= 0 && *iw < p.w;
 }
 
-template <class T> void pool2d_t(bool isMax, const PoolArgs& p, const T* x, T* out) {
+template <class T>
+void pool2d_t(bool isMax, const PoolArgs& p, const T* x, T* out) {
   const double work = double(p.n) * p.ho * p.wo * p.c * p.kh * p.kw;
   par(p.n * p.ho, threads_for(work, 2 * kChunk), [&](int64_t task) {
     const int64_t n = task / p.ho, oh = task % p.ho;
@@ -23,8 +24,10 @@ template <class T> void pool2d_t(bool isMax, const PoolArgs& p, const T* x, T* o
     for (int64_t ow = 0; ow < p.wo; ow++) {
       T* o = out + ((n * p.ho + oh) * p.wo + ow) * p.c;
       for (int64_t ch = 0; ch < p.c; ch++) {
-        if (isMax) o[ch] = T(-INFINITY);
-        else total[ch] = 0;
+        if (isMax)
+          o[ch] = T(-INFINITY);
+        else
+          total[ch] = 0;
       }
       int64_t count = 0;
       for (int64_t i = 0; i < p.kh; i++)
@@ -46,7 +49,8 @@ template <class T> void pool2d_t(bool isMax, const PoolArgs& p, const T* x, T* o
 }
 
 /** dx for dy [N, Ho, Wo, C]; x is read by max only (to find each window's first max). */
-template <class T> void pool2d_backprop_t(bool isMax, const PoolArgs& p, const T* x, const T* dy, T* dx) {
+template <class T>
+void pool2d_backprop_t(bool isMax, const PoolArgs& p, const T* x, const T* dy, T* dx) {
   using I = typename std::conditional<sizeof(T) == 4, int32_t, int64_t>::type;
   const int64_t image = p.h * p.w * p.c;
   const double work = double(p.n) * p.ho * p.wo * p.c * p.kh * p.kw;
@@ -110,11 +114,17 @@ template <class T> void pool2d_backprop_t(bool isMax, const PoolArgs& p, const T
 }
 
 void pool2d(DType dtype, bool isMax, const PoolArgs& p, const void* x, void* out) {
-  if (dtype == F32) pool2d_t<float>(isMax, p, static_cast<const float*>(x), static_cast<float*>(out));
-  else pool2d_t<double>(isMax, p, static_cast<const double*>(x), static_cast<double*>(out));
+  if (dtype == F32)
+    pool2d_t<float>(isMax, p, static_cast<const float*>(x), static_cast<float*>(out));
+  else
+    pool2d_t<double>(isMax, p, static_cast<const double*>(x), static_cast<double*>(out));
 }
 
 void pool2d_backprop(DType dtype, bool isMax, const PoolArgs& p, const void* x, const void* dy, void* dx) {
-  if (dtype == F32) pool2d_backprop_t<float>(isMax, p, static_cast<const float*>(x), static_cast<const float*>(dy), static_cast<float*>(dx));
-  else pool2d_backprop_t<double>(isMax, p, static_cast<const double*>(x), static_cast<const double*>(dy), static_cast<double*>(dx));
+  if (dtype == F32)
+    pool2d_backprop_t<float>(isMax, p, static_cast<const float*>(x), static_cast<const float*>(dy),
+                             static_cast<float*>(dx));
+  else
+    pool2d_backprop_t<double>(isMax, p, static_cast<const double*>(x), static_cast<const double*>(dy),
+                              static_cast<double*>(dx));
 }

@@ -5,12 +5,19 @@
 // ====================================================================================== reductions
 
 /** The reference's rule: an element replaces the running max (min) when larger (smaller) or NaN; NaN sticks. */
-template <class T> inline T pick_max(T acc, T v) { return (v > acc || v != v) ? v : acc; }
-template <class T> inline T pick_min(T acc, T v) { return (v < acc || v != v) ? v : acc; }
+template <class T>
+inline T pick_max(T acc, T v) {
+  return (v > acc || v != v) ? v : acc;
+}
+template <class T>
+inline T pick_min(T acc, T v) {
+  return (v < acc || v != v) ? v : acc;
+}
 
 /** Reduces each contiguous run x[r*red .. (r+1)*red) in double (sum, prod) or in T (max, min). Eight
  *  interleaved accumulators, combined in a fixed order. */
-template <class T> void reduce_runs(ReduceOp op, const T* x, T* o, int64_t rows, int64_t red) {
+template <class T>
+void reduce_runs(ReduceOp op, const T* x, T* o, int64_t rows, int64_t red) {
   constexpr int L = 8;
   int threads = threads_for(double(rows) * red, 4 * kChunk);
   par(rows, threads, [&](int64_t r) {
@@ -53,7 +60,8 @@ template <class T> void reduce_runs(ReduceOp op, const T* x, T* o, int64_t rows,
 
 /** Reduces the middle axis of [outer, red, inner] (inner > 1): each output accumulates its red
  *  elements in order; tasks are blocks of contiguous outputs. */
-template <class T> void reduce_strided(ReduceOp op, const T* x, T* o, int64_t outer, int64_t red, int64_t inner) {
+template <class T>
+void reduce_strided(ReduceOp op, const T* x, T* o, int64_t outer, int64_t red, int64_t inner) {
   constexpr int64_t BLK = 512;
   int64_t blocks = ceil_div(inner, BLK);
   int threads = threads_for(double(outer) * red * inner, 4 * kChunk);
@@ -66,8 +74,10 @@ template <class T> void reduce_strided(ReduceOp op, const T* x, T* o, int64_t ou
       for (int64_t q = 0; q < w; q++) acc[q] = op == op_sum ? 0 : 1;
       for (int64_t r = 0; r < red; r++) {
         const T* row = base + r * inner;
-        if (op == op_sum) for (int64_t q = 0; q < w; q++) acc[q] += double(row[q]);
-        else for (int64_t q = 0; q < w; q++) acc[q] *= double(row[q]);
+        if (op == op_sum)
+          for (int64_t q = 0; q < w; q++) acc[q] += double(row[q]);
+        else
+          for (int64_t q = 0; q < w; q++) acc[q] *= double(row[q]);
       }
       for (int64_t q = 0; q < w; q++) out[q] = from_double<T>(acc[q]);
       return;
@@ -76,22 +86,31 @@ template <class T> void reduce_strided(ReduceOp op, const T* x, T* o, int64_t ou
     for (int64_t q = 0; q < w; q++) out[q] = lowest_or_highest<T>(isMax);
     for (int64_t r = 0; r < red; r++) {
       const T* row = base + r * inner;
-      if (isMax) for (int64_t q = 0; q < w; q++) out[q] = pick_max(out[q], row[q]);
-      else for (int64_t q = 0; q < w; q++) out[q] = pick_min(out[q], row[q]);
+      if (isMax)
+        for (int64_t q = 0; q < w; q++) out[q] = pick_max(out[q], row[q]);
+      else
+        for (int64_t q = 0; q < w; q++) out[q] = pick_min(out[q], row[q]);
     }
   });
 }
 
-template <class T> void reduce_t(ReduceOp op, const void* x, void* out, int64_t outer, int64_t red, int64_t inner) {
-  if (inner == 1) reduce_runs<T>(op, static_cast<const T*>(x), static_cast<T*>(out), outer, red);
-  else reduce_strided<T>(op, static_cast<const T*>(x), static_cast<T*>(out), outer, red, inner);
+template <class T>
+void reduce_t(ReduceOp op, const void* x, void* out, int64_t outer, int64_t red, int64_t inner) {
+  if (inner == 1)
+    reduce_runs<T>(op, static_cast<const T*>(x), static_cast<T*>(out), outer, red);
+  else
+    reduce_strided<T>(op, static_cast<const T*>(x), static_cast<T*>(out), outer, red, inner);
 }
 
 void reduce(ReduceOp op, DType dtype, const void* x, void* out, int64_t outer, int64_t red, int64_t inner) {
   switch (dtype) {
-    case F32: return reduce_t<float>(op, x, out, outer, red, inner);
-    case F64: return reduce_t<double>(op, x, out, outer, red, inner);
-    case I32: return reduce_t<int32_t>(op, x, out, outer, red, inner);
-    default: return;
+    case F32:
+      return reduce_t<float>(op, x, out, outer, red, inner);
+    case F64:
+      return reduce_t<double>(op, x, out, outer, red, inner);
+    case I32:
+      return reduce_t<int32_t>(op, x, out, outer, red, inner);
+    default:
+      return;
   }
 }

@@ -34,15 +34,21 @@ inline double sigmoid_ref(double v) {
 }
 
 /** A double accumulator stored as T the way a typed-array store would. */
-template <class T> inline T from_double(double v) {
-  if constexpr (std::numeric_limits<T>::is_integer) return static_cast<T>(to_int32(v));
-  else return static_cast<T>(v);
+template <class T>
+inline T from_double(double v) {
+  if constexpr (std::numeric_limits<T>::is_integer)
+    return static_cast<T>(to_int32(v));
+  else
+    return static_cast<T>(v);
 }
 
 /** The identity of max (-inf) or min (+inf); for int32, what the reference stores for it: 0. */
-template <class T> inline T lowest_or_highest(bool forMax) {
-  if constexpr (std::numeric_limits<T>::is_integer) return forMax ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
-  else return forMax ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
+template <class T>
+inline T lowest_or_highest(bool forMax) {
+  if constexpr (std::numeric_limits<T>::is_integer)
+    return forMax ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
+  else
+    return forMax ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
 }
 
 }  // namespace

@@ -33,14 +33,16 @@ inline void squash(bool sig, double* p, int64_t n) {
 }
 
 /** Rows of a batch as tasks, threaded when there is enough work (`perRow` elementwise operations). */
-template <class F> void over_rows(int64_t rows, double perRow, F&& body) {
+template <class F>
+void over_rows(int64_t rows, double perRow, F&& body) {
   par(rows, threads_for(double(rows) * perRow, 4 * kChunk), [&](int64_t r) { body(r); });
 }
 
 // ---------------------------------------------------------------------------------------------- LSTM
 
 /** The gates i, f, g, o [4u] of one row (Keras order) and the next cell state cn [u]. */
-template <class T> void lstm_gates(int64_t u, const T* xw, const T* hu, const T* c, T* z, T* cn) {
+template <class T>
+void lstm_gates(int64_t u, const T* xw, const T* hu, const T* c, T* z, T* cn) {
   for (int64_t j = 0; j < 4 * u; j++) z[j] = xw[j] + hu[j];
   squash(true, z, 2 * u);
   squash(false, z + 2 * u, u);
@@ -50,7 +52,8 @@ template <class T> void lstm_gates(int64_t u, const T* xw, const T* hu, const T*
 }
 
 /** out [2, b, u] = next h, next c. */
-template <class T> void lstm_cell_t(int64_t b, int64_t u, const T* xw, const T* hu, const T* c, T* out) {
+template <class T>
+void lstm_cell_t(int64_t b, int64_t u, const T* xw, const T* hu, const T* c, T* out) {
   over_rows(b, 16.0 * u, [&](int64_t r) {
     T* z = scratch<T, 3>(4 * u);
     T* h = out + r * u;
@@ -64,7 +67,8 @@ template <class T> void lstm_cell_t(int64_t b, int64_t u, const T* xw, const T* 
 }
 
 /** out (flat) = dz [b, 4u] then dc [b, u], for the next states' gradients dhs, dcs [b, u]. */
-template <class T> void lstm_cell_grad_t(int64_t b, int64_t u, const T* xw, const T* hu, const T* c, const T* dhs, const T* dcs, T* out) {
+template <class T>
+void lstm_cell_grad_t(int64_t b, int64_t u, const T* xw, const T* hu, const T* c, const T* dhs, const T* dcs, T* out) {
   over_rows(b, 40.0 * u, [&](int64_t r) {
     T* z = scratch<T, 3>(5 * u);
     T* tc = z + 4 * u;
@@ -90,7 +94,8 @@ template <class T> void lstm_cell_grad_t(int64_t b, int64_t u, const T* xw, cons
 // ----------------------------------------------------------------------------------------------- GRU
 
 /** z | r [2u] into zr, candidate hh [u], and the recurrent candidate term ih [u] of one row. */
-template <class T> void gru_gates(int64_t u, const T* xw, const T* hu, const T* bias, T* zr, T* hh, T* ih) {
+template <class T>
+void gru_gates(int64_t u, const T* xw, const T* hu, const T* bias, T* zr, T* hh, T* ih) {
   for (int64_t j = 0; j < 2 * u; j++) zr[j] = xw[j] + (bias ? hu[j] + bias[j] : hu[j]);
   squash(true, zr, 2 * u);
   for (int64_t j = 0; j < u; j++) ih[j] = bias ? hu[2 * u + j] + bias[2 * u + j] : hu[2 * u + j];
@@ -100,7 +105,8 @@ template <class T> void gru_gates(int64_t u, const T* xw, const T* hu, const T* 
 }
 
 /** out [b, u] = hh + z (h - hh). */
-template <class T> void gru_cell_t(int64_t b, int64_t u, const T* xw, const T* hu, const T* h, const T* bias, T* out) {
+template <class T>
+void gru_cell_t(int64_t b, int64_t u, const T* xw, const T* hu, const T* h, const T* bias, T* out) {
   over_rows(b, 14.0 * u, [&](int64_t r) {
     T* zr = scratch<T, 3>(4 * u);
     T *hh = zr + 2 * u, *ih = zr + 3 * u;
@@ -112,7 +118,8 @@ template <class T> void gru_cell_t(int64_t b, int64_t u, const T* xw, const T* h
 }
 
 /** out (flat) = dxw [b, 3u], dhu [b, 3u], dh [b, u] for dy [b, u]. */
-template <class T> void gru_cell_grad_t(int64_t b, int64_t u, const T* xw, const T* hu, const T* h, const T* dy, const T* bias, T* out) {
+template <class T>
+void gru_cell_grad_t(int64_t b, int64_t u, const T* xw, const T* hu, const T* h, const T* dy, const T* bias, T* out) {
   over_rows(b, 30.0 * u, [&](int64_t r) {
     T* zr = scratch<T, 3>(4 * u);
     T *hh = zr + 2 * u, *ih = zr + 3 * u;
@@ -140,7 +147,8 @@ template <class T> void gru_cell_grad_t(int64_t b, int64_t u, const T* xw, const
 constexpr int64_t kRowBlock = 128;
 
 /** One (batch, head) pair's view of q, k, v (rows H * d apart) and its block of query rows. */
-template <class T> struct Head {
+template <class T>
+struct Head {
   const AttnArgs& a;
   int64_t bi, hd;
   const T* q(int64_t i) const { return qBase + ((bi * a.t + i) * a.h + hd) * a.dk; }
@@ -161,7 +169,8 @@ inline int64_t keys_for(const AttnArgs& a, int64_t i0, int64_t rows) {
  * as the composite's exp underflow and mask product give; a row with no key allowed is all zeros, as
  * the composite's is).
  */
-template <class T> void probabilities(const Head<T>& hd, const void* mask, int64_t i0, int64_t rows, int64_t n, T* qs, T* p) {
+template <class T>
+void probabilities(const Head<T>& hd, const void* mask, int64_t i0, int64_t rows, int64_t n, T* qs, T* p) {
   const AttnArgs& a = hd.a;
   const T scale = T(a.scale);
   for (int64_t r = 0; r < rows; r++) {
@@ -196,13 +205,16 @@ template <class T> void probabilities(const Head<T>& hd, const void* mask, int64
 }
 
 /** Copies rows x cols of dense src into dst rows ldd apart (or adds them). */
-template <class T> void put_rows(const T* src, int64_t rows, int64_t cols, T* dst, int64_t ldd, bool add) {
+template <class T>
+void put_rows(const T* src, int64_t rows, int64_t cols, T* dst, int64_t ldd, bool add) {
   for (int64_t r = 0; r < rows; r++)
-    for (int64_t j = 0; j < cols; j++) dst[r * ldd + j] = add ? dst[r * ldd + j] + src[r * cols + j] : src[r * cols + j];
+    for (int64_t j = 0; j < cols; j++)
+      dst[r * ldd + j] = add ? dst[r * ldd + j] + src[r * cols + j] : src[r * cols + j];
 }
 
 /** out [b, t, h, dv]: one task per (batch, head, block of query rows). */
-template <class T> void attention_t(const AttnArgs& a, const T* q, const T* k, const T* v, const void* mask, T* out) {
+template <class T>
+void attention_t(const AttnArgs& a, const T* q, const T* k, const T* v, const void* mask, T* out) {
   const int64_t blocks = ceil_div(a.t, kRowBlock);
   const int threads = threads_for(2.0 * a.b * a.h * a.t * a.s * (a.dk + a.dv), 1 << 20);
   par(a.b * a.h * blocks, threads, [&](int64_t task) {
@@ -223,7 +235,8 @@ template <class T> void attention_t(const AttnArgs& a, const T* q, const T* k, c
  * probabilities P are recomputed, dP = dy v^T, dS = P (dP - rowsum(P dP)), dq = scale dS k,
  * dk += dS^T qs, dv += P^T dy.
  */
-template <class T> void attention_grad_t(const AttnArgs& a, const T* q, const T* k, const T* v, const T* dy, const void* mask, T* out) {
+template <class T>
+void attention_grad_t(const AttnArgs& a, const T* q, const T* k, const T* v, const T* dy, const void* mask, T* out) {
   const int64_t ks = a.h * a.dk, vs = a.h * a.dv;
   T* dq = out;
   T* dk = out + a.b * a.t * ks;
@@ -273,38 +286,53 @@ template <class T> void attention_grad_t(const AttnArgs& a, const T* q, const T*
   });
 }
 
-void lstm_cell(DType dtype, bool grad, int64_t b, int64_t u, const void* xw, const void* hu, const void* c, const void* dh, const void* dc, void* out) {
+void lstm_cell(DType dtype, bool grad, int64_t b, int64_t u, const void* xw, const void* hu, const void* c,
+               const void* dh, const void* dc, void* out) {
   if (dtype == F32) {
     auto f = [](const void* p) { return static_cast<const float*>(p); };
-    if (grad) lstm_cell_grad_t<float>(b, u, f(xw), f(hu), f(c), f(dh), f(dc), static_cast<float*>(out));
-    else lstm_cell_t<float>(b, u, f(xw), f(hu), f(c), static_cast<float*>(out));
+    if (grad)
+      lstm_cell_grad_t<float>(b, u, f(xw), f(hu), f(c), f(dh), f(dc), static_cast<float*>(out));
+    else
+      lstm_cell_t<float>(b, u, f(xw), f(hu), f(c), static_cast<float*>(out));
   } else {
     auto f = [](const void* p) { return static_cast<const double*>(p); };
-    if (grad) lstm_cell_grad_t<double>(b, u, f(xw), f(hu), f(c), f(dh), f(dc), static_cast<double*>(out));
-    else lstm_cell_t<double>(b, u, f(xw), f(hu), f(c), static_cast<double*>(out));
+    if (grad)
+      lstm_cell_grad_t<double>(b, u, f(xw), f(hu), f(c), f(dh), f(dc), static_cast<double*>(out));
+    else
+      lstm_cell_t<double>(b, u, f(xw), f(hu), f(c), static_cast<double*>(out));
   }
 }
 
-void gru_cell(DType dtype, bool grad, int64_t b, int64_t u, const void* xw, const void* hu, const void* h, const void* dy, const void* bias, void* out) {
+void gru_cell(DType dtype, bool grad, int64_t b, int64_t u, const void* xw, const void* hu, const void* h,
+              const void* dy, const void* bias, void* out) {
   if (dtype == F32) {
     auto f = [](const void* p) { return static_cast<const float*>(p); };
-    if (grad) gru_cell_grad_t<float>(b, u, f(xw), f(hu), f(h), f(dy), f(bias), static_cast<float*>(out));
-    else gru_cell_t<float>(b, u, f(xw), f(hu), f(h), f(bias), static_cast<float*>(out));
+    if (grad)
+      gru_cell_grad_t<float>(b, u, f(xw), f(hu), f(h), f(dy), f(bias), static_cast<float*>(out));
+    else
+      gru_cell_t<float>(b, u, f(xw), f(hu), f(h), f(bias), static_cast<float*>(out));
   } else {
     auto f = [](const void* p) { return static_cast<const double*>(p); };
-    if (grad) gru_cell_grad_t<double>(b, u, f(xw), f(hu), f(h), f(dy), f(bias), static_cast<double*>(out));
-    else gru_cell_t<double>(b, u, f(xw), f(hu), f(h), f(bias), static_cast<double*>(out));
+    if (grad)
+      gru_cell_grad_t<double>(b, u, f(xw), f(hu), f(h), f(dy), f(bias), static_cast<double*>(out));
+    else
+      gru_cell_t<double>(b, u, f(xw), f(hu), f(h), f(bias), static_cast<double*>(out));
   }
 }
 
-void attention(DType dtype, const AttnArgs& a, const void* q, const void* k, const void* v, const void* dy, const void* mask, void* out) {
+void attention(DType dtype, const AttnArgs& a, const void* q, const void* k, const void* v, const void* dy,
+               const void* mask, void* out) {
   if (dtype == F32) {
     auto f = [](const void* p) { return static_cast<const float*>(p); };
-    if (dy) attention_grad_t<float>(a, f(q), f(k), f(v), f(dy), mask, static_cast<float*>(out));
-    else attention_t<float>(a, f(q), f(k), f(v), mask, static_cast<float*>(out));
+    if (dy)
+      attention_grad_t<float>(a, f(q), f(k), f(v), f(dy), mask, static_cast<float*>(out));
+    else
+      attention_t<float>(a, f(q), f(k), f(v), mask, static_cast<float*>(out));
   } else {
     auto f = [](const void* p) { return static_cast<const double*>(p); };
-    if (dy) attention_grad_t<double>(a, f(q), f(k), f(v), f(dy), mask, static_cast<double*>(out));
-    else attention_t<double>(a, f(q), f(k), f(v), mask, static_cast<double*>(out));
+    if (dy)
+      attention_grad_t<double>(a, f(q), f(k), f(v), f(dy), mask, static_cast<double*>(out));
+    else
+      attention_t<double>(a, f(q), f(k), f(v), mask, static_cast<double*>(out));
   }
 }

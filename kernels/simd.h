@@ -12,11 +12,16 @@
 namespace candor {
 namespace CANDOR_ISA_NS {
 
-template <class T> struct Vec;
+template <class T>
+struct Vec;
 
 #if defined(CANDOR_ISA_AVX512)
-template <> struct Vec<float> {
-  using T = float; using R = __m512; using M = __mmask16; using I = __m512i;
+template <>
+struct Vec<float> {
+  using T = float;
+  using R = __m512;
+  using M = __mmask16;
+  using I = __m512i;
   static constexpr int W = 16;
   static R load(const T* p) { return _mm512_loadu_ps(p); }
   static void store(T* p, R v) { _mm512_storeu_ps(p, v); }
@@ -39,12 +44,17 @@ template <> struct Vec<float> {
   static M mor(M a, M b) { return a | b; }
   static R select(M m, R a, R b) { return _mm512_mask_blend_ps(m, b, a); }
   /** 2^n for integral-valued n in the normal exponent range. */
-  static R pow2(R n) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23)); }
+  static R pow2(R n) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
+  }
   static T sum(R a) { return _mm512_reduce_add_ps(a); }
   static T hmax(R a) { return _mm512_reduce_max_ps(a); }
 };
-template <> struct Vec<double> {
-  using T = double; using R = __m512d; using M = __mmask8;
+template <>
+struct Vec<double> {
+  using T = double;
+  using R = __m512d;
+  using M = __mmask8;
   static constexpr int W = 8;
   static R load(const T* p) { return _mm512_loadu_pd(p); }
   static void store(T* p, R v) { _mm512_storeu_pd(p, v); }
@@ -58,8 +68,11 @@ template <> struct Vec<double> {
   static T hmax(R a) { return _mm512_reduce_max_pd(a); }
 };
 #elif defined(CANDOR_ISA_AVX2)
-template <> struct Vec<float> {
-  using T = float; using R = __m256; using M = __m256;
+template <>
+struct Vec<float> {
+  using T = float;
+  using R = __m256;
+  using M = __m256;
   static constexpr int W = 8;
   static R load(const T* p) { return _mm256_loadu_ps(p); }
   static void store(T* p, R v) { _mm256_storeu_ps(p, v); }
@@ -80,7 +93,9 @@ template <> struct Vec<float> {
   static M isnan(R a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
   static M mor(M a, M b) { return _mm256_or_ps(a, b); }
   static R select(M m, R a, R b) { return _mm256_blendv_ps(b, a, m); }
-  static R pow2(R n) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23)); }
+  static R pow2(R n) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+  }
   static T sum(R a) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -94,8 +109,11 @@ template <> struct Vec<float> {
     return _mm_cvtss_f32(s);
   }
 };
-template <> struct Vec<double> {
-  using T = double; using R = __m256d; using M = __m256d;
+template <>
+struct Vec<double> {
+  using T = double;
+  using R = __m256d;
+  using M = __m256d;
   static constexpr int W = 4;
   static R load(const T* p) { return _mm256_loadu_pd(p); }
   static void store(T* p, R v) { _mm256_storeu_pd(p, v); }
@@ -116,8 +134,11 @@ template <> struct Vec<double> {
 };
 #else
 /** One lane; the operations mirror the x86 ones, NaN behaviour of min/max included. */
-template <class Tp> struct ScalarVec {
-  using T = Tp; using R = Tp; using M = bool;
+template <class Tp>
+struct ScalarVec {
+  using T = Tp;
+  using R = Tp;
+  using M = bool;
   static constexpr int W = 1;
   static R load(const T* p) { return *p; }
   static void store(T* p, R v) { *p = v; }
@@ -142,8 +163,10 @@ template <class Tp> struct ScalarVec {
   static T sum(R a) { return a; }
   static T hmax(R a) { return a; }
 };
-template <> struct Vec<float> : ScalarVec<float> {};
-template <> struct Vec<double> : ScalarVec<double> {};
+template <>
+struct Vec<float> : ScalarVec<float> {};
+template <>
+struct Vec<double> : ScalarVec<double> {};
 #endif
 
 #if defined(CANDOR_ISA_AVX512) || defined(CANDOR_ISA_AVX2)

@@ -45,7 +45,8 @@ void softmax_row(bool log, const float* x, float* o, int64_t n) {
 /** The double version follows the reference step by step (libm exp, sum in order, divide). */
 void softmax_row(bool log, const double* x, double* o, int64_t n) {
   double mx = -INFINITY;
-  for (int64_t i = 0; i < n; i++) if (x[i] > mx) mx = x[i];
+  for (int64_t i = 0; i < n; i++)
+    if (x[i] > mx) mx = x[i];
   double sum = 0;
   for (int64_t i = 0; i < n; i++) sum += std::exp(x[i] - mx);
   if (log) {
@@ -56,7 +57,8 @@ void softmax_row(bool log, const double* x, double* o, int64_t n) {
   }
 }
 
-template <class T> void softmax_t(bool log, const T* x, T* o, int64_t outer, int64_t dim, int64_t inner) {
+template <class T>
+void softmax_t(bool log, const T* x, T* o, int64_t outer, int64_t dim, int64_t inner) {
   int threads = threads_for(double(outer) * dim * inner, 2 * kChunk);
   par(outer * inner, threads, [&](int64_t r) {
     int64_t p = r / inner, q = r % inner;
@@ -72,6 +74,8 @@ template <class T> void softmax_t(bool log, const T* x, T* o, int64_t outer, int
 }
 
 void softmax(DType dtype, bool log, const void* x, void* out, int64_t outer, int64_t dim, int64_t inner) {
-  if (dtype == F32) softmax_t<float>(log, static_cast<const float*>(x), static_cast<float*>(out), outer, dim, inner);
-  else softmax_t<double>(log, static_cast<const double*>(x), static_cast<double*>(out), outer, dim, inner);
+  if (dtype == F32)
+    softmax_t<float>(log, static_cast<const float*>(x), static_cast<float*>(out), outer, dim, inner);
+  else
+    softmax_t<double>(log, static_cast<const double*>(x), static_cast<double*>(out), outer, dim, inner);
 }
