@@ -61,7 +61,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   assertShape('reshape', resolved);
   if (sizeOf(resolved) !== x.size) {
     throw new ShapeError(
-      `reshape: cannot reshape ${fmtShape(x.shape)} (${x.size} elements) to ${fmtShape(shape)} (${sizeOf(resolved)} elements)`,
+      `reshape: cannot reshape ${fmtShape(x.shape)} (${x.size} elements) ` +
+        `to ${fmtShape(shape)} (${sizeOf(resolved)} elements)`,
     );
   }
   if (shapesEqual(resolved, x.shape)) return x;

@@ -112,7 +112,9 @@ function rebuild(state: OptState, tensors: Iterator<Tensor>, count: (n: number) 
  * Wraps a GradientTransformation for training loops: counts steps, owns (and frees) the state, adds
  * updates to parameters, and saves / restores / serializes itself.
  *
- *   const opt = new Optimizer((lr) => chain(clipByGlobalNorm(1), scaleByAdam(), scaleByLearningRate(lr)), { learningRate: 1e-3 });
+ *   const opt = new Optimizer((lr) => chain(clipByGlobalNorm(1), scaleByAdam(), scaleByLearningRate(lr)), {
+ *     learningRate: 1e-3,
+ *   });
  *   const next = opt.apply(params, grads);   // new tensors; the caller disposes the old params
  */
 export class Optimizer {
@@ -149,7 +151,8 @@ export class Optimizer {
     } else {
       if (options.learningRate !== undefined)
         throw new ArgumentError(
-          `${this.className}: learningRate was given but the transformation is fixed; pass (lr) => transformation to use it`,
+          `${this.className}: learningRate was given but the transformation is fixed; ` +
+            'pass (lr) => transformation to use it',
         );
       this.transform = transform;
     }
@@ -189,7 +192,8 @@ export class Optimizer {
     this.checkLearningRate(value);
     if (typeof value === 'number' && typeof this.lr !== 'number') {
       throw new ArgumentError(
-        `${this.className}: the learning rate is a schedule and cannot be set to a number; set a new schedule, or make the optimizer with a number`,
+        `${this.className}: the learning rate is a schedule and cannot be set to a number; ` +
+          'set a new schedule, or make the optimizer with a number',
       );
     }
     this.lr = value;
@@ -203,7 +207,9 @@ export class Optimizer {
         params.every((p, i) => shapesEqual(p.shape, this.built![i].shape) && p.dtype === this.built![i].dtype);
       if (!same) {
         throw new ShapeError(
-          `${this.className}: built for ${this.built.length} parameters ${this.built.map((b) => `${fmtShape(b.shape)} ${b.dtype}`).join(', ')}; got ${params.length}: ${params.map((p) => `${fmtShape(p.shape)} ${p.dtype}`).join(', ')}`,
+          `${this.className}: built for ${this.built.length} parameters ` +
+            `${this.built.map((b) => `${fmtShape(b.shape)} ${b.dtype}`).join(', ')}; ` +
+            `got ${params.length}: ${params.map((p) => `${fmtShape(p.shape)} ${p.dtype}`).join(', ')}`,
         );
       }
       return;
@@ -242,7 +248,8 @@ export class Optimizer {
       grads[i].assertLive(op);
       if (!shapesEqual(p.shape, grads[i].shape))
         throw new ShapeError(
-          `${op}: gradient ${i} has shape ${fmtShape(grads[i].shape)} but parameter ${i} has shape ${fmtShape(p.shape)}`,
+          `${op}: gradient ${i} has shape ${fmtShape(grads[i].shape)} ` +
+            `but parameter ${i} has shape ${fmtShape(p.shape)}`,
         );
     });
     this.build(params);
@@ -324,18 +331,21 @@ export class Optimizer {
     const { tensors, paths } = contents(this.state!);
     if (state.slots.length !== tensors.length) {
       throw new ArgumentError(
-        `${op}: the saved state has ${state.slots.length} slots but this optimizer keeps ${tensors.length} for its ${this.built!.length} parameters (${paths.join(', ') || 'none'})`,
+        `${op}: the saved state has ${state.slots.length} slots but this optimizer keeps ${tensors.length} ` +
+          `for its ${this.built!.length} parameters (${paths.join(', ') || 'none'})`,
       );
     }
     state.slots.forEach((t, i) => {
       const name = state.slotNames?.[i];
       if (name !== undefined && name !== paths[i])
         throw new ArgumentError(
-          `${op}: slot ${i} is '${name}' in the saved state but '${paths[i]}' here; was it saved by another kind of optimizer?`,
+          `${op}: slot ${i} is '${name}' in the saved state but '${paths[i]}' here; ` +
+            'was it saved by another kind of optimizer?',
         );
       if (!shapesEqual(t.shape, tensors[i].shape))
         throw new ShapeError(
-          `${op}: slot ${i} ('${paths[i]}') has shape ${fmtShape(t.shape)} but this optimizer's has shape ${fmtShape(tensors[i].shape)}`,
+          `${op}: slot ${i} ('${paths[i]}') has shape ${fmtShape(t.shape)} ` +
+            `but this optimizer's has shape ${fmtShape(tensors[i].shape)}`,
         );
     });
     const copies = noGrad(() => state.slots.map((t, i) => o.cast(o.copy(t), tensors[i].dtype)));
@@ -406,7 +416,8 @@ function kerasOptimizer(
   const set = Object.entries(clips).filter(([, v]) => v != null);
   if (set.length > 1)
     throw new ArgumentError(
-      `${className}: only one of clipnorm, clipvalue and globalClipnorm can be set; got ${set.map(([k, v]) => `${k}=${v}`).join(', ')}`,
+      `${className}: only one of clipnorm, clipvalue and globalClipnorm can be set; ` +
+        `got ${set.map(([k, v]) => `${k}=${v}`).join(', ')}`,
     );
   for (const [k, v] of set) checkRange(className, k, v as number, 0, Infinity, true);
   if (weightDecay != null) checkRange(className, 'weightDecay', weightDecay, 0);
@@ -436,7 +447,10 @@ export interface SGDOptions extends BaseOptimizerOptions {
   nesterov?: boolean;
 }
 
-/** Keras SGD: learningRate 0.01; with momentum, m = momentum * m - lr * g and p += m (or Nesterov's p += momentum * m - lr * g). */
+/**
+ * Keras SGD: learningRate 0.01; with momentum, m = momentum * m - lr * g and p += m
+ * (or Nesterov's p += momentum * m - lr * g).
+ */
 export function sgd(options: SGDOptions = {}): Optimizer {
   const { momentum = 0, nesterov = false } = options ?? {};
   checkRange('SGD', 'momentum', momentum, 0, 1);

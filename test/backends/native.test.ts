@@ -645,7 +645,10 @@ describe('native fused kernels match the reference', { skip }, () => {
     { x: [2, 11, 10, 2], f: [3, 3, 2, 7], strides: 2, dilations: 2, padding: 'same' },
   ];
   for (const k of convCases) {
-    test(`conv2d forward and input gradient: x ${JSON.stringify(k.x)} f ${JSON.stringify(k.f)} stride ${k.strides} dilation ${k.dilations} ${k.padding}`, () => {
+    const convTitle =
+      `conv2d forward and input gradient: x ${JSON.stringify(k.x)} f ${JSON.stringify(k.f)} ` +
+      `stride ${k.strides} dilation ${k.dilations} ${k.padding}`;
+    test(convTitle, () => {
       const nx = k.x.reduce((a, b) => a * b, 1),
         nf = k.f.reduce((a, b) => a * b, 1);
       for (const dtype of ['float32', 'float64'] as const) {
@@ -677,7 +680,10 @@ describe('native fused kernels match the reference', { skip }, () => {
 
   // ---- pooling and its gradients ----
   for (const k of poolCases) {
-    test(`${k.kind}Pool2d forward and gradient: x ${JSON.stringify(k.x)} pool ${JSON.stringify(k.poolSize)} strides ${JSON.stringify(k.strides)} ${k.padding}`, () => {
+    const poolTitle =
+      `${k.kind}Pool2d forward and gradient: x ${JSON.stringify(k.x)} pool ${JSON.stringify(k.poolSize)} ` +
+      `strides ${JSON.stringify(k.strides)} ${k.padding}`;
+    test(poolTitle, () => {
       for (const dtype of ['float32', 'float64'] as const) {
         for (const [name, data] of poolInputs(k.x)) {
           const what = `${k.kind}Pool2d ${name} ${dtype}`;
@@ -804,9 +810,14 @@ describe('every instruction set gives the reference results', { skip }, () => {
     return JSON.parse(run.stdout.trim().split('\n').pop()!);
   };
 
-  test('CANDOR_ISA forces a lower instruction set; CANDOR_BACKEND=js forces the reference; CANDOR_NUM_THREADS sets threads', () => {
-    const body = `const a = c.randomNormal([37, 53], { seed: 1 }), b = c.randomNormal([53, 29], { seed: 2 });
-      console.log(JSON.stringify({ name: c.getBackend().name, description: c.getBackend().description, threads: c.getNumThreads(), y: Array.from(c.matmul(a, b).dataSync()) }));`;
+  const title =
+    'CANDOR_ISA forces a lower instruction set; CANDOR_BACKEND=js forces the reference; ' +
+    'CANDOR_NUM_THREADS sets threads';
+  test(title, () => {
+    const body =
+      `const a = c.randomNormal([37, 53], { seed: 1 }), b = c.randomNormal([53, 29], { seed: 2 });\n` +
+      '      console.log(JSON.stringify({ name: c.getBackend().name, description: c.getBackend().description, ' +
+      'threads: c.getNumThreads(), y: Array.from(c.matmul(a, b).dataSync()) }));';
     const reference = child({ CANDOR_BACKEND: 'js' }, body);
     assert.equal(reference.name, 'js');
     for (const isa of nativeIsas()) {
@@ -822,7 +833,10 @@ describe('every instruction set gives the reference results', { skip }, () => {
 });
 
 describe('results are bit-identical whatever the thread count', { skip }, () => {
-  test('matmul, conv2d and its filter gradient, pooling, scatterAdd, elementwise, reductions and softmax with 1, 2 and 3 threads', () => {
+  const title =
+    'matmul, conv2d and its filter gradient, pooling, scatterAdd, elementwise, reductions and softmax ' +
+    'with 1, 2 and 3 threads';
+  test(title, () => {
     const run = () =>
       onBackend('native', () =>
         c.tidy(() =>

@@ -1,4 +1,5 @@
-// Tests conv1d, conv2d, conv2dTranspose, maxPool2d and avgPool2d: naive-loop references, Keras shapes, gradients, typed errors.
+// Tests conv1d, conv2d, conv2dTranspose, maxPool2d and avgPool2d: naive-loop references, Keras shapes, gradients,
+// typed errors.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -197,7 +198,9 @@ describe('conv2d forward', () => {
     for (const strides of STRIDES)
       for (const dilations of DILATIONS)
         for (const padding of PADDINGS) {
-          const what = `conv2d x ${JSON.stringify(xShape)} f ${JSON.stringify(fShape)} strides ${JSON.stringify(strides)} dilations ${dilations} ${padding}`;
+          const what =
+            `conv2d x ${JSON.stringify(xShape)} f ${JSON.stringify(fShape)} ` +
+            `strides ${JSON.stringify(strides)} dilations ${dilations} ${padding}`;
           test(what, () => {
             const y = conv2d(x, f, { strides, dilations, padding });
             expectMatches(
@@ -325,7 +328,9 @@ describe('conv1d forward', () => {
     for (const stride of [1, 2, 3])
       for (const dilation of [1, 2])
         for (const padding of PADDINGS) {
-          const what = `conv1d x ${JSON.stringify(xShape)} f ${JSON.stringify(fShape)} stride ${stride} dilation ${dilation} ${padding}`;
+          const what =
+            `conv1d x ${JSON.stringify(xShape)} f ${JSON.stringify(fShape)} ` +
+            `stride ${stride} dilation ${dilation} ${padding}`;
           test(what, () => {
             const y = conv1d(x, f, { stride, dilation, padding });
             expectMatches(y, refConv1d(x.dataSync(), xShape, f.dataSync(), fShape, stride, dilation, padding), what);
@@ -350,7 +355,9 @@ describe('pooling forward', () => {
     const op = kind === 'max' ? maxPool2d : avgPool2d;
     for (const { poolSize, strides } of cases)
       for (const padding of PADDINGS) {
-        const what = `${kind}Pool2d poolSize ${JSON.stringify(poolSize)} strides ${JSON.stringify(strides ?? 'default')} ${padding}`;
+        const what =
+          `${kind}Pool2d poolSize ${JSON.stringify(poolSize)} ` +
+          `strides ${JSON.stringify(strides ?? 'default')} ${padding}`;
         test(what, () => {
           const y = op(x, poolSize, { strides, padding });
           expectMatches(
@@ -518,7 +525,10 @@ describe('gradients (float64, finite differences)', () => {
 });
 
 describe('gradient ops of convolution and pooling', () => {
-  /** df[a, c, i, o] = sum over output pixels of x[tap (a, c) of the pixel, i] * dy[pixel, o], taps inside the input only. */
+  /**
+   * df[a, c, i, o] = sum over output pixels of x[tap (a, c) of the pixel, i] * dy[pixel, o], taps inside the input
+   * only.
+   */
   function refFilterGrad(
     x: ArrayLike<number>,
     [n, h, w, cin]: number[],
@@ -548,7 +558,10 @@ describe('gradient ops of convolution and pooling', () => {
     return { data: df, shape: [kh, kw, cin, cout] };
   }
 
-  /** dx of pooling: each dy to the first in-bounds tap holding the window's max (max), or split over the in-bounds taps (avg). */
+  /**
+   * dx of pooling: each dy to the first in-bounds tap holding the window's max (max), or split over the in-bounds
+   * taps (avg).
+   */
   function refPoolGrad(
     kind: 'max' | 'avg',
     x: ArrayLike<number>,
@@ -591,7 +604,9 @@ describe('gradient ops of convolution and pooling', () => {
   for (const strides of STRIDES)
     for (const dilations of DILATIONS)
       for (const padding of PADDINGS) {
-        const what = `conv2d filter gradient matches the loop: strides ${JSON.stringify(strides)} dilations ${JSON.stringify(dilations)} ${padding}`;
+        const what =
+          `conv2d filter gradient matches the loop: strides ${JSON.stringify(strides)} ` +
+          `dilations ${JSON.stringify(dilations)} ${padding}`;
         test(what, () => {
           const opts = { strides, dilations, padding };
           const y = conv2d(x, f, opts);
@@ -619,7 +634,9 @@ describe('gradient ops of convolution and pooling', () => {
   );
   for (const kind of ['max', 'avg'] as const)
     for (const { poolSize, strides, padding } of poolCases) {
-      const what = `${kind}Pool2d gradient matches the loop (ties go to the first tap): pool ${poolSize} strides ${strides} ${padding}`;
+      const what =
+        `${kind}Pool2d gradient matches the loop (ties go to the first tap): ` +
+        `pool ${poolSize} strides ${strides} ${padding}`;
       test(what, () => {
         const op = kind === 'max' ? maxPool2d : avgPool2d;
         const y = op(tied, poolSize, { strides, padding });

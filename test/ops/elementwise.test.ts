@@ -1,4 +1,5 @@
-// Forward values of the elementwise ops: unary math, activations, arithmetic, dtype rules, comparisons, logic, where, clip.
+// Forward values of the elementwise ops: unary math, activations, arithmetic, dtype rules, comparisons, logic, where,
+// clip.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -133,7 +134,9 @@ describe('unary math against Math', () => {
 
   // Known bug in src/backends/js/math.ts: the all-positive series loses ~7 ulps near |x| = 6 and returns
   // values above 1 (erf(5.75) = 1.0000000000000004), which also breaks monotonicity at the cut-off.
-  test('erf stays within [-1, 1] and is monotone across the series / continued-fraction switch and the cut-off at 6', () => {
+  const title =
+    'erf stays within [-1, 1] and is monotone across the series / continued-fraction switch and the cut-off at 6';
+  test(title, () => {
     const xs = Array.from({ length: 401 }, (_, i) => 2 + i / 100);
     const y = flat(erf(f64(xs)));
     for (let i = 0; i < y.length; i++) assert.ok(y[i] <= 1 && (i === 0 || y[i] >= y[i - 1]), `erf(${xs[i]}) = ${y[i]}`);
@@ -197,7 +200,8 @@ describe('activations', () => {
 
   test('gelu exact: gelu(1) = 0.8413447460685429', () => {
     assertClose(gelu(f64([1, -1, 0, 10])), [0.8413447460685429, -0.15865525393145707, 0, 10], { rtol: 1e-14, atol: 0 });
-    // x * (1 + erf(x / sqrt 2)) / 2 cancels to 0 for very negative x (as in TF and PyTorch); the true value is -7.6e-23.
+    // x * (1 + erf(x / sqrt 2)) / 2 cancels to 0 for very negative x (as in TF and PyTorch); the true value is
+    // -7.6e-23.
     assert.ok(Math.abs(gelu(f64([-10])).item()) < 1e-20);
   });
 

@@ -1,4 +1,5 @@
-// Forward values of reductions (sum ... logsumexp, argmax/argmin), matmul against a naive reference, joining/indexing ops and softmax.
+// Forward values of reductions (sum ... logsumexp, argmax/argmin), matmul against a naive reference, joining/indexing
+// ops and softmax.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {

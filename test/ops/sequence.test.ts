@@ -84,7 +84,10 @@ interface AttnCase {
   offset?: number;
 }
 
-/** softmax over the allowed keys of scale q.k (+ an additive mask), times v; a row with no allowed key is zeros (Keras). */
+/**
+ * softmax over the allowed keys of scale q.k (+ an additive mask), times v; a row with no allowed key is zeros
+ * (Keras).
+ */
 function attentionRef(
   q: ArrayLike<number>,
   k: ArrayLike<number>,

@@ -306,7 +306,10 @@ describe('training-step fusions: native kernels match the reference', { skip }, 
     }
   });
 
-  test('dropout: the native Philox stream drops exactly the reference elements (every ISA, counters across 2^32, seeds above 2^32)', () => {
+  const title =
+    'dropout: the native Philox stream drops exactly the reference elements ' +
+    '(every ISA, counters across 2^32, seeds above 2^32)';
+  test(title, () => {
     try {
       for (const isa of nativeIsas()) {
         setNativeIsa(isa);
