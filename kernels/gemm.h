@@ -253,6 +253,12 @@ void gemm_t(const GemmArgs& g) {
   const T* B = static_cast<const T*>(g.b);
   T* C = static_cast<T*>(g.c);
   const int64_t M = g.M, N = g.N, K = g.K;
+  // An empty product writes nothing; K = 0 gives zeros (the blocked paths assume every extent is positive).
+  if (g.batch == 0 || M == 0 || N == 0) return;
+  if (K == 0) {
+    std::fill(C, C + g.batch * M * N, T(0));
+    return;
+  }
   auto at = [&](int64_t t) { return Strided<T>{A + t * M * K, g.transA ? 1 : K, g.transA ? M : 1}; };
   auto bt = [&](int64_t t) { return Strided<T>{B + t * K * N, g.transB ? 1 : N, g.transB ? K : 1}; };
   double flops = 2.0 * M * N * K;
