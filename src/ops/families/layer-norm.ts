@@ -116,7 +116,10 @@ export const LAYER_NORM: FusedSpecs<keyof LayerNormParams> = {
     inferAll: ([x, gamma, dy]) => {
       checkLayerNorm('layerNormGrad', x, [gamma]);
       requireSame('layerNormGrad', x, dy, 'dy');
-      return [x, gamma];
+      return [
+        { shape: x.shape, dtype: x.dtype },
+        { shape: gamma.shape, dtype: x.dtype },
+      ];
     },
     flops: ([x]) => 14 * sizeOf(x.shape),
     composite: ([x, gamma, dy], { epsilon }) => {
