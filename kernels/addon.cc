@@ -17,7 +17,7 @@ namespace candor {
 namespace {
 
 /** Bumped whenever the JS-visible surface changes; the loader refuses an addon built from other sources. */
-constexpr int kVersion = 4;
+constexpr int kVersion = 5;
 
 const IsaTable* active = nullptr;
 std::string isaNote;
@@ -128,6 +128,28 @@ bool span(napi_env env, const Arr& a, int64_t offset, int64_t count, const char*
   return true;
 }
 
+/** Result j of an op with several results: element j of the JS array `outs` (one typed array per result),
+ *  of dtype `dt`, with room for `count` elements from its start. */
+bool out_at(napi_env env, napi_value outs, uint32_t j, DType dt, int64_t count, const char* fn, const char* what,
+            char** p) {
+  bool isArray = false;
+  uint32_t n = 0;
+  if (napi_is_array(env, outs, &isArray) == napi_ok && isArray) napi_get_array_length(env, outs, &n);
+  if (j >= n) {
+    fail(env, std::string(fn) + ": outs must be an array with " + what + " at index " + std::to_string(j));
+    return false;
+  }
+  napi_value v;
+  napi_get_element(env, outs, j, &v);
+  Arr a;
+  if (!get_arr(env, v, &a, fn, what)) return false;
+  if (a.dtype != dt) {
+    fail(env, std::string(fn) + ": " + what + " must have the operands' dtype");
+    return false;
+  }
+  return span(env, a, 0, count, fn, what, p);
+}
+
 struct Call {
   napi_env env;
   napi_value argv[16];
@@ -152,6 +174,10 @@ napi_value undefined(napi_env env) {
 #define SPAN(ptr, arr, off, count, what) \
   char* ptr;                             \
   if (!span(c.env, arr, off, count, FN, what, &ptr)) return nullptr
+/** ptr = result j of the outs array argument i (see out_at). */
+#define OUT(ptr, i, j, dt, count, what) \
+  char* ptr;                            \
+  if (!out_at(c.env, c.argv[i], j, dt, count, FN, what, &ptr)) return nullptr
 #define CHECK(cond, msg) \
   if (!(cond)) return fail(c.env, std::string(FN) + ": " + (msg))
 

@@ -58,7 +58,7 @@ enum Activation : int { CANDOR_ACTIVATIONS(CANDOR_ACT_ITEM) ACTIVATION_COUNT };
 enum OptimizerKind : int { opt_adam = 0, opt_sgd = 1 };
 
 /** One optimizer update over `count` tensors (params[i], grads[i], slots of sizes[i] elements each),
- *  written to out = [params'..., slots1'..., slots2'...] (each block the total size). Adam: slots1 = m,
+ *  written to outs = [params'..., slots1'..., slots2'...] (one array of sizes[i] elements each). Adam: slots1 = m,
  *  slots2 = v, alpha = sqrt(1 - beta2^t) / (1 - beta1^t). SGD: slots1 = velocity when momentum != 0. */
 struct OptimizerStep {
   OptimizerKind kind;
@@ -68,7 +68,7 @@ struct OptimizerStep {
   const void* const* grads;
   const void* const* slots1;
   const void* const* slots2;
-  void* out;
+  void* const* outs;
   double lr, weightDecay, beta1, beta2, epsilon, alpha, momentum;
   bool nesterov;
 };
@@ -118,11 +118,11 @@ struct IsaTable {
   /** Inverted dropout with the mask drawn from the Philox stream (seed, counter): src/ops/random.ts's bernoulli. */
   void (*dropout)(DType dtype, const void* x, void* out, int64_t n, uint64_t seed, uint64_t counter, double keepProb,
                   double scale);
-  /** Layer normalization over the last axis of x [rows, C]; the gradient writes [dx | dgamma]. */
+  /** Layer normalization over the last axis of x [rows, C]; the gradient writes dx [rows, C] and dgamma [C]. */
   void (*layerNorm)(DType dtype, const void* x, const void* gamma, const void* beta, void* y, int64_t rows, int64_t C,
                     double eps);
-  void (*layerNormGrad)(DType dtype, const void* x, const void* gamma, const void* dy, void* out, int64_t rows,
-                        int64_t C, double eps);
+  void (*layerNormGrad)(DType dtype, const void* x, const void* gamma, const void* dy, void* dx, void* dgamma,
+                        int64_t rows, int64_t C, double eps);
   // ---- convolution filter gradient and pooling (kernels/conv_grad.h, kernels/pooling.h) ----
   /** df [kh, kw, Cin, Cout] = the filter gradient of conv2d for input x and output gradient dy. */
   void (*conv2dBackpropFilter)(DType dtype, const ConvArgs& c, const void* x, const void* dy, void* df);
@@ -131,17 +131,18 @@ struct IsaTable {
   /** dx from dy [N, Ho, Wo, C]: to each window's first max (x is read by max only) or spread evenly. */
   void (*pool2dBackprop)(DType dtype, bool isMax, const PoolArgs& p, const void* x, const void* dy, void* dx);
   // ---- sequence models (seq.h) ----
-  /** LSTM step: out [2, b, u] = next h, c from xw, hu [b, 4u], c [b, u]; with grad, out (flat) = dz [b, 4u],
+  /** LSTM step: outs = next h, c [b, u] from xw, hu [b, 4u], c [b, u]; with grad, outs = dz [b, 4u],
    *  dc [b, u] for the next states' gradients dh, dc [b, u]. */
   void (*lstmCell)(DType dtype, bool grad, int64_t b, int64_t u, const void* xw, const void* hu, const void* c,
-                   const void* dh, const void* dc, void* out);
-  /** GRU step (resetAfter): out [b, u] from xw, hu [b, 3u], h [b, u], bias [3u] or null; with grad, out (flat)
-   *  = dxw [b, 3u], dhu [b, 3u], dh [b, u] for dy [b, u]. */
+                   const void* dh, const void* dc, void* const* outs);
+  /** GRU step (resetAfter): outs = [next h [b, u]] from xw, hu [b, 3u], h [b, u], bias [3u] or null; with
+   *  grad, outs = dxw [b, 3u], dhu [b, 3u], dh [b, u] for dy [b, u]. */
   void (*gruCell)(DType dtype, bool grad, int64_t b, int64_t u, const void* xw, const void* hu, const void* h,
-                  const void* dy, const void* bias, void* out);
-  /** Attention: out [b, t, h, dv]; with dy [b, t, h, dv] (non-null), out (flat) = dq, dk, dv. mask may be null. */
+                  const void* dy, const void* bias, void* const* outs);
+  /** Attention: outs = [y [b, t, h, dv]]; with dy [b, t, h, dv] (non-null), outs = dq, dk, dv. mask may be
+   *  null. */
   void (*attention)(DType dtype, const AttnArgs& a, const void* q, const void* k, const void* v, const void* dy,
-                    const void* mask, void* out);
+                    const void* mask, void* const* outs);
 };
 
 namespace avx512 {

@@ -23,9 +23,9 @@ bool get_opt_arr(napi_env env, napi_value v, Arr* a, const char* fn, const char*
   char* ptr = nullptr;                       \
   if (arr.data && !span(c.env, arr, off, count, FN, what, &ptr)) return nullptr
 
-/** cell(lstm, grad, xw, xwOff, hu, huOff, state, stateOff, dy, dyOff, extra, extraOff, out, b, u): an LSTM
+/** cell(lstm, grad, xw, xwOff, hu, huOff, state, stateOff, dy, dyOff, extra, extraOff, outs, b, u): an LSTM
  *  step (extra: dc, with grad) or a GRU step (extra: the recurrent bias, or null); dy (dh for the LSTM) is
- *  null unless grad. */
+ *  null unless grad. outs: LSTM [h, c] or, with grad, [dz, dc]; GRU [h] or, with grad, [dxw, dhu, dh]. */
 napi_value Cell(napi_env env, napi_callback_info info) {
   const char* FN = "cell";
   Call c(env, info);
@@ -43,14 +43,12 @@ napi_value Cell(napi_env env, napi_callback_info info) {
   I64(dyOff, 9);
   OPT_ARR(ex, 10, lstm ? "dc" : "bias");
   I64(exOff, 11);
-  ARR(o, 12, "out");
   I64(b, 13);
   I64(u, 14);
   const DType dt = xw.dtype;
   CHECK(dt == F32 || dt == F64, "needs float32 or float64 arrays");
-  CHECK(
-      hu.dtype == dt && st.dtype == dt && o.dtype == dt && (!dy.data || dy.dtype == dt) && (!ex.data || ex.dtype == dt),
-      "operand dtypes differ");
+  CHECK(hu.dtype == dt && st.dtype == dt && (!dy.data || dy.dtype == dt) && (!ex.data || ex.dtype == dt),
+        "operand dtypes differ");
   CHECK(!grad || (dy.data && (!lstm || ex.data)), "the gradient needs the next states' gradients");
   const int64_t gates = lstm ? 4 : 3;
   SPAN(pxw, xw, xwOff, b * gates * u, "xw");
@@ -58,21 +56,30 @@ napi_value Cell(napi_env env, napi_callback_info info) {
   SPAN(pst, st, stOff, b * u, "state");
   OPT_SPAN(pdy, dy, dyOff, b * u, "dy");
   OPT_SPAN(pex, ex, exOff, lstm ? b * u : gates * u, lstm ? "dc" : "bias");
-  const int64_t outSize = !grad ? (lstm ? 2 : 1) * b * u : (lstm ? 5 : 7) * b * u;
-  SPAN(po, o, 0, outSize, "out");
-  CHECK(static_cast<int64_t>(o.length) == outSize, "output length does not match");
+  // Each result's elements per row of the batch, in the order of outs.
+  std::vector<int64_t> widths;
+  if (lstm)
+    widths = grad ? std::vector<int64_t>{4 * u, u} : std::vector<int64_t>{u, u};
+  else
+    widths = grad ? std::vector<int64_t>{3 * u, 3 * u, u} : std::vector<int64_t>{u};
+  void* outs[3] = {nullptr, nullptr, nullptr};
+  for (size_t j = 0; j < widths.size(); j++) {
+    OUT(po, 12, static_cast<uint32_t>(j), dt, b * widths[j], "a result");
+    outs[j] = po;
+  }
   if (b * u == 0) return undefined(env);
   if (lstm)
-    active->lstmCell(dt, grad, b, u, pxw, phu, pst, grad ? pdy : nullptr, grad ? pex : nullptr, po);
+    active->lstmCell(dt, grad, b, u, pxw, phu, pst, grad ? pdy : nullptr, grad ? pex : nullptr, outs);
   else
-    active->gruCell(dt, grad, b, u, pxw, phu, pst, grad ? pdy : nullptr, pex, po);
+    active->gruCell(dt, grad, b, u, pxw, phu, pst, grad ? pdy : nullptr, pex, outs);
   return undefined(env);
 }
 
-/** attention(q, qOff, k, kOff, v, vOff, dy, dyOff, mask, maskOff, out, params): dy (the backward) and mask
+/** attention(q, qOff, k, kOff, v, vOff, dy, dyOff, mask, maskOff, outs, params): dy (the backward) and mask
  *  may be null (the mask is bool, or additive in the operands' dtype); params = Float64Array
  *  [b, t, s, h, dk, dv, maskBatch, maskRows, offset, scale, causal]
- *  with maskBatch in {1, b} and maskRows in {1, t} (the mask is [maskBatch, maskRows, s]). */
+ *  with maskBatch in {1, b} and maskRows in {1, t} (the mask is [maskBatch, maskRows, s]); outs is [y] or,
+ *  with dy, [dq, dk, dv]. */
 napi_value Attention(napi_env env, napi_callback_info info) {
   const char* FN = "attention";
   Call c(env, info);
@@ -87,7 +94,6 @@ napi_value Attention(napi_env env, napi_callback_info info) {
   I64(dyOff, 7);
   OPT_ARR(m, 8, "mask");
   I64(mOff, 9);
-  ARR(o, 10, "out");
   ARR(p, 11, "params");
   CHECK(p.dtype == F64 && p.length >= 11, "params must be a Float64Array of 11 numbers");
   const double* d = reinterpret_cast<const double*>(p.data);
@@ -101,7 +107,7 @@ napi_value Attention(napi_env env, napi_callback_info info) {
   a.maskT = mt == 1 ? 0 : a.s;
   const DType dt = q.dtype;
   CHECK(dt == F32 || dt == F64, "needs float32 or float64 arrays");
-  CHECK(k.dtype == dt && v.dtype == dt && o.dtype == dt && (!dy.data || dy.dtype == dt), "operand dtypes differ");
+  CHECK(k.dtype == dt && v.dtype == dt && (!dy.data || dy.dtype == dt), "operand dtypes differ");
   CHECK(!m.data || m.dtype == U8 || m.dtype == dt, "the mask must be bool (uint8) or additive in the operands' dtype");
   a.additive = m.data && m.dtype == dt;
   const int64_t qn = a.b * a.t * a.h * a.dk, kn = a.b * a.s * a.h * a.dk, vn = a.b * a.s * a.h * a.dv,
@@ -111,11 +117,16 @@ napi_value Attention(napi_env env, napi_callback_info info) {
   SPAN(pv, v, vOff, vn, "v");
   OPT_SPAN(pdy, dy, dyOff, yn, "dy");
   OPT_SPAN(pm, m, mOff, mb * mt * a.s, "mask");
-  const int64_t outSize = dy.data ? qn + kn + vn : yn;
-  SPAN(po, o, 0, outSize, "out");
-  CHECK(static_cast<int64_t>(o.length) == outSize, "output length does not match");
+  const std::vector<int64_t> sizes = dy.data ? std::vector<int64_t>{qn, kn, vn} : std::vector<int64_t>{yn};
+  void* outs[3] = {nullptr, nullptr, nullptr};
+  int64_t outSize = 0;
+  for (size_t j = 0; j < sizes.size(); j++) {
+    OUT(po, 10, static_cast<uint32_t>(j), dt, sizes[j], "a result");
+    outs[j] = po;
+    outSize += sizes[j];
+  }
   if (outSize == 0) return undefined(env);
-  active->attention(dt, a, pq, pk, pv, pdy, pm, po);
+  active->attention(dt, a, pq, pk, pv, pdy, pm, outs);
   return undefined(env);
 }
 

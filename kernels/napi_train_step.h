@@ -95,8 +95,9 @@ napi_value SparseSoftmaxCrossEntropy(napi_env env, napi_callback_info info) {
   return make_number(env, -1);
 }
 
-/** optimizerStep(kind, arrays, offsets, sizes, out, hyper): arrays = [params..., grads..., slots1...,
- *  slots2...] (slots as the kind needs), offsets one per array (Float64Array), sizes one per tensor,
+/** optimizerStep(kind, arrays, offsets, sizes, outs, hyper): arrays = [params..., grads..., slots1...,
+ *  slots2...] (slots as the kind needs), offsets one per array (Float64Array), sizes one per tensor, outs =
+ *  [params'..., slots1'..., slots2'...] (one typed array per tensor, of the arrays' dtype),
  *  hyper = Float64Array [lr, weightDecay, beta1, beta2, epsilon, alpha, momentum, nesterov]. */
 napi_value OptimizerStepEntry(napi_env env, napi_callback_info info) {
   const char* FN = "optimizerStep";
@@ -105,12 +106,10 @@ napi_value OptimizerStepEntry(napi_env env, napi_callback_info info) {
   I64(kind, 0);
   ARR(offs, 2, "offsets");
   ARR(sizes, 3, "sizes");
-  ARR(o, 4, "out");
   ARR(hyper, 5, "hyper");
   CHECK(kind == opt_adam || kind == opt_sgd, "unknown optimizer kind");
   CHECK(offs.dtype == F64 && sizes.dtype == F64 && hyper.dtype == F64 && hyper.length >= 8,
         "offsets, sizes and hyper must be Float64Arrays");
-  CHECK(is_float(o), "out must be float32 or float64");
   const double* h = reinterpret_cast<const double*>(hyper.data);
   OptimizerStep s{};
   s.kind = static_cast<OptimizerKind>(kind);
@@ -130,6 +129,7 @@ napi_value OptimizerStepEntry(napi_env env, napi_callback_info info) {
         "expected " + std::to_string(groups * count) + " arrays and offsets");
   std::vector<int64_t> sz(count);
   std::vector<const void*> ptrs(4 * count, nullptr);
+  DType dt = F32;
   const double* offsets = reinterpret_cast<const double*>(offs.data);
   int64_t total = 0;
   for (int64_t i = 0; i < count; i++) {
@@ -143,7 +143,8 @@ napi_value OptimizerStepEntry(napi_env env, napi_callback_info info) {
     napi_get_element(env, c.argv[1], j, &v);
     Arr a;
     if (!get_arr(env, v, &a, FN, "every array")) return nullptr;
-    CHECK(a.dtype == o.dtype, "every array must have the output's dtype");
+    if (j == 0) dt = a.dtype;
+    CHECK(is_float(a) && a.dtype == dt, "every array must be float32 or float64, all of one dtype");
     double off = offsets[j];
     CHECK(off >= 0 && off == static_cast<double>(static_cast<int64_t>(off)), "offsets must be non-negative integers");
     char* p;
@@ -151,15 +152,20 @@ napi_value OptimizerStepEntry(napi_env env, napi_callback_info info) {
     ptrs[j] = p;
   }
   const int slotGroups = groups - 2;
-  SPAN(po, o, 0, (1 + slotGroups) * total, "out");
+  std::vector<void*> outs((1 + slotGroups) * count);
+  for (int64_t j = 0; j < static_cast<int64_t>(outs.size()); j++) {
+    OUT(po, 4, static_cast<uint32_t>(j), dt, sz[j % count], "a parameter's or slot's output");
+    outs[j] = po;
+  }
   s.count = count;
   s.sizes = sz.data();
   s.params = ptrs.data();
   s.grads = ptrs.data() + count;
   s.slots1 = ptrs.data() + 2 * count;
   s.slots2 = ptrs.data() + 3 * count;
-  s.out = po;
-  active->optimizerStep(o.dtype, s);
+  s.outs = outs.data();
+  if (count == 0) return undefined(env);
+  active->optimizerStep(dt, s);
   return undefined(env);
 }
 
@@ -183,7 +189,8 @@ napi_value Dropout(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-/** layerNorm(grad, x, xOff, gamma, gOff, third, thirdOff, out, rows, C, eps): third is beta (forward) or dy (grad). */
+/** layerNorm(grad, x, xOff, gamma, gOff, third, thirdOff, outs, rows, C, eps): third is beta (forward) or dy
+ *  (grad); outs is [y] (forward) or [dx, dgamma] (grad). */
 napi_value LayerNorm(napi_env env, napi_callback_info info) {
   const char* FN = "layerNorm";
   Call c(env, info);
@@ -196,21 +203,21 @@ napi_value LayerNorm(napi_env env, napi_callback_info info) {
   I64(gOff, 4);
   ARR(t, 5, grad ? "dy" : "beta");
   I64(tOff, 6);
-  ARR(o, 7, "out");
   I64(rows, 8);
   I64(C, 9);
   double eps;
   napi_get_value_double(env, c.argv[10], &eps);
-  CHECK(is_float(x) && x.dtype == g.dtype && x.dtype == t.dtype && x.dtype == o.dtype,
-        "needs matching float32 or float64 arrays");
+  CHECK(is_float(x) && x.dtype == g.dtype && x.dtype == t.dtype, "needs matching float32 or float64 arrays");
   SPAN(px, x, xOff, rows * C, "x");
   SPAN(pg, g, gOff, C, "gamma");
   SPAN(pt, t, tOff, grad ? rows * C : C, grad ? "dy" : "beta");
-  SPAN(po, o, 0, grad ? rows * C + C : rows * C, "out");
-  if (grad)
-    active->layerNormGrad(x.dtype, px, pg, pt, po, rows, C, eps);
-  else
+  OUT(po, 7, 0, x.dtype, rows * C, grad ? "dx" : "out");
+  if (grad) {
+    OUT(pdg, 7, 1, x.dtype, C, "dgamma");
+    active->layerNormGrad(x.dtype, px, pg, pt, po, pdg, rows, C, eps);
+  } else {
     active->layerNorm(x.dtype, px, pg, pt, po, rows, C, eps);
+  }
   return undefined(env);
 }
 

@@ -51,13 +51,13 @@ void lstm_gates(int64_t u, const T* xw, const T* hu, const T* c, T* z, T* cn) {
   for (int64_t j = 0; j < u; j++) cn[j] = f[j] * c[j] + i[j] * g[j];
 }
 
-/** out [2, b, u] = next h, next c. */
+/** hOut, cOut [b, u] = next h, next c. */
 template <class T>
-void lstm_cell_t(int64_t b, int64_t u, const T* xw, const T* hu, const T* c, T* out) {
+void lstm_cell_t(int64_t b, int64_t u, const T* xw, const T* hu, const T* c, T* hOut, T* cOut) {
   over_rows(b, 16.0 * u, [&](int64_t r) {
     T* z = scratch<T, 3>(4 * u);
-    T* h = out + r * u;
-    T* cn = out + (b + r) * u;
+    T* h = hOut + r * u;
+    T* cn = cOut + r * u;
     lstm_gates(u, xw + r * 4 * u, hu + r * 4 * u, c + r * u, z, cn);
     for (int64_t j = 0; j < u; j++) h[j] = cn[j];
     squash(false, h, u);
@@ -66,9 +66,10 @@ void lstm_cell_t(int64_t b, int64_t u, const T* xw, const T* hu, const T* c, T* 
   });
 }
 
-/** out (flat) = dz [b, 4u] then dc [b, u], for the next states' gradients dhs, dcs [b, u]. */
+/** dzOut [b, 4u] and dcOut [b, u] for the next states' gradients dhs, dcs [b, u]. */
 template <class T>
-void lstm_cell_grad_t(int64_t b, int64_t u, const T* xw, const T* hu, const T* c, const T* dhs, const T* dcs, T* out) {
+void lstm_cell_grad_t(int64_t b, int64_t u, const T* xw, const T* hu, const T* c, const T* dhs, const T* dcs, T* dzOut,
+                      T* dcOut) {
   over_rows(b, 40.0 * u, [&](int64_t r) {
     T* z = scratch<T, 3>(5 * u);
     T* tc = z + 4 * u;
@@ -78,8 +79,8 @@ void lstm_cell_grad_t(int64_t b, int64_t u, const T* xw, const T* hu, const T* c
     const T *i = z, *f = z + u, *g = z + 2 * u, *o = z + 3 * u;
     const T* dh = dhs + r * u;
     const T* dc = dcs + r * u;
-    T* dz = out + r * 4 * u;
-    T* dcPrev = out + b * 4 * u + r * u;
+    T* dz = dzOut + r * 4 * u;
+    T* dcPrev = dcOut + r * u;
     for (int64_t j = 0; j < u; j++) {
       T dct = dc[j] + (dh[j] * o[j]) * (T(1) - tc[j] * tc[j]);
       dz[j] = (dct * g[j]) * (i[j] * (T(1) - i[j]));
@@ -117,17 +118,18 @@ void gru_cell_t(int64_t b, int64_t u, const T* xw, const T* hu, const T* h, cons
   });
 }
 
-/** out (flat) = dxw [b, 3u], dhu [b, 3u], dh [b, u] for dy [b, u]. */
+/** dxwOut [b, 3u], dhuOut [b, 3u], dhOut [b, u] for dy [b, u]. */
 template <class T>
-void gru_cell_grad_t(int64_t b, int64_t u, const T* xw, const T* hu, const T* h, const T* dy, const T* bias, T* out) {
+void gru_cell_grad_t(int64_t b, int64_t u, const T* xw, const T* hu, const T* h, const T* dy, const T* bias, T* dxwOut,
+                     T* dhuOut, T* dhOut) {
   over_rows(b, 30.0 * u, [&](int64_t r) {
     T* zr = scratch<T, 3>(4 * u);
     T *hh = zr + 2 * u, *ih = zr + 3 * u;
     gru_gates(u, xw + r * 3 * u, hu + r * 3 * u, bias, zr, hh, ih);
     const T *z = zr, *rg = zr + u, *hr = h + r * u, *g = dy + r * u;
-    T* dxw = out + r * 3 * u;
-    T* dhu = out + b * 3 * u + r * 3 * u;
-    T* dh = out + b * 6 * u + r * u;
+    T* dxw = dxwOut + r * 3 * u;
+    T* dhu = dhuOut + r * 3 * u;
+    T* dh = dhOut + r * u;
     for (int64_t j = 0; j < u; j++) {
       T dzz = (g[j] * (hr[j] - hh[j])) * (z[j] * (T(1) - z[j]));
       T da = (g[j] * (T(1) - z[j])) * (T(1) - hh[j] * hh[j]);
@@ -230,17 +232,15 @@ void attention_t(const AttnArgs& a, const T* q, const T* k, const T* v, const vo
 }
 
 /**
- * out (flat) = dq [b, t, h, dk], dk [b, s, h, dk], dv [b, s, h, dv] for dy [b, t, h, dv]: one task per
+ * dq [b, t, h, dk], dk [b, s, h, dk], dv [b, s, h, dv] for dy [b, t, h, dv]: one task per
  * (batch, head), which owns that head's dk and dv and adds its row blocks' parts in order. Per block the
  * probabilities P are recomputed, dP = dy v^T, dS = P (dP - rowsum(P dP)), dq = scale dS k,
  * dk += dS^T qs, dv += P^T dy.
  */
 template <class T>
-void attention_grad_t(const AttnArgs& a, const T* q, const T* k, const T* v, const T* dy, const void* mask, T* out) {
+void attention_grad_t(const AttnArgs& a, const T* q, const T* k, const T* v, const T* dy, const void* mask, T* dq,
+                      T* dk, T* dv) {
   const int64_t ks = a.h * a.dk, vs = a.h * a.dv;
-  T* dq = out;
-  T* dk = out + a.b * a.t * ks;
-  T* dv = dk + a.b * a.s * ks;
   const int threads = threads_for(4.0 * a.b * a.h * a.t * a.s * (a.dk + a.dv), 1 << 20);
   par(a.b * a.h, threads, [&](int64_t task) {
     const Head<T> hd{a, task / a.h, task % a.h, q, k, v};
@@ -287,52 +287,58 @@ void attention_grad_t(const AttnArgs& a, const T* q, const T* k, const T* v, con
 }
 
 void lstm_cell(DType dtype, bool grad, int64_t b, int64_t u, const void* xw, const void* hu, const void* c,
-               const void* dh, const void* dc, void* out) {
+               const void* dh, const void* dc, void* const* outs) {
   if (dtype == F32) {
     auto f = [](const void* p) { return static_cast<const float*>(p); };
+    auto o = [&](int i) { return static_cast<float*>(outs[i]); };
     if (grad)
-      lstm_cell_grad_t<float>(b, u, f(xw), f(hu), f(c), f(dh), f(dc), static_cast<float*>(out));
+      lstm_cell_grad_t<float>(b, u, f(xw), f(hu), f(c), f(dh), f(dc), o(0), o(1));
     else
-      lstm_cell_t<float>(b, u, f(xw), f(hu), f(c), static_cast<float*>(out));
+      lstm_cell_t<float>(b, u, f(xw), f(hu), f(c), o(0), o(1));
   } else {
     auto f = [](const void* p) { return static_cast<const double*>(p); };
+    auto o = [&](int i) { return static_cast<double*>(outs[i]); };
     if (grad)
-      lstm_cell_grad_t<double>(b, u, f(xw), f(hu), f(c), f(dh), f(dc), static_cast<double*>(out));
+      lstm_cell_grad_t<double>(b, u, f(xw), f(hu), f(c), f(dh), f(dc), o(0), o(1));
     else
-      lstm_cell_t<double>(b, u, f(xw), f(hu), f(c), static_cast<double*>(out));
+      lstm_cell_t<double>(b, u, f(xw), f(hu), f(c), o(0), o(1));
   }
 }
 
 void gru_cell(DType dtype, bool grad, int64_t b, int64_t u, const void* xw, const void* hu, const void* h,
-              const void* dy, const void* bias, void* out) {
+              const void* dy, const void* bias, void* const* outs) {
   if (dtype == F32) {
     auto f = [](const void* p) { return static_cast<const float*>(p); };
+    auto o = [&](int i) { return static_cast<float*>(outs[i]); };
     if (grad)
-      gru_cell_grad_t<float>(b, u, f(xw), f(hu), f(h), f(dy), f(bias), static_cast<float*>(out));
+      gru_cell_grad_t<float>(b, u, f(xw), f(hu), f(h), f(dy), f(bias), o(0), o(1), o(2));
     else
-      gru_cell_t<float>(b, u, f(xw), f(hu), f(h), f(bias), static_cast<float*>(out));
+      gru_cell_t<float>(b, u, f(xw), f(hu), f(h), f(bias), o(0));
   } else {
     auto f = [](const void* p) { return static_cast<const double*>(p); };
+    auto o = [&](int i) { return static_cast<double*>(outs[i]); };
     if (grad)
-      gru_cell_grad_t<double>(b, u, f(xw), f(hu), f(h), f(dy), f(bias), static_cast<double*>(out));
+      gru_cell_grad_t<double>(b, u, f(xw), f(hu), f(h), f(dy), f(bias), o(0), o(1), o(2));
     else
-      gru_cell_t<double>(b, u, f(xw), f(hu), f(h), f(bias), static_cast<double*>(out));
+      gru_cell_t<double>(b, u, f(xw), f(hu), f(h), f(bias), o(0));
   }
 }
 
 void attention(DType dtype, const AttnArgs& a, const void* q, const void* k, const void* v, const void* dy,
-               const void* mask, void* out) {
+               const void* mask, void* const* outs) {
   if (dtype == F32) {
     auto f = [](const void* p) { return static_cast<const float*>(p); };
+    auto o = [&](int i) { return static_cast<float*>(outs[i]); };
     if (dy)
-      attention_grad_t<float>(a, f(q), f(k), f(v), f(dy), mask, static_cast<float*>(out));
+      attention_grad_t<float>(a, f(q), f(k), f(v), f(dy), mask, o(0), o(1), o(2));
     else
-      attention_t<float>(a, f(q), f(k), f(v), mask, static_cast<float*>(out));
+      attention_t<float>(a, f(q), f(k), f(v), mask, o(0));
   } else {
     auto f = [](const void* p) { return static_cast<const double*>(p); };
+    auto o = [&](int i) { return static_cast<double*>(outs[i]); };
     if (dy)
-      attention_grad_t<double>(a, f(q), f(k), f(v), f(dy), mask, static_cast<double*>(out));
+      attention_grad_t<double>(a, f(q), f(k), f(v), f(dy), mask, o(0), o(1), o(2));
     else
-      attention_t<double>(a, f(q), f(k), f(v), mask, static_cast<double*>(out));
+      attention_t<double>(a, f(q), f(k), f(v), mask, o(0));
   }
 }

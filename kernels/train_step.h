@@ -168,23 +168,24 @@ void optimizer_chunk(const OptimizerStep& s, int64_t i, int64_t b, int64_t e, T*
   }
 }
 
-/** Every tensor in kChunk pieces (tasks never span tensors); out = [p'..., slots1'..., slots2'...]. */
+/** Every tensor in kChunk pieces (tasks never span tensors); outs = [p'..., slots1'..., slots2'...]. */
 template <class T>
 void optimizer_step_t(const OptimizerStep& s) {
-  T* out = static_cast<T*>(s.out);
   int64_t total = 0, tasks = 0;
   for (int64_t i = 0; i < s.count; i++) total += s.sizes[i], tasks += ceil_div(s.sizes[i], kChunk);
   int64_t* taskTensor = scratch<int64_t, 3>(2 * tasks + 1);
-  int64_t* tensorStart = scratch<int64_t, 4>(s.count + 1);
-  for (int64_t i = 0, t = 0, start = 0; i < s.count; start += s.sizes[i], i++) {
-    tensorStart[i] = start;
+  for (int64_t i = 0, t = 0; i < s.count; i++) {
     for (int64_t b = 0; b < s.sizes[i]; b += kChunk, t++) taskTensor[2 * t] = i, taskTensor[2 * t + 1] = b;
   }
   int threads = threads_for(double(total) * 4, 4 * kChunk);
+  const int slots = s.kind == opt_adam ? 2 : s.momentum != 0 ? 1 : 0;
   par(tasks, threads, [&](int64_t t) {
     int64_t i = taskTensor[2 * t], b = taskTensor[2 * t + 1], e = imin(s.sizes[i], b + kChunk);
-    T* pOut = out + tensorStart[i];
-    optimizer_chunk<T>(s, i, b, e, pOut, pOut + total, pOut + 2 * total);
+    T* pOut = static_cast<T*>(s.outs[i]);
+    // A slot the kind has none of is never written: point it at pOut rather than at nothing.
+    T* s1Out = slots >= 1 ? static_cast<T*>(s.outs[s.count + i]) : pOut;
+    T* s2Out = slots >= 2 ? static_cast<T*>(s.outs[2 * s.count + i]) : pOut;
+    optimizer_chunk<T>(s, i, b, e, pOut, s1Out, s2Out);
   });
 }
 
@@ -351,10 +352,11 @@ void layer_norm_t(const T* x, const T* gamma, const T* beta, T* y, int64_t rows,
   });
 }
 
-/** out = [dx | dgamma]: dx = rstd (g - mean(g) - xhat mean(g xhat)), g = dy gamma, per row; dgamma[c] =
+/** dx [rows, C] and dgamma [C]: dx = rstd (g - mean(g) - xhat mean(g xhat)), g = dy gamma, per row; dgamma[c] =
  *  sum over rows of dy xhat, accumulated in double in row order (columns split across tasks). */
 template <class T>
-void layer_norm_grad_t(const T* x, const T* gamma, const T* dy, T* out, int64_t rows, int64_t C, double eps) {
+void layer_norm_grad_t(const T* x, const T* gamma, const T* dy, T* dxOut, T* dgamma, int64_t rows, int64_t C,
+                       double eps) {
   double* stats = scratch<double, 6>(2 * rows);
   int threads = threads_for(double(rows) * C, 2 * kChunk);
   par(rows, threads, [&](int64_t r) {
@@ -369,13 +371,12 @@ void layer_norm_grad_t(const T* x, const T* gamma, const T* dy, T* out, int64_t 
       sg += g, sgx += g * xhat;
     }
     const double mg = sg / double(C), mgx = sgx / double(C);
-    T* dx = out + r * C;
+    T* dx = dxOut + r * C;
     for (int64_t c = 0; c < C; c++) {
       const double g = double(dr[c]) * double(gamma[c]), xhat = (double(xr[c]) - m) * rstd;
       dx[c] = T(rstd * (g - mg - xhat * mgx));
     }
   });
-  T* dgamma = out + rows * C;
   constexpr int64_t BLK = 256;
   par(ceil_div(C, BLK), threads_for(double(rows) * C, 4 * kChunk), [&](int64_t b) {
     const int64_t c0 = b * BLK, c1 = imin(C, c0 + BLK);
@@ -400,12 +401,14 @@ void layer_norm(DType dtype, const void* x, const void* gamma, const void* beta,
                          static_cast<const double*>(beta), static_cast<double*>(y), rows, C, eps);
 }
 
-void layer_norm_grad(DType dtype, const void* x, const void* gamma, const void* dy, void* out, int64_t rows, int64_t C,
-                     double eps) {
+void layer_norm_grad(DType dtype, const void* x, const void* gamma, const void* dy, void* dx, void* dgamma,
+                     int64_t rows, int64_t C, double eps) {
   if (dtype == F32)
     layer_norm_grad_t<float>(static_cast<const float*>(x), static_cast<const float*>(gamma),
-                             static_cast<const float*>(dy), static_cast<float*>(out), rows, C, eps);
+                             static_cast<const float*>(dy), static_cast<float*>(dx), static_cast<float*>(dgamma), rows,
+                             C, eps);
   else
     layer_norm_grad_t<double>(static_cast<const double*>(x), static_cast<const double*>(gamma),
-                              static_cast<const double*>(dy), static_cast<double*>(out), rows, C, eps);
+                              static_cast<const double*>(dy), static_cast<double*>(dx), static_cast<double*>(dgamma),
+                              rows, C, eps);
 }

@@ -1,6 +1,18 @@
 // Shared test helpers: closeness assertions, seeded random inputs and a slow nested-loop reference.
 import assert from 'node:assert/strict';
-import { Tensor, RandomStream, tensor, type DType } from '../src/index.js';
+import { Tensor, RandomStream, concat, reshape, tensor, type DType } from '../src/index.js';
+
+/**
+ * The results of an op with several, flattened and joined in order (a single tensor passes through): how
+ * tests compare them with flat references and check their gradients through one tensor.
+ */
+export function joined(result: Tensor | readonly Tensor[]): Tensor {
+  if (result instanceof Tensor) return result;
+  return concat(
+    result.map((t) => reshape(t, [t.size])),
+    0,
+  );
+}
 
 /** Flat numbers of a tensor, nested array or typed array. */
 export function flat(x: Tensor | ArrayLike<number> | number[][] | number[][][]): number[] {

@@ -9,7 +9,8 @@ import { shapesEqual } from '../tensor/shape.js';
 import * as o from '../ops/index.js';
 import { FUSED, type FusedName } from '../ops/families/index.js';
 import { makeView } from '../ops/dispatch.js';
-import { NO_GRADIENT, THROUGH_COMPOSITE, gradRuleOf } from './rules.js';
+import { NO_GRADIENT, THROUGH_COMPOSITE, gradRuleOf, type GradRule } from './rules.js';
+import type { MultiGradRule } from './rule-kinds.js';
 import { Tape, noGrad, popTape, pushTape, record, type CustomRule, type TapeNode } from './tape.js';
 
 /** Sums a gradient of a broadcast result down to the shape of the operand that was broadcast. */
@@ -21,47 +22,61 @@ export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
   return o.reshape(o.sum(g, axes, true), shape);
 }
 
-function ruleFor(node: TapeNode, tape: Tape): CustomRule | undefined {
-  if (node.custom) return node.custom;
+/** A node's rule as a function from one cotangent per output (undefined where none flowed). */
+type NodeRule = (dys: readonly (Tensor | undefined)[]) => readonly (Tensor | null)[];
+
+function ruleFor(node: TapeNode, tape: Tape): NodeRule | undefined {
+  const { custom, inputs, outputs, params } = node;
+  if (custom) return (dys) => custom(dys[0]!);
   const rule = gradRuleOf(node.op);
   if (rule === undefined || rule === NO_GRADIENT) return undefined;
-  const needsGrad = node.inputs.map((x) => tape.tracked.has(x.key));
-  if (rule === THROUGH_COMPOSITE)
-    return (dy) => vjpOfComposite(node.op as FusedName, node.inputs, node.params, dy, needsGrad);
-  return (dy) => rule(dy, { ...node, needsGrad });
+  const needsGrad = inputs.map((x) => tape.tracked.has(x.key));
+  if (rule === THROUGH_COMPOSITE) return (dys) => vjpOfComposite(node.op as FusedName, inputs, params, dys, needsGrad);
+  if (Object.hasOwn(FUSED, node.op) && 'inferAll' in FUSED[node.op as FusedName])
+    return (dys) => (rule as MultiGradRule<unknown>)(dys, { inputs, outputs, params, needsGrad });
+  return (dys) => (rule as GradRule<unknown>)(dys[0]!, { inputs, output: outputs[0], params, needsGrad });
 }
 
 /**
- * Walks the tape from `root` (seeded with `seed`) and returns the gradient for each key in `wrt`
- * (undefined where none flows).
+ * Walks the tape from `roots` (each seeded with its `seeds` entry; undefined seeds none) and returns the
+ * gradient for each key in `wrt` (undefined where none flows).
  */
-function backward(tape: Tape, root: Tensor, seed: Tensor, wrt: readonly number[]): (Tensor | undefined)[] {
-  const grads = new Map<number, Tensor>([[root.key, seed]]);
+function backward(
+  tape: Tape,
+  roots: readonly Tensor[],
+  seeds: readonly (Tensor | undefined)[],
+  wrt: readonly number[],
+): (Tensor | undefined)[] {
+  const grads = new Map<number, Tensor>();
+  const accumulate = (key: number, g: Tensor) => {
+    const prev = grads.get(key);
+    grads.set(key, prev ? o.add(prev, g) : g);
+  };
+  roots.forEach((r, i) => seeds[i] && accumulate(r.key, seeds[i]));
   for (let n = tape.nodes.length - 1; n >= 0; n--) {
     const node = tape.nodes[n];
-    const dy = grads.get(node.output.key);
-    if (!dy) continue;
+    const dys = node.outputs.map((t) => grads.get(t.key));
+    if (!dys.some((d) => d)) continue;
     const rule = ruleFor(node, tape);
     if (!rule) continue;
-    const inputGrads = rule(dy);
+    const inputGrads = rule(dys);
     node.inputs.forEach((x, i) => {
       let g = inputGrads[i];
       if (!g || !tape.tracked.has(x.key)) return;
       g = unbroadcast(g, x.shape);
       if (g.dtype !== x.dtype) g = o.cast(g, x.dtype);
-      const prev = grads.get(x.key);
-      grads.set(x.key, prev ? o.add(prev, g) : g);
+      accumulate(x.key, g);
     });
   }
   return wrt.map((k) => grads.get(k));
 }
 
-/** The vector-Jacobian product of a fused op's composite default. */
+/** The vector-Jacobian product of a fused op's composite default, for one cotangent per result. */
 function vjpOfComposite(
   op: FusedName,
   inputs: readonly Tensor[],
   params: unknown,
-  dy: Tensor,
+  dys: readonly (Tensor | undefined)[],
   needsGrad: readonly boolean[],
 ): (Tensor | null)[] {
   const tape = new Tape();
@@ -69,17 +84,17 @@ function vjpOfComposite(
     if (needsGrad[i] && isFloat(x.dtype)) tape.tracked.add(x.key);
   });
   pushTape(tape);
-  let out: Tensor;
+  let out: Tensor | Tensor[];
   try {
-    out = (FUSED[op].composite as (i: readonly Tensor[], p: unknown) => Tensor)(inputs, params);
+    out = (FUSED[op].composite as (i: readonly Tensor[], p: unknown) => Tensor | Tensor[])(inputs, params);
   } finally {
     popTape(tape);
   }
   try {
     return backward(
       tape,
-      out,
-      dy,
+      Array.isArray(out) ? out : [out],
+      dys,
       inputs.map((x) => x.key),
     ).map((g) => g ?? null);
   } finally {
@@ -142,8 +157,8 @@ function differentiate<P extends Params, A extends unknown[]>(
       throw new ArgumentError(`grad: the function must return a Tensor, got ${typeof value}`);
     const raw = backward(
       tape,
-      value,
-      seed(value),
+      [value],
+      [seed(value)],
       leaves.map((l) => l.key),
     );
     const grads = raw.map((g, i) => {

@@ -9,9 +9,16 @@ import * as o from '../ops/index.js';
 import { batchMatmul } from '../ops/linalg.js';
 import { keptShape } from '../ops/reduce.js';
 import { FUSED, type FusedName } from '../ops/families/index.js';
-import { NO_GRADIENT, type RuleContext, type RuleEntry } from './rule-kinds.js';
+import { NO_GRADIENT, type MultiRuleEntry, type RuleContext, type RuleEntry } from './rule-kinds.js';
 
-export { NO_GRADIENT, THROUGH_COMPOSITE, type GradRule, type RuleContext, type RuleEntry } from './rule-kinds.js';
+export {
+  NO_GRADIENT,
+  THROUGH_COMPOSITE,
+  type GradRule,
+  type MultiGradRule,
+  type RuleContext,
+  type RuleEntry,
+} from './rule-kinds.js';
 
 export type OpParams = PrimitiveParams & ViewParams;
 export type OpName = keyof OpParams;
@@ -170,8 +177,8 @@ export const GRAD_RULES: GradTable = {
 };
 
 /** An op's gradient entry: the table's for primitives and views, the spec's for fused ops. */
-export function gradRuleOf(op: string): RuleEntry<unknown> | undefined {
+export function gradRuleOf(op: string): RuleEntry<unknown> | MultiRuleEntry<unknown> | undefined {
   if (Object.hasOwn(GRAD_RULES, op)) return GRAD_RULES[op as OpName] as RuleEntry<unknown>;
-  if (Object.hasOwn(FUSED, op)) return FUSED[op as FusedName].grad as RuleEntry<unknown>;
+  if (Object.hasOwn(FUSED, op)) return FUSED[op as FusedName].grad as RuleEntry<unknown> | MultiRuleEntry<unknown>;
   return undefined;
 }

@@ -13,7 +13,8 @@ export type CustomRule = (dy: Tensor) => readonly (Tensor | null)[];
 export interface TapeNode {
   readonly op: string;
   readonly inputs: readonly Tensor[];
-  readonly output: Tensor;
+  /** The op's results: one, or several for a fused op with several results (one node for all of them). */
+  readonly outputs: readonly Tensor[];
   readonly params: unknown;
   readonly custom?: CustomRule;
   /** The layer scope path that made the node ('' outside every layer), e.g. 'sequential_1/dense_2'. */
@@ -54,21 +55,23 @@ export function isRecording(): boolean {
   return pausedDepth === 0 && active.length > 0;
 }
 
-/** Called by the dispatcher and the movement ops after each op. */
+/** Called by the dispatcher and the movement ops after each op (with every result of an op that has several). */
 export function record(
   op: string,
   inputs: readonly Tensor[],
-  output: Tensor,
+  output: Tensor | readonly Tensor[],
   params: unknown,
   custom?: CustomRule,
 ): void {
-  if (!isRecording() || !isFloat(output.dtype)) return;
+  if (!isRecording()) return;
+  const outputs = Array.isArray(output) ? output : [output as Tensor];
+  if (outputs.length === 0 || !isFloat(outputs[0].dtype)) return;
   const scope = currentScope();
   for (const tape of active) {
     if (!inputs.some((t) => tape.tracked.has(t.key))) continue;
     const saved = inputs.map((t) => tape.save(t));
-    tape.nodes.push({ op, inputs: saved, output: tape.save(output), params, custom, scope });
-    tape.tracked.add(output.key);
+    tape.nodes.push({ op, inputs: saved, outputs: outputs.map((t) => tape.save(t)), params, custom, scope });
+    for (const t of outputs) tape.tracked.add(t.key);
   }
 }
 

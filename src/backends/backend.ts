@@ -4,14 +4,15 @@
 // strided view) already broadcast to the output shape when the primitive broadcasts. A contiguous input
 // may start partway into its buffer: its elements are buffer[offset .. offset + size), so every kernel
 // must honour KernelArg.offset (views such as split halves are passed without a copy). Kernels write
-// into an output buffer that the dispatcher allocated (offset 0). A backend may leave out any kernel:
+// into an output buffer that the dispatcher allocated (offset 0); a fused op with several results gets one
+// such buffer per result (a MultiKernel). A backend may leave out any kernel:
 // the dispatcher then raises a BackendError naming the op and the backend. Fused kernels are optional;
 // each has a composite default in its family module (src/ops/families/) that the backend's kernel must
 // match.
 import type { DType, TypedArray } from '../tensor/dtype.js';
 import type { Shape } from '../tensor/shape.js';
 import type { PrimitiveName, PrimitiveParams } from '../ops/primitives.js';
-import type { FusedName, FusedParams } from '../ops/families/index.js';
+import type { FusedName, FusedParams, MultiFusedName } from '../ops/families/index.js';
 import { BackendError } from '../errors.js';
 
 export interface KernelArg {
@@ -24,8 +25,14 @@ export interface KernelArg {
 }
 
 export type Kernel<Params> = (inputs: readonly KernelArg[], out: KernelArg, params: Params) => void;
+/** The kernel of a fused op with several results: one output buffer per result, in the op's order. */
+export type MultiKernel<Params> = (inputs: readonly KernelArg[], outs: readonly KernelArg[], params: Params) => void;
 export type KernelTable = { readonly [P in PrimitiveName]?: Kernel<PrimitiveParams[P]> };
-export type FusedKernelTable = { readonly [F in FusedName]?: Kernel<FusedParams[F]> };
+/** A fused op's kernel: a MultiKernel for the ops with several results, else a Kernel. */
+export type FusedKernel<F extends FusedName> = F extends MultiFusedName
+  ? MultiKernel<FusedParams[F]>
+  : Kernel<FusedParams[F]>;
+export type FusedKernelTable = { readonly [F in FusedName]?: FusedKernel<F> };
 
 /** table[op] = kernel, with the op's own params type (a generic key keeps a union of ops type-safe). */
 export function setKernel<P extends PrimitiveName>(

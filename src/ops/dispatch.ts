@@ -1,7 +1,8 @@
 // The one dispatch point: every kernel call passes through here, on its way to the current backend.
-// It infers the output, broadcasts and materialises inputs, allocates the output, times the kernel when
-// anyone listens, reports the call to hooks (ledger, profiler, NaN checks) and records it on the tape.
-import { getBackend, type Backend, type Kernel, type KernelArg } from '../backends/backend.js';
+// It infers the output, broadcasts and materialises inputs, allocates the output (one per result of an op
+// with several), times the kernel when anyone listens, reports the call to hooks (ledger, profiler, NaN
+// checks) and records it on the tape.
+import { getBackend, type Backend, type Kernel, type KernelArg, type MultiKernel } from '../backends/backend.js';
 import { BackendError, CandorError, fmtShape } from '../errors.js';
 import { bytesPerElement, type DType } from '../tensor/dtype.js';
 import { contiguousStrides, shapesEqual, sizeOf, type Shape } from '../tensor/shape.js';
@@ -16,13 +17,16 @@ export interface KernelEvent {
   readonly fused: boolean;
   readonly backend: string;
   readonly inputs: readonly ShapeDType[];
+  /** The (first) result. */
   readonly output: ShapeDType;
+  /** Every result: [output], or several for a fused op with several results. */
+  readonly outputs: readonly ShapeDType[];
   readonly flops: number;
-  /** Bytes read from inputs plus bytes written to the output. */
+  /** Bytes read from inputs plus bytes written to the outputs. */
   readonly bytes: number;
   readonly ms: number;
-  /** Reads the output's elements (for NaN checks); valid only during the hook call. */
-  readOutput(): ArrayLike<number>;
+  /** Reads result `index`'s elements (for NaN checks); valid only during the hook call. */
+  readOutput(index?: number): ArrayLike<number>;
 }
 
 export type KernelHook = (event: KernelEvent) => void;
@@ -53,12 +57,7 @@ function invoke<Params>(
   bytes: (out: ShapeDType) => number = (out) => args.reduce((s, a) => s + bytesOf(a), bytesOf(out)),
 ): unknown {
   const size = sizeOf(outInfo.shape);
-  let buffer: unknown;
-  try {
-    buffer = backend.allocOutput ? backend.allocOutput(outInfo.dtype, size) : backend.alloc(outInfo.dtype, size);
-  } catch (e) {
-    throw allocationError(`${op} on backend '${backend.name}'`, outInfo.dtype, outInfo.shape, e);
-  }
+  const buffer = allocFor(backend, op, outInfo, size);
   const out: KernelArg = { buffer, dtype: outInfo.dtype, shape: outInfo.shape, strides: outStrides, offset: 0 };
   try {
     if (hooks.size === 0) {
@@ -74,6 +73,7 @@ function invoke<Params>(
       backend: backend.name,
       inputs: args,
       output: outInfo,
+      outputs: [outInfo],
       flops: flops(outInfo),
       bytes: bytes(outInfo),
       ms,
@@ -83,11 +83,70 @@ function invoke<Params>(
     return buffer;
   } catch (e) {
     backend.free(buffer);
-    if (e instanceof CandorError) throw e;
-    throw new BackendError(
-      `${op} on backend '${backend.name}' failed for inputs ` +
-        `${args.map((a) => `${a.dtype} ${fmtShape(a.shape)}`).join(', ')}: ${(e as Error).message}`,
-    );
+    throw kernelFailure(op, backend, args, e);
+  }
+}
+
+/** An output buffer of `size` elements, or a typed error naming the op when the backend has no memory. */
+function allocFor(backend: Backend, op: string, info: ShapeDType, size: number): unknown {
+  try {
+    return backend.allocOutput ? backend.allocOutput(info.dtype, size) : backend.alloc(info.dtype, size);
+  } catch (e) {
+    throw allocationError(`${op} on backend '${backend.name}'`, info.dtype, info.shape, e);
+  }
+}
+
+/** A kernel's error as a CandorError naming the op, the backend and the inputs. */
+function kernelFailure(op: string, backend: Backend, args: readonly KernelArg[], e: unknown): CandorError {
+  if (e instanceof CandorError) return e;
+  return new BackendError(
+    `${op} on backend '${backend.name}' failed for inputs ` +
+      `${args.map((a) => `${a.dtype} ${fmtShape(a.shape)}`).join(', ')}: ${(e as Error).message}`,
+  );
+}
+
+/** Calls a kernel with several results on raw arguments; allocates and returns one buffer per result. */
+function invokeMulti<Params>(
+  backend: Backend,
+  op: FusedName,
+  kernel: MultiKernel<Params>,
+  args: readonly KernelArg[],
+  infos: readonly ShapeDType[],
+  params: Params,
+  flops: number,
+): unknown[] {
+  const buffers: unknown[] = [];
+  const sizes = infos.map((info) => sizeOf(info.shape));
+  try {
+    const outs = infos.map((info, i): KernelArg => {
+      buffers.push(allocFor(backend, op, info, sizes[i]));
+      const strides = contiguousStrides(info.shape);
+      return { buffer: buffers[i], dtype: info.dtype, shape: info.shape, strides, offset: 0 };
+    });
+    if (hooks.size === 0) {
+      kernel(args, outs, params);
+      return buffers;
+    }
+    const t0 = performance.now();
+    kernel(args, outs, params);
+    const ms = performance.now() - t0;
+    const event: KernelEvent = {
+      op,
+      fused: true,
+      backend: backend.name,
+      inputs: args,
+      output: infos[0],
+      outputs: infos,
+      flops,
+      bytes: [...args, ...infos].reduce((s, a) => s + bytesOf(a), 0),
+      ms,
+      readOutput: (i = 0) => backend.read(buffers[i], infos[i].dtype, sizes[i]),
+    };
+    for (const hook of hooks) hook(event);
+    return buffers;
+  } catch (e) {
+    for (const b of buffers) backend.free(b);
+    throw kernelFailure(op, backend, args, e);
   }
 }
 
@@ -197,7 +256,7 @@ export function tryFused<F extends FusedName>(
   flops: number,
 ): Tensor | undefined {
   const backend = getBackend();
-  const kernel = backend.fused[op];
+  const kernel = backend.fused[op] as Kernel<FusedParams[F]> | undefined;
   if (!kernel) return undefined;
   const temps: Tensor[] = [];
   try {
@@ -207,6 +266,32 @@ export function tryFused<F extends FusedName>(
     const output = wrapOutput(backend, buffer, outInfo, strides);
     record(op, inputs, output, params);
     return output;
+  } finally {
+    for (const t of temps) t.dispose();
+  }
+}
+
+/**
+ * Runs the fused kernel of an op with several results if the current backend has one (one buffer per
+ * result, one tape node for all of them); undefined otherwise.
+ */
+export function tryFusedMulti<F extends FusedName>(
+  op: F,
+  inputs: readonly Tensor[],
+  params: FusedParams[F],
+  infos: readonly ShapeDType[],
+  flops: number,
+): Tensor[] | undefined {
+  const backend = getBackend();
+  const kernel = backend.fused[op] as MultiKernel<FusedParams[F]> | undefined;
+  if (!kernel) return undefined;
+  const temps: Tensor[] = [];
+  try {
+    const args = inputs.map((t) => materialize(t, backend, t.shape, temps));
+    const buffers = invokeMulti(backend, op, kernel, args, infos, params, flops);
+    const outputs = buffers.map((b, i) => wrapOutput(backend, b, infos[i], contiguousStrides(infos[i].shape)));
+    record(op, inputs, outputs, params);
+    return outputs;
   } finally {
     for (const t of temps) t.dispose();
   }

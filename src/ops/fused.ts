@@ -5,12 +5,12 @@
 // derived from the specs there.
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad, record } from '../autograd/tape.js';
-import { THROUGH_COMPOSITE, type RuleEntry } from '../autograd/rule-kinds.js';
-import type { Kernel } from '../backends/backend.js';
+import { THROUGH_COMPOSITE, type MultiRuleEntry, type RuleEntry } from '../autograd/rule-kinds.js';
+import type { Kernel, MultiKernel } from '../backends/backend.js';
 import type { NativeAddon } from '../backends/native/addon.js';
-import { tryFused } from './dispatch.js';
+import { tryFused, tryFusedMulti } from './dispatch.js';
 import type { ShapeDType } from './primitives.js';
-import type { FusedName, FusedParams } from './families/index.js';
+import type { FusedName, FusedParams, MultiFusedName } from './families/index.js';
 
 /** One fused op: its shape rule, cost model, composite default, gradient and (optional) native kernel. */
 export interface FusedSpec<P> {
@@ -26,19 +26,50 @@ export interface FusedSpec<P> {
   readonly native?: (addon: NativeAddon) => Kernel<P>;
 }
 
+/**
+ * A fused op with several results (dx and dgamma, the next h and c, ...): each its own tensor, made by one
+ * kernel call into one output buffer each and recorded as one tape node.
+ */
+export interface MultiFusedSpec<P> {
+  readonly family: string;
+  /** Every result's shape and dtype, in order. */
+  inferAll(inputs: readonly ShapeDType[], params: P): ShapeDType[];
+  flops(inputs: readonly ShapeDType[], outs: readonly ShapeDType[], params: P): number;
+  composite(inputs: readonly Tensor[], params: P): Tensor[];
+  /** A hand rule (one cotangent per result), none, or differentiate the composite. */
+  readonly grad: MultiRuleEntry<P>;
+  readonly native?: (addon: NativeAddon) => MultiKernel<P>;
+}
+
+/** A fused op's spec: a MultiFusedSpec for the ops with several results. */
+export type FusedSpecOf<F extends FusedName> = F extends MultiFusedName
+  ? MultiFusedSpec<FusedParams[F]>
+  : FusedSpec<FusedParams[F]>;
+
+/** What a fused op returns: several tensors for the ops with several results. */
+export type FusedResult<F extends FusedName> = F extends MultiFusedName ? Tensor[] : Tensor;
+
 /** A family's specs, keyed by op name. */
-export type FusedSpecs<N extends FusedName> = { readonly [F in N]: FusedSpec<FusedParams[F]> };
+export type FusedSpecs<N extends FusedName> = { readonly [F in N]: FusedSpecOf<F> };
+
+/** Whether a spec is one of an op with several results. */
+export const isMultiSpec = <P>(spec: FusedSpec<P> | MultiFusedSpec<P>): spec is MultiFusedSpec<P> => 'inferAll' in spec;
 
 /** Checks a fused op's inputs and runs the backend's kernel for it; undefined when the backend has none. */
 export function tryFusedKernel<F extends FusedName>(
   op: F,
-  spec: FusedSpec<FusedParams[F]>,
+  spec: FusedSpecOf<F>,
   inputs: readonly Tensor[],
   params: FusedParams[F],
-): Tensor | undefined {
+): FusedResult<F> | undefined {
   for (const t of inputs) t.assertLive(op);
-  const info = spec.infer(inputs, params);
-  return tryFused(op, inputs, params, info, spec.flops(inputs, info, params));
+  const s = spec as FusedSpec<FusedParams[F]> | MultiFusedSpec<FusedParams[F]>;
+  if (isMultiSpec(s)) {
+    const infos = s.inferAll(inputs, params);
+    return tryFusedMulti(op, inputs, params, infos, s.flops(inputs, infos, params)) as FusedResult<F> | undefined;
+  }
+  const info = s.infer(inputs, params);
+  return tryFused(op, inputs, params, info, s.flops(inputs, info, params)) as FusedResult<F> | undefined;
 }
 
 /**
@@ -48,20 +79,21 @@ export function tryFusedKernel<F extends FusedName>(
  */
 export function runFused<F extends FusedName>(
   op: F,
-  spec: FusedSpec<FusedParams[F]>,
+  spec: FusedSpecOf<F>,
   inputs: readonly Tensor[],
   params: FusedParams[F],
-): Tensor {
+): FusedResult<F> {
   const fused = tryFusedKernel(op, spec, inputs, params);
   if (fused) return fused;
-  if (spec.grad === THROUGH_COMPOSITE) return spec.composite(inputs, params);
-  const out = noGrad(() => spec.composite(inputs, params));
+  const s = spec as FusedSpec<FusedParams[F]> | MultiFusedSpec<FusedParams[F]>;
+  if (s.grad === THROUGH_COMPOSITE) return s.composite(inputs, params) as FusedResult<F>;
+  const out = noGrad(() => s.composite(inputs, params));
   record(op, inputs, out, params);
-  return out;
+  return out as FusedResult<F>;
 }
 
 /** A family's runner: run('conv2d', inputs, params) with the op's params type checked. */
 export function fusedRunner<N extends FusedName>(specs: FusedSpecs<N>) {
-  return <F extends N>(op: F, inputs: readonly Tensor[], params: FusedParams[F]): Tensor =>
+  return <F extends N>(op: F, inputs: readonly Tensor[], params: FusedParams[F]): FusedResult<F> =>
     runFused(op, specs[op], inputs, params);
 }

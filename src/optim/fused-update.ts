@@ -4,7 +4,6 @@
 // sit in the chain, element for element as the chain would, so switching backends between steps, or
 // saving on one and resuming on another, is seamless.
 import type { Tensor } from '../tensor/tensor.js';
-import { unpack } from '../ops/families/packing.js';
 import { tryAdamStep, trySgdStep } from '../ops/families/train-step.js';
 import type { FusedUpdate } from './optimizer.js';
 import {
@@ -22,10 +21,9 @@ import {
 } from './transforms.js';
 import type { Schedule } from './schedules.js';
 
-/** Cuts the flat [params'..., slots'...] output into `groups` lists shaped like the parameters (views). */
-function unflatten(flat: Tensor, params: readonly Tensor[], groups: number): Tensor[][] {
-  const parts = unpack(flat, Array.from({ length: groups }, () => params.map((p) => p.shape)).flat());
-  return Array.from({ length: groups }, (_, k) => parts.slice(k * params.length, (k + 1) * params.length));
+/** The [params'..., slots'...] results as `groups` lists of one tensor per parameter. */
+function groupsOf(results: readonly Tensor[], count: number, groups: number): Tensor[][] {
+  return Array.from({ length: groups }, (_, k) => results.slice(k * count, (k + 1) * count));
 }
 
 /** Advances the step counts of scaleByLearningRate and (when the chain has it) addDecayedWeights. */
@@ -47,7 +45,7 @@ export function fusedAdam(
     if (!adam || !rate) return undefined;
     const { count, mu, nu } = adam.get(state);
     const t = count + 1;
-    const flat = tryAdamStep([...params, ...grads, ...mu, ...nu], {
+    const results = tryAdamStep([...params, ...grads, ...mu, ...nu], {
       lr: lr(rate.get(state).count),
       weightDecay: h.weightDecay,
       beta1: h.beta1,
@@ -55,8 +53,8 @@ export function fusedAdam(
       epsilon: h.epsilon,
       alpha: adamAlpha(h.beta1, h.beta2, t),
     });
-    if (!flat) return undefined;
-    const [next, mu2, nu2] = unflatten(flat, params, 3);
+    if (!results) return undefined;
+    const [next, mu2, nu2] = groupsOf(results, params.length, 3);
     return { next, state: countSteps(whole, state, adam.set(state, { count: t, mu: mu2, nu: nu2 })) };
   };
 }
@@ -67,14 +65,14 @@ export function fusedSgd(lr: Schedule, h: { momentum: number; nesterov: boolean;
       momentum = namedState<TraceState>(whole, trace);
     if (!rate || (h.momentum !== 0) !== (momentum !== undefined)) return undefined;
     const traces = momentum ? momentum.get(state).trace : [];
-    const flat = trySgdStep([...params, ...grads, ...traces], {
+    const results = trySgdStep([...params, ...grads, ...traces], {
       lr: lr(rate.get(state).count),
       weightDecay: h.weightDecay,
       momentum: h.momentum,
       nesterov: h.nesterov,
     });
-    if (!flat) return undefined;
-    const [next, traced] = unflatten(flat, params, momentum ? 2 : 1);
+    if (!results) return undefined;
+    const [next, traced] = groupsOf(results, params.length, momentum ? 2 : 1);
     const withTrace = momentum ? momentum.set(state, { trace: traced }) : state;
     return { next, state: countSteps(whole, state, withTrace) };
   };

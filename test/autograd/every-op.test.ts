@@ -8,7 +8,7 @@ import type { Tensor } from '../../src/index.js';
 import { assertGradients, type GradCheckOptions } from '../../src/autograd/check.js';
 import { GRAD_RULES, NO_GRADIENT, gradRuleOf, type OpName } from '../../src/autograd/rules.js';
 import { FUSED_NAMES, runFusedOp, type FusedName } from '../../src/ops/families/index.js';
-import { rand, randPositive } from '../helpers.js';
+import { joined, rand, randPositive } from '../helpers.js';
 
 /** The function to differentiate and a maker of its (float64) inputs; 'none' for ops without a gradient. */
 type Check = { f: (...xs: Tensor[]) => Tensor; inputs: () => Tensor[]; options?: GradCheckOptions } | 'none';
@@ -177,15 +177,15 @@ const FUSED_CHECKS: { [F in FusedName]: Check } = {
     inputs: () => [rand([3, 4], 38), rand([4], 39), rand([4], 40)],
   },
   layerNormGrad: {
-    f: (x, g, dy) => runFusedOp('layerNormGrad', [x, g, dy], { epsilon: 1e-3 }),
+    f: (x, g, dy) => joined(runFusedOp('layerNormGrad', [x, g, dy], { epsilon: 1e-3 })),
     inputs: () => [rand([3, 4], 41), rand([4], 42), rand([3, 4], 43)],
   },
   lstmCell: {
-    f: (xw, hu, c) => runFusedOp('lstmCell', [xw, hu, c], {}),
+    f: (xw, hu, c) => joined(runFusedOp('lstmCell', [xw, hu, c], {})),
     inputs: () => [rand([2, 8], 44), rand([2, 8], 45), rand([2, 2], 46)],
   },
   lstmCellGrad: {
-    f: (xw, hu, c, dh, dc) => runFusedOp('lstmCellGrad', [xw, hu, c, dh, dc], {}),
+    f: (xw, hu, c, dh, dc) => joined(runFusedOp('lstmCellGrad', [xw, hu, c, dh, dc], {})),
     inputs: () => [rand([2, 8], 47), rand([2, 8], 48), rand([2, 2], 49), rand([2, 2], 50), rand([2, 2], 51)],
   },
   gruCell: {
@@ -193,7 +193,7 @@ const FUSED_CHECKS: { [F in FusedName]: Check } = {
     inputs: () => [rand([2, 6], 52), rand([2, 6], 53), rand([2, 2], 54), rand([6], 55)],
   },
   gruCellGrad: {
-    f: (xw, hu, h, dy, bias) => runFusedOp('gruCellGrad', [xw, hu, h, dy, bias], {}),
+    f: (xw, hu, h, dy, bias) => joined(runFusedOp('gruCellGrad', [xw, hu, h, dy, bias], {})),
     inputs: () => [rand([2, 6], 56), rand([2, 6], 57), rand([2, 2], 58), rand([2, 2], 59), rand([6], 60)],
   },
   attention: {
@@ -201,7 +201,7 @@ const FUSED_CHECKS: { [F in FusedName]: Check } = {
     inputs: () => [rand([1, 2, 2, 3], 61), rand([1, 3, 2, 3], 62), rand([1, 3, 2, 2], 63), rand([1, 2, 3], 64)],
   },
   attentionGrad: {
-    f: (q, k, v, dy) => runFusedOp('attentionGrad', [q, k, v, dy], attention),
+    f: (q, k, v, dy) => joined(runFusedOp('attentionGrad', [q, k, v, dy], attention)),
     inputs: () => [rand([1, 2, 2, 3], 65), rand([1, 3, 2, 3], 66), rand([1, 3, 2, 2], 67), rand([1, 2, 2, 2], 68)],
   },
 };

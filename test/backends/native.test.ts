@@ -31,6 +31,7 @@ import { ADDON_EXPORTS, loadAddon } from '../../src/backends/native/addon.js';
 import { attention, attentionBackward } from '../../src/ops/families/attention.js';
 import { lstmCell } from '../../src/ops/families/recurrent.js';
 import { JS_FALLBACK_PRIMITIVES, NATIVE_FUSED, primitiveSupport } from '../../src/backends/native/support.js';
+import { joined } from '../helpers.js';
 
 /** The filter gradient of conv2d (vjp with respect to f: conv2dBackpropFilter) for a seeded dy. */
 function filterGradient(x: Tensor, f: Tensor, opts: c.Conv2DOptions): Tensor {
@@ -176,10 +177,12 @@ describe('native backend: registration and reporting', { skip }, () => {
       () => c.vjp((xx: Tensor) => c.maxPool2d(xx, 2), x(), c.ones([2, 3, 4, 3], 'float64')).grads as Tensor,
     );
     noStale('layerNorm gradient', () =>
-      runFusedOp(
-        'layerNormGrad',
-        [c.tensor(values(35, 7), [5, 7]), c.tensor(values(7, 8), [7]), c.tensor(values(35, 9), [5, 7])],
-        { epsilon: 1e-3 },
+      joined(
+        runFusedOp(
+          'layerNormGrad',
+          [c.tensor(values(35, 7), [5, 7]), c.tensor(values(7, 8), [7]), c.tensor(values(35, 9), [5, 7])],
+          { epsilon: 1e-3 },
+        ),
       ),
     );
     const [q, k, v] = [10, 11, 12].map((seed) => c.tensor(values(2 * 5 * 3 * 4, seed), [2, 5, 3, 4]));

@@ -9,7 +9,7 @@ import { assertGradients } from '../../src/autograd/check.js';
 import { runFusedOp } from '../../src/ops/families/index.js';
 import { FUSED_ACTIVATIONS, tryAdamStep, type FusedActivation } from '../../src/ops/families/train-step.js';
 import { nativeIsas, setNativeIsa } from '../../src/backends/native/index.js';
-import { assertClose, rand } from '../helpers.js';
+import { assertClose, joined, rand } from '../helpers.js';
 import {
   F32,
   assertParity,
@@ -279,7 +279,7 @@ describe('training-step fusions: native kernels match the reference', { skip }, 
           for (const weightDecay of [0, 0.004]) {
             const h = { ...adam, weightDecay };
             // runFusedOp: the native kernel, or the composite on js.
-            const { js, native } = both(() => runFusedOp('adamStep', stepInputs(dtype, 4), h));
+            const { js, native } = both(() => joined(runFusedOp('adamStep', stepInputs(dtype, 4), h)));
             assertParity(native, js, tol(dtype), `${isa} adamStep ${dtype} wd ${weightDecay}`, true);
           }
           for (const [momentum, nesterov, weightDecay] of [
@@ -290,7 +290,7 @@ describe('training-step fusions: native kernels match the reference', { skip }, 
           ] as const) {
             const h = { lr: 0.1, momentum, nesterov, weightDecay };
             const groups = momentum ? 3 : 2;
-            const { js, native } = both(() => runFusedOp('sgdStep', stepInputs(dtype, groups), h));
+            const { js, native } = both(() => joined(runFusedOp('sgdStep', stepInputs(dtype, groups), h)));
             assertParity(
               native,
               js,
@@ -366,9 +366,11 @@ describe('training-step fusions: native kernels match the reference', { skip }, 
             );
             checkBoth(
               () =>
-                runFusedOp('layerNormGrad', [args()[0], args()[1], offsetView(values(n, 26), shape, dtype)], {
-                  epsilon: 1e-3,
-                }),
+                joined(
+                  runFusedOp('layerNormGrad', [args()[0], args()[1], offsetView(values(n, 26), shape, dtype)], {
+                    epsilon: 1e-3,
+                  }),
+                ),
               tol(dtype),
               `layerNormGrad ${what}`,
               true,
@@ -385,15 +387,17 @@ describe('training-step fusions: native kernels match the reference', { skip }, 
     assertThreadInvariant(() =>
       onBackend('native', () =>
         c.tidy(() => [
-          tryAdamStep(stepInputs('float32', 4), h)!.dataSync(),
-          runFusedOp(
-            'layerNormGrad',
-            [
-              c.tensor(values(513 * 300, 27), [513, 300]),
-              c.tensor(values(300, 28), [300]),
-              c.tensor(values(513 * 300, 29), [513, 300]),
-            ],
-            { epsilon: 1e-3 },
+          joined(tryAdamStep(stepInputs('float32', 4), h)!).dataSync(),
+          joined(
+            runFusedOp(
+              'layerNormGrad',
+              [
+                c.tensor(values(513 * 300, 27), [513, 300]),
+                c.tensor(values(300, 28), [300]),
+                c.tensor(values(513 * 300, 29), [513, 300]),
+              ],
+              { epsilon: 1e-3 },
+            ),
           ).dataSync(),
         ]),
       ),

@@ -1,7 +1,14 @@
 // The native backend's kernel tables: thin adapters from KernelArg (buffer, offset, shape) to the addon's
 // entry points, plus the JS reference kernels for the ops listed in support.ts as js-fallback. Inputs are
 // contiguous (except copy's) and may start at an offset, which every entry point takes.
-import { setKernel, type FusedKernelTable, type Kernel, type KernelArg, type KernelTable } from '../backend.js';
+import {
+  setKernel,
+  type FusedKernel,
+  type FusedKernelTable,
+  type Kernel,
+  type KernelArg,
+  type KernelTable,
+} from '../backend.js';
 import type { TypedArray } from '../../tensor/dtype.js';
 import { contiguousStrides, sizeOf } from '../../tensor/shape.js';
 import { ArgumentError, fmtShape } from '../../errors.js';
@@ -180,13 +187,14 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
 
 /** The fused kernels: each spec's native adapter over this addon (support.ts lists the same ops). */
 function nativeFused(addon: NativeAddon): FusedKernelTable {
-  const fused: { [F in FusedName]?: Kernel<FusedParams[F]> } = {};
+  const fused: { [F in FusedName]?: FusedKernel<F> } = {};
   for (const op of NATIVE_FUSED) setNative(fused, op, addon);
   return fused;
 }
 
 /** table[op] = the adapter's kernel, typed per op (a generic key keeps the op's params attached). */
-function setNative<F extends FusedName>(table: { [G in F]?: Kernel<FusedParams[G]> }, op: F, addon: NativeAddon): void {
-  const native = FUSED[op].native;
+function setNative<F extends FusedName>(table: { [G in F]?: FusedKernel<G> }, op: F, addon: NativeAddon): void {
+  // FUSED[op] is FusedSpecOf<F>, whose adapter makes FusedKernel<F>; the compiler cannot resolve that for a generic F.
+  const native = FUSED[op].native as ((addon: NativeAddon) => FusedKernel<F>) | undefined;
   if (native) table[op] = native(addon);
 }

@@ -1,5 +1,5 @@
 // The attention family: scaled dot-product attention softmax(scale * q k^T + mask) v per (batch, head)
-// and its backward (dq, dk, dv packed in one flat vector), each one fused op. A float mask is added to
+// and its backward (dq, dk, dv, three results), each one fused op. A float mask is added to
 // the logits; a bool mask (and causality) follow Keras' masked softmax.
 import type { Tensor } from '../../tensor/tensor.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../../errors.js';
@@ -16,7 +16,6 @@ import { matmul } from '../linalg.js';
 import { tensor } from '../creation.js';
 import { softmax } from './softmax.js';
 import { buf, opt } from './native-args.js';
-import { flatConcat, unpack } from './packing.js';
 
 /**
  * softmax(scale * q k^T + mask) v per (batch, head). A float mask is added to the logits; a bool mask
@@ -34,14 +33,17 @@ export interface AttentionFamilyParams {
   /** q [B, T, H, dk], k [B, S, H, dk], v [B, S, H, dv], mask (optional [B or 1, T or 1, S]: bool, or additive
    *  in q's dtype) -> [B, T, H, dv]. */
   attention: AttentionParams;
-  /** q, k, v, dy [B, T, H, dv], mask (optional) -> flat: dq, dk, dv in their inputs' layouts, one after another. */
+  /** q, k, v, dy [B, T, H, dv], mask (optional) -> dq, dk, dv (the shapes of q, k and v). */
   attentionGrad: AttentionParams;
 }
+
+/** The family's ops with several results. */
+export type AttentionMulti = 'attentionGrad';
 
 /** The addon's entry point (kernels/seq.h). */
 export interface AttentionAddon {
   /**
-   * params: [b, t, s, h, dk, dv, maskBatch, maskRows, offset, scale, causal]; with dy, out is the flat [dq, dk,
+   * params: [b, t, s, h, dk, dv, maskBatch, maskRows, offset, scale, causal]; outs is [y], or with dy [dq, dk,
    * dv].
    */
   attention(
@@ -55,7 +57,7 @@ export interface AttentionAddon {
     dyOff: number,
     mask: Arr | null,
     maskOff: number,
-    out: Arr,
+    outs: Arr[],
     params: Float64Array,
   ): void;
 }
@@ -175,18 +177,20 @@ export function attentionLogitGrad(
 }
 
 /** The composite backward of attention, from the recomputed probabilities and the logits' gradient. */
-function attentionGradComposite([q, k, v, dy, mask]: readonly Tensor[], p: AttentionParams): Tensor {
+function attentionGradComposite([q, k, v, dy, mask]: readonly Tensor[], p: AttentionParams): Tensor[] {
   const { probs, dS } = attentionLogitGrad(q, k, v, dy, mask ?? null, p);
   const dyh = permute(dy, [0, 2, 1, 3]);
   const dq = mul(matmul(dS, permute(k, [0, 2, 1, 3])), p.scale);
   const dk = matmul(permute(dS, [0, 1, 3, 2]), permute(mul(q, p.scale), [0, 2, 1, 3]));
   const dv = matmul(permute(probs, [0, 1, 3, 2]), dyh);
-  return flatConcat([dq, dk, dv].map((g) => permute(g, [0, 2, 1, 3])));
+  return [dq, dk, dv].map((g) => permute(g, [0, 2, 1, 3]));
 }
 
 /** Forward inputs [q, k, v, mask?], backward [q, k, v, dy, mask?]. */
 const nativeAttention =
-  (grad: boolean) => (addon: AttentionAddon) => (inputs: readonly KernelArg[], o: KernelArg, p: AttentionParams) => {
+  (grad: boolean) =>
+  (addon: AttentionAddon) =>
+  (inputs: readonly KernelArg[], outs: readonly KernelArg[], p: AttentionParams) => {
     const [q, k, v] = inputs;
     const dy = grad ? inputs[3] : undefined,
       mask = inputs[grad ? 4 : 3];
@@ -195,7 +199,18 @@ const nativeAttention =
     const maskBatch = mask?.shape[0] ?? 1,
       maskRows = mask?.shape[1] ?? 1;
     const params = Float64Array.of(b, t, s, h, dk, dv, maskBatch, maskRows, p.offset, p.scale, p.causal ? 1 : 0);
-    addon.attention(buf(q), q.offset, buf(k), k.offset, buf(v), v.offset, ...opt(dy), ...opt(mask), buf(o), params);
+    addon.attention(
+      buf(q),
+      q.offset,
+      buf(k),
+      k.offset,
+      buf(v),
+      v.offset,
+      ...opt(dy),
+      ...opt(mask),
+      outs.map(buf),
+      params,
+    );
   };
 
 const family = 'attention';
@@ -214,13 +229,16 @@ export const ATTENTION: FusedSpecs<keyof AttentionFamilyParams> = {
       ...attentionBackward(q, k, v, dy, mask ?? null, params),
       mask && needsGrad[3] ? sum(attentionLogitGrad(q, k, v, dy, mask, params).dS, [1]) : null,
     ],
-    native: nativeAttention(false),
+    native: (addon) => {
+      const kernel = nativeAttention(false)(addon);
+      return (inputs, o, p) => kernel(inputs, [o], p);
+    },
   },
   attentionGrad: {
     family,
-    infer: (inputs, p) => {
-      const { b, t, s, h, dk, dv } = attentionDims('attentionGrad', inputs, true, p);
-      return { shape: [b * h * (t * dk + s * dk + s * dv)], dtype: inputs[0].dtype };
+    inferAll: (inputs, p) => {
+      attentionDims('attentionGrad', inputs, true, p);
+      return inputs.slice(0, 3).map((x) => ({ shape: x.shape, dtype: inputs[0].dtype }));
     },
     flops: ([q, , v]) => 4 * q.shape[0] * q.shape[1] * q.shape[2] * v.shape[1] * (q.shape[3] + v.shape[3]),
     composite: attentionGradComposite,
@@ -249,10 +267,6 @@ export function attentionBackward(
   mask: Tensor | null,
   params: AttentionParams,
 ): [Tensor, Tensor, Tensor] {
-  const [dq, dk, dv] = unpack(run('attentionGrad', mask ? [q, k, v, dy, mask] : [q, k, v, dy], params), [
-    q.shape,
-    k.shape,
-    v.shape,
-  ]);
+  const [dq, dk, dv] = run('attentionGrad', mask ? [q, k, v, dy, mask] : [q, k, v, dy], params);
   return [dq, dk, dv];
 }

@@ -2,15 +2,39 @@
 // the families is derived from here: the fused-op table and names, the native backend's fused kernels and
 // support table, the meter's families, docs/ops.md and the addon's per-family entry points.
 import type { Tensor } from '../../tensor/tensor.js';
-import { runFused, type FusedSpec } from '../fused.js';
-import { ATTENTION, ATTENTION_EXPORTS, type AttentionAddon, type AttentionFamilyParams } from './attention.js';
+import { runFused, type FusedResult, type FusedSpecOf } from '../fused.js';
+import {
+  ATTENTION,
+  ATTENTION_EXPORTS,
+  type AttentionAddon,
+  type AttentionFamilyParams,
+  type AttentionMulti,
+} from './attention.js';
 import { CONV, CONV_EXPORTS, type ConvAddon, type ConvParams } from './conv.js';
 import { DROPOUT, DROPOUT_EXPORTS, type DropoutAddon, type DropoutFamilyParams } from './dropout.js';
-import { LAYER_NORM, LAYER_NORM_EXPORTS, type LayerNormAddon, type LayerNormParams } from './layer-norm.js';
+import {
+  LAYER_NORM,
+  LAYER_NORM_EXPORTS,
+  type LayerNormAddon,
+  type LayerNormMulti,
+  type LayerNormParams,
+} from './layer-norm.js';
 import { POOL, POOL_EXPORTS, type PoolAddon, type PoolParams } from './pool.js';
-import { RECURRENT, RECURRENT_EXPORTS, type RecurrentAddon, type RecurrentParams } from './recurrent.js';
+import {
+  RECURRENT,
+  RECURRENT_EXPORTS,
+  type RecurrentAddon,
+  type RecurrentMulti,
+  type RecurrentParams,
+} from './recurrent.js';
 import { SOFTMAX, SOFTMAX_EXPORTS, type SoftmaxAddon, type SoftmaxParams } from './softmax.js';
-import { TRAIN_STEP, TRAIN_STEP_EXPORTS, type TrainStepAddon, type TrainStepParams } from './train-step.js';
+import {
+  TRAIN_STEP,
+  TRAIN_STEP_EXPORTS,
+  type TrainStepAddon,
+  type TrainStepMulti,
+  type TrainStepParams,
+} from './train-step.js';
 
 /** Every fused op's parameters, by name. */
 export interface FusedParams
@@ -25,6 +49,9 @@ export interface FusedParams
     AttentionFamilyParams {}
 
 export type FusedName = keyof FusedParams;
+
+/** The fused ops with several results (each family names its own). */
+export type MultiFusedName = LayerNormMulti | RecurrentMulti | AttentionMulti | TrainStepMulti;
 
 /** The native addon's entry points for the fused families (kernels/addon.cc registers them). */
 export interface FamilyAddon
@@ -50,7 +77,7 @@ export const FAMILY_ADDON_EXPORTS = {
   ...ATTENTION_EXPORTS,
 } satisfies Record<keyof FamilyAddon, true>;
 
-export const FUSED: { readonly [F in FusedName]: FusedSpec<FusedParams[F]> } = {
+export const FUSED: { readonly [F in FusedName]: FusedSpecOf<F> } = {
   ...SOFTMAX,
   ...CONV,
   ...POOL,
@@ -65,6 +92,10 @@ export const FUSED: { readonly [F in FusedName]: FusedSpec<FusedParams[F]> } = {
 export const FUSED_NAMES = Object.keys(FUSED) as FusedName[];
 
 /** Runs a fused op by name (the families' own functions are the usual way in; tests and rules use this). */
-export function runFusedOp<F extends FusedName>(op: F, inputs: readonly Tensor[], params: FusedParams[F]): Tensor {
+export function runFusedOp<F extends FusedName>(
+  op: F,
+  inputs: readonly Tensor[],
+  params: FusedParams[F],
+): FusedResult<F> {
   return runFused(op, FUSED[op], inputs, params);
 }

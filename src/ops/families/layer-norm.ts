@@ -11,20 +11,21 @@ import type { ShapeDType } from '../primitives.js';
 import { requireFloat, requireSame } from '../checks.js';
 import { add, mul, rsqrt, sub } from '../elementwise.js';
 import { mean, sum, variance } from '../reduce.js';
-import { reshape, slice } from '../views.js';
 import { buf } from './native-args.js';
-import { flatConcat } from './packing.js';
 
 export interface LayerNormParams {
   /** (x [..., C], gamma [C], beta [C]) -> (x - mean) / sqrt(var + epsilon) * gamma + beta over the last axis. */
   layerNorm: { readonly epsilon: number };
-  /** (x, gamma, dy) -> [dx (x.size) | dgamma (C)] flattened: layerNorm's gradient (dbeta is sum(dy)). */
+  /** (x, gamma, dy) -> dx (x's shape), dgamma [C]: layerNorm's gradient (dbeta is sum(dy)). */
   layerNormGrad: { readonly epsilon: number };
 }
 
+/** The family's ops with several results. */
+export type LayerNormMulti = 'layerNormGrad';
+
 /** The addon's entry point (kernels/train_step.h). */
 export interface LayerNormAddon {
-  /** Forward (third = beta, out [rows, C]) or gradient (third = dy, out [dx | dgamma]). */
+  /** Forward (third = beta, outs [y [rows, C]]) or gradient (third = dy, outs [dx [rows, C], dgamma [C]]). */
   layerNorm(
     grad: boolean,
     x: Arr,
@@ -33,7 +34,7 @@ export interface LayerNormAddon {
     gammaOff: number,
     third: Arr,
     thirdOff: number,
-    out: Arr,
+    outs: Arr[],
     rows: number,
     cols: number,
     epsilon: number,
@@ -63,14 +64,30 @@ export function standardizeLastAxis(x: Tensor, epsilon: number): Tensor {
   return mul(sub(x, mean(x, -1, true)), rsqrt(add(variance(x, -1, true), epsilon)));
 }
 
-const native =
-  (grad: boolean) =>
-  (addon: LayerNormAddon) =>
-  ([x, g, third]: readonly KernelArg[], o: KernelArg, { epsilon }: { readonly epsilon: number }) => {
-    const cols = g.shape[0];
-    const rows = cols ? sizeOf(x.shape) / cols : 0;
-    addon.layerNorm(grad, buf(x), x.offset, buf(g), g.offset, buf(third), third.offset, buf(o), rows, cols, epsilon);
-  };
+/** The addon call for forward (outs [y]) and gradient (outs [dx, dgamma]) alike. */
+function callNative(
+  addon: LayerNormAddon,
+  grad: boolean,
+  [x, g, third]: readonly KernelArg[],
+  outs: readonly KernelArg[],
+  epsilon: number,
+): void {
+  const cols = g.shape[0];
+  const rows = cols ? sizeOf(x.shape) / cols : 0;
+  addon.layerNorm(
+    grad,
+    buf(x),
+    x.offset,
+    buf(g),
+    g.offset,
+    buf(third),
+    third.offset,
+    outs.map(buf),
+    rows,
+    cols,
+    epsilon,
+  );
+}
 
 const family = 'normalization';
 
@@ -89,14 +106,20 @@ export const LAYER_NORM: FusedSpecs<keyof LayerNormParams> = {
       const { dx, dgamma } = layerNormGrad(x, gamma, dy, epsilon);
       return [dx, dgamma, dy];
     },
-    native: native(false),
+    native:
+      (addon) =>
+      (inputs, o, { epsilon }) =>
+        callNative(addon, false, inputs, [o], epsilon),
   },
   layerNormGrad: {
     family,
-    infer: ([x, gamma, dy]) => {
+    inferAll: ([x, gamma, dy]) => {
       checkLayerNorm('layerNormGrad', x, [gamma]);
       requireSame('layerNormGrad', x, dy, 'dy');
-      return { shape: [sizeOf(x.shape) + gamma.shape[0]], dtype: x.dtype };
+      return [
+        { shape: x.shape, dtype: x.dtype },
+        { shape: gamma.shape, dtype: x.dtype },
+      ];
     },
     flops: ([x]) => 14 * sizeOf(x.shape),
     composite: ([x, gamma, dy], { epsilon }) => {
@@ -106,10 +129,13 @@ export const LAYER_NORM: FusedSpecs<keyof LayerNormParams> = {
       const g = mul(dy, gamma);
       const dx = mul(rstd, sub(sub(g, mean(g, -1, true)), mul(xhat, mean(mul(g, xhat), -1, true))));
       const rows = [...Array(x.rank - 1).keys()];
-      return flatConcat([dx, sum(mul(dy, xhat), rows)]);
+      return [dx, sum(mul(dy, xhat), rows)];
     },
     grad: THROUGH_COMPOSITE,
-    native: native(true),
+    native:
+      (addon) =>
+      (inputs, outs, { epsilon }) =>
+        callNative(addon, true, inputs, outs, epsilon),
   },
 };
 
@@ -122,6 +148,6 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, epsilon: numbe
 
 /** layerNorm's gradients for output gradient dy: dx and dgamma (dbeta is dy summed over the rows). */
 function layerNormGrad(x: Tensor, gamma: Tensor, dy: Tensor, epsilon: number): { dx: Tensor; dgamma: Tensor } {
-  const flat = run('layerNormGrad', [x, gamma, dy], { epsilon });
-  return { dx: reshape(slice(flat, [0], [x.size]), x.shape), dgamma: slice(flat, [x.size], [gamma.size]) };
+  const [dx, dgamma] = run('layerNormGrad', [x, gamma, dy], { epsilon });
+  return { dx, dgamma };
 }

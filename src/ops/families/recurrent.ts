@@ -3,8 +3,7 @@
 // outside), so one kernel replaces the ~10 elementwise kernels of a step. The backward ops are fused ops
 // of their own, so a backend can run a step's gradient as one kernel too; their composites spell out the
 // chain rule through the forward composites, and their own gradients (second order) go through them.
-// Results with several parts are packed: the LSTM states as [2, B, U], the gradients as one flat vector of
-// contiguous parts (so each part is a reshaped slice, a view, ready for the GEMMs that consume it).
+// Ops with several results (the LSTM's next h and c, the gradients' parts) return one tensor per result.
 import type { Tensor } from '../../tensor/tensor.js';
 import { ShapeError, fmtShape } from '../../errors.js';
 import { sizeOf } from '../../tensor/shape.js';
@@ -15,28 +14,30 @@ import { fusedRunner, type FusedSpecs } from '../fused.js';
 import type { ShapeDType } from '../primitives.js';
 import { requireShapes } from '../checks.js';
 import { add, mul, sigmoid, sub, tanh } from '../elementwise.js';
-import { concat, split, stack } from '../indexing.js';
-import { reshape, slice } from '../views.js';
+import { concat, split } from '../indexing.js';
+import { zerosLike } from '../creation.js';
 import { buf, opt } from './native-args.js';
-import { dSigmoid, dTanh, flatConcat, unpack } from './packing.js';
 
 export interface RecurrentParams {
-  /** xw, hu [B, 4U] (the step's input and recurrent projections), c [B, U] -> [2, B, U]: next h, next c. */
+  /** xw, hu [B, 4U] (the step's input and recurrent projections), c [B, U] -> next h, next c [B, U]. */
   lstmCell: Record<string, never>;
-  /** xw, hu, c, dh, dc [B, U] (the next states' gradients) -> flat [5 * B * U]: dz [B, 4U] (the gates'
-   *  pre-activation gradient), dc [B, U]. */
+  /** xw, hu, c, dh, dc [B, U] (the next states' gradients) -> dz [B, 4U] (the gates' pre-activation
+   *  gradient), dc [B, U]. */
   lstmCellGrad: Record<string, never>;
   /** xw, hu [B, 3U], h [B, U], recurrent bias [3U] (optional) -> next h [B, U] (GRU with resetAfter). */
   gruCell: Record<string, never>;
-  /** xw, hu, h, dy [B, U], recurrent bias (optional) -> flat [7 * B * U]: dxw [B, 3U], dhu [B, 3U], dh [B, U]. */
+  /** xw, hu, h, dy [B, U], recurrent bias (optional) -> dxw [B, 3U], dhu [B, 3U], dh [B, U]. */
   gruCellGrad: Record<string, never>;
 }
+
+/** The family's ops with several results. */
+export type RecurrentMulti = 'lstmCell' | 'lstmCellGrad' | 'gruCellGrad';
 
 /** The addon's entry point (kernels/seq.h). */
 export interface RecurrentAddon {
   /**
-   * An LSTM (lstm) or GRU step from xw, hu and the state (c or h). LSTM: extra is dc and dy dh, with grad
-   * (out: the flat [dz, dc]); GRU: dy with grad (out: the flat [dxw, dhu, dh]), extra the recurrent bias or null.
+   * An LSTM (lstm) or GRU step from xw, hu and the state (c or h). LSTM: outs [h, c], or with grad (extra dc,
+   * dy dh) [dz, dc]; GRU: outs [h], or with grad (dy) [dxw, dhu, dh]; extra the recurrent bias or null.
    */
   cell(
     lstm: boolean,
@@ -51,7 +52,7 @@ export interface RecurrentAddon {
     dyOff: number,
     extra: Arr | null,
     extraOff: number,
-    out: Arr,
+    outs: Arr[],
     b: number,
     u: number,
   ): void;
@@ -98,6 +99,11 @@ function gruDims(op: string, inputs: readonly ShapeDType[], withDy: boolean): { 
 
 type Activation = (x: Tensor) => Tensor;
 
+/** The sigmoid derivative from its output: y (1 - y). */
+const dSigmoid = (y: Tensor) => mul(y, sub(1, y));
+/** The tanh derivative from its output: 1 - y^2. */
+const dTanh = (y: Tensor) => sub(1, mul(y, y));
+
 /**
  * The LSTM gates (Keras order i, f, c, o) and next cell state from the pre-activation xw + hu; the
  * fused op is this with gate = sigmoid, act = tanh (the layer passes others itself).
@@ -134,9 +140,11 @@ export function gruMix(z: Tensor, h: Tensor, hh: Tensor): Tensor {
   return add(hh, mul(z, sub(h, hh)));
 }
 
-/** One native adapter for the four ops: LSTM inputs [xw, hu, c, dh?, dc?], GRU [xw, hu, h, dy?, bias?]. */
+/** The addon call for the four ops: LSTM inputs [xw, hu, c, dh?, dc?], GRU [xw, hu, h, dy?, bias?]. */
 const nativeCell =
-  (lstm: boolean, grad: boolean) => (addon: RecurrentAddon) => (inputs: readonly KernelArg[], o: KernelArg) => {
+  (lstm: boolean, grad: boolean) =>
+  (addon: RecurrentAddon) =>
+  (inputs: readonly KernelArg[], outs: readonly KernelArg[]) => {
     const [xw, hu, st] = inputs;
     const dy = grad ? inputs[3] : undefined,
       extra = inputs[grad ? 4 : 3];
@@ -152,7 +160,7 @@ const nativeCell =
       st.offset,
       ...opt(dy),
       ...opt(extra),
-      buf(o),
+      outs.map(buf),
       b,
       u,
     );
@@ -163,26 +171,32 @@ const family = 'recurrent';
 export const RECURRENT: FusedSpecs<keyof RecurrentParams> = {
   lstmCell: {
     family,
-    infer: (inputs) => {
+    inferAll: (inputs) => {
       const { b, u } = lstmDims('lstmCell', inputs, false);
-      return { shape: [2, b, u], dtype: inputs[0].dtype };
+      const state = { shape: [b, u], dtype: inputs[0].dtype };
+      return [state, state];
     },
     flops: ([, , c]) => 12 * sizeOf(c.shape),
     composite: ([xw, hu, c]) => {
       const { o, cNext } = lstmForward(xw, hu, c);
-      return stack([mul(o, tanh(cNext)), cNext]);
+      return [mul(o, tanh(cNext)), cNext];
     },
-    grad: (dy, { inputs: [xw, hu, c] }) => {
-      const [dz, dc] = lstmCellBackward(xw, hu, c, ...lstmStates(dy));
-      return [dz, dz, dc];
+    // A state that received no gradient contributes zeros.
+    grad: ([dh, dc], { inputs: [xw, hu, c], outputs: [h, cNext] }) => {
+      const [dz, dcPrev] = lstmCellBackward(xw, hu, c, dh ?? zerosLike(h), dc ?? zerosLike(cNext));
+      return [dz, dz, dcPrev];
     },
     native: nativeCell(true, false),
   },
   lstmCellGrad: {
     family,
-    infer: (inputs) => {
+    inferAll: (inputs) => {
       const { b, u } = lstmDims('lstmCellGrad', inputs, true);
-      return { shape: [5 * b * u], dtype: inputs[0].dtype };
+      const dtype = inputs[0].dtype;
+      return [
+        { shape: [b, 4 * u], dtype },
+        { shape: [b, u], dtype },
+      ];
     },
     flops: ([, , c]) => 30 * sizeOf(c.shape),
     composite: ([xw, hu, c, dh, dc]) => {
@@ -198,7 +212,7 @@ export const RECURRENT: FusedSpecs<keyof RecurrentParams> = {
         ],
         1,
       );
-      return flatConcat([dz, mul(dcTotal, f)]);
+      return [dz, mul(dcTotal, f)];
     },
     grad: THROUGH_COMPOSITE,
     native: nativeCell(true, true),
@@ -218,13 +232,21 @@ export const RECURRENT: FusedSpecs<keyof RecurrentParams> = {
       const [dxw, dhu, dh] = gruCellBackward(xw, hu, h, dy, bias ?? null);
       return bias ? [dxw, dhu, dh, dhu] : [dxw, dhu, dh];
     },
-    native: nativeCell(false, false),
+    native: (addon) => {
+      const cell = nativeCell(false, false)(addon);
+      return (inputs, o) => cell(inputs, [o]);
+    },
   },
   gruCellGrad: {
     family,
-    infer: (inputs) => {
+    inferAll: (inputs) => {
       const { b, u } = gruDims('gruCellGrad', inputs, true);
-      return { shape: [7 * b * u], dtype: inputs[0].dtype };
+      const dtype = inputs[0].dtype;
+      return [
+        { shape: [b, 3 * u], dtype },
+        { shape: [b, 3 * u], dtype },
+        { shape: [b, u], dtype },
+      ];
     },
     flops: ([, , h]) => 25 * sizeOf(h.shape),
     composite: ([xw, hu, h, dy, bias]) => {
@@ -232,7 +254,7 @@ export const RECURRENT: FusedSpecs<keyof RecurrentParams> = {
       const dzz = mul(mul(dy, sub(h, hh)), dSigmoid(z));
       const da = mul(mul(dy, sub(1, z)), dTanh(hh));
       const dzr = mul(mul(da, ih), dSigmoid(r));
-      return flatConcat([concat([dzz, dzr, da], 1), concat([dzz, dzr, mul(da, r)], 1), mul(dy, z)]);
+      return [concat([dzz, dzr, da], 1), concat([dzz, dzr, mul(da, r)], 1), mul(dy, z)];
     },
     grad: THROUGH_COMPOSITE,
     native: nativeCell(false, true),
@@ -241,17 +263,10 @@ export const RECURRENT: FusedSpecs<keyof RecurrentParams> = {
 
 const run = fusedRunner(RECURRENT);
 
-/** One LSTM step (sigmoid gates, tanh activations): xw, hu [B, 4U], c [B, U] -> next h and c [B, U] (views). */
+/** One LSTM step (sigmoid gates, tanh activations): xw, hu [B, 4U], c [B, U] -> next h and c [B, U]. */
 export function lstmCell(xw: Tensor, hu: Tensor, c: Tensor): { h: Tensor; c: Tensor } {
-  const [h, cNext] = lstmStates(run('lstmCell', [xw, hu, c], {}));
+  const [h, cNext] = run('lstmCell', [xw, hu, c], {});
   return { h, c: cNext };
-}
-
-/** The two [B, U] rows of packed LSTM states (or their gradients) [2, B, U], as views. */
-export function lstmStates(packed: Tensor): [Tensor, Tensor] {
-  const [, b, u] = packed.shape;
-  const row = (i: number) => reshape(slice(packed, [i, 0, 0], [1, b, u]), [b, u]);
-  return [row(0), row(1)];
 }
 
 /**
@@ -259,11 +274,7 @@ export function lstmStates(packed: Tensor): [Tensor, Tensor] {
  * [B, U].
  */
 export function lstmCellBackward(xw: Tensor, hu: Tensor, c: Tensor, dh: Tensor, dc: Tensor): [Tensor, Tensor] {
-  const [b, u] = c.shape;
-  const [dz, dcPrev] = unpack(run('lstmCellGrad', [xw, hu, c, dh, dc], {}), [
-    [b, 4 * u],
-    [b, u],
-  ]);
+  const [dz, dcPrev] = run('lstmCellGrad', [xw, hu, c, dh, dc], {});
   return [dz, dcPrev];
 }
 
@@ -280,14 +291,6 @@ export function gruCellBackward(
   dy: Tensor,
   recurrentBias: Tensor | null,
 ): [Tensor, Tensor, Tensor] {
-  const [b, u] = h.shape;
-  const [dxw, dhu, dh] = unpack(
-    run('gruCellGrad', recurrentBias ? [xw, hu, h, dy, recurrentBias] : [xw, hu, h, dy], {}),
-    [
-      [b, 3 * u],
-      [b, 3 * u],
-      [b, u],
-    ],
-  );
+  const [dxw, dhu, dh] = run('gruCellGrad', recurrentBias ? [xw, hu, h, dy, recurrentBias] : [xw, hu, h, dy], {});
   return [dxw, dhu, dh];
 }

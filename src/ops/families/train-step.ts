@@ -18,7 +18,6 @@ import { oneHot } from '../indexing.js';
 import { unsqueeze } from '../views.js';
 import { logSoftmax, softmax } from './softmax.js';
 import { buf } from './native-args.js';
-import { flatConcat } from './packing.js';
 
 /** Activations whose derivative is a function of their output, so a fused kernel can apply them with the
  *  bias and a backward kernel needs only the output. The order is the native addon's. */
@@ -52,11 +51,14 @@ export interface TrainStepParams {
   sparseSoftmaxCrossEntropy: Record<string, never>;
   /** (logits, labels, dy [...]) -> (softmax(logits) - onehot(labels)) * dy: its gradient. */
   sparseSoftmaxCrossEntropyGrad: Record<string, never>;
-  /** (params..., grads..., m..., v...) -> [params'..., m'..., v'...] flattened into one vector. */
+  /** (params..., grads..., m..., v...) -> params'..., m'..., v'... (each shaped like its parameter). */
   adamStep: AdamStepParams;
-  /** (params..., grads..., velocities... when momentum) -> [params'..., velocities'...] flattened. */
+  /** (params..., grads..., velocities... when momentum) -> params'..., velocities'... */
   sgdStep: SgdStepParams;
 }
+
+/** The family's ops with several results. */
+export type TrainStepMulti = 'adamStep' | 'sgdStep';
 
 /** The addon's entry points (kernels/train_step.h). */
 export interface TrainStepAddon {
@@ -86,14 +88,14 @@ export interface TrainStepAddon {
     rows: number,
     cols: number,
   ): number;
-  /** kind 0 Adam, 1 SGD; arrays [params..., grads..., slots...], one offset each;
+  /** kind 0 Adam, 1 SGD; arrays [params..., grads..., slots...], one offset each; outs [params'..., slots'...];
    *  hyper [lr, weightDecay, beta1, beta2, epsilon, alpha, momentum, nesterov]. */
   optimizerStep(
     kind: number,
     arrays: Arr[],
     offsets: Float64Array,
     sizes: Float64Array,
-    out: Arr,
+    outs: Arr[],
     hyper: Float64Array,
   ): void;
 }
@@ -191,10 +193,15 @@ function stepGroups<T extends ShapeDType>(op: string, inputs: readonly T[], grou
 
 const sgdGroups = (p: SgdStepParams) => (p.momentum !== 0 ? 3 : 2);
 
-function stepOutput(inputs: readonly ShapeDType[], groups: number, outGroups: number): ShapeDType {
-  const params = inputs.slice(0, inputs.length / groups);
-  return { shape: [outGroups * params.reduce((s, p) => s + sizeOf(p.shape), 0)], dtype: params[0].dtype };
+/** The steps' results: `outGroups` lists shaped like the parameters (params', then each slot's). */
+function stepOutputs(inputs: readonly ShapeDType[], groups: number, outGroups: number): ShapeDType[] {
+  const params = inputs.slice(0, inputs.length / groups).map((p) => ({ shape: p.shape, dtype: p.dtype }));
+  return Array.from({ length: outGroups }, () => params).flat();
 }
+
+/** The elements of every parameter, from the steps' inputs. */
+const paramElements = (inputs: readonly ShapeDType[], groups: number) =>
+  inputs.slice(0, inputs.length / groups).reduce((s, p) => s + sizeOf(p.shape), 0);
 
 // ------------------------------------------------------------------------------------ native
 
@@ -221,19 +228,19 @@ function crossEntropy(addon: TrainStepAddon, [logits, labels, dy]: readonly Kern
     );
 }
 
-/** Every parameter, gradient and slot in one call; out is [params'..., slots'...]. */
+/** Every parameter, gradient and slot in one call; outs are [params'..., slots'...]. */
 function optimizerStep(
   addon: TrainStepAddon,
   kind: number,
   inputs: readonly KernelArg[],
-  o: KernelArg,
+  outs: readonly KernelArg[],
   groups: number,
   hyper: readonly number[],
 ) {
   const count = inputs.length / groups;
   const sizes = Float64Array.from(inputs.slice(0, count), (a) => sizeOf(a.shape));
   const offsets = Float64Array.from(inputs, (a) => a.offset);
-  addon.optimizerStep(kind, inputs.map(buf), offsets, sizes, buf(o), Float64Array.from(hyper));
+  addon.optimizerStep(kind, inputs.map(buf), offsets, sizes, outs.map(buf), Float64Array.from(hyper));
 }
 
 const activationCode = (addon: TrainStepAddon, activation: FusedActivation) => addon.activations.indexOf(activation);
@@ -320,31 +327,31 @@ export const TRAIN_STEP: FusedSpecs<keyof TrainStepParams> = {
   },
   adamStep: {
     family: family.optimizer,
-    infer: (inputs) => {
+    inferAll: (inputs) => {
       stepGroups('adamStep', inputs, 4);
-      return stepOutput(inputs, 4, 3);
+      return stepOutputs(inputs, 4, 3);
     },
-    flops: (_inputs, out, h) => (out.shape[0] / 3) * (13 + (h.weightDecay !== 0 ? 2 : 0)),
+    flops: (inputs, _outs, h) => paramElements(inputs, 4) * (13 + (h.weightDecay !== 0 ? 2 : 0)),
     composite: (inputs, h) => {
       const [params, grads, ms, vs] = stepGroups('adamStep', inputs, 4);
       const steps = params.map((p, i) => {
         const { m, v, direction } = adamMoments(grads[i], ms[i], vs[i], h);
         return { p: add(p, withDecay(mul(direction, -h.lr), p, h.lr, h.weightDecay)), m, v };
       });
-      return flatConcat([...steps.map((s) => s.p), ...steps.map((s) => s.m), ...steps.map((s) => s.v)]);
+      return [...steps.map((s) => s.p), ...steps.map((s) => s.m), ...steps.map((s) => s.v)];
     },
     grad: NO_GRADIENT,
-    native: (addon) => (inputs, o, h) =>
-      optimizerStep(addon, 0, inputs, o, 4, [h.lr, h.weightDecay, h.beta1, h.beta2, h.epsilon, h.alpha, 0, 0]),
+    native: (addon) => (inputs, outs, h) =>
+      optimizerStep(addon, 0, inputs, outs, 4, [h.lr, h.weightDecay, h.beta1, h.beta2, h.epsilon, h.alpha, 0, 0]),
   },
   sgdStep: {
     family: family.optimizer,
-    infer: (inputs, h) => {
+    inferAll: (inputs, h) => {
       stepGroups('sgdStep', inputs, sgdGroups(h));
-      return stepOutput(inputs, sgdGroups(h), sgdGroups(h) - 1);
+      return stepOutputs(inputs, sgdGroups(h), sgdGroups(h) - 1);
     },
-    flops: (_inputs, out, h) =>
-      (out.shape[0] / (sgdGroups(h) - 1)) *
+    flops: (inputs, _outs, h) =>
+      paramElements(inputs, sgdGroups(h)) *
       (2 + (h.momentum !== 0 ? 2 : 0) + (h.nesterov && h.momentum !== 0 ? 2 : 0) + (h.weightDecay !== 0 ? 2 : 0)),
     composite: (inputs, h) => {
       const [params, grads, velocities] = stepGroups('sgdStep', inputs, sgdGroups(h));
@@ -353,11 +360,11 @@ export const TRAIN_STEP: FusedSpecs<keyof TrainStepParams> = {
         const traced = velocities ? momentumTrace(u, velocities[i], h.momentum, h.nesterov) : undefined;
         return { p: add(p, withDecay(traced ? traced.update : u, p, h.lr, h.weightDecay)), trace: traced?.trace };
       });
-      return flatConcat([...steps.map((s) => s.p), ...(velocities ? steps.map((s) => s.trace!) : [])]);
+      return [...steps.map((s) => s.p), ...(velocities ? steps.map((s) => s.trace!) : [])];
     },
     grad: NO_GRADIENT,
-    native: (addon) => (inputs, o, h) =>
-      optimizerStep(addon, 1, inputs, o, sgdGroups(h), [
+    native: (addon) => (inputs, outs, h) =>
+      optimizerStep(addon, 1, inputs, outs, sgdGroups(h), [
         h.lr,
         h.weightDecay,
         0,
@@ -394,14 +401,14 @@ export function sparseSoftmaxCrossEntropyGrad(logits: Tensor, labels: Tensor, dy
 }
 
 /**
- * One Adam (or SGD) update of every parameter in a single kernel, returning one flat tensor
- * [params'..., slots'...], or undefined where the current backend has no such kernel (the optimizer
+ * One Adam (or SGD) update of every parameter in a single kernel, returning [params'..., slots'...] (each
+ * shaped like its parameter), or undefined where the current backend has no such kernel (the optimizer
  * then runs its transformation chain, which computes the same thing op by op).
  */
-export function tryAdamStep(inputs: readonly Tensor[], params: AdamStepParams): Tensor | undefined {
+export function tryAdamStep(inputs: readonly Tensor[], params: AdamStepParams): Tensor[] | undefined {
   return tryFusedKernel('adamStep', TRAIN_STEP.adamStep, inputs, params);
 }
 
-export function trySgdStep(inputs: readonly Tensor[], params: SgdStepParams): Tensor | undefined {
+export function trySgdStep(inputs: readonly Tensor[], params: SgdStepParams): Tensor[] | undefined {
   return tryFusedKernel('sgdStep', TRAIN_STEP.sgdStep, inputs, params);
 }
