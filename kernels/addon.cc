@@ -532,10 +532,11 @@ const char* const kActivationNames[] = {CANDOR_ACTIVATIONS(CANDOR_NAME_ITEM)};
 
 // Every function the addon exports, by family: its JS name and C++ entry point, written once. Init registers
 // them; src/backends/native/addon.ts ADDON_EXPORTS names the same (test/backends/native.test.ts compares).
-#define CANDOR_CORE_ENTRIES(X)                                                                                        \
-  X(info, Info)                                                                                                       \
-  X(setIsa, SetIsa) X(setNumThreads, SetNumThreads) X(gemm, Gemm) X(unary, Unary) X(binary, Binary) X(reduce, Reduce) \
-      X(argReduce, ArgReduce) X(gather, Gather) X(softmax, Softmax) X(copy, Copy) X(cast, Cast) X(where, Where)       \
+#define CANDOR_CORE_ENTRIES(X)                                                                                  \
+  X(info, Info)                                                                                                 \
+  X(setIsa, SetIsa)                                                                                             \
+  X(setNumThreads, SetNumThreads) X(gemm, Gemm) X(unary, Unary) X(binary, Binary) X(reduce, Reduce)             \
+      X(argReduce, ArgReduce) X(gather, Gather) X(softmax, Softmax) X(copy, Copy) X(cast, Cast) X(where, Where) \
           X(scatterAdd, ScatterAdd) X(philox, Philox)
 #define CANDOR_ENTRY_POINTS(X) \
   CANDOR_CORE_ENTRIES(X) CANDOR_CONV_ENTRIES(X) CANDOR_TRAIN_STEP_ENTRIES(X) CANDOR_SEQ_ENTRIES(X)

@@ -134,7 +134,7 @@ napi_value Pool2dBackprop(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-#define CANDOR_CONV_ENTRIES(X)                                                                                \
-  X(conv2d, Conv2d)                                                                                           \
-  X(conv2dBackpropInput, Conv2dBackpropInput) X(conv2dBackpropFilter, Conv2dBackpropFilter) X(pool2d, Pool2d) \
-      X(pool2dBackprop, Pool2dBackprop)
+#define CANDOR_CONV_ENTRIES(X)                \
+  X(conv2d, Conv2d)                           \
+  X(conv2dBackpropInput, Conv2dBackpropInput) \
+  X(conv2dBackpropFilter, Conv2dBackpropFilter) X(pool2d, Pool2d) X(pool2dBackprop, Pool2dBackprop)

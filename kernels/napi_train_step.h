@@ -221,7 +221,8 @@ napi_value LayerNorm(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-#define CANDOR_TRAIN_STEP_ENTRIES(X)                                                        \
-  X(biasActivation, BiasActivation)                                                         \
-  X(activationGrad, ActivationGrad) X(sparseSoftmaxCrossEntropy, SparseSoftmaxCrossEntropy) \
-      X(optimizerStep, OptimizerStepEntry) X(layerNorm, LayerNorm) X(dropout, Dropout)
+#define CANDOR_TRAIN_STEP_ENTRIES(X)                                                                                   \
+  X(biasActivation, BiasActivation)                                                                                    \
+  X(activationGrad, ActivationGrad)                                                                                    \
+  X(sparseSoftmaxCrossEntropy, SparseSoftmaxCrossEntropy) X(optimizerStep, OptimizerStepEntry) X(layerNorm, LayerNorm) \
+      X(dropout, Dropout)
