@@ -1,9 +1,9 @@
 // Layer annotations, in the core beside the tape and the dispatch point: which training phase (forward /
-// backward / optimizer / evaluate) and which layer scope is running. The trainer and Layer.apply mark
-// them; the tape stamps each node with the layer scope that made it, and a ledger Meter reads both when a
-// kernel reports. This module imports nothing, so any layer of the code may mark phases and scopes.
+// backward / optimizer / evaluate) and which layer path is running. The trainer and Layer.apply mark
+// them; the tape stamps each node with the layer path that made it, and a ledger Meter reads both when a
+// kernel reports. This module imports nothing, so any layer of the code may mark phases and layer paths.
 //
-// Invariant: marks are a stack held by synchronous calls only (withPhase/withScope run `fn` and pop in
+// Invariant: marks are a stack held by synchronous calls only (withPhase/withLayerPath run `fn` and pop in
 // `finally`). A mark held across an `await` would be seen by unrelated async code (another fit running
 // under Promise.all), so `fn` must not return a promise; callers wrap the synchronous part (fit's step is
 // synchronous).
@@ -19,15 +19,15 @@ export type Phase = (typeof PHASES)[number];
 export const TRAINING_PHASES: readonly Phase[] = ['forward', 'backward', 'optimizer'];
 
 const phases: Phase[] = [];
-const scopes: string[] = [];
-/** scopes.join('/'), cached: the meter reads it on every kernel call. */
-let scopePath = '';
+const layers: string[] = [];
+/** layers.join('/'), cached: the meter reads it on every kernel call. */
+let layerPath = '';
 
 function checkSync(what: string, result: unknown): void {
   if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
     // Too late to undo the work, but the mark was popped; say why attribution would have been wrong.
     throw new TypeError(
-      `${what}: the function returned a promise; phase and scope marks are for synchronous code only ` +
+      `${what}: the function returned a promise; phase and layer marks are for synchronous code only ` +
         '(wrap the synchronous part)',
     );
   }
@@ -46,19 +46,19 @@ export function withPhase<T>(phase: Phase, fn: () => T): T {
   return result;
 }
 
-/** Runs fn inside a named scope (a layer); scopes nest into paths such as 'sequential_1/dense_2'. */
-export function withScope<T>(name: string, fn: () => T): T {
-  const saved = scopePath;
-  scopes.push(name);
-  scopePath = saved === '' ? name : `${saved}/${name}`;
+/** Runs fn inside a named layer; layers nest into paths such as 'sequential_1/dense_2'. */
+export function withLayerPath<T>(name: string, fn: () => T): T {
+  const saved = layerPath;
+  layers.push(name);
+  layerPath = saved === '' ? name : `${saved}/${name}`;
   let result: T;
   try {
     result = fn();
   } finally {
-    scopes.pop();
-    scopePath = saved;
+    layers.pop();
+    layerPath = saved;
   }
-  checkSync(`withScope('${name}')`, result);
+  checkSync(`withLayerPath('${name}')`, result);
   return result;
 }
 
@@ -67,7 +67,7 @@ export function currentPhase(): Phase {
   return phases.length === 0 ? 'other' : phases[phases.length - 1];
 }
 
-/** The current scope path ('' outside every scope). */
-export function currentScope(): string {
-  return scopePath;
+/** The current layer path ('' outside every layer). */
+export function currentLayerPath(): string {
+  return layerPath;
 }

@@ -5,7 +5,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { aliasOf } from '../tensor/tensor.js';
 import { isFloat } from '../tensor/dtype.js';
 import type { Disposable } from '../tensor/storage.js';
-import { currentScope } from './annotations.js';
+import { currentLayerPath } from './annotations.js';
 
 /** A gradient rule written by the user (customGrad); receives the output gradient. */
 export type CustomRule = (dy: Tensor) => readonly (Tensor | null)[];
@@ -17,8 +17,8 @@ export interface TapeNode {
   readonly outputs: readonly Tensor[];
   readonly params: unknown;
   readonly custom?: CustomRule;
-  /** The layer scope path that made the node ('' outside every layer), e.g. 'sequential_1/dense_2'. */
-  readonly scope: string;
+  /** The layer path that made the node ('' outside every layer), e.g. 'sequential_1/dense_2'. */
+  readonly layerPath: string;
 }
 
 export class Tape {
@@ -66,11 +66,11 @@ export function record(
   if (!isRecording()) return;
   const outputs = Array.isArray(output) ? output : [output as Tensor];
   if (outputs.length === 0 || !isFloat(outputs[0].dtype)) return;
-  const scope = currentScope();
+  const layerPath = currentLayerPath();
   for (const tape of active) {
     if (!inputs.some((t) => tape.tracked.has(t.key))) continue;
     const saved = inputs.map((t) => tape.save(t));
-    tape.nodes.push({ op, inputs: saved, outputs: outputs.map((t) => tape.save(t)), params, custom, scope });
+    tape.nodes.push({ op, inputs: saved, outputs: outputs.map((t) => tape.save(t)), params, custom, layerPath });
     for (const t of outputs) tape.tracked.add(t.key);
   }
 }

@@ -1,6 +1,13 @@
 // The accountability layer: metering on the dispatch point, energy and CO2e, dataset fingerprints, the
 // run record and its recording, classification and fairness reports, and the hash-chained ledger.
-export { PHASES, TRAINING_PHASES, withPhase, withScope, currentPhase, currentScope } from '../autograd/annotations.js';
+export {
+  PHASES,
+  TRAINING_PHASES,
+  withPhase,
+  withLayerPath,
+  currentPhase,
+  currentLayerPath,
+} from '../autograd/annotations.js';
 export type { Phase } from '../autograd/annotations.js';
 export { Meter, processKernelMs, formatProfile, profileLines, opFamily, siNumber, summarize } from './meter.js';
 export type { MeterSnapshot, MeterRow, Totals, ProfileOptions, ProfileGroup, ProfileSort } from './meter.js';

@@ -1,5 +1,5 @@
 // The Meter: subscribes to the dispatch point (onKernel) and adds up the FLOPs, bytes, kernel time and
-// calls of every kernel, by phase (forward / backward / optimizer / evaluate / other), by layer scope
+// calls of every kernel, by phase (forward / backward / optimizer / evaluate / other), by layer path
 // and by op. FLOPs and bytes come from the cost model beside each primitive and fused op, so they are
 // exact for the kernels that ran (composites count the primitives they are made of); times are the
 // kernel's own wall time as the dispatcher measured it. The snapshot goes into the run record; the
@@ -21,7 +21,7 @@ import {
   UNARY_FLOAT_OPS,
 } from '../ops/primitives.js';
 import { ArgumentError } from '../errors.js';
-import { PHASES, TRAINING_PHASES, currentPhase, currentScope, type Phase } from '../autograd/annotations.js';
+import { PHASES, TRAINING_PHASES, currentPhase, currentLayerPath, type Phase } from '../autograd/annotations.js';
 import { belongsTo, currentRun, type Run } from './run-context.js';
 
 /** Sums of one group of kernel calls. */
@@ -33,10 +33,10 @@ export interface Totals {
   ms: number;
 }
 
-/** One row of a meter snapshot: the finest grain kept (phase x layer scope x op). */
+/** One row of a meter snapshot: the finest grain kept (phase x layer path x op). */
 export interface MeterRow extends Totals {
   phase: Phase;
-  /** Layer scope path ('' outside any layer). */
+  /** The layer path ('' outside any layer); named `scope` in the run record format. */
   scope: string;
   op: string;
   family: string;
@@ -178,7 +178,7 @@ export class Meter {
   /** Adds one kernel call; public so events recorded elsewhere (or synthetic ones in tests) can be fed in. */
   record(e: Pick<KernelEvent, 'op' | 'fused' | 'flops' | 'bytes' | 'ms' | 'backend'>): void {
     const phase = currentPhase(),
-      scope = currentScope();
+      scope = currentLayerPath();
     let byScope = this.data.get(phase);
     if (!byScope) this.data.set(phase, (byScope = new Map()));
     let byOp = byScope.get(scope);

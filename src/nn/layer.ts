@@ -14,7 +14,7 @@ import { getRegularizer, type RegularizerSpec } from './regularizers.js';
 import { reserveName, snake, uniqueName } from './names.js';
 import { Registry } from '../registry.js';
 import { attachMasks, inputMasks, type MaskArg } from './masking.js';
-import { withScope } from '../autograd/annotations.js';
+import { withLayerPath } from '../autograd/annotations.js';
 import { checkLayerConfig } from './config-check.js';
 
 /** A shape whose unknown dimensions (the batch, usually) are null. */
@@ -312,7 +312,7 @@ export abstract class Layer {
     if (!symbolic) {
       const real = inputs as Inputs;
       const mask = ctx.mask !== undefined ? ctx.mask : inputMasks(real);
-      const out = withScope(this.name, () =>
+      const out = withLayerPath(this.name, () =>
         this.call(real, { training: ctx.training ?? false, seed: ctx.seed }, mask ?? undefined),
       );
       if (this.supportsMasking) attachMasks(out, this.computeMask(real, mask ?? undefined));

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
 import { Tape, pushTape, popTape } from '../../src/autograd/tape.js';
-import { withScope } from '../../src/autograd/annotations.js';
+import { withLayerPath } from '../../src/autograd/annotations.js';
 import { RunRecorder } from '../../src/train/run-record-callback.js';
 
 test('tape nodes are stamped with the layer scope that made them', () => {
@@ -22,19 +22,19 @@ test('tape nodes are stamped with the layer scope that made them', () => {
   pushTape(tape);
   let y: c.Tensor;
   try {
-    y = withScope('outer', () => c.sum(model.apply(x) as c.Tensor));
+    y = withLayerPath('outer', () => c.sum(model.apply(x) as c.Tensor));
   } finally {
     popTape(tape);
   }
-  const scopes = tape.nodes.map((n) => `${n.op}@${n.scope}`);
+  const scopes = tape.nodes.map((n) => `${n.op}@${n.layerPath}`);
   // Every node made inside a layer names it, nested under the model's and the caller's scopes.
   assert.ok(scopes.includes('matmul@outer/net/hidden'), scopes.join(' '));
   assert.ok(scopes.includes('matmul@outer/net/head'), scopes.join(' '));
   assert.ok(
-    tape.nodes.some((n) => n.scope === 'outer/net/hidden' && n.op !== 'matmul'),
+    tape.nodes.some((n) => n.layerPath === 'outer/net/hidden' && n.op !== 'matmul'),
     'the bias add and relu of hidden are stamped too',
   );
-  assert.equal(tape.nodes[tape.nodes.length - 1].scope, 'outer', 'the sum was made outside every layer');
+  assert.equal(tape.nodes[tape.nodes.length - 1].layerPath, 'outer', 'the sum was made outside every layer');
   tape.dispose();
   c.dispose([x, y]);
   model.dispose();

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
 import { Meter, formatProfile, profileLines, opFamily, siNumber } from '../../src/ledger/meter.js';
-import { withPhase, withScope, currentPhase, currentScope } from '../../src/autograd/annotations.js';
+import { withPhase, withLayerPath, currentPhase, currentLayerPath } from '../../src/autograd/annotations.js';
 import type { MeterSnapshot } from '../../src/ledger/meter.js';
 
 /** FLOPs of one op family in a snapshot, optionally in one phase / scope. */
@@ -28,7 +28,7 @@ test('Dense forward: 2*B*D*H matmul FLOPs, + B*H for the bias, + B*H for relu, u
   const x = c.randomNormal([B, D], { seed: 1 });
   c.dispose(layer.apply(x) as c.Tensor); // build outside the meter: initializers are not part of the forward pass
   const meter = new Meter();
-  const y = meter.measure(() => withScope('outer', () => layer.apply(x) as c.Tensor));
+  const y = meter.measure(() => withLayerPath('outer', () => layer.apply(x) as c.Tensor));
   const s = meter.snapshot();
   assert.equal(flopsOf(s, { family: 'matmul' }), 2 * B * D * H);
   assert.equal(s.total.flops, 2 * B * D * H + B * H + B * H);
@@ -223,7 +223,7 @@ test('phase and scope marks nest, unwind on throw, and refuse promises', () => {
   withPhase('backward', () => {
     withPhase('forward', () => assert.equal(currentPhase(), 'forward'));
     assert.equal(currentPhase(), 'backward');
-    withScope('model', () => withScope('dense_1', () => assert.equal(currentScope(), 'model/dense_1')));
+    withLayerPath('model', () => withLayerPath('dense_1', () => assert.equal(currentLayerPath(), 'model/dense_1')));
   });
   assert.throws(
     () =>
@@ -233,10 +233,10 @@ test('phase and scope marks nest, unwind on throw, and refuse promises', () => {
     /boom/,
   );
   assert.equal(currentPhase(), 'other');
-  assert.equal(currentScope(), '');
+  assert.equal(currentLayerPath(), '');
   assert.throws(() => withPhase('forward', () => Promise.resolve(1)), /synchronous/);
-  assert.throws(() => withScope('x', async () => 1), /synchronous/);
-  assert.equal(currentScope(), '');
+  assert.throws(() => withLayerPath('x', async () => 1), /synchronous/);
+  assert.equal(currentLayerPath(), '');
 });
 
 test('a stopped meter sees nothing; start/stop are idempotent; reset clears', () => {
@@ -261,7 +261,7 @@ test('profiler table: one line per op with calls, time, share, FLOPs and GFLOP/s
   withPhase('forward', () => {
     meter.record({ op: 'matmul', fused: false, flops: 2e9, bytes: 4e6, ms: 100, backend: 'js' });
     meter.record({ op: 'matmul', fused: false, flops: 2e9, bytes: 4e6, ms: 100, backend: 'js' });
-    withScope('dense_1', () =>
+    withLayerPath('dense_1', () =>
       meter.record({ op: 'add', fused: false, flops: 1e7, bytes: 1e6, ms: 50, backend: 'js' }),
     );
   });
