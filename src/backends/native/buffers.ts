@@ -30,7 +30,9 @@ const ALIAS_PERIOD = 4096;
 /** The block size that serves `bytes`: 64, 128, 192, 256, then four steps per power of two (x1.25 .. x2). */
 export function sizeClass(bytes: number): number {
   if (bytes <= ALIGN) return ALIGN;
-  const step = Math.max(ALIGN, 2 ** (Math.floor(Math.log2(bytes - 1)) - 2));
+  // floor(log2(bytes - 1)) by clz32 below 2^31 bytes (the hot path: called on every allocation).
+  const log2 = bytes - 1 < 2 ** 31 ? 31 - Math.clz32(bytes - 1) : Math.floor(Math.log2(bytes - 1));
+  const step = Math.max(ALIGN, 2 ** (log2 - 2));
   return Math.ceil(bytes / step) * step;
 }
 
@@ -50,10 +52,12 @@ const IN_USE = 1;
 const RESIDENT = 2; // free, its pages kept for reuse
 const RETURNED = 3; // free, the whole pages inside it given back
 
-/** A free resident block, an entry in the pool's recency order. */
+/** A free resident block, a link in the pool's recency order (an intrusive list: no hashing per alloc/free). */
 interface Freed {
   readonly slab: Slab;
   readonly slot: number;
+  older: Freed | undefined;
+  newer: Freed | undefined;
 }
 
 class SizeClass {
@@ -100,8 +104,9 @@ export class BufferPool {
   private readonly classes = new Map<number, SizeClass>();
   private readonly slabs = new Map<ArrayBuffer, Slab>();
   /** Free resident blocks, least recently freed first: the order in which the budget gives pages back. */
-  private readonly lru = new Set<Freed>();
-  /** Bytes of the blocks in lru. */
+  private oldest: Freed | undefined;
+  private newest: Freed | undefined;
+  /** Bytes of the blocks in the recency list. */
   private resident = 0;
   /** Bytes of returned blocks left in partial pages at their ends; resident until their slab empties. */
   private stranded = 0;
@@ -207,9 +212,14 @@ export class BufferPool {
       slab.cls.avail.push(slab);
       slab.inAvail = true;
     }
-    this.lru.add((slab.freed[slot] ??= { slab, slot }));
+    const f = (slab.freed[slot] ??= { slab, slot, older: undefined, newer: undefined });
+    f.older = this.newest;
+    f.newer = undefined;
+    if (this.newest) this.newest.newer = f;
+    else this.oldest = f;
+    this.newest = f;
     this.resident += slab.block;
-    while (this.resident > this.budget) this.shed(this.lru.values().next().value!);
+    while (this.resident > this.budget) this.shed(this.oldest!);
   }
 
   private mapSlab(cls: SizeClass, block: number, dtype: DType, size: number): Slab | undefined {
@@ -305,7 +315,12 @@ export class BufferPool {
   }
 
   private unlist(slab: Slab, slot: number): void {
-    this.lru.delete(slab.freed[slot]!);
+    const f = slab.freed[slot]!;
+    if (f.older) f.older.newer = f.newer;
+    else this.oldest = f.newer;
+    if (f.newer) f.newer.older = f.older;
+    else this.newest = f.older;
+    f.older = f.newer = undefined;
     this.resident -= slab.block;
   }
 
