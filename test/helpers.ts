@@ -1,6 +1,6 @@
 // Shared test helpers: closeness assertions, seeded random inputs and a slow nested-loop reference.
 import assert from 'node:assert/strict';
-import { Tensor, RandomStream, concat, reshape, tensor, type DType } from '../src/index.js';
+import { Tensor, RandomStream, concat, memory, reshape, tensor, type DType } from '../src/index.js';
 
 /**
  * The results of an op with several, flattened and joined in order (a single tensor passes through): how
@@ -70,4 +70,18 @@ export function naiveMatmul(a: ArrayLike<number>, b: ArrayLike<number>, m: numbe
       c[i * n + j] = s;
     }
   return c;
+}
+
+/** Asserts that fn rejects (or throws) with an error of this class whose message matches, leaking no tensor. */
+export async function rejects(fn: () => unknown, cls: new (...a: never[]) => Error, message: RegExp): Promise<void> {
+  const before = memory().tensors;
+  await assert.rejects(
+    async () => fn(),
+    (e: Error) => {
+      assert.ok(e instanceof cls, `expected ${cls.name}, got ${e.name}: ${e.message}`);
+      assert.match(e.message, message);
+      return true;
+    },
+  );
+  assert.equal(memory().tensors, before, 'no tensor leaked by the failed call');
 }

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
+import { rejects } from '../helpers.js';
 
 /** A 784-8-10 softmax MLP named 'mlp' with layers 'dense' and 'out'. */
 function mlp(): c.Sequential {
@@ -14,23 +15,6 @@ function mlp(): c.Sequential {
       new c.Dense({ units: 10, activation: 'softmax', name: 'out' }),
     ],
   });
-}
-
-/**
- * Asserts that fn rejects (or throws) with an error of this class whose message matches, and that it leaked no
- * tensor.
- */
-async function rejects(fn: () => unknown, cls: new (...a: never[]) => Error, message: RegExp): Promise<void> {
-  const before = c.memory().tensors;
-  await assert.rejects(
-    async () => fn(),
-    (e: Error) => {
-      assert.ok(e instanceof cls, `expected ${cls.name}, got ${e.name}: ${e.message}`);
-      assert.match(e.message, message);
-      return true;
-    },
-  );
-  assert.equal(c.memory().tensors, before, 'no tensor leaked by the failed call');
 }
 
 test('labels of the wrong shape for the loss name the fix', async () => {

@@ -4,26 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
+import { rejects } from '../helpers.js';
 
 function model(): c.Sequential {
   c.setSeed(1);
   const m = new c.Sequential([new c.Dense({ units: 2, activation: 'softmax', inputShape: [3] })]);
   m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
   return m;
-}
-
-/** Asserts that fn rejects (or throws) with an error of this class whose message matches, leaking no tensor. */
-async function rejects(fn: () => unknown, cls: new (...a: never[]) => Error, message: RegExp): Promise<void> {
-  const before = c.memory().tensors;
-  await assert.rejects(
-    async () => fn(),
-    (e: Error) => {
-      assert.ok(e instanceof cls, `expected ${cls.name}, got ${e.name}: ${e.message}`);
-      assert.match(e.message, message);
-      return true;
-    },
-  );
-  assert.equal(c.memory().tensors, before, 'no tensor leaked by the failed call');
 }
 
 test('epochs, batchSize, initialEpoch are integers (NaN, 1.5, -3 are errors); epochs 0 trains nothing', async () => {
