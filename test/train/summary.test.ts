@@ -6,6 +6,10 @@ import * as c from '../../src/index.js';
 
 const silent = () => {};
 
+/** A Keras summary table's border row for the column widths 32, 26 and 15. */
+const border = (left: string, join: string, right: string): string =>
+  left + ['─'.repeat(32), '─'.repeat(26), '─'.repeat(15)].join(join) + right;
+
 test('Sequential 784-128-10 MLP: the exact Keras table, (None, 128) shapes, 100,480 + 1,290 = 101,770 params', () => {
   const model = new c.Sequential({
     name: 'mlp',
@@ -21,13 +25,13 @@ test('Sequential 784-128-10 MLP: the exact Keras table, (None, 128) shapes, 100,
     text,
     [
       'Model: "mlp"',
-      '┌────────────────────────────────┬──────────────────────────┬───────────────┐',
+      border('┌', '┬', '┐'),
       '│ Layer (type)                   │ Output Shape             │       Param # │',
-      '├────────────────────────────────┼──────────────────────────┼───────────────┤',
+      border('├', '┼', '┤'),
       '│ dense (Dense)                  │ (None, 128)              │       100,480 │',
-      '├────────────────────────────────┼──────────────────────────┼───────────────┤',
+      border('├', '┼', '┤'),
       '│ dense_1 (Dense)                │ (None, 10)               │         1,290 │',
-      '└────────────────────────────────┴──────────────────────────┴───────────────┘',
+      border('└', '┴', '┘'),
       ' Total params: 101,770 (397.54 KB)',
       ' Trainable params: 101,770 (397.54 KB)',
       ' Non-trainable params: 0 (0.00 B)',
