@@ -1,4 +1,5 @@
 // Input checks shared by the primitives' and the fused ops' shape rules; each names the op and what it saw.
+import { shapesEqual } from '../tensor/shape.js';
 import { DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { isFloat } from '../tensor/dtype.js';
 import type { ShapeDType } from './primitives.js';
@@ -17,7 +18,7 @@ export function require4d(op: string, x: ShapeDType, what: string): void {
 
 /** b has a's shape and dtype. */
 export function requireSame(op: string, a: ShapeDType, b: ShapeDType, what: string): void {
-  if (a.dtype !== b.dtype || a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+  if (a.dtype !== b.dtype || !shapesEqual(a.shape, b.shape)) {
     throw new ShapeError(
       `${op}: ${what} must match ${a.dtype} ${fmtShape(a.shape)}, got ${b.dtype} ${fmtShape(b.shape)}`,
     );
@@ -35,7 +36,7 @@ export function requireShapes(
   requireFloat(op, inputs[0], names[0]);
   inputs.forEach((x, i) => {
     const want = shapes[i];
-    if (want && (x.shape.length !== want.length || x.shape.some((d, j) => d !== want[j]))) {
+    if (want && !shapesEqual(x.shape, want)) {
       throw new ShapeError(`${op}: ${names[i]} must have shape ${fmtShape(want)}, got ${fmtShape(x.shape)}`);
     }
     if (x.dtype !== dtype) throw new DTypeError(`${op}: ${names[i]} is ${x.dtype} but ${names[0]} is ${dtype}`);

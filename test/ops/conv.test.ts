@@ -686,6 +686,11 @@ describe('gradient ops of convolution and pooling', () => {
       [rand([2, 3, 6, 3], 128), rand([2, 3, 2, 3], 129)],
     );
   });
+  test('conv2dBackpropInput rejects a dy whose rank differs from the conv2d output', () => {
+    const p = { ...conv, inputShape: [2, 5, 6, 2] as const };
+    const dy = rand([2, 3, 6, 3, 1], 130);
+    assert.throws(() => runFusedOp('conv2dBackpropInput', [dy, rand([2, 3, 2, 3], 131)], p), ShapeError);
+  });
   const pool = {
     poolSize: [3, 2] as const,
     strides: [2, 1] as const,

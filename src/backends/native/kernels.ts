@@ -27,14 +27,9 @@ import { concat, pad } from '../js/indexing.js';
 import type { NativeAddon } from './addon.js';
 import type { BufferPool } from './buffers.js';
 import { NATIVE_FUSED } from './support.js';
+import { around, buf } from '../../ops/families/native-args.js';
 
 type Arr = TypedArray;
-const buf = (a: KernelArg) => a.buffer as Arr;
-
-/** [outer, mid, inner] around a run of consecutive axes [from, to). */
-function around(shape: readonly number[], from: number, to: number) {
-  return { outer: sizeOf(shape.slice(0, from)), mid: sizeOf(shape.slice(from, to)), inner: sizeOf(shape.slice(to)) };
-}
 
 /** A code per op name, read from the addon's own list so the two sides cannot disagree. */
 function codes(names: readonly string[]): Map<string, number> {

@@ -15,7 +15,7 @@ import { permute, unsqueeze } from '../views.js';
 import { matmul } from '../linalg.js';
 import { tensor } from '../creation.js';
 import { softmax } from './softmax.js';
-import { buf, opt } from './native-args.js';
+import { buf, opt, outArrays, singleResult } from './native-args.js';
 
 /**
  * softmax(scale * q k^T + mask) v per (batch, head). A float mask is added to the logits; a bool mask
@@ -187,10 +187,10 @@ function attentionGradComposite([q, k, v, dy, mask]: readonly Tensor[], p: Atten
 }
 
 /** Forward inputs [q, k, v, mask?], backward [q, k, v, dy, mask?]. */
-const nativeAttention =
-  (grad: boolean) =>
-  (addon: AttentionAddon) =>
-  (inputs: readonly KernelArg[], outs: readonly KernelArg[], p: AttentionParams) => {
+const nativeAttention = (grad: boolean) => (addon: AttentionAddon) => {
+  const params = new Float64Array(11);
+  const arrays = outArrays();
+  return (inputs: readonly KernelArg[], outs: readonly KernelArg[], p: AttentionParams) => {
     const [q, k, v] = inputs;
     const dy = grad ? inputs[3] : undefined,
       mask = inputs[grad ? 4 : 3];
@@ -198,7 +198,18 @@ const nativeAttention =
       [, s, , dv] = v.shape;
     const maskBatch = mask?.shape[0] ?? 1,
       maskRows = mask?.shape[1] ?? 1;
-    const params = Float64Array.of(b, t, s, h, dk, dv, maskBatch, maskRows, p.offset, p.scale, p.causal ? 1 : 0);
+    // Written in place: a kernel call allocates nothing for its parameters.
+    params[0] = b;
+    params[1] = t;
+    params[2] = s;
+    params[3] = h;
+    params[4] = dk;
+    params[5] = dv;
+    params[6] = maskBatch;
+    params[7] = maskRows;
+    params[8] = p.offset;
+    params[9] = p.scale;
+    params[10] = p.causal ? 1 : 0;
     addon.attention(
       buf(q),
       q.offset,
@@ -208,10 +219,11 @@ const nativeAttention =
       v.offset,
       ...opt(dy),
       ...opt(mask),
-      outs.map(buf),
+      arrays(outs),
       params,
     );
   };
+};
 
 const family = 'attention';
 
@@ -229,10 +241,7 @@ export const ATTENTION: FusedSpecs<keyof AttentionFamilyParams> = {
       ...attentionBackward(q, k, v, dy, mask ?? null, params),
       mask && needsGrad[3] ? sum(attentionLogitGrad(q, k, v, dy, mask, params).dS, [1]) : null,
     ],
-    native: (addon) => {
-      const kernel = nativeAttention(false)(addon);
-      return (inputs, o, p) => kernel(inputs, [o], p);
-    },
+    native: (addon) => singleResult(nativeAttention(false)(addon)),
   },
   attentionGrad: {
     family,

@@ -3,7 +3,7 @@
 // The three are bilinear and adjoint to one another, so each one's gradients are the other two.
 import type { Tensor } from '../../tensor/tensor.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../../errors.js';
-import { sizeOf } from '../../tensor/shape.js';
+import { shapesEqual, sizeOf } from '../../tensor/shape.js';
 import type { KernelArg } from '../../backends/backend.js';
 import type { Arr } from '../../backends/native/addon.js';
 import { fusedRunner, type FusedSpecs } from '../fused.js';
@@ -131,16 +131,25 @@ const shape4 = (t: Tensor) => t.shape as unknown as Shape4;
 /** The window parameters alone (without the backprop ops' shapes), for the op a rule calls. */
 const convOf = ({ strides, dilations, pads }: Conv2DParams): Conv2DParams => ({ strides, dilations, pads });
 
-/** The conv parameters as the addon reads them; x [n, h, w, cin], f [kh, kw, cin, cout], y [n, ho, wo, cout]. */
-function convArgs(x: readonly number[], f: readonly number[], y: readonly number[], p: Conv2DParams) {
-  const [[padTop], [padLeft]] = p.pads;
-  return [x[0], x[1], x[2], x[3], f[3], f[0], f[1], y[1], y[2], ...p.strides, ...p.dilations, padTop, padLeft];
-}
-
 /** One native adapter per op; `scratch` is reused across calls (the addon copies nothing out of it). */
 function nativeConv(addon: ConvAddon, scratch = new Float64Array(15)) {
+  /** The conv parameters as the addon reads them; x [n, h, w, cin], f [kh, kw, cin, cout], y [n, ho, wo, cout]. */
   const set = (x: readonly number[], f: readonly number[], y: readonly number[], p: Conv2DParams) => {
-    scratch.set(convArgs(x, f, y, p));
+    scratch[0] = x[0];
+    scratch[1] = x[1];
+    scratch[2] = x[2];
+    scratch[3] = x[3];
+    scratch[4] = f[3];
+    scratch[5] = f[0];
+    scratch[6] = f[1];
+    scratch[7] = y[1];
+    scratch[8] = y[2];
+    scratch[9] = p.strides[0];
+    scratch[10] = p.strides[1];
+    scratch[11] = p.dilations[0];
+    scratch[12] = p.dilations[1];
+    scratch[13] = p.pads[0][0];
+    scratch[14] = p.pads[1][0];
     return scratch;
   };
   return {
@@ -169,7 +178,7 @@ export const CONV: FusedSpecs<keyof ConvParams> = {
     family: 'convolution',
     infer: ([dy, f], p) => {
       const expected = conv2dShape('conv2dBackpropInput', { shape: p.inputShape, dtype: dy.dtype }, f, p);
-      if (expected.shape.some((d, i) => d !== dy.shape[i])) {
+      if (!shapesEqual(expected.shape, dy.shape)) {
         throw new ShapeError(
           `conv2dBackpropInput: dy ${fmtShape(dy.shape)} does not match the conv2d output ` +
             `${fmtShape(expected.shape)} of input ${fmtShape(p.inputShape)}`,

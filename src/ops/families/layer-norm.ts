@@ -11,7 +11,7 @@ import type { ShapeDType } from '../primitives.js';
 import { requireFloat, requireSame } from '../checks.js';
 import { add, mul, rsqrt, sub } from '../elementwise.js';
 import { mean, sum, variance } from '../reduce.js';
-import { buf } from './native-args.js';
+import { buf, outArrays, singleResult } from './native-args.js';
 
 export interface LayerNormParams {
   /** (x [..., C], gamma [C], beta [C]) -> (x - mean) / sqrt(var + epsilon) * gamma + beta over the last axis. */
@@ -65,28 +65,25 @@ export function standardizeLastAxis(x: Tensor, epsilon: number): Tensor {
 }
 
 /** The addon call for forward (outs [y]) and gradient (outs [dx, dgamma]) alike. */
-function callNative(
-  addon: LayerNormAddon,
-  grad: boolean,
-  [x, g, third]: readonly KernelArg[],
-  outs: readonly KernelArg[],
-  epsilon: number,
-): void {
-  const cols = g.shape[0];
-  const rows = cols ? sizeOf(x.shape) / cols : 0;
-  addon.layerNorm(
-    grad,
-    buf(x),
-    x.offset,
-    buf(g),
-    g.offset,
-    buf(third),
-    third.offset,
-    outs.map(buf),
-    rows,
-    cols,
-    epsilon,
-  );
+function nativeLayerNorm(addon: LayerNormAddon, grad: boolean) {
+  const arrays = outArrays();
+  return ([x, g, third]: readonly KernelArg[], outs: readonly KernelArg[], { epsilon }: { epsilon: number }) => {
+    const cols = g.shape[0];
+    const rows = cols ? sizeOf(x.shape) / cols : 0;
+    addon.layerNorm(
+      grad,
+      buf(x),
+      x.offset,
+      buf(g),
+      g.offset,
+      buf(third),
+      third.offset,
+      arrays(outs),
+      rows,
+      cols,
+      epsilon,
+    );
+  };
 }
 
 const family = 'normalization';
@@ -106,10 +103,7 @@ export const LAYER_NORM: FusedSpecs<keyof LayerNormParams> = {
       const { dx, dgamma } = layerNormGrad(x, gamma, dy, epsilon);
       return [dx, dgamma, dy];
     },
-    native:
-      (addon) =>
-      (inputs, o, { epsilon }) =>
-        callNative(addon, false, inputs, [o], epsilon),
+    native: (addon) => singleResult(nativeLayerNorm(addon, false)),
   },
   layerNormGrad: {
     family,
@@ -132,10 +126,7 @@ export const LAYER_NORM: FusedSpecs<keyof LayerNormParams> = {
       return [dx, sum(mul(dy, xhat), rows)];
     },
     grad: THROUGH_COMPOSITE,
-    native:
-      (addon) =>
-      (inputs, outs, { epsilon }) =>
-        callNative(addon, true, inputs, outs, epsilon),
+    native: (addon) => nativeLayerNorm(addon, true),
   },
 };
 

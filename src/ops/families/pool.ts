@@ -86,24 +86,38 @@ const shape4 = (t: Tensor) => t.shape as unknown as PoolParams['avgPool2dBackpro
 /** The window parameters alone (without the backprop ops' shapes), for the op a rule calls. */
 const poolOf = ({ poolSize, strides, pads }: Pool2DParams): Pool2DParams => ({ poolSize, strides, pads });
 
-/** The addon's pooling parameters; x [n, h, w, c], y [n, ho, wo, c]. */
-function poolArgs(x: readonly number[], y: readonly number[], p: Pool2DParams): Float64Array {
-  const [[padTop], [padLeft]] = p.pads;
-  return Float64Array.of(x[0], x[1], x[2], x[3], y[1], y[2], ...p.poolSize, ...p.strides, padTop, padLeft);
+/** The addon's pooling parameters, written into `into`; x [n, h, w, c], y [n, ho, wo, c]. */
+function poolArgs(into: Float64Array, x: readonly number[], y: readonly number[], p: Pool2DParams): Float64Array {
+  into[0] = x[0];
+  into[1] = x[1];
+  into[2] = x[2];
+  into[3] = x[3];
+  into[4] = y[1];
+  into[5] = y[2];
+  into[6] = p.poolSize[0];
+  into[7] = p.poolSize[1];
+  into[8] = p.strides[0];
+  into[9] = p.strides[1];
+  into[10] = p.pads[0][0];
+  into[11] = p.pads[1][0];
+  return into;
 }
 
-const pool2d =
-  (isMax: boolean) =>
-  (addon: PoolAddon) =>
-  ([x]: readonly KernelArg[], o: KernelArg, p: Pool2DParams) =>
-    addon.pool2d(isMax, buf(x), x.offset, buf(o), poolArgs(x.shape, o.shape, p));
+const pool2d = (isMax: boolean) => (addon: PoolAddon) => {
+  const params = new Float64Array(12);
+  return ([x]: readonly KernelArg[], o: KernelArg, p: Pool2DParams) =>
+    addon.pool2d(isMax, buf(x), x.offset, buf(o), poolArgs(params, x.shape, o.shape, p));
+};
 
 /** Max reads x and dy; average reads only dy (passed twice). */
-const pool2dBackprop =
-  (isMax: boolean) => (addon: PoolAddon) => (inputs: readonly KernelArg[], o: KernelArg, p: Pool2DParams) => {
-    const [x, dy] = isMax ? inputs : [inputs[0], inputs[0]];
-    addon.pool2dBackprop(isMax, buf(x), x.offset, buf(dy), dy.offset, buf(o), poolArgs(o.shape, dy.shape, p));
+const pool2dBackprop = (isMax: boolean) => (addon: PoolAddon) => {
+  const params = new Float64Array(12);
+  return (inputs: readonly KernelArg[], o: KernelArg, p: Pool2DParams) => {
+    const x = inputs[0],
+      dy = inputs[isMax ? 1 : 0];
+    addon.pool2dBackprop(isMax, buf(x), x.offset, buf(dy), dy.offset, buf(o), poolArgs(params, o.shape, dy.shape, p));
   };
+};
 
 const family = 'pooling';
 

@@ -16,7 +16,7 @@ import { requireShapes } from '../checks.js';
 import { add, mul, sigmoid, sub, tanh } from '../elementwise.js';
 import { concat, split } from '../indexing.js';
 import { zerosLike } from '../creation.js';
-import { buf, opt } from './native-args.js';
+import { buf, opt, outArrays, singleResult } from './native-args.js';
 
 export interface RecurrentParams {
   /** xw, hu [B, 4U] (the step's input and recurrent projections), c [B, U] -> next h, next c [B, U]. */
@@ -141,10 +141,9 @@ export function gruMix(z: Tensor, h: Tensor, hh: Tensor): Tensor {
 }
 
 /** The addon call for the four ops: LSTM inputs [xw, hu, c, dh?, dc?], GRU [xw, hu, h, dy?, bias?]. */
-const nativeCell =
-  (lstm: boolean, grad: boolean) =>
-  (addon: RecurrentAddon) =>
-  (inputs: readonly KernelArg[], outs: readonly KernelArg[]) => {
+const nativeCell = (lstm: boolean, grad: boolean) => (addon: RecurrentAddon) => {
+  const arrays = outArrays();
+  return (inputs: readonly KernelArg[], outs: readonly KernelArg[]) => {
     const [xw, hu, st] = inputs;
     const dy = grad ? inputs[3] : undefined,
       extra = inputs[grad ? 4 : 3];
@@ -160,11 +159,12 @@ const nativeCell =
       st.offset,
       ...opt(dy),
       ...opt(extra),
-      outs.map(buf),
+      arrays(outs),
       b,
       u,
     );
   };
+};
 
 const family = 'recurrent';
 
@@ -232,10 +232,7 @@ export const RECURRENT: FusedSpecs<keyof RecurrentParams> = {
       const [dxw, dhu, dh] = gruCellBackward(xw, hu, h, dy, bias ?? null);
       return bias ? [dxw, dhu, dh, dhu] : [dxw, dhu, dh];
     },
-    native: (addon) => {
-      const cell = nativeCell(false, false)(addon);
-      return (inputs, o) => cell(inputs, [o]);
-    },
+    native: (addon) => singleResult(nativeCell(false, false)(addon)),
   },
   gruCellGrad: {
     family,

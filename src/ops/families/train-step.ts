@@ -4,7 +4,7 @@
 // removes dispatches and memory passes, never changes what is computed.
 import type { Tensor } from '../../tensor/tensor.js';
 import { DTypeError, ShapeError, fmtShape } from '../../errors.js';
-import { sizeOf } from '../../tensor/shape.js';
+import { shapesEqual, sizeOf } from '../../tensor/shape.js';
 import type { KernelArg } from '../../backends/backend.js';
 import type { Arr } from '../../backends/native/addon.js';
 import { ArgumentError } from '../../errors.js';
@@ -135,12 +135,7 @@ const DERIVATIVE: Record<FusedActivation, ((y: Tensor) => Tensor) | undefined> =
 function checkLabels(op: string, logits: ShapeDType, labels: ShapeDType): void {
   requireFloat(op, logits, 'logits');
   const lead = logits.shape.slice(0, -1);
-  if (
-    logits.shape.length < 1 ||
-    labels.dtype !== 'int32' ||
-    labels.shape.length !== lead.length ||
-    labels.shape.some((d, i) => d !== lead[i])
-  ) {
+  if (logits.shape.length < 1 || labels.dtype !== 'int32' || !shapesEqual(labels.shape, lead)) {
     throw new ShapeError(
       `${op}: expected int32 labels of shape ${fmtShape(lead)} for logits ${fmtShape(logits.shape)}, got ` +
         `${labels.dtype} ${fmtShape(labels.shape)}`,
