@@ -16,11 +16,11 @@ function editDistance(a: string, b: string): number {
 
 /** "; did you mean 'x'? Known: a, b, c" — for error messages about an unknown name. */
 export function suggest(name: string, known: readonly string[]): string {
-  const lower = name.toLowerCase().replace(/[_-]/g, '');
+  const lower = normalizeName(name);
   let best = '';
   let bestD = Infinity;
   for (const k of known) {
-    const d = editDistance(lower, k.toLowerCase().replace(/[_-]/g, ''));
+    const d = editDistance(lower, normalizeName(k));
     if (d < bestD) {
       bestD = d;
       best = k;

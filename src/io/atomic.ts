@@ -32,13 +32,16 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
 
 const TEMP_NAME = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/;
 
-/** Whether a process with this id exists (EPERM: it exists but belongs to another user). */
-function isAlive(pid: number): boolean {
+/**
+ * Whether process `pid` exists on this host. Only ESRCH says it does not (EPERM: it exists, owned by another
+ * user); any other error counts as alive, so nothing of a live writer is ever taken for a dead one's.
+ */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 
@@ -51,7 +54,7 @@ export async function removeStaleTemps(dir: string): Promise<string[]> {
   const removed: string[] = [];
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     const pid = TEMP_NAME.exec(name)?.[1];
-    if (pid === undefined || Number(pid) === process.pid || isAlive(Number(pid))) continue;
+    if (pid === undefined || Number(pid) === process.pid || processAlive(Number(pid))) continue;
     await unlink(join(dir, name)).then(
       () => removed.push(name),
       () => {},
@@ -61,7 +64,7 @@ export async function removeStaleTemps(dir: string): Promise<string[]> {
 }
 
 /** Best effort: some platforms (Windows) cannot open or fsync a directory; the rename is done anyway. */
-export async function syncDirectory(dir: string): Promise<void> {
+async function syncDirectory(dir: string): Promise<void> {
   try {
     const h = await open(dir, 'r');
     try {

@@ -100,6 +100,6 @@ export type {
   KeyInput,
   RepairResult,
 } from './ledger.js';
-export { withFileLock, lockOwner, processAlive, LOCK_STALE_MS } from './lock.js';
+export { withFileLock, lockOwner, LOCK_STALE_MS } from './lock.js';
 export type { LockOwner, LockOptions } from './lock.js';
 export { SchemaError, RecordError, LedgerError, CanonicalJsonError } from './errors.js';

@@ -8,6 +8,7 @@
 // that both judge a lock stale cannot remove each other's fresh lock. Not covered: a process killed in the
 // microseconds while it holds FILE.lock.break, while another one breaks the same lock (the break lock is
 // then removed by age), and a dead owner's pid reused by a live process (the lock then ages out).
+import { processAlive } from '../io/atomic.js';
 import { open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -45,16 +46,6 @@ interface SeenLock {
   ino: number;
   mtimeMs: number;
   owner?: LockOwner;
-}
-
-/** Whether process `pid` exists on this host (EPERM: it exists, owned by another user). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
 }
 
 function parseOwner(raw: string): LockOwner | undefined {

@@ -22,7 +22,8 @@ import {
   type TrainingInput,
 } from './trainer.js';
 import type { History } from './callbacks.js';
-import { inRun, type RunRecorder } from './run-record-callback.js';
+import type { RunRecorder } from './run-record-callback.js';
+import { inNewRun } from '../ledger/run-context.js';
 import { summaryText } from './summary.js';
 
 export interface ModelArgs extends LayerArgs {
@@ -178,10 +179,8 @@ export class Model extends Layer {
 
   /** Trains for `epochs`; every error (not compiled, bad shapes) is a rejection of the returned promise. */
   async fit(x: TrainingInput, y?: Tensor | Tensor[] | FitArgs, args?: FitArgs): Promise<History> {
-    return inRun(
-      () => this.compiled('fit').fit(x, y, args),
-      () => this.runRecorder,
-    );
+    // Its own run (ledger/run-context.ts): a recorder started inside counts the kernels of this fit only.
+    return inNewRun(() => this.compiled('fit').fit(x, y, args));
   }
 
   async evaluate(

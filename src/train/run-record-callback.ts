@@ -1,13 +1,12 @@
 // RunRecorder, the fit() callback that records a run: it hands the ledger's RunRecording the data fit
-// trains on, each step and epoch, and at the end the model and the fit's settings as plain data. inRun()
-// gives each fit its own run context, so the recorder meters that fit's kernels only, even while other
+// trains on, each step and epoch, and at the end the model and the fit's settings as plain data. Model.fit
+// runs each fit in its own run context, so the recorder meters that fit's kernels only, even while other
 // fits run concurrently in the same process.
 import type { Tensor } from '../tensor/tensor.js';
 import { evaluateClassifier, type ReportOptions } from '../ledger/evaluation.js';
 import type { EvaluationRecord, ModelFacts } from '../ledger/record.js';
 import { RunRecording, type RunFacts, type RunRecorderOptions } from '../ledger/recording.js';
 import { RecordError } from '../ledger/errors.js';
-import { inNewRun } from '../ledger/run-context.js';
 import type { Callback, FitParams, Logs } from './callbacks.js';
 import type { Model } from './model.js';
 
@@ -124,18 +123,5 @@ export class RunRecorder extends RunRecording implements Callback {
     const metrics = await model.evaluate(x, y, { batchSize: options.batchSize ?? 256 });
     const report = evaluateClassifier(model, x, y, options);
     return this.addEvaluation(name, metrics, { report, data: { x, y } });
-  }
-}
-
-/**
- * Runs one fit as its own run (see ledger/run-context.ts): a recorder started inside counts the kernels
- * of this fit only. Where the fit throws, the recorder stops metering (fit does not call onTrainEnd then).
- */
-export async function inRun<T>(fit: () => Promise<T>, recorder: () => RunRecorder | undefined): Promise<T> {
-  try {
-    return await inNewRun(fit);
-  } catch (e) {
-    recorder()?.abort();
-    throw e;
   }
 }

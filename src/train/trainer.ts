@@ -77,13 +77,14 @@ export interface PredictArgs {
  * a RunRecorder or opted out with record: false; the record stays in memory on the model, and
  * model.save() writes it beside the model as run.json.
  */
-function addRunRecorder(model: Model, callbacks: Callback[], record: FitArgs['record']): void {
+function addRunRecorder(model: Model, callbacks: Callback[], record: FitArgs['record']): RunRecorder | undefined {
   let recorder = callbacks.find((cb): cb is RunRecorder => cb instanceof RunRecorder);
   if (!recorder && record !== false) {
     recorder = new RunRecorder(record ?? {});
     callbacks.unshift(recorder);
   }
   model.runRecorder = recorder;
+  return recorder;
 }
 
 /** Labels, sample weights and their sample count checked; x, y and sampleWeight as lists. */
@@ -265,6 +266,7 @@ export class Trainer {
     const seed = args.seed ?? drawSeed();
     const model = this.model;
     const owned: Tensor[] = [];
+    let recorder: RunRecorder | undefined;
     try {
       const { train, validation } = this.fitData(xIn, iterable ? undefined : yOrArgs, args, owned);
       const data = new EpochIterator(train, {
@@ -281,7 +283,7 @@ export class Trainer {
       // what the others add to the logs (e.g. learning_rate from LearningRateScheduler / ReduceLROnPlateau).
       const history = new History();
       const list: Callback[] = [...(args.callbacks ?? []), history];
-      addRunRecorder(model, list, args.record);
+      recorder = addRunRecorder(model, list, args.record);
       if (verbose !== 0) list.push(new ProgressDisplay(epochs, data.steps, verbose));
       const callbacks = new CallbackList(model, list, {
         epochs,
@@ -316,6 +318,10 @@ export class Trainer {
       }
       await callbacks.onTrainEnd();
       return history;
+    } catch (e) {
+      // A fit that throws does not reach every onTrainEnd: its recorder stops metering here.
+      recorder?.abort();
+      throw e;
     } finally {
       dispose(owned);
     }
