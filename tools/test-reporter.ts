@@ -24,7 +24,6 @@ export default async function* reporter(source: AsyncIterable<TestEvent>): Async
     return column === 0 ? `${mark}\n` : mark;
   };
   for await (const { type, data } of source) {
-    if (type === 'test:diagnostic' || type === 'test:stderr' || type === 'test:stdout') continue;
     // Suites report too; only tests count, as in node's own summary.
     if ((type !== 'test:pass' && type !== 'test:fail') || data.details?.type === 'suite') continue;
     if (type === 'test:pass' && (data.skip || data.todo)) {

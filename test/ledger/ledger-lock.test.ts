@@ -76,6 +76,7 @@ test('a live holder is waited for, not broken; the waiting append goes in after 
     const append = appendToLedger(path, fake('waited')).then((e) => ((done = true), e));
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(done, false, 'the append must wait while the holder lives');
+    assert.equal((await lockOwner(path))?.pid, holder.child.pid, 'the holder still owns the lock');
     holder.child.stdin!.write('release\n');
     assert.equal(await holder.exited, 0);
     assert.equal((await append).index, 0);
@@ -184,8 +185,7 @@ test('an appender killed with SIGKILL at any moment: repair, then the next appen
       await new Promise((r) => setTimeout(r, wait));
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
-      const repaired = await repairLedger(path);
-      assert.ok(['none', 'truncated', 'completed'].includes(repaired.action));
+      await repairLedger(path);
       const before = (await verifyLedger(path)).entries;
       const e = await appendToLedger(path, fake(`after-${wait}`));
       assert.equal(e.index, before);
