@@ -1,5 +1,9 @@
 // Shared test helpers: closeness assertions, seeded random inputs and a slow nested-loop reference.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Tensor, RandomStream, concat, memory, reshape, tensor, type DType } from '../src/index.js';
 
 /**
@@ -85,3 +89,16 @@ export async function rejects(fn: () => unknown, cls: new (...a: never[]) => Err
   );
   assert.equal(memory().tensors, before, 'no tensor leaked by the failed call');
 }
+
+/** Runs fn with a fresh temp directory, removed afterwards. */
+export async function withDir<T>(fn: (dir: string) => Promise<T>, prefix = 'candor-test-'): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    return await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The pid of a process that has exited: it names no live process (until the system reuses it). */
+export const deadPid = (): number => spawnSync(process.execPath, ['-e', '']).pid!;

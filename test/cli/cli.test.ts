@@ -2,20 +2,14 @@
 // keygen, schema, and usage errors with exit status 2.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { candor } from './run.js';
 import { tempDir, tinyRun } from '../ledger/fixtures.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const cli = join(here, '..', '..', 'src', 'cli', 'main.js');
 const repoRoot = join(here, '..', '..', '..');
-
-function candor(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
 
 test('CLI: card, profile, ledger append / show / verify (with tampering and keys), schema, usage', async (t) => {
   const tmp = tempDir();

@@ -3,22 +3,13 @@
 // refused with exit status 1 and the file left as it was.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { appendToLedger, entryLine, makeEntry, type LedgerEntry } from '../../src/ledger/ledger.js';
 import { LedgerError } from '../../src/ledger/errors.js';
 import type { RunRecord } from '../../src/ledger/record.js';
+import { candor } from './run.js';
 import { tempDir } from '../ledger/fixtures.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const cli = join(here, '..', '..', 'src', 'cli', 'main.js');
-
-function candor(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
 
 const fake = (i: number) => ({ format: 'candor-run-record', id: `run-${i}`, note: 'é' }) as unknown as RunRecord;
 

@@ -3,20 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as c from '../../src/index.js';
-import { flat } from '../helpers.js';
-
-async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-load-checks-'));
-  try {
-    return await fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { flat, withDir } from '../helpers.js';
 
 type Manifest = Record<string, unknown> & { files: Record<string, { sha256: string; bytes: number }> };
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');

@@ -2,13 +2,13 @@
 // model, and the next save removes what the killed ones left behind (temp files, unnamed weights files).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as c from '../../src/index.js';
-import { flat } from '../helpers.js';
+import { deadPid, flat } from '../helpers.js';
 import { Rng } from './rng.js';
 
 const entry = fileURLToPath(new URL('../../src/index.js', import.meta.url));
@@ -100,8 +100,8 @@ test('a save killed at any moment leaves the previous or the new model; the next
       for (const name of readdirSync(dir)) seen.add(name);
     }
     // A temp file of a writer that is gone (a pid that has exited) and one of a live writer (our parent).
-    const deadPid = spawnSync(process.execPath, ['-e', '']).pid!;
-    writeFileSync(join(dir, `.weights-0.safetensors.${deadPid}.0123456789ab.tmp`), 'partial');
+    const dead = deadPid();
+    writeFileSync(join(dir, `.weights-0.safetensors.${dead}.0123456789ab.tmp`), 'partial');
     writeFileSync(join(dir, `.weights-1.safetensors.${process.ppid}.0123456789ab.tmp`), 'in progress');
     source.set(c, reference, 1);
     await reference.save(dir);

@@ -3,13 +3,14 @@
 // single unforked chain.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { appendToLedger, readLedger, repairLedger, verifyLedger } from '../../src/ledger/ledger.js';
 import { lockOwner, withFileLock } from '../../src/ledger/lock.js';
+import { deadPid } from '../helpers.js';
 import { LedgerError } from '../../src/ledger/errors.js';
 import type { RunRecord } from '../../src/ledger/record.js';
 import { tempDir } from './fixtures.js';
@@ -101,7 +102,7 @@ test('stale locks: a dead pid on this host, a very old lock from another host, a
   try {
     const path = join(tmp.dir, 'ledger.jsonl');
     const lock = `${path}.lock`;
-    const dead = spawnSync(process.execPath, ['-e', '']).pid; // has exited: its pid names no process
+    const dead = deadPid();
     const owner = (pid: number, host: string) =>
       JSON.stringify({ pid, hostname: host, time: new Date().toISOString(), token: 'x' });
     const hourAgo = new Date(Date.now() - 3600_000);
@@ -139,7 +140,7 @@ test('processes racing to break one stale lock append one unforked chain', async
   const tmp = tempDir();
   try {
     const path = join(tmp.dir, 'ledger.jsonl');
-    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    const dead = deadPid();
     writeFileSync(`${path}.lock`, JSON.stringify({ pid: dead, hostname: hostname(), time: '', token: 'x' }));
     const code =
       `const { appendToLedger } = await import(${JSON.stringify(moduleUrl('ledger.js'))});\n` +

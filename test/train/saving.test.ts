@@ -2,21 +2,10 @@
 // restored optimizer state, exact resumption of seeded training, tamper and malformed-file detection.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as c from '../../src/index.js';
-import { flat } from '../helpers.js';
-
-/** Runs fn with a fresh temp directory, removed afterwards. */
-async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-saving-'));
-  try {
-    return await fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { flat, withDir } from '../helpers.js';
 
 /** The directory's files, content-named ones by role ('weights-0a1b...safetensors' as 'weights.safetensors'). */
 const roles = (names: string[]) => names.map((n) => n.replace(/-[0-9a-f]{16}\.safetensors$/, '.safetensors')).sort();
