@@ -105,7 +105,7 @@ function kernelFailure(op: string, backend: Backend, args: readonly KernelArg[],
   );
 }
 
-/** Calls a kernel with several results on raw arguments; allocates and returns one buffer per result. */
+/** Calls a kernel with several results on raw arguments; allocates and returns one output per result. */
 function invokeMulti<Params>(
   backend: Backend,
   op: FusedName,
@@ -114,18 +114,16 @@ function invokeMulti<Params>(
   infos: readonly ShapeDType[],
   params: Params,
   flops: number,
-): unknown[] {
-  const buffers: unknown[] = [];
-  const sizes = infos.map((info) => sizeOf(info.shape));
+): KernelArg[] {
+  const outs: KernelArg[] = [];
   try {
-    const outs = infos.map((info, i): KernelArg => {
-      buffers.push(allocFor(backend, op, info, sizes[i]));
-      const strides = contiguousStrides(info.shape);
-      return { buffer: buffers[i], dtype: info.dtype, shape: info.shape, strides, offset: 0 };
-    });
+    for (const info of infos) {
+      const buffer = allocFor(backend, op, info, sizeOf(info.shape));
+      outs.push({ buffer, dtype: info.dtype, shape: info.shape, strides: contiguousStrides(info.shape), offset: 0 });
+    }
     if (hooks.size === 0) {
       kernel(args, outs, params);
-      return buffers;
+      return outs;
     }
     const t0 = performance.now();
     kernel(args, outs, params);
@@ -140,12 +138,12 @@ function invokeMulti<Params>(
       flops,
       bytes: [...args, ...infos].reduce((s, a) => s + bytesOf(a), 0),
       ms,
-      readOutput: (i = 0) => backend.read(buffers[i], infos[i].dtype, sizes[i]),
+      readOutput: (i = 0) => backend.read(outs[i].buffer, infos[i].dtype, sizeOf(infos[i].shape)),
     };
     for (const hook of hooks) hook(event);
-    return buffers;
+    return outs;
   } catch (e) {
-    for (const b of buffers) backend.free(b);
+    for (const o of outs) backend.free(o.buffer);
     throw kernelFailure(op, backend, args, e);
   }
 }
@@ -288,8 +286,8 @@ export function tryFusedMulti<F extends FusedName>(
   const temps: Tensor[] = [];
   try {
     const args = inputs.map((t) => materialize(t, backend, t.shape, temps));
-    const buffers = invokeMulti(backend, op, kernel, args, infos, params, flops);
-    const outputs = buffers.map((b, i) => wrapOutput(backend, b, infos[i], contiguousStrides(infos[i].shape)));
+    const outs = invokeMulti(backend, op, kernel, args, infos, params, flops);
+    const outputs = outs.map((o, i) => wrapOutput(backend, o.buffer, infos[i], o.strides));
     record(op, inputs, outputs, params);
     return outputs;
   } finally {
