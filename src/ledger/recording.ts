@@ -309,8 +309,9 @@ export class RunRecording {
   private async rewrite(): Promise<void> {
     const record = this.record;
     record.createdAt = iso(Date.now());
-    validateRunRecord(record);
+    // writeRunRecord validates what it writes; an unwritten record is validated here.
     if (this.options.dir && this.options.write !== false) await writeRunRecord(record, this.options.dir);
+    else validateRunRecord(record);
   }
 
   /** Writes run.json (to `dir` or the recorder's dir) and, with `ledger`, appends the record to that ledger. */
