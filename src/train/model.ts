@@ -12,7 +12,7 @@ import {
   type SymShape,
 } from '../nn/layer.js';
 import type { Node } from '../nn/layer.js';
-import { graphConfig, graphFromConfig, runGraph, topologicalNodes, type GraphConfig } from './graph.js';
+import { graphConfig, graphFromConfig, graphLayers, runGraph, topologicalNodes, type GraphConfig } from './graph.js';
 import {
   Trainer,
   type CompileArgs,
@@ -69,17 +69,12 @@ export class Model extends Layer {
     return this.nodes;
   }
 
-  /** The layers of the model in call order (functional), or the Layer-valued fields (subclass models). */
+  /**
+   * The layers of the model in call order (functional), or those its fields hold (subclass models: see
+   * Layer.sublayers).
+   */
   get layers(): Layer[] {
-    if (this.isFunctional) {
-      const seen: Layer[] = [];
-      for (const t of this.inputs) if (!seen.includes(t.node!.layer)) seen.push(t.node!.layer);
-      for (const n of this.nodes) if (!seen.includes(n.layer)) seen.push(n.layer);
-      return seen;
-    }
-    return Object.values(this).flatMap((v) =>
-      v instanceof Layer ? [v] : Array.isArray(v) ? v.filter((x): x is Layer => x instanceof Layer) : [],
-    );
+    return this.isFunctional ? graphLayers(this.inputs, this.nodes) : super.sublayers();
   }
 
   getLayer(name: string): Layer {
