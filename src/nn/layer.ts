@@ -275,6 +275,57 @@ export abstract class Layer {
     return total;
   }
 
+  /** Losses added by the last call (addLoss with a tensor); cleared when an outermost call starts. */
+  private readonly callLosses: Tensor[] = [];
+  /** Losses added as functions: evaluated each time `losses` is read, never cleared. */
+  private readonly lossFns: (() => Tensor)[] = [];
+
+  /**
+   * Adds a loss term to the model's total loss (Keras add_loss): a tensor computed in call() (a VAE's KL
+   * term, an activity penalty), kept until the next outermost call, or a function of no arguments (a
+   * penalty on a weight) evaluated whenever `losses` is read. A non-scalar loss is summed.
+   */
+  addLoss(loss: Tensor | (() => Tensor)): void {
+    if (loss instanceof Tensor) this.callLosses.push(loss);
+    else if (typeof loss === 'function') this.lossFns.push(loss);
+    else
+      throw new ArgumentError(
+        `${this.className} '${this.name}': addLoss expects a Tensor or a function returning one, got ${fmtValue(loss)}`,
+      );
+  }
+
+  /**
+   * The loss terms of this layer and the layers inside it (Keras `losses`): those added in the last call
+   * (still live: a training step frees its own), the function losses, then the weights' regularization
+   * penalty. Each read evaluates the functions and penalties anew.
+   */
+  get losses(): Tensor[] {
+    const out: Tensor[] = [];
+    forTree(this, (l) => {
+      for (const t of l.callLosses) if (!t.isDisposed) out.push(t);
+      for (const f of l.lossFns) out.push(f());
+    });
+    const reg = this.regularizationLoss();
+    if (reg) out.push(reg);
+    return out;
+  }
+
+  /** Forgets the losses added by the last call, here and in every nested layer. */
+  private clearLosses(): void {
+    forTree(this, (l) => (l.callLosses.length = 0));
+  }
+
+  /** Runs an eager call; the outermost one first clears the losses its layers added in the last call. */
+  private collectingLosses<T>(call: () => T): T {
+    if (callDepth === 0) this.clearLosses();
+    callDepth++;
+    try {
+      return call();
+    } finally {
+      callDepth--;
+    }
+  }
+
   /**
    * Checks an input shape against batchInputShape; throws a ShapeError naming the layer and showing the
    * shape as received. `anyBatch`: eager calls may use any batch size.
@@ -312,13 +363,16 @@ export abstract class Layer {
     if (!symbolic) {
       const real = inputs as Inputs;
       const mask = ctx.mask !== undefined ? ctx.mask : inputMasks(real);
-      const out = withLayerPath(this.name, () =>
-        this.call(real, { training: ctx.training ?? false, seed: ctx.seed }, mask ?? undefined),
+      const out = this.collectingLosses(() =>
+        withLayerPath(this.name, () =>
+          this.call(real, { training: ctx.training ?? false, seed: ctx.seed }, mask ?? undefined),
+        ),
       );
       if (this.supportsMasking) attachMasks(out, this.computeMask(real, mask ?? undefined));
       return out;
     }
     const outShape = this.computeOutputShape(shapeArg);
+    this.clearLosses(); // what a shape probe added is not a loss of any real call
     const outShapes = (Array.isArray(outShape[0]) ? outShape : [outShape]) as SymShape[];
     const outputs = outShapes.map(
       (s, i) => new SymbolicTensor(s, this.dtype, outShapes.length > 1 ? `${this.name}/out${i}` : this.name, this),
@@ -334,6 +388,17 @@ export abstract class Layer {
     for (const v of this.variables) v.dispose();
     for (const l of this.sublayers()) l.dispose();
   }
+}
+
+/** How deep in nested eager layer calls we are: 0 outside every call (see collectingLosses). */
+let callDepth = 0;
+
+/** Calls fn on a layer and every layer nested in it, each once. */
+function forTree(layer: Layer, fn: (l: Layer) => void, seen = new Set<Layer>()): void {
+  if (seen.has(layer)) return;
+  seen.add(layer);
+  fn(layer);
+  for (const l of layer.sublayers()) forTree(l, fn, seen);
 }
 
 /** Constructor type of a concrete layer class, as kept in the registry. */
