@@ -4,6 +4,7 @@ import { appendFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, CandorError } from '../errors.js';
 import type { Model } from './model.js';
+import { findLogKey, withCamelCaseAliases } from './log-names.js';
 
 export type Logs = Record<string, number>;
 
@@ -39,7 +40,8 @@ export interface Callback {
 /** The record fit() returns: per-epoch values of the loss and every metric. */
 export class History implements Callback {
   readonly epoch: number[] = [];
-  readonly history: Record<string, number[]> = {};
+  /** Per-epoch values by Keras' snake_case log names (readable under the camelCase ones too). */
+  readonly history: Record<string, number[]> = withCamelCaseAliases({});
   onEpochEnd(epoch: number, logs: Logs): void {
     this.epoch.push(epoch);
     for (const [k, v] of Object.entries(logs)) (this.history[k] ??= []).push(v);
@@ -54,11 +56,12 @@ function improver(monitor: string, mode: Mode, minDelta: number): (current: numb
   return maximize ? (c, b) => c - minDelta > b : (c, b) => c + minDelta < b;
 }
 
+/** The monitored value: logs[monitor], with 'valBinaryAccuracy' accepted for 'val_binary_accuracy'. */
 function monitored(logs: Logs, monitor: string, who: string): number | undefined {
-  const v = logs[monitor];
-  if (v === undefined)
+  const key = findLogKey(logs, monitor);
+  if (key === undefined)
     console.warn(`${who}: metric '${monitor}' is not available; available: ${Object.keys(logs).join(', ')}`);
-  return v;
+  return key === undefined ? undefined : logs[key];
 }
 
 export class EarlyStopping implements Callback {

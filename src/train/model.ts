@@ -21,10 +21,12 @@ import {
   type PredictArgs,
   type TrainingInput,
 } from './trainer.js';
+import type { TensorData } from './epoch-iterator.js';
 import type { History } from './callbacks.js';
 import type { RunRecorder } from './run-record-callback.js';
 import { inNewRun } from '../ledger/run-context.js';
 import { summaryText } from './summary.js';
+import { withCamelCaseAliases } from './log-names.js';
 
 export interface ModelArgs extends LayerArgs {
   inputs?: SymbolicTensor | SymbolicTensor[];
@@ -178,25 +180,25 @@ export class Model extends Layer {
   }
 
   /** Trains for `epochs`; every error (not compiled, bad shapes) is a rejection of the returned promise. */
-  async fit(x: TrainingInput, y?: Tensor | Tensor[] | FitArgs, args?: FitArgs): Promise<History> {
+  async fit(x: TrainingInput, y?: TensorData | FitArgs, args?: FitArgs): Promise<History> {
     // Its own run (ledger/run-context.ts): a recorder started inside counts the kernels of this fit only.
     return inNewRun(() => this.compiled('fit').fit(x, y, args));
   }
 
   async evaluate(
     x: TrainingInput,
-    y?: Tensor | Tensor[] | EvaluateArgs,
+    y?: TensorData | EvaluateArgs,
     args?: EvaluateArgs,
   ): Promise<Record<string, number>> {
-    return this.compiled('evaluate').evaluate(x, y, args);
+    return withCamelCaseAliases(await this.compiled('evaluate').evaluate(x, y, args));
   }
 
-  trainOnBatch(x: Tensor | Tensor[], y: Tensor | Tensor[], sampleWeight?: Tensor): Record<string, number> {
+  trainOnBatch(x: TensorData, y: TensorData, sampleWeight?: Tensor): Record<string, number> {
     return this.compiled('trainOnBatch').trainOnBatch(x, y, sampleWeight);
   }
 
   /** Outputs for x, in batches, in inference mode. */
-  predict(x: Tensor | Tensor[], args: PredictArgs = {}): Tensor | Tensor[] {
+  predict(x: TensorData, args: PredictArgs = {}): Tensor | Tensor[] {
     return Trainer.predict(this, x, args);
   }
 

@@ -19,9 +19,19 @@ import {
   type Batch,
   type DataSource,
   type StepBatch,
+  type TensorData,
   type TrainingInput,
 } from './epoch-iterator.js';
-import { checkInteger, checkValidationSplit, checkVerbose, sampleCount, tensorList } from './arguments.js';
+import {
+  checkCallOptions,
+  checkInteger,
+  checkValidationSplit,
+  checkVerbose,
+  dataNames,
+  sampleCount,
+  tensorList,
+  type DataNames,
+} from './arguments.js';
 import { CallbackList } from './callback-list.js';
 import { History, type Callback, type Logs } from './callbacks.js';
 import { ProgressDisplay } from './progress.js';
@@ -33,7 +43,7 @@ import type { Layer } from '../nn/layer.js';
 import type { Variable } from '../nn/variable.js';
 
 export type { CompileArgs } from './compile.js';
-export type { Batch, TrainingInput } from './epoch-iterator.js';
+export type { Batch, TensorData, TrainingInput } from './epoch-iterator.js';
 
 export interface FitArgs {
   /** The epoch to stop before (a non-negative integer; 0 trains nothing, as in Keras). */
@@ -42,11 +52,7 @@ export interface FitArgs {
   /** The last fraction of the samples (tensors only), held out for validation: in [0, 1). */
   validationSplit?: number;
   /** [x, y], [x, y, sampleWeight] (as Keras) or a dataset of {x, y} batches; replaces validationSplit's part. */
-  validationData?:
-    | [Tensor | Tensor[], Tensor | Tensor[]]
-    | [Tensor | Tensor[], Tensor | Tensor[], Tensor]
-    | AsyncIterable<Batch>
-    | Iterable<Batch>;
+  validationData?: [TensorData, TensorData] | [TensorData, TensorData, Tensor] | AsyncIterable<Batch> | Iterable<Batch>;
   shuffle?: boolean;
   classWeight?: Record<number, number>;
   sampleWeight?: Tensor;
@@ -87,11 +93,14 @@ function addRunRecorder(model: Model, callbacks: Callback[], record: FitArgs['re
   return recorder;
 }
 
-/** Labels, sample weights and their sample count checked; x, y and sampleWeight as lists. */
-function arrayData(op: string, x: unknown, y: unknown, sampleWeight: Tensor | undefined): ArrayData {
-  const xs = tensorList(op, 'x', x);
+/**
+ * Labels, sample weights and their sample count checked; x, y and sampleWeight as lists (x and y in the
+ * model's order when keyed by input / output name).
+ */
+function arrayData(op: string, x: unknown, y: unknown, sampleWeight: Tensor | undefined, names: DataNames): ArrayData {
+  const xs = tensorList(op, 'x', x, '', 'input', names);
   if (y === undefined) throw new ArgumentError(`${op}: labels y are required when x is a tensor`);
-  const ys = tensorList(op, 'y', y, ' (the labels)');
+  const ys = tensorList(op, 'y', y, ' (the labels)', 'output', names);
   sampleCount(op, sampleWeight ? [...xs, ...ys, ...tensorList(op, 'sampleWeight', sampleWeight)] : [...xs, ...ys]);
   return { x: xs, y: ys, sampleWeight };
 }
@@ -106,6 +115,7 @@ export class Trainer {
     private readonly model: Model,
     args: CompileArgs,
   ) {
+    checkCallOptions('compile', args);
     this.optimizer = getOptimizer(args.optimizer);
     const outputs: Outputs = {
       names: model.isFunctional ? model.outputs.map((t) => t.node!.layer.name) : ['output'],
@@ -240,16 +250,17 @@ export class Trainer {
     );
   }
 
-  trainOnBatch(x: Tensor | Tensor[], y: Tensor | Tensor[], sampleWeight?: Tensor): Logs {
-    const data = arrayData('trainOnBatch', x, y, sampleWeight);
+  trainOnBatch(x: TensorData, y: TensorData, sampleWeight?: Tensor): Logs {
+    const data = arrayData('trainOnBatch', x, y, sampleWeight, dataNames(this.model));
     this.resetMetrics();
     this.trainStep(data, mixSeeds(this.optimizer.iterations, 0x5eed));
     return this.logs();
   }
 
-  async fit(xIn: TrainingInput, yOrArgs?: Tensor | Tensor[] | FitArgs, maybeArgs?: FitArgs): Promise<History> {
+  async fit(xIn: TrainingInput, yOrArgs?: TensorData | FitArgs, maybeArgs?: FitArgs): Promise<History> {
     const iterable = isIterableInput(xIn);
     const args: FitArgs = ((iterable ? yOrArgs : maybeArgs) as FitArgs) ?? {};
+    checkCallOptions('fit', args);
     const {
       epochs = 1,
       batchSize = 32,
@@ -276,9 +287,11 @@ export class Trainer {
         seed,
         classWeight: args.classWeight,
         labels: true,
+        names: dataNames(model),
       });
       const valData =
-        validation && new EpochIterator(validation, { op: 'fit (validationData)', batchSize, labels: true });
+        validation &&
+        new EpochIterator(validation, { op: 'fit (validationData)', batchSize, labels: true, names: dataNames(model) });
       // Keras 3 order: the user's callbacks, then History and the progress display, so that these two see
       // what the others add to the logs (e.g. learning_rate from LearningRateScheduler / ReduceLROnPlateau).
       const history = new History();
@@ -343,7 +356,7 @@ export class Trainer {
       const v = args.validationData;
       if (isIterableInput(v)) validation = v;
       else if (Array.isArray(v) && (v.length === 2 || v.length === 3))
-        validation = arrayData('fit (validationData)', v[0], v[1], v[2] as Tensor | undefined);
+        validation = arrayData('fit (validationData)', v[0], v[1], v[2] as Tensor | undefined, dataNames(this.model));
       else
         throw new ArgumentError(
           'fit: validationData must be [x, y], [x, y, sampleWeight] or a dataset of {x, y} batches, got ' +
@@ -363,7 +376,7 @@ export class Trainer {
         );
       return { train: xIn, validation };
     }
-    const data = arrayData('fit', xIn, y, args.sampleWeight);
+    const data = arrayData('fit', xIn, y, args.sampleWeight, dataNames(this.model));
     if (split === 0) return { train: data, validation };
     const n = data.x[0].shape[0];
     const nVal = Math.floor(n * split),
@@ -403,23 +416,25 @@ export class Trainer {
     return logs;
   }
 
-  async evaluate(
-    xIn: TrainingInput,
-    yOrArgs?: Tensor | Tensor[] | EvaluateArgs,
-    maybeArgs?: EvaluateArgs,
-  ): Promise<Logs> {
+  async evaluate(xIn: TrainingInput, yOrArgs?: TensorData | EvaluateArgs, maybeArgs?: EvaluateArgs): Promise<Logs> {
+    checkCallOptions('evaluate', isIterableInput(xIn) ? yOrArgs : maybeArgs);
     if (isIterableInput(xIn))
-      return this.evaluateLogs(new EpochIterator(xIn, { op: 'evaluate', batchSize: 32, labels: true }), '');
+      return this.evaluateLogs(
+        new EpochIterator(xIn, { op: 'evaluate', batchSize: 32, labels: true, names: dataNames(this.model) }),
+        '',
+      );
     const { batchSize = 32, verbose = 'auto', sampleWeight } = maybeArgs ?? {};
     checkInteger('evaluate', 'batchSize', batchSize, 1);
     checkVerbose('evaluate', verbose);
-    const data = arrayData('evaluate', xIn, yOrArgs, sampleWeight);
+    const data = arrayData('evaluate', xIn, yOrArgs, sampleWeight, dataNames(this.model));
     return this.evaluateLogs(new EpochIterator(data, { op: 'evaluate', batchSize, labels: true }), '');
   }
 
-  static predict(model: Model, x: Tensor | Tensor[], { batchSize = 32 }: PredictArgs = {}): Tensor | Tensor[] {
+  static predict(model: Model, x: TensorData, args: PredictArgs = {}): Tensor | Tensor[] {
+    checkCallOptions('predict', args);
+    const { batchSize = 32 } = args;
     checkInteger('predict', 'batchSize', batchSize, 1);
-    const xs = tensorList('predict', 'x', x);
+    const xs = tensorList('predict', 'x', x, '', 'input', dataNames(model));
     sampleCount('predict', xs);
     const chunks: Tensor[][] = [];
     try {
