@@ -67,9 +67,8 @@ function byName(
   for (const key of Object.keys(value))
     if (!known.includes(key)) {
       const near = nearestName(key, known);
-      throw new ArgumentError(
-        `${op}: ${what} has '${key}', which is not an ${kind} name${near ? ` (did you mean '${near}'?)` : ''}; ${listed}`,
-      );
+      const hint = near === undefined ? '' : ` (did you mean '${near}'?)`;
+      throw new ArgumentError(`${op}: ${what} has '${key}', which is not an ${kind} name${hint}; ${listed}`);
     }
   const missing = known.filter((n) => !Object.hasOwn(value, n));
   if (missing.length > 0)
