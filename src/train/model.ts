@@ -167,6 +167,18 @@ export class Model extends Layer {
     await saveModel(this, dir);
   }
 
+  /** Writes the weights alone to one file (Keras save_weights); model.loadWeights reads it back. */
+  async saveWeights(path: string): Promise<void> {
+    const { saveWeights } = await import('./weights-file.js');
+    await saveWeights(this, path);
+  }
+
+  /** Sets the weights from a file written by saveWeights, checked weight by weight (Keras load_weights). */
+  async loadWeights(path: string): Promise<void> {
+    const { loadWeights } = await import('./weights-file.js');
+    await loadWeights(this, path);
+  }
+
   private compiled(op: string): Trainer {
     if (!this.trainer)
       throw new ArgumentError(
