@@ -9,6 +9,7 @@ import { getLoss, type LossFn, type LossSpec } from '../nn/losses.js';
 import { maskBytes } from '../nn/masking.js';
 import { Mean, getMetric, type Metric, type MetricSpec, type StatefulMetric } from './metrics.js';
 import type { Logs } from './callbacks.js';
+import { logName } from './log-names.js';
 
 /** One spec for every output, a list with one per output, or a map by output layer name. */
 export type PerOutput<T> = T | T[] | Record<string, T>;
@@ -194,12 +195,11 @@ export class CompileMetrics implements StatefulMetric<Logs> {
         }),
         weighted,
       }));
-      const plainNames = new Set(made.filter((m) => !m.weighted).map((m) => m.metric.name));
-      return made.map(({ metric, weighted }) => ({
-        metric,
-        weighted,
-        key: weighted && plainNames.has(metric.name) ? `weighted_${metric.name}` : metric.name,
-      }));
+      const plainNames = new Set(made.filter((m) => !m.weighted).map((m) => logName(m.metric.name)));
+      return made.map(({ metric, weighted }) => {
+        const name = logName(metric.name);
+        return { metric, weighted, key: weighted && plainNames.has(name) ? `weighted_${name}` : name };
+      });
     });
   }
 

@@ -26,10 +26,11 @@ import {
 import type { History, Logs } from './callbacks.js';
 import type { CompileMetrics } from './compile.js';
 import type { MetricResult, StatefulMetric } from './metrics.js';
-import { asList } from './epoch-iterator.js';
+import { asList, type TensorData } from './epoch-iterator.js';
 import type { RunRecorder } from './run-record-callback.js';
 import { inNewRun } from '../ledger/run-context.js';
 import { summaryText } from './summary.js';
+import { withCamelCaseAliases } from './log-names.js';
 import type { OptimizerConfig } from '../optim/index.js';
 
 /** The parts of a training config that are always written (the loss may be undefined: none was compiled). */
@@ -172,6 +173,18 @@ export class Model extends Layer {
     await saveModel(this, dir);
   }
 
+  /** Writes the weights alone to one file (Keras save_weights); model.loadWeights reads it back. */
+  async saveWeights(path: string): Promise<void> {
+    const { saveWeights } = await import('./weights-file.js');
+    await saveWeights(this, path);
+  }
+
+  /** Sets the weights from a file written by saveWeights, checked weight by weight (Keras load_weights). */
+  async loadWeights(path: string): Promise<void> {
+    const { loadWeights } = await import('./weights-file.js');
+    await loadWeights(this, path);
+  }
+
   private compiled(op: string): Trainer {
     if (!this.trainer)
       throw new ArgumentError(
@@ -185,25 +198,25 @@ export class Model extends Layer {
   }
 
   /** Trains for `epochs`; every error (not compiled, bad shapes) is a rejection of the returned promise. */
-  async fit(x: TrainingInput, y?: Tensor | Tensor[] | FitArgs, args?: FitArgs): Promise<History> {
+  async fit(x: TrainingInput, y?: TensorData | FitArgs, args?: FitArgs): Promise<History> {
     // Its own run (ledger/run-context.ts): a recorder started inside counts the kernels of this fit only.
     return inNewRun(() => this.compiled('fit').fit(x, y, args));
   }
 
   async evaluate(
     x: TrainingInput,
-    y?: Tensor | Tensor[] | EvaluateArgs,
+    y?: TensorData | EvaluateArgs,
     args?: EvaluateArgs,
   ): Promise<Record<string, number>> {
-    return this.compiled('evaluate').evaluate(x, y, args);
+    return withCamelCaseAliases(await this.compiled('evaluate').evaluate(x, y, args));
   }
 
-  trainOnBatch(x: Tensor | Tensor[], y?: Tensor | Tensor[], sampleWeight?: Tensor): Record<string, number> {
+  trainOnBatch(x: TensorData, y?: TensorData, sampleWeight?: Tensor): Record<string, number> {
     return this.compiled('trainOnBatch').trainOnBatch(x, y, sampleWeight);
   }
 
   /** Outputs for x, in batches, in inference mode. */
-  predict(x: Tensor | Tensor[], args: PredictArgs = {}): Tensor | Tensor[] {
+  predict(x: TensorData, args: PredictArgs = {}): Tensor | Tensor[] {
     return Trainer.predict(this, x, args);
   }
 

@@ -21,9 +21,20 @@ import {
   type Batch,
   type DataSource,
   type StepBatch,
+  type TensorData,
   type TrainingInput,
 } from './epoch-iterator.js';
-import { checkInteger, checkValidationSplit, checkVerbose, sampleCount, tensorList } from './arguments.js';
+import {
+  CALL_OPTIONS,
+  checkCallOptions,
+  checkInteger,
+  checkValidationSplit,
+  checkVerbose,
+  dataNames,
+  sampleCount,
+  tensorList,
+  type DataNames,
+} from './arguments.js';
 import { CallbackList } from './callback-list.js';
 import { History, type Callback, type Logs } from './callbacks.js';
 import { ProgressDisplay } from './progress.js';
@@ -35,7 +46,7 @@ import type { Layer } from '../nn/layer.js';
 import type { Variable } from '../nn/variable.js';
 
 export type { CompileArgs } from './compile.js';
-export type { Batch, TrainingInput } from './epoch-iterator.js';
+export type { Batch, TensorData, TrainingInput } from './epoch-iterator.js';
 
 export interface FitArgs {
   /** The epoch to stop before (a non-negative integer; 0 trains nothing, as in Keras). */
@@ -44,11 +55,7 @@ export interface FitArgs {
   /** The last fraction of the samples (tensors only), held out for validation: in [0, 1). */
   validationSplit?: number;
   /** [x, y], [x, y, sampleWeight] (as Keras) or a dataset of {x, y} batches; replaces validationSplit's part. */
-  validationData?:
-    | [Tensor | Tensor[], Tensor | Tensor[]]
-    | [Tensor | Tensor[], Tensor | Tensor[], Tensor]
-    | AsyncIterable<Batch>
-    | Iterable<Batch>;
+  validationData?: [TensorData, TensorData] | [TensorData, TensorData, Tensor] | AsyncIterable<Batch> | Iterable<Batch>;
   shuffle?: boolean;
   classWeight?: Record<number, number>;
   sampleWeight?: Tensor;
@@ -85,22 +92,6 @@ export type StepData = readonly [x: Tensor | Tensor[], y?: Tensor | Tensor[], sa
  * them (e.g. compiledMetrics.result()), flattened; fit reads them as numbers before freeing the step.
  */
 export type StepLogs = Record<string, number | Tensor | Record<string, number | Tensor>>;
-
-const FIT_KEYS: readonly (keyof FitArgs)[] = [
-  'epochs',
-  'batchSize',
-  'validationSplit',
-  'validationData',
-  'shuffle',
-  'classWeight',
-  'sampleWeight',
-  'initialEpoch',
-  'verbose',
-  'callbacks',
-  'record',
-  'seed',
-];
-const EVALUATE_KEYS: readonly (keyof EvaluateArgs)[] = ['batchSize', 'verbose', 'sampleWeight'];
 
 /** Whether y's argument is in fact the options (a plain object of option keys only): fit(x, { epochs }). */
 function isOptions(v: unknown, keys: readonly string[]): boolean {
@@ -159,17 +150,25 @@ function addRunRecorder(model: Model, callbacks: Callback[], record: FitArgs['re
 }
 
 /**
- * Labels, sample weights and their sample count checked; x, y and sampleWeight as lists. Labels are
- * optional where nothing needs them (a trainStep override, a model compiled without a loss).
+ * Labels, sample weights and their sample count checked; x, y and sampleWeight as lists (x and y in the
+ * model's order when keyed by input / output name). Labels are optional where nothing needs them (a
+ * trainStep override, a model compiled without a loss).
  */
-function arrayData(op: string, x: unknown, y: unknown, sampleWeight: Tensor | undefined, labels = true): ArrayData {
-  const xs = tensorList(op, 'x', x);
+function arrayData(
+  op: string,
+  x: unknown,
+  y: unknown,
+  sampleWeight: Tensor | undefined,
+  names: DataNames,
+  labels = true,
+): ArrayData {
+  const xs = tensorList(op, 'x', x, '', 'input', names);
   if (y === undefined && !labels) {
     sampleCount(op, sampleWeight ? [...xs, sampleWeight] : xs);
     return { x: xs, sampleWeight };
   }
   if (y === undefined) throw new ArgumentError(`${op}: labels y are required when x is a tensor`);
-  const ys = tensorList(op, 'y', y, ' (the labels)');
+  const ys = tensorList(op, 'y', y, ' (the labels)', 'output', names);
   sampleCount(op, sampleWeight ? [...xs, ...ys, ...tensorList(op, 'sampleWeight', sampleWeight)] : [...xs, ...ys]);
   return { x: xs, y: ys, sampleWeight };
 }
@@ -187,6 +186,7 @@ export class Trainer {
     private readonly model: Model,
     args: CompileArgs,
   ) {
+    checkCallOptions('compile', args);
     this.optimizer = getOptimizer(args.optimizer ?? 'rmsprop');
     const outputs: Outputs = {
       names: model.isFunctional ? model.outputs.map((t) => t.node!.layer.name) : ['output'],
@@ -372,20 +372,21 @@ export class Trainer {
     );
   }
 
-  trainOnBatch(x: Tensor | Tensor[], y: Tensor | Tensor[] | undefined, sampleWeight?: Tensor): Logs {
+  trainOnBatch(x: TensorData, y: TensorData | undefined, sampleWeight?: Tensor): Logs {
     const custom = this.model.customSteps().train;
-    const data = arrayData('trainOnBatch', x, y, sampleWeight, !custom && this.hasLoss);
+    const data = arrayData('trainOnBatch', x, y, sampleWeight, dataNames(this.model), !custom && this.hasLoss);
     this.resetMetrics();
     if (custom) return this.customStep('trainStep', data);
     this.trainStep(data, mixSeeds(this.optimizer.iterations, 0x5eed));
     return this.logs();
   }
 
-  async fit(xIn: TrainingInput, yOrArgs?: Tensor | Tensor[] | FitArgs, maybeArgs?: FitArgs): Promise<History> {
+  async fit(xIn: TrainingInput, yOrArgs?: TensorData | FitArgs, maybeArgs?: FitArgs): Promise<History> {
     const iterable = isIterableInput(xIn);
     // Options in y's place: after a dataset, or after tensors without labels (fit(x, { ... })).
-    const noLabels = !iterable && isOptions(yOrArgs, FIT_KEYS);
+    const noLabels = !iterable && isOptions(yOrArgs, CALL_OPTIONS.fit);
     const args: FitArgs = ((iterable || noLabels ? yOrArgs : maybeArgs) as FitArgs) ?? {};
+    checkCallOptions('fit', args);
     const {
       epochs = 1,
       batchSize = 32,
@@ -415,10 +416,16 @@ export class Trainer {
         seed,
         classWeight: args.classWeight,
         labels,
+        names: dataNames(model),
       });
       const valData =
         validation &&
-        new EpochIterator(validation, { op: 'fit (validationData)', batchSize, labels: this.evaluationNeedsLabels });
+        new EpochIterator(validation, {
+          op: 'fit (validationData)',
+          batchSize,
+          labels: this.evaluationNeedsLabels,
+          names: dataNames(model),
+        });
       // Keras 3 order: the user's callbacks, then History and the progress display, so that these two see
       // what the others add to the logs (e.g. learning_rate from LearningRateScheduler / ReduceLROnPlateau).
       const history = new History();
@@ -499,6 +506,7 @@ export class Trainer {
           v[0],
           v[1],
           v[2] as Tensor | undefined,
+          dataNames(this.model),
           this.evaluationNeedsLabels,
         );
       else
@@ -520,7 +528,7 @@ export class Trainer {
         );
       return { train: xIn, validation };
     }
-    const data = arrayData('fit', xIn, y, args.sampleWeight, labels);
+    const data = arrayData('fit', xIn, y, args.sampleWeight, dataNames(this.model), labels);
     if (split === 0) return { train: data, validation };
     const n = data.x[0].shape[0];
     const nVal = Math.floor(n * split),
@@ -570,25 +578,28 @@ export class Trainer {
     return !this.model.customSteps().test && this.hasLoss;
   }
 
-  async evaluate(
-    xIn: TrainingInput,
-    yOrArgs?: Tensor | Tensor[] | EvaluateArgs,
-    maybeArgs?: EvaluateArgs,
-  ): Promise<Logs> {
+  async evaluate(xIn: TrainingInput, yOrArgs?: TensorData | EvaluateArgs, maybeArgs?: EvaluateArgs): Promise<Logs> {
     const labels = this.evaluationNeedsLabels;
-    if (isIterableInput(xIn))
-      return this.evaluateLogs(new EpochIterator(xIn, { op: 'evaluate', batchSize: 32, labels }), '');
-    const noLabels = isOptions(yOrArgs, EVALUATE_KEYS);
-    const { batchSize = 32, verbose = 'auto', sampleWeight } = (noLabels ? (yOrArgs as EvaluateArgs) : maybeArgs) ?? {};
+    const names = dataNames(this.model);
+    if (isIterableInput(xIn)) {
+      checkCallOptions('evaluate', yOrArgs);
+      return this.evaluateLogs(new EpochIterator(xIn, { op: 'evaluate', batchSize: 32, labels, names }), '');
+    }
+    const noLabels = isOptions(yOrArgs, CALL_OPTIONS.evaluate);
+    const args = (noLabels ? (yOrArgs as EvaluateArgs) : maybeArgs) ?? {};
+    checkCallOptions('evaluate', args);
+    const { batchSize = 32, verbose = 'auto', sampleWeight } = args;
     checkInteger('evaluate', 'batchSize', batchSize, 1);
     checkVerbose('evaluate', verbose);
-    const data = arrayData('evaluate', xIn, noLabels ? undefined : yOrArgs, sampleWeight, labels);
+    const data = arrayData('evaluate', xIn, noLabels ? undefined : yOrArgs, sampleWeight, names, labels);
     return this.evaluateLogs(new EpochIterator(data, { op: 'evaluate', batchSize, labels }), '');
   }
 
-  static predict(model: Model, x: Tensor | Tensor[], { batchSize = 32 }: PredictArgs = {}): Tensor | Tensor[] {
+  static predict(model: Model, x: TensorData, args: PredictArgs = {}): Tensor | Tensor[] {
+    checkCallOptions('predict', args);
+    const { batchSize = 32 } = args;
     checkInteger('predict', 'batchSize', batchSize, 1);
-    const xs = tensorList('predict', 'x', x);
+    const xs = tensorList('predict', 'x', x, '', 'input', dataNames(model));
     sampleCount('predict', xs);
     const chunks: Tensor[][] = [];
     const custom = model.customSteps().predict;

@@ -61,7 +61,7 @@ test('fit([], []) and other non-tensor data are ArgumentErrors, not TypeErrors',
   await rejects(
     () => m.fit([[1, 2, 3]] as never, y, { verbose: 0 }),
     c.ArgumentError,
-    /^fit: x\[0\] is an array of 3; expected a Tensor or a list of Tensors$/,
+    /^fit: x is a plain array of numbers; expected a Tensor or a list of Tensors \(make one with tensor\(values\)\)$/,
   );
   await rejects(
     () => m.fit(x, { epochs: 2 } as never),

@@ -30,6 +30,7 @@ import {
 import { TransformerDecoder, TransformerEncoder, type TransformerArgs } from './transformer.js';
 import { GlobalAveragePooling1D, GlobalMaxPooling1D, type GlobalPooling1DArgs } from './pooling1d.js';
 import type { LayerArgs } from '../layer.js';
+import { withOptionChecks } from '../layer-options.js';
 
 export { Dense, type DenseArgs } from './dense.js';
 export { AffineLayer, type AffineLayerArgs } from './affine.js';
@@ -85,7 +86,7 @@ export { getMask, setMask, type MaskArg } from '../masking.js';
 export type { ApplyOptions } from '../layer.js';
 
 /** One factory per built-in layer, named as the class in camelCase; each takes the constructor's args. */
-export const layers = {
+export const layers = withOptionChecks({
   dense: (args: DenseArgs) => new Dense(args),
   conv1d: (args: Conv1DArgs) => new Conv1D(args),
   conv2d: (args: ConvArgs) => new Conv2D(args),
@@ -114,4 +115,4 @@ export const layers = {
   transformerDecoder: (args: TransformerArgs) => new TransformerDecoder(args),
   globalAveragePooling1d: (args: GlobalPooling1DArgs = {}) => new GlobalAveragePooling1D(args),
   globalMaxPooling1d: (args: GlobalPooling1DArgs = {}) => new GlobalMaxPooling1D(args),
-} as const;
+} as const);
