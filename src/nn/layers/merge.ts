@@ -94,10 +94,6 @@ export class Add extends ElementwiseMerge {
 export class Subtract extends ElementwiseMerge {
   static override readonly className: string = 'Subtract';
 
-  constructor(args: LayerArgs = {}) {
-    super(args);
-  }
-
   protected override mergeShapes(shapes: readonly SymShape[]): SymShape {
     if (shapes.length !== 2) throw new ArgumentError(`${who(this)} takes exactly 2 inputs, got ${shapes.length}`);
     return super.mergeShapes(shapes);
@@ -112,10 +108,6 @@ export class Subtract extends ElementwiseMerge {
 export class Multiply extends ElementwiseMerge {
   static override readonly className: string = 'Multiply';
 
-  constructor(args: LayerArgs = {}) {
-    super(args);
-  }
-
   protected override combine(a: Tensor, b: Tensor): Tensor {
     return mul(a, b);
   }
@@ -124,10 +116,6 @@ export class Multiply extends ElementwiseMerge {
 /** Elementwise mean of the inputs. */
 export class Average extends ElementwiseMerge {
   static override readonly className: string = 'Average';
-
-  constructor(args: LayerArgs = {}) {
-    super(args);
-  }
 
   protected override combine(a: Tensor, b: Tensor): Tensor {
     return add(a, b);
@@ -142,10 +130,6 @@ export class Average extends ElementwiseMerge {
 export class Maximum extends ElementwiseMerge {
   static override readonly className: string = 'Maximum';
 
-  constructor(args: LayerArgs = {}) {
-    super(args);
-  }
-
   protected override combine(a: Tensor, b: Tensor): Tensor {
     return maximum(a, b);
   }
@@ -154,10 +138,6 @@ export class Maximum extends ElementwiseMerge {
 /** Elementwise minimum. */
 export class Minimum extends ElementwiseMerge {
   static override readonly className: string = 'Minimum';
-
-  constructor(args: LayerArgs = {}) {
-    super(args);
-  }
 
   protected override combine(a: Tensor, b: Tensor): Tensor {
     return minimum(a, b);
