@@ -35,6 +35,8 @@ const SHAPE: Kind = {
 };
 const SHAPE_OR_NULL: Kind = { expected: `${SHAPE.expected}, or null`, test: (v) => v === null || SHAPE.test(v) };
 const NUMBER: Kind = { expected: 'a finite number', test: isFinite };
+const NUMBER_OR_NULL: Kind = { expected: 'a finite number or null', test: (v) => v === null || isFinite(v) };
+const AXES_OR_NULL: Kind = { expected: `${AXES.expected}, or null`, test: (v) => v === null || AXES.test(v) };
 const RATE: Kind = {
   expected: 'a number in [0, 1]',
   test: (v) => isFinite(v) && (v as number) >= 0 && (v as number) <= 1,
@@ -68,6 +70,8 @@ const FIELDS: Readonly<Record<string, Kind>> = Object.assign(Object.create(null)
       'useCausalMask',
       'zeroOutputForMask',
       'normalizeFirst',
+      'normalize',
+      'useScale',
     ].map((k) => [k, BOOLEAN]),
   ),
   ...Object.fromEntries(
@@ -82,6 +86,8 @@ const FIELDS: Readonly<Record<string, Kind>> = Object.assign(Object.create(null)
       'sequenceLength',
       'maxWavelength',
       'batchSize',
+      'groups',
+      'n',
     ].map((k) => [k, POSITIVE_INT]),
   ),
   inputLength: POSITIVE_INT_OR_NULL,
@@ -105,6 +111,17 @@ const FIELDS: Readonly<Record<string, Kind>> = Object.assign(Object.create(null)
   dropout: RATE,
   recurrentDropout: RATE,
   seed: SEED,
+  negativeSlope: NUMBER,
+  alpha: NUMBER,
+  threshold: NUMBER,
+  maxValue: NUMBER_OR_NULL,
+  stddev: NUMBER,
+  maskValue: NUMBER,
+  axes: AXES,
+  dims: INTS,
+  sharedAxes: AXES_OR_NULL,
+  scoreMode: STRING,
+  function: STRING,
 });
 
 /**

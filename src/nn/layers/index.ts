@@ -29,6 +29,33 @@ import {
 } from './positional.js';
 import { TransformerDecoder, TransformerEncoder, type TransformerArgs } from './transformer.js';
 import { GlobalAveragePooling1D, GlobalMaxPooling1D, type GlobalPooling1DArgs } from './pooling1d.js';
+import {
+  ELU,
+  LeakyReLU,
+  PReLU,
+  ReLU,
+  Softmax,
+  type ELUArgs,
+  type LeakyReLUArgs,
+  type PReLUArgs,
+  type ReLUArgs,
+  type SoftmaxArgs,
+} from './activation-layers.js';
+import { Average, Dot, Maximum, Minimum, Multiply, Subtract, type DotArgs } from './merge.js';
+import { Permute, RepeatVector, type PermuteArgs, type RepeatVectorArgs } from './repeat-permute.js';
+import { GroupNormalization, type GroupNormalizationArgs } from './group-norm.js';
+import { AdditiveAttention, Attention, type AdditiveAttentionArgs, type AttentionArgs } from './dense-attention.js';
+import { Masking, type MaskingArgs } from './masking-layer.js';
+import {
+  GaussianDropout,
+  GaussianNoise,
+  SpatialDropout1D,
+  SpatialDropout2D,
+  type GaussianDropoutArgs,
+  type GaussianNoiseArgs,
+  type SpatialDropoutArgs,
+} from './noise.js';
+import { Lambda, type LambdaArgs } from './lambda.js';
 import type { LayerArgs } from '../layer.js';
 import { withOptionChecks } from '../layer-options.js';
 
@@ -81,6 +108,40 @@ export {
   type DecodeOptions,
 } from './transformer.js';
 export { GlobalAveragePooling1D, GlobalMaxPooling1D, type GlobalPooling1DArgs } from './pooling1d.js';
+export {
+  ELU,
+  LeakyReLU,
+  PReLU,
+  ReLU,
+  Softmax,
+  type ELUArgs,
+  type LeakyReLUArgs,
+  type PReLUArgs,
+  type ReLUArgs,
+  type SoftmaxArgs,
+} from './activation-layers.js';
+export { Average, Dot, Maximum, Minimum, Multiply, Subtract, type DotArgs } from './merge.js';
+export { Permute, RepeatVector, type PermuteArgs, type RepeatVectorArgs } from './repeat-permute.js';
+export { GroupNormalization, type GroupNormalizationArgs } from './group-norm.js';
+export {
+  AdditiveAttention,
+  Attention,
+  type AdditiveAttentionArgs,
+  type AttentionArgs,
+  type DenseAttendOptions,
+} from './dense-attention.js';
+export { Masking, type MaskingArgs } from './masking-layer.js';
+export {
+  GaussianDropout,
+  GaussianNoise,
+  SpatialDropout1D,
+  SpatialDropout2D,
+  type DataFormat,
+  type GaussianDropoutArgs,
+  type GaussianNoiseArgs,
+  type SpatialDropoutArgs,
+} from './noise.js';
+export { Lambda, registerLambda, type LambdaArgs, type LambdaFunction } from './lambda.js';
 export type { LayerEntry } from './sublayers.js';
 export { getMask, setMask, type MaskArg } from '../masking.js';
 export type { ApplyOptions } from '../layer.js';
@@ -115,4 +176,26 @@ export const layers = withOptionChecks({
   transformerDecoder: (args: TransformerArgs) => new TransformerDecoder(args),
   globalAveragePooling1d: (args: GlobalPooling1DArgs = {}) => new GlobalAveragePooling1D(args),
   globalMaxPooling1d: (args: GlobalPooling1DArgs = {}) => new GlobalMaxPooling1D(args),
+  leakyReLU: (args: LeakyReLUArgs = {}) => new LeakyReLU(args),
+  prelu: (args: PReLUArgs = {}) => new PReLU(args),
+  reLU: (args: ReLUArgs = {}) => new ReLU(args),
+  elu: (args: ELUArgs = {}) => new ELU(args),
+  softmax: (args: SoftmaxArgs = {}) => new Softmax(args),
+  subtract: (args: LayerArgs = {}) => new Subtract(args),
+  multiply: (args: LayerArgs = {}) => new Multiply(args),
+  average: (args: LayerArgs = {}) => new Average(args),
+  maximum: (args: LayerArgs = {}) => new Maximum(args),
+  minimum: (args: LayerArgs = {}) => new Minimum(args),
+  dot: (args: DotArgs) => new Dot(args),
+  repeatVector: (args: RepeatVectorArgs) => new RepeatVector(args),
+  permute: (args: PermuteArgs) => new Permute(args),
+  groupNormalization: (args: GroupNormalizationArgs = {}) => new GroupNormalization(args),
+  attention: (args: AttentionArgs = {}) => new Attention(args),
+  additiveAttention: (args: AdditiveAttentionArgs = {}) => new AdditiveAttention(args),
+  masking: (args: MaskingArgs = {}) => new Masking(args),
+  gaussianNoise: (args: GaussianNoiseArgs) => new GaussianNoise(args),
+  gaussianDropout: (args: GaussianDropoutArgs) => new GaussianDropout(args),
+  spatialDropout1d: (args: Omit<SpatialDropoutArgs, 'dataFormat'>) => new SpatialDropout1D(args),
+  spatialDropout2d: (args: SpatialDropoutArgs) => new SpatialDropout2D(args),
+  lambda: (args: LambdaArgs) => new Lambda(args),
 } as const);
