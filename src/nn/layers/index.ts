@@ -29,6 +29,27 @@ import {
 } from './positional.js';
 import { TransformerDecoder, TransformerEncoder, type TransformerArgs } from './transformer.js';
 import { GlobalAveragePooling1D, GlobalMaxPooling1D, type GlobalPooling1DArgs } from './pooling1d.js';
+import {
+  CenterCrop,
+  Rescaling,
+  Resizing,
+  type CenterCropArgs,
+  type RescalingArgs,
+  type ResizingArgs,
+} from './preprocessing-image.js';
+import {
+  RandomContrast,
+  RandomFlip,
+  RandomRotation,
+  RandomTranslation,
+  RandomZoom,
+  type RandomContrastArgs,
+  type RandomFlipArgs,
+  type RandomRotationArgs,
+  type RandomTranslationArgs,
+  type RandomZoomArgs,
+} from './augmentation.js';
+import { Normalization, type NormalizationArgs } from './normalization.js';
 import type { LayerArgs } from '../layer.js';
 
 export { Dense, type DenseArgs } from './dense.js';
@@ -80,6 +101,31 @@ export {
   type DecodeOptions,
 } from './transformer.js';
 export { GlobalAveragePooling1D, GlobalMaxPooling1D, type GlobalPooling1DArgs } from './pooling1d.js';
+export {
+  CenterCrop,
+  Rescaling,
+  Resizing,
+  type CenterCropArgs,
+  type RescalingArgs,
+  type ResizingArgs,
+} from './preprocessing-image.js';
+export {
+  RandomContrast,
+  RandomFlip,
+  RandomRotation,
+  RandomTranslation,
+  RandomZoom,
+  type Factor,
+  type FillArgs,
+  type FlipMode,
+  type RandomContrastArgs,
+  type RandomFlipArgs,
+  type RandomImageArgs,
+  type RandomRotationArgs,
+  type RandomTranslationArgs,
+  type RandomZoomArgs,
+} from './augmentation.js';
+export { Normalization, type NormalizationArgs } from './normalization.js';
 export type { LayerEntry } from './sublayers.js';
 export { getMask, setMask, type MaskArg } from '../masking.js';
 export type { ApplyOptions } from '../layer.js';
@@ -114,4 +160,13 @@ export const layers = {
   transformerDecoder: (args: TransformerArgs) => new TransformerDecoder(args),
   globalAveragePooling1d: (args: GlobalPooling1DArgs = {}) => new GlobalAveragePooling1D(args),
   globalMaxPooling1d: (args: GlobalPooling1DArgs = {}) => new GlobalMaxPooling1D(args),
+  normalization: (args: NormalizationArgs = {}) => new Normalization(args),
+  rescaling: (args: RescalingArgs) => new Rescaling(args),
+  resizing: (args: ResizingArgs) => new Resizing(args),
+  centerCrop: (args: CenterCropArgs) => new CenterCrop(args),
+  randomFlip: (args: RandomFlipArgs = {}) => new RandomFlip(args),
+  randomRotation: (args: RandomRotationArgs) => new RandomRotation(args),
+  randomZoom: (args: RandomZoomArgs) => new RandomZoom(args),
+  randomTranslation: (args: RandomTranslationArgs) => new RandomTranslation(args),
+  randomContrast: (args: RandomContrastArgs) => new RandomContrast(args),
 } as const;
