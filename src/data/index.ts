@@ -17,3 +17,5 @@ export type { Split, TrainTest, SplitOptions, StandardizeStats, MinMaxStats } fr
 export { MissingDataError } from './files.js';
 export { timeseriesDatasetFromArray } from './timeseries.js';
 export type { TimeseriesOptions } from './timeseries.js';
+export { imageDatasetFromDirectory, ImageFormatError } from './image-dataset.js';
+export type { ImageDataset, ImageDatasetOptions, ColorMode, LabelMode } from './image-dataset.js';
