@@ -439,6 +439,7 @@ describe('augmentation: training only, seeded, per image', () => {
       ArgumentError,
     );
     assert.throws(() => new RandomFlip({ mode: 'diagonal' as 'vertical' }), /mode must be/);
+    assert.throws(() => new RandomTranslation({ heightFactor: 0.1 } as never), /widthFactor is required/);
     assert.throws(() => new RandomRotation({ factor: 0.1, fillMode: 'mirror' as 'wrap' }), /fillMode must be/);
     assert.throws(() => new RandomContrast({ factor: -0.1 }), ArgumentError);
     assert.throws(() => new RandomFlip().apply(rand([2, 3], 1), { training: true }), ShapeError);

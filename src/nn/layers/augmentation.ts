@@ -224,6 +224,31 @@ export class RandomRotation extends GeometricLayer {
   }
 }
 
+/** A geometric layer with a height and a width factor (zoom, translation), each in [-1, 1]. */
+abstract class AxisFactorLayer extends GeometricLayer {
+  readonly heightFactor: Factor;
+  /** null: the width follows the height's draw (RandomZoom only). */
+  readonly widthFactor: Factor | null;
+  protected readonly heightRange: [number, number];
+  protected readonly widthRange?: [number, number];
+
+  constructor(args: RandomImageArgs & FillArgs & { heightFactor: Factor; widthFactor?: Factor | null }) {
+    super(args);
+    this.heightRange = this.factorRange('heightFactor', args.heightFactor, -1, 1);
+    this.heightFactor = args.heightFactor;
+    this.widthFactor = args.widthFactor ?? null;
+    if (this.widthFactor !== null) this.widthRange = this.factorRange('widthFactor', this.widthFactor, -1, 1);
+  }
+
+  override getConfig(): LayerConfig {
+    return {
+      ...super.getConfig(),
+      heightFactor: factorConfig(this.heightFactor),
+      widthFactor: factorConfig(this.widthFactor),
+    };
+  }
+}
+
 // ----------------------------------------------------------------------------------------- RandomZoom
 
 export interface RandomZoomArgs extends RandomImageArgs, FillArgs {
@@ -237,19 +262,11 @@ export interface RandomZoomArgs extends RandomImageArgs, FillArgs {
 }
 
 /** Zooms each image in or out about its centre (Keras RandomZoom). */
-export class RandomZoom extends GeometricLayer {
+export class RandomZoom extends AxisFactorLayer {
   static override readonly className: string = 'RandomZoom';
-  readonly heightFactor: Factor;
-  readonly widthFactor: Factor | null;
-  private readonly heightRange: [number, number];
-  private readonly widthRange?: [number, number];
 
   constructor(args: RandomZoomArgs) {
     super(args);
-    this.heightRange = this.factorRange('heightFactor', args.heightFactor, -1, 1);
-    this.heightFactor = args.heightFactor;
-    this.widthFactor = args.widthFactor ?? null;
-    if (this.widthFactor !== null) this.widthRange = this.factorRange('widthFactor', this.widthFactor, -1, 1);
   }
 
   protected override transforms(gen: RandomStream, b: number, h: number, w: number): Float64Array {
@@ -259,14 +276,6 @@ export class RandomZoom extends GeometricLayer {
     for (let i = 0; i < b; i++)
       out.set([zx[i], 0, ((w - 1) / 2) * (1 - zx[i]), 0, zy[i], ((h - 1) / 2) * (1 - zy[i]), 0, 0], 8 * i);
     return out;
-  }
-
-  override getConfig(): LayerConfig {
-    return {
-      ...super.getConfig(),
-      heightFactor: factorConfig(this.heightFactor),
-      widthFactor: factorConfig(this.widthFactor),
-    };
   }
 }
 
@@ -280,35 +289,21 @@ export interface RandomTranslationArgs extends RandomImageArgs, FillArgs {
 }
 
 /** Shifts each image by a random offset (Keras RandomTranslation). */
-export class RandomTranslation extends GeometricLayer {
+export class RandomTranslation extends AxisFactorLayer {
   static override readonly className: string = 'RandomTranslation';
-  readonly heightFactor: Factor;
-  readonly widthFactor: Factor;
-  private readonly heightRange: [number, number];
-  private readonly widthRange: [number, number];
 
   constructor(args: RandomTranslationArgs) {
+    if (args.widthFactor == null)
+      throw new ArgumentError(`RandomTranslation: widthFactor is required (a number or a [lower, upper] pair)`);
     super(args);
-    this.heightRange = this.factorRange('heightFactor', args.heightFactor, -1, 1);
-    this.widthRange = this.factorRange('widthFactor', args.widthFactor, -1, 1);
-    this.heightFactor = args.heightFactor;
-    this.widthFactor = args.widthFactor;
   }
 
   protected override transforms(gen: RandomStream, b: number, h: number, w: number): Float64Array {
     const dy = this.uniform(gen, b, this.heightRange[0], this.heightRange[1]);
-    const dx = this.uniform(gen, b, this.widthRange[0], this.widthRange[1]);
+    const dx = this.uniform(gen, b, this.widthRange![0], this.widthRange![1]);
     const out = new Float64Array(8 * b);
     for (let i = 0; i < b; i++) out.set([1, 0, -dx[i] * w, 0, 1, -dy[i] * h, 0, 0], 8 * i);
     return out;
-  }
-
-  override getConfig(): LayerConfig {
-    return {
-      ...super.getConfig(),
-      heightFactor: factorConfig(this.heightFactor),
-      widthFactor: factorConfig(this.widthFactor),
-    };
   }
 }
 
