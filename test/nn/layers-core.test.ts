@@ -404,6 +404,16 @@ describe('layers factory and registry', () => {
       layers.transformerDecoder({ numHeads: 1, intermediateDim: 1 }),
       layers.globalAveragePooling1d(),
       layers.globalMaxPooling1d(),
+      // Image preprocessing (test/nn/preprocessing-image.test.ts).
+      layers.normalization(),
+      layers.rescaling({ scale: 1 }),
+      layers.resizing({ height: 1, width: 1 }),
+      layers.centerCrop({ height: 1, width: 1 }),
+      layers.randomFlip(),
+      layers.randomRotation({ factor: 0.1 }),
+      layers.randomZoom({ heightFactor: 0.1 }),
+      layers.randomTranslation({ heightFactor: 0.1, widthFactor: 0.1 }),
+      layers.randomContrast({ factor: 0.1 }),
     ];
     assert.equal(made.length, Object.keys(layers).length);
     for (const l of made) {

@@ -56,6 +56,27 @@ import {
   type SpatialDropoutArgs,
 } from './noise.js';
 import { Lambda, type LambdaArgs } from './lambda.js';
+import {
+  CenterCrop,
+  Rescaling,
+  Resizing,
+  type CenterCropArgs,
+  type RescalingArgs,
+  type ResizingArgs,
+} from './preprocessing-image.js';
+import {
+  RandomContrast,
+  RandomFlip,
+  RandomRotation,
+  RandomTranslation,
+  RandomZoom,
+  type RandomContrastArgs,
+  type RandomFlipArgs,
+  type RandomRotationArgs,
+  type RandomTranslationArgs,
+  type RandomZoomArgs,
+} from './augmentation.js';
+import { Normalization, type NormalizationArgs } from './normalization.js';
 import type { LayerArgs } from '../layer.js';
 import { withOptionChecks } from '../layer-options.js';
 
@@ -142,6 +163,31 @@ export {
   type SpatialDropoutArgs,
 } from './noise.js';
 export { Lambda, registerLambda, type LambdaArgs, type LambdaFunction } from './lambda.js';
+export {
+  CenterCrop,
+  Rescaling,
+  Resizing,
+  type CenterCropArgs,
+  type RescalingArgs,
+  type ResizingArgs,
+} from './preprocessing-image.js';
+export {
+  RandomContrast,
+  RandomFlip,
+  RandomRotation,
+  RandomTranslation,
+  RandomZoom,
+  type Factor,
+  type FillArgs,
+  type FlipMode,
+  type RandomContrastArgs,
+  type RandomFlipArgs,
+  type RandomImageArgs,
+  type RandomRotationArgs,
+  type RandomTranslationArgs,
+  type RandomZoomArgs,
+} from './augmentation.js';
+export { Normalization, type NormalizationArgs } from './normalization.js';
 export type { LayerEntry } from './sublayers.js';
 export { getMask, setMask, type MaskArg } from '../masking.js';
 export type { ApplyOptions } from '../layer.js';
@@ -198,4 +244,13 @@ export const layers = withOptionChecks({
   spatialDropout1d: (args: Omit<SpatialDropoutArgs, 'dataFormat'>) => new SpatialDropout1D(args),
   spatialDropout2d: (args: SpatialDropoutArgs) => new SpatialDropout2D(args),
   lambda: (args: LambdaArgs) => new Lambda(args),
+  normalization: (args: NormalizationArgs = {}) => new Normalization(args),
+  rescaling: (args: RescalingArgs) => new Rescaling(args),
+  resizing: (args: ResizingArgs) => new Resizing(args),
+  centerCrop: (args: CenterCropArgs) => new CenterCrop(args),
+  randomFlip: (args: RandomFlipArgs = {}) => new RandomFlip(args),
+  randomRotation: (args: RandomRotationArgs) => new RandomRotation(args),
+  randomZoom: (args: RandomZoomArgs) => new RandomZoom(args),
+  randomTranslation: (args: RandomTranslationArgs) => new RandomTranslation(args),
+  randomContrast: (args: RandomContrastArgs) => new RandomContrast(args),
 } as const);
