@@ -130,5 +130,72 @@ def ops():
     return cases
 
 
+def losses():
+    cases = []
+
+    def case(name, fn, logits, target, options):
+        x = logits.clone().requires_grad_(True)
+        value = fn(x)
+        value.backward()
+        cases.append({'name': name, 'logits': arr(x), 'target': arr(target), 'options': options,
+                      'value': float(value), 'grad': arr(x.grad)})
+
+    w4 = torch.tensor([0.5, 2.0, 1.0, 3.0])
+    soft = torch.softmax(rand(5, 4) * 2, -1)
+    logits = rand(5, 4, lo=-3, hi=3)
+    case('categoricalWeight', lambda x: F.cross_entropy(x, soft, weight=w4), logits, soft, {'weight': w4.tolist()})
+    labels = torch.tensor([1, -100, 3, 0, 2, -100])
+    logits6 = rand(6, 4, lo=-3, hi=3)
+    case('sparseWeightIgnore', lambda x: F.cross_entropy(x, labels, weight=w4, ignore_index=-100), logits6, labels,
+         {'weight': w4.tolist(), 'ignoreIndex': -100})
+    labels2 = torch.tensor([2, 1, 2, 0, 3, 2])
+    case('sparseIgnoreValidClass', lambda x: F.cross_entropy(x, labels2, ignore_index=2), logits6, labels2,
+         {'ignoreIndex': 2})
+    case('sparseWeight', lambda x: F.cross_entropy(x, labels2, weight=w4), logits6, labels2, {'weight': w4.tolist()})
+    y = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0], [0.3, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    bl = rand(5, 3, lo=-4, hi=4)
+    pw = torch.tensor([0.5, 3.0, 1.5])
+    case('binaryPosWeight', lambda x: F.binary_cross_entropy_with_logits(x, y, pos_weight=pw), bl, y,
+         {'posWeight': pw.tolist()})
+    case('binaryPosWeightScalar', lambda x: F.binary_cross_entropy_with_logits(x, y, pos_weight=torch.tensor([2.5])),
+         bl, y, {'posWeight': 2.5})
+    return cases
+
+
+def optimizers(steps=6):
+    """Trajectories of two parameters under fixed gradients (scaled differently each step)."""
+    p0 = [rand(2, 3), rand(4)]
+    grads = [[torch.randn(2, 3) * s, torch.randn(4) * s] for s in [1.0, 0.3, 2.0, 0.05, 1.0, 0.7][:steps]]
+    configs = [
+        # (name, torch optimizer, torch kwargs, Candor optimizer name, Candor options)
+        ('adamAmsgrad', torch.optim.Adam, {'lr': 0.01, 'eps': 0.0, 'amsgrad': True},
+         'adam', {'learningRate': 0.01, 'epsilon': 0, 'amsgrad': True}),
+        ('adamwAmsgrad', torch.optim.AdamW, {'lr': 0.01, 'eps': 0.0, 'amsgrad': True, 'weight_decay': 0.1},
+         'adamw', {'learningRate': 0.01, 'epsilon': 0, 'amsgrad': True, 'weightDecay': 0.1}),
+        # foreach: torch 1.13's single-tensor NAdam multiplies mu_t into the next product twice
+        # (mu_product * mu * mu_next; fixed in torch 2.0); its foreach path is the published update.
+        ('nadam', torch.optim.NAdam, {'lr': 0.01, 'eps': 1e-7, 'foreach': True}, 'nadam', {'learningRate': 0.01}),
+        ('adamax', torch.optim.Adamax, {'lr': 0.02, 'eps': 0.0}, 'adamax', {'learningRate': 0.02, 'epsilon': 0}),
+        ('adadelta', torch.optim.Adadelta, {'lr': 1.0, 'rho': 0.9, 'eps': 1e-6},
+         'adadelta', {'learningRate': 1, 'rho': 0.9, 'epsilon': 1e-6}),
+        ('sgdDampening', torch.optim.SGD, {'lr': 0.05, 'momentum': 0.9, 'dampening': 0.3},
+         'sgd', {'learningRate': 0.05, 'momentum': 0.9, 'dampening': 0.3}),
+    ]
+    cases = []
+    for name, cls, kwargs, candor, options in configs:
+        params = [p.clone().requires_grad_(True) for p in p0]
+        opt = cls(params, **kwargs)
+        trajectory = []
+        for g in grads:
+            for p, gi in zip(params, g):
+                p.grad = gi.clone()
+            opt.step()
+            trajectory.append([arr(p) for p in params])
+        cases.append({'name': name, 'optimizer': candor, 'options': options, 'trajectory': trajectory})
+    return {'params': [arr(p) for p in p0], 'grads': [[arr(g) for g in step] for step in grads], 'cases': cases}
+
+
 if __name__ == '__main__':
     write('ops', ops())
+    write('losses', losses())
+    write('optimizers', optimizers())
