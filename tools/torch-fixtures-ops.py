@@ -6,20 +6,21 @@
 # Run with Debian's python3-torch, from the repository root:
 #     /usr/bin/python3 tools/torch-fixtures-ops.py
 # The tests only read the JSON files, so they need no Python.
+import importlib.util
 import json
 import os
 
 import torch
 import torch.nn.functional as F
 
+# arr (a tensor as {shape, data}), OUT and float64 defaults from the first fixture script (its cases run only
+# as a script, not on import).
+_spec = importlib.util.spec_from_file_location(
+    'torch_fixtures', os.path.join(os.path.dirname(os.path.abspath(__file__)), 'torch-fixtures.py'))
+_base = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_base)
+arr, OUT = _base.arr, _base.OUT
 torch.manual_seed(20261206)
-torch.set_default_dtype(torch.float64)
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'torch')
-
-
-def arr(t):
-    t = t.detach().contiguous()
-    return {'shape': list(t.shape), 'data': [float(v) for v in t.reshape(-1).tolist()]}
 
 
 def rand(*shape, lo=-2.0, hi=2.0):

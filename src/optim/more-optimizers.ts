@@ -1,15 +1,26 @@
 // Keras' Nadam, Adamax, Adadelta and Lion with Keras' defaults, each a chain of clipping, its direction
 // (more-transforms.ts), the learning rate and decoupled weight decay, like the optimizers in optimizer.ts.
 import { kerasOptimizer, type AdamFamilyOptions, type BaseOptimizerOptions, type Optimizer } from './optimizer.js';
-import { checkRange, scaleByLearningRate } from './transforms.js';
+import { checkRange, scaleByLearningRate, type GradientTransformation } from './transforms.js';
 import { scaleByAdadelta, scaleByAdamax, scaleByLion, scaleByNadam } from './more-transforms.js';
 
-/** beta1, beta2 and epsilon with Keras' defaults, range-checked. */
-function moments(className: string, options: AdamFamilyOptions) {
+/** An optimizer of Adam's options (beta1, beta2, epsilon with Keras' defaults) and the direction they make. */
+function adamLike(
+  className: string,
+  options: AdamFamilyOptions,
+  direction: (moments: { b1: number; b2: number; eps: number }) => GradientTransformation,
+): Optimizer {
   const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7 } = options ?? {};
   for (const [k, v] of Object.entries({ beta1, beta2 })) checkRange(className, k, v, 0, 1);
   checkRange(className, 'epsilon', epsilon, 0);
-  return { beta1, beta2, epsilon };
+  return kerasOptimizer(
+    className,
+    options,
+    ['beta1', 'beta2', 'epsilon'],
+    { learningRate: 0.001 },
+    { beta1, beta2, epsilon },
+    (lr) => [direction({ b1: beta1, b2: beta2, eps: epsilon }), scaleByLearningRate(lr)],
+  );
 }
 
 /**
@@ -18,28 +29,12 @@ function moments(className: string, options: AdamFamilyOptions) {
  * differ (lr 0.002, eps 1e-8).
  */
 export function nadam(options: AdamFamilyOptions = {}): Optimizer {
-  const { beta1, beta2, epsilon } = moments('Nadam', options);
-  return kerasOptimizer(
-    'Nadam',
-    options,
-    ['beta1', 'beta2', 'epsilon'],
-    { learningRate: 0.001 },
-    { beta1, beta2, epsilon },
-    (lr) => [scaleByNadam({ b1: beta1, b2: beta2, eps: epsilon }), scaleByLearningRate(lr)],
-  );
+  return adamLike('Nadam', options, scaleByNadam);
 }
 
 /** Adamax (Adam with the infinity norm): learningRate 0.001, beta1 0.9, beta2 0.999, epsilon 1e-7 (Keras). */
 export function adamax(options: AdamFamilyOptions = {}): Optimizer {
-  const { beta1, beta2, epsilon } = moments('Adamax', options);
-  return kerasOptimizer(
-    'Adamax',
-    options,
-    ['beta1', 'beta2', 'epsilon'],
-    { learningRate: 0.001 },
-    { beta1, beta2, epsilon },
-    (lr) => [scaleByAdamax({ b1: beta1, b2: beta2, eps: epsilon }), scaleByLearningRate(lr)],
-  );
+  return adamLike('Adamax', options, scaleByAdamax);
 }
 
 export interface AdadeltaOptions extends BaseOptimizerOptions {

@@ -3,15 +3,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../errors.js';
 import * as o from '../ops/index.js';
-import { adamAlpha, checkRange, type GradientTransformation } from './transforms.js';
-
-/** A transformation with a typed state (transforms.ts keeps its own helper private). */
-function transformation<S>(t: {
-  init(params: readonly Tensor[]): S;
-  update(grads: readonly Tensor[], state: S, params: readonly Tensor[]): { updates: Tensor[]; state: S };
-}): GradientTransformation {
-  return t as unknown as GradientTransformation;
-}
+import { adamAlpha, checkRange, transformation, type GradientTransformation } from './transforms.js';
 
 const zerosOf = (params: readonly Tensor[]) => params.map((p) => o.zerosLike(p));
 
