@@ -20,7 +20,7 @@ enum DType : int { F32 = 0, F64 = 1, I32 = 2, U8 = 3 };
   X(neg)                                                                                                          \
   X(abs)                                                                                                          \
   X(sign) X(exp) X(expm1) X(log) X(log1p) X(sqrt) X(rsqrt) X(reciprocal) X(sin) X(cos) X(tanh) X(sigmoid) X(relu) \
-      X(erf) X(floor) X(ceil) X(round) X(logicalNot)
+      X(erf) X(atan) X(floor) X(ceil) X(round) X(logicalNot)
 #define CANDOR_BINARY_OPS(X)                                                                                      \
   X(add)                                                                                                          \
   X(sub)                                                                                                          \

@@ -7,6 +7,12 @@ export * from './reduce.js';
 export * from './linalg.js';
 export * from './indexing.js';
 export * from './random.js';
+export * from './math.js';
+export * from './activations.js';
+export * from './scan.js';
+export * from './tile.js';
+export * from './sort.js';
+export * from './einsum.js';
 export { softmax, logSoftmax } from './families/softmax.js';
 export {
   conv1d,
