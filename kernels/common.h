@@ -145,6 +145,10 @@ struct IsaTable {
    *  null. */
   void (*attention)(DType dtype, const AttnArgs& a, const void* q, const void* k, const void* v, const void* dy,
                     const void* mask, void* const* outs);
+  // ---- depthwise convolution (depthwise.h): ConvArgs with cin = C, cout = C * M, filter [kh, kw, C, M] ----
+  void (*depthwiseConv2d)(DType dtype, const ConvArgs& c, const void* x, const void* f, void* out);
+  void (*depthwiseConv2dBackpropInput)(DType dtype, const ConvArgs& c, const void* dy, const void* f, void* dx);
+  void (*depthwiseConv2dBackpropFilter)(DType dtype, const ConvArgs& c, const void* x, const void* dy, void* df);
 };
 
 namespace avx512 {

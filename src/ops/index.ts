@@ -18,8 +18,12 @@ export {
   conv1d,
   conv2d,
   conv2dTranspose,
+  depthwiseConv2d,
+  separableConv2d,
   resolvePadding,
   type Conv2DOptions,
+  type ConvPadding,
+  type DepthwiseConv2DOptions,
   type Conv2DTransposeOptions,
   type PaddingMode,
 } from './families/conv.js';

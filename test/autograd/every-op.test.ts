@@ -139,6 +139,19 @@ const FUSED_CHECKS: { [F in FusedName]: Check } = {
     (x, dy) => runFusedOp('conv2dBackpropFilter', [x, dy], { ...conv, filterShape: [2, 2, 2, 3] }),
     () => [rand([1, 4, 5, 2], 24), rand([1, 2, 4, 3], 25)],
   ),
+  // Depthwise: 2 channels with depthMultiplier 2, the same windows as conv2d's check.
+  depthwiseConv2d: binary(
+    (x, f) => runFusedOp('depthwiseConv2d', [x, f], conv),
+    () => [rand([1, 4, 5, 2], 60), rand([2, 2, 2, 2], 61)],
+  ),
+  depthwiseConv2dBackpropInput: binary(
+    (dy, f) => runFusedOp('depthwiseConv2dBackpropInput', [dy, f], { ...conv, inputShape: [1, 4, 5, 2] }),
+    () => [rand([1, 2, 4, 4], 62), rand([2, 2, 2, 2], 63)],
+  ),
+  depthwiseConv2dBackpropFilter: binary(
+    (x, dy) => runFusedOp('depthwiseConv2dBackpropFilter', [x, dy], { ...conv, filterShape: [2, 2, 2, 2] }),
+    () => [rand([1, 4, 5, 2], 64), rand([1, 2, 4, 4], 65)],
+  ),
   maxPool2d: unary(
     (x) => runFusedOp('maxPool2d', [x], pool),
     () => [distinct([1, 4, 4, 2], 26)],
