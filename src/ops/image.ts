@@ -154,7 +154,7 @@ function mapCoordinate(v: number, len: number, mode: FillMode): number {
     // (d c b a | a b c d | d c b a): period 2 * len, the edge pixel repeated.
     const sz2 = 2 * len;
     if (v < 0) {
-      if (v < -sz2) v = sz2 * Math.trunc(-v / sz2) + v;
+      v += sz2 * Math.trunc(-v / sz2);
       v = v < -len ? v + sz2 : -v - 1;
     } else if (v > len - 1) {
       v -= sz2 * Math.trunc(v / sz2);
