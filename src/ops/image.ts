@@ -161,7 +161,8 @@ function mapCoordinate(v: number, len: number, mode: FillMode): number {
       if (v >= len) v = sz2 - v - 1;
     }
   } else if (mode === 'wrap') {
-    // (a b c d | a b c d | a b c d), TF's arithmetic kept as is.
+    // (a b c d | a b c d | a b c d) within one image of the edge; TF's arithmetic kept as is (it divides
+    // by len - 1, so farther points do not repeat with period len).
     const sz = len - 1;
     if (v < 0) v += len * (Math.trunc(-v / sz) + 1);
     else if (v > len - 1) v -= len * Math.trunc(v / sz);
