@@ -99,9 +99,14 @@ test('a field pointing back to the parent neither loops nor counts twice', () =>
     parent.flattenLayers().map((l) => l.name),
     [parent.name, parent.child.name, parent.child.dense.name],
   );
+  const model = new c.Sequential([c.input({ shape: [3] }), parent]);
+  model.compile({ optimizer: c.optimizers.sgd({ learningRate: 0.1 }), loss: 'meanSquaredError' });
+  const before = snapshot(parent.weights);
+  model.trainOnBatch(c.ones([2, 3]), c.zeros([2, 2]));
+  snapshot(parent.weights).forEach((w, i) => assert.notDeepEqual(w, before[i]));
   parent.trainable = false;
   assert.equal(parent.child.dense.trainable, false);
-  parent.dispose();
+  model.dispose();
 });
 
 test('the training flag and seed reach a Dropout nested in a custom call without forwarding', () => {
