@@ -229,12 +229,19 @@ test('model.trainable = false freezes every child; summary and fit follow; the f
 
   const top = c.input({ shape: [4] });
   const model = new c.Model({ inputs: top, outputs: new c.Dense({ units: 1 }).apply(frozen.apply(top)) });
-  model.compile({ optimizer: c.optimizers.sgd({ learningRate: 0.05 }), loss: 'meanSquaredError' });
+  model.compile({ optimizer: c.optimizers.adam({ learningRate: 0.01 }), loss: 'meanSquaredError' });
   assert.equal(size(model.trainableWeights), 2);
   const before = snapshot(frozen.weights);
   const { x, y } = data(16, 13);
   await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, seed: 1 });
   assert.deepEqual(snapshot(frozen.weights), before);
+  const state = model.optimizer!.getState();
+  assert.equal(
+    state.slots.reduce((s, t) => s + t.size, 0),
+    2 * 2,
+    "Adam's two moments for the head's kernel and bias only",
+  );
+  c.dispose(state.slots);
 
   // Saved configs keep every flag (the custom Block is not registered, so it stays out of the round trip).
   frozen.pop();
