@@ -193,6 +193,16 @@ test('a per-call training: false survives getConfig and save/load', async () => 
   });
 });
 
+test('a symbolic call refuses what a graph cannot replay, and a training flag that is not a boolean', () => {
+  const x = c.input({ shape: [4] });
+  const drop = new c.Dropout({ rate: 0.5 });
+  assert.throws(() => drop.apply(x, { seed: 3 }), /records only 'training'; seed cannot be fixed in a graph/);
+  assert.throws(() => drop.apply(x, { mask: null }), /mask cannot be fixed in a graph/);
+  const notBool = { training: 'false' } as unknown as { training: boolean };
+  assert.throws(() => drop.apply(x, notBool), /training must be true or false, got "false"/);
+  assert.throws(() => drop.apply(c.ones([1, 4]), notBool), c.ArgumentError);
+});
+
 test('a saved call argument other than training is refused', () => {
   const { model } = fineTune(false, false);
   const config = JSON.parse(JSON.stringify(model.getConfig())) as {
