@@ -24,7 +24,7 @@ import {
 import type { History } from './callbacks.js';
 import type { RunRecorder } from './run-record-callback.js';
 import { inNewRun } from '../ledger/run-context.js';
-import { summaryText } from './summary.js';
+import { summaryText, type SummaryOptions } from './summary.js';
 
 export interface ModelArgs extends LayerArgs {
   inputs?: SymbolicTensor | SymbolicTensor[];
@@ -196,8 +196,8 @@ export class Model extends Layer {
   }
 
   /** The Keras-style table of layers, output shapes and parameter counts. */
-  summary(print: (line: string) => void = console.log): string {
-    const text = summaryText(this);
+  summary(print: (line: string) => void = console.log, options: SummaryOptions = {}): string {
+    const text = summaryText(this, undefined, options);
     print(text);
     return text;
   }

@@ -241,6 +241,10 @@ test('model.trainable = false freezes every child; summary and fit follow; the f
   const model = new c.Model({ inputs: top, outputs: new c.Dense({ units: 1 }).apply(frozen.apply(top)) });
   model.compile({ optimizer: c.optimizers.adam({ learningRate: 0.01 }), loss: 'meanSquaredError' });
   assert.equal(size(model.trainableWeights), 2);
+  const table = model.summary(() => {}, { showTrainable: true });
+  assert.match(table, /│ Trainable │/);
+  assert.match(table, new RegExp(`${frozen.name} \\(Sequential\\).*│ N +│`));
+  assert.match(table, /dense_\d+ \(Dense\).*│ Y +│/);
   const before = snapshot(frozen.weights);
   const { x, y } = data(16, 13);
   await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, seed: 1 });
