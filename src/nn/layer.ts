@@ -369,6 +369,52 @@ export abstract class Layer {
     return total;
   }
 
+  /** Losses added by the last call (addLoss with a tensor); cleared when an outermost call starts. */
+  private readonly callLosses: Tensor[] = [];
+  /** Losses added as functions: evaluated each time `losses` is read, never cleared. */
+  private readonly lossFns: (() => Tensor)[] = [];
+
+  /**
+   * Adds a loss term to the model's total loss (Keras add_loss): a tensor computed in call() (a VAE's KL
+   * term, an activity penalty), kept until the next outermost call, or a function of no arguments (a
+   * penalty on a weight) evaluated whenever `losses` is read. A non-scalar loss is summed.
+   */
+  addLoss(loss: Tensor | (() => Tensor)): void {
+    if (loss instanceof Tensor) this.callLosses.push(loss);
+    else if (typeof loss === 'function') this.lossFns.push(loss);
+    else
+      throw new ArgumentError(
+        `${this.className} '${this.name}': addLoss expects a Tensor or a function returning one, got ${fmtValue(loss)}`,
+      );
+  }
+
+  /**
+   * The loss terms of this layer and the layers inside it (Keras `losses`): those added in the last call
+   * (still live: a training step frees its own), the function losses, then the weights' regularization
+   * penalty. Each read evaluates the functions and penalties anew.
+   */
+  get losses(): Tensor[] {
+    const out: Tensor[] = [];
+    for (const l of this.flattenLayers()) {
+      for (const t of l.callLosses) if (!t.isDisposed) out.push(t);
+      for (const f of l.lossFns) out.push(f());
+    }
+    const reg = this.regularizationLoss();
+    if (reg) out.push(reg);
+    return out;
+  }
+
+  /** Forgets the losses added by the last call, here and in every nested layer. */
+  private clearLosses(): void {
+    for (const l of this.flattenLayers()) l.callLosses.length = 0;
+  }
+
+  /** Runs an eager call; the outermost one first clears the losses its layers added in the last call. */
+  private collectingLosses<T>(call: () => T): T {
+    if (activeContext === undefined) this.clearLosses();
+    return call();
+  }
+
   /**
    * Checks an input shape against batchInputShape; throws a ShapeError naming the layer and showing the
    * shape as received. `anyBatch`: eager calls may use any batch size.
@@ -420,8 +466,8 @@ export abstract class Layer {
         training: ctx.training ?? activeContext?.training ?? false,
         seed: ctx.seed ?? activeContext?.seed,
       };
-      const out = withLayerPath(this.name, () =>
-        withCallContext(callCtx, () => this.call(real, callCtx, mask ?? undefined)),
+      const out = this.collectingLosses(() =>
+        withLayerPath(this.name, () => withCallContext(callCtx, () => this.call(real, callCtx, mask ?? undefined))),
       );
       if (this.supportsMasking) attachMasks(out, this.computeMask(real, mask ?? undefined));
       return out;
@@ -433,6 +479,7 @@ export abstract class Layer {
           'masks flow with the tensors)',
       );
     const outShape = this.computeOutputShape(shapeArg);
+    this.clearLosses(); // what a shape probe added is not a loss of any real call
     const outShapes = (Array.isArray(outShape[0]) ? outShape : [outShape]) as SymShape[];
     const outputs = outShapes.map(
       (s, i) => new SymbolicTensor(s, this.dtype, outShapes.length > 1 ? `${this.name}/out${i}` : this.name, this),

@@ -26,6 +26,7 @@ import {
   type OptState,
 } from './transforms.js';
 import { fusedAdam, fusedSgd } from './fused-update.js';
+import { dampedTrace, scaleByAmsgrad } from './more-transforms.js';
 import {
   deserializeLearningRate,
   learningRateAt,
@@ -106,6 +107,13 @@ function rebuild(state: OptState, tensors: Iterator<Tensor>, count: (n: number) 
   if (typeof state === 'number') return count(state);
   if (Array.isArray(state)) return state.map((s: OptState) => rebuild(s, tensors, count));
   return Object.fromEntries(Object.entries(state).map(([k, s]) => [k, rebuild(s, tensors, count)]));
+}
+
+/** What applyGradients updates in place: a layer's Variable, or anything holding a tensor it can replace. */
+export interface Assignable {
+  readonly value: Tensor;
+  assign(value: Tensor): void;
+  readonly name?: string;
 }
 
 /**
@@ -271,6 +279,50 @@ export class Optimizer {
   }
 
   /**
+   * One update of variables in place (Keras apply_gradients): `applyGradients(grads, model.trainableWeights)`
+   * as Keras 3, or a list of [grad, variable] pairs as Keras 2. The same step as apply(), fused kernel
+   * included; the state is laid out for the variables of the first call, so give them in the same order.
+   */
+  applyGradients(grads: readonly Tensor[], variables: readonly Assignable[]): void;
+  applyGradients(pairs: readonly (readonly [Tensor, Assignable])[]): void;
+  applyGradients(
+    gradsOrPairs: readonly Tensor[] | readonly (readonly [Tensor, Assignable])[],
+    variables?: readonly Assignable[],
+  ): void {
+    const op = `${this.className}.applyGradients`;
+    let grads: readonly Tensor[], vars: readonly Assignable[];
+    if (variables === undefined) {
+      const pairs = gradsOrPairs as readonly (readonly [Tensor, Assignable])[];
+      if (!Array.isArray(pairs) || !pairs.every((p) => Array.isArray(p) && p.length === 2))
+        throw new ArgumentError(`${op}: expected (grads, variables) or a list of [grad, variable] pairs`);
+      grads = pairs.map((p) => p[0]);
+      vars = pairs.map((p) => p[1]);
+    } else {
+      grads = gradsOrPairs as readonly Tensor[];
+      vars = variables;
+      if (!Array.isArray(grads) || !Array.isArray(vars) || grads.length !== vars.length)
+        throw new ArgumentError(
+          `${op}: got ${Array.isArray(grads) ? grads.length : typeof grads} gradients for ` +
+            `${Array.isArray(vars) ? vars.length : typeof vars} variables; expected one gradient per variable`,
+        );
+    }
+    vars.forEach((v, i) => {
+      if (!(v?.value instanceof Tensor) || typeof v.assign !== 'function')
+        throw new ArgumentError(`${op}: variable ${i} is not a Variable (a value tensor with assign())`);
+      if (!(grads[i] instanceof Tensor))
+        throw new ArgumentError(
+          `${op}: gradient ${i} (for '${v.name ?? i}') is ${fmtValue(grads[i])}, expected a Tensor`,
+        );
+    });
+    // apply() returns the new values in this scope; assign() takes them out of it into the variables.
+    const next = this.apply(
+      vars.map((v) => v.value),
+      grads,
+    );
+    vars.forEach((v, i) => v.assign(next[i]));
+  }
+
+  /**
    * Takes ownership of a new state: copies any tensor that belongs to the caller (a transformation may
    * pass a gradient through), lifts it out of every scope, and frees what the old state held.
    */
@@ -395,7 +447,7 @@ const BASE_KEYS = ['learningRate', 'weightDecay', 'clipnorm', 'clipvalue', 'glob
  * The shared shape of the Keras optimizers: chain(clipping, body(lr), decoupled weight decay). The
  * body ends in the learning-rate scale (and any momentum after it, as Keras keeps lr in its velocity).
  */
-function kerasOptimizer(
+export function kerasOptimizer(
   className: string,
   options: BaseOptimizerOptions,
   extraKeys: readonly string[],
@@ -445,23 +497,40 @@ function kerasOptimizer(
 export interface SGDOptions extends BaseOptimizerOptions {
   momentum?: number;
   nesterov?: boolean;
+  /**
+   * PyTorch's dampening: the velocity takes (1 - dampening) of each gradient after the first step
+   * (buf = momentum buf + (1 - dampening) g; p -= lr buf). 0 by default; not with nesterov (as PyTorch).
+   */
+  dampening?: number;
 }
 
 /**
  * Keras SGD: learningRate 0.01; with momentum, m = momentum * m - lr * g and p += m
- * (or Nesterov's p += momentum * m - lr * g).
+ * (or Nesterov's p += momentum * m - lr * g). With dampening, PyTorch's SGD (see SGDOptions.dampening).
  */
 export function sgd(options: SGDOptions = {}): Optimizer {
-  const { momentum = 0, nesterov = false } = options ?? {};
+  const { momentum = 0, nesterov = false, dampening = 0 } = options ?? {};
   checkRange('SGD', 'momentum', momentum, 0, 1);
+  checkRange('SGD', 'dampening', dampening, 0, 1);
+  if (dampening !== 0 && (nesterov || momentum === 0))
+    throw new ArgumentError(
+      `SGD: dampening ${dampening} needs momentum > 0 and nesterov false (as PyTorch), ` +
+        `got momentum ${momentum}, nesterov ${nesterov}`,
+    );
+  const velocity =
+    dampening !== 0
+      ? [dampedTrace({ decay: momentum, dampening })]
+      : momentum !== 0
+        ? [trace({ decay: momentum, nesterov })]
+        : [];
   return kerasOptimizer(
     'SGD',
     options,
-    ['momentum', 'nesterov'],
+    ['momentum', 'nesterov', 'dampening'],
     { learningRate: 0.01 },
-    { momentum, nesterov },
-    (lr) => [scaleByLearningRate(lr), ...(momentum !== 0 ? [trace({ decay: momentum, nesterov })] : [])],
-    (lr, weightDecay) => fusedSgd(lr, { momentum, nesterov, weightDecay }),
+    { momentum, nesterov, ...(dampening !== 0 ? { dampening } : {}) },
+    (lr) => [scaleByLearningRate(lr), ...velocity],
+    dampening !== 0 ? undefined : (lr, weightDecay) => fusedSgd(lr, { momentum, nesterov, weightDecay }),
   );
 }
 
@@ -469,6 +538,8 @@ export interface AdamFamilyOptions extends BaseOptimizerOptions {
   beta1?: number;
   beta2?: number;
   epsilon?: number;
+  /** Adam and AdamW only: AMSGrad, the running maximum of the second moments (see scaleByAmsgrad). */
+  amsgrad?: boolean;
 }
 
 function adamFamily(
@@ -476,17 +547,19 @@ function adamFamily(
   options: AdamFamilyOptions,
   defaults: { learningRate: number; weightDecay?: number },
 ): Optimizer {
-  const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7 } = options ?? {};
+  const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7, amsgrad = false } = options ?? {};
   for (const [k, v] of Object.entries({ beta1, beta2 })) checkRange(className, k, v, 0, 1);
   checkRange(className, 'epsilon', epsilon, 0);
+  if (typeof amsgrad !== 'boolean') throw new ArgumentError(`${className}: amsgrad must be a boolean, got ${amsgrad}`);
+  const moments = { b1: beta1, b2: beta2, eps: epsilon };
   return kerasOptimizer(
     className,
     options,
-    ['beta1', 'beta2', 'epsilon'],
+    ['beta1', 'beta2', 'epsilon', 'amsgrad'],
     defaults,
-    { beta1, beta2, epsilon },
-    (lr) => [scaleByAdam({ b1: beta1, b2: beta2, eps: epsilon }), scaleByLearningRate(lr)],
-    (lr, weightDecay) => fusedAdam(lr, { beta1, beta2, epsilon, weightDecay }),
+    { beta1, beta2, epsilon, ...(amsgrad ? { amsgrad } : {}) },
+    (lr) => [amsgrad ? scaleByAmsgrad(moments) : scaleByAdam(moments), scaleByLearningRate(lr)],
+    amsgrad ? undefined : (lr, weightDecay) => fusedAdam(lr, { beta1, beta2, epsilon, weightDecay }),
   );
 }
 
@@ -547,7 +620,8 @@ export function adagrad(options: AdagradOptions = {}): Optimizer {
   );
 }
 
-const OPTIMIZERS = new Registry<(options: Record<string, unknown>) => Optimizer>('getOptimizer', 'optimizer')
+/** The optimizers by name; more-optimizers.ts adds its own (optim/index.ts loads it). */
+export const OPTIMIZERS = new Registry<(options: Record<string, unknown>) => Optimizer>('getOptimizer', 'optimizer')
   .add('sgd', sgd)
   .add('adam', adam)
   .add('adamw', adamw)

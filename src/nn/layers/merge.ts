@@ -1,8 +1,11 @@
-// Merge layers, called on a list of tensors: Add (elementwise sum, Keras broadcasting of size-1 axes)
-// and Concatenate (along one axis).
+// Merge layers, called on a list of tensors: the elementwise ones (Add, Subtract, Multiply, Average, Maximum,
+// Minimum; Keras broadcasting of size-1 axes), Concatenate (along one axis) and Dot (batched dot products).
 import type { Tensor } from '../../tensor/tensor.js';
-import { add } from '../../ops/elementwise.js';
+import { add, div, maximum, minimum, mul, rsqrt, sub } from '../../ops/elementwise.js';
 import { concat } from '../../ops/indexing.js';
+import { matmul } from '../../ops/linalg.js';
+import { sum } from '../../ops/reduce.js';
+import { permute, reshape } from '../../ops/views.js';
 import { ArgumentError, ShapeError } from '../../errors.js';
 import {
   Layer,
@@ -48,14 +51,8 @@ abstract class Merge extends Layer {
   }
 }
 
-/** Elementwise sum of inputs of one rank; along each axis sizes must agree or be 1 (broadcast). */
-export class Add extends Merge {
-  static override readonly className: string = 'Add';
-
-  constructor(args: LayerArgs = {}) {
-    super(args);
-  }
-
+/** An elementwise merge of inputs of one rank; along each axis sizes must agree or be 1 (broadcast). */
+abstract class ElementwiseMerge extends Merge {
   protected override mergeShapes(shapes: readonly SymShape[]): SymShape {
     const rank = shapes[0].length;
     const fail = () => mergeError(this, 'inputs of one shape (or sizes of 1 that broadcast)', shapes);
@@ -72,8 +69,78 @@ export class Add extends Merge {
     );
   }
 
+  /** Combines two tensors; the inputs are folded left to right. */
+  protected abstract combine(a: Tensor, b: Tensor): Tensor;
+
   protected override merge(xs: readonly Tensor[]): Tensor {
-    return xs.slice(1).reduce((acc, x) => add(acc, x), xs[0]);
+    return xs.slice(1).reduce((acc, x) => this.combine(acc, x), xs[0]);
+  }
+}
+
+/** Elementwise sum. */
+export class Add extends ElementwiseMerge {
+  static override readonly className: string = 'Add';
+
+  constructor(args: LayerArgs = {}) {
+    super(args);
+  }
+
+  protected override combine(a: Tensor, b: Tensor): Tensor {
+    return add(a, b);
+  }
+}
+
+/** inputs[0] - inputs[1]; exactly two inputs. */
+export class Subtract extends ElementwiseMerge {
+  static override readonly className: string = 'Subtract';
+
+  protected override mergeShapes(shapes: readonly SymShape[]): SymShape {
+    if (shapes.length !== 2) throw new ArgumentError(`${who(this)} takes exactly 2 inputs, got ${shapes.length}`);
+    return super.mergeShapes(shapes);
+  }
+
+  protected override combine(a: Tensor, b: Tensor): Tensor {
+    return sub(a, b);
+  }
+}
+
+/** Elementwise product. */
+export class Multiply extends ElementwiseMerge {
+  static override readonly className: string = 'Multiply';
+
+  protected override combine(a: Tensor, b: Tensor): Tensor {
+    return mul(a, b);
+  }
+}
+
+/** Elementwise mean of the inputs. */
+export class Average extends ElementwiseMerge {
+  static override readonly className: string = 'Average';
+
+  protected override combine(a: Tensor, b: Tensor): Tensor {
+    return add(a, b);
+  }
+
+  protected override merge(xs: readonly Tensor[]): Tensor {
+    return div(super.merge(xs), xs.length);
+  }
+}
+
+/** Elementwise maximum. */
+export class Maximum extends ElementwiseMerge {
+  static override readonly className: string = 'Maximum';
+
+  protected override combine(a: Tensor, b: Tensor): Tensor {
+    return maximum(a, b);
+  }
+}
+
+/** Elementwise minimum. */
+export class Minimum extends ElementwiseMerge {
+  static override readonly className: string = 'Minimum';
+
+  protected override combine(a: Tensor, b: Tensor): Tensor {
+    return minimum(a, b);
   }
 }
 
@@ -118,5 +185,94 @@ export class Concatenate extends Merge {
   }
 }
 
+export interface DotArgs extends LayerArgs {
+  /**
+   * The axis (of both inputs) or axes [of the first, of the second] whose entries are multiplied and summed;
+   * not the batch axis (0). Negative values count from the end.
+   */
+  axes: number | readonly [number, number];
+  /** L2-normalize both inputs along the summed axes first, so the output is the cosine similarity. Default false. */
+  normalize?: boolean;
+}
+
+/**
+ * Keras Dot (batch_dot) of two inputs: for each sample, sums x * y over axes[0] of x and axes[1] of y; the
+ * output holds x's remaining axes then y's, e.g. [B, T, D] . [B, S, D] over axes 2 -> [B, T, S]. Two rank-2
+ * inputs give [B, 1].
+ */
+export class Dot extends Merge {
+  static override readonly className: string = 'Dot';
+  readonly axes: number | [number, number];
+  readonly normalize: boolean;
+
+  constructor(args: DotArgs) {
+    super(args);
+    const a = args.axes;
+    const ok = Number.isInteger(a) || (Array.isArray(a) && a.length === 2 && a.every(Number.isInteger));
+    if (!ok) throw new ArgumentError(`${who(this)}: axes must be an integer or two, got ${JSON.stringify(a)}`);
+    this.axes = typeof a === 'number' ? a : [a[0], a[1]];
+    this.normalize = args.normalize ?? false;
+  }
+
+  /** The two summed axes, non-negative, for inputs of these ranks; an error unless both are non-batch axes. */
+  private dotAxes(shapes: readonly SymShape[]): [number, number] {
+    const axes = typeof this.axes === 'number' ? [this.axes, this.axes] : this.axes;
+    const [ax, ay] = axes.map((a, i) => (a < 0 ? a + shapes[i].length : a));
+    if (ax < 1 || ax >= shapes[0].length || ay < 1 || ay >= shapes[1].length)
+      throw mergeError(this, `two inputs of rank >= 2 with non-batch axes ${JSON.stringify(this.axes)}`, shapes);
+    return [ax, ay];
+  }
+
+  protected override mergeShapes(shapes: readonly SymShape[]): SymShape {
+    if (shapes.length !== 2) throw new ArgumentError(`${who(this)} takes exactly 2 inputs, got ${shapes.length}`);
+    const [x, y] = shapes;
+    const [ax, ay] = this.dotAxes(shapes);
+    const bad = (a: number | null, b: number | null) => a !== null && b !== null && a !== b;
+    if (bad(x[0], y[0]) || bad(x[ax], y[ay]))
+      throw mergeError(this, `one batch size and equal sizes on the summed axes ${ax} and ${ay}`, shapes);
+    const out = [...x.slice(1).filter((_, i) => i + 1 !== ax), ...y.slice(1).filter((_, i) => i + 1 !== ay)];
+    return [x[0] ?? y[0], ...(out.length === 0 ? [1] : out)];
+  }
+
+  /** x / max(|x|, 1e-6) along `axis` (Keras l2_normalize: x * rsqrt(max(sum x^2, 1e-12))). */
+  private l2Normalize(x: Tensor, axis: number): Tensor {
+    return mul(x, rsqrt(maximum(sum(mul(x, x), axis, true), 1e-12)));
+  }
+
+  protected override merge(xs: readonly Tensor[]): Tensor {
+    let [x, y] = xs;
+    const [ax, ay] = this.dotAxes(xs.map((t) => t.shape));
+    if (this.normalize) {
+      x = this.l2Normalize(x, ax);
+      y = this.l2Normalize(y, ay);
+    }
+    const outShape = this.mergeShapes([x.shape, y.shape]) as number[];
+    // x -> [B, rest of x, K], y -> [B, K, rest of y]; one batched matmul gives [B, |rest x|, |rest y|].
+    const rest = (t: Tensor, a: number) => t.shape.map((_, i) => i).filter((i) => i !== 0 && i !== a);
+    const rx = rest(x, ax),
+      ry = rest(y, ay);
+    const size = (t: Tensor, axes: number[]) => axes.reduce((n, i) => n * t.shape[i], 1);
+    const b = x.shape[0],
+      k = x.shape[ax];
+    const x3 = reshape(permute(x, [0, ...rx, ax]), [b, size(x, rx), k]);
+    const y3 = reshape(permute(y, [0, ay, ...ry]), [b, k, size(y, ry)]);
+    return reshape(matmul(x3, y3), outShape);
+  }
+
+  override getConfig(): LayerConfig {
+    return {
+      ...super.getConfig(),
+      axes: typeof this.axes === 'number' ? this.axes : [...this.axes],
+      normalize: this.normalize,
+    };
+  }
+}
+
 registerLayer(Add);
+registerLayer(Subtract);
+registerLayer(Multiply);
+registerLayer(Average);
+registerLayer(Maximum);
+registerLayer(Minimum);
 registerLayer(Concatenate);
+registerLayer(Dot);
