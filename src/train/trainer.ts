@@ -42,7 +42,6 @@ import { RunRecorder } from './run-record-callback.js';
 import type { RunRecorderOptions } from '../ledger/recording.js';
 import { withPhase } from '../autograd/annotations.js';
 import type { Model } from './model.js';
-import type { Layer } from '../nn/layer.js';
 import type { Variable } from '../nn/variable.js';
 
 export type { CompileArgs } from './compile.js';
@@ -363,8 +362,7 @@ export class Trainer {
    * differentiates with respect to every weight, the first step included.
    */
   private ensureBuilt(x: Tensor[]): void {
-    const built = (l: Layer): boolean => l.built && l.sublayers().every(built);
-    if (built(this.model)) return;
+    if (this.model.flattenLayers().every((l) => l.built)) return;
     noGrad(() =>
       tidy(() => {
         this.model.apply(x.length === 1 ? x[0] : x, { training: false });
