@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
 import { assertClose, flat } from '../helpers.js';
 
-test('valueAndGrads: gradients of a loss with respect to variables, in their order; forward tensors stay usable', () => {
+test('valueAndGrads: gradients with respect to variables, in their order; forward tensors stay usable', () => {
   const w = new c.Variable('w', c.tensor([1, -2, 3])),
     b = new c.Variable('b', c.scalar(0.5)),
     unused = new c.Variable('unused', c.tensor([7, 7]));
