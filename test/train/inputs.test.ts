@@ -64,9 +64,9 @@ test('fit([], []) and other non-tensor data are ArgumentErrors, not TypeErrors',
     /^fit: x\[0\] is an array of 3; expected a Tensor or a list of Tensors$/,
   );
   await rejects(
-    () => m.fit(x, { epochs: 2 } as never),
+    () => m.fit(x, { epochs: 2 }),
     c.ArgumentError,
-    /^fit: y is an object \(Object\); expected a Tensor or a list of Tensors \(the labels\)$/,
+    /^fit: labels y are required when x is a tensor$/,
   );
   await rejects(() => m.evaluate([], []), c.ArgumentError, /^evaluate: x is an empty list/);
   await rejects(() => m.predict([]), c.ArgumentError, /^predict: x is an empty list/);
