@@ -372,7 +372,6 @@ export abstract class Layer {
       return out;
     }
     const outShape = this.computeOutputShape(shapeArg);
-    this.clearLosses(); // what a shape probe added is not a loss of any real call
     const outShapes = (Array.isArray(outShape[0]) ? outShape : [outShape]) as SymShape[];
     const outputs = outShapes.map(
       (s, i) => new SymbolicTensor(s, this.dtype, outShapes.length > 1 ? `${this.name}/out${i}` : this.name, this),

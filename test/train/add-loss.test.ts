@@ -48,7 +48,7 @@ test('an addLoss term is in the loss fit reports and its gradient flows (against
     const { value, grads } = c.valueAndGrads(handLoss, weights);
     return [value.item(), weights.map((w, i) => c.sub(w.value, c.mul(grads[i], 0.1)))];
   });
-  assert.ok(model.losses.length === 0, "the shape probe's term is not a loss of any call");
+  assert.ok(model.losses.length === 0, "the shape probe's term (freed) is not a loss of any call");
   const logs = model.trainOnBatch(x, y);
   assert.ok(Math.abs(logs.loss - expectedLoss) < 1e-6 * expectedLoss, `${logs.loss} vs ${expectedLoss}`);
   weights.forEach((w, i) => assertClose(w.value, expected[i], { rtol: 1e-5, atol: 1e-6 }, w.name));
