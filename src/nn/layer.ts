@@ -479,7 +479,6 @@ export abstract class Layer {
           'masks flow with the tensors)',
       );
     const outShape = this.computeOutputShape(shapeArg);
-    this.clearLosses(); // what a shape probe added is not a loss of any real call
     const outShapes = (Array.isArray(outShape[0]) ? outShape : [outShape]) as SymShape[];
     const outputs = outShapes.map(
       (s, i) => new SymbolicTensor(s, this.dtype, outShapes.length > 1 ? `${this.name}/out${i}` : this.name, this),
