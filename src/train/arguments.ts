@@ -166,7 +166,7 @@ const FIT_OPTIONS = optionKeys<FitArgs>({
   seed: true,
 });
 const EVALUATE_OPTIONS = optionKeys<EvaluateArgs>({ batchSize: true, verbose: true, sampleWeight: true });
-const PREDICT_OPTIONS = optionKeys<PredictArgs>({ batchSize: true });
+const PREDICT_OPTIONS = optionKeys<PredictArgs>({ batchSize: true, verbose: true });
 const OPTIONS = { compile: COMPILE_OPTIONS, fit: FIT_OPTIONS, evaluate: EVALUATE_OPTIONS, predict: PREDICT_OPTIONS };
 
 /**
