@@ -70,7 +70,7 @@ test('metrics are logged under Keras snake_case names and read under camelCase o
   c.dispose([x, y, p]);
 });
 
-test("monitor 'val_binary_accuracy' (or 'valBinaryAccuracy') works in EarlyStopping, ReduceLROnPlateau, ModelCheckpoint", async () => {
+test("monitor 'val_binary_accuracy' (camelCase too) works in EarlyStopping, ReduceLROnPlateau, saving", async () => {
   const { model, x, y } = classifier();
   const dir = mkdtempSync(join(tmpdir(), 'candor-names-'));
   try {
