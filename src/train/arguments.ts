@@ -174,5 +174,29 @@ const OPTIONS = { compile: COMPILE_OPTIONS, fit: FIT_OPTIONS, evaluate: EVALUATE
  * right one, rather than ignoring them as plain JavaScript would.
  */
 export function checkCallOptions(op: keyof typeof OPTIONS, options: unknown): void {
+  if (op === 'compile' && options === undefined)
+    throw new ArgumentError('compile: expected an options object, e.g. { optimizer, loss, metrics }');
   checkOptions(op, options, OPTIONS[op]);
+  if (op === 'fit' && options !== undefined) checkFitValues(options as FitArgs);
+}
+
+/** The kinds of fit's non-numeric options (the numbers are checked where they are read). */
+function checkFitValues({ callbacks, shuffle, classWeight }: FitArgs): void {
+  if (callbacks !== undefined) {
+    if (!Array.isArray(callbacks))
+      throw new ArgumentError(
+        `fit: callbacks must be a list of callbacks (e.g. [new EarlyStopping()]), got ${describe(callbacks)}`,
+      );
+    callbacks.forEach((cb, i) => {
+      if (typeof cb !== 'object' || cb === null)
+        throw new ArgumentError(`fit: callbacks[${i}] is ${describe(cb)}; expected a callback object`);
+    });
+  }
+  if (shuffle !== undefined && typeof shuffle !== 'boolean')
+    throw new ArgumentError(`fit: shuffle must be true or false, got ${describe(shuffle)}`);
+  if (classWeight !== undefined && !isPlainObject(classWeight))
+    throw new ArgumentError(
+      'fit: classWeight must be an object from class index to weight (e.g. { 0: 1, 1: 5 }), ' +
+        `got ${describe(classWeight)}`,
+    );
 }
