@@ -78,6 +78,8 @@ export interface EvaluateArgs {
 
 export interface PredictArgs {
   batchSize?: number;
+  /** As Keras' (predict shows no progress; checked like fit's). */
+  verbose?: 0 | 1 | 2 | 'auto';
 }
 
 /**
@@ -595,8 +597,9 @@ export class Trainer {
 
   static predict(model: Model, x: TensorData, args: PredictArgs = {}): Tensor | Tensor[] {
     checkCallOptions('predict', args);
-    const { batchSize = 32 } = args;
+    const { batchSize = 32, verbose = 'auto' } = args;
     checkInteger('predict', 'batchSize', batchSize, 1);
+    checkVerbose('predict', verbose);
     const xs = tensorList('predict', 'x', x, '', 'input', dataNames(model));
     sampleCount('predict', xs);
     const chunks: Tensor[][] = [];
