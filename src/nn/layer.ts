@@ -3,7 +3,7 @@
 // SymbolicTensors (functional API graph building).
 import { Tensor } from '../tensor/tensor.js';
 import type { DType } from '../tensor/dtype.js';
-import { ArgumentError, ShapeError, fmtShape, fmtValue } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError, fmtShape, fmtValue } from '../errors.js';
 import { tidy } from '../tensor/storage.js';
 import { noGrad } from '../autograd/tape.js';
 import { zeros } from '../ops/creation.js';
@@ -16,6 +16,7 @@ import { Registry } from '../registry.js';
 import { attachMasks, inputMasks, type MaskArg } from './masking.js';
 import { withLayerPath } from '../autograd/annotations.js';
 import { checkLayerConfig } from './config-check.js';
+import { StringTensor, asStringTensor, type StringInputs } from './preprocessing/string-tensor.js';
 
 /** A shape whose unknown dimensions (the batch, usually) are null. */
 export type SymShape = readonly (number | null)[];
@@ -165,6 +166,14 @@ export abstract class Layer {
    */
   supportsMasking = false;
 
+  /**
+   * Whether call() takes a StringTensor (raw text: TextVectorization, StringLookup, Hashing; models and
+   * InputLayer, which pass it on). Other layers given strings raise a DTypeError naming them.
+   */
+  get takesStrings(): boolean {
+    return false;
+  }
+
   /** The output mask(s) for these inputs and input mask; the default passes the mask through (Keras). */
   computeMask(_inputs: Inputs, mask: MaskArg | undefined): MaskArg | undefined {
     return mask;
@@ -298,8 +307,16 @@ export abstract class Layer {
   /** Calls the layer on tensors (building it first if needed) or adds it to a functional graph. */
   apply(inputs: SymInputs, ctx?: ApplyOptions): SymInputs;
   apply(inputs: Inputs, ctx?: ApplyOptions): Inputs;
-  apply(inputs: Inputs | SymInputs, ctx: ApplyOptions = {}): Inputs | SymInputs {
-    const list = (Array.isArray(inputs) ? inputs : [inputs]) as (Tensor | SymbolicTensor)[];
+  /** Raw text: string[] (one string per sample), string[][] or a StringTensor, for layers that take strings. */
+  apply(inputs: StringInputs, ctx?: ApplyOptions): Inputs;
+  apply(given: Inputs | SymInputs | StringInputs, ctx: ApplyOptions = {}): Inputs | SymInputs {
+    const inputs = asStringTensor(given);
+    const list = (Array.isArray(inputs) ? inputs.map(asStringTensor) : [inputs]) as (Tensor | SymbolicTensor)[];
+    if (!this.takesStrings && list.some((t) => (t as unknown) instanceof StringTensor))
+      throw new DTypeError(
+        `${this.className} '${this.name}' takes number tensors, got strings; put a text layer first ` +
+          '(TextVectorization, StringLookup or Hashing)',
+      );
     if (list.length === 0) throw new ArgumentError(`${this.className} '${this.name}': called with no inputs`);
     const symbolic = list.every((t) => t instanceof SymbolicTensor);
     if (!symbolic && list.some((t) => t instanceof SymbolicTensor)) {
@@ -310,7 +327,8 @@ export abstract class Layer {
     const shapeArg = Array.isArray(inputs) ? shapes : shapes[0];
     this.ensureBuilt(shapeArg);
     if (!symbolic) {
-      const real = inputs as Inputs;
+      // A StringTensor reaches call() only on layers that take strings (checked above), whose call() accepts it.
+      const real = (Array.isArray(inputs) ? list : inputs) as Inputs;
       const mask = ctx.mask !== undefined ? ctx.mask : inputMasks(real);
       const out = withLayerPath(this.name, () =>
         this.call(real, { training: ctx.training ?? false, seed: ctx.seed }, mask ?? undefined),

@@ -30,6 +30,17 @@ import {
 import { TransformerDecoder, TransformerEncoder, type TransformerArgs } from './transformer.js';
 import { GlobalAveragePooling1D, GlobalMaxPooling1D, type GlobalPooling1DArgs } from './pooling1d.js';
 import type { LayerArgs } from '../layer.js';
+import {
+  CategoryEncoding,
+  Hashing,
+  IntegerLookup,
+  StringLookup,
+  TextVectorization,
+  type CategoryEncodingArgs,
+  type HashingArgs,
+  type LookupArgs,
+  type TextVectorizationArgs,
+} from '../preprocessing/index.js';
 
 export { Dense, type DenseArgs } from './dense.js';
 export { AffineLayer, type AffineLayerArgs } from './affine.js';
@@ -83,6 +94,7 @@ export { GlobalAveragePooling1D, GlobalMaxPooling1D, type GlobalPooling1DArgs } 
 export type { LayerEntry } from './sublayers.js';
 export { getMask, setMask, type MaskArg } from '../masking.js';
 export type { ApplyOptions } from '../layer.js';
+export * from '../preprocessing/index.js';
 
 /** One factory per built-in layer, named as the class in camelCase; each takes the constructor's args. */
 export const layers = {
@@ -114,4 +126,9 @@ export const layers = {
   transformerDecoder: (args: TransformerArgs) => new TransformerDecoder(args),
   globalAveragePooling1d: (args: GlobalPooling1DArgs = {}) => new GlobalAveragePooling1D(args),
   globalMaxPooling1d: (args: GlobalPooling1DArgs = {}) => new GlobalMaxPooling1D(args),
+  textVectorization: (args: TextVectorizationArgs = {}) => new TextVectorization(args),
+  stringLookup: (args: LookupArgs<string> = {}) => new StringLookup(args),
+  integerLookup: (args: LookupArgs<number> = {}) => new IntegerLookup(args),
+  categoryEncoding: (args: CategoryEncodingArgs) => new CategoryEncoding(args),
+  hashing: (args: HashingArgs) => new Hashing(args),
 } as const;
