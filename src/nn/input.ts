@@ -28,6 +28,10 @@ export class InputLayer extends Layer {
     this.built = true;
   }
 
+  override get takesStrings(): boolean {
+    return true;
+  }
+
   call(inputs: Tensor | Tensor[]): Tensor | Tensor[] {
     return inputs;
   }

@@ -308,7 +308,7 @@ export abstract class Layer {
   apply(inputs: SymInputs, ctx?: ApplyOptions): SymInputs;
   apply(inputs: Inputs, ctx?: ApplyOptions): Inputs;
   /** Raw text: string[] (one string per sample), string[][] or a StringTensor, for layers that take strings. */
-  apply(inputs: StringInputs, ctx?: ApplyOptions): Inputs;
+  apply(inputs: Inputs | StringInputs, ctx?: ApplyOptions): Inputs;
   apply(given: Inputs | SymInputs | StringInputs, ctx: ApplyOptions = {}): Inputs | SymInputs {
     const inputs = asStringTensor(given);
     const list = (Array.isArray(inputs) ? inputs.map(asStringTensor) : [inputs]) as (Tensor | SymbolicTensor)[];

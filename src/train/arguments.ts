@@ -2,6 +2,7 @@
 // typed error that names the call, the argument, the value and what was expected.
 import { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
+import { StringTensor, asStringTensor, isStringArray } from '../nn/preprocessing/string-tensor.js';
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -47,8 +48,20 @@ export function tensorList(op: string, what: string, value: unknown, hint = ''):
   return list as Tensor[];
 }
 
+/**
+ * A model's inputs x: tensors as tensorList, or raw text for models that start with a text layer: a
+ * string[] (one string per sample), a string[][] or a StringTensor, alone or in the list of inputs.
+ */
+export function inputList(op: string, value: unknown): (Tensor | StringTensor)[] {
+  const list = isStringArray(value) || value instanceof StringTensor ? [value] : Array.isArray(value) ? value : [value];
+  const inputs = list.map(asStringTensor);
+  const tensors = inputs.filter((t) => !(t instanceof StringTensor));
+  if (tensors.length > 0 || inputs.length === 0) tensorList(op, 'x', inputs.length === 1 ? inputs[0] : tensors);
+  return inputs as (Tensor | StringTensor)[];
+}
+
 /** The number of samples of x, y and sample weights, which must agree and not be 0. */
-export function sampleCount(op: string, tensors: readonly Tensor[]): number {
+export function sampleCount(op: string, tensors: readonly { readonly shape: readonly number[] }[]): number {
   const n = tensors[0].shape[0];
   const shapes = () => tensors.map((u) => fmtShape(u.shape)).join(', ');
   for (const t of tensors)

@@ -25,6 +25,7 @@ import type { History } from './callbacks.js';
 import type { RunRecorder } from './run-record-callback.js';
 import { inNewRun } from '../ledger/run-context.js';
 import { summaryText } from './summary.js';
+import type { StringInputs, StringTensor } from '../nn/preprocessing/string-tensor.js';
 
 export interface ModelArgs extends LayerArgs {
   inputs?: SymbolicTensor | SymbolicTensor[];
@@ -95,7 +96,12 @@ export class Model extends Layer {
     return this.layers;
   }
 
-  call(inputs: Tensor | Tensor[], ctx: CallContext): Tensor | Tensor[] {
+  /** Raw text passes through to the model's text layers (TextVectorization, StringLookup, Hashing). */
+  override get takesStrings(): boolean {
+    return true;
+  }
+
+  call(inputs: Tensor | Tensor[] | StringTensor, ctx: CallContext): Tensor | Tensor[] {
     if (!this.isFunctional)
       throw new ArgumentError(`Model '${this.name}': a model without inputs/outputs must override call()`);
     const outs = runGraph(this.nodes, this.inputs, this.outputs, Array.isArray(inputs) ? inputs : [inputs], ctx);
@@ -196,7 +202,7 @@ export class Model extends Layer {
   }
 
   /** Outputs for x, in batches, in inference mode. */
-  predict(x: Tensor | Tensor[], args: PredictArgs = {}): Tensor | Tensor[] {
+  predict(x: Tensor | Tensor[] | StringInputs, args: PredictArgs = {}): Tensor | Tensor[] {
     return Trainer.predict(this, x, args);
   }
 

@@ -21,7 +21,8 @@ import {
   type StepBatch,
   type TrainingInput,
 } from './epoch-iterator.js';
-import { checkInteger, checkValidationSplit, checkVerbose, sampleCount, tensorList } from './arguments.js';
+import { checkInteger, checkValidationSplit, checkVerbose, inputList, sampleCount, tensorList } from './arguments.js';
+import { StringTensor, isStringArray, type StringInputs } from '../nn/preprocessing/string-tensor.js';
 import { CallbackList } from './callback-list.js';
 import { History, type Callback, type Logs } from './callbacks.js';
 import { ProgressDisplay } from './progress.js';
@@ -89,7 +90,7 @@ function addRunRecorder(model: Model, callbacks: Callback[], record: FitArgs['re
 
 /** Labels, sample weights and their sample count checked; x, y and sampleWeight as lists. */
 function arrayData(op: string, x: unknown, y: unknown, sampleWeight: Tensor | undefined): ArrayData {
-  const xs = tensorList(op, 'x', x);
+  const xs = inputList(op, x);
   if (y === undefined) throw new ArgumentError(`${op}: labels y are required when x is a tensor`);
   const ys = tensorList(op, 'y', y, ' (the labels)');
   sampleCount(op, sampleWeight ? [...xs, ...ys, ...tensorList(op, 'sampleWeight', sampleWeight)] : [...xs, ...ys]);
@@ -195,7 +196,7 @@ export class Trainer {
     });
   }
 
-  private static predictStep(model: Model, x: Tensor[]): Tensor[] {
+  private static predictStep(model: Model, x: (Tensor | StringTensor)[]): Tensor[] {
     return noGrad(() => tidy(() => asList(model.apply(x.length === 1 ? x[0] : x, { training: false }))));
   }
 
@@ -230,7 +231,7 @@ export class Trainer {
    * model, a Sequential without an input shape) is called once in inference mode so that the step
    * differentiates with respect to every weight, the first step included.
    */
-  private ensureBuilt(x: Tensor[]): void {
+  private ensureBuilt(x: (Tensor | StringTensor)[]): void {
     const built = (l: Layer): boolean => l.built && l.sublayers().every(built);
     if (built(this.model)) return;
     noGrad(() =>
@@ -294,7 +295,8 @@ export class Trainer {
         shuffle,
         initialEpoch,
         seed,
-        x: iterable ? undefined : (train as ArrayData).x,
+        // Raw text has no tensor to fingerprint: the run record then describes the labels only.
+        x: iterable ? undefined : onlyTensors((train as ArrayData).x),
         y: iterable ? undefined : (train as ArrayData).y,
       });
 
@@ -374,13 +376,14 @@ export class Trainer {
           'both need at least one',
       );
     // A slice covering the whole tensor is the tensor itself: only views made here are freed later.
-    const part = (t: Tensor, start: number, len: number) => {
-      const s = o.sliceAxis(t, 0, start, start + len);
-      if (s !== t) owned.push(s);
+    const part = <T extends Tensor | StringTensor>(t: T, start: number, len: number): T => {
+      if (t instanceof StringTensor) return t.slice(start, start + len) as T;
+      const s = o.sliceAxis(t as Tensor, 0, start, start + len) as T;
+      if (s !== t) owned.push(s as Tensor);
       return s;
     };
-    const head = (t: Tensor) => part(t, 0, nTrain),
-      tail = (t: Tensor) => part(t, nTrain, nVal);
+    const head = <T extends Tensor | StringTensor>(t: T) => part(t, 0, nTrain),
+      tail = <T extends Tensor | StringTensor>(t: T) => part(t, nTrain, nVal);
     const train = {
       x: data.x.map(head),
       y: data.y!.map(head),
@@ -417,9 +420,13 @@ export class Trainer {
     return this.evaluateLogs(new EpochIterator(data, { op: 'evaluate', batchSize, labels: true }), '');
   }
 
-  static predict(model: Model, x: Tensor | Tensor[], { batchSize = 32 }: PredictArgs = {}): Tensor | Tensor[] {
+  static predict(
+    model: Model,
+    x: Tensor | Tensor[] | StringInputs,
+    { batchSize = 32 }: PredictArgs = {},
+  ): Tensor | Tensor[] {
     checkInteger('predict', 'batchSize', batchSize, 1);
-    const xs = tensorList('predict', 'x', x);
+    const xs = inputList('predict', x);
     sampleCount('predict', xs);
     const chunks: Tensor[][] = [];
     try {
@@ -435,8 +442,13 @@ export class Trainer {
       if (joined !== parts[0]) dispose(parts);
       return joined;
     });
-    return Array.isArray(x) || outs.length > 1 ? outs : outs[0];
+    return (Array.isArray(x) && !isStringArray(x)) || outs.length > 1 ? outs : outs[0];
   }
+}
+
+/** The inputs when all are tensors (undefined when some are raw text). */
+function onlyTensors(xs: (Tensor | StringTensor)[]): Tensor[] | undefined {
+  return xs.every((t): t is Tensor => !(t instanceof StringTensor)) ? xs : undefined;
 }
 
 /** An epoch without a single batch: empty data, or a one-shot generator that ran out in an earlier epoch. */
