@@ -15,3 +15,5 @@ export type { CsvData, CsvOptions, CsvRecord } from './csv.js';
 export { toCategorical, standardize, minMaxScale, trainTestSplit } from './utils.js';
 export type { Split, TrainTest, SplitOptions, StandardizeStats, MinMaxStats } from './utils.js';
 export { MissingDataError } from './files.js';
+export { textDatasetFromDirectory } from './text-dataset.js';
+export type { TextDatasetOptions, TextDataset, TextBatch } from './text-dataset.js';
