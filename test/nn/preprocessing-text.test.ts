@@ -306,7 +306,7 @@ function reviews(): { texts: string[]; labels: c.Tensor } {
   return { texts, labels: c.tensor(y, [40, 1]) };
 }
 
-test('a model starting with TextVectorization takes raw strings in fit / evaluate / predict, and after reload', async () => {
+test('a TextVectorization model takes raw strings in fit / evaluate / predict, and after reload', async () => {
   const { texts, labels } = reviews();
   const tv = layers.textVectorization({ outputMode: 'multi_hot' });
   tv.adapt(texts);
