@@ -112,6 +112,8 @@ export function checkLayerConfig(className: string, config: unknown): void {
   const record = config as Record<string, unknown>;
   const layer = typeof record.name === 'string' ? `${className} '${record.name}'` : className;
   for (const [field, value] of Object.entries(record)) {
+    // An InputLayer may take raw text (input({ dtype: 'string' })); no other layer computes on strings.
+    if (className === 'InputLayer' && field === 'dtype' && value === 'string') continue;
     const kind = FIELDS[field];
     if (kind === undefined || value === undefined || kind.test(value)) continue;
     throw new ArgumentError(`${layer}: config field '${field}' must be ${kind.expected}, got ${fmtValue(value)}`);

@@ -15,13 +15,18 @@ export class InputLayer extends Layer {
   static override readonly className = 'InputLayer';
   readonly output: SymbolicTensor;
 
-  constructor(args: LayerArgs & { sparse?: boolean }) {
-    super(args);
+  /** dtype 'string': the input takes raw text (string[] / StringTensor) for a text layer. */
+  readonly takesText: boolean;
+
+  constructor(args: Omit<LayerArgs, 'dtype'> & { sparse?: boolean; dtype?: LayerArgs['dtype'] | 'string' }) {
+    const text = args.dtype === 'string';
+    super({ ...args, dtype: text ? undefined : (args.dtype as LayerArgs['dtype']) });
+    this.takesText = text;
     if (!this.batchInputShape)
       throw new ArgumentError(
         `InputLayer '${this.name}': needs inputShape (the shape of one sample) or batchInputShape`,
       );
-    this.output = new SymbolicTensor(this.batchInputShape, this.dtype, this.name, this);
+    this.output = new SymbolicTensor(this.batchInputShape, text ? 'string' : this.dtype, this.name, this);
     const node = new Node(this, [], [this.output]);
     this.output.node = node;
     this.inboundNodes.push(node);
@@ -42,7 +47,7 @@ export class InputLayer extends Layer {
 
   override getConfig(): LayerConfig {
     const { name, dtype, batchInputShape } = super.getConfig();
-    return { name, dtype, batchInputShape };
+    return { name, dtype: this.takesText ? 'string' : dtype, batchInputShape };
   }
 }
 registerLayer(InputLayer);
@@ -57,7 +62,8 @@ export function input({
   shape: readonly (number | null)[];
   batchSize?: number;
   name?: string;
-  dtype?: 'float32' | 'float64';
+  /** 'string' for raw text (Keras' dtype="string"): shape [] takes a string[], one string per sample. */
+  dtype?: 'float32' | 'float64' | 'string';
 }): SymbolicTensor {
   return new InputLayer({ inputShape: shape, batchSize, name: name ?? undefined, dtype }).output;
 }

@@ -101,7 +101,8 @@ export class SymbolicTensor {
   node?: Node;
   constructor(
     readonly shape: SymShape,
-    readonly dtype: DType,
+    /** 'string' for a raw-text input (input({ dtype: 'string' })). */
+    readonly dtype: DType | 'string',
     readonly name: string,
     public sourceLayer?: Layer,
   ) {}
@@ -312,7 +313,8 @@ export abstract class Layer {
   apply(given: Inputs | SymInputs | StringInputs, ctx: ApplyOptions = {}): Inputs | SymInputs {
     const inputs = asStringTensor(given);
     const list = (Array.isArray(inputs) ? inputs.map(asStringTensor) : [inputs]) as (Tensor | SymbolicTensor)[];
-    if (!this.takesStrings && list.some((t) => (t as unknown) instanceof StringTensor))
+    const isText = (t: unknown) => t instanceof StringTensor || (t instanceof SymbolicTensor && t.dtype === 'string');
+    if (!this.takesStrings && list.some(isText))
       throw new DTypeError(
         `${this.className} '${this.name}' takes number tensors, got strings; put a text layer first ` +
           '(TextVectorization, StringLookup or Hashing)',

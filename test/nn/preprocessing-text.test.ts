@@ -337,11 +337,12 @@ test('a TextVectorization model takes raw strings in fit / evaluate / predict, a
   labels.dispose();
 });
 
-test('a functional model with a raw-text input and a multi-input call', async () => {
+test("a functional model with a string input (input({ dtype: 'string' })), saved and reloaded", async () => {
   const { texts, labels } = reviews();
   const tv = layers.textVectorization({ outputMode: 'int', outputSequenceLength: 6 });
   tv.adapt(texts);
-  const inp = c.input({ shape: [] });
+  const inp = c.input({ shape: [], dtype: 'string' });
+  assert.throws(() => layers.dense({ units: 1 }).apply(inp), DTypeError);
   const emb = layers
     .embedding({ inputDim: tv.vocabularySize(), outputDim: 4 })
     .apply(tv.apply(inp)) as c.SymbolicTensor;
