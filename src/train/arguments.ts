@@ -53,11 +53,11 @@ export function tensorList(op: string, what: string, value: unknown, hint = ''):
  * string[] (one string per sample), a string[][] or a StringTensor, alone or in the list of inputs.
  */
 export function inputList(op: string, value: unknown): (Tensor | StringTensor)[] {
-  const list = isStringArray(value) || value instanceof StringTensor ? [value] : Array.isArray(value) ? value : [value];
-  const inputs = list.map(asStringTensor);
-  const tensors = inputs.filter((t) => !(t instanceof StringTensor));
-  if (tensors.length > 0 || inputs.length === 0) tensorList(op, 'x', inputs.length === 1 ? inputs[0] : tensors);
-  return inputs as (Tensor | StringTensor)[];
+  const isText = (v: unknown) => isStringArray(v) || v instanceof StringTensor;
+  if (isText(value)) return [asStringTensor(value) as StringTensor];
+  if (!Array.isArray(value) || !value.some(isText)) return tensorList(op, 'x', value);
+  // A list of inputs, some of them raw text.
+  return value.map((v, i) => (isText(v) ? (asStringTensor(v) as StringTensor) : tensorList(op, `x[${i}]`, v)[0]));
 }
 
 /** The number of samples of x, y and sample weights, which must agree and not be 0. */

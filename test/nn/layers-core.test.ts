@@ -404,6 +404,12 @@ describe('layers factory and registry', () => {
       layers.transformerDecoder({ numHeads: 1, intermediateDim: 1 }),
       layers.globalAveragePooling1d(),
       layers.globalMaxPooling1d(),
+      // Text preprocessing (test/nn/preprocessing-text.test.ts).
+      layers.textVectorization(),
+      layers.stringLookup(),
+      layers.integerLookup(),
+      layers.categoryEncoding({ numTokens: 2 }),
+      layers.hashing({ numBins: 2 }),
     ];
     assert.equal(made.length, Object.keys(layers).length);
     for (const l of made) {

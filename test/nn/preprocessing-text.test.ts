@@ -363,3 +363,29 @@ test("a functional model with a string input (input({ dtype: 'string' })), saved
   });
   labels.dispose();
 });
+
+test('a two-input model: raw text beside a number tensor, shuffled and split in fit, in predict', async () => {
+  const { texts, labels } = reviews();
+  const words = ['good', 'great', 'fun', 'lovely', 'bad', 'awful', 'boring', 'dull'];
+  const tv = layers.textVectorization({ outputMode: 'count', vocabulary: words });
+  const text = c.input({ shape: [], dtype: 'string' }),
+    num = c.input({ shape: [2] });
+  const merged = layers.concatenate().apply([tv.apply(text) as c.SymbolicTensor, num]) as c.SymbolicTensor;
+  const out = layers.dense({ units: 1, activation: 'sigmoid' }).apply(merged) as c.SymbolicTensor;
+  const model = new c.Model({ inputs: [text, num], outputs: out });
+  model.compile({ optimizer: 'adam', loss: 'binaryCrossentropy' });
+  const extra = c.zeros([40, 2]);
+  const h = await model.fit([texts, extra], labels, {
+    epochs: 2,
+    batchSize: 8,
+    verbose: 0,
+    seed: 1,
+    validationSplit: 0.2,
+  });
+  assert.equal(h.history.val_loss?.length ?? h.history.valLoss?.length, 2);
+  const few = c.zeros([3, 2]);
+  const [p] = model.predict([texts.slice(0, 3), few]) as c.Tensor[];
+  assert.deepEqual([...p.shape], [3, 1]);
+  await assert.rejects(model.fit([texts.slice(0, 5), extra], labels, { verbose: 0 }), /same number of samples/);
+  c.dispose([extra, few, p, labels]);
+});

@@ -63,13 +63,14 @@ export class StringTensor {
   }
 }
 
-/** A non-empty string[] or string[][]: one string input, never a list of inputs. */
+/**
+ * A non-empty string[] (its first element a string; StringTensor checks the rest) or string[][] (every
+ * element an array of strings, so that [string[], Tensor] stays a list of two inputs): one text input.
+ */
 export function isStringArray(v: unknown): v is string[] | string[][] {
-  return (
-    Array.isArray(v) &&
-    v.length > 0 &&
-    (typeof v[0] === 'string' || (Array.isArray(v[0]) && v[0].length > 0 && typeof v[0][0] === 'string'))
-  );
+  if (!Array.isArray(v) || v.length === 0) return false;
+  if (typeof v[0] === 'string') return true;
+  return v.every((r) => Array.isArray(r) && r.length > 0 && r.every((s) => typeof s === 'string'));
 }
 
 /** string[] / string[][] as a StringTensor; anything else as is. */
