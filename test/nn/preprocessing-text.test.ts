@@ -96,6 +96,9 @@ test('TextVectorization: typed errors for no vocabulary, numbers, bad options an
     () => tv.apply(['a']),
     (e: Error) => e instanceof ArgumentError && /adapt\(data\) first/.test(e.message),
   );
+  assert.throws(() => tv.adapt(c.Dataset.fromGenerator(() => [['a']]) as never), /collect its texts first/);
+  tv.adapt([new StringTensor(['x y']), ['y']]); // an iterable of batches
+  assert.deepEqual(tv.getVocabulary(), ['', '[UNK]', 'y', 'x']);
   const ready = layers.textVectorization({ vocabulary: ['a'] });
   assert.throws(
     () => ready.apply(c.tensor([1, 2])),
@@ -260,6 +263,21 @@ test('CategoryEncoding: Keras examples (one_hot, multi_hot, count), range errors
     integerInputs: true,
     expectedOutputShape: [3, 5],
     expectedWeights: { trainable: 0, nonTrainable: 0 },
+  });
+  // The integer-input lookups through the same harness (the string-input layers cannot take its random inputs).
+  runLayerTest({
+    make: () => layers.integerLookup({ vocabulary: [0, 1, 2, 3], outputMode: 'multi_hot' }),
+    inputShape: [3, 4],
+    inputRange: [0, 6],
+    integerInputs: true,
+    expectedOutputShape: [3, 5],
+  });
+  runLayerTest({
+    make: () => layers.hashing({ numBins: 7, outputMode: 'count' }),
+    inputShape: [2, 3],
+    inputRange: [0, 100],
+    integerInputs: true,
+    expectedOutputShape: [2, 7],
   });
 });
 

@@ -162,11 +162,18 @@ export class TextVectorization extends Layer {
   }
 
   /** Learns the vocabulary (and, for tf_idf, document frequencies) from strings, one document each. */
-  adapt(data: readonly string[] | StringTensor | Iterable<readonly string[]>): void {
+  adapt(data: readonly string[] | StringTensor | Iterable<readonly string[] | StringTensor>): void {
+    if (typeof data !== 'object' || data === null || !(Symbol.iterator in data))
+      throw new ArgumentError(
+        `${this.who}: adapt takes strings (a string[], a StringTensor or an iterable of batches of them)` +
+          (typeof data === 'object' && data !== null && Symbol.asyncIterator in data
+            ? '; for a Dataset, collect its texts first (for await ... of dataset)'
+            : ''),
+      );
     const batches: (readonly string[] | StringTensor)[] =
       data instanceof StringTensor || (Array.isArray(data) && (data.length === 0 || typeof data[0] === 'string'))
         ? [data as readonly string[]]
-        : [...(data as Iterable<readonly string[]>)];
+        : [...(data as Iterable<readonly string[] | StringTensor>)];
     const self = this;
     this.vocab.adapt(
       (function* () {
