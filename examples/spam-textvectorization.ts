@@ -7,32 +7,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as c from '../src/index.js';
-import { spamAssassin } from '../src/text/index.js';
 import { parseExampleArgs, report } from './common.js';
+import { spamSplit } from './spam-data.js';
 
 const { epochs, json, verbose } = parseExampleArgs({ epochs: 3 });
 const MAX_TOKENS = 10000; // the OOV index plus the 9,999 most frequent words of the training emails
 const HEAD_CHARS = 2000; // the start of each body: enough to tell spam apart, and fast to vectorize
 
-const emails = await spamAssassin();
-// Subject and body, without the transport headers (which name the collecting mail servers).
-const texts = emails.map((e) => `${e.subject}\n${e.body.slice(0, HEAD_CHARS)}`);
-const labels = Float32Array.from(emails, (e) => e.label);
-
-// A seeded shuffle, then 80 / 20: the split is the same on every run.
-const permutation = new c.RandomStream(7).permutation(emails.length);
-const order = permutation.dataSync();
-permutation.dispose();
-const nTest = Math.round(emails.length * 0.2);
-const pick = (idx: ArrayLike<number>) => ({
-  texts: Array.from(idx, (i) => texts[i]),
-  y: c.tensor(
-    Float32Array.from(idx, (i) => labels[i]),
-    [idx.length, 1],
-  ),
-});
-const train = pick(order.subarray(nTest));
-const test = pick(order.subarray(0, nTest));
+const { train, test } = await spamSplit(HEAD_CHARS);
 
 // The vocabulary and document frequencies come from the training emails only.
 const vectorize = c.layers.textVectorization({ maxTokens: MAX_TOKENS, outputMode: 'tf_idf' });
