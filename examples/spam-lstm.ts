@@ -3,31 +3,16 @@
 // `--epochs N` (default 2), `--json` for a final line with accuracy, precision, recall and f1 on the
 // held-out emails.
 import * as c from '../src/index.js';
-import { Tokenizer, padSequences, spamAssassin } from '../src/text/index.js';
+import { Tokenizer, padSequences } from '../src/text/index.js';
 import { parseExampleArgs, report } from './common.js';
+import { spamSplit } from './spam-data.js';
 
 const { epochs, json, verbose } = parseExampleArgs({ epochs: 2 });
 const VOCAB = 8000; // numWords: the 7,999 most frequent words of the training emails, plus the oov index
 const MAXLEN = 80; // tokens kept per email (its first ones: subject, then the start of the body)
 const HEAD_CHARS = 2000; // only the start of each email is tokenised; enough for MAXLEN words
 
-const emails = await spamAssassin();
-// Subject and body, without the transport headers (which name the collecting mail servers).
-const texts = emails.map((e) => `${e.subject}\n${e.body.slice(0, HEAD_CHARS)}`);
-const labels = Float32Array.from(emails, (e) => e.label);
-
-// A seeded shuffle, then 80 / 20: the split is the same on every run.
-const order = new c.RandomStream(7).permutation(emails.length).dataSync();
-const nTest = Math.round(emails.length * 0.2);
-const pick = (idx: ArrayLike<number>) => ({
-  texts: Array.from(idx, (i) => texts[i]),
-  y: c.tensor(
-    Float32Array.from(idx, (i) => labels[i]),
-    [idx.length, 1],
-  ),
-});
-const train = pick(order.subarray(nTest));
-const test = pick(order.subarray(0, nTest));
+const { train, test, testSpam } = await spamSplit(HEAD_CHARS);
 
 // The vocabulary comes from the training emails only; held-out words it lacks become the oov index.
 const tokenizer = new Tokenizer({ numWords: VOCAB, oovToken: '<oov>' });
@@ -61,7 +46,7 @@ report(json, {
   testLoss: m.loss,
   trainEmails: xTrain.shape[0],
   testEmails: xTest.shape[0],
-  testSpam: Array.from(order.subarray(0, nTest), (i) => labels[i]).reduce((s, v) => s + v, 0),
+  testSpam,
   epochs,
   seconds,
   samplesPerSec: (xTrain.shape[0] * epochs) / seconds,

@@ -19,3 +19,5 @@ export { timeseriesDatasetFromArray } from './timeseries.js';
 export type { TimeseriesOptions } from './timeseries.js';
 export { imageDatasetFromDirectory, ImageFormatError } from './image-dataset.js';
 export type { ImageDataset, ImageDatasetOptions, ColorMode, LabelMode } from './image-dataset.js';
+export { textDatasetFromDirectory } from './text-dataset.js';
+export type { TextDatasetOptions, TextDataset, TextBatch } from './text-dataset.js';

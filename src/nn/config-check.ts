@@ -46,8 +46,8 @@ const STRING: Kind = { expected: 'a string', test: (v) => typeof v === 'string' 
 const DTYPE: Kind = { expected: "'float32' or 'float64'", test: (v) => v === 'float32' || v === 'float64' };
 /** An InputLayer's dtype is its input's, which may be an integer one (token ids). */
 const INPUT_DTYPE: Kind = {
-  expected: "'float32', 'float64', 'int32' or 'bool'",
-  test: (v) => DTYPE.test(v) || v === 'int32' || v === 'bool',
+  expected: "'float32', 'float64', 'int32', 'bool' or 'string'",
+  test: (v) => DTYPE.test(v) || v === 'int32' || v === 'bool' || v === 'string',
 };
 
 const FIELDS: Readonly<Record<string, Kind>> = Object.assign(Object.create(null) as Record<string, Kind>, {

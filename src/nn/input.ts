@@ -13,8 +13,11 @@ import {
 } from './layer.js';
 
 export interface InputLayerArgs extends Omit<LayerArgs, 'dtype'> {
-  /** The dtype of the tensors fed in (Keras Input's dtype): 'int32' for token ids. Default 'float32'. */
-  dtype?: DType;
+  /**
+   * The dtype of what is fed in (Keras Input's dtype): 'int32' for token ids, 'string' for raw text
+   * (string[] / StringTensor, for a text layer). Default 'float32'.
+   */
+  dtype?: DType | 'string';
   sparse?: boolean;
 }
 
@@ -25,10 +28,10 @@ export class InputLayer extends Layer {
   constructor(args: InputLayerArgs) {
     const dtype = args.dtype ?? 'float32';
     // The layer's own dtype is that of weights (it has none); the input's dtype lives on its output.
-    super({ ...args, dtype: isFloat(dtype) ? dtype : undefined });
-    if (!(DTYPES as readonly unknown[]).includes(dtype))
+    super({ ...args, dtype: dtype !== 'string' && isFloat(dtype) ? dtype : undefined });
+    if (!(DTYPES as readonly unknown[]).includes(dtype) && dtype !== 'string')
       throw new DTypeError(
-        `InputLayer '${this.name}': dtype must be one of ${DTYPES.join(', ')}, got ${fmtValue(dtype)}`,
+        `InputLayer '${this.name}': dtype must be one of ${DTYPES.join(', ')} or 'string', got ${fmtValue(dtype)}`,
       );
     if (args.sparse)
       throw new ArgumentError(`InputLayer '${this.name}': sparse inputs are not supported; feed dense tensors`);
@@ -41,6 +44,10 @@ export class InputLayer extends Layer {
     this.output.node = node;
     this.inboundNodes.push(node);
     this.built = true;
+  }
+
+  override get takesStrings(): boolean {
+    return true;
   }
 
   call(inputs: Tensor | Tensor[]): Tensor | Tensor[] {
@@ -68,8 +75,8 @@ export function input({
   shape: readonly (number | null)[];
   batchSize?: number;
   name?: string;
-  /** 'int32' for token ids (an Embedding's input); default 'float32'. */
-  dtype?: DType;
+  /** 'int32' for token ids (an Embedding's input), 'string' for raw text (a text layer's); default 'float32'. */
+  dtype?: DType | 'string';
 }): SymbolicTensor {
   return new InputLayer({ inputShape: shape, batchSize, name: name ?? undefined, dtype }).output;
 }

@@ -3,7 +3,7 @@
 // SymbolicTensors (functional API graph building).
 import { Tensor } from '../tensor/tensor.js';
 import type { DType } from '../tensor/dtype.js';
-import { ArgumentError, ShapeError, fmtShape, fmtValue } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError, fmtShape, fmtValue } from '../errors.js';
 import { tidy } from '../tensor/storage.js';
 import { noGrad } from '../autograd/tape.js';
 import { zeros } from '../ops/creation.js';
@@ -16,6 +16,7 @@ import { Registry } from '../registry.js';
 import { attachMasks, inputMasks, type MaskArg } from './masking.js';
 import { withLayerPath } from '../autograd/annotations.js';
 import { checkLayerConfig } from './config-check.js';
+import { StringTensor, asStringTensor, type StringInputs } from './preprocessing/string-tensor.js';
 
 /** A shape whose unknown dimensions (the batch, usually) are null. */
 export type SymShape = readonly (number | null)[];
@@ -109,7 +110,8 @@ export class SymbolicTensor {
   node?: Node;
   constructor(
     readonly shape: SymShape,
-    readonly dtype: DType,
+    /** 'string' for a raw-text input (input({ dtype: 'string' })). */
+    readonly dtype: DType | 'string',
     readonly name: string,
     public sourceLayer?: Layer,
   ) {}
@@ -218,6 +220,14 @@ export abstract class Layer {
    * that does not declare it drops the mask, as in Keras.
    */
   supportsMasking = false;
+
+  /**
+   * Whether call() takes a StringTensor (raw text: TextVectorization, StringLookup, Hashing; models and
+   * InputLayer, which pass it on). Other layers given strings raise a DTypeError naming them.
+   */
+  get takesStrings(): boolean {
+    return false;
+  }
 
   /** The output mask(s) for these inputs and input mask; the default passes the mask through (Keras). */
   computeMask(_inputs: Inputs, mask: MaskArg | undefined): MaskArg | undefined {
@@ -443,8 +453,17 @@ export abstract class Layer {
    */
   apply(inputs: SymInputs, ctx?: ApplyOptions): SymbolicOf<ReturnType<this['call']>>;
   apply(inputs: Inputs, ctx?: ApplyOptions): ReturnType<this['call']>;
-  apply(inputs: Inputs | SymInputs, ctx: ApplyOptions = {}): Inputs | SymInputs {
-    const list = (Array.isArray(inputs) ? inputs : [inputs]) as (Tensor | SymbolicTensor)[];
+  /** Raw text: string[] (one string per sample), string[][] or a StringTensor, for layers that take strings. */
+  apply(inputs: Inputs | StringInputs, ctx?: ApplyOptions): Inputs;
+  apply(given: Inputs | SymInputs | StringInputs, ctx: ApplyOptions = {}): Inputs | SymInputs {
+    const inputs = asStringTensor(given);
+    const list = (Array.isArray(inputs) ? inputs.map(asStringTensor) : [inputs]) as (Tensor | SymbolicTensor)[];
+    const isText = (t: unknown) => t instanceof StringTensor || (t instanceof SymbolicTensor && t.dtype === 'string');
+    if (!this.takesStrings && list.some(isText))
+      throw new DTypeError(
+        `${this.className} '${this.name}' takes number tensors, got strings; put a text layer first ` +
+          '(TextVectorization, StringLookup or Hashing)',
+      );
     if (list.length === 0) throw new ArgumentError(`${this.className} '${this.name}': called with no inputs`);
     const symbolic = list.every((t) => t instanceof SymbolicTensor);
     if (!symbolic && list.some((t) => t instanceof SymbolicTensor)) {
@@ -459,7 +478,8 @@ export abstract class Layer {
     const shapeArg = Array.isArray(inputs) ? shapes : shapes[0];
     this.ensureBuilt(shapeArg);
     if (!symbolic) {
-      const real = inputs as Inputs;
+      // A StringTensor reaches call() only on layers that take strings (checked above), whose call() accepts it.
+      const real = (Array.isArray(inputs) ? list : inputs) as Inputs;
       const mask = ctx.mask !== undefined ? ctx.mask : inputMasks(real);
       // Explicit options win; the rest come from the enclosing call (none: inference).
       const callCtx: CallContext = {

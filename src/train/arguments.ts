@@ -5,6 +5,7 @@ import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { checkOptions, nearestName, optionKeys } from '../registry.js';
 import type { Model } from './model.js';
 import type { CompileArgs, EvaluateArgs, FitArgs, PredictArgs } from './trainer.js';
+import { StringTensor, asStringTensor, isStringArray } from '../nn/preprocessing/string-tensor.js';
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -123,8 +124,26 @@ export function tensorList(
   return list as Tensor[];
 }
 
+/**
+ * A model's inputs x: tensors as tensorList, or raw text for models that start with a text layer: a
+ * string[] (one string per sample), a string[][] or a StringTensor, alone, in the list of inputs or
+ * keyed by input name.
+ */
+export function inputList(op: string, value: unknown, names?: DataNames): (Tensor | StringTensor)[] {
+  const isText = (v: unknown) => isStringArray(v) || v instanceof StringTensor;
+  if (isText(value)) return [asStringTensor(value) as StringTensor];
+  const known = names?.inputs;
+  const keyed = known !== undefined && isPlainObject(value);
+  const entries = keyed ? byName(op, 'x', value, 'input', known, names!.model) : Array.isArray(value) ? value : [];
+  if (!entries.some(isText)) return tensorList(op, 'x', value, '', 'input', names);
+  // A list of inputs, some of them raw text.
+  return entries.map((v, i) =>
+    isText(v) ? (asStringTensor(v) as StringTensor) : tensorList(op, keyed ? `x.${known![i]}` : `x[${i}]`, v)[0],
+  );
+}
+
 /** The number of samples of x, y and sample weights, which must agree and not be 0. */
-export function sampleCount(op: string, tensors: readonly Tensor[]): number {
+export function sampleCount(op: string, tensors: readonly { readonly shape: readonly number[] }[]): number {
   const n = tensors[0].shape[0];
   const shapes = () => tensors.map((u) => fmtShape(u.shape)).join(', ');
   for (const t of tensors)

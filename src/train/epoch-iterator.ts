@@ -7,29 +7,33 @@ import { dispose, tidy } from '../tensor/storage.js';
 import * as o from '../ops/index.js';
 import { RandomStream, mixSeeds } from '../ops/random.js';
 import { tensorList, type DataNames } from './arguments.js';
+import { StringTensor, type StringInputs } from '../nn/preprocessing/string-tensor.js';
 
 /** A model's inputs or labels: one tensor, one per input / output, or keyed by input / output name (Keras). */
 export type TensorData = Tensor | Tensor[] | Record<string, Tensor>;
 
+/** A model's inputs: tensors, or raw text (string[], string[][], StringTensor) for a model that starts with a text layer. */
+export type InputData = TensorData | StringInputs | (Tensor | StringTensor)[] | Record<string, Tensor | StringTensor>;
+
 /** A batch as datasets yield it. */
 export interface Batch {
-  x: TensorData;
+  x: InputData;
   y?: TensorData;
   sampleWeight?: Tensor;
 }
 
-export type TrainingInput = TensorData | AsyncIterable<Batch> | Iterable<Batch>;
+export type TrainingInput = InputData | AsyncIterable<Batch> | Iterable<Batch>;
 
 /** A batch as a step reads it: one tensor per model input and per output. */
 export interface StepBatch {
-  x: Tensor[];
+  x: (Tensor | StringTensor)[];
   y?: Tensor[];
   sampleWeight?: Tensor;
 }
 
 /** Tensors with equal sample counts (checked by the caller, see arguments.ts), sliced into batches. */
 export interface ArrayData {
-  x: Tensor[];
+  x: (Tensor | StringTensor)[];
   y?: Tensor[];
   sampleWeight?: Tensor;
 }
@@ -59,6 +63,7 @@ export function isIterableInput(v: unknown): v is AsyncIterable<Batch> | Iterabl
     typeof v === 'object' &&
     v !== null &&
     !(v instanceof Tensor) &&
+    !(v instanceof StringTensor) &&
     !Array.isArray(v) &&
     (Symbol.asyncIterator in v || Symbol.iterator in v)
   );
@@ -129,9 +134,11 @@ export class EpochIterator {
       const idx = order ? o.tensor(order.subarray(start, end)) : undefined;
       const take = idx ? (t: Tensor) => o.gather(t, idx, 0) : (t: Tensor) => o.sliceAxis(t, 0, start, end);
       const made: Tensor[] = [];
-      const part = (t: Tensor) => {
-        const p = take(t);
-        if (p !== t) made.push(p);
+      const strings = (t: StringTensor) => (order ? t.gather(order.subarray(start, end)) : t.slice(start, end));
+      const part = <T extends Tensor | StringTensor>(t: T): T => {
+        if (t instanceof StringTensor) return strings(t) as T; // plain JS values: nothing to free
+        const p = take(t as Tensor) as T;
+        if (p !== t) made.push(p as Tensor);
         return p;
       };
       try {

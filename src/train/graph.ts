@@ -13,6 +13,7 @@ import {
   type LayerConfig,
 } from '../nn/layer.js';
 import { InputLayer } from '../nn/input.js';
+import type { StringTensor } from '../nn/preprocessing/string-tensor.js';
 
 /** Nodes that lead from `inputs` to `outputs`, each after the nodes producing its inputs. */
 export function topologicalNodes(inputs: readonly SymbolicTensor[], outputs: readonly SymbolicTensor[]): Node[] {
@@ -37,12 +38,12 @@ export function topologicalNodes(inputs: readonly SymbolicTensor[], outputs: rea
   return order;
 }
 
-/** Runs the nodes on real tensors bound to the inputs; returns the output tensors. */
+/** Runs the nodes on real tensors (or raw text, for text layers) bound to the inputs; returns the output tensors. */
 export function runGraph(
   nodes: readonly Node[],
   inputs: readonly SymbolicTensor[],
   outputs: readonly SymbolicTensor[],
-  values: readonly Tensor[],
+  values: readonly (Tensor | StringTensor)[],
   ctx: CallContext,
 ): Tensor[] {
   if (values.length !== inputs.length) {
@@ -52,7 +53,7 @@ export function runGraph(
         `got ${values.length} tensor${values.length > 1 ? 's' : ''}`,
     );
   }
-  const bound = new Map<number, Tensor>();
+  const bound = new Map<number, Tensor | StringTensor>();
   inputs.forEach((s, i) => {
     const v = values[i];
     const ok = v.rank === s.rank && s.shape.every((d, j) => d === null || d === v.shape[j]);
@@ -69,7 +70,7 @@ export function runGraph(
     const outs = Array.isArray(out) ? out : [out];
     node.outputs.forEach((s, i) => bound.set(s.id, outs[i]));
   }
-  return outputs.map((s) => bound.get(s.id)!);
+  return outputs.map((s) => bound.get(s.id) as Tensor); // layers' outputs are tensors
 }
 
 /**

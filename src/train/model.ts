@@ -26,7 +26,7 @@ import {
 import type { History, Logs } from './callbacks.js';
 import type { CompileMetrics } from './compile.js';
 import type { MetricResult, StatefulMetric } from './metrics.js';
-import { asList, type TensorData } from './epoch-iterator.js';
+import { asList, type InputData, type TensorData } from './epoch-iterator.js';
 import type { RunRecorder } from './run-record-callback.js';
 import { inNewRun } from '../ledger/run-context.js';
 import { summaryText, type SummaryOptions } from './summary.js';
@@ -38,6 +38,7 @@ interface TrainingConfigParts {
   optimizer: OptimizerConfig;
   loss: CompileArgs['loss'];
 }
+import type { StringTensor } from '../nn/preprocessing/string-tensor.js';
 
 export interface ModelArgs extends LayerArgs {
   inputs?: SymbolicTensor | SymbolicTensor[];
@@ -103,7 +104,12 @@ export class Model extends Layer {
     return this.layers;
   }
 
-  call(inputs: Tensor | Tensor[], ctx: CallContext): Tensor | Tensor[] {
+  /** Raw text passes through to the model's text layers (TextVectorization, StringLookup, Hashing). */
+  override get takesStrings(): boolean {
+    return true;
+  }
+
+  call(inputs: Tensor | Tensor[] | StringTensor, ctx: CallContext): Tensor | Tensor[] {
     if (!this.isFunctional)
       throw new ArgumentError(`Model '${this.name}': a model without inputs/outputs must override call()`);
     const outs = runGraph(this.nodes, this.inputs, this.outputs, Array.isArray(inputs) ? inputs : [inputs], ctx);
@@ -216,7 +222,7 @@ export class Model extends Layer {
   }
 
   /** Outputs for x, in batches, in inference mode. */
-  predict(x: TensorData, args: PredictArgs = {}): Tensor | Tensor[] {
+  predict(x: InputData, args: PredictArgs = {}): Tensor | Tensor[] {
     return Trainer.predict(this, x, args);
   }
 

@@ -16,6 +16,7 @@ import {
 import type { DType } from '../tensor/dtype.js';
 import { InputLayer, input } from '../nn/input.js';
 import { Model } from './model.js';
+import type { StringTensor } from '../nn/preprocessing/string-tensor.js';
 
 /** The InputLayer behind an input() placeholder given to a Sequential; other symbolic tensors are refused. */
 function inputLayerOf(model: string, t: SymbolicTensor): InputLayer {
@@ -88,11 +89,12 @@ export class Sequential extends Model {
     return false;
   }
 
-  override call(inputs: Tensor | Tensor[], ctx: CallContext): Tensor | Tensor[] {
+  override call(inputs: Tensor | Tensor[] | StringTensor, ctx: CallContext): Tensor | Tensor[] {
     if (this.stack.length === 0) throw new ArgumentError(`Sequential '${this.name}': the model has no layers`);
     if (!this.symbolicInput && !Array.isArray(inputs)) this.buildFrom(inputs.shape);
-    let x = inputs;
-    for (const layer of this.stack) x = layer.apply(x, ctx);
+    // The first layer may take raw text (a StringTensor); what any layer returns is tensors.
+    let x = this.stack[0].apply(inputs, ctx);
+    for (const layer of this.stack.slice(1)) x = layer.apply(x, ctx);
     this.built = true;
     return x;
   }

@@ -21,6 +21,7 @@ import {
   type Batch,
   type DataSource,
   type StepBatch,
+  type InputData,
   type TensorData,
   type TrainingInput,
 } from './epoch-iterator.js';
@@ -31,10 +32,12 @@ import {
   checkValidationSplit,
   checkVerbose,
   dataNames,
+  inputList,
   sampleCount,
   tensorList,
   type DataNames,
 } from './arguments.js';
+import { StringTensor, isStringArray } from '../nn/preprocessing/string-tensor.js';
 import { CallbackList } from './callback-list.js';
 import { History, type Callback, type Logs } from './callbacks.js';
 import { ProgressDisplay } from './progress.js';
@@ -105,8 +108,10 @@ function isOptions(v: unknown, keys: readonly string[]): boolean {
 }
 
 /** The batch as a step override receives it: a single tensor where there is one input / output. */
-function stepData({ x, y, sampleWeight }: StepBatch): StepData {
+function stepData({ x: given, y, sampleWeight }: StepBatch): StepData {
   const one = (ts: Tensor[]) => (ts.length === 1 ? ts[0] : ts);
+  // Raw text reaches a step override as a StringTensor; StepData types the common case, tensors.
+  const x = given as Tensor[];
   return sampleWeight ? [one(x), one(y ?? []), sampleWeight] : y ? [one(x), one(y)] : [one(x)];
 }
 
@@ -163,7 +168,7 @@ function arrayData(
   names: DataNames,
   labels = true,
 ): ArrayData {
-  const xs = tensorList(op, 'x', x, '', 'input', names);
+  const xs = inputList(op, x, names);
   if (y === undefined && !labels) {
     sampleCount(op, sampleWeight ? [...xs, sampleWeight] : xs);
     return { x: xs, sampleWeight };
@@ -301,7 +306,7 @@ export class Trainer {
     );
   }
 
-  static predictStep(model: Model, x: Tensor[]): Tensor[] {
+  static predictStep(model: Model, x: (Tensor | StringTensor)[]): Tensor[] {
     return noGrad(() => tidy(() => asList(model.apply(x.length === 1 ? x[0] : x, { training: false }))));
   }
 
@@ -328,7 +333,7 @@ export class Trainer {
   }
 
   /** The custom path builds the model first too, when it can be called (a GAN container model cannot). */
-  private ensureBuiltIfCallable(x: Tensor[]): void {
+  private ensureBuiltIfCallable(x: (Tensor | StringTensor)[]): void {
     if (this.model.isFunctional || this.model.customSteps().call) this.ensureBuilt(x);
   }
 
@@ -363,7 +368,7 @@ export class Trainer {
    * model, a Sequential without an input shape) is called once in inference mode so that the step
    * differentiates with respect to every weight, the first step included.
    */
-  private ensureBuilt(x: Tensor[]): void {
+  private ensureBuilt(x: (Tensor | StringTensor)[]): void {
     if (this.model.flattenLayers().every((l) => l.built)) return;
     noGrad(() =>
       tidy(() => {
@@ -441,7 +446,8 @@ export class Trainer {
         shuffle,
         initialEpoch,
         seed,
-        x: iterable ? undefined : (train as ArrayData).x,
+        // Raw text has no tensor to fingerprint: the run record then describes the labels only.
+        x: iterable ? undefined : onlyTensors((train as ArrayData).x),
         y: iterable ? undefined : (train as ArrayData).y,
       });
 
@@ -539,13 +545,14 @@ export class Trainer {
           'both need at least one',
       );
     // A slice covering the whole tensor is the tensor itself: only views made here are freed later.
-    const part = (t: Tensor, start: number, len: number) => {
-      const s = o.sliceAxis(t, 0, start, start + len);
-      if (s !== t) owned.push(s);
+    const part = <T extends Tensor | StringTensor>(t: T, start: number, len: number): T => {
+      if (t instanceof StringTensor) return t.slice(start, start + len) as T;
+      const s = o.sliceAxis(t as Tensor, 0, start, start + len) as T;
+      if (s !== t) owned.push(s as Tensor);
       return s;
     };
-    const head = (t: Tensor) => part(t, 0, nTrain),
-      tail = (t: Tensor) => part(t, nTrain, nVal);
+    const head = <T extends Tensor | StringTensor>(t: T) => part(t, 0, nTrain),
+      tail = <T extends Tensor | StringTensor>(t: T) => part(t, nTrain, nVal);
     const train = {
       x: data.x.map(head),
       y: data.y?.map(head),
@@ -595,12 +602,12 @@ export class Trainer {
     return this.evaluateLogs(new EpochIterator(data, { op: 'evaluate', batchSize, labels }), '');
   }
 
-  static predict(model: Model, x: TensorData, args: PredictArgs = {}): Tensor | Tensor[] {
+  static predict(model: Model, x: InputData, args: PredictArgs = {}): Tensor | Tensor[] {
     checkCallOptions('predict', args);
     const { batchSize = 32, verbose = 'auto' } = args;
     checkInteger('predict', 'batchSize', batchSize, 1);
     checkVerbose('predict', verbose);
-    const xs = tensorList('predict', 'x', x, '', 'input', dataNames(model));
+    const xs = inputList('predict', x, dataNames(model));
     sampleCount('predict', xs);
     const chunks: Tensor[][] = [];
     const custom = model.customSteps().predict;
@@ -621,8 +628,13 @@ export class Trainer {
       if (joined !== parts[0]) dispose(parts);
       return joined;
     });
-    return Array.isArray(x) || outs.length > 1 ? outs : outs[0];
+    return (Array.isArray(x) && !isStringArray(x)) || outs.length > 1 ? outs : outs[0];
   }
+}
+
+/** The inputs when all are tensors (undefined when some are raw text). */
+function onlyTensors(xs: (Tensor | StringTensor)[]): Tensor[] | undefined {
+  return xs.every((t): t is Tensor => !(t instanceof StringTensor)) ? xs : undefined;
 }
 
 /** An epoch without a single batch: empty data, or a one-shot generator that ran out in an earlier epoch. */

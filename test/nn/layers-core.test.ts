@@ -426,6 +426,12 @@ describe('layers factory and registry', () => {
       layers.cropping2d(),
       layers.upSampling1d(),
       layers.upSampling2d(),
+      // Text preprocessing (test/nn/preprocessing-text.test.ts).
+      layers.textVectorization(),
+      layers.stringLookup(),
+      layers.integerLookup(),
+      layers.categoryEncoding({ numTokens: 2 }),
+      layers.hashing({ numBins: 2 }),
     ];
     assert.equal(made.length, Object.keys(layers).length);
     for (const l of made) {

@@ -8,7 +8,7 @@ import { flat } from '../helpers.js';
 
 async function collect(batches: Iterable<StepBatch> | AsyncIterable<StepBatch>): Promise<number[][]> {
   const rows: number[][] = [];
-  for await (const b of batches) rows.push(flat(b.x[0]));
+  for await (const b of batches) rows.push(flat(b.x[0] as c.Tensor));
   return rows;
 }
 

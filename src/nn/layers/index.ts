@@ -104,6 +104,17 @@ import {
 } from './depthwise-conv.js';
 import type { LayerArgs } from '../layer.js';
 import { withOptionChecks } from '../layer-options.js';
+import {
+  CategoryEncoding,
+  Hashing,
+  IntegerLookup,
+  StringLookup,
+  TextVectorization,
+  type CategoryEncodingArgs,
+  type HashingArgs,
+  type LookupArgs,
+  type TextVectorizationArgs,
+} from '../preprocessing/index.js';
 
 export { Dense, type DenseArgs } from './dense.js';
 export { AffineLayer, type AffineLayerArgs } from './affine.js';
@@ -256,6 +267,7 @@ export {
 export type { LayerEntry } from './sublayers.js';
 export { getMask, setMask, type MaskArg } from '../masking.js';
 export type { ApplyOptions } from '../layer.js';
+export * from '../preprocessing/index.js';
 
 /** One factory per built-in layer, named as the class in camelCase; each takes the constructor's args. */
 export const layers = withOptionChecks({
@@ -329,4 +341,9 @@ export const layers = withOptionChecks({
   cropping2d: (args: Cropping2DArgs = {}) => new Cropping2D(args),
   upSampling1d: (args: UpSampling1DArgs = {}) => new UpSampling1D(args),
   upSampling2d: (args: UpSampling2DArgs = {}) => new UpSampling2D(args),
+  textVectorization: (args: TextVectorizationArgs = {}) => new TextVectorization(args),
+  stringLookup: (args: LookupArgs<string> = {}) => new StringLookup(args),
+  integerLookup: (args: LookupArgs<number> = {}) => new IntegerLookup(args),
+  categoryEncoding: (args: CategoryEncodingArgs) => new CategoryEncoding(args),
+  hashing: (args: HashingArgs) => new Hashing(args),
 } as const);
