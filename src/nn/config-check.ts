@@ -139,6 +139,7 @@ const FACTOR_OR_NULL: Kind = { expected: `${FACTOR.expected}, or null`, test: (v
 
 /** Fields whose kind differs by layer class (Rescaling's scale is a number, BatchNormalization's a flag). */
 const CLASS_FIELDS: Readonly<Record<string, Readonly<Record<string, Kind>>>> = {
+  Hashing: { maskValue: NUMBER_OR_NULL },
   Rescaling: { scale: NUMBERS, offset: NUMBERS },
   Normalization: { axis: AXES_OR_NULL, mean: NUMBERS_OR_NULL, variance: NUMBERS_OR_NULL, invert: BOOLEAN },
   Resizing: { height: POSITIVE_INT, width: POSITIVE_INT, interpolation: STRING, cropToAspectRatio: BOOLEAN },

@@ -1,7 +1,7 @@
 // The option-key check of the `layers` factory: a layer takes the keys its getConfig() saves (config and
 // constructor args are the same, see layer.ts) plus the base LayerArgs, so `layers.dense({ unit: 10 })`
 // or `{ kernel_initializer }` fails naming the right key instead of being ignored.
-import type { Layer, LayerArgs } from './layer.js';
+import type { Layer, LayerArgs, LayerConfig } from './layer.js';
 import { ArgumentError } from '../errors.js';
 import { checkOptions, nearestName, optionKeys } from '../registry.js';
 
@@ -17,7 +17,13 @@ const BASE_OPTIONS = optionKeys<LayerArgs>({
 /** Throws an ArgumentError (naming `op`, e.g. 'layers.dense') when `args` has a key `layer` does not take. */
 export function checkLayerOptions(op: string, layer: Layer, args: unknown): void {
   if (args === undefined) return;
-  checkOptions(op, args, [...new Set([...BASE_OPTIONS, ...Object.keys(layer.getConfig())])]);
+  let config: LayerConfig;
+  try {
+    config = layer.getConfig();
+  } catch {
+    return; // not serialisable as made (an unregistered function): its keys are unknown, so nothing is checked
+  }
+  checkOptions(op, args, [...new Set([...BASE_OPTIONS, ...Object.keys(config)])]);
 }
 
 /**

@@ -129,16 +129,18 @@ export function tensorList(
  * string[] (one string per sample), a string[][] or a StringTensor, alone, in the list of inputs or
  * keyed by input name.
  */
-export function inputList(op: string, value: unknown, names?: DataNames): (Tensor | StringTensor)[] {
+export function inputList(op: string, value: unknown, names?: DataNames, what = 'x'): (Tensor | StringTensor)[] {
   const isText = (v: unknown) => isStringArray(v) || v instanceof StringTensor;
   if (isText(value)) return [asStringTensor(value) as StringTensor];
   const known = names?.inputs;
   const keyed = known !== undefined && isPlainObject(value);
-  const entries = keyed ? byName(op, 'x', value, 'input', known, names!.model) : Array.isArray(value) ? value : [];
-  if (!entries.some(isText)) return tensorList(op, 'x', value, '', 'input', names);
+  const entries = keyed ? byName(op, what, value, 'input', known, names!.model) : Array.isArray(value) ? value : [];
+  if (!entries.some(isText)) return tensorList(op, what, value, '', 'input', names);
   // A list of inputs, some of them raw text.
   return entries.map((v, i) =>
-    isText(v) ? (asStringTensor(v) as StringTensor) : tensorList(op, keyed ? `x.${known![i]}` : `x[${i}]`, v)[0],
+    isText(v)
+      ? (asStringTensor(v) as StringTensor)
+      : tensorList(op, keyed ? `${what}.${known![i]}` : `${what}[${i}]`, v)[0],
   );
 }
 

@@ -6,7 +6,7 @@ import { ArgumentError } from '../errors.js';
 import { dispose, tidy } from '../tensor/storage.js';
 import * as o from '../ops/index.js';
 import { RandomStream, mixSeeds } from '../ops/random.js';
-import { tensorList, type DataNames } from './arguments.js';
+import { inputList, tensorList, type DataNames } from './arguments.js';
 import { StringTensor, type StringInputs } from '../nn/preprocessing/string-tensor.js';
 
 /** A model's inputs or labels: one tensor, one per input / output, or keyed by input / output name (Keras). */
@@ -165,7 +165,7 @@ export class EpochIterator {
         const sampleWeight =
           classWeight && y ? classSampleWeights(y[0], classWeight, raw.sampleWeight) : raw.sampleWeight;
         if (sampleWeight !== raw.sampleWeight) made = sampleWeight;
-        yield { x: tensorList(op, "a batch's x", raw.x, '', 'input', names), y, sampleWeight };
+        yield { x: inputList(op, raw.x, names, "a batch's x"), y, sampleWeight };
       } finally {
         // The loop owns what the dataset yields.
         dispose(raw);
