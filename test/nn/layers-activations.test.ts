@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { ArgumentError, ShapeError, Tensor, grad, mul, sum, tensor, tidy } from '../../src/index.js';
 import { ELU, LeakyReLU, PReLU, ReLU, Softmax, layers } from '../../src/nn/layers/index.js';
 import { setMask } from '../../src/nn/masking.js';
+import { logitsBehind } from '../../src/nn/logits.js';
 import { runLayerTest } from './harness.js';
 import { assertClose, flat, rand } from '../helpers.js';
 
@@ -98,6 +99,13 @@ describe('activation layers match their closed forms', () => {
           e instanceof ShapeError &&
           /Softmax '.*': the mask \[3\] does not broadcast to the input \[2, 4\]/.test(e.message),
       );
+    }));
+
+  test('Softmax over the last axis remembers its logits (the stable cross-entropy path), as Activation does', () =>
+    tidy(() => {
+      const x = rand([2, 3], 1);
+      assert.equal(logitsBehind(new Softmax({ dtype: 'float64' }).apply(x) as Tensor, 'softmax'), x);
+      assert.equal(logitsBehind(new Softmax({ axis: 0 }).apply(x) as Tensor, 'softmax'), undefined);
     }));
 
   test('PReLU: x or alpha * x with alpha broadcast over sharedAxes; the slope gets its gradient', () =>

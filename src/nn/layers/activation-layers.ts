@@ -11,6 +11,7 @@ import type { Variable } from '../variable.js';
 import { getInitializer, type Initializer, type InitializerSpec } from '../initializers.js';
 import { getRegularizer, type Regularizer, type RegularizerSpec } from '../regularizers.js';
 import { firstMask, toBool, type MaskArg } from '../masking.js';
+import { rememberLogits } from '../logits.js';
 import {
   asLayerDType,
   initializerConfig,
@@ -158,14 +159,19 @@ export class Softmax extends ElementwiseActivation {
     if (this.axis < -x.rank || this.axis >= x.rank)
       throw inputShapeError(this, `an input with axis ${this.axis}`, x.shape, `axis out of range for rank ${x.rank}`);
     const m = firstMask(mask);
-    if (!m) return softmax(x, this.axis);
-    const fits = m.rank <= x.rank && m.shape.every((d, i) => d === 1 || d === x.shape[x.rank - m.rank + i]);
-    if (!fits)
-      throw new ShapeError(
-        `${who(this)}: the mask ${fmtShape(m.shape)} does not broadcast to the input ${fmtShape(x.shape)}`,
-      );
-    // (1 - mask) * -1e9, as Keras' Softmax layer.
-    return softmax(add(x, mul(sub(1, cast(toBool(m), x.dtype)), MASKED_LOGIT)), this.axis);
+    let logits = x;
+    if (m) {
+      const fits = m.rank <= x.rank && m.shape.every((d, i) => d === 1 || d === x.shape[x.rank - m.rank + i]);
+      if (!fits)
+        throw new ShapeError(
+          `${who(this)}: the mask ${fmtShape(m.shape)} does not broadcast to the input ${fmtShape(x.shape)}`,
+        );
+      // (1 - mask) * -1e9, as Keras' Softmax layer.
+      logits = add(x, mul(sub(1, cast(toBool(m), x.dtype)), MASKED_LOGIT));
+    }
+    const y = softmax(logits, this.axis);
+    // Over the last axis, the cross-entropies can then take the stable logits path, as after Activation('softmax').
+    return this.axis === -1 || this.axis === x.rank - 1 ? rememberLogits(y, 'softmax', logits) : y;
   }
 
   override getConfig(): LayerConfig {
