@@ -14,6 +14,8 @@ export type { KernelEvent, KernelHook } from './ops/dispatch.js';
 export { PRIMITIVE_NAMES } from './ops/primitives.js';
 export { grad, valueAndGrad, vjp, customGrad, stopGradient, noGrad } from './autograd/grad.js';
 export type { Params } from './autograd/grad.js';
+export { valueAndGrads } from './autograd/grad.js';
+export type { GradSource } from './autograd/grad.js';
 export { checkGradients, assertGradients } from './autograd/check.js';
 export { setBackend, getBackend, listBackends, registerBackend, backendSelection } from './backends/backend.js';
 export {
@@ -47,6 +49,8 @@ export { getActivation } from './nn/activations.js';
 export { Model } from './train/model.js';
 export { Sequential } from './train/sequential.js';
 export type { CompileArgs, FitArgs, EvaluateArgs, PredictArgs } from './train/trainer.js';
+export type { StepData, StepLogs } from './train/trainer.js';
+export { cloneModel } from './train/clone.js';
 export {
   History,
   EarlyStopping,
@@ -58,6 +62,8 @@ export {
   NaNLossError,
 } from './train/callbacks.js';
 export type { Callback, Logs, FitParams } from './train/callbacks.js';
+export type { EarlyStoppingArgs, ModelCheckpointArgs, ReduceLROnPlateauArgs } from './train/callbacks.js';
+export type { TensorData } from './train/epoch-iterator.js';
 export { RunRecorder, modelFacts } from './train/run-record-callback.js';
 export * as optimizers from './optim/index.js';
 export * as schedules from './optim/schedules.js';

@@ -14,10 +14,10 @@ function editDistance(a: string, b: string): number {
   return dp[a.length][b.length];
 }
 
-/** "; did you mean 'x'? Known: a, b, c" — for error messages about an unknown name. */
-export function suggest(name: string, known: readonly string[]): string {
+/** The known name nearest to `name` (after normalizeName), when it is near enough to be a likely typo. */
+export function nearestName(name: string, known: readonly string[]): string | undefined {
   const lower = normalizeName(name);
-  let best = '';
+  let best: string | undefined;
   let bestD = Infinity;
   for (const k of known) {
     const d = editDistance(lower, normalizeName(k));
@@ -26,8 +26,13 @@ export function suggest(name: string, known: readonly string[]): string {
       best = k;
     }
   }
-  const hint = bestD <= Math.max(2, Math.floor(lower.length / 3)) ? `; did you mean '${best}'?` : '';
-  return `${hint} Known: ${known.join(', ')}`;
+  return bestD <= Math.max(2, Math.floor(lower.length / 3)) ? best : undefined;
+}
+
+/** "; did you mean 'x'? Known: a, b, c" — for error messages about an unknown name. */
+export function suggest(name: string, known: readonly string[]): string {
+  const best = nearestName(name, known);
+  return `${best === undefined ? '' : `; did you mean '${best}'?`} Known: ${known.join(', ')}`;
 }
 
 /** 'categorical_crossentropy', 'CategoricalCrossentropy' and 'categoricalCrossentropy' all normalise alike. */
@@ -73,7 +78,7 @@ export class Registry<T> {
 
 /**
  * Rejects option keys a function does not know (a misspelt 'learning_rate' must not be silently
- * ignored), naming the nearest known key.
+ * ignored), naming the nearest known key. This is the one check of every public options object.
  */
 export function checkOptions(op: string, options: unknown, allowed: readonly string[]): void {
   if (options === undefined) return;
@@ -81,6 +86,21 @@ export function checkOptions(op: string, options: unknown, allowed: readonly str
     throw new ArgumentError(`${op}: expected an options object, got ${fmtValue(options)}`);
   }
   for (const key of Object.keys(options)) {
-    if (!allowed.includes(key)) throw new ArgumentError(`${op}: unknown option '${key}'${suggest(key, allowed)}`);
+    if (allowed.includes(key)) continue;
+    const near = nearestName(key, allowed);
+    // 'batch_size' for 'batchSize': the Keras (Python) spelling of a valid option.
+    const note = near !== undefined && normalizeName(near) === normalizeName(key) ? ' (options are camelCase)' : '';
+    throw new ArgumentError(
+      `${op}: unknown option '${key}'${near === undefined ? '' : `; did you mean '${near}'?${note}`}` +
+        ` Known: ${allowed.join(', ')}`,
+    );
   }
+}
+
+/**
+ * The keys of an options interface, written as `{ key: true, ... }` so that the compiler checks the list
+ * against the interface: a key missing from it or not in the interface does not compile.
+ */
+export function optionKeys<T extends object>(keys: { [K in keyof Required<T>]: true }): readonly string[] {
+  return Object.keys(keys);
 }

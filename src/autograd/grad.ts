@@ -133,6 +133,8 @@ function differentiate<P extends Params, A extends unknown[]>(
   args: A,
   seed: (value: Tensor) => Tensor,
   keepValue = true,
+  /** GradientTape style: what f makes stays in the caller's scope; only the backward pass's is freed. */
+  keepForward = false,
 ): { value: Tensor; grads: P } {
   const leaves = leavesOf(params);
   for (const leaf of leaves) {
@@ -144,7 +146,8 @@ function differentiate<P extends Params, A extends unknown[]>(
   }
   const tape = new Tape();
   for (const leaf of leaves) tape.tracked.add(leaf.key);
-  const scope = new TensorScope();
+  // keepForward: what f makes stays in the caller's scope (GradientTape); otherwise this scope frees it.
+  const forward = keepForward ? undefined : new TensorScope();
   try {
     pushTape(tape);
     let value: Tensor;
@@ -155,22 +158,29 @@ function differentiate<P extends Params, A extends unknown[]>(
     }
     if (!(value instanceof Tensor))
       throw new ArgumentError(`grad: the function must return a Tensor, got ${typeof value}`);
-    const raw = backward(
-      tape,
-      [value],
-      [seed(value)],
-      leaves.map((l) => l.key),
-    );
-    const grads = raw.map((g, i) => {
-      const leaf = leaves[i];
-      if (!g) return o.zeros(leaf.shape, leaf.dtype);
-      // Give every leaf its own tensor, so that disposing one gradient never frees another.
-      return g === value || raw.indexOf(g) !== i ? o.copy(g) : g;
-    });
-    scope.keep(keepValue ? [value, grads] : grads);
+    const backwardScope = new TensorScope();
+    let grads: Tensor[];
+    try {
+      const raw = backward(
+        tape,
+        [value],
+        [seed(value)],
+        leaves.map((l) => l.key),
+      );
+      grads = raw.map((g, i) => {
+        const leaf = leaves[i];
+        if (!g) return o.zeros(leaf.shape, leaf.dtype);
+        // Give every leaf its own tensor, so that disposing one gradient never frees another.
+        return g === value || raw.indexOf(g) !== i ? o.copy(g) : g;
+      });
+      backwardScope.keep(grads);
+    } finally {
+      backwardScope[Symbol.dispose]();
+    }
+    forward?.keep(keepValue ? [value, grads] : grads);
     return { value, grads: rebuild(params, grads[Symbol.iterator]()) };
   } finally {
-    scope[Symbol.dispose]();
+    forward?.[Symbol.dispose]();
     tape.dispose();
   }
 }
@@ -199,6 +209,32 @@ export function valueAndGrad<P extends Params, A extends unknown[]>(
   f: (params: P, ...args: A) => Tensor,
 ): (params: P, ...args: A) => { value: Tensor; grads: P } {
   return (params, ...args) => differentiate(f, params, args, scalarSeed);
+}
+
+/** What valueAndGrads differentiates with respect to: a tensor, or what holds one as `value` (a Variable). */
+export type GradSource = Tensor | { readonly value: Tensor };
+
+/**
+ * The value of f() and its gradient with respect to each source, as TF's GradientTape: sources are
+ * tensors or variables (`model.trainableWeights`), read by f where it uses them, so no parameter is
+ * passed around. What f makes (the predictions, say) stays alive in the caller's scope, for metrics
+ * after the step; only the backward pass's intermediates are freed. Grads come in the sources' order,
+ * zeros where no gradient flows.
+ *
+ *   const { value: loss, grads } = valueAndGrads(() => lossFn(y, model.apply(x, { training: true })), w);
+ *   optimizer.applyGradients(grads, w);
+ */
+export function valueAndGrads(f: () => Tensor, sources: readonly GradSource[]): { value: Tensor; grads: Tensor[] } {
+  if (typeof f !== 'function') throw new ArgumentError(`valueAndGrads: expected a function, got ${typeof f}`);
+  if (!Array.isArray(sources))
+    throw new ArgumentError(`valueAndGrads: sources must be a list of tensors or variables, got ${typeof sources}`);
+  const leaves = sources.map((s, i) => {
+    const t = s instanceof Tensor ? s : (s as { value?: unknown })?.value;
+    if (!(t instanceof Tensor))
+      throw new ArgumentError(`valueAndGrads: source ${i} is neither a Tensor nor a Variable (with a value tensor)`);
+    return t;
+  });
+  return differentiate(() => f(), leaves, [], scalarSeed, true, true);
 }
 
 /** The vector-Jacobian product dy^T J of f at params, for outputs of any shape. */

@@ -44,6 +44,11 @@ const RATE: Kind = {
 const SEED: Kind = { expected: 'an integer or null', test: (v) => v === null || isInt(v) };
 const STRING: Kind = { expected: 'a string', test: (v) => typeof v === 'string' };
 const DTYPE: Kind = { expected: "'float32' or 'float64'", test: (v) => v === 'float32' || v === 'float64' };
+/** An InputLayer's dtype is its input's, which may be an integer one (token ids). */
+const INPUT_DTYPE: Kind = {
+  expected: "'float32', 'float64', 'int32' or 'bool'",
+  test: (v) => DTYPE.test(v) || v === 'int32' || v === 'bool',
+};
 
 const FIELDS: Readonly<Record<string, Kind>> = Object.assign(Object.create(null) as Record<string, Kind>, {
   name: STRING,
@@ -129,7 +134,7 @@ export function checkLayerConfig(className: string, config: unknown): void {
   const record = config as Record<string, unknown>;
   const layer = typeof record.name === 'string' ? `${className} '${record.name}'` : className;
   for (const [field, value] of Object.entries(record)) {
-    const kind = FIELDS[field];
+    const kind = field === 'dtype' && className === 'InputLayer' ? INPUT_DTYPE : FIELDS[field];
     if (kind === undefined || value === undefined || kind.test(value)) continue;
     throw new ArgumentError(`${layer}: config field '${field}' must be ${kind.expected}, got ${fmtValue(value)}`);
   }

@@ -80,6 +80,14 @@ function fmtSym(shape: SymShape): string {
 }
 export { fmtSym as formatSymShape };
 
+/**
+ * The arguments given to a symbolic call that the graph replays on every run (Keras' call kwargs):
+ * `base.apply(x, { training: false })` keeps a fine-tuned base in inference mode inside fit().
+ */
+export interface CallArgs {
+  readonly training?: boolean;
+}
+
 /** One call of a layer in a functional graph. */
 export class Node {
   constructor(
@@ -88,6 +96,7 @@ export class Node {
     readonly outputs: SymbolicTensor[],
     /** Whether the layer was called with a list (multi-input layers) rather than one tensor. */
     readonly calledWithList = false,
+    readonly callArgs: CallArgs = {},
   ) {}
 }
 
@@ -111,13 +120,57 @@ export class SymbolicTensor {
 
 type Inputs = Tensor | Tensor[];
 type SymInputs = SymbolicTensor | SymbolicTensor[];
+/** The symbolic counterpart of a call() result type: Tensor -> SymbolicTensor, Tensor[] -> SymbolicTensor[]. */
+export type SymbolicOf<T> = T extends Tensor[] ? SymbolicTensor[] : T extends Tensor ? SymbolicTensor : SymInputs;
+
+/**
+ * The context of the layer call under way (Keras' call-context stack): a layer that calls a nested layer
+ * without passing ctx (`this.dropout.apply(x)` inside call()) runs it in the same training mode and seed.
+ */
+let activeContext: CallContext | undefined;
+
+function withCallContext<T>(ctx: CallContext, fn: () => T): T {
+  const outer = activeContext;
+  activeContext = ctx;
+  try {
+    return fn();
+  } finally {
+    activeContext = outer;
+  }
+}
+
+const isPlainObject = (v: object): boolean => {
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+};
+
+/**
+ * The layers held in `owner`'s fields (Keras' automatic tracking): directly, in arrays, as Map values and in
+ * plain objects, nested to any depth, each once, in field order. Other objects (tensors, nodes, optimizers)
+ * are not searched, and `owner` itself is never its own sublayer.
+ */
+function trackedLayers(owner: Layer): Layer[] {
+  const found: Layer[] = [];
+  const seen = new Set<object>([owner]);
+  const visit = (v: unknown): void => {
+    if (typeof v !== 'object' || v === null || seen.has(v)) return;
+    seen.add(v);
+    if (v instanceof Layer) found.push(v);
+    else if (Array.isArray(v)) v.forEach(visit);
+    else if (v instanceof Map) v.forEach(visit);
+    else if (isPlainObject(v)) Object.values(v).forEach(visit);
+  };
+  Object.values(owner).forEach(visit);
+  return found;
+}
 
 export abstract class Layer {
   /** The class name used in configs and summaries (e.g. 'Dense'); subclasses override. */
   static readonly className: string = 'Layer';
 
   readonly name: string;
-  trainable: boolean;
+  private trainableFlag: boolean;
+  private disposed = false;
   built = false;
   readonly dtype: 'float32' | 'float64';
   /** [batch, ...inputShape] when the layer was given an input shape. */
@@ -133,7 +186,8 @@ export abstract class Layer {
     const own = Object.prototype.hasOwnProperty.call(ctor, 'className') || !ctor.name ? this.className : ctor.name;
     if (args.name) reserveName(args.name);
     this.name = args.name ?? uniqueName(snake(own));
-    this.trainable = args.trainable ?? true;
+    // Not through the setter: the subclass's fields (its sublayers) do not exist yet.
+    this.trainableFlag = args.trainable ?? true;
     this.dtype = args.dtype ?? 'float32';
     if (args.batchInputShape) this.batchInputShape = [...args.batchInputShape];
     else if (args.inputShape) this.batchInputShape = [args.batchSize ?? null, ...args.inputShape];
@@ -186,7 +240,8 @@ export abstract class Layer {
             this.dtype,
           ),
         );
-        const out = this.call(multi ? probe : probe[0], { training: false });
+        const ctx = { training: false };
+        const out = withCallContext(ctx, () => this.call(multi ? probe : probe[0], ctx));
         const toSym = (t: Tensor, i: number): SymShape =>
           t.shape.map((d, j) => (j === 0 && shapes[Math.min(i, shapes.length - 1)][0] === null ? null : d));
         return (Array.isArray(out) ? out.map(toSym) : toSym(out, 0)) as SymShape | SymShape[];
@@ -218,23 +273,62 @@ export abstract class Layer {
     return v;
   }
 
-  /** Own weights first, then those of nested layers (models). */
-  get weights(): Variable[] {
-    return [...this.variables, ...this.sublayers().flatMap((l) => l.weights)];
+  /** Whether fit() updates this layer's weights (and those of the layers nested in it). */
+  get trainable(): boolean {
+    return this.trainableFlag;
   }
+  /** Sets the flag of this layer and of every layer nested in it, as Keras does: freezing a model freezes all. */
+  set trainable(value: boolean) {
+    if (typeof value !== 'boolean')
+      throw new ArgumentError(
+        `${this.className} '${this.name}': trainable must be true or false, got ${fmtValue(value)}`,
+      );
+    for (const l of this.flattenLayers()) l.trainableFlag = value;
+  }
+
+  /** Own weights first, then those of nested layers (depth first), each once. */
+  get weights(): Variable[] {
+    return [...new Set(this.flattenLayers().flatMap((l) => l.variables))];
+  }
+  /** The weights fit() updates: trainable weights of trainable layers, skipping everything under a frozen one. */
   get trainableWeights(): Variable[] {
-    return this.trainable
-      ? [...this.variables.filter((v) => v.trainable), ...this.sublayers().flatMap((l) => l.trainableWeights)]
-      : [];
+    const out = new Set<Variable>();
+    const seen = new Set<Layer>();
+    const visit = (l: Layer): void => {
+      if (seen.has(l) || !l.trainable) return;
+      seen.add(l);
+      for (const v of l.variables) if (v.trainable) out.add(v);
+      l.sublayers().forEach(visit);
+    };
+    visit(this);
+    return [...out];
   }
   get nonTrainableWeights(): Variable[] {
     const trainable = new Set(this.trainableWeights);
     return this.weights.filter((v) => !trainable.has(v));
   }
 
-  /** Layers nested inside this one (models and wrapper layers override). */
+  /**
+   * The layers nested directly inside this one. By default the layers held in its fields, in arrays, Maps
+   * and plain objects (Keras' tracking), so a custom layer's sublayers are trained and counted without more
+   * code; models and layers whose weight order differs from their field order override it.
+   */
   sublayers(): Layer[] {
-    return [];
+    return trackedLayers(this);
+  }
+
+  /** This layer and every layer nested in it, each once (a layer held twice, or a field back to a parent). */
+  flattenLayers(): Layer[] {
+    const out: Layer[] = [];
+    const seen = new Set<Layer>();
+    const visit = (l: Layer): void => {
+      if (seen.has(l)) return;
+      seen.add(l);
+      out.push(l);
+      l.sublayers().forEach(visit);
+    };
+    visit(this);
+    return out;
   }
 
   countParams(): number {
@@ -275,6 +369,52 @@ export abstract class Layer {
     return total;
   }
 
+  /** Losses added by the last call (addLoss with a tensor); cleared when an outermost call starts. */
+  private readonly callLosses: Tensor[] = [];
+  /** Losses added as functions: evaluated each time `losses` is read, never cleared. */
+  private readonly lossFns: (() => Tensor)[] = [];
+
+  /**
+   * Adds a loss term to the model's total loss (Keras add_loss): a tensor computed in call() (a VAE's KL
+   * term, an activity penalty), kept until the next outermost call, or a function of no arguments (a
+   * penalty on a weight) evaluated whenever `losses` is read. A non-scalar loss is summed.
+   */
+  addLoss(loss: Tensor | (() => Tensor)): void {
+    if (loss instanceof Tensor) this.callLosses.push(loss);
+    else if (typeof loss === 'function') this.lossFns.push(loss);
+    else
+      throw new ArgumentError(
+        `${this.className} '${this.name}': addLoss expects a Tensor or a function returning one, got ${fmtValue(loss)}`,
+      );
+  }
+
+  /**
+   * The loss terms of this layer and the layers inside it (Keras `losses`): those added in the last call
+   * (still live: a training step frees its own), the function losses, then the weights' regularization
+   * penalty. Each read evaluates the functions and penalties anew.
+   */
+  get losses(): Tensor[] {
+    const out: Tensor[] = [];
+    for (const l of this.flattenLayers()) {
+      for (const t of l.callLosses) if (!t.isDisposed) out.push(t);
+      for (const f of l.lossFns) out.push(f());
+    }
+    const reg = this.regularizationLoss();
+    if (reg) out.push(reg);
+    return out;
+  }
+
+  /** Forgets the losses added by the last call, here and in every nested layer. */
+  private clearLosses(): void {
+    for (const l of this.flattenLayers()) l.callLosses.length = 0;
+  }
+
+  /** Runs an eager call; the outermost one first clears the losses its layers added in the last call. */
+  private collectingLosses<T>(call: () => T): T {
+    if (activeContext === undefined) this.clearLosses();
+    return call();
+  }
+
   /**
    * Checks an input shape against batchInputShape; throws a ShapeError naming the layer and showing the
    * shape as received. `anyBatch`: eager calls may use any batch size.
@@ -295,9 +435,14 @@ export abstract class Layer {
     this.built = true;
   }
 
-  /** Calls the layer on tensors (building it first if needed) or adds it to a functional graph. */
-  apply(inputs: SymInputs, ctx?: ApplyOptions): SymInputs;
-  apply(inputs: Inputs, ctx?: ApplyOptions): Inputs;
+  /**
+   * Calls the layer on tensors (building it first if needed) or adds it to a functional graph. The result's
+   * type follows call()'s: a layer whose call() returns one Tensor gives one Tensor (or SymbolicTensor).
+   * Options left out are inherited from the enclosing layer call (the training flag and seed of fit's step);
+   * in a graph, a `training` given here is recorded and holds whenever the graph runs.
+   */
+  apply(inputs: SymInputs, ctx?: ApplyOptions): SymbolicOf<ReturnType<this['call']>>;
+  apply(inputs: Inputs, ctx?: ApplyOptions): ReturnType<this['call']>;
   apply(inputs: Inputs | SymInputs, ctx: ApplyOptions = {}): Inputs | SymInputs {
     const list = (Array.isArray(inputs) ? inputs : [inputs]) as (Tensor | SymbolicTensor)[];
     if (list.length === 0) throw new ArgumentError(`${this.className} '${this.name}': called with no inputs`);
@@ -312,25 +457,40 @@ export abstract class Layer {
     if (!symbolic) {
       const real = inputs as Inputs;
       const mask = ctx.mask !== undefined ? ctx.mask : inputMasks(real);
-      const out = withLayerPath(this.name, () =>
-        this.call(real, { training: ctx.training ?? false, seed: ctx.seed }, mask ?? undefined),
+      // Explicit options win; the rest come from the enclosing call (none: inference).
+      const callCtx: CallContext = {
+        training: ctx.training ?? activeContext?.training ?? false,
+        seed: ctx.seed ?? activeContext?.seed,
+      };
+      const out = this.collectingLosses(() =>
+        withLayerPath(this.name, () => withCallContext(callCtx, () => this.call(real, callCtx, mask ?? undefined))),
       );
       if (this.supportsMasking) attachMasks(out, this.computeMask(real, mask ?? undefined));
       return out;
     }
+    if (ctx.seed !== undefined || ctx.mask !== undefined)
+      throw new ArgumentError(
+        `${this.className} '${this.name}': a call on symbolic tensors records only 'training'; ` +
+          `${ctx.seed !== undefined ? 'seed' : 'mask'} cannot be fixed in a graph (give the layer a seed; ` +
+          'masks flow with the tensors)',
+      );
     const outShape = this.computeOutputShape(shapeArg);
+    this.clearLosses(); // what a shape probe added is not a loss of any real call
     const outShapes = (Array.isArray(outShape[0]) ? outShape : [outShape]) as SymShape[];
     const outputs = outShapes.map(
       (s, i) => new SymbolicTensor(s, this.dtype, outShapes.length > 1 ? `${this.name}/out${i}` : this.name, this),
     );
-    const node = new Node(this, list as SymbolicTensor[], outputs, Array.isArray(inputs));
+    const callArgs = ctx.training === undefined ? {} : { training: ctx.training };
+    const node = new Node(this, list as SymbolicTensor[], outputs, Array.isArray(inputs), callArgs);
     for (const o of outputs) o.node = node;
     this.inboundNodes.push(node);
     return outShapes.length > 1 || Array.isArray(outShape[0]) ? outputs : outputs[0];
   }
 
-  /** Frees the weights. */
+  /** Frees the weights, this layer's and its sublayers' (once, however often a layer is reached). */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     for (const v of this.variables) v.dispose();
     for (const l of this.sublayers()) l.dispose();
   }

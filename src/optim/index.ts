@@ -23,6 +23,7 @@ export type {
 } from './transforms.js';
 export { Optimizer, sgd, adam, adamw, rmsprop, adagrad, getOptimizer } from './optimizer.js';
 export type {
+  Assignable,
   OptimizerState,
   OptimizerConfig,
   OptimizerSpec,

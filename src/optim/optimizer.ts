@@ -108,6 +108,13 @@ function rebuild(state: OptState, tensors: Iterator<Tensor>, count: (n: number) 
   return Object.fromEntries(Object.entries(state).map(([k, s]) => [k, rebuild(s, tensors, count)]));
 }
 
+/** What applyGradients updates in place: a layer's Variable, or anything holding a tensor it can replace. */
+export interface Assignable {
+  readonly value: Tensor;
+  assign(value: Tensor): void;
+  readonly name?: string;
+}
+
 /**
  * Wraps a GradientTransformation for training loops: counts steps, owns (and frees) the state, adds
  * updates to parameters, and saves / restores / serializes itself.
@@ -268,6 +275,50 @@ export class Optimizer {
     this.state = this.adopt(state, old, [...params, ...grads]);
     this.count++;
     return next;
+  }
+
+  /**
+   * One update of variables in place (Keras apply_gradients): `applyGradients(grads, model.trainableWeights)`
+   * as Keras 3, or a list of [grad, variable] pairs as Keras 2. The same step as apply(), fused kernel
+   * included; the state is laid out for the variables of the first call, so give them in the same order.
+   */
+  applyGradients(grads: readonly Tensor[], variables: readonly Assignable[]): void;
+  applyGradients(pairs: readonly (readonly [Tensor, Assignable])[]): void;
+  applyGradients(
+    gradsOrPairs: readonly Tensor[] | readonly (readonly [Tensor, Assignable])[],
+    variables?: readonly Assignable[],
+  ): void {
+    const op = `${this.className}.applyGradients`;
+    let grads: readonly Tensor[], vars: readonly Assignable[];
+    if (variables === undefined) {
+      const pairs = gradsOrPairs as readonly (readonly [Tensor, Assignable])[];
+      if (!Array.isArray(pairs) || !pairs.every((p) => Array.isArray(p) && p.length === 2))
+        throw new ArgumentError(`${op}: expected (grads, variables) or a list of [grad, variable] pairs`);
+      grads = pairs.map((p) => p[0]);
+      vars = pairs.map((p) => p[1]);
+    } else {
+      grads = gradsOrPairs as readonly Tensor[];
+      vars = variables;
+      if (!Array.isArray(grads) || !Array.isArray(vars) || grads.length !== vars.length)
+        throw new ArgumentError(
+          `${op}: got ${Array.isArray(grads) ? grads.length : typeof grads} gradients for ` +
+            `${Array.isArray(vars) ? vars.length : typeof vars} variables; expected one gradient per variable`,
+        );
+    }
+    vars.forEach((v, i) => {
+      if (!(v?.value instanceof Tensor) || typeof v.assign !== 'function')
+        throw new ArgumentError(`${op}: variable ${i} is not a Variable (a value tensor with assign())`);
+      if (!(grads[i] instanceof Tensor))
+        throw new ArgumentError(
+          `${op}: gradient ${i} (for '${v.name ?? i}') is ${fmtValue(grads[i])}, expected a Tensor`,
+        );
+    });
+    // apply() returns the new values in this scope; assign() takes them out of it into the variables.
+    const next = this.apply(
+      vars.map((v) => v.value),
+      grads,
+    );
+    vars.forEach((v, i) => v.assign(next[i]));
   }
 
   /**

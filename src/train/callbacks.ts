@@ -2,8 +2,10 @@
 // ReduceLROnPlateau, TerminateOnNaN, CSVLogger, and plain objects with any of the hooks.
 import { appendFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import type { Tensor } from '../tensor/tensor.js';
-import { ArgumentError, CandorError } from '../errors.js';
+import { ArgumentError, CandorError, fmtValue } from '../errors.js';
+import { checkOptions, optionKeys } from '../registry.js';
 import type { Model } from './model.js';
+import { findLogKey, withCamelCaseAliases } from './log-names.js';
 
 export type Logs = Record<string, number>;
 
@@ -39,7 +41,8 @@ export interface Callback {
 /** The record fit() returns: per-epoch values of the loss and every metric. */
 export class History implements Callback {
   readonly epoch: number[] = [];
-  readonly history: Record<string, number[]> = {};
+  /** Per-epoch values by Keras' snake_case log names (readable under the camelCase ones too). */
+  readonly history: Record<string, number[]> = withCamelCaseAliases({});
   onEpochEnd(epoch: number, logs: Logs): void {
     this.epoch.push(epoch);
     for (const [k, v] of Object.entries(logs)) (this.history[k] ??= []).push(v);
@@ -54,11 +57,22 @@ function improver(monitor: string, mode: Mode, minDelta: number): (current: numb
   return maximize ? (c, b) => c - minDelta > b : (c, b) => c + minDelta < b;
 }
 
+/** The monitored value: logs[monitor], with 'valBinaryAccuracy' accepted for 'val_binary_accuracy'. */
 function monitored(logs: Logs, monitor: string, who: string): number | undefined {
-  const v = logs[monitor];
-  if (v === undefined)
+  const key = findLogKey(logs, monitor);
+  if (key === undefined)
     console.warn(`${who}: metric '${monitor}' is not available; available: ${Object.keys(logs).join(', ')}`);
-  return v;
+  return key === undefined ? undefined : logs[key];
+}
+
+export interface EarlyStoppingArgs {
+  monitor?: string;
+  minDelta?: number;
+  patience?: number;
+  mode?: Mode;
+  baseline?: number;
+  restoreBestWeights?: boolean;
+  startFromEpoch?: number;
 }
 
 export class EarlyStopping implements Callback {
@@ -70,17 +84,8 @@ export class EarlyStopping implements Callback {
   readonly monitor: string;
   private readonly better: (c: number, b: number) => boolean;
 
-  constructor(
-    private readonly args: {
-      monitor?: string;
-      minDelta?: number;
-      patience?: number;
-      mode?: Mode;
-      baseline?: number;
-      restoreBestWeights?: boolean;
-      startFromEpoch?: number;
-    } = {},
-  ) {
+  constructor(private readonly args: EarlyStoppingArgs = {}) {
+    checkOptions('EarlyStopping', args, EARLY_STOPPING_OPTIONS);
     this.monitor = args.monitor ?? 'val_loss';
     this.better = improver(this.monitor, args.mode ?? 'auto', Math.abs(args.minDelta ?? 0));
   }
@@ -119,22 +124,33 @@ export class EarlyStopping implements Callback {
   }
 }
 
-/** Saves the model (via a saver given by the io layer) after epochs, optionally only when it improves. */
+export interface ModelCheckpointArgs {
+  /** Where to save; '{epoch}' or '{epoch:02d}' is replaced by the epoch number (from 1). */
+  filepath: string;
+  monitor?: string;
+  /** Save only when the monitored value improves on the best so far. */
+  saveBestOnly?: boolean;
+  /** Save the weights alone, as model.saveWeights (one file, loaded by model.loadWeights), not the whole model. */
+  saveWeightsOnly?: boolean;
+  mode?: Mode;
+  /** Replaces the saving (model.save or model.saveWeights), e.g. to save elsewhere than the file system. */
+  save?: (model: Model, path: string) => Promise<void>;
+}
+
+/**
+ * Saves the model (model.save) or its weights (saveWeightsOnly: model.saveWeights) after each epoch,
+ * optionally only when the monitored value improves.
+ */
 export class ModelCheckpoint implements Callback {
   private model?: Model;
   private best = NaN;
   readonly monitor: string;
   private readonly better: (c: number, b: number) => boolean;
 
-  constructor(
-    private readonly args: {
-      filepath: string;
-      monitor?: string;
-      saveBestOnly?: boolean;
-      mode?: Mode;
-      save?: (model: Model, path: string) => Promise<void>;
-    },
-  ) {
+  constructor(private readonly args: ModelCheckpointArgs) {
+    checkOptions('ModelCheckpoint', args, MODEL_CHECKPOINT_OPTIONS);
+    if (typeof args?.filepath !== 'string' || args.filepath === '')
+      throw new ArgumentError(`ModelCheckpoint: filepath must be a non-empty string, got ${fmtValue(args?.filepath)}`);
     this.monitor = args.monitor ?? 'val_loss';
     this.better = improver(this.monitor, args.mode ?? 'auto', 0);
   }
@@ -150,7 +166,9 @@ export class ModelCheckpoint implements Callback {
       if (current === undefined || !(Number.isNaN(this.best) || this.better(current, this.best))) return;
       this.best = current;
     }
-    const save = this.args.save ?? ((m: Model, p: string) => (m as Model & { save(p: string): Promise<void> }).save(p));
+    const save =
+      this.args.save ??
+      (this.args.saveWeightsOnly ? (m: Model, p: string) => m.saveWeights(p) : (m: Model, p: string) => m.save(p));
     await save(this.model!, path);
   }
 }
@@ -178,6 +196,17 @@ export class LearningRateScheduler implements Callback {
   }
 }
 
+export interface ReduceLROnPlateauArgs {
+  monitor?: string;
+  factor?: number;
+  patience?: number;
+  mode?: Mode;
+  minDelta?: number;
+  cooldown?: number;
+  minLr?: number;
+  verbose?: number;
+}
+
 export class ReduceLROnPlateau implements Callback {
   private model?: Model;
   private wait = 0;
@@ -186,18 +215,8 @@ export class ReduceLROnPlateau implements Callback {
   readonly monitor: string;
   private readonly better: (c: number, b: number) => boolean;
 
-  constructor(
-    private readonly args: {
-      monitor?: string;
-      factor?: number;
-      patience?: number;
-      mode?: Mode;
-      minDelta?: number;
-      cooldown?: number;
-      minLr?: number;
-      verbose?: number;
-    } = {},
-  ) {
+  constructor(private readonly args: ReduceLROnPlateauArgs = {}) {
+    checkOptions('ReduceLROnPlateau', args, REDUCE_LR_OPTIONS);
     if ((args.factor ?? 0.1) >= 1) throw new ArgumentError(`ReduceLROnPlateau: factor must be < 1, got ${args.factor}`);
     this.monitor = args.monitor ?? 'val_loss';
     this.better = improver(this.monitor, args.mode ?? 'auto', args.minDelta ?? 1e-4);
@@ -243,7 +262,9 @@ export class TerminateOnNaN implements Callback {
   private model?: Model;
   private epoch = 0;
   message?: string;
-  constructor(private readonly args: { raise?: boolean } = {}) {}
+  constructor(private readonly args: { raise?: boolean } = {}) {
+    checkOptions('TerminateOnNaN', args, ['raise']);
+  }
   setModel(model: Model): void {
     this.model = model;
   }
@@ -274,7 +295,9 @@ export class CSVLogger implements Callback {
   constructor(
     private readonly filename: string,
     private readonly args: { separator?: string; append?: boolean } = {},
-  ) {}
+  ) {
+    checkOptions('CSVLogger', args, ['separator', 'append']);
+  }
   onTrainBegin(): void {
     if (!this.args.append || !existsSync(this.filename)) writeFileSync(this.filename, '');
     this.keys = undefined;
@@ -289,6 +312,34 @@ export class CSVLogger implements Callback {
     appendFileSync(this.filename, [epoch, ...this.keys.map((k) => logs[k] ?? '')].join(sep) + '\n');
   }
 }
+
+const EARLY_STOPPING_OPTIONS = optionKeys<EarlyStoppingArgs>({
+  monitor: true,
+  minDelta: true,
+  patience: true,
+  mode: true,
+  baseline: true,
+  restoreBestWeights: true,
+  startFromEpoch: true,
+});
+const MODEL_CHECKPOINT_OPTIONS = optionKeys<ModelCheckpointArgs>({
+  filepath: true,
+  monitor: true,
+  saveBestOnly: true,
+  saveWeightsOnly: true,
+  mode: true,
+  save: true,
+});
+const REDUCE_LR_OPTIONS = optionKeys<ReduceLROnPlateauArgs>({
+  monitor: true,
+  factor: true,
+  patience: true,
+  mode: true,
+  minDelta: true,
+  cooldown: true,
+  minLr: true,
+  verbose: true,
+});
 
 function readLength(path: string): number {
   return existsSync(path) ? statSync(path).size : 0;

@@ -7,16 +7,21 @@ import * as o from '../ops/index.js';
 import type { OptimizerSpec } from '../optim/index.js';
 import { getLoss, type LossFn, type LossSpec } from '../nn/losses.js';
 import { maskBytes } from '../nn/masking.js';
-import { getMetric, type Metric, type MetricSpec } from './metrics.js';
+import { Mean, getMetric, type Metric, type MetricSpec, type StatefulMetric } from './metrics.js';
 import type { Logs } from './callbacks.js';
+import { logName } from './log-names.js';
 
 /** One spec for every output, a list with one per output, or a map by output layer name. */
 export type PerOutput<T> = T | T[] | Record<string, T>;
 
 export interface CompileArgs {
-  optimizer: OptimizerSpec;
-  /** One loss for all outputs, one per output (list), or by output layer name. */
-  loss: PerOutput<LossSpec>;
+  /** Default 'rmsprop', as Keras. */
+  optimizer?: OptimizerSpec;
+  /**
+   * One loss for all outputs, one per output (list), or by output layer name. Optional, as in Keras: a
+   * model without one trains on the losses its layers add (addLoss) or by its own trainStep.
+   */
+  loss?: PerOutput<LossSpec>;
   /** Metrics computed without sample or class weights (Keras `metrics`). */
   metrics?: MetricSpec[] | MetricSpec[][] | Record<string, MetricSpec[]>;
   /**
@@ -25,23 +30,6 @@ export interface CompileArgs {
    */
   weightedMetrics?: MetricSpec[] | MetricSpec[][] | Record<string, MetricSpec[]>;
   lossWeights?: number[] | Record<string, number>;
-}
-
-/** Running mean weighted by sample count, for the loss as Keras reports it. */
-export class MeanTracker {
-  private sum = 0;
-  private count = 0;
-  update(value: number, weight: number): void {
-    this.sum += value * weight;
-    this.count += weight;
-  }
-  result(): number {
-    return this.count === 0 ? NaN : this.sum / this.count;
-  }
-  reset(): void {
-    this.sum = 0;
-    this.count = 0;
-  }
 }
 
 /** The outputs of a model as compile() names them: output layer names, or 'output' for other models. */
@@ -87,21 +75,30 @@ function perOutput<T>(spec: PerOutput<T> | undefined, fallback: T, what: string,
  * weight) is also tracked and logged as '<output>_loss'.
  */
 export class CompileLoss {
+  /** One per output; empty when compile() was given no loss. */
   readonly fns: LossFn[];
   private readonly weights: number[];
-  private readonly trackers: MeanTracker[];
+  private readonly trackers: Mean[];
 
   constructor(
     private readonly outputs: Outputs,
-    loss: PerOutput<LossSpec>,
+    loss: PerOutput<LossSpec> | undefined,
     lossWeights: number[] | Record<string, number> | undefined,
   ) {
-    this.fns = perOutput(loss, undefined as unknown as LossSpec, 'loss', outputs).map((l, i) => {
-      if (l === undefined) throw new ArgumentError(`compile: no loss for output '${outputs.names[i]}'`);
-      return getLoss(l);
-    });
+    this.fns =
+      loss === undefined
+        ? []
+        : perOutput(loss, undefined as unknown as LossSpec, 'loss', outputs).map((l, i) => {
+            if (l === undefined) throw new ArgumentError(`compile: no loss for output '${outputs.names[i]}'`);
+            return getLoss(l);
+          });
     this.weights = perOutput(lossWeights, 1, 'lossWeights', outputs);
-    this.trackers = outputs.names.map(() => new MeanTracker());
+    this.trackers = outputs.names.map((name) => new Mean({ name: `${name}_loss` }));
+  }
+
+  /** The per-output loss trackers (with several outputs), for model.metrics. */
+  get metrics(): Mean[] {
+    return this.fns.length > 1 ? this.trackers : [];
   }
 
   /** The weighted sum of the outputs' losses (a scalar tensor). */
@@ -111,7 +108,7 @@ export class CompileLoss {
     let total: Tensor | undefined;
     preds.forEach((p, i) => {
       const own = this.fns[i](ys[i], p, sampleWeight);
-      if (preds.length > 1) this.trackers[i].update(own.item(), p.shape[0]);
+      if (preds.length > 1) this.trackers[i].updateState(own.item(), p.shape[0]);
       const l = this.weights[i] === 1 ? own : o.mul(own, this.weights[i]);
       total = total ? o.add(total, l) : l;
     });
@@ -124,8 +121,8 @@ export class CompileLoss {
     if (names.length > 1) this.trackers.forEach((t, i) => (logs[`${prefix}${names[i]}_loss`] = t.result()));
   }
 
-  reset(): void {
-    for (const t of this.trackers) t.reset();
+  resetState(): void {
+    for (const t of this.trackers) t.resetState();
   }
 }
 
@@ -160,7 +157,9 @@ type MadeMetric = { metric: Metric; weighted: boolean; key: string };
  * The metrics of each output. Plain metrics see every sample alike; weighted metrics see the sample
  * (and class) weights, as in Keras. An output with a Keras mask is scored on its unmasked steps only.
  */
-export class CompileMetrics {
+export class CompileMetrics implements StatefulMetric<Logs> {
+  /** Its name in model.metrics (Keras 3's). */
+  readonly name = 'compile_metrics';
   private readonly specs: { spec: MetricSpec; weighted: boolean }[][];
   /** Made at the first update, when the label / prediction shapes are known (to resolve 'accuracy'). */
   private made?: MadeMetric[][];
@@ -190,22 +189,29 @@ export class CompileMetrics {
     return this.specs.map((specs, i) => {
       const made = specs.map(({ spec, weighted }) => ({
         metric: getMetric(spec, {
-          lossName: this.losses[i].lossName,
+          lossName: this.losses[i]?.lossName,
           yTrueShape: ys[i].shape,
           yPredShape: preds[i].shape,
         }),
         weighted,
       }));
-      const plainNames = new Set(made.filter((m) => !m.weighted).map((m) => m.metric.name));
-      return made.map(({ metric, weighted }) => ({
-        metric,
-        weighted,
-        key: weighted && plainNames.has(metric.name) ? `weighted_${metric.name}` : metric.name,
-      }));
+      const plainNames = new Set(made.filter((m) => !m.weighted).map((m) => logName(m.metric.name)));
+      return made.map(({ metric, weighted }) => {
+        const name = logName(metric.name);
+        return { metric, weighted, key: weighted && plainNames.has(name) ? `weighted_${name}` : name };
+      });
     });
   }
 
-  update(ys: readonly Tensor[], preds: readonly Tensor[], sampleWeight?: Tensor): void {
+  /** Scores one batch: labels and predictions, one tensor (or a list with one) per output. */
+  updateState(y: Tensor | readonly Tensor[], yPred: Tensor | readonly Tensor[], sampleWeight?: Tensor): void {
+    const ys = Array.isArray(y) ? y : [y as Tensor],
+      preds = Array.isArray(yPred) ? yPred : [yPred as Tensor];
+    if (ys.length !== preds.length)
+      throw new ArgumentError(
+        `compiledMetrics.updateState: model '${this.outputs.model}': ` +
+          `got ${ys.length} label and ${preds.length} prediction tensors`,
+      );
     noGrad(() =>
       tidy(() => {
         const scored = preds.map((p, i) => unmaskedSteps(ys[i], p, sampleWeight));
@@ -214,7 +220,8 @@ export class CompileMetrics {
           scored.map((s) => s.pred),
         );
         this.made.forEach((ms, i) => {
-          for (const m of ms) m.metric.update(scored[i].y, scored[i].pred, m.weighted ? scored[i].weight : undefined);
+          for (const m of ms)
+            m.metric.updateState(scored[i].y, scored[i].pred, m.weighted ? scored[i].weight : undefined);
         });
       }),
     );
@@ -229,7 +236,14 @@ export class CompileMetrics {
     });
   }
 
-  reset(): void {
-    for (const ms of this.made ?? []) for (const m of ms) m.metric.reset();
+  /** Every metric's result, keyed as logged (the same entries as logs() with no prefix). */
+  result(): Logs {
+    const logs: Logs = {};
+    this.logs(logs, '');
+    return logs;
+  }
+
+  resetState(): void {
+    for (const ms of this.made ?? []) for (const m of ms) m.metric.resetState();
   }
 }

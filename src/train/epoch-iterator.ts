@@ -6,15 +6,19 @@ import { ArgumentError } from '../errors.js';
 import { dispose, tidy } from '../tensor/storage.js';
 import * as o from '../ops/index.js';
 import { RandomStream, mixSeeds } from '../ops/random.js';
+import { tensorList, type DataNames } from './arguments.js';
+
+/** A model's inputs or labels: one tensor, one per input / output, or keyed by input / output name (Keras). */
+export type TensorData = Tensor | Tensor[] | Record<string, Tensor>;
 
 /** A batch as datasets yield it. */
 export interface Batch {
-  x: Tensor | Tensor[];
-  y?: Tensor | Tensor[];
+  x: TensorData;
+  y?: TensorData;
   sampleWeight?: Tensor;
 }
 
-export type TrainingInput = Tensor | Tensor[] | AsyncIterable<Batch> | Iterable<Batch>;
+export type TrainingInput = TensorData | AsyncIterable<Batch> | Iterable<Batch>;
 
 /** A batch as a step reads it: one tensor per model input and per output. */
 export interface StepBatch {
@@ -43,6 +47,8 @@ export interface EpochIteratorArgs {
   classWeight?: Record<number, number>;
   /** Whether batches must carry labels (fit, evaluate). */
   labels: boolean;
+  /** The model's input and output names, by which batches may key their x and y. */
+  names?: DataNames;
 }
 
 export const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
@@ -143,16 +149,16 @@ export class EpochIterator {
   }
 
   private async *iterableBatches(data: AsyncIterable<Batch> | Iterable<Batch>): AsyncGenerator<StepBatch> {
-    const { op, labels, classWeight } = this.args;
+    const { op, labels, classWeight, names } = this.args;
     for await (const raw of data) {
       let made: Tensor | undefined;
       try {
         if (labels && !raw.y) throw new ArgumentError(`${op}: the dataset must yield {x, y} batches`);
-        const y = raw.y === undefined ? undefined : asList(raw.y);
+        const y = raw.y === undefined ? undefined : tensorList(op, "a batch's y", raw.y, '', 'output', names);
         const sampleWeight =
           classWeight && y ? classSampleWeights(y[0], classWeight, raw.sampleWeight) : raw.sampleWeight;
         if (sampleWeight !== raw.sampleWeight) made = sampleWeight;
-        yield { x: asList(raw.x), y, sampleWeight };
+        yield { x: tensorList(op, "a batch's x", raw.x, '', 'input', names), y, sampleWeight };
       } finally {
         // The loop owns what the dataset yields.
         dispose(raw);

@@ -1,13 +1,14 @@
 // The functional-API graph: topological order of layer calls from inputs to outputs, execution on real
 // tensors, and the Keras-like config (layers with their inbound nodes) that rebuilds it.
 import type { Tensor } from '../tensor/tensor.js';
-import { ArgumentError, ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError, fmtValue } from '../errors.js';
 import {
   Layer,
   Node,
   SymbolicTensor,
   formatSymShape,
   layerFromConfig,
+  type CallArgs,
   type CallContext,
   type LayerConfig,
 } from '../nn/layer.js';
@@ -63,19 +64,54 @@ export function runGraph(
   });
   for (const node of nodes) {
     const args = node.inputs.map((s) => bound.get(s.id)!);
-    const out = node.layer.apply(node.calledWithList ? args : args[0], ctx);
+    // Arguments recorded at the symbolic call win over the run's (a base called with training: false).
+    const out = node.layer.apply(node.calledWithList ? args : args[0], { ...ctx, ...node.callArgs });
     const outs = Array.isArray(out) ? out : [out];
     node.outputs.forEach((s, i) => bound.set(s.id, outs[i]));
   }
   return outputs.map((s) => bound.get(s.id)!);
 }
 
-/** Where a symbolic tensor comes from: [layer name, node index in that layer, output index]. */
-type TensorRef = [string, number, number];
+/**
+ * Where a symbolic tensor comes from: [layer name, node index in that layer, output index], and in an inbound
+ * node the call's recorded arguments when there are any (Keras' fourth element, `{ training: false }`).
+ */
+type TensorRef = [string, number, number] | [string, number, number, CallArgs];
 
 function refOf(t: SymbolicTensor): TensorRef {
   const node = t.node!;
   return [node.layer.name, node.layer.inboundNodes.indexOf(node), node.outputs.indexOf(t)];
+}
+
+/** An inbound node as saved: the refs of its inputs, each carrying the call's arguments if it had any. */
+function inboundRefs(node: Node): TensorRef[] {
+  const args = node.callArgs;
+  return node.inputs.map((t) => {
+    const ref = refOf(t);
+    return Object.keys(args).length > 0 ? [ref[0], ref[1], ref[2], { ...args }] : ref;
+  });
+}
+
+/** The call arguments saved with an inbound node's refs, checked (a file may hold anything). */
+function savedCallArgs(layer: string, refs: readonly TensorRef[]): CallArgs {
+  const saved = refs[0]?.[3];
+  if (saved === undefined) return {};
+  const training = (saved as { training?: unknown } | null)?.training;
+  const keys = typeof saved === 'object' && saved !== null ? Object.keys(saved) : [];
+  if (keys.some((k) => k !== 'training') || (training !== undefined && typeof training !== 'boolean'))
+    throw new ArgumentError(
+      `Model config: the call of layer '${layer}' has arguments ${fmtValue(saved)}; ` +
+        'only { training: true | false } can be replayed',
+    );
+  return training === undefined ? {} : { training };
+}
+
+/** The layers called in a graph, each once: the input layers first, then in call order. */
+export function graphLayers(inputs: readonly SymbolicTensor[], nodes: readonly Node[]): Layer[] {
+  const layers: Layer[] = [];
+  for (const t of inputs) if (!layers.includes(t.node!.layer)) layers.push(t.node!.layer);
+  for (const n of nodes) if (!layers.includes(n.layer)) layers.push(n.layer);
+  return layers;
 }
 
 export interface GraphConfig {
@@ -91,16 +127,13 @@ export function graphConfig(
   inputs: readonly SymbolicTensor[],
   outputs: readonly SymbolicTensor[],
 ): GraphConfig {
-  const layers: Layer[] = [];
-  for (const t of inputs) if (!layers.includes(t.node!.layer)) layers.push(t.node!.layer);
-  for (const n of nodes) if (!layers.includes(n.layer)) layers.push(n.layer);
   return {
     name,
-    layers: layers.map((l) => ({
+    layers: graphLayers(inputs, nodes).map((l) => ({
       className: l.className,
       name: l.name,
       config: l.getConfig(),
-      inboundNodes: l.inboundNodes.filter((n) => nodes.includes(n)).map((n) => n.inputs.map(refOf)),
+      inboundNodes: l.inboundNodes.filter((n) => nodes.includes(n)).map(inboundRefs),
     })),
     inputLayers: inputs.map(refOf),
     outputLayers: outputs.map(refOf),
@@ -134,7 +167,7 @@ export function graphFromConfig(config: GraphConfig): { inputs: SymbolicTensor[]
       const { name, refs } = pending[i];
       if (!refs.every(([n, node, idx]) => produced.get(n)?.[node]?.[idx])) continue;
       const ins = refs.map(lookup);
-      const out = created.get(name)!.apply(ins.length === 1 ? ins[0] : ins);
+      const out = created.get(name)!.apply(ins.length === 1 ? ins[0] : ins, savedCallArgs(name, refs));
       produced.get(name)!.push(Array.isArray(out) ? out : [out]);
       pending.splice(i--, 1);
       progress = true;

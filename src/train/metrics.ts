@@ -1,5 +1,5 @@
 // Metrics with Keras names, defaults and semantics: stateful objects that accumulate over batches
-// (update / result / reset) so that result() covers all data seen since reset(). Each update reduces
+// (updateState / result / resetState) so that result() covers all data seen since resetState(). Each update reduces
 // the batch to a few numbers with tensor ops and reads only those back; totals are kept in float64.
 // getMetric resolves names, and 'accuracy' from the loss and shapes as Keras' compile does.
 import { Tensor } from '../tensor/tensor.js';
@@ -26,14 +26,25 @@ export interface MetricConfig {
   config?: Record<string, ConfigValue>;
 }
 
-export interface Metric<R = number> {
+/** What a metric's result() may be: a number, a matrix (confusionMatrix), or named numbers (compile_metrics). */
+export type MetricResult = number | number[][] | Record<string, number>;
+
+/**
+ * What every metric object is (Keras' Metric): state that fit resets each epoch (resetState) and
+ * reports (result). model.metrics lists these.
+ */
+export interface StatefulMetric<R = number> {
   /** The key it is logged under (Keras: the string it was asked for by, else its default name). */
   readonly name: string;
-  /** Accumulates one batch. sampleWeight is per sample: [N] or [N, 1]. */
-  update(yTrue: Tensor, yPred: Tensor, sampleWeight?: Tensor): void;
-  /** The value over everything seen since the last reset() (0 before any data, as Keras). */
+  /** The value over everything seen since the last resetState() (0 before any data, as Keras). */
   result(): R;
-  reset(): void;
+  resetState(): void;
+}
+
+/** A metric of labels and predictions (Keras' accuracy, auc, ...), usable on its own or in compile(). */
+export interface Metric<R = number> extends StatefulMetric<R> {
+  /** Accumulates one batch. sampleWeight is per sample: [N] or [N, 1]. */
+  updateState(yTrue: Tensor, yPred: Tensor, sampleWeight?: Tensor): void;
   getConfig(): MetricConfig;
 }
 
@@ -58,32 +69,44 @@ function measure(fn: () => Tensor[]): number[] {
 
 const ratio = (a: number, b: number) => (b === 0 ? 0 : a / b);
 
+interface NameOption {
+  name?: string;
+}
+
 /**
- * The weighted mean of per-sample values (Keras' MeanMetricWrapper): sum(v_i w_i) / sum(w_i). Values
- * with more than one axis are first averaged over all but the batch axis.
+ * The weighted mean of values (Keras' metrics.Mean): sum(v_i w_i) / sum(w_i). Values with more than one
+ * axis are first averaged over all but the batch axis; a scalar counts as one sample of weight
+ * sampleWeight (1 by default), which is how fit tracks the loss: updateState(batchLoss, batchSize).
+ * Plain numbers are added without any tensor work.
  */
-class MeanMetric implements Metric {
+export class Mean implements StatefulMetric {
+  readonly name: string;
   private total = 0;
   private count = 0;
 
-  constructor(
-    readonly name: string,
-    private readonly className: string,
-    private readonly config: Record<string, ConfigValue>,
-    private readonly values: (yTrue: Tensor, yPred: Tensor) => Tensor,
-  ) {}
+  constructor(options: NameOption = {}) {
+    checkOptions('Mean', options, ['name']);
+    this.name = options.name ?? 'mean';
+  }
 
-  update(yTrue: Tensor, yPred: Tensor, sampleWeight?: Tensor): void {
+  updateState(values: Tensor | number, sampleWeight?: Tensor | number): void {
+    if (typeof values === 'number' && (sampleWeight === undefined || typeof sampleWeight === 'number')) {
+      const w = sampleWeight ?? 1;
+      this.total += values * w;
+      this.count += w;
+      return;
+    }
     const [total, count] = measure(() => {
-      let v = o.cast(this.values(yTrue, yPred), 'float64');
+      let v = o.cast(values instanceof Tensor ? values : o.scalar(values, 'float64'), 'float64');
       if (v.rank === 0) v = o.reshape(v, [1]);
       if (v.rank > 1)
         v = o.mean(
           v,
           Array.from({ length: v.rank - 1 }, (_, i) => i + 1),
         );
-      if (!sampleWeight) return [o.sum(v), o.scalar(v.shape[0], 'float64')];
-      const w = o.expand(alignWeights(this.name, sampleWeight, v.shape, v.dtype), v.shape);
+      if (sampleWeight === undefined) return [o.sum(v), o.scalar(v.shape[0], 'float64')];
+      const given = sampleWeight instanceof Tensor ? sampleWeight : o.scalar(sampleWeight, 'float64');
+      const w = o.expand(alignWeights(this.name, given, v.shape, v.dtype), v.shape);
       return [o.sum(o.mul(v, w)), o.sum(w)];
     });
     this.total += total;
@@ -94,8 +117,41 @@ class MeanMetric implements Metric {
     return ratio(this.total, this.count);
   }
 
-  reset(): void {
+  resetState(): void {
     this.total = this.count = 0;
+  }
+
+  getConfig(): MetricConfig {
+    return { className: 'Mean', config: { name: this.name } };
+  }
+}
+
+/**
+ * The weighted mean of per-sample values fn(yTrue, yPred) (Keras' MeanMetricWrapper): a Mean of what
+ * `values` gives for each batch.
+ */
+class MeanMetric implements Metric {
+  private readonly mean: Mean;
+
+  constructor(
+    readonly name: string,
+    private readonly className: string,
+    private readonly config: Record<string, ConfigValue>,
+    private readonly values: (yTrue: Tensor, yPred: Tensor) => Tensor,
+  ) {
+    this.mean = new Mean({ name });
+  }
+
+  updateState(yTrue: Tensor, yPred: Tensor, sampleWeight?: Tensor): void {
+    noGrad(() => tidy(() => this.mean.updateState(this.values(yTrue, yPred), sampleWeight)));
+  }
+
+  result(): number {
+    return this.mean.result();
+  }
+
+  resetState(): void {
+    this.mean.resetState();
   }
 
   getConfig(): MetricConfig {
@@ -109,10 +165,6 @@ export function meanMetricWrapper(
   { name = fn.name || 'mean' }: { name?: string } = {},
 ): Metric {
   return new MeanMetric(name, 'MeanMetricWrapper', {}, fn);
-}
-
-interface NameOption {
-  name?: string;
 }
 
 /** 1 where yTrue equals (yPred > threshold), averaged over the last axis. */
@@ -243,15 +295,15 @@ class Accuracy implements Metric {
     readonly name: string,
     private readonly lossName?: string,
   ) {}
-  update(yTrue: Tensor, yPred: Tensor, sampleWeight?: Tensor): void {
+  updateState(yTrue: Tensor, yPred: Tensor, sampleWeight?: Tensor): void {
     this.inner ??= ACCURACY_KINDS[resolveAccuracy(this.lossName, yTrue.shape, yPred.shape)]({ name: this.name });
-    this.inner.update(yTrue, yPred, sampleWeight);
+    this.inner.updateState(yTrue, yPred, sampleWeight);
   }
   result(): number {
     return this.inner?.result() ?? 0;
   }
-  reset(): void {
-    this.inner?.reset();
+  resetState(): void {
+    this.inner?.resetState();
   }
   getConfig(): MetricConfig {
     return { className: 'Accuracy', config: { name: this.name, lossName: this.lossName ?? null } };
@@ -334,7 +386,7 @@ class ThresholdMetric implements Metric {
       throw new ArgumentError(`${name}: threshold must be in [0, 1], got ${threshold}`);
   }
 
-  update(yTrue: Tensor, yPred: Tensor, sampleWeight?: Tensor): void {
+  updateState(yTrue: Tensor, yPred: Tensor, sampleWeight?: Tensor): void {
     const c = thresholdCounts(this.name, yTrue, yPred, sampleWeight, [this.threshold]);
     this.tp += c.tp[0];
     this.fp += c.fp[0];
@@ -345,7 +397,7 @@ class ThresholdMetric implements Metric {
     return this.score(this.tp, this.fp, this.fn);
   }
 
-  reset(): void {
+  resetState(): void {
     this.tp = this.fp = this.fn = 0;
   }
 
@@ -409,7 +461,7 @@ class AUC implements Metric {
     this.fp = new Array<number>(numThresholds).fill(0);
   }
 
-  update(yTrue: Tensor, yPred: Tensor, sampleWeight?: Tensor): void {
+  updateState(yTrue: Tensor, yPred: Tensor, sampleWeight?: Tensor): void {
     const c = noGrad(() =>
       tidy(() =>
         thresholdCounts(
@@ -437,7 +489,7 @@ class AUC implements Metric {
     return area;
   }
 
-  reset(): void {
+  resetState(): void {
     this.tp.fill(0);
     this.fp.fill(0);
     this.positives = this.negatives = 0;
@@ -486,7 +538,7 @@ export class ConfusionMatrix implements Metric<number[][]> {
       throw new ArgumentError(`${name}: numClasses must be an integer >= 2, got ${numClasses}`);
   }
 
-  update(yTrue: Tensor, yPred: Tensor, sampleWeight?: Tensor): void {
+  updateState(yTrue: Tensor, yPred: Tensor, sampleWeight?: Tensor): void {
     const op = this.name;
     if (this.numClasses === undefined) {
       const last = (t: Tensor) => (t.rank >= 2 ? t.shape[t.rank - 1] : 1);
@@ -526,7 +578,7 @@ export class ConfusionMatrix implements Metric<number[][]> {
     );
   }
 
-  reset(): void {
+  resetState(): void {
     this.counts?.fill(0);
   }
 
@@ -566,7 +618,7 @@ function isMetric(spec: unknown): spec is Metric {
   return (
     typeof spec === 'object' &&
     spec !== null &&
-    typeof (spec as Metric).update === 'function' &&
+    typeof (spec as Metric).updateState === 'function' &&
     typeof (spec as Metric).result === 'function'
   );
 }

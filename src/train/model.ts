@@ -12,19 +12,32 @@ import {
   type SymShape,
 } from '../nn/layer.js';
 import type { Node } from '../nn/layer.js';
-import { graphConfig, graphFromConfig, runGraph, topologicalNodes, type GraphConfig } from './graph.js';
+import { graphConfig, graphFromConfig, graphLayers, runGraph, topologicalNodes, type GraphConfig } from './graph.js';
 import {
   Trainer,
   type CompileArgs,
   type EvaluateArgs,
   type FitArgs,
   type PredictArgs,
+  type StepData,
+  type StepLogs,
   type TrainingInput,
 } from './trainer.js';
-import type { History } from './callbacks.js';
+import type { History, Logs } from './callbacks.js';
+import type { CompileMetrics } from './compile.js';
+import type { MetricResult, StatefulMetric } from './metrics.js';
+import { asList, type TensorData } from './epoch-iterator.js';
 import type { RunRecorder } from './run-record-callback.js';
 import { inNewRun } from '../ledger/run-context.js';
 import { summaryText } from './summary.js';
+import { withCamelCaseAliases } from './log-names.js';
+import type { OptimizerConfig } from '../optim/index.js';
+
+/** The parts of a training config that are always written (the loss may be undefined: none was compiled). */
+interface TrainingConfigParts {
+  optimizer: OptimizerConfig;
+  loss: CompileArgs['loss'];
+}
 
 export interface ModelArgs extends LayerArgs {
   inputs?: SymbolicTensor | SymbolicTensor[];
@@ -69,17 +82,12 @@ export class Model extends Layer {
     return this.nodes;
   }
 
-  /** The layers of the model in call order (functional), or the Layer-valued fields (subclass models). */
+  /**
+   * The layers of the model in call order (functional), or those its fields hold (subclass models: see
+   * Layer.sublayers).
+   */
   get layers(): Layer[] {
-    if (this.isFunctional) {
-      const seen: Layer[] = [];
-      for (const t of this.inputs) if (!seen.includes(t.node!.layer)) seen.push(t.node!.layer);
-      for (const n of this.nodes) if (!seen.includes(n.layer)) seen.push(n.layer);
-      return seen;
-    }
-    return Object.values(this).flatMap((v) =>
-      v instanceof Layer ? [v] : Array.isArray(v) ? v.filter((x): x is Layer => x instanceof Layer) : [],
-    );
+    return this.isFunctional ? graphLayers(this.inputs, this.nodes) : super.sublayers();
   }
 
   getLayer(name: string): Layer {
@@ -129,7 +137,7 @@ export class Model extends Layer {
 
   // ---- Training API (Keras) ----
 
-  compile(args: CompileArgs): void {
+  compile(args: CompileArgs = {}): void {
     this.trainer = new Trainer(this, args);
     this.compileArgs = args;
   }
@@ -137,7 +145,7 @@ export class Model extends Layer {
   private compileArgs?: CompileArgs;
 
   /** compile() arguments when every part is a name or a config (so a loaded model can be recompiled). */
-  trainingConfig(): CompileArgs | undefined {
+  trainingConfig(): (Omit<CompileArgs, 'optimizer' | 'loss'> & TrainingConfigParts) | undefined {
     const args = this.compileArgs;
     if (!args || !this.trainer) return undefined;
     const plain = (v: unknown): boolean =>
@@ -165,6 +173,18 @@ export class Model extends Layer {
     await saveModel(this, dir);
   }
 
+  /** Writes the weights alone to one file (Keras save_weights); model.loadWeights reads it back. */
+  async saveWeights(path: string): Promise<void> {
+    const { saveWeights } = await import('./weights-file.js');
+    await saveWeights(this, path);
+  }
+
+  /** Sets the weights from a file written by saveWeights, checked weight by weight (Keras load_weights). */
+  async loadWeights(path: string): Promise<void> {
+    const { loadWeights } = await import('./weights-file.js');
+    await loadWeights(this, path);
+  }
+
   private compiled(op: string): Trainer {
     if (!this.trainer)
       throw new ArgumentError(
@@ -178,26 +198,120 @@ export class Model extends Layer {
   }
 
   /** Trains for `epochs`; every error (not compiled, bad shapes) is a rejection of the returned promise. */
-  async fit(x: TrainingInput, y?: Tensor | Tensor[] | FitArgs, args?: FitArgs): Promise<History> {
+  async fit(x: TrainingInput, y?: TensorData | FitArgs, args?: FitArgs): Promise<History> {
     // Its own run (ledger/run-context.ts): a recorder started inside counts the kernels of this fit only.
     return inNewRun(() => this.compiled('fit').fit(x, y, args));
   }
 
   async evaluate(
     x: TrainingInput,
-    y?: Tensor | Tensor[] | EvaluateArgs,
+    y?: TensorData | EvaluateArgs,
     args?: EvaluateArgs,
   ): Promise<Record<string, number>> {
-    return this.compiled('evaluate').evaluate(x, y, args);
+    return withCamelCaseAliases(await this.compiled('evaluate').evaluate(x, y, args));
   }
 
-  trainOnBatch(x: Tensor | Tensor[], y: Tensor | Tensor[], sampleWeight?: Tensor): Record<string, number> {
+  trainOnBatch(x: TensorData, y?: TensorData, sampleWeight?: Tensor): Record<string, number> {
     return this.compiled('trainOnBatch').trainOnBatch(x, y, sampleWeight);
   }
 
   /** Outputs for x, in batches, in inference mode. */
-  predict(x: Tensor | Tensor[], args: PredictArgs = {}): Tensor | Tensor[] {
+  predict(x: TensorData, args: PredictArgs = {}): Tensor | Tensor[] {
     return Trainer.predict(this, x, args);
+  }
+
+  // ---- Custom training logic (Keras train_step / test_step / predict_step) ----
+
+  /**
+   * One training step on one batch, called by fit() and trainOnBatch() (Keras train_step). Override it
+   * for GANs, distillation and other custom logic: take gradients with valueAndGrads, update with an
+   * optimizer's applyGradients, and return logs (numbers or scalar tensors by name). What it makes is
+   * freed after it returns. The default is the compiled training step (fit's fast path when not
+   * overridden) and returns the running loss and metrics.
+   */
+  trainStep(data: StepData): StepLogs {
+    return this.compiled('trainStep').defaultTrainStep(data);
+  }
+
+  /** One evaluation step on one batch, called by evaluate() and fit's validation (Keras test_step). */
+  testStep(data: StepData): StepLogs {
+    return this.compiled('testStep').defaultTestStep(data);
+  }
+
+  /** The outputs for one batch [x], called by predict() (Keras predict_step); the default runs in inference mode. */
+  predictStep(data: StepData): Tensor | Tensor[] {
+    const outs = Trainer.predictStep(this, asList(data[0]));
+    return outs.length === 1 ? outs[0] : outs;
+  }
+
+  /**
+   * Which methods a subclass overrides: fit / evaluate / predict call an overridden step, and take their
+   * fast default path otherwise. (Internal to the trainer.)
+   */
+  customSteps(): { train: boolean; test: boolean; predict: boolean; call: boolean } {
+    const base = Model.prototype;
+    return {
+      train: this.trainStep !== base.trainStep,
+      test: this.testStep !== base.testStep,
+      predict: this.predictStep !== base.predictStep,
+      call: this.call !== base.call,
+    };
+  }
+
+  /** The compiled loss of labels and predictions (Keras compiled_loss): the weighted sum over outputs. */
+  compiledLoss(y: Tensor | Tensor[], yPred: Tensor | Tensor[], sampleWeight?: Tensor): Tensor {
+    return this.compiled('compiledLoss').compiledLoss('compiledLoss', asList(y), asList(yPred), sampleWeight);
+  }
+
+  /**
+   * The total loss of a forward pass (Keras compute_loss): the compiled loss (when compile() had one)
+   * plus model.losses, i.e. what addLoss added in the last call and the weights' regularization.
+   */
+  computeLoss({
+    y,
+    yPred,
+    sampleWeight,
+  }: {
+    y?: Tensor | Tensor[];
+    yPred: Tensor | Tensor[];
+    sampleWeight?: Tensor;
+  }): Tensor {
+    const trainer = this.compiled('computeLoss');
+    return trainer.computeLoss('computeLoss', y === undefined ? undefined : asList(y), asList(yPred), sampleWeight);
+  }
+
+  /** The compiled metrics (Keras compiled_metrics): updateState(y, yPred, sampleWeight?), result(), resetState(). */
+  get compiledMetrics(): CompileMetrics {
+    return this.compiled('compiledMetrics').compileMetrics;
+  }
+
+  /**
+   * The model's metric objects (Keras `metrics`): the loss tracker (a Mean named 'loss', when compiled with
+   * a loss), the compiled metrics, and every metric held in a field of the model (a Mean that a trainStep
+   * updates, say). fit resets them all at the start of each epoch, evaluate before it starts. A subclass
+   * may override this getter to list its own.
+   */
+  get metrics(): StatefulMetric<MetricResult>[] {
+    const fields = Object.values(this).filter(
+      (v): v is StatefulMetric<MetricResult> =>
+        typeof v === 'object' &&
+        v !== null &&
+        typeof (v as StatefulMetric).name === 'string' &&
+        typeof (v as StatefulMetric).result === 'function' &&
+        typeof (v as StatefulMetric).resetState === 'function',
+    );
+    return [...(this.trainer?.metrics ?? []), ...fields];
+  }
+
+  /** The results of model.metrics as logs (Keras get_metrics_result): a record result is spread in. */
+  getMetricsResult(): Logs {
+    const logs: Logs = {};
+    for (const m of this.metrics) {
+      const r = m.result();
+      if (typeof r === 'number') logs[m.name] = r;
+      else if (!Array.isArray(r)) Object.assign(logs, r);
+    }
+    return logs;
   }
 
   /** The Keras-style table of layers, output shapes and parameter counts. */

@@ -13,8 +13,20 @@ import {
   type LayerConfig,
   type SymShape,
 } from '../nn/layer.js';
+import type { DType } from '../tensor/dtype.js';
 import { InputLayer, input } from '../nn/input.js';
 import { Model } from './model.js';
+
+/** The InputLayer behind an input() placeholder given to a Sequential; other symbolic tensors are refused. */
+function inputLayerOf(model: string, t: SymbolicTensor): InputLayer {
+  const layer = t.node?.layer;
+  if (!(layer instanceof InputLayer))
+    throw new ArgumentError(
+      `Sequential '${model}': takes layers and, first, an input({ shape }) placeholder; got the symbolic ` +
+        `output '${t.name}' of a layer (build a functional Model for that)`,
+    );
+  return layer;
+}
 
 export class Sequential extends Model {
   static override readonly className: string = 'Sequential';
@@ -23,13 +35,16 @@ export class Sequential extends Model {
   private symbolicInput?: SymbolicTensor;
   private symbolic?: SymbolicTensor;
 
-  constructor(layersOrArgs: Layer[] | (LayerArgs & { layers?: Layer[] }) = []) {
+  /** Layers in order; the first may be an `input({ shape })` placeholder, as `keras.Input` in Keras. */
+  constructor(layersOrArgs: (Layer | SymbolicTensor)[] | (LayerArgs & { layers?: (Layer | SymbolicTensor)[] }) = []) {
     const args = Array.isArray(layersOrArgs) ? {} : layersOrArgs;
     super({ name: args.name, trainable: args.trainable });
     for (const l of Array.isArray(layersOrArgs) ? layersOrArgs : (args.layers ?? [])) this.add(l);
   }
 
-  add(layer: Layer): void {
+  /** Appends a layer; an InputLayer or the placeholder input() returns may only come first. */
+  add(layerOrInput: Layer | SymbolicTensor): void {
+    const layer = layerOrInput instanceof SymbolicTensor ? inputLayerOf(this.name, layerOrInput) : layerOrInput;
     if (layer instanceof InputLayer) {
       if (this.stack.length > 0)
         throw new ArgumentError(`Sequential '${this.name}': an InputLayer can only come first`);
@@ -112,16 +127,23 @@ export class Sequential extends Model {
     const layers = this.stack.map((l) => ({ className: l.className, config: l.getConfig() }));
     // The input shape when the first layer does not carry it (an InputLayer, or learnt at the first
     // call), so that fromConfig builds the layers and a saved model's weights have somewhere to go.
-    const buildInputShape =
-      this.symbolicInput && !this.stack[0]?.batchInputShape ? [...this.symbolicInput.shape] : undefined;
-    return { name: this.name, trainable: this.trainable, layers, ...(buildInputShape ? { buildInputShape } : {}) };
+    // An input of another dtype than the first layer's (int32 token ids) keeps it too.
+    const start = this.symbolicInput && !this.stack[0]?.batchInputShape ? this.symbolicInput : undefined;
+    return {
+      name: this.name,
+      trainable: this.trainable,
+      layers,
+      ...(start ? { buildInputShape: [...start.shape] } : {}),
+      ...(start && start.dtype !== this.stack[0]?.dtype ? { buildInputDType: start.dtype } : {}),
+    };
   }
 
   static override fromConfig<T extends Layer>(this: new (args: never) => T, config: LayerConfig): T {
     const entries = config.layers as { className: string; config: LayerConfig }[];
     const shape = config.buildInputShape as SymShape | undefined;
     const layers = entries.map(layerFromConfig);
-    if (shape) layers.unshift(new InputLayer({ batchInputShape: shape, dtype: layers[0]?.dtype }));
+    const dtype = (config.buildInputDType as DType | undefined) ?? layers[0]?.dtype;
+    if (shape) layers.unshift(new InputLayer({ batchInputShape: shape, dtype }));
     return new this({ name: config.name, trainable: config.trainable, layers } as never);
   }
 }

@@ -6,11 +6,13 @@ import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../errors.js';
 import { dispose, keep, tidy } from '../tensor/storage.js';
 import { valueAndGrad } from '../autograd/grad.js';
+import { Tensor as TensorClass } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/tape.js';
 import * as o from '../ops/index.js';
 import { drawSeed, mixSeeds } from '../ops/random.js';
 import { getOptimizer, type Optimizer } from '../optim/index.js';
-import { CompileLoss, CompileMetrics, MeanTracker, type CompileArgs, type Outputs } from './compile.js';
+import { CompileLoss, CompileMetrics, type CompileArgs, type Outputs } from './compile.js';
+import { Mean, type MetricResult, type StatefulMetric } from './metrics.js';
 import {
   EpochIterator,
   asList,
@@ -19,9 +21,20 @@ import {
   type Batch,
   type DataSource,
   type StepBatch,
+  type TensorData,
   type TrainingInput,
 } from './epoch-iterator.js';
-import { checkInteger, checkValidationSplit, checkVerbose, sampleCount, tensorList } from './arguments.js';
+import {
+  CALL_OPTIONS,
+  checkCallOptions,
+  checkInteger,
+  checkValidationSplit,
+  checkVerbose,
+  dataNames,
+  sampleCount,
+  tensorList,
+  type DataNames,
+} from './arguments.js';
 import { CallbackList } from './callback-list.js';
 import { History, type Callback, type Logs } from './callbacks.js';
 import { ProgressDisplay } from './progress.js';
@@ -33,7 +46,7 @@ import type { Layer } from '../nn/layer.js';
 import type { Variable } from '../nn/variable.js';
 
 export type { CompileArgs } from './compile.js';
-export type { Batch, TrainingInput } from './epoch-iterator.js';
+export type { Batch, TensorData, TrainingInput } from './epoch-iterator.js';
 
 export interface FitArgs {
   /** The epoch to stop before (a non-negative integer; 0 trains nothing, as in Keras). */
@@ -42,11 +55,7 @@ export interface FitArgs {
   /** The last fraction of the samples (tensors only), held out for validation: in [0, 1). */
   validationSplit?: number;
   /** [x, y], [x, y, sampleWeight] (as Keras) or a dataset of {x, y} batches; replaces validationSplit's part. */
-  validationData?:
-    | [Tensor | Tensor[], Tensor | Tensor[]]
-    | [Tensor | Tensor[], Tensor | Tensor[], Tensor]
-    | AsyncIterable<Batch>
-    | Iterable<Batch>;
+  validationData?: [TensorData, TensorData] | [TensorData, TensorData, Tensor] | AsyncIterable<Batch> | Iterable<Batch>;
   shuffle?: boolean;
   classWeight?: Record<number, number>;
   sampleWeight?: Tensor;
@@ -73,6 +82,59 @@ export interface PredictArgs {
 }
 
 /**
+ * What trainStep / testStep / predictStep receive (Keras' `data`): the batch as [x], [x, y] or
+ * [x, y, sampleWeight], each of x and y one tensor (one input / output) or a list.
+ */
+export type StepData = readonly [x: Tensor | Tensor[], y?: Tensor | Tensor[], sampleWeight?: Tensor];
+
+/**
+ * What trainStep / testStep return (Keras' logs): numbers or scalar tensors by name, or records of
+ * them (e.g. compiledMetrics.result()), flattened; fit reads them as numbers before freeing the step.
+ */
+export type StepLogs = Record<string, number | Tensor | Record<string, number | Tensor>>;
+
+/** Whether y's argument is in fact the options (a plain object of option keys only): fit(x, { epochs }). */
+function isOptions(v: unknown, keys: readonly string[]): boolean {
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    Object.getPrototypeOf(v) === Object.prototype &&
+    Object.keys(v).every((k) => keys.includes(k))
+  );
+}
+
+/** The batch as a step override receives it: a single tensor where there is one input / output. */
+function stepData({ x, y, sampleWeight }: StepBatch): StepData {
+  const one = (ts: Tensor[]) => (ts.length === 1 ? ts[0] : ts);
+  return sampleWeight ? [one(x), one(y ?? []), sampleWeight] : y ? [one(x), one(y)] : [one(x)];
+}
+
+/** StepData (from a user's call of the default step) as the steps read it: lists of tensors. */
+function stepBatch(op: string, data: StepData): StepBatch {
+  if (!Array.isArray(data) || data.length < 1 || data.length > 3)
+    throw new ArgumentError(`${op}: data must be [x], [x, y] or [x, y, sampleWeight], got ${typeof data}`);
+  const [x, y, sampleWeight] = data;
+  return { x: tensorList(op, 'x', x), y: y === undefined ? undefined : tensorList(op, 'y', y), sampleWeight };
+}
+
+/** A step's logs as numbers (scalar tensors read, records flattened); anything else is a typed error. */
+function numberLogs(op: string, logs: StepLogs, out: Logs = {}): Logs {
+  if (typeof logs !== 'object' || logs === null || Array.isArray(logs))
+    throw new ArgumentError(`${op} must return a record of logs ({ name: number or scalar Tensor }), got ${logs}`);
+  for (const [k, v] of Object.entries(logs)) {
+    if (typeof v === 'number') out[k] = v;
+    else if (v instanceof TensorClass && v.size === 1) out[k] = v.item();
+    else if (typeof v === 'object' && v !== null && !(v instanceof TensorClass)) numberLogs(op, v, out);
+    else
+      throw new ArgumentError(
+        `${op}: logs['${k}'] is ${v instanceof TensorClass ? `a tensor of shape [${v.shape}]` : typeof v}; ` +
+          'expected a number or a scalar Tensor',
+      );
+  }
+  return out;
+}
+
+/**
  * Adds the run-record callback of this fit (compute, energy, data fingerprints) unless the user passed
  * a RunRecorder or opted out with record: false; the record stays in memory on the model, and
  * model.save() writes it beside the model as run.json.
@@ -87,11 +149,26 @@ function addRunRecorder(model: Model, callbacks: Callback[], record: FitArgs['re
   return recorder;
 }
 
-/** Labels, sample weights and their sample count checked; x, y and sampleWeight as lists. */
-function arrayData(op: string, x: unknown, y: unknown, sampleWeight: Tensor | undefined): ArrayData {
-  const xs = tensorList(op, 'x', x);
+/**
+ * Labels, sample weights and their sample count checked; x, y and sampleWeight as lists (x and y in the
+ * model's order when keyed by input / output name). Labels are optional where nothing needs them (a
+ * trainStep override, a model compiled without a loss).
+ */
+function arrayData(
+  op: string,
+  x: unknown,
+  y: unknown,
+  sampleWeight: Tensor | undefined,
+  names: DataNames,
+  labels = true,
+): ArrayData {
+  const xs = tensorList(op, 'x', x, '', 'input', names);
+  if (y === undefined && !labels) {
+    sampleCount(op, sampleWeight ? [...xs, sampleWeight] : xs);
+    return { x: xs, sampleWeight };
+  }
   if (y === undefined) throw new ArgumentError(`${op}: labels y are required when x is a tensor`);
-  const ys = tensorList(op, 'y', y, ' (the labels)');
+  const ys = tensorList(op, 'y', y, ' (the labels)', 'output', names);
   sampleCount(op, sampleWeight ? [...xs, ...ys, ...tensorList(op, 'sampleWeight', sampleWeight)] : [...xs, ...ys]);
   return { x: xs, y: ys, sampleWeight };
 }
@@ -99,14 +176,18 @@ function arrayData(op: string, x: unknown, y: unknown, sampleWeight: Tensor | un
 export class Trainer {
   readonly optimizer: Optimizer;
   private readonly compileLoss: CompileLoss;
-  private readonly compileMetrics: CompileMetrics;
-  private readonly lossTracker = new MeanTracker();
+  /** The compiled metrics (Keras compiled_metrics): updateState(y, yPred), result(), resetState(). */
+  readonly compileMetrics: CompileMetrics;
+  private readonly lossTracker = new Mean({ name: 'loss' });
+  /** The seed of the current fit step, for the default trainStep when an override calls it. */
+  private stepSeed?: number;
 
   constructor(
     private readonly model: Model,
     args: CompileArgs,
   ) {
-    this.optimizer = getOptimizer(args.optimizer);
+    checkCallOptions('compile', args);
+    this.optimizer = getOptimizer(args.optimizer ?? 'rmsprop');
     const outputs: Outputs = {
       names: model.isFunctional ? model.outputs.map((t) => t.node!.layer.name) : ['output'],
       model: model.name,
@@ -122,29 +203,56 @@ export class Trainer {
     return logs;
   }
 
-  private resetMetrics(): void {
-    this.lossTracker.reset();
-    this.compileLoss.reset();
-    this.compileMetrics.reset();
+  /** Whether compile() was given a loss. */
+  private get hasLoss(): boolean {
+    return this.compileLoss.fns.length > 0;
   }
 
-  /** The compiled loss plus, when training, the layers' regularization penalties (Keras compute_loss). */
-  private computeLoss(
-    ys: readonly Tensor[],
-    preds: readonly Tensor[],
-    sampleWeight: Tensor | undefined,
-    training: boolean,
-  ): Tensor {
-    const total = this.compileLoss.call(ys, preds, sampleWeight);
-    const reg = training ? this.model.regularizationLoss() : undefined;
-    return reg ? o.add(total, o.cast(reg, total.dtype)) : total;
+  /** The loss tracker (when compiled with a loss), the compiled metrics and per-output loss trackers. */
+  get metrics(): StatefulMetric<MetricResult>[] {
+    return [...(this.hasLoss ? [this.lossTracker] : []), this.compileMetrics, ...this.compileLoss.metrics];
+  }
+
+  /** Keras reset_metrics: every metric of the model, the compiled ones included, back to no data. */
+  private resetMetrics(): void {
+    this.lossTracker.resetState();
+    this.compileLoss.resetState();
+    this.compileMetrics.resetState();
+    for (const m of this.model.metrics) m.resetState();
+  }
+
+  /** The compiled loss: the weighted sum of the outputs' losses (Keras compiled_loss). */
+  compiledLoss(op: string, ys: readonly Tensor[] | undefined, preds: readonly Tensor[], sampleWeight?: Tensor): Tensor {
+    if (!this.hasLoss)
+      throw new ArgumentError(
+        `${op}: model '${this.model.name}' was compiled without a loss; pass compile({ loss }) to use one`,
+      );
+    if (!ys) throw new ArgumentError(`${op}: the compiled loss needs labels y`);
+    return this.compileLoss.call(ys, preds, sampleWeight);
+  }
+
+  /**
+   * The compiled loss (if any) plus every term of model.losses: what addLoss added in this forward pass
+   * and the weights' regularization penalties (Keras compute_loss). Nothing to minimise is an error.
+   */
+  computeLoss(op: string, ys: readonly Tensor[] | undefined, preds: readonly Tensor[], sampleWeight?: Tensor): Tensor {
+    let total = this.hasLoss ? this.compiledLoss(op, ys, preds, sampleWeight) : undefined;
+    for (const loss of this.model.losses) {
+      const term = loss.rank === 0 ? loss : o.sum(loss);
+      total = total ? o.add(total, o.cast(term, total.dtype)) : term;
+    }
+    if (!total)
+      throw new ArgumentError(
+        `${op}: model '${this.model.name}' has no loss: compile() was given none and its layers added none ` +
+          '(addLoss); pass compile({ loss }), add losses in call(), or override trainStep',
+      );
+    return total;
   }
 
   // ---- Steps (Keras train_step / test_step / predict_step) ----
 
   /** One optimization step on one batch; returns the batch loss. */
   private trainStep({ x, y, sampleWeight }: StepBatch, stepSeed: number): number {
-    const ys = y!;
     this.ensureBuilt(x);
     const weights = this.model.trainableWeights;
     if (weights.length === 0) throw new ArgumentError(`fit: model '${this.model.name}' has no trainable weights`);
@@ -157,21 +265,15 @@ export class Trainer {
           return withPhase('forward', () => {
             const out = asList(this.model.apply(x.length === 1 ? x[0] : x, { training: true, seed: stepSeed }));
             preds = keep(out);
-            return this.computeLoss(ys, out, sampleWeight, true);
+            return this.computeLoss('fit', y, out, sampleWeight);
           });
         })(weights.map((w) => w.value)),
       );
       try {
         const loss = value.item();
-        const updated = withPhase('optimizer', () =>
-          this.optimizer.apply(
-            weights.map((w) => w.value),
-            grads,
-          ),
-        );
-        weights.forEach((w, i) => w.assign(updated[i]));
-        this.compileMetrics.update(ys, preds, sampleWeight);
-        this.lossTracker.update(loss, x[0].shape[0]);
+        withPhase('optimizer', () => this.optimizer.applyGradients(grads, weights));
+        if (y) this.compileMetrics.updateState(y, preds, sampleWeight);
+        this.lossTracker.updateState(loss, x[0].shape[0]);
         return loss;
       } finally {
         dispose([value, grads]);
@@ -181,22 +283,52 @@ export class Trainer {
     }
   }
 
-  /** Loss and metrics of one batch in inference mode, added to the running means. */
+  /**
+   * Loss and metrics of one batch in inference mode, added to the running means. The loss is taken in
+   * the forward pass's scope, where the losses its layers added (addLoss) are still alive.
+   */
   private testStep({ x, y, sampleWeight }: StepBatch): void {
-    withPhase('evaluate', () => {
-      const preds = Trainer.predictStep(this.model, x);
-      try {
-        const loss = tidy(() => this.computeLoss(y!, preds, sampleWeight, false).item());
-        this.lossTracker.update(loss, x[0].shape[0]);
-        this.compileMetrics.update(y!, preds, sampleWeight);
-      } finally {
-        dispose(preds);
-      }
-    });
+    withPhase('evaluate', () =>
+      noGrad(() =>
+        tidy(() => {
+          const preds = asList(this.model.apply(x.length === 1 ? x[0] : x, { training: false }));
+          const loss = this.computeLoss('evaluate', y, preds, sampleWeight).item();
+          this.lossTracker.updateState(loss, x[0].shape[0]);
+          if (y) this.compileMetrics.updateState(y, preds, sampleWeight);
+        }),
+      ),
+    );
   }
 
-  private static predictStep(model: Model, x: Tensor[]): Tensor[] {
+  static predictStep(model: Model, x: Tensor[]): Tensor[] {
     return noGrad(() => tidy(() => asList(model.apply(x.length === 1 ? x[0] : x, { training: false }))));
+  }
+
+  // ---- The steps as Model exposes them (a subclass may override them and call these through super) ----
+
+  /** The default Model.trainStep: one step of the compiled training, returning the logs so far. */
+  defaultTrainStep(data: StepData): Logs {
+    this.trainStep(stepBatch('trainStep', data), this.stepSeed ?? mixSeeds(this.optimizer.iterations, 0x5eed));
+    return this.logs();
+  }
+
+  /** The default Model.testStep: loss and metrics of one batch, returning the logs so far. */
+  defaultTestStep(data: StepData): Logs {
+    this.testStep(stepBatch('testStep', data));
+    return this.logs();
+  }
+
+  /**
+   * Runs the model's own trainStep / testStep on a batch: what it makes is freed when it returns (the
+   * weights and optimizer state it assigns are kept by their Variables), and its logs are read as numbers.
+   */
+  private customStep(step: 'trainStep' | 'testStep', batch: StepBatch): Logs {
+    return tidy(() => numberLogs(step, this.model[step](stepData(batch))));
+  }
+
+  /** The custom path builds the model first too, when it can be called (a GAN container model cannot). */
+  private ensureBuiltIfCallable(x: Tensor[]): void {
+    if (this.model.isFunctional || this.model.customSteps().call) this.ensureBuilt(x);
   }
 
   /** The trainable weights of the first step; the optimizer's state is laid out for exactly these. */
@@ -240,16 +372,21 @@ export class Trainer {
     );
   }
 
-  trainOnBatch(x: Tensor | Tensor[], y: Tensor | Tensor[], sampleWeight?: Tensor): Logs {
-    const data = arrayData('trainOnBatch', x, y, sampleWeight);
+  trainOnBatch(x: TensorData, y: TensorData | undefined, sampleWeight?: Tensor): Logs {
+    const custom = this.model.customSteps().train;
+    const data = arrayData('trainOnBatch', x, y, sampleWeight, dataNames(this.model), !custom && this.hasLoss);
     this.resetMetrics();
+    if (custom) return this.customStep('trainStep', data);
     this.trainStep(data, mixSeeds(this.optimizer.iterations, 0x5eed));
     return this.logs();
   }
 
-  async fit(xIn: TrainingInput, yOrArgs?: Tensor | Tensor[] | FitArgs, maybeArgs?: FitArgs): Promise<History> {
+  async fit(xIn: TrainingInput, yOrArgs?: TensorData | FitArgs, maybeArgs?: FitArgs): Promise<History> {
     const iterable = isIterableInput(xIn);
-    const args: FitArgs = ((iterable ? yOrArgs : maybeArgs) as FitArgs) ?? {};
+    // Options in y's place: after a dataset, or after tensors without labels (fit(x, { ... })).
+    const noLabels = !iterable && isOptions(yOrArgs, CALL_OPTIONS.fit);
+    const args: FitArgs = ((iterable || noLabels ? yOrArgs : maybeArgs) as FitArgs) ?? {};
+    checkCallOptions('fit', args);
     const {
       epochs = 1,
       batchSize = 32,
@@ -265,20 +402,30 @@ export class Trainer {
     checkVerbose('fit', verbose);
     const seed = args.seed ?? drawSeed();
     const model = this.model;
+    const custom = model.customSteps().train;
     const owned: Tensor[] = [];
     let recorder: RunRecorder | undefined;
     try {
-      const { train, validation } = this.fitData(xIn, iterable ? undefined : yOrArgs, args, owned);
+      const labels = !custom && this.hasLoss;
+      const y = iterable || noLabels ? undefined : yOrArgs;
+      const { train, validation } = this.fitData(xIn, y, args, owned, labels);
       const data = new EpochIterator(train, {
         op: 'fit',
         batchSize,
         shuffle,
         seed,
         classWeight: args.classWeight,
-        labels: true,
+        labels,
+        names: dataNames(model),
       });
       const valData =
-        validation && new EpochIterator(validation, { op: 'fit (validationData)', batchSize, labels: true });
+        validation &&
+        new EpochIterator(validation, {
+          op: 'fit (validationData)',
+          batchSize,
+          labels: this.evaluationNeedsLabels,
+          names: dataNames(model),
+        });
       // Keras 3 order: the user's callbacks, then History and the progress display, so that these two see
       // what the others add to the logs (e.g. learning_rate from LearningRateScheduler / ReduceLROnPlateau).
       const history = new History();
@@ -303,16 +450,25 @@ export class Trainer {
         this.resetMetrics();
         await callbacks.onEpochBegin(epoch);
         let step = 0;
+        // With a trainStep override, its last logs are the epoch's (Keras): trackers it keeps are running means.
+        let stepLogs: Logs = {};
         if (!callbacks.stopTraining)
           for await (const batch of data.epoch(epoch)) {
             await callbacks.onBatchBegin(step);
-            const loss = this.trainStep(batch, mixSeeds(seed, this.optimizer.iterations));
-            await callbacks.onBatchEnd(step, { ...this.logs(), batchLoss: loss });
+            if (custom) {
+              if (step === 0 && epoch === initialEpoch) this.ensureBuiltIfCallable(batch.x);
+              this.stepSeed = mixSeeds(seed, this.optimizer.iterations);
+              stepLogs = this.customStep('trainStep', batch);
+              await callbacks.onBatchEnd(step, { ...stepLogs });
+            } else {
+              const loss = this.trainStep(batch, mixSeeds(seed, this.optimizer.iterations));
+              await callbacks.onBatchEnd(step, { ...this.logs(), batchLoss: loss });
+            }
             step++;
             if (callbacks.stopTraining) break;
           }
         if (step === 0 && !callbacks.stopTraining) throw noBatches('fit', epoch);
-        const logs = this.logs();
+        const logs = custom ? { ...stepLogs } : this.logs();
         if (valData) Object.assign(logs, await this.evaluateLogs(valData, 'val_'));
         await callbacks.onEpochEnd(epoch, logs);
       }
@@ -323,6 +479,7 @@ export class Trainer {
       recorder?.abort();
       throw e;
     } finally {
+      this.stepSeed = undefined;
       dispose(owned);
     }
   }
@@ -336,6 +493,7 @@ export class Trainer {
     y: unknown,
     args: FitArgs,
     owned: Tensor[],
+    labels: boolean,
   ): { train: DataSource; validation?: DataSource } {
     const split = args.validationSplit ?? 0;
     let validation: DataSource | undefined;
@@ -343,7 +501,14 @@ export class Trainer {
       const v = args.validationData;
       if (isIterableInput(v)) validation = v;
       else if (Array.isArray(v) && (v.length === 2 || v.length === 3))
-        validation = arrayData('fit (validationData)', v[0], v[1], v[2] as Tensor | undefined);
+        validation = arrayData(
+          'fit (validationData)',
+          v[0],
+          v[1],
+          v[2] as Tensor | undefined,
+          dataNames(this.model),
+          this.evaluationNeedsLabels,
+        );
       else
         throw new ArgumentError(
           'fit: validationData must be [x, y], [x, y, sampleWeight] or a dataset of {x, y} batches, got ' +
@@ -363,7 +528,7 @@ export class Trainer {
         );
       return { train: xIn, validation };
     }
-    const data = arrayData('fit', xIn, y, args.sampleWeight);
+    const data = arrayData('fit', xIn, y, args.sampleWeight, dataNames(this.model), labels);
     if (split === 0) return { train: data, validation };
     const n = data.x[0].shape[0];
     const nVal = Math.floor(n * split),
@@ -383,48 +548,68 @@ export class Trainer {
       tail = (t: Tensor) => part(t, nTrain, nVal);
     const train = {
       x: data.x.map(head),
-      y: data.y!.map(head),
+      y: data.y?.map(head),
       sampleWeight: data.sampleWeight && head(data.sampleWeight),
     };
-    return { train, validation: validation ?? { x: data.x.map(tail), y: data.y!.map(tail) } };
+    return { train, validation: validation ?? { x: data.x.map(tail), y: data.y?.map(tail) } };
   }
 
   /** Loss and metrics over one pass of the data, in inference mode, with keys prefixed (e.g. 'val_'). */
   private async evaluateLogs(data: EpochIterator, prefix: string): Promise<Logs> {
     this.resetMetrics();
+    const custom = this.model.customSteps().test;
     let steps = 0;
+    let stepLogs: Logs = {};
     for await (const batch of data.epoch(0)) {
-      this.testStep(batch);
+      if (custom) stepLogs = this.customStep('testStep', batch);
+      else this.testStep(batch);
       steps++;
     }
     if (steps === 0) throw noBatches(prefix ? 'fit (validationData)' : 'evaluate', 0);
-    const logs = this.logs(prefix);
+    const logs = custom
+      ? Object.fromEntries(Object.entries(stepLogs).map(([k, v]) => [prefix + k, v]))
+      : this.logs(prefix);
     this.resetMetrics();
     return logs;
   }
 
-  async evaluate(
-    xIn: TrainingInput,
-    yOrArgs?: Tensor | Tensor[] | EvaluateArgs,
-    maybeArgs?: EvaluateArgs,
-  ): Promise<Logs> {
-    if (isIterableInput(xIn))
-      return this.evaluateLogs(new EpochIterator(xIn, { op: 'evaluate', batchSize: 32, labels: true }), '');
-    const { batchSize = 32, verbose = 'auto', sampleWeight } = maybeArgs ?? {};
-    checkInteger('evaluate', 'batchSize', batchSize, 1);
-    checkVerbose('evaluate', verbose);
-    const data = arrayData('evaluate', xIn, yOrArgs, sampleWeight);
-    return this.evaluateLogs(new EpochIterator(data, { op: 'evaluate', batchSize, labels: true }), '');
+  /** Whether evaluate's batches need labels: the default testStep does when a loss was compiled. */
+  private get evaluationNeedsLabels(): boolean {
+    return !this.model.customSteps().test && this.hasLoss;
   }
 
-  static predict(model: Model, x: Tensor | Tensor[], { batchSize = 32 }: PredictArgs = {}): Tensor | Tensor[] {
+  async evaluate(xIn: TrainingInput, yOrArgs?: TensorData | EvaluateArgs, maybeArgs?: EvaluateArgs): Promise<Logs> {
+    const labels = this.evaluationNeedsLabels;
+    const names = dataNames(this.model);
+    if (isIterableInput(xIn)) {
+      checkCallOptions('evaluate', yOrArgs);
+      return this.evaluateLogs(new EpochIterator(xIn, { op: 'evaluate', batchSize: 32, labels, names }), '');
+    }
+    const noLabels = isOptions(yOrArgs, CALL_OPTIONS.evaluate);
+    const args = (noLabels ? (yOrArgs as EvaluateArgs) : maybeArgs) ?? {};
+    checkCallOptions('evaluate', args);
+    const { batchSize = 32, verbose = 'auto', sampleWeight } = args;
+    checkInteger('evaluate', 'batchSize', batchSize, 1);
+    checkVerbose('evaluate', verbose);
+    const data = arrayData('evaluate', xIn, noLabels ? undefined : yOrArgs, sampleWeight, names, labels);
+    return this.evaluateLogs(new EpochIterator(data, { op: 'evaluate', batchSize, labels }), '');
+  }
+
+  static predict(model: Model, x: TensorData, args: PredictArgs = {}): Tensor | Tensor[] {
+    checkCallOptions('predict', args);
+    const { batchSize = 32 } = args;
     checkInteger('predict', 'batchSize', batchSize, 1);
-    const xs = tensorList('predict', 'x', x);
+    const xs = tensorList('predict', 'x', x, '', 'input', dataNames(model));
     sampleCount('predict', xs);
     const chunks: Tensor[][] = [];
+    const custom = model.customSteps().predict;
     try {
       for (const batch of new EpochIterator({ x: xs }, { op: 'predict', batchSize, labels: false }).arrays())
-        chunks.push(Trainer.predictStep(model, batch.x));
+        chunks.push(
+          custom
+            ? noGrad(() => tidy(() => asList(model.predictStep(stepData(batch)))))
+            : Trainer.predictStep(model, batch.x),
+        );
     } catch (e) {
       dispose(chunks);
       throw e;

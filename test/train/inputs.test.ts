@@ -61,12 +61,12 @@ test('fit([], []) and other non-tensor data are ArgumentErrors, not TypeErrors',
   await rejects(
     () => m.fit([[1, 2, 3]] as never, y, { verbose: 0 }),
     c.ArgumentError,
-    /^fit: x\[0\] is an array of 3; expected a Tensor or a list of Tensors$/,
+    /^fit: x is a plain array of numbers; expected a Tensor or a list of Tensors \(make one with tensor\(values\)\)$/,
   );
   await rejects(
     () => m.fit(x, { epochs: 2 } as never),
     c.ArgumentError,
-    /^fit: y is an object \(Object\); expected a Tensor or a list of Tensors \(the labels\)$/,
+    /^fit: labels y are required when x is a tensor$/,
   );
   await rejects(() => m.evaluate([], []), c.ArgumentError, /^evaluate: x is an empty list/);
   await rejects(() => m.predict([]), c.ArgumentError, /^predict: x is an empty list/);

@@ -30,7 +30,7 @@ type Arr = number[] | number[][];
 /** Feeds batches of plain arrays to a metric, freeing every tensor, and returns its result. */
 function feed<R>(m: Metric<R>, batches: [Arr, Arr, number[]?][], labelDType: c.DType = 'float32'): R {
   for (const [y, p, w] of batches) {
-    c.tidy(() => m.update(c.tensor(y, undefined, labelDType), c.tensor(p), w && c.tensor(w)));
+    c.tidy(() => m.updateState(c.tensor(y, undefined, labelDType), c.tensor(p), w && c.tensor(w)));
   }
   return m.result();
 }
@@ -56,7 +56,7 @@ test('binaryAccuracy: Keras example, threshold, weights, accumulation over batch
     ]),
     0.75,
   );
-  m.reset();
+  m.resetState();
   assert.equal(m.result(), 0);
   assert.equal(
     feed(m, [
@@ -382,7 +382,7 @@ test('confusionMatrix: rows labels, columns predictions; from classes, scores, o
     [0, 1, 1],
     [1, 0, 1],
   ]);
-  m.reset();
+  m.resetState();
   assert.deepEqual(m.result(), [
     [0, 0, 0],
     [0, 0, 0],
@@ -551,7 +551,7 @@ test('updates free everything they make and are not taped', () => {
     confusionMatrix(),
   ];
   const before = c.memory().tensors;
-  for (const m of metrics) m.update(y, p);
+  for (const m of metrics) m.updateState(y, p);
   assert.equal(c.memory().tensors, before);
   c.dispose([y, p]);
 });

@@ -57,6 +57,7 @@ import {
 } from './noise.js';
 import { Lambda, type LambdaArgs } from './lambda.js';
 import type { LayerArgs } from '../layer.js';
+import { withOptionChecks } from '../layer-options.js';
 
 export { Dense, type DenseArgs } from './dense.js';
 export { AffineLayer, type AffineLayerArgs } from './affine.js';
@@ -146,7 +147,7 @@ export { getMask, setMask, type MaskArg } from '../masking.js';
 export type { ApplyOptions } from '../layer.js';
 
 /** One factory per built-in layer, named as the class in camelCase; each takes the constructor's args. */
-export const layers = {
+export const layers = withOptionChecks({
   dense: (args: DenseArgs) => new Dense(args),
   conv1d: (args: Conv1DArgs) => new Conv1D(args),
   conv2d: (args: ConvArgs) => new Conv2D(args),
@@ -197,4 +198,4 @@ export const layers = {
   spatialDropout1d: (args: Omit<SpatialDropoutArgs, 'dataFormat'>) => new SpatialDropout1D(args),
   spatialDropout2d: (args: SpatialDropoutArgs) => new SpatialDropout2D(args),
   lambda: (args: LambdaArgs) => new Lambda(args),
-} as const;
+} as const);

@@ -1,0 +1,70 @@
+// A model's weights alone in one safetensors file (Keras save_weights / load_weights): what
+// ModelCheckpoint({ saveWeightsOnly: true }) writes. Weights load by position, as into a model rebuilt
+// by the same code (whose layers may have other default names), each checked for shape and dtype.
+import type { Tensor } from '../tensor/tensor.js';
+import { dispose } from '../tensor/storage.js';
+import { ArgumentError, DTypeError, fmtShape } from '../errors.js';
+import { FormatError, parseSafetensors, serializeSafetensors } from '../io/safetensors.js';
+import { readFileBytes, writeFileAtomic } from '../io/atomic.js';
+import type { Model } from './model.js';
+
+export const WEIGHTS_FORMAT = 'candor-weights';
+
+/** Writes the model's weights to `path` (atomically: a crash leaves the previous file whole). */
+export async function saveWeights(model: Model, path: string): Promise<void> {
+  const tensors = new Map<string, Tensor>();
+  for (const v of model.weights) {
+    if (tensors.has(v.name))
+      throw new ArgumentError(`saveWeights: two weights are named '${v.name}'; give layers unique names`);
+    tensors.set(v.name, v.value);
+  }
+  const order = JSON.stringify([...tensors.keys()]);
+  await writeFileAtomic(path, serializeSafetensors(tensors, { format: WEIGHTS_FORMAT, order }));
+}
+
+/**
+ * Sets the model's weights from a file written by saveWeights: the same number of weights, in the
+ * same order, of the same shapes and dtypes; nothing is assigned unless all of them fit.
+ */
+export async function loadWeights(model: Model, path: string): Promise<void> {
+  let file;
+  try {
+    file = parseSafetensors(await readFileBytes(path));
+  } catch (e) {
+    if (e instanceof FormatError) throw new FormatError(`loadWeights: ${path}: ${e.message}`);
+    throw e;
+  }
+  const { tensors, metadata } = file;
+  try {
+    if (metadata.format !== WEIGHTS_FORMAT)
+      throw new FormatError(`loadWeights: ${path} is not a weights file written by saveWeights`);
+    let order: unknown;
+    try {
+      order = JSON.parse(metadata.order ?? 'null');
+    } catch {
+      order = null;
+    }
+    if (!Array.isArray(order) || order.length !== tensors.size || !order.every((n) => tensors.has(n as string)))
+      throw new FormatError(`loadWeights: ${path} has a malformed weight order`);
+    const weights = model.weights;
+    if (order.length !== weights.length)
+      throw new FormatError(
+        `loadWeights: ${path} holds ${order.length} weights, model '${model.name}' has ${weights.length}`,
+      );
+    const values = (order as string[]).map((name, i) => {
+      const t = tensors.get(name)!;
+      const v = weights[i];
+      if (t.shape.length !== v.shape.length || t.shape.some((d, j) => d !== v.shape[j]))
+        throw new FormatError(
+          `loadWeights: weight ${i} ('${name}' in ${path}) has shape ${fmtShape(t.shape)}, ` +
+            `but '${v.name}' of model '${model.name}' has ${fmtShape(v.shape)}`,
+        );
+      if (t.dtype !== v.dtype)
+        throw new DTypeError(`loadWeights: weight '${name}' in ${path} is ${t.dtype}, '${v.name}' is ${v.dtype}`);
+      return t;
+    });
+    model.setWeights(values);
+  } finally {
+    dispose([...tensors.values()]);
+  }
+}
