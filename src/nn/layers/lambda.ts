@@ -3,7 +3,7 @@
 // one whose function is not registered is an error that says how to register it.
 import type { Tensor } from '../../tensor/tensor.js';
 import { ArgumentError } from '../../errors.js';
-import { Registry } from '../../registry.js';
+import { Registry, checkOptions, optionKeys } from '../../registry.js';
 import { Layer, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../layer.js';
 import { who } from './common.js';
 
@@ -41,6 +41,18 @@ export interface LambdaArgs extends LayerArgs {
   arguments?: Record<string, unknown> | null;
 }
 
+const LAMBDA_OPTIONS = optionKeys<LambdaArgs>({
+  function: true,
+  outputShape: true,
+  arguments: true,
+  name: true,
+  trainable: true,
+  inputShape: true,
+  batchSize: true,
+  batchInputShape: true,
+  dtype: true,
+});
+
 export class Lambda extends Layer {
   static override readonly className: string = 'Lambda';
   readonly fn: LambdaFunction;
@@ -50,6 +62,8 @@ export class Lambda extends Layer {
   readonly arguments: Record<string, unknown>;
 
   constructor(args: LambdaArgs) {
+    // Checked here, not by the layers factory: its check reads getConfig(), which refuses unregistered functions.
+    checkOptions('Lambda', args, LAMBDA_OPTIONS);
     super(args);
     const f = args.function;
     if (typeof f === 'string') {
