@@ -20,7 +20,7 @@ enum DType : int { F32 = 0, F64 = 1, I32 = 2, U8 = 3 };
   X(neg)                                                                                                          \
   X(abs)                                                                                                          \
   X(sign) X(exp) X(expm1) X(log) X(log1p) X(sqrt) X(rsqrt) X(reciprocal) X(sin) X(cos) X(tanh) X(sigmoid) X(relu) \
-      X(erf) X(floor) X(ceil) X(round) X(logicalNot)
+      X(erf) X(atan) X(floor) X(ceil) X(round) X(logicalNot)
 #define CANDOR_BINARY_OPS(X)                                                                                      \
   X(add)                                                                                                          \
   X(sub)                                                                                                          \
@@ -145,6 +145,10 @@ struct IsaTable {
    *  null. */
   void (*attention)(DType dtype, const AttnArgs& a, const void* q, const void* k, const void* v, const void* dy,
                     const void* mask, void* const* outs);
+  // ---- depthwise convolution (depthwise.h): ConvArgs with cin = C, cout = C * M, filter [kh, kw, C, M] ----
+  void (*depthwiseConv2d)(DType dtype, const ConvArgs& c, const void* x, const void* f, void* out);
+  void (*depthwiseConv2dBackpropInput)(DType dtype, const ConvArgs& c, const void* dy, const void* f, void* dx);
+  void (*depthwiseConv2dBackpropFilter)(DType dtype, const ConvArgs& c, const void* x, const void* dy, void* df);
 };
 
 namespace avx512 {

@@ -78,6 +78,8 @@ void unary_t(UnaryOp op, const T* x, T* o, int64_t n) {
       return map1(x, o, n, [](T v) { return v < 0 ? T(0) : v; });  // keeps NaN, as the reference
     case op_erf:
       return map1(x, o, n, [](T v) { return T(std::erf(double(v))); });
+    case op_atan:
+      return map1(x, o, n, [](T v) { return T(std::atan(double(v))); });
     case op_floor:
       return map1(x, o, n, [](T v) { return std::floor(v); });
     case op_ceil:

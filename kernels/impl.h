@@ -46,6 +46,8 @@ T* scratch(int64_t elements) {
 #include "pooling.h"
 // Sequence models: LSTM / GRU cells and attention.
 #include "seq.h"
+// Depthwise convolution and its gradients.
+#include "depthwise.h"
 
 }  // namespace
 
@@ -74,6 +76,10 @@ extern const IsaTable table = {
     lstm_cell,
     gru_cell,
     attention,
+    // Depthwise convolution.
+    depthwise_conv2d,
+    depthwise_backprop_input,
+    depthwise_backprop_filter,
 };
 
 }  // namespace CANDOR_ISA_NS

@@ -61,7 +61,55 @@ napi_value conv_entry(napi_env env, napi_callback_info info, ConvMode mode) {
   return undefined(env);
 }
 
+/** depthwiseConv2d(x, xOff, f, fOff, out, params), depthwiseConv2dBackpropInput(dy, dyOff, f, fOff, dx, params) and
+ *  depthwiseConv2dBackpropFilter(x, xOff, dy, dyOff, df, params); params as conv2d's with cout = C * M */
+napi_value depthwise_entry(napi_env env, napi_callback_info info, ConvMode mode) {
+  const char* FN = mode == ConvMode::forward         ? "depthwiseConv2d"
+                   : mode == ConvMode::backpropInput ? "depthwiseConv2dBackpropInput"
+                                                     : "depthwiseConv2dBackpropFilter";
+  Call c(env, info);
+  NEED(6);
+  ARR(a0, 0, "first input");
+  I64(off0, 1);
+  ARR(a1, 2, "second input");
+  I64(off1, 3);
+  ARR(o, 4, "out");
+  ARR(p, 5, "params");
+  ConvArgs a;
+  if (!conv_args(env, p, &a, FN)) return nullptr;
+  CHECK(a0.dtype == a1.dtype && a0.dtype == o.dtype && (a0.dtype == F32 || a0.dtype == F64),
+        "needs matching float32 or float64 arrays");
+  CHECK(a.cin > 0 && a.cout % a.cin == 0, "output channels must be a multiple of the input channels");
+  const int64_t inSize = a.n * a.h * a.w * a.cin, outSize = a.n * a.ho * a.wo * a.cout,
+                filterSize = a.kh * a.kw * a.cout;
+  if (mode == ConvMode::backpropFilter) {
+    SPAN(px, a0, off0, inSize, "input");
+    SPAN(pdy, a1, off1, outSize, "dy");
+    SPAN(po, o, 0, filterSize, "out");
+    active->depthwiseConv2dBackpropFilter(a0.dtype, a, px, pdy, po);
+    return undefined(env);
+  }
+  const bool backprop = mode == ConvMode::backpropInput;
+  SPAN(pf, a1, off1, filterSize, "filter");
+  SPAN(px, a0, off0, backprop ? outSize : inSize, backprop ? "dy" : "input");
+  SPAN(po, o, 0, backprop ? inSize : outSize, "out");
+  if (backprop)
+    active->depthwiseConv2dBackpropInput(a0.dtype, a, px, pf, po);
+  else
+    active->depthwiseConv2d(a0.dtype, a, px, pf, po);
+  return undefined(env);
+}
+
 napi_value Conv2d(napi_env env, napi_callback_info info) { return conv_entry(env, info, ConvMode::forward); }
+napi_value DepthwiseConv2d(napi_env env, napi_callback_info info) {
+  return depthwise_entry(env, info, ConvMode::forward);
+}
+napi_value DepthwiseConv2dBackpropInput(napi_env env, napi_callback_info info) {
+  return depthwise_entry(env, info, ConvMode::backpropInput);
+}
+napi_value DepthwiseConv2dBackpropFilter(napi_env env, napi_callback_info info) {
+  return depthwise_entry(env, info, ConvMode::backpropFilter);
+}
 napi_value Conv2dBackpropInput(napi_env env, napi_callback_info info) {
   return conv_entry(env, info, ConvMode::backpropInput);
 }
@@ -134,7 +182,10 @@ napi_value Pool2dBackprop(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-#define CANDOR_CONV_ENTRIES(X)                \
-  X(conv2d, Conv2d)                           \
-  X(conv2dBackpropInput, Conv2dBackpropInput) \
-  X(conv2dBackpropFilter, Conv2dBackpropFilter) X(pool2d, Pool2d) X(pool2dBackprop, Pool2dBackprop)
+#define CANDOR_CONV_ENTRIES(X)                                                            \
+  X(conv2d, Conv2d)                                                                       \
+  X(conv2dBackpropInput, Conv2dBackpropInput)                                             \
+  X(conv2dBackpropFilter, Conv2dBackpropFilter)                                           \
+  X(pool2d, Pool2d) X(pool2dBackprop, Pool2dBackprop) X(depthwiseConv2d, DepthwiseConv2d) \
+      X(depthwiseConv2dBackpropInput, DepthwiseConv2dBackpropInput)                       \
+          X(depthwiseConv2dBackpropFilter, DepthwiseConv2dBackpropFilter)

@@ -9,6 +9,7 @@ export type { Shape } from './tensor/shape.js';
 export { memory, tidy, keep, dispose, TensorScope } from './tensor/storage.js';
 export type { MemoryInfo } from './tensor/storage.js';
 export * from './ops/index.js';
+export * as image from './ops/image.js';
 export { onKernel } from './ops/dispatch.js';
 export type { KernelEvent, KernelHook } from './ops/dispatch.js';
 export { PRIMITIVE_NAMES } from './ops/primitives.js';

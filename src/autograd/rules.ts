@@ -82,6 +82,7 @@ export const GRAD_RULES: GradTable = {
   sigmoid: (dy, { output: y }) => [o.mul(dy, o.mul(y, o.sub(1, y)))],
   relu: (dy, { inputs: [x] }) => [o.mul(dy, o.cast(o.greater(x, 0), dy.dtype))],
   erf: (dy, { inputs: [x] }) => [o.mul(dy, o.mul(o.exp(o.neg(o.mul(x, x))), TWO_OVER_SQRT_PI))],
+  atan: (dy, { inputs: [x] }) => [o.div(dy, o.add(o.mul(x, x), 1))],
   logicalNot: NO_GRADIENT,
 
   // Binary arithmetic.
@@ -126,6 +127,7 @@ export const GRAD_RULES: GradTable = {
   min: extremumRule,
   argmax: NO_GRADIENT,
   argmin: NO_GRADIENT,
+  argsort: NO_GRADIENT,
 
   // C = op(A) op(B); each case is the matmul that gives the stored layout of dA and dB. Only the
   // gradients that are needed are computed (a weight gradient must not pay for the input's).

@@ -13,6 +13,8 @@
 // pipeline are the pipeline's: the element passed to a map fn is disposed after fn returns (unless fn
 // returns it), and elements held in a shuffle buffer, partial batch or prefetch queue are disposed when
 // a pass ends early (break). Tensors given to fromArrays stay the caller's; their data is copied once.
+// autoDispose() / forEach() hand the freeing back to the pipeline: each element is freed when the
+// consumer moves on to the next one.
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor, fromTypedArray } from '../tensor/tensor.js';
 import { allocArray, dtypeOfArray, type DType, type TypedArray } from '../tensor/dtype.js';
@@ -398,6 +400,51 @@ export class Dataset<T = Example> implements AsyncIterable<T> {
         yield out;
       }
     });
+  }
+
+  /**
+   * Keeps the elements for which `predicate` is true; the others are freed here. The predicate runs outside
+   * the consumer's scopes and inside tidy (its intermediate tensors are freed).
+   */
+  filter(predicate: (element: T) => boolean): Dataset<T> {
+    return this.derive(undefined, async function* (upstream) {
+      for await (const item of upstream) {
+        const element = materialise(item);
+        let keepIt: boolean;
+        try {
+          keepIt = outsideScopes(() => tidy(() => predicate(element as T)));
+        } catch (e) {
+          dispose(element);
+          throw e;
+        }
+        if (keepIt) yield element;
+        else dispose(element);
+      }
+    });
+  }
+
+  /**
+   * The same elements, each freed by the pipeline when the consumer asks for the next one or leaves the
+   * loop (break, return, throw): `for await (const { x, y } of ds.autoDispose())` needs no dispose(). A
+   * tensor wanted beyond its step must be copied (clone()). fit/evaluate/predict free batches either way.
+   */
+  autoDispose(): Dataset<T> {
+    return this.derive(this.size, async function* (upstream) {
+      for await (const item of upstream) {
+        const element = materialise(item);
+        try {
+          yield element;
+        } finally {
+          dispose(element);
+        }
+      }
+    });
+  }
+
+  /** Calls fn on every element of one pass (awaiting it), freeing each element once fn has finished. */
+  async forEach(fn: (element: T, index: number) => void | Promise<void>): Promise<void> {
+    let i = 0;
+    for await (const element of this.autoDispose()) await fn(element, i++);
   }
 
   /** The first n elements of each pass. */

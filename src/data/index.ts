@@ -15,3 +15,7 @@ export type { CsvData, CsvOptions, CsvRecord } from './csv.js';
 export { toCategorical, standardize, minMaxScale, trainTestSplit } from './utils.js';
 export type { Split, TrainTest, SplitOptions, StandardizeStats, MinMaxStats } from './utils.js';
 export { MissingDataError } from './files.js';
+export { timeseriesDatasetFromArray } from './timeseries.js';
+export type { TimeseriesOptions } from './timeseries.js';
+export { imageDatasetFromDirectory, ImageFormatError } from './image-dataset.js';
+export type { ImageDataset, ImageDatasetOptions, ColorMode, LabelMode } from './image-dataset.js';

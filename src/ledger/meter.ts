@@ -60,7 +60,7 @@ for (const op of UNARY_FLOAT_OPS) FAMILY.set(op, 'elementwise');
 for (const op of BINARY_OPS) FAMILY.set(op, 'elementwise');
 for (const op of ['where', 'cast']) FAMILY.set(op, 'elementwise');
 for (const op of [...COMPARE_OPS, ...LOGICAL_OPS, 'logicalNot']) FAMILY.set(op, 'compare');
-for (const op of [...REDUCE_OPS, ...ARG_REDUCE_OPS]) FAMILY.set(op, 'reduce');
+for (const op of [...REDUCE_OPS, ...ARG_REDUCE_OPS, 'argsort']) FAMILY.set(op, 'reduce');
 for (const op of ['gather', 'scatterAdd', 'concat', 'pad', 'copy']) FAMILY.set(op, 'data movement');
 FAMILY.set('matmul', 'matmul');
 FAMILY.set('philox', 'random');

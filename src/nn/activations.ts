@@ -1,5 +1,5 @@
 // Activations by name (Keras): relu, sigmoid, tanh, softmax, gelu, leakyRelu, elu, selu, swish,
-// softplus, linear. Names are accepted camelCased or snake_cased.
+// softplus, mish, hardSwish, logSigmoid, softsign, linear. Names are accepted camelCased or snake_cased.
 import type { Tensor } from '../tensor/tensor.js';
 import * as o from '../ops/index.js';
 import { Registry } from '../registry.js';
@@ -21,6 +21,11 @@ const ACTIVATIONS: Record<string, ActivationFn> = {
   silu: o.swish,
   softplus: o.softplus,
   relu6: (x) => o.clip(x, 0, 6),
+  mish: o.mish,
+  hardSwish: o.hardSwish,
+  hardSilu: o.hardSwish,
+  logSigmoid: o.logSigmoid,
+  softsign: o.softsign,
 };
 
 export type ActivationName = keyof typeof ACTIVATIONS;

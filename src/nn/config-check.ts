@@ -88,6 +88,7 @@ const FIELDS: Readonly<Record<string, Kind>> = Object.assign(Object.create(null)
       'batchSize',
       'groups',
       'n',
+      'depthMultiplier',
     ].map((k) => [k, POSITIVE_INT]),
   ),
   inputLength: POSITIVE_INT_OR_NULL,
@@ -96,6 +97,7 @@ const FIELDS: Readonly<Record<string, Kind>> = Object.assign(Object.create(null)
   kernelSize: POSITIVE_INTS,
   poolSize: POSITIVE_INTS,
   dilationRate: POSITIVE_INTS,
+  size: POSITIVE_INTS,
   strides: POSITIVE_INTS_OR_NULL,
   axis: AXES,
   targetShape: INTS,
@@ -124,6 +126,46 @@ const FIELDS: Readonly<Record<string, Kind>> = Object.assign(Object.create(null)
   function: STRING,
 });
 
+const NUMBERS: Kind = {
+  expected: 'a finite number or a list of them',
+  test: (v) => isFinite(v) || (listOf(v, isFinite) && (v as unknown[]).length > 0),
+};
+const NUMBERS_OR_NULL: Kind = { expected: `${NUMBERS.expected}, or null`, test: (v) => v === null || NUMBERS.test(v) };
+const FACTOR: Kind = {
+  expected: 'a number or a [lower, upper] pair',
+  test: (v) => isFinite(v) || (listOf(v, isFinite) && (v as unknown[]).length === 2),
+};
+const FACTOR_OR_NULL: Kind = { expected: `${FACTOR.expected}, or null`, test: (v) => v === null || FACTOR.test(v) };
+
+/** Fields whose kind differs by layer class (Rescaling's scale is a number, BatchNormalization's a flag). */
+const CLASS_FIELDS: Readonly<Record<string, Readonly<Record<string, Kind>>>> = {
+  Rescaling: { scale: NUMBERS, offset: NUMBERS },
+  Normalization: { axis: AXES_OR_NULL, mean: NUMBERS_OR_NULL, variance: NUMBERS_OR_NULL, invert: BOOLEAN },
+  Resizing: { height: POSITIVE_INT, width: POSITIVE_INT, interpolation: STRING, cropToAspectRatio: BOOLEAN },
+  CenterCrop: { height: POSITIVE_INT, width: POSITIVE_INT },
+  RandomFlip: { mode: STRING },
+  RandomRotation: { factor: FACTOR, fillMode: STRING, interpolation: STRING, fillValue: NUMBER },
+  RandomZoom: {
+    heightFactor: FACTOR,
+    widthFactor: FACTOR_OR_NULL,
+    fillMode: STRING,
+    interpolation: STRING,
+    fillValue: NUMBER,
+  },
+  RandomTranslation: {
+    heightFactor: FACTOR,
+    widthFactor: FACTOR,
+    fillMode: STRING,
+    interpolation: STRING,
+    fillValue: NUMBER,
+  },
+  RandomContrast: { factor: FACTOR, valueRange: FACTOR },
+};
+
+const own = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+const classField = (className: string, field: string): Kind | undefined =>
+  own(CLASS_FIELDS, className) && own(CLASS_FIELDS[className], field) ? CLASS_FIELDS[className][field] : undefined;
+
 /**
  * Throws an ArgumentError naming the layer, the field and what was expected when a known config field
  * holds a value of the wrong kind. Fields the table does not know are left to the layer.
@@ -134,7 +176,8 @@ export function checkLayerConfig(className: string, config: unknown): void {
   const record = config as Record<string, unknown>;
   const layer = typeof record.name === 'string' ? `${className} '${record.name}'` : className;
   for (const [field, value] of Object.entries(record)) {
-    const kind = field === 'dtype' && className === 'InputLayer' ? INPUT_DTYPE : FIELDS[field];
+    const kind =
+      classField(className, field) ?? (field === 'dtype' && className === 'InputLayer' ? INPUT_DTYPE : FIELDS[field]);
     if (kind === undefined || value === undefined || kind.test(value)) continue;
     throw new ArgumentError(`${layer}: config field '${field}' must be ${kind.expected}, got ${fmtValue(value)}`);
   }

@@ -15,7 +15,7 @@ import { Registry, checkOptions } from '../registry.js';
 /** Keras' backend.epsilon(): probabilities are clipped to [EPSILON, 1 - EPSILON] before a log. */
 export const EPSILON = 1e-7;
 
-type OptionValue = number | boolean;
+type OptionValue = number | boolean | readonly number[] | null;
 type Options = Record<string, OptionValue>;
 
 export interface LossConfig {
@@ -162,8 +162,18 @@ export function sparseLabels(op: string, yTrue: Tensor, yPred: Tensor): Tensor {
   return classIndices(op, t, yPred.shape[yPred.rank - 1], `yPred ${fmtShape(yPred.shape)}`);
 }
 
-/** Per-sample losses of prepared inputs; `options` are the loss's resolved options. */
-type PerSample<O> = (yTrue: Tensor, yPred: Tensor, options: O) => Tensor;
+/**
+ * Per-sample losses of prepared inputs; `options` are the loss's resolved options. A loss normalised by
+ * its weights (PyTorch's class weights) also returns the factor that turns Keras' reduction into that.
+ */
+type PerSample<O> = (yTrue: Tensor, yPred: Tensor, options: O) => Tensor | { losses: Tensor; scale: Tensor };
+
+const lossesOf = (r: Tensor | { losses: Tensor }) => (r instanceof Tensor ? r : r.losses);
+
+/** The options that are set: null ones (PyTorch-style extras left unset) are left out of configs. */
+function setOptions<O extends Options>(options: O): O {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== null)) as O;
+}
 
 function defineLoss<O extends Options>(
   lossName: string,
@@ -188,15 +198,17 @@ function defineLoss<O extends Options>(
             `got yPred ${yPred === undefined ? 'undefined' : typeof yPred}`,
         );
       return tidy(() => {
-        const losses = unreduced(a, yPred);
-        return reduceLosses(lossName, losses, maskedWeights(lossName, yPred, losses, sampleWeight));
+        const r = unreduced(a, yPred);
+        const losses = lossesOf(r);
+        const reduced = reduceLosses(lossName, losses, maskedWeights(lossName, yPred, losses, sampleWeight));
+        return r instanceof Tensor ? reduced : o.mul(reduced, r.scale);
       });
     }
     return Object.assign(loss, {
       lossName,
-      options: Object.freeze({ ...options }),
-      perSample: (yTrue: Tensor, yPred: Tensor) => tidy(() => unreduced(yTrue, yPred)),
-      getConfig: (): LossConfig => ({ className, config: { ...options } }),
+      options: Object.freeze(setOptions(options)),
+      perSample: (yTrue: Tensor, yPred: Tensor) => tidy(() => lossesOf(unreduced(yTrue, yPred))),
+      getConfig: (): LossConfig => ({ className, config: setOptions(options) }),
     });
   };
   return make(defaults);
@@ -208,6 +220,19 @@ type CrossentropyOptions = { fromLogits: boolean; labelSmoothing: number };
 function checkLabelSmoothing(op: string, v: number): void {
   if (!(typeof v === 'number' && v >= 0 && v <= 1))
     throw new ArgumentError(`${op}: labelSmoothing must be in [0, 1], got ${v}`);
+}
+
+/** Per-class weights (PyTorch's weight, pos_weight) as a tensor over yPred's class (last) axis. */
+function classWeights(op: string, key: string, weights: number | readonly number[], yPred: Tensor): Tensor {
+  const list = typeof weights === 'number' ? [weights] : [...weights];
+  if (!list.every((w) => typeof w === 'number' && Number.isFinite(w)))
+    throw new ArgumentError(`${op}: ${key} must be finite numbers, got ${fmtValue(weights)}`);
+  const classes = yPred.shape[yPred.rank - 1];
+  if (typeof weights !== 'number' && list.length !== classes)
+    throw new ShapeError(
+      `${op}: ${key} has ${list.length} values but yPred ${fmtShape(yPred.shape)} has ${classes} classes`,
+    );
+  return o.tensor(list, [list.length], yPred.dtype);
 }
 
 /** mean((yPred - yTrue)^2) over the last axis. */
@@ -246,19 +271,28 @@ export const huber = defineLoss<{ delta: number }>(
  * Binary cross-entropy -(y log p + (1 - y) log(1 - p)), averaged over the last axis. Probabilities are
  * clipped to [1e-7, 1 - 1e-7] as Keras does; with fromLogits it is softplus(x) - x y (stable for any x,
  * gradient sigmoid(x) - y), which needs no clipping. labelSmoothing moves labels towards 0.5: y (1 - s) + s / 2.
+ * posWeight (PyTorch's pos_weight: one number, or one per class of the last axis) weighs the positive term:
+ * -(w y log p + (1 - y) log(1 - p)), from logits (1 - y) x + (1 + (w - 1) y) softplus(-x).
  */
-export const binaryCrossentropy = defineLoss<CrossentropyOptions>(
+export const binaryCrossentropy = defineLoss<CrossentropyOptions & { posWeight: number | readonly number[] | null }>(
   'binaryCrossentropy',
   'BinaryCrossentropy',
-  { fromLogits: false, labelSmoothing: 0 },
-  (yTrue, yPred, { fromLogits, labelSmoothing }) => {
+  { fromLogits: false, labelSmoothing: 0, posWeight: null },
+  (yTrue, yPred, { fromLogits, labelSmoothing, posWeight }) => {
+    const op = 'binaryCrossentropy';
     // Probabilities from a sigmoid activation are scored from its logits (see nn/logits.ts).
     const logits = fromLogits ? yPred : logitsBehind(yPred, 'sigmoid');
-    let [t, p] = alignPair('binaryCrossentropy', yTrue, logits ?? yPred);
+    let [t, p] = alignPair(op, yTrue, logits ?? yPred);
     if (labelSmoothing) t = o.add(o.mul(t, 1 - labelSmoothing), 0.5 * labelSmoothing);
-    if (logits) return o.mean(o.sub(o.softplus(p), o.mul(p, t)), -1);
+    const w = posWeight === null ? undefined : classWeights(op, 'posWeight', posWeight, p);
+    if (logits) {
+      if (!w) return o.mean(o.sub(o.softplus(p), o.mul(p, t)), -1);
+      const positive = o.add(o.mul(t, o.sub(w, 1)), 1);
+      return o.mean(o.add(o.mul(o.sub(1, t), p), o.mul(positive, o.softplus(o.neg(p)))), -1);
+    }
     const q = o.clip(p, EPSILON, 1 - EPSILON);
-    return o.mean(o.neg(o.add(o.mul(t, o.log(q)), o.mul(o.sub(1, t), o.log(o.sub(1, q))))), -1);
+    const positive = o.mul(t, o.log(q));
+    return o.mean(o.neg(o.add(w ? o.mul(positive, w) : positive, o.mul(o.sub(1, t), o.log(o.sub(1, q))))), -1);
   },
   ({ labelSmoothing }) => checkLabelSmoothing('binaryCrossentropy', labelSmoothing),
 );
@@ -271,15 +305,18 @@ function logProbabilities(yPred: Tensor, fromLogits: boolean): Tensor {
   return o.log(o.clip(o.div(yPred, o.sum(yPred, -1, true)), EPSILON, 1 - EPSILON));
 }
 
+type WeightOption = { weight: readonly number[] | null };
+
 /**
  * -sum(y log p) over the class (last) axis, for one-hot (or soft) labels of yPred's shape.
- * labelSmoothing s: y (1 - s) + s / numClasses.
+ * labelSmoothing s: y (1 - s) + s / numClasses. weight (one per class) scales each class's term:
+ * -sum(w y log p), as PyTorch's cross_entropy(weight) with probability targets (the mean stays over samples).
  */
-export const categoricalCrossentropy = defineLoss<CrossentropyOptions>(
+export const categoricalCrossentropy = defineLoss<CrossentropyOptions & WeightOption>(
   'categoricalCrossentropy',
   'CategoricalCrossentropy',
-  { fromLogits: false, labelSmoothing: 0 },
-  (yTrue, yPred, { fromLogits, labelSmoothing }) => {
+  { fromLogits: false, labelSmoothing: 0, weight: null },
+  (yTrue, yPred, { fromLogits, labelSmoothing, weight }) => {
     const op = 'categoricalCrossentropy';
     requireFloatPrediction(op, yPred);
     if (yPred.rank < 2) throw new ShapeError(`${op}: yPred must be [N, numClasses], got ${fmtShape(yPred.shape)}`);
@@ -292,23 +329,46 @@ export const categoricalCrossentropy = defineLoss<CrossentropyOptions>(
     }
     let t = o.cast(yTrue, yPred.dtype);
     if (labelSmoothing) t = o.add(o.mul(t, 1 - labelSmoothing), labelSmoothing / yPred.shape[yPred.rank - 1]);
+    if (weight !== null) t = o.mul(t, classWeights(op, 'weight', weight, yPred));
     return o.neg(o.sum(o.mul(t, logProbabilities(yPred, fromLogits)), -1));
   },
   ({ labelSmoothing }) => checkLabelSmoothing('categoricalCrossentropy', labelSmoothing),
 );
 
-/** Categorical cross-entropy with integer labels [N] or [N, 1] against yPred [N, numClasses]. */
-export const sparseCategoricalCrossentropy = defineLoss<{ fromLogits: boolean }>(
+/**
+ * Categorical cross-entropy with integer labels [N] or [N, 1] against yPred [N, numClasses]. As PyTorch's
+ * cross_entropy: weight (one per class) scales each sample's loss by its class's weight, and samples whose
+ * label is ignoreIndex count for nothing; with either, the batch loss is the weighted mean
+ * sum(w_i loss_i) / sum(w_i) over the samples kept (0 when none is kept; PyTorch gives NaN).
+ */
+export const sparseCategoricalCrossentropy = defineLoss<
+  { fromLogits: boolean; ignoreIndex: number | null } & WeightOption
+>(
   'sparseCategoricalCrossentropy',
   'SparseCategoricalCrossentropy',
-  { fromLogits: false },
-  (yTrue, yPred, { fromLogits }) => {
-    const labels = sparseLabels('sparseCategoricalCrossentropy', yTrue, yPred);
+  { fromLogits: false, weight: null, ignoreIndex: null },
+  (yTrue, yPred, { fromLogits, weight, ignoreIndex }) => {
+    const op = 'sparseCategoricalCrossentropy';
+    if (ignoreIndex !== null && !Number.isInteger(ignoreIndex))
+      throw new ArgumentError(`${op}: ignoreIndex must be an integer, got ${fmtValue(ignoreIndex)}`);
+    // Ignored labels may lie outside [0, numClasses) (PyTorch's default is -100): score them as class 0.
+    const keep = ignoreIndex === null ? undefined : o.notEqual(yTrue, ignoreIndex);
+    const labels = sparseLabels(op, keep ? o.where(keep, yTrue, 0) : yTrue, yPred);
     // Probabilities from a softmax activation are scored from its logits (see nn/logits.ts).
     const logits = fromLogits ? yPred : logitsBehind(yPred, 'softmax');
-    if (logits) return o.sparseSoftmaxCrossEntropy(logits, labels);
-    const oneHot = o.oneHot(labels, yPred.shape[yPred.rank - 1], yPred.dtype as 'float32' | 'float64');
-    return o.neg(o.sum(o.mul(oneHot, logProbabilities(yPred, fromLogits)), -1));
+    let losses: Tensor;
+    if (logits) losses = o.sparseSoftmaxCrossEntropy(logits, labels);
+    else {
+      const oneHot = o.oneHot(labels, yPred.shape[yPred.rank - 1], yPred.dtype as 'float32' | 'float64');
+      losses = o.neg(o.sum(o.mul(oneHot, logProbabilities(yPred, fromLogits)), -1));
+    }
+    if (weight === null && !keep) return losses;
+    let w = weight === null ? o.onesLike(losses) : o.gather(classWeights(op, 'weight', weight, yPred), labels);
+    if (keep) w = o.mul(w, o.cast(o.reshape(keep, labels.shape), w.dtype));
+    const total = o.sum(w);
+    // N / sum(w) turns Keras' mean over samples into PyTorch's weighted mean; 0 when every sample is ignored.
+    const scale = o.where(o.equal(total, 0), 0, o.div(losses.size, o.where(o.equal(total, 0), 1, total)));
+    return { losses: o.mul(losses, w), scale };
   },
 );
 

@@ -2,7 +2,7 @@
 // activation functions composed from them.
 import { Tensor } from '../tensor/tensor.js';
 import { promoteTypes, isFloat, type DType } from '../tensor/dtype.js';
-import { DTypeError, fmtShape } from '../errors.js';
+import { ArgumentError, DTypeError, fmtShape } from '../errors.js';
 import { runPrimitive } from './dispatch.js';
 import { asTensor } from './creation.js';
 import type { BinaryOp, CompareOp, UnaryOp } from './primitives.js';
@@ -111,11 +111,28 @@ export function gelu(x: Tensor, approximate = false): Tensor {
   return mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
 }
 
+export interface SoftplusOptions {
+  /** Computes log(1 + e^(beta x)) / beta (PyTorch's beta; default 1). */
+  beta?: number;
+  /**
+   * Where beta x > threshold the result is x itself (PyTorch's threshold, default 20 there). Unset by
+   * default: the exact value everywhere, as Keras computes it.
+   */
+  threshold?: number;
+}
+
 /** log(1 + e^x), computed as relu(x) + log1p(e^-|x|) so it neither overflows nor loses precision. */
-export function softplus(x: Tensor): Tensor {
-  // -|x| as minimum(x, -x): on the tie at x = 0 the gradient goes to x, which gives softplus'(0) = 1/2
+export function softplus(x: Tensor, { beta = 1, threshold }: SoftplusOptions = {}): Tensor {
+  if (!(Number.isFinite(beta) && beta > 0))
+    throw new ArgumentError(`softplus: beta must be a positive number, got ${beta}`);
+  if (threshold !== undefined && Number.isNaN(threshold))
+    throw new ArgumentError(`softplus: threshold must be a number, got ${threshold}`);
+  const z = beta === 1 ? x : mul(x, beta);
+  // -|z| as minimum(z, -z): on the tie at z = 0 the gradient goes to z, which gives softplus'(0) = 1/2
   // (abs'(0) = 0 and relu'(0) = 0 would make it 0).
-  return add(relu(x), log1p(exp(minimum(x, neg(x)))));
+  const exact = add(relu(z), log1p(exp(minimum(z, neg(z)))));
+  const scaled = beta === 1 ? exact : div(exact, beta);
+  return threshold === undefined ? scaled : where(greater(z, threshold), x, scaled);
 }
 
 export function swish(x: Tensor): Tensor {

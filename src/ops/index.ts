@@ -7,13 +7,23 @@ export * from './reduce.js';
 export * from './linalg.js';
 export * from './indexing.js';
 export * from './random.js';
+export * from './math.js';
+export * from './activations.js';
+export * from './scan.js';
+export * from './tile.js';
+export * from './sort.js';
+export * from './einsum.js';
 export { softmax, logSoftmax } from './families/softmax.js';
 export {
   conv1d,
   conv2d,
   conv2dTranspose,
+  depthwiseConv2d,
+  separableConv2d,
   resolvePadding,
   type Conv2DOptions,
+  type ConvPadding,
+  type DepthwiseConv2DOptions,
   type Conv2DTransposeOptions,
   type PaddingMode,
 } from './families/conv.js';

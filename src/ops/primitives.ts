@@ -23,6 +23,7 @@ export const UNARY_FLOAT_OPS = [
   'sigmoid',
   'relu',
   'erf',
+  'atan',
   'floor',
   'ceil',
   'round',
@@ -68,6 +69,11 @@ export interface PrimitiveParams
    * [key0, key1]. Every random draw is made of these (src/ops/random.ts).
    */
   philox: { key0: number; key1: number; counter: number; attempt: number; count: number };
+  /**
+   * int32 indices that sort x along axis: a stable sort, ascending (or descending), NaN counted as the
+   * largest value (as NumPy and PyTorch); output shape = x.shape.
+   */
+  argsort: { axis: number; descending: boolean };
 }
 
 export type PrimitiveName = keyof PrimitiveParams;
@@ -249,6 +255,15 @@ function build(): { [P in PrimitiveName]: PrimitiveSpec<P> } {
     cast: { broadcast: false, infer: ([x], { dtype }) => ({ shape: x.shape, dtype }), flops: free },
     // Integer rounds: no floating-point operations in the cost model.
     philox: { broadcast: false, infer: (_inputs, { count }) => ({ shape: [count, 4], dtype: 'int32' }), flops: free },
+    // Comparisons only: no floating-point operations in the cost model.
+    argsort: {
+      broadcast: false,
+      infer: ([x]) => {
+        if (x.dtype === 'bool') throw new DTypeError(`argsort: cannot sort a bool tensor; cast it first`);
+        return { shape: x.shape, dtype: 'int32' };
+      },
+      flops: free,
+    },
   };
 }
 

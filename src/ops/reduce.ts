@@ -3,6 +3,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { normalizeAxes, normalizeAxis, sizeOf } from '../tensor/shape.js';
 import { noGrad } from '../autograd/tape.js';
+import { ArgumentError } from '../errors.js';
 import { runPrimitive } from './dispatch.js';
 import { reshape } from './views.js';
 import { add, cast, div, equal, exp, log, mul, sqrt, sub, where } from './elementwise.js';
@@ -36,15 +37,39 @@ export function mean(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   return div(sum(x, axes, keepDims), countOf(x, axes));
 }
 
-/** Population variance (ddof = 0), as Keras and NumPy default to. */
-export function variance(x: Tensor, axes?: Axes, keepDims = false): Tensor {
-  if (x.dtype !== 'float64') x = cast(x, 'float32');
-  const centered = sub(x, mean(x, axes, true));
-  return mean(mul(centered, centered), axes, keepDims);
+export interface VarianceOptions {
+  /**
+   * Subtracted from the count in the divisor: sum((x - mean)^2) / (n - correction) (PyTorch's correction,
+   * NumPy's ddof). 0 by default (population variance, as Keras and NumPy); 1 is the unbiased estimate.
+   */
+  correction?: number;
+  /** PyTorch's older spelling: true is correction 1, false correction 0. */
+  unbiased?: boolean;
 }
 
-export function std(x: Tensor, axes?: Axes, keepDims = false): Tensor {
-  return sqrt(variance(x, axes, keepDims));
+function correctionOf(op: string, { correction, unbiased }: VarianceOptions): number {
+  if (correction !== undefined && unbiased !== undefined)
+    throw new ArgumentError(`${op}: give correction or unbiased, not both`);
+  const c = correction ?? (unbiased ? 1 : 0);
+  if (!(Number.isFinite(c) && c >= 0)) throw new ArgumentError(`${op}: correction must be a number >= 0, got ${c}`);
+  return c;
+}
+
+/**
+ * Variance over axes: population variance (ddof = 0) by default, as Keras and NumPy; with correction c
+ * the divisor is max(n - c, 0) (PyTorch: a single element's unbiased variance is NaN).
+ */
+export function variance(x: Tensor, axes?: Axes, keepDims = false, options: VarianceOptions = {}): Tensor {
+  const c = correctionOf('variance', options);
+  if (x.dtype !== 'float64') x = cast(x, 'float32');
+  const centered = sub(x, mean(x, axes, true));
+  if (c === 0) return mean(mul(centered, centered), axes, keepDims);
+  return div(sum(mul(centered, centered), axes, keepDims), Math.max(countOf(x, axes) - c, 0));
+}
+
+/** sqrt(variance(x, axes, keepDims, options)). */
+export function std(x: Tensor, axes?: Axes, keepDims = false, options: VarianceOptions = {}): Tensor {
+  return sqrt(variance(x, axes, keepDims, options));
 }
 
 /** log(sum(exp(x))) computed stably by shifting with the (gradient-free) maximum. */

@@ -22,6 +22,16 @@ export type {
   DecayedWeightsOptions,
 } from './transforms.js';
 export { Optimizer, sgd, adam, adamw, rmsprop, adagrad, getOptimizer } from './optimizer.js';
+export { nadam, adamax, adadelta, lion } from './more-optimizers.js';
+export type { AdadeltaOptions, LionOptions } from './more-optimizers.js';
+export {
+  scaleByAmsgrad,
+  scaleByNadam,
+  scaleByAdamax,
+  scaleByAdadelta,
+  scaleByLion,
+  dampedTrace,
+} from './more-transforms.js';
 export type {
   Assignable,
   OptimizerState,

@@ -26,6 +26,8 @@ import {
   type OptState,
 } from './transforms.js';
 import { fusedAdam, fusedSgd } from './fused-update.js';
+import { dampedTrace, scaleByAmsgrad } from './more-transforms.js';
+import { adadelta, adamax, lion, nadam } from './more-optimizers.js';
 import {
   deserializeLearningRate,
   learningRateAt,
@@ -446,7 +448,7 @@ const BASE_KEYS = ['learningRate', 'weightDecay', 'clipnorm', 'clipvalue', 'glob
  * The shared shape of the Keras optimizers: chain(clipping, body(lr), decoupled weight decay). The
  * body ends in the learning-rate scale (and any momentum after it, as Keras keeps lr in its velocity).
  */
-function kerasOptimizer(
+export function kerasOptimizer(
   className: string,
   options: BaseOptimizerOptions,
   extraKeys: readonly string[],
@@ -496,23 +498,40 @@ function kerasOptimizer(
 export interface SGDOptions extends BaseOptimizerOptions {
   momentum?: number;
   nesterov?: boolean;
+  /**
+   * PyTorch's dampening: the velocity takes (1 - dampening) of each gradient after the first step
+   * (buf = momentum buf + (1 - dampening) g; p -= lr buf). 0 by default; not with nesterov (as PyTorch).
+   */
+  dampening?: number;
 }
 
 /**
  * Keras SGD: learningRate 0.01; with momentum, m = momentum * m - lr * g and p += m
- * (or Nesterov's p += momentum * m - lr * g).
+ * (or Nesterov's p += momentum * m - lr * g). With dampening, PyTorch's SGD (see SGDOptions.dampening).
  */
 export function sgd(options: SGDOptions = {}): Optimizer {
-  const { momentum = 0, nesterov = false } = options ?? {};
+  const { momentum = 0, nesterov = false, dampening = 0 } = options ?? {};
   checkRange('SGD', 'momentum', momentum, 0, 1);
+  checkRange('SGD', 'dampening', dampening, 0, 1);
+  if (dampening !== 0 && (nesterov || momentum === 0))
+    throw new ArgumentError(
+      `SGD: dampening ${dampening} needs momentum > 0 and nesterov false (as PyTorch), ` +
+        `got momentum ${momentum}, nesterov ${nesterov}`,
+    );
+  const velocity =
+    dampening !== 0
+      ? [dampedTrace({ decay: momentum, dampening })]
+      : momentum !== 0
+        ? [trace({ decay: momentum, nesterov })]
+        : [];
   return kerasOptimizer(
     'SGD',
     options,
-    ['momentum', 'nesterov'],
+    ['momentum', 'nesterov', 'dampening'],
     { learningRate: 0.01 },
-    { momentum, nesterov },
-    (lr) => [scaleByLearningRate(lr), ...(momentum !== 0 ? [trace({ decay: momentum, nesterov })] : [])],
-    (lr, weightDecay) => fusedSgd(lr, { momentum, nesterov, weightDecay }),
+    { momentum, nesterov, ...(dampening !== 0 ? { dampening } : {}) },
+    (lr) => [scaleByLearningRate(lr), ...velocity],
+    dampening !== 0 ? undefined : (lr, weightDecay) => fusedSgd(lr, { momentum, nesterov, weightDecay }),
   );
 }
 
@@ -520,6 +539,8 @@ export interface AdamFamilyOptions extends BaseOptimizerOptions {
   beta1?: number;
   beta2?: number;
   epsilon?: number;
+  /** Adam and AdamW only: AMSGrad, the running maximum of the second moments (see scaleByAmsgrad). */
+  amsgrad?: boolean;
 }
 
 function adamFamily(
@@ -527,17 +548,19 @@ function adamFamily(
   options: AdamFamilyOptions,
   defaults: { learningRate: number; weightDecay?: number },
 ): Optimizer {
-  const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7 } = options ?? {};
+  const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7, amsgrad = false } = options ?? {};
   for (const [k, v] of Object.entries({ beta1, beta2 })) checkRange(className, k, v, 0, 1);
   checkRange(className, 'epsilon', epsilon, 0);
+  if (typeof amsgrad !== 'boolean') throw new ArgumentError(`${className}: amsgrad must be a boolean, got ${amsgrad}`);
+  const moments = { b1: beta1, b2: beta2, eps: epsilon };
   return kerasOptimizer(
     className,
     options,
-    ['beta1', 'beta2', 'epsilon'],
+    ['beta1', 'beta2', 'epsilon', 'amsgrad'],
     defaults,
-    { beta1, beta2, epsilon },
-    (lr) => [scaleByAdam({ b1: beta1, b2: beta2, eps: epsilon }), scaleByLearningRate(lr)],
-    (lr, weightDecay) => fusedAdam(lr, { beta1, beta2, epsilon, weightDecay }),
+    { beta1, beta2, epsilon, ...(amsgrad ? { amsgrad } : {}) },
+    (lr) => [amsgrad ? scaleByAmsgrad(moments) : scaleByAdam(moments), scaleByLearningRate(lr)],
+    amsgrad ? undefined : (lr, weightDecay) => fusedAdam(lr, { beta1, beta2, epsilon, weightDecay }),
   );
 }
 
@@ -603,7 +626,11 @@ const OPTIMIZERS = new Registry<(options: Record<string, unknown>) => Optimizer>
   .add('adam', adam)
   .add('adamw', adamw)
   .add('rmsprop', rmsprop)
-  .add('adagrad', adagrad);
+  .add('adagrad', adagrad)
+  .add('nadam', nadam)
+  .add('adamax', adamax)
+  .add('adadelta', adadelta)
+  .add('lion', lion);
 
 /**
  * An optimizer from a name ('adam', 'RMSprop', any case), a { className, config } from getConfig(), or

@@ -38,7 +38,7 @@ const PARTS = new WeakMap<GradientTransformation, readonly GradientTransformatio
 type Factory = (...args: never[]) => GradientTransformation;
 
 /** A transformation with a typed state; the state is opaque to everyone but its own update (and namedState). */
-function transformation<S extends OptState>(
+export function transformation<S extends OptState>(
   t: {
     init(params: readonly Tensor[]): S;
     update(grads: readonly Tensor[], state: S, params: readonly Tensor[]): { updates: Tensor[]; state: S };

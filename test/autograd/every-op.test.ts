@@ -68,6 +68,7 @@ const PRIMITIVE_CHECKS: { [K in OpName]: Check } = {
   sigmoid: unary(o.sigmoid),
   relu: unary(o.relu),
   erf: unary(o.erf),
+  atan: unary((x) => o.atan(o.mul(x, 3))),
   floor: 'none',
   ceil: 'none',
   round: 'none',
@@ -93,6 +94,7 @@ const PRIMITIVE_CHECKS: { [K in OpName]: Check } = {
   min: unary((x) => o.min(x, [0])),
   argmax: 'none',
   argmin: 'none',
+  argsort: 'none',
   where: binary((a, b) => o.where(o.greater(a, b), a, b)),
   matmul: binary(o.matmul, () => [rand([3, 4], 15), rand([4, 2], 16)]),
   gather: unary((x) => o.gather(x, o.tensor([2, 0, 2], [3], 'int32'), 0)),
@@ -136,6 +138,19 @@ const FUSED_CHECKS: { [F in FusedName]: Check } = {
   conv2dBackpropFilter: binary(
     (x, dy) => runFusedOp('conv2dBackpropFilter', [x, dy], { ...conv, filterShape: [2, 2, 2, 3] }),
     () => [rand([1, 4, 5, 2], 24), rand([1, 2, 4, 3], 25)],
+  ),
+  // Depthwise: 2 channels with depthMultiplier 2, the same windows as conv2d's check.
+  depthwiseConv2d: binary(
+    (x, f) => runFusedOp('depthwiseConv2d', [x, f], conv),
+    () => [rand([1, 4, 5, 2], 60), rand([2, 2, 2, 2], 61)],
+  ),
+  depthwiseConv2dBackpropInput: binary(
+    (dy, f) => runFusedOp('depthwiseConv2dBackpropInput', [dy, f], { ...conv, inputShape: [1, 4, 5, 2] }),
+    () => [rand([1, 2, 4, 4], 62), rand([2, 2, 2, 2], 63)],
+  ),
+  depthwiseConv2dBackpropFilter: binary(
+    (x, dy) => runFusedOp('depthwiseConv2dBackpropFilter', [x, dy], { ...conv, filterShape: [2, 2, 2, 2] }),
+    () => [rand([1, 4, 5, 2], 64), rand([1, 2, 4, 4], 65)],
   ),
   maxPool2d: unary(
     (x) => runFusedOp('maxPool2d', [x], pool),

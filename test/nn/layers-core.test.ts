@@ -404,6 +404,28 @@ describe('layers factory and registry', () => {
       layers.transformerDecoder({ numHeads: 1, intermediateDim: 1 }),
       layers.globalAveragePooling1d(),
       layers.globalMaxPooling1d(),
+      // Image preprocessing (test/nn/preprocessing-image.test.ts).
+      layers.normalization(),
+      layers.rescaling({ scale: 1 }),
+      layers.resizing({ height: 1, width: 1 }),
+      layers.centerCrop({ height: 1, width: 1 }),
+      layers.randomFlip(),
+      layers.randomRotation({ factor: 0.1 }),
+      layers.randomZoom({ heightFactor: 0.1 }),
+      layers.randomTranslation({ heightFactor: 0.1, widthFactor: 0.1 }),
+      layers.randomContrast({ factor: 0.1 }),
+      // Convolution and spatial layers (test/nn/layers-conv-spatial.test.ts).
+      layers.depthwiseConv2d({ kernelSize: 1 }),
+      layers.separableConv2d({ filters: 1, kernelSize: 1 }),
+      layers.globalMaxPooling2d(),
+      layers.maxPooling1d(),
+      layers.averagePooling1d(),
+      layers.zeroPadding1d(),
+      layers.zeroPadding2d(),
+      layers.cropping1d(),
+      layers.cropping2d(),
+      layers.upSampling1d(),
+      layers.upSampling2d(),
     ];
     assert.equal(made.length, Object.keys(layers).length);
     for (const l of made) {

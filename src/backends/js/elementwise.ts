@@ -81,6 +81,9 @@ export function unaryKernel(op: UnaryOp): Kernel<Record<string, never>> {
       case 'erf':
         for (let i = 0; i < n; i++) o[i] = erf(x[i]);
         break;
+      case 'atan':
+        for (let i = 0; i < n; i++) o[i] = Math.atan(x[i]);
+        break;
       case 'floor':
         for (let i = 0; i < n; i++) o[i] = Math.floor(x[i]);
         break;

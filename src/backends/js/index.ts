@@ -17,6 +17,7 @@ import { argReduceKernel, reduceKernel } from './reduce.js';
 import { matmul } from './matmul.js';
 import { concat, gather, pad, scatterAdd } from './indexing.js';
 import { logSoftmax, softmax } from './fused.js';
+import { argsort } from './sort.js';
 import { philoxBlocks } from '../../ops/random.js';
 
 function kernels(): KernelTable {
@@ -29,6 +30,7 @@ function kernels(): KernelTable {
     scatterAdd,
     concat,
     pad,
+    argsort,
     philox: ([], o, p) => {
       const words = o.buffer as Int32Array;
       philoxBlocks(p.key0, p.key1, p.counter, p.attempt, new Uint32Array(words.buffer, words.byteOffset, words.length));

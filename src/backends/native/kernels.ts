@@ -24,6 +24,7 @@ import {
 } from '../../ops/primitives.js';
 import { FUSED, type FusedName, type FusedParams } from '../../ops/families/index.js';
 import { concat, pad } from '../js/indexing.js';
+import { argsort } from '../js/sort.js';
 import type { NativeAddon } from './addon.js';
 import type { BufferPool } from './buffers.js';
 import { NATIVE_FUSED } from './support.js';
@@ -176,6 +177,7 @@ export function nativeKernels(addon: NativeAddon, pool: BufferPool): { kernels: 
   // JS_FALLBACK_PRIMITIVES: the reference kernels on the same typed arrays.
   table.concat = concat;
   table.pad = pad;
+  table.argsort = argsort;
 
   return { kernels: table, fused: nativeFused(addon) };
 }

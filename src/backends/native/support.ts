@@ -9,8 +9,8 @@ import { FUSED, FUSED_NAMES } from '../../ops/families/index.js';
 export type NativeSupport = 'native' | 'js-fallback';
 
 /** Primitives still running the JS reference kernels: concat and pad copy with typed-array set() and
- *  fill(), which are native already. */
-export const JS_FALLBACK_PRIMITIVES = ['concat', 'pad'] as const satisfies readonly PrimitiveName[];
+ *  fill(), which are native already; argsort is a comparison sort (Array.prototype.sort) with no arithmetic. */
+export const JS_FALLBACK_PRIMITIVES = ['concat', 'pad', 'argsort'] as const satisfies readonly PrimitiveName[];
 
 /** Fused ops with a native kernel (a spec with a native adapter); the others run their composite default. */
 export const NATIVE_FUSED = FUSED_NAMES.filter((f) => FUSED[f].native !== undefined);

@@ -1,10 +1,11 @@
 // The built-in layers (importing this registers them all for layerFromConfig) and the `layers`
 // factory namespace, as TF.js's tf.layers: layers.dense({ units: 10, activation: 'relu' }).
 import { Dense, type DenseArgs } from './dense.js';
-import { Conv1D, Conv2D, Conv2DTranspose, type Conv1DArgs, type ConvArgs } from './conv.js';
+import { Conv1D, Conv2D, Conv2DTranspose, type Conv1DArgs, type Conv2DTransposeArgs, type ConvArgs } from './conv.js';
 import {
   AveragePooling2D,
   GlobalAveragePooling2D,
+  GlobalMaxPooling2D,
   MaxPooling2D,
   type GlobalPooling2DArgs,
   type Pooling2DArgs,
@@ -28,7 +29,6 @@ import {
   type PositionalEncodingArgs,
 } from './positional.js';
 import { TransformerDecoder, TransformerEncoder, type TransformerArgs } from './transformer.js';
-import { GlobalAveragePooling1D, GlobalMaxPooling1D, type GlobalPooling1DArgs } from './pooling1d.js';
 import {
   ELU,
   LeakyReLU,
@@ -56,15 +56,70 @@ import {
   type SpatialDropoutArgs,
 } from './noise.js';
 import { Lambda, type LambdaArgs } from './lambda.js';
+import {
+  CenterCrop,
+  Rescaling,
+  Resizing,
+  type CenterCropArgs,
+  type RescalingArgs,
+  type ResizingArgs,
+} from './preprocessing-image.js';
+import {
+  RandomContrast,
+  RandomFlip,
+  RandomRotation,
+  RandomTranslation,
+  RandomZoom,
+  type RandomContrastArgs,
+  type RandomFlipArgs,
+  type RandomRotationArgs,
+  type RandomTranslationArgs,
+  type RandomZoomArgs,
+} from './augmentation.js';
+import { Normalization, type NormalizationArgs } from './normalization.js';
+import {
+  AveragePooling1D,
+  GlobalAveragePooling1D,
+  GlobalMaxPooling1D,
+  MaxPooling1D,
+  type GlobalPooling1DArgs,
+  type Pooling1DArgs,
+} from './pooling1d.js';
+import {
+  Cropping1D,
+  Cropping2D,
+  ZeroPadding1D,
+  ZeroPadding2D,
+  type Cropping1DArgs,
+  type Cropping2DArgs,
+  type ZeroPadding1DArgs,
+  type ZeroPadding2DArgs,
+} from './padding.js';
+import { UpSampling1D, UpSampling2D, type UpSampling1DArgs, type UpSampling2DArgs } from './upsampling.js';
+import {
+  DepthwiseConv2D,
+  SeparableConv2D,
+  type DepthwiseConv2DArgs,
+  type SeparableConv2DArgs,
+} from './depthwise-conv.js';
 import type { LayerArgs } from '../layer.js';
 import { withOptionChecks } from '../layer-options.js';
 
 export { Dense, type DenseArgs } from './dense.js';
 export { AffineLayer, type AffineLayerArgs } from './affine.js';
-export { Conv1D, Conv2D, Conv2DTranspose, type Conv1DArgs, type ConvArgs } from './conv.js';
+export {
+  Conv1D,
+  Conv2D,
+  Conv2DTranspose,
+  type Conv1DArgs,
+  type Conv2DTransposeArgs,
+  type ConvArgs,
+  type ConvLayerPadding,
+} from './conv.js';
 export {
   AveragePooling2D,
   GlobalAveragePooling2D,
+  GlobalMaxPooling2D,
   MaxPooling2D,
   type GlobalPooling2DArgs,
   type Pooling2DArgs,
@@ -107,7 +162,6 @@ export {
   type EncodeOptions,
   type DecodeOptions,
 } from './transformer.js';
-export { GlobalAveragePooling1D, GlobalMaxPooling1D, type GlobalPooling1DArgs } from './pooling1d.js';
 export {
   ELU,
   LeakyReLU,
@@ -142,6 +196,64 @@ export {
   type SpatialDropoutArgs,
 } from './noise.js';
 export { Lambda, registerLambda, type LambdaArgs, type LambdaFunction } from './lambda.js';
+export {
+  CenterCrop,
+  Rescaling,
+  Resizing,
+  type CenterCropArgs,
+  type RescalingArgs,
+  type ResizingArgs,
+} from './preprocessing-image.js';
+export {
+  RandomContrast,
+  RandomFlip,
+  RandomRotation,
+  RandomTranslation,
+  RandomZoom,
+  type Factor,
+  type FillArgs,
+  type FlipMode,
+  type RandomContrastArgs,
+  type RandomFlipArgs,
+  type RandomImageArgs,
+  type RandomRotationArgs,
+  type RandomTranslationArgs,
+  type RandomZoomArgs,
+} from './augmentation.js';
+export { Normalization, type NormalizationArgs } from './normalization.js';
+export {
+  AveragePooling1D,
+  GlobalAveragePooling1D,
+  GlobalMaxPooling1D,
+  MaxPooling1D,
+  type GlobalPooling1DArgs,
+  type Pooling1DArgs,
+} from './pooling1d.js';
+export {
+  Cropping1D,
+  Cropping2D,
+  ZeroPadding1D,
+  ZeroPadding2D,
+  type Cropping1DArgs,
+  type Cropping2DArgs,
+  type SpatialAmounts,
+  type ZeroPadding1DArgs,
+  type ZeroPadding2DArgs,
+} from './padding.js';
+export {
+  UpSampling1D,
+  UpSampling2D,
+  resizeBilinear,
+  type Interpolation,
+  type UpSampling1DArgs,
+  type UpSampling2DArgs,
+} from './upsampling.js';
+export {
+  DepthwiseConv2D,
+  SeparableConv2D,
+  type DepthwiseConv2DArgs,
+  type SeparableConv2DArgs,
+} from './depthwise-conv.js';
 export type { LayerEntry } from './sublayers.js';
 export { getMask, setMask, type MaskArg } from '../masking.js';
 export type { ApplyOptions } from '../layer.js';
@@ -151,7 +263,7 @@ const checkedFactories = withOptionChecks({
   dense: (args: DenseArgs) => new Dense(args),
   conv1d: (args: Conv1DArgs) => new Conv1D(args),
   conv2d: (args: ConvArgs) => new Conv2D(args),
-  conv2dTranspose: (args: ConvArgs) => new Conv2DTranspose(args),
+  conv2dTranspose: (args: Conv2DTransposeArgs) => new Conv2DTranspose(args),
   maxPooling2d: (args: Pooling2DArgs = {}) => new MaxPooling2D(args),
   averagePooling2d: (args: Pooling2DArgs = {}) => new AveragePooling2D(args),
   globalAveragePooling2d: (args: GlobalPooling2DArgs = {}) => new GlobalAveragePooling2D(args),
@@ -197,6 +309,26 @@ const checkedFactories = withOptionChecks({
   gaussianDropout: (args: GaussianDropoutArgs) => new GaussianDropout(args),
   spatialDropout1d: (args: Omit<SpatialDropoutArgs, 'dataFormat'>) => new SpatialDropout1D(args),
   spatialDropout2d: (args: SpatialDropoutArgs) => new SpatialDropout2D(args),
+  normalization: (args: NormalizationArgs = {}) => new Normalization(args),
+  rescaling: (args: RescalingArgs) => new Rescaling(args),
+  resizing: (args: ResizingArgs) => new Resizing(args),
+  centerCrop: (args: CenterCropArgs) => new CenterCrop(args),
+  randomFlip: (args: RandomFlipArgs = {}) => new RandomFlip(args),
+  randomRotation: (args: RandomRotationArgs) => new RandomRotation(args),
+  randomZoom: (args: RandomZoomArgs) => new RandomZoom(args),
+  randomTranslation: (args: RandomTranslationArgs) => new RandomTranslation(args),
+  randomContrast: (args: RandomContrastArgs) => new RandomContrast(args),
+  depthwiseConv2d: (args: DepthwiseConv2DArgs) => new DepthwiseConv2D(args),
+  separableConv2d: (args: SeparableConv2DArgs) => new SeparableConv2D(args),
+  globalMaxPooling2d: (args: GlobalPooling2DArgs = {}) => new GlobalMaxPooling2D(args),
+  maxPooling1d: (args: Pooling1DArgs = {}) => new MaxPooling1D(args),
+  averagePooling1d: (args: Pooling1DArgs = {}) => new AveragePooling1D(args),
+  zeroPadding1d: (args: ZeroPadding1DArgs = {}) => new ZeroPadding1D(args),
+  zeroPadding2d: (args: ZeroPadding2DArgs = {}) => new ZeroPadding2D(args),
+  cropping1d: (args: Cropping1DArgs = {}) => new Cropping1D(args),
+  cropping2d: (args: Cropping2DArgs = {}) => new Cropping2D(args),
+  upSampling1d: (args: UpSampling1DArgs = {}) => new UpSampling1D(args),
+  upSampling2d: (args: UpSampling2DArgs = {}) => new UpSampling2D(args),
 } as const);
 
 // Lambda checks its own option keys: the factories' check reads getConfig(), which an unregistered function refuses.

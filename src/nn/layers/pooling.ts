@@ -1,7 +1,8 @@
-// Pooling layers over [batch, H, W, channels]: MaxPooling2D, AveragePooling2D and GlobalAveragePooling2D.
+// Pooling layers over [batch, H, W, channels]: MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D and
+// GlobalMaxPooling2D.
 import type { Tensor } from '../../tensor/tensor.js';
 import { avgPool2d, maxPool2d } from '../../ops/families/pool.js';
-import { mean } from '../../ops/reduce.js';
+import { max, mean } from '../../ops/reduce.js';
 import { Layer, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../layer.js';
 import { convOutputLength, inputShapeError, oneInput, oneOf, oneShape, tuple, type Padding } from './common.js';
 
@@ -84,9 +85,7 @@ export interface GlobalPooling2DArgs extends LayerArgs {
   keepdims?: boolean;
 }
 
-/** Mean over H and W: [N, H, W, C] -> [N, C]. */
-export class GlobalAveragePooling2D extends Layer {
-  static override readonly className: string = 'GlobalAveragePooling2D';
+abstract class GlobalPooling2D extends Layer {
   readonly keepdims: boolean;
 
   constructor(args: GlobalPooling2DArgs = {}) {
@@ -94,10 +93,12 @@ export class GlobalAveragePooling2D extends Layer {
     this.keepdims = args.keepdims ?? false;
   }
 
+  protected abstract reduce(x: Tensor): Tensor;
+
   override call(inputs: Tensor | Tensor[], _ctx: CallContext): Tensor {
     const x = oneInput(this, inputs);
     require4d(this, x.shape);
-    return mean(x, [1, 2], this.keepdims);
+    return this.reduce(x);
   }
 
   override computeOutputShape(inputShape: SymShape | SymShape[]): SymShape {
@@ -111,6 +112,23 @@ export class GlobalAveragePooling2D extends Layer {
   }
 }
 
+/** Mean over H and W: [N, H, W, C] -> [N, C]. */
+export class GlobalAveragePooling2D extends GlobalPooling2D {
+  static override readonly className: string = 'GlobalAveragePooling2D';
+  protected override reduce(x: Tensor): Tensor {
+    return mean(x, [1, 2], this.keepdims);
+  }
+}
+
+/** Max over H and W: [N, H, W, C] -> [N, C]. */
+export class GlobalMaxPooling2D extends GlobalPooling2D {
+  static override readonly className: string = 'GlobalMaxPooling2D';
+  protected override reduce(x: Tensor): Tensor {
+    return max(x, [1, 2], this.keepdims);
+  }
+}
+
 registerLayer(MaxPooling2D);
 registerLayer(AveragePooling2D);
 registerLayer(GlobalAveragePooling2D);
+registerLayer(GlobalMaxPooling2D);

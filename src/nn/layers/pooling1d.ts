@@ -1,11 +1,23 @@
-// Global pooling over time: GlobalAveragePooling1D (mask-aware, as Keras) and GlobalMaxPooling1D.
+// Pooling over time: MaxPooling1D and AveragePooling1D over windows, GlobalAveragePooling1D (mask-aware, as
+// Keras) and GlobalMaxPooling1D.
 import type { Tensor } from '../../tensor/tensor.js';
 import { div, mul } from '../../ops/elementwise.js';
 import { max, mean, sum } from '../../ops/reduce.js';
-import { unsqueeze } from '../../ops/views.js';
+import { squeeze, unsqueeze } from '../../ops/views.js';
+import { avgPool2d, maxPool2d } from '../../ops/families/pool.js';
 import { Layer, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../layer.js';
 import { maskAsFloat, sequenceMask, firstMask, type MaskArg } from '../masking.js';
-import { asLayerDType, inputShapeError, oneInput, oneShape, who } from './common.js';
+import {
+  asLayerDType,
+  convOutputLength,
+  inputShapeError,
+  oneInput,
+  oneOf,
+  oneShape,
+  positiveInt,
+  who,
+  type Padding,
+} from './common.js';
 
 // Global pooling over the time axis of [batch, time, features]: GlobalAveragePooling1D (mask-aware: the
 // mean of the unmasked steps, as Keras) and GlobalMaxPooling1D. Both end the mask (no time axis left).
@@ -68,3 +80,75 @@ export class GlobalMaxPooling1D extends GlobalPooling1D {
 
 registerLayer(GlobalAveragePooling1D);
 registerLayer(GlobalMaxPooling1D);
+
+export interface Pooling1DArgs extends LayerArgs {
+  /** Window length; default 2. */
+  poolSize?: number;
+  /** Default (null): the pool size, so windows do not overlap. */
+  strides?: number | null;
+  /** Default 'valid'. */
+  padding?: Padding;
+}
+
+/** Pooling over windows of the time axis of [batch, steps, features], through the 2-D pooling ops. */
+abstract class Pooling1D extends Layer {
+  readonly poolSize: number;
+  readonly strides: number;
+  readonly padding: Padding;
+
+  constructor(args: Pooling1DArgs = {}) {
+    super(args);
+    this.poolSize = positiveInt(this, 'poolSize', args.poolSize ?? 2);
+    this.strides = positiveInt(this, 'strides', args.strides ?? this.poolSize);
+    this.padding = oneOf(this, 'padding', args.padding ?? 'valid', ['valid', 'same']);
+  }
+
+  private checkInput(shape: SymShape): SymShape {
+    if (shape.length !== 3)
+      throw inputShapeError(this, '(None, steps, features)', shape, 'expected rank 3 (batch, steps, features)');
+    const out = convOutputLength(shape[1], this.poolSize, this.padding, this.strides, 1);
+    if (out !== null && out < 1)
+      throw inputShapeError(
+        this,
+        '(None, steps, features)',
+        shape,
+        `a window of ${this.poolSize} does not fit with padding '${this.padding}'`,
+      );
+    return [shape[0], out, shape[2]];
+  }
+
+  protected abstract pool(x: Tensor): Tensor;
+
+  override call(inputs: Tensor | Tensor[], _ctx: CallContext): Tensor {
+    const x = oneInput(this, inputs);
+    this.checkInput(x.shape);
+    return squeeze(this.pool(unsqueeze(x, 1)), 1);
+  }
+
+  override computeOutputShape(inputShape: SymShape | SymShape[]): SymShape {
+    return this.checkInput(oneShape(this, inputShape));
+  }
+
+  override getConfig(): LayerConfig {
+    return { ...super.getConfig(), poolSize: this.poolSize, strides: this.strides, padding: this.padding };
+  }
+}
+
+/** Max over windows of steps: [batch, steps, features] -> [batch, pooled steps, features]. */
+export class MaxPooling1D extends Pooling1D {
+  static override readonly className: string = 'MaxPooling1D';
+  protected override pool(x: Tensor): Tensor {
+    return maxPool2d(x, [1, this.poolSize], { strides: [1, this.strides], padding: this.padding });
+  }
+}
+
+/** Mean over windows of steps; with 'same' padding the padded steps are not counted (Keras). */
+export class AveragePooling1D extends Pooling1D {
+  static override readonly className: string = 'AveragePooling1D';
+  protected override pool(x: Tensor): Tensor {
+    return avgPool2d(x, [1, this.poolSize], { strides: [1, this.strides], padding: this.padding });
+  }
+}
+
+registerLayer(MaxPooling1D);
+registerLayer(AveragePooling1D);

@@ -9,14 +9,33 @@ import type { Arr } from '../../backends/native/addon.js';
 import { fusedRunner, type FusedSpecs } from '../fused.js';
 import type { ShapeDType } from '../primitives.js';
 import { require4d, requireSame } from '../checks.js';
-import { pad } from '../indexing.js';
+import { concat, pad } from '../indexing.js';
 import { flip, permute, reshape, slice, squeeze, unsqueeze } from '../views.js';
 import { matmul } from '../linalg.js';
 import { windowOutputSize, windows } from '../windows.js';
 import { buf } from './native-args.js';
+import { depthwiseConv2dOp } from './depthwise.js';
+import {
+  explicitPadding,
+  pair,
+  resolveConvPadding,
+  resolvePadding,
+  type ConvPadding,
+  type Padding2D,
+  type PaddingMode,
+  type Pair,
+} from './conv-padding.js';
 
-/** Explicit [before, after] padding per spatial axis, after 'same'/'valid' has been resolved. */
-export type Padding2D = readonly [readonly [number, number], readonly [number, number]];
+export {
+  explicitPadding,
+  pair,
+  resolveConvPadding,
+  resolvePadding,
+  type ConvPadding,
+  type Padding2D,
+  type PaddingMode,
+  type Pair,
+};
 
 export interface Conv2DParams {
   readonly strides: readonly [number, number];
@@ -49,9 +68,6 @@ export const CONV_EXPORTS = { conv2d: true, conv2dBackpropInput: true, conv2dBac
   keyof ConvAddon,
   true
 >;
-
-export type PaddingMode = 'same' | 'valid';
-export type Pair = number | readonly [number, number];
 
 function conv2dShape(op: string, x: ShapeDType, f: ShapeDType, p: Conv2DParams): ShapeDType {
   require4d(op, x, 'input');
@@ -213,62 +229,93 @@ export const CONV: FusedSpecs<keyof ConvParams> = {
 
 const run = fusedRunner(CONV);
 
-export function pair(op: string, name: string, v: Pair): [number, number] {
-  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if (!p.every((d) => Number.isInteger(d) && d >= 1))
-    throw new ArgumentError(`${op}: ${name} must be positive integers, got ${JSON.stringify(v)}`);
-  return p;
-}
-
-/** TF's 'same' rule: output ceil(size / stride), padding split with the extra element after. */
-export function resolvePadding(
-  op: string,
-  mode: PaddingMode,
-  size: readonly [number, number],
-  kernel: readonly [number, number],
-  strides: readonly [number, number],
-  dilations: readonly [number, number],
-): Padding2D {
-  if (mode !== 'same' && mode !== 'valid')
-    throw new ArgumentError(`${op}: padding must be 'same' or 'valid', got '${mode as string}'`);
-  const one = (a: 0 | 1): [number, number] => {
-    if (mode === 'valid') return [0, 0];
-    const extent = (kernel[a] - 1) * dilations[a] + 1;
-    const out = Math.ceil(size[a] / strides[a]);
-    const total = Math.max((out - 1) * strides[a] + extent - size[a], 0);
-    return [Math.floor(total / 2), total - Math.floor(total / 2)];
-  };
-  return [one(0), one(1)];
-}
-
 export interface Conv2DOptions {
   strides?: Pair;
-  padding?: PaddingMode;
+  /** 'same', 'valid', or explicit zero padding (n, [h, w] or [[top, bottom], [left, right]]); default 'valid'. */
+  padding?: ConvPadding;
   dilations?: Pair;
+  /**
+   * Channel groups (PyTorch's and Keras' `groups`): input channel group g [g * Cin/groups, ...) feeds only output
+   * channel group g, and the filter is [kh, kw, Cin / groups, Cout]. Default 1.
+   */
+  groups?: number;
 }
 
-/** x [N, H, W, Cin] * filter [kh, kw, Cin, Cout] -> [N, Ho, Wo, Cout]. */
-export function conv2d(
-  x: Tensor,
-  filter: Tensor,
-  { strides = 1, padding = 'valid', dilations = 1 }: Conv2DOptions = {},
-): Tensor {
+/** The resolved window parameters of a 2-D convolution of x [N, H, W, C] with a [kh, kw, ...] filter. */
+function conv2dParams(op: string, x: Tensor, filter: Tensor, o: Omit<Conv2DOptions, 'groups'>): Conv2DParams {
   if (x.rank !== 4 || filter.rank !== 4)
     throw new ShapeError(
-      `conv2d: expected input [N, H, W, C] and filter [kh, kw, Cin, Cout], got ${fmtShape(x.shape)} and ` +
-        `${fmtShape(filter.shape)}`,
+      `${op}: expected input [N, H, W, C] and a 4-D filter, got ${fmtShape(x.shape)} and ${fmtShape(filter.shape)}`,
     );
-  const s = pair('conv2d', 'strides', strides),
-    d = pair('conv2d', 'dilations', dilations);
-  const pads = resolvePadding('conv2d', padding, [x.shape[1], x.shape[2]], [filter.shape[0], filter.shape[1]], s, d);
-  return run('conv2d', [x, filter], { strides: s, dilations: d, pads });
+  const strides = pair(op, 'strides', o.strides ?? 1),
+    dilations = pair(op, 'dilations', o.dilations ?? 1);
+  const size = [x.shape[1], x.shape[2]] as const,
+    kernel = [filter.shape[0], filter.shape[1]] as const;
+  return { strides, dilations, pads: resolveConvPadding(op, o.padding ?? 'valid', size, kernel, strides, dilations) };
 }
+
+/** x [N, H, W, Cin] * filter [kh, kw, Cin / groups, Cout] -> [N, Ho, Wo, Cout]. */
+export function conv2d(x: Tensor, filter: Tensor, { groups = 1, ...options }: Conv2DOptions = {}): Tensor {
+  const p = conv2dParams('conv2d', x, filter, options);
+  if (groups === 1) return run('conv2d', [x, filter], p);
+  const [kh, kw, fin, cout] = filter.shape,
+    cin = x.shape[3];
+  if (!Number.isInteger(groups) || groups < 1)
+    throw new ArgumentError(`conv2d: groups must be a positive integer, got ${JSON.stringify(groups)}`);
+  if (cin % groups !== 0 || cout % groups !== 0 || fin * groups !== cin)
+    throw new ShapeError(
+      `conv2d: with groups ${groups}, input ${fmtShape(x.shape)} and filter ${fmtShape(filter.shape)} need ` +
+        `channels divisible by ${groups} and a filter of ${cin / groups} input channels ([kh, kw, Cin / groups, Cout])`,
+    );
+  // One group per input channel is the depthwise convolution: output channel c * M + m is group c's m-th.
+  if (fin === 1) return depthwiseConv2dOp(x, reshape(filter, [kh, kw, cin, cout / cin]), p);
+  const outPerGroup = cout / groups;
+  const parts = Array.from({ length: groups }, (_, g) =>
+    run(
+      'conv2d',
+      [
+        slice(x, [0, 0, 0, g * fin], [x.shape[0], x.shape[1], x.shape[2], fin]),
+        slice(filter, [0, 0, 0, g * outPerGroup], [kh, kw, fin, outPerGroup]),
+      ],
+      p,
+    ),
+  );
+  return concat(parts, 3);
+}
+
+export type DepthwiseConv2DOptions = Omit<Conv2DOptions, 'groups'>;
+
+/** Each channel of x [N, H, W, C] with its own M filters of filter [kh, kw, C, M] -> [N, Ho, Wo, C * M]. */
+export function depthwiseConv2d(x: Tensor, filter: Tensor, options: DepthwiseConv2DOptions = {}): Tensor {
+  return depthwiseConv2dOp(x, filter, conv2dParams('depthwiseConv2d', x, filter, options));
+}
+
+/**
+ * The depthwise convolution (filter [kh, kw, C, M]) followed by a pointwise one (pointwiseFilter
+ * [1, 1, C * M, Cout]) -> [N, Ho, Wo, Cout]; the options apply to the depthwise step.
+ */
+export function separableConv2d(
+  x: Tensor,
+  depthwiseFilter: Tensor,
+  pointwiseFilter: Tensor,
+  options: DepthwiseConv2DOptions = {},
+): Tensor {
+  if (pointwiseFilter.rank !== 4 || pointwiseFilter.shape[0] !== 1 || pointwiseFilter.shape[1] !== 1)
+    throw new ShapeError(
+      `separableConv2d: pointwise filter must be [1, 1, C * depthMultiplier, Cout], ` +
+        `got ${fmtShape(pointwiseFilter.shape)}`,
+    );
+  return conv2d(depthwiseConv2d(x, depthwiseFilter, options), pointwiseFilter);
+}
+
+/** 1-D padding: 'same', 'valid', n on both ends or [left, right]. */
+export type Conv1DPadding = PaddingMode | number | readonly [number, number];
 
 /** x [N, L, Cin] * filter [k, Cin, Cout] -> [N, Lo, Cout]. */
 export function conv1d(
   x: Tensor,
   filter: Tensor,
-  { stride = 1, padding = 'valid', dilation = 1 }: { stride?: number; padding?: PaddingMode; dilation?: number } = {},
+  { stride = 1, padding = 'valid', dilation = 1 }: { stride?: number; padding?: Conv1DPadding; dilation?: number } = {},
 ): Tensor {
   if (x.rank !== 3 || filter.rank !== 3)
     throw new ShapeError(
@@ -283,9 +330,20 @@ export function conv1d(
     );
   const [s] = pair('conv1d', 'stride', stride),
     [d] = pair('conv1d', 'dilation', dilation);
-  const [, pads] = resolvePadding('conv1d', padding, [1, x.shape[1]], [1, filter.shape[0]], [1, s], [1, d]);
-  windowOutputSize('conv1d', x.shape[1], filter.shape[0], s, d, pads);
-  const y = conv2d(unsqueeze(x, 1), unsqueeze(filter, 0), { strides: [1, s], padding, dilations: [1, d] });
+  let pads: Padding2D;
+  if (typeof padding === 'string')
+    pads = resolvePadding('conv1d', padding, [1, x.shape[1]], [1, filter.shape[0]], [1, s], [1, d]);
+  else {
+    const lr = explicitPadding([0, padding]) ?? explicitPadding([[0, 0], padding]);
+    if (!lr)
+      throw new ArgumentError(
+        `conv1d: padding must be 'same', 'valid', a non-negative integer or [left, right], ` +
+          `got ${JSON.stringify(padding)}`,
+      );
+    pads = lr;
+  }
+  windowOutputSize('conv1d', x.shape[1], filter.shape[0], s, d, pads[1]);
+  const y = run('conv2d', [unsqueeze(x, 1), unsqueeze(filter, 0)], { strides: [1, s], dilations: [1, d], pads });
   return squeeze(y, 1);
 }
 
@@ -293,18 +351,37 @@ export interface Conv2DTransposeOptions {
   strides?: Pair;
   padding?: PaddingMode;
   dilations?: Pair;
+  /** Extra rows and columns at the bottom and right of the output, each less than the stride (Keras, PyTorch). */
+  outputPadding?: Pair | null;
+}
+
+/** Keras' deconv_output_length: the transposed convolution's output size along one axis. */
+export function transposedOutputSize(
+  size: number,
+  kernel: number,
+  padding: PaddingMode,
+  stride: number,
+  dilation: number,
+  outputPadding: number | null,
+): number {
+  const extent = (kernel - 1) * dilation + 1;
+  if (outputPadding === null)
+    return padding === 'same' ? size * stride : (size - 1) * stride + Math.max(extent, stride);
+  const pad = padding === 'same' ? Math.floor(extent / 2) : 0;
+  return (size - 1) * stride + extent - 2 * pad + outputPadding;
 }
 
 /**
  * Keras Conv2DTranspose: x [N, H, W, Cin] with filter [kh, kw, Cout, Cin] -> [N, Ho, Wo, Cout], where
  * Ho = H * stride ('same') or (H - 1) * stride + max(kernel extent, stride) ('valid'; the trailing
- * stride - extent rows, when the stride is the larger, are zero). It is the input gradient of conv2d
- * with the same filter.
+ * stride - extent rows, when the stride is the larger, are zero). With outputPadding p, Ho = (H - 1) * stride
+ * + extent - 2 * pad + p, pad = floor(extent / 2) for 'same' and 0 for 'valid' (Keras' deconv_output_length).
+ * It is the input gradient of conv2d with the same filter on an input of that size.
  */
 export function conv2dTranspose(
   x: Tensor,
   filter: Tensor,
-  { strides = 1, padding = 'valid', dilations = 1 }: Conv2DTransposeOptions = {},
+  { strides = 1, padding = 'valid', dilations = 1, outputPadding = null }: Conv2DTransposeOptions = {},
 ): Tensor {
   if (x.rank !== 4 || filter.rank !== 4)
     throw new ShapeError(
@@ -318,11 +395,29 @@ export function conv2dTranspose(
     );
   const s = pair('conv2dTranspose', 'strides', strides),
     d = pair('conv2dTranspose', 'dilations', dilations);
-  const extent = [0, 1].map((a) => (filter.shape[a] - 1) * d[a] + 1);
+  let extra: [number, number] | null = null;
+  if (outputPadding !== null) {
+    extra = typeof outputPadding === 'number' ? [outputPadding, outputPadding] : [outputPadding[0], outputPadding[1]];
+    if (!extra.every((p, a) => Number.isInteger(p) && p >= 0 && p < s[a]))
+      throw new ArgumentError(
+        `conv2dTranspose: outputPadding must be non-negative integers less than the strides ` +
+          `${JSON.stringify(s)}, got ${JSON.stringify(outputPadding)}`,
+      );
+  }
   const outSize = [0, 1].map((a) =>
-    padding === 'same' ? x.shape[1 + a] * s[a] : (x.shape[1 + a] - 1) * s[a] + Math.max(extent[a], s[a]),
+    transposedOutputSize(x.shape[1 + a], filter.shape[a], padding, s[a], d[a], extra ? extra[a] : null),
   ) as [number, number];
   const pads = resolvePadding('conv2dTranspose', padding, outSize, [filter.shape[0], filter.shape[1]], s, d);
+  [0, 1].forEach((a) => {
+    const size = windowOutputSize('conv2dTranspose', outSize[a], filter.shape[a], s[a], d[a], pads[a]);
+    if (size !== x.shape[1 + a])
+      throw new ShapeError(
+        `conv2dTranspose: output size ${outSize[a]} (axis ${a + 1}) of input ${fmtShape(x.shape)} with kernel ` +
+          `${filter.shape[a]}, stride ${s[a]}, padding '${padding}' and outputPadding ` +
+          `${JSON.stringify(outputPadding)} ` +
+          `is not one that a convolution maps back to ${x.shape[1 + a]} (Keras and TensorFlow reject it too)`,
+      );
+  });
   const inputShape = [x.shape[0], outSize[0], outSize[1], filter.shape[2]] as const;
   return run('conv2dBackpropInput', [x, filter], { strides: s, dilations: d, pads, inputShape });
 }

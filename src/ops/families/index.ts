@@ -11,6 +11,7 @@ import {
   type AttentionMulti,
 } from './attention.js';
 import { CONV, CONV_EXPORTS, type ConvAddon, type ConvParams } from './conv.js';
+import { DEPTHWISE, DEPTHWISE_EXPORTS, type DepthwiseAddon, type DepthwiseParams } from './depthwise.js';
 import { DROPOUT, DROPOUT_EXPORTS, type DropoutAddon, type DropoutFamilyParams } from './dropout.js';
 import {
   LAYER_NORM,
@@ -46,7 +47,8 @@ export interface FusedParams
     DropoutFamilyParams,
     LayerNormParams,
     RecurrentParams,
-    AttentionFamilyParams {}
+    AttentionFamilyParams,
+    DepthwiseParams {}
 
 export type FusedName = keyof FusedParams;
 
@@ -63,7 +65,8 @@ export interface FamilyAddon
     DropoutAddon,
     LayerNormAddon,
     RecurrentAddon,
-    AttentionAddon {}
+    AttentionAddon,
+    DepthwiseAddon {}
 
 /** The names of FamilyAddon's members (kernels/addon.cc must export each). */
 export const FAMILY_ADDON_EXPORTS = {
@@ -75,6 +78,7 @@ export const FAMILY_ADDON_EXPORTS = {
   ...LAYER_NORM_EXPORTS,
   ...RECURRENT_EXPORTS,
   ...ATTENTION_EXPORTS,
+  ...DEPTHWISE_EXPORTS,
 } satisfies Record<keyof FamilyAddon, true>;
 
 export const FUSED: { readonly [F in FusedName]: FusedSpecOf<F> } = {
@@ -86,6 +90,7 @@ export const FUSED: { readonly [F in FusedName]: FusedSpecOf<F> } = {
   ...LAYER_NORM,
   ...RECURRENT,
   ...ATTENTION,
+  ...DEPTHWISE,
 };
 
 /** The fused ops' names, in the table's order. */
