@@ -42,8 +42,6 @@ abstract class ElementwiseActivation extends Layer {
 export interface LeakyReLUArgs extends LayerArgs {
   /** Slope for x < 0. Default 0.3 (Keras). */
   negativeSlope?: number;
-  /** Keras 2's (and TF.js') name for negativeSlope. */
-  alpha?: number;
 }
 
 /** x for x > 0, negativeSlope * x otherwise. */
@@ -53,9 +51,10 @@ export class LeakyReLU extends ElementwiseActivation {
 
   constructor(args: LeakyReLUArgs = {}) {
     super(args);
-    if (args.alpha !== undefined && args.negativeSlope !== undefined)
-      throw new ArgumentError(`${who(this)}: give negativeSlope or its older name alpha, not both`);
-    this.negativeSlope = nonNegative(this, 'negativeSlope', args.negativeSlope ?? args.alpha ?? 0.3);
+    // One word for one thing: Keras 3's name, and a pointer to it for Keras 2 / TF.js code.
+    if ((args as { alpha?: unknown }).alpha !== undefined)
+      throw new ArgumentError(`${who(this)}: alpha is Keras 2's name for the slope; pass negativeSlope instead`);
+    this.negativeSlope = nonNegative(this, 'negativeSlope', args.negativeSlope ?? 0.3);
   }
 
   override call(inputs: Tensor | Tensor[], _ctx: CallContext): Tensor {
