@@ -3,7 +3,8 @@
 // one whose function is not registered is an error that says how to register it.
 import type { Tensor } from '../../tensor/tensor.js';
 import { ArgumentError } from '../../errors.js';
-import { Registry, checkOptions, optionKeys } from '../../registry.js';
+import { Registry, checkOptions } from '../../registry.js';
+import { BASE_OPTIONS } from '../layer-options.js';
 import { Layer, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../layer.js';
 import { who } from './common.js';
 
@@ -41,17 +42,7 @@ export interface LambdaArgs extends LayerArgs {
   arguments?: Record<string, unknown> | null;
 }
 
-const LAMBDA_OPTIONS = optionKeys<LambdaArgs>({
-  function: true,
-  outputShape: true,
-  arguments: true,
-  name: true,
-  trainable: true,
-  inputShape: true,
-  batchSize: true,
-  batchInputShape: true,
-  dtype: true,
-});
+const LAMBDA_OPTIONS: readonly string[] = [...BASE_OPTIONS, 'function', 'outputShape', 'arguments'];
 
 export class Lambda extends Layer {
   static override readonly className: string = 'Lambda';
