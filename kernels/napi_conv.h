@@ -24,11 +24,13 @@ bool conv_args(napi_env env, const Arr& p, ConvArgs* a, const char* FN) {
 enum class ConvMode { forward, backpropInput, backpropFilter };
 
 /** conv2d(x, xOff, f, fOff, out, params), conv2dBackpropInput(dy, dyOff, f, fOff, dx, params) and
- *  conv2dBackpropFilter(x, xOff, dy, dyOff, df, params) */
-napi_value conv_entry(napi_env env, napi_callback_info info, ConvMode mode) {
-  const char* FN = mode == ConvMode::forward         ? "conv2d"
-                   : mode == ConvMode::backpropInput ? "conv2dBackpropInput"
-                                                     : "conv2dBackpropFilter";
+ *  conv2dBackpropFilter(x, xOff, dy, dyOff, df, params); with `depthwise`, the depthwiseConv2d* entries, whose
+ *  params are conv2d's with cout = C * M (filter [kh, kw, C, M]) */
+napi_value conv_entry(napi_env env, napi_callback_info info, ConvMode mode, bool depthwise) {
+  static const char* const kNames[2][3] = {
+      {"conv2d", "conv2dBackpropInput", "conv2dBackpropFilter"},
+      {"depthwiseConv2d", "depthwiseConv2dBackpropInput", "depthwiseConv2dBackpropFilter"}};
+  const char* FN = kNames[depthwise ? 1 : 0][static_cast<int>(mode)];
   Call c(env, info);
   NEED(6);
   ARR(a0, 0, "first input");
@@ -41,13 +43,14 @@ napi_value conv_entry(napi_env env, napi_callback_info info, ConvMode mode) {
   if (!conv_args(env, p, &a, FN)) return nullptr;
   CHECK(a0.dtype == a1.dtype && a0.dtype == o.dtype && (a0.dtype == F32 || a0.dtype == F64),
         "needs matching float32 or float64 arrays");
+  if (depthwise) CHECK(a.cin > 0 && a.cout % a.cin == 0, "output channels must be a multiple of the input channels");
   const int64_t inSize = a.n * a.h * a.w * a.cin, outSize = a.n * a.ho * a.wo * a.cout,
-                filterSize = a.kh * a.kw * a.cin * a.cout;
+                filterSize = a.kh * a.kw * a.cout * (depthwise ? 1 : a.cin);
   if (mode == ConvMode::backpropFilter) {
     SPAN(px, a0, off0, inSize, "input");
     SPAN(pdy, a1, off1, outSize, "dy");
     SPAN(po, o, 0, filterSize, "out");
-    active->conv2dBackpropFilter(a0.dtype, a, px, pdy, po);
+    (depthwise ? active->depthwiseConv2dBackpropFilter : active->conv2dBackpropFilter)(a0.dtype, a, px, pdy, po);
     return undefined(env);
   }
   const bool backprop = mode == ConvMode::backpropInput;
@@ -55,67 +58,21 @@ napi_value conv_entry(napi_env env, napi_callback_info info, ConvMode mode) {
   SPAN(px, a0, off0, backprop ? outSize : inSize, backprop ? "dy" : "input");
   SPAN(po, o, 0, backprop ? inSize : outSize, "out");
   if (backprop)
-    active->conv2dBackpropInput(a0.dtype, a, px, pf, po);
+    (depthwise ? active->depthwiseConv2dBackpropInput : active->conv2dBackpropInput)(a0.dtype, a, px, pf, po);
   else
-    active->conv2d(a0.dtype, a, px, pf, po);
+    (depthwise ? active->depthwiseConv2d : active->conv2d)(a0.dtype, a, px, pf, po);
   return undefined(env);
 }
 
-/** depthwiseConv2d(x, xOff, f, fOff, out, params), depthwiseConv2dBackpropInput(dy, dyOff, f, fOff, dx, params) and
- *  depthwiseConv2dBackpropFilter(x, xOff, dy, dyOff, df, params); params as conv2d's with cout = C * M */
-napi_value depthwise_entry(napi_env env, napi_callback_info info, ConvMode mode) {
-  const char* FN = mode == ConvMode::forward         ? "depthwiseConv2d"
-                   : mode == ConvMode::backpropInput ? "depthwiseConv2dBackpropInput"
-                                                     : "depthwiseConv2dBackpropFilter";
-  Call c(env, info);
-  NEED(6);
-  ARR(a0, 0, "first input");
-  I64(off0, 1);
-  ARR(a1, 2, "second input");
-  I64(off1, 3);
-  ARR(o, 4, "out");
-  ARR(p, 5, "params");
-  ConvArgs a;
-  if (!conv_args(env, p, &a, FN)) return nullptr;
-  CHECK(a0.dtype == a1.dtype && a0.dtype == o.dtype && (a0.dtype == F32 || a0.dtype == F64),
-        "needs matching float32 or float64 arrays");
-  CHECK(a.cin > 0 && a.cout % a.cin == 0, "output channels must be a multiple of the input channels");
-  const int64_t inSize = a.n * a.h * a.w * a.cin, outSize = a.n * a.ho * a.wo * a.cout,
-                filterSize = a.kh * a.kw * a.cout;
-  if (mode == ConvMode::backpropFilter) {
-    SPAN(px, a0, off0, inSize, "input");
-    SPAN(pdy, a1, off1, outSize, "dy");
-    SPAN(po, o, 0, filterSize, "out");
-    active->depthwiseConv2dBackpropFilter(a0.dtype, a, px, pdy, po);
-    return undefined(env);
-  }
-  const bool backprop = mode == ConvMode::backpropInput;
-  SPAN(pf, a1, off1, filterSize, "filter");
-  SPAN(px, a0, off0, backprop ? outSize : inSize, backprop ? "dy" : "input");
-  SPAN(po, o, 0, backprop ? inSize : outSize, "out");
-  if (backprop)
-    active->depthwiseConv2dBackpropInput(a0.dtype, a, px, pf, po);
-  else
-    active->depthwiseConv2d(a0.dtype, a, px, pf, po);
-  return undefined(env);
-}
-
-napi_value Conv2d(napi_env env, napi_callback_info info) { return conv_entry(env, info, ConvMode::forward); }
-napi_value DepthwiseConv2d(napi_env env, napi_callback_info info) {
-  return depthwise_entry(env, info, ConvMode::forward);
-}
-napi_value DepthwiseConv2dBackpropInput(napi_env env, napi_callback_info info) {
-  return depthwise_entry(env, info, ConvMode::backpropInput);
-}
-napi_value DepthwiseConv2dBackpropFilter(napi_env env, napi_callback_info info) {
-  return depthwise_entry(env, info, ConvMode::backpropFilter);
-}
-napi_value Conv2dBackpropInput(napi_env env, napi_callback_info info) {
-  return conv_entry(env, info, ConvMode::backpropInput);
-}
-napi_value Conv2dBackpropFilter(napi_env env, napi_callback_info info) {
-  return conv_entry(env, info, ConvMode::backpropFilter);
-}
+#define CANDOR_CONV_ENTRY(name, mode, depthwise) \
+  napi_value name(napi_env env, napi_callback_info info) { return conv_entry(env, info, ConvMode::mode, depthwise); }
+CANDOR_CONV_ENTRY(Conv2d, forward, false)
+CANDOR_CONV_ENTRY(Conv2dBackpropInput, backpropInput, false)
+CANDOR_CONV_ENTRY(Conv2dBackpropFilter, backpropFilter, false)
+CANDOR_CONV_ENTRY(DepthwiseConv2d, forward, true)
+CANDOR_CONV_ENTRY(DepthwiseConv2dBackpropInput, backpropInput, true)
+CANDOR_CONV_ENTRY(DepthwiseConv2dBackpropFilter, backpropFilter, true)
+#undef CANDOR_CONV_ENTRY
 
 // ---- pooling ----
 
@@ -182,10 +139,11 @@ napi_value Pool2dBackprop(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-#define CANDOR_CONV_ENTRIES(X)                                                            \
-  X(conv2d, Conv2d)                                                                       \
-  X(conv2dBackpropInput, Conv2dBackpropInput)                                             \
-  X(conv2dBackpropFilter, Conv2dBackpropFilter)                                           \
-  X(pool2d, Pool2d) X(pool2dBackprop, Pool2dBackprop) X(depthwiseConv2d, DepthwiseConv2d) \
-      X(depthwiseConv2dBackpropInput, DepthwiseConv2dBackpropInput)                       \
+#define CANDOR_CONV_ENTRIES(X)                                          \
+  X(conv2d, Conv2d)                                                     \
+  X(conv2dBackpropInput, Conv2dBackpropInput)                           \
+  X(conv2dBackpropFilter, Conv2dBackpropFilter)                         \
+  X(pool2d, Pool2d)                                                     \
+  X(pool2dBackprop, Pool2dBackprop) X(depthwiseConv2d, DepthwiseConv2d) \
+      X(depthwiseConv2dBackpropInput, DepthwiseConv2dBackpropInput)     \
           X(depthwiseConv2dBackpropFilter, DepthwiseConv2dBackpropFilter)

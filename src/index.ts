@@ -65,6 +65,7 @@ export {
 export type { Callback, Logs, FitParams } from './train/callbacks.js';
 export type { EarlyStoppingArgs, ModelCheckpointArgs, ReduceLROnPlateauArgs } from './train/callbacks.js';
 export type { TensorData } from './train/epoch-iterator.js';
+export { plotModel, modelToSvg, type PlotModelOptions } from './train/plot-model.js';
 export { RunRecorder, modelFacts } from './train/run-record-callback.js';
 export * as optimizers from './optim/index.js';
 export * as schedules from './optim/schedules.js';

@@ -90,10 +90,8 @@ export function checkOptions(op: string, options: unknown, allowed: readonly str
     const near = nearestName(key, allowed);
     // 'batch_size' for 'batchSize': the Keras (Python) spelling of a valid option.
     const note = near !== undefined && normalizeName(near) === normalizeName(key) ? ' (options are camelCase)' : '';
-    throw new ArgumentError(
-      `${op}: unknown option '${key}'${near === undefined ? '' : `; did you mean '${near}'?${note}`}` +
-        ` Known: ${allowed.join(', ')}`,
-    );
+    const hint = near === undefined ? '; known' : `; did you mean '${near}'?${note} Known`;
+    throw new ArgumentError(`${op}: unknown option '${key}'${hint}: ${allowed.join(', ')}`);
   }
 }
 

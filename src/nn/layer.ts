@@ -450,6 +450,10 @@ export abstract class Layer {
     if (!symbolic && list.some((t) => t instanceof SymbolicTensor)) {
       throw new ArgumentError(`${this.className} '${this.name}': cannot mix symbolic and real tensors in one call`);
     }
+    if (ctx.training !== undefined && typeof ctx.training !== 'boolean')
+      throw new ArgumentError(
+        `${this.className} '${this.name}': training must be true or false, got ${fmtValue(ctx.training)}`,
+      );
     const shapes = list.map((t) => t.shape as SymShape);
     if (list.length === 1) this.assertInputShape(shapes[0], !symbolic);
     const shapeArg = Array.isArray(inputs) ? shapes : shapes[0];
@@ -475,7 +479,6 @@ export abstract class Layer {
           'masks flow with the tensors)',
       );
     const outShape = this.computeOutputShape(shapeArg);
-    this.clearLosses(); // what a shape probe added is not a loss of any real call
     const outShapes = (Array.isArray(outShape[0]) ? outShape : [outShape]) as SymShape[];
     const outputs = outShapes.map(
       (s, i) => new SymbolicTensor(s, this.dtype, outShapes.length > 1 ? `${this.name}/out${i}` : this.name, this),

@@ -339,7 +339,8 @@ export const categoricalCrossentropy = defineLoss<CrossentropyOptions & WeightOp
  * Categorical cross-entropy with integer labels [N] or [N, 1] against yPred [N, numClasses]. As PyTorch's
  * cross_entropy: weight (one per class) scales each sample's loss by its class's weight, and samples whose
  * label is ignoreIndex count for nothing; with either, the batch loss is the weighted mean
- * sum(w_i loss_i) / sum(w_i) over the samples kept (0 when none is kept; PyTorch gives NaN).
+ * sum(w_i loss_i) / sum(w_i) over the samples kept (0 when none is kept; PyTorch gives NaN). Sample
+ * weights, if any, multiply the terms of the numerator only.
  */
 export const sparseCategoricalCrossentropy = defineLoss<
   { fromLogits: boolean; ignoreIndex: number | null } & WeightOption

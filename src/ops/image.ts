@@ -154,14 +154,15 @@ function mapCoordinate(v: number, len: number, mode: FillMode): number {
     // (d c b a | a b c d | d c b a): period 2 * len, the edge pixel repeated.
     const sz2 = 2 * len;
     if (v < 0) {
-      if (v < -sz2) v = sz2 * Math.trunc(-v / sz2) + v;
+      v += sz2 * Math.trunc(-v / sz2);
       v = v < -len ? v + sz2 : -v - 1;
     } else if (v > len - 1) {
       v -= sz2 * Math.trunc(v / sz2);
       if (v >= len) v = sz2 - v - 1;
     }
   } else if (mode === 'wrap') {
-    // (a b c d | a b c d | a b c d), TF's arithmetic kept as is.
+    // (a b c d | a b c d | a b c d) within one image of the edge; TF's arithmetic kept as is (it divides
+    // by len - 1, so farther points do not repeat with period len).
     const sz = len - 1;
     if (v < 0) v += len * (Math.trunc(-v / sz) + 1);
     else if (v > len - 1) v -= len * Math.trunc(v / sz);

@@ -1,6 +1,12 @@
 // Keras' Nadam, Adamax, Adadelta and Lion with Keras' defaults, each a chain of clipping, its direction
 // (more-transforms.ts), the learning rate and decoupled weight decay, like the optimizers in optimizer.ts.
-import { kerasOptimizer, type AdamFamilyOptions, type BaseOptimizerOptions, type Optimizer } from './optimizer.js';
+import {
+  OPTIMIZERS,
+  kerasOptimizer,
+  type AdamFamilyOptions,
+  type BaseOptimizerOptions,
+  type Optimizer,
+} from './optimizer.js';
 import { checkRange, scaleByLearningRate, type GradientTransformation } from './transforms.js';
 import { scaleByAdadelta, scaleByAdamax, scaleByLion, scaleByNadam } from './more-transforms.js';
 
@@ -71,3 +77,6 @@ export function lion(options: LionOptions = {}): Optimizer {
     scaleByLearningRate(lr),
   ]);
 }
+
+// Registered here rather than in optimizer.ts, which this module imports (no import cycle).
+OPTIMIZERS.add('nadam', nadam).add('adamax', adamax).add('adadelta', adadelta).add('lion', lion);

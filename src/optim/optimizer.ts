@@ -27,7 +27,6 @@ import {
 } from './transforms.js';
 import { fusedAdam, fusedSgd } from './fused-update.js';
 import { dampedTrace, scaleByAmsgrad } from './more-transforms.js';
-import { adadelta, adamax, lion, nadam } from './more-optimizers.js';
 import {
   deserializeLearningRate,
   learningRateAt,
@@ -621,16 +620,13 @@ export function adagrad(options: AdagradOptions = {}): Optimizer {
   );
 }
 
-const OPTIMIZERS = new Registry<(options: Record<string, unknown>) => Optimizer>('getOptimizer', 'optimizer')
+/** The optimizers by name; more-optimizers.ts adds its own (optim/index.ts loads it). */
+export const OPTIMIZERS = new Registry<(options: Record<string, unknown>) => Optimizer>('getOptimizer', 'optimizer')
   .add('sgd', sgd)
   .add('adam', adam)
   .add('adamw', adamw)
   .add('rmsprop', rmsprop)
-  .add('adagrad', adagrad)
-  .add('nadam', nadam)
-  .add('adamax', adamax)
-  .add('adadelta', adadelta)
-  .add('lion', lion);
+  .add('adagrad', adagrad);
 
 /**
  * An optimizer from a name ('adam', 'RMSprop', any case), a { className, config } from getConfig(), or

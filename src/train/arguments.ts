@@ -166,7 +166,7 @@ const FIT_OPTIONS = optionKeys<FitArgs>({
   seed: true,
 });
 const EVALUATE_OPTIONS = optionKeys<EvaluateArgs>({ batchSize: true, verbose: true, sampleWeight: true });
-const PREDICT_OPTIONS = optionKeys<PredictArgs>({ batchSize: true });
+const PREDICT_OPTIONS = optionKeys<PredictArgs>({ batchSize: true, verbose: true });
 /** The option keys of each training call. */
 export const CALL_OPTIONS = {
   compile: COMPILE_OPTIONS,
@@ -181,4 +181,26 @@ export const CALL_OPTIONS = {
  */
 export function checkCallOptions(op: keyof typeof CALL_OPTIONS, options: unknown): void {
   checkOptions(op, options, CALL_OPTIONS[op]);
+  if (op === 'fit' && options !== undefined) checkFitValues(options as FitArgs);
+}
+
+/** The kinds of fit's non-numeric options (the numbers are checked where they are read). */
+function checkFitValues({ callbacks, shuffle, classWeight }: FitArgs): void {
+  if (callbacks !== undefined) {
+    if (!Array.isArray(callbacks))
+      throw new ArgumentError(
+        `fit: callbacks must be a list of callbacks (e.g. [new EarlyStopping()]), got ${describe(callbacks)}`,
+      );
+    callbacks.forEach((cb, i) => {
+      if (typeof cb !== 'object' || cb === null)
+        throw new ArgumentError(`fit: callbacks[${i}] is ${describe(cb)}; expected a callback object`);
+    });
+  }
+  if (shuffle !== undefined && typeof shuffle !== 'boolean')
+    throw new ArgumentError(`fit: shuffle must be true or false, got ${describe(shuffle)}`);
+  if (classWeight !== undefined && !isPlainObject(classWeight))
+    throw new ArgumentError(
+      'fit: classWeight must be an object from class index to weight (e.g. { 0: 1, 1: 5 }), ' +
+        `got ${describe(classWeight)}`,
+    );
 }

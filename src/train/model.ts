@@ -29,7 +29,7 @@ import type { MetricResult, StatefulMetric } from './metrics.js';
 import { asList, type TensorData } from './epoch-iterator.js';
 import type { RunRecorder } from './run-record-callback.js';
 import { inNewRun } from '../ledger/run-context.js';
-import { summaryText } from './summary.js';
+import { summaryText, type SummaryOptions } from './summary.js';
 import { withCamelCaseAliases } from './log-names.js';
 import type { OptimizerConfig } from '../optim/index.js';
 
@@ -315,8 +315,8 @@ export class Model extends Layer {
   }
 
   /** The Keras-style table of layers, output shapes and parameter counts. */
-  summary(print: (line: string) => void = console.log): string {
-    const text = summaryText(this);
+  summary(print: (line: string) => void = console.log, options: SummaryOptions = {}): string {
+    const text = summaryText(this, undefined, options);
     print(text);
     return text;
   }

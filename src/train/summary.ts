@@ -53,11 +53,26 @@ function isSequentialLike(model: Model, nodes: readonly Node[]): boolean {
   return true;
 }
 
-export function summaryText(model: Model, outputShapes?: Map<Layer, SymShape | SymShape[]>): string {
+export interface SummaryOptions {
+  /** Adds Keras' "Trainable" column (show_trainable): Y or N, each layer's flag, to check what fine-tuning freezes. */
+  showTrainable?: boolean;
+}
+
+export function summaryText(
+  model: Model,
+  outputShapes?: Map<Layer, SymShape | SymShape[]>,
+  { showTrainable = false }: SummaryOptions = {},
+): string {
   const nodes = model.isFunctional ? model.graphNodes : [];
   const connected = !isSequentialLike(model, nodes);
   const layers = model.layers.filter((l) => l.className !== 'InputLayer' || model.isFunctional);
-  const header = ['Layer (type)', 'Output Shape', 'Param #', ...(connected ? ['Connected to'] : [])];
+  const header = [
+    'Layer (type)',
+    'Output Shape',
+    'Param #',
+    ...(connected ? ['Connected to'] : []),
+    ...(showTrainable ? ['Trainable'] : []),
+  ];
   const rows = layers.map((layer) => {
     const shape = outputShapes?.get(layer);
     const shapeText = shape
@@ -74,12 +89,13 @@ export function summaryText(model: Model, outputShapes?: Map<Layer, SymShape | S
       const inbound = nodes.filter((n) => n.layer === layer).flatMap((n) => n.inputs.map(refOf));
       cells.push(inbound.length ? inbound.join(', ') : '-');
     }
+    if (showTrainable) cells.push(layer.trainable ? 'Y' : 'N');
     return cells;
   });
   // Keras' widths, widened where a cell would not fit (a long layer name or shape).
-  const widths = [32, 26, 15, 22]
-    .slice(0, header.length)
-    .map((w, i) => Math.max(w, ...[header, ...rows].map((r) => r[i].length + 2)));
+  const widths = [32, 26, 15, ...(connected ? [22] : []), ...(showTrainable ? [11] : [])].map((w, i) =>
+    Math.max(w, ...[header, ...rows].map((r) => r[i].length + 2)),
+  );
   const row = (cells: string[]) =>
     `│${cells.map((c, i) => ` ${i === 2 ? c.padStart(widths[i] - 2) : c.padEnd(widths[i] - 2)} `).join('│')}│`;
   const rule = (l: string, m: string, r: string) => l + widths.map((w) => '─'.repeat(w)).join(m) + r;

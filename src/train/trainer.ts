@@ -42,7 +42,6 @@ import { RunRecorder } from './run-record-callback.js';
 import type { RunRecorderOptions } from '../ledger/recording.js';
 import { withPhase } from '../autograd/annotations.js';
 import type { Model } from './model.js';
-import type { Layer } from '../nn/layer.js';
 import type { Variable } from '../nn/variable.js';
 
 export type { CompileArgs } from './compile.js';
@@ -79,6 +78,8 @@ export interface EvaluateArgs {
 
 export interface PredictArgs {
   batchSize?: number;
+  /** As Keras' (predict shows no progress; checked like fit's). */
+  verbose?: 0 | 1 | 2 | 'auto';
 }
 
 /**
@@ -363,8 +364,7 @@ export class Trainer {
    * differentiates with respect to every weight, the first step included.
    */
   private ensureBuilt(x: Tensor[]): void {
-    const built = (l: Layer): boolean => l.built && l.sublayers().every(built);
-    if (built(this.model)) return;
+    if (this.model.flattenLayers().every((l) => l.built)) return;
     noGrad(() =>
       tidy(() => {
         this.model.apply(x.length === 1 ? x[0] : x, { training: false });
@@ -597,8 +597,9 @@ export class Trainer {
 
   static predict(model: Model, x: TensorData, args: PredictArgs = {}): Tensor | Tensor[] {
     checkCallOptions('predict', args);
-    const { batchSize = 32 } = args;
+    const { batchSize = 32, verbose = 'auto' } = args;
     checkInteger('predict', 'batchSize', batchSize, 1);
+    checkVerbose('predict', verbose);
     const xs = tensorList('predict', 'x', x, '', 'input', dataNames(model));
     sampleCount('predict', xs);
     const chunks: Tensor[][] = [];

@@ -11,6 +11,8 @@ import {
   ArgumentError,
   ImageFormatError,
   MissingDataError,
+  Sequential,
+  layers,
   Tensor,
   dispose,
   image,
@@ -244,6 +246,26 @@ describe('imageDatasetFromDirectory', () => {
         ArgumentError,
         /imageSize/,
       );
+    }));
+
+  test('fit and evaluate take the dataset directly (images in, Rescaling in the model)', () =>
+    withDir(async (dir) => {
+      tree(dir);
+      const ds = await imageDatasetFromDirectory(dir, { imageSize: [4, 4], batchSize: 4, seed: 2 });
+      const model = new Sequential([
+        layers.rescaling({ scale: 1 / 255, inputShape: [4, 4, 3] }),
+        layers.flatten(),
+        layers.dense({ units: 2, activation: 'softmax' }),
+      ]);
+      model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+      await model.fit(ds, { epochs: 1, verbose: 0 }); // makes the optimizer state
+      const before = memory().tensors;
+      const history = await model.fit(ds, { epochs: 2, verbose: 0 });
+      assert.equal(history.history.loss.length, 2);
+      const { accuracy } = await model.evaluate(ds, { verbose: 0 });
+      assert.ok(accuracy >= 0 && accuracy <= 1);
+      assert.equal(memory().tensors, before, 'no batch is left behind');
+      model.dispose();
     }));
 
   test('no tensor is left once batches are disposed; a pass broken off early frees what it made', () =>

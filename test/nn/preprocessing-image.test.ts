@@ -270,6 +270,17 @@ describe('geometric augmentation: closed forms', () => {
     assert.deepEqual(shifted('wrap'), [3, 4, 1, 2]); // (a b c d | a b c d)
     assert.deepEqual(shifted('nearest'), [1, 1, 1, 2]); // (a a a a | a b c d)
     assert.deepEqual(shifted('constant'), [-7, -7, 1, 2]); // (k k k k | a b c d)
+    const whole = (fillMode: 'reflect' | 'wrap') =>
+      flat(
+        new RandomTranslation({ heightFactor: [1, 1], widthFactor: 0, fillMode, dtype: 'float64', seed: 1 }).apply(
+          col,
+          { training: true },
+        ) as Tensor,
+      );
+    assert.deepEqual(whole('reflect'), [4, 3, 2, 1]); // a whole image down: rows -4..-1 are d c b a
+    // TF's wrap arithmetic (ImageProjectiveTransformV3, kept as TF computes it) folds shifts of more
+    // than len - 1 pixels with period len - 1: rows -4..-1 read 4 (clamped), 5 (clamped), 2, 3.
+    assert.deepEqual(whole('wrap'), [4, 4, 3, 4]);
   });
 
   test('RandomTranslation by a fraction of a pixel interpolates', () => {

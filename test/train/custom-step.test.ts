@@ -115,7 +115,7 @@ test('compiledLoss equals the loss fit reports for the batch, and computeLoss ad
   c.dispose([x, y]);
 });
 
-test('compile() without a loss: a typed error for fit with neither loss nor trainStep, fine with an override', async () => {
+test('compile() without a loss: fit with no loss and no trainStep is a typed error; an override trains', async () => {
   const { x, y } = data(8, 6);
   const model = functional(c.Model, 1);
   model.compile({ optimizer: 'sgd' });

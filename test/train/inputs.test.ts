@@ -64,7 +64,7 @@ test('fit([], []) and other non-tensor data are ArgumentErrors, not TypeErrors',
     /^fit: x is a plain array of numbers; expected a Tensor or a list of Tensors \(make one with tensor\(values\)\)$/,
   );
   await rejects(
-    () => m.fit(x, { epochs: 2 } as never),
+    () => m.fit(x, { epochs: 2 }),
     c.ArgumentError,
     /^fit: labels y are required when x is a tensor$/,
   );

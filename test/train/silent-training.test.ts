@@ -99,9 +99,14 @@ test('a field pointing back to the parent neither loops nor counts twice', () =>
     parent.flattenLayers().map((l) => l.name),
     [parent.name, parent.child.name, parent.child.dense.name],
   );
+  const model = new c.Sequential([c.input({ shape: [3] }), parent]);
+  model.compile({ optimizer: c.optimizers.sgd({ learningRate: 0.1 }), loss: 'meanSquaredError' });
+  const before = snapshot(parent.weights);
+  model.trainOnBatch(c.ones([2, 3]), c.zeros([2, 2]));
+  snapshot(parent.weights).forEach((w, i) => assert.notDeepEqual(w, before[i]));
   parent.trainable = false;
   assert.equal(parent.child.dense.trainable, false);
-  parent.dispose();
+  model.dispose();
 });
 
 test('the training flag and seed reach a Dropout nested in a custom call without forwarding', () => {
@@ -188,6 +193,16 @@ test('a per-call training: false survives getConfig and save/load', async () => 
   });
 });
 
+test('a symbolic call refuses what a graph cannot replay, and a training flag that is not a boolean', () => {
+  const x = c.input({ shape: [4] });
+  const drop = new c.Dropout({ rate: 0.5 });
+  assert.throws(() => drop.apply(x, { seed: 3 }), /records only 'training'; seed cannot be fixed in a graph/);
+  assert.throws(() => drop.apply(x, { mask: null }), /mask cannot be fixed in a graph/);
+  const notBool = { training: 'false' } as unknown as { training: boolean };
+  assert.throws(() => drop.apply(x, notBool), /training must be true or false, got "false"/);
+  assert.throws(() => drop.apply(c.ones([1, 4]), notBool), c.ArgumentError);
+});
+
 test('a saved call argument other than training is refused', () => {
   const { model } = fineTune(false, false);
   const config = JSON.parse(JSON.stringify(model.getConfig())) as {
@@ -224,12 +239,23 @@ test('model.trainable = false freezes every child; summary and fit follow; the f
 
   const top = c.input({ shape: [4] });
   const model = new c.Model({ inputs: top, outputs: new c.Dense({ units: 1 }).apply(frozen.apply(top)) });
-  model.compile({ optimizer: c.optimizers.sgd({ learningRate: 0.05 }), loss: 'meanSquaredError' });
+  model.compile({ optimizer: c.optimizers.adam({ learningRate: 0.01 }), loss: 'meanSquaredError' });
   assert.equal(size(model.trainableWeights), 2);
+  const table = model.summary(() => {}, { showTrainable: true });
+  assert.match(table, /│ Trainable │/);
+  assert.match(table, new RegExp(`${frozen.name} \\(Sequential\\).*│ N +│`));
+  assert.match(table, /dense_\d+ \(Dense\).*│ Y +│/);
   const before = snapshot(frozen.weights);
   const { x, y } = data(16, 13);
   await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, seed: 1 });
   assert.deepEqual(snapshot(frozen.weights), before);
+  const state = model.optimizer!.getState();
+  assert.equal(
+    state.slots.reduce((s, t) => s + t.size, 0),
+    2 * 2,
+    "Adam's two moments for the head's kernel and bias only",
+  );
+  c.dispose(state.slots);
 
   // Saved configs keep every flag (the custom Block is not registered, so it stays out of the round trip).
   frozen.pop();

@@ -243,7 +243,6 @@ export {
 export {
   UpSampling1D,
   UpSampling2D,
-  resizeBilinear,
   type Interpolation,
   type UpSampling1DArgs,
   type UpSampling2DArgs,

@@ -1,10 +1,7 @@
 // UpSampling1D (each step repeated) and UpSampling2D (nearest, or bilinear with half-pixel centres as
-// Keras' image resize and PyTorch's interpolate(align_corners=False)), channels last. resizeBilinear is
-// the separable interpolation itself, for any output size.
+// Keras' image resize and PyTorch's interpolate(align_corners=False): image.resize), channels last.
 import type { Tensor } from '../../tensor/tensor.js';
-import { add, mul } from '../../ops/elementwise.js';
-import { gather } from '../../ops/indexing.js';
-import { tensor } from '../../ops/creation.js';
+import { resize } from '../../ops/image.js';
 import { expand, reshape } from '../../ops/views.js';
 import { ShapeError, fmtShape } from '../../errors.js';
 import { Layer, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../layer.js';
@@ -18,40 +15,6 @@ function repeatAxis(x: Tensor, axis: number, times: number): Tensor {
   const tiled = [...s.slice(0, axis + 1), times, ...s.slice(axis + 1)];
   const out = [...s.slice(0, axis), s[axis] * times, ...s.slice(axis + 1)];
   return reshape(expand(reshape(x, spread), tiled), out);
-}
-
-/** Linear interpolation along `axis` of x to `size` samples, half-pixel centres, edges clamped. */
-function lerpAxis(x: Tensor, axis: number, size: number): Tensor {
-  const n = x.shape[axis];
-  if (n === size) return x;
-  const scale = n / size;
-  const lo = new Int32Array(size),
-    hi = new Int32Array(size),
-    w = new Float64Array(size);
-  for (let i = 0; i < size; i++) {
-    const src = Math.max((i + 0.5) * scale - 0.5, 0);
-    lo[i] = Math.min(Math.floor(src), n - 1);
-    hi[i] = Math.min(lo[i] + 1, n - 1);
-    w[i] = src - lo[i];
-  }
-  const weightShape = x.shape.map((d, a) => (a === axis ? size : 1));
-  const wHi = tensor(w, weightShape, x.dtype),
-    wLo = tensor(
-      w.map((v) => 1 - v),
-      weightShape,
-      x.dtype,
-    );
-  const at = (idx: Int32Array) => gather(x, tensor(idx, [size], 'int32'), axis);
-  return add(mul(at(lo), wLo), mul(at(hi), wHi));
-}
-
-/**
- * Bilinear resize of x [N, H, W, C] to [N, size[0], size[1], C] with half-pixel centres (TF's
- * resize(antialias=False), PyTorch's interpolate(mode='bilinear', align_corners=False)).
- */
-export function resizeBilinear(x: Tensor, size: readonly [number, number]): Tensor {
-  if (x.rank !== 4) throw new ShapeError(`resizeBilinear: expected [N, H, W, C], got ${fmtShape(x.shape)}`);
-  return lerpAxis(lerpAxis(x, 1, size[0]), 2, size[1]);
 }
 
 export interface UpSampling1DArgs extends LayerArgs {
@@ -121,8 +84,7 @@ export class UpSampling2D extends Layer {
   override call(inputs: Tensor | Tensor[], _ctx: CallContext): Tensor {
     const x = oneInput(this, inputs);
     this.checkInput(x.shape);
-    if (this.interpolation === 'bilinear')
-      return resizeBilinear(x, [x.shape[1] * this.size[0], x.shape[2] * this.size[1]]);
+    if (this.interpolation === 'bilinear') return resize(x, [x.shape[1] * this.size[0], x.shape[2] * this.size[1]]);
     return repeatAxis(repeatAxis(x, 1, this.size[0]), 2, this.size[1]);
   }
 

@@ -144,10 +144,6 @@ export class Bidirectional extends Layer {
     this.backwardLayer.resetStates();
   }
 
-  override sublayers(): Layer[] {
-    return [this.forwardLayer, this.backwardLayer];
-  }
-
   override getConfig(): LayerConfig {
     return { ...super.getConfig(), layer: layerEntry(this.layer), mergeMode: this.mergeMode };
   }
@@ -203,10 +199,6 @@ export class TimeDistributed extends Layer {
     if (Array.isArray(out[0]))
       throw new ArgumentError(`${who(this)}: the wrapped layer '${this.layer.name}' must have one output`);
     return [shape[0], shape[1], ...(out as SymShape).slice(1)];
-  }
-
-  override sublayers(): Layer[] {
-    return [this.layer];
   }
 
   override getConfig(): LayerConfig {

@@ -13,7 +13,7 @@ import { concat, pad } from '../indexing.js';
 import { flip, permute, reshape, slice, squeeze, unsqueeze } from '../views.js';
 import { matmul } from '../linalg.js';
 import { windowOutputSize, windows } from '../windows.js';
-import { buf } from './native-args.js';
+import { buf, convArgs } from './native-args.js';
 import { depthwiseConv2dOp } from './depthwise.js';
 import {
   explicitPadding,
@@ -149,32 +149,27 @@ const convOf = ({ strides, dilations, pads }: Conv2DParams): Conv2DParams => ({ 
 
 /** One native adapter per op; `scratch` is reused across calls (the addon copies nothing out of it). */
 function nativeConv(addon: ConvAddon, scratch = new Float64Array(15)) {
-  /** The conv parameters as the addon reads them; x [n, h, w, cin], f [kh, kw, cin, cout], y [n, ho, wo, cout]. */
-  const set = (x: readonly number[], f: readonly number[], y: readonly number[], p: Conv2DParams) => {
-    scratch[0] = x[0];
-    scratch[1] = x[1];
-    scratch[2] = x[2];
-    scratch[3] = x[3];
-    scratch[4] = f[3];
-    scratch[5] = f[0];
-    scratch[6] = f[1];
-    scratch[7] = y[1];
-    scratch[8] = y[2];
-    scratch[9] = p.strides[0];
-    scratch[10] = p.strides[1];
-    scratch[11] = p.dilations[0];
-    scratch[12] = p.dilations[1];
-    scratch[13] = p.pads[0][0];
-    scratch[14] = p.pads[1][0];
-    return scratch;
-  };
   return {
     conv2d: ([x, f]: readonly KernelArg[], o: KernelArg, p: Conv2DParams) =>
-      addon.conv2d(buf(x), x.offset, buf(f), f.offset, buf(o), set(x.shape, f.shape, o.shape, p)),
+      addon.conv2d(buf(x), x.offset, buf(f), f.offset, buf(o), convArgs(scratch, x.shape, f.shape, o.shape, p)),
     conv2dBackpropInput: ([dy, f]: readonly KernelArg[], o: KernelArg, p: Conv2DParams) =>
-      addon.conv2dBackpropInput(buf(dy), dy.offset, buf(f), f.offset, buf(o), set(o.shape, f.shape, dy.shape, p)),
+      addon.conv2dBackpropInput(
+        buf(dy),
+        dy.offset,
+        buf(f),
+        f.offset,
+        buf(o),
+        convArgs(scratch, o.shape, f.shape, dy.shape, p),
+      ),
     conv2dBackpropFilter: ([x, dy]: readonly KernelArg[], o: KernelArg, p: Conv2DParams) =>
-      addon.conv2dBackpropFilter(buf(x), x.offset, buf(dy), dy.offset, buf(o), set(x.shape, o.shape, dy.shape, p)),
+      addon.conv2dBackpropFilter(
+        buf(x),
+        x.offset,
+        buf(dy),
+        dy.offset,
+        buf(o),
+        convArgs(scratch, x.shape, o.shape, dy.shape, p),
+      ),
   };
 }
 

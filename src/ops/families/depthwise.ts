@@ -13,8 +13,8 @@ import { require4d, requireSame } from '../checks.js';
 import { permute, reshape } from '../views.js';
 import { matmul } from '../linalg.js';
 import { unwindows, windowOutputSize, windows } from '../windows.js';
-import { type Conv2DParams } from './conv.js';
-import { buf } from './native-args.js';
+import type { Conv2DParams } from './conv.js';
+import { buf, convArgs } from './native-args.js';
 
 type Shape4 = readonly [number, number, number, number];
 
@@ -105,21 +105,16 @@ const convOf = ({ strides, dilations, pads }: Conv2DParams): Conv2DParams => ({ 
 
 /** One native adapter per op; `scratch` is reused across calls (the addon copies nothing out of it). */
 function nativeDepthwise(addon: DepthwiseAddon, scratch = new Float64Array(15)) {
-  /** x [n, h, w, C], f [kh, kw, C, M], y [n, ho, wo, C * M]: conv2d's parameter order, cout = C * M. */
-  const set = (x: readonly number[], f: readonly number[], y: readonly number[], p: Conv2DParams) => {
-    const values = [x[0], x[1], x[2], x[3], f[2] * f[3], f[0], f[1], y[1], y[2]];
-    for (let i = 0; i < 9; i++) scratch[i] = values[i];
-    scratch[9] = p.strides[0];
-    scratch[10] = p.strides[1];
-    scratch[11] = p.dilations[0];
-    scratch[12] = p.dilations[1];
-    scratch[13] = p.pads[0][0];
-    scratch[14] = p.pads[1][0];
-    return scratch;
-  };
   return {
     forward: ([x, f]: readonly KernelArg[], o: KernelArg, p: Conv2DParams) =>
-      addon.depthwiseConv2d(buf(x), x.offset, buf(f), f.offset, buf(o), set(x.shape, f.shape, o.shape, p)),
+      addon.depthwiseConv2d(
+        buf(x),
+        x.offset,
+        buf(f),
+        f.offset,
+        buf(o),
+        convArgs(scratch, x.shape, f.shape, o.shape, p),
+      ),
     input: ([dy, f]: readonly KernelArg[], o: KernelArg, p: Conv2DParams) =>
       addon.depthwiseConv2dBackpropInput(
         buf(dy),
@@ -127,7 +122,7 @@ function nativeDepthwise(addon: DepthwiseAddon, scratch = new Float64Array(15)) 
         buf(f),
         f.offset,
         buf(o),
-        set(o.shape, f.shape, dy.shape, p),
+        convArgs(scratch, o.shape, f.shape, dy.shape, p),
       ),
     filter: ([x, dy]: readonly KernelArg[], o: KernelArg, p: Conv2DParams) =>
       addon.depthwiseConv2dBackpropFilter(
@@ -136,7 +131,7 @@ function nativeDepthwise(addon: DepthwiseAddon, scratch = new Float64Array(15)) 
         buf(dy),
         dy.offset,
         buf(o),
-        set(x.shape, o.shape, dy.shape, p),
+        convArgs(scratch, x.shape, o.shape, dy.shape, p),
       ),
   };
 }

@@ -37,3 +37,32 @@ export function singleResult<P>(
     kernel(inputs, outs, p);
   };
 }
+
+/** The window of a convolution as its native adapters pass it (ops/families/conv.ts' Conv2DParams). */
+interface ConvWindow {
+  readonly strides: readonly [number, number];
+  readonly dilations: readonly [number, number];
+  readonly pads: readonly (readonly [number, number])[];
+}
+
+/**
+ * The convolution kernels' parameters, written into `into` (reused by the adapter: the addon keeps no reference):
+ * [n, h, w, cin, cout, kh, kw, ho, wo, strideH, strideW, dilH, dilW, padTop, padLeft] for x [n, h, w, cin],
+ * a filter [kh, kw, ...] and y [n, ho, wo, cout].
+ */
+export function convArgs(
+  into: Float64Array,
+  x: readonly number[],
+  filter: readonly number[],
+  y: readonly number[],
+  p: ConvWindow,
+): Float64Array {
+  into.set([x[0], x[1], x[2], x[3], y[3], filter[0], filter[1], y[1], y[2]]);
+  into[9] = p.strides[0];
+  into[10] = p.strides[1];
+  into[11] = p.dilations[0];
+  into[12] = p.dilations[1];
+  into[13] = p.pads[0][0];
+  into[14] = p.pads[1][0];
+  return into;
+}
