@@ -5,7 +5,7 @@ import type { Layer, LayerArgs, LayerConfig } from './layer.js';
 import { ArgumentError } from '../errors.js';
 import { checkOptions, nearestName, optionKeys } from '../registry.js';
 
-const BASE_OPTIONS = optionKeys<LayerArgs>({
+export const BASE_OPTIONS = optionKeys<LayerArgs>({
   name: true,
   trainable: true,
   inputShape: true,

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { ArgumentError, ShapeError, Tensor, grad, mul, sum, tensor, tidy } from '../../src/index.js';
 import { ELU, LeakyReLU, PReLU, ReLU, Softmax, layers } from '../../src/nn/layers/index.js';
 import { setMask } from '../../src/nn/masking.js';
+import { logitsBehind } from '../../src/nn/logits.js';
 import { runLayerTest } from './harness.js';
 import { assertClose, flat, rand } from '../helpers.js';
 
@@ -43,10 +44,9 @@ describe('activation layers through the harness', () => {
 });
 
 describe('activation layers match their closed forms', () => {
-  test('LeakyReLU: x or negativeSlope * x; default slope 0.3 (Keras); alpha is the older name', () => {
+  test('LeakyReLU: x or negativeSlope * x; default slope 0.3 (Keras)', () => {
     elementwise(new LeakyReLU({ dtype: 'float64' }), (v) => (v > 0 ? v : 0.3 * v));
-    elementwise(new LeakyReLU({ alpha: 0.05, dtype: 'float64' }), (v) => (v > 0 ? v : 0.05 * v));
-    assert.equal(new LeakyReLU({ alpha: 0.05 }).getConfig().negativeSlope, 0.05);
+    elementwise(new LeakyReLU({ negativeSlope: 0.05, dtype: 'float64' }), (v) => (v > 0 ? v : 0.05 * v));
   });
 
   test('ReLU: max, identity above the threshold, negativeSlope * (x - threshold) below', () => {
@@ -100,6 +100,13 @@ describe('activation layers match their closed forms', () => {
       );
     }));
 
+  test('Softmax over the last axis remembers its logits (the stable cross-entropy path), as Activation does', () =>
+    tidy(() => {
+      const x = rand([2, 3], 1);
+      assert.equal(logitsBehind(new Softmax({ dtype: 'float64' }).apply(x) as Tensor, 'softmax'), x);
+      assert.equal(logitsBehind(new Softmax({ axis: 0 }).apply(x) as Tensor, 'softmax'), undefined);
+    }));
+
   test('PReLU: x or alpha * x with alpha broadcast over sharedAxes; the slope gets its gradient', () =>
     tidy(() => {
       const layer = new PReLU({ sharedAxes: [1, 2], dtype: 'float64' });
@@ -150,7 +157,8 @@ describe('activation layers match their closed forms', () => {
 describe('activation layer options', () => {
   test('bad options are ArgumentErrors naming the layer', () => {
     assert.throws(() => new LeakyReLU({ negativeSlope: -1 }), /LeakyReLU '.*': negativeSlope must be a non-negative/);
-    assert.throws(() => new LeakyReLU({ negativeSlope: 0.1, alpha: 0.1 }), ArgumentError);
+    assert.throws(() => layers.leakyReLU({ alpha: 0.1 } as never), /alpha is Keras 2's name .* pass negativeSlope/);
+    assert.throws(() => layers.reLU({ max_value: 6 } as never), /unknown option 'max_value'.*maxValue/);
     assert.throws(() => new ReLU({ maxValue: -1 }), /ReLU '.*': maxValue must be a non-negative/);
     assert.throws(() => new ReLU({ threshold: -0.5 }), ArgumentError);
     assert.throws(() => new PReLU({ sharedAxes: [0] }), /PReLU '.*': sharedAxes must be input axes >= 1/);

@@ -19,7 +19,17 @@ import {
   tidy,
 } from '../../src/index.js';
 import { SymbolicTensor, layerFromConfig, registerLayer, registeredLayers } from '../../src/nn/layer.js';
-import { Activation, Add, Concatenate, Dense, Dropout, Flatten, Reshape, layers } from '../../src/nn/layers/index.js';
+import {
+  Activation,
+  Add,
+  Concatenate,
+  Dense,
+  Dropout,
+  Flatten,
+  Reshape,
+  layers,
+  registerLambda,
+} from '../../src/nn/layers/index.js';
 import { runLayerTest } from './harness.js';
 import { assertClose, flat, naiveMatmul, rand } from '../helpers.js';
 
@@ -374,6 +384,7 @@ describe('Add and Concatenate', () => {
 
 describe('layers factory and registry', () => {
   test('every factory makes its class, and every class is registered', () => {
+    registerLambda('layersCoreIdentity', (x) => x as Tensor);
     const made = [
       layers.dense({ units: 1 }),
       layers.conv1d({ filters: 1, kernelSize: 1 }),
@@ -432,6 +443,31 @@ describe('layers factory and registry', () => {
       layers.integerLookup(),
       layers.categoryEncoding({ numTokens: 2 }),
       layers.hashing({ numBins: 2 }),
+      // Activation, merge, axis, normalization, attention, masking, noise and Lambda layers
+      // (test/nn/layers-activations, -merge, -group-norm, -dense-attention and -masking-noise-lambda tests).
+      layers.leakyReLU(),
+      layers.prelu(),
+      layers.reLU(),
+      layers.elu(),
+      layers.softmax(),
+      layers.subtract(),
+      layers.multiply(),
+      layers.average(),
+      layers.maximum(),
+      layers.minimum(),
+      layers.dot({ axes: 1 }),
+      layers.repeatVector({ n: 1 }),
+      layers.permute({ dims: [1] }),
+      layers.groupNormalization(),
+      layers.attention(),
+      layers.additiveAttention(),
+      layers.masking(),
+      layers.gaussianNoise({ stddev: 0.1 }),
+      layers.gaussianDropout({ rate: 0.1 }),
+      layers.spatialDropout1d({ rate: 0.1 }),
+      layers.spatialDropout2d({ rate: 0.1 }),
+      // A registered function, so that the config round trip below can save it.
+      layers.lambda({ function: 'layersCoreIdentity' }),
     ];
     assert.equal(made.length, Object.keys(layers).length);
     for (const l of made) {

@@ -163,6 +163,27 @@ describe('dense attention matches a slow reference', () => {
       assert.deepEqual(flat(getMask(y)!), queryMask);
     }));
 
+  test("apply() takes Keras' call options on tensors; a functional graph refuses them rather than dropping them", () =>
+    tidy(() => {
+      const x = inputs();
+      const layer = new Attention({ dtype: 'float64' });
+      setMask(x.v, tensor(valueMask, [B, TV], 'bool'));
+      const [out, w] = layer.apply([x.q, x.v, x.k], {
+        useCausalMask: true,
+        returnAttentionScores: true,
+      }) as unknown as Tensor[];
+      const [eo, ew] = reference(ref(x, { valueMask, causal: true }), dot);
+      assertClose(out, eo, TIGHT);
+      assertClose(w, ew, TIGHT);
+      assertClose(layer.apply([x.q, x.v, x.k], { useCausalMask: true }), eo, TIGHT);
+      const sym = (shape: number[]) => new SymbolicTensor([null, ...shape], 'float64', 'x');
+      assert.throws(
+        () => layer.apply([sym([TQ, D]), sym([TV, DV]), sym([TV, D])], { useCausalMask: true }),
+        (e: Error) =>
+          e instanceof ArgumentError && /useCausalMask .* cannot be recorded in a functional graph/.test(e.message),
+      );
+    }));
+
   test('dropout on the weights only in training, seeded by the call', () =>
     tidy(() => {
       const x = inputs();

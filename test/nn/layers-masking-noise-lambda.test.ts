@@ -233,4 +233,12 @@ describe('Lambda', () => {
     assert.throws(() => new Lambda({ function: 3 as never }), /Lambda '.*': function must be a function or a name/);
     assert.ok(layers.lambda({ function: double }) instanceof Lambda);
   });
+
+  test('the factory takes an unregistered function (the error is for saving) and checks option keys', () => {
+    assert.ok(layers.lambda({ function: (x) => x as Tensor }) instanceof Lambda);
+    assert.throws(
+      () => layers.lambda({ function: double, output_shape: [3] } as never),
+      (e: Error) => e instanceof ArgumentError && /unknown option 'output_shape'.*outputShape/.test(e.message),
+    );
+  });
 });

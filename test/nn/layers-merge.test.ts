@@ -2,9 +2,11 @@
 // axis layers RepeatVector and Permute: the harness, slow elementwise / nested-loop references, shape errors.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ArgumentError, ShapeError, Tensor, tidy } from '../../src/index.js';
+import { ArgumentError, ShapeError, Tensor, tensor, tidy } from '../../src/index.js';
+import { getMask, setMask } from '../../src/nn/masking.js';
 import { SymbolicTensor } from '../../src/nn/layer.js';
 import {
+  Add,
   Average,
   Dot,
   Maximum,
@@ -113,6 +115,20 @@ describe('elementwise merges match elementwise references', () => {
     );
     assert.throws(() => new Average().apply(s([3])), /Average '.*' must be called on a list of at least 2 inputs/);
   });
+});
+
+describe('masks through elementwise merges (Keras: kept where every masked input keeps the step)', () => {
+  test('Add / Multiply AND their inputs masks; unmasked inputs do not count; none masked, no mask', () =>
+    tidy(() => {
+      const a = rand([2, 3, 2], 1),
+        b = rand([2, 3, 2], 2),
+        c = rand([2, 3, 2], 3);
+      setMask(a, tensor([1, 1, 0, 1, 0, 1], [2, 3], 'bool'));
+      setMask(b, tensor([1, 0, 0, 1, 1, 1], [2, 3], 'bool'));
+      assert.deepEqual(flat(getMask(new Add().apply([a, b]) as Tensor)!), [1, 0, 0, 1, 0, 1]);
+      assert.deepEqual(flat(getMask(new Multiply().apply([a, c]) as Tensor)!), [1, 1, 0, 1, 0, 1]);
+      assert.equal(getMask(new Maximum().apply([c, rand([2, 3, 2], 4)]) as Tensor), null);
+    }));
 });
 
 describe('Dot', () => {

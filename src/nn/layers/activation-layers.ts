@@ -11,6 +11,7 @@ import type { Variable } from '../variable.js';
 import { getInitializer, type Initializer, type InitializerSpec } from '../initializers.js';
 import { getRegularizer, type Regularizer, type RegularizerSpec } from '../regularizers.js';
 import { firstMask, toBool, type MaskArg } from '../masking.js';
+import { rememberLogits } from '../logits.js';
 import {
   asLayerDType,
   initializerConfig,
@@ -41,8 +42,6 @@ abstract class ElementwiseActivation extends Layer {
 export interface LeakyReLUArgs extends LayerArgs {
   /** Slope for x < 0. Default 0.3 (Keras). */
   negativeSlope?: number;
-  /** Keras 2's (and TF.js') name for negativeSlope. */
-  alpha?: number;
 }
 
 /** x for x > 0, negativeSlope * x otherwise. */
@@ -52,9 +51,10 @@ export class LeakyReLU extends ElementwiseActivation {
 
   constructor(args: LeakyReLUArgs = {}) {
     super(args);
-    if (args.alpha !== undefined && args.negativeSlope !== undefined)
-      throw new ArgumentError(`${who(this)}: give negativeSlope or its older name alpha, not both`);
-    this.negativeSlope = nonNegative(this, 'negativeSlope', args.negativeSlope ?? args.alpha ?? 0.3);
+    // One word for one thing: Keras 3's name, and a pointer to it for Keras 2 / TF.js code.
+    if ((args as { alpha?: unknown }).alpha !== undefined)
+      throw new ArgumentError(`${who(this)}: alpha is Keras 2's name for the slope; pass negativeSlope instead`);
+    this.negativeSlope = nonNegative(this, 'negativeSlope', args.negativeSlope ?? 0.3);
   }
 
   override call(inputs: Tensor | Tensor[], _ctx: CallContext): Tensor {
@@ -158,14 +158,19 @@ export class Softmax extends ElementwiseActivation {
     if (this.axis < -x.rank || this.axis >= x.rank)
       throw inputShapeError(this, `an input with axis ${this.axis}`, x.shape, `axis out of range for rank ${x.rank}`);
     const m = firstMask(mask);
-    if (!m) return softmax(x, this.axis);
-    const fits = m.rank <= x.rank && m.shape.every((d, i) => d === 1 || d === x.shape[x.rank - m.rank + i]);
-    if (!fits)
-      throw new ShapeError(
-        `${who(this)}: the mask ${fmtShape(m.shape)} does not broadcast to the input ${fmtShape(x.shape)}`,
-      );
-    // (1 - mask) * -1e9, as Keras' Softmax layer.
-    return softmax(add(x, mul(sub(1, cast(toBool(m), x.dtype)), MASKED_LOGIT)), this.axis);
+    let logits = x;
+    if (m) {
+      const fits = m.rank <= x.rank && m.shape.every((d, i) => d === 1 || d === x.shape[x.rank - m.rank + i]);
+      if (!fits)
+        throw new ShapeError(
+          `${who(this)}: the mask ${fmtShape(m.shape)} does not broadcast to the input ${fmtShape(x.shape)}`,
+        );
+      // (1 - mask) * -1e9, as Keras' Softmax layer.
+      logits = add(x, mul(sub(1, cast(toBool(m), x.dtype)), MASKED_LOGIT));
+    }
+    const y = softmax(logits, this.axis);
+    // Over the last axis, the cross-entropies can then take the stable logits path, as after Activation('softmax').
+    return this.axis === -1 || this.axis === x.rank - 1 ? rememberLogits(y, 'softmax', logits) : y;
   }
 
   override getConfig(): LayerConfig {

@@ -13,7 +13,10 @@ import { RandomStream, drawSeed, mixSeeds } from '../../ops/random.js';
 import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
 import {
   Layer,
+  SymbolicTensor,
   formatSymShape,
+  type ApplyOptions,
+  type SymbolicOf,
   registerLayer,
   type CallContext,
   type LayerArgs,
@@ -43,6 +46,12 @@ export interface DenseAttendOptions {
   useCausalMask?: boolean;
   training?: boolean;
   seed?: number;
+}
+
+/** Keras' call arguments that apply() takes besides ApplyOptions. */
+export interface DenseCallOptions {
+  useCausalMask?: boolean;
+  returnAttentionScores?: boolean;
 }
 
 /**
@@ -145,6 +154,39 @@ abstract class DenseAttention extends Layer {
     return mask;
   }
 
+  /** Keras' call options given to apply(), held for the synchronous call() they belong to. */
+  private callOptions: DenseCallOptions = {};
+
+  /**
+   * apply() with Keras' call options: `layer.apply([query, value], { useCausalMask: true })` on tensors (with
+   * returnAttentionScores, [output, weights]). A functional graph records only `training`, so there they are an
+   * error rather than silently dropped.
+   */
+  override apply(
+    inputs: SymbolicTensor | SymbolicTensor[],
+    ctx?: ApplyOptions & DenseCallOptions,
+  ): SymbolicOf<ReturnType<this['call']>>;
+  override apply(inputs: Tensor | Tensor[], ctx?: ApplyOptions & DenseCallOptions): ReturnType<this['call']>;
+  override apply(
+    inputs: Tensor | Tensor[] | SymbolicTensor | SymbolicTensor[],
+    ctx: ApplyOptions & DenseCallOptions = {},
+  ): Tensor | Tensor[] | SymbolicTensor | SymbolicTensor[] {
+    const { useCausalMask, returnAttentionScores, ...rest } = ctx;
+    if (useCausalMask === undefined && returnAttentionScores === undefined) return super.apply(inputs as never, rest);
+    const list = Array.isArray(inputs) ? inputs : [inputs];
+    if (list.some((t) => t instanceof SymbolicTensor))
+      throw new ArgumentError(
+        `${who(this)}: useCausalMask and returnAttentionScores cannot be recorded in a functional graph; ` +
+          'call the layer on tensors (apply or attend) inside a custom layer or model instead',
+      );
+    this.callOptions = { useCausalMask, returnAttentionScores };
+    try {
+      return super.apply(inputs as Tensor[], rest);
+    } finally {
+      this.callOptions = {};
+    }
+  }
+
   /** The graph form: padding masks come from the inputs (the key's mask is not used, as in Keras). */
   override call(inputs: Tensor | Tensor[], ctx: CallContext, mask?: MaskArg): Tensor {
     if (!Array.isArray(inputs))
@@ -153,13 +195,12 @@ abstract class DenseAttention extends Layer {
       );
     const [query, value, key] = inputs;
     const masks = Array.isArray(mask) ? mask : [];
-    return this.attend(query, value, {
-      key,
-      queryMask: masks[0],
-      valueMask: masks[1],
-      training: ctx.training,
-      seed: ctx.seed,
-    });
+    const options = { key, queryMask: masks[0], valueMask: masks[1], training: ctx.training, seed: ctx.seed };
+    const { useCausalMask, returnAttentionScores } = this.callOptions;
+    // With scores the result is [output, weights]; call()'s declared type stays the common case's.
+    if (returnAttentionScores)
+      return this.attend(query, value, { ...options, useCausalMask, returnAttentionScores }) as never;
+    return this.attend(query, value, { ...options, useCausalMask });
   }
 
   override computeOutputShape(inputShape: SymShape | SymShape[]): SymShape {

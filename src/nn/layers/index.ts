@@ -270,7 +270,7 @@ export type { ApplyOptions } from '../layer.js';
 export * from '../preprocessing/index.js';
 
 /** One factory per built-in layer, named as the class in camelCase; each takes the constructor's args. */
-export const layers = withOptionChecks({
+const checkedFactories = withOptionChecks({
   dense: (args: DenseArgs) => new Dense(args),
   conv1d: (args: Conv1DArgs) => new Conv1D(args),
   conv2d: (args: ConvArgs) => new Conv2D(args),
@@ -320,7 +320,6 @@ export const layers = withOptionChecks({
   gaussianDropout: (args: GaussianDropoutArgs) => new GaussianDropout(args),
   spatialDropout1d: (args: Omit<SpatialDropoutArgs, 'dataFormat'>) => new SpatialDropout1D(args),
   spatialDropout2d: (args: SpatialDropoutArgs) => new SpatialDropout2D(args),
-  lambda: (args: LambdaArgs) => new Lambda(args),
   normalization: (args: NormalizationArgs = {}) => new Normalization(args),
   rescaling: (args: RescalingArgs) => new Rescaling(args),
   resizing: (args: ResizingArgs) => new Resizing(args),
@@ -347,3 +346,6 @@ export const layers = withOptionChecks({
   categoryEncoding: (args: CategoryEncodingArgs) => new CategoryEncoding(args),
   hashing: (args: HashingArgs) => new Hashing(args),
 } as const);
+
+// Lambda checks its own option keys: the factories' check reads getConfig(), which an unregistered function refuses.
+export const layers = { ...checkedFactories, lambda: (args: LambdaArgs) => new Lambda(args) } as const;

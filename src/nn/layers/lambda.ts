@@ -3,7 +3,8 @@
 // one whose function is not registered is an error that says how to register it.
 import type { Tensor } from '../../tensor/tensor.js';
 import { ArgumentError } from '../../errors.js';
-import { Registry } from '../../registry.js';
+import { Registry, checkOptions } from '../../registry.js';
+import { BASE_OPTIONS } from '../layer-options.js';
 import { Layer, registerLayer, type CallContext, type LayerArgs, type LayerConfig, type SymShape } from '../layer.js';
 import { who } from './common.js';
 
@@ -41,6 +42,8 @@ export interface LambdaArgs extends LayerArgs {
   arguments?: Record<string, unknown> | null;
 }
 
+const LAMBDA_OPTIONS: readonly string[] = [...BASE_OPTIONS, 'function', 'outputShape', 'arguments'];
+
 export class Lambda extends Layer {
   static override readonly className: string = 'Lambda';
   readonly fn: LambdaFunction;
@@ -50,6 +53,8 @@ export class Lambda extends Layer {
   readonly arguments: Record<string, unknown>;
 
   constructor(args: LambdaArgs) {
+    // Checked here, not by the layers factory: its check reads getConfig(), which refuses unregistered functions.
+    checkOptions('Lambda', args, LAMBDA_OPTIONS);
     super(args);
     const f = args.function;
     if (typeof f === 'string') {

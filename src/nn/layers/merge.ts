@@ -1,7 +1,7 @@
 // Merge layers, called on a list of tensors: the elementwise ones (Add, Subtract, Multiply, Average, Maximum,
 // Minimum; Keras broadcasting of size-1 axes), Concatenate (along one axis) and Dot (batched dot products).
-import type { Tensor } from '../../tensor/tensor.js';
-import { add, div, maximum, minimum, mul, rsqrt, sub } from '../../ops/elementwise.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { add, div, logicalAnd, maximum, minimum, mul, rsqrt, sub } from '../../ops/elementwise.js';
 import { concat } from '../../ops/indexing.js';
 import { matmul } from '../../ops/linalg.js';
 import { sum } from '../../ops/reduce.js';
@@ -17,6 +17,7 @@ import {
   type SymShape,
 } from '../layer.js';
 import { who } from './common.js';
+import { toBool, type MaskArg } from '../masking.js';
 
 function mergeError(layer: Layer, expected: string, shapes: readonly SymShape[]): ShapeError {
   return new ShapeError(`${who(layer)} expects ${expected}, got ${shapes.map(formatSymShape).join(', ')}`);
@@ -53,6 +54,15 @@ abstract class Merge extends Layer {
 
 /** An elementwise merge of inputs of one rank; along each axis sizes must agree or be 1 (broadcast). */
 abstract class ElementwiseMerge extends Merge {
+  override supportsMasking = true;
+
+  /** Keras Merge.compute_mask: a step is kept where every masked input keeps it; none masked, no mask. */
+  override computeMask(_inputs: Tensor | Tensor[], mask: MaskArg | undefined): MaskArg | undefined {
+    const masks = (Array.isArray(mask) ? mask : [mask]).filter((m): m is Tensor => m instanceof Tensor);
+    if (masks.length === 0) return undefined;
+    return masks.slice(1).reduce((acc, m) => logicalAnd(acc, toBool(m)), toBool(masks[0]));
+  }
+
   protected override mergeShapes(shapes: readonly SymShape[]): SymShape {
     const rank = shapes[0].length;
     const fail = () => mergeError(this, 'inputs of one shape (or sizes of 1 that broadcast)', shapes);
