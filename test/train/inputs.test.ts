@@ -63,11 +63,7 @@ test('fit([], []) and other non-tensor data are ArgumentErrors, not TypeErrors',
     c.ArgumentError,
     /^fit: x is a plain array of numbers; expected a Tensor or a list of Tensors \(make one with tensor\(values\)\)$/,
   );
-  await rejects(
-    () => m.fit(x, { epochs: 2 }),
-    c.ArgumentError,
-    /^fit: labels y are required when x is a tensor$/,
-  );
+  await rejects(() => m.fit(x, { epochs: 2 }), c.ArgumentError, /^fit: labels y are required when x is a tensor$/);
   await rejects(() => m.evaluate([], []), c.ArgumentError, /^evaluate: x is an empty list/);
   await rejects(() => m.predict([]), c.ArgumentError, /^predict: x is an empty list/);
   assert.throws(() => m.trainOnBatch([], []), /^ArgumentError: trainOnBatch: x is an empty list/);
