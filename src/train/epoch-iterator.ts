@@ -12,7 +12,7 @@ import { StringTensor, type StringInputs } from '../nn/preprocessing/string-tens
 /** A model's inputs or labels: one tensor, one per input / output, or keyed by input / output name (Keras). */
 export type TensorData = Tensor | Tensor[] | Record<string, Tensor>;
 
-/** A model's inputs: tensors, or raw text (string[], string[][], StringTensor) for a model starting with a text layer. */
+/** A model's inputs: tensors, or raw text (string[], string[][], StringTensor) for a text layer first. */
 export type InputData = TensorData | StringInputs | (Tensor | StringTensor)[] | Record<string, Tensor | StringTensor>;
 
 /** A batch as datasets yield it. */
