@@ -38,8 +38,8 @@ export function parseExampleArgs(defaults: { epochs: number; name?: string }): {
 }
 
 /** Prints the figures; with --json the last line is one JSON object. */
-export function report(json: boolean, figures: Record<string, string | number>): void {
-  const all: Record<string, string | number> = { ...figures, backend: getBackend().name };
+export function report(json: boolean, figures: Record<string, string | number | boolean>): void {
+  const all: Record<string, string | number | boolean> = { ...figures, backend: getBackend().name };
   if (json) {
     console.log(JSON.stringify(all));
     return;

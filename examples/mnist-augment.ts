@@ -60,7 +60,7 @@ try {
     testAccuracy: evaluated.accuracy,
     testLoss: evaluated.loss,
     reloadedTestAccuracy: again.accuracy,
-    reloadedPredictionsIdentical: String(identical),
+    reloadedPredictionsIdentical: identical,
     augmentationLayers: reloaded.layers.filter((l) => l.className.startsWith('Random')).length,
   });
   if (!identical || again.accuracy !== evaluated.accuracy) process.exitCode = 1;
