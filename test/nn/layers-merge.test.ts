@@ -8,6 +8,7 @@ import { SymbolicTensor } from '../../src/nn/layer.js';
 import {
   Add,
   Average,
+  Concatenate,
   Dot,
   Maximum,
   Minimum,
@@ -128,6 +129,25 @@ describe('masks through elementwise merges (Keras: kept where every masked input
       assert.deepEqual(flat(getMask(new Add().apply([a, b]) as Tensor)!), [1, 0, 0, 1, 0, 1]);
       assert.deepEqual(flat(getMask(new Multiply().apply([a, c]) as Tensor)!), [1, 1, 0, 1, 0, 1]);
       assert.equal(getMask(new Maximum().apply([c, rand([2, 3, 2], 4)]) as Tensor), null);
+    }));
+});
+
+describe('masks through Concatenate (Keras 3: widened to each input, joined, any over the last axis)', () => {
+  test('along time the steps of each input keep their mask; along features a step is kept if any input keeps it', () =>
+    tidy(() => {
+      const a = rand([2, 3, 2], 1),
+        b = rand([2, 2, 2], 2),
+        c = rand([2, 3, 4], 3);
+      setMask(a, tensor([1, 1, 0, 1, 0, 1], [2, 3], 'bool'));
+      // An unmasked input counts as all kept.
+      assert.deepEqual(
+        flat(getMask(new Concatenate({ axis: 1 }).apply([a, b]) as Tensor)!),
+        [1, 1, 0, 1, 1, 1, 0, 1, 1, 1],
+      );
+      setMask(c, tensor([0, 1, 0, 0, 0, 1], [2, 3], 'bool'));
+      assert.deepEqual(flat(getMask(new Concatenate().apply([a, c]) as Tensor)!), [1, 1, 0, 1, 0, 1]);
+      assert.deepEqual(flat(getMask(new Concatenate().apply([a, rand([2, 3, 1], 4)]) as Tensor)!), [1, 1, 1, 1, 1, 1]);
+      assert.equal(getMask(new Concatenate().apply([rand([2, 3, 1], 5), rand([2, 3, 1], 6)]) as Tensor), null);
     }));
 });
 

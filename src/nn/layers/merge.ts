@@ -1,11 +1,12 @@
 // Merge layers, called on a list of tensors: the elementwise ones (Add, Subtract, Multiply, Average, Maximum,
 // Minimum; Keras broadcasting of size-1 axes), Concatenate (along one axis) and Dot (batched dot products).
 import { Tensor } from '../../tensor/tensor.js';
-import { add, div, logicalAnd, maximum, minimum, mul, rsqrt, sub } from '../../ops/elementwise.js';
+import { add, cast, div, greater, logicalAnd, maximum, minimum, mul, rsqrt, sub } from '../../ops/elementwise.js';
+import { ones } from '../../ops/creation.js';
 import { concat } from '../../ops/indexing.js';
 import { matmul } from '../../ops/linalg.js';
-import { sum } from '../../ops/reduce.js';
-import { permute, reshape } from '../../ops/views.js';
+import { max, sum } from '../../ops/reduce.js';
+import { expand, permute, reshape } from '../../ops/views.js';
 import { ArgumentError, ShapeError } from '../../errors.js';
 import {
   Layer,
@@ -188,6 +189,25 @@ export class Concatenate extends Merge {
 
   protected override merge(xs: readonly Tensor[]): Tensor {
     return concat(xs, this.axis);
+  }
+
+  override supportsMasking = true;
+
+  /**
+   * Keras 3's Concatenate.compute_mask: each input's mask (all-true where it has none), widened to the
+   * input's shape, joined along `axis`, then kept where any entry of the last axis is kept. Joining along
+   * time ([B, T1, D] and [B, T2, D]) gives [B, T1 + T2] with each input's steps; no mask in, no mask out.
+   */
+  override computeMask(inputs: Tensor | Tensor[], mask: MaskArg | undefined): MaskArg | undefined {
+    const masks = Array.isArray(mask) ? mask : [mask];
+    if (!Array.isArray(inputs) || !masks.some((m) => m instanceof Tensor)) return undefined;
+    const full = inputs.map((x, i) => {
+      const m = masks[i];
+      if (!(m instanceof Tensor)) return ones(x.shape, 'float32');
+      const keep = cast(toBool(m), 'float32');
+      return m.rank < x.rank ? expand(reshape(keep, [...m.shape, 1]), x.shape) : keep;
+    });
+    return greater(max(concat(full, this.axis), -1), 0);
   }
 
   override getConfig(): LayerConfig {
