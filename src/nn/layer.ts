@@ -87,6 +87,8 @@ export { fmtSym as formatSymShape };
  */
 export interface CallArgs {
   readonly training?: boolean;
+  /** A layer's own call options (its `callOptionNames`, e.g. Attention's useCausalMask): true or false. */
+  readonly [option: string]: boolean | undefined;
 }
 
 /** One call of a layer in a functional graph. */
@@ -494,7 +496,7 @@ export abstract class Layer {
     }
     if (ctx.seed !== undefined || ctx.mask !== undefined)
       throw new ArgumentError(
-        `${this.className} '${this.name}': a call on symbolic tensors records only 'training'; ` +
+        `${this.className} '${this.name}': a call on symbolic tensors records 'training' and call options; ` +
           `${ctx.seed !== undefined ? 'seed' : 'mask'} cannot be fixed in a graph (give the layer a seed; ` +
           'masks flow with the tensors)',
       );
@@ -503,11 +505,29 @@ export abstract class Layer {
     const outputs = outShapes.map(
       (s, i) => new SymbolicTensor(s, this.dtype, outShapes.length > 1 ? `${this.name}/out${i}` : this.name, this),
     );
-    const callArgs = ctx.training === undefined ? {} : { training: ctx.training };
+    const callArgs: Record<string, boolean> = ctx.training === undefined ? {} : { training: ctx.training };
+    const options = ctx as Record<string, unknown>;
+    for (const name of this.callOptionNames) {
+      const value = options[name];
+      if (value === undefined) continue;
+      if (typeof value !== 'boolean')
+        throw new ArgumentError(
+          `${this.className} '${this.name}': ${name} must be true or false, got ${fmtValue(value)}`,
+        );
+      callArgs[name] = value;
+    }
     const node = new Node(this, list as SymbolicTensor[], outputs, Array.isArray(inputs), callArgs);
     for (const o of outputs) o.node = node;
     this.inboundNodes.push(node);
     return outShapes.length > 1 || Array.isArray(outShape[0]) ? outputs : outputs[0];
+  }
+
+  /**
+   * The layer's own boolean call options beyond `training` (Keras call kwargs such as Attention's
+   * useCausalMask), which a symbolic call records in the graph and the saved file, and every run replays.
+   */
+  get callOptionNames(): readonly string[] {
+    return [];
   }
 
   /** Frees the weights, this layer's and its sublayers' (once, however often a layer is reached). */

@@ -94,17 +94,17 @@ function inboundRefs(node: Node): TensorRef[] {
 }
 
 /** The call arguments saved with an inbound node's refs, checked (a file may hold anything). */
-function savedCallArgs(layer: string, refs: readonly TensorRef[]): CallArgs {
+function savedCallArgs(layer: Layer, refs: readonly TensorRef[]): CallArgs {
   const saved = refs[0]?.[3];
   if (saved === undefined) return {};
-  const training = (saved as { training?: unknown } | null)?.training;
-  const keys = typeof saved === 'object' && saved !== null ? Object.keys(saved) : [];
-  if (keys.some((k) => k !== 'training') || (training !== undefined && typeof training !== 'boolean'))
+  const known = ['training', ...layer.callOptionNames];
+  const entries: [string, unknown][] = typeof saved === 'object' && saved !== null ? Object.entries(saved) : [['', 0]];
+  if (entries.some(([k, v]) => !known.includes(k) || typeof v !== 'boolean'))
     throw new ArgumentError(
-      `Model config: the call of layer '${layer}' has arguments ${fmtValue(saved)}; ` +
-        'only { training: true | false } can be replayed',
+      `Model config: the call of layer '${layer.name}' has arguments ${fmtValue(saved)}; only ` +
+        `${known.map((k) => `'${k}'`).join(', ')} (true or false) can be replayed`,
     );
-  return training === undefined ? {} : { training };
+  return saved;
 }
 
 /** The layers called in a graph, each once: the input layers first, then in call order. */
@@ -168,7 +168,7 @@ export function graphFromConfig(config: GraphConfig): { inputs: SymbolicTensor[]
       const { name, refs } = pending[i];
       if (!refs.every(([n, node, idx]) => produced.get(n)?.[node]?.[idx])) continue;
       const ins = refs.map(lookup);
-      const out = created.get(name)!.apply(ins.length === 1 ? ins[0] : ins, savedCallArgs(name, refs));
+      const out = created.get(name)!.apply(ins.length === 1 ? ins[0] : ins, savedCallArgs(created.get(name)!, refs));
       produced.get(name)!.push(Array.isArray(out) ? out : [out]);
       pending.splice(i--, 1);
       progress = true;

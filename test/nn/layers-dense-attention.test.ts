@@ -3,8 +3,8 @@
 // from an Embedding through a functional call, and errors.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ArgumentError, ShapeError, Tensor, tensor, tidy } from '../../src/index.js';
-import { SymbolicTensor } from '../../src/nn/layer.js';
+import { ArgumentError, Model, ShapeError, Tensor, input, tensor, tidy } from '../../src/index.js';
+import { SymbolicTensor, layerFromConfig } from '../../src/nn/layer.js';
 import { AdditiveAttention, Attention, layers } from '../../src/nn/layers/index.js';
 import { getMask, setMask } from '../../src/nn/masking.js';
 import { runLayerTest } from './harness.js';
@@ -163,7 +163,7 @@ describe('dense attention matches a slow reference', () => {
       assert.deepEqual(flat(getMask(y)!), queryMask);
     }));
 
-  test("apply() takes Keras' call options on tensors; a functional graph refuses them rather than dropping them", () =>
+  test("apply() takes Keras' call options on tensors and in a functional graph, which saves and replays them", () =>
     tidy(() => {
       const x = inputs();
       const layer = new Attention({ dtype: 'float64' });
@@ -176,11 +176,33 @@ describe('dense attention matches a slow reference', () => {
       assertClose(out, eo, TIGHT);
       assertClose(w, ew, TIGHT);
       assertClose(layer.apply([x.q, x.v, x.k], { useCausalMask: true }), eo, TIGHT);
-      const sym = (shape: number[]) => new SymbolicTensor([null, ...shape], 'float64', 'x');
+      // The same call in a graph: recorded on the node, replayed by predict, kept through a config round trip.
+      const [q, v, k] = [
+        [TQ, D],
+        [TV, DV],
+        [TV, D],
+      ].map((shape) => input({ shape, dtype: 'float64' }));
+      const outs = new Attention({ dtype: 'float64' }).apply([q, v, k], {
+        useCausalMask: true,
+        returnAttentionScores: true,
+      }) as unknown as SymbolicTensor[];
+      assert.deepEqual(
+        outs.map((o) => o.shape),
+        [
+          [null, TQ, DV],
+          [null, TQ, TV],
+        ],
+      );
+      const model = new Model({ inputs: [q, v, k], outputs: outs });
+      const reloaded = layerFromConfig({ className: 'Functional', config: model.getConfig() }) as Model;
+      for (const m of [model, reloaded]) {
+        const [po, pw] = m.predict([x.q, x.v, x.k]) as Tensor[];
+        assertClose(po, eo, TIGHT);
+        assertClose(pw, ew, TIGHT);
+      }
       assert.throws(
-        () => layer.apply([sym([TQ, D]), sym([TV, DV]), sym([TV, D])], { useCausalMask: true }),
-        (e: Error) =>
-          e instanceof ArgumentError && /useCausalMask .* cannot be recorded in a functional graph/.test(e.message),
+        () => layer.apply([q, v, k], { useCausalMask: 'yes' as never }),
+        (e: Error) => e instanceof ArgumentError && /useCausalMask must be true or false/.test(e.message),
       );
     }));
 

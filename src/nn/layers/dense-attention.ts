@@ -159,8 +159,8 @@ abstract class DenseAttention extends Layer {
 
   /**
    * apply() with Keras' call options: `layer.apply([query, value], { useCausalMask: true })` on tensors (with
-   * returnAttentionScores, [output, weights]). A functional graph records only `training`, so there they are an
-   * error rather than silently dropped.
+   * returnAttentionScores, [output, weights]), or on symbolic tensors, where the graph records them (see
+   * callOptionNames) and replays them on every run.
    */
   override apply(
     inputs: SymbolicTensor | SymbolicTensor[],
@@ -171,20 +171,19 @@ abstract class DenseAttention extends Layer {
     inputs: Tensor | Tensor[] | SymbolicTensor | SymbolicTensor[],
     ctx: ApplyOptions & DenseCallOptions = {},
   ): Tensor | Tensor[] | SymbolicTensor | SymbolicTensor[] {
-    const { useCausalMask, returnAttentionScores, ...rest } = ctx;
-    if (useCausalMask === undefined && returnAttentionScores === undefined) return super.apply(inputs as never, rest);
-    const list = Array.isArray(inputs) ? inputs : [inputs];
-    if (list.some((t) => t instanceof SymbolicTensor))
-      throw new ArgumentError(
-        `${who(this)}: useCausalMask and returnAttentionScores cannot be recorded in a functional graph; ` +
-          'call the layer on tensors (apply or attend) inside a custom layer or model instead',
-      );
+    const { useCausalMask, returnAttentionScores } = ctx;
+    if (useCausalMask === undefined && returnAttentionScores === undefined) return super.apply(inputs as never, ctx);
+    // Held for the synchronous call() (or, on symbolic inputs, the output shapes) they belong to.
     this.callOptions = { useCausalMask, returnAttentionScores };
     try {
-      return super.apply(inputs as Tensor[], rest);
+      return super.apply(inputs as never, ctx);
     } finally {
       this.callOptions = {};
     }
+  }
+
+  override get callOptionNames(): readonly string[] {
+    return ['useCausalMask', 'returnAttentionScores'];
   }
 
   /** The graph form: padding masks come from the inputs (the key's mask is not used, as in Keras). */
@@ -203,9 +202,10 @@ abstract class DenseAttention extends Layer {
     return this.attend(query, value, { ...options, useCausalMask });
   }
 
-  override computeOutputShape(inputShape: SymShape | SymShape[]): SymShape {
+  override computeOutputShape(inputShape: SymShape | SymShape[]): SymShape | SymShape[] {
     const { query, value } = this.shapes(inputShape);
-    return [query[0], query[1], value[2]];
+    const output = [query[0], query[1], value[2]];
+    return this.callOptions.returnAttentionScores ? [output, [query[0], query[1], value[1]]] : output;
   }
 
   /** The output keeps the query's mask. */
