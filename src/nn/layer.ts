@@ -151,20 +151,28 @@ const isPlainObject = (v: object): boolean => {
 /**
  * The layers held in `owner`'s fields (Keras' automatic tracking): directly, in arrays, as Map values and in
  * plain objects, nested to any depth, each once, in field order. Other objects (tensors, nodes, optimizers)
- * are not searched, and `owner` itself is never its own sublayer.
+ * are not searched, and `owner` itself is never its own sublayer. Runs on every step (weights, losses), so
+ * it allocates nothing for a layer without containers of layers; containers are tracked for cycles only.
  */
 function trackedLayers(owner: Layer): Layer[] {
   const found: Layer[] = [];
-  const seen = new Set<object>([owner]);
+  let containers: Set<object> | undefined;
   const visit = (v: unknown): void => {
-    if (typeof v !== 'object' || v === null || seen.has(v)) return;
-    seen.add(v);
-    if (v instanceof Layer) found.push(v);
-    else if (Array.isArray(v)) v.forEach(visit);
-    else if (v instanceof Map) v.forEach(visit);
-    else if (isPlainObject(v)) Object.values(v).forEach(visit);
+    if (typeof v !== 'object' || v === null) return;
+    if (v instanceof Layer) {
+      if (v !== owner && !found.includes(v)) found.push(v);
+      return;
+    }
+    const array = Array.isArray(v);
+    if (!array && !(v instanceof Map) && !isPlainObject(v)) return;
+    if (array && (v.length === 0 || (typeof v[0] !== 'object' && v.every((e) => typeof e !== 'object')))) return;
+    containers ??= new Set();
+    if (containers.has(v)) return;
+    containers.add(v);
+    if (array || v instanceof Map) v.forEach(visit);
+    else Object.values(v).forEach(visit);
   };
-  Object.values(owner).forEach(visit);
+  for (const key in owner) visit((owner as unknown as Record<string, unknown>)[key]);
   return found;
 }
 
