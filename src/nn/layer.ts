@@ -12,7 +12,7 @@ import { Variable } from './variable.js';
 import { getInitializer, type InitializerSpec } from './initializers.js';
 import { getRegularizer, type RegularizerSpec } from './regularizers.js';
 import { reserveName, snake, uniqueName } from './names.js';
-import { Registry } from '../registry.js';
+import { Registry, checkOptions, optionKeys } from '../registry.js';
 import { attachMasks, inputMasks, type MaskArg } from './masking.js';
 import { withLayerPath } from '../autograd/annotations.js';
 import { checkLayerConfig } from './config-check.js';
@@ -36,6 +36,9 @@ export interface ApplyOptions extends Partial<CallContext> {
   /** Overrides the masks attached to the inputs (see masking.ts); null calls the layer unmasked. */
   mask?: MaskArg;
 }
+
+/** The keys every layer's apply() takes; a layer adds its own call options (callOptionNames). */
+const APPLY_OPTIONS = optionKeys<ApplyOptions>({ training: true, seed: true, mask: true });
 
 export interface LayerArgs {
   name?: string;
@@ -483,11 +486,25 @@ export abstract class Layer {
       throw new ArgumentError(
         `${this.className} '${this.name}': training must be true or false, got ${fmtValue(ctx.training)}`,
       );
+    const options = this.givenCallOptions(ctx);
     const shapes = list.map((t) => t.shape as SymShape);
     if (list.length === 1) this.assertInputShape(shapes[0], !symbolic);
     const shapeArg = Array.isArray(inputs) ? shapes : shapes[0];
     this.ensureBuilt(shapeArg);
-    if (!symbolic) {
+    const outerOptions = this.callOptions;
+    this.callOptions = options;
+    try {
+      return symbolic
+        ? this.applySymbolic(list as SymbolicTensor[], inputs as SymInputs, shapeArg, ctx)
+        : this.applyEager(inputs as Inputs, list, ctx);
+    } finally {
+      this.callOptions = outerOptions;
+    }
+  }
+
+  /** The eager half of apply(): call() on real tensors (or raw text, for text layers). */
+  private applyEager(inputs: Inputs, list: readonly (Tensor | SymbolicTensor)[], ctx: ApplyOptions): Inputs {
+    {
       // A StringTensor reaches call() only on layers that take strings (checked above), whose call() accepts it.
       const real = (Array.isArray(inputs) ? list : inputs) as Inputs;
       const mask = ctx.mask !== undefined ? ctx.mask : inputMasks(real);
@@ -502,6 +519,15 @@ export abstract class Layer {
       if (this.supportsMasking) attachMasks(out, this.computeMask(real, mask ?? undefined));
       return out;
     }
+  }
+
+  /** The symbolic half of apply(): a node in a functional graph, recording training and the call options. */
+  private applySymbolic(
+    list: SymbolicTensor[],
+    inputs: SymInputs,
+    shapeArg: SymShape | SymShape[],
+    ctx: ApplyOptions,
+  ): SymInputs {
     if (ctx.seed !== undefined || ctx.mask !== undefined)
       throw new ArgumentError(
         `${this.className} '${this.name}': a call on symbolic tensors records 'training' and call options; ` +
@@ -513,21 +539,37 @@ export abstract class Layer {
     const outputs = outShapes.map(
       (s, i) => new SymbolicTensor(s, this.dtype, outShapes.length > 1 ? `${this.name}/out${i}` : this.name, this),
     );
-    const callArgs: Record<string, boolean> = ctx.training === undefined ? {} : { training: ctx.training };
-    const options = ctx as Record<string, unknown>;
-    for (const name of this.callOptionNames) {
-      const value = options[name];
+    const callArgs: CallArgs = {
+      ...(ctx.training === undefined ? {} : { training: ctx.training }),
+      ...this.callOptions,
+    };
+    const node = new Node(this, list as SymbolicTensor[], outputs, Array.isArray(inputs), callArgs);
+    for (const o of outputs) o.node = node;
+    this.inboundNodes.push(node);
+    return outShapes.length > 1 || Array.isArray(outShape[0]) ? outputs : outputs[0];
+  }
+
+  /** The call options (see callOptionNames) of the call under way, for call() and computeOutputShape(). */
+  protected callOptions?: Readonly<Record<string, boolean>>;
+
+  /**
+   * The call options given to apply(), checked: a key apply() does not take is an error naming the right one
+   * (a Keras option this layer does not honour must not be dropped), and each option is true or false.
+   */
+  private givenCallOptions(ctx: ApplyOptions): Readonly<Record<string, boolean>> | undefined {
+    const names = this.callOptionNames;
+    checkOptions(`${this.className} '${this.name}'.apply`, ctx, [...APPLY_OPTIONS, ...names]);
+    let options: Record<string, boolean> | undefined;
+    for (const name of names) {
+      const value = (ctx as Record<string, unknown>)[name];
       if (value === undefined) continue;
       if (typeof value !== 'boolean')
         throw new ArgumentError(
           `${this.className} '${this.name}': ${name} must be true or false, got ${fmtValue(value)}`,
         );
-      callArgs[name] = value;
+      (options ??= {})[name] = value;
     }
-    const node = new Node(this, list as SymbolicTensor[], outputs, Array.isArray(inputs), callArgs);
-    for (const o of outputs) o.node = node;
-    this.inboundNodes.push(node);
-    return outShapes.length > 1 || Array.isArray(outShape[0]) ? outputs : outputs[0];
+    return options;
   }
 
   /**

@@ -1,7 +1,19 @@
 // MultiHeadAttention and the Transformer blocks: masks, causality, the key/value cache, structure.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ArgumentError, ShapeError, Tensor, add, concat, sliceAxis, sum, tensor, tidy } from '../../src/index.js';
+import {
+  ArgumentError,
+  Model,
+  ShapeError,
+  Tensor,
+  add,
+  concat,
+  input,
+  sliceAxis,
+  sum,
+  tensor,
+  tidy,
+} from '../../src/index.js';
 import {
   Dense,
   LayerNormalization,
@@ -10,7 +22,7 @@ import {
   TransformerEncoder,
   type AttentionCache,
 } from '../../src/nn/layers/index.js';
-import type { Layer } from '../../src/nn/layer.js';
+import { layerFromConfig, type Layer } from '../../src/nn/layer.js';
 import { runLayerTest } from './harness.js';
 import { assertClose, flat, rand } from '../helpers.js';
 
@@ -158,6 +170,26 @@ describe('MultiHeadAttention', () => {
       const s = flat(scores);
       for (let h = 0; h < 2; h++)
         for (let i = 0; i < 4; i++) for (let j = i + 1; j < 4; j++) assert.equal(s[h * 16 + i * 4 + j], 0);
+    }));
+
+  test('apply({ useCausalMask }) in a functional graph is recorded, replayed and saved (it was dropped)', () =>
+    tidy(() => {
+      const layer = mha();
+      const x = rand([2, 4, 4], 6);
+      const causal = layer.attend(x, x, { useCausalMask: true });
+      assertClose(layer.apply([x, x], { useCausalMask: true }), causal, TIGHT);
+      const seq = input({ shape: [4, 4], dtype: 'float64' });
+      const model = new Model({ inputs: seq, outputs: layer.apply([seq, seq], { useCausalMask: true }) });
+      const reloaded = layerFromConfig({ className: 'Functional', config: model.getConfig() }) as Model;
+      reloaded.setWeights(model.getWeights());
+      for (const m of [model, reloaded]) assertClose(m.predict(x) as Tensor, causal, TIGHT);
+      // A call option MultiHeadAttention does not take (or misspelt) is an error, not ignored.
+      assert.throws(
+        () => layer.apply([seq, seq], { useCasualMask: true } as never),
+        (e: Error) =>
+          e instanceof ArgumentError && /unknown option 'useCasualMask'; did you mean 'useCausalMask'/.test(e.message),
+      );
+      assert.throws(() => layer.apply([x, x], { returnAttentionScores: true } as never), /unknown option/);
     }));
 
   test('attendCached step by step equals the full causal pass; the cache grows by one position a step', () =>

@@ -13,6 +13,9 @@ import {
   Layer,
   formatSymShape,
   registerLayer,
+  type ApplyOptions,
+  type SymbolicOf,
+  type SymbolicTensor,
   type CallContext,
   type LayerArgs,
   type LayerConfig,
@@ -309,6 +312,26 @@ export class MultiHeadAttention extends Layer {
     return { output: r.output, cache: r.cache! };
   }
 
+  /**
+   * apply() with Keras' call option: `layer.apply([query, value], { useCausalMask: true })`, on tensors or in a
+   * functional graph, which records it (see callOptionNames) and replays it on every run.
+   */
+  override apply(
+    inputs: SymbolicTensor | SymbolicTensor[],
+    ctx?: ApplyOptions & { useCausalMask?: boolean },
+  ): SymbolicOf<ReturnType<this['call']>>;
+  override apply(inputs: Tensor | Tensor[], ctx?: ApplyOptions & { useCausalMask?: boolean }): ReturnType<this['call']>;
+  override apply(
+    inputs: Tensor | Tensor[] | SymbolicTensor | SymbolicTensor[],
+    ctx: ApplyOptions & { useCausalMask?: boolean } = {},
+  ): Tensor | Tensor[] | SymbolicTensor | SymbolicTensor[] {
+    return super.apply(inputs as never, ctx);
+  }
+
+  override get callOptionNames(): readonly string[] {
+    return ['useCausalMask'];
+  }
+
   /** The graph form: inputs [query, value] or [query, value, key]; padding masks come from the inputs. */
   override call(inputs: Tensor | Tensor[], ctx: CallContext, mask?: MaskArg): Tensor {
     if (!Array.isArray(inputs))
@@ -324,6 +347,7 @@ export class MultiHeadAttention extends Layer {
       queryMask: masks[0],
       valueMask: masks[1],
       keyMask: key ? masks[2] : null,
+      useCausalMask: this.callOptions?.useCausalMask,
       training: ctx.training,
       seed: ctx.seed,
     });

@@ -154,9 +154,6 @@ abstract class DenseAttention extends Layer {
     return mask;
   }
 
-  /** Keras' call options given to apply(), held for the synchronous call() they belong to. */
-  private callOptions: DenseCallOptions = {};
-
   /**
    * apply() with Keras' call options: `layer.apply([query, value], { useCausalMask: true })` on tensors (with
    * returnAttentionScores, [output, weights]), or on symbolic tensors, where the graph records them (see
@@ -171,15 +168,7 @@ abstract class DenseAttention extends Layer {
     inputs: Tensor | Tensor[] | SymbolicTensor | SymbolicTensor[],
     ctx: ApplyOptions & DenseCallOptions = {},
   ): Tensor | Tensor[] | SymbolicTensor | SymbolicTensor[] {
-    const { useCausalMask, returnAttentionScores } = ctx;
-    if (useCausalMask === undefined && returnAttentionScores === undefined) return super.apply(inputs as never, ctx);
-    // Held for the synchronous call() (or, on symbolic inputs, the output shapes) they belong to.
-    this.callOptions = { useCausalMask, returnAttentionScores };
-    try {
-      return super.apply(inputs as never, ctx);
-    } finally {
-      this.callOptions = {};
-    }
+    return super.apply(inputs as never, ctx);
   }
 
   override get callOptionNames(): readonly string[] {
@@ -195,7 +184,7 @@ abstract class DenseAttention extends Layer {
     const [query, value, key] = inputs;
     const masks = Array.isArray(mask) ? mask : [];
     const options = { key, queryMask: masks[0], valueMask: masks[1], training: ctx.training, seed: ctx.seed };
-    const { useCausalMask, returnAttentionScores } = this.callOptions;
+    const { useCausalMask, returnAttentionScores } = (this.callOptions ?? {}) as DenseCallOptions;
     // With scores the result is [output, weights]; call()'s declared type stays the common case's.
     if (returnAttentionScores)
       return this.attend(query, value, { ...options, useCausalMask, returnAttentionScores }) as never;
@@ -205,7 +194,7 @@ abstract class DenseAttention extends Layer {
   override computeOutputShape(inputShape: SymShape | SymShape[]): SymShape | SymShape[] {
     const { query, value } = this.shapes(inputShape);
     const output = [query[0], query[1], value[2]];
-    return this.callOptions.returnAttentionScores ? [output, [query[0], query[1], value[1]]] : output;
+    return this.callOptions?.returnAttentionScores ? [output, [query[0], query[1], value[1]]] : output;
   }
 
   /** The output keeps the query's mask. */
