@@ -13,7 +13,7 @@ import { concat, pad } from '../indexing.js';
 import { flip, permute, reshape, slice, squeeze, unsqueeze } from '../views.js';
 import { matmul } from '../linalg.js';
 import { windowOutputSize, windows } from '../windows.js';
-import { buf, convArgs } from './native-args.js';
+import { convAdapters } from './native-args.js';
 import { depthwiseConv2dOp } from './depthwise.js';
 import {
   explicitPadding,
@@ -43,7 +43,7 @@ export interface Conv2DParams {
   readonly pads: Padding2D;
 }
 
-type Shape4 = readonly [number, number, number, number];
+export type Shape4 = readonly [number, number, number, number];
 
 export interface ConvParams {
   /** x [N, H, W, Cin], filter [kh, kw, Cin, Cout] -> [N, Ho, Wo, Cout]. */
@@ -147,31 +147,8 @@ const shape4 = (t: Tensor) => t.shape as unknown as Shape4;
 /** The window parameters alone (without the backprop ops' shapes), for the op a rule calls. */
 const convOf = ({ strides, dilations, pads }: Conv2DParams): Conv2DParams => ({ strides, dilations, pads });
 
-/** One native adapter per op; `scratch` is reused across calls (the addon copies nothing out of it). */
-function nativeConv(addon: ConvAddon, scratch = new Float64Array(15)) {
-  return {
-    conv2d: ([x, f]: readonly KernelArg[], o: KernelArg, p: Conv2DParams) =>
-      addon.conv2d(buf(x), x.offset, buf(f), f.offset, buf(o), convArgs(scratch, x.shape, f.shape, o.shape, p)),
-    conv2dBackpropInput: ([dy, f]: readonly KernelArg[], o: KernelArg, p: Conv2DParams) =>
-      addon.conv2dBackpropInput(
-        buf(dy),
-        dy.offset,
-        buf(f),
-        f.offset,
-        buf(o),
-        convArgs(scratch, o.shape, f.shape, dy.shape, p),
-      ),
-    conv2dBackpropFilter: ([x, dy]: readonly KernelArg[], o: KernelArg, p: Conv2DParams) =>
-      addon.conv2dBackpropFilter(
-        buf(x),
-        x.offset,
-        buf(dy),
-        dy.offset,
-        buf(o),
-        convArgs(scratch, x.shape, o.shape, dy.shape, p),
-      ),
-  };
-}
+const nativeConv = (addon: ConvAddon) =>
+  convAdapters(addon.conv2d, addon.conv2dBackpropInput, addon.conv2dBackpropFilter);
 
 export const CONV: FusedSpecs<keyof ConvParams> = {
   conv2d: {
@@ -183,7 +160,7 @@ export const CONV: FusedSpecs<keyof ConvParams> = {
       needX ? run('conv2dBackpropInput', [dy, f], { ...convOf(params), inputShape: shape4(x) }) : null,
       needF ? run('conv2dBackpropFilter', [x, dy], { ...convOf(params), filterShape: shape4(f) }) : null,
     ],
-    native: (addon) => nativeConv(addon).conv2d,
+    native: (addon) => nativeConv(addon).forward,
   },
   conv2dBackpropInput: {
     family: 'convolution',
@@ -203,7 +180,7 @@ export const CONV: FusedSpecs<keyof ConvParams> = {
       needDy ? run('conv2d', [g, f], convOf(params)) : null,
       needF ? run('conv2dBackpropFilter', [g, dy], { ...convOf(params), filterShape: shape4(f) }) : null,
     ],
-    native: (addon) => nativeConv(addon).conv2dBackpropInput,
+    native: (addon) => nativeConv(addon).input,
   },
   conv2dBackpropFilter: {
     family: 'convolution',
@@ -218,7 +195,7 @@ export const CONV: FusedSpecs<keyof ConvParams> = {
       needX ? run('conv2dBackpropInput', [dy, g], { ...convOf(params), inputShape: shape4(x) }) : null,
       needDy ? run('conv2d', [x, g], convOf(params)) : null,
     ],
-    native: (addon) => nativeConv(addon).conv2dBackpropFilter,
+    native: (addon) => nativeConv(addon).filter,
   },
 };
 

@@ -13,10 +13,8 @@ import { require4d, requireSame } from '../checks.js';
 import { permute, reshape } from '../views.js';
 import { matmul } from '../linalg.js';
 import { unwindows, windowOutputSize, windows } from '../windows.js';
-import type { Conv2DParams } from './conv.js';
-import { buf, convArgs } from './native-args.js';
-
-type Shape4 = readonly [number, number, number, number];
+import type { Conv2DParams, Shape4 } from './conv.js';
+import { convAdapters } from './native-args.js';
 
 export interface DepthwiseParams {
   /** x [N, H, W, C], filter [kh, kw, C, M] -> [N, Ho, Wo, C * M]. */
@@ -103,38 +101,8 @@ function backpropFilterComposite(
 const shape4 = (t: Tensor) => t.shape as unknown as Shape4;
 const convOf = ({ strides, dilations, pads }: Conv2DParams): Conv2DParams => ({ strides, dilations, pads });
 
-/** One native adapter per op; `scratch` is reused across calls (the addon copies nothing out of it). */
-function nativeDepthwise(addon: DepthwiseAddon, scratch = new Float64Array(15)) {
-  return {
-    forward: ([x, f]: readonly KernelArg[], o: KernelArg, p: Conv2DParams) =>
-      addon.depthwiseConv2d(
-        buf(x),
-        x.offset,
-        buf(f),
-        f.offset,
-        buf(o),
-        convArgs(scratch, x.shape, f.shape, o.shape, p),
-      ),
-    input: ([dy, f]: readonly KernelArg[], o: KernelArg, p: Conv2DParams) =>
-      addon.depthwiseConv2dBackpropInput(
-        buf(dy),
-        dy.offset,
-        buf(f),
-        f.offset,
-        buf(o),
-        convArgs(scratch, o.shape, f.shape, dy.shape, p),
-      ),
-    filter: ([x, dy]: readonly KernelArg[], o: KernelArg, p: Conv2DParams) =>
-      addon.depthwiseConv2dBackpropFilter(
-        buf(x),
-        x.offset,
-        buf(dy),
-        dy.offset,
-        buf(o),
-        convArgs(scratch, x.shape, o.shape, dy.shape, p),
-      ),
-  };
-}
+const nativeDepthwise = (addon: DepthwiseAddon) =>
+  convAdapters(addon.depthwiseConv2d, addon.depthwiseConv2dBackpropInput, addon.depthwiseConv2dBackpropFilter);
 
 const family = 'convolution';
 

@@ -57,7 +57,15 @@ export function convArgs(
   y: readonly number[],
   p: ConvWindow,
 ): Float64Array {
-  into.set([x[0], x[1], x[2], x[3], y[3], filter[0], filter[1], y[1], y[2]]);
+  into[0] = x[0];
+  into[1] = x[1];
+  into[2] = x[2];
+  into[3] = x[3];
+  into[4] = y[3];
+  into[5] = filter[0];
+  into[6] = filter[1];
+  into[7] = y[1];
+  into[8] = y[2];
   into[9] = p.strides[0];
   into[10] = p.strides[1];
   into[11] = p.dilations[0];
@@ -65,4 +73,22 @@ export function convArgs(
   into[13] = p.pads[0][0];
   into[14] = p.pads[1][0];
   return into;
+}
+
+/** An addon convolution entry point: (a, aOffset, b, bOffset, out, params), params laid out by convArgs. */
+type ConvEntry = (a: Arr, aOff: number, b: Arr, bOff: number, out: Arr, params: Float64Array) => void;
+
+/**
+ * The native adapters of a convolution family's three ops (forward, input gradient, filter gradient), whose
+ * entry points share convArgs' layout; `scratch` is reused across calls (the addon copies nothing out of it).
+ */
+export function convAdapters(forward: ConvEntry, input: ConvEntry, filter: ConvEntry, scratch = new Float64Array(15)) {
+  return {
+    forward: ([x, f]: readonly KernelArg[], o: KernelArg, p: ConvWindow) =>
+      forward(buf(x), x.offset, buf(f), f.offset, buf(o), convArgs(scratch, x.shape, f.shape, o.shape, p)),
+    input: ([dy, f]: readonly KernelArg[], o: KernelArg, p: ConvWindow) =>
+      input(buf(dy), dy.offset, buf(f), f.offset, buf(o), convArgs(scratch, o.shape, f.shape, dy.shape, p)),
+    filter: ([x, dy]: readonly KernelArg[], o: KernelArg, p: ConvWindow) =>
+      filter(buf(x), x.offset, buf(dy), dy.offset, buf(o), convArgs(scratch, x.shape, o.shape, dy.shape, p)),
+  };
 }
