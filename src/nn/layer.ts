@@ -37,6 +37,9 @@ export interface ApplyOptions extends Partial<CallContext> {
   mask?: MaskArg;
 }
 
+/** Raw text: a StringTensor, or a symbolic input of dtype 'string'. */
+const isText = (t: unknown) => t instanceof StringTensor || (t instanceof SymbolicTensor && t.dtype === 'string');
+
 /** The keys every layer's apply() takes; a layer adds its own call options (callOptionNames). */
 const APPLY_OPTIONS = optionKeys<ApplyOptions>({ training: true, seed: true, mask: true });
 
@@ -103,7 +106,11 @@ export class Node {
     /** Whether the layer was called with a list (multi-input layers) rather than one tensor. */
     readonly calledWithList = false,
     readonly callArgs: CallArgs = {},
-  ) {}
+  ) {
+    this.hasCallArgs = Object.keys(callArgs).length > 0;
+  }
+  /** Whether the call recorded arguments that every run of the graph replays. */
+  readonly hasCallArgs: boolean;
 }
 
 let nextSymbolicId = 1;
@@ -471,7 +478,6 @@ export abstract class Layer {
   apply(given: Inputs | SymInputs | StringInputs, ctx: ApplyOptions = {}): Inputs | SymInputs {
     const inputs = asStringTensor(given);
     const list = (Array.isArray(inputs) ? inputs.map(asStringTensor) : [inputs]) as (Tensor | SymbolicTensor)[];
-    const isText = (t: unknown) => t instanceof StringTensor || (t instanceof SymbolicTensor && t.dtype === 'string');
     if (!this.takesStrings && list.some(isText))
       throw new DTypeError(
         `${this.className} '${this.name}' takes number tensors, got strings; put a text layer first ` +
@@ -558,16 +564,20 @@ export abstract class Layer {
    */
   private givenCallOptions(ctx: ApplyOptions): Readonly<Record<string, boolean>> | undefined {
     const names = this.callOptionNames;
-    checkOptions(`${this.className} '${this.name}'.apply`, ctx, [...APPLY_OPTIONS, ...names]);
+    // Runs on every call: the full check (and its message) only when something is off.
+    const fail = () => checkOptions(`${this.className} '${this.name}'.apply`, ctx, [...APPLY_OPTIONS, ...names]);
+    if (typeof ctx !== 'object' || ctx === null || Array.isArray(ctx)) fail();
     let options: Record<string, boolean> | undefined;
-    for (const name of names) {
-      const value = (ctx as Record<string, unknown>)[name];
+    for (const key in ctx) {
+      if (APPLY_OPTIONS.includes(key)) continue;
+      if (!names.includes(key)) fail();
+      const value = (ctx as Record<string, unknown>)[key];
       if (value === undefined) continue;
       if (typeof value !== 'boolean')
         throw new ArgumentError(
-          `${this.className} '${this.name}': ${name} must be true or false, got ${fmtValue(value)}`,
+          `${this.className} '${this.name}': ${key} must be true or false, got ${fmtValue(value)}`,
         );
-      (options ??= {})[name] = value;
+      (options ??= {})[key] = value;
     }
     return options;
   }

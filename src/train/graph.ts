@@ -66,7 +66,10 @@ export function runGraph(
   for (const node of nodes) {
     const args = node.inputs.map((s) => bound.get(s.id)!);
     // Arguments recorded at the symbolic call win over the run's (a base called with training: false).
-    const out = node.layer.apply(node.calledWithList ? args : args[0], { ...ctx, ...node.callArgs });
+    const out = node.layer.apply(
+      node.calledWithList ? args : args[0],
+      node.hasCallArgs ? { ...ctx, ...node.callArgs } : ctx,
+    );
     const outs = Array.isArray(out) ? out : [out];
     node.outputs.forEach((s, i) => bound.set(s.id, outs[i]));
   }
@@ -89,7 +92,7 @@ function inboundRefs(node: Node): TensorRef[] {
   const args = node.callArgs;
   return node.inputs.map((t) => {
     const ref = refOf(t);
-    return Object.keys(args).length > 0 ? [ref[0], ref[1], ref[2], { ...args }] : ref;
+    return node.hasCallArgs ? [ref[0], ref[1], ref[2], { ...args }] : ref;
   });
 }
 

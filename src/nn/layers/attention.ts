@@ -84,6 +84,9 @@ export interface AttentionResult {
   cache?: AttentionCache;
 }
 
+/** The call option apply() takes and a graph records (callOptionNames); returnAttentionScores is attend()'s. */
+const MHA_CALL_OPTIONS: readonly string[] = ['useCausalMask'];
+
 export class MultiHeadAttention extends Layer {
   static override readonly className: string = 'MultiHeadAttention';
   readonly numHeads: number;
@@ -329,7 +332,7 @@ export class MultiHeadAttention extends Layer {
   }
 
   override get callOptionNames(): readonly string[] {
-    return ['useCausalMask'];
+    return MHA_CALL_OPTIONS;
   }
 
   /** The graph form: inputs [query, value] or [query, value, key]; padding masks come from the inputs. */

@@ -1,5 +1,6 @@
 // Single-head attention without projections (Keras): Attention (Luong dot-product, or 'concat' scores) and
 // AdditiveAttention (Bahdanau), on [query, value] or [query, value, key] of shape [batch, length, dim].
+import { optionKeys } from '../../registry.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { add, cast, logicalAnd, mul, sub, tanh } from '../../ops/elementwise.js';
 import { tensor } from '../../ops/creation.js';
@@ -53,6 +54,9 @@ export interface DenseCallOptions {
   useCausalMask?: boolean;
   returnAttentionScores?: boolean;
 }
+
+/** Its keys, which apply() takes and a graph records (callOptionNames). */
+const DENSE_CALL_OPTIONS = optionKeys<DenseCallOptions>({ useCausalMask: true, returnAttentionScores: true });
 
 /**
  * Keras BaseDenseAttention: weights = softmax(scores(query, key) - 1e9 * masked), output = weights @ value,
@@ -172,7 +176,7 @@ abstract class DenseAttention extends Layer {
   }
 
   override get callOptionNames(): readonly string[] {
-    return ['useCausalMask', 'returnAttentionScores'];
+    return DENSE_CALL_OPTIONS;
   }
 
   /** The graph form: padding masks come from the inputs (the key's mask is not used, as in Keras). */
