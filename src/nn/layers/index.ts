@@ -270,7 +270,7 @@ export type { ApplyOptions } from '../layer.js';
 export * from '../preprocessing/index.js';
 
 /** One factory per built-in layer, named as the class in camelCase; each takes the constructor's args. */
-const checkedFactories = withOptionChecks({
+export const layers = withOptionChecks({
   dense: (args: DenseArgs) => new Dense(args),
   conv1d: (args: Conv1DArgs) => new Conv1D(args),
   conv2d: (args: ConvArgs) => new Conv2D(args),
@@ -345,7 +345,5 @@ const checkedFactories = withOptionChecks({
   integerLookup: (args: LookupArgs<number> = {}) => new IntegerLookup(args),
   categoryEncoding: (args: CategoryEncodingArgs) => new CategoryEncoding(args),
   hashing: (args: HashingArgs) => new Hashing(args),
+  lambda: (args: LambdaArgs) => new Lambda(args),
 } as const);
-
-// Lambda checks its own option keys: the factories' check reads getConfig(), which an unregistered function refuses.
-export const layers = { ...checkedFactories, lambda: (args: LambdaArgs) => new Lambda(args) } as const;
