@@ -1,10 +1,10 @@
 // Image resampling (keras.ops.image): resize (tf.image.resize numbers) and affineTransform (TF's
 // ImageProjectiveTransformV3), for channels-last [batch, height, width, channels] images.
 //
-// Both work the same way: the host computes, for every output pixel, which input pixels it reads and
-// with what weights (a "sampling plan": up to 4 taps for bilinear, 1 for nearest), and the tensor side is
-// one gather of input rows, one multiply by the weights and one sum over the taps. The gather carries the
-// gradient to the input (through the one rule table: gather's rule is a scatterAdd), on every backend.
+// The host computes which input pixels each output reads and with what weights, and the tensor side gathers
+// and blends them: resize one axis at a time (a gather of rows per axis), affineTransform with a "sampling
+// plan" per output pixel (up to 4 taps for bilinear, 1 for nearest: one gather, one multiply, one sum over
+// the taps). The gathers carry the gradient to the input (gather's rule is a scatterAdd), on every backend.
 import { Tensor, fromTypedArray } from '../tensor/tensor.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { add, cast, mul } from './elementwise.js';
@@ -112,33 +112,33 @@ export function resize(images: Tensor, size: readonly [number, number], options:
   assertOneOf(op, 'interpolation', interpolation, INTERPOLATIONS);
   const [b, h, w, c] = images.shape;
   const [top, left, cropH, cropW] = options.cropToAspectRatio ? aspectRatioCrop(h, w, outH, outW) : [0, 0, h, w];
-  if (cropH === outH && cropW === outW) return slice(images, [0, top, left, 0], [b, outH, outW, c]);
-  const ys = axisTaps(cropH, outH, interpolation);
-  const xs = axisTaps(cropW, outW, interpolation);
-  const n = b * outH * outW;
-  const taps = interpolation === 'nearest' ? 1 : 4;
-  const index = new Int32Array(taps * n);
-  const weight = taps === 1 ? undefined : new Float64Array(taps * n);
-  for (let bi = 0, k = 0; bi < b; bi++) {
-    for (let y = 0; y < outH; y++) {
-      const rowLo = (bi * h + top + ys.lo[y]) * w + left;
-      const rowHi = (bi * h + top + ys.hi[y]) * w + left;
-      for (let x = 0; x < outW; x++, k++) {
-        index[k] = rowLo + xs.lo[x];
-        if (!weight) continue;
-        const ly = ys.lerp[y],
-          lx = xs.lerp[x];
-        index[n + k] = rowLo + xs.hi[x];
-        index[2 * n + k] = rowHi + xs.lo[x];
-        index[3 * n + k] = rowHi + xs.hi[x];
-        weight[k] = (1 - ly) * (1 - lx);
-        weight[n + k] = (1 - ly) * lx;
-        weight[2 * n + k] = ly * (1 - lx);
-        weight[3 * n + k] = ly * lx;
-      }
-    }
-  }
-  return resample(images, { taps, index, weight, fill: undefined, outShape: [b, outH, outW, c] });
+  const cropped = cropH === h && cropW === w ? images : slice(images, [0, top, left, 0], [b, cropH, cropW, c]);
+  const nearest = interpolation === 'nearest';
+  // Separable: rows, then columns; host work is O(height + width), not a plan per output pixel.
+  return resampleAxis(
+    resampleAxis(cropped, 1, axisTaps(cropH, outH, interpolation), nearest),
+    2,
+    axisTaps(cropW, outW, interpolation),
+    nearest,
+  );
+}
+
+/** x resampled along `axis` by its taps: the rows at lo and hi blended by lerp (nearest: lo alone). */
+function resampleAxis(x: Tensor, axis: number, taps: ReturnType<typeof axisTaps>, nearest: boolean): Tensor {
+  const size = taps.lo.length;
+  if (size === x.shape[axis]) return x; // half-pixel centres at scale 1 read each row itself
+  const rows = (index: Int32Array) => gather(x, fromTypedArray(index, [size]), axis);
+  if (nearest) return rows(taps.lo);
+  const shape = x.shape.map((d, a) => (a === axis ? size : 1));
+  const hiWeight = cast(fromTypedArray(taps.lerp, shape), x.dtype);
+  const loWeight = cast(
+    fromTypedArray(
+      taps.lerp.map((v) => 1 - v),
+      shape,
+    ),
+    x.dtype,
+  );
+  return add(mul(rows(taps.lo), loWeight), mul(rows(taps.hi), hiWeight));
 }
 
 // ------------------------------------------------------------------------------------- affine transform
