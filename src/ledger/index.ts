@@ -78,6 +78,7 @@ export {
   RUN_RECORD_VERSION,
 } from './record.js';
 export type { RunRecord, ModelFacts, ComputeAttribution, EvaluationRecord, EmissionsRecord } from './record.js';
+export type { PrivacyRecord, DpSgdRecord, NoPrivacyRecord, MembershipAuditRecord } from './privacy.js';
 export {
   appendToLedger,
   verifyLedger,

@@ -17,6 +17,7 @@ import type { ClassificationReport } from './evaluation.js';
 import type { DatasetFingerprint } from './fingerprint.js';
 import { JsonSchemaValidator } from './json-schema.js';
 import type { MeterSnapshot } from './meter.js';
+import type { PrivacyRecord } from './privacy.js';
 import { RUN_RECORD_SCHEMA } from './run-record-schema.js';
 import { RecordError } from './errors.js';
 
@@ -73,6 +74,8 @@ export interface RunRecord {
   emissions: EmissionsRecord | null;
   data: DatasetFingerprint[];
   evaluation: EvaluationRecord[];
+  /** Always written by this version; absent in older records. */
+  privacy?: PrivacyRecord;
   software: { candor: string; node: string; v8: string; platform: string; arch: string };
   machine: {
     cpuModel: string;

@@ -14,6 +14,7 @@ import { fingerprintDataset, type DatasetFingerprint } from './fingerprint.js';
 import { Meter, processKernelMs } from './meter.js';
 import { RecordError } from './errors.js';
 import { appendToLedger, type AppendOptions, type LedgerEntry } from './ledger.js';
+import type { DpSgdRecord, MembershipAuditRecord, PrivacyRecord } from './privacy.js';
 import {
   RUN_RECORD_FORMAT,
   RUN_RECORD_VERSION,
@@ -36,6 +37,8 @@ export interface RunFacts {
   hyperparameters: Record<string, unknown>;
   seeds: Record<string, number>;
   epochs: { requested: number | null; initial?: number };
+  /** The DP-SGD mechanism and budget of the run; none when absent. */
+  privacy?: DpSgdRecord;
 }
 
 export interface DataSpec {
@@ -102,6 +105,7 @@ export class RunRecording {
   protected readonly notes: string[] = [];
   private data: DatasetFingerprint[] = [];
   private built?: RunRecord;
+  private pii?: PrivacyRecord['pii'];
   private state: 'new' | 'running' | 'done' = 'new';
   private readonly id = randomUUID();
 
@@ -254,6 +258,7 @@ export class RunRecording {
       emissions,
       data: this.data,
       evaluation: [],
+      privacy: { ...(facts.privacy ?? { mechanism: 'none' }), ...(this.pii ? { pii: this.pii } : {}) },
       ...environmentInfo(),
       notes: [...new Set(notes)],
     };
@@ -291,6 +296,24 @@ export class RunRecording {
     record.notes = [...new Set(notes)];
     await this.rewrite();
     return entry;
+  }
+
+  /** Adds a membership-inference audit of the trained model (privacy.membershipAudit); rewrites run.json. */
+  async addPrivacyAudit(audit: MembershipAuditRecord): Promise<void> {
+    const privacy = (this.record.privacy ??= { mechanism: 'none' });
+    privacy.audits = [...(privacy.audits ?? []), audit];
+    await this.rewrite();
+  }
+
+  /**
+   * Records the PII found in the training data (counts per type, never the values) and how it was redacted;
+   * before fit ends it goes into the record it builds, after that run.json is rewritten.
+   */
+  async notePII(counts: Record<string, number>, redaction: 'tag' | 'pseudonym' | 'none'): Promise<void> {
+    this.pii = { counts: { ...counts }, redaction };
+    if (!this.built) return;
+    this.record.privacy = { ...(this.record.privacy ?? { mechanism: 'none' }), pii: this.pii };
+    await this.rewrite();
   }
 
   /** Records hashes of saved model files found in `dir` (model.json lists them), then rewrites run.json. */

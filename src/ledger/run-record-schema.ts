@@ -1,6 +1,7 @@
 // The JSON Schema (draft 2020-12) of run.json. This object is the source; schemas/run-record.schema.json
 // is its published copy (`candor schema > schemas/run-record.schema.json`), and a test keeps the two equal.
 import type { Schema } from './json-schema.js';
+import { PRIVACY_SCHEMA } from './privacy.js';
 
 const num = { type: 'number' };
 const nonNegative = { type: 'number', minimum: 0 };
@@ -201,6 +202,12 @@ export const RUN_RECORD_SCHEMA: Schema = {
     emissions: { anyOf: [{ $ref: '#/$defs/emissions' }, { type: 'null' }] },
     data: { type: 'array', items: { $ref: '#/$defs/dataset' } },
     evaluation: { type: 'array', items: { $ref: '#/$defs/evaluation' } },
+    privacy: {
+      ...(PRIVACY_SCHEMA as object),
+      description:
+        "DP-SGD's budget and parameters, or mechanism 'none'; PII counts per type; membership-inference audits. " +
+        'Absent only in records written before privacy was recorded.',
+    },
     software: {
       type: 'object',
       required: ['candor', 'node', 'v8', 'platform', 'arch'],
