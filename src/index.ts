@@ -71,6 +71,7 @@ export * as optimizers from './optim/index.js';
 export * as schedules from './optim/schedules.js';
 export * as losses from './nn/losses.js';
 export * as metrics from './train/metrics.js';
+export * as privacy from './privacy/index.js';
 export { Optimizer, getOptimizer } from './optim/index.js';
 export { getLoss } from './nn/losses.js';
 export { getMetric } from './train/metrics.js';

@@ -1,0 +1,3 @@
+// Privacy, exported from the package as `privacy`: per-example gradients and DP-SGD, the privacy accountants,
+// PII scanning and redaction, k-anonymity of tables, encryption of saved files and membership-inference audits.
+export type { PrivacyRecord, DpSgdRecord, MembershipAuditRecord } from '../ledger/privacy.js';
