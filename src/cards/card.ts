@@ -12,6 +12,7 @@ import { renderHtml, renderMarkdown, type Block, type Cell, type Doc } from './d
 import { lineChart } from './svg.js';
 import { complianceMap, trainingFlops, STATUS_TEXT } from './compliance.js';
 import { loadUserInfo, type CardUserInfo, type LoadedUserInfo } from './user-info.js';
+import { privacySection } from './privacy.js';
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const num = (n: number | null | undefined, digits = 4) =>
@@ -611,6 +612,7 @@ export function buildCard(
     ...dataSection(ctx),
     ...trainingSection(ctx),
     ...evaluationSection(ctx),
+    ...privacySection(record),
     ...computeSection(ctx),
     ...regulatorySection(ctx),
   ];
