@@ -2,7 +2,7 @@
 // membership attack models: what an attacker who can query the model sees of each example.
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { tidy } from '../tensor/storage.js';
+import { dispose, tidy } from '../tensor/storage.js';
 import { noGrad } from '../autograd/tape.js';
 import { grad } from '../autograd/grad.js';
 import * as o from '../ops/index.js';
@@ -70,14 +70,35 @@ export function perExampleLoss(model: Model, data: Examples, batchSize = 256): F
   for (let start = 0; start < n; start += batchSize) {
     const b = Math.min(batchSize, n - start);
     const rows = Array.from({ length: b }, (_, i) => start + i);
-    const losses = tidy(() => {
+    const [losses, mean] = tidy(() => {
       const batch = takeExamples(data, rows);
       const pred = noGrad(() => model.apply(batch.x, { training: false })) as Tensor | Tensor[];
-      const dLdw = grad((w: Tensor) => model.compiledLoss(batch.y, pred, w))(o.ones([b], 'float32'));
-      return o.mul(dLdw, b);
+      // Unweighted first, so that errors in the labels surface as they are.
+      const plain = model.compiledLoss(batch.y, pred);
+      const weighted = (w: Tensor) => {
+        try {
+          return model.compiledLoss(batch.y, pred, w);
+        } catch (e) {
+          if (!(e instanceof ShapeError)) throw e;
+          throw new ShapeError(
+            `perExampleLoss: the compiled loss of model '${model.name}' must give one loss per example ` +
+              `(a custom loss must not reduce over the batch): ${e.message}`,
+          );
+        }
+      };
+      return [o.mul(grad(weighted)(o.ones([b], 'float32')), b), plain];
     });
     out.set(losses.dataSync(), start);
-    losses.dispose();
+    // The losses must average to the batch loss; a loss that is not linear in the sample weights would not.
+    const want = mean.item();
+    let avg = 0;
+    for (let i = start; i < start + b; i++) avg += out[i] / b;
+    dispose([losses, mean]);
+    if (!(Math.abs(avg - want) <= 1e-4 * Math.max(1, Math.abs(want))) && Number.isFinite(want))
+      throw new ArgumentError(
+        `perExampleLoss: the per-example losses of model '${model.name}' average ${avg} but its compiled loss ` +
+          `is ${want}; the loss does not weigh examples linearly by sampleWeight, so it cannot be split per example`,
+      );
   }
   for (let i = 0; i < n; i++)
     if (Number.isNaN(out[i])) throw new ArgumentError(`perExampleLoss: the loss of example ${i} is NaN`);

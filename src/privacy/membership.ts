@@ -103,7 +103,7 @@ export async function membershipAudit(
   const m = sampleCount(op, 'members', members);
   const n = sampleCount(op, 'nonMembers', nonMembers);
   const population = options.shadow?.population;
-  if (population) sampleCount(op, 'shadow.population', population);
+  const extra = population ? sampleCount(op, 'shadow.population', population) : 0;
   const batchSize = options.batchSize ?? 256;
   const audited = concatExamples(members, nonMembers);
   const results: MembershipAttackResult[] = [];
@@ -134,8 +134,15 @@ export async function membershipAudit(
       else {
         const pool = population ? concatExamples(audited, population) : audited;
         try {
-          const poolSize = m + n + (population ? sampleCount(op, 'shadow.population', population) : 0);
-          const shadows = await trainShadows(model, pool, poolSize, audited, options.shadow!, settings!, batchSize);
+          const shadows = await trainShadows(
+            model,
+            pool,
+            m + n + extra,
+            audited,
+            options.shadow!,
+            settings!,
+            batchSize,
+          );
           finish(
             attack,
             calibratedScores(logitConfidence(losses), shadows.phi, shadows.inMask, settings!),

@@ -100,10 +100,8 @@ test('privacy section: DP-SGD budget, PII and audits in plain words; the persona
   assert.match(markdown, /\| Noise source \| secure: drawn from a generator keyed from node:crypto/);
   assert.match(markdown, /160 values found; each was replaced by a keyed pseudonym \(HMAC-SHA256/);
   // Audits: one row each, with the figures and a one-line reading.
-  assert.match(
-    markdown,
-    /\| Loss threshold \(Yeom et al\. 2018\) \| 500 \/ 500 \| 0 \| 0\.5123 \| 0\.2% at 0\.1%; 1\.2% at 1%; 11% at 10% \| AUC 0\.512 is close to chance/,
-  );
+  const row = '| Loss threshold (Yeom et al. 2018) | 500 / 500 | 0 | 0.5123 | 0.2% at 0.1%; 1.2% at 1%; 11% at 10% |';
+  assert.ok(markdown.includes(`${row} AUC 0.512 is close to chance`), row);
   assert.match(
     markdown,
     /at FPR 0\.1% it finds 0\.2% of members \(below 1\/500 non-members, so measured with no false/,
@@ -132,7 +130,7 @@ test('privacy section: DP-SGD budget, PII and audits in plain words; the persona
   run.dispose();
 });
 
-test('privacy section: fixed-seed noise is NOT PRIVATE; a run without DP says so; an old record still renders', async () => {
+test('privacy section: fixed-seed noise is NOT PRIVATE; a run without DP says so; an old record renders', async () => {
   const run = await tinyRun({ evaluate: false, options: { energy: false } });
   const fixed = render(run.record, {
     ...DP,

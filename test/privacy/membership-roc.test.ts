@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
 import { rocAuc, tprAtFpr } from '../../src/privacy/roc.js';
 import { perExampleLoss, logitConfidence } from '../../src/privacy/example-loss.js';
-import { ArgumentError } from '../../src/errors.js';
+import { ArgumentError, ShapeError } from '../../src/errors.js';
 
 /** Every threshold t (each score, and +Infinity): flag "member" when score >= t. */
 function rocPoints(members: number[], nonMembers: number[]): { fpr: number; tpr: number }[] {
@@ -97,7 +97,7 @@ test('rocAuc and tprAtFpr equal the enumerated-threshold reference, with and wit
   assert.throws(() => tprAtFpr([1], [1], [1]), ArgumentError);
 });
 
-test('perExampleLoss equals the compiled loss of one example at a time (weights and logits path included)', () => {
+test('perExampleLoss equals the compiled loss of one example at a time (several heads, two weighted outputs)', () => {
   c.setSeed(5);
   const x = new c.RandomStream(1).normal([7, 3], 0, 2);
   const y = c.tensor(Int32Array.from([0, 1, 2, 1, 0, 2, 2]), [7], 'int32');
@@ -115,6 +115,39 @@ test('perExampleLoss equals the compiled loss of one example at a time (weights 
   const linear = new c.Sequential([c.layers.dense({ units: 1, inputShape: [3] })]);
   linear.compile({ optimizer: 'sgd', loss: 'mse' });
   cases.push([linear, yBin, 'mse']);
+  // Two outputs with loss weights: the per-example loss is the weighted sum over outputs.
+  const input = c.input({ shape: [3] });
+  const hidden = c.layers.dense({ units: 5, activation: 'relu' }).apply(input) as c.SymbolicTensor;
+  const outA = c.layers.dense({ units: 3, activation: 'softmax', name: 'a' }).apply(hidden) as c.SymbolicTensor;
+  const outB = c.layers.dense({ units: 1, name: 'b' }).apply(hidden) as c.SymbolicTensor;
+  const twoHeads = new c.Model({ inputs: input, outputs: [outA, outB] });
+  twoHeads.compile({ optimizer: 'sgd', loss: ['sparseCategoricalCrossentropy', 'mse'], lossWeights: [1, 0.5] });
+  const both = perExampleLoss(twoHeads, { x, y: [y, yBin] }, 4);
+  for (let i = 0; i < 7; i++) {
+    const xi = c.slice(x, [i, 0], [1, 3]);
+    const ys = [c.slice(y, [i], [1]), c.slice(yBin, [i, 0], [1, 1])];
+    const p = twoHeads.apply(xi) as c.Tensor[];
+    const want = twoHeads.compiledLoss(ys, p);
+    assert.ok(Math.abs(both[i] - want.item()) <= 1e-6 * Math.max(1, want.item()), `two outputs, example ${i}`);
+    c.dispose([xi, ys, p, want]);
+  }
+  // A custom loss that reduces over the batch has no per-example losses: a typed error says so.
+  const reducing = new c.Sequential([c.layers.dense({ units: 1, inputShape: [3] })]);
+  reducing.compile({ optimizer: 'sgd', loss: (t: c.Tensor, p: c.Tensor) => c.mean(c.square(c.sub(t, p))) });
+  assert.throws(
+    () => perExampleLoss(reducing, { x, y: yBin }),
+    (e: Error) => e instanceof ShapeError && /must give one loss per example/.test(e.message),
+  );
+  // A compiled loss that is not linear in the sample weights cannot be split this way: checked, not trusted.
+  class SquaredWeights extends c.Sequential {
+    override compiledLoss(t: c.Tensor | c.Tensor[], p: c.Tensor | c.Tensor[], w?: c.Tensor): c.Tensor {
+      return super.compiledLoss(t, p, w && c.square(w));
+    }
+  }
+  const nonlinear = new SquaredWeights([c.layers.dense({ units: 1, inputShape: [3] })]);
+  nonlinear.compile({ optimizer: 'sgd', loss: 'mse' });
+  assert.throws(() => perExampleLoss(nonlinear, { x, y: yBin }), /does not weigh examples linearly/);
+  for (const m of [twoHeads, reducing, nonlinear]) m.dispose();
   for (const [model, labels, name] of cases) {
     const got = perExampleLoss(model, { x, y: labels }, 3);
     for (let i = 0; i < 7; i++) {
