@@ -73,6 +73,29 @@ function checkOptions(options: MembershipAuditOptions): { attacks: MembershipAtt
   return { attacks: [...new Set(attacks)], fprs };
 }
 
+/** An attack's figures and record from its scores of the audited examples (the first m are the members). */
+function summarise(
+  attack: MembershipAttack,
+  m: number,
+  scores: Float64Array,
+  fprs: number[],
+  shadowModels: number,
+): MembershipAttackResult {
+  const split = { members: scores.slice(0, m), nonMembers: scores.slice(m) };
+  const auc = rocAuc(split.members, split.nonMembers);
+  const tpr = tprAtFpr(split.members, split.nonMembers, fprs);
+  const record: MembershipAuditRecord = {
+    attack,
+    createdAt: new Date().toISOString(),
+    members: m,
+    nonMembers: split.nonMembers.length,
+    auc,
+    tprAtFpr: tpr,
+    shadowModels,
+  };
+  return { attack, auc, tprAtFpr: tpr, scores: split, record };
+}
+
 /**
  * Audits `model` against membership inference: `members` are examples it was trained on, `nonMembers`
  * examples of the same distribution it never saw. The loss-threshold attack scores each example by its
@@ -103,54 +126,25 @@ export async function membershipAudit(
   const m = sampleCount(op, 'members', members);
   const n = sampleCount(op, 'nonMembers', nonMembers);
   const population = options.shadow?.population;
-  const extra = population ? sampleCount(op, 'shadow.population', population) : 0;
+  if (population) sampleCount(op, 'shadow.population', population);
   const batchSize = options.batchSize ?? 256;
   const audited = concatExamples(members, nonMembers);
   const results: MembershipAttackResult[] = [];
   try {
     const losses = perExampleLoss(model, audited, batchSize);
-    const finish = (attack: MembershipAttack, scores: Float64Array, shadowModels: number) => {
-      const split = { members: scores.slice(0, m), nonMembers: scores.slice(m) };
-      const auc = rocAuc(split.members, split.nonMembers);
-      const tpr = tprAtFpr(split.members, split.nonMembers, fprs);
-      const record: MembershipAuditRecord = {
-        attack,
-        createdAt: new Date().toISOString(),
-        members: m,
-        nonMembers: n,
-        auc,
-        tprAtFpr: tpr,
-        shadowModels,
-      };
-      results.push({ attack, auc, tprAtFpr: tpr, scores: split, record });
-    };
     for (const attack of attacks) {
-      if (attack === 'loss-threshold')
-        finish(
-          attack,
-          losses.map((l) => -l),
-          0,
-        );
-      else {
-        const pool = population ? concatExamples(audited, population) : audited;
-        try {
-          const shadows = await trainShadows(
-            model,
-            pool,
-            m + n + extra,
-            audited,
-            options.shadow!,
-            settings!,
-            batchSize,
-          );
-          finish(
-            attack,
-            calibratedScores(logitConfidence(losses), shadows.phi, shadows.inMask, settings!),
-            settings!.count,
-          );
-        } finally {
-          if (pool !== audited) dispose(pool);
-        }
+      if (attack === 'loss-threshold') {
+        const negativeLoss = losses.map((l) => -l);
+        results.push(summarise(attack, m, negativeLoss, fprs, 0));
+        continue;
+      }
+      const pool = population ? concatExamples(audited, population) : audited;
+      try {
+        const shadows = await trainShadows(model, pool, audited, options.shadow!, settings!, batchSize);
+        const scores = calibratedScores(logitConfidence(losses), shadows.phi, shadows.inMask, settings!);
+        results.push(summarise(attack, m, scores, fprs, settings!.count));
+      } finally {
+        if (pool !== audited) dispose(pool);
       }
     }
   } finally {

@@ -8,7 +8,7 @@ import { dispose } from '../tensor/storage.js';
 import { cloneModel } from '../train/clone.js';
 import type { Model } from '../train/model.js';
 import type { CompileArgs, FitArgs } from '../train/trainer.js';
-import { logitConfidence, perExampleLoss, takeExamples, type Examples } from './example-loss.js';
+import { logitConfidence, perExampleLoss, sampleCount, takeExamples, type Examples } from './example-loss.js';
 
 /** How the calibrated attack trains its shadow models and scores. */
 export interface ShadowOptions {
@@ -151,7 +151,6 @@ export function calibratedScores(
 export async function trainShadows(
   model: Model,
   pool: Examples,
-  poolSize: number,
   audited: Examples,
   shadow: ShadowOptions,
   settings: ReturnType<typeof shadowSettings>,
@@ -163,6 +162,7 @@ export async function trainShadows(
       `membershipAudit: model '${model.name}' was compiled with a custom loss, optimizer or metric object, so ` +
         'its shadows cannot be compiled like it; pass shadow.compile',
     );
+  const poolSize = sampleCount('membershipAudit', 'the shadow population', pool);
   const split = inOutSplit(settings.count, poolSize, settings.seed);
   const phi: Float64Array[] = [];
   for (let s = 0; s < settings.count; s++) {
