@@ -224,7 +224,7 @@ export class FileCipher {
     const h = parseHeader(data, what);
     if (h.role !== role)
       throw new DecryptionError(
-        `${what} says it was encrypted as ${fmtValue(h.role)}, not ${fmtValue(role)}: was it moved, renamed or swapped?`,
+        `${what} says it was encrypted as ${fmtValue(h.role)}, not ${fmtValue(role)} (moved, renamed or swapped?)`,
       );
     const passphrase = typeof this.key === 'string';
     if (passphrase !== (h.kdf === KDF_SCRYPT))

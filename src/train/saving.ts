@@ -292,13 +292,18 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   }
   if (manifest.training) {
     try {
-      model.compile(manifest.training as Parameters<Model['compile']>[0]);
+      try {
+        model.compile(manifest.training as Parameters<Model['compile']>[0]);
+      } catch (e) {
+        throw new FormatError(
+          `loadModel: the training section of ${join(dir, 'model.json')} cannot be restored: ${messageOf(e)}`,
+        );
+      }
+      if (manifest.optimizerFile) await restoreOptimizer(model, dir, manifest.optimizerFile, manifest, cipher);
     } catch (e) {
-      throw new FormatError(
-        `loadModel: the training section of ${join(dir, 'model.json')} cannot be restored: ${messageOf(e)}`,
-      );
+      model.dispose(); // the built model is dropped: its weights would otherwise live until garbage collection
+      throw e;
     }
-    if (manifest.optimizerFile) await restoreOptimizer(model, dir, manifest.optimizerFile, manifest, cipher);
   }
   return model;
 }
