@@ -14,8 +14,8 @@ import { candor } from '../cli/run.js';
 const KEY = new Uint8Array(32).map((_, i) => 255 - i);
 const CHEAP = { cost: 2 ** 10, blockSize: 8, parallelization: 1 };
 
-/** A small compiled classifier (Dense 4 -> 5 -> 3, Adam), fitted one epoch so the optimizer has state. */
-async function smallModel(seed: number): Promise<{ model: c.Sequential; x: c.Tensor }> {
+/** A small compiled classifier (Dense 4 -> 5 -> 3, Adam) and its data, fitted one epoch: the optimizer has state. */
+async function smallModel(seed: number): Promise<{ model: c.Sequential; x: c.Tensor; y: c.Tensor }> {
   c.setSeed(seed);
   const model = new c.Sequential([
     new c.Dense({ units: 5, activation: 'relu', inputShape: [4] }),
@@ -28,8 +28,7 @@ async function smallModel(seed: number): Promise<{ model: c.Sequential; x: c.Ten
     [12],
   );
   await model.fit(x, y, { epochs: 1, batchSize: 4, verbose: 0, seed, record: false });
-  y.dispose();
-  return { model, x };
+  return { model, x, y };
 }
 
 function predictions(m: c.Model, x: c.Tensor): number[] {
@@ -53,7 +52,7 @@ async function rejectsNaming(p: Promise<unknown>, what: string, note: string, cl
 
 test('round trip with a raw key and with a passphrase: bit-identical predictions and optimizer state', async () => {
   await withDir(async (dir) => {
-    const { model, x } = await smallModel(1);
+    const { model, x, y } = await smallModel(1);
     for (const [encryptionKey, scrypt] of [
       [KEY, undefined],
       ['a long passphrase', CHEAP],
@@ -74,13 +73,13 @@ test('round trip with a raw key and with a passphrase: bit-identical predictions
       assert.deepEqual(b.slots.map(flat), a.slots.map(flat), 'the Adam moments');
       c.dispose([...a.slots, ...b.slots]);
     }
-    x.dispose();
+    c.dispose([x, y]);
   });
 });
 
-test('plain save and load are unchanged; a key for a plain model and no key for an encrypted one are refused', async () => {
+test('plain save/load unchanged; a key for a plain model, no key for an encrypted one: refused', async () => {
   await withDir(async (dir) => {
-    const { model, x } = await smallModel(2);
+    const { model, x, y } = await smallModel(2);
     await model.save(dir);
     const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as { format: string };
     assert.equal(manifest.format, 'candor-model', 'model.json is plain JSON');
@@ -106,11 +105,11 @@ test('plain save and load are unchanged; a key for a plain model and no key for 
     );
     await assert.rejects(c.loadModel(dir, { encryptionKey: new Uint8Array(16) }), c.ArgumentError, '16-byte key');
     await assert.rejects(model.save(dir, { encryptionKey: new Uint8Array(31) }), c.ArgumentError, '31-byte key');
-    x.dispose();
+    c.dispose([x, y]);
   });
 });
 
-test('every flipped byte of every file of an encrypted checkpoint, truncation and an appended byte: typed errors', async () => {
+test('every flipped byte of every file of a checkpoint, truncation, an appended byte: typed errors', async () => {
   await withDir(async (dir) => {
     // The smallest checkpoint with every kind of file: one Dense layer, SGD with momentum (one slot per weight).
     c.setSeed(3);
@@ -185,13 +184,13 @@ test('files swapped between two saves with the same key, or between roles, are r
       /says it was encrypted as "optimizer", not "weights"/,
     );
     assert.deepEqual(predictions(await load(), m1.x), predictions(m1.model, m1.x), 'a, restored, loads');
-    c.dispose([m1.x, m2.x]);
+    c.dispose([m1.x, m1.y, m2.x, m2.y]);
   });
 });
 
 test('a save that dies half-way leaves the last good encrypted save loadable; the next save cleans up', async () => {
   await withDir(async (dir) => {
-    const { model, x } = await smallModel(6);
+    const { model, x, y } = await smallModel(6);
     await model.save(dir, { encryptionKey: KEY });
     const expected = predictions(model, x);
     const good = files(dir);
@@ -210,25 +209,22 @@ test('a save that dies half-way leaves the last good encrypted save loadable; th
     await model.save(dir, { encryptionKey: KEY });
     assert.equal(files(dir).length, good.length, 'the dead save has been cleaned up');
     assert.notDeepEqual(predictions(await c.loadModel(dir, { encryptionKey: KEY }), x), expected);
-    x.dispose();
+    c.dispose([x, y]);
   });
 });
 
 test('saveWeights / loadWeights and ModelCheckpoint take the key', async () => {
   await withDir(async (dir) => {
-    const { model, x } = await smallModel(7);
+    const { model, x, y } = await smallModel(7);
     const file = join(dir, 'w.safetensors');
     await model.saveWeights(file, { encryptionKey: KEY });
     assert.ok(c.privacy.isEncrypted(read(dir, 'w.safetensors')));
-    const { model: other } = await smallModel(8);
+    const { model: other, x: x8, y: y8 } = await smallModel(8);
+    c.dispose([x8, y8]);
     await rejectsNaming(other.loadWeights(file), `loadWeights: ${file} is encrypted`, 'no key', c.DecryptionError);
     await other.loadWeights(file, { encryptionKey: KEY });
     assert.deepEqual(predictions(other, x), predictions(model, x));
 
-    const y = c.tensor(
-      Int32Array.from({ length: 12 }, (_, i) => i % 3),
-      [12],
-    );
     const filepath = join(dir, 'ckpt-{epoch}');
     const checkpoint = new c.ModelCheckpoint({ filepath, monitor: 'loss', encryptionKey: KEY });
     await model.fit(x, y, { epochs: 2, batchSize: 4, verbose: 0, callbacks: [checkpoint], record: false });
@@ -245,13 +241,9 @@ test('saveWeights / loadWeights and ModelCheckpoint take the key', async () => {
   });
 });
 
-test('the run record beside an encrypted model is encrypted; readRunRecord and the CLI read it with the key', async () => {
+test('run.json beside an encrypted model is encrypted; readRunRecord and the CLI read it with the key', async () => {
   await withDir(async (dir) => {
-    const { model, x } = await smallModel(9);
-    const y = c.tensor(
-      Int32Array.from({ length: 12 }, (_, i) => i % 3),
-      [12],
-    );
+    const { model, x, y } = await smallModel(9);
     await model.fit(x, y, { epochs: 1, batchSize: 4, verbose: 0, record: { energy: { method: 'estimate' } } });
     const passphrase = 'run record passphrase';
     await model.save(dir, { encryptionKey: passphrase, scrypt: CHEAP });
@@ -298,11 +290,7 @@ test('the run record beside an encrypted model is encrypted; readRunRecord and t
 
 test('a recorder whose own dir holds an encrypted save keeps run.json encrypted when it rewrites it', async () => {
   await withDir(async (dir) => {
-    const { model, x } = await smallModel(10);
-    const y = c.tensor(
-      Int32Array.from({ length: 12 }, (_, i) => i % 3),
-      [12],
-    );
+    const { model, x, y } = await smallModel(10);
     await model.fit(x, y, { epochs: 1, batchSize: 4, verbose: 0, record: { dir, energy: { method: 'estimate' } } });
     assert.ok(!c.privacy.isEncrypted(read(dir, 'run.json')), 'fit wrote it in plain: no key was given then');
     await model.save(dir, { encryptionKey: KEY });

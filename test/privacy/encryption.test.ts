@@ -72,7 +72,7 @@ test('a fresh IV for every file; one random salt per cipher (per save), a new on
   assert.deepEqual(await new FileCipher('pw').decrypt(z, 'r', 'z'), PLAIN, 'the reader takes the cost the file names');
 });
 
-test('every flipped bit of every byte, every truncation and an appended byte are rejected with a typed error', async () => {
+test('every flipped bit of every byte, every truncation and an appended byte: typed errors', async () => {
   const cipher = new FileCipher(KEY);
   const good = await cipher.encrypt(PLAIN, 'weights');
   for (let i = 0; i < good.length; i++) {
@@ -112,7 +112,7 @@ test('wrong key, wrong kind of key, another role or a plain file: DecryptionErro
     await assert.rejects(call(), (e: Error) => e instanceof DecryptionError && message.test(e.message));
 });
 
-test('keys: a non-empty passphrase or exactly 32 bytes (Buffer or Uint8Array); anything else is an ArgumentError', async () => {
+test('keys: a non-empty passphrase or exactly 32 bytes; anything else is an ArgumentError', async () => {
   for (const bad of [new Uint8Array(31), new Uint8Array(33), new Uint8Array(0), '', 42, null, [1, 2]])
     assert.throws(() => new FileCipher(bad as never), c.ArgumentError, `key ${String(bad)}`);
   const data = await new FileCipher(Buffer.from(KEY)).encrypt(PLAIN, 'r');
