@@ -197,6 +197,19 @@ test('writeEncrypted / readEncrypted: atomic files whose role is their name by d
     );
     const moved = await c.privacy.readEncrypted(join(dir, 'test.csv.enc'), KEY, { role: 'train.csv.enc' });
     assert.equal(new TextDecoder().decode(moved), 'a,b\n1,2\n', 'the role named explicitly opens a renamed file');
+    // loadCsv reads an encrypted data file with its key.
+    const csv = join(dir, 'data.csv');
+    await c.privacy.writeEncrypted(csv, 'x,label\n1.5,0\n-2,1\n', KEY);
+    const { x, y } = await c.loadCsv(csv, { label: 'label', encryptionKey: KEY });
+    assert.deepEqual(
+      [Array.from(x.dataSync()), Array.from(y!.dataSync())],
+      [
+        [1.5, -2],
+        [0, 1],
+      ],
+    );
+    c.dispose([x, y!]);
+    await assert.rejects(c.loadCsv(csv, { label: 'label', encryptionKey: KEY.map((b) => b + 1) }), DecryptionError);
     writeFileSync(join(dir, 'plain.csv'), 'a\n');
     await assert.rejects(c.privacy.readEncrypted(join(dir, 'plain.csv'), KEY), DecryptionError);
   });
