@@ -32,12 +32,14 @@ export interface Detector {
 
 // ------------------------------------------------------------------------------------------------ email
 
-const EMAIL_RE = /(?<![A-Za-z0-9._%+=\-])[A-Za-z0-9._%+=\-]{1,64}@[A-Za-z0-9.\-]{1,253}/g;
+// The local part: RFC 5322 atext less characters that more often delimit an address in prose (/ ? { } |); leading
+// punctuation (a quote, dots) is dropped in acceptEmail.
+const EMAIL_RE = /(?<![A-Za-z0-9._%+=\-#&$!~*^`'])[A-Za-z0-9._%+=\-#&$!~*^`']{1,64}@[A-Za-z0-9.\-]{1,253}/g;
 
 function acceptEmail(m: RegExpExecArray): [number, number] | null {
   const at = m[0].indexOf('@');
   let local = m[0].slice(0, at);
-  const lead = /^[.%+=\-]*/.exec(local)![0].length; // "...name@x.org": the address starts after the dots
+  const lead = /^[.%+=\-#&$!~*^`']*/.exec(local)![0].length; // "...name@x.org", "'name@x.org'"
   local = local.slice(lead);
   const domain = m[0].slice(at + 1).replace(/[.\-]+$/, ''); // a sentence's full stop is not part of it
   if (local === '' || local.endsWith('.') || local.includes('..')) return null;
@@ -113,7 +115,8 @@ function phoneValid(g: Group[], plus: boolean): boolean {
   return (npa.paren || nxx.sep !== '') && line.sep !== '';
 }
 
-const PHONE_RE = /(?<![\w+.\-\/])(?:\+|00)?\(?\d[\d ().\-]{4,24}\d(?!\w)/g;
+// Not right after a digit group ("4502 0097 ..." inside a longer run of digit groups is no phone number).
+const PHONE_RE = /(?<![\w+.\-\/@$])(?<!\d[ .\-])(?:\+|00)?\(?\d[\d ().\-]{4,24}\d(?!\w)/g;
 
 function acceptPhone(m: RegExpExecArray): [number, number] | null {
   const s = m[0];
@@ -134,7 +137,7 @@ function acceptPhone(m: RegExpExecArray): [number, number] | null {
 
 // ---------------------------------------------------------------------------------------- payment cards
 
-const CARD_RE = /(?<![\w.\-])\d[\d \-]{11,35}\d(?!\w)/g;
+const CARD_RE = /(?<![\w.\-])(?<!\d[ \-])\d[\d \-]{11,35}\d(?!\w)/g;
 
 /** Digit groups separated by single spaces or dashes (one kind per number); the longest prefix that is a card. */
 function acceptCard(m: RegExpExecArray): [number, number] | null {
@@ -221,7 +224,8 @@ export function ipv6Groups(s: string): number[] | null {
   return n <= 7 ? [...head, ...new Array<number>(8 - n).fill(0), ...tail] : null;
 }
 
-const IPV6_RE = /(?<![\w:.])(?=[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:.]{2,45}/g;
+// Not inside a word or after a colon, except the colon of a mail header's address literal, [IPv6:::1].
+const IPV6_RE = /(?<![\w.])(?<!(?<![Ii][Pp][Vv]6):)(?=[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:.]{2,45}/g;
 
 /** The candidate, or it less a trailing ':' or '.' (punctuation of the sentence), when that is an address. */
 function acceptIpv6(m: RegExpExecArray, text: string): [number, number] | null {

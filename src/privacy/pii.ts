@@ -24,7 +24,7 @@ export interface ScanOptions {
 }
 
 export interface RedactOptions extends ScanOptions {
-  /** 'tag' replaces a value by [TYPE]; 'pseudonym' by <TYPE_hmac>, the same token for the same value (default 'tag'). */
+  /** 'tag' replaces a value by [TYPE]; 'pseudonym' by <TYPE_hmac>, one token per value (default 'tag'). */
   mode?: 'tag' | 'pseudonym';
   /** The HMAC key of pseudonym mode (at least 16 bytes; a string is read as UTF-8). Keep it secret. */
   key?: string | Uint8Array;

@@ -86,7 +86,7 @@ test('pseudonym mode needs a key of 16 bytes or more; bad options are typed erro
   assert.throws(() => new PIIRedactor({ types: ['ssn' as privacy.PIIType] }), /unknown PII type 'ssn'/);
 });
 
-test('PIIRedactor as a Dataset map: strings, StringTensors and { x, y } text batches; labels pass through', async () => {
+test('PIIRedactor as a Dataset map: strings, StringTensors, { x, y } text batches; labels pass through', async () => {
   await withDir(async (dir) => {
     for (const [cls, texts] of [
       ['ham', ['meet at 10.0.0.1', 'no pii here']],

@@ -115,7 +115,8 @@ test('secret: known key formats, assignments and passwords in URLs', () => {
 
 test('overlaps: a password in a URL beats the e-mail-shaped rest; a card beats a phone; results sorted', () => {
   assert.deepEqual(found('https://bob:pw@example.com'), [['secret', 'pw']]);
-  assert.deepEqual(found('+1 4111 1111 1111 1111'), [['creditCard', '4111 1111 1111 1111']]);
+  // '+4111 1111 1111' is a phone number shape too: the checksum-validated card wins.
+  assert.deepEqual(found('+4111 1111 1111 1111'), [['creditCard', '4111 1111 1111 1111']]);
   // IPv4 inside an IPv6 address: the longer IPv6 match wins.
   assert.deepEqual(found('::ffff:10.1.2.3'), [['ipv6', '::ffff:10.1.2.3']]);
   const text = 'b@example.org 10.0.0.1 a@example.org';
