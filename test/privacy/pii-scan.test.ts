@@ -128,6 +128,20 @@ test('overlaps: a password in a URL beats the e-mail-shaped rest; a card beats a
   assert.deepEqual(scanPII(text, { types: ['ipv4'] }), [{ type: 'ipv4', start: 14, end: 22, value: '10.0.0.1' }]);
 });
 
+test('cases found by reading the SpamAssassin disagreements by hand', () => {
+  // Address literals of Received headers: the colon of "IPv6:" does not hide the address.
+  finds('ipv6', '::1', 'from darkness.sial.org (localhost. [IPv6:X]) by mail.sial.org');
+  // RFC 5322 atext in local parts ('#', '&', an apostrophe); quotes around a display name are not part of it.
+  finds('email', 'Online#3.20339.ef-JR6X.1@newsletter.online.com', 'From: ZDNet <X>');
+  finds('email', "tiarnan.o'corrain@cmg.com", 'From: Tiarnan O Corrain <X>');
+  finds('email', 'm&o@insurancemail.net', 'From: "M&O Marketing" <X>');
+  assert.deepEqual(found('To: "\'ilug@linux.ie\'" <x>'), [['email', 'ilug@linux.ie']]);
+  // Digit groups inside a longer run are not a phone (an international 00 prefix) or a card on their own.
+  none('Message-Id: <050101c26e45$651a0cc0$9731e150@007730120202>');
+  none('Card number: 5269 0013 2934 9961, expires 09/27');
+  none('IBAN: ES81 4502 4571 7488 3292 2236');
+});
+
 test('scanPII refuses unknown types and non-strings with a typed error', () => {
   assert.throws(() => scanPII('x', { types: ['mail' as privacy.PIIType] }), ArgumentError);
   assert.throws(() => scanPII(42 as unknown as string), ArgumentError);
