@@ -1,6 +1,6 @@
 // Precision and recall of privacy.scanPII per type on the SpamAssassin emails: e-mail addresses of the From / To /
 // Cc / Reply-To headers and IPs of the Received headers against labels from independent parsers
-// (pii-labels.ts), and generated values and near misses inserted into real bodies (pii-eval-set.ts).
+// (pii-labels.ts), and generated values, near misses and lookalikes inserted into real bodies (pii-eval-set.ts).
 //   npm run example -- pii-eval [--json] [--seed N] [--inserted N] [--review N]
 // --review N prints N disagreements per type (seeded sample) for reading by hand. The last line with --json
 // is one JSON object with the counts, precision and recall of each type.
@@ -162,11 +162,11 @@ if (!json) {
     ['headers', result.headers],
     ['inserted', result.insertedValues],
   ] as const)
-    for (const [type, f] of Object.entries(table))
-      console.log(
-        `${set.padEnd(9)} ${type.padEnd(11)} ${[f.labels, f.tp, f.fp, f.fn].map((v) => String(v).padStart(6)).join(' ')}` +
-          `  ${String(f.precision ?? '-').padStart(9)}  ${String(f.recall ?? '-').padStart(6)}`,
-      );
+    for (const [type, f] of Object.entries(table)) {
+      const counts = [f.labels, f.tp, f.fp, f.fn].map((v) => String(v).padStart(6)).join(' ');
+      const rates = `${String(f.precision ?? '-').padStart(9)}  ${String(f.recall ?? '-').padStart(6)}`;
+      console.log(`${set.padEnd(9)} ${type.padEnd(11)} ${counts}  ${rates}`);
+    }
   console.log('inserted negatives flagged (any type): near misses, lookalikes');
   for (const [type, n] of Object.entries(negatives))
     console.log(
