@@ -123,9 +123,12 @@ function normalise(type: PIIType, value: string): string {
     case 'iban':
       return value.replace(/ /g, '').toUpperCase();
     case 'ipv6':
-      return ipv6Groups(value)!
-        .map((g) => g.toString(16))
-        .join(':');
+      // The eight groups in hex (token() may be handed any string: then the value as written).
+      return (
+        ipv6Groups(value)
+          ?.map((g) => g.toString(16))
+          .join(':') ?? value.toLowerCase()
+      );
     case 'prcId':
       return value.toUpperCase();
     case 'secret':

@@ -68,6 +68,9 @@ test('pseudonym mode: HMAC-SHA256 of the normalised value, stable, key-dependent
   });
   const tokens = same.text.split(', ');
   assert.ok(a.text.includes(tokens[0]) && a.text.includes(tokens[1]) && a.text.includes(tokens[2]), same.text);
+  const v6 = new PIIRedactor({ mode: 'pseudonym', key: KEY });
+  assert.equal(v6.token('ipv6', '2001:0DB8:0:0:0:0:0:1'), v6.token('ipv6', '2001:db8::1'));
+  assert.match(v6.token('ipv6', 'not an address'), /^<IPV6_[0-9a-f]{12}>$/);
   const other = redactPII('bob@example.com', { mode: 'pseudonym', key: KEY }).text;
   assert.notEqual(other, tokens[0]);
   // Another key, other tokens; a key given as bytes is the same key.
