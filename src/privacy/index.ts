@@ -12,3 +12,6 @@ export {
   SCRYPT_LIMITS,
 } from '../io/encryption.js';
 export type { EncryptionKey, EncryptOptions, ScryptParams } from '../io/encryption.js';
+export { scanPII, redactPII, PIIRedactor, PII_TYPES, MIN_PSEUDONYM_KEY_BYTES } from './pii.js';
+export type { PIIType, PIIMatch, PIICounts, ScanOptions, RedactOptions } from './pii.js';
+export { luhnValid, ibanValid, prcIdValid, ssnValid } from './pii-checksums.js';
