@@ -212,3 +212,36 @@ test('membershipAudit: typed errors for bad shapes, counts, options and a model 
   for (const m of [model, uncompiled, noLoss]) m.dispose();
   free(data);
 });
+
+test('calibrated attack end to end: extra population, offline variant, shadows compiled as told', async () => {
+  c.setSeed(14);
+  const members = randomLabels(7, 12, 3, 2),
+    nonMembers = randomLabels(8, 12, 3, 2),
+    population = randomLabels(9, 16, 3, 2);
+  const model = mlp(3, 8, 2);
+  await model.fit(members.x, members.y, { epochs: 2, batchSize: 4, verbose: 0, record: false });
+  const shadow = { count: 4, epochs: 2, batchSize: 4, population, variant: 'offline' as const, seed: 1 };
+  const result = await c.privacy.membershipAudit(model, members, nonMembers, { attacks: ['calibrated'], shadow });
+  const cal = result.calibrated!;
+  assert.equal(result.lossThreshold, undefined);
+  assert.equal(cal.record.shadowModels, 4);
+  assert.ok([...cal.scores.members, ...cal.scores.nonMembers].every(Number.isFinite));
+  assert.ok(cal.auc >= 0 && cal.auc <= 1);
+  // A model compiled with a loss function cannot be recompiled from its config: shadow.compile is asked for.
+  const custom = mlp(3, 8, 2);
+  const loss = (t: c.Tensor, p: c.Tensor) => c.sub(0, c.sum(c.mul(c.oneHot(c.cast(t, 'int32'), 2), c.log(p)), -1));
+  custom.compile({ optimizer: 'sgd', loss });
+  await assert.rejects(
+    c.privacy.membershipAudit(custom, members, nonMembers, { shadow }),
+    (e: Error) => e instanceof ArgumentError && /pass shadow\.compile/.test(e.message),
+  );
+  const given = await c.privacy.membershipAudit(custom, members, nonMembers, {
+    shadow: { ...shadow, compile: { optimizer: 'sgd', loss } },
+  });
+  assert.deepEqual(
+    given.attacks.map((a) => a.attack),
+    ['loss-threshold', 'calibrated'],
+  );
+  for (const m of [model, custom]) m.dispose();
+  free(members, nonMembers, population);
+});
