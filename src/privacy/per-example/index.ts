@@ -11,6 +11,7 @@ import type { Model } from '../../train/model.js';
 import type { Layer } from '../../nn/layer.js';
 import type { Variable } from '../../nn/variable.js';
 import { forEachExample } from './fallback.js';
+import { allFast, withFastPass, type FastPass } from './fast.js';
 import {
   batchSize,
   checkClip,
@@ -45,14 +46,39 @@ export function weightOwners(model: Model, trainable: readonly Variable[]): { la
   return owners;
 }
 
-/** The model's trainable weights after the common checks; builds the model first. */
-function prepare(op: string, model: Model, batch: PerExampleBatch): { n: number; weights: Variable[] } {
+interface Prepared {
+  n: number;
+  weights: Variable[];
+  owners: { layer: Layer; weights: Variable[] }[];
+}
+
+/** The model's trainable weights and their layers, after the common checks; builds the model first. */
+function prepare(op: string, model: Model, batch: PerExampleBatch): Prepared {
   const n = batchSize(op, batch);
   ensureBuilt(model, batch.x);
   refuseMixingLayers(op, model);
   const weights = model.trainableWeights;
   if (weights.length === 0) throw new ArgumentError(`${op}: model '${model.name}' has no trainable weights`);
-  return { n, weights };
+  return { n, weights, owners: weightOwners(model, weights) };
+}
+
+/** The fast pass's per-weight results in `weights` order (the pass gives them in its owners' order). */
+function inOrder<T>({ weights, owners }: Prepared, perWeight: readonly T[]): T[] {
+  const byWeight = new Map(owners.flatMap((o) => o.weights).map((w, i) => [w, perWeight[i]]));
+  return weights.map((w) => byWeight.get(w)!);
+}
+
+/** The batched pass with fast rules, when every trainable layer has one and the tape shows the expected ops. */
+function tryFast<T>(
+  p: Prepared,
+  model: Model,
+  batch: PerExampleBatch,
+  loss: BatchLoss,
+  seed: number | undefined,
+  use: (pass: FastPass) => T,
+): { result: T; preds: Tensor[] } | undefined {
+  if (!allFast(p.owners)) return undefined;
+  return withFastPass(model, p.owners, batch, loss, seed, p.n, use);
 }
 
 const uniqueNames = (layers: readonly Layer[]) => [...new Set(layers.map((l) => l.className))];
@@ -90,9 +116,23 @@ export function clippedGradientSum(
 ): ClippedGradients {
   const op = 'clippedGradientSum';
   checkClip(op, options);
-  const { n, weights } = prepare(op, model, batch);
+  const p = prepare(op, model, batch);
+  const { n, weights } = p;
   const clip = options.l2NormClip;
   const norms = new Float32Array(n);
+  const layers = uniqueNames(p.owners.map((w) => w.layer));
+  const fast = tryFast(p, model, batch, loss, options.seed, (pass) => {
+    const squares = pass.grads.map((g) => g.norms2()).reduce((a, b) => o.add(a, b));
+    const factors = new Float32Array(n);
+    squares.dataSync().forEach((s, i) => {
+      norms[i] = Math.sqrt(s);
+      factors[i] = Math.min(1, clip / norms[i]);
+    });
+    const c = o.tensor(factors, [n], 'float32');
+    return { grads: inOrder(p, pass.grads).map((g) => g.clipped(c)), value: pass.value };
+  });
+  if (fast)
+    return { grads: fast.result.grads, norms, loss: fast.result.value, preds: fast.preds, fast: layers, fallback: [] };
   let sums: Tensor[] | undefined;
   const parts: Tensor[][] = [];
   try {
@@ -108,8 +148,7 @@ export function clippedGradientSum(
     const preds = joinParts(parts);
     parts.length = 0;
     const value = noGrad(() => tidy(() => loss(preds, batch.y, batch.sampleWeight).item()));
-    const fallback = uniqueNames(weightOwners(model, weights).map((w) => w.layer));
-    return { grads: sums!, norms, loss: value, preds, fast: [], fallback };
+    return { grads: sums!, norms, loss: value, preds, fast: [], fallback: layers };
   } catch (e) {
     dispose([sums, parts]);
     throw e;
@@ -125,7 +164,15 @@ export function perExampleGradients(
 ): Tensor[] {
   const op = 'perExampleGradients';
   checkSeed(op, options.seed);
-  const { n, weights } = prepare(op, model, batch);
+  const p = prepare(op, model, batch);
+  const { n, weights } = p;
+  const fast = tryFast(p, model, batch, loss, options.seed, (pass) =>
+    inOrder(p, pass.grads).map((g) => g.perExample()),
+  );
+  if (fast) {
+    dispose(fast.preds);
+    return fast.result;
+  }
   const each: Tensor[][] = [];
   try {
     forEachExample(model, weights, batch, n, loss, options.seed, (_, grads) => void each.push(keep(grads)));
