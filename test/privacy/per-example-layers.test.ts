@@ -87,7 +87,7 @@ test('Conv1D with stride and causal padding, and with dilation', () => {
   assertFast(r, ['Conv1D', 'Dense']);
 });
 
-test('Embedding with ids repeated within an example', () => {
+test('Embedding with ids repeated within an example, and sample weights', () => {
   c.setSeed(24);
   const model = new c.Sequential([
     c.layers.embedding({ inputDim: 7, outputDim: 3, inputShape: [5] }),
@@ -95,7 +95,8 @@ test('Embedding with ids repeated within an example', () => {
     c.layers.dense({ units: 2 }),
   ]);
   const ids = c.tensor([1, 1, 4, 6, 1, 0, 2, 2, 2, 5, 3, 6, 3, 0, 6], [3, 5], 'float32');
-  const r = checkAgainstLoop(model, { x: [ids], y: [f32([3, 2], 25)] }, compiled(model, 'mse'));
+  const sampleWeight = c.tensor([0.5, 2, 1.25], [3], 'float32');
+  const r = checkAgainstLoop(model, { x: [ids], y: [f32([3, 2], 25)], sampleWeight }, compiled(model, 'mse'));
   assertFast(r, ['Embedding', 'Dense']);
 });
 
