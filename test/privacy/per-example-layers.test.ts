@@ -151,3 +151,28 @@ test('a mixed model (Conv2D + Dense + LSTM) is exact', () => {
   );
   assert.deepEqual(r.fallback, ['Conv2D', 'Dense', 'LSTM']);
 });
+
+test('a layer called twice (a shared Dense) goes to the fallback and stays exact; a nested model is fast', () => {
+  c.setSeed(33);
+  const shared = c.layers.dense({ units: 3, activation: 'tanh' });
+  const a = c.input({ shape: [4] }),
+    b = c.input({ shape: [4] });
+  const joined = c.layers
+    .add()
+    .apply([shared.apply(a) as c.SymbolicTensor, shared.apply(b) as c.SymbolicTensor]) as c.SymbolicTensor;
+  const twice = new c.Model({
+    inputs: [a, b],
+    outputs: c.layers.dense({ units: 1 }).apply(joined) as c.SymbolicTensor,
+  });
+  const batch = { x: [f32([3, 4], 34), f32([3, 4], 35)], y: [f32([3, 1], 36)] };
+  assert.deepEqual(checkAgainstLoop(twice, batch, compiled(twice, 'mse')).fallback, ['Dense']);
+
+  const inner = new c.Sequential([c.layers.dense({ units: 5, activation: 'relu', inputShape: [4] })]);
+  const x = c.input({ shape: [4] });
+  const nested = new c.Model({
+    inputs: x,
+    outputs: c.layers.dense({ units: 2 }).apply(inner.apply(x) as c.SymbolicTensor) as c.SymbolicTensor,
+  });
+  const r = checkAgainstLoop(nested, { x: [f32([4, 4], 37)], y: [f32([4, 2], 38)] }, compiled(nested, 'mse'));
+  assertFast(r, ['Dense']);
+});
