@@ -3,7 +3,7 @@
 // per-example gradients, which in turn equal a host computation of a_i^T g_i / the scatter of G by id.
 import { test } from 'node:test';
 import * as c from '../../src/index.js';
-import { embedding, linear } from '../../src/privacy/per-example/samplers.js';
+import { conv2d, embedding, linear } from '../../src/privacy/per-example/samplers.js';
 import { assertClose, naiveMatmul } from '../helpers.js';
 import { f32 } from './per-example-reference.js';
 
@@ -58,4 +58,42 @@ test('embedding: token-pair norms with repeated ids equal the materialised ones;
   assertClose(per, expected, { rtol: 1e-5, atol: 1e-6 });
   assertClose(w.norms2(), materialisedNorms2(per), { rtol: 1e-5, atol: 1e-5 });
   c.dispose([ids, g, per]);
+});
+
+test('conv2d: norms by the Gram trick, from kept per-example gradients, or reduced one by one, all agree', () => {
+  const window = {
+    strides: [2, 1] as const,
+    dilations: [1, 2] as const,
+    pads: [
+      [1, 0],
+      [2, 1],
+    ] as const,
+  };
+  // 6 x 7 input, 3 x 2 kernel: 3 x 8 output positions (T = 24): 2 T^2 > d u = 3 * 2 * 2 * 5 = 60.
+  const x = f32([3, 6, 7, 2], 70),
+    g = f32([3, 3, 8, 5], 71);
+  const filter = [3, 2, 2, 5];
+  const kept = conv2d(x, g, filter, window, filter);
+  const oneByOne = conv2d(x, g, filter, window, filter, 0);
+  const per = kept.perExample();
+  const c3 = c.tensor([0.5, 1, 0.25], [3], 'float32');
+  assertClose(kept.norms2(), materialisedNorms2(per), { rtol: 1e-5, atol: 1e-5 });
+  assertClose(oneByOne.norms2(), materialisedNorms2(per), { rtol: 1e-5, atol: 1e-5 });
+  assertClose(kept.clipped(c3), oneByOne.clipped(c3), { rtol: 1e-5, atol: 1e-5 });
+  // Few positions: 2 x 2 input, 2 x 2 kernel, one position (T = 1): the Gram trick on the unfolded input.
+  const xs = f32([3, 2, 2, 4], 72),
+    gs = f32([3, 1, 1, 5], 73);
+  const small = [2, 2, 4, 5];
+  const none = {
+    strides: [1, 1] as const,
+    dilations: [1, 1] as const,
+    pads: [
+      [0, 0],
+      [0, 0],
+    ] as const,
+  };
+  const ghost = conv2d(xs, gs, small, none, small);
+  const perSmall = ghost.perExample();
+  assertClose(ghost.norms2(), materialisedNorms2(perSmall), { rtol: 1e-5, atol: 1e-5 });
+  c.dispose([x, g, per, c3, xs, gs, perSmall]);
 });

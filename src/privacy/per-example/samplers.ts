@@ -12,6 +12,9 @@ import { layerNorm } from '../../ops/families/layer-norm.js';
 
 const runConv = fusedRunner(CONV);
 
+/** The most elements of per-example gradients a sampler keeps at once (64 MiB of float32) to save work. */
+const MAX_KEPT = 2 ** 24;
+
 /** One weight's per-example gradients, lazily: n examples, weight shape `shape`. */
 export interface WeightGrads {
   /** ||g_i||^2 for each example: [n]. */
@@ -83,6 +86,7 @@ export function conv2d(
   filter: readonly number[],
   p: ConvWindow,
   shape: readonly number[],
+  maxKept = MAX_KEPT,
 ): WeightGrads {
   const [kh, kw, cin, cout] = filter;
   const [n, ho, wo] = g.shape;
@@ -100,14 +104,21 @@ export function conv2d(
       o.reshape(g, [n, t, cout]),
       shape,
     );
+  // Kept whole when small enough: one reduction for the norms and a GEMV for the clipped sum.
+  let per: Tensor | undefined;
+  const perExample = () =>
+    (per ??= o.reshape(
+      each((gi) => gi),
+      [n, d * cout],
+    ));
   return {
-    norms2: () => (2 * t * t < d * cout ? unfolded().norms2() : each((gi) => o.sum(o.square(gi)))),
-    clipped: (c) => o.reshape(filterGrad(x, o.mul(g, perRow(c, 4))), shape),
-    perExample: () =>
-      o.reshape(
-        each((gi) => gi),
-        [n, ...shape],
-      ),
+    norms2: () => {
+      if (2 * t * t < d * cout) return unfolded().norms2();
+      if (n * d * cout <= maxKept) return o.sum(o.square(perExample()), [1]);
+      return each((gi) => o.sum(o.square(gi)));
+    },
+    clipped: (c) => o.reshape(per ? o.matmul(o.reshape(c, [1, n]), per) : filterGrad(x, o.mul(g, perRow(c, 4))), shape),
+    perExample: () => o.reshape(perExample(), [n, ...shape]),
   };
 }
 
