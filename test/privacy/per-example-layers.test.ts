@@ -176,3 +176,20 @@ test('a layer called twice (a shared Dense) goes to the fallback and stays exact
   const r = checkAgainstLoop(nested, { x: [f32([4, 4], 37)], y: [f32([4, 2], 38)] }, compiled(nested, 'mse'));
   assertFast(r, ['Dense']);
 });
+
+test('float64 layers, and an Embedding of one id per example', () => {
+  c.setSeed(39);
+  const model = new c.Sequential([
+    c.layers.dense({ units: 3, activation: 'tanh', inputShape: [4], dtype: 'float64' }),
+    c.layers.dense({ units: 2, dtype: 'float64' }),
+  ]);
+  const x = c.cast(f32([3, 4], 40), 'float64');
+  assertFast(checkAgainstLoop(model, { x: [x], y: [f32([3, 2], 41)] }, compiled(model, 'mse')), ['Dense']);
+  const embed = new c.Sequential([
+    c.layers.embedding({ inputDim: 5, outputDim: 2, inputShape: [] }),
+    c.layers.dense({ units: 1 }),
+  ]);
+  const ids = c.tensor([3, 1, 3, 4], [4], 'int32');
+  const r = checkAgainstLoop(embed, { x: [ids], y: [f32([4, 1], 42)] }, compiled(embed, 'mse'));
+  assertFast(r, ['Embedding', 'Dense']);
+});
