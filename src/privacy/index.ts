@@ -10,3 +10,14 @@ export {
   type ClippedGradients,
   type PerExampleBatch,
 } from './per-example/index.js';
+// Encryption of saved files (the one implementation lives in src/io/encryption.ts, below the ledger that uses it).
+export {
+  DecryptionError,
+  FileCipher,
+  isEncrypted,
+  writeEncrypted,
+  readEncrypted,
+  DEFAULT_SCRYPT,
+  SCRYPT_LIMITS,
+} from '../io/encryption.js';
+export type { EncryptionKey, EncryptOptions, ScryptParams } from '../io/encryption.js';
