@@ -1,3 +1,18 @@
 // Privacy, exported from the package as `privacy`: per-example gradients and DP-SGD, the privacy accountants,
 // PII scanning and redaction, k-anonymity of tables, encryption of saved files and membership-inference audits.
 export type { PrivacyRecord, DpSgdRecord, MembershipAuditRecord } from '../ledger/privacy.js';
+export { HierarchyError, SUPPRESS_ONLY, compileHierarchy } from './hierarchies.js';
+export type { Hierarchy, IntervalHierarchy, GroupHierarchy, CompiledHierarchy } from './hierarchies.js';
+export { parseTable, loadTable } from './table.js';
+export type { Table, TableRow, TableOptions } from './table.js';
+export { kAnonymityReport, equivalenceClasses } from './anonymity.js';
+export type {
+  AnonymityOptions,
+  AnonymityReport,
+  DiversityMeasure,
+  DiversityOptions,
+  EquivalenceClass,
+} from './anonymity.js';
+export { anonymizeTable } from './anonymize.js';
+export type { AnonymizeOptions, AnonymizeResult, InformationLoss, LossMetric } from './anonymize.js';
+export { ADULT_HIERARCHIES } from './adult-hierarchies.js';

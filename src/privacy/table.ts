@@ -1,0 +1,46 @@
+// A CSV table as rows of strings (column name -> field), for the anonymity report and generalisation:
+// read with the project's RFC 4180 parser, fields trimmed (UCI files separate fields with ", ").
+import { parseCsvRecords } from '../data/csv.js';
+import { readDataFile } from '../data/files.js';
+import { FormatError } from '../io/safetensors.js';
+
+/** One record of a table: column name -> value. */
+export type TableRow = Readonly<Record<string, string>>;
+
+export interface Table {
+  columns: string[];
+  rows: TableRow[];
+}
+
+export interface TableOptions {
+  /** Default ','. */
+  delimiter?: string;
+  /** Trim spaces around fields (default true). */
+  trim?: boolean;
+}
+
+/** Parses CSV text with a header record into string rows; a record of the wrong width is a FormatError. */
+export function parseTable(text: string, { delimiter = ',', trim = true }: TableOptions = {}): Table {
+  const records = parseCsvRecords(text, delimiter);
+  if (records.length === 0) throw new FormatError('parseTable: the text is empty; expected a header record');
+  const clean = (f: string) => (trim ? f.trim() : f);
+  const columns = records[0].fields.map(clean);
+  const dup = columns.find((c, i) => columns.indexOf(c) !== i);
+  if (dup !== undefined) throw new FormatError(`parseTable: the header names column ${JSON.stringify(dup)} twice`);
+  const rows = records.slice(1).map((r) => {
+    if (r.fields.length !== columns.length)
+      throw new FormatError(
+        `parseTable: line ${r.line} has ${r.fields.length} fields, expected ${columns.length} (as in the header)`,
+      );
+    const row: Record<string, string> = {};
+    columns.forEach((c, i) => (row[c] = clean(r.fields[i])));
+    return row;
+  });
+  return { columns, rows };
+}
+
+/** Reads a CSV file (optionally .gz) with a header record into string rows. */
+export async function loadTable(path: string, options: TableOptions = {}): Promise<Table> {
+  const bytes = await readDataFile(path, 'loadTable', 'check the path');
+  return parseTable(new TextDecoder().decode(bytes), options);
+}
