@@ -67,7 +67,8 @@ if (!values.json) {
   );
   console.log(
     `suppressed ${result.suppressed} rows; precision loss ${loss.precisionLoss.toFixed(4)}, ` +
-      `LM ${loss.lm.toFixed(4)}, discernibility ${loss.discernibility}; ${search.minimal.length} minimal generalisations, ` +
+      `LM ${loss.lm.toFixed(4)}, discernibility ${loss.discernibility}; ` +
+      `${search.minimal.length} minimal generalisations, ` +
       `${search.evaluated} of ${search.nodes} lattice nodes evaluated in ${seconds.toFixed(2)} s`,
   );
   // Other columns pass through untouched: education-num, for one, gives education away, so a release would
