@@ -3,7 +3,7 @@
 export type { PrivacyRecord, DpSgdRecord, MembershipAuditRecord } from '../ledger/privacy.js';
 export { HierarchyError, SUPPRESS_ONLY, compileHierarchy } from './hierarchies.js';
 export type { Hierarchy, IntervalHierarchy, GroupHierarchy, CompiledHierarchy } from './hierarchies.js';
-export { parseTable, loadTable } from './table.js';
+export { parseTable, loadTable, formatTable } from './table.js';
 export type { Table, TableRow, TableOptions } from './table.js';
 export { kAnonymityReport, equivalenceClasses } from './anonymity.js';
 export type {

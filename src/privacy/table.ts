@@ -44,3 +44,12 @@ export async function loadTable(path: string, options: TableOptions = {}): Promi
   const bytes = await readDataFile(path, 'loadTable', 'check the path');
   return parseTable(new TextDecoder().decode(bytes), options);
 }
+
+/** CSV text of a table (RFC 4180): a header, then a record per row; a comma, quote, newline or edge space is quoted. */
+export function formatTable({ columns, rows }: Table): string {
+  const field = (v: string) => (/[",\r\n]/.test(v) || v !== v.trim() ? `"${v.replace(/"/g, '""')}"` : v);
+  return [columns, ...rows.map((row) => columns.map((c) => row[c] ?? ''))]
+    .map((r) => r.map(field).join(','))
+    .join('\n')
+    .concat('\n');
+}

@@ -416,3 +416,16 @@ test('typed errors name the column', () => {
   err(() => privacy.parseTable('a,b\n1,2\n3'), FormatError, /line 3 has 1 fields, expected 2/);
   err(() => privacy.parseTable('a,a\n1,2'), FormatError, /"a" twice/);
 });
+
+test('formatTable writes CSV that parseTable reads back', () => {
+  const table = {
+    columns: ['a', 'b'],
+    rows: [
+      { a: 'x, y', b: 'say "hi"' },
+      { a: ' pad ', b: 'two\nlines' },
+    ],
+  };
+  const text = privacy.formatTable(table);
+  assert.equal(text, 'a,b\n"x, y","say ""hi"""\n" pad ","two\nlines"\n');
+  assert.deepEqual(privacy.parseTable(text, { trim: false }), table);
+});
