@@ -11,7 +11,9 @@
 // minimal nodes are found, so the least lossy one is chosen exactly; Samarati's binary search on height stops
 // at some minimal node of the lowest height (not the least lossy), and Datafly's greedy climb can
 // over-generalise. Columns are integer-coded per level once, so a node costs a few passes over the rows:
-// Adult's seven quasi-identifiers (2,880 nodes, about 700 evaluated) take a few seconds.
+// Adult's seven quasi-identifiers (2,880 nodes, about 700 evaluated) take a few seconds. One exception:
+// entropy and recursive l-diversity with suppression are not monotone (a passing class merged with a failing
+// one can fail), so there every node is evaluated and a minimal node is one with no passing node below it.
 import { ArgumentError } from '../errors.js';
 import {
   checkAnonymityOptions,
@@ -78,6 +80,11 @@ export interface AnonymizeResult {
   search: {
     algorithm: 'lattice';
     metric: LossMetric;
+    /**
+     * Whether verdicts were spread by monotonicity. They are not (every node is evaluated) for entropy or
+     * recursive l-diversity with suppression, where merging can turn a passing class into a failing one.
+     */
+    pruned: boolean;
     /** Nodes in the lattice, and how many had to be evaluated (the rest followed by monotonicity). */
     nodes: number;
     evaluated: number;
@@ -207,56 +214,71 @@ export function anonymizeTable(rows: readonly TableRow[], options: AnonymizeOpti
     return { pass: suppressed <= allowed, suppressed, discernibility, lm: n === 0 ? 0 : cells / (n * columns.length) };
   };
 
-  // The most general node passes if anything does (monotonicity): check it first.
+  // Monotone unless a class that meets entropy or recursive l-diversity can lose it by merging with a class
+  // that fails (and would have been suppressed): {a, b} passes entropy l = 2, {a, b, a, a, a, a} does not.
+  const monotone = allowed === 0 || req.l === undefined || req.diversity === 'distinct';
   const top = nodes - 1;
-  const evaluations = new Map<number, Evaluation>([[top, evaluate(top)]]);
-  if (!evaluations.get(top)!.pass) throw unreachable(op, options, n, allowed, evaluations.get(top)!.suppressed);
-
-  // 0 unknown, 1 passes, 2 fails. A pass holds for every node above, a failure for every node below.
+  const evaluations = new Map<number, Evaluation>();
+  // 0 unknown, 1 passes, 2 fails.
   const state = new Uint8Array(nodes);
-  const spread = (node: number, verdict: 1 | 2) => {
-    const stack = [node];
-    while (stack.length > 0) {
-      const at = stack.pop()!;
-      const levels = levelsOf(at);
-      columns.forEach((c, j) => {
-        const next =
-          verdict === 1 ? (levels[j] < c.height ? at + strides[j] : -1) : levels[j] > 0 ? at - strides[j] : -1;
-        if (next >= 0 && state[next] === 0) {
-          state[next] = verdict;
-          stack.push(next);
-        }
-      });
-    }
+  const judge = (node: number): void => {
+    const evaluation = evaluations.get(node) ?? evaluate(node);
+    evaluations.set(node, evaluation);
+    state[node] = evaluation.pass ? 1 : 2;
   };
-  const byHeight: number[][] = [];
-  for (let node = 0; node < nodes; node++) {
-    const h = levelsOf(node).reduce((a, b) => a + b, 0);
-    (byHeight[h] ??= []).push(node);
-  }
-  // Layers in bisection order (middle first, then the middles of each half), so that verdicts spread both ways.
-  const spans: [number, number][] = [[0, byHeight.length - 1]];
-  while (spans.length > 0) {
-    const [lo, hi] = spans.shift()!;
-    if (lo > hi) continue;
-    const mid = Math.floor((lo + hi) / 2);
-    for (const node of byHeight[mid]) {
-      if (state[node] !== 0) continue;
-      const evaluation = evaluations.get(node) ?? evaluate(node);
-      evaluations.set(node, evaluation);
-      state[node] = evaluation.pass ? 1 : 2;
-      spread(node, state[node] as 1 | 2);
+  if (monotone) {
+    // The most general node passes if anything does: check it first.
+    judge(top);
+    if (state[top] === 2) throw unreachable(op, options, n, allowed, evaluations.get(top)!.suppressed);
+    // A pass holds for every node above, a failure for every node below.
+    const spread = (node: number, verdict: number) => {
+      const stack = [node];
+      while (stack.length > 0) {
+        const at = stack.pop()!;
+        const levels = levelsOf(at);
+        columns.forEach((c, j) => {
+          const next =
+            verdict === 1 ? (levels[j] < c.height ? at + strides[j] : -1) : levels[j] > 0 ? at - strides[j] : -1;
+          if (next >= 0 && state[next] === 0) {
+            state[next] = verdict;
+            stack.push(next);
+          }
+        });
+      }
+    };
+    const byHeight: number[][] = [];
+    for (let node = 0; node < nodes; node++) {
+      const h = levelsOf(node).reduce((a, b) => a + b, 0);
+      (byHeight[h] ??= []).push(node);
     }
-    spans.push([lo, mid - 1], [mid + 1, hi]);
+    // Layers in bisection order (middle first, then the middles of each half), so verdicts spread both ways.
+    const spans: [number, number][] = [[0, byHeight.length - 1]];
+    while (spans.length > 0) {
+      const [lo, hi] = spans.shift()!;
+      if (lo > hi) continue;
+      const mid = Math.floor((lo + hi) / 2);
+      for (const node of byHeight[mid]) {
+        if (state[node] !== 0) continue;
+        judge(node);
+        spread(node, state[node]);
+      }
+      spans.push([lo, mid - 1], [mid + 1, hi]);
+    }
+  } else {
+    for (let node = 0; node < nodes; node++) judge(node);
+    if (!state.includes(1)) throw unreachable(op, options, n, allowed, evaluations.get(top)!.suppressed);
   }
-  // Minimal: passes while every direct predecessor fails. Such a node was evaluated, since a pass spread to it
-  // would have come from a passing node below it.
+  // Minimal: passes while no node below it passes. Nodes are numbered so that every predecessor of a node
+  // comes before it; under monotonicity a minimal node was evaluated, since a pass spread to it would have
+  // come from a passing node below it.
+  const passBelow = new Uint8Array(nodes);
   const minimal: { node: number; evaluation: Evaluation }[] = [];
   for (let node = 0; node < nodes; node++) {
-    if (state[node] !== 1) continue;
     const levels = levelsOf(node);
-    if (levels.every((lv, j) => lv === 0 || state[node - strides[j]] === 2))
-      minimal.push({ node, evaluation: evaluations.get(node)! });
+    passBelow[node] = levels.some((lv, j) => lv > 0 && (state[node - strides[j]] === 1 || passBelow[node - strides[j]]))
+      ? 1
+      : 0;
+    if (state[node] === 1 && !passBelow[node]) minimal.push({ node, evaluation: evaluations.get(node)! });
   }
 
   const lossOf = ({ node, evaluation }: { node: number; evaluation: Evaluation }): InformationLoss => {
@@ -320,6 +342,7 @@ export function anonymizeTable(rows: readonly TableRow[], options: AnonymizeOpti
     search: {
       algorithm: 'lattice',
       metric,
+      pruned: monotone,
       nodes,
       evaluated,
       minimal: ranked.map((m) => named(levelsOf(m.node))),

@@ -181,6 +181,20 @@ test('l-diversity: entropy l = 2 forces B (Flu, Flu, Cancer) to merge', () => {
   assert.ok(r.before.classesBelowL! > 0);
 });
 
+test('entropy l-diversity with suppression is not monotone: every node is evaluated', () => {
+  // x = 1: {a, b} meets entropy l = 2; x = 2: {a x 4} does not, and may be suppressed (4 of 6 rows). Merged
+  // at '*', {a x 5, b} has entropy 0.45 < log 2: the bottom passes while the top fails.
+  const rows = ['a', 'b', 'a', 'a', 'a', 'a'].map((s, i) => ({ x: i < 2 ? '1' : '2', s }));
+  const o = { quasiIdentifiers: ['x'], sensitive: 's', k: 2, l: 2, diversity: 'entropy' as const };
+  const r = anonymizeTable(rows, { ...o, maxSuppression: 4 / 6 });
+  assert.equal(r.search.pruned, false);
+  assert.equal(r.search.evaluated, 2);
+  assert.deepEqual([r.levels, r.suppressedRows, r.search.minimal], [{ x: 0 }, [2, 3, 4, 5], [{ x: 0 }]]);
+  assert.ok(Math.abs(r.after.entropyL! - 2) < 1e-12);
+  assert.throws(() => anonymizeTable(rows, { ...o, maxSuppression: 3 / 6 }), /cannot be reached/);
+  assert.throws(() => anonymizeTable(rows, { ...o, maxSuppression: 0 }), /cannot be reached/);
+});
+
 // ---- The search against a brute force over every node, written independently of the library's grouping.
 
 function randomTable(seed: number, n: number): Row[] {
@@ -282,9 +296,9 @@ test('the search finds exactly the minimal passing nodes and the least lossy of 
     const o = { quasiIdentifiers: SMALL_QI, hierarchies: SMALL_HIERARCHIES, k: 1, ...extra };
     const got = anonymizeTable(rows, o);
     const all = bruteForce(rows, o);
-    const passes = (levels: number[]) => all.find((v) => v.levels.join() === levels.join())!.pass;
+    // Minimal: passes, and no other node with levels all <= its own passes.
     const minimal = all.filter(
-      (v) => v.pass && v.levels.every((lv, j) => lv === 0 || !passes(v.levels.map((x, i) => (i === j ? x - 1 : x)))),
+      (v) => v.pass && !all.some((w) => w !== v && w.pass && w.levels.every((lv, j) => lv <= v.levels[j])),
     );
     const named = (levels: number[]) => Object.fromEntries(SMALL_QI.map((q, j) => [q, levels[j]]));
     assert.deepEqual(
@@ -293,8 +307,11 @@ test('the search finds exactly the minimal passing nodes and the least lossy of 
       `case ${i}: the minimal nodes`,
     );
     // Monotonicity, which the pruning relies on: every node above a passing node passes.
-    for (const v of all)
-      if (v.pass) for (const w of all) if (w.levels.every((lv, j) => lv >= v.levels[j])) assert.ok(w.pass, `case ${i}`);
+    assert.equal(got.search.pruned, !(o.maxSuppression && o.l !== undefined && o.diversity !== undefined));
+    if (got.search.pruned)
+      for (const v of all)
+        if (v.pass)
+          for (const w of all) if (w.levels.every((lv, j) => lv >= v.levels[j])) assert.ok(w.pass, `case ${i}`);
     const key = o.metric === undefined || o.metric === 'lm' ? 'lm' : o.metric === 'precision' ? 'precisionLoss' : null;
     const best = got.search.minimal[0];
     const chosen = minimal.find((v) => JSON.stringify(named(v.levels)) === JSON.stringify(best))!;
