@@ -149,28 +149,30 @@ export interface Requirement {
   c?: number;
 }
 
+/** Per-class statistics of rows (or of distinct records, each standing for `weights[r]` rows). */
 export function classStatistics(
   classOf: Int32Array,
   classes: number,
   sensitive?: { codes: Int32Array; cardinality: number },
   requirement?: Requirement,
+  weights?: Int32Array,
 ): ClassStatistics {
   const n = classOf.length;
   const size = new Int32Array(classes);
-  for (let r = 0; r < n; r++) size[classOf[r]]++;
+  for (let r = 0; r < n; r++) size[classOf[r]] += weights ? weights[r] : 1;
   if (!sensitive) return { size };
   const s = sensitive.cardinality;
   // counts per class: one flat table when it is small, otherwise a map keyed class * s + value.
   const perClass: number[][] = Array.from({ length: classes }, () => []);
   if (classes * s <= 1 << 24) {
     const counts = new Int32Array(classes * s);
-    for (let r = 0; r < n; r++) counts[classOf[r] * s + sensitive.codes[r]]++;
+    for (let r = 0; r < n; r++) counts[classOf[r] * s + sensitive.codes[r]] += weights ? weights[r] : 1;
     for (let i = 0; i < classes * s; i++) if (counts[i] > 0) perClass[Math.floor(i / s)].push(counts[i]);
   } else {
     const counts = new Map<number, number>();
     for (let r = 0; r < n; r++) {
       const key = classOf[r] * s + sensitive.codes[r];
-      counts.set(key, (counts.get(key) ?? 0) + 1);
+      counts.set(key, (counts.get(key) ?? 0) + (weights ? weights[r] : 1));
     }
     for (const [key, count] of counts) perClass[Math.floor(key / s)].push(count);
   }

@@ -163,7 +163,25 @@ export function anonymizeTable(rows: readonly TableRow[], options: AnonymizeOpti
   const n = rows.length;
   const columns = qis.map((q) => codeLevels(rows, q, hierarchies[q] ?? SUPPRESS_ONLY, op));
   const sensitive = options.sensitive === undefined ? undefined : codeColumn(columnValues(rows, options.sensitive, op));
-  const sensitiveCoded = sensitive && { codes: sensitive.codes, cardinality: sensitive.labels.length };
+  // Rows that agree on every quasi-identifier and on the sensitive value share a class at every node: the
+  // search runs on these distinct records, weighted by their counts (19,805 of Adult's 32,561 rows).
+  const base = groupRows(
+    [
+      ...columns.map((c) => ({ codes: c.codes[0], cardinality: c.labels[0].length })),
+      ...(sensitive ? [{ codes: sensitive.codes, cardinality: sensitive.labels.length }] : []),
+    ],
+    n,
+  );
+  const recordOf = base.classOf;
+  const weight = new Int32Array(base.classes);
+  const firstRow = new Int32Array(base.classes).fill(-1);
+  for (let r = 0; r < n; r++) {
+    weight[recordOf[r]]++;
+    if (firstRow[recordOf[r]] < 0) firstRow[recordOf[r]] = r;
+  }
+  const perRecord = (codes: Int32Array) => Int32Array.from(firstRow, (r) => codes[r]);
+  const recordCodes = columns.map((c) => c.codes.map(perRecord));
+  const sensitiveCoded = sensitive && { codes: perRecord(sensitive.codes), cardinality: sensitive.labels.length };
   const allowed = Math.floor(maxSuppression * n + 1e-9);
 
   // Lattice nodes are mixed-radix numbers: node = sum over columns of level * stride.
@@ -183,10 +201,10 @@ export function anonymizeTable(rows: readonly TableRow[], options: AnonymizeOpti
 
   const group = (levels: number[]) => {
     const { classOf, classes } = groupRows(
-      columns.map((c, j) => ({ codes: c.codes[levels[j]], cardinality: c.labels[levels[j]].length })),
-      n,
+      columns.map((c, j) => ({ codes: recordCodes[j][levels[j]], cardinality: c.labels[levels[j]].length })),
+      weight.length,
     );
-    const stats = classStatistics(classOf, classes, sensitiveCoded, req);
+    const stats = classStatistics(classOf, classes, sensitiveCoded, req, weight);
     const keep = new Uint8Array(classes);
     for (let i = 0; i < classes; i++) keep[i] = stats.size[i] >= req.k && isDiverse(stats, i, req) ? 1 : 0;
     return { classOf, stats, keep };
@@ -205,10 +223,10 @@ export function anonymizeTable(rows: readonly TableRow[], options: AnonymizeOpti
     discernibility += suppressed * n;
     let cells = suppressed * columns.length;
     for (let j = 0; j < columns.length; j++) {
-      const codes = columns[j].codes[levels[j]];
+      const codes = recordCodes[j][levels[j]];
       const lm = columns[j].lm[levels[j]];
       let sum = 0; // a local accumulator: this loop is the search's hot spot
-      for (let r = 0; r < n; r++) if (keep[classOf[r]]) sum += lm[codes[r]];
+      for (let t = 0; t < weight.length; t++) if (keep[classOf[t]]) sum += weight[t] * lm[codes[t]];
       cells += sum;
     }
     return { pass: suppressed <= allowed, suppressed, discernibility, lm: n === 0 ? 0 : cells / (n * columns.length) };
@@ -313,7 +331,7 @@ export function anonymizeTable(rows: readonly TableRow[], options: AnonymizeOpti
   const out: Record<string, string>[] = [];
   const suppressedRows: number[] = [];
   rows.forEach((row, r) => {
-    if (!keep[classOf[r]]) {
+    if (!keep[classOf[recordOf[r]]]) {
       suppressedRows.push(r);
       return;
     }
