@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readRunRecord, recordHash, type RunRecord, type EvaluationRecord } from '../ledger/record.js';
+import type { EncryptionKey } from '../io/encryption.js';
 import { profileLines, siNumber } from '../ledger/meter.js';
 import { PHASES } from '../autograd/annotations.js';
 import type { ClassificationReport } from '../ledger/evaluation.js';
@@ -628,9 +629,15 @@ export interface WrittenCard {
   files: { markdown: string; html: string };
 }
 
-/** Reads RUN_DIR/run.json and the optional user files; writes card.md and card.html (to outDir, default RUN_DIR). */
-export async function writeCard(runDir: string, { outDir = runDir }: { outDir?: string } = {}): Promise<WrittenCard> {
-  const record = await readRunRecord(runDir);
+/**
+ * Reads RUN_DIR/run.json (decrypted with encryptionKey when it is encrypted) and the optional user files; writes
+ * card.md and card.html (to outDir, default RUN_DIR), in plain: a card is meant to be published.
+ */
+export async function writeCard(
+  runDir: string,
+  { outDir = runDir, encryptionKey }: { outDir?: string; encryptionKey?: EncryptionKey } = {},
+): Promise<WrittenCard> {
+  const record = await readRunRecord(runDir, { encryptionKey });
   const user = await loadUserInfo(runDir);
   const doc = buildCard(record, user);
   const markdown = renderMarkdown(doc),

@@ -1,6 +1,17 @@
 // Privacy, exported from the package as `privacy`: per-example gradients and DP-SGD, the privacy accountants,
 // PII scanning and redaction, k-anonymity of tables, encryption of saved files and membership-inference audits.
 export type { PrivacyRecord, DpSgdRecord, MembershipAuditRecord } from '../ledger/privacy.js';
+// Encryption of saved files (the one implementation lives in src/io/encryption.ts, below the ledger that uses it).
+export {
+  DecryptionError,
+  FileCipher,
+  isEncrypted,
+  writeEncrypted,
+  readEncrypted,
+  DEFAULT_SCRYPT,
+  SCRYPT_LIMITS,
+} from '../io/encryption.js';
+export type { EncryptionKey, EncryptOptions, ScryptParams } from '../io/encryption.js';
 export { HierarchyError, SUPPRESS_ONLY, compileHierarchy } from './hierarchies.js';
 export type { Hierarchy, IntervalHierarchy, GroupHierarchy, CompiledHierarchy } from './hierarchies.js';
 export { parseTable, loadTable, formatTable } from './table.js';
