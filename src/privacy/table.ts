@@ -3,6 +3,7 @@
 import { parseCsvRecords } from '../data/csv.js';
 import { readDataFile } from '../data/files.js';
 import { FormatError } from '../io/safetensors.js';
+import { readEncrypted, type EncryptionKey } from '../io/encryption.js';
 
 /** One record of a table: column name -> value. */
 export type TableRow = Readonly<Record<string, string>>;
@@ -39,9 +40,18 @@ export function parseTable(text: string, { delimiter = ',', trim = true }: Table
   return { columns, rows };
 }
 
-/** Reads a CSV file (optionally .gz) with a header record into string rows. */
-export async function loadTable(path: string, options: TableOptions = {}): Promise<Table> {
-  const bytes = await readDataFile(path, 'loadTable', 'check the path');
+/**
+ * Reads a CSV file (optionally .gz) with a header record into string rows; with an encryptionKey, a file
+ * written by privacy.writeEncrypted (as loadCsv reads one).
+ */
+export async function loadTable(
+  path: string,
+  { encryptionKey, ...options }: TableOptions & { encryptionKey?: EncryptionKey } = {},
+): Promise<Table> {
+  const bytes =
+    encryptionKey === undefined
+      ? await readDataFile(path, 'loadTable', 'check the path')
+      : await readEncrypted(path, encryptionKey);
   return parseTable(new TextDecoder().decode(bytes), options);
 }
 

@@ -446,3 +446,18 @@ test('formatTable writes CSV that parseTable reads back', () => {
   assert.equal(text, 'a,b\n"x, y","say ""hi"""\n" pad ","two\nlines"\n');
   assert.deepEqual(privacy.parseTable(text, { trim: false }), table);
 });
+
+test('loadTable reads an encrypted table with its key', async () => {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const dir = await mkdtemp(join(tmpdir(), 'candor-anon-'));
+  try {
+    const path = join(dir, 'patients.csv');
+    const table = { columns: ['age', 'zip'], rows: [{ age: '23', zip: '13053' }] };
+    await privacy.writeEncrypted(path, new TextEncoder().encode(privacy.formatTable(table)), 'a passphrase');
+    assert.deepEqual(await privacy.loadTable(path, { encryptionKey: 'a passphrase' }), table);
+    await assert.rejects(privacy.loadTable(path, { encryptionKey: 'wrong' }), privacy.DecryptionError);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
