@@ -59,7 +59,8 @@ export const USAGE =
       [--out FILE.csv] [--json]   write the anonymised table; print JSON
   --version, --help
 
-  card, profile and ledger append read an encrypted run.json (model.save with an encryptionKey) with
+  card, profile and ledger append read an encrypted run.json (model.save with an encryptionKey), and
+  anonymize an encrypted FILE (privacy.writeEncrypted; --out is written in the clear, for release), with
       --key-file FILE             the raw 32-byte key: 32 bytes, or 64 hex digits
       --passphrase-file FILE      the passphrase (UTF-8; one trailing newline is not part of it)`;
 
@@ -336,6 +337,7 @@ async function anonymize(args: string[], out: Out): Promise<number> {
       metric: text,
       out: text,
       json: { type: 'boolean' },
+      ...KEY_OPTIONS,
     },
     ['FILE'],
   );
@@ -359,7 +361,7 @@ async function anonymize(args: string[], out: Out): Promise<number> {
     diversity,
     c: num('c'),
   };
-  const table = await loadTable(pos[0]);
+  const table = await loadTable(pos[0], { encryptionKey: await encryptionKeyOf(values) });
   if (k === undefined) {
     for (const name of ['hierarchies', 'max-suppression', 'metric', 'out'])
       if (values[name] !== undefined) throw new UsageError(`--${name} needs --k (it is for anonymising)`);

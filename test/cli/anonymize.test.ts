@@ -10,7 +10,7 @@ import { privacy } from '../../src/index.js';
 
 const sample = join(import.meta.dirname, '..', '..', '..', 'test', 'fixtures', 'adult-sample.csv');
 
-test('candor anonymize: report, anonymise to a CSV, errors', () => {
+test('candor anonymize: report, anonymise to a CSV, an encrypted input, errors', async () => {
   const tmp = tempDir();
   try {
     const report = candor('anonymize', sample, '--qi', 'age,sex,race', '--sensitive', 'Y', '--json');
@@ -40,6 +40,24 @@ test('candor anonymize: report, anonymise to a CSV, errors', () => {
     const own = candor('anonymize', sample, '--qi', 'age,sex', '--k', '3', '--hierarchies', hierarchies, '--json');
     assert.equal(own.code, 0, own.err);
     assert.equal(JSON.parse(own.out).heights.age, 2);
+
+    const secret = join(tmp.dir, 'adult.csv');
+    const passphrase = join(tmp.dir, 'passphrase');
+    writeFileSync(passphrase, 'correct horse\n');
+    await privacy.writeEncrypted(secret, readFileSync(sample), 'correct horse');
+    const encrypted = candor(
+      'anonymize',
+      secret,
+      '--qi',
+      'age,sex,race',
+      '--sensitive',
+      'Y',
+      '--json',
+      '--passphrase-file',
+      passphrase,
+    );
+    assert.equal(encrypted.code, 0, encrypted.err);
+    assert.deepEqual(JSON.parse(encrypted.out), expected);
 
     assert.equal(candor('anonymize', sample, '--k', '5').code, 2, 'no --qi');
     assert.equal(candor('anonymize', sample, '--qi', 'age', '--k', 'five').code, 2);
