@@ -256,7 +256,7 @@ function minimum(values: ArrayLike<number>): number {
   return m;
 }
 
-/** The report's figures from grouped rows; `requested` says whether k and l were asked for. */
+/** The report's figures from per-class statistics; the counts below k and l only where they were asked for. */
 export function summarize(
   stats: ClassStatistics,
   rows: number,
