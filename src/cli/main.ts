@@ -9,6 +9,7 @@
 //   candor ledger keygen PREFIX
 //   candor ledger repair FILE
 //   candor schema
+//   candor anonymize FILE --qi COLUMNS [--k N] [--sensitive COLUMN --l N] [--hierarchies FILE|adult] [--out FILE]
 // Exit status: 0 success, 1 failure (a ledger that does not verify, a bad file), 2 usage error.
 import { parseArgs } from 'node:util';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -29,6 +30,11 @@ import { RUN_RECORD_SCHEMA } from '../ledger/run-record-schema.js';
 import { PHASES, type Phase } from '../autograd/annotations.js';
 import { CandorError } from '../errors.js';
 import type { EncryptionKey } from '../io/encryption.js';
+import { kAnonymityReport, type AnonymityReport } from '../privacy/anonymity.js';
+import { anonymizeTable } from '../privacy/anonymize.js';
+import { ADULT_HIERARCHIES } from '../privacy/adult-hierarchies.js';
+import type { Hierarchy } from '../privacy/hierarchies.js';
+import { formatTable, loadTable } from '../privacy/table.js';
 
 export const USAGE =
   `usage: candor <command> [options]
@@ -46,9 +52,15 @@ export const USAGE =
   ledger repair FILE              cut off a torn last line left by a crash during an append (kept in FILE.torn);
                                   refuses any other damage
   schema                          print the JSON Schema of run.json
+  anonymize FILE --qi A,B,...     k-anonymity / l-diversity report of a CSV over quasi-identifier columns
+      [--sensitive COLUMN] [--l N] [--diversity distinct|entropy|recursive] [--c C]
+      [--k N]                     with k: generalise and suppress until every class has k rows (and l)
+      [--hierarchies FILE.json|adult] [--max-suppression FRACTION] [--metric lm|precision|discernibility|height]
+      [--out FILE.csv] [--json]   write the anonymised table; print JSON
   --version, --help
 
-  card, profile and ledger append read an encrypted run.json (model.save with an encryptionKey) with
+  card, profile and ledger append read an encrypted run.json (model.save with an encryptionKey), and
+  anonymize an encrypted FILE (privacy.writeEncrypted; --out is written in the clear, for release), with
       --key-file FILE             the raw 32-byte key: 32 bytes, or 64 hex digits
       --passphrase-file FILE      the passphrase (UTF-8; one trailing newline is not part of it)`;
 
@@ -296,6 +308,102 @@ async function ledger(args: string[], out: Out): Promise<number> {
   }
 }
 
+function reportLine(r: AnonymityReport): string {
+  return (
+    `${r.rows} rows in ${r.classes} classes, k = ${r.k}` +
+    (r.requestedK === undefined ? '' : ` (${r.rowsBelowK} rows in classes below ${r.requestedK})`) +
+    (r.sensitive === undefined
+      ? ''
+      : `; ${r.sensitive}: distinct l = ${r.distinctL}, entropy l = ${r.entropyL!.toFixed(3)}` +
+        (r.requestedL === undefined
+          ? ''
+          : ` (${r.rowsBelowL} rows in classes below ${r.diversity} l = ${r.requestedL})`))
+  );
+}
+
+async function anonymize(args: string[], out: Out): Promise<number> {
+  const text = { type: 'string' } as const;
+  const { values, pos } = parse(
+    args,
+    {
+      qi: text,
+      k: text,
+      sensitive: text,
+      l: text,
+      diversity: text,
+      c: text,
+      hierarchies: text,
+      'max-suppression': text,
+      metric: text,
+      out: text,
+      json: { type: 'boolean' },
+      ...KEY_OPTIONS,
+    },
+    ['FILE'],
+  );
+  if (typeof values.qi !== 'string' || values.qi === '')
+    throw new UsageError('anonymize needs --qi COLUMN,COLUMN,... (the quasi-identifiers)');
+  const quasiIdentifiers = values.qi.split(',').map((q) => q.trim());
+  const num = (name: string): number | undefined => {
+    const v = values[name];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || !Number.isFinite(Number(v)) || v.trim() === '')
+      throw new UsageError(`--${name} must be a number, got '${String(v)}'`);
+    return Number(v);
+  };
+  const diversity = oneOf('diversity', values.diversity, ['distinct', 'entropy', 'recursive'] as const);
+  const metric = oneOf('metric', values.metric, ['lm', 'precision', 'discernibility', 'height'] as const);
+  const k = num('k');
+  const options = {
+    quasiIdentifiers,
+    sensitive: values.sensitive as string | undefined,
+    l: num('l'),
+    diversity,
+    c: num('c'),
+  };
+  const table = await loadTable(pos[0], { encryptionKey: await encryptionKeyOf(values) });
+  if (k === undefined) {
+    for (const name of ['hierarchies', 'max-suppression', 'metric', 'out'])
+      if (values[name] !== undefined) throw new UsageError(`--${name} needs --k (it is for anonymising)`);
+    const report = kAnonymityReport(table.rows, options);
+    out.log(values.json ? JSON.stringify(report) : `${pos[0]}: ${reportLine(report)}`);
+    return 0;
+  }
+  let hierarchies: Record<string, Hierarchy> | undefined;
+  if (values.hierarchies === 'adult')
+    hierarchies = Object.fromEntries(Object.entries(ADULT_HIERARCHIES).filter(([c]) => quasiIdentifiers.includes(c)));
+  else if (typeof values.hierarchies === 'string') {
+    const json = await readText(values.hierarchies, 'hierarchies');
+    try {
+      hierarchies = JSON.parse(json);
+    } catch (e) {
+      throw new CandorError(`${values.hierarchies} is not JSON: ${(e as Error).message}`);
+    }
+  }
+  const result = anonymizeTable(table.rows, {
+    ...options,
+    k,
+    hierarchies,
+    maxSuppression: num('max-suppression'),
+    metric,
+  });
+  if (typeof values.out === 'string')
+    await writeFile(values.out, formatTable({ columns: table.columns, rows: result.rows }));
+  if (values.json) {
+    const { before, after, levels, heights, loss, suppressed } = result;
+    out.log(JSON.stringify({ before, after, levels, heights, loss, suppressed, out: values.out }));
+    return 0;
+  }
+  out.log(`before: ${reportLine(result.before)}\nafter:  ${reportLine(result.after)}`);
+  out.log(`levels: ${quasiIdentifiers.map((q) => `${q} ${result.levels[q]}/${result.heights[q]}`).join(', ')}`);
+  out.log(
+    `suppressed ${result.suppressed} rows; LM ${result.loss.lm.toFixed(4)}, ` +
+      `precision loss ${result.loss.precisionLoss.toFixed(4)}, discernibility ${result.loss.discernibility}`,
+  );
+  if (typeof values.out === 'string') out.log(`wrote ${values.out}`);
+  return 0;
+}
+
 /** Runs the CLI on `argv` (without node and the script); returns the exit status. */
 export async function main(
   argv: string[],
@@ -310,6 +418,8 @@ export async function main(
         return await profile(rest, out);
       case 'ledger':
         return await ledger(rest, out);
+      case 'anonymize':
+        return await anonymize(rest, out);
       case 'schema':
         parse(rest, {}, []);
         out.log(JSON.stringify(RUN_RECORD_SCHEMA, null, 2));

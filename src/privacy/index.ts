@@ -35,3 +35,18 @@ export {
 export type { ShadowOptions } from './shadow.js';
 export { perExampleLoss, logitConfidence, type Examples } from './example-loss.js';
 export { rocAuc, tprAtFpr } from './roc.js';
+export { HierarchyError, SUPPRESS_ONLY, compileHierarchy } from './hierarchies.js';
+export type { Hierarchy, IntervalHierarchy, GroupHierarchy, CompiledHierarchy } from './hierarchies.js';
+export { parseTable, loadTable, formatTable } from './table.js';
+export type { Table, TableRow, TableOptions } from './table.js';
+export { kAnonymityReport, equivalenceClasses } from './anonymity.js';
+export type {
+  AnonymityOptions,
+  AnonymityReport,
+  DiversityMeasure,
+  DiversityOptions,
+  EquivalenceClass,
+} from './anonymity.js';
+export { anonymizeTable } from './anonymize.js';
+export type { AnonymizeOptions, AnonymizeResult, InformationLoss, LossMetric } from './anonymize.js';
+export { ADULT_HIERARCHIES } from './adult-hierarchies.js';
