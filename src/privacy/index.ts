@@ -1,3 +1,19 @@
 // Privacy, exported from the package as `privacy`: per-example gradients and DP-SGD, the privacy accountants,
 // PII scanning and redaction, k-anonymity of tables, encryption of saved files and membership-inference audits.
 export type { PrivacyRecord, DpSgdRecord, MembershipAuditRecord } from '../ledger/privacy.js';
+export {
+  DEFAULT_ORDERS,
+  RdpAccountant,
+  computeRdp,
+  computeEpsilon,
+  epsilonFromRdp,
+  noiseMultiplierFor,
+} from './accountant.js';
+export type {
+  Conversion,
+  MechanismSteps,
+  EpsilonOptions,
+  EpsilonAtOrder,
+  NoiseMultiplierOptions,
+  AccountedSteps,
+} from './accountant.js';
