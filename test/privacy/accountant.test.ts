@@ -43,6 +43,12 @@ test('the published MNIST epsilons of TF Privacy and Opacus, to the two decimals
   }
 });
 
+test("Opacus' own RDPAccountant test: sigma 1.5, q 0.04, 2250 steps, delta 1e-5 gives 7.32911117143", () => {
+  // opacus/tests/accountants_test.py, test_rdp_accountant (improved conversion, default orders).
+  const { epsilon } = computeEpsilon({ sampleRate: 0.04, noiseMultiplier: 1.5, steps: 2250, delta: DELTA });
+  assert.ok(Math.abs(epsilon - 7.32911117143) < 1e-10, `${epsilon}`);
+});
+
 test('the improved conversion is never looser than the classic one, and is what computeEpsilon defaults to', () => {
   for (const p of PUBLISHED) {
     const args = { sampleRate: p.q, noiseMultiplier: p.sigma, steps: p.steps, delta: DELTA };
