@@ -17,3 +17,5 @@ export type {
   NoiseMultiplierOptions,
   AccountedSteps,
 } from './accountant.js';
+export { PrvAccountant, computeEpsilonPrv } from './prv.js';
+export type { PrvEpsilon } from './prv.js';
