@@ -153,8 +153,9 @@ interface Discretized {
  * deltaTilde(e) = E[(1 - e^{e - sum Lt})_+], computed by FFT on a circular window [A, A + N h). Sums below A wrap
  * to larger values (overstating delta); the mass above the window, which wraps to smaller ones, is bounded by
  * Chernoff's inequality with the discretised moment generating function and added (wrapBudget).
+ * Exported for the tests, which check each direction on its own (the package exports computeEpsilonPrv).
  */
-function epsilonOneDirection(
+export function epsilonOneDirection(
   history: readonly MechanismSteps[],
   direction: 'remove' | 'add',
   delta: number,

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { privacy, ArgumentError } from '../../src/index.js';
 import { erf } from '../../src/backends/js/math.js';
+import { epsilonOneDirection } from '../../src/privacy/prv.js';
 
 const { computeEpsilonPrv, PrvAccountant, RdpAccountant, computeEpsilon } = privacy;
 
@@ -49,10 +50,10 @@ test('changing noise composes: q = 1 steps of two sigmas are one Gaussian with m
 
 /**
  * The exact delta(epsilon) of one Poisson-subsampled Gaussian step, by the trapezoid rule in z of the hockey-stick
- * divergences of P = N(0, sigma^2) and Q = (1 - q) P + q N(1, sigma^2) in both directions:
- * max(integral (Q - e^eps P)_+, integral (P - e^eps Q)_+).
+ * divergences of P = N(0, sigma^2) and Q = (1 - q) P + q N(1, sigma^2) in each direction:
+ * remove = integral (Q - e^eps P)_+, add = integral (P - e^eps Q)_+.
  */
-function subsampledDelta(q: number, sigma: number, epsilon: number): number {
+function subsampledDelta(q: number, sigma: number, epsilon: number): { remove: number; add: number } {
   const lo = -14 * sigma - 2;
   const hi = 14 * sigma + 3;
   const n = 400000;
@@ -67,7 +68,8 @@ function subsampledDelta(q: number, sigma: number, epsilon: number): number {
     remove += weight * Math.max(0, qz - Math.exp(epsilon) * p);
     add += weight * Math.max(0, p - Math.exp(epsilon) * qz);
   }
-  return (Math.max(remove, add) * h) / (sigma * Math.sqrt(2 * Math.PI));
+  const scale = h / (sigma * Math.sqrt(2 * Math.PI));
+  return { remove: remove * scale, add: add * scale };
 }
 
 test('one subsampled step: the bound holds and is within epsilonError of the exact epsilon (quadrature)', () => {
@@ -77,9 +79,21 @@ test('one subsampled step: the bound holds and is within epsilonError of the exa
     [0.9, 2, 1e-3],
     [0.01, 0.3, 1e-6],
   ]) {
+    const exact = (eps: number) => subsampledDelta(q, sigma, eps);
     const { epsilon } = computeEpsilonPrv({ sampleRate: q, noiseMultiplier: sigma, steps: 1, delta });
-    assert.ok(subsampledDelta(q, sigma, epsilon) <= delta, `q ${q} sigma ${sigma}: ${epsilon} is below exact`);
-    assert.ok(subsampledDelta(q, sigma, epsilon - 0.025) > delta, `q ${q} sigma ${sigma}: ${epsilon} is loose`);
+    const at = exact(epsilon);
+    const below = exact(epsilon - 0.025);
+    assert.ok(Math.max(at.remove, at.add) <= delta, `q ${q} sigma ${sigma}: ${epsilon} is below exact`);
+    assert.ok(Math.max(below.remove, below.add) > delta, `q ${q} sigma ${sigma}: ${epsilon} is loose`);
+    // Each direction on its own (the add direction never dominates here, so the above does not test it).
+    const history = [{ sampleRate: q, noiseMultiplier: sigma, steps: 1 }];
+    for (const direction of ['remove', 'add'] as const) {
+      const eps = epsilonOneDirection(history, direction, delta, 0.01);
+      assert.ok(exact(eps)[direction] <= delta, `${direction} q ${q} sigma ${sigma}: ${eps} is below exact`);
+      if (eps > 0.025) {
+        assert.ok(exact(eps - 0.025)[direction] > delta, `${direction} q ${q} sigma ${sigma}: ${eps} is loose`);
+      }
+    }
   }
 });
 
