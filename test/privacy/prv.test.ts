@@ -97,6 +97,45 @@ test('one subsampled step: the bound holds and is within epsilonError of the exa
   }
 });
 
+/**
+ * The exact delta(epsilon) of two subsampled steps, by the trapezoid rule on a 2-D grid: the hockey-stick
+ * divergences of the product distributions Q x Q and P x P, in both directions (the larger).
+ */
+function twoStepDelta(q: number, sigma: number, epsilon: number): number {
+  const n = 2000;
+  const lo = -12 * sigma - 2;
+  const h = (12 * sigma + 3 - lo) / n;
+  const p = new Float64Array(n + 1);
+  const qz = new Float64Array(n + 1);
+  for (let k = 0; k <= n; k++) {
+    const z = lo + k * h;
+    const weight = k === 0 || k === n ? 0.5 : 1;
+    p[k] = weight * Math.exp(-(z * z) / (2 * sigma * sigma));
+    qz[k] = (1 - q) * p[k] + q * weight * Math.exp(-((z - 1) * (z - 1)) / (2 * sigma * sigma));
+  }
+  const e = Math.exp(epsilon);
+  let remove = 0;
+  let add = 0;
+  for (let i = 0; i <= n; i++) {
+    for (let j = 0; j <= n; j++) {
+      remove += Math.max(0, qz[i] * qz[j] - e * p[i] * p[j]);
+      add += Math.max(0, p[i] * p[j] - e * qz[i] * qz[j]);
+    }
+  }
+  return (Math.max(remove, add) * h * h) / (2 * Math.PI * sigma * sigma);
+}
+
+test('two subsampled steps compose: the bound holds and is within epsilonError of the exact epsilon', () => {
+  for (const [q, sigma, delta] of [
+    [0.5, 1, 1e-3],
+    [0.3, 1, 1e-5],
+  ]) {
+    const { epsilon } = computeEpsilonPrv({ sampleRate: q, noiseMultiplier: sigma, steps: 2, delta });
+    assert.ok(twoStepDelta(q, sigma, epsilon) <= delta, `q ${q} sigma ${sigma}: ${epsilon} is below exact`);
+    assert.ok(twoStepDelta(q, sigma, epsilon - 0.025) > delta, `q ${q} sigma ${sigma}: ${epsilon} is loose`);
+  }
+});
+
 test('DP-SGD settings: tighter than the RDP accountant, never looser, also where epsilon is tiny', () => {
   for (const [sampleRate, noiseMultiplier, steps] of [
     [0.01, 1, 1000],
