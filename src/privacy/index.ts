@@ -50,3 +50,21 @@ export type {
 export { anonymizeTable } from './anonymize.js';
 export type { AnonymizeOptions, AnonymizeResult, InformationLoss, LossMetric } from './anonymize.js';
 export { ADULT_HIERARCHIES } from './adult-hierarchies.js';
+export {
+  DEFAULT_ORDERS,
+  RdpAccountant,
+  computeRdp,
+  computeEpsilon,
+  epsilonFromRdp,
+  noiseMultiplierFor,
+} from './accountant.js';
+export type {
+  Conversion,
+  MechanismSteps,
+  EpsilonOptions,
+  EpsilonAtOrder,
+  NoiseMultiplierOptions,
+  AccountedSteps,
+} from './accountant.js';
+export { PrvAccountant, computeEpsilonPrv } from './prv.js';
+export type { PrvEpsilon } from './prv.js';
