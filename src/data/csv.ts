@@ -255,9 +255,14 @@ export async function loadCsv(
   path: string,
   { encryptionKey, ...options }: CsvOptions & { encryptionKey?: EncryptionKey } = {},
 ): Promise<CsvData> {
+  return parseCsv(await readDataText(path, 'loadCsv', encryptionKey), options);
+}
+
+/** A data file's text (optionally .gz), decrypted first with an encryptionKey (privacy.writeEncrypted's format). */
+export async function readDataText(path: string, op: string, encryptionKey?: EncryptionKey): Promise<string> {
   const bytes =
     encryptionKey === undefined
-      ? await readDataFile(path, 'loadCsv', 'check the path')
+      ? await readDataFile(path, op, 'check the path')
       : await readEncrypted(path, encryptionKey);
-  return parseCsv(new TextDecoder().decode(bytes), options);
+  return new TextDecoder().decode(bytes);
 }

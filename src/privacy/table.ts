@@ -1,9 +1,8 @@
 // A CSV table as rows of strings (column name -> field), for the anonymity report and generalisation:
 // read with the project's RFC 4180 parser, fields trimmed (UCI files separate fields with ", ").
-import { parseCsvRecords } from '../data/csv.js';
-import { readDataFile } from '../data/files.js';
+import { parseCsvRecords, readDataText } from '../data/csv.js';
 import { FormatError } from '../io/safetensors.js';
-import { readEncrypted, type EncryptionKey } from '../io/encryption.js';
+import type { EncryptionKey } from '../io/encryption.js';
 
 /** One record of a table: column name -> value. */
 export type TableRow = Readonly<Record<string, string>>;
@@ -48,11 +47,7 @@ export async function loadTable(
   path: string,
   { encryptionKey, ...options }: TableOptions & { encryptionKey?: EncryptionKey } = {},
 ): Promise<Table> {
-  const bytes =
-    encryptionKey === undefined
-      ? await readDataFile(path, 'loadTable', 'check the path')
-      : await readEncrypted(path, encryptionKey);
-  return parseTable(new TextDecoder().decode(bytes), options);
+  return parseTable(await readDataText(path, 'loadTable', encryptionKey), options);
 }
 
 /** CSV text of a table (RFC 4180): a header, then a record per row; a comma, quote, newline or edge space is quoted. */
