@@ -41,7 +41,7 @@ function ruleFor(node: TapeNode, tape: Tape): NodeRule | undefined {
  * Walks the tape from `roots` (each seeded with its `seeds` entry; undefined seeds none) and returns the
  * gradient for each key in `wrt` (undefined where none flows).
  */
-function backward(
+export function backward(
   tape: Tape,
   roots: readonly Tensor[],
   seeds: readonly (Tensor | undefined)[],

@@ -17,3 +17,12 @@ export type {
   NoiseMultiplierOptions,
   AccountedSteps,
 } from './accountant.js';
+export {
+  clippedGradientSum,
+  perExampleGradients,
+  ExampleMixingError,
+  type BatchLoss,
+  type ClipOptions,
+  type ClippedGradients,
+  type PerExampleBatch,
+} from './per-example/index.js';
