@@ -26,3 +26,6 @@ export {
   type ClippedGradients,
   type PerExampleBatch,
 } from './per-example/index.js';
+export { PrivacyBudget } from './budget.js';
+export type { PrivacyBudgetArgs } from './budget.js';
+export type { DpSgdOptions } from './dp-sgd.js';

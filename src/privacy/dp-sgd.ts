@@ -1,0 +1,267 @@
+// DP-SGD (Abadi et al. 2016) as fit() runs it: the privacy options of compile() and fit(), the noise added to
+// the clipped gradient sum, the RDP accounting of every step and the run record's privacy section.
+import { randomBytes } from 'node:crypto';
+import type { Tensor } from '../tensor/tensor.js';
+import { ArgumentError } from '../errors.js';
+import { tidy } from '../tensor/storage.js';
+import * as o from '../ops/index.js';
+import { RandomStream } from '../ops/random.js';
+import { checkOptions, optionKeys } from '../registry.js';
+import type { DpSgdRecord } from '../ledger/privacy.js';
+import { RdpAccountant, noiseMultiplierFor, type Conversion, type EpsilonAtOrder } from './accountant.js';
+
+/**
+ * compile({ privacy }) and fit({ privacy }): fit's keys override compile's. Either noiseMultiplier (sigma)
+ * or targetEpsilon must be given; with targetEpsilon alone sigma is picked for the steps fit plans, and
+ * with both, training stops when the next step would spend more than targetEpsilon.
+ */
+export interface DpSgdOptions {
+  /** C: each example's gradient is scaled to L2 norm at most C (required). */
+  l2NormClip?: number;
+  /** sigma: the noise added to the clipped sum has standard deviation sigma * C. */
+  noiseMultiplier?: number;
+  /** The budget: picks sigma (when noiseMultiplier is not given) and stops training when spent. */
+  targetEpsilon?: number;
+  /** Default 1e-5; it should be well below 1 / samples. */
+  delta?: number;
+  /** 'poisson' (default: what the accountant assumes) or 'fixed' (shuffled full batches; an approximation). */
+  sampling?: 'poisson' | 'fixed';
+  /** Draws the noise from this seed instead of a key from node:crypto: reproducible, and NOT private. */
+  noiseSeed?: number;
+  /** The (epsilon, delta) conversion of the RDP accountant: 'improved' (default) or 'classic'. */
+  conversion?: Conversion;
+}
+
+const DP_SGD_OPTIONS = optionKeys<DpSgdOptions>({
+  l2NormClip: true,
+  noiseMultiplier: true,
+  targetEpsilon: true,
+  delta: true,
+  sampling: true,
+  noiseSeed: true,
+  conversion: true,
+});
+
+export const DEFAULT_DELTA = 1e-5;
+
+function bad(op: string, key: string, expected: string, got: unknown): never {
+  const shown = typeof got === 'string' ? `'${got}'` : typeof got === 'number' ? String(got) : typeof got;
+  throw new ArgumentError(`${op}: privacy.${key} must be ${expected}, got ${shown}`);
+}
+
+/** compile's or fit's privacy options checked: unknown keys and bad values are typed errors naming them. */
+export function checkPrivacyOptions(op: 'compile' | 'fit', options: unknown): DpSgdOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new ArgumentError(
+      `${op}: privacy must be an options object (e.g. { l2NormClip: 1, noiseMultiplier: 1.1 }), got ` +
+        (options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options),
+    );
+  checkOptions(`${op}: privacy`, options, DP_SGD_OPTIONS);
+  const p = options as DpSgdOptions;
+  const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  if (p.l2NormClip !== undefined && !(finite(p.l2NormClip) && p.l2NormClip > 0))
+    bad(op, 'l2NormClip', 'a finite number > 0', p.l2NormClip);
+  if (p.noiseMultiplier !== undefined && !(finite(p.noiseMultiplier) && p.noiseMultiplier >= 0))
+    bad(op, 'noiseMultiplier', 'a finite number >= 0', p.noiseMultiplier);
+  if (p.targetEpsilon !== undefined && !(finite(p.targetEpsilon) && p.targetEpsilon > 0))
+    bad(op, 'targetEpsilon', 'a finite number > 0', p.targetEpsilon);
+  if (p.delta !== undefined && !(finite(p.delta) && p.delta > 0 && p.delta < 1))
+    bad(op, 'delta', 'a number in (0, 1)', p.delta);
+  if (p.sampling !== undefined && p.sampling !== 'poisson' && p.sampling !== 'fixed')
+    bad(op, 'sampling', "'poisson' or 'fixed'", p.sampling);
+  if (p.noiseSeed !== undefined && !(Number.isSafeInteger(p.noiseSeed) && p.noiseSeed >= 0))
+    bad(op, 'noiseSeed', 'a non-negative integer', p.noiseSeed);
+  if (p.conversion !== undefined && p.conversion !== 'improved' && p.conversion !== 'classic')
+    bad(op, 'conversion', "'improved' or 'classic'", p.conversion);
+  return p;
+}
+
+/** The sampling a fit with these options uses (fit's options override compile's). */
+export function samplingOf(dp: DpSgd, fitOptions: DpSgdOptions | undefined): 'poisson' | 'fixed' {
+  return fitOptions?.sampling ?? dp.compileOptions.sampling ?? 'poisson';
+}
+
+/** What one fit of DP-SGD runs with, resolved from the options and the data. */
+export interface DpSgdPlan {
+  l2NormClip: number;
+  noiseMultiplier: number;
+  delta: number;
+  sampling: 'poisson' | 'fixed';
+  /** q = batchSize / samples. */
+  sampleRate: number;
+  /** The divisor of the noisy sum: q * samples (Poisson) or the batch size (fixed). */
+  expectedBatchSize: number;
+  conversion: Conversion;
+  targetEpsilon?: number;
+  secureNoise: boolean;
+}
+
+/** fit's facts that the plan needs. */
+export interface DpSgdFit {
+  samples: number;
+  batchSize: number;
+  /** Steps this fit will take if no budget stops it. */
+  plannedSteps: number;
+}
+
+/** The DP-SGD state of a model while a fit runs, for the budget callback (see budget.ts). */
+const running = new WeakMap<object, DpSgd>();
+
+/** The DP-SGD run of `model`'s current fit (undefined when it does not train privately). */
+export function dpSgdOf(model: object): DpSgd | undefined {
+  return running.get(model);
+}
+
+/**
+ * A model's DP-SGD, made by compile() (or by the first private fit): its accountant composes every private
+ * step the model takes, across fits, until compile() is called again. The noise comes from a generator keyed
+ * with 64 bits from node:crypto, fresh for each fit and kept only in this object's memory (never written,
+ * not derived from fit's seed); with noiseSeed, from a stream of that seed that continues across fits.
+ */
+export class DpSgd {
+  readonly accountant = new RdpAccountant();
+  private readonly seeded?: RandomStream;
+  private noise?: RandomStream;
+  private current?: DpSgdPlan;
+  /** Set by the budget callback (see budget.ts): its target, and whether spending it stopped this fit. */
+  budget?: { targetEpsilon: number };
+  stoppedByBudget = false;
+  /** The per-example gradient rules used (from the first step of a fit). */
+  perExampleGradients?: { fast: string[]; fallback: string[] };
+  /** Steps taken in the current fit. */
+  stepsThisFit = 0;
+
+  constructor(readonly compileOptions: DpSgdOptions = {}) {
+    if (compileOptions.noiseSeed !== undefined) this.seeded = new RandomStream(compileOptions.noiseSeed);
+  }
+
+  /** The plan of the fit under way. */
+  get plan(): DpSgdPlan {
+    if (!this.current) throw new ArgumentError('DP-SGD: no private fit is running');
+    return this.current;
+  }
+
+  /**
+   * Resolves the options for a fit (sigma picked for plannedSteps when only targetEpsilon is given), keys
+   * the noise and makes this the model's running DP-SGD.
+   */
+  begin(model: object, fitOptions: DpSgdOptions | undefined, fit: DpSgdFit): DpSgdPlan {
+    const opts = { ...this.compileOptions, ...fitOptions };
+    const where = fitOptions && Object.keys(fitOptions).length ? 'fit' : 'compile';
+    const { l2NormClip, targetEpsilon, delta = DEFAULT_DELTA, sampling = 'poisson', conversion = 'improved' } = opts;
+    if (l2NormClip === undefined)
+      throw new ArgumentError(`${where}: privacy.l2NormClip is required (the clipping norm C, e.g. 1)`);
+    if (opts.noiseMultiplier === undefined && targetEpsilon === undefined)
+      throw new ArgumentError(
+        `${where}: privacy needs noiseMultiplier (sigma, e.g. 1.1) or targetEpsilon (e.g. 3), to pick sigma`,
+      );
+    if (fitOptions?.noiseSeed !== undefined && fitOptions.noiseSeed !== this.compileOptions.noiseSeed)
+      throw new ArgumentError('fit: privacy.noiseSeed is set at compile(), where the seeded noise stream starts');
+    const { samples, batchSize, plannedSteps } = fit;
+    if (sampling === 'fixed' && batchSize > samples)
+      throw new ArgumentError(
+        `fit: privacy.sampling 'fixed' needs batchSize (${batchSize}) <= the number of samples (${samples})`,
+      );
+    const sampleRate = Math.min(1, batchSize / samples);
+    if (opts.noiseMultiplier === undefined && this.accountant.steps > 0)
+      throw new ArgumentError(
+        `fit: privacy.targetEpsilon alone picks sigma for a fresh model, but this one already took ` +
+          `${this.accountant.steps} private steps; give privacy.noiseMultiplier too (the budget still stops ` +
+          'training), or compile() again',
+      );
+    // Opacus' make_private_with_epsilon: the smallest sigma (to 0.01 in epsilon) whose planned steps fit.
+    const noiseMultiplier =
+      opts.noiseMultiplier ??
+      noiseMultiplierFor({ targetEpsilon: targetEpsilon!, delta, sampleRate, steps: plannedSteps, conversion });
+    this.noise = this.seeded ?? secureStream();
+    this.stoppedByBudget = false;
+    this.budget = undefined;
+    this.stepsThisFit = 0;
+    this.perExampleGradients = undefined;
+    this.current = {
+      l2NormClip,
+      noiseMultiplier,
+      delta,
+      sampling,
+      sampleRate,
+      expectedBatchSize: sampling === 'poisson' ? sampleRate * samples : batchSize,
+      conversion,
+      targetEpsilon,
+      secureNoise: !this.seeded,
+    };
+    running.set(model, this);
+    return this.current;
+  }
+
+  /** Ends the fit: the model has no running DP-SGD, and the noise key is dropped. */
+  end(model: object): void {
+    running.delete(model);
+    this.noise = undefined;
+  }
+
+  /**
+   * The noisy mean of a clipped gradient sum: (sum + N(0, (sigma C)^2 I)) / expectedBatchSize, one tensor
+   * per weight (the sums are the caller's). The noise is drawn through the backend's philox primitive, so
+   * the ledger meters it.
+   */
+  privatize(sums: readonly Tensor[]): Tensor[] {
+    const { noiseMultiplier, l2NormClip, expectedBatchSize } = this.plan;
+    const std = noiseMultiplier * l2NormClip;
+    const noise = this.noise!;
+    return sums.map((g) =>
+      tidy(() => o.mul(std > 0 ? o.add(g, noise.normal(g.shape, 0, std, g.dtype)) : g, 1 / expectedBatchSize)),
+    );
+  }
+
+  /** Accounts one step (an empty Poisson batch is a step too: it released noise). */
+  step(): void {
+    const { noiseMultiplier, sampleRate } = this.plan;
+    this.accountant.step({ noiseMultiplier, sampleRate });
+    this.stepsThisFit++;
+  }
+
+  /** The (epsilon, delta) spent so far, at the plan's delta. */
+  epsilon(): EpsilonAtOrder {
+    const { delta, conversion } = this.plan;
+    return this.accountant.getEpsilon(delta, conversion);
+  }
+
+  /** The epsilon (at `delta`) after `extra` more steps of this fit's plan. */
+  epsilonAfter(extra: number, delta = this.plan.delta): number {
+    const { noiseMultiplier, sampleRate, conversion } = this.plan;
+    const a = new RdpAccountant({ orders: this.accountant.orders });
+    for (const h of this.accountant.history) a.step(h, h.steps);
+    a.step({ noiseMultiplier, sampleRate }, extra);
+    return a.getEpsilon(delta, conversion).epsilon;
+  }
+
+  /** The run record's privacy section for the fit under way. */
+  record(): DpSgdRecord {
+    const p = this.plan;
+    const { epsilon, order } = this.epsilon();
+    const targetEpsilon = this.budget?.targetEpsilon ?? p.targetEpsilon;
+    return {
+      mechanism: 'dp-sgd',
+      epsilon,
+      delta: p.delta,
+      noiseMultiplier: p.noiseMultiplier,
+      l2NormClip: p.l2NormClip,
+      sampleRate: p.sampleRate,
+      sampling: p.sampling,
+      expectedBatchSize: p.expectedBatchSize,
+      steps: this.accountant.steps,
+      accountant: 'rdp',
+      conversion: p.conversion,
+      order: Number.isFinite(order) ? order : null,
+      secureNoise: p.secureNoise,
+      ...(targetEpsilon !== undefined ? { targetEpsilon, stoppedByBudget: this.stoppedByBudget } : {}),
+      ...(this.perExampleGradients ? { perExampleGradients: this.perExampleGradients } : {}),
+    };
+  }
+}
+
+/** A noise stream under 64 bits from node:crypto: nothing records the key, and no seed can name it. */
+function secureStream(): RandomStream {
+  const key = randomBytes(8);
+  return RandomStream.fromKey(key.readUInt32LE(0), key.readUInt32LE(4));
+}
