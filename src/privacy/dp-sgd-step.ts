@@ -69,8 +69,11 @@ export function dpSgdStep(dp: DpSgd, batch: StepBatch, args: DpSgdStepArgs): { l
       if (!Number.isNaN(loss)) loss += value.item();
       return noisy.map((g, i) => o.add(g, reg[i]));
     });
-    withPhase('optimizer', () => optimizer.applyGradients(grads, weights));
-    dispose(grads);
+    try {
+      withPhase('optimizer', () => optimizer.applyGradients(grads, weights));
+    } finally {
+      dispose(grads);
+    }
     dp.step();
     return { loss, preds };
   } catch (e) {
