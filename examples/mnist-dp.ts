@@ -6,7 +6,7 @@ import * as c from '../src/index.js';
 import { parseExampleArgs, report } from './common.js';
 
 const DEFAULTS = {
-  epochs: 20,
+  epochs: 15,
   targetEpsilon: 3,
   delta: 1e-5,
   batchSize: 256,

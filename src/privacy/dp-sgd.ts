@@ -8,6 +8,7 @@ import * as o from '../ops/index.js';
 import { RandomStream } from '../ops/random.js';
 import { checkOptions, optionKeys } from '../registry.js';
 import type { DpSgdRecord } from '../ledger/privacy.js';
+import { transformation, type GradientTransformation, type OptState } from '../optim/transforms.js';
 import { RdpAccountant, noiseMultiplierFor, type Conversion, type EpsilonAtOrder } from './accountant.js';
 
 /**
@@ -206,11 +207,12 @@ export class DpSgd {
    */
   privatize(sums: readonly Tensor[]): Tensor[] {
     const { noiseMultiplier, l2NormClip, expectedBatchSize } = this.plan;
-    const std = noiseMultiplier * l2NormClip;
-    const noise = this.noise!;
-    return sums.map((g) =>
-      tidy(() => o.mul(std > 0 ? o.add(g, noise.normal(g.shape, 0, std, g.dtype)) : g, 1 / expectedBatchSize)),
-    );
+    const noise = gaussianNoise({
+      stddev: noiseMultiplier * l2NormClip,
+      divisor: expectedBatchSize,
+      generator: this.noise!,
+    });
+    return tidy(() => noise.update(sums, [], sums).updates);
   }
 
   /** Accounts one step (an empty Poisson batch is a step too: it released noise). */
@@ -258,6 +260,36 @@ export class DpSgd {
       ...(this.perExampleGradients ? { perExampleGradients: this.perExampleGradients } : {}),
     };
   }
+}
+
+export interface GaussianNoiseOptions {
+  /** The noise's standard deviation: sigma * C for DP-SGD. */
+  stddev: number;
+  /** What the noisy sums are divided by: DP-SGD's expected batch size. */
+  divisor: number;
+  /** Where the noise comes from (DP-SGD: a stream keyed from node:crypto). */
+  generator: RandomStream;
+}
+
+/**
+ * DP-SGD's noise as a gradient transformation (optax style, stateless): each clipped gradient sum g becomes
+ * (g + N(0, stddev^2 I)) / divisor. fit() applies it before the optimizer's own chain, so momentum, moments
+ * and fused updates see only noisy gradients; a custom loop may chain it first: chain(gaussianNoise(...), ...).
+ */
+export function gaussianNoise({ stddev, divisor, generator }: GaussianNoiseOptions): GradientTransformation {
+  if (!(stddev >= 0 && stddev < Infinity))
+    throw new ArgumentError(`gaussianNoise: stddev must be a finite number >= 0, got ${stddev}`);
+  if (!(divisor > 0 && divisor < Infinity))
+    throw new ArgumentError(`gaussianNoise: divisor must be a finite number > 0, got ${divisor}`);
+  return transformation<OptState[]>({
+    init: () => [],
+    update: (grads, state) => ({
+      updates: grads.map((g) =>
+        o.mul(stddev > 0 ? o.add(g, generator.normal(g.shape, 0, stddev, g.dtype)) : g, 1 / divisor),
+      ),
+      state,
+    }),
+  });
 }
 
 /** A noise stream under 64 bits from node:crypto: nothing records the key, and no seed can name it. */

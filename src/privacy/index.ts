@@ -28,4 +28,5 @@ export {
 } from './per-example/index.js';
 export { PrivacyBudget } from './budget.js';
 export type { PrivacyBudgetArgs } from './budget.js';
-export type { DpSgdOptions } from './dp-sgd.js';
+export { gaussianNoise } from './dp-sgd.js';
+export type { DpSgdOptions, GaussianNoiseOptions } from './dp-sgd.js';

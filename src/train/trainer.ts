@@ -560,7 +560,7 @@ export class Trainer {
       model: this.model,
       weights,
       optimizer: this.optimizer,
-      loss: (out, ys, weights) => this.compiledLoss('fit', ys, out, weights),
+      loss: (out, ys, sw) => this.compiledLoss('fit', ys, out, sw),
       stepSeed,
     });
     try {

@@ -125,3 +125,30 @@ test('noiseSeed makes two runs identical and marks secureNoise false; without it
   assert.notDeepEqual(s1.w, s2.w);
   assert.equal((s1.record.privacy as c.privacy.DpSgdRecord).secureNoise, true);
 });
+
+test('gaussianNoise is a gradient transformation: noise then division, composable with chain()', () => {
+  const g = c.tensor(
+    Float32Array.from({ length: 40000 }, (_, i) => (i % 7) - 3),
+    [200, 200],
+  );
+  // Without noise it divides; chained before a scale, the scale sees the divided gradient.
+  const plain = c.optimizers.chain(
+    c.privacy.gaussianNoise({ stddev: 0, divisor: 4, generator: new c.RandomStream(1) }),
+    c.optimizers.scale(2),
+  );
+  const exact = c.tidy(() => plain.update([g], plain.init([g]), [g]).updates[0]);
+  assertClose(
+    exact,
+    c.tidy(() => c.mul(g, 0.5)),
+  );
+  const noisy = c.privacy.gaussianNoise({ stddev: 3, divisor: 4, generator: new c.RandomStream(2) });
+  const d = c.tidy(() => c.sub(noisy.update([g], [], [g]).updates[0], c.div(g, 4)));
+  const v = flat(d);
+  const sd = Math.sqrt(v.reduce((s, e) => s + e * e, 0) / v.length);
+  assert.ok(Math.abs(sd / 0.75 - 1) < 0.02, `sd ${sd}`);
+  assert.throws(
+    () => c.privacy.gaussianNoise({ stddev: -1, divisor: 1, generator: new c.RandomStream(1) }),
+    /gaussianNoise: stddev must be a finite number >= 0, got -1/,
+  );
+  c.dispose([g, exact, d]);
+});
