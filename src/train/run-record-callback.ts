@@ -101,13 +101,21 @@ export class RunRecorder extends RunRecording implements Callback {
           'RunRecorder: fit() never called setModel; is the recorder in the callbacks of a Model.fit?',
         );
       const p = this.params;
+      const privacy = this.privacy?.();
+      if (privacy && !privacy.secureNoise)
+        this.notes.push('DP-SGD noise was drawn from a fixed seed (privacy.noiseSeed): this run is NOT private');
+      if (privacy?.sampling === 'fixed')
+        this.notes.push(
+          "DP-SGD used fixed-size shuffled batches (sampling 'fixed'); its epsilon is the Poisson-sampling " +
+            'analysis, an approximation for such batches',
+        );
       const facts: RunFacts = {
         model: modelFacts(model),
         status: model.stopTraining ? 'stopped' : 'completed',
         hyperparameters: hyperparameters(model, p, this.notes),
         seeds: p?.seed !== undefined ? { fit: p.seed } : {},
         epochs: { requested: p?.epochs ?? null, initial: p?.initialEpoch },
-        ...(this.privacy ? { privacy: this.privacy() } : {}),
+        ...(privacy ? { privacy } : {}),
       };
       return facts;
     });

@@ -111,5 +111,6 @@ test("fixed sampling shuffles into full batches and drops the remainder; the rec
   assert.equal(record.steps, 6);
   assert.equal(record.expectedBatchSize, 4);
   assert.equal(record.sampleRate, 0.4);
+  assert.ok(model.runRecorder!.record!.notes.some((n) => /fixed-size shuffled batches .* approximation/.test(n)));
   c.dispose([x, y]);
 });

@@ -120,10 +120,12 @@ test('noiseSeed makes two runs identical and marks secureNoise false; without it
   assert.deepEqual(a.w, b.w);
   assert.equal(a.record.privacy?.mechanism, 'dp-sgd');
   assert.equal((a.record.privacy as c.privacy.DpSgdRecord).secureNoise, false);
+  assert.ok(a.record.notes.some((n) => /fixed seed .* NOT private/.test(n)));
   const s1 = await run({ l2NormClip: 1, noiseMultiplier: 1 }),
     s2 = await run({ l2NormClip: 1, noiseMultiplier: 1 });
   assert.notDeepEqual(s1.w, s2.w);
   assert.equal((s1.record.privacy as c.privacy.DpSgdRecord).secureNoise, true);
+  assert.ok(!s1.record.notes.some((n) => /NOT private/.test(n)));
 });
 
 test('gaussianNoise is a gradient transformation: noise then division, composable with chain()', () => {
