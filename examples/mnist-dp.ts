@@ -11,7 +11,7 @@ const DEFAULTS = {
   delta: 1e-5,
   batchSize: 256,
   l2NormClip: 1,
-  learningRate: 1,
+  learningRate: 0.1,
   momentum: 0.9,
 };
 
