@@ -6,22 +6,10 @@ import { dispose, tidy } from '../tensor/storage.js';
 import * as o from '../ops/index.js';
 import { valueAndGrads } from '../autograd/grad.js';
 import { withPhase } from '../autograd/annotations.js';
-import type { Optimizer } from '../optim/index.js';
-import type { Model } from '../train/model.js';
 import type { StepBatch } from '../train/epoch-iterator.js';
-import type { Variable } from '../nn/variable.js';
-import { clippedGradientSum, type BatchLoss } from './per-example/index.js';
+import { clippedGradientSum } from './per-example/index.js';
+import type { PrivateStepArgs } from '../train/private-training.js';
 import type { DpSgd } from './dp-sgd.js';
-
-export interface DpSgdStepArgs {
-  model: Model;
-  weights: readonly Variable[];
-  optimizer: Optimizer;
-  /** The compiled mean loss of a batch's (or one example's) predictions, labels and sample weights. */
-  loss: BatchLoss;
-  /** Seeds the layers' randomness (dropout) in this step. */
-  stepSeed: number;
-}
 
 /**
  * Takes one private step on `batch` (which may be empty under Poisson sampling: the step still adds noise,
@@ -30,7 +18,7 @@ export interface DpSgdStepArgs {
  * after the noise; loss tensors added in call() depend on the data and cannot be clipped per example, so a
  * model that adds them is refused before any update.
  */
-export function dpSgdStep(dp: DpSgd, batch: StepBatch, args: DpSgdStepArgs): { loss: number; preds: Tensor[] } {
+export function dpSgdStep(dp: DpSgd, batch: StepBatch, args: PrivateStepArgs): { loss: number; preds: Tensor[] } {
   const { model, weights, optimizer } = args;
   const { x, y, sampleWeight } = batch;
   const n = x[0].shape[0];
@@ -74,7 +62,7 @@ export function dpSgdStep(dp: DpSgd, batch: StepBatch, args: DpSgdStepArgs): { l
     } finally {
       dispose(grads);
     }
-    dp.step();
+    dp.account();
     return { loss, preds };
   } catch (e) {
     dispose(preds);

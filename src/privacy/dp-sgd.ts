@@ -8,30 +8,13 @@ import * as o from '../ops/index.js';
 import { RandomStream } from '../ops/random.js';
 import { checkOptions, optionKeys } from '../registry.js';
 import type { DpSgdRecord } from '../ledger/privacy.js';
+import type { DpSgdOptions, PrivateStepArgs, PrivateTraining } from '../train/private-training.js';
+import type { StepBatch } from '../train/epoch-iterator.js';
+import { dpSgdStep } from './dp-sgd-step.js';
 import { transformation, type GradientTransformation, type OptState } from '../optim/transforms.js';
 import { RdpAccountant, noiseMultiplierFor, type Conversion, type EpsilonAtOrder } from './accountant.js';
 
-/**
- * compile({ privacy }) and fit({ privacy }): fit's keys override compile's. Either noiseMultiplier (sigma)
- * or targetEpsilon must be given; with targetEpsilon alone sigma is picked for the steps fit plans, and
- * with both, training stops when the next step would spend more than targetEpsilon.
- */
-export interface DpSgdOptions {
-  /** C: each example's gradient is scaled to L2 norm at most C (required). */
-  l2NormClip?: number;
-  /** sigma: the noise added to the clipped sum has standard deviation sigma * C. */
-  noiseMultiplier?: number;
-  /** The budget: picks sigma (when noiseMultiplier is not given) and stops training when spent. */
-  targetEpsilon?: number;
-  /** Default 1e-5; it should be well below 1 / samples. */
-  delta?: number;
-  /** 'poisson' (default: what the accountant assumes) or 'fixed' (shuffled full batches; an approximation). */
-  sampling?: 'poisson' | 'fixed';
-  /** Draws the noise from this seed instead of a key from node:crypto: reproducible, and NOT private. */
-  noiseSeed?: number;
-  /** The (epsilon, delta) conversion of the RDP accountant: 'improved' (default) or 'classic'. */
-  conversion?: Conversion;
-}
+export type { DpSgdOptions } from '../train/private-training.js';
 
 const DP_SGD_OPTIONS = optionKeys<DpSgdOptions>({
   l2NormClip: true,
@@ -77,11 +60,6 @@ export function checkPrivacyOptions(op: 'compile' | 'fit', options: unknown): Dp
   return p;
 }
 
-/** The sampling a fit with these options uses (fit's options override compile's). */
-export function samplingOf(dp: DpSgd, fitOptions: DpSgdOptions | undefined): 'poisson' | 'fixed' {
-  return fitOptions?.sampling ?? dp.compileOptions.sampling ?? 'poisson';
-}
-
 /** What one fit of DP-SGD runs with, resolved from the options and the data. */
 export interface DpSgdPlan {
   l2NormClip: number;
@@ -119,7 +97,7 @@ export function dpSgdOf(model: object): DpSgd | undefined {
  * with 64 bits from node:crypto, fresh for each fit and kept only in this object's memory (never written,
  * not derived from fit's seed); with noiseSeed, from a stream of that seed that continues across fits.
  */
-export class DpSgd {
+export class DpSgd implements PrivateTraining {
   readonly accountant = new RdpAccountant();
   private readonly seeded?: RandomStream;
   private noise?: RandomStream;
@@ -134,6 +112,14 @@ export class DpSgd {
 
   constructor(readonly compileOptions: DpSgdOptions = {}) {
     if (compileOptions.noiseSeed !== undefined) this.seeded = new RandomStream(compileOptions.noiseSeed);
+  }
+
+  sampling(fitOptions: DpSgdOptions | undefined): 'poisson' | 'fixed' {
+    return fitOptions?.sampling ?? this.compileOptions.sampling ?? 'poisson';
+  }
+
+  step(batch: StepBatch, args: PrivateStepArgs): { loss: number; preds: Tensor[] } {
+    return dpSgdStep(this, batch, args);
   }
 
   /** The plan of the fit under way. */
@@ -216,7 +202,7 @@ export class DpSgd {
   }
 
   /** Accounts one step (an empty Poisson batch is a step too: it released noise). */
-  step(): void {
+  account(): void {
     const { noiseMultiplier, sampleRate } = this.plan;
     this.accountant.step({ noiseMultiplier, sampleRate });
     this.stepsThisFit++;

@@ -29,4 +29,13 @@ export {
 export { PrivacyBudget } from './budget.js';
 export type { PrivacyBudgetArgs } from './budget.js';
 export { gaussianNoise } from './dp-sgd.js';
+import { setPrivacyHooks } from '../train/private-training.js';
+import { DpSgd, checkPrivacyOptions } from './dp-sgd.js';
+import { PrivacyBudget } from './budget.js';
+// fit() runs DP-SGD through these hooks (train/ does not import privacy/).
+setPrivacyHooks({
+  check: checkPrivacyOptions,
+  create: (options) => new DpSgd(options),
+  budget: (targetEpsilon, delta) => new PrivacyBudget({ targetEpsilon, delta }),
+});
 export type { DpSgdOptions, GaussianNoiseOptions } from './dp-sgd.js';

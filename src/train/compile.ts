@@ -10,7 +10,7 @@ import { maskBytes } from '../nn/masking.js';
 import { Mean, getMetric, type Metric, type MetricSpec, type StatefulMetric } from './metrics.js';
 import type { Logs } from './callbacks.js';
 import { logName } from './log-names.js';
-import type { DpSgdOptions } from '../privacy/dp-sgd.js';
+import type { DpSgdOptions } from './private-training.js';
 
 /** One spec for every output, a list with one per output, or a map by output layer name. */
 export type PerOutput<T> = T | T[] | Record<string, T>;

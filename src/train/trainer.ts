@@ -46,9 +46,7 @@ import type { RunRecorderOptions } from '../ledger/recording.js';
 import { withPhase } from '../autograd/annotations.js';
 import type { Model } from './model.js';
 import type { Variable } from '../nn/variable.js';
-import { DpSgd, checkPrivacyOptions, samplingOf, type DpSgdOptions } from '../privacy/dp-sgd.js';
-import { dpSgdStep } from '../privacy/dp-sgd-step.js';
-import { PrivacyBudget } from '../privacy/budget.js';
+import { privacyHooks, type DpSgdOptions, type PrivateTraining } from './private-training.js';
 
 export type { CompileArgs } from './compile.js';
 export type { Batch, TensorData, TrainingInput } from './epoch-iterator.js';
@@ -196,7 +194,7 @@ export class Trainer {
   /** The seed of the current fit step, for the default trainStep when an override calls it. */
   private stepSeed?: number;
   /** DP-SGD, from compile({ privacy }) or the first fit({ privacy }); its accountant spans the fits. */
-  private dp?: DpSgd;
+  private dp?: PrivateTraining;
   /** Whether a private fit is running (its steps are DP-SGD steps). */
   private dpFit = false;
 
@@ -206,7 +204,10 @@ export class Trainer {
   ) {
     checkCallOptions('compile', args);
     this.optimizer = getOptimizer(args.optimizer ?? 'rmsprop');
-    if (args.privacy !== undefined) this.dp = new DpSgd(checkPrivacyOptions('compile', args.privacy));
+    if (args.privacy !== undefined) {
+      const hooks = privacyHooks('compile');
+      this.dp = hooks.create(hooks.check('compile', args.privacy));
+    }
     const outputs: Outputs = {
       names: model.isFunctional ? model.outputs.map((t) => t.node!.layer.name) : ['output'],
       model: model.name,
@@ -441,7 +442,7 @@ export class Trainer {
         classWeight: args.classWeight,
         labels,
         names: dataNames(model),
-        sampling: dp && samplingOf(dp, args.privacy),
+        sampling: dp?.sampling(args.privacy),
       });
       const plan = dp?.begin(model, args.privacy, {
         samples: data.samples!,
@@ -463,8 +464,7 @@ export class Trainer {
       const list: Callback[] = [...(args.callbacks ?? []), history];
       recorder = addRunRecorder(model, list, args.record);
       if (recorder) recorder.privacy = dp && (() => dp.record());
-      if (plan?.targetEpsilon !== undefined)
-        list.unshift(new PrivacyBudget({ targetEpsilon: plan.targetEpsilon, delta: plan.delta }));
+      if (plan?.targetEpsilon !== undefined) list.unshift(privacyHooks('fit').budget(plan.targetEpsilon, plan.delta));
       if (verbose !== 0) list.push(new ProgressDisplay(epochs, data.steps, verbose));
       const callbacks = new CallbackList(model, list, {
         epochs,
@@ -529,10 +529,15 @@ export class Trainer {
    * The DP-SGD of this fit (compile's, or made for fit's privacy options), or undefined for an ordinary fit.
    * DP-SGD samples the batches itself and runs in the default step, on the compiled loss.
    */
-  private privateFit(options: DpSgdOptions | undefined, custom: boolean, iterable: boolean): DpSgd | undefined {
+  private privateFit(
+    options: DpSgdOptions | undefined,
+    custom: boolean,
+    iterable: boolean,
+  ): PrivateTraining | undefined {
     if (options !== undefined) {
-      checkPrivacyOptions('fit', options);
-      this.dp ??= new DpSgd();
+      const hooks = privacyHooks('fit');
+      hooks.check('fit', options);
+      this.dp ??= hooks.create();
     }
     if (!this.dp) return undefined;
     const name = this.model.name;
@@ -551,12 +556,12 @@ export class Trainer {
   }
 
   /** One DP-SGD step (see src/privacy/dp-sgd-step.ts), scored like an ordinary one; returns the batch loss. */
-  private privateStep(dp: DpSgd, batch: StepBatch, stepSeed: number): number {
+  private privateStep(dp: PrivateTraining, batch: StepBatch, stepSeed: number): number {
     const { x, y, sampleWeight } = batch;
     this.ensureBuilt(x);
     const weights = this.model.trainableWeights;
     this.checkTrainableSet(weights);
-    const { loss, preds } = dpSgdStep(dp, batch, {
+    const { loss, preds } = dp.step(batch, {
       model: this.model,
       weights,
       optimizer: this.optimizer,
