@@ -88,6 +88,8 @@ export {
 export type { SafetensorsFile, ParseOptions } from './io/safetensors.js';
 export { writeFileAtomic, readFileBytes } from './io/atomic.js';
 export { saveModel, loadModel } from './train/saving.js';
+export type { SaveOptions, LoadOptions } from './train/saving.js';
+export { DecryptionError } from './io/encryption.js';
 
 // Accountability: metering, energy and CO2e, run records, the ledger, model cards.
 export * from './ledger/index.js';

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readRunRecord, recordHash, type RunRecord, type EvaluationRecord } from '../ledger/record.js';
+import type { EncryptionKey } from '../io/encryption.js';
 import { profileLines, siNumber } from '../ledger/meter.js';
 import { PHASES } from '../autograd/annotations.js';
 import type { ClassificationReport } from '../ledger/evaluation.js';
@@ -12,6 +13,7 @@ import { renderHtml, renderMarkdown, type Block, type Cell, type Doc } from './d
 import { lineChart } from './svg.js';
 import { complianceMap, trainingFlops, STATUS_TEXT } from './compliance.js';
 import { loadUserInfo, type CardUserInfo, type LoadedUserInfo } from './user-info.js';
+import { privacySection } from './privacy.js';
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const num = (n: number | null | undefined, digits = 4) =>
@@ -611,6 +613,7 @@ export function buildCard(
     ...dataSection(ctx),
     ...trainingSection(ctx),
     ...evaluationSection(ctx),
+    ...privacySection(record),
     ...computeSection(ctx),
     ...regulatorySection(ctx),
   ];
@@ -628,9 +631,15 @@ export interface WrittenCard {
   files: { markdown: string; html: string };
 }
 
-/** Reads RUN_DIR/run.json and the optional user files; writes card.md and card.html (to outDir, default RUN_DIR). */
-export async function writeCard(runDir: string, { outDir = runDir }: { outDir?: string } = {}): Promise<WrittenCard> {
-  const record = await readRunRecord(runDir);
+/**
+ * Reads RUN_DIR/run.json (decrypted with encryptionKey when it is encrypted) and the optional user files; writes
+ * card.md and card.html (to outDir, default RUN_DIR), in plain: a card is meant to be published.
+ */
+export async function writeCard(
+  runDir: string,
+  { outDir = runDir, encryptionKey }: { outDir?: string; encryptionKey?: EncryptionKey } = {},
+): Promise<WrittenCard> {
+  const record = await readRunRecord(runDir, { encryptionKey });
   const user = await loadUserInfo(runDir);
   const doc = buildCard(record, user);
   const markdown = renderMarkdown(doc),

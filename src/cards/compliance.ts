@@ -1,10 +1,12 @@
 // The regulatory map: items of the EU AI Act (Annex XI Section 1 for general-purpose models, Annex IV
 // for high-risk systems) and of the PRC Interim Measures for the Management of Generative AI Services
-// (Art. 7, 8, 19), each filled from the run record, given by the user (card.json), or marked missing.
+// (Art. 7, 8, 19, with the PIPL on personal information), each filled from the run record, given by the user
+// (card.json), or marked missing.
 // An item has exactly one possible source, so its status is never a guess; nothing is invented.
 import type { RunRecord } from '../ledger/record.js';
 import { siNumber } from '../ledger/meter.js';
 import type { CardUserInfo } from './user-info.js';
+import { auditText, piiText, privacyMeasuresText } from './privacy.js';
 
 export type ItemStatus = 'record' | 'user' | 'missing';
 
@@ -305,6 +307,16 @@ const EU_IV: ItemDef[] = [
   },
   { ref: 'IV 2(d)', requirement: 'Labelling procedures', fill: { user: 'labelling.procedure' } },
   { ref: 'IV 2(d)', requirement: 'Data cleaning methodologies', fill: { user: 'data.preprocessing' } },
+  {
+    ref: 'IV 2(d); Art. 10(2)(c)',
+    requirement: 'Data preparation: personal data found in the training data and how it was redacted',
+    fill: fromSummary(piiText),
+  },
+  {
+    ref: 'Art. 10(5)(b)',
+    requirement: 'State-of-the-art privacy-preserving measures for personal data, including pseudonymisation',
+    fill: fromSummary(privacyMeasuresText),
+  },
   { ref: 'IV 2(e)', requirement: 'Human oversight measures', fill: { user: 'humanOversight' } },
   {
     ref: 'IV 2(g)',
@@ -348,6 +360,11 @@ const EU_IV: ItemDef[] = [
   },
   { ref: 'IV 2(h)', requirement: 'Cybersecurity measures', fill: { user: 'cybersecurity' } },
   {
+    ref: 'IV 2(h); Art. 15(5)',
+    requirement: 'Tests against confidentiality attacks on the training data (membership inference)',
+    fill: fromSummary(auditText),
+  },
+  {
     ref: 'IV 3',
     requirement: 'Degrees of accuracy for specific persons or groups',
     fill: fromSummary(fairnessText),
@@ -377,6 +394,16 @@ const PRC: ItemDef[] = [
     ref: 'Art. 7(3)',
     requirement: 'Consent or other lawful basis for personal information',
     fill: { user: 'data.personalInformation' },
+  },
+  {
+    ref: 'Art. 7(3); PIPL Art. 51(3)',
+    requirement: 'Technical security measures for personal information, such as de-identification',
+    fill: fromSummary(privacyMeasuresText),
+  },
+  {
+    ref: 'Art. 7(3); PIPL Art. 51',
+    requirement: 'Personal information in the training data (types and amounts found)',
+    fill: fromSummary(piiText),
   },
   {
     ref: 'Art. 7(4)',
@@ -455,7 +482,9 @@ export function complianceMap(
     {
       title: 'PRC Interim Measures for the Management of Generative AI Services (2023): training data and labelling',
       note:
-        'Articles 7, 8 and 19. They apply to generative AI services offered to the public in the PRC; ' +
+        'Articles 7, 8 and 19; Art. 7(3) points to the Personal Information Protection Law (PIPL), whose Art. 51 ' +
+        'asks for measures such as de-identification. They apply to generative AI services offered to the public ' +
+        'in the PRC; ' +
         'whether they apply to this model is for the provider to judge.',
       items: fill(PRC, r, info, sources),
     },

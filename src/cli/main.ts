@@ -2,6 +2,7 @@
 // The `candor` command: model cards, the profiler table and the run ledger from the shell.
 //   candor card RUN_DIR [--out DIR]
 //   candor profile RUN_DIR [--by op|family|phase|layer] [--sort ms|flops|calls|bytes] [--phase P] [--limit N]
+//   (card, profile and ledger append read an encrypted run.json with --key-file FILE or --passphrase-file FILE)
 //   candor ledger verify FILE [--public-key PEM] [--head HASH]
 //   candor ledger show FILE [--json]
 //   candor ledger append FILE RUN_DIR [--key PEM]
@@ -27,6 +28,7 @@ import {
 import { RUN_RECORD_SCHEMA } from '../ledger/run-record-schema.js';
 import { PHASES, type Phase } from '../autograd/annotations.js';
 import { CandorError } from '../errors.js';
+import type { EncryptionKey } from '../io/encryption.js';
 
 export const USAGE =
   `usage: candor <command> [options]
@@ -44,7 +46,11 @@ export const USAGE =
   ledger repair FILE              cut off a torn last line left by a crash during an append (kept in FILE.torn);
                                   refuses any other damage
   schema                          print the JSON Schema of run.json
-  --version, --help`;
+  --version, --help
+
+  card, profile and ledger append read an encrypted run.json (model.save with an encryptionKey) with
+      --key-file FILE             the raw 32-byte key: 32 bytes, or 64 hex digits
+      --passphrase-file FILE      the passphrase (UTF-8; one trailing newline is not part of it)`;
 
 /** A mistake in how the command was called (exit status 2). */
 export class UsageError extends CandorError {}
@@ -86,9 +92,37 @@ async function readText(path: string, what: string): Promise<string> {
   }
 }
 
+/** The options that name the key of an encrypted run.json. */
+const KEY_OPTIONS = { 'key-file': { type: 'string' }, 'passphrase-file': { type: 'string' } } as const;
+
+/** The key that --key-file or --passphrase-file names (at most one of them), or undefined. */
+async function encryptionKeyOf(
+  values: Record<string, string | boolean | undefined>,
+): Promise<EncryptionKey | undefined> {
+  const keyFile = values['key-file'] as string | undefined;
+  const passphraseFile = values['passphrase-file'] as string | undefined;
+  if (keyFile !== undefined && passphraseFile !== undefined)
+    throw new UsageError('give --key-file or --passphrase-file, not both');
+  if (passphraseFile !== undefined) return (await readText(passphraseFile, 'passphrase file')).replace(/\r?\n$/, '');
+  if (keyFile === undefined) return undefined;
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(keyFile);
+  } catch (e) {
+    throw new CandorError(`cannot read key file ${keyFile}: ${(e as Error).message}`);
+  }
+  if (bytes.length === 32) return new Uint8Array(bytes);
+  const hex = bytes.toString('latin1').trim();
+  if (/^[0-9a-fA-F]{64}$/.test(hex)) return new Uint8Array(Buffer.from(hex, 'hex'));
+  throw new UsageError(
+    `key file ${keyFile} must hold a 32-byte key (32 bytes or 64 hex digits), got ${bytes.length} bytes`,
+  );
+}
+
 async function card(args: string[], out: Out): Promise<number> {
-  const { values, pos } = parse(args, { out: { type: 'string' } }, ['RUN_DIR']);
-  const written = await writeCard(pos[0], { outDir: values.out as string | undefined });
+  const { values, pos } = parse(args, { out: { type: 'string' }, ...KEY_OPTIONS }, ['RUN_DIR']);
+  const encryptionKey = await encryptionKeyOf(values);
+  const written = await writeCard(pos[0], { outDir: values.out as string | undefined, encryptionKey });
   out.log(`wrote ${written.files.markdown}\nwrote ${written.files.html}`);
   return 0;
 }
@@ -96,7 +130,13 @@ async function card(args: string[], out: Out): Promise<number> {
 async function profile(args: string[], out: Out): Promise<number> {
   const { values, pos } = parse(
     args,
-    { by: { type: 'string' }, sort: { type: 'string' }, phase: { type: 'string' }, limit: { type: 'string' } },
+    {
+      by: { type: 'string' },
+      sort: { type: 'string' },
+      phase: { type: 'string' },
+      limit: { type: 'string' },
+      ...KEY_OPTIONS,
+    },
     ['RUN_DIR'],
   );
   const groupBy = oneOf<ProfileGroup>('by', values.by, ['op', 'family', 'phase', 'layer']);
@@ -105,7 +145,7 @@ async function profile(args: string[], out: Out): Promise<number> {
   const limit = values.limit === undefined ? undefined : Number(values.limit);
   if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0))
     throw new UsageError(`--limit must be a non-negative integer, got '${String(values.limit)}'`);
-  const r = await readRunRecord(pos[0]);
+  const r = await readRunRecord(pos[0], { encryptionKey: await encryptionKeyOf(values) });
   out.log(
     `Run ${r.id}${r.name ? ` '${r.name}'` : ''}: ${r.model.className} '${r.model.name}', ` +
       `backend ${r.machine.backend.name}, ${r.training.epochs.completed} epochs, ${r.training.steps} steps\n`,
@@ -213,9 +253,9 @@ async function ledger(args: string[], out: Out): Promise<number> {
       return 0;
     }
     case 'append': {
-      const { values, pos } = parse(rest, { key: { type: 'string' } }, ['FILE', 'RUN_DIR']);
+      const { values, pos } = parse(rest, { key: { type: 'string' }, ...KEY_OPTIONS }, ['FILE', 'RUN_DIR']);
       const privateKey = values.key ? await readText(values.key as string, 'private key') : undefined;
-      const record = await readRunRecord(pos[1]);
+      const record = await readRunRecord(pos[1], { encryptionKey: await encryptionKeyOf(values) });
       const e = await appendToLedger(pos[0], record, { privateKey });
       out.log(
         `appended entry ${e.index} to ${pos[0]}\nentryHash ${e.entryHash}` +

@@ -3,6 +3,7 @@ import { ArgumentError } from '../errors.js';
 import { fromTypedArray, type Tensor } from '../tensor/tensor.js';
 import { FormatError } from '../io/safetensors.js';
 import { readDataFile } from './files.js';
+import { readEncrypted, type EncryptionKey } from '../io/encryption.js';
 
 /** One CSV record and the 1-based line of the file it starts on (quoted fields may span lines). */
 export interface CsvRecord {
@@ -246,8 +247,17 @@ function readLabels(
   return { y: fromTypedArray(Float32Array.from(nums), [rows.length]) };
 }
 
-/** Reads a CSV file (optionally .gz) and parses it with parseCsv. */
-export async function loadCsv(path: string, options: CsvOptions = {}): Promise<CsvData> {
-  const bytes = await readDataFile(path, 'loadCsv', 'check the path');
+/**
+ * Reads a CSV file (optionally .gz) and parses it with parseCsv; with an encryptionKey, a file written by
+ * privacy.writeEncrypted (its role the file's name).
+ */
+export async function loadCsv(
+  path: string,
+  { encryptionKey, ...options }: CsvOptions & { encryptionKey?: EncryptionKey } = {},
+): Promise<CsvData> {
+  const bytes =
+    encryptionKey === undefined
+      ? await readDataFile(path, 'loadCsv', 'check the path')
+      : await readEncrypted(path, encryptionKey);
   return parseCsv(new TextDecoder().decode(bytes), options);
 }

@@ -4,12 +4,13 @@
 // RunRecording (recording.ts) gathers one; the model comes in as plain data (ModelFacts): the ledger
 // knows nothing of Model.
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getBackend } from '../backends/backend.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { readFileBytes, writeFileAtomic } from '../io/atomic.js';
+import { FileCipher, openMaybeEncrypted, type EncryptionKey } from '../io/encryption.js';
 import { canonicalJson, hashJson, jsonSafe, sha256Hex, type JsonValue } from './canonical.js';
 import type { GridIntensity } from './carbon.js';
 import { readCpuInfo, type EnergyReport } from './energy.js';
@@ -110,15 +111,25 @@ export function recordHash(record: RunRecord): string {
   return hashJson(record);
 }
 
-/** Reads and validates run.json from a run directory (or a path to the file itself). */
-export async function readRunRecord(dirOrFile: string): Promise<RunRecord> {
+/**
+ * Reads and validates run.json from a run directory (or a path to the file itself); an encrypted one needs
+ * its `encryptionKey` (and a key given for a plain one is refused).
+ */
+export async function readRunRecord(
+  dirOrFile: string,
+  options: { encryptionKey?: EncryptionKey } = {},
+): Promise<RunRecord> {
   const file = dirOrFile.endsWith('.json') ? dirOrFile : join(dirOrFile, RUN_RECORD_FILE);
-  let text: string;
+  const cipher = FileCipher.optional(options.encryptionKey);
+  let bytes: Uint8Array;
   try {
-    text = await readFile(file, 'utf8');
+    bytes = await readFileBytes(file);
   } catch (e) {
     throw new RecordError(`readRunRecord: cannot read ${file}: ${(e as Error).message}`);
   }
+  const text = new TextDecoder().decode(
+    await openMaybeEncrypted(bytes, cipher, RUN_RECORD_FILE, `readRunRecord: ${file}`),
+  );
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -131,12 +142,21 @@ export async function readRunRecord(dirOrFile: string): Promise<RunRecord> {
   return validateRunRecord(value, file);
 }
 
-/** Validates and writes the record as dir/run.json (atomically; the directory is created if needed). */
-export async function writeRunRecord(record: RunRecord, dir: string): Promise<string> {
+/**
+ * Validates and writes the record as dir/run.json (atomically; the directory is created if needed), encrypted
+ * in the role 'run.json' when an encryptionKey is given.
+ */
+export async function writeRunRecord(
+  record: RunRecord,
+  dir: string,
+  options: { encryptionKey?: EncryptionKey } = {},
+): Promise<string> {
   validateRunRecord(record);
+  const cipher = FileCipher.optional(options.encryptionKey);
   await mkdir(dir, { recursive: true });
   const file = join(dir, RUN_RECORD_FILE);
-  await writeFileAtomic(file, JSON.stringify(record, null, 2) + '\n');
+  const text = JSON.stringify(record, null, 2) + '\n';
+  await writeFileAtomic(file, cipher ? await cipher.encrypt(text, RUN_RECORD_FILE) : text);
   return file;
 }
 

@@ -4,7 +4,8 @@
 // RunRecorder in src/train/run-record-callback.ts.
 import { existsSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import type { EncryptionKey } from '../io/encryption.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { jsonSafe, sha256Hex, type JsonValue } from './canonical.js';
 import { co2eGrams, gridIntensity, type GridOptions } from './carbon.js';
@@ -67,6 +68,8 @@ export interface RunRecorderOptions {
   meter?: Meter;
   /** Minimum milliseconds between energy samples during fit (default 1000). */
   sampleEveryMs?: number;
+  /** Encrypts run.json in `dir` (AES-256-GCM; a passphrase or 32 raw bytes; see src/io/encryption.ts). */
+  encryptionKey?: EncryptionKey;
 }
 
 function iso(ms: number): string {
@@ -108,10 +111,13 @@ export class RunRecording {
   private pii?: PrivacyRecord['pii'];
   private state: 'new' | 'running' | 'done' = 'new';
   private readonly id = randomUUID();
+  /** The key run.json in options.dir is written with: the option's, or the last one finish() used there. */
+  private encryptionKey?: EncryptionKey;
 
   constructor(protected readonly options: RunRecorderOptions = {}) {
     this.meter = options.meter ?? new Meter();
     this.ownsMeter = options.meter === undefined;
+    this.encryptionKey = options.encryptionKey;
   }
 
   /** Whether the run has ended and the record exists. */
@@ -189,7 +195,8 @@ export class RunRecording {
     const measured = this.energyMeter?.stop();
     const energy = measured ? apportionEnergy(measured, own, all) : null;
     this.built = this.build(facts(), endedAt, (cpu.user + cpu.system) / 1e6, energy, context);
-    if (this.options.dir && this.options.write !== false) await writeRunRecord(this.built, this.options.dir);
+    if (this.options.dir && this.options.write !== false)
+      await writeRunRecord(this.built, this.options.dir, { encryptionKey: this.encryptionKey });
   }
 
   private build(
@@ -316,14 +323,17 @@ export class RunRecording {
     await this.rewrite();
   }
 
-  /** Records hashes of saved model files found in `dir` (model.json lists them), then rewrites run.json. */
-  async addArtifacts(dir: string): Promise<void> {
+  /**
+   * Records hashes of saved model files found in `dir` (model.json lists them, or `listed` does: an encrypted
+   * model.json cannot be read here), then rewrites run.json.
+   */
+  async addArtifacts(dir: string, listed?: Record<string, { sha256: string; bytes: number }>): Promise<void> {
     const record = this.record;
     const manifest = join(dir, 'model.json');
     if (!existsSync(manifest))
       throw new RecordError(`RunRecorder.addArtifacts: ${manifest} does not exist; save the model there first`);
     const bytes = readFileSync(manifest);
-    const listed =
+    listed ??=
       (JSON.parse(bytes.toString('utf8')) as { files?: Record<string, { sha256: string; bytes: number }> }).files ?? {};
     record.model.artifacts = { 'model.json': { sha256: sha256Hex(bytes), bytes: bytes.length }, ...listed };
     await this.rewrite();
@@ -333,18 +343,26 @@ export class RunRecording {
     const record = this.record;
     record.createdAt = iso(Date.now());
     // writeRunRecord validates what it writes; an unwritten record is validated here.
-    if (this.options.dir && this.options.write !== false) await writeRunRecord(record, this.options.dir);
+    if (this.options.dir && this.options.write !== false)
+      await writeRunRecord(record, this.options.dir, { encryptionKey: this.encryptionKey });
     else validateRunRecord(record);
   }
 
-  /** Writes run.json (to `dir` or the recorder's dir) and, with `ledger`, appends the record to that ledger. */
+  /**
+   * Writes run.json (to `dir` or the recorder's dir; encrypted with `encryptionKey`) and, with `ledger`, appends
+   * the record to that ledger (in plain: a ledger is for others to verify). A key given for the recorder's own
+   * dir is kept, so that later rewrites there (addEvaluation, ...) stay encrypted.
+   */
   async finish(
-    options: { dir?: string; ledger?: string } & AppendOptions = {},
+    options: { dir?: string; ledger?: string; encryptionKey?: EncryptionKey } & AppendOptions = {},
   ): Promise<{ record: RunRecord; file?: string; entry?: LedgerEntry }> {
     const record = this.record;
     record.createdAt = iso(Date.now());
     const dir = options.dir ?? this.options.dir;
-    const file = dir ? await writeRunRecord(record, dir) : undefined;
+    const own = dir !== undefined && this.options.dir !== undefined && resolve(dir) === resolve(this.options.dir);
+    if (own && options.encryptionKey !== undefined) this.encryptionKey = options.encryptionKey;
+    const encryptionKey = options.encryptionKey ?? (own ? this.encryptionKey : undefined);
+    const file = dir ? await writeRunRecord(record, dir, { encryptionKey }) : undefined;
     const entry = options.ledger ? await appendToLedger(options.ledger, record, options) : undefined;
     return { record, ...(file ? { file } : {}), ...(entry ? { entry } : {}) };
   }

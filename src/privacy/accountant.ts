@@ -35,27 +35,27 @@ export interface EpsilonAtOrder {
   order: number;
 }
 
-function fail(fn: string, arg: string, expected: string, got: unknown): never {
+export function fail(fn: string, arg: string, expected: string, got: unknown): never {
   throw new ArgumentError(`${fn}: ${arg} must be ${expected}, got ${String(got)}`);
 }
 
-function checkSampleRate(fn: string, q: unknown): void {
+export function checkSampleRate(fn: string, q: unknown): void {
   if (typeof q !== 'number' || !(q >= 0 && q <= 1)) fail(fn, 'sampleRate', 'a number in [0, 1]', q);
 }
 
-function checkNoiseMultiplier(fn: string, sigma: unknown): void {
+export function checkNoiseMultiplier(fn: string, sigma: unknown): void {
   if (typeof sigma !== 'number' || !(sigma >= 0) || sigma === Infinity) {
     fail(fn, 'noiseMultiplier', 'a finite number >= 0', sigma);
   }
 }
 
-function checkSteps(fn: string, steps: unknown, arg = 'steps'): void {
+export function checkSteps(fn: string, steps: unknown, arg = 'steps'): void {
   if (typeof steps !== 'number' || !Number.isSafeInteger(steps) || steps < 0) {
     fail(fn, arg, 'a non-negative integer', steps);
   }
 }
 
-function checkDelta(fn: string, delta: unknown): void {
+export function checkDelta(fn: string, delta: unknown): void {
   if (typeof delta !== 'number' || !(delta > 0 && delta < 1)) fail(fn, 'delta', 'a number in (0, 1)', delta);
 }
 
@@ -200,43 +200,27 @@ export function noiseMultiplierFor(options: NoiseMultiplierOptions): number {
   return high;
 }
 
-/** One entry of an RdpAccountant's history: `steps` consecutive steps with the same noise and sampling. */
+/** One entry of an accountant's history: `steps` consecutive steps with the same noise and sampling. */
 export interface AccountedSteps extends MechanismSteps {}
 
-/**
- * Accumulates DP-SGD steps whose noise multiplier or sample rate may change over a run; RDP composes by
- * addition at each order, so the epsilon of the whole history comes from the summed curve.
- */
-export class RdpAccountant {
-  readonly orders: readonly number[];
-  private readonly entries: AccountedSteps[] = [];
-  /** The summed RDP of all steps, at each order (kept up to date, so getEpsilon costs one conversion). */
-  private readonly rdp: number[];
-  /** One step's RDP curve for the last (noiseMultiplier, sampleRate) seen: a training run repeats them. */
-  private lastStep: { noiseMultiplier: number; sampleRate: number; rdp: number[] } | null = null;
+/** The steps an accountant has recorded, consecutive steps with equal parameters merged into one entry. */
+export class StepHistory {
+  protected readonly entries: AccountedSteps[] = [];
 
-  constructor(options: { orders?: readonly number[] } = {}) {
-    this.orders = Object.freeze([...checkOrders('RdpAccountant', options.orders ?? DEFAULT_ORDERS)]);
-    this.rdp = this.orders.map(() => 0);
-  }
+  constructor(private readonly accountant: string) {}
 
-  /** Records `count` steps with this noise multiplier and sample rate. */
-  step(params: { noiseMultiplier: number; sampleRate: number }, count = 1): void {
-    const fn = 'RdpAccountant.step';
+  /** Checks and records `count` steps; false (nothing recorded) when count is 0. */
+  protected record(params: { noiseMultiplier: number; sampleRate: number }, count: number): boolean {
+    const fn = `${this.accountant}.step`;
     const { noiseMultiplier, sampleRate } = params;
     checkSampleRate(fn, sampleRate);
     checkNoiseMultiplier(fn, noiseMultiplier);
     checkSteps(fn, count, 'count');
-    if (count === 0) return;
-    let one = this.lastStep;
-    if (!one || one.noiseMultiplier !== noiseMultiplier || one.sampleRate !== sampleRate) {
-      const rdp = computeRdp({ sampleRate, noiseMultiplier, steps: 1, orders: this.orders });
-      one = this.lastStep = { noiseMultiplier, sampleRate, rdp };
-    }
-    for (let i = 0; i < one.rdp.length; i++) this.rdp[i] += count * one.rdp[i];
+    if (count === 0) return false;
     const last = this.entries[this.entries.length - 1];
     if (last && last.noiseMultiplier === noiseMultiplier && last.sampleRate === sampleRate) last.steps += count;
     else this.entries.push({ noiseMultiplier, sampleRate, steps: count });
+    return true;
   }
 
   /** The number of steps recorded. */
@@ -249,6 +233,36 @@ export class RdpAccountant {
   /** The steps recorded, consecutive steps with equal parameters merged into one entry (a copy). */
   get history(): AccountedSteps[] {
     return this.entries.map((e) => ({ ...e }));
+  }
+}
+
+/**
+ * Accumulates DP-SGD steps whose noise multiplier or sample rate may change over a run; RDP composes by
+ * addition at each order, so the epsilon of the whole history comes from the summed curve.
+ */
+export class RdpAccountant extends StepHistory {
+  readonly orders: readonly number[];
+  /** The summed RDP of all steps, at each order (kept up to date, so getEpsilon costs one conversion). */
+  private readonly rdp: number[];
+  /** One step's RDP curve for the last (noiseMultiplier, sampleRate) seen: a training run repeats them. */
+  private lastStep: { noiseMultiplier: number; sampleRate: number; rdp: number[] } | null = null;
+
+  constructor(options: { orders?: readonly number[] } = {}) {
+    super('RdpAccountant');
+    this.orders = Object.freeze([...checkOrders('RdpAccountant', options.orders ?? DEFAULT_ORDERS)]);
+    this.rdp = this.orders.map(() => 0);
+  }
+
+  /** Records `count` steps with this noise multiplier and sample rate. */
+  step(params: { noiseMultiplier: number; sampleRate: number }, count = 1): void {
+    if (!this.record(params, count)) return;
+    const { noiseMultiplier, sampleRate } = params;
+    let one = this.lastStep;
+    if (!one || one.noiseMultiplier !== noiseMultiplier || one.sampleRate !== sampleRate) {
+      const rdp = computeRdp({ sampleRate, noiseMultiplier, steps: 1, orders: this.orders });
+      one = this.lastStep = { noiseMultiplier, sampleRate, rdp };
+    }
+    for (let i = 0; i < one.rdp.length; i++) this.rdp[i] += count * one.rdp[i];
   }
 
   /** The (epsilon, delta) spent so far ({ epsilon: 0 } before any step). */

@@ -26,13 +26,14 @@ export function logSub(a: number, b: number): number {
  * log(erfc(x)). Below 0.5, erfc = 1 - erf loses nothing (erfc >= 0.48). Up to 2.5, 1 - erf(x) keeps a
  * relative error under 1e-12 (erfc(2.5) = 4e-4). Beyond, the continued fraction
  * erfc(x) = e^{-x^2} / sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))) is taken in log form, so the
- * e^{-x^2} factor never underflows; 80 levels converge to double precision from x = 2.5 on.
+ * e^{-x^2} factor never underflows. Levels needed for double precision (against mpmath): 34 at x = 2.5, 13 at 5,
+ * 7 at 10, fewer beyond; 6 + 220 / x^2 covers that with a margin.
  */
 export function logErfc(x: number): number {
   if (Number.isNaN(x)) return NaN;
   if (x === Infinity) return -Infinity;
   if (x < 2.5) return Math.log(1 - erf(x));
   let f = x;
-  for (let n = 80; n >= 1; n--) f = x + n / 2 / f;
+  for (let n = Math.ceil(6 + 220 / (x * x)); n >= 1; n--) f = x + n / 2 / f;
   return -x * x - LOG_SQRT_PI - Math.log(f);
 }

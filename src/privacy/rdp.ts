@@ -35,10 +35,13 @@ function logAInteger(q: number, sigma: number, alpha: number): number {
 }
 
 /**
- * Fractional alpha: split the integral at z0 = sigma^2 log(1/q - 1) + 1/2, where q mu1 = (1 - q) mu0. Below z0 the generalised binomial series in q mu1 / ((1 - q) mu0)
- * converges, above it the series in (1 - q) mu0 / (q mu1); each term integrates a Gaussian over a half line,
+ * Fractional alpha: split the integral at z0 = sigma^2 log(1/q - 1) + 1/2, where q mu1 = (1 - q) mu0. Below
+ * z0 the generalised binomial series in q mu1 / ((1 - q) mu0) converges, above it the series in
+ * (1 - q) mu0 / (q mu1); each term integrates a Gaussian over a half line,
  * giving an erfc. The coefficients C(alpha, i) change sign for i > alpha, so the sums run in log space with
- * logSub, until both terms fall below e^-30 (the paper's and TF Privacy's stopping rule).
+ * logSub, until both terms fall below e^-30 (the paper's and TF Privacy's stopping rule) and, where A is so
+ * close to 1 that e^-30 would be a large part of log A (q = 1e-7: log A = 4e-8), below 2e-9 log A or e^-40,
+ * unless that takes over 1e5 terms: for q near 1/2 the terms decay only as i^-(alpha + 1).
  */
 function logAFractional(q: number, sigma: number, alpha: number): number {
   const logQ = Math.log(q);
@@ -65,7 +68,8 @@ function logAFractional(q: number, sigma: number, alpha: number): number {
       logA0 = logSub(logA0, logS0);
       logA1 = logSub(logA1, logS1);
     }
-    if (Math.max(logS0, logS1) < -30) break;
+    const logS = Math.max(logS0, logS1);
+    if (logS < -30 && (logS < -40 || i > 1e5 || logS < Math.log(Math.abs(logAdd(logA0, logA1))) - 20)) break;
     const ratio = (alpha - i) / (i + 1);
     if (ratio < 0) positive = !positive;
     logBinom += Math.log(Math.abs(ratio));

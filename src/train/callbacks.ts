@@ -5,6 +5,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, CandorError, fmtValue } from '../errors.js';
 import { checkOptions, optionKeys } from '../registry.js';
 import type { Model } from './model.js';
+import type { EncryptionKey } from '../io/encryption.js';
 import { findLogKey, withCamelCaseAliases } from './log-names.js';
 
 export type Logs = Record<string, number>;
@@ -135,6 +136,8 @@ export interface ModelCheckpointArgs {
   mode?: Mode;
   /** Replaces the saving (model.save or model.saveWeights), e.g. to save elsewhere than the file system. */
   save?: (model: Model, path: string) => Promise<void>;
+  /** Encrypts every checkpoint (model.save / saveWeights' encryptionKey: a passphrase or 32 raw bytes). */
+  encryptionKey?: EncryptionKey;
 }
 
 /**
@@ -153,6 +156,8 @@ export class ModelCheckpoint implements Callback {
       throw new ArgumentError(`ModelCheckpoint: filepath must be a non-empty string, got ${fmtValue(args?.filepath)}`);
     this.monitor = args.monitor ?? 'val_loss';
     this.better = improver(this.monitor, args.mode ?? 'auto', 0);
+    if (args.save && args.encryptionKey !== undefined)
+      throw new ArgumentError('ModelCheckpoint: encryptionKey cannot be honoured by a save function of your own');
   }
   setModel(model: Model): void {
     this.model = model;
@@ -166,9 +171,12 @@ export class ModelCheckpoint implements Callback {
       if (current === undefined || !(Number.isNaN(this.best) || this.better(current, this.best))) return;
       this.best = current;
     }
+    const options = { encryptionKey: this.args.encryptionKey };
     const save =
       this.args.save ??
-      (this.args.saveWeightsOnly ? (m: Model, p: string) => m.saveWeights(p) : (m: Model, p: string) => m.save(p));
+      (this.args.saveWeightsOnly
+        ? (m: Model, p: string) => m.saveWeights(p, options)
+        : (m: Model, p: string) => m.save(p, options));
     await save(this.model!, path);
   }
 }
@@ -329,6 +337,7 @@ const MODEL_CHECKPOINT_OPTIONS = optionKeys<ModelCheckpointArgs>({
   saveWeightsOnly: true,
   mode: true,
   save: true,
+  encryptionKey: true,
 });
 const REDUCE_LR_OPTIONS = optionKeys<ReduceLROnPlateauArgs>({
   monitor: true,

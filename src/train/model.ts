@@ -28,6 +28,7 @@ import type { CompileMetrics } from './compile.js';
 import type { MetricResult, StatefulMetric } from './metrics.js';
 import { asList, type InputData, type TensorData } from './epoch-iterator.js';
 import type { RunRecorder } from './run-record-callback.js';
+import type { LoadOptions, SaveOptions } from './saving.js';
 import { inNewRun } from '../ledger/run-context.js';
 import { summaryText, type SummaryOptions } from './summary.js';
 import { withCamelCaseAliases } from './log-names.js';
@@ -173,22 +174,22 @@ export class Model extends Layer {
       : undefined;
   }
 
-  /** Writes architecture, weights and optimizer state under dir (see train/saving.ts). */
-  async save(dir: string): Promise<void> {
+  /** Writes architecture, weights and optimizer state under dir (see train/saving.ts); encrypted with a key. */
+  async save(dir: string, options: SaveOptions = {}): Promise<void> {
     const { saveModel } = await import('./saving.js');
-    await saveModel(this, dir);
+    await saveModel(this, dir, options);
   }
 
   /** Writes the weights alone to one file (Keras save_weights); model.loadWeights reads it back. */
-  async saveWeights(path: string): Promise<void> {
+  async saveWeights(path: string, options: SaveOptions = {}): Promise<void> {
     const { saveWeights } = await import('./weights-file.js');
-    await saveWeights(this, path);
+    await saveWeights(this, path, options);
   }
 
   /** Sets the weights from a file written by saveWeights, checked weight by weight (Keras load_weights). */
-  async loadWeights(path: string): Promise<void> {
+  async loadWeights(path: string, options: LoadOptions = {}): Promise<void> {
     const { loadWeights } = await import('./weights-file.js');
-    await loadWeights(this, path);
+    await loadWeights(this, path, options);
   }
 
   private compiled(op: string): Trainer {

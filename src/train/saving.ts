@@ -2,6 +2,8 @@
 // it, content-named weights and optimizer files (weights-<sha256 prefix>.safetensors). A save writes the
 // new files under new names, then switches model.json by an atomic rename, and only then removes the
 // files the previous model.json named: a save killed at any moment leaves the previous model loadable.
+// With an encryptionKey every file is encrypted (src/io/encryption.ts), each authenticated with its role
+// ('model.json', 'weights', 'optimizer', 'run.json'); model.json lists the hashes of the encrypted files.
 import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -12,6 +14,7 @@ import { Layer, layerFromConfig, withWeightSource, type LayerConfig, type Weight
 import { Model } from './model.js';
 import { FormatError, parseSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import { readFileBytes, removeStaleTemps, writeFileAtomic } from '../io/atomic.js';
+import { FileCipher, openMaybeEncrypted, type EncryptionKey, type ScryptParams } from '../io/encryption.js';
 
 export const MODEL_FORMAT = 'candor-model';
 /** 2: content-named weights and optimizer files (weightsFile, optimizerFile); 1: fixed names. Both load. */
@@ -37,6 +40,21 @@ export interface ModelManifest {
   optimizerFile?: string;
 }
 
+export interface SaveOptions {
+  /**
+   * Encrypts every file of the save with AES-256-GCM: a passphrase (stretched by scrypt, a random salt per
+   * save) or a raw 32-byte key. loadModel then needs the same key. See docs/privacy.md, Encryption.
+   */
+  encryptionKey?: EncryptionKey;
+  /** scrypt's parameters for a passphrase (default privacy.DEFAULT_SCRYPT: N = 2^17, r = 8, p = 1). */
+  scrypt?: Partial<ScryptParams>;
+}
+
+export interface LoadOptions {
+  /** The key the model was saved with (required for an encrypted model, refused for a plain one). */
+  encryptionKey?: EncryptionKey;
+}
+
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : fmtValue(e));
 
@@ -45,7 +63,10 @@ const messageOf = (e: unknown) => (e instanceof Error ? e.message : fmtValue(e))
  * directory loads as the previous save; the temp files of saves that were killed are removed.
  * Concurrent saves into one directory are not supported (the last to switch model.json wins).
  */
-export async function saveModel(model: Model, dir: string): Promise<void> {
+export async function saveModel(model: Model, dir: string, options: SaveOptions = {}): Promise<void> {
+  const cipher = FileCipher.optional(options.encryptionKey, options.scrypt); // checked before any file is touched
+  /** The bytes as written: encrypted as `role` when there is a key. */
+  const seal = async (bytes: Uint8Array | string, role: string) => (cipher ? cipher.encrypt(bytes, role) : bytes);
   await mkdir(dir, { recursive: true });
   const started = Date.now();
   await removeStaleTemps(dir);
@@ -57,7 +78,8 @@ export async function saveModel(model: Model, dir: string): Promise<void> {
   }
   const files: ModelManifest['files'] = {};
   /** Writes bytes under a name made from their hash, so no file of the previous save is overwritten. */
-  const write = async (prefix: string, bytes: Uint8Array): Promise<string> => {
+  const write = async (prefix: string, plain: Uint8Array): Promise<string> => {
+    const bytes = (await seal(plain, prefix)) as Uint8Array;
     const hash = sha256(bytes);
     const name = `${prefix}-${hash.slice(0, 16)}.safetensors`;
     await writeFileAtomic(join(dir, name), bytes);
@@ -99,13 +121,13 @@ export async function saveModel(model: Model, dir: string): Promise<void> {
     weightsFile,
     ...(optimizerFile ? { optimizerFile } : {}),
   };
-  await writeFileAtomic(join(dir, 'model.json'), JSON.stringify(manifest, null, 2) + '\n');
+  await writeFileAtomic(join(dir, 'model.json'), await seal(JSON.stringify(manifest, null, 2) + '\n', 'model.json'));
   await removeUnlisted(dir, files, started);
   // The run record of the last fit, with the hashes of the files just written, beside the model.
   const recorder = model.runRecorder;
   if (recorder?.hasRecord) {
-    await recorder.addArtifacts(dir);
-    await recorder.finish({ dir });
+    await recorder.addArtifacts(dir, files);
+    await recorder.finish({ dir, encryptionKey: options.encryptionKey });
   }
 }
 
@@ -123,17 +145,27 @@ async function removeUnlisted(dir: string, listed: ModelManifest['files'], start
   }
 }
 
-async function readChecked(dir: string, name: string, manifest: ModelManifest): Promise<Uint8Array> {
+/** Reads a file that model.json lists, checks it against its recorded hash, and decrypts it as `role`. */
+async function readChecked(
+  dir: string,
+  name: string,
+  role: string,
+  manifest: ModelManifest,
+  cipher: FileCipher | undefined,
+): Promise<Uint8Array> {
   const expected = Object.hasOwn(manifest.files, name) ? manifest.files[name] : undefined;
   if (!expected) throw new FormatError(`loadModel: model.json in ${dir} does not list ${name}`);
-  const bytes = await readFileBytes(join(dir, name));
+  const bytes = await readFileBytes(join(dir, name)).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOENT') throw e;
+    throw new FormatError(`loadModel: model.json in ${dir} lists ${name}, which is missing`);
+  });
   if (bytes.length !== expected.bytes || sha256(bytes) !== expected.sha256) {
     throw new FormatError(
       `loadModel: ${join(dir, name)} does not match the SHA-256 recorded in model.json ` +
         `(was it replaced or partly written?)`,
     );
   }
-  return bytes;
+  return openMaybeEncrypted(bytes, cipher, role, `loadModel: ${join(dir, name)}`);
 }
 
 /** Parses a safetensors file of the model, naming the file in a FormatError. */
@@ -218,12 +250,20 @@ function storedWeights(tensors: Map<string, Tensor>, file: string): WeightSource
  * Loads a model saved by saveModel (format version 1 or 2): same architecture and weights and, if it was
  * compiled, the same optimizer state.
  */
-export async function loadModel(dir: string): Promise<Model> {
-  const manifest = parseManifest(new TextDecoder().decode(await readFileBytes(join(dir, 'model.json'))), dir);
+export async function loadModel(dir: string, options: LoadOptions = {}): Promise<Model> {
+  const cipher = FileCipher.optional(options.encryptionKey); // the key checked before any file is touched
+  const manifestPath = join(dir, 'model.json');
+  const manifestBytes = await readFileBytes(manifestPath);
+  const manifestText = await openMaybeEncrypted(manifestBytes, cipher, 'model.json', `loadModel: ${manifestPath}`);
+  const manifest = parseManifest(new TextDecoder().decode(manifestText), dir);
   const weightsFile = manifest.weightsFile!;
   // The weights file is read and checked before any layer is made: the layers are then built from
   // its tensors, and a declared shape the file does not hold fails before anything is allocated.
-  const { tensors } = parseModelFile(dir, weightsFile, await readChecked(dir, weightsFile, manifest));
+  const { tensors } = parseModelFile(
+    dir,
+    weightsFile,
+    await readChecked(dir, weightsFile, 'weights', manifest, cipher),
+  );
   const source = storedWeights(tensors, weightsFile);
   let model: Model;
   try {
@@ -252,21 +292,32 @@ export async function loadModel(dir: string): Promise<Model> {
   }
   if (manifest.training) {
     try {
-      model.compile(manifest.training as Parameters<Model['compile']>[0]);
+      try {
+        model.compile(manifest.training as Parameters<Model['compile']>[0]);
+      } catch (e) {
+        throw new FormatError(
+          `loadModel: the training section of ${join(dir, 'model.json')} cannot be restored: ${messageOf(e)}`,
+        );
+      }
+      if (manifest.optimizerFile) await restoreOptimizer(model, dir, manifest.optimizerFile, manifest, cipher);
     } catch (e) {
-      throw new FormatError(
-        `loadModel: the training section of ${join(dir, 'model.json')} cannot be restored: ${messageOf(e)}`,
-      );
+      model.dispose(); // the built model is dropped: its weights would otherwise live until garbage collection
+      throw e;
     }
-    if (manifest.optimizerFile) await restoreOptimizer(model, dir, manifest.optimizerFile, manifest);
   }
   return model;
 }
 
 /** Restores the optimizer state saved beside the model (slots by name, and the iteration count). */
-async function restoreOptimizer(model: Model, dir: string, file: string, manifest: ModelManifest): Promise<void> {
+async function restoreOptimizer(
+  model: Model,
+  dir: string,
+  file: string,
+  manifest: ModelManifest,
+  cipher: FileCipher | undefined,
+): Promise<void> {
   const path = join(dir, file);
-  const opt = parseModelFile(dir, file, await readChecked(dir, file, manifest));
+  const opt = parseModelFile(dir, file, await readChecked(dir, file, 'optimizer', manifest, cipher));
   try {
     const iterations = Number(opt.metadata.iterations);
     if (!Number.isSafeInteger(iterations) || iterations < 0)

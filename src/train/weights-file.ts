@@ -1,17 +1,21 @@
 // A model's weights alone in one safetensors file (Keras save_weights / load_weights): what
 // ModelCheckpoint({ saveWeightsOnly: true }) writes. Weights load by position, as into a model rebuilt
 // by the same code (whose layers may have other default names), each checked for shape and dtype.
+// With an encryptionKey the file is encrypted (src/io/encryption.ts) in the role 'candor-weights'.
 import type { Tensor } from '../tensor/tensor.js';
 import { dispose } from '../tensor/storage.js';
 import { ArgumentError, DTypeError, fmtShape } from '../errors.js';
 import { FormatError, parseSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import { readFileBytes, writeFileAtomic } from '../io/atomic.js';
+import { FileCipher, openMaybeEncrypted } from '../io/encryption.js';
 import type { Model } from './model.js';
+import type { LoadOptions, SaveOptions } from './saving.js';
 
 export const WEIGHTS_FORMAT = 'candor-weights';
 
 /** Writes the model's weights to `path` (atomically: a crash leaves the previous file whole). */
-export async function saveWeights(model: Model, path: string): Promise<void> {
+export async function saveWeights(model: Model, path: string, options: SaveOptions = {}): Promise<void> {
+  const cipher = FileCipher.optional(options.encryptionKey, options.scrypt);
   const tensors = new Map<string, Tensor>();
   for (const v of model.weights) {
     if (tensors.has(v.name))
@@ -19,17 +23,20 @@ export async function saveWeights(model: Model, path: string): Promise<void> {
     tensors.set(v.name, v.value);
   }
   const order = JSON.stringify([...tensors.keys()]);
-  await writeFileAtomic(path, serializeSafetensors(tensors, { format: WEIGHTS_FORMAT, order }));
+  const bytes = serializeSafetensors(tensors, { format: WEIGHTS_FORMAT, order });
+  await writeFileAtomic(path, cipher ? await cipher.encrypt(bytes, WEIGHTS_FORMAT) : bytes);
 }
 
 /**
  * Sets the model's weights from a file written by saveWeights: the same number of weights, in the
  * same order, of the same shapes and dtypes; nothing is assigned unless all of them fit.
  */
-export async function loadWeights(model: Model, path: string): Promise<void> {
+export async function loadWeights(model: Model, path: string, options: LoadOptions = {}): Promise<void> {
+  const cipher = FileCipher.optional(options.encryptionKey);
+  const bytes = await openMaybeEncrypted(await readFileBytes(path), cipher, WEIGHTS_FORMAT, `loadWeights: ${path}`);
   let file;
   try {
-    file = parseSafetensors(await readFileBytes(path));
+    file = parseSafetensors(bytes);
   } catch (e) {
     if (e instanceof FormatError) throw new FormatError(`loadWeights: ${path}: ${e.message}`);
     throw e;

@@ -1,5 +1,6 @@
 // A minimal HTML parser for tests: builds an element tree, checks that every element is closed in order,
-// and decodes the five entities the card writer uses.
+// and decodes the five entities the card writer uses; and checks of a card's tagged figures and regulatory map.
+import assert from 'node:assert/strict';
 export interface El {
   tag: string;
   attrs: Record<string, string>;
@@ -61,6 +62,45 @@ export function findAll(el: El, pred: (e: El) => boolean, out: El[] = []): El[] 
     if (typeof c === 'string') continue;
     if (pred(c)) out.push(c);
     findAll(c, pred, out);
+  }
+  return out;
+}
+
+/** The value at a dotted path of the record ('data.0.x.0.sha256'). */
+export function at(record: unknown, path: string): unknown {
+  return path
+    .split('.')
+    .reduce<unknown>((v, k) => (v === null || v === undefined ? undefined : (v as Record<string, unknown>)[k]), record);
+}
+
+export function figures(html: string): El[] {
+  return findAll(parseHtml(html), (e) => e.attrs['data-key'] !== undefined);
+}
+
+/** Asserts that every figure the page tags with a record path shows that exact value; returns them. */
+export function checkFigures(html: string, record: unknown): El[] {
+  const tagged = figures(html);
+  for (const el of tagged) {
+    const key = el.attrs['data-key'],
+      shown = el.attrs['data-value'];
+    const v = at(record, key);
+    assert.notEqual(v, undefined, `${key} is not a record path`);
+    if (typeof v === 'number') assert.equal(Number(shown), v, key);
+    else assert.equal(shown, v === null ? '' : String(v), key);
+  }
+  return tagged;
+}
+
+export function statusOf(html: string): Map<string, string[]> {
+  const rows = findAll(parseHtml(html), (e) => e.tag === 'tr' && e.attrs['data-item'] !== undefined);
+  const out = new Map<string, string[]>();
+  for (const r of rows) {
+    const req = textOf(r.children[1] as El);
+    out.set(`${r.attrs['data-item']} ${req}`, [
+      r.attrs['data-status'],
+      textOf(r.children[2] as El),
+      textOf(r.children[3] as El),
+    ]);
   }
   return out;
 }

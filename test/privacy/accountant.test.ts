@@ -43,6 +43,12 @@ test('the published MNIST epsilons of TF Privacy and Opacus, to the two decimals
   }
 });
 
+test("Opacus' own RDPAccountant test: sigma 1.5, q 0.04, 2250 steps, delta 1e-5 gives 7.32911117143", () => {
+  // opacus/tests/accountants_test.py, test_rdp_accountant (improved conversion, default orders).
+  const { epsilon } = computeEpsilon({ sampleRate: 0.04, noiseMultiplier: 1.5, steps: 2250, delta: DELTA });
+  assert.ok(Math.abs(epsilon - 7.32911117143) < 1e-10, `${epsilon}`);
+});
+
 test('the improved conversion is never looser than the classic one, and is what computeEpsilon defaults to', () => {
   for (const p of PUBLISHED) {
     const args = { sampleRate: p.q, noiseMultiplier: p.sigma, steps: p.steps, delta: DELTA };
@@ -60,33 +66,54 @@ test('the improved conversion is never looser than the classic one, and is what 
   }
 });
 
-/** Trapezoid rule of exp(f) over [lo, hi], returning the log of the integral (exp never overflows). */
-function logIntegral(f: (z: number) => number, lo: number, hi: number, n: number): number {
+/** The trapezoid rule of f over [lo, hi] with n steps. */
+function trapezoid(f: (z: number) => number, lo: number, hi: number, n: number): number {
   const h = (hi - lo) / n;
-  const values: number[] = [];
-  for (let k = 0; k <= n; k++) values.push(f(lo + k * h));
-  const m = Math.max(...values);
   let sum = 0;
-  for (let k = 0; k <= n; k++) sum += (k === 0 || k === n ? 0.5 : 1) * Math.exp(values[k] - m);
-  return m + Math.log(sum * h);
+  for (let k = 0; k <= n; k++) sum += (k === 0 || k === n ? 0.5 : 1) * f(lo + k * h);
+  return sum * h;
+}
+
+/** log of the trapezoid rule of e^g over [lo, hi], scaled by the largest e^g so that nothing overflows. */
+function logIntegral(g: (z: number) => number, lo: number, hi: number, n: number): number {
+  let m = -Infinity;
+  for (let k = 0; k <= n; k++) m = Math.max(m, g(lo + ((hi - lo) * k) / n));
+  return m + Math.log(trapezoid((z) => Math.exp(g(z) - m), lo, hi, n));
 }
 
 /**
  * The RDP of one step by quadrature of its definition, in both directions: with mu0 = N(0, sigma^2),
  * mu1 = N(1, sigma^2) and mu = (1 - q) mu0 + q mu1, D_alpha(mu || mu0) = log integral mu0 (mu/mu0)^alpha /
- * (alpha - 1) and D_alpha(mu0 || mu) = log integral mu0 (mu/mu0)^(1 - alpha) / (alpha - 1).
- * mu1/mu0 = e^{(2z - 1) / (2 sigma^2)}. The integrands are Gaussian-like, for which the trapezoid rule on a wide
- * enough interval converges geometrically in the step.
+ * (alpha - 1) and D_alpha(mu0 || mu) = log integral mu0 (mu/mu0)^(1 - alpha) / (alpha - 1), where
+ * mu/mu0 = (1 - q) + q e^{(2z - 1) / (2 sigma^2)}. The integrands are Gaussian-like, for which the trapezoid
+ * rule on a wide enough interval converges geometrically in the step. Where the integral A is near 1 (tiny
+ * RDP), A - 1 = integral mu0 ((mu/mu0)^beta - 1) is integrated instead, so that log1p keeps its digits.
  */
 function rdpByQuadrature(q: number, sigma: number, alpha: number): { forward: number; backward: number } {
-  const logMu0 = (z: number) => -(z * z) / (2 * sigma * sigma) - Math.log(sigma * Math.sqrt(2 * Math.PI));
-  const logRatio = (z: number) => Math.log1p(q * Math.expm1((2 * z - 1) / (2 * sigma * sigma)));
+  const twoVar = 2 * sigma * sigma;
+  const logMu0 = (z: number) => -(z * z) / twoVar - Math.log(sigma * Math.sqrt(2 * Math.PI));
+  const logRatio = (z: number) => {
+    const a = Math.log1p(-q);
+    const b = Math.log(q) + (2 * z - 1) / twoVar;
+    return Math.max(a, b) + Math.log1p(Math.exp(Math.min(a, b) - Math.max(a, b)));
+  };
   const lo = -14 * sigma - 2;
   const hi = alpha + 14 * sigma + 2;
   const n = Math.ceil(((hi - lo) / sigma) * 100);
-  const forward = logIntegral((z) => logMu0(z) + alpha * logRatio(z), lo, hi, n) / (alpha - 1);
-  const backward = logIntegral((z) => logMu0(z) + (1 - alpha) * logRatio(z), lo, hi, n) / (alpha - 1);
-  return { forward, backward };
+  const divergence = (beta: number): number => {
+    const logA = logIntegral((z) => logMu0(z) + beta * logRatio(z), lo, hi, n);
+    if (logA > 1) return logA / (alpha - 1);
+    // mu0 (e^t - 1) with t = beta log(mu/mu0), as exp of a log so that 0 * Infinity never arises.
+    const integrand = (z: number) => {
+      const t = beta * logRatio(z);
+      return t >= 0
+        ? Math.exp(logMu0(z) + t + Math.log1p(-Math.exp(-t)))
+        : -Math.exp(logMu0(z) + Math.log(-Math.expm1(t)));
+    };
+    const aMinus1 = trapezoid(integrand, lo, hi, n);
+    return Math.log1p(aMinus1) / (alpha - 1);
+  };
+  return { forward: divergence(alpha), backward: divergence(1 - alpha) };
 }
 
 test('one step of RDP equals a quadrature of the Renyi divergence, for integer and fractional orders', () => {
@@ -102,6 +129,18 @@ test('one step of RDP equals a quadrature of the Renyi divergence, for integer a
     [0.05, 0.5, 8],
     [0.05, 0.5, 7.9],
     [0.2, 4, 1.1],
+    // TF Privacy's extreme cases (rdp_accountant_test's test_compute_log_a_equals_mp) and more.
+    [1e-7, 0.1, 1.01],
+    [1e-6, 0.1, 256],
+    [1e-5, 0.1, 256.1],
+    [1e-6, 1, 27],
+    [1e-4, 1, 1.5],
+    [1e-3, 1, 2],
+    [0.01, 10, 20],
+    [0.1, 100, 20.5],
+    [0.99, 0.1, 256],
+    [0.999, 100, 256.1],
+    [1e-5, 0.3, 255.5],
   ];
   for (const [q, sigma, alpha] of cases) {
     const [rdp] = computeRdp({ sampleRate: q, noiseMultiplier: sigma, steps: 1, orders: [alpha] });

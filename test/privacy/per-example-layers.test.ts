@@ -87,7 +87,7 @@ test('Conv1D with stride and causal padding, and with dilation', () => {
   assertFast(r, ['Conv1D', 'Dense']);
 });
 
-test('Embedding with ids repeated within an example', () => {
+test('Embedding with ids repeated within an example, and sample weights', () => {
   c.setSeed(24);
   const model = new c.Sequential([
     c.layers.embedding({ inputDim: 7, outputDim: 3, inputShape: [5] }),
@@ -95,7 +95,8 @@ test('Embedding with ids repeated within an example', () => {
     c.layers.dense({ units: 2 }),
   ]);
   const ids = c.tensor([1, 1, 4, 6, 1, 0, 2, 2, 2, 5, 3, 6, 3, 0, 6], [3, 5], 'float32');
-  const r = checkAgainstLoop(model, { x: [ids], y: [f32([3, 2], 25)] }, compiled(model, 'mse'));
+  const sampleWeight = c.tensor([0.5, 2, 1.25], [3], 'float32');
+  const r = checkAgainstLoop(model, { x: [ids], y: [f32([3, 2], 25)], sampleWeight }, compiled(model, 'mse'));
   assertFast(r, ['Embedding', 'Dense']);
 });
 
@@ -149,4 +150,46 @@ test('a mixed model (Conv2D + Dense + LSTM) is exact', () => {
     27,
   );
   assert.deepEqual(r.fallback, ['Conv2D', 'Dense', 'LSTM']);
+});
+
+test('a layer called twice (a shared Dense) goes to the fallback and stays exact; a nested model is fast', () => {
+  c.setSeed(33);
+  const shared = c.layers.dense({ units: 3, activation: 'tanh' });
+  const a = c.input({ shape: [4] }),
+    b = c.input({ shape: [4] });
+  const joined = c.layers
+    .add()
+    .apply([shared.apply(a) as c.SymbolicTensor, shared.apply(b) as c.SymbolicTensor]) as c.SymbolicTensor;
+  const twice = new c.Model({
+    inputs: [a, b],
+    outputs: c.layers.dense({ units: 1 }).apply(joined) as c.SymbolicTensor,
+  });
+  const batch = { x: [f32([3, 4], 34), f32([3, 4], 35)], y: [f32([3, 1], 36)] };
+  assert.deepEqual(checkAgainstLoop(twice, batch, compiled(twice, 'mse')).fallback, ['Dense']);
+
+  const inner = new c.Sequential([c.layers.dense({ units: 5, activation: 'relu', inputShape: [4] })]);
+  const x = c.input({ shape: [4] });
+  const nested = new c.Model({
+    inputs: x,
+    outputs: c.layers.dense({ units: 2 }).apply(inner.apply(x) as c.SymbolicTensor) as c.SymbolicTensor,
+  });
+  const r = checkAgainstLoop(nested, { x: [f32([4, 4], 37)], y: [f32([4, 2], 38)] }, compiled(nested, 'mse'));
+  assertFast(r, ['Dense']);
+});
+
+test('float64 layers, and an Embedding of one id per example', () => {
+  c.setSeed(39);
+  const model = new c.Sequential([
+    c.layers.dense({ units: 3, activation: 'tanh', inputShape: [4], dtype: 'float64' }),
+    c.layers.dense({ units: 2, dtype: 'float64' }),
+  ]);
+  const x = c.cast(f32([3, 4], 40), 'float64');
+  assertFast(checkAgainstLoop(model, { x: [x], y: [f32([3, 2], 41)] }, compiled(model, 'mse')), ['Dense']);
+  const embed = new c.Sequential([
+    c.layers.embedding({ inputDim: 5, outputDim: 2, inputShape: [] }),
+    c.layers.dense({ units: 1 }),
+  ]);
+  const ids = c.tensor([3, 1, 3, 4], [4], 'int32');
+  const r = checkAgainstLoop(embed, { x: [ids], y: [f32([4, 1], 42)] }, compiled(embed, 'mse'));
+  assertFast(r, ['Embedding', 'Dense']);
 });

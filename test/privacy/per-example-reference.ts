@@ -71,7 +71,7 @@ export function split(perExample: c.Tensor[], n: number): Float64Array[][] {
 }
 
 const { clippedGradientSum, perExampleGradients } = c.privacy;
-const TOL = { rtol: 2e-4, atol: 2e-5 };
+export const TOL = { rtol: 2e-4, atol: 2e-5 };
 
 /** The model's compiled loss of the batch it is given. */
 export function compiled(model: c.Model, loss: string): Loss {

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
-import { checkAgainstLoop, compiled, f32 } from './per-example-reference.js';
+import { assertClose } from '../helpers.js';
+import { TOL, checkAgainstLoop, clippedSum, compiled, f32, norm, split } from './per-example-reference.js';
 
 const { clippedGradientSum, perExampleGradients, ExampleMixingError } = c.privacy;
 
@@ -75,4 +76,43 @@ test('bad arguments are typed errors', () => {
     () => clippedGradientSum(model, { x: batch.x, y: [f32([2, 1], 1)] }, loss, { l2NormClip: 1 }),
     c.ShapeError,
   );
+});
+
+test('fast rules with dropout: the masks of the batch forward with the step seed (one-hot weighted loop)', () => {
+  c.setSeed(16);
+  const model = new c.Sequential([
+    c.layers.dense({ units: 6, activation: 'relu', inputShape: [3] }),
+    c.layers.dropout({ rate: 0.5 }),
+    c.layers.dense({ units: 2 }),
+  ]);
+  const loss = compiled(model, 'mse');
+  const n = 5,
+    seed = 4321;
+  const batch = { x: [f32([n, 3], 17)], y: [f32([n, 2], 18)] };
+  // Example i's gradient: n * the batch loss with sample weights e_i, through the same (seeded) batch forward.
+  const expected = Array.from({ length: n }, (_, i) => {
+    const onlyI = c.tensor(
+      Array.from({ length: n }, (_, j) => (j === i ? n : 0)),
+      [n],
+      'float32',
+    );
+    const { value, grads } = c.valueAndGrads(() => {
+      const p = model.apply(batch.x[0], { training: true, seed }) as c.Tensor;
+      return loss([p], batch.y, onlyI);
+    }, model.trainableWeights);
+    const out = grads.map((g) => Float64Array.from(g.dataSync()));
+    c.dispose([value, grads, onlyI]);
+    return out;
+  });
+  const per = perExampleGradients(model, batch, loss, { seed });
+  const got = split(per, n);
+  got.forEach((gs, i) => gs.forEach((g, k) => assertClose(g, expected[i][k], TOL, `example ${i} weight ${k}`)));
+  const clip = norm(expected[0]) * 0.7;
+  const r = clippedGradientSum(model, batch, loss, { l2NormClip: clip, seed });
+  assert.deepEqual(r.fast, ['Dense']);
+  clippedSum(expected, clip).forEach((s, k) => assertClose(r.grads[k], s, TOL, `clipped sum of weight ${k}`));
+  // The masks matter: another seed gives other gradients.
+  const other = perExampleGradients(model, batch, loss, { seed: seed + 1 });
+  assert.notDeepEqual(Array.from(other[0].dataSync()), Array.from(per[0].dataSync()));
+  c.dispose([per, other, r.grads, r.preds]);
 });

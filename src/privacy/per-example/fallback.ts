@@ -3,6 +3,7 @@
 import type { Tensor } from '../../tensor/tensor.js';
 import { tidy } from '../../tensor/storage.js';
 import { valueAndGrads } from '../../autograd/grad.js';
+import { withPhase } from '../../autograd/annotations.js';
 import { sliceAxis } from '../../ops/views.js';
 import { mixSeeds } from '../../ops/random.js';
 import type { Model } from '../../train/model.js';
@@ -47,10 +48,16 @@ export function forEachExample(
     tidy(() => {
       const one = exampleOf(batch, i);
       let preds: Tensor[] = [];
-      const { grads } = valueAndGrads(() => {
-        preds = forward(model, one.x, exampleSeed(seed, i));
-        return loss(preds, one.y, one.sampleWeight);
-      }, weights);
+      const { grads } = withPhase('backward', () =>
+        valueAndGrads(
+          () =>
+            withPhase('forward', () => {
+              preds = forward(model, one.x, exampleSeed(seed, i));
+              return loss(preds, one.y, one.sampleWeight);
+            }),
+          weights,
+        ),
+      );
       visit(i, grads, preds);
     });
 }

@@ -5,6 +5,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { TensorScope } from '../../tensor/storage.js';
 import { Tape, popTape, pushTape } from '../../autograd/tape.js';
 import { backward } from '../../autograd/grad.js';
+import { withPhase } from '../../autograd/annotations.js';
 import * as o from '../../ops/index.js';
 import type { Model } from '../../train/model.js';
 import type { Layer } from '../../nn/layer.js';
@@ -81,8 +82,10 @@ export function withFastPass<T>(
     let value: Tensor;
     pushTape(tape);
     try {
-      preds = forward(model, batch.x, seed);
-      value = loss(preds, batch.y, batch.sampleWeight);
+      [preds, value] = withPhase('forward', () => {
+        const out = forward(model, batch.x, seed);
+        return [out, loss(out, batch.y, batch.sampleWeight)] as const;
+      });
     } finally {
       popTape(tape);
     }
@@ -104,14 +107,16 @@ export function withFastPass<T>(
     for (const k of viewKeys) tape.tracked.delete(k);
     for (const s of samplings) tape.tracked.add(s.wrt.key);
     // G for B * loss: each example's own (weighted) loss, whatever the batch size.
-    const gs = backward(
-      tape,
-      [value],
-      [o.full(value.shape, n, value.dtype)],
-      samplings.map((s) => s.wrt.key),
-    );
-    const grads = samplings.map((s, i) => s.make(gs[i] ?? o.zerosLike(s.wrt)));
-    const result = use({ value: value.item(), preds, grads });
+    const result = withPhase('backward', () => {
+      const gs = backward(
+        tape,
+        [value],
+        [o.full(value.shape, n, value.dtype)],
+        samplings.map((s) => s.wrt.key),
+      );
+      const grads = samplings.map((s, i) => s.make(gs[i] ?? o.zerosLike(s.wrt)));
+      return use({ value: value.item(), preds, grads });
+    });
     scope.keep([result, preds]);
     return { result, preds };
   } finally {

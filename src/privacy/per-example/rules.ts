@@ -4,7 +4,6 @@
 import type { Tensor } from '../../tensor/tensor.js';
 import * as o from '../../ops/index.js';
 import type { TapeNode } from '../../autograd/tape.js';
-import type { Padding2D } from '../../ops/families/conv.js';
 import type { Layer } from '../../nn/layer.js';
 import { Dense } from '../../nn/layers/dense.js';
 import { Conv1D, Conv2D } from '../../nn/layers/conv.js';
@@ -18,6 +17,7 @@ import {
   embedding,
   layerNormScaleShift,
   linear,
+  type ConvWindow,
   type WeightGrads,
 } from './samplers.js';
 
@@ -84,8 +84,7 @@ const SAMPLERS: Record<string, Sampler> = {
   conv2d: ({ node, input, shape: filter }, shape, n) => {
     const [x] = node.inputs;
     if (input !== 1 || x.shape[0] !== n) return undefined;
-    const params = node.params as { strides: [number, number]; dilations: [number, number]; pads: Padding2D };
-    return { wrt: node.outputs[0], make: (g) => conv2d(x, g, filter, params, shape) };
+    return { wrt: node.outputs[0], make: (g) => conv2d(x, g, filter, node.params as ConvWindow, shape) };
   },
   gather: ({ node, input }, shape, n) => {
     const ids = node.inputs[1];

@@ -6,8 +6,14 @@ import type { Tensor } from '../../tensor/tensor.js';
 import * as o from '../../ops/index.js';
 import { batchMatmul } from '../../ops/linalg.js';
 import { windows } from '../../ops/windows.js';
-import type { Padding2D } from '../../ops/families/conv.js';
+import { CONV, type Padding2D, type Shape4 } from '../../ops/families/conv.js';
+import { fusedRunner } from '../../ops/fused.js';
 import { layerNorm } from '../../ops/families/layer-norm.js';
+
+const runConv = fusedRunner(CONV);
+
+/** The most elements of per-example gradients a sampler keeps at once (64 MiB of float32) to save work. */
+const MAX_KEPT = 2 ** 24;
 
 /** One weight's per-example gradients, lazily: n examples, weight shape `shape`. */
 export interface WeightGrads {
@@ -40,15 +46,18 @@ export function materialised(p: Tensor, shape: readonly number[]): WeightGrads {
 export function linear(a: Tensor, g: Tensor, shape: readonly number[]): WeightGrads {
   const [n, t, d] = a.shape,
     u = g.shape[2];
-  const perExample = () => batchMatmul(a, g, true, false);
+  const ghost = t === 1 || 2 * t * t < d * u;
+  // Materialised for the norms, the per-example gradients also make the clipped sum cheaply (n d u, not n T d u).
+  let per: Tensor | undefined;
+  const perExample = () => (per ??= batchMatmul(a, g, true, false));
   return {
     norms2: () => {
       if (t === 1) return o.mul(o.sum(o.square(a), [1, 2]), o.sum(o.square(g), [1, 2]));
-      if (2 * t * t < d * u)
-        return o.sum(o.mul(batchMatmul(a, a, false, true), batchMatmul(g, g, false, true)), [1, 2]);
+      if (ghost) return o.sum(o.mul(batchMatmul(a, a, false, true), batchMatmul(g, g, false, true)), [1, 2]);
       return o.sum(o.square(perExample()), [1, 2]);
     },
     clipped: (c) => {
+      if (per) return o.reshape(o.matmul(o.reshape(c, [1, n]), o.reshape(per, [n, d * u])), shape);
       const scaled = o.reshape(o.mul(g, perRow(c, 3)), [1, n * t, u]);
       return o.reshape(batchMatmul(o.reshape(a, [1, n * t, d]), scaled, true, false), shape);
     },
@@ -56,22 +65,61 @@ export function linear(a: Tensor, g: Tensor, shape: readonly number[]): WeightGr
   };
 }
 
+/** The conv2d window parameters as the tape keeps them. */
+export interface ConvWindow {
+  readonly strides: readonly [number, number];
+  readonly dilations: readonly [number, number];
+  readonly pads: Padding2D;
+}
+
 /**
  * A conv2d filter [kh, kw, cin, cout] (shape: the weight's own, e.g. Conv1D's [k, cin, cout]) from the input
- * x [n, H, W, cin] and G = dy [n, Ho, Wo, cout]: the input unfolded (im2col) per example is the A of a
- * linear layer over the Ho * Wo output positions.
+ * x [n, H, W, cin] and G = dy [n, Ho, Wo, cout]. With few output positions T = Ho * Wo (2 T^2 < d u, d = kh kw
+ * cin), norms by the Gram trick on the input unfolded per example (im2col: the A of a linear layer over the T
+ * positions); otherwise from each example's filter gradient (the backend's conv2dBackpropFilter on one
+ * example), reduced to its norm at once so that memory stays flat. The clipped sum is one filter gradient of
+ * the batch with dy scaled per example.
  */
 export function conv2d(
   x: Tensor,
   g: Tensor,
   filter: readonly number[],
-  p: { strides: readonly [number, number]; dilations: readonly [number, number]; pads: Padding2D },
+  p: ConvWindow,
   shape: readonly number[],
+  maxKept = MAX_KEPT,
 ): WeightGrads {
   const [kh, kw, cin, cout] = filter;
   const [n, ho, wo] = g.shape;
-  const cols = windows(x, [kh, kw], p.strides, p.dilations, p.pads, 0);
-  return linear(o.reshape(cols, [n, ho * wo, kh * kw * cin]), o.reshape(g, [n, ho * wo, cout]), shape);
+  const t = ho * wo,
+    d = kh * kw * cin;
+  const window = { strides: p.strides, dilations: p.dilations, pads: p.pads };
+  const filterGrad = (xs: Tensor, dy: Tensor) =>
+    runConv('conv2dBackpropFilter', [xs, dy], { ...window, filterShape: filter as unknown as Shape4 });
+  const one = (t: Tensor, i: number) => o.sliceAxis(t, 0, i, i + 1);
+  const each = (f: (gi: Tensor) => Tensor) =>
+    o.stack(Array.from({ length: n }, (_, i) => f(filterGrad(one(x, i), one(g, i)))));
+  const unfolded = () =>
+    linear(
+      o.reshape(windows(x, [kh, kw], p.strides, p.dilations, p.pads, 0), [n, t, d]),
+      o.reshape(g, [n, t, cout]),
+      shape,
+    );
+  // Kept whole when small enough: one reduction for the norms and a GEMV for the clipped sum.
+  let per: Tensor | undefined;
+  const perExample = () =>
+    (per ??= o.reshape(
+      each((gi) => gi),
+      [n, d * cout],
+    ));
+  return {
+    norms2: () => {
+      if (2 * t * t < d * cout) return unfolded().norms2();
+      if (n * d * cout <= maxKept) return o.sum(o.square(perExample()), [1]);
+      return each((gi) => o.sum(o.square(gi)));
+    },
+    clipped: (c) => o.reshape(per ? o.matmul(o.reshape(c, [1, n]), per) : filterGrad(x, o.mul(g, perRow(c, 4))), shape),
+    perExample: () => o.reshape(perExample(), [n, ...shape]),
+  };
 }
 
 /**
