@@ -96,6 +96,26 @@ if (has('cnn')) {
     return trainStep(model, uniform([batch, height, width, 1], 1), labels([batch], classes, 2));
   });
 }
+if (has('dp')) {
+  // One fit() of one epoch over exactly one batch (fixed-size sampling, no record): the same batch, the same
+  // fit overhead, with and without DP-SGD's per-example clipping, noise and accounting.
+  const { batch, height, width, classes } = args.cnn;
+  for (const key of ['cnnFitStep', 'cnnDpFitStep'] as const)
+    await out.time(key, () => {
+      const model = cnnModel(args);
+      model.compile({
+        optimizer: c.optimizers.adam({ learningRate: args.learningRate }),
+        loss: 'sparseCategoricalCrossentropy',
+        ...(key === 'cnnDpFitStep' ? { privacy: { ...args.dp, sampling: 'fixed' as const } } : {}),
+      });
+      const x = uniform([batch, height, width, 1], 1),
+        y = labels([batch], classes, 2);
+      return {
+        call: () => model.fit(x, y, { epochs: 1, batchSize: batch, verbose: 0, record: false }),
+        dispose: () => c.dispose([x, y]),
+      };
+    });
+}
 if (has('predict')) {
   const model = cnnModel(args);
   for (const b of args.cnn.predictBatches) {

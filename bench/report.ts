@@ -1,6 +1,6 @@
 // The benchmark's output: each peer's timings turned into figures, the ratios Candor native / peer, the
 // issue's targets (met / not met), a readable table and the JSON record.
-import { METRICS, PEERS, TARGETS, type Metric, type PeerName, type PeerResult } from './spec.js';
+import { DP_STEP_RATIO_TARGET, METRICS, PEERS, TARGETS, type Metric, type PeerName, type PeerResult } from './spec.js';
 
 /** A peer that ran (its result) or was skipped as a whole (why). */
 export type PeerOutcome = { peer: PeerName; result: PeerResult } | { peer: PeerName; skipped: string };
@@ -8,7 +8,10 @@ export type PeerOutcome = { peer: PeerName; result: PeerResult } | { peer: PeerN
 export interface Report {
   /** peer -> metric key (or key@variant) -> figure in the metric's unit. */
   figures: Record<string, Record<string, number>>;
-  /** `${metric}Vs${Peer}`: Candor native's figure / the peer's (throughput: > 1 is faster; latency: < 1 is faster). */
+  /**
+   * `${metric}Vs${Peer}`: Candor native's figure / the peer's (throughput: > 1 is faster; latency: < 1 is
+   * faster); and `dpStepVsStep${Peer}`: a DP-SGD step's time over an ordinary step's, on Candor native or JS.
+   */
   ratios: Record<string, number>;
   targets: { text: string; ratio: string; value: number | null; met: boolean | null }[];
 }
@@ -33,6 +36,11 @@ export function buildReport(outcomes: PeerOutcome[]): Report {
     for (const m of METRICS)
       if (mine[m.key] !== undefined && row[m.key] !== undefined)
         ratios[`${m.key}Vs${peerInfo(peer as PeerName).ratioName}`] = mine[m.key] / row[m.key];
+  }
+  for (const peer of ['native', 'js'] as const) {
+    const row = figures[peer];
+    if (row?.cnnDpFitStep !== undefined && row.cnnFitStep !== undefined)
+      ratios[`dpStepVsStep${peerInfo(peer).ratioName}`] = row.cnnDpFitStep / row.cnnFitStep;
   }
   const targets = TARGETS.map((t) => {
     const ratio = `${t.metric}Vs${peerInfo(t.peer).ratioName}`,
@@ -93,6 +101,12 @@ export function printReport(outcomes: PeerOutcome[], report: Report, print: (lin
     for (const [key, why] of Object.entries(o.result.skipped))
       print(`  ${peerInfo(o.peer).title} ${key} not measured: ${why}`);
   }
+  const dp = report.ratios.dpStepVsStepNative;
+  if (dp !== undefined)
+    print(
+      `DP-SGD step / ordinary step (MNIST CNN, Candor native): ${fmt(dp)}x ` +
+        `(issue 13's target <= ${DP_STEP_RATIO_TARGET}x: ${dp <= DP_STEP_RATIO_TARGET ? 'met' : 'not met'})`,
+    );
   print('');
   print('targets (issue 4), Candor native vs PyTorch:');
   const torch = outcomes.find((o) => o.peer === 'torch');

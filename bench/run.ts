@@ -11,6 +11,7 @@ import {
   CONVS,
   GEMM_SIZES,
   GPT,
+  DP,
   LEARNING_RATE,
   MLP,
   PEERS,
@@ -56,6 +57,7 @@ const args: PeerArgs = {
   mlp: MLP,
   cnn: CNN,
   gpt: GPT,
+  dp: DP,
   learningRate: LEARNING_RATE,
 };
 const here = dirname(fileURLToPath(import.meta.url));

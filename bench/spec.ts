@@ -14,7 +14,7 @@ export interface Metric {
   readonly fromSeconds: (seconds: number) => number;
 }
 
-export const SECTIONS = ['gemm', 'conv', 'mlp', 'cnn', 'predict', 'gpt'] as const;
+export const SECTIONS = ['gemm', 'conv', 'mlp', 'cnn', 'predict', 'gpt', 'dp'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** Square float32 GEMMs n x n x n. */
@@ -30,6 +30,13 @@ export const MLP = { batch: 32, inputs: 784, hidden: 128, classes: 10 };
 export const CNN = { batch: 128, height: 28, width: 28, classes: 10, dropout: 0.5, predictBatches: [1, 256] };
 /** The model of examples/gpt-text (GELU pre-norm decoder, tied embeddings), on synthetic token ids; Adam. */
 export const GPT = { vocab: 2048, context: 128, hidden: 128, heads: 4, layers: 2, ffn: 512, batch: 8 };
+/**
+ * DP-SGD against ordinary training (Candor only): one fit() step of the CNN above on one batch, with and
+ * without privacy (fixed-size sampling, so both see the same batch); the report gives their ratio.
+ */
+export const DP = { l2NormClip: 1, noiseMultiplier: 1.1 };
+/** Issue 13's target: a DP-SGD step of the MNIST CNN costs at most this many non-private steps. */
+export const DP_STEP_RATIO_TARGET = 2.5;
 /** Adam's learning rate everywhere (Keras' default). */
 export const LEARNING_RATE = 1e-3;
 
@@ -90,6 +97,14 @@ export const METRICS: readonly Metric[] = [
     higherIsBetter: false,
     fromSeconds: ms,
   })),
+  ...(['cnnFitStep', 'cnnDpFitStep'] as const).map((key): Metric => ({
+    key,
+    section: 'dp',
+    label: `CNN ${key === 'cnnDpFitStep' ? 'DP-SGD' : 'ordinary'} fit step b${CNN.batch}`,
+    unit: 'ms',
+    higherIsBetter: false,
+    fromSeconds: ms,
+  })),
   {
     key: 'gptTrain',
     section: 'gpt',
@@ -131,6 +146,7 @@ export interface PeerArgs {
   readonly mlp: typeof MLP;
   readonly cnn: typeof CNN;
   readonly gpt: typeof GPT;
+  readonly dp: typeof DP;
   readonly learningRate: number;
 }
 

@@ -425,13 +425,25 @@ export abstract class Layer {
    */
   get losses(): Tensor[] {
     const out: Tensor[] = [];
-    for (const l of this.flattenLayers()) {
-      for (const t of l.callLosses) if (!t.isDisposed) out.push(t);
-      for (const f of l.lossFns) out.push(f());
-    }
+    for (const l of this.flattenLayers()) for (const t of l.callLosses) if (!t.isDisposed) out.push(t);
+    return [...out, ...this.weightLosses];
+  }
+
+  /**
+   * The loss terms that do not depend on the data: the function losses (addLoss(() => ...)) and the
+   * weights' regularization penalty. DP-SGD adds their gradient after the noise (no example to clip).
+   */
+  get weightLosses(): Tensor[] {
+    const out: Tensor[] = [];
+    for (const l of this.flattenLayers()) for (const f of l.lossFns) out.push(f());
     const reg = this.regularizationLoss();
     if (reg) out.push(reg);
     return out;
+  }
+
+  /** Whether the last call added loss tensors (addLoss in call(), freed or not): terms of the batch's data. */
+  get hasCallLosses(): boolean {
+    return this.flattenLayers().some((l) => l.callLosses.length > 0);
   }
 
   /** Forgets the losses added by the last call, here and in every nested layer. */

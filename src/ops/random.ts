@@ -119,6 +119,18 @@ export class RandomStream {
     this.counter = position;
   }
 
+  /**
+   * A stream under a full 64-bit key given as two uint32 words (e.g. from node:crypto) rather than a seed:
+   * its `seed` is NaN, so nothing can name or replay it (DP-SGD's noise, see src/privacy/dp-sgd.ts).
+   */
+  static fromKey(key0: number, key1: number): RandomStream {
+    const stream = new RandomStream(0);
+    stream.key[0] = key0 >>> 0;
+    stream.key[1] = key1 >>> 0;
+    (stream as { seed: number }).seed = NaN;
+    return stream;
+  }
+
   /** The counter the next draw starts at. */
   get position(): number {
     return this.counter;

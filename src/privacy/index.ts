@@ -68,3 +68,16 @@ export type {
 } from './accountant.js';
 export { PrvAccountant, computeEpsilonPrv } from './prv.js';
 export type { PrvEpsilon } from './prv.js';
+export { PrivacyBudget } from './budget.js';
+export type { PrivacyBudgetArgs } from './budget.js';
+export { gaussianNoise } from './dp-sgd.js';
+export type { DpSgdOptions, GaussianNoiseOptions } from './dp-sgd.js';
+import { setPrivacyHooks } from '../train/private-training.js';
+import { DpSgd, checkPrivacyOptions } from './dp-sgd.js';
+import { PrivacyBudget } from './budget.js';
+// fit() runs DP-SGD through these hooks (train/ does not import privacy/).
+setPrivacyHooks({
+  check: checkPrivacyOptions,
+  create: (options) => new DpSgd(options),
+  budget: (targetEpsilon, delta) => new PrivacyBudget({ targetEpsilon, delta }),
+});

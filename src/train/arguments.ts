@@ -171,6 +171,7 @@ const COMPILE_OPTIONS = optionKeys<CompileArgs>({
   metrics: true,
   weightedMetrics: true,
   lossWeights: true,
+  privacy: true,
 });
 const FIT_OPTIONS = optionKeys<FitArgs>({
   epochs: true,
@@ -185,6 +186,7 @@ const FIT_OPTIONS = optionKeys<FitArgs>({
   callbacks: true,
   record: true,
   seed: true,
+  privacy: true,
 });
 const EVALUATE_OPTIONS = optionKeys<EvaluateArgs>({ batchSize: true, verbose: true, sampleWeight: true });
 const PREDICT_OPTIONS = optionKeys<PredictArgs>({ batchSize: true, verbose: true });

@@ -10,6 +10,7 @@ import { maskBytes } from '../nn/masking.js';
 import { Mean, getMetric, type Metric, type MetricSpec, type StatefulMetric } from './metrics.js';
 import type { Logs } from './callbacks.js';
 import { logName } from './log-names.js';
+import type { DpSgdOptions } from './private-training.js';
 
 /** One spec for every output, a list with one per output, or a map by output layer name. */
 export type PerOutput<T> = T | T[] | Record<string, T>;
@@ -30,6 +31,11 @@ export interface CompileArgs {
    */
   weightedMetrics?: MetricSpec[] | MetricSpec[][] | Record<string, MetricSpec[]>;
   lossWeights?: number[] | Record<string, number>;
+  /**
+   * Trains with DP-SGD (see docs/privacy.md): e.g. { l2NormClip: 1, noiseMultiplier: 1.1 }; fit's own
+   * `privacy` options override these.
+   */
+  privacy?: DpSgdOptions;
 }
 
 /** The outputs of a model as compile() names them: output layer names, or 'output' for other models. */

@@ -53,6 +53,12 @@ export interface EpochIteratorArgs {
   labels: boolean;
   /** The model's input and output names, by which batches may key their x and y. */
   names?: DataNames;
+  /**
+   * Arrays only, for DP-SGD: 'poisson' puts each sample in each batch independently with probability
+   * batchSize / samples (round(samples / batchSize) batches an epoch, of varying size, possibly empty);
+   * 'fixed' shuffles and yields full batches only (the remainder is dropped). Seeded by `seed`.
+   */
+  sampling?: 'poisson' | 'fixed';
 }
 
 export const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
@@ -100,7 +106,13 @@ export class EpochIterator {
       if (cardinality !== undefined && Number.isFinite(cardinality)) this.steps = cardinality;
     } else {
       this.samples = data.x[0].shape[0];
-      this.steps = Math.ceil(this.samples / args.batchSize);
+      const { sampling, batchSize } = args;
+      this.steps =
+        sampling === 'poisson'
+          ? Math.max(1, Math.round(this.samples / batchSize))
+          : sampling === 'fixed'
+            ? Math.floor(this.samples / batchSize)
+            : Math.ceil(this.samples / batchSize);
     }
   }
 
@@ -109,7 +121,10 @@ export class EpochIterator {
    * over datasets and generators; `for await` reads both.
    */
   epoch(epoch: number): Iterable<StepBatch> | AsyncIterable<StepBatch> {
-    return isIterableInput(this.data) ? this.iterableBatches(this.data) : this.arrayBatches(this.data, epoch);
+    if (isIterableInput(this.data)) return this.iterableBatches(this.data);
+    return this.args.sampling === 'poisson'
+      ? this.poissonBatches(this.data, epoch)
+      : this.arrayBatches(this.data, epoch);
   }
 
   /** Tensors only (predict is synchronous): the batches of one pass in order. */
@@ -119,39 +134,88 @@ export class EpochIterator {
   }
 
   private *arrayBatches(data: ArrayData, epoch: number): IterableIterator<StepBatch> {
-    const { batchSize, shuffle, seed, classWeight } = this.args;
+    const { batchSize, shuffle, seed, sampling } = this.args;
     const n = this.samples!;
     let order: Int32Array | undefined;
-    if (shuffle) {
+    if (shuffle || sampling === 'fixed') {
       const perm = new RandomStream(mixSeeds(seed!, epoch)).permutation(n);
       order = perm.dataSync() as Int32Array;
       perm.dispose();
     }
-    for (let start = 0; start < n; start += batchSize) {
-      const end = Math.min(start + batchSize, n);
-      // Shuffled batches gather their rows; others are views (a batch covering a whole tensor is the
-      // tensor itself, which belongs to the caller and is not freed here).
-      const idx = order ? o.tensor(order.subarray(start, end)) : undefined;
-      const take = idx ? (t: Tensor) => o.gather(t, idx, 0) : (t: Tensor) => o.sliceAxis(t, 0, start, end);
-      const made: Tensor[] = [];
-      const strings = (t: StringTensor) => (order ? t.gather(order.subarray(start, end)) : t.slice(start, end));
-      const part = <T extends Tensor | StringTensor>(t: T): T => {
-        if (t instanceof StringTensor) return strings(t) as T; // plain JS values: nothing to free
-        const p = take(t as Tensor) as T;
-        if (p !== t) made.push(p as Tensor);
-        return p;
+    // Fixed-size sampling yields full batches only: `steps` of them.
+    const end = sampling === 'fixed' ? this.steps! * batchSize : n;
+    for (let start = 0; start < end; start += batchSize)
+      yield* this.batch(
+        data,
+        order ? order.subarray(start, start + batchSize) : [start, Math.min(start + batchSize, n)],
+      );
+  }
+
+  /**
+   * Poisson sampling: each of `steps` batches takes every sample independently with probability q =
+   * batchSize / samples. The gaps between taken samples are geometric, so a batch costs about q * samples
+   * uniform draws (not one per sample): gap = floor(log(1 - u) / log(1 - q)).
+   */
+  private *poissonBatches(data: ArrayData, epoch: number): IterableIterator<StepBatch> {
+    const n = this.samples!;
+    const q = Math.min(1, this.args.batchSize / n);
+    const stream = new RandomStream(mixSeeds(this.args.seed!, epoch));
+    const logMiss = Math.log1p(-q);
+    // Enough draws for almost every batch at once (mean + 6 standard deviations); more are drawn when not.
+    const chunk = Math.ceil(n * q + 6 * Math.sqrt(n * q * (1 - q)) + 16);
+    for (let step = 0; step < this.steps!; step++) {
+      const rows: number[] = [];
+      let u: Float64Array = new Float64Array(0),
+        used = 0;
+      const next = (): number => {
+        if (used === u.length) {
+          const t = stream.uniform([chunk], 0, 1, 'float64');
+          u = t.dataSync() as Float64Array;
+          t.dispose();
+          used = 0;
+        }
+        return u[used++];
       };
-      try {
-        const x = data.x.map(part);
-        const y = data.y?.map(part);
-        const w = data.sampleWeight && part(data.sampleWeight);
-        const sampleWeight = classWeight && y ? classSampleWeights(y[0], classWeight, w) : w;
-        if (sampleWeight !== w) made.push(sampleWeight!);
-        yield { x, y, sampleWeight };
-      } finally {
-        dispose(made);
-        idx?.dispose();
-      }
+      if (q === 1) for (let i = 0; i < n; i++) rows.push(i);
+      else
+        for (
+          let i = Math.floor(Math.log1p(-next()) / logMiss);
+          i < n;
+          i += 1 + Math.floor(Math.log1p(-next()) / logMiss)
+        )
+          rows.push(i);
+      yield* this.batch(data, Int32Array.from(rows));
+    }
+  }
+
+  /**
+   * One batch of array data: the rows `rows` gathered, or the views [start, end) (a batch covering a whole
+   * tensor is the tensor itself, which belongs to the caller and is not freed here). Freed when the loop
+   * asks for the next batch.
+   */
+  private *batch(data: ArrayData, rows: Int32Array | [start: number, end: number]): IterableIterator<StepBatch> {
+    const { classWeight } = this.args;
+    const idx = rows instanceof Int32Array ? o.tensor(rows) : undefined;
+    const [start, end] = rows;
+    const take = idx ? (t: Tensor) => o.gather(t, idx, 0) : (t: Tensor) => o.sliceAxis(t, 0, start, end);
+    const made: Tensor[] = [];
+    const strings = (t: StringTensor) => (idx ? t.gather(rows as Int32Array) : t.slice(start, end));
+    const part = <T extends Tensor | StringTensor>(t: T): T => {
+      if (t instanceof StringTensor) return strings(t) as T; // plain JS values: nothing to free
+      const p = take(t as Tensor) as T;
+      if (p !== t) made.push(p as Tensor);
+      return p;
+    };
+    try {
+      const x = data.x.map(part);
+      const y = data.y?.map(part);
+      const w = data.sampleWeight && part(data.sampleWeight);
+      const sampleWeight = classWeight && y ? classSampleWeights(y[0], classWeight, w) : w;
+      if (sampleWeight !== w) made.push(sampleWeight!);
+      yield { x, y, sampleWeight };
+    } finally {
+      dispose(made);
+      idx?.dispose();
     }
   }
 

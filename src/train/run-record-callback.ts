@@ -5,6 +5,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { evaluateClassifier, type ReportOptions } from '../ledger/evaluation.js';
 import type { EvaluationRecord, ModelFacts } from '../ledger/record.js';
+import type { DpSgdRecord } from '../ledger/privacy.js';
 import { RunRecording, type RunFacts, type RunRecorderOptions } from '../ledger/recording.js';
 import { RecordError } from '../ledger/errors.js';
 import type { Callback, FitParams, Logs } from './callbacks.js';
@@ -60,6 +61,8 @@ function hyperparameters(model: Model, p: FitParams | undefined, notes: string[]
 export class RunRecorder extends RunRecording implements Callback {
   private model?: Model;
   private params?: FitParams;
+  /** Set by a private fit (DP-SGD): the record's privacy section, read when the run ends. */
+  privacy?: () => DpSgdRecord;
 
   constructor(options: RunRecorderOptions = {}) {
     super(options);
@@ -98,12 +101,21 @@ export class RunRecorder extends RunRecording implements Callback {
           'RunRecorder: fit() never called setModel; is the recorder in the callbacks of a Model.fit?',
         );
       const p = this.params;
+      const privacy = this.privacy?.();
+      if (privacy && !privacy.secureNoise)
+        this.notes.push('DP-SGD noise was drawn from a fixed seed (privacy.noiseSeed): this run is NOT private');
+      if (privacy?.sampling === 'fixed')
+        this.notes.push(
+          "DP-SGD used fixed-size shuffled batches (sampling 'fixed'); its epsilon is the Poisson-sampling " +
+            'analysis, an approximation for such batches',
+        );
       const facts: RunFacts = {
         model: modelFacts(model),
         status: model.stopTraining ? 'stopped' : 'completed',
         hyperparameters: hyperparameters(model, p, this.notes),
         seeds: p?.seed !== undefined ? { fit: p.seed } : {},
         epochs: { requested: p?.epochs ?? null, initial: p?.initialEpoch },
+        ...(privacy ? { privacy } : {}),
       };
       return facts;
     });

@@ -46,6 +46,7 @@ import type { RunRecorderOptions } from '../ledger/recording.js';
 import { withPhase } from '../autograd/annotations.js';
 import type { Model } from './model.js';
 import type { Variable } from '../nn/variable.js';
+import { privacyHooks, type DpSgdOptions, type PrivateTraining } from './private-training.js';
 
 export type { CompileArgs } from './compile.js';
 export type { Batch, TensorData, TrainingInput } from './epoch-iterator.js';
@@ -71,6 +72,11 @@ export interface FitArgs {
   record?: RunRecorderOptions | false;
   /** Seeds the shuffling (and stochastic layers through the step seed); default: drawn once from the global stream. */
   seed?: number;
+  /**
+   * Trains with DP-SGD, overriding compile's privacy options: e.g. { targetEpsilon: 3, delta: 1e-5,
+   * l2NormClip: 1 } picks the noise for the planned steps and stops when the budget is spent.
+   */
+  privacy?: DpSgdOptions;
 }
 
 export interface EvaluateArgs {
@@ -187,6 +193,10 @@ export class Trainer {
   private readonly lossTracker = new Mean({ name: 'loss' });
   /** The seed of the current fit step, for the default trainStep when an override calls it. */
   private stepSeed?: number;
+  /** DP-SGD, from compile({ privacy }) or the first fit({ privacy }); its accountant spans the fits. */
+  private dp?: PrivateTraining;
+  /** Whether a private fit is running (its steps are DP-SGD steps). */
+  private dpFit = false;
 
   constructor(
     private readonly model: Model,
@@ -194,6 +204,10 @@ export class Trainer {
   ) {
     checkCallOptions('compile', args);
     this.optimizer = getOptimizer(args.optimizer ?? 'rmsprop');
+    if (args.privacy !== undefined) {
+      const hooks = privacyHooks('compile');
+      this.dp = hooks.create(hooks.check('compile', args.privacy));
+    }
     const outputs: Outputs = {
       names: model.isFunctional ? model.outputs.map((t) => t.node!.layer.name) : ['output'],
       model: model.name,
@@ -259,6 +273,11 @@ export class Trainer {
 
   /** One optimization step on one batch; returns the batch loss. */
   private trainStep({ x, y, sampleWeight }: StepBatch, stepSeed: number): number {
+    if (this.dp && !this.dpFit)
+      throw new ArgumentError(
+        `trainStep: model '${this.model.name}' was compiled with privacy (DP-SGD), whose steps need fit() ` +
+          '(Poisson sampling and the accountant); a step outside fit would not be private',
+      );
     this.ensureBuilt(x);
     const weights = this.model.trainableWeights;
     if (weights.length === 0) throw new ArgumentError(`fit: model '${this.model.name}' has no trainable weights`);
@@ -408,6 +427,7 @@ export class Trainer {
     const seed = args.seed ?? drawSeed();
     const model = this.model;
     const custom = model.customSteps().train;
+    const dp = this.privateFit(args.privacy, custom, iterable);
     const owned: Tensor[] = [];
     let recorder: RunRecorder | undefined;
     try {
@@ -422,7 +442,14 @@ export class Trainer {
         classWeight: args.classWeight,
         labels,
         names: dataNames(model),
+        sampling: dp?.sampling(args.privacy),
       });
+      const plan = dp?.begin(model, args.privacy, {
+        samples: data.samples!,
+        batchSize,
+        plannedSteps: Math.max(0, epochs - initialEpoch) * data.steps!,
+      });
+      this.dpFit = dp !== undefined;
       const valData =
         validation &&
         new EpochIterator(validation, {
@@ -436,6 +463,8 @@ export class Trainer {
       const history = new History();
       const list: Callback[] = [...(args.callbacks ?? []), history];
       recorder = addRunRecorder(model, list, args.record);
+      if (recorder) recorder.privacy = dp && (() => dp.record());
+      if (plan?.targetEpsilon !== undefined) list.unshift(privacyHooks('fit').budget(plan.targetEpsilon, plan.delta));
       if (verbose !== 0) list.push(new ProgressDisplay(epochs, data.steps, verbose));
       const callbacks = new CallbackList(model, list, {
         epochs,
@@ -466,6 +495,9 @@ export class Trainer {
               this.stepSeed = mixSeeds(seed, this.optimizer.iterations);
               stepLogs = this.customStep('trainStep', batch);
               await callbacks.onBatchEnd(step, { ...stepLogs });
+            } else if (dp) {
+              const loss = this.privateStep(dp, batch, mixSeeds(seed, this.optimizer.iterations));
+              await callbacks.onBatchEnd(step, { ...this.logs(), batchLoss: loss });
             } else {
               const loss = this.trainStep(batch, mixSeeds(seed, this.optimizer.iterations));
               await callbacks.onBatchEnd(step, { ...this.logs(), batchLoss: loss });
@@ -475,6 +507,7 @@ export class Trainer {
           }
         if (step === 0 && !callbacks.stopTraining) throw noBatches('fit', epoch);
         const logs = custom ? { ...stepLogs } : this.logs();
+        if (dp) logs.epsilon = dp.epsilon().epsilon;
         if (valData) Object.assign(logs, await this.evaluateLogs(valData, 'val_'));
         await callbacks.onEpochEnd(epoch, logs);
       }
@@ -486,7 +519,62 @@ export class Trainer {
       throw e;
     } finally {
       this.stepSeed = undefined;
+      this.dpFit = false;
+      dp?.end(model);
       dispose(owned);
+    }
+  }
+
+  /**
+   * The DP-SGD of this fit (compile's, or made for fit's privacy options), or undefined for an ordinary fit.
+   * DP-SGD samples the batches itself and runs in the default step, on the compiled loss.
+   */
+  private privateFit(
+    options: DpSgdOptions | undefined,
+    custom: boolean,
+    iterable: boolean,
+  ): PrivateTraining | undefined {
+    if (options !== undefined) {
+      const hooks = privacyHooks('fit');
+      hooks.check('fit', options);
+      this.dp ??= hooks.create();
+    }
+    if (!this.dp) return undefined;
+    const name = this.model.name;
+    if (custom)
+      throw new ArgumentError(
+        `fit: model '${name}' overrides trainStep, and DP-SGD (privacy) runs in the default step only: its ` +
+          'per-example clipping and noise would be bypassed; remove the override or the privacy options',
+      );
+    if (iterable)
+      throw new ArgumentError(
+        'fit: DP-SGD (privacy) samples the batches itself (Poisson sampling, which the accountant assumes); ' +
+          'pass the training data as tensors, not a dataset',
+      );
+    if (!this.hasLoss) throw new ArgumentError(`fit: DP-SGD (privacy) needs a compiled loss; model '${name}' has none`);
+    return this.dp;
+  }
+
+  /** One DP-SGD step (see src/privacy/dp-sgd-step.ts), scored like an ordinary one; returns the batch loss. */
+  private privateStep(dp: PrivateTraining, batch: StepBatch, stepSeed: number): number {
+    const { x, y, sampleWeight } = batch;
+    this.ensureBuilt(x);
+    const weights = this.model.trainableWeights;
+    this.checkTrainableSet(weights);
+    const { loss, preds } = dp.step(batch, {
+      model: this.model,
+      weights,
+      optimizer: this.optimizer,
+      loss: (out, ys, sw) => this.compiledLoss('fit', ys, out, sw),
+      stepSeed,
+    });
+    try {
+      const n = x[0].shape[0];
+      if (n > 0 && y) this.compileMetrics.updateState(y, preds, sampleWeight);
+      if (n > 0) this.lossTracker.updateState(loss, n);
+      return loss;
+    } finally {
+      dispose(preds);
     }
   }
 
