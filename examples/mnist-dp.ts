@@ -1,6 +1,8 @@
 // MNIST with DP-SGD at a privacy budget: the TF Privacy tutorial CNN with tanh activations (tempered sigmoids,
 // Papernot et al. 2021), SGD with momentum, Poisson sampling, sigma picked for the budget (default epsilon 3,
 // delta 1e-5). `--epochs N`, `--target-epsilon E`, `--json` for a final JSON line, `--out DIR` / `--no-record`.
+// Then a membership-inference audit (loss threshold) of the DP model, beside the same audit of a deliberately
+// overfit non-private copy trained on the audited members alone: membershipAuc and membershipAucBaseline.
 import { join } from 'node:path';
 import * as c from '../src/index.js';
 import { parseExampleArgs, report } from './common.js';
@@ -89,6 +91,19 @@ const figures: Record<string, string | number | boolean> = {
   secureNoise: privacy.secureNoise ?? true,
   seconds,
 };
+
+// The audit: 1,000 training images the DP model saw (members) against 1,000 test images it did not.
+const AUDITED = 1000;
+const first = (t: c.Tensor) => c.sliceAxis(t, 0, 0, AUDITED);
+const members = { x: first(train.x), y: first(train.y) };
+const nonMembers = { x: first(test.x), y: first(test.y) };
+const audit = await c.privacy.membershipAudit(model, members, nonMembers, { attacks: ['loss-threshold'] });
+const baseline = c.cloneModel(model);
+baseline.compile({ optimizer: 'adam', loss: c.losses.sparseCategoricalCrossentropy({ fromLogits: true }) });
+await baseline.fit(members.x, members.y, { epochs: 30, batchSize: 32, verbose: 0, record: false });
+figures.membershipAuc = audit.attacks[0].auc;
+figures.membershipAucBaseline = await c.privacy.membershipAuc(baseline, members, nonMembers);
+baseline.dispose();
 if (recorder && out) {
   await recorder.evaluate('test', model, test.x, test.y, { batchSize: 1000 });
   await model.save(out);

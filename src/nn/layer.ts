@@ -424,9 +424,10 @@ export abstract class Layer {
    * penalty. Each read evaluates the functions and penalties anew.
    */
   get losses(): Tensor[] {
+    const layers = this.flattenLayers();
     const out: Tensor[] = [];
-    for (const l of this.flattenLayers()) for (const t of l.callLosses) if (!t.isDisposed) out.push(t);
-    return [...out, ...this.weightLosses];
+    for (const l of layers) for (const t of l.callLosses) if (!t.isDisposed) out.push(t);
+    return this.addWeightLosses(layers, out);
   }
 
   /**
@@ -434,8 +435,11 @@ export abstract class Layer {
    * weights' regularization penalty. DP-SGD adds their gradient after the noise (no example to clip).
    */
   get weightLosses(): Tensor[] {
-    const out: Tensor[] = [];
-    for (const l of this.flattenLayers()) for (const f of l.lossFns) out.push(f());
+    return this.addWeightLosses(this.flattenLayers(), []);
+  }
+
+  private addWeightLosses(layers: readonly Layer[], out: Tensor[]): Tensor[] {
+    for (const l of layers) for (const f of l.lossFns) out.push(f());
     const reg = this.regularizationLoss();
     if (reg) out.push(reg);
     return out;
