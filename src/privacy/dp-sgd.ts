@@ -8,7 +8,7 @@ import * as o from '../ops/index.js';
 import { RandomStream } from '../ops/random.js';
 import { checkOptions, optionKeys } from '../registry.js';
 import type { DpSgdRecord } from '../ledger/privacy.js';
-import type { DpSgdOptions, PrivateStepArgs, PrivateTraining } from '../train/private-training.js';
+import type { DpSgdOptions, PrivateStepArgs, PrivateSteps, PrivateTraining } from '../train/private-training.js';
 import type { StepBatch } from '../train/epoch-iterator.js';
 import { dpSgdStep } from './dp-sgd-step.js';
 import { transformation, type GradientTransformation, type OptState } from '../optim/transforms.js';
@@ -112,6 +112,14 @@ export class DpSgd implements PrivateTraining {
 
   constructor(readonly compileOptions: DpSgdOptions = {}) {
     if (compileOptions.noiseSeed !== undefined) this.seeded = new RandomStream(compileOptions.noiseSeed);
+  }
+
+  history(): PrivateSteps[] {
+    return this.accountant.history;
+  }
+
+  restore(steps: readonly PrivateSteps[]): void {
+    for (const s of steps) this.accountant.step(s, s.steps);
   }
 
   sampling(fitOptions: DpSgdOptions | undefined): 'poisson' | 'fixed' {

@@ -40,6 +40,7 @@ interface TrainingConfigParts {
   loss: CompileArgs['loss'];
 }
 import type { StringTensor } from '../nn/preprocessing/string-tensor.js';
+import type { PrivateSteps } from './private-training.js';
 
 export interface ModelArgs extends LayerArgs {
   inputs?: SymbolicTensor | SymbolicTensor[];
@@ -163,13 +164,15 @@ export class Model extends Layer {
         ? v.every(plain)
         : typeof v === 'object' && v !== null && Object.values(v).every((x) => typeof x !== 'function' && plain(x)));
     const optimizer = this.trainer.optimizer.getConfig();
-    return plain(args.loss) && plain(args.metrics) && plain(args.weightedMetrics)
+    return plain(args.loss) && plain(args.metrics) && plain(args.weightedMetrics) && plain(args.privacy)
       ? {
           optimizer,
           loss: args.loss,
           metrics: args.metrics,
           weightedMetrics: args.weightedMetrics,
           lossWeights: args.lossWeights,
+          // DP-SGD's options: a loaded model recompiled from this config trains privately again.
+          ...(args.privacy ? { privacy: args.privacy } : {}),
         }
       : undefined;
   }
@@ -202,6 +205,16 @@ export class Model extends Layer {
 
   get optimizer() {
     return this.trainer?.optimizer;
+  }
+
+  /** The DP-SGD steps taken since compile() (saved with the model so that epsilon keeps composing); internal. */
+  get privateSteps(): PrivateSteps[] | undefined {
+    return this.trainer?.privateSteps;
+  }
+
+  /** Accounts a loaded model's earlier DP-SGD steps (loadModel calls it after compile); internal. */
+  restorePrivateSteps(steps: readonly PrivateSteps[]): void {
+    this.compiled('loadModel').restorePrivateSteps(steps);
   }
 
   /** Trains for `epochs`; every error (not compiled, bad shapes) is a rejection of the returned promise. */

@@ -60,6 +60,17 @@ export interface PrivateTraining {
   /** The run record's privacy section. */
   record(): DpSgdRecord;
   end(model: Model): void;
+  /** The private steps accounted so far (consecutive equal ones merged), which model.save() keeps. */
+  history(): PrivateSteps[];
+  /** Accounts steps taken before (a loaded model's), so that epsilon keeps composing across saves. */
+  restore(steps: readonly PrivateSteps[]): void;
+}
+
+/** Accounted DP-SGD steps: `steps` steps of noise multiplier sigma at sampling rate q. */
+export interface PrivateSteps {
+  noiseMultiplier: number;
+  sampleRate: number;
+  steps: number;
 }
 
 export interface PrivacyHooks {

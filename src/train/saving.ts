@@ -15,6 +15,7 @@ import { Model } from './model.js';
 import { FormatError, parseSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import { readFileBytes, removeStaleTemps, writeFileAtomic } from '../io/atomic.js';
 import { FileCipher, openMaybeEncrypted, type EncryptionKey, type ScryptParams } from '../io/encryption.js';
+import type { PrivateSteps } from './private-training.js';
 
 export const MODEL_FORMAT = 'candor-model';
 /** 2: content-named weights and optimizer files (weightsFile, optimizerFile); 1: fixed names. Both load. */
@@ -38,6 +39,8 @@ export interface ModelManifest {
   weightsFile?: string;
   /** The optimizer state file among `files`, when the model was compiled (version 2). */
   optimizerFile?: string;
+  /** The DP-SGD steps the model took (the accountant's history), so that epsilon composes after loading. */
+  privateSteps?: PrivateSteps[];
 }
 
 export interface SaveOptions {
@@ -120,6 +123,7 @@ export async function saveModel(model: Model, dir: string, options: SaveOptions 
     files,
     weightsFile,
     ...(optimizerFile ? { optimizerFile } : {}),
+    ...(model.privateSteps ? { privateSteps: model.privateSteps } : {}),
   };
   await writeFileAtomic(join(dir, 'model.json'), await seal(JSON.stringify(manifest, null, 2) + '\n', 'model.json'));
   await removeUnlisted(dir, files, started);
@@ -217,6 +221,21 @@ function parseManifest(text: string, dir: string): ModelManifest {
   }
   if (m.training !== undefined && !isObject(m.training))
     throw new FormatError(`loadModel: ${path} has a malformed training section: ${fmtValue(m.training)}`);
+  const steps = m.privateSteps;
+  const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 0;
+  if (
+    steps !== undefined &&
+    (!Array.isArray(steps) ||
+      !m.training ||
+      !steps.every(
+        (s) =>
+          isObject(s) && typeof s.noiseMultiplier === 'number' && typeof s.sampleRate === 'number' && isCount(s.steps),
+      ))
+  )
+    throw new FormatError(
+      `loadModel: ${path} has malformed privateSteps (expected [{ noiseMultiplier, sampleRate, steps }] beside a ` +
+        `training section): ${fmtValue(steps)}`,
+    );
   return m;
 }
 
@@ -300,6 +319,7 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
         );
       }
       if (manifest.optimizerFile) await restoreOptimizer(model, dir, manifest.optimizerFile, manifest, cipher);
+      if (manifest.privateSteps) restorePrivateSteps(model, manifest.privateSteps, dir);
     } catch (e) {
       model.dispose(); // the built model is dropped: its weights would otherwise live until garbage collection
       throw e;
@@ -368,5 +388,16 @@ async function restoreOptimizer(
     }
   } finally {
     dispose([...opt.tensors.values()]);
+  }
+}
+
+/** A loaded model's DP-SGD steps accounted again (values the accountant refuses make the file malformed). */
+function restorePrivateSteps(model: Model, steps: readonly PrivateSteps[], dir: string): void {
+  try {
+    model.restorePrivateSteps(steps);
+  } catch (e) {
+    throw new FormatError(
+      `loadModel: the privateSteps of ${join(dir, 'model.json')} cannot be restored: ${messageOf(e)}`,
+    );
   }
 }

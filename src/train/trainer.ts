@@ -46,7 +46,7 @@ import type { RunRecorderOptions } from '../ledger/recording.js';
 import { withPhase } from '../autograd/annotations.js';
 import type { Model } from './model.js';
 import type { Variable } from '../nn/variable.js';
-import { privacyHooks, type DpSgdOptions, type PrivateTraining } from './private-training.js';
+import { privacyHooks, type DpSgdOptions, type PrivateSteps, type PrivateTraining } from './private-training.js';
 
 export type { CompileArgs } from './compile.js';
 export type { Batch, TensorData, TrainingInput } from './epoch-iterator.js';
@@ -523,6 +523,18 @@ export class Trainer {
       dp?.end(model);
       dispose(owned);
     }
+  }
+
+  /** The DP-SGD steps this model has taken (what model.save() keeps), or undefined when it has taken none. */
+  get privateSteps(): PrivateSteps[] | undefined {
+    const steps = this.dp?.history();
+    return steps?.length ? steps : undefined;
+  }
+
+  /** Accounts a loaded model's earlier DP-SGD steps, so that epsilon composes across save and load. */
+  restorePrivateSteps(steps: readonly PrivateSteps[]): void {
+    this.dp ??= privacyHooks('loadModel').create();
+    this.dp.restore(steps);
   }
 
   /**

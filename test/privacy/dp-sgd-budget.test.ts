@@ -4,6 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
 import { validateRunRecord } from '../../src/ledger/record.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const N = 64;
 
@@ -109,4 +112,34 @@ test('the accountant composes the steps of successive fits', async () => {
   acc.step({ noiseMultiplier: 1.2, sampleRate: 0.25 }, 8);
   assert.ok(Math.abs(acc.getEpsilon(1e-5).epsilon - p.epsilon) < 1e-12);
   c.dispose([x, y]);
+});
+
+test('save and load keep the privacy options and the steps spent: epsilon composes after loading', async () => {
+  const { x, y } = data();
+  const dir = mkdtempSync(join(tmpdir(), 'candor-dp-save-'));
+  try {
+    const m = model({ l2NormClip: 1, noiseMultiplier: 1.2 });
+    await m.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
+    await m.save(dir);
+    m.dispose();
+    const loaded = await c.loadModel(dir);
+    // Recompiled from the saved config with DP-SGD: a plain fit of the loaded model is private again.
+    await loaded.fit(x, y, { epochs: 2, batchSize: 16, verbose: 0 });
+    const p = loaded.runRecorder!.record!.privacy as c.privacy.DpSgdRecord;
+    assert.equal(p.mechanism, 'dp-sgd');
+    assert.equal(p.steps, 8 + 8);
+    const acc = new c.privacy.RdpAccountant();
+    acc.step({ noiseMultiplier: 1.2, sampleRate: 0.125 }, 8);
+    acc.step({ noiseMultiplier: 1.2, sampleRate: 0.25 }, 8);
+    assert.ok(Math.abs(acc.getEpsilon(1e-5).epsilon - p.epsilon) < 1e-12);
+    loaded.dispose();
+    // A malformed history is a FormatError, not a fresh accountant.
+    const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    manifest.privateSteps = [{ noiseMultiplier: -1, sampleRate: 0.125, steps: 8 }];
+    writeFileSync(join(dir, 'model.json'), JSON.stringify(manifest));
+    await assert.rejects(c.loadModel(dir), /privateSteps/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    c.dispose([x, y]);
+  }
 });
