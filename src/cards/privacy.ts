@@ -34,7 +34,12 @@ export function dpSentence(p: DpSgdRecord): string {
 }
 
 function accountantText(p: DpSgdRecord): string {
-  const name = p.accountant === 'rdp' ? 'RDP (Renyi differential privacy, Mironov 2017)' : 'PRV (Gopi et al. 2021)';
+  if (p.accountant === 'prv')
+    return (
+      'PRV (privacy random variables, Gopi et al. 2021): the privacy loss distribution composed numerically, ' +
+      'an upper bound on epsilon within 0.01'
+    );
+  const name = 'RDP (Renyi differential privacy, Mironov 2017)';
   const conversion =
     p.conversion === 'classic'
       ? 'classic conversion to (epsilon, delta): epsilon = RDP - log(delta) / (order - 1)'

@@ -12,7 +12,8 @@ import type { DpSgdOptions, PrivateStepArgs, PrivateSteps, PrivateTraining } fro
 import type { StepBatch } from '../train/epoch-iterator.js';
 import { dpSgdStep } from './dp-sgd-step.js';
 import { transformation, type GradientTransformation, type OptState } from '../optim/transforms.js';
-import { RdpAccountant, noiseMultiplierFor, type Conversion, type EpsilonAtOrder } from './accountant.js';
+import { RdpAccountant, noiseMultiplierFor, type Conversion } from './accountant.js';
+import { PrvAccountant } from './prv.js';
 
 export type { DpSgdOptions } from '../train/private-training.js';
 
@@ -24,6 +25,7 @@ const DP_SGD_OPTIONS = optionKeys<DpSgdOptions>({
   sampling: true,
   noiseSeed: true,
   conversion: true,
+  accountant: true,
 });
 
 export const DEFAULT_DELTA = 1e-5;
@@ -57,6 +59,8 @@ export function checkPrivacyOptions(op: 'compile' | 'fit', options: unknown): Dp
     bad(op, 'noiseSeed', 'a non-negative integer', p.noiseSeed);
   if (p.conversion !== undefined && p.conversion !== 'improved' && p.conversion !== 'classic')
     bad(op, 'conversion', "'improved' or 'classic'", p.conversion);
+  if (p.accountant !== undefined && p.accountant !== 'rdp' && p.accountant !== 'prv')
+    bad(op, 'accountant', "'rdp' or 'prv'", p.accountant);
   return p;
 }
 
@@ -71,6 +75,7 @@ export interface DpSgdPlan {
   /** The divisor of the noisy sum: q * samples (Poisson) or the batch size (fixed). */
   expectedBatchSize: number;
   conversion: Conversion;
+  accountant: 'rdp' | 'prv';
   targetEpsilon?: number;
   secureNoise: boolean;
 }
@@ -144,6 +149,7 @@ export class DpSgd implements PrivateTraining {
     const opts = { ...this.compileOptions, ...fitOptions };
     const where = fitOptions && Object.keys(fitOptions).length ? 'fit' : 'compile';
     const { l2NormClip, targetEpsilon, delta = DEFAULT_DELTA, sampling = 'poisson', conversion = 'improved' } = opts;
+    const { accountant = 'rdp' } = opts;
     if (l2NormClip === undefined)
       throw new ArgumentError(`${where}: privacy.l2NormClip is required (the clipping norm C, e.g. 1)`);
     if (opts.noiseMultiplier === undefined && targetEpsilon === undefined)
@@ -181,6 +187,7 @@ export class DpSgd implements PrivateTraining {
       sampleRate,
       expectedBatchSize: sampling === 'poisson' ? sampleRate * samples : batchSize,
       conversion,
+      accountant,
       targetEpsilon,
       secureNoise: !this.seeded,
     };
@@ -216,19 +223,27 @@ export class DpSgd implements PrivateTraining {
     this.stepsThisFit++;
   }
 
-  /** The (epsilon, delta) spent so far, at the plan's delta. */
-  epsilon(): EpsilonAtOrder {
-    const { delta, conversion } = this.plan;
-    return this.accountant.getEpsilon(delta, conversion);
+  /** The (epsilon, delta) spent so far, at the plan's delta, by the plan's accountant (PRV has no order). */
+  epsilon(): { epsilon: number; order: number | null } {
+    const { delta, conversion, accountant } = this.plan;
+    return accountant === 'prv'
+      ? this.accountedAfter(0).getEpsilon(delta)
+      : this.accountant.getEpsilon(delta, conversion);
   }
 
   /** The epsilon (at `delta`) after `extra` more steps of this fit's plan. */
   epsilonAfter(extra: number, delta = this.plan.delta): number {
-    const { noiseMultiplier, sampleRate, conversion } = this.plan;
-    const a = new RdpAccountant({ orders: this.accountant.orders });
+    const a = this.accountedAfter(extra);
+    return a instanceof PrvAccountant ? a.getEpsilon(delta).epsilon : a.getEpsilon(delta, this.plan.conversion).epsilon;
+  }
+
+  /** A fresh accountant of the plan's kind holding the steps so far and `extra` more of this fit's plan. */
+  private accountedAfter(extra: number): RdpAccountant | PrvAccountant {
+    const { noiseMultiplier, sampleRate, accountant } = this.plan;
+    const a = accountant === 'prv' ? new PrvAccountant() : new RdpAccountant({ orders: this.accountant.orders });
     for (const h of this.accountant.history) a.step(h, h.steps);
     a.step({ noiseMultiplier, sampleRate }, extra);
-    return a.getEpsilon(delta, conversion).epsilon;
+    return a;
   }
 
   /** The run record's privacy section for the fit under way. */
@@ -246,9 +261,9 @@ export class DpSgd implements PrivateTraining {
       sampling: p.sampling,
       expectedBatchSize: p.expectedBatchSize,
       steps: this.accountant.steps,
-      accountant: 'rdp',
+      accountant: p.accountant,
       conversion: p.conversion,
-      order: Number.isFinite(order) ? order : null,
+      order: order !== null && Number.isFinite(order) ? order : null,
       secureNoise: p.secureNoise,
       ...(targetEpsilon !== undefined ? { targetEpsilon, stoppedByBudget: this.stoppedByBudget } : {}),
       ...(this.perExampleGradients ? { perExampleGradients: this.perExampleGradients } : {}),

@@ -30,6 +30,11 @@ export interface DpSgdOptions {
   noiseSeed?: number;
   /** The (epsilon, delta) conversion of the RDP accountant: 'improved' (default) or 'classic'. */
   conversion?: 'classic' | 'improved';
+  /**
+   * What reports the epsilon spent (logs, budget, record): 'rdp' (default) or 'prv', tighter and slower
+   * (a second or so per epoch). sigma for a targetEpsilon is picked with RDP either way, so it is conservative.
+   */
+  accountant?: 'rdp' | 'prv';
 }
 
 /** What a private step is given (see src/privacy/dp-sgd-step.ts). */

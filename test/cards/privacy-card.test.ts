@@ -154,6 +154,9 @@ test('privacy section: fixed-seed noise is NOT PRIVATE; a run without DP says so
   assert.match(fixed.markdown, /\| Target epsilon \| 3; training ended without spending the budget \|/);
   // A fixed seed is no evidence of a privacy measure.
   assert.equal(fixed.status.get(ITEMS.measures)![0], 'missing');
+  const prv = render(run.record, { ...DP, accountant: 'prv', order: null });
+  assert.match(prv.markdown, /\| Accountant \| PRV \(privacy random variables, Gopi et al\. 2021\)/);
+  assert.doesNotMatch(prv.markdown, /conversion to \(epsilon, delta\)/);
 
   const none = render(run.record, { mechanism: 'none', pii: { counts: {}, redaction: 'none' } });
   assert.match(none.markdown, /This model was trained without differential privacy: no privacy mechanism bounded/);

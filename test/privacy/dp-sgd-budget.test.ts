@@ -143,3 +143,20 @@ test('save and load keep the privacy options and the steps spent: epsilon compos
     c.dispose([x, y]);
   }
 });
+
+test("privacy.accountant 'prv': the PRV epsilon of the steps taken (below RDP's) in logs and record", async () => {
+  const { x, y } = data();
+  const m = model({ l2NormClip: 1, noiseMultiplier: 1.2, accountant: 'prv' });
+  const history = await m.fit(x, y, { epochs: 2, batchSize: 8, verbose: 0 });
+  const p = m.runRecorder!.record!.privacy as c.privacy.DpSgdRecord;
+  assert.equal(p.accountant, 'prv');
+  assert.equal(p.order, null);
+  const prv = new c.privacy.PrvAccountant();
+  prv.step({ noiseMultiplier: 1.2, sampleRate: 0.125 }, 16);
+  assert.ok(Math.abs(prv.getEpsilon(1e-5).epsilon - p.epsilon) < 1e-9);
+  const rdp = c.privacy.computeEpsilon({ sampleRate: 0.125, noiseMultiplier: 1.2, steps: 16, delta: 1e-5 }).epsilon;
+  assert.ok(p.epsilon < rdp, `PRV ${p.epsilon} should be below RDP ${rdp}`);
+  assert.ok(Math.abs(history.history.epsilon[1] - p.epsilon) < 1e-9);
+  assert.throws(() => model({ l2NormClip: 1, noiseMultiplier: 1, accountant: 'pld' as 'prv' }), /privacy\.accountant/);
+  c.dispose([x, y]);
+});
