@@ -445,6 +445,11 @@ export abstract class Layer {
     return out;
   }
 
+  /** Whether there are weightLosses, known without computing them. */
+  get hasWeightLosses(): boolean {
+    return this.flattenLayers().some((l) => l.lossFns.length > 0) || this.trainableWeights.some((v) => v.regularizer);
+  }
+
   /** Whether the last call added loss tensors (addLoss in call(), freed or not): terms of the batch's data. */
   get hasCallLosses(): boolean {
     return this.flattenLayers().some((l) => l.callLosses.length > 0);

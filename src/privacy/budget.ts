@@ -64,9 +64,13 @@ export class PrivacyBudget implements Callback {
     this.stopIfSpent();
   }
 
-  /** Keras users see the budget spent in History. */
+  /**
+   * Keras users see the budget spent in History: fit logs it at the fit's delta, so it is recomputed (once
+   * more through the accountant) only when this budget is kept at another delta.
+   */
   onEpochEnd(_epoch: number, logs: Logs): void {
-    if (this.run) logs.epsilon = this.run.epsilonAfter(0, this.delta);
+    if (this.run && this.delta !== undefined && this.delta !== this.run.plan.delta)
+      logs.epsilon = this.run.epsilonAfter(0, this.delta);
   }
 
   /** The most steps k of this fit with epsilon(k) <= target: epsilon grows with k, so bisect. */

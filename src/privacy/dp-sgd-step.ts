@@ -47,8 +47,8 @@ export function dpSgdStep(dp: DpSgd, batch: StepBatch, args: PrivateStepArgs): {
   try {
     const grads = tidy(() => {
       const noisy = dp.privatize(sums);
-      const penalties = model.weightLosses.length > 0;
-      if (!penalties) return noisy;
+      // (Checked without computing the penalties, which the gradient below computes once.)
+      if (!model.hasWeightLosses) return noisy;
       // Data-independent: differentiated once and added after the noise, as Opacus does for weight decay.
       const { value, grads: reg } = valueAndGrads(() => {
         const terms = model.weightLosses.map((t) => (t.rank === 0 ? t : o.sum(t)));

@@ -26,16 +26,8 @@ import {
   type Pair,
 } from './conv-padding.js';
 
-export {
-  explicitPadding,
-  pair,
-  resolveConvPadding,
-  resolvePadding,
-  type ConvPadding,
-  type Padding2D,
-  type PaddingMode,
-  type Pair,
-};
+// conv2d's callers (layers, pooling, depthwise) read the padding rules from here, the family's module.
+export * from './conv-padding.js';
 
 export interface Conv2DParams {
   readonly strides: readonly [number, number];

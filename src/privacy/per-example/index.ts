@@ -83,11 +83,16 @@ function tryFast<T>(
 
 const uniqueNames = (layers: readonly Layer[]) => [...new Set(layers.map((l) => l.className))];
 
-/** sum_k ||g_k||^2 over a list of tensors, in float64 on the host. */
+/** sum_k ||g_k||^2 over a list of tensors, in float64, read back once. */
 function squaredNorm(grads: readonly Tensor[]): number {
-  let total = 0;
-  for (const g of grads) total += noGrad(() => tidy(() => o.sum(o.square(o.cast(g, 'float64'))).item()));
-  return total;
+  return noGrad(() =>
+    tidy(() =>
+      grads
+        .map((g) => o.sum(o.square(o.cast(g, 'float64'))))
+        .reduce((a, b) => o.add(a, b))
+        .item(),
+    ),
+  );
 }
 
 /** The per-output concatenation of per-example outputs (each part freed). */
