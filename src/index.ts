@@ -72,6 +72,8 @@ export * as schedules from './optim/schedules.js';
 export * as losses from './nn/losses.js';
 export * as metrics from './train/metrics.js';
 export * as privacy from './privacy/index.js';
+export { explain } from './explain/index.js';
+export * as explainability from './explain/index.js';
 export { Optimizer, getOptimizer } from './optim/index.js';
 export { getLoss } from './nn/losses.js';
 export { getMetric } from './train/metrics.js';

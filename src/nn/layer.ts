@@ -153,6 +153,30 @@ function withCallContext<T>(ctx: CallContext, fn: () => T): T {
   }
 }
 
+/**
+ * Sees, and may replace, the output of every eager layer call under way (explanations read and substitute
+ * intermediate activations: Grad-CAM's feature maps, a text model's embeddings, attention probabilities).
+ * A replacement must have the output's structure; masks are attached to it as to the original.
+ */
+export type LayerOutputHook = (layer: Layer, output: Inputs) => Inputs | undefined;
+let outputHook: LayerOutputHook | undefined;
+
+/** Runs fn with `hook` seeing every eager layer output (hooks nest: the outer one sees what the inner returns). */
+export function withLayerOutputHook<T>(hook: LayerOutputHook, fn: () => T): T {
+  const outer = outputHook;
+  outputHook = outer
+    ? (layer, out) => {
+        const inner = hook(layer, out) ?? out;
+        return outer(layer, inner) ?? inner;
+      }
+    : hook;
+  try {
+    return fn();
+  } finally {
+    outputHook = outer;
+  }
+}
+
 const isPlainObject = (v: object): boolean => {
   const proto = Object.getPrototypeOf(v) as unknown;
   return proto === Object.prototype || proto === null;
@@ -543,8 +567,9 @@ export abstract class Layer {
       const out = this.collectingLosses(() =>
         withLayerPath(this.name, () => withCallContext(callCtx, () => this.call(real, callCtx, mask ?? undefined))),
       );
-      if (this.supportsMasking) attachMasks(out, this.computeMask(real, mask ?? undefined));
-      return out;
+      const seen = outputHook ? (outputHook(this, out) ?? out) : out;
+      if (this.supportsMasking) attachMasks(seen, this.computeMask(real, mask ?? undefined));
+      return seen;
     }
   }
 

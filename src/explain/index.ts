@@ -1,0 +1,5 @@
+// Explanations, exported from the package: explain() and its methods' options and results.
+export { explain, attributionSums } from './explain.js';
+export { ExplainContext, identityRows, repeatedRows } from './context.js';
+export { METHOD_NAMES } from './types.js';
+export type * from './types.js';

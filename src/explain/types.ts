@@ -1,0 +1,183 @@
+// The explain() contract: targets, the options of each method by name, and the Explanation every method returns.
+import type { Tensor } from '../tensor/tensor.js';
+import type { JsonValue } from '../ledger/canonical.js';
+
+/**
+ * What is explained, per sample: a class index (the model's output column; the probability if the model ends
+ * in softmax/sigmoid), one index per sample, the logit behind a softmax/sigmoid output (`{ logit }`), or a
+ * custom differentiable function of the model's outputs giving one score per sample ([N]). Default: each
+ * sample's predicted class (argmax; unit 0 of a single-unit output).
+ */
+export type Target =
+  | number
+  | readonly number[]
+  | Int32Array
+  | { logit: number | readonly number[] | Int32Array }
+  | ((outputs: Tensor | Tensor[]) => Tensor);
+
+/** The names explain() takes, in the order the docs present them. */
+export const METHOD_NAMES = [
+  'saliency',
+  'gradientXInput',
+  'integratedGradients',
+  'smoothGrad',
+  'gradCam',
+  'occlusion',
+  'lime',
+  'kernelShap',
+  'shapley',
+] as const;
+export type MethodName = (typeof METHOD_NAMES)[number];
+
+/** Options every method takes. */
+export interface CommonOptions {
+  /** Default: each sample's predicted class. */
+  target?: Target;
+  /** Rows per forward (and backward) pass. Default 64. */
+  batchSize?: number;
+  /** Seed of the random draws (noise, perturbation samples); default one drawn from the global stream. */
+  seed?: number;
+}
+
+/**
+ * How input elements are grouped into the features that perturbation methods switch on and off: each element
+ * its own feature; square patches of an image ([N, H, W, C] inputs, all channels together); superpixels (SLIC
+ * on the image); tokens of a text model (int inputs: every position its own feature, padding id 0 left out);
+ * or an explicit map from element (of one sample, row-major) to feature id, shared by all samples.
+ */
+export type FeatureGrouping =
+  | 'elements'
+  | 'tokens'
+  | { patches: number | readonly [number, number] }
+  | { superpixels: number; compactness?: number }
+  | { featureMap: Int32Array | readonly number[] };
+
+/** A baseline: one value for every element, one sample's shape ([1, ...] or without the batch axis), or [N, ...]. */
+export type Baseline = number | Tensor;
+
+export interface SaliencyOptions {
+  /** |gradient| (Captum's Saliency default, abs=True); false keeps the sign. Default true. */
+  absolute?: boolean;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface GradientXInputOptions {}
+
+export type IntegrationRule = 'riemannLeft' | 'riemannRight' | 'riemannMiddle' | 'riemannTrapezoid' | 'gaussLegendre';
+
+export interface IntegratedGradientsOptions {
+  /** The reference input. Default 0 (for a text model: the embedding of token id 0, padding). */
+  baseline?: Baseline;
+  /** Points on the path. Default 50. */
+  steps?: number;
+  /** Quadrature over the path. Default 'gaussLegendre' (Captum's default). */
+  rule?: IntegrationRule;
+}
+
+export interface SmoothGradOptions {
+  /** The method the noise tunnel averages. Default 'saliency' (with absolute false unless given). */
+  over?: 'saliency' | 'gradientXInput' | 'integratedGradients';
+  /** Options of the inner method. */
+  overOptions?: SaliencyOptions | GradientXInputOptions | IntegratedGradientsOptions;
+  /** Noisy copies per sample. Default 25. */
+  samples?: number;
+  /** Noise standard deviation, in input units. Default 0.15 x (max - min) of each sample (Smilkov et al.). */
+  stdDev?: number;
+  /** mean of attributions, mean of their squares, or their variance (VarGrad). Default 'smoothGrad'. */
+  noiseType?: 'smoothGrad' | 'smoothGradSquared' | 'varGrad';
+}
+
+export interface GradCamOptions {
+  /** Name of the Conv2D layer (model.getLayer name) whose feature maps are weighted. */
+  layer: string;
+  /** ReLU on the weighted map (Selvaraju et al.). Default true. */
+  relu?: boolean;
+}
+
+export interface OcclusionOptions {
+  /** Window shape over one sample's axes (without the batch axis); a number is the same size on every axis. */
+  window: number | readonly number[];
+  /** Steps between windows, per axis. Default: the window (non-overlapping). */
+  strides?: number | readonly number[];
+  /** What an occluded element becomes. Default 0 (text: token id 0). */
+  baseline?: number;
+}
+
+export interface LimeOptions {
+  /** Perturbed samples per explained sample. Default 1000. */
+  samples?: number;
+  /** Default: 'tokens' for int inputs, { superpixels: 50 } for images [N, H, W, C], 'elements' otherwise. */
+  features?: FeatureGrouping;
+  /** Value of a feature switched off. Default 0 (text: token id 0). */
+  baseline?: number;
+  /** Width of the exponential kernel on the cosine distance to the sample. Default 0.25 (LIME's images/text). */
+  kernelWidth?: number;
+  /** Keep this many features (forward selection on the weighted fit), the rest get 0. Default all. */
+  numFeatures?: number;
+  /** Ridge penalty of the weighted fit. Default 1 (LIME's sklearn Ridge default). */
+  ridge?: number;
+}
+
+export interface KernelShapOptions {
+  /** Background samples [M, ...]: a feature switched off takes their values; E f is the mean over them. */
+  background: Tensor;
+  /** Coalitions sampled per explained sample (paired: each with its complement). Default 2 x features + 2048. */
+  samples?: number;
+  /** Default: as LIME's. */
+  features?: FeatureGrouping;
+}
+
+export interface ShapleyOptions {
+  /** As KernelSHAP's. */
+  background: Tensor;
+  /** At most 20 features (2^features coalitions are evaluated). */
+  features?: FeatureGrouping;
+}
+
+/** The options of each method, by name: add a method by adding it here, to METHOD_NAMES and to methods.ts. */
+export interface MethodOptions {
+  saliency: SaliencyOptions;
+  gradientXInput: GradientXInputOptions;
+  integratedGradients: IntegratedGradientsOptions;
+  smoothGrad: SmoothGradOptions;
+  gradCam: GradCamOptions;
+  occlusion: OcclusionOptions;
+  lime: LimeOptions;
+  kernelShap: KernelShapOptions;
+  shapley: ShapleyOptions;
+}
+
+export type ExplainOptions = { [M in MethodName]: { method: M } & CommonOptions & MethodOptions[M] }[MethodName];
+
+/** What a method computes; explain() adds the rest of Explanation. */
+export interface MethodResult {
+  /** The inputs' shape (float; for int token inputs, one value per token). */
+  attributions: Tensor;
+  /** The method's parameters as used (defaults filled in), JSON. */
+  parameters: Record<string, JsonValue>;
+  /**
+   * Per sample, the score the attributions are meant to add up to, where the method has one: f(x) - f(baseline)
+   * (Integrated Gradients), f(x) - E f (SHAP). explain() reports |sum of attributions - this| as the gap.
+   */
+  expectedSum?: Float64Array;
+  /** Method-specific figures (LIME's fit, Grad-CAM's raw map size...), JSON. */
+  details?: Record<string, JsonValue>;
+}
+
+export interface Explanation {
+  method: MethodName;
+  /** The inputs' shape (float; for int token inputs, one value per token). */
+  attributions: Tensor;
+  /** The class explained per sample, or 'custom' for a function target. */
+  target: number[] | 'custom';
+  /** Whether the target is a logit (pre-softmax/sigmoid) rather than the output. */
+  logit: boolean;
+  /** f(x): the target score of each sample. */
+  scores: number[];
+  parameters: Record<string, JsonValue>;
+  /** |sum of attributions - expected sum| per sample (completeness / efficiency), where the method has one. */
+  completenessGap?: number[];
+  details?: Record<string, JsonValue>;
+  /** Wall time of the method, seconds. */
+  seconds: number;
+}
