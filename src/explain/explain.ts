@@ -20,10 +20,9 @@ export function attributionSums(attributions: Tensor): Float64Array {
  * method has one, and the time taken.
  */
 export function explain(model: Model, inputs: Tensor, options: ExplainOptions): Explanation {
-  if (typeof options !== 'object' || options === null || !METHOD_NAMES.includes(options.method))
-    throw new ArgumentError(
-      `explain: method must be one of ${METHOD_NAMES.join(', ')}, got ${String((options as { method?: unknown })?.method)}`,
-    );
+  const given = (options as { method?: unknown } | null)?.method;
+  if (!METHOD_NAMES.includes(given as MethodName))
+    throw new ArgumentError(`explain: method must be one of ${METHOD_NAMES.join(', ')}, got ${String(given)}`);
   if (!(inputs instanceof Tensor))
     throw new ArgumentError(
       `explain(${options.method}): inputs must be one Tensor [samples, ...] (models with several inputs are not ` +

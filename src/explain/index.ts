@@ -2,4 +2,5 @@
 export { explain, attributionSums } from './explain.js';
 export { ExplainContext, identityRows, repeatedRows } from './context.js';
 export { METHOD_NAMES } from './types.js';
+export { resolveFeatures, maskedInputs, defaultGrouping, type Features } from './features.js';
 export type * from './types.js';
