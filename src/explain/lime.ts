@@ -96,24 +96,22 @@ export function lime(ctx: ExplainContext, options: LimeOptions): MethodResult {
         `${OP}: ${d} features (grouping ${features.grouping}) is more than the ${MAX_FEATURES} a surrogate fit ` +
           'can take; group the elements (features: { patches }, { superpixels }, { featureMap })',
       );
-    const z = limeCoalitions(d, samples, new RandomStream(mixSeeds(ctx.seed, s)));
-    const y = new Float64Array(samples);
+    // With no features (a text of padding only) every perturbed copy is the sample: one row is the fit.
+    const rows = d === 0 ? 1 : samples;
+    const z = limeCoalitions(d, rows, new RandomStream(mixSeeds(ctx.seed, s)));
+    const y = new Float64Array(rows);
     const sampleOf = new Int32Array(ctx.batchSize).fill(s);
-    for (let start = 0; start < samples; start += ctx.batchSize) {
-      const rows = Math.min(ctx.batchSize, samples - start);
-      const masked = maskedInputs(
-        sample,
-        baseline,
-        features,
-        z.subarray(start * d, (start + rows) * d),
-        shape,
-        x.dtype,
-      );
-      y.set(ctx.predictScores(masked, sampleOf.subarray(0, rows)), start);
-      masked.dispose();
+    for (let start = 0; start < rows; start += ctx.batchSize) {
+      const count = Math.min(ctx.batchSize, rows - start);
+      const batch =
+        d === 0
+          ? ctx.rowsOf(x, s, 1)
+          : maskedInputs(sample, baseline, features, z.subarray(start * d, (start + count) * d), shape, x.dtype);
+      y.set(ctx.predictScores(batch, sampleOf.subarray(0, count)), start);
+      batch.dispose();
     }
-    const w = new Float64Array(samples);
-    for (let r = 0; r < samples; r++) {
+    const w = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) {
       let on = 0;
       for (let f = 0; f < d; f++) on += z[r * d + f];
       w[r] = limeWeight(on, d, width);

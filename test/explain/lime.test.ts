@@ -72,6 +72,7 @@ test('LIME on tokens: each word gets its effect, padding (id 0) gets nothing', (
   const tokens = [
     [3, 1, 5, 2, 0],
     [4, 0, 0, 1, 2],
+    [0, 0, 0, 0, 0],
   ];
   const model = tokenModel(emb, v, 0.1);
   const e = c.explain(model, c.tensor(tokens, undefined, 'int32'), { method: 'lime', ridge: 0, samples: 300 });
@@ -84,7 +85,10 @@ test('LIME on tokens: each word gets its effect, padding (id 0) gets nothing', (
     }),
   );
   assertClose(flat(e.attributions), want, { atol: 1e-4 });
-  assert.deepEqual((e.details as { features: number[] }).features, [4, 3]);
+  const details = e.details as { features: number[]; intercept: number[] };
+  // A text of padding only has no words to switch: its fit is the constant f(x).
+  assert.deepEqual(details.features, [4, 3, 0]);
+  assertClose([details.intercept[2]], [tokenScore(tokens[2], emb, v, 0.1)], { atol: 1e-6 });
 });
 
 test('LIME on images: every pixel of a superpixel or patch carries its feature coefficient', () => {
