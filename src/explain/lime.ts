@@ -21,19 +21,34 @@ const MAX_FEATURES = 2048;
 export function limeCoalitions(d: number, samples: number, stream: RandomStream): Uint8Array {
   const z = new Uint8Array(samples * d).fill(1);
   if (samples < 2 || d === 0) return z;
-  const u = stream.uniform([samples - 1, d + 1], 0, 1, 'float64');
-  const draws = u.dataSync();
-  u.dispose();
+  const draw = (n: number): Float64Array => {
+    const u = stream.uniform([n], 0, 1, 'float64');
+    const values = u.dataSync() as Float64Array;
+    u.dispose();
+    return values;
+  };
+  const offCounts = Array.from(draw(samples - 1), (u) => 1 + Math.floor(u * d));
+  // Choosing which `off` switch off is choosing which d - off stay on: draw the smaller set.
+  const picks = offCounts.map((off) => Math.min(off, d - off));
+  const draws = draw(
+    Math.max(
+      1,
+      picks.reduce((a, b) => a + b, 0),
+    ),
+  );
   const order = new Int32Array(d);
+  let at = 0;
   for (let r = 1; r < samples; r++) {
-    const at = (r - 1) * (d + 1);
-    const off = 1 + Math.floor(draws[at] * d);
+    const off = offCounts[r - 1],
+      pick = picks[r - 1];
+    const row = z.subarray(r * d, (r + 1) * d);
+    if (pick < off) row.fill(0);
     for (let i = 0; i < d; i++) order[i] = i;
-    // Partial Fisher-Yates: the first `off` entries of order are a uniform draw without replacement.
-    for (let i = 0; i < off; i++) {
-      const j = i + Math.floor(draws[at + 1 + i] * (d - i));
+    // Partial Fisher-Yates: the first `pick` entries of order are a uniform draw without replacement.
+    for (let i = 0; i < pick; i++) {
+      const j = i + Math.floor(draws[at++] * (d - i));
       [order[i], order[j]] = [order[j], order[i]];
-      z[r * d + order[i]] = 0;
+      row[order[i]] = pick < off ? 1 : 0;
     }
   }
   return z;

@@ -1,6 +1,8 @@
 // Weighted ridge regression with an intercept, in float64, as sklearn's Ridge(alpha, fit_intercept=True) with
 // sample weights: the surrogate fit of LIME, with LIME's two ways to pick features.
 import { ArgumentError } from '../errors.js';
+import { tidy } from '../tensor/storage.js';
+import * as o from '../ops/index.js';
 
 export interface RidgeFit {
   /** One per feature of the subset fitted, in its order. */
@@ -86,23 +88,28 @@ export class WeightedDesign {
     if (!(sw > 0)) throw new ArgumentError('WeightedDesign: the weights sum to zero');
     my /= sw;
     for (let j = 0; j < d; j++) mx[j] /= sw;
-    const gram = new Float64Array(d * d),
-      cross = new Float64Array(d),
-      xc = new Float64Array(d);
+    // [A | b] with A = sqrt(W) Xc and b = sqrt(W) yc: A' [A | b] is the Gram and the cross term in one matmul
+    // (float64 on the backend: the d^2 x rows products are most of a fit's cost).
+    const ab = new Float64Array(rows * (d + 1));
     let total = 0;
     for (let r = 0; r < rows; r++) {
-      const wr = w[r],
+      const root = Math.sqrt(w[r]),
         yc = y[r] - my;
-      total += wr * yc * yc;
-      for (let j = 0; j < d; j++) xc[j] = x[r * d + j] - mx[j];
-      for (let j = 0; j < d; j++) {
-        const v = wr * xc[j];
-        if (v === 0) continue;
-        cross[j] += v * yc;
-        for (let k = j; k < d; k++) gram[j * d + k] += v * xc[k];
-      }
+      total += w[r] * yc * yc;
+      for (let j = 0; j < d; j++) ab[r * (d + 1) + j] = root * (x[r * d + j] - mx[j]);
+      ab[r * (d + 1) + d] = root * yc;
     }
-    for (let j = 0; j < d; j++) for (let k = 0; k < j; k++) gram[j * d + k] = gram[k * d + j];
+    const products = tidy(() => {
+      const both = o.tensor(ab, [rows, d + 1], 'float64');
+      const a = o.slice(both, [0, 0], [rows, d]);
+      return Float64Array.from(o.matmul(o.transpose(a), both).dataSync());
+    });
+    const gram = new Float64Array(d * d),
+      cross = new Float64Array(d);
+    for (let j = 0; j < d; j++) {
+      gram.set(products.subarray(j * (d + 1), j * (d + 1) + d), j * d);
+      cross[j] = products[j * (d + 1) + d];
+    }
     this.gram = gram;
     this.cross = cross;
     this.meanX = mx;
