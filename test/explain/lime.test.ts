@@ -92,20 +92,28 @@ test('LIME on tokens: each word gets its effect, padding (id 0) gets nothing', (
   assertClose([details.intercept[2]], [tokenScore(tokens[2], emb, v, 0.1)], { atol: 1e-6 });
 });
 
-test('LIME on images: every pixel of a superpixel or patch carries its feature coefficient', () => {
+test('LIME on images: each pixel carries its superpixel or patch effect, the sum of w_e x_e over it', () => {
   const shape = [8, 8, 3];
-  const model = linearModel(shape, flat(rand([192], 5)), 0);
-  const x = rand([1, ...shape], 6, { lo: 0, hi: 1 });
+  const w = flat(rand([192], 5));
+  const model = linearModel(shape, w, 0);
+  // A smooth image (on noise, SLIC's pieces merge into few segments).
+  const values = Array.from({ length: 192 }, (_, i) => {
+    const [y, x, ch] = [Math.floor(i / 24), Math.floor(i / 3) % 8, i % 3];
+    return (2 + Math.sin(x / 2 + ch) + Math.cos(y / 2)) / 4;
+  });
+  const x = c.tensor(values, [1, ...shape]);
   for (const features of [{ superpixels: 6 }, { patches: 4 }] as const) {
-    const e = c.explain(model, x, { method: 'lime', features, samples: 100, seed: 1 });
+    const e = c.explain(model, x, { method: 'lime', features, samples: 100, seed: 1, ridge: 0 });
     assert.deepEqual(e.attributions.shape, [1, ...shape]);
-    const a = flat(e.attributions);
-    const map = c.explainability.resolveFeatures('t', features, flat(x), shape, false).map;
-    const perFeature = new Map<number, number>();
-    map.forEach((f, i) => {
-      if (!perFeature.has(f)) perFeature.set(f, a[i]);
-      assert.equal(a[i], perFeature.get(f));
-    });
+    const map = c.explainability.resolveFeatures('t', features, values, shape, false).map;
+    const effect = new Map<number, number>();
+    map.forEach((f, i) => effect.set(f, (effect.get(f) ?? 0) + w[i] * values[i]));
+    assert.ok(effect.size >= 4, `${effect.size} features`);
+    assertClose(
+      flat(e.attributions),
+      Array.from(map, (f) => effect.get(f)!),
+      { atol: 1e-4 },
+    );
   }
   // Images default to superpixels (SLIC is installed with explain).
   const e = c.explain(model, x, { method: 'lime', samples: 50, seed: 1 });
