@@ -238,3 +238,17 @@ test('attentionRollout checks that the maps chain and that the residual fits', (
   assert.throws(() => attentionRollout([self], { headFusion: 'median' as never }), /headFusion/);
   assert.throws(() => attentionRollout([c.ones([3, 3])]), /probabilities \[samples, heads, T, S\]/);
 });
+
+test('attention maps and rollout leave no tensor behind but their results', () => {
+  const model = smallGpt();
+  c.dispose(attentionMaps(model, ids).map((m) => m.scores));
+  const live = c.memory().tensors;
+  for (const batchSize of [1, 2]) {
+    const maps = attentionMaps(model, ids, { batchSize });
+    const r = attentionRollout(maps, { headFusion: 'max' });
+    c.dispose([r.rollout, r.relevance, ...maps.map((m) => m.scores)]);
+    assert.equal(c.memory().tensors, live, `batchSize ${batchSize}`);
+  }
+  assert.throws(() => attentionMaps(model, ids, { layer: 'nope' }));
+  assert.equal(c.memory().tensors, live, 'after an error');
+});

@@ -217,3 +217,17 @@ test('Grad-CAM names the layer and what was expected on bad input', () => {
     (e: Error) => e instanceof ShapeError && /not images/.test(e.message),
   );
 });
+
+test('Grad-CAM leaves no tensor behind but its attributions', () => {
+  const model = tinyNet();
+  const x = c.tensor(X.flat(), [2, H, W, 1]);
+  c.explain(model, x, { method: 'gradCam', layer: 'gc_conv', batchSize: 1 }).attributions.dispose();
+  const live = c.memory().tensors;
+  for (const batchSize of [1, 2]) {
+    const e = c.explain(model, x, { method: 'gradCam', layer: 'gc_conv', batchSize });
+    e.attributions.dispose();
+    assert.equal(c.memory().tensors, live, `batchSize ${batchSize}`);
+  }
+  assert.throws(() => c.explain(model, x, { method: 'gradCam', layer: 'gc_dense' }));
+  assert.equal(c.memory().tensors, live, 'after an error');
+});
