@@ -13,3 +13,4 @@ export {
   type AttentionRolloutOptions,
   type HeadFusion,
 } from './attention.js';
+export { slic } from './slic.js';

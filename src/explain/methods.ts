@@ -2,7 +2,11 @@
 import type { ExplainContext } from './context.js';
 import type { CommonOptions, MethodName, MethodOptions, MethodResult } from './types.js';
 import { gradientXInput, saliency } from './saliency.js';
+import { occlusion } from './occlusion.js';
+import { lime } from './lime.js';
 import { gradCam } from './grad-cam.js';
+// Installs SLIC as the { superpixels } grouping of every perturbation method.
+import './slic.js';
 import { ArgumentError } from '../errors.js';
 
 export type Method<M extends MethodName> = (
@@ -20,8 +24,8 @@ export const METHODS: { [M in MethodName]: Method<M> } = {
   integratedGradients: pending('integratedGradients'),
   smoothGrad: pending('smoothGrad'),
   gradCam,
-  occlusion: pending('occlusion'),
-  lime: pending('lime'),
+  occlusion,
+  lime,
   kernelShap: pending('kernelShap'),
   shapley: pending('shapley'),
 };
