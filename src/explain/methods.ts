@@ -2,6 +2,8 @@
 import type { ExplainContext } from './context.js';
 import type { CommonOptions, MethodName, MethodOptions, MethodResult } from './types.js';
 import { gradientXInput, saliency } from './saliency.js';
+import { kernelShap } from './kernel-shap.js';
+import { shapley } from './shapley.js';
 import { ArgumentError } from '../errors.js';
 
 export type Method<M extends MethodName> = (
@@ -21,6 +23,6 @@ export const METHODS: { [M in MethodName]: Method<M> } = {
   gradCam: pending('gradCam'),
   occlusion: pending('occlusion'),
   lime: pending('lime'),
-  kernelShap: pending('kernelShap'),
-  shapley: pending('shapley'),
+  kernelShap,
+  shapley,
 };
