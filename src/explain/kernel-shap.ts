@@ -6,7 +6,7 @@ import { RandomStream, mixSeeds } from '../ops/random.js';
 import type { ExplainContext } from './context.js';
 import { CoalitionGame, resolveBackground, sampleFeatures, spreadOverElements } from './coalition-game.js';
 import type { Features } from './features.js';
-import { weightedLeastSquares } from './least-squares.js';
+import { choleskySolve } from './ridge.js';
 import type { KernelShapOptions, MethodResult } from './types.js';
 
 const OP = 'explain(kernelShap)';
@@ -166,15 +166,26 @@ export function constrainedFit(
   f0: number,
 ): Float64Array {
   const { masks, weights, count } = plan;
-  const gap = fx - f0;
-  const x = new Float64Array(count * (m - 1)),
-    y = new Float64Array(count);
+  const gap = fx - f0,
+    n = m - 1;
+  // The normal equations X' W X b = X' W y in float64, X [count, n]: x_ri = z_ri - z_r,last (each -1, 0 or 1).
+  const a = new Float64Array(n * n),
+    c = new Float64Array(n),
+    x = new Float64Array(n);
   for (let r = 0; r < count; r++) {
-    const last = masks[r * m + m - 1];
-    y[r] = v[r] - f0 - last * gap;
-    for (let i = 0; i < m - 1; i++) x[r * (m - 1) + i] = masks[r * m + i] - last;
+    const last = masks[r * m + n];
+    const y = v[r] - f0 - last * gap;
+    for (let i = 0; i < n; i++) x[i] = masks[r * m + i] - last;
+    for (let i = 0; i < n; i++) {
+      if (x[i] === 0) continue;
+      const wx = weights[r] * x[i];
+      c[i] += wx * y;
+      for (let k = i; k < n; k++) a[i * n + k] += wx * x[k];
+    }
   }
-  const { coefficients } = weightedLeastSquares(x, m - 1, y, weights);
+  for (let i = 0; i < n; i++) for (let k = 0; k < i; k++) a[i * n + k] = a[k * n + i];
+  // A direction the coalitions do not determine (too small a budget) gets 0.
+  const coefficients = choleskySolve(a, c, n);
   const phi = new Float64Array(m);
   phi.set(coefficients);
   phi[m - 1] = gap - coefficients.reduce((a, b) => a + b, 0);

@@ -2,6 +2,10 @@
 import type { ExplainContext } from './context.js';
 import type { CommonOptions, MethodName, MethodOptions, MethodResult } from './types.js';
 import { gradientXInput, saliency } from './saliency.js';
+import { occlusion } from './occlusion.js';
+import { lime } from './lime.js';
+// Installs SLIC as the { superpixels } grouping of every perturbation method.
+import './slic.js';
 import { kernelShap } from './kernel-shap.js';
 import { shapley } from './shapley.js';
 import { ArgumentError } from '../errors.js';
@@ -21,8 +25,8 @@ export const METHODS: { [M in MethodName]: Method<M> } = {
   integratedGradients: pending('integratedGradients'),
   smoothGrad: pending('smoothGrad'),
   gradCam: pending('gradCam'),
-  occlusion: pending('occlusion'),
-  lime: pending('lime'),
+  occlusion,
+  lime,
   kernelShap,
   shapley,
 };

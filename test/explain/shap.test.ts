@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
 import { ArgumentError, DTypeError, ShapeError } from '../../src/errors.js';
 import { assertClose, flat } from '../helpers.js';
+import { linearModel } from './linear-models.js';
 
 type Details = { baseValue: number[]; values: number[][]; samples: number[]; exhaustive: boolean[] };
 const details = (e: c.explainability.Explanation): Details => e.details as unknown as Details;
@@ -105,18 +106,7 @@ test('exact Shapley values of a 10-feature MLP equal the slow formula; KernelSHA
   assertClose(again.attributions, sampled.attributions, { atol: 1e-6 });
 });
 
-/** Flatten then Dense(1): f(x) = w . x + b over samples of any shape. */
-function linearModel(shape: number[], w: number[], b: number): c.Sequential {
-  const size = w.length;
-  const model = new c.Sequential([c.layers.flatten({ inputShape: shape }), c.layers.dense({ units: 1 })]);
-  model.build([null, ...shape]);
-  const [kernel, bias] = model.weights;
-  kernel.assign(c.tensor(w, [size, 1]));
-  bias.assign(c.tensor([b], [1]));
-  return model;
-}
-
-test('on a linear model both equal w_i (x_i - E x_i), also when KernelSHAP samples, and for image patches', () => {
+test('on a linear model both equal w_i (x_i - E x_i), also when KernelSHAP samples; image patches, superpixels', () => {
   const d = 12;
   const w = Array.from({ length: d }, (_, i) => fixed(i, 4));
   const model = linearModel([d], w, 0.3);
@@ -157,6 +147,29 @@ test('on a linear model both equal w_i (x_i - E x_i), also when KernelSHAP sampl
       method,
     );
   }
+
+  // Images default to SLIC superpixels: each pixel gets its superpixel's w . (x - b) over the superpixel's size.
+  const rgb = Array.from({ length: 12 * 12 * 3 }, (_, i) => (fixed(Math.floor(i / 36), 10) + 1) / 2);
+  const rgbBg = rgb.map((_, i) => fixed(i, 11) * 0.2);
+  const wRgb = rgb.map((_, i) => fixed(i, 12));
+  const segment = c.explainability.slic(rgb, [12, 12, 3], 50);
+  const superpixel = new Map<number, { sum: number; size: number }>();
+  segment.forEach((id, i) => {
+    const at = superpixel.get(id) ?? { sum: 0, size: 0 };
+    superpixel.set(id, { sum: at.sum + wRgb[i] * (rgb[i] - rgbBg[i]), size: at.size + 1 });
+  });
+  const rgbModel = linearModel([12, 12, 3], wRgb, 0);
+  const e = c.explain(rgbModel, c.tensor(rgb, [1, 12, 12, 3]), {
+    method: 'kernelShap',
+    background: c.tensor(rgbBg, [1, 12, 12, 3]),
+    target: 0,
+    seed: 2,
+    samples: 400,
+  });
+  assert.equal(e.parameters.features, 'superpixels 50');
+  assert.equal((e.details as { features: number[] }).features[0], superpixel.size);
+  const bySegment = Array.from(segment, (id) => superpixel.get(id)!.sum / superpixel.get(id)!.size);
+  assertClose(e.attributions, bySegment, { atol: 1e-5 }, 'superpixels');
 });
 
 test('token inputs: each word gets v_t (e[token] - e[0]) against the default background of padding', () => {
