@@ -202,6 +202,7 @@ export function kernelShap(ctx: ExplainContext, options: KernelShapOptions): Met
   const features: Features[] = [];
   const values: Float64Array[] = [];
   const expectedSum = new Float64Array(ctx.n);
+  const budgets = new Set<number>();
   const baseValue: number[] = [],
     evaluated: number[] = [],
     exhaustive: boolean[] = [];
@@ -219,7 +220,9 @@ export function kernelShap(ctx: ExplainContext, options: KernelShapOptions): Met
     let plan: KernelCoalitions | undefined;
     if (m === 1) phi[varying[0]] = fx - f0;
     else if (m > 1) {
-      plan = kernelCoalitions(m, options.samples ?? 2 * m + 2048, new RandomStream(mixSeeds(ctx.seed, s)));
+      const budget = options.samples ?? 2 * m + 2048;
+      budgets.add(budget);
+      plan = kernelCoalitions(m, budget, new RandomStream(mixSeeds(ctx.seed, s)));
       // Features that do not vary stay on (switching them changes nothing).
       const flags = new Uint8Array(plan.count * d).fill(1);
       for (let r = 0; r < plan.count; r++)
@@ -235,7 +238,8 @@ export function kernelShap(ctx: ExplainContext, options: KernelShapOptions): Met
   return {
     attributions: spreadOverElements(x, features, values),
     parameters: {
-      samples: options.samples ?? null,
+      // The default depends on each sample's varying features; one number where they agree.
+      samples: options.samples ?? (budgets.size === 1 ? [...budgets][0] : '2m + 2048'),
       features: features[0].grouping,
       background: background.rows,
     },

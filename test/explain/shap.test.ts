@@ -6,6 +6,7 @@ import * as c from '../../src/index.js';
 import { ArgumentError, DTypeError, ShapeError } from '../../src/errors.js';
 import { assertClose, flat } from '../helpers.js';
 import { linearModel, tokenModel } from './linear-models.js';
+import { kernelCoalitions, type KernelCoalitions } from '../../src/explain/kernel-shap.js';
 
 type Details = { baseValue: number[]; values: number[][]; samples: number[]; exhaustive: boolean[] };
 const details = (e: c.explainability.Explanation): Details => e.details as unknown as Details;
@@ -283,4 +284,45 @@ test('SHAP names what is missing or wrong: background, its shape and dtype, samp
     (err: Error) =>
       err instanceof ArgumentError && /21 features .* at most 20: use method 'kernelShap'/.test(err.message),
   );
+});
+
+test("KernelSHAP's coalitions: shap's size classes, the Shapley kernel's weights, complements in pairs", () => {
+  const m = 10;
+  const kernel = (s: number): number => (m - 1) / (s * (m - s));
+  const choose = (n: number, k: number): number => (k === 0 ? 1 : (choose(n - 1, k - 1) * n) / k);
+  const sizeOf = (p: KernelCoalitions, r: number): number =>
+    p.masks.subarray(r * m, (r + 1) * m).reduce((a, b) => a + b, 0);
+  // Every coalition but the empty and the full one: weight kernel(s) / C(m, s), normalised to sum 1.
+  const all = kernelCoalitions(m, 5000, new c.RandomStream(1));
+  assert.equal(all.count, 1022);
+  assert.ok(all.exhaustive);
+  let total = 0;
+  for (let s = 1; s < m; s++) total += kernel(s);
+  for (let r = 0; r < all.count; r++) {
+    const s = sizeOf(all, r);
+    assert.ok(Math.abs(all.weights[r] - kernel(s) / choose(m, s) / total) < 1e-12, `weight of size ${s}`);
+  }
+  // 1000: sizes 1 to 4 and 6 to 9 fit the budget whole (770 coalitions); 230 of size 5 are drawn, and they
+  // share size 5's kernel weight in proportion to how often each was drawn.
+  const plan = kernelCoalitions(m, 1000, new c.RandomStream(1));
+  assert.equal(plan.count, 1000);
+  assert.ok(!plan.exhaustive);
+  const counts = new Array<number>(m + 1).fill(0);
+  let sampled = 0;
+  for (let r = 0; r < plan.count; r++) {
+    counts[sizeOf(plan, r)]++;
+    if (r >= 770) sampled += plan.weights[r];
+  }
+  assert.deepEqual(counts, [0, 10, 45, 120, 210, 230, 210, 120, 45, 10, 0]);
+  assert.ok(Math.abs(sampled - kernel(5) / total) < 1e-12);
+  assert.ok(Math.abs(plan.weights.reduce((a, b) => a + b, 0) - 1) < 1e-12);
+  // 200: only size 1 and 9 whole (20); drawn coalitions of paired sizes come with their complement next.
+  const small = kernelCoalitions(m, 200, new c.RandomStream(2));
+  assert.equal(small.count, 200);
+  for (let r = 20; r < small.count - 1; r++) {
+    const s = sizeOf(small, r);
+    if (s >= 5) continue;
+    for (let f = 0; f < m; f++) assert.equal(small.masks[(r + 1) * m + f], 1 - small.masks[r * m + f]);
+    r++;
+  }
 });
