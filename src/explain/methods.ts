@@ -7,6 +7,8 @@ import { lime } from './lime.js';
 import { gradCam } from './grad-cam.js';
 // Installs SLIC as the { superpixels } grouping of every perturbation method.
 import './slic.js';
+import { kernelShap } from './kernel-shap.js';
+import { shapley } from './shapley.js';
 import { ArgumentError } from '../errors.js';
 
 export type Method<M extends MethodName> = (
@@ -26,6 +28,6 @@ export const METHODS: { [M in MethodName]: Method<M> } = {
   gradCam,
   occlusion,
   lime,
-  kernelShap: pending('kernelShap'),
-  shapley: pending('shapley'),
+  kernelShap,
+  shapley,
 };
