@@ -108,7 +108,7 @@ export interface FairnessOptions {
   scores?: ArrayLike<number>;
   /** Equal-width calibration bins over [0, 1] (default 10). */
   calibrationBins?: number;
-  /** Bootstrap confidence intervals of the summary measures (default 1000 resamples, level 0.95, seed 0); false: none. */
+  /** Bootstrap intervals of the summary measures (default 1000 resamples, level 0.95, seed 0); false: none. */
   bootstrap?: false | BootstrapOptions;
 }
 

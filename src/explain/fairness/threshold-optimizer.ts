@@ -220,7 +220,8 @@ export function thresholdOptimizer(
       const rule = ruleOf.get(String(g[i]));
       if (!rule)
         throw new ArgumentError(
-          `${op}.predict: group '${g[i]}' (sample ${i}) was not in the fitting data (groups: ${[...ruleOf.keys()].join(', ')})`,
+          `${op}.predict: group '${g[i]}' (sample ${i}) was not in the fitting data ` +
+            `(groups: ${[...ruleOf.keys()].join(', ')})`,
         );
       let p = 0;
       for (const t of rule.thresholds) if (s[i] >= t.threshold) p += t.probability;
