@@ -186,14 +186,16 @@ console.table(
     (['sex', 'race'] as const).map((attribute) => {
       const f = r[attribute].fairness!,
         ci = f.confidenceIntervals!.intervals;
+      const withInterval = (m: 'demographicParityDifference' | 'equalizedOddsDifference') =>
+        `${fmt(f[m]!.value)} ${range(ci[m])}`;
       return {
         model: name,
         attribute,
         accuracy: fmt(r[attribute].accuracy),
-        'DP difference [95% CI]': `${fmt(f.demographicParityDifference.value)} ${range(ci.demographicParityDifference)}`,
+        'DP difference [95% CI]': withInterval('demographicParityDifference'),
         'DP ratio': fmt(f.demographicParityRatio!.value),
         '4/5 rule': f.fourFifthsRule!.passes ? 'passes' : 'fails',
-        'EO difference [95% CI]': `${fmt(f.equalizedOddsDifference!.value)} ${range(ci.equalizedOddsDifference)}`,
+        'EO difference [95% CI]': withInterval('equalizedOddsDifference'),
         'equal opportunity': fmt(f.equalOpportunityDifference.value),
       };
     }),

@@ -10,7 +10,7 @@ import type { FairnessReport } from '../../src/ledger/fairness.js';
 import { tinyRun } from '../ledger/fixtures.js';
 import { checkFigures } from './html.js';
 
-test('card: fairness figures with intervals, four-fifths rule and calibration; older reports still render', async () => {
+test('card: fairness figures, intervals, four-fifths rule, calibration; older reports still render', async () => {
   const run = await tinyRun({ options: { write: false, energy: false } });
   try {
     const record = structuredClone(run.record);
