@@ -228,6 +228,17 @@ function calibration(scores: ArrayLike<number>, actual: ArrayLike<number>, idx: 
   return out;
 }
 
+/** Successive uint32 words of RandomStream(seed), read in blocks (bootstrap indices need millions of them). */
+function streamWords(seed: number): () => number {
+  const stream = new RandomStream(seed);
+  let buffer: Uint32Array = new Uint32Array(0),
+    at = 0;
+  return () => {
+    if (at === buffer.length) ((buffer = stream.blockWords(1 << 15)), (at = 0));
+    return buffer[at++];
+  };
+}
+
 /** The p-quantile of sorted values, interpolating linearly between order statistics (numpy's default). */
 function quantile(sorted: number[], p: number): number {
   const at = p * (sorted.length - 1),
@@ -244,23 +255,19 @@ function bootstrap(cells: Int32Array, members: number[][], k: number, classes: n
   if (!Number.isInteger(resamples) || resamples < 1)
     throw new ArgumentError(`fairness bootstrap: resamples must be a positive integer, got ${resamples}`);
   if (!(level > 0 && level < 1)) throw new ArgumentError(`fairness bootstrap: level must be in (0, 1), got ${level}`);
-  const stream = new RandomStream(seed);
   const n = cells.length;
   const draws = Object.fromEntries(FAIRNESS_MEASURES.map((m) => [m, [] as number[]])) as Record<
     FairnessMeasure,
     number[]
   >;
   const conf = new Float64Array(k * k);
+  const words = streamWords(seed);
   for (let r = 0; r < resamples; r++) {
-    const t = stream.uniform([n], 0, 1, 'float64');
-    const u = t.dataSync();
-    t.dispose();
-    let offset = 0;
     const rates = members.map((idx) => {
       conf.fill(0);
       const m = idx.length;
-      for (let j = 0; j < m; j++) conf[cells[idx[Math.floor(u[offset + j] * m)]]]++;
-      offset += m;
+      // floor(word m / 2^32): exact in doubles (m < 2^21), biased by less than m / 2^32.
+      for (let j = 0; j < m; j++) conf[cells[idx[Math.floor((words() * m) / 4294967296)]]]++;
       return ratesOf(conf, k);
     });
     const { summary } = disparities(rates, classes);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { classificationReport } from '../../src/ledger/evaluation.js';
 import { FAIRNESS_MEASURES, type FairnessReport } from '../../src/ledger/fairness.js';
 import { validateRunRecord } from '../../src/ledger/record.js';
+import { RandomStream, philox4x32 } from '../../src/ops/random.js';
 import { tinyRun } from '../ledger/fixtures.js';
 
 const close = (a: number | null | undefined, b: number, what: string) =>
@@ -130,6 +131,11 @@ test('bootstrap: seeded percentile intervals contain the point estimates and rep
     bootstrap: { resamples: 50 },
   }).fairness!;
   assert.deepEqual(split.confidenceIntervals!.intervals.demographicParityDifference, [1, 1]);
+  // The bootstrap's indices come from RandomStream.blockWords: the backend's Philox blocks of counters 0, 1, ...
+  const stream = new RandomStream(9);
+  const words = stream.blockWords(2);
+  assert.deepEqual([...words], [...philox4x32([0, 0, 0, 0], [9, 0]), ...philox4x32([1, 0, 0, 0], [9, 0])]);
+  assert.equal(stream.position, 2);
   assert.throws(
     () => classificationReport([1, 0], [1, 0], { groups: [1, 2], bootstrap: { level: 1.5 } }),
     /level must be in \(0, 1\)/,
