@@ -2,6 +2,7 @@
 import type { ExplainContext } from './context.js';
 import type { CommonOptions, MethodName, MethodOptions, MethodResult } from './types.js';
 import { gradientXInput, saliency } from './saliency.js';
+import { gradCam } from './grad-cam.js';
 import { ArgumentError } from '../errors.js';
 
 export type Method<M extends MethodName> = (
@@ -18,7 +19,7 @@ export const METHODS: { [M in MethodName]: Method<M> } = {
   gradientXInput,
   integratedGradients: pending('integratedGradients'),
   smoothGrad: pending('smoothGrad'),
-  gradCam: pending('gradCam'),
+  gradCam,
   occlusion: pending('occlusion'),
   lime: pending('lime'),
   kernelShap: pending('kernelShap'),

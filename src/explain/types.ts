@@ -88,7 +88,7 @@ export interface SmoothGradOptions {
 }
 
 export interface GradCamOptions {
-  /** Name of the Conv2D layer (model.getLayer name) whose feature maps are weighted. */
+  /** The Conv2D layer's name (any layer giving [samples, H', W', C], nested too) whose feature maps are weighted. */
   layer: string;
   /** ReLU on the weighted map (Selvaraju et al.). Default true. */
   relu?: boolean;
