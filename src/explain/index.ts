@@ -14,3 +14,4 @@ export {
   type HeadFusion,
 } from './attention.js';
 export { slic } from './slic.js';
+export * as fairness from './fairness/index.js';
