@@ -4,8 +4,11 @@ import type { CommonOptions, MethodName, MethodOptions, MethodResult } from './t
 import { gradientXInput, saliency } from './saliency.js';
 import { occlusion } from './occlusion.js';
 import { lime } from './lime.js';
+import { gradCam } from './grad-cam.js';
 // Installs SLIC as the { superpixels } grouping of every perturbation method.
 import './slic.js';
+import { kernelShap } from './kernel-shap.js';
+import { shapley } from './shapley.js';
 import { ArgumentError } from '../errors.js';
 
 export type Method<M extends MethodName> = (
@@ -22,9 +25,9 @@ export const METHODS: { [M in MethodName]: Method<M> } = {
   gradientXInput,
   integratedGradients: pending('integratedGradients'),
   smoothGrad: pending('smoothGrad'),
-  gradCam: pending('gradCam'),
+  gradCam,
   occlusion,
   lime,
-  kernelShap: pending('kernelShap'),
-  shapley: pending('shapley'),
+  kernelShap,
+  shapley,
 };

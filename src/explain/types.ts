@@ -88,7 +88,7 @@ export interface SmoothGradOptions {
 }
 
 export interface GradCamOptions {
-  /** Name of the Conv2D layer (model.getLayer name) whose feature maps are weighted. */
+  /** The Conv2D layer's name (any layer giving [samples, H', W', C], nested too) whose feature maps are weighted. */
   layer: string;
   /** ReLU on the weighted map (Selvaraju et al.). Default true. */
   relu?: boolean;
@@ -127,9 +127,15 @@ export interface LimeOptions {
 }
 
 export interface KernelShapOptions {
-  /** Background samples [M, ...]: a feature switched off takes their values; E f is the mean over them. */
-  background: Tensor;
-  /** Coalitions sampled per explained sample (paired: each with its complement). Default 2 x features + 2048. */
+  /**
+   * Background samples [M, ...]: a feature switched off takes their values; E f is the mean over them. Needed
+   * for float inputs; token inputs default to one row of token id 0 (a word switched off is removed).
+   */
+  background?: Tensor;
+  /**
+   * Coalitions evaluated per explained sample (at most 2^m - 2 for m features that differ from the background;
+   * paired: each with its complement). Default 2m + 2048.
+   */
   samples?: number;
   /** Default: as LIME's. */
   features?: FeatureGrouping;
@@ -137,7 +143,7 @@ export interface KernelShapOptions {
 
 export interface ShapleyOptions {
   /** As KernelSHAP's. */
-  background: Tensor;
+  background?: Tensor;
   /** At most 20 features (2^features coalitions are evaluated). */
   features?: FeatureGrouping;
 }
