@@ -100,6 +100,22 @@ export class Sequential extends Model {
   }
 
   /**
+   * Keras' model.build(inputShape): builds the layers for inputs of this shape, batch axis first (null: any),
+   * as the first call would (without it a model with no input shape has no weights until it is called).
+   */
+  override build(inputShape: SymShape | SymShape[]): void {
+    const nested = inputShape.length > 0 && inputShape.every((d) => Array.isArray(d));
+    if (nested || inputShape.length === 0)
+      throw new ArgumentError(
+        `Sequential '${this.name}': build() takes one input shape with the batch axis first, e.g. [null, 784]; ` +
+          `got ${JSON.stringify(inputShape)}`,
+      );
+    if (this.stack.length === 0) throw new ArgumentError(`Sequential '${this.name}': the model has no layers`);
+    if (!this.symbolicInput) this.buildFrom(inputShape as readonly number[]);
+    this.built = true;
+  }
+
+  /**
    * Keras' deferred build: the first call fixes the input shape (batch left free) and the layers are
    * built on it symbolically, so summary() shows output shapes and getConfig() records the shape.
    */

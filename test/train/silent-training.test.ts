@@ -301,3 +301,22 @@ test('apply is typed by call(): symbolic in, symbolic out; tensor in, tensor out
     (e: Error) => e instanceof c.ArgumentError && /input\(\{ shape \}\) placeholder/.test(e.message),
   );
 });
+
+test('Sequential.build(inputShape) builds a model declared without an input shape (it did nothing)', () => {
+  const model = new c.Sequential([c.layers.dense({ units: 3 }), c.layers.dense({ units: 2 })]);
+  model.build([null, 4]);
+  assert.deepEqual(
+    model.weights.map((w) => w.shape),
+    [[4, 3], [3], [3, 2], [2]],
+  );
+  assert.equal(model.countParams(), 4 * 3 + 3 + 3 * 2 + 2);
+  assert.deepEqual((model.predict(c.ones([5, 4])) as c.Tensor).shape, [5, 2]);
+  assert.throws(
+    () =>
+      new c.Sequential([c.layers.dense({ units: 1 })]).build([
+        [null, 4],
+        [null, 2],
+      ]),
+    /one input shape/,
+  );
+});
