@@ -6,6 +6,7 @@ import { tidy } from '../tensor/storage.js';
 import * as o from '../ops/index.js';
 import { ExplainContext, identityRows } from './context.js';
 import { METHODS, type Method } from './methods.js';
+import { faithfulnessOf, faithfulnessOptions } from './faithfulness.js';
 import { METHOD_NAMES, type ExplainOptions, type Explanation, type MethodName } from './types.js';
 
 /** Sum of each sample's attributions: [N, ...] -> N numbers. */
@@ -29,6 +30,7 @@ export function explain(model: Model, inputs: Tensor, options: ExplainOptions): 
         'supported yet)',
     );
   const method: MethodName = options.method;
+  faithfulnessOptions(`explain(${method})`, options.faithfulness); // bad options fail before the method runs
   const ctx = new ExplainContext(model, inputs, options, method);
   const scores = ctx.predictScores(inputs, identityRows(ctx.n));
   const started = performance.now();
@@ -48,5 +50,7 @@ export function explain(model: Model, inputs: Tensor, options: ExplainOptions): 
     explanation.completenessGap = Array.from(sums, (s, i) => Math.abs(s - result.expectedSum![i]));
   }
   if (result.details) explanation.details = result.details;
+  const faithfulness = faithfulnessOf(model, inputs, explanation, options);
+  if (faithfulness) explanation.faithfulness = faithfulness;
   return explanation;
 }

@@ -4,3 +4,8 @@ export { ExplainContext, identityRows, repeatedRows } from './context.js';
 export { METHOD_NAMES } from './types.js';
 export { resolveFeatures, maskedInputs, defaultGrouping, type Features } from './features.js';
 export type * from './types.js';
+export { deletionCurve, insertionCurve } from './deletion.js';
+export { infidelity, maxSensitivity } from './infidelity.js';
+export { sanityCheck, type SanityCheck, type SanityOptions, type SanityStage } from './sanity.js';
+export { spearman } from './rank.js';
+export type * from './faithfulness-types.js';
