@@ -105,7 +105,10 @@ export function deletionCurve(
   return curves('deletion', model, inputs, explanation, options);
 }
 
-/** The insertion curve: from the baseline, the features with the largest attributions are put back first. Higher is more faithful. */
+/**
+ * The insertion curve: from the baseline, the features with the largest attributions are put back first.
+ * Higher is more faithful.
+ */
 export function insertionCurve(
   model: Model,
   inputs: Tensor,

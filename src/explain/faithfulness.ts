@@ -48,7 +48,7 @@ export function faithfulnessOf(
     insertion = settings(asked.insertion);
   if (deletion) result.deletion = deletionCurve(model, inputs, explanation, { ...deletion, ...common });
   if (insertion) result.insertion = insertionCurve(model, inputs, explanation, { ...insertion, ...common });
-  // Token ids cannot take noise: under `true` the noise measures are skipped with the reason; asked by name, they throw.
+  // Token ids cannot take noise: under `true` infidelity is skipped with the reason; asked by name, it throws.
   const noiseSkipped = asked === DEFAULTS && inputs.dtype === 'int32';
   const fidelity = settings(asked.infidelity);
   if (fidelity && noiseSkipped) result.skipped = { infidelity: 'int32 token-id inputs cannot take Gaussian noise' };

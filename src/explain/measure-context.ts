@@ -7,7 +7,7 @@ import { ExplainContext } from './context.js';
 import type { Explanation, Target } from './types.js';
 import type { MeasureTarget } from './faithfulness-types.js';
 
-/** The target an explanation explained, to give explain() or a context again: its classes (or logits) or the function. */
+/** The target an explanation explained, to give again: its classes (or their logits), or the function given. */
 export function targetOf(op: string, explanation: Explanation, target?: Target): Target {
   if (target !== undefined) return target;
   if (explanation.target === 'custom')
