@@ -4,7 +4,8 @@
 import { Tensor } from '../tensor/tensor.js';
 import type { Model } from '../train/model.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { dispose } from '../tensor/storage.js';
+import { dispose, tidy } from '../tensor/storage.js';
+import * as o from '../ops/index.js';
 import { resolveFeatures, maskedInputs, type Features } from './features.js';
 import { measureContext, mean, positiveInteger } from './measure-context.js';
 import type { Baseline, Explanation } from './types.js';
@@ -12,25 +13,21 @@ import type { CurveOptions, CurveResult, MeasureTarget } from './faithfulness-ty
 
 const DEFAULT_MAX_STEPS = 50;
 
-/** Each sample's baseline row: `at(i)` is one value or the elements of sample i's baseline (row-major). */
-export function baselineRows(
-  op: string,
-  baseline: Baseline,
-  inputs: Tensor,
-): { at: (i: number) => number | ArrayLike<number> } {
-  if (typeof baseline === 'number') return { at: () => baseline };
-  const sample = inputs.shape.slice(1);
-  const size = sample.reduce((a, b) => a * b, 1);
-  const b = baseline.shape;
-  const same = (s: readonly number[]) => s.length === sample.length && s.every((d, i) => d === sample[i]);
-  const perSample = b[0] === inputs.shape[0] && same(b.slice(1));
-  if (!(same(b) || (b[0] === 1 && same(b.slice(1))) || perSample))
+/** Each sample's baseline: one value, or its elements (row-major) of a tensor that broadcasts to the inputs. */
+function baselineOf(op: string, baseline: Baseline, inputs: Tensor): (i: number) => number | ArrayLike<number> {
+  if (typeof baseline === 'number') return () => baseline;
+  const shape = inputs.shape;
+  let values: ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> };
+  try {
+    values = tidy(() => o.broadcastTo(baseline, shape).dataSync());
+  } catch (e) {
+    if (!(e instanceof ShapeError)) throw e;
     throw new ShapeError(
-      `${op}: baseline ${fmtShape(b)} must be one sample ${fmtShape(sample)}, [1, ...] or one per sample ` +
-        `${fmtShape(inputs.shape)}`,
+      `${op}: baseline ${fmtShape(baseline.shape)} does not broadcast to the inputs ${fmtShape(shape)}`,
     );
-  const values = baseline.dataSync();
-  return { at: (i) => (perSample ? values.subarray(i * size, (i + 1) * size) : values) };
+  }
+  const size = inputs.size / shape[0];
+  return (i) => values.subarray(i * size, (i + 1) * size);
 }
 
 /** Feature ids in order of decreasing summed attribution (ties: the lower id first). */
@@ -62,7 +59,7 @@ function curves(
   const size = shape.reduce((a, b) => a * b, 1);
   const x = inputs.dataSync(),
     attributions = explanation.attributions.dataSync();
-  const base = baselineRows(op, options.baseline ?? 0, inputs);
+  const base = baselineOf(op, options.baseline ?? 0, inputs);
   const grouping = options.features ?? 'elements';
   const all: number[][] = [];
   const fractions: number[][] = [];
@@ -81,12 +78,13 @@ function curves(
       flags.fill(kind === 'deletion' ? 1 : 0);
       for (let j = 0; j < count; j++) flags[order[j]] = kind === 'deletion' ? 0 : 1;
     });
-    const rows = maskedInputs(row, base.at(i), features, coalitions, shape, inputs.dtype);
+    const rows = maskedInputs(row, base(i), features, coalitions, shape, inputs.dtype);
     const scores = ctx.predictScores(rows, new Int32Array(steps + 1).fill(i));
     dispose(rows);
     fractions.push(counts.map((c) => c / d));
     all.push(Array.from(scores));
   }
+  ctx.dispose();
   const auc = all.map((scores, i) => trapezoid(fractions[i], scores));
   return { fractions, scores: all, auc, meanAuc: mean(auc) };
 }

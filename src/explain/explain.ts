@@ -7,7 +7,7 @@ import * as o from '../ops/index.js';
 import { ExplainContext, identityRows } from './context.js';
 import { METHODS, type Method } from './methods.js';
 import { faithfulnessOf, faithfulnessOptions } from './faithfulness.js';
-import { METHOD_NAMES, type ExplainOptions, type Explanation, type MethodName } from './types.js';
+import { METHOD_NAMES, type ExplainOptions, type Explanation, type MethodName, type MethodResult } from './types.js';
 
 /** Sum of each sample's attributions: [N, ...] -> N numbers. */
 export function attributionSums(attributions: Tensor): Float64Array {
@@ -34,7 +34,12 @@ export function explain(model: Model, inputs: Tensor, options: ExplainOptions): 
   const ctx = new ExplainContext(model, inputs, options, method);
   const scores = ctx.predictScores(inputs, identityRows(ctx.n));
   const started = performance.now();
-  const result = (METHODS[method] as Method<MethodName>)(ctx, options as never);
+  let result: MethodResult;
+  try {
+    result = (METHODS[method] as Method<MethodName>)(ctx, options as never);
+  } finally {
+    ctx.dispose();
+  }
   const seconds = (performance.now() - started) / 1000;
   const explanation: Explanation = {
     method,

@@ -107,6 +107,7 @@ export function infidelity(
       sq[s] += (dot - df) ** 2;
     }
   }
+  ctx.dispose();
   const values = Array.from({ length: ctx.n }, (_, s) => {
     if (!normalize) return sq[s] / samples;
     const beta = aa[s] !== 0 ? ad[s] / aa[s] : ad[s];

@@ -2,6 +2,8 @@
 import type { ExplainContext } from './context.js';
 import type { CommonOptions, MethodName, MethodOptions, MethodResult } from './types.js';
 import { gradientXInput, saliency } from './saliency.js';
+import { integratedGradients } from './integrated-gradients.js';
+import { smoothGrad } from './smooth-grad.js';
 import { ArgumentError } from '../errors.js';
 
 export type Method<M extends MethodName> = (
@@ -16,8 +18,8 @@ const pending = (name: MethodName) => (): MethodResult => {
 export const METHODS: { [M in MethodName]: Method<M> } = {
   saliency,
   gradientXInput,
-  integratedGradients: pending('integratedGradients'),
-  smoothGrad: pending('smoothGrad'),
+  integratedGradients,
+  smoothGrad,
   gradCam: pending('gradCam'),
   occlusion: pending('occlusion'),
   lime: pending('lime'),

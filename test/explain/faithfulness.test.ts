@@ -39,6 +39,10 @@ test('deletion and insertion curves equal the hand-computed curves of a linear m
   const coarse = deletionCurve(model, x, e, { steps: 2, baseline: 1 });
   assert.deepEqual(coarse.fractions, [[0, 0.5, 1]]);
   assertClose(coarse.scores[0], [3.25, 3.25, 2.75]);
+  // A tensor baseline broadcasts to the inputs: one sample's values here.
+  const ones = deletionCurve(model, x, e, { steps: 2, baseline: c.tensor([1, 1, 1, 1]) });
+  assert.deepEqual(ones.scores, coarse.scores);
+  assert.throws(() => deletionCurve(model, x, e, { baseline: c.tensor([1, 1, 1]) }), /does not broadcast/);
   // Features grouped: {0, 1} and {2, 3} sum to -1 and 4, so the second group goes first.
   const grouped = deletionCurve(model, x, e, { steps: 2, features: { featureMap: [0, 0, 1, 1] } });
   assertClose(grouped.scores[0], [3.25, -0.75, 0.25]);
