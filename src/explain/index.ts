@@ -4,6 +4,7 @@ export { ExplainContext, identityRows, repeatedRows } from './context.js';
 export { METHOD_NAMES } from './types.js';
 export { resolveFeatures, maskedInputs, defaultGrouping, type Features } from './features.js';
 export type * from './types.js';
+export { slic } from './slic.js';
 export { deletionCurve, insertionCurve } from './deletion.js';
 export { infidelity, maxSensitivity } from './infidelity.js';
 export { sanityCheck, type SanityCheck, type SanityOptions, type SanityStage } from './sanity.js';

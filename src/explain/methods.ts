@@ -4,6 +4,12 @@ import type { CommonOptions, MethodName, MethodOptions, MethodResult } from './t
 import { gradientXInput, saliency } from './saliency.js';
 import { integratedGradients } from './integrated-gradients.js';
 import { smoothGrad } from './smooth-grad.js';
+import { occlusion } from './occlusion.js';
+import { lime } from './lime.js';
+// Installs SLIC as the { superpixels } grouping of every perturbation method.
+import './slic.js';
+import { kernelShap } from './kernel-shap.js';
+import { shapley } from './shapley.js';
 import { ArgumentError } from '../errors.js';
 
 export type Method<M extends MethodName> = (
@@ -21,8 +27,8 @@ export const METHODS: { [M in MethodName]: Method<M> } = {
   integratedGradients,
   smoothGrad,
   gradCam: pending('gradCam'),
-  occlusion: pending('occlusion'),
-  lime: pending('lime'),
-  kernelShap: pending('kernelShap'),
-  shapley: pending('shapley'),
+  occlusion,
+  lime,
+  kernelShap,
+  shapley,
 };
