@@ -135,3 +135,29 @@ test('explain({ faithfulness }) puts the measures next to the explanation', () =
   assert.throws(() => deletionCurve(model, x, withAttributions(e, c.zeros([2, 3]))), /do not have the inputs' shape/);
   assert.throws(() => infidelity(model, c.tensor([[1, 2, 3, 4]], [1, 4], 'int32'), e), DTypeError);
 });
+
+test('every global method equals w * x on a linear model with a zero baseline, so its infidelity is 0', () => {
+  const model = linearModel([1, -2, 3, 0.5], 0.25);
+  const x = c.tensor([
+    [1, 1, 1, 2],
+    [0.5, -1, 2, 1],
+  ]);
+  const zeros = c.zeros([1, 4]);
+  const reference = c.explain(model, x, { method: 'gradientXInput', faithfulness: true, seed: 4 }).faithfulness!;
+  const methods: c.explainability.ExplainOptions[] = [
+    { method: 'integratedGradients', steps: 8 },
+    { method: 'occlusion', window: 1 },
+    { method: 'kernelShap', background: zeros, samples: 64 },
+    { method: 'shapley', background: zeros },
+  ];
+  for (const options of methods) {
+    const e = c.explain(model, x, { ...options, faithfulness: true, seed: 4 });
+    assertClose(flat(e.attributions), [1, -2, 3, 1, 0.5, 2, 6, 0.5], { atol: 1e-5 }, options.method);
+    const f = e.faithfulness!;
+    assert.equal(f.infidelity!.multiplyByInputs, true, options.method);
+    assert.ok(f.infidelity!.mean < 1e-9, `${options.method}: ${f.infidelity!.mean}`);
+    assert.deepEqual(f.deletion!.fractions, reference.deletion!.fractions);
+    assertClose(f.deletion!.auc, reference.deletion!.auc, { atol: 1e-5 }, options.method);
+    assertClose(f.insertion!.auc, reference.insertion!.auc, { atol: 1e-5 }, options.method);
+  }
+});
