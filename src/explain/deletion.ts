@@ -60,7 +60,7 @@ function curves(
   const x = inputs.dataSync(),
     attributions = explanation.attributions.dataSync();
   const base = baselineOf(op, options.baseline ?? 0, inputs);
-  const grouping = options.features ?? 'elements';
+  const grouping = options.features ?? (inputs.dtype === 'int32' ? 'tokens' : 'elements');
   const all: number[][] = [];
   const fractions: number[][] = [];
   for (let i = 0; i < ctx.n; i++) {
@@ -89,29 +89,24 @@ function curves(
   return { fractions, scores: all, auc, meanAuc: mean(auc) };
 }
 
+type Curve = (
+  model: Model,
+  inputs: Tensor,
+  explanation: Explanation,
+  options?: CurveOptions & MeasureTarget,
+) => CurveResult;
+
 /**
  * The deletion curve of an explanation: the target score as the features with the largest attributions are
  * replaced by the baseline, `steps` parts at a time, and its area (trapezoid rule over the fraction removed).
  * Lower is more faithful. `inputs` are the explained inputs; a function target must be given again.
  */
-export function deletionCurve(
-  model: Model,
-  inputs: Tensor,
-  explanation: Explanation,
-  options: CurveOptions & MeasureTarget = {},
-): CurveResult {
-  return curves('deletion', model, inputs, explanation, options);
-}
+export const deletionCurve: Curve = (model, inputs, explanation, options = {}) =>
+  curves('deletion', model, inputs, explanation, options);
 
 /**
  * The insertion curve: from the baseline, the features with the largest attributions are put back first.
  * Higher is more faithful.
  */
-export function insertionCurve(
-  model: Model,
-  inputs: Tensor,
-  explanation: Explanation,
-  options: CurveOptions & MeasureTarget = {},
-): CurveResult {
-  return curves('insertion', model, inputs, explanation, options);
-}
+export const insertionCurve: Curve = (model, inputs, explanation, options = {}) =>
+  curves('insertion', model, inputs, explanation, options);

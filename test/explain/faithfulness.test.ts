@@ -5,23 +5,18 @@ import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
 import { ArgumentError, DTypeError } from '../../src/errors.js';
 import { assertClose, flat, rand } from '../helpers.js';
+import { linearModel, tokenModel } from './linear-models.js';
 
 const { deletionCurve, insertionCurve, infidelity, maxSensitivity, spearman } = c.explainability;
 
 /** f(x) = w . x + b: one linear unit, so every measure has a closed form. */
-function linearModel(w: number[], b: number): c.Sequential {
-  const model = new c.Sequential([c.layers.dense({ units: 1, inputShape: [w.length] })]);
-  model.build([null, w.length]);
-  model.weights[0].assign(c.tensor(w, [w.length, 1]));
-  model.weights[1].assign(c.tensor([b], [1]));
-  return model;
-}
+const linear = (w: number[], b: number) => linearModel([w.length], w, b);
 
 /** The explanation with other attributions in its place (a random or scaled attribution to compare). */
 const withAttributions = (e: c.explainability.Explanation, attributions: c.Tensor) => ({ ...e, attributions });
 
 test('deletion and insertion curves equal the hand-computed curves of a linear model', () => {
-  const model = linearModel([1, -2, 3, 0.5], 0.25);
+  const model = linear([1, -2, 3, 0.5], 0.25);
   const x = c.tensor([[1, 1, 1, 2]]);
   // w * x = [1, -2, 3, 1]: removed in the order 2, 0, 3 (tie with 0: the lower index first), 1.
   const e = c.explain(model, x, { method: 'gradientXInput' });
@@ -48,9 +43,23 @@ test('deletion and insertion curves equal the hand-computed curves of a linear m
   assertClose(grouped.scores[0], [3.25, -0.75, 0.25]);
 });
 
+test('token inputs: removed tokens become padding, which is never a feature', () => {
+  // f = 0.5 + sum_t e[token t]: tokens [2, 3, 1, padding] score 0.5 - 2 + 3 + 1.
+  const model = tokenModel([0, 1, -2, 3], [1, 1, 1, 1], 0.5);
+  const tokens = c.tensor([[2, 3, 1, 0]], [1, 4], 'int32');
+  const e = c.explain(model, tokens, { method: 'occlusion', window: 1 });
+  assertClose(flat(e.attributions), [-2, 3, 1, 0]);
+  const del = deletionCurve(model, tokens, e); // features: 'tokens'
+  assert.deepEqual(del.fractions, [[0, 1 / 3, 2 / 3, 1]]);
+  assertClose(del.scores[0], [2.5, -0.5, -1.5, 0.5]);
+  const f = c.explain(model, tokens, { method: 'occlusion', window: 1, faithfulness: true }).faithfulness!;
+  assert.equal(f.infidelity, undefined);
+  assert.match(f.skipped!.infidelity, /token-id inputs/);
+});
+
 test('a perfect attribution (w * x) beats a random one on deletion AUC', () => {
   const w = flat(rand([12], 1, { dtype: 'float32' }));
-  const model = linearModel(w, 0.1);
+  const model = linear(w, 0.1);
   const x = rand([5, 12], 2, { dtype: 'float32' });
   const perfect = c.explain(model, x, { method: 'gradientXInput' });
   const random = withAttributions(perfect, rand([5, 12], 3, { dtype: 'float32' }));
@@ -65,7 +74,7 @@ test('a perfect attribution (w * x) beats a random one on deletion AUC', () => {
 
 test('infidelity is 0 for exact attributions of a linear model and larger for random ones', () => {
   const w = flat(rand([6], 4, { dtype: 'float32' }));
-  const model = linearModel(w, -0.3);
+  const model = linear(w, -0.3);
   const x = rand([4, 6], 5, { dtype: 'float32' });
   const gxi = c.explain(model, x, { method: 'gradientXInput', seed: 7 });
   const exact = infidelity(model, x, gxi, { samples: 20 });
@@ -89,7 +98,7 @@ test('infidelity is 0 for exact attributions of a linear model and larger for ra
 });
 
 test('max-sensitivity of saliency is 0 on a linear model and positive on a softmax model', () => {
-  const model = linearModel([0.5, -1, 2], 0);
+  const model = linear([0.5, -1, 2], 0);
   const x = rand([3, 3], 8, { dtype: 'float32' });
   const s = maxSensitivity(model, x, { method: 'saliency' }, { samples: 4, radius: 0.1 });
   assert.deepEqual(s.values, [0, 0, 0]);
@@ -107,7 +116,7 @@ test('Spearman correlation equals the hand computation with tied values', () => 
 });
 
 test('explain({ faithfulness }) puts the measures next to the explanation', () => {
-  const model = linearModel([1, -2, 3, 0.5], 0.25);
+  const model = linear([1, -2, 3, 0.5], 0.25);
   const x = c.tensor([
     [1, 1, 1, 2],
     [0.5, -1, 2, 1],
@@ -137,7 +146,7 @@ test('explain({ faithfulness }) puts the measures next to the explanation', () =
 });
 
 test('every global method equals w * x on a linear model with a zero baseline, so its infidelity is 0', () => {
-  const model = linearModel([1, -2, 3, 0.5], 0.25);
+  const model = linear([1, -2, 3, 0.5], 0.25);
   const x = c.tensor([
     [1, 1, 1, 2],
     [0.5, -1, 2, 1],
