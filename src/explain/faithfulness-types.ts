@@ -7,8 +7,10 @@ export interface CurveOptions {
   steps?: number;
   /** What a removed (not yet inserted) element becomes: as Integrated Gradients' baseline. Default 0. */
   baseline?: Baseline;
-  /** Which elements move together, ranked by the sum of their attributions. Default 'tokens' for int32 inputs
-   * (padding is never removed), 'elements' otherwise. */
+  /**
+   * Which elements move together, ranked by the sum of their attributions. Default 'tokens' for int32 inputs
+   * (padding is never removed), 'elements' otherwise.
+   */
   features?: FeatureGrouping;
 }
 
