@@ -5,6 +5,7 @@ import type { Model } from '../train/model.js';
 import { ArgumentError } from '../errors.js';
 import { deletionCurve, insertionCurve } from './deletion.js';
 import { infidelity, maxSensitivity } from './infidelity.js';
+import { setExplanationMeasures } from './explain.js';
 import type { ExplainOptions, Explanation } from './types.js';
 import type { Faithfulness, FaithfulnessOptions } from './faithfulness-types.js';
 
@@ -58,3 +59,11 @@ export function faithfulnessOf(
   result.seconds = (performance.now() - started) / 1000;
   return result;
 }
+
+setExplanationMeasures({
+  check: faithfulnessOptions,
+  add: (model, inputs, explanation, options) => {
+    const faithfulness = faithfulnessOf(model, inputs, explanation, options);
+    if (faithfulness) explanation.faithfulness = faithfulness;
+  },
+});
