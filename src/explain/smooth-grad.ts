@@ -3,6 +3,7 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { RandomStream } from '../ops/random.js';
 import * as o from '../ops/index.js';
+import { tidy } from '../tensor/storage.js';
 import type { JsonValue } from '../ledger/canonical.js';
 import { identityRows, repeatedRows, type ExplainContext } from './context.js';
 import { METHODS, type Method } from './methods.js';
@@ -59,7 +60,9 @@ export function smoothGrad(ctx: ExplainContext, options: SmoothGradOptions): Met
     for (let j = 0; j < width; j++) noisy[r * width + j] = xs[s * width + j] + scales[s] * noisy[r * width + j];
   }
   const points = o.tensor(noisy, [sampleOf.length, ...x.shape.slice(1)], x.dtype);
-  const ids = ctx.tokens ? o.gather(ctx.inputs, o.tensor(sampleOf, [sampleOf.length], 'int32'), 0) : undefined;
+  const ids = ctx.tokens
+    ? tidy(() => o.gather(ctx.inputs, o.tensor(sampleOf, [sampleOf.length], 'int32'), 0))
+    : undefined;
   const baseline = (inner as IntegratedGradientsOptions).baseline;
   const rowBaseline =
     over === 'integratedGradients' && baseline !== undefined ? baselineRows(ctx, baseline, sampleOf) : undefined;
