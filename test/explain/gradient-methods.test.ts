@@ -74,7 +74,7 @@ test('IG on the MNIST CNN: completeness gap below 1e-4 in float32 and 1e-8 in fl
   }
 });
 
-test('IG on the spam LSTM (token ids through the embeddings): gap below 1e-4 / 1e-8; Gauss-Legendre is fastest', (t) => {
+test('IG on the spam LSTM (token ids, via embeddings): gap below 1e-4 / 1e-8; Gauss-Legendre is fastest', (t) => {
   const ids = emails();
   const email = c.slice(ids, [0, 0], [1, 20]);
   const gaps = (model: c.Sequential, rule: IntegrationRule, steps: number) =>
