@@ -6,12 +6,15 @@ import * as o from '../ops/index.js';
 import { tidy } from '../tensor/storage.js';
 import type { JsonValue } from '../ledger/canonical.js';
 import { identityRows, repeatedRows, type ExplainContext } from './context.js';
-import { METHODS, type Method } from './methods.js';
-import { baselineRows } from './integrated-gradients.js';
+import type { Method } from './methods.js';
+import { gradientXInput, saliency } from './saliency.js';
+import { baselineRows, integratedGradients } from './integrated-gradients.js';
 import type { IntegratedGradientsOptions, MethodResult, SmoothGradOptions } from './types.js';
 
 const OP = 'explain(smoothGrad)';
-const INNER = ['saliency', 'gradientXInput', 'integratedGradients'] as const;
+/** The methods the tunnel can run (not through METHODS: that table holds smoothGrad itself). */
+const INNER_METHODS = { saliency, gradientXInput, integratedGradients } as const;
+const INNER = Object.keys(INNER_METHODS) as (keyof typeof INNER_METHODS)[];
 const NOISE_TYPES = ['smoothGrad', 'smoothGradSquared', 'varGrad'] as const;
 
 /** Noise standard deviation of each sample: the one given, or 0.15 x (max - min) of the sample's values. */
@@ -70,7 +73,7 @@ export function smoothGrad(ctx: ExplainContext, options: SmoothGradOptions): Met
   let result: MethodResult;
   try {
     const innerOptions = rowBaseline === undefined ? inner : { ...inner, baseline: rowBaseline };
-    result = (METHODS[over] as Method<typeof over>)(derived, innerOptions as never);
+    result = (INNER_METHODS[over] as Method<typeof over>)(derived, innerOptions as never);
   } finally {
     derived.dispose();
     points.dispose();
