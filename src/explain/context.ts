@@ -196,7 +196,7 @@ export class ExplainContext {
   inputGradients(x: Tensor, sampleOf: Int32Array): { scores: Float64Array; gradients: Tensor } {
     if (!isFloat(x.dtype))
       throw new DTypeError(
-        `${this.op}: gradients need float inputs (token models: embeddings), got ${x.dtype} [${fmtShape(x.shape)}]`,
+        `${this.op}: gradients need float inputs (token models: embeddings), got ${x.dtype} ${fmtShape(x.shape)}`,
       );
     const rows = x.shape[0];
     const scores = new Float64Array(rows);
@@ -251,7 +251,7 @@ export class ExplainContext {
     );
     if (!captured)
       throw new ArgumentError(
-        `${this.op}: the inputs are int32 token ids [${fmtShape(ids.shape)}] but the model has no Embedding layer; ` +
+        `${this.op}: the inputs are int32 token ids ${fmtShape(ids.shape)} but the model has no Embedding layer; ` +
           "gradient methods attribute token ids through the first Embedding layer's output (give float inputs)",
       );
     return o.tensor(captured.data as Float32Array, captured.shape, captured.dtype);
@@ -272,7 +272,7 @@ export class ExplainContext {
         replaced = true;
         const shape = (out as Tensor).shape;
         if (!shapesEqual(shape, points.shape))
-          throw new ShapeError(`${this.op}: embeddings [${fmtShape(points.shape)}] for an output [${fmtShape(shape)}]`);
+          throw new ShapeError(`${this.op}: embeddings ${fmtShape(points.shape)} for an output ${fmtShape(shape)}`);
         return points;
       },
       () => this.forward(ids),

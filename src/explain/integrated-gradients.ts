@@ -23,8 +23,8 @@ function broadcastBaseline(ctx: ExplainContext, baseline: Tensor): Tensor {
   }
   if (!fits)
     throw new ShapeError(
-      `${OP}: baseline [${fmtShape(baseline.shape)}] does not broadcast to the inputs [${fmtShape(shape)}]; ` +
-        `expected one sample's shape [${fmtShape(shape.slice(1))}], [1, ...] or [${shape[0]}, ...]`,
+      `${OP}: baseline ${fmtShape(baseline.shape)} does not broadcast to the inputs ${fmtShape(shape)}; ` +
+        `expected one value, one sample's shape ${fmtShape(shape.slice(1))}, [1, ...] or [${shape[0]}, ...]`,
     );
   return o.broadcastTo(baseline, shape);
 }
@@ -57,7 +57,8 @@ function baselinePoints(ctx: ExplainContext, baseline: Baseline, points: Tensor)
   if (typeof baseline === 'number') return o.full(points.shape, baseline, points.dtype);
   if (!isFloat(baseline.dtype) && baseline.dtype !== 'int32')
     throw new DTypeError(`${OP}: the baseline must be numbers, got ${baseline.dtype}`);
-  return tidy(() => o.cast(broadcastBaseline(ctx, baseline), points.dtype));
+  // A copy: the caller disposes it, never the user's tensor.
+  return tidy(() => o.copy(o.cast(broadcastBaseline(ctx, baseline), points.dtype)));
 }
 
 /** Typed host storage of a float dtype. */
@@ -106,7 +107,7 @@ export function integratedGradients(ctx: ExplainContext, options: IntegratedGrad
     return {
       attributions: ctx.toInputs(o.tensor(attributed, x.shape, x.dtype)),
       parameters: {
-        baseline: typeof baselineGiven === 'number' ? baselineGiven : `tensor [${fmtShape(baselineGiven.shape)}]`,
+        baseline: typeof baselineGiven === 'number' ? baselineGiven : `tensor ${fmtShape(baselineGiven.shape)}`,
         steps,
         rule,
       },

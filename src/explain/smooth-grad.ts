@@ -3,14 +3,18 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { RandomStream } from '../ops/random.js';
 import * as o from '../ops/index.js';
+import { tidy } from '../tensor/storage.js';
 import type { JsonValue } from '../ledger/canonical.js';
 import { identityRows, repeatedRows, type ExplainContext } from './context.js';
-import { METHODS, type Method } from './methods.js';
-import { baselineRows } from './integrated-gradients.js';
+import type { Method } from './methods.js';
+import { gradientXInput, saliency } from './saliency.js';
+import { baselineRows, integratedGradients } from './integrated-gradients.js';
 import type { IntegratedGradientsOptions, MethodResult, SmoothGradOptions } from './types.js';
 
 const OP = 'explain(smoothGrad)';
-const INNER = ['saliency', 'gradientXInput', 'integratedGradients'] as const;
+/** The methods the tunnel can run (not through METHODS: that table holds smoothGrad itself). */
+const INNER_METHODS = { saliency, gradientXInput, integratedGradients } as const;
+const INNER = Object.keys(INNER_METHODS) as (keyof typeof INNER_METHODS)[];
 const NOISE_TYPES = ['smoothGrad', 'smoothGradSquared', 'varGrad'] as const;
 
 /** Noise standard deviation of each sample: the one given, or 0.15 x (max - min) of the sample's values. */
@@ -59,7 +63,9 @@ export function smoothGrad(ctx: ExplainContext, options: SmoothGradOptions): Met
     for (let j = 0; j < width; j++) noisy[r * width + j] = xs[s * width + j] + scales[s] * noisy[r * width + j];
   }
   const points = o.tensor(noisy, [sampleOf.length, ...x.shape.slice(1)], x.dtype);
-  const ids = ctx.tokens ? o.gather(ctx.inputs, o.tensor(sampleOf, [sampleOf.length], 'int32'), 0) : undefined;
+  const ids = ctx.tokens
+    ? tidy(() => o.gather(ctx.inputs, o.tensor(sampleOf, [sampleOf.length], 'int32'), 0))
+    : undefined;
   const baseline = (inner as IntegratedGradientsOptions).baseline;
   const rowBaseline =
     over === 'integratedGradients' && baseline !== undefined ? baselineRows(ctx, baseline, sampleOf) : undefined;
@@ -67,7 +73,7 @@ export function smoothGrad(ctx: ExplainContext, options: SmoothGradOptions): Met
   let result: MethodResult;
   try {
     const innerOptions = rowBaseline === undefined ? inner : { ...inner, baseline: rowBaseline };
-    result = (METHODS[over] as Method<typeof over>)(derived, innerOptions as never);
+    result = (INNER_METHODS[over] as Method<typeof over>)(derived, innerOptions as never);
   } finally {
     derived.dispose();
     points.dispose();

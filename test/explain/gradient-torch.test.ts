@@ -113,7 +113,7 @@ test('a Conv2D-tanh-Flatten-Dense-softmax model on NHWC images equals torch', (t
   }
 });
 
-test('a token model (Embedding maskZero, LSTM) is attributed through its embeddings, summed per token, as torch', (t) => {
+test('a token model (Embedding maskZero, LSTM) is attributed via its embeddings, per token, as torch', (t) => {
   const f = load<Fixture>('text');
   const ids = c.tensor(Int32Array.from(f.inputs.data), f.inputs.shape, 'int32');
   for (const dtype of DTYPES) {
