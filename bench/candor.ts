@@ -133,6 +133,32 @@ if (has('predict')) {
     });
   }
 }
+if (has('explain')) {
+  const e = args.explain;
+  const { height, width, classes } = args.cnn;
+  const cnn = cnnModel(args);
+  await out.time('igCnn', () => {
+    const x = uniform([1, height, width, 1], 3);
+    const options = { method: 'integratedGradients', steps: e.igSteps, batchSize: e.igSteps, target: 0 } as const;
+    return { call: () => c.explain(cnn, x, options).attributions.dispose(), dispose: () => x.dispose() };
+  });
+  await out.time('cnnTrainStepIg', () => {
+    const model = cnnModel(args);
+    compile(model);
+    return trainStep(model, uniform([e.trainBatch, height, width, 1], 1), labels([e.trainBatch], classes, 2));
+  });
+  const s = e.shap;
+  const mlp = new c.Sequential([
+    c.layers.dense({ units: s.hidden, activation: 'relu', inputShape: [s.features] }),
+    c.layers.dense({ units: s.classes, activation: 'softmax' }),
+  ]);
+  await out.time('kernelShap', () => {
+    const x = uniform([1, s.features], 4),
+      background = uniform([s.background, s.features], 5);
+    const options = { method: 'kernelShap', background, samples: s.samples, target: 0, seed: 1 } as const;
+    return { call: () => c.explain(mlp, x, options).attributions.dispose(), dispose: () => c.dispose([x, background]) };
+  });
+}
 if (has('gpt')) {
   const g = args.gpt;
   await out.time('gptTrain', () => {

@@ -1,6 +1,16 @@
 // The benchmark's output: each peer's timings turned into figures, the ratios Candor native / peer, the
 // issue's targets (met / not met), a readable table and the JSON record.
-import { DP_STEP_RATIO_TARGET, METRICS, PEERS, TARGETS, type Metric, type PeerName, type PeerResult } from './spec.js';
+import {
+  DP_STEP_RATIO_TARGET,
+  EXPLAIN,
+  IG_TRAIN_RATIO_TARGET,
+  METRICS,
+  PEERS,
+  TARGETS,
+  type Metric,
+  type PeerName,
+  type PeerResult,
+} from './spec.js';
 
 /** A peer that ran (its result) or was skipped as a whole (why). */
 export type PeerOutcome = { peer: PeerName; result: PeerResult } | { peer: PeerName; skipped: string };
@@ -10,7 +20,8 @@ export interface Report {
   figures: Record<string, Record<string, number>>;
   /**
    * `${metric}Vs${Peer}`: Candor native's figure / the peer's (throughput: > 1 is faster; latency: < 1 is
-   * faster); and `dpStepVsStep${Peer}`: a DP-SGD step's time over an ordinary step's, on Candor native or JS.
+   * faster); `dpStepVsStep${Peer}`: a DP-SGD step's time over an ordinary step's, on Candor native or JS; and
+   * `igVsTrainSteps${Peer}`: Integrated Gradients' time over that of EXPLAIN.trainSteps training steps.
    */
   ratios: Record<string, number>;
   targets: { text: string; ratio: string; value: number | null; met: boolean | null }[];
@@ -41,6 +52,11 @@ export function buildReport(outcomes: PeerOutcome[]): Report {
     const row = figures[peer];
     if (row?.cnnDpFitStep !== undefined && row.cnnFitStep !== undefined)
       ratios[`dpStepVsStep${peerInfo(peer).ratioName}`] = row.cnnDpFitStep / row.cnnFitStep;
+  }
+  for (const peer of ['native', 'js'] as const) {
+    const row = figures[peer];
+    if (row?.igCnn !== undefined && row.cnnTrainStepIg !== undefined)
+      ratios[`igVsTrainSteps${peerInfo(peer).ratioName}`] = row.igCnn / (EXPLAIN.trainSteps * row.cnnTrainStepIg);
   }
   const targets = TARGETS.map((t) => {
     const ratio = `${t.metric}Vs${peerInfo(t.peer).ratioName}`,
@@ -106,6 +122,19 @@ export function printReport(outcomes: PeerOutcome[], report: Report, print: (lin
     print(
       `DP-SGD step / ordinary step (MNIST CNN, Candor native): ${fmt(dp)}x ` +
         `(issue 13's target <= ${DP_STEP_RATIO_TARGET}x: ${dp <= DP_STEP_RATIO_TARGET ? 'met' : 'not met'})`,
+    );
+  const ig = report.ratios.igVsTrainStepsNative;
+  if (ig !== undefined)
+    print(
+      `Integrated Gradients (${EXPLAIN.igSteps} steps, 1 image) / ${EXPLAIN.trainSteps} training steps ` +
+        `b${EXPLAIN.trainBatch} (MNIST CNN, Candor native): ${fmt(ig)}x ` +
+        `(issue 14's target <= ${IG_TRAIN_RATIO_TARGET}x: ${ig <= IG_TRAIN_RATIO_TARGET ? 'met' : 'not met'})`,
+    );
+  const shap = report.figures.native?.kernelShap;
+  if (shap !== undefined)
+    print(
+      `KernelSHAP (Candor native): ${fmt(shap)} coalitions/s, each scored on ${EXPLAIN.shap.background} ` +
+        `background rows (${fmt(shap * EXPLAIN.shap.background)} forward rows/s)`,
     );
   print('');
   print('targets (issue 4), Candor native vs PyTorch:');

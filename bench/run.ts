@@ -1,4 +1,4 @@
-// The comparison benchmark (`npm run bench -- [--quick] [--only gemm,conv,...] [--peers native,torch,...]
+// The comparison benchmark (`npm run bench -- [--quick | --smoke] [--only gemm,conv,...] [--peers native,torch,...]
 // [--json]`): runs each peer in its own child process, one after another, and reports figures, ratios
 // Candor native / peer and the issue's targets. Every figure is the median of repeats after a warm-up.
 import { spawn, spawnSync } from 'node:child_process';
@@ -12,6 +12,7 @@ import {
   GEMM_SIZES,
   GPT,
   DP,
+  EXPLAIN,
   LEARNING_RATE,
   MLP,
   PEERS,
@@ -38,6 +39,8 @@ function listOption<T extends string>(name: string, all: readonly T[]): T[] {
   return all.filter((a) => given.includes(a));
 }
 const quick = argv.includes('--quick');
+/** --smoke: every figure timed once, no warm-up: checks that the sections run, the figures mean little. */
+const smoke = argv.includes('--smoke');
 const json = argv.includes('--json');
 const sections = listOption('--only', SECTIONS);
 const peers = listOption(
@@ -50,14 +53,15 @@ const args: PeerArgs = {
   threads: availableParallelism(),
   // Seconds of repeats per figure. TF.js cpu and Candor JS take seconds per CNN step; a call longer than
   // the budget is timed once after one warm-up, so slow peers still report a rate at bounded cost.
-  budgetSeconds: quick ? 0.2 : 3,
-  warmup: quick ? 1 : 3,
+  budgetSeconds: smoke ? 0 : quick ? 0.2 : 3,
+  warmup: smoke ? 1 : quick ? 1 : 3,
   gemmSizes: GEMM_SIZES,
   convs: CONVS,
   mlp: MLP,
   cnn: CNN,
   gpt: GPT,
   dp: DP,
+  explain: EXPLAIN,
   learningRate: LEARNING_RATE,
 };
 const here = dirname(fileURLToPath(import.meta.url));
@@ -142,7 +146,8 @@ const outcomes: PeerOutcome[] = [];
 for (const peer of peers) outcomes.push(await runPeer(peer)); // one at a time: peers never share the cores
 const report = buildReport(outcomes);
 console.log(
-  `\nCandor comparison benchmark${quick ? ' (--quick: few repeats, rough figures)' : ''}; float32; ` +
+  `\nCandor comparison benchmark${quick ? ' (--quick: few repeats, rough figures)' : ''}` +
+    `${smoke ? ' (--smoke: one call per figure, not a measurement)' : ''}; float32; ` +
     `${args.threads} cores; median of repeats after warm-up`,
 );
 printReport(outcomes, report, (line) => console.log(line));
@@ -161,6 +166,7 @@ if (json) {
     JSON.stringify({
       bench: 'compare',
       quick,
+      smoke,
       sections,
       threads: args.threads,
       seconds,

@@ -14,7 +14,7 @@ export interface Metric {
   readonly fromSeconds: (seconds: number) => number;
 }
 
-export const SECTIONS = ['gemm', 'conv', 'mlp', 'cnn', 'predict', 'gpt', 'dp'] as const;
+export const SECTIONS = ['gemm', 'conv', 'mlp', 'cnn', 'predict', 'gpt', 'dp', 'explain'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** Square float32 GEMMs n x n x n. */
@@ -37,6 +37,19 @@ export const GPT = { vocab: 2048, context: 128, hidden: 128, heads: 4, layers: 2
 export const DP = { l2NormClip: 1, noiseMultiplier: 1.1 };
 /** Issue 13's target: a DP-SGD step of the MNIST CNN costs at most this many non-private steps. */
 export const DP_STEP_RATIO_TARGET = 2.5;
+/**
+ * Explanations (Candor only): Integrated Gradients with `igSteps` points on the CNN above for one image, beside
+ * one training step of that CNN at batch `trainBatch` (the report compares IG with `trainSteps` of them); and
+ * KernelSHAP's coalition evaluations per second on a small MLP (`background` rows per coalition).
+ */
+export const EXPLAIN = {
+  igSteps: 64,
+  trainBatch: 64,
+  trainSteps: 3,
+  shap: { features: 10, hidden: 32, classes: 2, background: 20, samples: 2048 },
+};
+/** Issue 14's target: IG (64 steps, one image) costs at most `trainSteps` training steps. */
+export const IG_TRAIN_RATIO_TARGET = 1;
 /** Adam's learning rate everywhere (Keras' default). */
 export const LEARNING_RATE = 1e-3;
 
@@ -106,6 +119,30 @@ export const METRICS: readonly Metric[] = [
     fromSeconds: ms,
   })),
   {
+    key: 'igCnn',
+    section: 'explain',
+    label: `CNN Integrated Gradients ${EXPLAIN.igSteps} steps, 1 image`,
+    unit: 'ms',
+    higherIsBetter: false,
+    fromSeconds: ms,
+  },
+  {
+    key: 'cnnTrainStepIg',
+    section: 'explain',
+    label: `CNN train step b${EXPLAIN.trainBatch}`,
+    unit: 'ms',
+    higherIsBetter: false,
+    fromSeconds: ms,
+  },
+  {
+    key: 'kernelShap',
+    section: 'explain',
+    label: `KernelSHAP coalitions, MLP ${EXPLAIN.shap.features} features`,
+    unit: 'samples/s',
+    higherIsBetter: true,
+    fromSeconds: perSecond(EXPLAIN.shap.samples),
+  },
+  {
     key: 'gptTrain',
     section: 'gpt',
     label: `GPT train b${GPT.batch}x${GPT.context}`,
@@ -147,6 +184,7 @@ export interface PeerArgs {
   readonly cnn: typeof CNN;
   readonly gpt: typeof GPT;
   readonly dp: typeof DP;
+  readonly explain: typeof EXPLAIN;
   readonly learningRate: number;
 }
 

@@ -4,11 +4,14 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Model } from '../train/model.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { isFloat } from '../tensor/dtype.js';
+import { shapesEqual } from '../tensor/shape.js';
 import { dispose, keep, tidy } from '../tensor/storage.js';
 import { noGrad } from '../autograd/tape.js';
 import { valueAndGrads } from '../autograd/grad.js';
 import { logitsBehind } from '../nn/logits.js';
 import { drawSeed } from '../ops/random.js';
+import { withLayerOutputHook, type Layer } from '../nn/layer.js';
+import { Embedding } from '../nn/layers/embedding.js';
 import * as o from '../ops/index.js';
 import type { CommonOptions, MethodName, Target } from './types.js';
 
@@ -30,6 +33,15 @@ export class ExplainContext {
   readonly classes: Int32Array | null;
   readonly logit: boolean;
   private readonly custom?: (outputs: Tensor | Tensor[]) => Tensor;
+  /**
+   * Token-id (int32) inputs: gradient methods then differentiate at the output of the model's first Embedding
+   * layer (found on the first forward that needs it) and sum attributions over its last (embedding) axis.
+   */
+  readonly tokens: boolean;
+  private embedding?: Layer;
+  /** gradientInputs() once computed (token models: the embeddings, owned unless given by derive()). */
+  private points?: Tensor;
+  private readonly owned: Tensor[] = [];
 
   constructor(
     readonly model: Model,
@@ -42,6 +54,7 @@ export class ExplainContext {
     if (!isFloat(inputs.dtype) && inputs.dtype !== 'int32')
       throw new DTypeError(`${op}: inputs must be float (features, pixels) or int32 (token ids), got ${inputs.dtype}`);
     this.n = inputs.shape[0];
+    this.tokens = inputs.dtype === 'int32';
     if (this.n === 0) throw new ArgumentError(`${op}: no samples to explain`);
     this.batchSize = options.batchSize ?? DEFAULT_BATCH;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1)
@@ -149,18 +162,26 @@ export class ExplainContext {
 
   /** Target scores of the rows of x (row r explaining sample sampleOf[r]), without gradients, batched. */
   predictScores(x: Tensor, sampleOf: Int32Array): Float64Array {
+    return this.batchedScores(x, sampleOf, false);
+  }
+
+  /** Target scores at rows of points like gradientInputs() (row r explaining sample sampleOf[r]), no gradients. */
+  pointScores(points: Tensor, sampleOf: Int32Array): Float64Array {
+    return this.batchedScores(points, sampleOf, true);
+  }
+
+  private batchedScores(x: Tensor, sampleOf: Int32Array, atPoints: boolean): Float64Array {
     const rows = x.shape[0];
     if (sampleOf.length !== rows) throw new ShapeError(`${this.op}: ${sampleOf.length} sample ids for ${rows} rows`);
     const scores = new Float64Array(rows);
     for (let start = 0; start < rows; start += this.batchSize) {
       const count = Math.min(this.batchSize, rows - start);
       const part = noGrad(() =>
-        tidy(() =>
-          this.targetScores(
-            this.forward(this.rowsOf(x, start, count)),
-            sampleOf.subarray(start, start + count),
-          ).dataSync(),
-        ),
+        tidy(() => {
+          const part = this.rowsOf(x, start, count);
+          const rowsOf = sampleOf.subarray(start, start + count);
+          return this.targetScores(atPoints ? this.forwardAt(part, rowsOf) : this.forward(part), rowsOf).dataSync();
+        }),
       );
       scores.set(part, start);
     }
@@ -168,12 +189,15 @@ export class ExplainContext {
   }
 
   /**
-   * The gradient of each row's target score with respect to that row of x (float inputs), and the scores:
-   * rows do not interact in inference mode, so one backward of the summed scores gives every row's gradient.
+   * The gradient of each row's target score with respect to that row of x, a batch of points like
+   * gradientInputs() (float inputs; token models: embeddings), and the scores: rows do not interact in
+   * inference mode, so one backward of the summed scores gives every row's gradient.
    */
   inputGradients(x: Tensor, sampleOf: Int32Array): { scores: Float64Array; gradients: Tensor } {
     if (!isFloat(x.dtype))
-      throw new DTypeError(`${this.op}: gradients need float inputs, got ${x.dtype} [${fmtShape(x.shape)}]`);
+      throw new DTypeError(
+        `${this.op}: gradients need float inputs (token models: embeddings), got ${x.dtype} ${fmtShape(x.shape)}`,
+      );
     const rows = x.shape[0];
     const scores = new Float64Array(rows);
     const parts: Tensor[] = [];
@@ -182,7 +206,8 @@ export class ExplainContext {
       const g = tidy(() => {
         const part = this.rowsOf(x, start, count);
         const { grads } = valueAndGrads(() => {
-          const s = this.targetScores(this.forward(part), sampleOf.subarray(start, start + count));
+          const rowsOf = sampleOf.subarray(start, start + count);
+          const s = this.targetScores(this.forwardAt(part, rowsOf), rowsOf);
           scores.set(s.dataSync(), start);
           return o.sum(s);
         }, [part]);
@@ -193,5 +218,95 @@ export class ExplainContext {
     const gradients = parts.length === 1 ? parts[0] : o.concat(parts, 0);
     if (parts.length > 1) dispose(parts);
     return { scores, gradients };
+  }
+
+  /** What gradient methods differentiate at: the inputs, or for token ids their embeddings [N, ..., D]. */
+  gradientInputs(): Tensor {
+    if (!this.tokens) return this.inputs;
+    if (!this.points) {
+      this.points = this.embed(this.inputs);
+      this.owned.push(this.points);
+    }
+    return this.points;
+  }
+
+  /** Token ids [rows, ...] -> the output of the model's first Embedding layer on them (one forward, no gradients). */
+  embed(ids: Tensor): Tensor {
+    let captured: { data: ArrayLike<number>; shape: number[]; dtype: Tensor['dtype'] } | undefined;
+    noGrad(() =>
+      tidy(() => {
+        withLayerOutputHook(
+          (layer, out) => {
+            if (captured || !(layer instanceof Embedding) || (this.embedding && layer !== this.embedding))
+              return undefined;
+            this.embedding = layer;
+            // Read out, not kept: the output lives in the scopes of the layer calls around it.
+            const t = out as Tensor;
+            captured = { data: t.dataSync().slice(), shape: [...t.shape], dtype: t.dtype };
+            return undefined;
+          },
+          () => this.forward(ids),
+        );
+      }),
+    );
+    if (!captured)
+      throw new ArgumentError(
+        `${this.op}: the inputs are int32 token ids ${fmtShape(ids.shape)} but the model has no Embedding layer; ` +
+          "gradient methods attribute token ids through the first Embedding layer's output (give float inputs)",
+      );
+    return o.tensor(captured.data as Float32Array, captured.shape, captured.dtype);
+  }
+
+  /**
+   * The model on rows of points like gradientInputs(), row r belonging to sample sampleOf[r]. Token models run
+   * on those samples' ids with the Embedding output replaced by the rows (masks still come from the ids).
+   */
+  forwardAt(points: Tensor, sampleOf: Int32Array): Tensor | Tensor[] {
+    if (!this.tokens) return this.forward(points);
+    this.gradientInputs(); // finds the Embedding layer
+    const ids = o.gather(this.inputs, o.tensor(sampleOf, [sampleOf.length], 'int32'), 0);
+    let replaced = false;
+    return withLayerOutputHook(
+      (layer, out) => {
+        if (replaced || layer !== this.embedding) return undefined;
+        replaced = true;
+        const shape = (out as Tensor).shape;
+        if (!shapesEqual(shape, points.shape))
+          throw new ShapeError(`${this.op}: embeddings ${fmtShape(points.shape)} for an output ${fmtShape(shape)}`);
+        return points;
+      },
+      () => this.forward(ids),
+    );
+  }
+
+  /** Attributions over gradientInputs() -> over the inputs' shape (token models: summed per token). Consumes them. */
+  toInputs(attributions: Tensor): Tensor {
+    if (!this.tokens) return attributions;
+    const summed = tidy(() => o.sum(attributions, [attributions.rank - 1]));
+    attributions.dispose();
+    return summed;
+  }
+
+  /**
+   * A context over rows made from this one's samples (row r from sample sampleOf[r], e.g. noisy copies) with
+   * the same targets, batch size and seed; for token models `points` are the rows' embeddings (the caller's).
+   */
+  derive(inputs: Tensor, sampleOf: Int32Array, points?: Tensor): ExplainContext {
+    const classes = this.classes && Int32Array.from(sampleOf, (s) => this.classes![s]);
+    const target: Target = this.custom ?? (this.logit ? { logit: classes! } : classes!);
+    const derived = new ExplainContext(
+      this.model,
+      inputs,
+      { target, batchSize: this.batchSize, seed: this.seed },
+      this.method,
+    );
+    derived.embedding = this.embedding;
+    derived.points = points;
+    return derived;
+  }
+
+  /** Frees what the context made (token models' embeddings). */
+  dispose(): void {
+    dispose(this.owned.splice(0));
   }
 }

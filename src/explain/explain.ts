@@ -6,7 +6,21 @@ import { tidy } from '../tensor/storage.js';
 import * as o from '../ops/index.js';
 import { ExplainContext, identityRows } from './context.js';
 import { METHODS, type Method } from './methods.js';
-import { METHOD_NAMES, type ExplainOptions, type Explanation, type MethodName } from './types.js';
+import { METHOD_NAMES, type ExplainOptions, type Explanation, type MethodName, type MethodResult } from './types.js';
+
+/**
+ * Measures explain() adds next to an explanation when asked (`faithfulness`): faithfulness.ts installs them, and
+ * the package index loads it (they run explain() themselves, so explain.ts cannot import them).
+ */
+export interface ExplanationMeasures {
+  /** Checks the option before the method runs. */
+  check(op: string, given: unknown): void;
+  add(model: Model, inputs: Tensor, explanation: Explanation, options: ExplainOptions): void;
+}
+let measures: ExplanationMeasures | undefined;
+export function setExplanationMeasures(installed: ExplanationMeasures): void {
+  measures = installed;
+}
 
 /** Sum of each sample's attributions: [N, ...] -> N numbers. */
 export function attributionSums(attributions: Tensor): Float64Array {
@@ -29,10 +43,19 @@ export function explain(model: Model, inputs: Tensor, options: ExplainOptions): 
         'supported yet)',
     );
   const method: MethodName = options.method;
+  const measured = options.faithfulness !== undefined && options.faithfulness !== false;
+  if (measured && !measures)
+    throw new ArgumentError(`explain(${method}): the faithfulness measures are not loaded (import from the package)`);
+  if (measured) measures!.check(`explain(${method})`, options.faithfulness); // bad options fail before the method
   const ctx = new ExplainContext(model, inputs, options, method);
   const scores = ctx.predictScores(inputs, identityRows(ctx.n));
   const started = performance.now();
-  const result = (METHODS[method] as Method<MethodName>)(ctx, options as never);
+  let result: MethodResult;
+  try {
+    result = (METHODS[method] as Method<MethodName>)(ctx, options as never);
+  } finally {
+    ctx.dispose();
+  }
   const seconds = (performance.now() - started) / 1000;
   const explanation: Explanation = {
     method,
@@ -48,5 +71,6 @@ export function explain(model: Model, inputs: Tensor, options: ExplainOptions): 
     explanation.completenessGap = Array.from(sums, (s, i) => Math.abs(s - result.expectedSum![i]));
   }
   if (result.details) explanation.details = result.details;
+  if (measured) measures!.add(model, inputs, explanation, options);
   return explanation;
 }

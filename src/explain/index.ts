@@ -15,3 +15,10 @@ export {
 } from './attention.js';
 export { slic } from './slic.js';
 export * as fairness from './fairness/index.js';
+export { deletionCurve, insertionCurve } from './deletion.js';
+export { infidelity, maxSensitivity } from './infidelity.js';
+// Also installs the measures behind explain()'s `faithfulness` option.
+export { faithfulnessOf } from './faithfulness.js';
+export { sanityCheck, type SanityCheck, type SanityOptions, type SanityStage } from './sanity.js';
+export { spearman } from './rank.js';
+export type * from './faithfulness-types.js';

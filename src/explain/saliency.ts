@@ -1,4 +1,5 @@
-// Gradient maps: saliency (the gradient of the target score, by default its magnitude) and gradient x input.
+// Gradient maps: saliency (the gradient of the target score, by default its magnitude) and gradient x input
+// (token models: of the embeddings, summed per token).
 import { tidy } from '../tensor/storage.js';
 import * as o from '../ops/index.js';
 import { identityRows, type ExplainContext } from './context.js';
@@ -6,15 +7,16 @@ import type { GradientXInputOptions, MethodResult, SaliencyOptions } from './typ
 
 export function saliency(ctx: ExplainContext, options: SaliencyOptions): MethodResult {
   const absolute = options.absolute ?? true;
-  const { gradients } = ctx.inputGradients(ctx.inputs, identityRows(ctx.n));
+  const { gradients } = ctx.inputGradients(ctx.gradientInputs(), identityRows(ctx.n));
   const attributions = absolute ? tidy(() => o.abs(gradients)) : gradients;
   if (absolute) gradients.dispose();
-  return { attributions, parameters: { absolute } };
+  return { attributions: ctx.toInputs(attributions), parameters: { absolute } };
 }
 
 export function gradientXInput(ctx: ExplainContext, _options: GradientXInputOptions): MethodResult {
-  const { gradients } = ctx.inputGradients(ctx.inputs, identityRows(ctx.n));
-  const attributions = tidy(() => o.mul(gradients, ctx.inputs));
+  const points = ctx.gradientInputs();
+  const { gradients } = ctx.inputGradients(points, identityRows(ctx.n));
+  const attributions = tidy(() => o.mul(gradients, points));
   gradients.dispose();
-  return { attributions, parameters: {} };
+  return { attributions: ctx.toInputs(attributions), parameters: {} };
 }

@@ -1,6 +1,7 @@
 // The explain() contract: targets, the options of each method by name, and the Explanation every method returns.
 import type { Tensor } from '../tensor/tensor.js';
 import type { JsonValue } from '../ledger/canonical.js';
+import type { Faithfulness, FaithfulnessOptions } from './faithfulness-types.js';
 
 /**
  * What is explained, per sample: a class index (the model's output column; the probability if the model ends
@@ -37,6 +38,11 @@ export interface CommonOptions {
   batchSize?: number;
   /** Seed of the random draws (noise, perturbation samples); default one drawn from the global stream. */
   seed?: number;
+  /**
+   * Faithfulness measures of the explanation, added as `faithfulness` (faithfulness.ts): true for deletion and
+   * insertion AUC and infidelity, or the measures by name with their options. Default off (more forward passes).
+   */
+  faithfulness?: boolean | FaithfulnessOptions;
 }
 
 /**
@@ -194,4 +200,6 @@ export interface Explanation {
   details?: Record<string, JsonValue>;
   /** Wall time of the method, seconds. */
   seconds: number;
+  /** The faithfulness measures asked for with the `faithfulness` option. */
+  faithfulness?: Faithfulness;
 }
