@@ -4,3 +4,10 @@ export { ExplainContext, identityRows, repeatedRows } from './context.js';
 export { METHOD_NAMES } from './types.js';
 export { resolveFeatures, maskedInputs, defaultGrouping, type Features } from './features.js';
 export type * from './types.js';
+export {
+  recordExplanation,
+  explanationRecord,
+  modelInputSpec,
+  modelVocabulary,
+  type RecordExplanationOptions,
+} from './record.js';
