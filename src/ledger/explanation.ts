@@ -68,8 +68,8 @@ export interface ExplanationRecord {
   details?: Record<string, JsonValue>;
 }
 
-/** Stored integers run over [-QUANTUM, QUANTUM]: three significant digits of each map's largest value. */
-export const QUANTUM = 999;
+/** Stored integers run over [-QUANTUM, QUANTUM]: steps of a thousandth of each map's largest value. */
+export const QUANTUM = 1000;
 
 /** Bounds of a summary: samples stored, values stored per sample. */
 export interface SummaryLimits {

@@ -78,10 +78,10 @@ test('token summaries leave padding out and carry words; feature summaries keep 
     s.samples.map((x) => x.sum),
     [18.25, 9.125],
   );
-  const f = summarizeAttributions(Float32Array.from([0.1, -3, 0.2, 2, -0.05]), [1, 5], { maxValues: 2 });
+  const f = summarizeAttributions(Float32Array.from([0.1, -4, 0.2, 2, -0.05]), [1, 5], { maxValues: 2 });
   assert.equal(f.layout, 'features');
   assert.deepEqual(f.samples[0].indices, [1, 3]);
-  assert.deepEqual(Array.from(storedAttributionMap(f, f.samples[0])), [0, -3, 0, 2, 0]);
+  assert.deepEqual(Array.from(storedAttributionMap(f, f.samples[0])), [0, -4, 0, 2, 0]);
   assert.match(f.reduction, /the 2 largest \|attributions\| of 5/);
 });
 
