@@ -79,7 +79,8 @@ for (const [name, options] of METHODS) {
     figures[`${name}Seconds`] = e.seconds;
     if (gap !== undefined) figures[`${name}MaxGap`] = gap;
     log(
-      `${name}: ${e.seconds.toFixed(2)} s${gap === undefined ? '' : `, largest completeness gap ${gap.toExponential(2)}`}`,
+      `${name}: ${e.seconds.toFixed(2)} s` +
+        (gap === undefined ? '' : `, largest completeness gap ${gap.toExponential(2)}`),
     );
   } catch (err) {
     if (!/is being built/.test((err as Error).message)) throw err;

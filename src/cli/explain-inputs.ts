@@ -86,7 +86,8 @@ export function npyInputs(bytes: Uint8Array, file: string): RawInputs {
   const dataStart = start + headerLength;
   if (dataStart + count * type.bytes !== bytes.length)
     throw bad(
-      `shape (${shape.join(', ')}) of ${descr} needs ${count * type.bytes} bytes, the file has ${bytes.length - dataStart}`,
+      `shape (${shape.join(', ')}) of ${descr} needs ${count * type.bytes} bytes, ` +
+        `the file has ${bytes.length - dataStart}`,
     );
   const values = new Float64Array(count);
   for (let i = 0; i < count; i++) values[i] = type.read(view, dataStart + i * type.bytes);

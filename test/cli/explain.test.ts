@@ -41,7 +41,8 @@ async function savedImageModel(dir: string): Promise<c.Sequential> {
 
 /** A .npy file (format 1.0) of float32 values in C order. */
 function npy(values: number[], shape: number[]): Buffer {
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  const dims = `${shape.join(', ')}${shape.length === 1 ? ',' : ''}`;
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims}), }`;
   header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
   const head = Buffer.alloc(10);
   Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]).copy(head);
@@ -133,7 +134,7 @@ test('candor explain: JSON, PNG and .npy inputs are explained, recorded and draw
   }
 });
 
-test('candor explain: missing files, shape mismatches, texts for a non-text model and stray options are errors', async () => {
+test('candor explain: missing files, bad shapes, texts for a text-less model, stray options are errors', async () => {
   const { dir, done } = tempDir();
   const runDir = join(dir, 'run');
   const model = await savedImageModel(runDir);
