@@ -74,7 +74,7 @@ for (const [name, options] of METHODS) {
   try {
     const e = c.explain(model, x, options);
     results.push({ name, e });
-    await c.explainability.recordExplanation(out, e, { inputs: x, labels, model, name: `ten test digits, ${name}` });
+    await c.explainability.recordExplanation(out, e, { inputs: x, labels, model, name: 'ten test digits' });
     const gap = e.completenessGap ? Math.max(...e.completenessGap) : undefined;
     figures[`${name}Seconds`] = e.seconds;
     if (gap !== undefined) figures[`${name}MaxGap`] = gap;

@@ -180,7 +180,7 @@ export function colourLegend(): string {
     return `<rect x="${60 + i * 5}" y="4" width="5" height="12" fill="${colour}"/>`;
   }).join('');
   return (
-    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 340 20" width="340" height="20" role="img" ' +
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 380 20" width="380" height="20" role="img" ' +
     'aria-label="Colour scale" font-family="sans-serif" font-size="11"><title>Colour scale</title>' +
     `<text x="0" y="14">lowers</text>${rects}<text x="266" y="14">raises the score</text></svg>`
   );

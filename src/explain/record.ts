@@ -39,7 +39,7 @@ export interface RecordExplanationOptions extends SummaryLimits {
   inputs: Tensor;
   /** True labels of the samples (class ids), shown beside the maps. */
   labels?: Tensor | readonly number[];
-  /** A name for this explanation; a later one of the same name replaces it. */
+  /** A name for this explanation; a later one of the same name and method replaces it. */
   name?: string;
   /** The model explained: its declared input shape is recorded and its TextVectorization gives the words. */
   model?: Model;

@@ -204,9 +204,10 @@ export function storedAttributionMap(summary: AttributionSummary, s: StoredAttri
   return out;
 }
 
-/** The list with `entry` added; an entry of the same name (when named) is replaced. */
+/** The list with `entry` added; an earlier entry of the same name and method (when named) is replaced. */
 export function withExplanation(list: readonly ExplanationRecord[] | undefined, entry: ExplanationRecord) {
-  return [...(list ?? []).filter((e) => e.name === undefined || e.name !== entry.name), entry];
+  const same = (e: ExplanationRecord) => e.name !== undefined && e.name === entry.name && e.method === entry.method;
+  return [...(list ?? []).filter((e) => !same(e)), entry];
 }
 
 const count = { type: 'integer', minimum: 0 };

@@ -314,8 +314,8 @@ export class RunRecording {
   }
 
   /**
-   * Adds an explanation of the trained model (explainability.recordExplanation builds it); one with the same
-   * name (when named) replaces the earlier one. Rewrites run.json.
+   * Adds an explanation of the trained model (explainability.recordExplanation builds it); one of the same name
+   * and method (when named) replaces the earlier one. Rewrites run.json.
    */
   async addExplanation(explanation: ExplanationRecord): Promise<void> {
     this.record.explanations = withExplanation(this.record.explanations, explanation);

@@ -107,21 +107,24 @@ test('explanations are recorded through a RunRecorder and into a run directory; 
     assert.equal(recorded.attributions.layout, 'features');
     const onDisk = await readRunRecord(dir);
     assert.deepEqual(onDisk.explanations, JSON.parse(JSON.stringify(run.record.explanations)));
-    // The same name replaces; another name adds. Into the directory this time.
+    // The same name and method replaces; another method or name adds. Into the directory this time.
     const s = c.explain(run.model, x, { method: 'saliency', target: 1 });
+    const t = c.explain(run.model, x, { method: 'gradientXInput', target: 2 });
     await c.explainability.recordExplanation(dir, s, { inputs: x, name: 'first five' });
+    await c.explainability.recordExplanation(dir, t, { inputs: x, name: 'first five' });
     await c.explainability.recordExplanation(dir, e, { inputs: x, name: 'again' });
     const back = await readRunRecord(dir);
     assert.deepEqual(
       back.explanations?.map((v) => [v.name, v.method, v.target]),
       [
         ['first five', 'saliency', [1, 1, 1, 1, 1]],
+        ['first five', 'gradientXInput', [2, 2, 2, 2, 2]],
         ['again', 'gradientXInput', e.target],
       ],
     );
     // Sums are exact (before quantisation), so completeness can be checked from the record.
     const sums = c.explainability.attributionSums(e.attributions);
-    back.explanations![1].attributions.samples.forEach((v, i) => assert.ok(Math.abs(v.sum - sums[i]) < 1e-5));
+    back.explanations![2].attributions.samples.forEach((v, i) => assert.ok(Math.abs(v.sum - sums[i]) < 1e-5));
     // A malformed explanation is refused.
     const bad = JSON.parse(JSON.stringify(back)) as RunRecord;
     (bad.explanations![0].attributions as { layout: string }).layout = 'pixels';
@@ -132,7 +135,7 @@ test('explanations are recorded through a RunRecorder and into a run directory; 
       c.explainability.recordExplanation(dir, e, { inputs: run.data.x }),
       (err: Error) => err instanceof c.ShapeError && /30 samples .* attributions 5/.test(err.message),
     );
-    c.dispose([x, e.attributions, s.attributions]);
+    c.dispose([x, e.attributions, s.attributions, t.attributions]);
   } finally {
     run.dispose();
     done();
