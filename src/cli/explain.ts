@@ -55,11 +55,14 @@ const TAKES: Record<string, readonly MethodName[]> = {
   layer: ['gradCam'],
 };
 
+/** Channels a PNG is read with: the last axis of an image input [H, W, C], else grey (then reshaped to fit). */
+const pngChannels = (shape?: (number | null)[]) => (shape?.length === 3 ? (shape[2] ?? 1) : 1);
+
 /** The model to explain and its inputs: a text model's TextVectorization is applied here, the rest explained. */
 async function modelInputs(model: Model, cmd: ExplainCommand): Promise<{ explained: Model; x: Tensor; note?: string }> {
   const spec = modelInputSpec(model);
   const first = model.layers[0];
-  const raw = await readInputs(cmd.input, spec?.shape.at(-1) ?? 1);
+  const raw = await readInputs(cmd.input, pngChannels(spec?.shape));
   if (raw.kind === 'texts') {
     if (!(first instanceof TextVectorization) || !(model instanceof Sequential))
       throw new ShapeError(
@@ -101,7 +104,7 @@ async function methodOptions(cmd: ExplainCommand, x: Tensor, model: Model): Prom
   if (cmd.method === 'kernelShap' || cmd.method === 'shapley') {
     if (cmd.background !== undefined) {
       const spec = modelInputSpec(model);
-      const raw = await readInputs(cmd.background, spec?.shape.at(-1) ?? 1);
+      const raw = await readInputs(cmd.background, pngChannels(spec?.shape));
       if (raw.kind !== 'numbers') throw new ShapeError(`explain: --background ${cmd.background} holds texts`);
       o.background = batchFor(raw, x.shape.slice(1), x.dtype, cmd.background).x;
     } else o.background = zeros([1, ...x.shape.slice(1)], x.dtype);

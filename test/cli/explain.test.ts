@@ -21,9 +21,9 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
 }
 
 /** A 4 x 4 grey-image classifier, trained one epoch with a recorder and saved in dir. */
-async function savedImageModel(dir: string): Promise<c.Sequential> {
+async function savedImageModel(dir: string, flat = false): Promise<c.Sequential> {
   const model = new c.Sequential([
-    c.layers.flatten({ inputShape: [4, 4, 1] }),
+    flat ? c.layers.reshape({ targetShape: [16], inputShape: [16] }) : c.layers.flatten({ inputShape: [4, 4, 1] }),
     c.layers.dense({ units: 3, activation: 'softmax' }),
   ]);
   model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
@@ -33,7 +33,13 @@ async function savedImageModel(dir: string): Promise<c.Sequential> {
   );
   const y = c.tensor(Int32Array.from([0, 1, 2, 0, 1, 2]), [6]);
   const recorder = new RunRecorder({ dir, energy: { method: 'estimate' } });
-  await model.fit(x, y, { epochs: 1, batchSize: 3, verbose: 0, seed: 3, callbacks: [recorder] });
+  await model.fit(flat ? c.reshape(x, [6, 16]) : x, y, {
+    epochs: 1,
+    batchSize: 3,
+    verbose: 0,
+    seed: 3,
+    callbacks: [recorder],
+  });
   await model.save(dir);
   c.dispose([x, y]);
   return model;
@@ -127,6 +133,13 @@ test('candor explain: JSON, PNG and .npy inputs are explained, recorded and draw
     assert.equal(n.code, 0, n.err);
     assert.ok(Math.abs(JSON.parse(n.out).sums[0] - got.sums[0]) < 1e-6);
     assert.equal((await readRunRecord(runDir)).explanations!.length, 3);
+    // A model on flat vectors takes the same PNG, read grey and reshaped to [1, 16].
+    const flatDir = join(dir, 'flat');
+    const flat = await savedImageModel(flatDir, true);
+    const f = await cli('explain', flatDir, '--input', join(dir, 'x.png'), '--method', 'saliency', '--target', '2');
+    assert.equal(f.code, 0, f.err);
+    assert.match(f.out, /reshaped \[1, 4, 4, 1\] to \[1, 16\]/);
+    flat.dispose();
     c.dispose([x, image, want.attributions, saliency.attributions]);
   } finally {
     model.dispose();
