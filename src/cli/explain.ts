@@ -17,7 +17,7 @@ import { dispose } from '../tensor/storage.js';
 import { TextVectorization } from '../nn/preprocessing/text-vectorization.js';
 import { StringTensor } from '../nn/preprocessing/string-tensor.js';
 import { explain, attributionSums } from '../explain/explain.js';
-import { modelInputSpec, recordExplanation } from '../explain/record.js';
+import { modelInputSpec, modelVocabulary, recordExplanation } from '../explain/record.js';
 import type { ExplainOptions, Explanation, MethodName } from '../explain/types.js';
 import { batchFor, readInputs } from './explain-inputs.js';
 
@@ -119,7 +119,10 @@ function summaryLines(cmd: ExplainCommand, e: Explanation, sums: Float64Array): 
   const lines = [
     `${e.method} on ${sums.length} sample${sums.length === 1 ? '' : 's'} of ${cmd.input} in ${fmt(e.seconds)} s; ` +
       `parameters ${JSON.stringify(e.parameters)}`,
-    ['sample', 'target', 'f(x)', 'sum', 'gap'].map((h) => h.padEnd(10)).join(''),
+    ['sample', 'target', 'f(x)', 'sum', 'gap']
+      .map((h) => h.padEnd(10))
+      .join('')
+      .trimEnd(),
   ];
   sums.forEach((s, i) =>
     lines.push(
@@ -159,7 +162,9 @@ export async function explainRun(cmd: ExplainCommand): Promise<string[]> {
     const sums = attributionSums(e.attributions);
     await recordExplanation(cmd.runDir, e, {
       inputs: x,
-      model,
+      // The model explained (for a text model, the layers after TextVectorization), with the full model's words.
+      model: explained,
+      vocabulary: modelVocabulary(model),
       ...(cmd.name ? { name: cmd.name } : {}),
       encryptionKey: cmd.encryptionKey,
     });

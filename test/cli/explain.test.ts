@@ -199,3 +199,82 @@ test('candor explain: missing files, bad shapes, texts for a text-less model, st
     done();
   }
 });
+
+/** TextVectorization ('int' or another mode) + a small classifier on four texts, trained and saved in dir. */
+async function savedTextModel(dir: string, outputMode: 'int' | 'count'): Promise<c.Sequential> {
+  const texts = ['free prize now', 'meeting notes today', 'win a free prize', 'notes for the meeting'];
+  const tv = c.layers.textVectorization({
+    maxTokens: 20,
+    outputMode,
+    ...(outputMode === 'int' ? { outputSequenceLength: 6 } : {}),
+  });
+  tv.adapt(texts);
+  const model = new c.Sequential(
+    outputMode === 'int'
+      ? [
+          tv,
+          c.layers.embedding({ inputDim: 20, outputDim: 4 }),
+          c.layers.globalAveragePooling1d(),
+          c.layers.dense({ units: 1, activation: 'sigmoid' }),
+        ]
+      : [tv, c.layers.dense({ units: 1, activation: 'sigmoid' })],
+  );
+  model.compile({ optimizer: 'adam', loss: 'binaryCrossentropy' });
+  const y = c.tensor([1, 0, 1, 0], [4, 1]);
+  const recorder = new RunRecorder({ dir, energy: { method: 'estimate' } });
+  await model.fit(texts, y, { epochs: 1, verbose: 0, seed: 5, callbacks: [recorder] });
+  await model.save(dir);
+  y.dispose();
+  return model;
+}
+
+/** Whether Integrated Gradients is in this build (it comes from its own branch). */
+function hasIntegratedGradients(): boolean {
+  const model = new c.Sequential([c.layers.dense({ units: 1, inputShape: [2] })]);
+  const x = c.tensor([[1, 2]]);
+  try {
+    c.dispose(c.explain(model, x, { method: 'integratedGradients', steps: 2 }).attributions);
+    return true;
+  } catch (e) {
+    if (/is being built/.test((e as Error).message)) return false;
+    throw e;
+  } finally {
+    x.dispose();
+    model.dispose();
+  }
+}
+
+test('candor explain: a text file for a TextVectorization model is explained per token, with its words', async (t) => {
+  const { dir, done } = tempDir();
+  try {
+    writeFileSync(join(dir, 't.txt'), 'win a free prize now\n\nmeeting notes\n');
+    const counts = await savedTextModel(join(dir, 'counts'), 'count');
+    const r = await cli('explain', join(dir, 'counts'), '--input', join(dir, 't.txt'), '--method', 'saliency');
+    assert.equal(r.code, 1);
+    assert.match(r.err, /outputs 'count', not token ids/);
+    counts.dispose();
+    if (!hasIntegratedGradients()) {
+      t.skip('integratedGradients is not in this build yet (it comes from the p14-grad branch)');
+      return;
+    }
+    const model = await savedTextModel(join(dir, 'int'), 'int');
+    const ok = await cli('explain', join(dir, 'int'), '--input', join(dir, 't.txt'), '--method', 'integratedGradients');
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.out, /^2 texts vectorized/);
+    const e = (await readRunRecord(join(dir, 'int'))).explanations![0];
+    assert.equal(e.attributions.layout, 'tokens');
+    assert.deepEqual(
+      e.attributions.samples.map((s) => s.words),
+      [
+        ['win', 'a', 'free', 'prize', 'now'],
+        ['meeting', 'notes'],
+      ],
+    );
+    assert.deepEqual(e.inputShape, [6]);
+    e.completenessGap!.forEach((g) => assert.ok(g! < 1e-4, `gap ${g}`));
+    assert.match(readFileSync(join(dir, 'int', 'card.html'), 'utf8'), /data-token="prize"/);
+    model.dispose();
+  } finally {
+    done();
+  }
+});
