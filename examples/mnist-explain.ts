@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as c from '../src/index.js';
-import { parseExampleArgs, report } from './common.js';
+import { mnistCnn, parseExampleArgs, report } from './common.js';
 
 const {
   epochs,
@@ -34,15 +34,7 @@ if (reuse) {
   log(`loading the trained model from ${out}`);
   model = await c.loadModel(out);
 } else {
-  model = new c.Sequential([
-    c.layers.conv2d({ filters: 32, kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }),
-    c.layers.maxPooling2d({ poolSize: 2 }),
-    c.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }),
-    c.layers.maxPooling2d({ poolSize: 2 }),
-    c.layers.flatten(),
-    c.layers.dropout({ rate: 0.5 }),
-    c.layers.dense({ units: 10, activation: 'softmax' }),
-  ]);
+  model = mnistCnn();
   model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const x = c.slice(train.x, [0, 0, 0, 0], [trainSize, 28, 28, 1]);
   const y = c.slice(train.y, [0], [trainSize]);
