@@ -1,6 +1,15 @@
 // Argument parsing and the final report shared by the examples.
 import { join } from 'node:path';
-import { getBackend, setSeed, RunRecorder, writeCard, type Model, type Tensor } from '../src/index.js';
+import {
+  getBackend,
+  setSeed,
+  RunRecorder,
+  writeCard,
+  Sequential,
+  layers,
+  type Model,
+  type Tensor,
+} from '../src/index.js';
 
 /**
  * --epochs N, --json, and where the run record goes: --out DIR (default runs/NAME) holds the model, its
@@ -114,4 +123,17 @@ export async function trainAndReport(
     card: card.files.html,
     ledgerEntry: `${entry!.index} ${entry!.entryHash.slice(0, 16)}...`,
   });
+}
+
+/** The Keras MNIST CNN: Conv 32 -> max-pool -> Conv 64 -> max-pool -> Flatten -> Dropout 0.5 -> Dense 10 softmax. */
+export function mnistCnn(): Sequential {
+  return new Sequential([
+    layers.conv2d({ filters: 32, kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }),
+    layers.maxPooling2d({ poolSize: 2 }),
+    layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }),
+    layers.maxPooling2d({ poolSize: 2 }),
+    layers.flatten(),
+    layers.dropout({ rate: 0.5 }),
+    layers.dense({ units: 10, activation: 'softmax' }),
+  ]);
 }

@@ -1,18 +1,10 @@
 // MNIST CNN: Conv 32 -> max-pool -> Conv 64 -> max-pool -> Flatten -> Dropout 0.5 -> Dense 10 softmax
 // (the Keras example), Adam, batch 128. `--epochs N` (default 3), `--json` for a final JSON line.
 import * as c from '../src/index.js';
-import { parseExampleArgs, trainAndReport } from './common.js';
+import { mnistCnn, parseExampleArgs, trainAndReport } from './common.js';
 
 const { epochs, json, verbose, out, seed } = parseExampleArgs({ epochs: 3, name: 'mnist-cnn' });
 const { train, test } = await c.datasets.mnist({ flatten: false });
 
-const model = new c.Sequential([
-  c.layers.conv2d({ filters: 32, kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }),
-  c.layers.maxPooling2d({ poolSize: 2 }),
-  c.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }),
-  c.layers.maxPooling2d({ poolSize: 2 }),
-  c.layers.flatten(),
-  c.layers.dropout({ rate: 0.5 }),
-  c.layers.dense({ units: 10, activation: 'softmax' }),
-]);
+const model = mnistCnn();
 await trainAndReport('mnist-cnn', model, { train, test }, { epochs, json, verbose, batchSize: 128, out, seed });

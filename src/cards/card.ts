@@ -15,6 +15,7 @@ import { complianceMap, trainingFlops, STATUS_TEXT } from './compliance.js';
 import { loadUserInfo, type CardUserInfo, type LoadedUserInfo } from './user-info.js';
 import { privacySection } from './privacy.js';
 import { fairnessBlocks } from './fairness.js';
+import { explanationsSection } from './explanations.js';
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const num = (n: number | null | undefined, digits = 4) =>
@@ -562,6 +563,7 @@ export function buildCard(
     ...trainingSection(ctx),
     ...evaluationSection(ctx),
     ...privacySection(record),
+    ...explanationsSection(record),
     ...computeSection(ctx),
     ...regulatorySection(ctx),
   ];

@@ -9,3 +9,14 @@ export { renderHtml, renderMarkdown, htmlEscape } from './document.js';
 export type { Doc, Block, Cell } from './document.js';
 export { lineChart } from './svg.js';
 export type { Series } from './svg.js';
+export {
+  explanationsSection,
+  explanationFigure,
+  heatmapImage,
+  pictureImage,
+  imageGrid,
+  tokensSvg,
+  colourLegend,
+  divergingColour,
+} from './explanations.js';
+export type { GridCell } from './explanations.js';

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `candor` command: model cards, the profiler table and the run ledger from the shell.
 //   candor card RUN_DIR [--out DIR]
+//   candor explain RUN_DIR --input FILE --method M [--target N] [--steps N] [--out DIR] [--json] ...
 //   candor profile RUN_DIR [--by op|family|phase|layer] [--sort ms|flops|calls|bytes] [--phase P] [--limit N]
 //   (card, profile and ledger append read an encrypted run.json with --key-file FILE or --passphrase-file FILE)
 //   candor ledger verify FILE [--public-key PEM] [--head HASH]
@@ -35,12 +36,19 @@ import { anonymizeTable } from '../privacy/anonymize.js';
 import { ADULT_HIERARCHIES } from '../privacy/adult-hierarchies.js';
 import type { Hierarchy } from '../privacy/hierarchies.js';
 import { formatTable, loadTable } from '../privacy/table.js';
+import { METHOD_NAMES } from '../explain/types.js';
+import { explainRun } from './explain.js';
 
 export const USAGE =
   `usage: candor <command> [options]
 
   card RUN_DIR [--out DIR]        write card.md and card.html from RUN_DIR/run.json ` +
   `(+ optional card.json, intended-use.md)
+  explain RUN_DIR --input FILE    explain the saved model's outputs for the inputs (.json array, .npy, .png
+      --method M                  image, .txt one text per line), record it in run.json and rewrite the card
+                                  (M: ${METHOD_NAMES.join(', ')})
+      [--target N] [--steps N] [--samples N] [--window N] [--baseline V] [--background FILE] [--layer NAME]
+      [--name NAME] [--out DIR] [--json]   (--out: where the card and explanation.json, every value, go)
   profile RUN_DIR                 print the profiler table of the run
       [--by op|family|phase|layer] [--sort ms|flops|calls|bytes] [--phase ${PHASES.join('|')}] [--limit N]
   ledger verify FILE              check the hash chain (and signatures); names the first bad entry
@@ -136,6 +144,60 @@ async function card(args: string[], out: Out): Promise<number> {
   const encryptionKey = await encryptionKeyOf(values);
   const written = await writeCard(pos[0], { outDir: values.out as string | undefined, encryptionKey });
   out.log(`wrote ${written.files.markdown}\nwrote ${written.files.html}`);
+  return 0;
+}
+
+async function explainCommand(args: string[], out: Out): Promise<number> {
+  const text = { type: 'string' } as const;
+  const { values, pos } = parse(
+    args,
+    {
+      input: text,
+      method: text,
+      target: text,
+      steps: text,
+      samples: text,
+      window: text,
+      baseline: text,
+      background: text,
+      layer: text,
+      name: text,
+      out: text,
+      json: { type: 'boolean' },
+      ...KEY_OPTIONS,
+    },
+    ['RUN_DIR'],
+  );
+  if (typeof values.input !== 'string') throw new UsageError('explain needs --input FILE');
+  if (typeof values.method !== 'string') throw new UsageError(`explain needs --method (${METHOD_NAMES.join(', ')})`);
+  const method = oneOf('method', values.method, METHOD_NAMES)!;
+  const int = (name: string, min: number): number | undefined => {
+    const v = values[name];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || !/^\d+$/.test(v) || Number(v) < min)
+      throw new UsageError(`--${name} must be an integer of at least ${min}, got '${String(v)}'`);
+    return Number(v);
+  };
+  const baseline = values.baseline === undefined ? undefined : Number(values.baseline);
+  if (baseline !== undefined && (!Number.isFinite(baseline) || String(values.baseline).trim() === ''))
+    throw new UsageError(`--baseline must be a number, got '${String(values.baseline)}'`);
+  const lines = await explainRun({
+    runDir: pos[0],
+    input: values.input,
+    method,
+    target: int('target', 0),
+    steps: int('steps', 1),
+    samples: int('samples', 1),
+    window: int('window', 1),
+    baseline,
+    background: values.background as string | undefined,
+    layer: values.layer as string | undefined,
+    name: values.name as string | undefined,
+    out: values.out as string | undefined,
+    json: values.json === true,
+    encryptionKey: await encryptionKeyOf(values),
+  });
+  for (const line of lines) out.log(line);
   return 0;
 }
 
@@ -416,6 +478,8 @@ export async function main(
         return await card(rest, out);
       case 'profile':
         return await profile(rest, out);
+      case 'explain':
+        return await explainCommand(rest, out);
       case 'ledger':
         return await ledger(rest, out);
       case 'anonymize':

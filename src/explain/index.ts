@@ -22,3 +22,10 @@ export { faithfulnessOf } from './faithfulness.js';
 export { sanityCheck, type SanityCheck, type SanityOptions, type SanityStage } from './sanity.js';
 export { spearman } from './rank.js';
 export type * from './faithfulness-types.js';
+export {
+  recordExplanation,
+  explanationRecord,
+  modelInputSpec,
+  modelVocabulary,
+  type RecordExplanationOptions,
+} from './record.js';

@@ -89,6 +89,13 @@ export {
 export type { RunRecord, ModelFacts, ComputeAttribution, EvaluationRecord, EmissionsRecord } from './record.js';
 export type { PrivacyRecord, DpSgdRecord, NoPrivacyRecord, MembershipAuditRecord } from './privacy.js';
 export {
+  summarizeAttributions,
+  storedAttributionMap,
+  type ExplanationRecord,
+  type AttributionSummary,
+  type StoredAttribution,
+} from './explanation.js';
+export {
   appendToLedger,
   verifyLedger,
   verifyLedgerText,

@@ -19,6 +19,7 @@ import type { DatasetFingerprint } from './fingerprint.js';
 import { JsonSchemaValidator } from './json-schema.js';
 import type { MeterSnapshot } from './meter.js';
 import type { PrivacyRecord } from './privacy.js';
+import type { ExplanationRecord } from './explanation.js';
 import { RUN_RECORD_SCHEMA } from './run-record-schema.js';
 import { RecordError } from './errors.js';
 
@@ -77,6 +78,8 @@ export interface RunRecord {
   evaluation: EvaluationRecord[];
   /** Always written by this version; absent in older records. */
   privacy?: PrivacyRecord;
+  /** Explanations of the trained model (explainability.recordExplanation); absent when there are none. */
+  explanations?: ExplanationRecord[];
   software: { candor: string; node: string; v8: string; platform: string; arch: string };
   machine: {
     cpuModel: string;

@@ -16,6 +16,7 @@ import { Meter, processKernelMs } from './meter.js';
 import { RecordError } from './errors.js';
 import { appendToLedger, type AppendOptions, type LedgerEntry } from './ledger.js';
 import type { DpSgdRecord, MembershipAuditRecord, PrivacyRecord } from './privacy.js';
+import { withExplanation, type ExplanationRecord } from './explanation.js';
 import {
   RUN_RECORD_FORMAT,
   RUN_RECORD_VERSION,
@@ -309,6 +310,15 @@ export class RunRecording {
   async addPrivacyAudit(audit: MembershipAuditRecord): Promise<void> {
     const privacy = (this.record.privacy ??= { mechanism: 'none' });
     privacy.audits = [...(privacy.audits ?? []), audit];
+    await this.rewrite();
+  }
+
+  /**
+   * Adds an explanation of the trained model (explainability.recordExplanation builds it); one of the same name
+   * and method (when named) replaces the earlier one. Rewrites run.json.
+   */
+  async addExplanation(explanation: ExplanationRecord): Promise<void> {
+    this.record.explanations = withExplanation(this.record.explanations, explanation);
     await this.rewrite();
   }
 

@@ -2,6 +2,7 @@
 // is its published copy (`candor schema > schemas/run-record.schema.json`), and a test keeps the two equal.
 import type { Schema } from './json-schema.js';
 import { PRIVACY_SCHEMA } from './privacy.js';
+import { EXPLANATION_SCHEMA } from './explanation.js';
 
 const num = { type: 'number' };
 const nonNegative = { type: 'number', minimum: 0 };
@@ -207,6 +208,13 @@ export const RUN_RECORD_SCHEMA: Schema = {
       description:
         "DP-SGD's budget and parameters, or mechanism 'none'; PII counts per type; membership-inference audits. " +
         'Absent only in records written before privacy was recorded.',
+    },
+    explanations: {
+      type: 'array',
+      items: EXPLANATION_SCHEMA,
+      description:
+        'Attributions of the trained model (explain()): method, parameters, target, scores, completeness gap, ' +
+        'time, a fingerprint of the explained inputs and a bounded, quantised summary of the maps.',
     },
     software: {
       type: 'object',
