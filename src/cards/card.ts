@@ -14,6 +14,7 @@ import { lineChart } from './svg.js';
 import { complianceMap, trainingFlops, STATUS_TEXT } from './compliance.js';
 import { loadUserInfo, type CardUserInfo, type LoadedUserInfo } from './user-info.js';
 import { privacySection } from './privacy.js';
+import { fairnessBlocks } from './fairness.js';
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const num = (n: number | null | undefined, digits = 4) =>
@@ -307,60 +308,7 @@ function reportBlocks(e: EvaluationRecord, key: string, rep: ClassificationRepor
       rows: rep.confusion.map((row, i) => [rep.labels[i], ...row.map((v) => int(v))]),
     },
   ];
-  const f = rep.fairness;
-  if (f) {
-    const pos = f.positiveClass;
-    const disparity = (label: string, name: 'demographicParityDifference' | 'equalOpportunityDifference') => [
-      label,
-      fig(num(f[name].value), `${key}.fairness.${name}.value`, f[name].value ?? ''),
-      f[name].definition,
-    ];
-    blocks.push(
-      { kind: 'heading', level: 3, text: `${e.name}: results by ${f.attribute}` },
-      {
-        kind: 'table',
-        caption: `Per group${pos !== undefined ? ` (positive class '${pos}')` : ''}`,
-        header: [
-          'Group',
-          'Samples',
-          'Accuracy',
-          ...(pos !== undefined ? ['Selection rate', 'True-positive rate'] : []),
-        ],
-        rows: f.groups.map((g, i) => [
-          g.group,
-          int(g.samples),
-          fig(num(g.accuracy), `${key}.fairness.groups.${i}.accuracy`, g.accuracy),
-          ...(pos !== undefined ? [num(g.selectionRate[pos]), num(g.truePositiveRate[pos])] : []),
-        ]),
-      },
-      {
-        kind: 'table',
-        caption: 'Disparities between groups',
-        header: ['Measure', 'Value', 'Definition'],
-        rows: [
-          disparity('Demographic-parity difference', 'demographicParityDifference'),
-          disparity('Equal-opportunity difference', 'equalOpportunityDifference'),
-          [
-            'Accuracy difference',
-            fig(num(f.accuracyDifference), `${key}.fairness.accuracyDifference`, f.accuracyDifference),
-            'max - min over groups of accuracy',
-          ],
-        ],
-      },
-    );
-    if (pos === undefined) {
-      blocks.push({
-        kind: 'table',
-        caption: 'Per class, one-vs-rest',
-        header: ['Class', 'Demographic-parity difference', 'Equal-opportunity difference'],
-        rows: rep.labels.map((l) => [
-          l,
-          num(f.demographicParityDifference.byClass[l]),
-          num(f.equalOpportunityDifference.byClass[l]),
-        ]),
-      });
-    }
-  }
+  if (rep.fairness) blocks.push(...fairnessBlocks(e.name, key, rep.fairness, rep.labels));
   return blocks;
 }
 

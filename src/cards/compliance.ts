@@ -127,7 +127,9 @@ function fairnessText(r: RunRecord): string | undefined {
       return (
         `${e.name}, by ${f.attribute}: accuracy ${accuracy}; ` +
         `demographic-parity difference ${v(f.demographicParityDifference.value)}; ` +
-        `equal-opportunity difference ${v(f.equalOpportunityDifference.value)}`
+        `equal-opportunity difference ${v(f.equalOpportunityDifference.value)}` +
+        (f.equalizedOddsDifference ? `; equalised-odds difference ${v(f.equalizedOddsDifference.value)}` : '') +
+        (f.fourFifthsRule?.passes === false ? '; fails the four-fifths rule' : '')
       );
     })
     .join('; ');

@@ -4,4 +4,15 @@ export { ExplainContext, identityRows, repeatedRows } from './context.js';
 export { METHOD_NAMES } from './types.js';
 export { resolveFeatures, maskedInputs, defaultGrouping, type Features } from './features.js';
 export type * from './types.js';
+export {
+  attentionMaps,
+  attentionRollout,
+  type AttentionMap,
+  type AttentionMapsOptions,
+  type AttentionRollout,
+  type AttentionRolloutOptions,
+  type HeadFusion,
+} from './attention.js';
+export { slic } from './slic.js';
+export * as fairness from './fairness/index.js';
 export { gaussLegendre, pathRule, INTEGRATION_RULES, type PathRule } from './quadrature.js';

@@ -4,25 +4,27 @@ import type { CommonOptions, MethodName, MethodOptions, MethodResult } from './t
 import { gradientXInput, saliency } from './saliency.js';
 import { integratedGradients } from './integrated-gradients.js';
 import { smoothGrad } from './smooth-grad.js';
-import { ArgumentError } from '../errors.js';
+import { occlusion } from './occlusion.js';
+import { lime } from './lime.js';
+import { gradCam } from './grad-cam.js';
+// Installs SLIC as the { superpixels } grouping of every perturbation method.
+import './slic.js';
+import { kernelShap } from './kernel-shap.js';
+import { shapley } from './shapley.js';
 
 export type Method<M extends MethodName> = (
   ctx: ExplainContext,
   options: CommonOptions & MethodOptions[M],
 ) => MethodResult;
 
-const pending = (name: MethodName) => (): MethodResult => {
-  throw new ArgumentError(`explain: method '${name}' is being built`);
-};
-
 export const METHODS: { [M in MethodName]: Method<M> } = {
   saliency,
   gradientXInput,
   integratedGradients,
   smoothGrad,
-  gradCam: pending('gradCam'),
-  occlusion: pending('occlusion'),
-  lime: pending('lime'),
-  kernelShap: pending('kernelShap'),
-  shapley: pending('shapley'),
+  gradCam,
+  occlusion,
+  lime,
+  kernelShap,
+  shapley,
 };

@@ -88,16 +88,19 @@ export interface SmoothGradOptions {
 }
 
 export interface GradCamOptions {
-  /** Name of the Conv2D layer (model.getLayer name) whose feature maps are weighted. */
+  /** The Conv2D layer's name (any layer giving [samples, H', W', C], nested too) whose feature maps are weighted. */
   layer: string;
   /** ReLU on the weighted map (Selvaraju et al.). Default true. */
   relu?: boolean;
 }
 
 export interface OcclusionOptions {
-  /** Window shape over one sample's axes (without the batch axis); a number is the same size on every axis. */
+  /**
+   * Window shape over one sample's axes (without the batch axis); a number is the same size on every axis.
+   * Images [N, H, W, C]: a number or two numbers are H and W, and the window takes every channel.
+   */
   window: number | readonly number[];
-  /** Steps between windows, per axis. Default: the window (non-overlapping). */
+  /** Steps between windows, per axis (images: given as the window is). Default: the window (non-overlapping). */
   strides?: number | readonly number[];
   /** What an occluded element becomes. Default 0 (text: token id 0). */
   baseline?: number;
@@ -112,16 +115,27 @@ export interface LimeOptions {
   baseline?: number;
   /** Width of the exponential kernel on the cosine distance to the sample. Default 0.25 (LIME's images/text). */
   kernelWidth?: number;
-  /** Keep this many features (forward selection on the weighted fit), the rest get 0. Default all. */
+  /** Keep this many features (chosen by `featureSelection`), the rest get 0. Default all. */
   numFeatures?: number;
+  /**
+   * How numFeatures are chosen, as lime's: greedy forward selection on the weighted fit's R^2, the largest
+   * |coefficients| of a fit on all features, or 'auto' (forward selection up to 6 features). Default 'auto'.
+   */
+  featureSelection?: 'auto' | 'forwardSelection' | 'highestWeights';
   /** Ridge penalty of the weighted fit. Default 1 (LIME's sklearn Ridge default). */
   ridge?: number;
 }
 
 export interface KernelShapOptions {
-  /** Background samples [M, ...]: a feature switched off takes their values; E f is the mean over them. */
-  background: Tensor;
-  /** Coalitions sampled per explained sample (paired: each with its complement). Default 2 x features + 2048. */
+  /**
+   * Background samples [M, ...]: a feature switched off takes their values; E f is the mean over them. Needed
+   * for float inputs; token inputs default to one row of token id 0 (a word switched off is removed).
+   */
+  background?: Tensor;
+  /**
+   * Coalitions evaluated per explained sample (at most 2^m - 2 for m features that differ from the background;
+   * paired: each with its complement). Default 2m + 2048.
+   */
   samples?: number;
   /** Default: as LIME's. */
   features?: FeatureGrouping;
@@ -129,7 +143,7 @@ export interface KernelShapOptions {
 
 export interface ShapleyOptions {
   /** As KernelSHAP's. */
-  background: Tensor;
+  background?: Tensor;
   /** At most 20 features (2^features coalitions are evaluated). */
   features?: FeatureGrouping;
 }

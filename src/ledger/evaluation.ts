@@ -1,11 +1,21 @@
 // Evaluation beyond the loss: accuracy, per-class precision / recall / F1, the confusion matrix and,
-// given a sensitive attribute, per-group accuracy with demographic-parity and equal-opportunity
-// differences. Pure functions of predicted classes, true classes and group ids, so they can be checked
-// by hand; evaluateClassifier() runs a model to get the predictions.
+// given a sensitive attribute, the fairness report of fairness.ts (per-group rates, parity differences).
+// Pure functions of predicted classes, true classes and group ids, so they can be checked by hand;
+// evaluateClassifier() runs a model to get the predictions.
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, ShapeError } from '../errors.js';
 import { dispose } from '../tensor/storage.js';
 import { classIds } from './fingerprint.js';
+import { fairnessReport, type FairnessOptions, type FairnessReport } from './fairness.js';
+
+export type {
+  Calibration,
+  CalibrationBin,
+  Disparity,
+  FairnessIntervals,
+  FairnessReport,
+  GroupMetrics,
+} from './fairness.js';
 
 export interface ClassMetrics {
   label: string;
@@ -15,35 +25,6 @@ export interface ClassMetrics {
   precision: number | null;
   recall: number | null;
   f1: number | null;
-}
-
-export interface GroupMetrics {
-  group: string;
-  samples: number;
-  accuracy: number;
-  /** P(predicted = class | group), per class label. */
-  selectionRate: Record<string, number>;
-  /** P(predicted = class | true = class, group), per class label; null where the group has no member of the class. */
-  truePositiveRate: Record<string, number | null>;
-}
-
-export interface Disparity {
-  /** The largest difference over the classes considered (or the positive class's, when one is named). */
-  value: number | null;
-  /** max - min over groups, per class label (null where fewer than two groups define it). */
-  byClass: Record<string, number | null>;
-  definition: string;
-}
-
-export interface FairnessReport {
-  attribute: string;
-  groups: GroupMetrics[];
-  /** Largest minus smallest group accuracy. */
-  accuracyDifference: number;
-  demographicParityDifference: Disparity;
-  equalOpportunityDifference: Disparity;
-  /** The class treated as the favourable outcome; absent for multi-class (one-vs-rest, worst class reported). */
-  positiveClass?: string;
 }
 
 export interface ClassificationReport {
@@ -56,28 +37,16 @@ export interface ClassificationReport {
   fairness?: FairnessReport;
 }
 
-export interface ReportOptions {
+export interface ReportOptions extends FairnessOptions {
   /** Number of classes (default: 1 + the largest class id seen). */
   numClasses?: number;
   /** Display names of the classes, by id. */
   classNames?: readonly string[];
   /** Group of each sample (a sensitive attribute such as age band or sex), for the fairness section. */
   groups?: ArrayLike<number | string>;
-  /** Name of the sensitive attribute (default 'group'). */
-  attribute?: string;
-  /**
-   * The favourable class for the parity metrics. Default: class 1 when there are two classes; for more,
-   * none (each class one-vs-rest, the largest difference reported).
-   */
-  positiveClass?: number;
 }
 
 const ratio = (a: number, b: number): number | null => (b === 0 ? null : a / b);
-
-function spread(values: (number | null)[]): number | null {
-  const defined = values.filter((v): v is number => v !== null);
-  return defined.length < 2 ? null : Math.max(...defined) - Math.min(...defined);
-}
 
 /** The report for predicted and true class ids (same length), optionally with a group per sample. */
 export function classificationReport(
@@ -124,83 +93,33 @@ export function classificationReport(
     return { label, support, precision, recall, f1 };
   });
   const report: ClassificationReport = { samples: n, accuracy: correct / n, labels, perClass, confusion };
-  if (options.groups) report.fairness = fairness(predicted, actual, options.groups, labels, options);
+  if (options.groups) report.fairness = fairnessReport(predicted, actual, options.groups, labels, options);
   return report;
 }
 
-function fairness(
-  predicted: ArrayLike<number>,
-  actual: ArrayLike<number>,
-  groups: ArrayLike<number | string>,
-  labels: string[],
-  options: ReportOptions,
-): FairnessReport {
-  const n = actual.length,
-    k = labels.length;
-  if (groups.length !== n) throw new ShapeError(`classificationReport: ${groups.length} group ids for ${n} samples`);
-  const positive = options.positiveClass ?? (k === 2 ? 1 : undefined);
-  if (positive !== undefined && !(Number.isInteger(positive) && positive >= 0 && positive < k))
-    throw new ArgumentError(`classificationReport: positiveClass ${positive} is not a class id in 0..${k - 1}`);
-  const byGroup = new Map<string, number[]>();
+/**
+ * The predicted probability of the positive class, for calibration by group: a sigmoid unit's output, or the
+ * positive class's column of rows that are probabilities (softmax); undefined without groups or when the
+ * outputs are not probabilities (logits).
+ */
+function scoresOf(out: Tensor, options: ReportOptions): Float64Array | undefined {
+  if (!options.groups || out.rank !== 2) return undefined;
+  const [n, c] = out.shape;
+  const positive = options.positiveClass ?? (c <= 2 ? 1 : undefined);
+  if (positive === undefined || (c > 1 && positive >= c)) return undefined;
+  const v = out.dataSync();
+  const scores = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const g = String(groups[i]);
-    let list = byGroup.get(g);
-    if (!list) byGroup.set(g, (list = []));
-    list.push(i);
+    if (c === 1) scores[i] = positive === 1 ? v[i] : 1 - v[i];
+    else {
+      let sum = 0;
+      for (let j = 0; j < c; j++) sum += v[i * c + j];
+      if (Math.abs(sum - 1) > 1e-3) return undefined;
+      scores[i] = v[i * c + positive];
+    }
+    if (!(scores[i] >= 0 && scores[i] <= 1)) return undefined;
   }
-  const groupMetrics: GroupMetrics[] = [...byGroup.entries()]
-    .sort((a, b) => a[0].localeCompare(b[0], 'en', { numeric: true }))
-    .map(([group, idx]) => {
-      const selected = new Array<number>(k).fill(0),
-        members = new Array<number>(k).fill(0),
-        hits = new Array<number>(k).fill(0);
-      let correct = 0;
-      for (const i of idx) {
-        selected[predicted[i]]++;
-        members[actual[i]]++;
-        if (predicted[i] === actual[i]) {
-          hits[actual[i]]++;
-          correct++;
-        }
-      }
-      return {
-        group,
-        samples: idx.length,
-        accuracy: correct / idx.length,
-        selectionRate: Object.fromEntries(labels.map((l, c) => [l, selected[c] / idx.length])),
-        truePositiveRate: Object.fromEntries(labels.map((l, c) => [l, ratio(hits[c], members[c])])),
-      };
-    });
-  const classes = positive === undefined ? labels : [labels[positive]];
-  const dp = Object.fromEntries(classes.map((l) => [l, spread(groupMetrics.map((g) => g.selectionRate[l]))]));
-  const eo = Object.fromEntries(classes.map((l) => [l, spread(groupMetrics.map((g) => g.truePositiveRate[l]))]));
-  const worst = (m: Record<string, number | null>) => {
-    const defined = Object.values(m).filter((v): v is number => v !== null);
-    return defined.length === 0 ? null : Math.max(...defined);
-  };
-  const scope =
-    positive === undefined
-      ? 'for each class one-vs-rest; the value is the largest over classes'
-      : `for the positive class '${labels[positive]}'`;
-  const accs = groupMetrics.map((g) => g.accuracy);
-  return {
-    attribute: options.attribute ?? 'group',
-    groups: groupMetrics,
-    accuracyDifference: Math.max(...accs) - Math.min(...accs),
-    demographicParityDifference: {
-      value: worst(dp),
-      byClass: dp,
-      definition: `max - min over groups of P(prediction = class | group), ${scope}`,
-    },
-    equalOpportunityDifference: {
-      value: worst(eo),
-      byClass: eo,
-      definition:
-        'max - min over groups of the true-positive rate P(prediction = class | label = class, group), ' +
-        `${scope}; groups without members of a class are left out for it`,
-    },
-    ...(positive !== undefined ? { positiveClass: labels[positive] } : {}),
-  };
+  return scores;
 }
 
 /** Anything with Keras' predict (a Model), without importing the training layer. */
@@ -228,7 +147,7 @@ export function evaluateClassifier(
         `evaluateClassifier: cannot read classes from predictions ${out.dtype} [${out.shape.join(', ')}] ` +
           `and labels ${y.dtype} [${y.shape.join(', ')}]`,
       );
-    return classificationReport(predicted, actual, options);
+    return classificationReport(predicted, actual, { ...options, scores: options.scores ?? scoresOf(out, options) });
   } finally {
     dispose(out);
   }

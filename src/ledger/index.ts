@@ -58,6 +58,15 @@ export type {
   ReportOptions,
   Predictor,
 } from './evaluation.js';
+export { fairnessReport, FAIRNESS_MEASURES } from './fairness.js';
+export type {
+  Calibration,
+  CalibrationBin,
+  FairnessIntervals,
+  FairnessMeasure,
+  FairnessOptions,
+  BootstrapOptions,
+} from './fairness.js';
 export { JsonSchemaValidator } from './json-schema.js';
 export type { Schema } from './json-schema.js';
 export { RUN_RECORD_SCHEMA } from './run-record-schema.js';

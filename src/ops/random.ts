@@ -191,6 +191,19 @@ export class RandomStream {
     return out;
   }
 
+  /**
+   * The raw uint32 words of the next n elements' blocks, four per element (computed by the backend): for
+   * callers that need millions of random integers, such as bootstrap indices, without a tensor per draw.
+   */
+  blockWords(n: number): Uint32Array {
+    if (!Number.isSafeInteger(n) || n < 0)
+      throw new ArgumentError(`blockWords: n must be a non-negative integer, got ${n}`);
+    const out = new Uint32Array(4 * n);
+    if (n > 0) drawBlocks(this.key, this.counter, n, out);
+    this.counter += n;
+    return out;
+  }
+
   /** Uniform in [0, 1): 24 random bits for float32 (so it never rounds up to 1), 53 for float64. */
   private unit(i: number, dtype: DType, attempt = 0): number {
     const w = this.block(i, attempt);

@@ -84,6 +84,33 @@ export interface AttentionResult {
   cache?: AttentionCache;
 }
 
+/**
+ * Sees the probabilities [batch, heads, T, S] of every MultiHeadAttention computation under way, however the
+ * layer is reached (apply, attend, a Transformer block, GPT): explanations read attention maps through it.
+ */
+export type AttentionScoresHook = (layer: MultiHeadAttention, scores: Tensor) => void;
+let scoresHook: AttentionScoresHook | undefined;
+
+/**
+ * Runs fn with `hook` seeing every attention computation's probabilities (hooks nest). The layers' outputs are
+ * the same bits as without a hook: the probabilities are computed beside the fused op, not instead of it, and
+ * without a hook nothing extra runs.
+ */
+export function withAttentionScoresHook<T>(hook: AttentionScoresHook, fn: () => T): T {
+  const outer = scoresHook;
+  scoresHook = outer
+    ? (layer, scores) => {
+        hook(layer, scores);
+        outer(layer, scores);
+      }
+    : hook;
+  try {
+    return fn();
+  } finally {
+    scoresHook = outer;
+  }
+}
+
 /** The call option apply() takes and a graph records (callOptionNames); returnAttentionScores is attend()'s. */
 const MHA_CALL_OPTIONS: readonly string[] = ['useCausalMask'];
 
@@ -265,6 +292,7 @@ export class MultiHeadAttention extends Layer {
     let context: Tensor, scores: Tensor | undefined;
     if (!withScores && !dropsProbs) {
       context = attention(q, k, v, mask, params);
+      if (scoresHook) scoresHook(this, attentionProbs(q, k, mask, params));
     } else {
       scores = attentionProbs(q, k, mask, params);
       let probs = scores;
@@ -273,6 +301,7 @@ export class MultiHeadAttention extends Layer {
         probs = dropout(scores, this.dropout, gen);
       }
       context = attendValues(probs, v);
+      if (scoresHook) scoresHook(this, scores);
     }
     // [b, t, h, dv] -> [b * t, h * dv] @ [h * dv, out].
     const out = this.outputKernel!.shape[2];
