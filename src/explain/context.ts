@@ -178,9 +178,9 @@ export class ExplainContext {
       const count = Math.min(this.batchSize, rows - start);
       const part = noGrad(() =>
         tidy(() => {
-          const part = this.rowsOf(x, start, count);
-          const rowsOf = sampleOf.subarray(start, start + count);
-          return this.targetScores(atPoints ? this.forwardAt(part, rowsOf) : this.forward(part), rowsOf).dataSync();
+          const chunk = this.rowsOf(x, start, count);
+          const owners = sampleOf.subarray(start, start + count);
+          return this.targetScores(atPoints ? this.forwardAt(chunk, owners) : this.forward(chunk), owners).dataSync();
         }),
       );
       scores.set(part, start);
@@ -206,8 +206,8 @@ export class ExplainContext {
       const g = tidy(() => {
         const part = this.rowsOf(x, start, count);
         const { grads } = valueAndGrads(() => {
-          const rowsOf = sampleOf.subarray(start, start + count);
-          const s = this.targetScores(this.forwardAt(part, rowsOf), rowsOf);
+          const owners = sampleOf.subarray(start, start + count);
+          const s = this.targetScores(this.forwardAt(part, owners), owners);
           scores.set(s.dataSync(), start);
           return o.sum(s);
         }, [part]);
@@ -242,7 +242,7 @@ export class ExplainContext {
             this.embedding = layer;
             // Read out, not kept: the output lives in the scopes of the layer calls around it.
             const t = out as Tensor;
-            captured = { data: t.dataSync().slice(), shape: [...t.shape], dtype: t.dtype };
+            captured = { data: t.dataSync(), shape: [...t.shape], dtype: t.dtype };
             return undefined;
           },
           () => this.forward(ids),

@@ -29,3 +29,4 @@ export {
   modelVocabulary,
   type RecordExplanationOptions,
 } from './record.js';
+export { gaussLegendre, pathRule, INTEGRATION_RULES, type PathRule } from './quadrature.js';

@@ -1,6 +1,6 @@
 // SmoothGrad / VarGrad (Smilkov et al. 2017; Adebayo et al. 2018): a noise tunnel that averages another
 // gradient method over noisy copies of each sample (the mean, the mean of squares, or the variance).
-import { ArgumentError, ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { RandomStream } from '../ops/random.js';
 import * as o from '../ops/index.js';
 import { tidy } from '../tensor/storage.js';
@@ -111,7 +111,11 @@ export function smoothGrad(ctx: ExplainContext, options: SmoothGradOptions): Met
     attributions,
     parameters: {
       over,
-      overOptions: result.parameters,
+      // The baseline as given, not as spread over the copies.
+      overOptions:
+        typeof baseline === 'object'
+          ? { ...result.parameters, baseline: `tensor ${fmtShape(baseline.shape)}` }
+          : result.parameters,
       samples,
       stdDev: stdDev ?? Array.from(scales),
       noiseType,

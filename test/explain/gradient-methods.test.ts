@@ -210,6 +210,8 @@ test('SmoothGrad with stdDev 0 equals its inner method; VarGrad is 0 for a linea
     } as never);
     const smooth = c.explain(mlp, x, { method: 'smoothGrad', target: 1, over, overOptions, stdDev: 0, samples: 3 });
     assertClose(smooth.attributions, inner.attributions, { atol: 1e-7, rtol: 1e-6 }, over);
+    const { seed: _seed, batchSize: _batchSize, ...own } = inner.parameters;
+    assert.deepEqual(smooth.parameters.overOptions, own, 'the inner options as given');
   }
   const linear = linearModel();
   const varGrad = (model: c.Sequential, over: 'saliency' | 'integratedGradients') =>
