@@ -70,14 +70,20 @@ export interface SaliencyOptions {
 export interface GradientXInputOptions {}
 
 export type IntegrationRule = 'riemannLeft' | 'riemannRight' | 'riemannMiddle' | 'riemannTrapezoid' | 'gaussLegendre';
+/** A fixed rule, or 'adaptive': Gauss-Legendre on segments halved until each one's completeness gap is small. */
+export type IntegratedGradientsRule = IntegrationRule | 'adaptive';
 
 export interface IntegratedGradientsOptions {
   /** The reference input. Default 0 (for a text model: the embedding of token id 0, padding). */
   baseline?: Baseline;
-  /** Points on the path. Default 50. */
+  /** Points on the path (adaptive: Gauss-Legendre points per segment). Default 50 (adaptive: 8). */
   steps?: number;
   /** Quadrature over the path. Default 'gaussLegendre' (Captum's default). */
-  rule?: IntegrationRule;
+  rule?: IntegratedGradientsRule;
+  /** Adaptive: the completeness gap aimed at, per sample. Default 1e-4 (float64 inputs: 1e-8). */
+  tolerance?: number;
+  /** Adaptive: at most this many segments per sample (each costs `steps` gradients). Default 256 (float64: 1024). */
+  maxSegments?: number;
 }
 
 export interface SmoothGradOptions {
