@@ -54,7 +54,7 @@ const x = c.slice(test.x, [0, 0, 0, 0], [N, 28, 28, 1]);
 const labels = Array.from(c.slice(test.y, [0], [N]).dataSync());
 const background = c.zeros([1, 28, 28, 1]);
 const METHODS: [string, c.explainability.ExplainOptions][] = [
-  ['integratedGradients', { method: 'integratedGradients', steps: 64, seed }],
+  ['integratedGradients', { method: 'integratedGradients', rule: 'adaptive', seed }],
   ['smoothGrad', { method: 'smoothGrad', samples: 25, seed }],
   ['occlusion', { method: 'occlusion', window: [4, 4, 1], strides: [2, 2, 1] }],
   ['kernelShap', { method: 'kernelShap', background, features: { patches: 4 }, samples: 1000, seed }],

@@ -113,7 +113,8 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   }
   const minColours = Number(option('min-colours', '20'));
   const check = checkPage(page, {
-    out: option('out', 'page.png'),
+    // Beside the page by default, not in the working directory (the repository, when run from it).
+    out: option('out', page.replace(/\.html?$/i, '') + '.png'),
     width: Number(option('width', '1200')),
     height: Number(option('height', '2000')),
   });
