@@ -6,7 +6,8 @@ import { tidy } from '../tensor/storage.js';
 import * as o from '../ops/index.js';
 import { ExplainContext, identityRows } from './context.js';
 import { METHODS, type Method } from './methods.js';
-import { METHOD_NAMES, type ExplainOptions, type Explanation, type MethodName, type MethodResult } from './types.js';
+import { COMMON_OPTION_KEYS, METHOD_NAMES, OPTION_KEYS } from './types.js';
+import type { ExplainOptions, Explanation, MethodName, MethodResult, SmoothGradOptions } from './types.js';
 
 /**
  * Measures explain() adds next to an explanation when asked (`faithfulness`): faithfulness.ts installs them, and
@@ -28,6 +29,23 @@ export function attributionSums(attributions: Tensor): Float64Array {
   return Float64Array.from(tidy(() => (axes.length ? o.sum(attributions, axes) : attributions).dataSync()));
 }
 
+/** An option the method does not take is an error naming the ones it takes (never silently ignored). */
+function refuseUnknownOptions(method: MethodName, options: object): void {
+  const check = (given: object, owner: MethodName, allowed: object, what: string) => {
+    const unknown = Object.keys(given).filter((k) => !Object.hasOwn(allowed, k));
+    if (unknown.length > 0)
+      throw new ArgumentError(
+        `explain(${method}): ${what} ${unknown.map((k) => `'${k}'`).join(', ')} not taken; ${owner} takes ` +
+          (Object.keys(allowed).join(', ') || 'none'),
+      );
+  };
+  check(options, method, { ...COMMON_OPTION_KEYS, ...OPTION_KEYS[method] }, 'option');
+  const inner = (options as SmoothGradOptions).overOptions;
+  const over = (options as SmoothGradOptions).over ?? 'saliency';
+  if (method === 'smoothGrad' && typeof inner === 'object' && inner !== null && Object.hasOwn(OPTION_KEYS, over))
+    check(inner, over, OPTION_KEYS[over], 'overOptions');
+}
+
 /**
  * Attributions of the model's target score (default: each sample's predicted class) to the inputs [N, ...],
  * by the method named in options, with the target, f(x), the parameters used, the completeness gap where the
@@ -43,6 +61,7 @@ export function explain(model: Model, inputs: Tensor, options: ExplainOptions): 
         'supported yet)',
     );
   const method: MethodName = options.method;
+  refuseUnknownOptions(method, options as object);
   const measured = options.faithfulness !== undefined && options.faithfulness !== false;
   if (measured && !measures)
     throw new ArgumentError(`explain(${method}): the faithfulness measures are not loaded (import from the package)`);

@@ -173,6 +173,37 @@ export interface MethodOptions {
   shapley: ShapleyOptions;
 }
 
+/** Every key of T, listed once: a table of them must name all of T's options and nothing else (checked). */
+type OptionKeys<T> = { readonly [K in keyof Required<T>]: true };
+
+/** The options each method takes, so explain() refuses the rest (a typo, another method's option) by name. */
+export const OPTION_KEYS: { readonly [M in MethodName]: OptionKeys<MethodOptions[M]> } = {
+  saliency: { absolute: true },
+  gradientXInput: {},
+  integratedGradients: { baseline: true, steps: true, rule: true, tolerance: true, maxSegments: true },
+  smoothGrad: { over: true, overOptions: true, samples: true, stdDev: true, noiseType: true },
+  gradCam: { layer: true, relu: true },
+  occlusion: { window: true, strides: true, baseline: true },
+  lime: {
+    samples: true,
+    features: true,
+    baseline: true,
+    kernelWidth: true,
+    numFeatures: true,
+    featureSelection: true,
+    ridge: true,
+  },
+  kernelShap: { background: true, samples: true, features: true },
+  shapley: { background: true, features: true },
+};
+export const COMMON_OPTION_KEYS: OptionKeys<CommonOptions & { method: MethodName }> = {
+  method: true,
+  target: true,
+  batchSize: true,
+  seed: true,
+  faithfulness: true,
+};
+
 export type ExplainOptions = { [M in MethodName]: { method: M } & CommonOptions & MethodOptions[M] }[MethodName];
 
 /** What a method computes; explain() adds the rest of Explanation. */

@@ -112,3 +112,19 @@ test('explain names the method and what was expected on bad input', () => {
   );
   assert.throws(() => c.explain(model, x, { method: 'saliency', batchSize: 0 }), /batchSize/);
 });
+
+test('an option the method does not take is refused by name, not ignored', () => {
+  const model = softmaxModel();
+  const x = c.tensor(X);
+  assert.throws(
+    () => c.explain(model, x, { method: 'saliency', steps: 10 } as never),
+    /explain\(saliency\): option 'steps' not taken; saliency takes method, target, batchSize, seed, faithfulness, absolute/,
+  );
+  assert.throws(() => c.explain(model, x, { method: 'integratedGradients', step: 10 } as never), /'step' not taken/);
+  assert.throws(
+    () => c.explain(model, x, { method: 'smoothGrad', overOptions: { steps: 4 } }),
+    /overOptions 'steps' not taken; saliency takes absolute/,
+  );
+  const ok = c.explain(model, x, { method: 'smoothGrad', over: 'integratedGradients', overOptions: { steps: 4 } });
+  assert.deepEqual(ok.attributions.shape, [2, 3]);
+});

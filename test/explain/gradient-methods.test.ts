@@ -206,7 +206,8 @@ test('SmoothGrad with stdDev 0 equals its inner method; VarGrad is 0 for a linea
     const inner = c.explain(mlp, x, {
       method: over,
       target: 1,
-      ...Object.assign({ absolute: false }, overOptions),
+      ...(over === 'saliency' ? { absolute: false } : {}),
+      ...overOptions,
     } as never);
     const smooth = c.explain(mlp, x, { method: 'smoothGrad', target: 1, over, overOptions, stdDev: 0, samples: 3 });
     assertClose(smooth.attributions, inner.attributions, { atol: 1e-7, rtol: 1e-6 }, over);
@@ -261,7 +262,8 @@ test('every gradient method keeps float64 models in float64 and leaks no tensor'
       [model, x],
       [text, ids],
     ] as const) {
-      const e = c.explain(m, inputs, { method, steps: 4, samples: 2 } as c.explainability.ExplainOptions);
+      const own = { integratedGradients: { steps: 4 }, smoothGrad: { samples: 2 } } as Record<string, object>;
+      const e = c.explain(m, inputs, { method, ...own[method] } as c.explainability.ExplainOptions);
       assert.equal(e.attributions.dtype, 'float64', method);
       e.attributions.dispose();
     }
