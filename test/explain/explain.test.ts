@@ -118,7 +118,7 @@ test('an option the method does not take is refused by name, not ignored', () =>
   const x = c.tensor(X);
   assert.throws(
     () => c.explain(model, x, { method: 'saliency', steps: 10 } as never),
-    /explain\(saliency\): option 'steps' not taken; saliency takes method, target, batchSize, seed, faithfulness, absolute/,
+    /explain\(saliency\): option 'steps' not taken; saliency takes method, target, .*, absolute/,
   );
   assert.throws(() => c.explain(model, x, { method: 'integratedGradients', step: 10 } as never), /'step' not taken/);
   assert.throws(
