@@ -156,7 +156,14 @@ if (has('explain')) {
     const x = uniform([1, s.features], 4),
       background = uniform([s.background, s.features], 5);
     const options = { method: 'kernelShap', background, samples: s.samples, target: 0, seed: 1 } as const;
-    return { call: () => c.explain(mlp, x, options).attributions.dispose(), dispose: () => c.dispose([x, background]) };
+    const call = () => {
+      const e = c.explain(mlp, x, options);
+      e.attributions.dispose();
+      // The rate counts s.samples coalitions per call: make sure that is what ran (not a smaller exhaustive set).
+      const used = (e.details!.samples as number[])[0];
+      if (used !== s.samples) throw new Error(`bench kernelShap: ${used} coalitions ran, the rate counts ${s.samples}`);
+    };
+    return { call, dispose: () => c.dispose([x, background]) };
   });
 }
 if (has('gpt')) {

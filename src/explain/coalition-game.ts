@@ -41,7 +41,11 @@ export function resolveBackground(op: string, inputs: Tensor, background: Tensor
       `${op}: background is ${background.dtype}; expected ${inputs.dtype === 'int32' ? 'int32 token ids' : 'float'}` +
         ` as the inputs (${inputs.dtype})`,
     );
-  return { rows: background.shape[0], values: background.dataSync() };
+  const values = background.dataSync();
+  const bad = values.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0)
+    throw new ArgumentError(`${op}: background holds ${values[bad]} at element ${bad}; expected finite values`);
+  return { rows: background.shape[0], values };
 }
 
 /** The features of sample s under the grouping given (default per input kind). */

@@ -145,7 +145,9 @@ export function maxSensitivity(
   const seed = sensitivity.seed ?? (explanation.parameters.seed as number);
   const n = inputs.shape[0],
     size = inputs.size / n;
-  const original = explanation.attributions.dataSync();
+  const original = Float64Array.from(explanation.attributions.dataSync());
+  // An explanation made here is this function's to free.
+  if (!sensitivity.explanation) explanation.attributions.dispose();
   const norms = Array.from({ length: n }, (_, s) => rowNorm(original, s, size));
   const values = new Array<number>(n).fill(0);
   const stream = new RandomStream(seed);

@@ -55,7 +55,10 @@ function baselinePoints(ctx: ExplainContext, baseline: Baseline, points: Tensor)
       ids.dispose();
     }
   }
-  if (typeof baseline === 'number') return o.full(points.shape, baseline, points.dtype);
+  if (typeof baseline === 'number') {
+    if (!Number.isFinite(baseline)) throw new ArgumentError(`${OP}: baseline must be finite, got ${baseline}`);
+    return o.full(points.shape, baseline, points.dtype);
+  }
   if (!isFloat(baseline.dtype) && baseline.dtype !== 'int32')
     throw new DTypeError(`${OP}: the baseline must be numbers, got ${baseline.dtype}`);
   // A copy: the caller disposes it, never the user's tensor.
@@ -247,10 +250,13 @@ export function integratedGradients(ctx: ExplainContext, options: IntegratedGrad
     };
     let integral: Float64Array;
     let details: Record<string, JsonValue> | undefined;
+    if (!adaptive && (options.tolerance !== undefined || options.maxSegments !== undefined))
+      throw new ArgumentError(`${OP}: tolerance and maxSegments are options of rule 'adaptive', not of '${rule}'`);
     if (adaptive) {
       const tolerance = options.tolerance ?? (x.dtype === 'float64' ? 1e-8 : 1e-4);
       const maxSegments = options.maxSegments ?? (x.dtype === 'float64' ? 1024 : 256);
-      if (!(tolerance > 0)) throw new ArgumentError(`${OP}: tolerance must be positive, got ${String(tolerance)}`);
+      if (!(tolerance > 0 && Number.isFinite(tolerance)))
+        throw new ArgumentError(`${OP}: tolerance must be a positive finite number, got ${String(tolerance)}`);
       if (!Number.isInteger(maxSegments) || maxSegments < 1)
         throw new ArgumentError(`${OP}: maxSegments must be a positive integer, got ${String(maxSegments)}`);
       const result = adaptiveIntegral(ctx, path, steps, tolerance, maxSegments, { x: fx, baseline: fb });

@@ -79,6 +79,8 @@ export function lime(ctx: ExplainContext, options: LimeOptions): MethodResult {
   const baseline = options.baseline ?? 0;
   const selection = options.featureSelection ?? 'auto';
   positive('samples', samples, true);
+  // The first sample is x itself: with no other there is nothing to fit (every coefficient would be 0).
+  if (samples < 2) throw new ArgumentError(`${OP}: samples must be at least 2 (x and a perturbation), got ${samples}`);
   positive('kernelWidth', width, false);
   positive('ridge', ridge, false, true);
   if (options.numFeatures !== undefined) positive('numFeatures', options.numFeatures, true);

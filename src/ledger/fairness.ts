@@ -290,7 +290,7 @@ function bootstrap(cells: Int32Array, members: number[][], k: number, classes: n
 }
 
 /**
- * The fairness report of predicted against true class ids (checked by the caller: integers in 0..k-1) over
+ * The fairness report of predicted against true class ids (integers in 0..k-1, checked) over
  * the groups of a sensitive attribute; `labels` names the k classes.
  */
 export function fairnessReport(
@@ -302,8 +302,13 @@ export function fairnessReport(
 ): FairnessReport {
   const n = actual.length,
     k = labels.length;
-  const op = 'classificationReport';
+  const op = 'fairnessReport';
+  if (predicted.length !== n) throw new ShapeError(`${op}: ${predicted.length} predictions for ${n} labels`);
   if (groups.length !== n) throw new ShapeError(`${op}: ${groups.length} group ids for ${n} samples`);
+  for (let i = 0; i < n; i++)
+    for (const v of [predicted[i], actual[i]])
+      if (!(Number.isInteger(v) && v >= 0 && v < k))
+        throw new ArgumentError(`${op}: class ids must be integers in 0..${k - 1}, got ${v} at sample ${i}`);
   const positive = options.positiveClass ?? (k === 2 ? 1 : undefined);
   if (positive !== undefined && !(Number.isInteger(positive) && positive >= 0 && positive < k))
     throw new ArgumentError(`${op}: positiveClass ${positive} is not a class id in 0..${k - 1}`);
@@ -315,9 +320,9 @@ export function fairnessReport(
     for (let i = 0; i < n; i++)
       if (!(scores[i] >= 0 && scores[i] <= 1))
         throw new ArgumentError(`${op}: scores must be probabilities in [0, 1], got ${scores[i]} at sample ${i}`);
-    if (!Number.isInteger(calibrationBins) || calibrationBins < 1)
-      throw new ArgumentError(`${op}: calibrationBins must be a positive integer, got ${calibrationBins}`);
   }
+  if (!Number.isInteger(calibrationBins) || calibrationBins < 1)
+    throw new ArgumentError(`${op}: calibrationBins must be a positive integer, got ${calibrationBins}`);
   const cells = new Int32Array(n);
   for (let i = 0; i < n; i++) cells[i] = actual[i] * k + predicted[i];
   const byGroup = groupMembers(groups);

@@ -217,6 +217,7 @@ export function thresholdOptimizer(
     if (s.length !== g.length) throw new ShapeError(`${op}.predict: ${s.length} scores for ${g.length} group ids`);
     const out = new Float64Array(s.length);
     for (let i = 0; i < s.length; i++) {
+      if (!Number.isFinite(s[i])) throw new ArgumentError(`${op}.predict: score ${s[i]} at sample ${i} is not finite`);
       const rule = ruleOf.get(String(g[i]));
       if (!rule)
         throw new ArgumentError(
