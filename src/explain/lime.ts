@@ -1,6 +1,7 @@
 // LIME (Ribeiro et al. 2016, as the `lime` package): switch random sets of features off, weight each perturbed
 // sample by an exponential kernel on its cosine distance to the sample, and fit a weighted ridge surrogate
 // whose coefficients are the attributions.
+import { positiveInteger, positiveNumber } from './measure-context.js';
 import { ArgumentError } from '../errors.js';
 import { allocArray, isFloat } from '../tensor/dtype.js';
 import { RandomStream, mixSeeds } from '../ops/random.js';
@@ -61,29 +62,17 @@ export function limeWeight(on: number, d: number, width: number): number {
   return Math.sqrt(Math.exp(-(distance * distance) / (width * width)));
 }
 
-function positive(name: string, value: number, integer: boolean, allowZero = false): void {
-  const ok =
-    Number.isFinite(value) && (integer ? Number.isInteger(value) : true) && (allowZero ? value >= 0 : value > 0);
-  if (!ok)
-    throw new ArgumentError(
-      `${OP}: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} ${integer ? 'integer' : 'number'}, ` +
-        `got ${String(value)}`,
-    );
-}
-
 export function lime(ctx: ExplainContext, options: LimeOptions): MethodResult {
   const x = ctx.inputs;
-  const samples = options.samples ?? 1000;
-  const width = options.kernelWidth ?? 0.25;
+  // The first sample is x itself: with no other there is nothing to fit (every coefficient would be 0).
+  const samples = positiveInteger(OP, 'samples', options.samples, 1000, 2);
+  const width = positiveNumber(OP, 'kernelWidth', options.kernelWidth, 0.25);
   const ridge = options.ridge ?? 1;
+  if (!(Number.isFinite(ridge) && ridge >= 0))
+    throw new ArgumentError(`${OP}: ridge must be a non-negative number, got ${String(ridge)}`);
   const baseline = options.baseline ?? 0;
   const selection = options.featureSelection ?? 'auto';
-  positive('samples', samples, true);
-  // The first sample is x itself: with no other there is nothing to fit (every coefficient would be 0).
-  if (samples < 2) throw new ArgumentError(`${OP}: samples must be at least 2 (x and a perturbation), got ${samples}`);
-  positive('kernelWidth', width, false);
-  positive('ridge', ridge, false, true);
-  if (options.numFeatures !== undefined) positive('numFeatures', options.numFeatures, true);
+  if (options.numFeatures !== undefined) positiveInteger(OP, 'numFeatures', options.numFeatures, 1);
   if (!['auto', 'forwardSelection', 'highestWeights'].includes(selection))
     throw new ArgumentError(`${OP}: featureSelection must be auto, forwardSelection or highestWeights`);
   if (typeof baseline !== 'number' || !Number.isFinite(baseline))

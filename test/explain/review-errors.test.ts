@@ -14,7 +14,10 @@ test('options that did nothing are refused: IG tolerance without the adaptive ru
   assert.throws(ig({ rule: 'riemannLeft', maxSegments: 2 }), ArgumentError);
   assert.throws(ig({ rule: 'adaptive', tolerance: Infinity }), /tolerance must be a positive finite number/);
   assert.throws(ig({ baseline: NaN }), /baseline must be finite, got NaN/);
-  assert.throws(() => c.explain(model, x, { method: 'lime', target: 0, samples: 1 }), /samples must be at least 2/);
+  assert.throws(
+    () => c.explain(model, x, { method: 'lime', target: 0, samples: 1 }),
+    /samples must be an integer >= 2/,
+  );
   const background = c.tensor([[0, NaN, 0]]);
   assert.throws(() => c.explain(model, x, { method: 'shapley', target: 0, background }), /background holds NaN/);
   assert.throws(() => c.explain(model, x, { method: 'kernelShap', target: 0, background }), /background holds NaN/);
