@@ -6,7 +6,7 @@ import * as c from '../../src/index.js';
 import { ArgumentError, ShapeError } from '../../src/errors.js';
 import { linearModel } from './linear-models.js';
 
-test('options that did nothing are refused: IG tolerance without the adaptive rule, NaN baselines, one LIME sample', () => {
+test('options that did nothing are refused: IG tolerance without rule adaptive, NaN baselines, one LIME sample', () => {
   const model = linearModel([3], [0.5, -1, 2], 0.1);
   const x = c.tensor([[1, 2, 3]]);
   const ig = (o: object) => () => c.explain(model, x, { method: 'integratedGradients', target: 0, ...o });
