@@ -3,9 +3,9 @@
 // a model whose first layer is TextVectorization); checked against the model's declared input shape.
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { createRequire } from 'node:module';
 import { CandorError, ShapeError } from '../errors.js';
 import { FormatError } from '../io/safetensors.js';
+import { decodeImage, toChannels } from '../data/image-dataset.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { DType } from '../tensor/dtype.js';
@@ -94,28 +94,22 @@ export function npyInputs(bytes: Uint8Array, file: string): RawInputs {
   return { kind: 'numbers', values, shape: shape.length ? shape : [1] };
 }
 
-/** A PNG as [1, H, W, C] in [0, 1]: C 1 (luma, ITU-R BT.601) or 3 (RGB), as `channels` asks. */
-export function pngInputs(bytes: Uint8Array, file: string, channels: number): RawInputs {
-  const { PNG } = createRequire(import.meta.url)('pngjs') as typeof import('pngjs');
-  let png;
-  try {
-    png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  } catch (e) {
-    throw new FormatError(`explain: ${file} is not a readable PNG: ${(e as Error).message}`);
-  }
+/** Pixels the CLI decodes at most (as imageDatasetFromDirectory's default): a hostile header is refused first. */
+const MAX_PIXELS = 2 ** 26;
+
+/**
+ * A PNG or JPEG as [1, H, W, C] in [0, 1]: C 1 (BT.601 luma, as imageDatasetFromDirectory's grayscale) or 3
+ * (RGB), as `channels` asks. Decoded by the image datasets' decoder, which checks the declared size first.
+ */
+export async function imageInputs(bytes: Uint8Array, file: string, channels: number): Promise<RawInputs> {
   if (channels !== 1 && channels !== 3)
-    throw new ShapeError(`explain: the model takes ${channels} channels; a PNG gives 1 (grey) or 3 (RGB)`);
-  const { width, height, data } = png;
-  const values = new Float64Array(width * height * channels);
-  for (let p = 0; p < width * height; p++) {
-    const [r, g, b] = [data[4 * p], data[4 * p + 1], data[4 * p + 2]];
-    if (channels === 1) values[p] = (0.299 * r + 0.587 * g + 0.114 * b) / 255;
-    else for (let k = 0; k < 3; k++) values[3 * p + k] = [r, g, b][k] / 255;
-  }
-  return { kind: 'numbers', values, shape: [1, height, width, channels] };
+    throw new ShapeError(`explain: the model takes ${channels} channels; an image gives 1 (grey) or 3 (RGB)`);
+  const img = await decodeImage('explain', file, bytes, MAX_PIXELS);
+  const values = Float64Array.from(toChannels(img, channels === 1 ? 'grayscale' : 'rgb'), (v) => v / 255);
+  return { kind: 'numbers', values, shape: [1, img.height, img.width, channels] };
 }
 
-/** Reads an input file by its extension (.json, .npy, .png, .txt); `channels` is for PNGs. */
+/** Reads an input file by its extension (.json, .npy, .png/.jpg, .txt); `channels` is for images. */
 export async function readInputs(file: string, channels: number): Promise<RawInputs> {
   let bytes: Uint8Array;
   try {
@@ -126,7 +120,7 @@ export async function readInputs(file: string, channels: number): Promise<RawInp
   const ext = extname(file).toLowerCase();
   if (ext === '.json') return jsonInputs(new TextDecoder().decode(bytes), file);
   if (ext === '.npy') return npyInputs(bytes, file);
-  if (ext === '.png') return pngInputs(bytes, file, channels);
+  if (ext === '.png' || ext === '.jpg' || ext === '.jpeg') return imageInputs(bytes, file, channels);
   if (ext === '.txt') {
     const texts = new TextDecoder()
       .decode(bytes)
@@ -135,7 +129,7 @@ export async function readInputs(file: string, channels: number): Promise<RawInp
     if (texts.length === 0) throw new FormatError(`explain: ${file} has no non-empty lines`);
     return { kind: 'texts', texts };
   }
-  throw new FormatError(`explain: ${file}: unknown input format '${ext}' (use .json, .npy, .png or .txt)`);
+  throw new FormatError(`explain: ${file}: unknown input format '${ext}' (use .json, .npy, .png, .jpg or .txt)`);
 }
 
 /**

@@ -44,7 +44,7 @@ export const USAGE =
 
   card RUN_DIR [--out DIR]        write card.md and card.html from RUN_DIR/run.json ` +
   `(+ optional card.json, intended-use.md)
-  explain RUN_DIR --input FILE    explain the saved model's outputs for the inputs (.json array, .npy, .png
+  explain RUN_DIR --input FILE    explain the saved model's outputs for the inputs (.json array, .npy, .png/.jpg
       --method M                  image, .txt one text per line), record it in run.json and rewrite the card
                                   (M: ${METHOD_NAMES.join(', ')})
       [--target N] [--steps N] [--samples N] [--window N] [--baseline V] [--background FILE] [--layer NAME]

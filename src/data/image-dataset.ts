@@ -58,7 +58,7 @@ const CHANNELS: Record<ColorMode, number> = { grayscale: 1, rgb: 3, rgba: 4 };
 
 // ------------------------------------------------------------------------------------------ decoding
 
-interface Decoded {
+export interface Decoded {
   width: number;
   height: number;
   rgba: Uint8Array;
@@ -66,22 +66,25 @@ interface Decoded {
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
-function checkPixels(path: string, width: number, height: number, maxPixels: number): void {
+function checkPixels(op: string, path: string, width: number, height: number, maxPixels: number): void {
   if (!(width >= 1 && height >= 1))
-    throw new ImageFormatError(`${OP}: ${path} declares an empty image (${width} x ${height})`);
+    throw new ImageFormatError(`${op}: ${path} declares an empty image (${width} x ${height})`);
   if (width * height > maxPixels)
     throw new ImageFormatError(
-      `${OP}: ${path} declares ${width} x ${height} pixels, over the limit of ${maxPixels} (option maxPixels)`,
+      `${op}: ${path} declares ${width} x ${height} pixels, over the limit of ${maxPixels} (option maxPixels)`,
     );
 }
 
-/** Decodes a PNG or JPEG (recognised by its magic bytes) to 8-bit RGBA, checking the size it declares first. */
-async function decodeImage(path: string, bytes: Uint8Array, maxPixels: number): Promise<Decoded> {
+/**
+ * Decodes a PNG or JPEG (recognised by its magic bytes) to 8-bit RGBA, checking the size it declares first;
+ * `op` names the caller in errors.
+ */
+export async function decodeImage(op: string, path: string, bytes: Uint8Array, maxPixels: number): Promise<Decoded> {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   try {
     if (bytes.length >= 24 && PNG_SIGNATURE.every((b, i) => bytes[i] === b)) {
       // IHDR is the first chunk: length, 'IHDR', width, height (big-endian).
-      checkPixels(path, buf.readUInt32BE(16), buf.readUInt32BE(20), maxPixels);
+      checkPixels(op, path, buf.readUInt32BE(16), buf.readUInt32BE(20), maxPixels);
       const { PNG } = await import('pngjs');
       const png = PNG.sync.read(buf);
       return { width: png.width, height: png.height, rgba: new Uint8Array(png.data) };
@@ -94,7 +97,7 @@ async function decodeImage(path: string, bytes: Uint8Array, maxPixels: number): 
         maxResolutionInMP: maxPixels / 1e6,
         maxMemoryUsageInMB: Math.max(64, (maxPixels * 12) / 2 ** 20),
       });
-      checkPixels(path, img.width, img.height, maxPixels);
+      checkPixels(op, path, img.width, img.height, maxPixels);
       return { width: img.width, height: img.height, rgba: img.data };
     }
   } catch (e) {
@@ -102,15 +105,15 @@ async function decodeImage(path: string, bytes: Uint8Array, maxPixels: number): 
     const message = (e as Error).message;
     if (/maxResolutionInMP|maxMemoryUsageInMB/.test(message))
       throw new ImageFormatError(
-        `${OP}: ${path} declares more than ${maxPixels} pixels (option maxPixels): ${message}`,
+        `${op}: ${path} declares more than ${maxPixels} pixels (option maxPixels): ${message}`,
       );
-    throw new ImageFormatError(`${OP}: ${path} could not be decoded: ${message}`);
+    throw new ImageFormatError(`${op}: ${path} could not be decoded: ${message}`);
   }
-  throw new ImageFormatError(`${OP}: ${path} is neither a PNG nor a JPEG (by its first bytes)`);
+  throw new ImageFormatError(`${op}: ${path} is neither a PNG nor a JPEG (by its first bytes)`);
 }
 
 /** 8-bit RGBA to float32 [h, w, channels]; grayscale from colour is BT.601 luma (JPEG's Y), rounded. */
-function toChannels(img: Decoded, mode: ColorMode): Float32Array {
+export function toChannels(img: Decoded, mode: ColorMode): Float32Array {
   const c = CHANNELS[mode];
   const n = img.width * img.height;
   const out = new Float32Array(n * c);
@@ -298,7 +301,7 @@ function makeDataset(
     } catch (e) {
       throw new MissingDataError(`${OP}: cannot read ${path} (${(e as Error).message})`);
     }
-    const img = await decodeImage(relative(process.cwd(), path) || path, bytes, maxPixels);
+    const img = await decodeImage(OP, relative(process.cwd(), path) || path, bytes, maxPixels);
     const data = toChannels(img, colorMode);
     if (img.height === height && img.width === width) return out.set(data, offset);
     const resized = outsideScopes(() =>

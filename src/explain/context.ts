@@ -160,6 +160,12 @@ export class ExplainContext {
     return o.sum(o.mul(out, mask), [1]);
   }
 
+  private fx?: Float64Array;
+  /** f(x): each sample's target score on the inputs as given, computed once (explain() reports it). */
+  get scores(): Float64Array {
+    return (this.fx ??= this.predictScores(this.inputs, identityRows(this.n)));
+  }
+
   /** Target scores of the rows of x (row r explaining sample sampleOf[r]), without gradients, batched. */
   predictScores(x: Tensor, sampleOf: Int32Array): Float64Array {
     return this.batchedScores(x, sampleOf, false);

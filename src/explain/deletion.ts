@@ -3,10 +3,9 @@
 // each step and the area under the curve summarises it (low for deletion, high for insertion is faithful).
 import { Tensor } from '../tensor/tensor.js';
 import type { Model } from '../train/model.js';
-import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError } from '../errors.js';
 import { dispose, tidy } from '../tensor/storage.js';
-import * as o from '../ops/index.js';
-import { resolveFeatures, maskedInputs, type Features } from './features.js';
+import { broadcastBaseline, resolveFeatures, maskedInputs, type Features } from './features.js';
 import { measureContext, mean, positiveInteger } from './measure-context.js';
 import type { Baseline, Explanation } from './types.js';
 import type { CurveOptions, CurveResult, MeasureTarget } from './faithfulness-types.js';
@@ -17,15 +16,7 @@ const DEFAULT_MAX_STEPS = 50;
 function baselineOf(op: string, baseline: Baseline, inputs: Tensor): (i: number) => number | ArrayLike<number> {
   if (typeof baseline === 'number') return () => baseline;
   const shape = inputs.shape;
-  let values: ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> };
-  try {
-    values = tidy(() => o.broadcastTo(baseline, shape).dataSync());
-  } catch (e) {
-    if (!(e instanceof ShapeError)) throw e;
-    throw new ShapeError(
-      `${op}: baseline ${fmtShape(baseline.shape)} does not broadcast to the inputs ${fmtShape(shape)}`,
-    );
-  }
+  const values = tidy(() => broadcastBaseline(op, baseline, shape).dataSync());
   const size = inputs.size / shape[0];
   return (i) => values.subarray(i * size, (i + 1) * size);
 }

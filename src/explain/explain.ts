@@ -4,7 +4,7 @@ import type { Model } from '../train/model.js';
 import { ArgumentError } from '../errors.js';
 import { tidy } from '../tensor/storage.js';
 import * as o from '../ops/index.js';
-import { ExplainContext, identityRows } from './context.js';
+import { ExplainContext } from './context.js';
 import { METHODS, type Method } from './methods.js';
 import { COMMON_OPTION_KEYS, METHOD_NAMES, OPTION_KEYS } from './types.js';
 import type { ExplainOptions, Explanation, MethodName, MethodResult, SmoothGradOptions } from './types.js';
@@ -67,7 +67,7 @@ export function explain(model: Model, inputs: Tensor, options: ExplainOptions): 
     throw new ArgumentError(`explain(${method}): the faithfulness measures are not loaded (import from the package)`);
   if (measured) measures!.check(`explain(${method})`, options.faithfulness); // bad options fail before the method
   const ctx = new ExplainContext(model, inputs, options, method);
-  const scores = ctx.predictScores(inputs, identityRows(ctx.n));
+  const scores = ctx.scores;
   const started = performance.now();
   let result: MethodResult;
   try {

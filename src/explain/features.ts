@@ -4,7 +4,24 @@ import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { allocArray } from '../tensor/dtype.js';
 import * as o from '../ops/index.js';
+import { broadcastShapes, shapesEqual } from '../tensor/shape.js';
 import type { FeatureGrouping } from './types.js';
+
+/** A tensor baseline broadcast to the inputs' shape [N, ...] (a text model's: token ids), or a ShapeError. */
+export function broadcastBaseline(op: string, baseline: Tensor, shape: readonly number[]): Tensor {
+  let fits = baseline.rank <= shape.length;
+  try {
+    fits &&= shapesEqual(broadcastShapes(op, baseline.shape, shape), shape);
+  } catch {
+    fits = false;
+  }
+  if (!fits)
+    throw new ShapeError(
+      `${op}: baseline ${fmtShape(baseline.shape)} does not broadcast to the inputs ${fmtShape(shape)}; ` +
+        `expected one value, one sample's shape ${fmtShape(shape.slice(1))}, [1, ...] or [${shape[0]}, ...]`,
+    );
+  return o.broadcastTo(baseline, shape);
+}
 
 /** One sample's features: element (row-major over the sample's shape) -> feature id, or -1 (never switched). */
 export interface Features {

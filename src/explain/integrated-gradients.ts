@@ -1,34 +1,17 @@
 // Integrated Gradients (Sundararajan et al. 2017): (x - baseline) times the path integral of the gradient,
 // by quadrature over points on the straight line, batched over (sample, point) rows.
 import type { Tensor } from '../tensor/tensor.js';
-import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError, DTypeError, fmtShape } from '../errors.js';
 import { isFloat } from '../tensor/dtype.js';
-import { broadcastShapes, shapesEqual } from '../tensor/shape.js';
 import { tidy } from '../tensor/storage.js';
 import * as o from '../ops/index.js';
 import { identityRows, type ExplainContext } from './context.js';
 import { INTEGRATION_RULES, pathRule } from './quadrature.js';
+import { broadcastBaseline } from './features.js';
 import type { Baseline, IntegratedGradientsOptions, IntegrationRule, MethodResult } from './types.js';
 import type { JsonValue } from '../ledger/canonical.js';
 
 const OP = 'explain(integratedGradients)';
-
-/** A tensor baseline broadcast to the inputs' shape [N, ...] (a text model's: token ids), or a ShapeError. */
-function broadcastBaseline(ctx: ExplainContext, baseline: Tensor): Tensor {
-  const shape = ctx.inputs.shape;
-  let fits = baseline.rank <= shape.length;
-  try {
-    fits &&= shapesEqual(broadcastShapes(OP, baseline.shape, shape), shape);
-  } catch {
-    fits = false;
-  }
-  if (!fits)
-    throw new ShapeError(
-      `${OP}: baseline ${fmtShape(baseline.shape)} does not broadcast to the inputs ${fmtShape(shape)}; ` +
-        `expected one value, one sample's shape ${fmtShape(shape.slice(1))}, [1, ...] or [${shape[0]}, ...]`,
-    );
-  return o.broadcastTo(baseline, shape);
-}
 
 /**
  * The baseline of each row of a context derived from ctx (row r from sample sampleOf[r]): a number as is, a
@@ -36,7 +19,9 @@ function broadcastBaseline(ctx: ExplainContext, baseline: Tensor): Tensor {
  */
 export function baselineRows(ctx: ExplainContext, baseline: Baseline, sampleOf: Int32Array): Baseline {
   if (typeof baseline === 'number') return baseline;
-  return tidy(() => o.gather(broadcastBaseline(ctx, baseline), o.tensor(sampleOf, [sampleOf.length], 'int32'), 0));
+  return tidy(() =>
+    o.gather(broadcastBaseline(OP, baseline, ctx.inputs.shape), o.tensor(sampleOf, [sampleOf.length], 'int32'), 0),
+  );
 }
 
 /** The baseline as points like ctx.gradientInputs() [N, ...]: values for float inputs, embeddings of token ids. */
@@ -47,7 +32,9 @@ function baselinePoints(ctx: ExplainContext, baseline: Baseline, points: Tensor)
     if (typeof baseline !== 'number' && baseline.dtype !== 'int32')
       throw new DTypeError(`${OP}: a text model's baseline is int32 token ids, got ${baseline.dtype}`);
     const ids = tidy(() =>
-      typeof baseline === 'number' ? o.full(ctx.inputs.shape, baseline, 'int32') : broadcastBaseline(ctx, baseline),
+      typeof baseline === 'number'
+        ? o.full(ctx.inputs.shape, baseline, 'int32')
+        : broadcastBaseline(OP, baseline, ctx.inputs.shape),
     );
     try {
       return ctx.embed(ids);
@@ -62,7 +49,7 @@ function baselinePoints(ctx: ExplainContext, baseline: Baseline, points: Tensor)
   if (!isFloat(baseline.dtype) && baseline.dtype !== 'int32')
     throw new DTypeError(`${OP}: the baseline must be numbers, got ${baseline.dtype}`);
   // A copy: the caller disposes it, never the user's tensor.
-  return tidy(() => o.copy(o.cast(broadcastBaseline(ctx, baseline), points.dtype)));
+  return tidy(() => o.copy(o.cast(broadcastBaseline(OP, baseline, ctx.inputs.shape), points.dtype)));
 }
 
 /** Typed host storage of a float dtype. */

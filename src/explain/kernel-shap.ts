@@ -212,7 +212,9 @@ export function kernelShap(ctx: ExplainContext, options: KernelShapOptions): Met
     features.push(f);
     const d = f.count;
     const game = new CoalitionGame(ctx, s, sample, f, background);
-    const [fx, f0] = game.values(new Uint8Array(2 * d).fill(1, 0, d), 2);
+    // v(full) is f(x) on every background row alike: the context's score, not M more rows.
+    const fx = ctx.scores[s];
+    const [f0] = game.values(new Uint8Array(d), 1);
     // Only features that differ from the background somewhere can move the score (shap's varying groups).
     const varying = game.varying().flatMap((on, i) => (on ? [i] : []));
     const m = varying.length;

@@ -4,7 +4,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { allocArray, isFloat } from '../tensor/dtype.js';
 import * as o from '../ops/index.js';
-import { identityRows, type ExplainContext } from './context.js';
+import type { ExplainContext } from './context.js';
 import type { MethodResult, OcclusionOptions } from './types.js';
 
 const OP = 'explain(occlusion)';
@@ -89,7 +89,7 @@ export function occlusion(ctx: ExplainContext, options: OcclusionOptions): Metho
   for (const cells of windows) for (const e of cells) count[e] += 1;
 
   const data = x.dataSync();
-  const scores = ctx.predictScores(x, identityRows(ctx.n));
+  const scores = ctx.scores;
   const sums = new Float64Array(ctx.n * size);
   const rows = ctx.n * windows.length;
   // Row r occludes window r % windows.length of sample floor(r / windows.length).

@@ -29,11 +29,11 @@ function colourFeatures(pixels: ArrayLike<number>, pixelCount: number, channels:
   const scale = max > 1 ? 1 / 255 : 1;
   const unit = (v: number) => Math.min(1, Math.max(0, v * scale));
   const out = new Float64Array(pixelCount * channels);
+  const lab = new Float64Array(3);
   for (let p = 0; p < pixelCount; p++) {
     const at = p * channels;
     if (channels === 3) rgbToLab(unit(pixels[at]), unit(pixels[at + 1]), unit(pixels[at + 2]), out, at);
     else if (channels === 1) {
-      const lab = new Float64Array(3);
       const v = unit(pixels[at]);
       rgbToLab(v, v, v, lab, 0);
       out[at] = lab[0];

@@ -185,7 +185,8 @@ function disparities(rates: Rates[], classes: number[]) {
 }
 
 /** Sample indices by group, groups in natural order ('2' before '10'). */
-function groupMembers(groups: ArrayLike<number | string>): [string, number[]][] {
+/** The samples of each group (by its name), groups in natural order ('2' before '10'). */
+export function groupMembers(groups: ArrayLike<number | string>): [string, number[]][] {
   const byGroup = new Map<string, number[]>();
   for (let i = 0; i < groups.length; i++) {
     const g = String(groups[i]);
@@ -255,7 +256,6 @@ function bootstrap(cells: Int32Array, members: number[][], k: number, classes: n
   if (!Number.isInteger(resamples) || resamples < 1)
     throw new ArgumentError(`fairness bootstrap: resamples must be a positive integer, got ${resamples}`);
   if (!(level > 0 && level < 1)) throw new ArgumentError(`fairness bootstrap: level must be in (0, 1), got ${level}`);
-  const n = cells.length;
   const draws = Object.fromEntries(FAIRNESS_MEASURES.map((m) => [m, [] as number[]])) as Record<
     FairnessMeasure,
     number[]

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import * as c from '../../src/index.js';
 import { main } from '../../src/cli/main.js';
-import { npyInputs } from '../../src/cli/explain-inputs.js';
+import { imageInputs, npyInputs } from '../../src/cli/explain-inputs.js';
 import { readRunRecord } from '../../src/ledger/record.js';
 import { RunRecorder } from '../../src/train/run-record-callback.js';
 import { tempDir } from '../ledger/fixtures.js';
@@ -277,4 +277,20 @@ test('candor explain: a text file for a TextVectorization model is explained per
   } finally {
     done();
   }
+});
+
+test('candor explain decodes images as image datasets do: a hostile declared size is refused unread', async () => {
+  const png = new PNG({ width: 2, height: 2 });
+  png.data.fill(200);
+  const bytes = new Uint8Array(PNG.sync.write(png));
+  const grey = await imageInputs(bytes, 'x.png', 1);
+  if (grey.kind !== 'numbers') throw new Error('an image reads as numbers');
+  assert.deepEqual(grey.shape, [1, 2, 2, 1]);
+  assert.deepEqual(Array.from(grey.values), new Array(4).fill(200 / 255));
+  // IHDR declares 100,000 x 100,000 pixels: refused from the header, before pngjs allocates anything.
+  const view = new DataView(bytes.buffer, bytes.byteOffset);
+  view.setUint32(16, 100_000);
+  view.setUint32(20, 100_000);
+  await assert.rejects(imageInputs(bytes, 'big.png', 1), /explain: big.png declares 100000 x 100000 pixels, over/);
+  await assert.rejects(imageInputs(new Uint8Array([1, 2, 3]), 'x.png', 1), /neither a PNG nor a JPEG/);
 });

@@ -4,6 +4,7 @@
 // accuracy on the data it was fitted on (a validation split).
 import { ArgumentError, ShapeError } from '../../errors.js';
 import { RandomStream } from '../../ops/random.js';
+import { groupMembers } from '../../ledger/fairness.js';
 
 export type ThresholdConstraint = 'equalizedOdds' | 'demographicParity';
 
@@ -152,19 +153,18 @@ export function thresholdOptimizer(
       `${op}: ${n} scores, ${labels.length} labels and ${groups.length} group ids; expected as many`,
     );
   if (n === 0) throw new ArgumentError(`${op}: no samples`);
-  const byGroup = new Map<string, { s: number[]; y: number[] }>();
   for (let i = 0; i < n; i++) {
     if (!Number.isFinite(scores[i])) throw new ArgumentError(`${op}: score ${scores[i]} at sample ${i} is not finite`);
     if (labels[i] !== 0 && labels[i] !== 1) throw new ArgumentError(`${op}: labels must be 0 or 1, got ${labels[i]}`);
-    const g = String(groups[i]);
-    let d = byGroup.get(g);
-    if (!d) byGroup.set(g, (d = { s: [], y: [] }));
-    d.s.push(scores[i]);
-    d.y.push(labels[i]);
   }
-  const curves = [...byGroup.entries()]
-    .sort((a, b) => a[0].localeCompare(b[0], 'en', { numeric: true }))
-    .map(([g, d]) => curve(g, d.s, d.y, constraint));
+  const curves = groupMembers(groups).map(([g, idx]) =>
+    curve(
+      g,
+      idx.map((i) => scores[i]),
+      idx.map((i) => labels[i]),
+      constraint,
+    ),
+  );
   const positives = curves.reduce((s, c) => s + c.positives, 0);
   const p1 = positives / n,
     p0 = 1 - p1;
