@@ -89,6 +89,11 @@ export class Sequential extends Model {
     return false;
   }
 
+  /** The input placeholder once the input shape is known (Keras' model.input); undefined before. */
+  get input(): SymbolicTensor | undefined {
+    return this.symbolicInput;
+  }
+
   override call(inputs: Tensor | Tensor[] | StringTensor, ctx: CallContext): Tensor | Tensor[] {
     if (this.stack.length === 0) throw new ArgumentError(`Sequential '${this.name}': the model has no layers`);
     if (!this.symbolicInput && !Array.isArray(inputs)) this.buildFrom(inputs.shape);

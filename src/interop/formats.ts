@@ -1,0 +1,40 @@
+// The model file formats Candor reads and writes, chosen by a path's name: what `candor convert IN OUT` and
+// interop.loadAny / interop.saveAs dispatch on. Each importer and exporter adds its entry here.
+import { loadModel, saveModel } from '../train/saving.js';
+import type { Model } from '../train/model.js';
+import { ArgumentError } from '../errors.js';
+import { saveOnnx } from './onnx/export.js';
+
+export interface ModelFormat {
+  /** Shown in messages and `candor convert --help`. */
+  name: string;
+  /** Whether a path names a file (or directory) of this format. */
+  matches(path: string): boolean;
+  load?(path: string): Promise<Model>;
+  save?(model: Model, path: string): Promise<void>;
+}
+
+export const MODEL_FORMATS: ModelFormat[] = [
+  { name: 'ONNX (.onnx)', matches: (p) => p.endsWith('.onnx'), save: (m, p) => saveOnnx(m, p) },
+  // Last: a directory of model.json + safetensors, Candor's own format (any path without a known extension).
+  { name: 'Candor model directory', matches: () => true, load: (p) => loadModel(p), save: (m, p) => saveModel(m, p) },
+];
+
+export function formatOf(path: string, use: 'load' | 'save'): ModelFormat {
+  const format = MODEL_FORMATS.find((f) => f.matches(path))!;
+  if (!format[use]) {
+    const able = MODEL_FORMATS.filter((f) => f[use]).map((f) => f.name);
+    throw new ArgumentError(`${path}: Candor cannot ${use} ${format.name} models; it can ${use}: ${able.join(', ')}`);
+  }
+  return format;
+}
+
+/** Loads a model from any format Candor reads, by the path's name. */
+export async function loadAny(path: string): Promise<Model> {
+  return formatOf(path, 'load').load!(path);
+}
+
+/** Saves a model in the format the path's name says. */
+export async function saveAs(model: Model, path: string): Promise<void> {
+  await formatOf(path, 'save').save!(model, path);
+}

@@ -1,0 +1,7 @@
+// Interop, exported from the package as `interop`: ONNX, Keras and TF.js model files, TensorBoard event files.
+export { InteropError, UnsupportedLayerError, FormatError } from './errors.js';
+export { toOnnx, toOnnxModelProto, saveOnnx, type OnnxExportOptions } from './onnx/export.js';
+export { registerOnnxExporter, onnxExportableClasses, type LayerExporter, type ExportCall } from './onnx/exporters.js';
+export { OnnxGraphBuilder, type AttributeValue } from './onnx/graph-builder.js';
+export { decodeModelProto, encodeModelProto, type ModelProto } from './onnx/schema.js';
+export { MODEL_FORMATS, formatOf, loadAny, saveAs, type ModelFormat } from './formats.js';

@@ -1,0 +1,164 @@
+// ONNX export: walks a functional or Sequential model's graph in call order, hands each layer call to its
+// exporter (exporters.ts), and wraps the nodes in a ModelProto at opset 17 with a dynamic batch dimension.
+// Nested models are inlined. Weights are read once, as they are when toOnnx is called.
+import type { Layer, SymShape, SymbolicTensor } from '../../nn/layer.js';
+import { InputLayer } from '../../nn/input.js';
+import type { Variable } from '../../nn/variable.js';
+import type { DType } from '../../tensor/dtype.js';
+import type { Model } from '../../train/model.js';
+import { Sequential } from '../../train/sequential.js';
+import { writeFileAtomic } from '../../io/atomic.js';
+import { candorVersion } from '../../ledger/record.js';
+import { InteropError, UnsupportedLayerError } from '../errors.js';
+import { OnnxGraphBuilder } from './graph-builder.js';
+import { onnxExporter, registerOnnxExporter, type ExportCall } from './exporters.js';
+import { encodeModelProto, IR_VERSION, OPSET, type ModelProto } from './schema.js';
+import './export-activations.js';
+import './export-dense.js';
+
+export interface OnnxExportOptions {
+  /** Whether the batch dimension is dynamic ('batch'); false fixes it to the model's declared batch size. */
+  dynamicBatch?: boolean;
+  /** doc_string of the model. */
+  docString?: string;
+}
+
+/** One layer call into ONNX nodes, through the exporter table; returns the output value names. */
+function exportCall(
+  g: OnnxGraphBuilder,
+  weights: Map<Variable, string>,
+  layer: Layer,
+  inputs: readonly string[],
+  inputShapes: readonly SymShape[],
+): string[] {
+  const exporter = onnxExporter(layer.className);
+  if (!exporter)
+    throw new UnsupportedLayerError('ONNX export', layer.name, layer.className, 'no ONNX exporter for this class');
+  const out = layer.computeOutputShape(inputShapes.length === 1 ? inputShapes[0] : [...inputShapes]);
+  const outputShapes = (Array.isArray(out[0]) || out.length === 0 ? out : [out]) as SymShape[];
+  const call: ExportCall = {
+    graph: g,
+    inputShapes,
+    outputShapes,
+    prefix: layer.name,
+    weight: (v) => {
+      let name = weights.get(v);
+      if (!name) weights.set(v, (name = g.tensor(v.name, v.value)));
+      return name;
+    },
+    call: (inner, innerInputs, innerShapes) => exportCall(g, weights, inner, innerInputs, innerShapes),
+  };
+  return exporter(layer, inputs, call);
+}
+
+type ExportOne = (layer: Layer, inputs: readonly string[], shapes: readonly SymShape[]) => string[];
+
+/** A Sequential's layers in order, each on the previous one's output. */
+function inlineSequential(model: Sequential, input: string, export1: ExportOne): string[] {
+  let shape: SymShape = modelInputs(model)[0].shape;
+  let value = input;
+  for (const layer of model.layers) {
+    [value] = export1(layer, [value], [shape]);
+    shape = layer.computeOutputShape(shape) as SymShape;
+  }
+  return [value];
+}
+
+/** The symbolic inputs of a functional model or a Sequential whose input shape is known. */
+function modelInputs(model: Model): readonly SymbolicTensor[] {
+  const inputs = model instanceof Sequential ? (model.input ? [model.input] : []) : model.inputs;
+  if (inputs.length === 0)
+    throw new UnsupportedLayerError(
+      'ONNX export',
+      model.name,
+      model.className,
+      'the model has no known input shape (a subclassed model, or a Sequential never built); give it one',
+    );
+  return inputs;
+}
+
+/** Exports the calls of a model's graph with its inputs bound to `inputs`; returns its outputs. */
+function inlineModel(model: Model, inputs: readonly string[], export1: ExportOne): string[] {
+  if (model instanceof Sequential) return inlineSequential(model, inputs[0], export1);
+  if (!model.isFunctional)
+    throw new UnsupportedLayerError(
+      'ONNX export',
+      model.name,
+      model.className,
+      'a subclassed model has no graph to export; build it as a functional or Sequential model',
+    );
+  const names = new Map<number, string>();
+  model.inputs.forEach((t, i) => names.set(t.id, inputs[i]));
+  const nameOf = (t: SymbolicTensor) => {
+    const n = names.get(t.id);
+    if (n === undefined) throw new InteropError(`ONNX export: value '${t.name}' is used before it is made`);
+    return n;
+  };
+  for (const node of model.graphNodes) {
+    if (node.layer instanceof InputLayer) continue;
+    if (node.hasCallArgs)
+      throw new UnsupportedLayerError(
+        'ONNX export',
+        node.layer.name,
+        node.layer.className,
+        `its call has arguments ${JSON.stringify(node.callArgs)}, which ONNX export does not replay`,
+      );
+    const outs = export1(
+      node.layer,
+      node.inputs.map(nameOf),
+      node.inputs.map((t) => t.shape),
+    );
+    node.outputs.forEach((t, i) => names.set(t.id, outs[i]));
+  }
+  return model.outputs.map(nameOf);
+}
+
+const exportNested = (model: Model, inputs: readonly string[], call: ExportCall) =>
+  inlineModel(model, inputs, (layer, ins, shapes) => call.call(layer, ins, shapes));
+registerOnnxExporter<Model>('Functional', exportNested);
+registerOnnxExporter<Model>('Sequential', exportNested);
+
+/** The ModelProto of a model (functional or Sequential, built). */
+export function toOnnxModelProto(model: Model, options: OnnxExportOptions = {}): ModelProto {
+  const symbolicInputs = modelInputs(model);
+  const g = new OnnxGraphBuilder(model.name);
+  const weights = new Map<Variable, string>();
+  const dynamic = options.dynamicBatch ?? true;
+  /** A value's shape with the batch dimension dynamic (null) or fixed (the declared size, else 1). */
+  const batchDim = (shape: SymShape) => shape.map((d, i) => (i > 0 ? d : dynamic ? null : (d ?? 1)));
+  const inputs = symbolicInputs.map((t) => {
+    if (t.dtype === 'string')
+      throw new InteropError(`ONNX export: input '${t.name}' takes raw text; export the model after its text layers`);
+    return g.addInput(t.name, t.dtype, batchDim(t.shape));
+  });
+  const outputs = inlineModel(model, inputs, (layer, ins, shapes) => exportCall(g, weights, layer, ins, shapes));
+  const outputShapes = model.computeOutputShape(
+    symbolicInputs.length === 1 ? symbolicInputs[0].shape : symbolicInputs.map((t) => t.shape),
+  );
+  const shapes = (Array.isArray(outputShapes[0]) ? outputShapes : [outputShapes]) as SymShape[];
+  outputs.forEach((name, i) => {
+    // Two outputs that are the same value (or an input) need distinct graph outputs.
+    const value = outputs.indexOf(name) < i || inputs.includes(name) ? g.op('Identity', [name]) : name;
+    if (value !== name) outputs[i] = value;
+    const dtype = model instanceof Sequential ? model.layers.at(-1)!.dtype : model.outputs[i].dtype;
+    g.addOutput(value, dtype as DType, batchDim(shapes[i]));
+  });
+  return {
+    irVersion: IR_VERSION,
+    opsetImport: [{ domain: '', version: OPSET }],
+    producerName: 'candor',
+    producerVersion: candorVersion(),
+    docString: options.docString,
+    graph: g.toGraphProto(),
+  };
+}
+
+/** The ONNX bytes of a model. */
+export function toOnnx(model: Model, options: OnnxExportOptions = {}): Uint8Array {
+  return encodeModelProto(toOnnxModelProto(model, options));
+}
+
+/** Writes the model as an .onnx file (atomically: a crash leaves the previous file or none). */
+export async function saveOnnx(model: Model, path: string, options: OnnxExportOptions = {}): Promise<void> {
+  await writeFileAtomic(path, toOnnx(model, options));
+}

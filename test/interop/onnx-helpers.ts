@@ -1,0 +1,52 @@
+// Helpers of the ONNX tests: run exported bytes in onnxruntime-node, check files with python3-onnx's checker
+// (tools/onnx-check.py; skipped where /usr/bin/python3 has no onnx, required when CI=true), and compare.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { Tensor } from '../../src/index.js';
+
+export type Feed = { data: Float32Array | Int32Array; dims: readonly number[] };
+
+/** Runs ONNX bytes in onnxruntime-node on named inputs; returns the outputs by name. */
+export async function runOnnxRuntime(bytes: Uint8Array, feeds: Record<string, Feed>): Promise<Record<string, Feed>> {
+  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled' });
+  const inputs: Record<string, ort.Tensor> = {};
+  for (const [name, f] of Object.entries(feeds))
+    inputs[name] = new ort.Tensor(f.data instanceof Int32Array ? 'int32' : 'float32', f.data, [...f.dims]);
+  const out = await session.run(inputs);
+  await session.release();
+  const result: Record<string, Feed> = {};
+  for (const [name, t] of Object.entries(out))
+    result[name] = { data: t.data as Float32Array, dims: t.dims.map(Number) };
+  return result;
+}
+
+/** A Candor tensor as an onnxruntime feed. */
+export function feedOf(t: Tensor): Feed {
+  const data = t.dataSync();
+  return { data: t.dtype === 'int32' ? Int32Array.from(data) : Float32Array.from(data), dims: t.shape };
+}
+
+const PYTHON = '/usr/bin/python3';
+let checkerAvailable: boolean | undefined;
+/** Whether python3-onnx can check files here; in CI it must (it is installed by .ci/run). */
+export function onnxCheckerAvailable(): boolean {
+  checkerAvailable ??= spawnSync(PYTHON, ['-c', 'import onnx'], { stdio: 'ignore' }).status === 0;
+  if (!checkerAvailable && process.env.CI) assert.fail('CI: python3-onnx is required for the ONNX checker tests');
+  return checkerAvailable;
+}
+
+/** Writes each model under `dir` and runs onnx.checker on them all in one Python process; asserts each is ok. */
+export function assertOnnxChecks(dir: string, models: Record<string, Uint8Array>): void {
+  const paths = Object.entries(models).map(([name, bytes]) => {
+    const path = join(dir, `${name}.onnx`);
+    writeFileSync(path, bytes);
+    return path;
+  });
+  const run = spawnSync(PYTHON, ['tools/onnx-check.py', ...paths], { encoding: 'utf8' });
+  assert.equal(run.status, 0, `tools/onnx-check.py failed: ${run.stderr}`);
+  const results = JSON.parse(run.stdout) as Record<string, string>;
+  for (const p of paths) assert.equal(results[p], 'ok', `onnx.checker on ${p}`);
+}
