@@ -5,3 +5,5 @@ export { registerOnnxExporter, onnxExportableClasses, type LayerExporter, type E
 export { OnnxGraphBuilder, type AttributeValue } from './onnx/graph-builder.js';
 export { decodeModelProto, encodeModelProto, type ModelProto } from './onnx/schema.js';
 export { MODEL_FORMATS, formatOf, loadAny, saveAs, type ModelFormat } from './formats.js';
+export { fromOnnx, loadOnnx } from './onnx/import.js';
+export { OnnxOp, type OnnxOpArgs, type OnnxOperand, type OnnxLiteral } from './onnx/import-layer.js';
