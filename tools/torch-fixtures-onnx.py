@@ -20,17 +20,18 @@ class Mlp(nn.Module):
     def __init__(self):
         super().__init__()
         self.fc1 = nn.Linear(8, 16)
+        self.bn = nn.BatchNorm1d(16)
         self.fc2 = nn.Linear(16, 12)
         self.fc3 = nn.Linear(12, 4)
 
     def forward(self, x):
-        x = torch.relu(self.fc1(x))
+        x = self.bn(torch.relu(self.fc1(x)))
         x = torch.tanh(self.fc2(x)) * torch.sigmoid(x[:, :12])
         return torch.softmax(self.fc3(x), dim=1)
 
 
 class Cnn(nn.Module):
-    """Conv / BatchNorm / ReLU / MaxPool / Flatten / Linear, as an MNIST CNN."""
+    """Conv / BatchNorm / ReLU / MaxPool / Flatten / Linear, as an MNIST CNN (bn2 folds into conv2 on export)."""
 
     def __init__(self):
         super().__init__()
@@ -41,7 +42,7 @@ class Cnn(nn.Module):
         self.fc = nn.Linear(6 * 2 * 2, 5)
 
     def forward(self, x):
-        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
+        x = F.max_pool2d(self.bn1(F.relu(self.conv1(x))), 2)
         x = F.relu(self.bn2(self.conv2(x)))
         return F.log_softmax(self.fc(torch.flatten(x, 1)), dim=1)
 
@@ -98,6 +99,23 @@ class Mixed(nn.Module):
         return self.fc(self.drop(y)) - 0.25
 
 
+class Padded(nn.Module):
+    """Ops no Candor layer computes exactly, which import as OnnxOp: padded pooling, grouped Conv1d, reductions."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 6, 3, padding=1, groups=2)
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, x):  # x: [N, 4, 6, 5]
+        y = F.max_pool2d(x, 3, stride=2, padding=1)  # [N, 4, 3, 3]
+        y = y + F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)
+        y = y - F.avg_pool2d(x, 3, stride=2, padding=1)  # counting the padding (PyTorch's default)
+        y = self.conv(y.flatten(2))  # [N, 6, 9]
+        y = torch.cat([y.mean(dim=2), y.amax(dim=2)], dim=1).reshape(-1, 2, 6).sum(dim=1)
+        return F.log_softmax(self.fc(torch.sqrt(y.abs() + 1) * torch.exp(-y)), dim=1)
+
+
 class Recurrent(nn.Module):
     """nn.LSTM and nn.GRU, batch first, and the last step through a Linear."""
 
@@ -121,7 +139,7 @@ def arr(t):
 def export(name, model, x, opset=17):
     model.eval()
     for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
             with torch.no_grad():
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 1.5)
@@ -160,6 +178,8 @@ def main():
     export('norm-gelu-opset13', model, x, opset=13)
     torch.manual_seed(20261211)
     export('mixed', Mixed(), torch.randn(3, 3, 12))
+    torch.manual_seed(20261213)
+    export('padded', Padded(), torch.randn(3, 4, 6, 5))
     torch.manual_seed(20261212)
     export('recurrent', Recurrent(), torch.randn(3, 5, 4))
 

@@ -260,9 +260,16 @@ export class ImportGraph {
     let perm: readonly number[] | null = null;
     const attributes: Record<string, number | string | number[]> = {};
     for (const [k, a] of Object.entries(node.attrs)) if (!(a instanceof Tensor)) attributes[k] = a;
-    if (!ELEMENTWISE.has(node.opType)) checkBatchKept(node, runtime.length ? this.shapeOf(runtime[0]).length : 0);
+    if (!ELEMENTWISE.has(node.opType)) {
+      const ints = (i: number) => {
+        const c = this.constant(node, i);
+        return c ? Array.from(c.t.dataSync(), Number) : undefined;
+      };
+      checkBatchKept(node, runtime.length ? this.shapeOf(runtime[0]).length : 0, ints);
+    }
     const first = runtime.find((v) => v.sym.shape.length === rank);
-    const samePerm = !!first?.perm && runtime.every((v) => v.sym.shape.length === rank && String(v.perm) === String(first.perm));
+    const samePerm =
+      !!first?.perm && runtime.every((v) => v.sym.shape.length === rank && String(v.perm) === String(first.perm));
     if (ELEMENTWISE.has(node.opType) && first?.perm && runtime.every((v) => v.sym.shape.length === rank))
       perm = first.perm;
     else if (ONE_AXIS.has(node.opType) && samePerm && runtime.length === values.filter((v) => v).length) {
@@ -305,7 +312,7 @@ export function unsupported(node: ImportNode): UnsupportedLayerError {
  * Refuses generic ops that mix or move the batch axis (axis 0): predict() and fit() split data into batches, so
  * such a model would compute something else than the file says.
  */
-function checkBatchKept(node: ImportNode, rank: number): void {
+function checkBatchKept(node: ImportNode, rank: number, ints: (input: number) => number[] | undefined): void {
   const a = node.attrs;
   const axis = (v: unknown, dflt: number) => {
     const n = typeof v === 'number' ? v : dflt;
@@ -316,8 +323,19 @@ function checkBatchKept(node: ImportNode, rank: number): void {
     moves = axis(a.axis, node.opType.endsWith('Softmax') ? -1 : 0) === 0;
   else if (node.opType === 'Flatten') moves = axis(a.axis, 1) !== 1;
   else if (node.opType === 'Transpose') moves = Array.isArray(a.perm) ? a.perm[0] !== 0 : rank > 1;
-  else if (node.opType.startsWith('Reduce'))
-    moves = !Array.isArray(a.axes) || a.axes.length === 0 || a.axes.some((v) => axis(v, 0) === 0);
+  else if (node.opType.startsWith('Reduce')) {
+    const axes = Array.isArray(a.axes) ? a.axes : (ints(1) ?? []);
+    moves = axes.length === 0 ? !a.noop_with_empty_axes : axes.some((v) => axis(v, 0) === 0);
+  } else if (node.opType === 'Slice') {
+    // Slicing axis 0 is fine only when it keeps every sample (start 0, to the end, step 1).
+    const starts = ints(1) ?? [],
+      ends = ints(2) ?? [],
+      steps = ints(4);
+    const axes = ints(3) ?? starts.map((_, i) => i);
+    moves = axes.some(
+      (v, i) => axis(v, 0) === 0 && (starts[i] !== 0 || ends[i] < 2147483647 || (steps?.[i] ?? 1) !== 1),
+    );
+  }
   if (moves)
     throw new UnsupportedLayerError(
       'ONNX import',
