@@ -322,6 +322,8 @@ function checkBatchKept(node: ImportNode, rank: number, ints: (input: number) =>
   if (['Concat', 'Gather', 'Softmax', 'LogSoftmax', 'Split'].includes(node.opType))
     moves = axis(a.axis, node.opType.endsWith('Softmax') ? -1 : 0) === 0;
   else if (node.opType === 'Flatten') moves = axis(a.axis, 1) !== 1;
+  // Reshapes that keep the batch first are Candor Reshape layers (import-patterns.ts); others mix samples.
+  else if (node.opType === 'Reshape') moves = true;
   else if (node.opType === 'Transpose') moves = Array.isArray(a.perm) ? a.perm[0] !== 0 : rank > 1;
   else if (node.opType.startsWith('Reduce')) {
     const axes = Array.isArray(a.axes) ? a.axes : (ints(1) ?? []);

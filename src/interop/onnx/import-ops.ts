@@ -24,6 +24,34 @@ export function opError(node: string, opType: string, detail: string): InteropEr
   return new InteropError(`ONNX import: node '${node}' (${opType}): ${detail}`);
 }
 
+/**
+ * The most elements a value made from attributes or constants may have (Expand, ConstantOfShape, Pad, padded
+ * windows): a hostile file cannot make the import (which runs each node once on a batch of 1) allocate gigabytes.
+ */
+export const MAX_COMPUTED_ELEMENTS = 2 ** 25;
+
+/** `shape`, if its size is within MAX_COMPUTED_ELEMENTS and its dims are non-negative integers. */
+export function capped(shape: readonly number[], node: string, opType: string): number[] {
+  let size = 1;
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0) throw opError(node, opType, `dimension ${d} in [${shape.join(', ')}]`);
+    size *= d;
+  }
+  if (size > MAX_COMPUTED_ELEMENTS)
+    throw opError(node, opType, `a value of shape [${shape.join(', ')}] is over ${MAX_COMPUTED_ELEMENTS} elements`);
+  return [...shape];
+}
+
+/** The shape of x padded by ONNX-style pads over its spatial axes (2 ..), capped. */
+export function paddedShape(shape: readonly (number | null)[], pads: readonly number[], node: string, op: string) {
+  const spatial = shape.length - 2;
+  return capped(
+    shape.map((d, i) => (d ?? 1) + (i < 2 ? 0 : (pads[i - 2] ?? 0) + (pads[i - 2 + spatial] ?? 0))),
+    node,
+    op,
+  );
+}
+
 const int = (a: OnnxAttributes, name: string, dflt: number) =>
   typeof a[name] === 'number' ? (a[name] as number) : dflt;
 const float = int;
@@ -81,6 +109,7 @@ const conv: OnnxOpImpl = (ins, a, node) => {
   if (spatial !== 1 && spatial !== 2) throw opError(node, 'Conv', `only 1-D and 2-D convolutions, got rank ${x.rank}`);
   const { strides, dilations, pads } = windowAttrs(a, spatial, node, 'Conv');
   const group = int(a, 'group', 1);
+  paddedShape(x.shape, pads, node, 'Conv');
   let y: Tensor;
   if (spatial === 2) {
     const padding: Padding2D = [
@@ -119,6 +148,7 @@ function pool(kind: 'max' | 'avg'): OnnxOpImpl {
     const { strides, dilations, pads } = windowAttrs(a, spatial, node, op);
     if (int(a, 'ceil_mode', 0) !== 0) throw opError(node, op, 'ceil_mode 1 is not supported');
     if (dilations.some((d) => d !== 1)) throw opError(node, op, 'dilated pooling is not supported');
+    paddedShape(x.shape, pads, node, op);
     const k = ints(a, 'kernel_shape') ?? [];
     if (k.length !== spatial) throw opError(node, op, `kernel_shape must have ${spatial} values`);
     let xl = toLast(x);
@@ -376,13 +406,17 @@ export const ONNX_OPS: Readonly<Record<string, OnnxOpImpl>> = {
     return [
       expand(
         reshape(x, xs),
-        xs.map((d, i) => (ts[i] === 1 ? d : ts[i])),
+        capped(
+          xs.map((d, i) => (ts[i] === 1 ? d : ts[i])),
+          node,
+          'Expand',
+        ),
       ),
     ];
   },
-  ConstantOfShape: (ins, a) => {
+  ConstantOfShape: (ins, a, node) => {
     const v = a.value instanceof Tensor ? a.value : undefined;
-    const shape = values(ins[0]) ?? [];
+    const shape = capped(values(ins[0]) ?? [], node, 'ConstantOfShape');
     return [full(shape, v ? Number(v.dataSync()[0]) : 0, v?.dtype ?? 'float32')];
   },
   Pad: (ins, a, node) => {
@@ -392,6 +426,11 @@ export const ONNX_OPS: Readonly<Record<string, OnnxOpImpl>> = {
     const pads = values(ins[1]) ?? ints(a, 'pads') ?? [];
     if (pads.some((p) => p < 0)) throw opError(node, 'Pad', 'negative pads (cropping) are not supported');
     const value = values(ins[2])?.[0] ?? float(a, 'value', 0);
+    capped(
+      x.shape.map((d, i) => d + (pads[i] ?? 0) + (pads[i + x.rank] ?? 0)),
+      node,
+      'Pad',
+    );
     return [pad(x, padPairs(pads, x.rank), value)];
   },
 };

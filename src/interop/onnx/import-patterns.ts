@@ -17,6 +17,7 @@ import { ELU, LeakyReLU, Softmax } from '../../nn/layers/activation-layers.js';
 import { Flatten, Reshape } from '../../nn/layers/reshaping.js';
 import type { Layer } from '../../nn/layer.js';
 import { InteropError } from '../errors.js';
+import { paddedShape } from './import-ops.js';
 import { registerOnnxImporter, type ImportGraph, type ImportNode, type RuntimeValue } from './import-graph.js';
 
 const num = (v: unknown, dflt: number) => (typeof v === 'number' ? v : dflt);
@@ -157,6 +158,7 @@ registerOnnxImporter('Conv', (g, node) => {
     autoPad === 'VALID' ? [...ones, ...ones].map(() => 0) : (list(a.pads) ?? [...ones, ...ones].map(() => 0));
   const strides = list(a.strides) ?? ones,
     dilationRate = list(a.dilations) ?? ones;
+  paddedShape(g.shapeOf(x), pads, node.name, 'Conv');
   const filters = w.t.shape[0];
   const kernelSize = w.t.shape.slice(2);
   const common = { filters, kernelSize, strides, dilationRate, useBias: !!b, name: g.layerName(node.name) };
@@ -299,7 +301,6 @@ registerOnnxImporter('Reshape', (g, node) => {
   const dims = Array.from(target.t.dataSync(), Number);
   const mask = target.mask ? Array.from(target.mask.dataSync(), Number) : dims.map(() => 0);
   const allowZero = num(node.attrs.allowzero, 0) !== 0;
-  if (dims.length < 2) return false;
   const rest = dims.slice(1).map((d, i) => {
     if (mask[i + 1] !== 0) return NaN;
     if (d === 0 && !allowZero) return shape[i + 1] ?? NaN;
@@ -311,7 +312,7 @@ registerOnnxImporter('Reshape', (g, node) => {
     mask[0] === 1 ||
     (dims[0] === 0 && !allowZero) ||
     (dims[0] === -1 && !rest.includes(-1) && perSample !== null && rest.reduce((p, d) => p * d, 1) === perSample);
-  if (!batchFirst || rest.some((d) => Number.isNaN(d) || d === 0 || d < -1))
+  if (dims.length < 2 || !batchFirst || rest.some((d) => Number.isNaN(d) || d === 0 || d < -1))
     throw new InteropError(
       `ONNX import: node '${node.name}' (Reshape) to [${dims.join(', ')}] does not keep the batch first; ` +
         'Candor reshapes each sample (export with the batch as the first dimension)',

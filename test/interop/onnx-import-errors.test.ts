@@ -1,0 +1,152 @@
+// ONNX import refuses what it cannot compute faithfully, with typed errors: unsupported operators by node name,
+// malformed tensors before allocating, external data, custom domains, reshapes that move the batch; and fuzzed
+// files (seeded truncations, flipped bytes, huge varints) give only FormatError / InteropError, quickly.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { RandomStream, interop } from '../../src/index.js';
+import { OnnxGraphBuilder } from '../../src/interop/onnx/graph-builder.js';
+import { ONNX_DTYPE, type ModelProto, type NodeProto, type TensorProto } from '../../src/interop/onnx/schema.js';
+import { Rng } from '../io/rng.js';
+
+const { FormatError, InteropError, UnsupportedLayerError, encodeModelProto, decodeModelProto, fromOnnx } = interop;
+
+/** A model of input x [batch, 4] through the nodes `build` adds; its output is the value `build` returns. */
+function model(build: (g: OnnxGraphBuilder, x: string) => string): Uint8Array {
+  const g = new OnnxGraphBuilder('test');
+  const x = g.addInput('x', 'float32', [null, 4]);
+  g.addOutput(build(g, x), 'float32', [null, 4]);
+  return encodeModelProto({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }], graph: g.toGraphProto() });
+}
+
+/** A decoded copy of `bytes` changed by `edit`, encoded again. */
+function edited(bytes: Uint8Array, edit: (m: ModelProto) => void): Uint8Array {
+  const m = decodeModelProto(bytes);
+  edit(m);
+  return encodeModelProto(m);
+}
+
+const mlp = new Uint8Array(readFileSync('test/fixtures/interop/onnx-import/mlp.onnx'));
+const firstInit = (m: ModelProto): TensorProto => m.graph!.initializer![0];
+
+describe('ONNX import errors', () => {
+  it('names the node and op_type of an unsupported operator', () => {
+    const bytes = model((g, x) => g.node('NonMaxSuppression', [x, x], {}, 1, 'my_nms')[0]);
+    assert.throws(
+      () => fromOnnx(bytes),
+      (e: unknown) =>
+        e instanceof UnsupportedLayerError &&
+        e.layerName === 'my_nms' &&
+        e.className === 'NonMaxSuppression' &&
+        /my_nms.*NonMaxSuppression/.test(e.message),
+    );
+  });
+
+  it('refuses custom operator domains and control flow by node', () => {
+    const custom = edited(
+      model((g, x) => g.op('Relu', [x])),
+      (m) => {
+        m.graph!.node![0].domain = 'com.example';
+      },
+    );
+    assert.throws(() => fromOnnx(custom), UnsupportedLayerError);
+    const ifNode = edited(
+      model((g, x) => g.op('Relu', [x])),
+      (m) => {
+        const node: NodeProto = m.graph!.node![0];
+        node.attribute = [{ name: 'then_branch', type: 5, g: { name: 'b' } }];
+      },
+    );
+    assert.throws(() => fromOnnx(ifNode), /subgraph/);
+  });
+
+  it('checks initializer bytes against dims before allocating', () => {
+    const short = edited(mlp, (m) => {
+      firstInit(m).rawData = firstInit(m).rawData!.slice(4);
+    });
+    assert.throws(
+      () => fromOnnx(short),
+      (e: unknown) => e instanceof FormatError && /raw_data/.test(String(e)),
+    );
+    const huge = edited(mlp, (m) => {
+      firstInit(m).dims = [1 << 20, 1 << 20];
+    });
+    assert.throws(
+      () => fromOnnx(huge),
+      (e: unknown) => e instanceof FormatError && /elements/.test(String(e)),
+    );
+    const negative = edited(mlp, (m) => {
+      firstInit(m).dims = [-16, 8];
+    });
+    assert.throws(() => fromOnnx(negative), FormatError);
+  });
+
+  it('refuses external data with a clear message', () => {
+    const external = edited(mlp, (m) => {
+      const t = firstInit(m);
+      t.rawData = undefined;
+      t.dataLocation = 1;
+      t.externalData = [{ key: 'location', value: '../../etc/passwd' }];
+    });
+    assert.throws(
+      () => fromOnnx(external),
+      (e: unknown) => e instanceof FormatError && /external/.test(String(e)),
+    );
+  });
+
+  it('refuses a reshape that moves the batch and a value read before it is made', () => {
+    const reshape = model((g, x) => g.op('Reshape', [x, g.int64('shape', [-1])]));
+    assert.throws(
+      () => fromOnnx(reshape),
+      (e: unknown) => e instanceof InteropError && /batch/.test(String(e)),
+    );
+    const early = model((g, x) => g.op('Add', [x, 'later']));
+    assert.throws(
+      () => fromOnnx(early),
+      (e: unknown) => e instanceof FormatError && /later/.test(String(e)),
+    );
+  });
+
+  it('refuses an int64 initializer whose int64_data count disagrees with its dims', () => {
+    const bytes = model((g, x) => g.op('Reshape', [x, g.int64('shape', [0, 2, 2])]));
+    const bad = edited(bytes, (m) => {
+      const t = m.graph!.initializer![0];
+      assert.equal(t.dataType, ONNX_DTYPE.INT64);
+      t.dims = [4];
+    });
+    assert.throws(() => fromOnnx(bad), FormatError);
+  });
+});
+
+describe('ONNX import fuzzing', () => {
+  it('mutated files give only FormatError or InteropError, with no crash or hang', () => {
+    const files = ['mlp', 'cnn', 'views', 'mixed'].map(
+      (n) => new Uint8Array(readFileSync(`test/fixtures/interop/onnx-import/${n}.onnx`)),
+    );
+    const rng = new Rng(new RandomStream(20261207));
+    const counts = { loaded: 0, refused: 0 };
+    for (let i = 0; i < 150; i++) {
+      const src = rng.pick(files);
+      let bytes = src.slice();
+      const kind = rng.int(4);
+      if (kind === 0) bytes = bytes.slice(0, rng.int(bytes.length));
+      else if (kind === 1)
+        for (let k = 0, n = 1 + rng.int(8); k < n; k++) bytes[rng.int(bytes.length)] ^= 1 << rng.int(8);
+      else if (kind === 2) {
+        // A run of 0xff: huge varints (lengths, dims) where a field was.
+        const at = rng.int(bytes.length);
+        bytes.fill(0xff, at, at + 1 + rng.int(9));
+      } else bytes[rng.int(bytes.length)] = rng.int(256);
+      try {
+        fromOnnx(bytes);
+        counts.loaded++;
+      } catch (e) {
+        if (!(e instanceof FormatError || e instanceof InteropError)) {
+          throw new Error(`mutation ${i} (kind ${kind}) threw ${String(e)}`, { cause: e });
+        }
+        counts.refused++;
+      }
+    }
+    assert.ok(counts.refused > 30, `${counts.refused} refused`);
+  });
+});
