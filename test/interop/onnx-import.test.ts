@@ -8,7 +8,7 @@ import { Model, interop, loadModel, optimizers, saveModel, tensor, tidy, type Te
 import { assertClose, withDir } from '../helpers.js';
 
 const DIR = 'test/fixtures/interop/onnx-import';
-const FIXTURES = ['mlp', 'cnn', 'views', 'norm-gelu', 'norm-gelu-opset13', 'mixed', 'padded'];
+const FIXTURES = ['mlp', 'cnn', 'views', 'norm-gelu', 'norm-gelu-opset13', 'mixed', 'padded', 'recurrent'];
 
 interface Fixture {
   bytes: Uint8Array;
@@ -42,8 +42,8 @@ describe('ONNX import of PyTorch exports', () => {
 });
 
 describe('ONNX import: training and saving', () => {
-  for (const name of ['cnn', 'norm-gelu-opset13', 'padded'])
-    it(`${name}: fine-tunes (the loss goes down, every weight moves) and saves / loads with identical predictions`, async () => {
+  for (const name of ['cnn', 'norm-gelu-opset13', 'padded', 'recurrent'])
+    it(`${name}: fine-tunes (loss down, every weight moves), saves and loads with identical predictions`, async () => {
       const f = fixture(name);
       const model = interop.fromOnnx(f.bytes);
       const before = model.trainableWeights.map((v) => Float32Array.from(v.value.dataSync()));

@@ -37,6 +37,11 @@ export interface ConstantValue {
   t: Tensor;
   param: boolean;
   mask?: Tensor;
+  /**
+   * A ConstantOfShape whose shape holds the batch size (a recurrent layer's zero initial state): `t` is its
+   * value for a batch of 1. Only handlers that know what it means (the LSTM / GRU ones) take it.
+   */
+  batchSized?: boolean;
 }
 export type Value = RuntimeValue | ConstantValue;
 
@@ -217,6 +222,18 @@ export class ImportGraph {
   /** Computes a node on constants now. Batch marks move with the entries they mark, or the node is refused. */
   private fold(node: ImportNode): void {
     const ins = node.inputs.map((_, i) => this.constant(node, i));
+    if (node.opType === 'ConstantOfShape' && ins[0]?.mask?.dataSync().some((m) => m === 1)) {
+      const shape = Array.from(ins[0].t.dataSync(), Number);
+      const t = ONNX_OPS.ConstantOfShape(
+        [tensor(Int32Array.from(shape), [shape.length], 'int32')],
+        node.attrs,
+        node.name,
+      );
+      this.values.set(node.outputs[0] ?? '', { kind: 'const', t: t[0], param: false, batchSized: true });
+      return;
+    }
+    if (ins.some((v) => v?.batchSized))
+      throw new InteropError(`ONNX import: node '${node.name}' (${node.opType}) computes on a batch-sized constant`);
     const outs = ONNX_OPS[node.opType](
       ins.map((v) => v?.t),
       node.attrs,
@@ -240,7 +257,7 @@ export class ImportGraph {
 
   /** A constant as an OnnxOp operand: a trainable weight (initializers, large tensors) or a literal. */
   private operand(c: ConstantValue, weights: Tensor[]): OnnxOperand {
-    if (c.mask && c.mask.dataSync().some((m) => m !== 0))
+    if (c.batchSized || (c.mask && c.mask.dataSync().some((m) => m !== 0)))
       throw new InteropError('ONNX import: a shape that holds the batch size reaches a computation');
     if (c.t.dtype === 'float32' && (c.param || c.t.size > MAX_LITERAL)) {
       weights.push(c.t);

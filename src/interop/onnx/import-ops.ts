@@ -59,7 +59,19 @@ const ints = (a: OnnxAttributes, name: string): number[] | undefined =>
   Array.isArray(a[name]) ? (a[name] as number[]) : undefined;
 /** An int tensor input (shape, axes, pads) as numbers. */
 const values = (t: Tensor | undefined): number[] | undefined => (t ? Array.from(t.dataSync(), Number) : undefined);
-const axisOf = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
+/** A non-negative axis from ONNX's (negative counts from the end); out of range is an InteropError. */
+function axisOf(axis: number, rank: number): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= rank)
+    throw new InteropError(`ONNX import: axis ${axis} is out of range for a value of rank ${rank}`);
+  return a;
+}
+
+/** The spatial axes (2 ..) of an N, C, ... value: the axes the global poolings reduce. */
+function spatialAxes(x: Tensor): number[] {
+  if (x.rank < 3) throw new InteropError(`ONNX import: global pooling needs a value of rank >= 3, got ${x.rank}`);
+  return Array.from({ length: x.rank - 2 }, (_, i) => i + 2);
+}
 
 function need(inputs: readonly (Tensor | undefined)[], i: number, node: string, op: string): Tensor {
   const t = inputs[i];
@@ -316,20 +328,8 @@ export const ONNX_OPS: Readonly<Record<string, OnnxOpImpl>> = {
   Conv: conv,
   MaxPool: pool('max'),
   AveragePool: pool('avg'),
-  GlobalAveragePool: unary((x) =>
-    mean(
-      x,
-      Array.from({ length: x.rank - 2 }, (_, i) => i + 2),
-      true,
-    ),
-  ),
-  GlobalMaxPool: unary((x) =>
-    reduceMax(
-      x,
-      Array.from({ length: x.rank - 2 }, (_, i) => i + 2),
-      true,
-    ),
-  ),
+  GlobalAveragePool: unary((x) => mean(x, spatialAxes(x), true)),
+  GlobalMaxPool: unary((x) => reduceMax(x, spatialAxes(x), true)),
   BatchNormalization: (ins, a, node) => {
     const [x, scale, bias, m, v] = [0, 1, 2, 3, 4].map((i) => need(ins, i, node, 'BatchNormalization'));
     if (int(a, 'training_mode', 0)) throw opError(node, 'BatchNormalization', 'training_mode 1 is not supported');

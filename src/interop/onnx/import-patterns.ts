@@ -68,12 +68,13 @@ registerOnnxImporter('Shape', (g, node) => {
   return true;
 });
 
-// Transpose keeping the batch first: the same Candor tensor, held in another layout (no layer, no copy).
+// Transpose: the same Candor tensor, held in another layout (no layer, no copy). One that moves the batch (the
+// [seq, batch, features] PyTorch gives ONNX's LSTM) is fine for consumers that take that layout; others refuse.
 registerOnnxImporter('Transpose', (g, node) => {
   const x = runtimeInput(g, node)!;
   const rank = x.sym.shape.length;
   const t = list(node.attrs.perm) ?? [...Array(rank).keys()].reverse();
-  if (t.length !== rank || t[0] !== 0) return false;
+  if (t.length !== rank || [...t].sort((p, q) => p - q).some((v, i) => v !== i)) return false;
   const held = x.perm ?? [...Array(rank).keys()];
   g.onlyFirstOutput(node);
   g.setRuntime(

@@ -13,6 +13,7 @@ import { decodeModelProto, ONNX_DTYPE, type ModelProto, type NodeProto } from '.
 import { decodeAttributes, tensorFromProto } from './import-tensor.js';
 import { ImportGraph } from './import-graph.js';
 import './import-patterns.js';
+import './import-recurrent.js';
 
 /** The most nodes an imported graph may have (a hostile file cannot make the import run for long). */
 const MAX_NODES = 100_000;
