@@ -4,7 +4,20 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Model, interop, loadModel, optimizers, saveModel, tensor, tidy, type Tensor } from '../../src/index.js';
+import {
+  Dense,
+  Model,
+  RandomStream,
+  Sequential,
+  input,
+  interop,
+  loadModel,
+  optimizers,
+  saveModel,
+  tensor,
+  tidy,
+  type Tensor,
+} from '../../src/index.js';
 import { assertClose, withDir } from '../helpers.js';
 
 const DIR = 'test/fixtures/interop/onnx-import';
@@ -78,5 +91,20 @@ describe('ONNX import: training and saving', () => {
       const model = await interop.loadAny(path);
       assertClose(predict(model, f.x), f.y.data, { rtol: 1e-5, atol: 1e-5 });
     });
+  });
+});
+
+describe('ONNX round trip', () => {
+  it('a Candor model exported with toOnnx imports back and predicts the same within 1e-5', () => {
+    const acts = ['relu', 'sigmoid', 'tanh', 'gelu', 'leakyRelu', 'elu', 'selu', 'swish', 'softplus', 'relu6'];
+    const more = ['mish', 'hardSwish', 'logSigmoid', 'softsign', 'linear', 'softmax'];
+    const model = new Sequential([
+      input({ shape: [7] }),
+      ...[...acts, ...more].map((activation) => new Dense({ units: 5, activation })),
+    ]);
+    const x = new RandomStream(3).normal([4, 7]);
+    const imported = interop.fromOnnx(interop.toOnnx(model));
+    assertClose(predict(imported, x), predict(model, x), { rtol: 1e-5, atol: 1e-6 });
+    assert.equal(imported.layers.filter((l) => l instanceof Dense).length, acts.length + more.length);
   });
 });

@@ -58,7 +58,7 @@ export function registerOnnxImporter(opType: string, importer: NodeImporter): vo
 const ELEMENTWISE = new Set(
   (
     'Add Sub Mul Div Pow Max Min Equal Less Greater Not Where Sqrt Exp Log Neg Abs Reciprocal Floor Ceil Erf Sin Cos ' +
-    'Relu Sigmoid Tanh Softplus LeakyRelu Elu Selu HardSigmoid Gelu Clip Identity Dropout Cast'
+    'Relu Sigmoid Tanh Softplus Softsign LeakyRelu Elu Selu HardSigmoid HardSwish Gelu Clip Identity Dropout Cast'
   ).split(' '),
 );
 /** Ops whose result moves entries of their (data) inputs without computing on them: a shape's batch mark follows. */
@@ -259,7 +259,8 @@ export class ImportGraph {
   private operand(c: ConstantValue, weights: Tensor[]): OnnxOperand {
     if (c.batchSized || (c.mask && c.mask.dataSync().some((m) => m !== 0)))
       throw new InteropError('ONNX import: a shape that holds the batch size reaches a computation');
-    if (c.t.dtype === 'float32' && (c.param || c.t.size > MAX_LITERAL)) {
+    // Scalars stay literals even when they are initializers (exporters store 0.5 or sqrt 2 as initializers too).
+    if (c.t.dtype === 'float32' && ((c.param && c.t.size > 1) || c.t.size > MAX_LITERAL)) {
       weights.push(c.t);
       return { weight: weights.length - 1 };
     }

@@ -308,6 +308,8 @@ export const ONNX_OPS: Readonly<Record<string, OnnxOpImpl>> = {
       gamma = float(a, 'gamma', 1.05070102214813232421875);
     return E.mul(E.where(E.greater(x, 0), x, E.mul(E.expm1(x), alpha)), gamma);
   }),
+  HardSwish: unary((x) => E.mul(x, E.clip(E.add(E.div(x, 6), 0.5), 0, 1))),
+  Softsign: unary((x) => E.div(x, E.add(E.abs(x), 1))),
   HardSigmoid: unary((x, a) => E.clip(E.add(E.mul(x, float(a, 'alpha', 0.2)), float(a, 'beta', 0.5)), 0, 1)),
   Gelu: unary((x, a) => E.gelu(x, a.approximate === 'tanh')),
   Softmax: softmaxLike(softmax),
