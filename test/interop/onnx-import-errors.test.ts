@@ -118,6 +118,35 @@ describe('ONNX import errors', () => {
   });
 });
 
+describe('ONNX import: defects found by fuzzing', () => {
+  it('an axis out of range is an InteropError (was a RangeError, or a silent wrong result)', () => {
+    const scale = (g: OnnxGraphBuilder) => g.floats('scale', [1, 1, 1, 1]);
+    const norm = model((g, x) => g.op('LayerNormalization', [x, scale(g)], { axis: 5 }));
+    assert.throws(
+      () => fromOnnx(norm),
+      (e: unknown) => e instanceof InteropError && /axis 5/.test(String(e)),
+    );
+    const pool = model((g, x) => g.op('GlobalAveragePool', [x]));
+    assert.throws(
+      () => fromOnnx(pool),
+      (e: unknown) => e instanceof InteropError && /rank >= 3/.test(String(e)),
+    );
+  });
+
+  it('a value made from attributes over the cap is refused before it is allocated (was seconds of work)', () => {
+    const expand = model((g, x) => g.op('Expand', [x, g.int64('shape', [1, 1 << 24, 4])]));
+    assert.throws(
+      () => fromOnnx(expand),
+      (e: unknown) => e instanceof InteropError && /over \d+ elements/.test(String(e)),
+    );
+    const padded = model((g, x) => g.op('Pad', [x, g.int64('pads', [0, 0, 0, 1 << 26])]));
+    assert.throws(
+      () => fromOnnx(padded),
+      (e: unknown) => e instanceof InteropError && /over \d+ elements/.test(String(e)),
+    );
+  });
+});
+
 describe('ONNX import fuzzing', () => {
   it('mutated files give only FormatError or InteropError, with no crash or hang', () => {
     const files = ['mlp', 'cnn', 'views', 'mixed'].map(

@@ -12,6 +12,7 @@ import {
   input,
   interop,
   loadModel,
+  memory,
   optimizers,
   saveModel,
   tensor,
@@ -52,6 +53,19 @@ describe('ONNX import of PyTorch exports', () => {
       assert.deepEqual([...y.shape], f.y.shape);
       assertClose(y, f.y.data, { rtol: 1e-5, atol: 1e-5 }, name);
     });
+});
+
+describe('ONNX import: memory', () => {
+  it('leaves only the weights alive: the decoded file and folded constants are freed', () => {
+    for (const name of ['cnn', 'views', 'recurrent']) {
+      const bytes = fixture(name).bytes;
+      const before = memory().tensors;
+      const model = interop.fromOnnx(bytes);
+      assert.equal(memory().tensors - before, model.weights.length, name);
+      model.dispose();
+      assert.equal(memory().tensors, before, `${name} disposed`);
+    }
+  });
 });
 
 describe('ONNX import: training and saving', () => {

@@ -6,6 +6,7 @@
 // (channels last, for Candor's convolutions), and a Permute is inserted only where a consumer needs another.
 import { readFile } from 'node:fs/promises';
 import { CandorError } from '../../errors.js';
+import { tidy } from '../../tensor/storage.js';
 import { input as modelInput } from '../../nn/input.js';
 import { Model } from '../../train/model.js';
 import { FormatError, InteropError, UnsupportedLayerError } from '../errors.js';
@@ -101,7 +102,13 @@ function convertNode(g: ImportGraph, node: NodeProto): void {
 
 /** The Candor model of ONNX bytes (a FormatError for a malformed file, UnsupportedLayerError naming a node). */
 export function fromOnnx(bytes: Uint8Array): Model {
-  return convert(decode(bytes));
+  const proto = decode(bytes);
+  // The decoded initializers and folded constants are freed at the end; the layers' Variables keep their copies.
+  let model: Model | undefined;
+  tidy(() => {
+    model = convert(proto);
+  });
+  return model!;
 }
 
 /** Reads an .onnx file into a Candor model (see fromOnnx). */
