@@ -1,7 +1,9 @@
 // The OnnxOp layer (what ONNX import makes of nodes no Candor layer computes exactly) through the one layer
 // harness: config round trip, shapes, float64 gradients of inputs and weights, save round trip, no leaks.
 import { describe, it } from 'node:test';
-import { interop } from '../../src/index.js';
+import assert from 'node:assert/strict';
+import { ArgumentError, interop } from '../../src/index.js';
+import { layerFromConfig } from '../../src/nn/layer.js';
 import { runLayerTest } from '../nn/harness.js';
 
 const { OnnxOp } = interop;
@@ -66,5 +68,26 @@ describe('OnnxOp layer', () => {
       inputShape: [2, 3],
       expectedOutputShape: [2, 3],
     });
+  });
+});
+
+describe('OnnxOp config checks', () => {
+  it('refuses malformed configs (as read from a model.json) with an ArgumentError naming the layer', () => {
+    const bad: unknown[] = [
+      { opType: 'NoSuchOp', operands: [{ input: 0 }] },
+      { opType: 'Add', operands: 'x' },
+      { opType: 'Add', operands: [{ input: 0 }, { weight: 1 }], weightShapes: [[3]] },
+      { opType: 'Add', operands: [{ input: 0 }, { weight: 0 }], weightShapes: [[-3]] },
+      { opType: 'Add', operands: [{ input: 0 }, { literal: { dims: [2], values: [1], dtype: 'float32' } }] },
+      { opType: 'Add', operands: [{ input: 0 }, { literal: { dims: [1], values: [1], dtype: 'int8' } }] },
+      { opType: 'Add', operands: [{ input: -1 }] },
+      { opType: 'Add', operands: [{ input: 0 }], attributes: { axis: { nested: 1 } } },
+    ];
+    for (const config of bad)
+      assert.throws(
+        () => layerFromConfig({ className: 'OnnxOp', config: { name: 'op', ...(config as object) } }),
+        (e: unknown) => e instanceof ArgumentError && /OnnxOp 'op'/.test(String(e)),
+        JSON.stringify(config),
+      );
   });
 });

@@ -39,6 +39,39 @@ export interface OnnxOpArgs extends LayerArgs {
 }
 
 const who = (l: Layer) => `OnnxOp '${l.name}'`;
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The attributes, checked: numbers, strings or lists of numbers (a config read from a file is untrusted). */
+function checkedAttributes(layer: Layer, attributes: unknown): Record<string, number | string | number[]> {
+  const ok = (v: unknown) =>
+    typeof v === 'number' || typeof v === 'string' || (Array.isArray(v) && v.every((e) => typeof e === 'number'));
+  if (!isPlain(attributes) || !Object.values(attributes).every(ok))
+    throw new ArgumentError(`${who(layer)}: attributes must map names to numbers, strings or lists of numbers`);
+  return JSON.parse(JSON.stringify(attributes)) as Record<string, number | string | number[]>;
+}
+
+/** One operand, checked against its form and the number of weights. */
+function checkedOperand(layer: Layer, o: unknown, weights: number): OnnxOperand {
+  if (o === null) return null;
+  if (isPlain(o) && isCount(o.input)) return { input: o.input };
+  if (isPlain(o) && isCount(o.weight) && o.weight < weights) return { weight: o.weight };
+  const l = isPlain(o) && isPlain(o.literal) ? o.literal : undefined;
+  if (
+    l &&
+    Array.isArray(l.dims) &&
+    l.dims.every(isCount) &&
+    Array.isArray(l.values) &&
+    l.values.every((v) => typeof v === 'number') &&
+    l.values.length === (l.dims as number[]).reduce((p, d) => p * d, 1) &&
+    (l.dtype === 'float32' || l.dtype === 'int32' || l.dtype === 'bool')
+  )
+    return { literal: { dims: [...(l.dims as number[])], values: [...(l.values as number[])], dtype: l.dtype } };
+  throw new ArgumentError(
+    `${who(layer)}: an operand must be null, { input: i }, { weight: j } (j < ${weights}) or ` +
+      `{ literal: { dims, values, dtype } } with as many values as the dims say, got ${JSON.stringify(o)}`,
+  );
+}
 
 export class OnnxOp extends Layer {
   static override readonly className: string = 'OnnxOp';
@@ -53,19 +86,13 @@ export class OnnxOp extends Layer {
     if (typeof args.opType !== 'string' || !Object.prototype.hasOwnProperty.call(ONNX_OPS, args.opType))
       throw new ArgumentError(`${who(this)}: unknown opType ${JSON.stringify(args.opType)}`);
     this.opType = args.opType;
-    this.attributes = JSON.parse(JSON.stringify(args.attributes ?? {})) as OnnxOpArgs['attributes'] & object;
+    this.attributes = checkedAttributes(this, args.attributes ?? {});
     if (!Array.isArray(args.operands)) throw new ArgumentError(`${who(this)}: operands must be a list`);
-    this.operands = JSON.parse(JSON.stringify(args.operands)) as OnnxOperand[];
-    this.weightShapes = (args.weightShapes ?? []).map((s) => [...s]);
-    for (const o of this.operands) {
-      if (o && 'weight' in o && !(Number.isInteger(o.weight) && o.weight >= 0 && o.weight < this.weightShapes.length))
-        throw new ArgumentError(`${who(this)}: operand refers to weight ${o.weight} of ${this.weightShapes.length}`);
-      if (o && 'literal' in o) {
-        const size = o.literal.dims.reduce((p, d) => p * d, 1);
-        if (!Array.isArray(o.literal.values) || o.literal.values.length !== size)
-          throw new ArgumentError(`${who(this)}: a literal has ${o.literal.values?.length} values for ${size}`);
-      }
-    }
+    const shapes = args.weightShapes ?? [];
+    if (!Array.isArray(shapes) || !shapes.every((s) => Array.isArray(s) && s.every(isCount)))
+      throw new ArgumentError(`${who(this)}: weightShapes must be lists of non-negative integers`);
+    this.weightShapes = shapes.map((s) => [...s]);
+    this.operands = args.operands.map((o) => checkedOperand(this, o, this.weightShapes.length));
   }
 
   override build(_inputShape: SymShape | SymShape[]): void {
