@@ -20,6 +20,8 @@ import {
   type Tensor,
 } from '../../src/index.js';
 import { assertClose, withDir } from '../helpers.js';
+import { OnnxGraphBuilder } from '../../src/interop/onnx/graph-builder.js';
+import { feedOf, runOnnxRuntime } from './onnx-helpers.js';
 
 const DIR = 'test/fixtures/interop/onnx-import';
 const FIXTURES = ['mlp', 'cnn', 'views', 'norm-gelu', 'norm-gelu-opset13', 'mixed', 'padded', 'recurrent'];
@@ -120,5 +122,35 @@ describe('ONNX round trip', () => {
     const imported = interop.fromOnnx(interop.toOnnx(model));
     assertClose(predict(imported, x), predict(model, x), { rtol: 1e-5, atol: 1e-6 });
     assert.equal(imported.layers.filter((l) => l instanceof Dense).length, acts.length + more.length);
+  });
+});
+
+describe('ONNX import: layouts', () => {
+  it('holds a CNN channels last: one Permute (the input), none before the Flatten', () => {
+    const names = interop.fromOnnx(fixture('cnn').bytes).layers.map((l) => l.className);
+    assert.equal(names.filter((n) => n === 'Permute').length, 1, names.join(' '));
+    assert.equal(names.indexOf('Dense') - names.indexOf('Flatten'), 1, names.join(' '));
+  });
+
+  it('a reordered Flatten read by a node other than a Dense is put back in ONNX order (onnxruntime agrees)', async () => {
+    const g = new OnnxGraphBuilder('order');
+    const x = g.addInput('x', 'float32', [null, 2, 4, 3]);
+    const rng = new RandomStream(5);
+    const w = g.array('w', rng.normal([3, 2, 2, 2]).dataSync() as Float32Array, [3, 2, 2, 2]);
+    const conv = g.op('Conv', [x, w], { kernel_shape: [2, 2], pads: [0, 0, 0, 0] });
+    const flat = g.op('Flatten', [g.op('Relu', [conv])], { axis: 1 });
+    const b = g.array('b', rng.normal([18, 5]).dataSync() as Float32Array, [18, 5]);
+    // alpha = 2: not a plain Dense, so the generic Gemm reads the flattened features in ONNX's order.
+    const y = g.op('Gemm', [flat, b], { alpha: { f: 2 } });
+    g.addOutput(y, 'float32', [null, 5]);
+    const bytes = interop.encodeModelProto({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 17 }],
+      graph: g.toGraphProto(),
+    });
+    const input = rng.normal([3, 2, 4, 3]);
+    const expected = (await runOnnxRuntime(bytes, { x: feedOf(input) }))[y];
+    const model = interop.fromOnnx(bytes);
+    assertClose(predict(model, input), expected.data, { rtol: 1e-5, atol: 1e-5 });
   });
 });

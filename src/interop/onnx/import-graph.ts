@@ -27,6 +27,11 @@ export interface RuntimeValue {
   kind: 'runtime';
   sym: SymbolicTensor;
   perm: readonly number[] | null;
+  /**
+   * A rank-2 value whose features are held in another order: candor[:, j] = onnx[:, order[j]] (a Flatten of a
+   * channels-last value feeding a Dense, whose kernel rows are reordered instead of the activations).
+   */
+  order?: readonly number[];
 }
 /**
  * A value known at import. `param`: an initializer (or folded from one), which becomes a trainable weight.
@@ -123,8 +128,8 @@ export class ImportGraph {
     this.values.set(name, { kind: 'const', t, param, mask });
   }
 
-  setRuntime(name: string, sym: SymbolicTensor, perm: readonly number[] | null): void {
-    this.values.set(name, { kind: 'runtime', sym, perm: isIdentity(perm) ? null : perm });
+  setRuntime(name: string, sym: SymbolicTensor, perm: readonly number[] | null, order?: readonly number[]): void {
+    this.values.set(name, { kind: 'runtime', sym, perm: isIdentity(perm) ? null : perm, order });
   }
 
   /** A Candor layer name from an ONNX name ('/conv1/Conv' -> 'conv1_Conv'), unique in this import. */
@@ -143,9 +148,10 @@ export class ImportGraph {
 
   /** A runtime value held as transpose(onnx, perm) (null: as ONNX has it), adding a Permute when needed. */
   inLayout(name: string, perm: readonly number[] | null, node: string): SymbolicTensor {
-    const v = this.get(name, node);
+    let v = this.get(name, node);
     if (v.kind !== 'runtime')
       throw new InteropError(`ONNX import: node '${node}' needs '${name}' computed at run time, but it is a constant`);
+    if (v.order) v = this.inOnnxOrder(name, v, v.order);
     const rank = v.sym.shape.length;
     const from = v.perm ?? [...Array(rank).keys()];
     const to = perm ?? [...Array(rank).keys()];
@@ -160,6 +166,23 @@ export class ImportGraph {
       this.permuted.set(key, sym);
     }
     return sym;
+  }
+
+  /** A value held with its features reordered, back in ONNX's order (a Gather along axis 1, made once). */
+  private inOnnxOrder(name: string, v: RuntimeValue, order: readonly number[]): RuntimeValue {
+    const key = `${name}|order`;
+    let sym = this.permuted.get(key);
+    if (!sym) {
+      const layer = new OnnxOp({
+        name: this.layerName(`${name}_order`),
+        opType: 'Gather',
+        attributes: { axis: 1 },
+        operands: [{ input: 0 }, { literal: { dims: [order.length], values: inversePerm(order), dtype: 'int32' } }],
+      });
+      sym = this.addLayer(layer, v.sym, {});
+      this.permuted.set(key, sym);
+    }
+    return { kind: 'runtime', sym, perm: null };
   }
 
   /** A runtime value in ONNX's layout. */

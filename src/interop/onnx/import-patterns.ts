@@ -18,7 +18,14 @@ import { Flatten, Reshape } from '../../nn/layers/reshaping.js';
 import type { Layer } from '../../nn/layer.js';
 import { InteropError } from '../errors.js';
 import { paddedShape } from './import-ops.js';
-import { registerOnnxImporter, type ImportGraph, type ImportNode, type RuntimeValue } from './import-graph.js';
+import { gather } from '../../ops/indexing.js';
+import {
+  inversePerm as inversePermOf,
+  registerOnnxImporter,
+  type ImportGraph,
+  type ImportNode,
+  type RuntimeValue,
+} from './import-graph.js';
 
 const num = (v: unknown, dflt: number) => (typeof v === 'number' ? v : dflt);
 const list = (v: unknown) => (Array.isArray(v) ? (v as number[]) : undefined);
@@ -73,6 +80,7 @@ registerOnnxImporter('Shape', (g, node) => {
 registerOnnxImporter('Transpose', (g, node) => {
   const x = runtimeInput(g, node)!;
   const rank = x.sym.shape.length;
+  if (x.order) return false;
   const t = list(node.attrs.perm) ?? [...Array(rank).keys()].reverse();
   if (t.length !== rank || [...t].sort((p, q) => p - q).some((v, i) => v !== i)) return false;
   const held = x.perm ?? [...Array(rank).keys()];
@@ -90,7 +98,7 @@ for (const op of ['Identity', 'Dropout'])
     const x = runtimeInput(g, node)!;
     if (node.opType === 'Dropout' && node.inputs[2]) return false; // training_mode given: keep ONNX's semantics
     g.onlyFirstOutput(node);
-    g.setRuntime(node.outputs[0], x.sym, x.perm);
+    g.setRuntime(node.outputs[0], x.sym, x.perm, x.order);
     return true;
   });
 
@@ -98,9 +106,13 @@ for (const op of ['Identity', 'Dropout'])
 function dense(g: ImportGraph, node: ImportNode, kernel: Tensor, bias: Tensor | undefined, output: string): true {
   const units = kernel.shape[1];
   const layer = new Dense({ units, useBias: !!bias, name: g.layerName(node.name) });
-  const weights: Record<string, Tensor> = { kernel };
+  // Features held in another order (a Flatten of channels-last values): reorder the kernel's rows to match.
+  const x = g.get(node.inputs[0], node.name);
+  const order = x.kind === 'runtime' ? x.order : undefined;
+  const weights: Record<string, Tensor> = { kernel: order ? gather(kernel, [...order], 0) : kernel };
   if (bias) weights.bias = reshapeOp(bias, [units]);
-  const out = g.addLayer(layer, g.logical(node.inputs[0], node.name), weights);
+  const input = order && x.kind === 'runtime' ? x.sym : g.logical(node.inputs[0], node.name);
+  const out = g.addLayer(layer, input, weights);
   g.setRuntime(output, out, null);
   return true;
 }
@@ -287,11 +299,48 @@ registerOnnxImporter('Flatten', (g, node) => {
   // Held channels last with every spatial size 1 (after a global pooling), the order is already ONNX's.
   const perm = x.perm && shape.slice(2).every((d) => d === 1) ? x.perm : null;
   if (shape.length === 2 && !x.perm) {
-    g.setRuntime(node.outputs[0], x.sym, null);
+    g.setRuntime(node.outputs[0], x.sym, null, x.order);
     return true;
   }
+  // Held transposed and read only by a Gemm / MatMul (a CNN's classifier): flatten as held, and let the Dense
+  // take the features in that order (its kernel rows reordered) instead of transposing the activations.
+  const reader = g.nodes.find((n) => n.input?.[0] === node.outputs[0]);
+  if (
+    x.perm &&
+    !perm &&
+    g.uses.get(node.outputs[0]) === 1 &&
+    (reader?.opType === 'Gemm' || reader?.opType === 'MatMul')
+  )
+    if (shape.every((d, i) => i === 0 || d !== null)) {
+      const out = g.addLayer(new Flatten({ name: g.layerName(node.name) }), x.sym, {});
+      g.onlyFirstOutput(node);
+      g.setRuntime(node.outputs[0], out, null, heldOrder(x.sym.shape.slice(1) as number[], x.perm));
+      return true;
+    }
   return layerOn(g, node, new Flatten({ name: g.layerName(node.name) }), perm, {}, null);
 });
+
+/**
+ * ONNX's flat feature index of each flat index of a value held as transpose(onnx, perm) with per-sample shape
+ * `held`: the order a Flatten of the held value gives (row-major over the held axes).
+ */
+function heldOrder(held: readonly number[], perm: readonly number[]): number[] {
+  const rank = held.length + 1;
+  const logical = inversePermOf(perm)
+    .slice(1)
+    .map((a) => held[a - 1]);
+  const size = held.reduce((p, d) => p * d, 1);
+  const order = new Array<number>(size);
+  const index = new Array<number>(rank).fill(0);
+  for (let j = 0; j < size; j++) {
+    // index: held multi-index of j (axes 1 ..); ONNX axis perm[k] has index[k].
+    let flat = 0;
+    for (let a = 1; a < rank; a++) flat = flat * logical[a - 1] + index[perm.indexOf(a)];
+    order[j] = flat;
+    for (let k = rank - 1; k >= 1 && ++index[k] === held[k - 1]; k--) index[k] = 0;
+  }
+  return order;
+}
 
 // Reshape keeping the batch first: Keras' Reshape of the other dimensions.
 registerOnnxImporter('Reshape', (g, node) => {
