@@ -132,7 +132,7 @@ describe('ONNX import: layouts', () => {
     assert.equal(names.indexOf('Dense') - names.indexOf('Flatten'), 1, names.join(' '));
   });
 
-  it('a reordered Flatten read by a node other than a Dense is put back in ONNX order (onnxruntime agrees)', async () => {
+  it('a reordered Flatten read by another node than a Dense is put back in order (onnxruntime agrees)', async () => {
     const g = new OnnxGraphBuilder('order');
     const x = g.addInput('x', 'float32', [null, 2, 4, 3]);
     const rng = new RandomStream(5);
