@@ -154,3 +154,34 @@ describe('ONNX import: layouts', () => {
     assertClose(predict(model, input), expected.data, { rtol: 1e-5, atol: 1e-5 });
   });
 });
+
+describe('ONNX import: patterns', () => {
+  it("PyTorch's exact GELU becomes one gelu activation, unless an intermediate value is also read", async () => {
+    const build = (alsoReturnErf: boolean) => {
+      const g = new OnnxGraphBuilder('gelu');
+      const x = g.addInput('x', 'float32', [null, 6]);
+      const erf = g.op('Erf', [g.op('Div', [x, g.floats('sqrt2', [Math.SQRT2], [])])]);
+      const y = g.op('Mul', [
+        g.op('Mul', [x, g.op('Add', [erf, g.floats('one', [1], [])])]),
+        g.floats('half', [0.5], []),
+      ]);
+      g.addOutput(y, 'float32', [null, 6]);
+      if (alsoReturnErf) g.addOutput(erf, 'float32', [null, 6]);
+      return interop.encodeModelProto({
+        irVersion: 8,
+        opsetImport: [{ domain: '', version: 17 }],
+        graph: g.toGraphProto(),
+      });
+    };
+    const x = new RandomStream(9).normal([4, 6]);
+    for (const alsoReturnErf of [false, true]) {
+      const bytes = build(alsoReturnErf);
+      const model = interop.fromOnnx(bytes);
+      const expected = Object.values(await runOnnxRuntime(bytes, { x: feedOf(x) }))[0];
+      const out = tidy(() => model.predict(x) as Tensor | Tensor[]);
+      assertClose(Array.isArray(out) ? out[0] : out, expected.data, { rtol: 1e-5, atol: 1e-6 });
+      const classes = model.layers.map((l) => l.className);
+      assert.equal(classes.includes('Activation'), !alsoReturnErf, classes.join(' '));
+    }
+  });
+});

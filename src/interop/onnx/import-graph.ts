@@ -11,7 +11,7 @@ import { Permute } from '../../nn/layers/repeat-permute.js';
 import { FormatError, InteropError, UnsupportedLayerError } from '../errors.js';
 import { ONNX_OPS } from './import-ops.js';
 import { OnnxOp, type OnnxOperand } from './import-layer.js';
-import type { OnnxAttributes } from './import-tensor.js';
+import { tensorFromProto, type OnnxAttributes } from './import-tensor.js';
 import type { NodeProto } from './schema.js';
 
 export interface ImportNode {
@@ -97,8 +97,13 @@ export class ImportGraph {
   /** Outputs of nodes that a pattern joined into an earlier node (MatMul + Add), which made them already. */
   readonly fused = new Set<string>();
 
-  constructor(readonly nodes: readonly NodeProto[]) {
-    for (const n of nodes) for (const i of n.input ?? []) if (i) this.uses.set(i, (this.uses.get(i) ?? 0) + 1);
+  /** `outputs`: the graph's outputs, counted as readers (a value the model returns is not fused away). */
+  constructor(
+    readonly nodes: readonly NodeProto[],
+    outputs: readonly string[],
+  ) {
+    for (const i of [...nodes.flatMap((n) => n.input ?? []), ...outputs])
+      if (i) this.uses.set(i, (this.uses.get(i) ?? 0) + 1);
   }
 
   has(name: string): boolean {
@@ -116,6 +121,23 @@ export class ImportGraph {
   input(node: ImportNode, i: number): Value | undefined {
     const name = node.inputs[i];
     return name ? this.get(name, node.name) : undefined;
+  }
+
+  /**
+   * The value of a constant that may be made later in the graph (a pattern looking at the nodes after the one
+   * being converted): a known constant, or the value of the Constant node that makes it; else undefined.
+   */
+  peekConstant(name: string): Tensor | undefined {
+    const known = this.values.get(name);
+    if (known) return known.kind === 'const' && !known.batchSized ? known.t : undefined;
+    const maker = this.nodes.find((n) => n.opType === 'Constant' && n.output?.[0] === name);
+    const value = maker?.attribute?.find((a) => a.name === 'value')?.t;
+    return value ? tensorFromProto(value, `constant '${name}'`) : undefined;
+  }
+
+  /** The one node that reads a value, when exactly one does. */
+  onlyReader(name: string): NodeProto | undefined {
+    return this.uses.get(name) === 1 ? this.nodes.find((n) => n.input?.includes(name)) : undefined;
   }
 
   /** Input i as a constant, or undefined (omitted or runtime). */

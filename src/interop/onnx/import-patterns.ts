@@ -280,6 +280,34 @@ for (const [op, make] of Object.entries(ACTIVATIONS))
     return layerOn(g, node, make(node, g.layerName(node.name))!, x.perm);
   });
 
+/** Whether a value is a constant scalar within 1e-6 of `expected` (possibly made by a later Constant node). */
+function isScalar(g: ImportGraph, name: string | undefined, expected: number): boolean {
+  const t = name ? g.peekConstant(name) : undefined;
+  return !!t && t.size === 1 && Math.abs(Number(t.dataSync()[0]) - expected) <= 1e-6 * Math.abs(expected);
+}
+
+/** The other input of a two-input node than `name`. */
+const otherInput = (n: { input?: string[] }, name: string) =>
+  n.input?.length === 2 ? (n.input[0] === name ? n.input[1] : n.input[0]) : undefined;
+
+// PyTorch's exact GELU, x * 0.5 * (1 + erf(x / sqrt 2)) as Div, Erf, Add, Mul, Mul: Candor's gelu activation.
+// Each intermediate value must have no other reader; the later nodes are skipped (g.fused).
+registerOnnxImporter('Div', (g, node) => {
+  const x = runtimeInput(g, node);
+  if (!x || !isScalar(g, node.inputs[1], Math.SQRT2)) return false;
+  const erf = g.onlyReader(node.outputs[0]);
+  const add = erf?.opType === 'Erf' ? g.onlyReader(erf.output?.[0] ?? '') : undefined;
+  if (add?.opType !== 'Add' || !isScalar(g, otherInput(add, erf!.output![0]), 1)) return false;
+  const mul = g.onlyReader(add.output?.[0] ?? '');
+  if (mul?.opType !== 'Mul' || otherInput(mul, add.output![0]) !== node.inputs[0]) return false;
+  const half = g.onlyReader(mul.output?.[0] ?? '');
+  if (half?.opType !== 'Mul' || !isScalar(g, otherInput(half, mul.output![0]), 0.5)) return false;
+  for (const n of [erf!, add, mul, half]) g.fused.add(n.output?.[0] ?? '');
+  const layer = new Activation({ activation: 'gelu', name: g.layerName(`${node.name}_gelu`) });
+  g.setRuntime(half.output?.[0] ?? '', g.addLayer(layer, x.sym, {}), x.perm);
+  return true;
+});
+
 // Softmax over one axis: Candor's Softmax layer on that axis where the input is held.
 registerOnnxImporter('Softmax', (g, node) => {
   const x = runtimeInput(g, node)!;

@@ -8,7 +8,6 @@ import { permute, reshape, slice } from '../../ops/views.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { LSTM } from '../../nn/layers/lstm.js';
 import { GRU } from '../../nn/layers/gru.js';
-import { tensorFromProto } from './import-tensor.js';
 import type { NodeProto } from './schema.js';
 import { registerOnnxImporter, type ImportGraph, type ImportNode } from './import-graph.js';
 
@@ -29,15 +28,8 @@ function zeroOrAbsent(g: ImportGraph, node: ImportNode, i: number): boolean {
 function squeezeAxes(g: ImportGraph, squeeze: NodeProto): number[] | undefined {
   const attr = squeeze.attribute?.find((t) => t.name === 'axes')?.ints;
   if (attr) return attr;
-  const name = squeeze.input?.[1];
-  if (!name) return undefined;
-  if (g.has(name)) {
-    const v = g.get(name, squeeze.name ?? 'Squeeze');
-    return v.kind === 'const' ? Array.from(v.t.dataSync(), Number) : undefined;
-  }
-  const maker = g.nodes.find((n) => n.opType === 'Constant' && n.output?.[0] === name);
-  const value = maker?.attribute?.find((t) => t.name === 'value')?.t;
-  return value ? Array.from(tensorFromProto(value, `constant '${name}'`).dataSync(), Number) : undefined;
+  const axes = squeeze.input?.[1] ? g.peekConstant(squeeze.input[1]) : undefined;
+  return axes ? Array.from(axes.dataSync(), Number) : undefined;
 }
 
 function recurrent(kind: 'LSTM' | 'GRU') {

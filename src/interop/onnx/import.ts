@@ -45,7 +45,10 @@ function convert(proto: ModelProto): Model {
       throw new InteropError(`ONNX import: operator set '${o.domain}' is not supported (only the default domain)`);
   const nodes = graph.node ?? [];
   if (nodes.length > MAX_NODES) throw new FormatError(`ONNX import: ${nodes.length} nodes (> ${MAX_NODES})`);
-  const g = new ImportGraph(nodes);
+  const g = new ImportGraph(
+    nodes,
+    (graph.output ?? []).map((o) => o.name ?? ''),
+  );
   for (const init of graph.initializer ?? []) {
     const name = init.name ?? '';
     if (!name) throw new FormatError('ONNX import: an initializer has no name');
