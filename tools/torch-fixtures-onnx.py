@@ -136,7 +136,10 @@ def arr(t):
     return {'shape': list(t.shape), 'data': [round(float(v), 8) for v in t.reshape(-1).tolist()]}
 
 
-def export(name, model, x, opset=17):
+def export(name, model, x, opset=17, dynamic=True):
+    """Writes <name>.onnx and <name>.json (x and model(x)). Without `dynamic` the export sees one sample and
+    declares batch 1, as torch.onnx.export does by default (PyTorch then folds the batch into reshapes); the JSON
+    still holds the whole batch, which the importer must handle as the PyTorch module does."""
     model.eval()
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
@@ -148,12 +151,12 @@ def export(name, model, x, opset=17):
     path = os.path.join(OUT, name + '.onnx')
     torch.onnx.export(
         model,
-        (x,),
+        (x if dynamic else x[:1],),
         path,
         opset_version=opset,
         input_names=['input'],
         output_names=['output'],
-        dynamic_axes={'input': {0: 'batch'}, 'output': {0: 'batch'}},
+        dynamic_axes={'input': {0: 'batch'}, 'output': {0: 'batch'}} if dynamic else None,
     )
     with torch.no_grad():
         y = model(x)
@@ -169,7 +172,10 @@ def main():
     torch.manual_seed(20261208)
     export('cnn', Cnn(), torch.rand(3, 1, 10, 10))
     torch.manual_seed(20261209)
-    export('views', Views(), torch.randn(3, 2, 5, 5))
+    model = Views()
+    x = torch.randn(3, 2, 5, 5)
+    export('views', model, x)
+    export('views-fixed-batch', model, x, dynamic=False)
     torch.manual_seed(20261210)
     model = NormGelu()
     x = torch.randn(3, 6)
@@ -181,7 +187,10 @@ def main():
     torch.manual_seed(20261213)
     export('padded', Padded(), torch.randn(3, 4, 6, 5))
     torch.manual_seed(20261212)
-    export('recurrent', Recurrent(), torch.randn(3, 5, 4))
+    model = Recurrent()
+    x = torch.randn(3, 5, 4)
+    export('recurrent', model, x)
+    export('recurrent-fixed-batch', model, x, dynamic=False)
 
 
 if __name__ == '__main__':

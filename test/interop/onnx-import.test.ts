@@ -24,7 +24,18 @@ import { OnnxGraphBuilder } from '../../src/interop/onnx/graph-builder.js';
 import { feedOf, runOnnxRuntime } from './onnx-helpers.js';
 
 const DIR = 'test/fixtures/interop/onnx-import';
-const FIXTURES = ['mlp', 'cnn', 'views', 'norm-gelu', 'norm-gelu-opset13', 'mixed', 'padded', 'recurrent'];
+const FIXTURES = [
+  'mlp',
+  'cnn',
+  'views',
+  'norm-gelu',
+  'norm-gelu-opset13',
+  'mixed',
+  'padded',
+  'recurrent',
+  'views-fixed-batch',
+  'recurrent-fixed-batch',
+];
 
 interface Fixture {
   bytes: Uint8Array;

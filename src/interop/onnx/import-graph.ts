@@ -94,6 +94,9 @@ export class ImportGraph {
   /** Permuted copies already made: `${value}|${perm}`. */
   private readonly permuted = new Map<string, SymbolicTensor>();
 
+  /** The batch size every input declares, when they declare a fixed one (an export without dynamic axes). */
+  declaredBatch: number | null = null;
+
   /** Outputs of nodes that a pattern joined into an earlier node (MatMul + Add), which made them already. */
   readonly fused = new Set<string>();
 
@@ -267,10 +270,13 @@ export class ImportGraph {
   /** Computes a node on constants now. Batch marks move with the entries they mark, or the node is refused. */
   private fold(node: ImportNode): void {
     const ins = node.inputs.map((_, i) => this.constant(node, i));
-    if (node.opType === 'ConstantOfShape' && ins[0]?.mask?.dataSync().some((m) => m === 1)) {
-      const shape = Array.from(ins[0].t.dataSync(), Number);
-      const t = ONNX_OPS.ConstantOfShape(
-        [tensor(Int32Array.from(shape), [shape.length], 'int32')],
+    // Zeros (or any fill) as large as the batch: ConstantOfShape or Expand of a constant to a shape holding the
+    // batch size. Computed for a batch of 1 (the mark's placeholder value); only handlers that know it take it.
+    const shapeInput = node.opType === 'ConstantOfShape' ? 0 : node.opType === 'Expand' ? 1 : -1;
+    const marked = ins[shapeInput]?.mask?.dataSync().some((m) => m === 1);
+    if (marked && ins.every((v, i) => i === shapeInput || !v?.mask)) {
+      const t = ONNX_OPS[node.opType](
+        ins.map((v) => v?.t),
         node.attrs,
         node.name,
       );

@@ -61,7 +61,8 @@ registerOnnxImporter('Shape', (g, node) => {
   const start = at(num(node.attrs.start, 0)),
     end = at(num(node.attrs.end, rank));
   const dims = shape.slice(start, Math.max(start, end));
-  const mask = dims.map((d, i) => (d !== null ? 0 : start + i === 0 ? 1 : 2));
+  const batchAxis = x.perm ? x.perm[0] : 0; // held axis 0 is always the batch
+  const mask = dims.map((d, i) => (d !== null ? 0 : start + i === batchAxis ? 1 : 2));
   g.setConstant(
     node.outputs[0],
     tensor(
@@ -388,6 +389,10 @@ registerOnnxImporter('Reshape', (g, node) => {
   const perSample = known.every((d) => d !== null) ? (known as number[]).reduce((p, d) => p * d, 1) : null;
   const batchFirst =
     mask[0] === 1 ||
+    // The fixed batch an export without dynamic axes declares, folded into the target by PyTorch.
+    (mask[0] === 0 &&
+      dims[0] === g.declaredBatch &&
+      (rest.includes(-1) ? perSample !== null : rest.reduce((p, d) => p * d, 1) === perSample)) ||
     (dims[0] === 0 && !allowZero) ||
     (dims[0] === -1 && !rest.includes(-1) && perSample !== null && rest.reduce((p, d) => p * d, 1) === perSample);
   if (dims.length < 2 || !batchFirst || rest.some((d) => Number.isNaN(d) || d === 0 || d < -1))

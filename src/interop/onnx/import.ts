@@ -73,6 +73,9 @@ function convert(proto: ModelProto): Model {
     g.setRuntime(name, sym, null);
     return sym;
   });
+  // An export without dynamic axes declares a fixed batch (often 1), and PyTorch then folds it into Reshape targets.
+  const batches = inputs.map((i) => i.type?.tensorType?.shape?.dim?.[0]?.dimValue);
+  if (batches.every((b) => b !== undefined && b > 0 && b === batches[0])) g.declaredBatch = batches[0]!;
   for (const node of nodes) convertNode(g, node);
   const outputs = (graph.output ?? []).map((o) => g.logical(o.name ?? '', 'graph output'));
   if (outputs.length === 0) throw new InteropError('ONNX import: the graph has no outputs');
