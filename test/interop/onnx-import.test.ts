@@ -13,6 +13,7 @@ import {
   interop,
   loadModel,
   memory,
+  sum,
   optimizers,
   saveModel,
   tensor,
@@ -194,5 +195,36 @@ describe('ONNX import: patterns', () => {
       const classes = model.layers.map((l) => l.className);
       assert.equal(classes.includes('Activation'), !alsoReturnErf, classes.join(' '));
     }
+  });
+});
+
+describe('ONNX import: older opsets', () => {
+  const build = (opset: number, op: (g: OnnxGraphBuilder, x: string) => string, out: number[]) => {
+    const g = new OnnxGraphBuilder('old');
+    const x = g.addInput('x', 'float32', [null, 4, 3]);
+    g.addOutput(op(g, x), 'float32', [null, ...out]);
+    return interop.encodeModelProto({
+      irVersion: 7,
+      opsetImport: [{ domain: '', version: opset }],
+      graph: g.toGraphProto(),
+    });
+  };
+
+  it('Slice with starts / ends / axes attributes (opset 9) slices as onnxruntime does', async () => {
+    const bytes = build(9, (g, x) => g.op('Slice', [x], { starts: [1], ends: [3], axes: [1] }), [2, 3]);
+    const x = new RandomStream(4).normal([2, 4, 3]);
+    const expected = Object.values(await runOnnxRuntime(bytes, { x: feedOf(x) }))[0];
+    assertClose(predict(interop.fromOnnx(bytes), x), expected.data, { rtol: 0, atol: 0 });
+  });
+
+  it('a Softmax that opset 11 would flatten from a middle axis is refused; over the last axis it imports', () => {
+    const middle = build(11, (g, x) => g.op('Softmax', [x], { axis: 1 }), [4, 3]);
+    assert.throws(
+      () => interop.fromOnnx(middle),
+      (e: unknown) => e instanceof interop.UnsupportedLayerError,
+    );
+    const last = build(11, (g, x) => g.op('Softmax', [x], { axis: 2 }), [4, 3]);
+    const y = predict(interop.fromOnnx(last), new RandomStream(4).normal([2, 4, 3]));
+    assertClose(sum(y, -1), new Float32Array(8).fill(1), { rtol: 1e-6, atol: 1e-6 });
   });
 });

@@ -242,8 +242,12 @@ export class ImportGraph {
     });
   }
 
+  /** The opset of the default domain the file imports. */
+  opset = 17;
+
   convert(node: ImportNode): void {
     if (this.fused.has(node.outputs[0] ?? '')) return;
+    if (this.opset < 13 && (node.opType === 'Softmax' || node.opType === 'LogSoftmax')) this.oldSoftmax(node);
     const present = node.inputs.filter((n) => n);
     const all = present.map((n) => this.get(n, node.name));
     if (node.opType === 'Constant') return this.constantNode(node);
@@ -253,6 +257,24 @@ export class ImportGraph {
     }
     for (const importer of IMPORTERS.get(node.opType) ?? []) if (importer(this, node)) return;
     this.generic(node);
+  }
+
+  /**
+   * Before opset 13, Softmax flattened the input from `axis` (default 1) into one axis: the same as a softmax
+   * over the last axis only when `axis` is the last; others are refused rather than computed differently.
+   */
+  private oldSoftmax(node: ImportNode): void {
+    const x = this.input(node, 0);
+    const rank = x ? (x.kind === 'runtime' ? x.sym.shape.length : x.t.rank) : 0;
+    const axis = typeof node.attrs.axis === 'number' ? node.attrs.axis : 1;
+    if ((axis < 0 ? axis + rank : axis) !== rank - 1)
+      throw new UnsupportedLayerError(
+        'ONNX import',
+        node.name,
+        node.opType,
+        `opset ${this.opset} flattens from axis ${axis} of a rank-${rank} input; re-export with opset 13 or later`,
+      );
+    node.attrs.axis = -1;
   }
 
   private constantNode(node: ImportNode): void {

@@ -194,9 +194,10 @@ function pool(kind: 'max' | 'avg'): OnnxOpImpl {
 /** Slice (opset 10+): starts, ends, axes, steps as inputs; negative steps flip. */
 const sliceOp: OnnxOpImpl = (ins, _a, node) => {
   const x = need(ins, 0, node, 'Slice');
-  const starts = values(ins[1]) ?? [],
-    ends = values(ins[2]) ?? [];
-  const axes = values(ins[3]) ?? starts.map((_, i) => i),
+  // Inputs from opset 10, attributes before.
+  const starts = values(ins[1]) ?? ints(_a, 'starts') ?? [],
+    ends = values(ins[2]) ?? ints(_a, 'ends') ?? [];
+  const axes = values(ins[3]) ?? ints(_a, 'axes') ?? starts.map((_, i) => i),
     steps = values(ins[4]) ?? starts.map(() => 1);
   const begin = x.shape.map(() => 0),
     size = [...x.shape],

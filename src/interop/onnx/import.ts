@@ -73,6 +73,7 @@ function convert(proto: ModelProto): Model {
     g.setRuntime(name, sym, null);
     return sym;
   });
+  g.opset = (proto.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? 17;
   // An export without dynamic axes declares a fixed batch (often 1), and PyTorch then folds it into Reshape targets.
   const batches = inputs.map((i) => i.type?.tensorType?.shape?.dim?.[0]?.dimValue);
   if (batches.every((b) => b !== undefined && b > 0 && b === batches[0])) g.declaredBatch = batches[0]!;
