@@ -97,6 +97,10 @@ export class ImportGraph {
   /** The batch size every input declares, when they declare a fixed one (an export without dynamic axes). */
   declaredBatch: number | null = null;
 
+  /** The first node reading each value, and the Constant node making each constant. */
+  private readonly readers = new Map<string, NodeProto>();
+  private readonly constantMakers = new Map<string, NodeProto>();
+
   /** Outputs of nodes that a pattern joined into an earlier node (MatMul + Add), which made them already. */
   readonly fused = new Set<string>();
 
@@ -107,6 +111,11 @@ export class ImportGraph {
   ) {
     for (const i of [...nodes.flatMap((n) => n.input ?? []), ...outputs])
       if (i) this.uses.set(i, (this.uses.get(i) ?? 0) + 1);
+    // Indexes, so that patterns looking ahead cost O(1) per look, not a scan of the graph.
+    for (const n of nodes) {
+      for (const i of n.input ?? []) if (i && !this.readers.has(i)) this.readers.set(i, n);
+      if (n.opType === 'Constant' && n.output?.[0]) this.constantMakers.set(n.output[0], n);
+    }
   }
 
   has(name: string): boolean {
@@ -133,14 +142,14 @@ export class ImportGraph {
   peekConstant(name: string): Tensor | undefined {
     const known = this.values.get(name);
     if (known) return known.kind === 'const' && !known.batchSized ? known.t : undefined;
-    const maker = this.nodes.find((n) => n.opType === 'Constant' && n.output?.[0] === name);
+    const maker = this.constantMakers.get(name);
     const value = maker?.attribute?.find((a) => a.name === 'value')?.t;
     return value ? tensorFromProto(value, `constant '${name}'`) : undefined;
   }
 
   /** The one node that reads a value, when exactly one does. */
   onlyReader(name: string): NodeProto | undefined {
-    return this.uses.get(name) === 1 ? this.nodes.find((n) => n.input?.includes(name)) : undefined;
+    return this.uses.get(name) === 1 ? this.readers.get(name) : undefined;
   }
 
   /** Input i as a constant, or undefined (omitted or runtime). */

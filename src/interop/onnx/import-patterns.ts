@@ -142,9 +142,9 @@ registerOnnxImporter('MatMul', (g, node) => {
   g.onlyFirstOutput(node);
   const units = w.t.shape[1];
   const out = node.outputs[0];
-  const add = g.nodes.find((n) => n.opType === 'Add' && n.input?.includes(out));
+  const add = g.onlyReader(out);
   const sum = add?.output?.[0];
-  if (add && sum && g.uses.get(out) === 1 && add.input?.length === 2) {
+  if (add?.opType === 'Add' && sum && add.input?.length === 2) {
     const other = add.input.find((i) => i !== out) ?? '';
     const bias = g.has(other) ? g.get(other, node.name) : undefined;
     if (bias?.kind === 'const' && bias.t.rank === 1 && bias.t.shape[0] === units) {
@@ -333,7 +333,7 @@ registerOnnxImporter('Flatten', (g, node) => {
   }
   // Held transposed and read only by a Gemm / MatMul (a CNN's classifier): flatten as held, and let the Dense
   // take the features in that order (its kernel rows reordered) instead of transposing the activations.
-  const reader = g.nodes.find((n) => n.input?.[0] === node.outputs[0]);
+  const reader = g.onlyReader(node.outputs[0]);
   if (
     x.perm &&
     !perm &&

@@ -56,7 +56,8 @@ function recurrent(kind: 'LSTM' | 'GRU') {
     // Y: [seq, 1, batch, units] (layout 0) or [batch, seq, 1, units] (layout 1); its only reader squeezes axis 1 / 2.
     const batchFirst = a.layout === 1;
     const y = node.outputs[0];
-    const squeeze = g.nodes.find((n) => n.opType === 'Squeeze' && n.input?.[0] === y);
+    const reader = g.onlyReader(y);
+    const squeeze = reader?.opType === 'Squeeze' && reader.input?.[0] === y ? reader : undefined;
     const axis = squeeze ? squeezeAxes(g, squeeze)?.[0] : undefined;
     const out = squeeze?.output?.[0];
     if (!out || g.uses.get(y) !== 1 || axis !== (batchFirst ? 2 : 1)) return false;
