@@ -57,7 +57,7 @@ export class EventFileWriter {
   /** Queues one event (wallTime defaults to the writer's clock); flushes when maxQueue events are queued. */
   add(event: TensorBoardEvent): void {
     if (this.fd === undefined) throw new ArgumentError(`EventFileWriter: ${this.path} is closed`);
-    this.queue.push(frameRecord(encodeEvent({ wallTime: this.wallTime(), ...event })));
+    this.queue.push(frameRecord(encodeEvent({ ...event, wallTime: event.wallTime ?? this.wallTime() })));
     if (this.queue.length >= this.maxQueue) this.flush();
   }
 
