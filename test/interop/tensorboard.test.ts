@@ -155,7 +155,7 @@ test("Candor's reader gives exactly what the independent Python decoder read fro
   }
 });
 
-test("histograms follow TensorBoard's default bucketing: 30 equal buckets, one bucket when all values are equal", () => {
+test("histograms follow TensorBoard's default bucketing: 30 equal buckets, one when all are equal", () => {
   const values = [0, 1, 2, 3, 29, 30, 14.999, 15];
   const h = histogramOf(values);
   assert.equal(h.min, 0);
