@@ -101,7 +101,7 @@ test('a fit writes train/ and validation/ event files with Keras tags and steps 
   }
 });
 
-test("updateFreq 'epoch', no validation and record: false: epoch scalars only, no validation/, no candor/", async () => {
+test("updateFreq 'epoch', no validation, record: false: epoch scalars, no validation/, no candor/", async () => {
   const { dir, done } = tempDir('candor-tb-fit-');
   try {
     const { x, y } = blobs(16);
