@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as c from '../../src/index.js';
 import { EventFileWriter, FormatError, crc32c, parseEvents, readEvents } from '../../src/interop/index.js';
 import type { SummaryValue, TensorBoardEvent } from '../../src/interop/index.js';
@@ -231,4 +232,33 @@ test('readEvents: a corrupt CRC, a truncated record and a hostile length are For
   view.setBigUint64(0, 2n ** 62n, true);
   view.setUint32(8, maskCrc(crc32c(hostile.subarray(0, 8))), true);
   assert.throws(() => parseEvents(hostile, 'f'), /TFRecord 0 at byte 0: declares 4611686018427387904 bytes/);
+});
+
+test('a process killed without closing its writer leaves every appended event readable, losing only the queue', () => {
+  const { dir, done } = tempDir('candor-tb-kill-');
+  try {
+    const entry = fileURLToPath(new URL('../../src/interop/index.js', import.meta.url));
+    // maxQueue 2: events 1-2 and 3-4 are appended when the queue fills; event 5 is still queued at the kill.
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { EventFileWriter } = await import(${JSON.stringify(entry)});
+         const w = new EventFileWriter(${JSON.stringify(dir)}, { maxQueue: 2 });
+         for (let step = 1; step <= 5; step++) w.addScalar('x', step, step);
+         process.kill(process.pid, 'SIGKILL');`,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(child.signal, 'SIGKILL', child.stderr);
+    const [file] = readdirSync(dir);
+    const events = readEvents(join(dir, file));
+    assert.deepEqual(
+      events.map((e) => e.fileVersion ?? e.summary!.value![0].simpleValue),
+      ['brain.Event:2', 1, 2, 3, 4],
+    );
+  } finally {
+    done();
+  }
 });

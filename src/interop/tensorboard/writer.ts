@@ -2,10 +2,11 @@
 // TensorFlow's EventsWriter names them), and readEvents, which reads such a file back with every CRC checked.
 //
 // Durability: an event file is append-only (TensorBoard reads it while it grows), so the atomic rename Candor
-// uses for other files does not apply. Events are queued in memory and appended, then fsync'ed, by flush():
-// after every maxQueue events, when the TensorBoard callback ends an epoch, and on close. A crash loses only
-// the events queued since the last flush; a crash during an append leaves a truncated last record, which
-// TensorBoard skips and readEvents reports as a FormatError naming the record (events before it are intact).
+// uses for other files does not apply. Events are queued in memory and appended to the file after every
+// maxQueue events, so a crash of the process loses at most those still queued; flush() (the TensorBoard
+// callback calls it at the end of every epoch) and close() also fsync, so a power loss loses nothing flushed.
+// A crash during an append leaves a truncated last record, which TensorBoard skips and readEvents reports as
+// a FormatError naming the record (the events before it are intact).
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ import { FILE_VERSION, decodeEvent, encodeEvent, type SummaryValue, type TensorB
 import { histogramOf } from './histogram.js';
 
 export interface EventFileWriterOptions {
-  /** Events queued before they are appended and fsync'ed (default 10, TensorFlow's max_queue). */
+  /** Events queued before they are appended to the file (default 10, TensorFlow's max_queue). */
   maxQueue?: number;
   /** Wall time in seconds for each event (default Date.now() / 1000); injectable for reproducible files. */
   wallTime?: () => number;
@@ -58,7 +59,7 @@ export class EventFileWriter {
   add(event: TensorBoardEvent): void {
     if (this.fd === undefined) throw new ArgumentError(`EventFileWriter: ${this.path} is closed`);
     this.queue.push(frameRecord(encodeEvent({ ...event, wallTime: event.wallTime ?? this.wallTime() })));
-    if (this.queue.length >= this.maxQueue) this.flush();
+    if (this.queue.length >= this.maxQueue) this.append();
   }
 
   /** Queues a summary event with these values at `step`. */
@@ -78,8 +79,14 @@ export class EventFileWriter {
     this.addSummary(step, [{ tag, histo: histogramOf(values) }]);
   }
 
-  /** Appends the queued events to the file and fsyncs it. */
+  /** Appends the queued events to the file and fsyncs it (so that they survive a power loss too). */
   flush(): void {
+    this.append();
+    if (this.fd !== undefined) fsyncSync(this.fd);
+  }
+
+  /** Appends the queued events to the file (the OS has them: they survive a crash of this process). */
+  private append(): void {
     if (this.fd === undefined || this.queue.length === 0) return;
     const size = this.queue.reduce((s, r) => s + r.length, 0);
     const bytes = new Uint8Array(size);
@@ -90,7 +97,6 @@ export class EventFileWriter {
     }
     this.queue = [];
     for (let done = 0; done < bytes.length;) done += writeSync(this.fd, bytes, done, bytes.length - done);
-    fsyncSync(this.fd);
   }
 
   /** Flushes and closes the file (idempotent). */
