@@ -89,6 +89,10 @@ test('a fit writes train/ and validation/ event files with Keras tags and steps 
     assert.ok(flops[0] > 0);
     assert.deepEqual(flops, [flops[0], flops[0], flops[0]]);
     assert.equal(flops[0], Math.fround(record.compute.total.flops / 3));
+    for (const tag of ['candor/flops', 'candor/joules', 'candor/co2e_grams']) {
+      assert.match(train.byTag.get(tag)!.get(0)!.metadata!.summaryDescription!, /epoch/, `${tag} is described`);
+      assert.equal(train.byTag.get(tag)!.get(1)!.metadata, undefined, 'once, on the first value');
+    }
     const grid = record.emissions!.grid.gPerKWh;
     for (let e = 0; e < 3; e++) {
       const joules = value(train.byTag, 'candor/joules', e)!;

@@ -49,6 +49,18 @@ const OPTIONS = optionKeys<TensorBoardArgs>({
   wallTime: true,
 });
 
+/** Candor's per-epoch figures: the RunProgress field, its tag, and the description TensorBoard shows. */
+const FIGURES = [
+  ['flops', 'candor/flops'],
+  ['joules', 'candor/joules'],
+  ['gCO2e', 'candor/co2e_grams'],
+] as const;
+const FIGURE_DESCRIPTIONS: Record<(typeof FIGURES)[number][0], string> = {
+  flops: "FLOPs of every kernel Candor's run record metered during the epoch (training and validation).",
+  joules: "Energy of the epoch in joules, measured (RAPL) or estimated as in Candor's run record.",
+  gCO2e: "Grams of CO2e of the epoch: its energy times the run record's grid carbon intensity.",
+};
+
 /** Refuses a Keras option set to anything but its "off" value, saying that Candor cannot honour it. */
 function refuse(args: TensorBoardArgs, key: keyof TensorBoardArgs, off: unknown[], why: string): void {
   const v = args[key];
@@ -200,11 +212,15 @@ export class TensorBoard implements Callback {
     const recorder = this.model?.runRecorder;
     if (!recorder) return; // fit({ record: false }): no meter runs
     const now = recorder.progress();
-    const last = this.lastFigures ?? { flops: 0, joules: 0, gCO2e: 0 };
+    const last = this.lastFigures;
     this.lastFigures = now;
-    w.addScalar('candor/flops', now.flops - last.flops, epoch);
-    if (now.joules !== null) w.addScalar('candor/joules', now.joules - (last.joules ?? 0), epoch);
-    if (now.gCO2e !== null) w.addScalar('candor/co2e_grams', now.gCO2e - (last.gCO2e ?? 0), epoch);
+    for (const [key, tag] of FIGURES) {
+      const value = now[key];
+      if (value === null) continue;
+      // The first value of a tag carries its description (TensorBoard keeps the first metadata of a tag).
+      const metadata = last ? {} : { metadata: { summaryDescription: FIGURE_DESCRIPTIONS[key] } };
+      w.addSummary(epoch, [{ tag, simpleValue: value - (last?.[key] ?? 0), ...metadata }]);
+    }
   }
 
   /** A histogram of every weight of every layer, tagged <weight name>/histogram (Candor names are layer/weight). */
