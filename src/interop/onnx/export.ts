@@ -12,9 +12,18 @@ import { candorVersion } from '../../ledger/record.js';
 import { InteropError, UnsupportedLayerError } from '../errors.js';
 import { OnnxGraphBuilder } from './graph-builder.js';
 import { onnxExporter, registerOnnxExporter, type ExportCall } from './exporters.js';
+import { optimizeGraph } from './optimize.js';
 import { encodeModelProto, IR_VERSION, OPSET, type ModelProto } from './schema.js';
 import './export-activations.js';
 import './export-dense.js';
+import './export-conv.js';
+import './export-pooling.js';
+import './export-normalization.js';
+import './export-shape.js';
+import './export-merge.js';
+import './export-embedding.js';
+import './export-activation-layers.js';
+import './export-inference.js';
 
 export interface OnnxExportOptions {
   /** Whether the batch dimension is dynamic ('batch'); false fixes it to the model's declared batch size. */
@@ -149,7 +158,7 @@ export function toOnnxModelProto(model: Model, options: OnnxExportOptions = {}):
     producerName: 'candor',
     producerVersion: candorVersion(),
     docString: options.docString,
-    graph: g.toGraphProto(),
+    graph: optimizeGraph(g.toGraphProto()),
   };
 }
 
