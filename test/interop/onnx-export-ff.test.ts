@@ -170,6 +170,20 @@ describe('ONNX export: normalization', () => {
     assert.equal(opTypes(bytes).filter((t) => t === 'LayerNormalization').length, 3);
   });
 
+  it('Normalization: given statistics, adapted ones (with a zero variance), the inverse', async () => {
+    const adapted = layers.normalization({ axis: [1, 2] });
+    const data = new RandomStream(5).normal([20, 4, 3]);
+    adapted.adapt(data);
+    data.dispose();
+    const model = seq(
+      [4, 3],
+      layers.normalization({ mean: [0.5, -1, 2], variance: [2, 0.5, 0] }),
+      adapted,
+      layers.normalization({ axis: null, mean: 1, variance: 4, invert: true }),
+    );
+    await check('normalization', model, normals([4, 3]));
+  });
+
   it('GroupNormalization, channels last and on axis 1', async () => {
     const model = seq(
       [5, 6],
@@ -227,6 +241,16 @@ describe('ONNX export: shape layers', () => {
       layers.dense({ units: 4 }),
     );
     await check('flatten', model, normals([5, 4, 2]));
+  });
+
+  it('TimeDistributed of a Conv2D and of a Dense (batch and time dynamic)', async () => {
+    const model = seq(
+      [null, 5, 4, 2],
+      layers.timeDistributed({ layer: layers.conv2d({ filters: 3, kernelSize: 2, activation: 'relu' }) }),
+      layers.timeDistributed({ layer: layers.flatten() }),
+      layers.timeDistributed({ layer: layers.dense({ units: 4 }) }),
+    );
+    await check('time-distributed', model, normals([3, 5, 4, 2]));
   });
 
   it('Reshape, Permute, RepeatVector', async () => {

@@ -3,11 +3,12 @@
 // computed in float64 when exporting, broadcast along the layer's axis (ONNX's BatchNormalization wants the
 // channels on axis 1, which would need transposes around it in channels-last models). LayerNormalization over
 // trailing axes is opset 17's LayerNormalization; over other axes, and GroupNormalization, it is composed
-// from ReduceMean as the layers compute it.
+// from ReduceMean as the layers compute it. Normalization (preprocessing) is a Sub and a Div.
 import type { SymShape } from '../../nn/layer.js';
 import type { BatchNormalization } from '../../nn/layers/batch-normalization.js';
 import type { GroupNormalization } from '../../nn/layers/group-norm.js';
 import type { LayerNormalization } from '../../nn/layers/layer-norm.js';
+import type { Normalization } from '../../nn/layers/normalization.js';
 import type { Variable } from '../../nn/variable.js';
 import type { OnnxGraphBuilder } from './graph-builder.js';
 import { registerOnnxExporter, type ExportCall } from './exporters.js';
@@ -109,4 +110,16 @@ registerOnnxExporter<GroupNormalization>('GroupNormalization', (layer, [x], call
     layer.beta && call.weight(layer.beta),
   );
   return [axis === last ? y : g.op('Transpose', [y], { perm: order.map((_, i) => order.indexOf(i)) })];
+});
+
+// Normalization (the preprocessing layer): (x - mean) / max(sqrt(variance), floor), or its inverse, with the
+// statistics as the layer holds them (given or adapted) and the standard deviation computed at export.
+registerOnnxExporter<Normalization>('Normalization', (layer, [x], call) => {
+  const g = call.graph;
+  const { mean, variance, shape, minStd } = layer.statistics()!;
+  const std = variance.map((v) => Math.max(Math.sqrt(Math.fround(v)), minStd));
+  const m = g.floats(`${layer.name}/mean`, [...mean], shape),
+    s = g.floats(`${layer.name}/std`, [...std], shape);
+  if (layer.invert) return [g.op('Add', [g.op('Mul', [x, s]), m])];
+  return [g.node('Div', [g.op('Sub', [x, m]), s], {}, 1, `${call.prefix}/Div`)[0]];
 });

@@ -24,6 +24,7 @@ import './export-merge.js';
 import './export-embedding.js';
 import './export-activation-layers.js';
 import './export-inference.js';
+import './export-time-distributed.js';
 
 export interface OnnxExportOptions {
   /** Whether the batch dimension is dynamic ('batch'); false fixes it to the model's declared batch size. */
