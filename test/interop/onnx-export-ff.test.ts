@@ -16,6 +16,7 @@ import {
 } from '../../src/index.js';
 import type { SymbolicTensor } from '../../src/nn/layer.js';
 import { withDir } from '../helpers.js';
+import { mnistCnn } from '../../examples/common.js';
 import { assertOnnxChecks, assertOnnxMatchesCandor, onnxCheckerAvailable } from './onnx-helpers.js';
 
 /** Every exported file, checked by one onnx.checker run at the end. */
@@ -69,7 +70,7 @@ describe('ONNX export: convolutions', () => {
     await check('conv1d', seq([11, 3], ...cases), normals([11, 3]));
   });
 
-  it('Conv2D: odd sizes, same with stride 2, dilation, explicit pads, groups; Transposes cancel between convs', async () => {
+  it('Conv2D: odd sizes, same with stride 2, dilation, explicit pads, groups; inner Transposes cancel', async () => {
     const model = seq(
       [9, 7, 4],
       layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
@@ -384,15 +385,7 @@ describe('ONNX export: the MNIST examples', () => {
   });
 
   it('the MNIST CNN (examples/common.ts mnistCnn)', async () => {
-    const model = new Sequential([
-      layers.conv2d({ filters: 32, kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }),
-      layers.maxPooling2d({ poolSize: 2 }),
-      layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }),
-      layers.maxPooling2d({ poolSize: 2 }),
-      layers.flatten(),
-      layers.dropout({ rate: 0.5 }),
-      layers.dense({ units: 10, activation: 'softmax' }),
-    ]);
+    const model = mnistCnn();
     const bytes = await check('mnist-cnn', model, (b) => [new RandomStream(b).uniform([b, 28, 28, 1])]);
     // Between the convolutions and poolings the layout stays channels first: one Transpose in, one out.
     assert.equal(opTypes(bytes).filter((t) => t === 'Transpose').length, 2);
