@@ -22,6 +22,8 @@ import {
 import { encodeModelProto, IR_VERSION, OPSET, type ModelProto } from './schema.js';
 import './export-activations.js';
 import './export-dense.js';
+import './export-masking.js';
+import './export-recurrent.js';
 
 export interface OnnxExportOptions {
   /** Whether the batch dimension is dynamic ('batch'); false fixes it to the model's declared batch size. */

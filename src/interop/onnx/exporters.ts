@@ -54,7 +54,14 @@ export type LayerExporter<L extends Layer = Layer> = (
 
 const EXPORTERS = new Map<string, LayerExporter>();
 const OPTIONS = new Map<string, ExporterOptions>();
-const MASK_EXPORTERS = new Map<string, LayerExporter>();
+/** A layer call's output masks (one per output, null = none) from its inputs. */
+export type MaskExporter<L extends Layer = Layer> = (
+  layer: L,
+  inputs: readonly string[],
+  call: ExportCall,
+) => (string | null)[];
+
+const MASK_EXPORTERS = new Map<string, MaskExporter>();
 
 /** Registers the exporter of a layer class (by its className; a later registration replaces an earlier one). */
 export function registerOnnxExporter<L extends Layer>(
@@ -70,8 +77,8 @@ export function registerOnnxExporter<L extends Layer>(
  * Registers how a class's output masks are made (its computeMask in ONNX nodes), apart from its exporter:
  * `(layer, inputs, call)` returns one mask value per output (null = none); Embedding (maskZero) has one.
  */
-export function registerOnnxMaskExporter<L extends Layer>(className: string, masks: LayerExporter<L>): void {
-  MASK_EXPORTERS.set(className, masks as LayerExporter);
+export function registerOnnxMaskExporter<L extends Layer>(className: string, masks: MaskExporter<L>): void {
+  MASK_EXPORTERS.set(className, masks as MaskExporter);
 }
 
 export function onnxExporter(className: string): LayerExporter | undefined {
@@ -82,7 +89,7 @@ export function onnxExporterOptions(className: string): ExporterOptions {
   return OPTIONS.get(className) ?? {};
 }
 
-export function onnxMaskExporter(className: string): LayerExporter | undefined {
+export function onnxMaskExporter(className: string): MaskExporter | undefined {
   return MASK_EXPORTERS.get(className);
 }
 
