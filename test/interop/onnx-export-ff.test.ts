@@ -342,6 +342,14 @@ describe('ONNX export: merge and embedding layers', () => {
       layers.flatten(),
     ]);
     await check('embedding-mask', intModel, (b) => [tensor(ids(b), [b, 6])]);
+    // The mask passes through Dense (supportsMasking) to the pooling, as in Candor.
+    const throughDense = seq(
+      [6],
+      layers.embedding({ inputDim: 9, outputDim: 4, maskZero: true }),
+      layers.dense({ units: 3 }),
+      layers.globalAveragePooling1d(),
+    );
+    await check('embedding-mask-dense', throughDense, (b) => [tensor(ids(b), [b, 6])]);
     await check('embedding-int32', intInput, (b) => [tensor(ids(b), [b, 6], 'int32')]);
   });
 
@@ -354,17 +362,15 @@ describe('ONNX export: merge and embedding layers', () => {
     });
   });
 
-  it('refuses a mask it cannot carry, and layers with no exporter, by name', () => {
+  it('refuses a mask a layer would apply but its exporter does not, and layers with no exporter, by name', () => {
     const masked = seq(
       [6],
       layers.embedding({ inputDim: 9, outputDim: 4, maskZero: true }),
-      layers.dense({ units: 3 }),
-      layers.globalAveragePooling1d({ name: 'pooled' }),
+      layers.softmax({ name: 'probs' }),
     );
     assert.throws(
       () => interop.toOnnx(masked),
-      (e: Error) =>
-        e instanceof interop.UnsupportedLayerError && /'pooled' \(GlobalAveragePooling1D\).*mask/.test(e.message),
+      (e: Error) => e instanceof interop.UnsupportedLayerError && /'probs' \(Softmax\).*mask/.test(e.message),
     );
     const lambda = seq([4], layers.lambda({ function: (x) => x as Tensor, name: 'custom' }));
     assert.throws(

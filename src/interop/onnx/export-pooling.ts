@@ -16,7 +16,6 @@ import type {
 } from '../../nn/layers/pooling1d.js';
 import { registerOnnxExporter, type ExportCall } from './exporters.js';
 import { channelsFirst, channelsLast, windowPadding } from './export-layout.js';
-import { assertNoMask, maskOf } from './masks.js';
 import { ONNX_DTYPE } from './schema.js';
 
 type WindowPooling = Layer & { poolSize: number | number[]; strides: number | number[]; padding: 'valid' | 'same' };
@@ -67,18 +66,22 @@ registerOnnxExporter<GlobalMaxPooling2D>('GlobalMaxPooling2D', (layer, [x], call
   exportGlobal('ReduceMax', layer, x, call),
 );
 // Keras' GlobalAveragePooling1D averages only the unmasked steps: sum(x * mask) / sum(mask) over time.
-registerOnnxExporter<GlobalAveragePooling1D>('GlobalAveragePooling1D', (layer, [x], call) => {
-  const g = call.graph;
-  const mask = maskOf(g, x);
-  if (!mask) {
-    assertNoMask(call, layer, x);
-    return exportGlobal('ReduceMean', layer, x, call);
-  }
-  const m = g.op('Unsqueeze', [g.op('Cast', [mask], { to: ONNX_DTYPE.FLOAT }), g.int64('axes', [-1])]);
-  const keepdims = layer.keepdims ? 1 : 0;
-  const sumOverTime = (v: string) => g.op('ReduceSum', [v, g.int64('axes', [1])], { keepdims });
-  return [g.op('Div', [sumOverTime(g.op('Mul', [x, m])), sumOverTime(m)])];
-});
-registerOnnxExporter<GlobalMaxPooling1D>('GlobalMaxPooling1D', (layer, [x], call) =>
-  exportGlobal('ReduceMax', layer, x, call),
+registerOnnxExporter<GlobalAveragePooling1D>(
+  'GlobalAveragePooling1D',
+  (layer, [x], call) => {
+    const g = call.graph;
+    const mask = call.inputMasks[0];
+    if (!mask) return exportGlobal('ReduceMean', layer, x, call);
+    const m = g.op('Unsqueeze', [g.op('Cast', [mask], { to: ONNX_DTYPE.FLOAT }), g.int64('axes', [-1])]);
+    const keepdims = layer.keepdims ? 1 : 0;
+    const sumOverTime = (v: string) => g.op('ReduceSum', [v, g.int64('axes', [1])], { keepdims });
+    return [g.op('Div', [sumOverTime(g.op('Mul', [x, m])), sumOverTime(m)])];
+  },
+  { readsMasks: true },
+);
+// GlobalMaxPooling1D ignores the mask, as Keras' does.
+registerOnnxExporter<GlobalMaxPooling1D>(
+  'GlobalMaxPooling1D',
+  (layer, [x], call) => exportGlobal('ReduceMax', layer, x, call),
+  { readsMasks: true },
 );

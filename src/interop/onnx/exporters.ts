@@ -16,6 +16,34 @@ export interface ExportCall {
   weight(v: Variable): string;
   /** Exports a nested layer call (a model used as a layer, a block's sublayer) inline. */
   call(layer: Layer, inputs: readonly string[], inputShapes: readonly SymShape[]): string[];
+  /**
+   * The Keras masks of the inputs (bool [batch, time] values, e.g. a maskZero Embedding's), null where an
+   * input has none. Only an exporter registered with `readsMasks` is handed a masked input (see export.ts).
+   */
+  readonly inputMasks: readonly (string | null)[];
+  /** The call options the graph recorded (the layer's callOptionNames, e.g. useCausalMask); {} when none. */
+  readonly callOptions: Readonly<Record<string, boolean>>;
+  /** Sets the output masks (one per output, null = none), for a layer whose computeMask is its own. */
+  setOutputMasks(masks: readonly (string | null)[]): void;
+}
+
+/** A graph input of a subclassed model, which has no symbolic inputs of its own. */
+export interface ExportInput {
+  readonly name: string;
+  readonly dtype: 'float32' | 'int32';
+  readonly shape: SymShape;
+}
+
+export interface ExporterOptions {
+  /**
+   * The exporter applies call.inputMasks: the layer's call reads its masks (export.ts refuses a masked input
+   * to a layer whose call takes a mask unless its exporter says so).
+   */
+  readsMasks?: boolean;
+  /** The call options (callOptionNames) the exporter honours; a graph call that recorded another is refused. */
+  callOptions?: readonly string[];
+  /** A subclassed model's inputs, so that toOnnx can export it on its own (GPT: token ids [batch, T]). */
+  modelInputs?: (model: Layer) => ExportInput[];
 }
 
 export type LayerExporter<L extends Layer = Layer> = (
@@ -25,14 +53,44 @@ export type LayerExporter<L extends Layer = Layer> = (
 ) => string[];
 
 const EXPORTERS = new Map<string, LayerExporter>();
+const OPTIONS = new Map<string, ExporterOptions>();
+/** A layer call's output masks (one per output, null = none) from its inputs. */
+export type MaskExporter<L extends Layer = Layer> = (
+  layer: L,
+  inputs: readonly string[],
+  call: ExportCall,
+) => (string | null)[];
+
+const MASK_EXPORTERS = new Map<string, MaskExporter>();
 
 /** Registers the exporter of a layer class (by its className; a later registration replaces an earlier one). */
-export function registerOnnxExporter<L extends Layer>(className: string, exporter: LayerExporter<L>): void {
+export function registerOnnxExporter<L extends Layer>(
+  className: string,
+  exporter: LayerExporter<L>,
+  options: ExporterOptions = {},
+): void {
   EXPORTERS.set(className, exporter as LayerExporter);
+  OPTIONS.set(className, options);
+}
+
+/**
+ * Registers how a class's output masks are made (its computeMask in ONNX nodes), apart from its exporter:
+ * `(layer, inputs, call)` returns one mask value per output (null = none); Embedding (maskZero) has one.
+ */
+export function registerOnnxMaskExporter<L extends Layer>(className: string, masks: MaskExporter<L>): void {
+  MASK_EXPORTERS.set(className, masks as MaskExporter);
 }
 
 export function onnxExporter(className: string): LayerExporter | undefined {
   return EXPORTERS.get(className);
+}
+
+export function onnxExporterOptions(className: string): ExporterOptions {
+  return OPTIONS.get(className) ?? {};
+}
+
+export function onnxMaskExporter(className: string): MaskExporter | undefined {
+  return MASK_EXPORTERS.get(className);
 }
 
 export function onnxExportableClasses(): string[] {

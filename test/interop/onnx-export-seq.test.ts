@@ -1,0 +1,217 @@
+// ONNX export of the sequence layers (SimpleRNN, LSTM, GRU, Bidirectional, masking, attention, Transformer
+// blocks, positions) and the examples' text models: onnxruntime agrees with Candor's predict within 1e-5 at two
+// batch sizes (and two sequence lengths where the input leaves time dynamic), and python3-onnx's checker passes.
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  Model,
+  RandomStream,
+  Sequential,
+  input,
+  interop,
+  layers,
+  mul,
+  tensor,
+  tidy,
+  type Layer,
+  type Tensor,
+} from '../../src/index.js';
+import { assertClose, withDir } from '../helpers.js';
+import { assertOnnxChecks, feedOf, onnxCheckerAvailable, runOnnxRuntime } from './onnx-helpers.js';
+
+/** Every exported model, checked with python3-onnx's checker at the end in one process. */
+const checked: Record<string, Uint8Array> = {};
+after(async () => {
+  if (Object.keys(checked).length > 0 && onnxCheckerAvailable())
+    await withDir(async (dir) => assertOnnxChecks(dir, checked));
+});
+
+/** Sets every weight to N(0, scale) draws: the initializers leave biases at zero, which would hide their layout. */
+function randomizeWeights(model: Layer, seed = 3, scale = 0.5): void {
+  const rng = new RandomStream(seed);
+  model.setWeights(model.getWeights().map((w) => tidy(() => mul(rng.normal(w.shape), scale))));
+}
+
+/** Float inputs [batch, time, ...rest] from a seeded stream. */
+const floats =
+  (...rest: number[]) =>
+  (rng: RandomStream, batch: number, time: number) =>
+    rng.normal([batch, time, ...rest]);
+
+/** Token ids in [0, vocab) as int32 [batch, time]; with `pad`, each row ends in a random run of zeros (padding). */
+const tokenIds =
+  (vocab: number, pad = false) =>
+  (rng: RandomStream, batch: number, time: number) => {
+    const u = rng.uniform([batch, time]).dataSync();
+    const ids = Int32Array.from(u, (v) => 1 + Math.floor(v * (vocab - 1)));
+    if (pad) for (let b = 0; b < batch; b++) for (let t = time - (b % (time + 1)); t < time; t++) ids[b * time + t] = 0;
+    return tensor(ids, [batch, time], 'int32');
+  };
+
+type MakeInput = (rng: RandomStream, batch: number, time: number) => Tensor;
+
+/**
+ * Exports `model`, runs it in onnxruntime on inputs of each [batch, time] case, and compares every output with
+ * Candor's predict within 1e-5. Returns the bytes (also queued for the checker under `name`).
+ */
+async function assertSameAsCandor(
+  name: string,
+  model: Model,
+  makeInputs: readonly MakeInput[],
+  cases: readonly [number, number][] = [
+    [1, 5],
+    [3, 5],
+  ],
+): Promise<Uint8Array> {
+  const bytes = interop.toOnnx(model);
+  checked[name] = bytes;
+  const graph = interop.decodeModelProto(bytes).graph!;
+  const rng = new RandomStream(17);
+  for (const [batch, time] of cases) {
+    const xs = makeInputs.map((make) => make(rng, batch, time));
+    const predicted = model.predict(xs.length === 1 ? xs[0] : xs, { batchSize: 64 });
+    const expected = Array.isArray(predicted) ? predicted : [predicted];
+    const feeds = Object.fromEntries(graph.input!.map((v, i) => [v.name!, feedOf(xs[i])]));
+    const out = await runOnnxRuntime(bytes, feeds);
+    graph.output!.forEach((v, i) => {
+      const got = out[v.name!];
+      const what = `${name}: output ${i} at batch ${batch}, time ${time}`;
+      assert.deepEqual([...got.dims], [...expected[i].shape], what);
+      assertClose(got.data, expected[i], { rtol: 1e-5, atol: 1e-5 }, what);
+    });
+    for (const t of [...xs, ...expected]) t.dispose();
+  }
+  return bytes;
+}
+
+/** A functional model of `layer` on a [time, features] input (time dynamic when null). */
+function wrap(layer: Layer, shape: (number | null)[], seed = 3): Model {
+  const x = input({ shape });
+  const model = new Model({ inputs: x, outputs: layer.apply(x) as never });
+  randomizeWeights(model, seed);
+  return model;
+}
+
+describe('ONNX export of recurrent layers', () => {
+  it('LSTM: last output, and sequences with states, forwards and backwards, dynamic time', async () => {
+    await assertSameAsCandor(
+      'lstm',
+      wrap(layers.lstm({ units: 7 }), [null, 5]),
+      [floats(5)],
+      [
+        [1, 4],
+        [3, 6],
+      ],
+    );
+    const all = layers.lstm({ units: 3, returnSequences: true, returnState: true, goBackwards: true });
+    await assertSameAsCandor(
+      'lstm_states',
+      wrap(all, [null, 5], 4),
+      [floats(5)],
+      [
+        [2, 1],
+        [3, 6],
+      ],
+    );
+  });
+
+  it('LSTM with other activations (softsign cell, hard gates: relu)', async () => {
+    const l = layers.lstm({ units: 4, activation: 'softsign', recurrentActivation: 'relu', returnSequences: true });
+    await assertSameAsCandor(
+      'lstm_acts',
+      wrap(l, [6, 3], 5),
+      [floats(3)],
+      [
+        [1, 6],
+        [4, 6],
+      ],
+    );
+  });
+
+  it('GRU with resetAfter (two bias rows) and reset before (one)', async () => {
+    for (const resetAfter of [true, false]) {
+      const gru = layers.gru({ units: 5, resetAfter, returnSequences: true });
+      await assertSameAsCandor(
+        `gru_${resetAfter}`,
+        wrap(gru, [null, 3], 6),
+        [floats(3)],
+        [
+          [1, 2],
+          [3, 7],
+        ],
+      );
+    }
+    const back = layers.gru({ units: 3, goBackwards: true, returnState: true, activation: 'linear' });
+    await assertSameAsCandor(
+      'gru_back',
+      wrap(back, [4, 2], 7),
+      [floats(2)],
+      [
+        [2, 4],
+        [5, 4],
+      ],
+    );
+  });
+
+  it('SimpleRNN (relu) with initial states as inputs', async () => {
+    const x = input({ shape: [null, 4] }),
+      h0 = input({ shape: [6] });
+    const rnn = layers.simpleRnn({ units: 6, activation: 'relu', returnSequences: true });
+    const model = new Model({ inputs: [x, h0], outputs: rnn.apply([x, h0]) as never });
+    randomizeWeights(model, 8);
+    await assertSameAsCandor(
+      'rnn_initial',
+      model,
+      [floats(4), (rng, b) => rng.normal([b, 6])],
+      [
+        [1, 3],
+        [4, 5],
+      ],
+    );
+  });
+
+  it('Bidirectional LSTM in every merge mode', async () => {
+    for (const mergeMode of ['concat', 'sum', 'mul', 'ave', null] as const) {
+      const bi = layers.bidirectional({ layer: layers.lstm({ units: 3, returnSequences: true }), mergeMode });
+      await assertSameAsCandor(`bidirectional_${mergeMode}`, wrap(bi, [null, 2], 9), [floats(2)]);
+    }
+  });
+
+  it('masked steps anywhere in the sequence (Masking layer), as Keras skips them', async () => {
+    /** Inputs whose steps are zeroed (masked) at random, leading, inner and trailing steps alike. */
+    const holes: MakeInput = (rng, batch, time) => {
+      const x = rng.normal([batch, time, 3]).dataSync() as Float32Array;
+      const u = rng.uniform([batch, time]).dataSync();
+      for (let i = 0; i < batch * time; i++) if (u[i] < 0.4 || i % (time + 2) === 0) x.fill(0, i * 3, i * 3 + 3);
+      x.fill(0, 0, 3 * time); // one sequence entirely masked
+      return tensor(x, [batch, time, 3]);
+    };
+    const cases: [number, number][] = [
+      [3, 5],
+      [6, 8],
+    ];
+    for (const [name, layer] of [
+      ['lstm', layers.lstm({ units: 4, returnSequences: true, returnState: true })],
+      ['lstm_last', layers.lstm({ units: 4, goBackwards: true })],
+      ['gru_zero', layers.gru({ units: 3, returnSequences: true, zeroOutputForMask: true, goBackwards: true })],
+      ['gru_zero_last', layers.gru({ units: 3, zeroOutputForMask: true })],
+      ['bidirectional', layers.bidirectional({ layer: layers.simpleRnn({ units: 2, returnSequences: true }) })],
+      ['bidirectional_last', layers.bidirectional({ layer: layers.lstm({ units: 2 }) })],
+    ] as const) {
+      const x = input({ shape: [null, 3] });
+      const model = new Model({ inputs: x, outputs: layer.apply(layers.masking().apply(x)) as never });
+      randomizeWeights(model, 10);
+      await assertSameAsCandor(`masked_${name}`, model, [holes], cases);
+    }
+  });
+
+  it('refuses what ONNX cannot express, by name', () => {
+    const gelu = wrap(layers.lstm({ units: 2, activation: 'gelu', name: 'gelu_lstm' }), [3, 2]);
+    assert.throws(() => interop.toOnnx(gelu), /'gelu_lstm' \(LSTM\): activation 'gelu' has no ONNX LSTM form/);
+    const stateful = new Sequential([
+      input({ shape: [3, 2], batchSize: 2 }),
+      layers.gru({ units: 2, stateful: true, name: 'held' }),
+    ]);
+    assert.throws(() => interop.toOnnx(stateful), /'held' \(GRU\) is stateful/);
+  });
+});
