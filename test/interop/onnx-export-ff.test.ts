@@ -91,9 +91,14 @@ describe('ONNX export: convolutions', () => {
     assert.equal(opTypes(bytes).filter((t) => t === 'Transpose').length, 2);
   });
 
-  it("Conv2D 'same' on unknown spatial sizes (SAME_UPPER)", async () => {
-    const model = seq([null, null, 2], layers.conv2d({ filters: 3, kernelSize: 4, strides: 3, padding: 'same' }));
-    await check('conv2d-dynamic', model, normals([8, 10, 2]));
+  it("Conv2D and pooling with 'same' on unknown spatial sizes (SAME_UPPER)", async () => {
+    const model = seq(
+      [null, null, 2],
+      layers.conv2d({ filters: 3, kernelSize: 4, strides: 3, padding: 'same' }),
+      layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }),
+      layers.averagePooling2d({ poolSize: [2, 3], strides: 2, padding: 'same' }),
+    );
+    await check('conv2d-dynamic', model, normals([17, 22, 2]));
   });
 
   it('DepthwiseConv2D and SeparableConv2D', async () => {
