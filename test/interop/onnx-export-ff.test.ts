@@ -1,7 +1,7 @@
 // ONNX export of the feed-forward layers: each layer, on odd sizes and random weights (BatchNormalization with
 // non-trivial moving statistics), runs in onnxruntime-node equal to Candor's predict within 1e-5 at two batch
 // sizes, and every exported file passes onnx.checker; so do the examples' MNIST MLP and CNN.
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   Model,
@@ -15,25 +15,21 @@ import {
   type Tensor,
 } from '../../src/index.js';
 import type { SymbolicTensor } from '../../src/nn/layer.js';
-import { withDir } from '../helpers.js';
 import { mnistCnn } from '../../examples/common.js';
-import { assertOnnxChecks, assertOnnxMatchesCandor, onnxCheckerAvailable } from './onnx-helpers.js';
+import { assertOnnxMatchesCandor, checkedAfterAll } from './onnx-helpers.js';
 
-/** Every exported file, checked by one onnx.checker run at the end. */
-const exported: Record<string, Uint8Array> = {};
-after(async () => {
-  if (onnxCheckerAvailable()) await withDir(async (dir) => assertOnnxChecks(dir, exported));
-});
+/** Every exported file, checked by one onnx.checker run after the tests. */
+const exported = checkedAfterAll();
 
 /** Gives the weights that start constant (biases, BN statistics, gamma / beta, PReLU slopes) random values. */
 function randomizeWeights(model: Model, seed: number): void {
   const rng = new RandomStream(seed);
   for (const v of model.weights) {
     const name = v.name.split('/').at(-1)!;
-    if (name.startsWith('moving_variance')) v.assign(rng.uniform(v.shape, 0.5, 2));
-    else if (name.startsWith('gamma')) v.assign(rng.uniform(v.shape, 0.5, 1.5));
-    else if (name.startsWith('alpha')) v.assign(rng.uniform(v.shape, 0, 0.5));
-    else if (/^(bias|beta|moving_mean)/.test(name)) v.assign(rng.normal(v.shape, 0, 0.5));
+    if (name.startsWith('moving_variance')) v.assign(rng.uniform(v.shape, 0.5, 2, v.dtype));
+    else if (name.startsWith('gamma')) v.assign(rng.uniform(v.shape, 0.5, 1.5, v.dtype));
+    else if (name.startsWith('alpha')) v.assign(rng.uniform(v.shape, 0, 0.5, v.dtype));
+    else if (/^(bias|beta|moving_mean)/.test(name)) v.assign(rng.normal(v.shape, 0, 0.5, v.dtype));
   }
 }
 
@@ -382,6 +378,25 @@ describe('ONNX export: merge and embedding layers', () => {
       () => interop.toOnnx(lambda),
       (e: Error) => e instanceof interop.UnsupportedLayerError && /'custom' \(Lambda\)/.test(e.message),
     );
+  });
+});
+
+describe('ONNX export: float64 layers', () => {
+  it('constants take the layer dtype (BatchNormalization, LayerNormalization, ReLU, Rescaling, Average)', async () => {
+    const dtype = 'float64';
+    const x = input({ shape: [5, 4], dtype });
+    const h = [
+      layers.dense({ units: 6, dtype }),
+      layers.batchNormalization({ dtype }),
+      layers.layerNormalization({ dtype }),
+      layers.layerNormalization({ axis: 1, dtype }),
+      layers.reLU({ threshold: 0.1, negativeSlope: 0.2, maxValue: 2, dtype }),
+      layers.rescaling({ scale: 0.5, offset: [1, 2, 3, 4, 5, 6], dtype }),
+    ].reduce((v, l) => l.apply(v) as SymbolicTensor, x);
+    const y = layers.average({ dtype }).apply([h, h]) as SymbolicTensor;
+    await check('float64', new Model({ inputs: x, outputs: y }), (b) => [
+      new RandomStream(b).normal([b, 5, 4], 0, 1, dtype),
+    ]);
   });
 });
 

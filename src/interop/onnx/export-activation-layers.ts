@@ -3,6 +3,7 @@
 // would add -1e9 to masked logits) is refused by export.ts: this exporter does not read masks.
 import type { ELU, LeakyReLU, PReLU, ReLU, Softmax } from '../../nn/layers/activation-layers.js';
 import type { Rescaling } from '../../nn/layers/preprocessing-image.js';
+import { floatsOf } from './export-constants.js';
 import { registerOnnxExporter } from './exporters.js';
 
 // Keras ReLU: min(x, maxValue) for x > threshold, negativeSlope * (x - threshold) otherwise.
@@ -12,14 +13,14 @@ registerOnnxExporter<ReLU>('ReLU', (layer, [x], call) => {
   let y: string;
   if (threshold === 0 && negativeSlope === 0) y = g.op('Relu', [x]);
   else {
-    const t = g.floats('threshold', [threshold], []);
+    const t = floatsOf(g, layer.dtype, 'threshold', [threshold], []);
     const below =
       negativeSlope === 0
-        ? g.floats('zero', [0], [])
-        : g.op('Mul', [g.op('Sub', [x, t]), g.floats('negative_slope', [negativeSlope], [])]);
+        ? floatsOf(g, layer.dtype, 'zero', [0], [])
+        : g.op('Mul', [g.op('Sub', [x, t]), floatsOf(g, layer.dtype, 'negative_slope', [negativeSlope], [])]);
     y = g.op('Where', [g.op('Greater', [x, t]), x, below]);
   }
-  return [maxValue === null ? y : g.op('Min', [y, g.floats('max_value', [maxValue], [])])];
+  return [maxValue === null ? y : g.op('Min', [y, floatsOf(g, layer.dtype, 'max_value', [maxValue], [])])];
 });
 
 registerOnnxExporter<LeakyReLU>('LeakyReLU', (layer, [x], call) => [
@@ -42,7 +43,7 @@ registerOnnxExporter<Softmax>('Softmax', (layer, [x], call) => [
 registerOnnxExporter<Rescaling>('Rescaling', (layer, [x], call) => {
   const g = call.graph;
   const operand = (name: string, v: number | number[]) =>
-    typeof v === 'number' ? g.floats(name, [v], []) : g.floats(name, v);
+    typeof v === 'number' ? floatsOf(g, layer.dtype, name, [v], []) : floatsOf(g, layer.dtype, name, v);
   const scaled = g.node('Mul', [x, operand('scale', layer.scale)], {}, 1, `${call.prefix}/Mul`)[0];
   return [g.node('Add', [scaled, operand('offset', layer.offset)], {}, 1, `${call.prefix}/Add`)[0]];
 });

@@ -16,7 +16,6 @@ import type {
 } from '../../nn/layers/pooling1d.js';
 import { registerOnnxExporter, type ExportCall } from './exporters.js';
 import { channelsFirst, channelsLast, windowPadding } from './export-layout.js';
-import { ONNX_DTYPE } from './schema.js';
 
 type WindowPooling = Layer & { poolSize: number | number[]; strides: number | number[]; padding: 'valid' | 'same' };
 
@@ -72,7 +71,7 @@ registerOnnxExporter<GlobalAveragePooling1D>(
     const g = call.graph;
     const mask = call.inputMasks[0];
     if (!mask) return exportGlobal('ReduceMean', layer, x, call);
-    const m = g.op('Unsqueeze', [g.op('Cast', [mask], { to: ONNX_DTYPE.FLOAT }), g.int64('axes', [-1])]);
+    const m = g.op('Unsqueeze', [g.op('CastLike', [mask, x]), g.int64('axes', [-1])]);
     const keepdims = layer.keepdims ? 1 : 0;
     const sumOverTime = (v: string) => g.op('ReduceSum', [v, g.int64('axes', [1])], { keepdims });
     return [g.op('Div', [sumOverTime(g.op('Mul', [x, m])), sumOverTime(m)])];
