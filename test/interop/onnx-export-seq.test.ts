@@ -215,3 +215,63 @@ describe('ONNX export of recurrent layers', () => {
     assert.throws(() => interop.toOnnx(stateful), /'held' \(GRU\) is stateful/);
   });
 });
+
+describe('ONNX export of attention and positions', () => {
+  it('MultiHeadAttention: self, causal, cross with its own key, masked (odd sizes, dynamic lengths)', async () => {
+    const mha = (causal: boolean, withKey: boolean, masked: boolean) => {
+      const q = input({ shape: [null, 6] }),
+        v = input({ shape: [null, 3] }),
+        k = input({ shape: [null, 5] });
+      const attn = layers.multiHeadAttention({ numHeads: 3, keyDim: 5, valueDim: 4, outputShape: 7 });
+      const mask = (t: typeof q) => (masked ? (layers.masking().apply(t) as typeof q) : t);
+      const args = withKey ? [mask(q), mask(v), mask(k)] : [mask(q), mask(v)];
+      const out = attn.apply(args, causal ? { useCausalMask: true } : {});
+      const model = new Model({ inputs: withKey ? [q, v, k] : [q, v], outputs: out as never });
+      randomizeWeights(model, 11);
+      return model;
+    };
+    /** Inputs with some steps zeroed (masked by a Masking layer), whole rows included. */
+    const holes =
+      (f: number): MakeInput =>
+      (rng, batch, time) => {
+        const x = rng.normal([batch, time, f]).dataSync() as Float32Array;
+        const u = rng.uniform([batch, time]).dataSync();
+        for (let i = 0; i < batch * time; i++) if (u[i] < 0.3) x.fill(0, i * f, i * f + f);
+        x.fill(0, 0, f * time);
+        return tensor(x, [batch, time, f]);
+      };
+    const cases: [number, number][] = [
+      [1, 4],
+      [3, 6],
+    ];
+    await assertSameAsCandor('mha', mha(false, false, false), [floats(6), floats(3)], cases);
+    await assertSameAsCandor('mha_causal', mha(true, false, false), [floats(6), floats(3)], cases);
+    const crossLength: MakeInput = (rng, b, t) => rng.normal([b, t + 2, 3]);
+    const crossKey: MakeInput = (rng, b, t) => rng.normal([b, t + 2, 5]);
+    await assertSameAsCandor('mha_key', mha(false, true, false), [floats(6), crossLength, crossKey], cases);
+    await assertSameAsCandor('mha_masked', mha(true, true, true), [holes(6), holes(3), holes(5)], cases);
+  });
+
+  it('PositionEmbedding and PositionalEncoding at any length up to the table', async () => {
+    const learnt = wrap(layers.positionEmbedding({ sequenceLength: 9 }), [null, 5], 12);
+    await assertSameAsCandor(
+      'position_embedding',
+      learnt,
+      [floats(5)],
+      [
+        [1, 3],
+        [4, 9],
+      ],
+    );
+    const fixed = wrap(layers.positionalEncoding({ maxWavelength: 50 }), [null, 7], 13);
+    await assertSameAsCandor(
+      'positional_encoding',
+      fixed,
+      [floats(7)],
+      [
+        [2, 3],
+        [3, 40],
+      ],
+    );
+  });
+});

@@ -24,6 +24,8 @@ import './export-activations.js';
 import './export-dense.js';
 import './export-masking.js';
 import './export-recurrent.js';
+import './export-attention.js';
+import './export-transformer.js';
 
 export interface OnnxExportOptions {
   /** Whether the batch dimension is dynamic ('batch'); false fixes it to the model's declared batch size. */
