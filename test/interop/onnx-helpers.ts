@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { Tensor } from '../../src/index.js';
+import { interop, tidy, type Model, type Tensor } from '../../src/index.js';
+import { assertClose } from '../helpers.js';
 
 export type Feed = { data: Float32Array | Int32Array; dims: readonly number[] };
 
@@ -49,4 +50,31 @@ export function assertOnnxChecks(dir: string, models: Record<string, Uint8Array>
   assert.equal(run.status, 0, `tools/onnx-check.py failed: ${run.stderr}`);
   const results = JSON.parse(run.stdout) as Record<string, string>;
   for (const p of paths) assert.equal(results[p], 'ok', `onnx.checker on ${p}`);
+}
+
+/**
+ * Exports `model`, runs it in onnxruntime on the inputs `makeInputs(batch)` for each batch size (the batch is
+ * dynamic) and asserts every output equals Candor's predict within `tol`; returns the ONNX bytes.
+ */
+export async function assertOnnxMatchesCandor(
+  model: Model,
+  makeInputs: (batch: number) => Tensor[],
+  { batches = [1, 3], tol = 1e-5 }: { batches?: readonly number[]; tol?: number } = {},
+): Promise<Uint8Array> {
+  const bytes = interop.toOnnx(model);
+  const graph = interop.decodeModelProto(bytes).graph!;
+  for (const b of batches) {
+    const xs = makeInputs(b);
+    const predicted = tidy(() => model.predict(xs.length === 1 ? xs[0] : xs, { batchSize: 64 }));
+    const expected = Array.isArray(predicted) ? predicted : [predicted];
+    const feeds = Object.fromEntries(graph.input!.map((v, i) => [v.name!, feedOf(xs[i])]));
+    const outs = await runOnnxRuntime(bytes, feeds);
+    graph.output!.forEach((o, i) => {
+      const out = outs[o.name!];
+      assert.deepEqual([...out.dims], [...expected[i].shape], `${model.name} batch ${b} output ${i} shape`);
+      assertClose(out.data, expected[i], { rtol: tol, atol: tol }, `${model.name} batch ${b} output ${i}`);
+    });
+    for (const t of [...xs, ...expected]) t.dispose();
+  }
+  return bytes;
 }
