@@ -16,6 +16,7 @@ import {
   type Layer,
   type Tensor,
 } from '../../src/index.js';
+import { GPT } from '../../src/models/gpt.js';
 import { assertClose, withDir } from '../helpers.js';
 import { assertOnnxChecks, feedOf, onnxCheckerAvailable, runOnnxRuntime } from './onnx-helpers.js';
 
@@ -272,6 +273,123 @@ describe('ONNX export of attention and positions', () => {
         [2, 3],
         [3, 40],
       ],
+    );
+  });
+});
+
+/** Float token ids [batch, time] in [1, vocab), padded with zeros 'pre' (as padSequences) or 'post', by row. */
+const paddedIds =
+  (vocab: number): MakeInput =>
+  (rng, batch, time) => {
+    const ids = tokenIds(vocab)(rng, batch, time).dataSync();
+    const data = Float32Array.from(ids);
+    for (let b = 0; b < batch; b++) {
+      const pad = b % (time + 1); // 0 .. time padding steps: a row of padding only, too
+      const from = b % 2 === 0 ? 0 : time - pad;
+      data.fill(0, b * time + from, b * time + from + pad);
+    }
+    return tensor(data, [batch, time]);
+  };
+
+describe("ONNX export of Transformer blocks and the examples' text models", () => {
+  const cases: [number, number][] = [
+    [2, 5],
+    [5, 9],
+  ];
+
+  it('TransformerEncoder (post- and pre-norm) on a maskZero Embedding: the padding mask masks the keys', async () => {
+    const ids = input({ shape: [null] });
+    let x = layers.embedding({ inputDim: 13, outputDim: 6, maskZero: true }).apply(ids);
+    x = layers.positionEmbedding({ sequenceLength: 9 }).apply(x);
+    x = layers.transformerEncoder({ intermediateDim: 7, numHeads: 3 }).apply(x);
+    x = layers
+      .transformerEncoder({ intermediateDim: 5, numHeads: 2, normalizeFirst: true, activation: 'gelu' })
+      .apply(x);
+    const y = layers.dense({ units: 3 }).apply(layers.globalAveragePooling1d().apply(x));
+    const model = new Model({ inputs: ids, outputs: y as never });
+    randomizeWeights(model, 14);
+    await assertSameAsCandor(
+      'transformer_encoder',
+      model,
+      [paddedIds(13)],
+      [
+        [3, 5],
+        [6, 9],
+      ],
+    );
+  });
+
+  it('TransformerDecoder with cross-attention on an encoder, both masked', async () => {
+    const dec = input({ shape: [null] }),
+      enc = input({ shape: [null] });
+    const embed = (t: typeof dec) => layers.embedding({ inputDim: 11, outputDim: 4, maskZero: true }).apply(t);
+    const encoded = layers.transformerEncoder({ intermediateDim: 6, numHeads: 2 }).apply(embed(enc));
+    const decoded = layers.transformerDecoder({ intermediateDim: 5, numHeads: 1 }).apply([embed(dec), encoded]);
+    const model = new Model({ inputs: [dec, enc], outputs: decoded as never });
+    randomizeWeights(model, 15);
+    const longer: MakeInput = (rng, b, t) => paddedIds(11)(rng, b, t + 2);
+    await assertSameAsCandor(
+      'transformer_decoder',
+      model,
+      [paddedIds(11), longer],
+      [
+        [3, 4],
+        [5, 7],
+      ],
+    );
+  });
+
+  it('the GPT (models/gpt.ts), tied and untied, at any length up to its context', async () => {
+    for (const tieEmbeddings of [true, false]) {
+      const gpt = new GPT({
+        vocabSize: 23,
+        contextLength: 9,
+        hiddenDim: 6,
+        numHeads: 3,
+        numLayers: 2,
+        intermediateDim: 10,
+        tieEmbeddings,
+        seed: 1,
+      });
+      randomizeWeights(gpt, 16, 0.3);
+      const bytes = await assertSameAsCandor(`gpt_${tieEmbeddings}`, gpt, [tokenIds(23)], cases);
+      const graph = interop.decodeModelProto(bytes).graph!;
+      assert.deepEqual(
+        graph.input!.map((v) => v.type!.tensorType!.elemType),
+        [6],
+        'int32 token ids',
+      );
+      const tables = graph.initializer!.filter((t) => t.dims!.join() === '23,6');
+      assert.equal(tables.length, 1, 'the token embedding is stored once');
+    }
+  });
+
+  it('the spam LSTM (examples/spam-lstm.ts): maskZero Embedding -> Bidirectional(LSTM) -> Dense(sigmoid)', async () => {
+    const model = new Sequential([
+      layers.embedding({ inputDim: 50, outputDim: 6, maskZero: true, inputShape: [9] }),
+      layers.bidirectional({ layer: layers.lstm({ units: 5 }) }),
+      layers.dense({ units: 1, activation: 'sigmoid' }),
+    ]);
+    randomizeWeights(model, 18);
+    await assertSameAsCandor(
+      'spam_lstm',
+      model,
+      [paddedIds(50)],
+      [
+        [4, 9],
+        [11, 9],
+      ],
+    );
+  });
+
+  it('a model that takes raw text is refused: export from the token ids on', () => {
+    const text = input({ shape: [], dtype: 'string', name: 'emails' });
+    const tv = layers.textVectorization({ vocabulary: ['a', 'b'], outputSequenceLength: 4 });
+    const y = layers.lstm({ units: 2 }).apply(layers.embedding({ inputDim: 5, outputDim: 3 }).apply(tv.apply(text)));
+    const model = new Model({ inputs: text, outputs: y as never });
+    assert.throws(
+      () => interop.toOnnx(model),
+      (e: Error) => e instanceof interop.InteropError && /'emails' takes raw text.*token ids/.test(e.message),
     );
   });
 });

@@ -35,6 +35,7 @@ import './export-time-distributed.js';
 import './export-recurrent.js';
 import './export-attention.js';
 import './export-transformer.js';
+import './export-gpt.js';
 
 export interface OnnxExportOptions {
   /** Whether the batch dimension is dynamic ('batch'); false fixes it to the model's declared batch size. */
