@@ -178,6 +178,17 @@ describe('ONNX export of recurrent layers', () => {
     }
   });
 
+  it('Bidirectional GRU with initial states for both directions, returning sequences and states', async () => {
+    const x = input({ shape: [null, 3] }),
+      hf = input({ shape: [4] }),
+      hb = input({ shape: [4] });
+    const bi = layers.bidirectional({ layer: layers.gru({ units: 4, returnSequences: true, returnState: true }) });
+    const model = new Model({ inputs: [x, hf, hb], outputs: bi.apply([x, hf, hb]) as never });
+    randomizeWeights(model, 19);
+    const state: MakeInput = (rng, b) => rng.normal([b, 4]);
+    await assertSameAsCandor('bidirectional_states', model, [floats(3), state, state]);
+  });
+
   it('masked steps anywhere in the sequence (Masking layer), as Keras skips them', async () => {
     /** Inputs whose steps are zeroed (masked) at random, leading, inner and trailing steps alike. */
     const holes: MakeInput = (rng, batch, time) => {
@@ -214,6 +225,12 @@ describe('ONNX export of recurrent layers', () => {
       layers.gru({ units: 2, stateful: true, name: 'held' }),
     ]);
     assert.throws(() => interop.toOnnx(stateful), /'held' \(GRU\) is stateful/);
+    const x = input({ shape: [3, 2] });
+    const training = new Model({
+      inputs: x,
+      outputs: layers.lstm({ units: 2, name: 'train' }).apply(x, { training: true }) as never,
+    });
+    assert.throws(() => interop.toOnnx(training), /'train' \(LSTM\).*training.*inference mode/);
   });
 });
 
