@@ -17,8 +17,8 @@ import {
   type Tensor,
 } from '../../src/index.js';
 import { GPT } from '../../src/models/gpt.js';
-import { assertClose, withDir } from '../helpers.js';
-import { assertOnnxChecks, feedOf, onnxCheckerAvailable, runOnnxRuntime } from './onnx-helpers.js';
+import { withDir } from '../helpers.js';
+import { assertOnnxChecks, assertOnnxMatchesCandor, onnxCheckerAvailable } from './onnx-helpers.js';
 
 /** Every exported model, checked with python3-onnx's checker at the end in one process. */
 const checked: Record<string, Uint8Array> = {};
@@ -53,7 +53,8 @@ type MakeInput = (rng: RandomStream, batch: number, time: number) => Tensor;
 
 /**
  * Exports `model`, runs it in onnxruntime on inputs of each [batch, time] case, and compares every output with
- * Candor's predict within 1e-5. Returns the bytes (also queued for the checker under `name`).
+ * Candor's predict within 1e-5 (onnx-helpers' assertOnnxMatchesCandor, once per case as the time varies).
+ * Returns the bytes (also queued for the checker under `name`).
  */
 async function assertSameAsCandor(
   name: string,
@@ -64,25 +65,14 @@ async function assertSameAsCandor(
     [3, 5],
   ],
 ): Promise<Uint8Array> {
-  const bytes = interop.toOnnx(model);
-  checked[name] = bytes;
-  const graph = interop.decodeModelProto(bytes).graph!;
   const rng = new RandomStream(17);
-  for (const [batch, time] of cases) {
-    const xs = makeInputs.map((make) => make(rng, batch, time));
-    const predicted = model.predict(xs.length === 1 ? xs[0] : xs, { batchSize: 64 });
-    const expected = Array.isArray(predicted) ? predicted : [predicted];
-    const feeds = Object.fromEntries(graph.input!.map((v, i) => [v.name!, feedOf(xs[i])]));
-    const out = await runOnnxRuntime(bytes, feeds);
-    graph.output!.forEach((v, i) => {
-      const got = out[v.name!];
-      const what = `${name}: output ${i} at batch ${batch}, time ${time}`;
-      assert.deepEqual([...got.dims], [...expected[i].shape], what);
-      assertClose(got.data, expected[i], { rtol: 1e-5, atol: 1e-5 }, what);
+  let bytes: Uint8Array | undefined;
+  for (const [batch, time] of cases)
+    bytes = await assertOnnxMatchesCandor(model, (b) => makeInputs.map((make) => make(rng, b, time)), {
+      batches: [batch],
     });
-    for (const t of [...xs, ...expected]) t.dispose();
-  }
-  return bytes;
+  checked[name] = bytes!;
+  return bytes!;
 }
 
 /** A functional model of `layer` on a [time, features] input (time dynamic when null). */
