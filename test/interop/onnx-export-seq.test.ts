@@ -16,8 +16,9 @@ import {
   type Layer,
   type Tensor,
 } from '../../src/index.js';
-import { assertClose, withDir } from '../helpers.js';
-import { assertOnnxChecks, feedOf, onnxCheckerAvailable, runOnnxRuntime } from './onnx-helpers.js';
+import { GPT } from '../../src/models/gpt.js';
+import { withDir } from '../helpers.js';
+import { assertOnnxChecks, assertOnnxMatchesCandor, onnxCheckerAvailable } from './onnx-helpers.js';
 
 /** Every exported model, checked with python3-onnx's checker at the end in one process. */
 const checked: Record<string, Uint8Array> = {};
@@ -52,7 +53,8 @@ type MakeInput = (rng: RandomStream, batch: number, time: number) => Tensor;
 
 /**
  * Exports `model`, runs it in onnxruntime on inputs of each [batch, time] case, and compares every output with
- * Candor's predict within 1e-5. Returns the bytes (also queued for the checker under `name`).
+ * Candor's predict within 1e-5 (onnx-helpers' assertOnnxMatchesCandor, once per case as the time varies).
+ * Returns the bytes (also queued for the checker under `name`).
  */
 async function assertSameAsCandor(
   name: string,
@@ -63,25 +65,14 @@ async function assertSameAsCandor(
     [3, 5],
   ],
 ): Promise<Uint8Array> {
-  const bytes = interop.toOnnx(model);
-  checked[name] = bytes;
-  const graph = interop.decodeModelProto(bytes).graph!;
   const rng = new RandomStream(17);
-  for (const [batch, time] of cases) {
-    const xs = makeInputs.map((make) => make(rng, batch, time));
-    const predicted = model.predict(xs.length === 1 ? xs[0] : xs, { batchSize: 64 });
-    const expected = Array.isArray(predicted) ? predicted : [predicted];
-    const feeds = Object.fromEntries(graph.input!.map((v, i) => [v.name!, feedOf(xs[i])]));
-    const out = await runOnnxRuntime(bytes, feeds);
-    graph.output!.forEach((v, i) => {
-      const got = out[v.name!];
-      const what = `${name}: output ${i} at batch ${batch}, time ${time}`;
-      assert.deepEqual([...got.dims], [...expected[i].shape], what);
-      assertClose(got.data, expected[i], { rtol: 1e-5, atol: 1e-5 }, what);
+  let bytes: Uint8Array | undefined;
+  for (const [batch, time] of cases)
+    bytes = await assertOnnxMatchesCandor(model, (b) => makeInputs.map((make) => make(rng, b, time)), {
+      batches: [batch],
     });
-    for (const t of [...xs, ...expected]) t.dispose();
-  }
-  return bytes;
+  checked[name] = bytes!;
+  return bytes!;
 }
 
 /** A functional model of `layer` on a [time, features] input (time dynamic when null). */
@@ -177,6 +168,17 @@ describe('ONNX export of recurrent layers', () => {
     }
   });
 
+  it('Bidirectional GRU with initial states for both directions, returning sequences and states', async () => {
+    const x = input({ shape: [null, 3] }),
+      hf = input({ shape: [4] }),
+      hb = input({ shape: [4] });
+    const bi = layers.bidirectional({ layer: layers.gru({ units: 4, returnSequences: true, returnState: true }) });
+    const model = new Model({ inputs: [x, hf, hb], outputs: bi.apply([x, hf, hb]) as never });
+    randomizeWeights(model, 19);
+    const state: MakeInput = (rng, b) => rng.normal([b, 4]);
+    await assertSameAsCandor('bidirectional_states', model, [floats(3), state, state]);
+  });
+
   it('masked steps anywhere in the sequence (Masking layer), as Keras skips them', async () => {
     /** Inputs whose steps are zeroed (masked) at random, leading, inner and trailing steps alike. */
     const holes: MakeInput = (rng, batch, time) => {
@@ -213,5 +215,188 @@ describe('ONNX export of recurrent layers', () => {
       layers.gru({ units: 2, stateful: true, name: 'held' }),
     ]);
     assert.throws(() => interop.toOnnx(stateful), /'held' \(GRU\) is stateful/);
+    const x = input({ shape: [3, 2] });
+    const training = new Model({
+      inputs: x,
+      outputs: layers.lstm({ units: 2, name: 'train' }).apply(x, { training: true }) as never,
+    });
+    assert.throws(() => interop.toOnnx(training), /'train' \(LSTM\).*training.*inference mode/);
+  });
+});
+
+describe('ONNX export of attention and positions', () => {
+  it('MultiHeadAttention: self, causal, cross with its own key, masked (odd sizes, dynamic lengths)', async () => {
+    const mha = (causal: boolean, withKey: boolean, masked: boolean) => {
+      const q = input({ shape: [null, 6] }),
+        v = input({ shape: [null, 3] }),
+        k = input({ shape: [null, 5] });
+      const attn = layers.multiHeadAttention({ numHeads: 3, keyDim: 5, valueDim: 4, outputShape: 7 });
+      const mask = (t: typeof q) => (masked ? (layers.masking().apply(t) as typeof q) : t);
+      const args = withKey ? [mask(q), mask(v), mask(k)] : [mask(q), mask(v)];
+      const out = attn.apply(args, causal ? { useCausalMask: true } : {});
+      const model = new Model({ inputs: withKey ? [q, v, k] : [q, v], outputs: out as never });
+      randomizeWeights(model, 11);
+      return model;
+    };
+    /** Inputs with some steps zeroed (masked by a Masking layer), whole rows included. */
+    const holes =
+      (f: number): MakeInput =>
+      (rng, batch, time) => {
+        const x = rng.normal([batch, time, f]).dataSync() as Float32Array;
+        const u = rng.uniform([batch, time]).dataSync();
+        for (let i = 0; i < batch * time; i++) if (u[i] < 0.3) x.fill(0, i * f, i * f + f);
+        x.fill(0, 0, f * time);
+        return tensor(x, [batch, time, f]);
+      };
+    const cases: [number, number][] = [
+      [1, 4],
+      [3, 6],
+    ];
+    await assertSameAsCandor('mha', mha(false, false, false), [floats(6), floats(3)], cases);
+    await assertSameAsCandor('mha_causal', mha(true, false, false), [floats(6), floats(3)], cases);
+    const crossLength: MakeInput = (rng, b, t) => rng.normal([b, t + 2, 3]);
+    const crossKey: MakeInput = (rng, b, t) => rng.normal([b, t + 2, 5]);
+    await assertSameAsCandor('mha_key', mha(false, true, false), [floats(6), crossLength, crossKey], cases);
+    await assertSameAsCandor('mha_masked', mha(true, true, true), [holes(6), holes(3), holes(5)], cases);
+  });
+
+  it('PositionEmbedding and PositionalEncoding at any length up to the table', async () => {
+    const learnt = wrap(layers.positionEmbedding({ sequenceLength: 9 }), [null, 5], 12);
+    await assertSameAsCandor(
+      'position_embedding',
+      learnt,
+      [floats(5)],
+      [
+        [1, 3],
+        [4, 9],
+      ],
+    );
+    const fixed = wrap(layers.positionalEncoding({ maxWavelength: 50 }), [null, 7], 13);
+    await assertSameAsCandor(
+      'positional_encoding',
+      fixed,
+      [floats(7)],
+      [
+        [2, 3],
+        [3, 40],
+      ],
+    );
+  });
+});
+
+/** Float token ids [batch, time] in [1, vocab), padded with zeros 'pre' (as padSequences) or 'post', by row. */
+const paddedIds =
+  (vocab: number): MakeInput =>
+  (rng, batch, time) => {
+    const ids = tokenIds(vocab)(rng, batch, time).dataSync();
+    const data = Float32Array.from(ids);
+    for (let b = 0; b < batch; b++) {
+      const pad = b % (time + 1); // 0 .. time padding steps: a row of padding only, too
+      const from = b % 2 === 0 ? 0 : time - pad;
+      data.fill(0, b * time + from, b * time + from + pad);
+    }
+    return tensor(data, [batch, time]);
+  };
+
+describe("ONNX export of Transformer blocks and the examples' text models", () => {
+  const cases: [number, number][] = [
+    [2, 5],
+    [5, 9],
+  ];
+
+  it('TransformerEncoder (post- and pre-norm) on a maskZero Embedding: the padding mask masks the keys', async () => {
+    const ids = input({ shape: [null] });
+    let x = layers.embedding({ inputDim: 13, outputDim: 6, maskZero: true }).apply(ids);
+    x = layers.positionEmbedding({ sequenceLength: 9 }).apply(x);
+    x = layers.transformerEncoder({ intermediateDim: 7, numHeads: 3 }).apply(x);
+    x = layers
+      .transformerEncoder({ intermediateDim: 5, numHeads: 2, normalizeFirst: true, activation: 'gelu' })
+      .apply(x);
+    const y = layers.dense({ units: 3 }).apply(layers.globalAveragePooling1d().apply(x));
+    const model = new Model({ inputs: ids, outputs: y as never });
+    randomizeWeights(model, 14);
+    await assertSameAsCandor(
+      'transformer_encoder',
+      model,
+      [paddedIds(13)],
+      [
+        [3, 5],
+        [6, 9],
+      ],
+    );
+  });
+
+  it('TransformerDecoder with cross-attention on an encoder, both masked', async () => {
+    const dec = input({ shape: [null] }),
+      enc = input({ shape: [null] });
+    const embed = (t: typeof dec) => layers.embedding({ inputDim: 11, outputDim: 4, maskZero: true }).apply(t);
+    const encoded = layers.transformerEncoder({ intermediateDim: 6, numHeads: 2 }).apply(embed(enc));
+    const decoded = layers.transformerDecoder({ intermediateDim: 5, numHeads: 1 }).apply([embed(dec), encoded]);
+    const model = new Model({ inputs: [dec, enc], outputs: decoded as never });
+    randomizeWeights(model, 15);
+    const longer: MakeInput = (rng, b, t) => paddedIds(11)(rng, b, t + 2);
+    await assertSameAsCandor(
+      'transformer_decoder',
+      model,
+      [paddedIds(11), longer],
+      [
+        [3, 4],
+        [5, 7],
+      ],
+    );
+  });
+
+  it('the GPT (models/gpt.ts), tied and untied, at any length up to its context', async () => {
+    for (const tieEmbeddings of [true, false]) {
+      const gpt = new GPT({
+        vocabSize: 23,
+        contextLength: 9,
+        hiddenDim: 6,
+        numHeads: 3,
+        numLayers: 2,
+        intermediateDim: 10,
+        tieEmbeddings,
+        seed: 1,
+      });
+      randomizeWeights(gpt, 16, 0.3);
+      const bytes = await assertSameAsCandor(`gpt_${tieEmbeddings}`, gpt, [tokenIds(23)], cases);
+      const graph = interop.decodeModelProto(bytes).graph!;
+      assert.deepEqual(
+        graph.input!.map((v) => v.type!.tensorType!.elemType),
+        [6],
+        'int32 token ids',
+      );
+      const tables = graph.initializer!.filter((t) => t.dims!.join() === '23,6');
+      assert.equal(tables.length, 1, 'the token embedding is stored once');
+    }
+  });
+
+  it('the spam LSTM (examples/spam-lstm.ts): maskZero Embedding -> Bidirectional(LSTM) -> Dense(sigmoid)', async () => {
+    const model = new Sequential([
+      layers.embedding({ inputDim: 50, outputDim: 6, maskZero: true, inputShape: [9] }),
+      layers.bidirectional({ layer: layers.lstm({ units: 5 }) }),
+      layers.dense({ units: 1, activation: 'sigmoid' }),
+    ]);
+    randomizeWeights(model, 18);
+    await assertSameAsCandor(
+      'spam_lstm',
+      model,
+      [paddedIds(50)],
+      [
+        [4, 9],
+        [11, 9],
+      ],
+    );
+  });
+
+  it('a model that takes raw text is refused: export from the token ids on', () => {
+    const text = input({ shape: [], dtype: 'string', name: 'emails' });
+    const tv = layers.textVectorization({ vocabulary: ['a', 'b'], outputSequenceLength: 4 });
+    const y = layers.lstm({ units: 2 }).apply(layers.embedding({ inputDim: 5, outputDim: 3 }).apply(tv.apply(text)));
+    const model = new Model({ inputs: text, outputs: y as never });
+    assert.throws(
+      () => interop.toOnnx(model),
+      (e: Error) => e instanceof interop.InteropError && /'emails' takes raw text.*token ids/.test(e.message),
+    );
   });
 });

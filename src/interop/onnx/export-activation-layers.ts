@@ -1,10 +1,13 @@
 // ONNX export of the activation layers with options (ReLU's maxValue / negativeSlope / threshold, LeakyReLU,
-// ELU, PReLU's learnt slopes, Softmax along an axis) and of Rescaling. A masked input to Softmax (which
-// would add -1e9 to masked logits) is refused by export.ts: this exporter does not read masks.
+// ELU, PReLU's learnt slopes, Softmax along an axis) and of the other elementwise layers: Rescaling and
+// Masking (whose [batch, steps] mask is recorded for the layers that use it: masks.ts). A masked input to
+// Softmax (which would add -1e9 to masked logits) is refused by export.ts: this exporter does not read masks.
 import type { ELU, LeakyReLU, PReLU, ReLU, Softmax } from '../../nn/layers/activation-layers.js';
+import type { Masking } from '../../nn/layers/masking-layer.js';
 import type { Rescaling } from '../../nn/layers/preprocessing-image.js';
 import { floatsOf } from './export-constants.js';
 import { registerOnnxExporter } from './exporters.js';
+import { setOnnxMask } from './masks.js';
 
 // Keras ReLU: min(x, maxValue) for x > threshold, negativeSlope * (x - threshold) otherwise.
 registerOnnxExporter<ReLU>('ReLU', (layer, [x], call) => {
@@ -46,4 +49,19 @@ registerOnnxExporter<Rescaling>('Rescaling', (layer, [x], call) => {
     typeof v === 'number' ? floatsOf(g, layer.dtype, name, [v], []) : floatsOf(g, layer.dtype, name, v);
   const scaled = g.node('Mul', [x, operand('scale', layer.scale)], {}, 1, `${call.prefix}/Mul`)[0];
   return [g.node('Add', [scaled, operand('offset', layer.offset)], {}, 1, `${call.prefix}/Add`)[0]];
+});
+
+// keep = any(x != maskValue) over the features (NaN differs from everything, as notEqual says); the output is
+// x * keep and keep without its last axis is the mask.
+registerOnnxExporter<Masking>('Masking', (layer, [x], call) => {
+  const g = call.graph;
+  const maskValue = floatsOf(g, layer.dtype, 'mask_value', [layer.maskValue], []);
+  const differs = g.op('CastLike', [g.op('Not', [g.op('Equal', [x, maskValue])]), x]);
+  const keep = g.op('Greater', [
+    g.op('ReduceMax', [differs], { axes: [-1], keepdims: 1 }),
+    floatsOf(g, layer.dtype, 'zero', [0], []),
+  ]);
+  const y = g.node('Mul', [x, g.op('CastLike', [keep, x])], {}, 1, `${call.prefix}/Mul`)[0];
+  setOnnxMask(g, y, g.op('Squeeze', [keep, g.int64('axes', [-1])]));
+  return [y];
 });

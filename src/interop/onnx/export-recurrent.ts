@@ -48,8 +48,8 @@ function activationAttributes(layer: Recurrent): Record<string, AttributeValue |
     const a = RNN_ACTIVATIONS[n];
     if (!a)
       throw new InteropError(
-        `ONNX export: layer '${layer.name}' (${layer.className}): activation '${n}' has no ONNX ${ONNX_OP[layer.className]} ` +
-          `form (ONNX names ${Object.keys(RNN_ACTIVATIONS).join(', ')})`,
+        `ONNX export: layer '${layer.name}' (${layer.className}): activation '${n}' has no ONNX ` +
+          `${ONNX_OP[layer.className]} form (ONNX names ${Object.keys(RNN_ACTIVATIONS).join(', ')})`,
       );
     return a;
   });

@@ -14,17 +14,15 @@ import { OnnxGraphBuilder } from './graph-builder.js';
 import {
   onnxExporter,
   onnxExporterOptions,
-  onnxMaskExporter,
   registerOnnxExporter,
   type ExportCall,
   type ExportInput,
 } from './exporters.js';
+import { maskOf, setOnnxMask } from './masks.js';
 import { optimizeGraph } from './optimize.js';
 import { encodeModelProto, IR_VERSION, OPSET, type ModelProto } from './schema.js';
 import './export-activations.js';
 import './export-dense.js';
-import './export-masking.js';
-import './export-recurrent.js';
 import './export-conv.js';
 import './export-pooling.js';
 import './export-normalization.js';
@@ -34,18 +32,16 @@ import './export-embedding.js';
 import './export-activation-layers.js';
 import './export-inference.js';
 import './export-time-distributed.js';
+import './export-recurrent.js';
+import './export-attention.js';
+import './export-transformer.js';
+import './export-gpt.js';
 
 export interface OnnxExportOptions {
   /** Whether the batch dimension is dynamic ('batch'); false fixes it to the model's declared batch size. */
   dynamicBatch?: boolean;
   /** doc_string of the model. */
   docString?: string;
-}
-
-/** The output value names and masks (null = none) of one exported layer call. */
-interface Exported {
-  outputs: string[];
-  masks: (string | null)[];
 }
 
 /** Refuses a recorded call argument the export cannot honour (training: true, an option the exporter lacks). */
@@ -67,30 +63,40 @@ function checkCallArgs(layer: Layer, args: CallArgs, honoured: readonly string[]
 }
 
 /**
- * The output masks of a call whose exporter set none, as Layer.apply attaches them: none from a layer that
- * does not support masking, the input masks from one whose computeMask is Layer's (it passes them on), a
- * registered mask exporter's otherwise. An own computeMask with no mask exporter is refused when a mask
- * reaches it (no mask reaching it: none made, as every such layer but Embedding and Masking).
+ * Records the output masks of a call as Layer.apply attaches them (masks.ts keeps them by value name, as Candor
+ * keeps them by tensor): an output that already has one keeps it (a value passed on unchanged, or one whose
+ * exporter recorded it, as Embedding's); then the exporter's setOutputMasks; else none from a layer that does
+ * not support masking, and the input masks from one whose computeMask is Layer's (it passes them on). A layer
+ * with its own computeMask that a mask reaches must set its masks: refused otherwise.
  */
-function defaultMasks(layer: Layer, inputs: readonly string[], masks: readonly (string | null)[], call: ExportCall) {
-  if (!layer.supportsMasking) return [];
-  const maskExporter = onnxMaskExporter(layer.className);
-  if (maskExporter) return maskExporter(layer, inputs, call);
-  if (layer.computeMask === Layer.prototype.computeMask) return [...masks];
-  if (masks.every((m) => m === null)) return [];
-  throw new UnsupportedLayerError('ONNX export', layer.name, layer.className, 'its output mask has no ONNX form');
+function recordMasks(
+  g: OnnxGraphBuilder,
+  layer: Layer,
+  outputs: readonly string[],
+  inputMasks: readonly (string | null)[],
+  set: readonly (string | null)[] | undefined,
+): void {
+  let masks: readonly (string | null)[] = set ?? [];
+  if (!set && layer.supportsMasking && inputMasks.some((m) => m !== null)) {
+    if (layer.computeMask !== Layer.prototype.computeMask && outputs.some((o) => maskOf(g, o) === undefined))
+      throw new UnsupportedLayerError('ONNX export', layer.name, layer.className, 'its output mask has no ONNX form');
+    masks = inputMasks;
+  }
+  outputs.forEach((o, i) => {
+    const m = masks[i];
+    if (m && maskOf(g, o) === undefined) setOnnxMask(g, o, m);
+  });
 }
 
-/** One layer call into ONNX nodes, through the exporter table; returns the outputs and their masks. */
+/** One layer call into ONNX nodes, through the exporter table; returns its output value names. */
 function exportCall(
   g: OnnxGraphBuilder,
   weights: Map<Variable, string>,
   layer: Layer,
   inputs: readonly string[],
   inputShapes: readonly SymShape[],
-  inputMasks: readonly (string | null)[] = [],
   callArgs: CallArgs = {},
-): Exported {
+): string[] {
   const exporter = onnxExporter(layer.className);
   if (!exporter)
     throw new UnsupportedLayerError(
@@ -103,7 +109,7 @@ function exportCall(
     );
   const options = onnxExporterOptions(layer.className);
   const callOptions = checkCallArgs(layer, callArgs, options.callOptions ?? []);
-  const masks = inputs.map((_, i) => inputMasks[i] ?? null);
+  const masks = inputs.map((x) => maskOf(g, x) ?? null);
   // A call() that takes a mask may read it: a masked input needs an exporter that applies masks.
   if (masks.some((m) => m !== null) && layer.call.length >= 3 && !options.readsMasks && !hasGraph(layer))
     throw new UnsupportedLayerError(
@@ -128,38 +134,31 @@ function exportCall(
       if (!name) weights.set(v, (name = g.tensor(v.name, v.value)));
       return name;
     },
-    call: (inner, innerInputs, innerShapes) => exportCall(g, weights, inner, innerInputs, innerShapes).outputs,
+    call: (inner, innerInputs, innerShapes) => exportCall(g, weights, inner, innerInputs, innerShapes),
     setOutputMasks: (m) => {
       outputMasks = [...m];
     },
   };
   const outputs = hasGraph(layer)
-    ? inlineModel(layer as Model, inputs, masks, (l, ins, shapes, ms, args) =>
-        exportCall(g, weights, l, ins, shapes, ms, args),
-      )
-    : { outputs: exporter(layer, inputs, call), masks: undefined };
-  const made = outputMasks ?? outputs.masks ?? defaultMasks(layer, inputs, masks, call);
-  return { outputs: outputs.outputs, masks: outputs.outputs.map((_, i) => made[i] ?? null) };
+    ? inlineModel(layer as Model, inputs, (l, ins, shapes, args) => exportCall(g, weights, l, ins, shapes, args))
+    : exporter(layer, inputs, call);
+  if (!hasGraph(layer)) recordMasks(g, layer, outputs, masks, outputMasks);
+  return outputs;
 }
 
-type ExportOne = (
-  layer: Layer,
-  inputs: readonly string[],
-  shapes: readonly SymShape[],
-  masks: readonly (string | null)[],
-  callArgs: CallArgs,
-) => Exported;
+type ExportOne = (layer: Layer, inputs: readonly string[], shapes: readonly SymShape[], callArgs: CallArgs) => string[];
 
 /** A Sequential's layers in order, each on the previous one's output. */
-function inlineSequential(model: Sequential, input: string, mask: string | null, export1: ExportOne): Exported {
+function inlineSequential(model: Sequential, input: string, export1: ExportOne): string[] {
   let shape: SymShape = modelInputs(model)[0].shape;
-  let value: Exported = { outputs: [input], masks: [mask] };
+  let value = input;
   for (const layer of model.layers) {
-    value = export1(layer, value.outputs.slice(0, 1), [shape], value.masks.slice(0, 1), {});
+    [value] = export1(layer, [value], [shape], {});
     shape = layer.computeOutputShape(shape) as SymShape;
   }
-  return value;
+  return [value];
 }
+
 /** The symbolic inputs of a functional model or a Sequential whose input shape is known. */
 function modelInputs(model: Model): readonly SymbolicTensor[] {
   const inputs = model instanceof Sequential ? (model.input ? [model.input] : []) : model.inputs;
@@ -177,14 +176,9 @@ function modelInputs(model: Model): readonly SymbolicTensor[] {
 const hasGraph = (layer: Layer): boolean =>
   layer instanceof Sequential || (layer instanceof Model && layer.isFunctional);
 
-/** Exports the calls of a model's graph with its inputs bound to `inputs` (masked by `masks`). */
-function inlineModel(
-  model: Model,
-  inputs: readonly string[],
-  masks: readonly (string | null)[],
-  export1: ExportOne,
-): Exported {
-  if (model instanceof Sequential) return inlineSequential(model, inputs[0], masks[0] ?? null, export1);
+/** Exports the calls of a model's graph with its inputs bound to `inputs`; returns its outputs. */
+function inlineModel(model: Model, inputs: readonly string[], export1: ExportOne): string[] {
+  if (model instanceof Sequential) return inlineSequential(model, inputs[0], export1);
   if (!model.isFunctional)
     throw new UnsupportedLayerError(
       'ONNX export',
@@ -192,35 +186,29 @@ function inlineModel(
       model.className,
       'a subclassed model has no graph to export; build it as a functional or Sequential model',
     );
-  const names = new Map<number, { value: string; mask: string | null }>();
-  model.inputs.forEach((t, i) => names.set(t.id, { value: inputs[i], mask: masks[i] ?? null }));
-  const entryOf = (t: SymbolicTensor) => {
+  const names = new Map<number, string>();
+  model.inputs.forEach((t, i) => names.set(t.id, inputs[i]));
+  const nameOf = (t: SymbolicTensor) => {
     const n = names.get(t.id);
     if (n === undefined) throw new InteropError(`ONNX export: value '${t.name}' is used before it is made`);
     return n;
   };
   for (const node of model.graphNodes) {
     if (node.layer instanceof InputLayer) continue;
-    const ins = node.inputs.map(entryOf);
-    const out = export1(
+    const outs = export1(
       node.layer,
-      ins.map((e) => e.value),
+      node.inputs.map(nameOf),
       node.inputs.map((t) => t.shape),
-      ins.map((e) => e.mask),
       node.callArgs,
     );
-    node.outputs.forEach((t, i) => names.set(t.id, { value: out.outputs[i], mask: out.masks[i] ?? null }));
+    node.outputs.forEach((t, i) => names.set(t.id, outs[i]));
   }
-  const outs = model.outputs.map(entryOf);
-  return { outputs: outs.map((e) => e.value), masks: outs.map((e) => e.mask) };
+  return model.outputs.map(nameOf);
 }
 
-// Never reached through exportCall (which inlines graph models with their masks); for the table's listing.
+// Never reached through exportCall (which inlines graph models itself); registered for the table's listing.
 const exportNested = (model: Model, inputs: readonly string[], call: ExportCall) =>
-  inlineModel(model, inputs, call.inputMasks, (layer, ins, shapes) => ({
-    outputs: call.call(layer, ins, shapes),
-    masks: [],
-  })).outputs;
+  inlineModel(model, inputs, (layer, ins, shapes) => call.call(layer, ins, shapes));
 registerOnnxExporter<Model>('Functional', exportNested);
 registerOnnxExporter<Model>('Sequential', exportNested);
 
@@ -243,7 +231,7 @@ export function toOnnxModelProto(model: Model, options: OnnxExportOptions = {}):
     return g.addInput(t.name, t.dtype, batchDim(t.shape));
   });
   const inputShapes = signature.map((t) => t.shape);
-  const { outputs } = exportCall(g, weights, model, inputs, inputShapes);
+  const outputs = exportCall(g, weights, model, inputs, inputShapes);
   const outputShapes = model.computeOutputShape(inputShapes.length === 1 ? inputShapes[0] : inputShapes);
   const shapes = (Array.isArray(outputShapes[0]) ? outputShapes : [outputShapes]) as SymShape[];
   outputs.forEach((name, i) => {

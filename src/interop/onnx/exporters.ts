@@ -54,15 +54,6 @@ export type LayerExporter<L extends Layer = Layer> = (
 
 const EXPORTERS = new Map<string, LayerExporter>();
 const OPTIONS = new Map<string, ExporterOptions>();
-/** A layer call's output masks (one per output, null = none) from its inputs. */
-export type MaskExporter<L extends Layer = Layer> = (
-  layer: L,
-  inputs: readonly string[],
-  call: ExportCall,
-) => (string | null)[];
-
-const MASK_EXPORTERS = new Map<string, MaskExporter>();
-
 /** Registers the exporter of a layer class (by its className; a later registration replaces an earlier one). */
 export function registerOnnxExporter<L extends Layer>(
   className: string,
@@ -73,24 +64,12 @@ export function registerOnnxExporter<L extends Layer>(
   OPTIONS.set(className, options);
 }
 
-/**
- * Registers how a class's output masks are made (its computeMask in ONNX nodes), apart from its exporter:
- * `(layer, inputs, call)` returns one mask value per output (null = none); Embedding (maskZero) has one.
- */
-export function registerOnnxMaskExporter<L extends Layer>(className: string, masks: MaskExporter<L>): void {
-  MASK_EXPORTERS.set(className, masks as MaskExporter);
-}
-
 export function onnxExporter(className: string): LayerExporter | undefined {
   return EXPORTERS.get(className);
 }
 
 export function onnxExporterOptions(className: string): ExporterOptions {
   return OPTIONS.get(className) ?? {};
-}
-
-export function onnxMaskExporter(className: string): MaskExporter | undefined {
-  return MASK_EXPORTERS.get(className);
 }
 
 export function onnxExportableClasses(): string[] {

@@ -50,8 +50,10 @@ function attributeProto(name: string, value: AttributeValue): AttributeProto {
 }
 
 function valueInfo(name: string, elemType: number, shape: ValueShape, dynamicName: string): ValueInfoProto {
+  // Values share the batch's dim_param; other dynamic dimensions (sequence lengths) are each their own, since
+  // onnxruntime takes equal dim_params to mean equal sizes (a query and a key may differ in length).
   const dim: Dimension[] = shape.map((d, i) =>
-    d !== null ? { dimValue: d } : { dimParam: i === 0 ? dynamicName : `${dynamicName}_dim${i}` },
+    d !== null ? { dimValue: d } : { dimParam: i === 0 ? dynamicName : `${name}_dim${i}` },
   );
   return { name, type: { tensorType: { elemType, shape: { dim } } } };
 }
