@@ -106,15 +106,16 @@ describe('ONNX export: convolutions', () => {
     await check('depthwise', model, normals([8, 7, 3]));
   });
 
-  it("Conv2DTranspose: valid and same, a stride above the kernel, outputPadding, Keras' output sizes", async () => {
+  it("Conv2DTranspose: valid, same, a stride above the kernel, outputPadding, dilation; Keras' output sizes", async () => {
     const model = seq(
       [5, 4, 3],
       layers.conv2dTranspose({ filters: 4, kernelSize: 3, strides: 2, activation: 'relu' }),
       layers.conv2dTranspose({ filters: 3, kernelSize: 3, strides: 2, padding: 'same' }),
       layers.conv2dTranspose({ filters: 2, kernelSize: 2, strides: 3 }),
       layers.conv2dTranspose({ filters: 3, kernelSize: 3, strides: 2, padding: 'same', outputPadding: 0 }),
+      layers.conv2dTranspose({ filters: 2, kernelSize: [3, 2], dilationRate: 2, padding: 'same' }),
     );
-    assert.deepEqual(model.computeOutputShape([null, 5, 4, 3]), [null, 131, 107, 3]);
+    assert.deepEqual(model.computeOutputShape([null, 5, 4, 3]), [null, 131, 107, 2]);
     await check('conv2d-transpose', model, normals([5, 4, 3]));
   });
 });
@@ -253,6 +254,25 @@ describe('ONNX export: shape layers', () => {
       layers.timeDistributed({ layer: layers.dense({ units: 4 }) }),
     );
     await check('time-distributed', model, normals([3, 5, 4, 2]));
+  });
+
+  it('a Permute after a convolution composes with its Transpose into one', async () => {
+    const model = seq(
+      [5, 4, 2],
+      layers.conv2d({ filters: 3, kernelSize: 2, activation: 'relu' }),
+      layers.permute({ dims: [2, 1, 3] }),
+      layers.flatten(),
+    );
+    const bytes = await check('conv-permute', model, normals([5, 4, 2]));
+    const perms = interop
+      .decodeModelProto(bytes)
+      .graph!.node!.filter((n) => n.opType === 'Transpose')
+      .map((n) => n.attribute![0].ints);
+    // Into channels first; then channels first -> [N, W, H, C] in one step.
+    assert.deepEqual(perms, [
+      [0, 3, 1, 2],
+      [0, 3, 2, 1],
+    ]);
   });
 
   it('Reshape, Permute, RepeatVector', async () => {
