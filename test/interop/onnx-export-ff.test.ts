@@ -106,7 +106,7 @@ describe('ONNX export: convolutions', () => {
     await check('depthwise', model, normals([8, 7, 3]));
   });
 
-  it("Conv2DTranspose: valid, same, a stride above the kernel, outputPadding, dilation; Keras' output sizes", async () => {
+  it("Conv2DTranspose: valid, same, stride above the kernel, outputPadding, dilation; Keras' sizes", async () => {
     const model = seq(
       [5, 4, 3],
       layers.conv2dTranspose({ filters: 4, kernelSize: 3, strides: 2, activation: 'relu' }),
