@@ -393,6 +393,13 @@ describe('ONNX export: merge and embedding layers', () => {
       () => interop.toOnnx(masked),
       (e: Error) => e instanceof interop.UnsupportedLayerError && /'probs' \(Softmax\).*mask/.test(e.message),
     );
+    // Keras' transposed output size needs the input's spatial sizes.
+    const unknownSizes = seq([null, null, 2], layers.conv2dTranspose({ filters: 2, kernelSize: 3, name: 'up' }));
+    assert.throws(
+      () => interop.toOnnx(unknownSizes),
+      (e: Error) =>
+        e instanceof interop.InteropError && /'up' \(Conv2DTranspose\).*\(None, None, None, 2\)/.test(e.message),
+    );
     const lambda = seq([4], layers.lambda({ function: (x) => x as Tensor, name: 'custom' }));
     assert.throws(
       () => interop.toOnnx(lambda),

@@ -5,7 +5,7 @@ import { resolvePadding } from '../../ops/families/conv-padding.js';
 import { contiguous, permute, reshape } from '../../ops/views.js';
 import { tidy } from '../../tensor/storage.js';
 import type { Variable } from '../../nn/variable.js';
-import type { Layer, SymShape } from '../../nn/layer.js';
+import { formatSymShape, type Layer, type SymShape } from '../../nn/layer.js';
 import { InteropError } from '../errors.js';
 import type { OnnxGraphBuilder } from './graph-builder.js';
 import { exportActivation } from './export-activations.js';
@@ -56,7 +56,7 @@ export function knownSpatial(layer: Layer, shape: SymShape, why: string): number
   if (spatial.some((d) => d === null))
     throw new InteropError(
       `ONNX export: layer '${layer.name}' (${layer.className}): ${why} needs known spatial sizes, ` +
-        `got input shape [${shape.map((d) => d ?? 'None').join(', ')}]`,
+        `got input shape ${formatSymShape(shape)}`,
     );
   return spatial as number[];
 }

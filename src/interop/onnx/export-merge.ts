@@ -1,7 +1,7 @@
 // ONNX export of the merge layers: the elementwise ones folded left to right over their inputs as Candor does
 // (ONNX broadcasting is Keras' for inputs of one rank), Average as that sum divided by the count, Concatenate
 // along its axis, and Dot as one batched MatMul of the inputs transposed and reshaped as the layer does.
-import type { Layer } from '../../nn/layer.js';
+import { formatSymShape, type Layer } from '../../nn/layer.js';
 import type { Concatenate, Dot } from '../../nn/layers/merge.js';
 import { InteropError } from '../errors.js';
 import { floatsOf } from './export-constants.js';
@@ -51,12 +51,14 @@ registerOnnxExporter<Dot>('Dot', (layer, [x, y], call) => {
     k = shapes[0][ax];
   const out = call.outputShapes[0].slice(1);
   if (sx === null || sy === null || k === null || out.some((d) => d === null))
-    throw new InteropError(`ONNX export: layer '${layer.name}' (Dot) needs known non-batch sizes`);
-  if (layer.normalize)
-    [x, y] = [
-      [x, ax],
-      [y, ay],
-    ].map(([v, a]) => l2Normalize(call, layer, v as string, a as number));
+    throw new InteropError(
+      `ONNX export: layer '${layer.name}' (Dot) needs known non-batch sizes, got inputs ` +
+        `${shapes.map(formatSymShape).join(' and ')}`,
+    );
+  if (layer.normalize) {
+    x = l2Normalize(call, layer, x, ax);
+    y = l2Normalize(call, layer, y, ay);
+  }
   const x3 = g.op('Reshape', [g.op('Transpose', [x], { perm: [0, ...rx, ax] }), g.int64('shape', [0, sx, k])]);
   const y3 = g.op('Reshape', [g.op('Transpose', [y], { perm: [0, ay, ...ry] }), g.int64('shape', [0, k, sy])]);
   const product = g.node('MatMul', [x3, y3], {}, 1, `${call.prefix}/MatMul`)[0];
