@@ -221,6 +221,8 @@ describe('ONNX export of recurrent layers', () => {
       outputs: layers.lstm({ units: 2, name: 'train' }).apply(x, { training: true }) as never,
     });
     assert.throws(() => interop.toOnnx(training), /'train' \(LSTM\).*training.*inference mode/);
+    const wide = wrap(layers.gru({ units: 2, dtype: 'float64', name: 'wide' }), [3, 2]);
+    assert.throws(() => interop.toOnnx(wide), /'wide' \(GRU\) is float64; its export is float32 only/);
   });
 });
 

@@ -5,7 +5,7 @@ import type { Variable } from '../../nn/variable.js';
 import { MASKED_LOGIT } from '../../ops/families/attention.js';
 import { ONNX_DTYPE } from './schema.js';
 import type { OnnxGraphBuilder } from './graph-builder.js';
-import { registerOnnxExporter, type ExportCall } from './exporters.js';
+import { registerOnnxExporter, requireFloat32, type ExportCall } from './exporters.js';
 
 // Shapes: query [B, T, F], value and key [B, S, F']. Each projection is one MatMul with the Keras EinsumDense
 // kernel [F, heads, dim] reshaped to [F, heads * dim] (the stored weight itself, reshaped in the graph, so a
@@ -71,6 +71,7 @@ export function exportAttention(
   key: string,
   masks: AttentionMasks,
 ): string {
+  requireFloat32(layer, 'its scale and mask constants are float32');
   const g = call.graph;
   const q = project(g, call, query, layer.queryKernel!, layer.queryBias, false);
   const k = project(g, call, key, layer.keyKernel!, layer.keyBias, true);

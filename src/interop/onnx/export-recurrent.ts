@@ -7,7 +7,7 @@ import type { GRU } from '../../nn/layers/gru.js';
 import type { Bidirectional } from '../../nn/layers/wrappers.js';
 import { InteropError } from '../errors.js';
 import type { AttributeValue, OnnxGraphBuilder } from './graph-builder.js';
-import { registerOnnxExporter, type ExportCall } from './exporters.js';
+import { registerOnnxExporter, requireFloat32, type ExportCall } from './exporters.js';
 
 // ONNX's recurrent ops are time-major ([time, batch, features]; onnxruntime does not implement layout = 1), so
 // the input is transposed, and goBackwards reverses it (Keras returns the reversed sequence in processing order,
@@ -151,6 +151,7 @@ function exportRecurrentRun(
       `ONNX export: layer '${layer.name}' (${layer.className}) is stateful; an ONNX graph keeps no states ` +
         'between runs (export a copy with stateful: false and pass the states as inputs)',
     );
+  requireFloat32(layer, "onnxruntime's RNN, LSTM and GRU run float32 only");
   const opType = ONNX_OP[layer.className];
   const attrs = activationAttributes(layer);
   let xt = g.op('Transpose', [x], { perm: [1, 0, 2] });
