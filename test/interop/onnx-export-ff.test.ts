@@ -1,7 +1,7 @@
 // ONNX export of the feed-forward layers: each layer, on odd sizes and random weights (BatchNormalization with
 // non-trivial moving statistics), runs in onnxruntime-node equal to Candor's predict within 1e-5 at two batch
 // sizes, and every exported file passes onnx.checker; so do the examples' MNIST MLP and CNN.
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   Model,
@@ -15,25 +15,21 @@ import {
   type Tensor,
 } from '../../src/index.js';
 import type { SymbolicTensor } from '../../src/nn/layer.js';
-import { withDir } from '../helpers.js';
 import { mnistCnn } from '../../examples/common.js';
-import { assertOnnxChecks, assertOnnxMatchesCandor, onnxCheckerAvailable } from './onnx-helpers.js';
+import { assertOnnxMatchesCandor, checkedAfterAll } from './onnx-helpers.js';
 
-/** Every exported file, checked by one onnx.checker run at the end. */
-const exported: Record<string, Uint8Array> = {};
-after(async () => {
-  if (onnxCheckerAvailable()) await withDir(async (dir) => assertOnnxChecks(dir, exported));
-});
+/** Every exported file, checked by one onnx.checker run after the tests. */
+const exported = checkedAfterAll();
 
 /** Gives the weights that start constant (biases, BN statistics, gamma / beta, PReLU slopes) random values. */
 function randomizeWeights(model: Model, seed: number): void {
   const rng = new RandomStream(seed);
   for (const v of model.weights) {
     const name = v.name.split('/').at(-1)!;
-    if (name.startsWith('moving_variance')) v.assign(rng.uniform(v.shape, 0.5, 2));
-    else if (name.startsWith('gamma')) v.assign(rng.uniform(v.shape, 0.5, 1.5));
-    else if (name.startsWith('alpha')) v.assign(rng.uniform(v.shape, 0, 0.5));
-    else if (/^(bias|beta|moving_mean)/.test(name)) v.assign(rng.normal(v.shape, 0, 0.5));
+    if (name.startsWith('moving_variance')) v.assign(rng.uniform(v.shape, 0.5, 2, v.dtype));
+    else if (name.startsWith('gamma')) v.assign(rng.uniform(v.shape, 0.5, 1.5, v.dtype));
+    else if (name.startsWith('alpha')) v.assign(rng.uniform(v.shape, 0, 0.5, v.dtype));
+    else if (/^(bias|beta|moving_mean)/.test(name)) v.assign(rng.normal(v.shape, 0, 0.5, v.dtype));
   }
 }
 
@@ -91,9 +87,14 @@ describe('ONNX export: convolutions', () => {
     assert.equal(opTypes(bytes).filter((t) => t === 'Transpose').length, 2);
   });
 
-  it("Conv2D 'same' on unknown spatial sizes (SAME_UPPER)", async () => {
-    const model = seq([null, null, 2], layers.conv2d({ filters: 3, kernelSize: 4, strides: 3, padding: 'same' }));
-    await check('conv2d-dynamic', model, normals([8, 10, 2]));
+  it("Conv2D and pooling with 'same' on unknown spatial sizes (SAME_UPPER)", async () => {
+    const model = seq(
+      [null, null, 2],
+      layers.conv2d({ filters: 3, kernelSize: 4, strides: 3, padding: 'same' }),
+      layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }),
+      layers.averagePooling2d({ poolSize: [2, 3], strides: 2, padding: 'same' }),
+    );
+    await check('conv2d-dynamic', model, normals([17, 22, 2]));
   });
 
   it('DepthwiseConv2D and SeparableConv2D', async () => {
@@ -105,15 +106,16 @@ describe('ONNX export: convolutions', () => {
     await check('depthwise', model, normals([8, 7, 3]));
   });
 
-  it("Conv2DTranspose: valid and same, a stride above the kernel, outputPadding, Keras' output sizes", async () => {
+  it("Conv2DTranspose: valid, same, a stride above the kernel, outputPadding, dilation; Keras' output sizes", async () => {
     const model = seq(
       [5, 4, 3],
       layers.conv2dTranspose({ filters: 4, kernelSize: 3, strides: 2, activation: 'relu' }),
       layers.conv2dTranspose({ filters: 3, kernelSize: 3, strides: 2, padding: 'same' }),
       layers.conv2dTranspose({ filters: 2, kernelSize: 2, strides: 3 }),
       layers.conv2dTranspose({ filters: 3, kernelSize: 3, strides: 2, padding: 'same', outputPadding: 0 }),
+      layers.conv2dTranspose({ filters: 2, kernelSize: [3, 2], dilationRate: 2, padding: 'same' }),
     );
-    assert.deepEqual(model.computeOutputShape([null, 5, 4, 3]), [null, 131, 107, 3]);
+    assert.deepEqual(model.computeOutputShape([null, 5, 4, 3]), [null, 131, 107, 2]);
     await check('conv2d-transpose', model, normals([5, 4, 3]));
   });
 });
@@ -254,6 +256,25 @@ describe('ONNX export: shape layers', () => {
     await check('time-distributed', model, normals([3, 5, 4, 2]));
   });
 
+  it('a Permute after a convolution composes with its Transpose into one', async () => {
+    const model = seq(
+      [5, 4, 2],
+      layers.conv2d({ filters: 3, kernelSize: 2, activation: 'relu' }),
+      layers.permute({ dims: [2, 1, 3] }),
+      layers.flatten(),
+    );
+    const bytes = await check('conv-permute', model, normals([5, 4, 2]));
+    const perms = interop
+      .decodeModelProto(bytes)
+      .graph!.node!.filter((n) => n.opType === 'Transpose')
+      .map((n) => n.attribute![0].ints);
+    // Into channels first; then channels first -> [N, W, H, C] in one step.
+    assert.deepEqual(perms, [
+      [0, 3, 1, 2],
+      [0, 3, 2, 1],
+    ]);
+  });
+
   it('Reshape, Permute, RepeatVector', async () => {
     const model = seq(
       [6, 5],
@@ -342,6 +363,14 @@ describe('ONNX export: merge and embedding layers', () => {
       layers.flatten(),
     ]);
     await check('embedding-mask', intModel, (b) => [tensor(ids(b), [b, 6])]);
+    // The mask passes through Dense (supportsMasking) to the pooling, as in Candor.
+    const throughDense = seq(
+      [6],
+      layers.embedding({ inputDim: 9, outputDim: 4, maskZero: true }),
+      layers.dense({ units: 3 }),
+      layers.globalAveragePooling1d(),
+    );
+    await check('embedding-mask-dense', throughDense, (b) => [tensor(ids(b), [b, 6])]);
     await check('embedding-int32', intInput, (b) => [tensor(ids(b), [b, 6], 'int32')]);
   });
 
@@ -354,35 +383,40 @@ describe('ONNX export: merge and embedding layers', () => {
     });
   });
 
-  it('a mask passes through Dense (Keras 3); a layer that would use it, unexported, is refused', async () => {
-    const ids = (b: number) => [
-      tensor(
-        Array.from({ length: b * 6 }, (_, i) => (i % 4 === 1 ? 0 : 1 + (i % 7))),
-        [b, 6],
-      ),
-    ];
-    const through = seq(
-      [6],
-      layers.embedding({ inputDim: 9, outputDim: 4, maskZero: true }),
-      layers.dense({ units: 3 }),
-      layers.globalAveragePooling1d(),
-    );
-    await check('mask-through-dense', through, ids);
+  it('refuses a mask a layer would apply but its exporter does not, and layers with no exporter, by name', () => {
     const masked = seq(
       [6],
       layers.embedding({ inputDim: 9, outputDim: 4, maskZero: true }),
-      layers.dense({ units: 3 }),
-      layers.softmax({ name: 'soft' }),
+      layers.softmax({ name: 'probs' }),
     );
     assert.throws(
       () => interop.toOnnx(masked),
-      (e: Error) => e instanceof interop.UnsupportedLayerError && /'soft' \(Softmax\).*mask/.test(e.message),
+      (e: Error) => e instanceof interop.UnsupportedLayerError && /'probs' \(Softmax\).*mask/.test(e.message),
     );
     const lambda = seq([4], layers.lambda({ function: (x) => x as Tensor, name: 'custom' }));
     assert.throws(
       () => interop.toOnnx(lambda),
       (e: Error) => e instanceof interop.UnsupportedLayerError && /'custom' \(Lambda\)/.test(e.message),
     );
+  });
+});
+
+describe('ONNX export: float64 layers', () => {
+  it('constants take the layer dtype (BatchNormalization, LayerNormalization, ReLU, Rescaling, Average)', async () => {
+    const dtype = 'float64';
+    const x = input({ shape: [5, 4], dtype });
+    const h = [
+      layers.dense({ units: 6, dtype }),
+      layers.batchNormalization({ dtype }),
+      layers.layerNormalization({ dtype }),
+      layers.layerNormalization({ axis: 1, dtype }),
+      layers.reLU({ threshold: 0.1, negativeSlope: 0.2, maxValue: 2, dtype }),
+      layers.rescaling({ scale: 0.5, offset: [1, 2, 3, 4, 5, 6], dtype }),
+    ].reduce((v, l) => l.apply(v) as SymbolicTensor, x);
+    const y = layers.average({ dtype }).apply([h, h]) as SymbolicTensor;
+    await check('float64', new Model({ inputs: x, outputs: y }), (b) => [
+      new RandomStream(b).normal([b, 5, 4], 0, 1, dtype),
+    ]);
   });
 });
 

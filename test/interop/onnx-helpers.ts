@@ -1,21 +1,26 @@
 // Helpers of the ONNX tests: run exported bytes in onnxruntime-node, check files with python3-onnx's checker
 // (tools/onnx-check.py; skipped where /usr/bin/python3 has no onnx, required when CI=true), and compare.
 import assert from 'node:assert/strict';
+import { after } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { interop, tidy, type Model, type Tensor } from '../../src/index.js';
-import { assertClose } from '../helpers.js';
+import { assertClose, withDir } from '../helpers.js';
 
-export type Feed = { data: Float32Array | Int32Array; dims: readonly number[] };
+export type Feed = { data: Float32Array | Float64Array | Int32Array; dims: readonly number[] };
 
 /** Runs ONNX bytes in onnxruntime-node on named inputs; returns the outputs by name. */
 export async function runOnnxRuntime(bytes: Uint8Array, feeds: Record<string, Feed>): Promise<Record<string, Feed>> {
   const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled' });
   const inputs: Record<string, ort.Tensor> = {};
   for (const [name, f] of Object.entries(feeds))
-    inputs[name] = new ort.Tensor(f.data instanceof Int32Array ? 'int32' : 'float32', f.data, [...f.dims]);
+    inputs[name] = new ort.Tensor(
+      f.data instanceof Int32Array ? 'int32' : f.data instanceof Float64Array ? 'float64' : 'float32',
+      f.data,
+      [...f.dims],
+    );
   const out = await session.run(inputs);
   await session.release();
   const result: Record<string, Feed> = {};
@@ -27,7 +32,13 @@ export async function runOnnxRuntime(bytes: Uint8Array, feeds: Record<string, Fe
 /** A Candor tensor as an onnxruntime feed. */
 export function feedOf(t: Tensor): Feed {
   const data = t.dataSync();
-  return { data: t.dtype === 'int32' ? Int32Array.from(data) : Float32Array.from(data), dims: t.shape };
+  const typed =
+    t.dtype === 'int32'
+      ? Int32Array.from(data)
+      : t.dtype === 'float64'
+        ? Float64Array.from(data)
+        : Float32Array.from(data);
+  return { data: typed, dims: t.shape };
 }
 
 const PYTHON = '/usr/bin/python3';
@@ -77,4 +88,17 @@ export async function assertOnnxMatchesCandor(
     for (const t of [...xs, ...expected]) t.dispose();
   }
   return bytes;
+}
+
+/**
+ * A record for the exported files of a test file, all checked with python3-onnx's checker in one process
+ * after its tests (add each file under a name: record[name] = bytes).
+ */
+export function checkedAfterAll(): Record<string, Uint8Array> {
+  const files: Record<string, Uint8Array> = {};
+  after(async () => {
+    if (Object.keys(files).length > 0 && onnxCheckerAvailable())
+      await withDir(async (dir) => assertOnnxChecks(dir, files));
+  });
+  return files;
 }

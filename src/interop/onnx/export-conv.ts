@@ -2,9 +2,8 @@
 // Conv2DTranspose as ConvTranspose, each between transposes to channels first and back (export-layout.ts), with
 // the kernels permuted to ONNX's [out, in / group, ...k] ([in, out, kh, kw] for ConvTranspose) and Keras'
 // padding as explicit pads (the 'same' extra row at the end, 'causal' on the left).
-import { explicitPadding } from '../../ops/families/conv-padding.js';
+import { explicitPadding, resolvePadding } from '../../ops/families/conv-padding.js';
 import { transposedOutputSize } from '../../ops/families/conv.js';
-import { resolvePadding } from '../../ops/families/conv-padding.js';
 import type { BaseConv, Conv1D, Conv2D, Conv2DTranspose } from '../../nn/layers/conv.js';
 import type { DepthwiseConv2D, SeparableConv2D } from '../../nn/layers/depthwise-conv.js';
 import type { AttributeValue } from './graph-builder.js';
@@ -36,8 +35,8 @@ function convPadding(layer: BaseConv, call: ExportCall, rank: 1 | 2): WindowPadd
   return windowPadding(mode, sizes, kernelSize, strides, dilationRate);
 }
 
-/** Conv on the channels-first input, its bias, the activation and the transpose back. */
-function exportConv(
+/** The layer's window Conv of channels-last `x`, with its bias: a channels-first result. */
+function windowConv(
   layer: BaseConv,
   x: string,
   call: ExportCall,
@@ -45,34 +44,28 @@ function exportConv(
   weight: string,
   bias: string | undefined,
   attributes: Record<string, AttributeValue> = {},
+  nodeName = 'Conv',
 ): string {
   const g = call.graph;
+  const inputs = [channelsFirst(g, x, rank), weight, ...(bias ? [bias] : [])];
+  const window = { kernel_shape: layer.kernelSize, strides: layer.strides, dilations: layer.dilationRate };
   const pad = convPadding(layer, call, rank);
-  const y = g.node(
-    'Conv',
-    [channelsFirst(g, x, rank), weight, ...(bias ? [bias] : [])],
-    {
-      kernel_shape: layer.kernelSize,
-      strides: layer.strides,
-      dilations: layer.dilationRate,
-      ...pad,
-      ...attributes,
-    },
-    1,
-    `${call.prefix}/Conv`,
-  )[0];
-  return activateChannelsLast(g, y, layer.activation, rank, layer.name);
+  return g.node('Conv', inputs, { ...window, ...pad, ...attributes }, 1, `${call.prefix}/${nodeName}`)[0];
 }
 
-registerOnnxExporter<Conv1D>('Conv1D', (layer, [x], call) => {
-  const w = permutedWeight(call.graph, layer.kernel!, KERNEL_PERM[1]);
-  return [exportConv(layer, x, call, 1, w, layer.bias && call.weight(layer.bias))];
-});
+/** The window Conv, the activation and the transpose back to channels last. */
+function exportConv(layer: BaseConv, x: string, call: ExportCall, rank: 1 | 2, weight: string, group = 1): string {
+  const y = windowConv(layer, x, call, rank, weight, layer.bias && call.weight(layer.bias), { group });
+  return activateChannelsLast(call.graph, y, layer.activation, rank, layer.name);
+}
 
-registerOnnxExporter<Conv2D>('Conv2D', (layer, [x], call) => {
-  const w = permutedWeight(call.graph, layer.kernel!, KERNEL_PERM[2]);
-  return [exportConv(layer, x, call, 2, w, layer.bias && call.weight(layer.bias), { group: layer.groups })];
-});
+registerOnnxExporter<Conv1D>('Conv1D', (layer, [x], call) => [
+  exportConv(layer, x, call, 1, permutedWeight(call.graph, layer.kernel!, KERNEL_PERM[1])),
+]);
+
+registerOnnxExporter<Conv2D>('Conv2D', (layer, [x], call) => [
+  exportConv(layer, x, call, 2, permutedWeight(call.graph, layer.kernel!, KERNEL_PERM[2]), layer.groups),
+]);
 
 /** The depthwise kernel [kh, kw, cin, m] as ONNX's [cin * m, 1, kh, kw] (output channel c * m + j, as Candor). */
 function depthwiseWeight(call: ExportCall, layer: DepthwiseConv2D | SeparableConv2D): string {
@@ -80,31 +73,19 @@ function depthwiseWeight(call: ExportCall, layer: DepthwiseConv2D | SeparableCon
   return permutedWeight(call.graph, layer.kernel!, [2, 3, 0, 1], [cin * m, 1, kh, kw]);
 }
 
-registerOnnxExporter<DepthwiseConv2D>('DepthwiseConv2D', (layer, [x], call) => {
-  const group = layer.kernel!.shape[2];
-  const bias = layer.bias && call.weight(layer.bias);
-  return [exportConv(layer, x, call, 2, depthwiseWeight(call, layer), bias, { group })];
-});
+// One group per input channel.
+registerOnnxExporter<DepthwiseConv2D>('DepthwiseConv2D', (layer, [x], call) => [
+  exportConv(layer, x, call, 2, depthwiseWeight(call, layer), layer.kernel!.shape[2]),
+]);
 
+// The depthwise Conv (window options, no bias), then a 1x1 Conv with the bias, then the activation.
 registerOnnxExporter<SeparableConv2D>('SeparableConv2D', (layer, [x], call) => {
   const g = call.graph;
-  const pad = convPadding(layer, call, 2);
-  const depthwise = g.node(
-    'Conv',
-    [channelsFirst(g, x, 2), depthwiseWeight(call, layer)],
-    {
-      kernel_shape: layer.kernelSize,
-      strides: layer.strides,
-      dilations: layer.dilationRate,
-      group: layer.kernel!.shape[2],
-      ...pad,
-    },
-    1,
-    `${call.prefix}/DepthwiseConv`,
-  )[0];
+  const group = layer.kernel!.shape[2];
+  const depthwise = windowConv(layer, x, call, 2, depthwiseWeight(call, layer), undefined, { group }, 'Depthwise');
   const pointwise = permutedWeight(g, layer.pointwiseKernel!, KERNEL_PERM[2]);
   const inputs = [depthwise, pointwise, ...(layer.bias ? [call.weight(layer.bias)] : [])];
-  const y = g.node('Conv', inputs, { kernel_shape: [1, 1] }, 1, `${call.prefix}/PointwiseConv`)[0];
+  const y = g.node('Conv', inputs, { kernel_shape: [1, 1] }, 1, `${call.prefix}/Pointwise`)[0];
   return [activateChannelsLast(g, y, layer.activation, 2, layer.name)];
 });
 

@@ -14,7 +14,9 @@ registerOnnxExporter<Embedding>('Embedding', (layer, [x], call) => {
   const isInt = input !== undefined && INTEGER_TYPES.includes(input.type?.tensorType?.elemType ?? 0);
   const ids = isInt ? x : g.op('Cast', [x], { to: ONNX_DTYPE.INT32 });
   const y = g.node('Gather', [call.weight(layer.embeddings!), ids], { axis: 0 }, 1, `${call.prefix}/Gather`)[0];
-  if (layer.maskZero)
-    setOnnxMask(g, y, g.op('Not', [g.op('Equal', [ids, g.array('zero', Int32Array.of(0), [], 'int32')])]));
+  if (layer.maskZero) {
+    const zero = g.array('zero_id', Int32Array.of(0), [], 'int32');
+    setOnnxMask(g, y, g.op('Not', [g.op('Equal', [ids, zero])]));
+  }
   return [y];
 });

@@ -4,6 +4,7 @@
 import type { Layer } from '../../nn/layer.js';
 import type { Concatenate, Dot } from '../../nn/layers/merge.js';
 import { InteropError } from '../errors.js';
+import { floatsOf } from './export-constants.js';
 import { registerOnnxExporter, type ExportCall } from './exporters.js';
 
 /** inputs[0] op inputs[1] op ... , left to right. */
@@ -23,9 +24,9 @@ const ELEMENTWISE: Record<string, string> = {
 for (const [className, opType] of Object.entries(ELEMENTWISE))
   registerOnnxExporter<Layer>(className, (_layer, inputs, call) => [fold(opType, inputs, call)]);
 
-registerOnnxExporter<Layer>('Average', (_layer, inputs, call) => {
+registerOnnxExporter<Layer>('Average', (layer, inputs, call) => {
   const g = call.graph;
-  return [g.op('Div', [fold('Add', inputs, call), g.floats('count', [inputs.length], [])])];
+  return [g.op('Div', [fold('Add', inputs, call), floatsOf(g, layer.dtype, 'count', [inputs.length], [])])];
 });
 
 registerOnnxExporter<Concatenate>('Concatenate', (layer, inputs, call) => {
@@ -55,7 +56,7 @@ registerOnnxExporter<Dot>('Dot', (layer, [x, y], call) => {
     [x, y] = [
       [x, ax],
       [y, ay],
-    ].map(([v, a]) => l2Normalize(call, v as string, a as number));
+    ].map(([v, a]) => l2Normalize(call, layer, v as string, a as number));
   const x3 = g.op('Reshape', [g.op('Transpose', [x], { perm: [0, ...rx, ax] }), g.int64('shape', [0, sx, k])]);
   const y3 = g.op('Reshape', [g.op('Transpose', [y], { perm: [0, ay, ...ry] }), g.int64('shape', [0, k, sy])]);
   const product = g.node('MatMul', [x3, y3], {}, 1, `${call.prefix}/MatMul`)[0];
@@ -63,9 +64,9 @@ registerOnnxExporter<Dot>('Dot', (layer, [x, y], call) => {
 });
 
 /** x * 1 / sqrt(max(sum x^2, 1e-12)) along `axis` (Keras l2_normalize, as merge.ts). */
-function l2Normalize(call: ExportCall, x: string, axis: number): string {
+function l2Normalize(call: ExportCall, layer: Layer, x: string, axis: number): string {
   const g = call.graph;
   const squares = g.op('ReduceSum', [g.op('Mul', [x, x]), g.int64('axes', [axis])], { keepdims: 1 });
-  const norm = g.op('Sqrt', [g.op('Max', [squares, g.floats('tiny', [1e-12], [])])]);
+  const norm = g.op('Sqrt', [g.op('Max', [squares, floatsOf(g, layer.dtype, 'tiny', [1e-12], [])])]);
   return g.op('Div', [x, norm]);
 }

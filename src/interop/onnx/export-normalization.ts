@@ -4,13 +4,14 @@
 // channels on axis 1, which would need transposes around it in channels-last models). LayerNormalization over
 // trailing axes is opset 17's LayerNormalization; over other axes, and GroupNormalization, it is composed
 // from ReduceMean as the layers compute it. Normalization (preprocessing) is a Sub and a Div.
-import type { SymShape } from '../../nn/layer.js';
+import type { Layer, SymShape } from '../../nn/layer.js';
 import type { BatchNormalization } from '../../nn/layers/batch-normalization.js';
 import type { GroupNormalization } from '../../nn/layers/group-norm.js';
 import type { LayerNormalization } from '../../nn/layers/layer-norm.js';
 import type { Normalization } from '../../nn/layers/normalization.js';
 import type { Variable } from '../../nn/variable.js';
 import type { OnnxGraphBuilder } from './graph-builder.js';
+import { floatsOf } from './export-constants.js';
 import { registerOnnxExporter, type ExportCall } from './exporters.js';
 
 /** A weight's values as float64. */
@@ -31,10 +32,16 @@ registerOnnxExporter<BatchNormalization>('BatchNormalization', (layer, [x], call
   const shift = mean.map((m, i) => (beta ? beta[i] : 0) - m * scale[i]);
   // [features, 1, ...]: broadcasts (from the right) along `axis` of the input.
   const dims = [mean.length, ...new Array<number>(rank - 1 - axis).fill(1)];
-  const scaled = g.node('Mul', [x, g.floats(`${layer.name}/scale`, [...scale], dims)], {}, 1, `${call.prefix}/Mul`);
+  const scaled = g.node(
+    'Mul',
+    [x, floatsOf(g, layer.dtype, `${layer.name}/scale`, scale, dims)],
+    {},
+    1,
+    `${call.prefix}/Mul`,
+  );
   const shifted = g.node(
     'Add',
-    [scaled[0], g.floats(`${layer.name}/shift`, [...shift], dims)],
+    [scaled[0], floatsOf(g, layer.dtype, `${layer.name}/shift`, shift, dims)],
     {},
     1,
     `${call.prefix}/Add`,
@@ -49,10 +56,10 @@ function broadcastWeight(g: OnnxGraphBuilder, v: Variable, shape: SymShape, axes
 }
 
 /** (x - mean) * 1 / sqrt(var + epsilon) over `axes` (biased variance), as the layers compose it. */
-function normalizeOver(g: OnnxGraphBuilder, x: string, axes: readonly number[], epsilon: number): string {
+function normalizeOver(g: OnnxGraphBuilder, layer: Layer, x: string, axes: readonly number[], epsilon: number) {
   const centred = g.op('Sub', [x, g.op('ReduceMean', [x], { axes: [...axes], keepdims: 1 })]);
   const variance = g.op('ReduceMean', [g.op('Mul', [centred, centred])], { axes: [...axes], keepdims: 1 });
-  const std = g.op('Sqrt', [g.op('Add', [variance, g.floats('epsilon', [epsilon], [])])]);
+  const std = g.op('Sqrt', [g.op('Add', [variance, floatsOf(g, layer.dtype, 'epsilon', [epsilon], [])])]);
   return g.op('Div', [centred, std]);
 }
 
@@ -75,14 +82,20 @@ registerOnnxExporter<LayerNormalization>('LayerNormalization', (layer, [x], call
     const sizes = axes.map((a) => shape[a] as number);
     const scale = layer.gamma
       ? call.weight(layer.gamma)
-      : g.floats(`${layer.name}/ones`, new Array<number>(sizes.reduce((n, d) => n * d, 1)).fill(1), sizes);
+      : floatsOf(
+          g,
+          layer.dtype,
+          `${layer.name}/ones`,
+          new Array<number>(sizes.reduce((n, d) => n * d, 1)).fill(1),
+          sizes,
+        );
     const inputs = [x, scale, ...(layer.beta ? [call.weight(layer.beta)] : [])];
     const attributes = { axis: axes[0], epsilon: { f: layer.epsilon } };
     return [g.node('LayerNormalization', inputs, attributes, 1, `${call.prefix}/LayerNormalization`)[0]];
   }
   const gamma = layer.gamma && broadcastWeight(g, layer.gamma, shape, axes, call);
   const beta = layer.beta && broadcastWeight(g, layer.beta, shape, axes, call);
-  return [scaleAndShift(g, normalizeOver(g, x, axes, layer.epsilon), gamma, beta)];
+  return [scaleAndShift(g, normalizeOver(g, layer, x, axes, layer.epsilon), gamma, beta)];
 });
 
 /** [N, ..., C] -> [N, ..., groups, C / groups], normalized over all but N and the group axis, and back. */
@@ -102,7 +115,7 @@ registerOnnxExporter<GroupNormalization>('GroupNormalization', (layer, [x], call
     g.int64('shape', [...new Array<number>(last).fill(0), layer.groups, c / layer.groups]),
   ]);
   const axes = Array.from({ length: rank + 1 }, (_, i) => i).filter((i) => i !== 0 && i !== last);
-  const normalized = g.op('Reshape', [normalizeOver(g, grouped, axes, layer.epsilon), g.op('Shape', [moved])]);
+  const normalized = g.op('Reshape', [normalizeOver(g, layer, grouped, axes, layer.epsilon), g.op('Shape', [moved])]);
   const y = scaleAndShift(
     g,
     normalized,
@@ -118,8 +131,8 @@ registerOnnxExporter<Normalization>('Normalization', (layer, [x], call) => {
   const g = call.graph;
   const { mean, variance, shape, minStd } = layer.statistics()!;
   const std = variance.map((v) => Math.max(Math.sqrt(Math.fround(v)), minStd));
-  const m = g.floats(`${layer.name}/mean`, [...mean], shape),
-    s = g.floats(`${layer.name}/std`, [...std], shape);
+  const m = floatsOf(g, layer.dtype, `${layer.name}/mean`, mean, shape),
+    s = floatsOf(g, layer.dtype, `${layer.name}/std`, std, shape);
   if (layer.invert) return [g.op('Add', [g.op('Mul', [x, s]), m])];
   return [g.node('Div', [g.op('Sub', [x, m]), s], {}, 1, `${call.prefix}/Div`)[0]];
 });

@@ -16,8 +16,6 @@ import type {
 } from '../../nn/layers/pooling1d.js';
 import { registerOnnxExporter, type ExportCall } from './exporters.js';
 import { channelsFirst, channelsLast, windowPadding } from './export-layout.js';
-import { assertNoMask, maskOf } from './masks.js';
-import { ONNX_DTYPE } from './schema.js';
 
 type WindowPooling = Layer & { poolSize: number | number[]; strides: number | number[]; padding: 'valid' | 'same' };
 
@@ -71,19 +69,16 @@ registerOnnxExporter<GlobalAveragePooling1D>(
   'GlobalAveragePooling1D',
   (layer, [x], call) => {
     const g = call.graph;
-    const mask = maskOf(g, x);
-    if (!mask) {
-      assertNoMask(call, layer, x);
-      return exportGlobal('ReduceMean', layer, x, call);
-    }
-    const m = g.op('Unsqueeze', [g.op('Cast', [mask], { to: ONNX_DTYPE.FLOAT }), g.int64('axes', [-1])]);
+    const mask = call.inputMasks[0];
+    if (!mask) return exportGlobal('ReduceMean', layer, x, call);
+    const m = g.op('Unsqueeze', [g.op('CastLike', [mask, x]), g.int64('axes', [-1])]);
     const keepdims = layer.keepdims ? 1 : 0;
     const sumOverTime = (v: string) => g.op('ReduceSum', [v, g.int64('axes', [1])], { keepdims });
     return [g.op('Div', [sumOverTime(g.op('Mul', [x, m])), sumOverTime(m)])];
   },
   { readsMasks: true },
 );
-// GlobalMaxPooling1D's call takes a mask but does not use it (as Keras): a masked input exports as is.
+// GlobalMaxPooling1D ignores the mask, as Keras' does.
 registerOnnxExporter<GlobalMaxPooling1D>(
   'GlobalMaxPooling1D',
   (layer, [x], call) => exportGlobal('ReduceMax', layer, x, call),
