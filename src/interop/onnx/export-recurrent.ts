@@ -7,7 +7,7 @@ import type { GRU } from '../../nn/layers/gru.js';
 import type { Bidirectional } from '../../nn/layers/wrappers.js';
 import { InteropError } from '../errors.js';
 import type { AttributeValue, OnnxGraphBuilder } from './graph-builder.js';
-import { registerOnnxExporter, requireFloat32, type ExportCall } from './exporters.js';
+import { registerOnnxExporter, type ExportCall } from './exporters.js';
 
 // ONNX's recurrent ops are time-major ([time, batch, features]; onnxruntime does not implement layout = 1), so
 // the input is transposed, and goBackwards reverses it (Keras returns the reversed sequence in processing order,
@@ -151,14 +151,18 @@ function exportRecurrentRun(
       `ONNX export: layer '${layer.name}' (${layer.className}) is stateful; an ONNX graph keeps no states ` +
         'between runs (export a copy with stateful: false and pass the states as inputs)',
     );
-  requireFloat32(layer, "onnxruntime's RNN, LSTM and GRU run float32 only");
+  if (layer.dtype !== 'float32')
+    throw new InteropError(
+      `ONNX export: layer '${layer.name}' (${layer.className}) is ${layer.dtype}; its export is float32 only ` +
+        "(onnxruntime's RNN, LSTM and GRU run float32 only): export a float32 copy of the model",
+    );
   const opType = ONNX_OP[layer.className];
   const attrs = activationAttributes(layer);
   let xt = g.op('Transpose', [x], { perm: [1, 0, 2] });
   if (layer.goBackwards) xt = reverse(g, xt, 0);
   const [w, r, b] = opWeights(g, layer, prefix);
   const initialStates = initial.map((s) => unsqueeze(g, s, 0));
-  const zero = g.array('zero', layer.dtype === 'float64' ? new Float64Array(1) : new Float32Array(1), [], layer.dtype);
+  const zero = g.floats('zero', [0], []);
 
   let m: string | null = null,
     maskT: string | null = null,

@@ -4,7 +4,6 @@
 import type { Layer, SymShape } from '../../nn/layer.js';
 import type { Variable } from '../../nn/variable.js';
 import type { OnnxGraphBuilder } from './graph-builder.js';
-import { InteropError } from '../errors.js';
 
 export interface ExportCall {
   readonly graph: OnnxGraphBuilder;
@@ -75,13 +74,4 @@ export function onnxExporterOptions(className: string): ExporterOptions {
 
 export function onnxExportableClasses(): string[] {
   return [...EXPORTERS.keys()].sort();
-}
-
-/** Refuses a layer that is not float32, for the exporters whose operators or constants are float32 only. */
-export function requireFloat32(layer: Layer, why: string): void {
-  if (layer.dtype !== 'float32')
-    throw new InteropError(
-      `ONNX export: layer '${layer.name}' (${layer.className}) is ${layer.dtype}; its export is float32 only ` +
-        `(${why}): export a float32 copy of the model`,
-    );
 }
