@@ -1,11 +1,12 @@
 // ONNX export of the sequence layers (SimpleRNN, LSTM, GRU, Bidirectional, masking, attention, Transformer
 // blocks, positions) and the examples' text models: onnxruntime agrees with Candor's predict within 1e-5 at two
 // batch sizes (and two sequence lengths where the input leaves time dynamic), and python3-onnx's checker passes.
-import { describe, it, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   Model,
   RandomStream,
+  cast,
   Sequential,
   input,
   interop,
@@ -17,15 +18,10 @@ import {
   type Tensor,
 } from '../../src/index.js';
 import { GPT } from '../../src/models/gpt.js';
-import { withDir } from '../helpers.js';
-import { assertOnnxChecks, assertOnnxMatchesCandor, onnxCheckerAvailable } from './onnx-helpers.js';
+import { assertOnnxMatchesCandor, checkedAfterAll } from './onnx-helpers.js';
 
 /** Every exported model, checked with python3-onnx's checker at the end in one process. */
-const checked: Record<string, Uint8Array> = {};
-after(async () => {
-  if (Object.keys(checked).length > 0 && onnxCheckerAvailable())
-    await withDir(async (dir) => assertOnnxChecks(dir, checked));
-});
+const checked = checkedAfterAll();
 
 /** Sets every weight to N(0, scale) draws: the initializers leave biases at zero, which would hide their layout. */
 function randomizeWeights(model: Layer, seed = 3, scale = 0.5): void {
@@ -221,6 +217,8 @@ describe('ONNX export of recurrent layers', () => {
       outputs: layers.lstm({ units: 2, name: 'train' }).apply(x, { training: true }) as never,
     });
     assert.throws(() => interop.toOnnx(training), /'train' \(LSTM\).*training.*inference mode/);
+    const wide = wrap(layers.gru({ units: 2, dtype: 'float64', name: 'wide' }), [3, 2]);
+    assert.throws(() => interop.toOnnx(wide), /'wide' \(GRU\) is float64; its export is float32 only/);
   });
 });
 
@@ -344,6 +342,16 @@ describe("ONNX export of Transformer blocks and the examples' text models", () =
         [5, 7],
       ],
     );
+  });
+
+  it('float64: a TransformerDecoder on PositionalEncoding, every constant in float64', async () => {
+    const x = input({ shape: [null, 6], dtype: 'float64' });
+    const pe = layers.positionalEncoding({ dtype: 'float64' }).apply(x);
+    const y = layers.transformerDecoder({ intermediateDim: 5, numHeads: 2, dtype: 'float64' }).apply(pe);
+    const model = new Model({ inputs: x, outputs: y as never });
+    randomizeWeights(model, 20);
+    const wide: MakeInput = (rng, b, t) => cast(rng.normal([b, t, 6]), 'float64');
+    await assertSameAsCandor('transformer_float64', model, [wide], cases);
   });
 
   it('the GPT (models/gpt.ts), tied and untied, at any length up to its context', async () => {

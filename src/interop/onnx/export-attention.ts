@@ -6,6 +6,7 @@ import { MASKED_LOGIT } from '../../ops/families/attention.js';
 import { ONNX_DTYPE } from './schema.js';
 import type { OnnxGraphBuilder } from './graph-builder.js';
 import { registerOnnxExporter, type ExportCall } from './exporters.js';
+import { floatsOf } from './export-constants.js';
 
 // Shapes: query [B, T, F], value and key [B, S, F']. Each projection is one MatMul with the Keras EinsumDense
 // kernel [F, heads, dim] reshaped to [F, heads * dim] (the stored weight itself, reshaped in the graph, so a
@@ -76,13 +77,15 @@ export function exportAttention(
   const k = project(g, call, key, layer.keyKernel!, layer.keyBias, true);
   const v = project(g, call, value, layer.valueKernel!, layer.valueBias, false);
   // Keras scales the query before the product.
-  const scaled = g.op('Mul', [q, g.floats('scale', [1 / Math.sqrt(layer.keyDim)], [])]);
+  const float = (base: string, value: number) => floatsOf(g, layer.dtype, base, [value], []);
+  const scaled = g.op('Mul', [q, float('scale', 1 / Math.sqrt(layer.keyDim))]);
   let logits = g.op('MatMul', [scaled, k]); // [B, heads, T, S]
   const mask = combinedMask(g, query, key, masks);
   let m: string | null = null;
   if (mask) {
-    m = g.op('Cast', [g.op('Unsqueeze', [mask, g.int64('axes', [1])])], { to: ONNX_DTYPE.FLOAT });
-    const off = g.op('Mul', [g.op('Sub', [g.floats('one', [1], []), m]), g.floats('masked_logit', [MASKED_LOGIT], [])]);
+    const to = layer.dtype === 'float64' ? ONNX_DTYPE.DOUBLE : ONNX_DTYPE.FLOAT;
+    m = g.op('Cast', [g.op('Unsqueeze', [mask, g.int64('axes', [1])])], { to });
+    const off = g.op('Mul', [g.op('Sub', [float('one', 1), m]), float('masked_logit', MASKED_LOGIT)]);
     logits = g.op('Add', [logits, off]);
   }
   let probs = g.op('Softmax', [logits], { axis: -1 });

@@ -151,13 +151,18 @@ function exportRecurrentRun(
       `ONNX export: layer '${layer.name}' (${layer.className}) is stateful; an ONNX graph keeps no states ` +
         'between runs (export a copy with stateful: false and pass the states as inputs)',
     );
+  if (layer.dtype !== 'float32')
+    throw new InteropError(
+      `ONNX export: layer '${layer.name}' (${layer.className}) is ${layer.dtype}; its export is float32 only ` +
+        "(onnxruntime's RNN, LSTM and GRU run float32 only): export a float32 copy of the model",
+    );
   const opType = ONNX_OP[layer.className];
   const attrs = activationAttributes(layer);
   let xt = g.op('Transpose', [x], { perm: [1, 0, 2] });
   if (layer.goBackwards) xt = reverse(g, xt, 0);
   const [w, r, b] = opWeights(g, layer, prefix);
   const initialStates = initial.map((s) => unsqueeze(g, s, 0));
-  const zero = g.array('zero', layer.dtype === 'float64' ? new Float64Array(1) : new Float32Array(1), [], layer.dtype);
+  const zero = g.floats('zero', [0], []);
 
   let m: string | null = null,
     maskT: string | null = null,
