@@ -5,3 +5,18 @@ export { registerOnnxExporter, onnxExportableClasses, type LayerExporter, type E
 export { OnnxGraphBuilder, type AttributeValue } from './onnx/graph-builder.js';
 export { decodeModelProto, encodeModelProto, type ModelProto } from './onnx/schema.js';
 export { MODEL_FORMATS, formatOf, loadAny, saveAs, type ModelFormat } from './formats.js';
+export {
+  fromKerasConfig,
+  toKerasConfig,
+  registerKerasLayer,
+  type KerasLayerFactory,
+  type FromKerasOptions,
+  type ToKerasOptions,
+} from './keras/config.js';
+export {
+  kerasWeights,
+  kerasModelWeights,
+  assignKerasWeights,
+  type KerasWeight,
+  type KerasLayerWeights,
+} from './keras/weights.js';
