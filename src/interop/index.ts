@@ -20,3 +20,4 @@ export {
   type KerasWeight,
   type KerasLayerWeights,
 } from './keras/weights.js';
+export { loadTfjsModel, saveTfjsModel, isTfjsPath, type LoadTfjsOptions } from './tfjs/model.js';
