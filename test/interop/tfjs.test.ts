@@ -131,15 +131,39 @@ describe('TF.js layers models', () => {
       layers.maxPooling2d({ poolSize: 2 }),
       layers.conv2d({ filters: 3, kernelSize: 2, padding: 'same', activation: 'tanh' }),
       layers.averagePooling2d({ poolSize: 1 }),
+      layers.zeroPadding2d({ padding: 1 }),
+      layers.depthwiseConv2d({ kernelSize: 2, depthMultiplier: 2 }),
+      layers.separableConv2d({ filters: 4, kernelSize: 2, activation: 'elu' }),
+      layers.upSampling2d({ size: 2 }),
+      layers.conv2dTranspose({ filters: 2, kernelSize: 2, strides: 2 }),
+      layers.cropping2d({ cropping: 1 }),
       layers.dropout({ rate: 0.4 }),
       layers.flatten({}),
       layers.dense({ units: 5, activation: 'softmax' }),
     ]);
+    const image2 = new Sequential([
+      input({ shape: [6, 6, 3] }),
+      layers.rescaling({ scale: 0.5, offset: 0.25 }),
+      layers.conv2d({ filters: 4, kernelSize: 3 }),
+      layers.prelu({}),
+      layers.globalAveragePooling2d({}),
+      layers.layerNormalization({}),
+      layers.reLU({ maxValue: 2 }),
+      layers.repeatVector({ n: 3 }),
+      layers.permute({ dims: [2, 1] }),
+      layers.reshape({ targetShape: [12] }),
+      layers.leakyReLU({ negativeSlope: 0.2 }),
+      layers.softmax({}),
+    ]);
     const text = new Sequential([
       input({ shape: [6] }),
       layers.embedding({ inputDim: 12, outputDim: 5 }),
+      layers.conv1d({ filters: 5, kernelSize: 2, padding: 'same' }),
       layers.lstm({ units: 4, returnSequences: true }),
-      layers.gru({ units: 3, resetAfter: false }),
+      layers.bidirectional({ layer: layers.gru({ units: 3, resetAfter: false, returnSequences: true }) }),
+      layers.timeDistributed({ layer: layers.dense({ units: 3 }) }),
+      layers.simpleRnn({ units: 3, returnSequences: true }),
+      layers.gru({ units: 3, resetAfter: false }), // TF.js has no reset_after: true (Keras 3's default)
       layers.dense({ units: 2 }),
     ]);
     const a = input({ shape: [4] });
@@ -150,7 +174,7 @@ describe('TF.js layers models', () => {
     const functional = new Model({ inputs: [a, b], outputs: layers.dense({ units: 2 }).apply(both) });
     const rng = new RandomStream(4);
     // Nonzero BN statistics and biases, so that a weight assigned to the wrong slot shows.
-    for (const m of [image, text, functional])
+    for (const m of [image, image2, text, functional])
       for (const w of m.weights) w.assign(tidy(() => w.value.add(rng.uniform([...w.shape], 0.1, 0.5))));
     const ids = tensor(
       Array.from({ length: 30 }, (_, i) => (i * 7) % 12),
@@ -158,10 +182,16 @@ describe('TF.js layers models', () => {
     );
     const cases: [Model, Tensor[]][] = [
       [image, [rng.normal([3, 8, 8, 2])]],
+      [image2, [rng.normal([3, 6, 6, 3])]],
       [text, [ids]],
       [functional, [rng.normal([3, 4]), rng.normal([3, 4])]],
     ];
     await withDir(async (dir) => {
+      // What TF.js cannot load is refused when saving, by name.
+      const gru = new Sequential([input({ shape: [3, 2] }), layers.gru({ units: 2, name: 'gru_after' })]);
+      await assert.rejects(saveTfjsModel(gru, join(dir, 'gru.tfjs')), /'gru_after' \(GRU\).*reset_after/);
+      const att = new Sequential([input({ shape: [3, 2] }), layers.groupNormalization({ groups: 1, name: 'gn' })]);
+      await assert.rejects(saveTfjsModel(att, join(dir, 'gn.tfjs')), UnsupportedLayerError);
       for (const [i, [model, xs]] of cases.entries()) {
         const path = join(dir, `m${i}.tfjs`);
         await saveTfjsModel(model, path);

@@ -8,7 +8,7 @@ import { CandorError, fmtValue } from '../../errors.js';
 import { readFileBytes, writeFileAtomic } from '../../io/atomic.js';
 import type { Model } from '../../train/model.js';
 import { candorVersion } from '../../ledger/record.js';
-import { FormatError, InteropError } from '../errors.js';
+import { FormatError, InteropError, UnsupportedLayerError } from '../errors.js';
 import { fromKerasConfig, toKerasConfig, type KerasLayerFactory } from '../keras/config.js';
 import { assignKerasWeights, kerasModelWeights, withWeightBudget } from '../keras/weights.js';
 import { checkManifest, encodeWeights, readManifestWeights } from './manifest.js';
@@ -132,6 +132,33 @@ function assignWeights(model: Model, values: Map<string, Tensor>): void {
     throw new FormatError(`${FORMAT}: weights not used by any layer of the model: ${unused.join(', ')}`);
 }
 
+/** The mapped Keras classes that tfjs-layers 4.22 has (its serialization registry). */
+const TFJS_CLASSES = new Set(
+  (
+    'InputLayer Dense Conv1D Conv2D Conv2DTranspose DepthwiseConv2D SeparableConv2D MaxPooling1D MaxPooling2D ' +
+    'AveragePooling1D AveragePooling2D GlobalAveragePooling1D GlobalAveragePooling2D GlobalMaxPooling1D ' +
+    'GlobalMaxPooling2D Flatten Reshape Permute RepeatVector Dropout SpatialDropout1D GaussianNoise GaussianDropout ' +
+    'Activation ReLU LeakyReLU ELU Softmax PReLU BatchNormalization LayerNormalization Add Multiply Average Maximum ' +
+    'Minimum Concatenate Dot Embedding SimpleRNN LSTM GRU Bidirectional TimeDistributed Masking ZeroPadding2D ' +
+    'Cropping2D UpSampling2D Rescaling CenterCrop Resizing Sequential Functional'
+  ).split(' '),
+);
+
+/** Refuses, by name, a layer TF.js cannot load: a class it lacks, or a GRU with reset_after (it has none). */
+function checkTfjsCanLoad(model: Model): void {
+  for (const layer of model.flattenLayers()) {
+    if (layer === model) continue;
+    const cls = layer.className;
+    const inWrapper = layer.name.includes('/'); // Bidirectional's copies: checked through the wrapper
+    if (!inWrapper && !TFJS_CLASSES.has(cls)) throw new UnsupportedLayerError('TF.js export', layer.name, cls);
+    if (cls === 'GRU' && layer.getConfig().resetAfter === true)
+      throw new InteropError(
+        `TF.js export: layer '${layer.name}' (GRU) has reset_after: true, which TF.js' GRU does not support; ` +
+          'use resetAfter: false',
+      );
+  }
+}
+
 /**
  * Saves a model as a TF.js layers model: `path` is a folder (created; conventionally ending in '.tfjs') or a
  * file name model.json, beside which the weights go to one shard, group1-shard1of1.bin. Both files are written
@@ -139,6 +166,7 @@ function assignWeights(model: Model, values: Map<string, Tensor>): void {
  */
 export async function saveTfjsModel(model: Model, path: string): Promise<void> {
   const file = basename(path).endsWith('.json') ? path : join(path, 'model.json');
+  checkTfjsCanLoad(model);
   let topology: Record<string, unknown>;
   try {
     topology = toKerasConfig(model, { flavor: 'keras2' });
