@@ -321,6 +321,13 @@ describe('Keras config refusals', () => {
       },
     };
     assert.throws(() => fromKerasConfig(conv), /'c'.*data_format.*channels_first/);
+    // A config without a required tuple argument: a typed error naming it (was a TypeError in tuple()).
+    delete (conv.config.layers[0].config as Record<string, unknown>).data_format;
+    delete (conv.config.layers[0].config as Record<string, unknown>).kernel_size;
+    assert.throws(
+      () => fromKerasConfig(conv),
+      (e: Error) => e instanceof interop.InteropError && /'c'.*kernelSize must be a positive integer/.test(e.message),
+    );
   });
 
   it('drops what provably does nothing: float32, trainable, channels_last, null constraints, implementation', () => {
