@@ -123,7 +123,7 @@ describe('TF.js layers models', () => {
     dispose([images, ids]);
   });
 
-  it('loads a functional model as TF.js writes it (Model, inbound nodes as [[name, node, index, kwargs]])', async () => {
+  it('loads a functional model as TF.js writes it (Model; inbound nodes [[name, node, index, kwargs]])', async () => {
     const a = tf.input({ shape: [5] });
     const b = tf.input({ shape: [5] });
     const shared = tf.layers.dense({ units: 5, activation: 'tanh' });
