@@ -9,3 +9,19 @@ export { EventFileWriter, readEvents, parseEvents, type EventFileWriterOptions }
 export { type TensorBoardEvent, type SummaryValue, type HistogramProto } from './tensorboard/schema.js';
 export { crc32c } from './tensorboard/crc32c.js';
 export { TensorBoard, type TensorBoardArgs } from './tensorboard/callback.js';
+export {
+  fromKerasConfig,
+  toKerasConfig,
+  registerKerasLayer,
+  type KerasLayerFactory,
+  type FromKerasOptions,
+  type ToKerasOptions,
+} from './keras/config.js';
+export {
+  kerasWeights,
+  kerasModelWeights,
+  assignKerasWeights,
+  type KerasWeight,
+  type KerasLayerWeights,
+} from './keras/weights.js';
+export { loadTfjsModel, saveTfjsModel, isTfjsPath, type LoadTfjsOptions } from './tfjs/model.js';
