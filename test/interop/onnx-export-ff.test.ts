@@ -409,11 +409,13 @@ describe('ONNX export: merge and embedding layers', () => {
 });
 
 describe('ONNX export: float64 layers', () => {
-  it('constants take the layer dtype (BatchNormalization, LayerNormalization, ReLU, Rescaling, Average)', async () => {
+  it('constants take the layer dtype (activations, Batch/LayerNormalization, ReLU, Rescaling, Average)', async () => {
     const dtype = 'float64';
     const x = input({ shape: [5, 4], dtype });
     const h = [
       layers.dense({ units: 6, dtype }),
+      // (gelu's float64 constants too, but onnxruntime has no float64 Erf kernel to run it.)
+      layers.dense({ units: 6, activation: 'relu6', dtype }),
       layers.batchNormalization({ dtype }),
       layers.layerNormalization({ dtype }),
       layers.layerNormalization({ axis: 1, dtype }),

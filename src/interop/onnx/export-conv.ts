@@ -56,7 +56,7 @@ function windowConv(
 /** The window Conv, the activation and the transpose back to channels last. */
 function exportConv(layer: BaseConv, x: string, call: ExportCall, rank: 1 | 2, weight: string, group = 1): string {
   const y = windowConv(layer, x, call, rank, weight, layer.bias && call.weight(layer.bias), { group });
-  return activateChannelsLast(call.graph, y, layer.activation, rank, layer.name);
+  return activateChannelsLast(call.graph, y, layer.activation, rank, layer);
 }
 
 registerOnnxExporter<Conv1D>('Conv1D', (layer, [x], call) => [
@@ -86,7 +86,7 @@ registerOnnxExporter<SeparableConv2D>('SeparableConv2D', (layer, [x], call) => {
   const pointwise = permutedWeight(g, layer.pointwiseKernel!, KERNEL_PERM[2]);
   const inputs = [depthwise, pointwise, ...(layer.bias ? [call.weight(layer.bias)] : [])];
   const y = g.node('Conv', inputs, { kernel_shape: [1, 1] }, 1, `${call.prefix}/Pointwise`)[0];
-  return [activateChannelsLast(g, y, layer.activation, 2, layer.name)];
+  return [activateChannelsLast(g, y, layer.activation, 2, layer)];
 });
 
 /**
@@ -131,5 +131,5 @@ registerOnnxExporter<Conv2DTranspose>('Conv2DTranspose', (layer, [x], call) => {
     1,
     `${call.prefix}/ConvTranspose`,
   )[0];
-  return [activateChannelsLast(g, y, layer.activation, 2, layer.name)];
+  return [activateChannelsLast(g, y, layer.activation, 2, layer)];
 });

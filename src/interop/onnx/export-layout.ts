@@ -93,8 +93,8 @@ export function activateChannelsLast(
   y: string,
   activation: string,
   spatial: number,
-  layerName: string,
+  layer: Layer,
 ): string {
-  if (activation === 'softmax') return exportActivation(g, activation, channelsLast(g, y, spatial), layerName);
-  return channelsLast(g, exportActivation(g, activation, y, layerName), spatial);
+  if (activation === 'softmax') return exportActivation(g, activation, channelsLast(g, y, spatial), layer);
+  return channelsLast(g, exportActivation(g, activation, y, layer), spatial);
 }
