@@ -5,6 +5,7 @@ import type { Model } from '../train/model.js';
 import { ArgumentError } from '../errors.js';
 import { saveOnnx } from './onnx/export.js';
 import { loadOnnx } from './onnx/import.js';
+import { isTfjsPath, loadTfjsModel, saveTfjsModel } from './tfjs/model.js';
 
 export interface ModelFormat {
   /** Shown in messages and `candor convert --help`. */
@@ -21,6 +22,14 @@ export const MODEL_FORMATS: ModelFormat[] = [
     matches: (p) => p.endsWith('.onnx'),
     load: (p) => loadOnnx(p),
     save: (m, p) => saveOnnx(m, p),
+  },
+  // TF.js layers models: a folder or file named *.tfjs, a model.json file, or a folder whose model.json has a
+  // weightsManifest (Candor's own folders hold a model.json without one). Saving: '*.tfjs' or '.../model.json'.
+  {
+    name: 'TF.js layers model (model.json + shards; save to a .tfjs folder)',
+    matches: (p) => isTfjsPath(p, 'load'),
+    load: (p) => loadTfjsModel(p),
+    save: (m, p) => saveTfjsModel(m, p),
   },
   // Last: a directory of model.json + safetensors, Candor's own format (any path without a known extension).
   { name: 'Candor model directory', matches: () => true, load: (p) => loadModel(p), save: (m, p) => saveModel(m, p) },

@@ -7,3 +7,23 @@ export { decodeModelProto, encodeModelProto, type ModelProto } from './onnx/sche
 export { MODEL_FORMATS, formatOf, loadAny, saveAs, type ModelFormat } from './formats.js';
 export { fromOnnx, loadOnnx } from './onnx/import.js';
 export { OnnxOp, type OnnxOpArgs, type OnnxOperand, type OnnxLiteral } from './onnx/import-layer.js';
+export { EventFileWriter, readEvents, parseEvents, type EventFileWriterOptions } from './tensorboard/writer.js';
+export { type TensorBoardEvent, type SummaryValue, type HistogramProto } from './tensorboard/schema.js';
+export { crc32c } from './tensorboard/crc32c.js';
+export { TensorBoard, type TensorBoardArgs } from './tensorboard/callback.js';
+export {
+  fromKerasConfig,
+  toKerasConfig,
+  registerKerasLayer,
+  type KerasLayerFactory,
+  type FromKerasOptions,
+  type ToKerasOptions,
+} from './keras/config.js';
+export {
+  kerasWeights,
+  kerasModelWeights,
+  assignKerasWeights,
+  type KerasWeight,
+  type KerasLayerWeights,
+} from './keras/weights.js';
+export { loadTfjsModel, saveTfjsModel, isTfjsPath, type LoadTfjsOptions } from './tfjs/model.js';

@@ -8,5 +8,5 @@ registerOnnxExporter<Dense>('Dense', (layer, [x], call) => {
   const g = call.graph;
   let y = g.node('MatMul', [x, call.weight(layer.kernel!)], {}, 1, `${call.prefix}/MatMul`)[0];
   if (layer.bias) y = g.node('Add', [y, call.weight(layer.bias)], {}, 1, `${call.prefix}/Add`)[0];
-  return [exportActivation(g, layer.activation, y, layer.name)];
+  return [exportActivation(g, layer.activation, y, layer)];
 });
