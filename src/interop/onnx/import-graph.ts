@@ -291,9 +291,11 @@ export class ImportGraph {
     let t: Tensor | undefined;
     if (a.value instanceof Tensor) t = a.value;
     else if (typeof a.value_float === 'number') t = tensor(Float32Array.of(a.value_float), []);
-    else if (Array.isArray(a.value_floats)) t = tensor(Float32Array.from(a.value_floats), [a.value_floats.length]);
+    else if (Array.isArray(a.value_floats))
+      t = tensor(Float32Array.from(a.value_floats as number[]), [a.value_floats.length]);
     else if (typeof a.value_int === 'number') t = tensor(Int32Array.of(a.value_int), [], 'int32');
-    else if (Array.isArray(a.value_ints)) t = tensor(Int32Array.from(a.value_ints), [a.value_ints.length], 'int32');
+    else if (Array.isArray(a.value_ints))
+      t = tensor(Int32Array.from(a.value_ints as number[]), [a.value_ints.length], 'int32');
     if (!t) throw new UnsupportedLayerError('ONNX import', node.name, 'Constant', 'only tensor and number values');
     this.setConstant(node.outputs[0] ?? '', t, false);
   }
@@ -359,7 +361,9 @@ export class ImportGraph {
     const rank = Math.max(...values.map((v) => (v ? (v.kind === 'runtime' ? v.sym.shape.length : v.t.rank) : 0)));
     let perm: readonly number[] | null = null;
     const attributes: Record<string, number | string | number[]> = {};
-    for (const [k, a] of Object.entries(node.attrs)) if (!(a instanceof Tensor)) attributes[k] = a;
+    for (const [k, a] of Object.entries(node.attrs))
+      if (!(a instanceof Tensor) && !(Array.isArray(a) && a.some((v) => typeof v === 'string')))
+        attributes[k] = a as never;
     if (!ELEMENTWISE.has(node.opType)) {
       const ints = (i: number) => {
         const c = this.constant(node, i);

@@ -55,8 +55,10 @@ export function paddedShape(shape: readonly (number | null)[], pads: readonly nu
 const int = (a: OnnxAttributes, name: string, dflt: number) =>
   typeof a[name] === 'number' ? (a[name] as number) : dflt;
 const float = int;
-const ints = (a: OnnxAttributes, name: string): number[] | undefined =>
-  Array.isArray(a[name]) ? (a[name] as number[]) : undefined;
+/** A list-of-numbers attribute (a list of strings where numbers belong reads as absent). */
+export const numbers = (v: unknown): number[] | undefined =>
+  Array.isArray(v) && v.every((e) => typeof e === 'number') ? (v as number[]) : undefined;
+const ints = (a: OnnxAttributes, name: string): number[] | undefined => numbers(a[name]);
 /** An int tensor input (shape, axes, pads) as numbers. */
 const values = (t: Tensor | undefined): number[] | undefined => (t ? Array.from(t.dataSync(), Number) : undefined);
 /** A non-negative axis from ONNX's (negative counts from the end); out of range is an InteropError. */

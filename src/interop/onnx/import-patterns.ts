@@ -17,7 +17,7 @@ import { ELU, LeakyReLU, Softmax } from '../../nn/layers/activation-layers.js';
 import { Flatten, Reshape } from '../../nn/layers/reshaping.js';
 import type { Layer } from '../../nn/layer.js';
 import { InteropError } from '../errors.js';
-import { paddedShape } from './import-ops.js';
+import { numbers, paddedShape } from './import-ops.js';
 import { gather } from '../../ops/indexing.js';
 import {
   inversePerm as inversePermOf,
@@ -28,7 +28,7 @@ import {
 } from './import-graph.js';
 
 const num = (v: unknown, dflt: number) => (typeof v === 'number' ? v : dflt);
-const list = (v: unknown) => (Array.isArray(v) ? (v as number[]) : undefined);
+const list = numbers;
 /** [0, 2, 3, ..., 1]: channels last, as Candor's convolutions, pooling and normalization want them. */
 const channelsLast = (rank: number) => [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2), 1];
 

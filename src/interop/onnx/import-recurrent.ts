@@ -32,6 +32,9 @@ function squeezeAxes(g: ImportGraph, squeeze: NodeProto): number[] | undefined {
   return axes ? Array.from(axes.dataSync(), Number) : undefined;
 }
 
+/** ONNX's default activations (f, g, h for LSTM; f, g for GRU), which Candor's layers compute. */
+const DEFAULT_ACTIVATIONS = { LSTM: ['Sigmoid', 'Tanh', 'Tanh'], GRU: ['Sigmoid', 'Tanh'] };
+
 function recurrent(kind: 'LSTM' | 'GRU') {
   const gates = kind === 'LSTM' ? 4 : 3;
   // Keras order of ONNX's blocks: LSTM i, f, c, o from ONNX i, o, f, c; GRU z, r, h as is.
@@ -44,7 +47,7 @@ function recurrent(kind: 'LSTM' | 'GRU') {
     const units = typeof a.hidden_size === 'number' ? a.hidden_size : (w?.t.shape[1] ?? 0) / gates;
     const defaults =
       ((a.direction as string | undefined) ?? 'forward') === 'forward' &&
-      a.activations === undefined &&
+      (a.activations === undefined || String(a.activations) === String(DEFAULT_ACTIVATIONS[kind])) &&
       a.clip === undefined &&
       !a.input_forget &&
       (kind === 'LSTM' || a.linear_before_reset === 1) &&
@@ -53,15 +56,20 @@ function recurrent(kind: 'LSTM' | 'GRU') {
       (kind === 'GRU' || (zeroOrAbsent(g, node, 6) && !node.inputs[7]));
     if (!defaults || !w || !r || (node.inputs[3] && !b) || w.t.rank !== 3 || w.t.shape[0] !== 1) return false;
     if (w.t.shape[1] !== gates * units || r.t.shape[1] !== gates * units || r.t.shape[2] !== units) return false;
-    // Y: [seq, 1, batch, units] (layout 0) or [batch, seq, 1, units] (layout 1); its only reader squeezes axis 1 / 2.
+    // Either Y: [seq, 1, batch, units] (layout 0) or [batch, seq, 1, units] (layout 1), its only reader squeezing
+    // axis 1 / 2 (the sequence); or Y_h: [1, batch, units] / [batch, 1, units], squeezed on axis 0 / 1 (the last
+    // step: Candor's returnSequences false). Y_c, and Y with Y_h, are not supported.
     const batchFirst = a.layout === 1;
-    const y = node.outputs[0];
+    const used = (i: number) => !!node.outputs[i] && (g.uses.get(node.outputs[i]) ?? 0) > 0;
+    const sequences = !used(1);
+    if (used(2) || (used(0) && used(1))) return false;
+    const y = node.outputs[sequences ? 0 : 1];
     const reader = g.onlyReader(y);
     const squeeze = reader?.opType === 'Squeeze' && reader.input?.[0] === y ? reader : undefined;
-    const axis = squeeze ? squeezeAxes(g, squeeze)?.[0] : undefined;
+    const axis = squeeze ? squeezeAxes(g, squeeze) : undefined;
     const out = squeeze?.output?.[0];
-    if (!out || g.uses.get(y) !== 1 || axis !== (batchFirst ? 2 : 1)) return false;
-    g.onlyFirstOutput(node);
+    const expected = (sequences ? 1 : 0) + (batchFirst ? 1 : 0);
+    if (!out || axis?.length !== 1 || axis[0] !== expected) return false;
     const kernel = concat(
       order.map((o) => block(w.t, o, units)),
       1,
@@ -76,12 +84,12 @@ function recurrent(kind: 'LSTM' | 'GRU') {
       const recur = concat(order.map((o) => biasBlock(b.t, 1, o, gates, units)));
       weights.bias = kind === 'LSTM' ? add(input, recur) : reshape(concat([input, recur]), [2, gates * units]);
     }
-    const args = { units, returnSequences: true, useBias: !!b, name: g.layerName(node.name) };
+    const args = { units, returnSequences: sequences, useBias: !!b, name: g.layerName(node.name) };
     const layer = kind === 'LSTM' ? new LSTM(args) : new GRU({ ...args, resetAfter: true });
     // Candor's recurrent layers take [batch, seq, features]: ONNX's X is that held as transpose [1, 0, 2].
     const x = g.inLayout(node.inputs[0], batchFirst ? null : [1, 0, 2], node.name);
     g.fused.add(out);
-    g.setRuntime(out, g.addLayer(layer, x, weights), batchFirst ? null : [1, 0, 2]);
+    g.setRuntime(out, g.addLayer(layer, x, weights), batchFirst || !sequences ? null : [1, 0, 2]);
     return true;
   };
 }

@@ -11,7 +11,7 @@ export const MAX_RANK = 8;
 export const MAX_ELEMENTS = 2 ** 28;
 
 /** An attribute's value as the op implementations read it (TENSOR attributes are decoded tensors). */
-export type OnnxAttribute = number | string | number[] | Tensor;
+export type OnnxAttribute = number | string | number[] | string[] | Tensor;
 export type OnnxAttributes = Record<string, OnnxAttribute>;
 
 const INT32_MAX = 2147483647;
@@ -135,6 +135,9 @@ export function decodeAttributes(
         break;
       case ATTRIBUTE_TYPE.INTS:
         out[name] = [...(a.ints ?? [])];
+        break;
+      case ATTRIBUTE_TYPE.STRINGS:
+        out[name] = (a.strings ?? []).map(text);
         break;
       case ATTRIBUTE_TYPE.GRAPH:
         throw new UnsupportedLayerError('ONNX import', node, opType, `${what} is a subgraph (control flow)`);
