@@ -5,3 +5,11 @@ export { registerOnnxExporter, onnxExportableClasses, type LayerExporter, type E
 export { OnnxGraphBuilder, type AttributeValue } from './onnx/graph-builder.js';
 export { decodeModelProto, encodeModelProto, type ModelProto } from './onnx/schema.js';
 export { MODEL_FORMATS, formatOf, loadAny, saveAs, type ModelFormat } from './formats.js';
+export {
+  loadKerasWeights,
+  type KerasWeightsReport,
+  type LoadKerasWeightsOptions,
+  type KerasWeightAdapter,
+  type StoredWeight,
+} from './keras/load-weights.js';
+export { readKerasArchive, DEFAULT_MAX_KERAS_BYTES, type KerasArchive } from './keras/archive.js';
