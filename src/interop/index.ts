@@ -6,10 +6,19 @@ export { OnnxGraphBuilder, type AttributeValue } from './onnx/graph-builder.js';
 export { decodeModelProto, encodeModelProto, type ModelProto } from './onnx/schema.js';
 export { MODEL_FORMATS, formatOf, loadAny, saveAs, type ModelFormat } from './formats.js';
 export {
-  loadKerasWeights,
-  type KerasWeightsReport,
-  type LoadKerasWeightsOptions,
-  type KerasWeightAdapter,
-  type StoredWeight,
-} from './keras/load-weights.js';
+  fromKerasConfig,
+  toKerasConfig,
+  registerKerasLayer,
+  type KerasLayerFactory,
+  type FromKerasOptions,
+  type ToKerasOptions,
+} from './keras/config.js';
+export {
+  kerasWeights,
+  kerasModelWeights,
+  assignKerasWeights,
+  type KerasWeight,
+  type KerasLayerWeights,
+} from './keras/weights.js';
+export { loadKerasWeights, type KerasWeightsReport, type LoadKerasWeightsOptions } from './keras/load-weights.js';
 export { readKerasArchive, DEFAULT_MAX_KERAS_BYTES, type KerasArchive } from './keras/archive.js';

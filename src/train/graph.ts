@@ -144,12 +144,18 @@ export function graphConfig(
   };
 }
 
-/** Rebuilds layers from a GraphConfig and replays their calls; returns the new inputs and outputs. */
-export function graphFromConfig(config: GraphConfig): { inputs: SymbolicTensor[]; outputs: SymbolicTensor[] } {
+/**
+ * Rebuilds layers from a GraphConfig and replays their calls; returns the new inputs and outputs. `make` builds
+ * each layer (interop's Keras import passes layers it made from another format's entries).
+ */
+export function graphFromConfig(
+  config: GraphConfig,
+  make: (entry: GraphConfig['layers'][number]) => Layer = layerFromConfig,
+): { inputs: SymbolicTensor[]; outputs: SymbolicTensor[] } {
   const created = new Map<string, Layer>();
   const produced = new Map<string, SymbolicTensor[][]>();
   for (const entry of config.layers) {
-    const layer = layerFromConfig({ className: entry.className, config: entry.config });
+    const layer = make(entry);
     created.set(entry.name, layer);
     produced.set(entry.name, layer instanceof InputLayer ? [[layer.output]] : []);
   }

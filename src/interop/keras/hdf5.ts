@@ -79,6 +79,24 @@ function guard<T>(label: string, what: string, fn: () => T): T {
  */
 const stripNul = (s: string) => (s.includes('\0') ? s.slice(0, s.indexOf('\0')) : s);
 
+/**
+ * jsfive allocates and loops over as many values as an attribute's dataspace declares, reading past the file's
+ * end without failing (fixed-length strings), so a flipped dimension costs gigabytes. Every value takes at least
+ * one byte of the file: a larger count is refused before jsfive reads the values.
+ */
+function boundAttributeSizes(objects: jsfive.Group['_dataobjects'], file: H5File, path: string): void {
+  const read = objects.determine_data_shape;
+  objects.determine_data_shape = (buf, offset) => {
+    const shape = read.call(objects, buf, offset);
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (!(count <= file.byteLength))
+      throw new FormatError(
+        `${file.label}: an attribute of ${path} declares ${fmtValue(shape)} values, more than the file's bytes`,
+      );
+    return shape;
+  };
+}
+
 const join = (path: string, name: string) => (path === '/' ? `/${name}` : `${path}/${name}`);
 
 export class H5Group {
@@ -108,7 +126,10 @@ export class H5Group {
 
   /** All attributes of the group, as jsfive decodes them (strings, numbers, arrays of them). */
   attrs(): Record<string, unknown> {
-    this.attrMap ??= guard(this.file.label, `the attributes of group ${this.path}`, () => this.h5.attrs);
+    this.attrMap ??= guard(this.file.label, `the attributes of group ${this.path}`, () => {
+      boundAttributeSizes(this.h5._dataobjects, this.file, this.path);
+      return this.h5.attrs;
+    });
     return this.attrMap;
   }
 
@@ -227,8 +248,10 @@ export class H5Dataset {
     }
     this.file.countBytes(bytes, this.path);
     const values = guard(label, `the data of ${this.path}`, () => this.dataset.value);
-    if (values.length !== size)
-      throw new FormatError(`${label}: dataset ${this.path} holds ${values.length} values, its shape ${size}`);
+    if (values === null || typeof values !== 'object' || values.length !== size)
+      throw new FormatError(
+        `${label}: dataset ${this.path} holds ${fmtValue(values?.length)} values, its shape ${size}`,
+      );
     const data = itemSize === 8 ? new Float64Array(size) : new Float32Array(size);
     for (let i = 0; i < size; i++) {
       const v = values[i];

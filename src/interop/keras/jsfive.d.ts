@@ -6,11 +6,14 @@ declare module 'jsfive' {
     readonly dtype: string | unknown[];
     readonly chunks: number[] | null;
     readonly filter_pipeline: unknown[] | null;
+    /** Reads the shape of an attribute's dataspace (unpack_attribute calls it before reading the values). */
+    determine_data_shape(buf: ArrayBuffer, offset: number): number[];
   }
   export class Group {
     readonly name: string;
     readonly keys: string[];
     readonly attrs: Record<string, unknown>;
+    readonly _dataobjects: DataObjects;
     get(path: string): Group | Dataset | null;
   }
   export class File extends Group {

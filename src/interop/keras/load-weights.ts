@@ -1,17 +1,20 @@
 // loadKerasWeights: Keras HDF5 weights (Keras 3 .weights.h5, the weights inside a .keras, legacy .h5) into a
 // Candor model. Layers are matched as Keras matches them: in a Keras 3 file by class and position in each
 // container (the second Dense of a model is layers/dense_1, whatever its name), in a legacy file by layer name.
-// Every matched weight is checked for count and shape before any is assigned, and the report says which layers
-// got weights and which were missing from the file or left over in it.
+// Which Keras weight each Candor variable is comes from kerasWeights (weights.ts). Every matched weight is checked
+// for count and shape before any is assigned, and the report says which layers got weights and which were missing
+// from the file or left over in it.
 import type { Layer } from '../../nn/layer.js';
 import { snake } from '../../nn/names.js';
 import { Model } from '../../train/model.js';
-import { fromTypedArray } from '../../tensor/tensor.js';
+import { fromTypedArray, type Tensor } from '../../tensor/tensor.js';
+import { dispose } from '../../tensor/storage.js';
 import { readFileBytes } from '../../io/atomic.js';
 import { fmtShape } from '../../errors.js';
 import { FormatError } from '../errors.js';
 import { H5File, H5Group } from './hdf5.js';
 import { readKerasArchive, DEFAULT_MAX_KERAS_BYTES } from './archive.js';
+import { assignKerasWeights, kerasModelWeights, kerasWeights } from './weights.js';
 import {
   keras3Datasets,
   legacyLayerGroups,
@@ -20,15 +23,6 @@ import {
   type LegacyLayerGroup,
   type StoredWeight,
 } from './weight-groups.js';
-
-export type { StoredWeight } from './weight-groups.js';
-
-/**
- * Turns a layer's weights as Keras stores them (Keras' order and layout) into values for `layer.weights` (Candor's
- * order), or throws naming what does not fit. The default takes them as they are: Candor's layers follow Keras'
- * weight order and layouts.
- */
-export type KerasWeightAdapter = (layer: Layer, stored: StoredWeight[]) => StoredWeight[];
 
 export interface KerasWeightsReport {
   /** 'keras3' (layers/<class>/vars/<i>) or 'legacy' (per-layer groups with weight_names). */
@@ -51,14 +45,10 @@ export interface LoadKerasWeightsOptions {
   maxBytes?: number;
 }
 
-/** @internal How the loaders name a layer's Keras class and convert its weights. */
-export interface MatchHooks {
-  /** The Keras class of a Candor layer (default its className), which names its Keras 3 group. */
-  kerasClass?: (layer: Layer) => string;
-  adapt?: KerasWeightAdapter;
-}
+/** @internal The Keras class of a Candor layer, which names its Keras 3 group (default: its className). */
+export type KerasClassOf = (layer: Layer) => string;
 
-/** One layer's stored weights, found in the file (data read). */
+/** One layer's weights found in the file (data read), in kerasWeights(layer) order. */
 interface Match {
   layer: Layer;
   path: string;
@@ -66,20 +56,35 @@ interface Match {
 }
 
 const isContainer = (layer: Layer): layer is Model => layer instanceof Model;
+const list = (xs: readonly string[]) => (xs.length ? xs.join(', ') : 'none');
+
+/** A Keras 3 layer group's datasets, one per Keras weight of the layer (by object path and index). */
+function keras3LayerWeights(layer: Layer, group: H5Group, where: string): StoredWeight[] {
+  const label = group.file.label;
+  const datasets = new Map(keras3Datasets(group).map((d) => [d.name, d.dataset]));
+  const specs = kerasWeights(layer);
+  const names = specs.map((w) => `${w.path ? `${w.path}/` : ''}vars/${w.index}`);
+  if (datasets.size !== specs.length || names.some((n) => !datasets.has(n)))
+    throw new FormatError(
+      `${label}: layer '${layer.name}' (${layer.className}) takes ${specs.length} weights (${list(names)}), ` +
+        `the file's ${where} holds ${datasets.size} (${list([...datasets.keys()])})`,
+    );
+  return readStored(names.map((name) => ({ name, dataset: datasets.get(name)! })));
+}
 
 /** Walks a Keras 3 container ('layers' group) beside the Candor layers it holds, by class and position. */
 function matchKeras3(
   layers: readonly Layer[],
   container: H5Group | undefined,
   path: string,
-  hooks: MatchHooks,
+  kerasClass: KerasClassOf,
   report: KerasWeightsReport,
   matches: Match[],
 ): void {
   const counts = new Map<string, number>();
   const used = new Set<string>();
   for (const layer of layers) {
-    const base = snake(hooks.kerasClass?.(layer) ?? layer.className);
+    const base = snake(kerasClass(layer));
     const n = counts.get(base) ?? 0;
     counts.set(base, n + 1);
     const key = n === 0 ? base : `${base}_${n}`;
@@ -87,13 +92,12 @@ function matchKeras3(
     const group = container?.group(key);
     const where = `${path}/${key}`;
     if (isContainer(layer)) {
-      matchKeras3(layer.layers, group?.group('layers'), `${where}/layers`, hooks, report, matches);
+      matchKeras3(layer.layers, group?.group('layers'), `${where}/layers`, kerasClass, report, matches);
       continue;
     }
     if (layer.weights.length === 0) continue;
-    const datasets = group ? keras3Datasets(group) : [];
-    if (datasets.length === 0) report.missing.push({ layer: layer.name, path: where });
-    else matches.push({ layer, path: where, stored: readStored(datasets) });
+    if (!group || keras3Datasets(group).length === 0) report.missing.push({ layer: layer.name, path: where });
+    else matches.push({ layer, path: where, stored: keras3LayerWeights(layer, group, where) });
   }
   for (const key of container?.keys() ?? []) {
     if (used.has(key)) continue;
@@ -102,7 +106,10 @@ function matchKeras3(
   }
 }
 
-/** Matches legacy layer groups to the model's top-level layers by name; a nested model's weights are split. */
+/**
+ * Matches legacy layer groups to the model's top-level layers by name. A group lists its layer's weights in Keras'
+ * order (a nested model's group all of its layers' weights, split here by their counts).
+ */
 function matchLegacy(model: Model, groups: LegacyLayerGroup[], report: KerasWeightsReport, matches: Match[]): void {
   const byName = new Map(groups.map((g) => [g.name, g]));
   const used = new Set<string>();
@@ -114,67 +121,65 @@ function matchLegacy(model: Model, groups: LegacyLayerGroup[], report: KerasWeig
       continue;
     }
     used.add(group.name);
-    const stored = readStored(group.datasets);
-    if (!isContainer(layer)) {
-      matches.push({ layer, path: group.path, stored });
-      continue;
-    }
-    // A nested model's group lists all its weights in its weight order: split them by its layers' counts.
-    let at = 0;
-    for (const sub of layer.flattenLayers().filter((l) => !isContainer(l) && l.weights.length > 0)) {
-      const count = sub.weights.length;
-      matches.push({ layer: sub, path: group.path, stored: stored.slice(at, at + count) });
-      at += count;
-    }
-    if (at !== stored.length)
+    const parts = isContainer(layer) ? kerasModelWeights(layer) : [{ layer, weights: kerasWeights(layer) }];
+    const count = parts.reduce((a, p) => a + p.weights.length, 0);
+    if (count !== group.datasets.length)
       throw new FormatError(
-        `${group.path}: nested model '${layer.name}' has ${at} weights, the file holds ${stored.length}`,
+        `${group.path}: layer '${layer.name}' (${layer.className}) takes ${count} weights, the file lists ` +
+          `${group.datasets.length} (${list(group.datasets.map((d) => d.name))})`,
       );
+    const stored = readStored(group.datasets);
+    let at = 0;
+    for (const part of parts) {
+      matches.push({ layer: part.layer, path: group.path, stored: stored.slice(at, at + part.weights.length) });
+      at += part.weights.length;
+    }
   }
   for (const g of groups) if (!used.has(g.name) && g.datasets.length > 0) report.extra.push(g.path);
 }
 
-/** Checks every match against its layer (count, shapes) and only then assigns them all. */
-function assign(matches: Match[], hooks: MatchHooks, label: string): void {
+/** Checks every match's shapes against its layer's Keras weights, and only then assigns them all. */
+function assign(matches: Match[], label: string): void {
   const plans = matches.map(({ layer, path, stored }) => {
-    const values = hooks.adapt ? hooks.adapt(layer, stored) : stored;
-    const vars = layer.weights;
-    if (values.length !== vars.length)
-      throw new FormatError(
-        `${label}: layer '${layer.name}' (${layer.className}) has ${vars.length} weights ` +
-          `(${vars.map((v) => fmtShape(v.shape)).join(', ')}), the file's ${path} holds ${values.length} ` +
-          `(${values.map((s) => fmtShape(s.shape)).join(', ')})`,
-      );
-    values.forEach((s, i) => {
-      const v = vars[i];
-      if (s.shape.length !== v.shape.length || s.shape.some((d, j) => d !== v.shape[j]))
+    const specs = kerasWeights(layer);
+    specs.forEach((w, i) => {
+      const s = stored[i];
+      if (s.shape.length !== w.shape.length || s.shape.some((d, j) => d !== w.shape[j]))
         throw new FormatError(
-          `${label}: weight '${v.name}' of layer '${layer.name}' (${layer.className}) has shape ` +
-            `${fmtShape(v.shape)}, the file's ${path}/${s.name} has ${fmtShape(s.shape)}`,
+          `${label}: layer '${layer.name}' (${layer.className}) weight '${w.name}' has shape ${fmtShape(w.shape)}, ` +
+            `the file's ${path}/${s.name} has ${fmtShape(s.shape)}`,
         );
     });
-    return { vars, values };
+    return { layer, values: new Map(specs.map((w, i) => [w.variable, stored[i]])) };
   });
-  for (const { vars, values } of plans) {
-    vars.forEach((v, i) => {
-      const { data, shape } = values[i];
-      const typed =
-        v.dtype === 'float64' ? Float64Array.from(data) : data instanceof Float32Array ? data : Float32Array.from(data);
-      v.assign(fromTypedArray(typed, shape));
-    });
+  for (const { layer, values } of plans) {
+    const made: Tensor[] = [];
+    try {
+      assignKerasWeights(
+        layer,
+        (w) => {
+          const { data, shape } = values.get(w.variable)!;
+          const t = fromTypedArray(data, shape);
+          made.push(t);
+          return t;
+        },
+        label,
+      );
+    } finally {
+      dispose(made);
+    }
   }
 }
 
-/** Matches and assigns the weights of an open HDF5 file; the report (and, when strict, missing/extra) checked. */
+/** Matches and assigns the weights of an open HDF5 file; with `strict`, missing or extra layers are an error. */
 export function loadKerasWeightsFrom(
   model: Model,
   file: H5File,
   options: LoadKerasWeightsOptions = {},
-  hooks: MatchHooks = {},
+  kerasClass: KerasClassOf = (layer) => layer.className,
 ): KerasWeightsReport {
   const legacy = legacyRoot(file);
-  const layout = legacy ? 'legacy' : 'keras3';
-  const report: KerasWeightsReport = { layout, loaded: [], missing: [], extra: [] };
+  const report: KerasWeightsReport = { layout: legacy ? 'legacy' : 'keras3', loaded: [], missing: [], extra: [] };
   const matches: Match[] = [];
   if (legacy) matchLegacy(model, legacyLayerGroups(legacy), report, matches);
   else {
@@ -182,21 +187,20 @@ export function loadKerasWeightsFrom(
       throw new FormatError(
         `${file.label}: not a Keras weights file (no layers/ group of Keras 3, no layer_names of the legacy format)`,
       );
-    matchKeras3(model.layers, file.root.group('layers'), 'layers', hooks, report, matches);
+    matchKeras3(model.layers, file.root.group('layers'), 'layers', kerasClass, report, matches);
   }
   if (options.strict !== false && (report.missing.length > 0 || report.extra.length > 0)) {
-    const list = (xs: string[]) => (xs.length ? xs.slice(0, 10).join(', ') + (xs.length > 10 ? ', ...' : '') : 'none');
+    const some = (xs: string[]) => list(xs.slice(0, 10)) + (xs.length > 10 ? ', ...' : '');
     throw new FormatError(
       `${file.label} does not match model '${model.name}': layers missing from the file: ` +
-        `${list(report.missing.map((m) => `${m.layer} (${m.path})`))}; weights in the file no layer takes: ` +
-        `${list(report.extra)} (pass { strict: false } to load the layers that match)`,
+        `${some(report.missing.map((m) => `${m.layer} (${m.path})`))}; weights in the file no layer takes: ` +
+        `${some(report.extra)} (pass { strict: false } to load the layers that match)`,
     );
   }
-  assign(matches, hooks, file.label);
+  assign(matches, file.label);
   report.loaded = matches.map(({ layer, path, stored }) => ({ layer: layer.name, path, weights: stored.length }));
   return report;
 }
-
 /** Opens the HDF5 weights of a file's bytes: a .keras archive's model.weights.h5, or the file itself. */
 export function openKerasWeights(bytes: Uint8Array, label: string, maxBytes = DEFAULT_MAX_KERAS_BYTES): H5File {
   if (bytes[0] === 0x50 && bytes[1] === 0x4b)
