@@ -4,6 +4,7 @@ import { loadModel, saveModel } from '../train/saving.js';
 import type { Model } from '../train/model.js';
 import { ArgumentError } from '../errors.js';
 import { saveOnnx } from './onnx/export.js';
+import { loadKerasModel } from './keras/load-model.js';
 
 export interface ModelFormat {
   /** Shown in messages and `candor convert --help`. */
@@ -16,6 +17,8 @@ export interface ModelFormat {
 
 export const MODEL_FORMATS: ModelFormat[] = [
   { name: 'ONNX (.onnx)', matches: (p) => p.endsWith('.onnx'), save: (m, p) => saveOnnx(m, p) },
+  { name: 'Keras (.keras)', matches: (p) => p.endsWith('.keras'), load: (p) => loadKerasModel(p) },
+  { name: 'Keras legacy HDF5 (.h5)', matches: (p) => p.endsWith('.h5'), load: (p) => loadKerasModel(p) },
   // Last: a directory of model.json + safetensors, Candor's own format (any path without a known extension).
   { name: 'Candor model directory', matches: () => true, load: (p) => loadModel(p), save: (m, p) => saveModel(m, p) },
 ];

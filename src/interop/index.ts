@@ -22,3 +22,4 @@ export {
 } from './keras/weights.js';
 export { loadKerasWeights, type KerasWeightsReport, type LoadKerasWeightsOptions } from './keras/load-weights.js';
 export { readKerasArchive, DEFAULT_MAX_KERAS_BYTES, type KerasArchive } from './keras/archive.js';
+export { loadKerasModel, type LoadKerasModelOptions } from './keras/load-model.js';

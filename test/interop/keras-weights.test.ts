@@ -122,8 +122,8 @@ describe('loadKerasWeights', () => {
       interop.loadKerasWeights(wider, path),
       (e: Error) =>
         e instanceof interop.FormatError &&
-        /layer 'wide' \(Dense\) weight 'kernel' has shape \[4, 5\], the file's layers\/dense\/vars\/0 has \[4, 3\]/.test(
-          e.message,
+        e.message.includes(
+          "layer 'wide' (Dense) weight 'kernel' has shape [4, 5], the file's layers/dense/vars/0 has [4, 3]",
         ),
     );
   });

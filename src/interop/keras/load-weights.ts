@@ -45,8 +45,11 @@ export interface LoadKerasWeightsOptions {
   maxBytes?: number;
 }
 
-/** @internal The Keras class of a Candor layer, which names its Keras 3 group (default: its className). */
-export type KerasClassOf = (layer: Layer) => string;
+/**
+ * @internal A layer's group in a Keras 3 container ('dense_1'), when known from the model's Keras config (a .keras
+ * file's); otherwise it is made from the layer's class and position among the container's Candor layers.
+ */
+export type KerasGroupOf = (containerPath: string, layer: Layer) => string | undefined;
 
 /** One layer's weights found in the file (data read), in kerasWeights(layer) order. */
 interface Match {
@@ -77,22 +80,22 @@ function matchKeras3(
   layers: readonly Layer[],
   container: H5Group | undefined,
   path: string,
-  kerasClass: KerasClassOf,
+  groupOf: KerasGroupOf | undefined,
   report: KerasWeightsReport,
   matches: Match[],
 ): void {
   const counts = new Map<string, number>();
   const used = new Set<string>();
   for (const layer of layers) {
-    const base = snake(kerasClass(layer));
+    const base = snake(layer.className);
     const n = counts.get(base) ?? 0;
     counts.set(base, n + 1);
-    const key = n === 0 ? base : `${base}_${n}`;
+    const key = groupOf?.(path, layer) ?? (n === 0 ? base : `${base}_${n}`);
     used.add(key);
     const group = container?.group(key);
     const where = `${path}/${key}`;
     if (isContainer(layer)) {
-      matchKeras3(layer.layers, group?.group('layers'), `${where}/layers`, kerasClass, report, matches);
+      matchKeras3(layer.layers, group?.group('layers'), `${where}/layers`, groupOf, report, matches);
       continue;
     }
     if (layer.weights.length === 0) continue;
@@ -176,7 +179,7 @@ export function loadKerasWeightsFrom(
   model: Model,
   file: H5File,
   options: LoadKerasWeightsOptions = {},
-  kerasClass: KerasClassOf = (layer) => layer.className,
+  groupOf?: KerasGroupOf,
 ): KerasWeightsReport {
   const legacy = legacyRoot(file);
   const report: KerasWeightsReport = { layout: legacy ? 'legacy' : 'keras3', loaded: [], missing: [], extra: [] };
@@ -187,7 +190,7 @@ export function loadKerasWeightsFrom(
       throw new FormatError(
         `${file.label}: not a Keras weights file (no layers/ group of Keras 3, no layer_names of the legacy format)`,
       );
-    matchKeras3(model.layers, file.root.group('layers'), 'layers', kerasClass, report, matches);
+    matchKeras3(model.layers, file.root.group('layers'), 'layers', groupOf, report, matches);
   }
   if (options.strict !== false && (report.missing.length > 0 || report.extra.length > 0)) {
     const some = (xs: string[]) => list(xs.slice(0, 10)) + (xs.length > 10 ? ', ...' : '');
