@@ -4,6 +4,7 @@ import { loadModel, saveModel } from '../train/saving.js';
 import type { Model } from '../train/model.js';
 import { ArgumentError } from '../errors.js';
 import { saveOnnx } from './onnx/export.js';
+import { isTfjsPath, loadTfjsModel, saveTfjsModel } from './tfjs/model.js';
 import { loadKerasModel } from './keras/load-model.js';
 
 export interface ModelFormat {
@@ -17,6 +18,14 @@ export interface ModelFormat {
 
 export const MODEL_FORMATS: ModelFormat[] = [
   { name: 'ONNX (.onnx)', matches: (p) => p.endsWith('.onnx'), save: (m, p) => saveOnnx(m, p) },
+  // TF.js layers models: a folder or file named *.tfjs, a model.json file, or a folder whose model.json has a
+  // weightsManifest (Candor's own folders hold a model.json without one). Saving: '*.tfjs' or '.../model.json'.
+  {
+    name: 'TF.js layers model (model.json + shards; save to a .tfjs folder)',
+    matches: (p) => isTfjsPath(p, 'load'),
+    load: (p) => loadTfjsModel(p),
+    save: (m, p) => saveTfjsModel(m, p),
+  },
   { name: 'Keras (.keras)', matches: (p) => p.endsWith('.keras'), load: (p) => loadKerasModel(p) },
   { name: 'Keras legacy HDF5 (.h5)', matches: (p) => p.endsWith('.h5'), load: (p) => loadKerasModel(p) },
   // Last: a directory of model.json + safetensors, Candor's own format (any path without a known extension).

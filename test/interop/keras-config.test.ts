@@ -267,6 +267,32 @@ describe('Keras config refusals', () => {
       dense({ dtype: 'float32', trainable: true, kernel_constraint: null, bias_constraint: null, lora_rank: null }),
     );
     assert.equal(model.layers[0].className, 'Dense');
+    const seq = fromKerasConfig({
+      class_name: 'Sequential',
+      config: {
+        layers: [
+          {
+            class_name: 'Conv1D',
+            config: {
+              name: 'c',
+              filters: 2,
+              kernel_size: 3,
+              data_format: 'channels_last',
+              batch_input_shape: [null, 6, 2],
+            },
+          },
+          { class_name: 'LSTM', config: { name: 'l', units: 2, implementation: 2, unroll: false, time_major: false } },
+          {
+            class_name: 'BatchNormalization',
+            config: { name: 'b', renorm: false, renorm_momentum: 0.99, fused: true },
+          },
+        ],
+      },
+    });
+    assert.deepEqual(
+      seq.layers.map((l) => l.name),
+      ['c', 'l', 'b'],
+    );
   });
 
   it('refuses an unknown class by name, and registerKerasLayer replaces it', () => {

@@ -9,7 +9,7 @@ import * as c from '../../src/index.js';
 import { Rng } from '../io/rng.js';
 import { FIXTURES } from './keras-helpers.js';
 
-const RUNS = Number(process.env.KERAS_FUZZ_RUNS ?? 150);
+const RUNS = Number(process.env.KERAS_FUZZ_RUNS ?? 60);
 const read = (name: string) => new Uint8Array(readFileSync(join(FIXTURES, name)));
 
 /** Offsets of the zip's central directory records and of its end record. */
@@ -88,6 +88,12 @@ const cnn = () =>
     c.layers.dense({ units: 50 }),
     c.layers.dense({ units: 10 }),
   ]);
+
+test('loadKerasModel on mutated .keras and legacy .h5 files throws only FormatError or InteropError', async (t) => {
+  const load = async (b: Uint8Array) => (await c.interop.loadKerasModel(b)).dispose();
+  await fuzz(t, 'mnist-cnn-keras-3.12.keras', RUNS, 4, load);
+  await fuzz(t, 'mnist-mlp-legacy.h5', RUNS, 5, load);
+});
 
 test('loadKerasWeights on mutated .keras and .h5 files throws only FormatError or InteropError', async (t) => {
   const model = cnn();

@@ -180,3 +180,20 @@ describe('loadKerasModel: unknown layer classes', () => {
     model.dispose();
   });
 });
+
+describe('loadKerasModel: hostile configs', () => {
+  it('refuses a layer declaring more weight values than the file holds, before allocating them', async () => {
+    const huge = {
+      module: 'keras.layers',
+      class_name: 'Dense',
+      config: { name: 'huge', units: 1e9 },
+      registered_name: null,
+    };
+    await assert.rejects(
+      interop.loadKerasModel(kerasFile(huge)),
+      (e: Error) =>
+        e instanceof interop.FormatError &&
+        /layer 'huge' declares weight 'huge\/kernel' of shape \[3, 1000000000\]/.test(e.message),
+    );
+  });
+});

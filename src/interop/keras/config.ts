@@ -7,7 +7,7 @@ import { InputLayer } from '../../nn/input.js';
 import { Sequential } from '../../train/sequential.js';
 import { Model } from '../../train/model.js';
 import { graphFromConfig, type GraphConfig } from '../../train/graph.js';
-import { ArgumentError, fmtValue } from '../../errors.js';
+import { ArgumentError, CandorError, fmtValue } from '../../errors.js';
 import { FormatError, InteropError, UnsupportedLayerError } from '../errors.js';
 import {
   candorClassOf,
@@ -65,7 +65,17 @@ export function fromKerasConfig(config: unknown, options: FromKerasOptions = {})
       throw new FormatError(`${ctx.format}: the model config is not JSON (${(e as Error).message})`);
     }
   }
-  const layer = layerFromKeras(entry as Json, ctx);
+  let layer: Layer;
+  try {
+    layer = layerFromKeras(entry as Json, ctx);
+  } catch (e) {
+    // Shapes that do not fit together, and the like, found while the model is assembled.
+    if (e instanceof CandorError && !(e instanceof InteropError) && !(e instanceof FormatError))
+      throw new InteropError(`${ctx.format}: ${e.message}`);
+    // A typed array too long to make: shapes no real model has (a damaged or hostile file).
+    if (e instanceof RangeError) throw new FormatError(`${ctx.format}: the config declares shapes too large to build`);
+    throw e;
+  }
   if (!(layer instanceof Model))
     throw new InteropError(`${ctx.format}: the config describes a ${layer.className} layer, not a model`);
   return layer;

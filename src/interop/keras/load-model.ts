@@ -10,6 +10,7 @@ import { readKerasArchive, DEFAULT_MAX_KERAS_BYTES } from './archive.js';
 import { fromKerasConfig, type KerasLayerFactory } from './config.js';
 import { H5File } from './hdf5.js';
 import { loadKerasWeightsFrom, type KerasGroupOf } from './load-weights.js';
+import { withWeightBudget } from './weights.js';
 import { isObject, type Json } from './values.js';
 
 export interface LoadKerasModelOptions {
@@ -46,10 +47,17 @@ function keras3Groups(config: Json, path = 'layers', out = new Map<string, strin
   return out;
 }
 
-/** The model a config describes, with every failure a FormatError or InteropError naming the file. */
-function modelFromConfig(config: Json, label: string, options: LoadKerasModelOptions): Model {
+/**
+ * The model a config describes, with every failure a FormatError or InteropError naming the file. No initializer
+ * runs: the weights may hold at most the values `file` can (2 bytes each, float16), so a config declaring huge
+ * layers fails before allocating them.
+ */
+function modelFromConfig(config: Json, file: H5File, label: string, options: LoadKerasModelOptions): Model {
+  const format = `Keras import (${label})`;
   try {
-    return fromKerasConfig(config, { customLayers: options.customLayers, format: `Keras import (${label})` });
+    return withWeightBudget(Math.floor(file.byteLength / 2), format, () =>
+      fromKerasConfig(config, { customLayers: options.customLayers, format }),
+    );
   } catch (e) {
     if (e instanceof FormatError || e instanceof InteropError) throw e;
     // A layer refusing a config value (ArgumentError, ShapeError), or a RangeError from a config nested too deep.
@@ -96,7 +104,7 @@ export async function loadKerasModel(source: string | Uint8Array, options: LoadK
     file = H5File.open(bytes, label);
     config = legacyConfig(file);
   }
-  const model = modelFromConfig(config, label, options);
+  const model = modelFromConfig(config, file, label, options);
   try {
     loadKerasWeightsFrom(model, file, { strict: true }, groups);
   } catch (e) {

@@ -3,7 +3,8 @@
 // the one function that assigns loaded values to a layer's variables by those specs (.keras, .h5 and TF.js).
 import type { Tensor } from '../../tensor/tensor.js';
 import { fmtShape } from '../../errors.js';
-import type { Layer } from '../../nn/layer.js';
+import { withWeightSource, type Layer } from '../../nn/layer.js';
+import { zeros } from '../../ops/creation.js';
 import type { Variable } from '../../nn/variable.js';
 import { Model } from '../../train/model.js';
 import { Bidirectional, TimeDistributed } from '../../nn/layers/wrappers.js';
@@ -90,13 +91,17 @@ export function kerasModelWeights(model: Model, parents: readonly string[] = [])
 }
 
 /**
- * Assigns a layer's weights from the values `take` returns for each of its Keras weights, checking each shape
- * (a FormatError naming the layer, the weight and both shapes); the values are cast to the variable's dtype
- * and copied, so the caller keeps ownership of what it passed.
+ * Assigns a layer's weights from the values `take` returns for each of its Keras weights (and its index),
+ * checking each shape (a FormatError naming the layer, the weight and both shapes); the values are cast to the
+ * variable's dtype and copied, so the caller keeps ownership of what it passed.
  */
-export function assignKerasWeights(layer: Layer, take: (weight: KerasWeight) => Tensor, format: string): void {
-  for (const w of kerasWeights(layer)) {
-    const value = take(w);
+export function assignKerasWeights(
+  layer: Layer,
+  take: (weight: KerasWeight, index: number) => Tensor,
+  format: string,
+): void {
+  for (const [i, w] of kerasWeights(layer).entries()) {
+    const value = take(w, i);
     if (value.shape.length !== w.shape.length || value.shape.some((d, i) => d !== w.shape[i]))
       throw new FormatError(
         `${format}: layer '${layer.name}' (${layer.className}) weight '${w.name}' has shape ${fmtShape(w.shape)}, ` +
@@ -104,4 +109,28 @@ export function assignKerasWeights(layer: Layer, take: (weight: KerasWeight) => 
       );
     noGrad(() => w.variable.assign(value.cast(w.variable.dtype).clone()));
   }
+}
+
+/**
+ * Runs `fn` (which builds a model from a file's config) with no initializer running: each weight starts as
+ * zeros, to be assigned from the file, and the weights together may hold at most `budget` values (what the
+ * file holds), so that a config declaring huge layers fails with a FormatError before it allocates them.
+ */
+export function withWeightBudget<T>(budget: number, format: string, fn: () => T): T {
+  let left = budget;
+  return withWeightSource(
+    {
+      take(layer, weight, shape, dtype) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        if (!(n <= left))
+          throw new FormatError(
+            `${format}: layer '${layer.name}' declares weight '${weight}' of shape ${fmtShape(shape)}, more than ` +
+              `the ${budget} values the file holds in all`,
+          );
+        left -= n;
+        return zeros(shape, dtype);
+      },
+    },
+    fn,
+  );
 }

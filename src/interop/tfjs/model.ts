@@ -1,0 +1,192 @@
+// TF.js layers models (model.json: modelTopology + weightsManifest, with binary weight shards beside it):
+// loadTfjsModel reads one into a Candor model, saveTfjsModel writes one that tf.loadLayersModel reads.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Tensor } from '../../tensor/tensor.js';
+import { CandorError, fmtValue } from '../../errors.js';
+import { readFileBytes, writeFileAtomic } from '../../io/atomic.js';
+import type { Model } from '../../train/model.js';
+import { candorVersion } from '../../ledger/record.js';
+import { FormatError, InteropError, UnsupportedLayerError } from '../errors.js';
+import { fromKerasConfig, toKerasConfig, type KerasLayerFactory } from '../keras/config.js';
+import { assignKerasWeights, kerasModelWeights, withWeightBudget } from '../keras/weights.js';
+import { checkManifest, encodeWeights, readManifestWeights } from './manifest.js';
+
+const FORMAT = 'TF.js import';
+/** The one shard saveTfjsModel writes, named as TF.js' converter names shards. */
+export const TFJS_SHARD = 'group1-shard1of1.bin';
+/** model.json larger than this is not a layers model's (its topology is small; weights live in shards). */
+const MAX_MODEL_JSON_BYTES = 64 * 2 ** 20;
+
+/** The model.json a path names: the file itself, or the one in a directory. */
+function modelJsonOf(path: string): string {
+  try {
+    return statSync(path).isDirectory() ? join(path, 'model.json') : path;
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * Whether a path names a TF.js layers model: a file or folder name ending in '.tfjs', a file named model.json
+ * (or *.model.json), or a folder holding a model.json with a weightsManifest (Candor's own model folders hold
+ * a model.json too, without one).
+ */
+export function isTfjsPath(path: string, use: 'load' | 'save'): boolean {
+  const name = basename(path.replace(/[\\/]+$/, ''));
+  if (name.endsWith('.tfjs') || name === 'model.json' || name.endsWith('.model.json')) return true;
+  if (use === 'save') return false;
+  const file = join(path, 'model.json');
+  try {
+    return statSync(path).isDirectory() && existsSync(file) && readFileSync(file, 'utf8').includes('"weightsManifest"');
+  } catch {
+    return false;
+  }
+}
+
+export interface LoadTfjsOptions {
+  /** Factories for layer classes Candor does not map (see registerKerasLayer). */
+  customLayers?: Readonly<Record<string, KerasLayerFactory>>;
+}
+
+/**
+ * Loads a TF.js layers model (tfjs-layers' model.json and its weight shards; a path to model.json or to its
+ * folder) as a Candor model with the same weights. Malformed files give FormatErrors; what Candor cannot
+ * express (a layer class or option it lacks, a graph model) gives InteropErrors naming it.
+ */
+export async function loadTfjsModel(path: string, options: LoadTfjsOptions = {}): Promise<Model> {
+  const file = modelJsonOf(path);
+  let size: number;
+  try {
+    size = (await stat(file)).size;
+  } catch (e) {
+    throw new FormatError(`${FORMAT}: cannot read ${file} (${(e as Error).message})`);
+  }
+  if (size > MAX_MODEL_JSON_BYTES)
+    throw new FormatError(`${FORMAT}: ${file} is ${size} bytes; a layers model's model.json is far smaller`);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await readFileBytes(file)));
+  } catch (e) {
+    throw new FormatError(`${FORMAT}: ${file} is not JSON (${(e as Error).message})`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new FormatError(`${FORMAT}: ${file} must hold an object, got ${fmtValue(json)}`);
+  const artifacts = json as Record<string, unknown>;
+  if (artifacts.format !== undefined && artifacts.format !== 'layers-model')
+    throw new InteropError(
+      `${FORMAT}: ${file} is a TF.js ${fmtValue(artifacts.format)}; Candor loads layers models ('layers-model')`,
+    );
+  let topology = artifacts.modelTopology as Record<string, unknown> | undefined;
+  // The Python converter nests the Keras config: {keras_version, backend, model_config, training_config}.
+  if (topology && typeof topology === 'object' && 'model_config' in topology)
+    topology = topology.model_config as Record<string, unknown>;
+  if (!topology) throw new FormatError(`${FORMAT}: ${file} has no modelTopology`);
+  const groups = checkManifest(artifacts.weightsManifest ?? []);
+  const values = await readManifestWeights(file, groups);
+  let model: Model | undefined;
+  try {
+    const held = [...values.values()].reduce((a, t) => a + t.size, 0);
+    model = withWeightBudget(held, FORMAT, () =>
+      fromKerasConfig(topology, { format: FORMAT, customLayers: options.customLayers }),
+    );
+    assignWeights(model, values);
+    return model;
+  } catch (e) {
+    model?.dispose();
+    throw e;
+  } finally {
+    for (const t of values.values()) t.dispose();
+  }
+}
+
+/**
+ * Assigns the manifest's weights to the model's layers: by the names TF.js gives them (`layer/kernel`), or, for
+ * converter-made names (`lstm/lstm_cell/kernel`), by order among the weights under the layer's name. Every
+ * weight of the model must be found and every weight of the file used.
+ */
+function assignWeights(model: Model, values: Map<string, Tensor>): void {
+  const used = new Set<string>();
+  for (const { layer, weights } of kerasModelWeights(model)) {
+    const own = [...values.keys()].filter((n) => n.startsWith(`${layer.name}/`));
+    const exact = weights.every((w) => values.has(`${layer.name}/${w.name}`));
+    if (!exact && own.length !== weights.length)
+      throw new FormatError(
+        `${FORMAT}: layer '${layer.name}' (${layer.className}) has weights ` +
+          `${weights.map((w) => `'${layer.name}/${w.name}'`).join(', ')}; the file holds ` +
+          `${own.length ? own.map((n) => `'${n}'`).join(', ') : 'none under that name'}`,
+      );
+    assignKerasWeights(
+      layer,
+      (w, i) => {
+        const name = exact ? `${layer.name}/${w.name}` : own[i];
+        used.add(name);
+        return values.get(name)!;
+      },
+      FORMAT,
+    );
+  }
+  const unused = [...values.keys()].filter((n) => !used.has(n));
+  if (unused.length > 0)
+    throw new FormatError(`${FORMAT}: weights not used by any layer of the model: ${unused.join(', ')}`);
+}
+
+/** The mapped Keras classes that tfjs-layers 4.22 has (its serialization registry). */
+const TFJS_CLASSES = new Set(
+  (
+    'InputLayer Dense Conv1D Conv2D Conv2DTranspose DepthwiseConv2D SeparableConv2D MaxPooling1D MaxPooling2D ' +
+    'AveragePooling1D AveragePooling2D GlobalAveragePooling1D GlobalAveragePooling2D GlobalMaxPooling1D ' +
+    'GlobalMaxPooling2D Flatten Reshape Permute RepeatVector Dropout SpatialDropout1D GaussianNoise GaussianDropout ' +
+    'Activation ReLU LeakyReLU ELU Softmax PReLU BatchNormalization LayerNormalization Add Multiply Average Maximum ' +
+    'Minimum Concatenate Dot Embedding SimpleRNN LSTM GRU Bidirectional TimeDistributed Masking ZeroPadding2D ' +
+    'Cropping2D UpSampling2D Rescaling CenterCrop Resizing Sequential Functional'
+  ).split(' '),
+);
+
+/** Refuses, by name, a layer TF.js cannot load: a class it lacks, or a GRU with reset_after (it has none). */
+function checkTfjsCanLoad(model: Model): void {
+  for (const layer of model.flattenLayers()) {
+    if (layer === model) continue;
+    const cls = layer.className;
+    const inWrapper = layer.name.includes('/'); // Bidirectional's copies: checked through the wrapper
+    if (!inWrapper && !TFJS_CLASSES.has(cls)) throw new UnsupportedLayerError('TF.js export', layer.name, cls);
+    if (cls === 'GRU' && layer.getConfig().resetAfter === true)
+      throw new InteropError(
+        `TF.js export: layer '${layer.name}' (GRU) has reset_after: true, which TF.js' GRU does not support; ` +
+          'use resetAfter: false',
+      );
+  }
+}
+
+/**
+ * Saves a model as a TF.js layers model: `path` is a folder (created; conventionally ending in '.tfjs') or a
+ * file name model.json, beside which the weights go to one shard, group1-shard1of1.bin. Both files are written
+ * atomically, the shard first. TF.js computes in float32: weights are written as float32.
+ */
+export async function saveTfjsModel(model: Model, path: string): Promise<void> {
+  const file = basename(path).endsWith('.json') ? path : join(path, 'model.json');
+  checkTfjsCanLoad(model);
+  let topology: Record<string, unknown>;
+  try {
+    topology = toKerasConfig(model, { flavor: 'keras2' });
+  } catch (e) {
+    if (e instanceof CandorError && !(e instanceof InteropError)) throw new InteropError(`TF.js export: ${e.message}`);
+    throw e;
+  }
+  const weights = kerasModelWeights(model).flatMap(({ layer, weights: ws }) =>
+    ws.map((w) => ({ name: `${layer.name}/${w.name}`, value: w.variable.value })),
+  );
+  const { group, bytes } = encodeWeights(weights, TFJS_SHARD);
+  const version = candorVersion();
+  const artifacts = {
+    modelTopology: { ...topology, keras_version: `candor ${version}`, backend: 'candor' },
+    format: 'layers-model',
+    generatedBy: `Candor v${version}`,
+    convertedBy: null,
+    weightsManifest: [group],
+  };
+  await mkdir(dirname(file), { recursive: true });
+  await writeFileAtomic(join(dirname(file), TFJS_SHARD), bytes);
+  await writeFileAtomic(file, JSON.stringify(artifacts));
+}
