@@ -9,6 +9,7 @@ import * as c from '../../src/index.js';
 import { Rng } from '../io/rng.js';
 import { FIXTURES } from './keras-helpers.js';
 
+// Runs per file (KERAS_FUZZ_RUNS=1500 explores further: all typed when this was written).
 const RUNS = Number(process.env.KERAS_FUZZ_RUNS ?? 60);
 const read = (name: string) => new Uint8Array(readFileSync(join(FIXTURES, name)));
 
@@ -92,7 +93,7 @@ const cnn = () =>
 test('loadKerasModel on mutated .keras and legacy .h5 files throws only FormatError or InteropError', async (t) => {
   const load = async (b: Uint8Array) => (await c.interop.loadKerasModel(b)).dispose();
   await fuzz(t, 'mnist-cnn-keras-3.12.keras', RUNS, 4, load);
-  await fuzz(t, 'mnist-mlp-legacy.h5', RUNS, 5, load);
+  await fuzz(t, 'mnist-mlp-legacy.h5', Math.ceil(RUNS / 2), 5, load); // 700 KB: each load reads 55,000 floats
 });
 
 test('loadKerasWeights on mutated .keras and .h5 files throws only FormatError or InteropError', async (t) => {
