@@ -9,9 +9,13 @@
 //   candor ledger append FILE RUN_DIR [--key PEM]
 //   candor ledger keygen PREFIX
 //   candor ledger repair FILE
+//   candor convert IN OUT [--check]
 //   candor schema
 //   candor anonymize FILE --qi COLUMNS [--k N] [--sensitive COLUMN --l N] [--hierarchies FILE|adult] [--out FILE]
 // Exit status: 0 success, 1 failure (a ledger that does not verify, a bad file), 2 usage error.
+// The whole package, for its side effects: backends, layers, losses and optimizers register themselves on import,
+// and a saved model names its classes (without this, explain and convert found no backend and no Dense).
+import '../index.js';
 import { parseArgs } from 'node:util';
 import { readFile, writeFile } from 'node:fs/promises';
 import { existsSync, realpathSync } from 'node:fs';
@@ -38,6 +42,10 @@ import type { Hierarchy } from '../privacy/hierarchies.js';
 import { formatTable, loadTable } from '../privacy/table.js';
 import { METHOD_NAMES } from '../explain/types.js';
 import { explainRun } from './explain.js';
+import { convertModel } from './convert.js';
+import { MODEL_FORMATS } from '../interop/formats.js';
+
+const CONVERT_FORMATS = MODEL_FORMATS.map((f) => f.name).join(', ');
 
 export const USAGE =
   `usage: candor <command> [options]
@@ -59,6 +67,8 @@ export const USAGE =
   ledger keygen PREFIX            write an Ed25519 key pair to PREFIX.key (private) and PREFIX.pub
   ledger repair FILE              cut off a torn last line left by a crash during an append (kept in FILE.torn);
                                   refuses any other damage
+  convert IN OUT [--check]        convert a model between formats, chosen by the paths' names: ${CONVERT_FORMATS}
+                                  (--check: OUT is read back and must predict as IN does on random inputs)
   schema                          print the JSON Schema of run.json
   anonymize FILE --qi A,B,...     k-anonymity / l-diversity report of a CSV over quasi-identifier columns
       [--sensitive COLUMN] [--l N] [--diversity distinct|entropy|recursive] [--c C]
@@ -484,6 +494,11 @@ export async function main(
         return await ledger(rest, out);
       case 'anonymize':
         return await anonymize(rest, out);
+      case 'convert': {
+        const { values, pos } = parse(rest, { check: { type: 'boolean' } }, ['IN', 'OUT']);
+        for (const line of await convertModel(pos[0], pos[1], { check: values.check === true })) out.log(line);
+        return 0;
+      }
       case 'schema':
         parse(rest, {}, []);
         out.log(JSON.stringify(RUN_RECORD_SCHEMA, null, 2));

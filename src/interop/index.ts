@@ -5,6 +5,10 @@ export { registerOnnxExporter, onnxExportableClasses, type LayerExporter, type E
 export { OnnxGraphBuilder, type AttributeValue } from './onnx/graph-builder.js';
 export { decodeModelProto, encodeModelProto, type ModelProto } from './onnx/schema.js';
 export { MODEL_FORMATS, formatOf, loadAny, saveAs, type ModelFormat } from './formats.js';
+export { EventFileWriter, readEvents, parseEvents, type EventFileWriterOptions } from './tensorboard/writer.js';
+export { type TensorBoardEvent, type SummaryValue, type HistogramProto } from './tensorboard/schema.js';
+export { crc32c } from './tensorboard/crc32c.js';
+export { TensorBoard, type TensorBoardArgs } from './tensorboard/callback.js';
 export {
   fromKerasConfig,
   toKerasConfig,

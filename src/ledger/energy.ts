@@ -536,9 +536,15 @@ export class EnergyMeter {
   }
 
   stop(): EnergyReport {
-    if (!this.started) throw new ArgumentError('EnergyMeter: stop() before start()');
-    this.sample();
+    const report = this.current('stop');
     this.started = false;
+    return report;
+  }
+
+  /** The report from start() to now, while the meter keeps running (per-epoch figures read it). */
+  current(op = 'current'): EnergyReport {
+    if (!this.started) throw new ArgumentError(`EnergyMeter: ${op}() before start()`);
+    this.sample();
     const wallSeconds = (this.now() - this.t0) / 1000;
     const c = this.cpuNow();
     const cpuSeconds = (c.user - this.cpu0.user + c.system - this.cpu0.system) / 1e6;

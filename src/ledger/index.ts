@@ -74,6 +74,7 @@ export { inNewRun, currentRun } from './run-context.js';
 export type { Run } from './run-context.js';
 export { RunRecording } from './recording.js';
 export type { RunRecorderOptions, RunFacts, DataSpec } from './recording.js';
+export type { RunProgress } from './recording.js';
 export {
   readRunRecord,
   writeRunRecord,

@@ -43,6 +43,13 @@ export interface RunFacts {
   privacy?: DpSgdRecord;
 }
 
+/** A running run's figures so far (RunRecording.progress); energy and CO2e are null when energy is off. */
+export interface RunProgress {
+  flops: number;
+  joules: number | null;
+  gCO2e: number | null;
+}
+
 export interface DataSpec {
   x: Tensor | Tensor[];
   y?: Tensor | Tensor[];
@@ -181,6 +188,21 @@ export class RunRecording {
       series.push(finiteOrNull(v, `metric '${k}' at epoch ${epoch}`, this.notes));
     }
     for (const series of Object.values(this.history)) if (series.length < seen) series.push(null);
+  }
+
+  /**
+   * The run's figures from begin() to now, while it runs: FLOPs of every kernel metered, and (unless energy is
+   * off) its energy and CO2e, apportioned as the record's are. Per-epoch reports (the TensorBoard callback)
+   * take differences of these.
+   */
+  progress(): RunProgress {
+    if (this.state !== 'running')
+      throw new RecordError('RunRecorder.progress: the run is not running (it has not begun, or it has ended)');
+    const flops = this.meter.snapshot().total.flops;
+    if (!this.energyMeter) return { flops, joules: null, gCO2e: null };
+    const own = this.meter.kernelMs - this.kernelStart.own;
+    const { joules } = apportionEnergy(this.energyMeter.current(), own, processKernelMs() - this.kernelStart.process);
+    return { flops, joules, gCO2e: co2eGrams(joules, gridIntensity(this.options.grid)) };
   }
 
   /** Ends the recording: builds the record from `facts` and writes run.json when a dir was given. */

@@ -1,0 +1,38 @@
+// CRC32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of TFRecord framing, and TensorFlow's
+// masking of it. Table driven, one byte at a time: event files are small, and this keeps it obvious.
+
+const POLY = 0x82f63b78;
+
+/** TABLE[b]: the CRC register after shifting byte b through eight bitwise steps. */
+const TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let b = 0; b < 256; b++) {
+    let r = b;
+    for (let k = 0; k < 8; k++) r = r & 1 ? (r >>> 1) ^ POLY : r >>> 1;
+    t[b] = r >>> 0;
+  }
+  return t;
+})();
+
+/** CRC32C of bytes (standard init 0xFFFFFFFF and final xor); CRC32C("123456789") = 0xE3069283. */
+export function crc32c(bytes: Uint8Array): number {
+  let r = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) r = TABLE[(r ^ bytes[i]) & 0xff] ^ (r >>> 8);
+  return (r ^ 0xffffffff) >>> 0;
+}
+
+const MASK_DELTA = 0xa282ead8;
+
+/**
+ * TensorFlow's masked CRC (crc32c.h Mask): rotate right by 15 bits and add a constant, mod 2^32, so that a CRC
+ * computed over bytes that themselves hold CRCs does not degenerate.
+ */
+export function maskCrc(crc: number): number {
+  return ((((crc >>> 15) | (crc << 17)) >>> 0) + MASK_DELTA) >>> 0;
+}
+
+/** The inverse of maskCrc. */
+export function unmaskCrc(masked: number): number {
+  const rot = (masked - MASK_DELTA) >>> 0;
+  return ((rot >>> 17) | (rot << 15)) >>> 0;
+}
