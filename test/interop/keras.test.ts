@@ -24,6 +24,7 @@ import {
   type Variable,
 } from '../../src/index.js';
 import { withDir } from '../helpers.js';
+import { crc32 } from '../../src/interop/tensorboard/crc32c.js';
 import { FIXTURES, fixtureValues } from './keras-helpers.js';
 
 type Split = Awaited<ReturnType<typeof datasets.mnist>>['test'];
@@ -181,7 +182,24 @@ describe('loadKerasModel: unknown layer classes', () => {
   });
 });
 
-describe('loadKerasModel: hostile configs', () => {
+describe('loadKerasModel: hostile files', () => {
+  it('refuses a .keras whose weights changed after zipping (CRC-32), which would otherwise load', async () => {
+    assert.equal(crc32(new TextEncoder().encode('123456789')), 0xcbf43926); // the standard check value
+    const file = readFileSync(join(FIXTURES, 'mnist-mlp-keras-3.11.keras'));
+    // model.weights.h5 is stored uncompressed: find the first kernel's first values and flip a bit of one.
+    const model = await interop.loadKerasModel(new Uint8Array(file));
+    const kernel = new Float32Array(model.weights[0].value.dataSync().slice(0, 4));
+    model.dispose();
+    const at = file.indexOf(Buffer.from(kernel.buffer));
+    assert.ok(at > 0);
+    const bytes = new Uint8Array(file);
+    bytes[at] ^= 0x01;
+    await assert.rejects(
+      interop.loadKerasModel(bytes),
+      (e: Error) => e instanceof interop.FormatError && /does not match the CRC-32/.test(e.message),
+    );
+  });
+
   it('refuses a layer declaring more weight values than the file holds, before allocating them', async () => {
     const huge = {
       module: 'keras.layers',

@@ -1,7 +1,9 @@
 // The .keras archive (Keras 3's model file): a zip of config.json, metadata.json and model.weights.h5, read
 // with fflate. Only those three entries are inflated, and only after their declared sizes pass the limits, so a
-// zip bomb or a huge declared size is refused before any memory is given to it.
+// zip bomb or a huge declared size is refused before any memory is given to it. Each is checked against the CRC-32
+// the zip records for it (Keras stores entries uncompressed: a flipped byte would otherwise change a weight).
 import { unzipSync } from 'fflate';
+import { crc32 } from '../tensorboard/crc32c.js';
 import { CandorError, fmtValue } from '../../errors.js';
 import { FormatError, InteropError } from '../errors.js';
 
@@ -38,6 +40,39 @@ function jsonEntry(bytes: Uint8Array, label: string, name: string): Record<strin
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new FormatError(`${label}: ${name} is not a JSON object (got ${fmtValue(value)})`);
   return value as Record<string, unknown>;
+}
+
+/**
+ * The CRC-32 the central directory records for each wanted entry. fflate reads these records (unzipSync has
+ * succeeded on the same bytes before this runs) but does not expose the CRC; the zip64 end record is followed.
+ */
+function recordedCrcs(bytes: Uint8Array, label: string): Map<string, number> {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Map<string, number>();
+  try {
+    let end = bytes.length - 22;
+    while (view.getUint32(end, true) !== 0x06054b50) end--;
+    let count = view.getUint16(end + 10, true);
+    let at = view.getUint32(end + 16, true);
+    if (end >= 20 && view.getUint32(end - 20, true) === 0x07064b50) {
+      const end64 = Number(view.getBigUint64(end - 12, true));
+      if (view.getUint32(end64, true) === 0x06064b50) {
+        count = Number(view.getBigUint64(end64 + 32, true));
+        at = Number(view.getBigUint64(end64 + 48, true));
+      }
+    }
+    for (let i = 0; i < Math.min(count, MAX_ENTRIES); i++) {
+      if (view.getUint32(at, true) !== 0x02014b50) break;
+      const nameLength = view.getUint16(at + 28, true);
+      const utf8 = (view.getUint16(at + 8, true) & 0x800) !== 0;
+      const name = new TextDecoder(utf8 ? 'utf-8' : 'latin1').decode(bytes.subarray(at + 46, at + 46 + nameLength));
+      if (name === CONFIG || name === METADATA || name === WEIGHTS) out.set(name, view.getUint32(at + 16, true));
+      at += 46 + nameLength + view.getUint16(at + 30, true) + view.getUint16(at + 32, true);
+    }
+  } catch (e) {
+    throw new FormatError(`${label}: cannot read the zip's central directory: ${messageOf(e)}`);
+  }
+  return out;
 }
 
 /**
@@ -83,9 +118,12 @@ export function readKerasArchive(bytes: Uint8Array, label: string, maxBytes = DE
   }
   // fflate inflates into a buffer of the declared size and returns what the data filled: a shorter entry was
   // truncated or its size field altered.
+  const crcs = recordedCrcs(bytes, label);
   for (const [name, size] of declared) {
     if (files[name].length !== size)
       throw new FormatError(`${label}: ${name} holds ${files[name].length} bytes, its zip entry declares ${size}`);
+    if (crc32(files[name]) !== crcs.get(name))
+      throw new FormatError(`${label}: ${name} does not match the CRC-32 its zip entry records (the file is corrupt)`);
   }
   if (!files[CONFIG]) throw new FormatError(`${label}: the archive has no ${CONFIG}; is it a Keras 3 .keras file?`);
   if (!files[WEIGHTS])
