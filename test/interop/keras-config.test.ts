@@ -218,6 +218,67 @@ describe('Keras configs written by Keras and TF.js', () => {
   });
 });
 
+describe('Keras 3 functional configs', () => {
+  const tensorRef = (layer: string, shape: (number | null)[]) => ({
+    class_name: '__keras_tensor__',
+    config: { shape, dtype: 'float32', keras_history: [layer, 0, 0] },
+  });
+  const policy = { module: 'keras', class_name: 'DTypePolicy', config: { name: 'float32' }, registered_name: null };
+  const entry = (cls: string, name: string, config: object, inbound: object[]) => ({
+    module: 'keras.layers',
+    class_name: cls,
+    config: { name, trainable: true, dtype: policy, ...config },
+    registered_name: null,
+    name,
+    inbound_nodes: inbound,
+  });
+
+  it('reads {args, kwargs} nodes: list arguments, null masks, training: false, one-ref input_layers', () => {
+    // The shape of what Keras 3.11's Functional.get_config writes (keras/src/models/functional.py).
+    const config = {
+      module: 'keras.src.models.functional',
+      class_name: 'Functional',
+      config: {
+        name: 'functional',
+        trainable: true,
+        layers: [
+          {
+            module: 'keras.layers',
+            class_name: 'InputLayer',
+            config: { batch_shape: [null, 3], dtype: 'float32', sparse: false, ragged: false, name: 'input_layer' },
+            registered_name: null,
+            name: 'input_layer',
+            inbound_nodes: [],
+          },
+          entry('Dense', 'dense', { units: 3, activation: 'relu', use_bias: true }, [
+            { args: [tensorRef('input_layer', [null, 3])], kwargs: {} },
+          ]),
+          entry('Dropout', 'dropout', { rate: 0.5, seed: null, noise_shape: null }, [
+            { args: [tensorRef('dense', [null, 3])], kwargs: { training: false, mask: null } },
+          ]),
+          entry('Add', 'add', {}, [
+            { args: [[tensorRef('dropout', [null, 3]), tensorRef('input_layer', [null, 3])]], kwargs: {} },
+          ]),
+        ],
+        input_layers: ['input_layer', 0, 0],
+        output_layers: [['add', 0, 0]],
+      },
+      registered_name: 'Functional',
+      build_config: { input_shape: null },
+    };
+    const model = fromKerasConfig(config);
+    assert.deepEqual(
+      model.layers.map((l) => l.className),
+      ['InputLayer', 'Dense', 'Dropout', 'Add'],
+    );
+    assert.deepEqual(model.getLayer('dropout').inboundNodes[0].callArgs, { training: false });
+    assert.deepEqual(model.outputs[0].shape, [null, 3]);
+    // Keras' own spelling comes back out.
+    const back = toKerasConfig(model) as { config: { layers: { inbound_nodes: unknown[] }[] } };
+    assert.deepEqual(back.config.layers[3].inbound_nodes, config.config.layers[3].inbound_nodes);
+  });
+});
+
 describe('Keras config refusals', () => {
   const dense = (config: Record<string, unknown>) => ({
     class_name: 'Sequential',
@@ -260,6 +321,13 @@ describe('Keras config refusals', () => {
       },
     };
     assert.throws(() => fromKerasConfig(conv), /'c'.*data_format.*channels_first/);
+    // A config without a required tuple argument: a typed error naming it (was a TypeError in tuple()).
+    delete (conv.config.layers[0].config as Record<string, unknown>).data_format;
+    delete (conv.config.layers[0].config as Record<string, unknown>).kernel_size;
+    assert.throws(
+      () => fromKerasConfig(conv),
+      (e: Error) => e instanceof interop.InteropError && /'c'.*kernelSize must be a positive integer/.test(e.message),
+    );
   });
 
   it('drops what provably does nothing: float32, trainable, channels_last, null constraints, implementation', () => {

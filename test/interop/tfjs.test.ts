@@ -123,6 +123,31 @@ describe('TF.js layers models', () => {
     dispose([images, ids]);
   });
 
+  it('loads a functional model as TF.js writes it (Model; inbound nodes [[name, node, index, kwargs]])', async () => {
+    const a = tf.input({ shape: [5] });
+    const b = tf.input({ shape: [5] });
+    const shared = tf.layers.dense({ units: 5, activation: 'tanh' });
+    const [da, db] = [shared.apply(a), shared.apply(b)] as tf.SymbolicTensor[];
+    const sum = tf.layers.add().apply([da, db]) as tf.SymbolicTensor;
+    const cat = tf.layers.concatenate().apply([sum, b]) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ units: 2 }).apply(cat) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: [a, b], outputs: out });
+    const rng = new RandomStream(9);
+    const xs = [rng.normal([8, 5]), rng.normal([8, 5])];
+    const feed = xs.map((x) => tf.tensor(x.dataSync() as Float32Array, [...x.shape]));
+    model.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
+    await model.fit(feed, tf.ones([8, 2]), { epochs: 1, verbose: 0 });
+    await withDir(async (dir) => {
+      await saveFromTfjs(model, dir);
+      assert.equal(JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).modelTopology.class_name, 'Model');
+      const candor = await loadTfjsModel(dir);
+      assertSamePredictions(candor, model, xs, 'functional');
+      candor.dispose();
+    });
+    tf.dispose(feed);
+    dispose(xs);
+  });
+
   it('saves Candor models that TF.js loads and predicts alike', async () => {
     const image = new Sequential([
       input({ shape: [8, 8, 2] }),

@@ -199,7 +199,8 @@ function callArgsOf(kwargs: Json | undefined, layerName: string, ctx: Ctx): Reco
   if (kwargs === undefined || kwargs === null) return out;
   if (!isObject(kwargs)) throw new FormatError(`${ctx.format}: layer '${layerName}': call kwargs must be an object`);
   for (const [k, v] of Object.entries(kwargs)) {
-    if (v === null && k === 'mask') continue;
+    // null is the argument's default (no mask, inherited training); not returning attention scores is too.
+    if (v === null || (k === 'return_attention_scores' && v === false)) continue;
     if (typeof v !== 'boolean')
       throw new InteropError(
         `${ctx.format}: layer '${layerName}': the call argument '${k}' = ${fmtValue(v)} cannot be replayed ` +
@@ -215,6 +216,7 @@ function keras3NodeRefs(node: JsonObject, layerName: string, ctx: Ctx): Ref[] {
   const refs: Ref[] = [];
   const visit = (v: Json): void => {
     if (Array.isArray(v)) return v.forEach(visit);
+    if (v === null) return; // an optional positional argument left out (a mask)
     if (isObject(v) && v.class_name === '__keras_tensor__' && isObject(v.config))
       return void refs.push(refOf(v.config.keras_history, ctx));
     throw new InteropError(

@@ -1,6 +1,7 @@
 // Builds an ONNX GraphProto node by node: unique value names, initializers from tensors (raw little-endian
 // bytes), typed attributes and int64 constants. The exporters (export-*.ts) use it; export.ts wraps the result
-// in a ModelProto. Attribute values: a number is an INT, { f } a FLOAT, number[] INTS, { floats } FLOATS.
+// in a ModelProto. Attribute values: a number is an INT, { f } a FLOAT, number[] INTS, { floats } FLOATS,
+// { strings } STRINGS.
 import type { DType } from '../../tensor/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { InteropError } from '../errors.js';
@@ -15,7 +16,8 @@ import {
   type ValueInfoProto,
 } from './schema.js';
 
-export type AttributeValue = number | number[] | string | { f: number } | { floats: number[] } | { t: TensorProto };
+export type AttributeValue =
+  number | number[] | string | { f: number } | { floats: number[] } | { strings: string[] } | { t: TensorProto };
 
 /** A shape for a graph input or output: null marks a dynamic dimension (axis 0: the batch). */
 export type ValueShape = readonly (number | null)[];
@@ -42,12 +44,16 @@ function attributeProto(name: string, value: AttributeValue): AttributeProto {
   if (Array.isArray(value)) return { name, type: ATTRIBUTE_TYPE.INTS, ints: [...value] };
   if ('f' in value) return { name, type: ATTRIBUTE_TYPE.FLOAT, f: value.f };
   if ('floats' in value) return { name, type: ATTRIBUTE_TYPE.FLOATS, floats: [...value.floats] };
+  if ('strings' in value)
+    return { name, type: ATTRIBUTE_TYPE.STRINGS, strings: value.strings.map((v) => new TextEncoder().encode(v)) };
   return { name, type: ATTRIBUTE_TYPE.TENSOR, t: value.t };
 }
 
 function valueInfo(name: string, elemType: number, shape: ValueShape, dynamicName: string): ValueInfoProto {
+  // Values share the batch's dim_param; other dynamic dimensions (sequence lengths) are each their own, since
+  // onnxruntime takes equal dim_params to mean equal sizes (a query and a key may differ in length).
   const dim: Dimension[] = shape.map((d, i) =>
-    d !== null ? { dimValue: d } : { dimParam: i === 0 ? dynamicName : `${dynamicName}_dim${i}` },
+    d !== null ? { dimValue: d } : { dimParam: i === 0 ? dynamicName : `${name}_dim${i}` },
   );
   return { name, type: { tensorType: { elemType, shape: { dim } } } };
 }

@@ -42,7 +42,8 @@ export function asLayerDType(layer: Layer, x: Tensor): Tensor {
 
 /** Normalizes an int-or-tuple argument (kernelSize, strides, ...) to n positive integers. */
 export function tuple(layer: Layer, arg: string, value: number | readonly number[], n: number): number[] {
-  const t = typeof value === 'number' ? new Array<number>(n).fill(value) : [...value];
+  // A config read from a file may lack the argument or hold anything: a typed error, not a TypeError.
+  const t = typeof value === 'number' ? new Array<number>(n).fill(value) : Array.isArray(value) ? [...value] : [];
   if (t.length !== n || !t.every((d) => Number.isInteger(d) && d >= 1)) {
     throw new ArgumentError(
       `${who(layer)}: ${arg} must be a positive integer or ${n} of them, got ${JSON.stringify(value)}`,

@@ -150,6 +150,18 @@ export class Normalization extends Layer {
     this.given = { mean: spread('mean', this.inputMean), variance: spread('variance', this.inputVariance!) };
   }
 
+  /**
+   * What call() applies, for exporters: the mean, the variance, their shape (the input's rank, the kept axes'
+   * sizes, 1 elsewhere) and the floor of the standard deviation. Undefined before build.
+   */
+  statistics(): { mean: Float64Array; variance: Float64Array; shape: number[]; minStd: number } | undefined {
+    const s = this.spec;
+    if (!s) return undefined;
+    const read = (v: Variable) => Float64Array.from(v.value.dataSync());
+    const given = this.given ?? { mean: read(this.adaptMean!), variance: read(this.adaptVariance!) };
+    return { ...given, shape: [...s.broadcast], minStd: EPSILON };
+  }
+
   /** Same rank and kept sizes as at build time. */
   private checkInput(shape: SymShape): void {
     const s = this.spec!;
