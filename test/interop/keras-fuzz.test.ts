@@ -113,3 +113,27 @@ test('loadKerasWeights on mutated .keras and .h5 files throws only FormatError o
   ]);
   await fuzz(t, 'legacy.weights.h5', RUNS, 3, (b) => c.interop.loadKerasWeights(legacy, b, { strict: false }));
 });
+
+test('mutations fuzzing found: each is a FormatError now', async () => {
+  const denseBn = new c.Sequential([
+    c.input({ shape: [4] }),
+    c.layers.dense({ units: 3 }),
+    c.layers.batchNormalization(),
+    c.layers.dense({ units: 2 }),
+  ]);
+  // Offsets into the committed fixtures. A layout message of an unknown class: jsfive returned undefined as the
+  // data (a TypeError before the check).
+  const layout = read('dense-bn.weights.h5').fill(0x7f, 16809, 16817);
+  await assert.rejects(
+    c.interop.loadKerasWeights(denseBn, layout),
+    (e: Error) => e instanceof c.interop.FormatError && /vars\/1 holds undefined values/.test(e.message),
+  );
+  // An attribute's dataspace grown to 2^30 strings: jsfive looped over them past the file's end until the
+  // process ran out of memory.
+  const attribute = read('legacy.weights.h5');
+  attribute[1843] = 0x41;
+  await assert.rejects(
+    c.interop.loadKerasWeights(denseBn, attribute),
+    (e: Error) => e instanceof c.interop.FormatError && /declares \[1090519042\] values/.test(e.message),
+  );
+});
