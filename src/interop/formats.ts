@@ -6,6 +6,7 @@ import { ArgumentError } from '../errors.js';
 import { saveOnnx } from './onnx/export.js';
 import { loadOnnx } from './onnx/import.js';
 import { isTfjsPath, loadTfjsModel, saveTfjsModel } from './tfjs/model.js';
+import { loadKerasModel } from './keras/load-model.js';
 
 export interface ModelFormat {
   /** Shown in messages and `candor convert --help`. */
@@ -31,6 +32,8 @@ export const MODEL_FORMATS: ModelFormat[] = [
     load: (p) => loadTfjsModel(p),
     save: (m, p) => saveTfjsModel(m, p),
   },
+  { name: 'Keras (.keras)', matches: (p) => p.endsWith('.keras'), load: (p) => loadKerasModel(p) },
+  { name: 'Keras legacy HDF5 (.h5)', matches: (p) => p.endsWith('.h5'), load: (p) => loadKerasModel(p) },
   // Last: a directory of model.json + safetensors, Candor's own format (any path without a known extension).
   { name: 'Candor model directory', matches: () => true, load: (p) => loadModel(p), save: (m, p) => saveModel(m, p) },
 ];

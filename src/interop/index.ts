@@ -27,3 +27,6 @@ export {
   type KerasLayerWeights,
 } from './keras/weights.js';
 export { loadTfjsModel, saveTfjsModel, isTfjsPath, type LoadTfjsOptions } from './tfjs/model.js';
+export { loadKerasWeights, type KerasWeightsReport, type LoadKerasWeightsOptions } from './keras/load-weights.js';
+export { readKerasArchive, DEFAULT_MAX_KERAS_BYTES, type KerasArchive } from './keras/archive.js';
+export { loadKerasModel, type LoadKerasModelOptions } from './keras/load-model.js';
