@@ -1,7 +1,6 @@
 // The ONNX protobuf messages Candor reads and writes (a subset of onnx.proto, IR version 8, field numbers as in
 // the ONNX specification), parsed once by protobufjs. Fields outside the subset are skipped when decoding.
-import protobuf from 'protobufjs';
-import { FormatError } from '../errors.js';
+import { messageCodec } from '../protobuf-codec.js';
 
 const ONNX_PROTO = `
 syntax = "proto2";
@@ -154,28 +153,10 @@ export interface ModelProto {
   metadataProps?: { key?: string; value?: string }[];
 }
 
-let modelType: protobuf.Type | undefined;
-function modelProtoType(): protobuf.Type {
-  modelType ??= protobuf.parse(ONNX_PROTO, { keepCase: false }).root.lookupType('onnx.ModelProto');
-  return modelType;
-}
+const MODEL_CODEC = messageCodec<ModelProto>(ONNX_PROTO, 'onnx.ModelProto', { arrays: true });
 
-/** The wire bytes of a model (checked against the schema first: a wrong field type is a bug, said plainly). */
-export function encodeModelProto(model: ModelProto): Uint8Array {
-  const type = modelProtoType();
-  const problem = type.verify(model);
-  if (problem) throw new FormatError(`ONNX export: the model does not fit onnx.ModelProto: ${problem}`);
-  return type.encode(type.fromObject(model)).finish();
-}
+/** The wire bytes of a model. */
+export const encodeModelProto = (model: ModelProto): Uint8Array => MODEL_CODEC.encode(model, 'ONNX export');
 
 /** Decodes ONNX bytes; anything protobufjs cannot parse is a FormatError. */
-export function decodeModelProto(bytes: Uint8Array): ModelProto {
-  const type = modelProtoType();
-  let message: protobuf.Message;
-  try {
-    message = type.decode(bytes);
-  } catch (e) {
-    throw new FormatError(`ONNX: not a valid ModelProto (${e instanceof Error ? e.message : String(e)})`);
-  }
-  return type.toObject(message, { longs: Number, bytes: Uint8Array, defaults: false, arrays: true }) as ModelProto;
-}
+export const decodeModelProto = (bytes: Uint8Array): ModelProto => MODEL_CODEC.decode(bytes, 'ONNX');

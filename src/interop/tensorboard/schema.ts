@@ -1,8 +1,7 @@
 // The TensorBoard protobuf messages Candor writes and reads: a subset of tensorboard/compat/proto's event.proto,
 // summary.proto, histogram.proto and tensor.proto (package tensorboard, the same field numbers), parsed once by
 // protobufjs. Fields outside the subset are skipped when decoding.
-import protobuf from 'protobufjs';
-import { FormatError } from '../errors.js';
+import { messageCodec } from '../protobuf-codec.js';
 
 const TENSORBOARD_PROTO = `
 syntax = "proto3";
@@ -131,28 +130,10 @@ export interface TensorBoardEvent {
   summary?: { value?: SummaryValue[] };
 }
 
-let eventType: protobuf.Type | undefined;
-function eventProtoType(): protobuf.Type {
-  eventType ??= protobuf.parse(TENSORBOARD_PROTO, { keepCase: false }).root.lookupType('tensorboard.Event');
-  return eventType;
-}
+const EVENT_CODEC = messageCodec<TensorBoardEvent>(TENSORBOARD_PROTO, 'tensorboard.Event', { arrays: false });
 
-/** The wire bytes of an event (checked against the schema first: a wrong field type is a bug, said plainly). */
-export function encodeEvent(event: TensorBoardEvent): Uint8Array {
-  const type = eventProtoType();
-  const problem = type.verify(event);
-  if (problem) throw new FormatError(`TensorBoard: the event does not fit tensorboard.Event: ${problem}`);
-  return type.encode(type.fromObject(event)).finish();
-}
+/** The wire bytes of an event. */
+export const encodeEvent = (event: TensorBoardEvent): Uint8Array => EVENT_CODEC.encode(event, 'TensorBoard');
 
 /** Decodes one record's bytes as an Event; anything protobufjs cannot parse is a FormatError naming `where`. */
-export function decodeEvent(bytes: Uint8Array, where: string): TensorBoardEvent {
-  const type = eventProtoType();
-  let message: protobuf.Message;
-  try {
-    message = type.decode(bytes);
-  } catch (e) {
-    throw new FormatError(`${where}: not a valid tensorboard.Event (${e instanceof Error ? e.message : String(e)})`);
-  }
-  return type.toObject(message, { longs: Number, bytes: Uint8Array, defaults: false, arrays: false, oneofs: false });
-}
+export const decodeEvent = (bytes: Uint8Array, where: string): TensorBoardEvent => EVENT_CODEC.decode(bytes, where);
