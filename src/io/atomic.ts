@@ -1,6 +1,7 @@
 // Crash-safe file writes (temp file in the same directory, fsync, rename), removal of the temp files of
 // writers that died, and a byte-level file reader.
 import { open, readdir, rename, unlink, readFile } from 'node:fs/promises';
+import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -74,6 +75,20 @@ async function syncDirectory(dir: string): Promise<void> {
     }
   } catch {
     // ignored: durability of the rename is a bonus, its atomicity does not depend on it
+  }
+}
+
+/** syncDirectory for synchronous writers (a new append-only file's directory entry), best effort likewise. */
+export function syncDirectorySync(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // ignored, as in syncDirectory
   }
 }
 

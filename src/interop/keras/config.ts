@@ -72,8 +72,11 @@ export function fromKerasConfig(config: unknown, options: FromKerasOptions = {})
     // Shapes that do not fit together, and the like, found while the model is assembled.
     if (e instanceof CandorError && !(e instanceof InteropError) && !(e instanceof FormatError))
       throw new InteropError(`${ctx.format}: ${e.message}`);
-    // A typed array too long to make: shapes no real model has (a damaged or hostile file).
-    if (e instanceof RangeError) throw new FormatError(`${ctx.format}: the config declares shapes too large to build`);
+    // A typed array too long to make, or a config nested past the stack: no real model (a damaged or hostile file).
+    if (e instanceof RangeError)
+      throw new FormatError(
+        `${ctx.format}: the config cannot be built (shapes too large or nesting too deep: ${e.message})`,
+      );
     throw e;
   }
   if (!(layer instanceof Model))

@@ -12,6 +12,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ArgumentError } from '../../errors.js';
 import { checkOptions } from '../../registry.js';
+import { syncDirectorySync } from '../../io/atomic.js';
 import { frameRecord, readRecords } from './records.js';
 import { FILE_VERSION, decodeEvent, encodeEvent, type SummaryValue, type TensorBoardEvent } from './schema.js';
 import { histogramOf } from './histogram.js';
@@ -51,6 +52,7 @@ export class EventFileWriter {
     for (let n = 1; existsSync(path); n++) path = `${base}.${n}`;
     this.path = path;
     this.fd = openSync(path, 'wx');
+    syncDirectorySync(logDir); // the file's name must survive a power loss too, not only its events
     this.add({ wallTime: now, fileVersion: FILE_VERSION });
     this.flush();
   }
