@@ -3,9 +3,10 @@
 // same predictions within 1e-5; quantized weights; unknown classes; seeded corruptions give typed errors.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  Layer,
   Model,
   RandomStream,
   Sequential,
@@ -232,6 +233,121 @@ describe('TF.js layers models', () => {
       }
     });
     for (const [, xs] of cases) dispose(xs);
+  });
+
+  it('refuses at save, by layer and option, what TF.js computes differently or cannot load', async () => {
+    // [input shape, layer, the option named in the error]; each was saved and loaded in tf.loadLayersModel.
+    const refused: [number[], Layer, string][] = [
+      [[4], layers.reLU({ negativeSlope: 0.1, name: 'r1' }), 'negativeSlope'],
+      [[4], layers.reLU({ threshold: 0.5, name: 'r2' }), 'threshold'],
+      [[3, 3, 2], layers.upSampling2d({ size: 2, interpolation: 'bilinear', name: 'up' }), 'interpolation'],
+      [
+        [3, 3, 2],
+        layers.conv2dTranspose({ filters: 2, kernelSize: 3, strides: 2, outputPadding: 1, name: 'ct' }),
+        'outputPadding',
+      ],
+      [[3, 3, 2], layers.globalAveragePooling2d({ keepdims: true, name: 'gap' }), 'keepdims'],
+      [[3, 3, 4], layers.conv2d({ filters: 4, kernelSize: 1, groups: 2, name: 'grouped' }), 'groups'],
+      [[4], layers.elu({ alpha: 0.5, name: 'e' }), 'alpha'],
+      [[4], layers.dense({ units: 2, activation: 'hardSwish', name: 'd1' }), 'activation'],
+      [[4], layers.dense({ units: 2, activation: 'leakyRelu', name: 'd2' }), 'activation'],
+      [[4], layers.dense({ units: 2, activation: 'logSigmoid', name: 'd3' }), 'activation'],
+      [[3, 4], layers.softmax({ axis: 1, name: 'sm' }), 'axis'],
+      [[5, 2], layers.conv1d({ filters: 2, kernelSize: 2, padding: 'causal', name: 'causal' }), 'padding'],
+    ];
+    await withDir(async (dir) => {
+      // Every case is tried, and those saved without the expected error are listed together.
+      const saved: string[] = [];
+      const expect = async (model: Model, name: string, want: (e: unknown) => boolean) => {
+        try {
+          await saveTfjsModel(model, join(dir, `${name}.tfjs`));
+          saved.push(name);
+        } catch (e) {
+          if (!want(e)) saved.push(`${name}: ${String(e)}`);
+        }
+        model.dispose();
+      };
+      for (const [shape, layer, option] of refused)
+        await expect(
+          new Sequential([input({ shape }), layer]),
+          `${layer.name} ${option}`,
+          (e) => e instanceof InteropError && e.message.includes(`'${layer.name}' (${layer.className}) has ${option}:`),
+        );
+      // TF.js 4.22's Resizing and CenterCrop fail on batched inputs: refused as classes TF.js lacks.
+      for (const layer of [
+        layers.resizing({ height: 2, width: 2, name: 'rs' }),
+        layers.centerCrop({ height: 2, width: 2, name: 'cc' }),
+      ])
+        await expect(
+          new Sequential([input({ shape: [4, 4, 1] }), layer]),
+          layer.name,
+          (e) => e instanceof UnsupportedLayerError && e.message.includes(`'${layer.name}' (${layer.className})`),
+        );
+      assert.deepEqual(saved, []);
+      // The same layers with the default options save, and TF.js predicts as Candor does.
+      const rng = new RandomStream(12);
+      const fine = new Sequential([
+        input({ shape: [3, 3, 2] }),
+        layers.upSampling2d({ size: 2 }),
+        layers.conv2dTranspose({ filters: 2, kernelSize: 3, strides: 2 }),
+        layers.reLU({}),
+        layers.globalAveragePooling2d({}),
+        layers.elu({}),
+        layers.softmax({}),
+      ]);
+      const x = rng.normal([2, 3, 3, 2]);
+      await saveTfjsModel(fine, join(dir, 'fine.tfjs'));
+      const theirs = await loadInTfjs(join(dir, 'fine.tfjs', 'model.json'));
+      assertSamePredictions(fine, theirs, [x], 'default options');
+      theirs.dispose();
+      fine.dispose();
+      dispose([x]);
+    });
+  });
+
+  it('refuses to load a bilinear UpSampling2D, which TF.js samples differently', async () => {
+    const model = tf.sequential({
+      layers: [tf.layers.upSampling2d({ inputShape: [3, 3, 1], size: [2, 2], interpolation: 'bilinear' })],
+    });
+    await withDir(async (dir) => {
+      await saveFromTfjs(model, dir);
+      await assert.rejects(
+        loadTfjsModel(dir),
+        (e: Error) => e instanceof InteropError && /'up_sampling2d\w*' \(UpSampling2D\).*bilinear/.test(e.message),
+      );
+    });
+    model.dispose();
+  });
+
+  it('a save over a previous save leaves only the new shard, named by its content, and loads', async () => {
+    const rng = new RandomStream(13);
+    const model = new Sequential([input({ shape: [3] }), layers.dense({ units: 2 })]);
+    const x = rng.normal([4, 3]);
+    await withDir(async (dir) => {
+      const path = join(dir, 'm.tfjs');
+      await saveTfjsModel(model, path);
+      const first = readdirSync(path).sort();
+      assert.equal(first.length, 2, first.join(', '));
+      for (const w of model.weights) w.assign(tidy(() => w.value.add(1)));
+      await saveTfjsModel(model, path);
+      const second = readdirSync(path).sort();
+      assert.equal(second.length, 2, second.join(', '));
+      const shard = second.find((n) => n !== 'model.json')!;
+      assert.match(shard, /^group1-shard1of1-[0-9a-f]{16}\.bin$/);
+      assert.ok(!first.includes(shard), 'the new shard has a new name');
+      const json = JSON.parse(readFileSync(join(path, 'model.json'), 'utf8')) as {
+        weightsManifest: { paths: string[] }[];
+      };
+      assert.deepEqual(json.weightsManifest[0].paths, [shard]);
+      const theirs = await loadInTfjs(join(path, 'model.json'));
+      assertSamePredictions(model, theirs, [x], 'resaved');
+      const back = await loadTfjsModel(path);
+      assertSamePredictions(back, theirs, [x], 'resaved, in Candor');
+      back.dispose();
+      theirs.dispose();
+    });
+    model.dispose();
+    dispose([x]);
   });
 
   it('reads uint8, uint16 and float16 quantized weights as TF.js does', async () => {

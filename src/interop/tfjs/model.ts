@@ -1,7 +1,8 @@
 // TF.js layers models (model.json: modelTopology + weightsManifest, with binary weight shards beside it):
 // loadTfjsModel reads one into a Candor model, saveTfjsModel writes one that tf.loadLayersModel reads.
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Tensor } from '../../tensor/tensor.js';
 import { CandorError, fmtValue } from '../../errors.js';
@@ -10,12 +11,13 @@ import type { Model } from '../../train/model.js';
 import { candorVersion } from '../../ledger/record.js';
 import { FormatError, InteropError, UnsupportedLayerError } from '../errors.js';
 import { fromKerasConfig, toKerasConfig, type KerasLayerFactory } from '../keras/config.js';
+import { activationToKeras } from '../keras/values.js';
 import { assignKerasWeights, kerasModelWeights, withWeightBudget } from '../keras/weights.js';
 import { checkManifest, encodeWeights, readManifestWeights } from './manifest.js';
 
 const FORMAT = 'TF.js import';
-/** The one shard saveTfjsModel writes, named as TF.js' converter names shards. */
-export const TFJS_SHARD = 'group1-shard1of1.bin';
+/** The one shard saveTfjsModel writes, named as TF.js' converter names shards (before its content hash). */
+export const TFJS_SHARD = 'group1-shard1of1';
 /** model.json larger than this is not a layers model's (its topology is small; weights live in shards). */
 const MAX_MODEL_JSON_BYTES = 64 * 2 ** 20;
 
@@ -91,6 +93,7 @@ export async function loadTfjsModel(path: string, options: LoadTfjsOptions = {})
     model = withWeightBudget(held, FORMAT, () =>
       fromKerasConfig(topology, { format: FORMAT, customLayers: options.customLayers }),
     );
+    checkTfjsSemantics(model);
     assignWeights(model, values);
     return model;
   } catch (e) {
@@ -99,6 +102,19 @@ export async function loadTfjsModel(path: string, options: LoadTfjsOptions = {})
   } finally {
     for (const t of values.values()) t.dispose();
   }
+}
+
+/**
+ * Refuses what a TF.js file means differently from what Candor would compute: TF.js' bilinear UpSampling2D
+ * samples without half-pixel centres (Candor's and Keras' use them), so the outputs would differ.
+ */
+function checkTfjsSemantics(model: Model): void {
+  for (const layer of model.flattenLayers())
+    if (layer.className === 'UpSampling2D' && layer.getConfig().interpolation === 'bilinear')
+      throw new InteropError(
+        `${FORMAT}: layer '${layer.name}' (UpSampling2D) has interpolation: 'bilinear'; TF.js samples it without ` +
+          "half-pixel centres and Candor with them (as Keras), so the outputs would differ; only 'nearest' loads",
+      );
 }
 
 /**
@@ -140,18 +156,75 @@ const TFJS_CLASSES = new Set(
     'GlobalMaxPooling2D Flatten Reshape Permute RepeatVector Dropout SpatialDropout1D GaussianNoise GaussianDropout ' +
     'Activation ReLU LeakyReLU ELU Softmax PReLU BatchNormalization LayerNormalization Add Multiply Average Maximum ' +
     'Minimum Concatenate Dot Embedding SimpleRNN LSTM GRU Bidirectional TimeDistributed Masking ZeroPadding2D ' +
-    'Cropping2D UpSampling2D Rescaling CenterCrop Resizing Sequential Functional'
+    'Cropping2D UpSampling2D Rescaling Sequential Functional'
   ).split(' '),
 );
 
-/** Refuses, by name, a layer TF.js cannot load: a class it lacks, or a GRU with reset_after (it has none). */
+/** An option TF.js ignores or cannot load unless it has its default: `ok` says whether a value is fine. */
+interface TfjsOption {
+  ok: (value: unknown) => boolean;
+  why: string;
+}
+const isDefault =
+  (d: unknown) =>
+  (v: unknown): boolean =>
+    v === d || (d === null && v === undefined);
+const keepdims: TfjsOption = { ok: isDefault(false), why: "TF.js' global pooling has no keepdims" };
+
+/**
+ * Per class, the options whose non-default values TF.js (tfjs-layers 4.22) does not honour: it ignores them
+ * and computes something else, or fails to load or predict. Each was checked with tf.loadLayersModel.
+ */
+const TFJS_OPTIONS: Readonly<Record<string, Readonly<Record<string, TfjsOption>>>> = {
+  ReLU: {
+    negativeSlope: { ok: isDefault(0), why: "TF.js' ReLU reads only max_value" },
+    threshold: { ok: isDefault(0), why: "TF.js' ReLU reads only max_value" },
+  },
+  ELU: { alpha: { ok: isDefault(1), why: "TF.js' ELU layer supports only alpha 1" } },
+  Softmax: { axis: { ok: isDefault(-1), why: "TF.js' Softmax layer fails on other axes" } },
+  UpSampling2D: {
+    interpolation: { ok: isDefault('nearest'), why: "TF.js' bilinear kernel lacks half-pixel centres" },
+  },
+  Conv2DTranspose: { outputPadding: { ok: isDefault(null), why: 'TF.js drops output_padding' } },
+  Conv2D: { groups: { ok: isDefault(1), why: "TF.js' Conv2D has no groups" } },
+  Conv1D: { padding: { ok: (v) => v !== 'causal', why: "TF.js' Conv1D fails on causal padding" } },
+  GlobalAveragePooling1D: { keepdims },
+  GlobalAveragePooling2D: { keepdims },
+  GlobalMaxPooling1D: { keepdims },
+  GlobalMaxPooling2D: { keepdims },
+};
+
+/** The activations tfjs-layers 4.22 knows, by their Keras (snake_case) names. */
+const TFJS_ACTIVATIONS = new Set(
+  (
+    'elu gelu gelu_new hard_sigmoid linear log_softmax mish relu relu6 selu sigmoid softmax softplus softsign ' +
+    'swish tanh'
+  ).split(' '),
+);
+
+/**
+ * Refuses, by name, a layer TF.js cannot load or would compute differently: a class it lacks, an option value
+ * it ignores or fails on (TFJS_OPTIONS), an activation it lacks, or a GRU with reset_after (it has none).
+ */
 function checkTfjsCanLoad(model: Model): void {
   for (const layer of model.flattenLayers()) {
     if (layer === model) continue;
     const cls = layer.className;
     const inWrapper = layer.name.includes('/'); // Bidirectional's copies: checked through the wrapper
     if (!inWrapper && !TFJS_CLASSES.has(cls)) throw new UnsupportedLayerError('TF.js export', layer.name, cls);
-    if (cls === 'GRU' && layer.getConfig().resetAfter === true)
+    const config = layer.getConfig();
+    const refuse = (option: string, value: unknown, why: string): never => {
+      throw new InteropError(
+        `TF.js export: layer '${layer.name}' (${cls}) has ${option}: ${fmtValue(value)}, which TF.js does not ` +
+          `honour (${why}); TF.js would compute something else or fail to load it`,
+      );
+    };
+    for (const [option, { ok, why }] of Object.entries(TFJS_OPTIONS[cls] ?? {}))
+      if (!ok(config[option])) refuse(option, config[option], why);
+    for (const option of ['activation', 'recurrentActivation'])
+      if (typeof config[option] === 'string' && !TFJS_ACTIVATIONS.has(String(activationToKeras(config[option]))))
+        refuse(option, config[option], 'TF.js has no such activation');
+    if (cls === 'GRU' && config.resetAfter === true)
       throw new InteropError(
         `TF.js export: layer '${layer.name}' (GRU) has reset_after: true, which TF.js' GRU does not support; ` +
           'use resetAfter: false',
@@ -161,8 +234,11 @@ function checkTfjsCanLoad(model: Model): void {
 
 /**
  * Saves a model as a TF.js layers model: `path` is a folder (created; conventionally ending in '.tfjs') or a
- * file name model.json, beside which the weights go to one shard, group1-shard1of1.bin. Both files are written
- * atomically, the shard first. TF.js computes in float32: weights are written as float32.
+ * file name model.json, beside which the weights go to one shard, group1-shard1of1-<hash>.bin (named by a
+ * prefix of its SHA-256, so that a new shard never overwrites the one an older model.json names). The shard is
+ * written first, then model.json, each atomically; then the shards the previous model.json named are removed.
+ * A crash at any point leaves a model.json whose shard is there. TF.js computes in float32: weights are written
+ * as float32.
  */
 export async function saveTfjsModel(model: Model, path: string): Promise<void> {
   const file = basename(path).endsWith('.json') ? path : join(path, 'model.json');
@@ -178,6 +254,8 @@ export async function saveTfjsModel(model: Model, path: string): Promise<void> {
     ws.map((w) => ({ name: `${layer.name}/${w.name}`, value: w.variable.value })),
   );
   const { group, bytes } = encodeWeights(weights, TFJS_SHARD);
+  const shard = `${TFJS_SHARD}-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.bin`;
+  group.paths = [shard];
   const version = candorVersion();
   const artifacts = {
     modelTopology: { ...topology, keras_version: `candor ${version}`, backend: 'candor' },
@@ -186,7 +264,24 @@ export async function saveTfjsModel(model: Model, path: string): Promise<void> {
     convertedBy: null,
     weightsManifest: [group],
   };
-  await mkdir(dirname(file), { recursive: true });
-  await writeFileAtomic(join(dirname(file), TFJS_SHARD), bytes);
+  const dir = dirname(file);
+  await mkdir(dir, { recursive: true });
+  const previous = await previousShards(file);
+  await writeFileAtomic(join(dir, shard), bytes);
   await writeFileAtomic(file, JSON.stringify(artifacts));
+  for (const name of previous) if (name !== shard) await unlink(join(dir, name)).catch(() => {});
+}
+
+/** The shard files (plain names in its folder) that the model.json at `file` names, if it is one. */
+async function previousShards(file: string): Promise<string[]> {
+  try {
+    const json = JSON.parse(await readFile(file, 'utf8')) as { weightsManifest?: { paths?: unknown }[] };
+    const paths = (json.weightsManifest ?? []).flatMap((g) => (Array.isArray(g.paths) ? g.paths : []));
+    return paths
+      .filter((p): p is string => typeof p === 'string')
+      .map((p) => p.replace(/^\.\//, ''))
+      .filter((p) => p !== '' && !/[\\/]/.test(p) && p !== '.' && p !== '..' && p !== basename(file));
+  } catch {
+    return [];
+  }
 }
