@@ -6,6 +6,13 @@
 #   nested.weights.h5    Keras 3: Sequential [Sequential [Dense(4->3)], LSTM(2), Dense(2->1)] on inputs [5, 4]
 #   legacy.weights.h5    Keras 2 save_weights (h5 format): layer_names / weight_names attributes, 'dense/kernel:0'
 #   custom.weights.h5    Keras 3: Sequential [Dense(4->3), MyScale (one weight 'scale' of shape (3,)), Dense(3->2)]
+#   legacy-nested.weights.h5  Keras 2 save_weights (h5) of Sequential [Sequential [Dense(8->8) frozen, Dense(8->8),
+#                        BatchNormalization], Dense(8->2) frozen]. The rule followed is Keras' own, from
+#                        keras/src/legacy/saving/legacy_h5_format.py (save_weights_to_hdf5_group): each top-level
+#                        layer's group holds _legacy_weights(layer) = layer.trainable_weights +
+#                        layer.non_trainable_weights, so a nested model lists the trainable weights of all its
+#                        layers first, then the non-trainable ones (a frozen layer's weights, BatchNormalization's
+#                        moving statistics); weight_names holds each variable's name ('dense_1/kernel:0').
 # Every value is value(k, i) = ((7 i + 3 k) mod 17 - 8) / 16 (+ 1 for BatchNormalization's moving variance),
 # k the weight's index in the file, i the element's row-major index: exact in float32, so the test recomputes it.
 # Run from the repository root:  /usr/bin/python3 tools/keras-weights-fixtures.py
@@ -92,8 +99,35 @@ def custom():
         f.create_group("vars").attrs["name"] = "sequential"
 
 
+def legacy_nested():
+    v = Values()
+    with h5py.File(os.path.join(OUT, "legacy-nested.weights.h5"), "w") as f:
+        f.attrs["layer_names"] = np.array([b"sequential", b"dense_2"])
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["keras_version"] = b"2.15.0"
+        # _legacy_weights order: trainable (dense_1, BN gamma/beta), then non-trainable (frozen dense, BN moving).
+        inner = [
+            ("dense_1/kernel:0", (8, 8), 0.0),
+            ("dense_1/bias:0", (8,), 0.0),
+            ("batch_normalization/gamma:0", (8,), 0.0),
+            ("batch_normalization/beta:0", (8,), 0.0),
+            ("dense/kernel:0", (8, 8), 0.0),
+            ("dense/bias:0", (8,), 0.0),
+            ("batch_normalization/moving_mean:0", (8,), 0.0),
+            ("batch_normalization/moving_variance:0", (8,), 1.0),
+        ]
+        # A frozen top-level layer: trainable_weights is empty, non_trainable_weights its weights in their order.
+        outer = [("dense_2/kernel:0", (8, 2), 0.0), ("dense_2/bias:0", (2,), 0.0)]
+        for name, weights in [("sequential", inner), ("dense_2", outer)]:
+            g = f.create_group(name)
+            g.attrs["weight_names"] = np.array([w.encode() for w, _, _ in weights])
+            for w, shape, offset in weights:
+                g[w] = v(shape, offset)
+
+
 os.makedirs(OUT, exist_ok=True)
 dense_bn()
 nested()
 legacy()
 custom()
+legacy_nested()

@@ -76,6 +76,63 @@ describe('loadKerasWeights', () => {
     assertFixtureWeights(model, [0, 1, 2, 3]);
   });
 
+  // legacy-nested.weights.h5: Sequential [sequential [dense (frozen), dense_1, batch_normalization], dense_2 (frozen)],
+  // the nested group in Keras' order: dense_1, BN gamma/beta (k = 0..3), then dense (4, 5), BN moving stats (6, 7).
+  const legacyNested = (names: string[], frozen: boolean) =>
+    new Sequential([
+      input({ shape: [8] }),
+      new Sequential({
+        name: 'sequential',
+        layers: [
+          input({ shape: [8] }),
+          layers.dense({ units: 8, name: names[0], trainable: !frozen }),
+          layers.dense({ units: 8, name: names[1] }),
+          layers.batchNormalization({ name: names[2] }),
+        ],
+      }),
+      layers.dense({ units: 2, name: 'dense_2', trainable: false }),
+    ]);
+  const nestedKs = [4, 5, 0, 1, 2, 3, 6, 7, 8, 9];
+
+  it('loads a legacy nested model saved trainable weights first, matching the datasets by name', async () => {
+    // The names identify every weight, so the Candor model's trainable flags do not matter.
+    for (const frozen of [true, false]) {
+      const model = legacyNested(['dense', 'dense_1', 'batch_normalization'], frozen);
+      const report = await interop.loadKerasWeights(model, join(FIXTURES, 'legacy-nested.weights.h5'));
+      assert.deepEqual(
+        report.loaded.map((l) => [l.layer, l.path, l.weights]),
+        [
+          ['dense', '/sequential', 2],
+          ['dense_1', '/sequential', 2],
+          ['batch_normalization', '/sequential', 4],
+          ['dense_2', '/dense_2', 2],
+        ],
+      );
+      assertFixtureWeights(model, nestedKs, { 7: 1 });
+    }
+  });
+
+  it('loads a legacy nested model by Keras order when the names do not identify the layers', async () => {
+    const path = join(FIXTURES, 'legacy-nested.weights.h5');
+    const model = legacyNested(['a', 'b', 'c'], true);
+    await interop.loadKerasWeights(model, path);
+    assertFixtureWeights(model, nestedKs, { 7: 1 });
+    // With 'a' trainable, Keras' order would put the file's 'batch_normalization/gamma:0' on b/kernel: refused.
+    const unfrozen = legacyNested(['a', 'b', 'c'], false);
+    const before = unfrozen.weights.map((v) => [...v.value.dataSync()]);
+    await assert.rejects(
+      interop.loadKerasWeights(unfrozen, path),
+      (e: Error) =>
+        e instanceof interop.FormatError &&
+        e.message.includes("/sequential: weight_names does not identify the weights of 'sequential'") &&
+        e.message.includes("'batch_normalization/gamma:0' would be 'b/kernel'"),
+    );
+    assert.deepEqual(
+      unfrozen.weights.map((v) => [...v.value.dataSync()]),
+      before,
+    );
+  });
+
   it('reads the bytes of a file as well as its path', async () => {
     const model = denseBn();
     await interop.loadKerasWeights(model, new Uint8Array(readFileSync(join(FIXTURES, 'dense-bn.weights.h5'))));

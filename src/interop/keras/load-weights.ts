@@ -14,7 +14,8 @@ import { fmtShape } from '../../errors.js';
 import { FormatError } from '../errors.js';
 import { H5File, H5Group } from './hdf5.js';
 import { readKerasArchive, DEFAULT_MAX_KERAS_BYTES } from './archive.js';
-import { assignKerasWeights, kerasModelWeights, kerasWeights } from './weights.js';
+import { legacyGroupOrder } from './legacy-order.js';
+import { assignKerasWeights, kerasWeights } from './weights.js';
 import {
   keras3Datasets,
   legacyLayerGroups,
@@ -110,8 +111,8 @@ function matchKeras3(
 }
 
 /**
- * Matches legacy layer groups to the model's top-level layers by name. A group lists its layer's weights in Keras'
- * order (a nested model's group all of its layers' weights, split here by their counts).
+ * Matches legacy layer groups to the model's top-level layers by name. A group lists its layer's weights (a nested
+ * model's group all of its layers') as Keras saves them; legacyGroupOrder says which is which.
  */
 function matchLegacy(model: Model, groups: LegacyLayerGroup[], report: KerasWeightsReport, matches: Match[]): void {
   const byName = new Map(groups.map((g) => [g.name, g]));
@@ -124,19 +125,14 @@ function matchLegacy(model: Model, groups: LegacyLayerGroup[], report: KerasWeig
       continue;
     }
     used.add(group.name);
-    const parts = isContainer(layer) ? kerasModelWeights(layer) : [{ layer, weights: kerasWeights(layer) }];
-    const count = parts.reduce((a, p) => a + p.weights.length, 0);
-    if (count !== group.datasets.length)
-      throw new FormatError(
-        `${group.path}: layer '${layer.name}' (${layer.className}) takes ${count} weights, the file lists ` +
-          `${group.datasets.length} (${list(group.datasets.map((d) => d.name))})`,
-      );
+    const order = legacyGroupOrder(
+      layer,
+      group.datasets.map((d) => d.name),
+      group.path,
+    );
     const stored = readStored(group.datasets);
-    let at = 0;
-    for (const part of parts) {
-      matches.push({ layer: part.layer, path: group.path, stored: stored.slice(at, at + part.weights.length) });
-      at += part.weights.length;
-    }
+    for (const part of order)
+      matches.push({ layer: part.layer, path: group.path, stored: part.at.map((i) => stored[i]) });
   }
   for (const g of groups) if (!used.has(g.name) && g.datasets.length > 0) report.extra.push(g.path);
 }
