@@ -4,8 +4,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { RandomStream, interop } from '../../src/index.js';
+import { RandomStream, interop, tensor, type Tensor } from '../../src/index.js';
+import { assertClose } from '../helpers.js';
+import { feedOf, runOnnxRuntime } from './onnx-helpers.js';
 import { OnnxGraphBuilder } from '../../src/interop/onnx/graph-builder.js';
+import { ONNX_ARITY, ONNX_OPS } from '../../src/interop/onnx/import-ops.js';
 import { ONNX_DTYPE, type ModelProto, type NodeProto, type TensorProto } from '../../src/interop/onnx/schema.js';
 import { Rng } from '../io/rng.js';
 
@@ -177,5 +180,101 @@ describe('ONNX import fuzzing', () => {
       }
     }
     assert.ok(counts.refused > 30, `${counts.refused} refused`);
+  });
+});
+
+describe('ONNX import: review fixes', () => {
+  /** A model of x [batch, ...inShape] through `build` at `opset`; the output is declared [batch, ...outShape]. */
+  const graph = (
+    opset: number,
+    inShape: number[],
+    outShape: number[],
+    build: (g: OnnxGraphBuilder, x: string) => string,
+  ): Uint8Array => {
+    const g = new OnnxGraphBuilder('fix');
+    const x = g.addInput('x', 'float32', [null, ...inShape]);
+    g.addOutput(build(g, x), 'float32', [null, ...outShape]);
+    return encodeModelProto({ irVersion: 8, opsetImport: [{ domain: '', version: opset }], graph: g.toGraphProto() });
+  };
+  const interopNaming = (re: RegExp) => (e: unknown) => e instanceof InteropError && re.test(e.message);
+
+  it('refuses a default-domain opset over 17 (opset 18 Pad takes an axes input), naming the opset', () => {
+    const bytes = graph(
+      18,
+      [4],
+      [6],
+      (g, x) => g.node('Pad', [x, g.int64('pads', [1, 1]), '', g.int64('axes', [1])], {}, 1, 'pad18')[0],
+    );
+    assert.throws(() => fromOnnx(bytes), interopNaming(/opset 18.*17/));
+  });
+
+  it('refuses nodes that move or mix the batch axis, by node name', () => {
+    const cases: Record<string, Uint8Array> = {
+      // Softmax over a new leading axis of size 1 holding the whole batch: it would run across the samples.
+      unsq0: graph(17, [4], [4], (g, x) => {
+        const u = g.node('Unsqueeze', [x, g.int64('a0', [0])], {}, 1, 'unsq0')[0];
+        return g.op('Squeeze', [g.op('Softmax', [u], { axis: 1 }), g.int64('a1', [0])]);
+      }),
+      sq_all: graph(17, [1, 3], [3], (g, x) => g.node('Squeeze', [x], {}, 1, 'sq_all')[0]),
+      sq0: graph(17, [1, 3], [1, 3], (g, x) => g.node('Squeeze', [x, g.int64('a', [0])], {}, 1, 'sq0')[0]),
+      pad0: graph(17, [4], [4], (g, x) => g.node('Pad', [x, g.int64('p', [1, 0, 0, 0])], {}, 1, 'pad0')[0]),
+      // [1, 1, 4] + [batch, 4] broadcasts to [1, batch, 4]: the batch would no longer be axis 0.
+      add3: graph(17, [4], [4], (g, x) => g.node('Add', [x, g.floats('c', [1, 2, 3, 4], [1, 1, 4])], {}, 1, 'add3')[0]),
+    };
+    for (const [name, bytes] of Object.entries(cases))
+      assert.throws(() => fromOnnx(bytes), interopNaming(new RegExp(`'${name}'`)), name);
+  });
+
+  it('keeps what leaves the batch in place: Squeeze / Unsqueeze / Pad on other axes, as onnxruntime', async () => {
+    const bytes = graph(17, [1, 3], [6, 1], (g, x) => {
+      const s = g.op('Squeeze', [x, g.int64('a', [1])]);
+      const p = g.op('Pad', [s, g.int64('p', [0, 2, 0, 1])]);
+      return g.op('Unsqueeze', [g.op('Add', [p, g.floats('c', [1, 2, 3, 4, 5, 6], [6])]), g.int64('b', [-1])]);
+    });
+    const x = new RandomStream(3).normal([5, 1, 3]);
+    const expected = Object.values(await runOnnxRuntime(bytes, { x: feedOf(x) }))[0];
+    const y = fromOnnx(bytes).predict(x, { batchSize: 2 }) as Tensor;
+    assert.deepEqual(y.shape, expected.dims);
+    assertClose(y, expected.data, { rtol: 0, atol: 0 });
+  });
+
+  it('integer Div truncates towards zero, as onnxruntime (folded and at run time)', async () => {
+    const g = new OnnxGraphBuilder('div');
+    const x = g.addInput('x', 'int32', [null, 4]);
+    const folded = g.op('Div', [
+      g.array('n', Int32Array.of(-7, 7, -8, 9), [4], 'int32'),
+      g.array('d', Int32Array.of(2), [], 'int32'),
+    ]);
+    const y = g.op('Add', [g.op('Div', [x, g.array('e', Int32Array.of(2, -2, 3, -4), [4], 'int32')]), folded]);
+    g.addOutput(y, 'int32', [null, 4]);
+    const bytes = encodeModelProto({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 17 }],
+      graph: g.toGraphProto(),
+    });
+    const xs = tensor(Int32Array.of(-7, -7, 7, -9, 5, 3, -1, 9), [2, 4], 'int32');
+    const expected = Object.values(await runOnnxRuntime(bytes, { x: feedOf(xs) }))[0];
+    assert.deepEqual(Array.from((fromOnnx(bytes).predict(xs) as Tensor).dataSync()), Array.from(expected.data));
+  });
+
+  it('a node with too few or too many inputs is a FormatError naming it, not a TypeError', () => {
+    const cases: Record<string, Uint8Array> = {
+      cat: graph(17, [4], [4], (g) => g.node('Concat', [], { axis: 0 }, 1, 'cat')[0]),
+      mx: graph(17, [4], [4], (g) => g.node('Max', [], {}, 1, 'mx')[0]),
+      wh: graph(17, [4], [4], (g, x) => g.node('Where', [x, x], {}, 1, 'wh')[0]),
+      id2: graph(17, [4], [4], (g, x) => g.node('Identity', [x, x], {}, 1, 'id2')[0]),
+      mxc: graph(17, [4], [4], (g, x) => g.op('Add', [x, g.node('Min', [], {}, 1, 'mxc')[0]])),
+    };
+    for (const [name, bytes] of Object.entries(cases))
+      assert.throws(
+        () => fromOnnx(bytes),
+        (e: unknown) => e instanceof FormatError && new RegExp(`'${name}'`).test(e.message),
+        name,
+      );
+    // Every operator the importer computes declares its input counts.
+    assert.deepEqual(
+      Object.keys(ONNX_OPS).filter((op) => !ONNX_ARITY[op]),
+      [],
+    );
   });
 });

@@ -9,7 +9,7 @@ import type { Layer, SymShape, SymbolicTensor } from '../../nn/layer.js';
 import { withWeightSource } from '../../nn/layer.js';
 import { Permute } from '../../nn/layers/repeat-permute.js';
 import { FormatError, InteropError, UnsupportedLayerError } from '../errors.js';
-import { ONNX_OPS } from './import-ops.js';
+import { ONNX_ARITY, ONNX_OPS, numbers } from './import-ops.js';
 import { OnnxOp, type OnnxOperand } from './import-layer.js';
 import { tensorFromProto, type OnnxAttributes } from './import-tensor.js';
 import type { NodeProto } from './schema.js';
@@ -255,6 +255,7 @@ export class ImportGraph {
   opset = 17;
 
   convert(node: ImportNode): void {
+    checkArity(node);
     if (this.fused.has(node.outputs[0] ?? '')) return;
     if (this.opset < 13 && (node.opType === 'Softmax' || node.opType === 'LogSoftmax')) this.oldSoftmax(node);
     const present = node.inputs.filter((n) => n);
@@ -364,6 +365,15 @@ export class ImportGraph {
     for (const [k, a] of Object.entries(node.attrs))
       if (!(a instanceof Tensor) && !(Array.isArray(a) && a.some((v) => typeof v === 'string')))
         attributes[k] = a as never;
+    // A constant of higher rank than the runtime values broadcasts them into more axes in front of the batch.
+    const lowest = Math.min(...runtime.map((v) => v.sym.shape.length));
+    if (ELEMENTWISE.has(node.opType) && rank > lowest)
+      throw new UnsupportedLayerError(
+        'ONNX import',
+        node.name,
+        node.opType,
+        `a constant of rank ${rank} would broadcast a rank-${lowest} value to put axes before its batch axis`,
+      );
     if (!ELEMENTWISE.has(node.opType)) {
       const ints = (i: number) => {
         const c = this.constant(node, i);
@@ -408,6 +418,20 @@ export class ImportGraph {
   }
 }
 
+/** A FormatError for a node of a known op with fewer inputs than it needs or more than it takes. */
+function checkArity(node: ImportNode): void {
+  const arity = ONNX_ARITY[node.opType];
+  if (!arity) return;
+  const [least, most] = arity;
+  const n = node.inputs.length;
+  if (n >= least && n <= most && node.inputs.slice(0, least).every((i) => i)) return;
+  const takes = most === Infinity ? `at least ${least}` : least === most ? `${least}` : `${least} to ${most}`;
+  throw new FormatError(
+    `ONNX import: node '${node.name}' (${node.opType}) has ${n} inputs (${node.inputs.filter((i) => i).length} ` +
+      `named); ${node.opType} takes ${takes}`,
+  );
+}
+
 export function unsupported(node: ImportNode): UnsupportedLayerError {
   return new UnsupportedLayerError('ONNX import', node.name, node.opType, 'no Candor mapping for this operator');
 }
@@ -428,7 +452,19 @@ function checkBatchKept(node: ImportNode, rank: number, ints: (input: number) =>
   else if (node.opType === 'Flatten') moves = axis(a.axis, 1) !== 1;
   // Reshapes that keep the batch first are Candor Reshape layers (import-patterns.ts); others mix samples.
   else if (node.opType === 'Reshape') moves = true;
-  else if (node.opType === 'Transpose') moves = Array.isArray(a.perm) ? a.perm[0] !== 0 : rank > 1;
+  else if (node.opType === 'Unsqueeze') {
+    // A new axis 0 pushes the batch to axis 1 (an op after it over axis 1 then runs across the samples).
+    const axes = numbers(a.axes) ?? ints(1) ?? [];
+    moves = axes.some((v) => (v < 0 ? v + rank + axes.length : v) === 0);
+  } else if (node.opType === 'Squeeze') {
+    // Without axes, every axis of size 1 goes: the batch too when it is 1, so the result's rank would vary.
+    const axes = numbers(a.axes) ?? ints(1);
+    moves = !axes || axes.length === 0 || axes.some((v) => axis(v, 0) === 0);
+  } else if (node.opType === 'Pad') {
+    // Pads on axis 0 add samples, once per batch that predict() or fit() runs.
+    const pads = ints(1) ?? numbers(a.pads) ?? [];
+    moves = (pads[0] ?? 0) !== 0 || (pads[rank] ?? 0) !== 0;
+  } else if (node.opType === 'Transpose') moves = Array.isArray(a.perm) ? a.perm[0] !== 0 : rank > 1;
   else if (node.opType.startsWith('Reduce')) {
     const axes = Array.isArray(a.axes) ? a.axes : (ints(1) ?? []);
     moves = axes.length === 0 ? !a.noop_with_empty_axes : axes.some((v) => axis(v, 0) === 0);

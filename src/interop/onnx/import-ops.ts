@@ -274,13 +274,22 @@ const CAST: Record<number, 'float32' | 'int32' | 'bool'> = {
   9: 'bool',
 };
 
+/**
+ * ONNX's integer Div truncates towards zero (-7 / 2 = -3), where Candor's int32 div floors (-4). In float64,
+ * exact for every int32 quotient: sign(q) * floor(|q|).
+ */
+function truncatedDiv(x: Tensor, y: Tensor): Tensor {
+  const q = E.div(E.cast(x, 'float64'), E.cast(y, 'float64'));
+  return E.cast(E.mul(E.sign(q), E.floor(E.abs(q))), 'int32');
+}
+
 export const ONNX_OPS: Readonly<Record<string, OnnxOpImpl>> = {
   Identity: (ins) => [ins[0]!],
   Dropout: (ins) => [ins[0]!],
   Add: binary(E.add),
   Sub: binary(E.sub),
   Mul: binary(E.mul),
-  Div: binary((x, y) => (x.dtype === 'int32' && y.dtype === 'int32' ? E.floor(E.div(x, y)) : E.div(x, y))),
+  Div: binary((x, y) => (x.dtype === 'int32' && y.dtype === 'int32' ? truncatedDiv(x, y) : E.div(x, y))),
   Pow: binary(E.pow),
   Max: (ins) => [ins.reduce((m, t) => E.maximum(m!, t!))!],
   Min: (ins) => [ins.reduce((m, t) => E.minimum(m!, t!))!],
@@ -439,3 +448,34 @@ export const ONNX_OPS: Readonly<Record<string, OnnxOpImpl>> = {
     return [pad(x, padPairs(pads, x.rank), value)];
   },
 };
+
+/**
+ * How many inputs each operator of ONNX_OPS takes: [least, most] (optional inputs may be given as ''; the first
+ * `least` must be named). A node outside these counts is a malformed file (FormatError), refused before any op
+ * reads an input that is not there.
+ */
+export const ONNX_ARITY: Readonly<Record<string, readonly [number, number]>> = (() => {
+  const arity: Record<string, readonly [number, number]> = {};
+  const set = (ops: string, least: number, most: number) => {
+    for (const op of ops.split(' ')) arity[op] = [least, most];
+  };
+  set(
+    'Identity Not Sqrt Exp Log Neg Abs Reciprocal Floor Ceil Erf Sin Cos Relu Sigmoid Tanh Softplus LeakyRelu Elu ' +
+      'Selu HardSwish Softsign HardSigmoid Gelu Softmax LogSoftmax Cast MaxPool AveragePool GlobalAveragePool ' +
+      'GlobalMaxPool Flatten Transpose Shape Size ConstantOfShape',
+    1,
+    1,
+  );
+  set('Add Sub Mul Div Pow Equal Less Greater MatMul Reshape Gather Expand', 2, 2);
+  set('Max Min Concat', 1, Infinity);
+  set('Dropout Clip', 1, 3);
+  set('Gemm Conv', 2, 3);
+  set('Where', 3, 3);
+  set('BatchNormalization', 5, 5);
+  set('LayerNormalization', 2, 3);
+  set('ReduceMean ReduceSum ReduceMax ReduceMin Unsqueeze Squeeze', 1, 2);
+  // Slice: starts / ends as attributes before opset 10, inputs 1 - 4 from then on; Pad: pads an attribute before 11.
+  set('Slice', 1, 5);
+  set('Pad', 1, 3);
+  return arity;
+})();

@@ -16,6 +16,9 @@ import { ImportGraph } from './import-graph.js';
 import './import-patterns.js';
 import './import-recurrent.js';
 
+/** The newest default-domain opset whose operators the importer implements as ONNX defines them. */
+const MAX_OPSET = 17;
+
 /** The most nodes an imported graph may have (a hostile file cannot make the import run for long). */
 const MAX_NODES = 100_000;
 
@@ -73,7 +76,12 @@ function convert(proto: ModelProto): Model {
     g.setRuntime(name, sym, null);
     return sym;
   });
-  g.opset = (proto.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? 17;
+  g.opset = (proto.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? MAX_OPSET;
+  // Later opsets change what nodes mean (opset 18: Pad takes an axes input, the Reduce ops take axes as an input).
+  if (g.opset > MAX_OPSET)
+    throw new InteropError(
+      `ONNX import: the model uses opset ${g.opset}; Candor imports up to opset ${MAX_OPSET} (re-export at 17)`,
+    );
   // An export without dynamic axes declares a fixed batch (often 1), and PyTorch then folds it into Reshape targets.
   const batches = inputs.map((i) => i.type?.tensorType?.shape?.dim?.[0]?.dimValue);
   if (batches.every((b) => b !== undefined && b > 0 && b === batches[0])) g.declaredBatch = batches[0]!;
@@ -101,6 +109,9 @@ function convertNode(g: ImportGraph, node: NodeProto): void {
       attrs: decodeAttributes(node.attribute, name, opType),
     });
   } catch (e) {
+    if (e instanceof TypeError || e instanceof RangeError)
+      // A node shaped in a way no check foresaw (an input missing where an op reads it): the file is malformed.
+      throw new FormatError(`ONNX import: node '${name}' (${opType}) is malformed: ${e.message}`);
     if (e instanceof InteropError || e instanceof FormatError || !(e instanceof CandorError)) throw e;
     // A shape or argument error from a Candor op or layer: the file is inconsistent at this node.
     throw new InteropError(`ONNX import: node '${name}' (${opType}): ${e.message}`);
