@@ -65,3 +65,8 @@ export function fmtValue(value: unknown, maxChars = 120): string {
   walk(value, 0);
   return out.length > maxChars ? out.slice(0, maxChars) + '...' : out;
 }
+
+/** The message of anything thrown (an Error's message, else the value formatted). */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : fmtValue(e);
+}

@@ -3,14 +3,13 @@
 // schemas both use it; what protobufjs cannot parse is a FormatError naming where the bytes came from.
 import protobuf from 'protobufjs';
 import { FormatError } from './errors.js';
+import { errorMessage } from '../errors.js';
 
 export interface MessageCodec<T> {
   /** The wire bytes (checked against the schema first: a wrong field type is a bug, said plainly). */
   encode(value: T, who: string): Uint8Array;
   decode(bytes: Uint8Array, where: string): T;
 }
-
-const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /** `arrays`: whether absent repeated fields decode as [] (true) or are left out. */
 export function messageCodec<T>(schema: string, typeName: string, { arrays }: { arrays: boolean }): MessageCodec<T> {
@@ -29,7 +28,7 @@ export function messageCodec<T>(schema: string, typeName: string, { arrays }: { 
       try {
         message = t.decode(bytes);
       } catch (e) {
-        throw new FormatError(`${where}: not a valid ${typeName} (${messageOf(e)})`);
+        throw new FormatError(`${where}: not a valid ${typeName} (${errorMessage(e)})`);
       }
       return t.toObject(message, { longs: Number, bytes: Uint8Array, defaults: false, arrays, oneofs: false }) as T;
     },

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Tensor } from '../tensor/tensor.js';
 import { dispose } from '../tensor/storage.js';
-import { ArgumentError, CandorError, DTypeError, fmtShape, fmtValue } from '../errors.js';
+import { ArgumentError, CandorError, DTypeError, fmtShape, fmtValue, errorMessage } from '../errors.js';
 import { Layer, layerFromConfig, withWeightSource, type LayerConfig, type WeightSource } from '../nn/layer.js';
 import { Model } from './model.js';
 import { FormatError, parseSafetensors, serializeSafetensors } from '../io/safetensors.js';
@@ -59,7 +59,6 @@ export interface LoadOptions {
 }
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-const messageOf = (e: unknown) => (e instanceof Error ? e.message : fmtValue(e));
 
 /**
  * Writes the model under `dir` (created if needed). Crash-safe: until model.json is switched, the
@@ -188,7 +187,7 @@ function parseManifest(text: string, dir: string): ModelManifest {
   try {
     m = JSON.parse(text) as ModelManifest;
   } catch (e) {
-    throw new FormatError(`loadModel: ${path} is not valid JSON: ${messageOf(e)}`);
+    throw new FormatError(`loadModel: ${path} is not valid JSON: ${errorMessage(e)}`);
   }
   const isObject = (v: unknown): v is Record<string, unknown> =>
     typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -292,7 +291,7 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
     } catch (e) {
       if (e instanceof FormatError || e instanceof DTypeError) throw e;
       throw new FormatError(
-        `loadModel: the architecture in ${join(dir, 'model.json')} cannot be rebuilt: ${messageOf(e)}`,
+        `loadModel: the architecture in ${join(dir, 'model.json')} cannot be rebuilt: ${errorMessage(e)}`,
       );
     }
     if (!(layer instanceof Model))
@@ -315,7 +314,7 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
         model.compile(manifest.training as Parameters<Model['compile']>[0]);
       } catch (e) {
         throw new FormatError(
-          `loadModel: the training section of ${join(dir, 'model.json')} cannot be restored: ${messageOf(e)}`,
+          `loadModel: the training section of ${join(dir, 'model.json')} cannot be restored: ${errorMessage(e)}`,
         );
       }
       if (manifest.optimizerFile) await restoreOptimizer(model, dir, manifest.optimizerFile, manifest, cipher);
@@ -383,7 +382,7 @@ async function restoreOptimizer(
         );
       } catch (e) {
         if (e instanceof CandorError) throw e;
-        throw new FormatError(`loadModel: the optimizer state in ${path} cannot be restored: ${messageOf(e)}`);
+        throw new FormatError(`loadModel: the optimizer state in ${path} cannot be restored: ${errorMessage(e)}`);
       }
     }
   } finally {
@@ -397,7 +396,7 @@ function restorePrivateSteps(model: Model, steps: readonly PrivateSteps[], dir: 
     model.restorePrivateSteps(steps);
   } catch (e) {
     throw new FormatError(
-      `loadModel: the privateSteps of ${join(dir, 'model.json')} cannot be restored: ${messageOf(e)}`,
+      `loadModel: the privateSteps of ${join(dir, 'model.json')} cannot be restored: ${errorMessage(e)}`,
     );
   }
 }

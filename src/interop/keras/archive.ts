@@ -4,7 +4,7 @@
 // the zip records for it (Keras stores entries uncompressed: a flipped byte would otherwise change a weight).
 import { unzipSync } from 'fflate';
 import { crc32 } from '../tensorboard/crc32c.js';
-import { CandorError, fmtValue } from '../../errors.js';
+import { CandorError, fmtValue, errorMessage } from '../../errors.js';
 import { FormatError, InteropError } from '../errors.js';
 
 /** Default cap on the bytes a .keras file may inflate to (its three entries together). */
@@ -27,15 +27,13 @@ export interface KerasArchive {
   weights: Uint8Array;
 }
 
-const messageOf = (e: unknown) => (e instanceof Error ? e.message : fmtValue(e));
-
 /** Parses a JSON entry of the archive into an object. */
 function jsonEntry(bytes: Uint8Array, label: string, name: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (e) {
-    throw new FormatError(`${label}: ${name} is not valid UTF-8 JSON: ${messageOf(e)}`);
+    throw new FormatError(`${label}: ${name} is not valid UTF-8 JSON: ${errorMessage(e)}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new FormatError(`${label}: ${name} is not a JSON object (got ${fmtValue(value)})`);
@@ -70,7 +68,7 @@ function recordedCrcs(bytes: Uint8Array, label: string): Map<string, number> {
       at += 46 + nameLength + view.getUint16(at + 30, true) + view.getUint16(at + 32, true);
     }
   } catch (e) {
-    throw new FormatError(`${label}: cannot read the zip's central directory: ${messageOf(e)}`);
+    throw new FormatError(`${label}: cannot read the zip's central directory: ${errorMessage(e)}`);
   }
   return out;
 }
@@ -114,7 +112,7 @@ export function readKerasArchive(bytes: Uint8Array, label: string, maxBytes = DE
     });
   } catch (e) {
     if (e instanceof CandorError) throw e;
-    throw new FormatError(`${label}: not a readable zip archive: ${messageOf(e)}`);
+    throw new FormatError(`${label}: not a readable zip archive: ${errorMessage(e)}`);
   }
   // fflate inflates into a buffer of the declared size and returns what the data filled: a shorter entry was
   // truncated or its size field altered.

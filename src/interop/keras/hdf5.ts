@@ -4,15 +4,13 @@
 // checked against the file before its data is read. Filtered (compressed) datasets are refused: Keras and h5py
 // write none by default, and an inflate inside jsfive could not be bounded.
 import * as jsfive from 'jsfive';
-import { CandorError, fmtShape, fmtValue } from '../../errors.js';
+import { CandorError, fmtShape, fmtValue, errorMessage } from '../../errors.js';
 import { FormatError, InteropError } from '../errors.js';
 
 /** Groups and datasets one file may open: far more than any model has; a cyclic or junk file stops here. */
 const MAX_OBJECTS = 200_000;
 const MAX_RANK = 32;
 const SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]; // \x89HDF\r\n\x1a\n
-
-const messageOf = (e: unknown) => (e instanceof Error ? e.message : fmtValue(e));
 
 /** A float dataset read whole: row-major data of `shape`. */
 export interface H5Array {
@@ -69,7 +67,7 @@ function guard<T>(label: string, what: string, fn: () => T): T {
     return fn();
   } catch (e) {
     if (e instanceof CandorError) throw e;
-    throw new FormatError(`${label}: cannot read ${what}: ${messageOf(e)}`);
+    throw new FormatError(`${label}: cannot read ${what}: ${errorMessage(e)}`);
   }
 }
 

@@ -2,7 +2,7 @@
 // or a legacy .h5 (the model_config attribute + model_weights/). The architecture is mapped by fromKerasConfig
 // (config.ts), the weights loaded by loadKerasWeights' matching; every layer must get its weights.
 import { readFileBytes } from '../../io/atomic.js';
-import { CandorError, fmtValue } from '../../errors.js';
+import { CandorError, errorMessage } from '../../errors.js';
 import { snake } from '../../nn/names.js';
 import type { Model } from '../../train/model.js';
 import { FormatError, InteropError } from '../errors.js';
@@ -23,7 +23,6 @@ export interface LoadKerasModelOptions {
   maxBytes?: number;
 }
 
-const messageOf = (e: unknown) => (e instanceof Error ? e.message : fmtValue(e));
 const MODEL_CLASSES = new Set(['Sequential', 'Functional', 'Model']);
 
 /**
@@ -62,7 +61,7 @@ function modelFromConfig(config: Json, file: H5File, label: string, options: Loa
     if (e instanceof FormatError || e instanceof InteropError) throw e;
     // A layer refusing a config value (ArgumentError, ShapeError), or a RangeError from a config nested too deep.
     const kind = e instanceof CandorError ? `${e.constructor.name}: ` : '';
-    throw new FormatError(`${label}: the model config cannot be built: ${kind}${messageOf(e)}`);
+    throw new FormatError(`${label}: the model config cannot be built: ${kind}${errorMessage(e)}`);
   }
 }
 
@@ -78,7 +77,7 @@ function legacyConfig(file: H5File): Json {
   try {
     return JSON.parse(text) as Json;
   } catch (e) {
-    throw new FormatError(`${file.label}: model_config is not valid JSON: ${messageOf(e)}`);
+    throw new FormatError(`${file.label}: model_config is not valid JSON: ${errorMessage(e)}`);
   }
 }
 

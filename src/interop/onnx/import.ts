@@ -5,7 +5,7 @@
 // Layout: values keep ONNX's layout (NCHW) at the model's edges; inside, a value may be held transposed
 // (channels last, for Candor's convolutions), and a Permute is inserted only where a consumer needs another.
 import { readFile } from 'node:fs/promises';
-import { CandorError } from '../../errors.js';
+import { CandorError, errorMessage } from '../../errors.js';
 import { tidy } from '../../tensor/storage.js';
 import { input as modelInput } from '../../nn/input.js';
 import { Model } from '../../train/model.js';
@@ -29,7 +29,7 @@ function decode(bytes: Uint8Array): ModelProto {
   } catch (e) {
     if (e instanceof FormatError) throw e;
     // protobufjs on deeply nested or inconsistent messages (a RangeError, a TypeError in toObject).
-    throw new FormatError(`ONNX import: not a valid ModelProto (${e instanceof Error ? e.message : String(e)})`);
+    throw new FormatError(`ONNX import: not a valid ModelProto (${errorMessage(e)})`);
   }
 }
 

@@ -8,6 +8,7 @@ import { tensor } from '../../ops/creation.js';
 import { fmtValue } from '../../errors.js';
 import { readFileBytes } from '../../io/atomic.js';
 import { FormatError, InteropError } from '../errors.js';
+import { isObject } from '../keras/values.js';
 
 const FORMAT = 'TF.js import';
 
@@ -26,13 +27,11 @@ export interface ManifestGroup {
 /** Bytes per stored element: the quantized dtype's when quantized. */
 const BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, uint8: 1, uint16: 2, float16: 2 };
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** The manifest checked for structure (a FormatError names what is wrong; unsupported dtypes are refused by name). */
 export function checkManifest(manifest: unknown): ManifestGroup[] {
   if (!Array.isArray(manifest)) throw new FormatError(`${FORMAT}: weightsManifest must be a list of groups`);
   return manifest.map((group, g) => {
-    if (!isObj(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights))
+    if (!isObject(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights))
       throw new FormatError(`${FORMAT}: weightsManifest group ${g} must be {paths: [...], weights: [...]}`);
     if (!group.paths.every((p) => typeof p === 'string' && p.length > 0))
       throw new FormatError(`${FORMAT}: weightsManifest group ${g}: paths must be file names`);
@@ -41,7 +40,7 @@ export function checkManifest(manifest: unknown): ManifestGroup[] {
 }
 
 function checkWeight(w: unknown, g: number): ManifestWeight {
-  if (!isObj(w) || typeof w.name !== 'string')
+  if (!isObject(w) || typeof w.name !== 'string')
     throw new FormatError(`${FORMAT}: weightsManifest group ${g}: a weight has no name: ${fmtValue(w)}`);
   const what = `${FORMAT}: weight '${w.name}'`;
   if (!Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0))
@@ -51,7 +50,7 @@ function checkWeight(w: unknown, g: number): ManifestWeight {
   const out: ManifestWeight = { name: w.name, shape: w.shape as number[], dtype: w.dtype };
   if (w.quantization !== undefined && w.quantization !== null) {
     const q = w.quantization;
-    if (!isObj(q) || (q.dtype !== 'uint8' && q.dtype !== 'uint16' && q.dtype !== 'float16'))
+    if (!isObject(q) || (q.dtype !== 'uint8' && q.dtype !== 'uint16' && q.dtype !== 'float16'))
       throw new InteropError(`${what}: quantization ${fmtValue(q)} is not supported (uint8, uint16, float16 are)`);
     const affine = q.dtype !== 'float16';
     if (affine && !(Number.isFinite(q.min) && Number.isFinite(q.scale)))
