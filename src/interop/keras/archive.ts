@@ -4,8 +4,9 @@
 // the zip records for it (Keras stores entries uncompressed: a flipped byte would otherwise change a weight).
 import { unzipSync } from 'fflate';
 import { crc32 } from '../tensorboard/crc32c.js';
-import { CandorError, fmtValue, errorMessage } from '../../errors.js';
+import { CandorError, errorMessage } from '../../errors.js';
 import { FormatError, InteropError } from '../errors.js';
+import { parseJsonObject } from './values.js';
 
 /** Default cap on the bytes a .keras file may inflate to (its three entries together). */
 export const DEFAULT_MAX_KERAS_BYTES = 1 << 29; // 512 MiB
@@ -25,19 +26,6 @@ export interface KerasArchive {
   metadata: Record<string, unknown>;
   /** The bytes of model.weights.h5 (HDF5). */
   weights: Uint8Array;
-}
-
-/** Parses a JSON entry of the archive into an object. */
-function jsonEntry(bytes: Uint8Array, label: string, name: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch (e) {
-    throw new FormatError(`${label}: ${name} is not valid UTF-8 JSON: ${errorMessage(e)}`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new FormatError(`${label}: ${name} is not a JSON object (got ${fmtValue(value)})`);
-  return value as Record<string, unknown>;
 }
 
 /**
@@ -129,8 +117,8 @@ export function readKerasArchive(bytes: Uint8Array, label: string, maxBytes = DE
       ? new InteropError(`${label}: the weights are stored as model.weights.npz; only model.weights.h5 is supported`)
       : new FormatError(`${label}: the archive has no ${WEIGHTS}`);
   return {
-    config: jsonEntry(files[CONFIG], label, CONFIG),
-    metadata: files[METADATA] ? jsonEntry(files[METADATA], label, METADATA) : {},
+    config: parseJsonObject(files[CONFIG], `${label}: ${CONFIG}`),
+    metadata: files[METADATA] ? parseJsonObject(files[METADATA], `${label}: ${METADATA}`) : {},
     weights: files[WEIGHTS],
   };
 }

@@ -43,7 +43,8 @@ export interface FromKerasOptions {
   format?: string;
 }
 
-const MODEL_CLASSES = ['Sequential', 'Functional', 'Model'];
+/** The class names Keras writes for models (a layer config holding layers). */
+export const KERAS_MODEL_CLASSES: readonly string[] = ['Sequential', 'Functional', 'Model'];
 
 interface Ctx {
   readonly format: string;
@@ -127,7 +128,7 @@ function layerFromKeras(entry: Json, ctx: Ctx): Layer {
   if (isCustomClass(entry as JsonObject))
     throw new UnsupportedLayerError(ctx.format, name, cls, 'a custom class; supply one with registerKerasLayer()');
   if (cls === 'Sequential') return sequentialFromKeras(entry as JsonObject, config, ctx);
-  if (MODEL_CLASSES.includes(cls)) return functionalFromKeras(config, ctx);
+  if (KERAS_MODEL_CLASSES.includes(cls)) return functionalFromKeras(config, ctx);
   if (!KERAS_LAYER_CLASSES.includes(candorClassOf(cls)))
     throw new UnsupportedLayerError(ctx.format, name, cls, 'supply a replacement with registerKerasLayer()');
   return makeCheckedLayer(layerConfigFromKeras(cls, config, mappingContext(ctx)), cls, ctx.format);

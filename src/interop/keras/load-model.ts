@@ -7,7 +7,7 @@ import { snake } from '../../nn/names.js';
 import type { Model } from '../../train/model.js';
 import { FormatError, InteropError } from '../errors.js';
 import { readKerasArchive, DEFAULT_MAX_KERAS_BYTES } from './archive.js';
-import { fromKerasConfig, type KerasLayerFactory } from './config.js';
+import { KERAS_MODEL_CLASSES, fromKerasConfig, type KerasLayerFactory } from './config.js';
 import { H5File } from './hdf5.js';
 import { loadKerasWeightsFrom, type KerasGroupOf } from './load-weights.js';
 import { withWeightBudget } from './weights.js';
@@ -22,8 +22,6 @@ export interface LoadKerasModelOptions {
   /** Cap on the bytes a .keras archive may inflate to (default 512 MiB). */
   maxBytes?: number;
 }
-
-const MODEL_CLASSES = new Set(['Sequential', 'Functional', 'Model']);
 
 /**
  * Each layer's group in Keras 3 weights, from the config's layer lists: Keras names the n-th layer of a class in a
@@ -41,7 +39,8 @@ function keras3Groups(config: Json, path = 'layers', out = new Map<string, strin
     counts.set(base, n + 1);
     const key = n === 0 ? base : `${base}_${n}`;
     if (typeof entry.config.name === 'string') out.set(`${path}|${entry.config.name}`, key);
-    if (MODEL_CLASSES.has(entry.class_name)) keras3Groups(entry, `${path}/${key}/layers`, out, depth + 1);
+    if (KERAS_MODEL_CLASSES.includes(entry.class_name as string))
+      keras3Groups(entry, `${path}/${key}/layers`, out, depth + 1);
   }
   return out;
 }

@@ -1,8 +1,8 @@
 // Keras config values <-> Candor's: key spelling (snake_case <-> camelCase), dtypes and DTypePolicy objects,
 // initializer, regularizer and activation specs. Keras 3 wraps objects as {module, class_name, config,
 // registered_name}; Keras 2 and TF.js as {class_name, config}. Anything Candor cannot honour is refused.
-import { InteropError } from '../errors.js';
-import { fmtValue } from '../../errors.js';
+import { FormatError, InteropError } from '../errors.js';
+import { errorMessage, fmtValue } from '../../errors.js';
 import { activationNames } from '../../nn/activations.js';
 import { normalizeName } from '../../registry.js';
 
@@ -13,6 +13,18 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 export type JsonObject = { [key: string]: Json };
 
 export const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A file's JSON object (model.json, config.json): strict UTF-8, an object at the top, else a FormatError. */
+export function parseJsonObject(bytes: Uint8Array, what: string): JsonObject {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (e) {
+    throw new FormatError(`${what} is not valid UTF-8 JSON: ${errorMessage(e)}`);
+  }
+  if (!isObject(value)) throw new FormatError(`${what} is not a JSON object (got ${fmtValue(value)})`);
+  return value;
+}
 
 /** 'kernel_initializer' -> 'kernelInitializer'. */
 export const camel = (key: string): string => key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());

@@ -10,7 +10,8 @@ import { readFileBytes } from '../../io/atomic.js';
 import { FormatError, InteropError } from '../errors.js';
 import { isObject } from '../keras/values.js';
 
-const FORMAT = 'TF.js import';
+/** How TF.js readers name themselves in errors. */
+export const TFJS_IMPORT = 'TF.js import';
 
 export interface ManifestWeight {
   name: string;
@@ -29,20 +30,20 @@ const BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, uint8: 1
 
 /** The manifest checked for structure (a FormatError names what is wrong; unsupported dtypes are refused by name). */
 export function checkManifest(manifest: unknown): ManifestGroup[] {
-  if (!Array.isArray(manifest)) throw new FormatError(`${FORMAT}: weightsManifest must be a list of groups`);
+  if (!Array.isArray(manifest)) throw new FormatError(`${TFJS_IMPORT}: weightsManifest must be a list of groups`);
   return manifest.map((group, g) => {
     if (!isObject(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights))
-      throw new FormatError(`${FORMAT}: weightsManifest group ${g} must be {paths: [...], weights: [...]}`);
+      throw new FormatError(`${TFJS_IMPORT}: weightsManifest group ${g} must be {paths: [...], weights: [...]}`);
     if (!group.paths.every((p) => typeof p === 'string' && p.length > 0))
-      throw new FormatError(`${FORMAT}: weightsManifest group ${g}: paths must be file names`);
+      throw new FormatError(`${TFJS_IMPORT}: weightsManifest group ${g}: paths must be file names`);
     return { paths: group.paths as string[], weights: group.weights.map((w) => checkWeight(w, g)) };
   });
 }
 
 function checkWeight(w: unknown, g: number): ManifestWeight {
   if (!isObject(w) || typeof w.name !== 'string')
-    throw new FormatError(`${FORMAT}: weightsManifest group ${g}: a weight has no name: ${fmtValue(w)}`);
-  const what = `${FORMAT}: weight '${w.name}'`;
+    throw new FormatError(`${TFJS_IMPORT}: weightsManifest group ${g}: a weight has no name: ${fmtValue(w)}`);
+  const what = `${TFJS_IMPORT}: weight '${w.name}'`;
   if (!Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0))
     throw new FormatError(`${what}: shape must be a list of non-negative integers, got ${fmtValue(w.shape)}`);
   if (w.dtype !== 'float32' && w.dtype !== 'int32')
@@ -75,7 +76,7 @@ function shardPath(modelJson: string, path: string): string {
   const full = resolve(dir, path);
   const rel = relative(dir, full);
   if (isAbsolute(path) || rel.startsWith(`..${sep}`) || rel === '..' || isAbsolute(rel))
-    throw new FormatError(`${FORMAT}: weight shard path '${path}' leaves the model's folder`);
+    throw new FormatError(`${TFJS_IMPORT}: weight shard path '${path}' leaves the model's folder`);
   return full;
 }
 
@@ -95,7 +96,7 @@ export async function readManifestWeights(modelJson: string, groups: ManifestGro
             return s.size;
           } catch (e) {
             throw new FormatError(
-              `${FORMAT}: weight shard '${group.paths[i]}' cannot be read (${(e as Error).message})`,
+              `${TFJS_IMPORT}: weight shard '${group.paths[i]}' cannot be read (${(e as Error).message})`,
             );
           }
         }),
@@ -104,7 +105,7 @@ export async function readManifestWeights(modelJson: string, groups: ManifestGro
       const declared = group.weights.reduce((a, w) => a + storedBytes(w), 0);
       if (declared !== held)
         throw new FormatError(
-          `${FORMAT}: weightsManifest group ${g} declares ${declared} bytes of weights; its shards ` +
+          `${TFJS_IMPORT}: weightsManifest group ${g} declares ${declared} bytes of weights; its shards ` +
             `(${group.paths.join(', ')}) hold ${held}`,
         );
       return paths;
@@ -117,7 +118,7 @@ export async function readManifestWeights(modelJson: string, groups: ManifestGro
       let offset = 0;
       for (const w of group.weights) {
         const n = storedBytes(w);
-        if (out.has(w.name)) throw new FormatError(`${FORMAT}: weight '${w.name}' appears twice in the manifest`);
+        if (out.has(w.name)) throw new FormatError(`${TFJS_IMPORT}: weight '${w.name}' appears twice in the manifest`);
         out.set(w.name, decode(w, bytes.slice(offset, offset + n)));
         offset += n;
       }

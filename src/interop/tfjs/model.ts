@@ -11,11 +11,10 @@ import type { Model } from '../../train/model.js';
 import { candorVersion } from '../../ledger/record.js';
 import { FormatError, InteropError, UnsupportedLayerError } from '../errors.js';
 import { fromKerasConfig, toKerasConfig, type KerasLayerFactory } from '../keras/config.js';
-import { activationToKeras } from '../keras/values.js';
+import { activationToKeras, parseJsonObject } from '../keras/values.js';
 import { assignKerasWeights, kerasModelWeights, withWeightBudget } from '../keras/weights.js';
-import { checkManifest, encodeWeights, readManifestWeights } from './manifest.js';
+import { TFJS_IMPORT, checkManifest, encodeWeights, readManifestWeights } from './manifest.js';
 
-const FORMAT = 'TF.js import';
 /** The one shard saveTfjsModel writes, named as TF.js' converter names shards (before its content hash). */
 export const TFJS_SHARD = 'group1-shard1of1';
 /** model.json larger than this is not a layers model's (its topology is small; weights live in shards). */
@@ -63,35 +62,27 @@ export async function loadTfjsModel(path: string, options: LoadTfjsOptions = {})
   try {
     size = (await stat(file)).size;
   } catch (e) {
-    throw new FormatError(`${FORMAT}: cannot read ${file} (${(e as Error).message})`);
+    throw new FormatError(`${TFJS_IMPORT}: cannot read ${file} (${(e as Error).message})`);
   }
   if (size > MAX_MODEL_JSON_BYTES)
-    throw new FormatError(`${FORMAT}: ${file} is ${size} bytes; a layers model's model.json is far smaller`);
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await readFileBytes(file)));
-  } catch (e) {
-    throw new FormatError(`${FORMAT}: ${file} is not JSON (${(e as Error).message})`);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json))
-    throw new FormatError(`${FORMAT}: ${file} must hold an object, got ${fmtValue(json)}`);
-  const artifacts = json as Record<string, unknown>;
+    throw new FormatError(`${TFJS_IMPORT}: ${file} is ${size} bytes; a layers model's model.json is far smaller`);
+  const artifacts: Record<string, unknown> = parseJsonObject(await readFileBytes(file), `${TFJS_IMPORT}: ${file}`);
   if (artifacts.format !== undefined && artifacts.format !== 'layers-model')
     throw new InteropError(
-      `${FORMAT}: ${file} is a TF.js ${fmtValue(artifacts.format)}; Candor loads layers models ('layers-model')`,
+      `${TFJS_IMPORT}: ${file} is a TF.js ${fmtValue(artifacts.format)}; Candor loads layers models ('layers-model')`,
     );
   let topology = artifacts.modelTopology as Record<string, unknown> | undefined;
   // The Python converter nests the Keras config: {keras_version, backend, model_config, training_config}.
   if (topology && typeof topology === 'object' && 'model_config' in topology)
     topology = topology.model_config as Record<string, unknown>;
-  if (!topology) throw new FormatError(`${FORMAT}: ${file} has no modelTopology`);
+  if (!topology) throw new FormatError(`${TFJS_IMPORT}: ${file} has no modelTopology`);
   const groups = checkManifest(artifacts.weightsManifest ?? []);
   const values = await readManifestWeights(file, groups);
   let model: Model | undefined;
   try {
     const held = [...values.values()].reduce((a, t) => a + t.size, 0);
-    model = withWeightBudget(held, FORMAT, () =>
-      fromKerasConfig(topology, { format: FORMAT, customLayers: options.customLayers }),
+    model = withWeightBudget(held, TFJS_IMPORT, () =>
+      fromKerasConfig(topology, { format: TFJS_IMPORT, customLayers: options.customLayers }),
     );
     checkTfjsSemantics(model);
     assignWeights(model, values);
@@ -112,8 +103,8 @@ function checkTfjsSemantics(model: Model): void {
   for (const layer of model.flattenLayers())
     if (layer.className === 'UpSampling2D' && layer.getConfig().interpolation === 'bilinear')
       throw new InteropError(
-        `${FORMAT}: layer '${layer.name}' (UpSampling2D) has interpolation: 'bilinear'; TF.js samples it without ` +
-          "half-pixel centres and Candor with them (as Keras), so the outputs would differ; only 'nearest' loads",
+        `${TFJS_IMPORT}: layer '${layer.name}' (UpSampling2D) has interpolation: 'bilinear'; TF.js samples it ` +
+          "without half-pixel centres and Candor with them (as Keras), so the outputs would differ; only 'nearest' loads",
       );
 }
 
@@ -129,7 +120,7 @@ function assignWeights(model: Model, values: Map<string, Tensor>): void {
     const exact = weights.every((w) => values.has(`${layer.name}/${w.name}`));
     if (!exact && own.length !== weights.length)
       throw new FormatError(
-        `${FORMAT}: layer '${layer.name}' (${layer.className}) has weights ` +
+        `${TFJS_IMPORT}: layer '${layer.name}' (${layer.className}) has weights ` +
           `${weights.map((w) => `'${layer.name}/${w.name}'`).join(', ')}; the file holds ` +
           `${own.length ? own.map((n) => `'${n}'`).join(', ') : 'none under that name'}`,
       );
@@ -140,12 +131,12 @@ function assignWeights(model: Model, values: Map<string, Tensor>): void {
         used.add(name);
         return values.get(name)!;
       },
-      FORMAT,
+      TFJS_IMPORT,
     );
   }
   const unused = [...values.keys()].filter((n) => !used.has(n));
   if (unused.length > 0)
-    throw new FormatError(`${FORMAT}: weights not used by any layer of the model: ${unused.join(', ')}`);
+    throw new FormatError(`${TFJS_IMPORT}: weights not used by any layer of the model: ${unused.join(', ')}`);
 }
 
 /** The mapped Keras classes that tfjs-layers 4.22 has (its serialization registry). */
