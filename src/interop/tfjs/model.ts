@@ -104,7 +104,7 @@ function checkTfjsSemantics(model: Model): void {
     if (layer.className === 'UpSampling2D' && layer.getConfig().interpolation === 'bilinear')
       throw new InteropError(
         `${TFJS_IMPORT}: layer '${layer.name}' (UpSampling2D) has interpolation: 'bilinear'; TF.js samples it ` +
-          "without half-pixel centres and Candor with them (as Keras), so the outputs would differ; only 'nearest' loads",
+          "without half-pixel centres and Candor with them (as Keras), so outputs would differ; only 'nearest' loads",
       );
 }
 
