@@ -94,6 +94,10 @@ bool get_arr(napi_env env, napi_value v, Arr* a, const char* fn, const char* wha
       a->dtype = U8;
       a->bytes = 1;
       break;
+    case napi_int8_array:
+      a->dtype = I8;
+      a->bytes = 1;
+      break;
     default:
       fail(env, std::string(fn) + ": " + what + " has an unsupported element type");
       return false;

@@ -12,7 +12,7 @@
 
 namespace candor {
 
-enum DType : int { F32 = 0, F64 = 1, I32 = 2, U8 = 3 };
+enum DType : int { F32 = 0, F64 = 1, I32 = 2, U8 = 3, I8 = 4 };
 
 // Op codes. The names are exported to JavaScript in this order (addon.cc), so the TypeScript side maps
 // names to codes from the addon itself and the two lists cannot drift apart.

@@ -10,7 +10,7 @@ import { FAMILY_ADDON_EXPORTS, type FamilyAddon } from '../../ops/families/index
 export const ADDON_VERSION = 6;
 
 /** The typed arrays the addon reads and writes. */
-export type Arr = Float32Array | Float64Array | Int32Array | Uint8Array;
+export type Arr = Float32Array | Float64Array | Int32Array | Int8Array | Uint8Array;
 
 export interface NativeInfo {
   readonly isa: string;
