@@ -28,6 +28,7 @@ import {
   type RecurrentMulti,
   type RecurrentParams,
 } from './recurrent.js';
+import { QUANTIZED, type QuantizedParams } from './quantized.js';
 import { SOFTMAX, SOFTMAX_EXPORTS, type SoftmaxAddon, type SoftmaxParams } from './softmax.js';
 import {
   TRAIN_STEP,
@@ -48,7 +49,8 @@ export interface FusedParams
     LayerNormParams,
     RecurrentParams,
     AttentionFamilyParams,
-    DepthwiseParams {}
+    DepthwiseParams,
+    QuantizedParams {}
 
 export type FusedName = keyof FusedParams;
 
@@ -91,6 +93,7 @@ export const FUSED: { readonly [F in FusedName]: FusedSpecOf<F> } = {
   ...RECURRENT,
   ...ATTENTION,
   ...DEPTHWISE,
+  ...QUANTIZED,
 };
 
 /** The fused ops' names, in the table's order. */
