@@ -14,3 +14,5 @@ export {
   serializeSparseSafetensors,
   sparseBytes,
 } from '../io/sparse-safetensors.js';
+export { prunedFineTune } from './pruned-fine-tune.js';
+export type { PrunedFineTuneOptions, PrunedFineTuneResult } from './pruned-fine-tune.js';

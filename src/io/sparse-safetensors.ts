@@ -130,9 +130,7 @@ function decodeAll(spec: string, tensors: Map<string, Tensor>, masks: Map<string
   const isObject = (v: unknown): v is Record<string, unknown> =>
     typeof v === 'object' && v !== null && !Array.isArray(v);
   if (!isObject(parsed) || parsed.version !== SPARSE_VERSION || !isObject(parsed.tensors))
-    fail(
-      `metadata '${SPARSE_METADATA_KEY}' must be {"version":${SPARSE_VERSION},"tensors":{...}}, got ${fmtValue(parsed)}`,
-    );
+    fail(`metadata '${SPARSE_METADATA_KEY}' must be {"version":1,"tensors":{...}}, got ${fmtValue(parsed)}`);
   const shapes = (parsed as { tensors: Record<string, unknown> }).tensors;
   const claimed = new Set<string>();
   const decoded = new Map<string, Tensor>();
