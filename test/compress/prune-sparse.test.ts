@@ -221,29 +221,22 @@ describe('hostile sparse files', () => {
     let ok = 0,
       rejected = 0;
     for (let i = 0; i < 2000; i++) {
-      const bytes = seed.slice();
+      let bytes: Uint8Array = seed.slice();
       const kind = rng.int(3);
       if (kind === 0) bytes[rng.int(bytes.length)] = rng.int(256);
       else if (kind === 1) {
-        // Flip bits in the data region (masks and values).
+        // Flip bits near the end: the data region (masks and values) and the header's tail.
         const at = bytes.length - 1 - rng.int(80);
         bytes[at] ^= 1 << rng.int(8);
       } else {
+        // Replace or add an entry of the sparse metadata with a value of the wrong kind or size.
         const { header, data } = splitFile(seed);
         const meta = header.__metadata__ as Record<string, string>;
         const spec = JSON.parse(meta[SPARSE_METADATA_KEY]) as { tensors: Record<string, unknown> };
         const values = [0, -1, 1, 5, 7, 8, 35, 1e20, 'x', null, [], [5], [7, 5], [35], [1, 1, 1, 35]];
         spec.tensors[rng.pick(['k', 'b', 'k:mask', 'z'])] = rng.pick(values);
         meta[SPARSE_METADATA_KEY] = JSON.stringify(spec);
-        const out = joinFile(header, data);
-        try {
-          check(out);
-          ok++;
-        } catch (e) {
-          if (!(e instanceof FormatError)) assert.fail(`mutation ${i}: ${(e as Error).name}: ${(e as Error).message}`);
-          rejected++;
-        }
-        continue;
+        bytes = joinFile(header, data);
       }
       try {
         check(bytes);
