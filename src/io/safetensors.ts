@@ -49,7 +49,28 @@ const KNOWN_UNSUPPORTED = new Set([
  * The reference writer orders tensors by dtype, largest alignment first, then by name; with the
  * header padded to 8 bytes this keeps every tensor's data aligned to its element size.
  */
-const WRITE_ORDER: readonly DType[] = ['float64', 'float32', 'int32', 'int8', 'bool'];
+const WRITE_ORDER: readonly string[] = ['F64', 'F32', 'I32', 'I8', 'U8', 'BOOL'];
+
+/**
+ * Bytes stored under a safetensors dtype that has no Candor tensor type: U8, for packed bitmasks (the sparse
+ * weights of src/io/sparse-safetensors.ts). Written by serializeSafetensors beside tensors; read back only
+ * when parseSafetensors is asked to (ParseOptions.byteTensors).
+ */
+export interface ByteTensor {
+  readonly dtype: 'U8';
+  readonly shape: readonly number[];
+  readonly bytes: Uint8Array;
+}
+
+const isByteTensor = (t: unknown): t is ByteTensor =>
+  typeof t === 'object' &&
+  t !== null &&
+  (t as ByteTensor).dtype === 'U8' &&
+  (t as ByteTensor).bytes instanceof Uint8Array &&
+  Array.isArray((t as ByteTensor).shape) &&
+  (t as ByteTensor).shape.every((d) => Number.isSafeInteger(d) && d >= 0) &&
+  (t as ByteTensor).shape.reduce((a, b) => a * b, 1) === (t as ByteTensor).bytes.length;
+const dtypeName = (t: Tensor | ByteTensor): string => (t instanceof Tensor ? NAME_OF[t.dtype] : t.dtype);
 
 export const DEFAULT_MAX_HEADER_BYTES = 100_000_000; // the reference implementation's limit
 const METADATA_KEY = '__metadata__';
@@ -59,11 +80,15 @@ export interface SafetensorsFile {
   /** In the file's data order (offset order), which is also the writer's order. */
   tensors: Map<string, Tensor>;
   metadata: Record<string, string>;
+  /** The U8 entries, when parsed with byteTensors: true (otherwise a U8 entry is a FormatError). */
+  byteTensors?: Map<string, ByteTensor>;
 }
 
 export interface ParseOptions {
   /** Largest header accepted, in bytes; guards against absurd allocations from a corrupt length. */
   maxHeaderBytes?: number;
+  /** Return U8 entries as raw bytes in `byteTensors` instead of refusing them. */
+  byteTensors?: boolean;
 }
 
 // ----------------------------------------------------------------------------------------------- write
@@ -74,7 +99,7 @@ export interface ParseOptions {
  * contiguous offsets, compact JSON with `__metadata__` first, header space-padded to a multiple of 8.
  */
 export function serializeSafetensors(
-  tensors: Record<string, Tensor> | Map<string, Tensor>,
+  tensors: Record<string, Tensor | ByteTensor> | Map<string, Tensor | ByteTensor>,
   metadata?: Record<string, string>,
 ): Uint8Array {
   const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
@@ -83,12 +108,13 @@ export function serializeSafetensors(
       throw new ArgumentError(
         `serializeSafetensors: '${METADATA_KEY}' is reserved for metadata and cannot name a tensor`,
       );
+    if (isByteTensor(t)) continue;
     if (!(t instanceof Tensor)) throw new ArgumentError(`serializeSafetensors: '${name}' is not a Tensor`);
     t.assertLive(`serializeSafetensors('${name}')`);
   }
   entries.sort(
     ([an, a], [bn, b]) =>
-      WRITE_ORDER.indexOf(a.dtype) - WRITE_ORDER.indexOf(b.dtype) || (an < bn ? -1 : an > bn ? 1 : 0),
+      WRITE_ORDER.indexOf(dtypeName(a)) - WRITE_ORDER.indexOf(dtypeName(b)) || (an < bn ? -1 : an > bn ? 1 : 0),
   );
 
   // An ordered list, not an object: JSON.stringify of an object would put integer-like keys ("0", "12")
@@ -108,13 +134,13 @@ export function serializeSafetensors(
   let offset = 0;
   const chunks: Uint8Array[] = [];
   for (const [name, t] of entries) {
-    const data = t.dataSync();
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    if (!LITTLE_ENDIAN) swapBytes(bytes, bytesPerElement(t.dtype));
-    header.push([
-      name,
-      { dtype: NAME_OF[t.dtype], shape: [...t.shape], data_offsets: [offset, offset + bytes.length] },
-    ]);
+    let bytes: Uint8Array;
+    if (t instanceof Tensor) {
+      const data = t.dataSync();
+      bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      if (!LITTLE_ENDIAN) swapBytes((bytes = bytes.slice()), bytesPerElement(t.dtype));
+    } else bytes = t.bytes;
+    header.push([name, { dtype: dtypeName(t), shape: [...t.shape], data_offsets: [offset, offset + bytes.length] }]);
     chunks.push(bytes);
     offset += bytes.length;
   }
@@ -136,7 +162,7 @@ export function serializeSafetensors(
 /** Writes tensors to `path` as safetensors, atomically (see writeFileAtomic). */
 export async function saveSafetensors(
   path: string,
-  tensors: Record<string, Tensor> | Map<string, Tensor>,
+  tensors: Record<string, Tensor | ByteTensor> | Map<string, Tensor | ByteTensor>,
   metadata?: Record<string, string>,
 ): Promise<void> {
   await writeFileAtomic(path, serializeSafetensors(tensors, metadata));
@@ -146,7 +172,8 @@ export async function saveSafetensors(
 
 interface Entry {
   name: string;
-  dtype: DType;
+  /** 'U8' only when the caller asked for byte tensors. */
+  dtype: DType | 'U8';
   shape: number[];
   begin: number;
   end: number;
@@ -159,7 +186,7 @@ interface Entry {
  */
 export function parseSafetensors(
   bytes: Uint8Array,
-  { maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES }: ParseOptions = {},
+  { maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES, byteTensors = false }: ParseOptions = {},
 ): SafetensorsFile {
   const fail = (msg: string): never => {
     throw new FormatError(`parseSafetensors: ${msg}`);
@@ -209,7 +236,7 @@ export function parseSafetensors(
       }
       continue;
     }
-    entries.push(readEntry(name, info, dataLen, fail));
+    entries.push(readEntry(name, info, dataLen, fail, byteTensors));
   }
 
   // The tensors must tile [0, dataLen) exactly. Sorting by (begin, end) puts zero-size tensors before
@@ -236,7 +263,12 @@ export function parseSafetensors(
   }
 
   const tensors = new Map<string, Tensor>();
+  const bytesOut = new Map<string, ByteTensor>();
   for (const e of sorted) {
+    if (e.dtype === 'U8') {
+      bytesOut.set(e.name, { dtype: 'U8', shape: e.shape, bytes: bytes.slice(dataStart + e.begin, dataStart + e.end) });
+      continue;
+    }
     const count = (e.end - e.begin) / bytesPerElement(e.dtype);
     const data = allocArray(e.dtype, count);
     const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -244,7 +276,7 @@ export function parseSafetensors(
     if (!LITTLE_ENDIAN) swapBytes(raw, bytesPerElement(e.dtype));
     tensors.set(e.name, fromTypedArray(data, e.shape));
   }
-  return { tensors, metadata };
+  return byteTensors ? { tensors, metadata, byteTensors: bytesOut } : { tensors, metadata };
 }
 
 /** Reads and parses a safetensors file (see parseSafetensors). */
@@ -253,14 +285,20 @@ export async function loadSafetensors(path: string, options: ParseOptions = {}):
 }
 
 /** Validates one header entry: dtype, shape, offsets and that the byte length matches the shape. */
-function readEntry(name: string, info: unknown, dataLen: number, fail: (msg: string) => never): Entry {
+function readEntry(
+  name: string,
+  info: unknown,
+  dataLen: number,
+  fail: (msg: string) => never,
+  byteTensors = false,
+): Entry {
   const what = `tensor '${name}'`;
   if (typeof info !== 'object' || info === null || Array.isArray(info))
     fail(`${what}: entry must be an object with dtype, shape and data_offsets`);
   const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
   if (typeof dtype !== 'string') fail(`${what}: dtype must be a string, got ${fmtValue(dtype)}`);
-  const d = SUPPORTED[dtype as string];
-  if (d === undefined || !Object.hasOwn(SUPPORTED, dtype as string)) {
+  const d: DType | 'U8' | undefined = byteTensors && dtype === 'U8' ? 'U8' : SUPPORTED[dtype as string];
+  if (d === undefined || (d !== 'U8' && !Object.hasOwn(SUPPORTED, dtype as string))) {
     if (KNOWN_UNSUPPORTED.has(dtype as string))
       fail(`${what}: dtype ${dtype} is not supported yet (supported: ${Object.keys(SUPPORTED).join(', ')})`);
     fail(`${what}: unknown dtype ${fmtValue(dtype)}`);
@@ -282,7 +320,7 @@ function readEntry(name: string, info: unknown, dataLen: number, fail: (msg: str
   const [begin, end] = offsets as number[];
   if (begin > end || end > dataLen)
     fail(`${what}: data_offsets [${begin}, ${end}] are not a range within the ${dataLen}-byte data buffer`);
-  const expected = numel * bytesPerElement(d);
+  const expected = numel * (d === 'U8' ? 1 : bytesPerElement(d));
   if (end - begin !== expected) {
     fail(
       `${what}: data_offsets [${begin}, ${end}] span ${end - begin} bytes ` +

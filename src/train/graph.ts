@@ -82,16 +82,20 @@ export function runGraph(
  */
 type TensorRef = [string, number, number] | [string, number, number, CallArgs];
 
-function refOf(t: SymbolicTensor): TensorRef {
+function refOf(t: SymbolicTensor, nodes: readonly Node[]): TensorRef {
   const node = t.node!;
-  return [node.layer.name, node.layer.inboundNodes.indexOf(node), node.outputs.indexOf(t)];
+  // Counted among the layer's calls in this graph only: a layer shared with another model (a pruned or
+  // fine-tuned copy) has calls there too, which the rebuilt model will not have (Keras remaps them alike).
+  // An input's node is not among `nodes`; an InputLayer has that one node.
+  const own = node.layer.inboundNodes.filter((n) => nodes.includes(n)).indexOf(node);
+  return [node.layer.name, own === -1 ? node.layer.inboundNodes.indexOf(node) : own, node.outputs.indexOf(t)];
 }
 
 /** An inbound node as saved: the refs of its inputs, each carrying the call's arguments if it had any. */
-function inboundRefs(node: Node): TensorRef[] {
+function inboundRefs(node: Node, nodes: readonly Node[]): TensorRef[] {
   const args = node.callArgs;
   return node.inputs.map((t) => {
-    const ref = refOf(t);
+    const ref = refOf(t, nodes);
     return node.hasCallArgs ? [ref[0], ref[1], ref[2], { ...args }] : ref;
   });
 }
@@ -137,10 +141,10 @@ export function graphConfig(
       className: l.className,
       name: l.name,
       config: l.getConfig(),
-      inboundNodes: l.inboundNodes.filter((n) => nodes.includes(n)).map(inboundRefs),
+      inboundNodes: l.inboundNodes.filter((n) => nodes.includes(n)).map((n) => inboundRefs(n, nodes)),
     })),
-    inputLayers: inputs.map(refOf),
-    outputLayers: outputs.map(refOf),
+    inputLayers: inputs.map((t) => refOf(t, nodes)),
+    outputLayers: outputs.map((t) => refOf(t, nodes)),
   };
 }
 

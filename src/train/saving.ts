@@ -12,7 +12,8 @@ import { dispose } from '../tensor/storage.js';
 import { ArgumentError, CandorError, DTypeError, fmtShape, fmtValue, errorMessage } from '../errors.js';
 import { Layer, layerFromConfig, withWeightSource, type LayerConfig, type WeightSource } from '../nn/layer.js';
 import { Model } from './model.js';
-import { FormatError, parseSafetensors, serializeSafetensors } from '../io/safetensors.js';
+import { FormatError, serializeSafetensors } from '../io/safetensors.js';
+import { parseSparseSafetensors, serializeSparseSafetensors } from '../io/sparse-safetensors.js';
 import { readFileBytes, removeStaleTemps, writeFileAtomic } from '../io/atomic.js';
 import { FileCipher, openMaybeEncrypted, type EncryptionKey, type ScryptParams } from '../io/encryption.js';
 import type { PrivateSteps } from './private-training.js';
@@ -51,6 +52,11 @@ export interface SaveOptions {
   encryptionKey?: EncryptionKey;
   /** scrypt's parameters for a passphrase (default privacy.DEFAULT_SCRYPT: N = 2^17, r = 8, p = 1). */
   scrypt?: Partial<ScryptParams>;
+  /**
+   * Stores each mostly-zero float weight (a pruned kernel) as a bit mask plus its non-zero values inside the
+   * safetensors file (see docs/compression.md); loading reads either layout. Default false.
+   */
+  sparseWeights?: boolean;
 }
 
 export interface LoadOptions {
@@ -88,7 +94,8 @@ export async function saveModel(model: Model, dir: string, options: SaveOptions 
     files[name] = { sha256: hash, bytes: bytes.length };
     return name;
   };
-  const weightsFile = await write('weights', serializeSafetensors(weights, { format: MODEL_FORMAT }));
+  const encode = options.sparseWeights ? serializeSparseSafetensors : serializeSafetensors;
+  const weightsFile = await write('weights', encode(weights, { format: MODEL_FORMAT }));
   let optimizerFile: string | undefined;
   const training = model.trainingConfig();
   const optimizer = model.optimizer;
@@ -174,7 +181,7 @@ async function readChecked(
 /** Parses a safetensors file of the model, naming the file in a FormatError. */
 function parseModelFile(dir: string, name: string, bytes: Uint8Array) {
   try {
-    return parseSafetensors(bytes);
+    return parseSparseSafetensors(bytes);
   } catch (e) {
     if (e instanceof FormatError) throw new FormatError(`loadModel: ${join(dir, name)}: ${e.message}`);
     throw e;

@@ -5,7 +5,8 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { dispose } from '../tensor/storage.js';
 import { ArgumentError, DTypeError, fmtShape } from '../errors.js';
-import { FormatError, parseSafetensors, serializeSafetensors } from '../io/safetensors.js';
+import { FormatError, serializeSafetensors } from '../io/safetensors.js';
+import { parseSparseSafetensors, serializeSparseSafetensors } from '../io/sparse-safetensors.js';
 import { readFileBytes, writeFileAtomic } from '../io/atomic.js';
 import { FileCipher, openMaybeEncrypted } from '../io/encryption.js';
 import type { Model } from './model.js';
@@ -23,7 +24,8 @@ export async function saveWeights(model: Model, path: string, options: SaveOptio
     tensors.set(v.name, v.value);
   }
   const order = JSON.stringify([...tensors.keys()]);
-  const bytes = serializeSafetensors(tensors, { format: WEIGHTS_FORMAT, order });
+  const encode = options.sparseWeights ? serializeSparseSafetensors : serializeSafetensors;
+  const bytes = encode(tensors, { format: WEIGHTS_FORMAT, order });
   await writeFileAtomic(path, cipher ? await cipher.encrypt(bytes, WEIGHTS_FORMAT) : bytes);
 }
 
@@ -36,7 +38,7 @@ export async function loadWeights(model: Model, path: string, options: LoadOptio
   const bytes = await openMaybeEncrypted(await readFileBytes(path), cipher, WEIGHTS_FORMAT, `loadWeights: ${path}`);
   let file;
   try {
-    file = parseSafetensors(bytes);
+    file = parseSparseSafetensors(bytes);
   } catch (e) {
     if (e instanceof FormatError) throw new FormatError(`loadWeights: ${path}: ${e.message}`);
     throw e;
