@@ -14,17 +14,30 @@ export interface KeptChannels {
   readonly from: readonly string[];
 }
 
-/** The layers whose units (Dense) or filters (convolutions) structured pruning removes, with their weight slices. */
+/** The layers whose units (Dense) or filters (convolutions) structured pruning removes: their config key. */
 export const PRUNABLE: Readonly<Record<string, 'units' | 'filters'>> = {
   Dense: 'units',
   Conv1D: 'filters',
   Conv2D: 'filters',
+  SeparableConv2D: 'filters',
 };
 
-/** What pruning does to one layer: the kept entries of its input channel axis, and of its own outputs. */
+/** The weight of each prunable layer whose last axis is its units or filters (what ranks them). */
+export const UNIT_KERNEL: Readonly<Record<string, string>> = {
+  Dense: 'kernel',
+  Conv1D: 'kernel',
+  Conv2D: 'kernel',
+  SeparableConv2D: 'pointwise_kernel',
+};
+
+/**
+ * What pruning does to one layer: the kept entries of its input's channel axis, of its own units or filters (a
+ * pruned layer), and of its output's channel axis (its own, or its input's carried through).
+ */
 export interface LayerSlices {
   readonly input?: KeptChannels;
   readonly own?: KeptChannels;
+  readonly output?: KeptChannels;
 }
 
 /** Activations that act on each entry alone (activation(x) of one channel does not read the others). */
@@ -75,6 +88,12 @@ const channelsLast = (config: Record<string, unknown>) =>
 /** The index a possibly negative axis names, in a tensor of `rank` axes. */
 const axisOf = (axis: unknown, rank: number) => (typeof axis === 'number' && axis < 0 ? axis + rank : axis);
 
+/** A depthwise convolution's output channels: input channel c makes channels c * m .. c * m + m - 1. */
+export function depthwiseKept(kept: KeptChannels, m: number): KeptChannels {
+  const keep = kept.keep.flatMap((c) => Array.from({ length: m }, (_, j) => c * m + j));
+  return { size: kept.size * m, keep, from: kept.from };
+}
+
 /** Flatten of [batch, ...spatial, C] (channels last): channel c at position p lands at p * C + c. */
 function flattened(op: string, layer: Layer, t: GraphTensor, kept: KeptChannels): KeptChannels {
   const spatial = t.shape.slice(1, -1);
@@ -124,6 +143,11 @@ function carry(
     if (axisOf(config.axis, rank) !== rank - 1) refuse(op, layer, ins, `normalises axis ${config.axis}, not channels`);
     return [ins[0]];
   }
+  if (kind === 'DepthwiseConv2D') {
+    if (!ELEMENTWISE_ACTIVATIONS.has(String(config.activation)))
+      refuse(op, layer, ins, `applies '${config.activation}', which mixes channels`);
+    return [depthwiseKept(ins[0]!, Number(config.depthMultiplier))];
+  }
   if (kind === 'Flatten') return [rank <= 2 ? ins[0] : flattened(op, layer, call.inputs[0], ins[0]!)];
   if (kind === 'Concatenate') {
     if (axisOf(config.axis, rank) === rank - 1) return [concatenated(op, call, ins)];
@@ -160,9 +184,9 @@ export function followChannels(
     const mine = own.get(call.layer);
     const outs = carry(op, call, ins, mine);
     call.outputs.forEach((t, i) => outs[i] && kept.set(t.id, outs[i]!));
-    const slice: LayerSlices = { input: ins[0], own: mine };
+    const slice: LayerSlices = { input: ins[0], own: mine, output: outs[0] };
     const before = slices.get(call.layer);
-    if (before && !sameKept(before.input, slice.input))
+    if (before && !(sameKept(before.input, slice.input) && sameKept(before.output, slice.output)))
       throw new ArgumentError(
         `${op}: ${who(call.layer)} is called more than once, on inputs that keep different channels`,
       );
@@ -176,7 +200,7 @@ export function followChannels(
           `units are never pruned; leave ${quoted(k.from)} whole`,
       );
   }
-  for (const [layer, slice] of slices) if (!slice.input && !slice.own) slices.delete(layer);
+  for (const [layer, slice] of slices) if (!slice.input && !slice.output) slices.delete(layer);
   return slices;
 }
 

@@ -10,7 +10,15 @@ import type { Tensor } from '../tensor/tensor.js';
 import { checkOptions, optionKeys } from '../registry.js';
 import { Model } from '../train/model.js';
 import { modelGraph } from './structured-graph.js';
-import { PRUNABLE, feedsOutput, followChannels, type KeptChannels, type LayerSlices } from './structured-channels.js';
+import {
+  PRUNABLE,
+  UNIT_KERNEL,
+  depthwiseKept,
+  feedsOutput,
+  followChannels,
+  type KeptChannels,
+  type LayerSlices,
+} from './structured-channels.js';
 
 const OP = 'pruneStructured';
 
@@ -104,8 +112,9 @@ function keepCount(layer: Layer, units: number, spec: unknown, option: string): 
   return spec >= 1 ? spec : Math.max(1, units - Math.round(spec * units));
 }
 
+/** The weight whose last axis holds a prunable layer's units or filters. */
 function kernelOf(layer: Layer): Tensor {
-  const kernel = layer.weights.find((v) => v.name === `${layer.name}/kernel`);
+  const kernel = layer.weights.find((v) => v.name === `${layer.name}/${UNIT_KERNEL[layer.className]}`);
   if (!kernel) throw new ArgumentError(`${OP}: ${layer.className} '${layer.name}' is not built (it has no kernel)`);
   return kernel.value;
 }
@@ -148,24 +157,36 @@ function choose(
   return { counts, skipped };
 }
 
-/** The layer's weights with the pruned entries removed: kernel rows (inputs) and columns (units), bias, BN stats. */
+/**
+ * The entries kept of each axis of a weight, by its name: a kernel's input rows and unit columns, a depthwise
+ * kernel's input channels, a pointwise kernel's depthwise outputs and filters, a bias and BatchNormalization's
+ * gamma, beta and moving statistics (all [channels]) follow the layer's output.
+ */
+function weightAxes(layer: Layer, weight: string, rank: number, slice: LayerSlices): [number, KeptChannels?][] {
+  const m = Number(layer.getConfig().depthMultiplier ?? 1);
+  if (weight === 'kernel' && PRUNABLE[layer.className])
+    return [
+      [rank - 2, slice.input],
+      [rank - 1, slice.own],
+    ];
+  if (weight === 'depthwise_kernel') return [[2, slice.input]];
+  if (weight === 'pointwise_kernel')
+    return [
+      [2, slice.input && depthwiseKept(slice.input, m)],
+      [3, slice.own],
+    ];
+  const perChannel = ['bias', 'gamma', 'beta', 'moving_mean', 'moving_variance'];
+  if (perChannel.includes(weight) && (PRUNABLE[layer.className] || slice.output)) return [[0, slice.output]];
+  throw new ArgumentError(`${OP}: ${layer.className} '${layer.name}' has weight '${weight}', which it cannot slice`);
+}
+
+/** The layer's weights with the pruned entries removed. */
 function slicedWeights(layer: Layer, slice: LayerSlices): Tensor[] {
   return layer.weights.map((v) =>
     tidy(() => {
-      const short = v.name.slice(layer.name.length + 1);
       let t = v.value;
-      if (PRUNABLE[layer.className] && short === 'kernel') {
-        if (slice.input) t = gather(t, slice.input.keep, t.rank - 2);
-        if (slice.own) t = gather(t, slice.own.keep, t.rank - 1);
-      } else if (PRUNABLE[layer.className] && short === 'bias') {
-        if (slice.own) t = gather(t, slice.own.keep, 0);
-      } else if (layer.className === 'BatchNormalization' && slice.input) {
-        t = gather(t, slice.input.keep, 0); // gamma, beta, moving mean and variance: all [features]
-      } else {
-        throw new ArgumentError(
-          `${OP}: ${layer.className} '${layer.name}' has weight '${v.name}', which it cannot slice`,
-        );
-      }
+      for (const [axis, kept] of weightAxes(layer, v.name.slice(layer.name.length + 1), t.rank, slice))
+        if (kept) t = gather(t, kept.keep, axis);
       return t === v.value ? t.clone() : t;
     }),
   );
@@ -180,10 +201,10 @@ const removedOf = (k: KeptChannels | undefined): number[] => {
 const bytesOf = (layer: Layer) => layer.weights.reduce((s, v) => s + v.value.size * bytesPerElement(v.dtype), 0);
 
 /**
- * A new model with whole units (Dense) and filters (Conv1D, Conv2D) removed: in each chosen layer the ones whose
- * kernel slice has the smallest norm. The layers reading them shrink to match: the next Dense or convolution
- * loses the matching input rows (after a Flatten, those of every spatial position, channels last), and a
- * BatchNormalization between them its entries; pooling, dropout, padding and elementwise activations pass
+ * A new model with whole units (Dense) and filters (Conv1D, Conv2D, SeparableConv2D) removed: in each chosen layer
+ * the ones whose kernel slice has the smallest norm. The layers reading them shrink to match: the next Dense or
+ * convolution loses the matching input rows (after a Flatten, those of every spatial position, channels last), a
+ * BatchNormalization or DepthwiseConv2D between them its entries; pooling, dropout, padding and elementwise activations pass
  * channels through, Concatenate on the channel axis offsets them. Anything else a pruned channel would reach
  * (Add of branches keeping different channels, Reshape, Softmax, a model output) is refused with an
  * ArgumentError naming the layer. The original model is left as it was.
@@ -223,7 +244,7 @@ export function pruneStructured<M extends Model>(model: M, options: PruneStructu
       target.setWeights(values);
       values.forEach((t) => t.dispose());
       if (!slice) continue;
-      const channels = slice.own ?? (layer.className === 'BatchNormalization' ? slice.input : undefined);
+      const channels = slice.output;
       const before = channels?.size ?? kernelOf(layer).shape.at(-1)!;
       report.push({
         name: layer.name,

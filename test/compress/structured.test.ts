@@ -274,3 +274,42 @@ test('largestUnits keeps the largest norms in index order, ties to the lower ind
   assert.deepEqual([...c.compress.unitNorms(k, 'l2')], [Math.sqrt(10), Math.sqrt(24)]);
   k.dispose();
 });
+
+test('pruneStructured: DepthwiseConv2D carries channels (times its multiplier); SeparableConv2D prunes filters', () => {
+  c.setSeed(7);
+  const model = new c.Sequential([
+    L.conv2d({ filters: 6, kernelSize: 3, activation: 'relu', inputShape: [9, 9, 2], name: 'c1' }),
+    L.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, activation: 'relu', name: 'dw' }),
+    L.separableConv2d({ filters: 5, kernelSize: 3, depthMultiplier: 2, activation: 'relu', name: 'sep' }),
+    L.flatten({ name: 'flat' }),
+    L.dense({ units: 3, name: 'out' }),
+  ]);
+  randomize(model, 7);
+  zeroUnits(model.getLayer('c1'), [1, 4]);
+  // The depthwise outputs of channels 1 and 4 (2, 3, 8, 9) are relu(bias): zero biases make them inert.
+  editWeights(model.getLayer('dw'), (name, v) => name === 'bias' && [2, 3, 8, 9].forEach((i) => (v[i] = 0)));
+  zeroUnits(model.getLayer('sep'), [2]); // its pointwise kernel's column 2 and bias 2
+  const x = rand([2, 9, 9, 2], 8, { dtype: 'float32' });
+  const { pruned, report } = prunesSame(model, x, { perLayer: { c1: 4, sep: 4 } });
+  assert.deepEqual(shapes(pruned), {
+    'c1/kernel': [3, 3, 2, 4],
+    'c1/bias': [4],
+    'dw/depthwise_kernel': [3, 3, 4, 2],
+    'dw/bias': [8],
+    'sep/depthwise_kernel': [3, 3, 8, 2],
+    'sep/pointwise_kernel': [1, 1, 16, 4],
+    'sep/bias': [4],
+    'out/kernel': [36, 3],
+    'out/bias': [3],
+  });
+  assert.deepEqual(
+    report.layers.map((r) => [r.name, r.channelsBefore, r.channelsAfter, r.removed]),
+    [
+      ['c1', 6, 4, [1, 4]],
+      ['dw', 12, 8, [2, 3, 8, 9]],
+      ['sep', 5, 4, [2]],
+      ['out', 3, 3, []],
+    ],
+  );
+  x.dispose();
+});
