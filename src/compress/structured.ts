@@ -204,9 +204,9 @@ const bytesOf = (layer: Layer) => layer.weights.reduce((s, v) => s + v.value.siz
  * A new model with whole units (Dense) and filters (Conv1D, Conv2D, SeparableConv2D) removed: in each chosen layer
  * the ones whose kernel slice has the smallest norm. The layers reading them shrink to match: the next Dense or
  * convolution loses the matching input rows (after a Flatten, those of every spatial position, channels last), a
- * BatchNormalization or DepthwiseConv2D between them its entries; pooling, dropout, padding and elementwise activations pass
- * channels through, Concatenate on the channel axis offsets them. Anything else a pruned channel would reach
- * (Add of branches keeping different channels, Reshape, Softmax, a model output) is refused with an
+ * BatchNormalization or DepthwiseConv2D between them its entries; pooling, dropout, padding and elementwise
+ * activations pass channels through, Concatenate on the channel axis offsets them. Anything else a pruned channel
+ * would reach (Add of branches keeping different channels, Reshape, Softmax, a model output) is refused with an
  * ArgumentError naming the layer. The original model is left as it was.
  */
 export function pruneStructured<M extends Model>(model: M, options: PruneStructuredOptions): StructuredPruning<M> {
