@@ -19,3 +19,13 @@ export {
 } from '../io/sparse-safetensors.js';
 export { prunedFineTune } from './pruned-fine-tune.js';
 export type { PrunedFineTuneOptions, PrunedFineTuneResult } from './pruned-fine-tune.js';
+export {
+  pruneStructured,
+  unitNorms,
+  largestUnits,
+  type PruneStructuredOptions,
+  type StructuredCriterion,
+  type StructuredLayerReport,
+  type StructuredPruning,
+  type StructuredPruningReport,
+} from './structured.js';
