@@ -37,7 +37,7 @@ async function trainedTeacher(train: { x: c.Tensor; y: c.Tensor }): Promise<c.Se
   return teacher;
 }
 
-test('the arms are paired: with alpha = 1 every distilled run equals its run alone; figures come from the runs', async () => {
+test('the arms are paired: with alpha = 1 each distilled run equals its run alone', async () => {
   const train = blobs(96, 1),
     testData = blobs(40, 2);
   const teacher = await trainedTeacher(train);

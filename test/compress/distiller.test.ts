@@ -176,7 +176,7 @@ test('alpha = 1 trains the student exactly as training it alone (same seed: same
   c.dispose([x, y]);
 });
 
-test('only the student trains: the teacher (BatchNormalization statistics included) is unchanged bit for bit', async () => {
+test('only the student trains: the teacher (BatchNormalization statistics too) is unchanged', async () => {
   const { x, y } = data(32, 4);
   const teacher = bnTeacher(7);
   const student = dropoutStudent(8);
