@@ -29,3 +29,7 @@ export {
   type StructuredPruning,
   type StructuredPruningReport,
 } from './structured.js';
+export { Distiller } from './distiller.js';
+export type { DistillerArgs, DistillerCompileArgs, DistillationReport } from './distiller.js';
+export { distillationStudy } from './distillation-study.js';
+export type { DistillationStudyArgs, DistillationStudyResult, StudyArm } from './distillation-study.js';

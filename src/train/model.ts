@@ -253,6 +253,14 @@ export class Model extends Layer {
     return this.compiled('trainStep').defaultTrainStep(data);
   }
 
+  /**
+   * The seed of the current training step, as fit's default step gives it to stochastic layers (dropout): a
+   * trainStep override passes it on, apply(x, { training: true, seed: this.stepSeed }), to follow fit's seed.
+   */
+  get stepSeed(): number {
+    return this.compiled('stepSeed').currentStepSeed();
+  }
+
   /** One evaluation step on one batch, called by evaluate() and fit's validation (Keras test_step). */
   testStep(data: StepData): StepLogs {
     return this.compiled('testStep').defaultTestStep(data);

@@ -193,6 +193,14 @@ export class Trainer {
   private readonly lossTracker = new Mean({ name: 'loss' });
   /** The seed of the current fit step, for the default trainStep when an override calls it. */
   private stepSeed?: number;
+
+  /**
+   * The seed of the current training step (fit's, or one derived from the step count outside fit): what the
+   * default step gives stochastic layers, and what Model.stepSeed hands a trainStep override.
+   */
+  currentStepSeed(): number {
+    return this.stepSeed ?? mixSeeds(this.optimizer.iterations, 0x5eed);
+  }
   /** DP-SGD, from compile({ privacy }) or the first fit({ privacy }); its accountant spans the fits. */
   private dp?: PrivateTraining;
   /** Whether a private fit is running (its steps are DP-SGD steps). */
@@ -333,7 +341,7 @@ export class Trainer {
 
   /** The default Model.trainStep: one step of the compiled training, returning the logs so far. */
   defaultTrainStep(data: StepData): Logs {
-    this.trainStep(stepBatch('trainStep', data), this.stepSeed ?? mixSeeds(this.optimizer.iterations, 0x5eed));
+    this.trainStep(stepBatch('trainStep', data), this.currentStepSeed());
     return this.logs();
   }
 
