@@ -149,7 +149,7 @@ test('layer.output before any symbolic call, and model.output of an unbuilt Sequ
   assert.equal(two.input, x);
 });
 
-test('loadWeights by name: matching layers load, a changed head is an error naming it, or skipped and reported', async () => {
+test('loadWeights by name: matching layers load; a changed head raises, or is skipped and reported', async () => {
   const source = await trainedSource();
   await withDir(async (dir) => {
     const path = join(dir, 'source.safetensors');
@@ -239,4 +239,33 @@ test('loadWeights by name refuses other weights for a layer, another dtype, and 
       unused: [],
     });
   });
+});
+
+test('recompiling with the optimizer of another trainable set is refused (its state fits other weights)', async () => {
+  // Before the fix the second fit applied b's Adam moments to a's weights, of the same shapes, silently.
+  c.setSeed(1);
+  const a = new c.Dense({ units: 4, inputShape: [4], name: 'a' });
+  const b = new c.Dense({ units: 4, name: 'b' });
+  const model = new c.Sequential([a, b]);
+  const optimizer = c.optimizers.adam({ learningRate: 0.1 });
+  a.trainable = false;
+  model.compile({ optimizer, loss: 'mse' });
+  const x = new c.RandomStream(1).normal([8, 4]);
+  const y = new c.RandomStream(2).normal([8, 4]);
+  await model.fit(x, y, { epochs: 1, verbose: 0 });
+  model.compile({ optimizer, loss: 'mae' }); // the same weights: the optimizer carries on
+  await model.fit(x, y, { epochs: 1, verbose: 0 });
+  a.trainable = true;
+  b.trainable = false;
+  model.compile({ optimizer, loss: 'mse' });
+  await assert.rejects(
+    model.fit(x, y, { epochs: 1, verbose: 0 }),
+    (e: Error) =>
+      e instanceof c.ArgumentError &&
+      e.message.includes('was built for other weights (b/kernel, b/bias), not the trainable ones now (a/kernel') &&
+      e.message.includes('pass a new optimizer to compile()'),
+  );
+  model.compile({ optimizer: c.optimizers.adam({ learningRate: 1e-3 }), loss: 'mse' });
+  await model.fit(x, y, { epochs: 1, verbose: 0 });
+  c.dispose([x, y]);
 });
