@@ -121,14 +121,14 @@ function selectClasses(split: Split, classes: readonly number[], limit = Infinit
     const k = classes.indexOf(labels[i]);
     if (k >= 0) (index.push(i), mapped.push(k));
   }
-  return { x: gather(split.x, index), y: tensor(Int32Array.from(mapped), [mapped.length]) };
+  return tidy(() => ({ x: gather(split.x, index), y: tensor(Int32Array.from(mapped), [mapped.length]) }));
 }
 
 /** `n` images of `split` drawn without replacement by a seeded permutation. */
 function subset(split: Split, n: number, seed: number): Split {
   const order = tidy(() => permutation(split.y.shape[0], { seed }).dataSync().slice(0, n));
   const index = Array.from(order);
-  return { x: gather(split.x, index), y: gather(split.y, index) };
+  return tidy(() => ({ x: gather(split.x, index), y: gather(split.y, index) }));
 }
 
 const accuracyOf = async (model: Model, data: Split): Promise<number> =>
@@ -165,18 +165,31 @@ export async function transferStudy(options: TransferStudyOptions): Promise<Tran
     );
   if (seeds.length === 0) throw new ArgumentError('transferStudy: seeds must name at least one seed');
   const started = performance.now();
+  setSeed(seeds[0]);
+  const pretrained = transferCnn(sourceClasses.length, 'pretrained');
+  const names = pretrained.layers.map((l) => l.name);
+  const cut = names.indexOf(cutAt) + 1;
+  const from = names.indexOf(unfreezeFrom);
+  const bad =
+    cut <= 0 || cut >= names.length
+      ? `cutAt '${cutAt}' is not a layer below the head: ${names.slice(0, -1).join(', ')}`
+      : from < 0 || from >= cut
+        ? `unfreezeFrom '${unfreezeFrom}' is not a base layer: ${names.slice(0, cut).join(', ')}`
+        : undefined;
+  if (bad) {
+    pretrained.dispose();
+    throw new ArgumentError(`transferStudy: ${bad}`);
+  }
   const source = selectClasses(train, sourceClasses, pretrainSamples);
   const sourceTest = selectClasses(test, sourceClasses);
   const target = selectClasses(train, targetClasses);
   const targetTest = selectClasses(test, targetClasses);
-  if (target.y.shape[0] < labelled)
-    throw new ArgumentError(
-      `transferStudy: ${labelled} labelled images asked, the target digits have ${target.y.shape[0]}`,
-    );
   const fitArgs = { batchSize, verbose: 0 as const };
   try {
-    setSeed(seeds[0]);
-    const pretrained = transferCnn(sourceClasses.length, 'pretrained');
+    if (target.y.shape[0] < labelled)
+      throw new ArgumentError(
+        `transferStudy: ${labelled} labelled images asked, the target digits have ${target.y.shape[0]}`,
+      );
     pretrained.compile({
       optimizer: adam({ learningRate: 1e-3 }),
       loss: 'sparseCategoricalCrossentropy',
@@ -184,15 +197,6 @@ export async function transferStudy(options: TransferStudyOptions): Promise<Tran
     });
     await pretrained.fit(source.x, source.y, { ...fitArgs, epochs: pretrainEpochs, seed: seeds[0] });
     const sourceAccuracy = await accuracyOf(pretrained, sourceTest);
-    const names = pretrained.layers.map((l) => l.name);
-    const cut = names.indexOf(cutAt) + 1;
-    if (cut <= 0 || cut >= names.length)
-      throw new ArgumentError(`transferStudy: cutAt '${cutAt}' is not a layer below the head: ${names.join(', ')}`);
-    const from = names.indexOf(unfreezeFrom);
-    if (from < 0 || from >= cut)
-      throw new ArgumentError(
-        `transferStudy: unfreezeFrom '${unfreezeFrom}' is not a base layer: ${names.slice(0, cut).join(', ')}`,
-      );
     const initial = pretrained.getWeights();
     const runs: TransferRun[] = [];
     for (const seed of seeds) {
@@ -218,6 +222,7 @@ export async function transferStudy(options: TransferStudyOptions): Promise<Tran
         await model.fit(few.x, few.y, { ...fitArgs, epochs: headEpochs, seed });
         const headOnly = await accuracyOf(model, targetTest);
         // Then unfreeze the top of the base and recompile with a low learning rate (BN stays in inference mode).
+        model.optimizer?.dispose(); // compile() below makes a new one (Keras: a new optimizer to fine-tune)
         base.trainable = true;
         for (const layer of base.layers) if (names.indexOf(layer.name) < from) layer.trainable = false;
         model.compile({ optimizer: adam({ learningRate: fineTuneLearningRate }), ...compileArgs });
@@ -230,6 +235,7 @@ export async function transferStudy(options: TransferStudyOptions): Promise<Tran
         await scratchModel.fit(few.x, few.y, { ...fitArgs, epochs: headEpochs + fineTuneEpochs, seed });
         const scratch = await accuracyOf(scratchModel, targetTest);
         runs.push({ seed, headOnly, fineTuned, scratch });
+        for (const m of [model, scratchModel]) m.optimizer?.dispose(); // model.dispose() leaves it
         fresh.dispose();
         scratchModel.dispose();
       } finally {
@@ -237,7 +243,6 @@ export async function transferStudy(options: TransferStudyOptions): Promise<Tran
       }
     }
     dispose(initial);
-    pretrained.dispose();
     const mean = (key: 'headOnly' | 'fineTuned' | 'scratch') => runs.reduce((s, r) => s + r[key], 0) / runs.length;
     return {
       fineTuned: mean('fineTuned'),
@@ -252,6 +257,8 @@ export async function transferStudy(options: TransferStudyOptions): Promise<Tran
       seconds: (performance.now() - started) / 1000,
     };
   } finally {
+    pretrained.optimizer?.dispose();
+    pretrained.dispose();
     dispose([source.x, source.y, sourceTest.x, sourceTest.y, target.x, target.y, targetTest.x, targetTest.y]);
   }
 }
