@@ -21,8 +21,11 @@ function images(n: number, seed: number, shift = 0, classes = 3): { x: c.Tensor;
   return { x, y };
 }
 
-/** The "pretrained" network: a conv block with BatchNormalization, a feature layer and a head, named. */
-function pretrained(seed = 3): c.Sequential {
+/**
+ * The "pretrained" network: a conv block with BatchNormalization, a feature layer and a head of `classes`, named;
+ * `between` goes under the head (a layer another network has and the pretrained one lacks).
+ */
+function pretrained(seed = 3, classes = 3, between: c.Layer[] = []): c.Sequential {
   c.setSeed(seed);
   return new c.Sequential([
     new c.Conv2D({ filters: 4, kernelSize: 3, inputShape: [6, 6, 1], name: 'conv1' }),
@@ -30,7 +33,8 @@ function pretrained(seed = 3): c.Sequential {
     new c.Activation({ activation: 'relu', name: 'relu1' }),
     new c.Flatten({ name: 'flatten' }),
     new c.Dense({ units: 8, activation: 'relu', name: 'features' }),
-    new c.Dense({ units: 3, activation: 'softmax', name: 'head' }),
+    ...between,
+    new c.Dense({ units: classes, activation: 'softmax', name: 'head' }),
   ]);
 }
 
@@ -155,16 +159,7 @@ test('loadWeights by name: matching layers load; a changed head raises, or is sk
     const path = join(dir, 'source.safetensors');
     await source.saveWeights(path);
     // The same layers by name, a head of 2 classes, and a layer the file lacks.
-    c.setSeed(11);
-    const target = new c.Sequential([
-      new c.Conv2D({ filters: 4, kernelSize: 3, inputShape: [6, 6, 1], name: 'conv1' }),
-      new c.BatchNormalization({ name: 'bn1' }),
-      new c.Activation({ activation: 'relu', name: 'relu1' }),
-      new c.Flatten({ name: 'flatten' }),
-      new c.Dense({ units: 8, activation: 'relu', name: 'features' }),
-      new c.Dense({ units: 4, activation: 'relu', name: 'extra' }),
-      new c.Dense({ units: 2, activation: 'softmax', name: 'head' }),
-    ]);
+    const target = pretrained(11, 2, [new c.Dense({ units: 4, activation: 'relu', name: 'extra' })]);
     const fresh = values(target.weights);
     await assert.rejects(
       target.loadWeights(path, { byName: true }),
