@@ -33,3 +33,5 @@ export { Distiller } from './distiller.js';
 export type { DistillerArgs, DistillerCompileArgs, DistillationReport } from './distiller.js';
 export { distillationStudy } from './distillation-study.js';
 export type { DistillationStudyArgs, DistillationStudyResult, StudyArm } from './distillation-study.js';
+export { transferStudy, transferCnn } from './transfer.js';
+export type { TransferStudyOptions, TransferStudyResult, TransferRun } from './transfer.js';

@@ -185,6 +185,9 @@ function arrayData(
   return { x: xs, y: ys, sampleWeight };
 }
 
+/** The weights each optimizer's state was laid out for by a compiled model's first step (see checkTrainableSet). */
+const optimizerWeights = new WeakMap<Optimizer, readonly Variable[]>();
+
 export class Trainer {
   readonly optimizer: Optimizer;
   private readonly compileLoss: CompileLoss;
@@ -374,6 +377,17 @@ export class Trainer {
   private checkTrainableSet(weights: readonly Variable[]): void {
     const first = this.trainedWeights;
     if (!first) {
+      // An optimizer passed to compile() again (fine-tuning) holds state laid out for the weights it trained;
+      // on another set of the same shapes it would apply one weight's moments to another, so refuse as Keras.
+      const earlier = optimizerWeights.get(this.optimizer);
+      if (earlier && (earlier.length !== weights.length || earlier.some((v, i) => v !== weights[i])))
+        throw new ArgumentError(
+          `fit: the optimizer given to compile() of model '${this.model.name}' was built for other weights ` +
+            `(${earlier.map((v) => v.name).join(', ')}), not the trainable ones now ` +
+            `(${weights.map((v) => v.name).join(', ')}); pass a new optimizer to compile(), ` +
+            'e.g. optimizers.adam({ learningRate: 1e-5 }) to fine-tune, as Keras requires',
+        );
+      optimizerWeights.set(this.optimizer, [...weights]);
       this.trainedWeights = [...weights];
       return;
     }
