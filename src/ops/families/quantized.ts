@@ -43,7 +43,7 @@ export interface QuantizedParams {
   quantizedConv2d: QuantizedInputParams & Conv2DParams;
 }
 
-/** The addon's entry points (kernels/quantized.h, napi_quantized.h); params end with [inverseScale, zeroPoint, relu]. */
+/** The addon's entry points (kernels/quantized.h, napi_quantized.h); params end with inverseScale, zeroPoint, relu. */
 export interface QuantizedAddon {
   /** params: [m, k, n, inverseScale, zeroPoint, relu]. */
   quantizedMatmul(
