@@ -9,6 +9,8 @@
 // where scale[j] = fround(inputScale * weightScale[j]) is precomputed by the layer. Padding of a convolution is
 // the zero point in uint8 (real 0), so it adds nothing to acc.
 import type { Tensor } from '../../tensor/tensor.js';
+import type { KernelArg } from '../../backends/backend.js';
+import type { Arr } from '../../backends/native/addon.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../../errors.js';
 import { sizeOf } from '../../tensor/shape.js';
 import { fusedRunner, type FusedSpecs } from '../fused.js';
@@ -19,6 +21,7 @@ import { matmul } from '../linalg.js';
 import { reshape } from '../views.js';
 import { windowOutputSize } from '../windows.js';
 import { conv2d, type Conv2DParams } from './conv.js';
+import { buf, convArgs } from './native-args.js';
 
 /** How the float input is quantised, and what follows the requantisation. */
 export interface QuantizedInputParams {
@@ -39,6 +42,99 @@ export interface QuantizedParams {
   /** x float32 [N, H, W, Cin], w int8 [kh, kw, Cin, Cout], scale [Cout], bias [Cout] -> [N, Ho, Wo, Cout]. */
   quantizedConv2d: QuantizedInputParams & Conv2DParams;
 }
+
+/** The addon's entry points (kernels/quantized.h, napi_quantized.h); params end with inverseScale, zeroPoint, relu. */
+export interface QuantizedAddon {
+  /** params: [m, k, n, inverseScale, zeroPoint, relu]. */
+  quantizedMatmul(
+    x: Arr,
+    xOff: number,
+    w: Arr,
+    wOff: number,
+    scale: Arr,
+    scaleOff: number,
+    bias: Arr,
+    biasOff: number,
+    out: Arr,
+    params: Float64Array,
+  ): void;
+  /** params: conv2d's 15 (native-args convArgs), then inverseScale, zeroPoint, relu. */
+  quantizedConv2d(
+    x: Arr,
+    xOff: number,
+    w: Arr,
+    wOff: number,
+    scale: Arr,
+    scaleOff: number,
+    bias: Arr,
+    biasOff: number,
+    out: Arr,
+    params: Float64Array,
+  ): void;
+  /**
+   * The int8 kernels' instruction set ('avx512vnni', 'avx512', 'avx2', 'scalar') and those this CPU runs; a name
+   * selects one until the backend's ISA changes ('' = the best for it). For tests.
+   */
+  quantizedIsa(name?: string): { readonly isa: string; readonly available: readonly string[] };
+}
+
+/** The names above, as a value (the addon's exports are checked against them). */
+export const QUANTIZED_EXPORTS = {
+  quantizedMatmul: true,
+  quantizedConv2d: true,
+  quantizedIsa: true,
+} satisfies Record<keyof QuantizedAddon, true>;
+
+/** Writes the quantisation parameters at `at` (the kernel rounds the inverse scale to float32 as the reference). */
+function quantizedArgs(into: Float64Array, at: number, p: QuantizedInputParams): Float64Array {
+  into[at] = Math.fround(1 / p.inputScale);
+  into[at + 1] = p.inputZeroPoint;
+  into[at + 2] = p.activation === 'relu' ? 1 : 0;
+  return into;
+}
+
+const matmulScratch = new Float64Array(6);
+const convScratch = new Float64Array(18);
+
+/** The native adapters: one kernel call each, arguments in reused scratch (the addon keeps no reference). */
+const nativeMatmul =
+  (addon: QuantizedAddon) =>
+  ([x, w, scale, bias]: readonly KernelArg[], o: KernelArg, p: QuantizedInputParams) => {
+    matmulScratch[0] = x.shape[0];
+    matmulScratch[1] = x.shape[1];
+    matmulScratch[2] = w.shape[1];
+    const params = quantizedArgs(matmulScratch, 3, p);
+    addon.quantizedMatmul(
+      buf(x),
+      x.offset,
+      buf(w),
+      w.offset,
+      buf(scale),
+      scale.offset,
+      buf(bias),
+      bias.offset,
+      buf(o),
+      params,
+    );
+  };
+
+const nativeConv2d =
+  (addon: QuantizedAddon) =>
+  ([x, w, scale, bias]: readonly KernelArg[], o: KernelArg, p: QuantizedParams['quantizedConv2d']) => {
+    const params = quantizedArgs(convArgs(convScratch, x.shape, w.shape, o.shape, p), 15, p);
+    addon.quantizedConv2d(
+      buf(x),
+      x.offset,
+      buf(w),
+      w.offset,
+      buf(scale),
+      scale.offset,
+      buf(bias),
+      bias.offset,
+      buf(o),
+      params,
+    );
+  };
 
 function checkParams(op: string, p: QuantizedInputParams): void {
   if (!(Number.isFinite(p.inputScale) && p.inputScale > 0))
@@ -101,6 +197,7 @@ export const QUANTIZED: FusedSpecs<keyof QuantizedParams> = {
     composite: ([x, w, scale, bias], p) =>
       requantize(matmul(quantizeCentered(x, p), cast(w, 'float64')), scale, bias, p.activation),
     grad: NO_GRADIENT,
+    native: nativeMatmul,
   },
   quantizedConv2d: {
     family: 'quantized',
@@ -127,6 +224,7 @@ export const QUANTIZED: FusedSpecs<keyof QuantizedParams> = {
       return reshape(y, acc.shape);
     },
     grad: NO_GRADIENT,
+    native: nativeConv2d,
   },
 };
 
