@@ -21,10 +21,8 @@ function counts(labels: ArrayLike<number>): number[] {
 }
 
 test('datasets.mnist loads the real 60,000 / 10,000 images with the known labels and pixels', async () => {
-  const t0 = performance.now();
+  // No timing assertion: these machines are shared and noisy (loading speed belongs in bench/).
   const { train, test: testSet } = await datasets.mnist();
-  const ms = performance.now() - t0;
-  assert.ok(ms < 5000, `loading took ${ms.toFixed(0)} ms`);
   assert.deepEqual([...train.x.shape], [60000, 784]);
   assert.deepEqual([...train.y.shape], [60000]);
   assert.deepEqual([...testSet.x.shape], [10000, 784]);
