@@ -5,6 +5,7 @@
 #include <node_api.h>
 #include <cstdio>
 #include <cstdlib>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -17,9 +18,11 @@ namespace candor {
 namespace {
 
 /** Bumped whenever the JS-visible surface changes; the loader refuses an addon built from other sources. */
-constexpr int kVersion = 6;
+constexpr int kVersion = 7;
 
 const IsaTable* active = nullptr;
+/** The int8 kernels in use; null after the table changes, until napi_quantized.h's quantized_kernels() picks. */
+const QuantizedKernels* activeQuantized = nullptr;
 std::string isaNote;
 
 // ------------------------------------------------------------------------------------ CPU features
@@ -48,6 +51,7 @@ bool select_isa(const char* name) {
   for (const IsaTable* t : kTables) {
     if ((!*name || std::strcmp(name, t->name) == 0) && cpu_supports(t)) {
       active = t;
+      activeQuantized = nullptr;
       return true;
     }
   }
@@ -92,6 +96,10 @@ bool get_arr(napi_env env, napi_value v, Arr* a, const char* fn, const char* wha
       break;
     case napi_uint8_array:
       a->dtype = U8;
+      a->bytes = 1;
+      break;
+    case napi_int8_array:
+      a->dtype = I8;
       a->bytes = 1;
       break;
     default:
@@ -462,6 +470,7 @@ napi_value Where(napi_env env, napi_callback_info info) {
 }
 
 #include "napi_conv.h"
+#include "napi_quantized.h"
 
 // ---- scatter-add ----
 
@@ -539,7 +548,8 @@ const char* const kActivationNames[] = {CANDOR_ACTIVATIONS(CANDOR_NAME_ITEM)};
       X(argReduce, ArgReduce) X(gather, Gather) X(softmax, Softmax) X(copy, Copy) X(cast, Cast) X(where, Where) \
           X(scatterAdd, ScatterAdd) X(philox, Philox)
 #define CANDOR_ENTRY_POINTS(X) \
-  CANDOR_CORE_ENTRIES(X) CANDOR_CONV_ENTRIES(X) CANDOR_TRAIN_STEP_ENTRIES(X) CANDOR_SEQ_ENTRIES(X)
+  CANDOR_CORE_ENTRIES(X)       \
+  CANDOR_CONV_ENTRIES(X) CANDOR_TRAIN_STEP_ENTRIES(X) CANDOR_SEQ_ENTRIES(X) CANDOR_QUANTIZED_ENTRIES(X)
 #define CANDOR_FUNCTION_PROPERTY(js, fn) {#js, nullptr, fn, nullptr, nullptr, nullptr, napi_default, nullptr},
 
 napi_value Init(napi_env env, napi_value exports) {

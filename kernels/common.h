@@ -12,7 +12,7 @@
 
 namespace candor {
 
-enum DType : int { F32 = 0, F64 = 1, I32 = 2, U8 = 3 };
+enum DType : int { F32 = 0, F64 = 1, I32 = 2, U8 = 3, I8 = 4 };
 
 // Op codes. The names are exported to JavaScript in this order (addon.cc), so the TypeScript side maps
 // names to codes from the addon itself and the two lists cannot drift apart.
@@ -89,6 +89,24 @@ struct AttnArgs {
   bool causal, additive;
 };
 
+/** How the int8 family quantises its float input and finishes each output (kernels/quantized.h): codes
+ *  clamp(roundHalfEven(x * inverseScale) + zeroPoint, 0, 255), y = act(acc * scale[j] + bias[j]), relu or linear. */
+struct QuantizedArgs {
+  float inverseScale;
+  int32_t zeroPoint;
+  bool relu;
+};
+
+/** The int8 family's kernels of one instruction set: x float32, w int8 ([k, n], or [kh, kw, cin, cout] for a
+ *  convolution), scale and bias float32 [n] -> y float32. */
+struct QuantizedKernels {
+  const char* name;
+  void (*matmul)(const QuantizedArgs& q, int64_t m, int64_t k, int64_t n, const float* x, const int8_t* w,
+                 const float* scale, const float* bias, float* y);
+  void (*conv2d)(const QuantizedArgs& q, const ConvArgs& c, const float* x, const int8_t* w, const float* scale,
+                 const float* bias, float* y);
+};
+
 // One instruction set's kernels. Pointers are element pointers already advanced by the view offset;
 // counts are elements. dtype selects the element type where the table entry serves several.
 struct IsaTable {
@@ -149,6 +167,8 @@ struct IsaTable {
   void (*depthwiseConv2d)(DType dtype, const ConvArgs& c, const void* x, const void* f, void* out);
   void (*depthwiseConv2dBackpropInput)(DType dtype, const ConvArgs& c, const void* dy, const void* f, void* dx);
   void (*depthwiseConv2dBackpropFilter)(DType dtype, const ConvArgs& c, const void* x, const void* dy, void* df);
+  // ---- the int8 family (quantized.h); the addon runs avx512vnni's instead of avx512's where the CPU has VNNI ----
+  QuantizedKernels quantized;
 };
 
 namespace avx512 {
@@ -159,6 +179,10 @@ extern const IsaTable table;
 }
 namespace scalar {
 extern const IsaTable table;
+}
+/** The int8 kernels with AVX-512 VNNI (isa_avx512vnni.cc, its own -mavx512vnni translation unit). */
+namespace avx512vnni {
+extern const QuantizedKernels quantized;
 }
 
 // ---- thread pool (pool.cc) ----

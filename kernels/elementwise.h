@@ -205,5 +205,7 @@ void binary(BinaryOp op, DType dtype, const void* a, const void* b, void* out, i
       return binary_t<int32_t>(op, a, b, out, n, scalars);
     case U8:
       return binary_t<uint8_t>(op, a, b, out, n, scalars);
+    case I8:  // int8 is a storage dtype: the op specs refuse arithmetic on it
+      return;
   }
 }

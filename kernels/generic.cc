@@ -52,6 +52,8 @@ void cast_t(const void* x, void* out, int64_t n, DType to) {
     for (int64_t i = 0; i < n; i++) d[i] = To(s[i] != 0);  // NaN != 0: true, as in the reference
   else if (to == I32)
     for (int64_t i = 0; i < n; i++) d[i] = To(to_int32(double(s[i])));
+  else if (to == I8)
+    for (int64_t i = 0; i < n; i++) d[i] = To(to_int8(double(s[i])));
   else
     for (int64_t i = 0; i < n; i++) d[i] = To(s[i]);
 }
@@ -67,6 +69,8 @@ void cast_from(DType to, const void* x, void* out, int64_t n) {
       return cast_t<From, int32_t>(x, out, n, to);
     case U8:
       return cast_t<From, uint8_t>(x, out, n, to);
+    case I8:
+      return cast_t<From, int8_t>(x, out, n, to);
   }
 }
 
@@ -135,6 +139,8 @@ void cast(DType from, DType to, const void* x, void* out, int64_t n) {
       return cast_from<int32_t>(to, x, out, n);
     case U8:
       return cast_from<uint8_t>(to, x, out, n);
+    case I8:
+      return cast_from<int8_t>(to, x, out, n);
   }
 }
 
@@ -162,6 +168,8 @@ void arg_reduce(bool isMin, DType dtype, const void* x, int32_t* out, int64_t ou
       return arg_t(isMin, static_cast<const int32_t*>(x), out, outer, red, inner);
     case U8:
       return arg_t(isMin, static_cast<const uint8_t*>(x), out, outer, red, inner);
+    case I8:
+      return arg_t(isMin, static_cast<const int8_t*>(x), out, outer, red, inner);
   }
 }
 

@@ -11,27 +11,13 @@
 #include "simd.h"
 #include "scalar_math.h"
 #include "philox.h"
+#include <vector>
 
 namespace candor {
 namespace CANDOR_ISA_NS {
 namespace {
 
-inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
-inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-/** A per-thread scratch buffer that only grows; slot separates buffers that are live at once. */
-template <class T, int slot>
-T* scratch(int64_t elements) {
-  static thread_local T* buf = nullptr;
-  static thread_local int64_t cap = 0;
-  if (elements > cap) {
-    aligned_free(buf);
-    buf = static_cast<T*>(aligned_calloc(elements * sizeof(T)));
-    cap = buf ? elements : 0;
-  }
-  return buf;
-}
+#include "isa_helpers.h"
 
 // One header per op family, in dependency order.
 #include "gemm.h"
@@ -48,6 +34,8 @@ T* scratch(int64_t elements) {
 #include "seq.h"
 // Depthwise convolution and its gradients.
 #include "depthwise.h"
+// The int8 family.
+#include "quantized.h"
 
 }  // namespace
 
@@ -80,6 +68,8 @@ extern const IsaTable table = {
     depthwise_conv2d,
     depthwise_backprop_input,
     depthwise_backprop_filter,
+    // The int8 family.
+    {CANDOR_ISA_NAME, quantized_matmul, quantized_conv2d},
 };
 
 }  // namespace CANDOR_ISA_NS

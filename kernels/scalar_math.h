@@ -10,6 +10,13 @@ namespace candor {
 namespace {
 
 /** ECMAScript ToInt32: NaN and infinities give 0; others truncate and wrap modulo 2^32. */
+/** The reference's cast to int8: truncate toward zero and saturate to [-128, 127] (NaN -> 0). */
+inline int8_t to_int8(double d) {
+  if (std::isnan(d)) return 0;
+  d = std::trunc(d);
+  return static_cast<int8_t>(d < -128.0 ? -128.0 : d > 127.0 ? 127.0 : d);
+}
+
 inline int32_t to_int32(double d) {
   if (!std::isfinite(d)) return 0;
   d = std::trunc(d);

@@ -25,7 +25,7 @@ inline int64_t scatter_add(DType dtype, const void* x, const int32_t* idx, int64
                            int64_t outer, int64_t dim, int64_t inner) {
   for (int64_t i = 0; i < n; i++)
     if (idx[i] < -dim || idx[i] >= dim) return i;
-  const int64_t bytes = dtype == F64 ? 8 : dtype == U8 ? 1 : 4;
+  const int64_t bytes = dtype == F64 ? 8 : dtype == U8 || dtype == I8 ? 1 : 4;
   if (outer * dim * inner > 0) std::memcpy(out, x, size_t(outer * dim * inner * bytes));
   switch (dtype) {
     case F32:
@@ -39,6 +39,8 @@ inline int64_t scatter_add(DType dtype, const void* x, const int32_t* idx, int64
       break;
     case U8:
       scatter_add_t(static_cast<const uint8_t*>(upd), idx, n, static_cast<uint8_t*>(out), outer, dim, inner);
+      break;
+    case I8:  // int8 is a storage dtype: the op specs refuse arithmetic on it
       break;
   }
   return -1;

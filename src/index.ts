@@ -94,6 +94,8 @@ export type { SafetensorsFile, ParseOptions, ByteTensor } from './io/safetensors
 export { writeFileAtomic, readFileBytes } from './io/atomic.js';
 export { saveModel, loadModel } from './train/saving.js';
 export type { SaveOptions, LoadOptions } from './train/saving.js';
+export type { LoadWeightsOptions } from './train/weights-file.js';
+export type { WeightLoadReport, WeightSkipReason } from './train/weights-by-name.js';
 export { DecryptionError } from './io/encryption.js';
 
 // Accountability: metering, energy and CO2e, run records, the ledger, model cards.

@@ -9,18 +9,16 @@ import type { EncryptionKey } from '../io/encryption.js';
 import { profileLines, siNumber } from '../ledger/meter.js';
 import { PHASES } from '../autograd/annotations.js';
 import type { ClassificationReport } from '../ledger/evaluation.js';
-import { renderHtml, renderMarkdown, type Block, type Cell, type Doc } from './document.js';
+import { fig, num, renderHtml, renderMarkdown, type Block, type Cell, type Doc } from './document.js';
 import { lineChart } from './svg.js';
 import { complianceMap, trainingFlops, STATUS_TEXT } from './compliance.js';
 import { loadUserInfo, type CardUserInfo, type LoadedUserInfo } from './user-info.js';
 import { privacySection } from './privacy.js';
 import { fairnessBlocks } from './fairness.js';
 import { explanationsSection } from './explanations.js';
+import { compressionSection } from './compression.js';
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
-const num = (n: number | null | undefined, digits = 4) =>
-  n === null || n === undefined ? 'n/a' : String(Number(n.toPrecision(digits)));
-const fig = (text: string, key: string, value: string | number): Cell => ({ text, key, value });
 
 interface Ctx {
   r: RunRecord;
@@ -564,6 +562,7 @@ export function buildCard(
     ...evaluationSection(ctx),
     ...privacySection(record),
     ...explanationsSection(record),
+    ...compressionSection(record),
     ...computeSection(ctx),
     ...regulatorySection(ctx),
   ];

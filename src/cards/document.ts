@@ -10,6 +10,13 @@ export interface Cell {
   value?: string | number;
 }
 
+/** A figure cell: its text, and the record field (key) and value it shows, so a reader can check it. */
+export const fig = (text: string, key: string, value: string | number): Cell => ({ text, key, value });
+
+/** A number to `digits` significant digits; 'n/a' for a missing one. */
+export const num = (n: number | null | undefined, digits = 4) =>
+  n === null || n === undefined ? 'n/a' : String(Number(n.toPrecision(digits)));
+
 export type Block =
   | { kind: 'heading'; level: 1 | 2 | 3; text: string; id?: string }
   | { kind: 'para'; text: string; className?: string }

@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import type { RunRecord } from '../ledger/record.js';
 import { storedAttributionMap, type ExplanationRecord, type StoredAttribution } from '../ledger/explanation.js';
-import { htmlEscape } from './document.js';
+import { fig, htmlEscape } from './document.js';
 import type { Block, Cell } from './document.js';
 
 const num = (n: number | null | undefined, digits = 3) =>
@@ -14,7 +14,6 @@ const num = (n: number | null | undefined, digits = 3) =>
     : n !== 0 && Math.abs(n) < 1e-3
       ? n.toExponential(1)
       : String(Number(n.toPrecision(digits)));
-const fig = (text: string, key: string, value: string | number): Cell => ({ text, key, value });
 
 /** RdBu (ColorBrewer), from -1 (blue) through 0 (white) to +1 (red). */
 const STOPS: [number, number, number][] = [

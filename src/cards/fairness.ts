@@ -2,12 +2,9 @@
 // their bootstrap intervals, the four-fifths rule, and per-class figures for multi-class reports. Figures come
 // only from the record's FairnessReport; those an older record lacks are left out.
 import type { FairnessMeasure, FairnessReport } from '../ledger/fairness.js';
-import type { Block, Cell } from './document.js';
+import { fig, num, type Block, type Cell } from './document.js';
 
-const num = (n: number | null | undefined, digits = 4) =>
-  n === null || n === undefined ? 'n/a' : String(Number(n.toPrecision(digits)));
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
-const fig = (text: string, key: string, value: string | number): Cell => ({ text, key, value });
 
 /** Blocks for the fairness report `f` of the evaluation named `name`; `key` is the report's record path. */
 export function fairnessBlocks(name: string, key: string, f: FairnessReport, labels: readonly string[]): Block[] {

@@ -3,14 +3,13 @@
 // with a one-line reading. Figures come only from record.privacy.
 import type { RunRecord } from '../ledger/record.js';
 import type { DpSgdRecord, MembershipAuditRecord, PrivacyRecord } from '../ledger/privacy.js';
-import type { Block, Cell } from './document.js';
+import { fig, type Block, type Cell } from './document.js';
 
 const num = (n: number, digits = 4) => String(Number(n.toPrecision(digits)));
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 /** Deltas are small: 1e-5 rather than 0.00001. */
 const small = (n: number) => (n > 0 && n < 1e-3 ? n.toExponential() : num(n));
 const pct = (x: number) => `${num(100 * x, 3)}%`;
-const fig = (text: string, key: string, value: string | number): Cell => ({ text, key, value });
 
 const ATTACK_TEXT: Record<MembershipAuditRecord['attack'], string> = {
   'loss-threshold': 'Loss threshold (Yeom et al. 2018)',

@@ -1,5 +1,8 @@
-// Compression: magnitude pruning (schedules, the PruneLowMagnitude wrapper, its callback, stripPruning, the
-// pruning report) and compact sparse weight storage (model.save(dir, { sparseWeights: true }) writes it).
+// Compression and knowledge transfer: pruning, int8 quantisation, distillation, transfer learning, and the
+// measurements and records that say what each cost and saved. Exported from the package as `compress`.
+export { measureModel, accuracyOf, weightBytes, type MeasureOptions } from './measure.js';
+export { recordCompression } from './record.js';
+export type { CompressionRecord, CompressionLayerRecord, ModelMeasurement } from '../ledger/compression.js';
 export { ConstantSparsity, PolynomialDecay, PruningSchedule, pruningScheduleFromConfig } from './pruning-schedule.js';
 export type { ConstantSparsityArgs, PolynomialDecayArgs, PruningScheduleConfig } from './pruning-schedule.js';
 export { PruneLowMagnitude, PRUNABLE_WEIGHTS, prunableWeights } from './prune-low-magnitude.js';
@@ -16,3 +19,19 @@ export {
 } from '../io/sparse-safetensors.js';
 export { prunedFineTune } from './pruned-fine-tune.js';
 export type { PrunedFineTuneOptions, PrunedFineTuneResult } from './pruned-fine-tune.js';
+export {
+  pruneStructured,
+  unitNorms,
+  largestUnits,
+  type PruneStructuredOptions,
+  type StructuredCriterion,
+  type StructuredLayerReport,
+  type StructuredPruning,
+  type StructuredPruningReport,
+} from './structured.js';
+export { Distiller } from './distiller.js';
+export type { DistillerArgs, DistillerCompileArgs, DistillationReport } from './distiller.js';
+export { distillationStudy } from './distillation-study.js';
+export type { DistillationStudyArgs, DistillationStudyResult, StudyArm } from './distillation-study.js';
+export { transferStudy, transferCnn } from './transfer.js';
+export type { TransferStudyOptions, TransferStudyResult, TransferRun } from './transfer.js';

@@ -13,12 +13,23 @@ import { readFileBytes, writeFileAtomic } from './atomic.js';
 export class FormatError extends CandorError {}
 
 /** safetensors dtype names this build reads and writes, with the Candor dtype each maps to. */
-const SUPPORTED: Readonly<Record<string, DType>> = { F64: 'float64', F32: 'float32', I32: 'int32', BOOL: 'bool' };
-const NAME_OF: Readonly<Record<DType, string>> = { float64: 'F64', float32: 'F32', int32: 'I32', bool: 'BOOL' };
+const SUPPORTED: Readonly<Record<string, DType>> = {
+  F64: 'float64',
+  F32: 'float32',
+  I32: 'int32',
+  I8: 'int8',
+  BOOL: 'bool',
+};
+const NAME_OF: Readonly<Record<DType, string>> = {
+  float64: 'F64',
+  float32: 'F32',
+  int32: 'I32',
+  int8: 'I8',
+  bool: 'BOOL',
+};
 /** The rest of the format's dtypes: valid files we cannot load yet (distinct from a corrupt dtype). */
 const KNOWN_UNSUPPORTED = new Set([
   'U8',
-  'I8',
   'I16',
   'U16',
   'F16',
@@ -38,7 +49,7 @@ const KNOWN_UNSUPPORTED = new Set([
  * The reference writer orders tensors by dtype, largest alignment first, then by name; with the
  * header padded to 8 bytes this keeps every tensor's data aligned to its element size.
  */
-const WRITE_ORDER: readonly string[] = ['F64', 'F32', 'I32', 'U8', 'BOOL'];
+const WRITE_ORDER: readonly string[] = ['F64', 'F32', 'I32', 'I8', 'U8', 'BOOL'];
 
 /**
  * Bytes stored under a safetensors dtype that has no Candor tensor type: U8, for packed bitmasks (the sparse
@@ -84,7 +95,7 @@ export interface ParseOptions {
 
 /**
  * The bytes of a safetensors file holding `tensors` (and optional string metadata), identical to what
- * the reference implementation writes: tensors ordered by dtype (F64, F32, I32, BOOL) then name,
+ * the reference implementation writes: tensors ordered by dtype (F64, F32, I32, I8, BOOL) then name,
  * contiguous offsets, compact JSON with `__metadata__` first, header space-padded to a multiple of 8.
  */
 export function serializeSafetensors(

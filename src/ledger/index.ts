@@ -96,6 +96,7 @@ export {
   type AttributionSummary,
   type StoredAttribution,
 } from './explanation.js';
+export type { CompressionRecord, CompressionLayerRecord, ModelMeasurement } from './compression.js';
 export {
   appendToLedger,
   verifyLedger,

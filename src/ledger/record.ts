@@ -20,6 +20,7 @@ import { JsonSchemaValidator } from './json-schema.js';
 import type { MeterSnapshot } from './meter.js';
 import type { PrivacyRecord } from './privacy.js';
 import type { ExplanationRecord } from './explanation.js';
+import type { CompressionRecord } from './compression.js';
 import { RUN_RECORD_SCHEMA } from './run-record-schema.js';
 import { RecordError } from './errors.js';
 
@@ -80,6 +81,8 @@ export interface RunRecord {
   privacy?: PrivacyRecord;
   /** Explanations of the trained model (explainability.recordExplanation); absent when there are none. */
   explanations?: ExplanationRecord[];
+  /** Compressions of the model (compress.recordCompression); absent when there are none. */
+  compression?: CompressionRecord[];
   software: { candor: string; node: string; v8: string; platform: string; arch: string };
   machine: {
     cpuModel: string;

@@ -17,6 +17,7 @@ import { RecordError } from './errors.js';
 import { appendToLedger, type AppendOptions, type LedgerEntry } from './ledger.js';
 import type { DpSgdRecord, MembershipAuditRecord, PrivacyRecord } from './privacy.js';
 import { withExplanation, type ExplanationRecord } from './explanation.js';
+import { withCompression, type CompressionRecord } from './compression.js';
 import {
   RUN_RECORD_FORMAT,
   RUN_RECORD_VERSION,
@@ -341,6 +342,12 @@ export class RunRecording {
    */
   async addExplanation(explanation: ExplanationRecord): Promise<void> {
     this.record.explanations = withExplanation(this.record.explanations, explanation);
+    await this.rewrite();
+  }
+
+  /** Adds a compression of the trained model (compress.recordCompression builds it); rewrites run.json. */
+  async addCompression(compression: CompressionRecord): Promise<void> {
+    this.record.compression = withCompression(this.record.compression, compression);
     await this.rewrite();
   }
 

@@ -3,6 +3,7 @@
 import type { Schema } from './json-schema.js';
 import { PRIVACY_SCHEMA } from './privacy.js';
 import { EXPLANATION_SCHEMA } from './explanation.js';
+import { COMPRESSION_SCHEMA } from './compression.js';
 
 const num = { type: 'number' };
 const nonNegative = { type: 'number', minimum: 0 };
@@ -215,6 +216,13 @@ export const RUN_RECORD_SCHEMA: Schema = {
       description:
         'Attributions of the trained model (explain()): method, parameters, target, scores, completeness gap, ' +
         'time, a fingerprint of the explained inputs and a bounded, quantised summary of the maps.',
+    },
+    compression: {
+      type: 'array',
+      items: COMPRESSION_SCHEMA,
+      description:
+        'Compressions of the model (pruning, quantisation, distillation, transfer): method, parameters, sparsity ' +
+        'and bit widths per layer, and size, accuracy, latency and energy per 1,000 predictions before and after.',
     },
     software: {
       type: 'object',

@@ -23,7 +23,10 @@ export interface InputLayerArgs extends Omit<LayerArgs, 'dtype'> {
 
 export class InputLayer extends Layer {
   static override readonly className = 'InputLayer';
-  readonly output: SymbolicTensor;
+  /** The placeholder this layer feeds to a graph (its one node's output, made by the constructor). */
+  override get output(): SymbolicTensor {
+    return this.inboundNodes[0].outputs[0];
+  }
 
   constructor(args: InputLayerArgs) {
     const dtype = args.dtype ?? 'float32';
@@ -39,9 +42,9 @@ export class InputLayer extends Layer {
       throw new ArgumentError(
         `InputLayer '${this.name}': needs inputShape (the shape of one sample) or batchInputShape`,
       );
-    this.output = new SymbolicTensor(this.batchInputShape, dtype, this.name, this);
-    const node = new Node(this, [], [this.output]);
-    this.output.node = node;
+    const output = new SymbolicTensor(this.batchInputShape, dtype, this.name, this);
+    const node = new Node(this, [], [output]);
+    output.node = node;
     this.inboundNodes.push(node);
     this.built = true;
   }

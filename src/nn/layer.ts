@@ -225,6 +225,21 @@ export abstract class Layer {
   /** The calls of this layer in functional graphs. */
   readonly inboundNodes: Node[] = [];
 
+  /**
+   * What the layer's first call on symbolic tensors returned (Keras 3's layer.output): with
+   * `new Model({ inputs: model.input, outputs: model.getLayer('flatten').output })` a trained model's layers
+   * up to a point become a base for transfer learning, sharing their weights.
+   */
+  get output(): SymbolicTensor | SymbolicTensor[] {
+    const node = this.inboundNodes[0];
+    if (!node)
+      throw new ArgumentError(
+        `${this.className} '${this.name}' has never been called on symbolic tensors, so it has no output; ` +
+          'call it on input({ shape }) (or give its model an input shape) first',
+      );
+    return node.outputs.length === 1 ? node.outputs[0] : node.outputs;
+  }
+
   constructor(args: LayerArgs = {}) {
     // Default names come from the registered class name ('dense_1'), or, for a subclass that declares
     // none (a user's `class Encoder extends Model`), from the JS class name ('encoder'), as Keras does.

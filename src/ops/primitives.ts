@@ -108,6 +108,13 @@ function requireSameDType(op: string, inputs: readonly ShapeDType[]): DType {
   return d;
 }
 
+/** int8 holds quantised weights: arithmetic on it would wrap silently, so ops ask for a cast first. */
+function int8Refused(op: string, x: ShapeDType): DTypeError {
+  return new DTypeError(
+    `${op}: int8 ${fmtShape(x.shape)} is a storage dtype for quantised values; cast it to int32 or float32 first`,
+  );
+}
+
 const perOutputElement = (_i: readonly ShapeDType[], out: ShapeDType) => sizeOf(out.shape);
 const free = () => 0;
 
@@ -131,6 +138,7 @@ function binarySpec(op: string, kind: 'arith' | 'compare' | 'logical'): Primitiv
       if (kind === 'logical' && dtype !== 'bool') throw new DTypeError(`${op}: expected bool operands, got ${dtype}`);
       if (kind === 'arith' && dtype === 'bool')
         throw new DTypeError(`${op}: arithmetic on bool tensors; cast them first`);
+      if (kind !== 'logical' && dtype === 'int8') throw int8Refused(op, inputs[0]);
       return { shape: broadcastShapes(op, ...inputs.map((x) => x.shape)), dtype: kind === 'arith' ? dtype : 'bool' };
     },
     flops: kind === 'arith' ? perOutputElement : free,
@@ -142,6 +150,7 @@ function reduceSpec(op: string): PrimitiveSpec<ReduceOp> {
     broadcast: false,
     infer: ([x], { axes }) => {
       if (x.dtype === 'bool') throw new DTypeError(`${op}: cannot reduce a bool tensor; cast it first`);
+      if (x.dtype === 'int8') throw int8Refused(op, x);
       return { shape: x.shape.filter((_, i) => !axes.includes(i)), dtype: x.dtype };
     },
     flops: ([x]) => sizeOf(x.shape),
@@ -210,6 +219,7 @@ function build(): { [P in PrimitiveName]: PrimitiveSpec<P> } {
       broadcast: false,
       infer: ([x, idx, upd], { axis }) => {
         if (idx.dtype !== 'int32') throw new DTypeError(`scatterAdd: indices must be int32, got ${idx.dtype}`);
+        if (x.dtype === 'int8') throw int8Refused('scatterAdd', x);
         const expected = [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)];
         if (expected.length !== upd.shape.length || expected.some((d, i) => d !== upd.shape[i])) {
           throw new ShapeError(
@@ -260,6 +270,7 @@ function build(): { [P in PrimitiveName]: PrimitiveSpec<P> } {
       broadcast: false,
       infer: ([x]) => {
         if (x.dtype === 'bool') throw new DTypeError(`argsort: cannot sort a bool tensor; cast it first`);
+        if (x.dtype === 'int8') throw int8Refused('argsort', x);
         return { shape: x.shape, dtype: 'int32' };
       },
       flops: free,

@@ -3,7 +3,7 @@
 // through the dispatch point (word for word the same on every backend), and are turned into values here.
 import { Tensor, fromTypedArray } from '../tensor/tensor.js';
 import { ArgumentError, DTypeError } from '../errors.js';
-import { allocArray, type DType } from '../tensor/dtype.js';
+import { allocArray, type DType, type TypedArray } from '../tensor/dtype.js';
 import { assertShape, sizeOf, type Shape } from '../tensor/shape.js';
 import { runPrimitive } from './dispatch.js';
 
@@ -170,11 +170,7 @@ export class RandomStream {
     );
   }
 
-  private draw(
-    n: number,
-    fill: (i: number) => number,
-    dtype: DType,
-  ): Float32Array | Float64Array | Int32Array | Uint8Array {
+  private draw(n: number, fill: (i: number) => number, dtype: DType): TypedArray {
     const out = allocArray(dtype, n);
     this.bulk = new Uint32Array(4 * Math.min(n, BULK));
     try {

@@ -1,11 +1,12 @@
-// Dtypes, their typed-array storage, and the promotion order bool < int32 < float32 < float64.
+// Dtypes, their typed-array storage, and the promotion order bool < int8 < int32 < float32 < float64. int8 is a
+// storage dtype (quantised weights): it casts, copies, gathers and saves, but arithmetic refuses it.
 import { DTypeError } from '../errors.js';
 
-export type DType = 'float32' | 'float64' | 'int32' | 'bool';
+export type DType = 'float32' | 'float64' | 'int32' | 'int8' | 'bool';
 export type FloatDType = 'float32' | 'float64';
-export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array;
+export type TypedArray = Float32Array | Float64Array | Int32Array | Int8Array | Uint8Array;
 
-export const DTYPES: readonly DType[] = ['bool', 'int32', 'float32', 'float64'];
+export const DTYPES: readonly DType[] = ['bool', 'int8', 'int32', 'float32', 'float64'];
 
 export function arrayConstructor(dtype: DType) {
   switch (dtype) {
@@ -15,6 +16,8 @@ export function arrayConstructor(dtype: DType) {
       return Float64Array;
     case 'int32':
       return Int32Array;
+    case 'int8':
+      return Int8Array;
     case 'bool':
       return Uint8Array;
   }
@@ -47,6 +50,7 @@ export function dtypeOfArray(data: TypedArray): DType {
   if (data instanceof Float32Array) return 'float32';
   if (data instanceof Float64Array) return 'float64';
   if (data instanceof Int32Array) return 'int32';
+  if (data instanceof Int8Array) return 'int8';
   if (data instanceof Uint8Array) return 'bool';
   throw new DTypeError(`tensor: unsupported typed array ${(data as object).constructor.name}`);
 }

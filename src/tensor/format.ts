@@ -9,7 +9,7 @@ const MAX_FULL = 8;
 export function formatTensor(data: TypedArray, shape: Shape, dtype: DType): string {
   const fmt = (v: number) => {
     if (dtype === 'bool') return v ? 'true' : 'false';
-    if (dtype === 'int32') return String(v);
+    if (dtype === 'int32' || dtype === 'int8') return String(v);
     if (Number.isInteger(v) && Math.abs(v) < 1e6) return v.toFixed(1);
     const a = Math.abs(v);
     if (a !== 0 && (a < 1e-4 || a >= 1e6)) return v.toExponential(4);

@@ -28,7 +28,9 @@ import type { CompileMetrics } from './compile.js';
 import type { MetricResult, StatefulMetric } from './metrics.js';
 import { asList, type InputData, type TensorData } from './epoch-iterator.js';
 import type { RunRecorder } from './run-record-callback.js';
-import type { LoadOptions, SaveOptions } from './saving.js';
+import type { SaveOptions } from './saving.js';
+import type { LoadWeightsOptions } from './weights-file.js';
+import type { WeightLoadReport } from './weights-by-name.js';
 import { inNewRun } from '../ledger/run-context.js';
 import { summaryText, type SummaryOptions } from './summary.js';
 import { withCamelCaseAliases } from './log-names.js';
@@ -91,6 +93,21 @@ export class Model extends Layer {
    */
   get layers(): Layer[] {
     return this.isFunctional ? graphLayers(this.inputs, this.nodes) : super.sublayers();
+  }
+
+  /**
+   * The model's input placeholder (Keras model.input), a list when it has several; undefined for a model whose
+   * inputs are not known (a subclass model, a Sequential before its input shape is).
+   */
+  get input(): SymbolicTensor | SymbolicTensor[] | undefined {
+    if (!this.isFunctional) return undefined;
+    return this.inputs.length === 1 ? this.inputs[0] : [...this.inputs];
+  }
+
+  /** The model's output (Keras model.output): a list when it was built with a list of outputs. */
+  override get output(): SymbolicTensor | SymbolicTensor[] {
+    if (!this.isFunctional) return super.output;
+    return this.multiOutput ? [...this.outputs] : this.outputs[0];
   }
 
   getLayer(name: string): Layer {
@@ -189,10 +206,14 @@ export class Model extends Layer {
     await saveWeights(this, path, options);
   }
 
-  /** Sets the weights from a file written by saveWeights, checked weight by weight (Keras load_weights). */
-  async loadWeights(path: string, options: LoadOptions = {}): Promise<void> {
+  /**
+   * Sets the weights from a file written by saveWeights, checked weight by weight (Keras load_weights), by
+   * position or, with `{ byName: true, skipMismatch? }`, by layer name; resolves to a report of what was
+   * loaded, what was skipped and why, and what of the file went unused.
+   */
+  async loadWeights(path: string, options: LoadWeightsOptions = {}): Promise<WeightLoadReport> {
     const { loadWeights } = await import('./weights-file.js');
-    await loadWeights(this, path, options);
+    return loadWeights(this, path, options);
   }
 
   private compiled(op: string): Trainer {
@@ -251,6 +272,14 @@ export class Model extends Layer {
    */
   trainStep(data: StepData): StepLogs {
     return this.compiled('trainStep').defaultTrainStep(data);
+  }
+
+  /**
+   * The seed of the current training step, as fit's default step gives it to stochastic layers (dropout): a
+   * trainStep override passes it on, apply(x, { training: true, seed: this.stepSeed }), to follow fit's seed.
+   */
+  get stepSeed(): number {
+    return this.compiled('stepSeed').currentStepSeed();
   }
 
   /** One evaluation step on one batch, called by evaluate() and fit's validation (Keras test_step). */

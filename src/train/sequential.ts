@@ -90,8 +90,20 @@ export class Sequential extends Model {
   }
 
   /** The input placeholder once the input shape is known (Keras' model.input); undefined before. */
-  get input(): SymbolicTensor | undefined {
+  override get input(): SymbolicTensor | undefined {
     return this.symbolicInput;
+  }
+
+  /** The last layer's output once the input shape is known (Keras' model.output). */
+  override get output(): SymbolicTensor {
+    if (!this.symbolic || this.stack.length === 0)
+      throw new ArgumentError(
+        `Sequential '${this.name}' has no output yet: ` +
+          (this.stack.length === 0
+            ? 'it has no layers'
+            : 'its input shape is unknown (give the first layer inputShape, or call or build the model)'),
+      );
+    return this.symbolic;
   }
 
   override call(inputs: Tensor | Tensor[] | StringTensor, ctx: CallContext): Tensor | Tensor[] {

@@ -185,6 +185,9 @@ function arrayData(
   return { x: xs, y: ys, sampleWeight };
 }
 
+/** The weights each optimizer's state was laid out for by a compiled model's first step (see checkTrainableSet). */
+const optimizerWeights = new WeakMap<Optimizer, readonly Variable[]>();
+
 export class Trainer {
   readonly optimizer: Optimizer;
   private readonly compileLoss: CompileLoss;
@@ -193,6 +196,14 @@ export class Trainer {
   private readonly lossTracker = new Mean({ name: 'loss' });
   /** The seed of the current fit step, for the default trainStep when an override calls it. */
   private stepSeed?: number;
+
+  /**
+   * The seed of the current training step (fit's, or one derived from the step count outside fit): what the
+   * default step gives stochastic layers, and what Model.stepSeed hands a trainStep override.
+   */
+  currentStepSeed(): number {
+    return this.stepSeed ?? mixSeeds(this.optimizer.iterations, 0x5eed);
+  }
   /** DP-SGD, from compile({ privacy }) or the first fit({ privacy }); its accountant spans the fits. */
   private dp?: PrivateTraining;
   /** Whether a private fit is running (its steps are DP-SGD steps). */
@@ -333,7 +344,7 @@ export class Trainer {
 
   /** The default Model.trainStep: one step of the compiled training, returning the logs so far. */
   defaultTrainStep(data: StepData): Logs {
-    this.trainStep(stepBatch('trainStep', data), this.stepSeed ?? mixSeeds(this.optimizer.iterations, 0x5eed));
+    this.trainStep(stepBatch('trainStep', data), this.currentStepSeed());
     return this.logs();
   }
 
@@ -366,6 +377,17 @@ export class Trainer {
   private checkTrainableSet(weights: readonly Variable[]): void {
     const first = this.trainedWeights;
     if (!first) {
+      // An optimizer passed to compile() again (fine-tuning) holds state laid out for the weights it trained;
+      // on another set of the same shapes it would apply one weight's moments to another, so refuse as Keras.
+      const earlier = optimizerWeights.get(this.optimizer);
+      if (earlier && (earlier.length !== weights.length || earlier.some((v, i) => v !== weights[i])))
+        throw new ArgumentError(
+          `fit: the optimizer given to compile() of model '${this.model.name}' was built for other weights ` +
+            `(${earlier.map((v) => v.name).join(', ')}), not the trainable ones now ` +
+            `(${weights.map((v) => v.name).join(', ')}); pass a new optimizer to compile(), ` +
+            'e.g. optimizers.adam({ learningRate: 1e-5 }) to fine-tune, as Keras requires',
+        );
+      optimizerWeights.set(this.optimizer, [...weights]);
       this.trainedWeights = [...weights];
       return;
     }

@@ -1,6 +1,7 @@
 // A model's weights alone in one safetensors file (Keras save_weights / load_weights): what
 // ModelCheckpoint({ saveWeightsOnly: true }) writes. Weights load by position, as into a model rebuilt
-// by the same code (whose layers may have other default names), each checked for shape and dtype.
+// by the same code (whose layers may have other default names), each checked for shape and dtype; or by
+// layer name (byName), into a model that shares only some layers with the saved one (transfer learning).
 // With an encryptionKey the file is encrypted (src/io/encryption.ts) in the role 'candor-weights'.
 import type { Tensor } from '../tensor/tensor.js';
 import { dispose } from '../tensor/storage.js';
@@ -11,6 +12,20 @@ import { readFileBytes, writeFileAtomic } from '../io/atomic.js';
 import { FileCipher, openMaybeEncrypted } from '../io/encryption.js';
 import type { Model } from './model.js';
 import type { LoadOptions, SaveOptions } from './saving.js';
+import { matchByName, type WeightLoadReport } from './weights-by-name.js';
+import { checkOptions } from '../registry.js';
+
+/** loadWeights' options: Keras load_weights' by_name and skip_mismatch beside the file's key. */
+export interface LoadWeightsOptions extends LoadOptions {
+  /**
+   * Match the file's weights to the model's by layer name (the names saveWeights wrote) rather than by
+   * position; layers the file lacks are left as they are and reported.
+   */
+  byName?: boolean;
+  /** With byName: leave layers whose weights differ in shape or dtype as they are (reported) instead of raising. */
+  skipMismatch?: boolean;
+}
+const LOAD_WEIGHTS_OPTIONS = ['encryptionKey', 'byName', 'skipMismatch'];
 
 export const WEIGHTS_FORMAT = 'candor-weights';
 
@@ -31,9 +46,22 @@ export async function saveWeights(model: Model, path: string, options: SaveOptio
 
 /**
  * Sets the model's weights from a file written by saveWeights: the same number of weights, in the
- * same order, of the same shapes and dtypes; nothing is assigned unless all of them fit.
+ * same order, of the same shapes and dtypes; or, with byName, those of the layers the file names (see
+ * weights-by-name.ts). Nothing is assigned unless all that is to be loaded fits. Returns what was loaded.
  */
-export async function loadWeights(model: Model, path: string, options: LoadOptions = {}): Promise<void> {
+export async function loadWeights(
+  model: Model,
+  path: string,
+  options: LoadWeightsOptions = {},
+): Promise<WeightLoadReport> {
+  checkOptions('loadWeights', options, LOAD_WEIGHTS_OPTIONS);
+  const { byName = false, skipMismatch = false } = options;
+  if (typeof byName !== 'boolean' || typeof skipMismatch !== 'boolean')
+    throw new ArgumentError('loadWeights: byName and skipMismatch must be true or false');
+  if (skipMismatch && !byName)
+    throw new ArgumentError(
+      'loadWeights: skipMismatch needs byName: true (weights matched by position cannot be skipped one by one)',
+    );
   const cipher = FileCipher.optional(options.encryptionKey);
   const bytes = await openMaybeEncrypted(await readFileBytes(path), cipher, WEIGHTS_FORMAT, `loadWeights: ${path}`);
   let file;
@@ -55,6 +83,11 @@ export async function loadWeights(model: Model, path: string, options: LoadOptio
     }
     if (!Array.isArray(order) || order.length !== tensors.size || !order.every((n) => tensors.has(n as string)))
       throw new FormatError(`loadWeights: ${path} has a malformed weight order`);
+    if (byName) {
+      const { variables, values, report } = matchByName(model, tensors, order as string[], path, skipMismatch);
+      variables.forEach((v, i) => v.assign(values[i].clone()));
+      return report;
+    }
     const weights = model.weights;
     if (order.length !== weights.length)
       throw new FormatError(
@@ -73,6 +106,12 @@ export async function loadWeights(model: Model, path: string, options: LoadOptio
       return t;
     });
     model.setWeights(values);
+    const loaded = weights.map((v) => ({
+      layer: v.name.slice(0, v.name.indexOf('/')),
+      weight: v.name,
+      shape: [...v.shape],
+    }));
+    return { loaded, skipped: [], unused: [] };
   } finally {
     dispose([...tensors.values()]);
   }

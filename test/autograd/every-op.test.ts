@@ -219,6 +219,9 @@ const FUSED_CHECKS: { [F in FusedName]: Check } = {
     f: (q, k, v, dy) => joined(runFusedOp('attentionGrad', [q, k, v, dy], attention)),
     inputs: () => [rand([1, 2, 2, 3], 65), rand([1, 3, 2, 3], 66), rand([1, 3, 2, 2], 67), rand([1, 2, 2, 2], 68)],
   },
+  // int8 inference: piecewise constant in x (quantised), no gradient; QAT trains through fake quantisation instead.
+  quantizedMatmul: 'none',
+  quantizedConv2d: 'none',
 };
 
 const CHECKS: Record<string, Check> = { ...PRIMITIVE_CHECKS, ...FUSED_CHECKS };

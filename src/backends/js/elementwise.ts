@@ -186,6 +186,9 @@ export const cast: Kernel<PrimitiveParams['cast']> = ([xa], oa, { dtype }) => {
   // Typed-array stores truncate toward zero for int32 and round to nearest for float32.
   if (dtype === 'bool') for (let i = 0; i < o.length; i++) o[i] = x[i] !== 0 ? 1 : 0;
   else if (dtype === 'int32') for (let i = 0; i < o.length; i++) o[i] = Number.isFinite(x[i]) ? x[i] : 0;
+  // int8 saturates (kernels/scalar_math.h to_int8): a quantised value out of range clips rather than wraps.
+  else if (dtype === 'int8')
+    for (let i = 0; i < o.length; i++) o[i] = Number.isNaN(x[i]) ? 0 : Math.max(-128, Math.min(127, Math.trunc(x[i])));
   else o.set(x);
 };
 

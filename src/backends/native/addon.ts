@@ -7,10 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { FAMILY_ADDON_EXPORTS, type FamilyAddon } from '../../ops/families/index.js';
 
 /** The addon's version this code speaks; kernels/addon.cc kVersion must match. */
-export const ADDON_VERSION = 6;
+export const ADDON_VERSION = 7;
 
 /** The typed arrays the addon reads and writes. */
-export type Arr = Float32Array | Float64Array | Int32Array | Uint8Array;
+export type Arr = Float32Array | Float64Array | Int32Array | Int8Array | Uint8Array;
 
 export interface NativeInfo {
   readonly isa: string;

@@ -28,6 +28,7 @@ import {
   type RecurrentMulti,
   type RecurrentParams,
 } from './recurrent.js';
+import { QUANTIZED, QUANTIZED_EXPORTS, type QuantizedAddon, type QuantizedParams } from './quantized.js';
 import { SOFTMAX, SOFTMAX_EXPORTS, type SoftmaxAddon, type SoftmaxParams } from './softmax.js';
 import {
   TRAIN_STEP,
@@ -48,7 +49,8 @@ export interface FusedParams
     LayerNormParams,
     RecurrentParams,
     AttentionFamilyParams,
-    DepthwiseParams {}
+    DepthwiseParams,
+    QuantizedParams {}
 
 export type FusedName = keyof FusedParams;
 
@@ -66,7 +68,8 @@ export interface FamilyAddon
     LayerNormAddon,
     RecurrentAddon,
     AttentionAddon,
-    DepthwiseAddon {}
+    DepthwiseAddon,
+    QuantizedAddon {}
 
 /** The names of FamilyAddon's members (kernels/addon.cc must export each). */
 export const FAMILY_ADDON_EXPORTS = {
@@ -79,6 +82,7 @@ export const FAMILY_ADDON_EXPORTS = {
   ...RECURRENT_EXPORTS,
   ...ATTENTION_EXPORTS,
   ...DEPTHWISE_EXPORTS,
+  ...QUANTIZED_EXPORTS,
 } satisfies Record<keyof FamilyAddon, true>;
 
 export const FUSED: { readonly [F in FusedName]: FusedSpecOf<F> } = {
@@ -91,6 +95,7 @@ export const FUSED: { readonly [F in FusedName]: FusedSpecOf<F> } = {
   ...RECURRENT,
   ...ATTENTION,
   ...DEPTHWISE,
+  ...QUANTIZED,
 };
 
 /** The fused ops' names, in the table's order. */

@@ -1,0 +1,253 @@
+// The int8 family: Dense and Conv2D on int8 weights with per-channel scales and uint8 activations, for inference.
+// Each op quantises its float input, multiplies in integers and requantises in one kernel; the composite below is the
+// exact reference every kernel must match bit for bit.
+//
+// Arithmetic, shared by the composite and every kernel (kernels/quantized.h):
+//   q[i, k] = clamp(roundHalfEven(fround(x[i, k] * fround(1 / inputScale))) + inputZeroPoint, 0, 255)    (uint8)
+//   acc[i, j] = sum_k (q[i, k] - inputZeroPoint) * w[k, j]                                   (exact, int32)
+//   y[i, j] = activation(fround(fround(fround(acc[i, j]) * scale[j]) + bias[j]))            (float32, no FMA)
+// where scale[j] = fround(inputScale * weightScale[j]) is precomputed by the layer. Padding of a convolution is
+// the zero point in uint8 (real 0), so it adds nothing to acc.
+import type { Tensor } from '../../tensor/tensor.js';
+import type { KernelArg } from '../../backends/backend.js';
+import type { Arr } from '../../backends/native/addon.js';
+import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../../errors.js';
+import { sizeOf } from '../../tensor/shape.js';
+import { fusedRunner, type FusedSpecs } from '../fused.js';
+import { NO_GRADIENT } from '../../autograd/rule-kinds.js';
+import type { ShapeDType } from '../primitives.js';
+import { add, cast, clip, mul, relu, round, sub } from '../elementwise.js';
+import { matmul } from '../linalg.js';
+import { reshape } from '../views.js';
+import { windowOutputSize } from '../windows.js';
+import { conv2d, type Conv2DParams } from './conv.js';
+import { buf, convArgs } from './native-args.js';
+
+/** How the float input is quantised, and what follows the requantisation. */
+export interface QuantizedInputParams {
+  /** The input's real value per uint8 step (per tensor, from calibration); > 0. */
+  readonly inputScale: number;
+  /** The uint8 code of real 0, an integer in [0, 255]. */
+  readonly inputZeroPoint: number;
+  readonly activation: QuantizedActivation;
+}
+
+/** Activations fused into the requantisation; others run after the op in float. */
+export type QuantizedActivation = 'linear' | 'relu';
+export const QUANTIZED_ACTIVATIONS: readonly QuantizedActivation[] = ['linear', 'relu'];
+
+export interface QuantizedParams {
+  /** x float32 [m, k], w int8 [k, n], scale float32 [n], bias float32 [n] -> float32 [m, n]. */
+  quantizedMatmul: QuantizedInputParams;
+  /** x float32 [N, H, W, Cin], w int8 [kh, kw, Cin, Cout], scale [Cout], bias [Cout] -> [N, Ho, Wo, Cout]. */
+  quantizedConv2d: QuantizedInputParams & Conv2DParams;
+}
+
+/** The addon's entry points (kernels/quantized.h, napi_quantized.h); params end with inverseScale, zeroPoint, relu. */
+export interface QuantizedAddon {
+  /** params: [m, k, n, inverseScale, zeroPoint, relu]. */
+  quantizedMatmul(
+    x: Arr,
+    xOff: number,
+    w: Arr,
+    wOff: number,
+    scale: Arr,
+    scaleOff: number,
+    bias: Arr,
+    biasOff: number,
+    out: Arr,
+    params: Float64Array,
+  ): void;
+  /** params: conv2d's 15 (native-args convArgs), then inverseScale, zeroPoint, relu. */
+  quantizedConv2d(
+    x: Arr,
+    xOff: number,
+    w: Arr,
+    wOff: number,
+    scale: Arr,
+    scaleOff: number,
+    bias: Arr,
+    biasOff: number,
+    out: Arr,
+    params: Float64Array,
+  ): void;
+  /**
+   * The int8 kernels' instruction set ('avx512vnni', 'avx512', 'avx2', 'scalar') and those this CPU runs; a name
+   * selects one until the backend's ISA changes ('' = the best for it). For tests.
+   */
+  quantizedIsa(name?: string): { readonly isa: string; readonly available: readonly string[] };
+}
+
+/** The names above, as a value (the addon's exports are checked against them). */
+export const QUANTIZED_EXPORTS = {
+  quantizedMatmul: true,
+  quantizedConv2d: true,
+  quantizedIsa: true,
+} satisfies Record<keyof QuantizedAddon, true>;
+
+/** Writes the quantisation parameters at `at` (the kernel rounds the inverse scale to float32 as the reference). */
+function quantizedArgs(into: Float64Array, at: number, p: QuantizedInputParams): Float64Array {
+  into[at] = Math.fround(1 / p.inputScale);
+  into[at + 1] = p.inputZeroPoint;
+  into[at + 2] = p.activation === 'relu' ? 1 : 0;
+  return into;
+}
+
+const matmulScratch = new Float64Array(6);
+const convScratch = new Float64Array(18);
+
+/** The native adapters: one kernel call each, arguments in reused scratch (the addon keeps no reference). */
+const nativeMatmul =
+  (addon: QuantizedAddon) =>
+  ([x, w, scale, bias]: readonly KernelArg[], o: KernelArg, p: QuantizedInputParams) => {
+    matmulScratch[0] = x.shape[0];
+    matmulScratch[1] = x.shape[1];
+    matmulScratch[2] = w.shape[1];
+    const params = quantizedArgs(matmulScratch, 3, p);
+    addon.quantizedMatmul(
+      buf(x),
+      x.offset,
+      buf(w),
+      w.offset,
+      buf(scale),
+      scale.offset,
+      buf(bias),
+      bias.offset,
+      buf(o),
+      params,
+    );
+  };
+
+const nativeConv2d =
+  (addon: QuantizedAddon) =>
+  ([x, w, scale, bias]: readonly KernelArg[], o: KernelArg, p: QuantizedParams['quantizedConv2d']) => {
+    const params = quantizedArgs(convArgs(convScratch, x.shape, w.shape, o.shape, p), 15, p);
+    addon.quantizedConv2d(
+      buf(x),
+      x.offset,
+      buf(w),
+      w.offset,
+      buf(scale),
+      scale.offset,
+      buf(bias),
+      bias.offset,
+      buf(o),
+      params,
+    );
+  };
+
+function checkParams(op: string, p: QuantizedInputParams): void {
+  if (!(Number.isFinite(p.inputScale) && p.inputScale > 0))
+    throw new ArgumentError(`${op}: inputScale must be a positive finite number, got ${p.inputScale}`);
+  if (!Number.isInteger(p.inputZeroPoint) || p.inputZeroPoint < 0 || p.inputZeroPoint > 255)
+    throw new ArgumentError(`${op}: inputZeroPoint must be an integer in [0, 255], got ${p.inputZeroPoint}`);
+  if (!QUANTIZED_ACTIVATIONS.includes(p.activation))
+    throw new ArgumentError(
+      `${op}: activation must be one of ${QUANTIZED_ACTIVATIONS.join(', ')}, got ${p.activation}`,
+    );
+}
+
+/** Checks the dtypes and that scale and bias have one value per output channel; returns that count. */
+function checkOperands(op: string, [x, w, scale, bias]: readonly ShapeDType[], wRank: number): number {
+  if (x.dtype !== 'float32') throw new DTypeError(`${op}: input must be float32, got ${x.dtype} ${fmtShape(x.shape)}`);
+  if (w.dtype !== 'int8') throw new DTypeError(`${op}: weights must be int8, got ${w.dtype} ${fmtShape(w.shape)}`);
+  if (w.shape.length !== wRank) throw new ShapeError(`${op}: weights must be ${wRank}-D, got ${fmtShape(w.shape)}`);
+  const channels = w.shape[wRank - 1];
+  for (const [what, t] of [
+    ['scale', scale],
+    ['bias', bias],
+  ] as const) {
+    if (t.dtype !== 'float32' || t.shape.length !== 1 || t.shape[0] !== channels)
+      throw new ShapeError(
+        `${op}: ${what} must be float32 [${channels}] (one per output channel of weights ${fmtShape(w.shape)}), ` +
+          `got ${t.dtype} ${fmtShape(t.shape)}`,
+      );
+  }
+  return channels;
+}
+
+/** The uint8 codes of x minus the zero point, as float64 (exact small integers). */
+export function quantizeCentered(x: Tensor, p: QuantizedInputParams): Tensor {
+  const inverse = Math.fround(1 / p.inputScale);
+  const codes = clip(add(round(mul(x, inverse)), p.inputZeroPoint), 0, 255);
+  return cast(sub(codes, p.inputZeroPoint), 'float64');
+}
+
+/** float32 accumulators (exact integers held in float64, rounded once) to the op's output. */
+function requantize(acc: Tensor, scale: Tensor, bias: Tensor, activation: QuantizedActivation): Tensor {
+  const y = add(mul(cast(acc, 'float32'), scale), bias);
+  return activation === 'relu' ? relu(y) : y;
+}
+
+export const QUANTIZED: FusedSpecs<keyof QuantizedParams> = {
+  quantizedMatmul: {
+    family: 'quantized',
+    infer: (inputs, p) => {
+      checkParams('quantizedMatmul', p);
+      const [x, w] = inputs;
+      const n = checkOperands('quantizedMatmul', inputs, 2);
+      if (x.shape.length !== 2 || x.shape[1] !== w.shape[0])
+        throw new ShapeError(
+          `quantizedMatmul: input ${fmtShape(x.shape)} must be [m, ${w.shape[0]}] for weights ${fmtShape(w.shape)}`,
+        );
+      return { shape: [x.shape[0], n], dtype: 'float32' };
+    },
+    // Integer multiply-adds, counted as the float op would be so a run's operation count does not depend on bits.
+    flops: ([x], out) => 2 * sizeOf(out.shape) * x.shape[1],
+    composite: ([x, w, scale, bias], p) =>
+      requantize(matmul(quantizeCentered(x, p), cast(w, 'float64')), scale, bias, p.activation),
+    grad: NO_GRADIENT,
+    native: nativeMatmul,
+  },
+  quantizedConv2d: {
+    family: 'quantized',
+    infer: (inputs, p) => {
+      checkParams('quantizedConv2d', p);
+      const [x, w] = inputs;
+      const cout = checkOperands('quantizedConv2d', inputs, 4);
+      if (x.shape.length !== 4 || x.shape[3] !== w.shape[2])
+        throw new ShapeError(
+          `quantizedConv2d: input ${fmtShape(x.shape)} must be [N, H, W, ${w.shape[2]}] for weights ` +
+            `${fmtShape(w.shape)} ([kh, kw, inChannels, outChannels])`,
+        );
+      const ho = windowOutputSize('quantizedConv2d', x.shape[1], w.shape[0], p.strides[0], p.dilations[0], p.pads[0]);
+      const wo = windowOutputSize('quantizedConv2d', x.shape[2], w.shape[1], p.strides[1], p.dilations[1], p.pads[1]);
+      return { shape: [x.shape[0], ho, wo, cout], dtype: 'float32' };
+    },
+    flops: ([, w], out) => 2 * sizeOf(out.shape) * w.shape[0] * w.shape[1] * w.shape[2],
+    composite: ([x, w, scale, bias], p) => {
+      const { strides, dilations, pads } = p;
+      // float64 convolution of small integers is exact whatever the summation order.
+      const acc = conv2d(quantizeCentered(x, p), cast(w, 'float64'), { strides, dilations, padding: pads });
+      const [n, ho, wo, cout] = acc.shape;
+      const y = requantize(reshape(acc, [n * ho * wo, cout]), scale, bias, p.activation);
+      return reshape(y, acc.shape);
+    },
+    grad: NO_GRADIENT,
+    native: nativeConv2d,
+  },
+};
+
+const run = fusedRunner(QUANTIZED);
+
+/** int8 Dense: see the arithmetic at the top of this file. */
+export function quantizedMatmul(
+  x: Tensor,
+  w: Tensor,
+  scale: Tensor,
+  bias: Tensor,
+  params: QuantizedParams['quantizedMatmul'],
+): Tensor {
+  return run('quantizedMatmul', [x, w, scale, bias], params);
+}
+
+/** int8 Conv2D (NHWC, Keras' filter layout); pads are explicit (resolve 'same'/'valid' with resolvePadding). */
+export function quantizedConv2d(
+  x: Tensor,
+  w: Tensor,
+  scale: Tensor,
+  bias: Tensor,
+  params: QuantizedParams['quantizedConv2d'],
+): Tensor {
+  return run('quantizedConv2d', [x, w, scale, bias], params);
+}
