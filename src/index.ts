@@ -90,7 +90,7 @@ export {
   saveSafetensors,
   loadSafetensors,
 } from './io/safetensors.js';
-export type { SafetensorsFile, ParseOptions } from './io/safetensors.js';
+export type { SafetensorsFile, ParseOptions, ByteTensor } from './io/safetensors.js';
 export { writeFileAtomic, readFileBytes } from './io/atomic.js';
 export { saveModel, loadModel } from './train/saving.js';
 export type { SaveOptions, LoadOptions } from './train/saving.js';

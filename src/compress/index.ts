@@ -8,7 +8,13 @@ export type { ConstantSparsityArgs, PolynomialDecayArgs, PruningScheduleConfig }
 export { PruneLowMagnitude, PRUNABLE_WEIGHTS, prunableWeights } from './prune-low-magnitude.js';
 export type { PruneLowMagnitudeArgs } from './prune-low-magnitude.js';
 export { UpdatePruningStep, pruningWrappers } from './pruning-callback.js';
-export { pruneLowMagnitude, stripPruning, pruningReport, weightsFileBytes } from './prune-model.js';
+export {
+  pruneLowMagnitude,
+  stripPruning,
+  pruningReport,
+  pruningLayerRecords,
+  weightsFileBytes,
+} from './prune-model.js';
 export type { PruneOptions, PruningReport, PrunedWeightReport } from './prune-model.js';
 export { keptCount, magnitudeMasks } from './magnitude-mask.js';
 export {

@@ -231,7 +231,8 @@ describe('PruneLowMagnitude', () => {
   });
 
   test('a wrapper built layer by layer, in a Sequential', () => {
-    const wrapped = pruneLowMagnitude(layers.dense({ units: 4, inputShape: [3] }), {
+    const dense = layers.dense({ units: 4, inputShape: [3] });
+    const wrapped = pruneLowMagnitude(dense, {
       pruningSchedule: new ConstantSparsity({ targetSparsity: 0.5, beginStep: 0 }),
     });
     const model = new Sequential([wrapped, layers.dense({ units: 1 })]);
@@ -239,6 +240,13 @@ describe('PruneLowMagnitude', () => {
     assert.equal(compress.pruningReport(model).weights[0].zeros, 6);
     assert.equal(compress.pruningReport(model).weights[1].zeros, 0, 'the unwrapped layer is not pruned');
     assert.equal(stripPruning(wrapped).className, 'Dense');
+    // As run-record layer entries: the wrapped layer's parameters (12 + 4 bias), 6 of its kernel's zero.
+    assert.deepEqual(compress.pruningLayerRecords(model)[0], {
+      name: dense.name,
+      className: 'Dense',
+      parameters: { before: 16, after: 10 },
+      sparsity: 0.5,
+    });
   });
 });
 
