@@ -228,7 +228,7 @@ test('pruneStructured: a functional graph with Concatenate and a pruned tensor r
   x.dispose();
 });
 
-test('pruneStructured: ratio 0.5 on the Keras MNIST CNN (examples) halves both convolutions and keeps the largest-norm filters', () => {
+test('pruneStructured: ratio 0.5 halves the convolutions of mnistCnn(), keeping the largest-norm filters', () => {
   c.setSeed(6);
   const model = mnistCnn();
   const [conv1, , conv2, , , , dense] = model.layers;
