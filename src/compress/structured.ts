@@ -9,7 +9,7 @@ import { bytesPerElement } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkOptions, optionKeys } from '../registry.js';
 import { Model } from '../train/model.js';
-import { modelGraph } from './structured-graph.js';
+import { modelGraph, type ModelGraph } from './structured-graph.js';
 import {
   PRUNABLE,
   UNIT_KERNEL,
@@ -27,8 +27,10 @@ export type StructuredCriterion = 'l1' | 'l2';
 
 export interface PruneStructuredOptions {
   /**
-   * The fraction of units or filters, in [0, 1), removed from every Dense, Conv1D and Conv2D layer except the
-   * output layer (whose channels reach a model output) and grouped convolutions (rounded; one unit always stays).
+   * The fraction of units or filters, in [0, 1), removed from every Dense, Conv1D, Conv2D and SeparableConv2D
+   * layer (rounded half up; one always stays), except the output layer (whose channels reach a model output) and
+   * layers whose channels could not be carried through what reads them (a residual Add, a grouped convolution):
+   * those are listed in the report's `skipped`, with the reason. perLayer names a layer to have an error instead.
    */
   ratio?: number;
   /**
@@ -119,11 +121,25 @@ function kernelOf(layer: Layer): Tensor {
   return kernel.value;
 }
 
-/** The layers to prune and how many units each keeps, with the layers ratio skips and why. */
+/** Why pruning `layer` alone would be refused (what the ArgumentError says), or undefined when it would not. */
+function refusal(graph: ModelGraph, layer: Layer, units: number): string | undefined {
+  try {
+    followChannels(OP, graph, new Map([[layer, { size: units, keep: [0], from: [layer.name] }]]));
+    return undefined;
+  } catch (e) {
+    if (e instanceof ArgumentError) return e.message.replace(`${OP}: `, '');
+    throw e;
+  }
+}
+
+/**
+ * The layers to prune and how many units each keeps. Under ratio, the output layer and the layers whose channels
+ * cannot be carried through what reads them are left whole, listed in `skipped` with the reason.
+ */
 function choose(
+  graph: ModelGraph,
   layers: readonly Layer[],
   options: PruneStructuredOptions,
-  isOutput: (layer: Layer) => boolean,
 ): { counts: Map<Layer, number>; skipped: { name: string; reason: string }[] } {
   const byName = new Map(layers.map((l) => [l.name, l]));
   const perLayer = options.perLayer ?? {};
@@ -149,10 +165,10 @@ function choose(
       continue;
     }
     if (options.ratio === undefined || exclude.has(layer.name)) continue;
-    const groups = layer.getConfig().groups ?? 1;
-    if (isOutput(layer)) skipped.push({ name: layer.name, reason: 'output layer' });
-    else if (groups !== 1) skipped.push({ name: layer.name, reason: `grouped convolution (groups ${groups})` });
-    else counts.set(layer, keepCount(layer, units, options.ratio, 'ratio'));
+    const count = keepCount(layer, units, options.ratio, 'ratio');
+    const why = feedsOutput(graph, layer) ? 'output layer' : refusal(graph, layer, units);
+    if (why) skipped.push({ name: layer.name, reason: why });
+    else counts.set(layer, count);
   }
   return { counts, skipped };
 }
@@ -219,7 +235,7 @@ export function pruneStructured<M extends Model>(model: M, options: PruneStructu
     throw new ArgumentError(`${OP}: criterion must be 'l1' or 'l2', got ${JSON.stringify(criterion)}`);
   const graph = modelGraph(model, OP);
   const layers = model.layers;
-  const { counts, skipped } = choose(layers, options, (l) => feedsOutput(graph, l));
+  const { counts, skipped } = choose(graph, layers, options);
   const own = new Map<Layer, KeptChannels>();
   for (const [layer, count] of counts) {
     const norms = unitNorms(kernelOf(layer), criterion);

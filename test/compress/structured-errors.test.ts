@@ -20,11 +20,12 @@ function refuses(model: c.Model, options: c.compress.PruneStructuredOptions, ...
   );
 }
 
-/** input [6, 6, 2] -> conv 'a' -> conv 'b' -> Add(a, b) 'res' -> pooling -> Dense 'out'. */
+/** input [6, 6, 2] -> conv 'a' -> conv 'inner' -> conv 'b' -> Add(a, b) 'res' -> pooling -> Dense 'out'. */
 function residual(): c.Model {
   const inp = c.input({ shape: [6, 6, 2] });
   const a = L.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'a' }).apply(inp) as c.SymbolicTensor;
-  const b = L.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'b' }).apply(a) as c.SymbolicTensor;
+  const inner = L.conv2d({ filters: 6, kernelSize: 3, padding: 'same', name: 'inner' }).apply(a);
+  const b = L.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'b' }).apply(inner) as c.SymbolicTensor;
   const sum = L.add({ name: 'res' }).apply([a, b]) as c.SymbolicTensor;
   const out = L.dense({ units: 2, name: 'out' }).apply(L.globalAveragePooling2d({ name: 'gap' }).apply(sum));
   return new c.Model({ inputs: inp, outputs: out as c.SymbolicTensor });
@@ -43,13 +44,23 @@ test('pruneStructured refuses a residual Add whose inputs would keep different c
   c.setSeed(1);
   const model = residual();
   refuses(model, { perLayer: { a: 2 } }, /Add 'res'/, /'a'/, /exclude/);
-  refuses(model, { ratio: 0.5 }, /Add 'res'/);
   // Pruning only b's ... is refused too: b's channels meet a's whole ones in the Add.
   refuses(model, { perLayer: { b: 3 } }, /Add 'res'/, /'b'/);
-  // Leaving both whole by exclude: nothing is pruned, and the copy computes the same function.
-  const { model: same, report } = pruneStructured(model, { ratio: 0.5, exclude: ['a', 'b'] });
-  assert.deepEqual(report.layers, []);
-  assert.equal(same.countParams(), model.countParams());
+  // ratio leaves them whole, says why, and prunes the convolution inside the residual branch.
+  const { model: smaller, report } = pruneStructured(model, { ratio: 0.5 });
+  assert.deepEqual(
+    report.layers.map((r) => [r.name, r.channelsBefore, r.channelsAfter]),
+    [
+      ['inner', 6, 3],
+      ['b', 4, 4],
+    ],
+  );
+  assert.deepEqual(
+    report.skipped.map((s) => s.name),
+    ['a', 'b', 'out'],
+  );
+  assert.match(report.skipped[0].reason, /^Add 'res' adds or multiplies its inputs channel by channel/);
+  assert.equal(smaller.countParams(), model.countParams() - (9 * 4 * 3 + 3) - 9 * 3 * 4);
 });
 
 test('pruneStructured refuses layers that mix or reshape channels, naming them', () => {
@@ -95,9 +106,10 @@ test('pruneStructured refuses grouped and channels-first layers in the path of p
   ]);
   refuses(grouped, { perLayer: { g: 2 } }, /Conv2D 'g' has groups 2/);
   refuses(grouped, { perLayer: { c: 2 } }, /Conv2D 'g' has groups 2/);
-  const { report } = pruneStructured(grouped, { ratio: 0.5, exclude: ['c'] });
+  const { report } = pruneStructured(grouped, { ratio: 0.5 });
   assert.deepEqual(report.skipped, [
-    { name: 'g', reason: 'grouped convolution (groups 2)' },
+    { name: 'c', reason: "Conv2D 'g' has groups 2; grouped convolutions are not pruned" },
+    { name: 'g', reason: "Conv2D 'g' has groups 2; grouped convolutions are not pruned" },
     { name: 'out', reason: 'output layer' },
   ]);
   const channelsFirst = new c.Sequential([

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
 import { assertClose, flat, rand } from '../helpers.js';
+import { mnistCnn } from '../../examples/common.js';
 
 const { layers: L } = c;
 
@@ -227,17 +228,9 @@ test('pruneStructured: a functional graph with Concatenate and a pruned tensor r
   x.dispose();
 });
 
-test('pruneStructured: ratio 0.5 on the MNIST CNN halves both convolutions and keeps the largest-norm filters', () => {
+test('pruneStructured: ratio 0.5 halves the convolutions of mnistCnn(), keeping the largest-norm filters', () => {
   c.setSeed(6);
-  const model = new c.Sequential([
-    L.conv2d({ filters: 32, kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }),
-    L.maxPooling2d({ poolSize: 2 }),
-    L.conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }),
-    L.maxPooling2d({ poolSize: 2 }),
-    L.flatten(),
-    L.dropout({ rate: 0.5 }),
-    L.dense({ units: 10, activation: 'softmax' }),
-  ]);
+  const model = mnistCnn();
   const [conv1, , conv2, , , , dense] = model.layers;
   for (const criterion of ['l1', 'l2'] as const) {
     const { model: pruned, report } = c.compress.pruneStructured(model, { ratio: 0.5, criterion });
