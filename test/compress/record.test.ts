@@ -14,7 +14,7 @@ import { tempDir, tinyRun } from '../ledger/fixtures.js';
 
 const quick = { repeats1: 3, repeats256: 2, energyPredictions: 512, energy: { method: 'estimate' as const } };
 
-test('measureModel: accuracy, bytes and parameters equal direct computations; timings and energy are positive', async () => {
+test('measureModel: accuracy, bytes and parameters as computed directly; timings and energy positive', async () => {
   const model = new c.Sequential([c.layers.dense({ units: 3, activation: 'softmax', inputShape: [5] })]);
   const x = c.randomNormal([300, 5], { seed: 3 });
   const y = c.tensor(
@@ -64,7 +64,7 @@ function entry(name: string, accuracyAfter: number): CompressionRecord {
   };
 }
 
-test('recordCompression: into a RunRecorder and into a run directory, validated, replaced by name, on the card', async () => {
+test('recordCompression: via a RunRecorder and into a run directory, validated, replaced by name, on the card', async () => {
   const { dir, done } = tempDir();
   const run = await tinyRun({ dir });
   try {
