@@ -46,7 +46,8 @@ function predictOnce(model: Model, x: Tensor): void {
 export function accuracyOf(model: Model, x: Tensor, y: Tensor): number {
   if (y.shape[0] !== x.shape[0] || y.shape.length !== 1)
     throw new ShapeError(
-      `measureModel: labels must be class ids [${x.shape[0]}] for inputs ${fmtShape(x.shape)}, got ${fmtShape(y.shape)}`,
+      `measureModel: labels must be class ids [${x.shape[0]}] for inputs ${fmtShape(x.shape)}, ` +
+        `got ${fmtShape(y.shape)}`,
     );
   const p = model.predict(x, { batchSize: 256 });
   if (Array.isArray(p)) throw new ArgumentError('measureModel: the model must have one output');

@@ -64,7 +64,7 @@ function entry(name: string, accuracyAfter: number): CompressionRecord {
   };
 }
 
-test('recordCompression: via a RunRecorder and into a run directory, validated, replaced by name, on the card', async () => {
+test('recordCompression: via a RunRecorder and into a run directory, validated, on the card', async () => {
   const { dir, done } = tempDir();
   const run = await tinyRun({ dir });
   try {
