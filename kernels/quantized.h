@@ -188,7 +188,11 @@ struct QEngine {
       v = _mm512_add_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z);
       // max(v, 0) gives 0 for NaN (the second operand), as q_code.
       v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
-      _mm512_mask_cvtepi32_storeu_epi8(out + i, m, _mm512_cvttps_epi32(v));
+      const __m512i codes = _mm512_cvttps_epi32(v);
+      if (m == 0xffff)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm512_cvtepi32_epi8(codes));
+      else
+        _mm512_mask_cvtepi32_storeu_epi8(out + i, m, codes);
     }
   }
   struct Packed {
@@ -236,7 +240,11 @@ struct QEngine {
         __m512 v = _mm512_add_ps(prod, bv);
         // max(0, v) is v < 0 ? 0 : v (NaN and -0 kept), as the relu primitive.
         if (e.relu) v = _mm512_max_ps(_mm512_setzero_ps(), v);
-        _mm512_mask_storeu_ps(y + r * e.N + col, m, v);
+        // Masked stores are slow on some CPUs (3x on this Zen 4's first CNN layer): only a partial group uses one.
+        if (m == 0xffff)
+          _mm512_storeu_ps(y + r * e.N + col, v);
+        else
+          _mm512_mask_storeu_ps(y + r * e.N + col, m, v);
       }
     }
   }
@@ -366,16 +374,18 @@ using QEngine = QScalarEngine<int32_t>;
 
 // ------------------------------------------------------------------------------------------------- driver
 
-/** Pass 2: y [M, N] from the quantised source; base(r) is row r's first code. */
-template <class E, class Base>
-void q_gemm(const typename E::A* src, Base base, int64_t M, const QLayout& lay, const int8_t* w, int zp,
+/** Pass 2: y [M, N] from the quantised source; bases(r0, count, out) writes rows r0.. first codes' offsets. */
+template <class E, class Bases>
+void q_gemm(const typename E::A* src, Bases bases, int64_t M, const QLayout& lay, const int8_t* w, int zp,
             const QEpilogue& e, float* y) {
   const typename E::Packed packed = E::pack(w, lay, e.N, zp);
   const double work = double(M) * e.N * lay.S * lay.L;
   par(ceil_div(M, kQRowBlock), threads_for(work, 1 << 22), [&](int64_t task) {
     const int64_t r0 = task * kQRowBlock, count = imin(kQRowBlock, M - r0);
+    int64_t offsets[kQRowBlock];
+    bases(r0, count, offsets);
     const typename E::A* rows[kQRowBlock];
-    for (int64_t r = 0; r < kQRowBlock; r++) rows[r] = src + base(r < count ? r0 + r : r0);
+    for (int64_t r = 0; r < kQRowBlock; r++) rows[r] = src + offsets[r < count ? r : 0];
     E::run(rows, count, lay, packed, e, y + r0 * e.N);
   });
 }
@@ -394,7 +404,10 @@ void q_matmul(const QuantizedArgs& q, int64_t m, int64_t k, int64_t n, const flo
   const int64_t off = 0;
   const QLayout lay{1, k, &off};
   const QEpilogue e{nullptr, scale, bias, n, q.relu};
-  q_gemm<E>(src, [lda](int64_t r) { return r * lda; }, m, lay, w, q.zeroPoint, e, y);
+  auto bases = [lda](int64_t r0, int64_t count, int64_t* out) {
+    for (int64_t r = 0; r < count; r++) out[r] = (r0 + r) * lda;
+  };
+  q_gemm<E>(src, bases, m, lay, w, q.zeroPoint, e, y);
 }
 
 /** x [n, h, w, cin] -> the image rows the windows read, padding written as the zero point's code, then q_gemm. */
@@ -432,11 +445,19 @@ void q_conv2d(const QuantizedArgs& q, const ConvArgs& c, const float* x, const i
   const QLayout lay{S, rowsOfTaps ? c.kw * cin : cin, off.data()};
   const QEpilogue e{nullptr, scale, bias, c.cout, q.relu};
   const int64_t perImage = c.ho * c.wo;
-  auto base = [&](int64_t r) {
-    const int64_t img = r / perImage, oh = (r % perImage) / c.wo, ow = r % c.wo;
-    return (img * hp + oh * c.strideH) * rowLen + ow * c.strideW * cin;
+  // Output pixel (img, oh, ow) reads from padded row oh * strideH of its image, column ow * strideW; the divisions
+  // run once per task, then the pixel steps along the row.
+  auto bases = [&](int64_t r0, int64_t count, int64_t* out) {
+    int64_t img = r0 / perImage, oh = (r0 % perImage) / c.wo, ow = r0 % c.wo;
+    for (int64_t r = 0; r < count; r++) {
+      out[r] = (img * hp + oh * c.strideH) * rowLen + ow * c.strideW * cin;
+      if (++ow == c.wo) {
+        ow = 0;
+        if (++oh == c.ho) oh = 0, img++;
+      }
+    }
   };
-  q_gemm<E>(src, base, c.n * perImage, lay, w, q.zeroPoint, e, y);
+  q_gemm<E>(src, bases, c.n * perImage, lay, w, q.zeroPoint, e, y);
 }
 
 void quantized_matmul(const QuantizedArgs& q, int64_t m, int64_t k, int64_t n, const float* x, const int8_t* w,
