@@ -77,7 +77,6 @@ export * as compress from './compress/index.js';
 export { explain } from './explain/index.js';
 export * as explainability from './explain/index.js';
 export * as interop from './interop/index.js';
-export * as compress from './compress/index.js';
 export { Optimizer, getOptimizer } from './optim/index.js';
 export { getLoss } from './nn/losses.js';
 export { getMetric } from './train/metrics.js';
