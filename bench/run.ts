@@ -1,6 +1,7 @@
 // The comparison benchmark (`npm run bench -- [--quick | --smoke] [--only gemm,conv,...] [--peers native,torch,...]
 // [--json]`; peers native, js, tfjs-cpu, tfjs-wasm, torch, ort): runs each peer in its own child process, one
-// after another, and reports figures, ratios Candor native / peer and the issue's targets. Every figure is the median of repeats after a warm-up.
+// after another, and reports figures, ratios Candor native / peer and the issue's targets. Every figure is the
+// median of repeats after a warm-up.
 import { spawn, spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
