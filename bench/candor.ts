@@ -1,8 +1,9 @@
 // Candor as a benchmark peer (`native` or `js` backend, argv[3]), through its public API only: matmul,
 // conv2d and its vjp, and the Keras-style models trained with trainOnBatch and run with predict.
 import * as c from '../src/index.js';
+import { CNN_VARIANTS, cnnModel } from './cnn-models.js';
 import { PeerOutput, peerArgs } from './measure.js';
-import type { PeerArgs } from './spec.js';
+import { CNN_VARIANT_NAMES, type PeerArgs } from './spec.js';
 
 const args = peerArgs();
 const backend = process.argv[3] === 'js' ? 'js' : 'native';
@@ -19,18 +20,6 @@ function mlpModel(a: PeerArgs): c.Model {
   return new c.Sequential([
     c.layers.dense({ units: a.mlp.hidden, activation: 'relu', inputShape: [a.mlp.inputs] }),
     c.layers.dense({ units: a.mlp.classes, activation: 'softmax' }),
-  ]);
-}
-
-function cnnModel(a: PeerArgs): c.Model {
-  return new c.Sequential([
-    c.layers.conv2d({ filters: 32, kernelSize: 3, activation: 'relu', inputShape: [a.cnn.height, a.cnn.width, 1] }),
-    c.layers.maxPooling2d({ poolSize: 2 }),
-    c.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }),
-    c.layers.maxPooling2d({ poolSize: 2 }),
-    c.layers.flatten(),
-    c.layers.dropout({ rate: a.cnn.dropout }),
-    c.layers.dense({ units: a.cnn.classes, activation: 'softmax' }),
   ]);
 }
 
@@ -116,10 +105,10 @@ if (has('dp')) {
       };
     });
 }
-if (has('predict')) {
-  const model = cnnModel(args);
+/** Times model.predict on random images at each of the CNN's predict batches, under cnnPredict{batch}{suffix}. */
+async function timePredict(model: c.Model, suffix = ''): Promise<void> {
   for (const b of args.cnn.predictBatches) {
-    await out.time(`cnnPredict${b}`, () => {
+    await out.time(`cnnPredict${b}${suffix}`, () => {
       const x = uniform([b, args.cnn.height, args.cnn.width, 1], 1);
       // Reading the probabilities back is part of a prediction's latency (as for every peer).
       return {
@@ -131,6 +120,21 @@ if (has('predict')) {
         dispose: () => x.dispose(),
       };
     });
+  }
+}
+if (has('predict')) await timePredict(cnnModel(args));
+if (has('compress')) {
+  const float = cnnModel(args);
+  for (const v of CNN_VARIANT_NAMES) {
+    let model: c.Model;
+    try {
+      model = CNN_VARIANTS[v](args, float);
+    } catch (e) {
+      for (const b of args.cnn.predictBatches)
+        out.skip(`cnnPredict${b}${v}`, `failed: ${e instanceof Error ? e.message : String(e)}`.slice(0, 300));
+      continue;
+    }
+    await timePredict(model, v);
   }
 }
 if (has('explain')) {

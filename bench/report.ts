@@ -1,6 +1,9 @@
 // The benchmark's output: each peer's timings turned into figures, the ratios Candor native / peer, the
 // issue's targets (met / not met), a readable table and the JSON record.
 import {
+  CNN,
+  CNN_VARIANT_NAMES,
+  COMPRESS_SPEEDUP_TARGETS,
   DP_STEP_RATIO_TARGET,
   EXPLAIN,
   IG_TRAIN_RATIO_TARGET,
@@ -21,7 +24,9 @@ export interface Report {
   /**
    * `${metric}Vs${Peer}`: Candor native's figure / the peer's (throughput: > 1 is faster; latency: < 1 is
    * faster); `dpStepVsStep${Peer}`: a DP-SGD step's time over an ordinary step's, on Candor native or JS; and
-   * `igVsTrainSteps${Peer}`: Integrated Gradients' time over that of EXPLAIN.trainSteps training steps.
+   * `igVsTrainSteps${Peer}`: Integrated Gradients' time over that of EXPLAIN.trainSteps training steps; and
+   * `cnnPredict${batch}${Variant}Speedup${Peer}`: the float32 CNN's predict time over the compressed variant's, on
+   * one peer in the same run (2 is twice as fast).
    */
   ratios: Record<string, number>;
   targets: { text: string; ratio: string; value: number | null; met: boolean | null }[];
@@ -58,6 +63,14 @@ export function buildReport(outcomes: PeerOutcome[]): Report {
     if (row?.igCnn !== undefined && row.cnnTrainStepIg !== undefined)
       ratios[`igVsTrainSteps${peerInfo(peer).ratioName}`] = row.igCnn / (EXPLAIN.trainSteps * row.cnnTrainStepIg);
   }
+  for (const [peer, row] of Object.entries(figures))
+    for (const b of CNN.predictBatches)
+      for (const v of CNN_VARIANT_NAMES.filter((v) => v !== 'Float')) {
+        const float = row[`cnnPredict${b}Float`],
+          compressed = row[`cnnPredict${b}${v}`];
+        if (float !== undefined && compressed !== undefined)
+          ratios[`cnnPredict${b}${v}Speedup${peerInfo(peer as PeerName).ratioName}`] = float / compressed;
+      }
   const targets = TARGETS.map((t) => {
     const ratio = `${t.metric}Vs${peerInfo(t.peer).ratioName}`,
       value = ratios[ratio] ?? null;
@@ -136,6 +149,15 @@ export function printReport(outcomes: PeerOutcome[], report: Report, print: (lin
       `KernelSHAP (Candor native): ${fmt(shap)} coalitions/s, each scored on ${EXPLAIN.shap.background} ` +
         `background rows (${fmt(shap * EXPLAIN.shap.background)} forward rows/s)`,
     );
+  const speedups = Object.entries(report.ratios).filter(([k]) => /^cnnPredict\d+\w+Speedup/.test(k));
+  if (speedups.length) {
+    print('compressed CNN predict speed-ups over float32 in this run (float ms / variant ms):');
+    for (const [k, v] of speedups) print(`  ${k}: ${fmt(v)}x`);
+    for (const t of COMPRESS_SPEEDUP_TARGETS) {
+      const v = report.ratios[`cnnPredict256${t.variant}SpeedupNative`];
+      print(`  issue 16, ${t.text}: ${v === undefined ? 'not measured' : v >= t.atLeast ? 'met' : 'not met'}`);
+    }
+  }
   print('');
   print('targets (issue 4), Candor native vs PyTorch:');
   const torch = outcomes.find((o) => o.peer === 'torch');

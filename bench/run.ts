@@ -1,6 +1,7 @@
 // The comparison benchmark (`npm run bench -- [--quick | --smoke] [--only gemm,conv,...] [--peers native,torch,...]
-// [--json]`): runs each peer in its own child process, one after another, and reports figures, ratios
-// Candor native / peer and the issue's targets. Every figure is the median of repeats after a warm-up.
+// [--json]`; peers native, js, tfjs-cpu, tfjs-wasm, torch, ort): runs each peer in its own child process, one
+// after another, and reports figures, ratios Candor native / peer and the issue's targets. Every figure is the
+// median of repeats after a warm-up.
 import { spawn, spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
@@ -8,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   CNN,
+  COMPRESS,
   CONVS,
   GEMM_SIZES,
   GPT,
@@ -62,6 +64,7 @@ const args: PeerArgs = {
   gpt: GPT,
   dp: DP,
   explain: EXPLAIN,
+  compress: COMPRESS,
   learningRate: LEARNING_RATE,
 };
 const here = dirname(fileURLToPath(import.meta.url));
@@ -103,6 +106,9 @@ function command(peer: PeerName): { cmd: string; argv: string[] } | { skipped: s
         return { skipped: `${pkg} is not installed (a devDependency: npm install)` };
       return { cmd: process.execPath, argv: [join(here, 'tfjs.js'), payload, peer === 'tfjs-cpu' ? 'cpu' : 'wasm'] };
     }
+    case 'ort':
+      if (!installed('onnxruntime-node')) return { skipped: 'onnxruntime-node is not installed (a devDependency)' };
+      return { cmd: process.execPath, argv: [join(here, 'ort.js'), payload] };
     case 'torch': {
       const found = findTorchPython();
       return 'skipped' in found ? found : { cmd: found.python, argv: [join(sourceDir, 'torch_peer.py'), payload] };

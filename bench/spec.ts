@@ -14,7 +14,7 @@ export interface Metric {
   readonly fromSeconds: (seconds: number) => number;
 }
 
-export const SECTIONS = ['gemm', 'conv', 'mlp', 'cnn', 'predict', 'gpt', 'dp', 'explain'] as const;
+export const SECTIONS = ['gemm', 'conv', 'mlp', 'cnn', 'predict', 'gpt', 'dp', 'explain', 'compress'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** Square float32 GEMMs n x n x n. */
@@ -28,6 +28,19 @@ export const CONVS = [
 export const MLP = { batch: 32, inputs: 784, hidden: 128, classes: 10 };
 /** conv32 3x3 relu -> maxpool2 -> conv64 3x3 relu -> maxpool2 -> flatten -> dropout 0.5 -> dense10 softmax, Adam. */
 export const CNN = { batch: 128, height: 28, width: 28, classes: 10, dropout: 0.5, predictBatches: [1, 256] };
+/**
+ * The compress section (issue 16): the CNN above predicting at CNN.predictBatches as float32, post-training int8
+ * (calibrated on `calibrationSamples` random images by `calibration`), `sparsity` magnitude-pruned (stripped: dense
+ * kernels, zeros and all) and with `filterRatio` of its hidden filters removed. Random weights: timing only.
+ */
+export const COMPRESS = { calibrationSamples: 64, calibration: 'minmax', sparsity: 0.8, filterRatio: 0.5 } as const;
+export const CNN_VARIANT_NAMES = ['Float', 'Int8', 'Pruned80', 'Structured'] as const;
+export type CnnVariant = (typeof CNN_VARIANT_NAMES)[number];
+/** Issue 16's goals at batch 256, as speed-ups over float32 Candor in the same run (float ms / variant ms). */
+export const COMPRESS_SPEEDUP_TARGETS = [
+  { variant: 'Int8', atLeast: 2, text: 'int8 predict b256 >= 2x faster than float32' },
+  { variant: 'Structured', atLeast: 1.6, text: 'half the filters predict b256 >= 1.6x faster than float32' },
+] as const;
 /** The model of examples/gpt-text (GELU pre-norm decoder, tied embeddings), on synthetic token ids; Adam. */
 export const GPT = { vocab: 2048, context: 128, hidden: 128, heads: 4, layers: 2, ffn: 512, batch: 8 };
 /**
@@ -111,6 +124,16 @@ export const METRICS: readonly Metric[] = [
     higherIsBetter: false,
     fromSeconds: ms,
   })),
+  ...CNN_VARIANT_NAMES.flatMap((v) =>
+    CNN.predictBatches.map((b): Metric => ({
+      key: `cnnPredict${b}${v}`,
+      section: 'compress',
+      label: `CNN predict b${b} ${v === 'Float' ? 'float32' : v === 'Pruned80' ? '80% pruned' : v.toLowerCase()}`,
+      unit: 'ms',
+      higherIsBetter: false,
+      fromSeconds: ms,
+    })),
+  ),
   ...(['cnnFitStep', 'cnnDpFitStep'] as const).map((key): Metric => ({
     key,
     section: 'dp',
@@ -168,6 +191,7 @@ export const PEERS = [
   { name: 'tfjs-cpu', ratioName: 'TfjsCpu', title: 'TF.js cpu' },
   { name: 'tfjs-wasm', ratioName: 'TfjsWasm', title: 'TF.js wasm' },
   { name: 'torch', ratioName: 'Torch', title: 'PyTorch' },
+  { name: 'ort', ratioName: 'Ort', title: 'ONNX Runtime' },
 ] as const;
 export type PeerName = (typeof PEERS)[number]['name'];
 
@@ -177,7 +201,7 @@ export interface PeerArgs {
   /** Seconds of measured repeats per figure (after the warm-up); a call longer than that is timed once. */
   readonly budgetSeconds: number;
   readonly warmup: number;
-  /** Threads for peers that take a count (PyTorch); Candor native uses its own default. */
+  /** Threads for peers that take a count (PyTorch, ONNX Runtime); Candor native uses its own default. */
   readonly threads: number;
   readonly gemmSizes: number[];
   readonly convs: typeof CONVS;
@@ -186,6 +210,7 @@ export interface PeerArgs {
   readonly gpt: typeof GPT;
   readonly dp: typeof DP;
   readonly explain: typeof EXPLAIN;
+  readonly compress: typeof COMPRESS;
   readonly learningRate: number;
 }
 

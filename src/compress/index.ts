@@ -41,3 +41,29 @@ export { distillationStudy } from './distillation-study.js';
 export type { DistillationStudyArgs, DistillationStudyResult, StudyArm } from './distillation-study.js';
 export { transferStudy, transferCnn } from './transfer.js';
 export type { TransferStudyOptions, TransferStudyResult, TransferRun } from './transfer.js';
+export {
+  QuantizedConv2D,
+  QuantizedDense,
+  inputQuantization,
+  quantizeKernel,
+  quantizeLayer,
+  type InputQuantization,
+  type InputRange,
+  type QuantizedConv2DArgs,
+  type QuantizedDenseArgs,
+} from './quantized-layers.js';
+export {
+  CALIBRATION_METHODS,
+  calibrate,
+  type CalibrateOptions,
+  type Calibration,
+  type CalibrationMethod,
+  type LayerCalibration,
+} from './calibrate.js';
+export {
+  quantizeModel,
+  type FloatLayerReport,
+  type QuantizationReport,
+  type QuantizeModelOptions,
+  type QuantizedLayerReport,
+} from './quantize-model.js';

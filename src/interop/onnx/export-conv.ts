@@ -36,7 +36,7 @@ function convPadding(layer: BaseConv, call: ExportCall, rank: 1 | 2): WindowPadd
 }
 
 /** The layer's window Conv of channels-last `x`, with its bias: a channels-first result. */
-function windowConv(
+export function windowConv(
   layer: BaseConv,
   x: string,
   call: ExportCall,

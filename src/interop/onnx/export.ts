@@ -36,6 +36,7 @@ import './export-recurrent.js';
 import './export-attention.js';
 import './export-transformer.js';
 import './export-gpt.js';
+import './export-quantized.js';
 
 export interface OnnxExportOptions {
   /** Whether the batch dimension is dynamic ('batch'); false fixes it to the model's declared batch size. */

@@ -26,6 +26,7 @@ const ELEMENT_TYPE: Partial<Record<DType, number>> = {
   float32: ONNX_DTYPE.FLOAT,
   float64: ONNX_DTYPE.DOUBLE,
   int32: ONNX_DTYPE.INT32,
+  int8: ONNX_DTYPE.INT8,
   bool: ONNX_DTYPE.BOOL,
 };
 
