@@ -73,6 +73,7 @@ export * as schedules from './optim/schedules.js';
 export * as losses from './nn/losses.js';
 export * as metrics from './train/metrics.js';
 export * as privacy from './privacy/index.js';
+export * as compress from './compress/index.js';
 export { explain } from './explain/index.js';
 export * as explainability from './explain/index.js';
 export * as interop from './interop/index.js';

@@ -124,6 +124,8 @@ const FIELDS: Readonly<Record<string, Kind>> = Object.assign(Object.create(null)
   sharedAxes: AXES_OR_NULL,
   scoreMode: STRING,
   function: STRING,
+  inputScale: NUMBER_OR_NULL,
+  inputZeroPoint: NUMBER_OR_NULL,
 });
 
 const NUMBERS: Kind = {

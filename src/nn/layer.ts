@@ -315,13 +315,20 @@ export abstract class Layer {
     name: string,
     shape: readonly number[],
     initializer: InitializerSpec,
-    { trainable = true, regularizer }: { trainable?: boolean; regularizer?: RegularizerSpec | null } = {},
+    {
+      trainable = true,
+      regularizer,
+      dtype = this.dtype,
+    }: {
+      trainable?: boolean;
+      regularizer?: RegularizerSpec | null;
+      /** Default the layer's dtype; int8 for quantised weights (src/compress/quantized-layers.ts). */
+      dtype?: DType;
+    } = {},
   ): Variable {
     const init = getInitializer(initializer); // resolved even when loading: an unknown name is an error
     const full = `${this.name}/${name}`;
-    const value = weightSource
-      ? weightSource.take(this, full, shape, this.dtype)
-      : noGrad(() => init(shape, this.dtype));
+    const value = weightSource ? weightSource.take(this, full, shape, dtype) : noGrad(() => init(shape, dtype));
     const v = new Variable(full, value, trainable, getRegularizer(regularizer));
     this.variables.push(v);
     return v;

@@ -38,6 +38,11 @@ export interface LayerTestSpec {
    * gradient check, which differentiates the weights only.
    */
   integerInputs?: boolean;
+  /**
+   * Why the layer has no gradient (inference-only layers, e.g. the int8 QuantizedDense): the float64 gradient
+   * check is skipped, and the layer must have no trainable weights.
+   */
+  inferenceOnly?: string;
 }
 
 const withBatchNull = (s: readonly number[]): SymShape => [null, ...s.slice(1)];
@@ -123,6 +128,14 @@ export function runLayerTest(spec: LayerTestSpec): void {
   });
 
   check('float64 gradients', layer, () => {
+    if (spec.inferenceOnly) {
+      assert.equal(
+        layer.trainableWeights.length,
+        0,
+        `inference-only (${spec.inferenceOnly}) but has trainable weights`,
+      );
+      return;
+    }
     const twin = float64Twin(layer);
     const { list: inputs64, arg: arg64 } = makeInputs(spec, 'float64');
     tidy(() => {
