@@ -10,3 +10,13 @@ export {
   type QuantizedConv2DArgs,
   type QuantizedDenseArgs,
 } from './quantized-layers.js';
+export { fakeQuantize } from '../ops/families/quantized.js';
+export { quantizeAware, convertQat, type QuantizeAwareOptions, type QatLayerReport } from './qat.js';
+export {
+  QatConv2D,
+  QatDense,
+  FakeQuantizer,
+  type QatConv2DArgs,
+  type QatDenseArgs,
+  type QatOptions,
+} from './qat-layers.js';

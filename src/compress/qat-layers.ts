@@ -15,37 +15,12 @@ import { Dense, type DenseArgs } from '../nn/layers/dense.js';
 import { Conv2D, type ConvArgs } from '../nn/layers/conv.js';
 import { asLayerDType, oneInput, who } from '../nn/layers/common.js';
 import type { Layer } from '../nn/layer.js';
+import { inputQuantization, type InputRange } from './quantized-layers.js';
 
 /** uint8 activations: codes [0, 255] with a zero point (asymmetric, per tensor). */
 export const ACTIVATION_CODES: FakeQuantizeParams = { quantMin: 0, quantMax: 255 };
 /** int8 weights: codes [-127, 127], zero point 0 (symmetric, per output channel). */
 export const WEIGHT_CODES: FakeQuantizeParams = { quantMin: -127, quantMax: 127 };
-/** The smallest input scale (the smallest normal float32), so a denormal-sized range still has a grid. */
-const MIN_SCALE = 2 ** -126;
-
-/** An observed input range [min, max]. */
-export interface QuantRange {
-  readonly min: number;
-  readonly max: number;
-}
-
-/** roundHalfEven of a number. */
-const roundHalfEven = (v: number) => {
-  const r = Math.round(v);
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
-};
-
-/**
- * The uint8 scale and zero point of a range (PyTorch's affine qparams): the range is widened to hold 0, so that real
- * 0 (padding, ReLU's zeros) is exactly a code; scale = (max - min) / 255 in float32, zeroPoint = round(-min / scale).
- */
-export function activationQuantParams({ min: lo, max: hi }: QuantRange): { scale: number; zeroPoint: number } {
-  const [low, high] = [Math.min(lo, 0), Math.max(hi, 0)];
-  if (low === high) return { scale: 1, zeroPoint: 0 };
-  const scale = Math.max(Math.fround((high - low) / ACTIVATION_CODES.quantMax), MIN_SCALE);
-  return { scale, zeroPoint: Math.min(Math.max(roundHalfEven(-low / scale), 0), ACTIVATION_CODES.quantMax) };
-}
-
 /** The per-output-channel int8 scales of a kernel [..., C]: max |w| over all but the last axis / 127 (1 if 0). */
 export function weightScales(kernel: Tensor): Tensor {
   const maxAbs = max(
@@ -90,13 +65,13 @@ export class FakeQuantizer {
     this.state = { min: add('input_min'), max: add('input_max'), steps: add('observed_steps') };
   }
 
-  /** How many training steps have updated the input range (0: none, the range is not known yet). */
+  /** How many training steps have updated the input range (0: none, or not built: the range is not known yet). */
   observedSteps(): number {
-    return this.state!.steps.value.dataSync()[0];
+    return this.state ? this.state.steps.value.dataSync()[0] : 0;
   }
 
   /** The observed input range, or undefined before any observation. */
-  inputRange(): QuantRange | undefined {
+  inputRange(): InputRange | undefined {
     if (this.observedSteps() === 0) return undefined;
     return { min: this.state!.min.value.dataSync()[0], max: this.state!.max.value.dataSync()[0] };
   }
@@ -112,8 +87,9 @@ export class FakeQuantizer {
     if (ctx.training && layer.trainable && !frozen) this.observe(x, steps);
     const range = this.inputRange();
     if (!range) return x;
-    const { scale, zeroPoint } = activationQuantParams(range);
-    return fakeQuantize(x, scalar(scale, x.dtype), scalar(zeroPoint, x.dtype), ACTIVATION_CODES);
+    // The int8 layer's own input quantisation (quantized-layers.ts), so that both round alike.
+    const { inputScale, inputZeroPoint } = inputQuantization(range, who(layer));
+    return fakeQuantize(x, scalar(inputScale, x.dtype), scalar(inputZeroPoint, x.dtype), ACTIVATION_CODES);
   }
 
   /** min/max = the batch's on the first step, then their moving averages; steps += 1. Outside autograd. */
