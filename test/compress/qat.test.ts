@@ -31,6 +31,7 @@ import {
   inputQuantization,
   quantizeAware,
 } from '../../src/compress/index.js';
+import { layerFromConfig } from '../../src/nn/layer.js';
 import { runLayerTest } from '../nn/harness.js';
 import { assertClose, rand } from '../helpers.js';
 
@@ -253,5 +254,7 @@ describe('quantizeAware and convertQat', () => {
     assert.throws(() => convertQat(qat), /layer 'd2' has observed no input range yet; train the model/);
     assert.throws(() => convertQat(float), /no QatDense or QatConv2D layer; make it with quantizeAware/);
     assert.throws(() => quantizeAware(float, { freezeRangesAfterStep: 0 }), /freezeRangesAfterStep/);
+    const saved = { name: 'q', units: 2, freezeRangesAfterStep: '3' };
+    assert.throws(() => layerFromConfig({ className: 'QatDense', config: saved }), /freezeRangesAfterStep/);
   });
 });
