@@ -21,6 +21,7 @@ import { inputQuantization, type InputRange } from './quantized-layers.js';
 export const ACTIVATION_CODES: FakeQuantizeParams = { quantMin: 0, quantMax: 255 };
 /** int8 weights: codes [-127, 127], zero point 0 (symmetric, per output channel). */
 export const WEIGHT_CODES: FakeQuantizeParams = { quantMin: -127, quantMax: 127 };
+
 /** The per-output-channel int8 scales of a kernel [..., C]: max |w| over all but the last axis / 127 (1 if 0). */
 export function weightScales(kernel: Tensor): Tensor {
   const maxAbs = max(

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import {
   ArgumentError,
   DTypeError,
+  concat,
   Sequential,
   ShapeError,
   Tensor,
@@ -27,10 +28,13 @@ import {
   QatDense,
   QuantizedConv2D,
   QuantizedDense,
+  FakeQuantizer,
   convertQat,
   inputQuantization,
   quantizeAware,
+  quantizeKernel,
 } from '../../src/compress/index.js';
+import { weightScales } from '../../src/compress/qat-layers.js';
 import { layerFromConfig } from '../../src/nn/layer.js';
 import { runLayerTest } from '../nn/harness.js';
 import { assertClose, rand } from '../helpers.js';
@@ -73,6 +77,21 @@ describe('fakeQuantize', () => {
     assert.throws(() => fakeQuantize(x, scalar(1, 'float64'), scalar(0), codes), /fakeQuantize: scale/);
     assert.throws(() => fakeQuantize(x, scalar(1), scalar(0), { quantMin: 5, quantMax: 5 }), ArgumentError);
     assert.throws(() => fakeQuantize(tensor([1, 2], [2], 'int32'), scalar(1), scalar(0), codes), DTypeError);
+  });
+});
+
+describe("the weight grid is the int8 layers' grid", () => {
+  test("weightScales and the fake-quantised kernel equal quantizeKernel's scales and codes times scales", () => {
+    const kernel = rand([3, 3, 2, 5], 8, { dtype: 'float32', lo: -0.5, hi: 0.5 });
+    const channel = tensor([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [3, 3, 2, 1]); // an all-zero one
+    const k = concat([kernel, channel], -1);
+    const { values, scale } = quantizeKernel(k);
+    assert.deepEqual(Array.from(weightScales(k).dataSync()), Array.from(scale));
+    const fq = new FakeQuantizer(new QatDense({ units: 1 }), {}).kernel(k).dataSync();
+    assert.deepEqual(
+      Array.from(fq),
+      Array.from(values, (q, i) => Math.fround(q * scale[i % 6])),
+    );
   });
 });
 
