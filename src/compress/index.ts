@@ -10,6 +10,21 @@ export {
   type QuantizedConv2DArgs,
   type QuantizedDenseArgs,
 } from './quantized-layers.js';
+export {
+  CALIBRATION_METHODS,
+  calibrate,
+  type CalibrateOptions,
+  type Calibration,
+  type CalibrationMethod,
+  type LayerCalibration,
+} from './calibrate.js';
+export {
+  quantizeModel,
+  type FloatLayerReport,
+  type QuantizationReport,
+  type QuantizeModelOptions,
+  type QuantizedLayerReport,
+} from './quantize-model.js';
 export { fakeQuantize } from '../ops/families/quantized.js';
 export { quantizeAware, convertQat, type QuantizeAwareOptions, type QatLayerReport } from './qat.js';
 export {

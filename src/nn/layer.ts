@@ -156,18 +156,19 @@ function withCallContext<T>(ctx: CallContext, fn: () => T): T {
 /**
  * Sees, and may replace, the output of every eager layer call under way (explanations read and substitute
  * intermediate activations: Grad-CAM's feature maps, a text model's embeddings, attention probabilities).
- * A replacement must have the output's structure; masks are attached to it as to the original.
+ * A replacement must have the output's structure; masks are attached to it as to the original. The hook also sees
+ * the call's inputs (calibration of int8 layers reads them).
  */
-export type LayerOutputHook = (layer: Layer, output: Inputs) => Inputs | undefined;
+export type LayerOutputHook = (layer: Layer, output: Inputs, inputs: Inputs) => Inputs | undefined;
 let outputHook: LayerOutputHook | undefined;
 
 /** Runs fn with `hook` seeing every eager layer output (hooks nest: the outer one sees what the inner returns). */
 export function withLayerOutputHook<T>(hook: LayerOutputHook, fn: () => T): T {
   const outer = outputHook;
   outputHook = outer
-    ? (layer, out) => {
-        const inner = hook(layer, out) ?? out;
-        return outer(layer, inner) ?? inner;
+    ? (layer, out, inputs) => {
+        const inner = hook(layer, out, inputs) ?? out;
+        return outer(layer, inner, inputs) ?? inner;
       }
     : hook;
   try {
@@ -574,7 +575,7 @@ export abstract class Layer {
       const out = this.collectingLosses(() =>
         withLayerPath(this.name, () => withCallContext(callCtx, () => this.call(real, callCtx, mask ?? undefined))),
       );
-      const seen = outputHook ? (outputHook(this, out) ?? out) : out;
+      const seen = outputHook ? (outputHook(this, out, real) ?? out) : out;
       if (this.supportsMasking) attachMasks(seen, this.computeMask(real, mask ?? undefined));
       return seen;
     }
