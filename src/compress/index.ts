@@ -67,3 +67,13 @@ export {
   type QuantizeModelOptions,
   type QuantizedLayerReport,
 } from './quantize-model.js';
+export { fakeQuantize } from '../ops/families/quantized.js';
+export { quantizeAware, convertQat, type QuantizeAwareOptions, type QatLayerReport } from './qat.js';
+export {
+  QatConv2D,
+  QatDense,
+  FakeQuantizer,
+  type QatConv2DArgs,
+  type QatDenseArgs,
+  type QatOptions,
+} from './qat-layers.js';

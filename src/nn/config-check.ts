@@ -126,6 +126,7 @@ const FIELDS: Readonly<Record<string, Kind>> = Object.assign(Object.create(null)
   function: STRING,
   inputScale: NUMBER_OR_NULL,
   inputZeroPoint: NUMBER_OR_NULL,
+  freezeRangesAfterStep: POSITIVE_INT_OR_NULL,
 });
 
 const NUMBERS: Kind = {

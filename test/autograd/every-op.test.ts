@@ -6,12 +6,19 @@ import assert from 'node:assert/strict';
 import * as o from '../../src/ops/index.js';
 import type { Tensor } from '../../src/index.js';
 import { assertGradients, type GradCheckOptions } from '../../src/autograd/check.js';
+import { vjp } from '../../src/autograd/grad.js';
 import { GRAD_RULES, NO_GRADIENT, gradRuleOf, type OpName } from '../../src/autograd/rules.js';
 import { FUSED_NAMES, runFusedOp, type FusedName } from '../../src/ops/families/index.js';
 import { joined, rand, randPositive } from '../helpers.js';
 
-/** The function to differentiate and a maker of its (float64) inputs; 'none' for ops without a gradient. */
-type Check = { f: (...xs: Tensor[]) => Tensor; inputs: () => Tensor[]; options?: GradCheckOptions } | 'none';
+/**
+ * The function to differentiate and a maker of its (float64) inputs; 'none' for ops without a gradient; or, for a
+ * rule that is by design not the derivative (a straight-through estimator), a check against its closed form.
+ */
+type Check =
+  | { f: (...xs: Tensor[]) => Tensor; inputs: () => Tensor[]; options?: GradCheckOptions }
+  | { closedForm: () => void }
+  | 'none';
 
 const x35 = () => [rand([3, 5], 1)];
 const two35 = () => [rand([3, 5], 2), rand([3, 5], 3)];
@@ -222,7 +229,31 @@ const FUSED_CHECKS: { [F in FusedName]: Check } = {
   // int8 inference: piecewise constant in x (quantised), no gradient; QAT trains through fake quantisation instead.
   quantizedMatmul: 'none',
   quantizedConv2d: 'none',
+  // The straight-through estimator is not fakeQuantize's derivative (0 almost everywhere: finite differences away
+  // from the rounding steps see a constant), so its rule is checked against the closed form: dy where the unclamped
+  // code round(x / s) + z lies in [quantMin, quantMax], else 0; no gradient for the scale and zero point.
+  fakeQuantize: { closedForm: checkStraightThrough },
 };
+
+function checkStraightThrough(): void {
+  const params = { quantMin: -8, quantMax: 7 };
+  const [x, dy] = [rand([3, 4], 69), rand([3, 4], 70)];
+  const scale = o.tensor([0.05, 0.1, 0.25, 0.5], [4], 'float64');
+  const zeroPoint = o.tensor([0, 3, -2, 1], [4], 'float64');
+  const { grads } = vjp((p: Tensor[]) => runFusedOp('fakeQuantize', p, params), [x, scale, zeroPoint], dy);
+  const [xs, dys, ss, zs] = [x, dy, scale, zeroPoint].map((t) => t.dataSync());
+  const expected = Array.from(xs, (v, i) => {
+    const code = Math.round(v / ss[i % 4]) + zs[i % 4]; // no value of x sits on a rounding tie
+    return code >= params.quantMin && code <= params.quantMax ? dys[i] : 0;
+  });
+  assert.ok(expected.some((g) => g === 0) && expected.some((g) => g !== 0), 'inputs inside and outside the range');
+  assert.deepEqual(Array.from(grads[0].dataSync()), expected);
+  for (const g of grads.slice(1))
+    assert.ok(
+      g.dataSync().every((v) => v === 0),
+      'no gradient for scale, zeroPoint',
+    );
+}
 
 const CHECKS: Record<string, Check> = { ...PRIMITIVE_CHECKS, ...FUSED_CHECKS };
 const OPS = [...Object.keys(GRAD_RULES), ...FUSED_NAMES];
@@ -236,6 +267,8 @@ describe('gradcheck: every op in the rule tables', () => {
   for (const op of OPS) {
     const check = CHECKS[op];
     if (check === 'none' || check === undefined) continue;
-    test(op, () => assertGradients(check.f, check.inputs(), check.options));
+    test(op, () =>
+      'closedForm' in check ? check.closedForm() : assertGradients(check.f, check.inputs(), check.options),
+    );
   }
 });

@@ -54,6 +54,11 @@ export abstract class AffineLayer extends Layer {
       this.bias = this.addWeight('bias', [units], this.biasInitializer, { regularizer: this.biasRegularizer });
   }
 
+  /** The kernel the layer computes with: its weight (quantisation-aware training substitutes a fake-quantised one). */
+  protected kernelValue(): Tensor {
+    return this.kernel!.value;
+  }
+
   /**
    * activation(y + bias); the bias broadcasts along the last (channel) axis. relu and tanh run fused
    * with the bias add (one kernel forward, one backward); sigmoid and softmax stay separate so the

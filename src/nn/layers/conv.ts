@@ -276,7 +276,7 @@ export class Conv2D extends FilterConv {
     super(args, 2, false, ['valid', 'same']);
   }
   protected override convolve(x: Tensor): Tensor {
-    return conv2d(x, this.kernel!.value, { ...this.options2d(), groups: this.groups });
+    return conv2d(x, this.kernelValue(), { ...this.options2d(), groups: this.groups });
   }
 
   override getConfig(): LayerConfig {

@@ -60,7 +60,7 @@ export class Dense extends AffineLayer {
   override call(inputs: Tensor | Tensor[], _ctx: CallContext): Tensor {
     const x = asLayerDType(this, oneInput(this, inputs));
     this.checkInput(x.shape);
-    const kernel = this.kernel!.value;
+    const kernel = this.kernelValue();
     // Rank > 2: fold the leading axes into one matmul batch, then restore them.
     const y =
       x.rank === 2

@@ -8,6 +8,12 @@
 //   y[i, j] = activation(fround(fround(fround(acc[i, j]) * scale[j]) + bias[j]))            (float32, no FMA)
 // where scale[j] = fround(inputScale * weightScale[j]) is precomputed by the layer. Padding of a convolution is
 // the zero point in uint8 (real 0), so it adds nothing to acc.
+//
+// fakeQuantize (quantisation-aware training) simulates that arithmetic in float, quantising with the same reciprocal:
+//   fakeQuantize(x) = (clamp(roundHalfEven(fround(x * fround(1 / s))) + z, quantMin, quantMax) - z) * s
+// with s, z per tensor (s, z of shape []) or per channel along the last axis (shape [C]). Its gradient is the
+// straight-through estimator: dy where roundHalfEven(x / s) + z is in [quantMin, quantMax], 0 outside; none for s
+// and z, whose values come from observers (fixed within a step) rather than being learnt.
 import type { Tensor } from '../../tensor/tensor.js';
 import type { KernelArg } from '../../backends/backend.js';
 import type { Arr } from '../../backends/native/addon.js';
@@ -16,7 +22,21 @@ import { sizeOf } from '../../tensor/shape.js';
 import { fusedRunner, type FusedSpecs } from '../fused.js';
 import { NO_GRADIENT } from '../../autograd/rule-kinds.js';
 import type { ShapeDType } from '../primitives.js';
-import { add, cast, clip, mul, relu, round, sub } from '../elementwise.js';
+import { requireFloat } from '../checks.js';
+import {
+  add,
+  cast,
+  clip,
+  greaterEqual,
+  lessEqual,
+  logicalAnd,
+  mul,
+  reciprocal,
+  relu,
+  round,
+  sub,
+  where,
+} from '../elementwise.js';
 import { matmul } from '../linalg.js';
 import { reshape } from '../views.js';
 import { windowOutputSize } from '../windows.js';
@@ -41,6 +61,14 @@ export interface QuantizedParams {
   quantizedMatmul: QuantizedInputParams;
   /** x float32 [N, H, W, Cin], w int8 [kh, kw, Cin, Cout], scale [Cout], bias [Cout] -> [N, Ho, Wo, Cout]. */
   quantizedConv2d: QuantizedInputParams & Conv2DParams;
+  /** x float [..., C], scale and zeroPoint [] or [C] (x's dtype; zeroPoint holds integers) -> x's shape. */
+  fakeQuantize: FakeQuantizeParams;
+}
+
+/** The integer codes a fake-quantised tensor may take: [0, 255] for uint8 inputs, [-127, 127] for int8 weights. */
+export interface FakeQuantizeParams {
+  readonly quantMin: number;
+  readonly quantMax: number;
 }
 
 /** The addon's entry points (kernels/quantized.h, napi_quantized.h); params end with inverseScale, zeroPoint, relu. */
@@ -179,7 +207,49 @@ function requantize(acc: Tensor, scale: Tensor, bias: Tensor, activation: Quanti
   return activation === 'relu' ? relu(y) : y;
 }
 
+/** The integer codes of x before clamping: roundHalfEven(fround(x * fround(1 / scale))) + zeroPoint. */
+function unclampedCodes(x: Tensor, scale: Tensor, zeroPoint: Tensor): Tensor {
+  return add(round(mul(x, reciprocal(scale))), zeroPoint);
+}
+
+function checkFakeQuantize([x, scale, zeroPoint]: readonly ShapeDType[], p: FakeQuantizeParams): ShapeDType {
+  requireFloat('fakeQuantize', x, 'x');
+  if (!Number.isInteger(p.quantMin) || !Number.isInteger(p.quantMax) || p.quantMin >= p.quantMax)
+    throw new ArgumentError(
+      `fakeQuantize: quantMin and quantMax must be integers with quantMin < quantMax, got ${p.quantMin}, ${p.quantMax}`,
+    );
+  const channels = x.shape[x.shape.length - 1];
+  for (const [what, t] of [
+    ['scale', scale],
+    ['zeroPoint', zeroPoint],
+  ] as const) {
+    const perTensor = t.shape.length === 0;
+    const perChannel = t.shape.length === 1 && x.shape.length > 0 && t.shape[0] === channels;
+    if (t.dtype !== x.dtype || !(perTensor || perChannel))
+      throw new ShapeError(
+        `fakeQuantize: ${what} must be ${x.dtype} [] (per tensor) or [${channels ?? 'C'}] (per channel along the ` +
+          `last axis of x ${fmtShape(x.shape)}), got ${t.dtype} ${fmtShape(t.shape)}`,
+      );
+  }
+  return x;
+}
+
 export const QUANTIZED: FusedSpecs<keyof QuantizedParams> = {
+  fakeQuantize: {
+    family: 'quantized',
+    infer: checkFakeQuantize,
+    // multiply, round, add, clamp (2), subtract, multiply
+    flops: ([x]) => 7 * sizeOf(x.shape),
+    composite: ([x, scale, zeroPoint], { quantMin, quantMax }) =>
+      mul(sub(clip(unclampedCodes(x, scale, zeroPoint), quantMin, quantMax), zeroPoint), scale),
+    // Straight-through estimator (PyTorch's FakeQuantize, TF's fake_quant_with_min_max_vars): the rounding passes
+    // dy unchanged, the clamp stops it. scale and zeroPoint get none: the observers set them, not the optimizer.
+    grad: (dy, { inputs: [x, scale, zeroPoint], params: { quantMin, quantMax } }) => {
+      const codes = unclampedCodes(x, scale, zeroPoint);
+      const inside = logicalAnd(greaterEqual(codes, quantMin), lessEqual(codes, quantMax));
+      return [where(inside, dy, 0), null, null];
+    },
+  },
   quantizedMatmul: {
     family: 'quantized',
     infer: (inputs, p) => {
@@ -229,6 +299,15 @@ export const QUANTIZED: FusedSpecs<keyof QuantizedParams> = {
 };
 
 const run = fusedRunner(QUANTIZED);
+
+/**
+ * Fake quantisation for quantisation-aware training (see the arithmetic at the top of this file): x rounded to the
+ * grid of `scale` (per tensor: shape []; per channel along x's last axis: [C]) offset by `zeroPoint`, clamped to
+ * codes [quantMin, quantMax], back in float. Gradient: straight-through inside the range, 0 outside.
+ */
+export function fakeQuantize(x: Tensor, scale: Tensor, zeroPoint: Tensor, params: FakeQuantizeParams): Tensor {
+  return run('fakeQuantize', [x, scale, zeroPoint], params);
+}
 
 /** int8 Dense: see the arithmetic at the top of this file. */
 export function quantizedMatmul(
