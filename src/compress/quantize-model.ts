@@ -104,7 +104,8 @@ export function quantizeModel(
     if (layer instanceof Model) return layer.layers.forEach(visit);
     if (layer.weights.length === 0) return;
     const entry = calibration.byLayer.get(layer);
-    if (!isQuantizable(layer)) float.push({ layer: layer.name, className: layer.className, reason: 'not int8-able' });
+    if (!isQuantizable(layer))
+      float.push({ layer: layer.name, className: layer.className, reason: 'only Dense and Conv2D have int8 forms' });
     else if (!entry)
       float.push({ layer: layer.name, className: layer.className, reason: 'not called on the sample data' });
     else
