@@ -5,9 +5,9 @@ import { ArgumentError, fmtValue } from '../errors.js';
 import { setSeed } from '../ops/random.js';
 import { Optimizer, type OptimizerSpec } from '../optim/index.js';
 import type { LossSpec } from '../nn/losses.js';
-import { getMetric } from '../train/metrics.js';
 import type { Model } from '../train/model.js';
 import { Distiller, type DistillationReport } from './distiller.js';
+import { accuracyOf } from './measure.js';
 
 export interface DistillationStudyArgs {
   /** The trained teacher (left unchanged). */
@@ -68,18 +68,6 @@ function arm(runs: number[]): StudyArm {
   const mean = runs.reduce((s, v) => s + v, 0) / runs.length;
   const std = runs.length > 1 ? Math.sqrt(runs.reduce((s, v) => s + (v - mean) ** 2, 0) / (runs.length - 1)) : 0;
   return { mean, std, runs };
-}
-
-/** The fraction of x's predictions by `model` that match y ('accuracy' resolved from the shapes, as compile's). */
-function accuracyOf(model: Model, x: Tensor, y: Tensor): number {
-  const pred = model.predict(x, { batchSize: 256 }) as Tensor;
-  try {
-    const metric = getMetric('accuracy', { yTrueShape: y.shape, yPredShape: pred.shape });
-    metric.updateState(y, pred);
-    return metric.result();
-  } finally {
-    pred.dispose();
-  }
 }
 
 /**

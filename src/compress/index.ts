@@ -1,6 +1,6 @@
 // Compression and knowledge transfer: pruning, int8 quantisation, distillation, transfer learning, and the
 // measurements and records that say what each cost and saved. Exported from the package as `compress`.
-export { measureModel, accuracyOf, weightBytes, type MeasureOptions } from './measure.js';
+export { measureModel, accuracyOf, weightsFileBytes, type MeasureOptions } from './measure.js';
 export { recordCompression, describeLayers } from './record.js';
 export type { CompressionRecord, CompressionLayerRecord, ModelMeasurement } from '../ledger/compression.js';
 export { ConstantSparsity, PolynomialDecay, PruningSchedule, pruningScheduleFromConfig } from './pruning-schedule.js';
@@ -8,13 +8,7 @@ export type { ConstantSparsityArgs, PolynomialDecayArgs, PruningScheduleConfig }
 export { PruneLowMagnitude, PRUNABLE_WEIGHTS, prunableWeights } from './prune-low-magnitude.js';
 export type { PruneLowMagnitudeArgs } from './prune-low-magnitude.js';
 export { UpdatePruningStep, pruningWrappers } from './pruning-callback.js';
-export {
-  pruneLowMagnitude,
-  stripPruning,
-  pruningReport,
-  pruningLayerRecords,
-  weightsFileBytes,
-} from './prune-model.js';
+export { pruneLowMagnitude, stripPruning, pruningReport } from './prune-model.js';
 export type { PruneOptions, PruningReport, PrunedWeightReport } from './prune-model.js';
 export { keptCount, magnitudeMasks } from './magnitude-mask.js';
 export {

@@ -1,20 +1,20 @@
 // Measures a model the same way before and after compression: accuracy, saved weight bytes, parameters, predict
 // latency at batch 1 and 256, and energy per 1,000 predictions.
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Model } from '../train/model.js';
+import type { Layer } from '../nn/layer.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { argmax } from '../ops/reduce.js';
 import { slice } from '../ops/views.js';
-import { cast } from '../ops/elementwise.js';
+import { getMetric } from '../train/metrics.js';
+import { serializeSafetensors } from '../io/safetensors.js';
+import { serializeSparseSafetensors } from '../io/sparse-safetensors.js';
+import { MODEL_FORMAT } from '../train/saving.js';
 import { EnergyMeter, type EnergyOptions } from '../ledger/energy.js';
 import type { ModelMeasurement } from '../ledger/compression.js';
 
 export interface MeasureOptions {
-  /** Writes the model's weights to `path` as the variant stores them (default model.saveWeights). */
-  saveWeights?: (model: Model, path: string) => Promise<void>;
+  /** Count the weights file as save({ sparseWeights: true }) writes it (pruned models); default dense. */
+  sparseWeights?: boolean;
   /** Timed predict calls at batch 1 (default 50) and batch 256 (default 10), after warm-up calls. */
   repeats1?: number;
   repeats256?: number;
@@ -42,35 +42,31 @@ function predictOnce(model: Model, x: Tensor): void {
   for (const t of Array.isArray(y) ? y : [y]) t.dispose();
 }
 
-/** Fraction of rows whose arg-max prediction equals the class id in y. */
+/** Keras' accuracy of the model's predictions on x against y (class ids or one-hot, as compile resolves it). */
 export function accuracyOf(model: Model, x: Tensor, y: Tensor): number {
-  if (y.shape[0] !== x.shape[0] || y.shape.length !== 1)
-    throw new ShapeError(
-      `measureModel: labels must be class ids [${x.shape[0]}] for inputs ${fmtShape(x.shape)}, ` +
-        `got ${fmtShape(y.shape)}`,
-    );
-  const p = model.predict(x, { batchSize: 256 });
-  if (Array.isArray(p)) throw new ArgumentError('measureModel: the model must have one output');
-  const predicted = argmax(p, -1);
-  const want = cast(y, 'int32').dataSync();
-  const got = predicted.dataSync();
-  let right = 0;
-  for (let i = 0; i < got.length; i++) if (got[i] === want[i]) right++;
-  p.dispose();
-  predicted.dispose();
-  return right / got.length;
+  if (y.shape[0] !== x.shape[0])
+    throw new ShapeError(`accuracyOf: labels ${fmtShape(y.shape)} do not match inputs ${fmtShape(x.shape)}`);
+  const predicted = model.predict(x, { batchSize: 256 });
+  if (Array.isArray(predicted)) throw new ArgumentError('accuracyOf: the model must have one output');
+  try {
+    const metric = getMetric('accuracy', { yTrueShape: y.shape, yPredShape: predicted.shape });
+    metric.updateState(y, predicted);
+    return metric.result();
+  } finally {
+    predicted.dispose();
+  }
 }
 
-/** Bytes of the model's weights as `save` writes them to a file. */
-export async function weightBytes(model: Model, save = (m: Model, p: string) => m.saveWeights(p)): Promise<number> {
-  const dir = await mkdtemp(join(tmpdir(), 'candor-measure-'));
-  try {
-    const path = join(dir, 'weights.safetensors');
-    await save(model, path);
-    return (await stat(path)).size;
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+/**
+ * The bytes of a model's weights file as model.save writes it: dense, and with save({ sparseWeights: true })
+ * (mostly-zero kernels as bit mask + values). Measured by serializing, so header bytes count too.
+ */
+export function weightsFileBytes(model: Layer): { dense: number; sparse: number } {
+  const tensors = new Map(model.weights.map((v) => [v.name, v.value]));
+  return {
+    dense: serializeSafetensors(tensors, { format: MODEL_FORMAT }).length,
+    sparse: serializeSparseSafetensors(tensors, { format: MODEL_FORMAT }).length,
+  };
 }
 
 /**
@@ -96,7 +92,7 @@ export async function measureModel(
   batch.dispose();
   return {
     accuracy: y ? accuracyOf(model, x, y) : null,
-    bytes: await weightBytes(model, options.saveWeights),
+    bytes: weightsFileBytes(model)[options.sparseWeights ? 'sparse' : 'dense'],
     parameters: model.countParams(),
     msBatch1,
     msBatch256,

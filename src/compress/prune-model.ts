@@ -7,10 +7,6 @@ import { Sequential } from '../train/sequential.js';
 import { checkOptions, optionKeys } from '../registry.js';
 import { PruneLowMagnitude, prunableWeights, weightShortName } from './prune-low-magnitude.js';
 import type { PruningSchedule, PruningScheduleConfig } from './pruning-schedule.js';
-import { serializeSafetensors } from '../io/safetensors.js';
-import { serializeSparseSafetensors } from '../io/sparse-safetensors.js';
-import { MODEL_FORMAT } from '../train/saving.js';
-import type { CompressionLayerRecord } from '../ledger/compression.js';
 
 export interface PruneOptions {
   pruningSchedule: PruningSchedule | PruningScheduleConfig;
@@ -179,39 +175,4 @@ export function pruningReport(target: Layer): PruningReport {
   const elements = weights.reduce((s, w) => s + w.elements, 0);
   const zeros = weights.reduce((s, w) => s + w.zeros, 0);
   return { weights, elements, zeros, sparsity: elements ? zeros / elements : 0 };
-}
-
-/**
- * The bytes of a model's weights file as model.save writes it: dense, and with save({ sparseWeights: true })
- * (mostly-zero kernels as bit mask + values). Measured by serializing, so header bytes count too.
- */
-export function weightsFileBytes(model: Layer): { dense: number; sparse: number } {
-  const tensors = new Map(model.weights.map((v) => [v.name, v.value]));
-  return {
-    dense: serializeSafetensors(tensors, { format: MODEL_FORMAT }).length,
-    sparse: serializeSparseSafetensors(tensors, { format: MODEL_FORMAT }).length,
-  };
-}
-
-/**
- * The pruned layers of a model as run-record entries (CompressionLayerRecord): per layer with a prunable weight,
- * its class, its parameters before and its non-zero parameters after, and the sparsity of its prunable weights.
- */
-export function pruningLayerRecords(model: Layer): CompressionLayerRecord[] {
-  const report = pruningReport(model);
-  const layers = model.flattenLayers();
-  const names = [...new Set(report.weights.map((w) => w.layer))];
-  return names.map((name) => {
-    const layer = layers.find((l) => l.name === name)!;
-    const own = report.weights.filter((w) => w.layer === name);
-    const elements = own.reduce((s, w) => s + w.elements, 0);
-    const zeros = own.reduce((s, w) => s + w.zeros, 0);
-    const before = layer.countParams();
-    return {
-      name,
-      className: layer.className,
-      parameters: { before, after: before - zeros },
-      sparsity: elements ? zeros / elements : 0,
-    };
-  });
 }

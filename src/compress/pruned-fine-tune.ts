@@ -8,7 +8,8 @@ import type { History } from '../train/callbacks.js';
 import type { CompileArgs } from '../train/trainer.js';
 import { PolynomialDecay } from './pruning-schedule.js';
 import { UpdatePruningStep } from './pruning-callback.js';
-import { pruneLowMagnitude, pruningReport, stripPruning, weightsFileBytes, type PruningReport } from './prune-model.js';
+import { pruneLowMagnitude, pruningReport, stripPruning, type PruningReport } from './prune-model.js';
+import { weightsFileBytes } from './measure.js';
 
 export interface PrunedFineTuneOptions {
   /** The sparsity reached (in [0, 1)). */

@@ -13,6 +13,7 @@ import { MODEL_FORMAT } from '../train/saving.js';
 import { FormatError, serializeSafetensors } from '../io/safetensors.js';
 import { calibrate, isQuantizable, type CalibrateOptions, type CalibrationMethod } from './calibrate.js';
 import { planQuantizedLayer, type InputRange, type QuantizedPlan } from './quantized-layers.js';
+import { weightsFileBytes } from './measure.js';
 
 export type QuantizeModelOptions = CalibrateOptions;
 
@@ -58,11 +59,6 @@ type LayerPlan = QuantizedPlan & { float: string; layer: Layer };
 
 const paramBytes = (vars: readonly Variable[]) =>
   vars.reduce((sum, v) => sum + v.value.size * bytesPerElement(v.dtype), 0);
-
-/** The bytes of the weights file model.save would write for these weights. */
-function weightsFileBytes(vars: readonly Variable[]): number {
-  return serializeSafetensors(new Map(vars.map((v) => [v.name, v.value])), { format: MODEL_FORMAT }).length;
-}
 
 /** Replaces, anywhere in a (nested) model config, the entries of planned layers by their int8 class and config. */
 function rewriteConfig(value: unknown, plans: ReadonlyMap<string, LayerPlan>): unknown {
@@ -178,8 +174,8 @@ export function quantizeModel(
     bytes: {
       parametersBefore: paramBytes(model.weights),
       parametersAfter: paramBytes(quantized.weights),
-      weightsFileBefore: weightsFileBytes(model.weights),
-      weightsFileAfter: weightsFileBytes(quantized.weights),
+      weightsFileBefore: weightsFileBytes(model).dense,
+      weightsFileAfter: weightsFileBytes(quantized).dense,
     },
   };
   return { model: quantized, report };

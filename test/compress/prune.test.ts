@@ -240,12 +240,15 @@ describe('PruneLowMagnitude', () => {
     assert.equal(compress.pruningReport(model).weights[0].zeros, 6);
     assert.equal(compress.pruningReport(model).weights[1].zeros, 0, 'the unwrapped layer is not pruned');
     assert.equal(stripPruning(wrapped).className, 'Dense');
-    // As run-record layer entries: the wrapped layer's parameters (12 + 4 bias), 6 of its kernel's zero.
-    assert.deepEqual(compress.pruningLayerRecords(model)[0], {
+    // As run-record layer entries of the stripped model: 12 + 4 parameters, 6 of the kernel's 12 zero.
+    const stripped = stripPruning(model);
+    assert.deepEqual(compress.describeLayers(stripped, stripped)[0], {
       name: dense.name,
       className: 'Dense',
-      parameters: { before: 16, after: 10 },
+      parameters: { before: 16, after: 16 },
       sparsity: 0.5,
+      weightBits: 32,
+      activationBits: 32,
     });
   });
 });

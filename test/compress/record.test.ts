@@ -2,7 +2,7 @@
 // compression entry, recording through a RunRecorder and into a run directory, and the card's section.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as c from '../../src/index.js';
 import { readRunRecord, validateRunRecord } from '../../src/ledger/record.js';
@@ -29,8 +29,9 @@ test('measureModel: accuracy, bytes and parameters as computed directly; timings
   assert.equal(m.parameters, 5 * 3 + 3);
   const { dir, done } = tempDir();
   try {
-    await model.saveWeights(join(dir, 'w.safetensors'));
-    assert.equal(m.bytes, statSync(join(dir, 'w.safetensors')).size);
+    await model.save(dir);
+    const file = readdirSync(dir).find((f) => f.endsWith('.safetensors'))!;
+    assert.equal(m.bytes, statSync(join(dir, file)).size);
   } finally {
     done();
   }
