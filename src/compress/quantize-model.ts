@@ -9,8 +9,7 @@ import { layerFromConfig, withWeightSource, type Layer, type LayerConfig } from 
 import type { Variable } from '../nn/variable.js';
 import { Model } from '../train/model.js';
 import type { CompileArgs } from '../train/trainer.js';
-import { MODEL_FORMAT } from '../train/saving.js';
-import { FormatError, serializeSafetensors } from '../io/safetensors.js';
+import { FormatError } from '../io/safetensors.js';
 import { calibrate, isQuantizable, type CalibrateOptions, type CalibrationMethod } from './calibrate.js';
 import { planQuantizedLayer, type InputRange, type QuantizedPlan } from './quantized-layers.js';
 import { weightsFileBytes } from './measure.js';
