@@ -70,9 +70,9 @@ inline void direct_pixels(const T* x, const T* f, const int64_t* pixels, int64_t
     }
 }
 
-template <class T>
-void conv2d_direct_t(const ConvArgs& c, const T* x, const T* f, T* out) {
-  constexpr int PX = 4;
+/** The direct loops over every output row, PX output pixels at a time. */
+template <class T, int PX>
+void conv2d_direct_px(const ConvArgs& c, const T* x, const T* f, T* out) {
   const int64_t N = c.cout, taps = c.kh * c.kw, cin = c.cin;
   const double work = 2.0 * c.n * c.ho * c.wo * N * taps * cin;
   par(c.n * c.ho, threads_for(work, 1 << 21), [&](int64_t task) {
@@ -88,4 +88,14 @@ void conv2d_direct_t(const ConvArgs& c, const T* x, const T* f, T* out) {
       direct_pixels<T, 1>(x, f, pixels, taps, cin, N, out + (task * c.wo + ow) * N);
     }
   });
+}
+
+/** Eight independent accumulators hide the FMA latency: 4 pixels x 2 vectors of channels, or 8 pixels x 1 when the
+ *  output has fewer than two vectors of channels (16 filters of float32). Each output's sum order is the same. */
+template <class T>
+void conv2d_direct_t(const ConvArgs& c, const T* x, const T* f, T* out) {
+  if (c.cout < 2 * Vec<T>::W)
+    conv2d_direct_px<T, 8>(c, x, f, out);
+  else
+    conv2d_direct_px<T, 4>(c, x, f, out);
 }

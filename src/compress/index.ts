@@ -1,6 +1,6 @@
 // Compression and knowledge transfer: pruning, int8 quantisation, distillation, transfer learning, and the
 // measurements and records that say what each cost and saved. Exported from the package as `compress`.
-export { measureModel, accuracyOf, weightsFileBytes, type MeasureOptions } from './measure.js';
+export { measureModel, interleavedLatency, accuracyOf, weightsFileBytes, type MeasureOptions } from './measure.js';
 export { recordCompression, describeLayers } from './record.js';
 export type { CompressionRecord, CompressionLayerRecord, ModelMeasurement } from '../ledger/compression.js';
 export { ConstantSparsity, PolynomialDecay, PruningSchedule, pruningScheduleFromConfig } from './pruning-schedule.js';

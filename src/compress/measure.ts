@@ -36,6 +36,32 @@ function timeCalls(run: () => void, warmup: number, repeats: number): number {
   return median(times);
 }
 
+/**
+ * Predict latency of several models on the same inputs, measured in interleaved rounds (every model once per
+ * round, in turn) so that load on a shared machine falls on all of them alike: per model, the median over rounds of
+ * each round's median call at batch 1 and at batch 256.
+ */
+export function interleavedLatency(
+  models: Readonly<Record<string, Model>>,
+  x: Tensor,
+  { rounds = 5, repeats1 = 20, repeats256 = 3 } = {},
+): Record<string, { msBatch1: number; msBatch256: number }> {
+  if (x.shape[0] < 256) throw new ShapeError(`interleavedLatency: needs 256 inputs, got ${fmtShape(x.shape)}`);
+  const one = slice(x, [0], [1]),
+    batch = slice(x, [0], [256]);
+  const times = Object.fromEntries(Object.keys(models).map((k) => [k, { b1: [] as number[], b256: [] as number[] }]));
+  for (let r = 0; r < rounds; r++)
+    for (const [name, model] of Object.entries(models)) {
+      times[name].b1.push(timeCalls(() => predictOnce(model, one), r === 0 ? 3 : 1, repeats1));
+      times[name].b256.push(timeCalls(() => predictOnce(model, batch), r === 0 ? 1 : 0, repeats256));
+    }
+  one.dispose();
+  batch.dispose();
+  return Object.fromEntries(
+    Object.entries(times).map(([k, t]) => [k, { msBatch1: median(t.b1), msBatch256: median(t.b256) }]),
+  );
+}
+
 /** Predicts and frees the result (latency counts the whole predict call, as a served model sees it). */
 function predictOnce(model: Model, x: Tensor): void {
   const y = model.predict(x, { batchSize: x.shape[0] });

@@ -42,6 +42,16 @@ test('measureModel: accuracy, bytes and parameters as computed directly; timings
   await assert.rejects(() => c.compress.measureModel(model, x, c.slice(y, [0], [10]), quick), /labels must be/);
 });
 
+test('interleavedLatency: one median per model and batch size, each positive', () => {
+  const small = new c.Sequential([c.layers.dense({ units: 2, inputShape: [5] })]);
+  const large = new c.Sequential([c.layers.dense({ units: 64, inputShape: [5] })]);
+  const x = c.randomNormal([256, 5], { seed: 4 });
+  const t = c.compress.interleavedLatency({ small, large }, x, { rounds: 2, repeats1: 2, repeats256: 1 });
+  assert.deepEqual(Object.keys(t), ['small', 'large']);
+  for (const v of Object.values(t)) assert.ok(v.msBatch1 > 0 && v.msBatch256 > 0);
+  assert.throws(() => c.compress.interleavedLatency({ small }, c.slice(x, [0], [10])), /needs 256 inputs/);
+});
+
 function entry(name: string, accuracyAfter: number): CompressionRecord {
   const before = {
     accuracy: 0.9,
