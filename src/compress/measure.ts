@@ -55,11 +55,15 @@ export function interleavedLatency(
       times[name].b1.push(timeCalls(() => predictOnce(model, one), r === 0 ? 3 : 1, repeats1));
       times[name].b256.push(timeCalls(() => predictOnce(model, batch), r === 0 ? 1 : 0, repeats256));
     }
-  one.dispose();
-  batch.dispose();
+  release(x, one, batch);
   return Object.fromEntries(
     Object.entries(times).map(([k, t]) => [k, { msBatch1: median(t.b1), msBatch256: median(t.b256) }]),
   );
+}
+
+/** Frees slices of x (a whole-tensor slice may be x itself, which stays the caller's). */
+function release(x: Tensor, ...slices: Tensor[]): void {
+  for (const t of slices) if (t !== x) t.dispose();
 }
 
 /** Predicts and frees the result (latency counts the whole predict call, as a served model sees it). */
@@ -114,8 +118,7 @@ export async function measureModel(
   const meter = new EnergyMeter(options.energy).start();
   for (let i = 0; i < calls; i++) predictOnce(model, batch);
   const energy = meter.stop();
-  one.dispose();
-  batch.dispose();
+  release(x, one, batch);
   return {
     accuracy: y ? accuracyOf(model, x, y) : null,
     bytes: weightsFileBytes(model)[options.sparseWeights ? 'sparse' : 'dense'],

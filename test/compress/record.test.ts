@@ -39,7 +39,10 @@ test('measureModel: accuracy, bytes and parameters as computed directly; timings
   assert.equal(m.energyMethod, 'estimate');
   assert.equal((await c.compress.measureModel(model, x, null, quick)).accuracy, null);
   await assert.rejects(() => c.compress.measureModel(model, c.slice(x, [0], [100]), null), /at least 256 inputs/);
-  await assert.rejects(() => c.compress.measureModel(model, x, c.slice(y, [0], [10]), quick), /labels must be/);
+  await assert.rejects(
+    () => c.compress.measureModel(model, x, c.slice(y, [0], [10]), quick),
+    /labels \[10\] do not match inputs \[300, 5\]/,
+  );
 });
 
 test('interleavedLatency: one median per model and batch size, each positive', () => {
@@ -49,6 +52,7 @@ test('interleavedLatency: one median per model and batch size, each positive', (
   const t = c.compress.interleavedLatency({ small, large }, x, { rounds: 2, repeats1: 2, repeats256: 1 });
   assert.deepEqual(Object.keys(t), ['small', 'large']);
   for (const v of Object.values(t)) assert.ok(v.msBatch1 > 0 && v.msBatch256 > 0);
+  assert.equal(x.isDisposed, false, "the caller's inputs stay live");
   assert.throws(() => c.compress.interleavedLatency({ small }, c.slice(x, [0], [10])), /needs 256 inputs/);
 });
 
