@@ -15,6 +15,7 @@ import { checkOptions } from '../registry.js';
 import { Model, type ModelArgs } from '../train/model.js';
 import { Mean } from '../train/metrics.js';
 import type { CompileArgs, StepData, StepLogs } from '../train/trainer.js';
+import { addModelLosses } from '../train/compile.js';
 import type { OptimizerSpec } from '../optim/index.js';
 
 export interface DistillerArgs extends Omit<ModelArgs, 'inputs' | 'outputs'> {
@@ -71,9 +72,10 @@ interface Settings {
 /**
  * The logits behind a model's output, which distillation softens: a softmax output gives the logits it was
  * computed from (nn/logits.ts); any other output is taken as logits, unless its rows are probability
- * distributions, whose logits are lost (softening probabilities would be a silent wrong answer).
+ * distributions, whose logits are lost (softening probabilities would be a silent wrong answer). That data test
+ * reads the values back (host syncs), so it runs once per model: the models in `checked` passed it.
  */
-function logitsOf(role: 'teacher' | 'student', model: Layer, out: Tensor): Tensor {
+function logitsOf(role: 'teacher' | 'student', model: Layer, out: Tensor, checked: WeakSet<Layer>): Tensor {
   const logits = logitsBehind(out, 'softmax');
   if (logits) return logits;
   const what = `Distiller: the ${role} '${model.name}'`;
@@ -82,6 +84,7 @@ function logitsOf(role: 'teacher' | 'student', model: Layer, out: Tensor): Tenso
       `${what} ends in a sigmoid; distillation softens a softmax over classes: give a model whose last layer ` +
         'outputs logits or a softmax',
     );
+  if (checked.has(model)) return out;
   const classes = out.shape[out.rank - 1];
   if (classes > 1 && looksLikeProbabilities(out))
     throw new ArgumentError(
@@ -89,6 +92,7 @@ function logitsOf(role: 'teacher' | 'student', model: Layer, out: Tensor): Tenso
         'unknown; distillation needs logits: give a model whose last layer has no activation (or a softmax ' +
         'activation of its own)',
     );
+  checked.add(model);
   return out;
 }
 
@@ -128,11 +132,13 @@ function checkSettings(args: DistillerCompileArgs): Settings {
  * A student trained by a teacher (Hinton et al. 2015, as the Keras example): fit minimises
  *
  *   alpha * studentLoss(y, student(x)) + (1 - alpha) * distillationLoss(softmax(t / T), softmax(s / T)) * T^2
+ *     + the student's own losses (student.losses: its weights' regularization and what it adds with addLoss)
  *
  * where t and s are the teacher's and student's logits for x and T the temperature (the T^2 keeps the soft
  * targets' gradients on the scale of the hard ones). Only the student's weights are trained: the teacher runs in
- * inference mode without a tape. Sample weights weigh both terms. fit logs loss, student_loss, distillation_loss
- * and the compiled metrics (the student's); evaluate gives student_loss and the metrics; predict is the student's.
+ * inference mode without a tape. Sample weights weigh both terms. fit logs loss (the whole sum), student_loss,
+ * distillation_loss and the compiled metrics (the student's); evaluate gives student_loss and the metrics; predict
+ * is the student's.
  *
  *   const distiller = new Distiller({ student, teacher });
  *   distiller.compile({ optimizer: 'adam', metrics: ['accuracy'], studentLoss: 'sparseCategoricalCrossentropy' });
@@ -148,6 +154,8 @@ export class Distiller extends Model {
   private readonly lossTracker = new Mean({ name: 'loss' });
   private readonly studentLossTracker = new Mean({ name: 'student_loss' });
   private readonly distillationLossTracker = new Mean({ name: 'distillation_loss' });
+  // The models whose outputs were found to be logits, not probabilities (see logitsOf): each is checked once.
+  private readonly logitsChecked = new WeakSet<Layer>();
 
   constructor(args: DistillerArgs) {
     if (typeof args !== 'object' || args === null)
@@ -216,10 +224,16 @@ export class Distiller extends Model {
           'shape (the same classes)',
       );
     const soft = (logits: Tensor) => o.softmax(o.div(logits, t), -1);
-    const teacherSoft = noGrad(() => soft(o.cast(logitsOf('teacher', this.teacher, teacherOut), studentOut.dtype)));
+    const teacherSoft = noGrad(() =>
+      soft(o.cast(logitsOf('teacher', this.teacher, teacherOut, this.logitsChecked), studentOut.dtype)),
+    );
     const student = studentLoss(y, studentOut, sampleWeight);
     const distill = o.mul(
-      distillationLoss(teacherSoft, soft(logitsOf('student', this.student, studentOut)), sampleWeight),
+      distillationLoss(
+        teacherSoft,
+        soft(logitsOf('student', this.student, studentOut, this.logitsChecked)),
+        sampleWeight,
+      ),
       t * t,
     );
     const loss = o.add(o.mul(student, alpha), o.mul(distill, 1 - alpha));
@@ -236,6 +250,7 @@ export class Distiller extends Model {
       );
     let studentOut!: Tensor;
     let parts!: ReturnType<Distiller['distillationLosses']>;
+    let total!: Tensor;
     // Phases marked as the default step marks them, so the run record splits the FLOPs the same way.
     const { grads } = withPhase('backward', () =>
       valueAndGrads(
@@ -243,14 +258,16 @@ export class Distiller extends Model {
           withPhase('forward', () => {
             studentOut = this.student.apply(x, { training: true, seed: this.stepSeed }) as Tensor;
             parts = this.distillationLosses(x, labels, studentOut, sampleWeight);
-            return parts.loss;
+            // The student's own loss terms (regularization, addLoss), added as Model's computeLoss adds them.
+            total = addModelLosses(parts.loss, this.student.losses)!;
+            return total;
           }),
         weights,
       ),
     );
     withPhase('optimizer', () => this.optimizer!.applyGradients(grads, weights));
     const n = batchSize(x);
-    this.lossTracker.updateState(parts.loss.item(), n);
+    this.lossTracker.updateState(total.item(), n);
     this.studentLossTracker.updateState(parts.studentLoss.item(), n);
     this.distillationLossTracker.updateState(parts.distillationLoss.item(), n);
     this.compiledMetrics.updateState(labels, studentOut, sampleWeight);

@@ -16,7 +16,9 @@ export {
   parseSparseSafetensors,
   serializeSparseSafetensors,
   sparseBytes,
+  DEFAULT_MAX_DECODED_BYTES,
 } from '../io/sparse-safetensors.js';
+export type { SparseParseOptions } from '../io/sparse-safetensors.js';
 export { prunedFineTune } from './pruned-fine-tune.js';
 export type { PrunedFineTuneOptions, PrunedFineTuneResult } from './pruned-fine-tune.js';
 export {

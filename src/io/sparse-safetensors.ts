@@ -25,6 +25,17 @@ const SPARSE_VERSION = 1;
 const MASK = ':mask';
 const VALUES = ':values';
 
+/** Default of SparseParseOptions.maxDecodedBytes: 2 GiB. */
+export const DEFAULT_MAX_DECODED_BYTES = 2 ** 31;
+
+export interface SparseParseOptions extends ParseOptions {
+  /**
+   * Most bytes the sparse tensors may take once decoded, all together (default 2 GiB). A tensor's size comes from
+   * the file's metadata, which a hostile file can make huge for a small mask: this bounds what parsing allocates.
+   */
+  maxDecodedBytes?: number;
+}
+
 const isStored = (v: number) => v !== 0 || Object.is(v, -0);
 
 /** Bytes a tensor takes dense, and stored as mask + values (float tensors; int32 / bool are always dense). */
@@ -71,7 +82,8 @@ export function serializeSparseSafetensors(
       if (!(t instanceof Tensor)) throw new ArgumentError(`serializeSparseSafetensors: '${name}' is not a Tensor`);
       t.assertLive(`serializeSparseSafetensors('${name}')`);
       const float = t.dtype === 'float32' || t.dtype === 'float64';
-      if (!float || sparseBytes(t).sparse >= sparseBytes(t).dense) {
+      const size = float ? sparseBytes(t) : undefined;
+      if (!size || size.sparse >= size.dense) {
         out.set(name, t);
         continue;
       }
@@ -95,8 +107,13 @@ export function serializeSparseSafetensors(
  * Parses a safetensors file, plain or written by serializeSparseSafetensors: sparse tensors come back dense
  * (bit for bit), and the candor_sparse metadata key is removed. A malformed sparse layout is a FormatError.
  */
-export function parseSparseSafetensors(bytes: Uint8Array, options: ParseOptions = {}): SafetensorsFile {
-  const file = parseSafetensors(bytes, { ...options, byteTensors: true });
+export function parseSparseSafetensors(bytes: Uint8Array, options: SparseParseOptions = {}): SafetensorsFile {
+  const { maxDecodedBytes = DEFAULT_MAX_DECODED_BYTES, ...parseOptions } = options;
+  if (typeof maxDecodedBytes !== 'number' || !(maxDecodedBytes >= 0))
+    throw new ArgumentError(
+      `parseSparseSafetensors: maxDecodedBytes must be a number >= 0, got ${fmtValue(maxDecodedBytes)}`,
+    );
+  const file = parseSafetensors(bytes, { ...parseOptions, byteTensors: true });
   const { tensors, metadata } = file;
   const masks = file.byteTensors!;
   try {
@@ -106,7 +123,7 @@ export function parseSparseSafetensors(bytes: Uint8Array, options: ParseOptions 
         throw new FormatError(`parseSafetensors: U8 tensor '${[...masks.keys()][0]}' is not supported here`);
       return { tensors, metadata };
     }
-    const dense = decodeAll(spec, tensors, masks);
+    const dense = decodeAll(spec, tensors, masks, maxDecodedBytes);
     const rest = { ...metadata };
     delete rest[SPARSE_METADATA_KEY];
     return { tensors: dense, metadata: rest };
@@ -117,7 +134,12 @@ export function parseSparseSafetensors(bytes: Uint8Array, options: ParseOptions 
 }
 
 /** The tensors with every sparse one decoded in place of its parts (the parts are disposed). */
-function decodeAll(spec: string, tensors: Map<string, Tensor>, masks: Map<string, ByteTensor>): Map<string, Tensor> {
+function decodeAll(
+  spec: string,
+  tensors: Map<string, Tensor>,
+  masks: Map<string, ByteTensor>,
+  maxDecodedBytes: number,
+): Map<string, Tensor> {
   const fail = (msg: string): never => {
     throw new FormatError(`parseSparseSafetensors: ${msg}`);
   };
@@ -134,6 +156,7 @@ function decodeAll(spec: string, tensors: Map<string, Tensor>, masks: Map<string
   const shapes = (parsed as { tensors: Record<string, unknown> }).tensors;
   const claimed = new Set<string>();
   const decoded = new Map<string, Tensor>();
+  let decodedBytes = 0;
   try {
     for (const [name, shape] of Object.entries(shapes)) {
       if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
@@ -156,6 +179,12 @@ function decodeAll(spec: string, tensors: Map<string, Tensor>, masks: Map<string
       for (const b of bits) for (let v = b; v; v &= v - 1) count++;
       if (count !== values!.size)
         fail(`'${name}${MASK}' marks ${count} stored elements but '${name}${VALUES}' holds ${values!.size}`);
+      decodedBytes += n * bytesPerElement(values!.dtype);
+      if (decodedBytes > maxDecodedBytes)
+        fail(
+          `sparse tensor '${name}' of shape ${fmtShape(dims)} (${values!.dtype}) brings the decoded tensors to ` +
+            `${decodedBytes} bytes, over maxDecodedBytes ${maxDecodedBytes} (raise the option if the file is trusted)`,
+        );
       const src = values!.dataSync();
       const out = allocArray(values!.dtype, n);
       for (let i = 0, j = 0; i < n; i++) if ((bits[i >> 3] >> (i & 7)) & 1) out[i] = src[j++];

@@ -77,6 +77,19 @@ function perOutput<T>(spec: PerOutput<T> | undefined, fallback: T, what: string,
 }
 
 /**
+ * `total` plus each of a model's loss terms (model.losses: what addLoss added in the last call and the weights'
+ * regularization penalties), a non-scalar term summed and cast to total's dtype: Keras compute_loss's addition.
+ * Undefined when both are empty.
+ */
+export function addModelLosses(total: Tensor | undefined, losses: readonly Tensor[]): Tensor | undefined {
+  for (const loss of losses) {
+    const term = loss.rank === 0 ? loss : o.sum(loss);
+    total = total ? o.add(total, o.cast(term, total.dtype)) : term;
+  }
+  return total;
+}
+
+/**
  * The losses of the outputs and their weights. With several outputs, each output's own loss (before its
  * weight) is also tracked and logged as '<output>_loss'.
  */

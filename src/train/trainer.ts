@@ -11,7 +11,7 @@ import { noGrad } from '../autograd/tape.js';
 import * as o from '../ops/index.js';
 import { drawSeed, mixSeeds } from '../ops/random.js';
 import { getOptimizer, type Optimizer } from '../optim/index.js';
-import { CompileLoss, CompileMetrics, type CompileArgs, type Outputs } from './compile.js';
+import { CompileLoss, CompileMetrics, addModelLosses, type CompileArgs, type Outputs } from './compile.js';
 import { Mean, type MetricResult, type StatefulMetric } from './metrics.js';
 import {
   EpochIterator,
@@ -267,11 +267,8 @@ export class Trainer {
    * and the weights' regularization penalties (Keras compute_loss). Nothing to minimise is an error.
    */
   computeLoss(op: string, ys: readonly Tensor[] | undefined, preds: readonly Tensor[], sampleWeight?: Tensor): Tensor {
-    let total = this.hasLoss ? this.compiledLoss(op, ys, preds, sampleWeight) : undefined;
-    for (const loss of this.model.losses) {
-      const term = loss.rank === 0 ? loss : o.sum(loss);
-      total = total ? o.add(total, o.cast(term, total.dtype)) : term;
-    }
+    const compiled = this.hasLoss ? this.compiledLoss(op, ys, preds, sampleWeight) : undefined;
+    const total = addModelLosses(compiled, this.model.losses);
     if (!total)
       throw new ArgumentError(
         `${op}: model '${this.model.name}' has no loss: compile() was given none and its layers added none ` +

@@ -133,13 +133,16 @@ test("a softmax student's logits are what is softened: the same step as its logi
   c.dispose([x, y, ...soft.weights, ...plain.weights]);
 });
 
-/** A small student with dropout (so fit's step seed matters), the same weights for the same seed. */
-function dropoutStudent(seed: number): c.Sequential {
+/**
+ * A small student with dropout (so fit's step seed matters), the same weights for the same seed; with a
+ * regularizer, on both kernels.
+ */
+function dropoutStudent(seed: number, kernelRegularizer?: 'l2'): c.Sequential {
   c.setSeed(seed);
   return new c.Sequential([
-    new c.Dense({ units: 8, activation: 'relu', inputShape: [3] }),
+    new c.Dense({ units: 8, activation: 'relu', inputShape: [3], kernelRegularizer }),
     new c.Dropout({ rate: 0.3 }),
-    new c.Dense({ units: 4, activation: 'softmax' }),
+    new c.Dense({ units: 4, activation: 'softmax', kernelRegularizer }),
   ]);
 }
 
@@ -154,13 +157,14 @@ function bnTeacher(seed: number): c.Sequential {
   ]);
 }
 
-test('alpha = 1 trains the student exactly as training it alone (same seed: same weights, bit for bit)', async () => {
+/** Fits a student alone and the same student (same seed) distilled with alpha = 1; returns both and the logs. */
+async function aloneAndDistilled(kernelRegularizer?: 'l2') {
   const { x, y } = data(40, 3);
   const fitArgs = { epochs: 2, batchSize: 8, seed: 11, verbose: 0 as const, record: false as const };
-  const alone = dropoutStudent(5);
+  const alone = dropoutStudent(5, kernelRegularizer);
   alone.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const h1 = await alone.fit(x, y, fitArgs);
-  const student = dropoutStudent(5);
+  const student = dropoutStudent(5, kernelRegularizer);
   const distiller = new Distiller({ student, teacher: bnTeacher(6) });
   distiller.compile({
     optimizer: 'adam',
@@ -170,10 +174,22 @@ test('alpha = 1 trains the student exactly as training it alone (same seed: same
   });
   const h2 = await distiller.fit(x, y, fitArgs);
   alone.weights.forEach((w, i) => assert.deepEqual(flat(student.weights[i].value), flat(w.value), w.name));
-  assert.deepEqual(h2.history.student_loss, h1.history.loss);
   assert.deepEqual(h2.history.accuracy, h1.history.accuracy);
-  assert.deepEqual(h2.history.loss, h1.history.loss, 'alpha = 1: the loss is the student loss');
   c.dispose([x, y]);
+  return { h1, h2 };
+}
+
+test('alpha = 1 trains the student exactly as training it alone (same seed: same weights, bit for bit)', async () => {
+  const { h1, h2 } = await aloneAndDistilled();
+  assert.deepEqual(h2.history.student_loss, h1.history.loss);
+  assert.deepEqual(h2.history.loss, h1.history.loss, 'alpha = 1: the loss is the student loss');
+});
+
+test("a regularised student's penalties are trained and logged: alpha = 1 is still the student alone", async () => {
+  const { h1, h2 } = await aloneAndDistilled('l2');
+  assert.deepEqual(h2.history.loss, h1.history.loss, 'the loss includes the regularization, as Model.fit logs it');
+  // student_loss is the labels' loss alone, below the regularised total.
+  h2.history.student_loss.forEach((s, i) => assert.ok((s as number) < (h1.history.loss[i] as number)));
 });
 
 test('only the student trains: the teacher (BatchNormalization statistics too) is unchanged', async () => {
@@ -260,6 +276,37 @@ test('what a distillation step makes is freed: the tensor count is flat across f
   await distiller.fit(x, y, { ...args, epochs: 2 });
   await distiller.evaluate(x, y);
   assert.equal(c.memory().tensors, live);
+  c.dispose([x, y]);
+});
+
+test('whether an output is probabilities is read back once per model, not every step (no host syncs)', async () => {
+  const { x, y } = data(8, 8);
+  // Logits outputs (no softmax), so the data test runs for both models.
+  const distiller = new Distiller({
+    student: linear(STUDENT_KERNEL, STUDENT_BIAS),
+    teacher: linear(TEACHER_KERNEL, TEACHER_BIAS),
+  });
+  distiller.compile({ optimizer: 'sgd', studentLoss: c.losses.sparseCategoricalCrossentropy({ fromLogits: true }) });
+  const item = c.Tensor.prototype.item;
+  let reads = 0;
+  c.Tensor.prototype.item = function (this: c.Tensor) {
+    reads++;
+    return item.call(this);
+  };
+  const counted = async () => {
+    reads = 0;
+    await distiller.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, record: false });
+    return reads;
+  };
+  try {
+    const first = await counted();
+    const second = await counted();
+    // The first step checks the teacher's and the student's outputs, two reads each (min, worst row sum).
+    assert.equal(first - second, 4, `first fit ${first} reads, second ${second}`);
+    assert.equal(await counted(), second);
+  } finally {
+    c.Tensor.prototype.item = item;
+  }
   c.dispose([x, y]);
 });
 

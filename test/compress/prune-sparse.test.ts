@@ -91,6 +91,38 @@ describe('sparse safetensors', () => {
     kernel.dispose();
   });
 
+  test('each float tensor is scanned once to size it (and once to encode it when sparse)', () => {
+    const dense = rand([4, 4], 3);
+    const sparse = sparseTensor([4, 4], 12, 4);
+    const dataSync = c.Tensor.prototype.dataSync;
+    let reads = 0;
+    c.Tensor.prototype.dataSync = function (this: c.Tensor) {
+      reads++;
+      return dataSync.call(this);
+    };
+    const readsOf = (write: () => unknown) => {
+      reads = 0;
+      write();
+      return reads;
+    };
+    try {
+      const plain = readsOf(() => serializeSafetensors({ t: dense }));
+      assert.equal(
+        readsOf(() => serializeSparseSafetensors({ t: dense })),
+        plain + 1,
+        'dense: sized once',
+      );
+      assert.equal(
+        readsOf(() => serializeSparseSafetensors({ t: sparse })),
+        3,
+        'sparse: sized once, encoded, its values written',
+      );
+    } finally {
+      c.Tensor.prototype.dataSync = dataSync;
+    }
+    c.dispose([dense, sparse]);
+  });
+
   test('plain files pass through; U8 entries need the sparse metadata', () => {
     const t = c.tensor([1, 2, 3]);
     const plain = serializeSafetensors({ t }, { a: 'b' });
@@ -212,6 +244,35 @@ describe('hostile sparse files', () => {
     const first = good.length - data.length + maskBegin;
     extra[first] ^= extra[first] & 1 ? 2 : 1; // flips the count by one whichever way
     assert.throws(() => parseSparseSafetensors(extra), /marks \d+ stored elements/);
+  });
+
+  test('the decoded size is bounded by maxDecodedBytes: a small mask cannot claim a huge tensor', () => {
+    // k is [5, 7] float32: 140 bytes decoded from a 5-byte mask and its 7 values.
+    const good = valid();
+    const before = c.memory().tensors;
+    const sizes = (bytes: Uint8Array, maxDecodedBytes?: number) => {
+      const { tensors } = parseSparseSafetensors(bytes, { maxDecodedBytes });
+      c.dispose([...tensors.values()]);
+      return [...tensors.values()].map((t) => t.size);
+    };
+    assert.deepEqual(sizes(good, 140), [2, 35], 'exactly at the limit');
+    assert.throws(
+      () => parseSparseSafetensors(good, { maxDecodedBytes: 139 }),
+      (e: Error) =>
+        e instanceof FormatError &&
+        /'k' of shape \[5, 7\] \(float32\) .* 140 bytes, over maxDecodedBytes 139/.test(e.message),
+    );
+    // A hostile file: an all-zero mask of 4096 bytes claims 32768 float64 elements (256 KiB) with no values.
+    const none = c.zeros([0], 'float64');
+    const hostile = serializeSafetensors(
+      { 'z:mask': { dtype: 'U8', shape: [4096], bytes: new Uint8Array(4096) }, 'z:values': none },
+      { [SPARSE_METADATA_KEY]: JSON.stringify({ version: 1, tensors: { z: [32768] } }) },
+    );
+    none.dispose();
+    assert.throws(() => parseSparseSafetensors(hostile, { maxDecodedBytes: 1 << 16 }), /'z' .* 262144 bytes/);
+    assert.deepEqual(sizes(hostile), [32768], 'the default (2 GiB) allows it');
+    assert.throws(() => parseSparseSafetensors(good, { maxDecodedBytes: -1 }), c.ArgumentError);
+    assert.equal(c.memory().tensors, before, 'no tensor leaked');
   });
 
   test('2000 seeded mutations parse consistently or throw FormatError, never anything else', () => {
