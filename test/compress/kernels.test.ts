@@ -15,6 +15,8 @@ import {
   perChannel,
   referenceConv2d,
   referenceMatmul,
+  STRIDE_2_VALID,
+  withNaN,
   type QuantizedCase,
 } from '../ops/quantized-reference.js';
 
@@ -132,11 +134,6 @@ describe('int8 kernels on every instruction set', { skip: skip || !addon }, () =
   });
 
   test('a NaN input anywhere (SIMD body, tail, unread pixels, any row) raises ArgumentError on every ISA', () => {
-    const withNaN = (shape: number[], at?: number) => {
-      const v = Float32Array.from({ length: shape.reduce((a, b) => a * b) }, (_, i) => (i % 11) / 4 - 1);
-      if (at !== undefined) v[at] = NaN;
-      return c.tensor(v, shape);
-    };
     const p = { inputScale: 0.02, inputZeroPoint: 100, activation: 'linear' } as const;
     // k = 37: lanes of 16 and 8 plus a tail; m = 100: rows in several tasks.
     const [m, k, n] = [100, 37, 5];
@@ -144,15 +141,7 @@ describe('int8 kernels on every instruction set', { skip: skip || !addon }, () =
     const s = perChannel(n, 4, 1e-3, 1e-2);
     const kw = int8Weights([3, 3, 2, 4], 5);
     const ks = perChannel(4, 6, 1e-3, 1e-2);
-    const conv = {
-      ...p,
-      strides: [2, 2],
-      dilations: [1, 1],
-      pads: [
-        [0, 0],
-        [0, 0],
-      ],
-    } as const;
+    const conv = { ...p, ...STRIDE_2_VALID };
     onBackend('native', () =>
       eachIsa((isa) => {
         for (const at of [0, 15, 16, 33, 36, 50 * k + 20, m * k - 1])
