@@ -98,12 +98,13 @@ struct QuantizedArgs {
 };
 
 /** The int8 family's kernels of one instruction set: x float32, w int8 ([k, n], or [kh, kw, cin, cout] for a
- *  convolution), scale and bias float32 [n] -> y float32. */
+ *  convolution), scale and bias float32 [n] -> y float32. Each returns true, leaving y unwritten, when x holds a
+ *  NaN (uint8 cannot represent it). */
 struct QuantizedKernels {
   const char* name;
-  void (*matmul)(const QuantizedArgs& q, int64_t m, int64_t k, int64_t n, const float* x, const int8_t* w,
+  bool (*matmul)(const QuantizedArgs& q, int64_t m, int64_t k, int64_t n, const float* x, const int8_t* w,
                  const float* scale, const float* bias, float* y);
-  void (*conv2d)(const QuantizedArgs& q, const ConvArgs& c, const float* x, const int8_t* w, const float* scale,
+  bool (*conv2d)(const QuantizedArgs& q, const ConvArgs& c, const float* x, const int8_t* w, const float* scale,
                  const float* bias, float* y);
 };
 

@@ -71,8 +71,8 @@ bool quantized_args(napi_env env, const Arr& p, size_t at, QuantizedArgs* q, con
   SPAN(ps, scale, scaleOff, n, "scale");                                               \
   SPAN(pb, bias, biasOff, n, "bias")
 
-/** quantizedMatmul(x, xOff, w, wOff, scale, scaleOff, bias, biasOff, out, params): x float32 [m, k], w int8
- *  [k, n]; params = Float64Array [m, k, n, inverseScale, zeroPoint, relu]. */
+/** quantizedMatmul(x, xOff, w, wOff, scale, scaleOff, bias, biasOff, out, params) -> whether x held a NaN (out is
+ *  then unwritten): x float32 [m, k], w int8 [k, n]; params = Float64Array [m, k, n, inverseScale, zeroPoint, relu]. */
 napi_value QuantizedMatmul(napi_env env, napi_callback_info info) {
   const char* FN = "quantizedMatmul";
   Call c(env, info);
@@ -93,14 +93,17 @@ napi_value QuantizedMatmul(napi_env env, napi_callback_info info) {
   SPAN(px, x, xOff, m * k, "x");
   SPAN(pw, w, wOff, k * n, "w");
   SPAN(po, o, 0, m * n, "out");
-  quantized_kernels()->matmul(q, m, k, n, reinterpret_cast<const float*>(px), reinterpret_cast<const int8_t*>(pw),
-                          reinterpret_cast<const float*>(ps), reinterpret_cast<const float*>(pb),
-                          reinterpret_cast<float*>(po));
-  return undefined(env);
+  const bool nan = quantized_kernels()->matmul(q, m, k, n, reinterpret_cast<const float*>(px),
+                                               reinterpret_cast<const int8_t*>(pw), reinterpret_cast<const float*>(ps),
+                                               reinterpret_cast<const float*>(pb), reinterpret_cast<float*>(po));
+  napi_value result;
+  napi_get_boolean(env, nan, &result);
+  return result;
 }
 
-/** quantizedConv2d(x, xOff, w, wOff, scale, scaleOff, bias, biasOff, out, params): x float32 [n, h, w, cin], w int8
- *  [kh, kw, cin, cout]; params = conv2d's 15 then inverseScale, zeroPoint, relu. */
+/** quantizedConv2d(x, xOff, w, wOff, scale, scaleOff, bias, biasOff, out, params) -> whether x held a NaN (out is
+ *  then unwritten): x float32 [n, h, w, cin], w int8 [kh, kw, cin, cout]; params = conv2d's 15 then inverseScale,
+ *  zeroPoint, relu. */
 napi_value QuantizedConv2d(napi_env env, napi_callback_info info) {
   const char* FN = "quantizedConv2d";
   Call c(env, info);
@@ -120,10 +123,12 @@ napi_value QuantizedConv2d(napi_env env, napi_callback_info info) {
   SPAN(px, x, xOff, a.n * a.h * a.w * a.cin, "x");
   SPAN(pw, w, wOff, a.kh * a.kw * a.cin * a.cout, "w");
   SPAN(po, o, 0, a.n * a.ho * a.wo * a.cout, "out");
-  quantized_kernels()->conv2d(q, a, reinterpret_cast<const float*>(px), reinterpret_cast<const int8_t*>(pw),
-                          reinterpret_cast<const float*>(ps), reinterpret_cast<const float*>(pb),
-                          reinterpret_cast<float*>(po));
-  return undefined(env);
+  const bool nan = quantized_kernels()->conv2d(q, a, reinterpret_cast<const float*>(px),
+                                               reinterpret_cast<const int8_t*>(pw), reinterpret_cast<const float*>(ps),
+                                               reinterpret_cast<const float*>(pb), reinterpret_cast<float*>(po));
+  napi_value result;
+  napi_get_boolean(env, nan, &result);
+  return result;
 }
 #undef QUANTIZED_CHANNELS
 

@@ -19,6 +19,8 @@
 //  - scalar: int16 codes against the int8 weights as given, int32 sums (int64 past kQuantizedMaxDepth).
 // The SIMD engines keep the last few packed weights per thread, keyed by the weights' bytes (compared in full,
 // so a changed or reused buffer is never served stale packing).
+// NaN: uint8 cannot represent it, so the quantise pass notes whether it saw one (one compare per value) and the
+// entry points return true without computing y; the caller raises the error (as the composite does).
 // Needs <cstring> and <vector>, included by the translation unit before its namespaces.
 #pragma once
 
@@ -43,7 +45,8 @@ inline void q_no_contract(V& v) {
 #endif
 }
 
-/** The uint8 code of x: clamp(roundHalfEven(fround(x * inverse)) + zeroPoint, 0, 255); NaN gives 0. */
+/** The uint8 code of x: clamp(roundHalfEven(fround(x * inverse)) + zeroPoint, 0, 255); NaN gives 0 (the
+ *  quantise passes report NaN, so that code is never used). */
 inline int q_code(float x, float inverse, int zp) {
   float v = std::nearbyint(x * inverse) + static_cast<float>(zp);
   v = v >= 0.f ? v : 0.f;
@@ -86,8 +89,14 @@ struct QScalarEngine {
   static constexpr int KG = 1;
   static A code(int q, int zp) { return static_cast<A>(q - zp); }
   static A pad(int) { return 0; }
-  static void quantize(const float* x, int64_t n, float inverse, int zp, A* out) {
-    for (int64_t i = 0; i < n; i++) out[i] = code(q_code(x[i], inverse, zp), zp);
+  /** Writes the codes of x[0, n); returns whether x held a NaN. */
+  static bool quantize(const float* x, int64_t n, float inverse, int zp, A* out) {
+    bool nan = false;
+    for (int64_t i = 0; i < n; i++) {
+      nan |= x[i] != x[i];
+      out[i] = code(q_code(x[i], inverse, zp), zp);
+    }
+    return nan;
   }
   struct Packed {
     const int8_t* w;
@@ -179,12 +188,15 @@ struct QEngine {
   static constexpr int KG = 4;
   static A code(int q, int) { return static_cast<A>(q); }
   static A pad(int zp) { return static_cast<A>(zp); }
-  static void quantize(const float* x, int64_t n, float inverse, int zp, A* out) {
+  static bool quantize(const float* x, int64_t n, float inverse, int zp, A* out) {
     const __m512 inv = _mm512_set1_ps(inverse), z = _mm512_set1_ps(static_cast<float>(zp)),
                  lo = _mm512_setzero_ps(), hi = _mm512_set1_ps(255.f);
+    __mmask16 nan = 0;
     for (int64_t i = 0; i < n; i += 16) {
       const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
       __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv);
+      // x * inverse (finite, > 0) is NaN exactly where x is; masked-off lanes load 0.
+      nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
       v = _mm512_add_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z);
       // max(v, 0) gives 0 for NaN (the second operand), as q_code.
       v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
@@ -194,6 +206,7 @@ struct QEngine {
       else
         _mm512_mask_cvtepi32_storeu_epi8(out + i, m, codes);
     }
+    return nan != 0;
   }
   struct Packed {
     const int8_t* w;
@@ -281,13 +294,16 @@ struct QEngine {
   static constexpr int KG = 2;
   static A code(int q, int zp) { return static_cast<A>(q - zp); }
   static A pad(int) { return 0; }
-  static void quantize(const float* x, int64_t n, float inverse, int zp, A* out) {
+  static bool quantize(const float* x, int64_t n, float inverse, int zp, A* out) {
     const __m256 inv = _mm256_set1_ps(inverse), z = _mm256_set1_ps(static_cast<float>(zp)),
                  lo = _mm256_setzero_ps(), hi = _mm256_set1_ps(255.f);
     const __m256i zi = _mm256_set1_epi32(zp);
+    __m256 nan = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
       __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), inv);
+      // x * inverse (finite, > 0) is NaN exactly where x is.
+      nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
       v = _mm256_add_ps(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z);
       // max(v, 0) gives 0 for NaN (the second operand), as q_code.
       v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
@@ -295,7 +311,12 @@ struct QEngine {
       const __m128i packed = _mm_packs_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), packed);
     }
-    for (; i < n; i++) out[i] = code(q_code(x[i], inverse, zp), zp);
+    bool tail = false;
+    for (; i < n; i++) {
+      tail |= x[i] != x[i];
+      out[i] = code(q_code(x[i], inverse, zp), zp);
+    }
+    return tail || _mm256_movemask_ps(nan) != 0;
   }
   struct Packed {
     const int16_t* w;
@@ -390,17 +411,34 @@ void q_gemm(const typename E::A* src, Bases bases, int64_t M, const QLayout& lay
   });
 }
 
-/** x [m, k] float32 -> quantised rows of ceil(k / KG) * KG codes (padding 0: its weights are 0), then q_gemm. */
+/** Whether x[0, n) holds a NaN (for values no quantise pass reads). */
+inline bool q_has_nan(const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    if (x[i] != x[i]) return true;
+  return false;
+}
+
+/** Whether any of flags is set (one per quantise task: tasks write their own, so no two threads share one). */
+inline bool q_any(const std::vector<char>& flags) {
+  for (char f : flags)
+    if (f) return true;
+  return false;
+}
+
+/** x [m, k] float32 -> quantised rows of ceil(k / KG) * KG codes (padding 0: its weights are 0), then q_gemm.
+ *  Returns true, without writing y, when x holds a NaN. */
 template <class E>
-void q_matmul(const QuantizedArgs& q, int64_t m, int64_t k, int64_t n, const float* x, const int8_t* w,
+bool q_matmul(const QuantizedArgs& q, int64_t m, int64_t k, int64_t n, const float* x, const int8_t* w,
               const float* scale, const float* bias, float* y) {
   using A = typename E::A;
   const int64_t lda = ceil_div(k, E::KG) * E::KG;
   A* src = scratch<A, 12>(m * lda + 64);
+  std::vector<char> nan(static_cast<size_t>(m), 0);
   par(m, threads_for(double(m) * k, 1 << 16), [&](int64_t r) {
-    E::quantize(x + r * k, k, q.inverseScale, q.zeroPoint, src + r * lda);
+    nan[static_cast<size_t>(r)] = E::quantize(x + r * k, k, q.inverseScale, q.zeroPoint, src + r * lda);
     for (int64_t i = k; i < lda; i++) src[r * lda + i] = 0;
   });
+  if (q_any(nan)) return true;
   const int64_t off = 0;
   const QLayout lay{1, k, &off};
   const QEpilogue e{nullptr, scale, bias, n, q.relu};
@@ -408,11 +446,13 @@ void q_matmul(const QuantizedArgs& q, int64_t m, int64_t k, int64_t n, const flo
     for (int64_t r = 0; r < count; r++) out[r] = (r0 + r) * lda;
   };
   q_gemm<E>(src, bases, m, lay, w, q.zeroPoint, e, y);
+  return false;
 }
 
-/** x [n, h, w, cin] -> the image rows the windows read, padding written as the zero point's code, then q_gemm. */
+/** x [n, h, w, cin] -> the image rows the windows read, padding written as the zero point's code, then q_gemm.
+ *  Returns true, without writing y, when x holds a NaN (pixels no window reads are checked too). */
 template <class E>
-void q_conv2d(const QuantizedArgs& q, const ConvArgs& c, const float* x, const int8_t* w, const float* scale,
+bool q_conv2d(const QuantizedArgs& q, const ConvArgs& c, const float* x, const int8_t* w, const float* scale,
               const float* bias, float* y) {
   using A = typename E::A;
   const int64_t hp = (c.ho - 1) * c.strideH + (c.kh - 1) * c.dilH + 1;
@@ -422,6 +462,11 @@ void q_conv2d(const QuantizedArgs& q, const ConvArgs& c, const float* x, const i
   const A padCode = E::pad(q.zeroPoint);
   // Padded columns [lo, hi) hold input columns [lo - padLeft, hi - padLeft).
   const int64_t lo = imin(c.padLeft, wp), hi = imax(lo, imin(wp, c.padLeft + c.w));
+  if (c.padTop + c.h > hp || lo != c.padLeft || hi != c.padLeft + c.w) {
+    // Some pixels are never quantised (the windows stop short of them): look at all of x once.
+    if (q_has_nan(x, c.n * c.h * c.w * cin)) return true;
+  }
+  std::vector<char> nan(static_cast<size_t>(c.n * hp), 0);
   par(c.n * hp, threads_for(double(c.n) * hp * rowLen, 1 << 16), [&](int64_t task) {
     const int64_t img = task / hp, ih = task % hp - c.padTop;
     A* d = src + task * rowLen;
@@ -430,10 +475,11 @@ void q_conv2d(const QuantizedArgs& q, const ConvArgs& c, const float* x, const i
       return;
     }
     for (int64_t i = 0; i < lo * cin; i++) d[i] = padCode;
-    E::quantize(x + ((img * c.h + ih) * c.w + (lo - c.padLeft)) * cin, (hi - lo) * cin, q.inverseScale,
-                q.zeroPoint, d + lo * cin);
+    nan[static_cast<size_t>(task)] = E::quantize(x + ((img * c.h + ih) * c.w + (lo - c.padLeft)) * cin,
+                                                 (hi - lo) * cin, q.inverseScale, q.zeroPoint, d + lo * cin);
     for (int64_t i = hi * cin; i < rowLen; i++) d[i] = padCode;
   });
+  if (q_any(nan)) return true;
   for (int64_t i = 0; i < 64; i++) src[c.n * hp * rowLen + i] = 0;
   // One segment per kernel row when taps across are adjacent, else one per tap.
   const bool rowsOfTaps = c.dilW == 1;
@@ -458,18 +504,19 @@ void q_conv2d(const QuantizedArgs& q, const ConvArgs& c, const float* x, const i
     }
   };
   q_gemm<E>(src, bases, c.n * perImage, lay, w, q.zeroPoint, e, y);
+  return false;
 }
 
-void quantized_matmul(const QuantizedArgs& q, int64_t m, int64_t k, int64_t n, const float* x, const int8_t* w,
+bool quantized_matmul(const QuantizedArgs& q, int64_t m, int64_t k, int64_t n, const float* x, const int8_t* w,
                       const float* scale, const float* bias, float* y) {
-  if (m == 0 || n == 0) return;
+  if (m == 0 || n == 0) return q_has_nan(x, m * k);
   if (k > kQuantizedMaxDepth) return q_matmul<QScalarEngine<int64_t>>(q, m, k, n, x, w, scale, bias, y);
-  q_matmul<QEngine>(q, m, k, n, x, w, scale, bias, y);
+  return q_matmul<QEngine>(q, m, k, n, x, w, scale, bias, y);
 }
 
-void quantized_conv2d(const QuantizedArgs& q, const ConvArgs& c, const float* x, const int8_t* w,
+bool quantized_conv2d(const QuantizedArgs& q, const ConvArgs& c, const float* x, const int8_t* w,
                       const float* scale, const float* bias, float* y) {
-  if (c.n * c.ho * c.wo == 0 || c.cout == 0) return;
+  if (c.n * c.ho * c.wo == 0 || c.cout == 0) return q_has_nan(x, c.n * c.h * c.w * c.cin);
   if (c.kh * c.kw * c.cin > kQuantizedMaxDepth) return q_conv2d<QScalarEngine<int64_t>>(q, c, x, w, scale, bias, y);
-  q_conv2d<QEngine>(q, c, x, w, scale, bias, y);
+  return q_conv2d<QEngine>(q, c, x, w, scale, bias, y);
 }

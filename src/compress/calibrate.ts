@@ -12,6 +12,7 @@ import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { Layer, withLayerOutputHook } from '../nn/layer.js';
 import { Dense } from '../nn/layers/dense.js';
 import { Conv2D } from '../nn/layers/conv.js';
+import { gridCode } from '../tensor/round.js';
 import { inputQuantization, type InputQuantization, type InputRange } from './quantized-layers.js';
 
 export type CalibrationMethod = 'minmax' | 'percentile' | 'mse';
@@ -131,7 +132,8 @@ export function quantizationMse(
   const s = q.inputScale;
   const kMin = -q.inputZeroPoint,
     kMax = 255 - q.inputZeroPoint;
-  const code = (x: number) => Math.min(kMax, Math.max(kMin, Math.round(x / s)));
+  // The op's own rounding (half to even, of x times the float32 reciprocal), so the error is the one it makes.
+  const code = (x: number) => Math.min(kMax, Math.max(kMin, gridCode(x, s)));
   const cube = (v: number) => v * v * v;
   let total = 0;
   for (const { a, b, n } of segments) {
@@ -187,6 +189,8 @@ interface Observer {
   min: number;
   max: number;
   count: number;
+  /** Whether a value was NaN (comparisons skip NaN, so min and max alone would not show it). */
+  nan?: boolean;
   histogram?: Histogram;
 }
 
@@ -257,12 +261,16 @@ export function calibrate(model: Layer, sampleX: Tensor, options: CalibrateOptio
       const v = values[i];
       if (v < o.min) o.min = v;
       if (v > o.max) o.max = v;
+      if (v !== v) o.nan = true;
     }
     o.count += values.length;
   });
-  for (const o of observers.values())
+  for (const o of observers.values()) {
+    const who = `${o.layer.className} '${o.layer.name}'`;
+    if (o.nan) throw new ArgumentError(`calibrate: the inputs of ${who} contain NaN; int8 cannot represent it`);
     if (!Number.isFinite(o.min) || !Number.isFinite(o.max))
-      throw new ArgumentError(`calibrate: the inputs of ${o.layer.className} '${o.layer.name}' are not finite`);
+      throw new ArgumentError(`calibrate: the inputs of ${who} are not finite`);
+  }
   if (method !== 'minmax') {
     for (const o of observers.values()) o.histogram = new Histogram(o.min, o.max, bins);
     run((o, values) => o.histogram!.add(values));

@@ -2,12 +2,7 @@
 // over several at once (global pruning: one threshold for all the model's kernels).
 import { ArgumentError } from '../errors.js';
 import type { TypedArray } from '../tensor/dtype.js';
-
-/** Rounds half to even, as tf.math.round does. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
+import { roundHalfEven } from '../tensor/round.js';
 
 /** How many of n weights are kept at this sparsity: TF-MOT's max(round(n * (1 - sparsity)), 1), at most n. */
 export function keptCount(n: number, sparsity: number): number {

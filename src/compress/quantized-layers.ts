@@ -13,6 +13,7 @@ import { resolveConvPadding } from '../ops/families/conv-padding.js';
 import { quantizedConv2d, quantizedMatmul, QUANTIZED_ACTIVATIONS } from '../ops/families/quantized.js';
 import type { QuantizedActivation } from '../ops/families/quantized.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
+import { gridCode, roundHalfEven } from '../tensor/round.js';
 import {
   Layer,
   formatSymShape,
@@ -68,12 +69,6 @@ export interface InputRange {
   max: number;
 }
 
-/** Round half to even, as the int8 op rounds its inputs (symmetric: no bias towards +inf). */
-export function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
 /**
  * Asymmetric uint8 quantisation of a real range: the range is widened to hold 0, which then has an exact code
  * (padding and ReLU zeros quantise without error). scale = (max - min) / 255 in float32, zeroPoint = round(-min /
@@ -94,7 +89,9 @@ export function inputQuantization(range: InputRange, who = 'inputQuantization'):
 
 /**
  * Per-output-channel symmetric int8 weights of a float kernel whose last axis is the output channel:
- * scale[j] = max|w[..., j]| / 127 (float32; 1 for an all-zero channel), q = clamp(round(w / scale[j]), -127, 127).
+ * scale[j] = max|w[..., j]| / 127 (float32; 1 for an all-zero channel), q = clamp(gridCode(w, scale[j]), -127, 127):
+ * the rounding of fakeQuantize and the op's input (w times the float32 reciprocal of the scale), so the int8 model
+ * computes what quantisation-aware training trained.
  */
 export function quantizeKernel(kernel: Tensor): { values: Int8Array; scale: Float32Array } {
   const w = kernel.dataSync();
@@ -106,8 +103,7 @@ export function quantizeKernel(kernel: Tensor): { values: Int8Array; scale: Floa
   }
   for (let j = 0; j < channels; j++) scale[j] = scale[j] === 0 ? 1 : Math.fround(scale[j] / 127);
   const values = new Int8Array(w.length);
-  for (let i = 0; i < w.length; i++)
-    values[i] = Math.max(-127, Math.min(127, roundHalfEven(w[i] / scale[i % channels])));
+  for (let i = 0; i < w.length; i++) values[i] = Math.max(-127, Math.min(127, gridCode(w[i], scale[i % channels])));
   return { values, scale };
 }
 

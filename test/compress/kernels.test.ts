@@ -15,6 +15,8 @@ import {
   perChannel,
   referenceConv2d,
   referenceMatmul,
+  STRIDE_2_VALID,
+  withNaN,
   type QuantizedCase,
 } from '../ops/quantized-reference.js';
 
@@ -127,6 +129,42 @@ describe('int8 kernels on every instruction set', { skip: skip || !addon }, () =
       eachIsa((isa) => {
         const y = quantizedMatmul(x, w, scale, bias, { ...p, inputZeroPoint: 0 });
         assert.deepEqual(y.dataSync(), want, isa);
+      }),
+    );
+  });
+
+  test('a NaN input anywhere (SIMD body, tail, unread pixels, any row) raises ArgumentError on every ISA', () => {
+    const p = { inputScale: 0.02, inputZeroPoint: 100, activation: 'linear' } as const;
+    // k = 37: lanes of 16 and 8 plus a tail; m = 100: rows in several tasks.
+    const [m, k, n] = [100, 37, 5];
+    const w = int8Weights([k, n], 3);
+    const s = perChannel(n, 4, 1e-3, 1e-2);
+    const kw = int8Weights([3, 3, 2, 4], 5);
+    const ks = perChannel(4, 6, 1e-3, 1e-2);
+    const conv = { ...p, ...STRIDE_2_VALID };
+    onBackend('native', () =>
+      eachIsa((isa) => {
+        for (const at of [0, 15, 16, 33, 36, 50 * k + 20, m * k - 1])
+          assert.throws(
+            () => quantizedMatmul(withNaN([m, k], at), w, s, s, p),
+            (e: Error) =>
+              e instanceof c.ArgumentError && /quantizedMatmul: input \[100, 37\] contains NaN/.test(e.message),
+            `${isa} matmul NaN at ${at}`,
+          );
+        // x [2, 6, 6, 2], 3x3 stride 2 valid: the last row and column of each image are read by no window.
+        for (const at of [0, 1, 35, 60, 71, 143])
+          assert.throws(
+            () => quantizedConv2d(withNaN([2, 6, 6, 2], at), kw, ks, ks, conv),
+            (e: Error) =>
+              e instanceof c.ArgumentError && /quantizedConv2d: input \[2, 6, 6, 2\] contains NaN/.test(e.message),
+            `${isa} conv NaN at ${at}`,
+          );
+        // No NaN: the same inputs compute (the flag is per call, not left over).
+        const x = withNaN([m, k]);
+        assert.deepEqual(
+          quantizedMatmul(x, w, s, s, p).dataSync(),
+          referenceMatmul(x, w, s, s, { ...p, zeroPoint: 100 }),
+        );
       }),
     );
   });

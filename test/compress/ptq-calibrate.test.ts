@@ -91,6 +91,11 @@ describe('calibration methods', () => {
       q,
     );
     assert.ok(Math.abs(clipped - 3 * (2 - 255 * s) ** 2) < 1e-12);
+    // Codes are the op's (w times the float32 reciprocal, half to even): w / s rounds to -69, the op to -68.
+    const [w0, s0] = [-0.10838896781206131, 0.0015823206631466746];
+    const tie = quantizationMse([{ a: w0, b: w0, n: 1 }], { inputScale: s0, inputZeroPoint: 128 });
+    assert.equal(tie, (w0 + 68 * s0) ** 2);
+    assert.notEqual(tie, (w0 + 69 * s0) ** 2);
     const values = laplace(20_000, 3);
     const h = new Histogram(Math.min(...values), Math.max(...values), 2048);
     h.add(Float32Array.from(values));
@@ -135,5 +140,16 @@ describe('calibration errors', () => {
     assert.throws(() => calibrate(model, x, { method: 'entropy' as never }), ArgumentError);
     assert.throws(() => calibrate(model, x, { batchSize: 0 }), ArgumentError);
     for (const t of [wrong, ints, x]) t.dispose();
+  });
+
+  test('a NaN input (which no uint8 code holds) is an ArgumentError naming the layer, with every method', () => {
+    const model = probe();
+    const x = column([1, NaN, 3]);
+    for (const method of ['minmax', 'percentile', 'mse'] as const)
+      assert.throws(
+        () => calibrate(model, x, { method }),
+        (e: Error) => e instanceof ArgumentError && /Dense '.+' contain NaN/.test(e.message),
+      );
+    x.dispose();
   });
 });

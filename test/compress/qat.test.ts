@@ -92,6 +92,17 @@ describe("the weight grid is the int8 layers' grid", () => {
       Array.from(fq),
       Array.from(values, (q, i) => Math.fround(q * scale[i % 6])),
     );
+    // Weights whose code by division (w / scale) differs from the op's rule (w times the float32 reciprocal):
+    // row 0 holds each channel's max |w| (so the scale), row 1 the weight; division gives -69, 117, 55.
+    const maxes = [0.20095472037792206, 0.32069116830825806, 0.08996123820543289];
+    const near = tensor([...maxes, -0.10838896781206131, 0.29670244455337524, 0.03860541433095932], [2, 3]);
+    const exact = quantizeKernel(near);
+    assert.deepEqual(Array.from(exact.scale), [0.0015823206631466746, 0.002525127260014415, 0.0007083562086336315]);
+    assert.deepEqual(Array.from(exact.values.subarray(3)), [-68, 118, 54]);
+    assert.deepEqual(
+      Array.from(new FakeQuantizer(new QatDense({ units: 1 }), {}).kernel(near).dataSync()),
+      Array.from(exact.values, (q, i) => Math.fround(q * exact.scale[i % 3])),
+    );
   });
 });
 

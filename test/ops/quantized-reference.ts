@@ -95,3 +95,20 @@ export function referenceConv2d(
         }
   return want;
 }
+
+/** Float32 values in [-1, 1.5] of a shape, with NaN at index `at` when given. */
+export function withNaN(shape: number[], at?: number): c.Tensor {
+  const v = Float32Array.from({ length: shape.reduce((a, b) => a * b) }, (_, i) => (i % 11) / 4 - 1);
+  if (at !== undefined) v[at] = NaN;
+  return c.tensor(v, shape);
+}
+
+/** Stride 2, no dilation, no padding: windows of size 2 or 3 leave an odd image's last row and column unread. */
+export const STRIDE_2_VALID = {
+  strides: [2, 2],
+  dilations: [1, 1],
+  pads: [
+    [0, 0],
+    [0, 0],
+  ],
+} as const;

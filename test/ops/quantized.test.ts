@@ -6,7 +6,14 @@ import * as c from '../../src/index.js';
 import { quantizedConv2d, quantizedMatmul } from '../../src/ops/families/quantized.js';
 import { resolvePadding } from '../../src/ops/families/conv.js';
 import { rand } from '../helpers.js';
-import { int8Weights, perChannel, referenceConv2d, referenceMatmul } from './quantized-reference.js';
+import {
+  int8Weights,
+  perChannel,
+  referenceConv2d,
+  referenceMatmul,
+  STRIDE_2_VALID,
+  withNaN,
+} from './quantized-reference.js';
 
 const SHAPES: [number, number, number][] = [
   [1, 1, 1],
@@ -82,4 +89,24 @@ test('quantized ops: bad operands and parameters are refused naming the op and s
   assert.throws(() => quantizedMatmul(x, w, s, s, { ...p, inputZeroPoint: 256 }), /inputZeroPoint/);
   assert.throws(() => quantizedMatmul(x, w, s, s, { ...p, inputScale: 0 }), /inputScale/);
   assert.throws(() => quantizedMatmul(x, w, s, s, { ...p, activation: 'gelu' as 'relu' }), /activation/);
+});
+
+test('quantized ops: a NaN input (which no uint8 code holds) raises ArgumentError naming the op and shape', () => {
+  const p = { inputScale: 0.1, inputZeroPoint: 3, activation: 'relu' } as const;
+  const nanError = (op: string, shape: string) => (e: Error) =>
+    e instanceof c.ArgumentError && e.message === `${op}: input ${shape} contains NaN; int8 cannot represent it`;
+  for (const at of [0, 20, 39]) {
+    const w = int8Weights([20, 3], at);
+    const s = c.ones([3]);
+    assert.throws(() => quantizedMatmul(withNaN([2, 20], at), w, s, s, p), nanError('quantizedMatmul', '[2, 20]'));
+  }
+  // Pixel 4 of each row and row 4 are read by no window (2x2, stride 2, valid): their NaN is found too.
+  const w = int8Weights([2, 2, 1, 2], 5);
+  const s = c.ones([2]);
+  const conv = { ...p, ...STRIDE_2_VALID };
+  for (const at of [0, 12, 4, 22])
+    assert.throws(
+      () => quantizedConv2d(withNaN([1, 5, 5, 1], at), w, s, s, conv),
+      nanError('quantizedConv2d', '[1, 5, 5, 1]'),
+    );
 });

@@ -4,6 +4,7 @@ import type { TypedArray } from '../../tensor/dtype.js';
 import type { BinaryOp, CompareOp, PrimitiveParams, UnaryOp } from '../../ops/primitives.js';
 import { sizeOf } from '../../tensor/shape.js';
 import { erf } from './math.js';
+import { roundHalfEven } from '../../tensor/round.js';
 
 type Arr = TypedArray;
 const buf = (a: KernelArg) => a.buffer as Arr;
@@ -92,11 +93,7 @@ export function unaryKernel(op: UnaryOp): Kernel<Record<string, never>> {
         break;
       // Round half to even, as NumPy and TF do.
       case 'round':
-        for (let i = 0; i < n; i++) {
-          const v = x[i],
-            r = Math.round(v);
-          o[i] = r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
-        }
+        for (let i = 0; i < n; i++) o[i] = roundHalfEven(x[i]);
         break;
       case 'logicalNot':
         for (let i = 0; i < n; i++) o[i] = x[i] ? 0 : 1;

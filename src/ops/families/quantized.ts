@@ -7,7 +7,8 @@
 //   acc[i, j] = sum_k (q[i, k] - inputZeroPoint) * w[k, j]                                   (exact, int32)
 //   y[i, j] = activation(fround(fround(fround(acc[i, j]) * scale[j]) + bias[j]))            (float32, no FMA)
 // where scale[j] = fround(inputScale * weightScale[j]) is precomputed by the layer. Padding of a convolution is
-// the zero point in uint8 (real 0), so it adds nothing to acc.
+// the zero point in uint8 (real 0), so it adds nothing to acc. uint8 cannot represent NaN: an input holding one
+// raises ArgumentError (the composite checks x; the native kernels note NaN during their quantise pass).
 //
 // fakeQuantize (quantisation-aware training) simulates that arithmetic in float, quantising with the same reciprocal:
 //   fakeQuantize(x) = (clamp(roundHalfEven(fround(x * fround(1 / s))) + z, quantMin, quantMax) - z) * s
@@ -31,6 +32,7 @@ import {
   lessEqual,
   logicalAnd,
   mul,
+  notEqual,
   reciprocal,
   relu,
   round,
@@ -38,6 +40,7 @@ import {
   where,
 } from '../elementwise.js';
 import { matmul } from '../linalg.js';
+import { sum } from '../reduce.js';
 import { reshape } from '../views.js';
 import { windowOutputSize } from '../windows.js';
 import { conv2d, type Conv2DParams } from './conv.js';
@@ -73,7 +76,7 @@ export interface FakeQuantizeParams {
 
 /** The addon's entry points (kernels/quantized.h, napi_quantized.h); params end with inverseScale, zeroPoint, relu. */
 export interface QuantizedAddon {
-  /** params: [m, k, n, inverseScale, zeroPoint, relu]. */
+  /** params: [m, k, n, inverseScale, zeroPoint, relu]. Returns whether x held a NaN (out is then unwritten). */
   quantizedMatmul(
     x: Arr,
     xOff: number,
@@ -85,8 +88,8 @@ export interface QuantizedAddon {
     biasOff: number,
     out: Arr,
     params: Float64Array,
-  ): void;
-  /** params: conv2d's 15 (native-args convArgs), then inverseScale, zeroPoint, relu. */
+  ): boolean;
+  /** params: conv2d's 15 (native-args convArgs), then inverseScale, zeroPoint, relu. Returns as quantizedMatmul. */
   quantizedConv2d(
     x: Arr,
     xOff: number,
@@ -98,7 +101,7 @@ export interface QuantizedAddon {
     biasOff: number,
     out: Arr,
     params: Float64Array,
-  ): void;
+  ): boolean;
   /**
    * The int8 kernels' instruction set ('avx512vnni', 'avx512', 'avx2', 'scalar') and those this CPU runs; a name
    * selects one until the backend's ISA changes ('' = the best for it). For tests.
@@ -121,6 +124,16 @@ function quantizedArgs(into: Float64Array, at: number, p: QuantizedInputParams):
   return into;
 }
 
+/** The error for an input holding NaN, which no uint8 code represents (every backend raises it). */
+function nanError(op: string, shape: readonly number[]): ArgumentError {
+  return new ArgumentError(`${op}: input ${fmtShape(shape)} contains NaN; int8 cannot represent it`);
+}
+
+/** Throws nanError when x holds a NaN (the composite's check; the kernels find NaN while quantising). */
+function checkNoNaN(op: string, x: Tensor): void {
+  if (sum(cast(notEqual(x, x), 'int32')).dataSync()[0] > 0) throw nanError(op, x.shape);
+}
+
 const matmulScratch = new Float64Array(6);
 const convScratch = new Float64Array(18);
 
@@ -132,7 +145,7 @@ const nativeMatmul =
     matmulScratch[1] = x.shape[1];
     matmulScratch[2] = w.shape[1];
     const params = quantizedArgs(matmulScratch, 3, p);
-    addon.quantizedMatmul(
+    const nan = addon.quantizedMatmul(
       buf(x),
       x.offset,
       buf(w),
@@ -144,13 +157,14 @@ const nativeMatmul =
       buf(o),
       params,
     );
+    if (nan) throw nanError('quantizedMatmul', x.shape);
   };
 
 const nativeConv2d =
   (addon: QuantizedAddon) =>
   ([x, w, scale, bias]: readonly KernelArg[], o: KernelArg, p: QuantizedParams['quantizedConv2d']) => {
     const params = quantizedArgs(convArgs(convScratch, x.shape, w.shape, o.shape, p), 15, p);
-    addon.quantizedConv2d(
+    const nan = addon.quantizedConv2d(
       buf(x),
       x.offset,
       buf(w),
@@ -162,6 +176,7 @@ const nativeConv2d =
       buf(o),
       params,
     );
+    if (nan) throw nanError('quantizedConv2d', x.shape);
   };
 
 function checkParams(op: string, p: QuantizedInputParams): void {
@@ -264,8 +279,10 @@ export const QUANTIZED: FusedSpecs<keyof QuantizedParams> = {
     },
     // Integer multiply-adds, counted as the float op would be so a run's operation count does not depend on bits.
     flops: ([x], out) => 2 * sizeOf(out.shape) * x.shape[1],
-    composite: ([x, w, scale, bias], p) =>
-      requantize(matmul(quantizeCentered(x, p), cast(w, 'float64')), scale, bias, p.activation),
+    composite: ([x, w, scale, bias], p) => {
+      checkNoNaN('quantizedMatmul', x);
+      return requantize(matmul(quantizeCentered(x, p), cast(w, 'float64')), scale, bias, p.activation);
+    },
     grad: NO_GRADIENT,
     native: nativeMatmul,
   },
@@ -286,6 +303,7 @@ export const QUANTIZED: FusedSpecs<keyof QuantizedParams> = {
     },
     flops: ([, w], out) => 2 * sizeOf(out.shape) * w.shape[0] * w.shape[1] * w.shape[2],
     composite: ([x, w, scale, bias], p) => {
+      checkNoNaN('quantizedConv2d', x);
       const { strides, dilations, pads } = p;
       // float64 convolution of small integers is exact whatever the summation order.
       const acc = conv2d(quantizeCentered(x, p), cast(w, 'float64'), { strides, dilations, padding: pads });
