@@ -7,7 +7,7 @@ import { abs, add, div, equal, mul, where } from '../ops/elementwise.js';
 import { max, min } from '../ops/reduce.js';
 import { fakeQuantize, type FakeQuantizeParams } from '../ops/families/quantized.js';
 import { noGrad } from '../autograd/tape.js';
-import { tidy } from '../tensor/storage.js';
+import { outsideScopes, tidy } from '../tensor/storage.js';
 import { ArgumentError } from '../errors.js';
 import { registerLayer, type CallContext, type LayerConfig, type SymShape } from '../nn/layer.js';
 import type { Variable } from '../nn/variable.js';
@@ -35,7 +35,10 @@ export function weightScales(kernel: Tensor): Tensor {
 export interface QatOptions {
   /** moving = moving * momentum + batch * (1 - momentum) for the observed input min and max. Default 0.99. */
   momentum?: number;
-  /** After this many observed training steps the input ranges stay fixed (PyTorch's disable_observer). Default null. */
+  /**
+   * After this many observed training steps the input ranges stay fixed (PyTorch's disable_observer). A step is
+   * one optimizer step of fit / trainOnBatch (one seed), however often a shared layer is called in it. Default null.
+   */
   freezeRangesAfterStep?: number | null;
 }
 
@@ -49,6 +52,14 @@ export class FakeQuantizer {
   readonly momentum: number;
   readonly freezeRangesAfterStep: number | null;
   private state?: { min: Variable; max: Variable; steps: Variable };
+  /**
+   * Host copies of the state, read from the tensors in `from`: any assign (an observation, a load, setWeights)
+   * swaps a variable's tensor, and the copy is read again then, so the forward pass reads nothing otherwise.
+   * `operands` are the fake-quantisation scalars of the range (made on first use, disposed with the copy).
+   */
+  private copy?: { from: readonly Tensor[]; min: number; max: number; steps: number; operands?: Tensor[] };
+  /** The seed of the training step last seen, and whether that step observes (see input()). */
+  private step?: { seed: number | undefined; observes: boolean };
 
   constructor(layer: Layer, options: QatOptions) {
     this.momentum = options.momentum ?? 0.99;
@@ -66,36 +77,66 @@ export class FakeQuantizer {
     this.state = { min: add('input_min'), max: add('input_max'), steps: add('observed_steps') };
   }
 
+  /** The host copy of the state, read again only when a variable's tensor was swapped. */
+  private values(): { min: number; max: number; steps: number; operands?: Tensor[] } {
+    const s = this.state;
+    if (!s) return { min: 0, max: 0, steps: 0 };
+    const from = [s.min.value, s.max.value, s.steps.value];
+    if (!this.copy || this.copy.from.some((t, i) => t !== from[i])) {
+      this.dispose();
+      this.copy = { from, min: from[0].item(), max: from[1].item(), steps: from[2].item() };
+    }
+    return this.copy;
+  }
+
   /** How many training steps have updated the input range (0: none, or not built: the range is not known yet). */
   observedSteps(): number {
-    return this.state ? this.state.steps.value.dataSync()[0] : 0;
+    return this.values().steps;
   }
 
   /** The observed input range, or undefined before any observation. */
   inputRange(): InputRange | undefined {
-    if (this.observedSteps() === 0) return undefined;
-    return { min: this.state!.min.value.dataSync()[0], max: this.state!.max.value.dataSync()[0] };
+    const { min, max, steps } = this.values();
+    return steps === 0 ? undefined : { min, max };
   }
 
   /**
    * The input fake-quantised per tensor with the observed range; in training (of a trainable layer, until the
    * freeze step) the batch's min and max update the range first, as PyTorch's observer runs before its fake-quant.
+   * A step is one training step's seed (fit, trainOnBatch and Model.stepSeed give each step its own): a layer
+   * called several times in a step observes every call but counts the step once, and the step's first call
+   * decides whether it is frozen. Calls without a seed (apply(x, { training: true })) each count as a step.
    * Before any observation (inference of an untrained layer) the input passes unchanged: there is no range yet.
    */
   input(layer: Layer, x: Tensor, ctx: CallContext): Tensor {
-    const steps = this.observedSteps();
-    const frozen = this.freezeRangesAfterStep !== null && steps >= this.freezeRangesAfterStep;
-    if (ctx.training && layer.trainable && !frozen) this.observe(x, steps);
-    const range = this.inputRange();
-    if (!range) return x;
+    let observed = false;
+    if (ctx.training && layer.trainable) {
+      const first = ctx.seed === undefined || ctx.seed !== this.step?.seed;
+      if (first) {
+        const f = this.freezeRangesAfterStep;
+        this.step = { seed: ctx.seed, observes: f === null || this.values().steps < f };
+      }
+      observed = this.step!.observes;
+      if (observed) this.observe(x, first);
+    }
+    const copy = this.values();
+    if (copy.steps === 0) return x;
+    if (copy.operands) return fakeQuantize(x, copy.operands[0], copy.operands[1], ACTIVATION_CODES);
     // The int8 layer's own input quantisation (quantized-layers.ts), so that both round alike.
-    const { inputScale, inputZeroPoint } = inputQuantization(range, who(layer));
-    return fakeQuantize(x, scalar(inputScale, x.dtype), scalar(inputZeroPoint, x.dtype), ACTIVATION_CODES);
+    const { inputScale, inputZeroPoint } = inputQuantization(copy, who(layer));
+    const make = () => [scalar(inputScale, x.dtype), scalar(inputZeroPoint, x.dtype)];
+    // A range that an observation just changed is used once: only a fixed one keeps its scalars.
+    const [scale, zeroPoint] = observed ? make() : (copy.operands = outsideScopes(make));
+    return fakeQuantize(x, scale, zeroPoint, ACTIVATION_CODES);
   }
 
-  /** min/max = the batch's on the first step, then their moving averages; steps += 1. Outside autograd. */
-  private observe(x: Tensor, steps: number): void {
+  /**
+   * min/max = the batch's on the first observation, then their moving averages; steps += 1 on a step's first
+   * call. Outside autograd. The host copy takes the new values (two reads: the range the next forward uses).
+   */
+  private observe(x: Tensor, countStep: boolean): void {
     const s = this.state!;
+    const steps = this.values().steps;
     noGrad(() =>
       tidy(() => {
         for (const [v, batch] of [
@@ -103,9 +144,18 @@ export class FakeQuantizer {
           [s.max, max(x)],
         ] as const)
           v.assign(steps === 0 ? batch : add(mul(v.value, this.momentum), mul(batch, 1 - this.momentum)));
-        s.steps.assign(add(s.steps.value, 1));
+        if (countStep) s.steps.assign(add(s.steps.value, 1));
       }),
     );
+    this.dispose();
+    const from = [s.min.value, s.max.value, s.steps.value];
+    this.copy = { from, min: from[0].item(), max: from[1].item(), steps: steps + (countStep ? 1 : 0) };
+  }
+
+  /** Frees the cached fake-quantisation scalars (the layer's dispose calls it; they are remade on demand). */
+  dispose(): void {
+    for (const t of this.copy?.operands ?? []) t.dispose();
+    if (this.copy) this.copy.operands = undefined;
   }
 
   /** The kernel fake-quantised per output channel (last axis), symmetric int8; the scales carry no gradient. */
@@ -143,6 +193,10 @@ export class QatDense extends Dense {
   override getConfig(): LayerConfig {
     return { ...super.getConfig(), ...this.quantizer.getConfig() };
   }
+  override dispose(): void {
+    this.quantizer.dispose();
+    super.dispose();
+  }
 }
 
 export interface QatConv2DArgs extends ConvArgs, QatOptions {}
@@ -170,6 +224,10 @@ export class QatConv2D extends Conv2D {
   }
   override getConfig(): LayerConfig {
     return { ...super.getConfig(), ...this.quantizer.getConfig() };
+  }
+  override dispose(): void {
+    this.quantizer.dispose();
+    super.dispose();
   }
 }
 

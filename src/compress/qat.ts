@@ -108,7 +108,12 @@ export function convertQat(model: Model): { model: Model; layers: QatLayerReport
     const plan = planQuantizedLayer(layer, inputRange);
     for (const key of Object.keys(layer.quantizer.getConfig())) delete plan.config[key];
     plans.set(layer.name, plan);
-    for (const [name, t] of Object.entries(plan.weights)) weights.set(`${layer.name}/${name}`, t);
+    for (const [name, t] of Object.entries(plan.weights)) {
+      // The int8 tensor replaces the float clone of the same name (kernel, bias): free the clone.
+      const key = `${layer.name}/${name}`;
+      weights.get(key)?.dispose();
+      weights.set(key, t);
+    }
     const { inputScale, inputZeroPoint } = plan.config as LayerConfig & InputQuantization;
     const observedSteps = layer.quantizer.observedSteps();
     const report = { name: layer.name, className: layer.className, quantizedClassName: plan.className };

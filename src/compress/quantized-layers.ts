@@ -8,10 +8,12 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../ops/creation.js';
 import { mul } from '../ops/elementwise.js';
+import { noGrad } from '../autograd/tape.js';
+import { outsideScopes } from '../tensor/storage.js';
 import { reshape } from '../ops/views.js';
 import { resolveConvPadding } from '../ops/families/conv-padding.js';
 import { quantizedConv2d, quantizedMatmul, QUANTIZED_ACTIVATIONS } from '../ops/families/quantized.js';
-import type { QuantizedActivation } from '../ops/families/quantized.js';
+import type { QuantizedActivation, QuantizedInputParams, QuantizedParams } from '../ops/families/quantized.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { gridCode, roundHalfEven } from '../tensor/round.js';
 import {
@@ -38,6 +40,9 @@ import {
   resolveActivation,
   who,
 } from '../nn/layers/common.js';
+
+/** The int8 convolution's op options. */
+type ConvOptions = QuantizedParams['quantizedConv2d'];
 
 /** The input side of a quantised layer: real value per uint8 step and the code of real 0 (null: uncalibrated). */
 export interface InputQuantization {
@@ -124,6 +129,9 @@ interface QuantizedState {
   readonly quantization: InputQuantization | null;
   readonly fused: QuantizedActivation;
   readonly after: ActivationFn | null;
+  /** The op parameters (null when uncalibrated), made once. */
+  readonly params: (InputQuantization & { activation: QuantizedActivation }) | null;
+  readonly outputScale: OutputScale;
 }
 
 function quantizedState(layer: Layer, args: QuantizedLayerArgs): QuantizedState {
@@ -131,21 +139,25 @@ function quantizedState(layer: Layer, args: QuantizedLayerArgs): QuantizedState 
     throw new ArgumentError(`${who(layer)}: quantised layers compute in float32 only, got dtype ${layer.dtype}`);
   const act = resolveActivation(args.activation);
   const fusedName = QUANTIZED_ACTIVATIONS.find((a) => a === act.name);
+  const quantization = checkInputQuantization(layer, args);
+  const fused = fusedName ?? 'linear';
   return {
-    quantization: checkInputQuantization(layer, args),
-    fused: fusedName ?? 'linear',
+    quantization,
+    fused,
     after: fusedName ? null : act.fn,
+    params: quantization && { ...quantization, activation: fused },
+    outputScale: new OutputScale(),
   };
 }
 
 /** The op parameters, or a typed error naming the layer when it was never calibrated. */
 function opParams(layer: Layer, state: QuantizedState): InputQuantization & { activation: QuantizedActivation } {
-  if (!state.quantization)
+  if (!state.params)
     throw new ArgumentError(
       `${who(layer)} has no input quantisation (inputScale, inputZeroPoint): calibrate it first ` +
         '(compress.quantizeModel, or quantizeLayer with the input range)',
     );
-  return { ...state.quantization, activation: state.fused };
+  return state.params;
 }
 
 /** Random int8 values in [-127, 127] (fresh layers only; quantizeLayer and loading supply real weights). */
@@ -173,9 +185,27 @@ function addQuantizedWeights(layer: Layer, kernelShape: readonly number[], chann
   };
 }
 
-/** fround(inputScale * kernelScale[j]): the requantisation multiplier of each output channel. */
-function outputScale(quantization: InputQuantization, kernelScale: Variable): Tensor {
-  return mul(kernelScale.value, quantization.inputScale);
+/**
+ * fround(inputScale * kernelScale[j]): the requantisation multiplier of each output channel, cached with the
+ * kernel_scale tensor it was made from (an assign or load swaps that tensor, and the multiplier is made again).
+ */
+class OutputScale {
+  private from?: Tensor;
+  private scale?: Tensor;
+
+  get(quantization: InputQuantization, kernelScale: Variable): Tensor {
+    if (this.from !== kernelScale.value || !this.scale) {
+      this.dispose();
+      this.from = kernelScale.value;
+      this.scale = outsideScopes(() => noGrad(() => mul(kernelScale.value, quantization.inputScale)));
+    }
+    return this.scale;
+  }
+
+  dispose(): void {
+    this.scale?.dispose();
+    this.scale = this.from = undefined;
+  }
 }
 
 function quantizationConfig(state: QuantizedState): Pick<QuantizedLayerArgs, 'inputScale' | 'inputZeroPoint'> {
@@ -228,7 +258,7 @@ export class QuantizedDense extends Layer {
     this.checkInput(x.shape);
     const params = opParams(this, this.state);
     const kernel = this.kernel!.value;
-    const scale = outputScale(params, this.kernelScale!);
+    const scale = this.state.outputScale.get(params, this.kernelScale!);
     const flat = x.rank === 2 ? x : reshape(x, [-1, kernel.shape[0]]);
     let y = quantizedMatmul(flat, kernel, scale, this.bias!.value, params);
     if (x.rank !== 2) y = reshape(y, [...x.shape.slice(0, -1), this.units]);
@@ -239,6 +269,11 @@ export class QuantizedDense extends Layer {
     const shape = oneShape(this, inputShape);
     this.checkInput(shape);
     return [...shape.slice(0, -1), this.units];
+  }
+
+  override dispose(): void {
+    this.state.outputScale.dispose();
+    super.dispose();
   }
 
   override getConfig(): LayerConfig {
@@ -259,6 +294,8 @@ export class QuantizedConv2D extends BaseConv {
   static override readonly className: string = 'QuantizedConv2D';
   readonly filters: number;
   private readonly state: QuantizedState;
+  /** The op options of the last input size seen (see convOptions). */
+  private lastOptions?: { h: number; w: number; options: ConvOptions };
   kernelScale?: Variable;
 
   constructor(args: QuantizedConv2DArgs) {
@@ -288,12 +325,32 @@ export class QuantizedConv2D extends BaseConv {
 
   protected override convolve(x: Tensor): Tensor {
     const params = opParams(this, this.state);
-    const { strides, dilations, padding } = this.options2d();
     const kernel = this.kernel!.value;
-    const size: [number, number] = [x.shape[1], x.shape[2]];
-    const pads = resolveConvPadding(who(this), padding, size, [kernel.shape[0], kernel.shape[1]], strides, dilations);
-    const scale = outputScale(params, this.kernelScale!);
-    return quantizedConv2d(x, kernel, scale, this.bias!.value, { ...params, strides, dilations, pads });
+    const scale = this.state.outputScale.get(params, this.kernelScale!);
+    return quantizedConv2d(x, kernel, scale, this.bias!.value, this.convOptions(params, x, kernel));
+  }
+
+  /** The op options for an input's spatial size, kept for the last size seen (a model sees one size). */
+  private convOptions(params: QuantizedInputParams, x: Tensor, kernel: Tensor): ConvOptions {
+    const [h, w] = [x.shape[1], x.shape[2]];
+    if (this.lastOptions?.h !== h || this.lastOptions.w !== w) {
+      const { strides, dilations, padding } = this.options2d();
+      const pads = resolveConvPadding(
+        who(this),
+        padding,
+        [h, w],
+        [kernel.shape[0], kernel.shape[1]],
+        strides,
+        dilations,
+      );
+      this.lastOptions = { h, w, options: { ...params, strides, dilations, pads } };
+    }
+    return this.lastOptions.options;
+  }
+
+  override dispose(): void {
+    this.state.outputScale.dispose();
+    super.dispose();
   }
 
   override call(inputs: Tensor | Tensor[], _ctx: CallContext): Tensor {

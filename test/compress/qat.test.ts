@@ -10,8 +10,11 @@ import {
   ArgumentError,
   DTypeError,
   concat,
+  Model,
   Sequential,
   ShapeError,
+  input,
+  memory,
   Tensor,
   layers,
   loadModel,
@@ -286,5 +289,48 @@ describe('quantizeAware and convertQat', () => {
     assert.throws(() => quantizeAware(float, { freezeRangesAfterStep: 0 }), /freezeRangesAfterStep/);
     const saved = { name: 'q', units: 2, freezeRangesAfterStep: '3' };
     assert.throws(() => layerFromConfig({ className: 'QatDense', config: saved }), /freezeRangesAfterStep/);
+  });
+});
+
+describe('observer steps and resources', () => {
+  /** A functional model calling one QatDense twice per step (a shared layer), with fixed initial weights. */
+  function sharedTwice(freezeRangesAfterStep: number | null): Model {
+    const shared = new QatDense({ units: 2, kernelInitializer: 'ones', freezeRangesAfterStep, name: 'shared' });
+    const inp = input({ shape: [2] });
+    const model = new Model({ inputs: inp, outputs: shared.apply(shared.apply(inp)) as never });
+    model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+    return model;
+  }
+
+  test('a layer called twice per training step counts each step once, and freezes after the given step', async () => {
+    // Three batches of 2 with different ranges, so that a range frozen a step early differs.
+    const x = tensor([0, 1, 1, 0, -2, 3, 3, -2, -5, 6, 6, -5], [6, 2]);
+    const y = tensor([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [6, 2]);
+    const fit = async (m: Model) => m.fit(x, y, { batchSize: 2, epochs: 1, shuffle: false, verbose: 0, seed: 1 });
+    const [free, frozen] = [sharedTwice(null), sharedTwice(3)];
+    const quantizer = (m: Model) => (m.getLayer('shared') as QatDense).quantizer;
+    await fit(free);
+    await fit(frozen);
+    // Before the fix each call counted: 6 steps, and the freeze came after the second step's first call.
+    assert.equal(quantizer(free).observedSteps(), 3);
+    assert.equal(quantizer(frozen).observedSteps(), 3);
+    assert.deepEqual(quantizer(frozen).inputRange(), quantizer(free).inputRange());
+    // A fourth step (a second epoch's first batch) is after the freeze: the frozen range stays.
+    const range = quantizer(frozen).inputRange();
+    await frozen.fit(x, y, { batchSize: 2, epochs: 1, shuffle: false, verbose: 0, seed: 2 });
+    assert.equal(quantizer(frozen).observedSteps(), 3);
+    assert.deepEqual(quantizer(frozen).inputRange(), range);
+  });
+
+  test('convertQat leaves no tensor alive but the int8 model weights', () => {
+    const qat = quantizeAware(smallCnn());
+    const x = rand([4, 6, 6, 1], 9, { dtype: 'float32' });
+    tidy(() => qat.apply(x, { training: true }));
+    x.dispose();
+    const before = memory().tensors;
+    const { model: int8 } = convertQat(qat);
+    assert.equal(memory().tensors - before, int8.weights.length);
+    int8.dispose();
+    qat.dispose();
   });
 });
