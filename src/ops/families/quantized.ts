@@ -74,34 +74,26 @@ export interface FakeQuantizeParams {
   readonly quantMax: number;
 }
 
+/** One int8 entry point: x, w, scale and bias (each with its offset), the output and the shape parameters. */
+type QuantizedEntry = (
+  x: Arr,
+  xOff: number,
+  w: Arr,
+  wOff: number,
+  scale: Arr,
+  scaleOff: number,
+  bias: Arr,
+  biasOff: number,
+  out: Arr,
+  params: Float64Array,
+) => boolean;
+
 /** The addon's entry points (kernels/quantized.h, napi_quantized.h); params end with inverseScale, zeroPoint, relu. */
 export interface QuantizedAddon {
   /** params: [m, k, n, inverseScale, zeroPoint, relu]. Returns whether x held a NaN (out is then unwritten). */
-  quantizedMatmul(
-    x: Arr,
-    xOff: number,
-    w: Arr,
-    wOff: number,
-    scale: Arr,
-    scaleOff: number,
-    bias: Arr,
-    biasOff: number,
-    out: Arr,
-    params: Float64Array,
-  ): boolean;
+  quantizedMatmul: QuantizedEntry;
   /** params: conv2d's 15 (native-args convArgs), then inverseScale, zeroPoint, relu. Returns as quantizedMatmul. */
-  quantizedConv2d(
-    x: Arr,
-    xOff: number,
-    w: Arr,
-    wOff: number,
-    scale: Arr,
-    scaleOff: number,
-    bias: Arr,
-    biasOff: number,
-    out: Arr,
-    params: Float64Array,
-  ): boolean;
+  quantizedConv2d: QuantizedEntry;
   /**
    * The int8 kernels' instruction set ('avx512vnni', 'avx512', 'avx2', 'scalar') and those this CPU runs; a name
    * selects one until the backend's ISA changes ('' = the best for it). For tests.
