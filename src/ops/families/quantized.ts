@@ -129,46 +129,44 @@ function checkNoNaN(op: string, x: Tensor): void {
 const matmulScratch = new Float64Array(6);
 const convScratch = new Float64Array(18);
 
+/** Runs one int8 entry point on the op's four operands and raises the op's error when the input held a NaN. */
+function runEntry(
+  op: keyof QuantizedParams,
+  entry: QuantizedEntry,
+  [x, w, scale, bias]: readonly KernelArg[],
+  o: KernelArg,
+  params: Float64Array,
+): void {
+  const nan = entry(
+    buf(x),
+    x.offset,
+    buf(w),
+    w.offset,
+    buf(scale),
+    scale.offset,
+    buf(bias),
+    bias.offset,
+    buf(o),
+    params,
+  );
+  if (nan) throw nanError(op, x.shape);
+}
+
 /** The native adapters: one kernel call each, arguments in reused scratch (the addon keeps no reference). */
 const nativeMatmul =
-  (addon: QuantizedAddon) =>
-  ([x, w, scale, bias]: readonly KernelArg[], o: KernelArg, p: QuantizedInputParams) => {
+  (addon: QuantizedAddon) => (inputs: readonly KernelArg[], o: KernelArg, p: QuantizedInputParams) => {
+    const [x, w] = inputs;
     matmulScratch[0] = x.shape[0];
     matmulScratch[1] = x.shape[1];
     matmulScratch[2] = w.shape[1];
-    const params = quantizedArgs(matmulScratch, 3, p);
-    const nan = addon.quantizedMatmul(
-      buf(x),
-      x.offset,
-      buf(w),
-      w.offset,
-      buf(scale),
-      scale.offset,
-      buf(bias),
-      bias.offset,
-      buf(o),
-      params,
-    );
-    if (nan) throw nanError('quantizedMatmul', x.shape);
+    runEntry('quantizedMatmul', addon.quantizedMatmul, inputs, o, quantizedArgs(matmulScratch, 3, p));
   };
 
 const nativeConv2d =
-  (addon: QuantizedAddon) =>
-  ([x, w, scale, bias]: readonly KernelArg[], o: KernelArg, p: QuantizedParams['quantizedConv2d']) => {
+  (addon: QuantizedAddon) => (inputs: readonly KernelArg[], o: KernelArg, p: QuantizedParams['quantizedConv2d']) => {
+    const [x, w] = inputs;
     const params = quantizedArgs(convArgs(convScratch, x.shape, w.shape, o.shape, p), 15, p);
-    const nan = addon.quantizedConv2d(
-      buf(x),
-      x.offset,
-      buf(w),
-      w.offset,
-      buf(scale),
-      scale.offset,
-      buf(bias),
-      bias.offset,
-      buf(o),
-      params,
-    );
-    if (nan) throw nanError('quantizedConv2d', x.shape);
+    runEntry('quantizedConv2d', addon.quantizedConv2d, inputs, o, params);
   };
 
 function checkParams(op: string, p: QuantizedInputParams): void {
