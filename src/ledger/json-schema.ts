@@ -125,6 +125,26 @@ function listed(values: unknown[]): string {
         .join(', ')}, ...)`;
 }
 
+/** A problem that is only a constant not matched: in a discriminated union (SPDX's classes), a branch not meant. */
+const CONST_MISS = /^\S*: (matches 0 of oneOf, expected exactly 1 \(\S*: )?must be "[^"]*"\)?$/;
+
+/**
+ * Why no branch of an anyOf/oneOf matched: the problem of the one branch whose discriminator matched, else of the
+ * branch that got deepest into the value, else the first problem of each branch (at most 5).
+ */
+function nearest(results: { problems: string[] }[]): string {
+  const all = results.map((r) => r.problems[0]);
+  const firsts = all.filter((p) => !CONST_MISS.test(p));
+  if (firsts.length === 1) return `nearest: ${firsts[0]}`;
+  // The deepest path named anywhere in the problem, nested branches' problems included.
+  const depth = (p: string) => Math.max(...(p.match(/\$[^\s:]*/g) ?? ['']).map((q) => q.split(/[.[{]/).length));
+  const depths = firsts.map(depth);
+  const max = Math.max(...depths);
+  if (depths.filter((d) => d === max).length === 1 && max > Math.min(...depths))
+    return `nearest: ${firsts[depths.indexOf(max)]}`;
+  return all.length <= 5 ? all.join(' | ') : `${all.slice(0, 5).join(' | ')} | ... ${all.length - 5} more`;
+}
+
 /** Follows a JSON pointer ('/a/b') from a document's root; undefined when it points nowhere. */
 function pointer(root: Schema, fragment: string): Schema | undefined {
   let node: unknown = root;
@@ -312,8 +332,6 @@ export class JsonSchemaValidator {
     if (typeOf(v) === 'object') {
       const obj = v as Record<string, unknown>;
       // A property whose value is undefined is absent, as in the JSON text the value serializes to.
-      for (const r of (s.required as string[] | undefined) ?? [])
-        if (obj[r] === undefined) out.push(`${path}: missing required property '${r}'`);
       const props = (s.properties as Record<string, Schema> | undefined) ?? {};
       for (const [k, val] of Object.entries(obj)) {
         if (val === undefined) continue;
@@ -328,6 +346,9 @@ export class JsonSchemaValidator {
         }
         if (stop()) return seen;
       }
+      // After the properties, so that a union's discriminator ('type') fails first in a branch that does not apply.
+      for (const r of (s.required as string[] | undefined) ?? [])
+        if (obj[r] === undefined) out.push(`${path}: missing required property '${r}'`);
     }
     for (const sub of (s.allOf as Schema[] | undefined) ?? []) {
       add(this.check(sub, v, path, out, doc, quick));
@@ -337,7 +358,7 @@ export class JsonSchemaValidator {
       const results = this.branches(s.anyOf as Schema[], v, path, doc);
       const valid = results.filter((r) => r.problems.length === 0);
       valid.forEach((r) => add(r.seen));
-      if (!valid.length) out.push(`${path}: matches none of anyOf (${results.map((r) => r.problems[0]).join(' | ')})`);
+      if (!valid.length) out.push(`${path}: matches none of anyOf (${nearest(results)})`);
     }
     if (s.oneOf !== undefined) {
       const results = this.branches(s.oneOf as Schema[], v, path, doc);
@@ -346,7 +367,7 @@ export class JsonSchemaValidator {
       else
         out.push(
           `${path}: matches ${valid.length} of oneOf, expected exactly 1` +
-            `${valid.length === 0 ? ` (${results.map((r) => r.problems[0]).join(' | ')})` : ''}`,
+            `${valid.length === 0 ? ` (${nearest(results)})` : ''}`,
         );
     }
     if (s.not !== undefined && this.branches([s.not as Schema], v, path, doc)[0].problems.length === 0)

@@ -83,7 +83,7 @@ test('validator: types, required, additionalProperties, enum/const, ranges, patt
   );
 });
 
-test('validator: unevaluatedProperties sees through $ref, allOf, anyOf and if/then, not through failed branches', () => {
+test('validator: unevaluatedProperties sees through $ref, allOf, anyOf, if/then, not through failed branches', () => {
   const v = new JsonSchemaValidator({
     $defs: { named: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } },
     allOf: [{ $ref: '#/$defs/named' }],
@@ -155,6 +155,24 @@ test('validator: uniqueItems, not, tuple items with additionalItems, formats, de
       '$.uri: "relative/path" is not a valid uri',
     ].sort(),
   );
+});
+
+test('validator: a union that fails names the problem of the branch whose discriminator matched', () => {
+  const cls = (name: string, field: string) => ({
+    type: 'object',
+    properties: { type: { oneOf: [{ const: name }] }, [field]: { type: 'integer' } },
+    required: ['type', field],
+  });
+  const v = new JsonSchemaValidator({ type: 'array', items: { anyOf: [cls('A', 'a'), cls('B', 'b'), cls('C', 'c')] } });
+  assert.deepEqual(v.validate([{ type: 'B', b: 1 }]), []);
+  assert.deepEqual(v.validate([{ type: 'B', b: 'x' }]), [
+    '$[0]: matches none of anyOf (nearest: $[0].b: expected integer, got string)',
+  ]);
+  assert.deepEqual(v.validate([{ type: 'C' }]), [
+    "$[0]: matches none of anyOf (nearest: $[0]: missing required property 'c')",
+  ]);
+  // No branch's discriminator matched: each branch's first problem.
+  assert.match(v.validate([{ type: 'D' }])[0], /^\$\[0\]: matches none of anyOf \(\$\[0\]\.type: .* \| .* \| .*\)$/);
 });
 
 test('validator: $ref into another document, found by $id and resolved against the referring one', () => {

@@ -31,7 +31,7 @@ const entry = (key: string, value: string) => ({ type: 'DictionaryEntry', key, v
 /** The hashes of a dataset's tensors as trained on: SHA-256, or a keyed HMAC-SHA256 (algorithm 'other'). */
 function tensorHashes(d: DatasetFacts): Json[] {
   return d.tensors.flatMap(({ role, fingerprint: f }) => {
-    const what = `${role}: ${f.dtype} [${f.shape.join(', ')}], ${f.bytes} bytes, the elements' bytes in row-major order`;
+    const what = `${role}: ${f.dtype} [${f.shape.join(', ')}], ${f.bytes} bytes, its elements in row-major order`;
     return [
       ...(f.sha256 ? [{ type: 'Hash', algorithm: 'sha256', hashValue: f.sha256, comment: what }] : []),
       ...(f.hmacSha256
