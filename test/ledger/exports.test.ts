@@ -191,6 +191,8 @@ test("issue 12's record fields: stages, published source files and keyed fingerp
     files: [{ name: 'train-images-idx3-ubyte.gz', sha256: 'd'.repeat(64), bytes: 9912422 }],
   };
   r.evaluation = [];
+  r.energy.platform = { kind: 'virtual-machine', evidence: ['cpuid hypervisor bit'] };
+  r.energy.assumptions = ['2 vCPUs at 5 W each (a published per-vCPU figure).'];
   r.stages = [
     { stage: 'fingerprinting', wallSeconds: 0.1, cpuSeconds: 0.1, flops: 0, joules: 3.6 },
     { stage: 'training', wallSeconds: 1, cpuSeconds: 1, flops: 1e6, joules: 36 },
@@ -208,6 +210,14 @@ test("issue 12's record fields: stages, published source files and keyed fingerp
     [
       ['other', 1e-6, 'fingerprinting'],
       ['training', 1e-5, 'training'],
+    ],
+  );
+  const envProps = model.modelCard.considerations.environmentalConsiderations.properties as Json[];
+  assert.deepEqual(
+    envProps.filter((p) => /platform|assumption/.test(p.name)),
+    [
+      { name: 'candor:energy:platform', value: 'virtual-machine' },
+      { name: 'candor:energy:assumption', value: '2 vCPUs at 5 W each (a published per-vCPU figure).' },
     ],
   );
   const g = record.emissions!.grid.gPerKWh;

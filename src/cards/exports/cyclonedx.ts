@@ -97,7 +97,8 @@ function modelComponent(record: RunRecord, datasets: DatasetFacts[], options: Ex
     ...(s.tCO2e !== undefined ? { co2CostEquivalent: { value: s.tCO2e, unit: 'tCO2eq' } } : {}),
     properties: [prop('stage', s.stage)],
   }));
-  const e = record.energy;
+  // platform and assumptions are issue 12's additions to the energy report; older records lack them.
+  const e = record.energy as (RunRecord['energy'] & { platform?: { kind: string }; assumptions?: string[] }) | null;
   const artifacts = Object.entries(record.model.artifacts ?? {});
   return compact({
     type: 'machine-learning-model',
@@ -139,6 +140,8 @@ function modelComponent(record: RunRecord, datasets: DatasetFacts[], options: Ex
                 prop('energy:lowKWh', e.uncertainty.low / 3.6e6),
                 prop('energy:highKWh', e.uncertainty.high / 3.6e6),
                 ...(record.emissions ? [prop('emissions:grid', record.emissions.grid.name)] : []),
+                ...(e.platform ? [prop('energy:platform', e.platform.kind)] : []),
+                ...(e.assumptions ?? []).map((a) => prop('energy:assumption', a)),
               ]
             : undefined,
         }),
