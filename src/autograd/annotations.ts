@@ -20,12 +20,15 @@ export const TRAINING_PHASES: readonly Phase[] = ['forward', 'backward', 'optimi
 
 /**
  * Layer paths of the work that belongs to no layer: the loss (compiled losses and the sum of the model's
- * loss terms), the optimizer's update and the compiled metrics. Their kernels, forward and backward, are
- * metered under these paths, so every kernel of a training step is attributed to a layer or to one of them.
+ * loss terms), the optimizer's update, the compiled metrics and the batches of input data. Their kernels,
+ * forward and backward, are metered under these paths, so every kernel of a training step is attributed
+ * to a layer or to one of them. (A layer named like one of them shares its line in a profile.)
  */
 export const LOSS_SCOPE = 'loss';
 export const OPTIMIZER_SCOPE = 'optimizer';
 export const METRICS_SCOPE = 'metrics';
+/** fit's batches of array data (gathering shuffled rows): the input pipeline's work. */
+export const DATA_SCOPE = 'data';
 
 const phases: Phase[] = [];
 /** The names of the enclosing layers joined by '/' (or a path swapped in whole): read on every kernel call. */

@@ -15,6 +15,9 @@ import { Meter, opFamily, type MeterSnapshot } from '../../src/ledger/meter.js';
 import { LOSS_SCOPE, METRICS_SCOPE, OPTIMIZER_SCOPE, type Phase } from '../../src/autograd/annotations.js';
 import { PRIMITIVES, PRIMITIVE_NAMES } from '../../src/ops/primitives.js';
 import { FUSED, FUSED_NAMES } from '../../src/ops/families/index.js';
+import { formatLayerFlops, layerFlops } from '../../src/ledger/layer-flops.js';
+import { candor } from '../cli/run.js';
+import { tempDir, tinyRun } from './fixtures.js';
 
 /** FLOPs of one phase by layer path. */
 function byScope(s: MeterSnapshot, phase: Phase): Map<string, number> {
@@ -102,6 +105,23 @@ test('MLP step: per-layer forward and backward FLOPs equal the analytic counts; 
   const training = [...forward.values(), ...backward.values()].reduce((a, b) => a + b, 0) + 2 * params;
   assert.equal(s.trainingFlops, training);
   assert.equal(s.total.flops - s.trainingFlops, byScope(s, 'other').get(METRICS_SCOPE) ?? 0, 'only the metrics');
+
+  // The by-layer table puts each layer's forward and backward side by side.
+  const hidden = layerFlops(s).find((l) => l.layer === 'mlp/hidden')!;
+  assert.equal(hidden.flops.forward, forward.get('mlp/hidden'));
+  assert.equal(hidden.flops.backward, backward.get('mlp/hidden'));
+  assert.equal(hidden.total, hidden.flops.forward + hidden.flops.backward);
+  const table = formatLayerFlops(s).split('\n');
+  assert.match(table[0], /^Layer\s+Forward\s+Backward\s+Optimizer\s+Other\s+Total\s+% FLOPs\s+ms$/);
+  // Forward 2*4*784*128 + 512 + 512 = 803,840; backward 512 + 2*784*4*128 + 512 = 803,840.
+  assert.match(
+    table.find((l) => l.startsWith('mlp/hidden'))!,
+    /^mlp\/hidden\s+804 k\s+804 k\s+0\s+0\s+1\.61 M\s/,
+  );
+  assert.match(
+    table.find((l) => l.startsWith('optimizer'))!,
+    /^optimizer\s+0\s+0\s+204 k\s+0\s+204 k/,
+  );
   c.dispose([x, y]);
   model.dispose();
 });
@@ -206,4 +226,37 @@ test('every registered op, primitive or fused, has a family from its spec (none 
   for (const op of FUSED_NAMES) assert.equal(opFamily(op), FUSED[op].family, op);
   for (const op of [...PRIMITIVE_NAMES, ...FUSED_NAMES]) assert.notEqual(opFamily(op), 'other', op);
   assert.equal(opFamily('noSuchOp'), 'other', 'what no spec names');
+});
+
+test('the run record keeps backward FLOPs by layer, and `candor profile --by layer` shows them', async () => {
+  const tmp = tempDir();
+  const saved = process.env.CANDOR_CONFIG_DIR;
+  process.env.CANDOR_CONFIG_DIR = tmp.dir;
+  const run = await tinyRun({ dir: tmp.dir, epochs: 1, evaluate: false });
+  try {
+    const layers = run.model.layers.map((l) => `${run.model.name}/${l.name}`);
+    const lines = layerFlops(run.record.compute);
+    for (const layer of layers) {
+      const line = lines.find((l) => l.layer === layer);
+      assert.ok(line && line.flops.forward > 0 && line.flops.backward > 0, `${layer}: ${JSON.stringify(line)}`);
+    }
+    for (const r of run.record.compute.rows) {
+      assert.notEqual(r.scope, '', `${r.phase} ${r.op} is attributed to nothing`);
+      if (r.phase === 'backward') assert.ok([...layers, LOSS_SCOPE].includes(r.scope), `${r.op} at '${r.scope}'`);
+    }
+    assert.equal(
+      lines.reduce((t, l) => t + l.total, 0),
+      run.record.compute.total.flops,
+    );
+    const r = candor('profile', tmp.dir, '--by', 'layer');
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /FLOPs by layer and phase:\nLayer\s+Forward\s+Backward\s+Optimizer/);
+    for (const name of [...layers, LOSS_SCOPE, OPTIMIZER_SCOPE])
+      assert.match(r.out, new RegExp(`^${name.replace('/', '\\/')}\\s+\\S`, 'm'), name);
+  } finally {
+    run.dispose();
+    if (saved === undefined) delete process.env.CANDOR_CONFIG_DIR;
+    else process.env.CANDOR_CONFIG_DIR = saved;
+    tmp.done();
+  }
 });
