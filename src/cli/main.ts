@@ -26,6 +26,7 @@ import { exportCycloneDx, exportSpdx } from '../cards/exports/index.js';
 import { loadUserInfo } from '../cards/user-info.js';
 import { readRunRecord, candorVersion, type RunRecord } from '../ledger/record.js';
 import { formatProfile, siNumber, type ProfileGroup, type ProfileSort } from '../ledger/meter.js';
+import { formatLayerFlops } from '../ledger/layer-flops.js';
 import {
   appendToLedger,
   generateSigningKeys,
@@ -262,6 +263,9 @@ async function profile(args: string[], out: Out): Promise<number> {
       `backend ${r.machine.backend.name}, ${r.training.epochs.completed} epochs, ${r.training.steps} steps\n`,
   );
   out.log(formatProfile(r.compute, { groupBy, sortBy, phase, limit, wallSeconds: r.training.wallSeconds }));
+  // By layer: each layer's forward and backward (and the loss's, the optimizer's) side by side too.
+  if (groupBy === 'layer' && phase === undefined)
+    out.log(`\nFLOPs by layer and phase:\n${formatLayerFlops(r.compute, { limit })}`);
   if (!r.compute.attribution.phases) out.log('Phases were not marked during this run: every kernel is under "other".');
   return 0;
 }
