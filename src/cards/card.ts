@@ -381,7 +381,9 @@ function trainingSection(ctx: Ctx): Block[] {
       rows: Object.entries(t.hyperparameters).map(([k, v]) => [
         k,
         (typeof v === 'string' ? v : JSON.stringify(v)) +
-          (k === 'validationSplit' && validation.kind === 'validationData' ? ` (not used: ${validation.text})` : ''),
+          (k === 'validationSplit' && validation.kind === 'validationData'
+            ? " (not used: fit validated on validationData; see 'Validation' above)"
+            : ''),
       ]),
     },
     ...charts,
@@ -493,12 +495,18 @@ function layerFlopsTable(r: RunRecord): Block[] {
   }
   if (by.size === 0) return [];
   const unscoped = by.get('(no layer scope)');
+  // Layers in model order, then what is not a layer (loss, unscoped kernels), the optimizer last.
+  const rank = (scope: string) => {
+    const i = r.model.layers.findIndex((l) => scope === l.name || scope.endsWith(`/${l.name}`));
+    return i >= 0 ? i : scope === '(optimizer)' ? r.model.layers.length + 2 : r.model.layers.length + 1;
+  };
+  const ordered = [...by].sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
   return [
     {
       kind: 'table',
       caption: 'Training FLOPs by layer (forward, backward; the optimizer apart)',
       header: ['Layer', 'Forward FLOPs', 'Backward FLOPs', 'Total'],
-      rows: [...by].map(([scope, a]) => [
+      rows: ordered.map(([scope, a]) => [
         scope,
         int(a.forward),
         int(a.backward),

@@ -165,9 +165,9 @@ function htmlBlock(b: Block, out: string[]): void {
 }
 
 const STYLE = `
-body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;
 color:#1b1b1b}
-h1{font-size:1.7rem}h2{margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+h1{font-size:1.7rem;margin:.4rem 0}h2{margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
 table{border-collapse:collapse;margin:.6rem 0 1.2rem;font-size:.9rem}
 caption{text-align:left;font-style:italic;padding:.2rem 0}
 th,td{border:1px solid #d5d5d5;padding:.25rem .55rem;text-align:left;vertical-align:top}th{background:#f3f3f3}

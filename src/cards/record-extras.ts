@@ -107,7 +107,9 @@ export function validationOf(r: RunRecord): ValidationFacts {
   if (split > 0)
     return {
       kind: 'validationSplit',
-      text: `validated on the last ${(100 * split).toFixed(1).replace(/\.0$/, '')}% of the training data (validationSplit)`,
+      text:
+        `validated on the last ${(100 * split).toFixed(1).replace(/\.0$/, '')}% of the training data ` +
+        '(validationSplit)',
     };
   if (hasVal)
     return {

@@ -35,7 +35,10 @@ export function outputMeaning(
       ? 'sigmoid probability of the positive class'
       : `independent sigmoid probabilities for ${n} labels`;
   if (act === 'linear' && crossentropy && !loss?.fromLogits)
-    return `unnormalised scores over ${n} classes, which the loss reads as probabilities (no softmax; fromLogits is false)`;
+    return (
+      `unnormalised scores over ${n} classes, which the loss reads as probabilities ` +
+      '(no softmax; fromLogits is false)'
+    );
   if (act === 'linear' && crossentropy)
     return binary
       ? width === 1

@@ -88,7 +88,7 @@ test('validationData that is the test set is named so; validationSplit 0 is neve
   const record = withContractFields(mainJob());
   const md = renderMarkdown(buildCard(record, NO_USER));
   assert.match(md, /validated on the test set \(fit's validationData; its fingerprint equals dataset 'test'\)/);
-  assert.match(md, /\| validationSplit \| 0 \(not used: validated on the test set/);
+  assert.match(md, /\| validationSplit \| 0 \(not used: fit validated on validationData/);
   assert.doesNotMatch(md, /\| validationSplit \| 0 \|/);
   assert.match(md, /The same data as dataset 'test'/);
   // The old record (val_ metrics, no validation dataset) says validationData was used, not that none was.

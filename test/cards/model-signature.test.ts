@@ -19,7 +19,7 @@ test("the record holds the model's inputs and outputs, not the targets", async (
   run.dispose();
 });
 
-test('output meanings: logits with a fromLogits loss, sigmoid, regression; functional models with two outputs', async () => {
+test('output meanings: logits, sigmoid, regression; a functional model with two outputs', async () => {
   assert.equal(
     outputMeaning('linear', 5, { name: 'sparsecategoricalcrossentropy', fromLogits: true }),
     'logits over 5 classes (unnormalised scores; apply softmax for probabilities)',
