@@ -550,7 +550,7 @@ export function complianceMap(
       items: fill(EU_IV, r, info, sources),
     },
     {
-      title: 'PRC Interim Measures for the Management of Generative AI Services (2023): training data and labelling',
+      title: 'PRC Interim Measures for the Management of Generative AI Services (2023): data, labelling, assessment',
       note:
         'Articles 4(2), 7, 8, 17 and 19; Art. 7(3) points to the Personal Information Protection Law (PIPL), whose ' +
         'Art. 51 asks for measures such as de-identification. In force 15 Aug 2023; they apply to generative AI ' +
