@@ -445,7 +445,9 @@ function evaluationSection(ctx: Ctx): Block[] {
       if (e.data)
         blocks.push({
           kind: 'para',
-          text: `Evaluated on ${int(e.data.samples)} samples (x SHA-256 ${e.data.x[0]?.sha256 ?? 'n/a'}).`,
+          text:
+            `Evaluated on ${int(e.data.samples)} samples` +
+            (e.data.x[0] ? ` (x ${digestOf(e.data.x[0]).label} ${digestOf(e.data.x[0]).value}).` : '.'),
         });
       if (e.report) {
         blocks.push({

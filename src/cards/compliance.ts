@@ -9,7 +9,7 @@ import { siNumber } from '../ledger/meter.js';
 import type { CardUserInfo } from './user-info.js';
 import { auditText, piiText, privacyMeasuresText } from './privacy.js';
 import { specText } from '../ledger/model-io.js';
-import { validationOf } from './record-extras.js';
+import { digestOf, validationOf } from './record-extras.js';
 import { stagesText } from './stage-costs.js';
 
 export type ItemStatus = 'record' | 'user' | 'partial' | 'missing';
@@ -86,7 +86,12 @@ function dataText(r: RunRecord): string | undefined {
   return r.data
     .map((d) => {
       const classes = d.labelDistribution ? `, ${Object.keys(d.labelDistribution).length} classes` : '';
-      const x = d.x.map((t) => `${t.dtype} [${t.shape.join(', ')}] SHA-256 ${short(t.sha256)}`).join('; ');
+      const x = d.x
+        .map((t) => {
+          const dg = digestOf(t);
+          return `${t.dtype} [${t.shape.join(', ')}] ${dg.label.replace(/ \(key .*\)$/, '')} ${short(dg.value)}`;
+        })
+        .join('; ');
       return `${d.name}: ${int(d.samples)} samples, x ${x}${classes}`;
     })
     .join('. ');
@@ -373,8 +378,9 @@ const EU_IV: ItemDef[] = [
         const ds = r.evaluation.filter((e) => e.data);
         const v = validationOf(r);
         const parts = ds.map((e) => {
-          const x = e.data!.x[0] as { sha256?: string; hmacSha256?: string } | undefined;
-          const digest = x?.hmacSha256 ? `HMAC-SHA-256 ${short(x.hmacSha256)}` : `SHA-256 ${short(x?.sha256)}`;
+          const x = e.data!.x[0];
+          const dg = x ? digestOf(x) : undefined;
+          const digest = dg ? `${dg.label.replace(/ \(key .*\)$/, '')} ${short(dg.value)}` : 'no fingerprint';
           return `${e.name}: ${int(e.data!.samples)} samples, ${digest}`;
         });
         if (v.kind !== 'none') parts.push(`validation: ${v.text}`);
