@@ -11,7 +11,21 @@ import { PHASES } from '../autograd/annotations.js';
 import type { ClassificationReport } from '../ledger/evaluation.js';
 import { fig, num, renderHtml, renderMarkdown, type Block, type Cell, type Doc } from './document.js';
 import { lineChart } from './svg.js';
-import { complianceMap, trainingFlops, STATUS_TEXT } from './compliance.js';
+import { complianceMap, trainingFlops, STATUS_TEXT, type ComplianceGroup } from './compliance.js';
+import { applicability } from './applicability.js';
+import { summarySection, contentsBlock } from './summary.js';
+import { frontMatter } from './front-matter.js';
+import { specText } from '../ledger/model-io.js';
+import {
+  assumptionsOf,
+  digestOf,
+  fingerprintsOf,
+  platformOf,
+  sameAsOf,
+  sourceOf,
+  validationOf,
+} from './record-extras.js';
+import { stageRows } from './stage-costs.js';
 import { loadUserInfo, type CardUserInfo, type LoadedUserInfo } from './user-info.js';
 import { privacySection } from './privacy.js';
 import { fairnessBlocks } from './fairness.js';
@@ -44,13 +58,15 @@ function missingList(ctx: Ctx, fields: [string, string][]): Block[] {
         v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[p] : undefined;
       return typeof v !== 'string';
     })
-    .map(([, label]) => label);
+    .map(([path, label]) => `${label} (\`${path}\`)`);
   return missing.length
     ? [
         {
           kind: 'para',
           className: 'note',
-          text: `Missing (not given by the user in card.json): ${missing.join('; ')}.`,
+          text:
+            `Not given: set these in card.json (\`candor card init RUN_DIR\` writes a template): ` +
+            `${missing.join('; ')}.`,
         },
       ]
     : [];
@@ -108,6 +124,7 @@ function modelSection(ctx: Ctx): Block[] {
     { kind: 'heading', level: 2, text: 'Model details', id: 'model' },
     { kind: 'table', header: ['Field', 'Value', 'Source'], rows },
     ...userBlock(ctx, 'description', 'Description'),
+    ...ioBlocks(r),
     {
       kind: 'table',
       caption: 'Layers',
@@ -117,6 +134,32 @@ function modelSection(ctx: Ctx): Block[] {
         l.className,
         fig(int(l.parameters), `model.layers.${i}.parameters`, l.parameters),
       ]),
+    },
+  ];
+}
+
+/** The model's inputs and outputs (model.inputs / outputs), never the training targets in their place. */
+function ioBlocks(r: RunRecord): Block[] {
+  const { inputs, outputs } = r.model;
+  if (!inputs || !outputs)
+    return [
+      {
+        kind: 'para',
+        className: 'note',
+        text:
+          'Inputs and outputs: not in this record (model.inputs / outputs are recorded for models whose inputs are ' +
+          'known; not for subclass models or records from older versions).',
+      },
+    ];
+  return [
+    {
+      kind: 'table',
+      caption: 'Inputs and outputs (of the model, not the training targets)',
+      header: ['Role', 'Name', 'dtype', 'Shape (null: any size)', 'Meaning'],
+      rows: [
+        ...inputs.map((s) => ['input', s.name, s.dtype, JSON.stringify(s.shape), specText(s)]),
+        ...outputs.map((s) => ['output', s.name, s.dtype, JSON.stringify(s.shape), s.meaning ?? specText(s)]),
+      ],
     },
   ];
 }
@@ -145,24 +188,69 @@ function intendedUseSection(ctx: Ctx): Block[] {
 }
 
 function datasetTable(d: RunRecord['data'][number], key: string): Block[] {
+  const fp = fingerprintsOf(d);
   const tensors = [
-    ...d.x.map((t, i) => ({ t, role: d.x.length > 1 ? `x${i}` : 'x', path: `${key}.x.${i}` })),
-    ...(d.y ?? []).map((t, i) => ({ t, role: d.y!.length > 1 ? `y${i}` : 'y', path: `${key}.y.${i}` })),
+    ...fp.x.map((t, i) => ({ t, role: fp.x.length > 1 ? `x${i}` : 'x', path: `${key}.x.${i}` })),
+    ...fp.y.map((t, i) => ({ t, role: fp.y.length > 1 ? `y${i}` : 'y', path: `${key}.y.${i}` })),
   ];
+  const keyed = tensors.some(({ t }) => t.hmacSha256);
+  const same = sameAsOf(d);
   const blocks: Block[] = [
     { kind: 'heading', level: 3, text: `Dataset '${d.name}': ${int(d.samples)} samples` },
+    ...(same
+      ? [
+          {
+            kind: 'para',
+            text: `The same data as dataset '${same}' (equal fingerprints): fit's validationData was the ${same} set.`,
+          } as Block,
+        ]
+      : []),
     {
       kind: 'table',
-      header: ['Tensor', 'dtype', 'Shape', 'Bytes', 'SHA-256 of the elements'],
-      rows: tensors.map(({ t, role, path }) => [
-        role,
-        t.dtype,
-        `[${t.shape.join(', ')}]`,
-        int(t.bytes),
-        fig(t.sha256, `${path}.sha256`, t.sha256),
-      ]),
+      header: [
+        'Tensor',
+        'dtype',
+        'Shape',
+        'Bytes',
+        keyed ? 'Keyed fingerprint of the elements (HMAC-SHA-256, key id)' : 'SHA-256 of the elements',
+      ],
+      rows: tensors.map(({ t, role, path }) => {
+        const dg = digestOf(t);
+        return [
+          role,
+          t.dtype,
+          `[${t.shape.join(', ')}]`,
+          int(t.bytes),
+          fig(t.hmacSha256 ? `${dg.value} (key ${t.keyId ?? 'unknown'})` : dg.value, `${path}.${dg.key}`, dg.value),
+        ];
+      }),
     },
   ];
+  if (keyed)
+    blocks.push({
+      kind: 'para',
+      className: 'note',
+      text:
+        'Keyed fingerprints identify the data to whoever holds the key and cannot be inverted by enumerating ' +
+        'candidate data without it.',
+    });
+  const src = sourceOf(d);
+  if (src)
+    blocks.push({
+      kind: 'table',
+      caption: `Source: ${src.name}`,
+      header: ['Field', 'Value'],
+      rows: [
+        ['Name', src.name],
+        ['Licence', src.licence],
+        ['Published at', src.url],
+        ...(src.citation ? [['Citation', src.citation]] : []),
+        ...src.files.map((f, i) => [
+          `File ${f.name}`,
+          fig(`SHA-256 ${f.sha256} (${int(f.bytes)} bytes, as published)`, `${key}.source.files.${i}.sha256`, f.sha256),
+        ]),
+      ],
+    });
   if (d.description)
     blocks.push({ kind: 'userText', text: d.description, source: 'Description recorded with the data' });
   if (d.labelDistribution) {
@@ -191,6 +279,7 @@ function dataSection(ctx: Ctx): Block[] {
     ['data.preprocessing', 'Curation and cleaning'],
     ['data.qualityMeasures', 'Quality measures'],
     ['data.biasMeasures', 'Bias detection'],
+    ['data.otherLegalRequirements', 'Other legal requirements'],
   ];
   const labelFields: [string, string][] = [
     ['labelling.procedure', 'Labelling procedure'],
@@ -210,7 +299,7 @@ function dataSection(ctx: Ctx): Block[] {
         : [];
     });
   return [
-    { kind: 'heading', level: 2, text: 'Training data', id: 'data' },
+    { kind: 'heading', level: 2, text: 'Data', id: 'data' },
     ...(r.data.length
       ? r.data.flatMap((d, i) => datasetTable(d, `data.${i}`))
       : [{ kind: 'para', className: 'note', text: 'Missing: the record holds no dataset fingerprints.' } as Block]),
@@ -227,14 +316,36 @@ function trainingSection(ctx: Ctx): Block[] {
   const names = Object.keys(metrics);
   const base = (k: string) => k.replace(/^val_/, '');
   const families = [...new Set(names.map(base))];
-  const charts: Block[] = families.map((fam) => ({
-    kind: 'figure',
-    caption: `${fam} per epoch${names.includes(`val_${fam}`) ? ' (training and validation)' : ''}`,
-    svg: lineChart(
-      names.filter((k) => base(k) === fam).map((k) => ({ name: k, values: metrics[k] })),
-      { title: fam, yLabel: fam },
-    ),
-  }));
+  const validation = validationOf(r);
+  // A chart of one epoch is a single dot: two epochs at least, else the table says it all.
+  const charts: Block[] =
+    t.history.epochs.length < 2
+      ? [
+          {
+            kind: 'para',
+            className: 'note',
+            text:
+              `${t.history.epochs.length === 1 ? 'One epoch' : 'No epochs'}: no curves to draw ` +
+              '(a chart needs two epochs); the values are in the table below.',
+          },
+        ]
+      : families.map((fam) => ({
+          kind: 'figure',
+          caption: `${fam} per epoch${names.includes(`val_${fam}`) ? ' (training and validation)' : ''}`,
+          svg: lineChart(
+            names.filter((k) => base(k) === fam).map((k) => ({ name: k, values: metrics[k] })),
+            { title: fam, yLabel: fam },
+          ),
+        }));
+  const history: Block = {
+    kind: 'table',
+    caption: 'Metric history',
+    header: ['Epoch', ...names],
+    rows: t.history.epochs.map((e, i) => [
+      String(e + 1),
+      ...names.map((k) => fig(num(metrics[k][i], 6), `training.history.metrics.${k}.${i}`, metrics[k][i] ?? '')),
+    ]),
+  };
   return [
     { kind: 'heading', level: 2, text: 'Training', id: 'training' },
     {
@@ -248,6 +359,7 @@ function trainingSection(ctx: Ctx): Block[] {
             ` (from epoch ${t.epochs.initial})`,
         ],
         ['Steps', fig(int(t.steps), 'training.steps', t.steps)],
+        ['Validation', validation.text],
         ['Started', t.startedAt],
         ['Ended', t.endedAt],
         ['Wall time', fig(`${t.wallSeconds.toFixed(2)} s`, 'training.wallSeconds', t.wallSeconds)],
@@ -266,23 +378,18 @@ function trainingSection(ctx: Ctx): Block[] {
       kind: 'table',
       caption: 'Hyperparameters',
       header: ['Name', 'Value'],
-      rows: Object.entries(t.hyperparameters).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+      rows: Object.entries(t.hyperparameters).map(([k, v]) => [
+        k,
+        (typeof v === 'string' ? v : JSON.stringify(v)) +
+          (k === 'validationSplit' && validation.kind === 'validationData'
+            ? " (not used: fit validated on validationData; see 'Validation' above)"
+            : ''),
+      ]),
     },
     ...charts,
-    {
-      kind: 'details',
-      summary: 'Metric history',
-      blocks: [
-        {
-          kind: 'table',
-          header: ['Epoch', ...names],
-          rows: t.history.epochs.map((e, i) => [
-            String(e + 1),
-            ...names.map((k) => fig(num(metrics[k][i], 6), `training.history.metrics.${k}.${i}`, metrics[k][i] ?? '')),
-          ]),
-        },
-      ],
-    },
+    ...(t.history.epochs.length < 2
+      ? [history]
+      : [{ kind: 'details', summary: 'Metric history', blocks: [history] } as Block]),
   ];
 }
 
@@ -338,7 +445,9 @@ function evaluationSection(ctx: Ctx): Block[] {
       if (e.data)
         blocks.push({
           kind: 'para',
-          text: `Evaluated on ${int(e.data.samples)} samples (x SHA-256 ${e.data.x[0]?.sha256 ?? 'n/a'}).`,
+          text:
+            `Evaluated on ${int(e.data.samples)} samples` +
+            (e.data.x[0] ? ` (x ${digestOf(e.data.x[0]).label} ${digestOf(e.data.x[0]).value}).` : '.'),
         });
       if (e.report) {
         blocks.push({
@@ -353,6 +462,85 @@ function evaluationSection(ctx: Ctx): Block[] {
       }
       return blocks;
     }),
+  ];
+}
+
+/** Compute by stage (Annex IV 2(c): development, training, validation and testing). */
+function stagesTable(r: RunRecord): Block {
+  const rows = stageRows(r);
+  const opt = (v: number | null, f: (x: number) => string) => (v === null ? '-' : f(v));
+  return {
+    kind: 'table',
+    caption: 'By stage of the run',
+    header: ['Stage', 'FLOPs', 'Wall s', 'CPU s', 'Energy J', 'Note'],
+    rows: rows.map((s) => [
+      s.stage,
+      s.flops === null ? 'not metered' : s.key ? fig(int(s.flops), s.key, s.flops) : int(s.flops),
+      opt(s.wallSeconds, (x) => x.toFixed(2)),
+      opt(s.cpuSeconds, (x) => x.toFixed(2)),
+      opt(s.joules, (x) => x.toPrecision(3)),
+      s.note,
+    ]),
+  };
+}
+
+/** Training FLOPs by layer: forward and backward from the meter's rows (scope = layer path), optimizer apart. */
+function layerFlopsTable(r: RunRecord): Block[] {
+  if (!r.compute.attribution.phases || !r.compute.attribution.layers) return [];
+  const by = new Map<string, { forward: number; backward: number; optimizer: number }>();
+  for (const row of r.compute.rows) {
+    if (row.phase !== 'forward' && row.phase !== 'backward' && row.phase !== 'optimizer') continue;
+    const scope = row.phase === 'optimizer' ? '(optimizer)' : row.scope || '(no layer scope)';
+    const acc = by.get(scope) ?? { forward: 0, backward: 0, optimizer: 0 };
+    acc[row.phase] += row.flops;
+    by.set(scope, acc);
+  }
+  if (by.size === 0) return [];
+  const unscoped = by.get('(no layer scope)');
+  // Layers in model order, then what is not a layer (loss, unscoped kernels), the optimizer last.
+  const rank = (scope: string) => {
+    const i = r.model.layers.findIndex((l) => scope === l.name || scope.endsWith(`/${l.name}`));
+    return i >= 0 ? i : scope === '(optimizer)' ? r.model.layers.length + 2 : r.model.layers.length + 1;
+  };
+  const ordered = [...by].sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  return [
+    {
+      kind: 'table',
+      caption: 'Training FLOPs by layer (forward, backward; the optimizer apart)',
+      header: ['Layer', 'Forward FLOPs', 'Backward FLOPs', 'Total'],
+      rows: ordered.map(([scope, a]) => [
+        scope,
+        int(a.forward),
+        int(a.backward),
+        int(a.forward + a.backward + a.optimizer),
+      ]),
+    },
+    ...(unscoped && unscoped.backward > 0
+      ? [
+          {
+            kind: 'para',
+            className: 'note',
+            text:
+              'Backward kernels without a layer scope were recorded by a version that did not attribute ' +
+              'gradients to layers.',
+          } as Block,
+        ]
+      : []),
+  ];
+}
+
+/** Where the run ran (bare metal, VM, container), when the energy report says. */
+function platformRows(r: RunRecord): string[][] {
+  const p = platformOf(r);
+  if (!p) return [];
+  const detail = [
+    p.hypervisor ? `hypervisor ${p.hypervisor}` : '',
+    p.container ? `container ${p.container}` : '',
+    p.cpuQuota !== undefined ? `CPU quota ${p.cpuQuota} CPUs` : '',
+  ].filter(Boolean);
+  return [
+    ['Platform', `${p.kind}${detail.length ? ` (${detail.join(', ')})` : ''}`],
+    ['Platform evidence', p.evidence.join('; ') || 'none recorded'],
   ];
 }
 
@@ -398,6 +586,8 @@ function computeSection(ctx: Ctx): Block[] {
         ],
       ],
     },
+    stagesTable(r),
+    ...layerFlopsTable(r),
     {
       kind: 'table',
       caption: 'By phase',
@@ -452,6 +642,7 @@ function computeSection(ctx: Ctx): Block[] {
           `${e.dramWattsPerGiB} W/GiB x ${(e.meanMemoryBytes / 2 ** 30).toFixed(2)} GiB mean resident memory`,
         ],
         ...(e.raplUnavailable ? [['Why not measured', e.raplUnavailable]] : []),
+        ...platformRows(r),
         [
           'CodeCarbon constant mode, for comparison',
           `${e.codecarbonJoules.toPrecision(4)} J (50% of TDP for the whole run)`,
@@ -459,6 +650,14 @@ function computeSection(ctx: Ctx): Block[] {
       ],
     });
   }
+  const assumptions = assumptionsOf(r);
+  if (assumptions.length)
+    blocks.push({
+      kind: 'table',
+      caption: 'Assumptions the energy figure rests on',
+      header: ['Assumption'],
+      rows: assumptions.map((a) => [a]),
+    });
   const em = r.emissions;
   if (em) {
     blocks.push({
@@ -499,18 +698,24 @@ function computeSection(ctx: Ctx): Block[] {
   return blocks;
 }
 
-function regulatorySection(ctx: Ctx): Block[] {
-  const groups = complianceMap(ctx.r, ctx.user, ctx.sources);
+function regulatorySection(ctx: Ctx, groups: ComplianceGroup[]): Block[] {
   const all = groups.flatMap((g) => g.items);
   const count = (s: string) => all.filter((i) => i.status === s).length;
   return [
     { kind: 'heading', level: 2, text: 'Regulatory documentation map', id: 'regulatory' },
     {
+      kind: 'table',
+      id: 'applicability',
+      caption: 'Does it apply? (thresholds and dates; the provider decides)',
+      header: ['Regime', 'Applies to', 'This model', 'Dates'],
+      rows: applicability(ctx.r, ctx.user).map((a) => [a.regime, a.appliesWhen, a.thisModel, a.dates]),
+    },
+    {
       kind: 'para',
       text:
-        'Each item is filled from the run record, given by the user (card.json / intended-use.md), or missing; ' +
-        `nothing is filled in otherwise. ${count('record')} filled from record, ${count('user')} given by user, ` +
-        `${count('missing')} missing. ` +
+        'Each item is filled from the run record, given by the user (card.json / intended-use.md), partial, or ' +
+        `missing (naming what fills it); nothing is filled in otherwise. ${count('record')} filled from record, ` +
+        `${count('user')} given by user, ${count('partial')} partial, ${count('missing')} missing. ` +
         'This map helps assemble documentation; it is not legal advice or a conformity assessment.',
     },
     ...groups.flatMap((g): Block[] => [
@@ -545,16 +750,9 @@ export function buildCard(
   const ctx: Ctx = { r: record, user: user.info, sources: user.sources };
   const hash = options.recordSha256 ?? recordHash(record);
   const name = user.info.modelName ?? record.model.name;
-  const blocks: Block[] = [
-    {
-      kind: 'para',
-      className: 'note',
-      text:
-        `Generated by Candor ${record.software.candor} from run record ${record.id}` +
-        `${record.name ? ` ('${record.name}')` : ''}, written ${record.createdAt}; ` +
-        `record SHA-256 ${hash} (the hash its ledger entry carries). ` +
-        `User-supplied files: ${user.files.length ? user.files.join(', ') : 'none'}.`,
-    },
+  const groups = complianceMap(record, user.info, user.sources);
+  // Summary, contents and the regulatory map first; the detailed sections after them.
+  const details: Block[] = [
     ...modelSection(ctx),
     ...intendedUseSection(ctx),
     ...dataSection(ctx),
@@ -564,14 +762,36 @@ export function buildCard(
     ...explanationsSection(record),
     ...compressionSection(record),
     ...computeSection(ctx),
-    ...regulatorySection(ctx),
   ];
   if (record.notes.length)
-    blocks.push(
+    details.push(
       { kind: 'heading', level: 2, text: 'Notes from the record', id: 'notes' },
       { kind: 'table', header: ['Note'], rows: record.notes.map((n) => [n]) },
     );
-  return { title: `Model card: ${name}`, blocks };
+  details.push(
+    { kind: 'heading', level: 2, text: 'How to check this card', id: 'check' },
+    {
+      kind: 'para',
+      text:
+        `Run \`candor verify RUN_DIR\` on the run directory: it checks run.json, this card, the weight files and ` +
+        `the signed ledger entry together and names what fails. This card was rendered from run record ` +
+        `${record.id}, SHA-256 ${hash} (the hash its ledger entry carries).`,
+    },
+  );
+  const head: Block[] = [
+    {
+      kind: 'para',
+      className: 'note',
+      text:
+        `Run record ${record.id}${record.name ? ` ('${record.name}')` : ''}, written ${record.createdAt}; ` +
+        `card by Candor ${record.software.candor}. ` +
+        `User-supplied files: ${user.files.length ? user.files.join(', ') : 'none'}.`,
+    },
+    ...summarySection(record, user.info, groups),
+  ];
+  const regulatory = regulatorySection(ctx, groups);
+  const blocks = [...head, ...contentsBlock([...regulatory, ...details]), ...regulatory, ...details];
+  return { title: `Model card: ${name}`, blocks, frontMatter: frontMatter(record, user.info) };
 }
 
 export interface WrittenCard {

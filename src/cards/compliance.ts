@@ -1,18 +1,23 @@
 // The regulatory map: items of the EU AI Act (Annex XI Section 1 for general-purpose models, Annex IV
 // for high-risk systems) and of the PRC Interim Measures for the Management of Generative AI Services
-// (Art. 7, 8, 19, with the PIPL on personal information), each filled from the run record, given by the user
-// (card.json), or marked missing.
+// (Art. 4(2), 7, 8, 17, 19, with the PIPL on personal information), each filled from the run record, given by
+// the user (card.json), partial (the record holds part; the rest is named), or missing (naming the card.json
+// field or recorder option that fills it).
 // An item has exactly one possible source, so its status is never a guess; nothing is invented.
 import type { RunRecord } from '../ledger/record.js';
 import { siNumber } from '../ledger/meter.js';
 import type { CardUserInfo } from './user-info.js';
 import { auditText, piiText, privacyMeasuresText } from './privacy.js';
+import { specText } from '../ledger/model-io.js';
+import { digestOf, validationOf } from './record-extras.js';
+import { stagesText } from './stage-costs.js';
 
-export type ItemStatus = 'record' | 'user' | 'missing';
+export type ItemStatus = 'record' | 'user' | 'partial' | 'missing';
 
 export const STATUS_TEXT: Record<ItemStatus, string> = {
   record: 'filled from record',
   user: 'given by user',
+  partial: 'partial',
   missing: 'missing',
 };
 
@@ -20,8 +25,10 @@ export interface ComplianceItem {
   ref: string;
   requirement: string;
   status: ItemStatus;
-  /** The content (record summary or the user's text); '' when missing. */
+  /** The content (record summary or the user's text); for a missing item, what fills it. */
   content: string;
+  /** For partial and missing items: what is missing and which card.json field or recorder option fills it. */
+  missing?: string;
   /** For record items: the record field shown, and its exact value when it is one number. */
   key?: string;
   value?: number;
@@ -35,7 +42,12 @@ export interface ComplianceGroup {
   items: ComplianceItem[];
 }
 
-type FromRecord = { record: (r: RunRecord) => { text: string; key?: string; value?: number } | undefined };
+type RecordFill = { text: string; key?: string; value?: number; partial?: string };
+type FromRecord = {
+  record: (r: RunRecord, info: CardUserInfo) => RecordFill | undefined;
+  /** What puts it in the record, for the missing item's text. */
+  hint?: string;
+};
 type FromUser = { user: string };
 interface ItemDef {
   ref: string;
@@ -74,19 +86,15 @@ function dataText(r: RunRecord): string | undefined {
   return r.data
     .map((d) => {
       const classes = d.labelDistribution ? `, ${Object.keys(d.labelDistribution).length} classes` : '';
-      const x = d.x.map((t) => `${t.dtype} [${t.shape.join(', ')}] SHA-256 ${short(t.sha256)}`).join('; ');
+      const x = d.x
+        .map((t) => {
+          const dg = digestOf(t);
+          return `${t.dtype} [${t.shape.join(', ')}] ${dg.label.replace(/ \(key .*\)$/, '')} ${short(dg.value)}`;
+        })
+        .join('; ');
       return `${d.name}: ${int(d.samples)} samples, x ${x}${classes}`;
     })
     .join('. ');
-}
-
-function formatText(r: RunRecord): string | undefined {
-  const d = r.data.find((x) => x.name === 'train') ?? r.data[0];
-  if (!d) return undefined;
-  const per = (t: { shape: number[]; dtype: string }) => `${t.dtype} [${t.shape.slice(1).join(', ')}] per sample`;
-  const y = d.y?.[0];
-  const classes = d.labelDistribution ? ` (${Object.keys(d.labelDistribution).length} classes)` : '';
-  return `inputs ${d.x.map(per).join(', ')}${y ? `; targets ${per(y)}${classes}` : ''}`;
 }
 
 function methodText(r: RunRecord): string {
@@ -135,13 +143,51 @@ function fairnessText(r: RunRecord): string | undefined {
     .join('; ');
 }
 
-/** Fills an item from a summary of the record, or leaves it missing when the record has none. */
-function fromSummary(summary: (r: RunRecord) => string | undefined): FromRecord {
+/** Fills an item from a summary of the record, or leaves it missing (with `hint`) when the record has none. */
+function fromSummary(summary: (r: RunRecord) => string | undefined, hint?: string): FromRecord {
   return {
     record: (r) => {
       const text = summary(r);
       return text ? { text } : undefined;
     },
+    ...(hint ? { hint } : {}),
+  };
+}
+
+/** The model's inputs and outputs: from model.inputs / outputs; partial (inputs from the data) without them. */
+function formatFill(r: RunRecord): RecordFill | undefined {
+  const { inputs, outputs } = r.model;
+  if (inputs && outputs)
+    return {
+      text:
+        `inputs ${inputs.map((s) => `${s.name} ${specText(s)}`).join(', ')}; ` +
+        `outputs ${outputs.map((s) => `${s.name} ${specText(s)}${s.meaning ? ` (${s.meaning})` : ''}`).join(', ')}`,
+    };
+  const d = r.data.find((x) => x.name === 'train') ?? r.data[0];
+  if (!d) return undefined;
+  const per = (t: { shape: number[]; dtype: string }) => `${t.dtype} [${t.shape.slice(1).join(', ')}] per sample`;
+  return {
+    text: `inputs ${d.x.map(per).join(', ')} (from the training data)`,
+    partial:
+      'the outputs are not in this record (model.outputs: recorded for models with known inputs, ' +
+      'not for subclass models or older records)',
+  };
+}
+
+/** Dated test logs from the record; a responsible person's sign-off comes only from card.json. */
+function testLogFill(r: RunRecord, info: CardUserInfo): RecordFill | undefined {
+  if (r.evaluation.length === 0) return undefined;
+  const logs =
+    r.evaluation.map((e) => `${e.name} at ${e.createdAt}`).join('; ') +
+    `; per-epoch history of ${Object.keys(r.training.history.metrics).join(', ')}`;
+  const s = info.testSignOff;
+  if (s?.by && s.date)
+    return { text: `${logs}; signed off by ${s.by}${s.role ? ` (${s.role})` : ''} on ${s.date} (card.json)` };
+  return {
+    text: logs,
+    partial:
+      "a responsible person's dated sign-off of the test logs (set `testSignOff.by`, `testSignOff.role` and " +
+      '`testSignOff.date` in card.json)',
   };
 }
 
@@ -171,7 +217,7 @@ const EU_XI: ItemDef[] = [
   {
     ref: 'XI §1.1(e)',
     requirement: 'Format of inputs and outputs',
-    fill: fromSummary(formatText),
+    fill: { record: formatFill, hint: 'RunRecorder records dataset fingerprints and model.inputs / outputs' },
   },
   { ref: 'XI §1.1(f)', requirement: 'Licence', fill: { user: 'license' } },
   {
@@ -188,7 +234,7 @@ const EU_XI: ItemDef[] = [
   {
     ref: 'XI §1.2(c)',
     requirement: 'Number of data points, scope and main characteristics of the data',
-    fill: fromSummary(dataText),
+    fill: fromSummary(dataText, 'RunRecorder fingerprints the data fit trains on'),
   },
   {
     ref: 'XI §1.2(c)',
@@ -244,6 +290,7 @@ const EU_XI: ItemDef[] = [
         const t = energyText(r);
         return t ? { text: t, key: 'energy.joules', value: r.energy!.joules } : undefined;
       },
+      hint: 'RunRecorder option energy (on by default) records it',
     },
   },
 ];
@@ -283,16 +330,19 @@ const EU_IV: ItemDef[] = [
   },
   {
     ref: 'IV 2(c)',
-    requirement: 'Computational resources used to develop and train',
+    requirement: 'Computational resources used to develop, train, test and validate',
     fill: {
       record: (r) => {
         const t = trainingFlops(r);
+        const text =
+          `${stagesText(r)}; fit took ${r.training.wallSeconds.toFixed(1)} s ` +
+          `on ${r.machine.cpuModel} (${r.machine.backend.name} backend)`;
+        const unmetered = text.includes('not metered');
         return {
-          text:
-            `${int(t.flops)} FLOPs, ${r.training.wallSeconds.toFixed(1)} s ` +
-            `on ${r.machine.cpuModel} (${r.machine.backend.name} backend)`,
+          text,
           key: t.key,
           value: t.flops,
+          ...(unmetered ? { partial: 'the compute of the stages marked "not metered" (record.stages holds it)' } : {}),
         };
       },
     },
@@ -300,7 +350,7 @@ const EU_IV: ItemDef[] = [
   {
     ref: 'IV 2(d)',
     requirement: 'Training data: general description, scope and main characteristics',
-    fill: fromSummary(dataText),
+    fill: fromSummary(dataText, 'RunRecorder fingerprints the data fit trains on'),
   },
   {
     ref: 'IV 2(d)',
@@ -312,12 +362,12 @@ const EU_IV: ItemDef[] = [
   {
     ref: 'IV 2(d); Art. 10(2)(c)',
     requirement: 'Data preparation: personal data found in the training data and how it was redacted',
-    fill: fromSummary(piiText),
+    fill: fromSummary(piiText, 'a PIIRedactor over the data, then redactor.record(recorder)'),
   },
   {
     ref: 'Art. 10(5)(b)',
     requirement: 'State-of-the-art privacy-preserving measures for personal data, including pseudonymisation',
-    fill: fromSummary(privacyMeasuresText),
+    fill: fromSummary(privacyMeasuresText, 'DP-SGD training or a PIIRedactor records the measures'),
   },
   { ref: 'IV 2(e)', requirement: 'Human oversight measures', fill: { user: 'humanOversight' } },
   {
@@ -326,50 +376,44 @@ const EU_IV: ItemDef[] = [
     fill: {
       record: (r) => {
         const ds = r.evaluation.filter((e) => e.data);
-        return ds.length
-          ? {
-              text: ds
-                .map((e) => `${e.name}: ${int(e.data!.samples)} samples, SHA-256 ${short(e.data!.x[0]?.sha256)}`)
-                .join('; '),
-            }
-          : undefined;
+        const v = validationOf(r);
+        const parts = ds.map((e) => {
+          const x = e.data!.x[0];
+          const dg = x ? digestOf(x) : undefined;
+          const digest = dg ? `${dg.label.replace(/ \(key .*\)$/, '')} ${short(dg.value)}` : 'no fingerprint';
+          return `${e.name}: ${int(e.data!.samples)} samples, ${digest}`;
+        });
+        if (v.kind !== 'none') parts.push(`validation: ${v.text}`);
+        return parts.length ? { text: parts.join('; ') } : undefined;
       },
+      hint: 'RunRecorder.evaluate() after fit records the test data',
     },
   },
   {
     ref: 'IV 2(g)',
     requirement: 'Metrics used to measure accuracy',
-    fill: fromSummary(evaluationText),
+    fill: fromSummary(evaluationText, 'RunRecorder.evaluate() after fit records them'),
   },
   {
     ref: 'IV 2(g)',
     requirement: 'Potentially discriminatory impacts',
-    fill: fromSummary(fairnessText),
+    fill: fromSummary(fairnessText, 'RunRecorder.evaluate(..., { groups }) records per-group results'),
   },
   {
     ref: 'IV 2(g)',
-    requirement: 'Test logs, dated',
-    fill: {
-      record: (r) =>
-        r.evaluation.length
-          ? {
-              text:
-                r.evaluation.map((e) => `${e.name} at ${e.createdAt}`).join('; ') +
-                `; per-epoch history of ${Object.keys(r.training.history.metrics).join(', ')}`,
-            }
-          : undefined,
-    },
+    requirement: 'Test logs and reports, dated and signed by the responsible persons',
+    fill: { record: testLogFill, hint: 'RunRecorder.evaluate() after fit records dated test results' },
   },
   { ref: 'IV 2(h)', requirement: 'Cybersecurity measures', fill: { user: 'cybersecurity' } },
   {
     ref: 'IV 2(h); Art. 15(5)',
     requirement: 'Tests against confidentiality attacks on the training data (membership inference)',
-    fill: fromSummary(auditText),
+    fill: fromSummary(auditText, 'privacy.membershipAudit records one'),
   },
   {
     ref: 'IV 3',
     requirement: 'Degrees of accuracy for specific persons or groups',
-    fill: fromSummary(fairnessText),
+    fill: fromSummary(fairnessText, 'RunRecorder.evaluate(..., { groups }) records per-group accuracy'),
   },
   {
     ref: 'IV 3',
@@ -382,6 +426,13 @@ const EU_IV: ItemDef[] = [
 ];
 
 const PRC: ItemDef[] = [
+  {
+    ref: 'Art. 4(2)',
+    requirement:
+      'Effective measures against discrimination (ethnicity, belief, nationality, region, sex, age, ' +
+      'occupation, health) in algorithm design, training data selection, model generation and optimisation',
+    fill: { user: 'data.biasMeasures' },
+  },
   {
     ref: 'Art. 7(1)',
     requirement: 'Training data and foundation models have lawful sources',
@@ -400,17 +451,24 @@ const PRC: ItemDef[] = [
   {
     ref: 'Art. 7(3); PIPL Art. 51(3)',
     requirement: 'Technical security measures for personal information, such as de-identification',
-    fill: fromSummary(privacyMeasuresText),
+    fill: fromSummary(privacyMeasuresText, 'DP-SGD training or a PIIRedactor records the measures'),
   },
   {
     ref: 'Art. 7(3); PIPL Art. 51',
     requirement: 'Personal information in the training data (types and amounts found)',
-    fill: fromSummary(piiText),
+    fill: fromSummary(piiText, 'a PIIRedactor over the data, then redactor.record(recorder)'),
   },
   {
     ref: 'Art. 7(4)',
     requirement: 'Measures for the quality of training data (truthfulness, accuracy, objectivity, diversity)',
     fill: { user: 'data.qualityMeasures' },
+  },
+  {
+    ref: 'Art. 7(5)',
+    requirement:
+      'Other requirements of laws and regulations on training data (Cybersecurity Law, Data Security Law, PIPL) ' +
+      'and of the competent authorities',
+    fill: { user: 'data.otherLegalRequirements' },
   },
   { ref: 'Art. 8', requirement: 'Clear, specific, operable labelling rules', fill: { user: 'labelling.rules' } },
   {
@@ -423,11 +481,18 @@ const PRC: ItemDef[] = [
     requirement: 'Training and supervision of labelling personnel',
     fill: { user: 'labelling.annotatorTraining' },
   },
+  {
+    ref: 'Art. 17',
+    requirement:
+      'Security assessment and algorithm filing, for services with public-opinion attributes or ' +
+      'social-mobilisation capacity',
+    fill: { user: 'securityAssessment' },
+  },
   { ref: 'Art. 19', requirement: 'Source of the training data (for the authorities)', fill: { user: 'data.sources' } },
   {
     ref: 'Art. 19',
     requirement: 'Scale and type of the training data (for the authorities)',
-    fill: fromSummary(dataText),
+    fill: fromSummary(dataText, 'RunRecorder fingerprints the data fit trains on'),
   },
 ];
 
@@ -442,21 +507,30 @@ function fill(defs: ItemDef[], r: RunRecord, info: CardUserInfo, sources: Record
   return defs.map((d) => {
     const base = { ref: d.ref, requirement: d.requirement };
     if ('record' in d.fill) {
-      const got = d.fill.record(r);
-      return got
-        ? {
-            ...base,
-            status: 'record' as const,
-            content: got.text,
-            ...(got.key ? { key: got.key } : {}),
-            ...(got.value !== undefined ? { value: got.value } : {}),
-          }
-        : { ...base, status: 'missing' as const, content: '' };
+      const got = d.fill.record(r, info);
+      if (!got) {
+        const missing = `not in the record${d.fill.hint ? ` (${d.fill.hint})` : ''}`;
+        return {
+          ...base,
+          status: 'missing' as const,
+          content: `Not in the record${d.fill.hint ? ` (${d.fill.hint})` : ''}`,
+          missing,
+        };
+      }
+      return {
+        ...base,
+        status: got.partial ? ('partial' as const) : ('record' as const),
+        content: got.partial ? `${got.text}. Missing: ${got.partial}` : got.text,
+        ...(got.partial ? { missing: got.partial } : {}),
+        ...(got.key ? { key: got.key } : {}),
+        ...(got.value !== undefined ? { value: got.value } : {}),
+      };
     }
     const text = userValue(info, d.fill.user);
+    const missing = `not given: set \`${d.fill.user}\` in card.json`;
     return text
       ? { ...base, status: 'user' as const, content: text, source: sources[d.fill.user.split('.')[0]] ?? 'card.json' }
-      : { ...base, status: 'missing' as const, content: '' };
+      : { ...base, status: 'missing' as const, content: `Not given: set \`${d.fill.user}\` in card.json`, missing };
   });
 }
 
@@ -482,12 +556,11 @@ export function complianceMap(
       items: fill(EU_IV, r, info, sources),
     },
     {
-      title: 'PRC Interim Measures for the Management of Generative AI Services (2023): training data and labelling',
+      title: 'PRC Interim Measures for the Management of Generative AI Services (2023): data, labelling, assessment',
       note:
-        'Articles 7, 8 and 19; Art. 7(3) points to the Personal Information Protection Law (PIPL), whose Art. 51 ' +
-        'asks for measures such as de-identification. They apply to generative AI services offered to the public ' +
-        'in the PRC; ' +
-        'whether they apply to this model is for the provider to judge.',
+        'Articles 4(2), 7, 8, 17 and 19; Art. 7(3) points to the Personal Information Protection Law (PIPL), whose ' +
+        'Art. 51 asks for measures such as de-identification. In force 15 Aug 2023; they apply to generative AI ' +
+        'services offered to the public in the PRC; whether they apply to this model is for the provider to judge.',
       items: fill(PRC, r, info, sources),
     },
   ];

@@ -31,11 +31,15 @@ export type Block =
       rowAttrs?: Record<string, string>[];
     }
   | { kind: 'figure'; svg: string; caption: string }
+  /** Links to headings of the page (a table of contents): href is '#' + the heading's id. */
+  | { kind: 'links'; title: string; items: { text: string; href: string }[]; className?: string }
   | { kind: 'details'; summary: string; blocks: Block[] };
 
 export interface Doc {
   title: string;
   blocks: Block[];
+  /** YAML metadata put at the top of the Markdown between '---' lines (Hugging Face model-card front matter). */
+  frontMatter?: string;
 }
 
 const cellOf = (c: Cell | string): Cell => (typeof c === 'string' ? { text: c } : c);
@@ -70,11 +74,17 @@ function mdBlock(b: Block, out: string[]): void {
       out.push(`**${b.summary}**`, '');
       for (const inner of b.blocks) mdBlock(inner, out);
       break;
+    case 'links':
+      out.push(`**${b.title}**`, '');
+      for (const l of b.items) out.push(`- [${l.text.replace(/[[\]]/g, '')}](${l.href})`);
+      out.push('');
+      break;
   }
 }
 
 export function renderMarkdown(doc: Doc): string {
-  const out: string[] = [`# ${doc.title}`, ''];
+  const out: string[] = doc.frontMatter ? ['---', doc.frontMatter.trimEnd(), '---', ''] : [];
+  out.push(`# ${doc.title}`, '');
   for (const b of doc.blocks) mdBlock(b, out);
   return (
     out
@@ -95,6 +105,11 @@ export function htmlEscape(s: string): string {
     .replace(/'/g, '&#39;');
 }
 
+/** `field` in Candor's own text (not the user's) as <code>, as Markdown shows it. */
+function inlineCode(escaped: string): string {
+  return escaped.replace(/`([^`<>]+)`/g, '<code>$1</code>');
+}
+
 function attrs(a: Record<string, string | number | undefined>): string {
   return Object.entries(a)
     .filter(([, v]) => v !== undefined)
@@ -108,7 +123,7 @@ function htmlBlock(b: Block, out: string[]): void {
       out.push(`<h${b.level}${attrs({ id: b.id })}>${htmlEscape(b.text)}</h${b.level}>`);
       break;
     case 'para':
-      out.push(`<p${attrs({ class: b.className })}>${htmlEscape(b.text)}</p>`);
+      out.push(`<p${attrs({ class: b.className })}>${inlineCode(htmlEscape(b.text))}</p>`);
       break;
     case 'userText':
       out.push(
@@ -123,7 +138,8 @@ function htmlBlock(b: Block, out: string[]): void {
       b.rows.forEach((row, i) => {
         const cells = row.map((c) => {
           const cell = cellOf(c);
-          return `<td${attrs({ 'data-key': cell.key, 'data-value': cell.value })}>${htmlEscape(cell.text)}</td>`;
+          const text = inlineCode(htmlEscape(cell.text));
+          return `<td${attrs({ 'data-key': cell.key, 'data-value': cell.value })}>${text}</td>`;
         });
         out.push(`<tr${attrs(b.rowAttrs?.[i] ?? {})}>${cells.join('')}</tr>`);
       });
@@ -138,13 +154,20 @@ function htmlBlock(b: Block, out: string[]): void {
       for (const inner of b.blocks) htmlBlock(inner, out);
       out.push('</details>');
       break;
+    case 'links':
+      out.push(
+        `<nav${attrs({ class: b.className })}><strong>${htmlEscape(b.title)}:</strong><ul>` +
+          b.items.map((l) => `<li><a href="${htmlEscape(l.href)}">${htmlEscape(l.text)}</a></li>`).join('') +
+          '</ul></nav>',
+      );
+      break;
   }
 }
 
 const STYLE = `
-body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;
 color:#1b1b1b}
-h1{font-size:1.7rem}h2{margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+h1{font-size:1.7rem;margin:.4rem 0}h2{margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
 table{border-collapse:collapse;margin:.6rem 0 1.2rem;font-size:.9rem}
 caption{text-align:left;font-style:italic;padding:.2rem 0}
 th,td{border:1px solid #d5d5d5;padding:.25rem .55rem;text-align:left;vertical-align:top}th{background:#f3f3f3}
@@ -154,7 +177,15 @@ tr[data-status="record"] td:nth-child(3){color:#0b5d1e}tr[data-status="user"] td
 .user{border-left:3px solid #6b8fc7;padding:.1rem .8rem;margin:.6rem 0;background:#f6f8fc}
 .user .source{font-size:.8rem;color:#555}
 .note{color:#555;font-size:.9rem}figure{margin:1rem 0}figcaption{font-size:.85rem;color:#555}
-code{font-size:.85rem}`;
+code{font-size:.85rem}
+nav.toc{display:flex;gap:.8rem;font-size:.9rem;margin:.6rem 0}
+nav.toc ul{list-style:none;padding:0;margin:0;display:flex;flex-wrap:wrap;gap:.2rem 1rem}
+h2#summary,h2#regulatory{margin-top:1rem}#summary-table{font-size:.85rem;width:100%}
+#summary-table td,#summary-table th{padding:.12rem .5rem}
+nav.toc a{color:#114b8c}
+#summary-table td:first-child{font-weight:600;white-space:nowrap}
+tr[data-status="partial"] td:nth-child(3){color:#8a5a00;font-weight:600}
+.applies{border-left:3px solid #c9a227;padding:.1rem .8rem;background:#fdfaf0;font-size:.9rem}`;
 
 /** A standalone page: inline CSS and SVG, no scripts, nothing fetched from the network. */
 export function renderHtml(doc: Doc): string {

@@ -22,6 +22,16 @@ export interface DataStatement {
   qualityMeasures?: string;
   /** Measures to detect unsuitable sources and identifiable biases. */
   biasMeasures?: string;
+  /** Other legal and regulatory requirements met by the training data (PRC Measures Art. 7(5)). */
+  otherLegalRequirements?: string;
+}
+
+/** A responsible person's sign-off of the test logs (EU AI Act Annex IV 2(g)): a statement, not a signature. */
+export interface TestSignOff {
+  by?: string;
+  role?: string;
+  /** When they signed off (ISO 8601 date). */
+  date?: string;
 }
 
 export interface LabellingStatement {
@@ -58,6 +68,11 @@ export interface CardUserInfo {
   metricsRationale?: string;
   riskManagement?: string;
   postMarketMonitoring?: string;
+  /** Security assessment and algorithm filing (PRC Measures Art. 17), or why none is needed. */
+  securityAssessment?: string;
+  /** 'pre-training' or 'fine-tuning' (Hugging Face co2_eq_emissions.training_type). */
+  trainingType?: string;
+  testSignOff?: TestSignOff;
   data?: DataStatement;
   labelling?: LabellingStatement;
 }
@@ -100,7 +115,10 @@ export const CARD_USER_SCHEMA: Schema = {
       'metricsRationale',
       'riskManagement',
       'postMarketMonitoring',
+      'securityAssessment',
+      'trainingType',
     ]).properties,
+    testSignOff: obj(['by', 'role', 'date']),
     data: obj([
       'sources',
       'lawfulness',
@@ -109,6 +127,7 @@ export const CARD_USER_SCHEMA: Schema = {
       'preprocessing',
       'qualityMeasures',
       'biasMeasures',
+      'otherLegalRequirements',
     ]),
     labelling: obj(['procedure', 'rules', 'qualityAssessment', 'annotatorTraining']),
   },
@@ -121,6 +140,22 @@ export interface LoadedUserInfo {
   /** Which file each top-level field came from, for the "given by the user" marks. */
   sources: Record<string, string>;
   files: string[];
+}
+
+/**
+ * card.json as written by `candor card init`: keys starting with '//' are comments and "" means not given;
+ * both are dropped (recursively) before the file is checked, so a half-filled template is valid.
+ */
+export function withoutCommentsAndBlanks(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (k.startsWith('//') || (typeof v === 'string' && v.trim() === '')) continue;
+    const kept = withoutCommentsAndBlanks(v);
+    if (typeof kept === 'object' && kept !== null && !Array.isArray(kept) && Object.keys(kept).length === 0) continue;
+    out[k] = kept;
+  }
+  return out;
 }
 
 async function readOptional(path: string): Promise<string | undefined> {
@@ -145,6 +180,7 @@ export async function loadUserInfo(dir: string): Promise<LoadedUserInfo> {
     } catch (e) {
       throw new RecordError(`card: ${join(dir, CARD_FILE)} is not valid JSON: ${(e as Error).message}`);
     }
+    value = withoutCommentsAndBlanks(value);
     const problems = validator.validate(value);
     if (problems.length)
       throw new RecordError(

@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { writeCard } from '../cards/card.js';
 import { exportCycloneDx, exportSpdx } from '../cards/exports/index.js';
 import { loadUserInfo } from '../cards/user-info.js';
+import { writeCardTemplate } from '../cards/card-template.js';
 import { readRunRecord, candorVersion, type RunRecord } from '../ledger/record.js';
 import { formatProfile, siNumber, type ProfileGroup, type ProfileSort } from '../ledger/meter.js';
 import { formatLayerFlops } from '../ledger/layer-flops.js';
@@ -56,6 +57,7 @@ export const USAGE =
 
   card RUN_DIR [--out DIR]        write card.md and card.html from RUN_DIR/run.json ` +
   `(+ optional card.json, intended-use.md)
+  card init [DIR] [--force]       write DIR/card.json (default .): a template naming every field the card reads
   explain RUN_DIR --input FILE    explain the saved model's outputs for the inputs (.json array, .npy, .png/.jpg
       --method M                  image, .txt one text per line), record it in run.json and rewrite the card
                                   (M: ${METHOD_NAMES.join(', ')})
@@ -156,6 +158,16 @@ async function encryptionKeyOf(
 }
 
 async function card(args: string[], out: Out): Promise<number> {
+  if (args[0] === 'init') {
+    const rest = args.slice(1);
+    const { values, pos } = parse(
+      rest,
+      { force: { type: 'boolean' } },
+      rest.some((a) => !a.startsWith('--')) ? ['DIR'] : [],
+    );
+    out.log(`wrote ${await writeCardTemplate(pos[0] ?? '.', { force: values.force === true })}`);
+    return 0;
+  }
   const { values, pos } = parse(args, { out: { type: 'string' }, ...KEY_OPTIONS }, ['RUN_DIR']);
   const encryptionKey = await encryptionKeyOf(values);
   const written = await writeCard(pos[0], { outDir: values.out as string | undefined, encryptionKey });

@@ -22,6 +22,7 @@ import type { PrivacyRecord } from './privacy.js';
 import type { ExplanationRecord } from './explanation.js';
 import type { CompressionRecord } from './compression.js';
 import { RUN_RECORD_SCHEMA } from './run-record-schema.js';
+import type { TensorSpec } from './model-io.js';
 import { RecordError } from './errors.js';
 
 export const RUN_RECORD_FORMAT = 'candor-run-record';
@@ -60,6 +61,9 @@ export interface RunRecord {
     parameters: { total: number; trainable: number; nonTrainable: number };
     layers: { name: string; className: string; parameters: number }[];
     artifacts?: Record<string, { sha256: string; bytes: number }>;
+    /** The model's inputs and outputs (not the training targets); absent in older records. */
+    inputs?: TensorSpec[];
+    outputs?: TensorSpec[];
   };
   training: {
     startedAt: string;
@@ -221,6 +225,8 @@ export interface ModelFacts {
   architecture: () => unknown;
   parameters: { total: number; trainable: number };
   layers: { name: string; className: string; parameters: number }[];
+  /** The model's inputs and outputs; a function, so that a model that cannot say costs a note, not the record. */
+  io?: () => { inputs: TensorSpec[]; outputs: TensorSpec[] } | undefined;
 }
 
 /** Architecture, its hash, parameter counts and layers of a model. */
@@ -233,6 +239,12 @@ export function describeModel(model: ModelFacts, notes: string[]): RunRecord['mo
   } catch (e) {
     notes.push(`The architecture could not be recorded: ${(e as Error).message}`);
   }
+  let io: { inputs: TensorSpec[]; outputs: TensorSpec[] } | undefined;
+  try {
+    io = model.io?.();
+  } catch (e) {
+    notes.push(`The model's inputs and outputs could not be recorded: ${(e as Error).message}`);
+  }
   const { total, trainable } = model.parameters;
   return {
     name: model.name,
@@ -241,5 +253,6 @@ export function describeModel(model: ModelFacts, notes: string[]): RunRecord['mo
     architectureSha256,
     parameters: { total, trainable, nonTrainable: total - trainable },
     layers: model.layers.map((l) => ({ ...l })),
+    ...(io ? { inputs: io.inputs, outputs: io.outputs } : {}),
   };
 }

@@ -4,6 +4,7 @@ import type { Schema } from './json-schema.js';
 import { PRIVACY_SCHEMA } from './privacy.js';
 import { EXPLANATION_SCHEMA } from './explanation.js';
 import { COMPRESSION_SCHEMA } from './compression.js';
+import { TENSOR_SPECS_SCHEMA } from './model-io.js';
 
 const num = { type: 'number' };
 const nonNegative = { type: 'number', minimum: 0 };
@@ -85,6 +86,8 @@ export const RUN_RECORD_SCHEMA: Schema = {
             properties: { name: text, className: text, parameters: count },
           },
         },
+        inputs: TENSOR_SPECS_SCHEMA,
+        outputs: TENSOR_SPECS_SCHEMA,
         artifacts: {
           type: 'object',
           description: 'Saved model files in the run directory and their SHA-256.',

@@ -10,6 +10,7 @@ import { RunRecording, type RunFacts, type RunRecorderOptions } from '../ledger/
 import { RecordError } from '../ledger/errors.js';
 import type { Callback, FitParams, Logs } from './callbacks.js';
 import type { Model } from './model.js';
+import { modelSignature } from './model-signature.js';
 
 /** The model as the run record sees it: plain data, read when the run ends. */
 export function modelFacts(model: Model): ModelFacts {
@@ -20,6 +21,7 @@ export function modelFacts(model: Model): ModelFacts {
     architecture: () => model.getConfig(),
     parameters: { total, trainable: model.trainableWeights.reduce((s, v) => s + v.value.size, 0) },
     layers: model.layers.map((l) => ({ name: l.name, className: l.className, parameters: l.countParams() })),
+    io: () => modelSignature(model),
   };
 }
 

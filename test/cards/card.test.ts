@@ -99,7 +99,8 @@ test('card with the user file: HTML parses, tagged figures equal the record, use
     assert.equal(s.get("Art. 7(2) No infringement of others' intellectual property rights")![0], 'missing');
     assert.equal(s.get('IV 2(g) Potentially discriminatory impacts')![0], 'record');
     // Markdown carries the same content.
-    assert.ok(markdown.startsWith('# Model card: Blob classifier\n'));
+    assert.ok(markdown.startsWith('---\nlicense: "mit"\n'), 'Hugging Face front matter first');
+    assert.ok(markdown.includes('\n---\n\n# Model card: Blob classifier\n'));
     assert.ok(markdown.includes(flops.toLocaleString('en-US')));
     assert.ok(markdown.includes(USER.data.sources));
     assert.match(
@@ -129,13 +130,15 @@ test('a run without the user file yields a card; every user item is marked missi
     );
     assert.equal(
       s.get('XI §1.1(a) Tasks the model is intended to perform; AI systems it can be integrated in')![2],
-      '',
+      'Not given: set intendedUse in card.json',
     );
     assert.equal(s.get('XI §1.2(e) Known or estimated energy consumption')![0], 'missing', 'no energy in the record');
     assert.equal(s.get('IV 2(g) Metrics used to measure accuracy')![0], 'missing', 'no evaluation in the record');
     assert.equal(s.get('XI §1.2(d) Training time')![0], 'record');
-    for (const [k, [status, , content]] of s) if (status === 'missing') assert.equal(content, '', k);
-    assert.match(markdown, /Missing \(not given by the user in card\.json\): Intended use; Intended users/);
+    // A missing item names what fills it: a card.json field, or what puts it in the record.
+    for (const [k, [status, , content]] of s)
+      if (status === 'missing') assert.match(content, /^(Not given: set [\w.]+ in card\.json|Not in the record)/, k);
+    assert.match(markdown, /Not given: set these in card\.json .*: Intended use \(`intendedUse`\); Intended users/);
     assert.match(markdown, /Missing: the record holds no evaluation/);
     assert.match(markdown, /Missing: energy was not recorded/);
     assert.match(html, /User-supplied files: none/);
@@ -172,7 +175,7 @@ test('intended-use.md fills the intended use; a malformed card.json is a typed e
     const a = renderHtml(buildCard(run.record, loaded)),
       b = renderHtml(buildCard(run.record, loaded));
     assert.equal(a, b);
-    assert.ok(renderMarkdown(buildCard(run.record)).includes('Missing (not given by the user'));
+    assert.ok(renderMarkdown(buildCard(run.record)).includes('Not given: set these in card.json'));
     run.dispose();
   } finally {
     tmp.done();
