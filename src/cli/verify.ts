@@ -59,7 +59,8 @@ export async function ledgerVerifyCommand(
           : ` (expected index ${bad.expectedIndex})`) +
         ` [${bad.kind}]\n  ${bad.reason}\n  ${r.entries} entries before it verified` +
         (bad.kind === 'signature' && !options.publicKeyFile
-          ? `\n  trusted keys: ${keys.map((k) => `${short(k.keyId)} (${k.source})`).join(', ') || 'none'}; ${TRUST_HINT}`
+          ? `\n  trusted keys: ${keys.map((k) => `${short(k.keyId)} (${k.source})`).join(', ') || 'none'}` +
+            `; ${TRUST_HINT}`
           : ''),
     );
     return 1;
