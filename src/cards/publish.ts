@@ -53,20 +53,40 @@ const CARD_FILES = ['card.md', 'card.html', CARD_FILE, INTENDED_USE_FILE];
  * then appends the record to the ledger, signed by default. Returns the record, the entry and the card.
  */
 export async function publishRun(recording: RunRecording, options: PublishOptions): Promise<PublishedRun> {
+  const key = signingKey(options);
+  const { record } = await recording.finish({ dir: options.dir, encryptionKey: options.encryptionKey });
+  return publishRecord(record, options, key);
+}
+
+/**
+ * The key publishing signs with: options.privateKey, else the user's (read or made before anything is written,
+ * so a bad CANDOR_KEY stops the run first); undefined for sign: false.
+ */
+function signingKey(options: PublishOptions): KeyInput | undefined {
+  if (options.sign === false) return undefined;
+  return options.privateKey ?? userSigningKey(options.env ?? process.env).privateKey;
+}
+
+/**
+ * Publishes a record that is already in DIR/run.json (e.g. after `candor explain` rewrote it): the card, its
+ * hashes in the record, run.json rewritten, and a new (signed) ledger entry for it. `candor publish` runs it.
+ */
+export async function publishRecord(
+  record: RunRecord,
+  options: PublishOptions,
+  key: KeyInput | undefined = signingKey(options),
+): Promise<PublishedRun> {
   const { dir, encryptionKey } = options;
-  const sign = options.sign ?? true;
-  // The key is read (or made) first, so a bad CANDOR_KEY stops the run before anything is written.
-  const privateKey = !sign ? undefined : (options.privateKey ?? userSigningKey(options.env ?? process.env).privateKey);
   const ledger = options.ledger === false ? undefined : (options.ledger ?? join(dir, LEDGER_FILE));
-  if (ledger && !sign)
-    recording.record.notes.push('The ledger entry of this run is not signed (publishRun with sign: false)');
-  const { record, file } = await recording.finish({ dir, encryptionKey });
+  const note = 'The ledger entry of this run is not signed (published with sign: false)';
+  if (ledger && !key && !record.notes.includes(note)) record.notes.push(note);
   let card: WrittenCard | undefined;
   if (options.card ?? true) {
+    await writeRunRecord(record, dir, { encryptionKey }); // the card is rendered from run.json as it is now
     card = await writeCard(dir, { encryptionKey });
     record.card = { files: await hashFiles(dir, CARD_FILES) };
-    await writeRunRecord(record, dir, { encryptionKey });
   }
-  const entry = ledger ? await appendToLedger(ledger, record, { privateKey }) : undefined;
-  return { record, file: file!, ...(entry ? { entry } : {}), ...(card ? { card } : {}) };
+  const file = await writeRunRecord(record, dir, { encryptionKey });
+  const entry = ledger ? await appendToLedger(ledger, record, { privateKey: key }) : undefined;
+  return { record, file, ...(entry ? { entry } : {}), ...(card ? { card } : {}) };
 }

@@ -9,6 +9,7 @@
 //   candor ledger append FILE RUN_DIR [--key PEM | --no-sign]
 //   candor verify RUN_DIR [--ledger FILE] [--public-key PEM] [--allow-unsigned] [--json]
 //   candor key export [--out FILE] | key trust FILE | key list
+//   candor publish RUN_DIR [--ledger FILE] [--no-sign]
 //   candor ledger keygen PREFIX
 //   candor ledger repair FILE
 //   candor convert IN OUT [--check]
@@ -41,6 +42,7 @@ import { convertModel } from './convert.js';
 import { MODEL_FORMATS } from '../interop/formats.js';
 import { keyCommand, ledgerVerifyCommand, verifyCommand } from './verify.js';
 import { userSigningKey } from '../ledger/user-keys.js';
+import { publishRecord } from '../cards/publish.js';
 
 const CONVERT_FORMATS = MODEL_FORMATS.map((f) => f.name).join(', ');
 
@@ -69,6 +71,8 @@ export const USAGE =
                                   refuses any other damage
   verify RUN_DIR                  check run.json, its signed ledger entry, the model files, the card and the key
       [--ledger FILE] [--public-key PEM_FILE] [--allow-unsigned] [--json]   (exit status 0 only when all pass)
+  publish RUN_DIR                 rewrite the card, record its hashes in run.json and append the run to
+      [--ledger FILE] [--no-sign] RUN_DIR/ledger.jsonl signed with your key (after run.json changed, e.g. by explain)
   key export [--out FILE]         print (or write) the public half of your signing key, for verifiers to trust
   key trust FILE                  trust the public keys in FILE (adds them to trusted-keys.pem)
   key list                        the keys trusted here
@@ -82,8 +86,9 @@ export const USAGE =
       [--out FILE.csv] [--json]   write the anonymised table; print JSON
   --version, --help
 
-  card, profile, verify and ledger append read an encrypted run.json (model.save with an encryptionKey), and
-  anonymize an encrypted FILE (privacy.writeEncrypted; --out is written in the clear, for release), with
+  card, profile, verify, publish and ledger append read an encrypted run.json (model.save with an
+  encryptionKey), and anonymize an encrypted FILE (privacy.writeEncrypted; --out is written in the clear,
+  for release), with
       --key-file FILE             the raw 32-byte key: 32 bytes, or 64 hex digits
       --passphrase-file FILE      the passphrase (UTF-8; one trailing newline is not part of it)`;
 
@@ -520,6 +525,28 @@ export async function main(
           },
           out,
         );
+      }
+      case 'publish': {
+        const { values, pos } = parse(
+          rest,
+          { ledger: { type: 'string' }, 'no-sign': { type: 'boolean' }, ...KEY_OPTIONS },
+          ['RUN_DIR'],
+        );
+        const encryptionKey = await encryptionKeyOf(values);
+        const record = await readRunRecord(pos[0], { encryptionKey });
+        const p = await publishRecord(record, {
+          dir: pos[0],
+          ledger: values.ledger as string | undefined,
+          sign: values['no-sign'] !== true,
+          encryptionKey,
+        });
+        const e = p.entry!;
+        out.log(
+          `wrote ${p.card!.files.markdown}\nwrote ${p.card!.files.html}\nwrote ${p.file}\n` +
+            `appended entry ${e.index} (${e.entryHash.slice(0, 16)}...) ` +
+            (e.signature ? `signed by key ${e.keyId}` : 'UNSIGNED (--no-sign)'),
+        );
+        return 0;
       }
       case 'key': {
         const [sub, ...args] = rest;

@@ -96,7 +96,7 @@ test('candor verify, ledger verify and key: trust by default, forgeries named', 
       [
         'edited-record',
         (d) => writeFileSync(join(d, 'run.json'), readFileSync(join(d, 'run.json'), 'utf8').replace('tiny-blobs', 'x')),
-        /^FAIL\s+ledger-entry\s+run\.json is not the record ledger entry 0 vouches for[^\n]*\(fields that differ: name\)/m,
+        /^FAIL\s+ledger-entry\s+run\.json is not the record ledger entry 0 vouches[^\n]*\(fields that differ: name/m,
       ],
       [
         'swapped-weights',
@@ -139,6 +139,16 @@ test('candor verify, ledger verify and key: trust by default, forgeries named', 
       // The trainer's own key is trusted on the trainer's machine; a stranger trusts nothing.
       assert.equal((await candor(trainer, 'ledger', 'verify', join(honest, 'ledger.jsonl'))).code, 0);
       assert.equal((await candor(join(tmp.dir, 'stranger'), 'ledger', 'verify', join(honest, 'ledger.jsonl'))).code, 1);
+    });
+
+    await t.test('publish: a changed run.json is re-published, and the newest entry vouches for it', async () => {
+      const dir = join(tmp.dir, 'edited-record'); // run.json edited by the forgery test above
+      const p = await candor(trainer, 'publish', dir);
+      assert.equal(p.code, 0, p.err);
+      assert.match(p.out, new RegExp(`appended entry 1 \\([0-9a-f]{16}\\.\\.\\.\\) signed by key ${keyId}$`));
+      const v = await candor(verifier, 'verify', dir);
+      assert.equal(v.code, 0, v.err);
+      assert.match(v.out, /^OK\s+ledger-entry\s+run\.json is the record of ledger entry 1 /m);
     });
 
     await t.test('ledger append signs with the user key by default; --no-sign does not', async () => {

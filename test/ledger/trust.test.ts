@@ -262,7 +262,7 @@ test('publishRun with sign: false writes an unsigned entry and says so in the re
     const p = await publishRun(run.recorder, { dir: join(tmp.dir, 'run'), sign: false, card: false, env });
     assert.equal(p.entry!.signature, undefined);
     assert.equal(p.record.card, undefined);
-    assert.ok(p.record.notes.some((n) => /not signed \(publishRun with sign: false\)/.test(n)));
+    assert.ok(p.record.notes.some((n) => /not signed \(published with sign: false\)/.test(n)));
     assert.equal(existsSync(join(env.CANDOR_CONFIG_DIR, 'signing-key.pem')), false, 'no key made for sign: false');
   } finally {
     if (saved === undefined) delete process.env.CANDOR_CONFIG_DIR;
