@@ -1,7 +1,7 @@
 // Model cards and regulatory documentation written from run records.
 export { buildCard, writeCard } from './card.js';
 export type { CardOptions, WrittenCard } from './card.js';
-export { publishRun, LEDGER_FILE } from './publish.js';
+export { publishRun, publishRecord, LEDGER_FILE } from './publish.js';
 export type { PublishOptions, PublishedRun } from './publish.js';
 export { complianceMap, trainingFlops, STATUS_TEXT } from './compliance.js';
 export type { ComplianceGroup, ComplianceItem, ItemStatus } from './compliance.js';
