@@ -22,6 +22,7 @@ import type { RunRecord } from '../../src/ledger/record.js';
 import { trustKeys, trustedKeys, userSigningKey, publicKeyPem } from '../../src/ledger/user-keys.js';
 import { verifyRun, type RunVerification } from '../../src/ledger/verify-run.js';
 import { publishRun } from '../../src/cards/publish.js';
+import { writeCard } from '../../src/cards/card.js';
 import { tempDir, tinyRun } from './fixtures.js';
 import { forge, readEntries, writeEntries } from './forgery.js';
 
@@ -154,6 +155,13 @@ test('publishRun signs by default and verifyRun names every forgery', async (t) 
         assert.equal(v.ok, true);
       }
       assert.match(detail(await verifyRun(honest, { env: trainer }), 'key'), /your own key/);
+      // The card names the record it was rendered from (without record.card, which it cannot hold), so
+      // rendering it again from the published run.json gives the same bytes and verify still passes.
+      const { card: _hashes, ...rendered } = published.record;
+      assert.ok(md.toString().includes(`record SHA-256 ${hashJson(rendered)} (without its card field`));
+      await writeCard(honest);
+      assert.deepEqual(readFileSync(join(honest, 'card.md')), md);
+      assert.deepEqual(failed(await verifyRun(honest, { env: verifier })), []);
       // A verifier who trusts no one: the ledger and the key fail, and say why.
       const v = await verifyRun(honest, { env: stranger });
       assert.deepEqual(failed(v), ['ledger', 'key']);
