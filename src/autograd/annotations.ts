@@ -18,9 +18,20 @@ export type Phase = (typeof PHASES)[number];
  */
 export const TRAINING_PHASES: readonly Phase[] = ['forward', 'backward', 'optimizer'];
 
+/**
+ * Layer paths of the work that belongs to no layer: the loss (compiled losses and the sum of the model's
+ * loss terms), the optimizer's update, the compiled metrics and the batches of input data. Their kernels,
+ * forward and backward, are metered under these paths, so every kernel of a training step is attributed
+ * to a layer or to one of them. (A layer named like one of them shares its line in a profile.)
+ */
+export const LOSS_SCOPE = 'loss';
+export const OPTIMIZER_SCOPE = 'optimizer';
+export const METRICS_SCOPE = 'metrics';
+/** fit's batches of array data (gathering shuffled rows): the input pipeline's work. */
+export const DATA_SCOPE = 'data';
+
 const phases: Phase[] = [];
-const layers: string[] = [];
-/** layers.join('/'), cached: the meter reads it on every kernel call. */
+/** The names of the enclosing layers joined by '/' (or a path swapped in whole): read on every kernel call. */
 let layerPath = '';
 
 function checkSync(what: string, result: unknown): void {
@@ -49,17 +60,27 @@ export function withPhase<T>(phase: Phase, fn: () => T): T {
 /** Runs fn inside a named layer; layers nest into paths such as 'sequential_1/dense_2'. */
 export function withLayerPath<T>(name: string, fn: () => T): T {
   const saved = layerPath;
-  layers.push(name);
   layerPath = saved === '' ? name : `${saved}/${name}`;
   let result: T;
   try {
     result = fn();
   } finally {
-    layers.pop();
     layerPath = saved;
   }
   checkSync(`withLayerPath('${name}')`, result);
   return result;
+}
+
+/**
+ * Makes `path` the current layer path, whole (not nested under the current one), and returns the path it
+ * replaced, which the caller must restore with another call in a `finally`. The backward pass runs each
+ * tape node's gradient rule at the path that made the node, so backward kernels are metered under the
+ * layer they differentiate; a set/restore of one string keeps that loop free of allocations.
+ */
+export function swapLayerPath(path: string): string {
+  const saved = layerPath;
+  layerPath = path;
+  return saved;
 }
 
 /** The innermost phase mark, or 'other'. */

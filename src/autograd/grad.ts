@@ -11,6 +11,7 @@ import { FUSED, type FusedName } from '../ops/families/index.js';
 import { makeView } from '../ops/dispatch.js';
 import { NO_GRADIENT, THROUGH_COMPOSITE, gradRuleOf, type GradRule } from './rules.js';
 import type { MultiGradRule } from './rule-kinds.js';
+import { currentLayerPath, swapLayerPath } from './annotations.js';
 import { Tape, noGrad, popTape, pushTape, record, type CustomRule, type TapeNode } from './tape.js';
 
 /** Sums a gradient of a broadcast result down to the shape of the operand that was broadcast. */
@@ -53,20 +54,28 @@ export function backward(
     grads.set(key, prev ? o.add(prev, g) : g);
   };
   roots.forEach((r, i) => seeds[i] && accumulate(r.key, seeds[i]));
-  for (let n = tape.nodes.length - 1; n >= 0; n--) {
-    const node = tape.nodes[n];
-    const dys = node.outputs.map((t) => grads.get(t.key));
-    if (!dys.some((d) => d)) continue;
-    const rule = ruleFor(node, tape);
-    if (!rule) continue;
-    const inputGrads = rule(dys);
-    node.inputs.forEach((x, i) => {
-      let g = inputGrads[i];
-      if (!g || !tape.tracked.has(x.key)) return;
-      g = unbroadcast(g, x.shape);
-      if (g.dtype !== x.dtype) g = o.cast(g, x.dtype);
-      accumulate(x.key, g);
-    });
+  // Each node's rule (and the reduction, cast and accumulation of what it returns) runs at the layer path
+  // that made the node, so backward kernels are metered under the layer they differentiate.
+  const outerPath = currentLayerPath();
+  try {
+    for (let n = tape.nodes.length - 1; n >= 0; n--) {
+      const node = tape.nodes[n];
+      const dys = node.outputs.map((t) => grads.get(t.key));
+      if (!dys.some((d) => d)) continue;
+      const rule = ruleFor(node, tape);
+      if (!rule) continue;
+      swapLayerPath(node.layerPath);
+      const inputGrads = rule(dys);
+      node.inputs.forEach((x, i) => {
+        let g = inputGrads[i];
+        if (!g || !tape.tracked.has(x.key)) return;
+        g = unbroadcast(g, x.shape);
+        if (g.dtype !== x.dtype) g = o.cast(g, x.dtype);
+        accumulate(x.key, g);
+      });
+    }
+  } finally {
+    swapLayerPath(outerPath);
   }
   return wrt.map((k) => grads.get(k));
 }

@@ -22,3 +22,5 @@ export {
   divergingColour,
 } from './explanations.js';
 export type { GridCell } from './explanations.js';
+export { exportSpdx, exportCycloneDx, SPDX_CONTEXT } from './exports/index.js';
+export type { ExportOptions } from './exports/index.js';

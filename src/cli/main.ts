@@ -14,6 +14,7 @@
 //   candor ledger repair FILE
 //   candor convert IN OUT [--check]
 //   candor schema
+//   candor export spdx|cyclonedx RUN_DIR [-o FILE]
 //   candor anonymize FILE --qi COLUMNS [--k N] [--sensitive COLUMN --l N] [--hierarchies FILE|adult] [--out FILE]
 // Exit status: 0 success, 1 failure (a ledger that does not verify, a bad file), 2 usage error.
 // The whole package, for its side effects: backends, layers, losses and optimizers register themselves on import,
@@ -24,8 +25,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { existsSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { writeCard } from '../cards/card.js';
+import { exportCycloneDx, exportSpdx } from '../cards/exports/index.js';
+import { loadUserInfo } from '../cards/user-info.js';
 import { readRunRecord, candorVersion, type RunRecord } from '../ledger/record.js';
 import { formatProfile, siNumber, type ProfileGroup, type ProfileSort } from '../ledger/meter.js';
+import { formatLayerFlops } from '../ledger/layer-flops.js';
 import { appendToLedger, generateSigningKeys, readLedger, repairLedger, type LedgerEntry } from '../ledger/ledger.js';
 import { RUN_RECORD_SCHEMA } from '../ledger/run-record-schema.js';
 import { PHASES, type Phase } from '../autograd/annotations.js';
@@ -79,6 +83,8 @@ export const USAGE =
   convert IN OUT [--check]        convert a model between formats, chosen by the paths' names: ${CONVERT_FORMATS}
                                   (--check: OUT is read back and must predict as IN does on random inputs)
   schema                          print the JSON Schema of run.json
+  export spdx|cyclonedx RUN_DIR   an SPDX 3.0.1 (JSON-LD) or CycloneDX 1.6 (JSON) document of the run, from
+      [-o FILE]                   run.json and card.json (to stdout without -o)
   anonymize FILE --qi A,B,...     k-anonymity / l-diversity report of a CSV over quasi-identifier columns
       [--sensitive COLUMN] [--l N] [--diversity distinct|entropy|recursive] [--c C]
       [--k N]                     with k: generalise and suppress until every class has k rows (and l)
@@ -99,7 +105,7 @@ type Out = { log: (s: string) => void; error: (s: string) => void };
 
 function parse(
   args: string[],
-  options: Record<string, { type: 'string' | 'boolean' }>,
+  options: Record<string, { type: 'string' | 'boolean'; short?: string }>,
   positionals: string[],
 ): { values: Record<string, string | boolean | undefined>; pos: string[] } {
   let parsed;
@@ -164,6 +170,28 @@ async function card(args: string[], out: Out): Promise<number> {
   const encryptionKey = await encryptionKeyOf(values);
   const written = await writeCard(pos[0], { outDir: values.out as string | undefined, encryptionKey });
   out.log(`wrote ${written.files.markdown}\nwrote ${written.files.html}`);
+  return 0;
+}
+
+const EXPORTS = { spdx: exportSpdx, cyclonedx: exportCycloneDx } as const;
+
+async function exportCommand(args: string[], out: Out): Promise<number> {
+  const { values, pos } = parse(args, { output: { type: 'string', short: 'o' }, ...KEY_OPTIONS }, [
+    'spdx|cyclonedx',
+    'RUN_DIR',
+  ]);
+  const format = pos[0] as keyof typeof EXPORTS;
+  if (!Object.hasOwn(EXPORTS, format))
+    throw new UsageError(`export: the format must be ${Object.keys(EXPORTS).join(' or ')}, got '${format}'`);
+  const record = await readRunRecord(pos[1], { encryptionKey: await encryptionKeyOf(values) });
+  const { info } = await loadUserInfo(pos[1]);
+  const text = JSON.stringify(EXPORTS[format](record, { user: info }), null, 2) + '\n';
+  if (typeof values.output !== 'string') {
+    out.log(text.trimEnd());
+    return 0;
+  }
+  await writeFile(values.output, text);
+  out.log(`wrote ${values.output}`);
   return 0;
 }
 
@@ -245,6 +273,9 @@ async function profile(args: string[], out: Out): Promise<number> {
       `backend ${r.machine.backend.name}, ${r.training.epochs.completed} epochs, ${r.training.steps} steps\n`,
   );
   out.log(formatProfile(r.compute, { groupBy, sortBy, phase, limit, wallSeconds: r.training.wallSeconds }));
+  // By layer: each layer's forward and backward (and the loss's, the optimizer's) side by side too.
+  if (groupBy === 'layer' && phase === undefined)
+    out.log(`\nFLOPs by layer and phase:\n${formatLayerFlops(r.compute, { limit })}`);
   if (!r.compute.attribution.phases) out.log('Phases were not marked during this run: every kernel is under "other".');
   return 0;
 }
@@ -561,6 +592,8 @@ export async function main(
         for (const line of await convertModel(pos[0], pos[1], { check: values.check === true })) out.log(line);
         return 0;
       }
+      case 'export':
+        return await exportCommand(rest, out);
       case 'schema':
         parse(rest, {}, []);
         out.log(JSON.stringify(RUN_RECORD_SCHEMA, null, 2));

@@ -7,10 +7,16 @@ export {
   withLayerPath,
   currentPhase,
   currentLayerPath,
+  LOSS_SCOPE,
+  OPTIMIZER_SCOPE,
+  METRICS_SCOPE,
+  DATA_SCOPE,
 } from '../autograd/annotations.js';
 export type { Phase } from '../autograd/annotations.js';
 export { Meter, processKernelMs, formatProfile, profileLines, opFamily, siNumber, summarize } from './meter.js';
 export type { MeterSnapshot, MeterRow, Totals, ProfileOptions, ProfileGroup, ProfileSort } from './meter.js';
+export { layerFlops, formatLayerFlops } from './layer-flops.js';
+export type { LayerFlops } from './layer-flops.js';
 export {
   EnergyMeter,
   apportionEnergy,

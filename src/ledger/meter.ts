@@ -12,14 +12,7 @@
 // run-bound meter listens.
 import { onKernel, type KernelEvent } from '../ops/dispatch.js';
 import { FUSED, FUSED_NAMES } from '../ops/families/index.js';
-import {
-  ARG_REDUCE_OPS,
-  BINARY_OPS,
-  COMPARE_OPS,
-  LOGICAL_OPS,
-  REDUCE_OPS,
-  UNARY_FLOAT_OPS,
-} from '../ops/primitives.js';
+import { PRIMITIVES, PRIMITIVE_NAMES } from '../ops/primitives.js';
 import { ArgumentError } from '../errors.js';
 import { PHASES, TRAINING_PHASES, currentPhase, currentLayerPath, type Phase } from '../autograd/annotations.js';
 import { belongsTo, currentRun, type Run } from './run-context.js';
@@ -55,19 +48,15 @@ export interface MeterSnapshot {
   backends: string[];
 }
 
+// Each op's family is stated by its spec (a required field, so an op cannot be added without one).
 const FAMILY = new Map<string, string>();
-for (const op of UNARY_FLOAT_OPS) FAMILY.set(op, 'elementwise');
-for (const op of BINARY_OPS) FAMILY.set(op, 'elementwise');
-for (const op of ['where', 'cast']) FAMILY.set(op, 'elementwise');
-for (const op of [...COMPARE_OPS, ...LOGICAL_OPS, 'logicalNot']) FAMILY.set(op, 'compare');
-for (const op of [...REDUCE_OPS, ...ARG_REDUCE_OPS, 'argsort']) FAMILY.set(op, 'reduce');
-for (const op of ['gather', 'scatterAdd', 'concat', 'pad', 'copy']) FAMILY.set(op, 'data movement');
-FAMILY.set('matmul', 'matmul');
-FAMILY.set('philox', 'random');
-// Each fused op's family is stated by its spec.
+for (const op of PRIMITIVE_NAMES) FAMILY.set(op, PRIMITIVES[op].family);
 for (const op of FUSED_NAMES) FAMILY.set(op, FUSED[op].family);
 
-/** The op family used to group time and FLOPs ('matmul', 'elementwise', 'reduce', 'convolution', ...). */
+/**
+ * The op family used to group time and FLOPs ('matmul', 'elementwise', 'reduce', 'convolution', ...), from
+ * the op's spec; 'other' only for a name no spec has (an event fed in by hand).
+ */
 export function opFamily(op: string): string {
   return FAMILY.get(op) ?? 'other';
 }

@@ -14,7 +14,7 @@ import { getRegularizer, type RegularizerSpec } from './regularizers.js';
 import { reserveName, snake, uniqueName } from './names.js';
 import { Registry, checkOptions, optionKeys } from '../registry.js';
 import { attachMasks, inputMasks, type MaskArg } from './masking.js';
-import { withLayerPath } from '../autograd/annotations.js';
+import { currentLayerPath, swapLayerPath, withLayerPath } from '../autograd/annotations.js';
 import { checkLayerConfig } from './config-check.js';
 import { StringTensor, asStringTensor, type StringInputs } from './preprocessing/string-tensor.js';
 
@@ -438,12 +438,34 @@ export abstract class Layer {
   /** Sum of the regularization penalties of this layer's (and nested layers') weights, or undefined. */
   regularizationLoss(): Tensor | undefined {
     let total: Tensor | undefined;
+    let owners: Map<Variable, Layer> | undefined;
     for (const v of this.trainableWeights) {
       if (!v.regularizer) continue;
-      const p = v.regularizer(v.value);
+      owners ??= new Map(this.flattenLayers().flatMap((l) => l.variables.map((w) => [w, l] as const)));
+      const penalty = (): Tensor => v.regularizer!(v.value);
+      const owner = owners.get(v);
+      const p = owner ? owner.atCallPath(penalty) : penalty();
       total = total ? add(total, p) : p;
     }
     return total;
+  }
+
+  /** The layer path of this layer's last eager call ('' before any): where its loss terms are metered. */
+  private callPath = '';
+
+  /**
+   * Runs fn at the layer path of this layer's last call (or where it is, if never called), so a weight's
+   * penalty and a function loss (and their gradients, through the tape's stamp) are metered under the
+   * layer that owns them, as its forward and backward kernels are.
+   */
+  private atCallPath<T>(fn: () => T): T {
+    if (this.callPath === '') return fn();
+    const saved = swapLayerPath(this.callPath);
+    try {
+      return fn();
+    } finally {
+      swapLayerPath(saved);
+    }
   }
 
   /** Losses added by the last call (addLoss with a tensor); cleared when an outermost call starts. */
@@ -486,7 +508,7 @@ export abstract class Layer {
   }
 
   private addWeightLosses(layers: readonly Layer[], out: Tensor[]): Tensor[] {
-    for (const l of layers) for (const f of l.lossFns) out.push(f());
+    for (const l of layers) for (const f of l.lossFns) out.push(l.atCallPath(f));
     const reg = this.regularizationLoss();
     if (reg) out.push(reg);
     return out;
@@ -588,7 +610,10 @@ export abstract class Layer {
         seed: ctx.seed ?? activeContext?.seed,
       };
       const out = this.collectingLosses(() =>
-        withLayerPath(this.name, () => withCallContext(callCtx, () => this.call(real, callCtx, mask ?? undefined))),
+        withLayerPath(this.name, () => {
+          this.callPath = currentLayerPath();
+          return withCallContext(callCtx, () => this.call(real, callCtx, mask ?? undefined));
+        }),
       );
       const seen = outputHook ? (outputHook(this, out, real) ?? out) : out;
       if (this.supportsMasking) attachMasks(seen, this.computeMask(real, mask ?? undefined));

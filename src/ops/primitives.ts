@@ -84,6 +84,8 @@ export interface ShapeDType {
 }
 
 export interface PrimitiveSpec<P extends PrimitiveName> {
+  /** The op family the ledger's meter groups it under ('elementwise', 'matmul', 'reduce', ...). */
+  readonly family: string;
   /** Inputs are broadcast to the output shape before the kernel sees them. */
   readonly broadcast: boolean;
   /** Output shape and dtype; throws a typed error naming the op when inputs do not fit. */
@@ -120,6 +122,7 @@ const free = () => 0;
 
 function unarySpec(op: string, dtypeRule: 'float' | 'bool'): PrimitiveSpec<never> {
   return {
+    family: dtypeRule === 'float' ? 'elementwise' : 'compare',
     broadcast: false,
     infer: ([x]) => {
       if (dtypeRule === 'float') requireFloat(op, x);
@@ -132,6 +135,7 @@ function unarySpec(op: string, dtypeRule: 'float' | 'bool'): PrimitiveSpec<never
 
 function binarySpec(op: string, kind: 'arith' | 'compare' | 'logical'): PrimitiveSpec<never> {
   return {
+    family: kind === 'arith' ? 'elementwise' : 'compare',
     broadcast: true,
     infer: (inputs) => {
       const dtype = requireSameDType(op, inputs);
@@ -147,6 +151,7 @@ function binarySpec(op: string, kind: 'arith' | 'compare' | 'logical'): Primitiv
 
 function reduceSpec(op: string): PrimitiveSpec<ReduceOp> {
   return {
+    family: 'reduce',
     broadcast: false,
     infer: ([x], { axes }) => {
       if (x.dtype === 'bool') throw new DTypeError(`${op}: cannot reduce a bool tensor; cast it first`);
@@ -159,6 +164,7 @@ function reduceSpec(op: string): PrimitiveSpec<ReduceOp> {
 
 function argReduceSpec(op: string): PrimitiveSpec<ArgReduceOp> {
   return {
+    family: 'reduce',
     broadcast: false,
     infer: ([x], { axis }) => {
       if (x.shape[axis] === 0) throw new ShapeError(`${op}: axis ${axis} of ${fmtShape(x.shape)} is empty`);
@@ -180,6 +186,7 @@ function build(): { [P in PrimitiveName]: PrimitiveSpec<P> } {
   return {
     ...(specs as { [P in UnaryOp | BinaryOp | CompareOp | ReduceOp | ArgReduceOp]: PrimitiveSpec<P> }),
     where: {
+      family: 'elementwise',
       broadcast: true,
       infer: ([c, a, b]) => {
         if (c.dtype !== 'bool')
@@ -189,6 +196,7 @@ function build(): { [P in PrimitiveName]: PrimitiveSpec<P> } {
       flops: free,
     },
     matmul: {
+      family: 'matmul',
       broadcast: false,
       infer: ([a, b], { transA, transB }) => {
         requireFloat('matmul', a);
@@ -206,6 +214,7 @@ function build(): { [P in PrimitiveName]: PrimitiveSpec<P> } {
       flops: ([a], out, { transA }) => 2 * sizeOf(out.shape) * (transA ? a.shape[1] : a.shape[2]),
     },
     gather: {
+      family: 'data movement',
       broadcast: false,
       bytes: ([, idx], out) =>
         2 * sizeOf(out.shape) * bytesPerElement(out.dtype) + sizeOf(idx.shape) * bytesPerElement(idx.dtype),
@@ -216,6 +225,7 @@ function build(): { [P in PrimitiveName]: PrimitiveSpec<P> } {
       flops: free,
     },
     scatterAdd: {
+      family: 'data movement',
       broadcast: false,
       infer: ([x, idx, upd], { axis }) => {
         if (idx.dtype !== 'int32') throw new DTypeError(`scatterAdd: indices must be int32, got ${idx.dtype}`);
@@ -232,6 +242,7 @@ function build(): { [P in PrimitiveName]: PrimitiveSpec<P> } {
       flops: ([, , upd]) => sizeOf(upd.shape),
     },
     concat: {
+      family: 'data movement',
       broadcast: false,
       infer: (inputs, { axis }) => {
         const dtype = requireSameDType('concat', inputs);
@@ -251,6 +262,7 @@ function build(): { [P in PrimitiveName]: PrimitiveSpec<P> } {
       flops: free,
     },
     pad: {
+      family: 'data movement',
       broadcast: false,
       infer: ([x], { config }) => ({
         shape: x.shape.map((d, i) => {
@@ -261,12 +273,23 @@ function build(): { [P in PrimitiveName]: PrimitiveSpec<P> } {
       }),
       flops: free,
     },
-    copy: { broadcast: false, infer: ([x]) => x, flops: free },
-    cast: { broadcast: false, infer: ([x], { dtype }) => ({ shape: x.shape, dtype }), flops: free },
+    copy: { family: 'data movement', broadcast: false, infer: ([x]) => x, flops: free },
+    cast: {
+      family: 'elementwise',
+      broadcast: false,
+      infer: ([x], { dtype }) => ({ shape: x.shape, dtype }),
+      flops: free,
+    },
     // Integer rounds: no floating-point operations in the cost model.
-    philox: { broadcast: false, infer: (_inputs, { count }) => ({ shape: [count, 4], dtype: 'int32' }), flops: free },
+    philox: {
+      family: 'random',
+      broadcast: false,
+      infer: (_inputs, { count }) => ({ shape: [count, 4], dtype: 'int32' }),
+      flops: free,
+    },
     // Comparisons only: no floating-point operations in the cost model.
     argsort: {
+      family: 'reduce',
       broadcast: false,
       infer: ([x]) => {
         if (x.dtype === 'bool') throw new DTypeError(`argsort: cannot sort a bool tensor; cast it first`);

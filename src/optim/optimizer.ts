@@ -6,6 +6,7 @@ import { dispose, keep, tidy } from '../tensor/storage.js';
 import { isFloat, type DType } from '../tensor/dtype.js';
 import { shapesEqual } from '../tensor/shape.js';
 import { noGrad } from '../autograd/tape.js';
+import { OPTIMIZER_SCOPE, withLayerPath, withPhase } from '../autograd/annotations.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape, fmtValue } from '../errors.js';
 import * as o from '../ops/index.js';
 import { Registry, checkOptions } from '../registry.js';
@@ -114,6 +115,11 @@ export interface Assignable {
   readonly value: Tensor;
   assign(value: Tensor): void;
   readonly name?: string;
+}
+
+/** Runs an update untracked, in phase 'optimizer' at layer path 'optimizer' (what the meter reads). */
+function inOptimizer<T>(fn: () => T): T {
+  return noGrad(() => withPhase('optimizer', () => withLayerPath(OPTIMIZER_SCOPE, fn)));
 }
 
 /**
@@ -262,7 +268,9 @@ export class Optimizer {
     });
     this.build(params);
     const old = this.state!;
-    const { next, state } = noGrad(() =>
+    // Phase and layer path 'optimizer' wherever the step is called from (fit or a custom loop), so the
+    // meter attributes the update's kernels to the optimizer.
+    const { next, state } = inOptimizer(() =>
       tidy(() => {
         // Gradients in the parameters' dtypes, so that the state keeps the dtype it was made with.
         const g = grads.map((x, i) => o.cast(x, params[i].dtype));

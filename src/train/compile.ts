@@ -3,6 +3,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../errors.js';
 import { tidy } from '../tensor/storage.js';
 import { noGrad } from '../autograd/tape.js';
+import { LOSS_SCOPE, METRICS_SCOPE, withLayerPath } from '../autograd/annotations.js';
 import * as o from '../ops/index.js';
 import type { OptimizerSpec } from '../optim/index.js';
 import { getLoss, type LossFn, type LossSpec } from '../nn/losses.js';
@@ -124,14 +125,17 @@ export class CompileLoss {
   call(ys: readonly Tensor[], preds: readonly Tensor[], sampleWeight: Tensor | undefined): Tensor {
     if (ys.length !== preds.length)
       throw new ArgumentError(`loss: the model has ${preds.length} outputs but ${ys.length} label tensors were given`);
-    let total: Tensor | undefined;
-    preds.forEach((p, i) => {
-      const own = this.fns[i](ys[i], p, sampleWeight);
-      if (preds.length > 1) this.trackers[i].updateState(own.item(), p.shape[0]);
-      const l = this.weights[i] === 1 ? own : o.mul(own, this.weights[i]);
-      total = total ? o.add(total, l) : l;
+    // Metered (forward, and backward through the tape's stamp) under the loss's own layer path.
+    return withLayerPath(LOSS_SCOPE, () => {
+      let total: Tensor | undefined;
+      preds.forEach((p, i) => {
+        const own = this.fns[i](ys[i], p, sampleWeight);
+        if (preds.length > 1) this.trackers[i].updateState(own.item(), p.shape[0]);
+        const l = this.weights[i] === 1 ? own : o.mul(own, this.weights[i]);
+        total = total ? o.add(total, l) : l;
+      });
+      return total!;
     });
-    return total!;
   }
 
   /** Adds '<prefix><output>_loss' entries when the model has several outputs. */
@@ -232,17 +236,19 @@ export class CompileMetrics implements StatefulMetric<Logs> {
           `got ${ys.length} label and ${preds.length} prediction tensors`,
       );
     noGrad(() =>
-      tidy(() => {
-        const scored = preds.map((p, i) => unmaskedSteps(ys[i], p, sampleWeight));
-        this.made ??= this.build(
-          scored.map((s) => s.y),
-          scored.map((s) => s.pred),
-        );
-        this.made.forEach((ms, i) => {
-          for (const m of ms)
-            m.metric.updateState(scored[i].y, scored[i].pred, m.weighted ? scored[i].weight : undefined);
-        });
-      }),
+      withLayerPath(METRICS_SCOPE, () =>
+        tidy(() => {
+          const scored = preds.map((p, i) => unmaskedSteps(ys[i], p, sampleWeight));
+          this.made ??= this.build(
+            scored.map((s) => s.y),
+            scored.map((s) => s.pred),
+          );
+          this.made.forEach((ms, i) => {
+            for (const m of ms)
+              m.metric.updateState(scored[i].y, scored[i].pred, m.weighted ? scored[i].weight : undefined);
+          });
+        }),
+      ),
     );
   }
 

@@ -2,6 +2,7 @@
 // Datasets and generators alike, for fit, evaluate and predict (and fit's validation). Each batch's tensors
 // are freed when the loop asks for the next batch or leaves early.
 import { Tensor } from '../tensor/tensor.js';
+import { DATA_SCOPE, withLayerPath } from '../autograd/annotations.js';
 import { ArgumentError } from '../errors.js';
 import { dispose, tidy } from '../tensor/storage.js';
 import * as o from '../ops/index.js';
@@ -207,12 +208,16 @@ export class EpochIterator {
       return p;
     };
     try {
-      const x = data.x.map(part);
-      const y = data.y?.map(part);
-      const w = data.sampleWeight && part(data.sampleWeight);
-      const sampleWeight = classWeight && y ? classSampleWeights(y[0], classWeight, w) : w;
-      if (sampleWeight !== w) made.push(sampleWeight!);
-      yield { x, y, sampleWeight };
+      // Metered as the input pipeline's work ('data'), not a layer's (synchronous: the mark ends before the yield).
+      const batch = withLayerPath(DATA_SCOPE, (): StepBatch => {
+        const x = data.x.map(part);
+        const y = data.y?.map(part);
+        const w = data.sampleWeight && part(data.sampleWeight);
+        const sampleWeight = classWeight && y ? classSampleWeights(y[0], classWeight, w) : w;
+        if (sampleWeight !== w) made.push(sampleWeight!);
+        return { x, y, sampleWeight };
+      });
+      yield batch;
     } finally {
       dispose(made);
       idx?.dispose();

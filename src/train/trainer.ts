@@ -43,7 +43,7 @@ import { History, type Callback, type Logs } from './callbacks.js';
 import { ProgressDisplay } from './progress.js';
 import { RunRecorder } from './run-record-callback.js';
 import type { RunRecorderOptions } from '../ledger/recording.js';
-import { withPhase } from '../autograd/annotations.js';
+import { LOSS_SCOPE, withLayerPath, withPhase } from '../autograd/annotations.js';
 import type { Model } from './model.js';
 import type { Variable } from '../nn/variable.js';
 import { privacyHooks, type DpSgdOptions, type PrivateSteps, type PrivateTraining } from './private-training.js';
@@ -268,7 +268,8 @@ export class Trainer {
    */
   computeLoss(op: string, ys: readonly Tensor[] | undefined, preds: readonly Tensor[], sampleWeight?: Tensor): Tensor {
     const compiled = this.hasLoss ? this.compiledLoss(op, ys, preds, sampleWeight) : undefined;
-    const total = addModelLosses(compiled, this.model.losses);
+    // The model's loss terms (addLoss, regularization) and their sum are the loss's work, not a layer's.
+    const total = withLayerPath(LOSS_SCOPE, () => addModelLosses(compiled, this.model.losses));
     if (!total)
       throw new ArgumentError(
         `${op}: model '${this.model.name}' has no loss: compile() was given none and its layers added none ` +

@@ -83,16 +83,130 @@ test('validator: types, required, additionalProperties, enum/const, ranges, patt
   );
 });
 
+test('validator: unevaluatedProperties sees through $ref, allOf, anyOf, if/then, not through failed branches', () => {
+  const v = new JsonSchemaValidator({
+    $defs: { named: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } },
+    allOf: [{ $ref: '#/$defs/named' }],
+    anyOf: [
+      { properties: { a: { const: 1 } }, required: ['a'] },
+      { properties: { b: { const: 2 } }, required: ['b'] },
+    ],
+    if: { properties: { kind: { const: 'x' } }, required: ['kind'] },
+    then: { properties: { x: { type: 'number' } } },
+    else: { properties: { y: { type: 'number' } } },
+    unevaluatedProperties: false,
+  });
+  assert.deepEqual(v.validate({ name: 'n', a: 1, kind: 'x', x: 3 }), []);
+  assert.deepEqual(v.validate({ name: 'n', b: 2, y: 3 }), []);
+  // 'x' is evaluated only by 'then', which does not apply when kind is not 'x'; 'b' only by a failing branch.
+  assert.deepEqual(v.validate({ name: 'n', a: 1, x: 3 }), ["$: unexpected property 'x'"]);
+  assert.deepEqual(v.validate({ name: 'n', a: 1, b: 3 }), ["$: unexpected property 'b'"]);
+  assert.deepEqual(v.validate({ name: 'n', a: 1, kind: 'x', x: 'no' }), ['$.x: expected number, got string']);
+  assert.ok(v.validate({ a: 1 }).includes("$: missing required property 'name'"));
+});
+
+test('validator: uniqueItems, not, tuple items with additionalItems, formats, definitions', () => {
+  const v = new JsonSchemaValidator({
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    type: 'object',
+    properties: {
+      set: { type: 'array', uniqueItems: true },
+      notString: { not: { type: 'string' } },
+      pair: { type: 'array', items: [{ type: 'string' }, { type: 'integer' }], additionalItems: false },
+      link: { type: 'string', format: 'iri-reference' },
+      uri: { type: 'string', format: 'uri' },
+      mail: { type: 'string', format: 'idn-email' },
+      thing: { $ref: '#/definitions/thing' },
+    },
+    definitions: { thing: { enum: ['a', 'b'], 'meta:enum': { a: 'the a', b: 'the b' }, deprecated: false } },
+  });
+  assert.deepEqual(
+    v.validate({
+      set: [1, { a: 1 }, [1]],
+      notString: 1,
+      pair: ['a', 1],
+      link: '../x#y',
+      uri: 'https://example.org/a',
+      mail: 'ä@example.org',
+      thing: 'a',
+    }),
+    [],
+  );
+  assert.deepEqual(
+    v
+      .validate({
+        set: [{ a: 1 }, 2, { a: 1 }],
+        notString: 's',
+        pair: ['a', 'b', 3],
+        link: 'has space',
+        uri: 'relative/path',
+        mail: 'nobody',
+        thing: 'c',
+      })
+      .sort(),
+    [
+      '$.link: "has space" is not a valid iri-reference',
+      '$.mail: "nobody" is not a valid idn-email',
+      "$.notString: must not match the schema under 'not'",
+      '$.pair[1]: expected integer, got string',
+      '$.pair[2]: no value is allowed here',
+      '$.set[2]: repeats an earlier item',
+      '$.thing: "c" is not one of ["a","b"]',
+      '$.uri: "relative/path" is not a valid uri',
+    ].sort(),
+  );
+});
+
+test('validator: a union that fails names the problem of the branch whose discriminator matched', () => {
+  const cls = (name: string, field: string) => ({
+    type: 'object',
+    properties: { type: { oneOf: [{ const: name }] }, [field]: { type: 'integer' } },
+    required: ['type', field],
+  });
+  const v = new JsonSchemaValidator({ type: 'array', items: { anyOf: [cls('A', 'a'), cls('B', 'b'), cls('C', 'c')] } });
+  assert.deepEqual(v.validate([{ type: 'B', b: 1 }]), []);
+  assert.deepEqual(v.validate([{ type: 'B', b: 'x' }]), [
+    '$[0]: matches none of anyOf (nearest: $[0].b: expected integer, got string)',
+  ]);
+  assert.deepEqual(v.validate([{ type: 'C' }]), [
+    "$[0]: matches none of anyOf (nearest: $[0]: missing required property 'c')",
+  ]);
+  // No branch's discriminator matched: each branch's first problem.
+  assert.match(v.validate([{ type: 'D' }])[0], /^\$\[0\]: matches none of anyOf \(\$\[0\]\.type: .* \| .* \| .*\)$/);
+});
+
+test('validator: $ref into another document, found by $id and resolved against the referring one', () => {
+  const ids = { $id: 'http://example.org/schema/ids.schema.json', enum: ['MIT', 'Apache-2.0'] };
+  const sig = { $id: 'http://example.org/schema/sig.schema.json', definitions: { sig: { required: ['alg'] } } };
+  const main = {
+    $id: 'http://example.org/schema/main.schema.json',
+    properties: { licence: { $ref: 'ids.schema.json' }, signature: { $ref: 'sig.schema.json#/definitions/sig' } },
+  };
+  const v = new JsonSchemaValidator(main, { schemas: [ids, sig] });
+  assert.deepEqual(v.validate({ licence: 'MIT', signature: { alg: 'ES256' } }), []);
+  assert.deepEqual(v.validate({ licence: 'MITx', signature: {} }), [
+    '$.licence: "MITx" is not one of ["MIT","Apache-2.0"]',
+    "$.signature: missing required property 'alg'",
+  ]);
+  assert.throws(
+    () => new JsonSchemaValidator(main, { schemas: [ids] }),
+    /'sig\.schema\.json#\/definitions\/sig' names no/,
+  );
+  assert.throws(() => new JsonSchemaValidator(main, { schemas: [{ enum: [1] }] }), /must have an \$id/);
+});
+
 test('validator refuses schemas that use keywords it does not check', () => {
   assert.throws(() => new JsonSchemaValidator({ type: 'object', dependentRequired: {} }), /does not support/);
   assert.throws(
-    () => new JsonSchemaValidator({ properties: { a: { uniqueItems: true } } }),
-    /\$\.properties\.a uses 'uniqueItems'/,
+    () => new JsonSchemaValidator({ properties: { a: { patternProperties: {} } } }),
+    /\$\.properties\.a uses 'patternProperties'/,
   );
-  assert.throws(() => new JsonSchemaValidator({ $ref: 'http://elsewhere/x' }), /not a local reference/);
+  assert.throws(() => new JsonSchemaValidator({ $ref: 'http://elsewhere/x' }), /names no schema given/);
+  assert.throws(() => new JsonSchemaValidator({ $ref: '#anchor' }), /only JSON pointer fragments/);
+  assert.throws(() => new JsonSchemaValidator({ $defs: { a: { $id: 'x' } } }), /only a document's root/);
   assert.throws(() => new JsonSchemaValidator({ $ref: '#/$defs/none' }), /points nowhere/);
   assert.throws(() => new JsonSchemaValidator({ type: 'float' }), /unknown type/);
-  assert.throws(() => new JsonSchemaValidator({ format: 'email' }), /only 'date-time'/);
+  assert.throws(() => new JsonSchemaValidator({ format: 'email' }), /format 'email'; supported: date-time, uri/);
   assert.deepEqual(new JsonSchemaValidator(true).validate(42), []);
   assert.deepEqual(new JsonSchemaValidator(false).validate(42), ['$: no value is allowed here']);
 });
