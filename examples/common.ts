@@ -4,7 +4,7 @@ import {
   getBackend,
   setSeed,
   RunRecorder,
-  writeCard,
+  publishRun,
   Sequential,
   layers,
   type Model,
@@ -103,11 +103,10 @@ export async function trainAndReport(
     report(json, { ...figures, testAccuracy: accuracy, testLoss: loss });
     return;
   }
-  // The run record: test evaluation (per class), the saved model's hashes, a ledger entry, the card.
+  // The run record: test evaluation (per class), the saved model's hashes, the card, a signed ledger entry.
   const test = await recorder.evaluate('test', model, data.test.x, data.test.y, { batchSize: 256 });
   await model.save(out); // also writes run.json with the saved files' hashes
-  const { record, entry } = await recorder.finish({ ledger: join(out, 'ledger.jsonl') });
-  const card = await writeCard(out);
+  const { record, entry, card } = await publishRun(recorder, { dir: out, ledger: join(out, 'ledger.jsonl') });
   const e = record.energy!;
   report(json, {
     ...figures,
@@ -120,8 +119,9 @@ export async function trainAndReport(
     co2eGrams: record.emissions!.gCO2e,
     gridIntensity: `${record.emissions!.grid.gPerKWh} g/kWh (${record.emissions!.grid.name})`,
     runRecord: join(out, 'run.json'),
-    card: card.files.html,
+    card: card!.files.html,
     ledgerEntry: `${entry!.index} ${entry!.entryHash.slice(0, 16)}...`,
+    signedBy: `${entry!.keyId!.slice(0, 16)}...`,
   });
 }
 

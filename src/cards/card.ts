@@ -748,7 +748,10 @@ export function buildCard(
   options: CardOptions = {},
 ): Doc {
   const ctx: Ctx = { r: record, user: user.info, sources: user.sources };
-  const hash = options.recordSha256 ?? recordHash(record);
+  // A card cannot carry the hash of a record that holds the card's own hashes (record.card, publishRun): it
+  // names the record without them, which is also what makes a re-rendered card the same bytes.
+  const { card: _cardHashes, ...rendered } = record;
+  const hash = options.recordSha256 ?? recordHash(rendered as RunRecord);
   const name = user.info.modelName ?? record.model.name;
   const groups = complianceMap(record, user.info, user.sources);
   // Summary, contents and the regulatory map first; the detailed sections after them.
@@ -775,7 +778,7 @@ export function buildCard(
       text:
         `Run \`candor verify RUN_DIR\` on the run directory: it checks run.json, this card, the weight files and ` +
         `the signed ledger entry together and names what fails. This card was rendered from run record ` +
-        `${record.id}, SHA-256 ${hash} (the hash its ledger entry carries).`,
+        `${record.id}, SHA-256 ${hash} (the record without its card field, which holds this card's hashes).`,
     },
   );
   const head: Block[] = [

@@ -1,6 +1,8 @@
 // Model cards and regulatory documentation written from run records.
 export { buildCard, writeCard } from './card.js';
 export type { CardOptions, WrittenCard } from './card.js';
+export { publishRun, publishRecord, LEDGER_FILE } from './publish.js';
+export type { PublishOptions, PublishedRun } from './publish.js';
 export { complianceMap, trainingFlops, STATUS_TEXT } from './compliance.js';
 export type { ComplianceGroup, ComplianceItem, ItemStatus } from './compliance.js';
 export { loadUserInfo, CARD_USER_SCHEMA, CARD_FILE, INTENDED_USE_FILE } from './user-info.js';

@@ -4,9 +4,12 @@
 //   candor explain RUN_DIR --input FILE --method M [--target N] [--steps N] [--out DIR] [--json] ...
 //   candor profile RUN_DIR [--by op|family|phase|layer] [--sort ms|flops|calls|bytes] [--phase P] [--limit N]
 //   (card, profile and ledger append read an encrypted run.json with --key-file FILE or --passphrase-file FILE)
-//   candor ledger verify FILE [--public-key PEM] [--head HASH]
+//   candor ledger verify FILE [--public-key PEM] [--head HASH] [--allow-unsigned]
 //   candor ledger show FILE [--json]
-//   candor ledger append FILE RUN_DIR [--key PEM]
+//   candor ledger append FILE RUN_DIR [--key PEM | --no-sign]
+//   candor verify RUN_DIR [--ledger FILE] [--public-key PEM] [--allow-unsigned] [--json]
+//   candor key export [--out FILE] | key trust FILE | key list
+//   candor publish RUN_DIR [--ledger FILE] [--no-sign]
 //   candor ledger keygen PREFIX
 //   candor ledger repair FILE
 //   candor convert IN OUT [--check]
@@ -28,14 +31,7 @@ import { writeCardTemplate } from '../cards/card-template.js';
 import { readRunRecord, candorVersion, type RunRecord } from '../ledger/record.js';
 import { formatProfile, siNumber, type ProfileGroup, type ProfileSort } from '../ledger/meter.js';
 import { formatLayerFlops } from '../ledger/layer-flops.js';
-import {
-  appendToLedger,
-  generateSigningKeys,
-  readLedger,
-  repairLedger,
-  verifyLedger,
-  type LedgerEntry,
-} from '../ledger/ledger.js';
+import { appendToLedger, generateSigningKeys, readLedger, repairLedger, type LedgerEntry } from '../ledger/ledger.js';
 import { RUN_RECORD_SCHEMA } from '../ledger/run-record-schema.js';
 import { PHASES, type Phase } from '../autograd/annotations.js';
 import { CandorError } from '../errors.js';
@@ -49,6 +45,9 @@ import { METHOD_NAMES } from '../explain/types.js';
 import { explainRun } from './explain.js';
 import { convertModel } from './convert.js';
 import { MODEL_FORMATS } from '../interop/formats.js';
+import { keyCommand, ledgerVerifyCommand, verifyCommand } from './verify.js';
+import { userSigningKey } from '../ledger/user-keys.js';
+import { publishRecord } from '../cards/publish.js';
 
 const CONVERT_FORMATS = MODEL_FORMATS.map((f) => f.name).join(', ');
 
@@ -65,14 +64,24 @@ export const USAGE =
       [--name NAME] [--out DIR] [--json]   (--out: where the card and explanation.json, every value, go)
   profile RUN_DIR                 print the profiler table of the run
       [--by op|family|phase|layer] [--sort ms|flops|calls|bytes] [--phase ${PHASES.join('|')}] [--limit N]
-  ledger verify FILE              check the hash chain (and signatures); names the first bad entry
-      [--public-key PEM_FILE]     require every entry to be signed by this key
+  ledger verify FILE              check the hash chain and that every entry is signed by a trusted key (your
+                                  own key and those in trusted-keys.pem); names the first bad entry
+      [--public-key PEM_FILE]     trust this key (these keys) instead
       [--head HASH]               the newest entryHash you saw before (detects entries cut off the end)
+      [--allow-unsigned]          accept unsigned entries (still reported UNSIGNED; exit status 0)
   ledger show FILE [--json]       list the entries
-  ledger append FILE RUN_DIR      append RUN_DIR/run.json to the ledger [--key PRIVATE_PEM_FILE]
+  ledger append FILE RUN_DIR      append RUN_DIR/run.json to the ledger, signed with your key (made on first use
+      [--key PRIVATE_PEM_FILE]    in the config directory; CANDOR_KEY overrides) or this one; --no-sign: unsigned
   ledger keygen PREFIX            write an Ed25519 key pair to PREFIX.key (private) and PREFIX.pub
   ledger repair FILE              cut off a torn last line left by a crash during an append (kept in FILE.torn);
                                   refuses any other damage
+  verify RUN_DIR                  check run.json, its signed ledger entry, the model files, the card and the key
+      [--ledger FILE] [--public-key PEM_FILE] [--allow-unsigned] [--json]   (exit status 0 only when all pass)
+  publish RUN_DIR                 rewrite the card, record its hashes in run.json and append the run to
+      [--ledger FILE] [--no-sign] RUN_DIR/ledger.jsonl signed with your key (after run.json changed, e.g. by explain)
+  key export [--out FILE]         print (or write) the public half of your signing key, for verifiers to trust
+  key trust FILE                  trust the public keys in FILE (adds them to trusted-keys.pem)
+  key list                        the keys trusted here
   convert IN OUT [--check]        convert a model between formats, chosen by the paths' names: ${CONVERT_FORMATS}
                                   (--check: OUT is read back and must predict as IN does on random inputs)
   schema                          print the JSON Schema of run.json
@@ -85,8 +94,9 @@ export const USAGE =
       [--out FILE.csv] [--json]   write the anonymised table; print JSON
   --version, --help
 
-  card, profile and ledger append read an encrypted run.json (model.save with an encryptionKey), and
-  anonymize an encrypted FILE (privacy.writeEncrypted; --out is written in the clear, for release), with
+  card, profile, verify, publish and ledger append read an encrypted run.json (model.save with an
+  encryptionKey), and anonymize an encrypted FILE (privacy.writeEncrypted; --out is written in the clear,
+  for release), with
       --key-file FILE             the raw 32-byte key: 32 bytes, or 64 hex digits
       --passphrase-file FILE      the passphrase (UTF-8; one trailing newline is not part of it)`;
 
@@ -317,34 +327,24 @@ async function ledger(args: string[], out: Out): Promise<number> {
   const [sub, ...rest] = args;
   switch (sub) {
     case 'verify': {
-      const { values, pos } = parse(rest, { 'public-key': { type: 'string' }, head: { type: 'string' } }, ['FILE']);
+      const { values, pos } = parse(
+        rest,
+        { 'public-key': { type: 'string' }, head: { type: 'string' }, 'allow-unsigned': { type: 'boolean' } },
+        ['FILE'],
+      );
       if (!existsSync(pos[0])) throw new CandorError(`no ledger at ${pos[0]}`);
-      const publicKey = values['public-key'] ? await readText(values['public-key'] as string, 'public key') : undefined;
       const head = values.head as string | undefined;
       if (head !== undefined && !/^[0-9a-f]{64}$/.test(head))
         throw new UsageError('--head must be a 64-digit hex entryHash');
-      const r = await verifyLedger(pos[0], { publicKey, expectedHead: head ? { entryHash: head } : undefined });
-      const sig =
-        `${r.signatures.signed} signed, ${r.signatures.unsigned} unsigned ` +
-        `(signatures checked against ${r.signatures.checkedWith})`;
-      if (r.ok) {
-        out.log(
-          `OK: ${pos[0]}: ${r.entries} entries, chain intact; ${sig}` +
-            `${r.head ? `\nhead: entry ${r.head.index} ${r.head.entryHash}` : ''}`,
-        );
-        if (!publicKey && r.signatures.signed > 0)
-          out.log('note: without --public-key, signatures are only checked against the keys the entries carry');
-        return 0;
-      }
-      const bad = r.firstBad!;
-      out.error(
-        `FAILED: ${pos[0]}: first bad entry at line ${bad.line}` +
-          (bad.index !== undefined
-            ? ` (claims index ${bad.index}, expected ${bad.expectedIndex})`
-            : ` (expected index ${bad.expectedIndex})`) +
-          ` [${bad.kind}]\n  ${bad.reason}\n  ${r.entries} entries before it verified`,
+      return await ledgerVerifyCommand(
+        pos[0],
+        {
+          publicKeyFile: values['public-key'] as string | undefined,
+          head,
+          allowUnsigned: values['allow-unsigned'] === true,
+        },
+        out,
       );
-      return 1;
     }
     case 'show': {
       const { values, pos } = parse(rest, { json: { type: 'boolean' } }, ['FILE']);
@@ -380,13 +380,21 @@ async function ledger(args: string[], out: Out): Promise<number> {
       return 0;
     }
     case 'append': {
-      const { values, pos } = parse(rest, { key: { type: 'string' }, ...KEY_OPTIONS }, ['FILE', 'RUN_DIR']);
-      const privateKey = values.key ? await readText(values.key as string, 'private key') : undefined;
+      const { values, pos } = parse(rest, { key: { type: 'string' }, 'no-sign': { type: 'boolean' }, ...KEY_OPTIONS }, [
+        'FILE',
+        'RUN_DIR',
+      ]);
+      if (values.key !== undefined && values['no-sign']) throw new UsageError('give --key or --no-sign, not both');
+      // Signed by default: with --key's key, else the user's own (made on first use outside the run directory).
+      const own = values.key || values['no-sign'] ? undefined : userSigningKey();
+      const privateKey = values.key ? await readText(values.key as string, 'private key') : own?.privateKey;
       const record = await readRunRecord(pos[1], { encryptionKey: await encryptionKeyOf(values) });
       const e = await appendToLedger(pos[0], record, { privateKey });
       out.log(
         `appended entry ${e.index} to ${pos[0]}\nentryHash ${e.entryHash}` +
-          `${e.signature ? `\nsigned by key ${e.keyId}` : ''}`,
+          (e.signature
+            ? `\nsigned by key ${e.keyId}${own ? ` (your key at ${own.path}${own.created ? ', made now' : ''})` : ''}`
+            : '\nUNSIGNED (--no-sign): nothing but the hash chain vouches for this entry'),
       );
       return 0;
     }
@@ -537,6 +545,60 @@ export async function main(
         return await ledger(rest, out);
       case 'anonymize':
         return await anonymize(rest, out);
+      case 'verify': {
+        const { values, pos } = parse(
+          rest,
+          {
+            ledger: { type: 'string' },
+            'public-key': { type: 'string' },
+            'allow-unsigned': { type: 'boolean' },
+            json: { type: 'boolean' },
+            ...KEY_OPTIONS,
+          },
+          ['RUN_DIR'],
+        );
+        return await verifyCommand(
+          pos[0],
+          {
+            ledger: values.ledger as string | undefined,
+            publicKeyFile: values['public-key'] as string | undefined,
+            allowUnsigned: values['allow-unsigned'] === true,
+            json: values.json === true,
+            encryptionKey: await encryptionKeyOf(values),
+          },
+          out,
+        );
+      }
+      case 'publish': {
+        const { values, pos } = parse(
+          rest,
+          { ledger: { type: 'string' }, 'no-sign': { type: 'boolean' }, ...KEY_OPTIONS },
+          ['RUN_DIR'],
+        );
+        const encryptionKey = await encryptionKeyOf(values);
+        const record = await readRunRecord(pos[0], { encryptionKey });
+        const p = await publishRecord(record, {
+          dir: pos[0],
+          ledger: values.ledger as string | undefined,
+          sign: values['no-sign'] !== true,
+          encryptionKey,
+        });
+        const e = p.entry!;
+        out.log(
+          `wrote ${p.card!.files.markdown}\nwrote ${p.card!.files.html}\nwrote ${p.file}\n` +
+            `appended entry ${e.index} (${e.entryHash.slice(0, 16)}...) ` +
+            (e.signature ? `signed by key ${e.keyId}` : 'UNSIGNED (--no-sign)'),
+        );
+        return 0;
+      }
+      case 'key': {
+        const [sub, ...args] = rest;
+        const wants: Record<string, string[]> = { export: [], trust: ['FILE'], list: [] };
+        if (!sub || !wants[sub])
+          throw new UsageError(sub ? `unknown key command '${sub}'` : 'key needs a command: export, trust or list');
+        const { values, pos } = parse(args, sub === 'export' ? { out: { type: 'string' } } : {}, wants[sub]);
+        return await keyCommand(sub, pos, { out: values.out as string | undefined }, out);
+      }
       case 'convert': {
         const { values, pos } = parse(rest, { check: { type: 'boolean' } }, ['IN', 'OUT']);
         for (const line of await convertModel(pos[0], pos[1], { check: values.check === true })) out.log(line);

@@ -114,6 +114,9 @@ export {
   generateSigningKeys,
   GENESIS_HASH,
   repairLedger,
+  SIGNATURE_SCHEME,
+  signedMessage,
+  keyIdOf,
 } from './ledger.js';
 export type {
   LedgerEntry,
@@ -125,6 +128,11 @@ export type {
   KeyInput,
   RepairResult,
 } from './ledger.js';
+export { verifyRun, RUN_CHECKS } from './verify-run.js';
+export type { RunCheck, RunCheckName, RunVerification, VerifyRunOptions } from './verify-run.js';
+export { userSigningKey, trustedKeys, trustKeys, trustedKeysPath, candorConfigDir } from './user-keys.js';
+export type { SigningKey, TrustedKey } from './user-keys.js';
+export type { FileHash, FileHashes, CardHashes } from './file-hashes.js';
 export { withFileLock, lockOwner, LOCK_STALE_MS } from './lock.js';
 export type { LockOwner, LockOptions } from './lock.js';
 export { SchemaError, RecordError, LedgerError, CanonicalJsonError } from './errors.js';

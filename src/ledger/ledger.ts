@@ -1,14 +1,14 @@
 // The ledger: an append-only JSONL file of run records, hash-chained. Each line is the canonical JSON of
 // { index, timestamp, prevHash, recordHash, record, entryHash [, keyId, publicKey, signature] } where
 // recordHash = SHA-256(canonical record), entryHash = SHA-256(canonical {index, timestamp, prevHash,
-// recordHash}) and prevHash is the previous entry's entryHash (64 zeros for the first). Optional Ed25519
-// signatures sign the entryHash.
+// recordHash}) and prevHash is the previous entry's entryHash (64 zeros for the first). Ed25519 signatures
+// sign 'candor-ledger-entry-v1\n' + entryHash (signatureScheme says so; see signedMessage).
 //
 // What verify() catches: any byte edited (a line must be exactly the canonical form of what it holds, so
 // even whitespace counts), entries deleted, inserted or reordered (index and prevHash break), and, with
-// a trusted public key, entries re-signed by anyone else. What no chain can catch alone: the newest
-// entries cut off the end, or the whole file rewritten consistently; pass the head you saw earlier
-// (expectedHead) or sign with a key the verifier trusts.
+// trusted public keys, entries re-signed by anyone else, unsigned (re-hashed) or stripped of their
+// signatures. What no chain can catch alone: the newest entries cut off the end, or the whole file
+// rewritten consistently; pass the head you saw earlier (expectedHead) and trust only keys you know.
 import { open, readFile } from 'node:fs/promises';
 import {
   KeyObject,
@@ -25,6 +25,28 @@ import type { RunRecord } from './record.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
+/**
+ * The signature scheme of entries signed by this version: the signature is over
+ * 'candor-ledger-entry-v1\n' + entryHash. The prefix separates the domain: a signature made for a ledger
+ * entry can never be passed off as a signature over anything else the same key signs (a bare 64-hex
+ * string is easy to meet elsewhere), and the version lets the message change later without ambiguity.
+ */
+export const SIGNATURE_SCHEME = 'candor-ledger-entry-v1';
+
+/**
+ * The bytes an entry's signature is over. Entries with no signatureScheme come from ledgers written before
+ * it existed: their signatures are over the bare entryHash ('legacy'). They still verify, so old ledgers
+ * stay checkable, but verify counts them (trust.legacyEntries) and the CLI says so: such a signature is
+ * only as domain-separated as the key is single-purpose. A downgrade is not possible: removing an entry's
+ * signatureScheme changes the message, so its v1 signature no longer verifies. Undefined for a scheme
+ * this version does not know.
+ */
+export function signedMessage(entry: Pick<LedgerEntry, 'entryHash' | 'signatureScheme'>): Buffer | undefined {
+  if (entry.signatureScheme === undefined) return Buffer.from(entry.entryHash, 'ascii');
+  if (entry.signatureScheme === SIGNATURE_SCHEME) return Buffer.from(`${SIGNATURE_SCHEME}\n${entry.entryHash}`);
+  return undefined;
+}
+
 export interface LedgerEntry {
   index: number;
   timestamp: string;
@@ -36,14 +58,16 @@ export interface LedgerEntry {
   keyId?: string;
   /** The signer's public key, SPKI DER in base64, when signed (informative: trust comes from the verifier's key). */
   publicKey?: string;
-  /** Ed25519 signature of the entryHash's ASCII bytes, base64. */
+  /** Ed25519 signature of signedMessage(entry), base64. */
   signature?: string;
+  /** What the signature is over (SIGNATURE_SCHEME); absent in entries signed over the bare entryHash. */
+  signatureScheme?: typeof SIGNATURE_SCHEME;
 }
 
 export type KeyInput = KeyObject | string | Buffer;
 
 export interface AppendOptions {
-  /** Ed25519 private key (KeyObject or PEM) to sign the entry with. */
+  /** Ed25519 private key (KeyObject or PEM) to sign the entry with; without one the entry is unsigned. */
   privateKey?: KeyInput;
   /** Check the existing ledger before appending (default true): never extend a broken chain. */
   verifyFirst?: boolean;
@@ -81,12 +105,33 @@ export interface VerifyResult {
   entries: number;
   head?: { index: number; entryHash: string };
   firstBad?: BadEntry;
-  signatures: { signed: number; unsigned: number; checkedWith: 'trusted key' | 'embedded keys' };
+  signatures: { signed: number; unsigned: number; checkedWith: 'trusted key' | 'trusted keys' | 'embedded keys' };
+  /** Who signed what, over the entries that verified. */
+  trust: {
+    /**
+     * True only when the chain verifies, trusted keys were given (publicKey or trustedKeys) and every entry
+     * is signed by one of them: the only state in which the ledger vouches for its records.
+     */
+    trusted: boolean;
+    /** keyIds of the keys that signed entries, in order of first appearance. */
+    signers: string[];
+    /** Indices of the entries that carry no signature. */
+    unsignedEntries: number[];
+    /** Indices of the entries signed over the bare entryHash (the scheme before SIGNATURE_SCHEME). */
+    legacyEntries: number[];
+  };
 }
 
 export interface VerifyOptions {
   /** The signer's public key you trust; every entry must then carry a valid signature by it. */
   publicKey?: KeyInput;
+  /**
+   * The public keys you trust (e.g. trustedKeys() of user-keys.ts); every signed entry must be signed by one
+   * of them, and (unless allowUnsigned) every entry must be signed. An empty list trusts no one.
+   */
+  trustedKeys?: KeyInput[];
+  /** With publicKey or trustedKeys: let unsigned entries pass (trust.trusted is then false when there are any). */
+  allowUnsigned?: boolean;
   /** The entryHash (or index) of the newest entry you saw before: detects entries cut off the end. */
   expectedHead?: { entryHash?: string; index?: number };
 }
@@ -124,6 +169,11 @@ function publicKeyOf(key: KeyInput): KeyObject {
 
 const spkiDer = (k: KeyObject): Buffer => k.export({ type: 'spki', format: 'der' });
 
+/** The id ledger entries carry for a key: SHA-256 (hex) of its public key's SPKI DER. */
+export function keyIdOf(key: KeyInput): string {
+  return sha256Hex(spkiDer(publicKeyOf(key)));
+}
+
 /** The hash the entry's header is chained and signed by. */
 export function entryHashOf(e: Pick<LedgerEntry, 'index' | 'timestamp' | 'prevHash' | 'recordHash'>): string {
   return hashJson({ index: e.index, timestamp: e.timestamp, prevHash: e.prevHash, recordHash: e.recordHash });
@@ -147,7 +197,8 @@ export function makeEntry(
     const pub = spkiDer(createPublicKey(key));
     entry.keyId = sha256Hex(pub);
     entry.publicKey = pub.toString('base64');
-    entry.signature = sign(null, Buffer.from(entry.entryHash, 'ascii'), key).toString('base64');
+    entry.signatureScheme = SIGNATURE_SCHEME;
+    entry.signature = sign(null, signedMessage(entry)!, key).toString('base64');
   }
   return entry;
 }
@@ -180,13 +231,26 @@ function base64Strict(s: unknown): Buffer | undefined {
 
 /** Checks the chain in `text` (a ledger file's contents). */
 export function verifyLedgerText(text: string, options: VerifyOptions = {}): VerifyResult {
-  const trusted = options.publicKey !== undefined ? publicKeyOf(options.publicKey) : undefined;
-  const trustedId = trusted ? sha256Hex(spkiDer(trusted)) : undefined;
-  const signatures = {
+  // keyId -> key, for every key trusted (none given: signatures are checked against the keys entries carry).
+  const given =
+    options.publicKey !== undefined
+      ? [options.publicKey]
+      : options.trustedKeys !== undefined
+        ? options.trustedKeys
+        : [];
+  const trusted = new Map(given.map((k) => [keyIdOf(k), publicKeyOf(k)]));
+  const checking = options.publicKey !== undefined || options.trustedKeys !== undefined;
+  const signatures: VerifyResult['signatures'] = {
     signed: 0,
     unsigned: 0,
-    checkedWith: trusted ? ('trusted key' as const) : ('embedded keys' as const),
+    checkedWith: options.publicKey !== undefined ? 'trusted key' : checking ? 'trusted keys' : 'embedded keys',
   };
+  const trust: VerifyResult['trust'] = { trusted: false, signers: [], unsignedEntries: [], legacyEntries: [] };
+  const trustedNames = (): string =>
+    trusted.size === 0
+      ? 'no key is trusted'
+      : `the trusted key${trusted.size > 1 ? 's are' : ' is'} ` +
+        [...trusted.keys()].map((id) => `${id.slice(0, 12)}...`).join(', ');
   const lines = text.split('\n');
   const complete = lines.pop(); // text after the last newline: '' for a well-formed file
   let prev: Pick<LedgerEntry, 'index' | 'entryHash'> | undefined;
@@ -197,6 +261,7 @@ export function verifyLedgerText(text: string, options: VerifyOptions = {}): Ver
     ...(prev ? { head: { index: prev.index, entryHash: prev.entryHash } } : {}),
     firstBad: { line, ...(index !== undefined ? { index } : {}), expectedIndex: line - 1, kind, reason },
     signatures,
+    trust,
   });
   for (let i = 0; i < lines.length; i++) {
     const n = i + 1,
@@ -277,28 +342,41 @@ export function verifyLedgerText(text: string, options: VerifyOptions = {}): Ver
       let why = 'the signature does not verify';
       try {
         const pub = base64Strict(e.publicKey),
-          sig = base64Strict(e.signature);
+          sig = base64Strict(e.signature),
+          message = signedMessage(e);
         if (!pub || !sig) why = 'the public key or signature is not canonical base64';
         else if (sha256Hex(pub) !== e.keyId) why = 'keyId is not the SHA-256 of the embedded public key';
-        else if (trusted && e.keyId !== trustedId)
+        else if (!message)
+          why = `its signatureScheme ${JSON.stringify(e.signatureScheme)} is not one this version knows`;
+        else if (checking && !trusted.has(e.keyId!))
           why =
-            `it was signed by key ${String(e.keyId).slice(0, 12)}..., ` +
-            `not the trusted key ${trustedId!.slice(0, 12)}...`;
+            `it was signed by key ${String(e.keyId).slice(0, 12)}..., which is not trusted (${trustedNames()}): ` +
+            're-signed by another key, or signed by a key you have not trusted';
         else
           ok = verifySignature(
             null,
-            Buffer.from(e.entryHash, 'ascii'),
-            trusted ?? createPublicKey({ key: pub, format: 'der', type: 'spki' }),
+            message,
+            trusted.get(e.keyId!) ?? createPublicKey({ key: pub, format: 'der', type: 'spki' }),
             sig,
           );
       } catch (err) {
         why = `the signature or key cannot be read: ${(err as Error).message}`;
       }
       if (!ok) return fail(n, 'signature', `entry ${e.index} (line ${n}): ${why}`, e.index);
+      if (!trust.signers.includes(e.keyId!)) trust.signers.push(e.keyId!);
+      if (e.signatureScheme === undefined) trust.legacyEntries.push(e.index);
     } else {
       signatures.unsigned++;
-      if (trusted)
-        return fail(n, 'signature', `entry ${e.index} (line ${n}) is not signed, but a trusted key was given`, e.index);
+      trust.unsignedEntries.push(e.index);
+      if (checking && !options.allowUnsigned)
+        return fail(
+          n,
+          'signature',
+          `entry ${e.index} (line ${n}) is not signed, but signed entries were required: anyone who can write ` +
+            'the file can make such an entry and recompute every hash (an unsigned chain re-hashed, or signatures ' +
+            'stripped)',
+          e.index,
+        );
     }
     prev = { index: e.index, entryHash: e.entryHash };
     seenHashes.add(e.entryHash);
@@ -321,6 +399,7 @@ export function verifyLedgerText(text: string, options: VerifyOptions = {}): Ver
         entries: lines.length,
         ...(head ? { head } : {}),
         signatures,
+        trust,
         firstBad: {
           line: lines.length + 1,
           expectedIndex: lines.length,
@@ -332,7 +411,8 @@ export function verifyLedgerText(text: string, options: VerifyOptions = {}): Ver
       };
     }
   }
-  return { ok: true, entries: lines.length, ...(head ? { head } : {}), signatures };
+  trust.trusted = checking && signatures.unsigned === 0;
+  return { ok: true, entries: lines.length, ...(head ? { head } : {}), signatures, trust };
 }
 
 /** Verifies a ledger file (a missing file is an empty, valid ledger). */

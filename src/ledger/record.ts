@@ -21,6 +21,7 @@ import type { MeterSnapshot } from './meter.js';
 import type { PrivacyRecord } from './privacy.js';
 import type { ExplanationRecord } from './explanation.js';
 import type { CompressionRecord } from './compression.js';
+import type { CardHashes } from './file-hashes.js';
 import { RUN_RECORD_SCHEMA } from './run-record-schema.js';
 import type { TensorSpec } from './model-io.js';
 import { RecordError } from './errors.js';
@@ -87,6 +88,8 @@ export interface RunRecord {
   explanations?: ExplanationRecord[];
   /** Compressions of the model (compress.recordCompression); absent when there are none. */
   compression?: CompressionRecord[];
+  /** The card files as publishRun wrote them, with their hashes (`candor verify` checks them). */
+  card?: CardHashes;
   software: { candor: string; node: string; v8: string; platform: string; arch: string };
   machine: {
     cpuModel: string;

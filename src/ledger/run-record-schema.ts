@@ -5,6 +5,7 @@ import { PRIVACY_SCHEMA } from './privacy.js';
 import { EXPLANATION_SCHEMA } from './explanation.js';
 import { COMPRESSION_SCHEMA } from './compression.js';
 import { TENSOR_SPECS_SCHEMA } from './model-io.js';
+import { CARD_HASHES_SCHEMA } from './file-hashes.js';
 
 const num = { type: 'number' };
 const nonNegative = { type: 'number', minimum: 0 };
@@ -227,6 +228,7 @@ export const RUN_RECORD_SCHEMA: Schema = {
         'Compressions of the model (pruning, quantisation, distillation, transfer): method, parameters, sparsity ' +
         'and bit widths per layer, and size, accuracy, latency and energy per 1,000 predictions before and after.',
     },
+    card: CARD_HASHES_SCHEMA,
     software: {
       type: 'object',
       required: ['candor', 'node', 'v8', 'platform', 'arch'],

@@ -3,7 +3,16 @@
 // ($CANDOR_CONFIG_DIR, else $XDG_CONFIG_HOME/candor, else ~/.config/candor), readable by the owner only.
 // CANDOR_KEY (a PEM file path) overrides the signing key and CANDOR_FINGERPRINT_KEY (a file path) the
 // fingerprint key; nothing is made then.
-import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import {
   createHash,
   createPrivateKey,
@@ -15,6 +24,7 @@ import {
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { LedgerError } from './errors.js';
+import { keyIdOf } from './ledger.js';
 
 export const SIGNING_KEY_FILE = 'signing-key.pem';
 export const FINGERPRINT_KEY_FILE = 'fingerprint.key';
@@ -86,9 +96,7 @@ export function userSigningKey(env: NodeJS.ProcessEnv = process.env): SigningKey
   if (privateKey.asymmetricKeyType !== 'ed25519')
     throw new LedgerError(`${path} holds a ${privateKey.asymmetricKeyType} key; Candor signs with Ed25519`);
   const publicKey = createPublicKey(privateKey);
-  const keyId = createHash('sha256')
-    .update(publicKey.export({ type: 'spki', format: 'der' }))
-    .digest('hex');
+  const keyId = keyIdOf(publicKey);
   return { privateKey, publicKey, keyId, path, created };
 }
 
@@ -125,4 +133,86 @@ export function userFingerprintKey(env: NodeJS.ProcessEnv = process.env): Finger
 /** The public keys in the user's trusted-keys file (none when it does not exist). */
 export function trustedKeysPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(candorConfigDir(env), TRUSTED_KEYS_FILE);
+}
+
+/** A public key a verifier trusts, and where that trust comes from. */
+export interface TrustedKey {
+  keyId: string;
+  publicKey: KeyObject;
+  /** 'your own key (PATH)', 'PATH' of the trusted-keys file, or what the caller names. */
+  source: string;
+}
+
+/** The Ed25519 public keys in PEM `text` (every PUBLIC KEY block); `what` names the text in errors. */
+export function parsePublicKeys(text: string, what: string): KeyObject[] {
+  const blocks = text.match(/-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----/g) ?? [];
+  return blocks.map((pem, i) => {
+    let key: KeyObject;
+    try {
+      key = createPublicKey(pem);
+    } catch (e) {
+      throw new LedgerError(`${what}: public key ${i + 1} cannot be read: ${(e as Error).message}`);
+    }
+    if (key.asymmetricKeyType !== 'ed25519')
+      throw new LedgerError(`${what}: public key ${i + 1} is ${key.asymmetricKeyType}; ledger keys are Ed25519`);
+    return key;
+  });
+}
+
+/** The public half of a key as PEM (SPKI). */
+export function publicKeyPem(key: KeyObject): string {
+  return key.export({ type: 'spki', format: 'pem' }).toString();
+}
+
+/**
+ * The keys this user trusts: every key in the trusted-keys file, and the user's own signing key when it
+ * already exists (it is never made here: verifying must not create keys). The own key counts because an
+ * entry it signed was made by someone holding this user's private key, that is by the user; on any other
+ * machine the verifier's own key is a different key, so a verifier elsewhere trusts exactly what its
+ * trusted-keys file lists (`candor key export` there, `candor key trust FILE` here).
+ */
+export function trustedKeys(
+  env: NodeJS.ProcessEnv = process.env,
+  { own = true }: { own?: boolean } = {},
+): TrustedKey[] {
+  const keys: TrustedKey[] = [];
+  const add = (publicKey: KeyObject, source: string): void => {
+    const keyId = keyIdOf(publicKey);
+    if (!keys.some((k) => k.keyId === keyId)) keys.push({ keyId, publicKey, source });
+  };
+  if (own) {
+    const path = env.CANDOR_KEY || join(candorConfigDir(env), SIGNING_KEY_FILE);
+    if (existsSync(path)) add(userSigningKey(env).publicKey, `your own key (${path})`);
+  }
+  const file = trustedKeysPath(env);
+  if (existsSync(file)) for (const k of parsePublicKeys(readFileSync(file, 'utf8'), file)) add(k, file);
+  return keys;
+}
+
+/**
+ * Adds the public keys in PEM `text` to the trusted-keys file (made, mode 0600, when missing); keys already
+ * there are left alone. Returns each key's id and whether it was added.
+ */
+export function trustKeys(
+  text: string,
+  what: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { keyId: string; added: boolean }[] {
+  const keys = parsePublicKeys(text, what);
+  if (keys.length === 0) throw new LedgerError(`${what} holds no PEM public key (-----BEGIN PUBLIC KEY-----)`);
+  const file = trustedKeysPath(env);
+  const have = new Set(
+    existsSync(file) ? parsePublicKeys(readFileSync(file, 'utf8'), file).map((k) => keyIdOf(k)) : [],
+  );
+  const result = keys.map((k) => {
+    const keyId = keyIdOf(k);
+    const added = !have.has(keyId);
+    if (added) {
+      mkdirSync(candorConfigDir(env), { recursive: true, mode: 0o700 });
+      appendFileSync(file, publicKeyPem(k), { mode: 0o600 });
+      have.add(keyId);
+    }
+    return { keyId, added };
+  });
+  return result;
 }
