@@ -158,7 +158,7 @@ test('publishRun signs by default and verifyRun names every forgery', async (t) 
       // The card names the record it was rendered from (without record.card, which it cannot hold), so
       // rendering it again from the published run.json gives the same bytes and verify still passes.
       const { card: _hashes, ...rendered } = published.record;
-      assert.ok(md.toString().includes(`record SHA-256 ${hashJson(rendered)} (without its card field`));
+      assert.ok(md.toString().includes(`SHA-256 ${hashJson(rendered)} (the record without its card field`));
       await writeCard(honest);
       assert.deepEqual(readFileSync(join(honest, 'card.md')), md);
       assert.deepEqual(failed(await verifyRun(honest, { env: verifier })), []);
