@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { readRunRecord, recordHash, type RunRecord, type EvaluationRecord } from '../ledger/record.js';
 import type { EncryptionKey } from '../io/encryption.js';
 import { profileLines, siNumber } from '../ledger/meter.js';
+import { digestText } from '../ledger/fingerprint.js';
 import { PHASES } from '../autograd/annotations.js';
 import type { ClassificationReport } from '../ledger/evaluation.js';
 import { fig, num, renderHtml, renderMarkdown, type Block, type Cell, type Doc } from './document.js';
@@ -153,13 +154,17 @@ function datasetTable(d: RunRecord['data'][number], key: string): Block[] {
     { kind: 'heading', level: 3, text: `Dataset '${d.name}': ${int(d.samples)} samples` },
     {
       kind: 'table',
-      header: ['Tensor', 'dtype', 'Shape', 'Bytes', 'SHA-256 of the elements'],
+      header: ['Tensor', 'dtype', 'Shape', 'Bytes', "Fingerprint (HMAC-SHA256 under the user's key)"],
       rows: tensors.map(({ t, role, path }) => [
         role,
         t.dtype,
         `[${t.shape.join(', ')}]`,
         int(t.bytes),
-        fig(t.sha256, `${path}.sha256`, t.sha256),
+        fig(
+          t.hmacSha256 ?? `SHA-256 ${t.sha256}`,
+          `${path}.${t.hmacSha256 ? 'hmacSha256' : 'sha256'}`,
+          t.hmacSha256 ?? t.sha256 ?? '',
+        ),
       ]),
     },
   ];
@@ -338,7 +343,7 @@ function evaluationSection(ctx: Ctx): Block[] {
       if (e.data)
         blocks.push({
           kind: 'para',
-          text: `Evaluated on ${int(e.data.samples)} samples (x SHA-256 ${e.data.x[0]?.sha256 ?? 'n/a'}).`,
+          text: `Evaluated on ${int(e.data.samples)} samples (x ${digestText(e.data.x[0])}).`,
         });
       if (e.report) {
         blocks.push({

@@ -5,6 +5,7 @@
 // An item has exactly one possible source, so its status is never a guess; nothing is invented.
 import type { RunRecord } from '../ledger/record.js';
 import { siNumber } from '../ledger/meter.js';
+import { digestText } from '../ledger/fingerprint.js';
 import type { CardUserInfo } from './user-info.js';
 import { auditText, piiText, privacyMeasuresText } from './privacy.js';
 
@@ -74,7 +75,7 @@ function dataText(r: RunRecord): string | undefined {
   return r.data
     .map((d) => {
       const classes = d.labelDistribution ? `, ${Object.keys(d.labelDistribution).length} classes` : '';
-      const x = d.x.map((t) => `${t.dtype} [${t.shape.join(', ')}] SHA-256 ${short(t.sha256)}`).join('; ');
+      const x = d.x.map((t) => `${t.dtype} [${t.shape.join(', ')}] ${digestText(t, 12)}`).join('; ');
       return `${d.name}: ${int(d.samples)} samples, x ${x}${classes}`;
     })
     .join('. ');
@@ -329,7 +330,7 @@ const EU_IV: ItemDef[] = [
         return ds.length
           ? {
               text: ds
-                .map((e) => `${e.name}: ${int(e.data!.samples)} samples, SHA-256 ${short(e.data!.x[0]?.sha256)}`)
+                .map((e) => `${e.name}: ${int(e.data!.samples)} samples, ${digestText(e.data!.x[0], 12)}`)
                 .join('; '),
             }
           : undefined;

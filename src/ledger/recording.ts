@@ -11,7 +11,14 @@ import { jsonSafe, sha256Hex, type JsonValue } from './canonical.js';
 import { co2eGrams, gridIntensity, type GridOptions } from './carbon.js';
 import { EnergyMeter, apportionEnergy, type EnergyOptions, type EnergyReport } from './energy.js';
 import type { ClassificationReport } from './evaluation.js';
-import { fingerprintDataset, type DatasetFingerprint } from './fingerprint.js';
+import {
+  fingerprintDataset,
+  markSameData,
+  type DatasetFingerprint,
+  type DatasetFingerprintOptions,
+  type FingerprintKeyLike,
+} from './fingerprint.js';
+import { userFingerprintKey } from './user-keys.js';
 import { Meter, processKernelMs } from './meter.js';
 import { RecordError } from './errors.js';
 import { appendToLedger, type AppendOptions, type LedgerEntry } from './ledger.js';
@@ -79,6 +86,12 @@ export interface RunRecorderOptions {
   sampleEveryMs?: number;
   /** Encrypts run.json in `dir` (AES-256-GCM; a passphrase or 32 raw bytes; see src/io/encryption.ts). */
   encryptionKey?: EncryptionKey;
+  /** The HMAC key data is fingerprinted with; default the user's (userFingerprintKey()). */
+  fingerprintKey?: FingerprintKeyLike;
+  /** Record each dataset's label counts (default false: counts narrow a guess of the labels). */
+  labelDistribution?: boolean;
+  /** Also record plain, unkeyed SHA-256s of the data (default false: anyone can test a guess against them). */
+  plainHashes?: boolean;
 }
 
 function iso(ms: number): string {
@@ -116,6 +129,7 @@ export class RunRecording {
   private readonly history: Record<string, (number | null)[]> = {};
   protected readonly notes: string[] = [];
   private data: DatasetFingerprint[] = [];
+  private fingerprintKey?: FingerprintKeyLike;
   private built?: RunRecord;
   private pii?: PrivacyRecord['pii'];
   private state: 'new' | 'running' | 'done' = 'new';
@@ -143,20 +157,43 @@ export class RunRecording {
     return this.built;
   }
 
-  /** Starts the recording; `train` is the data trained on (fingerprinted unless options.data has 'train'). */
-  protected begin(train?: DataSpec): void {
+  /** How datasets are fingerprinted: the key (the user's unless given), label counts and plain hashes if asked. */
+  private fingerprintOptions(description?: string): DatasetFingerprintOptions {
+    const o = this.options;
+    this.fingerprintKey ??= o.fingerprintKey ?? userFingerprintKey();
+    return {
+      key: this.fingerprintKey,
+      labelDistribution: o.labelDistribution,
+      plainHashes: o.plainHashes,
+      description,
+    };
+  }
+  /**
+   * Starts the recording; `train` is the data trained on (fingerprinted unless options.data has 'train') and
+   * `validation` fit's validationData (fingerprinted as 'validation' unless options.data has one).
+   */
+  protected begin(train?: DataSpec, validation?: DataSpec): void {
     if (this.state !== 'new')
       throw new RecordError('RunRecorder: a recorder records one fit(); make a new RunRecorder for the next run');
     this.state = 'running';
     // Fingerprints first, so hashing the data counts neither as training time nor as training energy.
     const specs: Record<string, DataSpec> = { ...this.options.data };
     if (!specs.train && train) specs.train = train;
+    if (!specs.validation && validation) specs.validation = validation;
     if (!specs.train)
       this.notes.push(
         'The training data was not fingerprinted: fit() did not pass it to callbacks and no data.train ' +
           'was given to RunRecorder',
       );
-    this.data = Object.entries(specs).map(([name, s]) => fingerprintDataset(name, s.x, s.y, s.description));
+    this.data = Object.entries(specs).map(([name, s]) =>
+      fingerprintDataset(name, s.x, s.y, this.fingerprintOptions(s.description)),
+    );
+    markSameData(this.data);
+    if (this.data.some((d) => d.labelDistributionWithheld))
+      this.notes.push(
+        'Label distributions were withheld (RunRecorder option labelDistribution: true records them): ' +
+          'with the other facts of a record, label counts narrow a guess of the labels',
+      );
     this.startedAt = Date.now();
     this.cpuStart = process.cpuUsage();
     if (this.options.energy !== false) this.energyMeter = new EnergyMeter(this.options.energy ?? {}).start();
@@ -320,10 +357,16 @@ export class RunRecording {
       metrics: Object.fromEntries(
         Object.entries(metrics).map(([k, v]) => [k, finiteOrNull(v, `evaluation '${name}' metric '${k}'`, notes)]),
       ),
-      ...(extra.data ? { data: fingerprintDataset(name, extra.data.x, extra.data.y, extra.data.description) } : {}),
+      ...(extra.data
+        ? {
+            data: fingerprintDataset(name, extra.data.x, extra.data.y, this.fingerprintOptions(extra.data.description)),
+          }
+        : {}),
       ...(extra.report ? { report: extra.report } : {}),
     };
     record.evaluation = [...record.evaluation.filter((e) => e.name !== name), entry];
+    // Validation data that is this evaluation's data (e.g. the test set) says so: sameAs names it.
+    markSameData(record.data, entry.data ? [entry.data] : []);
     record.notes = [...new Set(notes)];
     await this.rewrite();
     return entry;

@@ -4,6 +4,7 @@ import type { Schema } from './json-schema.js';
 import { PRIVACY_SCHEMA } from './privacy.js';
 import { EXPLANATION_SCHEMA } from './explanation.js';
 import { COMPRESSION_SCHEMA } from './compression.js';
+import { FINGERPRINT_DEFS } from './fingerprint-schema.js';
 
 const num = { type: 'number' };
 const nonNegative = { type: 'number', minimum: 0 };
@@ -260,25 +261,7 @@ export const RUN_RECORD_SCHEMA: Schema = {
     },
   },
   $defs: {
-    tensor: {
-      type: 'object',
-      required: ['shape', 'dtype', 'sha256', 'bytes'],
-      additionalProperties: false,
-      properties: { shape: { type: 'array', items: count }, dtype: text, sha256, bytes: count },
-    },
-    dataset: {
-      type: 'object',
-      required: ['name', 'samples', 'x'],
-      additionalProperties: false,
-      properties: {
-        name: text,
-        samples: count,
-        x: { type: 'array', minItems: 1, items: { $ref: '#/$defs/tensor' } },
-        y: { type: 'array', items: { $ref: '#/$defs/tensor' } },
-        labelDistribution: { type: 'object', additionalProperties: count },
-        description: text,
-      },
-    },
+    ...FINGERPRINT_DEFS,
     energy: {
       type: 'object',
       required: [
