@@ -92,8 +92,10 @@ export function describeSource(description: SourceDescription, paths: string[]):
     return { name, sha256, bytes, md5, ...(checks.length ? { published: checks } : {}) };
   });
   const differ = files.filter((f) => f.published?.some((p) => p.matches === false)).map((f) => f.name);
-  if (differ.length)
-    about.note = `${about.note ? `${about.note} ` : ''}${differ.join(', ')} differ from the published checksums: these are not the files as published.`;
+  if (differ.length) {
+    const warning = `${differ.join(', ')} differ from the published checksums: these are not the files as published.`;
+    about.note = about.note ? `${about.note} ${warning}` : warning;
+  }
   return { ...about, files };
 }
 

@@ -11,14 +11,8 @@ import { jsonSafe, sha256Hex, type JsonValue } from './canonical.js';
 import { co2eGrams, gridIntensity, type GridOptions } from './carbon.js';
 import { EnergyMeter, apportionEnergy, type EnergyOptions, type EnergyReport } from './energy.js';
 import type { ClassificationReport } from './evaluation.js';
-import {
-  fingerprintDataset,
-  markSameData,
-  type DatasetFingerprint,
-  type DatasetFingerprintOptions,
-  type FingerprintKeyLike,
-} from './fingerprint.js';
-import { userFingerprintKey } from './user-keys.js';
+import type { DatasetFingerprint } from './fingerprint.js';
+import { RunFingerprints, type RunFingerprintOptions } from './run-fingerprints.js';
 import { Meter, processKernelMs } from './meter.js';
 import { RecordError } from './errors.js';
 import { appendToLedger, type AppendOptions, type LedgerEntry } from './ledger.js';
@@ -65,7 +59,7 @@ export interface DataSpec {
   description?: string;
 }
 
-export interface RunRecorderOptions {
+export interface RunRecorderOptions extends RunFingerprintOptions {
   /** Directory for run.json; without one the record stays in memory (recorder.record). */
   dir?: string;
   /** Set false to not write run.json at the end of fit (opt-out); default true when dir is given. */
@@ -86,12 +80,6 @@ export interface RunRecorderOptions {
   sampleEveryMs?: number;
   /** Encrypts run.json in `dir` (AES-256-GCM; a passphrase or 32 raw bytes; see src/io/encryption.ts). */
   encryptionKey?: EncryptionKey;
-  /** The HMAC key data is fingerprinted with; default the user's (userFingerprintKey()). */
-  fingerprintKey?: FingerprintKeyLike;
-  /** Record each dataset's label counts (default false: counts narrow a guess of the labels). */
-  labelDistribution?: boolean;
-  /** Also record plain, unkeyed SHA-256s of the data (default false: anyone can test a guess against them). */
-  plainHashes?: boolean;
 }
 
 function iso(ms: number): string {
@@ -129,7 +117,7 @@ export class RunRecording {
   private readonly history: Record<string, (number | null)[]> = {};
   protected readonly notes: string[] = [];
   private data: DatasetFingerprint[] = [];
-  private fingerprintKey?: FingerprintKeyLike;
+  private fingerprints?: RunFingerprints;
   private built?: RunRecord;
   private pii?: PrivacyRecord['pii'];
   private state: 'new' | 'running' | 'done' = 'new';
@@ -157,20 +145,9 @@ export class RunRecording {
     return this.built;
   }
 
-  /** How datasets are fingerprinted: the key (the user's unless given), label counts and plain hashes if asked. */
-  private fingerprintOptions(description?: string): DatasetFingerprintOptions {
-    const o = this.options;
-    this.fingerprintKey ??= o.fingerprintKey ?? userFingerprintKey();
-    return {
-      key: this.fingerprintKey,
-      labelDistribution: o.labelDistribution,
-      plainHashes: o.plainHashes,
-      description,
-    };
-  }
   /**
    * Starts the recording; `train` is the data trained on (fingerprinted unless options.data has 'train') and
-   * `validation` fit's validationData (fingerprinted as 'validation' unless options.data has one).
+   * `validation` fit's validation data (fingerprinted as 'validation' unless options.data has one).
    */
   protected begin(train?: DataSpec, validation?: DataSpec): void {
     if (this.state !== 'new')
@@ -185,15 +162,7 @@ export class RunRecording {
         'The training data was not fingerprinted: fit() did not pass it to callbacks and no data.train ' +
           'was given to RunRecorder',
       );
-    this.data = Object.entries(specs).map(([name, s]) =>
-      fingerprintDataset(name, s.x, s.y, this.fingerprintOptions(s.description)),
-    );
-    markSameData(this.data);
-    if (this.data.some((d) => d.labelDistributionWithheld))
-      this.notes.push(
-        'Label distributions were withheld (RunRecorder option labelDistribution: true records them): ' +
-          'with the other facts of a record, label counts narrow a guess of the labels',
-      );
+    this.data = (this.fingerprints = new RunFingerprints(this.options, this.notes)).datasets(specs);
     this.startedAt = Date.now();
     this.cpuStart = process.cpuUsage();
     if (this.options.energy !== false) this.energyMeter = new EnergyMeter(this.options.energy ?? {}).start();
@@ -357,19 +326,22 @@ export class RunRecording {
       metrics: Object.fromEntries(
         Object.entries(metrics).map(([k, v]) => [k, finiteOrNull(v, `evaluation '${name}' metric '${k}'`, notes)]),
       ),
-      ...(extra.data
-        ? {
-            data: fingerprintDataset(name, extra.data.x, extra.data.y, this.fingerprintOptions(extra.data.description)),
-          }
-        : {}),
+      ...(extra.data ? { data: this.fingerprinter(notes).dataset(name, extra.data) } : {}),
       ...(extra.report ? { report: extra.report } : {}),
     };
     record.evaluation = [...record.evaluation.filter((e) => e.name !== name), entry];
-    // Validation data that is this evaluation's data (e.g. the test set) says so: sameAs names it.
-    markSameData(record.data, entry.data ? [entry.data] : []);
+    this.fingerprinter(notes).markSame(record.data, entry.data ? [entry.data] : []); // e.g. validation on 'test'
     record.notes = [...new Set(notes)];
     await this.rewrite();
     return entry;
+  }
+
+  /** The run's fingerprinter, its notes going to `notes` (the record's, once it is built). */
+  private fingerprinter(notes: string[]): RunFingerprints {
+    return new RunFingerprints(
+      { ...this.options, fingerprintKey: this.fingerprints?.usedKey ?? this.options.fingerprintKey },
+      notes,
+    );
   }
 
   /** Adds a membership-inference audit of the trained model (privacy.membershipAudit); rewrites run.json. */

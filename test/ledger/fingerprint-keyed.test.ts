@@ -16,6 +16,7 @@ import {
 import { userFingerprintKey } from '../../src/ledger/user-keys.js';
 import { validateRunRecord } from '../../src/ledger/record.js';
 import { RunRecorder } from '../../src/train/run-record-callback.js';
+import { RunFingerprints } from '../../src/ledger/run-fingerprints.js';
 import { blobs, tinyRun } from './fixtures.js';
 
 const BITS = 16;
@@ -153,6 +154,9 @@ test("fit's validationData is fingerprinted as 'validation', sameAs 'test' when 
   assert.equal(validation().sameAs, undefined, 'no test dataset in the record yet');
   await recorder.evaluate('test', model, test.x, test.y);
   assert.equal(validation().sameAs, 'test');
+  assert.ok(
+    recorder.record.notes.some((n) => /'validation' holds the same data as 'test'.*figures on the test set/.test(n)),
+  );
   assert.equal(recorder.record.data.find((d) => d.name === 'train')!.sameAs, undefined);
   validateRunRecord(recorder.record);
 
@@ -191,4 +195,22 @@ test('records from before keyed fingerprints (plain sha256 only) still validate'
   delete (record.data[0].x[0] as unknown as Record<string, unknown>).sha256;
   assert.throws(() => validateRunRecord(record), /anyOf/);
   run.dispose();
+});
+
+test('where no key can be stored, a one-off key fingerprints the run and a note says so', () => {
+  const saved = process.env.CANDOR_CONFIG_DIR;
+  process.env.CANDOR_CONFIG_DIR = '/dev/null/candor'; // mkdir fails: not a directory
+  try {
+    const notes: string[] = [];
+    const run = new RunFingerprints({}, notes);
+    const { x, y } = blobs(6, 1);
+    const [a, b] = run.datasets({ train: { x, y }, test: { x, y } });
+    assert.match(a.x[0].keyId, /^[0-9a-f]{16}$/);
+    assert.equal(b.sameAs, undefined);
+    assert.equal(a.sameAs, 'test', 'one key for the whole run: the same data compares equal');
+    assert.ok(notes.some((n) => /could not be stored.*one-off key/.test(n)));
+    c.dispose([x, y]);
+  } finally {
+    process.env.CANDOR_CONFIG_DIR = saved;
+  }
 });
