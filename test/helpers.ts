@@ -1,4 +1,5 @@
 // Shared test helpers: closeness assertions, seeded random inputs and a slow nested-loop reference.
+import './config-dir.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -289,9 +289,9 @@ export function explanationsSection(record: RunRecord): Block[] {
           [
             'Inputs explained',
             fig(
-              `[${e.inputs.shape.join(', ')}] ${e.inputs.dtype}, SHA-256 ${e.inputs.sha256}`,
-              `explanations.${i}.inputs.sha256`,
-              e.inputs.sha256,
+              `[${e.inputs.shape.join(', ')}] ${e.inputs.dtype}, HMAC-SHA256 ${e.inputs.hmacSha256 ?? e.inputs.sha256}`,
+              `explanations.${i}.inputs.${e.inputs.hmacSha256 ? 'hmacSha256' : 'sha256'}`,
+              e.inputs.hmacSha256 ?? e.inputs.sha256 ?? '',
             ),
           ],
           ['Model input shape', `[${e.inputShape.map((d) => d ?? 'any').join(', ')}]`],

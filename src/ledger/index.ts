@@ -54,6 +54,13 @@ export { canonicalJson, hashJson, sha256Hex, jsonSafe } from './canonical.js';
 export type { JsonValue } from './canonical.js';
 export { fingerprintTensor, fingerprintDataset, labelDistribution, classIds } from './fingerprint.js';
 export type { TensorFingerprint, DatasetFingerprint } from './fingerprint.js';
+export { sameData, markSameData, FINGERPRINT_DOMAIN } from './fingerprint.js';
+export type {
+  DatasetFingerprintOptions,
+  FingerprintOptions,
+  FingerprintKeyLike,
+  DatasetSource,
+} from './fingerprint.js';
 export { classificationReport, evaluateClassifier } from './evaluation.js';
 export type {
   ClassificationReport,

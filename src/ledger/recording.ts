@@ -11,7 +11,8 @@ import { jsonSafe, sha256Hex, type JsonValue } from './canonical.js';
 import { co2eGrams, gridIntensity, type GridOptions } from './carbon.js';
 import { EnergyMeter, apportionEnergy, type EnergyOptions, type EnergyReport } from './energy.js';
 import type { ClassificationReport } from './evaluation.js';
-import { fingerprintDataset, type DatasetFingerprint } from './fingerprint.js';
+import type { DatasetFingerprint } from './fingerprint.js';
+import { RunFingerprints, type RunFingerprintOptions } from './run-fingerprints.js';
 import { Meter, processKernelMs } from './meter.js';
 import { RecordError } from './errors.js';
 import { appendToLedger, type AppendOptions, type LedgerEntry } from './ledger.js';
@@ -58,7 +59,7 @@ export interface DataSpec {
   description?: string;
 }
 
-export interface RunRecorderOptions {
+export interface RunRecorderOptions extends RunFingerprintOptions {
   /** Directory for run.json; without one the record stays in memory (recorder.record). */
   dir?: string;
   /** Set false to not write run.json at the end of fit (opt-out); default true when dir is given. */
@@ -116,6 +117,7 @@ export class RunRecording {
   private readonly history: Record<string, (number | null)[]> = {};
   protected readonly notes: string[] = [];
   private data: DatasetFingerprint[] = [];
+  private fingerprints?: RunFingerprints;
   private built?: RunRecord;
   private pii?: PrivacyRecord['pii'];
   private state: 'new' | 'running' | 'done' = 'new';
@@ -143,20 +145,24 @@ export class RunRecording {
     return this.built;
   }
 
-  /** Starts the recording; `train` is the data trained on (fingerprinted unless options.data has 'train'). */
-  protected begin(train?: DataSpec): void {
+  /**
+   * Starts the recording; `train` is the data trained on (fingerprinted unless options.data has 'train') and
+   * `validation` fit's validation data (fingerprinted as 'validation' unless options.data has one).
+   */
+  protected begin(train?: DataSpec, validation?: DataSpec): void {
     if (this.state !== 'new')
       throw new RecordError('RunRecorder: a recorder records one fit(); make a new RunRecorder for the next run');
     this.state = 'running';
     // Fingerprints first, so hashing the data counts neither as training time nor as training energy.
     const specs: Record<string, DataSpec> = { ...this.options.data };
     if (!specs.train && train) specs.train = train;
+    if (!specs.validation && validation) specs.validation = validation;
     if (!specs.train)
       this.notes.push(
         'The training data was not fingerprinted: fit() did not pass it to callbacks and no data.train ' +
           'was given to RunRecorder',
       );
-    this.data = Object.entries(specs).map(([name, s]) => fingerprintDataset(name, s.x, s.y, s.description));
+    this.data = (this.fingerprints = new RunFingerprints(this.options, this.notes)).datasets(specs);
     this.startedAt = Date.now();
     this.cpuStart = process.cpuUsage();
     if (this.options.energy !== false) this.energyMeter = new EnergyMeter(this.options.energy ?? {}).start();
@@ -320,13 +326,22 @@ export class RunRecording {
       metrics: Object.fromEntries(
         Object.entries(metrics).map(([k, v]) => [k, finiteOrNull(v, `evaluation '${name}' metric '${k}'`, notes)]),
       ),
-      ...(extra.data ? { data: fingerprintDataset(name, extra.data.x, extra.data.y, extra.data.description) } : {}),
+      ...(extra.data ? { data: this.fingerprinter(notes).dataset(name, extra.data) } : {}),
       ...(extra.report ? { report: extra.report } : {}),
     };
     record.evaluation = [...record.evaluation.filter((e) => e.name !== name), entry];
+    this.fingerprinter(notes).markSame(record.data, entry.data ? [entry.data] : []); // e.g. validation on 'test'
     record.notes = [...new Set(notes)];
     await this.rewrite();
     return entry;
+  }
+
+  /** The run's fingerprinter, its notes going to `notes` (the record's, once it is built). */
+  private fingerprinter(notes: string[]): RunFingerprints {
+    return new RunFingerprints(
+      { ...this.options, fingerprintKey: this.fingerprints?.usedKey ?? this.options.fingerprintKey },
+      notes,
+    );
   }
 
   /** Adds a membership-inference audit of the trained model (privacy.membershipAudit); rewrites run.json. */

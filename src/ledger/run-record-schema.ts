@@ -6,6 +6,7 @@ import { EXPLANATION_SCHEMA } from './explanation.js';
 import { COMPRESSION_SCHEMA } from './compression.js';
 import { TENSOR_SPECS_SCHEMA } from './model-io.js';
 import { CARD_HASHES_SCHEMA } from './file-hashes.js';
+import { FINGERPRINT_DEFS } from './fingerprint-schema.js';
 
 const num = { type: 'number' };
 const nonNegative = { type: 'number', minimum: 0 };
@@ -265,25 +266,7 @@ export const RUN_RECORD_SCHEMA: Schema = {
     },
   },
   $defs: {
-    tensor: {
-      type: 'object',
-      required: ['shape', 'dtype', 'sha256', 'bytes'],
-      additionalProperties: false,
-      properties: { shape: { type: 'array', items: count }, dtype: text, sha256, bytes: count },
-    },
-    dataset: {
-      type: 'object',
-      required: ['name', 'samples', 'x'],
-      additionalProperties: false,
-      properties: {
-        name: text,
-        samples: count,
-        x: { type: 'array', minItems: 1, items: { $ref: '#/$defs/tensor' } },
-        y: { type: 'array', items: { $ref: '#/$defs/tensor' } },
-        labelDistribution: { type: 'object', additionalProperties: count },
-        description: text,
-      },
-    },
+    ...FINGERPRINT_DEFS,
     energy: {
       type: 'object',
       required: [

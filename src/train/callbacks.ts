@@ -24,6 +24,8 @@ export interface FitParams {
   /** The training inputs and labels actually used (after any validation split), for fingerprints. */
   x?: Tensor | Tensor[];
   y?: Tensor | Tensor[];
+  /** fit's validation inputs and labels as tensors (validationData or validationSplit's part), for fingerprints. */
+  validation?: { x: Tensor[]; y?: Tensor[] };
 }
 
 /** Any subset of these hooks; epochs count from 0, as in Keras. */

@@ -80,7 +80,8 @@ export class RunRecorder extends RunRecording implements Callback {
   }
 
   onTrainBegin(): void {
-    this.begin(this.params?.x ? { x: this.params.x, y: this.params.y } : undefined);
+    const p = this.params;
+    this.begin(p?.x ? { x: p.x, y: p.y } : undefined, p?.validation);
   }
 
   onEpochBegin(epoch: number): void {

@@ -498,6 +498,7 @@ export class Trainer {
         // Raw text has no tensor to fingerprint: the run record then describes the labels only.
         x: iterable ? undefined : onlyTensors((train as ArrayData).x),
         y: iterable ? undefined : (train as ArrayData).y,
+        validation: tensorData(validation),
       });
 
       await callbacks.onTrainBegin();
@@ -755,6 +756,13 @@ export class Trainer {
 /** The inputs when all are tensors (undefined when some are raw text). */
 function onlyTensors(xs: (Tensor | StringTensor)[]): Tensor[] | undefined {
   return xs.every((t): t is Tensor => !(t instanceof StringTensor)) ? xs : undefined;
+}
+
+/** Validation data as tensors for the run record's fingerprint; none for a dataset or raw text. */
+function tensorData(data: DataSource | undefined): { x: Tensor[]; y?: Tensor[] } | undefined {
+  if (!data || isIterableInput(data)) return undefined;
+  const x = onlyTensors((data as ArrayData).x);
+  return x && { x, y: (data as ArrayData).y };
 }
 
 /** An epoch without a single batch: empty data, or a one-shot generator that ran out in an earlier epoch. */

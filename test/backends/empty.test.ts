@@ -1,6 +1,7 @@
 // Empty operands (a dimension of 0: an empty batch, K = 0) on the native backend give the reference's
 // results. Run in a child process: a native kernel that divides by an empty extent kills the process
 // (SIGFPE), which must fail this test rather than the whole test runner.
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -1,5 +1,6 @@
 // The native backend's memory: size classes, a pool that gives memory back to the system, CANDOR_POOL_MB,
 // resident memory that stays flat under varying shapes, and typed errors for allocations that cannot succeed.
+import '../config-dir.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

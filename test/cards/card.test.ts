@@ -49,7 +49,7 @@ test('card with the user file: HTML parses, tagged figures equal the record, use
     assert.ok(byKey('model.parameters.total').some((t) => t.startsWith('67')));
     assert.ok(byKey('energy.joules').some((t) => t.includes(record.energy!.joules.toPrecision(4))));
     assert.ok(byKey('emissions.gCO2e').some((t) => t.includes(record.emissions!.gCO2e.toPrecision(4))));
-    assert.deepEqual(byKey('data.0.x.0.sha256'), [record.data[0].x[0].sha256]);
+    assert.deepEqual(byKey('data.0.x.0.hmacSha256'), [record.data[0].x[0].hmacSha256]);
     assert.ok(byKey('evaluation.0.report.fairness.demographicParityDifference.value').length === 1);
     // The page names the record's hash, the method of the energy figure, and never calls an estimate measured.
     assert.ok(html.includes(recordHash(record)));

@@ -1,5 +1,6 @@
 // On real MNIST digits: an MLP pruned to 80% sparsity during fit (prunedFineTune: PolynomialDecay, the wrapper,
 // the callback, stripPruning) still learns, with every kernel exactly 80% zeros and a weights file ~4x smaller.
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';

@@ -1,5 +1,6 @@
 // Pruning schedules against TF-MOT's closed forms (pruning_schedule.py): when the masks update, the sparsity
 // at each step, the validation of the arguments and the config round trip.
+import '../config-dir.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ArgumentError, compress } from '../../src/index.js';

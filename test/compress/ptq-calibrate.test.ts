@@ -1,6 +1,7 @@
 // Tests calibration against closed forms on known distributions: min-max gives the sample's extremes, percentile
 // clips planted outliers, the expected-MSE integral matches s^2 / 12 and the sample, and the MSE-optimal range is
 // narrower than min-max on a heavy-tailed sample with a lower real quantisation error.
+import '../config-dir.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ArgumentError, ShapeError, Sequential, tensor, type Tensor } from '../../src/index.js';

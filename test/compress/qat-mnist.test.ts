@@ -1,5 +1,6 @@
 // Quantisation-aware training on real data: an MLP trained float on 3,000 MNIST digits, fine-tuned with QAT for an
 // epoch at a low learning rate and converted to int8, keeps the float model's test accuracy (within a point).
+import '../config-dir.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sequential, Tensor, argmax, datasets, layers, optimizers, sliceAxis } from '../../src/index.js';

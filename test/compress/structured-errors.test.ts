@@ -1,6 +1,7 @@
 // Structured pruning refuses, with an ArgumentError naming the layer, every graph it cannot shrink without
 // changing what the model computes (residual Add, Reshape, Softmax, normalisation across channels, the output
 // layer, grouped or channels-first layers), and bad options.
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';

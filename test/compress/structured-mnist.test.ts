@@ -1,5 +1,6 @@
 // Structured pruning on real data: a small MNIST CNN trained for an epoch, pruned to half its filters, and
 // fine-tuned for an epoch on the same 2,000 images recovers an accuracy far above chance (10%).
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';

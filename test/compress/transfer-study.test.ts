@@ -1,6 +1,7 @@
 // compress.transferStudy's plumbing on a few synthetic 28x28 images (the MNIST figures come from running it by hand:
 // see docs/compression.md): one run per seed, means over them, the layers it froze and fine-tuned, no leaked
 // tensors, and typed errors for bad options, before any training.
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';

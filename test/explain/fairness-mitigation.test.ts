@@ -1,5 +1,6 @@
 // Fairness mitigation: reweighing against its formula and on Adult rows (weighted label independent of the
 // group), and the threshold optimizer equalising TPR / FPR (or selection rates) on groups with shifted scores.
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';

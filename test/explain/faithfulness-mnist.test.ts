@@ -1,5 +1,6 @@
 // On real MNIST digits: deleting the pixels Integrated Gradients ranks first lowers the class probability faster
 // than deleting them in a random order (the deletion-AUC check), for a small MLP trained in the test.
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';

@@ -2,6 +2,7 @@
 // real digits): fixed rules leave a completeness gap that shrinks only as 1/steps (the gradient jumps where a
 // unit switches), the adaptive rule halves segments until the gap is below tolerance: 1e-4 in float32 and
 // 1e-8 in float64 (the same trained weights in a float64 copy).
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';

@@ -1,5 +1,6 @@
 // The model-randomisation sanity check: a briefly trained model's saliency maps differ from those of its
 // randomised copies (low rank correlation), and the user's model is left as it was.
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';

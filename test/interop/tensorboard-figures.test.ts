@@ -1,5 +1,6 @@
 // What the TensorBoard callback's candor/ figures read: EnergyMeter.current (the report so far, the meter still
 // running) and RunRecording.progress (FLOPs, joules and CO2e of a running run).
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';

@@ -1,5 +1,6 @@
 // Fuzzing loadModel: seeded truncations, byte flips and value replacements (deep nesting included) of a saved
 // model.json, weights and optimizer file; each load either succeeds or throws a typed CandorError.
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';

@@ -1,5 +1,6 @@
 // Layer annotations in the core: each tape node carries the layer scope that made it, and a fit that
 // throws stops its recorder's metering (Model.fit aborts it), so no meter stays subscribed.
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';

@@ -1,4 +1,5 @@
 // Classification and fairness reports checked against counts worked out by hand.
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';

@@ -1,5 +1,6 @@
 // Shared fixtures for the accountability tests: a small, fast, seeded classification run recorded by
 // RunRecorder, and temporary directories.
+import '../config-dir.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -2,7 +2,7 @@
 // JSON Schema, fingerprints and hashes recomputed independently, evaluations, opt-out, NaN handling.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { RUN_RECORD_SCHEMA } from '../../src/ledger/run-record-schema.js';
 import { JsonSchemaValidator } from '../../src/ledger/json-schema.js';
 import { canonicalJson } from '../../src/ledger/canonical.js';
 import { SchemaError, RecordError } from '../../src/ledger/errors.js';
+import { userFingerprintKey } from '../../src/ledger/user-keys.js';
 import { tempDir, tinyRun } from './fixtures.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -41,19 +42,25 @@ test('RunRecorder writes a valid run.json at the end of fit: model, data, comput
       r.model.architectureSha256,
       sha(canonicalJson({ className: 'Sequential', config: run.model.getConfig() })),
     );
-    // Data: SHA-256 of the raw bytes, shapes, dtype and the label distribution.
+    // Data: HMAC-SHA256 of the raw bytes under the user's key, shapes, dtype; label counts withheld by default.
     const [train] = r.data;
     assert.equal(train.name, 'train');
     assert.equal(train.samples, 30);
     const xd = run.data.x.dataSync();
+    const { key, keyId } = userFingerprintKey();
     assert.deepEqual(train.x[0], {
       shape: [30, 4],
       dtype: 'float32',
-      sha256: sha(new Uint8Array(xd.buffer, xd.byteOffset, xd.byteLength)),
+      hmacSha256: createHmac('sha256', key)
+        .update('candor-tensor-fingerprint-v1\0float32\x0030,4\0')
+        .update(new Uint8Array(xd.buffer, xd.byteOffset, xd.byteLength))
+        .digest('hex'),
+      keyId,
       bytes: 480,
     });
     assert.equal(train.y![0].dtype, 'int32');
-    assert.deepEqual(train.labelDistribution, { 0: 10, 1: 10, 2: 10 });
+    assert.equal(train.labelDistribution, undefined);
+    assert.equal(train.labelDistributionWithheld, true);
     // Training: hyperparameters from the model and fit, seeds, history, steps.
     assert.equal(r.status, 'completed');
     assert.deepEqual(r.training.epochs, { requested: 2, completed: 2, initial: 0 });

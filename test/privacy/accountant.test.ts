@@ -1,5 +1,6 @@
 // The RDP accountant: the published MNIST tables of TF Privacy and Opacus, an independent quadrature of the
 // Renyi divergence, the q = 1 closed form, noiseMultiplierFor as the inverse of computeEpsilon, and bad input.
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { privacy, ArgumentError } from '../../src/index.js';

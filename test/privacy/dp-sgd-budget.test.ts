@@ -1,5 +1,6 @@
 // DP-SGD's budget and record: targetEpsilon picks sigma for the planned steps, the budget stops training before
 // it is exceeded, epsilon is logged each epoch, and the run record's privacy section carries the run and validates.
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';

@@ -1,5 +1,6 @@
 // DP-SGD's options and refusals: unknown keys and bad values name compile / fit and the key; what DP-SGD cannot
 // make private (a trainStep override, a dataset, data-dependent addLoss terms, steps outside fit) is an error.
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';

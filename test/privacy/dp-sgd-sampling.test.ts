@@ -1,5 +1,6 @@
 // DP-SGD's batch sampling: Poisson batches (each sample independently with probability q) have Binomial(N, q)
 // sizes, include each sample at rate q, may be empty (and such steps still count); 'fixed' drops the remainder.
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';

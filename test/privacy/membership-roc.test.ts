@@ -1,5 +1,6 @@
 // ROC AUC and TPR at FPR of membership scores against a slow reference that enumerates every threshold,
 // ties included, and per-example losses against a loop of one-example compiled losses.
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';

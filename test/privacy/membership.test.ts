@@ -1,6 +1,7 @@
 // privacy.membershipAudit: an overfit model leaks membership (loss-threshold AUC well above 0.5), a model
 // that saw neither set does not (AUC near 0.5), the calibrated attack beats the loss threshold at low FPR
 // when examples differ in difficulty, its scores follow LiRA's Gaussians, and records validate.
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';

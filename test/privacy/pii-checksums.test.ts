@@ -1,6 +1,7 @@
 // The check digits the PII scanner relies on, against published valid numbers and one-character changes:
 // Luhn, card issuer ranges, IBAN mod 97 (ISO 13616's examples), PRC identity numbers (GB 11643's example)
 // and the SSA's rules for Social Security numbers.
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {

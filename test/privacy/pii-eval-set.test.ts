@@ -1,6 +1,7 @@
 // The PII evaluation's labels: the RFC 5322 address tokenizer and the Received-header IP tokenizer on hand-made
 // headers, and the inserted set: deterministic by seed, spans exact, valid values passing their checks and near
 // misses failing them (the labels are known by construction only if the generators are right).
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { addressLabels, headerFields, receivedIpLabels } from '../../examples/pii-labels.js';

@@ -411,7 +411,7 @@ test('fit records the run by default (compute, data fingerprint) and record: fal
   assert.ok(record.compute.trainingFlops >= 3 * (2 * 8 * 4 * 2) * 2, `training FLOPs ${record.compute.trainingFlops}`);
   const train = record.data.find((d) => d.name === 'train')!;
   assert.equal(train.samples, 24);
-  assert.match(train.x[0].sha256, /^[0-9a-f]{64}$/, 'the training data is fingerprinted');
+  assert.match(train.x[0].hmacSha256, /^[0-9a-f]{64}$/, 'the training data is fingerprinted');
   assert.deepEqual(train.x[0].shape, [24, 4]);
   await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, record: false });
   assert.equal(model.runRecorder, undefined);

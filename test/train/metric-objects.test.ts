@@ -1,6 +1,7 @@
 // Metric objects (Keras' Metric API): metrics.Mean against hand-computed means, the built-in metrics used on
 // their own with updateState / result / resetState, the same objects inside compile() (one implementation),
 // model.metrics with the loss tracker, and fit resetting every metric of the model each epoch.
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
