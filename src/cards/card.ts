@@ -212,7 +212,8 @@ function datasetTable(d: RunRecord['data'][number], key: string): Block[] {
         'dtype',
         'Shape',
         'Bytes',
-        keyed ? 'Keyed fingerprint of the elements (HMAC-SHA-256, key id)' : 'SHA-256 of the elements',
+        keyed ? 'Keyed fingerprint of the elements (HMAC-SHA-256)' : 'SHA-256 of the elements',
+        ...(keyed ? ['Key id'] : []),
       ],
       rows: tensors.map(({ t, role, path }) => {
         const dg = digestOf(t);
@@ -221,7 +222,8 @@ function datasetTable(d: RunRecord['data'][number], key: string): Block[] {
           t.dtype,
           `[${t.shape.join(', ')}]`,
           int(t.bytes),
-          fig(t.hmacSha256 ? `${dg.value} (key ${t.keyId ?? 'unknown'})` : dg.value, `${path}.${dg.key}`, dg.value),
+          fig(dg.value, `${path}.${dg.key}`, dg.value),
+          ...(keyed ? [t.keyId ?? 'unknown'] : []),
         ];
       }),
     },

@@ -143,7 +143,7 @@ test('compute by stage: from record.stages when present, else from the phases, t
   assert.match(md, /\*Source: MNIST\*/);
   assert.match(md, /\| Licence \| CC BY-SA 3\.0 \|/);
   assert.match(md, new RegExp(`SHA-256 ${'cd'.repeat(32)} \\(9,912,422 bytes, as published\\)`));
-  assert.match(md, new RegExp(`${'ab'.repeat(32)} \\(key 0123456789abcdef\\)`));
+  assert.match(md, new RegExp(`${'ab'.repeat(32)} \\| 0123456789abcdef \\|`));
   assert.match(md, /^datasets:\n {2}- "MNIST"$/m);
 });
 

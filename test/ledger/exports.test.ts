@@ -111,7 +111,7 @@ test('a real run: the SPDX 3.0.1 document validates, with the AI and Dataset cla
   assert.equal(dataset.dataset_hasSensitivePersonalInformation, 'yes');
   assert.deepEqual(
     (dataset.verifiedUsing as Json[]).map((h) => h.hashValue),
-    [...record.data[0].x, ...record.data[0].y!].map((f) => (f as { sha256?: string }).sha256),
+    [...record.data[0].x, ...record.data[0].y!].map((f) => f.sha256 ?? f.hmacSha256),
   );
   const rel = (type: string) => graph(doc, 'Relationship').filter((r) => r.relationshipType === type);
   assert.deepEqual(
