@@ -3,8 +3,8 @@
 import * as c from '../src/index.js';
 import { mnistCnn, parseExampleArgs, trainAndReport } from './common.js';
 
-const { epochs, json, verbose, out, seed } = parseExampleArgs({ epochs: 3, name: 'mnist-cnn' });
+const args = parseExampleArgs({ epochs: 3, name: 'mnist-cnn' });
 const { train, test } = await c.datasets.mnist({ flatten: false });
 
 const model = mnistCnn();
-await trainAndReport('mnist-cnn', model, { train, test }, { epochs, json, verbose, batchSize: 128, out, seed });
+await trainAndReport('mnist-cnn', model, { train, test }, { ...args, batchSize: 128 });

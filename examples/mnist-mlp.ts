@@ -4,7 +4,7 @@
 import * as c from '../src/index.js';
 import { parseExampleArgs, trainAndReport } from './common.js';
 
-const { epochs, json, verbose, out, seed } = parseExampleArgs({ epochs: 5, name: 'mnist-mlp' });
+const args = parseExampleArgs({ epochs: 5, name: 'mnist-mlp' });
 const { train, test } = await c.datasets.mnist();
 
 const model = new c.Sequential([
@@ -12,4 +12,4 @@ const model = new c.Sequential([
   c.layers.dropout({ rate: 0.2 }),
   c.layers.dense({ units: 10, activation: 'softmax' }),
 ]);
-await trainAndReport('mnist-mlp', model, { train, test }, { epochs, json, verbose, batchSize: 32, out, seed });
+await trainAndReport('mnist-mlp', model, { train, test }, { ...args, batchSize: 32 });
