@@ -223,22 +223,19 @@ export async function recordRun(
 }
 
 /**
- * The run recording of a training loop of one's own (no fit()): onTrainBegin before the loop, onBatchEnd after
- * each step, onEpochEnd with each epoch's figures, onTrainEnd with the model's facts. Its meter counts every
- * kernel of the process (the record says so), so the loop should be the only work running.
+ * The run recorder of a training loop of one's own (no fit(), or fits and other work that one record should cover):
+ * beginLoop before the loop, onBatchEnd after each step, onEpochEnd with each epoch's figures, endLoop with the
+ * model's facts. Begun outside fit, its meter counts every kernel of the process (the record says so).
  */
-export class LoopRecording extends RunRecording {
-  onTrainBegin(train?: DataSpec): void {
+export class LoopRecorder extends RunRecorder {
+  beginLoop(train?: DataSpec): void {
     this.begin(train);
   }
-  onBatchEnd(): void {
-    this.step();
-  }
-  onEpochEnd(epoch: number, logs: Record<string, number>): void {
+  override onEpochEnd(epoch: number, logs: Record<string, number>): void {
     this.epochBegin(epoch);
     this.epochEnd(epoch, logs);
   }
-  async onTrainEnd(facts: RunFacts): Promise<void> {
+  async endLoop(facts: RunFacts): Promise<void> {
     await this.end(() => facts);
   }
 }
