@@ -12,7 +12,8 @@ const { epochs, json, verbose, out, limit } = parseExampleArgs({ epochs: 1, name
 const VOCAB = 2048,
   CONTEXT = 128,
   BATCH = 8;
-const TRAIN_WINDOWS = Math.min(limit ?? 4800, 4800); // 600 steps of 8 windows of 128 tokens per epoch: ~614k tokens, ~1.8 passes over the text
+// 600 steps of 8 windows of 128 tokens per epoch: ~614k tokens, ~1.8 passes over the text (fewer with --limit).
+const TRAIN_WINDOWS = Math.min(limit ?? 4800, 4800);
 const VAL_FRACTION = 0.1; // the last ~10% of the book (by characters) is held out
 
 // Held-out text: the last chapters, so no window of it was seen in training.

@@ -38,7 +38,7 @@ async function checkPublished(dir: string, name: string, figures: Record<string,
   assert.equal(figures.card, join(dir, 'card.html'));
 }
 
-test('sine-mlp (a loop of its own, LoopRecorder) writes record, card and ledger in runs/sine-mlp by default', async () => {
+test('sine-mlp (its own loop, LoopRecorder) writes record, card and ledger in runs/sine-mlp by default', async () => {
   const cwd = mkdtempSync(join(tmpdir(), 'candor-example-'));
   try {
     const figures = runExample('sine-mlp', ['--steps', '10'], cwd);
