@@ -133,7 +133,8 @@ export async function trainAndReport(
     report(json, { ...figures, testAccuracy: accuracy, testLoss: loss });
     return;
   }
-  const { record, entry, card, test } = await recordRun(recorder, out, { model, test: data.test });
+  const run = await recordRun(recorder, out, { model, test: data.test });
+  const { record, entry, test } = run;
   const e = record.energy!;
   report(json, {
     ...figures,
@@ -145,8 +146,7 @@ export async function trainAndReport(
     energyWh: e.joules / 3600,
     co2eGrams: record.emissions!.gCO2e,
     gridIntensity: `${record.emissions!.grid.gPerKWh} g/kWh (${record.emissions!.grid.name})`,
-    runRecord: join(out, 'run.json'),
-    card: card.files.html,
+    ...publishedFiles(run),
     ledgerEntry: `${entry.index} ${entry.entryHash.slice(0, 16)}...`,
   });
 }
