@@ -7,7 +7,7 @@
 // with accuracy, demographicParityDifference and equalizedOddsDifference by sex (and their cost in accuracy).
 import { join } from 'node:path';
 import * as c from '../src/index.js';
-import { parseExampleArgs } from './common.js';
+import { parseExampleArgs, recordRun } from './common.js';
 
 const { epochs, json, verbose, out, seed } = parseExampleArgs({ epochs: 5, name: 'adult-fairness' });
 const args = process.argv.slice(2);
@@ -148,9 +148,7 @@ if (out) {
           { report, data: { x: xTest, y: yTest } },
         );
       }
-    await run.model.save(join(out, name));
-    await run.recorder!.finish({ ledger });
-    await c.writeCard(join(out, name));
+    await recordRun(run.recorder!, join(out, name), { model: run.model, ledger });
   }
 }
 

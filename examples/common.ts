@@ -3,17 +3,26 @@ import { join } from 'node:path';
 import {
   getBackend,
   setSeed,
+  sliceAxis,
   RunRecorder,
   publishRun,
+  RunRecording,
   Sequential,
   layers,
   type Model,
+  type DataSpec,
+  type EvaluationRecord,
+  type LedgerEntry,
+  type RunFacts,
+  type RunRecord,
   type Tensor,
+  type WrittenCard,
 } from '../src/index.js';
 
 /**
  * --epochs N, --json, and where the run record goes: --out DIR (default runs/NAME) holds the model, its
- * run.json, card.md / card.html and ledger.jsonl; --no-record opts out.
+ * run.json, card.md / card.html and ledger.jsonl; --no-record opts out. --limit N trains on the first N training
+ * samples only: a quick check that an example runs end to end (its figures then say little).
  */
 export function parseExampleArgs(defaults: { epochs: number; name?: string }): {
   epochs: number;
@@ -21,6 +30,7 @@ export function parseExampleArgs(defaults: { epochs: number; name?: string }): {
   verbose: 0 | 'auto';
   out?: string;
   seed: number;
+  limit?: number;
 } {
   const args = process.argv.slice(2);
   const at = args.indexOf('--epochs');
@@ -41,9 +51,19 @@ export function parseExampleArgs(defaults: { epochs: number; name?: string }): {
   const seed = seedAt >= 0 ? Number(args[seedAt + 1]) : 42;
   if (!Number.isSafeInteger(seed) || seed < 0)
     throw new Error(`--seed must be a non-negative integer, got ${args[seedAt + 1]}`);
+  const limitAt = args.indexOf('--limit');
+  const limit = limitAt >= 0 ? Number(args[limitAt + 1]) : undefined;
+  if (limit !== undefined && !(Number.isSafeInteger(limit) && limit > 0))
+    throw new Error(`--limit must be a positive integer, got ${args[limitAt + 1]}`);
   // The seed drives weight initialisation (global stream), shuffling and dropout.
   setSeed(seed);
-  return { epochs, json, verbose: json ? 0 : 'auto', out, seed };
+  return { epochs, json, verbose: json ? 0 : 'auto', out, seed, ...(limit ? { limit } : {}) };
+}
+
+/** The first `limit` samples of x and y (all without a limit). */
+export function firstSamples<T extends { x: Tensor; y: Tensor }>(data: T, limit?: number): { x: Tensor; y: Tensor } {
+  if (limit === undefined || limit >= data.x.shape[0]) return data;
+  return { x: sliceAxis(data.x, 0, 0, limit), y: sliceAxis(data.y, 0, 0, limit) };
 }
 
 /** Prints the figures; with --json the last line is one JSON object. */
@@ -75,13 +95,23 @@ export async function trainAndReport(
     batchSize,
     out,
     seed,
-  }: { epochs: number; json: boolean; verbose: 0 | 'auto'; batchSize: number; out?: string; seed: number },
+    limit,
+  }: {
+    epochs: number;
+    json: boolean;
+    verbose: 0 | 'auto';
+    batchSize: number;
+    out?: string;
+    seed: number;
+    limit?: number;
+  },
 ): Promise<void> {
+  const train = firstSamples(data.train, limit);
   if (!json) model.summary();
   model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const recorder = out ? new RunRecorder({ dir: out, name }) : undefined;
   const start = performance.now();
-  await model.fit(data.train.x, data.train.y, {
+  await model.fit(train.x, train.y, {
     epochs,
     batchSize,
     validationData: [data.test.x, data.test.y],
@@ -90,7 +120,7 @@ export async function trainAndReport(
     callbacks: recorder ? [recorder] : [],
   });
   const seconds = (performance.now() - start) / 1000;
-  const trained = data.train.x.shape[0] * epochs;
+  const trained = train.x.shape[0] * epochs;
   const figures: Record<string, string | number> = {
     example: name,
     epochs,
@@ -103,26 +133,112 @@ export async function trainAndReport(
     report(json, { ...figures, testAccuracy: accuracy, testLoss: loss });
     return;
   }
-  // The run record: test evaluation (per class), the saved model's hashes, the card, a signed ledger entry.
-  const test = await recorder.evaluate('test', model, data.test.x, data.test.y, { batchSize: 256 });
-  await model.save(out); // also writes run.json with the saved files' hashes
-  const { record, entry, card } = await publishRun(recorder, { dir: out, ledger: join(out, 'ledger.jsonl') });
+  const run = await recordRun(recorder, out, { model, test: data.test });
+  const { record, entry, test } = run;
   const e = record.energy!;
   report(json, {
     ...figures,
-    testAccuracy: test.metrics.accuracy ?? NaN,
-    testLoss: test.metrics.loss ?? NaN,
+    testAccuracy: test!.metrics.accuracy ?? NaN,
+    testLoss: test!.metrics.loss ?? NaN,
     trainingFlops: record.compute.trainingFlops,
     energyMethod: e.measured ? 'measured (RAPL)' : 'estimated (CPU time x TDP)',
     energyJoules: e.joules,
     energyWh: e.joules / 3600,
     co2eGrams: record.emissions!.gCO2e,
     gridIntensity: `${record.emissions!.grid.gPerKWh} g/kWh (${record.emissions!.grid.name})`,
-    runRecord: join(out, 'run.json'),
-    card: card!.files.html,
-    ledgerEntry: `${entry!.index} ${entry!.entryHash.slice(0, 16)}...`,
-    signedBy: `${entry!.keyId!.slice(0, 16)}...`,
+    ...publishedFiles(run),
+    ledgerEntry: `${entry.index} ${entry.entryHash.slice(0, 16)}...`,
+    signedBy: `${entry.keyId!.slice(0, 16)}...`,
   });
+}
+
+/** What publishing a run wrote: in `dir`, the record as written, its ledger entry and the card's files. */
+export interface ExampleRun {
+  dir: string;
+  record: RunRecord;
+  entry: LedgerEntry;
+  card: WrittenCard;
+}
+
+/**
+ * Publishes a finished run in `dir` (publishRun): run.json, the card (card.md, card.html) with its hashes in the
+ * record, and the entry in `ledger` (default dir/ledger.jsonl) signed with the user's key. The one place the
+ * examples publish a run.
+ */
+export async function publish(
+  recorder: RunRecording,
+  dir: string,
+  ledger = join(dir, 'ledger.jsonl'),
+): Promise<ExampleRun> {
+  const { record, entry, card } = await publishRun(recorder, { dir, ledger });
+  return { dir, record, entry: entry!, card: card! };
+}
+
+/** Where a published run's record and card are, for an example's report (nothing without a run). */
+export function publishedFiles(run?: ExampleRun): Record<string, string> {
+  return run ? { runRecord: join(run.dir, 'run.json'), card: run.card.files.html } : {};
+}
+
+/** The test data of recordRun: a classifier's (a classification report too) or any model's (loss and metrics). */
+export interface TestData {
+  x: Tensor;
+  y: Tensor;
+  /** The evaluation's name in the record (default 'test'). */
+  name?: string;
+  /** False when the outputs are not classes (a generator, a language model): loss and metrics only. */
+  classifier?: boolean;
+  batchSize?: number;
+}
+
+/**
+ * The end of an example's run under `out`: evaluates the model on `test`, adds the example's own figures as
+ * evaluations (name -> metrics), saves `model` in `out` (its files' hashes go into the record) and publishes the
+ * run (run.json, ledger.jsonl, card.md, card.html). Returns what publish wrote and the test evaluation.
+ */
+export async function recordRun(
+  recorder: RunRecorder,
+  out: string,
+  {
+    model,
+    test,
+    evaluations = {},
+    ledger,
+  }: { model?: Model; test?: TestData; evaluations?: Record<string, Record<string, number>>; ledger?: string } = {},
+): Promise<ExampleRun & { test?: EvaluationRecord }> {
+  let tested: EvaluationRecord | undefined;
+  if (test && model) {
+    const { name = 'test', classifier = true, batchSize = 256 } = test;
+    tested = classifier
+      ? await recorder.evaluate(name, model, test.x, test.y, { batchSize })
+      : await recorder.addEvaluation(name, await model.evaluate(test.x, test.y, { batchSize }), {
+          data: { x: test.x, y: test.y },
+        });
+  }
+  for (const [name, metrics] of Object.entries(evaluations)) await recorder.addEvaluation(name, metrics);
+  if (model) {
+    // save() records the files' hashes in the run of the model's last fit; any other run gets them here.
+    await model.save(out);
+    if (model.runRecorder !== recorder) await recorder.addArtifacts(out);
+  }
+  return { ...(await publish(recorder, out, ledger)), ...(tested ? { test: tested } : {}) };
+}
+
+/**
+ * The run recorder of a training loop of one's own (no fit(), or fits and other work that one record should cover):
+ * beginLoop before the loop, onBatchEnd after each step, onEpochEnd with each epoch's figures, endLoop with the
+ * model's facts. Begun outside fit, its meter counts every kernel of the process (the record says so).
+ */
+export class LoopRecorder extends RunRecorder {
+  beginLoop(train?: DataSpec): void {
+    this.begin(train);
+  }
+  override onEpochEnd(epoch: number, logs: Record<string, number>): void {
+    this.epochBegin(epoch);
+    this.epochEnd(epoch, logs);
+  }
+  async endLoop(facts: RunFacts): Promise<void> {
+    await this.end(() => facts);
+  }
 }
 
 /** The Keras MNIST CNN: Conv 32 -> max-pool -> Conv 64 -> max-pool -> Flatten -> Dropout 0.5 -> Dense 10 softmax. */

@@ -1,17 +1,19 @@
 // A small GPT trained on Moby Dick: byte-level BPE learnt on the training chapters, next-token training
 // on random windows, validation perplexity on the held-out last chapters against a unigram model on the
 // same tokens, a sample, and generation speed with and without the key/value cache.
-// `--epochs N` passes over the training windows (default 1), `--json` for a final line with the figures.
+// `--epochs N` passes over the training windows (default 1), `--json` for a final line with the figures,
+// `--out DIR` (default runs/gpt-text: the model, run.json, card, ledger) / `--no-record`.
 import * as c from '../src/index.js';
 import { BpeTokenizer, mobyDick } from '../src/text/index.js';
 import { GPT, generate } from '../src/models/gpt.js';
-import { parseExampleArgs, report } from './common.js';
+import { parseExampleArgs, publishedFiles, recordRun, report } from './common.js';
 
-const { epochs, json, verbose } = parseExampleArgs({ epochs: 1 });
+const { epochs, json, verbose, out, limit } = parseExampleArgs({ epochs: 1, name: 'gpt-text' });
 const VOCAB = 2048,
   CONTEXT = 128,
   BATCH = 8;
-const TRAIN_WINDOWS = 4800; // 600 steps of 8 windows of 128 tokens per epoch: ~614k tokens, ~1.8 passes over the text
+// 600 steps of 8 windows of 128 tokens per epoch: ~614k tokens, ~1.8 passes over the text (fewer with --limit).
+const TRAIN_WINDOWS = Math.min(limit ?? 4800, 4800);
 const VAL_FRACTION = 0.1; // the last ~10% of the book (by characters) is held out
 
 // Held-out text: the last chapters, so no window of it was seen in training.
@@ -73,11 +75,12 @@ const model = new GPT({
 });
 if (!json) model.summary();
 const steps = Math.ceil(TRAIN_WINDOWS / BATCH) * epochs;
+const WARMUP = Math.min(40, Math.floor(steps / 2)); // 40 but for a --limit run of few steps
 const learningRate = c.schedules.cosineDecay({
   initialLearningRate: 0,
   warmupTarget: 3e-3,
-  warmupSteps: 40,
-  decaySteps: steps - 40,
+  warmupSteps: WARMUP,
+  decaySteps: steps - WARMUP,
   alpha: 0.1,
 });
 model.compile({
@@ -85,9 +88,8 @@ model.compile({
   loss: c.losses.sparseCategoricalCrossentropy({ fromLogits: true }),
 });
 t0 = performance.now();
-await model.fit(train.x, train.y, { epochs, batchSize: BATCH, verbose, seed: 42 });
+await model.fit(train.x, train.y, { epochs, batchSize: BATCH, verbose, seed: 42, record: { name: 'gpt-text' } });
 const trainSeconds = (performance.now() - t0) / 1000;
-const { loss: valLoss } = await model.evaluate(val.x, val.y, { batchSize: 32 });
 
 // Unigram baseline: token frequencies of the training text (add-one smoothed), scored on exactly the
 // tokens the GPT predicted above.
@@ -98,6 +100,17 @@ let nll = 0;
 const targets = val.y.dataSync();
 for (const id of targets) nll -= Math.log(counts[id] / norm);
 const unigramPerplexity = Math.exp(nll / targets.length);
+
+// The held-out loss; with a run directory, recorded with the baseline, the model saved and the card written.
+const heldOut = { name: 'held-out chapters', x: val.x, y: val.y, classifier: false, batchSize: 32 };
+const run = out
+  ? await recordRun(model.runRecorder!, out, {
+      model,
+      test: heldOut,
+      evaluations: { 'unigram baseline, held-out chapters': { perplexity: unigramPerplexity } },
+    })
+  : undefined;
+const valLoss = run ? run.test!.metrics.loss! : (await model.evaluate(val.x, val.y, { batchSize: 32 })).loss;
 
 // A sample, then the same generation with and without the cache (same tokens, different cost).
 const prompt = bpe.encode('The whale');
@@ -129,4 +142,5 @@ report(json, {
   epochs,
   trainSeconds,
   bpeSeconds,
+  ...publishedFiles(run),
 });

@@ -3,17 +3,18 @@
 // training; the model is saved, reloaded and evaluated, where they are the identity, so the reloaded
 // model's test accuracy and predictions equal the trained one's.
 // Default: 6,000 training images, 2 epochs (well under a minute); `--full` trains on all 60,000 for
-// `--epochs` (default 5). `--json` prints a final JSON line.
+// `--epochs` (default 5). `--json` prints a final JSON line. `--out DIR` (default runs/mnist-augment: the model,
+// run.json, card, ledger; reloaded from there) / `--no-record` (saved in a temporary folder to be reloaded).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as c from '../src/index.js';
-import { parseExampleArgs, report } from './common.js';
+import { parseExampleArgs, publishedFiles, recordRun, report } from './common.js';
 
 const full = process.argv.includes('--full');
-const { epochs, json, verbose, seed } = parseExampleArgs({ epochs: full ? 5 : 2 });
+const { epochs, json, verbose, seed, out, limit } = parseExampleArgs({ epochs: full ? 5 : 2, name: 'mnist-augment' });
 const { train, test } = await c.datasets.mnist({ flatten: false });
-const trainCount = full ? train.x.shape[0] : 6000;
+const trainCount = Math.min(full ? train.x.shape[0] : 6000, limit ?? Infinity);
 const x = c.sliceAxis(train.x, 0, 0, trainCount);
 const y = c.sliceAxis(train.y, 0, 0, trainCount);
 
@@ -33,16 +34,21 @@ if (!json) model.summary();
 model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
 
 const start = performance.now();
-await model.fit(x, y, { epochs, batchSize: 64, seed, verbose });
+await model.fit(x, y, { epochs, batchSize: 64, seed, verbose, record: { name: 'mnist-augment' } });
 const seconds = (performance.now() - start) / 1000;
-const evaluated = await model.evaluate(test.x, test.y, { batchSize: 256 });
+// Recording: the test evaluation, the model saved in `out`, the record, ledger entry and card.
+const run = out ? await recordRun(model.runRecorder!, out, { model, test }) : undefined;
+const evaluated = run
+  ? { accuracy: run.test!.metrics.accuracy!, loss: run.test!.metrics.loss! }
+  : await model.evaluate(test.x, test.y, { batchSize: 256 });
 
 // Save and reload: the augmentation layers come back with their configuration (and seeds), and are the
 // identity in inference, so the reloaded model predicts exactly as the trained one.
 const dir = mkdtempSync(join(tmpdir(), 'candor-mnist-augment-'));
 try {
-  await model.save(join(dir, 'model'));
-  const reloaded = await c.loadModel(join(dir, 'model'));
+  const saved = out ?? join(dir, 'model');
+  if (!out) await model.save(saved);
+  const reloaded = await c.loadModel(saved);
   const again = await reloaded.evaluate(test.x, test.y, { batchSize: 256 });
   const probe = c.sliceAxis(test.x, 0, 0, 256);
   const p1 = model.predict(probe) as c.Tensor;
@@ -62,6 +68,7 @@ try {
     reloadedTestAccuracy: again.accuracy,
     reloadedPredictionsIdentical: identical,
     augmentationLayers: reloaded.layers.filter((l) => l.className.startsWith('Random')).length,
+    ...publishedFiles(run),
   });
   if (!identical || again.accuracy !== evaluated.accuracy) process.exitCode = 1;
 } finally {

@@ -2,14 +2,15 @@
 // of fine-tuning, and structurally to half its filters), quantised to int8 after training (calibrated on 1,000
 // training images) and by quantisation-aware training; each variant's test accuracy, weights-file bytes and
 // predict latency at batch 1 and 256, measured in this process, go to the run record and the card. `--epochs N`
-// (float training, default 2), `--json` (the final line: {"variants": {...}, "ratios": {...}}), `--out DIR`.
-import { join } from 'node:path';
+// (float training, default 2), `--json` (the final line: {"variants": {...}, "ratios": {...}}), `--out DIR` (default
+// runs/mnist-compress: the float model, run.json, card, ledger) / `--no-record`.
 import * as c from '../src/index.js';
-import { mnistCnn, parseExampleArgs } from './common.js';
+import { firstSamples, mnistCnn, parseExampleArgs, recordRun } from './common.js';
 
-const { epochs, json, verbose, out, seed } = parseExampleArgs({ epochs: 2, name: 'mnist-compress' });
-const dir = out ?? join('runs', 'mnist-compress');
-const { train, test } = await c.datasets.mnist({ flatten: false });
+const { epochs, json, verbose, out, seed, limit } = parseExampleArgs({ epochs: 2, name: 'mnist-compress' });
+const mnist = await c.datasets.mnist({ flatten: false });
+const { test } = mnist,
+  train = firstSamples(mnist.train, limit);
 const log = (line: string) => {
   if (!json) console.log(line);
 };
@@ -29,9 +30,9 @@ function copyOf(model: c.Sequential): c.Sequential {
 // The float32 model, with a run record of its training.
 const float = mnistCnn();
 float.compile(compileArgs());
-const recorder = new c.RunRecorder({ dir, name: 'mnist-compress' });
-await float.fit(train.x, train.y, { epochs, batchSize: 128, verbose, seed, callbacks: [recorder] });
-await recorder.evaluate('test', float, test.x, test.y, { batchSize: 256 });
+const recorder = out ? new c.RunRecorder({ dir: out, name: 'mnist-compress' }) : undefined;
+await float.fit(train.x, train.y, { epochs, batchSize: 128, verbose, seed, callbacks: recorder ? [recorder] : [] });
+await recorder?.evaluate('test', float, test.x, test.y, { batchSize: 256 });
 
 // Each variant's accuracy, bytes and energy now; latencies at the end, all variants in interleaved rounds, so load
 // on this shared machine falls on every variant alike.
@@ -116,7 +117,7 @@ const figures: Record<string, c.compress.ModelMeasurement> = {};
 for (const [name, v] of Object.entries(variants)) figures[name] = { ...v.measurement, ...latency[name] };
 const before = figures.float32;
 for (const [name, v] of Object.entries(variants))
-  if (v.what)
+  if (v.what && recorder)
     await c.compress.recordCompression(recorder, {
       name,
       ...v.what,
@@ -136,10 +137,7 @@ const ratios = {
   int8SpeedupBatch1: ratio(before.msBatch1, figures.int8.msBatch1),
   structuredSpeedupBatch256: ratio(before.msBatch256, figures.structured.msBatch256),
 };
-await float.save(dir);
-await recorder.finish({ ledger: join(dir, 'ledger.jsonl') });
-const card = await c.writeCard(dir);
-log(`card: ${card.files.html}`);
+if (recorder && out) log(`card: ${(await recordRun(recorder, out, { model: float })).card.files.html}`);
 const result = { example: 'mnist-compress', epochs, backend: c.getBackend().name, variants: figures, ratios };
 if (!json)
   for (const [name, m] of Object.entries(figures))

@@ -1,11 +1,11 @@
 // MNIST with DP-SGD at a privacy budget: the TF Privacy tutorial CNN with tanh activations (tempered sigmoids,
 // Papernot et al. 2021), SGD with momentum, Poisson sampling, sigma picked for the budget (default epsilon 3,
-// delta 1e-5). `--epochs N`, `--target-epsilon E`, `--json` for a final JSON line, `--out DIR` / `--no-record`.
+// delta 1e-5). `--epochs N`, `--target-epsilon E`, `--json` for a final JSON line, `--out DIR` (default runs/mnist-dp:
+// the model, run.json, card, ledger) / `--no-record`.
 // Then a membership-inference audit (loss threshold) of the DP model, beside the same audit of a deliberately
 // overfit non-private copy trained on the audited members alone: membershipAuc and membershipAucBaseline.
-import { join } from 'node:path';
 import * as c from '../src/index.js';
-import { parseExampleArgs, report } from './common.js';
+import { firstSamples, parseExampleArgs, publishedFiles, recordRun, report } from './common.js';
 
 const DEFAULTS = {
   epochs: 15,
@@ -27,14 +27,16 @@ function flag(name: string, fallback: number): number {
   return v;
 }
 
-const { epochs, json, verbose, out, seed } = parseExampleArgs({ epochs: DEFAULTS.epochs, name: 'mnist-dp' });
+const { epochs, json, verbose, out, seed, limit } = parseExampleArgs({ epochs: DEFAULTS.epochs, name: 'mnist-dp' });
 const targetEpsilon = flag('target-epsilon', DEFAULTS.targetEpsilon);
 const batchSize = flag('batch-size', DEFAULTS.batchSize);
 const l2NormClip = flag('clip', DEFAULTS.l2NormClip);
 const learningRate = flag('lr', DEFAULTS.learningRate);
 const momentum = flag('momentum', DEFAULTS.momentum);
 const { delta } = DEFAULTS;
-const { train, test } = await c.datasets.mnist({ flatten: false });
+const mnist = await c.datasets.mnist({ flatten: false });
+const { test } = mnist,
+  train = firstSamples(mnist.train, limit);
 
 const model = new c.Sequential([
   c.layers.conv2d({
@@ -104,10 +106,8 @@ await baseline.fit(members.x, members.y, { epochs: 30, batchSize: 32, verbose: 0
 figures.membershipAuc = audit.attacks[0].auc;
 figures.membershipAucBaseline = await c.privacy.membershipAuc(baseline, members, nonMembers);
 baseline.dispose();
-if (recorder && out) {
-  await recorder.evaluate('test', model, test.x, test.y, { batchSize: 1000 });
-  await model.save(out);
-  await recorder.finish({ ledger: join(out, 'ledger.jsonl') });
-  figures.runRecord = join(out, 'run.json');
-}
-report(json, figures);
+const run =
+  recorder && out
+    ? await recordRun(recorder, out, { model, test: { x: test.x, y: test.y, batchSize: 1000 } })
+    : undefined;
+report(json, { ...figures, ...publishedFiles(run) });

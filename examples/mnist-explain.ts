@@ -1,23 +1,17 @@
 // MNIST explanations: trains the MNIST CNN briefly (or loads it from --out when a saved model is there), explains
 // ten test digits with Integrated Gradients, SmoothGrad, occlusion and KernelSHAP, writes one standalone HTML page
 // of the maps (digit, label, prediction, each method's heatmap and completeness gap), records the explanations in
-// the run record and writes the card again. `--epochs N` (default 1), `--train N` training images (default
-// 12000), `--out DIR` (default runs/mnist-explain), `--json` for a final JSON line.
+// the run record and writes the card (again, for a loaded model). `--epochs N` (default 1), `--train N` training
+// images (default 12000), `--out DIR` (default runs/mnist-explain) / `--no-record` (the page still goes to
+// runs/mnist-explain), `--json` for a final JSON line.
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as c from '../src/index.js';
-import { mnistCnn, parseExampleArgs, report } from './common.js';
+import { firstSamples, mnistCnn, parseExampleArgs, recordRun, report } from './common.js';
 
-const {
-  epochs,
-  json,
-  verbose,
-  out = join('runs', 'mnist-explain'),
-  seed,
-} = parseExampleArgs({
-  epochs: 1,
-  name: 'mnist-explain',
-});
+const { epochs, json, verbose, out, seed } = parseExampleArgs({ epochs: 1, name: 'mnist-explain' });
+const pageDir = out ?? join('runs', 'mnist-explain');
 const argv = process.argv.slice(2);
 const trainAt = argv.indexOf('--train');
 const trainSize = trainAt >= 0 ? Number(argv[trainAt + 1]) : 12000;
@@ -27,25 +21,22 @@ const log = (s: string) => {
 };
 
 const { train, test } = await c.datasets.mnist({ flatten: false });
-const reuse = existsSync(join(out, 'model.json')) && existsSync(join(out, 'run.json'));
+const reuse = out !== undefined && existsSync(join(out, 'model.json')) && existsSync(join(out, 'run.json'));
 let model: c.Model;
 let testAccuracy = NaN;
+/** The recording of this run's training, when it trains and records. */
+let recorder: c.RunRecorder | undefined;
 if (reuse) {
   log(`loading the trained model from ${out}`);
-  model = await c.loadModel(out);
+  model = await c.loadModel(out!);
 } else {
   model = mnistCnn();
   model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const x = c.slice(train.x, [0, 0, 0, 0], [trainSize, 28, 28, 1]);
   const y = c.slice(train.y, [0], [trainSize]);
-  const recorder = new c.RunRecorder({ dir: out, name: 'mnist-explain' });
-  await model.fit(x, y, { epochs, batchSize: 128, verbose, seed, callbacks: [recorder] });
-  const evalX = c.slice(test.x, [0, 0, 0, 0], [2000, 28, 28, 1]);
-  const evalY = c.slice(test.y, [0], [2000]);
-  testAccuracy = (await recorder.evaluate('test (first 2000)', model, evalX, evalY)).metrics.accuracy ?? NaN;
-  await model.save(out);
-  await recorder.finish({ ledger: join(out, 'ledger.jsonl') });
-  log(`trained on ${trainSize} images for ${epochs} epoch(s): test accuracy ${testAccuracy.toFixed(4)}`);
+  recorder = out ? new c.RunRecorder({ dir: out, name: 'mnist-explain' }) : undefined;
+  await model.fit(x, y, { epochs, batchSize: 128, verbose, seed, callbacks: recorder ? [recorder] : [] });
+  log(`trained on ${trainSize} images for ${epochs} epoch(s)`);
 }
 
 // Ten test digits, explained for the class the model predicts.
@@ -66,7 +57,10 @@ for (const [name, options] of METHODS) {
   try {
     const e = c.explain(model, x, options);
     results.push({ name, e });
-    await c.explainability.recordExplanation(out, e, { inputs: x, labels, model, name: 'ten test digits' });
+    // Into this run's recording, or into the run.json of the loaded model's run.
+    const where = recorder ?? out;
+    if (where)
+      await c.explainability.recordExplanation(where, e, { inputs: x, labels, model, name: 'ten test digits' });
     const gap = e.completenessGap ? Math.max(...e.completenessGap) : undefined;
     figures[`${name}Seconds`] = e.seconds;
     if (gap !== undefined) figures[`${name}MaxGap`] = gap;
@@ -124,10 +118,23 @@ const page = c.renderHtml({
     },
   ],
 });
-const pagePath = join(out, 'explanations.html');
+const pagePath = join(pageDir, 'explanations.html');
+await mkdir(pageDir, { recursive: true });
 await c.writeFileAtomic(pagePath, page);
-const card = await c.writeCard(out);
-log(`wrote ${pagePath} and ${card.files.html}`);
+
+// A trained model: its test accuracy, and (recording) the run published with its explanations: model, run.json,
+// ledger entry, card. A loaded model's run.json, with the explanations added, is published again (card, entry).
+let card: c.WrittenCard | undefined;
+if (!reuse) {
+  const evaluation = { name: 'test (first 2000)', ...firstSamples(test, 2000) };
+  if (recorder) {
+    const run = await recordRun(recorder, out!, { model, test: evaluation });
+    testAccuracy = run.test!.metrics.accuracy ?? NaN;
+    card = run.card;
+  } else testAccuracy = (await model.evaluate(evaluation.x, evaluation.y, { batchSize: 256 })).accuracy;
+  log(`test accuracy (first 2000 test images) ${testAccuracy.toFixed(4)}`);
+} else card = (await c.publishRecord(await c.readRunRecord(out!), { dir: out! })).card; // a new signed entry
+log(`wrote ${pagePath}${card ? ` and ${card.files.html}` : ''}`);
 c.dispose([x, background, ...results.map((r) => r.e.attributions)]);
 report(json, {
   example: 'mnist-explain',
@@ -137,5 +144,5 @@ report(json, {
   methods: results.map((r) => r.name).join(','),
   skipped: skipped.join(','),
   page: pagePath,
-  card: card.files.html,
+  ...(card ? { card: card.files.html } : {}),
 });

@@ -1,13 +1,14 @@
 // A GAN on MNIST with a trainStep override (Keras' "Customizing what happens in fit(): GAN", as MLPs): fit()
 // calls GAN.trainStep, which trains the discriminator on real and generated digits, then the generator to
 // fool it, each with its own optimizer, through valueAndGrads and applyGradients. `--epochs N` (default 1),
-// `--samples N` real images per epoch (default 12800; 60000 for all), `--json` for a final JSON line.
+// `--samples N` real images per epoch (default 12800; 60000 for all), `--json` for a final JSON line, `--out DIR`
+// (default runs/mnist-gan: the generator, run.json, card, ledger) / `--no-record`.
 import * as c from '../src/index.js';
-import { parseExampleArgs, report } from './common.js';
+import { parseExampleArgs, publishedFiles, recordRun, report } from './common.js';
 
-const { epochs, json, verbose, seed } = parseExampleArgs({ epochs: 1 });
+const { epochs, json, verbose, seed, out, limit } = parseExampleArgs({ epochs: 1, name: 'mnist-gan' });
 const at = process.argv.indexOf('--samples');
-const samples = at >= 0 ? Number(process.argv[at + 1]) : 12800;
+const samples = Math.min(at >= 0 ? Number(process.argv[at + 1]) : 12800, limit ?? Infinity);
 if (!Number.isInteger(samples) || samples < 64 || samples > 60000)
   throw new Error(`--samples must be an integer in [64, 60000], got ${process.argv[at + 1]}`);
 const latentDim = 64;
@@ -75,7 +76,7 @@ gan.compile(); // no loss: the trainStep override is the training
 const { train, test } = await c.datasets.mnist();
 const real = c.sliceAxis(train.x, 0, 0, samples);
 const start = performance.now();
-const history = await gan.fit(real, { epochs, batchSize, verbose, seed });
+const history = await gan.fit(real, { epochs, batchSize, verbose, seed, record: { name: 'mnist-gan' } });
 const seconds = (performance.now() - start) / 1000;
 
 // How the discriminator sees held-out real digits and fresh fakes (probability of "generated"), and how
@@ -93,6 +94,17 @@ const figures = c.tidy(() => {
   };
 });
 const last = (k: string) => history.history[k][history.history[k].length - 1];
+// Recording: the figures above, the generator (what a GAN is trained for) saved in `out`, the card.
+if (out)
+  gan.runRecorder!.record.notes.push(
+    'The model described is the GAN (discriminator and generator); the saved model is the generator alone',
+  );
+const run = out
+  ? await recordRun(gan.runRecorder!, out, {
+      model: generator,
+      evaluations: { 'discriminator on 1000 test digits and 1000 fakes; ink shares': figures },
+    })
+  : undefined;
 report(json, {
   example: 'mnist-gan',
   epochs,
@@ -102,5 +114,6 @@ report(json, {
   dLoss: last('d_loss'),
   gLoss: last('g_loss'),
   ...figures,
+  ...publishedFiles(run),
 });
 c.dispose([train, test, real]);

@@ -1,14 +1,15 @@
 // MNIST interop: a CNN trained by someone else in Keras 3 (a real .keras file) loads into Candor, fine-tunes with a
 // TensorBoard callback, and leaves as ONNX (run in onnxruntime-node) and as a TF.js model; each copy must predict
 // the 10,000 test digits as the Candor model does. `--epochs N` (default 1, on 12,000 training images), `--json`,
-// `--out DIR` (default runs/mnist-interop: model.onnx, model.tfjs/, logs/ for `tensorboard --logdir`).
+// `--out DIR` (default runs/mnist-interop: model.onnx, model.tfjs/, logs/ for `tensorboard --logdir`, and the
+// fine-tuned Candor model with its run.json, card and ledger; `--no-record` leaves these four out).
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import * as c from '../src/index.js';
-import { parseExampleArgs, report } from './common.js';
+import { parseExampleArgs, publishedFiles, recordRun, report } from './common.js';
 
-const { epochs, json, verbose, out, seed } = parseExampleArgs({ epochs: 1, name: 'mnist-interop' });
+const { epochs, json, verbose, out, seed, limit } = parseExampleArgs({ epochs: 1, name: 'mnist-interop' });
 const dir = out ?? join('runs', 'mnist-interop');
 const KERAS_FILE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures', 'interop', 'keras');
 const { train, test } = await c.datasets.mnist({ flatten: false });
@@ -51,7 +52,7 @@ model.compile({
   loss: 'sparseCategoricalCrossentropy',
   metrics: ['accuracy'],
 });
-const subset = 12000;
+const subset = Math.min(12000, limit ?? Infinity);
 const tensorBoard = new c.TensorBoard({ logDir: join(dir, 'logs'), histogramFreq: 1 });
 await model.fit(pixels(c.slice(train.x, [0], [subset])), c.slice(train.y, [0], [subset]), {
   epochs,
@@ -60,8 +61,11 @@ await model.fit(pixels(c.slice(train.x, [0], [subset])), c.slice(train.y, [0], [
   verbose,
   seed,
   callbacks: [tensorBoard],
+  record: { name: 'mnist-interop' },
 });
 const candor = (model.predict(testX, { batchSize: 256 }) as c.Tensor).dataSync();
+// Recording: the test evaluation, the fine-tuned model saved in `out`, its record, ledger entry and card.
+const run = out ? await recordRun(model.runRecorder!, out, { model, test: { x: testX, y: test.y } }) : undefined;
 
 // ONNX, run by onnxruntime-node on the whole test set in batches of 256.
 const onnxFile = join(dir, 'model.onnx');
@@ -94,4 +98,5 @@ report(json, {
   onnxFile,
   tfjsDir,
   tensorBoardLogs: join(dir, 'logs'),
+  ...publishedFiles(run),
 });

@@ -1,18 +1,19 @@
 // A variational autoencoder on MNIST (Keras' VAE example, as MLPs) trained by plain fit(x, x): a Sampling layer
 // draws z = mean + exp(logVar / 2) * eps and adds the KL divergence to the loss with addLoss, next to the
 // compiled reconstruction loss. `--epochs N` (default 2), `--samples N` training images (default 20000; 60000
-// for all), `--latent N` (default 2), `--json` for a final JSON line.
+// for all), `--latent N` (default 2), `--json` for a final JSON line, `--out DIR` (default runs/mnist-vae: the
+// model, run.json, card, ledger) / `--no-record`.
 import * as c from '../src/index.js';
-import { parseExampleArgs, report } from './common.js';
+import { parseExampleArgs, publishedFiles, recordRun, report } from './common.js';
 
-const { epochs, json, verbose, seed } = parseExampleArgs({ epochs: 2 });
+const { epochs, json, verbose, seed, out, limit } = parseExampleArgs({ epochs: 2, name: 'mnist-vae' });
 const option = (name: string, fallback: number) => {
   const at = process.argv.indexOf(name);
   const v = at >= 0 ? Number(process.argv[at + 1]) : fallback;
   if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${process.argv[at + 1]}`);
   return v;
 };
-const samples = Math.min(option('--samples', 20000), 60000);
+const samples = Math.min(option('--samples', 20000), 60000, limit ?? Infinity);
 const latentDim = option('--latent', 2);
 const pixels = 784;
 
@@ -67,6 +68,7 @@ const history = await vae.fit(images, images, {
   verbose,
   seed,
   validationData: [test.x, test.x],
+  record: { name: 'mnist-vae' },
 });
 const seconds = (performance.now() - start) / 1000;
 
@@ -76,6 +78,15 @@ const klPerImage = c.tidy(() => {
   return vae.losses.reduce((s, t) => s + t.item(), 0) / sampling.klWeight;
 });
 const valLoss = history.history.val_loss[epochs - 1] * pixels;
+const perImage = { loss: valLoss, kl: klPerImage, reconstruction: valLoss - klPerImage };
+// Recording: the test loss as compiled and in nats per image, the model saved in `out`, the card.
+const run = out
+  ? await recordRun(vae.runRecorder!, out, {
+      model: vae,
+      test: { x: test.x, y: test.x, classifier: false },
+      evaluations: { 'test, nats per image': perImage },
+    })
+  : undefined;
 report(json, {
   example: 'mnist-vae',
   epochs,
@@ -86,6 +97,7 @@ report(json, {
   trainLossPerImage: history.history.loss[epochs - 1] * pixels,
   testLossPerImage: valLoss,
   testKlPerImage: klPerImage,
-  testReconstructionPerImage: valLoss - klPerImage,
+  testReconstructionPerImage: perImage.reconstruction,
+  ...publishedFiles(run),
 });
 c.dispose([train, test, images]);

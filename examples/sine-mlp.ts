@@ -1,10 +1,12 @@
 // A small demo of the core: a 1-32-32-1 tanh MLP learns y = sin(x) on [-pi, pi] by full-batch gradient
 // descent with momentum, written directly on tensors and grad. Prints the loss falling; --json prints
-// the final figures as the last line.
+// the final figures as the last line. `--steps N` (default 2000), `--out DIR` (default runs/sine-mlp: run.json,
+// card, ledger; the weights are plain tensors, not saved) / `--no-record`.
 import * as c from '../src/index.js';
+import { LoopRecorder, parseExampleArgs, publish, publishedFiles } from './common.js';
 
 const args = process.argv.slice(2);
-const json = args.includes('--json');
+const { json, out } = parseExampleArgs({ epochs: 1, name: 'sine-mlp' });
 const steps = Number(args[args.indexOf('--steps') + 1]) || 2000;
 
 const gen = new c.RandomStream(0);
@@ -33,6 +35,11 @@ const lossAndGrad = c.valueAndGrad((p: Params) => c.mean(c.square(c.sub(forward(
 
 const lr = 0.02,
   momentum = 0.9;
+// A loop of our own, so the recording is told of each step; each full-batch step is one epoch.
+const recording = out
+  ? new LoopRecorder({ name: 'sine-mlp', data: { train: { x, y, description: '256 points of sin on [-pi, pi]' } } })
+  : undefined;
+recording?.beginLoop();
 const start = performance.now();
 let first = NaN,
   last = NaN;
@@ -54,8 +61,36 @@ for (let step = 0; step <= steps; step++) {
   c.dispose([params, velocity, grads, value]);
   params = next.p;
   velocity = next.v;
+  recording?.onBatchEnd();
+  recording?.onEpochEnd(step, { loss: last });
 }
 const seconds = (performance.now() - start) / 1000;
+const sizes = [1, 32, 32, 1];
+const run = recording && out ? await publishRun(recording, out) : undefined;
+
+/** Ends the recording with the network's facts and publishes it in `dir`. */
+async function publishRun(recording: LoopRecorder, dir: string) {
+  const total = Object.values(params).reduce((s, t) => s + t.size, 0);
+  await recording.endLoop({
+    model: {
+      name: 'sine-mlp',
+      className: 'MLP (tensors and grad)',
+      architecture: () => ({ sizes, activation: 'tanh' }),
+      parameters: { total, trainable: total },
+      layers: sizes.slice(1).map((units, i) => ({
+        name: `dense${i + 1}`,
+        className: 'Dense',
+        parameters: (sizes[i] + 1) * units,
+      })),
+    },
+    status: 'completed',
+    hyperparameters: { optimizer: 'sgd with momentum, full batch', learningRate: lr, momentum, loss: 'mse', steps },
+    seeds: { init: 0 },
+    epochs: { requested: steps + 1 },
+  });
+  await recording.addEvaluation('training points', { loss: last });
+  return publish(recording, dir);
+}
 const summary = {
   example: 'sine-mlp',
   steps,
@@ -64,6 +99,7 @@ const summary = {
   seconds,
   backend: c.getBackend().name,
   liveTensors: c.memory().tensors,
+  ...publishedFiles(run),
 };
 if (json) console.log(JSON.stringify(summary));
 else

@@ -9,7 +9,11 @@ export interface SpamPart {
   y: c.Tensor;
 }
 
-export async function spamSplit(headChars: number): Promise<{ train: SpamPart; test: SpamPart; testSpam: number }> {
+/** `limit`: at most that many training emails (the first of the shuffled training part). */
+export async function spamSplit(
+  headChars: number,
+  limit = Infinity,
+): Promise<{ train: SpamPart; test: SpamPart; testSpam: number }> {
   const emails = await spamAssassin();
   const texts = emails.map((e) => `${e.subject}\n${e.body.slice(0, headChars)}`);
   const labels = Float32Array.from(emails, (e) => e.label);
@@ -27,7 +31,7 @@ export async function spamSplit(headChars: number): Promise<{ train: SpamPart; t
   });
   const testIdx = order.subarray(0, nTest);
   return {
-    train: pick(order.subarray(nTest)),
+    train: pick(order.subarray(nTest, Math.min(order.length, nTest + limit))),
     test: pick(testIdx),
     testSpam: Array.from(testIdx, (i) => labels[i]).reduce((s, v) => s + v, 0),
   };

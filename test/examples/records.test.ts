@@ -1,0 +1,84 @@
+// Examples end to end with tiny settings: each writes its run record (valid), card and ledger entry under --out,
+// through the one shared ending in examples/common.ts; --no-record writes none of them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readRunRecord, validateRunRecord, verifyLedger, readLedger } from '../../src/index.js';
+
+const examples = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples');
+
+/** Runs dist/examples/NAME.js with `args` in `cwd`, keys in a temporary config dir; returns its last JSON line. */
+function runExample(name: string, args: string[], cwd: string): Record<string, unknown> {
+  const r = spawnSync(process.execPath, [join(examples, `${name}.js`), '--json', ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, CANDOR_CONFIG_DIR: join(cwd, 'config') },
+  });
+  assert.equal(r.status, 0, `${name} failed:\n${r.stderr}`);
+  const lines = r.stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
+}
+
+/** The record, card and ledger entry a run left in `dir`, checked together. */
+async function checkPublished(dir: string, name: string, figures: Record<string, unknown>): Promise<void> {
+  const record = await readRunRecord(dir);
+  validateRunRecord(record);
+  assert.equal(record.name, name);
+  for (const file of ['card.md', 'card.html', 'ledger.jsonl']) assert.ok(existsSync(join(dir, file)), file);
+  const ledger = join(dir, 'ledger.jsonl');
+  assert.equal((await verifyLedger(ledger)).ok, true);
+  const entries = await readLedger(ledger);
+  assert.equal(entries.length, 1);
+  assert.equal(entries[0].record.id, record.id);
+  assert.equal(figures.runRecord, join(dir, 'run.json'));
+  assert.equal(figures.card, join(dir, 'card.html'));
+}
+
+test('sine-mlp (its own loop, LoopRecorder) writes record, card and ledger in runs/sine-mlp by default', async () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'candor-example-'));
+  try {
+    const figures = runExample('sine-mlp', ['--steps', '10'], cwd);
+    const out = join(cwd, 'runs', 'sine-mlp');
+    await checkPublished(out, 'sine-mlp', {
+      runRecord: join(cwd, figures.runRecord as string),
+      card: join(cwd, figures.card as string),
+    });
+    assert.deepEqual(readdirSync(out).sort(), ['card.html', 'card.md', 'ledger.jsonl', 'run.json']);
+    const record = await readRunRecord(out);
+    assert.equal(record.training.steps, 11);
+    assert.equal(record.training.history.epochs.length, 11);
+    assert.equal(record.evaluation[0].metrics.loss, figures.finalLoss);
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
+});
+
+test('mnist-mlp (trainAndReport, recordRun) writes the model, record, card and ledger under --out', async () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'candor-example-'));
+  try {
+    const out = join(cwd, 'run');
+    const figures = runExample('mnist-mlp', ['--epochs', '1', '--limit', '256', '--out', out], cwd);
+    await checkPublished(out, 'mnist-mlp', figures);
+    const record = await readRunRecord(out);
+    assert.equal(record.evaluation.find((e) => e.name === 'test')?.metrics.accuracy, figures.testAccuracy);
+    assert.ok(record.model.artifacts?.['model.json']);
+    for (const file of Object.keys(record.model.artifacts!)) assert.ok(existsSync(join(out, file)), file);
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
+});
+
+test('--no-record writes no run directory', () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'candor-example-'));
+  try {
+    const figures = runExample('sine-mlp', ['--steps', '2', '--no-record'], cwd);
+    assert.equal(figures.runRecord, undefined);
+    assert.deepEqual(readdirSync(cwd), []);
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
+});
