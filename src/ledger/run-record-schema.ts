@@ -4,6 +4,7 @@ import type { Schema } from './json-schema.js';
 import { PRIVACY_SCHEMA } from './privacy.js';
 import { EXPLANATION_SCHEMA } from './explanation.js';
 import { COMPRESSION_SCHEMA } from './compression.js';
+import { ENERGY_PLATFORM_PROPERTIES } from './platform.js';
 
 const num = { type: 'number' };
 const nonNegative = { type: 'number', minimum: 0 };
@@ -365,6 +366,7 @@ export const RUN_RECORD_SCHEMA: Schema = {
             note: text,
           },
         },
+        ...ENERGY_PLATFORM_PROPERTIES,
       },
     },
     emissions: {
