@@ -34,6 +34,7 @@ export {
 } from './energy.js';
 export type { VcpuWatts, VcpuPowerRange, VcpuEstimate, VmEstimateInput } from './energy.js';
 export { detectPlatform, cgroupCpuQuota } from './platform.js';
+export { writeEmissionsCsv, emissionsRow, CODECARBON_COLUMNS, EMISSIONS_CSV_FILE } from './emissions-csv.js';
 export type { Platform } from './platform.js';
 export { VCPU_POWER_TABLE, VCPU_POWER_AVERAGE, cpuGeneration, cpuVendor } from './cpu-power-table.js';
 export type { VcpuPower, CpuGeneration, CpuVendor, CpuIdentity } from './cpu-power-table.js';

@@ -18,6 +18,7 @@ import { appendToLedger, type AppendOptions, type LedgerEntry } from './ledger.j
 import type { DpSgdRecord, MembershipAuditRecord, PrivacyRecord } from './privacy.js';
 import { withExplanation, type ExplanationRecord } from './explanation.js';
 import { withCompression, type CompressionRecord } from './compression.js';
+import { writeEmissionsCsv } from './emissions-csv.js';
 import {
   RUN_RECORD_FORMAT,
   RUN_RECORD_VERSION,
@@ -388,7 +389,8 @@ export class RunRecording {
   }
 
   /**
-   * Writes run.json (to `dir` or the recorder's dir; encrypted with `encryptionKey`) and, with `ledger`, appends
+   * Writes run.json (to `dir` or the recorder's dir; encrypted with `encryptionKey`) and beside a plain one the run's
+   * row of CodeCarbon's emissions.csv (when energy was recorded; see emissions-csv.ts), and, with `ledger`, appends
    * the record to that ledger (in plain: a ledger is for others to verify). A key given for the recorder's own
    * dir is kept, so that later rewrites there (addEvaluation, ...) stay encrypted.
    */
@@ -402,6 +404,8 @@ export class RunRecording {
     if (own && options.encryptionKey !== undefined) this.encryptionKey = options.encryptionKey;
     const encryptionKey = options.encryptionKey ?? (own ? this.encryptionKey : undefined);
     const file = dir ? await writeRunRecord(record, dir, { encryptionKey }) : undefined;
+    // CodeCarbon's emissions.csv beside run.json (not for an encrypted run.json: the row would leak its figures).
+    if (dir && record.energy && record.emissions && encryptionKey === undefined) await writeEmissionsCsv(record, dir);
     const entry = options.ledger ? await appendToLedger(options.ledger, record, options) : undefined;
     return { record, ...(file ? { file } : {}), ...(entry ? { entry } : {}) };
   }
