@@ -133,8 +133,9 @@ export function emissionsRow(record: RunRecord): Record<EmissionsColumn, string 
 
 /**
  * Appends the record's row to dir/emissions.csv (header first when the file is new or empty), atomically and
- * under a lock; a row of the same run is replaced. A file whose header holds other columns is renamed to emissions.csv.bak (emissions.csv_0.bak,
- * ... when taken) and a new file is started, as CodeCarbon does. Returns the path and the backup's, if any.
+ * under a lock; a row of the same run is replaced. A file whose header holds other columns is renamed to
+ * emissions.csv.bak (emissions.csv_0.bak, ... when taken) and a new file is started, as CodeCarbon does.
+ * Returns the path and the backup's, if any.
  */
 export async function writeEmissionsCsv(record: RunRecord, dir: string): Promise<{ file: string; backup?: string }> {
   const row = emissionsRow(record);

@@ -327,8 +327,10 @@ export function estimateEnergy({
 export interface VcpuWatts {
   minWatts: number;
   maxWatts: number;
-  /** The figure's name and source, or how it was derived from the table. */
+  /** What the figure is, or how it was derived from the table (names only). */
   basis: string;
+  /** Where its numbers come from (names and URLs). */
+  source: string;
 }
 
 /** The per-vCPU figures of a VM estimate: the central one and the two ends of the range. */
@@ -358,22 +360,23 @@ export function vcpuPowerRange(cpu: CpuInfo, user?: { minWatts: number; maxWatts
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const names = pool.map((v) => v.name).join(', ');
   const central: VcpuWatts = user
-    ? { ...user, basis: 'user (EnergyOptions.vcpuWatts)' }
+    ? { ...user, basis: 'user (EnergyOptions.vcpuWatts)', source: 'user' }
     : own
-      ? { minWatts: own.minWatts, maxWatts: own.maxWatts, basis: `${own.name} (${own.source})` }
+      ? { minWatts: own.minWatts, maxWatts: own.maxWatts, basis: own.name, source: own.source }
       : ofVendor.length
         ? {
             minWatts: mean(pool.map((v) => v.minWatts)),
             maxWatts: mean(pool.map((v) => v.maxWatts)),
             basis:
               `mean of Cloud Carbon Footprint's ${vendor} figures (${names}): ` +
-              (generation ? `none is published for ${generation}` : 'the microarchitecture is not known') +
-              ` (${pool[0].source})`,
+              (generation ? `none is published for ${generation}` : 'the microarchitecture is not known'),
+            source: pool[0].source,
           }
         : {
             minWatts: VCPU_POWER_AVERAGE.minWatts,
             maxWatts: VCPU_POWER_AVERAGE.maxWatts,
-            basis: `${VCPU_POWER_AVERAGE.name} (${VCPU_POWER_AVERAGE.source})`,
+            basis: VCPU_POWER_AVERAGE.name,
+            source: VCPU_POWER_AVERAGE.source,
           };
   // The TDP per thread of the CPU, else the highest of the table's server parts of its generation (or vendor).
   const parts = spec
@@ -396,6 +399,7 @@ export function vcpuPowerRange(cpu: CpuInfo, user?: { minWatts: number; maxWatts
       basis:
         `the lowest idle and full-load figures of Cloud Carbon Footprint's ${vendor ?? 'CPU'} ` +
         `microarchitectures (${names})`,
+      source: pool[0].source,
     },
     high: {
       minWatts: highMin,
@@ -405,8 +409,9 @@ export function vcpuPowerRange(cpu: CpuInfo, user?: { minWatts: number; maxWatts
         `(${fmtW(poolMax)})` +
         (tdp
           ? ` and the TDP per thread of ${spec ? 'this CPU' : `the table's ${generation ?? vendor} server parts`} ` +
-            `(${tdp.model}: ${tdp.tdpWatts} W / ${tdp.threads} threads = ${fmtW(tdpPerThread)}; ${tdp.source})`
+            `(${tdp.model}: ${tdp.tdpWatts} W / ${tdp.threads} threads = ${fmtW(tdpPerThread)})`
           : ''),
+      source: pool[0].source + (tdp ? `; TDP: ${tdp.source}` : ''),
     },
   };
 }
@@ -796,7 +801,7 @@ export class EnergyMeter {
             (info.family !== undefined ? ` (cpu family ${info.family}, model ${info.modelNumber})` : '') +
             '; ' +
             `per-vCPU power: ${range.central.basis}: ${fmtW(range.central.minWatts)} idle, ` +
-            `${fmtW(range.central.maxWatts)} at full load.`,
+            `${fmtW(range.central.maxWatts)} at full load (${range.central.source}).`,
           'Power at the utilisation seen is interpolated linearly between idle and full load (min + utilisation x ' +
             '(max - min)), as Cloud Carbon Footprint does (https://www.cloudcarbonfootprint.org/docs/methodology).',
           `Utilisation = CPU time / (wall time x vCPUs) = ${cpuSeconds.toFixed(2)} s / ` +
@@ -805,8 +810,8 @@ export class EnergyMeter {
             "wall time, as CCF charges a VM's vCPU-hours.",
           "One vCPU is one hardware thread of the host; the host's other components and other guests are not " +
             'charged to this run.',
-          `Range: low ${low.toPrecision(3)} J from ${range.low.basis}; high ${high.toPrecision(3)} J from ` +
-            `${range.high.basis}.`,
+          `Range: low ${low.toPrecision(3)} J from ${range.low.basis} (${range.low.source}); high ` +
+            `${high.toPrecision(3)} J from ${range.high.basis} (${range.high.source}).`,
           dram,
           facility,
           raplNote + ' On a virtual machine RAPL is usually absent.',

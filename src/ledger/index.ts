@@ -34,6 +34,8 @@ export {
 } from './energy.js';
 export type { VcpuWatts, VcpuPowerRange, VcpuEstimate, VmEstimateInput } from './energy.js';
 export { detectPlatform, cgroupCpuQuota } from './platform.js';
+export { StageClock, STAGE_SCHEMA } from './stages.js';
+export type { StageCost, StageMark } from './stages.js';
 export { writeEmissionsCsv, emissionsRow, CODECARBON_COLUMNS, EMISSIONS_CSV_FILE } from './emissions-csv.js';
 export type { Platform } from './platform.js';
 export { VCPU_POWER_TABLE, VCPU_POWER_AVERAGE, cpuGeneration, cpuVendor } from './cpu-power-table.js';

@@ -160,12 +160,13 @@ export function detectPlatform(root = '/'): Platform {
 
 const watts = {
   type: 'object',
-  required: ['minWatts', 'maxWatts', 'basis'],
+  required: ['minWatts', 'maxWatts', 'basis', 'source'],
   additionalProperties: false,
   properties: {
     minWatts: { type: 'number', minimum: 0 },
     maxWatts: { type: 'number', minimum: 0 },
     basis: { type: 'string' },
+    source: { type: 'string' },
   },
 };
 

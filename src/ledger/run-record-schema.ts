@@ -5,6 +5,7 @@ import { PRIVACY_SCHEMA } from './privacy.js';
 import { EXPLANATION_SCHEMA } from './explanation.js';
 import { COMPRESSION_SCHEMA } from './compression.js';
 import { ENERGY_PLATFORM_PROPERTIES } from './platform.js';
+import { STAGES_SCHEMA } from './stages.js';
 
 const num = { type: 'number' };
 const nonNegative = { type: 'number', minimum: 0 };
@@ -225,6 +226,7 @@ export const RUN_RECORD_SCHEMA: Schema = {
         'Compressions of the model (pruning, quantisation, distillation, transfer): method, parameters, sparsity ' +
         'and bit widths per layer, and size, accuracy, latency and energy per 1,000 predictions before and after.',
     },
+    stages: STAGES_SCHEMA,
     software: {
       type: 'object',
       required: ['candor', 'node', 'v8', 'platform', 'arch'],
