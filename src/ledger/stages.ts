@@ -61,6 +61,11 @@ export class StageClock {
     this.last = this.mark();
   }
 
+  /** The last mark taken (at construction, or the end of the last stage). */
+  get lastMark(): StageMark {
+    return this.last;
+  }
+
   /** Now, on the wall clock, the process's CPU clock and the energy meter. */
   mark(): StageMark {
     return {
