@@ -158,7 +158,7 @@ export class RunRecording {
     this.state = 'running';
     const energy = this.options.energy;
     this.stageClock = new StageClock(energy === false ? undefined : new EnergyMeter(energy ?? {}).start());
-    const from = this.stageClock.mark();
+    const from = this.stageClock.lastMark;
     // Fingerprints first, so hashing the data counts neither as training time nor as training energy.
     const specs: Record<string, DataSpec> = { ...this.options.data };
     if (!specs.train && train) specs.train = train;
