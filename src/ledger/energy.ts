@@ -1,11 +1,21 @@
 // Energy of a run: measured from RAPL counters (/sys/class/powercap/intel-rapl*) where they can be
-// read, otherwise estimated from the process's CPU time and the CPU's TDP plus DRAM power, times a PUE.
-// The report always says which method was used and how uncertain it is; an estimate is never labelled
-// a measurement.
+// read, otherwise estimated: on a virtual machine from published per-vCPU watts (Cloud Carbon Footprint's,
+// idle to full load at the utilisation seen), elsewhere from the process's CPU time and the CPU's TDP; plus
+// DRAM power, times a PUE. The report always says which method was used, on which platform, how uncertain
+// it is and every assumption it rests on; an estimate is never labelled a measurement.
 import { readFileSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { ArgumentError } from '../errors.js';
+import {
+  CPU_TABLE,
+  VCPU_POWER_AVERAGE,
+  VCPU_POWER_TABLE,
+  cpuGeneration,
+  cpuVendor,
+  type CpuSpec,
+} from './cpu-power-table.js';
+import { detectPlatform, type Platform } from './platform.js';
 
 // ---- RAPL ----
 
@@ -128,65 +138,8 @@ export class RaplCounter {
 
 // ---- CPU power from TDP ----
 
-export interface CpuSpec {
-  /** Model as it appears in /proc/cpuinfo once trademarks and clock are removed, e.g. 'AMD EPYC 7763'. */
-  model: string;
-  tdpWatts: number;
-  /** Hardware threads per package. */
-  threads: number;
-}
-
-/**
- * A small table of common CPUs. TDP from CodeCarbon's codecarbon/data/hardware/cpu_power.csv (which
- * CodeCarbon also uses); threads per package from the vendors' specifications.
- */
-export const CPU_TABLE: readonly CpuSpec[] = (
-  [
-    ['AMD EPYC 7313', 155, 32],
-    ['AMD EPYC 7452', 155, 64],
-    ['AMD EPYC 7502', 180, 64],
-    ['AMD EPYC 7543', 225, 64],
-    ['AMD EPYC 7702', 200, 128],
-    ['AMD EPYC 7713', 225, 128],
-    ['AMD EPYC 7742', 225, 128],
-    ['AMD EPYC 7763', 280, 128],
-    ['AMD EPYC 7B12', 240, 128],
-    ['AMD EPYC 7H12', 280, 128],
-    ['AMD Ryzen 5 3600', 65, 12],
-    ['AMD Ryzen 5 5600X', 65, 12],
-    ['AMD Ryzen 7 3700X', 65, 16],
-    ['AMD Ryzen 7 5800X', 105, 16],
-    ['AMD Ryzen 9 3900X', 105, 24],
-    ['AMD Ryzen 9 3950X', 105, 32],
-    ['AMD Ryzen 9 5900X', 105, 24],
-    ['AMD Ryzen 9 5950X', 105, 32],
-    ['AMD Ryzen Threadripper 3990X', 280, 128],
-    ['Intel Xeon Platinum 8171M', 165, 52],
-    ['Intel Xeon Platinum 8180', 205, 56],
-    ['Intel Xeon Platinum 8259CL', 210, 48],
-    ['Intel Xeon Platinum 8260', 165, 48],
-    ['Intel Xeon Platinum 8280', 205, 56],
-    ['Intel Xeon Gold 6154', 200, 36],
-    ['Intel Xeon Silver 4116', 85, 24],
-    ['Intel Xeon E5-2673 v3', 110, 24],
-    ['Intel Xeon E5-2680 v4', 120, 28],
-    ['Intel Xeon E5-2690 v2', 130, 20],
-    ['Intel Xeon W-2195', 140, 36],
-    ['Intel Xeon W-3175X', 255, 56],
-    ['Intel Core i5-1135G7', 28, 8],
-    ['Intel Core i5-8250U', 15, 8],
-    ['Intel Core i5-9600K', 95, 6],
-    ['Intel Core i7-1165G7', 28, 8],
-    ['Intel Core i7-7700K', 91, 8],
-    ['Intel Core i7-8700K', 95, 12],
-    ['Intel Core i7-9700K', 95, 8],
-    ['Intel Core i7-9750H', 45, 12],
-    ['Intel Core i7-10750H', 45, 12],
-    ['Intel Core i9-9900K', 95, 16],
-    ['Intel Core i9-10900K', 125, 20],
-    ['Intel Core i9-11900K', 125, 16],
-  ] as [string, number, number][]
-).map(([model, tdpWatts, threads]) => ({ model, tdpWatts, threads }));
+export { CPU_TABLE };
+export type { CpuSpec };
 
 /** CodeCarbon's TDP for a CPU it does not know. */
 export const DEFAULT_TDP_WATTS = 85;
@@ -222,21 +175,40 @@ export interface CpuInfo {
   logicalCpus: number;
   /** Hardware threads per package as /proc/cpuinfo reports them ('siblings'), when it does. */
   threadsPerPackage?: number;
+  /** vendor_id ('AuthenticAMD', 'GenuineIntel'), 'cpu family' and 'model' numbers, when /proc/cpuinfo has them. */
+  vendorId?: string;
+  family?: number;
+  modelNumber?: number;
 }
 
 /** CPU model and thread counts from /proc/cpuinfo (or node:os where it is missing). */
 export function readCpuInfo(cpuinfoPath = '/proc/cpuinfo'): CpuInfo {
-  const logicalCpus = cpus().length || 1;
   let text = '';
   try {
     text = readFileSync(cpuinfoPath, 'utf8');
   } catch {
     // not Linux: fall back on node:os below
   }
+  // One 'processor' entry per online logical CPU (x86 and ARM alike); node:os where there are none.
+  const logicalCpus = (text.match(/^processor\s*:\s*\d+\s*$/gm) ?? []).length || cpus().length || 1;
   const field = (key: string) => new RegExp(`^${key}\\s*:\\s*(.+)$`, 'm').exec(text)?.[1]?.trim();
   const model = field('model name') ?? field('Processor') ?? cpus()[0]?.model ?? 'unknown CPU';
-  const siblings = Number(field('siblings'));
-  return { model, logicalCpus, ...(Number.isInteger(siblings) && siblings > 0 ? { threadsPerPackage: siblings } : {}) };
+  const int = (key: string) => {
+    const v = Number(field(key));
+    return Number.isInteger(v) && v >= 0 ? v : undefined;
+  };
+  const siblings = int('siblings');
+  const vendorId = field('vendor_id');
+  const family = int('cpu family');
+  const modelNumber = int('model');
+  return {
+    model,
+    logicalCpus,
+    ...(siblings ? { threadsPerPackage: siblings } : {}),
+    ...(vendorId ? { vendorId } : {}),
+    ...(family !== undefined ? { family } : {}),
+    ...(modelNumber !== undefined ? { modelNumber } : {}),
+  };
 }
 
 export interface CpuPower {
@@ -275,7 +247,7 @@ export function cpuPower(info: CpuInfo, options: CpuPowerOptions = {}): CpuPower
     options.tdpWatts !== undefined
       ? [options.tdpWatts, 'user']
       : spec
-        ? [spec.tdpWatts, `table (${spec.model}; CodeCarbon cpu_power.csv)`]
+        ? [spec.tdpWatts, `table (${spec.model}; ${spec.source})`]
         : [
             DEFAULT_TDP_WATTS,
             `default: '${info.model}' is not in the table; CodeCarbon's ${DEFAULT_TDP_WATTS} W for unknown CPUs`,
@@ -349,6 +321,137 @@ export function estimateEnergy({
   };
 }
 
+// ---- Virtual machines: per-vCPU watts ----
+
+/** Watts per vCPU, idle and at full load, and where the pair comes from. */
+export interface VcpuWatts {
+  minWatts: number;
+  maxWatts: number;
+  /** What the figure is, or how it was derived from the table (names only). */
+  basis: string;
+  /** Where its numbers come from (names and URLs). */
+  source: string;
+}
+
+/** The per-vCPU figures of a VM estimate: the central one and the two ends of the range. */
+export interface VcpuPowerRange {
+  central: VcpuWatts;
+  low: VcpuWatts;
+  high: VcpuWatts;
+}
+
+const fmtW = (w: number) => `${+w.toFixed(3)} W`;
+
+/**
+ * Per-vCPU watts for a VM's CPU. Central: Cloud Carbon Footprint's figure for its microarchitecture, or (none
+ * known, or none published for it) the mean of CCF's figures for its vendor, or CCF's average for an unknown
+ * one. Low: the lowest idle and full-load figures of the vendor's microarchitectures. High: the highest idle
+ * figure and the highest of the vendor's full-load figures and the TDP per thread of the CPU (or, its model
+ * unknown, of the table's server parts of its generation or vendor): a busy thread drawing its whole share
+ * of the package's TDP.
+ */
+export function vcpuPowerRange(cpu: CpuInfo, user?: { minWatts: number; maxWatts: number }): VcpuPowerRange {
+  const spec = lookupCpu(cpu.model);
+  const vendor = cpuVendor(cpu);
+  const generation = spec?.generation ?? cpuGeneration(cpu);
+  const ofVendor = VCPU_POWER_TABLE.filter((v) => v.vendor === vendor);
+  const pool = ofVendor.length ? ofVendor : VCPU_POWER_TABLE;
+  const own = VCPU_POWER_TABLE.find((v) => v.generation === generation);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const names = pool.map((v) => v.name).join(', ');
+  const central: VcpuWatts = user
+    ? { ...user, basis: 'user (EnergyOptions.vcpuWatts)', source: 'user' }
+    : own
+      ? { minWatts: own.minWatts, maxWatts: own.maxWatts, basis: own.name, source: own.source }
+      : ofVendor.length
+        ? {
+            minWatts: mean(pool.map((v) => v.minWatts)),
+            maxWatts: mean(pool.map((v) => v.maxWatts)),
+            basis:
+              `mean of Cloud Carbon Footprint's ${vendor} figures (${names}): ` +
+              (generation ? `none is published for ${generation}` : 'the microarchitecture is not known'),
+            source: pool[0].source,
+          }
+        : {
+            minWatts: VCPU_POWER_AVERAGE.minWatts,
+            maxWatts: VCPU_POWER_AVERAGE.maxWatts,
+            basis: VCPU_POWER_AVERAGE.name,
+            source: VCPU_POWER_AVERAGE.source,
+          };
+  // The TDP per thread of the CPU, else the highest of the table's server parts of its generation (or vendor).
+  const parts = spec
+    ? [spec]
+    : CPU_TABLE.filter((c) => c.generation && (generation ? c.generation === generation : cpuVendor(c) === vendor));
+  const tdp = parts.length
+    ? parts.reduce((a, b) => (b.tdpWatts / b.threads > a.tdpWatts / a.threads ? b : a))
+    : undefined;
+  const tdpPerThread = tdp ? tdp.tdpWatts / tdp.threads : 0;
+  const lowMin = Math.min(central.minWatts, ...pool.map((v) => v.minWatts));
+  const lowMax = Math.min(central.maxWatts, ...pool.map((v) => v.maxWatts));
+  const highMin = Math.max(central.minWatts, ...pool.map((v) => v.minWatts));
+  const poolMax = Math.max(...pool.map((v) => v.maxWatts));
+  const highMax = Math.max(central.maxWatts, poolMax, tdpPerThread);
+  return {
+    central,
+    low: {
+      minWatts: lowMin,
+      maxWatts: lowMax,
+      basis:
+        `the lowest idle and full-load figures of Cloud Carbon Footprint's ${vendor ?? 'CPU'} ` +
+        `microarchitectures (${names})`,
+      source: pool[0].source,
+    },
+    high: {
+      minWatts: highMin,
+      maxWatts: highMax,
+      basis:
+        `the highest idle figure of those microarchitectures and the highest of their full-load figures ` +
+        `(${fmtW(poolMax)})` +
+        (tdp
+          ? ` and the TDP per thread of ${spec ? 'this CPU' : `the table's ${generation ?? vendor} server parts`} ` +
+            `(${tdp.model}: ${tdp.tdpWatts} W / ${tdp.threads} threads = ${fmtW(tdpPerThread)})`
+          : ''),
+      source: pool[0].source + (tdp ? `; TDP: ${tdp.source}` : ''),
+    },
+  };
+}
+
+export interface VmEstimateInput {
+  cpuSeconds: number;
+  wallSeconds: number;
+  meanMemoryBytes: number;
+  /** vCPUs the process may use (its share of the VM). */
+  vcpus: number;
+  watts: VcpuWatts;
+  dramWattsPerGiB?: number;
+  pue?: number;
+}
+
+/**
+ * Cloud Carbon Footprint's arithmetic for a VM: vCPUs x wall time x (min + utilisation x (max - min)) with
+ * utilisation = CPU time / (wall x vCPUs), i.e. vCPUs x wall x min + CPU time x (max - min); + DRAM; x PUE.
+ */
+export function estimateVmEnergy({
+  cpuSeconds,
+  wallSeconds,
+  meanMemoryBytes,
+  vcpus,
+  watts,
+  dramWattsPerGiB = DRAM_WATTS_PER_GIB,
+  pue = 1,
+}: VmEstimateInput): Omit<Estimate, 'codecarbonJoules'> & { utilization: number } {
+  for (const [k, v] of Object.entries({ cpuSeconds, wallSeconds, meanMemoryBytes, vcpus, dramWattsPerGiB })) {
+    if (!(Number.isFinite(v) && v >= 0))
+      throw new ArgumentError(`estimateVmEnergy: ${k} must be a non-negative number, got ${v}`);
+  }
+  checkPue(pue);
+  const utilization = wallSeconds > 0 && vcpus > 0 ? Math.min(1, cpuSeconds / (wallSeconds * vcpus)) : 1;
+  const cpuJoules = vcpus * wallSeconds * watts.minWatts + cpuSeconds * (watts.maxWatts - watts.minWatts);
+  const dramJoules = wallSeconds * (meanMemoryBytes / 2 ** 30) * dramWattsPerGiB;
+  const itJoules = cpuJoules + dramJoules;
+  return { cpuJoules, dramJoules, itJoules, joules: itJoules * pue, utilization };
+}
+
 function checkPue(pue: number): void {
   if (!(Number.isFinite(pue) && pue >= 1)) throw new ArgumentError(`energy: PUE must be a number >= 1, got ${pue}`);
 }
@@ -363,6 +466,15 @@ export interface EnergyOptions extends CpuPowerOptions {
   /** Power usage effectiveness of the facility (default 1.0; carbontracker uses 1.58 for data centres). */
   pue?: number;
   dramWattsPerGiB?: number;
+  /** Watts per vCPU (idle and full load) for a virtual machine, overriding the table's figure. */
+  vcpuWatts?: { minWatts: number; maxWatts: number };
+  /** The platform, overriding detection (detectPlatform). */
+  platform?: Platform;
+  /**
+   * Root under which /proc and /sys are read (default '/'): platform detection, /proc/cpuinfo and the
+   * powercap tree; tests point it at fake trees. cpuinfoPath and powercapRoot override their parts.
+   */
+  root?: string;
   /** Injectable for tests. */
   powercapRoot?: string;
   cpuinfoPath?: string;
@@ -398,6 +510,23 @@ export interface EnergyReport {
   codecarbonJoules: number;
   /** How the process's energy was attributed to the run (see apportionEnergy). */
   attribution?: EnergyAttribution;
+  /** Where the run ran (bare metal, VM, container); absent in records written before it was recorded. */
+  platform: Platform;
+  /** Every assumption the figure rests on, one sentence each, with its source. */
+  assumptions: string[];
+  /** The per-vCPU figures used, when the estimate is a VM's (platform.kind 'virtual-machine'). */
+  vcpu?: VcpuEstimate;
+}
+
+/** The per-vCPU part of a VM estimate. */
+export interface VcpuEstimate {
+  /** vCPUs the process may use: the logical CPUs it sees, or fewer under a cgroup quota. */
+  vcpus: number;
+  /** CPU time / (wall time x vCPUs), in [0, 1]. */
+  utilization: number;
+  central: VcpuWatts;
+  low: VcpuWatts;
+  high: VcpuWatts;
 }
 
 /**
@@ -509,10 +638,14 @@ export class EnergyMeter {
     return (this.options.memoryBytes ?? (() => process.memoryUsage().rss))();
   }
 
+  private platform?: Platform;
+  private cpuInfo?: CpuInfo;
+
   start(): this {
     const method = this.options.method ?? 'auto';
+    const root = this.options.root ?? '/';
     if (method !== 'estimate') {
-      const probe = probeRapl(this.options.powercapRoot);
+      const probe = probeRapl(this.options.powercapRoot ?? join(root, 'sys/class/powercap'));
       if (probe.domains.length > 0) this.rapl = new RaplCounter(probe.domains);
       else if (method === 'rapl')
         throw new ArgumentError(`EnergyMeter: method 'rapl' was requested but RAPL is unavailable: ${probe.reason}`);
@@ -520,6 +653,8 @@ export class EnergyMeter {
     } else {
       this.raplUnavailable = 'not attempted (method: estimate)';
     }
+    this.platform = this.options.platform ?? detectPlatform(root);
+    this.cpuInfo = readCpuInfo(this.options.cpuinfoPath ?? join(root, 'proc/cpuinfo'));
     this.t0 = this.now();
     this.cpu0 = this.cpuNow();
     this.memSum = this.memoryNow();
@@ -543,7 +678,8 @@ export class EnergyMeter {
 
   /** The report from start() to now, while the meter keeps running (per-epoch figures read it). */
   current(op = 'current'): EnergyReport {
-    if (!this.started) throw new ArgumentError(`EnergyMeter: ${op}() before start()`);
+    if (!this.started || !this.platform || !this.cpuInfo)
+      throw new ArgumentError(`EnergyMeter: ${op}() before start()`);
     this.sample();
     const wallSeconds = (this.now() - this.t0) / 1000;
     const c = this.cpuNow();
@@ -551,7 +687,9 @@ export class EnergyMeter {
     const meanMemoryBytes = this.memSum / this.memCount;
     const pue = this.options.pue ?? 1;
     const dramWattsPerGiB = this.options.dramWattsPerGiB ?? DRAM_WATTS_PER_GIB;
-    const cpu = cpuPower(readCpuInfo(this.options.cpuinfoPath), this.options);
+    const platform = this.platform;
+    const info = this.cpuInfo;
+    const cpu = cpuPower(info, this.options);
     const estimate = estimateEnergy({ cpuSeconds, wallSeconds, meanMemoryBytes, cpu, dramWattsPerGiB, pue });
     const common = {
       pue,
@@ -561,22 +699,41 @@ export class EnergyMeter {
       cpu,
       dramWattsPerGiB,
       codecarbonJoules: estimate.codecarbonJoules,
+      platform,
     };
+    const where =
+      `Platform: ${platform.kind}` +
+      (platform.hypervisor ? ` (${platform.hypervisor})` : '') +
+      (platform.container ? `, in a container (${platform.container})` : '') +
+      `; evidence: ${platform.evidence.join('; ') || 'none'}.`;
+    const dram =
+      `Memory: ${dramWattsPerGiB} W per GiB of the process's mean resident memory for the wall time ` +
+      "(CodeCarbon's 3 W per 8 GB, https://github.com/mlco2/codecarbon, kept for all of Candor's figures; Cloud " +
+      "Carbon Footprint's 0.392 W/GB is within 5%); the host's other memory is not charged.";
+    const facility =
+      pue === 1
+        ? 'PUE 1.0: the IT equipment only; cooling and power-supply losses of the facility are not included.'
+        : `PUE ${pue} (given): the facility's overhead is added as a factor on the IT energy.`;
+    const excluded =
+      "Not included: disks, network, GPUs, fans and other host components, the hypervisor's own work, " +
+      'and embodied (manufacturing) emissions.';
     if (this.rapl) {
       const domains = this.rapl.joules();
       const pkg = domains.filter((d) => d.kind === 'package').reduce((s, d) => s + d.joules, 0);
-      const dram = domains.filter((d) => d.kind === 'dram').reduce((s, d) => s + d.joules, 0);
-      const joules = (pkg + dram) * pue;
+      const dramJ = domains.filter((d) => d.kind === 'dram').reduce((s, d) => s + d.joules, 0);
+      const joules = (pkg + dramJ) * pue;
+      const covers =
+        'RAPL counters cover whole CPU packages (and their DRAM where a dram zone exists): every process ' +
+        "running on them and their idle power are included; this process's share is not isolated.";
       return {
         method: 'rapl',
         measured: true,
         description:
           `Measured with RAPL energy counters (${domains.map((d) => d.name).join(', ')})` +
-          `${pue !== 1 ? `, times PUE ${pue}` : ''}. The counters cover the whole CPU package(s) and DRAM, so ` +
-          'they include idle power and any other process running meanwhile.',
+          `${pue !== 1 ? `, times PUE ${pue}` : ''}. ${covers}`,
         joules,
         kWh: joules / 3.6e6,
-        components: { package: pkg, ...(domains.some((d) => d.kind === 'dram') ? { dram } : {}) },
+        components: { package: pkg, ...(domains.some((d) => d.kind === 'dram') ? { dram: dramJ } : {}) },
         uncertainty: {
           low: joules * (1 - RAPL_RELATIVE_UNCERTAINTY),
           high: joules * (1 + RAPL_RELATIVE_UNCERTAINTY),
@@ -587,6 +744,79 @@ export class EnergyMeter {
         },
         domains,
         ...common,
+        assumptions: [
+          where,
+          covers,
+          ...(platform.kind === 'virtual-machine'
+            ? [
+                'On a virtual machine RAPL is usually absent; where a hypervisor passes the counters through they ' +
+                  "may count the host's packages, shared with other guests.",
+              ]
+            : []),
+          `RAPL accuracy: within about ±${RAPL_RELATIVE_UNCERTAINTY * 100}% of wall-plug meters for package ` +
+            'energy on recent CPUs (Khan et al., "RAPL in Action", ACM TOMPECS 2018).',
+          facility,
+          excluded,
+        ],
+      };
+    }
+    const raplNote = `RAPL not used: ${this.raplUnavailable ?? 'unavailable'}.`;
+    if (platform.kind === 'virtual-machine') {
+      const visible = info.logicalCpus;
+      const quota = platform.cpuQuota;
+      const vcpus = Math.max(quota !== undefined ? Math.min(quota, visible) : visible, 0);
+      const range = vcpuPowerRange(info, this.options.vcpuWatts);
+      const at = (watts: VcpuWatts) =>
+        estimateVmEnergy({ cpuSeconds, wallSeconds, meanMemoryBytes, vcpus, watts, dramWattsPerGiB, pue });
+      const mid = at(range.central);
+      const low = at(range.low).joules;
+      const high = at(range.high).joules;
+      const u = mid.utilization;
+      return {
+        method: 'estimate',
+        measured: false,
+        description:
+          `Estimated, not measured, for a virtual machine: ${vcpus} vCPUs x wall ${wallSeconds.toFixed(2)} s x ` +
+          `(${fmtW(range.central.minWatts)} idle + utilisation ${(u * 100).toFixed(1)}% x ` +
+          `(${fmtW(range.central.maxWatts)} - ${fmtW(range.central.minWatts)})) per vCPU, as Cloud Carbon ` +
+          `Footprint estimates VMs, + DRAM ${dramWattsPerGiB} W/GiB x mean resident memory, x PUE ${pue}.`,
+        joules: mid.joules,
+        kWh: mid.joules / 3.6e6,
+        components: { cpu: mid.cpuJoules, dram: mid.dramJoules },
+        uncertainty: {
+          low,
+          high,
+          note:
+            `From the per-vCPU table's spread: low uses ${range.low.basis} ` +
+            `(${fmtW(range.low.minWatts)} idle, ${fmtW(range.low.maxWatts)} full load); high uses ` +
+            `${range.high.basis} (${fmtW(range.high.minWatts)} idle, ${fmtW(range.high.maxWatts)} full load). ` +
+            'The VM does not say what its host draws; the figures are averages of SPECpower servers.',
+        },
+        raplUnavailable: this.raplUnavailable,
+        vcpu: { vcpus, utilization: u, ...range },
+        ...common,
+        assumptions: [
+          where,
+          `CPU: '${info.model}'` +
+            (info.family !== undefined ? ` (cpu family ${info.family}, model ${info.modelNumber})` : '') +
+            '; ' +
+            `per-vCPU power: ${range.central.basis}: ${fmtW(range.central.minWatts)} idle, ` +
+            `${fmtW(range.central.maxWatts)} at full load (${range.central.source}).`,
+          'Power at the utilisation seen is interpolated linearly between idle and full load (min + utilisation x ' +
+            '(max - min)), as Cloud Carbon Footprint does (https://www.cloudcarbonfootprint.org/docs/methodology).',
+          `Utilisation = CPU time / (wall time x vCPUs) = ${cpuSeconds.toFixed(2)} s / ` +
+            `(${wallSeconds.toFixed(2)} s x ${vcpus}); the idle power of the ${vcpus} vCPUs the process may use ` +
+            `(${quota !== undefined ? `cgroup quota ${quota}, ` : ''}${visible} visible) is charged for the whole ` +
+            "wall time, as CCF charges a VM's vCPU-hours.",
+          "One vCPU is one hardware thread of the host; the host's other components and other guests are not " +
+            'charged to this run.',
+          `Range: low ${low.toPrecision(3)} J from ${range.low.basis} (${range.low.source}); high ` +
+            `${high.toPrecision(3)} J from ${range.high.basis} (${range.high.source}).`,
+          dram,
+          facility,
+          raplNote + ' On a virtual machine RAPL is usually absent.',
+          excluded,
+        ],
       };
     }
     const f = ESTIMATE_UNCERTAINTY_FACTOR;
@@ -611,6 +841,21 @@ export class EnergyMeter {
       },
       raplUnavailable: this.raplUnavailable,
       ...common,
+      assumptions: [
+        where,
+        `CPU: '${info.model}'; TDP ${cpu.tdpWatts} W (${cpu.tdpSource}) over ${cpu.threadsPerPackage} hardware ` +
+          `threads (${cpu.threadsSource}) = ${cpu.wattsPerThread.toFixed(3)} W per busy thread.`,
+        "Only the process's CPU time is charged: each busy thread draws its share of the package's TDP; the " +
+          "package's idle power and other processes are left out.",
+        ...(platform.cpuQuota !== undefined
+          ? [`A cgroup quota allows ${platform.cpuQuota} CPUs; CPU time already counts only what was used.`]
+          : []),
+        `Range: a factor of ${f} either way (TDP is a design limit, not a measured draw).`,
+        dram,
+        facility,
+        raplNote,
+        excluded,
+      ],
     };
   }
 }

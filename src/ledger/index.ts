@@ -35,7 +35,17 @@ export {
   DATA_CENTRE_PUE,
   ESTIMATE_UNCERTAINTY_FACTOR,
   RAPL_RELATIVE_UNCERTAINTY,
+  vcpuPowerRange,
+  estimateVmEnergy,
 } from './energy.js';
+export type { VcpuWatts, VcpuPowerRange, VcpuEstimate, VmEstimateInput } from './energy.js';
+export { detectPlatform, cgroupCpuQuota } from './platform.js';
+export { StageClock, STAGE_SCHEMA } from './stages.js';
+export type { StageCost, StageMark } from './stages.js';
+export { writeEmissionsCsv, emissionsRow, CODECARBON_COLUMNS, EMISSIONS_CSV_FILE } from './emissions-csv.js';
+export type { Platform } from './platform.js';
+export { VCPU_POWER_TABLE, VCPU_POWER_AVERAGE, cpuGeneration, cpuVendor } from './cpu-power-table.js';
+export type { VcpuPower, CpuGeneration, CpuVendor, CpuIdentity } from './cpu-power-table.js';
 export type {
   EnergyOptions,
   EnergyReport,

@@ -14,6 +14,7 @@ import { FileCipher, openMaybeEncrypted, type EncryptionKey } from '../io/encryp
 import { canonicalJson, hashJson, jsonSafe, sha256Hex, type JsonValue } from './canonical.js';
 import type { GridIntensity } from './carbon.js';
 import { readCpuInfo, type EnergyReport } from './energy.js';
+import type { StageCost } from './stages.js';
 import type { ClassificationReport } from './evaluation.js';
 import type { DatasetFingerprint } from './fingerprint.js';
 import { JsonSchemaValidator } from './json-schema.js';
@@ -90,6 +91,8 @@ export interface RunRecord {
   compression?: CompressionRecord[];
   /** The card files as publishRun wrote them, with their hashes (`candor verify` checks them). */
   card?: CardHashes;
+  /** The run's life by stage (fingerprinting, training, validation, testing, saving, other); see stages.ts. */
+  stages?: StageCost[];
   software: { candor: string; node: string; v8: string; platform: string; arch: string };
   machine: {
     cpuModel: string;

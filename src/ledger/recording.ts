@@ -19,6 +19,8 @@ import { appendToLedger, type AppendOptions, type LedgerEntry } from './ledger.j
 import type { DpSgdRecord, MembershipAuditRecord, PrivacyRecord } from './privacy.js';
 import { withExplanation, type ExplanationRecord } from './explanation.js';
 import { withCompression, type CompressionRecord } from './compression.js';
+import { writeEmissionsCsv } from './emissions-csv.js';
+import { StageClock, type StageMark } from './stages.js';
 import {
   RUN_RECORD_FORMAT,
   RUN_RECORD_VERSION,
@@ -124,6 +126,12 @@ export class RunRecording {
   private readonly id = randomUUID();
   /** The key run.json in options.dir is written with: the option's, or the last one finish() used there. */
   private encryptionKey?: EncryptionKey;
+  /** The run's life by stage, on an energy meter of its own that runs from begin() on (record.stages). */
+  private stageClock?: StageClock;
+  private fitFrom?: StageMark;
+  /** The clocks at the last training step, and the time fit's validation passes took (after each epoch's steps). */
+  private lastStep?: { wallMs: number; cpu: NodeJS.CpuUsage };
+  private validation = { wallMs: 0, cpuUs: 0 };
 
   constructor(protected readonly options: RunRecorderOptions = {}) {
     this.meter = options.meter ?? new Meter();
@@ -153,6 +161,9 @@ export class RunRecording {
     if (this.state !== 'new')
       throw new RecordError('RunRecorder: a recorder records one fit(); make a new RunRecorder for the next run');
     this.state = 'running';
+    const energy = this.options.energy;
+    this.stageClock = new StageClock(energy === false ? undefined : new EnergyMeter(energy ?? {}).start());
+    const from = this.stageClock.lastMark;
     // Fingerprints first, so hashing the data counts neither as training time nor as training energy.
     const specs: Record<string, DataSpec> = { ...this.options.data };
     if (!specs.train && train) specs.train = train;
@@ -163,6 +174,12 @@ export class RunRecording {
           'was given to RunRecorder',
       );
     this.data = (this.fingerprints = new RunFingerprints(this.options, this.notes)).datasets(specs);
+    this.fitFrom = this.stageClock.close(
+      'fingerprinting',
+      from,
+      0,
+      'keyed SHA-256 of the data (node:crypto): no kernels run',
+    );
     this.startedAt = Date.now();
     this.cpuStart = process.cpuUsage();
     if (this.options.energy !== false) this.energyMeter = new EnergyMeter(this.options.energy ?? {}).start();
@@ -175,6 +192,7 @@ export class RunRecording {
   protected step(): void {
     this.steps++;
     const now = performance.now();
+    this.lastStep = { wallMs: now, cpu: process.cpuUsage() };
     if (this.energyMeter && now - this.lastSample >= (this.options.sampleEveryMs ?? 1000)) {
       this.energyMeter.sample();
       this.lastSample = now;
@@ -187,6 +205,13 @@ export class RunRecording {
 
   /** One epoch ended with these logs (loss and metrics); non-finite values are kept as null with a note. */
   protected epochEnd(epoch: number, logs: Record<string, number>): void {
+    // fit runs its validation pass between the epoch's last step and onEpochEnd.
+    if (this.lastStep && Object.keys(logs).some((k) => k.startsWith('val_'))) {
+      const cpu = process.cpuUsage(this.lastStep.cpu);
+      this.validation.wallMs += performance.now() - this.lastStep.wallMs;
+      this.validation.cpuUs += cpu.user + cpu.system;
+    }
+    this.lastStep = undefined;
     this.epochsCompleted++;
     this.historyEpochs.push(epoch);
     const seen = this.historyEpochs.length;
@@ -224,9 +249,63 @@ export class RunRecording {
     const cpu = process.cpuUsage(this.cpuStart);
     const measured = this.energyMeter?.stop();
     const energy = measured ? apportionEnergy(measured, own, all) : null;
+    this.closeFitStages();
     this.built = this.build(facts(), endedAt, (cpu.user + cpu.system) / 1e6, energy, context);
+    if (this.stageClock) this.built.stages = this.stageClock.stages;
     if (this.options.dir && this.options.write !== false)
       await writeRunRecord(this.built, this.options.dir, { encryptionKey: this.encryptionKey });
+  }
+
+  /** fit's stages: training, and validation carved out of it (its passes' own times and FLOPs). */
+  private closeFitStages(): void {
+    if (!this.stageClock || !this.fitFrom) return;
+    const compute = this.meter.snapshot();
+    const validationFlops = compute.byPhase.evaluate.flops;
+    const parts =
+      this.validation.wallMs > 0 || validationFlops > 0
+        ? [
+            {
+              stage: 'validation',
+              wallSeconds: this.validation.wallMs / 1000,
+              cpuSeconds: this.validation.cpuUs / 1e6,
+              flops: validationFlops,
+              note: "fit's validation passes (phase 'evaluate'); joules: the fit's, in proportion to CPU time",
+            },
+          ]
+        : [];
+    this.stageClock.close(
+      'training',
+      this.fitFrom,
+      compute.total.flops,
+      "fit's training steps and epoch bookkeeping; record.energy covers the same span (with validation)",
+      parts,
+    );
+  }
+
+  /** A mark on the run's stage clocks (wall, CPU, energy); endStage(name, mark) adds the stage since. */
+  stageMark(): StageMark | undefined {
+    return this.stageClock?.mark();
+  }
+
+  /** Adds stage `name` from `from` (stageMark()) to now, with the FLOPs it ran; no-op before begin(). */
+  endStage(name: string, from: StageMark | undefined, flops = 0, note?: string): void {
+    if (this.stageClock && from) this.stageClock.close(name, from, flops, note);
+  }
+
+  /**
+   * Runs fn as stage `name` of the run (testing, saving, explaining, ...): its wall and CPU time, the FLOPs of
+   * the kernels run meanwhile (every kernel of the process) and its joules go into record.stages.
+   */
+  async stage<T>(name: string, fn: () => T | Promise<T>, note?: string): Promise<T> {
+    if (!this.stageClock) return fn();
+    const meter = new Meter().start();
+    const from = this.stageClock.mark();
+    try {
+      return await fn();
+    } finally {
+      meter.stop();
+      this.stageClock.close(name, from, meter.snapshot().total.flops, note);
+    }
   }
 
   private build(
@@ -310,6 +389,7 @@ export class RunRecording {
     this.state = 'done';
     if (this.ownsMeter) this.meter.stop();
     this.energyMeter = undefined;
+    this.stageClock = undefined;
   }
 
   /** Adds an evaluation (e.g. evaluate's loss and metrics and/or a classification report); rewrites run.json. */
@@ -403,7 +483,8 @@ export class RunRecording {
   }
 
   /**
-   * Writes run.json (to `dir` or the recorder's dir; encrypted with `encryptionKey`) and, with `ledger`, appends
+   * Writes run.json (to `dir` or the recorder's dir; encrypted with `encryptionKey`) and beside a plain one the run's
+   * row of CodeCarbon's emissions.csv (when energy was recorded; see emissions-csv.ts), and, with `ledger`, appends
    * the record to that ledger (in plain: a ledger is for others to verify). A key given for the recorder's own
    * dir is kept, so that later rewrites there (addEvaluation, ...) stay encrypted.
    */
@@ -411,12 +492,16 @@ export class RunRecording {
     options: { dir?: string; ledger?: string; encryptionKey?: EncryptionKey } & AppendOptions = {},
   ): Promise<{ record: RunRecord; file?: string; entry?: LedgerEntry }> {
     const record = this.record;
+    // The stages up to now ('other' takes the time since the last one); this write itself is not counted.
+    this.stageClock?.settle();
     record.createdAt = iso(Date.now());
     const dir = options.dir ?? this.options.dir;
     const own = dir !== undefined && this.options.dir !== undefined && resolve(dir) === resolve(this.options.dir);
     if (own && options.encryptionKey !== undefined) this.encryptionKey = options.encryptionKey;
     const encryptionKey = options.encryptionKey ?? (own ? this.encryptionKey : undefined);
     const file = dir ? await writeRunRecord(record, dir, { encryptionKey }) : undefined;
+    // CodeCarbon's emissions.csv beside run.json (not for an encrypted run.json: the row would leak its figures).
+    if (dir && record.energy && record.emissions && encryptionKey === undefined) await writeEmissionsCsv(record, dir);
     const entry = options.ledger ? await appendToLedger(options.ledger, record, options) : undefined;
     return { record, ...(file ? { file } : {}), ...(entry ? { entry } : {}) };
   }

@@ -7,6 +7,8 @@ import { COMPRESSION_SCHEMA } from './compression.js';
 import { TENSOR_SPECS_SCHEMA } from './model-io.js';
 import { CARD_HASHES_SCHEMA } from './file-hashes.js';
 import { FINGERPRINT_DEFS } from './fingerprint-schema.js';
+import { ENERGY_PLATFORM_PROPERTIES } from './platform.js';
+import { STAGES_SCHEMA } from './stages.js';
 
 const num = { type: 'number' };
 const nonNegative = { type: 'number', minimum: 0 };
@@ -230,6 +232,7 @@ export const RUN_RECORD_SCHEMA: Schema = {
         'and bit widths per layer, and size, accuracy, latency and energy per 1,000 predictions before and after.',
     },
     card: CARD_HASHES_SCHEMA,
+    stages: STAGES_SCHEMA,
     software: {
       type: 'object',
       required: ['candor', 'node', 'v8', 'platform', 'arch'],
@@ -353,6 +356,7 @@ export const RUN_RECORD_SCHEMA: Schema = {
             note: text,
           },
         },
+        ...ENERGY_PLATFORM_PROPERTIES,
       },
     },
     emissions: {

@@ -135,8 +135,11 @@ export class RunRecorder extends RunRecording implements Callback {
     y: Tensor,
     options: ReportOptions & { batchSize?: number } = {},
   ): Promise<EvaluationRecord> {
-    const metrics = await model.evaluate(x, y, { batchSize: options.batchSize ?? 256 });
-    const report = evaluateClassifier(model, x, y, options);
+    // Counted as the run's 'testing' stage (record.stages): time, CPU, FLOPs and joules.
+    const { metrics, report } = await this.stage('testing', async () => ({
+      metrics: await model.evaluate(x, y, { batchSize: options.batchSize ?? 256 }),
+      report: evaluateClassifier(model, x, y, options),
+    }));
     return this.addEvaluation(name, metrics, { report, data: { x, y } });
   }
 }

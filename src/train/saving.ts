@@ -76,6 +76,8 @@ export async function saveModel(model: Model, dir: string, options: SaveOptions 
   /** The bytes as written: encrypted as `role` when there is a key. */
   const seal = async (bytes: Uint8Array | string, role: string) => (cipher ? cipher.encrypt(bytes, role) : bytes);
   await mkdir(dir, { recursive: true });
+  // The run's 'saving' stage (record.stages) runs from here to the files' last write.
+  const saving = model.runRecorder?.hasRecord ? model.runRecorder.stageMark() : undefined;
   const started = Date.now();
   await removeStaleTemps(dir);
   const weights = new Map<string, Tensor>();
@@ -136,6 +138,7 @@ export async function saveModel(model: Model, dir: string, options: SaveOptions 
   // The run record of the last fit, with the hashes of the files just written, beside the model.
   const recorder = model.runRecorder;
   if (recorder?.hasRecord) {
+    recorder.endStage('saving', saving, 0, 'writing the model files (weights, optimizer state, model.json)');
     await recorder.addArtifacts(dir, files);
     await recorder.finish({ dir, encryptionKey: options.encryptionKey });
   }

@@ -10,6 +10,8 @@ test('EnergyMeter.current: the estimate so far from the injected clock and CPU t
     cpuMicros = 0;
   const meter = new c.EnergyMeter({
     method: 'estimate',
+    // The TDP arithmetic (estimateEnergy) is bare metal's; on a VM the meter uses per-vCPU figures.
+    platform: { kind: 'bare-metal', evidence: ['given by the test'] },
     clock: () => ms,
     cpuUsage: () => ({ user: cpuMicros, system: 0 }),
     memoryBytes: () => 2 ** 30,

@@ -166,6 +166,9 @@ test('EnergyMeter estimate: TDP from the table, injected clock / CPU time / memo
       cpu = { user: 1e6, system: 0 };
     const meter = new EnergyMeter({
       method: 'estimate',
+      // The TDP path is bare metal's; without this the platform detected on the test machine (a VM here) would
+      // pick the per-vCPU path (test/ledger/energy-platform.test.ts covers that one).
+      platform: { kind: 'bare-metal', evidence: ['given by the test'] },
       cpuinfoPath: info.path,
       clock: () => t,
       cpuUsage: () => cpu,

@@ -80,7 +80,8 @@ test('Sequential: save -> loadModel gives bit-identical predictions, names, conf
     await model.save(dir);
     assert.deepEqual(
       listing(dir),
-      ['model.json', 'optimizer.safetensors', 'run.json', 'weights.safetensors'],
+      // emissions.csv: the run's row in CodeCarbon's format, written beside run.json (issue 12).
+      ['emissions.csv', 'model.json', 'optimizer.safetensors', 'run.json', 'weights.safetensors'],
       'the model files and the run record of its fit: no temp files left behind',
     );
 
@@ -209,7 +210,13 @@ test('saving again overwrites in place; a model compiled but never trained saves
     await untrained.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
     await untrained.save(dir);
     await untrained.save(dir);
-    assert.deepEqual(listing(dir), ['model.json', 'optimizer.safetensors', 'run.json', 'weights.safetensors']);
+    assert.deepEqual(listing(dir), [
+      'emissions.csv',
+      'model.json',
+      'optimizer.safetensors',
+      'run.json',
+      'weights.safetensors',
+    ]);
     // run.json names the files saved beside it, by hash.
     const run = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as {
       model: { artifacts: Record<string, { sha256: string }> };
