@@ -141,8 +141,13 @@ export async function trainAndReport(
     testAccuracy: test!.metrics.accuracy ?? NaN,
     testLoss: test!.metrics.loss ?? NaN,
     trainingFlops: record.compute.trainingFlops,
-    energyMethod: e.measured ? 'measured (RAPL)' : 'estimated (CPU time x TDP)',
+    energyMethod: e.measured
+      ? 'measured (RAPL)'
+      : e.vcpu
+        ? `estimated (per-vCPU power on a ${e.platform.kind})`
+        : 'estimated (CPU time x TDP)',
     energyJoules: e.joules,
+    energyRangeJoules: `${e.uncertainty.low.toPrecision(3)}-${e.uncertainty.high.toPrecision(3)}`,
     energyWh: e.joules / 3600,
     co2eGrams: record.emissions!.gCO2e,
     gridIntensity: `${record.emissions!.grid.gPerKWh} g/kWh (${record.emissions!.grid.name})`,
