@@ -3,13 +3,12 @@
 // the record appended to the ledger, signed by default with the user's key (user-keys.ts).
 import { join } from 'node:path';
 import type { EncryptionKey } from '../io/encryption.js';
-import { hashFiles } from '../ledger/file-hashes.js';
+import { CARD_FILES, hashFiles } from '../ledger/file-hashes.js';
 import { appendToLedger, type KeyInput, type LedgerEntry } from '../ledger/ledger.js';
 import { writeRunRecord, type RunRecord } from '../ledger/record.js';
 import type { RunRecording } from '../ledger/recording.js';
 import { userSigningKey } from '../ledger/user-keys.js';
 import { writeCard, type WrittenCard } from './card.js';
-import { CARD_FILE, INTENDED_USE_FILE } from './user-info.js';
 
 /** The ledger file publishRun appends to when none is named: beside run.json, where `candor verify` looks. */
 export const LEDGER_FILE = 'ledger.jsonl';
@@ -43,9 +42,6 @@ export interface PublishedRun {
   /** The card, unless card was false. */
   card?: WrittenCard;
 }
-
-/** The files whose hashes record.card keeps: the rendered card and the user's text it shows. */
-const CARD_FILES = ['card.md', 'card.html', CARD_FILE, INTENDED_USE_FILE];
 
 /**
  * Publishes a finished run: writes run.json, writes the card from it, records the card files' hashes in
