@@ -152,7 +152,8 @@ export function forgeries(record: RunRecord, signer: { privateKey: KeyInput }): 
         }),
       fails: ['emissions'],
       why: new RegExp(
-        `emissions: emissions\\.csv: the row of run ${record.id} is not the one its [^]*\\(columns that differ: duration\\)`,
+        `emissions: emissions\\.csv: the row of run ${record.id} is not the one its [^]*` +
+          '\\(columns that differ: duration\\)',
       ),
     },
     {
