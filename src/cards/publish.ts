@@ -3,13 +3,13 @@
 // the record appended to the ledger, signed by default with the user's key (user-keys.ts).
 import { join } from 'node:path';
 import type { EncryptionKey } from '../io/encryption.js';
-import { hashFiles } from '../ledger/file-hashes.js';
+import { CARD_FILES, hashFiles } from '../ledger/file-hashes.js';
+import { writeEmissionsCsv } from '../ledger/emissions-csv.js';
 import { appendToLedger, type KeyInput, type LedgerEntry } from '../ledger/ledger.js';
 import { writeRunRecord, type RunRecord } from '../ledger/record.js';
 import type { RunRecording } from '../ledger/recording.js';
 import { userSigningKey } from '../ledger/user-keys.js';
 import { writeCard, type WrittenCard } from './card.js';
-import { CARD_FILE, INTENDED_USE_FILE } from './user-info.js';
 
 /** The ledger file publishRun appends to when none is named: beside run.json, where `candor verify` looks. */
 export const LEDGER_FILE = 'ledger.jsonl';
@@ -43,9 +43,6 @@ export interface PublishedRun {
   /** The card, unless card was false. */
   card?: WrittenCard;
 }
-
-/** The files whose hashes record.card keeps: the rendered card and the user's text it shows. */
-const CARD_FILES = ['card.md', 'card.html', CARD_FILE, INTENDED_USE_FILE];
 
 /**
  * Publishes a finished run: writes run.json, writes the card from it, records the card files' hashes in
@@ -87,6 +84,9 @@ export async function publishRecord(
     record.card = { files: await hashFiles(dir, CARD_FILES) };
   }
   const file = await writeRunRecord(record, dir, { encryptionKey });
+  // The emissions.csv row of the record as published (`candor verify` compares them): run.json may have changed
+  // since finish() wrote the row (a renamed run, `candor explain`). Not beside an encrypted run.json, as finish.
+  if (record.energy && record.emissions && encryptionKey === undefined) await writeEmissionsCsv(record, dir);
   const entry = ledger ? await appendToLedger(ledger, record, { privateKey: key }) : undefined;
   return { record, file, ...(entry ? { entry } : {}), ...(card ? { card } : {}) };
 }

@@ -7,7 +7,7 @@
 //   candor ledger verify FILE [--public-key PEM] [--head HASH] [--allow-unsigned]
 //   candor ledger show FILE [--json]
 //   candor ledger append FILE RUN_DIR [--key PEM | --no-sign]
-//   candor verify RUN_DIR [--ledger FILE] [--public-key PEM] [--allow-unsigned] [--json]
+//   candor verify RUN_DIR [--ledger FILE] [--public-key PEM] [--head HASH] [--allow-unsigned] [--json]
 //   candor key export [--out FILE] | key trust FILE | key list
 //   candor publish RUN_DIR [--ledger FILE] [--no-sign]
 //   candor ledger keygen PREFIX
@@ -75,8 +75,9 @@ export const USAGE =
   ledger keygen PREFIX            write an Ed25519 key pair to PREFIX.key (private) and PREFIX.pub
   ledger repair FILE              cut off a torn last line left by a crash during an append (kept in FILE.torn);
                                   refuses any other damage
-  verify RUN_DIR                  check run.json, its signed ledger entry, the model files, the card and the key
-      [--ledger FILE] [--public-key PEM_FILE] [--allow-unsigned] [--json]   (exit status 0 only when all pass)
+  verify RUN_DIR                  check run.json, its signed ledger entry, the model files, the card, emissions.csv
+      [--ledger FILE] [--public-key PEM_FILE] [--allow-unsigned] [--json]   and the key (exit 0 only when all pass)
+      [--head HASH]               the newest entryHash you saw before (detects a rollback: entries cut off the end)
   publish RUN_DIR                 rewrite the card, record its hashes in run.json and append the run to
       [--ledger FILE] [--no-sign] RUN_DIR/ledger.jsonl signed with your key (after run.json changed, e.g. by explain)
   key export [--out FILE]         print (or write) the public half of your signing key, for verifiers to trust
@@ -323,6 +324,14 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
+/** --head HASH: a ledger entryHash, 64 hex digits. */
+function headOption(values: Record<string, unknown>): string | undefined {
+  const head = values.head as string | undefined;
+  if (head !== undefined && !/^[0-9a-f]{64}$/.test(head))
+    throw new UsageError('--head must be a 64-digit hex entryHash');
+  return head;
+}
+
 async function ledger(args: string[], out: Out): Promise<number> {
   const [sub, ...rest] = args;
   switch (sub) {
@@ -333,9 +342,7 @@ async function ledger(args: string[], out: Out): Promise<number> {
         ['FILE'],
       );
       if (!existsSync(pos[0])) throw new CandorError(`no ledger at ${pos[0]}`);
-      const head = values.head as string | undefined;
-      if (head !== undefined && !/^[0-9a-f]{64}$/.test(head))
-        throw new UsageError('--head must be a 64-digit hex entryHash');
+      const head = headOption(values);
       return await ledgerVerifyCommand(
         pos[0],
         {
@@ -552,15 +559,18 @@ export async function main(
             ledger: { type: 'string' },
             'public-key': { type: 'string' },
             'allow-unsigned': { type: 'boolean' },
+            head: { type: 'string' },
             json: { type: 'boolean' },
             ...KEY_OPTIONS,
           },
           ['RUN_DIR'],
         );
+        const head = headOption(values);
         return await verifyCommand(
           pos[0],
           {
             ledger: values.ledger as string | undefined,
+            ...(head !== undefined ? { expectedHead: { entryHash: head } } : {}),
             publicKeyFile: values['public-key'] as string | undefined,
             allowUnsigned: values['allow-unsigned'] === true,
             json: values.json === true,

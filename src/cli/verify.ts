@@ -109,7 +109,8 @@ export function formatRunVerification(v: RunVerification): string[] {
   lines.push(
     failed.length
       ? `FAILED: ${v.dir}: ${failed.length} of ${v.checks.length} checks failed (${failed.join(', ')})`
-      : `VERIFIED: ${v.dir}: the run record, ledger entry, model files and card are as signed by a trusted key`,
+      : `VERIFIED: ${v.dir}: the run record, ledger entry, model files, card and emissions.csv are as signed by a ` +
+          'trusted key',
   );
   return lines;
 }

@@ -42,6 +42,12 @@ export const CARD_HASHES_SCHEMA: Schema = {
   },
 };
 
+/**
+ * The card files record.card keeps the hashes of, when present: the rendered card and the user's text it shows
+ * (CARD_FILE and INTENDED_USE_FILE of cards/user-info.ts, named here because ledger/ does not import cards/).
+ */
+export const CARD_FILES = ['card.md', 'card.html', 'card.json', 'intended-use.md'];
+
 /** The hashes of the files `names` in `dir` that exist (missing ones are left out). */
 export async function hashFiles(dir: string, names: string[]): Promise<FileHashes> {
   const out: FileHashes = {};

@@ -20,6 +20,7 @@ import type { DpSgdRecord, MembershipAuditRecord, PrivacyRecord } from './privac
 import { withExplanation, type ExplanationRecord } from './explanation.js';
 import { withCompression, type CompressionRecord } from './compression.js';
 import { writeEmissionsCsv } from './emissions-csv.js';
+import type { FileHashes } from './file-hashes.js';
 import { StageClock, type StageMark } from './stages.js';
 import {
   RUN_RECORD_FORMAT,
@@ -126,6 +127,8 @@ export class RunRecording {
   private readonly id = randomUUID();
   /** The key run.json in options.dir is written with: the option's, or the last one finish() used there. */
   private encryptionKey?: EncryptionKey;
+  /** Model files saved to directories other than options.dir, by resolved path: only their run.json holds them. */
+  private readonly artifactsElsewhere = new Map<string, FileHashes>();
   /** The run's life by stage, on an energy meter of its own that runs from begin() on (record.stages). */
   private stageClock?: StageClock;
   private fitFrom?: StageMark;
@@ -459,7 +462,8 @@ export class RunRecording {
 
   /**
    * Records hashes of saved model files found in `dir` (model.json lists them, or `listed` does: an encrypted
-   * model.json cannot be read here), then rewrites run.json.
+   * model.json cannot be read here), then rewrites run.json. A `dir` other than the recorder's own leaves the
+   * record and its run.json (perhaps published) as they are: the hashes go only into DIR/run.json (finish).
    */
   async addArtifacts(dir: string, listed?: Record<string, { sha256: string; bytes: number }>): Promise<void> {
     const record = this.record;
@@ -469,7 +473,12 @@ export class RunRecording {
     const bytes = readFileSync(manifest);
     listed ??=
       (JSON.parse(bytes.toString('utf8')) as { files?: Record<string, { sha256: string; bytes: number }> }).files ?? {};
-    record.model.artifacts = { 'model.json': { sha256: sha256Hex(bytes), bytes: bytes.length }, ...listed };
+    const artifacts = { 'model.json': { sha256: sha256Hex(bytes), bytes: bytes.length }, ...listed };
+    if (this.options.dir !== undefined && resolve(dir) !== resolve(this.options.dir)) {
+      this.artifactsElsewhere.set(resolve(dir), artifacts);
+      return;
+    }
+    record.model.artifacts = artifacts;
     await this.rewrite();
   }
 
@@ -491,7 +500,7 @@ export class RunRecording {
   async finish(
     options: { dir?: string; ledger?: string; encryptionKey?: EncryptionKey } & AppendOptions = {},
   ): Promise<{ record: RunRecord; file?: string; entry?: LedgerEntry }> {
-    const record = this.record;
+    let record = this.record;
     // The stages up to now ('other' takes the time since the last one); this write itself is not counted.
     this.stageClock?.settle();
     record.createdAt = iso(Date.now());
@@ -499,6 +508,8 @@ export class RunRecording {
     const own = dir !== undefined && this.options.dir !== undefined && resolve(dir) === resolve(this.options.dir);
     if (own && options.encryptionKey !== undefined) this.encryptionKey = options.encryptionKey;
     const encryptionKey = options.encryptionKey ?? (own ? this.encryptionKey : undefined);
+    const elsewhere = dir !== undefined && !own ? this.artifactsElsewhere.get(resolve(dir)) : undefined;
+    if (elsewhere) record = { ...record, model: { ...record.model, artifacts: elsewhere } };
     const file = dir ? await writeRunRecord(record, dir, { encryptionKey }) : undefined;
     // CodeCarbon's emissions.csv beside run.json (not for an encrypted run.json: the row would leak its figures).
     if (dir && record.energy && record.emissions && encryptionKey === undefined) await writeEmissionsCsv(record, dir);

@@ -1,18 +1,21 @@
 // verifyRun: the checks `candor verify RUN_DIR` makes together, each named and with its reason: run.json
 // reads and validates, the ledger verifies with trusted keys, the run's newest ledger entry vouches for
-// exactly this run.json, the model files and card files match the hashes that entry vouches for, and the
-// entry's signing key is trusted.
-import { existsSync } from 'node:fs';
+// exactly this run.json, the model files, card files and emissions.csv match what that entry vouches for
+// (files present that it does not vouch for fail too), and the entry's signing key is trusted.
+import { existsSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EncryptionKey } from '../io/encryption.js';
 import { canonicalJson, hashJson } from './canonical.js';
-import { checkFiles, type FileHashes } from './file-hashes.js';
+import { parseCsvRecords } from '../data/csv.js';
+import { CODECARBON_COLUMNS, EMISSIONS_CSV_FILE, csvField, emissionsRow } from './emissions-csv.js';
+import { CARD_FILES, checkFiles, type FileHashes } from './file-hashes.js';
 import { readLedger, verifyLedger, type LedgerEntry, type VerifyResult } from './ledger.js';
 import { readRunRecord, type RunRecord } from './record.js';
 import { trustedKeys, trustedKeysPath, type TrustedKey } from './user-keys.js';
 
 /** The checks, in the order they are made and printed. */
-export const RUN_CHECKS = ['record', 'ledger', 'ledger-entry', 'weights', 'card', 'key'] as const;
+export const RUN_CHECKS = ['record', 'ledger', 'ledger-entry', 'weights', 'card', 'emissions', 'key'] as const;
 export type RunCheckName = (typeof RUN_CHECKS)[number];
 
 export interface RunCheck {
@@ -37,6 +40,11 @@ export interface VerifyRunOptions {
   trustedKeys?: TrustedKey[];
   /** Let unsigned ledger entries pass the ledger check (the run's own entry must still be signed). */
   allowUnsigned?: boolean;
+  /**
+   * The entryHash (or index) of the newest ledger entry you saw before: without it, entries cut off the end
+   * of the ledger (a rollback to an older signed version of the run) cannot be detected.
+   */
+  expectedHead?: { entryHash?: string; index?: number };
   /** The key of an encrypted run.json. */
   encryptionKey?: EncryptionKey;
   env?: NodeJS.ProcessEnv;
@@ -53,7 +61,13 @@ function differingFields(a: RunRecord, b: RunRecord): string[] {
     .sort();
 }
 
-function ledgerCheck(r: VerifyResult, path: string, allowUnsigned: boolean, keys: TrustedKey[]): RunCheck {
+function ledgerCheck(
+  r: VerifyResult,
+  path: string,
+  allowUnsigned: boolean,
+  keys: TrustedKey[],
+  headChecked: boolean,
+): RunCheck {
   if (!r.ok) return { check: 'ledger', ok: false, detail: `${path}: ${r.firstBad!.reason}` };
   const n = r.entries;
   const unsigned = r.trust.unsignedEntries;
@@ -74,23 +88,83 @@ function ledgerCheck(r: VerifyResult, path: string, allowUnsigned: boolean, keys
       (unsigned.length ? `; ${unsigned.length} unsigned (allowed)` : '') +
       (r.trust.legacyEntries.length
         ? `; ${r.trust.legacyEntries.length} signed in the old scheme (bare entryHash)`
-        : ''),
+        : '') +
+      (headChecked
+        ? '; the expected head is in it'
+        : `; head ${r.head ? r.head.entryHash.slice(0, 12) + '...' : 'none'}: entries cut off the end (a rollback ` +
+          'to an older signed version) cannot be detected without the head you saw before (--head, expectedHead)'),
   };
 }
 
-/** No files recorded passes for weights (a run need not save a model) and fails for a card that is present. */
+/** The model files in a run directory: model.json and the weights and optimizer files model.save writes. */
+const isModelFile = (name: string): boolean => name === 'model.json' || name.endsWith('.safetensors');
+
+/**
+ * The recorded files must match their hashes, and the files of the kind (`present`: those in the directory)
+ * that nothing records fail too: model files or a card copied in after publishing would otherwise pass.
+ * Nothing recorded and nothing present passes (a run need not save a model, nor publish a card).
+ */
 async function filesCheck(
   check: 'weights' | 'card',
   dir: string,
   files: FileHashes | undefined,
+  present: string[],
   against: string,
-  none: string,
 ): Promise<RunCheck> {
-  if (!files || Object.keys(files).length === 0) return { check, ok: check === 'weights', detail: none };
-  const bad = await checkFiles(dir, files);
+  const recorded = files ?? {};
+  const bad = (await checkFiles(dir, recorded)).map((b) => b.detail);
+  const what = check === 'weights' ? 'model files' : 'card files';
+  const unvouched = present.filter((f) => !Object.hasOwn(recorded, f));
+  if (unvouched.length)
+    bad.push(
+      `${unvouched.join(', ')} ${unvouched.length > 1 ? 'are' : 'is'} in the run directory but not among the ` +
+        `${what} recorded: nothing vouches for ${unvouched.length > 1 ? 'them' : 'it'}` +
+        (check === 'card' ? ' (publishRun records the card files it finds)' : ''),
+    );
+  if (bad.length) return { check, ok: false, detail: `${bad.join('; ')} (${against})` };
+  const names = Object.keys(recorded);
+  return names.length
+    ? { check, ok: true, detail: `${names.join(', ')} match ${against}` }
+    : { check, ok: true, detail: `no ${what} are recorded and there are none in the run directory` };
+}
+
+/**
+ * emissions.csv: the row of each run in it must be the row emissionsRow builds from the record the ledger
+ * vouches for (this run's entry, or the newest verified entry of the row's run); rows no entry vouches for fail.
+ */
+async function emissionsCheck(dir: string, vouched: (id: string) => RunRecord | undefined): Promise<RunCheck> {
+  const file = join(dir, EMISSIONS_CSV_FILE);
+  if (!existsSync(file)) return { check: 'emissions', ok: true, detail: `no ${EMISSIONS_CSV_FILE}: nothing to check` };
+  const fail = (why: string): RunCheck => ({ check: 'emissions', ok: false, detail: `${EMISSIONS_CSV_FILE}: ${why}` });
+  let rows: string[][];
+  try {
+    rows = parseCsvRecords(await readFile(file, 'utf8')).map((r) => r.fields);
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  if (rows.length === 0) return { check: 'emissions', ok: true, detail: `${EMISSIONS_CSV_FILE} is empty` };
+  if (rows[0].join(',') !== CODECARBON_COLUMNS.join(',')) return fail("the header is not CodeCarbon's columns");
+  const idAt = CODECARBON_COLUMNS.indexOf('run_id');
+  const bad: string[] = [];
+  for (const row of rows.slice(1)) {
+    const id = row[idAt] ?? '';
+    const record = vouched(id);
+    if (!record?.energy || !record.emissions) {
+      bad.push(`the row of run ${id} is one no ledger entry vouches for (no verified entry with energy)`);
+      continue;
+    }
+    const built = emissionsRow(record);
+    // The fields as the file holds them: the row writeEmissionsCsv writes, read back by the same parser.
+    const want = parseCsvRecords(CODECARBON_COLUMNS.map((c) => csvField(built[c])).join(','))[0].fields;
+    const differ = CODECARBON_COLUMNS.filter((_, i) => (row[i] ?? '') !== (want[i] ?? ''));
+    if (differ.length || row.length !== want.length)
+      bad.push(
+        `the row of run ${id} is not the one its vouched record gives (columns that differ: ${differ.join(', ')})`,
+      );
+  }
   return bad.length
-    ? { check, ok: false, detail: `${bad.map((b) => b.detail).join('; ')} (${against})` }
-    : { check, ok: true, detail: `${Object.keys(files).join(', ')} match ${against}` };
+    ? fail(bad.join('; '))
+    : { check: 'emissions', ok: true, detail: `${rows.length - 1} rows match the records the ledger vouches for` };
 }
 
 /** Checks a run directory against its ledger and the trusted keys; see RUN_CHECKS for what each check is. */
@@ -110,19 +184,21 @@ export async function verifyRun(dir: string, options: VerifyRunOptions = {}): Pr
   }
 
   let entry: LedgerEntry | undefined;
+  // The entries whose chain and signatures verify, newest first (an entry after the first broken one vouches
+  // for nothing), whoever signed them: the key check then names the signer.
+  let intactEntries: LedgerEntry[] = [];
   if (!existsSync(ledgerPath)) {
     checks.push({ check: 'ledger', ok: false, detail: `no ledger at ${ledgerPath}: nothing vouches for this run` });
   } else {
-    const r = await verifyLedger(ledgerPath, { trustedKeys: keys.map((k) => k.publicKey), allowUnsigned: true });
-    checks.push(ledgerCheck(r, ledgerPath, options.allowUnsigned ?? false, keys));
-    // The run's entry is looked for among the entries whose chain and signatures verify (an entry after the
-    // first broken one vouches for nothing), whoever signed them: the key check then names the signer.
+    const r = await verifyLedger(ledgerPath, {
+      trustedKeys: keys.map((k) => k.publicKey),
+      allowUnsigned: true,
+      expectedHead: options.expectedHead,
+    });
+    checks.push(ledgerCheck(r, ledgerPath, options.allowUnsigned ?? false, keys, options.expectedHead !== undefined));
     const intact = r.ok || r.firstBad!.kind === 'signature' ? (await verifyLedger(ledgerPath)).entries : r.entries;
-    if (record)
-      entry = (await readLedger(ledgerPath))
-        .slice(0, intact)
-        .reverse()
-        .find((e) => e.record?.id === record!.id);
+    intactEntries = (await readLedger(ledgerPath)).slice(0, intact).reverse();
+    if (record) entry = intactEntries.find((e) => e.record?.id === record!.id);
   }
 
   if (!record) skip('ledger-entry', 'run.json could not be read');
@@ -153,32 +229,14 @@ export async function verifyRun(dir: string, options: VerifyRunOptions = {}): Pr
     ? `the hashes ledger entry ${entry.index} vouches for`
     : 'the hashes in run.json (no ledger entry)';
   if (!vouched) {
-    skip('weights', 'run.json could not be read');
-    skip('card', 'run.json could not be read');
+    for (const c of ['weights', 'card', 'emissions'] as const) skip(c, 'run.json could not be read');
   } else {
-    checks.push(
-      await filesCheck(
-        'weights',
-        dir,
-        vouched.model?.artifacts,
-        against,
-        'no model files are recorded: nothing to check',
-      ),
-    );
-    const cardFiles = vouched.card?.files;
-    const unvouched = ['card.md', 'card.html'].filter((f) => existsSync(join(dir, f)));
-    checks.push(
-      await filesCheck(
-        'card',
-        dir,
-        cardFiles,
-        against,
-        unvouched.length
-          ? `${unvouched.join(' and ')} ${unvouched.length > 1 ? 'are' : 'is'} in the run directory but the record ` +
-              'holds no hash of the card: nothing vouches for it (publishRun records one)'
-          : 'the record holds no hash of a card and there is none in the run directory',
-      ),
-    );
+    const names = existsSync(dir) ? readdirSync(dir) : [];
+    checks.push(await filesCheck('weights', dir, vouched.model?.artifacts, names.filter(isModelFile), against));
+    const cardFiles = CARD_FILES.filter((f) => names.includes(f));
+    checks.push(await filesCheck('card', dir, vouched.card?.files, cardFiles, against));
+    const byId = (id: string) => (id === vouched.id ? vouched : intactEntries.find((e) => e.record?.id === id)?.record);
+    checks.push(await emissionsCheck(dir, byId));
   }
 
   if (!entry) skip('key', record ? 'no ledger entry for this run' : 'run.json could not be read');

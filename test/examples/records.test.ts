@@ -1,5 +1,6 @@
-// Examples end to end with tiny settings: each writes its run record (valid), card and ledger entry under --out,
-// through the one shared ending in examples/common.ts; --no-record writes none of them.
+// Examples end to end with tiny settings: each writes its run record (valid), card, emissions.csv and signed ledger
+// entry under --out, through the one shared ending in examples/common.ts, and `candor verify` (verifyRun, with the
+// example's own key trusted) passes; --no-record writes none of them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -7,7 +8,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readRunRecord, validateRunRecord, verifyLedger, readLedger } from '../../src/index.js';
+import { readRunRecord, validateRunRecord, readLedger } from '../../src/index.js';
+import { verifyRun } from '../../src/ledger/verify-run.js';
 
 const examples = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples');
 
@@ -23,14 +25,16 @@ function runExample(name: string, args: string[], cwd: string): Record<string, u
   return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
 }
 
-/** The record, card and ledger entry a run left in `dir`, checked together. */
-async function checkPublished(dir: string, name: string, figures: Record<string, unknown>): Promise<void> {
+/** The record, card and ledger entry a run left in `dir` (its keys in cwd/config), checked together. */
+async function checkPublished(dir: string, name: string, figures: Record<string, unknown>, cwd: string): Promise<void> {
   const record = await readRunRecord(dir);
   validateRunRecord(record);
   assert.equal(record.name, name);
-  for (const file of ['card.md', 'card.html', 'ledger.jsonl']) assert.ok(existsSync(join(dir, file)), file);
+  for (const file of ['card.md', 'card.html', 'emissions.csv', 'ledger.jsonl'])
+    assert.ok(existsSync(join(dir, file)), file);
   const ledger = join(dir, 'ledger.jsonl');
-  assert.equal((await verifyLedger(ledger)).ok, true);
+  const v = await verifyRun(dir, { env: { CANDOR_CONFIG_DIR: join(cwd, 'config') } });
+  assert.ok(v.ok, JSON.stringify(v.checks, null, 1));
   const entries = await readLedger(ledger);
   assert.equal(entries.length, 1);
   assert.equal(entries[0].record.id, record.id);
@@ -43,11 +47,16 @@ test('sine-mlp (its own loop, LoopRecorder) writes record, card and ledger in ru
   try {
     const figures = runExample('sine-mlp', ['--steps', '10'], cwd);
     const out = join(cwd, 'runs', 'sine-mlp');
-    await checkPublished(out, 'sine-mlp', {
-      runRecord: join(cwd, figures.runRecord as string),
-      card: join(cwd, figures.card as string),
-    });
-    assert.deepEqual(readdirSync(out).sort(), ['card.html', 'card.md', 'ledger.jsonl', 'run.json']);
+    await checkPublished(
+      out,
+      'sine-mlp',
+      {
+        runRecord: join(cwd, figures.runRecord as string),
+        card: join(cwd, figures.card as string),
+      },
+      cwd,
+    );
+    assert.deepEqual(readdirSync(out).sort(), ['card.html', 'card.md', 'emissions.csv', 'ledger.jsonl', 'run.json']);
     const record = await readRunRecord(out);
     assert.equal(record.training.steps, 11);
     assert.equal(record.training.history.epochs.length, 11);
@@ -62,7 +71,7 @@ test('mnist-mlp (trainAndReport, recordRun) writes the model, record, card and l
   try {
     const out = join(cwd, 'run');
     const figures = runExample('mnist-mlp', ['--epochs', '1', '--limit', '256', '--out', out], cwd);
-    await checkPublished(out, 'mnist-mlp', figures);
+    await checkPublished(out, 'mnist-mlp', figures, cwd);
     const record = await readRunRecord(out);
     assert.equal(record.evaluation.find((e) => e.name === 'test')?.metrics.accuracy, figures.testAccuracy);
     assert.ok(record.model.artifacts?.['model.json']);

@@ -4,7 +4,7 @@
 // re-signed by another key, an edited run.json, swapped weights and an edited card.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPublicKey, sign, verify } from 'node:crypto';
 import {
@@ -21,10 +21,10 @@ import { hashJson, sha256Hex } from '../../src/ledger/canonical.js';
 import type { RunRecord } from '../../src/ledger/record.js';
 import { trustKeys, trustedKeys, userSigningKey, publicKeyPem } from '../../src/ledger/user-keys.js';
 import { verifyRun, type RunVerification } from '../../src/ledger/verify-run.js';
-import { publishRun } from '../../src/cards/publish.js';
+import { publishRecord, publishRun } from '../../src/cards/publish.js';
 import { writeCard } from '../../src/cards/card.js';
 import { tempDir, tinyRun } from './fixtures.js';
-import { forge, readEntries, writeEntries } from './forgery.js';
+import { forgeries } from './forgery.js';
 
 const fake = (i: number) => ({ format: 'candor-run-record', id: `run-${i}` }) as unknown as RunRecord;
 
@@ -136,6 +136,7 @@ test('publishRun signs by default and verifyRun names every forgery', async (t) 
   const run = await tinyRun({ dir: honest });
   try {
     await run.model.save(honest);
+    writeFileSync(join(honest, 'card.json'), JSON.stringify({ intendedUse: 'Demonstration only.' }));
     const published = await publishRun(run.recorder, { dir: honest, env: trainer });
     const key = userSigningKey(trainer);
     trustKeys(publicKeyPem(key.publicKey), 'trainer.pub', verifier);
@@ -143,7 +144,7 @@ test('publishRun signs by default and verifyRun names every forgery', async (t) 
     await t.test('the honest run: signed by the user key, card hashed, every check passes', async () => {
       assert.equal(published.entry!.keyId, key.keyId);
       assert.equal(published.entry!.signatureScheme, SIGNATURE_SCHEME);
-      assert.deepEqual(Object.keys(published.record.card!.files).sort(), ['card.html', 'card.md']);
+      assert.deepEqual(Object.keys(published.record.card!.files).sort(), ['card.html', 'card.json', 'card.md']);
       const md = readFileSync(join(honest, 'card.md'));
       assert.deepEqual(published.record.card!.files['card.md'], { sha256: sha256Hex(md), bytes: md.length });
       const onDisk = JSON.parse(readFileSync(join(honest, 'run.json'), 'utf8'));
@@ -166,92 +167,45 @@ test('publishRun signs by default and verifyRun names every forgery', async (t) 
       const v = await verifyRun(honest, { env: stranger });
       assert.deepEqual(failed(v), ['ledger', 'key']);
       assert.match(detail(v, 'key'), /which is not trusted \(trusted: none;/);
+      assert.match(detail(v, 'emissions'), /^1 rows match the records the ledger vouches for$/);
     });
 
-    const check = async (name: string, change: (dir: string) => void, fails: string[], why: RegExp) => {
-      await t.test(name, async () => {
-        const dir = join(tmp.dir, name.replace(/\W+/g, '-'));
+    for (const f of forgeries(published.record, key))
+      await t.test(f.name, async () => {
+        const dir = join(tmp.dir, f.name.replace(/\W+/g, '-'));
         cpSync(honest, dir, { recursive: true });
-        change(dir);
+        f.change(dir);
         const v = await verifyRun(dir, { env: verifier });
         assert.equal(v.ok, false);
-        assert.deepEqual(failed(v), fails, JSON.stringify(v.checks, null, 1));
-        assert.match(v.checks.map((c) => `${c.check}: ${c.detail}`).join('\n'), why);
+        assert.deepEqual(failed(v), f.fails, JSON.stringify(v.checks, null, 1));
+        assert.match(
+          v.checks
+            .filter((c) => !c.ok)
+            .map((c) => `${c.check}: ${c.detail}`)
+            .join('\n'),
+          f.why,
+        );
       });
-    };
-    const attacker = generateSigningKeys();
 
-    await check(
-      're-hashed unsigned chain',
-      (dir) => forge(dir, { privateKey: undefined }),
-      ['ledger', 'key'],
-      /ledger: UNSIGNED: 1 of 1 entries \(index 0\) carry no signature[^]*key: ledger entry 0 of this run is not/,
-    );
-    await check(
-      'stripped signatures',
-      (dir) => {
-        const entries = readEntries(dir).map(({ signature, publicKey, keyId, signatureScheme, ...e }) => e);
-        writeEntries(dir, entries as LedgerEntry[]);
-      },
-      ['ledger', 'key'],
-      /UNSIGNED[^]*not signed/,
-    );
-    await check(
-      're-signed with another key',
-      (dir) => forge(dir, { privateKey: attacker.privateKey }),
-      ['ledger', 'key'],
-      new RegExp(`signed by key ${keyIdOf(attacker.publicKey).slice(0, 12)}\\.\\.\\., which is not trusted`),
-    );
-    await check(
-      'edited run.json',
-      (dir) => {
-        const r = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
-        r.evaluation[0].metrics.accuracy = 0.999;
-        writeFileSync(join(dir, 'run.json'), JSON.stringify(r, null, 2) + '\n');
-      },
-      ['ledger-entry'],
-      /not the record ledger entry 0 vouches for[^]*run\.json was edited \(fields that differ: evaluation\)/,
-    );
-    const weights = Object.keys(published.record.model.artifacts!).find((f) => f !== 'model.json')!;
-    await check(
-      'swapped weights',
-      (dir) => {
-        const w = readFileSync(join(dir, weights));
-        w[w.length - 1] ^= 1;
-        writeFileSync(join(dir, weights), w);
-      },
-      ['weights'],
-      new RegExp(
-        `weights: ${weights.replace('.', '\\.')} has SHA-256 [0-9a-f]{12}\\.\\.\\. \\(\\d+ bytes\\), recorded`,
-      ),
-    );
-    await check(
-      'swapped weights, run.json hash edited to match',
-      (dir) => {
-        const w = readFileSync(join(dir, weights));
-        w[0] ^= 1;
-        writeFileSync(join(dir, weights), w);
-        const r = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
-        r.model.artifacts[weights].sha256 = sha256Hex(w);
-        writeFileSync(join(dir, 'run.json'), JSON.stringify(r, null, 2) + '\n');
-      },
-      ['ledger-entry', 'weights'],
-      /fields that differ: model\)[^]*the hashes ledger entry 0 vouches for/,
-    );
-    for (const file of ['card.md', 'card.html'])
-      await check(
-        `edited ${file}`,
-        (dir) =>
-          writeFileSync(join(dir, file), readFileSync(join(dir, file), 'utf8').replace('Model card', 'Model kard')),
-        ['card'],
-        new RegExp(`card: ${file.replace('.', '\\.')} has SHA-256`),
+    await t.test('a rollback to an older signed version fails only against the head seen before', async () => {
+      // v2: the run re-published (a changed record); the rollback restores v1's files and ledger (honest's).
+      const v2 = join(tmp.dir, 'v2');
+      cpSync(honest, v2, { recursive: true });
+      const record = JSON.parse(readFileSync(join(v2, 'run.json'), 'utf8')) as RunRecord;
+      record.name = 'tiny-blobs-v2'; // its emissions.csv row (project_name) changes with it
+      const head = (await publishRecord(record, { dir: v2, env: trainer })).entry!;
+      assert.equal(head.index, 1);
+      assert.deepEqual(failed(await verifyRun(v2, { env: verifier, expectedHead: { entryHash: head.entryHash } })), []);
+      let v = await verifyRun(honest, { env: verifier });
+      assert.deepEqual(failed(v), [], 'without the head the rollback cannot be seen');
+      assert.match(detail(v, 'ledger'), /entries cut off the end .* cannot be detected without the head you saw/);
+      v = await verifyRun(honest, { env: verifier, expectedHead: { entryHash: head.entryHash } });
+      assert.deepEqual(failed(v), ['ledger']);
+      assert.match(
+        detail(v, 'ledger'),
+        /does not contain the expected head [0-9a-f]{64}: entries were cut off the end/,
       );
-    await check(
-      'deleted ledger',
-      (dir) => writeFileSync(join(dir, 'ledger.jsonl'), ''),
-      ['ledger-entry', 'key'],
-      /no verified entry of .* is for run/,
-    );
+    });
   } finally {
     if (saved === undefined) delete process.env.CANDOR_CONFIG_DIR;
     else process.env.CANDOR_CONFIG_DIR = saved;
@@ -272,6 +226,38 @@ test('publishRun with sign: false writes an unsigned entry and says so in the re
     assert.equal(p.record.card, undefined);
     assert.ok(p.record.notes.some((n) => /not signed \(published with sign: false\)/.test(n)));
     assert.equal(existsSync(join(env.CANDOR_CONFIG_DIR, 'signing-key.pem')), false, 'no key made for sign: false');
+  } finally {
+    if (saved === undefined) delete process.env.CANDOR_CONFIG_DIR;
+    else process.env.CANDOR_CONFIG_DIR = saved;
+    run.dispose();
+    tmp.done();
+  }
+});
+
+test('a run published without a card or a model verifies; model files copied in later do not', async () => {
+  const tmp = tempDir();
+  const trainer = { CANDOR_CONFIG_DIR: join(tmp.dir, 'trainer') };
+  const saved = process.env.CANDOR_CONFIG_DIR;
+  process.env.CANDOR_CONFIG_DIR = trainer.CANDOR_CONFIG_DIR;
+  const dir = join(tmp.dir, 'run');
+  const run = await tinyRun({ dir });
+  try {
+    await publishRun(run.recorder, { dir, card: false, env: trainer });
+    let v = await verifyRun(dir, { env: trainer });
+    assert.deepEqual(failed(v), [], JSON.stringify(v.checks));
+    assert.match(detail(v, 'card'), /no card files are recorded and there are none in the run directory/);
+    assert.match(detail(v, 'weights'), /no model files are recorded and there are none in the run directory/);
+    // Saving the model elsewhere afterwards leaves the published run.json as it was.
+    const elsewhere = join(tmp.dir, 'elsewhere');
+    await run.model.save(elsewhere);
+    assert.deepEqual(failed(await verifyRun(dir, { env: trainer })), []);
+    assert.ok(JSON.parse(readFileSync(join(elsewhere, 'run.json'), 'utf8')).model.artifacts['model.json']);
+    // Another model's files copied into the published run: nothing vouches for them.
+    for (const f of readdirSync(elsewhere).filter((f) => f === 'model.json' || f.endsWith('.safetensors')))
+      cpSync(join(elsewhere, f), join(dir, f));
+    v = await verifyRun(dir, { env: trainer });
+    assert.deepEqual(failed(v), ['weights']);
+    assert.match(detail(v, 'weights'), /model\.json, .*\.safetensors are in the run directory but not among/);
   } finally {
     if (saved === undefined) delete process.env.CANDOR_CONFIG_DIR;
     else process.env.CANDOR_CONFIG_DIR = saved;
