@@ -22,7 +22,7 @@ export function stagesOf(r: RunRecord): StageCost[] | undefined {
 
 /** Where the run ran; absent in records written before it was recorded. */
 export function platformOf(r: RunRecord): Platform | undefined {
-  return r.energy?.platform ?? undefined;
+  return r.energy?.platform;
 }
 
 export function assumptionsOf(r: RunRecord): string[] {
