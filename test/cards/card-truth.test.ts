@@ -82,7 +82,7 @@ test('an old plain SHA-256 of explained inputs is shown as SHA-256, a keyed one 
   run.dispose();
 });
 
-test('explanations fingerprint their inputs under the given key, and a one-off key where none can be stored', async () => {
+test('explained inputs are fingerprinted under the given key, or a one-off key where none can be stored', async () => {
   const key = { key: randomBytes(32), keyId: 'abcdefabcdefabcd' };
   const run = await tinyRun({ epochs: 1, evaluate: false, options: { fingerprintKey: key } });
   const inputs = c.tensor(new Float32Array(8).fill(1), [2, 4]);
