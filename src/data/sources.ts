@@ -121,8 +121,8 @@ export function attachSubsetSource(part: Tensor, whole: Tensor, samples: number)
   if (!of) return;
   attachSource([part], () => {
     const source = of();
-    const subset = `a subset: the first ${samples} of the ${whole.shape[0]} samples these files hold`;
-    return { ...source, note: source.note ? `${source.note}; ${subset}` : subset };
+    const subset = `Used here: a subset, the first ${samples} of the ${whole.shape[0]} samples these files hold.`;
+    return { ...source, note: source.note ? `${source.note} ${subset}` : subset };
   });
 }
 

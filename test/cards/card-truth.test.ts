@@ -146,7 +146,7 @@ test("a first-N slice of a loader's tensors keeps its source, noted as a subset"
   const part = firstSamples({ x, y }, 4);
   const fp = c.fingerprintDataset('train', part.x, part.y);
   assert.equal(fp.source?.name, 'Blobs');
-  assert.match(fp.source!.note!, /subset: the first 4 of the 10 samples/);
+  assert.match(fp.source!.note!, /^Used here: a subset, the first 4 of the 10 samples these files hold\.$/);
   assert.equal(c.sourceOf(x)?.note, undefined, "the whole tensor's source is unchanged");
   c.dispose([x, y, part.x, part.y]);
 });
