@@ -20,6 +20,8 @@ import {
 } from 'node:crypto';
 import { canonicalJson, hashJson, sha256Hex } from './canonical.js';
 import { LedgerError } from './errors.js';
+import { keyIdOf, publicKeyOf, spkiDer, type KeyInput } from './user-keys.js';
+export { keyIdOf, type KeyInput };
 import { withFileLock } from './lock.js';
 import type { RunRecord } from './record.js';
 
@@ -63,8 +65,6 @@ export interface LedgerEntry {
   /** What the signature is over (SIGNATURE_SCHEME); absent in entries signed over the bare entryHash. */
   signatureScheme?: typeof SIGNATURE_SCHEME;
 }
-
-export type KeyInput = KeyObject | string | Buffer;
 
 export interface AppendOptions {
   /** Ed25519 private key (KeyObject or PEM) to sign the entry with; without one the entry is unsigned. */
@@ -154,24 +154,6 @@ function privateKeyOf(key: KeyInput): KeyObject {
   } catch (e) {
     throw new LedgerError(`ledger: cannot use the signing key: ${(e as Error).message}`);
   }
-}
-
-function publicKeyOf(key: KeyInput): KeyObject {
-  try {
-    let k = key instanceof KeyObject ? key : createPublicKey(key);
-    if (k.type === 'private') k = createPublicKey(k);
-    if (k.asymmetricKeyType !== 'ed25519') throw new Error(`expected an Ed25519 key, got ${k.asymmetricKeyType}`);
-    return k;
-  } catch (e) {
-    throw new LedgerError(`ledger: cannot use the public key: ${(e as Error).message}`);
-  }
-}
-
-const spkiDer = (k: KeyObject): Buffer => k.export({ type: 'spki', format: 'der' });
-
-/** The id ledger entries carry for a key: SHA-256 (hex) of its public key's SPKI DER. */
-export function keyIdOf(key: KeyInput): string {
-  return sha256Hex(spkiDer(publicKeyOf(key)));
 }
 
 /** The hash the entry's header is chained and signed by. */

@@ -24,7 +24,29 @@ import {
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { LedgerError } from './errors.js';
-import { keyIdOf } from './ledger.js';
+import { sha256Hex } from './canonical.js';
+
+/** A key as the ledger accepts it: a KeyObject, or PEM / DER. */
+export type KeyInput = KeyObject | string | Buffer;
+
+/** The Ed25519 public key of `key` (a public or private key); LedgerError otherwise. */
+export function publicKeyOf(key: KeyInput): KeyObject {
+  try {
+    let k = key instanceof KeyObject ? key : createPublicKey(key);
+    if (k.type === 'private') k = createPublicKey(k);
+    if (k.asymmetricKeyType !== 'ed25519') throw new Error(`expected an Ed25519 key, got ${k.asymmetricKeyType}`);
+    return k;
+  } catch (e) {
+    throw new LedgerError(`ledger: cannot use the public key: ${(e as Error).message}`);
+  }
+}
+
+export const spkiDer = (k: KeyObject): Buffer => k.export({ type: 'spki', format: 'der' });
+
+/** The id ledger entries carry for a key: SHA-256 (hex) of its public key's SPKI DER. */
+export function keyIdOf(key: KeyInput): string {
+  return sha256Hex(spkiDer(publicKeyOf(key)));
+}
 
 export const SIGNING_KEY_FILE = 'signing-key.pem';
 export const FINGERPRINT_KEY_FILE = 'fingerprint.key';

@@ -79,11 +79,17 @@ test('a real run: the CycloneDX ML-BOM validates and carries the model card, has
       slice: 'train-eval',
     },
   );
-  const [energy] = model.modelCard.considerations.environmentalConsiderations.energyConsumptions as Json[];
-  assert.equal(energy.activity, 'training');
+  // One entry per stage of the run's life; the training stage is CycloneDX's 'training' activity.
+  const energies = model.modelCard.considerations.environmentalConsiderations.energyConsumptions as Json[];
+  assert.deepEqual(
+    energies.map((e) => e.properties[0].value),
+    record.stages!.filter((s) => s.joules !== null).map((s) => s.stage),
+  );
+  const energy = energies.find((e) => e.activity === 'training')!;
   assert.deepEqual(energy.energyProviders, [], 'no invented electricity supplier');
-  assert.deepEqual(energy.activityEnergyCost, { value: record.energy!.kWh, unit: 'kWh' });
-  assert.deepEqual(energy.co2CostEquivalent, { value: record.emissions!.gCO2e / 1e6, unit: 'tCO2eq' });
+  assert.deepEqual(energy.activityEnergyCost, { value: trainingKWh(), unit: 'kWh' });
+  const g = record.emissions!.grid.gPerKWh;
+  assert.deepEqual(energy.co2CostEquivalent, { value: (trainingKWh() * g) / 1e6, unit: 'tCO2eq' });
   // Nothing that only people can say (licence, supplier, limitations) without card.json.
   for (const k of ['licenses', 'supplier', 'version']) assert.equal(model[k], undefined, k);
   assert.equal(model.modelCard.considerations.technicalLimitations, undefined);
@@ -94,7 +100,7 @@ test('a real run: the SPDX 3.0.1 document validates, with the AI and Dataset cla
   assert.deepEqual(spdx.validate(doc), []);
   const [ai] = graph(doc, 'ai_AIPackage');
   assert.deepEqual(ai.ai_energyConsumption.ai_trainingEnergyConsumption, [
-    { type: 'ai_EnergyConsumptionDescription', ai_energyQuantity: record.energy!.kWh, ai_energyUnit: 'kilowattHour' },
+    { type: 'ai_EnergyConsumptionDescription', ai_energyQuantity: trainingKWh(), ai_energyUnit: 'kilowattHour' },
   ]);
   const hp = Object.fromEntries((ai.ai_hyperparameter as Json[]).map((e) => [e.key, e.value]));
   assert.equal(hp.optimizer, 'Adam');
@@ -155,7 +161,7 @@ test('card.json text is exported as written; an old record without energy or pri
 
   // A record as older versions wrote it: no privacy, no artifacts, no evaluations, energy not recorded.
   const old = clone(record) as Json;
-  for (const k of ['privacy', 'explanations', 'compression']) delete old[k];
+  for (const k of ['privacy', 'explanations', 'compression', 'stages', 'card']) delete old[k];
   delete old.model.artifacts;
   Object.assign(old, { energy: null, emissions: null, evaluation: [], id: 'run-7' });
   const oldBom = exportCycloneDx(old as RunRecord);
@@ -332,6 +338,11 @@ function assertEachRejected(validator: JsonSchemaValidator, good: Json, cases: [
       `${what}: ${problems.join('\n') || 'no problem found'}`,
     );
   }
+}
+
+/** The training stage's energy in kWh (the exports' training figure). */
+function trainingKWh(): number {
+  return record.stages!.find((s) => s.stage === 'training')!.joules! / 3.6e6;
 }
 
 function energyOf(b: Json): Json {
