@@ -4,6 +4,7 @@ import {
   getBackend,
   setSeed,
   sliceAxis,
+  attachSubsetSource,
   RunRecorder,
   publishRun,
   RunRecording,
@@ -63,7 +64,11 @@ export function parseExampleArgs(defaults: { epochs: number; name?: string }): {
 /** The first `limit` samples of x and y (all without a limit). */
 export function firstSamples<T extends { x: Tensor; y: Tensor }>(data: T, limit?: number): { x: Tensor; y: Tensor } {
   if (limit === undefined || limit >= data.x.shape[0]) return data;
-  return { x: sliceAxis(data.x, 0, 0, limit), y: sliceAxis(data.y, 0, 0, limit) };
+  const part = { x: sliceAxis(data.x, 0, 0, limit), y: sliceAxis(data.y, 0, 0, limit) };
+  // The slice is other tensors: they keep the loader's source, noted as a subset (the card shows the note).
+  attachSubsetSource(part.x, data.x, limit);
+  attachSubsetSource(part.y, data.y, limit);
+  return part;
 }
 
 /** Prints the figures; with --json the last line is one JSON object. */

@@ -247,6 +247,7 @@ function datasetTable(d: RunRecord['data'][number], key: string): Block[] {
         ['Licence', src.licence],
         ['Published at', src.url],
         ...(src.citation ? [['Citation', src.citation]] : []),
+        ...(src.note ? [['Note', src.note]] : []),
         ...src.files.map((f, i) => [
           `File ${f.name}`,
           fig(`SHA-256 ${f.sha256} (${int(f.bytes)} bytes, as published)`, `${key}.source.files.${i}.sha256`, f.sha256),
@@ -267,7 +268,14 @@ function datasetTable(d: RunRecord['data'][number], key: string): Block[] {
         `${((100 * n) / total).toFixed(1)}%`,
       ]),
     });
-  }
+  } else if (d.labelDistributionWithheld)
+    blocks.push({
+      kind: 'para',
+      className: 'note',
+      text:
+        'Label distribution: withheld (the default; with the other facts of a record, label counts narrow a ' +
+        'guess of the labels). RunRecorder option labelDistribution: true records it.',
+    });
   return blocks;
 }
 

@@ -9,7 +9,7 @@ import { siNumber } from '../ledger/meter.js';
 import type { CardUserInfo } from './user-info.js';
 import { auditText, piiText, privacyMeasuresText } from './privacy.js';
 import { specText } from '../ledger/model-io.js';
-import { digestOf, validationOf } from './record-extras.js';
+import { digestOf, trainingDataOf, validationOf } from './record-extras.js';
 import { stagesText } from './stage-costs.js';
 
 export type ItemStatus = 'record' | 'user' | 'partial' | 'missing';
@@ -163,7 +163,7 @@ function formatFill(r: RunRecord): RecordFill | undefined {
         `inputs ${inputs.map((s) => `${s.name} ${specText(s)}`).join(', ')}; ` +
         `outputs ${outputs.map((s) => `${s.name} ${specText(s)}${s.meaning ? ` (${s.meaning})` : ''}`).join(', ')}`,
     };
-  const d = r.data.find((x) => x.name === 'train') ?? r.data[0];
+  const d = trainingDataOf(r);
   if (!d) return undefined;
   const per = (t: { shape: number[]; dtype: string }) => `${t.dtype} [${t.shape.slice(1).join(', ')}] per sample`;
   return {

@@ -7,6 +7,7 @@ import type { RunRecord } from '../ledger/record.js';
 import { storedAttributionMap, type ExplanationRecord, type StoredAttribution } from '../ledger/explanation.js';
 import { fig, htmlEscape } from './document.js';
 import type { Block, Cell } from './document.js';
+import { digestOf } from './record-extras.js';
 
 const num = (n: number | null | undefined, digits = 3) =>
   n === null || n === undefined
@@ -258,6 +259,19 @@ function gapSummary(e: ExplanationRecord, i: number): (Cell | string)[] {
 }
 
 /** The card's section on the explanations in record.explanations (nothing when there are none). */
+/** The inputs explained: shape, dtype and their digest, named as what it is (keyed HMAC or an old plain SHA-256). */
+function inputsRow(e: ExplanationRecord, i: number): (Cell | string)[] {
+  const d = digestOf(e.inputs);
+  return [
+    'Inputs explained',
+    fig(
+      `[${e.inputs.shape.join(', ')}] ${e.inputs.dtype}, ${d.label} ${d.value}`,
+      `explanations.${i}.inputs.${d.key}`,
+      d.value,
+    ),
+  ];
+}
+
 export function explanationsSection(record: RunRecord): Block[] {
   const list = record.explanations ?? [];
   if (list.length === 0) return [];
@@ -286,14 +300,7 @@ export function explanationsSection(record: RunRecord): Block[] {
           ['Parameters', JSON.stringify(e.parameters)],
           gapSummary(e, i),
           ['Time', fig(`${num(e.seconds)} s`, `explanations.${i}.seconds`, e.seconds)],
-          [
-            'Inputs explained',
-            fig(
-              `[${e.inputs.shape.join(', ')}] ${e.inputs.dtype}, HMAC-SHA256 ${e.inputs.hmacSha256 ?? e.inputs.sha256}`,
-              `explanations.${i}.inputs.${e.inputs.hmacSha256 ? 'hmacSha256' : 'sha256'}`,
-              e.inputs.hmacSha256 ?? e.inputs.sha256 ?? '',
-            ),
-          ],
+          inputsRow(e, i),
           ['Model input shape', `[${e.inputShape.map((d) => d ?? 'any').join(', ')}]`],
           [
             'Stored maps',

@@ -7,7 +7,7 @@ import { specText } from '../ledger/model-io.js';
 import { fig, num, type Block, type Cell } from './document.js';
 import { trainingFlops, type ComplianceGroup } from './compliance.js';
 import { comparedWith, GPAI_FLOP } from './applicability.js';
-import { sourceOf, validationOf } from './record-extras.js';
+import { sourceOf, trainingDataOf, validationOf } from './record-extras.js';
 import type { CardUserInfo } from './user-info.js';
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -21,14 +21,16 @@ function ioText(r: RunRecord): string {
   return `${ins} -> ${outs}`;
 }
 
-function dataText(r: RunRecord): string {
-  const train = r.data.find((d) => d.name === 'train') ?? r.data[0];
+function dataText(r: RunRecord, user: CardUserInfo): string {
+  const train = trainingDataOf(r);
   if (!train) return 'Missing: the record holds no dataset fingerprints';
   const src = sourceOf(train);
-  return (
-    `${train.name}: ${int(train.samples)} samples` +
-    (src ? ` of ${src.name} (licence ${src.licence})` : ' (source not recorded; set `data.sources` in card.json)')
-  );
+  const where = src
+    ? ` of ${src.name} (licence ${src.licence})`
+    : user.data?.sources
+      ? " (the record names no published source; card.json's data.sources describes it: see 'Data')"
+      : ' (source not recorded; set `data.sources` in card.json)';
+  return `${train.name}: ${int(train.samples)} samples${where}`;
 }
 
 function testText(r: RunRecord): Cell | string {
@@ -66,7 +68,7 @@ export function summarySection(r: RunRecord, user: CardUserInfo, groups: Complia
         `${r.model.layers.length} layers`,
     ],
     ['Inputs -> outputs', ioText(r)],
-    ['Training data', dataText(r)],
+    ['Training data', dataText(r, user)],
     ['Validation', validationOf(r).text],
     ['Test results', testText(r)],
     [

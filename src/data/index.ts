@@ -21,5 +21,5 @@ export { imageDatasetFromDirectory, ImageFormatError } from './image-dataset.js'
 export type { ImageDataset, ImageDatasetOptions, ColorMode, LabelMode } from './image-dataset.js';
 export { textDatasetFromDirectory } from './text-dataset.js';
 export type { TextDatasetOptions, TextDataset, TextBatch } from './text-dataset.js';
-export { attachSource, sourceOf, describeSource, hashSourceFile, MNIST_SOURCE } from './sources.js';
+export { attachSource, attachSubsetSource, sourceOf, describeSource, hashSourceFile, MNIST_SOURCE } from './sources.js';
 export type { DatasetSource, SourceFile, PublishedChecksum, SourceDescription } from './sources.js';

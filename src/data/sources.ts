@@ -112,6 +112,20 @@ export function attachSource(tensors: Tensor[], source: () => DatasetSource): vo
   for (const t of tensors) sources.set(t, once);
 }
 
+/**
+ * Marks `part`, the first `samples` samples of `whole` (a tensor a loader returned), as a subset of its source:
+ * the same published files, with a note saying that only part of them was used. No-op when `whole` has none.
+ */
+export function attachSubsetSource(part: Tensor, whole: Tensor, samples: number): void {
+  const of = sources.get(whole);
+  if (!of) return;
+  attachSource([part], () => {
+    const source = of();
+    const subset = `Used here: a subset, the first ${samples} of the ${whole.shape[0]} samples these files hold.`;
+    return { ...source, note: source.note ? `${source.note} ${subset}` : subset };
+  });
+}
+
 /** The published data set a tensor was loaded from, if a loader said so. */
 export function sourceOf(t: Tensor): DatasetSource | undefined {
   return sources.get(t)?.();

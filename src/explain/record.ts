@@ -4,8 +4,9 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Model } from '../train/model.js';
 import type { LayerConfig } from '../nn/layer.js';
 import { ArgumentError, ShapeError } from '../errors.js';
-import { fingerprintTensor } from '../ledger/fingerprint.js';
-import { readRunRecord, writeRunRecord } from '../ledger/record.js';
+import type { FingerprintKeyLike } from '../ledger/fingerprint.js';
+import { RunFingerprints } from '../ledger/run-fingerprints.js';
+import { readRunRecord, writeRunRecord, type RunRecord } from '../ledger/record.js';
 import { RunRecording } from '../ledger/recording.js';
 import {
   summarizeAttributions,
@@ -45,14 +46,26 @@ export interface RecordExplanationOptions extends SummaryLimits {
   model?: Model;
   /** Words of the token ids (index -> word), when the model has no TextVectorization layer. */
   vocabulary?: readonly string[];
+  /**
+   * The HMAC key the inputs are fingerprinted with: give the run's when it was not the user's (default the
+   * user's key; a one-off key, with a note, where none can be stored).
+   */
+  fingerprintKey?: FingerprintKeyLike;
   /** The key of an encrypted run.json (when recording into a run directory). */
   encryptionKey?: EncryptionKey;
 }
 
 const finite = (v: number) => (Number.isFinite(v) ? v : null);
 
-/** explain()'s result as the run record keeps it (see ExplanationRecord and summarizeAttributions). */
-export function explanationRecord(explanation: Explanation, options: RecordExplanationOptions): ExplanationRecord {
+/**
+ * explain()'s result as the run record keeps it (see ExplanationRecord and summarizeAttributions); what a reader
+ * must know of the inputs' fingerprint (a one-off key) goes to `notes`.
+ */
+export function explanationRecord(
+  explanation: Explanation,
+  options: RecordExplanationOptions,
+  notes: string[] = [],
+): ExplanationRecord {
   const { inputs, model } = options;
   const a = explanation.attributions;
   if (inputs.shape[0] !== a.shape[0])
@@ -81,7 +94,7 @@ export function explanationRecord(explanation: Explanation, options: RecordExpla
     ...(explanation.completenessGap ? { completenessGap: explanation.completenessGap.map(finite) } : {}),
     seconds: explanation.seconds,
     inputShape: (model && modelInputSpec(model)?.shape) ?? inputs.shape.slice(1),
-    inputs: fingerprintTensor(inputs),
+    inputs: new RunFingerprints({ fingerprintKey: options.fingerprintKey }, notes).tensor(inputs),
     ...(labels ? { labels } : {}),
     attributions,
     ...(explanation.details ? { details: explanation.details } : {}),
@@ -105,16 +118,28 @@ export async function recordExplanation(
   explanation: Explanation,
   options: RecordExplanationOptions,
 ): Promise<ExplanationRecord> {
-  const entry = explanationRecord(explanation, options);
   if (where instanceof RunRecording) {
+    const entry = withKeyNote(where.record, explanationRecord(explanation, options, where.record.notes));
     await where.addExplanation(entry);
     return entry;
   }
   if (typeof where !== 'string')
     throw new ArgumentError('recordExplanation: give a RunRecorder or the path of a run directory');
   const record = await readRunRecord(where, { encryptionKey: options.encryptionKey });
+  const entry = withKeyNote(record, explanationRecord(explanation, options, record.notes));
   record.explanations = withExplanation(record.explanations, entry);
   record.createdAt = new Date().toISOString();
   await writeRunRecord(record, where, { encryptionKey: options.encryptionKey });
+  return entry;
+}
+
+/** Notes in the record when the explained inputs' key is not the one the run's data was fingerprinted with. */
+function withKeyNote(record: RunRecord, entry: ExplanationRecord): ExplanationRecord {
+  const runKey = record.data.flatMap((d) => d.x).find((t) => t.keyId)?.keyId;
+  const key = entry.inputs.keyId;
+  const note =
+    `The inputs of explanation '${entry.name ?? entry.method}' were fingerprinted under key ${key}, the run's ` +
+    `data under key ${runKey}: the two do not compare (recordExplanation option fingerprintKey takes the run's key)`;
+  if (runKey && key !== runKey && !record.notes.includes(note)) record.notes.push(note);
   return entry;
 }

@@ -1,16 +1,18 @@
 // The fingerprints of one run's datasets as RunRecording takes them: one key for the whole run (the user's, or
 // a one-off key with a note when none can be stored), label counts and plain hashes only when asked, and datasets
 // that are the same data (validation on the test set) marked sameAs, with a note the card can show.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Tensor } from '../tensor/tensor.js';
 import { LedgerError } from './errors.js';
-import { userFingerprintKey } from './user-keys.js';
+import { fingerprintKeyId, userFingerprintKey } from './user-keys.js';
 import {
   fingerprintDataset,
+  fingerprintTensor,
   markSameData,
   type DatasetFingerprint,
   type DatasetFingerprintOptions,
   type FingerprintKeyLike,
+  type TensorFingerprint,
 } from './fingerprint.js';
 
 /** What RunRecorder takes about fingerprints (RunRecorderOptions extends it). */
@@ -53,13 +55,18 @@ export class RunFingerprints {
     } catch (e) {
       if (e instanceof LedgerError) throw e; // a key file that is there but wrong: the user must fix it
       const key = randomBytes(32);
-      const keyId = createHash('sha256').update('candor-fingerprint-key-id\0').update(key).digest('hex').slice(0, 16);
+      const keyId = fingerprintKeyId(key);
       this.notes.push(
         `The fingerprint key could not be stored (${(e as Error).message}): the data was fingerprinted under ` +
           `a one-off key (${keyId}) that nobody keeps, so these fingerprints can be compared within this record only`,
       );
       return (this.key = { key, keyId });
     }
+  }
+
+  /** The fingerprint of one tensor (e.g. the inputs of an explanation) under the run's key. */
+  tensor(t: Tensor): TensorFingerprint {
+    return fingerprintTensor(t, { key: this.runKey(), plainHashes: this.options.plainHashes });
   }
 
   /** The fingerprint of one dataset under the run's key. */

@@ -131,6 +131,11 @@ export interface FingerprintKey {
   created: boolean;
 }
 
+/** A fingerprint key's public id: SHA-256 (hex, first 16) of 'candor-fingerprint-key-id\0' + key; reveals nothing. */
+export function fingerprintKeyId(key: Uint8Array): string {
+  return createHash('sha256').update('candor-fingerprint-key-id\0').update(key).digest('hex').slice(0, 16);
+}
+
 /** The user's HMAC key for data fingerprints: CANDOR_FINGERPRINT_KEY's file, or the config directory's. */
 export function userFingerprintKey(env: NodeJS.ProcessEnv = process.env): FingerprintKey {
   const dir = candorConfigDir(env);
@@ -148,8 +153,7 @@ export function userFingerprintKey(env: NodeJS.ProcessEnv = process.env): Finger
   const hex = text.trim();
   if (!/^[0-9a-f]{64}$/.test(hex)) throw new LedgerError(`${path} must hold 64 hex digits (a 32-byte key)`);
   const key = Buffer.from(hex, 'hex');
-  const keyId = createHash('sha256').update('candor-fingerprint-key-id\0').update(key).digest('hex').slice(0, 16);
-  return { key, keyId, path, created };
+  return { key, keyId: fingerprintKeyId(key), path, created };
 }
 
 /** The public keys in the user's trusted-keys file (none when it does not exist). */

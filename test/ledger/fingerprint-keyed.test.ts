@@ -1,6 +1,6 @@
 // Keyed data fingerprints: an attacker who knows all but 16 binary labels recovers them by enumeration from a
-// plain SHA-256 but not from the HMAC without the key; the HMAC message is checked against node:crypto by hand;
-// label counts only on request; fit's validation data on the test set says sameAs 'test'.
+// plain SHA-256, and from the HMAC with the key, but not under a guessed key; the HMAC message is checked against
+// node:crypto by hand; label counts only on request; fit's validation data on the test set says sameAs 'test'.
 import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,9 +51,15 @@ test('enumerating 2^16 label vectors inverts a plain SHA-256 but not the keyed f
   assert.deepEqual(enumerate(plain, sha), [secret], 'the plain hash gives the labels away');
   const keyed = fp.y![0].hmacSha256;
   assert.deepEqual(enumerate(keyed, sha), [], 'the HMAC matches no plain hash of any label vector');
+  // The same enumeration of HMACs: under the right key it finds the labels (so the search can succeed), under
+  // guessed keys (random, all zeros, the key id as key) it finds nothing.
+  const head = `${FINGERPRINT_DOMAIN}\0int32\0${BITS}\0`;
+  const hmacUnder = (k: Uint8Array) => (b: Uint8Array) => createHmac('sha256', k).update(head).update(b).digest('hex');
+  assert.deepEqual(enumerate(keyed, hmacUnder(key.key)), [secret], 'with the key, enumeration finds the labels');
+  for (const guess of [randomBytes(32), new Uint8Array(32), Buffer.from(key.keyId)])
+    assert.deepEqual(enumerate(keyed, hmacUnder(guess)), [], 'without the key, no label vector matches');
   // The owner, holding the key, re-checks the fingerprint from the labels it kept.
   assert.equal(fingerprintTensor(c.tensor(labelsOf(secret), [BITS]), { key }).hmacSha256, keyed);
-  const head = `${FINGERPRINT_DOMAIN}\0int32\0${BITS}\0`;
   const withKey = createHmac('sha256', key.key)
     .update(head)
     .update(new Uint8Array(labelsOf(secret).buffer));

@@ -2,6 +2,7 @@
 // model card (parameters, metrics, environmental considerations), its saved files' SHA-256, and the datasets as
 // 'data' components. Only what the record (and card.json) says is written; see docs/accountability.md for the map.
 import type { RunRecord } from '../../ledger/record.js';
+import { digestsOf } from '../record-extras.js';
 import {
   approachOf,
   architectureFamilyOf,
@@ -46,11 +47,8 @@ function datasetComponent(d: DatasetFacts): Json {
       `fingerprint:${role}`,
       [
         `${f.dtype} [${f.shape.join(', ')}], ${f.bytes} bytes`,
-        f.sha256 ? `sha256 ${f.sha256}` : undefined,
-        f.hmacSha256 ? `hmac-sha256 ${f.hmacSha256} (key ${f.keyId ?? 'unknown'})` : undefined,
-      ]
-        .filter((x) => x !== undefined)
-        .join('; '),
+        ...digestsOf(f).map((h) => `${h.label} ${h.value}`),
+      ].join('; '),
     ),
   );
   const pii = d.pii && Object.entries(d.pii.counts).filter(([, n]) => n > 0);

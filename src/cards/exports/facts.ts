@@ -2,34 +2,13 @@
 // that the two documents cannot disagree. Every fact here is read or computed from the record; what the record
 // does not know is undefined, and the exports leave it out.
 import type { RunRecord } from '../../ledger/record.js';
-import type { DatasetFingerprint } from '../../ledger/fingerprint.js';
+import type { DatasetFingerprint, DatasetSource } from '../../ledger/fingerprint.js';
+import { trainingDataOf, type AnyTensorFingerprint } from '../record-extras.js';
 import type { CardUserInfo } from '../user-info.js';
 
 /** What the exports take beside the record: card.json's text, written by the people responsible. */
 export interface ExportOptions {
   user?: CardUserInfo;
-}
-
-/**
- * A tensor fingerprint as any record version writes it: plain SHA-256 (older records, or plainHashes), and/or a
- * keyed HMAC-SHA256 with the key's id (issue 12's fingerprints).
- */
-export interface AnyTensorFingerprint {
-  shape: number[];
-  dtype: string;
-  bytes: number;
-  sha256?: string;
-  hmacSha256?: string;
-  keyId?: string;
-}
-
-/** The published files a dataset came from (issue 12's DatasetSource). */
-export interface DataSourceFacts {
-  name: string;
-  licence: string;
-  url: string;
-  citation?: string;
-  files: { name: string; sha256: string; bytes: number }[];
 }
 
 /** One dataset of the run, deduplicated by fingerprint, with what the model did with it. */
@@ -43,7 +22,7 @@ export interface DatasetFacts {
   /** Bytes of the tensors as the model saw them. */
   bytes: number;
   description?: string;
-  source?: DataSourceFacts;
+  source?: DatasetSource;
   trainedOn: boolean;
   testedOn: boolean;
   /** PII counts by type found in it (the training data's scan), when the record has them. */
@@ -98,20 +77,16 @@ export function modelArchitectureOf(record: RunRecord): string {
 
 /** 'supervised' when the training data had targets that are not its inputs; undefined otherwise. */
 export function approachOf(record: RunRecord): 'supervised' | undefined {
-  const train = record.data.find((d) => !isValidation(d));
+  const train = trainingDataOf(record);
   if (!train?.y?.length) return undefined;
   const key = (fs: AnyTensorFingerprint[]) => fs.map((f) => f.sha256 ?? f.hmacSha256).join(',');
-  return key(train.y as AnyTensorFingerprint[]) === key(train.x as AnyTensorFingerprint[]) ? undefined : 'supervised';
+  return key(train.y) === key(train.x) ? undefined : 'supervised';
 }
 
 /** The inputs' format from the training data's x tensors: dtype and per-sample shape. */
 export function inputFormatsOf(record: RunRecord): string[] {
-  const train = record.data.find((d) => !isValidation(d));
+  const train = trainingDataOf(record);
   return (train?.x ?? []).map((f) => `${f.dtype} tensor, shape [${f.shape.slice(1).join(', ')}] per sample`);
-}
-
-function isValidation(d: DatasetFingerprint): boolean {
-  return d.name === 'validation';
 }
 
 /** Hyperparameters and seeds flattened to 'key' -> string ('optimizer.learningRate' -> '0.001'), nulls left out. */
@@ -147,13 +122,14 @@ export function metricsOf(record: RunRecord): { evaluation: string; metric: stri
 }
 
 function fingerprintKey(d: DatasetFingerprint): string {
-  const fs = [...d.x, ...(d.y ?? [])] as AnyTensorFingerprint[];
+  const fs: AnyTensorFingerprint[] = [...d.x, ...(d.y ?? [])];
   return `${d.samples}|${fs.map((f) => `${f.dtype}[${f.shape}]${f.sha256 ?? ''}/${f.hmacSha256 ?? ''}`).join(',')}`;
 }
 
 /**
- * The run's datasets: fit's (training; 'validation' is tested on) and each evaluation's, merged where the
- * fingerprints are identical (an evaluation on the training data is the same dataset, tested on).
+ * The run's datasets: fit's training data (trained on), the others ('validation' among them, tested on) and each
+ * evaluation's, merged where the fingerprints are identical (an evaluation on the training data: trained and
+ * tested on).
  */
 export function datasetsOf(record: RunRecord): DatasetFacts[] {
   const byKey = new Map<string, DatasetFacts>();
@@ -162,8 +138,8 @@ export function datasetsOf(record: RunRecord): DatasetFacts[] {
     let facts = byKey.get(key);
     if (!facts) {
       const tensors = [
-        ...d.x.map((f, i) => ({ role: `x[${i}]`, fingerprint: f as AnyTensorFingerprint })),
-        ...(d.y ?? []).map((f, i) => ({ role: `y[${i}]`, fingerprint: f as AnyTensorFingerprint })),
+        ...d.x.map((f, i) => ({ role: `x[${i}]`, fingerprint: f })),
+        ...(d.y ?? []).map((f, i) => ({ role: `y[${i}]`, fingerprint: f })),
       ];
       facts = {
         ref: `dataset-${byKey.size + 1}`,
@@ -178,11 +154,13 @@ export function datasetsOf(record: RunRecord): DatasetFacts[] {
     }
     if (!facts.names.includes(d.name)) facts.names.push(d.name);
     facts.description ??= d.description;
-    facts.source ??= (d as DatasetFingerprint & { source?: DataSourceFacts }).source;
+    facts.source ??= d.source;
     if (trained) facts.trainedOn = true;
     else facts.testedOn = true;
   };
-  for (const d of record.data) add(d, !isValidation(d));
+  // Trained on: fit's training data only (a 'test' set given to RunRecorder up front is in record.data too).
+  const train = trainingDataOf(record);
+  for (const d of record.data) add(d, d === train);
   for (const e of record.evaluation) if (e.data) add(e.data, false);
   const all = [...byKey.values()];
   // The privacy record's PII scan is of the training data.
@@ -202,7 +180,7 @@ export function stageEnergiesOf(record: RunRecord): StageEnergy[] {
     kWh,
     ...(gPerKWh !== undefined ? { tCO2e: (kWh * gPerKWh) / 1e6 } : {}),
   });
-  const stages = (record as RunRecord & { stages?: { stage: string; joules: number | null }[] }).stages;
+  const stages = record.stages;
   if (stages?.some((s) => s.joules !== null))
     return stages.filter((s) => s.joules !== null).map((s) => withCo2(s.stage, s.joules! / 3.6e6));
   if (!record.energy) return [];
@@ -220,7 +198,7 @@ export function stageEnergiesOf(record: RunRecord): StageEnergy[] {
 export function trainingSummaryOf(record: RunRecord): string {
   const t = record.training;
   const hp = t.hyperparameters;
-  const train = record.data.find((d) => !isValidation(d));
+  const train = trainingDataOf(record);
   const parts = [
     `Trained with Candor ${record.software.candor} for ${t.epochs.completed} epoch(s), ${t.steps} step(s)`,
     typeof hp.batchSize === 'number' ? `batch size ${hp.batchSize}` : undefined,

@@ -2,6 +2,7 @@
 // ai_AIPackage (energy, hyperparameters, metrics, training facts), each dataset as a dataset_DatasetPackage, the
 // saved files with their SHA-256, and trainedOn / testedOn relationships. Only what the record (and card.json)
 // says is written; see docs/accountability.md for the map.
+import { digestsOf } from '../record-extras.js';
 import type { RunRecord } from '../../ledger/record.js';
 import {
   architectureFamilyOf,
@@ -32,19 +33,16 @@ const entry = (key: string, value: string) => ({ type: 'DictionaryEntry', key, v
 function tensorHashes(d: DatasetFacts): Json[] {
   return d.tensors.flatMap(({ role, fingerprint: f }) => {
     const what = `${role}: ${f.dtype} [${f.shape.join(', ')}], ${f.bytes} bytes, its elements in row-major order`;
-    return [
-      ...(f.sha256 ? [{ type: 'Hash', algorithm: 'sha256', hashValue: f.sha256, comment: what }] : []),
-      ...(f.hmacSha256
-        ? [
-            {
-              type: 'Hash',
-              algorithm: 'other',
-              hashValue: f.hmacSha256,
-              comment: `HMAC-SHA256 keyed with Candor fingerprint key ${f.keyId ?? '(unknown id)'}, of ${what}`,
-            },
-          ]
-        : []),
-    ];
+    return digestsOf(f).map((h) =>
+      h.key === 'sha256'
+        ? { type: 'Hash', algorithm: 'sha256', hashValue: h.value, comment: what }
+        : {
+            type: 'Hash',
+            algorithm: 'other',
+            hashValue: h.value,
+            comment: `HMAC-SHA256 keyed with Candor fingerprint key ${h.keyId}, of ${what}`,
+          },
+    );
   });
 }
 
