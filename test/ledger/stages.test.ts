@@ -15,7 +15,8 @@ test('StageClock: stages and the gaps between them add up to the whole; parts ar
     cpuUs = 0,
     joules = 0;
   const clock = new StageClock(
-    { current: () => ({ joules }) as EnergyReport },
+    // A meter started with the clocks at 0.
+    { current: () => ({ joules, wallSeconds: wall / 1000, cpuSeconds: cpuUs / 1e6 }) as EnergyReport },
     {
       wallMs: () => wall,
       cpu: () => ({ user: cpuUs, system: 0 }),
