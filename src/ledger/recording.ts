@@ -508,10 +508,16 @@ export class RunRecording {
     record.createdAt = iso(Date.now());
     this.syncEnergy(record); // stages added since (testing, saving, ...) count in the run's energy
     // writeRunRecord validates what it writes; an unwritten record is validated here.
-    if (this.options.dir && this.options.write !== false)
+    if (this.options.dir && this.options.write !== false) {
       await writeRunRecord(record, this.options.dir, { encryptionKey: this.encryptionKey });
-    else validateRunRecord(record);
+      // The row finish() wrote there follows the record (its energy and timestamp change with it).
+      if (this.emissionsInOwnDir && record.energy && record.emissions && this.encryptionKey === undefined)
+        await writeEmissionsCsv(record, this.options.dir);
+    } else validateRunRecord(record);
   }
+
+  /** Whether finish() wrote emissions.csv in the recorder's own dir (rewrites there then update its row). */
+  private emissionsInOwnDir = false;
 
   /**
    * Writes run.json (to `dir` or the recorder's dir; encrypted with `encryptionKey`) and beside a plain one the run's
@@ -533,7 +539,10 @@ export class RunRecording {
     const encryptionKey = options.encryptionKey ?? (own ? this.encryptionKey : undefined);
     const file = dir ? await writeRunRecord(record, dir, { encryptionKey }) : undefined;
     // CodeCarbon's emissions.csv beside run.json (not for an encrypted run.json: the row would leak its figures).
-    if (dir && record.energy && record.emissions && encryptionKey === undefined) await writeEmissionsCsv(record, dir);
+    if (dir && record.energy && record.emissions && encryptionKey === undefined) {
+      await writeEmissionsCsv(record, dir);
+      if (own) this.emissionsInOwnDir = true;
+    }
     const entry = options.ledger ? await appendToLedger(options.ledger, record, options) : undefined;
     return { record, ...(file ? { file } : {}), ...(entry ? { entry } : {}) };
   }

@@ -35,7 +35,8 @@ export const STAGES_SCHEMA: Schema = {
   items: STAGE_SCHEMA,
   description:
     "The run's life by stage (fingerprinting, training, validation, testing, saving, other): wall and CPU " +
-    "time, FLOPs and joules, from the recording's begin to its last write; they add up to the whole.",
+    "time, FLOPs and joules, from the recording's begin to its last write, on the run's one energy meter; " +
+    'they add up to the whole, which record.energy reports (its training part: the stages training and validation).',
 };
 
 /** A point on the run's clocks (with energy on, the energy meter's: time and CPU time since it started). */

@@ -64,6 +64,14 @@ test('one meter: record.energy, emissions and emissions.csv are the whole run, t
     assert.equal(Number(csv.energy_consumed), energy.kWh);
     assert.equal(Number(csv.duration), energy.wallSeconds);
     assert.equal(Number(csv.emissions), record.emissions!.gCO2e / 1000);
+    assert.equal(csv.timestamp, record.createdAt.slice(0, 19));
+    // A later evaluation adds a stage: run.json's energy grows and the row follows it.
+    await recorder.evaluate('again', m, data.x, data.y);
+    const later = await readRunRecord(tmp.dir);
+    assert.ok(later.energy!.joules > energy.joules);
+    const rows = readFileSync(join(tmp.dir, 'emissions.csv'), 'utf8').trimEnd().split('\n');
+    assert.equal(rows.length, 2);
+    assert.equal(Number(rows[1].split(',')[header.split(',').indexOf('energy_consumed')]), later.energy!.kWh);
   } finally {
     c.dispose([data.x, data.y]);
     m.dispose();
