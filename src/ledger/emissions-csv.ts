@@ -73,7 +73,11 @@ export function csvField(v: string | number): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** The record's row: the training run's energy (record.energy) and emissions, in CodeCarbon's units. */
+/**
+ * The record's row: the run's energy (record.energy: its whole life, fingerprinting, training, validation, testing,
+ * saving, ..., the sum of record.stages, as a CodeCarbon tracker started with the run and stopped at its last write
+ * would report it) and emissions, in CodeCarbon's units.
+ */
 export function emissionsRow(record: RunRecord): Record<EmissionsColumn, string | number> {
   const e = record.energy;
   const em = record.emissions;
@@ -88,8 +92,9 @@ export function emissionsRow(record: RunRecord): Record<EmissionsColumn, string 
   const gb = (bytes: number) => bytes / 2 ** 30;
   const vcpus = e.vcpu?.vcpus ?? record.machine.logicalCpus;
   return {
-    // CodeCarbon writes local time without a zone ('%Y-%m-%dT%H:%M:%S'); this is the run's end in UTC.
-    timestamp: record.training.endedAt.slice(0, 19),
+    // CodeCarbon writes local time without a zone ('%Y-%m-%dT%H:%M:%S') when it stops; this is the record's last
+    // write (the end of the span record.energy covers) in UTC.
+    timestamp: record.createdAt.slice(0, 19),
     project_name: record.name ?? 'candor',
     run_id: record.id,
     experiment_id: '',

@@ -429,7 +429,8 @@ export interface VmEstimateInput {
 
 /**
  * Cloud Carbon Footprint's arithmetic for a VM: vCPUs x wall time x (min + utilisation x (max - min)) with
- * utilisation = CPU time / (wall x vCPUs), i.e. vCPUs x wall x min + CPU time x (max - min); + DRAM; x PUE.
+ * utilisation = CPU time / (wall x vCPUs) (at most 1), i.e. vCPUs x wall x min + CPU time x (max - min); + DRAM;
+ * x PUE.
  */
 export function estimateVmEnergy({
   cpuSeconds,
@@ -445,8 +446,11 @@ export function estimateVmEnergy({
       throw new ArgumentError(`estimateVmEnergy: ${k} must be a non-negative number, got ${v}`);
   }
   checkPue(pue);
-  const utilization = wallSeconds > 0 && vcpus > 0 ? Math.min(1, cpuSeconds / (wallSeconds * vcpus)) : 1;
-  const cpuJoules = vcpus * wallSeconds * watts.minWatts + cpuSeconds * (watts.maxWatts - watts.minWatts);
+  // The vCPUs cannot be busier than full: CPU time beyond vCPUs x wall (threads the quota does not bound, clock
+  // skew) is charged at full load, as the utilisation is capped at 1, so the low and high figures bracket it.
+  const busy = wallSeconds > 0 && vcpus > 0 ? Math.min(cpuSeconds, vcpus * wallSeconds) : cpuSeconds;
+  const utilization = wallSeconds > 0 && vcpus > 0 ? busy / (wallSeconds * vcpus) : 1;
+  const cpuJoules = vcpus * wallSeconds * watts.minWatts + busy * (watts.maxWatts - watts.minWatts);
   const dramJoules = wallSeconds * (meanMemoryBytes / 2 ** 30) * dramWattsPerGiB;
   const itJoules = cpuJoules + dramJoules;
   return { cpuJoules, dramJoules, itJoules, joules: itJoules * pue, utilization };

@@ -129,10 +129,13 @@ export class RunRecording {
   private encryptionKey?: EncryptionKey;
   /** Model files saved to directories other than options.dir, by resolved path: only their run.json holds them. */
   private readonly artifactsElsewhere = new Map<string, FileHashes>();
-  /** The run's life by stage, on an energy meter of its own that runs from begin() on (record.stages). */
+  /** The run's life by stage (record.stages), on the run's one energy meter (record.energy sums them). */
   private stageClock?: StageClock;
   private fitFrom?: StageMark;
-  /** The clocks at the last training step, and the time fit's validation passes took (after each epoch's steps). */
+  /**
+   * The clocks at the epoch's last training step (kept only at a step that may be the last, so most steps
+   * read no clock), and the time fit's validation passes took (they run after each epoch's steps).
+   */
   private lastStep?: { wallMs: number; cpu: NodeJS.CpuUsage };
   private validation = { wallMs: 0, cpuUs: 0 };
 
@@ -165,7 +168,10 @@ export class RunRecording {
       throw new RecordError('RunRecorder: a recorder records one fit(); make a new RunRecorder for the next run');
     this.state = 'running';
     const energy = this.options.energy;
-    this.stageClock = new StageClock(energy === false ? undefined : new EnergyMeter(energy ?? {}).start());
+    // One energy meter for the whole run: the stages are differences of its readings and record.energy is its
+    // report at the last stage mark, so the stages sum to record.energy.
+    if (energy !== false) this.energyMeter = new EnergyMeter(energy ?? {}).start();
+    this.stageClock = new StageClock(this.energyMeter);
     const from = this.stageClock.lastMark;
     // Fingerprints first, so hashing the data counts neither as training time nor as training energy.
     const specs: Record<string, DataSpec> = { ...this.options.data };
@@ -185,17 +191,20 @@ export class RunRecording {
     );
     this.startedAt = Date.now();
     this.cpuStart = process.cpuUsage();
-    if (this.options.energy !== false) this.energyMeter = new EnergyMeter(this.options.energy ?? {}).start();
     this.lastSample = performance.now();
     this.meter.start();
     this.kernelStart = { own: this.meter.kernelMs, process: processKernelMs() };
   }
 
-  /** One training step ended: counts it and samples energy at most every sampleEveryMs. */
-  protected step(): void {
+  /**
+   * One training step ended: counts it and samples the energy meter at most every sampleEveryMs (so RAPL
+   * counters cannot wrap twice unseen). `mayBeLast`: the step may be its epoch's last (false when the steps per
+   * epoch are known and it is not); the clocks are read then, to time the validation pass that follows.
+   */
+  protected step(mayBeLast = true): void {
     this.steps++;
     const now = performance.now();
-    this.lastStep = { wallMs: now, cpu: process.cpuUsage() };
+    if (mayBeLast) this.lastStep = { wallMs: now, cpu: process.cpuUsage() };
     if (this.energyMeter && now - this.lastSample >= (this.options.sampleEveryMs ?? 1000)) {
       this.energyMeter.sample();
       this.lastSample = now;
@@ -250,13 +259,32 @@ export class RunRecording {
     if (this.ownsMeter) this.meter.stop();
     const endedAt = Date.now();
     const cpu = process.cpuUsage(this.cpuStart);
-    const measured = this.energyMeter?.stop();
-    const energy = measured ? apportionEnergy(measured, own, all) : null;
+    this.fitKernelMs = { own, all };
     this.closeFitStages();
-    this.built = this.build(facts(), endedAt, (cpu.user + cpu.system) / 1e6, energy, context);
+    this.built = this.build(facts(), endedAt, (cpu.user + cpu.system) / 1e6, this.runEnergy(), context);
     if (this.stageClock) this.built.stages = this.stageClock.stages;
     if (this.options.dir && this.options.write !== false)
       await writeRunRecord(this.built, this.options.dir, { encryptionKey: this.encryptionKey });
+  }
+
+  /** Kernel ms of this run's meter and of the whole process during fit: the run's share of the energy. */
+  private fitKernelMs = { own: 0, all: 0 };
+
+  /**
+   * The run's energy: the one meter's report from begin() to the last stage mark (the sum of record.stages),
+   * apportioned by the run's share of the kernel time during fit when other fits ran kernels meanwhile.
+   */
+  private runEnergy(): EnergyReport | null {
+    const report = this.stageClock?.energyReport;
+    return report ? apportionEnergy(report, this.fitKernelMs.own, this.fitKernelMs.all) : null;
+  }
+
+  /** Sets record.energy and record.emissions to the run's energy so far (up to the last stage mark). */
+  private syncEnergy(record: RunRecord): void {
+    const energy = this.runEnergy();
+    if (!energy || !record.energy) return;
+    record.energy = energy;
+    record.emissions = this.emissionsOf(energy);
   }
 
   /** fit's stages: training, and validation carved out of it (its passes' own times and FLOPs). */
@@ -280,7 +308,7 @@ export class RunRecording {
       'training',
       this.fitFrom,
       compute.total.flops,
-      "fit's training steps and epoch bookkeeping; record.energy covers the same span (with validation)",
+      "fit's training steps and epoch bookkeeping (record.training's span, less validation)",
       parts,
     );
   }
@@ -335,19 +363,7 @@ export class RunRecording {
         "The meter counted every kernel of the process, not only this run's (it was not started inside " +
           "a fit's run context): work running at the same time is included in compute",
       );
-    let emissions: EmissionsRecord | null = null;
-    if (energy) {
-      const grid = gridIntensity(this.options.grid);
-      emissions = {
-        gCO2e: co2eGrams(energy.joules, grid),
-        low: co2eGrams(energy.uncertainty.low, grid),
-        high: co2eGrams(energy.uncertainty.high, grid),
-        grid,
-        method:
-          `energy (${energy.measured ? 'measured' : 'estimated'}) x grid carbon intensity; the range ` +
-          "carries the energy's uncertainty only, not the grid figure's",
-      };
-    }
+    const emissions = energy ? this.emissionsOf(energy) : null;
     const hyper: Record<string, unknown> = { ...facts.hyperparameters, ...this.options.hyperparameters };
     return {
       format: RUN_RECORD_FORMAT,
@@ -380,6 +396,20 @@ export class RunRecording {
       privacy: { ...(facts.privacy ?? { mechanism: 'none' }), ...(this.pii ? { pii: this.pii } : {}) },
       ...environmentInfo(),
       notes: [...new Set(notes)],
+    };
+  }
+
+  /** The CO2e of `energy` on the run's grid. */
+  private emissionsOf(energy: EnergyReport): EmissionsRecord {
+    const grid = gridIntensity(this.options.grid);
+    return {
+      gCO2e: co2eGrams(energy.joules, grid),
+      low: co2eGrams(energy.uncertainty.low, grid),
+      high: co2eGrams(energy.uncertainty.high, grid),
+      grid,
+      method:
+        `energy (${energy.measured ? 'measured' : 'estimated'}) of the run's whole life (record.stages) x grid ` +
+        "carbon intensity; the range carries the energy's uncertainty only, not the grid figure's",
     };
   }
 
@@ -485,11 +515,18 @@ export class RunRecording {
   private async rewrite(): Promise<void> {
     const record = this.record;
     record.createdAt = iso(Date.now());
+    this.syncEnergy(record); // stages added since (testing, saving, ...) count in the run's energy
     // writeRunRecord validates what it writes; an unwritten record is validated here.
-    if (this.options.dir && this.options.write !== false)
+    if (this.options.dir && this.options.write !== false) {
       await writeRunRecord(record, this.options.dir, { encryptionKey: this.encryptionKey });
-    else validateRunRecord(record);
+      // The row finish() wrote there follows the record (its energy and timestamp change with it).
+      if (this.emissionsInOwnDir && record.energy && record.emissions && this.encryptionKey === undefined)
+        await writeEmissionsCsv(record, this.options.dir);
+    } else validateRunRecord(record);
   }
+
+  /** Whether finish() wrote emissions.csv in the recorder's own dir (rewrites there then update its row). */
+  private emissionsInOwnDir = false;
 
   /**
    * Writes run.json (to `dir` or the recorder's dir; encrypted with `encryptionKey`) and beside a plain one the run's
@@ -503,6 +540,7 @@ export class RunRecording {
     let record = this.record;
     // The stages up to now ('other' takes the time since the last one); this write itself is not counted.
     this.stageClock?.settle();
+    this.syncEnergy(record);
     record.createdAt = iso(Date.now());
     const dir = options.dir ?? this.options.dir;
     const own = dir !== undefined && this.options.dir !== undefined && resolve(dir) === resolve(this.options.dir);
@@ -512,7 +550,10 @@ export class RunRecording {
     if (elsewhere) record = { ...record, model: { ...record.model, artifacts: elsewhere } };
     const file = dir ? await writeRunRecord(record, dir, { encryptionKey }) : undefined;
     // CodeCarbon's emissions.csv beside run.json (not for an encrypted run.json: the row would leak its figures).
-    if (dir && record.energy && record.emissions && encryptionKey === undefined) await writeEmissionsCsv(record, dir);
+    if (dir && record.energy && record.emissions && encryptionKey === undefined) {
+      await writeEmissionsCsv(record, dir);
+      if (own) this.emissionsInOwnDir = true;
+    }
     const entry = options.ledger ? await appendToLedger(options.ledger, record, options) : undefined;
     return { record, ...(file ? { file } : {}), ...(entry ? { entry } : {}) };
   }

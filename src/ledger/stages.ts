@@ -1,7 +1,7 @@
 // The cost of each stage of a run's life (fingerprinting, training, validation, testing, saving, ...): wall
-// time, CPU time, FLOPs and joules between marks on one energy meter that runs from the recording's begin to
-// its finish, so that the stages add up to the whole; time between stages goes to the stage 'other'.
-import type { EnergyMeter } from './energy.js';
+// time, CPU time, FLOPs and joules between marks on the run's one energy meter, which runs from the recording's
+// begin to its finish, so that the stages add up to the whole (record.energy); gaps go to the stage 'other'.
+import type { EnergyMeter, EnergyReport } from './energy.js';
 import type { Schema } from './json-schema.js';
 
 /** What one stage of the run cost. */
@@ -35,10 +35,11 @@ export const STAGES_SCHEMA: Schema = {
   items: STAGE_SCHEMA,
   description:
     "The run's life by stage (fingerprinting, training, validation, testing, saving, other): wall and CPU " +
-    "time, FLOPs and joules, from the recording's begin to its last write; they add up to the whole.",
+    "time, FLOPs and joules, from the recording's begin to its last write, on the run's one energy meter; " +
+    'they add up to the whole, which record.energy reports (its training part: the stages training and validation).',
 };
 
-/** A point on the run's clocks. */
+/** A point on the run's clocks (with energy on, the energy meter's: time and CPU time since it started). */
 export interface StageMark {
   wallMs: number;
   cpu: { user: number; system: number };
@@ -52,13 +53,18 @@ export interface StageMark {
 export class StageClock {
   readonly stages: StageCost[] = [];
   private last: StageMark;
+  /** The meter's report at the last mark: the energy the stages sum to (undefined when energy is off). */
+  private lastReport?: EnergyReport;
 
   /** `energy` (started) gives the joules; `clocks` are injectable for tests. */
   constructor(
     private readonly energy?: Pick<EnergyMeter, 'current'>,
     private readonly clocks = { wallMs: () => performance.now(), cpu: () => process.cpuUsage() },
   ) {
-    this.last = this.mark();
+    // With a meter, the clock starts with it (marks are its readings): what it counted before the first mark (its
+    // first reading takes a while) belongs to the first stage, so the stages sum to its figure, time and joules.
+    const first = this.advance();
+    this.last = this.lastReport ? { wallMs: 0, cpu: { user: 0, system: 0 }, joules: 0 } : first;
   }
 
   /** The last mark taken (at construction, or the end of the last stage). */
@@ -66,13 +72,32 @@ export class StageClock {
     return this.last;
   }
 
+  /**
+   * The energy meter's report from the first mark to the last: its joules are the sum of the stages' joules
+   * (record.energy is this report); undefined when energy is off.
+   */
+  get energyReport(): EnergyReport | undefined {
+    return this.lastReport;
+  }
+
   /** Now, on the wall clock, the process's CPU clock and the energy meter. */
   mark(): StageMark {
-    return {
-      wallMs: this.clocks.wallMs(),
-      cpu: this.clocks.cpu(),
-      joules: this.energy ? this.energy.current().joules : null,
-    };
+    return this.read().mark;
+  }
+
+  /** A mark on the energy meter's clocks (time since its start) when there is one, else on `clocks`. */
+  private read(): { mark: StageMark; report?: EnergyReport } {
+    const report = this.energy?.current();
+    if (!report) return { mark: { wallMs: this.clocks.wallMs(), cpu: this.clocks.cpu(), joules: null } };
+    const cpu = { user: report.cpuSeconds * 1e6, system: 0 };
+    return { mark: { wallMs: report.wallSeconds * 1000, cpu, joules: report.joules }, report };
+  }
+
+  /** A mark that becomes the last one (the stages cover up to it), keeping the meter's report at it. */
+  private advance(): StageMark {
+    const { mark, report } = this.read();
+    this.lastReport = report;
+    return mark;
   }
 
   /** The cost between two marks (joules null when either has none). */
@@ -96,7 +121,7 @@ export class StageClock {
     note?: string,
     parts: Omit<StageCost, 'joules'>[] = [],
   ): StageMark {
-    const now = this.mark();
+    const now = this.advance();
     this.add({ stage: 'other', flops: 0, ...StageClock.between(this.last, from) });
     const whole: StageCost = { stage, flops, ...StageClock.between(from, now), ...(note ? { note } : {}) };
     const carved: StageCost[] = [];
@@ -119,7 +144,7 @@ export class StageClock {
 
   /** Adds the time since the last mark to 'other' (so the stages cover everything up to now). */
   settle(): void {
-    const now = this.mark();
+    const now = this.advance();
     this.add({ stage: 'other', flops: 0, ...StageClock.between(this.last, now) });
     this.last = now;
   }

@@ -438,16 +438,25 @@ export abstract class Layer {
   /** Sum of the regularization penalties of this layer's (and nested layers') weights, or undefined. */
   regularizationLoss(): Tensor | undefined {
     let total: Tensor | undefined;
-    let owners: Map<Variable, Layer> | undefined;
     for (const v of this.trainableWeights) {
       if (!v.regularizer) continue;
-      owners ??= new Map(this.flattenLayers().flatMap((l) => l.variables.map((w) => [w, l] as const)));
       const penalty = (): Tensor => v.regularizer!(v.value);
-      const owner = owners.get(v);
+      const owner = this.ownerOf(v);
       const p = owner ? owner.atCallPath(penalty) : penalty();
       total = total ? add(total, p) : p;
     }
     return total;
+  }
+
+  /** The nested layer (or this one) that owns each weight, built once: regularizationLoss runs every step. */
+  private weightOwners?: Map<Variable, Layer>;
+
+  /** The layer that owns `v`; the map is rebuilt when `v` is not in it (layers built or added since). */
+  private ownerOf(v: Variable): Layer | undefined {
+    const owner = this.weightOwners?.get(v);
+    if (owner) return owner;
+    this.weightOwners = new Map(this.flattenLayers().flatMap((l) => l.variables.map((w) => [w, l] as const)));
+    return this.weightOwners.get(v);
   }
 
   /** The layer path of this layer's last eager call ('' before any): where its loss terms are metered. */

@@ -88,8 +88,10 @@ export class RunRecorder extends RunRecording implements Callback {
     this.epochBegin(epoch);
   }
 
-  onBatchEnd(): void {
-    this.step();
+  onBatchEnd(batch?: number): void {
+    // With the steps per epoch known, only the epoch's last step reads the clocks (for the validation time).
+    const steps = this.params?.steps;
+    this.step(steps === undefined || batch === undefined || batch >= steps - 1);
   }
 
   onEpochEnd(epoch: number, logs: Logs): void {

@@ -128,6 +128,25 @@ test('VM energy: the record validates with platform, assumptions and vcpu; a cgr
   }
 });
 
+test('VM energy: CPU time above vCPUs x wall is charged at full load; the range still brackets the figure', () => {
+  // 3 s of CPU time in 2 s of wall time on the 1 vCPU a cgroup quota allows (threads the quota does not bound):
+  // unclamped, Rome's figure (0.47-1.69 W) fell below the low end (0.45-1.69 W), whose idle part is lower.
+  const fake = fakeRoot({ ...KVM_EPYC, 'sys/fs/cgroup/cpu.max': '100000 100000\n' });
+  try {
+    const r = runMeter(fake.root);
+    assert.equal(r.vcpu?.vcpus, 1);
+    const dram = 2 * 1 * 0.375;
+    // By hand: 1 vCPU x 2 s at full load (the busy time is min(3 s, 1 x 2 s) = 2 s) + DRAM.
+    const at = (min: number, max: number) => 1 * 2 * min + 2 * (max - min) + dram;
+    assert.ok(Math.abs(r.joules - at(0.47, 1.69)) < 1e-12, `${r.joules} vs ${at(0.47, 1.69)}`);
+    assert.ok(Math.abs(r.uncertainty.low - at(0.45, 1.69)) < 1e-12);
+    assert.ok(Math.abs(r.uncertainty.high - at(0.82, 180 / 64)) < 1e-12);
+    assert.ok(r.uncertainty.low <= r.joules && r.joules <= r.uncertainty.high, JSON.stringify(r.uncertainty));
+  } finally {
+    fake.done();
+  }
+});
+
 test('bare metal with a known CPU uses its TDP per thread from the table, with the source named', () => {
   const fake = fakeRoot({
     'proc/cpuinfo': cpuinfo('Intel(R) Xeon(R) Platinum 8380 CPU @ 2.30GHz', 4, {
