@@ -34,7 +34,8 @@ export function huggingFaceMetadata(r: RunRecord, u: CardUserInfo): Record<strin
     const co2: Record<string, string | number> = {
       emissions: Number(em.gCO2e.toPrecision(4)),
       source:
-        `Candor run record ${r.id}: energy ${r.energy?.measured ? 'measured (RAPL)' : 'estimated'} x grid ` +
+        `Candor run record ${r.id}: energy${r.stages?.length ? ' of the whole run' : ''} ` +
+        `${r.energy?.measured ? 'measured (RAPL)' : 'estimated'} x grid ` +
         `intensity ${em.grid.gPerKWh} g/kWh (${em.grid.name})`,
     };
     if (u.trainingType) co2.training_type = u.trainingType;

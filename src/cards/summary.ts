@@ -49,7 +49,8 @@ function energyText(r: RunRecord): Cell | string {
   const co2 = r.emissions ? `; ${r.emissions.gCO2e.toPrecision(3)} g CO2e` : '';
   return fig(
     `${e.joules.toPrecision(3)} J ${e.measured ? 'measured' : 'estimated'} ` +
-      `(range ${e.uncertainty.low.toPrecision(3)}-${e.uncertainty.high.toPrecision(3)} J)${co2}`,
+      `(range ${e.uncertainty.low.toPrecision(3)}-${e.uncertainty.high.toPrecision(3)} J)${co2}` +
+      (r.stages?.length ? ', the whole run: fingerprinting to the last save (by stage under Compute)' : ''),
     'energy.joules',
     e.joules,
   );
