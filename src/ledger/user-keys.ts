@@ -82,6 +82,29 @@ function readOrMake(file: string, dir: string, make: () => string): { text: stri
   return { text: readFileSync(file, 'utf8'), created };
 }
 
+/**
+ * A secret's text: the file the environment variable `override` names (never made), or `file` in the config
+ * directory, made with `make()` on first use.
+ */
+function userSecret(
+  env: NodeJS.ProcessEnv,
+  override: string,
+  file: string,
+  make: () => string,
+): { path: string; text: string; created: boolean } {
+  const given = env[override];
+  if (!given) {
+    const dir = candorConfigDir(env);
+    const path = join(dir, file);
+    return { path, ...readOrMake(path, dir, make) };
+  }
+  try {
+    return { path: given, text: readFileSync(given, 'utf8'), created: false };
+  } catch (e) {
+    throw new LedgerError(`${override}=${given}: cannot read the key: ${(e as Error).message}`);
+  }
+}
+
 export interface SigningKey {
   privateKey: KeyObject;
   publicKey: KeyObject;
@@ -95,20 +118,9 @@ export interface SigningKey {
 
 /** The user's Ed25519 signing key: CANDOR_KEY's file, or the config directory's, made on first use. */
 export function userSigningKey(env: NodeJS.ProcessEnv = process.env): SigningKey {
-  const dir = candorConfigDir(env);
-  const path = env.CANDOR_KEY || join(dir, SIGNING_KEY_FILE);
-  let text: string, created: boolean;
-  if (env.CANDOR_KEY) {
-    try {
-      [text, created] = [readFileSync(path, 'utf8'), false];
-    } catch (e) {
-      throw new LedgerError(`CANDOR_KEY=${path}: cannot read the signing key: ${(e as Error).message}`);
-    }
-  } else {
-    ({ text, created } = readOrMake(path, dir, () =>
-      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    ));
-  }
+  const { path, text, created } = userSecret(env, 'CANDOR_KEY', SIGNING_KEY_FILE, () =>
+    generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  );
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(text);
@@ -138,18 +150,12 @@ export function fingerprintKeyId(key: Uint8Array): string {
 
 /** The user's HMAC key for data fingerprints: CANDOR_FINGERPRINT_KEY's file, or the config directory's. */
 export function userFingerprintKey(env: NodeJS.ProcessEnv = process.env): FingerprintKey {
-  const dir = candorConfigDir(env);
-  const path = env.CANDOR_FINGERPRINT_KEY || join(dir, FINGERPRINT_KEY_FILE);
-  let text: string, created: boolean;
-  if (env.CANDOR_FINGERPRINT_KEY) {
-    try {
-      [text, created] = [readFileSync(path, 'utf8'), false];
-    } catch (e) {
-      throw new LedgerError(`CANDOR_FINGERPRINT_KEY=${path}: cannot read the key: ${(e as Error).message}`);
-    }
-  } else {
-    ({ text, created } = readOrMake(path, dir, () => randomBytes(32).toString('hex') + '\n'));
-  }
+  const { path, text, created } = userSecret(
+    env,
+    'CANDOR_FINGERPRINT_KEY',
+    FINGERPRINT_KEY_FILE,
+    () => randomBytes(32).toString('hex') + '\n',
+  );
   const hex = text.trim();
   if (!/^[0-9a-f]{64}$/.test(hex)) throw new LedgerError(`${path} must hold 64 hex digits (a 32-byte key)`);
   const key = Buffer.from(hex, 'hex');
