@@ -88,7 +88,10 @@ export async function rejects(fn: () => unknown, cls: new (...a: never[]) => Err
       return true;
     },
   );
-  assert.equal(memory().tensors, before, 'no tensor leaked by the failed call');
+  // A leak raises the count; the garbage collector may free earlier tests' dropped tensors meanwhile (storage's
+  // FinalizationRegistry), which lowers it, so the count may not rise rather than must stay equal.
+  const after = memory().tensors;
+  assert.ok(after <= before, `no tensor leaked by the failed call (${before} live before, ${after} after)`);
 }
 
 /** Runs fn with a fresh temp directory, removed afterwards. */
