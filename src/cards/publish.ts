@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { EncryptionKey } from '../io/encryption.js';
 import { CARD_FILES, hashFiles } from '../ledger/file-hashes.js';
-import { writeEmissionsCsv } from '../ledger/emissions-csv.js';
+import { writeRunFiles } from '../ledger/emissions-csv.js';
 import { appendToLedger, type KeyInput, type LedgerEntry } from '../ledger/ledger.js';
 import { writeRunRecord, type RunRecord } from '../ledger/record.js';
 import type { RunRecording } from '../ledger/recording.js';
@@ -83,10 +83,9 @@ export async function publishRecord(
     card = await writeCard(dir, { encryptionKey });
     record.card = { files: await hashFiles(dir, CARD_FILES) };
   }
-  const file = await writeRunRecord(record, dir, { encryptionKey });
-  // The emissions.csv row of the record as published (`candor verify` compares them): run.json may have changed
-  // since finish() wrote the row (a renamed run, `candor explain`). Not beside an encrypted run.json, as finish.
-  if (record.energy && record.emissions && encryptionKey === undefined) await writeEmissionsCsv(record, dir);
+  // With the emissions.csv row of the record as published (`candor verify` compares them): run.json may have changed
+  // since finish() wrote the row (a renamed run, `candor explain`).
+  const { file } = await writeRunFiles(record, dir, { encryptionKey });
   const entry = ledger ? await appendToLedger(ledger, record, { privateKey: key }) : undefined;
   return { record, file, ...(entry ? { entry } : {}), ...(card ? { card } : {}) };
 }

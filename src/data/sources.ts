@@ -49,17 +49,17 @@ export interface SourceDescription {
   published?: Record<string, { of: string; md5: string; by: string }[]>;
 }
 
-interface FileHashes {
+interface SourceFileHashes {
   sha256: string;
   md5: string;
   bytes: number;
 }
 
 /** Hashes per file, valid while its size and modification time stay the same: a file is read once a process. */
-const hashed = new Map<string, { size: number; mtimeMs: number; hashes: FileHashes }>();
+const hashed = new Map<string, { size: number; mtimeMs: number; hashes: SourceFileHashes }>();
 
 /** SHA-256 and MD5 of a file's bytes as they lie on disk, read in 1 MiB chunks and cached by path, size and mtime. */
-export function hashSourceFile(path: string): FileHashes {
+export function hashSourceFile(path: string): SourceFileHashes {
   const stat = statSync(path);
   const cached = hashed.get(path);
   if (cached && cached.size === stat.size && cached.mtimeMs === stat.mtimeMs) return cached.hashes;

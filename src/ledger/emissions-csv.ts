@@ -7,7 +7,8 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { ArgumentError } from '../errors.js';
 import { GRID_INTENSITY } from './carbon.js';
 import { withFileLock } from './lock.js';
-import type { RunRecord } from './record.js';
+import { writeRunRecord, type RunRecord } from './record.js';
+import type { EncryptionKey } from '../io/encryption.js';
 
 export const EMISSIONS_CSV_FILE = 'emissions.csv';
 
@@ -171,4 +172,20 @@ export async function writeEmissionsCsv(record: RunRecord, dir: string): Promise
     await writeFileAtomic(file, text);
     return { file, ...(backup ? { backup } : {}) };
   });
+}
+
+/**
+ * Writes run.json to `dir` and, beside a plain one with energy recorded, the run's emissions.csv row (never beside an
+ * encrypted run.json: the row would leak its figures), so the row always follows the record as written. Returns
+ * run.json's path and whether the row was written.
+ */
+export async function writeRunFiles(
+  record: RunRecord,
+  dir: string,
+  options: { encryptionKey?: EncryptionKey } = {},
+): Promise<{ file: string; emissions: boolean }> {
+  const file = await writeRunRecord(record, dir, options);
+  const emissions = record.energy !== null && record.emissions !== null && options.encryptionKey === undefined;
+  if (emissions) await writeEmissionsCsv(record, dir);
+  return { file, emissions };
 }

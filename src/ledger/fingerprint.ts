@@ -2,7 +2,8 @@
 // without the key can test a guess of the data against it), over its dtype, shape and elements (row-major,
 // little-endian, as stored); the source files as published when a loader names them; label counts and a plain
 // SHA-256 only when the user asks. Two runs trained on the same bytes show the same fingerprint under one key.
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { sha256Hex } from './canonical.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Storage } from '../tensor/storage.js';
 import { bytesPerElement, type TypedArray } from '../tensor/dtype.js';
@@ -107,9 +108,7 @@ export function fingerprintTensor(t: Tensor, options: FingerprintOptions = {}): 
     bytes: t.size * bytesPerElement(t.dtype),
     hmacSha256,
     keyId: key.keyId,
-    ...(options.plainHashes
-      ? { sha256: digestOf(t, 'sha256', (bytes) => createHash('sha256').update(bytes).digest('hex')) }
-      : {}),
+    ...(options.plainHashes ? { sha256: digestOf(t, 'sha256', sha256Hex) } : {}),
   };
 }
 

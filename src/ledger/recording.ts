@@ -19,7 +19,7 @@ import { appendToLedger, type AppendOptions, type LedgerEntry } from './ledger.j
 import type { DpSgdRecord, MembershipAuditRecord, PrivacyRecord } from './privacy.js';
 import { withExplanation, type ExplanationRecord } from './explanation.js';
 import { withCompression, type CompressionRecord } from './compression.js';
-import { writeEmissionsCsv } from './emissions-csv.js';
+import { writeRunFiles } from './emissions-csv.js';
 import type { FileHashes } from './file-hashes.js';
 import { StageClock, type StageMark } from './stages.js';
 import {
@@ -495,14 +495,13 @@ export class RunRecording {
    * model.json cannot be read here), then rewrites run.json. A `dir` other than the recorder's own leaves the
    * record and its run.json (perhaps published) as they are: the hashes go only into DIR/run.json (finish).
    */
-  async addArtifacts(dir: string, listed?: Record<string, { sha256: string; bytes: number }>): Promise<void> {
+  async addArtifacts(dir: string, listed?: FileHashes): Promise<void> {
     const record = this.record;
     const manifest = join(dir, 'model.json');
     if (!existsSync(manifest))
       throw new RecordError(`RunRecorder.addArtifacts: ${manifest} does not exist; save the model there first`);
     const bytes = readFileSync(manifest);
-    listed ??=
-      (JSON.parse(bytes.toString('utf8')) as { files?: Record<string, { sha256: string; bytes: number }> }).files ?? {};
+    listed ??= (JSON.parse(bytes.toString('utf8')) as { files?: FileHashes }).files ?? {};
     const artifacts = { 'model.json': { sha256: sha256Hex(bytes), bytes: bytes.length }, ...listed };
     if (this.options.dir !== undefined && resolve(dir) !== resolve(this.options.dir)) {
       this.artifactsElsewhere.set(resolve(dir), artifacts);
@@ -518,10 +517,9 @@ export class RunRecording {
     this.syncEnergy(record); // stages added since (testing, saving, ...) count in the run's energy
     // writeRunRecord validates what it writes; an unwritten record is validated here.
     if (this.options.dir && this.options.write !== false) {
-      await writeRunRecord(record, this.options.dir, { encryptionKey: this.encryptionKey });
-      // The row finish() wrote there follows the record (its energy and timestamp change with it).
-      if (this.emissionsInOwnDir && record.energy && record.emissions && this.encryptionKey === undefined)
-        await writeEmissionsCsv(record, this.options.dir);
+      // Once finish() wrote a row there, it follows the record (its energy and timestamp change with it).
+      const write = this.emissionsInOwnDir ? writeRunFiles : writeRunRecord;
+      await write(record, this.options.dir, { encryptionKey: this.encryptionKey });
     } else validateRunRecord(record);
   }
 
@@ -548,12 +546,10 @@ export class RunRecording {
     const encryptionKey = options.encryptionKey ?? (own ? this.encryptionKey : undefined);
     const elsewhere = dir !== undefined && !own ? this.artifactsElsewhere.get(resolve(dir)) : undefined;
     if (elsewhere) record = { ...record, model: { ...record.model, artifacts: elsewhere } };
-    const file = dir ? await writeRunRecord(record, dir, { encryptionKey }) : undefined;
-    // CodeCarbon's emissions.csv beside run.json (not for an encrypted run.json: the row would leak its figures).
-    if (dir && record.energy && record.emissions && encryptionKey === undefined) {
-      await writeEmissionsCsv(record, dir);
-      if (own) this.emissionsInOwnDir = true;
-    }
+    // run.json and, beside a plain one, the run's row of CodeCarbon's emissions.csv.
+    const written = dir ? await writeRunFiles(record, dir, { encryptionKey }) : undefined;
+    if (own && written?.emissions) this.emissionsInOwnDir = true;
+    const file = written?.file;
     const entry = options.ledger ? await appendToLedger(options.ledger, record, options) : undefined;
     return { record, ...(file ? { file } : {}), ...(entry ? { entry } : {}) };
   }
