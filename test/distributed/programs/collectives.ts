@@ -71,6 +71,32 @@ if (rank === 0) {
   out['probed'] = probed.sort((a, b) => a.probe.source - b.probe.source);
 } else comm.send(new Int32Array(rankInput(rank, rank + 2, 'int32', 40)), 0, 100 + rank);
 
+// Calls the addon must refuse before touching memory or starting anything (so no rank waits on them).
+const mpi = c.distributed.loadMpiAddon().addon!;
+const refused = (call: () => unknown) => {
+  try {
+    call();
+    return 'accepted';
+  } catch (e) {
+    return (e as Error).message;
+  }
+};
+const f32 = (n: number) => new Float32Array(n);
+out['refused'] = {
+  allgather: refused(() => mpi.allgather(f32(3), f32(3 * size + 1))),
+  types: refused(() => mpi.allreduce(f32(3), new Float64Array(3), 0)),
+  lengths: refused(() => mpi.allreduce(f32(3), f32(4), 0)),
+  notArray: refused(() => mpi.allreduce(null, [1, 2] as unknown as Float32Array, 0)),
+  op: refused(() => mpi.allreduce(null, f32(2), 7)),
+  dest: refused(() => mpi.send(f32(1), size, 0)),
+  tag: refused(() => mpi.recv(f32(1), 0, 40_000)),
+  root: refused(() => mpi.bcast(f32(1), -1)),
+  reduceScatter: refused(() => mpi.reduceScatter(f32(2 * size + 1), f32(2), 0)),
+  allgatherv: refused(() => mpi.allgatherv(new Uint8Array(2), new Uint8Array(1), new Int32Array(size).fill(2))),
+  counts: refused(() => mpi.allgatherv(new Uint8Array(2), new Uint8Array(9), new Int32Array(size + 1).fill(2))),
+  wait: refused(() => mpi.wait(999_999, 1)),
+};
+
 out['allgatherJson'] = comm.allgatherJson({ rank, word: `r${rank}`, nested: [rank, { deep: rank * 2 }] });
 out['broadcastJson'] = comm.broadcastJson({ from: rank, text: 'héllo' }, 1 % size);
 comm.barrier();
