@@ -10,18 +10,15 @@ import { ArgumentError, ShapeError } from '../errors.js';
 import { dispose } from '../tensor/storage.js';
 import * as o from '../ops/index.js';
 import { GradientBuckets } from './buckets.js';
+import type { Communicator } from './communicator.js';
+import { world } from './world.js';
 import { shardRowCount, type Shard } from './sharding.js';
 
-/** What DataParallel needs of a communicator (the contract's Communicator has all of it). */
-export interface DataParallelComm {
-  readonly rank: number;
-  readonly size: number;
-  broadcast(x: Tensor, root?: number): Tensor;
-  allreduceArray(buf: Float32Array | Float64Array, op?: 'sum'): void;
-  allreduceArrayAsync(buf: Float32Array | Float64Array, op?: 'sum'): { wait(): void };
-  allgatherJson<T>(value: T): T[];
-  broadcastJson<T>(value: T, root?: number): T;
-}
+/** What DataParallel uses of a communicator. */
+export type DataParallelComm = Pick<
+  Communicator,
+  'rank' | 'size' | 'broadcast' | 'allreduceArray' | 'allreduceArrayAsync' | 'allgatherJson' | 'broadcastJson'
+>;
 
 export interface DataParallelOptions {
   /** The most bytes of gradients reduced in one call: PyTorch DDP's default, 25 MiB. */
@@ -31,17 +28,6 @@ export interface DataParallelOptions {
   /** The communicator (default: the world's, distributed.init()). */
   communicator?: DataParallelComm;
 }
-
-/** A world of one process: every collective is the identity. */
-const SOLO: DataParallelComm = {
-  rank: 0,
-  size: 1,
-  broadcast: (x) => x,
-  allreduceArray: () => undefined,
-  allreduceArrayAsync: () => ({ wait: () => undefined }),
-  allgatherJson: (v) => [v],
-  broadcastJson: (v) => v,
-};
 
 export class DataParallel implements FitStrategy {
   readonly name = 'data-parallel';
@@ -67,8 +53,9 @@ export class DataParallel implements FitStrategy {
     this.given = communicator;
   }
 
+  /** The communicator given, else the world's (of size 1 when distributed.init() was not called). */
   get comm(): DataParallelComm {
-    return this.given ?? SOLO;
+    return this.given ?? world().comm;
   }
   get rank(): number {
     return this.comm.rank;

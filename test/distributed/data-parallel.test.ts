@@ -9,6 +9,9 @@ import { EpochIterator, type StepBatch } from '../../src/train/epoch-iterator.js
 import { shardRows, shardSteps } from '../../src/distributed/sharding.js';
 import { DataParallel, type DataParallelComm } from '../../src/distributed/data-parallel.js';
 import { assertClose, flat, rand, rejects } from '../helpers.js';
+import { mpirunMissing, program } from './mpirun.js';
+import { runMpiRows } from './results.js';
+import { EPOCHS, SEED, fixtureData, fixtureModel, summary } from './data-parallel-fixture.js';
 
 test('sharding: rank r takes entries r, r + N, ... of each global batch; the union is the global batch', () => {
   const order = Int32Array.from([9, 3, 7, 0, 5, 1, 8, 2, 6, 4]);
@@ -119,7 +122,10 @@ function fakeComm(size: number, rank: number, log: string[]): DataParallelComm {
     allreduceArray: () => log.push('allreduceArray'),
     allreduceArrayAsync: (buf) => {
       log.push(`allreduce ${buf.length}`);
-      return { wait: () => log.push(`wait ${buf.length}`) };
+      return {
+        wait: () => void log.push(`wait ${buf.length}`),
+        test: () => true,
+      };
     },
     allgatherJson: <T>(v: T) => Array.from({ length: size }, () => v),
     broadcastJson: (v) => v,
@@ -181,7 +187,7 @@ test('the global mean: each rank packs its batch-mean gradient times its rows / 
     ...fakeComm(2, 1, []),
     allreduceArrayAsync: (buf) => {
       sent.push(Array.from(buf));
-      return { wait: () => undefined };
+      return { wait: () => undefined, test: () => true };
     },
   };
   const strategy = new DataParallel({ communicator: comm });
@@ -220,3 +226,56 @@ test('fit({ distributed }) rejects what it cannot honour', async () => {
   assert.throws(() => new DataParallel({ syncBatchNorm: true }), /syncBatchNorm is not supported yet/);
   c.dispose([x, y]);
 });
+
+// ---- Under mpirun: N ranks x batch B against one process x batch N * B ----
+
+const skip = mpirunMissing();
+
+/** One process, batch N x B, the same data, seed and initial weights as the ranks' rank 0. */
+async function reference(samples: number, batchSize: number) {
+  const model = fixtureModel(SEED);
+  const { x, y } = fixtureData(samples);
+  const history = await model.fit(x, y, { epochs: EPOCHS, batchSize, seed: SEED, verbose: 0, record: false });
+  c.dispose([x, y]);
+  return summary(model, history);
+}
+
+/** Relative closeness |a - e| <= tol x max(|e|, 1e-3) (the floor keeps near-zero weights from dominating). */
+function closeTo(actual: number[], expected: number[], tol: number, what: string): void {
+  assert.equal(actual.length, expected.length, what);
+  actual.forEach((a, i) =>
+    assert.ok(
+      Math.abs(a - expected[i]) <= tol * Math.max(Math.abs(expected[i]), 1e-3),
+      `${what}[${i}]: ${a} vs ${expected[i]}`,
+    ),
+  );
+}
+
+// 2 ranks x 4 rows on 37 samples: 5 steps an epoch, the last global batch 5 rows (3 + 2). 4 ranks x 2 rows on
+// 34 samples: 5 steps an epoch, the last global batch 2 rows, so ranks 2 and 3 join it with none. 20 steps each.
+for (const [np, batchSize, samples] of [
+  [2, 4, 37],
+  [4, 2, 34],
+] as const)
+  test(`${np} ranks x batch ${batchSize} = 1 process x batch ${np * batchSize} after 20 steps`, { skip }, async () => {
+    const r = await runMpiRows(np, program('data-parallel'), [String(samples), String(batchSize)], {
+      timeoutMs: 120_000,
+    });
+    assert.equal(r.code, 0, `mpirun failed (code ${r.code}):\n${r.stderr}\n${r.stdout}`);
+    const rows = r.rows as ({ rank: number; steps: number } & ReturnType<typeof summary>)[];
+    assert.deepEqual(
+      rows.map((row) => row.rank),
+      [...Array(np).keys()],
+    );
+    const expected = await reference(samples, np * batchSize);
+    for (const row of rows) {
+      assert.equal(row.steps, 20);
+      // Every rank holds exactly rank 0's model and the same logs.
+      assert.deepEqual(row.weights, rows[0].weights, `rank ${row.rank}'s weights`);
+      assert.deepEqual(row.history, rows[0].history, `rank ${row.rank}'s logs`);
+    }
+    rows[0].weights.forEach((w, i) => closeTo(w, expected.weights[i], 1e-5, `weight ${i}`));
+    for (const key of ['loss', 'mae']) closeTo(rows[0].history[key], expected.history[key], 1e-5, key);
+    // Only rank 0 prints progress: one line an epoch (verbose 2).
+    assert.equal(r.stdout.match(/^Epoch \d+\/\d+ - /gm)?.length, EPOCHS, r.stdout);
+  });
