@@ -16,3 +16,7 @@ export { DistributedError } from './errors.js';
 export type { DistributedErrorCode } from './errors.js';
 export { loadMpiAddon, mpiAddonPath, MPI_ADDON_VERSION } from './mpi.js';
 export type { MpiAddon, MpiArray, MpiInit, MpiLoad, MpiResult } from './mpi.js';
+export { ParameterServer } from './parameter-server.js';
+export type { ParameterServerOptions, ParameterServerStats } from './parameter-server.js';
+export { planShards } from './ps-shards.js';
+export type { ShardPlan, ShardSegment } from './ps-shards.js';

@@ -8,7 +8,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { fromTypedArray } from '../tensor/tensor.js';
 import { bytesPerElement, type FloatDType } from '../tensor/dtype.js';
 import { shapesEqual } from '../tensor/shape.js';
-import { ArgumentError, CandorError, ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { checkOptions } from '../registry.js';
 import { getOptimizer, type Optimizer, type OptimizerConfig } from '../optim/optimizer.js';
 import type { Variable } from '../nn/variable.js';
@@ -16,6 +16,8 @@ import type { Logs } from '../train/callbacks.js';
 import type { FitStrategy, FitStrategyContext } from '../train/strategy.js';
 import { planShards, type ShardPlan } from './ps-shards.js';
 import { H, KIND, Message, TAG } from './ps-messages.js';
+import { world } from './world.js';
+import type { Communicator } from './communicator.js';
 import { ShardState, SspSchedule, type StalenessStats } from './ps-server.js';
 
 export interface ParameterServerOptions {
@@ -31,15 +33,10 @@ type Pending = { wait(): void };
 type Buffer = Float32Array | Float64Array;
 
 /** The part of the Communicator the parameter server uses (point-to-point messages and two JSON collectives). */
-export interface PsCommunicator {
-  readonly rank: number;
-  readonly size: number;
-  send(buf: Buffer, dest: number, tag: number): void;
-  sendAsync(buf: Buffer, dest: number, tag: number): Pending;
-  recv(buf: Buffer, source: number | 'any', tag: number | 'any'): { source: number; tag: number; count: number };
-  allgatherJson<T>(value: T): T[];
-  broadcastJson<T>(value: T, root?: number): T;
-}
+export type PsCommunicator = Pick<
+  Communicator,
+  'rank' | 'size' | 'send' | 'sendAsync' | 'recv' | 'allgatherJson' | 'broadcastJson'
+>;
 
 /** What rank 0 tells every rank at begin: the trainable weights' shapes and dtype and the optimizer to run. */
 interface Layout {
@@ -83,6 +80,7 @@ export class ParameterServer implements FitStrategy {
   private state?: ShardState;
   private stats: StalenessStats = { updates: 0, maxStaleness: 0, maxVersionLag: 0 };
 
+  /** `comm`: the world's communicator (world().comm, looked up at begin) unless given. */
   constructor(options: ParameterServerOptions = {}, comm?: PsCommunicator) {
     checkOptions('ParameterServer', options, ['servers', 'mode', 'staleness']);
     const { servers = 1, mode = 'sync', staleness = 2 } = options;
@@ -99,9 +97,7 @@ export class ParameterServer implements FitStrategy {
   }
 
   private get communicator(): PsCommunicator {
-    if (!this.comm)
-      throw new ArgumentError('ParameterServer: no communicator; call distributed.init() under mpirun first');
-    return this.comm;
+    return this.comm ?? world().comm;
   }
 
   get rank(): number {
@@ -369,7 +365,7 @@ export class ParameterServer implements FitStrategy {
           continue;
         }
         if (clock >= 0 && h[H.clock] !== clock)
-          throw new CandorError(
+          throw new ArgumentError(
             `ParameterServer (sync): server rank ${this.rank} got step ${h[H.clock]} from worker ${w} while ` +
               `collecting step ${clock}; sync mode needs every worker at the same step`,
           );

@@ -6,17 +6,17 @@ import type { FloatDType } from '../tensor/dtype.js';
 /** Message tags (MPI tags of the parameter server's point-to-point traffic; apart from other users' tags). */
 export const TAG = {
   /** rank 0 -> server: the initial values of its shard. */
-  init: 0x5053_00,
+  init: 0x5350 + 0,
   /** worker -> server: a step's gradients (kind push) or the worker's end (kind done). */
-  push: 0x5053_01,
+  push: 0x5350 + 1,
   /** server -> worker: parameters after an update (or at begin). */
-  params: 0x5053_02,
+  params: 0x5350 + 2,
   /** server -> worker: the final parameters, once every worker is done. */
-  final: 0x5053_03,
+  final: 0x5350 + 3,
   /** rank 0 -> workers: non-trainable weights at begin (they stay on workers). */
-  state: 0x5053_04,
+  state: 0x5350 + 4,
   /** workers -> rank 0 -> workers: logs to average. */
-  logs: 0x5053_05,
+  logs: 0x5350 + 5,
 } as const;
 
 export const KIND = { push: 1, done: 2, params: 3 } as const;

@@ -10,6 +10,9 @@ import { fromTypedArray } from '../../src/tensor/tensor.js';
 import { ArgumentError } from '../../src/errors.js';
 import * as c from '../../src/index.js';
 import { rejects } from '../helpers.js';
+import { mpirunMissing, program } from './mpirun.js';
+import { runMpiRows } from './results.js';
+import { reference } from './ps-fixture.js';
 
 /** A deterministic generator (mulberry32). */
 function random(seed: number): () => number {
@@ -187,3 +190,101 @@ test('ParameterServer: options and models it cannot serve get typed errors', asy
   );
   model.dispose();
 });
+
+const skip = mpirunMissing();
+const WORKERS = 2;
+
+/** The largest |a - b| over the largest |b|, weight by weight: 0 when equal. */
+function relativeError(a: number[][], b: number[][]): number {
+  assert.equal(a.length, b.length);
+  return Math.max(
+    ...a.map((w, i) => {
+      const scale = Math.max(...b[i].map(Math.abs));
+      return Math.max(...w.map((v, k) => Math.abs(v - b[i][k]))) / scale;
+    }),
+  );
+}
+
+async function run(np: number, args: string[], timeoutMs = 90_000) {
+  const r = await runMpiRows(np, program('parameter-server'), args, { timeoutMs });
+  assert.equal(r.code, 0, `mpirun -np ${np} parameter-server ${args.join(' ')} failed:\n${r.stderr}\n${r.stdout}`);
+  assert.equal(r.rows.length, np, `a row from each rank:\n${r.stderr}`);
+  return r.rows as unknown as Row[];
+}
+
+interface Row {
+  rank: number;
+  role: 'worker' | 'server';
+  weights?: number[][];
+  losses?: number[];
+  accuracy?: number;
+  steps?: number;
+  samples?: number;
+  stats: { bytesSent: number; bytesReceived: number };
+  observed: { updates: number; maxStaleness: number; maxVersionLag: number; shardBytes: number[] };
+}
+
+for (const servers of [1, 2])
+  test(
+    `ParameterServer sync, ${WORKERS} workers + ${servers} server(s): one process's 20 steps with the global batch`,
+    {
+      skip,
+    },
+    async () => {
+      const expected = reference();
+      const rows = await run(WORKERS + servers, ['sync', String(servers)]);
+      assert.deepEqual(
+        rows.map((r) => r.role),
+        [...Array(WORKERS).fill('worker'), ...Array(servers).fill('server')],
+        'workers first, servers last',
+      );
+      for (const r of rows.filter((r) => r.role === 'worker')) {
+        const error = relativeError(r.weights!, expected);
+        assert.ok(error <= 1e-5, `rank ${r.rank}: relative error ${error} after 20 steps`);
+        assert.equal(r.steps, 20);
+      }
+      assert.deepEqual(
+        rows.map((r) => r.samples),
+        [100, 60, ...Array(servers).fill(undefined)],
+        'rows per worker',
+      );
+      const shards = rows[0].observed.shardBytes;
+      assert.equal(shards.length, servers);
+      assert.equal(
+        shards.reduce((a, b) => a + b, 0),
+        4 * expected.reduce((a, w) => a + w.length, 0),
+      );
+      assert.equal(rows[0].observed.updates, 20, 'one update a step');
+      assert.equal(rows[0].observed.maxStaleness, 0);
+      // The communicator counts the servers' traffic: each worker's 20 pushes of each shard (plus its header).
+      rows.slice(WORKERS).forEach((r, j) => {
+        assert.ok(r.stats.bytesReceived >= WORKERS * 20 * shards[j], `server ${j} received ${r.stats.bytesReceived}`);
+        assert.ok(r.stats.bytesSent >= WORKERS * 21 * shards[j], `server ${j} sent ${r.stats.bytesSent}`);
+      });
+    },
+  );
+
+test(
+  'ParameterServer async (stale-synchronous, bound 2): converges on MNIST digits and keeps the bound',
+  {
+    skip,
+  },
+  async () => {
+    const staleness = 2;
+    const rows = await run(WORKERS + 1, ['async', '1', String(staleness)], 120_000);
+    const workers = rows.filter((r) => r.role === 'worker');
+    for (const r of workers) {
+      const losses = r.losses!;
+      const start = losses.slice(0, 3).reduce((a, b) => a + b, 0) / 3;
+      const end = losses.slice(-10).reduce((a, b) => a + b, 0) / 10;
+      assert.ok(start > 1.8, `rank ${r.rank}: the loss starts near ln 10 (${start})`);
+      assert.ok(end < 0.6, `rank ${r.rank}: the loss falls from ${start} to ${end}`);
+      assert.ok(r.accuracy! >= 0.8, `rank ${r.rank}: test accuracy ${r.accuracy}`);
+    }
+    assert.deepEqual(workers[0].weights, workers[1].weights, "every worker ends with the servers' final parameters");
+    const observed = rows[0].observed;
+    assert.equal(observed.updates, WORKERS * 60, 'one update per gradient');
+    assert.ok(observed.maxStaleness <= staleness, `observed staleness ${observed.maxStaleness} > ${staleness}`);
+    assert.ok(observed.maxVersionLag <= (WORKERS - 1) * (2 * staleness + 1), `version lag ${observed.maxVersionLag}`);
+  },
+);
