@@ -43,6 +43,8 @@ interface Layout {
   shapes: number[][];
   dtype: FloatDType;
   optimizer: OptimizerConfig;
+  /** fit's seed: every worker draws rank 0's permutation of the data and takes its shard of it. */
+  seed: number;
 }
 
 /** Observed over the whole run (every rank gets the same after end()): servers' updates and async staleness. */
@@ -135,6 +137,7 @@ export class ParameterServer implements FitStrategy {
     const answer = comm.broadcastJson(comm.rank === 0 ? this.describe(ctx) : undefined, 0) as Layout | string;
     if (typeof answer === 'string') throw new ArgumentError(answer);
     this.layout = answer;
+    ctx.seed = answer.seed;
     const mine = this.role === 'worker' ? this.mismatch(ctx.model.trainableWeights, answer) : undefined;
     const problems = comm.allgatherJson(mine ?? null).filter((p): p is string => p !== null);
     if (problems.length > 0) throw new ShapeError(problems[0]);
@@ -193,7 +196,7 @@ export class ParameterServer implements FitStrategy {
         `ParameterServer: ${optimizer.className} clips by norm (clipnorm ${c.clipnorm}, globalClipnorm ` +
         `${c.globalClipnorm}), which needs whole weights but each server holds a shard; use clipvalue, or DataParallel`
       );
-    return { shapes: weights.map((w) => [...w.shape]), dtype: dtypes[0], optimizer };
+    return { shapes: weights.map((w) => [...w.shape]), dtype: dtypes[0], optimizer, seed: ctx.seed };
   }
 
   /** Why this worker's weights differ from rank 0's, or undefined. */
@@ -282,6 +285,9 @@ export class ParameterServer implements FitStrategy {
     waitAll(sends);
     this.steps++;
     this.samples += rows;
+    // The worker's optimizer updates nothing (its servers' do), but fit and callbacks read its step count (Keras
+    // `iterations`: fit's per-step seeds, schedules): it counts this worker's steps.
+    optimizer.setState({ iterations: optimizer.iterations + 1, slots: [] });
   }
 
   /** The workers' mean of each log (rank 0 gathers and answers; servers are serving and take no part). */
@@ -378,10 +384,13 @@ export class ParameterServer implements FitStrategy {
         pushed.push(w);
       }
       if (pushed.length === 0) break;
-      for (let k = 0; k < sum.length; k++) grad[k] = sum[k] / rows;
-      this.followLearningRate(state, lr);
-      state.apply(grad);
-      this.stats.updates++;
+      // No rows anywhere this step (cannot happen in fit, where every step has rows): nothing to average.
+      if (rows > 0) {
+        for (let k = 0; k < sum.length; k++) grad[k] = sum[k] / rows;
+        this.followLearningRate(state, lr);
+        state.apply(grad);
+        this.stats.updates++;
+      }
       waitAll(sends);
       const reply = this.reply(clock + 1);
       for (const w of pushed) sends.push(comm.sendAsync(reply.message, w, TAG.params));
@@ -401,8 +410,11 @@ export class ParameterServer implements FitStrategy {
       if (h[H.kind] === KIND.done) schedule.finish(source);
       else {
         schedule.push(source, h[H.clock], h[H.version], h[H.minClock], state.version);
-        this.followLearningRate(state, h[H.learningRate]);
-        state.apply(inbox.payload);
+        // A step in which the worker had no rows (its share of the last global batch) moves its clock only.
+        if (h[H.rows] > 0) {
+          this.followLearningRate(state, h[H.learningRate]);
+          state.apply(inbox.payload);
+        }
       }
       const ready = schedule.ready();
       if (ready.length === 0) continue;
