@@ -18,3 +18,7 @@ export { loadMpiAddon, mpiAddonPath, mpiAddonTried, MPI_ADDON_VERSION } from './
 export type { MpiAddon, MpiArray, MpiInit, MpiLoad, MpiResult } from './mpi.js';
 export { DataParallel } from './data-parallel.js';
 export type { DataParallelOptions, DataParallelComm } from './data-parallel.js';
+export { ParameterServer } from './parameter-server.js';
+export type { ParameterServerOptions, ParameterServerStats } from './parameter-server.js';
+export { planShards } from './ps-shards.js';
+export type { ShardPlan, ShardSegment } from './ps-shards.js';
