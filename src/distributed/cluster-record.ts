@@ -7,6 +7,7 @@ import { Meter } from '../ledger/meter.js';
 import type { ClusterInfo, RankContribution } from '../ledger/cluster-merge.js';
 import type { GatheredCluster, OwnFigures } from '../ledger/recording.js';
 import type { FitStrategy } from '../train/strategy.js';
+import { world } from './world.js';
 
 /** The communicator's counters this accounting reads (Communicator.stats). */
 export interface CommStats {
@@ -62,7 +63,7 @@ const recorded = new WeakSet<FitStrategy>();
 export function gatherRankFigures(
   strategy: FitStrategy,
   own: RankContribution | null,
-  w: ClusterWorld,
+  w: ClusterWorld = world(),
 ): GatheredCluster {
   joined.add(strategy);
   const all = w.comm.allgatherJson(own);
@@ -82,7 +83,7 @@ export function expectRecorder(strategy: FitStrategy): void {
  * For a strategy's end() on a worker rank: joins the round (with no figures) when no RunRecorder of this rank
  * does, so that server ranks' contributeRankFigures always meets its match. A no-op when the recorder joins.
  */
-export function joinClusterRound(strategy: FitStrategy, w: ClusterWorld): void {
+export function joinClusterRound(strategy: FitStrategy, w: ClusterWorld = world()): void {
   if (!recorded.has(strategy) && !joined.has(strategy)) gatherRankFigures(strategy, null, w);
 }
 
@@ -171,7 +172,7 @@ export class RankFiguresMeter {
 }
 
 /** Starts a server rank's figures (call it as serve() begins). */
-export function startRankFigures(w: ClusterWorld, options: { energy?: boolean } = {}): RankFiguresMeter {
+export function startRankFigures(w: ClusterWorld = world(), options: { energy?: boolean } = {}): RankFiguresMeter {
   return new RankFiguresMeter(w, options);
 }
 
@@ -183,12 +184,7 @@ export function contributeRankFigures(
   strategy: FitStrategy,
   figures: RankFiguresMeter,
   counts: { steps: number },
-  w: ClusterWorld,
+  w: ClusterWorld = world(),
 ): void {
   gatherRankFigures(strategy, figures.contribution('server', counts), w);
-}
-
-/** The process's world (world.ts), as the accounting sees it. */
-export function currentWorld(): ClusterWorld {
-  throw new Error('cluster-record: world.ts is not merged yet');
 }

@@ -15,13 +15,13 @@ import {
 } from '../ledger/recording.js';
 import {
   commMark,
-  currentWorld,
   expectRecorder,
   gatherRankFigures,
   shardSamples,
   workerContribution,
   type CommStats,
 } from '../distributed/cluster-record.js';
+import { world } from '../distributed/world.js';
 import { RecordError } from '../ledger/errors.js';
 import type { Callback, FitParams, Logs } from './callbacks.js';
 import type { Model } from './model.js';
@@ -102,7 +102,7 @@ export class RunRecorder extends RunRecording implements Callback {
     const strategy = this.distributedStrategy();
     if (strategy) {
       expectRecorder(strategy);
-      this.commFrom = commMark(currentWorld());
+      this.commFrom = commMark(world());
     }
   }
 
@@ -120,7 +120,7 @@ export class RunRecorder extends RunRecording implements Callback {
     const strategy = this.distributedStrategy();
     if (!strategy) return undefined;
     const p = this.params!;
-    const w = currentWorld();
+    const w = world();
     const samples = shardSamples(p.samples, strategy.shard, own.epochs, own.steps, p.batchSize);
     return gatherRankFigures(strategy, workerContribution(w, own, samples, this.commFrom), w);
   }
