@@ -106,6 +106,11 @@ export class RunRecorder extends RunRecording implements Callback {
     }
   }
 
+  /** Whether this rank writes the run's files: during a distributed fit too (checkpoints), rank 0 alone. */
+  override get chief(): boolean {
+    return super.chief && (this.distributedStrategy()?.chief ?? true);
+  }
+
   /** fit's strategy when it trains across several processes. */
   private distributedStrategy() {
     const strategy = this.params?.strategy;
