@@ -14,7 +14,7 @@ export type {
 } from './communicator.js';
 export { DistributedError } from './errors.js';
 export type { DistributedErrorCode } from './errors.js';
-export { loadMpiAddon, mpiAddonPath, MPI_ADDON_VERSION } from './mpi.js';
+export { loadMpiAddon, mpiAddonPath, mpiAddonTried, MPI_ADDON_VERSION } from './mpi.js';
 export type { MpiAddon, MpiArray, MpiInit, MpiLoad, MpiResult } from './mpi.js';
 export {
   contributeRankFigures,
@@ -24,3 +24,5 @@ export {
   RankFiguresMeter,
 } from './cluster-record.js';
 export type { ClusterWorld, CommStats } from './cluster-record.js';
+export { DataParallel } from './data-parallel.js';
+export type { DataParallelOptions, DataParallelComm } from './data-parallel.js';
