@@ -2,7 +2,7 @@
 // state and step count, the epoch and batch reached, fit's seed) in one file written atomically, so that a fit
 // restarted with the same arguments after a crash resumes where the last backup stopped and ends with exactly
 // the weights of an uninterrupted run. fit asks it where to resume through resumePoint() before it starts.
-import { mkdir, readdir, rmdir, unlink } from 'node:fs/promises';
+import { mkdir, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Tensor } from '../tensor/tensor.js';
 import { dispose, tidy } from '../tensor/storage.js';
@@ -175,7 +175,7 @@ export class BackupAndRestore implements Callback {
     await unlink(this.path).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOENT') throw e;
     });
-    if ((await readdir(this.backupDir).catch(() => ['?'])).length === 0) await rmdir(this.backupDir).catch(() => {});
+    await rmdir(this.backupDir).catch(() => {}); // only when empty: what else is there stays
   }
 
   /** Writes the training state as it is after `step` batches of `epoch` (step 0: at the epoch's start). */
