@@ -8,7 +8,8 @@ import type { Tensor } from '../tensor/tensor.js';
 import { dispose, tidy } from '../tensor/storage.js';
 import { noGrad } from '../autograd/tape.js';
 import * as o from '../ops/index.js';
-import { ArgumentError, CandorError, DTypeError, ShapeError, fmtShape, fmtValue } from '../errors.js';
+import { ArgumentError, CandorError, DTypeError, ShapeError, errorMessage, fmtShape, fmtValue } from '../errors.js';
+import { isChief, world } from '../distributed/world.js';
 import { FormatError, parseSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import { readFileBytes, removeStaleTemps, writeFileAtomic } from '../io/atomic.js';
 import { checkOptions } from '../registry.js';
@@ -116,17 +117,22 @@ export class BackupAndRestore implements Callback {
   async resumePoint(): Promise<ResumePoint | undefined> {
     this.asked = true;
     this.backup = undefined;
-    await removeStaleTemps(this.backupDir);
-    const bytes = await readFileBytes(this.path).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') return undefined;
-      throw e;
-    });
+    const bytes = await fromChief(() => this.read(), this.path);
     if (!bytes) return undefined;
     const { tensors, metadata } = this.parse(bytes);
     dispose([...tensors.values()]);
     const state = this.checkMetadata(metadata);
     this.backup = { bytes, state };
     return { epoch: state.epoch, step: state.step, seed: state.seed };
+  }
+
+  /** The backup on this machine, or undefined when there is none. */
+  private async read(): Promise<Uint8Array | undefined> {
+    await removeStaleTemps(this.backupDir);
+    return readFileBytes(this.path).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return undefined;
+      throw e;
+    });
   }
 
   /** Restores the backup that resumePoint() read: every weight, the optimizer's state and learning rate. */
@@ -171,7 +177,7 @@ export class BackupAndRestore implements Callback {
 
   /** A fit that ended without error needs no backup: removed (with backupDir when it is left empty). */
   async onTrainEnd(): Promise<void> {
-    if (!this.deleteCheckpoint) return;
+    if (!this.deleteCheckpoint || !isChief()) return;
     await unlink(this.path).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOENT') throw e;
     });
@@ -181,6 +187,7 @@ export class BackupAndRestore implements Callback {
   /** Writes the training state as it is after `step` batches of `epoch` (step 0: at the epoch's start). */
   private async save(epoch: number, step: number): Promise<void> {
     const model = this.model!;
+    if (!isChief()) return;
     const optimizer = model.optimizer;
     if (!optimizer) throw new ArgumentError(`BackupAndRestore: model '${model.name}' is not compiled`);
     if (model.privateSteps !== undefined)
@@ -332,6 +339,41 @@ export class BackupAndRestore implements Callback {
       }
     if (state.learningRate !== undefined) optimizer.learningRate = state.learningRate;
     model.setWeights(values);
+  }
+}
+
+/**
+ * `read` done by rank 0 alone, its result on every rank: in a job of several ranks only rank 0 writes backups, so
+ * it reads them too and broadcasts the bytes (the ranks need not share a file system). Its failure to read fails
+ * every rank alike rather than leaving them waiting in the broadcast. Without MPI, just `read`.
+ */
+async function fromChief(read: () => Promise<Uint8Array | undefined>, path: string): Promise<Uint8Array | undefined> {
+  const { rank, size, comm } = world();
+  if (size === 1) return read();
+  let bytes: Uint8Array | undefined;
+  let failure: { error: unknown } | undefined;
+  if (rank === 0)
+    try {
+      bytes = await read();
+    } catch (error) {
+      failure = { error };
+    }
+  const head = comm.broadcastJson<{ length: number } | { error: string }>(
+    failure ? { error: errorMessage(failure.error) } : { length: bytes?.length ?? -1 },
+  );
+  if (failure) throw failure.error;
+  if ('error' in head) throw new ArgumentError(`BackupAndRestore: rank 0 could not read ${path}: ${head.error}`);
+  if (head.length < 0) return undefined;
+  if (head.length === 0) return new Uint8Array(0);
+  // int8: a byte a tensor element, so one MPI broadcast moves the file as it is.
+  const mine = bytes ? new Int8Array(bytes.buffer, bytes.byteOffset, bytes.length) : new Int8Array(head.length);
+  const sent = o.tensor(mine, [head.length], 'int8');
+  const got = comm.broadcast(sent);
+  try {
+    const data = got.dataSync();
+    return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  } finally {
+    dispose([sent, got]);
   }
 }
 
