@@ -57,7 +57,7 @@ async function uninterrupted(epochs: number, globalSeed: number): Promise<number
 }
 
 for (const saveFreq of ['epoch', 3] as const)
-  test(`BackupAndRestore (saveFreq ${saveFreq}): a fit resumed after a crash ends with the uninterrupted weights`, async () => {
+  test(`BackupAndRestore (saveFreq ${saveFreq}): a fit resumed after a crash ends as one never stopped`, async () => {
     const dir = join(tempDir(), 'backup');
     const expected = await uninterrupted(4, 7);
     const { x, y } = data();
@@ -89,7 +89,7 @@ for (const saveFreq of ['epoch', 3] as const)
     rmSync(join(dir, '..'), { recursive: true, force: true });
   });
 
-test('BackupAndRestore: deleteCheckpoint false keeps the backup, and a finished fit then trains nothing more', async () => {
+test('BackupAndRestore: deleteCheckpoint false keeps the backup; a finished fit then trains no more', async () => {
   const root = tempDir();
   const { x, y } = data();
   const backup = new c.BackupAndRestore({ backupDir: root, deleteCheckpoint: false });
