@@ -1,7 +1,7 @@
 /* The reference for Candor's allreduce bandwidth: plain MPI_Allreduce (float32, sum, in place) on each size, timed
  * the way bench/mpi-allreduce.ts times Candor's (barrier, then one call; median over repeats; the slowest rank's
  * median). Usage: mpirun -np P allreduce MIN_BYTES MAX_BYTES FACTOR BUDGET_SECONDS WARMUP.
- * Rank 0 prints one JSON line: {"peer":"mpi","sizes":[{"bytes":B,"seconds":S,"repeats":R},...]}. */
+ * Rank 0 prints one line: BENCH-RESULT {"sizes":[{"bytes":B,"seconds":S,"repeats":R},...]}. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
   float* buf = malloc(max);
   double* runs = malloc(sizeof(double) * 10000);
   if (!buf || !runs || factor < 2) MPI_Abort(MPI_COMM_WORLD, 3);
-  if (rank == 0) printf("{\"peer\":\"mpi\",\"sizes\":[");
+  if (rank == 0) printf("BENCH-RESULT {\"sizes\":[");
   for (long bytes = min; bytes <= max; bytes *= factor) {
     int count = (int)(bytes / 4);
     for (int i = 0; i < count; i++) buf[i] = 1.0f;
