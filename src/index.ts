@@ -77,6 +77,7 @@ export * as compress from './compress/index.js';
 export { explain } from './explain/index.js';
 export * as explainability from './explain/index.js';
 export * as interop from './interop/index.js';
+export * as distributed from './distributed/index.js';
 export { Optimizer, getOptimizer } from './optim/index.js';
 export { getLoss } from './nn/losses.js';
 export { getMetric } from './train/metrics.js';

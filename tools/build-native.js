@@ -1,10 +1,11 @@
 // Builds Candor's native backend (kernels/ -> build/Release/candor.node) with node-gyp. Run by npm as the
 // package's install script, where it must never fail the install: without a compiler, Python or Node's
 // headers, it says so in one line and Candor runs on its JavaScript backend. `--required` (npm run
-// build:native) makes a failed build exit non-zero. CANDOR_SKIP_NATIVE=1 skips the build.
+// build:native) makes a failed build exit non-zero. CANDOR_SKIP_NATIVE=1 skips the build. Then, when mpicxx
+// is on PATH, the distributed addon (kernels/mpi -> build/Release/candor_mpi.node; log build/mpi-build.log).
 // Plain JavaScript, because it runs before the TypeScript is compiled.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -64,5 +65,42 @@ if (ok) {
   say('native backend built (build/Release/candor.node)');
 } else {
   say(`native backend not built: ${detail}; Candor will use its JavaScript backend`);
-  if (required) process.exit(1);
+}
+const mpiFailed = buildMpi();
+if ((!ok || mpiFailed) && required) process.exit(1);
+
+/**
+ * The distributed addon (kernels/mpi -> build/Release/candor_mpi.node), compiled by mpicxx directly (a Node addon
+ * needs no link to node). Says one line either way. Returns true only when mpicxx exists and the build failed:
+ * without MPI there is simply no distributed addon, and a process under mpirun is told how to get it.
+ */
+function buildMpi() {
+  const which = spawnSync('mpicxx', ['--showme:version'], { encoding: 'utf8' });
+  if (which.error || which.status !== 0) {
+    say('MPI addon not built (no mpicxx on PATH; apt-get install openmpi-bin libopenmpi-dev, then rebuild)');
+    return false;
+  }
+  const include = [join(prefix, 'include', 'node'), process.env.npm_config_nodedir ?? '']
+    .map((d) => (d.endsWith(join('include', 'node')) ? d : join(d, 'include', 'node')))
+    .find((d) => existsSync(join(d, 'node_api.h')));
+  const dir = join(root, 'kernels', 'mpi');
+  const sources = readdirSync(dir)
+    .filter((f) => f.endsWith('.cc'))
+    .map((f) => join(dir, f));
+  const out = join(root, 'build', 'Release', 'candor_mpi.node');
+  mkdirSync(dirname(out), { recursive: true });
+  let mpiOk = false,
+    log = '';
+  if (!include) log = "node's headers (include/node/node_api.h) were not found beside this node";
+  else {
+    const argv = ['-shared', '-fPIC', '-O2', '-std=gnu++17', '-Wall', `-I${include}`, ...sources, '-o', out];
+    const run = spawnSync('mpicxx', argv, { cwd: root, encoding: 'utf8', timeout: 5 * 60 * 1000 });
+    log = `mpicxx ${argv.join(' ')}\n${run.stdout ?? ''}\n${run.stderr ?? ''}`;
+    mpiOk = run.status === 0 && existsSync(out);
+  }
+  mkdirSync(join(root, 'build'), { recursive: true });
+  writeFileSync(join(root, 'build', 'mpi-build.log'), log);
+  if (mpiOk) say('MPI addon built (build/Release/candor_mpi.node)');
+  else say('MPI addon not built: mpicxx failed (full log: build/mpi-build.log); distributed runs need it');
+  return !mpiOk;
 }

@@ -1,0 +1,18 @@
+// Distributed training over MPI (the package's `distributed` namespace): the world, its communicator, the errors.
+export { init, world, isChief, finalize, launchedBy } from './world.js';
+export type { InitOptions, World } from './world.js';
+export { MpiCommunicator } from './communicator.js';
+export type {
+  Communicator,
+  CommunicatorStats,
+  Pending,
+  PendingReduce,
+  Received,
+  ReduceArray,
+  ReduceOp,
+  Source,
+} from './communicator.js';
+export { DistributedError } from './errors.js';
+export type { DistributedErrorCode } from './errors.js';
+export { loadMpiAddon, mpiAddonPath, MPI_ADDON_VERSION } from './mpi.js';
+export type { MpiAddon, MpiArray, MpiInit, MpiLoad, MpiResult } from './mpi.js';

@@ -1,0 +1,79 @@
+// Runs every collective of the communicator on known per-rank inputs (test/distributed/rank-inputs.ts) and prints
+// one JSON line per rank with the results, for test/distributed/collectives.test.ts to compare with a reference.
+import * as c from '../../../src/index.js';
+import { rankInput, REDUCE_DTYPES, VECTOR } from '../rank-inputs.js';
+import { emitResult } from '../results.js';
+
+const w = c.distributed.init({ timeoutMs: 30_000 });
+const { rank, size, comm } = w;
+const out: Record<string, unknown> = {
+  rank,
+  size,
+  transport: w.transport,
+  localRank: w.localRank,
+  localSize: w.localSize,
+  hosts: w.hosts,
+};
+const values = (t: c.Tensor) => Array.from(t.dataSync());
+
+for (const dtype of REDUCE_DTYPES) {
+  const x = c.tensor(rankInput(rank, VECTOR, dtype, 1), [VECTOR], dtype);
+  const ops: c.distributed.ReduceOp[] = ['sum', 'max', 'min', ...(dtype === 'int32' ? [] : (['mean'] as const))];
+  for (const op of ops) {
+    const y = comm.allreduce(x, op);
+    out[`allreduce.${dtype}.${op}`] = values(y);
+    out[`allreduce.${dtype}.${op}.dtype`] = y.dtype;
+  }
+  out[`broadcast.${dtype}`] = values(comm.broadcast(x, size - 1));
+  const g = comm.allgather(c.tensor(rankInput(rank, 21, dtype, 2), [3, 7], dtype));
+  out[`allgather.${dtype}`] = { shape: g.shape, values: values(g) };
+  const rs = comm.reduceScatter(c.tensor(rankInput(rank, size * 15, dtype, 3), [size * 3, 5], dtype));
+  out[`reduceScatter.${dtype}`] = { shape: rs.shape, values: values(rs) };
+  const arr = x.dataSync() as Float32Array | Float64Array | Int32Array;
+  comm.allreduceArray(arr, 'max');
+  out[`allreduceArray.${dtype}.max`] = Array.from(arr);
+}
+// A non-contiguous input (a transposed view) is read in row-major order.
+const t = c.transpose(c.tensor(rankInput(rank, 15, 'float64', 4), [3, 5], 'float64'));
+out['allreduce.transposed'] = { shape: t.shape, values: values(comm.allreduce(t)) };
+
+// Several reductions in flight at once, waited for in reverse order.
+const inputs = [0, 1, 2, 3].map((i) =>
+  c.tensor(rankInput(rank, VECTOR + 2 * i, 'float32', 10 + i), undefined, 'float32'),
+);
+const pending = inputs.map((x) => comm.allreduceAsync(x, 'sum'));
+out['allreduceAsync'] = pending
+  .reverse()
+  .map((p) => values(p.wait()))
+  .reverse();
+const arrays = [0, 1, 2].map((i) => new Float64Array(rankInput(rank, 5 + i, 'float64', 20 + i)));
+const arrayPending = arrays.map((a) => comm.allreduceArrayAsync(a, 'mean'));
+for (const p of arrayPending.reverse()) p.wait();
+out['allreduceArrayAsync'] = arrays.map((a) => Array.from(a));
+
+// A ring of messages: to rank + 1 with tag 7, received from any rank.
+const message = new Float64Array(rankInput(rank, 11, 'float64', 30));
+const sent = comm.sendAsync(message, (rank + 1) % size, 7);
+const inbox = new Float64Array(16);
+const got = comm.recv(inbox, 'any', 7);
+sent.wait();
+out['ring'] = { ...got, values: Array.from(inbox.subarray(0, got.count)) };
+
+// Every other rank sends rank 0 an Int32Array of rank + 2 elements with tag 100 + rank; rank 0 probes for their sizes.
+if (rank === 0) {
+  const probed = [];
+  for (let k = 1; k < size; k++) {
+    const p = comm.probe('any', 'any');
+    const buf = new Int32Array(p.count / 4);
+    const r = comm.recv(buf, p.source, p.tag);
+    probed.push({ probe: p, recv: r, values: Array.from(buf) });
+  }
+  out['probed'] = probed.sort((a, b) => a.probe.source - b.probe.source);
+} else comm.send(new Int32Array(rankInput(rank, rank + 2, 'int32', 40)), 0, 100 + rank);
+
+out['allgatherJson'] = comm.allgatherJson({ rank, word: `r${rank}`, nested: [rank, { deep: rank * 2 }] });
+out['broadcastJson'] = comm.broadcastJson({ from: rank, text: 'héllo' }, 1 % size);
+comm.barrier();
+out['stats'] = comm.stats;
+emitResult(rank, out);
+c.distributed.finalize();
