@@ -19,9 +19,10 @@ function time(call: () => void): { seconds: number; repeats: number } {
     call();
     return (performance.now() - t0) / 1000;
   };
-  const first = once();
-  for (let i = 1; i < args.warmup; i++) once();
-  const proposed = Math.min(10_000, Math.max(1, first > 0 ? Math.floor(args.budgetSeconds / first) : 1000));
+  // Warm-up (at least one call); the repeats come from rank 0's last warm-up call, as in the C program.
+  let last = once();
+  for (let i = 1; i < args.warmup; i++) last = once();
+  const proposed = Math.min(10_000, Math.max(1, last > 0 ? Math.floor(args.budgetSeconds / last) : 1000));
   const repeats = comm.broadcastJson(proposed, 0);
   const runs = Array.from({ length: repeats }, once).sort((a, b) => a - b);
   const seconds = Math.max(...comm.allgatherJson(runs[Math.floor(repeats / 2)]));

@@ -38,10 +38,11 @@ int main(int argc, char** argv) {
   for (long bytes = min; bytes <= max; bytes *= factor) {
     int count = (int)(bytes / 4);
     for (int i = 0; i < count; i++) buf[i] = 1.0f;
-    double first = once(buf, count);
-    for (int i = 1; i < warmup; i++) once(buf, count);
-    /* Repeats from rank 0's first call, broadcast so that every rank makes the same number of calls. */
-    int repeats = first > 0 ? (int)(budget / first) : 1000;
+    /* Warm-up (at least one call); the repeats come from rank 0's last warm-up call, broadcast so that every rank
+     * makes the same number of calls. */
+    double last = once(buf, count);
+    for (int i = 1; i < warmup; i++) last = once(buf, count);
+    int repeats = last > 0 ? (int)(budget / last) : 1000;
     repeats = repeats < 1 ? 1 : repeats > 10000 ? 10000 : repeats;
     MPI_Bcast(&repeats, 1, MPI_INT, 0, MPI_COMM_WORLD);
     for (int i = 0; i < repeats; i++) runs[i] = once(buf, count);
