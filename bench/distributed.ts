@@ -184,11 +184,12 @@ export function printDistributed(r: DistributedReport, print: (line: string) => 
       `  ${'size'.padStart(9)}${'MPI (C)'.padStart(10)}${'array'.padStart(10)}${'ratio'.padStart(8)}` +
         `${'tensor'.padStart(10)}${'ratio'.padStart(8)}`,
     );
-    for (const row of a.rows)
-      print(
-        `  ${size(row.bytes).padStart(9)}${fixed(row.mpiGBs, 3).padStart(10)}${fixed(row.arrayGBs, 3).padStart(10)}` +
-          `${fixed(row.arrayRatio).padStart(8)}${fixed(row.tensorGBs, 3).padStart(10)}${fixed(row.tensorRatio).padStart(8)}`,
+    for (const row of a.rows) {
+      const cells = [row.mpiGBs, row.arrayGBs, row.arrayRatio, row.tensorGBs, row.tensorRatio].map((v, i) =>
+        fixed(v, i === 2 || i === 4 ? 2 : 3).padStart(i === 2 || i === 4 ? 8 : 10),
       );
+      print(`  ${size(row.bytes).padStart(9)}${cells.join('')}`);
+    }
     print(
       `  issue 17, Candor allreduce >= ${ALLREDUCE_RATIO_TARGET}x MPI_Allreduce at every size: ` +
         `lowest ratio ${fixed(a.minRatio)}, ${a.met ? 'met' : 'not met'}`,

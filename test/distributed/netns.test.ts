@@ -48,8 +48,8 @@ function runTool(args: string[], timeoutMs = 90_000): Promise<{ code: number | n
   });
 }
 
-test('a 2-rank job across two network namespaces: allreduce over the veth', { skip }, async () => {
-  const r = await runTool([process.execPath, program('netns-allreduce')]);
+test('2 ranks in two network namespaces: allreduce over the veth, data-parallel fit in step', { skip }, async () => {
+  const r = await runTool([process.execPath, program('netns-allreduce'), '--fit']);
   assert.equal(r.code, 0, r.stderr);
   const summary = r.lines[r.lines.length - 1];
   const ranks = r.lines.filter((l) => 'arrayError' in l).sort((a, b) => a.rank - b.rank);
@@ -77,6 +77,9 @@ test('a 2-rank job across two network namespaces: allreduce over the veth', { sk
   assert.ok(ranks[0].bytesSent >= 1 << 20, String(ranks[0].bytesSent));
   assert.ok(summary.veth.txBytes >= ranks[0].bytesSent, JSON.stringify(summary.veth));
   assert.ok(summary.veth.rxBytes >= ranks[1].bytesSent, JSON.stringify(summary.veth));
+  // Rank 0's initial weights were broadcast and every step's gradients averaged: the ranks end with equal weights.
+  assert.equal(typeof ranks[0].weightsChecksum, 'number');
+  assert.equal(ranks[0].weightsChecksum, ranks[1].weightsChecksum);
   // The trap removed the namespaces.
   const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
   for (const ns of summary.namespaces) assert.ok(!left.includes(ns), `${ns} left behind`);

@@ -1,6 +1,8 @@
 // Run under tools/netns-mpi.sh by test/distributed/netns.test.ts: each rank allreduces a typed array and a tensor
 // (sum) and prints one JSON line with the results' largest error against the closed form, its host and the inode
-// of its network namespace (so the test sees that the ranks ran in different namespaces).
+// of its network namespace (so the test sees that the ranks ran in different namespaces). With --fit, a few
+// data-parallel fit steps of a small dense model follow, and the line gains the trained weights' checksum
+// (equal on every rank when the ranks stayed in step).
 import { readlinkSync } from 'node:fs';
 import * as c from '../../../src/index.js';
 
@@ -35,6 +37,21 @@ const line: Record<string, unknown> = {
   tensorError,
 };
 
+if (process.argv.includes('--fit')) {
+  c.setSeed(rank + 1); // different on each rank: rank 0's initial weights must win the broadcast
+  const model = new c.Sequential([
+    c.layers.dense({ units: 8, activation: 'tanh', inputShape: [4] }),
+    c.layers.dense({ units: 1 }),
+  ]);
+  model.compile({ optimizer: c.optimizers.sgd({ learningRate: 0.1 }), loss: 'meanSquaredError' });
+  const xs = c.randomUniform([64, 4], { seed: 3 });
+  const ys = c.tidy(() => c.sum(xs, -1, true));
+  await model.fit(xs, ys, { epochs: 1, batchSize: 8, seed: 5, verbose: 0, distributed: true });
+  line.weightsChecksum = model
+    .getWeights()
+    .reduce((s, t) => s + Array.from(t.dataSync() as Float32Array).reduce((a, v, i) => a + v * (i + 1), 0), 0);
+  c.dispose([xs, ys]);
+}
 line.bytesSent = w.comm.stats.bytesSent;
 console.log(JSON.stringify(line));
 c.distributed.finalize();
