@@ -93,7 +93,7 @@ void Engine::run() {
       char lib[MPI_MAX_LIBRARY_VERSION_STRING];
       int len = 0;
       MPI_Get_library_version(lib, &len);
-      world.library.assign(lib, len);
+      world.library.assign(lib, strnlen(lib, len));  // Open MPI counts the terminating NUL in len
     }
     thread_ready = true;
   }
