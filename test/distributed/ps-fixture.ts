@@ -1,5 +1,6 @@
 // The parameter-server tests' small problem, shared by the program run under mpirun and the in-process reference:
-// a 6-8-3 MLP compiled with Adam and SAMPLES seeded rows, whose last global batch splits unevenly between workers.
+// a 6-6-8-3 MLP (the first layer frozen) compiled with Adam and SAMPLES seeded rows, whose last global batch splits
+// unevenly between workers.
 import * as c from '../../src/index.js';
 
 /** 37 rows at 4 per worker and 2 workers: 5 global batches an epoch, the last 5 rows (3 + 2 between the workers). */
@@ -17,7 +18,9 @@ function value(i: number, salt: number): number {
 export function problem(weightSeed: number) {
   c.setSeed(weightSeed);
   const model = new c.Sequential([
-    c.layers.dense({ units: 8, activation: 'relu', inputShape: [6] }),
+    // Frozen: its weights are non-trainable, which stay on the workers (rank 0's copied to the others at begin).
+    c.layers.dense({ units: 6, activation: 'tanh', inputShape: [6], trainable: false }),
+    c.layers.dense({ units: 8, activation: 'relu' }),
     c.layers.dense({ units: 3 }),
   ]);
   model.compile({
@@ -35,8 +38,9 @@ export function problem(weightSeed: number) {
   return { model, x, y, dispose: () => (model.dispose(), c.dispose([x, y])) };
 }
 
+/** Every weight's values, trainable and not. */
 export const weightsOf = (model: c.Model): number[][] =>
-  model.trainableWeights.map((w) => [...(w.value.dataSync() as Float32Array)]);
+  model.weights.map((w) => [...(w.value.dataSync() as Float32Array)]);
 
 /** One process's fit with the global batch: what fit under the synchronous parameter server must reproduce. */
 export async function reference(batchSize: number): Promise<number[][]> {
