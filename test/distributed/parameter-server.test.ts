@@ -12,7 +12,7 @@ import * as c from '../../src/index.js';
 import { rejects } from '../helpers.js';
 import { mpirunMissing, program } from './mpirun.js';
 import { runMpiRows } from './results.js';
-import { reference } from './ps-fixture.js';
+import { EPOCHS, SAMPLES, reference } from './ps-fixture.js';
 
 /** A deterministic generator (mulberry32). */
 function random(seed: number): () => number {
@@ -194,12 +194,12 @@ test('ParameterServer: options and models it cannot serve get typed errors', asy
 const skip = mpirunMissing();
 const WORKERS = 2;
 
-/** The largest |a - b| over the largest |b|, weight by weight: 0 when equal. */
+/** The largest |a - b| over the largest |b|, weight by weight (0 when equal). */
 function relativeError(a: number[][], b: number[][]): number {
   assert.equal(a.length, b.length);
   return Math.max(
     ...a.map((w, i) => {
-      const scale = Math.max(...b[i].map(Math.abs));
+      const scale = Math.max(Number.MIN_VALUE, ...b[i].map(Math.abs)); // a zero bias compares absolutely
       return Math.max(...w.map((v, k) => Math.abs(v - b[i][k]))) / scale;
     }),
   );
@@ -217,6 +217,8 @@ interface Row {
   role: 'worker' | 'server';
   weights?: number[][];
   losses?: number[];
+  loss?: number[];
+  iterations?: number;
   accuracy?: number;
   steps?: number;
   samples?: number;
@@ -226,46 +228,53 @@ interface Row {
 
 for (const servers of [1, 2])
   test(
-    `ParameterServer sync, ${WORKERS} workers + ${servers} server(s): one process's 20 steps with the global batch`,
+    `fit with ParameterServer sync, ${WORKERS} workers + ${servers} server(s) = one process, global batch`,
     {
       skip,
     },
     async () => {
-      const expected = reference();
+      const expected = await reference(WORKERS * 4);
       const rows = await run(WORKERS + servers, ['sync', String(servers)]);
       assert.deepEqual(
         rows.map((r) => r.role),
         [...Array(WORKERS).fill('worker'), ...Array(servers).fill('server')],
         'workers first, servers last',
       );
+      const steps = EPOCHS * Math.ceil(SAMPLES / (WORKERS * 4));
+      assert.equal(steps, 20);
       for (const r of rows.filter((r) => r.role === 'worker')) {
         const error = relativeError(r.weights!, expected);
-        assert.ok(error <= 1e-5, `rank ${r.rank}: relative error ${error} after 20 steps`);
-        assert.equal(r.steps, 20);
+        assert.ok(error <= 1e-5, `rank ${r.rank}: relative error ${error} after ${steps} steps`);
+        assert.equal(r.iterations, steps, "the worker's optimizer counts its steps");
+        assert.equal(r.loss!.length, EPOCHS);
       }
+      // Strided shards of each epoch's 37 rows: the last global batch's 5 rows split 3 + 2 (rows-weighted average).
       assert.deepEqual(
-        rows.map((r) => r.samples),
-        [100, 60, ...Array(servers).fill(undefined)],
-        'rows per worker',
+        rows.slice(0, WORKERS).map((r) => r.samples),
+        [19 * EPOCHS, 18 * EPOCHS],
       );
       const shards = rows[0].observed.shardBytes;
       assert.equal(shards.length, servers);
       assert.equal(
         shards.reduce((a, b) => a + b, 0),
-        4 * expected.reduce((a, w) => a + w.length, 0),
+        4 * (6 * 8 + 8 + 8 * 3 + 3),
+        'the trainable weights (not the frozen layer) are sharded, as float32',
       );
-      assert.equal(rows[0].observed.updates, 20, 'one update a step');
+      assert.equal(rows[0].observed.updates, steps, 'one update a step');
       assert.equal(rows[0].observed.maxStaleness, 0);
-      // The communicator counts the servers' traffic: each worker's 20 pushes of each shard (plus its header).
+      // The communicator counts the servers' traffic: each worker's pushes of each shard, and the replies.
       rows.slice(WORKERS).forEach((r, j) => {
-        assert.ok(r.stats.bytesReceived >= WORKERS * 20 * shards[j], `server ${j} received ${r.stats.bytesReceived}`);
-        assert.ok(r.stats.bytesSent >= WORKERS * 21 * shards[j], `server ${j} sent ${r.stats.bytesSent}`);
+        assert.ok(
+          r.stats.bytesReceived >= WORKERS * steps * shards[j],
+          `server ${j} received ${r.stats.bytesReceived}`,
+        );
+        assert.ok(r.stats.bytesSent >= WORKERS * (steps + 1) * shards[j], `server ${j} sent ${r.stats.bytesSent}`);
       });
     },
   );
 
 test(
-  'ParameterServer async (stale-synchronous, bound 2): converges on MNIST digits and keeps the bound',
+  'fit with ParameterServer async (stale-synchronous, bound 2): converges on MNIST and keeps the bound',
   {
     skip,
   },
@@ -275,6 +284,7 @@ test(
     const workers = rows.filter((r) => r.role === 'worker');
     for (const r of workers) {
       const losses = r.losses!;
+      assert.equal(losses.length, 63, '2,000 rows a worker at 32 a step');
       const start = losses.slice(0, 3).reduce((a, b) => a + b, 0) / 3;
       const end = losses.slice(-10).reduce((a, b) => a + b, 0) / 10;
       assert.ok(start > 1.8, `rank ${r.rank}: the loss starts near ln 10 (${start})`);
@@ -283,7 +293,7 @@ test(
     }
     assert.deepEqual(workers[0].weights, workers[1].weights, "every worker ends with the servers' final parameters");
     const observed = rows[0].observed;
-    assert.equal(observed.updates, WORKERS * 60, 'one update per gradient');
+    assert.equal(observed.updates, WORKERS * 63, 'one update per gradient');
     assert.ok(observed.maxStaleness <= staleness, `observed staleness ${observed.maxStaleness} > ${staleness}`);
     assert.ok(observed.maxVersionLag <= (WORKERS - 1) * (2 * staleness + 1), `version lag ${observed.maxVersionLag}`);
   },

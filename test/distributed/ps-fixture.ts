@@ -1,11 +1,12 @@
 // The parameter-server tests' small problem, shared by the program run under mpirun and the in-process reference:
-// a 6-8-3 MLP with Adam and a fixed stream of 8-row batches, and one training step through valueAndGrads.
+// a 6-6-8-3 MLP (the first layer frozen) compiled with Adam and SAMPLES seeded rows, whose last global batch splits
+// unevenly between workers.
 import * as c from '../../src/index.js';
 
-export const STEPS = 20;
-/** Rows of each global batch, and the first worker's part of it (the second takes the rest). */
-export const BATCH = 8;
-export const FIRST = 5;
+/** 37 rows at 4 per worker and 2 workers: 5 global batches an epoch, the last 5 rows (3 + 2 between the workers). */
+export const SAMPLES = 37;
+export const EPOCHS = 4;
+export const SEED = 5;
 
 /** A deterministic float in [-1, 1) for (i, salt). */
 function value(i: number, salt: number): number {
@@ -13,54 +14,39 @@ function value(i: number, salt: number): number {
   return 2 * (s - Math.floor(s)) - 1;
 }
 
-/** One step: the mean cross-entropy's gradients over (x, y), handed to `apply`; returns the loss. */
-export function step(model: c.Sequential, x: c.Tensor, y: c.Tensor, apply: (grads: c.Tensor[]) => void): number {
-  return c.tidy(() => {
-    const { value: loss, grads } = c.valueAndGrads(
-      () => c.losses.sparseCategoricalCrossentropy({ fromLogits: true })(y, model.apply(x) as c.Tensor),
-      model.trainableWeights,
-    );
-    apply(grads);
-    return loss.item();
-  });
-}
-
-/** The model (weights drawn with `seed`), its optimizer, and rows [from, to) of global batch t. */
-export function problem(seed: number) {
-  c.setSeed(seed);
+/** The compiled model (weights drawn with `weightSeed`) and the data, the same in every process. */
+export function problem(weightSeed: number) {
+  c.setSeed(weightSeed);
   const model = new c.Sequential([
-    c.layers.dense({ units: 8, activation: 'relu', inputShape: [6] }),
+    // Frozen: its weights are non-trainable, which stay on the workers (rank 0's copied to the others at begin).
+    c.layers.dense({ units: 6, activation: 'tanh', inputShape: [6], trainable: false }),
+    c.layers.dense({ units: 8, activation: 'relu' }),
     c.layers.dense({ units: 3 }),
   ]);
-  model.build([null, 6]);
-  const optimizer = c.optimizers.adam({ learningRate: 0.01 });
-  const n = STEPS * BATCH;
-  const X = c.tensor(Array.from({ length: n }, (_, i) => Array.from({ length: 6 }, (_, k) => value(i * 6 + k, 1))));
-  const Y = c.tensor(
-    Array.from({ length: n }, (_, i) => (value(i, 2) > 0 ? (i % 2) + 1 : 0)),
-    [n],
+  model.compile({
+    optimizer: c.optimizers.adam({ learningRate: 0.01 }),
+    loss: c.losses.sparseCategoricalCrossentropy({ fromLogits: true }),
+  });
+  const x = c.tensor(
+    Array.from({ length: SAMPLES }, (_, i) => Array.from({ length: 6 }, (_, k) => value(i * 6 + k, 1))),
+  );
+  const y = c.tensor(
+    Array.from({ length: SAMPLES }, (_, i) => (value(i, 2) > 0 ? (i % 2) + 1 : 0)),
+    [SAMPLES],
     'int32',
   );
-  const rows = (t: number, from: number, to: number) => ({
-    x: c.sliceAxis(X, 0, BATCH * t + from, BATCH * t + to),
-    y: c.sliceAxis(Y, 0, BATCH * t + from, BATCH * t + to),
-  });
-  return { model, optimizer, rows, dispose: () => (model.dispose(), c.dispose([X, Y])) };
+  return { model, x, y, dispose: () => (model.dispose(), c.dispose([x, y])) };
 }
 
-export const weightsOf = (model: c.Sequential): number[][] =>
-  model.trainableWeights.map((w) => [...(w.value.dataSync() as Float32Array)]);
+/** Every weight's values, trainable and not. */
+export const weightsOf = (model: c.Model): number[][] =>
+  model.weights.map((w) => [...(w.value.dataSync() as Float32Array)]);
 
-/** One process, the whole global batch each step: what the synchronous parameter server must reproduce. */
-export function reference(): number[][] {
-  const { model, optimizer, rows, dispose } = problem(1);
-  for (let t = 0; t < STEPS; t++) {
-    const { x, y } = rows(t, 0, BATCH);
-    step(model, x, y, (grads) => optimizer.applyGradients(grads, model.trainableWeights));
-    c.dispose([x, y]);
-  }
+/** One process's fit with the global batch: what fit under the synchronous parameter server must reproduce. */
+export async function reference(batchSize: number): Promise<number[][]> {
+  const { model, x, y, dispose } = problem(1);
+  await model.fit(x, y, { epochs: EPOCHS, batchSize, seed: SEED, verbose: 0, record: false });
   const weights = weightsOf(model);
-  optimizer.dispose();
   dispose();
   return weights;
 }
