@@ -26,3 +26,7 @@ export {
 export type { ClusterWorld, CommStats } from './cluster-record.js';
 export { DataParallel } from './data-parallel.js';
 export type { DataParallelOptions, DataParallelComm } from './data-parallel.js';
+export { ParameterServer } from './parameter-server.js';
+export type { ParameterServerOptions, ParameterServerStats } from './parameter-server.js';
+export { planShards } from './ps-shards.js';
+export type { ShardPlan, ShardSegment } from './ps-shards.js';

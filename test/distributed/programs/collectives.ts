@@ -106,5 +106,11 @@ out['allgatherJson'] = comm.allgatherJson({ rank, word: `r${rank}`, nested: [ran
 out['broadcastJson'] = comm.broadcastJson({ from: rank, text: 'héllo' }, 1 % size);
 comm.barrier();
 out['stats'] = comm.stats;
-emitResult(rank, out);
 distributed.finalize();
+try {
+  comm.barrier();
+  out['afterFinalize'] = 'accepted';
+} catch (e) {
+  out['afterFinalize'] = (e as { code?: string }).code;
+}
+emitResult(rank, out);
