@@ -114,8 +114,8 @@ export class RunRecorder extends RunRecording implements Callback {
   }
 
   /**
-   * A distributed fit: every rank sends its figures to all (one allgatherJson, which server ranks join through
-   * contributeRankFigures); the record sums them, and only rank 0 writes the run's files.
+   * A distributed fit: every rank sends its figures to all (one allgatherJson; a parameter server's is deferred to
+   * its end(), where its servers join through contributeRankFigures); the record sums them, rank 0 writes.
    */
   protected override async gatherCluster(own: OwnFigures): Promise<GatheredCluster | 'deferred' | undefined> {
     const strategy = this.distributedStrategy();
