@@ -1,7 +1,7 @@
 // Gathering a distributed run's accounting: at the end of fit every rank sends its figures (FLOPs, CPU time,
 // energy, bytes) to every other in one allgatherJson round; rank 0's RunRecorder merges them into the run record
-// (ledger/cluster-merge.ts) and alone writes the run's files. Parameter-server ranks, which serve instead of
-// running fit's callbacks, join the same round through contributeRankFigures.
+// (ledger/cluster-merge.ts) and alone writes the run's files. A parameter server's round is in its end() instead
+// (finishClusterRound), once its servers, which serve instead of running fit's callbacks, have left serve().
 import { EnergyMeter } from '../ledger/energy.js';
 import { Meter } from '../ledger/meter.js';
 import type { ClusterInfo, RankContribution } from '../ledger/cluster-merge.js';
@@ -51,9 +51,9 @@ export function clusterInfo(strategy: FitStrategy, w: ClusterWorld): ClusterInfo
   };
 }
 
-/** The strategies (one per fit) whose round this process has joined, and those whose rank records the fit. */
+/** The strategies (one per fit) whose round this process has joined, and the recorders waiting for theirs. */
 const joined = new WeakSet<FitStrategy>();
-const recorded = new WeakSet<FitStrategy>();
+const pending = new WeakMap<FitStrategy, { own: RankContribution; apply(g: GatheredCluster): Promise<void> }>();
 
 /**
  * The end-of-fit round: sends this rank's contribution (null: a rank that records nothing) and returns every
@@ -74,17 +74,33 @@ export function gatherRankFigures(
   };
 }
 
-/** RunRecorder, at the start of a distributed fit: this rank's recorder joins the round at the end of fit. */
-export function expectRecorder(strategy: FitStrategy): void {
-  recorded.add(strategy);
+/**
+ * RunRecorder, for a strategy whose servers serve until the workers' end() (a parameter server): its figures wait
+ * for the strategy's end() to run the round (finishClusterRound), and `apply` gets the result.
+ */
+export function deferRound(
+  strategy: FitStrategy,
+  own: RankContribution,
+  apply: (g: GatheredCluster) => Promise<void>,
+): void {
+  pending.set(strategy, { own, apply });
 }
 
 /**
- * For a strategy's end() on a worker rank: joins the round (with no figures) when no RunRecorder of this rank
- * does, so that server ranks' contributeRankFigures always meets its match. A no-op when the recorder joins.
+ * The round at the end of a strategy's end() (a parameter server's, after its servers left serve()), on every rank:
+ * sends `own` (a server's figures), else this rank's deferred recorder's, else nothing, and hands the result to the
+ * recorder, which then writes (rank 0). A no-op when this rank's recorder already joined the round.
  */
-export function joinClusterRound(strategy: FitStrategy, w: ClusterWorld = world()): void {
-  if (!recorded.has(strategy) && !joined.has(strategy)) gatherRankFigures(strategy, null, w);
+export async function finishClusterRound(
+  strategy: FitStrategy,
+  own?: RankContribution,
+  w: ClusterWorld = world(),
+): Promise<void> {
+  if (joined.has(strategy)) return;
+  const waiting = pending.get(strategy);
+  pending.delete(strategy);
+  const gathered = gatherRankFigures(strategy, own ?? waiting?.own ?? null, w);
+  await waiting?.apply(gathered);
 }
 
 /** A worker's contribution from its recording's figures, the rows it read and its communication since `from`. */
@@ -177,14 +193,14 @@ export function startRankFigures(w: ClusterWorld = world(), options: { energy?: 
 }
 
 /**
- * A server rank's part of the end-of-fit round (call it as serve() returns, after the workers are done): sends its
- * figures to rank 0, whose run record counts them. `steps`: the updates it applied.
+ * A server rank's part of the end-of-fit round, in its strategy's end() (where the workers call
+ * finishClusterRound): sends its figures to rank 0, whose run record counts them. `steps`: the updates it applied.
  */
-export function contributeRankFigures(
+export async function contributeRankFigures(
   strategy: FitStrategy,
   figures: RankFiguresMeter,
   counts: { steps: number },
   w: ClusterWorld = world(),
-): void {
-  gatherRankFigures(strategy, figures.contribution('server', counts), w);
+): Promise<void> {
+  await finishClusterRound(strategy, figures.contribution('server', counts), w);
 }

@@ -18,8 +18,8 @@ export { loadMpiAddon, mpiAddonPath, mpiAddonTried, MPI_ADDON_VERSION } from './
 export type { MpiAddon, MpiArray, MpiInit, MpiLoad, MpiResult } from './mpi.js';
 export {
   contributeRankFigures,
+  finishClusterRound,
   gatherRankFigures,
-  joinClusterRound,
   startRankFigures,
   RankFiguresMeter,
 } from './cluster-record.js';

@@ -297,7 +297,7 @@ export class RunRecording {
     const built = this.build(facts(), endedAt, cpuSeconds, this.runEnergy(), context);
     if (this.stageClock) built.stages = this.stageClock.stages;
     const wallSeconds = (endedAt - this.startedAt) / 1000;
-    this.cluster = await this.gatherCluster({
+    const cluster = await this.gatherCluster({
       compute: this.meter.snapshot(),
       energy: built.energy,
       steps: this.steps,
@@ -306,6 +306,8 @@ export class RunRecording {
       wallSeconds,
     });
     this.built = built;
+    if (cluster === 'deferred') return; // the round completes in the strategy's end(): clusterGathered writes
+    this.cluster = cluster;
     this.applyCluster(built);
     if (this.chief && this.options.dir && this.options.write !== false)
       await writeRunRecord(this.built, this.options.dir, { encryptionKey: this.encryptionKey });
@@ -313,11 +315,20 @@ export class RunRecording {
 
   /**
    * A distributed run's gathering of every rank's figures (one collective every rank joins at the end of fit);
-   * undefined for a run in one process. RunRecorder implements it for fit's distributed strategies.
+   * undefined for a run in one process; 'deferred' when the round completes later (clusterGathered). RunRecorder
+   * implements it for fit's distributed strategies.
    */
-  protected async gatherCluster(own: OwnFigures): Promise<GatheredCluster | undefined> {
+  protected async gatherCluster(own: OwnFigures): Promise<GatheredCluster | 'deferred' | undefined> {
     void own;
     return undefined;
+  }
+
+  /** A deferred round's result: the record becomes the cluster's, and rank 0 writes run.json. */
+  protected async clusterGathered(cluster: GatheredCluster): Promise<void> {
+    this.cluster = cluster;
+    this.applyCluster(this.record);
+    if (this.chief && this.options.dir && this.options.write !== false)
+      await writeRunRecord(this.record, this.options.dir, { encryptionKey: this.encryptionKey });
   }
 
   /**

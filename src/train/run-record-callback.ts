@@ -15,7 +15,7 @@ import {
 } from '../ledger/recording.js';
 import {
   commMark,
-  expectRecorder,
+  deferRound,
   gatherRankFigures,
   shardSamples,
   workerContribution,
@@ -99,11 +99,7 @@ export class RunRecorder extends RunRecording implements Callback {
   onTrainBegin(): void {
     const p = this.params;
     this.begin(p?.x ? { x: p.x, y: p.y } : undefined, p?.validation);
-    const strategy = this.distributedStrategy();
-    if (strategy) {
-      expectRecorder(strategy);
-      this.commFrom = commMark(world());
-    }
+    if (this.distributedStrategy()) this.commFrom = commMark(world());
   }
 
   /** Whether this rank writes the run's files: during a distributed fit too (checkpoints), rank 0 alone. */
@@ -118,16 +114,22 @@ export class RunRecorder extends RunRecording implements Callback {
   }
 
   /**
-   * A distributed fit: every rank sends its figures to all (one allgatherJson, which server ranks join through
-   * contributeRankFigures); the record sums them, and only rank 0 writes the run's files.
+   * A distributed fit: every rank sends its figures to all (one allgatherJson; a parameter server's is deferred to
+   * its end(), where its servers join through contributeRankFigures); the record sums them, rank 0 writes.
    */
-  protected override async gatherCluster(own: OwnFigures): Promise<GatheredCluster | undefined> {
+  protected override async gatherCluster(own: OwnFigures): Promise<GatheredCluster | 'deferred' | undefined> {
     const strategy = this.distributedStrategy();
     if (!strategy) return undefined;
     const p = this.params!;
     const w = world();
     const samples = shardSamples(p.samples, strategy.shard, own.epochs, own.steps, p.batchSize);
-    return gatherRankFigures(strategy, workerContribution(w, own, samples, this.commFrom), w);
+    const contribution = workerContribution(w, own, samples, this.commFrom);
+    if (strategy.name === 'parameter-server') {
+      // Its servers serve until the workers' end(): the round is in the strategy's end() (finishClusterRound).
+      deferRound(strategy, contribution, (g) => this.clusterGathered(g));
+      return 'deferred';
+    }
+    return gatherRankFigures(strategy, contribution, w);
   }
 
   onEpochBegin(epoch: number): void {
