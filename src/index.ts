@@ -16,7 +16,7 @@ export { PRIMITIVE_NAMES } from './ops/primitives.js';
 export { grad, valueAndGrad, vjp, customGrad, stopGradient, noGrad } from './autograd/grad.js';
 export type { Params } from './autograd/grad.js';
 export { valueAndGrads } from './autograd/grad.js';
-export type { GradSource } from './autograd/grad.js';
+export type { GradSource, GradOptions } from './autograd/grad.js';
 export { checkGradients, assertGradients } from './autograd/check.js';
 export { setBackend, getBackend, listBackends, registerBackend, backendSelection } from './backends/backend.js';
 export {

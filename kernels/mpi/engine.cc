@@ -1,8 +1,10 @@
 // The communication thread: MPI_Init_thread, then a loop that starts queued operations non-blocking and polls
 // them with MPI_Testsome (probes with MPI_Iprobe) until finalize or abort. Only this thread calls MPI, so
 // MPI_THREAD_FUNNELED (this thread is the one that initialised MPI) is all the library must provide.
-// Open MPI progresses non-blocking collectives only inside MPI calls, hence the polling: it sleeps poll_us
-// between polls that completed nothing, and sleeps on a condition variable when nothing is in flight.
+// Open MPI progresses non-blocking collectives only inside MPI calls, hence the polling: while JS is blocked in
+// wait() it polls without sleeping (JS is not using the core then; a sleep would add its wake-up latency to every
+// small message), else it sleeps poll_us between polls that completed nothing (JS computes meanwhile), and it
+// sleeps on a condition variable when nothing is in flight.
 #include "engine.h"
 
 #include <mpi.h>
@@ -197,8 +199,11 @@ void Engine::run() {
         }
       }
       wake_js.notify_all();
-    } else if (poll_us > 0 && (!active.empty() || !probes.empty())) {
-      std::this_thread::sleep_for(std::chrono::microseconds(poll_us));
+    } else if (!active.empty() || !probes.empty()) {
+      if (js_waiting.load(std::memory_order_relaxed) > 0 || poll_us == 0)
+        std::this_thread::yield();
+      else
+        std::this_thread::sleep_for(std::chrono::microseconds(poll_us));
     }
   }
   if (abort_with >= 0) MPI_Abort(MPI_COMM_WORLD, abort_with);
@@ -276,11 +281,15 @@ void Engine::forget(uint64_t id) {
 
 bool Engine::wait(const std::shared_ptr<Request>& r, double timeoutMs) {
   std::unique_lock<std::mutex> lock(mu);
-  if (timeoutMs < 0) {
+  if (r->done) return true;
+  js_waiting++;
+  bool done = true;
+  if (timeoutMs < 0)
     wake_js.wait(lock, [&] { return r->done; });
-    return true;
-  }
-  return wake_js.wait_for(lock, std::chrono::duration<double, std::milli>(timeoutMs), [&] { return r->done; });
+  else
+    done = wake_js.wait_for(lock, std::chrono::duration<double, std::milli>(timeoutMs), [&] { return r->done; });
+  js_waiting--;
+  return done;
 }
 
 bool Engine::test(const std::shared_ptr<Request>& r) {

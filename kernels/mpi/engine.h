@@ -3,6 +3,7 @@
 // and polls MPI_Testsome, so several are in flight at once. No MPI type appears here: the N-API side
 // (napi.cc) needs none, and engine.cc maps these enums to MPI's handles on the communication thread.
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -84,6 +85,7 @@ class Engine {
   bool stopping = false, thread_started = false, thread_ready = false, thread_finished = false;
   int abort_code = -1;
   int poll_us = 20;
+  std::atomic<int> js_waiting{0};  // JS threads blocked in wait(): the thread polls without sleeping then
   std::string init_error;
   WorldInfo world;
   std::thread thread;

@@ -39,14 +39,42 @@ function ruleFor(node: TapeNode, tape: Tape): NodeRule | undefined {
 }
 
 /**
+ * Called as soon as the gradient of `wrt[index]` is final (undefined where none flows), before the walk ends:
+ * a data-parallel step starts reducing a bucket of gradients while the rest of the backward pass runs.
+ */
+export type GradientReady = (index: number, grad: Tensor | undefined) => void;
+
+/**
+ * For each tape node, the indices into `wrt` whose gradient is final once the backward walk has passed it: the
+ * earliest node reading that key (no earlier node can add to its gradient). Keys no node reads are left out.
+ */
+function readyAfter(tape: Tape, wrt: readonly number[]): Map<number, number[]> {
+  const earliest = new Map<number, number>();
+  tape.nodes.forEach((node, n) => {
+    for (const x of node.inputs) if (!earliest.has(x.key)) earliest.set(x.key, n);
+  });
+  const after = new Map<number, number[]>();
+  wrt.forEach((key, i) => {
+    const n = earliest.get(key);
+    if (n === undefined) return;
+    const list = after.get(n);
+    if (list) list.push(i);
+    else after.set(n, [i]);
+  });
+  return after;
+}
+
+/**
  * Walks the tape from `roots` (each seeded with its `seeds` entry; undefined seeds none) and returns the
- * gradient for each key in `wrt` (undefined where none flows).
+ * gradient for each key in `wrt` (undefined where none flows). `gradientReady`, when given, is told of each
+ * of them as soon as it is final, so in reverse order of first use (the last layer's weights first).
  */
 export function backward(
   tape: Tape,
   roots: readonly Tensor[],
   seeds: readonly (Tensor | undefined)[],
   wrt: readonly number[],
+  gradientReady?: GradientReady,
 ): (Tensor | undefined)[] {
   const grads = new Map<number, Tensor>();
   const accumulate = (key: number, g: Tensor) => {
@@ -54,6 +82,9 @@ export function backward(
     grads.set(key, prev ? o.add(prev, g) : g);
   };
   roots.forEach((r, i) => seeds[i] && accumulate(r.key, seeds[i]));
+  // Without a callback nothing is precomputed and the loop below checks one undefined per node.
+  const ready = gradientReady && readyAfter(tape, wrt);
+  const told = gradientReady && new Set<number>();
   // Each node's rule (and the reduction, cast and accumulation of what it returns) runs at the layer path
   // that made the node, so backward kernels are metered under the layer they differentiate.
   const outerPath = currentLayerPath();
@@ -61,22 +92,30 @@ export function backward(
     for (let n = tape.nodes.length - 1; n >= 0; n--) {
       const node = tape.nodes[n];
       const dys = node.outputs.map((t) => grads.get(t.key));
-      if (!dys.some((d) => d)) continue;
-      const rule = ruleFor(node, tape);
-      if (!rule) continue;
-      swapLayerPath(node.layerPath);
-      const inputGrads = rule(dys);
-      node.inputs.forEach((x, i) => {
-        let g = inputGrads[i];
-        if (!g || !tape.tracked.has(x.key)) return;
-        g = unbroadcast(g, x.shape);
-        if (g.dtype !== x.dtype) g = o.cast(g, x.dtype);
-        accumulate(x.key, g);
-      });
+      const rule = dys.some((d) => d) ? ruleFor(node, tape) : undefined;
+      if (rule) {
+        swapLayerPath(node.layerPath);
+        const inputGrads = rule(dys);
+        node.inputs.forEach((x, i) => {
+          let g = inputGrads[i];
+          if (!g || !tape.tracked.has(x.key)) return;
+          g = unbroadcast(g, x.shape);
+          if (g.dtype !== x.dtype) g = o.cast(g, x.dtype);
+          accumulate(x.key, g);
+        });
+      }
+      const done = ready?.get(n);
+      if (done)
+        for (const i of done) {
+          told!.add(i);
+          gradientReady!(i, grads.get(wrt[i]));
+        }
     }
   } finally {
     swapLayerPath(outerPath);
   }
+  // Keys no node reads (a root itself, or a weight the function never used) are final only now.
+  if (told) wrt.forEach((k, i) => told.has(i) || gradientReady!(i, grads.get(k)));
   return wrt.map((k) => grads.get(k));
 }
 
@@ -144,6 +183,8 @@ function differentiate<P extends Params, A extends unknown[]>(
   keepValue = true,
   /** GradientTape style: what f makes stays in the caller's scope; only the backward pass's is freed. */
   keepForward = false,
+  /** Told each leaf's final gradient (by leaf index) as the backward pass makes it; see backward(). */
+  gradientReady?: (index: number, grad: Tensor) => void,
 ): { value: Tensor; grads: P } {
   const leaves = leavesOf(params);
   for (const leaf of leaves) {
@@ -170,15 +211,18 @@ function differentiate<P extends Params, A extends unknown[]>(
     const backwardScope = new TensorScope();
     let grads: Tensor[];
     try {
+      // A leaf no gradient reaches gets zeros: the callback is handed the same tensor the result holds.
+      const zeros: Tensor[] = [];
+      const zerosOf = (i: number) => (zeros[i] ??= o.zeros(leaves[i].shape, leaves[i].dtype));
       const raw = backward(
         tape,
         [value],
         [seed(value)],
         leaves.map((l) => l.key),
+        gradientReady && ((i, g) => gradientReady(i, g ?? zerosOf(i))),
       );
       grads = raw.map((g, i) => {
-        const leaf = leaves[i];
-        if (!g) return o.zeros(leaf.shape, leaf.dtype);
+        if (!g) return zerosOf(i);
         // Give every leaf its own tensor, so that disposing one gradient never frees another.
         return g === value || raw.indexOf(g) !== i ? o.copy(g) : g;
       });
@@ -213,11 +257,22 @@ export function grad<P extends Params, A extends unknown[]>(
   };
 }
 
+/** Options of valueAndGrad / valueAndGrads. */
+export interface GradOptions {
+  /**
+   * Told each gradient (by index among the parameter leaves, or the sources) as soon as the backward pass has
+   * made it final, before the others: what a data-parallel step reduces while backward goes on. It holds the
+   * returned gradient's values (read it; don't dispose or keep it).
+   */
+  gradientReady?: (index: number, grad: Tensor) => void;
+}
+
 /** The value of a scalar function and its gradient with respect to its first argument. */
 export function valueAndGrad<P extends Params, A extends unknown[]>(
   f: (params: P, ...args: A) => Tensor,
+  options: GradOptions = {},
 ): (params: P, ...args: A) => { value: Tensor; grads: P } {
-  return (params, ...args) => differentiate(f, params, args, scalarSeed);
+  return (params, ...args) => differentiate(f, params, args, scalarSeed, true, false, options.gradientReady);
 }
 
 /** What valueAndGrads differentiates with respect to: a tensor, or what holds one as `value` (a Variable). */
@@ -233,7 +288,11 @@ export type GradSource = Tensor | { readonly value: Tensor };
  *   const { value: loss, grads } = valueAndGrads(() => lossFn(y, model.apply(x, { training: true })), w);
  *   optimizer.applyGradients(grads, w);
  */
-export function valueAndGrads(f: () => Tensor, sources: readonly GradSource[]): { value: Tensor; grads: Tensor[] } {
+export function valueAndGrads(
+  f: () => Tensor,
+  sources: readonly GradSource[],
+  options: GradOptions = {},
+): { value: Tensor; grads: Tensor[] } {
   if (typeof f !== 'function') throw new ArgumentError(`valueAndGrads: expected a function, got ${typeof f}`);
   if (!Array.isArray(sources))
     throw new ArgumentError(`valueAndGrads: sources must be a list of tensors or variables, got ${typeof sources}`);
@@ -243,7 +302,7 @@ export function valueAndGrads(f: () => Tensor, sources: readonly GradSource[]): 
       throw new ArgumentError(`valueAndGrads: source ${i} is neither a Tensor nor a Variable (with a value tensor)`);
     return t;
   });
-  return differentiate(() => f(), leaves, [], scalarSeed, true, true);
+  return differentiate(() => f(), leaves, [], scalarSeed, true, true, options.gradientReady);
 }
 
 /** The vector-Jacobian product dy^T J of f at params, for outputs of any shape. */

@@ -14,5 +14,7 @@ export type {
 } from './communicator.js';
 export { DistributedError } from './errors.js';
 export type { DistributedErrorCode } from './errors.js';
-export { loadMpiAddon, mpiAddonPath, MPI_ADDON_VERSION } from './mpi.js';
+export { loadMpiAddon, mpiAddonPath, mpiAddonTried, MPI_ADDON_VERSION } from './mpi.js';
 export type { MpiAddon, MpiArray, MpiInit, MpiLoad, MpiResult } from './mpi.js';
+export { DataParallel } from './data-parallel.js';
+export type { DataParallelOptions, DataParallelComm } from './data-parallel.js';

@@ -78,6 +78,11 @@ export function mpiAddonPath(): string {
   return fileURLToPath(new URL('../../../build/Release/candor_mpi.node', import.meta.url));
 }
 
+/** Whether this process has tried to load the addon (a world of size 1 never does). */
+export function mpiAddonTried(): boolean {
+  return loaded !== undefined;
+}
+
 /** Loads the addon once; later calls return the same result. */
 export function loadMpiAddon(): MpiLoad {
   if (loaded) return loaded;

@@ -137,15 +137,15 @@ export function init(options: InitOptions = {}): World {
 }
 
 /**
- * At exit without finalize(): a clean exit with nothing in flight finalises MPI; a failure (or a request still in
- * flight, e.g. after a timeout) calls MPI_Abort, which ends every rank of the job at once instead of leaving them
- * waiting for this one.
+ * At exit without finalize(): a clean exit with nothing in flight finalises MPI. A failure (or a request still in
+ * flight, e.g. after a timeout) leaves MPI as it is: the launcher sees a rank exit with an error or without
+ * MPI_Finalize and ends the job (mpirun does at once; other ranks' waits time out in any case). MPI_Abort would end
+ * it too, but kills this process before the launcher has forwarded its last output, the error message included.
  */
 function atExit(code: number): void {
   if (!joined?.mpi || joined.finalized) return;
   joined.finalized = true;
-  if (code === 0 && joined.mpi.pending() === 0 && joined.mpi.finalize(10_000)) return;
-  joined.mpi.abort(code || 1);
+  if (code === 0 && joined.mpi.pending() === 0) joined.mpi.finalize(10_000);
 }
 
 /** Ranks on a host x native threads <= the host's cores: lowers the thread count (one line says so). */

@@ -187,6 +187,7 @@ const FIT_OPTIONS = optionKeys<FitArgs>({
   record: true,
   seed: true,
   privacy: true,
+  distributed: true,
 });
 const EVALUATE_OPTIONS = optionKeys<EvaluateArgs>({ batchSize: true, verbose: true, sampleWeight: true });
 const PREDICT_OPTIONS = optionKeys<PredictArgs>({ batchSize: true, verbose: true });

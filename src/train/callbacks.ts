@@ -5,6 +5,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, CandorError, fmtValue } from '../errors.js';
 import { checkOptions, optionKeys } from '../registry.js';
 import type { Model } from './model.js';
+import type { FitStrategy } from './strategy.js';
 import type { EncryptionKey } from '../io/encryption.js';
 import { findLogKey, withCamelCaseAliases } from './log-names.js';
 
@@ -26,6 +27,8 @@ export interface FitParams {
   y?: Tensor | Tensor[];
   /** fit's validation inputs and labels as tensors (validationData or validationSplit's part), for fingerprints. */
   validation?: { x: Tensor[]; y?: Tensor[] };
+  /** The distributed strategy of this fit (distributed.DataParallel, ...), absent for a one-process fit. */
+  strategy?: FitStrategy;
 }
 
 /** Any subset of these hooks; epochs count from 0, as in Keras. */

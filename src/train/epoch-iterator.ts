@@ -9,6 +9,7 @@ import * as o from '../ops/index.js';
 import { RandomStream, mixSeeds } from '../ops/random.js';
 import { inputList, tensorList, type DataNames } from './arguments.js';
 import { StringTensor, type StringInputs } from '../nn/preprocessing/string-tensor.js';
+import { shardRows, shardSteps, type Shard } from '../distributed/sharding.js';
 
 /** A model's inputs or labels: one tensor, one per input / output, or keyed by input / output name (Keras). */
 export type TensorData = Tensor | Tensor[] | Record<string, Tensor>;
@@ -60,6 +61,11 @@ export interface EpochIteratorArgs {
    * 'fixed' shuffles and yields full batches only (the remainder is dropped). Seeded by `seed`.
    */
   sampling?: 'poisson' | 'fixed';
+  /**
+   * Arrays only, for data-parallel fit: this rank's share of each global batch of batchSize x count rows of the
+   * epoch's order (see src/distributed/sharding.ts); the same number of steps on every rank, some maybe empty.
+   */
+  shard?: Shard;
 }
 
 export const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
@@ -107,9 +113,10 @@ export class EpochIterator {
       if (cardinality !== undefined && Number.isFinite(cardinality)) this.steps = cardinality;
     } else {
       this.samples = data.x[0].shape[0];
-      const { sampling, batchSize } = args;
-      this.steps =
-        sampling === 'poisson'
+      const { sampling, batchSize, shard } = args;
+      this.steps = shard
+        ? shardSteps(this.samples, batchSize, shard)
+        : sampling === 'poisson'
           ? Math.max(1, Math.round(this.samples / batchSize))
           : sampling === 'fixed'
             ? Math.floor(this.samples / batchSize)
@@ -135,13 +142,18 @@ export class EpochIterator {
   }
 
   private *arrayBatches(data: ArrayData, epoch: number): IterableIterator<StepBatch> {
-    const { batchSize, shuffle, seed, sampling } = this.args;
+    const { batchSize, shuffle, seed, sampling, shard } = this.args;
     const n = this.samples!;
     let order: Int32Array | undefined;
     if (shuffle || sampling === 'fixed') {
       const perm = new RandomStream(mixSeeds(seed!, epoch)).permutation(n);
       order = perm.dataSync() as Int32Array;
       perm.dispose();
+    }
+    if (shard) {
+      for (let step = 0; step < this.steps!; step++)
+        yield* this.batch(data, shardRows(order, n, batchSize, shard, step));
+      return;
     }
     // Fixed-size sampling yields full batches only: `steps` of them.
     const end = sampling === 'fixed' ? this.steps! * batchSize : n;

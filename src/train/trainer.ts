@@ -48,6 +48,8 @@ import { LOSS_SCOPE, withLayerPath, withPhase } from '../autograd/annotations.js
 import type { Model } from './model.js';
 import type { Variable } from '../nn/variable.js';
 import { privacyHooks, type DpSgdOptions, type PrivateSteps, type PrivateTraining } from './private-training.js';
+import type { FitStrategy, FitStrategyContext } from './strategy.js';
+import { DataParallel } from '../distributed/data-parallel.js';
 
 export type { CompileArgs } from './compile.js';
 export type { Batch, TensorData, TrainingInput } from './epoch-iterator.js';
@@ -78,6 +80,11 @@ export interface FitArgs {
    * l2NormClip: 1 } picks the noise for the planned steps and stops when the budget is spent.
    */
   privacy?: DpSgdOptions;
+  /**
+   * Trains across the processes of an MPI job (distributed.init() first): true is data parallel,
+   * `new distributed.DataParallel()`; or a strategy object (distributed.DataParallel / ParameterServer).
+   */
+  distributed?: boolean | FitStrategy;
 }
 
 export interface EvaluateArgs {
@@ -281,8 +288,12 @@ export class Trainer {
 
   // ---- Steps (Keras train_step / test_step / predict_step) ----
 
-  /** One optimization step on one batch; returns the batch loss. */
-  private trainStep({ x, y, sampleWeight }: StepBatch, stepSeed: number): number {
+  /**
+   * One optimization step on one batch; returns the batch loss. With a distributed strategy, the strategy is told
+   * each gradient as backward makes it and applies the step (averaged across ranks); a rank with no rows in this
+   * step (its share of the last global batch) joins it with zero gradients.
+   */
+  private trainStep({ x, y, sampleWeight }: StepBatch, stepSeed: number, strategy?: FitStrategy): number | undefined {
     if (this.dp && !this.dpFit)
       throw new ArgumentError(
         `trainStep: model '${this.model.name}' was compiled with privacy (DP-SGD), whose steps need fit() ` +
@@ -292,23 +303,41 @@ export class Trainer {
     const weights = this.model.trainableWeights;
     if (weights.length === 0) throw new ArgumentError(`fit: model '${this.model.name}' has no trainable weights`);
     this.checkTrainableSet(weights);
+    const rows = x[0].shape[0];
+    if (strategy && rows === 0) {
+      const zeros = weights.map((w) => o.zeros(w.shape, w.dtype));
+      try {
+        withPhase('optimizer', () => strategy.applyGradients(zeros, weights, this.optimizer, 0));
+      } finally {
+        dispose(zeros);
+      }
+      return undefined;
+    }
+    const gradientReady = strategy?.gradientReady && strategy.gradientReady.bind(strategy);
     let preds: Tensor[] = [];
     try {
       const { value, grads } = withPhase('backward', () =>
-        valueAndGrad((params: Tensor[]) => {
-          void params; // the params are the weights' own tensors, which the layers read
-          return withPhase('forward', () => {
-            const out = asList(this.model.apply(x.length === 1 ? x[0] : x, { training: true, seed: stepSeed }));
-            preds = keep(out);
-            return this.computeLoss('fit', y, out, sampleWeight);
-          });
-        })(weights.map((w) => w.value)),
+        valueAndGrad(
+          (params: Tensor[]) => {
+            void params; // the params are the weights' own tensors, which the layers read
+            return withPhase('forward', () => {
+              const out = asList(this.model.apply(x.length === 1 ? x[0] : x, { training: true, seed: stepSeed }));
+              preds = keep(out);
+              return this.computeLoss('fit', y, out, sampleWeight);
+            });
+          },
+          { gradientReady },
+        )(weights.map((w) => w.value)),
       );
       try {
         const loss = value.item();
-        withPhase('optimizer', () => this.optimizer.applyGradients(grads, weights));
+        withPhase('optimizer', () =>
+          strategy
+            ? strategy.applyGradients(grads, weights, this.optimizer, rows)
+            : this.optimizer.applyGradients(grads, weights),
+        );
         if (y) this.compileMetrics.updateState(y, preds, sampleWeight);
-        this.lossTracker.updateState(loss, x[0].shape[0]);
+        this.lossTracker.updateState(loss, rows);
         return loss;
       } finally {
         dispose([value, grads]);
@@ -447,9 +476,11 @@ export class Trainer {
     checkVerbose('fit', verbose);
     // Where a backup (BackupAndRestore) left off: fit goes on from its epoch and batch, with its seed.
     const resume = await resumePoint(args.callbacks ?? [], args.seed);
-    const seed = resume?.seed ?? args.seed ?? drawSeed();
+    let seed = resume?.seed ?? args.seed ?? drawSeed();
     const model = this.model;
     const custom = model.customSteps().train;
+    // Checked once per fit: without `distributed`, nothing below differs from a one-process fit.
+    const strategy = this.fitStrategy(args, custom, iterable);
     const dp = this.privateFit(args.privacy, custom, iterable);
     const owned: Tensor[] = [];
     let recorder: RunRecorder | undefined;
@@ -457,6 +488,14 @@ export class Trainer {
       const labels = !custom && this.hasLoss;
       const y = iterable || noLabels ? undefined : yOrArgs;
       const { train, validation } = this.fitData(xIn, y, args, owned, labels);
+      if (strategy) {
+        const ctx = this.strategyContext(train as ArrayData, { epochs, initialEpoch, batchSize, seed });
+        if ((await strategy.begin(ctx)) === 'serve') {
+          await strategy.serve?.();
+          return new History();
+        }
+        seed = ctx.seed;
+      }
       const data = new EpochIterator(train, {
         op: 'fit',
         batchSize,
@@ -466,6 +505,7 @@ export class Trainer {
         labels,
         names: dataNames(model),
         sampling: dp?.sampling(args.privacy),
+        shard: strategy?.shard,
       });
       const plan = dp?.begin(model, args.privacy, {
         samples: data.samples!,
@@ -488,7 +528,7 @@ export class Trainer {
       recorder = addRunRecorder(model, list, args.record);
       if (recorder) recorder.privacy = dp && (() => dp.record());
       if (plan?.targetEpsilon !== undefined) list.unshift(privacyHooks('fit').budget(plan.targetEpsilon, plan.delta));
-      if (verbose !== 0) list.push(new ProgressDisplay(epochs, data.steps, verbose));
+      if (verbose !== 0 && (strategy?.chief ?? true)) list.push(new ProgressDisplay(epochs, data.steps, verbose));
       const callbacks = new CallbackList(model, list, {
         epochs,
         batchSize,
@@ -502,6 +542,7 @@ export class Trainer {
         x: iterable ? undefined : onlyTensors((train as ArrayData).x),
         y: iterable ? undefined : (train as ArrayData).y,
         validation: tensorData(validation),
+        strategy,
       });
 
       await callbacks.onTrainBegin();
@@ -527,14 +568,21 @@ export class Trainer {
               const loss = this.privateStep(dp, batch, mixSeeds(seed, this.optimizer.iterations));
               await callbacks.onBatchEnd(step, { ...this.logs(), batchLoss: loss });
             } else {
-              const loss = this.trainStep(batch, mixSeeds(seed, this.optimizer.iterations));
-              await callbacks.onBatchEnd(step, { ...this.logs(), batchLoss: loss });
+              const stepSeed = mixSeeds(seed, this.optimizer.iterations);
+              // Ranks of a larger world draw their own dropout masks, as the rows of one big batch would.
+              const rankSeed = strategy && strategy.worldSize > 1 ? mixSeeds(stepSeed, strategy.rank) : stepSeed;
+              const loss = this.trainStep(batch, rankSeed, strategy);
+              // A data-parallel rank with no rows in the step has no batch loss (and its logs are its running means).
+              await callbacks.onBatchEnd(step, loss === undefined ? this.logs() : { ...this.logs(), batchLoss: loss });
             }
             step++;
             if (callbacks.stopTraining) break;
           }
         if (step === 0 && !callbacks.stopTraining) throw noBatches('fit', epoch);
-        const logs = custom ? { ...stepLogs } : this.logs();
+        // Distributed: the logs of all ranks together (the same on every rank, so callbacks decide alike); every
+        // rank evaluates the whole validation data, so its val_ logs are the same everywhere without reduction.
+        const own = custom ? { ...stepLogs } : this.logs();
+        const logs = strategy ? strategy.reduceLogs(own) : own;
         if (dp) logs.epsilon = dp.epsilon().epsilon;
         if (valData) Object.assign(logs, await this.evaluateLogs(valData, 'val_'));
         await callbacks.onEpochEnd(epoch, logs);
@@ -549,8 +597,58 @@ export class Trainer {
       this.stepSeed = undefined;
       this.dpFit = false;
       dp?.end(model);
+      await strategy?.end();
       dispose(owned);
     }
+  }
+
+  /**
+   * fit's distributed strategy (undefined without `distributed`): what it cannot honour is an error, not a
+   * silently one-process or unsynchronised run.
+   */
+  private fitStrategy(args: FitArgs, custom: boolean, iterable: boolean): FitStrategy | undefined {
+    const given = args.distributed;
+    if (given === undefined || given === false) return undefined;
+    const strategy = given === true ? new DataParallel() : given;
+    if (typeof strategy !== 'object' || strategy === null || typeof strategy.begin !== 'function')
+      throw new ArgumentError(
+        'fit: distributed must be true (data parallel) or a strategy (distributed.DataParallel, ' +
+          `distributed.ParameterServer), got ${typeof given}`,
+      );
+    const name = this.model.name;
+    if (custom)
+      throw new ArgumentError(
+        `fit: model '${name}' overrides trainStep, and distributed training averages gradients in the default step ` +
+          '(its optimizer.applyGradients would update each rank alone, and the copies would drift apart); remove ' +
+          'the override or the distributed option',
+      );
+    if (args.privacy !== undefined || this.dp)
+      throw new ArgumentError(
+        `fit: model '${name}' trains with DP-SGD (privacy), which is not supported with distributed training yet ` +
+          "(its Poisson sampling and per-example noise are one process's); remove one of them",
+      );
+    if (iterable)
+      throw new ArgumentError(
+        "fit: distributed training reads each rank's shard of every global batch, which needs the data as tensors " +
+          '(every rank holds them); pass tensors, not a dataset or generator',
+      );
+    return strategy;
+  }
+
+  /** What begin() is told; the model is built first (on the first rows), so every rank has weights to agree on. */
+  private strategyContext(
+    train: ArrayData,
+    args: { epochs: number; initialEpoch: number; batchSize: number; seed: number },
+  ): FitStrategyContext {
+    const n = train.x[0].shape[0];
+    if (n === 0) throw new ArgumentError('fit: the training data has no samples');
+    const first = train.x.map((t) => (t instanceof StringTensor ? t.slice(0, 1) : o.sliceAxis(t, 0, 0, 1)));
+    try {
+      this.ensureBuilt(first);
+    } finally {
+      dispose(first.filter((t, i): t is Tensor => t !== train.x[i] && !(t instanceof StringTensor)));
+    }
+    return { model: this.model, optimizer: this.optimizer, ...args, samples: n };
   }
 
   /** The DP-SGD steps this model has taken (what model.save() keeps), or undefined when it has taken none. */
