@@ -126,7 +126,8 @@ export class DataParallel implements FitStrategy {
     const { rows: expected, scale } = this.stepRows();
     if (rows !== expected)
       throw new ArgumentError(
-        `DataParallel: rank ${this.rank} trained on ${rows} rows at step ${this.steps}, expected its shard's ${expected}`,
+        `DataParallel: rank ${this.rank} trained on ${rows} rows at step ${this.steps}, ` +
+          `expected its shard's ${expected}`,
       );
     const mean = this.buckets!.reduce(grads, scale);
     try {

@@ -279,3 +279,47 @@ for (const [np, batchSize, samples] of [
     // Only rank 0 prints progress: one line an epoch (verbose 2).
     assert.equal(r.stdout.match(/^Epoch \d+\/\d+ - /gm)?.length, EPOCHS, r.stdout);
   });
+
+test('epoch end: moving statistics averaged across ranks, logs weighted by rows', async () => {
+  const x = rand([6, 3], 7),
+    y = rand([6, 2], 8);
+  c.setSeed(3);
+  const bn = new c.BatchNormalization();
+  const model = new c.Sequential([new c.Dense({ units: 4, inputShape: [3] }), bn, new c.Dense({ units: 2 })]);
+  model.compile({ optimizer: c.optimizers.sgd({ learningRate: 0.1 }), loss: 'mse' });
+  // Rank 0 of 2, where the other rank's moving statistics are this rank's plus 1 (BatchNormalization's).
+  const before: number[][] = [];
+  const sent: { logs: c.Logs; rows: number }[] = [];
+  const comm: DataParallelComm = {
+    ...fakeComm(2, 0, []),
+    allreduceArray: (buf) => {
+      before.push(Array.from(buf));
+      for (let i = 0; i < buf.length; i++) buf[i] = 2 * buf[i] + 1;
+    },
+    allgatherJson: <T>(v: T) => {
+      const mine = v as unknown as { logs?: c.Logs; rows: number };
+      if (!mine.logs) return [v, v];
+      sent.push({ logs: mine.logs, rows: mine.rows });
+      return [v, { logs: { loss: 10 }, rows: 2 * mine.rows } as T];
+    },
+  };
+  const history = await model.fit(x, y, {
+    epochs: 1,
+    batchSize: 3,
+    verbose: 0,
+    record: false,
+    distributed: new DataParallel({ communicator: comm }),
+  });
+  const moving = model.nonTrainableWeights.flatMap((w) => Array.from(w.value.dataSync()));
+  assert.equal(before.length, 1, 'one reduction of every moving statistic together, at the epoch end');
+  assertClose(
+    moving,
+    before[0].map((v) => v + 0.5),
+    { rtol: 1e-6, atol: 1e-7 },
+  );
+  // One step of 3 rows here (6 samples, 3 a rank); the other rank said 6 rows of loss 10: weights 1/3 and 2/3.
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0].rows, 3);
+  assertClose([history.history.loss[0]], [(sent[0].logs.loss + 2 * 10) / 3], { rtol: 1e-12, atol: 0 });
+  c.dispose([x, y]);
+});
