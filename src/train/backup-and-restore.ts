@@ -139,6 +139,12 @@ export class BackupAndRestore implements Callback {
   async onTrainBegin(): Promise<void> {
     const model = this.model!;
     this.batchesSinceBackup = 0;
+    // The servers hold the parameters there: a backup of rank 0's copy would not be what the servers resume from.
+    if (this.params?.strategy?.name === 'parameter-server')
+      throw new ArgumentError(
+        'BackupAndRestore does not back up a parameter-server fit yet (the parameters live on the servers); ' +
+          'use it with data parallel training (distributed: true)',
+      );
     if (!this.asked) {
       // A training loop that does not ask where to resume would restore the weights and then redo the epochs.
       if ((await this.resumePoint()) !== undefined)

@@ -1,6 +1,8 @@
-// Faults under mpirun (2 ranks): kill -9 of one rank ends the whole job with a non-zero status within 60 s; a rank
-// that hangs (SIGSTOP) makes the other fail with the DistributedError timeout and the job end in bounded time. The
-// bounds are generous timeouts (a hung job would fail the test), not speed assertions.
+// Faults of a data-parallel fit under mpirun (2 ranks): kill -9 of one rank mid-epoch ends the whole job with a
+// non-zero status within 60 s, and a restart of the same job with BackupAndRestore resumes from the last backup and
+// ends with exactly the weights of an uninterrupted run; a rank that hangs (SIGSTOP) makes the other fail with the
+// DistributedError timeout and the job end in bounded time. The bounds are generous timeouts (a hung job would fail
+// the test), not speed assertions.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -37,23 +39,47 @@ function cleanUp(pidFile: string): void {
   if (pid > 0 && processAlive(pid)) process.kill(pid, 'SIGKILL');
 }
 
-test('kill -9 of a rank in a loop of collectives ends the job non-zero', { skip }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'candor-faults-'));
-  const pidFile = join(dir, 'rank1.pid');
-  try {
-    const running = runMpiRows(2, program('fault-collectives'), ['kill', dir], { timeoutMs: 120_000 });
-    process.kill(await pidIn(pidFile, 60_000), 'SIGKILL');
-    const killedAt = Date.now();
-    const r = await running;
-    const seconds = (Date.now() - killedAt) / 1000;
-    assert.notEqual(r.code, 0, 'the job fails');
-    assert.ok(seconds < BOUND_S, `the job ended ${seconds} s after the kill`);
-    assert.match(r.stderr, /exited on signal 9/, 'mpirun says which rank died');
-  } finally {
-    cleanUp(pidFile);
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  'kill -9 of a rank mid-epoch ends the job non-zero; the restarted job resumes to the uninterrupted weights',
+  { skip },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'candor-faults-'));
+    const pidFile = join(dir, 'rank1.pid');
+    try {
+      const run = (mode: string, timeoutMs = 120_000) =>
+        runMpiRows(2, program('fault-fit'), [mode, dir], { timeoutMs });
+      const plain = await run('plain');
+      assert.equal(plain.code, 0, plain.stderr);
+      const expected = (plain.rows[0] as Row).weights!;
+
+      const crashing = run('crash');
+      const pid = await pidIn(pidFile, 60_000);
+      process.kill(pid, 'SIGKILL');
+      const killedAt = Date.now();
+      const crashed = await crashing;
+      const seconds = (Date.now() - killedAt) / 1000;
+      assert.notEqual(crashed.code, 0, 'the job fails');
+      assert.ok(seconds < BOUND_S, `the job ended ${seconds} s after the kill`);
+      assert.ok(existsSync(join(dir, 'backup', 'backup.safetensors')), 'the last backup survives');
+
+      const resumed = await run('resume');
+      assert.equal(resumed.code, 0, resumed.stderr);
+      const rows = resumed.rows as Row[];
+      assert.deepEqual(
+        rows.map((r) => r.rank),
+        [0, 1],
+      );
+      // The backup after 2 of epoch 2's 4 global batches: the restart goes on in epoch 2.
+      assert.deepEqual(rows[0].epochs, [2, 3]);
+      assert.deepEqual(rows[0].weights, expected, 'bit-identical to the uninterrupted job');
+      assert.deepEqual(rows[1].weights, expected, 'every rank holds the same weights');
+      assert.ok(!existsSync(join(dir, 'backup', 'backup.safetensors')), 'removed at the successful end');
+    } finally {
+      cleanUp(pidFile);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 test(
   'a rank that hangs makes the other fail with the DistributedError timeout, and the job ends',
@@ -62,7 +88,7 @@ test(
     const dir = mkdtempSync(join(tmpdir(), 'candor-faults-'));
     const pidFile = join(dir, 'rank1.pid');
     try {
-      const r = await runMpiRows(2, program('fault-collectives'), ['hang', dir], {
+      const r = await runMpiRows(2, program('fault-fit'), ['hang', dir], {
         timeoutMs: 120_000,
         env: { CANDOR_DISTRIBUTED_TIMEOUT_MS: '3000' },
       });
@@ -72,7 +98,7 @@ test(
       assert.ok(row, `rank 0 reported its error:\n${r.stderr}`);
       assert.equal(row.error, 'DistributedError', row.message);
       assert.equal(row.code, 'CANDOR_DISTRIBUTED_TIMEOUT', row.message);
-      assert.match(row.message!, /allreduceArray on rank 0 of 2 .* not done after 3\.0 s: a rank died or hangs/);
+      assert.match(row.message!, /on rank 0 of 2 .* not done after 3\.0 s: a rank died or hangs/);
       assert.ok(!r.rows.some((x) => x.rank === 1), 'the hung rank never got further');
     } finally {
       cleanUp(pidFile);

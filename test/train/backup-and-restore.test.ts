@@ -160,6 +160,15 @@ test('BackupAndRestore: a temp file left by a writer killed mid-write is ignored
   rmSync(root, { recursive: true, force: true });
 });
 
+test('BackupAndRestore: a parameter-server fit is refused rather than backed up wrongly', async () => {
+  const root = tempDir();
+  const backup = new c.BackupAndRestore({ backupDir: root });
+  backup.setModel(makeModel());
+  backup.setParams({ epochs: 1, batchSize: 1, strategy: { name: 'parameter-server' } as c.FitParams['strategy'] });
+  await assert.rejects(Promise.resolve(backup.onTrainBegin()), /does not back up a parameter-server fit yet/);
+  rmSync(root, { recursive: true, force: true });
+});
+
 test('BackupAndRestore: checked options', () => {
   assert.throws(() => new c.BackupAndRestore({ backupDir: '' }), c.ArgumentError);
   assert.throws(() => new c.BackupAndRestore({ backupDir: 'b', saveFreq: 0 }), /saveFreq must be 'epoch' or/);
