@@ -1,7 +1,7 @@
 // The comparison benchmark (`npm run bench -- [--quick | --smoke] [--only gemm,conv,...] [--peers native,torch,...]
 // [--json]`; peers native, js, tfjs-cpu, tfjs-wasm, torch, ort): runs each peer in its own child process, one
 // after another, and reports figures, ratios Candor native / peer and the issue's targets. Every figure is the
-// median of repeats after a warm-up.
+// median of repeats after a warm-up. Then the distributed section (bench/distributed.ts) under mpirun.
 import { spawn, spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
@@ -26,6 +26,7 @@ import {
   type Section,
 } from './spec.js';
 import { buildReport, printReport, type PeerOutcome } from './report.js';
+import { printDistributed, runDistributedBench } from './distributed.js';
 
 const argv = process.argv.slice(2);
 const option = (name: string): string | undefined => {
@@ -149,14 +150,18 @@ function runPeer(peer: PeerName): Promise<PeerOutcome> {
 
 const start = performance.now();
 const outcomes: PeerOutcome[] = [];
-for (const peer of peers) outcomes.push(await runPeer(peer)); // one at a time: peers never share the cores
+const peerSections = sections.filter((s) => s !== 'distributed');
+// One at a time: peers never share the cores.
+if (peerSections.length) for (const peer of peers) outcomes.push(await runPeer(peer));
+const distributed = sections.includes('distributed') ? await runDistributedBench(args, quick, smoke) : undefined;
 const report = buildReport(outcomes);
 console.log(
   `\nCandor comparison benchmark${quick ? ' (--quick: few repeats, rough figures)' : ''}` +
     `${smoke ? ' (--smoke: one call per figure, not a measurement)' : ''}; float32; ` +
     `${args.threads} cores; median of repeats after warm-up`,
 );
-printReport(outcomes, report, (line) => console.log(line));
+if (peerSections.length) printReport(outcomes, report, (line) => console.log(line));
+if (distributed) printDistributed(distributed, (line) => console.log(line));
 const seconds = (performance.now() - start) / 1000;
 console.log(`total ${seconds.toFixed(0)} s`);
 if (json) {
@@ -180,6 +185,7 @@ if (json) {
       figures: report.figures,
       ratios: report.ratios,
       targets: report.targets,
+      ...(distributed ? { distributed } : {}),
     }),
   );
 }

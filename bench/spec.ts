@@ -14,7 +14,19 @@ export interface Metric {
   readonly fromSeconds: (seconds: number) => number;
 }
 
-export const SECTIONS = ['gemm', 'conv', 'mlp', 'cnn', 'predict', 'gpt', 'dp', 'explain', 'compress'] as const;
+/** 'distributed' is not a peer's: bench/distributed.ts runs it under mpirun after the peers (issue 17). */
+export const SECTIONS = [
+  'gemm',
+  'conv',
+  'mlp',
+  'cnn',
+  'predict',
+  'gpt',
+  'dp',
+  'explain',
+  'compress',
+  'distributed',
+] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** Square float32 GEMMs n x n x n. */

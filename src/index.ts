@@ -64,6 +64,7 @@ export {
 } from './train/callbacks.js';
 export type { Callback, Logs, FitParams } from './train/callbacks.js';
 export type { EarlyStoppingArgs, ModelCheckpointArgs, ReduceLROnPlateauArgs } from './train/callbacks.js';
+export { BackupAndRestore, type BackupAndRestoreArgs } from './train/backup-and-restore.js';
 export { TensorBoard, type TensorBoardArgs } from './interop/tensorboard/callback.js';
 export type { TensorData } from './train/epoch-iterator.js';
 export { plotModel, modelToSvg, type PlotModelOptions } from './train/plot-model.js';

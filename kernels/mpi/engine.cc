@@ -93,7 +93,7 @@ void Engine::run() {
       char lib[MPI_MAX_LIBRARY_VERSION_STRING];
       int len = 0;
       MPI_Get_library_version(lib, &len);
-      world.library.assign(lib, len);
+      world.library.assign(lib, strnlen(lib, len));  // Open MPI counts the terminating NUL in len
     }
     thread_ready = true;
   }
@@ -140,8 +140,8 @@ void Engine::run() {
       indices.resize(active.size());
       statuses.resize(active.size());
       int outcount = 0;
-      int trc = MPI_Testsome(static_cast<int>(handles.size()), handles.data(), &outcount, indices.data(),
-                             statuses.data());
+      int trc =
+          MPI_Testsome(static_cast<int>(handles.size()), handles.data(), &outcount, indices.data(), statuses.data());
       if (trc != MPI_SUCCESS && trc != MPI_ERR_IN_STATUS) {
         // The whole call failed: fail every active request rather than spin on it.
         for (auto& r : active) {
@@ -308,7 +308,7 @@ bool Engine::finalize(double timeoutMs) {
   stopping = true;
   wake_thread.notify_one();
   return wake_js.wait_for(lock, std::chrono::duration<double, std::milli>(timeoutMs),
-                          [this] { return thread_finished; });
+                          [this] { return thread_finished.load(); });
 }
 
 void Engine::abort(int code, double timeoutMs) {
@@ -316,7 +316,8 @@ void Engine::abort(int code, double timeoutMs) {
   if (!thread_started || thread_finished) return;
   abort_code = std::max(0, code);
   wake_thread.notify_one();
-  wake_js.wait_for(lock, std::chrono::duration<double, std::milli>(timeoutMs), [this] { return thread_finished; });
+  wake_js.wait_for(lock, std::chrono::duration<double, std::milli>(timeoutMs),
+                   [this] { return thread_finished.load(); });
 }
 
 }  // namespace candor_mpi

@@ -29,8 +29,8 @@ struct Op {
   Reduce reduce = Reduce::Sum;
   const void* send = nullptr;  // null = in place (allreduce) or unused
   void* recv = nullptr;
-  int count = 0;               // elements: per rank for allgather / reduce-scatter, whole buffer otherwise
-  int peer = 0;                // root (bcast), destination (send), source (recv, probe)
+  int count = 0;  // elements: per rank for allgather / reduce-scatter, whole buffer otherwise
+  int peer = 0;   // root (bcast), destination (send), source (recv, probe)
   int tag = 0;
   std::vector<int> counts, displs;  // allgatherv
 };
@@ -41,8 +41,8 @@ struct Request {
   bool done = false;
   std::string error;  // set when MPI reported an error
   int source = -1, tag = -1;
-  int64_t count = 0;  // receive: elements received; probe: bytes waiting
-  void* handle = nullptr;  // engine.cc's MPI_Request, owned by the communication thread
+  int64_t count = 0;                   // receive: elements received; probe: bytes waiting
+  void* handle = nullptr;              // engine.cc's MPI_Request, owned by the communication thread
   void* refs[2] = {nullptr, nullptr};  // napi_ref of the buffers, kept by napi.cc until JS sees completion
 };
 
@@ -56,6 +56,8 @@ class Engine {
   /** Starts the thread, which runs MPI_Init_thread; blocks until it has. Returns an error message or "". */
   std::string start(int pollMicros);
   bool started() const { return thread_started; }
+  /** MPI_Init_thread succeeded (read after start() returned, which synchronises with the thread). */
+  bool initialised() const { return thread_ready && init_error.empty(); }
   const WorldInfo& info() const { return world; }
   /** Queues op; the returned request is also kept in the table until forget(). */
   std::shared_ptr<Request> submit(Op op);
@@ -70,7 +72,7 @@ class Engine {
   bool finalize(double timeoutMs);
   /** Asks the thread to call MPI_Abort(code) at once; waits up to timeoutMs for it. */
   void abort(int code, double timeoutMs);
-  bool finished() const { return thread_finished; }
+  bool finished() const { return thread_finished.load(); }
 
  private:
   void run();
@@ -82,7 +84,8 @@ class Engine {
   std::unordered_map<uint64_t, std::shared_ptr<Request>> table;
   uint64_t next_id = 1;
   size_t in_flight = 0;
-  bool stopping = false, thread_started = false, thread_ready = false, thread_finished = false;
+  bool stopping = false, thread_started = false, thread_ready = false;
+  std::atomic<bool> thread_finished{false};
   int abort_code = -1;
   int poll_us = 20;
   std::atomic<int> js_waiting{0};  // JS threads blocked in wait(): the thread polls without sleeping then

@@ -54,8 +54,8 @@ bool get_buf(napi_env env, napi_value v, Buf* b, const char* fn, const char* wha
       b->dtype = DType::I8;
       break;
     default:
-      fail(env, std::string(fn) + ": " + what + " must be a Float32Array, Float64Array, Int32Array, Uint8Array "
-                                                "or Int8Array");
+      fail(env, std::string(fn) + ": " + what +
+                    " must be a Float32Array, Float64Array, Int32Array, Uint8Array or Int8Array");
       return false;
   }
   if (b->length > static_cast<size_t>(INT_MAX)) {
@@ -92,7 +92,7 @@ bool args(napi_env env, napi_callback_info info, size_t want, napi_value* argv, 
 }
 
 bool ready(napi_env env, const char* fn) {
-  if (!engine().started() || !engine().info().library.size()) {
+  if (!engine().started() || !engine().initialised()) {
     fail(env, std::string(fn) + ": MPI is not initialised (call init first)");
     return false;
   }
@@ -192,8 +192,7 @@ napi_value Allreduce(napi_env env, napi_callback_info info) {
   bool inPlace = t == napi_null || t == napi_undefined;
   if (!get_buf(env, argv[1], &recv, "allreduce", "recv")) return nullptr;
   if (!inPlace) {
-    if (!get_buf(env, argv[0], &send, "allreduce", "send") || !same_type(env, send, recv, "allreduce"))
-      return nullptr;
+    if (!get_buf(env, argv[0], &send, "allreduce", "send") || !same_type(env, send, recv, "allreduce")) return nullptr;
     if (send.length != recv.length)
       return fail(env, "allreduce: send has " + std::to_string(send.length) + " elements but recv has " +
                            std::to_string(recv.length));
@@ -412,7 +411,8 @@ napi_value Test(napi_env env, napi_callback_info info) {
   return complete(env, r);
 }
 
-#define CANDOR_MPI_FN(name, fn) {name, nullptr, fn, nullptr, nullptr, nullptr, napi_default, nullptr}
+#define CANDOR_MPI_FN(name, fn) \
+  { name, nullptr, fn, nullptr, nullptr, nullptr, napi_default, nullptr }
 
 napi_value Module(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {

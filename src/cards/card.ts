@@ -14,6 +14,7 @@ import { lineChart } from './svg.js';
 import { complianceMap, trainingFlops, STATUS_TEXT, type ComplianceGroup } from './compliance.js';
 import { applicability } from './applicability.js';
 import { summarySection, contentsBlock } from './summary.js';
+import { distributedSection } from './distributed.js';
 import { frontMatter } from './front-matter.js';
 import { specText } from '../ledger/model-io.js';
 import {
@@ -775,6 +776,7 @@ export function buildCard(
     ...explanationsSection(record),
     ...compressionSection(record),
     ...computeSection(ctx),
+    ...distributedSection(record),
   ];
   if (record.notes.length)
     details.push(

@@ -40,7 +40,10 @@ export function huggingFaceMetadata(r: RunRecord, u: CardUserInfo): Record<strin
     };
     if (u.trainingType) co2.training_type = u.trainingType;
     co2.geographical_location = em.grid.name;
-    co2.hardware_used = `${r.machine.cpuModel}, ${r.machine.logicalCpus} logical CPUs`;
+    const d = r.distributed;
+    co2.hardware_used =
+      (d ? `${d.worldSize} processes on ${d.hosts.length} host(s) like this: ` : '') +
+      `${r.machine.cpuModel}, ${r.machine.logicalCpus} logical CPUs`;
     meta.co2_eq_emissions = co2;
   }
   return meta;

@@ -36,8 +36,8 @@ export interface PublishOptions {
 
 export interface PublishedRun {
   record: RunRecord;
-  /** Where run.json was written. */
-  file: string;
+  /** Where run.json was written; absent on a distributed run's ranks other than 0, which write nothing. */
+  file?: string;
   /** The ledger entry, when a ledger was written. */
   entry?: LedgerEntry;
   /** The card, unless card was false. */
@@ -47,9 +47,12 @@ export interface PublishedRun {
 /**
  * Publishes a finished run: writes run.json, writes the card from it, records the card files' hashes in
  * record.card and rewrites run.json (its createdAt unchanged, so the card shows the record as published),
- * then appends the record to the ledger, signed by default. Returns the record, the entry and the card.
+ * then appends the record to the ledger, signed by default. Returns the record, the entry and the card. On a
+ * distributed run's ranks other than 0 it writes nothing and returns the record only.
  */
 export async function publishRun(recording: RunRecording, options: PublishOptions): Promise<PublishedRun> {
+  // A distributed run is published by rank 0 alone; the other ranks keep the record (the same sums) in memory.
+  if (!recording.chief) return { record: (await recording.finish()).record };
   const key = signingKey(options);
   const { record } = await recording.finish({ dir: options.dir, encryptionKey: options.encryptionKey });
   return publishRecord(record, options, key);

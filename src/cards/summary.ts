@@ -9,6 +9,7 @@ import { trainingFlops, type ComplianceGroup } from './compliance.js';
 import { comparedWith, GPAI_FLOP } from './applicability.js';
 import { sourceOf, trainingDataOf, validationOf } from './record-extras.js';
 import type { CardUserInfo } from './user-info.js';
+import { distributedSummary } from './distributed.js';
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -82,6 +83,7 @@ export function summarySection(r: RunRecord, user: CardUserInfo, groups: Complia
       ),
     ],
     ['Energy', energyText(r)],
+    ...(r.distributed ? [['Distributed', distributedSummary(r)!]] : []),
     [
       'Regulatory',
       `EU AI Act: ${comparedWith(t.flops, GPAI_FLOP, 'the general-purpose-model criterion')}; high-risk depends on ` +

@@ -65,6 +65,8 @@ export interface Communicator {
 /** How the world's operations wait: the timeout, and whether MPI was finalised. */
 export interface CommOptions {
   timeoutMs: number;
+  /** Set by finalize(): every later operation throws. */
+  finalized?: boolean;
 }
 
 const REDUCIBLE: readonly DType[] = ['float32', 'float64', 'int32'];
@@ -119,9 +121,19 @@ export class MpiCommunicator implements Communicator {
   constructor(
     readonly rank: number,
     readonly size: number,
-    private readonly mpi: MpiAddon | undefined,
+    private readonly addon: MpiAddon | undefined,
     readonly options: CommOptions,
   ) {}
+
+  /** The addon (undefined in the world of size 1); a DistributedError once MPI was finalised. */
+  private get mpi(): MpiAddon | undefined {
+    if (this.addon && this.options.finalized)
+      throw new DistributedError(
+        `distributed: rank ${this.rank} called a communicator operation after finalize()`,
+        'CANDOR_DISTRIBUTED_FINALIZED',
+      );
+    return this.addon;
+  }
 
   get stats(): Readonly<CommunicatorStats> {
     return { ...this.counters };

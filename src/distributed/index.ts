@@ -16,5 +16,17 @@ export { DistributedError } from './errors.js';
 export type { DistributedErrorCode } from './errors.js';
 export { loadMpiAddon, mpiAddonPath, mpiAddonTried, MPI_ADDON_VERSION } from './mpi.js';
 export type { MpiAddon, MpiArray, MpiInit, MpiLoad, MpiResult } from './mpi.js';
+export {
+  contributeRankFigures,
+  gatherRankFigures,
+  joinClusterRound,
+  startRankFigures,
+  RankFiguresMeter,
+} from './cluster-record.js';
+export type { ClusterWorld, CommStats } from './cluster-record.js';
 export { DataParallel } from './data-parallel.js';
 export type { DataParallelOptions, DataParallelComm } from './data-parallel.js';
+export { ParameterServer } from './parameter-server.js';
+export type { ParameterServerOptions, ParameterServerStats } from './parameter-server.js';
+export { planShards } from './ps-shards.js';
+export type { ShardPlan, ShardSegment } from './ps-shards.js';

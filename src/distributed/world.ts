@@ -4,7 +4,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { ArgumentError } from '../errors.js';
 import { getBackend } from '../backends/backend.js';
 import { getNumThreads, setNumThreads } from '../backends/native/index.js';
-import { MpiCommunicator, type Communicator } from './communicator.js';
+import { MpiCommunicator, type CommOptions, type Communicator } from './communicator.js';
 import { DistributedError } from './errors.js';
 import { loadMpiAddon, type MpiAddon } from './mpi.js';
 
@@ -57,7 +57,7 @@ function pollMicros(): number {
   return us;
 }
 
-let joined: { world: World; mpi?: MpiAddon; options: { timeoutMs: number }; finalized: boolean } | undefined;
+let joined: { world: World; mpi?: MpiAddon; options: CommOptions; finalized: boolean } | undefined;
 let single: World | undefined;
 
 function sizeOneWorld(options: { timeoutMs: number }): World {
@@ -144,7 +144,7 @@ export function init(options: InitOptions = {}): World {
  */
 function atExit(code: number): void {
   if (!joined?.mpi || joined.finalized) return;
-  joined.finalized = true;
+  joined.finalized = joined.options.finalized = true;
   if (code === 0 && joined.mpi.pending() === 0) joined.mpi.finalize(10_000);
 }
 
@@ -183,5 +183,5 @@ export function finalize(): void {
         `(${pending} operation(s) were in flight): a rank died or hangs`,
       'CANDOR_DISTRIBUTED_TIMEOUT',
     );
-  joined.finalized = true;
+  joined.finalized = joined.options.finalized = true;
 }

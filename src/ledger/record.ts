@@ -15,6 +15,7 @@ import { canonicalJson, hashJson, jsonSafe, sha256Hex, type JsonValue } from './
 import type { GridIntensity } from './carbon.js';
 import { readCpuInfo, type EnergyReport } from './energy.js';
 import type { StageCost } from './stages.js';
+import type { DistributedRecord } from './distributed.js';
 import type { ClassificationReport } from './evaluation.js';
 import type { DatasetFingerprint } from './fingerprint.js';
 import { JsonSchemaValidator } from './json-schema.js';
@@ -93,6 +94,8 @@ export interface RunRecord {
   card?: CardHashes;
   /** The run's life by stage (fingerprinting, training, validation, testing, saving, other); see stages.ts. */
   stages?: StageCost[];
+  /** A run across several processes: world, strategy, hosts, bytes and each rank's figures (distributed.ts). */
+  distributed?: DistributedRecord;
   software: { candor: string; node: string; v8: string; platform: string; arch: string };
   machine: {
     cpuModel: string;

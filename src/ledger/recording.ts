@@ -22,6 +22,8 @@ import { withCompression, type CompressionRecord } from './compression.js';
 import { writeRunFiles } from './emissions-csv.js';
 import type { FileHashes } from './file-hashes.js';
 import { StageClock, type StageMark } from './stages.js';
+import { mergeCluster, type ClusterInfo, type RankContribution } from './cluster-merge.js';
+import type { MeterSnapshot } from './meter.js';
 import {
   RUN_RECORD_FORMAT,
   RUN_RECORD_VERSION,
@@ -46,6 +48,25 @@ export interface RunFacts {
   epochs: { requested: number | null; initial?: number };
   /** The DP-SGD mechanism and budget of the run; none when absent. */
   privacy?: DpSgdRecord;
+}
+
+/** What a rank measured over its fit, handed to gatherCluster (the cluster's figures are merged from these). */
+export interface OwnFigures {
+  compute: MeterSnapshot;
+  energy: EnergyReport | null;
+  steps: number;
+  /** Epochs completed. */
+  epochs: number;
+  cpuSeconds: number;
+  wallSeconds: number;
+}
+
+/** Every rank's contribution, as gatherCluster returns them on each rank. */
+export interface GatheredCluster {
+  /** This process's rank (0 writes the run's files). */
+  rank: number;
+  info: ClusterInfo;
+  contributions: RankContribution[];
 }
 
 /** A running run's figures so far (RunRecording.progress); energy and CO2e are null when energy is off. */
@@ -138,6 +159,17 @@ export class RunRecording {
    */
   private lastStep?: { wallMs: number; cpu: NodeJS.CpuUsage };
   private validation = { wallMs: 0, cpuUs: 0 };
+  /** A run across several processes: every rank's figures (record.distributed), kept to re-sum the energy. */
+  private cluster?: GatheredCluster;
+
+  /**
+   * Whether this process writes the run's files: true unless the run was distributed and this is not rank 0.
+   * Elsewhere run.json, emissions.csv, ledger entries (finish) and the card (publishRun) are not written; the
+   * record, the same sums as rank 0's, stays in memory (recorder.record).
+   */
+  get chief(): boolean {
+    return this.cluster === undefined || this.cluster.rank === 0;
+  }
 
   constructor(protected readonly options: RunRecorderOptions = {}) {
     this.meter = options.meter ?? new Meter();
@@ -261,10 +293,51 @@ export class RunRecording {
     const cpu = process.cpuUsage(this.cpuStart);
     this.fitKernelMs = { own, all };
     this.closeFitStages();
-    this.built = this.build(facts(), endedAt, (cpu.user + cpu.system) / 1e6, this.runEnergy(), context);
-    if (this.stageClock) this.built.stages = this.stageClock.stages;
-    if (this.options.dir && this.options.write !== false)
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    const built = this.build(facts(), endedAt, cpuSeconds, this.runEnergy(), context);
+    if (this.stageClock) built.stages = this.stageClock.stages;
+    const wallSeconds = (endedAt - this.startedAt) / 1000;
+    this.cluster = await this.gatherCluster({
+      compute: this.meter.snapshot(),
+      energy: built.energy,
+      steps: this.steps,
+      epochs: this.epochsCompleted,
+      cpuSeconds,
+      wallSeconds,
+    });
+    this.built = built;
+    this.applyCluster(built);
+    if (this.chief && this.options.dir && this.options.write !== false)
       await writeRunRecord(this.built, this.options.dir, { encryptionKey: this.encryptionKey });
+  }
+
+  /**
+   * A distributed run's gathering of every rank's figures (one collective every rank joins at the end of fit);
+   * undefined for a run in one process. RunRecorder implements it for fit's distributed strategies.
+   */
+  protected async gatherCluster(own: OwnFigures): Promise<GatheredCluster | undefined> {
+    void own;
+    return undefined;
+  }
+
+  /**
+   * A distributed run's record: compute, CPU time and energy summed over the ranks (cluster-merge.ts), this
+   * rank's energy as it is now (stages after fit add to it), and record.distributed.
+   */
+  private applyCluster(record: RunRecord): void {
+    const cluster = this.cluster;
+    if (!cluster) return;
+    const own = this.runEnergy();
+    const merged = mergeCluster(
+      cluster.info,
+      cluster.contributions.map((c) => (c.figures.rank === cluster.rank ? { ...c, energy: own } : c)),
+    );
+    record.compute = { ...merged.compute, attribution: record.compute.attribution };
+    record.training.cpuSeconds = merged.cpuSeconds;
+    record.energy = merged.energy;
+    record.emissions = merged.energy ? this.emissionsOf(merged.energy) : null;
+    record.distributed = merged.distributed;
+    record.notes = [...new Set([...record.notes.filter((n) => !n.startsWith('Distributed run (')), merged.note])];
   }
 
   /** Kernel ms of this run's meter and of the whole process during fit: the run's share of the energy. */
@@ -281,6 +354,7 @@ export class RunRecording {
 
   /** Sets record.energy and record.emissions to the run's energy so far (up to the last stage mark). */
   private syncEnergy(record: RunRecord): void {
+    if (this.cluster) return this.applyCluster(record);
     const energy = this.runEnergy();
     if (!energy || !record.energy) return;
     record.energy = energy;
@@ -516,7 +590,7 @@ export class RunRecording {
     record.createdAt = iso(Date.now());
     this.syncEnergy(record); // stages added since (testing, saving, ...) count in the run's energy
     // writeRunRecord validates what it writes; an unwritten record is validated here.
-    if (this.options.dir && this.options.write !== false) {
+    if (this.chief && this.options.dir && this.options.write !== false) {
       // Once finish() wrote a row there, it follows the record (its energy and timestamp change with it).
       const write = this.emissionsInOwnDir ? writeRunFiles : writeRunRecord;
       await write(record, this.options.dir, { encryptionKey: this.encryptionKey });
@@ -530,7 +604,8 @@ export class RunRecording {
    * Writes run.json (to `dir` or the recorder's dir; encrypted with `encryptionKey`) and beside a plain one the run's
    * row of CodeCarbon's emissions.csv (when energy was recorded; see emissions-csv.ts), and, with `ledger`, appends
    * the record to that ledger (in plain: a ledger is for others to verify). A key given for the recorder's own
-   * dir is kept, so that later rewrites there (addEvaluation, ...) stay encrypted.
+   * dir is kept, so that later rewrites there (addEvaluation, ...) stay encrypted. On a distributed run's ranks
+   * other than 0 (see chief) it writes nothing and returns the record.
    */
   async finish(
     options: { dir?: string; ledger?: string; encryptionKey?: EncryptionKey } & AppendOptions = {},
@@ -540,6 +615,7 @@ export class RunRecording {
     this.stageClock?.settle();
     this.syncEnergy(record);
     record.createdAt = iso(Date.now());
+    if (!this.chief) return { record }; // a distributed run's files are rank 0's to write
     const dir = options.dir ?? this.options.dir;
     const own = dir !== undefined && this.options.dir !== undefined && resolve(dir) === resolve(this.options.dir);
     if (own && options.encryptionKey !== undefined) this.encryptionKey = options.encryptionKey;

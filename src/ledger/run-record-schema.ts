@@ -9,6 +9,7 @@ import { CARD_HASHES_SCHEMA } from './file-hashes.js';
 import { FINGERPRINT_DEFS } from './fingerprint-schema.js';
 import { ENERGY_PLATFORM_PROPERTIES } from './platform.js';
 import { STAGES_SCHEMA } from './stages.js';
+import { DISTRIBUTED_SCHEMA } from './distributed.js';
 
 const num = { type: 'number' };
 const nonNegative = { type: 'number', minimum: 0 };
@@ -233,6 +234,7 @@ export const RUN_RECORD_SCHEMA: Schema = {
     },
     card: CARD_HASHES_SCHEMA,
     stages: STAGES_SCHEMA,
+    distributed: DISTRIBUTED_SCHEMA,
     software: {
       type: 'object',
       required: ['candor', 'node', 'v8', 'platform', 'arch'],

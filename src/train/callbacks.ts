@@ -358,3 +358,6 @@ const REDUCE_LR_OPTIONS = optionKeys<ReduceLROnPlateauArgs>({
 function readLength(path: string): number {
   return existsSync(path) ? statSync(path).size : 0;
 }
+
+// BackupAndRestore lives in its own file (it is what fit asks where to resume).
+export { BackupAndRestore, type BackupAndRestoreArgs } from './backup-and-restore.js';

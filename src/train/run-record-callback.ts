@@ -6,7 +6,22 @@ import type { Tensor } from '../tensor/tensor.js';
 import { evaluateClassifier, type ReportOptions } from '../ledger/evaluation.js';
 import type { EvaluationRecord, ModelFacts } from '../ledger/record.js';
 import type { DpSgdRecord } from '../ledger/privacy.js';
-import { RunRecording, type RunFacts, type RunRecorderOptions } from '../ledger/recording.js';
+import {
+  RunRecording,
+  type GatheredCluster,
+  type OwnFigures,
+  type RunFacts,
+  type RunRecorderOptions,
+} from '../ledger/recording.js';
+import {
+  commMark,
+  expectRecorder,
+  gatherRankFigures,
+  shardSamples,
+  workerContribution,
+  type CommStats,
+} from '../distributed/cluster-record.js';
+import { world } from '../distributed/world.js';
 import { RecordError } from '../ledger/errors.js';
 import type { Callback, FitParams, Logs } from './callbacks.js';
 import type { Model } from './model.js';
@@ -65,6 +80,8 @@ export class RunRecorder extends RunRecording implements Callback {
   private params?: FitParams;
   /** Set by a private fit (DP-SGD): the record's privacy section, read when the run ends. */
   privacy?: () => DpSgdRecord;
+  /** A distributed fit's communication counters at its start (its bytes are differences from these). */
+  private commFrom?: CommStats;
 
   constructor(options: RunRecorderOptions = {}) {
     super(options);
@@ -82,6 +99,35 @@ export class RunRecorder extends RunRecording implements Callback {
   onTrainBegin(): void {
     const p = this.params;
     this.begin(p?.x ? { x: p.x, y: p.y } : undefined, p?.validation);
+    const strategy = this.distributedStrategy();
+    if (strategy) {
+      expectRecorder(strategy);
+      this.commFrom = commMark(world());
+    }
+  }
+
+  /** Whether this rank writes the run's files: during a distributed fit too (checkpoints), rank 0 alone. */
+  override get chief(): boolean {
+    return super.chief && (this.distributedStrategy()?.chief ?? true);
+  }
+
+  /** fit's strategy when it trains across several processes. */
+  private distributedStrategy() {
+    const strategy = this.params?.strategy;
+    return strategy && strategy.worldSize > 1 ? strategy : undefined;
+  }
+
+  /**
+   * A distributed fit: every rank sends its figures to all (one allgatherJson, which server ranks join through
+   * contributeRankFigures); the record sums them, and only rank 0 writes the run's files.
+   */
+  protected override async gatherCluster(own: OwnFigures): Promise<GatheredCluster | undefined> {
+    const strategy = this.distributedStrategy();
+    if (!strategy) return undefined;
+    const p = this.params!;
+    const w = world();
+    const samples = shardSamples(p.samples, strategy.shard, own.epochs, own.steps, p.batchSize);
+    return gatherRankFigures(strategy, workerContribution(w, own, samples, this.commFrom), w);
   }
 
   onEpochBegin(epoch: number): void {

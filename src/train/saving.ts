@@ -69,9 +69,12 @@ const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest(
 /**
  * Writes the model under `dir` (created if needed). Crash-safe: until model.json is switched, the
  * directory loads as the previous save; the temp files of saves that were killed are removed.
- * Concurrent saves into one directory are not supported (the last to switch model.json wins).
+ * Concurrent saves into one directory are not supported (the last to switch model.json wins). After a
+ * distributed fit it does nothing on ranks other than 0 (RunRecording.chief).
  */
 export async function saveModel(model: Model, dir: string, options: SaveOptions = {}): Promise<void> {
+  // After a distributed fit, rank 0 alone writes the model and its run record; the other ranks' copies are the same.
+  if (model.runRecorder && !model.runRecorder.chief) return;
   const cipher = FileCipher.optional(options.encryptionKey, options.scrypt); // checked before any file is touched
   /** The bytes as written: encrypted as `role` when there is a key. */
   const seal = async (bytes: Uint8Array | string, role: string) => (cipher ? cipher.encrypt(bytes, role) : bytes);

@@ -40,6 +40,7 @@ import {
 import { StringTensor, isStringArray } from '../nn/preprocessing/string-tensor.js';
 import { CallbackList } from './callback-list.js';
 import { History, type Callback, type Logs } from './callbacks.js';
+import { resumePoint } from './backup-and-restore.js';
 import { ProgressDisplay } from './progress.js';
 import { RunRecorder } from './run-record-callback.js';
 import type { RunRecorderOptions } from '../ledger/recording.js';
@@ -472,7 +473,9 @@ export class Trainer {
     checkInteger('fit', 'initialEpoch', initialEpoch, 0);
     checkValidationSplit('fit', validationSplit);
     checkVerbose('fit', verbose);
-    let seed = args.seed ?? drawSeed();
+    // Where a backup (BackupAndRestore) left off: fit goes on from its epoch and batch, with its seed.
+    const resume = await resumePoint(args.callbacks ?? [], args.seed);
+    let seed = resume?.seed ?? args.seed ?? drawSeed();
     const model = this.model;
     const custom = model.customSteps().train;
     // Checked once per fit: without `distributed`, nothing below differs from a one-process fit.
@@ -542,7 +545,7 @@ export class Trainer {
       });
 
       await callbacks.onTrainBegin();
-      for (let epoch = initialEpoch; epoch < epochs && !callbacks.stopTraining; epoch++) {
+      for (let epoch = resume?.epoch ?? initialEpoch; epoch < epochs && !callbacks.stopTraining; epoch++) {
         this.resetMetrics();
         await callbacks.onEpochBegin(epoch);
         let step = 0;
@@ -550,6 +553,10 @@ export class Trainer {
         let stepLogs: Logs = {};
         if (!callbacks.stopTraining)
           for await (const batch of data.epoch(epoch)) {
+            if (epoch === resume?.epoch && step < resume.step) {
+              step++; // a batch trained before the backup
+              continue;
+            }
             await callbacks.onBatchBegin(step);
             if (custom) {
               if (step === 0 && epoch === initialEpoch) this.ensureBuiltIfCallable(batch.x);

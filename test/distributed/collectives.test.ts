@@ -132,6 +132,7 @@ function checkCollectives(rows: Row[], np: number): void {
       counts: `allgatherv: counts must be an Int32Array of ${np} entries`,
       wait: 'wait: unknown request id (already waited for?)',
     });
+    assert.equal(row.afterFinalize, 'CANDOR_DISTRIBUTED_FINALIZED');
     const stats = row.stats as c.distributed.CommunicatorStats;
     assert.ok(stats.bytesSent > 0 && stats.bytesReceived > 0 && stats.seconds >= 0, JSON.stringify(stats));
     assert.equal(stats.messages, row.rank === 0 ? 2 + (np - 1) : 3, 'sends and receives');

@@ -35,6 +35,11 @@ export interface MpiOptions {
 
 /** `mpirun -np np node <program> ...args`; resolves when mpirun exits or is killed at the timeout. */
 export function runMpi(np: number, script: string, args: string[] = [], options: MpiOptions = {}): Promise<MpiResult> {
+  return runMpiCommand(np, [process.execPath, script, ...args], options);
+}
+
+/** `mpirun -np np <command...>` (any executable: the benchmark's C program too), as runMpi. */
+export function runMpiCommand(np: number, command: string[], options: MpiOptions = {}): Promise<MpiResult> {
   const { timeoutMs = 60_000, env = {}, mpirunArgs = [] } = options;
   const argv = [
     '--allow-run-as-root',
@@ -44,9 +49,7 @@ export function runMpi(np: number, script: string, args: string[] = [], options:
     '-np',
     String(np),
     ...mpirunArgs,
-    process.execPath,
-    script,
-    ...args,
+    ...command,
   ];
   const started = Date.now();
   return new Promise((resolve) => {

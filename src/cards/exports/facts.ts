@@ -181,8 +181,13 @@ export function stageEnergiesOf(record: RunRecord): StageEnergy[] {
     ...(gPerKWh !== undefined ? { tCO2e: (kWh * gPerKWh) / 1e6 } : {}),
   });
   const stages = record.stages;
-  if (stages?.some((s) => s.joules !== null))
-    return stages.filter((s) => s.joules !== null).map((s) => withCo2(s.stage, s.joules! / 3.6e6));
+  if (stages?.some((s) => s.joules !== null)) {
+    const known = stages.filter((s) => s.joules !== null);
+    // A distributed run's stages are rank 0's; the other ranks' energy (all of it fit's) joins 'training'.
+    const others =
+      record.distributed && record.energy ? record.energy.joules - known.reduce((t, s) => t + s.joules!, 0) : 0;
+    return known.map((s) => withCo2(s.stage, (s.joules! + (s.stage === 'training' ? Math.max(others, 0) : 0)) / 3.6e6));
+  }
   if (!record.energy) return [];
   // Without stages, record.energy is fit's (training) energy and record.emissions its CO2e.
   return [
@@ -201,6 +206,9 @@ export function trainingSummaryOf(record: RunRecord): string {
   const train = trainingDataOf(record);
   const parts = [
     `Trained with Candor ${record.software.candor} for ${t.epochs.completed} epoch(s), ${t.steps} step(s)`,
+    record.distributed
+      ? `${record.distributed.strategy} on ${record.distributed.worldSize} processes (world size)`
+      : undefined,
     typeof hp.batchSize === 'number' ? `batch size ${hp.batchSize}` : undefined,
     train ? `on ${train.samples} samples ('${train.name}')` : undefined,
     `${record.compute.trainingFlops.toExponential(3)} training FLOPs`,

@@ -1,5 +1,6 @@
-// Runs every collective of the communicator on known per-rank inputs (test/distributed/rank-inputs.ts) and prints
-// one JSON line per rank with the results, for test/distributed/collectives.test.ts to compare with a reference.
+// Runs every collective of the communicator on known per-rank inputs (test/distributed/rank-inputs.ts) and emits
+// one row per rank (test/distributed/results.ts), for test/distributed/collectives.test.ts to compare with a reference.
+// `node --test dist/test/` also runs it alone (every .js file under a test/ folder): then a world of size 1.
 // The modules it needs, not the whole package: half the start-up time of each rank.
 import '../../../src/backends/js/index.js';
 import '../../../src/backends/native/index.js';
@@ -106,5 +107,11 @@ out['allgatherJson'] = comm.allgatherJson({ rank, word: `r${rank}`, nested: [ran
 out['broadcastJson'] = comm.broadcastJson({ from: rank, text: 'héllo' }, 1 % size);
 comm.barrier();
 out['stats'] = comm.stats;
-emitResult(rank, out);
 distributed.finalize();
+try {
+  comm.barrier();
+  out['afterFinalize'] = 'accepted';
+} catch (e) {
+  out['afterFinalize'] = (e as { code?: string }).code;
+}
+emitResult(rank, out);
