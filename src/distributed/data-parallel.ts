@@ -4,7 +4,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import type { Variable } from '../nn/variable.js';
 import type { Optimizer } from '../optim/index.js';
-import type { FitStrategy, FitStrategyContext } from '../train/strategy.js';
+import { setDefaultStrategy, type FitStrategy, type FitStrategyContext } from '../train/strategy.js';
 import type { Logs } from '../train/callbacks.js';
 import { ArgumentError, ShapeError } from '../errors.js';
 import { dispose } from '../tensor/storage.js';
@@ -187,3 +187,5 @@ export class DataParallel implements FitStrategy {
     this.ctx = undefined;
   }
 }
+
+setDefaultStrategy(() => new DataParallel());

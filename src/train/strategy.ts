@@ -46,3 +46,15 @@ export interface FitStrategy {
   /** fit's end (or failure): drain what is in flight, stop servers. */
   end(): Promise<void>;
 }
+
+let makeDefault: (() => FitStrategy) | undefined;
+
+/** What `fit({ distributed: true })` makes: src/distributed registers DataParallel (train/ never imports it). */
+export function setDefaultStrategy(make: () => FitStrategy): void {
+  makeDefault = make;
+}
+
+/** A new default strategy (DataParallel), once src/distributed is loaded (the package's index loads it). */
+export function defaultStrategy(): FitStrategy | undefined {
+  return makeDefault?.();
+}

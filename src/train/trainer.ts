@@ -48,8 +48,7 @@ import { LOSS_SCOPE, withLayerPath, withPhase } from '../autograd/annotations.js
 import type { Model } from './model.js';
 import type { Variable } from '../nn/variable.js';
 import { privacyHooks, type DpSgdOptions, type PrivateSteps, type PrivateTraining } from './private-training.js';
-import type { FitStrategy, FitStrategyContext } from './strategy.js';
-import { DataParallel } from '../distributed/data-parallel.js';
+import { defaultStrategy, type FitStrategy, type FitStrategyContext } from './strategy.js';
 
 export type { CompileArgs } from './compile.js';
 export type { Batch, TensorData, TrainingInput } from './epoch-iterator.js';
@@ -597,7 +596,7 @@ export class Trainer {
       this.stepSeed = undefined;
       this.dpFit = false;
       dp?.end(model);
-      await strategy?.end();
+      if (strategy) await strategy.end();
       dispose(owned);
     }
   }
@@ -609,7 +608,7 @@ export class Trainer {
   private fitStrategy(args: FitArgs, custom: boolean, iterable: boolean): FitStrategy | undefined {
     const given = args.distributed;
     if (given === undefined || given === false) return undefined;
-    const strategy = given === true ? new DataParallel() : given;
+    const strategy = given === true ? defaultStrategy() : given;
     if (typeof strategy !== 'object' || strategy === null || typeof strategy.begin !== 'function')
       throw new ArgumentError(
         'fit: distributed must be true (data parallel) or a strategy (distributed.DataParallel, ' +

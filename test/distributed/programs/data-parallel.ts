@@ -5,7 +5,8 @@ import * as c from '../../../src/index.js';
 import { emitResult } from '../results.js';
 import { EPOCHS, SEED, fixtureData, fixtureModel, summary } from '../data-parallel-fixture.js';
 
-const [samples, batchSize] = process.argv.slice(2).map(Number);
+// Run without arguments (as the suite's runner does with every compiled file), a short one-process fit.
+const [samples = 9, batchSize = 4] = process.argv.slice(2).map(Number);
 const { rank, size } = c.distributed.init({ timeoutMs: 60_000 });
 const model = fixtureModel(rank === 0 ? SEED : 1000 + rank);
 const { x, y } = fixtureData(samples);
