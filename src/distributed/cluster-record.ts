@@ -6,7 +6,6 @@ import { EnergyMeter } from '../ledger/energy.js';
 import { Meter } from '../ledger/meter.js';
 import type { ClusterInfo, RankContribution } from '../ledger/cluster-merge.js';
 import type { GatheredCluster, OwnFigures } from '../ledger/recording.js';
-import type { FitStrategy } from '../train/strategy.js';
 import { world } from './world.js';
 
 /** The communicator's counters this accounting reads (Communicator.stats). */
@@ -39,9 +38,24 @@ function commSince(w: ClusterWorld, from: CommStats | undefined) {
   };
 }
 
+/**
+ * What the accounting reads of a fit's strategy (train/strategy.ts's FitStrategy has it; named here so that
+ * distributed/ does not import train/, which imports this file through the run recorder).
+ */
+export interface ClusterStrategy {
+  readonly name: 'data-parallel' | 'parameter-server';
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly chief: boolean;
+  readonly shard: { index: number; count: number };
+  /** A parameter server's. */
+  readonly mode?: 'sync' | 'async';
+  readonly staleness?: number;
+}
+
 /** The run record's description of the strategy (a parameter server's mode and staleness when it has them). */
-export function clusterInfo(strategy: FitStrategy, w: ClusterWorld): ClusterInfo {
-  const ps = strategy as FitStrategy & { mode?: 'sync' | 'async'; staleness?: number };
+export function clusterInfo(strategy: ClusterStrategy, w: ClusterWorld): ClusterInfo {
+  const ps = strategy;
   return {
     worldSize: strategy.worldSize,
     strategy: strategy.name,
@@ -52,8 +66,8 @@ export function clusterInfo(strategy: FitStrategy, w: ClusterWorld): ClusterInfo
 }
 
 /** The strategies (one per fit) whose round this process has joined, and the recorders waiting for theirs. */
-const joined = new WeakSet<FitStrategy>();
-const pending = new WeakMap<FitStrategy, { own: RankContribution; apply(g: GatheredCluster): Promise<void> }>();
+const joined = new WeakSet<ClusterStrategy>();
+const pending = new WeakMap<ClusterStrategy, { own: RankContribution; apply(g: GatheredCluster): Promise<void> }>();
 
 /**
  * The end-of-fit round: sends this rank's contribution (null: a rank that records nothing) and returns every
@@ -61,7 +75,7 @@ const pending = new WeakMap<FitStrategy, { own: RankContribution; apply(g: Gathe
  * through contributeRankFigures.
  */
 export function gatherRankFigures(
-  strategy: FitStrategy,
+  strategy: ClusterStrategy,
   own: RankContribution | null,
   w: ClusterWorld = world(),
 ): GatheredCluster {
@@ -79,7 +93,7 @@ export function gatherRankFigures(
  * for the strategy's end() to run the round (finishClusterRound), and `apply` gets the result.
  */
 export function deferRound(
-  strategy: FitStrategy,
+  strategy: ClusterStrategy,
   own: RankContribution,
   apply: (g: GatheredCluster) => Promise<void>,
 ): void {
@@ -92,7 +106,7 @@ export function deferRound(
  * recorder, which then writes (rank 0). A no-op when this rank's recorder already joined the round.
  */
 export async function finishClusterRound(
-  strategy: FitStrategy,
+  strategy: ClusterStrategy,
   own?: RankContribution,
   w: ClusterWorld = world(),
 ): Promise<void> {
@@ -197,7 +211,7 @@ export function startRankFigures(w: ClusterWorld = world(), options: { energy?: 
  * finishClusterRound): sends its figures to rank 0, whose run record counts them. `steps`: the updates it applied.
  */
 export async function contributeRankFigures(
-  strategy: FitStrategy,
+  strategy: ClusterStrategy,
   figures: RankFiguresMeter,
   counts: { steps: number },
   w: ClusterWorld = world(),
