@@ -41,6 +41,7 @@ import { StringTensor, isStringArray } from '../nn/preprocessing/string-tensor.j
 import { CallbackList } from './callback-list.js';
 import { History, type Callback, type Logs } from './callbacks.js';
 import { resumePoint } from './backup-and-restore.js';
+import { joinLaunchedWorld } from '../distributed/world.js';
 import { ProgressDisplay } from './progress.js';
 import { RunRecorder } from './run-record-callback.js';
 import type { RunRecorderOptions } from '../ledger/recording.js';
@@ -473,13 +474,14 @@ export class Trainer {
     checkInteger('fit', 'initialEpoch', initialEpoch, 0);
     checkValidationSplit('fit', validationSplit);
     checkVerbose('fit', verbose);
+    const model = this.model;
+    const custom = model.customSteps().train;
+    // Checked once per fit: without `distributed`, nothing below differs from a one-process fit. First, so that a
+    // process started by mpirun has joined its world before the backup is read (rank 0 reads it for all).
+    const strategy = this.fitStrategy(args, custom, iterable);
     // Where a backup (BackupAndRestore) left off: fit goes on from its epoch and batch, with its seed.
     const resume = await resumePoint(args.callbacks ?? [], args.seed);
     let seed = resume?.seed ?? args.seed ?? drawSeed();
-    const model = this.model;
-    const custom = model.customSteps().train;
-    // Checked once per fit: without `distributed`, nothing below differs from a one-process fit.
-    const strategy = this.fitStrategy(args, custom, iterable);
     const dp = this.privateFit(args.privacy, custom, iterable);
     const owned: Tensor[] = [];
     let recorder: RunRecorder | undefined;
@@ -558,6 +560,7 @@ export class Trainer {
               continue;
             }
             await callbacks.onBatchBegin(step);
+            strategy?.beginStep?.(step);
             if (custom) {
               if (step === 0 && epoch === initialEpoch) this.ensureBuiltIfCallable(batch.x);
               this.stepSeed = mixSeeds(seed, this.optimizer.iterations);
@@ -575,6 +578,7 @@ export class Trainer {
               await callbacks.onBatchEnd(step, loss === undefined ? this.logs() : { ...this.logs(), batchLoss: loss });
             }
             step++;
+            if (strategy) this.agreeStop(strategy, epoch, step);
             if (callbacks.stopTraining) break;
           }
         if (step === 0 && !callbacks.stopTraining) throw noBatches('fit', epoch);
@@ -631,7 +635,23 @@ export class Trainer {
         "fit: distributed training reads each rank's shard of every global batch, which needs the data as tensors " +
           '(every rank holds them); pass tensors, not a dataset or generator',
       );
+    // Started by mpirun / srun without distributed.init(): join the world now, else each rank trains alone as rank 0.
+    joinLaunchedWorld();
     return strategy;
+  }
+
+  /**
+   * A stop asked for by one rank's batch callbacks (TerminateOnNaN reads the rank's own batch loss) becomes every
+   * rank's, after the same step: a rank leaving the epoch alone would issue collectives the others do not.
+   */
+  private agreeStop(strategy: FitStrategy, epoch: number, step: number): void {
+    const asked = this.model.stopTraining;
+    if (strategy.agreeStop) this.model.stopTraining = strategy.agreeStop(asked);
+    else if (asked && strategy.worldSize > 1)
+      throw new ArgumentError(
+        `fit: a callback stopped training at epoch ${epoch}, step ${step} on rank ${strategy.rank}, and the ` +
+          `${strategy.name} strategy cannot stop the other ranks mid-epoch; stop at an epoch's end (EarlyStopping)`,
+      );
   }
 
   /** What begin() is told; the model is built first (on the first rows), so every rank has weights to agree on. */
