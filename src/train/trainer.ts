@@ -613,6 +613,11 @@ export class Trainer {
     const given = args.distributed;
     if (given === undefined || given === false) return undefined;
     const strategy = given === true ? defaultStrategy() : given;
+    if (given === true && !strategy)
+      throw new ArgumentError(
+        "fit: distributed: true needs the package's `distributed` module loaded (import { distributed } from " +
+          "'candor', or src/distributed/index.js), which registers data parallelism as fit's default strategy",
+      );
     if (typeof strategy !== 'object' || strategy === null || typeof strategy.begin !== 'function')
       throw new ArgumentError(
         'fit: distributed must be true (data parallel) or a strategy (distributed.DataParallel, ' +
