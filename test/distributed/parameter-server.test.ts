@@ -305,6 +305,7 @@ test(
 interface RecordedRow {
   rank: number;
   role: 'worker' | 'server';
+  fitWrote: boolean;
   files: string[];
   distributed?: DistributedRecord;
   flops?: number;
@@ -333,6 +334,11 @@ for (const mode of ['sync', 'async'] as const)
       assert.ok(
         ['run.json', 'card.md', 'ledger.jsonl'].every((f) => rows[0].files.includes(f)),
         `${rows[0].files}`,
+      );
+      assert.deepEqual(
+        rows.map((x) => x.fitWrote),
+        [true, false, false],
+        "fit's recorder wrote run.json at rank 0 alone",
       );
       assert.deepEqual([rows[1].files, rows[2].files], [[], []], 'only rank 0 writes');
       const d = rows[0].distributed!;

@@ -39,6 +39,8 @@ async function small(strategy: c.distributed.ParameterServer, dir?: string): Pro
 /** What a recorded fit left: the files in its directory, the record each worker holds, rank 0's verification. */
 async function recorded(model: c.Model, dir: string, strategy: c.distributed.ParameterServer) {
   const recorder = model.runRecorder;
+  // What fit itself wrote, before publishing rewrites it.
+  const fitWrote = existsSync(join(dir, 'run.json'));
   if (strategy.role === 'worker') {
     await model.save(dir);
     await publishRun(recorder!, { dir });
@@ -46,6 +48,7 @@ async function recorded(model: c.Model, dir: string, strategy: c.distributed.Par
   const r = strategy.role === 'worker' ? recorder!.record : undefined;
   const v = strategy.rank === 0 ? await verifyRun(dir) : undefined;
   return {
+    fitWrote,
     files: existsSync(dir) ? readdirSync(dir).sort() : [],
     distributed: r?.distributed,
     flops: r?.compute.total.flops,
