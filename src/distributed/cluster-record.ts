@@ -69,6 +69,12 @@ export function clusterInfo(strategy: ClusterStrategy, w: ClusterWorld): Cluster
 const joined = new WeakSet<ClusterStrategy>();
 const pending = new WeakMap<ClusterStrategy, { own: RankContribution; apply(g: GatheredCluster): Promise<void> }>();
 
+/** A fit begins: its strategy's round is still to come (one strategy object may serve several fits). */
+export function openClusterRound(strategy: ClusterStrategy): void {
+  joined.delete(strategy);
+  pending.delete(strategy);
+}
+
 /**
  * The end-of-fit round: sends this rank's contribution (null: a rank that records nothing) and returns every
  * rank's. Every rank must join it once per fit: workers through their RunRecorder (or joinClusterRound), servers

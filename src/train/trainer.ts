@@ -42,7 +42,7 @@ import { CallbackList } from './callback-list.js';
 import { History, type Callback, type Logs } from './callbacks.js';
 import { resumePoint } from './backup-and-restore.js';
 import { joinLaunchedWorld, world } from '../distributed/world.js';
-import { commMark } from '../distributed/cluster-record.js';
+import { commMark, openClusterRound } from '../distributed/cluster-record.js';
 import { ProgressDisplay } from './progress.js';
 import { RunRecorder } from './run-record-callback.js';
 import type { RunRecorderOptions } from '../ledger/recording.js';
@@ -480,6 +480,7 @@ export class Trainer {
     // Checked once per fit: without `distributed`, nothing below differs from a one-process fit. First, so that a
     // process started by mpirun has joined its world before the backup is read (rank 0 reads it for all).
     const strategy = this.fitStrategy(args, custom, iterable);
+    if (strategy) openClusterRound(strategy);
     const commFrom = strategy && commMark(world());
     // Where a backup (BackupAndRestore) left off: fit goes on from its epoch and batch, with its seed.
     const resume = await resumePoint(args.callbacks ?? [], args.seed);
