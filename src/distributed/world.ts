@@ -88,11 +88,14 @@ function libraryName(text: string): string {
 export function init(options: InitOptions = {}): World {
   if (options.timeoutMs !== undefined && !(Number.isFinite(options.timeoutMs) && options.timeoutMs > 0))
     throw new ArgumentError(`distributed.init: timeoutMs must be a positive number, got ${options.timeoutMs}`);
+  if ((options.timeoutMs ?? 0) > 1e12)
+    throw new ArgumentError(`distributed.init: timeoutMs ${options.timeoutMs} is beyond 1e12 ms (31 years)`);
   const timeoutMs = options.timeoutMs ?? defaultTimeout();
   if (joined) {
     if (joined.finalized)
       throw new DistributedError('distributed.init: MPI was finalised', 'CANDOR_DISTRIBUTED_FINALIZED');
-    joined.options.timeoutMs = timeoutMs;
+    // A later bare init() (a helper module's) keeps the timeout the user chose.
+    if (options.timeoutMs !== undefined) joined.options.timeoutMs = options.timeoutMs;
     return joined.world;
   }
   const by = launchedBy();

@@ -214,6 +214,9 @@ test('without mpirun: a world of size 1, no MPI loaded, every collective the ide
   assert.equal(d.world().size, 1, 'world() before init is the size-1 world');
   const w = d.init({ timeoutMs: 5000 });
   assert.equal(d.init(), w, 'init is idempotent');
+  const timeout = () => (w.comm as unknown as { options: { timeoutMs: number } }).options.timeoutMs;
+  assert.equal(timeout(), 5000, 'a later bare init() keeps the timeout the user chose');
+  assert.throws(() => d.init({ timeoutMs: 1e300 }), c.ArgumentError);
   assert.equal(d.world(), w);
   assert.deepEqual(
     [w.rank, w.size, w.localRank, w.localSize, w.host, w.hosts, w.transport],
