@@ -297,10 +297,11 @@ test('epoch end: moving statistics averaged across ranks, logs weighted by rows'
       for (let i = 0; i < buf.length; i++) buf[i] = 2 * buf[i] + 1;
     },
     allgatherJson: <T>(v: T) => {
-      const mine = v as unknown as { logs?: c.Logs; rows: number };
+      const mine = v as unknown as { logs?: c.Logs; rows: number; sizes: number[] };
       if (!mine.logs) return [v, v];
       sent.push({ logs: mine.logs, rows: mine.rows });
-      return [v, { logs: { loss: 10 }, rows: 2 * mine.rows } as T];
+      // The other rank's metrics have no state values (-1), as a user's own metrics: logs weighted by rows.
+      return [v, { logs: { loss: 10 }, rows: 2 * mine.rows, sizes: mine.sizes.map(() => -1) } as T];
     },
   };
   const history = await model.fit(x, y, {
