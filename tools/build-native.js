@@ -6,6 +6,7 @@
 // Plain JavaScript, because it runs before the TypeScript is compiled.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -75,12 +76,15 @@ if ((!ok || mpiFailed) && required) process.exit(1);
  * without MPI there is simply no distributed addon, and a process under mpirun is told how to get it.
  */
 function buildMpi() {
-  const which = spawnSync('mpicxx', ['--showme:version'], { encoding: 'utf8' });
+  // --version reaches the underlying compiler through Open MPI's and MPICH's wrappers alike.
+  const which = spawnSync('mpicxx', ['--version'], { encoding: 'utf8' });
   if (which.error || which.status !== 0) {
     say('MPI addon not built (no mpicxx on PATH; apt-get install openmpi-bin libopenmpi-dev, then rebuild)');
     return false;
   }
-  const include = [join(prefix, 'include', 'node'), process.env.npm_config_nodedir ?? '']
+  // Beside this node, npm's nodedir, or node-gyp's copy of the headers (which the main build may just have fetched).
+  const gypHeaders = join(homedir(), '.cache', 'node-gyp', process.versions.node);
+  const include = [join(prefix, 'include', 'node'), process.env.npm_config_nodedir ?? '', gypHeaders]
     .map((d) => (d.endsWith(join('include', 'node')) ? d : join(d, 'include', 'node')))
     .find((d) => existsSync(join(d, 'node_api.h')));
   const dir = join(root, 'kernels', 'mpi');

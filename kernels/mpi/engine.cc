@@ -1,16 +1,22 @@
 // The communication thread: MPI_Init_thread, then a loop that starts queued operations non-blocking and polls
-// them with MPI_Testsome (probes with MPI_Iprobe) until finalize or abort. Only this thread calls MPI, so
-// MPI_THREAD_FUNNELED (this thread is the one that initialised MPI) is all the library must provide.
-// Open MPI progresses non-blocking collectives only inside MPI calls, hence the polling: while JS is blocked in
-// wait() it polls without sleeping (JS is not using the core then; a sleep would add its wake-up latency to every
-// small message), else it sleeps poll_us between polls that completed nothing (JS computes meanwhile), and it
-// sleeps on a condition variable when nothing is in flight.
+// them with MPI_Testsome (probes with MPI_Iprobe) until finalize or abort. Open MPI progresses non-blocking
+// collectives only inside MPI calls, hence the polling: while JS is blocked in wait() it polls without sleeping
+// (JS is not using the core then; a sleep would add its wake-up latency to every small message), else it sleeps
+// poll_us between polls that completed nothing (JS computes meanwhile), and on a condition variable when nothing
+// is in flight.
+// The fast path: a blocking call from JS (set_blocking) with nothing queued or in flight is not handed to the
+// thread; wait() starts it and spins on MPI_Test on the JS thread (the deadline still holds), which saves two
+// thread hand-overs (~100 us each on a loaded machine). Every MPI call holds mpi_mu, so MPI_THREAD_SERIALIZED is
+// all the library must provide (without it the fast path is off); the thread never sleeps holding mpi_mu.
+// Ordering: the fast path runs only when nothing else was submitted before, and a later submit first queues the
+// deferred request, so operations start in submission order on every rank.
 #include "engine.h"
 
 #include <mpi.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 namespace candor_mpi {
@@ -59,6 +65,34 @@ std::string mpi_error(int code) {
 
 MPI_Request* handle_of(Request& r) { return static_cast<MPI_Request*>(r.handle); }
 
+/** A completed receive's source, tag and element count. */
+void record_status(Request& r, const MPI_Status& st) {
+  if (r.op.kind != Kind::Recv) return;
+  int n = 0;
+  MPI_Get_count(&st, mpi_type(r.op.dtype), &n);
+  r.source = st.MPI_SOURCE;
+  r.tag = st.MPI_TAG;
+  r.count = n;
+}
+
+/** One MPI_Iprobe for probe request p (mpi_mu held); true when it completed (a message waits, or an error). */
+bool probe_once(Request& p) {
+  int flag = 0;
+  MPI_Status st;
+  int src = p.op.peer == kAny ? MPI_ANY_SOURCE : p.op.peer;
+  int tag = p.op.tag == kAny ? MPI_ANY_TAG : p.op.tag;
+  int prc = MPI_Iprobe(src, tag, MPI_COMM_WORLD, &flag, &st);
+  if (prc != MPI_SUCCESS) p.error = mpi_error(prc);
+  if (flag) {
+    int n = 0;
+    MPI_Get_count(&st, MPI_BYTE, &n);
+    p.source = st.MPI_SOURCE;
+    p.tag = st.MPI_TAG;
+    p.count = n;
+  }
+  return flag || prc != MPI_SUCCESS;
+}
+
 }  // namespace
 
 std::string Engine::start(int pollMicros) {
@@ -66,6 +100,12 @@ std::string Engine::start(int pollMicros) {
   if (thread_started) return init_error;
   thread_started = true;
   poll_us = std::max(0, pollMicros);
+  // On 2 ranks libnbc's default MPI_Iallreduce schedule (a reduce then a broadcast) took 11 us at 4 KB and 390 us at
+  // 1 MB here against 4 us and 230 us for its ring, which at p = 2 is one exchange of halves each way. Set before
+  // MPI_Init_thread reads it (the thread is not started yet) and only when the user set nothing (mpirun --mca too
+  // arrives as this variable).
+  const char* size = getenv("OMPI_COMM_WORLD_SIZE");
+  if (size && std::string(size) == "2") setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "1", 0);
   thread = std::thread([this] { run(); });
   thread.detach();  // joined by finalize() through thread_finished; never by a destructor at exit
   wake_js.wait(lock, [this] { return thread_ready; });
@@ -74,7 +114,7 @@ std::string Engine::start(int pollMicros) {
 
 void Engine::run() {
   int provided = 0;
-  int rc = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+  int rc = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
   {
     std::lock_guard<std::mutex> lock(mu);
     if (rc != MPI_SUCCESS) {
@@ -90,6 +130,7 @@ void Engine::run() {
         MPI_Comm_free(&local);
       }
       world.threadLevel = provided;
+      serialized = provided >= MPI_THREAD_SERIALIZED;
       char lib[MPI_MAX_LIBRARY_VERSION_STRING];
       int len = 0;
       MPI_Get_library_version(lib, &len);
@@ -122,8 +163,9 @@ void Engine::run() {
     }
     if (abort_with >= 0) break;
     std::vector<std::shared_ptr<Request>> completed;
+    std::unique_lock<std::mutex> mpi_lock(mpi_mu);
     for (auto& r : fresh) {
-      start_op(*r);
+      if (!r->started) start_op(*r);
       if (!r->error.empty())
         completed.push_back(r);
       else if (r->op.kind == Kind::Probe)
@@ -154,13 +196,7 @@ void Engine::run() {
           Request& r = *active[indices[k]];
           const MPI_Status& st = statuses[k];
           if (trc == MPI_ERR_IN_STATUS && st.MPI_ERROR != MPI_SUCCESS) r.error = mpi_error(st.MPI_ERROR);
-          if (r.op.kind == Kind::Recv) {
-            int n = 0;
-            MPI_Get_count(&st, mpi_type(r.op.dtype), &n);
-            r.source = st.MPI_SOURCE;
-            r.tag = st.MPI_TAG;
-            r.count = n;
-          }
+          record_status(r, st);
           completed.push_back(active[indices[k]]);
           active[indices[k]] = nullptr;
         }
@@ -168,25 +204,13 @@ void Engine::run() {
       }
     }
     for (auto& p : probes) {
-      int flag = 0;
-      MPI_Status st;
-      int src = p->op.peer == kAny ? MPI_ANY_SOURCE : p->op.peer;
-      int tag = p->op.tag == kAny ? MPI_ANY_TAG : p->op.tag;
-      int prc = MPI_Iprobe(src, tag, MPI_COMM_WORLD, &flag, &st);
-      if (prc != MPI_SUCCESS) p->error = mpi_error(prc);
-      if (flag) {
-        int n = 0;
-        MPI_Get_count(&st, MPI_BYTE, &n);
-        p->source = st.MPI_SOURCE;
-        p->tag = st.MPI_TAG;
-        p->count = n;
-      }
-      if (flag || prc != MPI_SUCCESS) {
+      if (probe_once(*p)) {
         completed.push_back(p);
         p = nullptr;
       }
     }
     probes.erase(std::remove(probes.begin(), probes.end(), nullptr), probes.end());
+    mpi_lock.unlock();
 
     if (!completed.empty()) {
       {
@@ -206,8 +230,11 @@ void Engine::run() {
         std::this_thread::sleep_for(std::chrono::microseconds(poll_us));
     }
   }
-  if (abort_with >= 0) MPI_Abort(MPI_COMM_WORLD, abort_with);
-  MPI_Finalize();
+  {
+    std::lock_guard<std::mutex> mpi_lock(mpi_mu);
+    if (abort_with >= 0) MPI_Abort(MPI_COMM_WORLD, abort_with);
+    MPI_Finalize();
+  }
   {
     std::lock_guard<std::mutex> lock(mu);
     thread_finished = true;
@@ -261,11 +288,28 @@ std::shared_ptr<Request> Engine::submit(Op op) {
     std::lock_guard<std::mutex> lock(mu);
     r->id = next_id++;
     table[r->id] = r;
-    queue.push_back(r);
     in_flight++;
+    if (blocking && serialized && in_flight == 1 && queue.empty() && !deferred) {
+      deferred = r;  // wait() runs it here unless another submit comes first
+      return r;
+    }
+    flush_deferred();
+    queue.push_back(r);
   }
   wake_thread.notify_one();
   return r;
+}
+
+void Engine::set_blocking(bool on) {
+  std::lock_guard<std::mutex> lock(mu);
+  blocking = on;
+}
+
+bool Engine::flush_deferred() {
+  if (!deferred) return false;
+  queue.push_back(deferred);
+  deferred = nullptr;
+  return true;
 }
 
 std::shared_ptr<Request> Engine::find(uint64_t id) {
@@ -282,18 +326,71 @@ void Engine::forget(uint64_t id) {
 bool Engine::wait(const std::shared_ptr<Request>& r, double timeoutMs) {
   std::unique_lock<std::mutex> lock(mu);
   if (r->done) return true;
+  if (r == deferred) {
+    deferred = nullptr;
+    lock.unlock();
+    return run_here(r, timeoutMs);
+  }
+  if (flush_deferred()) wake_thread.notify_one();
+  // A short spin before sleeping: a small message completes in microseconds, less than a condition variable's
+  // wake-up on a busy machine.
+  lock.unlock();
+  auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+  while (!r->done.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < spin_until) {
+  }
+  lock.lock();
+  if (r->done) return true;
   js_waiting++;
   bool done = true;
   if (timeoutMs < 0)
-    wake_js.wait(lock, [&] { return r->done; });
+    wake_js.wait(lock, [&] { return r->done.load(); });
   else
-    done = wake_js.wait_for(lock, std::chrono::duration<double, std::milli>(timeoutMs), [&] { return r->done; });
+    done = wake_js.wait_for(lock, std::chrono::duration<double, std::milli>(timeoutMs), [&] { return r->done.load(); });
   js_waiting--;
   return done;
 }
 
+/** The fast path (JS thread): nothing else is queued or in flight, so holding mpi_mu for the whole spin keeps no
+ * other operation waiting (the thread is idle; JS, blocked here, submits nothing). On timeout the started request
+ * goes to the thread, which polls it as any other (as if it had been queued). */
+bool Engine::run_here(const std::shared_ptr<Request>& r, double timeoutMs) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double, std::milli>(timeoutMs);
+  bool done = false;
+  {
+    std::lock_guard<std::mutex> mpi_lock(mpi_mu);
+    if (r->op.kind != Kind::Probe) start_op(*r);
+    done = !r->error.empty();
+    while (!done) {
+      if (r->op.kind == Kind::Probe) {
+        done = probe_once(*r);
+      } else {
+        int flag = 0;
+        MPI_Status st;
+        int trc = MPI_Test(handle_of(*r), &flag, &st);
+        if (trc != MPI_SUCCESS) r->error = mpi_error(trc);
+        if (flag) record_status(*r, st);
+        done = flag || trc != MPI_SUCCESS;
+      }
+      if (!done && timeoutMs >= 0 && std::chrono::steady_clock::now() >= deadline) break;
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  if (!done) {
+    r->started = true;
+    queue.push_back(r);
+    wake_thread.notify_one();
+    return false;
+  }
+  delete handle_of(*r);
+  r->handle = nullptr;
+  r->done = true;
+  in_flight--;
+  return true;
+}
+
 bool Engine::test(const std::shared_ptr<Request>& r) {
   std::lock_guard<std::mutex> lock(mu);
+  if (r == deferred && flush_deferred()) wake_thread.notify_one();
   return r->done;
 }
 
@@ -305,6 +402,7 @@ size_t Engine::pending() {
 bool Engine::finalize(double timeoutMs) {
   std::unique_lock<std::mutex> lock(mu);
   if (!thread_started) return true;
+  flush_deferred();
   stopping = true;
   wake_thread.notify_one();
   return wake_js.wait_for(lock, std::chrono::duration<double, std::milli>(timeoutMs),
@@ -314,6 +412,7 @@ bool Engine::finalize(double timeoutMs) {
 void Engine::abort(int code, double timeoutMs) {
   std::unique_lock<std::mutex> lock(mu);
   if (!thread_started || thread_finished) return;
+  flush_deferred();
   abort_code = std::max(0, code);
   wake_thread.notify_one();
   wake_js.wait_for(lock, std::chrono::duration<double, std::milli>(timeoutMs),

@@ -1,7 +1,8 @@
-// The MPI engine of candor_mpi.node: one communication thread owns every MPI call (MPI_Init_thread included).
+// The MPI engine of candor_mpi.node: a communication thread runs MPI_Init_thread and the queued operations.
 // The JS thread enqueues operations (Engine::submit) and gets request ids; the thread starts them non-blocking
-// and polls MPI_Testsome, so several are in flight at once. No MPI type appears here: the N-API side
-// (napi.cc) needs none, and engine.cc maps these enums to MPI's handles on the communication thread.
+// and polls MPI_Testsome, so several are in flight at once. A blocking call with nothing queued or in flight
+// runs on the JS thread itself (no hand-over; see Engine::wait), which MPI_THREAD_SERIALIZED and mpi_mu allow.
+// No MPI type appears here: the N-API side (napi.cc) needs none, and engine.cc maps these enums to MPI's handles.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -38,7 +39,8 @@ struct Op {
 struct Request {
   uint64_t id = 0;
   Op op;
-  bool done = false;
+  std::atomic<bool> done{false};  // set under Engine::mu; JS may spin on it without the lock
+  bool started = false;             // started on the JS thread, handed to the thread after a timeout
   std::string error;  // set when MPI reported an error
   int source = -1, tag = -1;
   int64_t count = 0;                   // receive: elements received; probe: bytes waiting
@@ -59,6 +61,8 @@ class Engine {
   /** MPI_Init_thread succeeded (read after start() returned, which synchronises with the thread). */
   bool initialised() const { return thread_ready && init_error.empty(); }
   const WorldInfo& info() const { return world; }
+  /** While on, a submit with nothing queued or in flight is deferred: wait() then runs it on the JS thread. */
+  void set_blocking(bool on);
   /** Queues op; the returned request is also kept in the table until forget(). */
   std::shared_ptr<Request> submit(Op op);
   std::shared_ptr<Request> find(uint64_t id);
@@ -77,8 +81,14 @@ class Engine {
  private:
   void run();
   void start_op(Request& r);
+  bool flush_deferred();  // mu held: queues the deferred request; true when the thread must be woken
+  bool run_here(const std::shared_ptr<Request>& r, double timeoutMs);
 
-  std::mutex mu;
+  std::mutex mu;      // the queue, the table, counters and the requests' completion
+  std::mutex mpi_mu;  // every MPI call after MPI_Init_thread (MPI_THREAD_SERIALIZED: one thread at a time)
+  bool serialized = false;  // MPI provided MPI_THREAD_SERIALIZED: the JS thread may call MPI
+  bool blocking = false;
+  std::shared_ptr<Request> deferred;  // at most one, submitted while blocking with nothing else in flight
   std::condition_variable wake_thread, wake_js;
   std::deque<std::shared_ptr<Request>> queue;
   std::unordered_map<uint64_t, std::shared_ptr<Request>> table;

@@ -15,7 +15,7 @@ namespace candor_mpi {
 namespace {
 
 /** Bumped whenever the JS-visible surface changes; src/distributed/mpi.ts refuses an addon of another version. */
-constexpr int kVersion = 1;
+constexpr int kVersion = 2;
 
 napi_value fail(napi_env env, const std::string& msg, const char* code = "CANDOR_MPI") {
   napi_throw_error(env, code, msg.c_str());
@@ -168,6 +168,16 @@ napi_value Abort(napi_env env, napi_callback_info info) {
   int code = 1;
   if (!get_int(env, argv[0], 0, 255, &code, "abort", "code")) return nullptr;
   engine().abort(code, 2000);
+  return nullptr;
+}
+
+/** blocking(on): while on, an operation submitted with nothing else in flight runs on this thread in wait(). */
+napi_value Blocking(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!args(env, info, 1, argv, "blocking")) return nullptr;
+  bool on = false;
+  if (napi_get_value_bool(env, argv[0], &on) != napi_ok) return fail(env, "blocking: on must be a boolean");
+  engine().set_blocking(on);
   return nullptr;
 }
 
@@ -430,6 +440,7 @@ napi_value Module(napi_env env, napi_value exports) {
       CANDOR_MPI_FN("recv", Recv),
       CANDOR_MPI_FN("probe", Probe),
       CANDOR_MPI_FN("wait", Wait),
+      CANDOR_MPI_FN("blocking", Blocking),
       CANDOR_MPI_FN("test", Test),
       {"version", nullptr, nullptr, nullptr, nullptr, number(env, kVersion), napi_default, nullptr},
   };

@@ -168,6 +168,28 @@ export class MpiCommunicator implements Communicator {
     }
   }
 
+  /** Submits a blocking operation: with nothing else in flight the addon then runs it on this thread in wait()
+   *  (no hand-over to its communication thread, which costs more than a small message's whole allreduce). */
+  private blocking<T>(submit: () => T): T {
+    const mpi = this.mpi;
+    if (!mpi) return submit();
+    mpi.blocking(true);
+    try {
+      return submit();
+    } finally {
+      mpi.blocking(false);
+    }
+  }
+
+  /** A blocking operation `what` moving `bytes`: submitted as blocking() does, then waited for. */
+  private call(submit: (mpi: MpiAddon) => number, what: string, bytes: number): MpiResult {
+    return this.finish(
+      this.blocking(() => submit(this.mpi!)),
+      what,
+      bytes,
+    );
+  }
+
   /** A Pending over request `id`; `then` runs once when it completes. */
   private pending(id: number, what: string, bytes: number, then: (r: MpiResult) => void = () => {}): Pending {
     let done = false;
@@ -213,7 +235,7 @@ export class MpiCommunicator implements Communicator {
   }
 
   allreduce(x: Tensor, op: ReduceOp = 'sum'): Tensor {
-    return this.allreduceAsync(x, op).wait();
+    return this.blocking(() => this.allreduceAsync(x, op)).wait();
   }
 
   allreduceAsync(x: Tensor, op: ReduceOp = 'sum'): PendingReduce {
@@ -261,7 +283,7 @@ export class MpiCommunicator implements Communicator {
   }
 
   allreduceArray(buf: ReduceArray, op: ReduceOp = 'sum'): void {
-    this.allreduceArrayAsync(buf, op).wait();
+    this.blocking(() => this.allreduceArrayAsync(buf, op)).wait();
   }
 
   allreduceArrayAsync(buf: ReduceArray, op: ReduceOp = 'sum'): Pending {
@@ -287,8 +309,8 @@ export class MpiCommunicator implements Communicator {
     if (!this.mpi) out.data.set(input);
     else {
       this.countCollective(this.ringBytes(input.byteLength) / 2, this.ringBytes(input.byteLength) / 2);
-      this.finish(
-        this.mpi.reduceScatter(input as MpiArray, out.data as MpiArray, code),
+      this.call(
+        (m) => m.reduceScatter(input as MpiArray, out.data as MpiArray, code),
         'reduceScatter',
         input.byteLength,
       );
@@ -307,7 +329,7 @@ export class MpiCommunicator implements Communicator {
     if (this.mpi) {
       const n = out.data.byteLength;
       this.countCollective(this.rank === root ? (this.size - 1) * n : 0, this.rank === root ? 0 : n);
-      this.finish(this.mpi.bcast(asMpi(out.data), root), 'broadcast', n);
+      this.call((m) => m.bcast(asMpi(out.data), root), 'broadcast', n);
     }
     return tensorOf(out, x.shape);
   }
@@ -324,7 +346,7 @@ export class MpiCommunicator implements Communicator {
     else {
       const n = input.byteLength;
       this.countCollective((this.size - 1) * n, (this.size - 1) * n);
-      this.finish(this.mpi.allgather(asMpi(input), asMpi(out.data)), 'allgather', n * this.size);
+      this.call((m) => m.allgather(asMpi(input), asMpi(out.data)), 'allgather', n * this.size);
     }
     return tensorOf(out, [x.shape[0] * this.size, ...x.shape.slice(1)]);
   }
@@ -332,7 +354,7 @@ export class MpiCommunicator implements Communicator {
   barrier(): void {
     if (!this.mpi) return;
     this.countCollective(0, 0);
-    this.finish(this.mpi.barrier(), 'barrier', 0);
+    this.call((m) => m.barrier(), 'barrier', 0);
   }
 
   // ---------------------------------------------------------------------------------------- messages
@@ -349,7 +371,7 @@ export class MpiCommunicator implements Communicator {
   }
 
   send(buf: TypedArray, dest: number, tag: number): void {
-    this.sendAsync(buf, dest, tag).wait();
+    this.blocking(() => this.sendAsync(buf, dest, tag)).wait();
   }
 
   sendAsync(buf: TypedArray, dest: number, tag: number): Pending {
@@ -388,7 +410,7 @@ export class MpiCommunicator implements Communicator {
       return { source: 0, tag: m.tag, count: m.data.byteLength / buf.BYTES_PER_ELEMENT };
     }
     const what = `recv from ${source === 'any' ? 'any rank' : `rank ${source}`} (tag ${tag})`;
-    const r = this.finish(this.mpi.recv(asMpi(buf), s, t), what, buf.byteLength);
+    const r = this.call((m) => m.recv(asMpi(buf), s, t), what, buf.byteLength);
     this.counters.bytesReceived += r.count * buf.BYTES_PER_ELEMENT;
     return { source: r.source, tag: r.tag, count: r.count };
   }
@@ -408,7 +430,7 @@ export class MpiCommunicator implements Communicator {
       return { source: 0, tag: m.tag, count: m.data.byteLength };
     }
     const what = `probe from ${source === 'any' ? 'any rank' : `rank ${source}`} (tag ${tag})`;
-    return { ...this.finish(this.mpi.probe(s, t), what, 0) };
+    return { ...this.call((m) => m.probe(s, t), what, 0) };
   }
 
   // -------------------------------------------------------------------------------------------- JSON
@@ -418,12 +440,12 @@ export class MpiCommunicator implements Communicator {
     if (!this.mpi) return [decodeJson(bytes)];
     const counts = new Int32Array(this.size);
     this.countCollective((this.size - 1) * 4, (this.size - 1) * 4);
-    this.finish(this.mpi.allgather(new Int32Array([bytes.length]), counts), 'allgatherJson (sizes)', 4 * this.size);
+    this.call((m) => m.allgather(new Int32Array([bytes.length]), counts), 'allgatherJson (sizes)', 4 * this.size);
     let total = 0;
     for (const c of counts) total += c;
     const all = new Uint8Array(total);
     this.countCollective((this.size - 1) * bytes.length, total - bytes.length);
-    this.finish(this.mpi.allgatherv(bytes, all, counts), 'allgatherJson', total);
+    this.call((m) => m.allgatherv(bytes, all, counts), 'allgatherJson', total);
     const out: T[] = [];
     for (let r = 0, at = 0; r < this.size; at += counts[r++]) out.push(decodeJson(all.subarray(at, at + counts[r])));
     return out;
@@ -437,10 +459,10 @@ export class MpiCommunicator implements Communicator {
     const count = (n: number) =>
       this.countCollective(this.rank === root ? (this.size - 1) * n : 0, this.rank === root ? 0 : n);
     count(4);
-    this.finish(this.mpi.bcast(length, root), 'broadcastJson (size)', 4);
+    this.call((m) => m.bcast(length, root), 'broadcastJson (size)', 4);
     const bytes = this.rank === root ? mine : new Uint8Array(length[0]);
     count(bytes.length);
-    this.finish(this.mpi.bcast(bytes, root), 'broadcastJson', bytes.length);
+    this.call((m) => m.bcast(bytes, root), 'broadcastJson', bytes.length);
     return decodeJson(bytes);
   }
 }

@@ -36,8 +36,11 @@ export class DataParallel implements FitStrategy {
   private readonly given?: DataParallelComm;
   private buckets?: GradientBuckets;
   private ctx?: FitStrategyContext;
-  /** Steps taken in this fit (the step within the epoch says how many rows each rank has). */
-  private steps = 0;
+  /**
+   * The step within the epoch, which says how many rows each rank has: fit tells it (beginStep; a fit resumed from
+   * a backup starts past 0); a caller that does not is counted from begin().
+   */
+  private step = 0;
   /** Rows this rank trained on since the last reduceLogs (the weight of its logs). */
   private epochRows = 0;
 
@@ -99,7 +102,7 @@ export class DataParallel implements FitStrategy {
       }
     this.buckets = new GradientBuckets(ctx.model.trainableWeights, this.bucketBytes, comm);
     this.ctx = ctx;
-    this.steps = 0;
+    this.step = 0;
     this.epochRows = 0;
     return 'train';
   }
@@ -109,10 +112,22 @@ export class DataParallel implements FitStrategy {
     const { samples, batchSize } = this.ctx!;
     const shard = this.shard;
     const perEpoch = Math.ceil(samples! / (batchSize * shard.count));
-    const step = this.steps % perEpoch;
+    const step = this.step % perEpoch;
     const rows = shardRowCount(samples!, batchSize, shard, step);
     const total = Math.min(batchSize * shard.count, samples! - step * batchSize * shard.count);
     return { rows, scale: rows / total };
+  }
+
+  beginStep(step: number): void {
+    this.step = step;
+  }
+
+  /** Whether any rank asked to stop: one int32 max across ranks, so every rank leaves after the same step. */
+  agreeStop(stop: boolean): boolean {
+    if (this.worldSize === 1) return stop;
+    const flag = Int32Array.of(stop ? 1 : 0);
+    this.comm.allreduceArray(flag, 'max');
+    return flag[0] === 1;
   }
 
   gradientReady(index: number, grad: Tensor): void {
@@ -127,7 +142,7 @@ export class DataParallel implements FitStrategy {
     const { rows: expected, scale } = this.stepRows();
     if (rows !== expected)
       throw new ArgumentError(
-        `DataParallel: rank ${this.rank} trained on ${rows} rows at step ${this.steps}, ` +
+        `DataParallel: rank ${this.rank} trained on ${rows} rows at step ${this.step}, ` +
           `expected its shard's ${expected}`,
       );
     const mean = this.buckets!.reduce(grads, scale);
@@ -136,7 +151,7 @@ export class DataParallel implements FitStrategy {
     } finally {
       dispose(mean);
     }
-    this.steps++;
+    this.step++;
     this.epochRows += rows;
   }
 

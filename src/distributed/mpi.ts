@@ -7,7 +7,7 @@ import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 /** The addon's version this code speaks; kernels/mpi/napi.cc kVersion must match. */
-export const MPI_ADDON_VERSION = 1;
+export const MPI_ADDON_VERSION = 2;
 
 /** The typed arrays the addon sends and receives in place. */
 export type MpiArray = Float32Array | Float64Array | Int32Array | Uint8Array | Int8Array;
@@ -27,7 +27,7 @@ export interface MpiInit {
   readonly size: number;
   readonly localRank: number;
   readonly localSize: number;
-  /** The thread level MPI provided (MPI_THREAD_FUNNELED = 1 or better). */
+  /** The thread level MPI provided (MPI_THREAD_SERIALIZED = 2 runs blocking calls on the JS thread). */
   readonly threadLevel: number;
   /** MPI_Get_library_version's text, e.g. 'Open MPI v4.1.4, package: ...'. */
   readonly library: string;
@@ -47,6 +47,8 @@ export interface MpiAddon {
   /** MPI_Abort(code) on the communication thread: ends every rank of the job. */
   abort(code: number): void;
   pending(): number;
+  /** While on, an operation submitted with nothing else in flight runs on the calling thread in wait(). */
+  blocking(on: boolean): void;
   /** send null = in place on recv. op: MPI_REDUCE. */
   allreduce(send: MpiArray | null, recv: MpiArray, op: number): number;
   bcast(buf: MpiArray, root: number): number;

@@ -19,6 +19,12 @@ import { H, KIND, Message, TAG } from './ps-messages.js';
 import { world } from './world.js';
 import type { Communicator } from './communicator.js';
 import { ShardState, SspSchedule, type StalenessStats } from './ps-server.js';
+import {
+  contributeRankFigures,
+  finishClusterRound,
+  startRankFigures,
+  type RankFiguresMeter,
+} from './cluster-record.js';
 
 export interface ParameterServerOptions {
   /** How many ranks serve parameters: the last `servers` ranks (default 1). Ranks 0..size-servers-1 train. */
@@ -80,6 +86,9 @@ export class ParameterServer implements FitStrategy {
   private readMinClock: number[] = [];
   // Servers: the shard and what serve() observed.
   private state?: ShardState;
+  /** A server's figures for the run record, from begin to end, and the updates its shard took. */
+  private figures?: RankFiguresMeter;
+  private applied = 0;
   private stats: StalenessStats = { updates: 0, maxStaleness: 0, maxVersionLag: 0 };
 
   /** `comm`: the world's communicator (world().comm, looked up at begin) unless given. */
@@ -149,6 +158,8 @@ export class ParameterServer implements FitStrategy {
       sizes.map(() => bpe),
     );
     if (this.role === 'server') {
+      this.figures = startRankFigures();
+      this.applied = 0;
       const plan = this.plans[comm.rank - this.workers];
       const init = new Message(answer.dtype, plan.end - plan.start);
       comm.recv(init.message, 0, TAG.init);
@@ -325,6 +336,7 @@ export class ParameterServer implements FitStrategy {
       const reply = this.reply(state.version);
       waitAll(Array.from({ length: this.workers }, (_, w) => comm.sendAsync(reply.message, w, TAG.final)));
     } finally {
+      this.applied = state.version;
       state.dispose();
       this.state = undefined;
     }
@@ -438,6 +450,12 @@ export class ParameterServer implements FitStrategy {
       waitAll(done);
       this.layout = undefined;
     }
+    // The run record's round (every rank, once per fit, whether or not it records): only now have the servers left
+    // serve(), so only now can they send their figures; rank 0's recorder, which deferred its round, then writes.
+    const figures = this.figures;
+    this.figures = undefined;
+    if (figures) await contributeRankFigures(this, figures, { steps: this.applied });
+    else await finishClusterRound(this);
     const all = comm.allgatherJson(this.role === 'server' ? this.stats : null);
     const servers = all.filter((s): s is StalenessStats => s !== null);
     this.observed = {

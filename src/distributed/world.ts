@@ -168,6 +168,14 @@ export function world(): World {
   return joined?.world ?? (single ??= sizeOneWorld({ timeoutMs: defaultTimeout() }));
 }
 
+/**
+ * Joins the world when a launcher (mpirun, srun) started this process and init() was not called: what a distributed
+ * fit does first, so that its ranks never train alone, each believing itself rank 0.
+ */
+export function joinLaunchedWorld(): World {
+  return joined || !launchedBy() ? world() : init();
+}
+
 /** Whether this process is rank 0 (or not in a world of several). */
 export function isChief(): boolean {
   return world().rank === 0;

@@ -5,6 +5,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, CandorError, fmtValue } from '../errors.js';
 import { checkOptions, optionKeys } from '../registry.js';
 import type { Model } from './model.js';
+import type { CommStats } from '../distributed/cluster-record.js';
 import type { FitStrategy } from './strategy.js';
 import type { EncryptionKey } from '../io/encryption.js';
 import { findLogKey, withCamelCaseAliases } from './log-names.js';
@@ -29,6 +30,8 @@ export interface FitParams {
   validation?: { x: Tensor[]; y?: Tensor[] };
   /** The distributed strategy of this fit (distributed.DataParallel, ...), absent for a one-process fit. */
   strategy?: FitStrategy;
+  /** The communicator's counters when that fit began, before its start-up traffic (seed, weights, backup). */
+  commFrom?: CommStats;
 }
 
 /** Any subset of these hooks; epochs count from 0, as in Keras. */

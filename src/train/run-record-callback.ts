@@ -99,7 +99,7 @@ export class RunRecorder extends RunRecording implements Callback {
   onTrainBegin(): void {
     const p = this.params;
     this.begin(p?.x ? { x: p.x, y: p.y } : undefined, p?.validation);
-    if (this.distributedStrategy()) this.commFrom = commMark(world());
+    if (this.distributedStrategy()) this.commFrom = p?.commFrom ?? commMark(world());
   }
 
   /** Whether this rank writes the run's files: during a distributed fit too (checkpoints), rank 0 alone. */

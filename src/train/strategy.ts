@@ -38,6 +38,10 @@ export interface FitStrategy {
   begin(ctx: FitStrategyContext): Promise<'train' | 'serve'>;
   /** A server rank's whole fit: serves the workers until they finish. */
   serve?(): Promise<void>;
+  /** Before each training step: its index within the epoch (a fit resumed from a backup starts past 0). */
+  beginStep?(step: number): void;
+  /** After each step's callbacks: whether any rank asked to stop (the same answer on every rank). */
+  agreeStop?(stop: boolean): boolean;
   /** When defined, backward calls it as each weight's gradient becomes final (index into the weights). */
   gradientReady?(index: number, grad: Tensor): void;
   /** Replaces optimizer.applyGradients: average (or push and pull), then update. rows: this rank's batch rows. */

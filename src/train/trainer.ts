@@ -41,6 +41,8 @@ import { StringTensor, isStringArray } from '../nn/preprocessing/string-tensor.j
 import { CallbackList } from './callback-list.js';
 import { History, type Callback, type Logs } from './callbacks.js';
 import { resumePoint } from './backup-and-restore.js';
+import { joinLaunchedWorld, world } from '../distributed/world.js';
+import { commMark } from '../distributed/cluster-record.js';
 import { ProgressDisplay } from './progress.js';
 import { RunRecorder } from './run-record-callback.js';
 import type { RunRecorderOptions } from '../ledger/recording.js';
@@ -473,13 +475,15 @@ export class Trainer {
     checkInteger('fit', 'initialEpoch', initialEpoch, 0);
     checkValidationSplit('fit', validationSplit);
     checkVerbose('fit', verbose);
+    const model = this.model;
+    const custom = model.customSteps().train;
+    // Checked once per fit: without `distributed`, nothing below differs from a one-process fit. First, so that a
+    // process started by mpirun has joined its world before the backup is read (rank 0 reads it for all).
+    const strategy = this.fitStrategy(args, custom, iterable);
+    const commFrom = strategy && commMark(world());
     // Where a backup (BackupAndRestore) left off: fit goes on from its epoch and batch, with its seed.
     const resume = await resumePoint(args.callbacks ?? [], args.seed);
     let seed = resume?.seed ?? args.seed ?? drawSeed();
-    const model = this.model;
-    const custom = model.customSteps().train;
-    // Checked once per fit: without `distributed`, nothing below differs from a one-process fit.
-    const strategy = this.fitStrategy(args, custom, iterable);
     const dp = this.privateFit(args.privacy, custom, iterable);
     const owned: Tensor[] = [];
     let recorder: RunRecorder | undefined;
@@ -542,6 +546,7 @@ export class Trainer {
         y: iterable ? undefined : (train as ArrayData).y,
         validation: tensorData(validation),
         strategy,
+        commFrom,
       });
 
       await callbacks.onTrainBegin();
@@ -558,6 +563,7 @@ export class Trainer {
               continue;
             }
             await callbacks.onBatchBegin(step);
+            strategy?.beginStep?.(step);
             if (custom) {
               if (step === 0 && epoch === initialEpoch) this.ensureBuiltIfCallable(batch.x);
               this.stepSeed = mixSeeds(seed, this.optimizer.iterations);
@@ -575,6 +581,7 @@ export class Trainer {
               await callbacks.onBatchEnd(step, loss === undefined ? this.logs() : { ...this.logs(), batchLoss: loss });
             }
             step++;
+            if (strategy) this.agreeStop(strategy, epoch, step);
             if (callbacks.stopTraining) break;
           }
         if (step === 0 && !callbacks.stopTraining) throw noBatches('fit', epoch);
@@ -609,6 +616,11 @@ export class Trainer {
     const given = args.distributed;
     if (given === undefined || given === false) return undefined;
     const strategy = given === true ? defaultStrategy() : given;
+    if (given === true && !strategy)
+      throw new ArgumentError(
+        "fit: distributed: true needs the package's `distributed` module loaded (import { distributed } from " +
+          "'candor', or src/distributed/index.js), which registers data parallelism as fit's default strategy",
+      );
     if (typeof strategy !== 'object' || strategy === null || typeof strategy.begin !== 'function')
       throw new ArgumentError(
         'fit: distributed must be true (data parallel) or a strategy (distributed.DataParallel, ' +
@@ -631,7 +643,23 @@ export class Trainer {
         "fit: distributed training reads each rank's shard of every global batch, which needs the data as tensors " +
           '(every rank holds them); pass tensors, not a dataset or generator',
       );
+    // Started by mpirun / srun without distributed.init(): join the world now, else each rank trains alone as rank 0.
+    joinLaunchedWorld();
     return strategy;
+  }
+
+  /**
+   * A stop asked for by one rank's batch callbacks (TerminateOnNaN reads the rank's own batch loss) becomes every
+   * rank's, after the same step: a rank leaving the epoch alone would issue collectives the others do not.
+   */
+  private agreeStop(strategy: FitStrategy, epoch: number, step: number): void {
+    const asked = this.model.stopTraining;
+    if (strategy.agreeStop) this.model.stopTraining = strategy.agreeStop(asked);
+    else if (asked && strategy.worldSize > 1)
+      throw new ArgumentError(
+        `fit: a callback stopped training at epoch ${epoch}, step ${step} on rank ${strategy.rank}, and the ` +
+          `${strategy.name} strategy cannot stop the other ranks mid-epoch; stop at an epoch's end (EarlyStopping)`,
+      );
   }
 
   /** What begin() is told; the model is built first (on the first rows), so every rank has weights to agree on. */

@@ -91,6 +91,27 @@ function checkCollectives(rows: Row[], np: number): void {
         `${at} async ${i}`,
       ),
     );
+    const mixed = row.mixed as { early: number[]; late: number[]; direct: number[][] };
+    close(
+      mixed.early,
+      reduce(np, (r) => rankInput(r, 9, 'float32', 50), 'sum'),
+      'float32',
+      `${at} async then blocking`,
+    );
+    close(
+      mixed.late,
+      reduce(np, (r) => rankInput(r, 6, 'float32', 51), 'max'),
+      'float32',
+      `${at} blocking behind async`,
+    );
+    mixed.direct.forEach((v, i) =>
+      close(
+        v,
+        reduce(np, (r) => rankInput(r, 4, 'float32', 52 + i), 'sum'),
+        'float32',
+        `${at} blocking ${i}`,
+      ),
+    );
     (row.allreduceArrayAsync as number[][]).forEach((v, i) =>
       close(
         v,
@@ -158,6 +179,14 @@ test('under mpirun without the MPI addon, init throws a DistributedError saying 
     assert.match(String(row.message), /apt-get install openmpi-bin libopenmpi-dev/);
     assert.match(String(row.message), /tools\/build-native\.js/);
   }
+});
+
+test("a rank that throws: its JavaScript error reaches stderr, not only Open MPI's notice", { skip }, async () => {
+  const r = await runMpiRows(2, program('init-faults'), ['rank-throws'], { timeoutMs: 40_000 });
+  assert.equal(r.signal, null, `the job hung until the runner killed it:\n${r.stderr}`);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /Error: rank 1 fails on purpose before its allreduce/);
+  assert.match(r.stderr, /init-faults\.js:\d+/, 'the stack trace names the program');
 });
 
 test(

@@ -1,5 +1,6 @@
 // The parameter server: shard plans, the stale-synchronous schedule and the sharded optimizer in process; sync mode
-// against one process with the global batch, and async mode on MNIST, under mpirun.
+// against one process with the global batch, and async mode on MNIST, under mpirun; a recorded fit's run record.
+import '../config-dir.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planShards } from '../../src/distributed/ps-shards.js';
@@ -9,7 +10,9 @@ import { adam } from '../../src/optim/index.js';
 import { fromTypedArray } from '../../src/tensor/tensor.js';
 import { ArgumentError } from '../../src/errors.js';
 import * as c from '../../src/index.js';
+import type { DistributedRecord } from '../../src/ledger/distributed.js';
 import { rejects } from '../helpers.js';
+import { tempDir } from '../ledger/fixtures.js';
 import { mpirunMissing, program } from './mpirun.js';
 import { runMpiRows } from './results.js';
 import { EPOCHS, SAMPLES, reference } from './ps-fixture.js';
@@ -298,3 +301,81 @@ test(
     assert.ok(observed.maxVersionLag <= (WORKERS - 1) * (2 * staleness + 1), `version lag ${observed.maxVersionLag}`);
   },
 );
+
+interface RecordedRow {
+  rank: number;
+  role: 'worker' | 'server';
+  fitWrote: boolean;
+  files: string[];
+  distributed?: DistributedRecord;
+  flops?: number;
+  verify?: { ok: boolean; checks: string[] };
+}
+
+// fit records by default: its recorder's round waits for the strategy's end(), where the servers, which serve instead
+// of running callbacks, join it once they have left serve(). Before that, this fit hung (the timeout is the guard).
+for (const mode of ['sync', 'async'] as const)
+  test(`a recorded fit with ParameterServer ${mode}: rank 0 writes one record of all 3 ranks`, { skip }, async () => {
+    const tmp = tempDir();
+    try {
+      const r = await runMpiRows(WORKERS + 1, program('parameter-server'), [mode, '1', '1', tmp.dir], {
+        timeoutMs: 60_000,
+      });
+      assert.equal(r.code, 0, `mpirun failed (code ${r.code}, signal ${r.signal}):\n${r.stderr}\n${r.stdout}`);
+      const rows = r.rows as unknown as RecordedRow[];
+      assert.deepEqual(
+        rows.map((x) => [x.rank, x.role]),
+        [
+          [0, 'worker'],
+          [1, 'worker'],
+          [2, 'server'],
+        ],
+      );
+      assert.ok(
+        ['run.json', 'card.md', 'ledger.jsonl'].every((f) => rows[0].files.includes(f)),
+        `${rows[0].files}`,
+      );
+      assert.deepEqual(
+        rows.map((x) => x.fitWrote),
+        [true, false, false],
+        "fit's recorder wrote run.json at rank 0 alone",
+      );
+      assert.deepEqual([rows[1].files, rows[2].files], [[], []], 'only rank 0 writes');
+      const d = rows[0].distributed!;
+      assert.deepEqual(
+        [d.strategy, d.mode, d.staleness, d.worldSize],
+        ['parameter-server', mode, mode === 'async' ? 1 : undefined, 3],
+      );
+      assert.deepEqual(
+        d.ranks.map((x) => [x.rank, x.role]),
+        rows.map((x) => [x.rank, x.role]),
+      );
+      const steps = EPOCHS * Math.ceil(SAMPLES / (WORKERS * 4));
+      // Workers: their steps and rows; the server: one update a step (sync) or a gradient (async, no empty ones).
+      assert.deepEqual(
+        d.ranks.map((x) => [x.steps, x.samples]),
+        [
+          [steps, 19 * EPOCHS],
+          [steps, 18 * EPOCHS],
+          [mode === 'sync' ? steps : WORKERS * steps, 0],
+        ],
+      );
+      assert.ok(
+        d.ranks.every((x) => x.flops > 0 && x.bytesSent > 0 && x.bytesReceived > 0),
+        JSON.stringify(d.ranks),
+      );
+      assert.equal(
+        d.bytesCommunicated.sent,
+        d.ranks.reduce((a, x) => a + x.bytesSent, 0),
+      );
+      assert.equal(
+        rows[0].flops,
+        d.ranks.reduce((a, x) => a + x.flops, 0),
+        'record.compute is the sum over ranks',
+      );
+      assert.deepEqual(rows[1].distributed?.ranks.length, 3, 'every worker holds the cluster record');
+      assert.ok(rows[0].verify!.ok, rows[0].verify!.checks.join('\n'));
+    } finally {
+      tmp.done();
+    }
+  });

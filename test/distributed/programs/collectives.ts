@@ -57,6 +57,20 @@ const arrayPending = arrays.map((a) => comm.allreduceArrayAsync(a, 'mean'));
 for (const p of arrayPending.reverse()) p.wait();
 out['allreduceArrayAsync'] = arrays.map((a) => Array.from(a));
 
+// A blocking allreduce while an async one is in flight: queued behind it (same order on every rank), not run at once
+// on this thread; then blocking calls with nothing in flight (run on this thread) keep their results apart.
+const early = new Float32Array(rankInput(rank, 9, 'float32', 50));
+const inFlight = comm.allreduceArrayAsync(early, 'sum');
+const late = new Float32Array(rankInput(rank, 6, 'float32', 51));
+comm.allreduceArray(late, 'max');
+inFlight.wait();
+const direct = [52, 53].map((seed) => {
+  const a = new Float32Array(rankInput(rank, 4, 'float32', seed));
+  comm.allreduceArray(a, 'sum');
+  return Array.from(a);
+});
+out['mixed'] = { early: Array.from(early), late: Array.from(late), direct };
+
 // A ring of messages: to rank + 1 with tag 7, received from any rank.
 const message = new Float64Array(rankInput(rank, 11, 'float64', 30));
 const sent = comm.sendAsync(message, (rank + 1) % size, 7);

@@ -1,6 +1,7 @@
 // What init and the collectives do when things go wrong under mpirun, for test/distributed/collectives.test.ts.
 // argv[2] 'missing-addon': init with CANDOR_MPI_ADDON naming a missing file; each rank emits the error it got.
 // argv[2] 'skip-collective': rank 1 skips an allreduce and hangs; rank 0 emits the timeout error and rethrows it.
+// argv[2] 'rank-throws': rank 1 throws an Error after init; rank 0 waits in an allreduce until the job ends.
 // Without argv[2] it does nothing: `node --test dist/test/` runs every .js file under a test/ folder, this one too.
 // The modules it needs, not the whole package: half the start-up time of each rank.
 import '../../../src/backends/js/index.js';
@@ -42,4 +43,9 @@ if (mode === 'missing-addon') {
       throw e;
     }
   }
+} else if (mode === 'rank-throws') {
+  const w = distributed.init({ timeoutMs: 30_000 });
+  w.comm.barrier();
+  if (w.rank === 1) throw new Error('rank 1 fails on purpose before its allreduce');
+  w.comm.allreduce(ops.tensor([1, 2, 3]));
 } else if (mode !== undefined) throw new Error(`init-faults: unknown mode '${mode}'`);

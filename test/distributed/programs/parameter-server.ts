@@ -1,14 +1,21 @@
 // One rank of a fit under the parameter server (test/distributed/parameter-server.test.ts); emits its figures:
 //   mpirun -np 3|4 ... parameter-server.js sync S      2 workers + S servers: the fixture's EPOCHS epochs, batch 4
 //   mpirun -np 3 ... parameter-server.js async S K     2 workers + S servers, staleness K, on 4,000 MNIST digits
+//   mpirun -np 3 ... parameter-server.js sync|async S K DIR   the fixture's fit, recorded (fit's own RunRecorder)
+//                                                       into DIR/rank<r>; workers save and publish, rank 0 verifies
 // Ranks other than 0 start from other weights and seeds: begin must replace them with rank 0's.
 import * as c from '../../../src/index.js';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { publishRun } from '../../../src/cards/publish.js';
+import { verifyRun } from '../../../src/ledger/verify-run.js';
 import { emitResult } from '../results.js';
 import { EPOCHS, SEED, problem, weightsOf } from '../ps-fixture.js';
 
-const [mode = 'sync', servers = '1', staleness = '2'] = process.argv.slice(2);
+const [mode = 'sync', servers = '1', staleness = '2', recordIn] = process.argv.slice(2);
 
-async function sync(strategy: c.distributed.ParameterServer): Promise<Record<string, unknown>> {
+/** The fixture's fit; with `dir`, recorded there by the RunRecorder fit adds. */
+async function small(strategy: c.distributed.ParameterServer, dir?: string): Promise<Record<string, unknown>> {
   const rank = strategy.rank;
   const { model, x, y } = problem(rank === 0 ? 1 : 2);
   const history = await model.fit(x, y, {
@@ -16,15 +23,36 @@ async function sync(strategy: c.distributed.ParameterServer): Promise<Record<str
     batchSize: 4,
     seed: rank === 0 ? SEED : 77,
     verbose: 0,
-    record: false,
+    record: dir === undefined ? false : { dir, energy: { method: 'estimate' } },
     distributed: strategy,
   });
+  if (dir !== undefined) return recorded(model, dir, strategy);
   if (strategy.role === 'server') return {};
   return {
     weights: weightsOf(model),
     loss: history.history.loss,
     iterations: model.optimizer!.iterations,
     samples: strategy.samples,
+  };
+}
+
+/** What a recorded fit left: the files in its directory, the record each worker holds, rank 0's verification. */
+async function recorded(model: c.Model, dir: string, strategy: c.distributed.ParameterServer) {
+  const recorder = model.runRecorder;
+  // What fit itself wrote, before publishing rewrites it.
+  const fitWrote = existsSync(join(dir, 'run.json'));
+  if (strategy.role === 'worker') {
+    await model.save(dir);
+    await publishRun(recorder!, { dir });
+  }
+  const r = strategy.role === 'worker' ? recorder!.record : undefined;
+  const v = strategy.rank === 0 ? await verifyRun(dir) : undefined;
+  return {
+    fitWrote,
+    files: existsSync(dir) ? readdirSync(dir).sort() : [],
+    distributed: r?.distributed,
+    flops: r?.compute.total.flops,
+    ...(v ? { verify: { ok: v.ok, checks: v.checks.map((ch) => `${ch.check} ${ch.ok}: ${ch.detail}`) } } : {}),
   };
 }
 
@@ -79,7 +107,12 @@ const strategy = new c.distributed.ParameterServer({
   mode: mode === 'async' ? 'async' : 'sync',
   staleness: Number(staleness),
 });
-const row = mode === 'sync' ? await sync(strategy) : await mnistAsync(strategy);
+const row =
+  recordIn !== undefined
+    ? await small(strategy, join(recordIn, `rank${world.rank}`))
+    : mode === 'sync'
+      ? await small(strategy)
+      : await mnistAsync(strategy);
 emitResult(world.rank, {
   ...row,
   rank: world.rank,
