@@ -293,6 +293,7 @@ test('epoch end: moving statistics averaged across ranks, logs weighted by rows'
   const comm: DataParallelComm = {
     ...fakeComm(2, 0, []),
     allreduceArray: (buf) => {
+      if (buf instanceof Int32Array) return; // agreeStop's flag: no rank asks to stop
       before.push(Array.from(buf));
       for (let i = 0; i < buf.length; i++) buf[i] = 2 * buf[i] + 1;
     },
@@ -353,7 +354,7 @@ test('epoch end: precision and AUC from the states summed over ranks equal one p
       if ((v as Sent).logs) fromRank1 = v as Sent;
       return [v, v];
     },
-    allreduceArray: (buf) => void (state1 = Float64Array.from(buf)),
+    allreduceArray: (buf) => void (buf instanceof Float64Array && (state1 = Float64Array.from(buf))),
   };
   await fit(frozen(), 2, new DataParallel({ communicator: rank1 }));
   // Rank 0, receiving rank 1's logs and adding its state.
@@ -365,7 +366,7 @@ test('epoch end: precision and AUC from the states summed over ranks equal one p
       own = v as Sent;
       return [v, fromRank1 as T];
     },
-    allreduceArray: (buf) => buf.forEach((v, i) => (buf[i] = v + state1![i])),
+    allreduceArray: (buf) => buf instanceof Float64Array && buf.forEach((v, i) => (buf[i] = v + state1![i])),
   };
   const reduced = (await fit(frozen(), 2, new DataParallel({ communicator: rank0 }))).history;
   for (const k of keys) assertClose(reduced[k], one[k], { rtol: 1e-6, atol: 1e-7 });
