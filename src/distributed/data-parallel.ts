@@ -6,6 +6,7 @@ import type { Variable } from '../nn/variable.js';
 import type { Optimizer } from '../optim/index.js';
 import { setDefaultStrategy, type FitStrategy, type FitStrategyContext } from '../train/strategy.js';
 import type { Logs } from '../train/callbacks.js';
+import type { MetricResult, StatefulMetric } from '../train/metrics.js';
 import { ArgumentError, ShapeError } from '../errors.js';
 import { dispose } from '../tensor/storage.js';
 import * as o from '../ops/index.js';
@@ -155,15 +156,21 @@ export class DataParallel implements FitStrategy {
   }
 
   /**
-   * The epoch's logs over all ranks: each rank's running means weighted by the rows it trained on, which is exact
-   * for the loss and for metrics that are means over samples (accuracy, mae, ...) without sample weights. Also
-   * averages the float non-trainable weights (BatchNormalization's moving statistics, computed per rank) so that
-   * every rank keeps the same model; the sum is in float64, so weights equal on every rank stay exactly equal.
+   * The epoch's logs over all ranks, as tf.distribute reduces metrics: the state values of every metric that has
+   * them (stateValues: the loss tracker, the built-in metrics) are summed over ranks in one float64 allreduce and
+   * set back, and its log entries are its result() over the summed state, exact for precision, recall, AUC and
+   * weighted metrics. Log entries of other metrics (a user's own StatefulMetric, or one whose state differs in
+   * size across ranks, e.g. unbuilt on a rank without rows) are each rank's value weighted by the rows it trained
+   * on, exact only for means over samples without sample weights. Also averages the float non-trainable weights
+   * (BatchNormalization's moving statistics, computed per rank) so that every rank keeps the same model; the sum
+   * is in float64, so weights equal on every rank stay exactly equal.
    */
-  reduceLogs(logs: Logs): Logs {
+  reduceLogs(logs: Logs, metrics: readonly StatefulMetric<MetricResult>[] = []): Logs {
     const { comm } = this;
     this.averageNonTrainable();
-    const all = comm.allgatherJson({ logs, rows: this.epochRows });
+    const states = metrics.map((m) => (m.setStateValues ? m.stateValues?.() : undefined));
+    const sizes = states.map((v) => v?.length ?? -1);
+    const all = comm.allgatherJson({ logs, rows: this.epochRows, sizes });
     this.epochRows = 0;
     const rows = all.reduce((s, r) => s + r.rows, 0);
     const out: Logs = {};
@@ -171,6 +178,27 @@ export class DataParallel implements FitStrategy {
       let sum = 0;
       for (const r of all) sum += (r.logs[key] ?? 0) * (rows > 0 ? r.rows : 1);
       out[key] = sum / (rows > 0 ? rows : all.length);
+    }
+    // Summed only where every rank holds a state of the same size (so every rank reduces the same buffer).
+    const summed = metrics.flatMap((m, i) =>
+      sizes[i] >= 0 && all.every((r) => r.sizes[i] === sizes[i]) ? [{ m, state: states[i]! }] : [],
+    );
+    if (summed.length === 0) return out;
+    const buf = new Float64Array(summed.reduce((n, { state }) => n + state.length, 0));
+    let at = 0;
+    for (const { state } of summed) {
+      buf.set(state, at);
+      at += state.length;
+    }
+    if (comm.size > 1) comm.allreduceArray(buf, 'sum');
+    at = 0;
+    for (const { m, state } of summed) {
+      m.setStateValues!(buf.subarray(at, at + state.length));
+      at += state.length;
+      const result = m.result();
+      // A number is logged under the metric's name; a record (compile_metrics) under its keys; a matrix is not logged.
+      const entries: [string, unknown][] = typeof result === 'number' ? [[m.name, result]] : Object.entries(result);
+      for (const [key, value] of entries) if (key in out && typeof value === 'number') out[key] = value;
     }
     return out;
   }

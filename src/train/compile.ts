@@ -174,6 +174,17 @@ function unmaskedSteps(
   return { y: rows(y), pred: rows(pred), weight: w };
 }
 
+/** The parts one after another. */
+function concatValues(parts: readonly Float64Array[]): Float64Array {
+  const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 type MadeMetric = { metric: Metric; weighted: boolean; key: string };
 
 /**
@@ -270,5 +281,34 @@ export class CompileMetrics implements StatefulMetric<Logs> {
 
   resetState(): void {
     for (const ms of this.made ?? []) for (const m of ms) m.metric.resetState();
+  }
+
+  /**
+   * Every metric's state values in turn (empty before the first update makes them); undefined when one of them
+   * has no stateValues (a user's own metric), since the whole then cannot be summed across ranks.
+   */
+  stateValues(): Float64Array | undefined {
+    const parts: Float64Array[] = [];
+    for (const ms of this.made ?? [])
+      for (const { metric } of ms) {
+        const values = metric.stateValues?.();
+        if (!values || !metric.setStateValues) return undefined;
+        parts.push(values);
+      }
+    return concatValues(parts);
+  }
+
+  /** Gives each metric its part of values (stateValues()'s layout). */
+  setStateValues(values: Float64Array): void {
+    const metrics = (this.made ?? []).flat().map((m) => m.metric);
+    const sizes = metrics.map((m) => m.stateValues?.()?.length ?? 0);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    if (values.length !== total)
+      throw new ArgumentError(`${this.name}: setStateValues expects ${total} state values, got ${values.length}`);
+    let at = 0;
+    metrics.forEach((m, i) => {
+      m.setStateValues!(values.subarray(at, at + sizes[i]));
+      at += sizes[i];
+    });
   }
 }

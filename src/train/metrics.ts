@@ -39,6 +39,20 @@ export interface StatefulMetric<R = number> {
   /** The value over everything seen since the last resetState() (0 before any data, as Keras). */
   result(): R;
   resetState(): void;
+  /**
+   * The state as numbers that add across data: the state of two parts of the data summed is the state of the whole
+   * (tf.distribute sums metric variables across replicas). Data-parallel fit sums these over ranks, sets them back
+   * and reads result(). Undefined when the metric cannot say (a container holding a metric without these).
+   */
+  stateValues?(): Float64Array | undefined;
+  /** Replaces the state with values of stateValues()'s layout (e.g. their sum over ranks). */
+  setStateValues?(values: Float64Array): void;
+}
+
+/** Checks that values has the length a metric's state needs. */
+function checkStateLength(name: string, values: Float64Array, expected: number): void {
+  if (values.length !== expected)
+    throw new ArgumentError(`${name}: setStateValues expects ${expected} state values, got ${values.length}`);
 }
 
 /** A metric of labels and predictions (Keras' accuracy, auc, ...), usable on its own or in compile(). */
@@ -121,6 +135,15 @@ export class Mean implements StatefulMetric {
     this.total = this.count = 0;
   }
 
+  stateValues(): Float64Array {
+    return Float64Array.of(this.total, this.count);
+  }
+
+  setStateValues(values: Float64Array): void {
+    checkStateLength(this.name, values, 2);
+    [this.total, this.count] = values;
+  }
+
   getConfig(): MetricConfig {
     return { className: 'Mean', config: { name: this.name } };
   }
@@ -152,6 +175,14 @@ class MeanMetric implements Metric {
 
   resetState(): void {
     this.mean.resetState();
+  }
+
+  stateValues(): Float64Array {
+    return this.mean.stateValues();
+  }
+
+  setStateValues(values: Float64Array): void {
+    this.mean.setStateValues(values);
   }
 
   getConfig(): MetricConfig {
@@ -305,6 +336,14 @@ class Accuracy implements Metric {
   resetState(): void {
     this.inner?.resetState();
   }
+  /** Empty before the first update resolves the kind (then it has no data to add). */
+  stateValues(): Float64Array | undefined {
+    return this.inner ? this.inner.stateValues?.() : new Float64Array(0);
+  }
+  setStateValues(values: Float64Array): void {
+    if (!this.inner) return checkStateLength(this.name, values, 0);
+    this.inner.setStateValues!(values);
+  }
   getConfig(): MetricConfig {
     return { className: 'Accuracy', config: { name: this.name, lossName: this.lossName ?? null } };
   }
@@ -401,6 +440,15 @@ class ThresholdMetric implements Metric {
     this.tp = this.fp = this.fn = 0;
   }
 
+  stateValues(): Float64Array {
+    return Float64Array.of(this.tp, this.fp, this.fn);
+  }
+
+  setStateValues(values: Float64Array): void {
+    checkStateLength(this.name, values, 3);
+    [this.tp, this.fp, this.fn] = values;
+  }
+
   getConfig(): MetricConfig {
     return { className: this.className, config: { name: this.name, threshold: this.threshold } };
   }
@@ -495,6 +543,19 @@ class AUC implements Metric {
     this.positives = this.negatives = 0;
   }
 
+  /** tp at each threshold, fp at each threshold, positives, negatives. */
+  stateValues(): Float64Array {
+    return Float64Array.from([...this.tp, ...this.fp, this.positives, this.negatives]);
+  }
+
+  setStateValues(values: Float64Array): void {
+    const n = this.numThresholds;
+    checkStateLength(this.name, values, 2 * n + 2);
+    this.tp = Array.from(values.subarray(0, n));
+    this.fp = Array.from(values.subarray(n, 2 * n));
+    [this.positives, this.negatives] = values.subarray(2 * n);
+  }
+
   getConfig(): MetricConfig {
     return {
       className: 'AUC',
@@ -580,6 +641,22 @@ export class ConfusionMatrix implements Metric<number[][]> {
 
   resetState(): void {
     this.counts?.fill(0);
+  }
+
+  /** The counts row by row; empty while numClasses is not yet known (it is inferred at the first update). */
+  stateValues(): Float64Array {
+    const c = this.numClasses ?? 0;
+    return Float64Array.from(this.counts ?? new Float64Array(c * c));
+  }
+
+  /** numClasses, when not known yet, is the square root of the values' length (rows by columns). */
+  setStateValues(values: Float64Array): void {
+    const c = this.numClasses ?? Math.round(Math.sqrt(values.length));
+    checkStateLength(this.name, values, c * c);
+    if (c === 0) return;
+    if (c < 2) throw new ArgumentError(`${this.name}: setStateValues got ${values.length} values, not a c x c matrix`);
+    this.numClasses = c;
+    this.counts = Float64Array.from(values);
   }
 
   getConfig(): MetricConfig {

@@ -6,6 +6,7 @@ import type { Variable } from '../nn/variable.js';
 import type { Optimizer } from '../optim/index.js';
 import type { Model } from './model.js';
 import type { Logs } from './callbacks.js';
+import type { MetricResult, StatefulMetric } from './metrics.js';
 
 /** What fit tells the strategy when training begins (the model is built by then). */
 export interface FitStrategyContext {
@@ -45,8 +46,12 @@ export interface FitStrategy {
   gradientReady?(index: number, grad: Tensor): void;
   /** Replaces optimizer.applyGradients: average (or push and pull), then update. rows: this rank's batch rows. */
   applyGradients(grads: readonly Tensor[], weights: readonly Variable[], optimizer: Optimizer, rows: number): void;
-  /** The logs of the whole cluster (every rank gets the same, so callbacks decide alike on every rank). */
-  reduceLogs(logs: Logs): Logs;
+  /**
+   * The logs of the whole cluster (every rank gets the same, so callbacks decide alike on every rank). metrics:
+   * the fit's stateful metrics (model.metrics), whose states (stateValues) the strategy may combine and set back,
+   * so that their result() is the cluster's; the logs then hold those results.
+   */
+  reduceLogs(logs: Logs, metrics?: readonly StatefulMetric<MetricResult>[]): Logs;
   /** fit's end (or failure): drain what is in flight, stop servers. */
   end(): Promise<void>;
 }

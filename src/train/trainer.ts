@@ -589,7 +589,7 @@ export class Trainer {
         // Distributed: the logs of all ranks together (the same on every rank, so callbacks decide alike); every
         // rank evaluates the whole validation data, so its val_ logs are the same everywhere without reduction.
         const own = custom ? { ...stepLogs } : this.logs();
-        const logs = strategy ? strategy.reduceLogs(own) : own;
+        const logs = strategy ? strategy.reduceLogs(own, custom ? undefined : this.model.metrics) : own;
         if (dp) logs.epsilon = dp.epsilon().epsilon;
         if (valData) Object.assign(logs, await this.evaluateLogs(valData, 'val_'));
         await callbacks.onEpochEnd(epoch, logs);

@@ -293,14 +293,16 @@ test('epoch end: moving statistics averaged across ranks, logs weighted by rows'
   const comm: DataParallelComm = {
     ...fakeComm(2, 0, []),
     allreduceArray: (buf) => {
+      if (buf instanceof Int32Array) return; // agreeStop's flag: no rank asks to stop
       before.push(Array.from(buf));
       for (let i = 0; i < buf.length; i++) buf[i] = 2 * buf[i] + 1;
     },
     allgatherJson: <T>(v: T) => {
-      const mine = v as unknown as { logs?: c.Logs; rows: number };
+      const mine = v as unknown as { logs?: c.Logs; rows: number; sizes: number[] };
       if (!mine.logs) return [v, v];
       sent.push({ logs: mine.logs, rows: mine.rows });
-      return [v, { logs: { loss: 10 }, rows: 2 * mine.rows } as T];
+      // The other rank's metrics have no state values (-1), as a user's own metrics: logs weighted by rows.
+      return [v, { logs: { loss: 10 }, rows: 2 * mine.rows, sizes: mine.sizes.map(() => -1) } as T];
     },
   };
   const history = await model.fit(x, y, {
@@ -321,5 +323,57 @@ test('epoch end: moving statistics averaged across ranks, logs weighted by rows'
   assert.equal(sent.length, 1);
   assert.equal(sent[0].rows, 3);
   assertClose([history.history.loss[0]], [(sent[0].logs.loss + 2 * 10) / 3], { rtol: 1e-12, atol: 0 });
+  c.dispose([x, y]);
+});
+
+test('epoch end: precision and AUC from the states summed over ranks equal one process over all rows', async () => {
+  // A frozen model (learning rate 0), so each rank's predictions are the one process's; rows 0, 2, .. on rank 0.
+  const x = rand([12, 3], 31, { dtype: 'float32' });
+  const y = c.tensor([1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1], [12, 1], 'float32');
+  const frozen = () => {
+    c.setSeed(4);
+    const model = new c.Sequential([new c.Dense({ units: 1, activation: 'sigmoid', inputShape: [3] })]);
+    model.compile({
+      optimizer: c.optimizers.sgd({ learningRate: 0 }),
+      loss: 'binaryCrossentropy',
+      metrics: ['precision', 'auc'],
+    });
+    return model;
+  };
+  const fit = (model: c.Model, batchSize: number, distributed?: DataParallel) =>
+    model.fit(x, y, { epochs: 1, batchSize, shuffle: false, verbose: 0, record: false, distributed });
+  const keys = ['loss', 'precision', 'auc'];
+  const one = (await fit(frozen(), 4)).history;
+  // Rank 1 alone: what it sends (its logs and state values).
+  type Sent = { logs: c.Logs; rows: number; sizes: number[] };
+  let fromRank1: Sent | undefined;
+  let state1: Float64Array | undefined;
+  const rank1: DataParallelComm = {
+    ...fakeComm(2, 1, []),
+    allgatherJson: <T>(v: T) => {
+      if ((v as Sent).logs) fromRank1 = v as Sent;
+      return [v, v];
+    },
+    allreduceArray: (buf) => void (buf instanceof Float64Array && (state1 = Float64Array.from(buf))),
+  };
+  await fit(frozen(), 2, new DataParallel({ communicator: rank1 }));
+  // Rank 0, receiving rank 1's logs and adding its state.
+  let own: Sent | undefined;
+  const rank0: DataParallelComm = {
+    ...fakeComm(2, 0, []),
+    allgatherJson: <T>(v: T) => {
+      if (!(v as Sent).logs) return [v, v];
+      own = v as Sent;
+      return [v, fromRank1 as T];
+    },
+    allreduceArray: (buf) => buf instanceof Float64Array && buf.forEach((v, i) => (buf[i] = v + state1![i])),
+  };
+  const reduced = (await fit(frozen(), 2, new DataParallel({ communicator: rank0 }))).history;
+  for (const k of keys) assertClose(reduced[k], one[k], { rtol: 1e-6, atol: 1e-7 });
+  // The rows-weighted mean of the ranks' own values (what reduceLogs did before) misses precision and AUC here.
+  const weighted = (k: string) => (own!.logs[k] * own!.rows + fromRank1!.logs[k] * fromRank1!.rows) / 12;
+  assert.ok(own!.logs.precision !== fromRank1!.logs.precision && own!.logs.auc !== fromRank1!.logs.auc);
+  for (const k of ['precision', 'auc'])
+    assert.ok(Math.abs(weighted(k) - one[k][0]) > 1e-3, `${k}: ${weighted(k)} vs ${one[k][0]}`);
   c.dispose([x, y]);
 });
