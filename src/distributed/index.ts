@@ -1,6 +1,7 @@
 // Distributed training over MPI (the package's `distributed` namespace): the world, its communicator, the errors.
 export { init, world, isChief, finalize, launchedBy } from './world.js';
 export type { InitOptions, World } from './world.js';
+export { writesFiles } from './writes-files.js';
 export { MpiCommunicator } from './communicator.js';
 export type {
   Communicator,

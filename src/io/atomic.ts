@@ -3,7 +3,8 @@
 import { open, readdir, rename, unlink, readFile } from 'node:fs/promises';
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 
 /**
  * Writes `data` to `path` so that readers see either the old file or the whole new one, never a
@@ -13,8 +14,7 @@ import { randomBytes } from 'node:crypto';
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const dir = dirname(path);
-  // The pid in the name lets removeStaleTemps tell a dead writer's leftovers from a live writer's file.
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = join(dir, tempName(basename(path)));
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   try {
     handle = await open(tmp, 'wx'); // 'wx': fail rather than clobber a name some other writer holds
@@ -31,7 +31,28 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   await syncDirectory(dir);
 }
 
-const TEMP_NAME = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+/**
+ * This host in temp names: the first 8 hex digits of the SHA-256 of os.hostname() (short and file-name safe, where a
+ * host name may be 253 characters). A pid means something only on the host that made it.
+ */
+const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+
+/** `.<name>.<pid>-<host tag>.<12 hex>.tmp`; names of older versions have no host tag (`.<name>.<pid>.<12 hex>.tmp`). */
+const TEMP_NAME = /^\..+\.(\d+)(?:-([0-9a-f]{8}))?\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * writeFileAtomic's temp name for the file `name`, made by process `pid` of this host. The pid and host in the name
+ * let removeStaleTemps tell a dead writer's leftovers from a live writer's file.
+ */
+export function tempName(name: string, pid = process.pid): string {
+  return `.${name}.${pid}-${HOST_TAG}.${randomBytes(6).toString('hex')}.tmp`;
+}
+
+/** The pid and host tag (undefined for an older name) of a writeFileAtomic temp file's name; undefined if not one. */
+export function tempWriter(name: string): { pid: number; host?: string } | undefined {
+  const m = TEMP_NAME.exec(name);
+  return m ? { pid: Number(m[1]), host: m[2] } : undefined;
+}
 
 /**
  * Whether process `pid` exists on this host. Only ESRCH says it does not (EPERM: it exists, owned by another
@@ -47,15 +68,17 @@ export function processAlive(pid: number): boolean {
 }
 
 /**
- * Removes the temp files writeFileAtomic left in `dir` when its process was killed mid-write (those
- * whose pid is no longer alive; this process's own are left to it). Returns the names removed. Best
- * effort: a file that cannot be removed is skipped. A reused pid only keeps a stale file a while longer.
+ * Removes the temp files writeFileAtomic left in `dir` when its process was killed mid-write: those made on this
+ * host (the host tag in the name) whose pid is no longer alive; this process's own are left to it. A temp file of
+ * another host (a file system shared by several hosts) or with no host tag (an older version's) is never removed:
+ * its pid says nothing here. Returns the names removed. Best effort: a file that cannot be removed is skipped. A
+ * reused pid only keeps a stale file a while longer.
  */
 export async function removeStaleTemps(dir: string): Promise<string[]> {
   const removed: string[] = [];
   for (const name of await readdir(dir).catch(() => [] as string[])) {
-    const pid = TEMP_NAME.exec(name)?.[1];
-    if (pid === undefined || Number(pid) === process.pid || processAlive(Number(pid))) continue;
+    const writer = tempWriter(name);
+    if (!writer || writer.host !== HOST_TAG || writer.pid === process.pid || processAlive(writer.pid)) continue;
     await unlink(join(dir, name)).then(
       () => removed.push(name),
       () => {},

@@ -9,6 +9,7 @@ import type { CommStats } from '../distributed/cluster-record.js';
 import type { FitStrategy } from './strategy.js';
 import type { EncryptionKey } from '../io/encryption.js';
 import { findLogKey, withCamelCaseAliases } from './log-names.js';
+import { writesFiles } from '../distributed/writes-files.js';
 
 export type Logs = Record<string, number>;
 
@@ -150,7 +151,8 @@ export interface ModelCheckpointArgs {
 
 /**
  * Saves the model (model.save) or its weights (saveWeightsOnly: model.saveWeights) after each epoch,
- * optionally only when the monitored value improves.
+ * optionally only when the monitored value improves. In a distributed world rank 0 alone saves (writesFiles), with
+ * a save function of your own too.
  */
 export class ModelCheckpoint implements Callback {
   private model?: Model;
@@ -179,6 +181,7 @@ export class ModelCheckpoint implements Callback {
       if (current === undefined || !(Number.isNaN(this.best) || this.better(current, this.best))) return;
       this.best = current;
     }
+    if (!writesFiles()) return;
     const options = { encryptionKey: this.args.encryptionKey };
     const save =
       this.args.save ??
@@ -305,7 +308,7 @@ export class TerminateOnNaN implements Callback {
   }
 }
 
-/** Appends one row per epoch (epoch + logs) to a CSV file. */
+/** Appends one row per epoch (epoch + logs) to a CSV file (in a distributed world, rank 0 alone: writesFiles). */
 export class CSVLogger implements Callback {
   private keys?: string[];
   constructor(
@@ -315,10 +318,12 @@ export class CSVLogger implements Callback {
     checkOptions('CSVLogger', args, ['separator', 'append']);
   }
   onTrainBegin(): void {
+    if (!writesFiles()) return;
     if (!this.args.append || !existsSync(this.filename)) writeFileSync(this.filename, '');
     this.keys = undefined;
   }
   onEpochEnd(epoch: number, logs: Logs): void {
+    if (!writesFiles()) return;
     const sep = this.args.separator ?? ',';
     if (!this.keys) {
       this.keys = Object.keys(logs).sort();

@@ -194,13 +194,19 @@ export class Model extends Layer {
       : undefined;
   }
 
-  /** Writes architecture, weights and optimizer state under dir (see train/saving.ts); encrypted with a key. */
+  /**
+   * Writes architecture, weights and optimizer state under dir (see train/saving.ts); encrypted with a key. In a
+   * distributed world, ranks other than 0 write nothing and return (distributed.writesFiles).
+   */
   async save(dir: string, options: SaveOptions = {}): Promise<void> {
     const { saveModel } = await import('./saving.js');
     await saveModel(this, dir, options);
   }
 
-  /** Writes the weights alone to one file (Keras save_weights); model.loadWeights reads it back. */
+  /**
+   * Writes the weights alone to one file (Keras save_weights); model.loadWeights reads it back. In a distributed
+   * world, ranks other than 0 write nothing and return (distributed.writesFiles).
+   */
   async saveWeights(path: string, options: SaveOptions = {}): Promise<void> {
     const { saveWeights } = await import('./weights-file.js');
     await saveWeights(this, path, options);

@@ -15,6 +15,7 @@ import { Model } from './model.js';
 import { FormatError, serializeSafetensors } from '../io/safetensors.js';
 import { parseSparseSafetensors, serializeSparseSafetensors } from '../io/sparse-safetensors.js';
 import { readFileBytes, removeStaleTemps, writeFileAtomic } from '../io/atomic.js';
+import { writesFiles } from '../distributed/writes-files.js';
 import { FileCipher, openMaybeEncrypted, type EncryptionKey, type ScryptParams } from '../io/encryption.js';
 import type { PrivateSteps } from './private-training.js';
 
@@ -69,12 +70,12 @@ const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest(
 /**
  * Writes the model under `dir` (created if needed). Crash-safe: until model.json is switched, the
  * directory loads as the previous save; the temp files of saves that were killed are removed.
- * Concurrent saves into one directory are not supported (the last to switch model.json wins). After a
- * distributed fit it does nothing on ranks other than 0 (RunRecording.chief).
+ * Concurrent saves into one directory are not supported (the last to switch model.json wins). In a distributed
+ * world it writes nothing on ranks other than 0 and returns (see writesFiles).
  */
 export async function saveModel(model: Model, dir: string, options: SaveOptions = {}): Promise<void> {
-  // After a distributed fit, rank 0 alone writes the model and its run record; the other ranks' copies are the same.
-  if (model.runRecorder && !model.runRecorder.chief) return;
+  // Rank 0 alone writes the model and its run record, whatever `record` says; the other ranks' copies are the same.
+  if (!writesFiles()) return;
   const cipher = FileCipher.optional(options.encryptionKey, options.scrypt); // checked before any file is touched
   /** The bytes as written: encrypted as `role` when there is a key. */
   const seal = async (bytes: Uint8Array | string, role: string) => (cipher ? cipher.encrypt(bytes, role) : bytes);

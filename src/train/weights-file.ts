@@ -9,6 +9,7 @@ import { ArgumentError, DTypeError, fmtShape } from '../errors.js';
 import { FormatError, serializeSafetensors } from '../io/safetensors.js';
 import { parseSparseSafetensors, serializeSparseSafetensors } from '../io/sparse-safetensors.js';
 import { readFileBytes, writeFileAtomic } from '../io/atomic.js';
+import { writesFiles } from '../distributed/writes-files.js';
 import { FileCipher, openMaybeEncrypted } from '../io/encryption.js';
 import type { Model } from './model.js';
 import type { LoadOptions, SaveOptions } from './saving.js';
@@ -29,8 +30,12 @@ const LOAD_WEIGHTS_OPTIONS = ['encryptionKey', 'byName', 'skipMismatch'];
 
 export const WEIGHTS_FORMAT = 'candor-weights';
 
-/** Writes the model's weights to `path` (atomically: a crash leaves the previous file whole). */
+/**
+ * Writes the model's weights to `path` (atomically: a crash leaves the previous file whole). In a distributed world
+ * it writes nothing on ranks other than 0 and returns (see writesFiles).
+ */
 export async function saveWeights(model: Model, path: string, options: SaveOptions = {}): Promise<void> {
+  if (!writesFiles()) return;
   const cipher = FileCipher.optional(options.encryptionKey, options.scrypt);
   const tensors = new Map<string, Tensor>();
   for (const v of model.weights) {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as c from '../../src/index.js';
+import { tempName } from '../../src/io/atomic.js';
 import { deadPid, flat } from '../helpers.js';
 import { Rng } from './rng.js';
 
@@ -101,19 +102,15 @@ test('a save killed at any moment leaves the previous or the new model; the next
     }
     // A temp file of a writer that is gone (a pid that has exited) and one of a live writer (our parent).
     const dead = deadPid();
-    writeFileSync(join(dir, `.weights-0.safetensors.${dead}.0123456789ab.tmp`), 'partial');
-    writeFileSync(join(dir, `.weights-1.safetensors.${process.ppid}.0123456789ab.tmp`), 'in progress');
+    const live = tempName('weights-1.safetensors', process.ppid);
+    writeFileSync(join(dir, tempName('weights-0.safetensors', dead)), 'partial');
+    writeFileSync(join(dir, live), 'in progress');
     source.set(c, reference, 1);
     await reference.save(dir);
     const left = readdirSync(dir).sort();
     assert.deepEqual(
       left.map((n) => n.replace(/-[0-9a-f]{16}\./, '-#.')),
-      [
-        `.weights-1.safetensors.${process.ppid}.0123456789ab.tmp`,
-        'model.json',
-        'optimizer-#.safetensors',
-        'weights-#.safetensors',
-      ],
+      [live, 'model.json', 'optimizer-#.safetensors', 'weights-#.safetensors'],
       `after a save only its own files and the live writer's temp remain ` +
         `(seen during the kills: ${[...seen].join(', ')})`,
     );

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as c from '../../src/index.js';
+import { tempName } from '../../src/io/atomic.js';
 import { flat } from '../helpers.js';
 
 const SAMPLES = 20,
@@ -146,7 +147,7 @@ test('BackupAndRestore: a temp file left by a writer killed mid-write is ignored
   // What writeFileAtomic leaves when its process dies before the rename: a partial file under a temp name
   // with the dead writer's pid. The last good backup (epoch 0's) must be what loads.
   const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
-  const partial = `.backup.safetensors.${dead}.0123456789ab.tmp`;
+  const partial = tempName('backup.safetensors', dead);
   writeFileSync(join(root, partial), new Uint8Array(100).fill(7));
   c.setSeed(0);
   const resumed = makeModel();

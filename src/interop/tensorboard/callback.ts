@@ -9,6 +9,7 @@ import type { Callback, Logs } from '../../train/callbacks.js';
 import type { Model } from '../../train/model.js';
 import type { RunProgress } from '../../ledger/recording.js';
 import { EventFileWriter } from './writer.js';
+import { writesFiles } from '../../distributed/writes-files.js';
 
 export interface TensorBoardArgs {
   /** Where the event files go (train/ and validation/ below it); default 'logs'. */
@@ -75,7 +76,8 @@ function nonNegativeInteger(name: string, v: unknown): number {
 }
 
 /**
- * Writes TensorBoard event files during fit(), as Keras' TensorBoard callback does:
+ * Writes TensorBoard event files during fit(), as Keras' TensorBoard callback does (in a distributed world, rank 0
+ * alone: distributed.writesFiles):
  *
  *   await model.fit(x, y, { epochs: 5, validationSplit: 0.1, callbacks: [new TensorBoard({ logDir: 'logs' })] });
  *   // then: tensorboard --logdir logs
@@ -130,6 +132,7 @@ export class TensorBoard implements Callback {
   }
 
   onTrainBegin(): void {
+    if (!writesFiles()) return;
     this.close();
     this.globalBatch = 0;
     this.lastFigures = undefined;
@@ -148,6 +151,7 @@ export class TensorBoard implements Callback {
   }
 
   onBatchEnd(_batch: number, logs: Logs): void {
+    if (!writesFiles()) return;
     if (this.updateFreq === 0 || this.globalBatch % this.updateFreq !== 0) return;
     const w = this.writer('train');
     const step = this.globalBatch;
@@ -159,6 +163,7 @@ export class TensorBoard implements Callback {
   }
 
   onEpochEnd(epoch: number, logs: Logs): void {
+    if (!writesFiles()) return;
     const train = this.writer('train');
     const trainLogs: Logs = {};
     const valLogs: Logs = {};
