@@ -6,6 +6,7 @@
 #include <node_api.h>
 
 #include <climits>
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -69,8 +70,9 @@ bool get_buf(napi_env env, napi_value v, Buf* b, const char* fn, const char* wha
 
 bool get_int(napi_env env, napi_value v, int lo, int hi, int* out, const char* fn, const char* what) {
   double d = 0;
-  if (napi_get_value_double(env, v, &d) != napi_ok || d != static_cast<double>(static_cast<int64_t>(d)) || d < lo ||
-      d > hi) {
+  // Range first: casting NaN, infinities or values beyond int64 to an integer is undefined behaviour.
+  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= lo && d <= hi) ||
+      d != static_cast<double>(static_cast<int64_t>(d))) {
     fail(env, std::string(fn) + ": " + what + " must be an integer in [" + std::to_string(lo) + ", " +
                   std::to_string(hi) + "]");
     return false;
@@ -157,6 +159,8 @@ napi_value Finalize(napi_env env, napi_callback_info info) {
   if (!args(env, info, 1, argv, "finalize")) return nullptr;
   double ms = 0;
   if (!get_double(env, argv[0], &ms)) return fail(env, "finalize: timeoutMs must be a number");
+  if (std::isnan(ms)) return fail(env, "finalize: timeoutMs must be a number, got NaN");
+  if (ms > 1e12) ms = -1;  // beyond 31 years: no limit (a larger duration would overflow the clock's)
   napi_value out;
   napi_get_boolean(env, engine().finalize(ms), &out);
   return out;
@@ -401,6 +405,8 @@ napi_value Wait(napi_env env, napi_callback_info info) {
   double ms = 0;
   if (!r) return nullptr;
   if (!get_double(env, argv[1], &ms)) return fail(env, "wait: timeoutMs must be a number");
+  if (std::isnan(ms)) return fail(env, "wait: timeoutMs must be a number, got NaN");
+  if (ms > 1e12) ms = -1;  // beyond 31 years: no limit (a larger duration would overflow the clock's)
   if (!engine().wait(r, ms))
     return fail(env, "wait: request " + std::to_string(r->id) + " not done after " + std::to_string(ms) + " ms",
                 "CANDOR_DISTRIBUTED_TIMEOUT");

@@ -148,6 +148,8 @@ function checkCollectives(rows: Row[], np: number): void {
       dest: `send: dest must be an integer in [0, ${np - 1}]`,
       tag: 'recv: tag (-1 = any) must be an integer in [-1, 32767]',
       root: `bcast: root must be an integer in [0, ${np - 1}]`,
+      rootNaN: `bcast: root must be an integer in [0, ${np - 1}]`,
+      rootInfinity: `bcast: root must be an integer in [0, ${np - 1}]`,
       reduceScatter: `reduceScatter: send has ${2 * np + 1} elements; expected ${np} x 2`,
       allgatherv: `allgatherv: recv has 1 elements; the counts sum to ${2 * np}`,
       counts: `allgatherv: counts must be an Int32Array of ${np} entries`,
