@@ -75,7 +75,8 @@ const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest(
  */
 export async function saveModel(model: Model, dir: string, options: SaveOptions = {}): Promise<void> {
   // Rank 0 alone writes the model and its run record, whatever `record` says; the other ranks' copies are the same.
-  if (!writesFiles()) return;
+  // A recorder that is not its run's chief (another rank of a distributed fit) keeps to memory too.
+  if (!writesFiles() || model.runRecorder?.chief === false) return;
   const cipher = FileCipher.optional(options.encryptionKey, options.scrypt); // checked before any file is touched
   /** The bytes as written: encrypted as `role` when there is a key. */
   const seal = async (bytes: Uint8Array | string, role: string) => (cipher ? cipher.encrypt(bytes, role) : bytes);
