@@ -41,6 +41,8 @@ export class DataParallel implements FitStrategy {
    * a backup starts past 0); a caller that does not is counted from begin().
    */
   private step = 0;
+  /** The current step's rows and weight: read once per weight by gradientReady, so computed once per step. */
+  private stepShare?: { rows: number; scale: number };
   /** Rows this rank trained on since the last reduceLogs (the weight of its logs). */
   private epochRows = 0;
 
@@ -103,16 +105,22 @@ export class DataParallel implements FitStrategy {
     this.buckets = new GradientBuckets(ctx.model.trainableWeights, this.bucketBytes, comm);
     this.ctx = ctx;
     this.step = 0;
+    this.stepShare = undefined;
     this.epochRows = 0;
     return 'train';
   }
 
   /** This step's rows on this rank, and its weight in the global mean: rows / the global batch's rows. */
   private stepRows(): { rows: number; scale: number } {
+    return (this.stepShare ??= this.shareOf(this.step));
+  }
+
+  /** The rows and weight of step `at` (within the epoch), as stepRows caches them for the current step. */
+  private shareOf(at: number): { rows: number; scale: number } {
     const { samples, batchSize } = this.ctx!;
     const shard = this.shard;
     const perEpoch = Math.ceil(samples! / (batchSize * shard.count));
-    const step = this.step % perEpoch;
+    const step = at % perEpoch;
     const rows = shardRowCount(samples!, batchSize, shard, step);
     const total = Math.min(batchSize * shard.count, samples! - step * batchSize * shard.count);
     return { rows, scale: rows / total };
@@ -120,6 +128,7 @@ export class DataParallel implements FitStrategy {
 
   beginStep(step: number): void {
     this.step = step;
+    this.stepShare = undefined;
   }
 
   /** Whether any rank asked to stop: one int32 max across ranks, so every rank leaves after the same step. */
@@ -152,6 +161,7 @@ export class DataParallel implements FitStrategy {
       dispose(mean);
     }
     this.step++;
+    this.stepShare = undefined;
     this.epochRows += rows;
   }
 
