@@ -10,6 +10,7 @@ import {
   RunRecording,
   Sequential,
   layers,
+  type Callback,
   type Model,
   type DataSpec,
   type EvaluationRecord,
@@ -115,6 +116,7 @@ export async function trainAndReport(
   if (!json) model.summary();
   model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const recorder = out ? new RunRecorder({ dir: out, name }) : undefined;
+  const clock = new StageClock();
   const start = performance.now();
   await model.fit(train.x, train.y, {
     epochs,
@@ -122,27 +124,31 @@ export async function trainAndReport(
     validationData: [data.test.x, data.test.y],
     verbose,
     seed,
-    callbacks: recorder ? [recorder] : [],
+    callbacks: [clock, ...(recorder ? [recorder] : [])],
   });
   const seconds = (performance.now() - start) / 1000;
   const trained = train.x.shape[0] * epochs;
-  const figures: Record<string, string | number> = {
+  const figures = (testSeconds: number): Record<string, string | number> => ({
     example: name,
     epochs,
     seconds,
     secondsPerEpoch: seconds / epochs,
     samplesPerSec: trained / seconds,
-  };
+    trainSeconds: clock.trainMs / 1000,
+    trainSamplesPerSec: trained / (clock.trainMs / 1000),
+    evaluationSeconds: clock.validationMs / 1000 + testSeconds,
+  });
   if (!recorder || !out) {
+    const testStart = performance.now();
     const { loss, accuracy } = await model.evaluate(data.test.x, data.test.y, { batchSize: 256 });
-    report(json, { ...figures, testAccuracy: accuracy, testLoss: loss });
+    report(json, { ...figures((performance.now() - testStart) / 1000), testAccuracy: accuracy, testLoss: loss });
     return;
   }
   const run = await recordRun(recorder, out, { model, test: data.test });
   const { record, entry, test } = run;
   const e = record.energy!;
   report(json, {
-    ...figures,
+    ...figures(run.testMs / 1000),
     testAccuracy: test!.metrics.accuracy ?? NaN,
     testLoss: test!.metrics.loss ?? NaN,
     trainingFlops: record.compute.trainingFlops,
@@ -160,6 +166,27 @@ export async function trainAndReport(
     ledgerEntry: `${entry.index} ${entry.entryHash.slice(0, 16)}...`,
     signedBy: `${entry.keyId!.slice(0, 16)}...`,
   });
+}
+
+/**
+ * fit's time split into training and validation, as a PyTorch epoch loop would time its training alone: an epoch's
+ * training runs from onEpochBegin to its last step's onBatchEnd, and its validation pass from there to onEpochEnd.
+ */
+export class StageClock implements Callback {
+  trainMs = 0;
+  validationMs = 0;
+  private epochStart = 0;
+  private lastStep = 0;
+  onEpochBegin(): void {
+    this.epochStart = this.lastStep = performance.now();
+  }
+  onBatchEnd(): void {
+    this.lastStep = performance.now();
+  }
+  onEpochEnd(): void {
+    this.trainMs += this.lastStep - this.epochStart;
+    this.validationMs += performance.now() - this.lastStep;
+  }
 }
 
 /** What publishing a run wrote: in `dir`, the record as written, its ledger entry and the card's files. */
@@ -214,8 +241,9 @@ export async function recordRun(
     evaluations = {},
     ledger,
   }: { model?: Model; test?: TestData; evaluations?: Record<string, Record<string, number>>; ledger?: string } = {},
-): Promise<ExampleRun & { test?: EvaluationRecord }> {
+): Promise<ExampleRun & { test?: EvaluationRecord; testMs: number }> {
   let tested: EvaluationRecord | undefined;
+  const testStart = performance.now();
   if (test && model) {
     const { name = 'test', classifier = true, batchSize = 256 } = test;
     tested = classifier
@@ -224,13 +252,14 @@ export async function recordRun(
           data: { x: test.x, y: test.y },
         });
   }
+  const testMs = performance.now() - testStart;
   for (const [name, metrics] of Object.entries(evaluations)) await recorder.addEvaluation(name, metrics);
   if (model) {
     // save() records the files' hashes in the run of the model's last fit; any other run gets them here.
     await model.save(out);
     if (model.runRecorder !== recorder) await recorder.addArtifacts(out);
   }
-  return { ...(await publish(recorder, out, ledger)), ...(tested ? { test: tested } : {}) };
+  return { ...(await publish(recorder, out, ledger)), ...(tested ? { test: tested } : {}), testMs };
 }
 
 /**

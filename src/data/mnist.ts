@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fromTypedArray, type Tensor } from '../tensor/tensor.js';
+import { filledTensor, fromTypedArray, type Tensor } from '../tensor/tensor.js';
 import { FormatError } from '../io/safetensors.js';
 import { MissingDataError, readDataFile } from './files.js';
 import { oneHotRows, type Split, type TrainTest } from './utils.js';
@@ -150,10 +150,10 @@ function checkSplit(imageFile: NamedBytes, labelFile: NamedBytes): RawSplit {
 const SCALE = Float32Array.from({ length: 256 }, (_, i) => i / 255);
 
 function pixelsToTensor(pixels: Uint8Array, flatten: boolean): Tensor {
-  const x = new Float32Array(pixels.length);
-  for (let i = 0; i < pixels.length; i++) x[i] = SCALE[pixels[i]];
   const n = pixels.length / 784;
-  return fromTypedArray(x, flatten ? [n, 784] : [n, 28, 28, 1]);
+  return filledTensor('float32', flatten ? [n, 784] : [n, 28, 28, 1], (x) => {
+    for (let i = 0; i < pixels.length; i++) x[i] = SCALE[pixels[i]];
+  });
 }
 
 function labelsToTensor(labels: Uint8Array, oneHot: boolean): Tensor {

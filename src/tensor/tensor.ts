@@ -194,6 +194,27 @@ export function fromTypedArray(data: TypedArray, shape: Shape, backend = getBack
 }
 
 /**
+ * A new tensor whose elements `fill` writes into a fresh buffer of the backend: on the native backend that is
+ * native memory, so a large array (a data set) is neither made on the JS heap nor copied. fill writes every element.
+ */
+export function filledTensor(
+  dtype: DType,
+  shape: Shape,
+  fill: (data: TypedArray) => void,
+  backend = getBackend(),
+): Tensor {
+  const size = sizeOf(shape);
+  const buffer = backend.allocOutput ? backend.allocOutput(dtype, size) : backend.alloc(dtype, size);
+  try {
+    fill(backend.read(buffer, dtype, size));
+  } catch (e) {
+    backend.free(buffer);
+    throw e;
+  }
+  return new Tensor(new Storage(backend, buffer, dtype, size), [...shape]);
+}
+
+/**
  * A view of `source`'s buffer with its own lifetime; `key` ties it to the tensor it stands for on a tape.
  * It belongs to `owner` (which disposes it) when given, else to no scope.
  */

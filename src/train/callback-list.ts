@@ -6,6 +6,9 @@ import type { Model } from './model.js';
 
 type Hook = 'onTrainBegin' | 'onEpochBegin' | 'onEpochEnd' | 'onBatchBegin' | 'onBatchEnd';
 
+const isPromise = (v: unknown): v is PromiseLike<unknown> =>
+  typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+
 export class CallbackList {
   constructor(
     private readonly model: Model,
@@ -21,28 +24,55 @@ export class CallbackList {
     return this.model.stopTraining;
   }
 
-  /** Calls `hook` on each callback in turn, awaiting those that return a promise. */
-  private async emit(hook: Hook, ...args: unknown[]): Promise<void> {
-    for (const cb of this.callbacks) {
-      const fn = cb[hook] as ((...a: unknown[]) => unknown) | undefined;
-      if (fn) await fn.apply(cb, args);
+  /** Per hook, the callbacks that have it, in order (found once: fit calls the batch hooks every step). */
+  private readonly withHook = new Map<Hook, Callback[]>();
+
+  /**
+   * Calls `hook` on each callback that has it, in turn, awaiting one that returns a promise before the next; a
+   * promise only when one did. Synchronous callbacks (History, the progress display) cost fit's steps no event-loop
+   * turn.
+   */
+  private emit(hook: Hook, ...args: unknown[]): Promise<void> | undefined {
+    let those = this.withHook.get(hook);
+    if (!those) this.withHook.set(hook, (those = this.callbacks.filter((cb) => typeof cb[hook] === 'function')));
+    for (let i = 0; i < those.length; i++) {
+      const done = (those[i][hook] as (...a: unknown[]) => unknown).apply(those[i], args);
+      if (isPromise(done)) return this.emitRest(done, those, i + 1, hook, args);
     }
+    return undefined;
   }
 
-  onTrainBegin(): Promise<void> {
+  private async emitRest(
+    pending: PromiseLike<unknown>,
+    those: readonly Callback[],
+    from: number,
+    hook: Hook,
+    args: unknown[],
+  ): Promise<void> {
+    await pending;
+    for (let i = from; i < those.length; i++)
+      await (those[i][hook] as (...a: unknown[]) => unknown).apply(those[i], args);
+  }
+
+  /** Whether some callback has `hook` (fit builds batch logs only for those that read them). */
+  has(hook: Hook): boolean {
+    return this.callbacks.some((cb) => typeof cb[hook] === 'function');
+  }
+
+  onTrainBegin(): Promise<void> | undefined {
     this.model.stopTraining = false;
     return this.emit('onTrainBegin');
   }
-  onEpochBegin(epoch: number): Promise<void> {
+  onEpochBegin(epoch: number): Promise<void> | undefined {
     return this.emit('onEpochBegin', epoch);
   }
-  onEpochEnd(epoch: number, logs: Logs): Promise<void> {
+  onEpochEnd(epoch: number, logs: Logs): Promise<void> | undefined {
     return this.emit('onEpochEnd', epoch, logs);
   }
-  onBatchBegin(batch: number): Promise<void> {
+  onBatchBegin(batch: number): Promise<void> | undefined {
     return this.emit('onBatchBegin', batch);
   }
-  onBatchEnd(batch: number, logs: Logs): Promise<void> {
+  onBatchEnd(batch: number, logs: Logs): Promise<void> | undefined {
     return this.emit('onBatchEnd', batch, logs);
   }
 

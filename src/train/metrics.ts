@@ -81,6 +81,9 @@ function measure(fn: () => Tensor[]): number[] {
   );
 }
 
+/** Every axis but the batch axis. */
+const trailingAxes = (rank: number) => Array.from({ length: rank - 1 }, (_, i) => i + 1);
+
 const ratio = (a: number, b: number) => (b === 0 ? 0 : a / b);
 
 interface NameOption {
@@ -110,14 +113,21 @@ export class Mean implements StatefulMetric {
       this.count += w;
       return;
     }
+    if (sampleWeight === undefined && values instanceof Tensor) {
+      // Unweighted (fit's metrics each step): one float64 sum read back; the count is the batch size.
+      this.total += noGrad(() =>
+        tidy(() => {
+          const v = o.cast(values, 'float64');
+          return o.sum(v.rank > 1 ? o.mean(v, trailingAxes(v.rank)) : v).item();
+        }),
+      );
+      this.count += values.rank === 0 ? 1 : values.shape[0];
+      return;
+    }
     const [total, count] = measure(() => {
       let v = o.cast(values instanceof Tensor ? values : o.scalar(values, 'float64'), 'float64');
       if (v.rank === 0) v = o.reshape(v, [1]);
-      if (v.rank > 1)
-        v = o.mean(
-          v,
-          Array.from({ length: v.rank - 1 }, (_, i) => i + 1),
-        );
+      if (v.rank > 1) v = o.mean(v, trailingAxes(v.rank));
       if (sampleWeight === undefined) return [o.sum(v), o.scalar(v.shape[0], 'float64')];
       const given = sampleWeight instanceof Tensor ? sampleWeight : o.scalar(sampleWeight, 'float64');
       const w = o.expand(alignWeights(this.name, given, v.shape, v.dtype), v.shape);

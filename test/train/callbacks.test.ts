@@ -304,3 +304,33 @@ test('a custom callback object receives every hook, in order, with logs; async h
   assert.deepEqual(history.epoch, [0]);
   c.dispose([x, y]);
 });
+
+test('hooks run callback by callback in order; a promise one returns is awaited before the next hook and step', async () => {
+  const { model, x, y } = regression(3);
+  const events: string[] = [];
+  const pause = () => new Promise<void>((resolve) => setTimeout(resolve, 2));
+  const slow: c.Callback = {
+    onEpochBegin: async (epoch) => {
+      await pause();
+      events.push(`slow epochBegin ${epoch}`);
+    },
+    onBatchBegin: (batch) => void events.push(`slow batchBegin ${batch}`),
+    onBatchEnd: async (batch) => {
+      await pause();
+      events.push(`slow batchEnd ${batch}`);
+    },
+  };
+  const quick: c.Callback = {
+    onEpochBegin: (epoch) => void events.push(`quick epochBegin ${epoch}`),
+    onBatchEnd: (batch, logs) => void events.push(`quick batchEnd ${batch} ${Number.isFinite(logs.loss)}`),
+    onEpochEnd: (epoch) => void events.push(`quick epochEnd ${epoch}`),
+  };
+  await model.fit(x, y, { epochs: 2, batchSize: 8, verbose: 0, record: false, callbacks: [slow, quick] });
+  const epoch = (e: number) => [
+    `slow epochBegin ${e}`,
+    `quick epochBegin ${e}`,
+    ...[0, 1].flatMap((b) => [`slow batchBegin ${b}`, `slow batchEnd ${b}`, `quick batchEnd ${b} true`]),
+    `quick epochEnd ${e}`,
+  ];
+  assert.deepEqual(events, [...epoch(0), ...epoch(1)]);
+});
