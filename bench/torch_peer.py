@@ -1,11 +1,14 @@
 # PyTorch as a benchmark peer, run by the orchestrator (bench/run.ts) with the peer arguments as JSON in
-# argv[1]: torch.matmul, F.conv2d forward and backward, and torch.nn models trained with Adam. Prints its
-# timings as the last line, after the result tag; the orchestrator turns seconds into figures.
-import json, math, sys, time
+# argv[1]: torch.matmul, F.conv2d forward and backward, torch.nn models trained with Adam, and MNIST epochs of
+# plain training loops. Prints its timings as the last line, after the result tag; the orchestrator turns
+# seconds into figures.
+import json, math, os, struct, sys, time
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
 
 RESULT_TAG = 'BENCH-RESULT '
 MAX_REPEATS = 2000
@@ -110,6 +113,63 @@ class GPT(nn.Module):
         return self.norm(h) @ self.wte.weight.T
 
 
+def read_idx(path, magic, dims):
+    """An idx file's unsigned bytes (big-endian u32 magic 0x0000 08 rank, then rank u32 dims, then the data),
+    checked against the expected magic number and dims."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    rank = magic & 0xff
+    start = 4 + 4 * rank
+    if len(data) < start:
+        raise ValueError('%s: %d bytes, too short for its header' % (path, len(data)))
+    header = struct.unpack('>%dI' % (1 + rank), data[:start])
+    if header[0] != magic or list(header[1:]) != dims:
+        raise ValueError('%s: magic %d dims %s, expected %d %s' % (path, header[0], list(header[1:]), magic, dims))
+    if len(data) - start != math.prod(dims):
+        raise ValueError('%s: %d data bytes, dims %s need %d' % (path, len(data) - start, dims, math.prod(dims)))
+    return np.frombuffer(data, dtype=np.uint8, offset=start).reshape(dims)
+
+
+def mnist_train(folder, f):
+    """MNIST's training set as the Candor peer gets it: x float32 [n, 784] / 255, y int64 labels [n]."""
+    n = f['samples']
+    images = read_idx(os.path.join(folder, 'train-images-idx3-ubyte'), 2051, [n, 28, 28])
+    labels = read_idx(os.path.join(folder, 'train-labels-idx1-ubyte'), 2049, [n])
+    x = torch.from_numpy(images.reshape(n, f['inputs']).astype(np.float32) / 255)
+    return x, torch.from_numpy(labels.astype(np.int64))
+
+
+def fit_epoch(f, batches):
+    """One epoch per call of examples/mnist-mlp's model (logits; softmax folded into the cross-entropy), trained
+    in place over `batches()`, with the running loss and accuracy a Keras-style loop keeps."""
+    model = nn.Sequential(nn.Linear(f['inputs'], f['hidden']), nn.ReLU(), nn.Dropout(f['dropout']),
+                          nn.Linear(f['hidden'], f['classes']))
+    opt = torch.optim.Adam(model.parameters(), lr=args['learningRate'])
+    model.train()
+
+    def epoch():
+        total_loss, correct, seen = 0.0, 0, 0
+        for xb, yb in batches():
+            opt.zero_grad(set_to_none=True)
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb)
+            loss.backward()
+            opt.step()
+            total_loss += loss.item() * len(yb)
+            correct += (logits.argmax(1) == yb).sum().item()
+            seen += len(yb)
+        return total_loss / seen, correct / seen
+    return epoch
+
+
+def index_batches(x, y, batch):
+    """Keras-style: a fresh permutation per epoch, each batch gathered from the tensors by index."""
+    perm = torch.randperm(len(x))
+    for i in range(0, len(x), batch):
+        idx = perm[i:i + batch]
+        yield x[idx], y[idx]
+
+
 has = lambda s: s in args['sections']
 result['description'] = 'PyTorch %s, best of 1 and %d threads per figure; %s' % (torch.__version__, args['threads'], blas())
 if has('gemm'):
@@ -147,4 +207,17 @@ if has('gpt'):
     g = args['gpt']
     ids, targets = torch.randint(0, g['vocab'], (g['batch'], g['context'])), torch.randint(0, g['vocab'], (g['batch'] * g['context'],))
     record('gptTrain', train_step(GPT(g), ids, targets, lambda logits, y: F.cross_entropy(logits.reshape(-1, g['vocab']), y)))
+if has('fit'):
+    f = args['fit']
+    try:
+        if 'skipped' in args['mnist']:
+            raise ValueError(args['mnist']['skipped'])
+        x, y = mnist_train(args['mnist']['dir'], f)
+    except Exception as e:  # no data: both figures say why, the others stand
+        for key in ('fitEpoch', 'fitLoop'):
+            result['skipped'][key] = ('no data: %s' % e)[:300]
+    else:
+        loader = DataLoader(TensorDataset(x, y), batch_size=f['batch'], shuffle=True)
+        record('fitEpoch', fit_epoch(f, lambda: loader))
+        record('fitLoop', fit_epoch(f, lambda: index_batches(x, y, f['batch'])))
 print(RESULT_TAG + json.dumps(result))
