@@ -15,6 +15,9 @@ MAX_REPEATS = 2000
 args = json.loads(sys.argv[1])
 torch.manual_seed(0)
 torch.set_num_threads(args['threads'])
+# Denormal floats flushed to zero, as a performance-minded PyTorch user sets: on this project's AMD EPYC VMs, PyTorch
+# 1.13's CPU kernels run the MLP step about 7x slower without it (0.7 vs 5 ms); Candor's kernels show no such penalty.
+torch.set_flush_denormal(True)
 result = {'peer': 'torch', 'description': '', 'timings': {}, 'skipped': {}}
 
 
@@ -44,15 +47,19 @@ def record_once(key, fn):
         result['skipped'][key] = ('failed: %s' % e)[:300]
 
 
-def record(key, fn):
+def record(key, fn, fresh=None):
     """Times fn at 1 thread and at args['threads'] (key@1T, key@2T) and reports the faster as key: on a
-    small shared machine PyTorch's OpenMP threads can cost more than they bring (batch-1 latency, MLP)."""
+    small shared machine PyTorch's OpenMP threads can cost more than they bring (batch-1 latency, MLP).
+    fresh(), where given, makes a new model and data (a new fn) for each thread count, twice: how fast one PyTorch
+    model trains here depends on where its tensors land (the same MLP step took 0.55 ms or 3.5 ms in one process,
+    model to model), so the peer is timed on several placements and its best is reported."""
     best = None
     for threads in sorted({1, args['threads']}):
         torch.set_num_threads(threads)
-        t = record_once('%s@%dT' % (key, threads), fn)
-        if t and (best is None or t['seconds'] < best[1]['seconds']):
-            best = (threads, t)
+        for attempt in range(2 if fresh else 1):
+            t = record_once('%s@%dT%s' % (key, threads, '#%d' % (attempt + 1) if fresh else ''), fresh() if fresh else fn)
+            if t and (best is None or t['seconds'] < best[1]['seconds']):
+                best = (threads, t)
     if best:
         result['skipped'].pop(key, None)
         result['timings'][key] = dict(best[1], note='best: %dT%s' % (best[0], '; ' + best[1]['note'] if 'note' in best[1] else ''))
@@ -188,7 +195,7 @@ if has('conv'):
 if has('mlp'):
     m = args['mlp']
     x, y = torch.rand(m['batch'], m['inputs']), torch.randint(0, m['classes'], (m['batch'],))
-    record('mlpTrain', train_step(mlp_model(m), x, y, F.cross_entropy))
+    record('mlpTrain', None, lambda: train_step(mlp_model(m), x.clone(), y.clone(), F.cross_entropy))
 if has('cnn'):
     c = args['cnn']
     x, y = torch.rand(c['batch'], 1, c['height'], c['width']), torch.randint(0, c['classes'], (c['batch'],))
@@ -218,6 +225,6 @@ if has('fit'):
             result['skipped'][key] = ('no data: %s' % e)[:300]
     else:
         loader = DataLoader(TensorDataset(x, y), batch_size=f['batch'], shuffle=True)
-        record('fitEpoch', fit_epoch(f, lambda: loader))
-        record('fitLoop', fit_epoch(f, lambda: index_batches(x, y, f['batch'])))
+        record('fitEpoch', None, lambda: fit_epoch(f, lambda: loader))
+        record('fitLoop', None, lambda: fit_epoch(f, lambda: index_batches(x, y, f['batch'])))
 print(RESULT_TAG + json.dumps(result))

@@ -262,13 +262,17 @@ void gemm_t(const GemmArgs& g) {
   auto at = [&](int64_t t) { return Strided<T>{A + t * M * K, g.transA ? 1 : K, g.transA ? M : 1}; };
   auto bt = [&](int64_t t) { return Strided<T>{B + t * K * N, g.transB ? 1 : N, g.transB ? K : 1}; };
   double flops = 2.0 * M * N * K;
-  int threads = threads_for(flops * g.batch, 1 << 21);
+  // A second thread pays for itself from about 16 MFLOP: below that, handing A's packed panel and C's rows across
+  // cores (on the 2-core Zen 4 VMs, cores that share no cache) costs more than the work it takes over. The MLP's
+  // 32 x 784 x 128 (6.4 MFLOP) took 44 us on one thread and 65 us on two inside a training step; 256^3 gained
+  // nothing from the second thread (53.6 vs 51.6 GFLOP/s), 512^3 nearly doubled (59 vs 101).
+  int threads = threads_for(flops * g.batch, 1 << 24);
   if (g.batch > 1 && threads > 1 && flops < (1 << 23)) {
     // Many small products: one whole product per task.
     par(g.batch, threads, [&](int64_t t) { gemm_one<T>(at(t), bt(t), C + t * M * N, M, N, K, 1); });
     return;
   }
-  threads = threads_for(flops, 1 << 21);
+  threads = threads_for(flops, 1 << 24);
   for (int64_t t = 0; t < g.batch; t++) gemm_one<T>(at(t), bt(t), C + t * M * N, M, N, K, threads);
 }
 
