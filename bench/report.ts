@@ -28,7 +28,7 @@ export interface Report {
    * `igVsTrainSteps${Peer}`: Integrated Gradients' time over that of EXPLAIN.trainSteps training steps; and
    * `cnnPredict${batch}${Variant}Speedup${Peer}`: the float32 CNN's predict time over the compressed variant's, on
    * one peer in the same run (2 is twice as fast); and FIT_TARGETS' ratios of two figures of the same run
-   * (fitEpochVsTrainOnBatchNative: fit's epoch over the bare trainOnBatch step; fitEpochVsTorchLoop).
+   * (fitEpochVsTrainOnBatchNative: fit's epoch over the bare trainOnBatch step of the same model; fitEpochVsTorchLoop).
    */
   ratios: Record<string, number>;
   /** Issue 4's targets (TARGETS), then issue 18's (FIT_TARGETS). */
@@ -183,7 +183,7 @@ export function printReport(outcomes: PeerOutcome[], report: Report, print: (lin
     print(`  ${t.text}: ${figure}`);
   }
   if (!ran.some((o) => 'fitEpoch' in o.result.timings || 'fitEpoch' in o.result.skipped)) return;
-  print("targets (issue 18), Candor native's MNIST fit epoch (`--only mlp,fit` runs the sections they need):");
+  print("targets (issue 18), Candor native's MNIST fit epoch:");
   for (const t of FIT_TARGETS) {
     const { value, met } = report.targets.find((r) => r.ratio === t.ratio)!;
     const why = [t.of, t.over].map(([peer, key]) => whyMissing(outcomes, peer, key)).filter(Boolean);

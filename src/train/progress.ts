@@ -24,6 +24,13 @@ function fmtTime(seconds: number): string {
   return `${Math.round(seconds)}s`;
 }
 
+/** A step's time as Keras' progress bar shows it: whole seconds, milliseconds or microseconds. */
+export function fmtStepTime(seconds: number): string {
+  if (seconds >= 1 || seconds === 0) return `${seconds.toFixed(0)}s`;
+  if (seconds >= 1e-3) return `${(seconds * 1e3).toFixed(0)}ms`;
+  return `${(seconds * 1e6).toFixed(0)}us`;
+}
+
 export class ProgressDisplay implements Callback {
   private epochStart = 0;
   private lastDraw = 0;
@@ -60,7 +67,7 @@ export class ProgressDisplay implements Callback {
 
   onEpochEnd(epoch: number, logs: Logs): void {
     const elapsed = (performance.now() - this.epochStart) / 1000;
-    const perStep = this.steps ? `${Math.round((elapsed * 1000) / this.steps)}ms/step` : '';
+    const perStep = this.steps ? `${fmtStepTime(elapsed / this.steps)}/step` : '';
     if (this.bar) {
       const total = this.steps ?? 0;
       this.write(`\r\x1b[K${total}/${total} ${'━'.repeat(BAR)} ${fmtTime(elapsed)} ${perStep} - ${fmtLogs(logs)}\n`);

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
 import { flat } from '../helpers.js';
+import { fmtStepTime } from '../../src/train/progress.js';
 
 /** A seeded 4-feature, 3-class problem: x [n, 4] float32, integer labels y [n]. */
 function classification(n: number, seed: number): { x: c.Tensor; y: c.Tensor } {
@@ -254,9 +255,9 @@ test('verbose 1 on a terminal draws a Keras-style progress bar per epoch', async
   assert.match(text, /^Epoch 1\/2\n/);
   assert.match(text, /\nEpoch 2\/2\n/);
   // The final redraw of each epoch: steps, a full bar, time, per-step time and the epoch's logs.
-  const finals = text.split('\n').filter((l) => l.includes('ms/step'));
+  const finals = text.split('\n').filter((l) => /\d+(s|ms|us)\/step/.test(l));
   assert.equal(finals.length, 2);
-  assert.match(finals[0], /\r\x1b\[K2\/2 ━{20} \d+s \d+ms\/step - accuracy: \d\.\d{4} - loss: \d\.\d{4}$/);
+  assert.match(finals[0], /\r\x1b\[K2\/2 ━{20} \d+s \d+(s|ms|us)\/step - accuracy: \d\.\d{4} - loss: \d\.\d{4}$/);
   assert.doesNotMatch(text, /batchLoss/);
   c.dispose([x, y]);
 });
@@ -416,4 +417,11 @@ test('fit records the run by default (compute, data fingerprint) and record: fal
   await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, record: false });
   assert.equal(model.runRecorder, undefined);
   c.dispose([x, y]);
+});
+
+test("the progress line's time per step reads as Keras': seconds, milliseconds or microseconds", () => {
+  assert.equal(fmtStepTime(2.4), '2s');
+  assert.equal(fmtStepTime(0.0123), '12ms');
+  assert.equal(fmtStepTime(0.000312), '312us');
+  assert.equal(fmtStepTime(0), '0s');
 });
