@@ -12,13 +12,13 @@ export function peerArgs(): PeerArgs {
 const MAX_REPEATS = 2000;
 
 /**
- * Median seconds of fn: `warmup` calls first, then repeats until `budgetSeconds` of them have passed. A
- * first call longer than the budget is the measurement itself (TF.js cpu takes minutes per CNN step).
- * A Promise result is awaited.
+ * Median seconds of fn: `warmup` calls first (and more until `warmupSeconds` have passed), then repeats until
+ * `budgetSeconds` of them have passed. A first call longer than the budget is the measurement itself (TF.js cpu
+ * takes minutes per CNN step). A Promise result is awaited.
  */
 export async function measure(
   fn: () => unknown,
-  { warmup, budgetSeconds }: Pick<PeerArgs, 'warmup' | 'budgetSeconds'>,
+  { warmup, warmupSeconds, budgetSeconds }: Pick<PeerArgs, 'warmup' | 'warmupSeconds' | 'budgetSeconds'>,
 ): Promise<Timing> {
   const once = async (): Promise<number> => {
     const t0 = performance.now();
@@ -28,7 +28,7 @@ export async function measure(
   };
   const first = await once();
   if (first > budgetSeconds) return { seconds: first, repeats: 1, note: 'one call, over the time budget: no warm-up' };
-  for (let i = 1; i < warmup; i++) await once();
+  for (let i = 1, warmed = first; i < warmup || warmed < warmupSeconds; i++) warmed += await once();
   const runs: number[] = [];
   for (let spent = 0; runs.length === 0 || (spent < budgetSeconds && runs.length < MAX_REPEATS);) {
     runs.push(await once());
@@ -36,6 +36,38 @@ export async function measure(
   }
   runs.sort((a, b) => a - b);
   return { seconds: runs[Math.floor(runs.length / 2)], repeats: runs.length };
+}
+
+/**
+ * Median seconds of each of two calls timed in alternation, round by round, so that both see the same machine
+ * (on a shared VM, epoch times drift by a third from minute to minute): one warm-up round (none when
+ * `warmupSeconds` is 0), then at least three rounds and more until `budgetSeconds` have passed. For figures
+ * whose ratio is the point (fit's epoch against as many bare steps).
+ */
+export async function measurePaired(
+  fns: readonly [() => unknown, () => unknown],
+  { warmupSeconds, budgetSeconds }: Pick<PeerArgs, 'warmupSeconds' | 'budgetSeconds'>,
+): Promise<[Timing, Timing]> {
+  const once = async (fn: () => unknown): Promise<number> => {
+    const t0 = performance.now();
+    const r = fn();
+    if (r instanceof Promise) await r;
+    return (performance.now() - t0) / 1000;
+  };
+  if (warmupSeconds > 0) for (const fn of fns) await once(fn);
+  const runs: [number[], number[]] = [[], []];
+  const minRounds = budgetSeconds > 0 ? 3 : 1;
+  for (let spent = 0; runs[0].length < minRounds || spent < budgetSeconds;) {
+    for (let i = 0; i < 2; i++) {
+      runs[i].push(await once(fns[i]));
+      spent += runs[i][runs[i].length - 1];
+    }
+  }
+  const median = (r: number[]): Timing => {
+    const sorted = [...r].sort((a, b) => a - b);
+    return { seconds: sorted[Math.floor(sorted.length / 2)], repeats: sorted.length, note: 'timed in alternation' };
+  };
+  return [median(runs[0]), median(runs[1])];
 }
 
 /** Collects a peer's timings; a figure that throws is reported as skipped with its error, the rest go on. */
@@ -54,6 +86,29 @@ export class PeerOutput {
 
   skip(key: string, reason: string): void {
     this.result.skipped[key] = reason;
+  }
+
+  /** Times the two calls `setup()` returns in alternation (measurePaired) under `keys`. */
+  async timePaired(
+    keys: readonly [string, string],
+    setup: () => { calls: readonly [() => unknown, () => unknown]; dispose?: () => void },
+  ): Promise<void> {
+    let dispose: (() => void) | undefined;
+    try {
+      const made = setup();
+      dispose = made.dispose;
+      const timings = await measurePaired(made.calls, this.args);
+      keys.forEach((key, i) => {
+        this.result.timings[key] = timings[i];
+        process.stderr.write(
+          `  ${this.result.peer} ${key}: ${(timings[i].seconds * 1e3).toFixed(3)} ms x ${timings[i].repeats}\n`,
+        );
+      });
+    } catch (e) {
+      for (const key of keys) this.skip(key, `failed: ${e instanceof Error ? e.message : String(e)}`.slice(0, 300));
+    } finally {
+      dispose?.();
+    }
   }
 
   /** Times `setup()`'s returned call under `key`; `dispose` runs afterwards whatever happened. */

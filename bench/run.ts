@@ -83,6 +83,7 @@ const args: PeerArgs = {
   // the budget is timed once after one warm-up, so slow peers still report a rate at bounded cost.
   budgetSeconds: smoke ? 0 : quick ? 0.2 : 3,
   warmup: smoke ? 1 : quick ? 1 : 3,
+  warmupSeconds: smoke || quick ? 0 : 1,
   gemmSizes: GEMM_SIZES,
   convs: CONVS,
   mlp: MLP,

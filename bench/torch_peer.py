@@ -27,8 +27,10 @@ def measure(fn):
     t0 = time.perf_counter(); fn(); first = time.perf_counter() - t0
     if first > budget:
         return {'seconds': first, 'repeats': 1, 'note': 'one call, over the time budget: no warm-up'}
-    for _ in range(1, args['warmup']):
-        fn()
+    warmed, i = first, 1
+    while i < args['warmup'] or warmed < args['warmupSeconds']:
+        t0 = time.perf_counter(); fn(); warmed += time.perf_counter() - t0
+        i += 1
     runs, spent = [], 0.0
     while not runs or (spent < budget and len(runs) < MAX_REPEATS):
         t0 = time.perf_counter(); fn(); runs.append(time.perf_counter() - t0)

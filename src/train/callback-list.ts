@@ -3,11 +3,9 @@
 import type { Callback, Logs } from './callbacks.js';
 import type { FitParams } from './callbacks.js';
 import type { Model } from './model.js';
+import { isPromise } from './epoch-iterator.js';
 
 type Hook = 'onTrainBegin' | 'onEpochBegin' | 'onEpochEnd' | 'onBatchBegin' | 'onBatchEnd';
-
-const isPromise = (v: unknown): v is PromiseLike<unknown> =>
-  typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 
 export class CallbackList {
   constructor(

@@ -70,6 +70,19 @@ export interface EpochIteratorArgs {
 
 export const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 
+export const isPromise = (v: unknown): v is PromiseLike<unknown> =>
+  typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+
+/**
+ * Steps through an epoch's batches one at a time: a plain iterable's (array data) without a promise per batch, as
+ * for-await would make, an async one's (datasets, generators) as they come.
+ */
+export function stepper(
+  batches: Iterable<StepBatch> | AsyncIterable<StepBatch>,
+): Iterator<StepBatch> | AsyncIterator<StepBatch> {
+  return Symbol.asyncIterator in batches ? batches[Symbol.asyncIterator]() : batches[Symbol.iterator]();
+}
+
 /** A Dataset, generator or other iterable of batches (not a tensor nor a list of tensors). */
 export function isIterableInput(v: unknown): v is AsyncIterable<Batch> | Iterable<Batch> {
   return (

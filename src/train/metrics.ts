@@ -139,6 +139,12 @@ export class Mean implements StatefulMetric {
     this.count += count;
   }
 
+  /** Adds a batch already reduced to its sum and count (a weight per sample). */
+  addTotals(total: number, count: number): void {
+    this.total += total;
+    this.count += count;
+  }
+
   result(): number {
     return ratio(this.total, this.count);
   }
@@ -173,12 +179,19 @@ class MeanMetric implements Metric {
     private readonly className: string,
     private readonly config: Record<string, ConfigValue>,
     private readonly values: (yTrue: Tensor, yPred: Tensor) => Tensor,
+    private readonly hits?: Hits,
   ) {
     this.mean = new Mean({ name });
   }
 
   updateState(yTrue: Tensor, yPred: Tensor, sampleWeight?: Tensor): void {
-    noGrad(() => tidy(() => this.mean.updateState(this.values(yTrue, yPred), sampleWeight)));
+    noGrad(() =>
+      tidy(() => {
+        const counted = sampleWeight || !this.hits ? undefined : this.hits(yTrue, yPred);
+        if (counted === undefined) this.mean.updateState(this.values(yTrue, yPred), sampleWeight);
+        else this.mean.addTotals(counted, yPred.shape[0]);
+      }),
+    );
   }
 
   result(): number {
@@ -200,6 +213,21 @@ class MeanMetric implements Metric {
   getConfig(): MetricConfig {
     return { className: this.className, config: { name: this.name, ...this.config } };
   }
+}
+
+/**
+ * The number of rows of a [N, C] batch whose class is right, counted here from the class ids read back (a few dozen
+ * numbers): fit scores every step, and this costs one kernel call where the per-sample path costs four. Undefined
+ * where it does not apply (predictions not of rank 2), and the per-sample path runs.
+ */
+type Hits = (yTrue: Tensor, yPred: Tensor) => number | undefined;
+
+function sameClasses(trueIds: Tensor, yPred: Tensor): number {
+  const want = trueIds.dataSync(),
+    got = o.argmax(yPred, -1).dataSync();
+  let hits = 0;
+  for (let i = 0; i < got.length; i++) if (want[i] === got[i]) hits++;
+  return hits;
 }
 
 /** A metric that averages any per-sample function (yTrue, yPred) => [N] over the data. */
@@ -239,8 +267,12 @@ function argmaxLabels(op: string, yTrue: Tensor, yPred: Tensor): Tensor {
 export function categoricalAccuracy(options: NameOption = {}): Metric {
   checkOptions('categoricalAccuracy', options, ['name']);
   const { name = 'categoricalAccuracy' } = options;
-  return new MeanMetric(name, 'CategoricalAccuracy', {}, (yTrue, yPred) =>
-    o.equal(argmaxLabels(name, yTrue, yPred), o.argmax(yPred, -1)),
+  return new MeanMetric(
+    name,
+    'CategoricalAccuracy',
+    {},
+    (yTrue, yPred) => o.equal(argmaxLabels(name, yTrue, yPred), o.argmax(yPred, -1)),
+    (yTrue, yPred) => (yPred.rank === 2 ? sameClasses(argmaxLabels(name, yTrue, yPred), yPred) : undefined),
   );
 }
 
@@ -248,8 +280,12 @@ export function categoricalAccuracy(options: NameOption = {}): Metric {
 export function sparseCategoricalAccuracy(options: NameOption = {}): Metric {
   checkOptions('sparseCategoricalAccuracy', options, ['name']);
   const { name = 'sparseCategoricalAccuracy' } = options;
-  return new MeanMetric(name, 'SparseCategoricalAccuracy', {}, (yTrue, yPred) =>
-    o.equal(sparseLabels(name, yTrue, yPred), o.argmax(yPred, -1)),
+  return new MeanMetric(
+    name,
+    'SparseCategoricalAccuracy',
+    {},
+    (yTrue, yPred) => o.equal(sparseLabels(name, yTrue, yPred), o.argmax(yPred, -1)),
+    (yTrue, yPred) => (yPred.rank === 2 ? sameClasses(sparseLabels(name, yTrue, yPred), yPred) : undefined),
   );
 }
 

@@ -24,6 +24,8 @@ import {
   type InputData,
   type TensorData,
   type TrainingInput,
+  isPromise,
+  stepper,
 } from './epoch-iterator.js';
 import {
   CALL_OPTIONS,
@@ -557,34 +559,49 @@ export class Trainer {
         let step = 0;
         // With a trainStep override, its last logs are the epoch's (Keras): trackers it keeps are running means.
         let stepLogs: Logs = {};
-        if (!callbacks.stopTraining)
-          for await (const batch of data.epoch(epoch)) {
+        // Array data's batches and synchronous callbacks cost a step no promise: only what is async is awaited.
+        const batches = stepper(data.epoch(epoch));
+        try {
+          while (!callbacks.stopTraining) {
+            const next = batches.next();
+            const { done, value: batch } = isPromise(next) ? await next : next;
+            if (done) break;
             if (epoch === resume?.epoch && step < resume.step) {
               step++; // a batch trained before the backup
               continue;
             }
-            await callbacks.onBatchBegin(step);
+            const begun = callbacks.onBatchBegin(step);
+            if (begun) await begun;
             strategy?.beginStep?.(step);
+            let ended: Promise<void> | undefined;
             if (custom) {
               if (step === 0 && epoch === initialEpoch) this.ensureBuiltIfCallable(batch.x);
               this.stepSeed = mixSeeds(seed, this.optimizer.iterations);
               stepLogs = this.customStep('trainStep', batch);
-              await callbacks.onBatchEnd(step, { ...stepLogs });
+              ended = callbacks.onBatchEnd(step, { ...stepLogs });
             } else if (dp) {
               const loss = this.privateStep(dp, batch, mixSeeds(seed, this.optimizer.iterations));
-              await callbacks.onBatchEnd(step, { ...this.logs(), batchLoss: loss });
+              ended = callbacks.onBatchEnd(step, { ...this.logs(), batchLoss: loss });
             } else {
               const stepSeed = mixSeeds(seed, this.optimizer.iterations);
               // Ranks of a larger world draw their own dropout masks, as the rows of one big batch would.
               const rankSeed = strategy && strategy.worldSize > 1 ? mixSeeds(stepSeed, strategy.rank) : stepSeed;
               const loss = this.trainStep(batch, rankSeed, strategy);
               // A data-parallel rank with no rows in the step has no batch loss (and its logs are its running means).
-              await callbacks.onBatchEnd(step, loss === undefined ? this.logs() : { ...this.logs(), batchLoss: loss });
+              ended = callbacks.onBatchEnd(
+                step,
+                loss === undefined ? this.logs() : { ...this.logs(), batchLoss: loss },
+              );
             }
+            if (ended) await ended;
             step++;
             if (strategy) this.agreeStop(strategy, epoch, step);
-            if (callbacks.stopTraining) break;
           }
+        } finally {
+          // Frees the batch a break left (the iterator's own finally), as for-await's exit does.
+          const closed = batches.return?.();
+          if (isPromise(closed)) await closed;
+        }
         if (step === 0 && !callbacks.stopTraining) throw noBatches('fit', epoch);
         // Distributed: the logs of all ranks together (the same on every rank, so callbacks decide alike); every
         // rank evaluates the whole validation data, so its val_ logs are the same everywhere without reduction.

@@ -555,3 +555,38 @@ test('updates free everything they make and are not taped', () => {
   assert.equal(c.memory().tensors, before);
   c.dispose([y, p]);
 });
+
+test('accuracies counted from class ids (unweighted) equal the per-sample path (unit weights), ties and NaN included', () => {
+  // Rows: a clear winner, a tie (argmax takes the first), a NaN (argmax takes it), a wrong guess; 13 rows in all.
+  const rows = [
+    [0.1, 0.7, 0.2],
+    [0.4, 0.4, 0.2],
+    [0.2, NaN, 0.3],
+    [0.6, 0.3, 0.1],
+  ];
+  const scores = Array.from({ length: 13 }, (_, i) => rows[i % 4].map((v) => (Number.isNaN(v) ? v : v + i * 1e-3)));
+  const labels = Array.from({ length: 13 }, (_, i) => [1, 0, 1, 2][i % 4] ^ (i % 5 === 4 ? 1 : 0));
+  const yPred = c.tensor(scores.flat(), [13, 3]);
+  const sparse = c.tensor(Int32Array.from(labels), [13]);
+  const oneHot = c.oneHot(sparse, 3);
+  const ones = c.ones([13]);
+  // The reference: argmax as the reference backend defines it (first maximum, NaN wins), compared in plain JS.
+  const argmax = scores.map((r) => {
+    let best = 0;
+    for (let j = 1; j < r.length && !Number.isNaN(r[best]); j++) if (r[j] > r[best] || Number.isNaN(r[j])) best = j;
+    return best;
+  });
+  const expected = labels.filter((l, i) => l === argmax[i]).length / 13;
+  for (const [make, yTrue] of [
+    [c.metrics.sparseCategoricalAccuracy, sparse],
+    [c.metrics.categoricalAccuracy, oneHot],
+  ] as const) {
+    const counted = make(),
+      perSample = make();
+    counted.updateState(yTrue, yPred);
+    perSample.updateState(yTrue, yPred, ones);
+    assert.equal(counted.result(), expected);
+    assert.equal(perSample.result(), expected);
+  }
+  c.dispose([yPred, sparse, oneHot, ones]);
+});
