@@ -52,11 +52,6 @@ export class CallbackList {
       await (those[i][hook] as (...a: unknown[]) => unknown).apply(those[i], args);
   }
 
-  /** Whether some callback has `hook` (fit builds batch logs only for those that read them). */
-  has(hook: Hook): boolean {
-    return this.callbacks.some((cb) => typeof cb[hook] === 'function');
-  }
-
   onTrainBegin(): Promise<void> | undefined {
     this.model.stopTraining = false;
     return this.emit('onTrainBegin');
