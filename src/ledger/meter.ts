@@ -10,7 +10,7 @@
 // work; a meter started outside every run counts every kernel of the process. All meters share one
 // hook on the dispatch point, which reads the current run once per kernel call, and only while a
 // run-bound meter listens.
-import { onKernel, type KernelEvent } from '../ops/dispatch.js';
+import { onKernelCount, type KernelEvent } from '../ops/dispatch.js';
 import { FUSED, FUSED_NAMES } from '../ops/families/index.js';
 import { PRIMITIVES, PRIMITIVE_NAMES } from '../ops/primitives.js';
 import { ArgumentError } from '../errors.js';
@@ -81,10 +81,11 @@ let unhook: (() => void) | undefined;
 let bound = 0;
 let allKernelMs = 0;
 
-function onEvent(e: KernelEvent): void {
-  allKernelMs += e.ms;
+function onCount(op: string, fused: boolean, backend: string, flops: number, bytes: number, ms: number): void {
+  allKernelMs += ms;
   const run = bound > 0 ? currentRun() : undefined;
-  for (const m of listening) if (m.run === undefined || belongsTo(run, m.run)) m.record(e);
+  for (const m of listening)
+    if (m.run === undefined || belongsTo(run, m.run)) m.count(op, fused, backend, flops, bytes, ms);
 }
 
 /**
@@ -98,6 +99,10 @@ export function processKernelMs(): number {
 export class Meter {
   /** phase -> scope -> op -> sums; nested maps so a kernel call allocates nothing. */
   private readonly data = new Map<Phase, Map<string, Map<string, Acc>>>();
+  private lastPhase?: Phase;
+  private lastScope?: string;
+  private lastByOp?: Map<string, Acc>;
+  private lastBackend?: string;
   private readonly backends = new Set<string>();
   private started = false;
   private owner?: Run;
@@ -128,7 +133,7 @@ export class Meter {
     this.owner = currentRun();
     if (this.owner) bound++;
     listening.add(this);
-    unhook ??= onKernel(onEvent);
+    unhook ??= onKernelCount(onCount);
     return this;
   }
 
@@ -150,6 +155,7 @@ export class Meter {
     this.data.clear();
     this.backends.clear();
     this.totalMs = 0;
+    this.lastPhase = this.lastScope = this.lastByOp = this.lastBackend = undefined;
     return this;
   }
 
@@ -166,20 +172,35 @@ export class Meter {
 
   /** Adds one kernel call; public so events recorded elsewhere (or synthetic ones in tests) can be fed in. */
   record(e: Pick<KernelEvent, 'op' | 'fused' | 'flops' | 'bytes' | 'ms' | 'backend'>): void {
+    this.count(e.op, e.fused, e.backend, e.flops, e.bytes, e.ms);
+  }
+
+  /** record() with the call's figures as arguments (the dispatch point's counter). */
+  count(op: string, fused: boolean, backend: string, flops: number, bytes: number, ms: number): void {
     const phase = currentPhase(),
       scope = currentLayerPath();
-    let byScope = this.data.get(phase);
-    if (!byScope) this.data.set(phase, (byScope = new Map()));
-    let byOp = byScope.get(scope);
-    if (!byOp) byScope.set(scope, (byOp = new Map()));
-    let acc = byOp.get(e.op);
-    if (!acc) byOp.set(e.op, (acc = { ...zero(), fused: e.fused }));
+    // Kernels come in runs of one layer (matmul, bias, activation): the last (phase, layer)'s row set is reused.
+    let byOp = phase === this.lastPhase && scope === this.lastScope ? this.lastByOp : undefined;
+    if (!byOp) {
+      let byScope = this.data.get(phase);
+      if (!byScope) this.data.set(phase, (byScope = new Map()));
+      byOp = byScope.get(scope);
+      if (!byOp) byScope.set(scope, (byOp = new Map()));
+      this.lastPhase = phase;
+      this.lastScope = scope;
+      this.lastByOp = byOp;
+    }
+    let acc = byOp.get(op);
+    if (!acc) byOp.set(op, (acc = { ...zero(), fused }));
     acc.calls++;
-    acc.flops += e.flops;
-    acc.bytes += e.bytes;
-    acc.ms += e.ms;
-    this.totalMs += e.ms;
-    this.backends.add(e.backend);
+    acc.flops += flops;
+    acc.bytes += bytes;
+    acc.ms += ms;
+    this.totalMs += ms;
+    if (backend !== this.lastBackend) {
+      this.backends.add(backend);
+      this.lastBackend = backend;
+    }
   }
 
   /** A JSON-able copy of everything seen so far. */

@@ -39,6 +39,27 @@ export function onKernel(hook: KernelHook): () => void {
   return () => hooks.delete(hook);
 }
 
+/**
+ * What a meter needs of a kernel call, as arguments rather than an event: counting a call (a training step makes
+ * dozens) then allocates nothing, where a KernelEvent is an object and a closure per call.
+ */
+export type KernelCounter = (
+  op: string,
+  fused: boolean,
+  backend: string,
+  flops: number,
+  bytes: number,
+  ms: number,
+) => void;
+
+const counters = new Set<KernelCounter>();
+
+/** Subscribes a counter to every kernel call (the ledger's meters); returns the unsubscribe function. */
+export function onKernelCount(counter: KernelCounter): () => void {
+  counters.add(counter);
+  return () => counters.delete(counter);
+}
+
 function bytesOf(x: ShapeDType): number {
   return sizeOf(x.shape) * bytesPerElement(x.dtype);
 }
@@ -60,13 +81,17 @@ function invoke<Params>(
   const buffer = allocFor(backend, op, outInfo, size);
   const out: KernelArg = { buffer, dtype: outInfo.dtype, shape: outInfo.shape, strides: outStrides, offset: 0 };
   try {
-    if (hooks.size === 0) {
+    if (hooks.size === 0 && counters.size === 0) {
       kernel(args, out, params);
       return buffer;
     }
     const t0 = performance.now();
     kernel(args, out, params);
     const ms = performance.now() - t0;
+    const f = flops(outInfo),
+      b = bytes(outInfo);
+    for (const count of counters) count(op, fused, backend.name, f, b, ms);
+    if (hooks.size === 0) return buffer;
     const event: KernelEvent = {
       op,
       fused,
@@ -74,8 +99,8 @@ function invoke<Params>(
       inputs: args,
       output: outInfo,
       outputs: [outInfo],
-      flops: flops(outInfo),
-      bytes: bytes(outInfo),
+      flops: f,
+      bytes: b,
       ms,
       readOutput: () => backend.read(buffer, outInfo.dtype, size),
     };
@@ -121,13 +146,16 @@ function invokeMulti<Params>(
       const buffer = allocFor(backend, op, info, sizeOf(info.shape));
       outs.push({ buffer, dtype: info.dtype, shape: info.shape, strides: contiguousStrides(info.shape), offset: 0 });
     }
-    if (hooks.size === 0) {
+    if (hooks.size === 0 && counters.size === 0) {
       kernel(args, outs, params);
       return outs;
     }
     const t0 = performance.now();
     kernel(args, outs, params);
     const ms = performance.now() - t0;
+    const bytes = [...args, ...infos].reduce((s, a) => s + bytesOf(a), 0);
+    for (const count of counters) count(op, true, backend.name, flops, bytes, ms);
+    if (hooks.size === 0) return outs;
     const event: KernelEvent = {
       op,
       fused: true,
@@ -136,7 +164,7 @@ function invokeMulti<Params>(
       output: infos[0],
       outputs: infos,
       flops,
-      bytes: [...args, ...infos].reduce((s, a) => s + bytesOf(a), 0),
+      bytes,
       ms,
       readOutput: (i = 0) => backend.read(outs[i].buffer, infos[i].dtype, sizeOf(infos[i].shape)),
     };

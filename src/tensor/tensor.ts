@@ -91,11 +91,12 @@ export class Tensor {
     return build(0, 0);
   }
 
-  /** The value of a one-element tensor. */
+  /** The value of a one-element tensor, read in place (fit reads each step's loss: no copy, no array made). */
   item(): number {
+    this.assertLive('item');
     if (this.size !== 1)
       throw new ArgumentError(`item: expected a tensor with one element, got shape ${fmtShape(this.shape)}`);
-    return this.dataSync()[0];
+    return this.storage.backend.read(this.storage.buffer, this.dtype, this.storage.size)[this.offset];
   }
 
   toString(): string {

@@ -252,6 +252,17 @@ test('a stopped meter sees nothing; start/stop are idempotent; reset clears', ()
   assert.equal(s.rows[0].family, 'elementwise');
   assert.deepEqual(s.backends, [c.getBackend().name]);
   assert.equal(meter.reset().snapshot().total.calls, 0);
+  // Counting goes on after a reset, into fresh rows (the meter remembers its last row set between calls).
+  meter.start();
+  c.dispose(c.add(b, b));
+  meter.stop();
+  const again = meter.snapshot();
+  assert.equal(again.total.calls, 1);
+  assert.deepEqual(
+    again.rows.map((r) => r.op),
+    ['add'],
+  );
+  assert.deepEqual(again.backends, [c.getBackend().name]);
   c.dispose([a, b]);
 });
 

@@ -192,3 +192,14 @@ test('a disposed tensor cannot be used', () => {
   assert.throws(() => a.dataSync(), /dataSync: tensor #\d+ \[2\] float32 was disposed/);
   a.dispose(); // twice is harmless
 });
+
+test('item() reads the one element of a view in place, and refuses a disposed tensor or several elements', () => {
+  const t = c.tensor([1.5, 2.5, 3.5, 4.5, 5.5, 6.5], [2, 3]);
+  assert.equal(c.sliceAxis(c.sliceAxis(t, 0, 1, 2), 1, 2, 3).item(), 6.5);
+  assert.equal(c.sliceAxis(c.sliceAxis(c.transpose(t), 0, 2, 3), 1, 0, 1).item(), 3.5);
+  assert.throws(() => t.item(), /one element/);
+  const one = c.scalar(7);
+  one.dispose();
+  assert.throws(() => one.item(), /disposed/);
+  t.dispose();
+});
