@@ -305,7 +305,7 @@ test('a custom callback object receives every hook, in order, with logs; async h
   c.dispose([x, y]);
 });
 
-test('hooks run callback by callback in order; a promise one returns is awaited before the next hook and step', async () => {
+test('hooks run in order; a promise a hook returns is awaited before the next hook and the next step', async () => {
   const { model, x, y } = regression(3);
   const events: string[] = [];
   const pause = () => new Promise<void>((resolve) => setTimeout(resolve, 2));

@@ -556,7 +556,7 @@ test('updates free everything they make and are not taped', () => {
   c.dispose([y, p]);
 });
 
-test('accuracies counted from class ids (unweighted) equal the per-sample path (unit weights), ties and NaN included', () => {
+test('accuracies counted from class ids equal the per-sample path (unit weights), ties and NaN included', () => {
   // Rows: a clear winner, a tie (argmax takes the first), a NaN (argmax takes it), a wrong guess; 13 rows in all.
   const rows = [
     [0.1, 0.7, 0.2],
