@@ -20,12 +20,7 @@ export async function measure(
   fn: () => unknown,
   { warmup, warmupSeconds, budgetSeconds }: Pick<PeerArgs, 'warmup' | 'warmupSeconds' | 'budgetSeconds'>,
 ): Promise<Timing> {
-  const once = async (): Promise<number> => {
-    const t0 = performance.now();
-    const r = fn();
-    if (r instanceof Promise) await r;
-    return (performance.now() - t0) / 1000;
-  };
+  const once = () => secondsOf(fn);
   const first = await once();
   if (first > budgetSeconds) return { seconds: first, repeats: 1, note: 'one call, over the time budget: no warm-up' };
   for (let i = 1, warmed = first; i < warmup || warmed < warmupSeconds; i++) warmed += await once();
@@ -34,8 +29,20 @@ export async function measure(
     runs.push(await once());
     spent += runs[runs.length - 1];
   }
-  runs.sort((a, b) => a - b);
-  return { seconds: runs[Math.floor(runs.length / 2)], repeats: runs.length };
+  return medianOf(runs);
+}
+
+/** Seconds of one call of fn (a Promise result awaited). */
+async function secondsOf(fn: () => unknown): Promise<number> {
+  const t0 = performance.now();
+  const r = fn();
+  if (r instanceof Promise) await r;
+  return (performance.now() - t0) / 1000;
+}
+
+function medianOf(runs: readonly number[], note?: string): Timing {
+  const sorted = [...runs].sort((a, b) => a - b);
+  return { seconds: sorted[Math.floor(sorted.length / 2)], repeats: sorted.length, ...(note ? { note } : {}) };
 }
 
 /**
@@ -48,26 +55,16 @@ export async function measurePaired(
   fns: readonly [() => unknown, () => unknown],
   { warmupSeconds, budgetSeconds }: Pick<PeerArgs, 'warmupSeconds' | 'budgetSeconds'>,
 ): Promise<[Timing, Timing]> {
-  const once = async (fn: () => unknown): Promise<number> => {
-    const t0 = performance.now();
-    const r = fn();
-    if (r instanceof Promise) await r;
-    return (performance.now() - t0) / 1000;
-  };
-  if (warmupSeconds > 0) for (const fn of fns) await once(fn);
+  if (warmupSeconds > 0) for (const fn of fns) await secondsOf(fn);
   const runs: [number[], number[]] = [[], []];
   const minRounds = budgetSeconds > 0 ? 3 : 1;
   for (let spent = 0; runs[0].length < minRounds || spent < budgetSeconds;) {
     for (let i = 0; i < 2; i++) {
-      runs[i].push(await once(fns[i]));
+      runs[i].push(await secondsOf(fns[i]));
       spent += runs[i][runs[i].length - 1];
     }
   }
-  const median = (r: number[]): Timing => {
-    const sorted = [...r].sort((a, b) => a - b);
-    return { seconds: sorted[Math.floor(sorted.length / 2)], repeats: sorted.length, note: 'timed in alternation' };
-  };
-  return [median(runs[0]), median(runs[1])];
+  return [medianOf(runs[0], 'timed in alternation'), medianOf(runs[1], 'timed in alternation')];
 }
 
 /** Collects a peer's timings; a figure that throws is reported as skipped with its error, the rest go on. */
