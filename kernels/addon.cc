@@ -404,8 +404,8 @@ napi_value GatherStart(napi_env env, napi_callback_info info) {
   SPAN(pi, idx, idxOff, n, "indices");
   const int32_t* rows = reinterpret_cast<int32_t*>(pi);
   int64_t bad = first_bad_index(rows, n, dim);
-  CHECK(bad < 0, "index " + std::to_string(bad >= 0 ? rows[bad] : 0) + " is outside [-" + std::to_string(dim) + ", " +
-                     std::to_string(dim) + ")");
+  CHECK(bad < 0, "index " + std::to_string(bad >= 0 ? rows[bad] : 0) + " is outside [-" + std::to_string(dim) +
+                     ", " + std::to_string(dim) + ")");
   return make_number(env, static_cast<double>(gather_start(x.bytes, px, rows, n, o.data, dim, inner)));
 }
 
@@ -577,13 +577,12 @@ const char* const kActivationNames[] = {CANDOR_ACTIVATIONS(CANDOR_NAME_ITEM)};
 
 // Every function the addon exports, by family: its JS name and C++ entry point, written once. Init registers
 // them; src/backends/native/addon.ts ADDON_EXPORTS names the same (test/backends/native.test.ts compares).
-#define CANDOR_CORE_ENTRIES(X)                                                                                \
-  X(info, Info)                                                                                               \
-  X(setIsa, SetIsa)                                                                                           \
-  X(setNumThreads, SetNumThreads)                                                                             \
-  X(gemm, Gemm) X(unary, Unary) X(binary, Binary) X(reduce, Reduce) X(argReduce, ArgReduce) X(gather, Gather) \
-      X(gatherStart, GatherStart) X(gatherWait, GatherWait) X(softmax, Softmax) X(copy, Copy) X(cast, Cast)   \
-          X(where, Where) X(scatterAdd, ScatterAdd) X(philox, Philox)
+#define CANDOR_CORE_ENTRIES(X)                                                                                  \
+  X(info, Info)                                                                                                 \
+  X(setIsa, SetIsa)                                                                                             \
+  X(setNumThreads, SetNumThreads) X(gemm, Gemm) X(unary, Unary) X(binary, Binary) X(reduce, Reduce)             \
+      X(argReduce, ArgReduce) X(gather, Gather) X(gatherStart, GatherStart) X(gatherWait, GatherWait) X(softmax, Softmax) X(copy, Copy) X(cast, Cast) X(where, Where) \
+          X(scatterAdd, ScatterAdd) X(philox, Philox)
 #define CANDOR_ENTRY_POINTS(X) \
   CANDOR_CORE_ENTRIES(X)       \
   CANDOR_CONV_ENTRIES(X) CANDOR_TRAIN_STEP_ENTRIES(X) CANDOR_SEQ_ENTRIES(X) CANDOR_QUANTIZED_ENTRIES(X)

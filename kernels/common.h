@@ -16,17 +16,15 @@ enum DType : int { F32 = 0, F64 = 1, I32 = 2, U8 = 3, I8 = 4 };
 
 // Op codes. The names are exported to JavaScript in this order (addon.cc), so the TypeScript side maps
 // names to codes from the addon itself and the two lists cannot drift apart.
-#define CANDOR_UNARY_OPS(X)                                                                                      \
-  X(neg)                                                                                                         \
-  X(abs)                                                                                                         \
-  X(sign)                                                                                                        \
-  X(exp) X(expm1) X(log) X(log1p) X(sqrt) X(rsqrt) X(reciprocal) X(sin) X(cos) X(tanh) X(sigmoid) X(relu) X(erf) \
-      X(atan) X(floor) X(ceil) X(round) X(logicalNot)
-#define CANDOR_BINARY_OPS(X)                                                                               \
-  X(add)                                                                                                   \
-  X(sub)                                                                                                   \
-  X(mul)                                                                                                   \
-  X(div) X(pow) X(maximum) X(minimum) X(equal) X(notEqual) X(less) X(lessEqual) X(greater) X(greaterEqual) \
+#define CANDOR_UNARY_OPS(X)                                                                                       \
+  X(neg)                                                                                                          \
+  X(abs)                                                                                                          \
+  X(sign) X(exp) X(expm1) X(log) X(log1p) X(sqrt) X(rsqrt) X(reciprocal) X(sin) X(cos) X(tanh) X(sigmoid) X(relu) \
+      X(erf) X(atan) X(floor) X(ceil) X(round) X(logicalNot)
+#define CANDOR_BINARY_OPS(X)                                                                                      \
+  X(add)                                                                                                          \
+  X(sub)                                                                                                          \
+  X(mul) X(div) X(pow) X(maximum) X(minimum) X(equal) X(notEqual) X(less) X(lessEqual) X(greater) X(greaterEqual) \
       X(logicalAnd) X(logicalOr)
 #define CANDOR_REDUCE_OPS(X) X(sum) X(prod) X(max) X(min)
 

@@ -70,7 +70,7 @@ test('class weights multiply the sample weights of each batch (tensors and datas
   c.dispose([x, y, w]);
 });
 
-test("batches gathered ahead on the native loader thread equal a plain gather of the epoch's order", async () => {
+test("shuffled batches gathered ahead on the native loader thread equal a plain gather of the epoch's order", async () => {
   // 101 rows of 7 (odd sizes), batches of 8: the last batch is short; rows hold their own index, so any mix-up shows.
   const x = c.tensor(
     Array.from({ length: 101 * 7 }, (_, i) => Math.floor(i / 7) + (i % 7) / 10),
