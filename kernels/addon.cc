@@ -18,7 +18,7 @@ namespace candor {
 namespace {
 
 /** Bumped whenever the JS-visible surface changes; the loader refuses an addon built from other sources. */
-constexpr int kVersion = 8;
+constexpr int kVersion = 7;
 
 const IsaTable* active = nullptr;
 /** The int8 kernels in use; null after the table changes, until napi_quantized.h's quantized_kernels() picks. */
@@ -383,42 +383,6 @@ napi_value Gather(napi_env env, napi_callback_info info) {
       env, static_cast<double>(gather(x.bytes, px, reinterpret_cast<int32_t*>(pi), n, o.data, outer, dim, inner)));
 }
 
-/** gatherStart(x, xOff, idx, idxOff, out, dim, inner) -> ticket: rows idx of x ([dim, inner]) into out ([n, inner])
- *  on the loader thread. The caller keeps x and out alive until gatherWait(ticket); an index out of range throws. */
-napi_value GatherStart(napi_env env, napi_callback_info info) {
-  const char* FN = "gatherStart";
-  Call c(env, info);
-  NEED(7);
-  ARR(x, 0, "x");
-  I64(xOff, 1);
-  ARR(idx, 2, "indices");
-  I64(idxOff, 3);
-  ARR(o, 4, "out");
-  I64(dim, 5);
-  I64(inner, 6);
-  CHECK(idx.dtype == I32, "indices must be int32");
-  CHECK(x.dtype == o.dtype, "input and output dtypes differ");
-  int64_t n = inner ? static_cast<int64_t>(o.length) / inner : 0;
-  CHECK(static_cast<uint64_t>(n * inner) == o.length, "output length is not a whole number of rows");
-  SPAN(px, x, xOff, dim * inner, "x");
-  SPAN(pi, idx, idxOff, n, "indices");
-  const int32_t* rows = reinterpret_cast<int32_t*>(pi);
-  int64_t bad = first_bad_index(rows, n, dim);
-  CHECK(bad < 0, "index " + std::to_string(bad >= 0 ? rows[bad] : 0) + " is outside [-" + std::to_string(dim) +
-                     ", " + std::to_string(dim) + ")");
-  return make_number(env, static_cast<double>(gather_start(x.bytes, px, rows, n, o.data, dim, inner)));
-}
-
-/** gatherWait(ticket): returns once gatherStart's job `ticket` has written its rows. */
-napi_value GatherWait(napi_env env, napi_callback_info info) {
-  const char* FN = "gatherWait";
-  Call c(env, info);
-  NEED(1);
-  I64(ticket, 0);
-  gather_wait(static_cast<uint64_t>(ticket));
-  return undefined(env);
-}
-
 /** softmax(log, x, xOff, out, outer, dim, inner) */
 napi_value Softmax(napi_env env, napi_callback_info info) {
   const char* FN = "softmax";
@@ -581,7 +545,7 @@ const char* const kActivationNames[] = {CANDOR_ACTIVATIONS(CANDOR_NAME_ITEM)};
   X(info, Info)                                                                                                 \
   X(setIsa, SetIsa)                                                                                             \
   X(setNumThreads, SetNumThreads) X(gemm, Gemm) X(unary, Unary) X(binary, Binary) X(reduce, Reduce)             \
-      X(argReduce, ArgReduce) X(gather, Gather) X(gatherStart, GatherStart) X(gatherWait, GatherWait) X(softmax, Softmax) X(copy, Copy) X(cast, Cast) X(where, Where) \
+      X(argReduce, ArgReduce) X(gather, Gather) X(softmax, Softmax) X(copy, Copy) X(cast, Cast) X(where, Where) \
           X(scatterAdd, ScatterAdd) X(philox, Philox)
 #define CANDOR_ENTRY_POINTS(X) \
   CANDOR_CORE_ENTRIES(X)       \

@@ -216,17 +216,6 @@ void where(int elemBytes, const uint8_t* cond, const void* a, const void* b, voi
  *  -1, or the position in idx of the first index out of range (nothing is written then). */
 int64_t gather(int elemBytes, const void* x, const int32_t* idx, int64_t n, void* out, int64_t outer, int64_t dim,
                int64_t inner);
-/** Rows idx[0..n) of x's slice p ([outer, dim, inner]) into out's slice p, on the calling thread (no pool). */
-void gather_rows(int elemBytes, const void* x, const int32_t* idx, int64_t n, void* out, int64_t p, int64_t dim,
-                 int64_t inner);
-/** The position of the first index outside [-dim, dim), or -1. */
-int64_t first_bad_index(const int32_t* idx, int64_t n, int64_t dim);
-/** gather() of one [dim, inner] array (outer 1) on the loader thread: returns a ticket for gather_wait. The caller
- *  keeps x and out alive until then; idx is copied. */
-uint64_t gather_start(int elemBytes, const void* x, const int32_t* idx, int64_t n, void* out, int64_t dim,
-                      int64_t inner);
-/** Blocks until the gather of `ticket` (and every earlier one) is done. */
-void gather_wait(uint64_t ticket);
 /** Index of the first max (min) along the middle axis of [outer, red, inner]; NaN counts as the extreme. */
 void arg_reduce(bool isMin, DType dtype, const void* x, int32_t* out, int64_t outer, int64_t red, int64_t inner);
 

@@ -105,35 +105,25 @@ void arg_t(bool isMin, const T* x, int32_t* out, int64_t outer, int64_t red, int
 constexpr int64_t kGatherAhead = 4;
 constexpr size_t kGatherPrefetchMin = 256;
 
-void gather_rows(int elemBytes, const void* x, const int32_t* idx, int64_t n, void* out, int64_t p, int64_t dim,
-                 int64_t inner) {
+int64_t gather(int elemBytes, const void* x, const int32_t* idx, int64_t n, void* out, int64_t outer, int64_t dim,
+               int64_t inner) {
+  for (int64_t i = 0; i < n; i++)
+    if (idx[i] < -dim || idx[i] >= dim) return i;
   const size_t run = size_t(inner) * elemBytes;
   const char* src = static_cast<const char*>(x);
   char* dst = static_cast<char*>(out);
-  auto row = [&](int64_t i) { return src + (p * dim + (idx[i] < 0 ? idx[i] + dim : idx[i])) * run; };
-  for (int64_t i = 0; i < n; i++) {
-    // Rows picked at random from a large array (a shuffled batch) come from memory, not cache: the rows a few
-    // ahead are requested while this one is copied, so their latencies overlap instead of adding up.
-    if (i + kGatherAhead < n && run >= kGatherPrefetchMin) {
-      const char* ahead = row(i + kGatherAhead);
-      for (size_t b = 0; b < run; b += 64) __builtin_prefetch(ahead + b);
+  auto row = [&](int64_t p, int64_t i) { return src + (p * dim + (idx[i] < 0 ? idx[i] + dim : idx[i])) * run; };
+  par(outer, threads_for(double(outer) * n * inner, 4.0 * kRowsGrain), [&](int64_t p) {
+    for (int64_t i = 0; i < n; i++) {
+      // Rows picked at random from a large array (a shuffled batch) come from memory, not cache: the rows a few
+      // ahead are requested while this one is copied, so their latencies overlap instead of adding up.
+      if (i + kGatherAhead < n && run >= kGatherPrefetchMin) {
+        const char* ahead = row(p, i + kGatherAhead);
+        for (size_t b = 0; b < run; b += 64) __builtin_prefetch(ahead + b);
+      }
+      std::memcpy(dst + (p * n + i) * run, row(p, i), run);
     }
-    std::memcpy(dst + (p * n + i) * run, row(i), run);
-  }
-}
-
-int64_t first_bad_index(const int32_t* idx, int64_t n, int64_t dim) {
-  for (int64_t i = 0; i < n; i++)
-    if (idx[i] < -dim || idx[i] >= dim) return i;
-  return -1;
-}
-
-int64_t gather(int elemBytes, const void* x, const int32_t* idx, int64_t n, void* out, int64_t outer, int64_t dim,
-               int64_t inner) {
-  int64_t bad = first_bad_index(idx, n, dim);
-  if (bad >= 0) return bad;
-  par(outer, threads_for(double(outer) * n * inner, 4.0 * kRowsGrain),
-      [&](int64_t p) { gather_rows(elemBytes, x, idx, n, out, p, dim, inner); });
+  });
   return -1;
 }
 

@@ -59,20 +59,6 @@ export interface Backend {
   upload(data: TypedArray): unknown;
   /** A buffer holding `data`, which the caller hands over and never touches again (may avoid a copy). */
   adopt(data: TypedArray): unknown;
-  /**
-   * Optional: starts copying rows `rows` of a [dim, rowElements] buffer (from element `offset`) into a new buffer on
-   * a background thread, and returns the function that waits for the copy and hands the new buffer over. fit
-   * gathers its next shuffled batch with it while the current one trains. The caller keeps `buffer` alive and calls
-   * the returned function exactly once; indices must be in [0, dim).
-   */
-  gatherRowsAhead?(
-    buffer: unknown,
-    offset: number,
-    dtype: DType,
-    dim: number,
-    rowElements: number,
-    rows: Int32Array,
-  ): () => unknown;
   /** The elements of a buffer as a typed array; callers must not write into it. */
   read(buffer: unknown, dtype: DType, size: number): TypedArray;
   free(buffer: unknown): void;

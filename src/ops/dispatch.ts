@@ -60,41 +60,6 @@ export function onKernelCount(counter: KernelCounter): () => void {
   return () => counters.delete(counter);
 }
 
-/**
- * Tells the meters and hooks about one kernel call that took `ms`: invoke's calls, and a kernel that ran elsewhere
- * (fit's next batch, gathered on the native loader thread), so that every kernel is metered alike.
- */
-export function reportKernel(
-  op: PrimitiveName | FusedName,
-  fused: boolean,
-  backend: Backend,
-  inputs: readonly ShapeDType[],
-  outputs: readonly ShapeDType[],
-  flops: number,
-  bytes: number,
-  ms: number,
-  readOutput: (index?: number) => ArrayLike<number>,
-): void {
-  for (const count of counters) count(op, fused, backend.name, flops, bytes, ms);
-  if (hooks.size === 0) return;
-  const event: KernelEvent = {
-    op,
-    fused,
-    backend: backend.name,
-    inputs,
-    output: outputs[0],
-    outputs,
-    flops,
-    bytes,
-    ms,
-    readOutput,
-  };
-  for (const hook of hooks) hook(event);
-}
-
-/** Whether any meter or hook listens to kernel calls (a call reported to nobody need not be timed). */
-export const kernelsWatched = (): boolean => hooks.size > 0 || counters.size > 0;
-
 function bytesOf(x: ShapeDType): number {
   return sizeOf(x.shape) * bytesPerElement(x.dtype);
 }
@@ -116,16 +81,30 @@ function invoke<Params>(
   const buffer = allocFor(backend, op, outInfo, size);
   const out: KernelArg = { buffer, dtype: outInfo.dtype, shape: outInfo.shape, strides: outStrides, offset: 0 };
   try {
-    if (!kernelsWatched()) {
+    if (hooks.size === 0 && counters.size === 0) {
       kernel(args, out, params);
       return buffer;
     }
     const t0 = performance.now();
     kernel(args, out, params);
     const ms = performance.now() - t0;
-    reportKernel(op, fused, backend, args, [outInfo], flops(outInfo), bytes(outInfo), ms, () =>
-      backend.read(buffer, outInfo.dtype, size),
-    );
+    const f = flops(outInfo),
+      b = bytes(outInfo);
+    for (const count of counters) count(op, fused, backend.name, f, b, ms);
+    if (hooks.size === 0) return buffer;
+    const event: KernelEvent = {
+      op,
+      fused,
+      backend: backend.name,
+      inputs: args,
+      output: outInfo,
+      outputs: [outInfo],
+      flops: f,
+      bytes: b,
+      ms,
+      readOutput: () => backend.read(buffer, outInfo.dtype, size),
+    };
+    for (const hook of hooks) hook(event);
     return buffer;
   } catch (e) {
     backend.free(buffer);
@@ -167,7 +146,7 @@ function invokeMulti<Params>(
       const buffer = allocFor(backend, op, info, sizeOf(info.shape));
       outs.push({ buffer, dtype: info.dtype, shape: info.shape, strides: contiguousStrides(info.shape), offset: 0 });
     }
-    if (!kernelsWatched()) {
+    if (hooks.size === 0 && counters.size === 0) {
       kernel(args, outs, params);
       return outs;
     }
@@ -175,9 +154,21 @@ function invokeMulti<Params>(
     kernel(args, outs, params);
     const ms = performance.now() - t0;
     const bytes = [...args, ...infos].reduce((s, a) => s + bytesOf(a), 0);
-    reportKernel(op, true, backend, args, infos, flops, bytes, ms, (i = 0) =>
-      backend.read(outs[i].buffer, infos[i].dtype, sizeOf(infos[i].shape)),
-    );
+    for (const count of counters) count(op, true, backend.name, flops, bytes, ms);
+    if (hooks.size === 0) return outs;
+    const event: KernelEvent = {
+      op,
+      fused: true,
+      backend: backend.name,
+      inputs: args,
+      output: infos[0],
+      outputs: infos,
+      flops,
+      bytes,
+      ms,
+      readOutput: (i = 0) => backend.read(outs[i].buffer, infos[i].dtype, sizeOf(infos[i].shape)),
+    };
+    for (const hook of hooks) hook(event);
     return outs;
   } catch (e) {
     for (const o of outs) backend.free(o.buffer);

@@ -4,10 +4,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { DATA_SCOPE, withLayerPath } from '../autograd/annotations.js';
 import { ArgumentError } from '../errors.js';
-import { Storage, dispose, tidy } from '../tensor/storage.js';
-import { sizeOf } from '../tensor/shape.js';
-import { reportKernel } from '../ops/dispatch.js';
-import { PRIMITIVES } from '../ops/primitives.js';
+import { dispose, tidy } from '../tensor/storage.js';
 import * as o from '../ops/index.js';
 import { RandomStream, mixSeeds } from '../ops/random.js';
 import { inputList, tensorList, type DataNames } from './arguments.js';
@@ -114,36 +111,6 @@ function classSampleWeights(y: Tensor, classWeight: Record<number, number>, samp
   return both;
 }
 
-/**
- * Where x's backend has a loader thread (gatherRowsAhead), a function that starts gathering some of x's rows there
- * and returns the function that waits for them as a tensor. The wait is metered as the gather it stands for.
- */
-function gathersAhead(x: Tensor | StringTensor): ((rows: Int32Array) => () => Tensor) | undefined {
-  if (!(x instanceof Tensor) || x.rank === 0 || !x.isContiguous) return undefined;
-  const backend = x.storage.backend;
-  if (!backend.gatherRowsAhead) return undefined;
-  const [dim, ...row] = x.shape;
-  const rowElements = sizeOf(row);
-  return (rows) => {
-    x.assertLive('fit');
-    const wait = backend.gatherRowsAhead!(x.storage.buffer, x.offset, x.dtype, dim, rowElements, rows);
-    return () => {
-      const t0 = performance.now();
-      const buffer = wait();
-      const ms = performance.now() - t0;
-      const size = rows.length * rowElements;
-      const out = { shape: [rows.length, ...row], dtype: x.dtype };
-      const inputs = [x, { shape: [rows.length], dtype: 'int32' as const }];
-      withLayerPath(DATA_SCOPE, () =>
-        reportKernel('gather', false, backend, inputs, [out], 0, PRIMITIVES.gather.bytes!(inputs, out), ms, () =>
-          backend.read(buffer, x.dtype, size),
-        ),
-      );
-      return new Tensor(new Storage(backend, buffer, x.dtype, size), out.shape);
-    };
-  };
-}
-
 export class EpochIterator {
   /** Samples per epoch (tensors only). */
   readonly samples?: number;
@@ -203,25 +170,11 @@ export class EpochIterator {
     }
     // Fixed-size sampling yields full batches only: `steps` of them.
     const end = sampling === 'fixed' ? this.steps! * batchSize : n;
-    // Shuffled rows come from all over x: where the backend can, the next batch's rows of x are gathered on a
-    // background thread while this batch trains.
-    const ahead = order && gathersAhead(data.x[0]);
-    let next: (() => Tensor) | undefined;
-    try {
-      for (let start = 0; start < end; start += batchSize) {
-        const gathered = next?.();
-        next = undefined;
-        const following = start + batchSize;
-        if (ahead && following < end) next = ahead(order!.subarray(following, Math.min(following + batchSize, end)));
-        yield* this.batch(
-          data,
-          order ? order.subarray(start, start + batchSize) : [start, Math.min(start + batchSize, n)],
-          gathered,
-        );
-      }
-    } finally {
-      next?.().dispose(); // a loop left early: the copy in flight ends before its buffers go
-    }
+    for (let start = 0; start < end; start += batchSize)
+      yield* this.batch(
+        data,
+        order ? order.subarray(start, start + batchSize) : [start, Math.min(start + batchSize, n)],
+      );
   }
 
   /**
@@ -266,11 +219,7 @@ export class EpochIterator {
    * tensor is the tensor itself, which belongs to the caller and is not freed here). Freed when the loop
    * asks for the next batch.
    */
-  private *batch(
-    data: ArrayData,
-    rows: Int32Array | [start: number, end: number],
-    gatheredX?: Tensor,
-  ): IterableIterator<StepBatch> {
+  private *batch(data: ArrayData, rows: Int32Array | [start: number, end: number]): IterableIterator<StepBatch> {
     const { classWeight } = this.args;
     const idx = rows instanceof Int32Array ? o.tensor(rows) : undefined;
     const [start, end] = rows;
@@ -286,8 +235,7 @@ export class EpochIterator {
     try {
       // Metered as the input pipeline's work ('data'), not a layer's (synchronous: the mark ends before the yield).
       const batch = withLayerPath(DATA_SCOPE, (): StepBatch => {
-        const x = data.x.map((t, i) => (i === 0 && gatheredX ? gatheredX : part(t)));
-        if (gatheredX) made.push(gatheredX);
+        const x = data.x.map(part);
         const y = data.y?.map(part);
         const w = data.sampleWeight && part(data.sampleWeight);
         const sampleWeight = classWeight && y ? classSampleWeights(y[0], classWeight, w) : w;

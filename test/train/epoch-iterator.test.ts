@@ -69,37 +69,3 @@ test('class weights multiply the sample weights of each batch (tensors and datas
   assert.deepEqual(dsWeights, [10, 0.5, 1, 0.5]);
   c.dispose([x, y, w]);
 });
-
-test("shuffled batches gathered ahead on the native loader thread equal a plain gather of the epoch's order", async () => {
-  // 101 rows of 7 (odd sizes), batches of 8: the last batch is short; rows hold their own index, so any mix-up shows.
-  const x = c.tensor(
-    Array.from({ length: 101 * 7 }, (_, i) => Math.floor(i / 7) + (i % 7) / 10),
-    [101, 7],
-  );
-  const y = c.tensor(
-    Int32Array.from({ length: 101 }, (_, i) => i % 3),
-    [101],
-    'int32',
-  );
-  const live = c.memory().tensors;
-  const it = new EpochIterator({ x: [x], y: [y] }, { op: 'fit', batchSize: 8, shuffle: true, seed: 11, labels: true });
-  for (const epoch of [0, 1]) {
-    const order = new c.RandomStream(c.mixSeeds(11, epoch)).permutation(101);
-    const rows = Array.from(order.dataSync() as Int32Array);
-    order.dispose();
-    const got = await collect(it.epoch(epoch));
-    assert.equal(got.length, 13);
-    got.forEach((batch, b) => {
-      const want = c.tidy(() => rows.slice(b * 8, b * 8 + 8).flatMap((r) => flat(c.sliceAxis(x, 0, r, r + 1))));
-      assert.deepEqual(batch, want, `epoch ${epoch} batch ${b}`);
-    });
-  }
-  // Left after two batches: the batch in use and the one being gathered ahead are both freed.
-  let seen = 0;
-  for await (const b of it.epoch(2)) {
-    assert.equal(b.x[0].shape[0], 8);
-    if (++seen === 2) break;
-  }
-  assert.equal(c.memory().tensors, live);
-  c.dispose([x, y]);
-});

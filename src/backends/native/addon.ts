@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { FAMILY_ADDON_EXPORTS, type FamilyAddon } from '../../ops/families/index.js';
 
 /** The addon's version this code speaks; kernels/addon.cc kVersion must match. */
-export const ADDON_VERSION = 8;
+export const ADDON_VERSION = 7;
 
 /** The typed arrays the addon reads and writes. */
 export type Arr = Float32Array | Float64Array | Int32Array | Int8Array | Uint8Array;
@@ -62,10 +62,6 @@ export interface NativeAddon extends FamilyAddon {
   argReduce(isMin: boolean, x: Arr, xOff: number, out: Arr, outer: number, red: number, inner: number): void;
   /** Returns -1, or the position of the first index out of range (nothing written). */
   gather(x: Arr, xOff: number, idx: Arr, idxOff: number, out: Arr, outer: number, dim: number, inner: number): number;
-  /** Starts rows idx of x ([dim, inner]) into out on the loader thread; returns the ticket gatherWait takes. The
-   *  caller keeps x and out alive until then; an index out of range throws. */
-  gatherStart(x: Arr, xOff: number, idx: Arr, idxOff: number, out: Arr, dim: number, inner: number): number;
-  gatherWait(ticket: number): void;
   /** dims: [shape..., strides...] of the view. */
   copy(x: Arr, xOff: number, out: Arr, dims: Float64Array, rank: number): void;
   cast(x: Arr, xOff: number, out: Arr): void;
@@ -121,8 +117,6 @@ export const ADDON_EXPORTS = {
   reduce: true,
   argReduce: true,
   gather: true,
-  gatherStart: true,
-  gatherWait: true,
   copy: true,
   cast: true,
   where: true,

@@ -45,23 +45,6 @@ export function createNativeBackend(): Backend {
     adopt: (data: TypedArray) => data,
     read: (buffer: unknown) => buffer as TypedArray,
     free: (buffer: unknown) => pool.release(buffer as TypedArray),
-    gatherRowsAhead: (buffer, offset, dtype, dim, rowElements, rows) => {
-      const x = buffer as TypedArray,
-        out = pool.alloc(dtype, rows.length * rowElements, false);
-      let ticket: number;
-      try {
-        ticket = addon.gatherStart(x, offset, rows, 0, out, dim, rowElements);
-      } catch (e) {
-        pool.release(out);
-        throw e;
-      }
-      // x stays referenced by this closure until the copy is done.
-      return () => {
-        addon.gatherWait(ticket);
-        void x;
-        return out;
-      };
-    },
     kernels,
     fused,
     broadcastsScalars: true,
