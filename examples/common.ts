@@ -116,7 +116,7 @@ export async function trainAndReport(
   if (!json) model.summary();
   model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const recorder = out ? new RunRecorder({ dir: out, name }) : undefined;
-  const clock = new StageClock();
+  const clock = new TrainingClock();
   const start = performance.now();
   await model.fit(train.x, train.y, {
     epochs,
@@ -172,7 +172,7 @@ export async function trainAndReport(
  * fit's time split into training and validation, as a PyTorch epoch loop would time its training alone: an epoch's
  * training runs from onEpochBegin to its last step's onBatchEnd, and its validation pass from there to onEpochEnd.
  */
-export class StageClock implements Callback {
+export class TrainingClock implements Callback {
   trainMs = 0;
   validationMs = 0;
   private epochStart = 0;

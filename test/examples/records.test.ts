@@ -41,6 +41,11 @@ test('mnist-mlp (trainAndReport, recordRun) writes the model, record, card and l
     await checkPublished(out, 'mnist-mlp', figures, cwd);
     const record = await readRunRecord(out);
     assert.equal(record.evaluation.find((e) => e.name === 'test')?.metrics.accuracy, figures.testAccuracy);
+    // Training alone and evaluation apart: the epochs' steps take part of fit's time, at 256 samples an epoch.
+    const { seconds, trainSeconds, trainSamplesPerSec, evaluationSeconds } = figures as Record<string, number>;
+    assert.ok(trainSeconds > 0 && trainSeconds < seconds, `trainSeconds ${trainSeconds} of ${seconds}`);
+    assert.ok(Math.abs(trainSamplesPerSec * trainSeconds - 256) < 1e-6, `${trainSamplesPerSec} x ${trainSeconds}`);
+    assert.ok(evaluationSeconds > 0, `evaluationSeconds ${evaluationSeconds}`);
     assert.ok(record.model.artifacts?.['model.json']);
     for (const file of Object.keys(record.model.artifacts!)) assert.ok(existsSync(join(out, file)), file);
   } finally {
