@@ -9,6 +9,7 @@ import type { Logs } from '../train/callbacks.js';
 import type { MetricResult, StatefulMetric } from '../train/metrics.js';
 import { ArgumentError, ShapeError } from '../errors.js';
 import { dispose } from '../tensor/storage.js';
+import { concatArrays } from '../tensor/dtype.js';
 import * as o from '../ops/index.js';
 import { GradientBuckets } from './buckets.js';
 import type { Communicator } from './communicator.js';
@@ -194,14 +195,12 @@ export class DataParallel implements FitStrategy {
       sizes[i] >= 0 && all.every((r) => r.sizes[i] === sizes[i]) ? [{ m, state: states[i]! }] : [],
     );
     if (summed.length === 0) return out;
-    const buf = new Float64Array(summed.reduce((n, { state }) => n + state.length, 0));
-    let at = 0;
-    for (const { state } of summed) {
-      buf.set(state, at);
-      at += state.length;
-    }
+    const buf = concatArrays(
+      summed.map(({ state }) => state),
+      (n) => new Float64Array(n),
+    );
     if (comm.size > 1) comm.allreduceArray(buf, 'sum');
-    at = 0;
+    let at = 0;
     for (const { m, state } of summed) {
       m.setStateValues!(buf.subarray(at, at + state.length));
       at += state.length;
@@ -218,15 +217,12 @@ export class DataParallel implements FitStrategy {
     if (comm.size === 1) return;
     const vars = this.ctx!.model.nonTrainableWeights.filter((w) => w.dtype === 'float32' || w.dtype === 'float64');
     if (vars.length === 0) return;
-    const sizes = vars.map((w) => w.value.size);
-    const buf = new Float64Array(sizes.reduce((a, b) => a + b, 0));
-    let at = 0;
-    for (const w of vars) {
-      buf.set(w.value.dataSync(), at);
-      at += w.value.size;
-    }
+    const buf = concatArrays(
+      vars.map((w) => w.value.dataSync()),
+      (n) => new Float64Array(n),
+    );
     comm.allreduceArray(buf, 'sum');
-    at = 0;
+    let at = 0;
     for (const w of vars) {
       const part = buf.subarray(at, at + w.value.size).map((v) => v / comm.size);
       at += w.value.size;

@@ -27,6 +27,23 @@ export function bytesPerElement(dtype: DType): number {
   return arrayConstructor(dtype).BYTES_PER_ELEMENT;
 }
 
+/**
+ * The arrays one after another, in a new array of their total length that `make` gives (a Float64Array, bytes, ...;
+ * elements convert as typed-array assignment does).
+ */
+export function concatArrays<T extends TypedArray>(
+  parts: readonly ArrayLike<number>[],
+  make: (length: number) => T,
+): T {
+  const out = make(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 export function allocArray(dtype: DType, size: number): TypedArray {
   return new (arrayConstructor(dtype))(size);
 }

@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { ArgumentError } from '../errors.js';
 import { FormatError } from '../io/safetensors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { concatArrays } from '../tensor/dtype.js';
 
 /** GPT-2's pre-tokenisation pattern (OpenAI's encoder.py), in JS syntax. */
 export const GPT2_SPLIT_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
@@ -311,19 +312,11 @@ export class BpeTokenizer {
   /** The bytes of a token sequence; a prefix of a sequence may end inside a UTF-8 character. */
   decodeBytes(ids: Iterable<number>): Uint8Array {
     const parts: Uint8Array[] = [];
-    let n = 0;
     for (const id of ids) {
       this.checkId(id);
       parts.push(this.bytes[id]);
-      n += this.bytes[id].length;
     }
-    const out = new Uint8Array(n);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    return concatArrays(parts, (n) => new Uint8Array(n));
   }
 
   /** The text of a token sequence; bytes that are not UTF-8 (a cut character) become U+FFFD. */

@@ -2,6 +2,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../errors.js';
 import { tidy } from '../tensor/storage.js';
+import { concatArrays } from '../tensor/dtype.js';
 import { noGrad } from '../autograd/tape.js';
 import { LOSS_SCOPE, METRICS_SCOPE, withLayerPath } from '../autograd/annotations.js';
 import * as o from '../ops/index.js';
@@ -174,17 +175,6 @@ function unmaskedSteps(
   return { y: rows(y), pred: rows(pred), weight: w };
 }
 
-/** The parts one after another. */
-function concatValues(parts: readonly Float64Array[]): Float64Array {
-  const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 type MadeMetric = { metric: Metric; weighted: boolean; key: string };
 
 /**
@@ -295,7 +285,7 @@ export class CompileMetrics implements StatefulMetric<Logs> {
         if (!values || !metric.setStateValues) return undefined;
         parts.push(values);
       }
-    return concatValues(parts);
+    return concatArrays(parts, (n) => new Float64Array(n));
   }
 
   /** Gives each metric its part of values (stateValues()'s layout). */

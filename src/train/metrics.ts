@@ -122,8 +122,7 @@ export class Mean implements StatefulMetric {
       if (perSample !== values) perSample.dispose();
       let total = 0;
       for (let i = 0; i < data.length; i++) total += data[i];
-      this.total += total;
-      this.count += data.length;
+      this.addTotals(total, data.length);
       return;
     }
     const [total, count] = measure(() => {

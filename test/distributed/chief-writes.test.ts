@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import '../config-dir.js';
 import * as c from '../../src/index.js';
 import { tempDir } from '../ledger/fixtures.js';
-import { mpirunMissing, program } from './mpirun.js';
+import { assertMpiSucceeded, mpirunMissing, program } from './mpirun.js';
 import { runMpiRows } from './results.js';
 
 test('writesFiles: rank 0 or a world of size 1 writes, another rank of a larger world does not', () => {
@@ -25,7 +25,7 @@ test(
     const tmp = tempDir();
     try {
       const r = await runMpiRows(2, program('chief-writes'), [tmp.dir], { timeoutMs: 60_000 });
-      assert.equal(r.code, 0, `mpirun failed (code ${r.code}, signal ${r.signal}):\n${r.stderr}\n${r.stdout}`);
+      assertMpiSucceeded(r);
       const [r0, r1] = r.rows as unknown as { rank: number; writesFiles: boolean; files: string[] }[];
       assert.deepEqual(r0.files, ['ckpt-1.safetensors', 'ckpt-2.safetensors', 'model', 'tb']);
       assert.deepEqual(r1.files, [], `rank 1 wrote ${r1.files.join(', ')}`);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DistributedRecord } from '../../src/ledger/distributed.js';
 import { tempDir } from '../ledger/fixtures.js';
-import { mpirunMissing, program } from './mpirun.js';
+import { assertMpiSucceeded, mpirunMissing, program } from './mpirun.js';
 import { runMpiRows } from './results.js';
 
 interface Row {
@@ -26,7 +26,7 @@ test(
     const tmp = tempDir();
     try {
       const r = await runMpiRows(2, program('cluster-record'), [tmp.dir], { timeoutMs: 60_000 });
-      assert.equal(r.code, 0, `mpirun failed (code ${r.code}, signal ${r.signal}):\n${r.stderr}\n${r.stdout}`);
+      assertMpiSucceeded(r);
       const [r0, r1] = r.rows as unknown as Row[];
       assert.deepEqual([r0.rank, r1.rank, r0.chief, r1.chief], [0, 1, true, false]);
       assert.ok(r0.files.includes('run.json') && r0.files.includes('card.md') && r0.files.includes('ledger.jsonl'));

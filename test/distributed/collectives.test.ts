@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as c from '../../src/index.js';
-import { mpirunMissing, program } from './mpirun.js';
+import { assertMpiSucceeded, mpirunMissing, program } from './mpirun.js';
 import { runMpiRows } from './results.js';
 import { flat } from '../helpers.js';
 import { hostname } from 'node:os';
@@ -15,7 +15,7 @@ type Row = Record<string, unknown> & { rank: number; size: number };
 
 /** Rows by rank, after checking the job succeeded and every rank printed one. */
 function rowsOf(r: Awaited<ReturnType<typeof runMpiRows>>, np: number): Row[] {
-  assert.equal(r.code, 0, `mpirun failed (code ${r.code}, signal ${r.signal}):\n${r.stderr}\n${r.stdout}`);
+  assertMpiSucceeded(r);
   const rows = r.rows as Row[];
   assert.deepEqual(
     rows.map((x) => x.rank),

@@ -9,7 +9,7 @@ import { EpochIterator, type StepBatch } from '../../src/train/epoch-iterator.js
 import { shardRows, shardSteps } from '../../src/distributed/sharding.js';
 import { DataParallel, type DataParallelComm } from '../../src/distributed/data-parallel.js';
 import { assertClose, flat, rand, rejects } from '../helpers.js';
-import { mpirunMissing, program } from './mpirun.js';
+import { assertMpiSucceeded, mpirunMissing, program } from './mpirun.js';
 import { runMpiRows } from './results.js';
 import { EPOCHS, SEED, fixtureData, fixtureModel, summary } from './data-parallel-fixture.js';
 
@@ -261,7 +261,7 @@ for (const [np, batchSize, samples] of [
     const r = await runMpiRows(np, program('data-parallel'), [String(samples), String(batchSize)], {
       timeoutMs: 120_000,
     });
-    assert.equal(r.code, 0, `mpirun failed (code ${r.code}):\n${r.stderr}\n${r.stdout}`);
+    assertMpiSucceeded(r);
     const rows = r.rows as ({ rank: number; steps: number } & ReturnType<typeof summary>)[];
     assert.deepEqual(
       rows.map((row) => row.rank),

@@ -1,5 +1,6 @@
 // Runs a compiled test program under mpirun for the distributed tests: root and oversubscription allowed, Open
 // MPI's noise off, a temporary config directory, and a hard timeout so a hung job fails the test instead of CI.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +32,11 @@ export interface MpiOptions {
   env?: Record<string, string>;
   /** Extra mpirun arguments (before the program). */
   mpirunArgs?: string[];
+}
+
+/** Fails the test unless the job exited 0, with its exit code or signal and both outputs in the message. */
+export function assertMpiSucceeded(r: Pick<MpiResult, 'code' | 'signal' | 'stdout' | 'stderr'>): void {
+  assert.equal(r.code, 0, `mpirun failed (code ${r.code}, signal ${r.signal}):\n${r.stderr}\n${r.stdout}`);
 }
 
 /** `mpirun -np np node <program> ...args`; resolves when mpirun exits or is killed at the timeout. */

@@ -13,7 +13,7 @@ import * as c from '../../src/index.js';
 import type { DistributedRecord } from '../../src/ledger/distributed.js';
 import { rejects } from '../helpers.js';
 import { tempDir } from '../ledger/fixtures.js';
-import { mpirunMissing, program } from './mpirun.js';
+import { assertMpiSucceeded, mpirunMissing, program } from './mpirun.js';
 import { runMpiRows } from './results.js';
 import { EPOCHS, SAMPLES, reference } from './ps-fixture.js';
 
@@ -321,7 +321,7 @@ for (const mode of ['sync', 'async'] as const)
       const r = await runMpiRows(WORKERS + 1, program('parameter-server'), [mode, '1', '1', tmp.dir], {
         timeoutMs: 60_000,
       });
-      assert.equal(r.code, 0, `mpirun failed (code ${r.code}, signal ${r.signal}):\n${r.stderr}\n${r.stdout}`);
+      assertMpiSucceeded(r);
       const rows = r.rows as unknown as RecordedRow[];
       assert.deepEqual(
         rows.map((x) => [x.rank, x.role]),

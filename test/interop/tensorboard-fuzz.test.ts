@@ -9,6 +9,7 @@ import * as c from '../../src/index.js';
 import { FormatError, crc32c, parseEvents } from '../../src/interop/index.js';
 import { maskCrc } from '../../src/interop/tensorboard/crc32c.js';
 import { frameRecord, readRecords } from '../../src/interop/tensorboard/records.js';
+import { concatArrays } from '../../src/tensor/dtype.js';
 import { Rng } from '../io/rng.js';
 import { FIXTURE_DIR, FIXTURE_NAME } from './tensorboard-fixture.js';
 
@@ -16,15 +17,7 @@ const SOURCE = new Uint8Array(readFileSync(join(FIXTURE_DIR, FIXTURE_NAME)));
 const RECORDS = readRecords(SOURCE, 'fixture').map((r) => r.slice());
 const LENGTHS = [0n, 1n, 7n, 2n ** 31n, 2n ** 32n, 2n ** 53n, 2n ** 63n, 2n ** 64n - 1n];
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+const concat = (parts: Uint8Array[]): Uint8Array => concatArrays(parts, (n) => new Uint8Array(n));
 
 /** A mutation of one record's payload: bit flips, a random byte run, a cut, or a hostile varint. */
 function mutatePayload(rng: Rng, data: Uint8Array): Uint8Array {

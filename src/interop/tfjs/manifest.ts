@@ -7,6 +7,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { tensor } from '../../ops/creation.js';
 import { fmtValue } from '../../errors.js';
 import { readFileBytes } from '../../io/atomic.js';
+import { concatArrays } from '../../tensor/dtype.js';
 import { FormatError, InteropError } from '../errors.js';
 import { isObject } from '../keras/values.js';
 
@@ -130,15 +131,9 @@ export async function readManifestWeights(modelJson: string, groups: ManifestGro
   return out;
 }
 
+/** The byte parts as one array (a single part as it is). */
 function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return parts.length === 1 ? parts[0] : concatArrays(parts, (n) => new Uint8Array(n));
 }
 
 /** float16 bits -> float32 value. */
