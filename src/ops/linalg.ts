@@ -4,6 +4,7 @@ import { ShapeError, fmtShape } from '../errors.js';
 import { broadcastShapes, sizeOf } from '../tensor/shape.js';
 import { runPrimitive } from './dispatch.js';
 import { cast } from './elementwise.js';
+import { composite } from '../tensor/storage.js';
 import { promoteTypes } from '../tensor/dtype.js';
 import { contiguous, expand, permute, reshape } from './views.js';
 
@@ -27,6 +28,10 @@ function operand(x: Tensor, batch: number): { t: Tensor; trans: boolean } {
 }
 
 export function matmul(a: Tensor, b: Tensor): Tensor {
+  return composite(() => matmulOf(a, b));
+}
+
+function matmulOf(a: Tensor, b: Tensor): Tensor {
   if (a.rank === 0 || b.rank === 0)
     throw new ShapeError(`matmul: operands must be at least 1-D, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
   const dtype = promoteTypes(a.dtype, b.dtype);

@@ -145,6 +145,15 @@ export function tidy<T>(fn: () => T): T {
   }
 }
 
+/**
+ * Runs the body of an op built from other ops. Outside any scope it is a tidy, so the intermediates (views,
+ * reshaped operands) are freed now rather than left to the garbage collector's safety net; inside a scope it
+ * costs nothing, the scope frees them.
+ */
+export function composite<T>(fn: () => T): T {
+  return scopes.length ? fn() : tidy(fn);
+}
+
 /** Keeps a tensor past the enclosing tidy/scope. */
 export function keep<T>(value: T): T {
   const own = scopes[scopes.length - 1];

@@ -43,6 +43,25 @@ test('tidy disposes intermediates and keeps its result (nested structures too)',
   assert.equal(c.memory().tensors, before + 1, 'keep() survives the tidy');
 });
 
+test('matmul outside any scope leaves only its result alive (its reshaped operands and output are freed now)', () => {
+  const a = c.randomUniform([3, 5], { seed: 1 }),
+    b = c.randomUniform([5, 4], { seed: 2 }),
+    v = c.randomUniform([5], { seed: 3 });
+  for (const [x, y] of [
+    [a, b],
+    [a, v],
+    [v, b],
+    [c.transpose(b), c.transpose(a)],
+  ]) {
+    const before = c.memory();
+    const out = c.matmul(x, y);
+    assert.equal(c.memory().tensors, before.tensors + 1);
+    assert.equal(c.memory().buffers, before.buffers + 1);
+    out.dispose();
+    assert.deepEqual(c.memory(), before);
+  }
+});
+
 test('a `using` scope disposes what was made in its block, except what it keeps', () => {
   const before = c.memory().tensors;
   let result: c.Tensor;
