@@ -83,6 +83,18 @@ export function swapLayerPath(path: string): string {
   return saved;
 }
 
+/**
+ * Makes `phase` the innermost mark until popPhase(), which the caller must call in a `finally`: a compiled step
+ * replays each kernel call under the phase it was traced in (see swapLayerPath).
+ */
+export function pushPhase(phase: Phase): void {
+  phases.push(phase);
+}
+
+export function popPhase(): void {
+  phases.pop();
+}
+
 /** The innermost phase mark, or 'other'. */
 export function currentPhase(): Phase {
   return phases.length === 0 ? 'other' : phases[phases.length - 1];

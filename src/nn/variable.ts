@@ -4,6 +4,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { keep } from '../tensor/storage.js';
 import { ShapeError, fmtShape } from '../errors.js';
 import { shapesEqual } from '../tensor/shape.js';
+import { tracing } from '../ops/trace.js';
 import type { Regularizer } from './regularizers.js';
 
 export class Variable {
@@ -37,6 +38,7 @@ export class Variable {
       );
     }
     if (value === this.current) return;
+    tracing?.assignedVariables.add(this);
     const old = this.current;
     this.current = keep(value);
     old.dispose();

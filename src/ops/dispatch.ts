@@ -1,7 +1,7 @@
 // The one dispatch point: every kernel call passes through here, on its way to the current backend.
 // It infers the output, broadcasts and materialises inputs, allocates the output (one per result of an op
 // with several), times the kernel when anyone listens, reports the call to hooks (ledger, profiler, NaN
-// checks) and records it on the tape.
+// checks), records it on the tape, and into the trace of a step being compiled (trace.ts).
 import { getBackend, type Backend, type Kernel, type KernelArg, type MultiKernel } from '../backends/backend.js';
 import { BackendError, CandorError, fmtShape } from '../errors.js';
 import { bytesPerElement, type DType } from '../tensor/dtype.js';
@@ -9,6 +9,7 @@ import { contiguousStrides, shapesEqual, sizeOf, type Shape } from '../tensor/sh
 import { allocationError, Storage } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
 import { record } from '../autograd/tape.js';
+import { tracing } from './trace.js';
 import { PRIMITIVES, type PrimitiveName, type PrimitiveParams, type ShapeDType } from './primitives.js';
 import type { FusedName, FusedParams } from './families/index.js';
 
@@ -60,6 +61,21 @@ export function onKernelCount(counter: KernelCounter): () => void {
   return () => counters.delete(counter);
 }
 
+/** Whether anything listens to kernel calls (hooks or counters): a compiled step then times and reports each. */
+export function kernelListeners(): boolean {
+  return hooks.size > 0 || counters.size > 0;
+}
+
+/** Whether full-event hooks listen (a compiled step cannot give them its calls' events, so it runs eagerly). */
+export function kernelHooks(): boolean {
+  return hooks.size > 0;
+}
+
+/** Reports a kernel call that ran outside the dispatch point (a compiled step's replay) to the counters. */
+export function reportKernel(op: string, fused: boolean, backend: string, flops: number, bytes: number, ms: number) {
+  for (const count of counters) count(op, fused, backend, flops, bytes, ms);
+}
+
 function bytesOf(x: ShapeDType): number {
   return sizeOf(x.shape) * bytesPerElement(x.dtype);
 }
@@ -81,7 +97,7 @@ function invoke<Params>(
   const buffer = allocFor(backend, op, outInfo, size);
   const out: KernelArg = { buffer, dtype: outInfo.dtype, shape: outInfo.shape, strides: outStrides, offset: 0 };
   try {
-    if (hooks.size === 0 && counters.size === 0) {
+    if (hooks.size === 0 && counters.size === 0 && !tracing) {
       kernel(args, out, params);
       return buffer;
     }
@@ -90,6 +106,7 @@ function invoke<Params>(
     const ms = performance.now() - t0;
     const f = flops(outInfo),
       b = bytes(outInfo);
+    tracing?.record(op, fused, kernel as never, false, args, [out], params, f, b);
     for (const count of counters) count(op, fused, backend.name, f, b, ms);
     if (hooks.size === 0) return buffer;
     const event: KernelEvent = {
@@ -146,7 +163,7 @@ function invokeMulti<Params>(
       const buffer = allocFor(backend, op, info, sizeOf(info.shape));
       outs.push({ buffer, dtype: info.dtype, shape: info.shape, strides: contiguousStrides(info.shape), offset: 0 });
     }
-    if (hooks.size === 0 && counters.size === 0) {
+    if (hooks.size === 0 && counters.size === 0 && !tracing) {
       kernel(args, outs, params);
       return outs;
     }
@@ -154,6 +171,7 @@ function invokeMulti<Params>(
     kernel(args, outs, params);
     const ms = performance.now() - t0;
     const bytes = [...args, ...infos].reduce((s, a) => s + bytesOf(a), 0);
+    tracing?.record(op, true, kernel as never, true, args, outs, params, flops, bytes);
     for (const count of counters) count(op, true, backend.name, flops, bytes, ms);
     if (hooks.size === 0) return outs;
     const event: KernelEvent = {

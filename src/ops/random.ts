@@ -6,6 +6,7 @@ import { ArgumentError, DTypeError } from '../errors.js';
 import { allocArray, type DType, type TypedArray } from '../tensor/dtype.js';
 import { assertShape, sizeOf, type Shape } from '../tensor/shape.js';
 import { runPrimitive } from './dispatch.js';
+import { tracing } from './trace.js';
 
 const M0 = 0xd2511f53,
   M1 = 0xcd9e8d57,
@@ -294,7 +295,10 @@ export function mixSeeds(a: number, b: number): number {
     [(a % TWO_POW_32) >>> 0, Math.floor(a / TWO_POW_32) >>> 0, 0, 0],
     [(b % TWO_POW_32) >>> 0, Math.floor(b / TWO_POW_32) >>> 0],
   );
-  return w[0] * 2 ** 21 + (w[1] >>> 11);
+  const mixed = w[0] * 2 ** 21 + (w[1] >>> 11);
+  // A seed made from a traced step's seed: the compiled step remakes it from each step's own seed.
+  if (tracing && b === tracing.stepSeed) tracing.seedBases.set(mixed, a);
+  return mixed;
 }
 
 /** A seed drawn from the global stream, so things seeded by default are reproducible under setSeed. */

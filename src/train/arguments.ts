@@ -172,6 +172,7 @@ const COMPILE_OPTIONS = optionKeys<CompileArgs>({
   weightedMetrics: true,
   lossWeights: true,
   privacy: true,
+  jitCompile: true,
 });
 const FIT_OPTIONS = optionKeys<FitArgs>({
   epochs: true,

@@ -38,6 +38,13 @@ export interface CompileArgs {
    * `privacy` options override these.
    */
   privacy?: DpSgdOptions;
+  /**
+   * Compiled steps (Keras' jit_compile): 'auto' (the default) traces fit's, evaluate's and predict's steps once per
+   * batch shape into a plan of kernel calls and replays it, with results bit-identical to eager mode; a step that
+   * cannot be replayed (its course depends on data read back into JavaScript, ...) runs eagerly. true makes
+   * such a step an error that says why; false always runs eagerly.
+   */
+  jitCompile?: boolean | 'auto';
 }
 
 /** The outputs of a model as compile() names them: output layer names, or 'output' for other models. */

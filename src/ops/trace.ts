@@ -1,0 +1,181 @@
+// Tracing: records every kernel call a block makes at the dispatch point, with where each input's buffer came
+// from (an earlier call's result, or memory from outside the block), for a compiled step to replay
+// (src/train/step-plan.ts). The block itself runs eagerly, so a traced step computes what an eager one does.
+import type { Backend, KernelArg } from '../backends/backend.js';
+import { currentLayerPath, currentPhase, type Phase } from '../autograd/annotations.js';
+import type { TypedArray } from '../tensor/dtype.js';
+
+/** Where a kernel argument's buffer came from. */
+export type Source =
+  /** Result `out` of call `call` of the same trace. */
+  | { readonly kind: 'call'; readonly call: number; readonly out: number }
+  /**
+   * Memory the block did not compute: allocated before it (inputs, weights) or filled by JavaScript inside it
+   * (constants). `instance` tells apart successive uses of one pooled buffer; `snapshot` is its content when the
+   * block first read it, for memory allocated inside the block.
+   */
+  | { readonly kind: 'external'; readonly buffer: unknown; readonly instance: number; readonly inside: boolean };
+
+export interface TracedArg extends KernelArg {
+  readonly source: Source;
+}
+
+export interface TracedCall {
+  readonly op: string;
+  readonly fused: boolean;
+  /** The backend kernel (a Kernel, or a MultiKernel when `multi`). */
+  readonly kernel: (...args: never[]) => void;
+  readonly multi: boolean;
+  readonly args: readonly TracedArg[];
+  readonly outs: readonly KernelArg[];
+  readonly params: unknown;
+  readonly flops: number;
+  readonly bytes: number;
+  /** The phase and layer path the call ran under: what the meter attributes it to. */
+  readonly phase: Phase;
+  readonly layerPath: string;
+}
+
+/** Elements of memory from inside the block that a trace copies, at most (a larger constant stops tracing). */
+const SNAPSHOT_LIMIT = 1 << 22;
+
+export class Trace {
+  readonly calls: TracedCall[] = [];
+  /** Why the block cannot be replayed (a result read back into JavaScript, ...); undefined while it can. */
+  refusal: string | undefined;
+  /** Results of mixSeeds(base, stepSeed) made in the block: a plan recomputes them for each step's seed. */
+  readonly seedBases = new Map<number, number>();
+  /** Content of external memory allocated inside the block, by instance, as first read. */
+  readonly snapshots = new Map<number, TypedArray>();
+  /** Variables assigned in the block. */
+  readonly assignedVariables = new Set<{ readonly name: string }>();
+  private readonly writer = new Map<unknown, { call: number; out: number }>();
+  private readonly instances = new Map<unknown, { id: number; inside: boolean }>();
+  private nextInstance = 0;
+
+  constructor(
+    readonly backend: Backend,
+    /** The step's seed (fit's per-step seed), or undefined. */
+    readonly stepSeed: number | undefined,
+  ) {}
+
+  refuse(why: string): void {
+    this.refusal ??= why;
+  }
+
+  /** The source of a buffer now: the call that last wrote it, or its external instance. */
+  sourceOf(buffer: unknown): Source {
+    const w = this.writer.get(buffer);
+    if (w) return { kind: 'call', call: w.call, out: w.out };
+    let inst = this.instances.get(buffer);
+    if (!inst) this.instances.set(buffer, (inst = { id: this.nextInstance++, inside: false }));
+    return { kind: 'external', buffer, instance: inst.id, inside: inst.inside };
+  }
+
+  /** A buffer the backend handed out inside the block: external memory (until a traced kernel writes it). */
+  allocated(buffer: unknown): void {
+    this.writer.delete(buffer);
+    this.instances.set(buffer, { id: this.nextInstance++, inside: true });
+  }
+
+  /** A buffer read into JavaScript: a traced result read back means the block's course may depend on data. */
+  readBack(buffer: unknown): void {
+    const w = this.writer.get(buffer);
+    if (w) this.refuse(`the result of ${this.calls[w.call].op} is read back into JavaScript during the step`);
+  }
+
+  record(
+    op: string,
+    fused: boolean,
+    kernel: (...args: never[]) => void,
+    multi: boolean,
+    args: readonly KernelArg[],
+    outs: readonly KernelArg[],
+    params: unknown,
+    flops: number,
+    bytes: number,
+  ): void {
+    const traced = args.map((a) => ({ ...a, source: this.sourceOf(a.buffer) }));
+    for (const a of traced) if (a.source.kind === 'external' && a.source.inside) this.snapshot(a);
+    const call = this.calls.length;
+    this.calls.push({
+      op,
+      fused,
+      kernel,
+      multi,
+      args: traced,
+      outs,
+      params,
+      flops,
+      bytes,
+      phase: currentPhase(),
+      layerPath: currentLayerPath(),
+    });
+    outs.forEach((o, out) => {
+      this.instances.delete(o.buffer);
+      this.writer.set(o.buffer, { call, out });
+    });
+  }
+
+  private snapshot(a: TracedArg): void {
+    const { instance, buffer } = a.source as Extract<Source, { kind: 'external' }>;
+    if (this.snapshots.has(instance)) return;
+    const end = extent(a);
+    if (end > SNAPSHOT_LIMIT) return this.refuse(`a constant of ${end} elements is made in the step`);
+    this.snapshots.set(instance, this.read(buffer, a.dtype, end).slice(0, end));
+  }
+
+  /** The backend's own read (not the watched one), set while the trace runs. */
+  read: Backend['read'] = () => {
+    throw new Error('Trace.read used outside tracing');
+  };
+}
+
+/** Elements of an argument's buffer up to the last one it reads (strides are non-negative outside `copy`). */
+function extent(a: KernelArg): number {
+  let last = a.offset;
+  a.shape.forEach((d, i) => (last += (d - 1) * Math.max(0, a.strides[i])));
+  return a.shape.some((d) => d === 0) ? a.offset : last + 1;
+}
+
+/** The trace being recorded, read by the dispatch point on every kernel call. */
+export let tracing: Trace | undefined;
+
+/**
+ * Runs fn eagerly on `backend` while recording its kernel calls into a new Trace. The backend's alloc, upload,
+ * adopt and read are watched while it runs (restored after), so memory filled by JavaScript inside the block
+ * and results read back are known.
+ */
+export function traceKernels<T>(
+  backend: Backend,
+  stepSeed: number | undefined,
+  fn: () => T,
+): { result: T; trace: Trace } {
+  if (tracing) throw new Error('traceKernels: a trace is already being recorded');
+  const trace = new Trace(backend, stepSeed);
+  const b = backend as { -readonly [K in keyof Backend]: Backend[K] };
+  const saved = { alloc: b.alloc, allocOutput: b.allocOutput, upload: b.upload, adopt: b.adopt, read: b.read };
+  const watch =
+    <A extends unknown[]>(f: (...args: A) => unknown) =>
+    (...args: A) => {
+      const buffer = f.apply(backend, args);
+      trace.allocated(buffer);
+      return buffer;
+    };
+  b.alloc = watch(saved.alloc);
+  if (saved.allocOutput) b.allocOutput = watch(saved.allocOutput);
+  b.upload = watch(saved.upload);
+  b.adopt = watch(saved.adopt);
+  b.read = (buffer, dtype, size) => {
+    trace.readBack(buffer);
+    return saved.read.call(backend, buffer, dtype, size);
+  };
+  trace.read = saved.read.bind(backend);
+  tracing = trace;
+  try {
+    return { result: fn(), trace };
+  } finally {
+    tracing = undefined;
+    Object.assign(b, saved);
+  }
+}

@@ -1,0 +1,437 @@
+// Compiled steps (Keras' jitCompile): a block of a step (a training step's loss and gradients, a test or predict
+// step's forward pass) traced at the dispatch point on two steps, checked to make the same kernel calls on both,
+// then replayed as a flat list of kernel calls with their buffers assigned ahead of time: no tape, dispatch,
+// views or scopes per op. The calls are those of eager mode, so results are bit-identical to eager.
+import { getBackend, type Backend, type KernelArg } from '../backends/backend.js';
+import { kernelListeners, reportKernel } from '../ops/dispatch.js';
+import { mixSeeds } from '../ops/random.js';
+import { traceKernels, type Source, type Trace, type TracedCall } from '../ops/trace.js';
+import { popPhase, pushPhase, swapLayerPath } from '../autograd/annotations.js';
+import { Storage } from '../tensor/storage.js';
+import { Tensor } from '../tensor/tensor.js';
+import { sizeOf, type Shape } from '../tensor/shape.js';
+import type { DType, TypedArray } from '../tensor/dtype.js';
+import type { Variable } from '../nn/variable.js';
+
+/** Where a traced value comes from, with the trace's buffers replaced by what a replay finds them in. */
+type Origin =
+  | { readonly kind: 'call'; readonly call: number; readonly out: number }
+  /** A bound tensor (an input, a variable's value) read `delta` elements from that tensor's own offset. */
+  | { readonly kind: 'bound'; readonly index: number; readonly delta: number }
+  | { readonly kind: 'constant'; readonly data: TypedArray };
+
+interface View {
+  readonly origin: Origin;
+  readonly dtype: DType;
+  readonly shape: Shape;
+  readonly strides: Shape;
+  readonly offset: number;
+}
+
+/** One traced block, its buffers resolved against the tensors it was bound to. */
+interface Resolved {
+  readonly trace: Trace;
+  readonly args: readonly (readonly View[])[];
+  readonly outputs: readonly View[];
+  /** Indices (into the block's variables) of the variables the block assigned. */
+  readonly assigned: readonly number[];
+}
+
+/** A seed parameter a replay remakes: `call`'s params[key] = mixSeeds(base, stepSeed), or stepSeed itself. */
+interface SeedParam {
+  readonly call: number;
+  readonly key: string;
+  readonly base: number | undefined;
+}
+
+type MutableArg = { -readonly [K in keyof KernelArg]: KernelArg[K] };
+
+/** Why a block's two traces do not describe one plan, or undefined when they do. */
+function difference(a: Resolved, b: Resolved, seeds: SeedParam[]): string | undefined {
+  if (a.trace.calls.length !== b.trace.calls.length)
+    return `the step made ${a.trace.calls.length} kernel calls once and ${b.trace.calls.length} the next time`;
+  for (let i = 0; i < a.trace.calls.length; i++) {
+    const ca = a.trace.calls[i],
+      cb = b.trace.calls[i];
+    const where = `kernel call ${i} (${cb.op})`;
+    if (ca.op !== cb.op || ca.kernel !== cb.kernel || ca.phase !== cb.phase || ca.layerPath !== cb.layerPath)
+      return `${where} differs between two steps (${ca.op} at ${ca.layerPath || 'top level'} before)`;
+    if (!a.args[i].every((v, k) => sameView(v, b.args[i][k])) || a.args[i].length !== b.args[i].length)
+      return `the inputs of ${where} differ between two steps`;
+    if (!ca.outs.every((o, k) => o.dtype === cb.outs[k].dtype && sameShape(o.shape, cb.outs[k].shape)))
+      return `the results of ${where} differ between two steps`;
+    const why = paramDifference(ca, cb, a.trace, b.trace, i, seeds);
+    if (why) return `${where}: ${why}`;
+  }
+  if (a.outputs.length !== b.outputs.length || !a.outputs.every((v, k) => sameView(v, b.outputs[k])))
+    return 'the results of the step come from different kernel calls on two steps';
+  if (a.assigned.join() !== b.assigned.join()) return 'the step assigned different variables on two steps';
+  return undefined;
+}
+
+function paramDifference(
+  ca: TracedCall,
+  cb: TracedCall,
+  ta: Trace,
+  tb: Trace,
+  call: number,
+  seeds: SeedParam[],
+): string | undefined {
+  const pa = ca.params as Record<string, unknown>,
+    pb = cb.params as Record<string, unknown>;
+  const keys = new Set([...Object.keys(pa ?? {}), ...Object.keys(pb ?? {})]);
+  for (const key of keys) {
+    const va = pa?.[key],
+      vb = pb?.[key];
+    if (sameValue(va, vb)) continue;
+    if (typeof va === 'number' && typeof vb === 'number') {
+      if (va === ta.stepSeed && vb === tb.stepSeed) {
+        seeds.push({ call, key, base: undefined });
+        continue;
+      }
+      const base = tb.seedBases.get(vb);
+      if (base !== undefined && ta.seedBases.get(va) === base) {
+        seeds.push({ call, key, base });
+        continue;
+      }
+    }
+    return `its parameter '${key}' changes from step to step (${JSON.stringify(va)}, then ${JSON.stringify(vb)})`;
+  }
+  return undefined;
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
+  if (a && b && typeof a === 'object' && typeof b === 'object' && !ArrayBuffer.isView(a)) {
+    const ka = Object.keys(a),
+      kb = Object.keys(b);
+    return ka.length === kb.length && ka.every((k) => sameValue((a as never)[k], (b as never)[k]));
+  }
+  return false;
+}
+
+const sameShape = (a: Shape, b: Shape) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+function sameView(a: View, b: View): boolean {
+  if (a.dtype !== b.dtype || a.offset !== b.offset || !sameShape(a.shape, b.shape) || !sameShape(a.strides, b.strides))
+    return false;
+  const x = a.origin,
+    y = b.origin;
+  if (x.kind === 'call') return y.kind === 'call' && x.call === y.call && x.out === y.out;
+  if (x.kind === 'bound') return y.kind === 'bound' && x.index === y.index && x.delta === y.delta;
+  return y.kind === 'constant' && sameBits(x.data, y.data);
+}
+
+function sameBits(a: TypedArray, b: TypedArray): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength),
+    y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+/** Resolves a trace's sources against the tensors bound to the block; a string says why it cannot. */
+function resolve(
+  trace: Trace,
+  bound: readonly Tensor[],
+  outputs: readonly Tensor[],
+  assigned: number[],
+): Resolved | string {
+  const byBuffer = new Map<unknown, number>();
+  bound.forEach((t, i) => byBuffer.has(t.storage.buffer) || byBuffer.set(t.storage.buffer, i));
+  let refusal: string | undefined;
+  const origin = (source: Source, offset: number): Origin | undefined => {
+    if (source.kind === 'call') return source;
+    const index = byBuffer.get(source.buffer);
+    if (index !== undefined) return { kind: 'bound', index, delta: offset - bound[index].offset };
+    const data = trace.snapshots.get(source.instance);
+    if (data) return { kind: 'constant', data };
+    refusal ??= 'the step reads memory made outside it that is neither an input nor a variable';
+    return undefined;
+  };
+  const view = (a: KernelArg & { source: Source }): View => ({
+    origin: origin(a.source, a.offset)!,
+    dtype: a.dtype,
+    shape: a.shape,
+    strides: a.strides,
+    offset: a.offset,
+  });
+  const args = trace.calls.map((c) => c.args.map(view));
+  const outs = outputs.map((t) => view({ ...argOfTensor(t), source: trace.sourceOf(t.storage.buffer) }));
+  if (outs.some((v) => v.origin?.kind === 'constant')) refusal ??= 'a result of the step is a constant';
+  return refusal ?? { trace, args, outputs: outs, assigned };
+}
+
+const argOfTensor = (t: Tensor): KernelArg => ({
+  buffer: t.storage.buffer,
+  dtype: t.dtype,
+  shape: t.shape,
+  strides: t.strides,
+  offset: t.offset,
+});
+
+/** The replayable plan of one traced block. */
+class Plan {
+  private readonly calls: TracedCall[];
+  private readonly args: MutableArg[][];
+  private readonly outs: MutableArg[][];
+  private readonly params: Record<string, unknown>[];
+  /** Buffers the plan owns (intermediates, constants), freed with it. */
+  private readonly owned: unknown[] = [];
+  /** Values that leave the plan: a fresh buffer per replay. [call, out] of each, and its buffer this replay. */
+  private readonly escaping: { call: number; out: number; dtype: DType; size: number }[] = [];
+  private readonly escapingBuffers: unknown[] = [];
+  /** Arguments pointed at an escaping value's buffer, or at a bound tensor, on each replay. */
+  private readonly toEscaping: { arg: MutableArg; slot: number }[] = [];
+  private readonly toBound: { arg: MutableArg; index: number; delta: number }[] = [];
+  /** The escaping value each output of the block is (-1: a bound tensor). */
+  private readonly outputSlots: number[];
+
+  /** Indices of the variables the block assigns; their new values are the plan's last results. */
+  readonly assigned: readonly number[];
+
+  constructor(
+    readonly backend: Backend,
+    private readonly resolved: Resolved,
+    private readonly seeds: readonly SeedParam[],
+  ) {
+    const { trace } = resolved;
+    this.assigned = resolved.assigned;
+    this.calls = trace.calls;
+    this.params = trace.calls.map((c) => ({ ...(c.params as Record<string, unknown>) }));
+    const slotOf = new Map<string, number>();
+    for (const v of resolved.outputs)
+      if (v.origin.kind === 'call') {
+        const key = `${v.origin.call}:${v.origin.out}`;
+        if (slotOf.has(key)) continue;
+        const o = trace.calls[v.origin.call].outs[v.origin.out];
+        slotOf.set(key, this.escaping.length);
+        this.escaping.push({ call: v.origin.call, out: v.origin.out, dtype: o.dtype, size: sizeOf(o.shape) });
+      }
+    // The last call that reads each value: after it, the value's buffer serves a later value of the same size.
+    const lastUse = new Map<string, number>();
+    resolved.args.forEach((views, i) => {
+      for (const v of views) if (v.origin.kind === 'call') lastUse.set(`${v.origin.call}:${v.origin.out}`, i);
+    });
+    const free = new Map<string, unknown[]>();
+    const bufferOf = new Map<string, unknown>();
+    const release = (key: string, o: KernelArg) => {
+      const sizeKey = `${o.dtype}:${sizeOf(o.shape)}`;
+      if (!free.has(sizeKey)) free.set(sizeKey, []);
+      free.get(sizeKey)!.push(bufferOf.get(key));
+    };
+    this.args = [];
+    this.outs = [];
+    trace.calls.forEach((c, i) => {
+      this.args.push(resolved.args[i].map((v) => this.argument(v, slotOf, bufferOf)));
+      this.outs.push(
+        c.outs.map((o, k) => {
+          const out: MutableArg = { ...o, buffer: undefined };
+          const key = `${i}:${k}`;
+          const slot = slotOf.get(key);
+          if (slot !== undefined) {
+            this.toEscaping.push({ arg: out, slot });
+            return out;
+          }
+          let buffer = free.get(`${o.dtype}:${sizeOf(o.shape)}`)?.pop();
+          if (buffer === undefined) this.owned.push((buffer = allocate(backend, o.dtype, sizeOf(o.shape))));
+          out.buffer = buffer;
+          bufferOf.set(key, buffer);
+          return out;
+        }),
+      );
+      // Values read for the last time here (and results nobody reads) give their buffers back; an output's
+      // buffer is never one of the same call's inputs, as in eager mode.
+      for (const v of resolved.args[i])
+        if (v.origin.kind === 'call') {
+          const key = `${v.origin.call}:${v.origin.out}`;
+          if (lastUse.get(key) === i && bufferOf.has(key)) {
+            release(key, trace.calls[v.origin.call].outs[v.origin.out]);
+            bufferOf.delete(key);
+          }
+        }
+      c.outs.forEach((o, k) => {
+        const key = `${i}:${k}`;
+        if (!lastUse.has(key) && bufferOf.has(key)) {
+          release(key, o);
+          bufferOf.delete(key);
+        }
+      });
+    });
+    this.outputSlots = resolved.outputs.map((v) =>
+      v.origin.kind === 'call' ? slotOf.get(`${v.origin.call}:${v.origin.out}`)! : -1,
+    );
+  }
+
+  private argument(v: View, slotOf: Map<string, number>, bufferOf: Map<string, unknown>): MutableArg {
+    const arg: MutableArg = { buffer: undefined, dtype: v.dtype, shape: v.shape, strides: v.strides, offset: v.offset };
+    const o = v.origin;
+    if (o.kind === 'bound') this.toBound.push({ arg, index: o.index, delta: o.delta });
+    else if (o.kind === 'constant') {
+      const buffer = this.backend.upload(o.data);
+      this.owned.push(buffer);
+      arg.buffer = buffer;
+    } else {
+      const key = `${o.call}:${o.out}`;
+      const slot = slotOf.get(key);
+      if (slot !== undefined) this.toEscaping.push({ arg, slot });
+      else arg.buffer = bufferOf.get(key);
+    }
+    return arg;
+  }
+
+  /** Runs the plan on tensors bound as at trace time; returns the block's results (and assigned values). */
+  run(bound: readonly Tensor[], stepSeed: number | undefined): Tensor[] {
+    const { backend } = this;
+    for (let s = 0; s < this.escaping.length; s++) {
+      const e = this.escaping[s];
+      this.escapingBuffers[s] = allocate(backend, e.dtype, e.size);
+    }
+    for (const { arg, slot } of this.toEscaping) arg.buffer = this.escapingBuffers[slot];
+    for (const { arg, index, delta } of this.toBound) {
+      const t = bound[index];
+      arg.buffer = t.storage.buffer;
+      arg.offset = t.offset + delta;
+    }
+    if (stepSeed !== undefined)
+      for (const { call, key, base } of this.seeds)
+        this.params[call][key] = base === undefined ? stepSeed : mixSeeds(base, stepSeed);
+    try {
+      if (kernelListeners()) this.runMetered();
+      else
+        for (let i = 0; i < this.calls.length; i++) {
+          const c = this.calls[i];
+          (c.kernel as (a: unknown, o: unknown, p: unknown) => void)(
+            this.args[i],
+            c.multi ? this.outs[i] : this.outs[i][0],
+            this.params[i],
+          );
+        }
+    } catch (e) {
+      for (const b of this.escapingBuffers) backend.free(b);
+      throw e;
+    }
+    const storages = this.escaping.map((e, s) => new Storage(backend, this.escapingBuffers[s], e.dtype, e.size));
+    return this.resolved.outputs.map((v, k) => {
+      const o = v.origin;
+      if (o.kind !== 'bound') return new Tensor(storages[this.outputSlots[k]], v.shape, v.strides, v.offset);
+      const t = bound[o.index];
+      return new Tensor(t.storage, v.shape, v.strides, t.offset + o.delta);
+    });
+  }
+
+  /** The replay with every call timed and reported to the meters, under the phase and layer it was traced in. */
+  private runMetered(): void {
+    const name = this.backend.name;
+    for (let i = 0; i < this.calls.length; i++) {
+      const c = this.calls[i];
+      pushPhase(c.phase);
+      const saved = swapLayerPath(c.layerPath);
+      try {
+        const t0 = performance.now();
+        (c.kernel as (a: unknown, o: unknown, p: unknown) => void)(
+          this.args[i],
+          c.multi ? this.outs[i] : this.outs[i][0],
+          this.params[i],
+        );
+        reportKernel(c.op, c.fused, name, c.flops, c.bytes, performance.now() - t0);
+      } finally {
+        swapLayerPath(saved);
+        popPhase();
+      }
+    }
+  }
+
+  dispose(): void {
+    for (const b of this.owned) this.backend.free(b);
+    this.owned.length = 0;
+  }
+}
+
+function allocate(backend: Backend, dtype: DType, size: number): unknown {
+  return backend.allocOutput ? backend.allocOutput(dtype, size) : backend.alloc(dtype, size);
+}
+
+/** What the trainer hands a compiled block each step. */
+export interface BlockCall {
+  /** The block's tensor inputs (the batch), in a fixed order; their shapes are part of the plan's key. */
+  readonly inputs: readonly Tensor[];
+  /** Variables the block reads (the model's weights) and may assign (e.g. batch normalization's statistics). */
+  readonly variables: readonly Variable[];
+  /** The step's seed (fit's per-step seed for dropout), or undefined. */
+  readonly stepSeed: number | undefined;
+  /** The block run eagerly; returns its results. */
+  readonly eager: () => Tensor[];
+}
+
+/**
+ * One block compiled per input signature: the first two calls run eagerly under a trace, and when both traces
+ * make the same kernel calls (up to the step's seed) later calls replay the plan. A block that cannot be
+ * replayed runs eagerly from then on; `reason` says why.
+ */
+export class CompiledBlock {
+  private first: Resolved | undefined;
+  private plan: Plan | undefined;
+  private variables: readonly Variable[] = [];
+  /** Why this block runs eagerly; undefined while it is being traced or compiled. */
+  reason: string | undefined;
+
+  get compiled(): boolean {
+    return this.plan !== undefined;
+  }
+
+  run({ inputs, variables, stepSeed, eager }: BlockCall): Tensor[] {
+    if (this.reason !== undefined) return eager();
+    if (this.plan && this.plan.backend === getBackend() && sameList(variables, this.variables)) {
+      const results = this.plan.run([...inputs, ...variables.map((v) => v.value)], stepSeed);
+      const assigned = this.plan.assigned;
+      const returned = results.length - assigned.length;
+      assigned.forEach((index, k) => variables[index].assign(results[returned + k]));
+      return results.slice(0, returned);
+    }
+    if (this.plan) this.dispose();
+    return this.trace(inputs, variables, stepSeed, eager);
+  }
+
+  private trace(
+    inputs: readonly Tensor[],
+    variables: readonly Variable[],
+    stepSeed: number | undefined,
+    eager: () => Tensor[],
+  ): Tensor[] {
+    const backend = getBackend();
+    const before = variables.map((v) => v.value);
+    const bound = [...inputs, ...before];
+    const { result, trace } = traceKernels(backend, stepSeed, eager);
+    const assigned = variables.flatMap((v, i) => (v.value !== before[i] ? [i] : []));
+    const stray = [...trace.assignedVariables].find((v) => !variables.includes(v as Variable));
+    if (stray) trace.refuse(`it assigns variable '${stray.name}', which is not one of the model's weights`);
+    const resolved =
+      trace.refusal ?? resolve(trace, bound, [...result, ...assigned.map((i) => variables[i].value)], assigned);
+    if (typeof resolved === 'string') {
+      this.reason = resolved;
+      return result;
+    }
+    if (!this.first || !sameList(variables, this.variables)) {
+      this.first = resolved;
+      this.variables = [...variables];
+      return result;
+    }
+    const seeds: SeedParam[] = [];
+    const why = difference(this.first, resolved, seeds);
+    this.first = undefined;
+    if (why) this.reason = why;
+    else this.plan = new Plan(backend, resolved, seeds);
+    return result;
+  }
+
+  /** Frees the plan's buffers; the next call traces again. */
+  dispose(): void {
+    this.plan?.dispose();
+    this.plan = undefined;
+    this.first = undefined;
+  }
+}
+
+const sameList = <T>(a: readonly T[], b: readonly T[]) => a.length === b.length && a.every((x, i) => x === b[i]);
