@@ -10,9 +10,8 @@ export type Source =
   /** Result `out` of call `call` of the same trace. */
   | { readonly kind: 'call'; readonly call: number; readonly out: number }
   /**
-   * Memory the block did not compute: allocated before it (inputs, weights) or filled by JavaScript inside it
-   * (constants). `instance` tells apart successive uses of one pooled buffer; `snapshot` is its content when the
-   * block first read it, for memory allocated inside the block.
+   * Memory the block did not compute: allocated before it (`inside` false: inputs, weights, cached constants) or
+   * inside it and filled by JavaScript (constants). `instance` tells apart successive uses of one pooled buffer.
    */
   | { readonly kind: 'external'; readonly buffer: unknown; readonly instance: number; readonly inside: boolean };
 
@@ -36,7 +35,7 @@ export interface TracedCall {
   readonly layerPath: string;
 }
 
-/** Elements of memory from inside the block that a trace copies, at most (a larger constant stops tracing). */
+/** Elements of external memory a trace copies, at most: a larger constant cannot be replayed. */
 const SNAPSHOT_LIMIT = 1 << 22;
 
 export class Trace {
@@ -45,8 +44,8 @@ export class Trace {
   refusal: string | undefined;
   /** Results of mixSeeds(base, stepSeed) made in the block: a plan recomputes them for each step's seed. */
   readonly seedBases = new Map<number, number>();
-  /** Content of external memory allocated inside the block, by instance, as first read. */
-  readonly snapshots = new Map<number, TypedArray>();
+  /** Content of external memory by instance, as first read; undefined when larger than a trace copies. */
+  readonly snapshots = new Map<number, TypedArray | undefined>();
   /** Variables assigned in the block. */
   readonly assignedVariables = new Set<{ readonly name: string }>();
   private readonly writer = new Map<unknown, { call: number; out: number }>();
@@ -96,7 +95,7 @@ export class Trace {
     bytes: number,
   ): void {
     const traced = args.map((a) => ({ ...a, source: this.sourceOf(a.buffer) }));
-    for (const a of traced) if (a.source.kind === 'external' && a.source.inside) this.snapshot(a);
+    for (const a of traced) if (a.source.kind === 'external') this.snapshot(a);
     const call = this.calls.length;
     this.calls.push({
       op,
@@ -121,8 +120,7 @@ export class Trace {
     const { instance, buffer } = a.source as Extract<Source, { kind: 'external' }>;
     if (this.snapshots.has(instance)) return;
     const end = extent(a);
-    if (end > SNAPSHOT_LIMIT) return this.refuse(`a constant of ${end} elements is made in the step`);
-    this.snapshots.set(instance, this.read(buffer, a.dtype, end).slice(0, end));
+    this.snapshots.set(instance, end > SNAPSHOT_LIMIT ? undefined : this.read(buffer, a.dtype, end).slice(0, end));
   }
 
   /** The backend's own read (not the watched one), set while the trace runs. */

@@ -32,6 +32,7 @@ import type { SaveOptions } from './saving.js';
 import type { LoadWeightsOptions } from './weights-file.js';
 import type { WeightLoadReport } from './weights-by-name.js';
 import { inNewRun } from '../ledger/run-context.js';
+import { CompiledSteps, type JitStatus } from './step-plan.js';
 import { summaryText, type SummaryOptions } from './summary.js';
 import { withCamelCaseAliases } from './log-names.js';
 import type { OptimizerConfig } from '../optim/index.js';
@@ -161,6 +162,17 @@ export class Model extends Layer {
   }
 
   // ---- Training API (Keras) ----
+
+  /** @internal The compiled blocks of this model's steps (compile()'s jitCompile). */
+  readonly compiledSteps = new CompiledSteps();
+
+  /**
+   * The compiled steps so far, one per kind of step and batch shape: whether each replays a plan, and if not,
+   * why it runs eagerly (compile()'s jitCompile).
+   */
+  jitStatus(): JitStatus[] {
+    return this.compiledSteps.status();
+  }
 
   compile(args: CompileArgs = {}): void {
     this.trainer = new Trainer(this, args);

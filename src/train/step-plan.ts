@@ -3,7 +3,8 @@
 // then replayed as a flat list of kernel calls with their buffers assigned ahead of time: no tape, dispatch,
 // views or scopes per op. The calls are those of eager mode, so results are bit-identical to eager.
 import { getBackend, type Backend, type KernelArg } from '../backends/backend.js';
-import { kernelListeners, reportKernel } from '../ops/dispatch.js';
+import { kernelHooks, kernelListeners, reportKernel } from '../ops/dispatch.js';
+import { ArgumentError } from '../errors.js';
 import { mixSeeds } from '../ops/random.js';
 import { traceKernels, type Source, type Trace, type TracedCall } from '../ops/trace.js';
 import { popPhase, pushPhase, swapLayerPath } from '../autograd/annotations.js';
@@ -113,13 +114,14 @@ function sameValue(a: unknown, b: unknown): boolean {
 
 const sameShape = (a: Shape, b: Shape) => a.length === b.length && a.every((d, i) => d === b[i]);
 
+/** Whether two traced arguments are one: a bound tensor's by its offset from that tensor's (a batch may be a view). */
 function sameView(a: View, b: View): boolean {
-  if (a.dtype !== b.dtype || a.offset !== b.offset || !sameShape(a.shape, b.shape) || !sameShape(a.strides, b.strides))
-    return false;
+  if (a.dtype !== b.dtype || !sameShape(a.shape, b.shape) || !sameShape(a.strides, b.strides)) return false;
   const x = a.origin,
     y = b.origin;
-  if (x.kind === 'call') return y.kind === 'call' && x.call === y.call && x.out === y.out;
   if (x.kind === 'bound') return y.kind === 'bound' && x.index === y.index && x.delta === y.delta;
+  if (a.offset !== b.offset) return false;
+  if (x.kind === 'call') return y.kind === 'call' && x.call === y.call && x.out === y.out;
   return y.kind === 'constant' && sameBits(x.data, y.data);
 }
 
@@ -143,11 +145,13 @@ function resolve(
   let refusal: string | undefined;
   const origin = (source: Source, offset: number): Origin | undefined => {
     if (source.kind === 'call') return source;
-    const index = byBuffer.get(source.buffer);
+    // A buffer allocated inside the block is a constant even where it reuses the memory of a bound tensor freed
+    // in the block (a variable's old value).
+    const index = source.inside ? undefined : byBuffer.get(source.buffer);
     if (index !== undefined) return { kind: 'bound', index, delta: offset - bound[index].offset };
     const data = trace.snapshots.get(source.instance);
     if (data) return { kind: 'constant', data };
-    refusal ??= 'the step reads memory made outside it that is neither an input nor a variable';
+    refusal ??= 'the step reads a constant too large to copy (neither an input nor a weight)';
     return undefined;
   };
   const view = (a: KernelArg & { source: Source }): View => ({
@@ -435,3 +439,81 @@ export class CompiledBlock {
 }
 
 const sameList = <T>(a: readonly T[], b: readonly T[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** What jitStatus() tells of one compiled block. */
+export interface JitStatus {
+  readonly step: 'train' | 'test' | 'predict';
+  /** The batch's tensors the block was compiled for, e.g. 'float32[32,784] int32[32]'. */
+  readonly inputs: string;
+  readonly compiled: boolean;
+  /** Why the block runs eagerly (undefined while compiled, or while its first steps are being traced). */
+  readonly reason?: string;
+}
+
+/** A tensor's part of a block's key: dtype, shape, and strides when it is not contiguous. */
+const signature = (t: Tensor) => `${t.dtype}[${t.shape}]${t.isContiguous ? '' : `/${t.strides}`}`;
+
+/** A model's compiled blocks, by kind of step and batch signature, under compile()'s jitCompile setting. */
+export class CompiledSteps {
+  private readonly blocks = new Map<string, { block: CompiledBlock; status: Omit<JitStatus, 'compiled'> }>();
+  private jitCompile: boolean | 'auto' = 'auto';
+
+  /** Drops every block (compile() again) and takes a new setting. */
+  reset(jitCompile: boolean | 'auto'): void {
+    if (jitCompile !== 'auto' && typeof jitCompile !== 'boolean')
+      throw new ArgumentError(`compile: jitCompile must be true, false or 'auto', got ${JSON.stringify(jitCompile)}`);
+    this.dispose();
+    this.jitCompile = jitCompile;
+  }
+
+  /**
+   * Runs a block of a step (`eager`, which returns its results) compiled for the batch's signature where the
+   * setting allows, else eagerly. Hooks that want every kernel's event (onKernel) make it run eagerly. With
+   * jitCompile true, a block that cannot be compiled is an error that says why.
+   */
+  run(
+    step: JitStatus['step'],
+    model: { readonly name: string; readonly weights: readonly Variable[] },
+    x: readonly unknown[],
+    y: readonly Tensor[] | undefined,
+    sampleWeight: Tensor | undefined,
+    stepSeed: number | undefined,
+    eager: () => Tensor[],
+  ): Tensor[] {
+    if (this.jitCompile === false || kernelHooks()) return eager();
+    const inputs: Tensor[] = [];
+    for (const t of [...x, ...(y ?? []), ...(sampleWeight ? [sampleWeight] : [])]) {
+      if (!(t instanceof Tensor)) return eager();
+      inputs.push(t);
+    }
+    const shapes = inputs.map(signature).join(' ');
+    const key = `${step} ${x.length} ${y?.length ?? 0} ${shapes}`;
+    let entry = this.blocks.get(key);
+    if (!entry) this.blocks.set(key, (entry = { block: new CompiledBlock(), status: { step, inputs: shapes } }));
+    const { block } = entry;
+    const results = block.run({ inputs, variables: model.weights, stepSeed, eager });
+    if (block.reason !== undefined && this.jitCompile === true) {
+      for (const t of results) t.dispose();
+      const call = step === 'train' ? 'fit' : step === 'test' ? 'evaluate' : 'predict';
+      throw new ArgumentError(
+        `${call}: model '${model.name}' was compiled with jitCompile: true, but its ${step} step for ${shapes} ` +
+          `cannot be compiled: ${block.reason}; compile with jitCompile: 'auto' (the default) to run such steps eagerly`,
+      );
+    }
+    return results;
+  }
+
+  status(): JitStatus[] {
+    return [...this.blocks.values()].map(({ block, status }) => ({
+      ...status,
+      compiled: block.compiled,
+      ...(block.reason !== undefined ? { reason: block.reason } : {}),
+    }));
+  }
+
+  /** Frees every block's buffers and forgets them. */
+  dispose(): void {
+    for (const { block } of this.blocks.values()) block.dispose();
+    this.blocks.clear();
+  }
+}

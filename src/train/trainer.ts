@@ -51,8 +51,6 @@ import type { RunRecorderOptions } from '../ledger/recording.js';
 import { LOSS_SCOPE, withLayerPath, withPhase } from '../autograd/annotations.js';
 import type { Model } from './model.js';
 import type { Variable } from '../nn/variable.js';
-import { CompiledBlock } from './step-plan.js';
-import { kernelHooks } from '../ops/dispatch.js';
 import { privacyHooks, type DpSgdOptions, type PrivateSteps, type PrivateTraining } from './private-training.js';
 import { defaultStrategy, type FitStrategy, type FitStrategyContext } from './strategy.js';
 
@@ -117,9 +115,6 @@ export type StepData = readonly [x: Tensor | Tensor[], y?: Tensor | Tensor[], sa
 export type StepLogs = Record<string, number | Tensor | Record<string, number | Tensor>>;
 
 /** Whether y's argument is in fact the options (a plain object of option keys only): fit(x, { epochs }). */
-/** A tensor's part of a compiled block's key: dtype, shape, and strides when it is not contiguous. */
-const signature = (t: Tensor) => `${t.dtype}[${t.shape}]${t.isContiguous ? '' : `/${t.strides}`}`;
-
 function isOptions(v: unknown, keys: readonly string[]): boolean {
   return (
     typeof v === 'object' &&
@@ -210,8 +205,6 @@ export class Trainer {
   /** The compiled metrics (Keras compiled_metrics): updateState(y, yPred), result(), resetState(). */
   readonly compileMetrics: CompileMetrics;
   private readonly lossTracker = new Mean({ name: 'loss' });
-  /** compile()'s jitCompile: 'auto' (the default) compiles the steps that allow it, true requires it, false never. */
-  private readonly jitCompile: boolean | 'auto';
   /** The seed of the current fit step, for the default trainStep when an override calls it. */
   private stepSeed?: number;
 
@@ -232,11 +225,7 @@ export class Trainer {
     args: CompileArgs,
   ) {
     checkCallOptions('compile', args);
-    this.jitCompile = args.jitCompile ?? 'auto';
-    if (this.jitCompile !== 'auto' && typeof this.jitCompile !== 'boolean')
-      throw new ArgumentError(
-        `compile: jitCompile must be true, false or 'auto', got ${JSON.stringify(args.jitCompile)}`,
-      );
+    model.compiledSteps.reset(args.jitCompile ?? 'auto');
     this.optimizer = getOptimizer(args.optimizer ?? 'rmsprop');
     if (args.privacy !== undefined) {
       const hooks = privacyHooks('compile');
@@ -354,7 +343,9 @@ export class Trainer {
       return [valueAndGrads.value, ...valueAndGrads.grads, ...preds];
     };
     const results =
-      strategy || this.dp ? lossAndGrads() : this.compiled('train', x, y, sampleWeight, stepSeed, lossAndGrads);
+      strategy || this.dp
+        ? lossAndGrads()
+        : this.model.compiledSteps.run('train', this.model, x, y, sampleWeight, stepSeed, lossAndGrads);
     const [value] = results,
       grads = results.slice(1, 1 + weights.length),
       preds = results.slice(1 + weights.length);
@@ -373,73 +364,33 @@ export class Trainer {
     }
   }
 
-  /** Compiled blocks of steps (jitCompile), by kind of step and the batch's shapes. */
-  private readonly blocks = new Map<string, CompiledBlock>();
-
-  /**
-   * Runs a block of a step (`eager`) compiled for the batch's shapes when compile()'s jitCompile allows (see
-   * step-plan.ts), else eagerly. With jitCompile: true a block that cannot be compiled is an error.
-   */
-  private compiled(
-    kind: 'train' | 'test' | 'predict',
-    x: readonly (Tensor | StringTensor)[],
-    y: readonly Tensor[] | undefined,
-    sampleWeight: Tensor | undefined,
-    stepSeed: number | undefined,
-    eager: () => Tensor[],
-  ): Tensor[] {
-    if (this.jitCompile === false || kernelHooks()) return eager();
-    const inputs: Tensor[] = [];
-    for (const t of [...x, ...(y ?? []), ...(sampleWeight ? [sampleWeight] : [])]) {
-      if (!(t instanceof TensorClass)) return eager();
-      inputs.push(t);
-    }
-    const key = kind + inputs.map(signature).join('|') + (y ? `:${y.length}` : '') + (sampleWeight ? ':w' : '');
-    let block = this.blocks.get(key);
-    if (!block) this.blocks.set(key, (block = new CompiledBlock()));
-    const variables = this.model.weights;
-    const results = block.run({ inputs, variables, stepSeed, eager });
-    if (block.reason !== undefined && this.jitCompile === true) {
-      dispose(results);
-      throw new ArgumentError(
-        `${kind === 'train' ? 'fit' : kind === 'test' ? 'evaluate' : 'predict'}: model '${this.model.name}' was ` +
-          `compiled with jitCompile: true, but its ${kind} step cannot be compiled: ${block.reason}; compile with ` +
-          "jitCompile: 'auto' (the default) to run such steps eagerly",
-      );
-    }
-    return results;
-  }
-
-  /** Why the last compiled block of each kind runs eagerly ('' when it is compiled); for tests and diagnostics. */
-  jitStatus(): Record<string, string> {
-    return Object.fromEntries([...this.blocks].map(([key, b]) => [key, b.reason ?? (b.compiled ? '' : 'tracing')]));
-  }
-
-  /** Frees every compiled block's buffers. */
-  disposeCompiled(): void {
-    for (const b of this.blocks.values()) b.dispose();
-    this.blocks.clear();
-  }
-
   /**
    * Loss and metrics of one batch in inference mode, added to the running means. The loss is taken in
    * the forward pass's scope, where the losses its layers added (addLoss) are still alive.
    */
   private testStep({ x, y, sampleWeight }: StepBatch): void {
-    withPhase('evaluate', () =>
-      noGrad(() =>
-        tidy(() => {
-          const preds = asList(this.model.apply(x.length === 1 ? x[0] : x, { training: false }));
-          const loss = this.computeLoss('evaluate', y, preds, sampleWeight).item();
-          this.lossTracker.updateState(loss, x[0].shape[0]);
-          if (y) this.compileMetrics.updateState(y, preds, sampleWeight);
-        }),
-      ),
-    );
+    withPhase('evaluate', () => {
+      const results = this.model.compiledSteps.run('test', this.model, x, y, sampleWeight, undefined, () =>
+        noGrad(() =>
+          tidy(() => {
+            const preds = asList(this.model.apply(x.length === 1 ? x[0] : x, { training: false }));
+            return [this.computeLoss('evaluate', y, preds, sampleWeight), ...preds];
+          }),
+        ),
+      );
+      try {
+        this.lossTracker.updateState(results[0].item(), x[0].shape[0]);
+        if (y) this.compileMetrics.updateState(y, results.slice(1), sampleWeight);
+      } finally {
+        dispose(results);
+      }
+    });
   }
 
   static predictStep(model: Model, x: (Tensor | StringTensor)[]): Tensor[] {
-    return noGrad(() => tidy(() => asList(model.apply(x.length === 1 ? x[0] : x, { training: false }))));
+    return model.compiledSteps.run('predict', model, x, undefined, undefined, undefined, () =>
+      noGrad(() => tidy(() => asList(model.apply(x.length === 1 ? x[0] : x, { training: false })))),
+    );
   }
 
   // ---- The steps as Model exposes them (a subclass may override them and call these through super) ----
