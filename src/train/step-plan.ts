@@ -453,6 +453,9 @@ export interface JitStatus {
 /** A tensor's part of a block's key: dtype, shape, and strides when it is not contiguous. */
 const signature = (t: Tensor) => `${t.dtype}[${t.shape}]${t.isContiguous ? '' : `/${t.strides}`}`;
 
+/** Compiled blocks a model keeps at most (each holds its plan's intermediate buffers). */
+const MAX_BLOCKS = 16;
+
 /** A model's compiled blocks, by kind of step and batch signature, under compile()'s jitCompile setting. */
 export class CompiledSteps {
   private readonly blocks = new Map<string, { block: CompiledBlock; status: Omit<JitStatus, 'compiled'> }>();
@@ -489,7 +492,17 @@ export class CompiledSteps {
     const shapes = inputs.map(signature).join(' ');
     const key = `${step} ${x.length} ${y?.length ?? 0} ${shapes}`;
     let entry = this.blocks.get(key);
-    if (!entry) this.blocks.set(key, (entry = { block: new CompiledBlock(), status: { step, inputs: shapes } }));
+    if (entry) this.blocks.delete(key);
+    else {
+      entry = { block: new CompiledBlock(), status: { step, inputs: shapes } };
+      // Bounded, least recently used first out: batches of ever new shapes must not pile up plans.
+      if (this.blocks.size >= MAX_BLOCKS) {
+        const [oldest, { block }] = this.blocks.entries().next().value!;
+        block.dispose();
+        this.blocks.delete(oldest);
+      }
+    }
+    this.blocks.set(key, entry);
     const { block } = entry;
     const results = block.run({ inputs, variables: model.weights, stepSeed, eager });
     if (block.reason !== undefined && this.jitCompile === true) {
