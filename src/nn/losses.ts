@@ -2,6 +2,7 @@
 // losses (the mean over the last axis) reduced by Keras' 'sum_over_batch_size', i.e.
 // sum(loss_i * w_i) / (number of per-sample losses). Calling a loss with an options object instead
 // gives a configured copy: binaryCrossentropy({ fromLogits: true })(yTrue, yPred).
+import { checkOnHost } from '../ops/trace.js';
 import { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/storage.js';
 import { isFloat } from '../tensor/dtype.js';
@@ -129,15 +130,18 @@ function reduceLosses(op: string, losses: Tensor, sampleWeight: Tensor | undefin
  * to the host (they are small, and usually came from there).
  */
 export function classIndices(op: string, labels: Tensor, numClasses: number, context: string): Tensor {
-  const data = labels.dataSync();
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (!(Number.isInteger(v) && v >= 0 && v < numClasses)) {
-      throw new ArgumentError(
-        `${op}: label ${v} at index ${i} is not a class index in [0, ${numClasses}) (${context})`,
-      );
+  // checkOnHost: a compiled step checks every replay's labels too.
+  checkOnHost(labels, (t) => {
+    const data = t.dataSync();
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i];
+      if (!(Number.isInteger(v) && v >= 0 && v < numClasses)) {
+        throw new ArgumentError(
+          `${op}: label ${v} at index ${i} is not a class index in [0, ${numClasses}) (${context})`,
+        );
+      }
     }
-  }
+  });
   return o.cast(labels, 'int32');
 }
 

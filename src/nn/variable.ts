@@ -4,7 +4,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { keep } from '../tensor/storage.js';
 import { ShapeError, fmtShape } from '../errors.js';
 import { shapesEqual } from '../tensor/shape.js';
-import { tracing } from '../ops/trace.js';
+import { tracing, variableOfBuffer } from '../ops/trace.js';
 import type { Regularizer } from './regularizers.js';
 
 export class Variable {
@@ -17,6 +17,7 @@ export class Variable {
     readonly regularizer?: Regularizer,
   ) {
     this.current = keep(value);
+    variableOfBuffer.set(value.storage.buffer as object, this);
   }
 
   get value(): Tensor {
@@ -41,6 +42,7 @@ export class Variable {
     tracing?.assignedVariables.add(this);
     const old = this.current;
     this.current = keep(value);
+    variableOfBuffer.set(value.storage.buffer as object, this);
     old.dispose();
   }
 

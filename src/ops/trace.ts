@@ -13,7 +13,14 @@ export type Source =
    * Memory the block did not compute: allocated before it (`inside` false: inputs, weights, cached constants) or
    * inside it and filled by JavaScript (constants). `instance` tells apart successive uses of one pooled buffer.
    */
-  | { readonly kind: 'external'; readonly buffer: unknown; readonly instance: number; readonly inside: boolean };
+  | {
+      readonly kind: 'external';
+      readonly buffer: unknown;
+      readonly instance: number;
+      readonly inside: boolean;
+      /** The Variable that held the memory when the block first read it. */
+      readonly variable?: TracedVariable;
+    };
 
 export interface TracedArg extends KernelArg {
   readonly source: Source;
@@ -48,8 +55,12 @@ export class Trace {
   readonly snapshots = new Map<number, TypedArray | undefined>();
   /** Variables assigned in the block. */
   readonly assignedVariables = new Set<{ readonly name: string }>();
+  /** Memory from before the block read into JavaScript outside any host check: by instance, its buffer. */
+  readonly hostReads = new Map<number, unknown>();
+  /** Checks the block ran on the host on external memory, to run again on what a replay binds there. */
+  readonly hostChecks: HostCheck[] = [];
   private readonly writer = new Map<unknown, { call: number; out: number }>();
-  private readonly instances = new Map<unknown, { id: number; inside: boolean }>();
+  private readonly instances = new Map<unknown, { id: number; inside: boolean; variable?: TracedVariable }>();
   private nextInstance = 0;
 
   constructor(
@@ -67,8 +78,12 @@ export class Trace {
     const w = this.writer.get(buffer);
     if (w) return { kind: 'call', call: w.call, out: w.out };
     let inst = this.instances.get(buffer);
-    if (!inst) this.instances.set(buffer, (inst = { id: this.nextInstance++, inside: false }));
-    return { kind: 'external', buffer, instance: inst.id, inside: inst.inside };
+    if (!inst)
+      this.instances.set(
+        buffer,
+        (inst = { id: this.nextInstance++, inside: false, variable: variableHolding(buffer) }),
+      );
+    return { kind: 'external', buffer, instance: inst.id, inside: inst.inside, variable: inst.variable };
   }
 
   /** A buffer the backend handed out inside the block: external memory (until a traced kernel writes it). */
@@ -77,11 +92,21 @@ export class Trace {
     this.instances.set(buffer, { id: this.nextInstance++, inside: true });
   }
 
-  /** A buffer read into JavaScript: a traced result read back means the block's course may depend on data. */
+  /**
+   * A buffer read into JavaScript: a traced result read back means the block's course may depend on data; an
+   * input read back must be covered by a host check (checkOnHost) that a replay runs again.
+   */
   readBack(buffer: unknown): void {
     const w = this.writer.get(buffer);
     if (w) this.refuse(`the result of ${this.calls[w.call].op} is read back into JavaScript during the step`);
+    else if (!this.checking) {
+      const source = this.sourceOf(buffer) as Extract<Source, { kind: 'external' }>;
+      if (!source.inside) this.hostReads.set(source.instance, buffer);
+    }
   }
+
+  /** Whether a host check is running (its reads are covered by it). */
+  checking = false;
 
   record(
     op: string,
@@ -116,10 +141,12 @@ export class Trace {
     });
   }
 
+  /** Copies external memory as far as `a` reads it (again when a later reader reads further). */
   private snapshot(a: TracedArg): void {
     const { instance, buffer } = a.source as Extract<Source, { kind: 'external' }>;
-    if (this.snapshots.has(instance)) return;
-    const end = extent(a);
+    const end = extent(a),
+      had = this.snapshots.get(instance);
+    if (this.snapshots.has(instance) && (had === undefined || had.length >= end)) return;
     this.snapshots.set(instance, end > SNAPSHOT_LIMIT ? undefined : this.read(buffer, a.dtype, end).slice(0, end));
   }
 
@@ -134,6 +161,58 @@ function extent(a: KernelArg): number {
   let last = a.offset;
   a.shape.forEach((d, i) => (last += (d - 1) * Math.max(0, a.strides[i])));
   return a.shape.some((d) => d === 0) ? a.offset : last + 1;
+}
+
+/** A tensor as host checks see it (trace.ts imports no tensor code). */
+export interface CheckedView {
+  readonly storage: { readonly buffer: unknown };
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+/** A host check run in a traced block: `check` on a view of external memory. */
+export interface HostCheck {
+  readonly view: CheckedView;
+  /** Where the view's memory came from when checked. */
+  readonly source: Source;
+  readonly check: (view: never) => void;
+}
+
+/**
+ * Runs `check` on `view` (it reads the values into JavaScript and throws on a bad one: class labels, embedding
+ * ids). In a traced block, a compiled step runs it again on every replay, on the view of what it binds there, so
+ * a replay validates its batch as eager mode does.
+ */
+export function checkOnHost<V extends CheckedView>(view: V, check: (view: V) => void): void {
+  const trace = tracing;
+  if (!trace) return check(view);
+  trace.checking = true;
+  try {
+    check(view);
+  } finally {
+    trace.checking = false;
+  }
+  trace.hostChecks.push({ view, source: trace.sourceOf(view.storage.buffer), check: check as (view: never) => void });
+}
+
+/** What a trace needs of a Variable (trace.ts imports no layer code). */
+export interface TracedVariable {
+  readonly name: string;
+  readonly value: CheckedView;
+}
+
+/**
+ * The Variable whose value a buffer holds, kept by Variable (src/nn/variable.ts) on construction and assign: memory
+ * from before a block that a Variable holds is bound to that Variable, read again at each replay, not copied. An
+ * entry may be stale (the pool reuses buffers): it counts only while the Variable's value still is that buffer.
+ */
+export const variableOfBuffer = new WeakMap<object, TracedVariable>();
+
+/** The Variable that holds `buffer` now, if any. */
+export function variableHolding(buffer: unknown): TracedVariable | undefined {
+  const v = typeof buffer === 'object' && buffer !== null ? variableOfBuffer.get(buffer) : undefined;
+  return v && v.value.storage.buffer === buffer ? v : undefined;
 }
 
 /** The trace being recorded, read by the dispatch point on every kernel call. */

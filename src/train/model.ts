@@ -174,6 +174,12 @@ export class Model extends Layer {
     return this.compiledSteps.status();
   }
 
+  /** Frees the weights and the compiled steps' buffers. */
+  override dispose(): void {
+    this.compiledSteps.dispose();
+    super.dispose();
+  }
+
   compile(args: CompileArgs = {}): void {
     this.trainer = new Trainer(this, args);
     this.compileArgs = args;

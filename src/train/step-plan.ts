@@ -6,7 +6,15 @@ import { getBackend, type Backend, type KernelArg } from '../backends/backend.js
 import { kernelHooks, kernelListeners, reportKernel } from '../ops/dispatch.js';
 import { ArgumentError } from '../errors.js';
 import { mixSeeds } from '../ops/random.js';
-import { traceKernels, type Source, type Trace, type TracedCall } from '../ops/trace.js';
+import {
+  traceKernels,
+  tracing,
+  variableHolding,
+  type Source,
+  type Trace,
+  type TracedCall,
+  type TracedVariable,
+} from '../ops/trace.js';
 import { popPhase, pushPhase, swapLayerPath } from '../autograd/annotations.js';
 import { Storage } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -29,6 +37,15 @@ interface View {
   readonly offset: number;
 }
 
+/** A host check (checkOnHost) a replay runs again on the view of bound tensor `index` it was traced on. */
+interface ReplayedCheck {
+  readonly index: number;
+  readonly delta: number;
+  readonly shape: Shape;
+  readonly strides: Shape;
+  readonly check: (view: Tensor) => void;
+}
+
 /** One traced block, its buffers resolved against the tensors it was bound to. */
 interface Resolved {
   readonly trace: Trace;
@@ -36,6 +53,11 @@ interface Resolved {
   readonly outputs: readonly View[];
   /** Indices (into the block's variables) of the variables the block assigned. */
   readonly assigned: readonly number[];
+  /** Variables outside the block's list that it reads (a captured Variable): bound after the listed ones. */
+  readonly extra: readonly TracedVariable[];
+  readonly checks: readonly ReplayedCheck[];
+  /** The bound tensors' strides, and which of them shared a buffer ([i, j, offset of i - offset of j]). */
+  readonly layout: { readonly strides: readonly Shape[]; readonly shared: readonly (readonly number[])[] };
 }
 
 /** A seed parameter a replay remakes: `call`'s params[key] = mixSeeds(base, stepSeed), or stepSeed itself. */
@@ -67,6 +89,9 @@ function difference(a: Resolved, b: Resolved, seeds: SeedParam[]): string | unde
   if (a.outputs.length !== b.outputs.length || !a.outputs.every((v, k) => sameView(v, b.outputs[k])))
     return 'the results of the step come from different kernel calls on two steps';
   if (a.assigned.join() !== b.assigned.join()) return 'the step assigned different variables on two steps';
+  if (!sameList(a.extra, b.extra)) return 'the step read different variables on two steps';
+  const checks = (r: Resolved) => JSON.stringify(r.checks.map(({ check, ...c }) => (void check, c)));
+  if (checks(a) !== checks(b)) return 'the step checked different inputs on the host on two steps';
   return undefined;
 }
 
@@ -142,13 +167,23 @@ function resolve(
 ): Resolved | string {
   const byBuffer = new Map<unknown, number>();
   bound.forEach((t, i) => byBuffer.has(t.storage.buffer) || byBuffer.set(t.storage.buffer, i));
+  const extra: TracedVariable[] = [];
   let refusal: string | undefined;
+  // A buffer allocated inside the block is a constant even where it reuses the memory of a bound tensor freed in
+  // the block (a variable's old value); memory a Variable outside the list holds is bound to that Variable.
+  const boundIndex = (source: Extract<Source, { kind: 'external' }>): number | undefined => {
+    if (source.inside) return undefined;
+    const index = byBuffer.get(source.buffer);
+    if (index !== undefined || !source.variable) return index;
+    if (!extra.includes(source.variable)) extra.push(source.variable);
+    return bound.length + extra.indexOf(source.variable);
+  };
+  const offsetOf = (index: number) =>
+    index < bound.length ? bound[index].offset : extra[index - bound.length].value.offset;
   const origin = (source: Source, offset: number): Origin | undefined => {
     if (source.kind === 'call') return source;
-    // A buffer allocated inside the block is a constant even where it reuses the memory of a bound tensor freed
-    // in the block (a variable's old value).
-    const index = source.inside ? undefined : byBuffer.get(source.buffer);
-    if (index !== undefined) return { kind: 'bound', index, delta: offset - bound[index].offset };
+    const index = boundIndex(source);
+    if (index !== undefined) return { kind: 'bound', index, delta: offset - offsetOf(index) };
     const data = trace.snapshots.get(source.instance);
     if (data) return { kind: 'constant', data };
     refusal ??= 'the step reads a constant too large to copy (neither an input nor a weight)';
@@ -164,7 +199,34 @@ function resolve(
   const args = trace.calls.map((c) => c.args.map(view));
   const outs = outputs.map((t) => view({ ...argOfTensor(t), source: trace.sourceOf(t.storage.buffer) }));
   if (outs.some((v) => v.origin?.kind === 'constant')) refusal ??= 'a result of the step is a constant';
-  return refusal ?? { trace, args, outputs: outs, assigned };
+  for (const [instance, buffer] of trace.hostReads) {
+    const index = boundIndex({ kind: 'external', buffer, instance, inside: false, variable: variableHolding(buffer) });
+    if (index !== undefined)
+      refusal ??= 'the step reads an input or a weight on the host, with no check a replay could run again';
+  }
+  const checks: ReplayedCheck[] = [];
+  for (const { view: v, source, check } of trace.hostChecks) {
+    // A check on a constant saw all it will ever see; on a computed result the trace was refused already.
+    const index = source.kind === 'external' ? boundIndex(source) : undefined;
+    if (index !== undefined)
+      checks.push({
+        index,
+        delta: v.offset - offsetOf(index),
+        shape: v.shape,
+        strides: v.strides,
+        check: check as (view: Tensor) => void,
+      });
+  }
+  const all = [...bound, ...extra.map((v) => v.value)];
+  const first = new Map<unknown, number>();
+  const shared: number[][] = [];
+  all.forEach((t, i) => {
+    const j = first.get(t.storage.buffer);
+    if (j === undefined) first.set(t.storage.buffer, i);
+    else shared.push([i, j, t.offset - all[j].offset]);
+  });
+  const layout = { strides: all.map((t) => t.strides), shared };
+  return refusal ?? { trace, args, outputs: outs, assigned, extra, checks, layout };
 }
 
 const argOfTensor = (t: Tensor): KernelArg => ({
@@ -175,9 +237,12 @@ const argOfTensor = (t: Tensor): KernelArg => ({
   offset: t.offset,
 });
 
+/** What a replay needs of a traced call (not its arguments, whose buffers a plan must not hold on to). */
+type PlanCall = Pick<TracedCall, 'op' | 'fused' | 'kernel' | 'multi' | 'flops' | 'bytes' | 'phase' | 'layerPath'>;
+
 /** The replayable plan of one traced block. */
 class Plan {
-  private readonly calls: TracedCall[];
+  private readonly calls: PlanCall[];
   private readonly args: MutableArg[][];
   private readonly outs: MutableArg[][];
   private readonly params: Record<string, unknown>[];
@@ -194,15 +259,35 @@ class Plan {
 
   /** Indices of the variables the block assigns; their new values are the plan's last results. */
   readonly assigned: readonly number[];
+  /** Variables the block reads besides its list; bound after the listed ones. */
+  readonly extra: readonly TracedVariable[];
+  private readonly outputs: readonly View[];
+  private readonly checks: readonly ReplayedCheck[];
+  private readonly layout: Resolved['layout'];
+  /** A backend without allocOutput promises zero-filled outputs: reused buffers are cleared before each call. */
+  private readonly clear: TypedArray[][];
 
   constructor(
     readonly backend: Backend,
-    private readonly resolved: Resolved,
+    resolved: Resolved,
     private readonly seeds: readonly SeedParam[],
   ) {
     const { trace } = resolved;
     this.assigned = resolved.assigned;
-    this.calls = trace.calls;
+    this.extra = resolved.extra;
+    this.outputs = resolved.outputs;
+    this.checks = resolved.checks;
+    this.layout = resolved.layout;
+    this.calls = trace.calls.map(({ op, fused, kernel, multi, flops, bytes, phase, layerPath }) => ({
+      op,
+      fused,
+      kernel,
+      multi,
+      flops,
+      bytes,
+      phase,
+      layerPath,
+    }));
     this.params = trace.calls.map((c) => ({ ...(c.params as Record<string, unknown>) }));
     const slotOf = new Map<string, number>();
     for (const v of resolved.outputs)
@@ -266,6 +351,34 @@ class Plan {
     this.outputSlots = resolved.outputs.map((v) =>
       v.origin.kind === 'call' ? slotOf.get(`${v.origin.call}:${v.origin.out}`)! : -1,
     );
+    this.clear = backend.allocOutput
+      ? []
+      : this.outs.map((outs) =>
+          outs.flatMap((o) => (o.buffer ? [backend.read(o.buffer, o.dtype, sizeOf(o.shape))] : [])),
+        );
+  }
+
+  /** Whether tensors bound now are laid out as at trace time (strides, and which of them share a buffer). */
+  fits(bound: readonly Tensor[]): boolean {
+    const { strides, shared } = this.layout;
+    if (bound.length !== strides.length || !bound.every((t, i) => sameShape(t.strides, strides[i]))) return false;
+    return shared.every(
+      ([i, j, diff]) =>
+        bound[i].storage.buffer === bound[j].storage.buffer && bound[i].offset - bound[j].offset === diff,
+    );
+  }
+
+  /** Runs the host checks (class labels, ids) on the tensors bound now, as eager mode would: they throw. */
+  check(bound: readonly Tensor[]): void {
+    for (const { index, delta, shape, strides, check } of this.checks) {
+      const t = bound[index];
+      const view = new Tensor(t.storage, shape, strides, t.offset + delta);
+      try {
+        check(view);
+      } finally {
+        view.dispose();
+      }
+    }
   }
 
   private argument(v: View, slotOf: Map<string, number>, bufferOf: Map<string, unknown>): MutableArg {
@@ -303,26 +416,33 @@ class Plan {
         this.params[call][key] = base === undefined ? stepSeed : mixSeeds(base, stepSeed);
     try {
       if (kernelListeners()) this.runMetered();
-      else
-        for (let i = 0; i < this.calls.length; i++) {
-          const c = this.calls[i];
-          (c.kernel as (a: unknown, o: unknown, p: unknown) => void)(
-            this.args[i],
-            c.multi ? this.outs[i] : this.outs[i][0],
-            this.params[i],
-          );
-        }
+      else for (let i = 0; i < this.calls.length; i++) this.call(i);
     } catch (e) {
       for (const b of this.escapingBuffers) backend.free(b);
       throw e;
+    } finally {
+      // The plan holds no buffer of a tensor it does not own between replays.
+      for (const p of this.toBound) p.arg.buffer = undefined;
+      for (const p of this.toEscaping) p.arg.buffer = undefined;
     }
     const storages = this.escaping.map((e, s) => new Storage(backend, this.escapingBuffers[s], e.dtype, e.size));
-    return this.resolved.outputs.map((v, k) => {
+    return this.outputs.map((v, k) => {
       const o = v.origin;
       if (o.kind !== 'bound') return new Tensor(storages[this.outputSlots[k]], v.shape, v.strides, v.offset);
       const t = bound[o.index];
       return new Tensor(t.storage, v.shape, v.strides, t.offset + o.delta);
     });
+  }
+
+  private call(i: number): void {
+    const c = this.calls[i];
+    const clear = this.clear[i];
+    if (clear) for (const array of clear) array.fill(0);
+    (c.kernel as (a: unknown, o: unknown, p: unknown) => void)(
+      this.args[i],
+      c.multi ? this.outs[i] : this.outs[i][0],
+      this.params[i],
+    );
   }
 
   /** The replay with every call timed and reported to the meters, under the phase and layer it was traced in. */
@@ -334,11 +454,7 @@ class Plan {
       const saved = swapLayerPath(c.layerPath);
       try {
         const t0 = performance.now();
-        (c.kernel as (a: unknown, o: unknown, p: unknown) => void)(
-          this.args[i],
-          c.multi ? this.outs[i] : this.outs[i][0],
-          this.params[i],
-        );
+        this.call(i);
         reportKernel(c.op, c.fused, name, c.flops, c.bytes, performance.now() - t0);
       } finally {
         swapLayerPath(saved);
@@ -369,16 +485,20 @@ export interface BlockCall {
   readonly eager: () => Tensor[];
 }
 
+/** Traces a block gets before it runs eagerly for good: a first step may do one-time work (a lazy cache). */
+const MAX_TRACES = 3;
+
 /**
- * One block compiled per input signature: the first two calls run eagerly under a trace, and when both traces
- * make the same kernel calls (up to the step's seed) later calls replay the plan. A block that cannot be
- * replayed runs eagerly from then on; `reason` says why.
+ * One block compiled per input signature: its calls run eagerly under a trace until two traces in a row make the
+ * same kernel calls (up to the step's seed); later calls replay the plan. A block that cannot be replayed after
+ * MAX_TRACES traces runs eagerly from then on; `reason` says why.
  */
 export class CompiledBlock {
   private first: Resolved | undefined;
   private plan: Plan | undefined;
   private variables: readonly Variable[] = [];
-  /** Why this block runs eagerly; undefined while it is being traced or compiled. */
+  private traces = 0;
+  /** Why this block runs eagerly for good; undefined while it is compiled or being traced. */
   reason: string | undefined;
 
   get compiled(): boolean {
@@ -386,15 +506,28 @@ export class CompiledBlock {
   }
 
   run({ inputs, variables, stepSeed, eager }: BlockCall): Tensor[] {
-    if (this.reason !== undefined) return eager();
-    if (this.plan && this.plan.backend === getBackend() && sameList(variables, this.variables)) {
-      const results = this.plan.run([...inputs, ...variables.map((v) => v.value)], stepSeed);
-      const assigned = this.plan.assigned;
-      const returned = results.length - assigned.length;
-      assigned.forEach((index, k) => variables[index].assign(results[returned + k]));
-      return results.slice(0, returned);
+    // A block inside a block being traced (a teacher's predict in a student's loss) runs eagerly: its kernels are
+    // then part of the outer trace.
+    if (this.reason !== undefined || tracing) return eager();
+    const plan = this.plan;
+    if (plan && plan.backend === getBackend() && sameList(variables, this.variables)) {
+      const bound = [...inputs, ...variables.map((v) => v.value), ...plan.extra.map((v) => v.value as Tensor)];
+      if (plan.fits(bound)) {
+        plan.check(bound);
+        let results: Tensor[];
+        try {
+          results = plan.run(bound, stepSeed);
+        } catch (e) {
+          this.dispose();
+          this.reason = `a replay failed (${(e as Error).message}); the step runs eagerly`;
+          return eager();
+        }
+        const returned = results.length - plan.assigned.length;
+        plan.assigned.forEach((index, k) => variables[index].assign(results[returned + k]));
+        return results.slice(0, returned);
+      }
     }
-    if (this.plan) this.dispose();
+    if (plan) this.dispose();
     return this.trace(inputs, variables, stepSeed, eager);
   }
 
@@ -411,22 +544,23 @@ export class CompiledBlock {
     const assigned = variables.flatMap((v, i) => (v.value !== before[i] ? [i] : []));
     const stray = [...trace.assignedVariables].find((v) => !variables.includes(v as Variable));
     if (stray) trace.refuse(`it assigns variable '${stray.name}', which is not one of the model's weights`);
-    const resolved =
-      trace.refusal ?? resolve(trace, bound, [...result, ...assigned.map((i) => variables[i].value)], assigned);
-    if (typeof resolved === 'string') {
-      this.reason = resolved;
-      return result;
-    }
-    if (!this.first || !sameList(variables, this.variables)) {
-      this.first = resolved;
-      this.variables = [...variables];
-      return result;
-    }
+    const outputs = [...result, ...assigned.map((i) => variables[i].value)];
+    const resolved = trace.refusal ?? resolve(trace, bound, outputs, assigned);
+    const comparable = this.first !== undefined && sameList(variables, this.variables);
+    this.variables = [...variables];
     const seeds: SeedParam[] = [];
-    const why = difference(this.first, resolved, seeds);
-    this.first = undefined;
-    if (why) this.reason = why;
-    else this.plan = new Plan(backend, resolved, seeds);
+    const why = typeof resolved === 'string' ? resolved : comparable ? difference(this.first!, resolved, seeds) : '';
+    if (why === undefined) {
+      this.first = undefined;
+      this.plan = new Plan(backend, resolved as Resolved, seeds);
+      return result;
+    }
+    // A refused or differing trace: the next one is compared with this one (when it could be replayed at all).
+    this.first = typeof resolved === 'string' ? undefined : resolved;
+    if (why !== '' && ++this.traces >= MAX_TRACES) {
+      this.reason = why;
+      this.first = undefined;
+    }
     return result;
   }
 
@@ -483,7 +617,7 @@ export class CompiledSteps {
     stepSeed: number | undefined,
     eager: () => Tensor[],
   ): Tensor[] {
-    if (this.jitCompile === false || kernelHooks()) return eager();
+    if (this.jitCompile === false || kernelHooks() || tracing) return eager();
     const inputs: Tensor[] = [];
     for (const t of [...x, ...(y ?? []), ...(sampleWeight ? [sampleWeight] : [])]) {
       if (!(t instanceof Tensor)) return eager();

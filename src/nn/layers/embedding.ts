@@ -1,4 +1,5 @@
 // Embedding (Keras): integer ids [batch, ...] -> rows of a learnt [inputDim, outputDim] table, by gather.
+import { checkOnHost } from '../../ops/trace.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { cast, notEqual } from '../../ops/elementwise.js';
 import { gather } from '../../ops/indexing.js';
@@ -70,17 +71,20 @@ export class Embedding extends Layer {
    * Float ids are accepted when whole (a NaN or 2.5 would otherwise be truncated to a valid-looking row).
    */
   private ids(x: Tensor): Tensor {
-    const data = x.dataSync();
-    for (let i = 0; i < data.length; i++) {
-      const id = data[i];
-      if (!(Number.isInteger(id) && id >= 0 && id < this.inputDim)) {
-        const what = Number.isInteger(id) ? 'is outside' : 'is not an integer in';
-        throw new ArgumentError(
-          `${who(this)}: id ${id} at flat index ${i} of the ${x.dtype} input ${what} [0, ${this.inputDim}) ` +
-            `(inputDim ${this.inputDim}); expected whole-number ids`,
-        );
+    // checkOnHost: a compiled step checks every replay's ids too.
+    checkOnHost(x, (t) => {
+      const data = t.dataSync();
+      for (let i = 0; i < data.length; i++) {
+        const id = data[i];
+        if (!(Number.isInteger(id) && id >= 0 && id < this.inputDim)) {
+          const what = Number.isInteger(id) ? 'is outside' : 'is not an integer in';
+          throw new ArgumentError(
+            `${who(this)}: id ${id} at flat index ${i} of the ${t.dtype} input ${what} [0, ${this.inputDim}) ` +
+              `(inputDim ${this.inputDim}); expected whole-number ids`,
+          );
+        }
       }
-    }
+    });
     return cast(x, 'int32');
   }
 
