@@ -54,13 +54,24 @@ void pool2d_backprop_t(bool isMax, const PoolArgs& p, const T* x, const T* dy, T
   using I = typename std::conditional<sizeof(T) == 4, int32_t, int64_t>::type;
   const int64_t image = p.h * p.w * p.c;
   const double work = double(p.n) * p.ho * p.wo * p.c * p.kh * p.kw;
+  // Max windows that tile the image (stride = window, no padding, every tap inside): each input pixel has at most
+  // one window, so dx is written once, not zero-filled and then summed into.
+  const bool tiles = isMax && p.kh == p.strideH && p.kw == p.strideW && p.padTop == 0 && p.padLeft == 0 &&
+                     p.ho * p.kh <= p.h && p.wo * p.kw <= p.w;
   par(p.n, threads_for(work, 2 * kChunk), [&](int64_t n) {
     T* d = dx + n * image;
     const T* img = isMax ? x + n * image : nullptr;
     // Per channel: the running max and its tap, an integer as wide as T so that the loops vectorise.
     T* best = isMax ? scratch<T, 5>(p.c) : nullptr;
     I* arg = isMax ? scratch<I, 6>(p.c) : nullptr;
-    for (int64_t e = 0; e < image; e++) d[e] = 0;
+    if (tiles) {
+      // Only the pixels no window covers (the last rows and columns of an odd size) are not written below.
+      const int64_t rows = p.ho * p.kh, cols = p.wo * p.kw;
+      for (int64_t ih = 0; ih < p.h; ih++)
+        for (int64_t e = (ih < rows ? cols : 0) * p.c; e < p.w * p.c; e++) d[ih * p.w * p.c + e] = 0;
+    } else {
+      for (int64_t e = 0; e < image; e++) d[e] = 0;
+    }
     for (int64_t oh = 0; oh < p.ho; oh++)
       for (int64_t ow = 0; ow < p.wo; ow++) {
         const T* g = dy + ((n * p.ho + oh) * p.wo + ow) * p.c;
@@ -107,7 +118,11 @@ void pool2d_backprop_t(bool isMax, const PoolArgs& p, const T* x, const T* dy, T
             if (!pool_tap(p, oh, ow, i, j, &ih, &iw)) continue;
             T* t = d + (ih * p.w + iw) * p.c;
             const I at = I(tap);
-            for (int64_t ch = 0; ch < p.c; ch++) t[ch] += arg[ch] == at ? g[ch] : T(0);
+            // 0 + v, as the sum into zeros would give (-0 becomes +0).
+            if (tiles)
+              for (int64_t ch = 0; ch < p.c; ch++) t[ch] = T(0) + (arg[ch] == at ? g[ch] : T(0));
+            else
+              for (int64_t ch = 0; ch < p.c; ch++) t[ch] += arg[ch] == at ? g[ch] : T(0);
           }
       }
   });
