@@ -16,7 +16,7 @@ import {
   type TracedVariable,
 } from '../ops/trace.js';
 import { popPhase, pushPhase, swapLayerPath } from '../autograd/annotations.js';
-import { Storage } from '../tensor/storage.js';
+import { ownedBy, Storage, type Disposable } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
 import { sizeOf, type Shape } from '../tensor/shape.js';
 import type { DType, TypedArray } from '../tensor/dtype.js';
@@ -399,7 +399,7 @@ class Plan {
   }
 
   /** Runs the plan on tensors bound as at trace time; returns the block's results (and assigned values). */
-  run(bound: readonly Tensor[], stepSeed: number | undefined): Tensor[] {
+  run(bound: readonly Tensor[], stepSeed: number | undefined, owner?: Set<Disposable>): Tensor[] {
     const { backend } = this;
     for (let s = 0; s < this.escaping.length; s++) {
       const e = this.escaping[s];
@@ -426,12 +426,21 @@ class Plan {
       for (const p of this.toEscaping) p.arg.buffer = undefined;
     }
     const storages = this.escaping.map((e, s) => new Storage(backend, this.escapingBuffers[s], e.dtype, e.size));
-    return this.outputs.map((v, k) => {
-      const o = v.origin;
+    const output = (k: number) => {
+      const v = this.outputs[k],
+        o = v.origin;
       if (o.kind !== 'bound') return new Tensor(storages[this.outputSlots[k]], v.shape, v.strides, v.offset);
       const t = bound[o.index];
       return new Tensor(t.storage, v.shape, v.strides, t.offset + o.delta);
-    });
+    };
+    // The block's results belong to `owner` when given (no finalizer registration: the caller disposes them); the
+    // variables' new values are ordinary tensors, as eager mode makes them.
+    const returned = this.outputs.length - this.assigned.length;
+    const results = owner
+      ? ownedBy(owner, () => Array.from({ length: returned }, (_, k) => output(k)))
+      : Array.from({ length: returned }, (_, k) => output(k));
+    for (let k = returned; k < this.outputs.length; k++) results.push(output(k));
+    return results;
   }
 
   private call(i: number): void {
@@ -483,6 +492,12 @@ export interface BlockCall {
   readonly stepSeed: number | undefined;
   /** The block run eagerly; returns its results. */
   readonly eager: () => Tensor[];
+  /**
+   * When given, a replay's results belong to this set instead of being put under the garbage collector's safety
+   * net: for a caller that disposes every result before it returns (a training step), which saves a finalizer
+   * registration per result.
+   */
+  readonly owner?: Set<Disposable>;
 }
 
 /** Traces a block gets before it runs eagerly for good: a first step may do one-time work (a lazy cache). */
@@ -505,7 +520,7 @@ export class CompiledBlock {
     return this.plan !== undefined;
   }
 
-  run({ inputs, variables, stepSeed, eager }: BlockCall): Tensor[] {
+  run({ inputs, variables, stepSeed, eager, owner }: BlockCall): Tensor[] {
     // A block inside a block being traced (a teacher's predict in a student's loss) runs eagerly: its kernels are
     // then part of the outer trace.
     if (this.reason !== undefined || tracing) return eager();
@@ -516,7 +531,7 @@ export class CompiledBlock {
         plan.check(bound);
         let results: Tensor[];
         try {
-          results = plan.run(bound, stepSeed);
+          results = plan.run(bound, stepSeed, owner);
         } catch (e) {
           this.dispose();
           this.reason = `a replay failed (${(e as Error).message}); the step runs eagerly`;
@@ -616,6 +631,7 @@ export class CompiledSteps {
     sampleWeight: Tensor | undefined,
     stepSeed: number | undefined,
     eager: () => Tensor[],
+    owner?: Set<Disposable>,
   ): Tensor[] {
     if (this.jitCompile === false || kernelHooks() || tracing) return eager();
     const inputs: Tensor[] = [];
@@ -638,7 +654,7 @@ export class CompiledSteps {
     }
     this.blocks.set(key, entry);
     const { block } = entry;
-    const results = block.run({ inputs, variables: model.weights, stepSeed, eager });
+    const results = block.run({ inputs, variables: model.weights, stepSeed, eager, owner });
     if (block.reason !== undefined && this.jitCompile === true) {
       for (const t of results) t.dispose();
       const call = step === 'train' ? 'fit' : step === 'test' ? 'evaluate' : 'predict';

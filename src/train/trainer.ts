@@ -4,7 +4,7 @@
 // makes is freed before the next, so memory stays flat across epochs.
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../errors.js';
-import { dispose, keep, tidy } from '../tensor/storage.js';
+import { dispose, keep, tidy, type Disposable } from '../tensor/storage.js';
 import { valueAndGrad } from '../autograd/grad.js';
 import { Tensor as TensorClass } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/tape.js';
@@ -345,7 +345,16 @@ export class Trainer {
     const results =
       strategy || this.dp
         ? lossAndGrads()
-        : this.model.compiledSteps.run('train', this.model, x, y, sampleWeight, stepSeed, lossAndGrads);
+        : this.model.compiledSteps.run(
+            'train',
+            this.model,
+            x,
+            y,
+            sampleWeight,
+            stepSeed,
+            lossAndGrads,
+            this.stepResults,
+          );
     const [value] = results,
       grads = results.slice(1, 1 + weights.length),
       preds = results.slice(1 + weights.length);
@@ -361,8 +370,12 @@ export class Trainer {
       return loss;
     } finally {
       dispose(results);
+      this.stepResults.clear();
     }
   }
+
+  /** Owns a compiled training step's results until the step disposes them (see BlockCall.owner). */
+  private readonly stepResults = new Set<Disposable>();
 
   /**
    * Loss and metrics of one batch in inference mode, added to the running means. The loss is taken in
