@@ -66,7 +66,7 @@ void conv2d_t(const ConvArgs& c, const T* x, const T* f, T* out) {
  *  run their rows in order, so the sums are in a fixed order. */
 template <class T>
 void conv2d_backprop_input_t(const ConvArgs& c, const T* dy, const T* f, T* dx) {
-  if (conv_variant() == 0 && c.strideH == 1 && c.strideW == 1 && conv_implicit_fits(c))
+  if (conv_variant() == 0 && c.strideH == 1 && c.strideW == 1 && conv_implicit_fits(backprop_input_as_forward(c)))
     return conv2d_backprop_input_implicit_t(c, dy, f, dx);
   const int64_t K = c.kh * c.kw * c.cin, M = c.n * c.ho * c.wo, N = c.cout, perImage = c.ho * c.wo;
   for (int64_t i = 0, total = c.n * c.h * c.w * c.cin; i < total; i++) dx[i] = 0;

@@ -1,11 +1,12 @@
 // Implicit-GEMM convolution (no im2col matrix): the forward pass and, through it, the stride-1 input gradient.
-// Included by conv.h inside the per-ISA namespace, after tap_source.
+// Included by conv.h inside the per-ISA namespace.
 //
 // A tile is MR consecutive output pixels (flattened over n, oh, ow) x NB vectors of output channels, held in
-// registers for the whole depth: per tap, each pixel's cin inputs are read in place from x (a pointer per pixel
-// and tap; a run of zeros in the padding) and broadcast against the filter's rows. Taps that every pixel of the
-// tile has in the padding are skipped. Each output element is summed by one tile over taps (i, then j), then
-// input channels, in that order: the thread count changes no bit.
+// registers for the whole depth: per tap, each pixel's cin inputs are read in place from x and broadcast
+// against the filter's rows. Every tap a tile reads is inside its image: a convolution whose windows reach into
+// the padding runs image by image on a copy of the image with its padding written out (zeros), in a per-thread
+// buffer that stays in cache. Each output element is summed by one tile over taps (i, then j), then input
+// channels, in that order: the thread count changes no bit.
 #pragma once
 
 /** Accumulator registers of a tile: AVX-512 has 32 vector registers, AVX2 and the scalar build 16. */
@@ -18,89 +19,43 @@ constexpr int kConvAcc = 12, kConvMaxNB = 4;
 #endif
 /** Pixels of a forward tile of NB vectors (at most 12: each needs a pointer register in the inner loop). */
 constexpr int conv_mr(int nb) { return kConvAcc / nb > 12 ? 12 : kConvAcc / nb; }
-/** The windows the implicit kernels take (their per-tile tap pointers live on the stack). */
+/** The windows the implicit kernels take (a tile's tap offsets live on the stack). */
 constexpr int64_t kImplicitMaxTaps = 64;
+/** The largest padded image the implicit kernels copy per thread (bytes). */
+constexpr int64_t kImplicitMaxStage = int64_t(64) << 20;
 /** Work (flops) per thread below which a convolution runs on the calling thread alone. */
 constexpr double kConvGrain = 1 << 22;
-
-/** A run of at least `n` zeros (the inputs a tap in the padding reads). Slot 9 is never written. */
-template <class T>
-const T* conv_zeros(int64_t n) {
-  return scratch<T, 9>(n);
-}
-
-/** Where MR consecutive output pixels read their inputs. When every tap of every pixel is inside the image
- *  (`interior`), pixel p's tap t reads base[p] + tapOffset[t] and tap[t] = t; otherwise src[t * MR + p] lists
- *  the pointers (zeros in the padding and past the last pixel) of the taps kept in tap[]: those some pixel
- *  reads inside the image. */
-template <class T, int MR>
-struct TileSources {
-  bool interior;
-  int64_t count;
-  const T* base[MR];
-  const int64_t* tapOffset;
-  const T* src[kImplicitMaxTaps * MR];
-  int64_t tap[kImplicitMaxTaps];
-  const T* at(int64_t t, int p) const { return interior ? base[p] + tapOffset[t] : src[t * MR + p]; }
-  int64_t tapOf(int64_t t) const { return interior ? t : tap[t]; }
-};
 
 /** The window's geometry for the tiles: each tap's offset from a pixel's first input, in elements. */
 struct ConvWindow {
   int64_t tapOffset[kImplicitMaxTaps];
-  int64_t taps, hExtent, wExtent;
+  int64_t taps;
   explicit ConvWindow(const ConvArgs& c) : taps(c.kh * c.kw) {
-    hExtent = (c.kh - 1) * c.dilH;
-    wExtent = (c.kw - 1) * c.dilW;
     for (int64_t i = 0, t = 0; i < c.kh; i++)
       for (int64_t j = 0; j < c.kw; j++, t++) tapOffset[t] = (i * c.dilH * c.w + j * c.dilW) * c.cin;
   }
 };
 
-/** Fills `s` for the MR output pixels from `row` (M pixels in all). */
+/** The first input of each of MR consecutive output pixels from `row`; pixels past the last (M - 1) repeat it,
+ *  so that every read is in bounds (their sums are not stored). */
 template <class T, int MR>
-void tile_sources(const ConvArgs& c, const ConvWindow& win, const T* x, const T* zeros, int64_t row, int64_t M,
-                  TileSources<T, MR>& s) {
-  int64_t n = row / (c.wo * c.ho), oh = (row / c.wo) % c.ho, ow = row % c.wo;
-  int64_t ih0[MR], iw0[MR];
-  bool valid[MR];
-  s.interior = row + MR <= M;
+void tile_bases(const ConvArgs& c, const T* x, int64_t row, int64_t M, const T** base) {
+  int64_t r = row, n = r / (c.wo * c.ho), oh = (r / c.wo) % c.ho, ow = r % c.wo;
   for (int p = 0; p < MR; p++) {
-    valid[p] = row + p < M;
-    ih0[p] = oh * c.strideH - c.padTop;
-    iw0[p] = ow * c.strideW - c.padLeft;
-    s.interior &= ih0[p] >= 0 && ih0[p] + win.hExtent < c.h && iw0[p] >= 0 && iw0[p] + win.wExtent < c.w;
-    s.base[p] = x + ((n * c.h + ih0[p]) * c.w + iw0[p]) * c.cin;
+    base[p] = x + ((n * c.h + oh * c.strideH) * c.w + ow * c.strideW) * c.cin;
+    if (++r >= M) continue;
     if (++ow == c.wo) {
       ow = 0;
       if (++oh == c.ho) oh = 0, n++;
     }
   }
-  s.tapOffset = win.tapOffset;
-  if (s.interior) {
-    s.count = win.taps;
-    return;
-  }
-  s.count = 0;
-  for (int64_t i = 0, t = 0; i < c.kh; i++)
-    for (int64_t j = 0; j < c.kw; j++, t++) {
-      bool any = false;
-      const T** src = s.src + s.count * MR;
-      for (int p = 0; p < MR; p++) {
-        const int64_t ih = ih0[p] + i * c.dilH, iw = iw0[p] + j * c.dilW;
-        const bool inside = valid[p] && ih >= 0 && ih < c.h && iw >= 0 && iw < c.w;
-        src[p] = inside ? s.base[p] + win.tapOffset[t] : zeros;
-        any |= inside;
-      }
-      if (any) s.tap[s.count++] = t;
-    }
 }
 
 /** out tile (mv x nv valid of MR x NB * W, rows ldo apart) = the tile's sum; f points at column co of the
  *  filter [K][ldf] (zero-padded to whole tiles). */
 template <class T, int MR, int NB>
-inline void implicit_tile(const TileSources<T, MR>& s, int64_t cin, const T* f, int64_t ldf, T* o, int64_t ldo,
-                          int64_t mv, int64_t nv) {
+inline void implicit_tile(const T* const* base, const ConvWindow& win, int64_t cin, const T* f, int64_t ldf, T* o,
+                          int64_t ldo, int64_t mv, int64_t nv) {
   using V = Vec<T>;
   constexpr int W = V::W;
   typename V::R acc[MR][NB];
@@ -108,11 +63,11 @@ inline void implicit_tile(const TileSources<T, MR>& s, int64_t cin, const T* f, 
   for (int p = 0; p < MR; p++)
 #pragma GCC unroll 4
     for (int b = 0; b < NB; b++) acc[p][b] = V::zero();
-  for (int64_t ti = 0; ti < s.count; ti++) {
-    const T* frow = f + s.tapOf(ti) * cin * ldf;
+  const T* frow = f;
+  for (int64_t t = 0; t < win.taps; t++) {
     const T* sp[MR];
 #pragma GCC unroll 12
-    for (int p = 0; p < MR; p++) sp[p] = s.at(ti, p);
+    for (int p = 0; p < MR; p++) sp[p] = base[p] + win.tapOffset[t];
     for (int64_t ci = 0; ci < cin; ci++, frow += ldf) {
       typename V::R fv[NB];
 #pragma GCC unroll 4
@@ -139,11 +94,110 @@ inline void implicit_tile(const TileSources<T, MR>& s, int64_t cin, const T* f, 
     for (int64_t j = 0; j < nv; j++) o[p * ldo + j] = tile[p * NB * W + j];
 }
 
-/** out [M, N] for a filter f [K, N]: tiles of MR pixels x NB vectors, tasks of whole pixel tiles. */
+/** out[p, n] of MR pixels for an output narrower than a vector (N < W) and at least a vector of input channels:
+ *  the sums run along the input channels, each pixel's lanes added at the end. fT is the filter as [N][K]. */
+template <class T, int MR>
+inline void narrow_tile(const T* const* base, const ConvWindow& win, int64_t cin, const T* fT, int64_t K, int64_t N,
+                        T* o, int64_t mv) {
+  using V = Vec<T>;
+  constexpr int W = V::W;
+  const int64_t vecEnd = cin / W * W;
+  for (int64_t j = 0; j < N; j++) {
+    typename V::R acc[MR];
+    T tail[MR];
+    for (int p = 0; p < MR; p++) acc[p] = V::zero(), tail[p] = 0;
+    const T* fk = fT + j * K;
+    for (int64_t t = 0; t < win.taps; t++, fk += cin) {
+      const T* sp[MR];
+#pragma GCC unroll 12
+      for (int p = 0; p < MR; p++) sp[p] = base[p] + win.tapOffset[t];
+      for (int64_t ci = 0; ci < vecEnd; ci += W) {
+        const typename V::R fv = V::load(fk + ci);
+#pragma GCC unroll 12
+        for (int p = 0; p < MR; p++) acc[p] = V::fma(V::load(sp[p] + ci), fv, acc[p]);
+      }
+      for (int64_t ci = vecEnd; ci < cin; ci++)
+        for (int p = 0; p < MR; p++) tail[p] += sp[p][ci] * fk[ci];
+    }
+    for (int64_t p = 0; p < mv; p++) o[p * N + j] = V::sum(acc[p]) + tail[p];
+  }
+}
+
+/** Whether every window of c lies inside its image (no padding read). */
+inline bool conv_inside(const ConvArgs& c) {
+  return c.padTop == 0 && c.padLeft == 0 && (c.ho - 1) * c.strideH + (c.kh - 1) * c.dilH < c.h &&
+         (c.wo - 1) * c.strideW + (c.kw - 1) * c.dilW < c.w;
+}
+
+/** The rows and columns of an image with its padding written out: those the windows span. */
+inline int64_t staged_rows(const ConvArgs& c) { return (c.ho - 1) * c.strideH + (c.kh - 1) * c.dilH + 1; }
+inline int64_t staged_cols(const ConvArgs& c) { return (c.wo - 1) * c.strideW + (c.kw - 1) * c.dilW + 1; }
+
+/** Whether the implicit kernels take this convolution (the others go through im2col + GEMM). */
+inline bool conv_implicit_fits(const ConvArgs& c) {
+  return c.kh * c.kw <= kImplicitMaxTaps && c.cin > 0 &&
+         (conv_inside(c) || staged_rows(c) * staged_cols(c) * c.cin * 8 <= kImplicitMaxStage);
+}
+
+/** Image `img` of x with its padding written out into buf [staged_rows][staged_cols][cin]: row r is input row
+ *  r - padTop (zeros outside the image), column q input column q - padLeft. */
+template <class T>
+void stage_image(const ConvArgs& c, const T* x, int64_t img, T* buf) {
+  const int64_t hs = staged_rows(c), ws = staged_cols(c), cin = c.cin;
+  for (int64_t r = 0; r < hs; r++) {
+    const int64_t ih = r - c.padTop;
+    T* d = buf + r * ws * cin;
+    if (ih < 0 || ih >= c.h) {
+      std::fill(d, d + ws * cin, T(0));
+      continue;
+    }
+    const int64_t q0 = imax(0, c.padLeft), q1 = imin(ws, c.padLeft + c.w);  // columns inside the image
+    std::fill(d, d + q0 * cin, T(0));
+    if (q1 > q0) std::memcpy(d + q0 * cin, x + ((img * c.h + ih) * c.w + (q0 - c.padLeft)) * cin, (q1 - q0) * cin * sizeof(T));
+    std::fill(d + imax(q0, q1) * cin, d + ws * cin, T(0));
+  }
+}
+
+/** Calls tile(base, win, cin, o, mv) for every MR-pixel tile of out [M, N] (o: its first output row), in tasks
+ *  of whole tiles: over the whole batch when no window reaches the padding, else image by image on a staged copy
+ *  (conv_implicit_fits(c) holds). */
+template <class T, int MR, class Tile>
+void implicit_tiles(const ConvArgs& c, const T* x, T* out, double flops, Tile&& tile) {
+  const int64_t N = c.cout;
+  const int threads = threads_for(flops, kConvGrain);
+  if (conv_inside(c)) {
+    const ConvWindow win(c);
+    const int64_t M = c.n * c.ho * c.wo, tiles = ceil_div(M, MR), perTask = 8;
+    par(ceil_div(tiles, perTask), threads, [&](int64_t task) {
+      const T* base[MR];
+      for (int64_t t = task * perTask, end = imin(tiles, t + perTask); t < end; t++) {
+        tile_bases<T, MR>(c, x, t * MR, M, base);
+        tile(base, win, out + t * MR * N, imin(MR, M - t * MR));
+      }
+    });
+    return;
+  }
+  // The staged image is the input of a convolution without padding, one image at a time.
+  const ConvArgs s{1, staged_rows(c), staged_cols(c), c.cin, c.cout, c.kh, c.kw, c.ho, c.wo, c.strideH, c.strideW,
+                   c.dilH, c.dilW, 0, 0};
+  const ConvWindow win(s);
+  const int64_t M = c.ho * c.wo, tiles = ceil_div(M, MR);
+  par(c.n, threads, [&](int64_t img) {
+    T* buf = scratch<T, 12>(s.h * s.w * s.cin);
+    stage_image(c, x, img, buf);
+    const T* base[MR];
+    for (int64_t t = 0; t < tiles; t++) {
+      tile_bases<T, MR>(s, buf, t * MR, M, base);
+      tile(base, win, out + (img * M + t * MR) * N, imin(MR, M - t * MR));
+    }
+  });
+}
+
+/** out [M, N] for a filter f [K, N]: tiles of MR pixels x NB vectors. */
 template <class T, int MR, int NB>
 void conv_implicit_run(const ConvArgs& c, const T* x, const T* f, T* out) {
   constexpr int64_t TW = NB * Vec<T>::W;
-  const int64_t M = c.n * c.ho * c.wo, N = c.cout, K = c.kh * c.kw * c.cin, ldf = ceil_div(N, TW) * TW;
+  const int64_t N = c.cout, K = c.kh * c.kw * c.cin, ldf = ceil_div(N, TW) * TW;
   // The filter padded to whole tiles of columns (so every load of a row is in bounds and the padding is zero).
   const T* fp = f;
   if (ldf != N) {
@@ -152,68 +206,31 @@ void conv_implicit_run(const ConvArgs& c, const T* x, const T* f, T* out) {
       for (int64_t j = 0; j < ldf; j++) padded[k * ldf + j] = j < N ? f[k * N + j] : T(0);
     fp = padded;
   }
-  const T* zeros = conv_zeros<T>(c.cin);
-  const int64_t tiles = ceil_div(M, MR), perTask = 8, tasks = ceil_div(tiles, perTask);
-  const ConvWindow win(c);
-  par(tasks, threads_for(2.0 * M * ldf * K, kConvGrain), [&](int64_t task) {
-    TileSources<T, MR> s;
-    for (int64_t tile = task * perTask, end = imin(tiles, tile + perTask); tile < end; tile++) {
-      const int64_t row = tile * MR, mv = imin(MR, M - row);
-      tile_sources<T, MR>(c, win, x, zeros, row, M, s);
-      for (int64_t co = 0; co < N; co += TW)
-        implicit_tile<T, MR, NB>(s, c.cin, fp + co, ldf, out + row * N + co, N, mv, imin(TW, N - co));
-    }
+  const double flops = 2.0 * c.n * c.ho * c.wo * ldf * K;
+  implicit_tiles<T, MR>(c, x, out, flops, [&](const T* const* base, const ConvWindow& win, T* o, int64_t mv) {
+    for (int64_t co = 0; co < N; co += TW)
+      implicit_tile<T, MR, NB>(base, win, c.cin, fp + co, ldf, o + co, N, mv, imin(TW, N - co));
   });
 }
 
-/** out[p, n] for an output narrower than a vector (N < W) and at least a vector of input channels: the sums run
- *  along the input channels instead, MR pixels at a time, each reduced across its lanes at the end. fT is the
- *  filter transposed to [N][K]. */
+/** out [M, N] for N < W through narrow_tile, MR pixels at a time. */
 template <class T, int MR>
 void conv_narrow_run(const ConvArgs& c, const T* x, const T* f, T* out) {
-  using V = Vec<T>;
-  constexpr int W = V::W;
-  const int64_t M = c.n * c.ho * c.wo, N = c.cout, K = c.kh * c.kw * c.cin, cin = c.cin, vecEnd = cin / W * W;
+  const int64_t N = c.cout, K = c.kh * c.kw * c.cin;
   T* fT = scratch<T, 10>(N * K);
   for (int64_t k = 0; k < K; k++)
     for (int64_t j = 0; j < N; j++) fT[j * K + k] = f[k * N + j];
-  const T* zeros = conv_zeros<T>(cin);
-  const int64_t tiles = ceil_div(M, MR), perTask = 8, tasks = ceil_div(tiles, perTask);
-  const ConvWindow win(c);
-  par(tasks, threads_for(2.0 * M * N * K, kConvGrain), [&](int64_t task) {
-    TileSources<T, MR> s;
-    for (int64_t tile = task * perTask, end = imin(tiles, tile + perTask); tile < end; tile++) {
-      const int64_t row = tile * MR, mv = imin(MR, M - row);
-      tile_sources<T, MR>(c, win, x, zeros, row, M, s);
-      for (int64_t j = 0; j < N; j++) {
-        typename V::R acc[MR];
-        T tail[MR];
-        for (int p = 0; p < MR; p++) acc[p] = V::zero(), tail[p] = 0;
-        for (int64_t ti = 0; ti < s.count; ti++) {
-          const T* fk = fT + j * K + s.tapOf(ti) * cin;
-          const T* sp[MR];
-          for (int p = 0; p < MR; p++) sp[p] = s.at(ti, p);
-          for (int64_t ci = 0; ci < vecEnd; ci += W) {
-            const typename V::R fv = V::load(fk + ci);
-#pragma GCC unroll 12
-            for (int p = 0; p < MR; p++) acc[p] = V::fma(V::load(sp[p] + ci), fv, acc[p]);
-          }
-          for (int64_t ci = vecEnd; ci < cin; ci++)
-            for (int p = 0; p < MR; p++) tail[p] += sp[p][ci] * fk[ci];
-        }
-        for (int64_t p = 0; p < mv; p++) out[(row + p) * N + j] = V::sum(acc[p]) + tail[p];
-      }
-    }
+  const double flops = 2.0 * c.n * c.ho * c.wo * N * K;
+  implicit_tiles<T, MR>(c, x, out, flops, [&](const T* const* base, const ConvWindow& win, T* o, int64_t mv) {
+    narrow_tile<T, MR>(base, win, c.cin, fT, K, N, o, mv);
   });
 }
-
-/** Whether the implicit kernels take this convolution (the others go through im2col + GEMM). */
-inline bool conv_implicit_fits(const ConvArgs& c) { return c.kh * c.kw <= kImplicitMaxTaps && c.cin > 0; }
 
 /** out = conv2d(x, f) through the implicit kernels; conv_implicit_fits(c) must hold. */
 template <class T>
 void conv2d_implicit_t(const ConvArgs& c, const T* x, const T* f, T* out) {
   constexpr int W = Vec<T>::W;
+  if (c.n * c.ho * c.wo == 0 || c.cout == 0) return;
   if (c.cout < W && c.cin >= W) return conv_narrow_run<T, 8>(c, x, f, out);
   const int64_t vectors = ceil_div(c.cout, W);
   if constexpr (kConvMaxNB >= 4) {
@@ -224,14 +241,19 @@ void conv2d_implicit_t(const ConvArgs& c, const T* x, const T* f, T* out) {
   conv_implicit_run<T, conv_mr(1), 1>(c, x, f, out);
 }
 
-/** dx = the input gradient of a stride-1 convolution, as the forward convolution of dy (padded by the window's
- *  extent less the forward padding) with the filter flipped in space and its channels swapped. */
+/** The forward convolution whose output is the input gradient of a stride-1 c: over dy, padded by the window's
+ *  extent less c's padding, with the filter flipped in space and its channels swapped. */
+inline ConvArgs backprop_input_as_forward(const ConvArgs& c) {
+  return ConvArgs{c.n,  c.ho, c.wo, c.cout, c.cin,  c.kh,   c.kw,
+                  c.h,  c.w,  1,    1,      c.dilH, c.dilW, (c.kh - 1) * c.dilH - c.padTop,
+                  (c.kw - 1) * c.dilW - c.padLeft};
+}
+
+/** dx = the input gradient of a stride-1 convolution through the implicit kernels (conv_implicit_fits must hold
+ *  for backprop_input_as_forward(c)). */
 template <class T>
 void conv2d_backprop_input_implicit_t(const ConvArgs& c, const T* dy, const T* f, T* dx) {
-  const ConvArgs t{c.n,    c.ho,   c.wo,   c.cout, c.cin,
-                   c.kh,   c.kw,   c.h,    c.w,    1,
-                   1,      c.dilH, c.dilW, (c.kh - 1) * c.dilH - c.padTop, (c.kw - 1) * c.dilW - c.padLeft};
-  // g[i, j, co, ci] = f[kh-1-i, kw-1-j, ci, co]; slot 11 (conv_implicit_run pads into slot 10).
+  // g[i, j, co, ci] = f[kh-1-i, kw-1-j, ci, co]; slot 11 (the runs pad or transpose it into slot 10).
   T* g = scratch<T, 11>(c.kh * c.kw * c.cin * c.cout);
   for (int64_t i = 0; i < c.kh; i++)
     for (int64_t j = 0; j < c.kw; j++) {
@@ -240,5 +262,5 @@ void conv2d_backprop_input_implicit_t(const ConvArgs& c, const T* dy, const T* f
       for (int64_t ci = 0; ci < c.cin; ci++)
         for (int64_t co = 0; co < c.cout; co++) dst[co * c.cin + ci] = src[ci * c.cout + co];
     }
-  conv2d_implicit_t<T>(t, dy, g, dx);
+  conv2d_implicit_t<T>(backprop_input_as_forward(c), dy, g, dx);
 }
