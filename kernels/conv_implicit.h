@@ -21,6 +21,10 @@ constexpr int kConvAcc = 12, kConvMaxNB = 4;
 constexpr int conv_mr(int nb) { return kConvAcc / nb > 12 ? 12 : kConvAcc / nb; }
 /** The windows the implicit kernels take (a tile's tap offsets live on the stack). */
 constexpr int64_t kImplicitMaxTaps = 64;
+/** The deepest window (kh * kw * cin) the implicit kernels take: a tile streams a column block of the filter
+ *  (K rows of 64 floats or 32 doubles, 256 bytes) for every MR pixels, which must stay in L2 (512 KiB). Deeper
+ *  windows go through im2col and the GEMM, which blocks K. */
+constexpr int64_t kImplicitMaxDepth = 2048;
 /** The largest padded image the implicit kernels copy per thread (bytes). */
 constexpr int64_t kImplicitMaxStage = int64_t(64) << 20;
 /** Work (flops) per thread below which a convolution runs on the calling thread alone. */
@@ -133,9 +137,10 @@ inline bool conv_inside(const ConvArgs& c) {
 inline int64_t staged_rows(const ConvArgs& c) { return (c.ho - 1) * c.strideH + (c.kh - 1) * c.dilH + 1; }
 inline int64_t staged_cols(const ConvArgs& c) { return (c.wo - 1) * c.strideW + (c.kw - 1) * c.dilW + 1; }
 
-/** Whether the implicit kernels take this convolution (the others go through im2col + GEMM). */
+/** Whether the implicit kernels take this convolution (the others go through im2col + GEMM): windows of at most
+ *  64 taps and 2048 inputs, whose padded image (if any) fits the staging buffer. */
 inline bool conv_implicit_fits(const ConvArgs& c) {
-  return c.kh * c.kw <= kImplicitMaxTaps && c.cin > 0 &&
+  return c.kh * c.kw <= kImplicitMaxTaps && c.cin > 0 && c.kh * c.kw * c.cin <= kImplicitMaxDepth &&
          (conv_inside(c) || staged_rows(c) * staged_cols(c) * c.cin * 8 <= kImplicitMaxStage);
 }
 
