@@ -5,7 +5,8 @@
 // registers for the whole depth: per tap, each pixel's cin inputs are read in place from x and broadcast
 // against the filter's rows. Every tap a tile reads is inside its image: a convolution whose windows reach into
 // the padding runs image by image on a copy of the image with its padding written out (zeros), in a per-thread
-// buffer that stays in cache. Each output element is summed by one tile over taps (i, then j), then input
+// buffer that stays in cache, and a tile skips the taps that read only padding for all its pixels (adding
+// nothing: the input gradient's windows, over dy padded by the window's extent, are up to half padding). Each output element is summed by one tile over taps (i, then j), then input
 // channels, in that order: the thread count changes no bit.
 #pragma once
 
@@ -58,8 +59,8 @@ void tile_bases(const ConvArgs& c, const T* x, int64_t row, int64_t M, const T**
 /** out tile (mv x nv valid of MR x NB * W, rows ldo apart) = the tile's sum; f points at column co of the
  *  filter [K][ldf] (zero-padded to whole tiles). */
 template <class T, int MR, int NB>
-inline void implicit_tile(const T* const* base, const ConvWindow& win, int64_t cin, const T* f, int64_t ldf, T* o,
-                          int64_t ldo, int64_t mv, int64_t nv) {
+inline void implicit_tile(const T* const* base, const ConvWindow& win, uint64_t taps, int64_t cin, const T* f,
+                          int64_t ldf, T* o, int64_t ldo, int64_t mv, int64_t nv) {
   using V = Vec<T>;
   constexpr int W = V::W;
   typename V::R acc[MR][NB];
@@ -67,8 +68,9 @@ inline void implicit_tile(const T* const* base, const ConvWindow& win, int64_t c
   for (int p = 0; p < MR; p++)
 #pragma GCC unroll 4
     for (int b = 0; b < NB; b++) acc[p][b] = V::zero();
-  const T* frow = f;
   for (int64_t t = 0; t < win.taps; t++) {
+    if (!(taps >> t & 1)) continue;
+    const T* frow = f + t * cin * ldf;
     const T* sp[MR];
 #pragma GCC unroll 12
     for (int p = 0; p < MR; p++) sp[p] = base[p] + win.tapOffset[t];
@@ -101,8 +103,8 @@ inline void implicit_tile(const T* const* base, const ConvWindow& win, int64_t c
 /** out[p, n] of MR pixels for an output narrower than a vector (N < W) and at least a vector of input channels:
  *  the sums run along the input channels, each pixel's lanes added at the end. fT is the filter as [N][K]. */
 template <class T, int MR>
-inline void narrow_tile(const T* const* base, const ConvWindow& win, int64_t cin, const T* fT, int64_t K, int64_t N,
-                        T* o, int64_t mv) {
+inline void narrow_tile(const T* const* base, const ConvWindow& win, uint64_t taps, int64_t cin, const T* fT,
+                        int64_t K, int64_t N, T* o, int64_t mv) {
   using V = Vec<T>;
   constexpr int W = V::W;
   const int64_t vecEnd = cin / W * W;
@@ -110,8 +112,9 @@ inline void narrow_tile(const T* const* base, const ConvWindow& win, int64_t cin
     typename V::R acc[MR];
     T tail[MR];
     for (int p = 0; p < MR; p++) acc[p] = V::zero(), tail[p] = 0;
-    const T* fk = fT + j * K;
-    for (int64_t t = 0; t < win.taps; t++, fk += cin) {
+    for (int64_t t = 0; t < win.taps; t++) {
+      if (!(taps >> t & 1)) continue;
+      const T* fk = fT + j * K + t * cin;
       const T* sp[MR];
 #pragma GCC unroll 12
       for (int p = 0; p < MR; p++) sp[p] = base[p] + win.tapOffset[t];
@@ -163,7 +166,26 @@ void stage_image(const ConvArgs& c, const T* x, int64_t img, T* buf) {
   }
 }
 
-/** Calls tile(base, win, cin, o, mv) for every MR-pixel tile of out [M, N] (o: its first output row), in tasks
+/** For each output pixel (oh, ow) of an image, the taps (bit t: tap t) it reads inside the image (c: the
+ *  convolution before staging), into masks [ho * wo]. A tile skips the taps none of its pixels reads inside:
+ *  those read only padding (zeros). */
+inline void pixel_taps(const ConvArgs& c, uint64_t* masks) {
+  for (int64_t oh = 0; oh < c.ho; oh++)
+    for (int64_t ow = 0; ow < c.wo; ow++) {
+      uint64_t taps = 0, cols = 0;  // cols, bit j: tap column j is inside
+      for (int64_t j = 0; j < c.kw; j++) {
+        const int64_t iw = ow * c.strideW + j * c.dilW - c.padLeft;
+        if (iw >= 0 && iw < c.w) cols |= uint64_t(1) << j;
+      }
+      for (int64_t i = 0; i < c.kh; i++) {
+        const int64_t ih = oh * c.strideH + i * c.dilH - c.padTop;
+        if (ih >= 0 && ih < c.h) taps |= cols << (i * c.kw);
+      }
+      masks[oh * c.wo + ow] = taps;
+    }
+}
+
+/** Calls tile(base, win, taps, o, mv) for every MR-pixel tile of out [M, N] (o: its first output row), in tasks
  *  of whole tiles: over the whole batch when no window reaches the padding, else image by image on a staged copy
  *  (conv_implicit_fits(c) holds). */
 template <class T, int MR, class Tile>
@@ -177,7 +199,7 @@ void implicit_tiles(const ConvArgs& c, const T* x, T* out, double flops, Tile&& 
       const T* base[MR];
       for (int64_t t = task * perTask, end = imin(tiles, t + perTask); t < end; t++) {
         tile_bases<T, MR>(c, x, t * MR, M, base);
-        tile(base, win, out + t * MR * N, imin(MR, M - t * MR));
+        tile(base, win, ~uint64_t(0), out + t * MR * N, imin(MR, M - t * MR));
       }
     });
     return;
@@ -187,13 +209,18 @@ void implicit_tiles(const ConvArgs& c, const T* x, T* out, double flops, Tile&& 
                    c.dilH, c.dilW, 0, 0};
   const ConvWindow win(s);
   const int64_t M = c.ho * c.wo, tiles = ceil_div(M, MR);
+  uint64_t* masks = scratch<uint64_t, 13>(M);
+  pixel_taps(c, masks);
   par(c.n, threads, [&](int64_t img) {
     T* buf = scratch<T, 12>(s.h * s.w * s.cin);
     stage_image(c, x, img, buf);
     const T* base[MR];
     for (int64_t t = 0; t < tiles; t++) {
+      const int64_t mv = imin(MR, M - t * MR);
+      uint64_t taps = 0;
+      for (int64_t p = 0; p < mv; p++) taps |= masks[t * MR + p];
       tile_bases<T, MR>(s, buf, t * MR, M, base);
-      tile(base, win, out + (img * M + t * MR) * N, imin(MR, M - t * MR));
+      tile(base, win, taps, out + (img * M + t * MR) * N, mv);
     }
   });
 }
@@ -212,10 +239,11 @@ void conv_implicit_run(const ConvArgs& c, const T* x, const T* f, T* out) {
     fp = padded;
   }
   const double flops = 2.0 * c.n * c.ho * c.wo * ldf * K;
-  implicit_tiles<T, MR>(c, x, out, flops, [&](const T* const* base, const ConvWindow& win, T* o, int64_t mv) {
-    for (int64_t co = 0; co < N; co += TW)
-      implicit_tile<T, MR, NB>(base, win, c.cin, fp + co, ldf, o + co, N, mv, imin(TW, N - co));
-  });
+  implicit_tiles<T, MR>(
+      c, x, out, flops, [&](const T* const* base, const ConvWindow& win, uint64_t taps, T* o, int64_t mv) {
+        for (int64_t co = 0; co < N; co += TW)
+          implicit_tile<T, MR, NB>(base, win, taps, c.cin, fp + co, ldf, o + co, N, mv, imin(TW, N - co));
+      });
 }
 
 /** out [M, N] for N < W through narrow_tile, MR pixels at a time. */
@@ -226,9 +254,10 @@ void conv_narrow_run(const ConvArgs& c, const T* x, const T* f, T* out) {
   for (int64_t k = 0; k < K; k++)
     for (int64_t j = 0; j < N; j++) fT[j * K + k] = f[k * N + j];
   const double flops = 2.0 * c.n * c.ho * c.wo * N * K;
-  implicit_tiles<T, MR>(c, x, out, flops, [&](const T* const* base, const ConvWindow& win, T* o, int64_t mv) {
-    narrow_tile<T, MR>(base, win, c.cin, fT, K, N, o, mv);
-  });
+  implicit_tiles<T, MR>(
+      c, x, out, flops, [&](const T* const* base, const ConvWindow& win, uint64_t taps, T* o, int64_t mv) {
+        narrow_tile<T, MR>(base, win, taps, c.cin, fT, K, N, o, mv);
+      });
 }
 
 /** out = conv2d(x, f) through the implicit kernels; conv_implicit_fits(c) must hold. */
