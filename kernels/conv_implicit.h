@@ -32,27 +32,46 @@ constexpr int64_t kImplicitMaxStage = int64_t(64) << 20;
  *  convolution, 4.5 MFLOP, took 21-23 us on one thread and on two). */
 constexpr double kConvGrain = 1 << 22;
 
-/** The window's geometry for the tiles: each tap's offset from a pixel's first input, in elements. */
+/** Input channels up to which a tile runs over the window's inputs as one flat loop (shallow_tile). */
+constexpr int64_t kShallowChannels = 4;
+
+/** The window's geometry for the tiles: each tap's offset from a pixel's first input, in elements; for a shallow
+ *  window (cin <= kShallowChannels) also each input's (k = t * cin + ci) offset and tap. */
 struct ConvWindow {
   int64_t tapOffset[kImplicitMaxTaps];
+  int64_t inputOffset[kImplicitMaxTaps * kShallowChannels];
+  int64_t inputTap[kImplicitMaxTaps * kShallowChannels];
   int64_t taps;
   explicit ConvWindow(const ConvArgs& c) : taps(c.kh * c.kw) {
     for (int64_t i = 0, t = 0; i < c.kh; i++)
-      for (int64_t j = 0; j < c.kw; j++, t++) tapOffset[t] = (i * c.dilH * c.w + j * c.dilW) * c.cin;
+      for (int64_t j = 0; j < c.kw; j++, t++) {
+        tapOffset[t] = (i * c.dilH * c.w + j * c.dilW) * c.cin;
+        for (int64_t ci = 0; c.cin <= kShallowChannels && ci < c.cin; ci++) {
+          inputOffset[t * c.cin + ci] = tapOffset[t] + ci;
+          inputTap[t * c.cin + ci] = t;
+        }
+      }
   }
 };
 
-/** The first input of each of MR consecutive output pixels from `row`; pixels past the last (M - 1) repeat it,
- *  so that every read is in bounds (their sums are not stored). */
+/** The output pixel (n, oh, ow) a walk over the flattened pixels stands at: the tiles advance it, so that only its
+ *  start takes divisions. */
+struct PixelWalk {
+  int64_t row, n, oh, ow;
+  PixelWalk(const ConvArgs& c, int64_t r) : row(r), n(r / (c.wo * c.ho)), oh((r / c.wo) % c.ho), ow(r % c.wo) {}
+};
+
+/** The first input of each of MR consecutive output pixels from w (which moves on past them); pixels past the
+ *  last (M - 1) repeat it, so that every read is in bounds (their sums are not stored). */
 template <class T, int MR>
-void tile_bases(const ConvArgs& c, const T* x, int64_t row, int64_t M, const T** base) {
-  int64_t r = row, n = r / (c.wo * c.ho), oh = (r / c.wo) % c.ho, ow = r % c.wo;
+void tile_bases(const ConvArgs& c, const T* x, PixelWalk& w, int64_t M, const T** base) {
   for (int p = 0; p < MR; p++) {
-    base[p] = x + ((n * c.h + oh * c.strideH) * c.w + ow * c.strideW) * c.cin;
-    if (++r >= M) continue;
-    if (++ow == c.wo) {
-      ow = 0;
-      if (++oh == c.ho) oh = 0, n++;
+    base[p] = x + ((w.n * c.h + w.oh * c.strideH) * c.w + w.ow * c.strideW) * c.cin;
+    if (w.row + 1 >= M) continue;
+    w.row++;
+    if (++w.ow == c.wo) {
+      w.ow = 0;
+      if (++w.oh == c.ho) w.oh = 0, w.n++;
     }
   }
 }
@@ -97,6 +116,48 @@ inline void implicit_tile(const T* const* base, const ConvWindow& win, uint64_t 
   alignas(64) T tile[MR * NB * W];
   for (int p = 0; p < MR; p++)
     for (int b = 0; b < NB; b++) V::store(tile + (p * NB + b) * W, acc[p][b]);
+  for (int64_t p = 0; p < mv; p++)
+    for (int64_t j = 0; j < nv; j++) o[p * ldo + j] = tile[p * NB * W + j];
+}
+
+/** implicit_tile for a shallow window (cin <= kShallowChannels: a first layer on 1 or 3 channels), as one flat loop
+ *  over its K inputs, which a loop per tap would spend on setting up a few FMAs. The same order of sums. */
+template <class T, int MR, int NB>
+inline void shallow_tile(const T* const* base, const ConvWindow& win, uint64_t taps, int64_t K, const T* f,
+                         int64_t ldf, T* o, int64_t ldo, int64_t mv, int64_t nv) {
+  using V = Vec<T>;
+  constexpr int W = V::W;
+  typename V::R acc[MR][NB];
+  const T* b[MR];
+#pragma GCC unroll 12
+  for (int p = 0; p < MR; p++) {
+    b[p] = base[p];
+#pragma GCC unroll 4
+    for (int q = 0; q < NB; q++) acc[p][q] = V::zero();
+  }
+  for (int64_t k = 0; k < K; k++, f += ldf) {
+    if (!(taps >> win.inputTap[k] & 1)) continue;
+    const int64_t off = win.inputOffset[k];
+    typename V::R fv[NB];
+#pragma GCC unroll 4
+    for (int q = 0; q < NB; q++) fv[q] = V::load(f + q * W);
+#pragma GCC unroll 12
+    for (int p = 0; p < MR; p++) {
+      const typename V::R a = V::set1(b[p][off]);
+#pragma GCC unroll 4
+      for (int q = 0; q < NB; q++) acc[p][q] = V::fma(a, fv[q], acc[p][q]);
+    }
+  }
+  if (mv == MR && nv == NB * W) {
+#pragma GCC unroll 12
+    for (int p = 0; p < MR; p++)
+#pragma GCC unroll 4
+      for (int q = 0; q < NB; q++) V::store(o + p * ldo + q * W, acc[p][q]);
+    return;
+  }
+  alignas(64) T tile[MR * NB * W];
+  for (int p = 0; p < MR; p++)
+    for (int q = 0; q < NB; q++) V::store(tile + (p * NB + q) * W, acc[p][q]);
   for (int64_t p = 0; p < mv; p++)
     for (int64_t j = 0; j < nv; j++) o[p * ldo + j] = tile[p * NB * W + j];
 }
@@ -199,8 +260,9 @@ void implicit_tiles(const ConvArgs& c, const T* x, T* out, double flops, Tile&& 
     const int64_t M = c.n * c.ho * c.wo, tiles = ceil_div(M, MR), perTask = imax(1, imin(8, tiles / (4 * threads)));
     par(ceil_div(tiles, perTask), threads, [&](int64_t task) {
       const T* base[MR];
+      PixelWalk w(c, task * perTask * MR);
       for (int64_t t = task * perTask, end = imin(tiles, t + perTask); t < end; t++) {
-        tile_bases<T, MR>(c, x, t * MR, M, base);
+        tile_bases<T, MR>(c, x, w, M, base);
         tile(base, win, ~uint64_t(0), out + t * MR * N, imin(MR, M - t * MR));
       }
     });
@@ -217,11 +279,12 @@ void implicit_tiles(const ConvArgs& c, const T* x, T* out, double flops, Tile&& 
     T* buf = scratch<T, 12>(s.h * s.w * s.cin);
     stage_image(c, x, img, buf);
     const T* base[MR];
+    PixelWalk w(s, 0);
     for (int64_t t = 0; t < tiles; t++) {
       const int64_t mv = imin(MR, M - t * MR);
       uint64_t taps = 0;
       for (int64_t p = 0; p < mv; p++) taps |= masks[t * MR + p];
-      tile_bases<T, MR>(s, buf, t * MR, M, base);
+      tile_bases<T, MR>(s, buf, w, M, base);
       tile(base, win, taps, out + (img * M + t * MR) * N, mv);
     }
   });
@@ -244,7 +307,10 @@ void conv_implicit_run(const ConvArgs& c, const T* x, const T* f, T* out) {
   implicit_tiles<T, MR>(
       c, x, out, flops, [&](const T* const* base, const ConvWindow& win, uint64_t taps, T* o, int64_t mv) {
         for (int64_t co = 0; co < N; co += TW)
-          implicit_tile<T, MR, NB>(base, win, taps, c.cin, fp + co, ldf, o + co, N, mv, imin(TW, N - co));
+          if (c.cin <= kShallowChannels)
+            shallow_tile<T, MR, NB>(base, win, taps, K, fp + co, ldf, o + co, N, mv, imin(TW, N - co));
+          else
+            implicit_tile<T, MR, NB>(base, win, taps, c.cin, fp + co, ldf, o + co, N, mv, imin(TW, N - co));
       });
 }
 
