@@ -6,8 +6,9 @@
 // against the filter's rows. Every tap a tile reads is inside its image: a convolution whose windows reach into
 // the padding runs image by image on a copy of the image with its padding written out (zeros), in a per-thread
 // buffer that stays in cache, and a tile skips the taps that read only padding for all its pixels (adding
-// nothing: the input gradient's windows, over dy padded by the window's extent, are up to half padding). Each output element is summed by one tile over taps (i, then j), then input
-// channels, in that order: the thread count changes no bit.
+// nothing: the input gradient's windows, over dy padded by the window's extent, are up to half padding). Each
+// output element is summed by one tile over taps (i, then j), then input channels, in that order: the thread
+// count changes no bit.
 #pragma once
 
 /** Accumulator registers of a tile: AVX-512 has 32 vector registers, AVX2 and the scalar build 16. */
@@ -223,7 +224,8 @@ void stage_image(const ConvArgs& c, const T* x, int64_t img, T* buf) {
     }
     const int64_t q0 = imax(0, c.padLeft), q1 = imin(ws, c.padLeft + c.w);  // columns inside the image
     std::fill(d, d + q0 * cin, T(0));
-    if (q1 > q0) std::memcpy(d + q0 * cin, x + ((img * c.h + ih) * c.w + (q0 - c.padLeft)) * cin, (q1 - q0) * cin * sizeof(T));
+    const T* src = x + ((img * c.h + ih) * c.w + (q0 - c.padLeft)) * cin;
+    if (q1 > q0) std::memcpy(d + q0 * cin, src, (q1 - q0) * cin * sizeof(T));
     std::fill(d + imax(q0, q1) * cin, d + ws * cin, T(0));
   }
 }
