@@ -92,17 +92,7 @@ inline void grad_tile(const T* cols, int64_t ldc, const T* dy, int64_t ldd, int6
       for (int b = 0; b < NB; b++) acc[i][b] = V::fma(a, g[b], acc[i][b]);
     }
   }
-  if (whole) {
-#pragma GCC unroll 24
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-      for (int b = 0; b < NB; b++) V::store(o + i * ldo + b * W, acc[i][b]);
-    return;
-  }
-  for (int i = 0; i < MR; i++)
-    for (int b = 0; b < NB; b++) V::store(tile + (i * NB + b) * W, acc[i][b]);
-  for (int64_t i = 0; i < mv; i++)
-    for (int64_t j = 0; j < nv; j++) o[i * ldo + j] = tile[i * NB * W + j];
+  store_tile<T, MR, NB>(acc, o, ldo, mv, nv);
 }
 
 /** df [K, N] = im2col(x)^T dy with register tiles of MR rows of df x NB vectors of its columns. */

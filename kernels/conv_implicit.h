@@ -33,7 +33,7 @@ constexpr int64_t kImplicitMaxStage = int64_t(64) << 20;
  *  convolution, 4.5 MFLOP, took 21-23 us on one thread and on two). */
 constexpr double kConvGrain = 1 << 22;
 
-/** Input channels up to which a tile runs over the window's inputs as one flat loop (shallow_tile). */
+/** Input channels up to which a tile runs over the window's inputs as one flat loop (implicit_tile). */
 constexpr int64_t kShallowChannels = 4;
 
 /** The window's geometry for the tiles: each tap's offset from a pixel's first input, in elements; for a shallow
@@ -77,38 +77,13 @@ void tile_bases(const ConvArgs& c, const T* x, PixelWalk& w, int64_t M, const T*
   }
 }
 
-/** out tile (mv x nv valid of MR x NB * W, rows ldo apart) = the tile's sum; f points at column co of the
- *  filter [K][ldf] (zero-padded to whole tiles). */
+/** Stores the mv x nv valid part of an MR x NB-vector register tile at o (rows ldo apart). */
 template <class T, int MR, int NB>
-inline void implicit_tile(const T* const* base, const ConvWindow& win, uint64_t taps, int64_t cin, const T* f,
-                          int64_t ldf, T* o, int64_t ldo, int64_t mv, int64_t nv) {
+inline void store_tile(const typename Vec<T>::R (&acc)[MR][NB], T* o, int64_t ldo, int64_t mv, int64_t nv) {
   using V = Vec<T>;
   constexpr int W = V::W;
-  typename V::R acc[MR][NB];
-#pragma GCC unroll 12
-  for (int p = 0; p < MR; p++)
-#pragma GCC unroll 4
-    for (int b = 0; b < NB; b++) acc[p][b] = V::zero();
-  for (int64_t t = 0; t < win.taps; t++) {
-    if (!(taps >> t & 1)) continue;
-    const T* frow = f + t * cin * ldf;
-    const T* sp[MR];
-#pragma GCC unroll 12
-    for (int p = 0; p < MR; p++) sp[p] = base[p] + win.tapOffset[t];
-    for (int64_t ci = 0; ci < cin; ci++, frow += ldf) {
-      typename V::R fv[NB];
-#pragma GCC unroll 4
-      for (int b = 0; b < NB; b++) fv[b] = V::load(frow + b * W);
-#pragma GCC unroll 12
-      for (int p = 0; p < MR; p++) {
-        const typename V::R a = V::set1(sp[p][ci]);
-#pragma GCC unroll 4
-        for (int b = 0; b < NB; b++) acc[p][b] = V::fma(a, fv[b], acc[p][b]);
-      }
-    }
-  }
   if (mv == MR && nv == NB * W) {
-#pragma GCC unroll 12
+#pragma GCC unroll 24
     for (int p = 0; p < MR; p++)
 #pragma GCC unroll 4
       for (int b = 0; b < NB; b++) V::store(o + p * ldo + b * W, acc[p][b]);
@@ -121,46 +96,48 @@ inline void implicit_tile(const T* const* base, const ConvWindow& win, uint64_t 
     for (int64_t j = 0; j < nv; j++) o[p * ldo + j] = tile[p * NB * W + j];
 }
 
-/** implicit_tile for a shallow window (cin <= kShallowChannels: a first layer on 1 or 3 channels), as one flat loop
- *  over its K inputs, which a loop per tap would spend on setting up a few FMAs. The same order of sums. */
+/** One input of a tile: acc[p] += src[p][off] x the NB vectors of the filter row at frow. */
 template <class T, int MR, int NB>
-inline void shallow_tile(const T* const* base, const ConvWindow& win, uint64_t taps, int64_t K, const T* f,
-                         int64_t ldf, T* o, int64_t ldo, int64_t mv, int64_t nv) {
+inline void tile_step(typename Vec<T>::R (&acc)[MR][NB], const T* const* src, int64_t off, const T* frow) {
   using V = Vec<T>;
-  constexpr int W = V::W;
-  typename V::R acc[MR][NB];
-  const T* b[MR];
+  typename V::R fv[NB];
+#pragma GCC unroll 4
+  for (int b = 0; b < NB; b++) fv[b] = V::load(frow + b * V::W);
 #pragma GCC unroll 12
   for (int p = 0; p < MR; p++) {
-    b[p] = base[p];
+    const typename V::R a = V::set1(src[p][off]);
 #pragma GCC unroll 4
-    for (int q = 0; q < NB; q++) acc[p][q] = V::zero();
+    for (int b = 0; b < NB; b++) acc[p][b] = V::fma(a, fv[b], acc[p][b]);
   }
-  for (int64_t k = 0; k < K; k++, f += ldf) {
-    if (!(taps >> win.inputTap[k] & 1)) continue;
-    const int64_t off = win.inputOffset[k];
-    typename V::R fv[NB];
-#pragma GCC unroll 4
-    for (int q = 0; q < NB; q++) fv[q] = V::load(f + q * W);
+}
+
+/** out tile (mv x nv valid of MR x NB * W, rows ldo apart) = the tile's sum; f points at column co of the
+ *  filter [K][ldf] (zero-padded to whole tiles). A shallow window (cin <= kShallowChannels: a first layer on 1 or
+ *  3 channels) runs one flat loop over its K inputs, which a loop per tap would spend on setting up a few FMAs;
+ *  the order of the sums is the same. */
+template <class T, int MR, int NB>
+inline void implicit_tile(const T* const* base, const ConvWindow& win, uint64_t taps, int64_t cin, const T* f,
+                          int64_t ldf, T* o, int64_t ldo, int64_t mv, int64_t nv) {
+  using V = Vec<T>;
+  typename V::R acc[MR][NB];
 #pragma GCC unroll 12
-    for (int p = 0; p < MR; p++) {
-      const typename V::R a = V::set1(b[p][off]);
+  for (int p = 0; p < MR; p++)
 #pragma GCC unroll 4
-      for (int q = 0; q < NB; q++) acc[p][q] = V::fma(a, fv[q], acc[p][q]);
+    for (int b = 0; b < NB; b++) acc[p][b] = V::zero();
+  if (cin <= kShallowChannels) {
+    for (int64_t k = 0, K = win.taps * cin; k < K; k++)
+      if (taps >> win.inputTap[k] & 1) tile_step<T, MR, NB>(acc, base, win.inputOffset[k], f + k * ldf);
+  } else {
+    for (int64_t t = 0; t < win.taps; t++) {
+      if (!(taps >> t & 1)) continue;
+      const T* frow = f + t * cin * ldf;
+      const T* sp[MR];
+#pragma GCC unroll 12
+      for (int p = 0; p < MR; p++) sp[p] = base[p] + win.tapOffset[t];
+      for (int64_t ci = 0; ci < cin; ci++, frow += ldf) tile_step<T, MR, NB>(acc, sp, ci, frow);
     }
   }
-  if (mv == MR && nv == NB * W) {
-#pragma GCC unroll 12
-    for (int p = 0; p < MR; p++)
-#pragma GCC unroll 4
-      for (int q = 0; q < NB; q++) V::store(o + p * ldo + q * W, acc[p][q]);
-    return;
-  }
-  alignas(64) T tile[MR * NB * W];
-  for (int p = 0; p < MR; p++)
-    for (int q = 0; q < NB; q++) V::store(tile + (p * NB + q) * W, acc[p][q]);
-  for (int64_t p = 0; p < mv; p++)
-    for (int64_t j = 0; j < nv; j++) o[p * ldo + j] = tile[p * NB * W + j];
+  store_tile<T, MR, NB>(acc, o, ldo, mv, nv);
 }
 
 /** out[p, n] of MR pixels for an output narrower than a vector (N < W) and at least a vector of input channels:
@@ -309,10 +286,7 @@ void conv_implicit_run(const ConvArgs& c, const T* x, const T* f, T* out) {
   implicit_tiles<T, MR>(
       c, x, out, flops, [&](const T* const* base, const ConvWindow& win, uint64_t taps, T* o, int64_t mv) {
         for (int64_t co = 0; co < N; co += TW)
-          if (c.cin <= kShallowChannels)
-            shallow_tile<T, MR, NB>(base, win, taps, K, fp + co, ldf, o + co, N, mv, imin(TW, N - co));
-          else
-            implicit_tile<T, MR, NB>(base, win, taps, c.cin, fp + co, ldf, o + co, N, mv, imin(TW, N - co));
+          implicit_tile<T, MR, NB>(base, win, taps, c.cin, fp + co, ldf, o + co, N, mv, imin(TW, N - co));
       });
 }
 
