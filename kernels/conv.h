@@ -1,5 +1,6 @@
-// conv2d and its input gradient as im2col / col2im around the GEMM (or the direct kernel of conv_direct.h).
-// Included by impl.h (inside the per-ISA namespace).
+// conv2d and its input gradient: the implicit-GEMM kernels of conv_implicit.h where they apply (windows of up to
+// 64 taps; the input gradient at stride 1), else im2col / col2im around the GEMM. Included by impl.h (inside
+// the per-ISA namespace).
 #pragma once
 
 // ===================================================================================== convolution
@@ -37,11 +38,23 @@ void im2col_row(const ConvArgs& c, const T* x, int64_t row, T* dst) {
     }
 }
 
-#include "conv_direct.h"
+/** The input pixel of each kh * kw tap of output pixel (n, oh, ow), -1 in the padding (as tap_source,
+ *  without its divisions: this runs once per output pixel; depthwise.h uses it). */
+inline void tap_pixels(const ConvArgs& c, int64_t n, int64_t oh, int64_t ow, int64_t* pixels) {
+  for (int64_t i = 0, t = 0; i < c.kh; i++) {
+    const int64_t ih = oh * c.strideH + i * c.dilH - c.padTop;
+    for (int64_t j = 0; j < c.kw; j++, t++) {
+      const int64_t iw = ow * c.strideW + j * c.dilW - c.padLeft;
+      pixels[t] = ih < 0 || ih >= c.h || iw < 0 || iw >= c.w ? -1 : (n * c.h + ih) * c.w + iw;
+    }
+  }
+}
+
+#include "conv_implicit.h"
 
 template <class T>
 void conv2d_t(const ConvArgs& c, const T* x, const T* f, T* out) {
-  if (conv_is_shallow(c)) return conv2d_direct_t(c, x, f, out);
+  if (conv_implicit_fits(c)) return conv2d_implicit_t(c, x, f, out);
   const int64_t K = c.kh * c.kw * c.cin, M = c.n * c.ho * c.wo, N = c.cout;
   const Strided<T> filter{f, N, 1};
   bool pointwise = c.kh == 1 && c.kw == 1 && c.strideH == 1 && c.strideW == 1 && c.padTop == 0 && c.padLeft == 0 &&
@@ -62,6 +75,8 @@ void conv2d_t(const ConvArgs& c, const T* x, const T* f, T* out) {
  *  run their rows in order, so the sums are in a fixed order. */
 template <class T>
 void conv2d_backprop_input_t(const ConvArgs& c, const T* dy, const T* f, T* dx) {
+  if (c.strideH == 1 && c.strideW == 1 && conv_implicit_fits(backprop_input_as_forward(c)))
+    return conv2d_backprop_input_implicit_t(c, dy, f, dx);
   const int64_t K = c.kh * c.kw * c.cin, M = c.n * c.ho * c.wo, N = c.cout, perImage = c.ho * c.wo;
   for (int64_t i = 0, total = c.n * c.h * c.w * c.cin; i < total; i++) dx[i] = 0;
   const int64_t chunk = conv_chunk_rows<T>(c);

@@ -1,6 +1,6 @@
 // Depthwise convolution, its input gradient and its filter gradient (NHWC, filter [kh, kw, C, M], output
 // channel j = c * M + m reads input channel c = j / M), included by impl.h inside its per-ISA namespace after
-// conv.h (ConvArgs with cin = C, cout = C * M; tap_pixels from conv_direct.h).
+// conv.h (ConvArgs with cin = C, cout = C * M; tap_pixels from conv.h).
 //
 // There is no GEMM to hand this to: each output element is a kh * kw dot product, so the loops run
 // directly, vectorised over channels (contiguous in NHWC) with several channel blocks in flight to hide

@@ -33,10 +33,10 @@ import { lstmCell } from '../../src/ops/families/recurrent.js';
 import { JS_FALLBACK_PRIMITIVES, NATIVE_FUSED, primitiveSupport } from '../../src/backends/native/support.js';
 import { joined } from '../helpers.js';
 
-/** The filter gradient of conv2d (vjp with respect to f: conv2dBackpropFilter) for a seeded dy. */
-function filterGradient(x: Tensor, f: Tensor, opts: c.Conv2DOptions): Tensor {
+/** A seeded dy for conv2d(x, f, opts). */
+function convDy(x: Tensor, f: Tensor, opts: c.Conv2DOptions): Tensor {
   const shape = c.conv2d(x, f, opts).shape;
-  const dy = c.tensor(
+  return c.tensor(
     values(
       shape.reduce((a, b) => a * b, 1),
       3,
@@ -44,7 +44,16 @@ function filterGradient(x: Tensor, f: Tensor, opts: c.Conv2DOptions): Tensor {
     shape,
     x.dtype,
   );
-  return c.vjp((ff: Tensor) => c.conv2d(x, ff, opts), f, dy).grads as Tensor;
+}
+
+/** The filter gradient of conv2d (vjp with respect to f: conv2dBackpropFilter) for a seeded dy. */
+function filterGradient(x: Tensor, f: Tensor, opts: c.Conv2DOptions): Tensor {
+  return c.vjp((ff: Tensor) => c.conv2d(x, ff, opts), f, convDy(x, f, opts)).grads as Tensor;
+}
+
+/** The input gradient of conv2d (vjp with respect to x: conv2dBackpropInput) for a seeded dy. */
+function inputGradient(x: Tensor, f: Tensor, opts: c.Conv2DOptions): Tensor {
+  return c.vjp((xx: Tensor) => c.conv2d(xx, f, opts), x, convDy(x, f, opts)).grads as Tensor;
 }
 
 type PoolCase = {
@@ -612,7 +621,13 @@ describe('native fused kernels match the reference', { skip }, () => {
       checkBoth(() => c[op](c.tensor(masked, [5, 2])), F32, `${op} masked`);
   });
 
-  const convCases: { x: number[]; f: number[]; strides: number; dilations: number; padding: 'same' | 'valid' }[] = [
+  const convCases: {
+    x: number[];
+    f: number[];
+    strides: number;
+    dilations: number;
+    padding: c.Conv2DOptions['padding'];
+  }[] = [
     { x: [2, 7, 9, 3], f: [3, 3, 3, 5], strides: 1, dilations: 1, padding: 'same' },
     { x: [1, 9, 7, 2], f: [3, 2, 2, 4], strides: 2, dilations: 1, padding: 'valid' },
     { x: [3, 8, 8, 1], f: [5, 5, 1, 7], strides: 2, dilations: 1, padding: 'same' },
@@ -622,11 +637,31 @@ describe('native fused kernels match the reference', { skip }, () => {
     // One input channel (the direct forward loops) and enough output pixels for several filter-gradient chunks.
     { x: [3, 28, 27, 1], f: [3, 3, 1, 33], strides: 1, dilations: 1, padding: 'valid' },
     { x: [2, 11, 10, 2], f: [3, 3, 2, 7], strides: 2, dilations: 2, padding: 'same' },
+    // The implicit kernels (conv_implicit.h): the MNIST CNN's second convolution on odd sizes (tiles of 4 vectors of
+    // output channels; its input gradient tiles of 2), a 'same' one staged with its padding (the input gradient of
+    // one channel takes the narrow kernel, 33 channels: two vectors and a tail), a narrow forward (3 outputs of 20
+    // channels) with dilation, and explicit padding wider than the window (the input gradient crops dy).
+    { x: [3, 13, 11, 32], f: [3, 3, 32, 64], strides: 1, dilations: 1, padding: 'valid' },
+    { x: [2, 12, 9, 1], f: [3, 3, 1, 33], strides: 1, dilations: 1, padding: 'same' },
+    { x: [2, 10, 9, 20], f: [3, 3, 20, 3], strides: 1, dilations: 2, padding: 'same' },
+    {
+      x: [1, 6, 7, 5],
+      f: [2, 3, 5, 18],
+      strides: 1,
+      dilations: 1,
+      padding: [
+        [3, 1],
+        [0, 4],
+      ],
+    },
+    // Routed to im2col + GEMM: a window deeper than 2048 inputs, and one of more than 64 taps.
+    { x: [1, 5, 4, 240], f: [3, 3, 240, 5], strides: 1, dilations: 1, padding: 'same' },
+    { x: [1, 12, 10, 1], f: [9, 8, 1, 3], strides: 1, dilations: 1, padding: 'same' },
   ];
   for (const k of convCases) {
     const convTitle =
       `conv2d forward and input gradient: x ${JSON.stringify(k.x)} f ${JSON.stringify(k.f)} ` +
-      `stride ${k.strides} dilation ${k.dilations} ${k.padding}`;
+      `stride ${k.strides} dilation ${k.dilations} ${JSON.stringify(k.padding)}`;
     test(convTitle, () => {
       const nx = k.x.reduce((a, b) => a * b, 1),
         nf = k.f.reduce((a, b) => a * b, 1);
@@ -766,6 +801,43 @@ describe('every instruction set gives the reference results', { skip }, () => {
           `${isa} conv2d filter gradient`,
           true,
         );
+        // The implicit kernels' tiles of each ISA: 40 output channels (AVX-512: 3 vectors; AVX2: 2 and a partial
+        // tile), their input gradient (32 outputs), and the narrow kernel (one output channel of 32).
+        for (const [xs, fs] of [
+          [
+            [2, 7, 8, 32],
+            [3, 3, 32, 40],
+          ],
+          [
+            [1, 9, 8, 32],
+            [3, 3, 32, 1],
+          ],
+        ]) {
+          const x = () =>
+              offsetView(
+                values(
+                  xs.reduce((a, b) => a * b, 1),
+                  8,
+                ),
+                xs,
+                'float32',
+              ),
+            f = () =>
+              offsetView(
+                values(
+                  fs.reduce((a, b) => a * b, 1),
+                  9,
+                ),
+                fs,
+                'float32',
+              );
+          for (const [what, op] of [
+            ['conv2d', (a: Tensor, b: Tensor) => c.conv2d(a, b, { padding: 'same' })],
+            ['input gradient', (a: Tensor, b: Tensor) => inputGradient(a, b, { padding: 'same' })],
+            ['filter gradient', (a: Tensor, b: Tensor) => filterGradient(a, b, {})],
+          ] as const)
+            checkBoth(() => op(x(), f()), F32, `${isa} ${what} ${JSON.stringify(fs)}`, true);
+        }
         for (const k of [poolCases[1], poolCases[7]]) {
           const x = () => offsetView(poolInputs(k.x)[1][1], k.x, 'float32');
           checkBoth(() => pool(k, x()), F32, `${isa} ${k.kind}Pool2d`);

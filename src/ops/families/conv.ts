@@ -46,7 +46,7 @@ export interface ConvParams {
   conv2dBackpropFilter: Conv2DParams & { readonly filterShape: Shape4 };
 }
 
-/** The addon's entry points (kernels/conv_direct.h, conv_grad.h). */
+/** The addon's entry points (kernels/conv.h, conv_implicit.h, conv_grad.h). */
 export interface ConvAddon {
   /** params: [n, h, w, cin, cout, kh, kw, ho, wo, strideH, strideW, dilH, dilW, padTop, padLeft]. */
   conv2d(x: Arr, xOff: number, f: Arr, fOff: number, out: Arr, params: Float64Array): void;
