@@ -64,6 +64,11 @@ struct Vec<double> {
   static R add(R a, R b) { return _mm512_add_pd(a, b); }
   static R mul(R a, R b) { return _mm512_mul_pd(a, b); }
   static R max(R a, R b) { return _mm512_max_pd(a, b); }
+  static M lt(R a, R b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }
+  static M gt(R a, R b) { return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ); }
+  static M isnan(R a) { return _mm512_cmp_pd_mask(a, a, _CMP_UNORD_Q); }
+  static M mor(M a, M b) { return a | b; }
+  static R select(M m, R a, R b) { return _mm512_mask_blend_pd(m, b, a); }
   static T sum(R a) { return _mm512_reduce_add_pd(a); }
   static T hmax(R a) { return _mm512_reduce_max_pd(a); }
 };
@@ -123,6 +128,11 @@ struct Vec<double> {
   static R add(R a, R b) { return _mm256_add_pd(a, b); }
   static R mul(R a, R b) { return _mm256_mul_pd(a, b); }
   static R max(R a, R b) { return _mm256_max_pd(a, b); }
+  static M lt(R a, R b) { return _mm256_cmp_pd(a, b, _CMP_LT_OQ); }
+  static M gt(R a, R b) { return _mm256_cmp_pd(a, b, _CMP_GT_OQ); }
+  static M isnan(R a) { return _mm256_cmp_pd(a, a, _CMP_UNORD_Q); }
+  static M mor(M a, M b) { return _mm256_or_pd(a, b); }
+  static R select(M m, R a, R b) { return _mm256_blendv_pd(b, a, m); }
   static T sum(R a) {
     __m128d s = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
     return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));

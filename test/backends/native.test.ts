@@ -83,6 +83,12 @@ const poolCases: PoolCase[] = (['max', 'avg'] as const).flatMap((kind) => [
   },
 ]);
 
+/** Max windows that tile the image (the vectorised paths): channels in whole vectors plus a tail, odd sizes. */
+const tilePoolCases: PoolCase[] = [
+  { kind: 'max', x: [2, 9, 7, 37], poolSize: 2, padding: 'valid' },
+  { kind: 'max', x: [3, 11, 8, 19], poolSize: [3, 2], strides: [3, 2], padding: 'valid' },
+];
+
 /** Random values; small integers (ties everywhere); and some NaN and infinities among them. */
 function poolInputs(shape: readonly number[]): [string, Float64Array][] {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -693,7 +699,7 @@ describe('native fused kernels match the reference', { skip }, () => {
   }
 
   // ---- pooling and its gradients ----
-  for (const k of poolCases) {
+  for (const k of [...poolCases, ...tilePoolCases]) {
     const poolTitle =
       `${k.kind}Pool2d forward and gradient: x ${JSON.stringify(k.x)} pool ${JSON.stringify(k.poolSize)} ` +
       `strides ${JSON.stringify(k.strides)} ${k.padding}`;
