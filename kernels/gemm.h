@@ -247,6 +247,31 @@ void gemm_one(Strided<T> a, Strided<T> b, T* c, int64_t M, int64_t N, int64_t K,
   }
 }
 
+/**
+ * C = op(A) B for a row-major B narrower than a register tile (a classifier's 10 outputs; its weight gradient x^T dy):
+ * rows of C are summed over k in order, RB rows at once so that their FMA chains overlap, with B read in place.
+ * Packing B into NR-wide panels would cost more than such a product (the 1600 x 10 dense layer of the MNIST CNN
+ * packed 1600 x 32 floats on every call, even at batch 1). Each row is one task's, so threads change no bit.
+ */
+template <class T>
+void gemm_narrow(Strided<T> a, const T* b, T* c, int64_t M, int64_t N, int64_t K, int threads) {
+  constexpr int RB = 4;
+  constexpr int64_t NMAX = Blocking<T>::NR;
+  par(ceil_div(M, RB), threads, [&](int64_t block) {
+    const int64_t i0 = block * RB, rows = imin(RB, M - i0);
+    T acc[RB][NMAX] = {};
+    for (int64_t k = 0; k < K; k++) {
+      const T* bk = b + k * N;
+      for (int64_t r = 0; r < rows; r++) {
+        const T av = a.p[(i0 + r) * a.rs + k * a.cs];
+        for (int64_t j = 0; j < N; j++) acc[r][j] += av * bk[j];
+      }
+    }
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t j = 0; j < N; j++) c[(i0 + r) * N + j] = acc[r][j];
+  });
+}
+
 template <class T>
 void gemm_t(const GemmArgs& g) {
   const T* A = static_cast<const T*>(g.a);
@@ -262,6 +287,11 @@ void gemm_t(const GemmArgs& g) {
   auto at = [&](int64_t t) { return Strided<T>{A + t * M * K, g.transA ? 1 : K, g.transA ? M : 1}; };
   auto bt = [&](int64_t t) { return Strided<T>{B + t * K * N, g.transB ? 1 : N, g.transB ? K : 1}; };
   double flops = 2.0 * M * N * K;
+  if (!g.transB && N < Blocking<T>::NR) {
+    const int threads = threads_for(flops * g.batch, 1 << 24);
+    for (int64_t t = 0; t < g.batch; t++) gemm_narrow<T>(at(t), B + t * K * N, C + t * M * N, M, N, K, threads);
+    return;
+  }
   // A second thread pays for itself from about 16 MFLOP: below that, handing A's packed panel and C's rows across
   // cores (on the 2-core Zen 4 VMs, cores that share no cache) costs more than the work it takes over. The MLP's
   // 32 x 784 x 128 (6.4 MFLOP) took 44 us on one thread and 65 us on two inside a training step; 256^3 gained

@@ -312,6 +312,9 @@ describe('native matmul matches the reference', { skip }, () => {
     [257, 33, 65],
     [7, 7, 257],
     [65, 129, 300],
+    // Narrower than a register tile, deeper than a k block (the CNN's 1600 -> 10 classifier at batch 1 and 5).
+    [1, 10, 1601],
+    [5, 31, 1100],
   ];
   for (const dtype of ['float32', 'float64'] as const) {
     for (const [m, n, k] of shapes)
