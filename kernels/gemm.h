@@ -249,26 +249,43 @@ void gemm_one(Strided<T> a, Strided<T> b, T* c, int64_t M, int64_t N, int64_t K,
 
 /**
  * C = op(A) B for a row-major B narrower than a register tile (a classifier's 10 outputs; its weight gradient x^T dy):
- * rows of C are summed over k in order, RB rows at once so that their FMA chains overlap, with B read in place.
- * Packing B into NR-wide panels would cost more than such a product (the 1600 x 10 dense layer of the MNIST CNN
- * packed 1600 x 32 floats on every call, even at batch 1). Each row is one task's, so threads change no bit.
+ * rows of C are summed over k in order, RB rows at once so that their FMA chains overlap, with B read in place as
+ * whole vectors. Packing B into NR-wide panels would cost more than such a product (the MNIST CNN's 1600 x 10 dense
+ * layer packed 1600 x 32 floats on every call, even at batch 1). Each row is one task's, so threads change no bit.
  */
 template <class T>
 void gemm_narrow(Strided<T> a, const T* b, T* c, int64_t M, int64_t N, int64_t K, int threads) {
-  constexpr int RB = 4;
-  constexpr int64_t NMAX = Blocking<T>::NR;
+  using V = Vec<T>;
+  using R = typename V::R;
+  constexpr int RB = 4, W = V::W, NV = Blocking<T>::NRV;
+  constexpr int64_t NR = Blocking<T>::NR;
+  // Whole vectors of row k run NR - N elements into the next rows (lanes that are never stored); the last rows,
+  // where they would run past B's end, are copied into a zero-padded row first.
+  const int64_t direct = K - ceil_div(NR, N);
   par(ceil_div(M, RB), threads, [&](int64_t block) {
     const int64_t i0 = block * RB, rows = imin(RB, M - i0);
-    T acc[RB][NMAX] = {};
+    R acc[RB][NV];
+    for (int r = 0; r < RB; r++)
+      for (int v = 0; v < NV; v++) acc[r][v] = V::zero();
+    alignas(64) T row[NR] = {};
     for (int64_t k = 0; k < K; k++) {
       const T* bk = b + k * N;
-      for (int64_t r = 0; r < rows; r++) {
-        const T av = a.p[(i0 + r) * a.rs + k * a.cs];
-        for (int64_t j = 0; j < N; j++) acc[r][j] += av * bk[j];
+      if (k >= direct) {
+        for (int64_t j = 0; j < N; j++) row[j] = bk[j];
+        bk = row;
+      }
+      R bv[NV];
+      for (int v = 0; v < NV; v++) bv[v] = V::load(bk + v * W);
+      for (int r = 0; r < RB; r++) {
+        const R av = V::set1(r < rows ? a.p[(i0 + r) * a.rs + k * a.cs] : T(0));
+        for (int v = 0; v < NV; v++) acc[r][v] = V::fma(av, bv[v], acc[r][v]);
       }
     }
-    for (int64_t r = 0; r < rows; r++)
-      for (int64_t j = 0; j < N; j++) c[(i0 + r) * N + j] = acc[r][j];
+    alignas(64) T out[NR];
+    for (int64_t r = 0; r < rows; r++) {
+      for (int v = 0; v < NV; v++) V::store(out + v * W, acc[r][v]);
+      for (int64_t j = 0; j < N; j++) c[(i0 + r) * N + j] = out[j];
+    }
   });
 }
 
