@@ -18,7 +18,7 @@ namespace candor {
 namespace {
 
 /** Bumped whenever the JS-visible surface changes; the loader refuses an addon built from other sources. */
-constexpr int kVersion = 7;
+constexpr int kVersion = 8;
 
 const IsaTable* active = nullptr;
 /** The int8 kernels in use; null after the table changes, until napi_quantized.h's quantized_kernels() picks. */
@@ -241,6 +241,19 @@ napi_value SetNumThreads(napi_env env, napi_callback_info info) {
   CHECK(n >= 1 && n <= 256, "thread count must be between 1 and 256");
   set_num_threads(static_cast<int>(n));
   return undefined(env);
+}
+
+/** peakFlops(threads, seconds): the active ISA's float32 FMA throughput in GFLOP/s on `threads` threads. */
+napi_value PeakFlops(napi_env env, napi_callback_info info) {
+  const char* FN = "peakFlops";
+  Call c(env, info);
+  NEED(2);
+  I64(threads, 0);
+  CHECK(threads >= 1 && threads <= 256, "thread count must be between 1 and 256");
+  double seconds;
+  if (napi_get_value_double(env, c.argv[1], &seconds) != napi_ok || !(seconds > 0 && seconds <= 10))
+    return fail(env, "peakFlops: seconds must be a number in (0, 10]");
+  return make_number(env, fma_peak_gflops(active->name, static_cast<int>(threads), seconds));
 }
 
 // ----------------------------------------------------------------------------------------- kernels
@@ -544,7 +557,7 @@ const char* const kActivationNames[] = {CANDOR_ACTIVATIONS(CANDOR_NAME_ITEM)};
 #define CANDOR_CORE_ENTRIES(X)                                                                                  \
   X(info, Info)                                                                                                 \
   X(setIsa, SetIsa)                                                                                             \
-  X(setNumThreads, SetNumThreads) X(gemm, Gemm) X(unary, Unary) X(binary, Binary) X(reduce, Reduce)             \
+  X(setNumThreads, SetNumThreads) X(peakFlops, PeakFlops) X(gemm, Gemm) X(unary, Unary) X(binary, Binary) X(reduce, Reduce)             \
       X(argReduce, ArgReduce) X(gather, Gather) X(softmax, Softmax) X(copy, Copy) X(cast, Cast) X(where, Where) \
           X(scatterAdd, ScatterAdd) X(philox, Philox)
 #define CANDOR_ENTRY_POINTS(X) \

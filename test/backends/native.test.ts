@@ -297,6 +297,8 @@ describe('native matmul matches the reference', { skip }, () => {
     [257, 33, 65],
     [7, 7, 257],
     [65, 129, 300],
+    // Row bands (M over MC), two KC blocks, a partial last micro-panel on each side.
+    [301, 75, 1031],
   ];
   for (const dtype of ['float32', 'float64'] as const) {
     for (const [m, n, k] of shapes)
@@ -823,6 +825,11 @@ describe('results are bit-identical whatever the thread count', { skip }, () => 
             c.matmul(
               c.tensor(values(257 * 300, 1), [257, 300], 'float32'),
               c.tensor(values(300 * 129, 2), [300, 129], 'float32'),
+            ),
+            // Over MC rows, K over KC and N over NC: bands of rows, each packing its own blocks, per thread.
+            c.matmul(
+              c.tensor(values(523 * 1100, 23), [523, 1100], 'float32'),
+              c.tensor(values(1100 * 1061, 24), [1100, 1061], 'float32'),
             ),
             c.matmul(
               c.tensor(values(32 * 784, 3), [32, 784], 'float32'),
