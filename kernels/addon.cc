@@ -557,7 +557,8 @@ const char* const kActivationNames[] = {CANDOR_ACTIVATIONS(CANDOR_NAME_ITEM)};
 #define CANDOR_CORE_ENTRIES(X)                                                                                  \
   X(info, Info)                                                                                                 \
   X(setIsa, SetIsa)                                                                                             \
-  X(setNumThreads, SetNumThreads) X(peakFlops, PeakFlops) X(gemm, Gemm) X(unary, Unary) X(binary, Binary) X(reduce, Reduce)             \
+  X(peakFlops, PeakFlops)                                                                                       \
+  X(setNumThreads, SetNumThreads) X(gemm, Gemm) X(unary, Unary) X(binary, Binary) X(reduce, Reduce)             \
       X(argReduce, ArgReduce) X(gather, Gather) X(softmax, Softmax) X(copy, Copy) X(cast, Cast) X(where, Where) \
           X(scatterAdd, ScatterAdd) X(philox, Philox)
 #define CANDOR_ENTRY_POINTS(X) \

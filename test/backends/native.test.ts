@@ -117,6 +117,24 @@ describe('native backend: registration and reporting', { skip }, () => {
     assert.deepEqual(Object.getOwnPropertyNames(addon).sort(), Object.keys(ADDON_EXPORTS).sort());
   });
 
+  test('the FMA peak probe reports a positive rate on each ISA and 1 or 2 threads, and refuses bad arguments', () => {
+    const addon = loadAddon().addon!;
+    const isa = addon.info().isa;
+    try {
+      for (const name of nativeIsas()) {
+        addon.setIsa(name);
+        for (const threads of [1, 2]) {
+          const gflops = addon.peakFlops(threads, 0.01);
+          assert.ok(Number.isFinite(gflops) && gflops > 0, `${name} ${threads} threads: ${gflops}`);
+        }
+      }
+    } finally {
+      addon.setIsa(isa);
+    }
+    assert.throws(() => addon.peakFlops(0, 0.01), /peakFlops: thread count must be between 1 and 256/);
+    assert.throws(() => addon.peakFlops(1, 0), /peakFlops: seconds must be a number in \(0, 10\]/);
+  });
+
   test('the support table matches the kernel tables', () => {
     const native = findBackend('native'),
       js = createJsBackend();
