@@ -1,7 +1,7 @@
 // The FMA peak probe: float32 FMA throughput (GFLOP/s) of this CPU on a given number of threads, for the bench
 // to state every GEMM and convolution figure as a fraction of what the cores can do.
 //
-// Each thread runs kChains independent accumulator chains (acc = acc * x + y) for a fixed time. A core with two
+// Each thread runs kChains independent accumulator chains (acc += x * y) for a fixed time. A core with two
 // FMA pipes of latency up to 6 cycles (Zen 4/5: 4, Intel: 4) keeps 2 x 6 = 12 FMAs in flight, so 16 chains cover
 // it with margin while leaving registers free (no spills: the loop body is registers only). Compiled with
 // function-level target attributes, so one file serves every ISA the addon can pick; it reads no memory.
@@ -39,61 +39,37 @@ struct Stopwatch {
 // The result is stored here so that the compiler cannot drop the chains.
 std::atomic<float> sink{0};
 
+/** Defines `double name(double seconds)`: kChains chains of vector type R (`lanes` floats) under `attr`, timed. */
+#define CANDOR_FMA_CHAINS(name, attr, R, lanes, set1, fmadd, storeu)                                \
+  attr double name(double seconds) {                                                                \
+    R acc[kChains];                                                                                 \
+    for (int i = 0; i < kChains; i++) acc[i] = set1(float(i));                                      \
+    /* acc += x * y: a tiny step, so every chain stays finite and normal. */                        \
+    const R x = set1(0.999999f), y = set1(1e-7f);                                                   \
+    Stopwatch watch;                                                                                \
+    do                                                                                              \
+      for (int64_t k = 0; k < kStep; k++)                                                           \
+        _Pragma("GCC unroll 16") for (int i = 0; i < kChains; i++) acc[i] = fmadd(x, y, acc[i]);    \
+    while (watch.tick(seconds));                                                                    \
+    float out[lanes];                                                                               \
+    R sum = acc[0];                                                                                 \
+    for (int i = 1; i < kChains; i++) sum = fmadd(sum, set1(1.0f), acc[i]);                         \
+    storeu(out, sum);                                                                               \
+    sink.store(out[0], std::memory_order_relaxed);                                                  \
+    return watch.rate(lanes * kChains);                                                             \
+  }
+
+inline float scalar_set1(float x) { return x; }
+// The scalar build's multiply-add: the compiler may fuse it or not.
+inline float scalar_fmadd(float a, float b, float c) { return a * b + c; }
+inline void scalar_storeu(float* p, float v) { *p = v; }
+CANDOR_FMA_CHAINS(fmas_scalar, , float, 1, scalar_set1, scalar_fmadd, scalar_storeu)
 #if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx512f"))) double fmas_avx512(double seconds) {
-  __m512 acc[kChains];
-  for (int i = 0; i < kChains; i++) acc[i] = _mm512_set1_ps(float(i));
-  // x just below 1 and y small keep every chain finite and normal for any run length.
-  const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
-  Stopwatch watch;
-  do
-    for (int64_t k = 0; k < kStep; k++)
-#pragma GCC unroll 16
-      for (int i = 0; i < kChains; i++) acc[i] = _mm512_fmadd_ps(x, y, acc[i]);
-  while (watch.tick(seconds));
-  __m512 s = acc[0];
-  for (int i = 1; i < kChains; i++) s = _mm512_add_ps(s, acc[i]);
-  float lanes[16];
-  _mm512_storeu_ps(lanes, s);
-  sink.store(lanes[0], std::memory_order_relaxed);
-  return watch.rate(16 * kChains);
-}
-
-__attribute__((target("avx2,fma"))) double fmas_avx2(double seconds) {
-  __m256 acc[kChains];
-  for (int i = 0; i < kChains; i++) acc[i] = _mm256_set1_ps(float(i));
-  const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
-  Stopwatch watch;
-  do
-    for (int64_t k = 0; k < kStep; k++)
-#pragma GCC unroll 16
-      for (int i = 0; i < kChains; i++) acc[i] = _mm256_fmadd_ps(x, y, acc[i]);
-  while (watch.tick(seconds));
-  __m256 s = acc[0];
-  for (int i = 1; i < kChains; i++) s = _mm256_add_ps(s, acc[i]);
-  float lanes[8];
-  _mm256_storeu_ps(lanes, s);
-  sink.store(lanes[0], std::memory_order_relaxed);
-  return watch.rate(8 * kChains);
-}
+CANDOR_FMA_CHAINS(fmas_avx512, __attribute__((target("avx512f"))), __m512, 16, _mm512_set1_ps, _mm512_fmadd_ps,
+                  _mm512_storeu_ps)
+CANDOR_FMA_CHAINS(fmas_avx2, __attribute__((target("avx2,fma"))), __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps,
+                  _mm256_storeu_ps)
 #endif
-
-/** The scalar build's inner loop: one multiply-add per chain per step (the compiler may fuse it or not). */
-double fmas_scalar(double seconds) {
-  float acc[kChains];
-  for (int i = 0; i < kChains; i++) acc[i] = float(i);
-  const float x = 0.999999f, y = 1e-7f;
-  Stopwatch watch;
-  do
-    for (int64_t k = 0; k < kStep; k++)
-#pragma GCC unroll 16
-      for (int i = 0; i < kChains; i++) acc[i] = x * y + acc[i];
-  while (watch.tick(seconds));
-  float s = 0;
-  for (int i = 0; i < kChains; i++) s += acc[i];
-  sink.store(s, std::memory_order_relaxed);
-  return watch.rate(kChains);
-}
 
 double fmas(const char* isa, double seconds) {
 #if defined(__x86_64__) || defined(__i386__)
