@@ -188,6 +188,10 @@ napi_value undefined(napi_env env) {
   if (!out_at(c.env, c.argv[i], j, dt, count, FN, what, &ptr)) return nullptr
 #define CHECK(cond, msg) \
   if (!(cond)) return fail(c.env, std::string(FN) + ": " + (msg))
+/** argv[i] as a thread count, 1 to 256. */
+#define THREADS(name, i) \
+  I64(name, i);          \
+  CHECK(name >= 1 && name <= 256, "thread count must be between 1 and 256")
 
 // --------------------------------------------------------------------------------------- controls
 
@@ -237,8 +241,7 @@ napi_value SetNumThreads(napi_env env, napi_callback_info info) {
   const char* FN = "setNumThreads";
   Call c(env, info);
   NEED(1);
-  I64(n, 0);
-  CHECK(n >= 1 && n <= 256, "thread count must be between 1 and 256");
+  THREADS(n, 0);
   set_num_threads(static_cast<int>(n));
   return undefined(env);
 }
@@ -248,8 +251,7 @@ napi_value PeakFlops(napi_env env, napi_callback_info info) {
   const char* FN = "peakFlops";
   Call c(env, info);
   NEED(2);
-  I64(threads, 0);
-  CHECK(threads >= 1 && threads <= 256, "thread count must be between 1 and 256");
+  THREADS(threads, 0);
   double seconds;
   if (napi_get_value_double(env, c.argv[1], &seconds) != napi_ok || !(seconds > 0 && seconds <= 10))
     return fail(env, "peakFlops: seconds must be a number in (0, 10]");
