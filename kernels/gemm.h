@@ -36,11 +36,13 @@ void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict b, int6
   using B = Blocking<T>;
   constexpr int MR = B::MR, NRV = B::NRV, W = B::W, NR = B::NR;
   typename V::R acc[MR][NRV];
-  // C's tile is read again only after the k loop: fetching it now hides its misses behind kc steps of FMAs.
-  for (int64_t i = 0; i < mv; i++) {
-    __builtin_prefetch(c + i * ldc, 1);
-    if (NR * sizeof(T) > 64) __builtin_prefetch(c + i * ldc + NR - 1, 1);
-  }
+  // A C tile to add to is read only after the k loop: fetching it now hides its misses behind kc steps of FMAs
+  // (a tile only written is not fetched: +1-3% on one thread against fetching it too).
+  if (accumulate)
+    for (int64_t i = 0; i < mv; i++) {
+      __builtin_prefetch(c + i * ldc, 1);
+      if (NR * sizeof(T) > 64) __builtin_prefetch(c + i * ldc + NR - 1, 1);
+    }
 #pragma GCC unroll 16
   for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
