@@ -53,7 +53,8 @@
     {
       "target_name": "candor",
       "sources": [
-        "kernels/addon.cc", "kernels/memory.cc", "kernels/pool.cc", "kernels/generic.cc", "kernels/isa_scalar.cc"
+        "kernels/addon.cc", "kernels/memory.cc", "kernels/pool.cc", "kernels/generic.cc", "kernels/isa_scalar.cc",
+        "kernels/peak.cc"
       ],
       "cflags_cc": ["<@(candor_cflags)"],
       "conditions": [["target_arch=='x64'", {"dependencies": ["candor_avx512", "candor_avx512vnni", "candor_avx2"]}]],

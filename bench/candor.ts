@@ -79,11 +79,13 @@ if (has('mlp')) {
 }
 if (has('cnn')) {
   const { batch, height, width, classes } = args.cnn;
+  const before = process.resourceUsage().maxRSS;
   await out.time('cnnTrain', () => {
     const model = cnnModel(args);
     compile(model);
     return trainStep(model, uniform([batch, height, width, 1], 1), labels([batch], classes, 2));
   });
+  out.memory('cnn', before);
 }
 if (has('dp')) {
   // One fit() of one epoch over exactly one batch (fixed-size sampling, no record): the same batch, the same

@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # Builds bench/gemm-kernels.cc against kernels/ (each ISA file with its own flags, as binding.gyp does)
 # and runs it with THREADS threads (default 2), then NumPy / PyTorch on the same shapes when python3 has
-# them. Usage: bench/gemm-kernels.sh [THREADS]. Needs only g++ and python3: no Node.
+# them. Usage: bench/gemm-kernels.sh [THREADS [harness options: --isa NAME --only I,J --seconds S]].
+# CANDOR_GEMM_BIN=path only builds the harness there (to time two builds in alternation). Needs g++ and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads="${1:-2}"
+shift || true
 out="$(mktemp -d)"
-flags=(-O3 -std=gnu++17 -fno-math-errno)
+flags=(-O3 -std=gnu++17 -fno-math-errno ${CANDOR_GEMM_FLAGS:-})
 g++ "${flags[@]}" -Wno-uninitialized -Wno-maybe-uninitialized -mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -c kernels/isa_avx512.cc -o "$out/avx512.o"
 g++ "${flags[@]}" -mavx2 -mfma -c kernels/isa_avx2.cc -o "$out/avx2.o"
-g++ "${flags[@]}" bench/gemm-kernels.cc kernels/pool.cc kernels/generic.cc kernels/isa_scalar.cc "$out/avx512.o" "$out/avx2.o" -lpthread -o "$out/gemm-kernels"
-"$out/gemm-kernels" "$threads"
+g++ "${flags[@]}" bench/gemm-kernels.cc kernels/pool.cc kernels/generic.cc kernels/isa_scalar.cc kernels/peak.cc "$out/avx512.o" "$out/avx2.o" -lpthread -o "$out/gemm-kernels"
+if [ -n "${CANDOR_GEMM_BIN:-}" ]; then
+  cp "$out/gemm-kernels" "$CANDOR_GEMM_BIN"
+  rm -rf "$out"
+  exit 0
+fi
+"$out/gemm-kernels" "$threads" "$@"
 OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads" python3 - "$threads" <<'PY' || true
 import json, sys, time
 threads = int(sys.argv[1])

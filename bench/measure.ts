@@ -133,6 +133,13 @@ export class PeerOutput {
     }
   }
 
+  /** Records the process's peak resident set around a section: `beforeKiB` read before it, the peak now. */
+  memory(section: string, beforeKiB: number): void {
+    const peakKiB = process.resourceUsage().maxRSS;
+    (this.result.memory ??= {})[section] = { beforeKiB, peakKiB };
+    process.stderr.write(`  ${this.result.peer} ${section} max RSS: ${(peakKiB / 1024).toFixed(0)} MiB\n`);
+  }
+
   emit(): void {
     console.log(RESULT_TAG + JSON.stringify(this.result));
   }

@@ -8,10 +8,12 @@ import {
   EXPLAIN,
   FIT_TARGETS,
   IG_TRAIN_RATIO_TARGET,
+  MEMORY_TARGET,
   METRICS,
   PEERS,
   TARGETS,
   type Metric,
+  type PeakProbe,
   type PeerName,
   type PeerResult,
 } from './spec.js';
@@ -31,14 +33,30 @@ export interface Report {
    * (fitEpochVsTrainOnBatchNative: fit's epoch over the bare trainOnBatch step of the same model; fitEpochVsTorchLoop).
    */
   ratios: Record<string, number>;
-  /** Issue 4's targets (TARGETS), then issue 18's (FIT_TARGETS). */
-  targets: { issue: 4 | 18; text: string; ratio: string; value: number | null; met: boolean | null }[];
+  /** Issue 4's targets (TARGETS), then issue 18's (FIT_TARGETS), then issue 19's (MEMORY_TARGET). */
+  targets: { issue: 4 | 18 | 19; text: string; ratio: string; value: number | null; met: boolean | null }[];
+  /** The cores' FMA peak the figures are stated against, or why it was not probed. */
+  peak?: PeakProbe;
+  /** peer -> metric key (a metric with `flops`) -> its GFLOP/s over the FMA peak of 1 thread and of all threads. */
+  ofPeak: Record<string, Record<string, { oneThread: number; allThreads: number }>>;
+  /**
+   * peer -> CNN training's peak resident memory in MiB: the max RSS of a process that ran only the cnn section
+   * (`peakMiB`, the runtime and libraries included) and its growth over the section (`sectionMiB`).
+   */
+  memory: Record<string, { peakMiB: number; sectionMiB: number }>;
+}
+
+/** What the orchestrator measured besides the peers' timings. */
+export interface Extras {
+  peak?: PeakProbe;
+  /** peer -> the cnn section's max RSS in KiB, from a process that ran only that section. */
+  cnnMemory?: Record<string, { beforeKiB: number; peakKiB: number }>;
 }
 
 const metricOf = (key: string): Metric | undefined => METRICS.find((m) => m.key === key.split('@')[0]);
 const peerInfo = (name: PeerName) => PEERS.find((p) => p.name === name)!;
 
-export function buildReport(outcomes: PeerOutcome[]): Report {
+export function buildReport(outcomes: PeerOutcome[], extras: Extras = {}): Report {
   const figures: Report['figures'] = {};
   for (const o of outcomes) {
     if (!('result' in o)) continue;
@@ -89,7 +107,30 @@ export function buildReport(outcomes: PeerOutcome[]): Report {
     const value = ratios[t.ratio] ?? null;
     targets.push({ issue: 18, text: t.text, ratio: t.ratio, value, met: value === null ? null : value >= t.atLeast });
   }
-  return { figures, ratios, targets };
+  const ofPeak: Report['ofPeak'] = {};
+  const peak = extras.peak;
+  if (peak && !('skipped' in peak))
+    for (const [peer, row] of Object.entries(figures))
+      for (const m of METRICS) {
+        const t = outcomes.find((o) => o.peer === peer && 'result' in o);
+        const seconds = t && 'result' in t ? t.result.timings[m.key]?.seconds : undefined;
+        if (m.flops === undefined || seconds === undefined || row[m.key] === undefined) continue;
+        const gflops = m.flops / seconds / 1e9;
+        (ofPeak[peer] ??= {})[m.key] = { oneThread: gflops / peak.oneThread, allThreads: gflops / peak.allThreads };
+      }
+  const memory: Report['memory'] = {};
+  for (const [peer, m] of Object.entries(extras.cnnMemory ?? {}))
+    memory[peer] = { peakMiB: m.peakKiB / 1024, sectionMiB: (m.peakKiB - m.beforeKiB) / 1024 };
+  if (memory.native && memory.torch) ratios[MEMORY_TARGET.ratio] = memory.native.peakMiB / memory.torch.peakMiB;
+  const memoryRatio = ratios[MEMORY_TARGET.ratio] ?? null;
+  targets.push({
+    issue: 19,
+    text: MEMORY_TARGET.text,
+    ratio: MEMORY_TARGET.ratio,
+    value: memoryRatio,
+    met: memoryRatio === null ? null : memoryRatio <= MEMORY_TARGET.atMost,
+  });
+  return { figures, ratios, targets, peak, ofPeak, memory };
 }
 
 const fmt = (v: number | undefined): string =>
@@ -104,11 +145,14 @@ export function printReport(outcomes: PeerOutcome[], report: Report, print: (lin
   const labelWidth = Math.max(...keys.map((m) => `${m.label} (${m.unit})`.length), 10) + 2;
   const col = 14;
   print('');
+  // A fraction-of-peak column per peer that has one: "1 thread / all threads".
+  const peakCols = ran.filter((o) => report.ofPeak[o.peer]);
   print(
     [
       'figure'.padEnd(labelWidth),
       ...ran.map((o) => peerInfo(o.peer).title.padStart(col)),
       ...ran.filter((o) => o.peer !== 'native').map((o) => `vs ${peerInfo(o.peer).ratioName}`.padStart(col)),
+      ...peakCols.map((o) => `/peak ${peerInfo(o.peer).ratioName}`.padStart(col)),
     ].join(''),
   );
   for (const m of keys) {
@@ -119,8 +163,20 @@ export function printReport(outcomes: PeerOutcome[], report: Report, print: (lin
         const r = report.ratios[`${m.key}Vs${peerInfo(o.peer).ratioName}`];
         return (r === undefined ? '-' : `${fmt(r)}x`).padStart(col);
       });
-    print([`${m.label} (${m.unit})`.padEnd(labelWidth), ...cells, ...ratioCells].join(''));
+    const peakCells = peakCols.map((o) => {
+      const f = report.ofPeak[o.peer][m.key];
+      return (f ? `${f.oneThread.toFixed(2)}/${f.allThreads.toFixed(2)}` : '-').padStart(col);
+    });
+    print([`${m.label} (${m.unit})`.padEnd(labelWidth), ...cells, ...ratioCells, ...peakCells].join(''));
   }
+  const peak = report.peak;
+  if (peak)
+    print(
+      'skipped' in peak
+        ? `FMA peak not probed: ${peak.skipped}`
+        : `/peak = the figure's GFLOP/s over the cores' float32 FMA peak (kernels/peak.cc, ${peak.isa}) on 1 thread ` +
+            `/ on ${peak.threads}: ${fmt(peak.oneThread)} / ${fmt(peak.allThreads)} GFLOP/s`,
+    );
   print(
     'ratios = Candor native / peer: above 1 is faster for throughputs (GFLOP/s, samples/s, tokens/s), ' +
       'below 1 is faster for times (ms)',
@@ -181,6 +237,17 @@ export function printReport(outcomes: PeerOutcome[], report: Report, print: (lin
   for (const t of report.targets.filter((t) => t.issue === 4)) {
     const figure = t.value === null ? `not measured (${missing})` : `${fmt(t.value)}x, ${t.met ? 'met' : 'not met'}`;
     print(`  ${t.text}: ${figure}`);
+  }
+  const memory = Object.entries(report.memory);
+  if (memory.length) {
+    print('peak resident memory of CNN training (max RSS of a process that runs only the cnn section; growth in it):');
+    for (const [peer, m] of memory)
+      print(`  ${peerInfo(peer as PeerName).title}: ${fmt(m.peakMiB)} MiB (${fmt(m.sectionMiB)} MiB in the section)`);
+    const t = report.targets.find((r) => r.issue === 19)!;
+    print(
+      `  issue 19, ${t.text}: ` +
+        (t.value === null ? 'not measured (needs native and torch)' : `${fmt(t.value)}x, ${t.met ? 'met' : 'not met'}`),
+    );
   }
   if (!ran.some((o) => 'fitEpoch' in o.result.timings || 'fitEpoch' in o.result.skipped)) return;
   print("targets (issue 18), Candor native's MNIST fit epoch:");

@@ -22,12 +22,14 @@ import {
   PEERS,
   RESULT_TAG,
   SECTIONS,
+  type PeakProbe,
   type PeerArgs,
   type PeerName,
   type PeerResult,
   type Section,
 } from './spec.js';
-import { buildReport, printReport, type PeerOutcome } from './report.js';
+import { buildReport, printReport, type Extras, type PeerOutcome } from './report.js';
+import { loadAddon } from '../src/backends/native/addon.js';
 import { printDistributed, runDistributedBench } from './distributed.js';
 
 const argv = process.argv.slice(2);
@@ -119,9 +121,9 @@ function installed(pkg: string): boolean {
   }
 }
 
-/** The command that runs a peer, or why it cannot run here. */
-function command(peer: PeerName): { cmd: string; argv: string[] } | { skipped: string } {
-  const payload = JSON.stringify(args);
+/** The command that runs a peer on `peerArgs`, or why it cannot run here. */
+function command(peer: PeerName, peerArgs: PeerArgs): { cmd: string; argv: string[] } | { skipped: string } {
+  const payload = JSON.stringify(peerArgs);
   switch (peer) {
     case 'native':
     case 'js':
@@ -144,10 +146,10 @@ function command(peer: PeerName): { cmd: string; argv: string[] } | { skipped: s
 }
 
 /** Runs one peer's process (its progress shows on stderr) and reads its result line. */
-function runPeer(peer: PeerName): Promise<PeerOutcome> {
-  const how = command(peer);
+function runPeer(peer: PeerName, peerArgs = args): Promise<PeerOutcome> {
+  const how = command(peer, peerArgs);
   if ('skipped' in how) return Promise.resolve({ peer, skipped: how.skipped });
-  process.stderr.write(`${peer}...\n`);
+  process.stderr.write(`${peer}${peerArgs === args ? '' : ` (${peerArgs.sections.join(', ')} alone)`}...\n`);
   return new Promise((resolve) => {
     const child = spawn(how.cmd, how.argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '',
@@ -175,13 +177,47 @@ function runPeer(peer: PeerName): Promise<PeerOutcome> {
   });
 }
 
+/**
+ * The cores' float32 FMA peak on 1 thread and on all, on the instruction set Candor's native backend picks: the best
+ * of three short probes each (a neighbour's load only ever lowers a probe).
+ */
+function probePeak(): PeakProbe {
+  const load = loadAddon();
+  if (!load.addon) return { skipped: load.reason };
+  const addon = load.addon,
+    seconds = smoke ? 0.02 : 0.2;
+  const best = (threads: number) => Math.max(...[0, 1, 2].map(() => addon.peakFlops(threads, seconds)));
+  return { isa: addon.info().isa, threads: args.threads, oneThread: best(1), allThreads: best(args.threads) };
+}
+
+/**
+ * Peak resident memory of CNN training, for Candor native and PyTorch: the max RSS of a process that runs the cnn
+ * section alone (the other sections' buffers would set the peak otherwise), taken from the main run when that was
+ * all it ran.
+ */
+async function cnnMemory(outcomes: PeerOutcome[]): Promise<Extras['cnnMemory']> {
+  const memory: NonNullable<Extras['cnnMemory']> = {};
+  const alone = peerSections.length === 1 && peerSections[0] === 'cnn';
+  for (const peer of peers.filter((p) => p === 'native' || p === 'torch')) {
+    const o = alone
+      ? outcomes.find((o) => o.peer === peer)
+      : await runPeer(peer, { ...args, sections: ['cnn'], budgetSeconds: Math.min(args.budgetSeconds, 1) });
+    const m = o && 'result' in o ? o.result.memory?.cnn : undefined;
+    if (m) memory[peer] = m;
+  }
+  return memory;
+}
+
 const start = performance.now();
 const outcomes: PeerOutcome[] = [];
 const peerSections = sections.filter((s) => s !== 'distributed');
+// Before the peers, on cores nothing else of ours is using.
+const peak = sections.includes('gemm') || sections.includes('conv') ? probePeak() : undefined;
 // One at a time: peers never share the cores.
 if (peerSections.length) for (const peer of peers) outcomes.push(await runPeer(peer));
+const memory = sections.includes('cnn') ? await cnnMemory(outcomes) : undefined;
 const distributed = sections.includes('distributed') ? await runDistributedBench(args, quick, smoke) : undefined;
-const report = buildReport(outcomes);
+const report = buildReport(outcomes, { peak, cnnMemory: memory });
 console.log(
   `\nCandor comparison benchmark${quick ? ' (--quick: few repeats, rough figures)' : ''}` +
     `${smoke ? ' (--smoke: one call per figure, not a measurement)' : ''}; float32; ` +
@@ -212,6 +248,9 @@ if (json) {
       figures: report.figures,
       ratios: report.ratios,
       targets: report.targets,
+      peak: report.peak,
+      ofPeak: report.ofPeak,
+      memory: report.memory,
       ...(distributed ? { distributed } : {}),
     }),
   );

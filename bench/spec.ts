@@ -12,6 +12,8 @@ export interface Metric {
   readonly higherIsBetter: boolean;
   /** The figure from the median seconds of one call (one GEMM, one step, one prediction). */
   readonly fromSeconds: (seconds: number) => number;
+  /** Floating-point operations of one call, where the bench states the figure as a fraction of the FMA peak. */
+  readonly flops?: number;
 }
 
 /** 'distributed' is not a peer's: bench/distributed.ts runs it under mpirun after the peers (issue 17). */
@@ -127,9 +129,14 @@ export const METRICS: readonly Metric[] = [
     unit: 'GFLOP/s',
     higherIsBetter: true,
     fromSeconds: perSecond((2 * n ** 3) / 1e9),
+    flops: 2 * n ** 3,
   })),
   ...CONVS.flatMap((s): Metric[] => {
     const what = `${s.name} ${s.inChannels}->${s.outChannels} ${s.height}x${s.width}`;
+    // Forward: one multiply-add per output element and filter tap; the backward pass computes both gradients,
+    // each as many as the forward.
+    const fwd =
+      2 * s.batch * (s.height - s.kernel + 1) * (s.width - s.kernel + 1) * s.outChannels * s.inChannels * s.kernel ** 2;
     return [
       {
         key: `${s.name}Fwd`,
@@ -138,6 +145,7 @@ export const METRICS: readonly Metric[] = [
         unit: 'ms',
         higherIsBetter: false,
         fromSeconds: ms,
+        flops: fwd,
       },
       {
         key: `${s.name}FwdBwd`,
@@ -146,6 +154,7 @@ export const METRICS: readonly Metric[] = [
         unit: 'ms',
         higherIsBetter: false,
         fromSeconds: ms,
+        flops: 3 * fwd,
       },
     ];
   }),
@@ -257,6 +266,13 @@ export const TARGETS = [
   { metric: 'cnnPredict1', peer: 'torch', atMost: 0.5, text: "CNN batch-1 predict latency <= 0.5x PyTorch's" },
 ] as const;
 
+/** Issue 19's memory target: Candor native's peak resident memory of CNN training over PyTorch's. */
+export const MEMORY_TARGET = {
+  ratio: 'cnnPeakRssVsTorch',
+  atMost: 1,
+  text: "Peak resident memory of CNN training no more than PyTorch's",
+} as const;
+
 /** The peers, in the order they run; `ratioName` names them in the ratio keys (mlpTrainVsTorch). */
 export const PEERS = [
   { name: 'native', ratioName: 'Native', title: 'Candor native' },
@@ -313,5 +329,12 @@ export interface PeerResult {
   timings: Record<string, Timing>;
   /** Metric key -> why it was not measured. */
   skipped: Record<string, string>;
+  /** The process's peak resident set (max RSS, KiB) before and after a section ran (cnn: its training steps). */
+  memory?: Record<string, { beforeKiB: number; peakKiB: number }>;
 }
+
+/** The FMA peak of this machine's cores (Candor's kernels/peak.cc, on the native backend's instruction set). */
+export type PeakProbe =
+  | { readonly isa: string; readonly threads: number; readonly oneThread: number; readonly allThreads: number }
+  | { readonly skipped: string };
 export const RESULT_TAG = 'BENCH-RESULT ';

@@ -2,7 +2,7 @@
 # argv[1]: torch.matmul, F.conv2d forward and backward, torch.nn models trained with Adam, and MNIST epochs of
 # plain training loops. Prints its timings as the last line, after the result tag; the orchestrator turns
 # seconds into figures.
-import json, math, os, struct, sys, time
+import json, math, os, resource, struct, sys, time
 
 import numpy as np
 import torch
@@ -201,7 +201,11 @@ if has('mlp'):
 if has('cnn'):
     c = args['cnn']
     x, y = torch.rand(c['batch'], 1, c['height'], c['width']), torch.randint(0, c['classes'], (c['batch'],))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     record('cnnTrain', train_step(cnn_model(c), x, y, F.cross_entropy))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result['memory'] = {'cnn': {'beforeKiB': before, 'peakKiB': peak}}
+    sys.stderr.write('  torch cnn max RSS: %d MiB\n' % (peak // 1024))
 if has('predict'):
     c = args['cnn']
     model = cnn_model(c).eval()

@@ -18,7 +18,7 @@ namespace candor {
 namespace {
 
 /** Bumped whenever the JS-visible surface changes; the loader refuses an addon built from other sources. */
-constexpr int kVersion = 7;
+constexpr int kVersion = 8;
 
 const IsaTable* active = nullptr;
 /** The int8 kernels in use; null after the table changes, until napi_quantized.h's quantized_kernels() picks. */
@@ -188,6 +188,10 @@ napi_value undefined(napi_env env) {
   if (!out_at(c.env, c.argv[i], j, dt, count, FN, what, &ptr)) return nullptr
 #define CHECK(cond, msg) \
   if (!(cond)) return fail(c.env, std::string(FN) + ": " + (msg))
+/** argv[i] as a thread count, 1 to 256. */
+#define THREADS(name, i) \
+  I64(name, i);          \
+  CHECK(name >= 1 && name <= 256, "thread count must be between 1 and 256")
 
 // --------------------------------------------------------------------------------------- controls
 
@@ -237,10 +241,21 @@ napi_value SetNumThreads(napi_env env, napi_callback_info info) {
   const char* FN = "setNumThreads";
   Call c(env, info);
   NEED(1);
-  I64(n, 0);
-  CHECK(n >= 1 && n <= 256, "thread count must be between 1 and 256");
+  THREADS(n, 0);
   set_num_threads(static_cast<int>(n));
   return undefined(env);
+}
+
+/** peakFlops(threads, seconds): the active ISA's float32 FMA throughput in GFLOP/s on `threads` threads. */
+napi_value PeakFlops(napi_env env, napi_callback_info info) {
+  const char* FN = "peakFlops";
+  Call c(env, info);
+  NEED(2);
+  THREADS(threads, 0);
+  double seconds;
+  if (napi_get_value_double(env, c.argv[1], &seconds) != napi_ok || !(seconds > 0 && seconds <= 10))
+    return fail(env, "peakFlops: seconds must be a number in (0, 10]");
+  return make_number(env, fma_peak_gflops(active->name, static_cast<int>(threads), seconds));
 }
 
 // ----------------------------------------------------------------------------------------- kernels
@@ -544,6 +559,7 @@ const char* const kActivationNames[] = {CANDOR_ACTIVATIONS(CANDOR_NAME_ITEM)};
 #define CANDOR_CORE_ENTRIES(X)                                                                                  \
   X(info, Info)                                                                                                 \
   X(setIsa, SetIsa)                                                                                             \
+  X(peakFlops, PeakFlops)                                                                                       \
   X(setNumThreads, SetNumThreads) X(gemm, Gemm) X(unary, Unary) X(binary, Binary) X(reduce, Reduce)             \
       X(argReduce, ArgReduce) X(gather, Gather) X(softmax, Softmax) X(copy, Copy) X(cast, Cast) X(where, Where) \
           X(scatterAdd, ScatterAdd) X(philox, Philox)

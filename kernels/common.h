@@ -204,6 +204,10 @@ void par(int64_t tasks, int threads, F&& f) {
 }
 }  // namespace
 
+// ---- the FMA peak probe (peak.cc) ----
+/** Float32 GFLOP/s of `threads` threads each running independent FMA chains of `isa` for `seconds`. */
+double fma_peak_gflops(const char* isa, int threads, double seconds);
+
 // ---- kernels that need no vector code (generic.cc, compiled once) ----
 /** Gathers a strided view (any strides: 0, negative) of elemBytes-sized elements into contiguous out. */
 void copy_strided(int elemBytes, const void* base, int rank, const int64_t* shape, const int64_t* strides, void* out,

@@ -1,13 +1,16 @@
-// GEMM: packed, register- and cache-blocked, threaded over output tiles; k is summed in blocks of KC,
-// in order, so results do not depend on the thread count.
+// GEMM: packed, register- and cache-blocked, threaded over bands of C's rows (over column panels when C has one
+// block of rows); k is summed in blocks of KC, in order, so results do not depend on the thread count.
 // Included by impl.h (inside the per-ISA namespace).
 #pragma once
 
 // ============================================================================================ GEMM
 
 /** Tile and block sizes. MR x NR is the register tile; KC the depth of one packed block (fixed per ISA,
- *  so it alone sets the summation order). The macro-kernel keeps one MR x KC panel of A in L1 while it
- *  streams the KC x NC panel of B from L2 (sizes tuned on Zen 4: 32 KiB L1d, 1 MiB L2). */
+ *  so it alone sets the summation order). Per thread, an MC x KC block of A (256 KiB in float) stays in L2
+ *  while the macro-kernel takes B's KC x NR micro-panels in turn, each against every MR-row panel of A.
+ *  Tuned on the 2-core Zen 5 VMs (48 KiB L1d, 1 MiB L2 per core, no cache shared by the two cores): a KC x NC
+ *  block of B of 1024 columns re-packs A half as often as 512 did (+4% on one thread at 1024 and 2048);
+ *  KC = 256, MR = 12 or 14 and software prefetch of the A and B streams measured no better. */
 template <class T>
 struct Blocking {
   static constexpr int W = Vec<T>::W;
@@ -21,7 +24,7 @@ struct Blocking {
   static constexpr int NR = NRV * W;
   static constexpr int64_t KC = sizeof(T) == 4 ? 512 : 256;
   static constexpr int64_t MC = MR * 16;
-  static constexpr int64_t NC = NR * (W == 1 ? 64 : 16);
+  static constexpr int64_t NC = NR * (W == 1 ? 64 : 32);
 };
 
 /** C tile (mv x nv valid of MR x NR) = (or +=) packed A panel [kc][MR] x B panel [kc][NR] whose rows
@@ -33,6 +36,13 @@ void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict b, int6
   using B = Blocking<T>;
   constexpr int MR = B::MR, NRV = B::NRV, W = B::W, NR = B::NR;
   typename V::R acc[MR][NRV];
+  // A C tile to add to is read only after the k loop: fetching it now hides its misses behind kc steps of FMAs
+  // (a tile only written is not fetched: +1-3% on one thread against fetching it too).
+  if (accumulate)
+    for (int64_t i = 0; i < mv; i++) {
+      __builtin_prefetch(c + i * ldc, 1);
+      if (NR * sizeof(T) > 64) __builtin_prefetch(c + i * ldc + NR - 1, 1);
+    }
 #pragma GCC unroll 16
   for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
@@ -85,17 +95,25 @@ void pack_a(Strided<T> a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, T* dst
     int64_t rows = imin(MR, mc - p);
     const T* src = a.p + (i0 + p) * a.rs + k0 * a.cs;
     if (a.cs == 1) {
-      int64_t k = 0;
+      // Rows [0, tr) of a full panel go by 8 x 8 block transposes for k < k8; the rest one element at a time.
+      int64_t tr = 0, k8 = 0;
 #if defined(CANDOR_ISA_AVX512) || defined(CANDOR_ISA_AVX2)
-      // Full 8-row panels of a row-major float A: 8 x 8 block transposes.
-      if constexpr (sizeof(T) == 4 && MR == 8)
-        if (rows == MR)
-          for (; k + 8 <= kc; k += 8) transpose8x8(src + k, a.rs, dst + k * MR, MR);
+      if constexpr (sizeof(T) == 4 && MR >= 8)
+        if (rows == MR) {
+          tr = MR / 8 * 8, k8 = kc / 8 * 8;
+          for (int64_t r = 0; r < tr; r += 8)
+            for (int64_t k = 0; k < k8; k += 8) transpose8x8(src + r * a.rs + k, a.rs, dst + k * MR + r, MR);
+        }
 #endif
       for (int64_t r = 0; r < rows; r++) {
         const T* s = src + r * a.rs;
-        for (int64_t kk = k; kk < kc; kk++) dst[kk * MR + r] = s[kk];
+        for (int64_t kk = r < tr ? k8 : 0; kk < kc; kk++) dst[kk * MR + r] = s[kk];
       }
+    } else if (rows == MR) {
+      // A transposed (its columns contiguous): each k's MR values are one contiguous run.
+      for (int64_t k = 0; k < kc; k++)
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; r++) dst[k * MR + r] = src[k * a.cs + r];
     } else {
       for (int64_t k = 0; k < kc; k++)
         for (int64_t r = 0; r < rows; r++) dst[k * MR + r] = src[k * a.cs + r];
@@ -206,45 +224,52 @@ void gemm_few_rows(Strided<T> a, Strided<T> b, T* c, int64_t M, int64_t N, int64
   }
 }
 
-/** One C = op(A) op(B) on up to `threads` threads. Tasks split C's rows into MC blocks and its columns
- *  into groups of NR panels; every task sums k in the same KC blocks, so the thread count never changes a bit. */
+/** C's rows [i0, i1) = op(A) op(B) on the calling thread alone, blocked for its own caches: a KC x NC block of B
+ *  packed once per (jc, pc), an MC x KC block of A once per (jc, pc, ic); k summed in the blocks of kcStep. */
+template <class T>
+void gemm_rows(Strided<T> a, Strided<T> b, T* c, int64_t i0, int64_t i1, int64_t N, int64_t K, int64_t kcStep) {
+  using Bk = Blocking<T>;
+  constexpr int64_t MC = Bk::MC, NC = Bk::NC;
+  constexpr int NR = Bk::NR;
+  T* bp = scratch<T, 0>(Bk::KC * NC);
+  T* ap = scratch<T, 1>(MC * Bk::KC);
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    const int64_t nc = imin(NC, N - jc), panels = ceil_div(nc, NR);
+    for (int64_t pc = 0; pc < K; pc += kcStep) {
+      const int64_t kc = imin(kcStep, K - pc);
+      pack_b<T>(b, pc, kc, jc, nc, 0, panels, bp);
+      const BPanels<T> panelsOfB{bp, kc * NR, NR, bp, -1, kc};
+      for (int64_t ic = i0; ic < i1; ic += MC) {
+        const int64_t mc = imin(MC, i1 - ic);
+        pack_a<T>(a, ic, mc, pc, kc, ap);
+        macro_kernel<T>(ap, panelsOfB, c, N, ic, mc, jc, nc, kc, 0, panels, pc > 0);
+      }
+    }
+  }
+}
+
+/** One C = op(A) op(B) on up to `threads` threads. The cores of the machines this is tuned on share no cache, so
+ *  the threads share no packed block either: C's rows are cut into one band per task (a multiple of MR rows) and
+ *  each task packs its own B and A, with no barrier until the end. Every task sums k in the same blocks of
+ *  kcStep (a function of K alone), so the thread count never changes a bit. */
 template <class T>
 void gemm_one(Strided<T> a, Strided<T> b, T* c, int64_t M, int64_t N, int64_t K, int threads) {
   using Bk = Blocking<T>;
-  constexpr int64_t KC = Bk::KC, MC = Bk::MC, NC = Bk::NC;
-  constexpr int NR = Bk::NR;
+  constexpr int64_t KC = Bk::KC, MC = Bk::MC;
+  constexpr int MR = Bk::MR;
   if (K == 0) {
     for (int64_t i = 0; i < M * N; i++) c[i] = 0;
     return;
   }
-  T* bp = scratch<T, 0>(KC * NC);
-  int64_t mBlocks = ceil_div(M, MC);
   // K in equal blocks of at most KC (784 = 2 x 392, not 384 + 384 + 16); a function of K alone.
   const int64_t kcStep = ceil_div(K, ceil_div(K, KC));
-  if (mBlocks == 1) return gemm_few_rows<T>(a, b, c, M, N, K, threads, kcStep);
-  for (int64_t jc = 0; jc < N; jc += NC) {
-    int64_t nc = imin(NC, N - jc), panels = ceil_div(nc, NR);
-    // Column groups: enough tasks to keep every thread busy when C has few row blocks.
-    int64_t groups = mBlocks >= 2 * threads ? 1 : imin(panels, ceil_div(2 * threads, mBlocks));
-    int64_t perGroup = ceil_div(panels, groups);
-    groups = ceil_div(panels, perGroup);
-    for (int64_t pc = 0; pc < K; pc += kcStep) {
-      int64_t kc = imin(kcStep, K - pc);
-      bool accumulate = pc > 0;
-      const BPanels<T> panelsOfB{bp, kc * NR, NR, bp, -1, kc};
-      // A small block of B is packed by the caller: waking a helper would cost more.
-      par(panels, threads_for(double(kc) * nc, 1 << 14),
-          [&](int64_t q) { pack_b<T>(b, pc, kc, jc, nc, q, q + 1, bp); });
-      par(mBlocks * groups, threads, [&](int64_t task) {
-        int64_t ib = task / groups, g = task % groups;
-        int64_t i0 = ib * MC, mc = imin(MC, M - i0);
-        T* ap = scratch<T, 1>(MC * KC);
-        pack_a<T>(a, i0, mc, pc, kc, ap);
-        macro_kernel<T>(ap, panelsOfB, c, N, i0, mc, jc, nc, kc, g * perGroup, imin(panels, (g + 1) * perGroup),
-                        accumulate);
-      });
-    }
-  }
+  if (M <= MC) return gemm_few_rows<T>(a, b, c, M, N, K, threads, kcStep);
+  const int64_t microRows = ceil_div(M, MR);
+  const int64_t bands = threads <= 1 ? 1 : imin(microRows, int64_t(threads));
+  const int64_t bandRows = ceil_div(microRows, bands) * MR;
+  par(ceil_div(M, bandRows), threads, [&](int64_t t) {
+    gemm_rows<T>(a, b, c, t * bandRows, imin(M, (t + 1) * bandRows), N, K, kcStep);
+  });
 }
 
 /**

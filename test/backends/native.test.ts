@@ -132,6 +132,24 @@ describe('native backend: registration and reporting', { skip }, () => {
     assert.deepEqual(Object.getOwnPropertyNames(addon).sort(), Object.keys(ADDON_EXPORTS).sort());
   });
 
+  test('the FMA peak probe reports a positive rate on each ISA and 1 or 2 threads, and refuses bad arguments', () => {
+    const addon = loadAddon().addon!;
+    const isa = addon.info().isa;
+    try {
+      for (const name of nativeIsas()) {
+        addon.setIsa(name);
+        for (const threads of [1, 2]) {
+          const gflops = addon.peakFlops(threads, 0.01);
+          assert.ok(Number.isFinite(gflops) && gflops > 0, `${name} ${threads} threads: ${gflops}`);
+        }
+      }
+    } finally {
+      addon.setIsa(isa);
+    }
+    assert.throws(() => addon.peakFlops(0, 0.01), /peakFlops: thread count must be between 1 and 256/);
+    assert.throws(() => addon.peakFlops(1, 0), /peakFlops: seconds must be a number in \(0, 10\]/);
+  });
+
   test('the support table matches the kernel tables', () => {
     const native = findBackend('native'),
       js = createJsBackend();
@@ -315,6 +333,8 @@ describe('native matmul matches the reference', { skip }, () => {
     // Narrower than a register tile, deeper than a k block (the CNN's 1600 -> 10 classifier at batch 1 and 5).
     [1, 10, 1601],
     [5, 31, 1100],
+    // Row bands (M over MC), two KC blocks, a partial last micro-panel on each side.
+    [301, 75, 1031],
   ];
   for (const dtype of ['float32', 'float64'] as const) {
     for (const [m, n, k] of shapes)
@@ -904,6 +924,11 @@ describe('results are bit-identical whatever the thread count', { skip }, () => 
             c.matmul(
               c.tensor(values(257 * 300, 1), [257, 300], 'float32'),
               c.tensor(values(300 * 129, 2), [300, 129], 'float32'),
+            ),
+            // Over MC rows, K over KC and N over NC: bands of rows, each packing its own blocks, per thread.
+            c.matmul(
+              c.tensor(values(523 * 1100, 23), [523, 1100], 'float32'),
+              c.tensor(values(1100 * 1061, 24), [1100, 1061], 'float32'),
             ),
             c.matmul(
               c.tensor(values(32 * 784, 3), [32, 784], 'float32'),

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { FAMILY_ADDON_EXPORTS, type FamilyAddon } from '../../ops/families/index.js';
 
 /** The addon's version this code speaks; kernels/addon.cc kVersion must match. */
-export const ADDON_VERSION = 7;
+export const ADDON_VERSION = 8;
 
 /** The typed arrays the addon reads and writes. */
 export type Arr = Float32Array | Float64Array | Int32Array | Int8Array | Uint8Array;
@@ -33,6 +33,11 @@ export interface NativeAddon extends FamilyAddon {
   info(): NativeInfo;
   setIsa(name: string): string;
   setNumThreads(n: number): void;
+  /**
+   * The active instruction set's float32 FMA throughput in GFLOP/s on `threads` threads, each running independent
+   * FMA chains for `seconds` (kernels/peak.cc): the ceiling the bench states GEMM and convolution figures against.
+   */
+  peakFlops(threads: number, seconds: number): number;
   // ---- memory regions (kernels/memory.cc) ----
   /** The system's page size in bytes. */
   readonly pageSize: number;
@@ -107,6 +112,7 @@ export const ADDON_EXPORTS = {
   info: true,
   setIsa: true,
   setNumThreads: true,
+  peakFlops: true,
   pageSize: true,
   mapRegion: true,
   unmapRegion: true,
