@@ -236,7 +236,7 @@ void implicit_tiles(const ConvArgs& c, const T* x, T* out, double flops, Tile&& 
   if (conv_inside(c)) {
     const ConvWindow win(c);
     // Tasks of up to 8 tiles, at least 4 per thread (each tile is computed alone: the split changes no bit).
-    const int64_t M = c.n * c.ho * c.wo, tiles = ceil_div(M, MR), perTask = imax(1, imin(8, tiles / (4 * threads)));
+    const int64_t M = c.n * c.ho * c.wo, tiles = ceil_div(M, MR), perTask = imax(1, tiles / (4 * threads));
     par(ceil_div(tiles, perTask), threads, [&](int64_t task) {
       const T* base[MR];
       PixelWalk w(c, task * perTask * MR);
