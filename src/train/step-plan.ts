@@ -660,7 +660,8 @@ export class CompiledSteps {
       const call = step === 'train' ? 'fit' : step === 'test' ? 'evaluate' : 'predict';
       throw new ArgumentError(
         `${call}: model '${model.name}' was compiled with jitCompile: true, but its ${step} step for ${shapes} ` +
-          `cannot be compiled: ${block.reason}; compile with jitCompile: 'auto' (the default) to run such steps eagerly`,
+          `cannot be compiled: ${block.reason}; compile with jitCompile: 'auto' (the default) to run such steps ` +
+          'eagerly',
       );
     }
     return results;

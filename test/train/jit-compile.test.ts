@@ -80,7 +80,7 @@ test('trainOnBatch compiled: weights, losses and metrics bit-identical to eager 
   assert.deepEqual(compiledSteps(eager), []);
 });
 
-test('fit compiled: a conv net with batch normalization and dropout, shuffled, partial last batch, is bit-identical', async () => {
+test('fit compiled: conv net, batch norm, dropout, shuffled, partial last batch: bit-identical', async () => {
   const x = c.randomUniform([37, 9, 9, 2], { seed: 3 }),
     y = labels(37, 3, 4);
   const run = async (jit: Jit) => {
@@ -237,7 +237,7 @@ test('a replay reads a captured Variable as it is now, and every part of a const
   assert.equal(losses[4], 0);
 });
 
-test('a replay checks its labels as eager mode does, and a model predicting inside a traced loss runs eagerly', async () => {
+test('a replay checks its labels as eager mode does; a model predicting in a traced loss runs eagerly', async () => {
   const x = c.randomUniform([8, 4], { seed: 1 });
   const good = c.tensor([0, 1, 2, 3, 0, 1, 2, 3], [8], 'int32'),
     bad = c.tensor([0, 1, 2, 3, 0, 1, 2, 9], [8], 'int32');
