@@ -48,7 +48,7 @@ export * as initializers from './nn/initializers.js';
 export * as regularizers from './nn/regularizers.js';
 export { getActivation } from './nn/activations.js';
 export { Model } from './train/model.js';
-export type { JitStatus } from './train/step-plan.js';
+export type { JitStatus } from './train/compiled-steps.js';
 export { Sequential } from './train/sequential.js';
 export type { CompileArgs, FitArgs, EvaluateArgs, PredictArgs } from './train/trainer.js';
 export type { StepData, StepLogs } from './train/trainer.js';

@@ -1,6 +1,6 @@
 // Tracing: records every kernel call a block makes at the dispatch point, with where each input's buffer came
 // from (an earlier call's result, or memory from outside the block), for a compiled step to replay
-// (src/train/step-plan.ts). The block itself runs eagerly, so a traced step computes what an eager one does.
+// (src/train/compiled-steps.ts). The block itself runs eagerly, so a traced step computes what an eager one does.
 import type { Backend, KernelArg } from '../backends/backend.js';
 import { currentLayerPath, currentPhase, type Phase } from '../autograd/annotations.js';
 import type { TypedArray } from '../tensor/dtype.js';

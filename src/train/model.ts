@@ -32,7 +32,7 @@ import type { SaveOptions } from './saving.js';
 import type { LoadWeightsOptions } from './weights-file.js';
 import type { WeightLoadReport } from './weights-by-name.js';
 import { inNewRun } from '../ledger/run-context.js';
-import { CompiledSteps, type JitStatus } from './step-plan.js';
+import { CompiledSteps, type JitStatus } from './compiled-steps.js';
 import { summaryText, type SummaryOptions } from './summary.js';
 import { withCamelCaseAliases } from './log-names.js';
 import type { OptimizerConfig } from '../optim/index.js';
