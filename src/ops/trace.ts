@@ -120,7 +120,8 @@ export class Trace {
     bytes: number,
   ): void {
     const traced = args.map((a) => ({ ...a, source: this.sourceOf(a.buffer) }));
-    for (const a of traced) if (a.source.kind === 'external') this.snapshot(a);
+    // A Variable's memory is bound at replay, never copied: only other memory from outside needs a copy.
+    for (const a of traced) if (a.source.kind === 'external' && !a.source.variable) this.snapshot(a);
     const call = this.calls.length;
     this.calls.push({
       op,
