@@ -67,7 +67,9 @@ export class Trace {
     readonly backend: Backend,
     /** The step's seed (fit's per-step seed), or undefined. */
     readonly stepSeed: number | undefined,
-  ) {}
+  ) {
+    this.read = backend.read.bind(backend);
+  }
 
   refuse(why: string): void {
     this.refusal ??= why;
@@ -151,10 +153,8 @@ export class Trace {
     this.snapshots.set(instance, end > SNAPSHOT_LIMIT ? undefined : this.read(buffer, a.dtype, end).slice(0, end));
   }
 
-  /** The backend's own read (not the watched one), set while the trace runs. */
-  read: Backend['read'] = () => {
-    throw new Error('Trace.read used outside tracing');
-  };
+  /** The backend's own read, taken before traceKernels watches it. */
+  private readonly read: Backend['read'];
 }
 
 /** Elements of an argument's buffer up to the last one it reads (strides are non-negative outside `copy`). */
@@ -248,7 +248,6 @@ export function traceKernels<T>(
     trace.readBack(buffer);
     return saved.read.call(backend, buffer, dtype, size);
   };
-  trace.read = saved.read.bind(backend);
   tracing = trace;
   try {
     return { result: fn(), trace };

@@ -9,7 +9,7 @@ import { variableHolding, type Source, type Trace, type TracedCall, type TracedV
 import { popPhase, pushPhase, swapLayerPath } from '../autograd/annotations.js';
 import { ownedBy, Storage, type Disposable } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
-import { sizeOf, type Shape } from '../tensor/shape.js';
+import { shapesEqual, sizeOf, type Shape } from '../tensor/shape.js';
 import type { DType, TypedArray } from '../tensor/dtype.js';
 
 /** Where a traced value comes from, with the trace's buffers replaced by what a replay finds them in. */
@@ -71,7 +71,7 @@ export function difference(a: Resolved, b: Resolved, seeds: SeedParam[]): string
       return `${where} differs between two steps (${ca.op} at ${ca.layerPath || 'top level'} before)`;
     if (!a.args[i].every((v, k) => sameView(v, b.args[i][k])) || a.args[i].length !== b.args[i].length)
       return `the inputs of ${where} differ between two steps`;
-    if (!ca.outs.every((o, k) => o.dtype === cb.outs[k].dtype && sameShape(o.shape, cb.outs[k].shape)))
+    if (!ca.outs.every((o, k) => o.dtype === cb.outs[k].dtype && shapesEqual(o.shape, cb.outs[k].shape)))
       return `the results of ${where} differ between two steps`;
     const why = paramDifference(ca, cb, a.trace, b.trace, i, seeds);
     if (why) return `${where}: ${why}`;
@@ -127,11 +127,9 @@ function sameValue(a: unknown, b: unknown): boolean {
   return false;
 }
 
-const sameShape = (a: Shape, b: Shape) => a.length === b.length && a.every((d, i) => d === b[i]);
-
 /** Whether two traced arguments are one: a bound tensor's by its offset from that tensor's (a batch may be a view). */
 function sameView(a: View, b: View): boolean {
-  if (a.dtype !== b.dtype || !sameShape(a.shape, b.shape) || !sameShape(a.strides, b.strides)) return false;
+  if (a.dtype !== b.dtype || !shapesEqual(a.shape, b.shape) || !shapesEqual(a.strides, b.strides)) return false;
   const x = a.origin,
     y = b.origin;
   if (x.kind === 'bound') return y.kind === 'bound' && x.index === y.index && x.delta === y.delta;
@@ -351,7 +349,7 @@ export class Plan {
   /** Whether tensors bound now are laid out as at trace time (strides, and which of them share a buffer). */
   fits(bound: readonly Tensor[]): boolean {
     const { strides, shared } = this.layout;
-    if (bound.length !== strides.length || !bound.every((t, i) => sameShape(t.strides, strides[i]))) return false;
+    if (bound.length !== strides.length || !bound.every((t, i) => shapesEqual(t.strides, strides[i]))) return false;
     return shared.every(
       ([i, j, diff]) =>
         bound[i].storage.buffer === bound[j].storage.buffer && bound[i].offset - bound[j].offset === diff,
@@ -426,9 +424,12 @@ export class Plan {
     // The block's results belong to `owner` when given (no finalizer registration: the caller disposes them); the
     // variables' new values are ordinary tensors, as eager mode makes them.
     const returned = this.outputs.length - this.assigned.length;
-    const results = owner
-      ? ownedBy(owner, () => Array.from({ length: returned }, (_, k) => output(k)))
-      : Array.from({ length: returned }, (_, k) => output(k));
+    const results: Tensor[] = [];
+    const block = () => {
+      for (let k = 0; k < returned; k++) results.push(output(k));
+    };
+    if (owner) ownedBy(owner, block);
+    else block();
     for (let k = returned; k < this.outputs.length; k++) results.push(output(k));
     return results;
   }
